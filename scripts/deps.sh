@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the Debian packages reins needs to build, test, demo and bench,
+# only those missing. As root it runs apt-get; otherwise it says what to run.
+set -euo pipefail
+packages=(build-essential pkg-config clang-format libseccomp-dev libsodium-dev libyaml-dev
+          libcap-dev libcmocka-dev python3 python3-pytest bubblewrap util-linux procps
+          iproute2 curl)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+if [[ $(id -u) -ne 0 ]]; then
+	echo "reins: missing Debian packages: ${missing[*]}" >&2
+	echo "reins: run as root: apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "reins: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || true
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

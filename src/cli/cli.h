@@ -1,0 +1,18 @@
+/* One entry point per subcommand. Each returns the process exit status. */
+#ifndef REINS_CLI_CLI_H
+#define REINS_CLI_CLI_H
+
+int cli_run(int argc, char **argv);
+int cli_policy(int argc, char **argv);
+int cli_doctor(int argc, char **argv);
+
+/* Exit statuses shared by every subcommand (DESIGN §4). */
+enum {
+        EXIT_REINS_USAGE = 2,     /* bad command line for a non-run subcommand */
+        EXIT_REINS_TIMEOUT = 124, /* --timeout fired and the sandbox was killed */
+        EXIT_REINS_FAILED = 125,  /* reins failed before the command ran */
+        EXIT_NOT_EXECUTABLE = 126,
+        EXIT_NOT_FOUND = 127,
+};
+
+#endif

@@ -1,0 +1,104 @@
+/* The plan: everything the spawn pipeline will do, computed up front from the
+ * policy and the command line as plain data (unit-testable, printable with -v).
+ * The post-clone child only executes it; it never parses a policy. */
+#ifndef REINS_SANDBOX_PLAN_H
+#define REINS_SANDBOX_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "util/error.h"
+#include "util/strv.h"
+
+enum mount_op_kind {
+        MOUNT_OP_BIND_RO,   /* bind host `source` at `target`, read-only, nosuid, nodev */
+        MOUNT_OP_BIND_RW,   /* bind host `source` at `target`, read-write, nosuid, nodev */
+        MOUNT_OP_TMPFS,     /* fresh tmpfs at `target` (size_bytes, 0 = default) */
+        MOUNT_OP_PROC,      /* fresh procfs for the new pid namespace at `target` */
+        MOUNT_OP_DEV,       /* minimal /dev at `target`: null zero full random urandom tty, pts */
+        MOUNT_OP_HIDE,      /* make `target` (inside a bound tree) unusable: empty, no access */
+        MOUNT_OP_REMOUNT_RO /* make the mount at `target` read-only (e.g. /proc/sys) */
+};
+
+struct mount_op {
+        enum mount_op_kind kind;
+        char *source; /* host path, for binds */
+        char *target; /* path inside the sandbox (absolute) */
+        uint64_t size_bytes;
+        bool optional; /* a missing source is skipped rather than fatal */
+};
+
+/* Landlock access classes, applied to paths as seen inside the sandbox. */
+enum landlock_access {
+        LANDLOCK_RULE_READ_EXEC,  /* read files, list dirs, execute */
+        LANDLOCK_RULE_READ_WRITE, /* everything filesystem-related */
+        LANDLOCK_RULE_DEVICE,     /* read/write character devices (/dev/null, tty...) */
+};
+
+struct landlock_rule {
+        char *path; /* inside the sandbox, after pivot_root */
+        enum landlock_access access;
+};
+
+struct cgroup_plan {
+        uint64_t memory_bytes; /* 0 = none */
+        uint64_t pids;         /* 0 = none */
+        uint64_t cpus_milli;   /* 0 = none */
+};
+
+struct reins_plan {
+        /* what to run */
+        char **argv;  /* verbatim from after `--` (borrowed from main's argv) */
+        struct reins_strv env; /* NAME=VALUE, the whole environment of the command */
+        char *workspace;       /* absolute, symlink-free host path; bound at the same path */
+        char *cwd;             /* inside the sandbox: the workspace */
+        char *hostname;
+
+        /* filesystem */
+        struct mount_op *mounts;
+        size_t mount_count;
+        struct landlock_rule *landlock;
+        size_t landlock_count;
+
+        /* limits */
+        struct policy_limits limits;
+        struct cgroup_plan cgroup;
+
+        /* seccomp adjustments on top of the default profile */
+        struct reins_strv syscall_allow;
+        struct reins_strv syscall_deny;
+
+        /* switches */
+        bool use_pty;        /* stdin is a terminal: give the sandbox its own pty */
+        bool strict;         /* refuse rather than fall back (cgroups) */
+        bool allow_degraded; /* run without a protection the kernel lacks, loudly */
+        int verbosity;       /* -1 quiet, 0 normal, 1+ verbose */
+
+        char policy_sha256[65];
+        char *policy_name;
+};
+
+/* Inputs from the command line that shape a plan on top of the policy. */
+struct plan_options {
+        const char *workspace;            /* -w; NULL = current directory */
+        const char *workspace_mode;       /* --workspace-mode; NULL = policy's */
+        struct reins_strv extra_ro;       /* --ro */
+        struct reins_strv extra_rw;       /* --rw */
+        struct reins_strv extra_env;      /* --env NAME or NAME=VALUE */
+        const char *memory, *pids, *cpus; /* overrides, parsed like the policy */
+        const char *timeout;
+        bool strict, allow_degraded;
+        int verbosity;
+        char **argv; /* the command */
+        char **host_environ;
+        const char *home; /* $HOME of the caller, for ~ */
+        bool stdin_is_tty;
+};
+
+int plan_build(const struct reins_policy *policy, const struct plan_options *options,
+               struct reins_plan **out, struct reins_error *err);
+void plan_free(struct reins_plan *plan);
+
+#endif
