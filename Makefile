@@ -5,7 +5,7 @@ CC       ?= cc
 BUILD    ?= build
 PKGS     := libseccomp libsodium yaml-0.1 libcap
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wconversion -Wno-sign-conversion \
-            -Wstrict-prototypes -Wmissing-prototypes -Wvla
+            -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-truncation
 CFLAGS   ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -Isrc -DREINS_VERSION=\"$(VERSION)\"
 ALL_CFLAGS = -std=c11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE $(CFLAGS) \

@@ -19,7 +19,8 @@ enum mount_op_kind {
         MOUNT_OP_PROC,      /* fresh procfs for the new pid namespace at `target` */
         MOUNT_OP_DEV,       /* minimal /dev at `target`: null zero full random urandom tty, pts */
         MOUNT_OP_HIDE,      /* make `target` (inside a bound tree) unusable: empty, no access */
-        MOUNT_OP_REMOUNT_RO /* make the mount at `target` read-only (e.g. /proc/sys) */
+        MOUNT_OP_PROTECT,   /* re-bind `target` (inside a bound tree) onto itself read-only */
+        MOUNT_OP_SYMLINK    /* create symlink `target` -> `source` (e.g. /bin -> usr/bin) */
 };
 
 struct mount_op {
@@ -35,6 +36,7 @@ enum landlock_access {
         LANDLOCK_RULE_READ_EXEC,  /* read files, list dirs, execute */
         LANDLOCK_RULE_READ_WRITE, /* everything filesystem-related */
         LANDLOCK_RULE_DEVICE,     /* read/write character devices (/dev/null, tty...) */
+        LANDLOCK_RULE_LIST_DIR,   /* list directories only (the tmpfs root, so `ls /` works) */
 };
 
 struct landlock_rule {
@@ -75,6 +77,11 @@ struct reins_plan {
         bool strict;         /* refuse rather than fall back (cgroups) */
         bool allow_degraded; /* run without a protection the kernel lacks, loudly */
         int verbosity;       /* -1 quiet, 0 normal, 1+ verbose */
+
+        /* deny globs made absolute (workspace-relative ones anchored at the
+         * workspace), used while planning and for -v */
+        struct reins_strv deny_patterns;
+        const char *home; /* borrowed from the options, for ~ */
 
         char policy_sha256[65];
         char *policy_name;

@@ -1,0 +1,69 @@
+/* reins policy check FILE | show PRESET | list */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "policy/policy.h"
+
+static void policy_usage(FILE *out)
+{
+        fprintf(out, "usage: reins policy check FILE     validate, print normalized policy + "
+                     "sha256\n"
+                     "       reins policy show PRESET    print a built-in preset\n"
+                     "       reins policy list           list the built-in presets\n");
+}
+
+static int policy_check(const char *file)
+{
+        struct reins_error err = {0};
+        struct reins_policy *policy = NULL;
+        char hash[65];
+        if (policy_load(file, &policy, &err) < 0 || policy_check_supported(policy, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                policy_free(policy);
+                return 1;
+        }
+        char *yaml = policy_to_yaml(policy);
+        if (!yaml || policy_sha256_hex(policy, hash) < 0) {
+                fprintf(stderr, "reins: out of memory\n");
+                free(yaml);
+                policy_free(policy);
+                return 1;
+        }
+        printf("# sha256: %s\n%s", hash, yaml);
+        free(yaml);
+        policy_free(policy);
+        return 0;
+}
+
+static int policy_show(const char *name)
+{
+        const char *text = policy_preset_text(name);
+        if (!text) {
+                fprintf(stderr, "reins: no built-in preset '%s' (see 'reins policy list')\n",
+                        name);
+                return 1;
+        }
+        fputs(text, stdout);
+        return 0;
+}
+
+int cli_policy(int argc, char **argv)
+{
+        if (argc == 2 && strcmp(argv[1], "list") == 0) {
+                for (const char *const *p = policy_preset_names(); *p; p++)
+                        printf("%s\n", *p);
+                return 0;
+        }
+        if (argc == 3 && strcmp(argv[1], "check") == 0)
+                return policy_check(argv[2]);
+        if (argc == 3 && strcmp(argv[1], "show") == 0)
+                return policy_show(argv[2]);
+        if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+                policy_usage(stdout);
+                return 0;
+        }
+        policy_usage(stderr);
+        return EXIT_REINS_USAGE;
+}

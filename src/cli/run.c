@@ -1,0 +1,306 @@
+/* reins run: parse the command line, load the policy, build the plan, check
+ * that the kernel can give every protection asked for, spawn, supervise. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/run_report.h"
+#include "policy/policy.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/landlock.h"
+#include "sandbox/plan.h"
+#include "sandbox/seccomp.h"
+#include "sandbox/spawn.h"
+#include "sandbox/supervise.h"
+#include "sandbox/weaken.h"
+
+extern char **environ;
+
+struct run_args {
+        const char *policy;
+        struct plan_options plan;
+        bool quiet;
+};
+
+enum {
+        OPT_WORKSPACE_MODE = 256,
+        OPT_RO,
+        OPT_RW,
+        OPT_ENV,
+        OPT_MEMORY,
+        OPT_PIDS,
+        OPT_CPUS,
+        OPT_TIMEOUT,
+        OPT_STRICT,
+        OPT_ALLOW_DEGRADED,
+};
+
+static void run_usage(FILE *out)
+{
+        fprintf(out,
+                "usage: reins run [OPTIONS] -- COMMAND [ARGS...]\n"
+                "\n"
+                "  -p, --policy FILE|PRESET   policy file or preset (default: default)\n"
+                "  -w, --workspace DIR        workspace, bound read-write (default: .)\n"
+                "      --workspace-mode MODE  direct | readonly\n"
+                "      --ro PATH              also bind PATH read-only (repeatable)\n"
+                "      --rw PATH              also bind PATH read-write (repeatable)\n"
+                "      --env NAME[=VALUE]     pass or set an environment variable\n"
+                "      --memory SIZE          memory limit (e.g. 512MiB)\n"
+                "      --pids N               process limit\n"
+                "      --cpus N               cpu limit (e.g. 1.5)\n"
+                "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
+                "      --strict               refuse rather than fall back to rlimits\n"
+                "      --allow-degraded       run even if a protection is unavailable\n"
+                "  -q, --quiet                no notes on stderr\n"
+                "  -v, --verbose              print the sandbox plan on stderr\n"
+                "\n"
+                "Exit status: the command's; 128+N on signal N; 124 timeout;\n"
+                "125 reins failed; 126 not executable; 127 not found.\n");
+}
+
+static int run_push(struct reins_strv *v, const char *value)
+{
+        if (strv_push(v, value) < 0) {
+                fprintf(stderr, "reins: out of memory\n");
+                return -1;
+        }
+        return 0;
+}
+
+/* 0 on success, else the exit status to return. */
+static int run_parse(int argc, char **argv, struct run_args *args)
+{
+        static const struct option options[] = {
+                {"policy", required_argument, NULL, 'p'},
+                {"workspace", required_argument, NULL, 'w'},
+                {"workspace-mode", required_argument, NULL, OPT_WORKSPACE_MODE},
+                {"ro", required_argument, NULL, OPT_RO},
+                {"rw", required_argument, NULL, OPT_RW},
+                {"env", required_argument, NULL, OPT_ENV},
+                {"memory", required_argument, NULL, OPT_MEMORY},
+                {"pids", required_argument, NULL, OPT_PIDS},
+                {"cpus", required_argument, NULL, OPT_CPUS},
+                {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                {"strict", no_argument, NULL, OPT_STRICT},
+                {"allow-degraded", no_argument, NULL, OPT_ALLOW_DEGRADED},
+                {"quiet", no_argument, NULL, 'q'},
+                {"verbose", no_argument, NULL, 'v'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        args->policy = "default";
+        opterr = 0;
+        int c;
+        /* '+': stop at the first non-option, so the command's own options
+         * are never taken for ours (CVE-2024-32462 class) */
+        while ((c = getopt_long(argc, argv, "+:p:w:qvh", options, NULL)) != -1) {
+                switch (c) {
+                case 'p':
+                        args->policy = optarg;
+                        break;
+                case 'w':
+                        args->plan.workspace = optarg;
+                        break;
+                case OPT_WORKSPACE_MODE:
+                        args->plan.workspace_mode = optarg;
+                        break;
+                case OPT_RO:
+                        if (run_push(&args->plan.extra_ro, optarg) < 0)
+                                return EXIT_REINS_FAILED;
+                        break;
+                case OPT_RW:
+                        if (run_push(&args->plan.extra_rw, optarg) < 0)
+                                return EXIT_REINS_FAILED;
+                        break;
+                case OPT_ENV:
+                        if (run_push(&args->plan.extra_env, optarg) < 0)
+                                return EXIT_REINS_FAILED;
+                        break;
+                case OPT_MEMORY:
+                        args->plan.memory = optarg;
+                        break;
+                case OPT_PIDS:
+                        args->plan.pids = optarg;
+                        break;
+                case OPT_CPUS:
+                        args->plan.cpus = optarg;
+                        break;
+                case OPT_TIMEOUT:
+                        args->plan.timeout = optarg;
+                        break;
+                case OPT_STRICT:
+                        args->plan.strict = true;
+                        break;
+                case OPT_ALLOW_DEGRADED:
+                        args->plan.allow_degraded = true;
+                        break;
+                case 'q':
+                        args->quiet = true;
+                        args->plan.verbosity = -1;
+                        break;
+                case 'v':
+                        args->plan.verbosity++;
+                        break;
+                case 'h':
+                        run_usage(stdout);
+                        return -1;
+                case ':':
+                        fprintf(stderr, "reins: run: option '%s' needs a value\n",
+                                argv[optind - 1]);
+                        return EXIT_REINS_FAILED;
+                default:
+                        fprintf(stderr, "reins: run: unknown option '%s' (see 'reins run --help')\n",
+                                argv[optind - 1]);
+                        return EXIT_REINS_FAILED;
+                }
+        }
+        if (optind >= argc) {
+                fprintf(stderr, "reins: run: no command given (reins run [OPTIONS] -- COMMAND)\n");
+                return EXIT_REINS_FAILED;
+        }
+        args->plan.argv = argv + optind;
+        return 0;
+}
+
+/* fds 0-2 must exist, or our own pipes would land there and the command
+ * would write into them. */
+static void run_ensure_std_fds(void)
+{
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0) {
+                        int null = open("/dev/null", O_RDWR);
+                        if (null >= 0 && null != fd) {
+                                dup2(null, fd);
+                                close(null);
+                        }
+                }
+}
+
+static void run_prepare_terminal(struct spawn_inputs *in)
+{
+        for (int fd = 0; fd < 3; fd++)
+                if (isatty(fd))
+                        in->tty_fds |= 1 << fd;
+        in->use_pty = isatty(STDIN_FILENO) && !weaken("pty");
+        if (in->use_pty) {
+                tcgetattr(STDIN_FILENO, &in->termios);
+                ioctl(STDIN_FILENO, TIOCGWINSZ, &in->winsize);
+        }
+}
+
+/* Landlock is required: refuse without it unless --allow-degraded. */
+static int run_check_landlock(const struct reins_plan *plan, int *abi)
+{
+        *abi = weaken("landlock") ? 0 : landlock_abi_version();
+        if (*abi > 0 || weaken("landlock"))
+                return 0;
+        if (!plan->allow_degraded) {
+                fprintf(stderr, "reins: Landlock is not available on this kernel (needs Linux "
+                                "5.13+ with landlock in the lsm= boot list); refusing to start "
+                                "without it, or pass --allow-degraded\n");
+                return -1;
+        }
+        fprintf(stderr, "reins: warning: running WITHOUT Landlock (--allow-degraded)\n");
+        return 0;
+}
+
+static int run_setup_cgroup(const struct reins_plan *plan, struct cgroup_handle *cgroup,
+                            int *fallback, bool quiet)
+{
+        struct reins_error err = {0};
+        *fallback = 0;
+        int r = cgroup_create(&plan->cgroup, cgroup, &err);
+        if (r == 0)
+                return 0;
+        if (plan->strict) {
+                fprintf(stderr, "reins: --strict: cgroup limits unavailable (%s); run as root "
+                                "or in a delegated cgroup v2 subtree\n",
+                        err.message);
+                return -1;
+        }
+        *fallback = 1;
+        if (!quiet)
+                fprintf(stderr,
+                        "reins: note: cgroup limits unavailable (%s); memory, pids and cpus "
+                        "are limited with rlimits and cpu affinity instead (--strict refuses)\n",
+                        err.message);
+        return 0;
+}
+
+static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
+{
+        struct reins_error err = {0};
+        struct seccomp_program seccomp = {0};
+        struct cgroup_handle cgroup = {0};
+        struct spawn_inputs in = {.plan = plan, .seccomp = &seccomp};
+        struct spawn_result sandbox = {0};
+        struct supervise_outcome outcome = {0};
+        int status = EXIT_REINS_FAILED;
+
+        if (seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny, &seccomp, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                return EXIT_REINS_FAILED;
+        }
+        if (run_check_landlock(plan, &in.landlock_abi) < 0 ||
+            run_setup_cgroup(plan, &cgroup, &in.rlimit_fallback, args->quiet) < 0)
+                goto out;
+        in.cgroup = cgroup.count > 0 ? &cgroup : NULL;
+        run_prepare_terminal(&in);
+        if (plan->verbosity > 0)
+                run_report_plan(stderr, plan, &in);
+        supervise_block_signals();
+        if (spawn_sandbox(&in, &sandbox, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
+        if (supervise(&sandbox, plan->limits.wall_time_ms, in.use_pty, &outcome, &err) < 0)
+                fprintf(stderr, "reins: %s\n", err.message);
+        status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
+        close(sandbox.pidfd);
+        close(sandbox.status_fd);
+out:
+        cgroup_destroy(&cgroup);
+        seccomp_program_free(&seccomp);
+        return status;
+}
+
+int cli_run(int argc, char **argv)
+{
+        struct run_args args = {0};
+        struct reins_error err = {0};
+        struct reins_policy *policy = NULL;
+        struct reins_plan *plan = NULL;
+        int status = EXIT_REINS_FAILED;
+
+        run_ensure_std_fds();
+        int r = run_parse(argc, argv, &args);
+        if (r != 0) {
+                status = r < 0 ? 0 : r;
+                goto out;
+        }
+        args.plan.host_environ = environ;
+        args.plan.home = getenv("HOME");
+        args.plan.stdin_is_tty = isatty(STDIN_FILENO);
+        if (policy_load(args.policy, &policy, &err) < 0 ||
+            policy_check_supported(policy, &err) < 0 ||
+            plan_build(policy, &args.plan, &plan, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
+        status = run_sandbox(&args, plan);
+out:
+        plan_free(plan);
+        policy_free(policy);
+        strv_free(&args.plan.extra_ro);
+        strv_free(&args.plan.extra_rw);
+        strv_free(&args.plan.extra_env);
+        return status;
+}

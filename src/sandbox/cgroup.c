@@ -1,0 +1,292 @@
+/* cgroup placement for the sandbox's limits. v2 when our own cgroup is a
+ * delegated, writable subtree with the controllers we need; v1 memory, pids
+ * and cpu hierarchies when we are root; otherwise -ENOTSUP and the caller
+ * announces the rlimit fallback (or refuses with --strict). */
+#include "sandbox/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/weaken.h"
+#include "util/cleanup.h"
+
+static const char *unavailable_reason = "no cgroup limits requested";
+
+const char *cgroup_unavailable_reason(void)
+{
+        return unavailable_reason;
+}
+
+static int cg_write(const char *dir, const char *file, const char *value)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        cleanup_fd int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(value);
+        if (write(fd, value, len) != (ssize_t)len)
+                return -errno;
+        return 0;
+}
+
+static int cg_read(const char *dir, const char *file, char *buf, size_t size)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return 0;
+}
+
+/* Our own cgroup path in the hierarchy named `controller` ("" = v2). */
+static int cg_own_path(const char *controller, char *out, size_t size)
+{
+        cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
+        if (!f)
+                return -errno;
+        char line[4096];
+        while (fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = '\0';
+                char *first = strchr(line, ':');
+                char *second = first ? strchr(first + 1, ':') : NULL;
+                if (!second)
+                        continue;
+                *second = '\0';
+                const char *list = first + 1;
+                bool match = controller[0] == '\0' ? list[0] == '\0' : false;
+                for (char *save = NULL, *c = strtok_r((char *)list, ",", &save);
+                     controller[0] && c; c = strtok_r(NULL, ",", &save))
+                        if (strcmp(c, controller) == 0)
+                                match = true;
+                if (match) {
+                        snprintf(out, size, "%s", second + 1);
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+static int cg_add_dir(struct cgroup_handle *h, const char *dir)
+{
+        if (h->count >= CGROUP_MAX_DIRS)
+                return -E2BIG;
+        if (mkdir(dir, 0755) < 0)
+                return -errno;
+        h->dirs[h->count] = strdup(dir);
+        if (!h->dirs[h->count]) {
+                rmdir(dir);
+                return -ENOMEM;
+        }
+        h->count++;
+        return 0;
+}
+
+static void cg_unique_name(char *out, size_t size)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        snprintf(out, size, "reins-%d-%lx", getpid(), (unsigned long)ts.tv_nsec);
+}
+
+/* v1: one directory per hierarchy, each under our own cgroup there. */
+static int cg_v1_dir(struct cgroup_handle *h, const char *controller, const char *name,
+                     char *dir, size_t size)
+{
+        char own[2048];
+        int r = cg_own_path(controller, own, sizeof(own));
+        if (r < 0)
+                return r;
+        snprintf(dir, size, "/sys/fs/cgroup/%s%s/%s", controller, own, name);
+        return cg_add_dir(h, dir);
+}
+
+static int cg_create_v1(const struct cgroup_plan *limits, struct cgroup_handle *h)
+{
+        char name[64], dir[4096], value[64];
+        cg_unique_name(name, sizeof(name));
+        int r = 0;
+        if (limits->memory_bytes > 0) {
+                if ((r = cg_v1_dir(h, "memory", name, dir, sizeof(dir))) < 0)
+                        return r;
+                snprintf(value, sizeof(value), "%llu", (unsigned long long)limits->memory_bytes);
+                if ((r = cg_write(dir, "memory.limit_in_bytes", value)) < 0)
+                        return r;
+                /* swap must not become a way around the limit */
+                cg_write(dir, "memory.memsw.limit_in_bytes", value);
+                h->memory_dir = strdup(dir);
+        }
+        if (limits->pids > 0) {
+                if ((r = cg_v1_dir(h, "pids", name, dir, sizeof(dir))) < 0)
+                        return r;
+                snprintf(value, sizeof(value), "%llu", (unsigned long long)limits->pids);
+                if ((r = cg_write(dir, "pids.max", value)) < 0)
+                        return r;
+        }
+        if (limits->cpus_milli > 0) {
+                if ((r = cg_v1_dir(h, "cpu", name, dir, sizeof(dir))) < 0)
+                        return r;
+                snprintf(value, sizeof(value), "%llu",
+                         (unsigned long long)(limits->cpus_milli * 100));
+                if ((r = cg_write(dir, "cpu.cfs_period_us", "100000")) < 0 ||
+                    (r = cg_write(dir, "cpu.cfs_quota_us", value)) < 0)
+                        return r;
+        }
+        h->mode = CGROUP_V1;
+        return 0;
+}
+
+static const char *cg_v2_root(void)
+{
+        struct stat st;
+        if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0)
+                return "/sys/fs/cgroup";
+        if (stat("/sys/fs/cgroup/unified/cgroup.controllers", &st) == 0)
+                return "/sys/fs/cgroup/unified";
+        return NULL;
+}
+
+static bool cg_has_controller(const char *list, const char *name)
+{
+        size_t len = strlen(name);
+        for (const char *p = list; (p = strstr(p, name)); p += len)
+                if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\n' || !p[len]))
+                        return true;
+        return false;
+}
+
+/* v2: a delegated subtree (e.g. a systemd scope with Delegate=yes). Our own
+ * process moves into a leaf of its own, so the controllers can be enabled
+ * for the sandbox's sibling leaf ("no internal processes" rule). */
+static int cg_create_v2(const struct cgroup_plan *limits, struct cgroup_handle *h)
+{
+        const char *root = cg_v2_root();
+        char own[2048], base[4096], controllers[512], dir[4096], name[64], value[64];
+        if (!root || cg_own_path("", own, sizeof(own)) < 0)
+                return -ENOTSUP;
+        snprintf(base, sizeof(base), "%s%s", root, own);
+        if (access(base, W_OK) < 0 || cg_read(base, "cgroup.controllers", controllers,
+                                              sizeof(controllers)) < 0)
+                return -ENOTSUP;
+        if ((limits->memory_bytes && !cg_has_controller(controllers, "memory")) ||
+            (limits->pids && !cg_has_controller(controllers, "pids")) ||
+            (limits->cpus_milli && !cg_has_controller(controllers, "cpu")))
+                return -ENOTSUP;
+        char enable[64] = "";
+        if (limits->memory_bytes)
+                strcat(enable, "+memory ");
+        if (limits->pids)
+                strcat(enable, "+pids ");
+        if (limits->cpus_milli)
+                strcat(enable, "+cpu ");
+        int r = cg_write(base, "cgroup.subtree_control", enable);
+        if (r == -EBUSY) {
+                cg_unique_name(name, sizeof(name));
+                snprintf(dir, sizeof(dir), "%s/%s-supervisor", base, name);
+                if ((r = cg_add_dir(h, dir)) < 0 || (r = cg_write(dir, "cgroup.procs", "0")) < 0)
+                        return r;
+                r = cg_write(base, "cgroup.subtree_control", enable);
+        }
+        if (r < 0)
+                return r;
+        cg_unique_name(name, sizeof(name));
+        snprintf(dir, sizeof(dir), "%s/%s", base, name);
+        if ((r = cg_add_dir(h, dir)) < 0)
+                return r;
+        if (limits->memory_bytes) {
+                snprintf(value, sizeof(value), "%llu", (unsigned long long)limits->memory_bytes);
+                if ((r = cg_write(dir, "memory.max", value)) < 0)
+                        return r;
+                cg_write(dir, "memory.swap.max", "0");
+                h->memory_dir = strdup(dir);
+        }
+        if (limits->pids) {
+                snprintf(value, sizeof(value), "%llu", (unsigned long long)limits->pids);
+                if ((r = cg_write(dir, "pids.max", value)) < 0)
+                        return r;
+        }
+        if (limits->cpus_milli) {
+                snprintf(value, sizeof(value), "%llu 100000",
+                         (unsigned long long)(limits->cpus_milli * 100));
+                if ((r = cg_write(dir, "cpu.max", value)) < 0)
+                        return r;
+        }
+        h->mode = CGROUP_V2;
+        return 0;
+}
+
+int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle,
+                  struct reins_error *err)
+{
+        memset(handle, 0, sizeof(*handle));
+        if (!limits->memory_bytes && !limits->pids && !limits->cpus_milli)
+                return 0;
+        if (weaken("limits"))
+                return 0;
+        int r = cg_create_v2(limits, handle);
+        if (r == 0)
+                return 0;
+        cgroup_destroy(handle);
+        if (geteuid() == 0) {
+                r = cg_create_v1(limits, handle);
+                if (r == 0)
+                        return 0;
+                cgroup_destroy(handle);
+                unavailable_reason = "cgroup v1 hierarchies are not writable";
+                return reins_error_errno(err, ENOTSUP, "cgroup v1 limits");
+        }
+        unavailable_reason = "no delegated cgroup v2 subtree with memory/pids/cpu controllers";
+        return reins_error_set(err, ENOTSUP, "%s", unavailable_reason);
+}
+
+int cgroup_attach(const struct cgroup_handle *handle, pid_t pid, struct reins_error *err)
+{
+        char value[32];
+        snprintf(value, sizeof(value), "%d", pid);
+        for (int i = 0; i < handle->count; i++) {
+                if (strstr(handle->dirs[i], "-supervisor"))
+                        continue;
+                int r = cg_write(handle->dirs[i], "cgroup.procs", value);
+                if (r < 0)
+                        return reins_error_errno(err, -r, "placing the sandbox in %s",
+                                                 handle->dirs[i]);
+        }
+        return 0;
+}
+
+long cgroup_oom_kills(const struct cgroup_handle *handle)
+{
+        char buf[1024];
+        if (!handle->memory_dir)
+                return 0;
+        const char *file = handle->mode == CGROUP_V2 ? "memory.events" : "memory.oom_control";
+        if (cg_read(handle->memory_dir, file, buf, sizeof(buf)) < 0)
+                return 0;
+        const char *p = strstr(buf, "oom_kill ");
+        return p ? strtol(p + 9, NULL, 10) : 0;
+}
+
+void cgroup_destroy(struct cgroup_handle *handle)
+{
+        /* children first: the sandbox leaf, then our own supervisor leaf */
+        for (int i = handle->count - 1; i >= 0; i--) {
+                for (int attempt = 0; attempt < 50 && rmdir(handle->dirs[i]) < 0 &&
+                                      errno == EBUSY;
+                     attempt++)
+                        usleep(2000);
+                free(handle->dirs[i]);
+        }
+        free(handle->memory_dir);
+        memset(handle, 0, sizeof(*handle));
+}

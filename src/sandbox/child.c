@@ -1,0 +1,137 @@
+/* The sandbox's pid 1: builds the root, applies limits, closes inherited
+ * fds, starts the command and then reaps and relays signals for it. Runs
+ * between clone and exec, so errors go to the status pipe, never stderr. */
+#include "sandbox/child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "sandbox/caps.h"
+#include "sandbox/mounts.h"
+#include "sandbox/pty.h"
+#include "sandbox/rlimits.h"
+#include "sandbox/weaken.h"
+
+#define CHILD_STATUS_FD 3
+#define CHILD_PTY_FD    4
+
+void child_report(int status_fd, int kind, int code, const char *message)
+{
+        struct spawn_report report = {.kind = kind, .code = code};
+        size_t len = strlen(message);
+        if (len >= sizeof(report.message))
+                len = sizeof(report.message) - 1;
+        memcpy(report.message, message, len);
+        ssize_t ignored = write(status_fd, &report, sizeof(report));
+        (void)ignored;
+}
+
+__attribute__((noreturn)) static void child_fail(int status_fd, const struct reins_error *err)
+{
+        child_report(status_fd, SPAWN_REPORT_SETUP_FAILED, err->code, err->message);
+        _exit(125);
+}
+
+/* Signals the supervisor relays to the command through pid 1. */
+static const int relayed_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
+                                      SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
+
+static void child_relay_noop(int sig)
+{
+        (void)sig;
+}
+
+/* pid 1 of a pid namespace only receives signals it has a handler for;
+ * block them too so sigwaitinfo() picks them up in order. */
+static void child_block_signals(sigset_t *set)
+{
+        sigemptyset(set);
+        sigaddset(set, SIGCHLD);
+        for (size_t i = 0; i < sizeof(relayed_signals) / sizeof(relayed_signals[0]); i++) {
+                struct sigaction sa = {.sa_handler = child_relay_noop};
+                sigaction(relayed_signals[i], &sa, NULL);
+                sigaddset(set, relayed_signals[i]);
+        }
+        sigprocmask(SIG_BLOCK, set, NULL);
+}
+
+/* Keep only the status pipe (fd 3) and the pty (fd 4): every other fd the
+ * supervisor held is closed (CVE-2024-21626 "Leaky Vessels"). */
+static int child_close_fds(int status_fd, int pty_slave, struct reins_error *err)
+{
+        int status_high = fcntl(status_fd, F_DUPFD_CLOEXEC, 100);
+        int pty_high = pty_slave >= 0 ? fcntl(pty_slave, F_DUPFD_CLOEXEC, 100) : -1;
+        if (status_high < 0 || (pty_slave >= 0 && pty_high < 0))
+                return reins_error_errno(err, errno, "moving descriptors");
+        if (dup3(status_high, CHILD_STATUS_FD, O_CLOEXEC) < 0 ||
+            (pty_high >= 0 && dup3(pty_high, CHILD_PTY_FD, O_CLOEXEC) < 0))
+                return reins_error_errno(err, errno, "moving descriptors");
+        if (weaken("fds")) {
+                close(status_high);
+                if (pty_high >= 0)
+                        close(pty_high);
+                return 0;
+        }
+        unsigned int first = pty_high >= 0 ? CHILD_PTY_FD + 1 : CHILD_STATUS_FD + 1;
+        if (close_range(first, ~0U, 0) < 0)
+                return reins_error_errno(err, errno, "closing inherited descriptors");
+        return 0;
+}
+
+void child_main(const struct spawn_inputs *in, int sync_fd, int status_fd)
+{
+        struct reins_error err = {0};
+        /* die with the supervisor: killing `reins run` kills pid 1, and with
+         * it every process of the pid namespace */
+        if (!weaken("pdeathsig"))
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char go;
+        if (read(sync_fd, &go, 1) != 1)
+                _exit(125); /* the supervisor died or gave up before releasing us */
+        close(sync_fd);
+        /* after the supervisor placed us in our cgroup: that becomes our root */
+        if (unshare(CLONE_NEWCGROUP) < 0) {
+                reins_error_errno(&err, errno, "creating the cgroup namespace");
+                child_fail(status_fd, &err);
+        }
+        if (mounts_build_root(in->plan, &err) < 0)
+                child_fail(status_fd, &err);
+        if (sethostname(in->plan->hostname, strlen(in->plan->hostname)) < 0) {
+                reins_error_errno(&err, errno, "sethostname");
+                child_fail(status_fd, &err);
+        }
+        if (rlimits_apply(in->plan, in->rlimit_fallback, &err) < 0)
+                child_fail(status_fd, &err);
+        int pty_slave = -1;
+        if (in->use_pty && (pty_slave = pty_create_in_sandbox(in, status_fd, &err)) < 0)
+                child_fail(status_fd, &err);
+        if (child_close_fds(status_fd, pty_slave, &err) < 0)
+                child_fail(status_fd, &err);
+        /* a new session without a controlling terminal: TIOCSTI has no
+         * terminal of the caller's to inject into (CVE-2017-5226) */
+        if (!weaken("setsid"))
+                setsid();
+        sigset_t set;
+        child_block_signals(&set);
+        pid_t command = fork();
+        if (command < 0) {
+                reins_error_errno(&err, errno, "fork");
+                child_fail(CHILD_STATUS_FD, &err);
+        }
+        if (command == 0)
+                child_exec_command(in, CHILD_STATUS_FD, pty_slave >= 0 ? CHILD_PTY_FD : -1);
+        if (pty_slave >= 0)
+                close(CHILD_PTY_FD);
+        close(CHILD_STATUS_FD);
+        /* pid 1 keeps nothing either: the command cannot borrow its rights */
+        if (caps_drop_all(&err) < 0)
+                kill(command, SIGKILL);
+        else if (seccomp_program_install(in->seccomp) < 0)
+                kill(command, SIGKILL);
+        child_init_loop(command);
+}

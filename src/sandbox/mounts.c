@@ -1,0 +1,350 @@
+/* Mount tree construction. Every bind goes through file descriptors
+ * (open_tree/move_mount): sources are opened with RESOLVE_NO_SYMLINKS from
+ * the old root and targets are reached component by component with
+ * O_NOFOLLOW, so a symlink planted or swapped in (CVE-2019-18837,
+ * CVE-2021-30465, CVE-2025-31133) makes setup fail instead of mounting
+ * somewhere else. Binds are recursive and made read-only recursively
+ * (mount_setattr AT_RECURSIVE), so no submount stays writable. */
+#include "sandbox/mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox/mounts_internal.h"
+#include "sandbox/weaken.h"
+#include "util/cleanup.h"
+
+#define STAGE "/tmp" /* covered by a private tmpfs in our own mount namespace */
+
+int mounts_open_beneath(int dirfd, const char *path, int flags)
+{
+        struct open_how how = {
+                .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
+        };
+        while (*path == '/')
+                path++;
+        if (*path == '\0')
+                path = ".";
+        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        return fd < 0 ? -errno : (int)fd;
+}
+
+/* Create every missing directory of `path` below `rootfd` (never through a
+ * symlink) and return an O_PATH fd of its parent; *leaf gets the last name. */
+static int mounts_make_parents(int rootfd, const char *path, const char **leaf)
+{
+        char buf[4096];
+        if (strlen(path) >= sizeof(buf))
+                return -ENAMETOOLONG;
+        strcpy(buf, path);
+        int dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+        if (dirfd < 0)
+                return -errno;
+        char *save = NULL;
+        char *component = strtok_r(buf, "/", &save);
+        while (component) {
+                char *next = strtok_r(NULL, "/", &save);
+                if (!next) {
+                        *leaf = path + (component - buf);
+                        return dirfd;
+                }
+                if (mkdirat(dirfd, component, 0755) < 0 && errno != EEXIST) {
+                        int e = -errno;
+                        close(dirfd);
+                        return e;
+                }
+                int child = mounts_open_beneath(dirfd, component, O_PATH | O_DIRECTORY);
+                close(dirfd);
+                if (child < 0)
+                        return child;
+                dirfd = child;
+                component = next;
+        }
+        *leaf = ".";
+        return dirfd;
+}
+
+int mounts_open_target(int rootfd, const char *path, mode_t type)
+{
+        const char *leaf = NULL;
+        cleanup_fd int parent = mounts_make_parents(rootfd, path, &leaf);
+        if (parent < 0)
+                return parent;
+        if (S_ISDIR(type)) {
+                if (mkdirat(parent, leaf, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+        } else {
+                int fd = openat(parent, leaf, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (fd < 0 && errno != EEXIST && errno != EISDIR && errno != EACCES &&
+                    errno != EROFS && errno != ELOOP)
+                        return -errno;
+                if (fd >= 0)
+                        close(fd);
+        }
+        int fd = mounts_open_beneath(parent, leaf, O_PATH);
+        if (fd < 0)
+                return fd;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || (S_ISDIR(st.st_mode) != S_ISDIR(type))) {
+                close(fd);
+                return -ENOTDIR;
+        }
+        return fd;
+}
+
+int mounts_attach(int tree, int target_fd)
+{
+        if (move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+            0)
+                return -errno;
+        return 0;
+}
+
+int mounts_set_attr(int tree, uint64_t set, bool recursive)
+{
+        struct mount_attr attr = {.attr_set = set};
+        unsigned int flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+        if (mount_setattr(tree, "", flags, &attr, sizeof(attr)) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Bind `source` (host path, reached from the old root) at `target`. */
+static int mounts_bind(const struct mounts_ctx *ctx, const struct mount_op *op,
+                       struct reins_error *err)
+{
+        cleanup_fd int source = mounts_open_beneath(ctx->oldroot, op->source, O_PATH);
+        if (source < 0)
+                return reins_error_errno(err, -source,
+                                         "bind source %s (changed during setup?)", op->source);
+        struct stat st;
+        if (fstat(source, &st) < 0)
+                return reins_error_errno(err, errno, "bind source %s", op->source);
+        cleanup_fd int tree = open_tree(source, "",
+                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                                                AT_EMPTY_PATH);
+        if (tree < 0)
+                return reins_error_errno(err, errno, "cloning mount of %s", op->source);
+        uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        if (op->kind == MOUNT_OP_BIND_RO)
+                attrs |= MOUNT_ATTR_RDONLY;
+        int r = mounts_set_attr(tree, attrs, true);
+        if (r < 0)
+                return reins_error_errno(err, -r, "making %s %s", op->source,
+                                         op->kind == MOUNT_OP_BIND_RO ? "read-only" : "nosuid");
+        cleanup_fd int target = mounts_open_target(ctx->newroot, op->target, st.st_mode);
+        if (target < 0)
+                return reins_error_errno(err, -target,
+                                         "mount target %s (a symlink or a changed type?)",
+                                         op->target);
+        r = mounts_attach(tree, target);
+        return r < 0 ? reins_error_errno(err, -r, "binding %s", op->source) : 0;
+}
+
+/* A fresh tmpfs, created detached, then attached at an fd. */
+int mounts_new_tmpfs(const char *mode, uint64_t size_bytes, uint64_t attrs)
+{
+        cleanup_fd int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return -errno;
+        char size[32];
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "mode", mode, 0) < 0)
+                return -errno;
+        if (size_bytes > 0) {
+                snprintf(size, sizeof(size), "%llu", (unsigned long long)size_bytes);
+                if (fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0)
+                        return -errno;
+        }
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return -errno;
+        int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned int)attrs);
+        return mnt < 0 ? -errno : mnt;
+}
+
+static int mounts_tmpfs(const struct mounts_ctx *ctx, const struct mount_op *op,
+                        struct reins_error *err)
+{
+        cleanup_fd int mnt =
+                mounts_new_tmpfs("1777", op->size_bytes, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (mnt < 0)
+                return reins_error_errno(err, -mnt, "creating tmpfs for %s", op->target);
+        cleanup_fd int target = mounts_open_target(ctx->newroot, op->target, S_IFDIR);
+        if (target < 0)
+                return reins_error_errno(err, -target, "mount target %s", op->target);
+        int r = mounts_attach(mnt, target);
+        return r < 0 ? reins_error_errno(err, -r, "mounting tmpfs at %s", op->target) : 0;
+}
+
+int mounts_hide_fd(const struct mounts_ctx *ctx, int target, const char *what,
+                   struct reins_error *err)
+{
+        struct stat st;
+        if (fstat(target, &st) < 0)
+                return reins_error_errno(err, errno, "hiding %s", what);
+        uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                         MOUNT_ATTR_NOEXEC;
+        cleanup_fd int mnt = -1;
+        if (S_ISDIR(st.st_mode)) {
+                /* an empty, read-only directory nobody may enter */
+                mnt = mounts_new_tmpfs("000", 4096, attrs);
+        } else {
+                /* an empty, read-only, mode 000 file in place of the real one */
+                mnt = open_tree(ctx->empty_file, "",
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+                if (mnt < 0)
+                        mnt = -errno;
+                else if (mounts_set_attr(mnt, attrs, false) < 0)
+                        return reins_error_errno(err, errno, "hiding %s", what);
+        }
+        if (mnt < 0)
+                return reins_error_errno(err, -mnt, "hiding %s", what);
+        int r = mounts_attach(mnt, target);
+        return r < 0 ? reins_error_errno(err, -r, "hiding %s", what) : 0;
+}
+
+static int mounts_hide(const struct mounts_ctx *ctx, const struct mount_op *op,
+                       struct reins_error *err)
+{
+        cleanup_fd int target = mounts_open_beneath(ctx->newroot, op->target, O_PATH);
+        if (target == -ENOENT)
+                return 0; /* gone since planning: nothing to hide */
+        if (target < 0)
+                return reins_error_errno(err, -target, "hiding %s (a symlink now?)", op->target);
+        return mounts_hide_fd(ctx, target, op->target, err);
+}
+
+/* Re-bind a path of a bound tree onto itself, read-only (recursively). */
+static int mounts_protect(const struct mounts_ctx *ctx, const struct mount_op *op,
+                          struct reins_error *err)
+{
+        cleanup_fd int target = mounts_open_beneath(ctx->newroot, op->target, O_PATH);
+        if (target == -ENOENT)
+                return 0;
+        if (target < 0)
+                return reins_error_errno(err, -target, "protecting %s (a symlink now?)",
+                                         op->target);
+        cleanup_fd int tree = open_tree(target, "",
+                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                                                AT_EMPTY_PATH);
+        if (tree < 0)
+                return reins_error_errno(err, errno, "protecting %s", op->target);
+        int r = mounts_set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                                true);
+        if (r == 0)
+                r = mounts_attach(tree, target);
+        return r < 0 ? reins_error_errno(err, -r, "protecting %s", op->target) : 0;
+}
+
+static int mounts_symlink(const struct mounts_ctx *ctx, const struct mount_op *op,
+                          struct reins_error *err)
+{
+        const char *leaf = NULL;
+        cleanup_fd int parent = mounts_make_parents(ctx->newroot, op->target, &leaf);
+        if (parent < 0)
+                return reins_error_errno(err, -parent, "symlink %s", op->target);
+        if (symlinkat(op->source, parent, leaf) < 0 && errno != EEXIST)
+                return reins_error_errno(err, errno, "symlink %s", op->target);
+        return 0;
+}
+
+static int mounts_execute(const struct mounts_ctx *ctx, const struct mount_op *op,
+                          struct reins_error *err)
+{
+        switch (op->kind) {
+        case MOUNT_OP_BIND_RO:
+        case MOUNT_OP_BIND_RW:
+                return mounts_bind(ctx, op, err);
+        case MOUNT_OP_TMPFS:
+                return mounts_tmpfs(ctx, op, err);
+        case MOUNT_OP_PROC:
+                return mounts_proc(ctx, op->target, err);
+        case MOUNT_OP_DEV:
+                return mounts_dev(ctx, op->target, err);
+        case MOUNT_OP_HIDE:
+                return mounts_hide(ctx, op, err);
+        case MOUNT_OP_PROTECT:
+                return mounts_protect(ctx, op, err);
+        case MOUNT_OP_SYMLINK:
+                return mounts_symlink(ctx, op, err);
+        }
+        return reins_error_set(err, EINVAL, "unknown mount operation");
+}
+
+/* Staging: a private tmpfs at STAGE becomes the temporary root, the host
+ * tree moves to /oldroot, the sandbox root is built at /newroot. */
+static int mounts_stage(struct mounts_ctx *ctx, struct reins_error *err)
+{
+        /* no mount event may propagate back to the host */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return reins_error_errno(err, errno, "making mounts private");
+        if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
+                return reins_error_errno(err, errno, "mounting the staging tmpfs");
+        if (mkdir(STAGE "/oldroot", 0700) < 0 || mkdir(STAGE "/newroot", 0755) < 0)
+                return reins_error_errno(err, errno, "staging directories");
+        if (syscall(SYS_pivot_root, STAGE, STAGE "/oldroot") < 0)
+                return reins_error_errno(err, errno, "pivot_root into the staging tmpfs");
+        if (chdir("/") < 0)
+                return reins_error_errno(err, errno, "chdir /");
+        if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+                return reins_error_errno(err, errno, "mounting the root tmpfs");
+        int fd = open("/empty", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "creating the hide placeholder");
+        close(fd);
+        ctx->empty_file = open("/empty", O_PATH | O_CLOEXEC);
+        ctx->oldroot = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ctx->newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (ctx->empty_file < 0 || ctx->oldroot < 0 || ctx->newroot < 0)
+                return reins_error_errno(err, errno, "opening the staging tree");
+        return 0;
+}
+
+static int mounts_enter_root(struct reins_error *err)
+{
+        /* the root tmpfs itself: nothing may be created at the top level */
+        int root = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return reins_error_errno(err, errno, "opening the new root");
+        int r = mounts_set_attr(root, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                                false);
+        close(root);
+        if (r < 0)
+                return reins_error_errno(err, -r, "making the root read-only");
+        /* detach the host tree before entering: nothing of it stays reachable */
+        if (umount2("/oldroot", MNT_DETACH) < 0)
+                return reins_error_errno(err, errno, "detaching the host tree");
+        if (chdir("/newroot") < 0)
+                return reins_error_errno(err, errno, "chdir to the new root");
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return reins_error_errno(err, errno, "pivot_root into the sandbox root");
+        if (umount2(".", MNT_DETACH) < 0)
+                return reins_error_errno(err, errno, "detaching the staging root");
+        if (chdir("/") < 0)
+                return reins_error_errno(err, errno, "chdir /");
+        return 0;
+}
+
+int mounts_build_root(const struct reins_plan *plan, struct reins_error *err)
+{
+        struct mounts_ctx ctx = {.oldroot = -1, .newroot = -1, .empty_file = -1};
+        int r = mounts_stage(&ctx, err);
+        for (size_t i = 0; r == 0 && i < plan->mount_count; i++)
+                r = mounts_execute(&ctx, &plan->mounts[i], err);
+        if (ctx.oldroot >= 0)
+                close(ctx.oldroot);
+        if (ctx.newroot >= 0)
+                close(ctx.newroot);
+        if (ctx.empty_file >= 0)
+                close(ctx.empty_file);
+        if (r == 0)
+                r = mounts_enter_root(err);
+        return r;
+}

@@ -1,0 +1,31 @@
+/* Shared by mounts.c and mounts_special.c (/proc and /dev). */
+#ifndef REINS_SANDBOX_MOUNTS_INTERNAL_H
+#define REINS_SANDBOX_MOUNTS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+struct mounts_ctx {
+        int oldroot;    /* O_PATH fd of the host tree, during setup only */
+        int newroot;    /* O_PATH fd of the sandbox root being built */
+        int empty_file; /* O_PATH fd of an empty mode-000 file, to hide files */
+};
+
+/* openat2 below dirfd with no symlinks at all (and no magic links). */
+int mounts_open_beneath(int dirfd, const char *path, int flags);
+/* Create missing directories (and the leaf: a directory when `type` is
+ * S_IFDIR, else an empty file) below rootfd; O_PATH fd of the leaf. */
+int mounts_open_target(int rootfd, const char *path, mode_t type);
+int mounts_attach(int tree, int target_fd);
+int mounts_set_attr(int tree, uint64_t set, bool recursive);
+int mounts_new_tmpfs(const char *mode, uint64_t size_bytes, uint64_t attrs);
+int mounts_hide_fd(const struct mounts_ctx *ctx, int target, const char *what,
+                   struct reins_error *err);
+
+int mounts_proc(const struct mounts_ctx *ctx, const char *target, struct reins_error *err);
+int mounts_dev(const struct mounts_ctx *ctx, const char *target, struct reins_error *err);
+
+#endif

@@ -1,0 +1,184 @@
+/* /proc and /dev of the sandbox. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox/mounts_internal.h"
+#include "sandbox/weaken.h"
+#include "util/cleanup.h"
+
+/* Kernel interfaces a sandbox has no business reading (kernel memory and
+ * symbol addresses, key material, timers that leak host activity). */
+static const char *const proc_hidden[] = {
+        "kcore",       "kallsyms",  "keys",     "key-users", "timer_list", "sched_debug",
+        "latency_stats", "sysrq-trigger", "kmsg", "kpagecount", "kpageflags", "kpagecgroup",
+        "acpi",        "scsi",      "asound",   "firmware",  "mtrr",       "config.gz",
+};
+
+/* Writable kernel knobs: read-only (CVE-2023-25809 class). */
+static const char *const proc_readonly[] = {"sys", "irq", "bus", "fs", "driver", "tty"};
+
+static int proc_mask(const struct mounts_ctx *ctx, int procfd, struct reins_error *err)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(proc_hidden); i++) {
+                cleanup_fd int target = mounts_open_beneath(procfd, proc_hidden[i], O_PATH);
+                if (target == -ENOENT)
+                        continue;
+                if (target < 0)
+                        return reins_error_errno(err, -target, "masking /proc/%s", proc_hidden[i]);
+                int r = mounts_hide_fd(ctx, target, proc_hidden[i], err);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(proc_readonly); i++) {
+                cleanup_fd int target = mounts_open_beneath(procfd, proc_readonly[i], O_PATH);
+                if (target == -ENOENT)
+                        continue;
+                if (target < 0)
+                        return reins_error_errno(err, -target, "/proc/%s", proc_readonly[i]);
+                cleanup_fd int tree = open_tree(target, "",
+                                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                        AT_RECURSIVE | AT_EMPTY_PATH);
+                int r = tree < 0 ? -errno
+                                 : mounts_set_attr(tree,
+                                                   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                           MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                                                   true);
+                if (r == 0)
+                        r = mounts_attach(tree, target);
+                if (r < 0)
+                        return reins_error_errno(err, -r, "making /proc/%s read-only",
+                                                 proc_readonly[i]);
+        }
+        return 0;
+}
+
+int mounts_proc(const struct mounts_ctx *ctx, const char *target, struct reins_error *err)
+{
+        cleanup_fd int dir = mounts_open_target(ctx->newroot, target, S_IFDIR);
+        if (dir < 0)
+                return reins_error_errno(err, -dir, "creating %s", target);
+        /* a procfs of the new pid namespace: only sandbox pids are visible
+         * (CVE-2019-5736: no /proc/<host pid>/exe to overwrite) */
+        cleanup_fd int fs = fsopen("proc", FSOPEN_CLOEXEC);
+        if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return reins_error_errno(err, errno,
+                                         "mounting /proc (is the host /proc partly covered, "
+                                         "as inside some containers?)");
+        cleanup_fd int mnt = fsmount(fs, FSMOUNT_CLOEXEC,
+                                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (mnt < 0)
+                return reins_error_errno(err, errno, "mounting /proc");
+        int r = mounts_attach(mnt, dir);
+        if (r < 0)
+                return reins_error_errno(err, -r, "attaching /proc");
+        if (weaken("proc-mask"))
+                return 0;
+        cleanup_fd int procfd = mounts_open_beneath(ctx->newroot, target, O_PATH | O_DIRECTORY);
+        if (procfd < 0)
+                return reins_error_errno(err, -procfd, "opening /proc");
+        return proc_mask(ctx, procfd, err);
+}
+
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+static int dev_bind_node(const struct mounts_ctx *ctx, int devfd, const char *name,
+                         struct reins_error *err)
+{
+        char host[64];
+        snprintf(host, sizeof(host), "dev/%s", name);
+        cleanup_fd int source = mounts_open_beneath(ctx->oldroot, host, O_PATH);
+        if (source < 0)
+                return reins_error_errno(err, -source, "/dev/%s on the host", name);
+        struct stat st;
+        if (fstat(source, &st) < 0 || !S_ISCHR(st.st_mode))
+                return reins_error_set(err, EINVAL, "/dev/%s on the host is not a device", name);
+        cleanup_fd int tree = open_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                           AT_EMPTY_PATH);
+        if (tree < 0)
+                return reins_error_errno(err, errno, "binding /dev/%s", name);
+        int r = mounts_set_attr(tree, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false);
+        cleanup_fd int target = r < 0 ? -1 : mounts_open_target(devfd, name, S_IFREG);
+        if (r == 0 && target < 0)
+                r = target;
+        if (r == 0)
+                r = mounts_attach(tree, target);
+        return r < 0 ? reins_error_errno(err, -r, "binding /dev/%s", name) : 0;
+}
+
+static int dev_mount_pts(int devfd, struct reins_error *err)
+{
+        if (mkdirat(devfd, "pts", 0755) < 0)
+                return reins_error_errno(err, errno, "creating /dev/pts");
+        /* a private devpts: ptys made inside never reach the host's */
+        cleanup_fd int fs = fsopen("devpts", FSOPEN_CLOEXEC);
+        if (fs < 0 || fsconfig(fs, FSCONFIG_SET_FLAG, "newinstance", NULL, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "ptmxmode", "0666", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0620", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return reins_error_errno(err, errno, "mounting /dev/pts");
+        cleanup_fd int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        cleanup_fd int target = mounts_open_beneath(devfd, "pts", O_PATH | O_DIRECTORY);
+        if (mnt < 0 || target < 0 || mounts_attach(mnt, target) < 0)
+                return reins_error_errno(err, errno, "attaching /dev/pts");
+        return 0;
+}
+
+static int dev_mount_shm(int devfd, struct reins_error *err)
+{
+        if (mkdirat(devfd, "shm", 01777) < 0)
+                return reins_error_errno(err, errno, "creating /dev/shm");
+        cleanup_fd int mnt = mounts_new_tmpfs("1777", 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        cleanup_fd int target = mounts_open_beneath(devfd, "shm", O_PATH | O_DIRECTORY);
+        if (mnt < 0 || target < 0 || mounts_attach(mnt, target) < 0)
+                return reins_error_errno(err, errno, "mounting /dev/shm");
+        return 0;
+}
+
+static int dev_links(int devfd, struct reins_error *err)
+{
+        static const char *const links[][2] = {
+                {"ptmx", "pts/ptmx"},          {"fd", "/proc/self/fd"},
+                {"stdin", "/proc/self/fd/0"},  {"stdout", "/proc/self/fd/1"},
+                {"stderr", "/proc/self/fd/2"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+                if (symlinkat(links[i][1], devfd, links[i][0]) < 0)
+                        return reins_error_errno(err, errno, "/dev/%s", links[i][0]);
+        return 0;
+}
+
+int mounts_dev(const struct mounts_ctx *ctx, const char *target, struct reins_error *err)
+{
+        cleanup_fd int mnt = mounts_new_tmpfs("0755", 65536, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (mnt < 0)
+                return reins_error_errno(err, -mnt, "creating /dev");
+        cleanup_fd int dir = mounts_open_target(ctx->newroot, target, S_IFDIR);
+        if (dir < 0 || mounts_attach(mnt, dir) < 0)
+                return reins_error_errno(err, dir < 0 ? -dir : errno, "mounting /dev");
+        cleanup_fd int devfd = mounts_open_beneath(ctx->newroot, target, O_DIRECTORY);
+        if (devfd < 0)
+                return reins_error_errno(err, -devfd, "opening /dev");
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < ARRAY_SIZE(dev_nodes); i++)
+                r = dev_bind_node(ctx, devfd, dev_nodes[i], err);
+        if (r == 0)
+                r = dev_mount_pts(devfd, err);
+        if (r == 0)
+                r = dev_mount_shm(devfd, err);
+        if (r == 0)
+                r = dev_links(devfd, err);
+        if (r < 0)
+                return r;
+        /* nothing new may appear in /dev once it is built */
+        cleanup_fd int top = mounts_open_beneath(ctx->newroot, target, O_PATH | O_DIRECTORY);
+        if (top < 0 || mounts_set_attr(top, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                    MOUNT_ATTR_NOEXEC,
+                                       false) < 0)
+                return reins_error_errno(err, errno, "making /dev read-only");
+        return 0;
+}

@@ -1,0 +1,226 @@
+/* Policy + command line -> plan. Runs in the supervisor, before clone: every
+ * host path is resolved here (realpath, lstat) and the child re-checks each
+ * one without following symlinks when it mounts, so a swap in between fails
+ * closed instead of binding something else. */
+#include "sandbox/plan.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/parse_units.h"
+#include "sandbox/plan_internal.h"
+#include "util/cleanup.h"
+#include "util/path.h"
+
+int plan_add_mount(struct reins_plan *plan, enum mount_op_kind kind, const char *source,
+                   const char *target, uint64_t size_bytes)
+{
+        struct mount_op *ops = realloc(plan->mounts, (plan->mount_count + 1) * sizeof(*ops));
+        if (!ops)
+                return -ENOMEM;
+        plan->mounts = ops;
+        struct mount_op *op = &ops[plan->mount_count];
+        memset(op, 0, sizeof(*op));
+        op->kind = kind;
+        op->size_bytes = size_bytes;
+        op->source = source ? strdup(source) : NULL;
+        op->target = strdup(target);
+        if ((source && !op->source) || !op->target) {
+                free(op->source);
+                free(op->target);
+                return -ENOMEM;
+        }
+        plan->mount_count++;
+        return 0;
+}
+
+int plan_add_landlock(struct reins_plan *plan, const char *path, enum landlock_access access)
+{
+        struct landlock_rule *rules =
+                realloc(plan->landlock, (plan->landlock_count + 1) * sizeof(*rules));
+        if (!rules)
+                return -ENOMEM;
+        plan->landlock = rules;
+        rules[plan->landlock_count].path = strdup(path);
+        rules[plan->landlock_count].access = access;
+        if (!rules[plan->landlock_count].path)
+                return -ENOMEM;
+        plan->landlock_count++;
+        return 0;
+}
+
+static int plan_resolve_workspace(struct reins_plan *plan, const struct plan_options *options,
+                                  struct reins_error *err)
+{
+        char cwd[PATH_MAX];
+        const char *wanted = options->workspace;
+        if (!wanted) {
+                if (!getcwd(cwd, sizeof(cwd)))
+                        return reins_error_errno(err, errno, "cannot read the current directory");
+                wanted = cwd;
+        }
+        char *real = realpath(wanted, NULL);
+        if (!real)
+                return reins_error_errno(err, errno, "workspace %s", wanted);
+        struct stat st;
+        if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                free(real);
+                return reins_error_set(err, ENOTDIR, "workspace %s is not a directory", wanted);
+        }
+        /* Binding / (or a pseudo filesystem) read-write would hand over the host. */
+        if (strcmp(real, "/") == 0 || path_is_under(real, "/proc") ||
+            path_is_under(real, "/dev") || path_is_under(real, "/sys")) {
+                free(real);
+                return reins_error_set(err, EINVAL,
+                                       "workspace %s is not allowed: choose a project directory",
+                                       wanted);
+        }
+        plan->workspace = real;
+        plan->cwd = strdup(real);
+        return plan->cwd ? 0 : -ENOMEM;
+}
+
+static int plan_resolve_mode(const struct reins_policy *policy,
+                             const struct plan_options *options, bool *readonly,
+                             struct reins_error *err)
+{
+        *readonly = policy->filesystem.workspace_mode == POLICY_WORKSPACE_READONLY;
+        if (!options->workspace_mode)
+                return 0;
+        if (strcmp(options->workspace_mode, "direct") == 0)
+                *readonly = false;
+        else if (strcmp(options->workspace_mode, "readonly") == 0)
+                *readonly = true;
+        else if (strcmp(options->workspace_mode, "overlay") == 0)
+                return reins_error_set(err, ENOTSUP,
+                                       "--workspace-mode overlay: not supported yet in this "
+                                       "version of reins (use direct or readonly)");
+        else
+                return reins_error_set(err, EINVAL,
+                                       "--workspace-mode '%s': expected direct or readonly",
+                                       options->workspace_mode);
+        return 0;
+}
+
+static int plan_limit_override(const char *text, const char *flag,
+                               int (*parse)(const char *, uint64_t *), uint64_t *value,
+                               struct reins_error *err)
+{
+        if (!text)
+                return 0;
+        if (parse(text, value) < 0)
+                return reins_error_set(err, EINVAL, "%s '%s': not a valid value", flag, text);
+        return 0;
+}
+
+static int plan_resolve_limits(struct reins_plan *plan, const struct reins_policy *policy,
+                               const struct plan_options *options, struct reins_error *err)
+{
+        plan->limits = policy->limits;
+        int r = plan_limit_override(options->memory, "--memory", parse_size,
+                                    &plan->limits.memory_bytes, err);
+        if (r == 0)
+                r = plan_limit_override(options->pids, "--pids", parse_count, &plan->limits.pids,
+                                        err);
+        if (r == 0)
+                r = plan_limit_override(options->cpus, "--cpus", parse_cpus_milli,
+                                        &plan->limits.cpus_milli, err);
+        if (r == 0)
+                r = plan_limit_override(options->timeout, "--timeout", parse_duration_ms,
+                                        &plan->limits.wall_time_ms, err);
+        if (r < 0)
+                return r;
+        plan->cgroup.memory_bytes = plan->limits.memory_bytes;
+        plan->cgroup.pids = plan->limits.pids;
+        plan->cgroup.cpus_milli = plan->limits.cpus_milli;
+        return 0;
+}
+
+static int plan_compare_mounts(const void *a, const void *b)
+{
+        const struct mount_op *x = a, *y = b;
+        return path_compare_components(x->target, y->target);
+}
+
+/* Binds, tmpfs, proc and dev are sorted so that a directory is mounted before
+ * anything below it (a workspace under /tmp lands on top of the private /tmp).
+ * Hides and protects are appended after, in plan_add_deny/protect. */
+static void plan_sort_mounts(struct reins_plan *plan)
+{
+        qsort(plan->mounts, plan->mount_count, sizeof(*plan->mounts), plan_compare_mounts);
+}
+
+int plan_build(const struct reins_policy *policy, const struct plan_options *options,
+               struct reins_plan **out, struct reins_error *err)
+{
+        struct reins_plan *plan = calloc(1, sizeof(*plan));
+        if (!plan)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        bool readonly = false;
+        int r;
+
+        plan->argv = options->argv;
+        plan->home = options->home;
+        plan->use_pty = options->stdin_is_tty;
+        plan->strict = options->strict;
+        plan->allow_degraded = options->allow_degraded;
+        plan->verbosity = options->verbosity;
+        plan->hostname = strdup("reins");
+        plan->policy_name = strdup(policy->name ? policy->name : "unnamed");
+        if (!plan->hostname || !plan->policy_name) {
+                r = reins_error_set(err, ENOMEM, "out of memory");
+                goto fail;
+        }
+        if ((r = policy_sha256_hex(policy, plan->policy_sha256)) < 0) {
+                reins_error_errno(err, r, "hashing the policy");
+                goto fail;
+        }
+        if ((r = plan_resolve_workspace(plan, options, err)) < 0 ||
+            (r = plan_resolve_mode(policy, options, &readonly, err)) < 0 ||
+            (r = plan_resolve_limits(plan, policy, options, err)) < 0 ||
+            (r = plan_deny_prepare(plan, policy, options->home, err)) < 0 ||
+            (r = plan_add_system_mounts(plan, policy, options, readonly, err)) < 0)
+                goto fail;
+        plan_sort_mounts(plan);
+        if ((r = plan_add_deny(plan, err)) < 0 ||
+            (r = plan_add_protect(plan, policy, readonly, err)) < 0 ||
+            (r = plan_add_landlock_rules(plan, err)) < 0 ||
+            (r = plan_build_env(plan, policy, options, err)) < 0 ||
+            (r = strv_copy(&plan->syscall_allow, &policy->syscalls.allow)) < 0 ||
+            (r = strv_copy(&plan->syscall_deny, &policy->syscalls.deny)) < 0)
+                goto fail;
+        *out = plan;
+        return 0;
+fail:
+        if (err && err->code == 0)
+                reins_error_set(err, -r, "building the sandbox plan: %s", strerror(-r));
+        plan_free(plan);
+        return r;
+}
+
+void plan_free(struct reins_plan *plan)
+{
+        if (!plan)
+                return;
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                free(plan->mounts[i].source);
+                free(plan->mounts[i].target);
+        }
+        free(plan->mounts);
+        for (size_t i = 0; i < plan->landlock_count; i++)
+                free(plan->landlock[i].path);
+        free(plan->landlock);
+        strv_free(&plan->env);
+        strv_free(&plan->syscall_allow);
+        strv_free(&plan->syscall_deny);
+        strv_free(&plan->deny_patterns);
+        free(plan->workspace);
+        free(plan->cwd);
+        free(plan->hostname);
+        free(plan->policy_name);
+        free(plan);
+}

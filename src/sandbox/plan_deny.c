@@ -1,0 +1,267 @@
+/* filesystem.deny and filesystem.protect, expanded against the host before
+ * the sandbox starts. A deny match outside every bound tree is simply never
+ * bound (absent); one inside a bound tree is hidden by an empty, inaccessible
+ * mount. Symlinks are never followed while walking; a matching symlink has
+ * its target hidden too when the target is in view. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/glob.h"
+#include "sandbox/plan_internal.h"
+#include "util/cleanup.h"
+#include "util/path.h"
+
+/* A walk that needs more than this fails closed rather than starting a
+ * sandbox whose deny rules were only partly applied. */
+#define DENY_WALK_MAX_ENTRIES 2000000
+
+struct walk {
+        struct reins_plan *plan;
+        const char *pattern;
+        struct reins_strv *matches;
+        size_t visited;
+};
+
+/* Anchor a pattern: "~/x" -> HOME/x, "/x" stays, "a/b" -> WS/a/b, and a bare
+ * name ("*.pem") matches at any depth of the workspace: WS/ ** /name. */
+static char *deny_anchor(const char *pattern, const char *workspace, const char *home,
+                         bool any_depth)
+{
+        if (pattern[0] == '~')
+                return path_expand_home(pattern, home);
+        if (pattern[0] == '/')
+                return strdup(pattern);
+        if (any_depth && !strchr(pattern, '/')) {
+                cleanup_free char *deep = path_join("**", pattern);
+                return deep ? path_join(workspace, deep) : NULL;
+        }
+        return path_join(workspace, pattern);
+}
+
+int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy,
+                      const char *home, struct reins_error *err)
+{
+        for (size_t i = 0; i < policy->filesystem.deny.count; i++) {
+                char *anchored =
+                        deny_anchor(policy->filesystem.deny.items[i], plan->workspace, home, true);
+                if (!anchored)
+                        continue; /* ~ without HOME: nothing of HOME is bound either */
+                if (strv_push_take(&plan->deny_patterns, anchored) < 0)
+                        return reins_error_set(err, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+const char *plan_path_denied(const struct reins_plan *plan, const char *path)
+{
+        char prefix[PATH_MAX];
+        size_t len = strlen(path);
+        if (len >= sizeof(prefix))
+                return NULL;
+        for (size_t i = 0; i < plan->deny_patterns.count; i++) {
+                const char *pattern = plan->deny_patterns.items[i];
+                /* the path itself, then each ancestor: a denied directory
+                 * denies everything below it */
+                memcpy(prefix, path, len + 1);
+                for (;;) {
+                        if (glob_match(pattern, prefix))
+                                return pattern;
+                        char *slash = strrchr(prefix, '/');
+                        if (!slash || slash == prefix)
+                                break;
+                        *slash = '\0';
+                }
+        }
+        return NULL;
+}
+
+/* The leading components of `pattern` that hold no wildcard. */
+static char *glob_literal_prefix(const char *pattern)
+{
+        char *out = strdup(pattern);
+        if (!out)
+                return NULL;
+        char *wild = strpbrk(out, "*?[");
+        if (!wild)
+                return out;
+        *wild = '\0';
+        char *slash = strrchr(out, '/');
+        if (slash == out)
+                slash[1] = '\0';
+        else if (slash)
+                *slash = '\0';
+        return out;
+}
+
+static int walk_tree(struct walk *w, const char *dir);
+
+static int walk_visit(struct walk *w, const char *path)
+{
+        if (++w->visited > DENY_WALK_MAX_ENTRIES)
+                return -E2BIG;
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return 0;
+        if (glob_match(w->pattern, path))
+                return strv_push_unique(w->matches, path);
+        if (S_ISDIR(st.st_mode))
+                return walk_tree(w, path);
+        return 0;
+}
+
+static int walk_tree(struct walk *w, const char *dir)
+{
+        DIR *d = opendir(dir);
+        if (!d)
+                return 0; /* unreadable for the caller: unreadable inside too */
+        int r = 0;
+        struct dirent *entry;
+        while (r == 0 && (entry = readdir(d))) {
+                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+                        continue;
+                char *child = path_join(dir, entry->d_name);
+                r = child ? walk_visit(w, child) : -ENOMEM;
+                free(child);
+        }
+        closedir(d);
+        return r;
+}
+
+/* Collect every path under the bound tree `root` that matches `pattern`. */
+static int deny_collect(struct reins_plan *plan, const char *pattern, const char *root,
+                        struct reins_strv *matches)
+{
+        struct walk w = {.plan = plan, .pattern = pattern, .matches = matches};
+        cleanup_free char *literal = glob_literal_prefix(pattern);
+        if (!literal)
+                return -ENOMEM;
+        if (glob_is_literal(pattern)) {
+                struct stat st;
+                if (path_is_under(pattern, root) && lstat(pattern, &st) == 0)
+                        return strv_push_unique(matches, pattern);
+                return 0;
+        }
+        if (path_is_under(literal, root)) {
+                struct stat st;
+                if (lstat(literal, &st) < 0)
+                        return 0;
+                return walk_visit(&w, literal);
+        }
+        if (path_is_under(root, literal))
+                return walk_visit(&w, root);
+        return 0;
+}
+
+static bool plan_in_view(const struct reins_plan *plan, const char *path)
+{
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                enum mount_op_kind k = plan->mounts[i].kind;
+                if ((k == MOUNT_OP_BIND_RO || k == MOUNT_OP_BIND_RW) &&
+                    path_is_under(path, plan->mounts[i].target))
+                        return true;
+        }
+        return false;
+}
+
+/* Add `kind` for each match: the match itself, or for a symlink the target it
+ * resolves to when that target is visible inside. */
+static int plan_add_matches(struct reins_plan *plan, const struct reins_strv *matches,
+                            enum mount_op_kind kind)
+{
+        struct reins_strv added = {0};
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < matches->count; i++) {
+                const char *path = matches->items[i];
+                struct stat st;
+                if (lstat(path, &st) < 0)
+                        continue;
+                cleanup_free char *real = S_ISLNK(st.st_mode) ? realpath(path, NULL) : NULL;
+                const char *target = S_ISLNK(st.st_mode) ? real : path;
+                if (!target || !plan_in_view(plan, target) || strv_contains(&added, target))
+                        continue;
+                /* A match below an already hidden directory needs nothing more. */
+                bool covered = false;
+                for (size_t j = 0; j < added.count; j++)
+                        if (kind == MOUNT_OP_HIDE && path_is_under(target, added.items[j]))
+                                covered = true;
+                if (covered)
+                        continue;
+                r = strv_push(&added, target);
+                if (r == 0)
+                        r = plan_add_mount(plan, kind, NULL, target, 0);
+        }
+        strv_free(&added);
+        return r;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+        return path_compare_components(*(char *const *)a, *(char *const *)b);
+}
+
+int plan_add_deny(struct reins_plan *plan, struct reins_error *err)
+{
+        struct reins_strv matches = {0};
+        int r = 0;
+        size_t bound = plan->mount_count;
+        for (size_t p = 0; r == 0 && p < plan->deny_patterns.count; p++)
+                for (size_t i = 0; r == 0 && i < bound; i++) {
+                        const struct mount_op *op = &plan->mounts[i];
+                        if (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW)
+                                r = deny_collect(plan, plan->deny_patterns.items[p], op->target,
+                                                 &matches);
+                }
+        if (r == -E2BIG)
+                r = reins_error_set(err, E2BIG,
+                                    "filesystem.deny: more than %d entries to scan; narrow the "
+                                    "workspace or the deny patterns",
+                                    DENY_WALK_MAX_ENTRIES);
+        else if (r < 0)
+                r = reins_error_set(err, -r, "filesystem.deny: %s", strerror(-r));
+        if (r == 0 && matches.count > 0) {
+                /* parents first, so a hidden directory makes its children moot */
+                qsort(matches.items, matches.count, sizeof(char *), compare_strings);
+                r = plan_add_matches(plan, &matches, MOUNT_OP_HIDE);
+                if (r < 0)
+                        r = reins_error_set(err, -r, "out of memory");
+        }
+        strv_free(&matches);
+        return r;
+}
+
+int plan_add_protect(struct reins_plan *plan, const struct reins_policy *policy, bool readonly,
+                     struct reins_error *err)
+{
+        if (readonly)
+                return 0; /* the whole workspace is read-only already */
+        struct reins_strv matches = {0};
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < policy->filesystem.protect.count; i++) {
+                cleanup_free char *anchored = deny_anchor(policy->filesystem.protect.items[i],
+                                                          plan->workspace, plan->home, false);
+                if (!anchored)
+                        continue;
+                r = deny_collect(plan, anchored, plan->workspace, &matches);
+        }
+        if (r == 0 && matches.count > 0) {
+                qsort(matches.items, matches.count, sizeof(char *), compare_strings);
+                /* a protect target that is also hidden stays hidden */
+                struct reins_strv kept = {0};
+                for (size_t i = 0; r == 0 && i < matches.count; i++)
+                        if (!plan_path_denied(plan, matches.items[i]))
+                                r = strv_push(&kept, matches.items[i]);
+                if (r == 0)
+                        r = plan_add_matches(plan, &kept, MOUNT_OP_PROTECT);
+                strv_free(&kept);
+        }
+        strv_free(&matches);
+        if (r == -E2BIG)
+                return reins_error_set(err, E2BIG, "filesystem.protect: too many entries to scan");
+        return r < 0 ? reins_error_set(err, -r, "filesystem.protect: %s", strerror(-r)) : 0;
+}

@@ -1,0 +1,32 @@
+/* Steps of plan_build, one file each (plan_mounts.c, plan_deny.c, plan_env.c). */
+#ifndef REINS_SANDBOX_PLAN_INTERNAL_H
+#define REINS_SANDBOX_PLAN_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "sandbox/plan.h"
+
+int plan_add_mount(struct reins_plan *plan, enum mount_op_kind kind, const char *source,
+                   const char *target, uint64_t size_bytes);
+int plan_add_landlock(struct reins_plan *plan, const char *path, enum landlock_access access);
+
+/* plan_deny.c */
+int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy,
+                      const char *home, struct reins_error *err);
+/* The deny pattern that covers `path` or one of its ancestors, or NULL. */
+const char *plan_path_denied(const struct reins_plan *plan, const char *path);
+int plan_add_deny(struct reins_plan *plan, struct reins_error *err);
+int plan_add_protect(struct reins_plan *plan, const struct reins_policy *policy, bool readonly,
+                     struct reins_error *err);
+
+/* plan_mounts.c */
+int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *policy,
+                           const struct plan_options *options, bool readonly,
+                           struct reins_error *err);
+int plan_add_landlock_rules(struct reins_plan *plan, struct reins_error *err);
+
+/* plan_env.c */
+int plan_build_env(struct reins_plan *plan, const struct reins_policy *policy,
+                   const struct plan_options *options, struct reins_error *err);
+
+#endif

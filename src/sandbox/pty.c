@@ -1,0 +1,108 @@
+#include "sandbox/pty.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sandbox/child.h"
+#include "util/cleanup.h"
+
+static int pty_send_master(int status_fd, int master)
+{
+        struct spawn_report report = {.kind = SPAWN_REPORT_PTY};
+        struct iovec iov = {.iov_base = &report, .iov_len = sizeof(report)};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } control;
+        memset(&control, 0, sizeof(control));
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf)};
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
+        return sendmsg(status_fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+int pty_create_in_sandbox(const struct spawn_inputs *in, int status_fd, struct reins_error *err)
+{
+        cleanup_fd int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0)
+                return reins_error_errno(err, errno, "opening /dev/ptmx in the sandbox");
+        char name[64];
+        if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+                return reins_error_errno(err, errno, "unlocking the sandbox pty");
+        int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                return reins_error_errno(err, errno, "opening %s", name);
+        /* the command sees the caller's terminal settings and size */
+        tcsetattr(slave, TCSANOW, &in->termios);
+        ioctl(slave, TIOCSWINSZ, &in->winsize);
+        int r = pty_send_master(status_fd, master);
+        if (r < 0) {
+                close(slave);
+                return reins_error_errno(err, -r, "handing the pty to the supervisor");
+        }
+        return slave;
+}
+
+int pty_receive_report(int status_fd, struct spawn_report *report, int *passed_fd)
+{
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } control;
+        struct iovec iov = {.iov_base = report, .iov_len = sizeof(*report)};
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf)};
+        *passed_fd = -1;
+        memset(report, 0, sizeof(*report));
+        ssize_t n = recvmsg(status_fd, &msg, MSG_CMSG_CLOEXEC);
+        if (n <= 0)
+                return n == 0 ? 0 : -errno;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                        memcpy(passed_fd, CMSG_DATA(c), sizeof(int));
+        report->message[sizeof(report->message) - 1] = '\0';
+        return (int)n;
+}
+
+int terminal_make_raw(struct terminal_state *state, int fd)
+{
+        state->raw = false;
+        state->fd = fd;
+        if (tcgetattr(fd, &state->saved) < 0)
+                return -errno;
+        struct termios raw = state->saved;
+        cfmakeraw(&raw);
+        if (tcsetattr(fd, TCSANOW, &raw) < 0)
+                return -errno;
+        state->raw = true;
+        return 0;
+}
+
+void terminal_restore(struct terminal_state *state)
+{
+        if (state->raw) {
+                tcsetattr(state->fd, TCSANOW, &state->saved);
+                state->raw = false;
+        }
+}
+
+void terminal_copy_winsize(int from_fd, int master_fd)
+{
+        struct winsize ws;
+        if (ioctl(from_fd, TIOCGWINSZ, &ws) == 0)
+                ioctl(master_fd, TIOCSWINSZ, &ws);
+}

@@ -1,0 +1,123 @@
+/* Supervisor side of the spawn pipeline: clone, id maps, cgroup placement,
+ * then release the child. The child side is in child.c. */
+#include "sandbox/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/child.h"
+#include "sandbox/weaken.h"
+#include "util/cleanup.h"
+
+static int write_file(const char *path, const char *text)
+{
+        cleanup_fd int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(text);
+        if (write(fd, text, len) != (ssize_t)len)
+                return -errno;
+        return 0;
+}
+
+/* Unprivileged: the caller keeps its own uid and gid inside, the only map a
+ * user may write without helpers; setgroups must be denied first.
+ * Root: identity map of the whole range, so workspace files keep their
+ * owners; uid 0 inside holds no capability on the host. */
+static int spawn_write_id_maps(pid_t pid, struct reins_error *err)
+{
+        char path[64], map[64];
+        uid_t uid = geteuid();
+        gid_t gid = getegid();
+        int r;
+        if (uid != 0) {
+                snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
+                if ((r = write_file(path, "deny")) < 0)
+                        return reins_error_errno(err, -r, "writing %s", path);
+        }
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+        if (uid == 0)
+                snprintf(map, sizeof(map), "0 0 4294967295\n");
+        else
+                snprintf(map, sizeof(map), "%u %u 1\n", uid, uid);
+        if ((r = write_file(path, map)) < 0)
+                return reins_error_errno(err, -r, "writing %s", path);
+        snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
+        if (uid == 0)
+                snprintf(map, sizeof(map), "0 0 4294967295\n");
+        else
+                snprintf(map, sizeof(map), "%u %u 1\n", gid, gid);
+        if ((r = write_file(path, map)) < 0)
+                return reins_error_errno(err, -r, "writing %s", path);
+        return 0;
+}
+
+static unsigned long spawn_clone_flags(void)
+{
+        unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+                              CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD;
+        if (!weaken("pidns"))
+                flags |= CLONE_NEWPID;
+        return flags;
+}
+
+int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out,
+                  struct reins_error *err)
+{
+        int sync_pipe[2], status_pipe[2];
+        if (pipe2(sync_pipe, O_CLOEXEC) < 0)
+                return reins_error_errno(err, errno, "pipe");
+        /* a socket, not a pipe: the pty master travels on it as SCM_RIGHTS */
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, status_pipe) < 0) {
+                close(sync_pipe[0]);
+                close(sync_pipe[1]);
+                return reins_error_errno(err, errno, "pipe");
+        }
+        int pidfd = -1;
+        /* fork-like clone: the child gets a copy of our (single-threaded)
+         * memory, including the plan and the prebuilt seccomp program */
+        long pid = syscall(SYS_clone, spawn_clone_flags(), NULL, &pidfd, NULL, NULL);
+        if (pid == 0) {
+                close(sync_pipe[1]);
+                close(status_pipe[0]);
+                child_main(in, sync_pipe[0], status_pipe[1]); /* never returns */
+        }
+        int saved = errno;
+        close(sync_pipe[0]);
+        close(status_pipe[1]);
+        if (pid < 0) {
+                close(sync_pipe[1]);
+                close(status_pipe[0]);
+                if (saved == EPERM || saved == ENOSPC || saved == EINVAL)
+                        return reins_error_errno(err, saved,
+                                                 "cannot create the sandbox namespaces (user "
+                                                 "namespaces disabled? see 'reins doctor')");
+                return reins_error_errno(err, saved, "clone");
+        }
+        int r = spawn_write_id_maps((pid_t)pid, err);
+        if (r == 0 && in->cgroup)
+                r = cgroup_attach(in->cgroup, (pid_t)pid, err);
+        if (r == 0 && write(sync_pipe[1], "g", 1) != 1)
+                r = reins_error_errno(err, errno, "releasing the sandbox");
+        close(sync_pipe[1]);
+        if (r < 0) {
+                /* the child sees EOF and exits; make sure it is gone */
+                kill((pid_t)pid, SIGKILL);
+                waitpid((pid_t)pid, NULL, __WALL);
+                close(pidfd);
+                close(status_pipe[0]);
+                return r;
+        }
+        out->pid = (pid_t)pid;
+        out->pidfd = pidfd;
+        out->status_fd = status_pipe[0];
+        return 0;
+}

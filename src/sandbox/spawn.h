@@ -1,0 +1,52 @@
+/* The spawn pipeline of DESIGN §4: clone into new namespaces, map ids,
+ * place in cgroups, then (in the child) build the root, apply limits and
+ * protections and start the command under a pid-1 reaper. */
+#ifndef REINS_SANDBOX_SPAWN_H
+#define REINS_SANDBOX_SPAWN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/types.h>
+#include <termios.h>
+
+#include "sandbox/cgroup.h"
+#include "sandbox/plan.h"
+#include "sandbox/seccomp.h"
+#include "util/error.h"
+
+/* What the child reports on the status pipe (one record per write, atomic). */
+enum spawn_report_kind {
+        SPAWN_REPORT_SETUP_FAILED = 1, /* reins failed before the command ran: exit 125 */
+        SPAWN_REPORT_EXEC_FAILED = 2,  /* execve failed: 126 or 127 */
+        SPAWN_REPORT_PTY = 3,          /* carries the master of the sandbox's pty (SCM_RIGHTS) */
+};
+
+struct spawn_report {
+        int32_t kind;
+        int32_t code; /* errno */
+        char message[REINS_ERROR_MAX];
+};
+
+struct spawn_inputs {
+        const struct reins_plan *plan;
+        const struct seccomp_program *seccomp;
+        struct cgroup_handle *cgroup; /* NULL when no cgroup is used */
+        bool use_pty;                 /* make a pty in the sandbox's own devpts */
+        struct termios termios;       /* the caller's terminal settings, for that pty */
+        struct winsize winsize;
+        int tty_fds;                  /* bit i set: fd i is the caller's terminal */
+        int landlock_abi;             /* 0: skip Landlock (allowed by --allow-degraded) */
+        int rlimit_fallback;          /* enforce memory/pids with rlimits */
+};
+
+struct spawn_result {
+        pid_t pid;     /* the sandbox's pid 1, in our namespace */
+        int pidfd;     /* readable when it exits */
+        int status_fd; /* SOCK_SEQPACKET: spawn_report records, EOF once the command runs */
+};
+
+int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out,
+                  struct reins_error *err);
+
+#endif

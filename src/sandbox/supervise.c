@@ -1,0 +1,285 @@
+#include "sandbox/supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/pty.h"
+#include "sandbox/weaken.h"
+#include "util/cleanup.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+enum { TAG_SIGNAL, TAG_EXIT, TAG_STATUS, TAG_TIMER, TAG_PTY, TAG_STDIN };
+
+struct loop {
+        int epoll;
+        int signal_fd;
+        int timer_fd;
+        int master; /* the sandbox pty, -1 until it arrives */
+        bool stdin_open;
+        const struct spawn_result *sandbox;
+        struct supervise_outcome *outcome;
+        struct terminal_state terminal;
+        bool exited;
+        bool status_open;
+};
+
+static const int supervised_signals[] = {SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
+                                         SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
+
+static sigset_t supervise_signal_set(void)
+{
+        sigset_t set;
+        sigemptyset(&set);
+        for (size_t i = 0; i < ARRAY_SIZE(supervised_signals); i++)
+                sigaddset(&set, supervised_signals[i]);
+        return set;
+}
+
+void supervise_block_signals(void)
+{
+        sigset_t set = supervise_signal_set();
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the supervisor */
+}
+
+static int loop_watch(struct loop *l, int fd, int tag)
+{
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)tag};
+        return epoll_ctl(l->epoll, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void loop_unwatch(struct loop *l, int fd)
+{
+        epoll_ctl(l->epoll, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static bool write_all(int fd, const char *buf, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = write(fd, buf, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                buf += n;
+                len -= (size_t)n;
+        }
+        return true;
+}
+
+/* Copy what the sandbox's terminal printed to our stdout; false at EOF. */
+static bool loop_pump_master(struct loop *l)
+{
+        char buf[65536];
+        ssize_t n = read(l->master, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return true;
+        if (n <= 0) /* EIO: every slave closed */
+                return false;
+        write_all(STDOUT_FILENO, buf, (size_t)n);
+        return true;
+}
+
+static void loop_pump_stdin(struct loop *l)
+{
+        char buf[65536];
+        ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0 || !write_all(l->master, buf, (size_t)n)) {
+                loop_unwatch(l, STDIN_FILENO);
+                l->stdin_open = false;
+        }
+}
+
+static void loop_on_pty(struct loop *l, int master)
+{
+        l->master = master;
+        fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+        terminal_copy_winsize(STDIN_FILENO, master);
+        terminal_make_raw(&l->terminal, STDIN_FILENO);
+        loop_watch(l, master, TAG_PTY);
+        if (loop_watch(l, STDIN_FILENO, TAG_STDIN) == 0)
+                l->stdin_open = true;
+}
+
+static void loop_on_status(struct loop *l)
+{
+        struct spawn_report report;
+        int passed = -1;
+        int n = pty_receive_report(l->sandbox->status_fd, &report, &passed);
+        if (n <= 0) {
+                loop_unwatch(l, l->sandbox->status_fd);
+                l->status_open = false;
+                return;
+        }
+        switch (report.kind) {
+        case SPAWN_REPORT_PTY:
+                if (passed >= 0)
+                        loop_on_pty(l, passed);
+                break;
+        case SPAWN_REPORT_SETUP_FAILED:
+                l->outcome->setup_failed = true;
+                /* fall through */
+        case SPAWN_REPORT_EXEC_FAILED:
+                snprintf(l->outcome->message, sizeof(l->outcome->message), "%s",
+                         report.message);
+                if (passed >= 0)
+                        close(passed);
+                break;
+        default:
+                if (passed >= 0)
+                        close(passed);
+        }
+}
+
+static void loop_on_signal(struct loop *l)
+{
+        struct signalfd_siginfo info;
+        if (read(l->signal_fd, &info, sizeof(info)) != sizeof(info))
+                return;
+        int sig = (int)info.ssi_signo;
+        if (sig == SIGWINCH && l->master >= 0) {
+                terminal_copy_winsize(STDIN_FILENO, l->master);
+                return; /* the pty sends SIGWINCH to its foreground group itself */
+        }
+        /* pid 1 of the sandbox relays it to the command */
+        kill(l->sandbox->pid, sig);
+}
+
+static void loop_on_timer(struct loop *l)
+{
+        uint64_t expirations;
+        if (read(l->timer_fd, &expirations, sizeof(expirations)) < 0)
+                return;
+        if (weaken("timeout"))
+                return;
+        l->outcome->timed_out = true;
+        /* SIGKILL to pid 1 takes the whole pid namespace with it */
+        kill(l->sandbox->pid, SIGKILL);
+}
+
+static void loop_on_exit(struct loop *l)
+{
+        siginfo_t info;
+        memset(&info, 0, sizeof(info));
+        if (waitid((idtype_t)P_PIDFD, (id_t)l->sandbox->pidfd, &info, WEXITED) < 0)
+                return;
+        l->exited = true;
+        if (info.si_code == CLD_EXITED)
+                l->outcome->exit_status = info.si_status;
+        else
+                l->outcome->exit_status = 128 + info.si_status;
+}
+
+static int loop_arm_timer(struct loop *l, uint64_t wall_time_ms)
+{
+        l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (l->timer_fd < 0)
+                return -errno;
+        struct itimerspec spec = {
+                .it_value = {.tv_sec = (time_t)(wall_time_ms / 1000),
+                             .tv_nsec = (long)(wall_time_ms % 1000) * 1000000L},
+        };
+        if (timerfd_settime(l->timer_fd, 0, &spec, NULL) < 0)
+                return -errno;
+        return loop_watch(l, l->timer_fd, TAG_TIMER);
+}
+
+static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
+{
+        switch (tag) {
+        case TAG_SIGNAL:
+                loop_on_signal(l);
+                break;
+        case TAG_EXIT:
+                loop_on_exit(l);
+                break;
+        case TAG_STATUS:
+                loop_on_status(l);
+                break;
+        case TAG_TIMER:
+                loop_on_timer(l);
+                break;
+        case TAG_PTY:
+                if (!loop_pump_master(l) || (events & EPOLLHUP && !(events & EPOLLIN)))
+                        loop_unwatch(l, l->master);
+                break;
+        case TAG_STDIN:
+                loop_pump_stdin(l);
+                break;
+        }
+}
+
+/* After the sandbox exited: the rest of its output and reports. */
+static void loop_drain(struct loop *l)
+{
+        while (l->status_open)
+                loop_on_status(l);
+        if (l->master >= 0)
+                while (loop_pump_master(l))
+                        ;
+}
+
+int supervise(const struct spawn_result *sandbox, uint64_t wall_time_ms, bool use_pty,
+              struct supervise_outcome *outcome, struct reins_error *err)
+{
+        (void)use_pty;
+        struct loop l = {.epoll = -1, .signal_fd = -1, .timer_fd = -1, .master = -1,
+                         .sandbox = sandbox, .outcome = outcome, .status_open = true};
+        memset(outcome, 0, sizeof(*outcome));
+        sigset_t set = supervise_signal_set();
+        int r = 0;
+        l.epoll = epoll_create1(EPOLL_CLOEXEC);
+        l.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (l.epoll < 0 || l.signal_fd < 0)
+                r = -errno;
+        if (r == 0)
+                r = loop_watch(&l, l.signal_fd, TAG_SIGNAL);
+        if (r == 0)
+                r = loop_watch(&l, sandbox->pidfd, TAG_EXIT);
+        if (r == 0)
+                r = loop_watch(&l, sandbox->status_fd, TAG_STATUS);
+        if (r == 0 && wall_time_ms > 0)
+                r = loop_arm_timer(&l, wall_time_ms);
+        if (r < 0) {
+                kill(sandbox->pid, SIGKILL);
+                reins_error_errno(err, -r, "supervisor event loop");
+        }
+        while (!l.exited) {
+                struct epoll_event events[8];
+                int n = epoll_wait(l.epoll, events, 8, -1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = reins_error_errno(err, errno, "epoll_wait");
+                        kill(sandbox->pid, SIGKILL);
+                        loop_on_exit(&l);
+                        break;
+                }
+                for (int i = 0; i < n; i++)
+                        loop_dispatch(&l, events[i].data.u32, events[i].events);
+        }
+        loop_drain(&l);
+        terminal_restore(&l.terminal);
+        if (l.master >= 0)
+                close(l.master);
+        if (l.timer_fd >= 0)
+                close(l.timer_fd);
+        if (l.signal_fd >= 0)
+                close(l.signal_fd);
+        if (l.epoll >= 0)
+                close(l.epoll);
+        return r;
+}

@@ -1,0 +1,27 @@
+/* The supervisor's event loop: one thread, one epoll set. It relays the
+ * terminal and signals, enforces the wall-clock limit, collects reports
+ * from the sandbox and its exit status. */
+#ifndef REINS_SANDBOX_SUPERVISE_H
+#define REINS_SANDBOX_SUPERVISE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sandbox/spawn.h"
+
+struct supervise_outcome {
+        int exit_status;          /* what `reins run` exits with */
+        bool timed_out;
+        bool setup_failed;        /* reins failed before the command ran */
+        char message[REINS_ERROR_MAX]; /* from the sandbox, when it reported one */
+};
+
+/* `signals` must already be blocked in the caller (so none is lost between
+ * clone and the loop); the loop reads them from a signalfd. */
+int supervise(const struct spawn_result *sandbox, uint64_t wall_time_ms, bool use_pty,
+              struct supervise_outcome *outcome, struct reins_error *err);
+
+/* The signals `reins run` relays (block them before spawning). */
+void supervise_block_signals(void);
+
+#endif
