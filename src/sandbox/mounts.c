@@ -22,6 +22,8 @@
 #include "util/cleanup.h"
 
 #define STAGE "/tmp" /* covered by a private tmpfs in our own mount namespace */
+/* where hidden files point: never present, since / is a read-only tmpfs */
+#define DENIED_TARGET "/.denied-by-reins-policy"
 
 int mounts_open_beneath(int dirfd, const char *path, int flags)
 {
@@ -196,13 +198,13 @@ int mounts_hide_fd(const struct mounts_ctx *ctx, int target, const char *what,
                 /* an empty, read-only directory nobody may enter */
                 mnt = mounts_new_tmpfs("000", 4096, attrs);
         } else {
-                /* an empty, read-only, mode 000 file in place of the real one */
-                mnt = open_tree(ctx->empty_file, "",
+                /* a dangling symlink mounted over the file: open() and stat()
+                 * answer ENOENT, so the file is absent, not merely unreadable;
+                 * readlink names the reason */
+                mnt = open_tree(ctx->denied_link, "",
                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
                 if (mnt < 0)
                         mnt = -errno;
-                else if (mounts_set_attr(mnt, attrs, false) < 0)
-                        return reins_error_errno(err, errno, "hiding %s", what);
         }
         if (mnt < 0)
                 return reins_error_errno(err, -mnt, "hiding %s", what);
@@ -295,14 +297,12 @@ static int mounts_stage(struct mounts_ctx *ctx, struct reins_error *err)
                 return reins_error_errno(err, errno, "chdir /");
         if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
                 return reins_error_errno(err, errno, "mounting the root tmpfs");
-        int fd = open("/empty", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0);
-        if (fd < 0)
+        if (symlink(DENIED_TARGET, "/denied") < 0)
                 return reins_error_errno(err, errno, "creating the hide placeholder");
-        close(fd);
-        ctx->empty_file = open("/empty", O_PATH | O_CLOEXEC);
+        ctx->denied_link = open("/denied", O_PATH | O_NOFOLLOW | O_CLOEXEC);
         ctx->oldroot = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
         ctx->newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (ctx->empty_file < 0 || ctx->oldroot < 0 || ctx->newroot < 0)
+        if (ctx->denied_link < 0 || ctx->oldroot < 0 || ctx->newroot < 0)
                 return reins_error_errno(err, errno, "opening the staging tree");
         return 0;
 }
@@ -334,7 +334,7 @@ static int mounts_enter_root(struct reins_error *err)
 
 int mounts_build_root(const struct reins_plan *plan, struct reins_error *err)
 {
-        struct mounts_ctx ctx = {.oldroot = -1, .newroot = -1, .empty_file = -1};
+        struct mounts_ctx ctx = {.oldroot = -1, .newroot = -1, .denied_link = -1};
         int r = mounts_stage(&ctx, err);
         for (size_t i = 0; r == 0 && i < plan->mount_count; i++)
                 r = mounts_execute(&ctx, &plan->mounts[i], err);
@@ -342,8 +342,8 @@ int mounts_build_root(const struct reins_plan *plan, struct reins_error *err)
                 close(ctx.oldroot);
         if (ctx.newroot >= 0)
                 close(ctx.newroot);
-        if (ctx.empty_file >= 0)
-                close(ctx.empty_file);
+        if (ctx.denied_link >= 0)
+                close(ctx.denied_link);
         if (r == 0)
                 r = mounts_enter_root(err);
         return r;

@@ -11,7 +11,7 @@
 struct mounts_ctx {
         int oldroot;    /* O_PATH fd of the host tree, during setup only */
         int newroot;    /* O_PATH fd of the sandbox root being built */
-        int empty_file; /* O_PATH fd of an empty mode-000 file, to hide files */
+        int denied_link; /* O_PATH fd of a dangling symlink, mounted over hidden files */
 };
 
 /* openat2 below dirfd with no symlinks at all (and no magic links). */
