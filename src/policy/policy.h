@@ -24,6 +24,10 @@ enum policy_network_mode {
 
 #define POLICY_UNSET UINT64_MAX /* a limit nobody asked for */
 
+/* Where each key was written (file and line), private to src/policy: it lets
+ * policy_check_supported name the line of a key it refuses. */
+struct policy_origins;
+
 struct policy_limits {
         uint64_t memory_bytes;     /* 0 = no limit */
         uint64_t pids;             /* 0 = no limit */
@@ -77,6 +81,8 @@ struct reins_policy {
                 uint64_t timeout_ms;
                 char *default_decision; /* "deny" | "allow" */
         } approvals;
+
+        struct policy_origins *origins; /* private to src/policy */
 };
 
 /* Load a policy: NAME of a built-in preset, or a path (anything with a '/'

@@ -83,29 +83,35 @@ static int child_close_fds(int status_fd, int pty_slave, struct reins_error *err
         return 0;
 }
 
-void child_main(const struct spawn_inputs *in, int sync_fd, int status_fd)
+void child_main(const struct spawn_inputs *in, int maps_fd, int limits_fd, int status_fd)
 {
         struct reins_error err = {0};
         /* die with the supervisor: killing `reins run` kills pid 1, and with
          * it every process of the pid namespace */
         if (!weaken("pdeathsig"))
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* our uid has no meaning until the supervisor wrote the id maps */
         char go;
-        if (read(sync_fd, &go, 1) != 1)
+        if (read(maps_fd, &go, 1) != 1)
                 _exit(125); /* the supervisor died or gave up before releasing us */
-        close(sync_fd);
-        /* after the supervisor placed us in our cgroup: that becomes our root */
-        if (unshare(CLONE_NEWCGROUP) < 0) {
-                reins_error_errno(&err, errno, "creating the cgroup namespace");
-                child_fail(status_fd, &err);
-        }
+        close(maps_fd);
         if (mounts_build_root(in->plan, &err) < 0)
                 child_fail(status_fd, &err);
         if (sethostname(in->plan->hostname, strlen(in->plan->hostname)) < 0) {
                 reins_error_errno(&err, errno, "sethostname");
                 child_fail(status_fd, &err);
         }
-        if (rlimits_apply(in->plan, in->rlimit_fallback, &err) < 0)
+        /* the supervisor set up cgroups meanwhile: wait until we are placed */
+        char how;
+        if (read(limits_fd, &how, 1) != 1)
+                _exit(125);
+        close(limits_fd);
+        /* our cgroup becomes the root of the cgroup namespace */
+        if (unshare(CLONE_NEWCGROUP) < 0) {
+                reins_error_errno(&err, errno, "creating the cgroup namespace");
+                child_fail(status_fd, &err);
+        }
+        if (rlimits_apply(in->plan, how == 'r', &err) < 0)
                 child_fail(status_fd, &err);
         int pty_slave = -1;
         if (in->use_pty && (pty_slave = pty_create_in_sandbox(in, status_fd, &err)) < 0)
@@ -116,6 +122,15 @@ void child_main(const struct spawn_inputs *in, int sync_fd, int status_fd)
          * terminal of the caller's to inject into (CVE-2017-5226) */
         if (!weaken("setsid"))
                 setsid();
+        /* Drop every capability and install the seccomp filter once, here:
+         * pid 1 and the command (forked below, so it inherits both) keep
+         * nothing; the command only adds its Landlock domain before exec. */
+        if (caps_drop_all(&err) < 0)
+                child_fail(CHILD_STATUS_FD, &err);
+        if (seccomp_program_install(in->seccomp) < 0) {
+                reins_error_errno(&err, errno, "installing the seccomp filter");
+                child_fail(CHILD_STATUS_FD, &err);
+        }
         sigset_t set;
         child_block_signals(&set);
         pid_t command = fork();
@@ -128,10 +143,5 @@ void child_main(const struct spawn_inputs *in, int sync_fd, int status_fd)
         if (pty_slave >= 0)
                 close(CHILD_PTY_FD);
         close(CHILD_STATUS_FD);
-        /* pid 1 keeps nothing either: the command cannot borrow its rights */
-        if (caps_drop_all(&err) < 0)
-                kill(command, SIGKILL);
-        else if (seccomp_program_install(in->seccomp) < 0)
-                kill(command, SIGKILL);
         child_init_loop(command);
 }

@@ -7,7 +7,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "sandbox/caps.h"
 #include "sandbox/child.h"
 #include "sandbox/landlock.h"
 #include "sandbox/weaken.h"
@@ -58,14 +57,9 @@ void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd
                 reins_error_errno(&err, errno, "chdir %s", plan->cwd);
                 exec_fail(status_fd, &err);
         }
-        if (caps_drop_all(&err) < 0)
-                exec_fail(status_fd, &err);
+        /* capabilities and seccomp came from pid 1 (inherited across fork) */
         if (in->landlock_abi > 0 && landlock_apply(plan->landlock, plan->landlock_count, &err) < 0)
                 exec_fail(status_fd, &err);
-        if (seccomp_program_install(in->seccomp) < 0) {
-                reins_error_errno(&err, errno, "installing the seccomp filter");
-                exec_fail(status_fd, &err);
-        }
         environ = plan->env.items;
         execvp(plan->argv[0], plan->argv);
         int saved = errno;

@@ -1,0 +1,187 @@
+/* Checks of single policy values (one path, one name, one glob). They only
+ * look at the text: whether a path exists or a syscall is known is for the
+ * sandbox to decide when it builds the plan. */
+#include "policy/policy_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "policy/glob.h"
+
+static int invalid(const char **why, const char *reason)
+{
+        *why = reason;
+        return -EINVAL;
+}
+
+static bool has_control_character(const char *value)
+{
+        for (const unsigned char *c = (const unsigned char *)value; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                        return true;
+        return false;
+}
+
+static bool has_blank(const char *value)
+{
+        return strpbrk(value, " \t") != NULL;
+}
+
+static bool is_letter_or_underscore(char c)
+{
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static bool is_digit(char c)
+{
+        return c >= '0' && c <= '9';
+}
+
+/* "dir/" and "dir" name the same thing; keep one spelling ("/" stays). */
+static void drop_trailing_slashes(char *value)
+{
+        size_t len = strlen(value);
+        while (len > 1 && value[len - 1] == '/')
+                value[--len] = '\0';
+}
+
+int policy_check_label(char *value, const char **why)
+{
+        if (!*value)
+                return invalid(why, "must not be empty");
+        /* recorded in audit events: one line, no terminal escapes */
+        if (has_control_character(value))
+                return invalid(why, "control characters are not allowed");
+        if (strlen(value) > 128)
+                return invalid(why, "longer than 128 characters");
+        return 0;
+}
+
+int policy_check_extends(char *value, const char **why)
+{
+        if (!*value)
+                return invalid(why, "must not be empty");
+        if (has_control_character(value))
+                return invalid(why, "control characters are not allowed");
+        return 0;
+}
+
+int policy_check_workspace(char *value, const char **why)
+{
+        if (!*value)
+                return invalid(why, "must not be empty (use . for the current directory)");
+        if (has_control_character(value))
+                return invalid(why, "control characters are not allowed");
+        drop_trailing_slashes(value);
+        return 0;
+}
+
+int policy_check_host_path(char *value, const char **why)
+{
+        if (!*value)
+                return invalid(why, "empty path");
+        if (has_control_character(value))
+                return invalid(why, "control characters are not allowed");
+        drop_trailing_slashes(value);
+        if (value[0] != '/' && strcmp(value, "~") != 0 && strncmp(value, "~/", 2) != 0)
+                return invalid(why, "must be absolute (/usr) or start with ~/");
+        /* bound paths are literal: a user writing "/opt/" + "*" would otherwise get
+         * a bind of a directory literally named '*', or nothing at all */
+        if (!glob_is_literal(value))
+                return invalid(why, "wildcards are not allowed here (list the directory)");
+        const char *reason;
+        if (glob_validate(value, &reason) < 0)
+                return invalid(why, reason);
+        return 0;
+}
+
+int policy_check_glob(char *value, const char **why)
+{
+        drop_trailing_slashes(value);
+        return glob_validate(value, why);
+}
+
+int policy_check_protect(char *value, const char **why)
+{
+        drop_trailing_slashes(value);
+        int r = glob_validate(value, why);
+        if (r < 0)
+                return r;
+        if (value[0] == '/' || value[0] == '~')
+                return invalid(why, "must be relative to the workspace (like .git/hooks)");
+        return 0;
+}
+
+int policy_check_destination(char *value, const char **why)
+{
+        if (!*value)
+                return invalid(why, "empty destination");
+        if (has_control_character(value) || has_blank(value))
+                return invalid(why, "blanks and control characters are not allowed "
+                                    "(write host:port, e.g. api.example.com:443)");
+        return 0;
+}
+
+int policy_check_host_name(char *value, const char **why)
+{
+        if (!*value)
+                return invalid(why, "empty host name");
+        if (has_control_character(value) || has_blank(value) || strchr(value, '='))
+                return invalid(why, "blanks, '=' and control characters are not allowed");
+        return 0;
+}
+
+int policy_check_address(char *value, const char **why)
+{
+        if (!*value)
+                return invalid(why, "empty address");
+        if (has_control_character(value) || has_blank(value))
+                return invalid(why, "blanks and control characters are not allowed");
+        return 0;
+}
+
+int policy_check_env_name(char *value, const char **why)
+{
+        if (!is_letter_or_underscore(value[0]))
+                return invalid(why, "a variable name starts with a letter or '_'");
+        for (const char *c = value + 1; *c; c++)
+                if (!is_letter_or_underscore(*c) && !is_digit(*c))
+                        return invalid(why, "a variable name has only letters, digits and '_'");
+        return 0;
+}
+
+int policy_check_env_pattern(char *value, const char **why)
+{
+        size_t len = strlen(value);
+        if (len == 1 && value[0] == '*')
+                /* passing everything would hand every secret in the caller's
+                 * environment to the agent: name the variables instead */
+                return invalid(why, "'*' alone would keep every variable, secrets included; "
+                                    "name them or use a prefix like LC_*");
+        if (len > 1 && value[len - 1] == '*') {
+                value[len - 1] = '\0';
+                int r = policy_check_env_name(value, why);
+                value[len - 1] = '*';
+                return r;
+        }
+        return policy_check_env_name(value, why);
+}
+
+int policy_check_env_value(char *value, const char **why)
+{
+        (void)value;
+        (void)why;
+        return 0; /* any string: NUL bytes are refused before we get here */
+}
+
+int policy_check_syscall_name(char *value, const char **why)
+{
+        if (!*value)
+                return invalid(why, "empty name");
+        if (strlen(value) > 64)
+                return invalid(why, "longer than 64 characters");
+        for (const char *c = value; *c; c++)
+                if (!(*c >= 'a' && *c <= 'z') && !is_digit(*c) && *c != '_')
+                        return invalid(why, "a syscall name has only a-z, 0-9 and '_'");
+        return 0;
+}
