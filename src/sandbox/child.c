@@ -127,8 +127,9 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int limits_fd, int s
          * nothing; the command only adds its Landlock domain before exec. */
         if (caps_drop_all(&err) < 0)
                 child_fail(CHILD_STATUS_FD, &err);
-        if (seccomp_program_install(in->seccomp) < 0) {
-                reins_error_errno(&err, errno, "installing the seccomp filter");
+        int r = seccomp_program_install(in->seccomp);
+        if (r < 0) {
+                reins_error_errno(&err, -r, "installing the seccomp filter");
                 child_fail(CHILD_STATUS_FD, &err);
         }
         sigset_t set;
