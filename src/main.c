@@ -9,9 +9,9 @@ static const struct {
         int (*run)(int argc, char **argv);
         const char *summary;
 } commands[] = {
-        {"run", cli_run, "run a command in a default-deny sandbox"},
-        {"policy", cli_policy, "check a policy file, show a built-in preset"},
-        {"doctor", cli_doctor, "which kernel protections this host offers"},
+    {"run", cli_run, "run a command in a default-deny sandbox"},
+    {"policy", cli_policy, "check a policy file, show a built-in preset"},
+    {"doctor", cli_doctor, "which kernel protections this host offers"},
 };
 
 static void print_usage(FILE *out)

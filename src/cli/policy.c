@@ -41,8 +41,7 @@ static int policy_show(const char *name)
 {
         const char *text = policy_preset_text(name);
         if (!text) {
-                fprintf(stderr, "reins: no built-in preset '%s' (see 'reins policy list')\n",
-                        name);
+                fprintf(stderr, "reins: no built-in preset '%s' (see 'reins policy list')\n", name);
                 return 1;
         }
         fputs(text, stdout);

@@ -44,26 +44,25 @@ enum {
 
 static void run_usage(FILE *out)
 {
-        fprintf(out,
-                "usage: reins run [OPTIONS] -- COMMAND [ARGS...]\n"
-                "\n"
-                "  -p, --policy FILE|PRESET   policy file or preset (default: default)\n"
-                "  -w, --workspace DIR        workspace, bound read-write (default: .)\n"
-                "      --workspace-mode MODE  direct | readonly\n"
-                "      --ro PATH              also bind PATH read-only (repeatable)\n"
-                "      --rw PATH              also bind PATH read-write (repeatable)\n"
-                "      --env NAME[=VALUE]     pass or set an environment variable\n"
-                "      --memory SIZE          memory limit (e.g. 512MiB)\n"
-                "      --pids N               process limit\n"
-                "      --cpus N               cpu limit (e.g. 1.5)\n"
-                "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
-                "      --strict               refuse rather than fall back to rlimits\n"
-                "      --allow-degraded       run even if a protection is unavailable\n"
-                "  -q, --quiet                no notes on stderr\n"
-                "  -v, --verbose              print the sandbox plan on stderr\n"
-                "\n"
-                "Exit status: the command's; 128+N on signal N; 124 timeout;\n"
-                "125 reins failed; 126 not executable; 127 not found.\n");
+        fprintf(out, "usage: reins run [OPTIONS] -- COMMAND [ARGS...]\n"
+                     "\n"
+                     "  -p, --policy FILE|PRESET   policy file or preset (default: default)\n"
+                     "  -w, --workspace DIR        workspace, bound read-write (default: .)\n"
+                     "      --workspace-mode MODE  direct | readonly\n"
+                     "      --ro PATH              also bind PATH read-only (repeatable)\n"
+                     "      --rw PATH              also bind PATH read-write (repeatable)\n"
+                     "      --env NAME[=VALUE]     pass or set an environment variable\n"
+                     "      --memory SIZE          memory limit (e.g. 512MiB)\n"
+                     "      --pids N               process limit\n"
+                     "      --cpus N               cpu limit (e.g. 1.5)\n"
+                     "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
+                     "      --strict               refuse rather than fall back to rlimits\n"
+                     "      --allow-degraded       run even if a protection is unavailable\n"
+                     "  -q, --quiet                no notes on stderr\n"
+                     "  -v, --verbose              print the sandbox plan on stderr\n"
+                     "\n"
+                     "Exit status: the command's; 128+N on signal N; 124 timeout;\n"
+                     "125 reins failed; 126 not executable; 127 not found.\n");
 }
 
 static int run_push(struct reins_strv *v, const char *value)
@@ -79,22 +78,22 @@ static int run_push(struct reins_strv *v, const char *value)
 static int run_parse(int argc, char **argv, struct run_args *args)
 {
         static const struct option options[] = {
-                {"policy", required_argument, NULL, 'p'},
-                {"workspace", required_argument, NULL, 'w'},
-                {"workspace-mode", required_argument, NULL, OPT_WORKSPACE_MODE},
-                {"ro", required_argument, NULL, OPT_RO},
-                {"rw", required_argument, NULL, OPT_RW},
-                {"env", required_argument, NULL, OPT_ENV},
-                {"memory", required_argument, NULL, OPT_MEMORY},
-                {"pids", required_argument, NULL, OPT_PIDS},
-                {"cpus", required_argument, NULL, OPT_CPUS},
-                {"timeout", required_argument, NULL, OPT_TIMEOUT},
-                {"strict", no_argument, NULL, OPT_STRICT},
-                {"allow-degraded", no_argument, NULL, OPT_ALLOW_DEGRADED},
-                {"quiet", no_argument, NULL, 'q'},
-                {"verbose", no_argument, NULL, 'v'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
+            {"policy", required_argument, NULL, 'p'},
+            {"workspace", required_argument, NULL, 'w'},
+            {"workspace-mode", required_argument, NULL, OPT_WORKSPACE_MODE},
+            {"ro", required_argument, NULL, OPT_RO},
+            {"rw", required_argument, NULL, OPT_RW},
+            {"env", required_argument, NULL, OPT_ENV},
+            {"memory", required_argument, NULL, OPT_MEMORY},
+            {"pids", required_argument, NULL, OPT_PIDS},
+            {"cpus", required_argument, NULL, OPT_CPUS},
+            {"timeout", required_argument, NULL, OPT_TIMEOUT},
+            {"strict", no_argument, NULL, OPT_STRICT},
+            {"allow-degraded", no_argument, NULL, OPT_ALLOW_DEGRADED},
+            {"quiet", no_argument, NULL, 'q'},
+            {"verbose", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
         };
         args->policy = "default";
         opterr = 0;
@@ -157,7 +156,8 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                                 argv[optind - 1]);
                         return EXIT_REINS_FAILED;
                 default:
-                        fprintf(stderr, "reins: run: unknown option '%s' (see 'reins run --help')\n",
+                        fprintf(stderr,
+                                "reins: run: unknown option '%s' (see 'reins run --help')\n",
                                 argv[optind - 1]);
                         return EXIT_REINS_FAILED;
                 }
@@ -221,8 +221,9 @@ static int run_setup_cgroup(const struct reins_plan *plan, struct cgroup_handle 
         if (r == 0)
                 return 0;
         if (plan->strict) {
-                fprintf(stderr, "reins: --strict: cgroup limits unavailable (%s); run as root "
-                                "or in a delegated cgroup v2 subtree\n",
+                fprintf(stderr,
+                        "reins: --strict: cgroup limits unavailable (%s); run as root "
+                        "or in a delegated cgroup v2 subtree\n",
                         err.message);
                 return -1;
         }

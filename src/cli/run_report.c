@@ -48,8 +48,7 @@ void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spaw
                 "reins: limits memory=%llu pids=%llu cpus_milli=%llu wall_ms=%llu nofile=%llu "
                 "(%s)\n",
                 (unsigned long long)plan->limits.memory_bytes,
-                (unsigned long long)plan->limits.pids,
-                (unsigned long long)plan->limits.cpus_milli,
+                (unsigned long long)plan->limits.pids, (unsigned long long)plan->limits.cpus_milli,
                 (unsigned long long)plan->limits.wall_time_ms,
                 (unsigned long long)plan->limits.open_files,
                 cgroup->count > 0 ? (cgroup->mode == CGROUP_V2 ? "cgroup v2" : "cgroup v1")
@@ -59,17 +58,19 @@ void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spaw
 }
 
 int run_report_outcome(FILE *out, const struct reins_plan *plan,
-                       const struct supervise_outcome *outcome,
-                       const struct cgroup_handle *cgroup, bool quiet)
+                       const struct supervise_outcome *outcome, const struct cgroup_handle *cgroup,
+                       bool quiet)
 {
         long oom = cgroup_oom_kills(cgroup);
         if (oom > 0 && !quiet)
-                fprintf(out, "reins: memory limit of %llu bytes hit: the kernel killed %ld "
-                             "process%s\n",
+                fprintf(out,
+                        "reins: memory limit of %llu bytes hit: the kernel killed %ld "
+                        "process%s\n",
                         (unsigned long long)plan->limits.memory_bytes, oom, oom == 1 ? "" : "es");
         if (outcome->timed_out) {
-                fprintf(out, "reins: timeout: the command ran longer than %llu ms; the sandbox "
-                             "was killed\n",
+                fprintf(out,
+                        "reins: timeout: the command ran longer than %llu ms; the sandbox "
+                        "was killed\n",
                         (unsigned long long)plan->limits.wall_time_ms);
                 return EXIT_REINS_TIMEOUT;
         }

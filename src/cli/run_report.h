@@ -14,7 +14,7 @@ void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spaw
                      const struct cgroup_handle *cgroup, int rlimit_fallback);
 /* Print what happened and return the exit status of `reins run`. */
 int run_report_outcome(FILE *out, const struct reins_plan *plan,
-                       const struct supervise_outcome *outcome,
-                       const struct cgroup_handle *cgroup, bool quiet);
+                       const struct supervise_outcome *outcome, const struct cgroup_handle *cgroup,
+                       bool quiet);
 
 #endif

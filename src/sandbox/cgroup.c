@@ -66,8 +66,8 @@ static int cg_own_path(const char *controller, char *out, size_t size)
                 *second = '\0';
                 const char *list = first + 1;
                 bool match = controller[0] == '\0' ? list[0] == '\0' : false;
-                for (char *save = NULL, *c = strtok_r((char *)list, ",", &save);
-                     controller[0] && c; c = strtok_r(NULL, ",", &save))
+                for (char *save = NULL, *c = strtok_r((char *)list, ",", &save); controller[0] && c;
+                     c = strtok_r(NULL, ",", &save))
                         if (strcmp(c, controller) == 0)
                                 match = true;
                 if (match) {
@@ -101,8 +101,8 @@ static void cg_unique_name(char *out, size_t size)
 }
 
 /* v1: one directory per hierarchy, each under our own cgroup there. */
-static int cg_v1_dir(struct cgroup_handle *h, const char *controller, const char *name,
-                     char *dir, size_t size)
+static int cg_v1_dir(struct cgroup_handle *h, const char *controller, const char *name, char *dir,
+                     size_t size)
 {
         char own[2048];
         int r = cg_own_path(controller, own, sizeof(own));
@@ -176,8 +176,8 @@ static int cg_create_v2(const struct cgroup_plan *limits, struct cgroup_handle *
         if (!root || cg_own_path("", own, sizeof(own)) < 0)
                 return -ENOTSUP;
         snprintf(base, sizeof(base), "%s%s", root, own);
-        if (access(base, W_OK) < 0 || cg_read(base, "cgroup.controllers", controllers,
-                                              sizeof(controllers)) < 0)
+        if (access(base, W_OK) < 0 ||
+            cg_read(base, "cgroup.controllers", controllers, sizeof(controllers)) < 0)
                 return -ENOTSUP;
         if ((limits->memory_bytes && !cg_has_controller(controllers, "memory")) ||
             (limits->pids && !cg_has_controller(controllers, "pids")) ||
@@ -281,8 +281,7 @@ void cgroup_destroy(struct cgroup_handle *handle)
 {
         /* children first: the sandbox leaf, then our own supervisor leaf */
         for (int i = handle->count - 1; i >= 0; i--) {
-                for (int attempt = 0; attempt < 50 && rmdir(handle->dirs[i]) < 0 &&
-                                      errno == EBUSY;
+                for (int attempt = 0; attempt < 50 && rmdir(handle->dirs[i]) < 0 && errno == EBUSY;
                      attempt++)
                         usleep(2000);
                 free(handle->dirs[i]);

@@ -38,7 +38,7 @@ __attribute__((noreturn)) static void child_fail(int status_fd, const struct rei
 }
 
 /* Signals the supervisor relays to the command through pid 1. */
-static const int relayed_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
+static const int relayed_signals[] = {SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
                                       SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
 
 static void child_relay_noop(int sig)

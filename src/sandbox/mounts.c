@@ -28,8 +28,8 @@
 int mounts_open_beneath(int dirfd, const char *path, int flags)
 {
         struct open_how how = {
-                .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
-                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
+            .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+            .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
         };
         while (*path == '/')
                 path++;
@@ -125,14 +125,13 @@ static int mounts_bind(const struct mounts_ctx *ctx, const struct mount_op *op,
 {
         cleanup_fd int source = mounts_open_beneath(ctx->oldroot, op->source, O_PATH);
         if (source < 0)
-                return reins_error_errno(err, -source,
-                                         "bind source %s (changed during setup?)", op->source);
+                return reins_error_errno(err, -source, "bind source %s (changed during setup?)",
+                                         op->source);
         struct stat st;
         if (fstat(source, &st) < 0)
                 return reins_error_errno(err, errno, "bind source %s", op->source);
-        cleanup_fd int tree = open_tree(source, "",
-                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
-                                                AT_EMPTY_PATH);
+        cleanup_fd int tree = open_tree(
+            source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
         if (tree < 0)
                 return reins_error_errno(err, errno, "cloning mount of %s", op->source);
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
@@ -144,9 +143,8 @@ static int mounts_bind(const struct mounts_ctx *ctx, const struct mount_op *op,
                                          op->kind == MOUNT_OP_BIND_RO ? "read-only" : "nosuid");
         cleanup_fd int target = mounts_open_target(ctx->newroot, op->target, st.st_mode);
         if (target < 0)
-                return reins_error_errno(err, -target,
-                                         "mount target %s (a symlink or a changed type?)",
-                                         op->target);
+                return reins_error_errno(
+                    err, -target, "mount target %s (a symlink or a changed type?)", op->target);
         r = mounts_attach(tree, target);
         return r < 0 ? reins_error_errno(err, -r, "binding %s", op->source) : 0;
 }
@@ -175,7 +173,7 @@ static int mounts_tmpfs(const struct mounts_ctx *ctx, const struct mount_op *op,
                         struct reins_error *err)
 {
         cleanup_fd int mnt =
-                mounts_new_tmpfs("1777", op->size_bytes, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+            mounts_new_tmpfs("1777", op->size_bytes, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (mnt < 0)
                 return reins_error_errno(err, -mnt, "creating tmpfs for %s", op->target);
         cleanup_fd int target = mounts_open_target(ctx->newroot, op->target, S_IFDIR);
@@ -191,8 +189,8 @@ int mounts_hide_fd(const struct mounts_ctx *ctx, int target, const char *what,
         struct stat st;
         if (fstat(target, &st) < 0)
                 return reins_error_errno(err, errno, "hiding %s", what);
-        uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                         MOUNT_ATTR_NOEXEC;
+        uint64_t attrs =
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
         cleanup_fd int mnt = -1;
         if (S_ISDIR(st.st_mode)) {
                 /* an empty, read-only directory nobody may enter */
@@ -233,13 +231,12 @@ static int mounts_protect(const struct mounts_ctx *ctx, const struct mount_op *o
         if (target < 0)
                 return reins_error_errno(err, -target, "protecting %s (a symlink now?)",
                                          op->target);
-        cleanup_fd int tree = open_tree(target, "",
-                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
-                                                AT_EMPTY_PATH);
+        cleanup_fd int tree = open_tree(
+            target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
         if (tree < 0)
                 return reins_error_errno(err, errno, "protecting %s", op->target);
-        int r = mounts_set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-                                true);
+        int r =
+            mounts_set_attr(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
         if (r == 0)
                 r = mounts_attach(tree, target);
         return r < 0 ? reins_error_errno(err, -r, "protecting %s", op->target) : 0;
@@ -313,8 +310,8 @@ static int mounts_enter_root(struct reins_error *err)
         int root = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0)
                 return reins_error_errno(err, errno, "opening the new root");
-        int r = mounts_set_attr(root, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-                                false);
+        int r =
+            mounts_set_attr(root, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false);
         close(root);
         if (r < 0)
                 return reins_error_errno(err, -r, "making the root read-only");

@@ -9,8 +9,8 @@
 #include "util/error.h"
 
 struct mounts_ctx {
-        int oldroot;    /* O_PATH fd of the host tree, during setup only */
-        int newroot;    /* O_PATH fd of the sandbox root being built */
+        int oldroot;     /* O_PATH fd of the host tree, during setup only */
+        int newroot;     /* O_PATH fd of the sandbox root being built */
         int denied_link; /* O_PATH fd of a dangling symlink, mounted over hidden files */
 };
 

@@ -14,9 +14,9 @@
 /* Kernel interfaces a sandbox has no business reading (kernel memory and
  * symbol addresses, key material, timers that leak host activity). */
 static const char *const proc_hidden[] = {
-        "kcore",       "kallsyms",  "keys",     "key-users", "timer_list", "sched_debug",
-        "latency_stats", "sysrq-trigger", "kmsg", "kpagecount", "kpageflags", "kpagecgroup",
-        "acpi",        "scsi",      "asound",   "firmware",  "mtrr",       "config.gz",
+    "kcore",         "kallsyms",      "keys",   "key-users",  "timer_list", "sched_debug",
+    "latency_stats", "sysrq-trigger", "kmsg",   "kpagecount", "kpageflags", "kpagecgroup",
+    "acpi",          "scsi",          "asound", "firmware",   "mtrr",       "config.gz",
 };
 
 /* Writable kernel knobs: read-only (CVE-2023-25809 class). */
@@ -40,13 +40,12 @@ static int proc_mask(const struct mounts_ctx *ctx, int procfd, struct reins_erro
                         continue;
                 if (target < 0)
                         return reins_error_errno(err, -target, "/proc/%s", proc_readonly[i]);
-                cleanup_fd int tree = open_tree(target, "",
-                                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                                        AT_RECURSIVE | AT_EMPTY_PATH);
+                cleanup_fd int tree = open_tree(
+                    target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
                 int r = tree < 0 ? -errno
                                  : mounts_set_attr(tree,
                                                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                                                           MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                                                       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                                                    true);
                 if (r == 0)
                         r = mounts_attach(tree, target);
@@ -69,8 +68,8 @@ int mounts_proc(const struct mounts_ctx *ctx, const char *target, struct reins_e
                 return reins_error_errno(err, errno,
                                          "mounting /proc (is the host /proc partly covered, "
                                          "as inside some containers?)");
-        cleanup_fd int mnt = fsmount(fs, FSMOUNT_CLOEXEC,
-                                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        cleanup_fd int mnt =
+            fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (mnt < 0)
                 return reins_error_errno(err, errno, "mounting /proc");
         int r = mounts_attach(mnt, dir);
@@ -97,8 +96,8 @@ static int dev_bind_node(const struct mounts_ctx *ctx, int devfd, const char *na
         struct stat st;
         if (fstat(source, &st) < 0 || !S_ISCHR(st.st_mode))
                 return reins_error_set(err, EINVAL, "/dev/%s on the host is not a device", name);
-        cleanup_fd int tree = open_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                                           AT_EMPTY_PATH);
+        cleanup_fd int tree =
+            open_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
         if (tree < 0)
                 return reins_error_errno(err, errno, "binding /dev/%s", name);
         int r = mounts_set_attr(tree, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false);
@@ -142,9 +141,9 @@ static int dev_mount_shm(int devfd, struct reins_error *err)
 static int dev_links(int devfd, struct reins_error *err)
 {
         static const char *const links[][2] = {
-                {"ptmx", "pts/ptmx"},          {"fd", "/proc/self/fd"},
-                {"stdin", "/proc/self/fd/0"},  {"stdout", "/proc/self/fd/1"},
-                {"stderr", "/proc/self/fd/2"},
+            {"ptmx", "pts/ptmx"},          {"fd", "/proc/self/fd"},
+            {"stdin", "/proc/self/fd/0"},  {"stdout", "/proc/self/fd/1"},
+            {"stderr", "/proc/self/fd/2"},
         };
         for (size_t i = 0; i < ARRAY_SIZE(links); i++)
                 if (symlinkat(links[i][1], devfd, links[i][0]) < 0)
@@ -176,9 +175,9 @@ int mounts_dev(const struct mounts_ctx *ctx, const char *target, struct reins_er
                 return r;
         /* nothing new may appear in /dev once it is built */
         cleanup_fd int top = mounts_open_beneath(ctx->newroot, target, O_PATH | O_DIRECTORY);
-        if (top < 0 || mounts_set_attr(top, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                                                    MOUNT_ATTR_NOEXEC,
-                                       false) < 0)
+        if (top < 0 ||
+            mounts_set_attr(top, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false) <
+                0)
                 return reins_error_errno(err, errno, "making /dev read-only");
         return 0;
 }

@@ -41,7 +41,7 @@ int plan_add_mount(struct reins_plan *plan, enum mount_op_kind kind, const char 
 int plan_add_landlock(struct reins_plan *plan, const char *path, enum landlock_access access)
 {
         struct landlock_rule *rules =
-                realloc(plan->landlock, (plan->landlock_count + 1) * sizeof(*rules));
+            realloc(plan->landlock, (plan->landlock_count + 1) * sizeof(*rules));
         if (!rules)
                 return -ENOMEM;
         plan->landlock = rules;
@@ -72,21 +72,19 @@ static int plan_resolve_workspace(struct reins_plan *plan, const struct plan_opt
                 return reins_error_set(err, ENOTDIR, "workspace %s is not a directory", wanted);
         }
         /* Binding / (or a pseudo filesystem) read-write would hand over the host. */
-        if (strcmp(real, "/") == 0 || path_is_under(real, "/proc") ||
-            path_is_under(real, "/dev") || path_is_under(real, "/sys")) {
+        if (strcmp(real, "/") == 0 || path_is_under(real, "/proc") || path_is_under(real, "/dev") ||
+            path_is_under(real, "/sys")) {
                 free(real);
-                return reins_error_set(err, EINVAL,
-                                       "workspace %s is not allowed: choose a project directory",
-                                       wanted);
+                return reins_error_set(
+                    err, EINVAL, "workspace %s is not allowed: choose a project directory", wanted);
         }
         plan->workspace = real;
         plan->cwd = strdup(real);
         return plan->cwd ? 0 : -ENOMEM;
 }
 
-static int plan_resolve_mode(const struct reins_policy *policy,
-                             const struct plan_options *options, bool *readonly,
-                             struct reins_error *err)
+static int plan_resolve_mode(const struct reins_policy *policy, const struct plan_options *options,
+                             bool *readonly, struct reins_error *err)
 {
         *readonly = policy->filesystem.workspace_mode == POLICY_WORKSPACE_READONLY;
         if (!options->workspace_mode)

@@ -13,14 +13,14 @@
 #include "util/strv.h"
 
 enum mount_op_kind {
-        MOUNT_OP_BIND_RO,   /* bind host `source` at `target`, read-only, nosuid, nodev */
-        MOUNT_OP_BIND_RW,   /* bind host `source` at `target`, read-write, nosuid, nodev */
-        MOUNT_OP_TMPFS,     /* fresh tmpfs at `target` (size_bytes, 0 = default) */
-        MOUNT_OP_PROC,      /* fresh procfs for the new pid namespace at `target` */
-        MOUNT_OP_DEV,       /* minimal /dev at `target`: null zero full random urandom tty, pts */
-        MOUNT_OP_HIDE,      /* make `target` (inside a bound tree) unusable: empty, no access */
-        MOUNT_OP_PROTECT,   /* re-bind `target` (inside a bound tree) onto itself read-only */
-        MOUNT_OP_SYMLINK    /* create symlink `target` -> `source` (e.g. /bin -> usr/bin) */
+        MOUNT_OP_BIND_RO, /* bind host `source` at `target`, read-only, nosuid, nodev */
+        MOUNT_OP_BIND_RW, /* bind host `source` at `target`, read-write, nosuid, nodev */
+        MOUNT_OP_TMPFS,   /* fresh tmpfs at `target` (size_bytes, 0 = default) */
+        MOUNT_OP_PROC,    /* fresh procfs for the new pid namespace at `target` */
+        MOUNT_OP_DEV,     /* minimal /dev at `target`: null zero full random urandom tty, pts */
+        MOUNT_OP_HIDE,    /* make `target` (inside a bound tree) unusable: empty, no access */
+        MOUNT_OP_PROTECT, /* re-bind `target` (inside a bound tree) onto itself read-only */
+        MOUNT_OP_SYMLINK  /* create symlink `target` -> `source` (e.g. /bin -> usr/bin) */
 };
 
 struct mount_op {
@@ -52,7 +52,7 @@ struct cgroup_plan {
 
 struct reins_plan {
         /* what to run */
-        char **argv;  /* verbatim from after `--` (borrowed from main's argv) */
+        char **argv;           /* verbatim from after `--` (borrowed from main's argv) */
         struct reins_strv env; /* NAME=VALUE, the whole environment of the command */
         char *workspace;       /* absolute, symlink-free host path; bound at the same path */
         char *cwd;             /* inside the sandbox: the workspace */

@@ -44,12 +44,12 @@ static char *deny_anchor(const char *pattern, const char *workspace, const char 
         return path_join(workspace, pattern);
 }
 
-int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy,
-                      const char *home, struct reins_error *err)
+int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy, const char *home,
+                      struct reins_error *err)
 {
         for (size_t i = 0; i < policy->filesystem.deny.count; i++) {
                 char *anchored =
-                        deny_anchor(policy->filesystem.deny.items[i], plan->workspace, home, true);
+                    deny_anchor(policy->filesystem.deny.items[i], plan->workspace, home, true);
                 if (!anchored)
                         continue; /* ~ without HOME: nothing of HOME is bound either */
                 if (strv_push_take(&plan->deny_patterns, anchored) < 0)

@@ -81,8 +81,7 @@ int plan_build_env(struct reins_plan *plan, const struct reins_policy *policy,
                 const char *arg = options->extra_env.items[i];
                 size_t name_len = strcspn(arg, "=");
                 if (!env_name_valid(arg, name_len))
-                        return reins_error_set(err, EINVAL, "--env '%s': not a variable name",
-                                               arg);
+                        return reins_error_set(err, EINVAL, "--env '%s': not a variable name", arg);
                 if (arg[name_len] == '=') {
                         r = env_put(&plan->env, arg);
                 } else {

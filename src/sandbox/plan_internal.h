@@ -11,8 +11,8 @@ int plan_add_mount(struct reins_plan *plan, enum mount_op_kind kind, const char 
 int plan_add_landlock(struct reins_plan *plan, const char *path, enum landlock_access access);
 
 /* plan_deny.c */
-int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy,
-                      const char *home, struct reins_error *err);
+int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy, const char *home,
+                      struct reins_error *err);
 /* The deny pattern that covers `path` or one of its ancestors, or NULL. */
 const char *plan_path_denied(const struct reins_plan *plan, const char *path);
 int plan_add_deny(struct reins_plan *plan, struct reins_error *err);

@@ -13,8 +13,8 @@
 #include "util/path.h"
 
 enum bind_origin {
-        BIND_FROM_POLICY,  /* missing paths are skipped: presets list /lib32 and friends */
-        BIND_FROM_OPTION,  /* --ro/--rw: the user asked, so a missing path is an error */
+        BIND_FROM_POLICY, /* missing paths are skipped: presets list /lib32 and friends */
+        BIND_FROM_OPTION, /* --ro/--rw: the user asked, so a missing path is an error */
         BIND_FROM_WORKSPACE,
 };
 
@@ -28,7 +28,7 @@ static struct mount_op *plan_find_target(struct reins_plan *plan, const char *ta
 
 /* Is `path` already inside a bind of the same kind (no extra mount needed)? */
 static bool plan_covered_by(const struct reins_plan *plan, const char *path,
-                           enum mount_op_kind kind)
+                            enum mount_op_kind kind)
 {
         for (size_t i = 0; i < plan->mount_count; i++)
                 if (plan->mounts[i].kind == kind && path_is_under(path, plan->mounts[i].target))
@@ -56,9 +56,9 @@ static int plan_add_symlink_if_any(struct reins_plan *plan, const char *path)
 static int plan_add_bind(struct reins_plan *plan, const char *written, bool writable,
                          enum bind_origin origin, struct reins_error *err)
 {
-        const char *what = origin == BIND_FROM_OPTION ? (writable ? "--rw" : "--ro")
-                                                      : (writable ? "filesystem.write"
-                                                                  : "filesystem.read");
+        const char *what = origin == BIND_FROM_OPTION
+                               ? (writable ? "--rw" : "--ro")
+                               : (writable ? "filesystem.write" : "filesystem.read");
         cleanup_free char *expanded = path_expand_home(written, plan->home);
         if (!expanded) {
                 if (origin == BIND_FROM_POLICY)
@@ -67,7 +67,7 @@ static int plan_add_bind(struct reins_plan *plan, const char *written, bool writ
                                        written);
         }
         cleanup_free char *absolute =
-                expanded[0] == '/' ? strdup(expanded) : path_join(plan->workspace, expanded);
+            expanded[0] == '/' ? strdup(expanded) : path_join(plan->workspace, expanded);
         if (!absolute)
                 return reins_error_set(err, ENOMEM, "out of memory");
         cleanup_free char *real = realpath(absolute, NULL);
@@ -76,8 +76,7 @@ static int plan_add_bind(struct reins_plan *plan, const char *written, bool writ
                         return 0;
                 return reins_error_errno(err, errno, "%s %s", what, written);
         }
-        if (strcmp(real, "/") == 0 || path_is_under(real, "/proc") ||
-            path_is_under(real, "/dev")) {
+        if (strcmp(real, "/") == 0 || path_is_under(real, "/proc") || path_is_under(real, "/dev")) {
                 if (origin == BIND_FROM_POLICY)
                         return 0;
                 return reins_error_set(err, EINVAL,
@@ -96,8 +95,8 @@ static int plan_add_bind(struct reins_plan *plan, const char *written, bool writ
         enum mount_op_kind kind = writable ? MOUNT_OP_BIND_RW : MOUNT_OP_BIND_RO;
         if (origin != BIND_FROM_WORKSPACE && plan_covered_by(plan, real, kind))
                 return plan_add_symlink_if_any(plan, absolute) < 0
-                               ? reins_error_set(err, ENOMEM, "out of memory")
-                               : 0;
+                           ? reins_error_set(err, ENOMEM, "out of memory")
+                           : 0;
         struct mount_op *existing = plan_find_target(plan, real);
         if (existing && existing->kind != MOUNT_OP_SYMLINK) {
                 existing->kind = kind; /* later sources are more specific: they win */
@@ -142,14 +141,14 @@ int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *p
                         return r;
         const char *rule = plan_path_denied(plan, plan->workspace);
         if (rule)
-                return reins_error_set(err, EACCES, "workspace %s is denied by filesystem.deny '%s'",
+                return reins_error_set(err, EACCES,
+                                       "workspace %s is denied by filesystem.deny '%s'",
                                        plan->workspace, rule);
         if ((r = plan_add_bind(plan, plan->workspace, !readonly, BIND_FROM_WORKSPACE, err)) < 0)
                 return r;
         /* /tmp is a private tmpfs unless the policy lists the host's /tmp. */
-        if (!plan_binds_host_tmp(plan) &&
-            (r = plan_add_mount(plan, MOUNT_OP_TMPFS, NULL, "/tmp",
-                                plan->limits.tmp_size_bytes)) < 0)
+        if (!plan_binds_host_tmp(plan) && (r = plan_add_mount(plan, MOUNT_OP_TMPFS, NULL, "/tmp",
+                                                              plan->limits.tmp_size_bytes)) < 0)
                 return reins_error_set(err, -r, "out of memory");
         if ((r = plan_add_mount(plan, MOUNT_OP_PROC, NULL, "/proc", 0)) < 0 ||
             (r = plan_add_mount(plan, MOUNT_OP_DEV, NULL, "/dev", 0)) < 0)

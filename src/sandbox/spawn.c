@@ -69,8 +69,7 @@ static unsigned long spawn_clone_flags(void)
         return flags;
 }
 
-int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out,
-                  struct reins_error *err)
+int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struct reins_error *err)
 {
         int maps_pipe[2], limits_pipe[2], status_pair[2];
         if (pipe2(maps_pipe, O_CLOEXEC) < 0)

@@ -31,11 +31,11 @@ struct spawn_report {
 struct spawn_inputs {
         const struct reins_plan *plan;
         const struct seccomp_program *seccomp;
-        bool use_pty;                 /* make a pty in the sandbox's own devpts */
-        struct termios termios;       /* the caller's terminal settings, for that pty */
+        bool use_pty;           /* make a pty in the sandbox's own devpts */
+        struct termios termios; /* the caller's terminal settings, for that pty */
         struct winsize winsize;
-        int tty_fds;                  /* bit i set: fd i is the caller's terminal */
-        int landlock_abi;             /* 0: skip Landlock (allowed by --allow-degraded) */
+        int tty_fds;      /* bit i set: fd i is the caller's terminal */
+        int landlock_abi; /* 0: skip Landlock (allowed by --allow-degraded) */
 };
 
 struct spawn_result {
@@ -47,8 +47,7 @@ struct spawn_result {
 
 /* Clone and map ids. The child then builds its root while the caller sets
  * up cgroups; it waits for spawn_release_limits before starting the command. */
-int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out,
-                  struct reins_error *err);
+int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struct reins_error *err);
 
 /* Place the sandbox in `cgroup` (NULL: none) and let it go on; with
  * rlimit_fallback the child enforces memory/pids/cpus with rlimits. */

@@ -133,8 +133,7 @@ static void loop_on_status(struct loop *l)
                 l->outcome->setup_failed = true;
                 /* fall through */
         case SPAWN_REPORT_EXEC_FAILED:
-                snprintf(l->outcome->message, sizeof(l->outcome->message), "%s",
-                         report.message);
+                snprintf(l->outcome->message, sizeof(l->outcome->message), "%s", report.message);
                 if (passed >= 0)
                         close(passed);
                 break;
@@ -189,8 +188,8 @@ static int loop_arm_timer(struct loop *l, uint64_t wall_time_ms)
         if (l->timer_fd < 0)
                 return -errno;
         struct itimerspec spec = {
-                .it_value = {.tv_sec = (time_t)(wall_time_ms / 1000),
-                             .tv_nsec = (long)(wall_time_ms % 1000) * 1000000L},
+            .it_value = {.tv_sec = (time_t)(wall_time_ms / 1000),
+                         .tv_nsec = (long)(wall_time_ms % 1000) * 1000000L},
         };
         if (timerfd_settime(l->timer_fd, 0, &spec, NULL) < 0)
                 return -errno;
@@ -236,8 +235,13 @@ int supervise(const struct spawn_result *sandbox, uint64_t wall_time_ms, bool us
               struct supervise_outcome *outcome, struct reins_error *err)
 {
         (void)use_pty;
-        struct loop l = {.epoll = -1, .signal_fd = -1, .timer_fd = -1, .master = -1,
-                         .sandbox = sandbox, .outcome = outcome, .status_open = true};
+        struct loop l = {.epoll = -1,
+                         .signal_fd = -1,
+                         .timer_fd = -1,
+                         .master = -1,
+                         .sandbox = sandbox,
+                         .outcome = outcome,
+                         .status_open = true};
         memset(outcome, 0, sizeof(*outcome));
         sigset_t set = supervise_signal_set();
         int r = 0;

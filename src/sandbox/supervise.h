@@ -10,9 +10,9 @@
 #include "sandbox/spawn.h"
 
 struct supervise_outcome {
-        int exit_status;          /* what `reins run` exits with */
+        int exit_status; /* what `reins run` exits with */
         bool timed_out;
-        bool setup_failed;        /* reins failed before the command ran */
+        bool setup_failed;             /* reins failed before the command ran */
         char message[REINS_ERROR_MAX]; /* from the sandbox, when it reported one */
 };
 

@@ -33,8 +33,7 @@ int reins_error_errno(struct reins_error *err, int code, const char *fmt, ...)
                 error_vformat(err, fmt, ap);
                 va_end(ap);
                 size_t used = strlen(err->message);
-                snprintf(err->message + used, sizeof(err->message) - used, ": %s",
-                         strerror(code));
+                snprintf(err->message + used, sizeof(err->message) - used, ": %s", strerror(code));
         }
         return -code;
 }
