@@ -35,8 +35,8 @@ static bool ascii_equal_ignore_case(const char *a, size_t len, const char *lower
 /* Words a YAML reader would take for something other than a string. */
 static bool is_reserved_word(const char *s, size_t len)
 {
-        static const char *const words[] = {"null", "true", "false", "yes", "no", "on", "off",
-                                            "y",    "n",    ".inf",  ".nan", NULL};
+        static const char *const words[] = {"null", "true", "false", "yes",  "no",   "on",
+                                            "off",  "y",    "n",     ".inf", ".nan", NULL};
         for (size_t i = 0; words[i]; i++)
                 if (ascii_equal_ignore_case(s, len, words[i]))
                         return true;
@@ -233,7 +233,8 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
                 emit_key_string(out, "", "agent", p->agent);
 
         fputs("filesystem:\n", out);
-        emit_key_string(out, "  ", "workspace", p->filesystem.workspace ? p->filesystem.workspace : ".");
+        emit_key_string(out, "  ", "workspace",
+                        p->filesystem.workspace ? p->filesystem.workspace : ".");
         fprintf(out, "  workspace_mode: %s\n", workspace_mode_name(p->filesystem.workspace_mode));
         emit_list(out, "read", &p->filesystem.read);
         emit_list(out, "write", &p->filesystem.write);
@@ -269,7 +270,8 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         fputc('\n', out);
 
         fputs("syscalls:\n", out);
-        emit_key_string(out, "  ", "profile", p->syscalls.profile ? p->syscalls.profile : "default");
+        emit_key_string(out, "  ", "profile",
+                        p->syscalls.profile ? p->syscalls.profile : "default");
         emit_list(out, "allow", &p->syscalls.allow);
         emit_list(out, "deny", &p->syscalls.deny);
 

@@ -96,6 +96,23 @@ static char *directory_of(const char *path)
         return strdup(dirname(copy));
 }
 
+/* `name` relative to `directory`, without "./" noise, so that messages
+ * read "team/base.yaml" rather than "./team/./base.yaml". */
+static char *resolve_relative(const char *directory, const char *name)
+{
+        char *path;
+        while (strncmp(name, "./", 2) == 0)
+                name += 2;
+        if (name[0] == '/' || strcmp(directory, ".") == 0)
+                return strdup(name);
+        size_t dir_len = strlen(directory);
+        if (dir_len >= 2 && strcmp(directory + dir_len - 2, "/.") == 0)
+                dir_len -= 2;
+        if (asprintf(&path, "%.*s/%s", (int)dir_len, directory, name) < 0)
+                return NULL;
+        return path;
+}
+
 static char *identity_of(const char *path)
 {
         char *real = realpath(path, NULL);
@@ -128,8 +145,8 @@ static int load_chain(const char *text, size_t length, const char *label, const 
 
 /* Load what `layer` extends (with everything below it), merged. */
 static int load_extended(const struct reins_policy *layer, const char *directory,
-                         const struct chain_link *link, unsigned depth,
-                         struct reins_policy **out, struct reins_error *err)
+                         const struct chain_link *link, unsigned depth, struct reins_policy **out,
+                         struct reins_error *err)
 {
         const char *name = layer->extends;
         const struct policy_origin *at = policy_origin_get(layer, POLICY_KEY_EXTENDS);
@@ -157,15 +174,13 @@ static int load_extended(const struct reins_policy *layer, const char *directory
                         return reins_error_set(err, EINVAL,
                                                "%s:%lu: extends: a preset can only extend presets",
                                                file, line);
-                int n = name[0] == '/' || strcmp(directory, ".") == 0
-                                ? asprintf(&parent_label, "%s", name)
-                                : asprintf(&parent_label, "%s/%s", directory, name);
-                if (n < 0)
+                if (!(parent_label = resolve_relative(directory, name)))
                         return reins_error_set(err, ENOMEM, "%s: out of memory", file);
                 int r = read_policy_file(parent_label, &parent_text, &parent_length);
                 if (r < 0)
-                        return reins_error_set(err, -r, "%s:%lu: extends: cannot read policy '%s': %s",
-                                               file, line, parent_label, read_failure(r));
+                        return reins_error_set(err, -r,
+                                               "%s:%lu: extends: cannot read policy '%s': %s", file,
+                                               line, parent_label, read_failure(r));
                 parent_identity = identity_of(parent_label);
                 parent_directory = directory_of(parent_label);
                 if (!parent_identity || !parent_directory)
@@ -181,14 +196,14 @@ static int load_extended(const struct reins_policy *layer, const char *directory
                 if (strcmp(l->identity, parent_identity) == 0) {
                         char cycle[512];
                         describe_cycle(link, parent_label, cycle, sizeof(cycle));
-                        return reins_error_set(err, ELOOP, "%s:%lu: extends: cycle: %s", file,
-                                               line, cycle);
+                        return reins_error_set(err, ELOOP, "%s:%lu: extends: cycle: %s", file, line,
+                                               cycle);
                 }
         }
         struct chain_link parent_link = {
-                .identity = parent_identity, .label = parent_label, .extended_by = link};
-        return load_chain(parent_text, parent_length, parent_label, parent_directory,
-                          &parent_link, depth + 1, out, err);
+            .identity = parent_identity, .label = parent_label, .extended_by = link};
+        return load_chain(parent_text, parent_length, parent_label, parent_directory, &parent_link,
+                          depth + 1, out, err);
 }
 
 /* Parse one document and, below it, everything it extends; merged, not yet

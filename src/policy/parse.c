@@ -22,8 +22,8 @@
 
 enum field_kind {
         FIELD_VERSION,
-        FIELD_STRING,   /* char *, checked by `check` */
-        FIELD_CHOICE,   /* char *, one of `choices` */
+        FIELD_STRING, /* char *, checked by `check` */
+        FIELD_CHOICE, /* char *, one of `choices` */
         FIELD_WORKSPACE_MODE,
         FIELD_NETWORK_MODE,
         FIELD_SIZE,     /* uint64_t bytes */
@@ -58,99 +58,168 @@ static const char *const syscall_profiles[] = {"default", NULL};
 static const char *const approval_defaults[] = {"deny", "allow", NULL};
 
 static const struct field filesystem_fields[] = {
-        {.name = "workspace", .kind = FIELD_STRING, .offset = AT(filesystem.workspace),
-         .check = policy_check_workspace, .noun = "workspace"},
-        {.name = "workspace_mode", .kind = FIELD_WORKSPACE_MODE, .choices = workspace_modes,
-         .origin = POLICY_KEY_WORKSPACE_MODE},
-        {.name = "read", .kind = FIELD_LIST, .offset = AT(filesystem.read),
-         .check = policy_check_host_path, .noun = "path"},
-        {.name = "write", .kind = FIELD_LIST, .offset = AT(filesystem.write),
-         .check = policy_check_host_path, .noun = "path"},
-        {.name = "deny", .kind = FIELD_LIST, .offset = AT(filesystem.deny),
-         .check = policy_check_glob, .noun = "glob"},
-        {.name = "protect", .kind = FIELD_LIST, .offset = AT(filesystem.protect),
-         .check = policy_check_protect, .noun = "glob"},
-        {0},
+    {.name = "workspace",
+     .kind = FIELD_STRING,
+     .offset = AT(filesystem.workspace),
+     .check = policy_check_workspace,
+     .noun = "workspace"},
+    {.name = "workspace_mode",
+     .kind = FIELD_WORKSPACE_MODE,
+     .choices = workspace_modes,
+     .origin = POLICY_KEY_WORKSPACE_MODE},
+    {.name = "read",
+     .kind = FIELD_LIST,
+     .offset = AT(filesystem.read),
+     .check = policy_check_host_path,
+     .noun = "path"},
+    {.name = "write",
+     .kind = FIELD_LIST,
+     .offset = AT(filesystem.write),
+     .check = policy_check_host_path,
+     .noun = "path"},
+    {.name = "deny",
+     .kind = FIELD_LIST,
+     .offset = AT(filesystem.deny),
+     .check = policy_check_glob,
+     .noun = "glob"},
+    {.name = "protect",
+     .kind = FIELD_LIST,
+     .offset = AT(filesystem.protect),
+     .check = policy_check_protect,
+     .noun = "glob"},
+    {0},
 };
 
 static const struct field network_fields[] = {
-        {.name = "mode", .kind = FIELD_NETWORK_MODE, .choices = network_modes,
-         .origin = POLICY_KEY_NETWORK_MODE},
-        {.name = "allow", .kind = FIELD_LIST, .offset = AT(network.allow),
-         .check = policy_check_destination, .noun = "destination",
-         .origin = POLICY_KEY_NETWORK_ALLOW},
-        {.name = "deny", .kind = FIELD_LIST, .offset = AT(network.deny),
-         .check = policy_check_destination, .noun = "destination",
-         .origin = POLICY_KEY_NETWORK_DENY},
-        {.name = "ask", .kind = FIELD_LIST, .offset = AT(network.ask),
-         .check = policy_check_destination, .noun = "destination",
-         .origin = POLICY_KEY_NETWORK_ASK},
-        {.name = "hosts", .kind = FIELD_MAP, .offset = AT(network.hosts),
-         .check_key = policy_check_host_name, .check = policy_check_address, .noun = "address",
-         .origin = POLICY_KEY_NETWORK_HOSTS},
-        {.name = "egress_budget", .kind = FIELD_SIZE, .offset = AT(network.egress_budget_bytes),
-         .origin = POLICY_KEY_NETWORK_EGRESS_BUDGET},
-        {0},
+    {.name = "mode",
+     .kind = FIELD_NETWORK_MODE,
+     .choices = network_modes,
+     .origin = POLICY_KEY_NETWORK_MODE},
+    {.name = "allow",
+     .kind = FIELD_LIST,
+     .offset = AT(network.allow),
+     .check = policy_check_destination,
+     .noun = "destination",
+     .origin = POLICY_KEY_NETWORK_ALLOW},
+    {.name = "deny",
+     .kind = FIELD_LIST,
+     .offset = AT(network.deny),
+     .check = policy_check_destination,
+     .noun = "destination",
+     .origin = POLICY_KEY_NETWORK_DENY},
+    {.name = "ask",
+     .kind = FIELD_LIST,
+     .offset = AT(network.ask),
+     .check = policy_check_destination,
+     .noun = "destination",
+     .origin = POLICY_KEY_NETWORK_ASK},
+    {.name = "hosts",
+     .kind = FIELD_MAP,
+     .offset = AT(network.hosts),
+     .check_key = policy_check_host_name,
+     .check = policy_check_address,
+     .noun = "address",
+     .origin = POLICY_KEY_NETWORK_HOSTS},
+    {.name = "egress_budget",
+     .kind = FIELD_SIZE,
+     .offset = AT(network.egress_budget_bytes),
+     .origin = POLICY_KEY_NETWORK_EGRESS_BUDGET},
+    {0},
 };
 
 static const struct field exec_fields[] = {
-        {.name = "deny", .kind = FIELD_LIST, .offset = AT(exec.deny), .check = policy_check_glob,
-         .noun = "glob", .origin = POLICY_KEY_EXEC_DENY},
-        {0},
+    {.name = "deny",
+     .kind = FIELD_LIST,
+     .offset = AT(exec.deny),
+     .check = policy_check_glob,
+     .noun = "glob",
+     .origin = POLICY_KEY_EXEC_DENY},
+    {0},
 };
 
 static const struct field env_fields[] = {
-        {.name = "keep", .kind = FIELD_LIST, .offset = AT(env.keep),
-         .check = policy_check_env_pattern, .noun = "variable name"},
-        {.name = "set", .kind = FIELD_MAP, .offset = AT(env.set),
-         .check_key = policy_check_env_name, .check = policy_check_env_value, .noun = "value"},
-        {0},
+    {.name = "keep",
+     .kind = FIELD_LIST,
+     .offset = AT(env.keep),
+     .check = policy_check_env_pattern,
+     .noun = "variable name"},
+    {.name = "set",
+     .kind = FIELD_MAP,
+     .offset = AT(env.set),
+     .check_key = policy_check_env_name,
+     .check = policy_check_env_value,
+     .noun = "value"},
+    {0},
 };
 
 static const struct field limits_fields[] = {
-        {.name = "memory", .kind = FIELD_SIZE, .offset = AT(limits.memory_bytes)},
-        {.name = "pids", .kind = FIELD_COUNT, .offset = AT(limits.pids)},
-        {.name = "cpus", .kind = FIELD_CPUS, .offset = AT(limits.cpus_milli)},
-        {.name = "wall_time", .kind = FIELD_DURATION, .offset = AT(limits.wall_time_ms)},
-        {.name = "open_files", .kind = FIELD_COUNT, .offset = AT(limits.open_files)},
-        {.name = "tmp_size", .kind = FIELD_SIZE, .offset = AT(limits.tmp_size_bytes)},
-        {0},
+    {.name = "memory", .kind = FIELD_SIZE, .offset = AT(limits.memory_bytes)},
+    {.name = "pids", .kind = FIELD_COUNT, .offset = AT(limits.pids)},
+    {.name = "cpus", .kind = FIELD_CPUS, .offset = AT(limits.cpus_milli)},
+    {.name = "wall_time", .kind = FIELD_DURATION, .offset = AT(limits.wall_time_ms)},
+    {.name = "open_files", .kind = FIELD_COUNT, .offset = AT(limits.open_files)},
+    {.name = "tmp_size", .kind = FIELD_SIZE, .offset = AT(limits.tmp_size_bytes)},
+    {0},
 };
 
 static const struct field syscalls_fields[] = {
-        {.name = "profile", .kind = FIELD_CHOICE, .offset = AT(syscalls.profile),
-         .choices = syscall_profiles},
-        {.name = "allow", .kind = FIELD_LIST, .offset = AT(syscalls.allow),
-         .check = policy_check_syscall_name, .noun = "syscall name"},
-        {.name = "deny", .kind = FIELD_LIST, .offset = AT(syscalls.deny),
-         .check = policy_check_syscall_name, .noun = "syscall name"},
-        {0},
+    {.name = "profile",
+     .kind = FIELD_CHOICE,
+     .offset = AT(syscalls.profile),
+     .choices = syscall_profiles},
+    {.name = "allow",
+     .kind = FIELD_LIST,
+     .offset = AT(syscalls.allow),
+     .check = policy_check_syscall_name,
+     .noun = "syscall name"},
+    {.name = "deny",
+     .kind = FIELD_LIST,
+     .offset = AT(syscalls.deny),
+     .check = policy_check_syscall_name,
+     .noun = "syscall name"},
+    {0},
 };
 
 static const struct field approvals_fields[] = {
-        {.name = "timeout", .kind = FIELD_DURATION, .offset = AT(approvals.timeout_ms)},
-        {.name = "default", .kind = FIELD_CHOICE, .offset = AT(approvals.default_decision),
-         .choices = approval_defaults},
-        {0},
+    {.name = "timeout", .kind = FIELD_DURATION, .offset = AT(approvals.timeout_ms)},
+    {.name = "default",
+     .kind = FIELD_CHOICE,
+     .offset = AT(approvals.default_decision),
+     .choices = approval_defaults},
+    {0},
 };
 
 static const struct field root_fields[] = {
-        {.name = "version", .kind = FIELD_VERSION},
-        {.name = "name", .kind = FIELD_STRING, .offset = AT(name), .check = policy_check_label,
-         .noun = "name"},
-        {.name = "extends", .kind = FIELD_STRING, .offset = AT(extends),
-         .check = policy_check_extends, .noun = "policy", .origin = POLICY_KEY_EXTENDS},
-        {.name = "agent", .kind = FIELD_STRING, .offset = AT(agent), .check = policy_check_label,
-         .noun = "agent"},
-        {.name = "filesystem", .kind = FIELD_SECTION, .children = filesystem_fields},
-        {.name = "network", .kind = FIELD_SECTION, .children = network_fields},
-        {.name = "exec", .kind = FIELD_SECTION, .children = exec_fields},
-        {.name = "env", .kind = FIELD_SECTION, .children = env_fields},
-        {.name = "limits", .kind = FIELD_SECTION, .children = limits_fields},
-        {.name = "syscalls", .kind = FIELD_SECTION, .children = syscalls_fields},
-        {.name = "approvals", .kind = FIELD_SECTION, .children = approvals_fields,
-         .offset = AT(approvals.present), .marks_present = true, .origin = POLICY_KEY_APPROVALS},
-        {0},
+    {.name = "version", .kind = FIELD_VERSION},
+    {.name = "name",
+     .kind = FIELD_STRING,
+     .offset = AT(name),
+     .check = policy_check_label,
+     .noun = "name"},
+    {.name = "extends",
+     .kind = FIELD_STRING,
+     .offset = AT(extends),
+     .check = policy_check_extends,
+     .noun = "policy",
+     .origin = POLICY_KEY_EXTENDS},
+    {.name = "agent",
+     .kind = FIELD_STRING,
+     .offset = AT(agent),
+     .check = policy_check_label,
+     .noun = "agent"},
+    {.name = "filesystem", .kind = FIELD_SECTION, .children = filesystem_fields},
+    {.name = "network", .kind = FIELD_SECTION, .children = network_fields},
+    {.name = "exec", .kind = FIELD_SECTION, .children = exec_fields},
+    {.name = "env", .kind = FIELD_SECTION, .children = env_fields},
+    {.name = "limits", .kind = FIELD_SECTION, .children = limits_fields},
+    {.name = "syscalls", .kind = FIELD_SECTION, .children = syscalls_fields},
+    {.name = "approvals",
+     .kind = FIELD_SECTION,
+     .children = approvals_fields,
+     .offset = AT(approvals.present),
+     .marks_present = true,
+     .origin = POLICY_KEY_APPROVALS},
+    {0},
 };
 
 #define FIELDS_MAX 16 /* the most keys one section has, with room to grow */
@@ -173,9 +242,8 @@ static void *destination(struct parse_ctx *ctx, const struct field *field)
 }
 
 /* Fill the error as `ORIGIN:LINE: KEY: message` and return -EINVAL. */
-__attribute__((format(printf, 4, 5))) static int fail(struct parse_ctx *ctx,
-                                                      const yaml_node_t *node, const char *key,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int
+fail(struct parse_ctx *ctx, const yaml_node_t *node, const char *key, const char *fmt, ...)
 {
         char message[REINS_ERROR_MAX];
         va_list ap;
@@ -306,16 +374,15 @@ static int get_number(struct parse_ctx *ctx, const yaml_node_t *node, const char
                 if (r == -ERANGE)
                         return fail(ctx, node, key, "size '%s' is too large", text);
                 if (r < 0)
-                        return fail(ctx, node, key, "bad size '%s' (use e.g. 512MiB, 4GiB)",
-                                    text);
+                        return fail(ctx, node, key, "bad size '%s' (use e.g. 512MiB, 4GiB)", text);
                 return 0;
         case FIELD_COUNT:
                 r = parse_count(text, out);
                 if (r == -ERANGE)
                         return fail(ctx, node, key, "number '%s' is too large", text);
                 if (r < 0)
-                        return fail(ctx, node, key, "bad number '%s' (use a whole number, e.g. 1024)",
-                                    text);
+                        return fail(ctx, node, key,
+                                    "bad number '%s' (use a whole number, e.g. 1024)", text);
                 return 0;
         case FIELD_DURATION:
                 r = parse_duration_ms(text, out);
@@ -345,8 +412,9 @@ static int parse_list(struct parse_ctx *ctx, const yaml_node_t *node, const char
                 if (is_null(node))
                         return fail(ctx, node, key, "no value (write [] for an empty list)");
                 if (node->type == YAML_SCALAR_NODE)
-                        return fail(ctx, node, key, "expected a list, got a single value '%s' "
-                                                    "(write [%s])",
+                        return fail(ctx, node, key,
+                                    "expected a list, got a single value '%s' "
+                                    "(write [%s])",
                                     scalar_text(node), scalar_text(node));
                 return fail(ctx, node, key, "expected a list, got %s", node_kind(node));
         }
@@ -359,8 +427,8 @@ static int parse_list(struct parse_ctx *ctx, const yaml_node_t *node, const char
                 if (index_path(item_key, key, index) < 0)
                         return fail(ctx, node, key, "list too long");
                 char *value;
-                int r = get_checked_string(ctx, item_node, item_key, field->check, field->noun,
-                                           &value);
+                int r =
+                    get_checked_string(ctx, item_node, item_key, field->check, field->noun, &value);
                 if (r < 0)
                         return r;
                 /* a repeated entry adds nothing: keep the first */
@@ -456,8 +524,7 @@ static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const cha
         case FIELD_WORKSPACE_MODE:
                 r = get_choice(ctx, node, key, field->choices, &index);
                 if (r == 0)
-                        ctx->policy->filesystem.workspace_mode =
-                                (enum policy_workspace_mode)index;
+                        ctx->policy->filesystem.workspace_mode = (enum policy_workspace_mode)index;
                 break;
         case FIELD_NETWORK_MODE:
                 r = get_choice(ctx, node, key, field->choices, &index);
@@ -503,8 +570,7 @@ static void list_field_names(const struct field *fields, char *out, size_t size)
         size_t used = 0;
         out[0] = '\0';
         for (const struct field *f = fields; f->name; f++) {
-                int n = snprintf(out + used, size - used, "%s%s", f == fields ? "" : ", ",
-                                 f->name);
+                int n = snprintf(out + used, size - used, "%s%s", f == fields ? "" : ", ", f->name);
                 if (n < 0 || (size_t)n >= size - used)
                         return;
                 used += (size_t)n;
@@ -517,8 +583,7 @@ static int parse_section(struct parse_ctx *ctx, const yaml_node_t *node, const c
         if (node->type != YAML_MAPPING_NODE) {
                 if (is_null(node))
                         return fail(ctx, node, path, "no value (write {} for an empty section)");
-                return fail(ctx, node, path, "expected a mapping of keys, got %s",
-                            node_kind(node));
+                return fail(ctx, node, path, "expected a mapping of keys, got %s", node_kind(node));
         }
         unsigned long seen_at[FIELDS_MAX] = {0}; /* line of each key already read */
         for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
@@ -549,8 +614,7 @@ static int parse_section(struct parse_ctx *ctx, const yaml_node_t *node, const c
                         return r;
         }
         if (fields == root_fields && !seen_at[0])
-                return fail(ctx, node, "version",
-                            "missing (a policy starts with 'version: 1')");
+                return fail(ctx, node, "version", "missing (a policy starts with 'version: 1')");
         return 0;
 }
 
@@ -570,11 +634,10 @@ static int fail_syntax(const yaml_parser_t *parser, const char *text, size_t len
         }
         const char *problem = parser->problem ? parser->problem : "cannot parse";
         if (parser->context)
-                return reins_error_set(err, EINVAL, "%s:%lu: YAML syntax error: %s (%s at line %lu)",
-                                       origin, line, problem, parser->context,
-                                       (unsigned long)parser->context_mark.line + 1);
-        return reins_error_set(err, EINVAL, "%s:%lu: YAML syntax error: %s", origin, line,
-                               problem);
+                return reins_error_set(
+                    err, EINVAL, "%s:%lu: YAML syntax error: %s (%s at line %lu)", origin, line,
+                    problem, parser->context, (unsigned long)parser->context_mark.line + 1);
+        return reins_error_set(err, EINVAL, "%s:%lu: YAML syntax error: %s", origin, line, problem);
 }
 
 static void document_cleanup(yaml_document_t **doc)

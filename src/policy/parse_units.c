@@ -158,7 +158,8 @@ int parse_size(const char *text, uint64_t *bytes)
                 uint64_t extra;
                 if (fraction % s != 0)
                         return -EINVAL;
-                if (!multiply_checked(fraction / s, m, &extra) || !add_checked(total, extra, &total))
+                if (!multiply_checked(fraction / s, m, &extra) ||
+                    !add_checked(total, extra, &total))
                         return -ERANGE;
         }
         *bytes = total;
@@ -171,7 +172,7 @@ static const struct {
         const char *name;
         uint64_t ms;
 } duration_units[] = {
-        {"d", 86400000ULL}, {"h", 3600000ULL}, {"m", 60000ULL}, {"s", 1000ULL}, {"ms", 1ULL},
+    {"d", 86400000ULL}, {"h", 3600000ULL}, {"m", 60000ULL}, {"s", 1000ULL}, {"ms", 1ULL},
 };
 
 /* The unit spelled at p (a whole word: "m" does not match the start of "ms"),

@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
-int parse_size(const char *text, uint64_t *bytes);          /* 0 or -EINVAL/-ERANGE */
-int parse_duration_ms(const char *text, uint64_t *ms);      /* bare number = seconds */
+int parse_size(const char *text, uint64_t *bytes);     /* 0 or -EINVAL/-ERANGE */
+int parse_duration_ms(const char *text, uint64_t *ms); /* bare number = seconds */
 int parse_cpus_milli(const char *text, uint64_t *milli);
-int parse_count(const char *text, uint64_t *value);         /* plain unsigned integer */
+int parse_count(const char *text, uint64_t *value); /* plain unsigned integer */
 
 #endif

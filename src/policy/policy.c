@@ -20,12 +20,12 @@ struct reins_policy *policy_layer_new(void)
          * limit"), so a child policy can lift a parent's limit */
         policy->network.egress_budget_bytes = POLICY_UNSET;
         policy->limits = (struct policy_limits){
-                .memory_bytes = POLICY_UNSET,
-                .pids = POLICY_UNSET,
-                .cpus_milli = POLICY_UNSET,
-                .wall_time_ms = POLICY_UNSET,
-                .open_files = POLICY_UNSET,
-                .tmp_size_bytes = POLICY_UNSET,
+            .memory_bytes = POLICY_UNSET,
+            .pids = POLICY_UNSET,
+            .cpus_milli = POLICY_UNSET,
+            .wall_time_ms = POLICY_UNSET,
+            .open_files = POLICY_UNSET,
+            .tmp_size_bytes = POLICY_UNSET,
         };
         policy->approvals.timeout_ms = POLICY_UNSET;
         return policy;

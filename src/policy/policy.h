@@ -29,16 +29,16 @@ enum policy_network_mode {
 struct policy_origins;
 
 struct policy_limits {
-        uint64_t memory_bytes;     /* 0 = no limit */
-        uint64_t pids;             /* 0 = no limit */
-        uint64_t cpus_milli;       /* 1000 = one cpu; 0 = no limit */
-        uint64_t wall_time_ms;     /* 0 = no limit */
-        uint64_t open_files;       /* RLIMIT_NOFILE; 0 = inherit */
-        uint64_t tmp_size_bytes;   /* size of the private /tmp tmpfs; 0 = kernel default */
+        uint64_t memory_bytes;   /* 0 = no limit */
+        uint64_t pids;           /* 0 = no limit */
+        uint64_t cpus_milli;     /* 1000 = one cpu; 0 = no limit */
+        uint64_t wall_time_ms;   /* 0 = no limit */
+        uint64_t open_files;     /* RLIMIT_NOFILE; 0 = inherit */
+        uint64_t tmp_size_bytes; /* size of the private /tmp tmpfs; 0 = kernel default */
 };
 
 struct reins_policy {
-        char *source;  /* "FILE" or "preset:NAME": where the top document came from */
+        char *source; /* "FILE" or "preset:NAME": where the top document came from */
         char *name;
         char *agent;
         char *extends; /* as written in the top document, NULL when none */
@@ -55,7 +55,7 @@ struct reins_policy {
         struct {
                 enum policy_network_mode mode;
                 struct reins_strv allow, deny, ask;
-                struct reins_strv hosts; /* "name=address" pairs */
+                struct reins_strv hosts;      /* "name=address" pairs */
                 uint64_t egress_budget_bytes; /* 0 = none */
         } network;
 

@@ -34,8 +34,8 @@ int policy_check_supported(const struct reins_policy *policy, struct reins_error
                 return refuse(policy, POLICY_KEY_NETWORK_DENY, "network.deny",
                               "a network deny list", err);
         if (policy->network.ask.count)
-                return refuse(policy, POLICY_KEY_NETWORK_ASK, "network.ask",
-                              "a network ask list", err);
+                return refuse(policy, POLICY_KEY_NETWORK_ASK, "network.ask", "a network ask list",
+                              err);
         if (policy->network.hosts.count)
                 return refuse(policy, POLICY_KEY_NETWORK_HOSTS, "network.hosts",
                               "pinning host addresses", err);
@@ -44,8 +44,8 @@ int policy_check_supported(const struct reins_policy *policy, struct reins_error
                 return refuse(policy, POLICY_KEY_NETWORK_EGRESS_BUDGET, "network.egress_budget",
                               "an egress budget", err);
         if (policy->exec.deny.count)
-                return refuse(policy, POLICY_KEY_EXEC_DENY, "exec.deny",
-                              "denying executables", err);
+                return refuse(policy, POLICY_KEY_EXEC_DENY, "exec.deny", "denying executables",
+                              err);
         if (policy->approvals.present)
                 return refuse(policy, POLICY_KEY_APPROVALS, "approvals", "asking for approvals",
                               err);
