@@ -242,8 +242,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         struct seccomp_program seccomp = {0};
         struct cgroup_handle cgroup = {0};
         struct spawn_inputs in = {.plan = plan, .seccomp = &seccomp};
-        struct spawn_result sandbox = {.limits_fd = -1};
-        int rlimit_fallback = 0;
+        struct spawn_result sandbox = {0};
         struct supervise_outcome outcome = {0};
         int status = EXIT_REINS_FAILED;
 
@@ -251,23 +250,15 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 fprintf(stderr, "reins: %s\n", err.message);
                 return EXIT_REINS_FAILED;
         }
-        if (run_check_landlock(plan, &in.landlock_abi) < 0)
+        if (run_check_landlock(plan, &in.landlock_abi) < 0 ||
+            run_setup_cgroup(plan, &cgroup, &in.rlimit_fallback, args->quiet) < 0)
                 goto out;
+        in.cgroup = cgroup.count > 0 ? &cgroup : NULL;
         run_prepare_terminal(&in);
+        if (plan->verbosity > 0)
+                run_report_plan(stderr, plan, &in);
         supervise_block_signals();
         if (spawn_sandbox(&in, &sandbox, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
-                goto out;
-        }
-        /* while the sandbox builds its root */
-        if (run_setup_cgroup(plan, &cgroup, &rlimit_fallback, args->quiet) < 0) {
-                spawn_abort(&sandbox);
-                goto out;
-        }
-        if (plan->verbosity > 0)
-                run_report_plan(stderr, plan, &in, &cgroup, rlimit_fallback);
-        if (spawn_release_limits(&sandbox, cgroup.count > 0 ? &cgroup : NULL, rlimit_fallback,
-                                 &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }

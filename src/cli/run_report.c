@@ -27,8 +27,7 @@ static const char *mount_kind_name(enum mount_op_kind kind)
         return "?";
 }
 
-void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spawn_inputs *in,
-                     const struct cgroup_handle *cgroup, int rlimit_fallback)
+void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spawn_inputs *in)
 {
         fprintf(out, "reins: policy %s sha256:%s\n", plan->policy_name, plan->policy_sha256);
         fprintf(out, "reins: workspace %s\n", plan->workspace);
@@ -51,8 +50,8 @@ void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spaw
                 (unsigned long long)plan->limits.pids, (unsigned long long)plan->limits.cpus_milli,
                 (unsigned long long)plan->limits.wall_time_ms,
                 (unsigned long long)plan->limits.open_files,
-                cgroup->count > 0 ? (cgroup->mode == CGROUP_V2 ? "cgroup v2" : "cgroup v1")
-                                  : (rlimit_fallback ? "rlimits" : "none"));
+                in->cgroup ? (in->cgroup->mode == CGROUP_V2 ? "cgroup v2" : "cgroup v1")
+                           : (in->rlimit_fallback ? "rlimits" : "none"));
         fprintf(out, "reins: landlock abi %d, seccomp on, pty %s\n", in->landlock_abi,
                 in->use_pty ? "yes" : "no");
 }

@@ -10,8 +10,7 @@
 #include "sandbox/spawn.h"
 #include "sandbox/supervise.h"
 
-void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spawn_inputs *in,
-                     const struct cgroup_handle *cgroup, int rlimit_fallback);
+void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spawn_inputs *in);
 /* Print what happened and return the exit status of `reins run`. */
 int run_report_outcome(FILE *out, const struct reins_plan *plan,
                        const struct supervise_outcome *outcome, const struct cgroup_handle *cgroup,

@@ -4,7 +4,9 @@
  * announces the rlimit fallback (or refuses with --strict). */
 #include "sandbox/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +80,27 @@ static int cg_own_path(const char *controller, char *out, size_t size)
         return -ENOENT;
 }
 
+/* A supervisor killed with SIGKILL cannot remove its cgroups: remove the
+ * empty ones whose supervisor is gone, so they never pile up. */
+static void cg_remove_stale(const char *parent)
+{
+        DIR *d = opendir(parent);
+        if (!d)
+                return;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                int pid = 0;
+                if (sscanf(e->d_name, "reins-%d-", &pid) != 1 || pid <= 0)
+                        continue;
+                if (kill(pid, 0) == 0 || errno != ESRCH)
+                        continue;
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+                rmdir(path); /* fails harmlessly while a sandbox still lives in it */
+        }
+        closedir(d);
+}
+
 static int cg_add_dir(struct cgroup_handle *h, const char *dir)
 {
         if (h->count >= CGROUP_MAX_DIRS)
@@ -108,6 +131,8 @@ static int cg_v1_dir(struct cgroup_handle *h, const char *controller, const char
         int r = cg_own_path(controller, own, sizeof(own));
         if (r < 0)
                 return r;
+        snprintf(dir, size, "/sys/fs/cgroup/%s%s", controller, own);
+        cg_remove_stale(dir);
         snprintf(dir, size, "/sys/fs/cgroup/%s%s/%s", controller, own, name);
         return cg_add_dir(h, dir);
 }
@@ -226,21 +251,41 @@ static int cg_create_v2(const struct cgroup_plan *limits, struct cgroup_handle *
         return 0;
 }
 
+/* Opened by the supervisor: the write is checked against these credentials. */
+static int cg_open_join(struct cgroup_handle *h)
+{
+        if (h->mode == CGROUP_V2) {
+                const char *dir = h->dirs[h->count - 1];
+                h->v2_dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                return h->v2_dir_fd < 0 ? -errno : 0;
+        }
+        for (int i = 0; i < h->count; i++) {
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/tasks", h->dirs[i]);
+                int fd = open(path, O_WRONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                h->join_fds[h->join_count++] = fd;
+        }
+        return 0;
+}
+
 int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle,
                   struct reins_error *err)
 {
         memset(handle, 0, sizeof(*handle));
+        handle->v2_dir_fd = -1;
         if (!limits->memory_bytes && !limits->pids && !limits->cpus_milli)
                 return 0;
         if (weaken("limits"))
                 return 0;
         int r = cg_create_v2(limits, handle);
-        if (r == 0)
+        if (r == 0 && (r = cg_open_join(handle)) == 0)
                 return 0;
         cgroup_destroy(handle);
         if (geteuid() == 0) {
                 r = cg_create_v1(limits, handle);
-                if (r == 0)
+                if (r == 0 && (r = cg_open_join(handle)) == 0)
                         return 0;
                 cgroup_destroy(handle);
                 unavailable_reason = "cgroup v1 hierarchies are not writable";
@@ -250,18 +295,11 @@ int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle
         return reins_error_set(err, ENOTSUP, "%s", unavailable_reason);
 }
 
-int cgroup_attach(const struct cgroup_handle *handle, pid_t pid, struct reins_error *err)
+int cgroup_join_self(const struct cgroup_handle *handle)
 {
-        char value[32];
-        snprintf(value, sizeof(value), "%d", pid);
-        for (int i = 0; i < handle->count; i++) {
-                if (strstr(handle->dirs[i], "-supervisor"))
-                        continue;
-                int r = cg_write(handle->dirs[i], "cgroup.procs", value);
-                if (r < 0)
-                        return reins_error_errno(err, -r, "placing the sandbox in %s",
-                                                 handle->dirs[i]);
-        }
+        for (int i = 0; i < handle->join_count; i++)
+                if (write(handle->join_fds[i], "0", 1) != 1)
+                        return -errno;
         return 0;
 }
 
@@ -286,6 +324,11 @@ void cgroup_destroy(struct cgroup_handle *handle)
                         usleep(2000);
                 free(handle->dirs[i]);
         }
+        for (int i = 0; i < handle->join_count; i++)
+                close(handle->join_fds[i]);
+        if (handle->v2_dir_fd >= 0)
+                close(handle->v2_dir_fd);
         free(handle->memory_dir);
         memset(handle, 0, sizeof(*handle));
+        handle->v2_dir_fd = -1;
 }

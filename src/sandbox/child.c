@@ -83,7 +83,7 @@ static int child_close_fds(int status_fd, int pty_slave, struct reins_error *err
         return 0;
 }
 
-void child_main(const struct spawn_inputs *in, int maps_fd, int limits_fd, int status_fd)
+void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
 {
         struct reins_error err = {0};
         /* die with the supervisor: killing `reins run` kills pid 1, and with
@@ -95,23 +95,23 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int limits_fd, int s
         if (read(maps_fd, &go, 1) != 1)
                 _exit(125); /* the supervisor died or gave up before releasing us */
         close(maps_fd);
+        /* into our cgroups before anything else runs, then make them our
+         * cgroup namespace's root */
+        if (in->cgroup && cgroup_join_self(in->cgroup) < 0) {
+                reins_error_errno(&err, errno, "joining the sandbox cgroups");
+                child_fail(status_fd, &err);
+        }
+        if (unshare(CLONE_NEWCGROUP) < 0) {
+                reins_error_errno(&err, errno, "creating the cgroup namespace");
+                child_fail(status_fd, &err);
+        }
         if (mounts_build_root(in->plan, &err) < 0)
                 child_fail(status_fd, &err);
         if (sethostname(in->plan->hostname, strlen(in->plan->hostname)) < 0) {
                 reins_error_errno(&err, errno, "sethostname");
                 child_fail(status_fd, &err);
         }
-        /* the supervisor set up cgroups meanwhile: wait until we are placed */
-        char how;
-        if (read(limits_fd, &how, 1) != 1)
-                _exit(125);
-        close(limits_fd);
-        /* our cgroup becomes the root of the cgroup namespace */
-        if (unshare(CLONE_NEWCGROUP) < 0) {
-                reins_error_errno(&err, errno, "creating the cgroup namespace");
-                child_fail(status_fd, &err);
-        }
-        if (rlimits_apply(in->plan, how == 'r', &err) < 0)
+        if (rlimits_apply(in->plan, in->rlimit_fallback, &err) < 0)
                 child_fail(status_fd, &err);
         int pty_slave = -1;
         if (in->use_pty && (pty_slave = pty_create_in_sandbox(in, status_fd, &err)) < 0)

@@ -6,7 +6,7 @@
 
 /* Never returns: _exit()s with the command's status, or 125 after reporting
  * a setup failure on status_fd. */
-__attribute__((noreturn)) void child_main(const struct spawn_inputs *in, int maps_fd, int limits_fd,
+__attribute__((noreturn)) void child_main(const struct spawn_inputs *in, int maps_fd,
                                           int status_fd);
 
 /* Report on the status pipe (async-signal-safe, one atomic write). */

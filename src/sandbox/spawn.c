@@ -3,6 +3,7 @@
 #include "sandbox/spawn.h"
 
 #include <errno.h>
+#include <linux/sched.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -69,42 +70,48 @@ static unsigned long spawn_clone_flags(void)
         return flags;
 }
 
+/* clone3 straight into a v2 cgroup, else a fork-like clone; the child gets
+ * a copy of our (single-threaded) memory, including the plan and the
+ * prebuilt seccomp program. */
+static long spawn_clone(const struct spawn_inputs *in, int *pidfd)
+{
+        unsigned long flags = spawn_clone_flags();
+        if (in->cgroup && in->cgroup->mode == CGROUP_V2) {
+                struct clone_args args = {
+                    .flags = (flags & ~(unsigned long)CSIGNAL) | CLONE_INTO_CGROUP,
+                    .pidfd = (uint64_t)(uintptr_t)pidfd,
+                    .exit_signal = SIGCHLD,
+                    .cgroup = (uint64_t)in->cgroup->v2_dir_fd,
+                };
+                return syscall(SYS_clone3, &args, sizeof(args));
+        }
+        return syscall(SYS_clone, flags, NULL, pidfd, NULL, NULL);
+}
+
 int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struct reins_error *err)
 {
-        int maps_pipe[2], limits_pipe[2], status_pair[2];
+        int maps_pipe[2], status_pair[2];
         if (pipe2(maps_pipe, O_CLOEXEC) < 0)
                 return reins_error_errno(err, errno, "pipe");
-        if (pipe2(limits_pipe, O_CLOEXEC) < 0) {
-                close(maps_pipe[0]);
-                close(maps_pipe[1]);
-                return reins_error_errno(err, errno, "pipe");
-        }
         /* a socket, not a pipe: the pty master travels on it as SCM_RIGHTS */
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, status_pair) < 0) {
                 int e = errno;
                 close(maps_pipe[0]);
                 close(maps_pipe[1]);
-                close(limits_pipe[0]);
-                close(limits_pipe[1]);
                 return reins_error_errno(err, e, "socketpair");
         }
         int pidfd = -1;
-        /* fork-like clone: the child gets a copy of our (single-threaded)
-         * memory, including the plan and the prebuilt seccomp program */
-        long pid = syscall(SYS_clone, spawn_clone_flags(), NULL, &pidfd, NULL, NULL);
+        long pid = spawn_clone(in, &pidfd);
         if (pid == 0) {
                 close(maps_pipe[1]);
-                close(limits_pipe[1]);
                 close(status_pair[0]);
-                child_main(in, maps_pipe[0], limits_pipe[0], status_pair[1]); /* no return */
+                child_main(in, maps_pipe[0], status_pair[1]); /* never returns */
         }
         int saved = errno;
         close(maps_pipe[0]);
-        close(limits_pipe[0]);
         close(status_pair[1]);
         if (pid < 0) {
                 close(maps_pipe[1]);
-                close(limits_pipe[1]);
                 close(status_pair[0]);
                 if (saved == EPERM || saved == ENOSPC || saved == EINVAL)
                         return reins_error_errno(err, saved,
@@ -112,41 +119,20 @@ int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struc
                                                  "namespaces disabled? see 'reins doctor')");
                 return reins_error_errno(err, saved, "clone");
         }
-        out->pid = (pid_t)pid;
-        out->pidfd = pidfd;
-        out->status_fd = status_pair[0];
-        out->limits_fd = limits_pipe[1];
         int r = spawn_write_id_maps((pid_t)pid, err);
         if (r == 0 && write(maps_pipe[1], "m", 1) != 1)
                 r = reins_error_errno(err, errno, "releasing the sandbox");
         close(maps_pipe[1]);
-        if (r < 0)
-                spawn_abort(out);
-        return r;
-}
-
-int spawn_release_limits(struct spawn_result *sandbox, const struct cgroup_handle *cgroup,
-                         bool rlimit_fallback, struct reins_error *err)
-{
-        int r = cgroup ? cgroup_attach(cgroup, sandbox->pid, err) : 0;
-        char how = rlimit_fallback ? 'r' : 'c';
-        if (r == 0 && write(sandbox->limits_fd, &how, 1) != 1)
-                r = reins_error_errno(err, errno, "releasing the sandbox");
-        close(sandbox->limits_fd);
-        sandbox->limits_fd = -1;
-        if (r < 0)
-                spawn_abort(sandbox);
-        return r;
-}
-
-void spawn_abort(struct spawn_result *sandbox)
-{
-        /* the child sees EOF on its pipes and exits; make sure it is gone */
-        kill(sandbox->pid, SIGKILL);
-        waitpid(sandbox->pid, NULL, __WALL);
-        if (sandbox->limits_fd >= 0)
-                close(sandbox->limits_fd);
-        close(sandbox->pidfd);
-        close(sandbox->status_fd);
-        sandbox->limits_fd = sandbox->pidfd = sandbox->status_fd = -1;
+        if (r < 0) {
+                /* the child sees EOF and exits; make sure it is gone */
+                kill((pid_t)pid, SIGKILL);
+                waitpid((pid_t)pid, NULL, __WALL);
+                close(pidfd);
+                close(status_pair[0]);
+                return r;
+        }
+        out->pid = (pid_t)pid;
+        out->pidfd = pidfd;
+        out->status_fd = status_pair[0];
+        return 0;
 }

@@ -34,27 +34,20 @@ struct spawn_inputs {
         bool use_pty;           /* make a pty in the sandbox's own devpts */
         struct termios termios; /* the caller's terminal settings, for that pty */
         struct winsize winsize;
-        int tty_fds;      /* bit i set: fd i is the caller's terminal */
-        int landlock_abi; /* 0: skip Landlock (allowed by --allow-degraded) */
+        int tty_fds;                        /* bit i set: fd i is the caller's terminal */
+        int landlock_abi;                   /* 0: skip Landlock (allowed by --allow-degraded) */
+        const struct cgroup_handle *cgroup; /* NULL: no cgroup */
+        int rlimit_fallback;                /* enforce memory/pids/cpus with rlimits instead */
 };
 
 struct spawn_result {
         pid_t pid;     /* the sandbox's pid 1, in our namespace */
         int pidfd;     /* readable when it exits */
         int status_fd; /* SOCK_SEQPACKET: spawn_report records, EOF once the command runs */
-        int limits_fd; /* write end: releases the child once its limits are in place */
 };
 
-/* Clone and map ids. The child then builds its root while the caller sets
- * up cgroups; it waits for spawn_release_limits before starting the command. */
+/* Clone into new namespaces (straight into a v2 cgroup when there is one),
+ * map ids, release the child; it reports on status_fd. */
 int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struct reins_error *err);
-
-/* Place the sandbox in `cgroup` (NULL: none) and let it go on; with
- * rlimit_fallback the child enforces memory/pids/cpus with rlimits. */
-int spawn_release_limits(struct spawn_result *sandbox, const struct cgroup_handle *cgroup,
-                         bool rlimit_fallback, struct reins_error *err);
-
-/* Kill a sandbox that will not be released (closing limits_fd also does). */
-void spawn_abort(struct spawn_result *sandbox);
 
 #endif
