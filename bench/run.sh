@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# reins benchmarks (`make bench`), side by side with peers on this machine:
+#   1. start-up: `/bin/true` in a sandbox, reins against bubblewrap and against
+#      Anthropic's sandbox-runtime (srt); medians, p90 and ratios.
+#      Budget (DESIGN §8): reins/bwrap <= 1.0, reins median <= 5 ms.
+#   2. memory: PSS of the reins supervisor while the command sleeps, beside the
+#      PSS of bwrap's outer process. Budget: <= 1024 KiB.
+#
+#   bench/run.sh [PATH_TO_REINS]          (default: build/reins)
+#   REINS_BENCH_RUNS=200 REINS_BENCH_SRT_RUNS=20   measured runs per command
+#
+# Missing peers are installed when possible (Debian packages as root; srt from
+# npm into bench/.npm). A peer that cannot be had is reported as
+# "peer unavailable: why" and the rest goes on. This script only prints: it
+# exits 0 whatever it measures, so a benchmark never fails a build.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd -P)
+repo=$(cd "$here/.." && pwd -P)
+reins=${1:-$repo/build/reins}
+runs=${REINS_BENCH_RUNS:-200}
+srt_runs=${REINS_BENCH_SRT_RUNS:-20}
+warmup=10
+srt_warmup=2
+pss_budget_kib=1024
+median_budget_ms=5
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/reins-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+unavailable() {
+	printf 'peer unavailable: %s\n' "$*"
+}
+
+# apt_install PACKAGE...: install Debian packages when running as root.
+apt_install() {
+	[[ $(id -u) -eq 0 ]] || return 1
+	command -v apt-get >/dev/null || return 1
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 && return 0
+	apt-get update -qq >/dev/null 2>&1
+	apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1
+}
+
+# need COMMAND PACKAGE: make COMMAND available, installing PACKAGE if needed.
+need() {
+	command -v "$1" >/dev/null && return 0
+	apt_install "$2" && command -v "$1" >/dev/null
+}
+
+# check_runs COMMAND...: run it once; on failure print its last stderr line.
+check_runs() {
+	local err
+	if err=$("$@" </dev/null 2>&1 >/dev/null); then
+		return 0
+	fi
+	printf '%s' "${err##*$'\n'}"
+	return 1
+}
+
+echo "reins benchmarks: $(nproc) cpus, kernel $(uname -r), running as $( [[ $(id -u) -eq 0 ]] && echo root || echo "uid $(id -u) (unprivileged)")"
+
+if [[ ! -x $reins ]]; then
+	echo "no reins binary at $reins (build it with 'make'); nothing to measure"
+	exit 0
+fi
+
+# --- peers -------------------------------------------------------------------------
+have_bwrap=no
+if need bwrap bubblewrap; then
+	have_bwrap=yes
+else
+	unavailable "bwrap: not installed and cannot install the Debian package bubblewrap (needs root and the Debian mirror)"
+fi
+
+timer=python
+if need hyperfine hyperfine; then
+	timer=hyperfine
+else
+	echo "note: hyperfine unavailable; timing with bench/timing.py (same medians, Python's fork/exec overhead included)"
+fi
+
+srt=$here/.npm/node_modules/.bin/srt
+have_srt=no
+if [[ ! -x $srt ]]; then
+	if need npm npm; then
+		npm install --prefix "$here/.npm" --no-audit --no-fund --loglevel=error \
+			@anthropic-ai/sandbox-runtime >"$tmp/npm.log" 2>&1 ||
+			unavailable "srt: npm install @anthropic-ai/sandbox-runtime failed: $(tail -n 1 "$tmp/npm.log")"
+	else
+		unavailable "srt: npm is missing and cannot be installed (needs root and the Debian mirror)"
+	fi
+fi
+if [[ -x $srt ]]; then
+	# srt on Linux drives bubblewrap, and needs socat (proxy bridge) and ripgrep.
+	if ! need socat socat || ! need rg ripgrep || [[ $have_bwrap != yes ]]; then
+		unavailable "srt: needs bwrap, socat and ripgrep (Debian: bubblewrap socat ripgrep)"
+	else
+		have_srt=yes
+	fi
+fi
+
+# --- the commands ------------------------------------------------------------------
+# A small workspace, the current directory of every command.
+workspace=$tmp/workspace
+mkdir -p "$workspace"
+echo "bench" >"$workspace/README"
+cd "$workspace" || exit 0
+
+reins_cmd=("$reins" run -p default -w "$workspace" -- /bin/true)
+# bwrap with what reins' default preset grants: the system read-only, fresh
+# /proc and /dev, a private /tmp, the workspace read-write, every namespace.
+bwrap_args=(--unshare-all --die-with-parent --new-session
+	--ro-bind /usr /usr --ro-bind /bin /bin --ro-bind-try /sbin /sbin
+	--ro-bind /lib /lib --ro-bind-try /lib64 /lib64 --ro-bind /etc /etc
+	--ro-bind-try /opt /opt --proc /proc --dev /dev --tmpfs /tmp
+	--bind "$workspace" "$workspace" --chdir "$workspace")
+bwrap_cmd=(bwrap "${bwrap_args[@]}" /bin/true)
+# srt with a settings file of its own (never the caller's ~/.srt-settings.json):
+# no network, writes only in the workspace.
+printf '%s\n' '{"filesystem": {"denyRead": [], "allowWrite": ["."], "denyWrite": []},' \
+	' "network": {"allowedDomains": [], "deniedDomains": []}}' >"$tmp/srt-settings.json"
+srt_cmd=("$srt" --settings "$tmp/srt-settings.json" /bin/true)
+
+# measure NAME RUNS WARMUP COMMAND...: time COMMAND into $tmp/NAME.json.
+measure() {
+	local name=$1 count=$2 warm=$3 line
+	shift 3
+	if [[ $timer == hyperfine ]]; then
+		printf -v line '%q ' "$@"
+		hyperfine -N --style none --warmup "$warm" --runs "$count" \
+			--export-json "$tmp/$name.json" "$line" >/dev/null 2>"$tmp/$name.err"
+	else
+		python3 "$here/timing.py" measure "$tmp/$name.json" "$count" "$warm" -- "$@" 2>"$tmp/$name.err"
+	fi
+}
+
+echo
+echo "start-up: /bin/true in a sandbox (timer: $timer)"
+echo "  reins  $(printf '%s ' "${reins_cmd[@]}")"
+table=()
+if err=$(check_runs "${reins_cmd[@]}"); then
+	measure reins "$runs" "$warmup" "${reins_cmd[@]}" && table+=("reins=$tmp/reins.json")
+else
+	echo "  reins run -- /bin/true failed: $err"
+fi
+if [[ $have_bwrap == yes ]]; then
+	echo "  bwrap  bwrap $(printf '%s ' "${bwrap_args[@]}")/bin/true  ($(bwrap --version 2>/dev/null))"
+	if err=$(check_runs "${bwrap_cmd[@]}"); then
+		measure bwrap "$runs" "$warmup" "${bwrap_cmd[@]}" && table+=("bwrap=$tmp/bwrap.json")
+	else
+		unavailable "bwrap fails here: $err"
+	fi
+fi
+if [[ $have_srt == yes ]]; then
+	echo "  srt    srt --settings SETTINGS /bin/true  (sandbox-runtime $("$srt" --version 2>/dev/null))"
+	if err=$(check_runs "${srt_cmd[@]}"); then
+		measure srt "$srt_runs" "$srt_warmup" "${srt_cmd[@]}" && table+=("srt=$tmp/srt.json")
+	else
+		unavailable "srt fails here: $err"
+	fi
+fi
+if ((${#table[@]} > 0)); then
+	budgets=()
+	[[ ${table[0]} == reins=* ]] &&
+		budgets=(--ratio-budget bwrap=1.0 --median-budget-ms "$median_budget_ms")
+	python3 "$here/timing.py" table "${budgets[@]}" "${table[@]}"
+fi
+
+# --- memory ---------------------------------------------------------------------------
+# pss_while_sleeping NAME COMMAND...: start COMMAND (which sleeps 3 s) from this
+# shell, so the process whose parent is this shell is the supervisor (reins) or
+# bwrap's outer process; read its PSS once the sandbox is up.
+pss_while_sleeping() {
+	local name=$1 pid pss=""
+	shift
+	"$@" </dev/null >/dev/null 2>&1 &
+	pid=$!
+	sleep 1
+	if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$name" ]]; then
+		pss=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null)
+	fi
+	wait "$pid" 2>/dev/null
+	printf '%s' "$pss"
+}
+
+echo
+echo "memory: PSS while the sandboxed command sleeps (from /proc/PID/smaps_rollup)"
+reins_pss=$(pss_while_sleeping reins "$reins" run -p default -w "$workspace" -- sleep 3)
+if [[ -n $reins_pss ]]; then
+	verdict="within budget"
+	((reins_pss <= pss_budget_kib)) || verdict="OVER BUDGET"
+	printf '  reins supervisor     %6s KiB   budget <= %s KiB: %s\n' "$reins_pss" "$pss_budget_kib" "$verdict"
+else
+	echo "  reins supervisor: could not read its PSS (did 'reins run -- sleep 3' start?)"
+fi
+if [[ $have_bwrap == yes ]]; then
+	bwrap_pss=$(pss_while_sleeping bwrap bwrap "${bwrap_args[@]}" sleep 3)
+	if [[ -n $bwrap_pss ]]; then
+		printf '  bwrap outer process  %6s KiB\n' "$bwrap_pss"
+	else
+		echo "  bwrap outer process: could not read its PSS"
+	fi
+fi
+exit 0
