@@ -3,7 +3,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := libseccomp libsodium yaml-0.1 libcap
+PKGS     := libseccomp libsodium yaml-0.1 libcap jansson libcares
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wconversion -Wno-sign-conversion \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-truncation
 CFLAGS   ?= -O2 -g
@@ -12,7 +12,7 @@ ALL_CFLAGS = -std=c11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The four libraries are linked statically: start-up (no relocation of
 # four shared objects per sandbox) and supervisor memory (PSS) are budgets.
-LDLIBS   += -Wl,-Bstatic -lseccomp -lsodium -lyaml -lcap -Wl,-Bdynamic
+LDLIBS   += -Wl,-Bstatic -lseccomp -lsodium -lyaml -lcap -ljansson -lcares -Wl,-Bdynamic
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 

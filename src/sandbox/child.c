@@ -13,6 +13,7 @@
 
 #include "sandbox/caps.h"
 #include "sandbox/mounts.h"
+#include "sandbox/netns.h"
 #include "sandbox/pty.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/weaken.h"
@@ -106,6 +107,8 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
                 child_fail(status_fd, &err);
         }
         if (mounts_build_root(in->plan, &err) < 0)
+                child_fail(status_fd, &err);
+        if (!in->plan->host_network && netns_loopback_up(&err) < 0)
                 child_fail(status_fd, &err);
         if (sethostname(in->plan->hostname, strlen(in->plan->hostname)) < 0) {
                 reins_error_errno(&err, errno, "sethostname");

@@ -72,6 +72,10 @@ struct reins_plan {
         struct reins_strv syscall_allow;
         struct reins_strv syscall_deny;
 
+        /* network */
+        bool host_network; /* --net host: no network namespace at all (loud) */
+        bool proxy;        /* network mode proxy: the egress proxy serves on 127.0.0.1 */
+
         /* switches */
         bool use_pty;        /* stdin is a terminal: give the sandbox its own pty */
         bool strict;         /* refuse rather than fall back (cgroups) */

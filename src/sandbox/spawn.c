@@ -61,10 +61,12 @@ static int spawn_write_id_maps(pid_t pid, struct reins_error *err)
         return 0;
 }
 
-static unsigned long spawn_clone_flags(void)
+static unsigned long spawn_clone_flags(const struct reins_plan *plan)
 {
-        unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-                              CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD;
+        unsigned long flags =
+            CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD;
+        if (!plan->host_network)
+                flags |= CLONE_NEWNET;
         if (!weaken("pidns"))
                 flags |= CLONE_NEWPID;
         return flags;
@@ -75,7 +77,7 @@ static unsigned long spawn_clone_flags(void)
  * prebuilt seccomp program. */
 static long spawn_clone(const struct spawn_inputs *in, int *pidfd)
 {
-        unsigned long flags = spawn_clone_flags();
+        unsigned long flags = spawn_clone_flags(in->plan);
         if (in->cgroup && in->cgroup->mode == CGROUP_V2) {
                 struct clone_args args = {
                     .flags = (flags & ~(unsigned long)CSIGNAL) | CLONE_INTO_CGROUP,

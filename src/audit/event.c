@@ -1,0 +1,67 @@
+#include "audit/event.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void event_bus_init(struct event_bus *bus, const char *session)
+{
+        memset(bus, 0, sizeof(*bus));
+        snprintf(bus->session, sizeof(bus->session), "%s", session ? session : "");
+}
+
+int event_bus_add_sink(struct event_bus *bus, event_sink_fn fn, void *ctx)
+{
+        if (bus->sink_count >= EVENT_MAX_SINKS)
+                return -ENOSPC;
+        bus->sinks[bus->sink_count].fn = fn;
+        bus->sinks[bus->sink_count].ctx = ctx;
+        bus->sink_count++;
+        return 0;
+}
+
+static json_t *event_time_now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char buf[40];
+        size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf + n, sizeof(buf) - n, ".%06ldZ", ts.tv_nsec / 1000);
+        return json_string(buf);
+}
+
+void event_emit(struct event_bus *bus, const char *type, json_t *fields)
+{
+        if (!bus || bus->sink_count == 0) {
+                json_decref(fields);
+                return;
+        }
+        json_t *event = json_object();
+        if (!event) {
+                json_decref(fields);
+                return;
+        }
+        json_object_set_new(event, "type", json_string(type));
+        json_object_set_new(event, "time", event_time_now());
+        json_object_set_new(event, "session", json_string(bus->session));
+        if (fields && json_is_object(fields))
+                json_object_update_missing(event, fields);
+        json_decref(fields);
+        for (int i = 0; i < bus->sink_count; i++)
+                bus->sinks[i].fn(bus->sinks[i].ctx, event);
+        json_decref(event);
+}
+
+void event_sink_stderr(void *ctx, const json_t *event)
+{
+        (void)ctx;
+        char *text = json_dumps(event, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (text) {
+                fprintf(stderr, "reins: event %s\n", text);
+                free(text);
+        }
+}

@@ -1,0 +1,36 @@
+/* The event interface. Every part of reins that decides or observes
+ * something (the proxy, the spawn pipeline, limits, the workspace) reports it
+ * as one event; sinks consume them: stderr with -v, the live stream
+ * (--events) and the audit trail. Events are JSON objects (jansson). */
+#ifndef REINS_AUDIT_EVENT_H
+#define REINS_AUDIT_EVENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#define EVENT_MAX_SINKS 8
+
+/* A sink receives the complete event: {"type", "time", "session", ...fields}.
+ * It must not keep `event` beyond the call (json_incref it if it must). */
+typedef void (*event_sink_fn)(void *ctx, const json_t *event);
+
+struct event_bus {
+        char session[40]; /* the session id, stamped on every event */
+        struct {
+                event_sink_fn fn;
+                void *ctx;
+        } sinks[EVENT_MAX_SINKS];
+        int sink_count;
+};
+
+void event_bus_init(struct event_bus *bus, const char *session);
+int event_bus_add_sink(struct event_bus *bus, event_sink_fn fn, void *ctx); /* -ENOSPC */
+
+/* Stamp and deliver an event. Takes the reference to `fields` (may be NULL);
+ * a NULL bus drops the event. Never fails visibly: events are telemetry. */
+void event_emit(struct event_bus *bus, const char *type, json_t *fields);
+
+/* A sink printing "reins: event TYPE {json}" lines on stderr (for -v). */
+void event_sink_stderr(void *ctx, const json_t *event);
+
+#endif
