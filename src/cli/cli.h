@@ -5,6 +5,13 @@
 int cli_run(int argc, char **argv);
 int cli_policy(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
+int cli_audit(int argc, char **argv);   /* audit show | tail | verify | export */
+int cli_ps(int argc, char **argv);      /* sessions running now */
+int cli_stop(int argc, char **argv);    /* end a running session */
+int cli_ls(int argc, char **argv);      /* copy-on-write workspace sessions */
+int cli_diff(int argc, char **argv);    /* review a copy-on-write session */
+int cli_apply(int argc, char **argv);   /* merge it into the host workspace */
+int cli_discard(int argc, char **argv); /* delete it */
 
 /* Exit statuses shared by every subcommand (DESIGN §4). */
 enum {
