@@ -12,6 +12,13 @@ static const struct {
     {"run", cli_run, "run a command in a default-deny sandbox"},
     {"policy", cli_policy, "check a policy file, show a built-in preset"},
     {"doctor", cli_doctor, "which kernel protections this host offers"},
+    {"audit", cli_audit, "show, tail, verify or export audit trails"},
+    {"ps", cli_ps, "sessions running now"},
+    {"stop", cli_stop, "end a running session"},
+    {"ls", cli_ls, "copy-on-write workspace sessions"},
+    {"diff", cli_diff, "what a copy-on-write session changed"},
+    {"apply", cli_apply, "merge a copy-on-write session into the workspace"},
+    {"discard", cli_discard, "delete a copy-on-write session"},
 };
 
 static void print_usage(FILE *out)
