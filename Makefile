@@ -7,7 +7,7 @@ PKGS     := libseccomp libsodium yaml-0.1 libcap jansson libcares
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wconversion -Wno-sign-conversion \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-truncation
 CFLAGS   ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -Isrc -DREINS_VERSION=\"$(VERSION)\"
+CPPFLAGS += -D_GNU_SOURCE -Isrc -DREINS_VERSION=\"$(VERSION)\" $(EXTRA_CPPFLAGS)
 ALL_CFLAGS = -std=c11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE $(CFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The four libraries are linked statically: start-up (no relocation of
@@ -84,7 +84,7 @@ clean:
 # A deliberately weakened build (REINS_WEAKEN=...) used only to prove that
 # escape probes fail when a protection is off: `make escape-weak`.
 weak:
-	$(MAKE) BUILD=build-weak CPPFLAGS="$(CPPFLAGS) -DREINS_WEAKEN_BUILD" all
+	$(MAKE) BUILD=build-weak EXTRA_CPPFLAGS=-DREINS_WEAKEN_BUILD all
 
 escape-weak: weak
 	REINS_BIN=$(abspath build-weak/reins) REINS_WEAK_MODE=1 $(PYTEST) -q tests/escape

@@ -65,8 +65,8 @@ static void child_block_signals(sigset_t *set)
  * supervisor held is closed (CVE-2024-21626 "Leaky Vessels"). */
 static int child_close_fds(int status_fd, int pty_slave, struct reins_error *err)
 {
-        int status_high = fcntl(status_fd, F_DUPFD_CLOEXEC, 100);
-        int pty_high = pty_slave >= 0 ? fcntl(pty_slave, F_DUPFD_CLOEXEC, 100) : -1;
+        int status_high = fcntl(status_fd, F_DUPFD_CLOEXEC, CHILD_PTY_FD + 1);
+        int pty_high = pty_slave >= 0 ? fcntl(pty_slave, F_DUPFD_CLOEXEC, CHILD_PTY_FD + 1) : -1;
         if (status_high < 0 || (pty_slave >= 0 && pty_high < 0))
                 return reins_error_errno(err, errno, "moving descriptors");
         if (dup3(status_high, CHILD_STATUS_FD, O_CLOEXEC) < 0 ||

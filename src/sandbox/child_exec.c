@@ -42,6 +42,23 @@ static int exec_attach_terminal(int pty_fd, int tty_fds, struct reins_error *err
         return 0;
 }
 
+/* Weakened builds only: the classic argument-injection bug (the arguments
+ * re-parsed by a shell), so the argv probe can be seen to fail. */
+static void exec_joined_through_shell(char **argv)
+{
+#ifdef REINS_WEAKEN_BUILD
+        static char line[65536];
+        size_t used = 0;
+        for (char **a = argv; *a && used < sizeof(line) - 1; a++)
+                used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%s",
+                                         a == argv ? "" : " ", *a);
+        char *shell[] = {"/bin/sh", "-c", line, NULL};
+        execv(shell[0], shell);
+#else
+        (void)argv;
+#endif
+}
+
 void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd)
 {
         const struct reins_plan *plan = in->plan;
@@ -61,6 +78,8 @@ void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd
         if (in->landlock_abi > 0 && landlock_apply(plan->landlock, plan->landlock_count, &err) < 0)
                 exec_fail(status_fd, &err);
         environ = plan->env.items;
+        if (weaken("argv"))
+                exec_joined_through_shell(plan->argv);
         execvp(plan->argv[0], plan->argv);
         int saved = errno;
         char message[REINS_ERROR_MAX];

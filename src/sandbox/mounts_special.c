@@ -56,11 +56,23 @@ static int proc_mask(const struct mounts_ctx *ctx, int procfd, struct reins_erro
         return 0;
 }
 
+/* Weakened builds only (no pid namespace): the host's /proc, as is. */
+static int proc_bind_host(const struct mounts_ctx *ctx, int dir, struct reins_error *err)
+{
+        cleanup_fd int tree =
+            open_tree(ctx->oldroot, "proc", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (tree < 0 || mounts_attach(tree, dir) < 0)
+                return reins_error_errno(err, errno, "binding the host /proc");
+        return 0;
+}
+
 int mounts_proc(const struct mounts_ctx *ctx, const char *target, struct reins_error *err)
 {
         cleanup_fd int dir = mounts_open_target(ctx->newroot, target, S_IFDIR);
         if (dir < 0)
                 return reins_error_errno(err, -dir, "creating %s", target);
+        if (weaken("pidns"))
+                return proc_bind_host(ctx, dir, err);
         /* a procfs of the new pid namespace: only sandbox pids are visible
          * (CVE-2019-5736: no /proc/<host pid>/exe to overwrite) */
         cleanup_fd int fs = fsopen("proc", FSOPEN_CLOEXEC);

@@ -15,6 +15,7 @@
 #include "policy/glob.h"
 #include "sandbox/plan_internal.h"
 #include "util/cleanup.h"
+#include "sandbox/weaken.h"
 #include "util/path.h"
 
 /* A walk that needs more than this fails closed rather than starting a
@@ -60,6 +61,8 @@ int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy
 
 const char *plan_path_denied(const struct reins_plan *plan, const char *path)
 {
+        if (weaken("mounts"))
+                return NULL;
         char prefix[PATH_MAX];
         size_t len = strlen(path);
         if (len >= sizeof(prefix))
@@ -207,6 +210,8 @@ static int compare_strings(const void *a, const void *b)
 
 int plan_add_deny(struct reins_plan *plan, struct reins_error *err)
 {
+        if (weaken("mounts"))
+                return 0;
         struct reins_strv matches = {0};
         int r = 0;
         size_t bound = plan->mount_count;
