@@ -77,7 +77,8 @@ static int plan_add_bind(struct reins_plan *plan, const char *written, bool writ
                         return 0;
                 return reins_error_errno(err, errno, "%s %s", what, written);
         }
-        if (strcmp(real, "/") == 0 || path_is_under(real, "/proc") || path_is_under(real, "/dev")) {
+        if (!weaken("mounts") && (strcmp(real, "/") == 0 || path_is_under(real, "/proc") ||
+                                  path_is_under(real, "/dev"))) {
                 if (origin == BIND_FROM_POLICY)
                         return 0;
                 return reins_error_set(err, EINVAL,
@@ -148,8 +149,9 @@ int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *p
         if ((r = plan_add_bind(plan, plan->workspace, !readonly, BIND_FROM_WORKSPACE, err)) < 0)
                 return r;
         /* /tmp is a private tmpfs unless the policy lists the host's /tmp. */
-        if (!plan_binds_host_tmp(plan) && (r = plan_add_mount(plan, MOUNT_OP_TMPFS, NULL, "/tmp",
-                                                              plan->limits.tmp_size_bytes)) < 0)
+        if (!plan_binds_host_tmp(plan) &&
+            (r = plan_add_mount(plan, MOUNT_OP_TMPFS, NULL, "/tmp",
+                                weaken("limits") ? 0 : plan->limits.tmp_size_bytes)) < 0)
                 return reins_error_set(err, -r, "out of memory");
         if ((r = plan_add_mount(plan, MOUNT_OP_PROC, NULL, "/proc", 0)) < 0 ||
             (r = plan_add_mount(plan, MOUNT_OP_DEV, NULL, "/dev", 0)) < 0)
