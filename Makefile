@@ -64,6 +64,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) escape
+	$(MAKE) escape-weak
 	$(MAKE) asan-check
 
 demo: deps $(BUILD)/reins

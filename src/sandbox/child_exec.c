@@ -1,6 +1,7 @@
 /* The command process: its terminal, working directory, the last
  * protections (capabilities, Landlock, seccomp) and execve. */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,8 +78,9 @@ void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd
         /* capabilities and seccomp came from pid 1 (inherited across fork) */
         if (in->landlock_abi > 0 && landlock_apply(plan->landlock, plan->landlock_count, &err) < 0)
                 exec_fail(status_fd, &err);
+        bool rejoin = weaken("argv"); /* read before the environment changes */
         environ = plan->env.items;
-        if (weaken("argv"))
+        if (rejoin)
                 exec_joined_through_shell(plan->argv);
         execvp(plan->argv[0], plan->argv);
         int saved = errno;

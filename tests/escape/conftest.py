@@ -47,9 +47,12 @@ WEAK = {
     "tty_caller": Weak("pty,setsid,seccomp", ("caller_pty_injected",)),
     "proc_exe": Weak(
         "pidns,landlock",
-        ("pid_count", "marker_hidden", "exe_writable"),
+        ("pid_count", "marker_hidden", "exe_writable@root"),
         {"exe_open_write": "a running binary always answers ETXTBSY; exe_writable is the "
-                           "same attack minus the busy check"},
+                           "same attack minus the busy check",
+         "exe_writable@nobody": "from a child user namespace the host process's exe link is "
+                                "not reachable even without a pid namespace; pid_count and "
+                                "marker_hidden carry the nobody case"},
     ),
     "fds": Weak("fds", ("only_std_fds", "chdir_fd")),
     "ptrace": Weak(
