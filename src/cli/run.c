@@ -8,9 +8,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/run_events.h"
 #include "cli/run_report.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
@@ -25,6 +27,8 @@ extern char **environ;
 
 struct run_args {
         const char *policy;
+        struct event_bus events;
+        char session[25];
         struct plan_options plan;
         bool quiet;
 };
@@ -40,6 +44,8 @@ enum {
         OPT_TIMEOUT,
         OPT_STRICT,
         OPT_ALLOW_DEGRADED,
+        OPT_NET,
+        OPT_ALLOW_NET,
 };
 
 static void run_usage(FILE *out)
@@ -56,6 +62,8 @@ static void run_usage(FILE *out)
                      "      --pids N               process limit\n"
                      "      --cpus N               cpu limit (e.g. 1.5)\n"
                      "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
+                     "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
+                     "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
                      "      --strict               refuse rather than fall back to rlimits\n"
                      "      --allow-degraded       run even if a protection is unavailable\n"
                      "  -q, --quiet                no notes on stderr\n"
@@ -90,6 +98,8 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"timeout", required_argument, NULL, OPT_TIMEOUT},
             {"strict", no_argument, NULL, OPT_STRICT},
             {"allow-degraded", no_argument, NULL, OPT_ALLOW_DEGRADED},
+            {"net", required_argument, NULL, OPT_NET},
+            {"allow-net", required_argument, NULL, OPT_ALLOW_NET},
             {"quiet", no_argument, NULL, 'q'},
             {"verbose", no_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
@@ -140,6 +150,13 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                         break;
                 case OPT_ALLOW_DEGRADED:
                         args->plan.allow_degraded = true;
+                        break;
+                case OPT_NET:
+                        args->plan.net = optarg;
+                        break;
+                case OPT_ALLOW_NET:
+                        if (run_push(&args->plan.allow_net, optarg) < 0)
+                                return EXIT_REINS_FAILED;
                         break;
                 case 'q':
                         args->quiet = true;
@@ -236,6 +253,27 @@ static int run_setup_cgroup(const struct reins_plan *plan, struct cgroup_handle 
         return 0;
 }
 
+static uint64_t run_elapsed_ms(struct timespec since)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (uint64_t)((now.tv_sec - since.tv_sec) * 1000 +
+                          (now.tv_nsec - since.tv_nsec) / 1000000);
+}
+
+/* The session id and where events go (-v: stderr). */
+static int run_open_events(struct run_args *args)
+{
+        if (run_new_session_id(args->session) < 0) {
+                fprintf(stderr, "reins: cannot draw a session id\n");
+                return -1;
+        }
+        event_bus_init(&args->events, args->session);
+        if (args->plan.verbosity > 0)
+                event_bus_add_sink(&args->events, event_sink_stderr, NULL);
+        return 0;
+}
+
 static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
 {
         struct reins_error err = {0};
@@ -245,6 +283,8 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         struct spawn_result sandbox = {0};
         struct supervise_outcome outcome = {0};
         int status = EXIT_REINS_FAILED;
+        struct timespec started;
+        clock_gettime(CLOCK_MONOTONIC, &started);
 
         if (seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny, &seccomp, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
@@ -262,8 +302,11 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
-        if (supervise(&sandbox, plan->limits.wall_time_ms, in.use_pty, &outcome, &err) < 0)
+        run_emit_session_start(&args->events, plan, &in, args->policy, NULL);
+        struct supervise_config config = {.plan = plan, .events = &args->events};
+        if (supervise(&sandbox, &config, &outcome, &err) < 0)
                 fprintf(stderr, "reins: %s\n", err.message);
+        run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
         close(sandbox.pidfd);
         close(sandbox.status_fd);
@@ -296,6 +339,11 @@ int cli_run(int argc, char **argv)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
+        if (plan->host_network && !args.quiet)
+                fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "
+                                "network; there is no egress control\n");
+        if (run_open_events(&args) < 0)
+                goto out;
         status = run_sandbox(&args, plan);
 out:
         plan_free(plan);
@@ -303,5 +351,6 @@ out:
         strv_free(&args.plan.extra_ro);
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.extra_env);
+        strv_free(&args.plan.allow_net);
         return status;
 }

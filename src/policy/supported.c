@@ -1,4 +1,5 @@
-/* Keys this version of reins parses but cannot enforce yet. Accepting them
+/* Keys this version of reins parses but cannot enforce yet (the network
+ * section is checked against the command line in the plan). Accepting them
  * silently would be the worst failure of a sandbox (DESIGN §3 rule 5): a user
  * who wrote `network: {mode: proxy, allow: [...]}` must not believe an
  * egress filter is running. So each one is refused, naming where it was
@@ -23,26 +24,9 @@ static int refuse(const struct reins_policy *policy, enum policy_key key, const 
 
 int policy_check_supported(const struct reins_policy *policy, struct reins_error *err)
 {
-        if (policy->network.mode == POLICY_NETWORK_PROXY)
-                return refuse(policy, POLICY_KEY_NETWORK_MODE, "network.mode", "'proxy'", err);
-        if (policy->network.mode == POLICY_NETWORK_HOST)
-                return refuse(policy, POLICY_KEY_NETWORK_MODE, "network.mode", "'host'", err);
-        if (policy->network.allow.count)
-                return refuse(policy, POLICY_KEY_NETWORK_ALLOW, "network.allow",
-                              "a network allow list", err);
-        if (policy->network.deny.count)
-                return refuse(policy, POLICY_KEY_NETWORK_DENY, "network.deny",
-                              "a network deny list", err);
         if (policy->network.ask.count)
                 return refuse(policy, POLICY_KEY_NETWORK_ASK, "network.ask", "a network ask list",
                               err);
-        if (policy->network.hosts.count)
-                return refuse(policy, POLICY_KEY_NETWORK_HOSTS, "network.hosts",
-                              "pinning host addresses", err);
-        if (policy->network.egress_budget_bytes != 0 &&
-            policy->network.egress_budget_bytes != POLICY_UNSET)
-                return refuse(policy, POLICY_KEY_NETWORK_EGRESS_BUDGET, "network.egress_budget",
-                              "an egress budget", err);
         if (policy->exec.deny.count)
                 return refuse(policy, POLICY_KEY_EXEC_DENY, "exec.deny", "denying executables",
                               err);

@@ -315,6 +315,17 @@ long cgroup_oom_kills(const struct cgroup_handle *handle)
         return p ? strtol(p + 9, NULL, 10) : 0;
 }
 
+long cgroup_memory_peak(const struct cgroup_handle *handle)
+{
+        char buf[64];
+        if (!handle->memory_dir)
+                return 0;
+        const char *file = handle->mode == CGROUP_V2 ? "memory.peak" : "memory.max_usage_in_bytes";
+        if (cg_read(handle->memory_dir, file, buf, sizeof(buf)) < 0)
+                return 0;
+        return strtol(buf, NULL, 10);
+}
+
 void cgroup_destroy(struct cgroup_handle *handle)
 {
         /* children first: the sandbox leaf, then our own supervisor leaf */

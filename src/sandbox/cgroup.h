@@ -38,6 +38,8 @@ int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle
 int cgroup_join_self(const struct cgroup_handle *handle);
 /* How many times the memory limit killed a process (0 when unknown). */
 long cgroup_oom_kills(const struct cgroup_handle *handle);
+/* The highest memory use of the sandbox in bytes (0 when unknown). */
+long cgroup_memory_peak(const struct cgroup_handle *handle);
 /* Remove the directories (the sandbox must be gone) and free the handle. */
 void cgroup_destroy(struct cgroup_handle *handle);
 /* For doctor and the fallback message: why cgroups cannot be used here. */

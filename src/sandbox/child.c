@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sandbox/caps.h"
+#include "sandbox/exec_notify.h"
 #include "sandbox/mounts.h"
 #include "sandbox/netns.h"
 #include "sandbox/pty.h"
@@ -84,6 +85,29 @@ static int child_close_fds(int status_fd, int pty_slave, struct reins_error *err
         return 0;
 }
 
+/* The proxy listens inside our network namespace (the only address the
+ * command can reach); the supervisor accepts on it from outside. */
+static int child_hand_over_listener(int status_fd, struct reins_error *err)
+{
+        int fd = netns_listen(NETNS_PROXY_PORT, err);
+        if (fd < 0)
+                return fd;
+        int r = report_send_fd(status_fd, SPAWN_REPORT_PROXY, fd);
+        close(fd);
+        return r < 0 ? reins_error_errno(err, -r, "handing the proxy socket over") : 0;
+}
+
+/* Every exec of the sandbox is reported to the supervisor (audit trail). */
+static int child_hand_over_exec_listener(struct reins_error *err)
+{
+        int listener = exec_notify_install();
+        if (listener < 0)
+                return reins_error_errno(err, -listener, "installing the exec audit filter");
+        int r = report_send_fd(CHILD_STATUS_FD, SPAWN_REPORT_EXEC_LISTENER, listener);
+        close(listener);
+        return r < 0 ? reins_error_errno(err, -r, "handing the exec listener over") : 0;
+}
+
 void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
 {
         struct reins_error err = {0};
@@ -110,6 +134,8 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
                 child_fail(status_fd, &err);
         if (!in->plan->host_network && netns_loopback_up(&err) < 0)
                 child_fail(status_fd, &err);
+        if (in->plan->proxy && child_hand_over_listener(status_fd, &err) < 0)
+                child_fail(status_fd, &err);
         if (sethostname(in->plan->hostname, strlen(in->plan->hostname)) < 0) {
                 reins_error_errno(&err, errno, "sethostname");
                 child_fail(status_fd, &err);
@@ -135,6 +161,8 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
                 reins_error_errno(&err, -r, "installing the seccomp filter");
                 child_fail(CHILD_STATUS_FD, &err);
         }
+        if (child_hand_over_exec_listener(&err) < 0)
+                child_fail(CHILD_STATUS_FD, &err);
         sigset_t set;
         child_block_signals(&set);
         pid_t command = fork();

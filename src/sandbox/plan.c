@@ -169,6 +169,7 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
         plan->verbosity = options->verbosity;
         plan->hostname = strdup("reins");
         plan->policy_name = strdup(policy->name ? policy->name : "unnamed");
+        plan->agent = policy->agent ? strdup(policy->agent) : NULL;
         if (!plan->hostname || !plan->policy_name) {
                 r = reins_error_set(err, ENOMEM, "out of memory");
                 goto fail;
@@ -188,6 +189,7 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
             (r = plan_add_protect(plan, policy, readonly, err)) < 0 ||
             (r = plan_add_landlock_rules(plan, err)) < 0 ||
             (r = plan_build_env(plan, policy, options, err)) < 0 ||
+            (r = plan_add_network(plan, policy, options, err)) < 0 ||
             (r = strv_copy(&plan->syscall_allow, &policy->syscalls.allow)) < 0 ||
             (r = strv_copy(&plan->syscall_deny, &policy->syscalls.deny)) < 0)
                 goto fail;
@@ -216,9 +218,14 @@ void plan_free(struct reins_plan *plan)
         strv_free(&plan->syscall_allow);
         strv_free(&plan->syscall_deny);
         strv_free(&plan->deny_patterns);
+        strv_free(&plan->deny_relative);
+        strv_free(&plan->net_allow);
+        strv_free(&plan->net_deny);
+        strv_free(&plan->net_hosts);
         free(plan->workspace);
         free(plan->cwd);
         free(plan->hostname);
         free(plan->policy_name);
+        free(plan->agent);
         free(plan);
 }

@@ -73,8 +73,12 @@ struct reins_plan {
         struct reins_strv syscall_deny;
 
         /* network */
-        bool host_network; /* --net host: no network namespace at all (loud) */
-        bool proxy;        /* network mode proxy: the egress proxy serves on 127.0.0.1 */
+        bool host_network;           /* --net host: no network namespace at all (loud) */
+        bool proxy;                  /* network mode proxy: the egress proxy serves on 127.0.0.1 */
+        struct reins_strv net_allow; /* policy network.allow + --allow-net */
+        struct reins_strv net_deny;
+        struct reins_strv net_hosts; /* "name=address" */
+        uint64_t egress_budget_bytes;
 
         /* switches */
         bool use_pty;        /* stdin is a terminal: give the sandbox its own pty */
@@ -85,10 +89,14 @@ struct reins_plan {
         /* deny globs made absolute (workspace-relative ones anchored at the
          * workspace), used while planning and for -v */
         struct reins_strv deny_patterns;
+        /* the relative deny patterns as written: they also apply below
+         * every --ro/--rw and filesystem.write path (not below system reads) */
+        struct reins_strv deny_relative;
         const char *home; /* borrowed from the options, for ~ */
 
         char policy_sha256[65];
         char *policy_name;
+        char *agent; /* the policy's agent name, NULL when unset */
 };
 
 /* Inputs from the command line that shape a plan on top of the policy. */
@@ -100,6 +108,8 @@ struct plan_options {
         struct reins_strv extra_env;      /* --env NAME or NAME=VALUE */
         const char *memory, *pids, *cpus; /* overrides, parsed like the policy */
         const char *timeout;
+        const char *net;             /* --net none|proxy|host; NULL = policy's */
+        struct reins_strv allow_net; /* --allow-net HOST[:PORT] (implies proxy) */
         bool strict, allow_degraded;
         int verbosity;
         char **argv; /* the command */

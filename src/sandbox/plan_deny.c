@@ -49,12 +49,29 @@ int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy
                       struct reins_error *err)
 {
         for (size_t i = 0; i < policy->filesystem.deny.count; i++) {
+                const char *written = policy->filesystem.deny.items[i];
+                if (written[0] != '/' && written[0] != '~' &&
+                    strv_push(&plan->deny_relative, written) < 0)
+                        return reins_error_set(err, ENOMEM, "out of memory");
                 char *anchored =
                     deny_anchor(policy->filesystem.deny.items[i], plan->workspace, home, true);
                 if (!anchored)
                         continue; /* ~ without HOME: nothing of HOME is bound either */
                 if (strv_push_take(&plan->deny_patterns, anchored) < 0)
                         return reins_error_set(err, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+int plan_deny_anchor_tree(struct reins_plan *plan, const char *tree)
+{
+        for (size_t i = 0; i < plan->deny_relative.count; i++) {
+                char *anchored = deny_anchor(plan->deny_relative.items[i], tree, NULL, true);
+                if (!anchored || strv_push_unique(&plan->deny_patterns, anchored) < 0) {
+                        free(anchored);
+                        return -ENOMEM;
+                }
+                free(anchored);
         }
         return 0;
 }

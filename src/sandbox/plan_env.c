@@ -43,6 +43,11 @@ static int env_put(struct reins_strv *env, const char *entry)
         return strv_push(env, entry);
 }
 
+int plan_env_put(struct reins_plan *plan, const char *entry)
+{
+        return env_put(&plan->env, entry);
+}
+
 static const char *env_lookup(char **environ_list, const char *name)
 {
         size_t len = strlen(name);

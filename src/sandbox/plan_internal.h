@@ -13,6 +13,8 @@ int plan_add_landlock(struct reins_plan *plan, const char *path, enum landlock_a
 /* plan_deny.c */
 int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy, const char *home,
                       struct reins_error *err);
+/* Apply the relative deny patterns below `tree` too (a user-granted bind). */
+int plan_deny_anchor_tree(struct reins_plan *plan, const char *tree);
 /* The deny pattern that covers `path` or one of its ancestors, or NULL. */
 const char *plan_path_denied(const struct reins_plan *plan, const char *path);
 int plan_add_deny(struct reins_plan *plan, struct reins_error *err);
@@ -25,7 +27,12 @@ int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *p
                            struct reins_error *err);
 int plan_add_landlock_rules(struct reins_plan *plan, struct reins_error *err);
 
+/* plan_network.c (after plan_build_env: it adds the proxy variables) */
+int plan_add_network(struct reins_plan *plan, const struct reins_policy *policy,
+                     const struct plan_options *options, struct reins_error *err);
+
 /* plan_env.c */
+int plan_env_put(struct reins_plan *plan, const char *entry); /* NAME=VALUE, replacing */
 int plan_build_env(struct reins_plan *plan, const struct reins_policy *policy,
                    const struct plan_options *options, struct reins_error *err);
 

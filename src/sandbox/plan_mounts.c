@@ -109,6 +109,12 @@ static int plan_add_bind(struct reins_plan *plan, const char *written, bool writ
         }
         if (strcmp(real, absolute) != 0 && plan_add_symlink_if_any(plan, absolute) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory");
+        /* relative deny patterns (such as .env or *.pem at any depth) cover
+         * what the user granted, not the system's files: hiding the CA
+         * certificates under /etc/ssl would break TLS */
+        if ((origin == BIND_FROM_OPTION || (origin == BIND_FROM_POLICY && writable)) &&
+            plan_deny_anchor_tree(plan, real) < 0)
+                return reins_error_set(err, ENOMEM, "out of memory");
         return 0;
 }
 

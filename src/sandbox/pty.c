@@ -12,9 +12,9 @@
 #include "sandbox/child.h"
 #include "util/cleanup.h"
 
-static int pty_send_master(int status_fd, int master)
+int report_send_fd(int status_fd, int kind, int fd)
 {
-        struct spawn_report report = {.kind = SPAWN_REPORT_PTY};
+        struct spawn_report report = {.kind = kind};
         struct iovec iov = {.iov_base = &report, .iov_len = sizeof(report)};
         union {
                 char buf[CMSG_SPACE(sizeof(int))];
@@ -29,7 +29,7 @@ static int pty_send_master(int status_fd, int master)
         cmsg->cmsg_level = SOL_SOCKET;
         cmsg->cmsg_type = SCM_RIGHTS;
         cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
         return sendmsg(status_fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
@@ -47,7 +47,7 @@ int pty_create_in_sandbox(const struct spawn_inputs *in, int status_fd, struct r
         /* the command sees the caller's terminal settings and size */
         tcsetattr(slave, TCSANOW, &in->termios);
         ioctl(slave, TIOCSWINSZ, &in->winsize);
-        int r = pty_send_master(status_fd, master);
+        int r = report_send_fd(status_fd, SPAWN_REPORT_PTY, master);
         if (r < 0) {
                 close(slave);
                 return reins_error_errno(err, -r, "handing the pty to the supervisor");

@@ -15,6 +15,9 @@
  * window size, send the master over status_fd; returns the slave fd. */
 int pty_create_in_sandbox(const struct spawn_inputs *in, int status_fd, struct reins_error *err);
 
+/* Send a report of `kind` carrying `fd` (SCM_RIGHTS) on the status socket. */
+int report_send_fd(int status_fd, int kind, int fd);
+
 /* Supervisor side: receive one report, and a passed fd if any (else -1). */
 int pty_receive_report(int status_fd, struct spawn_report *report, int *passed_fd);
 

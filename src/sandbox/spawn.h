@@ -17,9 +17,11 @@
 
 /* What the child reports on the status pipe (one record per write, atomic). */
 enum spawn_report_kind {
-        SPAWN_REPORT_SETUP_FAILED = 1, /* reins failed before the command ran: exit 125 */
-        SPAWN_REPORT_EXEC_FAILED = 2,  /* execve failed: 126 or 127 */
-        SPAWN_REPORT_PTY = 3,          /* carries the master of the sandbox's pty (SCM_RIGHTS) */
+        SPAWN_REPORT_SETUP_FAILED = 1,  /* reins failed before the command ran: exit 125 */
+        SPAWN_REPORT_EXEC_FAILED = 2,   /* execve failed: 126 or 127 */
+        SPAWN_REPORT_PTY = 3,           /* carries the master of the sandbox's pty (SCM_RIGHTS) */
+        SPAWN_REPORT_PROXY = 4,         /* carries the proxy's listening socket (SCM_RIGHTS) */
+        SPAWN_REPORT_EXEC_LISTENER = 5, /* carries the seccomp listener for exec auditing */
 };
 
 struct spawn_report {

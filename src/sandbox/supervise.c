@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net/proxy.h"
+#include "sandbox/exec_notify.h"
 #include "sandbox/pty.h"
 #include "sandbox/weaken.h"
 #include "util/cleanup.h"
@@ -19,7 +21,7 @@
 #define P_PIDFD 3
 #endif
 
-enum { TAG_SIGNAL, TAG_EXIT, TAG_STATUS, TAG_TIMER, TAG_PTY, TAG_STDIN };
+enum { TAG_SIGNAL, TAG_EXIT, TAG_STATUS, TAG_TIMER, TAG_PTY, TAG_STDIN, TAG_PROXY, TAG_EXEC };
 
 struct loop {
         int epoll;
@@ -28,6 +30,9 @@ struct loop {
         int master; /* the sandbox pty, -1 until it arrives */
         bool stdin_open;
         const struct spawn_result *sandbox;
+        const struct supervise_config *config;
+        struct proxy *proxy;
+        int exec_listener; /* seccomp user notifications of execve, -1 until it arrives */
         struct supervise_outcome *outcome;
         struct terminal_state terminal;
         bool exited;
@@ -114,6 +119,28 @@ static void loop_on_pty(struct loop *l, int master)
                 l->stdin_open = true;
 }
 
+/* The sandbox's listening socket arrived: serve the egress proxy on it. A
+ * proxy that cannot start means no network, so the sandbox is stopped. */
+static void loop_on_proxy_listener(struct loop *l, int listener)
+{
+        const struct reins_plan *plan = l->config->plan;
+        struct proxy_options options = {
+            .allow = &plan->net_allow,
+            .deny = &plan->net_deny,
+            .hosts = &plan->net_hosts,
+            .egress_budget_bytes = plan->egress_budget_bytes,
+            .events = l->config->events,
+        };
+        struct reins_error err = {0};
+        if (proxy_create(&options, listener, &l->proxy, &err) < 0 ||
+            loop_watch(l, proxy_poll_fd(l->proxy), TAG_PROXY) < 0) {
+                l->outcome->setup_failed = true;
+                snprintf(l->outcome->message, sizeof(l->outcome->message), "egress proxy: %s",
+                         err.message[0] ? err.message : "cannot watch it");
+                kill(l->sandbox->pid, SIGKILL);
+        }
+}
+
 static void loop_on_status(struct loop *l)
 {
         struct spawn_report report;
@@ -128,6 +155,18 @@ static void loop_on_status(struct loop *l)
         case SPAWN_REPORT_PTY:
                 if (passed >= 0)
                         loop_on_pty(l, passed);
+                break;
+        case SPAWN_REPORT_PROXY:
+                if (passed >= 0)
+                        loop_on_proxy_listener(l, passed);
+                break;
+        case SPAWN_REPORT_EXEC_LISTENER:
+                if (passed >= 0 && l->exec_listener < 0) {
+                        l->exec_listener = passed;
+                        loop_watch(l, passed, TAG_EXEC);
+                } else if (passed >= 0) {
+                        close(passed);
+                }
                 break;
         case SPAWN_REPORT_SETUP_FAILED:
                 l->outcome->setup_failed = true;
@@ -218,6 +257,14 @@ static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
         case TAG_STDIN:
                 loop_pump_stdin(l);
                 break;
+        case TAG_PROXY:
+                proxy_dispatch(l->proxy);
+                break;
+        case TAG_EXEC:
+                if (exec_notify_handle(l->exec_listener, l->config->events) < 0 ||
+                    (events & EPOLLHUP))
+                        loop_unwatch(l, l->exec_listener);
+                break;
         }
 }
 
@@ -231,11 +278,13 @@ static void loop_drain(struct loop *l)
                         ;
 }
 
-int supervise(const struct spawn_result *sandbox, uint64_t wall_time_ms, bool use_pty,
+int supervise(const struct spawn_result *sandbox, const struct supervise_config *config,
               struct supervise_outcome *outcome, struct reins_error *err)
 {
-        (void)use_pty;
-        struct loop l = {.epoll = -1,
+        uint64_t wall_time_ms = config->plan->limits.wall_time_ms;
+        struct loop l = {.config = config,
+                         .exec_listener = -1,
+                         .epoll = -1,
                          .signal_fd = -1,
                          .timer_fd = -1,
                          .master = -1,
@@ -277,6 +326,10 @@ int supervise(const struct spawn_result *sandbox, uint64_t wall_time_ms, bool us
         }
         loop_drain(&l);
         terminal_restore(&l.terminal);
+        if (l.proxy)
+                proxy_free(l.proxy);
+        if (l.exec_listener >= 0)
+                close(l.exec_listener);
         if (l.master >= 0)
                 close(l.master);
         if (l.timer_fd >= 0)

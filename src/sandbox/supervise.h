@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "audit/event.h"
+#include "sandbox/plan.h"
 #include "sandbox/spawn.h"
 
 struct supervise_outcome {
@@ -16,9 +18,14 @@ struct supervise_outcome {
         char message[REINS_ERROR_MAX]; /* from the sandbox, when it reported one */
 };
 
-/* `signals` must already be blocked in the caller (so none is lost between
- * clone and the loop); the loop reads them from a signalfd. */
-int supervise(const struct spawn_result *sandbox, uint64_t wall_time_ms, bool use_pty,
+struct supervise_config {
+        const struct reins_plan *plan; /* limits, network lists */
+        struct event_bus *events;      /* may be NULL */
+};
+
+/* The signals must already be blocked (supervise_block_signals) so none is
+ * lost between clone and the loop; the loop reads them from a signalfd. */
+int supervise(const struct spawn_result *sandbox, const struct supervise_config *config,
               struct supervise_outcome *outcome, struct reins_error *err);
 
 /* The signals `reins run` relays (block them before spawning). */

@@ -607,25 +607,9 @@ static void test_check_supported(void **state)
                 const char *yaml;
                 const char *message; /* after "inline:" */
         } cases[] = {
-            {"version: 1\nnetwork:\n  mode: proxy\n",
-             "3: network.mode: 'proxy' is not supported yet in this version of reins"},
-            {"version: 1\nnetwork: {mode: host}\n",
-             "2: network.mode: 'host' is not supported yet in this version of reins"},
-            {"version: 1\nnetwork:\n  allow: [\"api.example.com:443\"]\n",
-             "3: network.allow: a network allow list is not supported yet in this version "
-             "of reins"},
-            {"version: 1\nnetwork:\n  deny: [\"*.pastebin.com\"]\n",
-             "3: network.deny: a network deny list is not supported yet in this version of "
-             "reins"},
             {"version: 1\nnetwork:\n  ask: [x.test:22]\n",
              "3: network.ask: a network ask list is not supported yet in this version of "
              "reins"},
-            {"version: 1\nnetwork:\n  hosts:\n    a.test: 127.0.0.1\n",
-             "4: network.hosts: pinning host addresses is not supported yet in this version "
-             "of reins"},
-            {"version: 1\nnetwork:\n  egress_budget: 100MiB\n",
-             "3: network.egress_budget: an egress budget is not supported yet in this "
-             "version of reins"},
             {"version: 1\nexec:\n  deny: [/usr/bin/curl]\n",
              "3: exec.deny: denying executables is not supported yet in this version of "
              "reins"},
@@ -647,6 +631,16 @@ static void test_check_supported(void **state)
                 policy_free(p);
         }
 
+        /* the egress proxy's keys are supported (the plan checks them against
+         * the command line: mode host needs --net host) */
+        struct reins_policy *net = load_text_ok(
+            "version: 1\nnetwork: {mode: proxy, allow: [a.test], deny: [b.test], hosts: "
+            "{a.test: 127.0.0.1}, egress_budget: 1MiB}\n",
+            "inline");
+        struct reins_error net_err = {0};
+        assert_int_equal(policy_check_supported(net, &net_err), 0);
+        policy_free(net);
+
         /* empty lists, mode none, a zero budget and the other modes are fine */
         struct reins_policy *p = load_text_ok(
             "version: 1\nnetwork: {mode: none, allow: [], deny: [], ask: [], hosts: {}, "
@@ -659,25 +653,28 @@ static void test_check_supported(void **state)
         /* refused in a parent: the parent's file and line are named */
         char *dir = temp_dir();
         char *base = join(dir, "base.yaml"), *child = join(dir, "child.yaml");
-        write_file(base, "version: 1\nnetwork:\n  mode: none\n  allow: [a.test:443]\n");
-        write_file(child, "version: 1\nextends: base.yaml\nnetwork:\n  allow: [b.test:443]\n");
+        write_file(base, "version: 1\nnetwork:\n  mode: none\n  ask: [a.test:443]\n");
+        write_file(child, "version: 1\nextends: base.yaml\nnetwork:\n  ask: [b.test:443]\n");
         p = load_ok(child);
         assert_int_equal(policy_check_supported(p, &err), -EOPNOTSUPP);
         char expected[1024];
         snprintf(expected, sizeof(expected),
-                 "%s/base.yaml:4: network.allow: a network allow list is not supported yet in "
+                 "%s/base.yaml:4: network.ask: a network ask list is not supported yet in "
                  "this version of reins",
                  dir);
         assert_string_equal(err.message, expected);
         policy_free(p);
 
         /* a child overriding the parent's mode is named, not the parent */
-        write_file(base, "version: 1\nnetwork: {mode: none}\n");
-        write_file(child, "version: 1\nextends: base.yaml\n\nnetwork: {mode: host}\n");
+        write_file(base, "version: 1\nfilesystem: {workspace_mode: direct}\n");
+        write_file(child,
+                   "version: 1\nextends: base.yaml\n\nfilesystem: {workspace_mode: overlay}\n");
         p = load_ok(child);
         assert_int_equal(policy_check_supported(p, &err), -EOPNOTSUPP);
         snprintf(expected, sizeof(expected),
-                 "%s:4: network.mode: 'host' is not supported yet in this version of reins", child);
+                 "%s:4: filesystem.workspace_mode: 'overlay' is not supported yet in this "
+                 "version of reins",
+                 child);
         assert_string_equal(err.message, expected);
         policy_free(p);
         free(base);
@@ -688,10 +685,10 @@ static void test_check_supported(void **state)
         /* a policy built by hand has no origins: the key is still named */
         struct reins_policy *hand = calloc(1, sizeof(*hand));
         assert_non_null(hand);
-        hand->network.mode = POLICY_NETWORK_HOST;
+        hand->filesystem.workspace_mode = POLICY_WORKSPACE_OVERLAY;
         assert_int_equal(policy_check_supported(hand, &err), -EOPNOTSUPP);
-        assert_string_equal(err.message,
-                            "network.mode: 'host' is not supported yet in this version of reins");
+        assert_string_equal(err.message, "filesystem.workspace_mode: 'overlay' is not supported "
+                                         "yet in this version of reins");
         policy_free(hand);
 }
 

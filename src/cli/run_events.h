@@ -1,0 +1,23 @@
+/* The events `reins run` itself reports: session start and end, limits hit. */
+#ifndef REINS_CLI_RUN_EVENTS_H
+#define REINS_CLI_RUN_EVENTS_H
+
+#include <stdint.h>
+
+#include "audit/event.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/plan.h"
+#include "sandbox/spawn.h"
+#include "sandbox/supervise.h"
+
+/* A fresh random session id (24 hex digits). */
+int run_new_session_id(char out[25]);
+
+void run_emit_session_start(struct event_bus *bus, const struct reins_plan *plan,
+                            const struct spawn_inputs *in, const char *policy_source,
+                            const char *user_key);
+void run_emit_session_end(struct event_bus *bus, const struct reins_plan *plan,
+                          const struct supervise_outcome *outcome,
+                          const struct cgroup_handle *cgroup, uint64_t duration_ms);
+
+#endif

@@ -1,0 +1,200 @@
+#include "sandbox/exec_notify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "util/json_text.h"
+
+#define EXEC_MAX_ARGS  4096
+#define EXEC_MAX_BYTES (4u << 20) /* what we read of argv in all */
+
+int exec_notify_install(void)
+{
+        struct sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+            /* other ABIs are refused by the main filter already */
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 4),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 3, 0),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 2, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        };
+        struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
+        long fd =
+            syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        return fd < 0 ? -errno : (int)fd;
+}
+
+/* Read a NUL-terminated string at `address` of `pid`, growing as needed. */
+static char *exec_read_string(pid_t pid, uint64_t address, size_t *budget, size_t *length)
+{
+        size_t capacity = 256, used = 0;
+        char *buf = malloc(capacity);
+        while (buf && *budget > 0) {
+                if (used == capacity) {
+                        char *bigger = realloc(buf, capacity * 2);
+                        if (!bigger)
+                                break;
+                        buf = bigger;
+                        capacity *= 2;
+                }
+                /* never read across a page boundary in one go: the next page
+                 * may be unmapped while this one holds the terminator */
+                size_t page_left = 4096 - ((address + used) & 4095);
+                size_t want = capacity - used < page_left ? capacity - used : page_left;
+                if (want > *budget)
+                        want = *budget;
+                struct iovec local = {.iov_base = buf + used, .iov_len = want};
+                struct iovec remote = {.iov_base = (void *)(uintptr_t)(address + used),
+                                       .iov_len = want};
+                ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+                if (n <= 0)
+                        break;
+                char *nul = memchr(buf + used, '\0', (size_t)n);
+                *budget -= (size_t)n;
+                if (nul) {
+                        *length = (size_t)(nul - buf);
+                        return buf;
+                }
+                used += (size_t)n;
+        }
+        free(buf);
+        return NULL;
+}
+
+static json_t *exec_read_argv(pid_t pid, uint64_t argv_address, size_t *budget)
+{
+        json_t *argv = json_array();
+        for (int i = 0; argv && i < EXEC_MAX_ARGS; i++) {
+                uint64_t pointer = 0;
+                struct iovec local = {.iov_base = &pointer, .iov_len = sizeof(pointer)};
+                struct iovec remote = {.iov_base =
+                                           (void *)(uintptr_t)(argv_address + 8u * (uint64_t)i),
+                                       .iov_len = sizeof(pointer)};
+                if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != sizeof(pointer) ||
+                    pointer == 0)
+                        break;
+                size_t length = 0;
+                char *arg = exec_read_string(pid, pointer, budget, &length);
+                if (!arg) {
+                        json_array_append_new(argv, json_pack("{s:b}", "unreadable", 1));
+                        break;
+                }
+                json_array_append_new(argv, json_text(arg, length));
+                free(arg);
+        }
+        return argv;
+}
+
+static json_t *exec_proc_link(pid_t pid, const char *name)
+{
+        char path[64], target[4096];
+        snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+        ssize_t n = readlink(path, target, sizeof(target));
+        return n < 0 ? json_null() : json_text(target, (size_t)n);
+}
+
+/* The pids as the sandbox sees them (last NSpid field) and the parent. */
+static void exec_proc_ids(pid_t pid, long *inner_pid, long *parent)
+{
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+        FILE *f = fopen(path, "re");
+        *inner_pid = *parent = -1;
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f)) {
+                if (strncmp(line, "PPid:", 5) == 0)
+                        *parent = strtol(line + 5, NULL, 10);
+                if (strncmp(line, "NSpid:", 6) == 0) {
+                        char *last = strrchr(line, '\t');
+                        *inner_pid = strtol(last ? last : line + 6, NULL, 10);
+                }
+        }
+        fclose(f);
+}
+
+/* What the exec will most likely answer, judged from the supervisor through
+ * the process's own root and cwd (telemetry: the kernel decides). */
+static const char *exec_predict(pid_t pid, const char *path)
+{
+        char probe[8192];
+        if (!path)
+                return "EFAULT";
+        snprintf(probe, sizeof(probe), "/proc/%d/%s/%s", pid, path[0] == '/' ? "root" : "cwd",
+                 path);
+        struct stat st;
+        if (stat(probe, &st) < 0)
+                return errno == ENOENT ? "ENOENT" : errno == ENOTDIR ? "ENOTDIR" : "EACCES";
+        if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                return "EACCES";
+        return "ok";
+}
+
+static json_t *exec_describe(const struct seccomp_notif *req)
+{
+        pid_t pid = (pid_t)req->pid;
+        bool at = req->data.nr == __NR_execveat;
+        size_t budget = EXEC_MAX_BYTES, length = 0;
+        char *path = exec_read_string(pid, req->data.args[at ? 1 : 0], &budget, &length);
+        long inner = -1, parent = -1;
+        exec_proc_ids(pid, &inner, &parent);
+        json_t *fields =
+            json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:s}", "pid", (json_int_t)inner, "host_pid",
+                      (json_int_t)pid, "ppid", (json_int_t)parent, "path",
+                      path ? json_text(path, length) : json_null(), "argv",
+                      exec_read_argv(pid, req->data.args[at ? 2 : 1], &budget), "cwd",
+                      exec_proc_link(pid, "cwd"), "syscall", at ? "execveat" : "execve");
+        if (fields)
+                json_object_set_new(fields, "result", json_string(exec_predict(pid, path)));
+        free(path);
+        return fields;
+}
+
+int exec_notify_handle(int listener, struct event_bus *bus)
+{
+        struct seccomp_notif_sizes sizes;
+        if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+                return -errno;
+        struct seccomp_notif *req =
+            calloc(1, sizes.seccomp_notif > sizeof(*req) ? sizes.seccomp_notif : sizeof(*req));
+        struct seccomp_notif_resp *resp = calloc(
+            1, sizes.seccomp_notif_resp > sizeof(*resp) ? sizes.seccomp_notif_resp : sizeof(*resp));
+        int r = 0;
+        if (!req || !resp) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
+                r = errno == EINTR || errno == ENOENT ? 0 : -errno;
+                goto out;
+        }
+        json_t *fields = bus && bus->sink_count > 0 ? exec_describe(req) : NULL;
+        /* the exec itself is decided by the kernel and the other filters */
+        resp->id = req->id;
+        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT)
+                r = -errno;
+        if (fields)
+                event_emit(bus, "exec", fields);
+out:
+        free(req);
+        free(resp);
+        return r;
+}
