@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/run_events.h"
 #include "cli/run_report.h"
+#include "cli/run_workspace.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
@@ -29,6 +30,11 @@ struct run_args {
         const char *policy;
         struct event_bus events;
         char session[25];
+        const char *resume;    /* --resume SESSION (overlay) */
+        const char *events_to; /* --events FD|FILE */
+        FILE *event_stream;
+        unsigned parallel; /* --parallel N (overlay) */
+        struct workspace_session workspace;
         struct plan_options plan;
         bool quiet;
 };
@@ -46,6 +52,9 @@ enum {
         OPT_ALLOW_DEGRADED,
         OPT_NET,
         OPT_ALLOW_NET,
+        OPT_RESUME,
+        OPT_PARALLEL,
+        OPT_EVENTS,
 };
 
 static void run_usage(FILE *out)
@@ -64,6 +73,9 @@ static void run_usage(FILE *out)
                      "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
                      "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
                      "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
+                     "      --events FD|FILE       stream every event as JSON lines\n"
+                     "      --resume SESSION       continue in a copy-on-write session\n"
+                     "      --parallel N           N copy-on-write runs at once; prints their ids\n"
                      "      --strict               refuse rather than fall back to rlimits\n"
                      "      --allow-degraded       run even if a protection is unavailable\n"
                      "  -q, --quiet                no notes on stderr\n"
@@ -100,6 +112,9 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"allow-degraded", no_argument, NULL, OPT_ALLOW_DEGRADED},
             {"net", required_argument, NULL, OPT_NET},
             {"allow-net", required_argument, NULL, OPT_ALLOW_NET},
+            {"resume", required_argument, NULL, OPT_RESUME},
+            {"events", required_argument, NULL, OPT_EVENTS},
+            {"parallel", required_argument, NULL, OPT_PARALLEL},
             {"quiet", no_argument, NULL, 'q'},
             {"verbose", no_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
@@ -154,6 +169,27 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                 case OPT_NET:
                         args->plan.net = optarg;
                         break;
+                case OPT_EVENTS:
+                        args->events_to = optarg;
+                        break;
+                case OPT_RESUME:
+                        args->resume = optarg;
+                        args->plan.workspace_mode = "overlay";
+                        break;
+                case OPT_PARALLEL: {
+                        char *end = NULL;
+                        unsigned long n = strtoul(optarg, &end, 10);
+                        if (!end || *end || n < 1 || n > 256) {
+                                fprintf(stderr,
+                                        "reins: run: --parallel '%s': a count from 1 to "
+                                        "256\n",
+                                        optarg);
+                                return EXIT_REINS_FAILED;
+                        }
+                        args->parallel = (unsigned)n;
+                        args->plan.workspace_mode = "overlay";
+                        break;
+                }
                 case OPT_ALLOW_NET:
                         if (run_push(&args->plan.allow_net, optarg) < 0)
                                 return EXIT_REINS_FAILED;
@@ -264,13 +300,19 @@ static uint64_t run_elapsed_ms(struct timespec since)
 /* The session id and where events go (-v: stderr). */
 static int run_open_events(struct run_args *args)
 {
-        if (run_new_session_id(args->session) < 0) {
+        if (!args->session[0] && run_new_session_id(args->session) < 0) {
                 fprintf(stderr, "reins: cannot draw a session id\n");
                 return -1;
         }
         event_bus_init(&args->events, args->session);
         if (args->plan.verbosity > 0)
                 event_bus_add_sink(&args->events, event_sink_stderr, NULL);
+        if (args->events_to) {
+                args->event_stream = run_open_event_stream(args->events_to);
+                if (!args->event_stream)
+                        return -1;
+                event_bus_add_sink(&args->events, run_event_sink_stream, args->event_stream);
+        }
         return 0;
 }
 
@@ -290,16 +332,25 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 fprintf(stderr, "reins: %s\n", err.message);
                 return EXIT_REINS_FAILED;
         }
-        if (run_check_landlock(plan, &in.landlock_abi) < 0 ||
-            run_setup_cgroup(plan, &cgroup, &in.rlimit_fallback, args->quiet) < 0)
+        if (run_check_landlock(plan, &in.landlock_abi) < 0)
                 goto out;
-        in.cgroup = cgroup.count > 0 ? &cgroup : NULL;
         run_prepare_terminal(&in);
-        if (plan->verbosity > 0)
-                run_report_plan(stderr, plan, &in);
         supervise_block_signals();
         if (spawn_sandbox(&in, &sandbox, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
+        /* while the sandbox builds its root */
+        if (run_setup_cgroup(plan, &cgroup, &in.rlimit_fallback, args->quiet) < 0) {
+                spawn_kill(&sandbox);
+                goto out;
+        }
+        in.cgroup = cgroup.count > 0 ? &cgroup : NULL;
+        if (plan->verbosity > 0)
+                run_report_plan(stderr, plan, &in);
+        if (spawn_send_limits(&sandbox, in.cgroup, in.rlimit_fallback, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                spawn_kill(&sandbox);
                 goto out;
         }
         run_emit_session_start(&args->events, plan, &in, args->policy, NULL);
@@ -330,6 +381,12 @@ int cli_run(int argc, char **argv)
                 status = r < 0 ? 0 : r;
                 goto out;
         }
+        if (args.parallel > 1) {
+                int is_child = 0;
+                status = run_parallel(args.parallel, args.session, &is_child);
+                if (!is_child)
+                        goto out;
+        }
         args.plan.host_environ = environ;
         args.plan.home = getenv("HOME");
         args.plan.stdin_is_tty = isatty(STDIN_FILENO);
@@ -344,7 +401,14 @@ int cli_run(int argc, char **argv)
                                 "network; there is no egress control\n");
         if (run_open_events(&args) < 0)
                 goto out;
+        if (plan->overlay && run_workspace_start(plan, policy, args.session, args.resume,
+                                                 &args.workspace, &args.events, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
         status = run_sandbox(&args, plan);
+        if (plan->overlay)
+                run_workspace_finish(&args.workspace, status, &args.events);
 out:
         plan_free(plan);
         policy_free(policy);
@@ -352,5 +416,7 @@ out:
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.extra_env);
         strv_free(&args.plan.allow_net);
+        if (args.event_stream)
+                fclose(args.event_stream);
         return status;
 }

@@ -1,6 +1,8 @@
 #include "cli/run_events.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +10,33 @@
 #include <unistd.h>
 
 #include "util/json_text.h"
+
+FILE *run_open_event_stream(const char *where)
+{
+        char *end = NULL;
+        long fd = strtol(where, &end, 10);
+        FILE *stream = NULL;
+        if (end && *end == '\0' && fd >= 0 && fd <= 1024) {
+                int copy = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
+                stream = copy < 0 ? NULL : fdopen(copy, "w");
+        } else {
+                int file =
+                    open(where, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+                stream = file < 0 ? NULL : fdopen(file, "a");
+        }
+        if (!stream)
+                fprintf(stderr, "reins: --events %s: %s\n", where, strerror(errno));
+        return stream;
+}
+
+void run_event_sink_stream(void *stream, const json_t *event)
+{
+        /* one line per event, flushed at once: the stream is live */
+        if (json_dumpf(event, stream, JSON_COMPACT | JSON_ENSURE_ASCII) == 0) {
+                fputc('\n', stream);
+                fflush(stream);
+        }
+}
 
 int run_new_session_id(char out[25])
 {

@@ -3,12 +3,18 @@
 #define REINS_CLI_RUN_EVENTS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "audit/event.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/plan.h"
 #include "sandbox/spawn.h"
 #include "sandbox/supervise.h"
+
+/* --events FD|FILE: a live stream of the events as JSON lines. Returns a
+ * FILE the caller closes, or NULL with a message on stderr. */
+FILE *run_open_event_stream(const char *where);
+void run_event_sink_stream(void *stream, const json_t *event);
 
 /* A fresh random session id (24 hex digits). */
 int run_new_session_id(char out[25]);

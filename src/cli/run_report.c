@@ -23,6 +23,8 @@ static const char *mount_kind_name(enum mount_op_kind kind)
                 return "protect";
         case MOUNT_OP_SYMLINK:
                 return "symlink";
+        case MOUNT_OP_OVERLAY:
+                return "overlay";
         }
         return "?";
 }

@@ -33,8 +33,5 @@ int policy_check_supported(const struct reins_policy *policy, struct reins_error
         if (policy->approvals.present)
                 return refuse(policy, POLICY_KEY_APPROVALS, "approvals", "asking for approvals",
                               err);
-        if (policy->filesystem.workspace_mode == POLICY_WORKSPACE_OVERLAY)
-                return refuse(policy, POLICY_KEY_WORKSPACE_MODE, "filesystem.workspace_mode",
-                              "'overlay'", err);
         return 0;
 }

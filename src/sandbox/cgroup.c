@@ -254,14 +254,14 @@ static int cg_create_v2(const struct cgroup_plan *limits, struct cgroup_handle *
 /* Opened by the supervisor: the write is checked against these credentials. */
 static int cg_open_join(struct cgroup_handle *h)
 {
-        if (h->mode == CGROUP_V2) {
-                const char *dir = h->dirs[h->count - 1];
-                h->v2_dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                return h->v2_dir_fd < 0 ? -errno : 0;
-        }
+        /* v1: `tasks` moves one thread (ours, pid 1 of the sandbox is single
+         * threaded) without the global threadgroup lock; v2 has cgroup.procs */
+        const char *file = h->mode == CGROUP_V2 ? "cgroup.procs" : "tasks";
         for (int i = 0; i < h->count; i++) {
+                if (strstr(h->dirs[i], "-supervisor"))
+                        continue;
                 char path[4096];
-                snprintf(path, sizeof(path), "%s/tasks", h->dirs[i]);
+                snprintf(path, sizeof(path), "%s/%s", h->dirs[i], file);
                 int fd = open(path, O_WRONLY | O_CLOEXEC);
                 if (fd < 0)
                         return -errno;
@@ -274,7 +274,6 @@ int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle
                   struct reins_error *err)
 {
         memset(handle, 0, sizeof(*handle));
-        handle->v2_dir_fd = -1;
         if (!limits->memory_bytes && !limits->pids && !limits->cpus_milli)
                 return 0;
         if (weaken("limits"))
@@ -295,10 +294,10 @@ int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle
         return reins_error_set(err, ENOTSUP, "%s", unavailable_reason);
 }
 
-int cgroup_join_self(const struct cgroup_handle *handle)
+int cgroup_join_self(const int *join_fds, int count)
 {
-        for (int i = 0; i < handle->join_count; i++)
-                if (write(handle->join_fds[i], "0", 1) != 1)
+        for (int i = 0; i < count; i++)
+                if (write(join_fds[i], "0", 1) != 1)
                         return -errno;
         return 0;
 }
@@ -337,9 +336,6 @@ void cgroup_destroy(struct cgroup_handle *handle)
         }
         for (int i = 0; i < handle->join_count; i++)
                 close(handle->join_fds[i]);
-        if (handle->v2_dir_fd >= 0)
-                close(handle->v2_dir_fd);
         free(handle->memory_dir);
         memset(handle, 0, sizeof(*handle));
-        handle->v2_dir_fd = -1;
 }

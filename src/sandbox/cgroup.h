@@ -19,13 +19,12 @@ struct cgroup_handle {
         char *dirs[CGROUP_MAX_DIRS]; /* created cgroup directories */
         int count;
         char *memory_dir; /* the one holding memory accounting (OOM reports) */
-        /* How the sandbox joins without a costly migration: v1, the child
-         * writes "0" to each of these `tasks` files itself (a single thread
-         * moving itself skips the global threadgroup lock and its RCU grace
-         * period); v2, clone3(CLONE_INTO_CGROUP) with v2_dir_fd. */
+        /* How the sandbox joins: its pid 1 writes "0" to each of these files
+         * itself (opened here, so the write is checked against our
+         * credentials). In v1 they are `tasks` files: a single thread moving
+         * itself skips the global threadgroup lock and its RCU grace period. */
         int join_fds[CGROUP_MAX_DIRS];
         int join_count;
-        int v2_dir_fd;
 };
 
 /* Create cgroup(s) for the limits in `limits` (nothing when none is set).
@@ -33,9 +32,9 @@ struct cgroup_handle {
  * is available. */
 int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle,
                   struct reins_error *err);
-/* In the child, before anything else runs: move the calling (single-threaded)
- * process into the v1 cgroups. Async-signal-safe. */
-int cgroup_join_self(const struct cgroup_handle *handle);
+/* In the child, before the command starts: move the calling
+ * (single-threaded) process in, through the join fds. Async-signal-safe. */
+int cgroup_join_self(const int *join_fds, int count);
 /* How many times the memory limit killed a process (0 when unknown). */
 long cgroup_oom_kills(const struct cgroup_handle *handle);
 /* The highest memory use of the sandbox in bytes (0 when unknown). */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sandbox/caps.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/exec_notify.h"
 #include "sandbox/mounts.h"
 #include "sandbox/netns.h"
@@ -85,6 +86,32 @@ static int child_close_fds(int status_fd, int pty_slave, struct reins_error *err
         return 0;
 }
 
+/* The supervisor created our cgroups while we built the root: join them
+ * (or learn that rlimits stand in), then make them our cgroup namespace's
+ * root. Nothing of the command runs before this. */
+static int child_join_limits(int status_fd, int *rlimit_fallback, struct reins_error *err)
+{
+        struct spawn_report report;
+        int fds[REPORT_MAX_FDS], count = 0;
+        int n = report_receive(status_fd, &report, fds, REPORT_MAX_FDS, &count);
+        if (n <= 0 || report.kind != SPAWN_REPORT_LIMITS) {
+                for (int i = 0; i < count; i++)
+                        close(fds[i]);
+                if (n == 0)
+                        _exit(125); /* the supervisor gave up on us */
+                return reins_error_errno(err, n < 0 ? -n : EPROTO, "waiting for the limits");
+        }
+        int r = cgroup_join_self(fds, count);
+        for (int i = 0; i < count; i++)
+                close(fds[i]);
+        if (r < 0)
+                return reins_error_errno(err, -r, "joining the sandbox cgroups");
+        *rlimit_fallback = report.code;
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                return reins_error_errno(err, errno, "creating the cgroup namespace");
+        return 0;
+}
+
 /* The proxy listens inside our network namespace (the only address the
  * command can reach); the supervisor accepts on it from outside. */
 static int child_hand_over_listener(int status_fd, struct reins_error *err)
@@ -120,16 +147,6 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
         if (read(maps_fd, &go, 1) != 1)
                 _exit(125); /* the supervisor died or gave up before releasing us */
         close(maps_fd);
-        /* into our cgroups before anything else runs, then make them our
-         * cgroup namespace's root */
-        if (in->cgroup && cgroup_join_self(in->cgroup) < 0) {
-                reins_error_errno(&err, errno, "joining the sandbox cgroups");
-                child_fail(status_fd, &err);
-        }
-        if (unshare(CLONE_NEWCGROUP) < 0) {
-                reins_error_errno(&err, errno, "creating the cgroup namespace");
-                child_fail(status_fd, &err);
-        }
         if (mounts_build_root(in->plan, &err) < 0)
                 child_fail(status_fd, &err);
         if (!in->plan->host_network && netns_loopback_up(&err) < 0)
@@ -140,7 +157,10 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
                 reins_error_errno(&err, errno, "sethostname");
                 child_fail(status_fd, &err);
         }
-        if (rlimits_apply(in->plan, in->rlimit_fallback, &err) < 0)
+        int rlimit_fallback = 0;
+        if (child_join_limits(status_fd, &rlimit_fallback, &err) < 0)
+                child_fail(status_fd, &err);
+        if (rlimits_apply(in->plan, rlimit_fallback, &err) < 0)
                 child_fail(status_fd, &err);
         int pty_slave = -1;
         if (in->use_pty && (pty_slave = pty_create_in_sandbox(in, status_fd, &err)) < 0)

@@ -254,6 +254,39 @@ static int mounts_symlink(const struct mounts_ctx *ctx, const struct mount_op *o
         return 0;
 }
 
+/* The copy-on-write workspace: lower = the host workspace (never written),
+ * upper/work = the session's copy in reins' state directory. In a user
+ * namespace overlayfs keeps its metadata in user.* xattrs (userxattr). */
+static int mounts_overlay(const struct mounts_ctx *ctx, const struct mount_op *op,
+                          struct reins_error *err)
+{
+        if (!op->upper || !op->work)
+                return reins_error_set(err, EINVAL, "overlay workspace without a session");
+        char lower[4096], upper[4096], work[4096];
+        snprintf(lower, sizeof(lower), "/oldroot%s", op->source);
+        snprintf(upper, sizeof(upper), "/oldroot%s", op->upper);
+        snprintf(work, sizeof(work), "/oldroot%s", op->work);
+        (void)ctx;
+        cleanup_fd int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return reins_error_errno(err, errno,
+                                         "mounting the copy-on-write workspace (overlayfs in a "
+                                         "user namespace needs Linux 5.11+ and an upper "
+                                         "directory on a filesystem with user xattrs)");
+        cleanup_fd int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (mnt < 0)
+                return reins_error_errno(err, errno, "mounting the copy-on-write workspace");
+        cleanup_fd int target = mounts_open_target(ctx->newroot, op->target, S_IFDIR);
+        if (target < 0)
+                return reins_error_errno(err, -target, "mount target %s", op->target);
+        int r = mounts_attach(mnt, target);
+        return r < 0 ? reins_error_errno(err, -r, "attaching the copy-on-write workspace") : 0;
+}
+
 static int mounts_execute(const struct mounts_ctx *ctx, const struct mount_op *op,
                           struct reins_error *err)
 {
@@ -273,6 +306,8 @@ static int mounts_execute(const struct mounts_ctx *ctx, const struct mount_op *o
                 return mounts_protect(ctx, op, err);
         case MOUNT_OP_SYMLINK:
                 return mounts_symlink(ctx, op, err);
+        case MOUNT_OP_OVERLAY:
+                return mounts_overlay(ctx, op, err);
         }
         return reins_error_set(err, EINVAL, "unknown mount operation");
 }

@@ -84,22 +84,21 @@ static int plan_resolve_workspace(struct reins_plan *plan, const struct plan_opt
 }
 
 static int plan_resolve_mode(const struct reins_policy *policy, const struct plan_options *options,
-                             bool *readonly, struct reins_error *err)
+                             bool *readonly, bool *overlay, struct reins_error *err)
 {
         *readonly = policy->filesystem.workspace_mode == POLICY_WORKSPACE_READONLY;
+        *overlay = policy->filesystem.workspace_mode == POLICY_WORKSPACE_OVERLAY;
         if (!options->workspace_mode)
                 return 0;
-        if (strcmp(options->workspace_mode, "direct") == 0)
-                *readonly = false;
-        else if (strcmp(options->workspace_mode, "readonly") == 0)
+        *readonly = *overlay = false;
+        if (strcmp(options->workspace_mode, "readonly") == 0)
                 *readonly = true;
         else if (strcmp(options->workspace_mode, "overlay") == 0)
-                return reins_error_set(err, ENOTSUP,
-                                       "--workspace-mode overlay: not supported yet in this "
-                                       "version of reins (use direct or readonly)");
-        else
+                *overlay = true;
+        else if (strcmp(options->workspace_mode, "direct") != 0)
                 return reins_error_set(err, EINVAL,
-                                       "--workspace-mode '%s': expected direct or readonly",
+                                       "--workspace-mode '%s': expected direct, readonly or "
+                                       "overlay",
                                        options->workspace_mode);
         return 0;
 }
@@ -179,14 +178,14 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
                 goto fail;
         }
         if ((r = plan_resolve_workspace(plan, options, err)) < 0 ||
-            (r = plan_resolve_mode(policy, options, &readonly, err)) < 0 ||
+            (r = plan_resolve_mode(policy, options, &readonly, &plan->overlay, err)) < 0 ||
             (r = plan_resolve_limits(plan, policy, options, err)) < 0 ||
             (r = plan_deny_prepare(plan, policy, options->home, err)) < 0 ||
             (r = plan_add_system_mounts(plan, policy, options, readonly, err)) < 0)
                 goto fail;
         plan_sort_mounts(plan);
         if ((r = plan_add_deny(plan, err)) < 0 ||
-            (r = plan_add_protect(plan, policy, readonly, err)) < 0 ||
+            (r = plan_add_protect(plan, policy, readonly || plan->overlay, err)) < 0 ||
             (r = plan_add_landlock_rules(plan, err)) < 0 ||
             (r = plan_build_env(plan, policy, options, err)) < 0 ||
             (r = plan_add_network(plan, policy, options, err)) < 0 ||
@@ -202,6 +201,21 @@ fail:
         return r;
 }
 
+int plan_set_overlay(struct reins_plan *plan, const char *upper, const char *work)
+{
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                struct mount_op *op = &plan->mounts[i];
+                if (op->kind != MOUNT_OP_OVERLAY)
+                        continue;
+                free(op->upper);
+                free(op->work);
+                op->upper = strdup(upper);
+                op->work = strdup(work);
+                return op->upper && op->work ? 0 : -ENOMEM;
+        }
+        return -ENOENT;
+}
+
 void plan_free(struct reins_plan *plan)
 {
         if (!plan)
@@ -209,6 +223,8 @@ void plan_free(struct reins_plan *plan)
         for (size_t i = 0; i < plan->mount_count; i++) {
                 free(plan->mounts[i].source);
                 free(plan->mounts[i].target);
+                free(plan->mounts[i].upper);
+                free(plan->mounts[i].work);
         }
         free(plan->mounts);
         for (size_t i = 0; i < plan->landlock_count; i++)

@@ -20,7 +20,9 @@ enum mount_op_kind {
         MOUNT_OP_DEV,     /* minimal /dev at `target`: null zero full random urandom tty, pts */
         MOUNT_OP_HIDE,    /* make `target` (inside a bound tree) unusable: empty, no access */
         MOUNT_OP_PROTECT, /* re-bind `target` (inside a bound tree) onto itself read-only */
-        MOUNT_OP_SYMLINK  /* create symlink `target` -> `source` (e.g. /bin -> usr/bin) */
+        MOUNT_OP_SYMLINK, /* create symlink `target` -> `source` (e.g. /bin -> usr/bin) */
+        MOUNT_OP_OVERLAY  /* overlayfs at `target`: lower `source` (host, never written),
+                             upper and work from the workspace session */
 };
 
 struct mount_op {
@@ -29,6 +31,8 @@ struct mount_op {
         char *target; /* path inside the sandbox (absolute) */
         uint64_t size_bytes;
         bool optional; /* a missing source is skipped rather than fatal */
+        char *upper;   /* MOUNT_OP_OVERLAY: the session's copy */
+        char *work;    /* MOUNT_OP_OVERLAY: overlayfs' work directory */
 };
 
 /* Landlock access classes, applied to paths as seen inside the sandbox. */
@@ -56,6 +60,7 @@ struct reins_plan {
         struct reins_strv env; /* NAME=VALUE, the whole environment of the command */
         char *workspace;       /* absolute, symlink-free host path; bound at the same path */
         char *cwd;             /* inside the sandbox: the workspace */
+        bool overlay;          /* copy-on-write workspace (needs plan_set_overlay) */
         char *hostname;
 
         /* filesystem */
@@ -120,6 +125,9 @@ struct plan_options {
 
 int plan_build(const struct reins_policy *policy, const struct plan_options *options,
                struct reins_plan **out, struct reins_error *err);
+
+/* Overlay mode: point the workspace's overlay at a session's upper/work. */
+int plan_set_overlay(struct reins_plan *plan, const char *upper, const char *work);
 void plan_free(struct reins_plan *plan);
 
 #endif

@@ -182,7 +182,7 @@ static bool plan_in_view(const struct reins_plan *plan, const char *path)
 {
         for (size_t i = 0; i < plan->mount_count; i++) {
                 enum mount_op_kind k = plan->mounts[i].kind;
-                if ((k == MOUNT_OP_BIND_RO || k == MOUNT_OP_BIND_RW) &&
+                if ((k == MOUNT_OP_BIND_RO || k == MOUNT_OP_BIND_RW || k == MOUNT_OP_OVERLAY) &&
                     path_is_under(path, plan->mounts[i].target))
                         return true;
         }
@@ -235,7 +235,8 @@ int plan_add_deny(struct reins_plan *plan, struct reins_error *err)
         for (size_t p = 0; r == 0 && p < plan->deny_patterns.count; p++)
                 for (size_t i = 0; r == 0 && i < bound; i++) {
                         const struct mount_op *op = &plan->mounts[i];
-                        if (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW)
+                        if (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
+                            op->kind == MOUNT_OP_OVERLAY)
                                 r = deny_collect(plan, plan->deny_patterns.items[p], op->target,
                                                  &matches);
                 }

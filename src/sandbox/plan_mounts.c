@@ -152,8 +152,12 @@ int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *p
                 return reins_error_set(err, EACCES,
                                        "workspace %s is denied by filesystem.deny '%s'",
                                        plan->workspace, rule);
-        if ((r = plan_add_bind(plan, plan->workspace, !readonly, BIND_FROM_WORKSPACE, err)) < 0)
-                return r;
+        if (plan->overlay)
+                r = plan_add_mount(plan, MOUNT_OP_OVERLAY, plan->workspace, plan->workspace, 0);
+        else
+                r = plan_add_bind(plan, plan->workspace, !readonly, BIND_FROM_WORKSPACE, err);
+        if (r < 0)
+                return err && err->code ? r : reins_error_set(err, -r, "out of memory");
         /* /tmp is a private tmpfs unless the policy lists the host's /tmp. */
         if (!plan_binds_host_tmp(plan) &&
             (r = plan_add_mount(plan, MOUNT_OP_TMPFS, NULL, "/tmp",
@@ -172,6 +176,8 @@ static enum landlock_access plan_landlock_access(const struct mount_op *op)
                 return LANDLOCK_RULE_READ_EXEC;
         case MOUNT_OP_DEV:
                 return LANDLOCK_RULE_DEVICE;
+        case MOUNT_OP_OVERLAY:
+                return LANDLOCK_RULE_READ_WRITE;
         default:
                 return LANDLOCK_RULE_READ_WRITE;
         }

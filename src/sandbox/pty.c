@@ -12,25 +12,33 @@
 #include "sandbox/child.h"
 #include "util/cleanup.h"
 
-int report_send_fd(int status_fd, int kind, int fd)
+int report_send_fds(int socket_fd, int kind, int code, const int *fds, int count)
 {
-        struct spawn_report report = {.kind = kind};
+        struct spawn_report report = {.kind = kind, .code = code};
         struct iovec iov = {.iov_base = &report, .iov_len = sizeof(report)};
         union {
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(sizeof(int) * REPORT_MAX_FDS)];
                 struct cmsghdr align;
         } control;
         memset(&control, 0, sizeof(control));
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = control.buf,
-                             .msg_controllen = sizeof(control.buf)};
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-        return sendmsg(status_fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (count > REPORT_MAX_FDS)
+                return -E2BIG;
+        if (count > 0) {
+                msg.msg_control = control.buf;
+                msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
+                struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+                cmsg->cmsg_level = SOL_SOCKET;
+                cmsg->cmsg_type = SCM_RIGHTS;
+                cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+                memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)count);
+        }
+        return sendmsg(socket_fd, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+int report_send_fd(int socket_fd, int kind, int fd)
+{
+        return report_send_fds(socket_fd, kind, 0, &fd, 1);
 }
 
 int pty_create_in_sandbox(const struct spawn_inputs *in, int status_fd, struct reins_error *err)
@@ -55,10 +63,10 @@ int pty_create_in_sandbox(const struct spawn_inputs *in, int status_fd, struct r
         return slave;
 }
 
-int pty_receive_report(int status_fd, struct spawn_report *report, int *passed_fd)
+int report_receive(int socket_fd, struct spawn_report *report, int *fds, int max_fds, int *count)
 {
         union {
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(sizeof(int) * REPORT_MAX_FDS)];
                 struct cmsghdr align;
         } control;
         struct iovec iov = {.iov_base = report, .iov_len = sizeof(*report)};
@@ -66,16 +74,36 @@ int pty_receive_report(int status_fd, struct spawn_report *report, int *passed_f
                              .msg_iovlen = 1,
                              .msg_control = control.buf,
                              .msg_controllen = sizeof(control.buf)};
-        *passed_fd = -1;
+        *count = 0;
         memset(report, 0, sizeof(*report));
-        ssize_t n = recvmsg(status_fd, &msg, MSG_CMSG_CLOEXEC);
+        ssize_t n = recvmsg(socket_fd, &msg, MSG_CMSG_CLOEXEC);
         if (n <= 0)
                 return n == 0 ? 0 : -errno;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                        memcpy(passed_fd, CMSG_DATA(c), sizeof(int));
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                int got = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                for (int i = 0; i < got; i++) {
+                        int fd;
+                        memcpy(&fd, CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof(int));
+                        if (*count < max_fds)
+                                fds[(*count)++] = fd;
+                        else
+                                close(fd); /* more than asked for: never leak */
+                }
+        }
         report->message[sizeof(report->message) - 1] = '\0';
         return (int)n;
+}
+
+int pty_receive_report(int status_fd, struct spawn_report *report, int *passed_fd)
+{
+        int count = 0;
+        *passed_fd = -1;
+        int n = report_receive(status_fd, report, passed_fd, 1, &count);
+        if (count == 0)
+                *passed_fd = -1;
+        return n;
 }
 
 int terminal_make_raw(struct terminal_state *state, int fd)

@@ -15,8 +15,14 @@
  * window size, send the master over status_fd; returns the slave fd. */
 int pty_create_in_sandbox(const struct spawn_inputs *in, int status_fd, struct reins_error *err);
 
-/* Send a report of `kind` carrying `fd` (SCM_RIGHTS) on the status socket. */
-int report_send_fd(int status_fd, int kind, int fd);
+#define REPORT_MAX_FDS 4
+
+/* Send a report of `kind` (and `code`) carrying fds (SCM_RIGHTS) on the
+ * status socket, in either direction. */
+int report_send_fds(int socket_fd, int kind, int code, const int *fds, int count);
+int report_send_fd(int socket_fd, int kind, int fd);
+/* Receive one report and up to max_fds passed fds (extra ones are closed). */
+int report_receive(int socket_fd, struct spawn_report *report, int *fds, int max_fds, int *count);
 
 /* Supervisor side: receive one report, and a passed fd if any (else -1). */
 int pty_receive_report(int status_fd, struct spawn_report *report, int *passed_fd);

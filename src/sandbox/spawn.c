@@ -3,7 +3,6 @@
 #include "sandbox/spawn.h"
 
 #include <errno.h>
-#include <linux/sched.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "sandbox/child.h"
+#include "sandbox/pty.h"
 #include "sandbox/weaken.h"
 #include "util/cleanup.h"
 
@@ -72,22 +72,11 @@ static unsigned long spawn_clone_flags(const struct reins_plan *plan)
         return flags;
 }
 
-/* clone3 straight into a v2 cgroup, else a fork-like clone; the child gets
- * a copy of our (single-threaded) memory, including the plan and the
- * prebuilt seccomp program. */
+/* A fork-like clone: the child gets a copy of our (single-threaded) memory,
+ * including the plan and the prebuilt seccomp program. */
 static long spawn_clone(const struct spawn_inputs *in, int *pidfd)
 {
-        unsigned long flags = spawn_clone_flags(in->plan);
-        if (in->cgroup && in->cgroup->mode == CGROUP_V2) {
-                struct clone_args args = {
-                    .flags = (flags & ~(unsigned long)CSIGNAL) | CLONE_INTO_CGROUP,
-                    .pidfd = (uint64_t)(uintptr_t)pidfd,
-                    .exit_signal = SIGCHLD,
-                    .cgroup = (uint64_t)in->cgroup->v2_dir_fd,
-                };
-                return syscall(SYS_clone3, &args, sizeof(args));
-        }
-        return syscall(SYS_clone, flags, NULL, pidfd, NULL, NULL);
+        return syscall(SYS_clone, spawn_clone_flags(in->plan), NULL, pidfd, NULL, NULL);
 }
 
 int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struct reins_error *err)
@@ -137,4 +126,21 @@ int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struc
         out->pidfd = pidfd;
         out->status_fd = status_pair[0];
         return 0;
+}
+
+int spawn_send_limits(const struct spawn_result *sandbox, const struct cgroup_handle *cgroup,
+                      bool rlimit_fallback, struct reins_error *err)
+{
+        int r = report_send_fds(sandbox->status_fd, SPAWN_REPORT_LIMITS, rlimit_fallback,
+                                cgroup ? cgroup->join_fds : NULL, cgroup ? cgroup->join_count : 0);
+        return r < 0 ? reins_error_errno(err, -r, "sending the limits to the sandbox") : 0;
+}
+
+void spawn_kill(struct spawn_result *sandbox)
+{
+        kill(sandbox->pid, SIGKILL);
+        waitpid(sandbox->pid, NULL, __WALL);
+        close(sandbox->pidfd);
+        close(sandbox->status_fd);
+        sandbox->pidfd = sandbox->status_fd = -1;
 }

@@ -22,6 +22,7 @@ enum spawn_report_kind {
         SPAWN_REPORT_PTY = 3,           /* carries the master of the sandbox's pty (SCM_RIGHTS) */
         SPAWN_REPORT_PROXY = 4,         /* carries the proxy's listening socket (SCM_RIGHTS) */
         SPAWN_REPORT_EXEC_LISTENER = 5, /* carries the seccomp listener for exec auditing */
+        SPAWN_REPORT_LIMITS = 6,        /* supervisor to child: cgroup join fds; code 1 = rlimits */
 };
 
 struct spawn_report {
@@ -48,8 +49,17 @@ struct spawn_result {
         int status_fd; /* SOCK_SEQPACKET: spawn_report records, EOF once the command runs */
 };
 
-/* Clone into new namespaces (straight into a v2 cgroup when there is one),
- * map ids, release the child; it reports on status_fd. */
+/* Clone into new namespaces, map ids and let the child build its root; it
+ * reports on status_fd and waits for spawn_send_limits. */
+
 int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struct reins_error *err);
+
+/* The child builds its root meanwhile; this releases it to start the command
+ * once it has joined `cgroup` (NULL: none), or with rlimits instead. */
+int spawn_send_limits(const struct spawn_result *sandbox, const struct cgroup_handle *cgroup,
+                      bool rlimit_fallback, struct reins_error *err);
+
+/* Kill a sandbox that will not be released, and reap it. */
+void spawn_kill(struct spawn_result *sandbox);
 
 #endif

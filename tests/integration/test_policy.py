@@ -177,8 +177,6 @@ UNSUPPORTED = {
     "approvals": ("version: 1\nextends: default\napprovals: {timeout: 120s, default: deny}\n",
                   "approvals"),
     "exec_deny": ("version: 1\nextends: default\nexec:\n  deny: [/usr/bin/curl]\n", "exec"),
-    "overlay": ("version: 1\nextends: default\nfilesystem:\n  workspace_mode: overlay\n",
-                "overlay"),
 }
 
 

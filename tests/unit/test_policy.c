@@ -616,9 +616,6 @@ static void test_check_supported(void **state)
             {"version: 1\napprovals: {timeout: 120s, default: deny}\n",
              "2: approvals: asking for approvals is not supported yet in this version of "
              "reins"},
-            {"version: 1\nfilesystem:\n  workspace_mode: overlay\n",
-             "3: filesystem.workspace_mode: 'overlay' is not supported yet in this version "
-             "of reins"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct reins_policy *p = load_text_ok(cases[i].yaml, "inline");
@@ -665,18 +662,6 @@ static void test_check_supported(void **state)
         assert_string_equal(err.message, expected);
         policy_free(p);
 
-        /* a child overriding the parent's mode is named, not the parent */
-        write_file(base, "version: 1\nfilesystem: {workspace_mode: direct}\n");
-        write_file(child,
-                   "version: 1\nextends: base.yaml\n\nfilesystem: {workspace_mode: overlay}\n");
-        p = load_ok(child);
-        assert_int_equal(policy_check_supported(p, &err), -EOPNOTSUPP);
-        snprintf(expected, sizeof(expected),
-                 "%s:4: filesystem.workspace_mode: 'overlay' is not supported yet in this "
-                 "version of reins",
-                 child);
-        assert_string_equal(err.message, expected);
-        policy_free(p);
         free(base);
         free(child);
         remove_tree(dir);
@@ -685,10 +670,11 @@ static void test_check_supported(void **state)
         /* a policy built by hand has no origins: the key is still named */
         struct reins_policy *hand = calloc(1, sizeof(*hand));
         assert_non_null(hand);
-        hand->filesystem.workspace_mode = POLICY_WORKSPACE_OVERLAY;
+        hand->approvals.present = true;
         assert_int_equal(policy_check_supported(hand, &err), -EOPNOTSUPP);
-        assert_string_equal(err.message, "filesystem.workspace_mode: 'overlay' is not supported "
-                                         "yet in this version of reins");
+        assert_string_equal(err.message,
+                            "approvals: asking for approvals is not supported yet in this version "
+                            "of reins");
         policy_free(hand);
 }
 

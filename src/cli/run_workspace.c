@@ -1,0 +1,126 @@
+#include "cli/run_workspace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/run_events.h"
+#include "util/json_text.h"
+
+/* Paths whose change in a copy is flagged and never applied by default. */
+static const char *const builtin_protect[] = {
+    ".git/hooks",
+    ".git/config",
+    ".reins",
+    ".claude/settings.json",
+    ".claude/settings.local.json",
+    ".mcp.json",
+    ".vscode/tasks.json",
+    ".bashrc",
+    ".zshrc",
+    ".profile",
+    ".bash_profile",
+};
+
+static json_t *run_workspace_meta(const struct reins_plan *plan, const struct reins_policy *policy)
+{
+        json_t *protect = json_array();
+        for (size_t i = 0; i < sizeof(builtin_protect) / sizeof(builtin_protect[0]); i++)
+                json_array_append_new(protect, json_string(builtin_protect[i]));
+        for (size_t i = 0; i < policy->filesystem.protect.count; i++)
+                json_array_append_new(protect, json_text_z(policy->filesystem.protect.items[i]));
+        return json_pack("{s:s, s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "",
+                         "policy", plan->policy_name, "policy_sha256", plan->policy_sha256,
+                         "command", json_text_array(plan->argv), "protect", protect);
+}
+
+int run_workspace_start(struct reins_plan *plan, const struct reins_policy *policy, const char *id,
+                        const char *resume, struct workspace_session *session,
+                        struct event_bus *events, struct reins_error *err)
+{
+        int r;
+        if (resume) {
+                r = workspace_session_open(resume, session, err);
+                if (r == 0 && strcmp(session->lower, plan->workspace) != 0)
+                        r = reins_error_set(err, EINVAL,
+                                            "--resume %s: that session is a copy of %s, not of "
+                                            "the workspace %s",
+                                            resume, session->lower, plan->workspace);
+        } else {
+                json_t *meta = run_workspace_meta(plan, policy);
+                r = workspace_session_create(id, plan->workspace, meta, session, err);
+                json_decref(meta);
+        }
+        if (r == 0 && (r = workspace_session_mark(session, "running", (int)getpid(), err)) == 0 &&
+            plan_set_overlay(plan, session->upper, session->work) < 0)
+                r = reins_error_set(err, ENOMEM, "out of memory");
+        if (r == 0)
+                event_emit(events, "workspace.session",
+                           json_pack("{s:s, s:s, s:o, s:b}", "action", "start", "id", session->id,
+                                     "lower", json_text_z(session->lower), "resumed",
+                                     resume != NULL));
+        return r;
+}
+
+void run_workspace_finish(struct workspace_session *session, int status, struct event_bus *events)
+{
+        struct reins_error err = {0};
+        if (workspace_session_mark(session, "finished", status, &err) < 0)
+                fprintf(stderr, "reins: workspace session %s: %s\n", session->id, err.message);
+        event_emit(
+            events, "workspace.session",
+            json_pack("{s:s, s:s, s:i}", "action", "finish", "id", session->id, "status", status));
+        if (status != EXIT_REINS_FAILED)
+                fprintf(stderr,
+                        "reins: changes kept in session %s (reins diff %s; reins apply %s)\n",
+                        session->id, session->id, session->id);
+        workspace_session_free(session);
+}
+
+int run_parallel(unsigned count, char id[25], int *is_child)
+{
+        pid_t children[256];
+        char ids[256][25];
+        *is_child = 0;
+        if (count > 256) {
+                fprintf(stderr, "reins: --parallel %u: at most 256\n", count);
+                return EXIT_REINS_FAILED;
+        }
+        fflush(NULL);
+        unsigned started = 0;
+        for (; started < count; started++) {
+                if (run_new_session_id(ids[started]) < 0)
+                        break;
+                pid_t pid = fork();
+                if (pid < 0)
+                        break;
+                if (pid == 0) {
+                        /* the copies run unattended: no terminal to share */
+                        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                        if (null >= 0) {
+                                dup2(null, STDIN_FILENO);
+                                close(null);
+                        }
+                        memcpy(id, ids[started], 25);
+                        *is_child = 1;
+                        return 0;
+                }
+                children[started] = pid;
+                printf("%s\n", ids[started]);
+        }
+        fflush(stdout);
+        int combined = started == count ? 0 : EXIT_REINS_FAILED;
+        for (unsigned i = 0; i < started; i++) {
+                int status = 0;
+                while (waitpid(children[i], &status, 0) < 0 && errno == EINTR)
+                        ;
+                int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                if (combined == 0 && code != 0)
+                        combined = code;
+        }
+        return combined;
+}

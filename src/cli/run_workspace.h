@@ -1,0 +1,23 @@
+/* `reins run` in overlay mode: the copy-on-write session, --resume and
+ * --parallel. */
+#ifndef REINS_CLI_RUN_WORKSPACE_H
+#define REINS_CLI_RUN_WORKSPACE_H
+
+#include "audit/event.h"
+#include "policy/policy.h"
+#include "sandbox/plan.h"
+#include "workspace/session.h"
+
+/* Create (or, with `resume`, reopen) the session for this run and point the
+ * plan's overlay at it. `id` is the new session's id. */
+int run_workspace_start(struct reins_plan *plan, const struct reins_policy *policy, const char *id,
+                        const char *resume, struct workspace_session *session,
+                        struct event_bus *events, struct reins_error *err);
+void run_workspace_finish(struct workspace_session *session, int status, struct event_bus *events);
+
+/* --parallel N: fork N runs of this same command line, each with its own
+ * copy; print their ids; wait for all. Returns in each child (*is_child set)
+ * with `id` filled, or in the parent with the combined exit status. */
+int run_parallel(unsigned count, char id[25], int *is_child);
+
+#endif
