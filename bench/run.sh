@@ -202,4 +202,10 @@ if [[ $have_bwrap == yes ]]; then
 		echo "  bwrap outer process: could not read its PSS"
 	fi
 fi
+
+# --- egress proxy (issue 3; bench/proxy/) ----------------
+# 1 GiB through one CONNECT tunnel and through 50, against direct loopback
+# (budget >= 0.8x), and connection set-up latency p50/p99.
+# REINS_BENCH_PROXY_GIB=0.25 makes it quicker.
+python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}" --parallel 50 --latency 500
 exit 0

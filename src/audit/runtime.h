@@ -6,6 +6,7 @@
 #define REINS_AUDIT_RUNTIME_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "util/error.h"
@@ -15,5 +16,24 @@
 int runtime_register(const char *session, pid_t supervisor, const json_t *info,
                      struct reins_error *err);
 void runtime_unregister(const char *session);
+
+/* --- for `reins ps` and `reins stop` ------------------------------------- */
+
+/* The runtime directory, created and checked (0700, ours, not a symlink);
+ * an existing one with another owner or a looser mode is refused. */
+int runtime_dir(char **out, struct reins_error *err);
+
+/* Every registered session, oldest first: the registered object plus
+ * "alive" (false when the supervisor is gone or its pid was reused). */
+int runtime_list(json_t **sessions, struct reins_error *err);
+
+/* The entry of one session (id or unique prefix); -ENOENT / -EEXIST
+ * (ambiguous) with a message. The caller decrefs. */
+int runtime_find(const char *session, json_t **entry, struct reins_error *err);
+
+/* Does `pid` still run the process that started at `start_ticks`
+ * (/proc/PID/stat field 22)? Guards against pid reuse. */
+bool runtime_pid_matches(pid_t pid, unsigned long long start_ticks);
+int runtime_pid_start_ticks(pid_t pid, unsigned long long *ticks);
 
 #endif

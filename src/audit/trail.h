@@ -16,6 +16,9 @@ struct audit_trail;
  * ~/.local/state/reins/trails (created 0700, owner-checked). Caller frees. */
 char *audit_trail_dir(struct reins_error *err);
 
+/* The default trail of a session: audit_trail_dir()/SESSION.jsonl. */
+char *audit_trail_default_path(const char *session, struct reins_error *err);
+
 /* Create a new trail file (0600, O_EXCL) at `path`, signing its checkpoints
  * with the user's key (created 0600 under the config dir on first use). */
 int audit_trail_open(const char *path, struct audit_trail **out, struct reins_error *err);

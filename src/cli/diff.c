@@ -1,12 +1,168 @@
-/* Scaffolding until this subcommand's issue lands: it says so and fails. */
+/* reins diff SESSION [PATH...] [--stat | --json | --patch] [--against OTHER]:
+ * what a copy-on-write session changed, or how two sessions' results differ. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/cleanup.h"
+#include "util/json_text.h"
+#include "workspace/protect.h"
+#include "workspace/review.h"
+#include "workspace/session.h"
+
+static void diff_usage(FILE *out)
+{
+        fputs("usage: reins diff SESSION [PATH...] [--stat | --json | --patch] [--against OTHER]\n"
+              "  Show what a copy-on-write session changed in its copy of the workspace:\n"
+              "  created, modified, deleted, type- and mode-changed files, unified diffs for\n"
+              "  text, protected paths flagged.\n"
+              "  --stat           a summary per file\n"
+              "  --json           machine-readable\n"
+              "  --patch          a git patch (git apply takes it on a fresh checkout)\n"
+              "  --against OTHER  compare SESSION's result with session OTHER's\n",
+              out);
+}
+
+/* Paths given on the command line, workspace-relative. */
+static int diff_paths(int count, char **args, const char *lower, struct reins_strv *out)
+{
+        for (int i = 0; i < count; i++) {
+                char *rel = workspace_relative_path(args[i], lower);
+                if (!rel) {
+                        fprintf(stderr, "reins: %s: not a path inside the workspace %s\n", args[i],
+                                lower);
+                        return -EINVAL;
+                }
+                if (strv_push_take(out, rel) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int diff_open_root(const char *path, int *fd)
+{
+        *fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (*fd < 0) {
+                fprintf(stderr, "reins: %s: %s\n", path, strerror(errno));
+                return -1;
+        }
+        return 0;
+}
 
 int cli_diff(int argc, char **argv)
 {
-        (void)argc;
-        (void)argv;
-        fprintf(stderr, "reins: 'diff' is not available in this version yet\n");
-        return EXIT_REINS_USAGE;
+        static const struct option options[] = {
+            {"stat", no_argument, NULL, 's'},  {"json", no_argument, NULL, 'j'},
+            {"patch", no_argument, NULL, 'p'}, {"against", required_argument, NULL, 'a'},
+            {"help", no_argument, NULL, 'h'},  {NULL, 0, NULL, 0},
+        };
+        enum workspace_review_format format = WORKSPACE_REVIEW_TEXT;
+        const char *against = NULL;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+                switch (c) {
+                case 's':
+                        format = WORKSPACE_REVIEW_STAT;
+                        break;
+                case 'j':
+                        format = WORKSPACE_REVIEW_JSON;
+                        break;
+                case 'p':
+                        format = WORKSPACE_REVIEW_PATCH;
+                        break;
+                case 'a':
+                        against = optarg;
+                        break;
+                case 'h':
+                        diff_usage(stdout);
+                        return 0;
+                default:
+                        diff_usage(stderr);
+                        return EXIT_REINS_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                diff_usage(stderr);
+                return EXIT_REINS_USAGE;
+        }
+        const char *id = argv[optind++];
+        /* options may come anywhere; after "--" everything is a path ("-x" names) */
+        int path_start = optind;
+
+        struct reins_error err = {0};
+        struct workspace_session session = {0}, other = {0};
+        struct workspace_changes changes = {0}, other_changes = {0}, compared = {0};
+        struct reins_strv paths = {0};
+        int status = EXIT_REINS_FAILED;
+        cleanup_fd int lower_fd = -1;
+        cleanup_fd int upper_fd = -1;
+        cleanup_fd int other_fd = -1;
+        json_t *head = NULL;
+
+        if (workspace_session_open(id, &session, &err) < 0 ||
+            (against && workspace_session_open(against, &other, &err) < 0)) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
+        if (against && strcmp(session.lower, other.lower) != 0) {
+                fprintf(stderr,
+                        "reins: sessions %s and %s are copies of different workspaces (%s, %s)\n",
+                        session.id, other.id, session.lower, other.lower);
+                goto out;
+        }
+        if (diff_paths(argc - path_start, argv + path_start, session.lower, &paths) < 0) {
+                status = EXIT_REINS_USAGE;
+                goto out;
+        }
+        if (workspace_session_changes(&session, paths.items, paths.count, &changes, &err) < 0 ||
+            (against && workspace_session_changes(&other, paths.items, paths.count, &other_changes,
+                                                  &err) < 0)) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
+        if (diff_open_root(session.lower, &lower_fd) < 0 ||
+            diff_open_root(session.upper, &upper_fd) < 0 ||
+            (against && diff_open_root(other.upper, &other_fd) < 0))
+                goto out;
+        struct workspace_roots roots = {{-1, lower_fd, upper_fd, other_fd}};
+        const struct workspace_changes *shown = &changes;
+        if (against) {
+                if (workspace_compare_sessions(&changes, &other_changes, &roots, &compared, &err) <
+                    0) {
+                        fprintf(stderr, "reins: %s\n", err.message);
+                        goto out;
+                }
+                /* both sessions' protected paths are flagged */
+                for (size_t i = 0; i < compared.count; i++) {
+                        struct workspace_change *a =
+                            workspace_changes_find(&changes, compared.items[i].path);
+                        struct workspace_change *b =
+                            workspace_changes_find(&other_changes, compared.items[i].path);
+                        compared.items[i].protected = (a && a->protected) || (b && b->protected);
+                }
+                shown = &compared;
+        }
+        head = json_pack("{s:s, s:o}", "session", session.id, "lower", json_text_z(session.lower));
+        if (head && against)
+                json_object_set_new(head, "against", json_string(other.id));
+        if (workspace_review_write(stdout, shown, &roots, format, head, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
+        status = 0;
+out:
+        json_decref(head);
+        workspace_changes_free(&changes);
+        workspace_changes_free(&other_changes);
+        workspace_changes_free(&compared);
+        strv_free(&paths);
+        workspace_session_free(&session);
+        workspace_session_free(&other);
+        return status;
 }

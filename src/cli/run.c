@@ -15,6 +15,9 @@
 #include "cli/run_events.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
+#include "audit/runtime.h"
+#include "audit/trail.h"
+#include "util/json_text.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
@@ -30,8 +33,11 @@ struct run_args {
         const char *policy;
         struct event_bus events;
         char session[25];
-        const char *resume;    /* --resume SESSION (overlay) */
-        const char *events_to; /* --events FD|FILE */
+        const char *resume;     /* --resume SESSION (overlay) */
+        const char *events_to;  /* --events FD|FILE */
+        const char *audit_path; /* --audit PATH; default: the user's trail directory */
+        struct audit_trail *trail;
+        struct timespec last_flush;
         FILE *event_stream;
         unsigned parallel; /* --parallel N (overlay) */
         struct workspace_session workspace;
@@ -55,6 +61,7 @@ enum {
         OPT_RESUME,
         OPT_PARALLEL,
         OPT_EVENTS,
+        OPT_AUDIT,
 };
 
 static void run_usage(FILE *out)
@@ -74,6 +81,8 @@ static void run_usage(FILE *out)
                      "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
                      "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
                      "      --events FD|FILE       stream every event as JSON lines\n"
+                     "      --audit PATH           write the audit trail there (default: under\n"
+                     "                             $XDG_STATE_HOME/reins/trails)\n"
                      "      --resume SESSION       continue in a copy-on-write session\n"
                      "      --parallel N           N copy-on-write runs at once; prints their ids\n"
                      "      --strict               refuse rather than fall back to rlimits\n"
@@ -114,6 +123,7 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"allow-net", required_argument, NULL, OPT_ALLOW_NET},
             {"resume", required_argument, NULL, OPT_RESUME},
             {"events", required_argument, NULL, OPT_EVENTS},
+            {"audit", required_argument, NULL, OPT_AUDIT},
             {"parallel", required_argument, NULL, OPT_PARALLEL},
             {"quiet", no_argument, NULL, 'q'},
             {"verbose", no_argument, NULL, 'v'},
@@ -168,6 +178,9 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                         break;
                 case OPT_NET:
                         args->plan.net = optarg;
+                        break;
+                case OPT_AUDIT:
+                        args->audit_path = optarg;
                         break;
                 case OPT_EVENTS:
                         args->events_to = optarg;
@@ -297,6 +310,53 @@ static uint64_t run_elapsed_ms(struct timespec since)
                           (now.tv_nsec - since.tv_nsec) / 1000000);
 }
 
+/* The audit trail is not optional: if it cannot be written, nothing runs. */
+static int run_open_trail(struct run_args *args)
+{
+        struct reins_error err = {0};
+        char *path = NULL;
+        if (args->audit_path) {
+                path = strdup(args->audit_path);
+        } else {
+                char *dir = audit_trail_dir(&err);
+                if (dir && asprintf(&path, "%s/%s.jsonl", dir, args->session) < 0)
+                        path = NULL;
+                free(dir);
+        }
+        if (!path || audit_trail_open(path, &args->trail, &err) < 0) {
+                fprintf(stderr, "reins: cannot write the audit trail%s%s: %s (use --audit PATH)\n",
+                        path ? " " : "", path ? path : "",
+                        err.message[0] ? err.message : "out of memory");
+                free(path);
+                return -1;
+        }
+        free(path);
+        clock_gettime(CLOCK_MONOTONIC, &args->last_flush);
+        return event_bus_add_sink(&args->events, audit_trail_sink, args->trail);
+}
+
+/* Write the trail's batch at least every 100 ms (kill -9 loses at most that). */
+static void run_audit_tick(void *ctx)
+{
+        struct run_args *args = ctx;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed_ms = (now.tv_sec - args->last_flush.tv_sec) * 1000 +
+                          (now.tv_nsec - args->last_flush.tv_nsec) / 1000000;
+        if (elapsed_ms >= 100) {
+                audit_trail_flush(args->trail);
+                args->last_flush = now;
+        }
+}
+
+static void run_close_trail(struct run_args *args)
+{
+        struct reins_error err = {0};
+        if (args->trail && audit_trail_close(args->trail, &err) < 0)
+                fprintf(stderr, "reins: closing the audit trail: %s\n", err.message);
+        args->trail = NULL;
+}
+
 /* The session id and where events go (-v: stderr). */
 static int run_open_events(struct run_args *args)
 {
@@ -313,7 +373,7 @@ static int run_open_events(struct run_args *args)
                         return -1;
                 event_bus_add_sink(&args->events, run_event_sink_stream, args->event_stream);
         }
-        return 0;
+        return run_open_trail(args);
 }
 
 static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
@@ -353,11 +413,26 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 spawn_kill(&sandbox);
                 goto out;
         }
-        run_emit_session_start(&args->events, plan, &in, args->policy, NULL);
-        struct supervise_config config = {.plan = plan, .events = &args->events};
+        char user_key[65] = "";
+        struct reins_error key_err = {0};
+        audit_user_public_key_hex(user_key, &key_err);
+        run_emit_session_start(&args->events, plan, &in, args->policy,
+                               user_key[0] ? user_key : NULL);
+        json_t *info =
+            json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
+                      plan->policy_name, "command", json_text_array(plan->argv), "workspace",
+                      json_text_z(plan->workspace));
+        struct reins_error reg_err = {0};
+        if (runtime_register(args->session, getpid(), info, &reg_err) < 0 && !args->quiet)
+                fprintf(stderr, "reins: note: session not listed by 'reins ps': %s\n",
+                        reg_err.message);
+        json_decref(info);
+        struct supervise_config config = {
+            .plan = plan, .events = &args->events, .tick = run_audit_tick, .tick_ctx = args};
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
                 fprintf(stderr, "reins: %s\n", err.message);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
+        runtime_unregister(args->session);
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
         close(sandbox.pidfd);
         close(sandbox.status_fd);
@@ -416,6 +491,7 @@ out:
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.extra_env);
         strv_free(&args.plan.allow_net);
+        run_close_trail(&args);
         if (args.event_stream)
                 fclose(args.event_stream);
         return status;

@@ -24,9 +24,13 @@ struct proxy_options {
         uint64_t idle_timeout_ms;       /* 0 = default (5 minutes) */
         unsigned max_connections;       /* 0 = default (1024) */
         struct event_bus *events;       /* may be NULL */
+        const char *dns_servers;        /* NULL: the system's resolv.conf; else c-ares CSV
+                                           ("127.0.0.1:5353"): tests use a fake DNS server */
 };
 
-/* Take ownership of `listen_fd` (non-blocking, listening). */
+/* Take ownership of `listen_fd` (non-blocking, listening). The options'
+ * lists are copied. Raises the soft RLIMIT_NOFILE towards the hard limit:
+ * each connection holds six fds (two sockets, two pipes). */
 int proxy_create(const struct proxy_options *options, int listen_fd, struct proxy **out,
                  struct reins_error *err);
 /* An fd (epoll) that becomes readable when the proxy has work to do. */

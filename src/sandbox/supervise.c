@@ -312,7 +312,9 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
         }
         while (!l.exited) {
                 struct epoll_event events[8];
-                int n = epoll_wait(l.epoll, events, 8, -1);
+                int n = epoll_wait(l.epoll, events, 8, config->tick ? 100 : -1);
+                if (config->tick)
+                        config->tick(config->tick_ctx);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {

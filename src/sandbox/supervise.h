@@ -21,6 +21,10 @@ struct supervise_outcome {
 struct supervise_config {
         const struct reins_plan *plan; /* limits, network lists */
         struct event_bus *events;      /* may be NULL */
+        /* called at least every 100 ms while the sandbox runs (the audit
+         * trail writes its batch); NULL for none */
+        void (*tick)(void *ctx);
+        void *tick_ctx;
 };
 
 /* The signals must already be blocked (supervise_block_signals) so none is

@@ -1,0 +1,176 @@
+#include "audit/format.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *record_string(const json_t *record, const char *key)
+{
+        const char *s = json_string_value(json_object_get(record, key));
+        return s ? s : "";
+}
+
+/* " LABEL VALUE" when the field is present. */
+static void format_field(struct audit_buffer *b, const json_t *record, const char *label,
+                         const char *key)
+{
+        const json_t *value = json_object_get(record, key);
+        if (!value || json_is_null(value))
+                return;
+        audit_buffer_addf(b, " %s", label);
+        audit_value_text(b, value);
+}
+
+static void format_list(struct audit_buffer *b, const json_t *list, const char *label)
+{
+        size_t n = json_array_size(list);
+        if (n == 0)
+                return;
+        audit_buffer_addf(b, "; %s (%zu):", label, n);
+        for (size_t i = 0; i < n && i < 5; i++) {
+                audit_buffer_addc(b, ' ');
+                audit_value_text(b, json_array_get(list, i));
+        }
+        if (n > 5)
+                audit_buffer_adds(b, " ...");
+}
+
+static bool format_is_internal(const char *key)
+{
+        static const char *const keys[] = {"type", "time", "session", "seq", "mono", "prev"};
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+                if (strcmp(key, keys[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* "key=value ..." for every field that is not part of the envelope. */
+static void format_other_fields(struct audit_buffer *b, const json_t *record, const char *skip)
+{
+        const char *key;
+        const json_t *value;
+        json_object_foreach((json_t *)record, key, value)
+        {
+                if (format_is_internal(key) || (skip && strcmp(key, skip) == 0))
+                        continue;
+                audit_buffer_addc(b, ' ');
+                audit_text_escape(b, key, strlen(key));
+                audit_buffer_addc(b, '=');
+                audit_value_text(b, value);
+        }
+}
+
+bool audit_record_is_denial(const json_t *record)
+{
+        const char *type = record_string(record, "type");
+        const char *decision = record_string(record, "decision");
+        return strcmp(type, "limit") == 0 ||
+               (strcmp(decision, "deny") == 0 || strcmp(decision, "denied") == 0 ||
+                strcmp(decision, "block") == 0);
+}
+
+void audit_format_summary(struct audit_buffer *b, const json_t *r)
+{
+        const char *type = record_string(r, "type");
+        if (strcmp(type, "session.start") == 0) {
+                const json_t *policy = json_object_get(r, "policy");
+                audit_buffer_adds(b, "session start:");
+                format_field(b, r, "user ", "user");
+                format_field(b, r, "agent ", "agent");
+                format_field(b, policy, "policy ", "name");
+                const char *sha = record_string(policy, "sha256");
+                if (sha[0])
+                        audit_buffer_addf(b, " (sha256 %.12s)", sha);
+                if (json_is_true(json_object_get(r, "degraded")))
+                        audit_buffer_adds(b, " DEGRADED");
+                format_field(b, r, "command: ", "command");
+        } else if (strcmp(type, "session.end") == 0) {
+                audit_buffer_adds(b, "session end:");
+                format_field(b, r, "status ", "status");
+                format_field(b, r, "signal ", "signal");
+                format_field(b, r, "after ms ", "duration_ms");
+                if (json_is_true(json_object_get(r, "timed_out")))
+                        audit_buffer_adds(b, " TIMED OUT");
+                format_field(b, r, "peak memory bytes ", "peak_memory_bytes");
+        } else if (strcmp(type, "exec") == 0) {
+                audit_buffer_adds(b, "exec");
+                format_field(b, r, "pid ", "pid");
+                format_field(b, r, "ppid ", "ppid");
+                audit_buffer_addc(b, ':');
+                format_field(b, r, "", "argv");
+                format_field(b, r, "in ", "cwd");
+                format_field(b, r, "path ", "path");
+                format_field(b, r, "result ", "result");
+        } else if (strcmp(type, "net.decision") == 0) {
+                audit_buffer_adds(b, "net");
+                format_field(b, r, "", "decision");
+                format_field(b, r, "", "host");
+                format_field(b, r, "port ", "port");
+                format_field(b, r, "address ", "address");
+                format_field(b, r, "protocol ", "protocol");
+                format_field(b, r, "rule ", "rule");
+                format_field(b, r, "reason: ", "reason");
+        } else if (strcmp(type, "net.close") == 0) {
+                audit_buffer_adds(b, "net close");
+                format_field(b, r, "", "host");
+                format_field(b, r, "port ", "port");
+                format_field(b, r, "bytes up ", "bytes_up");
+                format_field(b, r, "bytes down ", "bytes_down");
+        } else if (strcmp(type, "limit") == 0) {
+                audit_buffer_adds(b, "limit");
+                format_field(b, r, "", "kind");
+                audit_buffer_addc(b, ':');
+                format_other_fields(b, r, "kind");
+        } else if (strcmp(type, "files.changed") == 0) {
+                audit_buffer_addf(b, "files changed: %zu created, %zu modified, %zu deleted",
+                                  json_array_size(json_object_get(r, "created")),
+                                  json_array_size(json_object_get(r, "modified")),
+                                  json_array_size(json_object_get(r, "deleted")));
+                format_list(b, json_object_get(r, "created"), "created");
+                format_list(b, json_object_get(r, "modified"), "modified");
+                format_list(b, json_object_get(r, "deleted"), "deleted");
+        } else if (strcmp(type, "checkpoint") == 0) {
+                audit_buffer_addf(b, "checkpoint: %lld records, root %.16s..., %s",
+                                  (long long)json_integer_value(json_object_get(r, "tree_size")),
+                                  record_string(r, "root"),
+                                  json_is_true(json_object_get(r, "final")) ? "final" : "signed");
+        } else {
+                audit_text_escape(b, type, strlen(type));
+                format_other_fields(b, r, NULL);
+        }
+}
+
+static const char *format_colour(const json_t *record)
+{
+        const char *type = record_string(record, "type");
+        if (audit_record_is_denial(record))
+                return "\033[31m";
+        if (strncmp(type, "session.", 8) == 0)
+                return "\033[1m";
+        if (strcmp(type, "exec") == 0)
+                return "\033[36m";
+        if (strncmp(type, "net.", 4) == 0)
+                return "\033[32m";
+        if (strcmp(type, "checkpoint") == 0)
+                return "\033[2m";
+        return "\033[33m";
+}
+
+char *audit_format_line(const json_t *record, bool colour)
+{
+        struct audit_buffer b = {0};
+        /* 2026-11-23T21:31:39.825921Z -> 2026-11-23 21:31:39.825 */
+        const char *time = record_string(record, "time");
+        char shown[24];
+        snprintf(shown, sizeof(shown), "%.23s", time);
+        if (strlen(shown) > 10 && shown[10] == 'T')
+                shown[10] = ' ';
+        audit_text_escape(&b, shown, strlen(shown));
+        audit_buffer_addf(&b, " %.8s #%lld ", record_string(record, "session"),
+                          (long long)json_integer_value(json_object_get(record, "seq")));
+        if (colour)
+                audit_buffer_adds(&b, format_colour(record));
+        audit_format_summary(&b, record);
+        if (colour)
+                audit_buffer_adds(&b, "\033[0m");
+        return audit_buffer_take(&b);
+}

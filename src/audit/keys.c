@@ -1,0 +1,147 @@
+#include "audit/keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/dirs.h"
+#include "audit/trail.h"
+#include "util/cleanup.h"
+#include "util/path.h"
+
+void audit_hex(const unsigned char *bytes, size_t length, char *out)
+{
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < length; i++) {
+                out[2 * i] = digits[bytes[i] >> 4];
+                out[2 * i + 1] = digits[bytes[i] & 15];
+        }
+        out[2 * length] = '\0';
+}
+
+static int audit_hex_digit(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+int audit_unhex(const char *hex, unsigned char *bytes, size_t length)
+{
+        if (!hex || strlen(hex) != 2 * length)
+                return -EINVAL;
+        for (size_t i = 0; i < length; i++) {
+                int high = audit_hex_digit(hex[2 * i]), low = audit_hex_digit(hex[2 * i + 1]);
+                if (high < 0 || low < 0)
+                        return -EINVAL;
+                bytes[i] = (unsigned char)(high << 4 | low);
+        }
+        return 0;
+}
+
+void audit_key_wipe(struct audit_key *key)
+{
+        sodium_memzero(key, sizeof(*key));
+}
+
+int audit_key_load_file(const char *path, struct audit_key *key, struct reins_error *err)
+{
+        if (sodium_init() < 0)
+                return reins_error_set(err, EIO, "libsodium failed to initialise");
+        cleanup_fd int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "audit key %s", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return reins_error_errno(err, errno, "audit key %s", path);
+        if (!S_ISREG(st.st_mode))
+                return reins_error_set(err, EPERM, "audit key %s is not a regular file", path);
+        if (st.st_uid != geteuid())
+                return reins_error_set(err, EPERM,
+                                       "audit key %s is owned by uid %u, not by you: refusing to "
+                                       "sign with it",
+                                       path, (unsigned)st.st_uid);
+        /* a key others can read lets them forge checkpoints that verify */
+        if (st.st_mode & 077)
+                return reins_error_set(err, EPERM,
+                                       "audit key %s is accessible by group or others (mode "
+                                       "%04o): refusing to use it (chmod 600 %s, and consider it "
+                                       "leaked)",
+                                       path, (unsigned)(st.st_mode & 07777), path);
+        if (st.st_size != crypto_sign_SEEDBYTES)
+                return reins_error_set(err, EINVAL,
+                                       "audit key %s: expected %d bytes, found %lld (corrupt?)",
+                                       path, crypto_sign_SEEDBYTES, (long long)st.st_size);
+        unsigned char seed[crypto_sign_SEEDBYTES];
+        ssize_t n = read(fd, seed, sizeof(seed));
+        if (n != (ssize_t)sizeof(seed)) {
+                sodium_memzero(seed, sizeof(seed));
+                return reins_error_set(err, EIO, "audit key %s: short read", path);
+        }
+        crypto_sign_seed_keypair(key->public_key, key->secret_key, seed);
+        sodium_memzero(seed, sizeof(seed));
+        return 0;
+}
+
+/* Write a fresh seed under a temporary name and link() it into place:
+ * link fails with EEXIST when a parallel session won the race, and then
+ * both use the winner's key; nobody ever reads a half-written key. */
+static int audit_key_create(const char *dir, const char *path, struct reins_error *err)
+{
+        char name[64];
+        snprintf(name, sizeof(name), ".%s.%ld.tmp", AUDIT_KEY_FILE, (long)getpid());
+        cleanup_free char *tmp = path_join(dir, name);
+        if (!tmp)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        unlink(tmp);
+        cleanup_fd int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "creating the audit key %s", tmp);
+        unsigned char seed[crypto_sign_SEEDBYTES];
+        randombytes_buf(seed, sizeof(seed));
+        ssize_t n = write(fd, seed, sizeof(seed));
+        sodium_memzero(seed, sizeof(seed));
+        int r = 0;
+        if (n != (ssize_t)sizeof(seed) || fsync(fd) < 0)
+                r = reins_error_errno(err, n < 0 ? errno : EIO, "writing the audit key %s", tmp);
+        else if (link(tmp, path) < 0 && errno != EEXIST)
+                r = reins_error_errno(err, errno, "creating the audit key %s", path);
+        unlink(tmp);
+        return r;
+}
+
+int audit_key_load(struct audit_key *key, bool create, struct reins_error *err)
+{
+        cleanup_free char *dir = NULL;
+        int r = audit_config_dir(&dir, create, err);
+        if (r < 0)
+                return r == -ENOENT && !create ? -ENOENT : r;
+        cleanup_free char *path = path_join(dir, AUDIT_KEY_FILE);
+        if (!path)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        if (access(path, F_OK) < 0 && errno == ENOENT) {
+                if (!create)
+                        return -ENOENT;
+                if ((r = audit_key_create(dir, path, err)) < 0)
+                        return r;
+        }
+        return audit_key_load_file(path, key, err);
+}
+
+int audit_user_public_key_hex(char out[65], struct reins_error *err)
+{
+        struct audit_key key;
+        int r = audit_key_load(&key, true, err);
+        if (r < 0)
+                return r;
+        audit_hex(key.public_key, sizeof(key.public_key), out);
+        audit_key_wipe(&key);
+        return 0;
+}

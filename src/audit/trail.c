@@ -1,0 +1,312 @@
+/* The trail writer. Each record is the event plus `seq` (0, 1, ...), `mono`
+ * (CLOCK_MONOTONIC ns) and `prev` (hex SHA-256 of the previous record's line,
+ * 64 zeros for the first), serialized as one line of compact JSON with
+ * sorted keys and \u escapes for everything outside ASCII: the same event
+ * always gives the same bytes, and no byte of an event (a newline in an
+ * argv, a quote) can end a record early. Untrusted bytes that are not UTF-8
+ * arrive as {"base64": "..."} objects (util/json_text.h).
+ *
+ * Lines are batched and written with one write() each batch, so a record is
+ * never interleaved or split by us; a kill -9 in the middle of a large
+ * write() can still cut the file inside a line, which the verifier reports
+ * as a torn tail and ignores (audit/verify.h). */
+#include "audit/trail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/checkpoint.h"
+#include "audit/clock.h"
+#include "audit/dirs.h"
+#include "audit/keys.h"
+#include "audit/merkle.h"
+#include "audit/trail_internal.h"
+#include "util/cleanup.h"
+#include "util/path.h"
+
+#define TRAIL_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+
+struct audit_trail {
+        int fd;
+        char *path;
+        struct audit_key key;
+        char session[128];
+        uint64_t seq;              /* the next record's seq */
+        uint64_t since_checkpoint; /* event records since the last checkpoint */
+        uint64_t checkpoint_every;
+        char prev[65];
+        struct merkle_frontier frontier;
+        char *buffer;
+        size_t used, capacity;
+        uint64_t oldest_mono; /* mono of the oldest buffered record */
+        off_t written;        /* bytes of whole lines in the file */
+        int error;            /* sticky -errno: the trail stops growing */
+        char error_message[256];
+};
+
+char *audit_trail_dir(struct reins_error *err)
+{
+        const char *state = getenv("XDG_STATE_HOME");
+        cleanup_free char *base = NULL;
+        if (state && state[0] == '/') {
+                base = strdup(state);
+        } else {
+                const char *home = audit_home();
+                if (!home) {
+                        reins_error_set(err, ENOENT, "no state directory: set XDG_STATE_HOME or HOME");
+                        return NULL;
+                }
+                base = path_join(home, ".local/state");
+        }
+        cleanup_free char *reins = base ? path_join(base, "reins") : NULL;
+        cleanup_free char *dir = reins ? path_join(reins, "trails") : NULL;
+        if (!dir) {
+                reins_error_set(err, ENOMEM, "out of memory");
+                return NULL;
+        }
+        /* reins/ is shared with the workspace sessions: owner-only writes;
+         * trails/ is private (trails name every command the agent ran) */
+        if (audit_dir_check(reins, true, AUDIT_DIR_NOT_WRITABLE_BY_OTHERS, err) < 0 ||
+            audit_dir_check(dir, true, AUDIT_DIR_PRIVATE, err) < 0)
+                return NULL;
+        return steal_ptr(&dir);
+}
+
+char *audit_trail_default_path(const char *session, struct reins_error *err)
+{
+        cleanup_free char *dir = audit_trail_dir(err);
+        if (!dir)
+                return NULL;
+        char name[160];
+        snprintf(name, sizeof(name), "%s" AUDIT_TRAIL_SUFFIX, session);
+        char *path = path_join(dir, name);
+        if (!path)
+                reins_error_set(err, ENOMEM, "out of memory");
+        return path;
+}
+
+int audit_trail_open_with_key(const char *path, const struct audit_key *key,
+                              struct audit_trail **out, struct reins_error *err)
+{
+        if (sodium_init() < 0)
+                return reins_error_set(err, EIO, "libsodium failed to initialise");
+        struct audit_trail *t = calloc(1, sizeof(*t));
+        if (!t || !(t->path = strdup(path))) {
+                free(t);
+                return reins_error_set(err, ENOMEM, "out of memory");
+        }
+        t->key = *key;
+        t->checkpoint_every = AUDIT_CHECKPOINT_EVERY;
+        memset(t->prev, '0', 64);
+        merkle_frontier_init(&t->frontier);
+        /* O_EXCL: never continue (or clobber) a trail someone prepared;
+         * O_NOFOLLOW: a planted symlink cannot point our writes elsewhere;
+         * O_APPEND: every batch lands at the end, whatever else holds the file */
+        t->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (t->fd < 0) {
+                int r = reins_error_errno(err, errno, "audit trail %s", path);
+                audit_key_wipe(&t->key);
+                free(t->path);
+                free(t);
+                return r;
+        }
+        *out = t;
+        return 0;
+}
+
+int audit_trail_open(const char *path, struct audit_trail **out, struct reins_error *err)
+{
+        struct audit_key key;
+        int r = audit_key_load(&key, true, err);
+        if (r < 0)
+                return reins_error_prefix(err, "audit trail %s", path), r;
+        r = audit_trail_open_with_key(path, &key, out, err);
+        audit_key_wipe(&key);
+        return r;
+}
+
+void audit_trail_set_checkpoint_interval(struct audit_trail *trail, uint64_t every)
+{
+        trail->checkpoint_every = every > 0 ? every : 1;
+}
+
+uint64_t audit_trail_records(const struct audit_trail *trail)
+{
+        return trail->seq;
+}
+
+static void trail_fail(struct audit_trail *t, int code, const char *what)
+{
+        if (t->error)
+                return;
+        t->error = -code;
+        snprintf(t->error_message, sizeof(t->error_message), "%s: %s", what, strerror(code));
+}
+
+static int trail_reserve(struct audit_trail *t, size_t more)
+{
+        if (t->capacity - t->used >= more)
+                return 0;
+        size_t capacity = t->capacity ? t->capacity : 2 * AUDIT_BATCH_BYTES;
+        while (capacity - t->used < more)
+                capacity *= 2;
+        char *grown = realloc(t->buffer, capacity);
+        if (!grown)
+                return -ENOMEM;
+        t->buffer = grown;
+        t->capacity = capacity;
+        return 0;
+}
+
+/* Serialize `record` as the next line: chain it and add it to the tree. */
+static int trail_append_record(struct audit_trail *t, const json_t *record, uint64_t mono)
+{
+        size_t start = t->used;
+        if (trail_reserve(t, 4096) < 0)
+                return -ENOMEM;
+        /* usually one pass: dump into the free space, redo only if too big */
+        size_t room = t->capacity - start - 1;
+        size_t length = json_dumpb(record, t->buffer + start, room, TRAIL_JSON_FLAGS);
+        if (length == 0)
+                return -EINVAL;
+        if (length > room) {
+                if (trail_reserve(t, length + 1) < 0)
+                        return -ENOMEM;
+                if (json_dumpb(record, t->buffer + start, length, TRAIL_JSON_FLAGS) != length)
+                        return -EINVAL;
+        }
+        const unsigned char *line = (const unsigned char *)t->buffer + start;
+        unsigned char hash[crypto_hash_sha256_BYTES], leaf[MERKLE_HASH_BYTES];
+        crypto_hash_sha256(hash, line, length);
+        audit_hex(hash, sizeof(hash), t->prev);
+        merkle_leaf_hash(line, length, leaf);
+        merkle_frontier_append(&t->frontier, leaf);
+        t->buffer[start + length] = '\n';
+        if (t->used == 0)
+                t->oldest_mono = mono;
+        t->used = start + length + 1;
+        t->seq++;
+        return 0;
+}
+
+static int trail_checkpoint(struct audit_trail *t, bool final)
+{
+        struct audit_checkpoint c;
+        memset(&c, 0, sizeof(c));
+        snprintf(c.session, sizeof(c.session), "%s", t->session);
+        audit_time_now(c.time);
+        c.seq = t->seq;
+        c.mono = audit_mono_ns();
+        c.tree_size = t->frontier.size;
+        merkle_frontier_root(&t->frontier, c.root);
+        memcpy(c.prev, t->prev, sizeof(c.prev));
+        c.final = final;
+        int r = audit_checkpoint_sign(&c, &t->key);
+        if (r < 0)
+                return r;
+        json_t *record = audit_checkpoint_to_json(&c);
+        if (!record)
+                return -ENOMEM;
+        r = trail_append_record(t, record, c.mono);
+        json_decref(record);
+        t->since_checkpoint = 0;
+        return r;
+}
+
+/* One write() for the whole batch. Should the disk fill up half-way, the
+ * partial batch is cut off again so the file ends on a whole line. */
+static int trail_write_batch(struct audit_trail *t)
+{
+        size_t done = 0;
+        while (done < t->used) {
+                ssize_t n = write(t->fd, t->buffer + done, t->used - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        int code = n < 0 ? errno : ENOSPC;
+                        if (done > 0 && ftruncate(t->fd, t->written) < 0)
+                                code = errno;
+                        trail_fail(t, code, "writing the audit trail");
+                        return -code;
+                }
+                done += (size_t)n;
+        }
+        t->written += (off_t)t->used;
+        t->used = 0;
+        return 0;
+}
+
+int audit_trail_flush(struct audit_trail *trail)
+{
+        if (!trail)
+                return 0;
+        if (trail->error)
+                return trail->error;
+        return trail->used ? trail_write_batch(trail) : 0;
+}
+
+void audit_trail_sink(void *ctx, const json_t *event)
+{
+        struct audit_trail *t = ctx;
+        if (!t || t->error || !json_is_object(event))
+                return;
+        if (!t->session[0]) {
+                const char *session = json_string_value(json_object_get(event, "session"));
+                if (session)
+                        snprintf(t->session, sizeof(t->session), "%s", session);
+        }
+        uint64_t mono = audit_mono_ns();
+        json_t *record = json_object();
+        /* a shallow copy: the event's values are shared, not duplicated */
+        if (!record || json_object_update(record, (json_t *)event) < 0 ||
+            json_object_set_new(record, "seq", json_integer((json_int_t)t->seq)) < 0 ||
+            json_object_set_new(record, "mono", json_integer((json_int_t)mono)) < 0 ||
+            json_object_set_new(record, "prev", json_string(t->prev)) < 0) {
+                json_decref(record);
+                trail_fail(t, ENOMEM, "recording an event");
+                return;
+        }
+        int r = trail_append_record(t, record, mono);
+        json_decref(record);
+        if (r < 0) {
+                trail_fail(t, -r, "recording an event");
+                return;
+        }
+        if (++t->since_checkpoint >= t->checkpoint_every && (r = trail_checkpoint(t, false)) < 0)
+                trail_fail(t, -r, "writing a checkpoint");
+        if (t->used >= AUDIT_BATCH_BYTES || mono - t->oldest_mono > AUDIT_BATCH_AGE_NS)
+                trail_write_batch(t);
+}
+
+int audit_trail_close(struct audit_trail *trail, struct reins_error *err)
+{
+        if (!trail)
+                return 0;
+        int r = trail->error;
+        if (r == 0 && (r = trail_checkpoint(trail, true)) < 0)
+                trail_fail(trail, -r, "writing the final checkpoint");
+        if (r == 0)
+                r = audit_trail_flush(trail);
+        if (r == 0 && fsync(trail->fd) < 0) {
+                r = -errno;
+                trail_fail(trail, errno, "fsync of the audit trail");
+        }
+        if (close(trail->fd) < 0 && r == 0) {
+                r = -errno;
+                trail_fail(trail, errno, "closing the audit trail");
+        }
+        if (r < 0)
+                reins_error_set(err, -r, "audit trail %s: %s", trail->path,
+                                trail->error_message[0] ? trail->error_message : strerror(-r));
+        audit_key_wipe(&trail->key);
+        free(trail->buffer);
+        free(trail->path);
+        free(trail);
+        return r;
+}

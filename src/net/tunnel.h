@@ -1,0 +1,54 @@
+/* The data path of an open connection: two sockets, one pipe per direction,
+ * bytes moved with splice(2) so they never enter user space. Non-blocking
+ * and EAGAIN-driven: a direction reads only while its pipe has room, so each
+ * connection buffers at most one pipe per direction (bounded memory, and a
+ * stalled reader stops its writer instead of growing a queue). Half-close
+ * is forwarded with shutdown(SHUT_WR). */
+#ifndef REINS_NET_TUNNEL_H
+#define REINS_NET_TUNNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NET_TUNNEL_PIPE_SIZE (256 * 1024)  /* asked for; the kernel may give less */
+#define NET_TUNNEL_SLICE     (1024 * 1024) /* bytes per direction per pump: fairness */
+
+struct net_relay {
+        int pipe_read, pipe_write;
+        size_t in_pipe;  /* bytes read from the source not yet written out */
+        size_t capacity; /* of the pipe */
+        bool eof;        /* the source will send no more */
+        bool pipe_full;  /* the last read found no room (pipe slots can fill below capacity) */
+        bool shut;       /* and the destination was told (SHUT_WR) */
+};
+
+struct net_tunnel {
+        int client_fd, upstream_fd; /* borrowed */
+        struct net_relay up;        /* client -> upstream */
+        struct net_relay down;      /* upstream -> client */
+};
+
+enum net_tunnel_dir {
+        NET_TUNNEL_UP = 1,
+        NET_TUNNEL_DOWN = 2,
+};
+
+enum net_tunnel_state {
+        NET_TUNNEL_OPEN = 0,
+        NET_TUNNEL_DONE = 1, /* both directions ended cleanly */
+};
+
+/* Make the pipes. -errno (EMFILE...). */
+int net_tunnel_init(struct net_tunnel *t, int client_fd, int upstream_fd);
+/* Move what can be moved now in the directions of `dirs` (a mask); adds the
+ * bytes delivered to *up and *down. NET_TUNNEL_OPEN / DONE, or -errno when a
+ * socket failed (reset, ...): then close the connection. */
+int net_tunnel_pump(struct net_tunnel *t, unsigned dirs, uint64_t *up, uint64_t *down);
+/* The epoll events each socket needs now (EPOLLIN / EPOLLOUT). */
+uint32_t net_tunnel_client_events(const struct net_tunnel *t);
+uint32_t net_tunnel_upstream_events(const struct net_tunnel *t);
+/* Close the pipes (the sockets belong to the caller). */
+void net_tunnel_destroy(struct net_tunnel *t);
+
+#endif

@@ -1,0 +1,52 @@
+/* Merging a session's changes into the host workspace.
+ *
+ * Safety:
+ *  - every host-side operation goes through a directory fd opened with
+ *    openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a symlink in the host
+ *    workspace (or one this apply just reproduced, "x -> ~/.ssh") is never
+ *    crossed, so nothing lands outside the workspace;
+ *  - each file lands atomically: written to an unnamed O_TMPFILE in the
+ *    target's directory (a named ".reins-apply-*" temp file where O_TMPFILE
+ *    is not offered), linked under a temporary name, renamed over the target.
+ *    A SIGKILL at any moment leaves each file old or new, never torn;
+ *  - setuid/setgid bits are dropped (a root apply must not plant a setuid
+ *    binary the agent built);
+ *  - conflicts: the session records when it started (CLOCK_REALTIME_COARSE,
+ *    the clock ctime is stamped with). A host entry the change would touch
+ *    whose ctime is at or after that moment was changed on the host since the
+ *    session started; a file the copy still has but the host lost (the upper
+ *    entry carries overlay.origin) was deleted on the host. Either is a
+ *    conflict: nothing is written unless --force.
+ *  - protected paths are skipped unless include_protected. */
+#ifndef REINS_WORKSPACE_APPLY_H
+#define REINS_WORKSPACE_APPLY_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "util/error.h"
+#include "workspace/scan.h"
+#include "workspace/session.h"
+
+struct workspace_apply_options {
+        bool dry_run;
+        bool force;             /* overwrite conflicting host files */
+        bool include_protected; /* apply protected paths too */
+        FILE *report;           /* one line per change */
+};
+
+struct workspace_apply_result {
+        size_t applied;
+        size_t protected_skipped;
+        size_t conflicts;
+        size_t failed;
+        size_t unsupported; /* sockets, devices: not reproduced */
+};
+
+/* Apply `changes` (from workspace_scan, protect marks set) to session->lower. */
+int workspace_apply(const struct workspace_session *session,
+                    const struct workspace_changes *changes,
+                    const struct workspace_apply_options *options,
+                    struct workspace_apply_result *result, struct reins_error *err);
+
+#endif

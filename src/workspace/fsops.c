@@ -1,0 +1,326 @@
+#include "workspace/fsops.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+int ws_open_beneath(int root, const char *path, int flags, mode_t mode)
+{
+        /* RESOLVE_NO_SYMLINKS: a symlink the agent left in the copy or in the
+         * host workspace ("src -> /home/u/.ssh") is never crossed, at any depth. */
+        struct open_how how = {
+            .flags = (unsigned long long)(flags | O_CLOEXEC | O_NOFOLLOW),
+            .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        if (path[0] == '\0')
+                path = ".";
+        long fd;
+        do
+                fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+        while (fd < 0 && errno == EAGAIN);
+        return fd < 0 ? -errno : (int)fd;
+}
+
+int ws_open_parent(int root, const char *path, const char **name)
+{
+        const char *slash = strrchr(path, '/');
+        if (!slash) {
+                *name = path;
+                return ws_open_beneath(root, ".", O_PATH | O_DIRECTORY, 0);
+        }
+        *name = slash + 1;
+        cleanup_free char *parent = strndup(path, (size_t)(slash - path));
+        if (!parent)
+                return -ENOMEM;
+        return ws_open_beneath(root, parent, O_PATH | O_DIRECTORY, 0);
+}
+
+int ws_lstat_beneath(int root, const char *path, struct stat *st)
+{
+        const char *name;
+        cleanup_fd int dir = ws_open_parent(root, path, &name);
+        if (dir == -ENOTDIR || dir == -ELOOP)
+                return -ENOENT; /* a parent is not a directory: nothing there */
+        if (dir < 0)
+                return dir;
+        if (fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOTDIR ? -ENOENT : -errno;
+        return 0;
+}
+
+int ws_readlink_beneath(int root, const char *path, char **target)
+{
+        const char *name;
+        cleanup_fd int dir = ws_open_parent(root, path, &name);
+        if (dir < 0)
+                return dir;
+        size_t size = 256;
+        for (;;) {
+                char *buf = malloc(size);
+                if (!buf)
+                        return -ENOMEM;
+                ssize_t n = readlinkat(dir, name, buf, size);
+                if (n < 0) {
+                        int e = errno;
+                        free(buf);
+                        return -e;
+                }
+                if ((size_t)n < size) {
+                        buf[n] = '\0';
+                        *target = buf;
+                        return 0;
+                }
+                free(buf);
+                size *= 2;
+        }
+}
+
+int ws_read_fd(int fd, size_t limit, char **data, size_t *length, bool *truncated)
+{
+        size_t cap = 65536, len = 0;
+        char *buf = malloc(cap + 1);
+        if (!buf)
+                return -ENOMEM;
+        *truncated = false;
+        for (;;) {
+                if (len == cap) {
+                        if (cap >= limit) {
+                                char probe;
+                                ssize_t more = read(fd, &probe, 1);
+                                *truncated = more > 0;
+                                break;
+                        }
+                        size_t next = cap * 2 > limit ? limit : cap * 2;
+                        char *grown = realloc(buf, next + 1);
+                        if (!grown) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = grown;
+                        cap = next;
+                }
+                ssize_t n = read(fd, buf + len, cap - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        int e = errno;
+                        free(buf);
+                        return -e;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        *data = buf;
+        *length = len;
+        return 0;
+}
+
+int ws_open_read(int root, const char *path, bool may_chmod)
+{
+        int fd = ws_open_beneath(root, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+        if (fd != -EACCES || !may_chmod)
+                return fd;
+        cleanup_fd int path_fd = ws_open_beneath(root, path, O_PATH, 0);
+        if (path_fd < 0)
+                return path_fd;
+        struct stat st;
+        if (fstat(path_fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EACCES;
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", path_fd);
+        if (chmod(proc, (st.st_mode & 07777) | S_IRUSR) < 0)
+                return -errno;
+        fd = open(proc, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        int e = errno;
+        chmod(proc, st.st_mode & 07777);
+        return fd < 0 ? -e : fd;
+}
+
+int ws_copy_fd(int in, int out)
+{
+        for (;;) {
+                ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+                if (n == 0)
+                        return 0;
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP ||
+                            errno == ENOSYS || errno == EBADF)
+                                break; /* not offered here: plain copy */
+                        return -errno;
+                }
+        }
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                for (ssize_t done = 0; done < n;) {
+                        ssize_t w = write(out, buf + done, (size_t)(n - done));
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0)
+                                return -errno;
+                        done += w;
+                }
+        }
+}
+
+/* Open a directory to empty it. A directory the agent made read-only (or
+ * overlayfs' own work/work, mode 000) is made accessible first: it is ours. */
+static int ws_open_dir_for_removal(int dirfd, const char *name)
+{
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == EACCES) {
+                cleanup_fd int path_fd =
+                    openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (path_fd < 0)
+                        return -errno;
+                /* chmod through the O_PATH fd: the inode we opened, not a name
+                 * that could have been swapped for a symlink meanwhile */
+                char proc[64];
+                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", path_fd);
+                if (chmod(proc, 0700) < 0)
+                        return -errno;
+                fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        /* entries can only be unlinked from a directory we may write */
+        if (fstat(fd, &st) == 0 && (st.st_mode & 0700) != 0700 &&
+            fchmod(fd, (st.st_mode & 07777) | 0700) < 0 && geteuid() != 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        return fd;
+}
+
+static int ws_empty_dir(int fd)
+{
+        int dup_fd = dup(fd);
+        if (dup_fd < 0)
+                return -errno;
+        DIR *dir = fdopendir(dup_fd);
+        if (!dir) {
+                close(dup_fd);
+                return -errno;
+        }
+        int result = 0;
+        struct dirent *entry;
+        while ((errno = 0, entry = readdir(dir)) != NULL) {
+                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+                        continue;
+                int r = ws_remove_tree_at(fd, entry->d_name);
+                if (r < 0 && result == 0)
+                        result = r;
+        }
+        if (errno != 0 && result == 0)
+                result = -errno;
+        closedir(dir);
+        return result;
+}
+
+int ws_remove_tree_at(int dirfd, const char *name)
+{
+        if (unlinkat(dirfd, name, 0) == 0)
+                return 0;
+        if (errno == ENOENT)
+                return 0;
+        if (errno != EISDIR && errno != EPERM)
+                return -errno;
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
+        cleanup_fd int fd = ws_open_dir_for_removal(dirfd, name);
+        if (fd < 0)
+                return fd;
+        int r = ws_empty_dir(fd);
+        if (r < 0)
+                return r;
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static bool ws_has_xattr(int dirfd, const char *name, const char *suffix, const char *value)
+{
+        /* the directory through its fd, the last component not followed
+         * (lgetxattr): the entry itself, even when it is a symlink */
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name) >= (int)sizeof(path))
+                return false;
+        static const char *const prefixes[] = {"trusted.overlay.", "user.overlay."};
+        for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
+                char key[64], buf[8];
+                snprintf(key, sizeof(key), "%s%s", prefixes[i], suffix);
+                ssize_t n = lgetxattr(path, key, buf, sizeof(buf));
+                if (n < 0 && errno == ERANGE)
+                        n = (ssize_t)sizeof(buf); /* present, long value */
+                if (n < 0)
+                        continue;
+                if (!value)
+                        return true;
+                if ((size_t)n >= strlen(value) && memcmp(buf, value, strlen(value)) == 0)
+                        return true;
+        }
+        return false;
+}
+
+bool ws_is_whiteout(int dirfd, const char *name, const struct stat *st)
+{
+        /* the kernel's whiteout: a character device 0:0 */
+        if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0))
+                return true;
+        /* the xattr form (an empty regular file marked overlay.whiteout) */
+        if (S_ISREG(st->st_mode) && st->st_size == 0)
+                return ws_has_xattr(dirfd, name, "whiteout", NULL);
+        return false;
+}
+
+bool ws_is_opaque_dir(int fd)
+{
+        static const char *const keys[] = {"trusted.overlay.opaque", "user.overlay.opaque"};
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+                char buf[8];
+                ssize_t n = fgetxattr(fd, keys[i], buf, sizeof(buf));
+                if (n >= 1 && buf[0] == 'y')
+                        return true;
+        }
+        return false;
+}
+
+bool ws_has_origin(int dirfd, const char *name)
+{
+        return ws_has_xattr(dirfd, name, "origin", NULL);
+}
+
+bool ws_has_indirection(int dirfd, const char *name)
+{
+        return ws_has_xattr(dirfd, name, "redirect", NULL) ||
+               ws_has_xattr(dirfd, name, "metacopy", NULL);
+}

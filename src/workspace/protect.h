@@ -1,0 +1,36 @@
+/* Protected paths: files the host runs or trusts without asking (git hooks
+ * and config, agent and editor settings that launch commands, shell rc
+ * files). The agent may change them in its copy; every diff flags them and
+ * apply skips them unless --include-protected. */
+#ifndef REINS_WORKSPACE_PROTECT_H
+#define REINS_WORKSPACE_PROTECT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "util/strv.h"
+#include "workspace/scan.h"
+
+/* The built-in defaults, always in force (a session's meta can add to them,
+ * never remove them). NULL-terminated. */
+extern const char *const workspace_protect_defaults[];
+
+/* Defaults plus the session meta's "protect" array (workspace-relative
+ * globs). Patterns glob_validate refuses are skipped. */
+int workspace_protect_patterns(const json_t *meta, struct reins_strv *out);
+
+/* Does `path` or one of its ancestors match one of the patterns? */
+bool workspace_protect_matches(const struct reins_strv *patterns, const char *path);
+
+/* Set `protected` on every change that matches, and on every directory
+ * removal that would take a protected change with it. */
+void workspace_protect_mark(const struct reins_strv *patterns, struct workspace_changes *changes);
+
+/* A session's changes, protect marks set: scan its upper dir against its
+ * lower, keep those at or below `paths` (workspace-relative; none = all). */
+struct workspace_session;
+int workspace_session_changes(const struct workspace_session *session, char *const *paths,
+                              size_t path_count, struct workspace_changes *out,
+                              struct reins_error *err);
+
+#endif

@@ -1,0 +1,694 @@
+#include "workspace/review.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/json_text.h"
+#include "util/path.h"
+#include "workspace/fsops.h"
+#include "workspace/gitformat.h"
+#include "workspace/textdiff.h"
+
+#define REVIEW_CONTEXT     3
+#define REVIEW_PATCH_LIMIT (1u << 30)
+
+/* One side's bytes: a regular file's content or a symlink's target. */
+struct review_blob {
+        bool present;    /* a regular file or a symlink */
+        bool unreadable; /* could not be read: named, not shown */
+        bool truncated;  /* over the limit */
+        char *data;
+        size_t length;
+};
+
+static void review_blob_free(struct review_blob *b)
+{
+        free(b->data);
+        memset(b, 0, sizeof(*b));
+}
+
+static bool review_has_bytes(const struct workspace_entry *e)
+{
+        return e->from != WORKSPACE_FROM_NONE && (S_ISREG(e->mode) || S_ISLNK(e->mode));
+}
+
+static int review_blob_load(const struct workspace_roots *roots, const struct workspace_entry *e,
+                            const char *path, size_t limit, struct review_blob *out)
+{
+        memset(out, 0, sizeof(*out));
+        if (!review_has_bytes(e))
+                return 0;
+        out->present = true;
+        if (S_ISLNK(e->mode)) {
+                out->data = strdup(e->target ? e->target : "");
+                if (!out->data)
+                        return -ENOMEM;
+                out->length = strlen(out->data);
+                return 0;
+        }
+        /* our own copy may be chmod'ed to be read; the host's files never are */
+        bool ours = e->from != WORKSPACE_FROM_LOWER;
+        cleanup_fd int fd = ws_open_read(roots->fd[e->from], path, ours);
+        if (fd < 0) {
+                out->unreadable = true;
+                return 0;
+        }
+        int r = ws_read_fd(fd, limit, &out->data, &out->length, &out->truncated);
+        if (r < 0) {
+                out->unreadable = true;
+                return r == -ENOMEM ? r : 0;
+        }
+        return 0;
+}
+
+static bool review_blob_binary(const struct review_blob *b)
+{
+        return b->present &&
+               (b->unreadable || b->truncated || textdiff_is_binary(b->data, b->length));
+}
+
+static const char *review_type_name(mode_t mode)
+{
+        switch (mode & S_IFMT) {
+        case S_IFREG:
+                return "file";
+        case S_IFDIR:
+                return "directory";
+        case S_IFLNK:
+                return "symlink";
+        case S_IFIFO:
+                return "fifo";
+        case S_IFSOCK:
+                return "socket";
+        case S_IFCHR:
+                return "char-device";
+        case S_IFBLK:
+                return "block-device";
+        }
+        return "unknown";
+}
+
+/* git's file modes: only these three exist in a patch */
+static unsigned review_git_mode(mode_t mode)
+{
+        if (S_ISLNK(mode))
+                return 0120000;
+        if (S_ISREG(mode))
+                return (mode & 0111) ? 0100755 : 0100644;
+        return 0;
+}
+
+bool workspace_symlink_escapes(const char *link_path, const char *target)
+{
+        if (target[0] == '/')
+                return true;
+        int depth = 0; /* directories below the root the link sits in */
+        for (const char *p = link_path; *p; p++)
+                if (*p == '/')
+                        depth++;
+        const char *p = target;
+        while (*p) {
+                const char *end = strchrnul(p, '/');
+                size_t n = (size_t)(end - p);
+                if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        if (--depth < 0)
+                                return true;
+                } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+                        depth++;
+                }
+                p = *end ? end + 1 : end;
+        }
+        return false;
+}
+
+/* Line counts for --stat and --json, without writing the hunks. */
+static int review_count_lines(const struct review_blob *a, const struct review_blob *b,
+                              size_t *insertions, size_t *deletions)
+{
+        struct textdiff_text ta = {0}, tb = {0};
+        int r = 0;
+        if ((a->present && (r = textdiff_split(a->data, a->length, &ta)) < 0) ||
+            (b->present && (r = textdiff_split(b->data, b->length, &tb)) < 0)) {
+                textdiff_text_free(&ta);
+                return r;
+        }
+        char *del = malloc(ta.count + 1), *ins = malloc(tb.count + 1);
+        if (!del || !ins)
+                r = -ENOMEM;
+        if (r == 0 && (r = textdiff_compute(&ta, &tb, del, ins)) == 0) {
+                for (size_t i = 0; i < ta.count; i++)
+                        *deletions += del[i] != 0;
+                for (size_t j = 0; j < tb.count; j++)
+                        *insertions += ins[j] != 0;
+        }
+        free(del);
+        free(ins);
+        textdiff_text_free(&ta);
+        textdiff_text_free(&tb);
+        return r;
+}
+
+/* ---- text (for a person) ---------------------------------------------------- */
+
+static void review_text_side(FILE *out, const struct workspace_entry *e)
+{
+        fprintf(out, "%s %04o", review_type_name(e->mode), (unsigned)(e->mode & 07777));
+}
+
+static int review_text_change(FILE *out, const struct workspace_change *ch,
+                              const struct workspace_roots *roots)
+{
+        const struct workspace_entry *o = &ch->old, *n = &ch->new;
+        fprintf(out, "%-12s ", workspace_change_kind_name(ch->kind));
+        git_write_path(out, "", ch->path[0] ? ch->path : ".");
+        if (n->from != WORKSPACE_FROM_NONE && S_ISDIR(n->mode))
+                fputc('/', out);
+        if (n->from != WORKSPACE_FROM_NONE && S_ISLNK(n->mode)) {
+                fputs(" -> ", out);
+                git_write_path(out, "", n->target);
+        }
+        if (ch->kind == WORKSPACE_TYPE_CHANGED) {
+                fputs(" (", out);
+                review_text_side(out, o);
+                fputs(" -> ", out);
+                review_text_side(out, n);
+                fputc(')', out);
+        } else if (o->from != WORKSPACE_FROM_NONE && n->from != WORKSPACE_FROM_NONE &&
+                   (o->mode & 07777) != (n->mode & 07777)) {
+                fprintf(out, " (mode %04o -> %04o)", (unsigned)(o->mode & 07777),
+                        (unsigned)(n->mode & 07777));
+        } else if (ch->kind == WORKSPACE_CREATED && !S_ISLNK(n->mode)) {
+                fprintf(out, " (%s %04o)", review_type_name(n->mode), (unsigned)(n->mode & 07777));
+        }
+        if (ch->kind == WORKSPACE_MODIFIED && S_ISLNK(n->mode) && o->target) {
+                fputs(" (was -> ", out);
+                git_write_path(out, "", o->target);
+                fputc(')', out);
+        }
+        if (ch->kind == WORKSPACE_REPLACED)
+                fputs(" (directory replaced wholesale: the old contents below are deleted)", out);
+        if (ch->hardlink) {
+                fputs(" (hard link to ", out);
+                git_write_path(out, "", ch->hardlink);
+                fputc(')', out);
+        }
+        if (n->from != WORKSPACE_FROM_NONE && S_ISLNK(n->mode) &&
+            workspace_symlink_escapes(ch->path, n->target))
+                fputs(" [points outside the workspace]", out);
+        if ((n->mode & (S_ISUID | S_ISGID)) && n->from != WORKSPACE_FROM_NONE && !S_ISDIR(n->mode))
+                fputs(" [setuid/setgid: apply drops these bits]", out);
+        if (ch->protected)
+                fputs(" [PROTECTED: not applied without --include-protected]", out);
+        fputc('\n', out);
+
+        if (ch->kind == WORKSPACE_REPLACED || ch->kind == WORKSPACE_MODE_CHANGED)
+                return 0;
+        bool old_reg = o->from != WORKSPACE_FROM_NONE && S_ISREG(o->mode);
+        bool new_reg = n->from != WORKSPACE_FROM_NONE && S_ISREG(n->mode);
+        if (!old_reg && !new_reg)
+                return 0;
+        struct review_blob a = {0}, b = {0};
+        int r = 0;
+        if (old_reg)
+                r = review_blob_load(roots, o, ch->path, WORKSPACE_TEXT_LIMIT, &a);
+        if (r == 0 && new_reg)
+                r = review_blob_load(roots, n, ch->path, WORKSPACE_TEXT_LIMIT, &b);
+        if (r == 0) {
+                if (a.unreadable || b.unreadable) {
+                        fputs("    (unreadable: content not shown)\n", out);
+                } else if (review_blob_binary(&a) || review_blob_binary(&b)) {
+                        fprintf(out, "    Binary file (%lld -> %lld bytes)\n",
+                                old_reg ? (long long)o->size : 0LL,
+                                new_reg ? (long long)n->size : 0LL);
+                } else {
+                        size_t ins = 0, del = 0;
+                        r = textdiff_unified(out, a.data ? a.data : "", a.length,
+                                             b.data ? b.data : "", b.length, REVIEW_CONTEXT,
+                                             TEXTDIFF_VISIBLE, &ins, &del);
+                }
+        }
+        review_blob_free(&a);
+        review_blob_free(&b);
+        return r;
+}
+
+/* ---- --stat ----------------------------------------------------------------- */
+
+static bool review_is_file_change(const struct workspace_change *ch)
+{
+        if (ch->kind == WORKSPACE_REPLACED)
+                return false;
+        bool o = ch->old.from != WORKSPACE_FROM_NONE && !S_ISDIR(ch->old.mode);
+        bool n = ch->new.from != WORKSPACE_FROM_NONE && !S_ISDIR(ch->new.mode);
+        return o || n;
+}
+
+static int review_stat(FILE *out, const struct workspace_changes *changes,
+                       const struct workspace_roots *roots)
+{
+        size_t files = 0, total_ins = 0, total_del = 0;
+        for (size_t i = 0; i < changes->count; i++) {
+                const struct workspace_change *ch = &changes->items[i];
+                if (!review_is_file_change(ch))
+                        continue;
+                files++;
+                struct review_blob a = {0}, b = {0};
+                int r = review_blob_load(roots, &ch->old, ch->path, WORKSPACE_TEXT_LIMIT, &a);
+                if (r == 0)
+                        r = review_blob_load(roots, &ch->new, ch->path, WORKSPACE_TEXT_LIMIT, &b);
+                fputc(' ', out);
+                git_write_path(out, "", ch->path);
+                if (ch->protected)
+                        fputs(" (protected)", out);
+                fputs(" | ", out);
+                if (r < 0) {
+                } else if (review_blob_binary(&a) || review_blob_binary(&b)) {
+                        fprintf(out, "Bin %zu -> %zu bytes\n", a.present ? a.length : 0,
+                                b.present ? b.length : 0);
+                } else if (!a.present && !b.present) {
+                        fprintf(out, "%s\n",
+                                review_type_name(ch->new.from != WORKSPACE_FROM_NONE
+                                                     ? ch->new.mode
+                                                     : ch->old.mode));
+                } else {
+                        size_t ins = 0, del = 0;
+                        r = review_count_lines(&a, &b, &ins, &del);
+                        total_ins += ins;
+                        total_del += del;
+                        size_t scale = ins + del > 40 ? ins + del : 40;
+                        fprintf(out, "%zu ", ins + del);
+                        for (size_t k = 0; k < (ins * 40 + scale - 1) / scale; k++)
+                                fputc('+', out);
+                        for (size_t k = 0; k < (del * 40 + scale - 1) / scale; k++)
+                                fputc('-', out);
+                        fputc('\n', out);
+                }
+                review_blob_free(&a);
+                review_blob_free(&b);
+                if (r < 0)
+                        return r;
+        }
+        fprintf(out, " %zu file%s changed, %zu insertion%s(+), %zu deletion%s(-)\n", files,
+                files == 1 ? "" : "s", total_ins, total_ins == 1 ? "" : "s", total_del,
+                total_del == 1 ? "" : "s");
+        return 0;
+}
+
+/* ---- --json ----------------------------------------------------------------- */
+
+static json_t *review_json_side(const struct workspace_entry *e)
+{
+        if (e->from == WORKSPACE_FROM_NONE)
+                return json_null();
+        char mode[8];
+        snprintf(mode, sizeof(mode), "%04o", (unsigned)(e->mode & 07777));
+        json_t *side = json_pack("{s:s, s:s, s:I}", "type", review_type_name(e->mode), "mode", mode,
+                                 "size", (json_int_t)e->size);
+        if (side && e->target)
+                json_object_set_new(side, "target", json_text_z(e->target));
+        return side;
+}
+
+static int review_json(FILE *out, const struct workspace_changes *changes,
+                       const struct workspace_roots *roots, const json_t *head)
+{
+        json_t *root = head ? json_deep_copy(head) : json_object();
+        json_t *list = json_array();
+        if (!root || !list) {
+                json_decref(root);
+                json_decref(list);
+                return -ENOMEM;
+        }
+        size_t protected_count = 0;
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < changes->count; i++) {
+                const struct workspace_change *ch = &changes->items[i];
+                json_t *item =
+                    json_pack("{s:o, s:s, s:b, s:o, s:o}", "path", json_text_z(ch->path), "kind",
+                              workspace_change_kind_name(ch->kind), "protected", ch->protected,
+                              "old", review_json_side(&ch->old), "new", review_json_side(&ch->new));
+                if (!item) {
+                        r = -ENOMEM;
+                        break;
+                }
+                protected_count += ch->protected;
+                if (ch->hardlink)
+                        json_object_set_new(item, "hardlink", json_text_z(ch->hardlink));
+                if (ch->new.target)
+                        json_object_set_new(
+                            item, "outside_workspace",
+                            json_boolean(workspace_symlink_escapes(ch->path, ch->new.target)));
+                if (ch->kind != WORKSPACE_REPLACED &&
+                    (S_ISREG(ch->old.mode) || S_ISREG(ch->new.mode))) {
+                        struct review_blob a = {0}, b = {0};
+                        if ((ch->old.from == WORKSPACE_FROM_NONE || S_ISREG(ch->old.mode)) &&
+                            (r = review_blob_load(roots, &ch->old, ch->path, WORKSPACE_TEXT_LIMIT,
+                                                  &a)) == 0 &&
+                            (ch->new.from == WORKSPACE_FROM_NONE || S_ISREG(ch->new.mode)))
+                                r = review_blob_load(roots, &ch->new, ch->path,
+                                                     WORKSPACE_TEXT_LIMIT, &b);
+                        bool binary = review_blob_binary(&a) || review_blob_binary(&b);
+                        json_object_set_new(item, "binary", json_boolean(binary));
+                        if (r == 0 && !binary && ch->kind != WORKSPACE_MODE_CHANGED) {
+                                size_t ins = 0, del = 0;
+                                r = review_count_lines(&a, &b, &ins, &del);
+                                json_object_set_new(item, "insertions",
+                                                    json_integer((json_int_t)ins));
+                                json_object_set_new(item, "deletions",
+                                                    json_integer((json_int_t)del));
+                        }
+                        review_blob_free(&a);
+                        review_blob_free(&b);
+                }
+                json_array_append_new(list, item);
+        }
+        json_object_set_new(root, "changes", list);
+        json_object_set_new(root, "protected_changes", json_integer((json_int_t)protected_count));
+        if (r == 0) {
+                if (json_dumpf(root, out, JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0)
+                        r = -EIO;
+                fputc('\n', out);
+        }
+        json_decref(root);
+        return r;
+}
+
+/* ---- --patch (git) ---------------------------------------------------------- */
+
+static void review_patch_header(FILE *out, const char *path)
+{
+        fputs("diff --git ", out);
+        git_write_path(out, "a/", path);
+        fputc(' ', out);
+        git_write_path(out, "b/", path);
+        fputc('\n', out);
+}
+
+static void review_patch_names(FILE *out, const char *path, bool old, bool new)
+{
+        /* git adds a tab after a name holding a space, so the name's end is clear */
+        const char *tab = strchr(path, ' ') ? "\t" : "";
+        fputs("--- ", out);
+        if (old)
+                git_write_path(out, "a/", path);
+        else
+                fputs("/dev/null", out);
+        fprintf(out, "%s\n+++ ", old ? tab : "");
+        if (new)
+                git_write_path(out, "b/", path);
+        else
+                fputs("/dev/null", out);
+        fprintf(out, "%s\n", new ? tab : "");
+}
+
+/* One "diff --git" section from blob a to blob b (either may be absent). */
+static int review_patch_section(FILE *out, const char *path, unsigned old_mode,
+                                const struct review_blob *a, unsigned new_mode,
+                                const struct review_blob *b)
+{
+        bool old = a->present, new = b->present;
+        if (a->unreadable || b->unreadable || a->truncated || b->truncated)
+                return -EFBIG;
+        bool same_bytes =
+            old && new &&
+            a->length ==
+                b->length &&memcmp(a->data ? a->data : "", b->data ? b->data : "", a->length) == 0;
+        if (old && new &&same_bytes && old_mode == new_mode)
+                return 0;
+        char a_id[41], b_id[41];
+        git_blob_id(old ? a->data : "", old ? a->length : 0, a_id);
+        git_blob_id(new ? b->data : "", new ? b->length : 0, b_id);
+        if (!old)
+                memset(a_id, '0', 40);
+        if (!new)
+                memset(b_id, '0', 40);
+        review_patch_header(out, path);
+        if (!old)
+                fprintf(out, "new file mode %06o\n", new_mode);
+        else if (!new)
+                fprintf(out, "deleted file mode %06o\n", old_mode);
+        else if (old_mode != new_mode)
+                fprintf(out, "old mode %06o\nnew mode %06o\n", old_mode, new_mode);
+        if (same_bytes)
+                return 0;
+        bool binary = (old && textdiff_is_binary(a->data, a->length)) ||
+                      (new &&textdiff_is_binary(b->data, b->length));
+        if (old && new &&old_mode == new_mode)
+                fprintf(out, "index %s..%s %06o\n", a_id, b_id, new_mode);
+        else
+                fprintf(out, "index %s..%s\n", a_id, b_id);
+        if ((!old || a->length == 0) && (!new || b->length == 0))
+                return 0; /* an empty file: the header says it all */
+        if (binary) {
+                fputs("GIT binary patch\n", out);
+                int r = git_write_binary_literal(out, new ? b->data : "", new ? b->length : 0);
+                if (r == 0) {
+                        fputc('\n', out);
+                        r = git_write_binary_literal(out, old ? a->data : "", old ? a->length : 0);
+                }
+                fputc('\n', out);
+                return r;
+        }
+        review_patch_names(out, path, old, new);
+        size_t ins = 0, del = 0;
+        return textdiff_unified(out, old ? a->data : "", old ? a->length : 0, new ? b->data : "",
+                                new ? b->length : 0, REVIEW_CONTEXT, TEXTDIFF_EXACT, &ins, &del);
+}
+
+/* git refuses any path with a ".git" component ("invalid path") */
+static bool review_inside_git_dir(const char *path)
+{
+        for (const char *p = path; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
+                if (strncmp(p, ".git", 4) == 0 && (p[4] == '/' || p[4] == '\0'))
+                        return true;
+        return false;
+}
+
+/* Text before the first "diff --git" is ignored by git apply: the place to
+ * flag protected paths and say what the patch leaves out. */
+static void review_patch_preamble(FILE *out, const struct workspace_changes *changes)
+{
+        for (size_t i = 0; i < changes->count; i++) {
+                const struct workspace_change *ch = &changes->items[i];
+                if (ch->kind == WORKSPACE_REPLACED || !review_is_file_change(ch))
+                        continue;
+                if (ch->protected) {
+                        fputs("reins: PROTECTED path changed: ", out);
+                        git_write_path(out, "", ch->path);
+                        fputs(review_inside_git_dir(ch->path) ? " (left out: git never applies "
+                                                                "paths inside .git)\n"
+                                                              : "\n",
+                              out);
+                } else if (review_inside_git_dir(ch->path)) {
+                        fputs("reins: left out (git never applies paths inside .git): ", out);
+                        git_write_path(out, "", ch->path);
+                        fputc('\n', out);
+                }
+        }
+}
+
+static int review_patch_change(FILE *out, const struct workspace_change *ch,
+                               const struct workspace_roots *roots)
+{
+        if (ch->kind == WORKSPACE_REPLACED || review_inside_git_dir(ch->path))
+                return 0;
+        unsigned old_mode = ch->old.from != WORKSPACE_FROM_NONE ? review_git_mode(ch->old.mode) : 0;
+        unsigned new_mode = ch->new.from != WORKSPACE_FROM_NONE ? review_git_mode(ch->new.mode) : 0;
+        if (old_mode == 0 && new_mode == 0)
+                return 0; /* directories, fifos...: git has no word for them */
+        struct review_blob a = {0}, b = {0};
+        int r = 0;
+        if (old_mode)
+                r = review_blob_load(roots, &ch->old, ch->path, REVIEW_PATCH_LIMIT, &a);
+        if (r == 0 && new_mode)
+                r = review_blob_load(roots, &ch->new, ch->path, REVIEW_PATCH_LIMIT, &b);
+        if (r == 0) {
+                if (old_mode && new_mode && (old_mode & 0170000) != (new_mode & 0170000)) {
+                        /* a file became a symlink or back: git writes a deletion
+                         * and a creation */
+                        struct review_blob none = {0};
+                        r = review_patch_section(out, ch->path, old_mode, &a, 0, &none);
+                        if (r == 0)
+                                r = review_patch_section(out, ch->path, 0, &none, new_mode, &b);
+                } else {
+                        r = review_patch_section(out, ch->path, old_mode, &a, new_mode, &b);
+                }
+        }
+        review_blob_free(&a);
+        review_blob_free(&b);
+        return r;
+}
+
+int workspace_review_write(FILE *out, const struct workspace_changes *changes,
+                           const struct workspace_roots *roots, enum workspace_review_format format,
+                           const json_t *json_head, struct reins_error *err)
+{
+        int r = 0;
+        switch (format) {
+        case WORKSPACE_REVIEW_STAT:
+                r = review_stat(out, changes, roots);
+                break;
+        case WORKSPACE_REVIEW_JSON:
+                r = review_json(out, changes, roots, json_head);
+                break;
+        case WORKSPACE_REVIEW_PATCH:
+                review_patch_preamble(out, changes);
+                /* fall through */
+        case WORKSPACE_REVIEW_TEXT:
+                for (size_t i = 0; r == 0 && i < changes->count; i++) {
+                        const struct workspace_change *ch = &changes->items[i];
+                        r = format == WORKSPACE_REVIEW_TEXT ? review_text_change(out, ch, roots)
+                                                            : review_patch_change(out, ch, roots);
+                        if (r == -EFBIG)
+                                return reins_error_set(err, EFBIG,
+                                                       "%s: unreadable or larger than 1 GiB: "
+                                                       "cannot be put in a patch",
+                                                       ch->path);
+                }
+                break;
+        }
+        if (r < 0)
+                return reins_error_errno(err, -r, "writing the diff");
+        if (fflush(out) != 0)
+                return reins_error_errno(err, errno, "writing the diff");
+        return 0;
+}
+
+/* ---- --against -------------------------------------------------------------- */
+
+static int review_entry_copy(struct workspace_entry *dst, const struct workspace_entry *src,
+                             enum workspace_source from)
+{
+        *dst = *src;
+        dst->target = NULL;
+        if (src->from == WORKSPACE_FROM_NONE) {
+                dst->from = WORKSPACE_FROM_NONE;
+                return 0;
+        }
+        dst->from = from;
+        if (src->target && !(dst->target = strdup(src->target)))
+                return -ENOMEM;
+        return 0;
+}
+
+static bool review_same_file(const struct workspace_roots *roots, const struct workspace_entry *a,
+                             const struct workspace_entry *b, const char *path)
+{
+        if (a->size != b->size)
+                return false;
+        struct review_blob x = {0}, y = {0};
+        bool same = false;
+        if (review_blob_load(roots, a, path, WORKSPACE_TEXT_LIMIT, &x) == 0 &&
+            review_blob_load(roots, b, path, WORKSPACE_TEXT_LIMIT, &y) == 0 && !x.unreadable &&
+            !y.unreadable && !x.truncated && !y.truncated)
+                same = x.length == y.length && memcmp(x.data, y.data, x.length) == 0;
+        review_blob_free(&x);
+        review_blob_free(&y);
+        return same;
+}
+
+static int review_against_one(struct workspace_changes *out, const struct workspace_roots *roots,
+                              const char *path, const struct workspace_change *ca,
+                              const struct workspace_change *cb)
+{
+        /* a path neither session touched is the lower file on both sides */
+        struct workspace_entry va, vb;
+        int r = review_entry_copy(&va, ca ? &ca->new : &cb->old,
+                                  ca ? WORKSPACE_FROM_UPPER : WORKSPACE_FROM_LOWER);
+        if (r < 0)
+                return r;
+        if ((r = review_entry_copy(&vb, cb ? &cb->new : &ca->old,
+                                   cb ? WORKSPACE_FROM_OTHER : WORKSPACE_FROM_LOWER)) < 0) {
+                free(va.target);
+                return r;
+        }
+        bool ha = va.from != WORKSPACE_FROM_NONE, hb = vb.from != WORKSPACE_FROM_NONE;
+        enum workspace_change_kind kind;
+        bool keep = true;
+        if (!ha && !hb) {
+                keep = false;
+        } else if (!ha) {
+                kind = WORKSPACE_CREATED;
+        } else if (!hb) {
+                kind = WORKSPACE_DELETED;
+        } else if ((va.mode & S_IFMT) != (vb.mode & S_IFMT)) {
+                kind = WORKSPACE_TYPE_CHANGED;
+        } else {
+                bool same;
+                if (S_ISREG(va.mode))
+                        same = review_same_file(roots, &va, &vb, path);
+                else if (S_ISLNK(va.mode))
+                        same = strcmp(va.target, vb.target) == 0;
+                else
+                        same = true;
+                bool same_mode = (va.mode & 07777) == (vb.mode & 07777);
+                kind = same ? WORKSPACE_MODE_CHANGED : WORKSPACE_MODIFIED;
+                keep = !same || !same_mode;
+        }
+        if (!keep) {
+                free(va.target);
+                free(vb.target);
+                return 0;
+        }
+        if (out->count == out->capacity) {
+                size_t cap = out->capacity ? out->capacity * 2 : 64;
+                struct workspace_change *items = realloc(out->items, cap * sizeof(*items));
+                if (!items) {
+                        free(va.target);
+                        free(vb.target);
+                        return -ENOMEM;
+                }
+                out->items = items;
+                out->capacity = cap;
+        }
+        struct workspace_change *ch = &out->items[out->count];
+        memset(ch, 0, sizeof(*ch));
+        ch->kind = kind;
+        ch->old = va;
+        ch->new = vb;
+        if (!(ch->path = strdup(path))) {
+                free(va.target);
+                free(vb.target);
+                return -ENOMEM;
+        }
+        out->count++;
+        return 0;
+}
+
+int workspace_compare_sessions(const struct workspace_changes *a, const struct workspace_changes *b,
+                               const struct workspace_roots *roots, struct workspace_changes *out,
+                               struct reins_error *err)
+{
+        memset(out, 0, sizeof(*out));
+        size_t i = 0, j = 0;
+        int r = 0;
+        while (r == 0 && (i < a->count || j < b->count)) {
+                if (i < a->count && a->items[i].kind == WORKSPACE_REPLACED) {
+                        i++;
+                        continue;
+                }
+                if (j < b->count && b->items[j].kind == WORKSPACE_REPLACED) {
+                        j++;
+                        continue;
+                }
+                int c = i == a->count ? 1
+                        : j == b->count
+                            ? -1
+                            : path_compare_components(a->items[i].path, b->items[j].path);
+                const struct workspace_change *ca = c <= 0 ? &a->items[i] : NULL;
+                const struct workspace_change *cb = c >= 0 ? &b->items[j] : NULL;
+                r = review_against_one(out, roots, ca ? ca->path : cb->path, ca, cb);
+                if (ca)
+                        i++;
+                if (cb)
+                        j++;
+        }
+        if (r < 0) {
+                workspace_changes_free(out);
+                return reins_error_errno(err, -r, "comparing the sessions");
+        }
+        return 0;
+}

@@ -1,0 +1,596 @@
+#include "workspace/scan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/path.h"
+#include "util/strv.h"
+#include "workspace/fsops.h"
+
+struct scan_context {
+        struct workspace_changes *out;
+        struct reins_error *err;
+};
+
+const char *workspace_change_kind_name(enum workspace_change_kind kind)
+{
+        switch (kind) {
+        case WORKSPACE_CREATED:
+                return "created";
+        case WORKSPACE_MODIFIED:
+                return "modified";
+        case WORKSPACE_DELETED:
+                return "deleted";
+        case WORKSPACE_TYPE_CHANGED:
+                return "type-changed";
+        case WORKSPACE_MODE_CHANGED:
+                return "mode-changed";
+        case WORKSPACE_REPLACED:
+                return "replaced";
+        }
+        return "?";
+}
+
+static void workspace_entry_clear(struct workspace_entry *e)
+{
+        free(e->target);
+        e->target = NULL;
+}
+
+void workspace_changes_free(struct workspace_changes *changes)
+{
+        for (size_t i = 0; i < changes->count; i++) {
+                free(changes->items[i].path);
+                free(changes->items[i].hardlink);
+                workspace_entry_clear(&changes->items[i].old);
+                workspace_entry_clear(&changes->items[i].new);
+        }
+        free(changes->items);
+        memset(changes, 0, sizeof(*changes));
+}
+
+static char *scan_join(const char *rel, const char *name)
+{
+        if (rel[0] == '\0')
+                return strdup(name);
+        size_t a = strlen(rel), b = strlen(name);
+        char *p = malloc(a + 1 + b + 1);
+        if (!p)
+                return NULL;
+        memcpy(p, rel, a);
+        p[a] = '/';
+        memcpy(p + a + 1, name, b + 1);
+        return p;
+}
+
+static int scan_entry_fill(struct workspace_entry *e, enum workspace_source from, int dirfd,
+                           const char *name, const struct stat *st)
+{
+        e->from = from;
+        e->mode = st->st_mode;
+        e->size = st->st_size;
+        e->dev = st->st_dev;
+        e->ino = st->st_ino;
+        e->nlink = st->st_nlink;
+        e->ctime = st->st_ctim;
+        if (S_ISLNK(st->st_mode)) {
+                size_t size = (size_t)st->st_size + 1 > 256 ? (size_t)st->st_size + 1 : 256;
+                for (;;) {
+                        char *buf = malloc(size);
+                        if (!buf)
+                                return -ENOMEM;
+                        ssize_t n = readlinkat(dirfd, name, buf, size);
+                        if (n < 0) {
+                                int saved = errno;
+                                free(buf);
+                                return -saved;
+                        }
+                        if ((size_t)n < size) {
+                                buf[n] = '\0';
+                                e->target = buf;
+                                break;
+                        }
+                        free(buf);
+                        size *= 2;
+                }
+        }
+        return 0;
+}
+
+static struct workspace_change *scan_add(struct scan_context *ctx, enum workspace_change_kind kind,
+                                         const char *path)
+{
+        struct workspace_changes *c = ctx->out;
+        if (c->count == c->capacity) {
+                size_t cap = c->capacity ? c->capacity * 2 : 64;
+                struct workspace_change *items = realloc(c->items, cap * sizeof(*items));
+                if (!items)
+                        return NULL;
+                c->items = items;
+                c->capacity = cap;
+        }
+        char *copy = strdup(path);
+        if (!copy)
+                return NULL;
+        struct workspace_change *ch = &c->items[c->count++];
+        memset(ch, 0, sizeof(*ch));
+        ch->kind = kind;
+        ch->path = copy;
+        return ch;
+}
+
+#define SCAN_NOMEM(ctx) reins_error_set((ctx)->err, ENOMEM, "out of memory")
+
+static int scan_deleted_tree(struct scan_context *ctx, int lower_dir, const char *name,
+                             const char *path, const struct stat *st);
+
+/* Every entry of the lower directory `fd` (at `rel`) not in `keep`, as deleted. */
+static int scan_deleted_children(struct scan_context *ctx, int fd, const char *rel,
+                                 char *const *keep, size_t keep_count)
+{
+        int dup_fd = dup(fd);
+        DIR *dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+        if (!dir) {
+                if (dup_fd >= 0)
+                        close(dup_fd);
+                return reins_error_errno(ctx->err, errno, "reading lower %s", rel);
+        }
+        int r = 0;
+        struct dirent *entry;
+        while (r == 0 && (entry = readdir(dir)) != NULL) {
+                const char *name = entry->d_name;
+                if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                        continue;
+                bool kept = false;
+                for (size_t i = 0; i < keep_count && !kept; i++)
+                        kept = strcmp(keep[i], name) == 0;
+                if (kept)
+                        continue;
+                struct stat st;
+                if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue; /* gone meanwhile: nothing to delete */
+                cleanup_free char *path = scan_join(rel, name);
+                if (!path) {
+                        r = SCAN_NOMEM(ctx);
+                        break;
+                }
+                r = scan_deleted_tree(ctx, fd, name, path, &st);
+        }
+        closedir(dir);
+        return r;
+}
+
+static int scan_deleted_tree(struct scan_context *ctx, int lower_dir, const char *name,
+                             const char *path, const struct stat *st)
+{
+        struct workspace_change *ch = scan_add(ctx, WORKSPACE_DELETED, path);
+        if (!ch)
+                return SCAN_NOMEM(ctx);
+        int r = scan_entry_fill(&ch->old, WORKSPACE_FROM_LOWER, lower_dir, name, st);
+        if (r < 0)
+                return reins_error_errno(ctx->err, -r, "reading lower %s", path);
+        if (!S_ISDIR(st->st_mode))
+                return 0;
+        cleanup_fd int fd =
+            openat(lower_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return reins_error_errno(ctx->err, errno, "reading lower %s", path);
+        return scan_deleted_children(ctx, fd, path, NULL, 0);
+}
+
+static bool scan_same_content(int upper_dir, int lower_dir, const char *name, off_t size)
+{
+        cleanup_fd int a = openat(upper_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_fd int b = openat(lower_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (a < 0 || b < 0)
+                return false; /* cannot tell: report it, the user decides */
+        static char ba[65536], bb[65536];
+        off_t seen = 0;
+        for (;;) {
+                ssize_t na = read(a, ba, sizeof(ba));
+                if (na < 0)
+                        return false;
+                if (na == 0)
+                        return seen == size;
+                size_t got = 0;
+                while (got < (size_t)na) {
+                        ssize_t nb = read(b, bb + got, (size_t)na - got);
+                        if (nb <= 0)
+                                return false;
+                        got += (size_t)nb;
+                }
+                if (memcmp(ba, bb, (size_t)na) != 0)
+                        return false;
+                seen += na;
+        }
+}
+
+static int scan_name_compare(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int scan_read_names(int fd, struct reins_strv *names)
+{
+        int dup_fd = dup(fd);
+        DIR *dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+        if (!dir) {
+                if (dup_fd >= 0)
+                        close(dup_fd);
+                return -errno;
+        }
+        struct dirent *entry;
+        int r = 0;
+        while ((entry = readdir(dir)) != NULL) {
+                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+                        continue;
+                if (strv_push(names, entry->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        closedir(dir);
+        if (names->count > 1)
+                qsort(names->items, names->count, sizeof(char *), scan_name_compare);
+        return r;
+}
+
+static int scan_dir(struct scan_context *ctx, int upper_fd, int lower_fd, const char *rel,
+                    bool opaque);
+
+/* One entry of an upper directory against its lower counterpart. */
+static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, const char *name,
+                      const char *path)
+{
+        struct stat ust, lst;
+        if (fstatat(upper_fd, name, &ust, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : reins_error_errno(ctx->err, errno, "upper %s", path);
+        bool have_lower = lower_fd >= 0 && fstatat(lower_fd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0;
+
+        if (ws_is_whiteout(upper_fd, name, &ust))
+                return have_lower ? scan_deleted_tree(ctx, lower_fd, name, path, &lst) : 0;
+        if (ws_has_indirection(upper_fd, name))
+                return reins_error_set(ctx->err, ENOTSUP,
+                                       "upper %s uses overlayfs redirect_dir or metacopy, which "
+                                       "reins cannot review: mount with redirect_dir=off,"
+                                       "metacopy=off",
+                                       path);
+
+        enum workspace_change_kind kind;
+        bool recurse_lower = false;
+        bool record = true;
+        if (!have_lower) {
+                kind = WORKSPACE_CREATED;
+        } else if ((ust.st_mode & S_IFMT) != (lst.st_mode & S_IFMT)) {
+                kind = WORKSPACE_TYPE_CHANGED;
+        } else if (S_ISDIR(ust.st_mode)) {
+                kind = WORKSPACE_MODE_CHANGED;
+                record = (ust.st_mode & 07777) != (lst.st_mode & 07777);
+                recurse_lower = true;
+        } else if (S_ISREG(ust.st_mode)) {
+                bool same = ust.st_size == lst.st_size &&
+                            scan_same_content(upper_fd, lower_fd, name, ust.st_size);
+                kind = same ? WORKSPACE_MODE_CHANGED : WORKSPACE_MODIFIED;
+                record = !same || (ust.st_mode & 07777) != (lst.st_mode & 07777);
+        } else {
+                kind = WORKSPACE_MODIFIED; /* symlinks: compare targets below */
+        }
+
+        struct workspace_change *ch = NULL;
+        if (record) {
+                ch = scan_add(ctx, kind, path);
+                if (!ch)
+                        return SCAN_NOMEM(ctx);
+                int r = scan_entry_fill(&ch->new, WORKSPACE_FROM_UPPER, upper_fd, name, &ust);
+                if (r == 0 && have_lower)
+                        r = scan_entry_fill(&ch->old, WORKSPACE_FROM_LOWER, lower_fd, name, &lst);
+                if (r < 0)
+                        return reins_error_errno(ctx->err, -r, "reading %s", path);
+                ch->origin = !have_lower && ws_has_origin(upper_fd, name);
+                if (kind == WORKSPACE_MODIFIED && !S_ISREG(ust.st_mode)) {
+                        bool same = S_ISLNK(ust.st_mode)
+                                        ? strcmp(ch->new.target, ch->old.target) == 0
+                                        : true;
+                        if (same && (ust.st_mode & 07777) == (lst.st_mode & 07777)) {
+                                /* identical: take it back out */
+                                free(ch->path);
+                                workspace_entry_clear(&ch->new);
+                                workspace_entry_clear(&ch->old);
+                                ctx->out->count--;
+                                ch = NULL;
+                        } else if (same) {
+                                ch->kind = WORKSPACE_MODE_CHANGED;
+                        }
+                }
+        }
+
+        /* a lower directory replaced by a non-directory: all of it goes */
+        if (have_lower && S_ISDIR(lst.st_mode) && !S_ISDIR(ust.st_mode)) {
+                cleanup_fd int lsub =
+                    openat(lower_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (lsub < 0)
+                        return reins_error_errno(ctx->err, errno, "lower %s", path);
+                return scan_deleted_children(ctx, lsub, path, NULL, 0);
+        }
+        if (!S_ISDIR(ust.st_mode))
+                return 0;
+
+        cleanup_fd int sub =
+            openat(upper_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+                return reins_error_errno(ctx->err, errno, "upper %s", path);
+        bool opaque = ws_is_opaque_dir(sub);
+        cleanup_fd int lsub = -1;
+        if (recurse_lower) {
+                lsub = openat(lower_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (lsub < 0)
+                        return reins_error_errno(ctx->err, errno, "lower %s", path);
+                if (opaque) {
+                        struct workspace_change *rep = scan_add(ctx, WORKSPACE_REPLACED, path);
+                        if (!rep)
+                                return SCAN_NOMEM(ctx);
+                        scan_entry_fill(&rep->new, WORKSPACE_FROM_UPPER, upper_fd, name, &ust);
+                        scan_entry_fill(&rep->old, WORKSPACE_FROM_LOWER, lower_fd, name, &lst);
+                }
+        }
+        return scan_dir(ctx, sub, lsub, path, opaque);
+}
+
+static int scan_dir(struct scan_context *ctx, int upper_fd, int lower_fd, const char *rel,
+                    bool opaque)
+{
+        struct reins_strv names = {0};
+        int r = scan_read_names(upper_fd, &names);
+        if (r < 0) {
+                strv_free(&names);
+                return reins_error_errno(ctx->err, -r, "reading upper %s", rel[0] ? rel : ".");
+        }
+        for (size_t i = 0; r == 0 && i < names.count; i++) {
+                char *path = scan_join(rel, names.items[i]);
+                if (!path) {
+                        r = SCAN_NOMEM(ctx);
+                        break;
+                }
+                r = scan_entry(ctx, upper_fd, lower_fd, names.items[i], path);
+                free(path);
+        }
+        /* an opaque directory hides its lower twin: what it does not hold is gone */
+        if (r == 0 && opaque && lower_fd >= 0)
+                r = scan_deleted_children(ctx, lower_fd, rel, names.items, names.count);
+        strv_free(&names);
+        return r;
+}
+
+static int scan_change_compare(const void *a, const void *b)
+{
+        const struct workspace_change *x = a, *y = b;
+        int c = path_compare_components(x->path, y->path);
+        if (c != 0)
+                return c;
+        /* "replaced" (informational) before the entry's own change */
+        return (x->kind == WORKSPACE_REPLACED ? 0 : 1) - (y->kind == WORKSPACE_REPLACED ? 0 : 1);
+}
+
+struct scan_inode {
+        dev_t dev;
+        ino_t ino;
+        size_t index;
+};
+
+static int scan_inode_compare(const void *a, const void *b)
+{
+        const struct scan_inode *x = a, *y = b;
+        if (x->dev != y->dev)
+                return x->dev < y->dev ? -1 : 1;
+        if (x->ino != y->ino)
+                return x->ino < y->ino ? -1 : 1;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Hard links inside the copy: later paths name the first one. */
+static int scan_note_hardlinks(struct workspace_changes *c)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < c->count; i++)
+                if (c->items[i].new.from != WORKSPACE_FROM_NONE && c->items[i].new.nlink > 1 &&
+                    !S_ISDIR(c->items[i].new.mode) && c->items[i].kind != WORKSPACE_REPLACED)
+                        n++;
+        if (n < 2)
+                return 0;
+        struct scan_inode *list = calloc(n, sizeof(*list));
+        if (!list)
+                return -ENOMEM;
+        n = 0;
+        for (size_t i = 0; i < c->count; i++)
+                if (c->items[i].new.from != WORKSPACE_FROM_NONE && c->items[i].new.nlink > 1 &&
+                    !S_ISDIR(c->items[i].new.mode) && c->items[i].kind != WORKSPACE_REPLACED)
+                        list[n++] =
+                            (struct scan_inode){c->items[i].new.dev, c->items[i].new.ino, i};
+        qsort(list, n, sizeof(*list), scan_inode_compare);
+        for (size_t i = 1; i < n; i++) {
+                if (list[i].dev != list[i - 1].dev || list[i].ino != list[i - 1].ino)
+                        continue;
+                size_t first = i - 1;
+                while (first > 0 && list[first - 1].dev == list[i].dev &&
+                       list[first - 1].ino == list[i].ino)
+                        first--;
+                struct workspace_change *ch = &c->items[list[i].index];
+                ch->hardlink = strdup(c->items[list[first].index].path);
+                if (!ch->hardlink) {
+                        free(list);
+                        return -ENOMEM;
+                }
+        }
+        free(list);
+        return 0;
+}
+
+/* "replaced" says that lower entries under a directory are gone; once none
+ * are (the host lost them too, or an apply removed them) it says nothing. */
+static void scan_drop_empty_replacements(struct workspace_changes *c)
+{
+        size_t kept = 0;
+        for (size_t i = 0; i < c->count; i++) {
+                struct workspace_change *ch = &c->items[i];
+                bool drop = false;
+                if (ch->kind == WORKSPACE_REPLACED) {
+                        size_t len = strlen(ch->path);
+                        drop = true;
+                        for (size_t j = i + 1; j < c->count && drop; j++) {
+                                const char *p = c->items[j].path;
+                                if (strncmp(p, ch->path, len) != 0 || p[len] != '/')
+                                        break;
+                                drop = c->items[j].kind != WORKSPACE_DELETED;
+                        }
+                }
+                if (drop) {
+                        free(ch->path);
+                        workspace_entry_clear(&ch->old);
+                        workspace_entry_clear(&ch->new);
+                        continue;
+                }
+                c->items[kept++] = *ch;
+        }
+        c->count = kept;
+}
+
+int workspace_scan(const char *upper, const char *lower, struct workspace_changes *out,
+                   struct reins_error *err)
+{
+        memset(out, 0, sizeof(*out));
+        cleanup_fd int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ufd < 0)
+                return reins_error_errno(err, errno, "upper directory %s", upper);
+        cleanup_fd int lfd = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (lfd < 0)
+                return reins_error_errno(err, errno, "workspace %s", lower);
+        struct scan_context ctx = {.out = out, .err = err};
+        int r = scan_dir(&ctx, ufd, lfd, "", ws_is_opaque_dir(ufd));
+        if (r == 0) {
+                /* the root itself: only its permissions can change */
+                struct stat ust, lst;
+                if (fstat(ufd, &ust) == 0 && fstat(lfd, &lst) == 0 &&
+                    (ust.st_mode & 07777) != (lst.st_mode & 07777)) {
+                        struct workspace_change *ch = scan_add(&ctx, WORKSPACE_MODE_CHANGED, "");
+                        if (!ch)
+                                r = SCAN_NOMEM(&ctx);
+                        else {
+                                scan_entry_fill(&ch->new, WORKSPACE_FROM_UPPER, ufd, ".", &ust);
+                                scan_entry_fill(&ch->old, WORKSPACE_FROM_LOWER, lfd, ".", &lst);
+                        }
+                }
+        }
+        if (r == 0 && out->count > 1)
+                qsort(out->items, out->count, sizeof(*out->items), scan_change_compare);
+        if (r == 0)
+                scan_drop_empty_replacements(out);
+        if (r == 0 && scan_note_hardlinks(out) < 0)
+                r = reins_error_set(err, ENOMEM, "out of memory");
+        if (r < 0)
+                workspace_changes_free(out);
+        return r;
+}
+
+void workspace_changes_filter(struct workspace_changes *changes, char *const *paths, size_t count)
+{
+        size_t kept = 0;
+        for (size_t i = 0; i < changes->count; i++) {
+                struct workspace_change *ch = &changes->items[i];
+                bool keep = false;
+                for (size_t j = 0; j < count && !keep; j++)
+                        keep = paths[j][0] == '\0' || strcmp(ch->path, paths[j]) == 0 ||
+                               (strncmp(ch->path, paths[j], strlen(paths[j])) == 0 &&
+                                ch->path[strlen(paths[j])] == '/');
+                if (keep) {
+                        changes->items[kept++] = *ch;
+                        continue;
+                }
+                free(ch->path);
+                free(ch->hardlink);
+                workspace_entry_clear(&ch->old);
+                workspace_entry_clear(&ch->new);
+        }
+        changes->count = kept;
+}
+
+struct workspace_change *workspace_changes_find(const struct workspace_changes *changes,
+                                                const char *path)
+{
+        size_t lo = 0, hi = changes->count;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = path_compare_components(changes->items[mid].path, path);
+                if (c == 0) {
+                        /* skip an informational "replaced" twin */
+                        while (mid > 0 && strcmp(changes->items[mid - 1].path, path) == 0)
+                                mid--;
+                        while (mid + 1 < changes->count &&
+                               changes->items[mid].kind == WORKSPACE_REPLACED &&
+                               strcmp(changes->items[mid + 1].path, path) == 0)
+                                mid++;
+                        return &changes->items[mid];
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+char *workspace_relative_path(const char *arg, const char *lower)
+{
+        cleanup_free char *joined = NULL;
+        const char *rel = arg;
+        if (arg[0] == '/') {
+                if (!path_is_under(arg, lower)) {
+                        errno = EINVAL;
+                        return NULL;
+                }
+                rel = arg + strlen(lower);
+        } else {
+                /* relative to the current directory when it is inside the workspace */
+                char cwd[PATH_MAX];
+                if (getcwd(cwd, sizeof(cwd)) && path_is_under(cwd, lower) &&
+                    strlen(cwd) > strlen(lower)) {
+                        joined = path_join(cwd + strlen(lower), arg);
+                        if (!joined)
+                                return NULL;
+                        rel = joined;
+                }
+        }
+        size_t n = strlen(rel);
+        char *out = malloc(n + 1);
+        if (!out)
+                return NULL;
+        size_t len = 0;
+        const char *p = rel;
+        while (*p) {
+                while (*p == '/')
+                        p++;
+                const char *end = strchrnul(p, '/');
+                size_t clen = (size_t)(end - p);
+                if (clen == 0)
+                        break;
+                if (clen == 2 && p[0] == '.' && p[1] == '.') {
+                        free(out);
+                        errno = EINVAL;
+                        return NULL;
+                }
+                if (!(clen == 1 && p[0] == '.')) {
+                        if (len > 0)
+                                out[len++] = '/';
+                        memcpy(out + len, p, clen);
+                        len += clen;
+                }
+                p = end;
+        }
+        out[len] = '\0';
+        return out;
+}

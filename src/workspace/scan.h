@@ -1,0 +1,92 @@
+/* What a session changed, found by walking ONLY its upper directory (so the
+ * cost follows the number of changes, not the size of the repository), with
+ * each entry's lower counterpart lstat'ed to tell a creation from an edit.
+ *
+ * Overlayfs encodes in the upper dir:
+ *   - a deletion as a whiteout: a character device 0:0 (or an empty file
+ *     with the overlay.whiteout xattr);
+ *   - a directory replaced wholesale (rm -rf d; mkdir d) as an opaque
+ *     directory (overlay.opaque = "y"): nothing of the lower d shows through,
+ *     so every lower entry not in the upper one is deleted;
+ * both in the trusted.overlay.* (privileged mount) and user.overlay.*
+ * (unprivileged mount, option userxattr) forms. */
+#ifndef REINS_WORKSPACE_SCAN_H
+#define REINS_WORKSPACE_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+enum workspace_change_kind {
+        WORKSPACE_CREATED,
+        WORKSPACE_MODIFIED,     /* same type, other content (mode may differ too) */
+        WORKSPACE_DELETED,      /* whiteout, or under an opaque/removed directory */
+        WORKSPACE_TYPE_CHANGED, /* file <-> directory <-> symlink ... */
+        WORKSPACE_MODE_CHANGED, /* same type and content, other permissions */
+        WORKSPACE_REPLACED,     /* a directory replaced wholesale (opaque): informational,
+                                   its contents are listed as their own changes */
+};
+
+/* Where one side of a change is read from. */
+enum workspace_source {
+        WORKSPACE_FROM_NONE, /* the side does not exist */
+        WORKSPACE_FROM_LOWER,
+        WORKSPACE_FROM_UPPER,
+        WORKSPACE_FROM_OTHER, /* the second session's upper (diff --against) */
+};
+
+struct workspace_entry {
+        enum workspace_source from;
+        mode_t mode; /* st_mode (type and permissions); 0 when absent */
+        off_t size;
+        char *target; /* symlink target */
+        dev_t dev;
+        ino_t ino;
+        nlink_t nlink;
+        struct timespec ctime;
+};
+
+struct workspace_change {
+        enum workspace_change_kind kind;
+        char *path; /* workspace-relative, as the bytes on disk (any byte but NUL and '/') */
+        struct workspace_entry old; /* the lower side */
+        struct workspace_entry new; /* the upper side */
+        char *hardlink;             /* another changed path sharing the new side's inode, or NULL */
+        bool origin;    /* the upper entry was copied up from a lower one (overlay.origin) */
+        bool protected; /* matched a protect pattern (set by workspace_protect_mark) */
+};
+
+struct workspace_changes {
+        struct workspace_change *items;
+        size_t count;
+        size_t capacity;
+};
+
+/* Scan `upper` against `lower` (both directory paths). Changes come out in
+ * path_compare_components order (a directory before what is below it). A
+ * regular file copied up but left identical (same bytes, same mode) is not a
+ * change. Refuses an upper dir using redirect_dir or metacopy. */
+int workspace_scan(const char *upper, const char *lower, struct workspace_changes *out,
+                   struct reins_error *err);
+
+void workspace_changes_free(struct workspace_changes *changes);
+
+/* Keep only changes at or below one of `paths` (workspace-relative). */
+void workspace_changes_filter(struct workspace_changes *changes, char *const *paths, size_t count);
+
+/* Find a change by path (changes sorted as workspace_scan leaves them). */
+struct workspace_change *workspace_changes_find(const struct workspace_changes *changes,
+                                                const char *path);
+
+/* "created", "modified", ... */
+const char *workspace_change_kind_name(enum workspace_change_kind kind);
+
+/* Normalize a user-given path argument into workspace-relative form: strips
+ * "./", trailing and doubled slashes, and the lower prefix of an absolute
+ * path. NULL (errno EINVAL) for a path outside the workspace or with "..". */
+char *workspace_relative_path(const char *arg, const char *lower);
+
+#endif
