@@ -208,4 +208,17 @@ fi
 # (budget >= 0.8x), and connection set-up latency p50/p99.
 # REINS_BENCH_PROXY_GIB=0.25 makes it quicker.
 python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}" --parallel 50 --latency 500
+
+# --- copy-on-write workspaces (issue 5; owned by the workspace module) -----------------
+# reins diff on a 100 000-file tree with 100 changes (budget < 1 s), apply of
+# 1 000 changed files, overlay start-up against direct (budget +1 ms).
+"$here/workspace/run.sh" "$reins"
+# --- end of copy-on-write workspaces ----------------------------------------------------
+
+# --- audit trail (issue 4; bench/audit/) -------------------------------------------------
+# Events appended and chained per second through the trail writer (budget
+# >= 200 000/s); REINS_BENCH_AUDIT_EVENTS=N changes the count.
+"$here/audit/run.sh" "$reins"
+# --- end of audit trail -------------------------------------------------------------------
+
 exit 0

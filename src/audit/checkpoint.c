@@ -40,8 +40,8 @@ bool audit_checkpoint_signature_valid(const struct audit_checkpoint *c)
         int n = audit_checkpoint_message(c, message, sizeof(message));
         if (n < 0)
                 return false;
-        return crypto_sign_verify_detached(c->signature, (const unsigned char *)message,
-                                           (size_t)n, c->public_key) == 0;
+        return crypto_sign_verify_detached(c->signature, (const unsigned char *)message, (size_t)n,
+                                           c->public_key) == 0;
 }
 
 json_t *audit_checkpoint_to_json(const struct audit_checkpoint *c)
@@ -82,8 +82,8 @@ static int checkpoint_unsigned(const json_t *record, const char *name, uint64_t 
         return 0;
 }
 
-static int checkpoint_hex(const json_t *record, const char *name, unsigned char *out,
-                          size_t length, char *why, size_t why_size)
+static int checkpoint_hex(const json_t *record, const char *name, unsigned char *out, size_t length,
+                          char *why, size_t why_size)
 {
         if (audit_unhex(json_string_value(json_object_get(record, name)), out, length) < 0) {
                 snprintf(why, why_size, "checkpoint field \"%s\" missing or malformed", name);
@@ -95,9 +95,9 @@ static int checkpoint_hex(const json_t *record, const char *name, unsigned char 
 int audit_checkpoint_from_json(const json_t *record, struct audit_checkpoint *out, char *why,
                                size_t why_size)
 {
-        static const char *const fields[] = {"type", "time",      "session", "seq",
-                                             "mono", "prev",      "tree_size", "root",
-                                             "final", "key",      "signature"};
+        static const char *const fields[] = {"type",  "time", "session",   "seq",
+                                             "mono",  "prev", "tree_size", "root",
+                                             "final", "key",  "signature"};
         memset(out, 0, sizeof(*out));
         if (!json_is_object(record) ||
             json_object_size(record) != sizeof(fields) / sizeof(fields[0])) {
@@ -125,8 +125,8 @@ int audit_checkpoint_from_json(const json_t *record, struct audit_checkpoint *ou
             checkpoint_unsigned(record, "mono", &out->mono, why, why_size) < 0 ||
             checkpoint_unsigned(record, "tree_size", &out->tree_size, why, why_size) < 0 ||
             checkpoint_hex(record, "root", out->root, sizeof(out->root), why, why_size) < 0 ||
-            checkpoint_hex(record, "key", out->public_key, sizeof(out->public_key), why,
-                           why_size) < 0 ||
+            checkpoint_hex(record, "key", out->public_key, sizeof(out->public_key), why, why_size) <
+                0 ||
             checkpoint_hex(record, "signature", out->signature, sizeof(out->signature), why,
                            why_size) < 0)
                 return -EINVAL;

@@ -78,20 +78,25 @@ static struct ocsf_class ocsf_classify(const json_t *record)
         bool denied = audit_record_is_denial(record);
         struct ocsf_class c = {0, 0, 0, 1, "Base Event", "Uncategorized", "Unknown"};
         if (strcmp(type, "exec") == 0) {
-                c = (struct ocsf_class){1007, 1, 1, 1, "Process Activity", "System Activity",
+                c = (struct ocsf_class){1007,    1, 1, 1, "Process Activity", "System Activity",
                                         "Launch"};
         } else if (strcmp(type, "file.decision") == 0) {
-                c = (struct ocsf_class){1001, 1, 99, denied ? 3 : 1, "File System Activity",
-                                        "System Activity", "Other"};
+                c = (struct ocsf_class){
+                    1001,   1, 99, denied ? 3 : 1, "File System Activity", "System Activity",
+                    "Other"};
         } else if (strcmp(type, "net.decision") == 0 && ocsf_http(record)) {
-                c = (struct ocsf_class){4002, 4, 1, denied ? 3 : 1, "HTTP Activity",
-                                        "Network Activity", "Connect"};
+                c = (struct ocsf_class){
+                    4002, 4, 1, denied ? 3 : 1, "HTTP Activity", "Network Activity", "Connect"};
         } else if (strcmp(type, "net.decision") == 0) {
-                c = (struct ocsf_class){4001, 4, denied ? 5 : 1, denied ? 3 : 1,
-                                        "Network Activity", "Network Activity",
+                c = (struct ocsf_class){4001,
+                                        4,
+                                        denied ? 5 : 1,
+                                        denied ? 3 : 1,
+                                        "Network Activity",
+                                        "Network Activity",
                                         denied ? "Refuse" : "Open"};
         } else if (strcmp(type, "net.close") == 0) {
-                c = (struct ocsf_class){4001, 4, 2, 1, "Network Activity", "Network Activity",
+                c = (struct ocsf_class){4001,   4, 2, 1, "Network Activity", "Network Activity",
                                         "Close"};
         } else if (strcmp(type, "limit") == 0) {
                 c = (struct ocsf_class){2004, 2, 1, 3, "Detection Finding", "Findings", "Create"};
@@ -120,7 +125,8 @@ static void ocsf_fill_class(json_t *out, const json_t *r, const struct ocsf_clas
                 json_object_set_new(out, "status_id", json_integer(ok ? 1 : 2));
                 json_object_set_new(out, "status", json_string(ok ? "Success" : "Failure"));
                 if (!ok)
-                        json_object_set_new(out, "status_detail", ocsf_text(json_object_get(r, "result")));
+                        json_object_set_new(out, "status_detail",
+                                            ocsf_text(json_object_get(r, "result")));
                 free(cmd);
         } else if (c->class_uid == 1001) {
                 json_t *file = json_object();
@@ -163,14 +169,15 @@ static void ocsf_fill_class(json_t *out, const json_t *r, const struct ocsf_clas
                 json_object_set_new(out, "action_id", json_integer(denied ? 2 : 1));
                 json_object_set_new(out, "action", json_string(denied ? "Denied" : "Allowed"));
                 json_object_set_new(out, "disposition_id", json_integer(denied ? 2 : 1));
-                json_object_set_new(out, "disposition", json_string(denied ? "Blocked" : "Allowed"));
+                json_object_set_new(out, "disposition",
+                                    json_string(denied ? "Blocked" : "Allowed"));
         }
 }
 
 json_t *audit_export_ocsf(const json_t *r)
 {
         static const char *const severities[] = {"Unknown", "Informational", "Low", "Medium",
-                                                  "High"};
+                                                 "High"};
         struct ocsf_class c = ocsf_classify(r);
         struct audit_buffer message = {0};
         audit_format_summary(&message, r);
@@ -187,8 +194,8 @@ json_t *audit_export_ocsf(const json_t *r)
             (json_int_t)record_time_ms(r), "severity_id", c.severity_id, "severity",
             severities[c.severity_id], "message", text ? text : "", "metadata", "version", "1.1.0",
             "uid", uid, "correlation_uid", field_string(r, "session"), "event_code",
-            field_string(r, "type"), "product", "name", "reins", "vendor_name", "reins",
-            "version", REINS_VERSION, "unmapped", r);
+            field_string(r, "type"), "product", "name", "reins", "vendor_name", "reins", "version",
+            REINS_VERSION, "unmapped", r);
         free(text);
         if (out)
                 ocsf_fill_class(out, r, &c);
@@ -342,8 +349,8 @@ static void export_cef(struct audit_buffer *b, const json_t *r)
         audit_buffer_adds(b, " cn1Label=seq");
         /* the usual CEF keys where a field has one */
         static const char *const mapped[][2] = {
-            {"pid", "spid"},   {"path", "filePath"}, {"user", "suser"},  {"uid", "suid"},
-            {"host", "dhost"}, {"port", "dpt"},      {"address", "dst"}, {"protocol", "app"},
+            {"pid", "spid"},     {"path", "filePath"}, {"user", "suser"},   {"uid", "suid"},
+            {"host", "dhost"},   {"port", "dpt"},      {"address", "dst"},  {"protocol", "app"},
             {"decision", "act"}, {"reason", "reason"}, {"bytes_up", "out"}, {"bytes_down", "in"},
         };
         for (size_t i = 0; i < sizeof(mapped) / sizeof(mapped[0]); i++)
@@ -373,8 +380,7 @@ static void export_cef(struct audit_buffer *b, const json_t *r)
         }
 }
 
-char *audit_export_line(enum audit_export_format format, const json_t *record,
-                        const char *hostname)
+char *audit_export_line(enum audit_export_format format, const json_t *record, const char *hostname)
 {
         struct audit_buffer b = {0};
         if (format == AUDIT_EXPORT_OCSF) {

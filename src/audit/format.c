@@ -14,7 +14,8 @@ static void format_field(struct audit_buffer *b, const json_t *record, const cha
                          const char *key)
 {
         const json_t *value = json_object_get(record, key);
-        if (!value || json_is_null(value))
+        if (!value || json_is_null(value) ||
+            (json_is_string(value) && json_string_length(value) == 0))
                 return;
         audit_buffer_addf(b, " %s", label);
         audit_value_text(b, value);
@@ -87,7 +88,10 @@ void audit_format_summary(struct audit_buffer *b, const json_t *r)
                 audit_buffer_adds(b, "session end:");
                 format_field(b, r, "status ", "status");
                 format_field(b, r, "signal ", "signal");
-                format_field(b, r, "after ms ", "duration_ms");
+                if (json_is_integer(json_object_get(r, "duration_ms")))
+                        audit_buffer_addf(
+                            b, " after %lld ms",
+                            (long long)json_integer_value(json_object_get(r, "duration_ms")));
                 if (json_is_true(json_object_get(r, "timed_out")))
                         audit_buffer_adds(b, " TIMED OUT");
                 format_field(b, r, "peak memory bytes ", "peak_memory_bytes");

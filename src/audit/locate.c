@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -131,8 +132,7 @@ int audit_locate(const char *what, char **path, struct reins_error *err)
         return 0;
 }
 
-int audit_load_records(const char *path, json_t **records, size_t *skipped,
-                       struct reins_error *err)
+int audit_load_records(const char *path, json_t **records, size_t *skipped, struct reins_error *err)
 {
         char *data = NULL;
         size_t length = 0;

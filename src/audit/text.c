@@ -100,8 +100,8 @@ char *audit_value_bytes(const json_t *value, size_t *length)
         char *bytes = malloc(size);
         if (!bytes)
                 return NULL;
-        if (sodium_base642bin((unsigned char *)bytes, size, encoded, strlen(encoded), NULL,
-                              length, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+        if (sodium_base642bin((unsigned char *)bytes, size, encoded, strlen(encoded), NULL, length,
+                              NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
                 free(bytes);
                 return NULL;
         }
@@ -213,15 +213,12 @@ void audit_value_text(struct audit_buffer *b, const json_t *value)
                 return;
         }
         if (text_is_argv(value)) {
-                struct audit_buffer words = {0};
-                audit_argv_text(&words, value);
-                if (words.data)
-                        audit_text_escape(b, words.data, words.length);
-                audit_buffer_free(&words);
+                /* shell words are already ASCII and control-free */
+                audit_argv_text(b, value);
                 return;
         }
-        char *json = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII |
-                                           JSON_ENCODE_ANY);
+        char *json =
+            json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
         if (json)
                 audit_text_escape(b, json, strlen(json));
         else

@@ -40,7 +40,7 @@ void audit_shell_quote(struct audit_buffer *b, const char *bytes, size_t length)
 /* An argv array as shell words. */
 void audit_argv_text(struct audit_buffer *b, const json_t *argv);
 /* Any value as escaped text: strings and base64 objects decoded; argv-like
- * arrays of strings as shell words; numbers and booleans as JSON; other
+ * arrays of strings as shell words (not escaped again); numbers and booleans as JSON; other
  * objects and arrays as compact ASCII JSON. */
 void audit_value_text(struct audit_buffer *b, const json_t *value);
 

@@ -26,6 +26,7 @@
 #include "audit/dirs.h"
 #include "audit/keys.h"
 #include "audit/merkle.h"
+#include "audit/sha256.h"
 #include "audit/trail_internal.h"
 #include "util/cleanup.h"
 #include "util/path.h"
@@ -59,7 +60,8 @@ char *audit_trail_dir(struct reins_error *err)
         } else {
                 const char *home = audit_home();
                 if (!home) {
-                        reins_error_set(err, ENOENT, "no state directory: set XDG_STATE_HOME or HOME");
+                        reins_error_set(err, ENOENT,
+                                        "no state directory: set XDG_STATE_HOME or HOME");
                         return NULL;
                 }
                 base = path_join(home, ".local/state");
@@ -164,34 +166,218 @@ static int trail_reserve(struct audit_trail *t, size_t more)
         return 0;
 }
 
-/* Serialize `record` as the next line: chain it and add it to the tree. */
-static int trail_append_record(struct audit_trail *t, const json_t *record, uint64_t mono)
+/* The line just written at buffer[start, used): chain it, add it to the
+ * tree, end it with '\n'. */
+static void trail_seal_line(struct audit_trail *t, size_t start, uint64_t mono)
 {
-        size_t start = t->used;
+        const unsigned char *line = (const unsigned char *)t->buffer + start;
+        size_t length = t->used - start;
+        unsigned char hash[AUDIT_SHA256_BYTES], leaf[MERKLE_HASH_BYTES];
+        audit_sha256(line, length, hash);
+        audit_hex(hash, sizeof(hash), t->prev);
+        merkle_leaf_hash(line, length, leaf);
+        merkle_frontier_append(&t->frontier, leaf);
+        t->buffer[t->used++] = '\n';
+        if (start == 0)
+                t->oldest_mono = mono;
+        t->seq++;
+}
+
+/* Append the JSON text of `value` at the end of the buffer. */
+static int trail_put_json(struct audit_trail *t, const json_t *value)
+{
+        size_t flags = TRAIL_JSON_FLAGS | JSON_ENCODE_ANY;
         if (trail_reserve(t, 4096) < 0)
                 return -ENOMEM;
         /* usually one pass: dump into the free space, redo only if too big */
-        size_t room = t->capacity - start - 1;
-        size_t length = json_dumpb(record, t->buffer + start, room, TRAIL_JSON_FLAGS);
+        size_t room = t->capacity - t->used - 1;
+        size_t length = json_dumpb(value, t->buffer + t->used, room, flags);
         if (length == 0)
                 return -EINVAL;
         if (length > room) {
                 if (trail_reserve(t, length + 1) < 0)
                         return -ENOMEM;
-                if (json_dumpb(record, t->buffer + start, length, TRAIL_JSON_FLAGS) != length)
+                if (json_dumpb(value, t->buffer + t->used, length, flags) != length)
                         return -EINVAL;
         }
-        const unsigned char *line = (const unsigned char *)t->buffer + start;
-        unsigned char hash[crypto_hash_sha256_BYTES], leaf[MERKLE_HASH_BYTES];
-        crypto_hash_sha256(hash, line, length);
-        audit_hex(hash, sizeof(hash), t->prev);
-        merkle_leaf_hash(line, length, leaf);
-        merkle_frontier_append(&t->frontier, leaf);
-        t->buffer[start + length] = '\n';
-        if (t->used == 0)
-                t->oldest_mono = mono;
-        t->used = start + length + 1;
-        t->seq++;
+        t->used += length;
+        return 0;
+}
+
+static int trail_put(struct audit_trail *t, const char *bytes, size_t length)
+{
+        if (trail_reserve(t, length + 1) < 0)
+                return -ENOMEM;
+        memcpy(t->buffer + t->used, bytes, length);
+        t->used += length;
+        return 0;
+}
+
+/* Serialize a whole record (checkpoints) as the next line. */
+static int trail_append_record(struct audit_trail *t, const json_t *record, uint64_t mono)
+{
+        size_t start = t->used;
+        int r = trail_put_json(t, record);
+        if (r < 0) {
+                t->used = start;
+                return r;
+        }
+        trail_seal_line(t, start, mono);
+        return 0;
+}
+
+struct trail_member {
+        const char *key;
+        const json_t *value; /* NULL: one of ours, written from `number` / `text` */
+        uint64_t number;
+        const char *text;
+};
+
+static int trail_member_compare(const void *a, const void *b)
+{
+        return strcmp(((const struct trail_member *)a)->key, ((const struct trail_member *)b)->key);
+}
+
+/* Strings jansson writes unchanged between quotes with TRAIL_JSON_FLAGS:
+ * no '"', no '\\', no control character, nothing above 0x7f. */
+static bool trail_plain(const char *s, size_t length)
+{
+        for (size_t i = 0; i < length; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c < 0x20 || c > 0x7f || c == '"' || c == '\\')
+                        return false;
+        }
+        return true;
+}
+
+static int trail_put_plain_string(struct audit_trail *t, const char *s, size_t length)
+{
+        if (trail_reserve(t, length + 3) < 0)
+                return -ENOMEM;
+        t->buffer[t->used++] = '"';
+        memcpy(t->buffer + t->used, s, length);
+        t->used += length;
+        t->buffer[t->used++] = '"';
+        return 0;
+}
+
+static int trail_put_value(struct audit_trail *t, const json_t *value);
+
+/* An object with its keys in strcmp order, plus our own members. */
+static int trail_put_object(struct audit_trail *t, const json_t *object,
+                            const struct trail_member *extra, size_t extra_count)
+{
+        size_t count = json_object_size(object) + extra_count, n = 0;
+        struct trail_member stack[32];
+        struct trail_member *members = count <= 32 ? stack : malloc(count * sizeof(*members));
+        if (!members)
+                return -ENOMEM;
+        const char *key;
+        json_t *value;
+        json_object_foreach((json_t *)object, key, value)
+        {
+                bool ours = false;
+                for (size_t i = 0; i < extra_count && !ours; i++)
+                        ours = strcmp(key, extra[i].key) == 0;
+                if (!ours)
+                        members[n++] = (struct trail_member){key, value, 0, NULL};
+        }
+        for (size_t i = 0; i < extra_count; i++)
+                members[n++] = extra[i];
+        qsort(members, n, sizeof(*members), trail_member_compare);
+        int r = trail_put(t, "{", 1);
+        for (size_t i = 0; i < n && r == 0; i++) {
+                const struct trail_member *m = &members[i];
+                if (i > 0)
+                        r = trail_put(t, ",", 1);
+                if (r == 0 && trail_plain(m->key, strlen(m->key))) {
+                        r = trail_put_plain_string(t, m->key, strlen(m->key));
+                } else if (r == 0) {
+                        json_t *name = json_string(m->key);
+                        r = name ? trail_put_json(t, name) : -ENOMEM;
+                        json_decref(name);
+                }
+                if (r == 0)
+                        r = trail_put(t, ":", 1);
+                if (r < 0)
+                        break;
+                if (m->value) {
+                        r = trail_put_value(t, m->value);
+                } else if (m->text) {
+                        r = trail_put_plain_string(t, m->text, strlen(m->text));
+                } else {
+                        char digits[24];
+                        int length =
+                            snprintf(digits, sizeof(digits), "%llu", (unsigned long long)m->number);
+                        r = trail_put(t, digits, (size_t)length);
+                }
+        }
+        if (r == 0)
+                r = trail_put(t, "}", 1);
+        if (members != stack)
+                free(members);
+        return r;
+}
+
+/* What jansson's json_dumpb would write, without its per-call set-up for
+ * the common cases; anything unusual is handed to jansson itself. */
+static int trail_put_value(struct audit_trail *t, const json_t *value)
+{
+        switch (json_typeof(value)) {
+        case JSON_STRING: {
+                const char *s = json_string_value(value);
+                size_t length = json_string_length(value);
+                if (trail_plain(s, length))
+                        return trail_put_plain_string(t, s, length);
+                return trail_put_json(t, value);
+        }
+        case JSON_INTEGER: {
+                char digits[24];
+                int length = snprintf(digits, sizeof(digits), "%" JSON_INTEGER_FORMAT,
+                                      json_integer_value(value));
+                return trail_put(t, digits, (size_t)length);
+        }
+        case JSON_TRUE:
+                return trail_put(t, "true", 4);
+        case JSON_FALSE:
+                return trail_put(t, "false", 5);
+        case JSON_NULL:
+                return trail_put(t, "null", 4);
+        case JSON_ARRAY: {
+                int r = trail_put(t, "[", 1);
+                for (size_t i = 0; r == 0 && i < json_array_size(value); i++) {
+                        if (i > 0)
+                                r = trail_put(t, ",", 1);
+                        if (r == 0)
+                                r = trail_put_value(t, json_array_get(value, i));
+                }
+                return r == 0 ? trail_put(t, "]", 1) : r;
+        }
+        case JSON_OBJECT:
+                return trail_put_object(t, value, NULL, 0);
+        default:
+                return trail_put_json(t, value);
+        }
+}
+
+/* The event plus seq, mono and prev: exactly the bytes jansson would write
+ * for the merged object with TRAIL_JSON_FLAGS (keys sorted by strcmp,
+ * compact separators, \u escapes beyond ASCII; a unit test holds it to
+ * that), without building the merged object: this is the hot path. */
+static int trail_append_event(struct audit_trail *t, const json_t *event, uint64_t mono)
+{
+        const struct trail_member ours[] = {
+            {"mono", NULL, mono, NULL},
+            {"prev", NULL, 0, t->prev},
+            {"seq", NULL, t->seq, NULL},
+        };
+        size_t start = t->used;
+        int r = trail_put_object(t, event, ours, sizeof(ours) / sizeof(ours[0]));
+        if (r < 0) {
+                t->used = start; /* never half a record */
+                return r;
+        }
+        trail_seal_line(t, start, mono);
         return 0;
 }
 
@@ -262,18 +448,7 @@ void audit_trail_sink(void *ctx, const json_t *event)
                         snprintf(t->session, sizeof(t->session), "%s", session);
         }
         uint64_t mono = audit_mono_ns();
-        json_t *record = json_object();
-        /* a shallow copy: the event's values are shared, not duplicated */
-        if (!record || json_object_update(record, (json_t *)event) < 0 ||
-            json_object_set_new(record, "seq", json_integer((json_int_t)t->seq)) < 0 ||
-            json_object_set_new(record, "mono", json_integer((json_int_t)mono)) < 0 ||
-            json_object_set_new(record, "prev", json_string(t->prev)) < 0) {
-                json_decref(record);
-                trail_fail(t, ENOMEM, "recording an event");
-                return;
-        }
-        int r = trail_append_record(t, record, mono);
-        json_decref(record);
+        int r = trail_append_event(t, event, mono);
         if (r < 0) {
                 trail_fail(t, -r, "recording an event");
                 return;
@@ -282,6 +457,15 @@ void audit_trail_sink(void *ctx, const json_t *event)
                 trail_fail(t, -r, "writing a checkpoint");
         if (t->used >= AUDIT_BATCH_BYTES || mono - t->oldest_mono > AUDIT_BATCH_AGE_NS)
                 trail_write_batch(t);
+}
+
+void audit_trail_abandon(struct audit_trail *trail)
+{
+        close(trail->fd);
+        audit_key_wipe(&trail->key);
+        free(trail->buffer);
+        free(trail->path);
+        free(trail);
 }
 
 int audit_trail_close(struct audit_trail *trail, struct reins_error *err)

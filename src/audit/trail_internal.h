@@ -7,8 +7,8 @@
 #include "audit/keys.h"
 #include "audit/trail.h"
 
-#define AUDIT_CHECKPOINT_EVERY 1000        /* event records between checkpoints */
-#define AUDIT_BATCH_BYTES      (64 * 1024) /* flush once this much is buffered */
+#define AUDIT_CHECKPOINT_EVERY 1000               /* event records between checkpoints */
+#define AUDIT_BATCH_BYTES      (64 * 1024)        /* flush once this much is buffered */
 #define AUDIT_BATCH_AGE_NS     (100 * 1000000ULL) /* or the oldest record is older */
 #define AUDIT_TRAIL_SUFFIX     ".jsonl"
 
@@ -17,5 +17,7 @@ int audit_trail_open_with_key(const char *path, const struct audit_key *key,
                               struct audit_trail **out, struct reins_error *err);
 void audit_trail_set_checkpoint_interval(struct audit_trail *trail, uint64_t every);
 uint64_t audit_trail_records(const struct audit_trail *trail); /* lines so far */
+/* Free the trail without the final checkpoint or a flush (tests: a crash). */
+void audit_trail_abandon(struct audit_trail *trail);
 
 #endif

@@ -13,6 +13,7 @@
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 #include "audit/merkle.h"
+#include "audit/sha256.h"
 #include "util/cleanup.h"
 
 const char *audit_verdict_name(enum audit_verdict verdict)
@@ -70,12 +71,11 @@ static void verify_parse_line(struct verify_line *line)
         json_decref(record);
 }
 
-static void verify_set(struct audit_verify_result *out, enum audit_verdict verdict,
-                       uint64_t record, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void verify_set(struct audit_verify_result *out, enum audit_verdict verdict, uint64_t record,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void verify_set(struct audit_verify_result *out, enum audit_verdict verdict,
-                       uint64_t record, const char *fmt, ...)
+static void verify_set(struct audit_verify_result *out, enum audit_verdict verdict, uint64_t record,
+                       const char *fmt, ...)
 {
         out->verdict = verdict;
         out->bad_record = record;
@@ -117,8 +117,8 @@ static void verify_classify_break(const struct verify_line *lines, size_t count,
                                    (long long)seq, i - 1);
                 else
                         verify_set(out, AUDIT_DELETED, i,
-                                   "records %zu to %lld deleted: record %lld follows record %zu",
-                                   i, (long long)seq - 1, (long long)seq, i - 1);
+                                   "records %zu to %lld deleted: record %lld follows record %zu", i,
+                                   (long long)seq - 1, (long long)seq, i - 1);
                 return;
         }
         verify_set(out, AUDIT_REORDERED, i,
@@ -148,8 +148,8 @@ static bool verify_checkpoint(const struct verify_line *line, size_t i,
                 return false;
         }
         if (!audit_checkpoint_signature_valid(&c)) {
-                verify_set(out, AUDIT_BAD_SIGNATURE, i,
-                           "record %zu: checkpoint signature invalid", i);
+                verify_set(out, AUDIT_BAD_SIGNATURE, i, "record %zu: checkpoint signature invalid",
+                           i);
                 return false;
         }
         char key[65];
@@ -221,8 +221,8 @@ void audit_verify_buffer(const char *data, size_t length, const char *trusted_ke
                 const struct verify_line *line = &lines[i];
                 if (sealed) {
                         verify_set(out, AUDIT_APPENDED, i,
-                                   "record %zu appended after the final checkpoint (record %zu)",
-                                   i, final_at);
+                                   "record %zu appended after the final checkpoint (record %zu)", i,
+                                   final_at);
                         broken = true;
                         break;
                 }
@@ -239,9 +239,8 @@ void audit_verify_buffer(const char *data, size_t length, const char *trusted_ke
                 }
                 if (line->seq != (int64_t)i) {
                         /* the chain holds, so this line itself was edited */
-                        verify_set(out, AUDIT_ALTERED, i,
-                                   "record %zu altered: it claims seq %lld", i,
-                                   (long long)line->seq);
+                        verify_set(out, AUDIT_ALTERED, i, "record %zu altered: it claims seq %lld",
+                                   i, (long long)line->seq);
                         broken = true;
                         break;
                 }
@@ -257,8 +256,8 @@ void audit_verify_buffer(const char *data, size_t length, const char *trusted_ke
                                 final_at = i;
                         }
                 }
-                unsigned char hash[crypto_hash_sha256_BYTES], leaf[MERKLE_HASH_BYTES];
-                crypto_hash_sha256(hash, (const unsigned char *)line->start, line->length);
+                unsigned char hash[AUDIT_SHA256_BYTES], leaf[MERKLE_HASH_BYTES];
+                audit_sha256(line->start, line->length, hash);
                 audit_hex(hash, sizeof(hash), expected_prev);
                 merkle_leaf_hash(line->start, line->length, leaf);
                 merkle_frontier_append(&frontier, leaf);
@@ -288,8 +287,10 @@ void audit_verify_buffer(const char *data, size_t length, const char *trusted_ke
                                    "bytes appended after the final checkpoint (record %zu)",
                                    final_at);
                 } else {
-                        verify_set(out, AUDIT_INTACT, 0, "intact: %zu records, %llu checkpoints",
-                                   count, (unsigned long long)out->checkpoints);
+                        verify_set(out, AUDIT_INTACT, 0, "intact: %zu record%s, %llu checkpoint%s",
+                                   count, count == 1 ? "" : "s",
+                                   (unsigned long long)out->checkpoints,
+                                   out->checkpoints == 1 ? "" : "s");
                 }
         } else if (out->torn_tail) {
                 size_t used = strlen(out->message);

@@ -47,8 +47,8 @@ struct audit_verify_result {
         uint64_t intact;      /* records verified from the start */
         uint64_t bad_record;  /* the record named by the verdict */
         bool torn_tail;
-        char key[65];          /* the signing key (hex), when any checkpoint */
-        char message[512];     /* the one-line explanation */
+        char key[65];      /* the signing key (hex), when any checkpoint */
+        char message[512]; /* the one-line explanation */
 };
 
 /* `trusted_key` (hex): the key the checkpoints must be signed with; NULL

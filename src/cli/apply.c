@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "audit/event.h"
 #include "cli/cli.h"
 #include "util/json_text.h"
 #include "workspace/apply.h"
 #include "workspace/protect.h"
+#include "workspace/record.h"
 #include "workspace/session.h"
 
 static void apply_usage(FILE *out)
@@ -23,6 +23,7 @@ static void apply_usage(FILE *out)
               "  --force              overwrite host files changed since the session started\n"
               "                       (and apply to a session that is still running)\n"
               "  --include-protected  apply protected paths (.git/hooks, .git/config, ...) too\n"
+              "  --audit PATH         write the audit record there (default: the trail directory)\n"
               "  -v                   print the apply event on stderr\n",
               out);
 }
@@ -34,11 +35,13 @@ int cli_apply(int argc, char **argv)
             {"force", no_argument, NULL, 'f'},
             {"include-protected", no_argument, NULL, 'P'},
             {"verbose", no_argument, NULL, 'v'},
+            {"audit", required_argument, NULL, 'A'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         struct workspace_apply_options opts = {.report = stdout};
         bool verbose = false;
+        const char *audit_path = NULL;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "nfvh", options, NULL)) != -1) {
@@ -54,6 +57,9 @@ int cli_apply(int argc, char **argv)
                         break;
                 case 'v':
                         verbose = true;
+                        break;
+                case 'A':
+                        audit_path = optarg;
                         break;
                 case 'h':
                         apply_usage(stdout);
@@ -73,6 +79,8 @@ int cli_apply(int argc, char **argv)
         struct workspace_session session = {0};
         struct workspace_changes changes = {0};
         struct reins_strv paths = {0};
+        struct workspace_record record = {0};
+        bool closed = false;
         int status = EXIT_REINS_FAILED;
         if (workspace_session_open(id, &session, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
@@ -97,6 +105,12 @@ int cli_apply(int argc, char **argv)
                 }
         }
         if (workspace_session_changes(&session, paths.items, paths.count, &changes, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
+        /* the record first: when it cannot be written, nothing is applied */
+        if (!opts.dry_run &&
+            workspace_record_open(&record, session.id, "apply", audit_path, verbose, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
@@ -133,6 +147,7 @@ int cli_apply(int argc, char **argv)
                                 fprintf(stderr, "reins: %s\n", err.message);
                                 status = EXIT_REINS_FAILED;
                         } else {
+                                closed = true;
                                 printf("session %s closed (state \"applied\"); its copy is kept "
                                        "until `reins discard %s`\n",
                                        session.id, session.id);
@@ -142,20 +157,23 @@ int cli_apply(int argc, char **argv)
                                "(reins diff %s shows what is left)\n",
                                session.id, session.id);
                 }
-                struct event_bus bus;
-                event_bus_init(&bus, session.id);
-                if (verbose)
-                        event_bus_add_sink(&bus, event_sink_stderr, NULL);
-                event_emit(
-                    &bus, "workspace.apply",
-                    json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:b, s:b}", "id", session.id, "lower",
-                              json_text_z(session.lower), "applied", (json_int_t)res.applied,
-                              "protected_skipped", (json_int_t)res.protected_skipped, "conflicts",
-                              (json_int_t)res.conflicts, "failed", (json_int_t)res.failed, "forced",
-                              opts.force, "include_protected", opts.include_protected));
         }
+        if (!opts.dry_run)
+                workspace_record_emit(
+                    &record, "workspace.apply",
+                    json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b}", "id",
+                              session.id, "lower", json_text_z(session.lower), "applied",
+                              (json_int_t)res.applied, "protected_skipped",
+                              (json_int_t)res.protected_skipped, "conflicts",
+                              (json_int_t)res.conflicts, "failed", (json_int_t)res.failed,
+                              "blocked", blocked, "forced", opts.force, "include_protected",
+                              opts.include_protected, "closed", closed));
 out:
         fflush(stdout);
+        if (workspace_record_close(&record, &err) < 0) {
+                fprintf(stderr, "reins: audit trail: %s\n", err.message);
+                status = EXIT_REINS_FAILED;
+        }
         workspace_changes_free(&changes);
         strv_free(&paths);
         workspace_session_free(&session);

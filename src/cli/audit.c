@@ -1,12 +1,446 @@
-/* Scaffolding until this subcommand's issue lands: it says so and fails. */
+/* reins audit show | tail | verify | export (and the hidden bench). */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "audit/bench.h"
+#include "audit/clock.h"
+#include "audit/export.h"
+#include "audit/follow.h"
+#include "audit/format.h"
+#include "audit/keys.h"
+#include "audit/locate.h"
+#include "audit/trail.h"
+#include "audit/verify.h"
 #include "cli/cli.h"
+#include "policy/parse_units.h"
+#include "util/cleanup.h"
+
+/* `reins audit verify` exit statuses, one per verdict. */
+enum {
+        AUDIT_EXIT_ALTERED = 1,
+        AUDIT_EXIT_DELETED = 3,
+        AUDIT_EXIT_REORDERED = 4,
+        AUDIT_EXIT_APPENDED = 5,
+        AUDIT_EXIT_UNSEALED = 6,
+        AUDIT_EXIT_SIGNATURE = 7,
+        AUDIT_EXIT_KEY = 8,
+};
+
+static void audit_usage(FILE *out)
+{
+        fprintf(out,
+                "Usage: reins audit show [SESSION|FILE] [--type TYPE] [--since WHEN] [--json]\n"
+                "       reins audit tail [-f] [-n N]\n"
+                "       reins audit verify [SESSION|FILE] [--key HEX | --any-key]\n"
+                "       reins audit export --format ocsf|syslog|cef [SESSION|FILE] [--type TYPE]\n"
+                "                          [--since WHEN]\n"
+                "\n"
+                "Trails live in $XDG_STATE_HOME/reins/trails (else ~/.local/state/reins/trails),\n"
+                "one SESSION.jsonl per session; SESSION may be a unique prefix; without one,\n"
+                "the newest trail. A FILE is any trail path (e.g. one written with --audit).\n"
+                "\n"
+                "show     one line per event (colour on a terminal); --json: the records as\n"
+                "         stored. --type exec, net (net.*), session... --since 10m, 2h, or a\n"
+                "         time (2026-11-23T21:00:00Z, 2026-11-23).\n"
+                "tail     the last N events (default 10) of the newest trail; -f: then follow\n"
+                "         every trail, including sessions that start later.\n"
+                "verify   recompute the hash chain, every checkpoint's Merkle root and Ed25519\n"
+                "         signature. Checkpoints must be signed by your key\n"
+                "         (~/.config/reins/audit-ed25519.key), by --key HEX, or --any-key.\n"
+                "export   OCSF JSON lines, RFC 5424 syslog lines or CEF lines on stdout.\n"
+                "\n"
+                "verify exit status:\n"
+                "  0  intact: N records, K checkpoints (a torn last line is ignored and said)\n"
+                "  1  altered: a record's bytes changed (the record after it no longer chains)\n"
+                "  2  usage error\n"
+                "  3  deleted: one or more records are missing\n"
+                "  4  reordered: records out of order\n"
+                "  5  appended: records after the final checkpoint\n"
+                "  6  unsealed: no final checkpoint (session killed, or records cut from the\n"
+                "     end); what is there was checked\n"
+                "  7  a checkpoint signature is invalid\n"
+                "  8  signed by a key other than the trusted one\n"
+                "  125 the trail could not be read\n");
+}
+
+struct audit_filter {
+        const char *type;
+        int64_t since_ms;
+        bool has_since;
+};
+
+static int audit_parse_since(const char *text, struct audit_filter *filter)
+{
+        uint64_t ms = 0;
+        int64_t when = 0;
+        if (parse_duration_ms(text, &ms) == 0)
+                when = audit_now_ms() - (int64_t)ms;
+        else if (audit_time_parse_ms(text, &when) < 0)
+                return -EINVAL;
+        filter->since_ms = when;
+        filter->has_since = true;
+        return 0;
+}
+
+static bool audit_filter_match(const struct audit_filter *filter, const json_t *record)
+{
+        const char *type = json_string_value(json_object_get(record, "type"));
+        if (filter->type) {
+                size_t n = strlen(filter->type);
+                if (!type || strncmp(type, filter->type, n) != 0 ||
+                    (type[n] != '\0' && type[n] != '.'))
+                        return false;
+        }
+        if (filter->has_since) {
+                int64_t when = 0;
+                const char *time = json_string_value(json_object_get(record, "time"));
+                if (!time || audit_time_parse_ms(time, &when) < 0 || when < filter->since_ms)
+                        return false;
+        }
+        return true;
+}
+
+static int audit_print_record(const json_t *record, bool as_json, bool colour)
+{
+        char *line = as_json ? json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+                             : audit_format_line(record, colour);
+        if (!line)
+                return -ENOMEM;
+        puts(line);
+        free(line);
+        return 0;
+}
+
+/* Options shared by show / export / verify / tail. */
+struct audit_options {
+        struct audit_filter filter;
+        bool json, follow, any_key;
+        const char *format, *key, *target;
+        long count;
+};
+
+static int audit_parse_options(int argc, char **argv, struct audit_options *o)
+{
+        enum { OPT_TYPE = 256, OPT_SINCE, OPT_JSON, OPT_FORMAT, OPT_KEY, OPT_ANY_KEY };
+        static const struct option options[] = {
+            {"type", required_argument, NULL, OPT_TYPE},
+            {"since", required_argument, NULL, OPT_SINCE},
+            {"json", no_argument, NULL, OPT_JSON},
+            {"format", required_argument, NULL, OPT_FORMAT},
+            {"key", required_argument, NULL, OPT_KEY},
+            {"any-key", no_argument, NULL, OPT_ANY_KEY},
+            {"follow", no_argument, NULL, 'f'},
+            {"lines", required_argument, NULL, 'n'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+        };
+        o->count = 10;
+        optind = 1;
+        int c;
+        while ((c = getopt_long(argc, argv, "fn:h", options, NULL)) != -1) {
+                switch (c) {
+                case OPT_TYPE:
+                        o->filter.type = optarg;
+                        break;
+                case OPT_SINCE:
+                        if (audit_parse_since(optarg, &o->filter) < 0) {
+                                fprintf(stderr,
+                                        "reins: --since %s: expected a duration (10m, 2h) or a "
+                                        "time (2026-11-23T21:00:00Z)\n",
+                                        optarg);
+                                return -1;
+                        }
+                        break;
+                case OPT_JSON:
+                        o->json = true;
+                        break;
+                case OPT_FORMAT:
+                        o->format = optarg;
+                        break;
+                case OPT_KEY:
+                        o->key = optarg;
+                        break;
+                case OPT_ANY_KEY:
+                        o->any_key = true;
+                        break;
+                case 'f':
+                        o->follow = true;
+                        break;
+                case 'n':
+                        o->count = strtol(optarg, NULL, 10);
+                        if (o->count < 0) {
+                                fprintf(stderr, "reins: -n %s: expected a count\n", optarg);
+                                return -1;
+                        }
+                        break;
+                case 'h':
+                        audit_usage(stdout);
+                        exit(0);
+                default:
+                        audit_usage(stderr);
+                        return -1;
+                }
+        }
+        if (optind < argc)
+                o->target = argv[optind++];
+        if (optind < argc) {
+                fprintf(stderr, "reins: audit: unexpected argument '%s'\n", argv[optind]);
+                return -1;
+        }
+        return 0;
+}
+
+static int audit_load(const char *target, json_t **records)
+{
+        struct reins_error err = {0};
+        cleanup_free char *path = NULL;
+        size_t skipped = 0;
+        if (audit_locate(target, &path, &err) < 0 ||
+            audit_load_records(path, records, &skipped, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                return -1;
+        }
+        if (skipped)
+                fprintf(stderr,
+                        "reins: note: %zu lines of %s are not records (run 'reins audit verify')\n",
+                        skipped, path);
+        return 0;
+}
+
+static int audit_show(int argc, char **argv)
+{
+        struct audit_options o = {0};
+        if (audit_parse_options(argc, argv, &o) < 0)
+                return EXIT_REINS_USAGE;
+        json_t *records = NULL;
+        if (audit_load(o.target, &records) < 0)
+                return EXIT_REINS_FAILED;
+        bool colour = !o.json && isatty(STDOUT_FILENO);
+        size_t i;
+        json_t *record;
+        json_array_foreach(records, i, record)
+        {
+                if (audit_filter_match(&o.filter, record))
+                        audit_print_record(record, o.json, colour);
+        }
+        json_decref(records);
+        return fflush(stdout) == 0 ? 0 : EXIT_REINS_FAILED;
+}
+
+static int audit_export(int argc, char **argv)
+{
+        struct audit_options o = {0};
+        if (audit_parse_options(argc, argv, &o) < 0)
+                return EXIT_REINS_USAGE;
+        enum audit_export_format format;
+        if (!o.format || audit_export_format_parse(o.format, &format) < 0) {
+                fprintf(stderr, "reins: audit export: --format ocsf, syslog or cef\n");
+                return EXIT_REINS_USAGE;
+        }
+        json_t *records = NULL;
+        if (audit_load(o.target, &records) < 0)
+                return EXIT_REINS_FAILED;
+        char hostname[256] = "-";
+        if (gethostname(hostname, sizeof(hostname) - 1) < 0)
+                snprintf(hostname, sizeof(hostname), "-");
+        size_t i;
+        json_t *record;
+        int status = 0;
+        json_array_foreach(records, i, record)
+        {
+                if (!audit_filter_match(&o.filter, record))
+                        continue;
+                char *line = audit_export_line(format, record, hostname);
+                if (!line) {
+                        fprintf(stderr, "reins: audit export: out of memory\n");
+                        status = EXIT_REINS_FAILED;
+                        break;
+                }
+                puts(line);
+                free(line);
+        }
+        json_decref(records);
+        return fflush(stdout) == 0 ? status : EXIT_REINS_FAILED;
+}
+
+static int audit_exit_status(enum audit_verdict verdict)
+{
+        switch (verdict) {
+        case AUDIT_INTACT:
+                return 0;
+        case AUDIT_ALTERED:
+                return AUDIT_EXIT_ALTERED;
+        case AUDIT_DELETED:
+                return AUDIT_EXIT_DELETED;
+        case AUDIT_REORDERED:
+                return AUDIT_EXIT_REORDERED;
+        case AUDIT_APPENDED:
+                return AUDIT_EXIT_APPENDED;
+        case AUDIT_UNSEALED:
+                return AUDIT_EXIT_UNSEALED;
+        case AUDIT_BAD_SIGNATURE:
+                return AUDIT_EXIT_SIGNATURE;
+        case AUDIT_UNTRUSTED_KEY:
+                return AUDIT_EXIT_KEY;
+        }
+        return AUDIT_EXIT_ALTERED;
+}
+
+static int audit_verify(int argc, char **argv)
+{
+        struct audit_options o = {0};
+        if (audit_parse_options(argc, argv, &o) < 0)
+                return EXIT_REINS_USAGE;
+        struct reins_error err = {0};
+        char trusted[65] = "";
+        unsigned char raw[crypto_sign_PUBLICKEYBYTES];
+        if (o.key) {
+                if (audit_unhex(o.key, raw, sizeof(raw)) < 0) {
+                        fprintf(stderr, "reins: --key: expected 64 hex digits\n");
+                        return EXIT_REINS_USAGE;
+                }
+                audit_hex(raw, sizeof(raw), trusted);
+        } else if (!o.any_key) {
+                struct audit_key key;
+                int r = audit_key_load(&key, false, &err);
+                if (r == 0)
+                        audit_hex(key.public_key, sizeof(key.public_key), trusted);
+                audit_key_wipe(&key);
+                if (r < 0 && r != -ENOENT) {
+                        fprintf(stderr, "reins: %s\n", err.message);
+                        return EXIT_REINS_FAILED;
+                }
+        }
+        cleanup_free char *path = NULL;
+        struct audit_verify_result result;
+        if (audit_locate(o.target, &path, &err) < 0 ||
+            audit_verify_file(path, trusted[0] ? trusted : NULL, &result, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                return EXIT_REINS_FAILED;
+        }
+        if (result.verdict == AUDIT_INTACT && !trusted[0] && !o.any_key) {
+                /* no trust anchor: a forger could re-sign with a key of his own */
+                printf("%s: %s\n", path, result.message);
+                printf("%s: signed by key %s, but you have no audit key to compare it with: "
+                       "pass --key HEX (or --any-key)\n",
+                       path, result.key);
+                return AUDIT_EXIT_KEY;
+        }
+        printf("%s: %s\n", path, result.message);
+        return audit_exit_status(result.verdict);
+}
+
+static bool audit_tail_print(void *ctx, const json_t *record)
+{
+        const struct audit_options *o = ctx;
+        audit_print_record(record, o->json, !o->json && isatty(STDOUT_FILENO));
+        return fflush(stdout) == 0;
+}
+
+static int audit_tail(int argc, char **argv)
+{
+        struct audit_options o = {0};
+        if (audit_parse_options(argc, argv, &o) < 0)
+                return EXIT_REINS_USAGE;
+        struct reins_error err = {0};
+        cleanup_free char *dir = audit_trail_dir(&err);
+        if (!dir) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                return EXIT_REINS_FAILED;
+        }
+        cleanup_free char *newest = NULL;
+        json_t *records = NULL;
+        size_t skipped = 0;
+        int r = audit_locate(o.target, &newest, &err);
+        if (r == 0 && audit_load_records(newest, &records, &skipped, &err) == 0) {
+                size_t n = json_array_size(records);
+                for (size_t i = n > (size_t)o.count ? n - (size_t)o.count : 0; i < n; i++)
+                        audit_tail_print(&o, json_array_get(records, i));
+                json_decref(records);
+        } else if (r < 0 && r != -ENOENT) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                return EXIT_REINS_FAILED;
+        }
+        if (!o.follow)
+                return 0;
+        fflush(stdout);
+        if (audit_follow(dir, audit_tail_print, &o, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                return EXIT_REINS_FAILED;
+        }
+        return 0;
+}
+
+/* Hidden: `reins audit bench [N] [--out FILE]`, the events/s benchmark
+ * (bench/audit/run.sh). */
+static int audit_bench_command(int argc, char **argv)
+{
+        uint64_t events = 200000;
+        const char *out = NULL;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+                        out = argv[++i];
+                else if (parse_count(argv[i], &events) < 0 || events == 0) {
+                        fprintf(stderr, "reins: audit bench: expected a count, got '%s'\n",
+                                argv[i]);
+                        return EXIT_REINS_USAGE;
+                }
+        }
+        char tmpdir[] = "/tmp/reins-audit-bench.XXXXXX";
+        char path[sizeof(tmpdir) + 32];
+        if (!out) {
+                if (!mkdtemp(tmpdir)) {
+                        perror("reins: mkdtemp");
+                        return EXIT_REINS_FAILED;
+                }
+                snprintf(path, sizeof(path), "%s/bench.jsonl", tmpdir);
+        }
+        struct audit_bench_result result = {0};
+        struct reins_error err = {0};
+        int r = audit_bench(events, out ? out : path, &result, &err);
+        if (!out) {
+                unlink(path);
+                rmdir(tmpdir);
+        }
+        if (r < 0) {
+                fprintf(stderr, "reins: audit bench: %s\n", err.message);
+                return EXIT_REINS_FAILED;
+        }
+        printf("append (trail): %llu events in %.3f s = %.0f events/s (%.1f MiB, %.0f "
+               "bytes/event)\n",
+               (unsigned long long)result.events, result.append_seconds,
+               (double)result.events / result.append_seconds, (double)result.bytes / 1048576.0,
+               (double)result.bytes / (double)result.events);
+        printf("append (event_emit + trail): %.3f s = %.0f events/s\n", result.emit_seconds,
+               (double)result.events / result.emit_seconds);
+        printf("verify: %.3f s = %.0f records/s, verdict %s\n", result.verify_seconds,
+               (double)result.events / result.verify_seconds,
+               audit_verdict_name((enum audit_verdict)result.verdict));
+        return result.verdict == AUDIT_INTACT ? 0 : EXIT_REINS_FAILED;
+}
 
 int cli_audit(int argc, char **argv)
 {
-        (void)argc;
-        (void)argv;
-        fprintf(stderr, "reins: 'audit' is not available in this version yet\n");
+        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+            strcmp(argv[1], "help") == 0) {
+                audit_usage(argc < 2 ? stderr : stdout);
+                return argc < 2 ? EXIT_REINS_USAGE : 0;
+        }
+        const char *verb = argv[1];
+        if (strcmp(verb, "show") == 0)
+                return audit_show(argc - 1, argv + 1);
+        if (strcmp(verb, "tail") == 0)
+                return audit_tail(argc - 1, argv + 1);
+        if (strcmp(verb, "verify") == 0)
+                return audit_verify(argc - 1, argv + 1);
+        if (strcmp(verb, "export") == 0)
+                return audit_export(argc - 1, argv + 1);
+        if (strcmp(verb, "bench") == 0)
+                return audit_bench_command(argc - 1, argv + 1);
+        fprintf(stderr, "reins: audit: unknown command '%s' (show, tail, verify, export)\n", verb);
         return EXIT_REINS_USAGE;
 }

@@ -3,13 +3,13 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "audit/event.h"
 #include "cli/cli.h"
+#include "workspace/record.h"
 #include "workspace/session.h"
 
 static void discard_usage(FILE *out)
 {
-        fputs("usage: reins discard SESSION... [--force] [-v]\n"
+        fputs("usage: reins discard SESSION... [--force] [--audit PATH] [-v]\n"
               "  Delete the sessions' copies. A running session is refused unless --force.\n",
               out);
 }
@@ -19,10 +19,12 @@ int cli_discard(int argc, char **argv)
         static const struct option options[] = {
             {"force", no_argument, NULL, 'f'},
             {"verbose", no_argument, NULL, 'v'},
+            {"audit", required_argument, NULL, 'A'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         bool force = false, verbose = false;
+        const char *audit_path = NULL;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "fvh", options, NULL)) != -1) {
@@ -32,6 +34,9 @@ int cli_discard(int argc, char **argv)
                         break;
                 case 'v':
                         verbose = true;
+                        break;
+                case 'A':
+                        audit_path = optarg;
                         break;
                 case 'h':
                         discard_usage(stdout);
@@ -63,18 +68,27 @@ int cli_discard(int argc, char **argv)
                         workspace_session_free(&session);
                         continue;
                 }
+                /* the record first: when it cannot be written, nothing is removed */
+                struct workspace_record record;
+                if (workspace_record_open(&record, session.id, "discard", audit_path, verbose,
+                                          &err) < 0) {
+                        fprintf(stderr, "reins: %s\n", err.message);
+                        status = EXIT_REINS_FAILED;
+                        workspace_session_free(&session);
+                        continue;
+                }
                 if (workspace_session_remove(&session, &err) < 0) {
                         fprintf(stderr, "reins: %s\n", err.message);
                         status = EXIT_REINS_FAILED;
                 } else {
                         printf("discarded session %s\n", session.id);
-                        struct event_bus bus;
-                        event_bus_init(&bus, session.id);
-                        if (verbose)
-                                event_bus_add_sink(&bus, event_sink_stderr, NULL);
-                        event_emit(
-                            &bus, "workspace.discard",
+                        workspace_record_emit(
+                            &record, "workspace.discard",
                             json_pack("{s:s, s:s}", "id", session.id, "lower", session.lower));
+                }
+                if (workspace_record_close(&record, &err) < 0) {
+                        fprintf(stderr, "reins: audit trail: %s\n", err.message);
+                        status = EXIT_REINS_FAILED;
                 }
                 workspace_session_free(&session);
         }

@@ -1,12 +1,120 @@
-/* Scaffolding until this subcommand's issue lands: it says so and fails. */
+/* reins ps: the sessions running now, from the private runtime registry. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "audit/clock.h"
+#include "audit/runtime.h"
+#include "audit/text.h"
 #include "cli/cli.h"
+
+static void ps_usage(FILE *out)
+{
+        fprintf(out, "Usage: reins ps [--json] [--all]\n"
+                     "\n"
+                     "Sessions of yours running now: id, agent, policy, supervisor pid, age,\n"
+                     "command. Entries whose supervisor is gone (killed with -9) are shown once\n"
+                     "as 'gone' and removed; --all keeps them listed without removing.\n");
+}
+
+static void ps_age(char *out, size_t size, const char *started)
+{
+        int64_t then = 0;
+        if (!started || audit_time_parse_ms(started, &then) < 0) {
+                snprintf(out, size, "?");
+                return;
+        }
+        int64_t seconds = (audit_now_ms() - then) / 1000;
+        if (seconds < 0)
+                seconds = 0;
+        if (seconds < 120)
+                snprintf(out, size, "%llds", (long long)seconds);
+        else if (seconds < 7200)
+                snprintf(out, size, "%lldm", (long long)seconds / 60);
+        else if (seconds < 172800)
+                snprintf(out, size, "%lldh", (long long)seconds / 3600);
+        else
+                snprintf(out, size, "%lldd", (long long)seconds / 86400);
+}
+
+static char *ps_text(const json_t *value)
+{
+        struct audit_buffer b = {0};
+        if (value)
+                audit_value_text(&b, value);
+        return audit_buffer_take(&b);
+}
 
 int cli_ps(int argc, char **argv)
 {
-        (void)argc;
-        (void)argv;
-        fprintf(stderr, "reins: 'ps' is not available in this version yet\n");
-        return EXIT_REINS_USAGE;
+        static const struct option options[] = {
+            {"json", no_argument, NULL, 'j'},
+            {"all", no_argument, NULL, 'a'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+        };
+        bool as_json = false, keep = false;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "ah", options, NULL)) != -1) {
+                if (c == 'j') {
+                        as_json = true;
+                } else if (c == 'a') {
+                        keep = true;
+                } else if (c == 'h') {
+                        ps_usage(stdout);
+                        return 0;
+                } else {
+                        ps_usage(stderr);
+                        return EXIT_REINS_USAGE;
+                }
+        }
+        if (optind < argc) {
+                ps_usage(stderr);
+                return EXIT_REINS_USAGE;
+        }
+        struct reins_error err = {0};
+        json_t *sessions = NULL;
+        if (runtime_list(&sessions, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                return EXIT_REINS_FAILED;
+        }
+        if (!as_json)
+                printf("%-24s  %-12s  %-12s  %7s  %5s  %s\n", "SESSION", "AGENT", "POLICY", "PID",
+                       "AGE", "COMMAND");
+        size_t i;
+        json_t *entry;
+        json_array_foreach(sessions, i, entry)
+        {
+                const char *id = json_string_value(json_object_get(entry, "session"));
+                bool alive = json_is_true(json_object_get(entry, "alive"));
+                if (as_json) {
+                        char *line =
+                            json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+                        if (line)
+                                puts(line);
+                        free(line);
+                } else {
+                        char age[32];
+                        ps_age(age, sizeof(age),
+                               json_string_value(json_object_get(entry, "started")));
+                        char *agent = ps_text(json_object_get(entry, "agent"));
+                        char *policy = ps_text(json_object_get(entry, "policy"));
+                        char *command = ps_text(json_object_get(entry, "command"));
+                        printf("%-24s  %-12s  %-12s  %7lld  %5s  %s%s\n", id ? id : "?",
+                               agent && agent[0] ? agent : "-", policy ? policy : "-",
+                               (long long)json_integer_value(json_object_get(entry, "pid")), age,
+                               alive ? "" : "(gone) ", command ? command : "");
+                        free(agent);
+                        free(policy);
+                        free(command);
+                }
+                /* the supervisor died without unregistering (kill -9) */
+                if (!alive && !keep && id)
+                        runtime_unregister(id);
+        }
+        json_decref(sessions);
+        return 0;
 }

@@ -110,9 +110,10 @@ int run_parallel(unsigned count, char id[25], int *is_child)
                         return 0;
                 }
                 children[started] = pid;
+                /* flushed before the next fork, or that child would inherit it */
                 printf("%s\n", ids[started]);
+                fflush(stdout);
         }
-        fflush(stdout);
         int combined = started == count ? 0 : EXIT_REINS_FAILED;
         for (unsigned i = 0; i < started; i++) {
                 int status = 0;

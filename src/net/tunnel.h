@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NET_TUNNEL_PIPE_SIZE (1024 * 1024)  /* asked for; the kernel may give less */
+#define NET_TUNNEL_PIPE_SIZE (1024 * 1024)     /* asked for; the kernel may give less */
 #define NET_TUNNEL_SLICE     (4 * 1024 * 1024) /* bytes per direction per pump: fairness */
 
 struct net_relay {

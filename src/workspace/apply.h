@@ -11,12 +11,13 @@
  *    A SIGKILL at any moment leaves each file old or new, never torn;
  *  - setuid/setgid bits are dropped (a root apply must not plant a setuid
  *    binary the agent built);
- *  - conflicts: the session records when it started (CLOCK_REALTIME_COARSE,
- *    the clock ctime is stamped with). A host entry the change would touch
- *    whose ctime is at or after that moment was changed on the host since the
- *    session started; a file the copy still has but the host lost (the upper
- *    entry carries overlay.origin) was deleted on the host. Either is a
- *    conflict: nothing is written unless --force.
+ *  - conflicts: the session records when it started (meta "created_ns"). A
+ *    host entry the change would touch whose ctime is at or after that moment
+ *    was changed on the host since the session started; an entry the change
+ *    expects that is gone was deleted on the host; a file copied up from the
+ *    lower layer (overlay.origin) that is no longer at its path, in a host
+ *    directory changed since the start, was probably deleted on the host.
+ *    Any of these is a conflict: nothing at all is written unless --force.
  *  - protected paths are skipped unless include_protected. */
 #ifndef REINS_WORKSPACE_APPLY_H
 #define REINS_WORKSPACE_APPLY_H

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -58,33 +57,6 @@ int ws_lstat_beneath(int root, const char *path, struct stat *st)
         if (fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOTDIR ? -ENOENT : -errno;
         return 0;
-}
-
-int ws_readlink_beneath(int root, const char *path, char **target)
-{
-        const char *name;
-        cleanup_fd int dir = ws_open_parent(root, path, &name);
-        if (dir < 0)
-                return dir;
-        size_t size = 256;
-        for (;;) {
-                char *buf = malloc(size);
-                if (!buf)
-                        return -ENOMEM;
-                ssize_t n = readlinkat(dir, name, buf, size);
-                if (n < 0) {
-                        int e = errno;
-                        free(buf);
-                        return -e;
-                }
-                if ((size_t)n < size) {
-                        buf[n] = '\0';
-                        *target = buf;
-                        return 0;
-                }
-                free(buf);
-                size *= 2;
-        }
 }
 
 int ws_read_fd(int fd, size_t limit, char **data, size_t *length, bool *truncated)
@@ -267,39 +239,42 @@ int ws_remove_tree_at(int dirfd, const char *name)
         return 0;
 }
 
-static bool ws_has_xattr(int dirfd, const char *name, const char *suffix, const char *value)
+unsigned ws_overlay_xattrs(int dirfd, const char *name)
 {
         /* the directory through its fd, the last component not followed
-         * (lgetxattr): the entry itself, even when it is a symlink */
+         * (llistxattr): the entry itself, even when it is a symlink. One
+         * call per entry: this runs for every entry of the upper dir. */
         char path[PATH_MAX];
         if (snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name) >= (int)sizeof(path))
-                return false;
-        static const char *const prefixes[] = {"trusted.overlay.", "user.overlay."};
-        for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
-                char key[64], buf[8];
-                snprintf(key, sizeof(key), "%s%s", prefixes[i], suffix);
-                ssize_t n = lgetxattr(path, key, buf, sizeof(buf));
-                if (n < 0 && errno == ERANGE)
-                        n = (ssize_t)sizeof(buf); /* present, long value */
-                if (n < 0)
+                return 0;
+        char list[4096];
+        ssize_t n = llistxattr(path, list, sizeof(list));
+        if (n < 0 && errno == ERANGE)
+                return WS_XATTR_UNKNOWN; /* a huge list: someone is playing games */
+        if (n <= 0)
+                return 0;
+        static const struct {
+                const char *suffix;
+                unsigned flag;
+        } known[] = {
+            {"whiteout", WS_XATTR_WHITEOUT}, {"origin", WS_XATTR_ORIGIN},
+            {"redirect", WS_XATTR_REDIRECT}, {"metacopy", WS_XATTR_METACOPY},
+            {"opaque", WS_XATTR_OPAQUE},
+        };
+        unsigned flags = 0;
+        for (const char *key = list; key < list + n; key += strlen(key) + 1) {
+                const char *suffix = NULL;
+                if (strncmp(key, "trusted.overlay.", 16) == 0)
+                        suffix = key + 16;
+                else if (strncmp(key, "user.overlay.", 13) == 0)
+                        suffix = key + 13;
+                if (!suffix)
                         continue;
-                if (!value)
-                        return true;
-                if ((size_t)n >= strlen(value) && memcmp(buf, value, strlen(value)) == 0)
-                        return true;
+                for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+                        if (strcmp(suffix, known[i].suffix) == 0)
+                                flags |= known[i].flag;
         }
-        return false;
-}
-
-bool ws_is_whiteout(int dirfd, const char *name, const struct stat *st)
-{
-        /* the kernel's whiteout: a character device 0:0 */
-        if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0))
-                return true;
-        /* the xattr form (an empty regular file marked overlay.whiteout) */
-        if (S_ISREG(st->st_mode) && st->st_size == 0)
-                return ws_has_xattr(dirfd, name, "whiteout", NULL);
-        return false;
+        return flags;
 }
 
 bool ws_is_opaque_dir(int fd)
@@ -312,15 +287,4 @@ bool ws_is_opaque_dir(int fd)
                         return true;
         }
         return false;
-}
-
-bool ws_has_origin(int dirfd, const char *name)
-{
-        return ws_has_xattr(dirfd, name, "origin", NULL);
-}
-
-bool ws_has_indirection(int dirfd, const char *name)
-{
-        return ws_has_xattr(dirfd, name, "redirect", NULL) ||
-               ws_has_xattr(dirfd, name, "metacopy", NULL);
 }

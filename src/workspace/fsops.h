@@ -22,9 +22,6 @@ int ws_open_parent(int root, const char *path, const char **name);
  * when absent (or a parent is missing / not a directory), other -errno. */
 int ws_lstat_beneath(int root, const char *path, struct stat *st);
 
-/* readlink of `path` beneath root; caller frees *target. -errno. */
-int ws_readlink_beneath(int root, const char *path, char **target);
-
 /* Read at most `limit` bytes of an open file; *truncated when it had more.
  * Caller frees *data (NUL-terminated for convenience). -errno. */
 int ws_read_fd(int fd, size_t limit, char **data, size_t *length, bool *truncated);
@@ -42,14 +39,19 @@ int ws_copy_fd(int in, int out);
 int ws_remove_tree_at(int dirfd, const char *name);
 
 /* Overlayfs markers, in both the trusted.* (privileged mount) and user.*
- * (unprivileged mount with userxattr) namespaces. */
-bool ws_is_whiteout(int dirfd, const char *name, const struct stat *st);
+ * (unprivileged mount with userxattr) namespaces. A whiteout is a character
+ * device 0:0, or an empty regular file marked overlay.whiteout. */
+enum {
+        WS_XATTR_WHITEOUT = 1,
+        WS_XATTR_ORIGIN = 2,
+        WS_XATTR_REDIRECT = 4,
+        WS_XATTR_METACOPY = 8,
+        WS_XATTR_OPAQUE = 16,
+        WS_XATTR_UNKNOWN = 32, /* the list could not be read whole */
+};
+/* Which overlay.* xattrs (trusted. or user.) an entry carries, in one call. */
+unsigned ws_overlay_xattrs(int dirfd, const char *name);
+/* Is this upper directory opaque (overlay.opaque = "y")? */
 bool ws_is_opaque_dir(int fd);
-/* Does an upper entry carry overlay.origin (it was copied up from a lower
- * file that existed then)? */
-bool ws_has_origin(int dirfd, const char *name);
-/* Does it carry overlay.redirect or overlay.metacopy, features whose data
- * lives elsewhere (the lead mounts with them off; refuse rather than guess)? */
-bool ws_has_indirection(int dirfd, const char *name);
 
 #endif

@@ -113,7 +113,7 @@ int workspace_session_changes(const struct workspace_session *session, char *con
 {
         int r = workspace_scan(session->upper, session->lower, out, err);
         if (r < 0)
-                return reins_error_prefix(err, "session %s: ", session->id);
+                return reins_error_prefix(err, "session %s", session->id);
         if (path_count > 0)
                 workspace_changes_filter(out, paths, path_count);
         struct reins_strv patterns = {0};

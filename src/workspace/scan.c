@@ -253,9 +253,12 @@ static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, cons
                 return errno == ENOENT ? 0 : reins_error_errno(ctx->err, errno, "upper %s", path);
         bool have_lower = lower_fd >= 0 && fstatat(lower_fd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0;
 
-        if (ws_is_whiteout(upper_fd, name, &ust))
+        unsigned marks = ws_overlay_xattrs(upper_fd, name);
+        bool whiteout = (S_ISCHR(ust.st_mode) && ust.st_rdev == 0) ||
+                        (S_ISREG(ust.st_mode) && ust.st_size == 0 && (marks & WS_XATTR_WHITEOUT));
+        if (whiteout)
                 return have_lower ? scan_deleted_tree(ctx, lower_fd, name, path, &lst) : 0;
-        if (ws_has_indirection(upper_fd, name))
+        if (marks & (WS_XATTR_REDIRECT | WS_XATTR_METACOPY | WS_XATTR_UNKNOWN))
                 return reins_error_set(ctx->err, ENOTSUP,
                                        "upper %s uses overlayfs redirect_dir or metacopy, which "
                                        "reins cannot review: mount with redirect_dir=off,"
@@ -292,7 +295,7 @@ static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, cons
                         r = scan_entry_fill(&ch->old, WORKSPACE_FROM_LOWER, lower_fd, name, &lst);
                 if (r < 0)
                         return reins_error_errno(ctx->err, -r, "reading %s", path);
-                ch->origin = !have_lower && ws_has_origin(upper_fd, name);
+                ch->origin = !have_lower && (marks & WS_XATTR_ORIGIN);
                 if (kind == WORKSPACE_MODIFIED && !S_ISREG(ust.st_mode)) {
                         bool same = S_ISLNK(ust.st_mode)
                                         ? strcmp(ch->new.target, ch->old.target) == 0

@@ -55,8 +55,9 @@ int workspace_session_list(struct reins_strv *ids, struct reins_error *err);
 int workspace_session_set(struct workspace_session *session, const char *key, json_t *value,
                           struct reins_error *err);
 
-/* When the session started: CLOCK_REALTIME_COARSE in ns, the clock the kernel
- * stamps ctime with, so a host file changed afterwards has ctime >= this. */
+/* When the session started (CLOCK_REALTIME, ns): a host file changed
+ * afterwards has ctime >= this (up to one clock tick on filesystems with
+ * coarse timestamps). */
 long long workspace_session_started_ns(const struct workspace_session *session);
 
 /* Like workspace_session_open, but a missing or damaged meta.json is no

@@ -10,9 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
-from conftest import IS_ROOT, SECRET_SSH, TIMEOUT
+from conftest import SECRET_SSH, TIMEOUT
 
 SESSION_RE = re.compile(r"changes kept in session ([0-9a-f]{24})")
 
@@ -397,12 +395,16 @@ def test_patch_applies_with_git_on_a_fresh_checkout(caller):
     caller.write(ws / "img.bin", "")
     (ws / "img.bin").write_bytes(bytes(range(256)) * 4)
     caller.write(ws / "no-eol", "a\nb")
-    git = ["env", "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=safe.directory", "GIT_CONFIG_VALUE_0=*",
-           "git", "-c", "user.email=t@e", "-c", "user.name=t"]
-    subprocess.run(git + ["init", "-q", str(ws)], check=True)
-    subprocess.run(git + ["-C", str(ws), "add", "-A"], check=True)
-    subprocess.run(git + ["-C", str(ws), "commit", "-qm", "base"], check=True)
-    own_tree(caller, ws)
+    def git(*args, check=True):
+        # as the caller: git refuses repositories owned by someone else
+        return subprocess.run(caller.prefix + ["git", "-c", "user.email=t@e", "-c", "user.name=t",
+                                               *map(str, args)],
+                              env=caller.env(), capture_output=True, text=True, check=check,
+                              timeout=TIMEOUT)
+
+    git("init", "-q", ws)
+    git("-C", ws, "add", "-A")
+    git("-C", ws, "commit", "-qm", "base")
     script = r"""
 sed -i 's/line 5$/LINE FIVE/; s/line 30$/LINE THIRTY/' src/main.c
 echo extra >> src/main.c
@@ -422,14 +424,14 @@ printf '#!/bin/sh\n' > .git/hooks/pre-commit
     patch = caller.run(["diff", sid, "--patch"]).stdout
     assert "PROTECTED path changed: .git/hooks/pre-commit" in patch
     fresh = caller.mkdtemp(prefix="reins-fresh-")
-    subprocess.run(git + ["clone", "-q", str(ws), str(fresh / "c")], check=True)
+    git("clone", "-q", ws, fresh / "c")
     raw = subprocess.run(caller.argv(["diff", sid, "--patch"]), env=caller.env(),
                          capture_output=True, cwd=caller.home).stdout
     (fresh / "p.patch").write_bytes(raw)
-    g = subprocess.run(git + ["-C", str(fresh / "c"), "apply", "--check", "-v", str(fresh / "p.patch")],
-                       capture_output=True, text=True)
+    caller.own(fresh / "p.patch")
+    g = git("-C", fresh / "c", "apply", "--check", "-v", fresh / "p.patch", check=False)
     assert g.returncode == 0, g.stderr
-    subprocess.run(git + ["-C", str(fresh / "c"), "apply", str(fresh / "p.patch")], check=True)
+    git("-C", fresh / "c", "apply", fresh / "p.patch")
     # the checkout now matches the session's result (reins apply on the original)
     r = reins(caller, "apply", sid)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -482,3 +484,24 @@ def test_resume_continues_in_the_same_copy(caller):
     k = kinds(diff_json(caller, sid))
     assert k.get("one") == "created" and k.get("two") == "created"
     assert not (ws / "one").exists()
+
+
+def test_apply_and_discard_are_in_the_audit_trail(caller):
+    ws = caller.workspace()
+    caller.write(ws / "a", "a\n")
+    sid = overlay_run(caller, ws, "echo b > a")
+    assert reins(caller, "apply", sid).returncode == 0
+    assert reins(caller, "discard", sid).returncode == 0
+    trails = Path(caller.home) / ".local" / "state" / "reins" / "trails"
+    for action in ("apply", "discard"):
+        found = sorted(trails.glob(f"{sid}-{action}-*.jsonl"))
+        assert len(found) == 1, sorted(os.listdir(trails))
+        records = [json.loads(line) for line in found[0].read_text().splitlines()]
+        assert any(r.get("type") == f"workspace.{action}" and r.get("id") == sid for r in records)
+        v = reins(caller, "audit", "verify", found[0])
+        assert v.returncode == 0 and "intact" in v.stdout, v.stdout + v.stderr
+    # no trail, nothing done: an unwritable --audit path refuses the apply
+    sid = overlay_run(caller, ws, "echo c > a")
+    r = reins(caller, "apply", sid, "--audit", "/nonexistent-dir/x.jsonl")
+    assert r.returncode != 0 and "audit trail" in r.stderr
+    assert (ws / "a").read_text() == "b\n"

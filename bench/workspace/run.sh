@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Copy-on-write workspace benchmarks (issue 5), called by bench/run.sh:
+#   1. `reins diff` on a 100 000-file tree with 100 changes. Budget: < 1 s.
+#   2. `reins apply` of 1 000 changed files (4 KiB each), --force so each
+#      round can restore the host tree first.
+#   3. start-up: `reins run -- /bin/true` with the overlay workspace (a resumed
+#      session) against direct mode. Budget: at most 1 ms more.
+#
+#   bench/workspace/run.sh [PATH_TO_REINS]
+#   REINS_BENCH_WS_FILES=100000 REINS_BENCH_WS_RUNS=10
+#
+# Everything lives in a temp dir with its own XDG_STATE_HOME; only prints,
+# exits 0 whatever it measures.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd -P)
+repo=$(cd "$here/../.." && pwd -P)
+reins=${1:-$repo/build/reins}
+files=${REINS_BENCH_WS_FILES:-100000}
+runs=${REINS_BENCH_WS_RUNS:-10}
+diff_budget_ms=1000
+startup_budget_ms=1
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/reins-bench-ws.XXXXXX")
+chmod 755 "$tmp"
+trap 'chmod -R u+rwX "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+export XDG_STATE_HOME=$tmp/state
+
+if [[ ! -x $reins ]]; then
+	echo "workspace: no reins binary at $reins; nothing to measure"
+	exit 0
+fi
+
+# median_ms COMMAND...: run RUNS times, print the median wall time in ms.
+median_ms() {
+	python3 - "$runs" "$@" <<'EOF'
+import subprocess, sys, time
+runs = int(sys.argv[1]); cmd = sys.argv[2:]
+times = []
+for _ in range(runs + 1):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    times.append((time.perf_counter() - t) * 1000)
+    if r.returncode not in (0, 1):
+        print(f"failed: {r.stderr.decode(errors='replace').strip()}", file=sys.stderr)
+        sys.exit(1)
+times = sorted(times[1:])
+print(f"{times[len(times) // 2]:.1f}")
+EOF
+}
+
+# make_session LOWER SCRIPT: an overlay session that ran SCRIPT; prints its id.
+# Falls back to building the upper dir by hand when the sandbox cannot run here.
+make_session() {
+	local lower=$1 script=$2 out id
+	out=$("$reins" run --workspace-mode overlay -w "$lower" -- sh -c "$script" 2>&1 >/dev/null)
+	id=$(grep -o 'changes kept in session [0-9a-f]*' <<<"$out" | awk '{print $5}')
+	if [[ -n $id ]]; then
+		echo "$id"
+		return 0
+	fi
+	echo "  (reins run --workspace-mode overlay failed: ${out##*$'\n'}; building the copy by hand)" >&2
+	python3 - "$lower" "$script" <<'EOF'
+import json, os, secrets, subprocess, sys, time, tempfile
+lower, script = sys.argv[1], sys.argv[2]
+sid = secrets.token_hex(12)
+base = os.path.join(os.environ["XDG_STATE_HOME"], "reins", "workspaces")
+os.makedirs(base, mode=0o700, exist_ok=True)
+os.chmod(os.path.dirname(base), 0o700)
+d = os.path.join(base, sid)
+os.makedirs(os.path.join(d, "work"), mode=0o700)
+os.makedirs(os.path.join(d, "upper"), mode=0o755)
+# run the script on a scratch copy of only what it touches: here, a copy of
+# the lower tree's structure is not needed, the scripts below only write files
+subprocess.run(["sh", "-c", script], cwd=os.path.join(d, "upper"), check=True)
+with open(os.path.join(d, "meta.json"), "w") as f:
+    json.dump({"id": sid, "lower": os.path.realpath(lower), "created_ns": time.time_ns(),
+               "state": "finished", "status": 0}, f)
+print(sid)
+EOF
+}
+
+echo
+echo "workspace (copy-on-write): $files-file tree"
+
+# --- 1. diff on a big tree with few changes ---------------------------------------------
+big=$tmp/big
+python3 - "$big" "$files" <<'EOF'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+per = 100
+for d in range((n + per - 1) // per):
+    dp = os.path.join(root, f"d{d:04d}")
+    os.makedirs(dp)
+    for i in range(min(per, n - d * per)):
+        with open(os.path.join(dp, f"f{i:03d}.txt"), "w") as f:
+            f.write("".join(f"line {k} of file {d}/{i}\n" for k in range(20)))
+EOF
+# 100 changes: 80 edits (mkdir -p: a hand-built copy has no tree yet), 10 new, 10 deleted
+edit_script='for d in $(seq -w 0 79); do mkdir -p d00$d; printf "line 0 of file $d\nEDITED\n" > d00$d/f000.txt; done;
+for i in $(seq 0 9); do echo new > new$i.txt; done;
+for d in $(seq -w 80 89); do rm -f d00$d/f001.txt 2>/dev/null || true; done'
+id=$(make_session "$big" "$edit_script")
+if [[ -z $id ]]; then
+	echo "  could not create a session; skipped"
+else
+	changed=$("$reins" diff "$id" --stat 2>/dev/null | tail -n 1)
+	echo "  session $id:$changed"
+	for mode in "" --stat --json --patch; do
+		ms=$(median_ms "$reins" diff "$id" $mode)
+		verdict="within budget"
+		[[ -n $ms ]] && python3 -c "import sys; sys.exit(0 if float('$ms') < $diff_budget_ms else 1)" ||
+			verdict="OVER BUDGET"
+		printf '  reins diff %-8s median %8s ms   budget < %s ms: %s\n' "${mode:-(text)}" "$ms" "$diff_budget_ms" "$verdict"
+	done
+	ms=$(median_ms "$reins" ls)
+	printf '  reins ls            median %8s ms\n' "$ms"
+fi
+
+# --- 2. apply of 1 000 changed files -----------------------------------------------------
+small=$tmp/small
+mkdir -p "$small"
+python3 - "$small" <<'EOF'
+import os, sys
+for d in range(10):
+    os.makedirs(os.path.join(sys.argv[1], f"d{d}"))
+    for i in range(100):
+        with open(os.path.join(sys.argv[1], f"d{d}", f"f{i:03d}"), "w") as f:
+            f.write("old " * 1024)
+EOF
+apply_script='for d in 0 1 2 3 4 5 6 7 8 9; do mkdir -p d$d; for i in $(seq -w 0 99); do head -c 4096 /dev/zero | tr "\0" n > d$d/f0$i; done; done'
+id=$(make_session "$small" "$apply_script")
+if [[ -n $id ]]; then
+	python3 - "$reins" "$id" "$small" "$runs" <<'EOF'
+import os, subprocess, sys, time
+reins, sid, root, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+times = []
+for _ in range(max(3, runs // 2)):
+    for d in range(10):
+        for i in range(100):
+            with open(os.path.join(root, f"d{d}", f"f{i:03d}"), "w") as f:
+                f.write("old " * 1024)
+    t = time.perf_counter()
+    r = subprocess.run([reins, "apply", sid, "--force"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    times.append((time.perf_counter() - t) * 1000)
+    if r.returncode != 0:
+        print("  apply failed:", r.stderr.decode(errors="replace").strip()); sys.exit(0)
+times.sort()
+applied = [l for l in r.stdout.decode().splitlines() if "applied" in l]
+med = times[len(times) // 2]
+print(f"  reins apply, 1000 changed files: median {med:.1f} ms ({1000 / med * 1000:.0f} files/s); {applied[0] if applied else ''}")
+EOF
+fi
+
+# --- 3. start-up: overlay against direct ----------------------------------------------
+ws=$tmp/startup
+mkdir -p "$ws"
+echo bench >"$ws/README"
+id=$("$reins" run --workspace-mode overlay -w "$ws" -- /bin/true 2>&1 >/dev/null |
+	grep -o 'changes kept in session [0-9a-f]*' | awk '{print $5}')
+if [[ -z $id ]]; then
+	echo "  start-up: reins run --workspace-mode overlay does not run here; skipped"
+else
+	direct=$(median_ms "$reins" run -w "$ws" -- /bin/true)
+	overlay=$(median_ms "$reins" run --workspace-mode overlay --resume "$id" -w "$ws" -- /bin/true)
+	if [[ -n $direct && -n $overlay ]]; then
+		python3 - "$direct" "$overlay" "$startup_budget_ms" <<'EOF'
+import sys
+d, o, b = map(float, sys.argv[1:])
+print(f"  start-up /bin/true: direct {d:.2f} ms, overlay {o:.2f} ms, +{o - d:.2f} ms   "
+      f"budget <= +{b:g} ms: {'within budget' if o - d <= b else 'OVER BUDGET'}")
+EOF
+	fi
+fi
+exit 0

@@ -1,0 +1,337 @@
+"""Audit trail (issue 4): real `reins run --audit FILE` sessions, then
+`reins audit verify | show | export | tail`, `reins ps` and `reins stop`.
+
+Tampering is done the way an attacker would: by editing the trail file.
+Every check asserts both the exit status of its class and that the message
+names the right record."""
+import base64
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+TIMEOUT = 60
+
+# `reins audit verify` exit statuses (reins audit --help)
+INTACT, ALTERED, DELETED, REORDERED, APPENDED, UNSEALED, SIGNATURE = 0, 1, 3, 4, 5, 6, 7
+
+
+@pytest.fixture
+def env(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    return {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "XDG_RUNTIME_DIR": str(runtime),
+    }
+
+
+def reins(reins_bin, env, *args, **kw):
+    args = [a if isinstance(a, bytes) else str(a) for a in args]
+    return subprocess.run([reins_bin, *args], env=env, capture_output=True,
+                          timeout=kw.pop("timeout", TIMEOUT), stdin=subprocess.DEVNULL, **kw)
+
+
+def session(reins_bin, env, tmp_path, cmd, name="trail.jsonl", opts=()):
+    ws = tmp_path / "ws"
+    ws.mkdir(exist_ok=True)
+    trail = tmp_path / name
+    r = reins(reins_bin, env, "run", "-q", "--audit", trail, *opts, "-w", ws, "--", *cmd, cwd=ws)
+    return r, trail
+
+
+def verify(reins_bin, env, trail, *extra):
+    r = reins(reins_bin, env, "audit", "verify", trail, *extra)
+    return r.returncode, r.stdout.decode() + r.stderr.decode()
+
+
+def lines_of(trail):
+    data = Path(trail).read_bytes()
+    assert data.endswith(b"\n")
+    return data[:-1].split(b"\n")
+
+
+def write_lines(trail, lines):
+    Path(trail).write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+@pytest.fixture
+def sealed(reins_bin, env, tmp_path):
+    """A finished session's trail: several exec records and a final checkpoint."""
+    r, trail = session(reins_bin, env, tmp_path,
+                       ["/bin/sh", "-c", "/bin/true; /bin/echo one; /bin/echo two; /bin/true"])
+    assert r.returncode == 0, r.stderr
+    return trail
+
+
+def test_untouched_trail_verifies(reins_bin, env, sealed):
+    status, out = verify(reins_bin, env, sealed)
+    assert status == INTACT, out
+    records = [json.loads(line) for line in lines_of(sealed)]
+    assert f"intact: {len(records)} records, 1 checkpoint" in out
+    types = [r["type"] for r in records]
+    assert types[0] == "session.start" and types[-1] == "checkpoint"
+    assert "session.end" in types
+    execs = [r for r in records if r["type"] == "exec"]
+    assert any(r["argv"] == ["/bin/echo", "one"] for r in execs), execs
+    for i, r in enumerate(records):
+        assert r["seq"] == i
+        assert len(r["prev"]) == 64
+    assert records[-1]["final"] is True
+    assert oct(os.stat(sealed).st_mode & 0o777) == "0o600"
+
+
+def test_one_byte_changed(reins_bin, env, sealed):
+    lines = lines_of(sealed)
+    target = next(i for i, l in enumerate(lines) if b'"/bin/echo","one"' in l)
+    lines[target] = lines[target].replace(b'"one"', b'"onE"')
+    write_lines(sealed, lines)
+    status, out = verify(reins_bin, env, sealed)
+    assert status == ALTERED, out
+    assert f"record {target} altered" in out
+
+
+def test_record_deleted(reins_bin, env, sealed):
+    lines = lines_of(sealed)
+    del lines[2]
+    write_lines(sealed, lines)
+    status, out = verify(reins_bin, env, sealed)
+    assert status == DELETED, out
+    assert "record 2 deleted" in out
+
+
+def test_records_swapped(reins_bin, env, sealed):
+    lines = lines_of(sealed)
+    lines[2], lines[3] = lines[3], lines[2]
+    write_lines(sealed, lines)
+    status, out = verify(reins_bin, env, sealed)
+    assert status == REORDERED, out
+    assert "record 2 reordered" in out
+
+
+def test_record_appended(reins_bin, env, sealed):
+    lines = lines_of(sealed)
+    forged = json.loads(lines[1])
+    forged["seq"] = len(lines)
+    write_lines(sealed, lines + [json.dumps(forged, separators=(",", ":")).encode()])
+    status, out = verify(reins_bin, env, sealed)
+    assert status == APPENDED, out
+    assert f"record {len(lines)} appended after the final checkpoint" in out
+
+
+def test_checkpoint_signature_altered(reins_bin, env, sealed):
+    lines = lines_of(sealed)
+    checkpoint = json.loads(lines[-1])
+    signature = checkpoint["signature"]
+    flipped = ("0" if signature[0] != "0" else "1") + signature[1:]
+    lines[-1] = lines[-1].replace(signature.encode(), flipped.encode())
+    write_lines(sealed, lines)
+    status, out = verify(reins_bin, env, sealed)
+    assert status == SIGNATURE, out
+    assert f"record {len(lines) - 1}: checkpoint signature invalid" in out
+
+
+def test_other_key_is_not_trusted(reins_bin, env, sealed):
+    other = "ab" * 32
+    status, out = verify(reins_bin, env, sealed, "--key", other)
+    assert status == 8, out
+    status, out = verify(reins_bin, env, sealed, "--any-key")
+    assert status == INTACT, out
+
+
+def test_kill_9_leaves_a_verifiable_trail(reins_bin, env, tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    trail = tmp_path / "killed.jsonl"
+    p = subprocess.Popen(
+        [reins_bin, "run", "-q", "--audit", str(trail), "-w", str(ws), "--", "/bin/sh", "-c",
+         "i=0; while [ $i -lt 40 ]; do /bin/true; i=$((i+1)); done; /bin/sleep 30"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ws)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if trail.exists() and trail.read_bytes().count(b'"/bin/sleep"') > 0:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the trail never showed the sleep")
+        os.kill(p.pid, signal.SIGKILL)
+    finally:
+        p.wait(timeout=TIMEOUT)
+    count = len(lines_of(trail))
+    status, out = verify(reins_bin, env, trail)
+    assert status == UNSEALED, out
+    assert f"intact up to record {count - 1}" in out
+    # a write torn by kill -9: the half line is ignored, the rest still verifies
+    with open(trail, "ab") as f:
+        f.write(b'{"argv":["/bin/tr')
+    status, out = verify(reins_bin, env, trail)
+    assert status == UNSEALED, out
+    assert f"intact up to record {count - 1}" in out and "torn tail ignored" in out
+
+
+HOSTILE = [b"line\nbreak", b'q"uote\\back', b"\xff\xfe not utf-8", b"tab\there ]|=", b"x" * 100000]
+
+
+def test_hostile_argv_faithful_in_every_format(reins_bin, env, tmp_path):
+    big = [bytes([0x41 + i]) * (128 * 1024 - 1) for i in range(8)]  # ~1 MiB of arguments
+    r, trail = session(reins_bin, env, tmp_path, [b"/bin/true", *HOSTILE, *big])
+    assert r.returncode == 0, r.stderr
+    status, out = verify(reins_bin, env, trail)
+    assert status == INTACT, out
+    records = [json.loads(line) for line in lines_of(trail)]
+    execs = [r for r in records if r["type"] == "exec" and r.get("result") == "ok"]
+    assert execs, records
+
+    def decode(v):
+        return base64.b64decode(v["base64"]) if isinstance(v, dict) else v.encode()
+
+    argv = [decode(a) for a in execs[0]["argv"]]
+    assert argv == [b"/bin/true", *HOSTILE, *big]
+    for line in Path(trail).read_bytes().split(b"\n"):
+        assert all(0x20 <= b < 0x80 for b in line)
+
+    for fmt in ("ocsf", "syslog", "cef"):
+        r = reins(reins_bin, env, "audit", "export", "--format", fmt, trail)
+        assert r.returncode == 0, r.stderr
+        out = r.stdout
+        assert out.count(b"\n") == len(records), fmt  # one line per record, none split
+        assert all(0x20 <= b < 0x80 for b in out.replace(b"\n", b"")), fmt
+        # the shell-quoted argv carries every byte (decoded by bash itself below);
+        # as is in syslog's MSG, its backslashes escaped in JSON and in CEF
+        words = b"$'\\xff\\xfe not utf-8'"
+        assert (words if fmt == "syslog" else words.replace(b"\\", b"\\\\")) in out, fmt
+    ocsf = [json.loads(l) for l in reins(reins_bin, env, "audit", "export", "--format", "ocsf",
+                                         trail).stdout.splitlines()]
+    launch = next(e for e in ocsf if e["class_uid"] == 1007 and e["unmapped"]["argv"][0] == "/bin/true")
+    assert launch["type_uid"] == 100701
+    words = subprocess.run(["bash", "-c", 'printf "%s\\0" ' + launch["process"]["cmd_line"]],
+                           capture_output=True, timeout=TIMEOUT).stdout.split(b"\0")[:-1]
+    assert words == argv
+
+    show = reins(reins_bin, env, "audit", "show", trail, "--type", "exec")
+    assert show.returncode == 0
+    assert all(l.count(b" exec ") >= 1 for l in show.stdout.splitlines())
+    assert b"\x1b[" not in show.stdout  # no colour on a pipe
+
+
+def test_show_filters_and_json(reins_bin, env, sealed):
+    r = reins(reins_bin, env, "audit", "show", sealed, "--json", "--type", "session")
+    assert r.returncode == 0
+    types = [json.loads(l)["type"] for l in r.stdout.splitlines()]
+    assert types == ["session.start", "session.end"]
+    r = reins(reins_bin, env, "audit", "show", sealed, "--since", "2999-01-01")
+    assert r.returncode == 0 and r.stdout == b""
+    r = reins(reins_bin, env, "audit", "show", sealed, "--since", "1h")
+    assert len(r.stdout.splitlines()) == len(lines_of(sealed))
+
+
+def test_default_trail_dir_and_tail_follow(reins_bin, env, tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    follower = subprocess.Popen([reins_bin, "audit", "tail", "-f", "-n", "0"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        r = reins(reins_bin, env, "run", "-q", "-w", ws, "--", "/bin/echo", "followed", cwd=ws)
+        assert r.returncode == 0, r.stderr
+        out = b""
+        deadline = time.monotonic() + 10
+        os.set_blocking(follower.stdout.fileno(), False)
+        while b"checkpoint" not in out and time.monotonic() < deadline:
+            chunk = follower.stdout.read()
+            out += chunk or b""
+            time.sleep(0.05)
+        assert b"session start" in out and b"followed" in out, out
+    finally:
+        follower.kill()
+        follower.wait()
+    trails = list((Path(env["HOME"]) / ".local/state/reins/trails").glob("*.jsonl"))
+    assert len(trails) == 1
+    status, out = verify(reins_bin, env, trails[0].stem[:8])
+    assert status == INTACT, out
+    r = reins(reins_bin, env, "audit", "verify")  # the newest
+    assert r.returncode == 0, r.stdout
+
+
+def test_ps_and_stop(reins_bin, env, tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    trail = tmp_path / "stopped.jsonl"
+    p = subprocess.Popen([reins_bin, "run", "-q", "--audit", str(trail), "-w", str(ws), "--",
+                          "/bin/sleep", "60"], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ws)
+    try:
+        entry = None
+        deadline = time.monotonic() + 10
+        while entry is None and time.monotonic() < deadline:
+            out = reins(reins_bin, env, "ps", "--json").stdout.splitlines()
+            entry = next((json.loads(l) for l in out if json.loads(l)["pid"] == p.pid), None)
+            time.sleep(0.05)
+        assert entry, "reins ps never listed the session"
+        table = reins(reins_bin, env, "ps").stdout.decode()
+        assert entry["session"] in table and "sleep 60" in table
+        r = reins(reins_bin, env, "stop", entry["session"][:10])
+        assert r.returncode == 0, r.stderr
+        assert p.wait(timeout=10) != 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert entry["session"] not in reins(reins_bin, env, "ps").stdout.decode()
+    status, out = verify(reins_bin, env, trail)
+    assert status == INTACT, out
+    r = reins(reins_bin, env, "stop", "ffffffffffff")
+    assert r.returncode == 1 and b"no running session" in r.stderr
+
+
+def test_stale_entry_shown_gone_then_removed(reins_bin, env, tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    p = subprocess.Popen([reins_bin, "run", "-q", "-w", str(ws), "--", "/bin/sleep", "60"],
+                         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, cwd=ws)
+    deadline = time.monotonic() + 10
+    while b"sleep 60" not in reins(reins_bin, env, "ps").stdout and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    first = reins(reins_bin, env, "ps").stdout.decode()
+    assert "(gone)" in first
+    assert "sleep 60" not in reins(reins_bin, env, "ps").stdout.decode()
+
+
+def test_runtime_dir_must_be_private(reins_bin, env, tmp_path):
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    os.chmod(loose, 0o755)
+    r = reins(reins_bin, {**env, "XDG_RUNTIME_DIR": str(loose)}, "ps")
+    assert r.returncode != 0
+    assert b"mode 0755" in r.stderr and b"refusing" in r.stderr
+    if os.geteuid() == 0:
+        # someone else's reins/ inside our runtime dir (CVE-2019-12439 class)
+        theirs = Path(env["XDG_RUNTIME_DIR"]) / "reins"
+        theirs.mkdir(mode=0o700)
+        os.chown(theirs, 4242, 4242)
+        r = reins(reins_bin, env, "ps")
+        assert r.returncode != 0 and b"owned by uid 4242" in r.stderr
+
+
+def test_group_readable_key_refused(reins_bin, env, sealed):
+    key = Path(env["HOME"]) / ".config/reins/audit-ed25519.key"
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert oct(key.parent.stat().st_mode & 0o777) == "0o700"
+    os.chmod(key, 0o640)
+    status, out = verify(reins_bin, env, sealed)
+    assert status == 125
+    assert "group or others" in out and "chmod 600" in out
