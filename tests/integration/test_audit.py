@@ -214,8 +214,9 @@ def test_hostile_argv_faithful_in_every_format(reins_bin, env, tmp_path):
                                          trail).stdout.splitlines()]
     launch = next(e for e in ocsf if e["class_uid"] == 1007 and e["unmapped"]["argv"][0] == "/bin/true")
     assert launch["type_uid"] == 100701
-    words = subprocess.run(["bash", "-c", 'printf "%s\\0" ' + launch["process"]["cmd_line"]],
-                           capture_output=True, timeout=TIMEOUT).stdout.split(b"\0")[:-1]
+    script = 'printf "%s\\0" ' + launch["process"]["cmd_line"] + "\n"
+    words = subprocess.run(["bash", "-s"], input=script.encode(), capture_output=True,
+                           timeout=TIMEOUT).stdout.split(b"\0")[:-1]
     assert words == argv
 
     show = reins(reins_bin, env, "audit", "show", trail, "--type", "exec")
