@@ -19,6 +19,8 @@ static const struct {
     {"diff", cli_diff, "what a copy-on-write session changed"},
     {"apply", cli_apply, "merge a copy-on-write session into the workspace"},
     {"discard", cli_discard, "delete a copy-on-write session"},
+    {"id", cli_id, "your public key and its fingerprint"},
+    {"token", cli_token, "mint, attenuate, inspect, verify or revoke delegation tokens"},
 };
 
 static void print_usage(FILE *out)

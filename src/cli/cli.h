@@ -12,6 +12,8 @@ int cli_ls(int argc, char **argv);      /* copy-on-write workspace sessions */
 int cli_diff(int argc, char **argv);    /* review a copy-on-write session */
 int cli_apply(int argc, char **argv);   /* merge it into the host workspace */
 int cli_discard(int argc, char **argv); /* delete it */
+int cli_id(int argc, char **argv);      /* the user's public key */
+int cli_token(int argc, char **argv);   /* delegation tokens */
 
 /* Exit statuses shared by every subcommand (DESIGN §4). */
 enum {
