@@ -14,6 +14,8 @@ Weak mode: no switch gives reins runtime state, so the weak run plants a
 world-writable directory during the window and asserts the detector flags it.
 """
 import json
+import shutil
+import tempfile
 import os
 import subprocess
 
@@ -102,11 +104,21 @@ def test_runtime_state_private(user):
     if os.geteuid() != 0:
         pytest.skip("needs root on the host to give reins a private /tmp and /run to watch")
     prefix = list(user.prefix)
-    r = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "/usr/bin/python3", "-c", SCRIPT,
-         REINS, str(user.uid), str(user.gid), user.name, json.dumps(prefix),
-         "1" if WEAK_MODE else "0"],
-        capture_output=True, text=True, timeout=120)
+    # the harness covers /tmp and /run with fresh tmpfs: the binary must live
+    # elsewhere (the repository itself may be cloned under /tmp)
+    bindir = tempfile.mkdtemp(prefix="reins-shared-paths-", dir="/var/tmp")
+    try:
+        os.chmod(bindir, 0o755)
+        binary = os.path.join(bindir, "reins")
+        shutil.copy2(REINS, binary)
+        os.chmod(binary, 0o755)
+        r = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "/usr/bin/python3", "-c", SCRIPT,
+             binary, str(user.uid), str(user.gid), user.name, json.dumps(prefix),
+             "1" if WEAK_MODE else "0"],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(bindir, ignore_errors=True)
     assert r.returncode == 0, f"harness failed: {r.stderr}"
     data = json.loads(r.stdout)
     new, bad = violations(data, user.uid)
