@@ -127,6 +127,8 @@ static int child_hand_over_listener(int status_fd, struct reins_error *err)
 /* Every exec of the sandbox is reported to the supervisor (audit trail). */
 static int child_hand_over_exec_listener(struct reins_error *err)
 {
+        if (weaken("seccomp"))
+                return 0; /* a weakened build shows a process with no filter at all */
         int listener = exec_notify_install();
         if (listener < 0)
                 return reins_error_errno(err, -listener, "installing the exec audit filter");
