@@ -1,0 +1,410 @@
+/* The risk engine: parse each event once, run the rules for its type, keep
+ * the decaying score and the tier, report findings and tier changes. */
+#include "govern/risk.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/clock.h"
+#include "govern/rule.h"
+
+#define DEFAULT_HALF_LIFE_MS (10 * 60 * 1000)
+#define DEFAULT_REFIRE_MS    5000
+
+static const double default_tiers[3] = {20, 50, 100};
+
+const char *risk_severity_name(enum risk_severity severity)
+{
+        switch (severity) {
+        case RISK_LOW:
+                return "low";
+        case RISK_MEDIUM:
+                return "medium";
+        case RISK_HIGH:
+                return "high";
+        case RISK_CRITICAL:
+                return "critical";
+        default:
+                return "unknown";
+        }
+}
+
+/* ------------------------------------------------------------ config */
+
+const struct risk_rule_override *risk_config_override(const struct risk_config *config,
+                                                      const char *rule_id)
+{
+        const struct risk_rule_override *found = NULL;
+        for (size_t i = 0; config && i < config->override_count; i++)
+                if (config->overrides[i].id && strcmp(config->overrides[i].id, rule_id) == 0)
+                        found = &config->overrides[i];
+        return found;
+}
+
+int risk_config_check(const struct risk_config *config, struct reins_error *err)
+{
+        for (size_t i = 0; i < config->override_count; i++) {
+                const struct risk_rule_override *o = &config->overrides[i];
+                if (!o->id || !risk_rule_find(o->id))
+                        return reins_error_set(err, EINVAL, "rules: unknown rule '%s'",
+                                               o->id ? o->id : "(null)");
+                if (o->severity < RISK_SEVERITY_KEEP || o->severity > RISK_CRITICAL)
+                        return reins_error_set(err, EINVAL, "rules: %s: bad severity", o->id);
+                if (o->weight < 0 || o->threshold < 0 || o->window_ms < 0 || o->enabled < -1 ||
+                    o->enabled > 1)
+                        return reins_error_set(err, EINVAL, "rules: %s: negative value", o->id);
+        }
+        double previous = 0;
+        for (int t = 0; t < 3; t++) {
+                double v =
+                    config->tier_threshold[t] > 0 ? config->tier_threshold[t] : default_tiers[t];
+                if (config->tier_threshold[t] < 0 || v < previous)
+                        return reins_error_set(err, EINVAL,
+                                               "risk: tier thresholds must rise T1 <= T2 <= T3");
+                previous = v;
+        }
+        if (config->critical_tier < 0 || config->critical_tier > RISK_TIER_MAX ||
+            config->half_life_ms < 0 || config->refire_ms < 0)
+                return reins_error_set(err, EINVAL,
+                                       "risk: bad critical tier, half-life or "
+                                       "re-fire interval");
+        return 0;
+}
+
+struct risk_engine *risk_engine_new(const struct risk_config *config)
+{
+        struct risk_config empty = {0};
+        if (!config)
+                config = &empty;
+        if (risk_config_check(config, NULL) < 0)
+                return NULL;
+        struct risk_engine *engine = calloc(1, sizeof(*engine));
+        if (!engine)
+                return NULL;
+        rule_text_init();
+        engine->config = *config;
+        struct risk_config *c = &engine->config;
+        if (!c->half_life_ms)
+                c->half_life_ms = DEFAULT_HALF_LIFE_MS;
+        if (!c->refire_ms)
+                c->refire_ms = DEFAULT_REFIRE_MS;
+        if (!c->critical_tier)
+                c->critical_tier = RISK_TIER_MAX;
+        for (int t = 0; t < 3; t++)
+                if (c->tier_threshold[t] <= 0)
+                        c->tier_threshold[t] = default_tiers[t];
+        for (int i = 0; i < RULE_COUNT; i++) {
+                const struct risk_rule_info *info = &rule_table[i];
+                struct rule_state *s = &engine->rules[i];
+                s->enabled = true;
+                s->severity = info->severity;
+                s->weight = info->weight;
+                s->threshold = info->threshold;
+                s->window_ms = info->window_ms;
+                const struct risk_rule_override *o = risk_config_override(config, info->id);
+                if (o) {
+                        if (o->enabled)
+                                s->enabled = o->enabled > 0;
+                        if (o->severity)
+                                s->severity = o->severity;
+                        if (o->weight > 0)
+                                s->weight = o->weight;
+                        if (o->threshold > 0 && info->threshold > 0)
+                                s->threshold = o->threshold;
+                        if (o->window_ms > 0 && info->window_ms > 0)
+                                s->window_ms = o->window_ms;
+                }
+        }
+        /* counters held in a ring cannot count past it */
+        int64_t *denials = &engine->rules[RULE_REPEATED_DENIALS].threshold;
+        int64_t *subdomains = &engine->rules[RULE_DNS_EXFIL_SUBDOMAINS].threshold;
+        if (*denials > RULE_RING_MAX)
+                *denials = RULE_RING_MAX;
+        if (*subdomains > RULE_RING_MAX)
+                *subdomains = RULE_RING_MAX;
+        /* the overrides are applied: do not keep the caller's pointer */
+        c->overrides = NULL;
+        c->override_count = 0;
+        return engine;
+}
+
+void risk_engine_free(struct risk_engine *engine)
+{
+        free(engine);
+}
+
+/* ------------------------------------------------------------ windows */
+
+void rule_window_add(struct rule_window *w, int64_t at, int64_t value,
+                     const struct rule_evidence *evidence)
+{
+        w->at[w->head] = at;
+        w->value[w->head] = value;
+        w->evidence[w->head] = *evidence;
+        w->head = (w->head + 1) % RULE_RING_MAX;
+        if (w->count < RULE_RING_MAX)
+                w->count++;
+}
+
+int64_t rule_window_sum(const struct rule_window *w, int64_t since)
+{
+        int64_t sum = 0;
+        for (int i = 0; i < w->count; i++) {
+                int slot = (w->head - 1 - i + RULE_RING_MAX) % RULE_RING_MAX;
+                if (w->at[slot] >= since)
+                        sum += w->value[slot];
+        }
+        return sum;
+}
+
+int rule_window_last_evidence(const struct rule_window *w, int64_t since, struct rule_evidence *out,
+                              int max)
+{
+        int n = 0;
+        for (int i = 0; i < w->count && n < max; i++) {
+                int slot = (w->head - 1 - i + RULE_RING_MAX) % RULE_RING_MAX;
+                if (w->at[slot] >= since)
+                        out[n++] = w->evidence[slot];
+        }
+        return n;
+}
+
+void rule_window_clear(struct rule_window *w)
+{
+        w->head = 0;
+        w->count = 0;
+}
+
+/* ------------------------------------------------------------ score */
+
+/* 2^-x without libm: halve for the whole part, a Taylor series of
+ * e^(-f ln 2) for the fraction (f < 1, so 20 terms are plenty). */
+static double exp2_negative(double x)
+{
+        if (x <= 0)
+                return 1.0;
+        if (x > 64)
+                return 0.0;
+        double result = 1.0;
+        while (x >= 1.0) {
+                result *= 0.5;
+                x -= 1.0;
+        }
+        double y = -x * 0.69314718055994530942, term = 1.0, sum = 1.0;
+        for (int k = 1; k < 20; k++) {
+                term *= y / k;
+                sum += term;
+        }
+        return result * sum;
+}
+
+static void score_decay(struct risk_engine *engine, int64_t now_ms)
+{
+        if (now_ms > engine->score_ms) {
+                double periods =
+                    (double)(now_ms - engine->score_ms) / (double)engine->config.half_life_ms;
+                engine->score *= exp2_negative(periods);
+                engine->score_ms = now_ms;
+        }
+}
+
+double risk_engine_score(struct risk_engine *engine, int64_t now_ms)
+{
+        if (now_ms < 0)
+                now_ms = engine->config.clock_ms ? engine->config.clock_ms(engine->config.ctx)
+                                                 : engine->last_ms;
+        score_decay(engine, now_ms);
+        return engine->score;
+}
+
+int risk_engine_tier(const struct risk_engine *engine)
+{
+        return engine->tier;
+}
+
+uint64_t risk_engine_findings(const struct risk_engine *engine)
+{
+        return engine->findings;
+}
+
+static void tier_change(struct risk_engine *engine, int tier, const char *reason)
+{
+        int old = engine->tier;
+        if (tier == old)
+                return;
+        engine->tier = tier;
+        if (engine->config.on_tier)
+                engine->config.on_tier(engine->config.ctx, old, tier, reason);
+}
+
+void risk_engine_set_tier(struct risk_engine *engine, int tier, const char *reason)
+{
+        if (tier < 0 || tier > RISK_TIER_MAX)
+                return;
+        tier_change(engine, tier, reason);
+}
+
+static json_t *evidence_json(const struct rule_evidence *e)
+{
+        return e->seq >= 0 ? json_integer(e->seq) : json_string(e->time);
+}
+
+void rule_fire(struct risk_engine *engine, enum rule_id id, const struct rule_event *event,
+               const char *detail, const struct rule_evidence *extra, int extra_count)
+{
+        struct rule_state *s = &engine->rules[id];
+        if (!s->enabled)
+                return;
+        /* one finding per burst: 50 nmap runs in a second are one finding */
+        if (s->has_fired && event->now_ms - s->last_fired_ms < engine->config.refire_ms &&
+            event->now_ms >= s->last_fired_ms)
+                return;
+        s->has_fired = true;
+        s->last_fired_ms = event->now_ms;
+        engine->findings++;
+
+        score_decay(engine, event->now_ms);
+        engine->score += s->weight;
+        int tier = engine->tier;
+        for (int t = 0; t < 3; t++)
+                if (engine->score >= engine->config.tier_threshold[t] && tier < t + 1)
+                        tier = t + 1;
+        if (s->severity == RISK_CRITICAL && tier < engine->config.critical_tier)
+                tier = engine->config.critical_tier;
+
+        const struct risk_rule_info *info = &rule_table[id];
+        if (engine->config.on_finding) {
+                json_t *evidence = json_array();
+                for (int i = 0; i < extra_count && i < RULE_EVIDENCE_MAX; i++)
+                        json_array_append_new(evidence, evidence_json(&extra[i]));
+                json_array_append_new(evidence, evidence_json(&event->evidence));
+                json_t *finding = json_pack(
+                    "{s:s, s:s, s:s, s:f, s:s, s:s, s:o, s:f, s:i, s:s}", "type", "risk.finding",
+                    "rule", info->id, "severity", risk_severity_name(s->severity), "weight",
+                    s->weight, "explanation", info->explanation, "detail", detail ? detail : "",
+                    "evidence", evidence, "score", engine->score, "tier", tier, "time",
+                    event->evidence.time);
+                if (finding)
+                        engine->config.on_finding(engine->config.ctx, finding);
+                json_decref(finding);
+        }
+        if (tier != engine->tier) {
+                char reason[256];
+                snprintf(reason, sizeof(reason), "%s: %s (score %.0f)", info->id, info->explanation,
+                         engine->score);
+                tier_change(engine, tier, reason);
+        }
+}
+
+/* ------------------------------------------------------------ events */
+
+/* Event time in ms. Most events share the second of the one before, so
+ * the calendar arithmetic runs once a second, not once an event. */
+static int64_t event_time_ms(struct risk_engine *engine, const char *time)
+{
+        if (engine->config.clock_ms)
+                return engine->config.clock_ms(engine->config.ctx);
+        if (!time)
+                return engine->last_ms;
+        size_t prefix = sizeof(engine->time_prefix) - 1; /* "YYYY-MM-DDTHH:MM:SS" */
+        if (strlen(time) > prefix && engine->time_prefix[0] &&
+            strncmp(time, engine->time_prefix, prefix) == 0 && time[prefix] == '.' &&
+            time[strlen(time) - 1] == 'Z') {
+                int millis = 0, scale = 100;
+                for (const char *p = time + prefix + 1; *p >= '0' && *p <= '9' && scale; p++) {
+                        millis += (*p - '0') * scale;
+                        scale /= 10;
+                }
+                return engine->time_prefix_ms + millis;
+        }
+        int64_t ms;
+        if (audit_time_parse_ms(time, &ms) < 0)
+                return engine->last_ms;
+        if (strlen(time) > prefix && time[prefix] == '.' && time[strlen(time) - 1] == 'Z') {
+                memcpy(engine->time_prefix, time, prefix);
+                engine->time_prefix[prefix] = '\0';
+                engine->time_prefix_ms = ms - ms % 1000;
+        }
+        return ms;
+}
+
+static const char *get_string(const json_t *event, const char *key)
+{
+        return json_string_value(json_object_get(event, key));
+}
+
+static void event_exec(struct risk_engine *engine, const json_t *json, struct rule_event *event)
+{
+        /* A PATH search tries each directory: the misses are not runs */
+        const char *result = get_string(json, "result");
+        if (result && (strcmp(result, "ENOENT") == 0 || strcmp(result, "ENOTDIR") == 0))
+                return;
+        const json_t *argv = json_object_get(json, "argv");
+        size_t n = json_array_size(argv);
+        for (size_t i = 0; i < n && event->argc < RULE_ARGV_MAX; i++) {
+                const char *arg = json_string_value(json_array_get(argv, i));
+                if (arg)
+                        event->argv[event->argc++] = arg;
+        }
+        if (event->argc == 0)
+                return;
+        event->command = rule_basename(event->argv[0]);
+        event->command_class = rule_command_class(event->command, strlen(event->command));
+        event->path = get_string(json, "path");
+        event->cwd = get_string(json, "cwd");
+        rule_exec(engine, event);
+}
+
+void risk_engine_sink(void *ctx, const json_t *json)
+{
+        struct risk_engine *engine = ctx;
+        const char *type = get_string(json, "type");
+        if (!engine || !type)
+                return;
+        bool exec = strcmp(type, "exec") == 0;
+        bool net = strncmp(type, "net.", 4) == 0;
+        bool start = strcmp(type, "session.start") == 0;
+        if (!exec && !net && !start)
+                return;
+
+        struct rule_event event;
+        event.argc = 0;
+        event.command = NULL;
+        event.command_class = 0;
+        event.path = event.cwd = event.host = event.address = NULL;
+        event.allowed = false;
+        event.bytes_up = 0;
+        const char *time = get_string(json, "time");
+        event.now_ms = event_time_ms(engine, time);
+        if (event.now_ms > engine->last_ms)
+                engine->last_ms = event.now_ms;
+        const json_t *seq = json_object_get(json, "seq");
+        event.evidence.seq = json_is_integer(seq) ? json_integer_value(seq) : -1;
+        snprintf(event.evidence.time, sizeof(event.evidence.time), "%s", time ? time : "");
+
+        if (start) {
+                const char *workspace = get_string(json, "workspace");
+                if (workspace)
+                        rule_path_resolve(NULL, workspace, engine->workspace,
+                                          sizeof(engine->workspace));
+                return;
+        }
+        if (exec) {
+                event_exec(engine, json, &event);
+                return;
+        }
+        event.host = get_string(json, "host");
+        event.address = get_string(json, "address");
+        if (strcmp(type, "net.decision") == 0) {
+                const char *decision = get_string(json, "decision");
+                event.allowed = decision && strcmp(decision, "allowed") == 0;
+                rule_net_decision(engine, &event);
+        } else if (strcmp(type, "net.close") == 0) {
+                event.bytes_up = json_integer_value(json_object_get(json, "bytes_up"));
+                rule_net_close(engine, &event);
+        } else if (strcmp(type, "net.budget") == 0) {
+                rule_net_budget(engine, &event);
+        }
+}

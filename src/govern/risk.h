@@ -1,0 +1,110 @@
+/* The risk engine: detection rules over the event stream (DESIGN §7).
+ *
+ * A policy says what an agent may do; it cannot say what a sequence of
+ * allowed actions means ("read the cloud credentials, then upload to a new
+ * host" is two allowed steps and one exfiltration). The engine is an event
+ * sink: it sees the same events as the audit trail, runs every enabled rule
+ * on each, and when one fires it reports a finding and adds the rule's weight
+ * to the session's risk score. The score decays exponentially; thresholds on
+ * it give the tiers T0–T3 (what each tier does is the caller's playbook), and
+ * a critical finding jumps straight to the top tier.
+ *
+ * One engine watches one session. Evaluation is cheap (no regex, no
+ * allocation on the common path) and every piece of state is bounded, so a
+ * hostile agent cannot grow the supervisor by spamming events. */
+#ifndef REINS_GOVERN_RISK_H
+#define REINS_GOVERN_RISK_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+enum risk_severity {
+        RISK_SEVERITY_KEEP = 0, /* in an override: leave the rule's default */
+        RISK_LOW = 1,
+        RISK_MEDIUM,
+        RISK_HIGH,
+        RISK_CRITICAL,
+};
+
+#define RISK_TIER_MAX 3 /* tiers are 0 (T0) .. 3 (T3) */
+
+/* A built-in rule, as documented (`risk_rule_list`). threshold and window
+ * are meaningful only for rules that count (unit says what is counted). */
+struct risk_rule_info {
+        const char *id;
+        enum risk_severity severity;
+        double weight;
+        int64_t threshold; /* 0: the rule does not count */
+        const char *threshold_unit;
+        int64_t window_ms;  /* 0: the rule has no window */
+        const char *events; /* the event types it reads */
+        const char *explanation;
+};
+
+/* Per-rule overrides (the policy's `rules:` section). Zero means "keep the
+ * default" in every field, so designated initializers read naturally. */
+struct risk_rule_override {
+        const char *id;
+        int enabled; /* 0 keep, 1 on, -1 off */
+        enum risk_severity severity;
+        double weight;     /* > 0 replaces the weight */
+        int64_t threshold; /* > 0 replaces the threshold (clamped to what state holds) */
+        int64_t window_ms; /* > 0 replaces the window */
+};
+
+struct risk_config {
+        int64_t half_life_ms;     /* score decay; 0: 10 minutes */
+        double tier_threshold[3]; /* score that enters T1, T2, T3; 0: 20, 50, 100 */
+        int critical_tier;        /* where a critical finding jumps; 0: T3 */
+        int64_t refire_ms;        /* a rule re-fires at most this often; 0: 5 s */
+        const struct risk_rule_override *overrides;
+        size_t override_count;
+        /* The clock in ms. NULL: each event's own "time" (so replaying a
+         * trail gives the same findings, and tests are deterministic). */
+        int64_t (*clock_ms)(void *ctx);
+        /* Reports. A finding is {type:"risk.finding", rule, severity, weight,
+         * explanation, detail, evidence:[seq or time...], score, tier, time};
+         * it is only borrowed for the call. */
+        void (*on_finding)(void *ctx, const json_t *finding);
+        void (*on_tier)(void *ctx, int old_tier, int new_tier, const char *reason);
+        void *ctx; /* passed to all three callbacks */
+};
+
+struct risk_engine;
+
+/* The built-in rules, in a stable order, for docs and `reins policy`. */
+const struct risk_rule_info *risk_rule_list(size_t *count);
+const struct risk_rule_info *risk_rule_find(const char *id); /* NULL: unknown */
+
+/* The override for a rule id in `config`, or NULL (the last one wins). */
+const struct risk_rule_override *risk_config_override(const struct risk_config *config,
+                                                      const char *rule_id);
+
+/* Unknown rule ids, bad severities, and tier thresholds out of order are
+ * errors (fail closed: a typo must not silently leave a rule at default). */
+int risk_config_check(const struct risk_config *config, struct reins_error *err);
+
+/* NULL on allocation failure or a config that risk_config_check refuses.
+ * The config is copied; the overrides array need not outlive the call. */
+struct risk_engine *risk_engine_new(const struct risk_config *config);
+void risk_engine_free(struct risk_engine *engine);
+
+/* An event_sink_fn: register with event_bus_add_sink(bus, risk_engine_sink, engine). */
+void risk_engine_sink(void *engine, const json_t *event);
+
+/* The decayed score at `now_ms` (the engine's clock when now_ms < 0), the
+ * current tier, and the number of findings so far. */
+double risk_engine_score(struct risk_engine *engine, int64_t now_ms);
+int risk_engine_tier(const struct risk_engine *engine);
+uint64_t risk_engine_findings(const struct risk_engine *engine);
+
+/* Tiers only ratchet up on their own: a decayed score must not silently
+ * undo a freeze. A human (`reins thaw`) sets the tier back; on_tier reports it. */
+void risk_engine_set_tier(struct risk_engine *engine, int tier, const char *reason);
+
+const char *risk_severity_name(enum risk_severity severity);
+
+#endif
