@@ -12,6 +12,34 @@ void event_bus_init(struct event_bus *bus, const char *session)
         snprintf(bus->session, sizeof(bus->session), "%s", session ? session : "");
 }
 
+void event_bus_hold(struct event_bus *bus)
+{
+        if (!bus->held)
+                bus->held = json_array();
+}
+
+static void event_deliver(struct event_bus *bus, const json_t *event)
+{
+        for (int i = 0; i < bus->sink_count; i++)
+                bus->sinks[i].fn(bus->sinks[i].ctx, event);
+}
+
+void event_bus_release(struct event_bus *bus)
+{
+        json_t *held = bus->held;
+        bus->held = NULL;
+        size_t i;
+        json_t *event;
+        json_array_foreach(held, i, event) event_deliver(bus, event);
+        json_decref(held);
+}
+
+void event_bus_fini(struct event_bus *bus)
+{
+        json_decref(bus->held);
+        bus->held = NULL;
+}
+
 int event_bus_add_sink(struct event_bus *bus, event_sink_fn fn, void *ctx)
 {
         if (bus->sink_count >= EVENT_MAX_SINKS)
@@ -36,7 +64,7 @@ static json_t *event_time_now(void)
 
 void event_emit(struct event_bus *bus, const char *type, json_t *fields)
 {
-        if (!bus || bus->sink_count == 0) {
+        if (!bus || (bus->sink_count == 0 && !bus->held)) {
                 json_decref(fields);
                 return;
         }
@@ -51,8 +79,10 @@ void event_emit(struct event_bus *bus, const char *type, json_t *fields)
         if (fields && json_is_object(fields))
                 json_object_update_missing(event, fields);
         json_decref(fields);
-        for (int i = 0; i < bus->sink_count; i++)
-                bus->sinks[i].fn(bus->sinks[i].ctx, event);
+        if (bus->held)
+                json_array_append(bus->held, event);
+        else
+                event_deliver(bus, event);
         json_decref(event);
 }
 

@@ -21,9 +21,16 @@ struct event_bus {
                 void *ctx;
         } sinks[EVENT_MAX_SINKS];
         int sink_count;
+        /* while held, events queue here (in order) until event_bus_release:
+         * sinks that open late (the audit trail) still get every event */
+        json_t *held;
 };
 
 void event_bus_init(struct event_bus *bus, const char *session);
+/* Queue events instead of delivering them / deliver the queue and stop. */
+void event_bus_hold(struct event_bus *bus);
+void event_bus_release(struct event_bus *bus);
+void event_bus_fini(struct event_bus *bus);
 int event_bus_add_sink(struct event_bus *bus, event_sink_fn fn, void *ctx); /* -ENOSPC */
 
 /* Stamp and deliver an event. Takes the reference to `fields` (may be NULL);

@@ -373,7 +373,10 @@ static int run_open_events(struct run_args *args)
                         return -1;
                 event_bus_add_sink(&args->events, run_event_sink_stream, args->event_stream);
         }
-        return run_open_trail(args);
+        /* the trail opens once the sandbox is building its root (in parallel);
+         * what happens before is queued for it */
+        event_bus_hold(&args->events);
+        return 0;
 }
 
 static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
@@ -408,11 +411,12 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         in.cgroup = cgroup.count > 0 ? &cgroup : NULL;
         if (plan->verbosity > 0)
                 run_report_plan(stderr, plan, &in);
-        if (spawn_send_limits(&sandbox, in.cgroup, in.rlimit_fallback, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+        /* no trail, no run: the command has not started yet */
+        if (run_open_trail(args) < 0) {
                 spawn_kill(&sandbox);
                 goto out;
         }
+        event_bus_release(&args->events);
         char user_key[65] = "";
         struct reins_error key_err = {0};
         audit_user_public_key_hex(user_key, &key_err);
@@ -427,6 +431,12 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 fprintf(stderr, "reins: note: session not listed by 'reins ps': %s\n",
                         reg_err.message);
         json_decref(info);
+        /* everything is recorded: let the command start */
+        if (spawn_send_limits(&sandbox, in.cgroup, in.rlimit_fallback, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                spawn_kill(&sandbox);
+                goto out;
+        }
         struct supervise_config config = {
             .plan = plan, .events = &args->events, .tick = run_audit_tick, .tick_ctx = args};
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
@@ -491,7 +501,9 @@ out:
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.extra_env);
         strv_free(&args.plan.allow_net);
+        event_bus_release(&args.events); /* whatever is still queued, to the sinks there are */
         run_close_trail(&args);
+        event_bus_fini(&args.events);
         if (args.event_stream)
                 fclose(args.event_stream);
         return status;

@@ -22,9 +22,10 @@
  * sandbox whose deny rules were only partly applied. */
 #define DENY_WALK_MAX_ENTRIES 2000000
 
+/* One walk of a tree matches every pattern that needs it at once. */
 struct walk {
-        struct reins_plan *plan;
-        const char *pattern;
+        char *const *patterns;
+        size_t count;
         struct reins_strv *matches;
         size_t visited;
 };
@@ -128,8 +129,9 @@ static int walk_visit(struct walk *w, const char *path)
         struct stat st;
         if (lstat(path, &st) < 0)
                 return 0;
-        if (glob_match(w->pattern, path))
-                return strv_push_unique(w->matches, path);
+        for (size_t i = 0; i < w->count; i++)
+                if (glob_match(w->patterns[i], path))
+                        return strv_push_unique(w->matches, path); /* and not below it */
         if (S_ISDIR(st.st_mode))
                 return walk_tree(w, path);
         return 0;
@@ -153,29 +155,48 @@ static int walk_tree(struct walk *w, const char *dir)
         return r;
 }
 
-/* Collect every path under the bound tree `root` that matches `pattern`. */
-static int deny_collect(struct reins_plan *plan, const char *pattern, const char *root,
-                        struct reins_strv *matches)
+/* Collect the paths under the bound tree `root` that match `pattern`. A
+ * pattern whose literal part lies above `root` needs the whole tree walked:
+ * it is added to `whole_tree` instead, so one walk serves them all. */
+static int deny_collect(const char *pattern, const char *root, struct reins_strv *matches,
+                        struct reins_strv *whole_tree)
 {
-        struct walk w = {.plan = plan, .pattern = pattern, .matches = matches};
         cleanup_free char *literal = glob_literal_prefix(pattern);
         if (!literal)
                 return -ENOMEM;
+        struct stat st;
         if (glob_is_literal(pattern)) {
-                struct stat st;
                 if (path_is_under(pattern, root) && lstat(pattern, &st) == 0)
                         return strv_push_unique(matches, pattern);
                 return 0;
         }
+        if (path_is_under(root, literal)) /* the literal part covers the whole tree */
+                return strv_push_unique(whole_tree, pattern);
         if (path_is_under(literal, root)) {
-                struct stat st;
                 if (lstat(literal, &st) < 0)
                         return 0;
+                char *one[] = {(char *)pattern};
+                struct walk w = {.patterns = one, .count = 1, .matches = matches};
                 return walk_visit(&w, literal);
         }
-        if (path_is_under(root, literal))
-                return walk_visit(&w, root);
         return 0;
+}
+
+/* Every pattern against one bound tree. */
+static int deny_collect_tree(char *const *patterns, size_t count, const char *root,
+                             struct reins_strv *matches)
+{
+        struct reins_strv whole_tree = {0};
+        int r = 0;
+        for (size_t p = 0; r == 0 && p < count; p++)
+                r = deny_collect(patterns[p], root, matches, &whole_tree);
+        if (r == 0 && whole_tree.count > 0) {
+                struct walk w = {
+                    .patterns = whole_tree.items, .count = whole_tree.count, .matches = matches};
+                r = walk_visit(&w, root);
+        }
+        strv_free(&whole_tree);
+        return r;
 }
 
 static bool plan_in_view(const struct reins_plan *plan, const char *path)
@@ -232,14 +253,13 @@ int plan_add_deny(struct reins_plan *plan, struct reins_error *err)
         struct reins_strv matches = {0};
         int r = 0;
         size_t bound = plan->mount_count;
-        for (size_t p = 0; r == 0 && p < plan->deny_patterns.count; p++)
-                for (size_t i = 0; r == 0 && i < bound; i++) {
-                        const struct mount_op *op = &plan->mounts[i];
-                        if (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
-                            op->kind == MOUNT_OP_OVERLAY)
-                                r = deny_collect(plan, plan->deny_patterns.items[p], op->target,
-                                                 &matches);
-                }
+        for (size_t i = 0; r == 0 && i < bound; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
+                    op->kind == MOUNT_OP_OVERLAY)
+                        r = deny_collect_tree(plan->deny_patterns.items, plan->deny_patterns.count,
+                                              op->target, &matches);
+        }
         if (r == -E2BIG)
                 r = reins_error_set(err, E2BIG,
                                     "filesystem.deny: more than %d entries to scan; narrow the "
@@ -270,7 +290,8 @@ int plan_add_protect(struct reins_plan *plan, const struct reins_policy *policy,
                                                           plan->workspace, plan->home, false);
                 if (!anchored)
                         continue;
-                r = deny_collect(plan, anchored, plan->workspace, &matches);
+                char *one[] = {anchored};
+                r = deny_collect_tree(one, 1, plan->workspace, &matches);
         }
         if (r == 0 && matches.count > 0) {
                 qsort(matches.items, matches.count, sizeof(char *), compare_strings);
