@@ -310,6 +310,14 @@ static uint64_t run_elapsed_ms(struct timespec since)
                           (now.tv_nsec - since.tv_nsec) / 1000000);
 }
 
+static void run_prepare_own_dirs(void)
+{
+        struct reins_error ignored = {0};
+        char key[65];
+        free(audit_trail_dir(&ignored));          /* state: trails, workspace copies */
+        audit_user_public_key_hex(key, &ignored); /* config: the signing key */
+}
+
 /* The audit trail is not optional: if it cannot be written, nothing runs. */
 static int run_open_trail(struct run_args *args)
 {
@@ -475,6 +483,9 @@ int cli_run(int argc, char **argv)
         args.plan.host_environ = environ;
         args.plan.home = getenv("HOME");
         args.plan.stdin_is_tty = isatty(STDIN_FILENO);
+        /* reins' own directories exist before the plan hides them from
+         * the sandbox (a workspace may contain the home directory) */
+        run_prepare_own_dirs();
         if (policy_load(args.policy, &policy, &err) < 0 ||
             policy_check_supported(policy, &err) < 0 ||
             plan_build(policy, &args.plan, &plan, &err) < 0) {

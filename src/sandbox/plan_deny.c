@@ -46,9 +46,36 @@ static char *deny_anchor(const char *pattern, const char *workspace, const char 
         return path_join(workspace, pattern);
 }
 
+/* reins' own state and keys (audit trails, the signing key, workspace
+ * copies, running sessions) are never visible inside, whatever the policy
+ * binds: an agent whose workspace holds the home directory must not read the
+ * signing key or edit its own trail. */
+static int deny_reins_dirs(struct reins_plan *plan, const char *home)
+{
+        const char *vars[] = {"XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"};
+        const char *fallback[] = {".config", ".local/state", NULL};
+        for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+                const char *base = getenv(vars[i]);
+                cleanup_free char *from_home = NULL;
+                if ((!base || base[0] != '/') && fallback[i] && home && home[0] == '/')
+                        base = from_home = path_join(home, fallback[i]);
+                if (!base || base[0] != '/')
+                        continue;
+                char *dir = path_join(base, "reins");
+                if (!dir || strv_push_unique(&plan->deny_patterns, dir) < 0) {
+                        free(dir);
+                        return -ENOMEM;
+                }
+                free(dir);
+        }
+        return 0;
+}
+
 int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy, const char *home,
                       struct reins_error *err)
 {
+        if (deny_reins_dirs(plan, home) < 0)
+                return reins_error_set(err, ENOMEM, "out of memory");
         for (size_t i = 0; i < policy->filesystem.deny.count; i++) {
                 const char *written = policy->filesystem.deny.items[i];
                 if (written[0] != '/' && written[0] != '~' &&

@@ -308,3 +308,21 @@ def test_tmp_size_limit_from_policy(caller):
     assert r.returncode == 0, r.stderr
     assert "FILLED" not in r.stdout
     assert "SMALL" in r.stdout
+
+
+def test_reins_own_state_is_hidden_when_the_workspace_holds_home(caller):
+    """A workspace that contains reins' state and config (the home directory)
+    must not expose the audit trails or the signing key to the agent."""
+    ws = caller.workspace()
+    home = ws  # the agent's workspace is the caller's home
+    r = caller.sandbox(["sh", "-c", "true"], ws=ws, env={"HOME": str(home)})
+    assert r.returncode == 0, r.stderr
+    r = caller.sandbox(
+        ["sh", "-c",
+         "cat .config/reins/* 2>/dev/null && echo KEY-READ; "
+         "ls .local/state/reins/trails 2>/dev/null | grep -q jsonl && echo TRAILS-LISTED; "
+         "touch .local/state/reins/trails/forged 2>/dev/null && echo TRAIL-WRITTEN; true"],
+        ws=ws, env={"HOME": str(home)})
+    assert r.returncode == 0, r.stderr
+    for leak in ("KEY-READ", "TRAILS-LISTED", "TRAIL-WRITTEN"):
+        assert leak not in r.stdout, r.stdout
