@@ -219,6 +219,7 @@ python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}
 # Events appended and chained per second through the trail writer (budget
 # >= 200 000/s); REINS_BENCH_AUDIT_EVENTS=N changes the count.
 "$here/audit/run.sh" "$reins"
+"$here/audit/exec_heavy.sh" "$reins"
 # --- end of audit trail -------------------------------------------------------------------
 
 exit 0

@@ -110,24 +110,33 @@ static json_t *exec_proc_link(pid_t pid, const char *name)
         return n < 0 ? json_null() : json_text(target, (size_t)n);
 }
 
-/* The pids as the sandbox sees them (last NSpid field) and the parent. */
+/* The pids as the sandbox sees them (last NSpid field) and the parent: one
+ * read of /proc/PID/status, no stdio (this runs for every exec). */
 static void exec_proc_ids(pid_t pid, long *inner_pid, long *parent)
 {
-        char path[64], line[256];
-        snprintf(path, sizeof(path), "/proc/%d/status", pid);
-        FILE *f = fopen(path, "re");
+        char path[64], buf[4096];
         *inner_pid = *parent = -1;
-        if (!f)
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
                 return;
-        while (fgets(line, sizeof(line), f)) {
-                if (strncmp(line, "PPid:", 5) == 0)
-                        *parent = strtol(line + 5, NULL, 10);
-                if (strncmp(line, "NSpid:", 6) == 0) {
-                        char *last = strrchr(line, '\t');
-                        *inner_pid = strtol(last ? last : line + 6, NULL, 10);
-                }
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return;
+        buf[n] = '\0';
+        const char *ppid = strstr(buf, "\nPPid:");
+        if (ppid)
+                *parent = strtol(ppid + 6, NULL, 10);
+        const char *nspid = strstr(buf, "\nNSpid:");
+        if (nspid) {
+                const char *end = strchr(nspid + 1, '\n');
+                const char *last = nspid + 7;
+                for (const char *c = last; c && *c && c != end; c++)
+                        if (*c == '\t')
+                                last = c + 1;
+                *inner_pid = strtol(last, NULL, 10);
         }
-        fclose(f);
 }
 
 /* What the exec will most likely answer, judged from the supervisor through
@@ -167,25 +176,38 @@ static json_t *exec_describe(const struct seccomp_notif *req)
         return fields;
 }
 
+/* The kernel's notification structures may grow: ask their sizes once. */
+static int exec_notify_sizes(size_t *notif, size_t *resp)
+{
+        static struct seccomp_notif_sizes sizes;
+        if (sizes.seccomp_notif == 0 &&
+            syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+                return -errno;
+        *notif = sizes.seccomp_notif > sizeof(struct seccomp_notif) ? sizes.seccomp_notif
+                                                                    : sizeof(struct seccomp_notif);
+        *resp = sizes.seccomp_notif_resp > sizeof(struct seccomp_notif_resp)
+                    ? sizes.seccomp_notif_resp
+                    : sizeof(struct seccomp_notif_resp);
+        return 0;
+}
+
 int exec_notify_handle(int listener, struct event_bus *bus)
 {
-        struct seccomp_notif_sizes sizes;
-        if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
-                return -errno;
-        struct seccomp_notif *req =
-            calloc(1, sizes.seccomp_notif > sizeof(*req) ? sizes.seccomp_notif : sizeof(*req));
-        struct seccomp_notif_resp *resp = calloc(
-            1, sizes.seccomp_notif_resp > sizeof(*resp) ? sizes.seccomp_notif_resp : sizeof(*resp));
-        int r = 0;
-        if (!req || !resp) {
-                r = -ENOMEM;
-                goto out;
-        }
-        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
-                r = errno == EINTR || errno == ENOENT ? 0 : -errno;
-                goto out;
-        }
-        json_t *fields = bus && bus->sink_count > 0 ? exec_describe(req) : NULL;
+        size_t notif_size = 0, resp_size = 0;
+        int r = exec_notify_sizes(&notif_size, &resp_size);
+        if (r < 0)
+                return r;
+        /* both fit comfortably on the stack, aligned for the kernel's structs */
+        _Alignas(8) unsigned char req_buf[256] = {0}, resp_buf[64] = {0};
+        if (notif_size > sizeof(req_buf) || resp_size > sizeof(resp_buf))
+                return -EOVERFLOW;
+        struct seccomp_notif *req = (struct seccomp_notif *)req_buf;
+        struct seccomp_notif_resp *resp = (struct seccomp_notif_resp *)resp_buf;
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
+                return errno == EINTR || errno == ENOENT ? 0 : -errno;
+        /* read what the process asks for while it still waits: after the
+         * answer its memory is the new program's */
+        json_t *fields = bus && (bus->sink_count > 0 || bus->held) ? exec_describe(req) : NULL;
         /* the exec itself is decided by the kernel and the other filters */
         resp->id = req->id;
         resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
@@ -193,8 +215,5 @@ int exec_notify_handle(int listener, struct event_bus *bus)
                 r = -errno;
         if (fields)
                 event_emit(bus, "exec", fields);
-out:
-        free(req);
-        free(resp);
         return r;
 }
