@@ -134,6 +134,11 @@ static int plan_resolve_limits(struct reins_plan *plan, const struct reins_polic
         plan->cgroup.memory_bytes = plan->limits.memory_bytes;
         plan->cgroup.pids = plan->limits.pids;
         plan->cgroup.cpus_milli = plan->limits.cpus_milli;
+        /* a cpu limit at or above what the machine has limits nothing: no
+         * cpu cgroup (one hierarchy less to create per sandbox) */
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        if (online > 0 && plan->cgroup.cpus_milli >= (uint64_t)online * 1000)
+                plan->cgroup.cpus_milli = 0;
         return 0;
 }
 
