@@ -15,6 +15,7 @@
 #include "cli/run_events.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
+#include "audit/changes.h"
 #include "audit/runtime.h"
 #include "audit/trail.h"
 #include "util/json_text.h"
@@ -387,6 +388,36 @@ static int run_open_events(struct run_args *args)
         return 0;
 }
 
+/* Direct mode only: an overlay session's changes are its upper layer, and a
+ * read-only workspace cannot change. */
+#define RUN_CHANGES_MAX_ENTRIES 200000
+#define RUN_CHANGES_MAX_LISTED  1000
+
+static struct changes_snapshot *run_snapshot_workspace(const struct reins_plan *plan)
+{
+        if (plan->overlay || plan->workspace_readonly)
+                return NULL;
+        return changes_take(plan->workspace, RUN_CHANGES_MAX_ENTRIES);
+}
+
+static void run_emit_changes(struct event_bus *events, const struct reins_plan *plan,
+                             struct changes_snapshot *before)
+{
+        if (plan->overlay || plan->workspace_readonly)
+                return;
+        struct changes_snapshot *after =
+            before ? changes_take(plan->workspace, RUN_CHANGES_MAX_ENTRIES) : NULL;
+        if (before && after)
+                event_emit(events, "files.changed",
+                           changes_compare(before, after, RUN_CHANGES_MAX_LISTED));
+        else
+                event_emit(events, "files.changed",
+                           json_pack("{s:s}", "untracked",
+                                     "the workspace holds more than 200000 entries"));
+        changes_free(before);
+        changes_free(after);
+}
+
 static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
 {
         struct reins_error err = {0};
@@ -439,6 +470,8 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 fprintf(stderr, "reins: note: session not listed by 'reins ps': %s\n",
                         reg_err.message);
         json_decref(info);
+        /* the workspace as it was, to report what the session changed */
+        struct changes_snapshot *before = run_snapshot_workspace(plan);
         /* everything is recorded: let the command start */
         if (spawn_send_limits(&sandbox, in.cgroup, in.rlimit_fallback, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
@@ -449,6 +482,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
             .plan = plan, .events = &args->events, .tick = run_audit_tick, .tick_ctx = args};
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
                 fprintf(stderr, "reins: %s\n", err.message);
+        run_emit_changes(&args->events, plan, before);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);

@@ -61,6 +61,7 @@ struct reins_plan {
         char *workspace;       /* absolute, symlink-free host path; bound at the same path */
         char *cwd;             /* inside the sandbox: the workspace */
         bool overlay;          /* copy-on-write workspace (needs plan_set_overlay) */
+        bool workspace_readonly;
         char *hostname;
 
         /* filesystem */

@@ -336,3 +336,43 @@ def test_group_readable_key_refused(reins_bin, env, sealed):
     status, out = verify(reins_bin, env, sealed)
     assert status == 125
     assert "group or others" in out and "chmod 600" in out
+
+
+def _trail_records(caller, ws, cmd):
+    """Run cmd in ws with the trail at a known place; its records as dicts."""
+    d = caller.mkdtemp(prefix="reins-trail-")
+    trail = os.path.join(d, "trail.jsonl")
+    r = caller.sandbox(cmd, ws=ws, opts=["-q", "--audit", trail])
+    assert r.returncode == 0, r.stderr
+    with open(trail, "rb") as f:
+        return [json.loads(line) for line in f.read().splitlines()], trail, d
+
+
+def test_files_changed_at_session_end(caller):
+    """As root and unprivileged: the trail lists what the session created,
+    modified and deleted in the workspace, and verifies."""
+    ws = caller.workspace()
+    caller.write(ws / "keep.txt", "a\n")
+    caller.write(ws / "gone.txt", "b\n")
+    caller.write(ws / "same.txt", "c\n")
+    records, trail, _ = _trail_records(
+        caller, ws, ["sh", "-c", "echo more >> keep.txt; rm gone.txt; echo n > new.txt"])
+    changed = [r for r in records if r.get("type") == "files.changed"]
+    assert len(changed) == 1, records
+    c = changed[0]
+    assert c["created"] == ["new.txt"], c
+    assert c["modified"] == ["keep.txt"], c
+    assert c["deleted"] == ["gone.txt"], c
+    r = caller.run(["audit", "verify", trail])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_exec_events_as_every_user(caller):
+    """Every exec inside the sandbox is recorded with its argv, as root and
+    unprivileged, and the trail is sealed by a checkpoint."""
+    ws = caller.workspace()
+    records, _, _ = _trail_records(caller, ws, ["sh", "-c", "/bin/true 'a b' c"])
+    execs = [r for r in records if r.get("type") == "exec"]
+    assert any(e.get("argv") == ["/bin/true", "a b", "c"] and e.get("result") == "ok"
+               for e in execs), execs
+    assert records[-1].get("type") == "checkpoint", records[-1]
