@@ -107,7 +107,8 @@ struct changes_snapshot *changes_take(const char *root, size_t max_entries)
                 changes_free(s);
                 return NULL;
         }
-        qsort(s->entries, s->count, sizeof(*s->entries), entry_compare);
+        if (s->count > 1) /* an empty tree has no array at all */
+                qsort(s->entries, s->count, sizeof(*s->entries), entry_compare);
         return s;
 }
 
