@@ -1,0 +1,39 @@
+#include "govern/identity.h"
+
+#include <errno.h>
+#include <string.h>
+
+int identity_user_key(struct audit_key *key, bool create, struct reins_error *err)
+{
+        return audit_key_load(key, create, err);
+}
+
+void identity_describe(struct identity_public *out)
+{
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256(digest, out->key, sizeof(out->key));
+        audit_hex(out->key, sizeof(out->key), out->hex);
+        audit_hex(digest, IDENTITY_FINGERPRINT_HEX / 2, out->fingerprint);
+}
+
+int identity_user_public(struct identity_public *out, struct reins_error *err)
+{
+        struct audit_key key;
+        int rc = identity_user_key(&key, true, err);
+        if (rc < 0)
+                return rc;
+        memcpy(out->key, key.public_key, sizeof(out->key));
+        audit_key_wipe(&key);
+        identity_describe(out);
+        return 0;
+}
+
+int identity_agent_new(struct audit_key *key, struct identity_public *out, struct reins_error *err)
+{
+        if (sodium_init() < 0)
+                return reins_error_set(err, EIO, "libsodium failed to initialise");
+        crypto_sign_keypair(key->public_key, key->secret_key);
+        memcpy(out->key, key->public_key, sizeof(out->key));
+        identity_describe(out);
+        return 0;
+}
