@@ -1,6 +1,7 @@
 #include "audit/dirs.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -66,18 +67,50 @@ int audit_dir_check(const char *path, bool create, enum audit_dir_mode mode,
         return 0;
 }
 
+/* Ours, or not there yet (it will be created under our own parent). An
+ * inherited variable that names another user's directory (setpriv and sudo
+ * keep root's HOME) must not be used: we could not write there, and must not. */
+static bool dir_usable(const char *path)
+{
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return errno == ENOENT;
+        return S_ISDIR(st.st_mode) && st.st_uid == geteuid();
+}
+
+static bool dir_ours(const char *path)
+{
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid();
+}
+
 const char *audit_home(void)
 {
+        static char fallback[64];
         const char *home = getenv("HOME");
-        if (home && home[0] == '/')
+        if (home && home[0] == '/' && dir_ours(home))
                 return home;
         struct passwd *pw = getpwuid(geteuid());
-        return pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
+        if (pw && pw->pw_dir && pw->pw_dir[0] == '/' && dir_ours(pw->pw_dir))
+                return pw->pw_dir;
+        /* no home of our own (nobody's is /nonexistent): a private directory
+         * under /var/tmp, created 0700 and owner-checked, never trusted as is */
+        snprintf(fallback, sizeof(fallback), "/var/tmp/reins-%u", (unsigned)geteuid());
+        struct reins_error ignored = {0};
+        if (audit_dir_check(fallback, true, AUDIT_DIR_PRIVATE, &ignored) < 0)
+                return NULL;
+        return fallback;
+}
+
+const char *audit_xdg_dir(const char *variable)
+{
+        const char *value = getenv(variable);
+        return value && value[0] == '/' && dir_usable(value) ? value : NULL;
 }
 
 int audit_config_dir(char **out, bool create, struct reins_error *err)
 {
-        const char *config = getenv("XDG_CONFIG_HOME");
+        const char *config = audit_xdg_dir("XDG_CONFIG_HOME");
         cleanup_free char *base = NULL;
         if (config && config[0] == '/') {
                 base = strdup(config);

@@ -27,6 +27,9 @@ int audit_dir_check(const char *path, bool create, enum audit_dir_mode mode,
 
 /* $HOME, else the passwd entry; NULL when neither is absolute. */
 const char *audit_home(void);
+/* $VARIABLE (an XDG base directory) when it is ours or not there yet, else
+ * NULL: the caller then falls back to audit_home(). */
+const char *audit_xdg_dir(const char *variable);
 
 /* $XDG_CONFIG_HOME/reins, else ~/.config/reins: created and checked. */
 int audit_config_dir(char **out, bool create, struct reins_error *err);

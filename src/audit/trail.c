@@ -53,9 +53,9 @@ struct audit_trail {
 
 char *audit_trail_dir(struct reins_error *err)
 {
-        const char *state = getenv("XDG_STATE_HOME");
+        const char *state = audit_xdg_dir("XDG_STATE_HOME");
         cleanup_free char *base = NULL;
-        if (state && state[0] == '/') {
+        if (state) {
                 base = strdup(state);
         } else {
                 const char *home = audit_home();

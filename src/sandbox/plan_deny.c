@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/dirs.h"
 #include "policy/glob.h"
 #include "sandbox/plan_internal.h"
 #include "util/cleanup.h"
@@ -50,16 +51,18 @@ static char *deny_anchor(const char *pattern, const char *workspace, const char 
  * copies, running sessions) are never visible inside, whatever the policy
  * binds: an agent whose workspace holds the home directory must not read the
  * signing key or edit its own trail. */
-static int deny_reins_dirs(struct reins_plan *plan, const char *home)
+static int deny_reins_dirs(struct reins_plan *plan)
 {
+        /* resolved exactly as the audit trail and the key store resolve them */
         const char *vars[] = {"XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"};
         const char *fallback[] = {".config", ".local/state", NULL};
+        const char *home = audit_home();
         for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-                const char *base = getenv(vars[i]);
+                const char *base = audit_xdg_dir(vars[i]);
                 cleanup_free char *from_home = NULL;
-                if ((!base || base[0] != '/') && fallback[i] && home && home[0] == '/')
+                if (!base && fallback[i] && home)
                         base = from_home = path_join(home, fallback[i]);
-                if (!base || base[0] != '/')
+                if (!base)
                         continue;
                 char *dir = path_join(base, "reins");
                 if (!dir || strv_push_unique(&plan->deny_patterns, dir) < 0) {
@@ -74,7 +77,7 @@ static int deny_reins_dirs(struct reins_plan *plan, const char *home)
 int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy, const char *home,
                       struct reins_error *err)
 {
-        if (deny_reins_dirs(plan, home) < 0)
+        if (deny_reins_dirs(plan) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory");
         for (size_t i = 0; i < policy->filesystem.deny.count; i++) {
                 const char *written = policy->filesystem.deny.items[i];

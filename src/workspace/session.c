@@ -5,6 +5,8 @@
  * "finished" written at the same moment. */
 #include "workspace/session.h"
 
+#include "audit/dirs.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -83,17 +85,14 @@ static int workspace_mkdir_parents(char *path)
 
 int workspace_state_dir(char **out, struct reins_error *err)
 {
-        const char *state = getenv("XDG_STATE_HOME");
+        /* the same directories as the audit trail's (a home of our own) */
+        const char *state = audit_xdg_dir("XDG_STATE_HOME");
         cleanup_free char *base = NULL;
-        if (state && state[0] == '/') {
+        if (state) {
                 base = strdup(state);
         } else {
-                const char *home = getenv("HOME");
-                if (!home || home[0] != '/') {
-                        struct passwd *pw = getpwuid(geteuid());
-                        home = pw ? pw->pw_dir : NULL;
-                }
-                if (!home || home[0] != '/')
+                const char *home = audit_home();
+                if (!home)
                         return reins_error_set(err, ENOENT,
                                                "no state directory: set XDG_STATE_HOME or HOME");
                 base = path_join(home, ".local/state");

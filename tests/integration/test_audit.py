@@ -376,3 +376,20 @@ def test_exec_events_as_every_user(caller):
     assert any(e.get("argv") == ["/bin/true", "a b", "c"] and e.get("result") == "ok"
                for e in execs), execs
     assert records[-1].get("type") == "checkpoint", records[-1]
+
+
+def test_runs_with_an_inherited_home_of_another_user(caller):
+    """`setpriv --reuid=65534` keeps root's HOME: reins must still run (its
+    state then goes to a private directory of the caller's own) and never
+    write into a home that is not the caller's."""
+    ws = caller.workspace()
+    before = set(os.listdir("/root")) if os.path.isdir("/root") else set()
+    r = caller.sandbox(["sh", "-c", "echo ran"], ws=ws, env={"HOME": "/root", "XDG_STATE_HOME": "",
+                                                            "XDG_CONFIG_HOME": ""})
+    assert r.returncode == 0, r.stderr
+    assert "ran" in r.stdout
+    if caller.name != "root":
+        assert set(os.listdir("/root")) == before, "reins wrote into another user's home"
+    v = caller.run(["audit", "verify"], env={"HOME": "/root", "XDG_STATE_HOME": "",
+                                             "XDG_CONFIG_HOME": ""})
+    assert v.returncode == 0, v.stdout + v.stderr
