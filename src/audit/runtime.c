@@ -23,7 +23,8 @@
 
 int runtime_dir(char **out, struct reins_error *err)
 {
-        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        /* an inherited XDG_RUNTIME_DIR of another user is not ours to use */
+        const char *xdg = audit_xdg_dir("XDG_RUNTIME_DIR");
         char fallback[64];
         cleanup_free char *base = NULL;
         struct stat st;
