@@ -393,3 +393,27 @@ def test_runs_with_an_inherited_home_of_another_user(caller):
     v = caller.run(["audit", "verify"], env={"HOME": "/root", "XDG_STATE_HOME": "",
                                              "XDG_CONFIG_HOME": ""})
     assert v.returncode == 0, v.stdout + v.stderr
+
+
+def test_kill_9_as_every_user(caller):
+    """As root and unprivileged: kill -9 of the supervisor leaves a trail that
+    verifies up to its last complete record."""
+    ws = caller.workspace()
+    d = caller.mkdtemp(prefix="reins-killed-")
+    trail = Path(d) / "killed.jsonl"
+    p = caller.popen(["run", "-q", "--audit", trail, "-w", ws, "--", "/bin/sh", "-c",
+                      "/bin/true; /bin/true; /bin/sleep 30"], cwd=ws)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if trail.exists() and b'"/bin/sleep"' in trail.read_bytes():
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the trail never showed the sleep")
+        os.kill(p.pid, signal.SIGKILL)
+    finally:
+        p.wait(timeout=TIMEOUT)
+    r = caller.run(["audit", "verify", trail])
+    assert r.returncode == UNSEALED, r.stdout + r.stderr
+    assert "intact up to record" in r.stdout + r.stderr
