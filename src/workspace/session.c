@@ -46,41 +46,7 @@ static bool workspace_id_is_valid(const char *id, bool prefix)
  * upper dir for their own content before we apply it. */
 static int workspace_private_dir(const char *path, bool create, struct reins_error *err)
 {
-        if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
-                return reins_error_errno(err, errno, "creating %s", path);
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return reins_error_errno(err, errno, "%s", path);
-        if (!S_ISDIR(st.st_mode))
-                return reins_error_set(err, ENOTDIR, "%s is not a directory", path);
-        if (st.st_uid != geteuid())
-                return reins_error_set(err, EPERM,
-                                       "%s is owned by uid %u, not by you (uid %u): refusing to "
-                                       "use it",
-                                       path, (unsigned)st.st_uid, (unsigned)geteuid());
-        if (st.st_mode & (S_IWGRP | S_IWOTH))
-                return reins_error_set(err, EPERM,
-                                       "%s is writable by group or others (mode %04o): refusing "
-                                       "to use it (chmod 700 it)",
-                                       path, (unsigned)(st.st_mode & 07777));
-        return 0;
-}
-
-/* mkdir -p for the parents we do not check ($XDG_STATE_HOME, ~/.local/state). */
-static int workspace_mkdir_parents(char *path)
-{
-        for (char *p = path + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                int r = mkdir(path, 0700);
-                *p = '/';
-                if (r < 0 && errno != EEXIST)
-                        return -errno;
-        }
-        if (mkdir(path, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
+        return audit_dir_check(path, create, AUDIT_DIR_NOT_WRITABLE_BY_OTHERS, err);
 }
 
 int workspace_state_dir(char **out, struct reins_error *err)
@@ -99,9 +65,8 @@ int workspace_state_dir(char **out, struct reins_error *err)
         }
         if (!base)
                 return reins_error_set(err, ENOMEM, "out of memory");
-        int r = workspace_mkdir_parents(base);
-        if (r < 0)
-                return reins_error_errno(err, -r, "creating %s", base);
+        int r;
+        /* audit_dir_check creates the parents ($XDG_STATE_HOME, ~/.local/state) */
         cleanup_free char *reins = path_join(base, "reins");
         cleanup_free char *dir = reins ? path_join(reins, "workspaces") : NULL;
         if (!dir)
