@@ -40,6 +40,8 @@ struct run_args {
         struct audit_trail *trail;
         struct timespec last_flush;
         FILE *event_stream;
+        char *trail_dir;   /* resolved (and created) once, before the plan */
+        char user_key[65]; /* the user's public key, hex; "" when unreadable */
         unsigned parallel; /* --parallel N (overlay) */
         struct workspace_session workspace;
         struct plan_options plan;
@@ -311,12 +313,13 @@ static uint64_t run_elapsed_ms(struct timespec since)
                           (now.tv_nsec - since.tv_nsec) / 1000000);
 }
 
-static void run_prepare_own_dirs(void)
+/* Resolved once, kept for the trail and session.start. */
+static void run_prepare_own_dirs(struct run_args *args)
 {
         struct reins_error ignored = {0};
-        char key[65];
-        free(audit_trail_dir(&ignored));          /* state: trails, workspace copies */
-        audit_user_public_key_hex(key, &ignored); /* config: the signing key */
+        args->trail_dir = audit_trail_dir(&ignored); /* state: trails, workspace copies */
+        if (audit_user_public_key_hex(args->user_key, &ignored) < 0) /* config: the key */
+                args->user_key[0] = '\0';
 }
 
 /* The audit trail is not optional: if it cannot be written, nothing runs. */
@@ -327,8 +330,10 @@ static int run_open_trail(struct run_args *args)
         if (args->audit_path) {
                 path = strdup(args->audit_path);
         } else {
-                char *dir = audit_trail_dir(&err);
-                if (dir && asprintf(&path, "%s/%s.jsonl", dir, args->session) < 0)
+                /* prepared before the plan; asked again only to name the error */
+                char *dir = args->trail_dir ? NULL : audit_trail_dir(&err);
+                const char *base = args->trail_dir ? args->trail_dir : dir;
+                if (base && asprintf(&path, "%s/%s.jsonl", base, args->session) < 0)
                         path = NULL;
                 free(dir);
         }
@@ -456,11 +461,8 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 goto out;
         }
         event_bus_release(&args->events);
-        char user_key[65] = "";
-        struct reins_error key_err = {0};
-        audit_user_public_key_hex(user_key, &key_err);
         run_emit_session_start(&args->events, plan, &in, args->policy,
-                               user_key[0] ? user_key : NULL);
+                               args->user_key[0] ? args->user_key : NULL);
         json_t *info =
             json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
                       plan->policy_name, "command", json_text_array(plan->argv), "workspace",
@@ -519,7 +521,7 @@ int cli_run(int argc, char **argv)
         args.plan.stdin_is_tty = isatty(STDIN_FILENO);
         /* reins' own directories exist before the plan hides them from
          * the sandbox (a workspace may contain the home directory) */
-        run_prepare_own_dirs();
+        run_prepare_own_dirs(&args);
         if (policy_load(args.policy, &policy, &err) < 0 ||
             policy_check_supported(policy, &err) < 0 ||
             plan_build(policy, &args.plan, &plan, &err) < 0) {
@@ -549,6 +551,7 @@ out:
         event_bus_release(&args.events); /* whatever is still queued, to the sinks there are */
         run_close_trail(&args);
         event_bus_fini(&args.events);
+        free(args.trail_dir);
         if (args.event_stream)
                 fclose(args.event_stream);
         return status;
