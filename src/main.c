@@ -20,6 +20,9 @@ static const struct {
     {"apply", cli_apply, "merge a copy-on-write session into the workspace"},
     {"discard", cli_discard, "delete a copy-on-write session"},
     {"id", cli_id, "your public key and its fingerprint"},
+    {"pending", cli_pending, "requests waiting for a human's answer"},
+    {"approve", cli_approve, "allow a pending request (or --watch: answer them as they come)"},
+    {"deny", cli_deny, "refuse a pending request"},
     {"token", cli_token, "mint, attenuate, inspect, verify or revoke delegation tokens"},
 };
 

@@ -14,6 +14,9 @@ int cli_apply(int argc, char **argv);   /* merge it into the host workspace */
 int cli_discard(int argc, char **argv); /* delete it */
 int cli_id(int argc, char **argv);      /* the user's public key */
 int cli_token(int argc, char **argv);   /* delegation tokens */
+int cli_pending(int argc, char **argv); /* requests waiting for a human */
+int cli_approve(int argc, char **argv); /* answer one: yes (or --watch, a queue) */
+int cli_deny(int argc, char **argv);    /* answer one: no */
 
 /* Exit statuses shared by every subcommand (DESIGN §4). */
 enum {

@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/run_events.h"
+#include "cli/run_govern.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
 #include "audit/changes.h"
@@ -44,6 +45,8 @@ struct run_args {
         char user_key[65]; /* the user's public key, hex; "" when unreadable */
         unsigned parallel; /* --parallel N (overlay) */
         struct workspace_session workspace;
+        const char *token_file; /* --token FILE */
+        struct run_govern govern;
         struct plan_options plan;
         bool quiet;
 };
@@ -65,6 +68,7 @@ enum {
         OPT_PARALLEL,
         OPT_EVENTS,
         OPT_AUDIT,
+        OPT_TOKEN,
 };
 
 static void run_usage(FILE *out)
@@ -87,6 +91,9 @@ static void run_usage(FILE *out)
                      "      --audit PATH           write the audit trail there (default: under\n"
                      "                             $XDG_STATE_HOME/reins/trails)\n"
                      "      --resume SESSION       continue in a copy-on-write session\n"
+                     "      --token FILE           run with a delegation token's rights\n"
+                     "                             (policy ∩ token; the token is bound to\n"
+                     "                             this session)\n"
                      "      --parallel N           N copy-on-write runs at once; prints their ids\n"
                      "      --strict               refuse rather than fall back to rlimits\n"
                      "      --allow-degraded       run even if a protection is unavailable\n"
@@ -127,6 +134,7 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"resume", required_argument, NULL, OPT_RESUME},
             {"events", required_argument, NULL, OPT_EVENTS},
             {"audit", required_argument, NULL, OPT_AUDIT},
+            {"token", required_argument, NULL, OPT_TOKEN},
             {"parallel", required_argument, NULL, OPT_PARALLEL},
             {"quiet", no_argument, NULL, 'q'},
             {"verbose", no_argument, NULL, 'v'},
@@ -187,6 +195,9 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                         break;
                 case OPT_EVENTS:
                         args->events_to = optarg;
+                        break;
+                case OPT_TOKEN:
+                        args->token_file = optarg;
                         break;
                 case OPT_RESUME:
                         args->resume = optarg;
@@ -361,6 +372,7 @@ static void run_audit_tick(void *ctx)
                 audit_trail_flush(args->trail);
                 args->last_flush = now;
         }
+        run_govern_tick(&args->govern);
 }
 
 static void run_close_trail(struct run_args *args)
@@ -462,11 +474,15 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         }
         event_bus_release(&args->events);
         run_emit_session_start(&args->events, plan, &in, args->policy,
-                               args->user_key[0] ? args->user_key : NULL);
+                               args->user_key[0] ? args->user_key : NULL,
+                               run_govern_identity(&args->govern));
         json_t *info =
             json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
                       plan->policy_name, "command", json_text_array(plan->argv), "workspace",
                       json_text_z(plan->workspace));
+        if (info && run_govern_control_path(&args->govern))
+                json_object_set_new(info, "control",
+                                    json_string(run_govern_control_path(&args->govern)));
         struct reins_error reg_err = {0};
         if (runtime_register(args->session, getpid(), info, &reg_err) < 0 && !args->quiet)
                 fprintf(stderr, "reins: note: session not listed by 'reins ps': %s\n",
@@ -482,6 +498,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         }
         struct supervise_config config = {
             .plan = plan, .events = &args->events, .tick = run_audit_tick, .tick_ctx = args};
+        run_govern_configure(&args->govern, &config);
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
                 fprintf(stderr, "reins: %s\n", err.message);
         run_emit_changes(&args->events, plan, before);
@@ -533,6 +550,20 @@ int cli_run(int argc, char **argv)
                                 "network; there is no egress control\n");
         if (run_open_events(&args) < 0)
                 goto out;
+        struct run_govern_options govern = {
+            .policy = policy,
+            .plan = plan,
+            .session = args.session,
+            .user_key_hex = args.user_key,
+            .token_file = args.token_file,
+            .resume = args.resume != NULL,
+            .quiet = args.quiet,
+            .events = &args.events,
+        };
+        if (run_govern_start(&args.govern, &govern, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
         if (plan->overlay && run_workspace_start(plan, policy, args.session, args.resume,
                                                  &args.workspace, &args.events, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
@@ -551,6 +582,7 @@ out:
         event_bus_release(&args.events); /* whatever is still queued, to the sinks there are */
         run_close_trail(&args);
         event_bus_fini(&args.events);
+        run_govern_finish(&args.govern); /* its control socket was a sink until here */
         free(args.trail_dir);
         if (args.event_stream)
                 fclose(args.event_stream);

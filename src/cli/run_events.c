@@ -77,7 +77,7 @@ static json_t *run_protections_json(const struct reins_plan *plan, const struct 
 
 void run_emit_session_start(struct event_bus *bus, const struct reins_plan *plan,
                             const struct spawn_inputs *in, const char *policy_source,
-                            const char *user_key)
+                            const char *user_key, json_t *identity)
 {
         struct passwd *pw = getpwuid(getuid());
         json_t *policy =
@@ -91,6 +91,9 @@ void run_emit_session_start(struct event_bus *bus, const struct reins_plan *plan
             json_text_z(plan->workspace));
         if (fields && user_key)
                 json_object_set_new(fields, "user_key", json_string(user_key));
+        if (fields && identity)
+                json_object_update(fields, identity);
+        json_decref(identity);
         event_emit(bus, "session.start", fields);
 }
 

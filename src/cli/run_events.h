@@ -21,7 +21,7 @@ int run_new_session_id(char out[25]);
 
 void run_emit_session_start(struct event_bus *bus, const struct reins_plan *plan,
                             const struct spawn_inputs *in, const char *policy_source,
-                            const char *user_key);
+                            const char *user_key, json_t *identity /* taken; may be NULL */);
 void run_emit_session_end(struct event_bus *bus, const struct reins_plan *plan,
                           const struct supervise_outcome *outcome,
                           const struct cgroup_handle *cgroup, uint64_t duration_ms);

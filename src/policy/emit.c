@@ -283,6 +283,8 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
                 emit_key_string(out, "  ", "default",
                                 p->approvals.default_decision ? p->approvals.default_decision
                                                               : "deny");
+                emit_key_string(out, "  ", "unknown",
+                                p->approvals.unknown ? p->approvals.unknown : "deny");
         }
 }
 

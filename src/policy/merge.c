@@ -139,7 +139,7 @@ static int merge_approvals(struct reins_policy *p, const struct reins_policy *c)
         p->approvals.present = true;
         replace_number(&p->approvals.timeout_ms, c->approvals.timeout_ms);
         int r = replace_string(&p->approvals.default_decision, c->approvals.default_decision);
-        if (r < 0)
+        if (r < 0 || (r = replace_string(&p->approvals.unknown, c->approvals.unknown)) < 0)
                 return r;
         return take_origin(p, c, POLICY_KEY_APPROVALS);
 }
@@ -207,6 +207,8 @@ int policy_apply_defaults(struct reins_policy *policy)
         if (policy->approvals.present) {
                 /* an approvals section without values: ask for two minutes, then deny */
                 default_number(&policy->approvals.timeout_ms, 120000);
+                if ((r = default_string(&policy->approvals.unknown, "deny")) < 0)
+                        return r;
                 return default_string(&policy->approvals.default_decision, "deny");
         }
         policy->approvals.timeout_ms = 0;

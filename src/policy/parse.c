@@ -56,6 +56,7 @@ static const char *const workspace_modes[] = {"direct", "readonly", "overlay", N
 static const char *const network_modes[] = {"none", "proxy", "host", NULL};
 static const char *const syscall_profiles[] = {"default", NULL};
 static const char *const approval_defaults[] = {"deny", "allow", NULL};
+static const char *const approval_unknown[] = {"deny", "ask", NULL};
 
 static const struct field filesystem_fields[] = {
     {.name = "workspace",
@@ -186,6 +187,10 @@ static const struct field approvals_fields[] = {
      .kind = FIELD_CHOICE,
      .offset = AT(approvals.default_decision),
      .choices = approval_defaults},
+    {.name = "unknown",
+     .kind = FIELD_CHOICE,
+     .offset = AT(approvals.unknown),
+     .choices = approval_unknown},
     {0},
 };
 

@@ -85,6 +85,7 @@ void policy_free(struct reins_policy *policy)
         strv_free(&policy->syscalls.allow);
         strv_free(&policy->syscalls.deny);
         free(policy->approvals.default_decision);
+        free(policy->approvals.unknown);
         policy_origins_free(policy->origins);
         free(policy);
 }

@@ -79,7 +79,8 @@ struct reins_policy {
         struct {
                 bool present;
                 uint64_t timeout_ms;
-                char *default_decision; /* "deny" | "allow" */
+                char *default_decision; /* "deny" | "allow": the answer to silence */
+                char *unknown;          /* "deny" | "ask": a destination no list matches */
         } approvals;
 
         struct policy_origins *origins; /* private to src/policy */

@@ -24,14 +24,8 @@ static int refuse(const struct reins_policy *policy, enum policy_key key, const 
 
 int policy_check_supported(const struct reins_policy *policy, struct reins_error *err)
 {
-        if (policy->network.ask.count)
-                return refuse(policy, POLICY_KEY_NETWORK_ASK, "network.ask", "a network ask list",
-                              err);
         if (policy->exec.deny.count)
                 return refuse(policy, POLICY_KEY_EXEC_DENY, "exec.deny", "denying executables",
-                              err);
-        if (policy->approvals.present)
-                return refuse(policy, POLICY_KEY_APPROVALS, "approvals", "asking for approvals",
                               err);
         return 0;
 }

@@ -124,6 +124,18 @@ static int child_hand_over_listener(int status_fd, struct reins_error *err)
         return r < 0 ? reins_error_errno(err, -r, "handing the proxy socket over") : 0;
 }
 
+/* The agent's request channel: another listener in our network namespace,
+ * served by the supervisor (approvals). */
+static int child_hand_over_agent_channel(int status_fd, struct reins_error *err)
+{
+        int fd = netns_listen(NETNS_AGENT_PORT, err);
+        if (fd < 0)
+                return fd;
+        int r = report_send_fd(status_fd, SPAWN_REPORT_AGENT_CHANNEL, fd);
+        close(fd);
+        return r < 0 ? reins_error_errno(err, -r, "handing the request channel over") : 0;
+}
+
 /* Every exec of the sandbox is reported to the supervisor (audit trail). */
 static int child_hand_over_exec_listener(struct reins_error *err)
 {
@@ -154,6 +166,8 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
         if (!in->plan->host_network && netns_loopback_up(&err) < 0)
                 child_fail(status_fd, &err);
         if (in->plan->proxy && child_hand_over_listener(status_fd, &err) < 0)
+                child_fail(status_fd, &err);
+        if (in->plan->agent_channel && child_hand_over_agent_channel(status_fd, &err) < 0)
                 child_fail(status_fd, &err);
         if (sethostname(in->plan->hostname, strlen(in->plan->hostname)) < 0) {
                 reins_error_errno(&err, errno, "sethostname");

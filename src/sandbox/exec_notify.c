@@ -191,7 +191,7 @@ static int exec_notify_sizes(size_t *notif, size_t *resp)
         return 0;
 }
 
-int exec_notify_handle(int listener, struct event_bus *bus)
+int exec_notify_handle(int listener, struct event_bus *bus, const struct exec_gate *gate)
 {
         size_t notif_size = 0, resp_size = 0;
         int r = exec_notify_sizes(&notif_size, &resp_size);
@@ -207,10 +207,18 @@ int exec_notify_handle(int listener, struct event_bus *bus)
                 return errno == EINTR || errno == ENOENT ? 0 : -errno;
         /* read what the process asks for while it still waits: after the
          * answer its memory is the new program's */
-        json_t *fields = bus && (bus->sink_count > 0 || bus->held) ? exec_describe(req) : NULL;
-        /* the exec itself is decided by the kernel and the other filters */
+        bool want = gate || (bus && (bus->sink_count > 0 || bus->held));
+        json_t *fields = want ? exec_describe(req) : NULL;
+        const char *why = NULL;
+        int refuse = gate && fields ? gate->check(gate->ctx, fields, &why) : 0;
         resp->id = req->id;
-        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        if (refuse) {
+                resp->error = -refuse;
+                json_object_set_new(fields, "refused", json_string(why ? why : "refused"));
+        } else {
+                /* the exec itself is decided by the kernel and the other filters */
+                resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        }
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT)
                 r = -errno;
         if (fields)

@@ -243,6 +243,7 @@ void plan_free(struct reins_plan *plan)
         strv_free(&plan->deny_relative);
         strv_free(&plan->net_allow);
         strv_free(&plan->net_deny);
+        strv_free(&plan->net_ask);
         strv_free(&plan->net_hosts);
         free(plan->workspace);
         free(plan->cwd);

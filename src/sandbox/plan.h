@@ -83,6 +83,8 @@ struct reins_plan {
         bool proxy;                  /* network mode proxy: the egress proxy serves on 127.0.0.1 */
         struct reins_strv net_allow; /* policy network.allow + --allow-net */
         struct reins_strv net_deny;
+        struct reins_strv net_ask;   /* network.ask: a human decides */
+        bool agent_channel;          /* the agent's request channel on 127.0.0.1:3129 */
         struct reins_strv net_hosts; /* "name=address" */
         uint64_t egress_budget_bytes;
 

@@ -68,13 +68,24 @@ int plan_add_network(struct reins_plan *plan, const struct reins_policy *policy,
         if (r < 0)
                 return r;
         bool lists = policy->network.allow.count || policy->network.deny.count ||
-                     policy->network.hosts.count || options->allow_net.count;
+                     policy->network.ask.count || policy->network.hosts.count ||
+                     options->allow_net.count;
         if (mode == POLICY_NETWORK_NONE && lists)
                 return reins_error_set(err, EINVAL,
-                                       "network.allow/deny/hosts are set but network.mode is "
+                                       "network.allow/deny/ask/hosts are set but network.mode is "
                                        "none: set mode: proxy (or pass --net proxy)");
         plan->host_network = mode == POLICY_NETWORK_HOST;
         plan->proxy = mode == POLICY_NETWORK_PROXY;
+        /* the agent's request channel lives in the sandbox's own network
+         * namespace: none with --net host */
+        plan->agent_channel = !plan->host_network;
+        if (plan->agent_channel) {
+                char entry[64];
+                snprintf(entry, sizeof(entry), "REINS_REQUEST_URL=http://127.0.0.1:%d/ask",
+                         NETNS_AGENT_PORT);
+                if ((r = plan_env_put(plan, entry)) < 0)
+                        return reins_error_set(err, -r, "out of memory");
+        }
         if (!plan->proxy)
                 return 0;
         plan->egress_budget_bytes = policy->network.egress_budget_bytes == POLICY_UNSET
@@ -83,6 +94,7 @@ int plan_add_network(struct reins_plan *plan, const struct reins_policy *policy,
         if ((r = strv_copy(&plan->net_allow, &policy->network.allow)) < 0 ||
             (r = strv_copy(&plan->net_allow, &options->allow_net)) < 0 ||
             (r = strv_copy(&plan->net_deny, &policy->network.deny)) < 0 ||
+            (r = strv_copy(&plan->net_ask, &policy->network.ask)) < 0 ||
             (r = strv_copy(&plan->net_hosts, &policy->network.hosts)) < 0 ||
             (r = plan_proxy_env(plan)) < 0)
                 return reins_error_set(err, -r, "out of memory");

@@ -23,6 +23,7 @@ enum spawn_report_kind {
         SPAWN_REPORT_PROXY = 4,         /* carries the proxy's listening socket (SCM_RIGHTS) */
         SPAWN_REPORT_EXEC_LISTENER = 5, /* carries the seccomp listener for exec auditing */
         SPAWN_REPORT_LIMITS = 6,        /* supervisor to child: cgroup join fds; code 1 = rlimits */
+        SPAWN_REPORT_AGENT_CHANNEL = 7, /* carries the agent request channel's listening socket */
 };
 
 struct spawn_report {

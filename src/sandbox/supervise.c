@@ -21,7 +21,17 @@
 #define P_PIDFD 3
 #endif
 
-enum { TAG_SIGNAL, TAG_EXIT, TAG_STATUS, TAG_TIMER, TAG_PTY, TAG_STDIN, TAG_PROXY, TAG_EXEC };
+enum {
+        TAG_SIGNAL,
+        TAG_EXIT,
+        TAG_STATUS,
+        TAG_TIMER,
+        TAG_PTY,
+        TAG_STDIN,
+        TAG_PROXY,
+        TAG_EXEC,
+        TAG_SOURCE, /* + index into config->sources */
+};
 
 struct loop {
         int epoll;
@@ -128,8 +138,10 @@ static void loop_on_proxy_listener(struct loop *l, int listener)
             .allow = &plan->net_allow,
             .deny = &plan->net_deny,
             .hosts = &plan->net_hosts,
+            .ask = &plan->net_ask,
             .egress_budget_bytes = plan->egress_budget_bytes,
             .events = l->config->events,
+            .gate = l->config->gate,
         };
         struct reins_error err = {0};
         if (proxy_create(&options, listener, &l->proxy, &err) < 0 ||
@@ -138,7 +150,10 @@ static void loop_on_proxy_listener(struct loop *l, int listener)
                 snprintf(l->outcome->message, sizeof(l->outcome->message), "egress proxy: %s",
                          err.message[0] ? err.message : "cannot watch it");
                 kill(l->sandbox->pid, SIGKILL);
+                return;
         }
+        if (l->config->on_proxy)
+                l->config->on_proxy(l->config->hooks_ctx, l->proxy);
 }
 
 static void loop_on_status(struct loop *l)
@@ -159,6 +174,12 @@ static void loop_on_status(struct loop *l)
         case SPAWN_REPORT_PROXY:
                 if (passed >= 0)
                         loop_on_proxy_listener(l, passed);
+                break;
+        case SPAWN_REPORT_AGENT_CHANNEL:
+                if (passed >= 0 && l->config->on_agent_listener)
+                        l->config->on_agent_listener(l->config->hooks_ctx, passed);
+                else if (passed >= 0)
+                        close(passed);
                 break;
         case SPAWN_REPORT_EXEC_LISTENER:
                 if (passed >= 0 && l->exec_listener < 0) {
@@ -261,10 +282,17 @@ static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
                 proxy_dispatch(l->proxy);
                 break;
         case TAG_EXEC:
-                if (exec_notify_handle(l->exec_listener, l->config->events) < 0 ||
+                if (exec_notify_handle(l->exec_listener, l->config->events, l->config->exec_gate) <
+                        0 ||
                     (events & EPOLLHUP))
                         loop_unwatch(l, l->exec_listener);
                 break;
+        default:
+                if (tag >= TAG_SOURCE && (int)(tag - TAG_SOURCE) < l->config->source_count) {
+                        int i = (int)(tag - TAG_SOURCE);
+                        l->config->sources[i].dispatch(l->config->hooks_ctx,
+                                                       l->config->sources[i].fd);
+                }
         }
 }
 
@@ -306,6 +334,8 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                 r = loop_watch(&l, sandbox->status_fd, TAG_STATUS);
         if (r == 0 && wall_time_ms > 0)
                 r = loop_arm_timer(&l, wall_time_ms);
+        for (int i = 0; r == 0 && i < config->source_count; i++)
+                r = loop_watch(&l, config->sources[i].fd, TAG_SOURCE + i);
         if (r < 0) {
                 kill(sandbox->pid, SIGKILL);
                 reins_error_errno(err, -r, "supervisor event loop");
@@ -328,6 +358,8 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
         }
         loop_drain(&l);
         terminal_restore(&l.terminal);
+        if (l.proxy && config->on_proxy)
+                config->on_proxy(config->hooks_ctx, NULL);
         if (l.proxy)
                 proxy_free(l.proxy);
         if (l.exec_listener >= 0)

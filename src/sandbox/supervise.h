@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "audit/event.h"
+#include "net/proxy.h"
+#include "sandbox/exec_notify.h"
 #include "sandbox/plan.h"
 #include "sandbox/spawn.h"
 
@@ -18,6 +20,8 @@ struct supervise_outcome {
         char message[REINS_ERROR_MAX]; /* from the sandbox, when it reported one */
 };
 
+#define SUPERVISE_MAX_SOURCES 4
+
 struct supervise_config {
         const struct reins_plan *plan; /* limits, network lists */
         struct event_bus *events;      /* may be NULL */
@@ -25,6 +29,21 @@ struct supervise_config {
          * trail writes its batch); NULL for none */
         void (*tick)(void *ctx);
         void *tick_ctx;
+
+        /* Governance hooks, all optional; each callback gets hooks_ctx. */
+        const struct proxy_gate *gate; /* the proxy's last word on destinations */
+        const struct exec_gate *exec_gate;
+        /* the proxy started (or, with NULL, is about to be freed) */
+        void (*on_proxy)(void *ctx, struct proxy *proxy);
+        /* the agent's request channel (a listening socket) arrived; taken */
+        void (*on_agent_listener)(void *ctx, int fd);
+        /* more fds to watch: readable → dispatch(hooks_ctx, fd) */
+        struct {
+                int fd;
+                void (*dispatch)(void *ctx, int fd);
+        } sources[SUPERVISE_MAX_SOURCES];
+        int source_count;
+        void *hooks_ctx;
 };
 
 /* The signals must already be blocked (supervise_block_signals) so none is

@@ -607,14 +607,8 @@ static void test_check_supported(void **state)
                 const char *yaml;
                 const char *message; /* after "inline:" */
         } cases[] = {
-            {"version: 1\nnetwork:\n  ask: [x.test:22]\n",
-             "3: network.ask: a network ask list is not supported yet in this version of "
-             "reins"},
             {"version: 1\nexec:\n  deny: [/usr/bin/curl]\n",
              "3: exec.deny: denying executables is not supported yet in this version of "
-             "reins"},
-            {"version: 1\napprovals: {timeout: 120s, default: deny}\n",
-             "2: approvals: asking for approvals is not supported yet in this version of "
              "reins"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -638,6 +632,15 @@ static void test_check_supported(void **state)
         assert_int_equal(policy_check_supported(net, &net_err), 0);
         policy_free(net);
 
+        /* asking a human is supported: an ask list and the approvals section */
+        net = load_text_ok("version: 1\nnetwork:\n  mode: proxy\n  ask: [x.test:22]\n"
+                           "approvals: {timeout: 30s, default: deny, unknown: ask}\n",
+                           "inline");
+        assert_int_equal(policy_check_supported(net, &net_err), 0);
+        assert_string_equal(net->approvals.unknown, "ask");
+        assert_int_equal(net->approvals.timeout_ms, 30000);
+        policy_free(net);
+
         /* empty lists, mode none, a zero budget and the other modes are fine */
         struct reins_policy *p = load_text_ok(
             "version: 1\nnetwork: {mode: none, allow: [], deny: [], ask: [], hosts: {}, "
@@ -650,13 +653,13 @@ static void test_check_supported(void **state)
         /* refused in a parent: the parent's file and line are named */
         char *dir = temp_dir();
         char *base = join(dir, "base.yaml"), *child = join(dir, "child.yaml");
-        write_file(base, "version: 1\nnetwork:\n  mode: none\n  ask: [a.test:443]\n");
-        write_file(child, "version: 1\nextends: base.yaml\nnetwork:\n  ask: [b.test:443]\n");
+        write_file(base, "version: 1\nnetwork:\n  mode: none\nexec:\n  deny: [/bin/nc]\n");
+        write_file(child, "version: 1\nextends: base.yaml\nexec:\n  deny: [/bin/nc2]\n");
         p = load_ok(child);
         assert_int_equal(policy_check_supported(p, &err), -EOPNOTSUPP);
         char expected[1024];
         snprintf(expected, sizeof(expected),
-                 "%s/base.yaml:4: network.ask: a network ask list is not supported yet in "
+                 "%s/base.yaml:5: exec.deny: denying executables is not supported yet in "
                  "this version of reins",
                  dir);
         assert_string_equal(err.message, expected);
@@ -670,10 +673,10 @@ static void test_check_supported(void **state)
         /* a policy built by hand has no origins: the key is still named */
         struct reins_policy *hand = calloc(1, sizeof(*hand));
         assert_non_null(hand);
-        hand->approvals.present = true;
+        assert_int_equal(strv_push(&hand->exec.deny, "/bin/nc"), 0);
         assert_int_equal(policy_check_supported(hand, &err), -EOPNOTSUPP);
         assert_string_equal(err.message,
-                            "approvals: asking for approvals is not supported yet in this version "
+                            "exec.deny: denying executables is not supported yet in this version "
                             "of reins");
         policy_free(hand);
 }

@@ -1,0 +1,19 @@
+/* Shared by `reins approve` and its --watch queue. */
+#ifndef REINS_CLI_APPROVE_H
+#define REINS_CLI_APPROVE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Sign and send one answer; an exit status (0 ok). for_ms: -1 once, 0 the
+ * session, > 0 a duration. */
+int approve_send(const char *id, bool allow, int64_t for_ms, const char *scope, bool quiet);
+
+/* Every running session's pending requests, each with its "session". */
+json_t *approve_collect_pending(void);
+
+/* The interactive queue (reins approve --watch). */
+int approve_watch(void);
+
+#endif

@@ -1,0 +1,221 @@
+/* reins approve --watch: every running session's requests as they come, one
+ * question at a time, answered from the keyboard. Sessions that start later
+ * are picked up (the registry is re-read every second). An answer is sent
+ * exactly like `reins approve` (signed), on its own connection: the watch
+ * connection only carries the session's approval events. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/approve.h"
+#include "cli/cli.h"
+#include "cli/control_client.h"
+#include "audit/runtime.h"
+#include "policy/parse_units.h"
+
+#define WATCH_MAX_SESSIONS 64
+#define WATCH_RESCAN_MS    1000
+
+struct watch {
+        struct {
+                char session[64];
+                int fd;
+        } sessions[WATCH_MAX_SESSIONS];
+        size_t count;
+        json_t *queue; /* pending requests, oldest first, each with "session" */
+        bool asking;   /* the head of the queue has been put to the user */
+};
+
+static bool watch_has(const struct watch *w, const char *session)
+{
+        for (size_t i = 0; i < w->count; i++)
+                if (strcmp(w->sessions[i].session, session) == 0)
+                        return true;
+        return false;
+}
+
+static void watch_queue_add(struct watch *w, json_t *request, const char *session)
+{
+        const char *id = json_string_value(json_object_get(request, "id"));
+        size_t i;
+        json_t *r;
+        json_array_foreach(w->queue, i, r) if (strcmp(json_string_value(json_object_get(r, "id")),
+                                                      id ? id : "") == 0) return;
+        json_t *copy = json_deep_copy(request);
+        json_object_set_new(copy, "session", json_string(session));
+        json_array_append_new(w->queue, copy);
+}
+
+static void watch_queue_remove(struct watch *w, const char *id)
+{
+        for (size_t i = 0; i < json_array_size(w->queue); i++)
+                if (strcmp(json_string_value(json_object_get(json_array_get(w->queue, i), "id")),
+                           id) == 0) {
+                        if (i == 0)
+                                w->asking = false;
+                        json_array_remove(w->queue, i);
+                        return;
+                }
+}
+
+/* Connect to sessions we do not watch yet. */
+static void watch_rescan(struct watch *w)
+{
+        struct reins_error err = {0};
+        json_t *sessions = NULL;
+        if (runtime_list(&sessions, &err) < 0)
+                return;
+        size_t i;
+        json_t *s;
+        json_array_foreach(sessions, i, s)
+        {
+                const char *id = json_string_value(json_object_get(s, "session"));
+                if (!id || !json_is_true(json_object_get(s, "alive")) || watch_has(w, id) ||
+                    w->count == WATCH_MAX_SESSIONS)
+                        continue;
+                int fd = control_connect(id, &err);
+                json_t *reply = NULL, *request = json_pack("{s:s}", "op", "watch");
+                if (fd >= 0 && control_call(fd, request, &reply, 2000, &err) == 0) {
+                        snprintf(w->sessions[w->count].session, 64, "%s", id);
+                        w->sessions[w->count++].fd = fd;
+                        size_t j;
+                        json_t *r;
+                        json_array_foreach(json_object_get(reply, "pending"), j, r)
+                            watch_queue_add(w, r, id);
+                } else if (fd >= 0) {
+                        close(fd);
+                }
+                json_decref(reply);
+                json_decref(request);
+        }
+        json_decref(sessions);
+}
+
+static void watch_drop(struct watch *w, size_t i)
+{
+        close(w->sessions[i].fd);
+        w->sessions[i] = w->sessions[--w->count];
+}
+
+/* One event line from a session. */
+static void watch_on_event(struct watch *w, size_t i)
+{
+        struct reins_error err = {0};
+        char *line = NULL;
+        if (control_read_line(w->sessions[i].fd, &line, 1000, &err) < 0) {
+                watch_drop(w, i);
+                return;
+        }
+        json_error_t jerr;
+        json_t *event = json_loads(line, 0, &jerr);
+        free(line);
+        const char *type = json_string_value(json_object_get(event, "type"));
+        const char *id = json_string_value(json_object_get(event, "id"));
+        if (type && id && strcmp(type, "approval.request") == 0)
+                watch_queue_add(w, event, w->sessions[i].session);
+        else if (type && id)
+                watch_queue_remove(w, id);
+        if (type && strcmp(type, "approval.timeout") == 0 && id)
+                printf("\n%s: no answer in time, the policy's default applied\n", id);
+        json_decref(event);
+}
+
+static void watch_ask(struct watch *w)
+{
+        if (w->asking || json_array_size(w->queue) == 0)
+                return;
+        json_t *r = json_array_get(w->queue, 0);
+        json_t *port = json_object_get(r, "port");
+        const char *reason = json_string_value(json_object_get(r, "reason"));
+        char target[320];
+        snprintf(target, sizeof(target), "%s", json_string_value(json_object_get(r, "target")));
+        if (port)
+                snprintf(target + strlen(target), sizeof(target) - strlen(target), ":%lld",
+                         (long long)json_integer_value(port));
+        printf("\n[%s] session %.8s (%s) asks for %s %s\n  rule: %s\n",
+               json_string_value(json_object_get(r, "id")),
+               json_string_value(json_object_get(r, "session")),
+               json_string_value(json_object_get(r, "origin")),
+               json_string_value(json_object_get(r, "kind")), target,
+               json_string_value(json_object_get(r, "rule")));
+        if (reason && reason[0])
+                printf("  reason: %s\n", reason);
+        printf("allow? [y]es once, [n]o, [a]lways this session, [m N] for N minutes: ");
+        fflush(stdout);
+        w->asking = true;
+}
+
+/* y / n / a / m N (or "N"): 0 done, 1 not understood. */
+static int watch_on_answer(struct watch *w, char *line)
+{
+        if (json_array_size(w->queue) == 0)
+                return 0;
+        json_t *r = json_array_get(w->queue, 0);
+        char id[64];
+        snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(r, "id")));
+        line[strcspn(line, "\r\n")] = '\0';
+        char *p = line;
+        while (*p == ' ')
+                p++;
+        bool allow = true;
+        int64_t for_ms = -1;
+        if (*p == 'y' || *p == 'Y') {
+                for_ms = -1;
+        } else if (*p == 'n' || *p == 'N') {
+                allow = false;
+        } else if (*p == 'a' || *p == 'A') {
+                for_ms = 0;
+        } else {
+                if (*p == 'm' || *p == 'M')
+                        p++;
+                char *end = NULL;
+                long minutes = strtol(p, &end, 10);
+                if (!end || end == p || minutes <= 0 || minutes > 24 * 60)
+                        return 1;
+                for_ms = (int64_t)minutes * 60 * 1000;
+        }
+        approve_send(id, allow, for_ms, "exact", false);
+        fflush(stdout);
+        watch_queue_remove(w, id);
+        return 0;
+}
+
+int approve_watch(void)
+{
+        struct watch w = {.queue = json_array()};
+        printf("watching for approval requests (Ctrl-D to stop)\n");
+        fflush(stdout);
+        int status = 0;
+        for (;;) {
+                watch_rescan(&w);
+                watch_ask(&w);
+                struct pollfd fds[WATCH_MAX_SESSIONS + 1];
+                fds[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+                for (size_t i = 0; i < w.count; i++)
+                        fds[i + 1] = (struct pollfd){.fd = w.sessions[i].fd, .events = POLLIN};
+                int n = poll(fds, w.count + 1, WATCH_RESCAN_MS);
+                if (n < 0 && errno != EINTR) {
+                        status = EXIT_REINS_FAILED;
+                        break;
+                }
+                for (size_t i = w.count; n > 0 && i-- > 0;)
+                        if (fds[i + 1].revents)
+                                watch_on_event(&w, i);
+                if (n > 0 && fds[0].revents) {
+                        char line[128];
+                        if (!fgets(line, sizeof(line), stdin))
+                                break;
+                        if (watch_on_answer(&w, line) == 1) {
+                                printf("y, n, a, or m N (minutes): ");
+                                fflush(stdout);
+                        }
+                }
+        }
+        for (size_t i = 0; i < w.count; i++)
+                close(w.sessions[i].fd);
+        json_decref(w.queue);
+        return status;
+}

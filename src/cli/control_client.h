@@ -1,0 +1,25 @@
+/* Talking to a running session's control socket (the client side of
+ * cli/run_control.h), for `reins pending`, `approve`, `deny` and `thaw`. */
+#ifndef REINS_CLI_CONTROL_CLIENT_H
+#define REINS_CLI_CONTROL_CLIENT_H
+
+#include <jansson.h>
+
+#include "util/error.h"
+
+/* Connect to SESSION's control socket (a full id). -errno with err. */
+int control_connect(const char *session, struct reins_error *err);
+
+/* Send one request line and read one reply line (timeout in ms). */
+int control_call(int fd, const json_t *request, json_t **reply, int timeout_ms,
+                 struct reins_error *err);
+
+/* One request to the session named by an id or unique prefix: connects,
+ * calls, closes. *reply: the decoded reply object. */
+int control_request(const char *session, const json_t *request, json_t **reply,
+                    struct reins_error *err);
+
+/* Read one line from fd (blocking up to timeout_ms); *line malloc'd. */
+int control_read_line(int fd, char **line, int timeout_ms, struct reins_error *err);
+
+#endif

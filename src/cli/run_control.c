@@ -1,0 +1,513 @@
+/* The control socket and the agent's request channel (run_control.h). */
+#include "cli/run_control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/runtime.h"
+#include "govern/answer_sign.h"
+#include "util/cleanup.h"
+
+#define CONTROL_MAX_CONNECTIONS 64
+#define CONTROL_MAX_AGENT       8
+#define CONTROL_LINE_MAX        16384
+#define CONTROL_BACKLOG         16
+
+enum conn_role { ROLE_CONTROL_LISTENER, ROLE_AGENT_LISTENER, ROLE_CONTROL, ROLE_AGENT };
+
+struct conn {
+        int fd;
+        enum conn_role role;
+        bool watching;
+        bool http;                      /* answer with an HTTP response, then close */
+        char waiting[APPROVALS_ID_MAX]; /* an agent waiting for this request's answer */
+        char buf[CONTROL_LINE_MAX];
+        size_t len;
+};
+
+struct run_control {
+        struct run_control_config config;
+        int epoll;
+        char *path;
+        struct conn *listeners[2];
+        struct conn *conns[CONTROL_MAX_CONNECTIONS];
+};
+
+static void conn_close(struct run_control *ctl, struct conn *c)
+{
+        for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++)
+                if (ctl->conns[i] == c)
+                        ctl->conns[i] = NULL;
+        epoll_ctl(ctl->epoll, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+        free(c);
+}
+
+static int conn_watch(struct run_control *ctl, struct conn *c)
+{
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        return epoll_ctl(ctl->epoll, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Small replies; a peer that does not read loses its connection. */
+static bool conn_send(struct conn *c, const char *data, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = send(c->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n <= 0)
+                        return false;
+                data += n;
+                len -= (size_t)n;
+        }
+        return true;
+}
+
+/* One JSON reply (takes the reference); HTTP clients get a response and the
+ * connection ends. Returns false when the connection must close. */
+static bool conn_reply(struct conn *c, json_t *reply)
+{
+        char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+        json_decref(reply);
+        if (!text)
+                return false;
+        bool ok;
+        if (c->http) {
+                bool good = !strstr(text, "\"ok\":false");
+                char head[160];
+                int n = snprintf(head, sizeof(head),
+                                 "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                                 good ? "200 OK" : "403 Forbidden", strlen(text) + 1);
+                ok = conn_send(c, head, (size_t)n) && conn_send(c, text, strlen(text)) &&
+                     conn_send(c, "\n", 1);
+                ok = false; /* one request per HTTP connection */
+        } else {
+                ok = conn_send(c, text, strlen(text)) && conn_send(c, "\n", 1);
+                if (c->role == ROLE_AGENT)
+                        ok = false; /* one request per agent connection: `cat` sees EOF */
+        }
+        free(text);
+        return ok;
+}
+
+static json_t *error_reply(const char *message)
+{
+        return json_pack("{s:b, s:s}", "ok", 0, "error", message);
+}
+
+/* ---- the control socket's operations ---------------------------------- */
+
+static json_t *op_pending(struct run_control *ctl)
+{
+        return json_pack("{s:b, s:s, s:o}", "ok", 1, "session", ctl->config.session, "pending",
+                         gate_pending_json(ctl->config.gate));
+}
+
+static json_t *op_status(struct run_control *ctl)
+{
+        json_t *pending = gate_pending_json(ctl->config.gate);
+        json_t *reply =
+            json_pack("{s:b, s:s, s:i, s:I}", "ok", 1, "session", ctl->config.session, "tier",
+                      gate_tier(ctl->config.gate), "pending", (json_int_t)json_array_size(pending));
+        json_decref(pending);
+        if (reply && ctl->config.status) {
+                json_t *extra = ctl->config.status(ctl->config.ctx);
+                if (extra)
+                        json_object_update(reply, extra);
+                json_decref(extra);
+        }
+        return reply;
+}
+
+static json_t *op_thaw(struct run_control *ctl)
+{
+        struct reins_error err = {0};
+        if (!ctl->config.thaw)
+                return error_reply("this session has no risk engine to thaw");
+        if (ctl->config.thaw(ctl->config.ctx, &err) < 0)
+                return error_reply(err.message);
+        return json_pack("{s:b, s:s}", "ok", 1, "session", ctl->config.session);
+}
+
+static json_t *op_answer(struct run_control *ctl, const json_t *request)
+{
+        struct reins_error err = {0};
+        json_t *payload = json_object_get(request, "payload");
+        const char *signature = json_string_value(json_object_get(request, "signature"));
+        if (!ctl->config.user_public)
+                return error_reply("this session has no user key to check answers against");
+        if (answer_verify(ctl->config.user_public, payload, signature, (int64_t)time(NULL), &err) <
+            0)
+                return error_reply(err.message);
+        const char *session = json_string_value(json_object_get(payload, "session"));
+        if (strcmp(session, ctl->config.session) != 0)
+                return error_reply("the answer is for another session");
+        const char *id = json_string_value(json_object_get(payload, "id"));
+        bool allow = strcmp(json_string_value(json_object_get(payload, "decision")), "allow") == 0;
+        int64_t for_ms = json_integer_value(json_object_get(payload, "for_ms"));
+        enum approval_scope scope;
+        if (approval_scope_parse(json_string_value(json_object_get(payload, "scope")), &scope) < 0)
+                return error_reply("scope must be exact or domain");
+        char key_hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
+        audit_hex(ctl->config.user_public, crypto_sign_PUBLICKEYBYTES, key_hex);
+        json_t *by = json_pack("{s:s, s:O, s:s}", "user_key", key_hex, "payload", payload,
+                               "signature", signature);
+        struct approval_answer answer;
+        if (gate_answer(ctl->config.gate, id, allow, for_ms, scope, by, &answer, &err) < 0)
+                return error_reply(err.message);
+        return json_pack("{s:b, s:s, s:s, s:s}", "ok", 1, "id", id, "decision",
+                         allow ? "allow" : "deny", "target", answer.request.target);
+}
+
+static json_t *control_handle(struct run_control *ctl, struct conn *c, const json_t *request)
+{
+        const char *op = json_string_value(json_object_get(request, "op"));
+        if (!op)
+                return error_reply("no op");
+        if (strcmp(op, "pending") == 0)
+                return op_pending(ctl);
+        if (strcmp(op, "status") == 0)
+                return op_status(ctl);
+        if (strcmp(op, "answer") == 0)
+                return op_answer(ctl, request);
+        if (strcmp(op, "thaw") == 0)
+                return op_thaw(ctl);
+        if (strcmp(op, "watch") == 0) {
+                c->watching = true;
+                return op_pending(ctl);
+        }
+        return error_reply("unknown op");
+}
+
+/* ---- the agent's channel ----------------------------------------------- */
+
+static json_t *agent_handle(struct run_control *ctl, struct conn *c, const json_t *request)
+{
+        const char *kind = json_string_value(json_object_get(request, "kind"));
+        const char *target = json_string_value(json_object_get(request, "target"));
+        const char *reason = json_string_value(json_object_get(request, "reason"));
+        if (!kind || !target)
+                return error_reply("send {\"kind\":\"destination\"|\"path\",\"target\":...,"
+                                   "\"reason\":...}");
+        struct reins_error err = {0};
+        struct approval_request r;
+        if (gate_agent_ask(ctl->config.gate, kind, target, reason ? reason : "", &r, &err) < 0)
+                return error_reply(err.message);
+        if (json_is_true(json_object_get(request, "wait"))) {
+                snprintf(c->waiting, sizeof(c->waiting), "%s", r.id);
+                return NULL; /* the answer comes when the request settles */
+        }
+        return json_pack("{s:b, s:s, s:s}", "ok", 1, "id", r.id, "status", "pending");
+}
+
+static void on_settled(void *ctx, const struct approval_answer *answer)
+{
+        struct run_control *ctl = ctx;
+        for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++) {
+                struct conn *c = ctl->conns[i];
+                if (!c || strcmp(c->waiting, answer->request.id) != 0)
+                        continue;
+                c->waiting[0] = '\0';
+                bool allowed = answer->request.state == APPROVAL_ALLOWED;
+                json_t *reply =
+                    json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "id", answer->request.id, "status",
+                              allowed ? "allowed" : "denied", "timed_out", answer->timed_out);
+                if (!conn_reply(c, reply))
+                        conn_close(ctl, c);
+        }
+}
+
+/* ---- reading requests -------------------------------------------------- */
+
+/* An HTTP request in the buffer: its body, once complete (NULL: not yet). */
+static const char *http_body(struct conn *c, size_t *body_len, bool *bad)
+{
+        char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+        if (!end)
+                return NULL;
+        size_t head = (size_t)(end - c->buf) + 4;
+        size_t length = 0;
+        for (char *line = strstr(c->buf, "\r\n"); line && line < end;
+             line = strstr(line + 2, "\r\n"))
+                if (strncasecmp(line + 2, "Content-Length:", 15) == 0)
+                        length = strtoul(line + 17, NULL, 10);
+        if (length > CONTROL_LINE_MAX - head) {
+                *bad = true;
+                return NULL;
+        }
+        if (c->len < head + length)
+                return NULL;
+        *body_len = length;
+        return c->buf + head;
+}
+
+/* Handle one request; false when `c` was closed. */
+static bool conn_handle_text(struct run_control *ctl, struct conn *c, const char *text, size_t len)
+{
+        json_error_t jerr;
+        json_t *request = json_loadb(text, len, 0, &jerr);
+        json_t *reply;
+        if (!json_is_object(request))
+                reply = error_reply("not a JSON object");
+        else if (c->role == ROLE_AGENT)
+                reply = agent_handle(ctl, c, request);
+        else
+                reply = control_handle(ctl, c, request);
+        json_decref(request);
+        if ((reply && !conn_reply(c, reply)) || (!reply && !c->waiting[0])) {
+                conn_close(ctl, c);
+                return false;
+        }
+        return true;
+}
+
+/* Returns false when `c` was closed. */
+static bool conn_take_request(struct run_control *ctl, struct conn *c)
+{
+        if (c->role == ROLE_AGENT &&
+            (c->http || strncmp(c->buf, "POST ", 5) == 0 || strncmp(c->buf, "GET ", 4) == 0)) {
+                c->http = true;
+                bool bad = false;
+                size_t body_len = 0;
+                const char *body = http_body(c, &body_len, &bad);
+                if (bad) {
+                        conn_reply(c, error_reply("request too large"));
+                        conn_close(ctl, c);
+                        return false;
+                }
+                if (!body)
+                        return true;
+                if (conn_handle_text(ctl, c, body, body_len))
+                        c->len = 0; /* waiting for the answer; nothing more is read */
+                return false;
+        }
+        char *nl = memchr(c->buf, '\n', c->len);
+        if (!nl)
+                return true;
+        size_t line = (size_t)(nl - c->buf);
+        if (!conn_handle_text(ctl, c, c->buf, line))
+                return false;
+        memmove(c->buf, nl + 1, c->len - line - 1);
+        c->len -= line + 1;
+        return true;
+}
+
+static void conn_read(struct run_control *ctl, struct conn *c)
+{
+        ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                conn_close(ctl, c);
+                return;
+        }
+        if (n < 0)
+                return;
+        c->len += (size_t)n;
+        c->buf[c->len] = '\0';
+        size_t before;
+        do {
+                before = c->len;
+                if (!conn_take_request(ctl, c))
+                        return;
+        } while (c->len && c->len < before);
+        if (c->len >= sizeof(c->buf) - 1) {
+                conn_reply(c, error_reply("request too large"));
+                conn_close(ctl, c);
+        }
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+static bool peer_is_us(int fd)
+{
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return false;
+        return cred.uid == geteuid() || cred.uid == 0;
+}
+
+static size_t count_role(const struct run_control *ctl, enum conn_role role)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++)
+                if (ctl->conns[i] && ctl->conns[i]->role == role)
+                        n++;
+        return n;
+}
+
+static void conn_accept(struct run_control *ctl, struct conn *listener)
+{
+        int fd = accept4(listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+                return;
+        enum conn_role role = listener->role == ROLE_AGENT_LISTENER ? ROLE_AGENT : ROLE_CONTROL;
+        size_t slot = CONTROL_MAX_CONNECTIONS;
+        for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS && slot == CONTROL_MAX_CONNECTIONS; i++)
+                if (!ctl->conns[i])
+                        slot = i;
+        if (slot == CONTROL_MAX_CONNECTIONS ||
+            (role == ROLE_AGENT && count_role(ctl, ROLE_AGENT) >= CONTROL_MAX_AGENT) ||
+            (role == ROLE_CONTROL && !peer_is_us(fd))) {
+                close(fd);
+                return;
+        }
+        struct conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+                close(fd);
+                return;
+        }
+        c->fd = fd;
+        c->role = role;
+        if (conn_watch(ctl, c) < 0) {
+                close(fd);
+                free(c);
+                return;
+        }
+        ctl->conns[slot] = c;
+}
+
+void run_control_dispatch(struct run_control *ctl)
+{
+        struct epoll_event events[16];
+        int n = epoll_wait(ctl->epoll, events, 16, 0);
+        for (int i = 0; i < n; i++) {
+                struct conn *c = events[i].data.ptr;
+                if (c->role == ROLE_CONTROL_LISTENER || c->role == ROLE_AGENT_LISTENER)
+                        conn_accept(ctl, c);
+                else
+                        conn_read(ctl, c);
+        }
+}
+
+/* ---- watchers ------------------------------------------------------------ */
+
+void run_control_sink(void *ctx, const json_t *event)
+{
+        struct run_control *ctl = ctx;
+        const char *type = json_string_value(json_object_get(event, "type"));
+        if (!type || (strncmp(type, "approval.", 9) != 0 && strncmp(type, "risk.tier", 9) != 0))
+                return;
+        char *text = json_dumps(event, JSON_COMPACT);
+        if (!text)
+                return;
+        for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++) {
+                struct conn *c = ctl->conns[i];
+                if (c && c->watching &&
+                    !(conn_send(c, text, strlen(text)) && conn_send(c, "\n", 1)))
+                        conn_close(ctl, c);
+        }
+        free(text);
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static int control_listen(const char *path, struct reins_error *err)
+{
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(addr.sun_path))
+                return reins_error_set(err, ENAMETOOLONG, "control socket path %s is too long",
+                                       path);
+        strcpy(addr.sun_path, path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "control socket");
+        unlink(path); /* a stale socket of a crashed supervisor with our session id */
+        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+            listen(fd, CONTROL_BACKLOG) < 0) {
+                int e = errno;
+                close(fd);
+                return reins_error_errno(err, e, "control socket %s", path);
+        }
+        return fd;
+}
+
+static struct conn *listener_new(struct run_control *ctl, int fd, enum conn_role role)
+{
+        struct conn *c = calloc(1, sizeof(*c));
+        if (!c)
+                return NULL;
+        c->fd = fd;
+        c->role = role;
+        if (conn_watch(ctl, c) < 0) {
+                free(c);
+                return NULL;
+        }
+        return c;
+}
+
+int run_control_open(const struct run_control_config *config, struct run_control **out,
+                     struct reins_error *err)
+{
+        struct run_control *ctl = calloc(1, sizeof(*ctl));
+        cleanup_free char *dir = NULL;
+        if (!ctl)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        ctl->config = *config;
+        ctl->epoll = epoll_create1(EPOLL_CLOEXEC);
+        int r = ctl->epoll < 0 ? reins_error_errno(err, errno, "epoll") : runtime_dir(&dir, err);
+        if (r == 0 && asprintf(&ctl->path, "%s/%s.sock", dir, config->session) < 0) {
+                ctl->path = NULL;
+                r = reins_error_set(err, ENOMEM, "out of memory");
+        }
+        int fd = r == 0 ? control_listen(ctl->path, err) : -1;
+        if (fd >= 0 && !(ctl->listeners[0] = listener_new(ctl, fd, ROLE_CONTROL_LISTENER))) {
+                close(fd);
+                fd = reins_error_set(err, ENOMEM, "out of memory");
+        }
+        if (r < 0 || fd < 0) {
+                if (ctl->epoll >= 0)
+                        close(ctl->epoll);
+                free(ctl->path);
+                free(ctl);
+                return r < 0 ? r : fd;
+        }
+        gate_on_settled(config->gate, on_settled, ctl);
+        *out = ctl;
+        return 0;
+}
+
+const char *run_control_path(const struct run_control *ctl)
+{
+        return ctl->path;
+}
+
+int run_control_poll_fd(const struct run_control *ctl)
+{
+        return ctl->epoll;
+}
+
+void run_control_add_agent_listener(struct run_control *ctl, int fd)
+{
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        if (ctl->listeners[1] || !(ctl->listeners[1] = listener_new(ctl, fd, ROLE_AGENT_LISTENER)))
+                close(fd);
+}
+
+void run_control_close(struct run_control *ctl)
+{
+        if (!ctl)
+                return;
+        gate_on_settled(ctl->config.gate, NULL, NULL);
+        for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++)
+                if (ctl->conns[i])
+                        conn_close(ctl, ctl->conns[i]);
+        for (size_t i = 0; i < 2; i++)
+                if (ctl->listeners[i]) {
+                        close(ctl->listeners[i]->fd);
+                        free(ctl->listeners[i]);
+                }
+        if (ctl->path)
+                unlink(ctl->path);
+        free(ctl->path);
+        close(ctl->epoll);
+        free(ctl);
+}

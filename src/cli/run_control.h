@@ -1,0 +1,64 @@
+/* The session's control socket and the agent's request channel, both served
+ * from the supervisor's event loop (DESIGN §2: "control socket (approve,
+ * stop, events)").
+ *
+ * Control socket: a Unix stream socket in reins' private runtime directory
+ * (0700, owner-checked), named SESSION.sock and listed in the `reins ps`
+ * registry. Only the same uid (or root) may connect (SO_PEERCRED). One JSON
+ * object per line each way:
+ *   {"op":"pending"}                   → {"ok":true,"session":…,"pending":[…]}
+ *   {"op":"answer","payload":{…},"signature":HEX}
+ *                                      → {"ok":true,…} | {"ok":false,"error":…}
+ *   {"op":"watch"}                     → the pending list, then one line per
+ *                                        approval event as it happens
+ *   {"op":"thaw"}                      → risk engine: leave the frozen tier
+ *   {"op":"status"}                    → session, tier, pending count
+ *
+ * Agent channel (docs/agent-requests.md): TCP 127.0.0.1:3129 inside the
+ * sandbox's network namespace, reachable by nothing else. A JSON line, or an
+ * HTTP POST /ask with a JSON body:
+ *   {"kind":"destination","target":"host[:port]","reason":"…","wait":true}
+ *   {"kind":"path","target":"docs/x.md","reason":"…"}
+ * answered {"id":…,"status":"pending"} at once, or with "wait" when a human
+ * (or the timeout) has answered: {"id":…,"status":"allowed"|"denied"}. */
+#ifndef REINS_CLI_RUN_CONTROL_H
+#define REINS_CLI_RUN_CONTROL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "audit/keys.h"
+#include "govern/gate.h"
+#include "util/error.h"
+
+#define RUN_CONTROL_AGENT_PORT 3129
+
+struct run_control_config {
+        const char *session;
+        struct gate *gate;
+        /* the user key answers must be signed with; NULL: answers refused */
+        const unsigned char *user_public;
+        /* `reins thaw`: 0 or -errno with err; NULL: "no risk engine" */
+        int (*thaw)(void *ctx, struct reins_error *err);
+        /* extra status fields (risk score, tier); may be NULL */
+        json_t *(*status)(void *ctx);
+        void *ctx;
+};
+
+struct run_control;
+
+/* Create the control socket; *path_out (borrowed) is where it listens. */
+int run_control_open(const struct run_control_config *config, struct run_control **out,
+                     struct reins_error *err);
+const char *run_control_path(const struct run_control *ctl);
+/* An fd (epoll) readable when there is work; then call dispatch. */
+int run_control_poll_fd(const struct run_control *ctl);
+void run_control_dispatch(struct run_control *ctl);
+/* The agent channel's listening socket, from the sandbox (taken). */
+void run_control_add_agent_listener(struct run_control *ctl, int fd);
+/* An event sink: approval events go to watchers. */
+void run_control_sink(void *ctl, const json_t *event);
+/* Close everything and remove the socket file. */
+void run_control_close(struct run_control *ctl);
+
+#endif

@@ -1,0 +1,209 @@
+/* Governance set-up for `reins run` (run_govern.h). */
+#include "cli/run_govern.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit/keys.h"
+
+/* The token's `cmd` list is checked against the session's command at start
+ * (refused there). Later execs inside are annotated when their name is
+ * outside the list, for the trail and the risk engine, and not refused:
+ * a build runs sh, cc and friends, and what a process's memory says at
+ * exec time is no basis for a boundary (exec_notify.h). */
+static int govern_exec_check(void *ctx, json_t *exec, const char **why)
+{
+        struct run_govern *g = ctx;
+        (void)why;
+        const char *path = json_string_value(json_object_get(exec, "path"));
+        if (!path || !g->has_token)
+                return 0;
+        const char *slash = strrchr(path, '/');
+        if (!session_token_allows_cmd(&g->token, slash ? slash + 1 : path))
+                json_object_set_new(exec, "outside_token", json_true());
+        return 0;
+}
+
+static int govern_open_token(struct run_govern *g, const struct run_govern_options *o,
+                             struct reins_error *err)
+{
+        if (!o->token_file)
+                return 0;
+        if (!g->has_user_key)
+                return reins_error_set(err, ENOKEY,
+                                       "--token: your key is unreadable, so the token cannot "
+                                       "be checked ('reins id' creates it)");
+        char *command = strdup(o->plan->argv[0]);
+        if (!command)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        struct session_token_context ctx = {
+            .user_public = g->user_public,
+            .agent = o->plan->agent ? o->plan->agent : "",
+            .command = basename(command),
+            .session = o->session,
+            .agent_key_hex = g->agent_public.hex,
+            .resume = o->resume,
+        };
+        int r = session_token_open(o->token_file, &ctx, &g->token, err);
+        free(command);
+        if (r < 0)
+                return r;
+        g->has_token = true;
+        g->exec_gate.check = govern_exec_check;
+        g->exec_gate.ctx = g;
+        return 0;
+}
+
+/* Approvals are on when the policy has an approvals section or an ask list. */
+static int govern_open_approvals(struct run_govern *g, const struct run_govern_options *o,
+                                 struct reins_error *err)
+{
+        const struct reins_policy *p = o->policy;
+        bool wanted = p->approvals.present || o->plan->net_ask.count > 0;
+        if (!wanted)
+                return 0;
+        int64_t timeout = p->approvals.present && p->approvals.timeout_ms
+                              ? (int64_t)p->approvals.timeout_ms
+                              : 120000;
+        bool default_allow =
+            p->approvals.default_decision && strcmp(p->approvals.default_decision, "allow") == 0;
+        g->approvals = approvals_new(o->session, timeout, default_allow);
+        return g->approvals ? 0 : reins_error_set(err, ENOMEM, "out of memory");
+}
+
+static int govern_thaw(void *ctx, struct reins_error *err)
+{
+        struct run_govern *g = ctx;
+        if (!g->thaw)
+                return reins_error_set(err, ENOTSUP, "this session has no risk engine to thaw");
+        return g->thaw(g->risk_ctx, err);
+}
+
+static json_t *govern_status(void *ctx)
+{
+        struct run_govern *g = ctx;
+        return g->status ? g->status(g->risk_ctx) : NULL;
+}
+
+int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
+                     struct reins_error *err)
+{
+        g->has_user_key = o->user_key_hex && o->user_key_hex[0] &&
+                          audit_unhex(o->user_key_hex, g->user_public, sizeof(g->user_public)) == 0;
+        int r = identity_agent_new(&g->agent_key, &g->agent_public, err);
+        if (r < 0 || (r = govern_open_token(g, o, err)) < 0 ||
+            (r = govern_open_approvals(g, o, err)) < 0)
+                return r;
+        struct gate_config gate = {
+            .token = g->has_token ? &g->token : NULL,
+            .approvals = g->approvals,
+            .deny = &o->plan->net_deny,
+            .unknown_ask = g->approvals && o->policy->approvals.unknown &&
+                           strcmp(o->policy->approvals.unknown, "ask") == 0,
+            .quiet = o->quiet,
+            .events = o->events,
+        };
+        if (!(g->gate = gate_new(&gate, err)))
+                return -EINVAL;
+        struct run_control_config control = {
+            .session = o->session,
+            .gate = g->gate,
+            .user_public = g->has_user_key ? g->user_public : NULL,
+            .thaw = govern_thaw,
+            .status = govern_status,
+            .ctx = g,
+        };
+        struct reins_error why = {0};
+        if (run_control_open(&control, &g->control, &why) < 0) {
+                g->control = NULL;
+                /* nobody could answer: asking would only ever time out */
+                if (g->approvals)
+                        return reins_error_set(
+                            err, why.code, "approvals need the control socket: %s", why.message);
+                if (!o->quiet)
+                        fprintf(stderr,
+                                "reins: note: no control socket (%s): 'reins pending', "
+                                "'approve' and 'thaw' cannot reach this session\n",
+                                why.message);
+                return 0;
+        }
+        return event_bus_add_sink(o->events, run_control_sink, g->control) < 0
+                   ? reins_error_set(err, ENOSPC, "too many event sinks")
+                   : 0;
+}
+
+static void govern_on_proxy(void *ctx, struct proxy *proxy)
+{
+        struct run_govern *g = ctx;
+        gate_set_proxy(g->gate, proxy);
+}
+
+static void govern_on_agent_listener(void *ctx, int fd)
+{
+        struct run_govern *g = ctx;
+        if (g->control)
+                run_control_add_agent_listener(g->control, fd);
+        else
+                close(fd);
+}
+
+static void govern_dispatch_control(void *ctx, int fd)
+{
+        struct run_govern *g = ctx;
+        (void)fd;
+        run_control_dispatch(g->control);
+}
+
+void run_govern_configure(struct run_govern *g, struct supervise_config *config)
+{
+        config->gate = g->gate ? gate_proxy_hooks(g->gate) : NULL;
+        config->exec_gate = g->has_token ? &g->exec_gate : NULL;
+        config->on_proxy = govern_on_proxy;
+        config->on_agent_listener = govern_on_agent_listener;
+        config->hooks_ctx = g;
+        if (g->control && config->source_count < SUPERVISE_MAX_SOURCES) {
+                int i = config->source_count++;
+                config->sources[i].fd = run_control_poll_fd(g->control);
+                config->sources[i].dispatch = govern_dispatch_control;
+        }
+}
+
+json_t *run_govern_identity(const struct run_govern *g)
+{
+        json_t *o = json_pack("{s:s, s:s}", "agent_key", g->agent_public.hex, "agent_fingerprint",
+                              g->agent_public.fingerprint);
+        if (o && g->has_token)
+                json_object_set_new(o, "token", session_token_json(&g->token));
+        if (o && g->control)
+                json_object_set_new(o, "control", json_string(run_control_path(g->control)));
+        return o;
+}
+
+const char *run_govern_control_path(const struct run_govern *g)
+{
+        return g->control ? run_control_path(g->control) : NULL;
+}
+
+void run_govern_tick(struct run_govern *g)
+{
+        if (g->gate)
+                gate_tick(g->gate);
+}
+
+void run_govern_finish(struct run_govern *g)
+{
+        run_control_close(g->control);
+        g->control = NULL;
+        gate_free(g->gate);
+        g->gate = NULL;
+        approvals_free(g->approvals);
+        g->approvals = NULL;
+        if (g->has_token)
+                session_token_close(&g->token);
+        g->has_token = false;
+        audit_key_wipe(&g->agent_key);
+}

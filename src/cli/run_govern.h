@@ -1,0 +1,63 @@
+/* The governance side of `reins run` (DESIGN §7): the session's agent key,
+ * its delegation token, the approvals queue, the network gate and the
+ * control socket, set up before the sandbox starts and plugged into the
+ * supervisor's loop. */
+#ifndef REINS_CLI_RUN_GOVERN_H
+#define REINS_CLI_RUN_GOVERN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "audit/event.h"
+#include "cli/run_control.h"
+#include "govern/approvals.h"
+#include "govern/gate.h"
+#include "govern/identity.h"
+#include "govern/session_token.h"
+#include "policy/policy.h"
+#include "sandbox/plan.h"
+#include "sandbox/supervise.h"
+
+struct run_govern_options {
+        const struct reins_policy *policy;
+        const struct reins_plan *plan;
+        const char *session;
+        const char *user_key_hex; /* "" when the user has no readable key */
+        const char *token_file;   /* --token; NULL: none */
+        bool resume;
+        bool quiet;
+        struct event_bus *events;
+};
+
+struct run_govern {
+        struct audit_key agent_key; /* never leaves the supervisor */
+        struct identity_public agent_public;
+        unsigned char user_public[crypto_sign_PUBLICKEYBYTES];
+        bool has_user_key;
+        struct session_token token;
+        bool has_token;
+        struct approvals *approvals;
+        struct gate *gate;
+        struct run_control *control;
+        struct exec_gate exec_gate;
+        /* extra hooks (the risk engine), called from the gate's */
+        int (*thaw)(void *ctx, struct reins_error *err);
+        json_t *(*status)(void *ctx);
+        void *risk_ctx;
+};
+
+/* Everything up to the control socket. Refuses (err) a token that does not
+ * verify, and approvals without a control socket to answer them through. */
+int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
+                     struct reins_error *err);
+/* Fill the supervisor's hooks. */
+void run_govern_configure(struct run_govern *g, struct supervise_config *config);
+/* The identity part of session.start: user and agent keys, the token. */
+json_t *run_govern_identity(const struct run_govern *g);
+/* The control socket's path for the registry, or NULL. */
+const char *run_govern_control_path(const struct run_govern *g);
+/* From the supervisor's tick: timeouts, expiry, revocation. */
+void run_govern_tick(struct run_govern *g);
+void run_govern_finish(struct run_govern *g);
+
+#endif

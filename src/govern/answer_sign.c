@@ -1,0 +1,88 @@
+/* Signed approval answers (answer_sign.h). */
+#include "govern/answer_sign.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *answer_payload(const char *session, const char *id, bool allow, int64_t for_ms,
+                       const char *scope, int64_t unix_time)
+{
+        return json_pack("{s:s, s:I, s:s, s:s, s:s, s:I}", "decision", allow ? "allow" : "deny",
+                         "for_ms", (json_int_t)for_ms, "id", id, "scope", scope, "session", session,
+                         "time", (json_int_t)unix_time);
+}
+
+/* "reins-approval-v1\0" || canonical payload; malloc'd, *len set. */
+static unsigned char *answer_message(const json_t *payload, size_t *len)
+{
+        char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        if (!text)
+                return NULL;
+        size_t domain = sizeof(ANSWER_DOMAIN); /* with its NUL */
+        size_t n = strlen(text);
+        unsigned char *message = malloc(domain + n);
+        if (message) {
+                memcpy(message, ANSWER_DOMAIN, domain);
+                memcpy(message + domain, text, n);
+                *len = domain + n;
+        }
+        free(text);
+        return message;
+}
+
+int answer_sign(const struct audit_key *key, const json_t *payload,
+                char signature_hex[ANSWER_SIGNATURE_HEX + 1], struct reins_error *err)
+{
+        size_t len = 0;
+        unsigned char *message = answer_message(payload, &len);
+        if (!message)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        unsigned char signature[crypto_sign_BYTES];
+        crypto_sign_detached(signature, NULL, message, len, key->secret_key);
+        free(message);
+        audit_hex(signature, sizeof(signature), signature_hex);
+        return 0;
+}
+
+static int answer_check_shape(const json_t *payload, int64_t now, struct reins_error *err)
+{
+        const char *decision = json_string_value(json_object_get(payload, "decision"));
+        const char *scope = json_string_value(json_object_get(payload, "scope"));
+        json_t *time = json_object_get(payload, "time");
+        if (!json_is_object(payload) || json_object_size(payload) != 6 || !decision ||
+            (strcmp(decision, "allow") && strcmp(decision, "deny")) || !scope ||
+            !json_is_string(json_object_get(payload, "id")) ||
+            !json_is_string(json_object_get(payload, "session")) ||
+            !json_is_integer(json_object_get(payload, "for_ms")) || !json_is_integer(time))
+                return reins_error_set(err, EINVAL, "malformed answer");
+        int64_t t = json_integer_value(time);
+        if (t < now - ANSWER_MAX_SKEW_S || t > now + ANSWER_MAX_SKEW_S)
+                return reins_error_set(err, EPERM,
+                                       "answer refused: its time is more than %d s from the "
+                                       "supervisor's clock",
+                                       ANSWER_MAX_SKEW_S);
+        return 0;
+}
+
+int answer_verify(const unsigned char public_key[crypto_sign_PUBLICKEYBYTES], const json_t *payload,
+                  const char *signature_hex, int64_t now, struct reins_error *err)
+{
+        int r = answer_check_shape(payload, now, err);
+        if (r < 0)
+                return r;
+        unsigned char signature[crypto_sign_BYTES];
+        if (!signature_hex || strlen(signature_hex) != ANSWER_SIGNATURE_HEX ||
+            audit_unhex(signature_hex, signature, sizeof(signature)) < 0)
+                return reins_error_set(err, EINVAL, "malformed answer signature");
+        size_t len = 0;
+        unsigned char *message = answer_message(payload, &len);
+        if (!message)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        int bad = crypto_sign_verify_detached(signature, message, len, public_key);
+        free(message);
+        if (bad)
+                return reins_error_set(err, EPERM,
+                                       "answer refused: not signed by the session's user key");
+        return 0;
+}
