@@ -539,6 +539,11 @@ int cli_run(int argc, char **argv)
         /* reins' own directories exist before the plan hides them from
          * the sandbox (a workspace may contain the home directory) */
         run_prepare_own_dirs(&args);
+        if (run_govern_load_token(&args.govern, args.token_file, args.user_key, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
+        args.plan.write_limit = run_govern_write_limit(&args.govern);
         if (policy_load(args.policy, &policy, &err) < 0 ||
             policy_check_supported(policy, &err) < 0 ||
             plan_build(policy, &args.plan, &plan, &err) < 0) {
@@ -554,8 +559,6 @@ int cli_run(int argc, char **argv)
             .policy = policy,
             .plan = plan,
             .session = args.session,
-            .user_key_hex = args.user_key,
-            .token_file = args.token_file,
             .resume = args.resume != NULL,
             .quiet = args.quiet,
             .events = &args.events,

@@ -28,34 +28,54 @@ static int govern_exec_check(void *ctx, json_t *exec, const char **why)
         return 0;
 }
 
-static int govern_open_token(struct run_govern *g, const struct run_govern_options *o,
-                             struct reins_error *err)
+int run_govern_load_token(struct run_govern *g, const char *file, const char *user_key_hex,
+                          struct reins_error *err)
 {
-        if (!o->token_file)
+        g->has_user_key = user_key_hex && user_key_hex[0] &&
+                          audit_unhex(user_key_hex, g->user_public, sizeof(g->user_public)) == 0;
+        if (!file)
                 return 0;
         if (!g->has_user_key)
                 return reins_error_set(err, ENOKEY,
                                        "--token: your key is unreadable, so the token cannot "
                                        "be checked ('reins id' creates it)");
-        char *command = strdup(o->plan->argv[0]);
-        if (!command)
-                return reins_error_set(err, ENOMEM, "out of memory");
-        struct session_token_context ctx = {
-            .user_public = g->user_public,
-            .agent = o->plan->agent ? o->plan->agent : "",
-            .command = basename(command),
-            .session = o->session,
-            .agent_key_hex = g->agent_public.hex,
-            .resume = o->resume,
-        };
-        int r = session_token_open(o->token_file, &ctx, &g->token, err);
-        free(command);
+        int r = session_token_load(file, g->user_public, &g->token, err);
         if (r < 0)
                 return r;
         g->has_token = true;
         g->exec_gate.check = govern_exec_check;
         g->exec_gate.ctx = g;
         return 0;
+}
+
+struct plan_write_limit run_govern_write_limit(const struct run_govern *g)
+{
+        struct plan_write_limit limit = {0};
+        if (g->has_token) {
+                limit.sets = g->token.rights.path.sets;
+                limit.count = g->token.rights.path.count;
+        }
+        return limit;
+}
+
+static int govern_bind_token(struct run_govern *g, const struct run_govern_options *o,
+                             struct reins_error *err)
+{
+        if (!g->has_token)
+                return 0;
+        char *command = strdup(o->plan->argv[0]);
+        if (!command)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        struct session_token_context ctx = {
+            .agent = o->plan->agent ? o->plan->agent : "",
+            .command = basename(command),
+            .session = o->session,
+            .agent_key_hex = g->agent_public.hex,
+            .resume = o->resume,
+        };
+        int r = session_token_bind(&g->token, &ctx, err);
+        free(command);
+        return r;
 }
 
 /* Approvals are on when the policy has an approvals section or an ask list. */
@@ -92,10 +112,8 @@ static json_t *govern_status(void *ctx)
 int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
                      struct reins_error *err)
 {
-        g->has_user_key = o->user_key_hex && o->user_key_hex[0] &&
-                          audit_unhex(o->user_key_hex, g->user_public, sizeof(g->user_public)) == 0;
         int r = identity_agent_new(&g->agent_key, &g->agent_public, err);
-        if (r < 0 || (r = govern_open_token(g, o, err)) < 0 ||
+        if (r < 0 || (r = govern_bind_token(g, o, err)) < 0 ||
             (r = govern_open_approvals(g, o, err)) < 0)
                 return r;
         struct gate_config gate = {

@@ -22,8 +22,6 @@ struct run_govern_options {
         const struct reins_policy *policy;
         const struct reins_plan *plan;
         const char *session;
-        const char *user_key_hex; /* "" when the user has no readable key */
-        const char *token_file;   /* --token; NULL: none */
         bool resume;
         bool quiet;
         struct event_bus *events;
@@ -45,6 +43,12 @@ struct run_govern {
         json_t *(*status)(void *ctx);
         void *risk_ctx;
 };
+
+/* Before the plan: read and verify --token FILE (NULL: none) against the
+ * user's key; its path list shapes the plan (run_govern_write_limit). */
+int run_govern_load_token(struct run_govern *g, const char *file, const char *user_key_hex,
+                          struct reins_error *err);
+struct plan_write_limit run_govern_write_limit(const struct run_govern *g);
 
 /* Everything up to the control socket. Refuses (err) a token that does not
  * verify, and approvals without a control socket to answer them through. */

@@ -194,32 +194,27 @@ static int token_check_start(struct session_token *st, const struct session_toke
         return 0;
 }
 
-int session_token_open(const char *file, const struct session_token_context *ctx,
+int session_token_load(const char *file, const unsigned char *user_public,
                        struct session_token *out, struct reins_error *err)
 {
         memset(out, 0, sizeof(*out));
         struct reins_strv revoked = {0};
         enum token_failure failure = TOKEN_OK;
-        cleanup_free char *dir = NULL;
         int r = read_token_text(file, &out->text, err);
         if (r < 0)
                 return r;
         struct reins_error why = {0};
         if ((r = token_revoked_load(&revoked, err)) < 0)
                 goto fail;
-        if (token_decode(out->text, ctx->user_public, &out->token, &failure, &why) < 0 ||
-            token_verify(&out->token, ctx->user_public, (int64_t)time(NULL), &revoked, &failure,
-                         &why) < 0) {
+        if (token_decode(out->text, user_public, &out->token, &failure, &why) < 0 ||
+            token_verify(&out->token, user_public, (int64_t)time(NULL), &revoked, &failure, &why) <
+                0) {
                 r = reins_error_set(err, EPERM, "token refused: %s: %s",
                                     token_failure_name(failure), why.message);
                 goto fail;
         }
         snprintf(out->id, sizeof(out->id), "%s", out->token.blocks[out->token.count - 1].id);
-        if ((r = token_effective_rights(&out->token, &out->rights, err)) < 0 ||
-            (r = token_check_start(out, ctx, err)) < 0 || (r = tokens_dir(&dir, err)) < 0 ||
-            (r = token_bind(dir, out->id, ctx, err)) < 0)
-                goto fail;
-        if (!ctx->resume && (r = token_count_use(dir, &out->token, err)) < 0)
+        if ((r = token_effective_rights(&out->token, &out->rights, err)) < 0)
                 goto fail;
         strv_free(&revoked);
         return 0;
@@ -227,6 +222,19 @@ fail:
         strv_free(&revoked);
         session_token_close(out);
         return r;
+}
+
+int session_token_bind(struct session_token *st, const struct session_token_context *ctx,
+                       struct reins_error *err)
+{
+        cleanup_free char *dir = NULL;
+        int r;
+        if ((r = token_check_start(st, ctx, err)) < 0 || (r = tokens_dir(&dir, err)) < 0 ||
+            (r = token_bind(dir, st->id, ctx, err)) < 0)
+                return r;
+        if (!ctx->resume && (r = token_count_use(dir, &st->token, err)) < 0)
+                return r;
+        return 0;
 }
 
 void session_token_close(struct session_token *st)

@@ -39,18 +39,22 @@ struct session_token {
 };
 
 struct session_token_context {
-        const unsigned char *user_public; /* 32 bytes: the root the token must chain to */
-        const char *agent;                /* the policy's agent name, "" when none */
-        const char *command;              /* basename of argv[0] */
+        const char *agent;   /* the policy's agent name, "" when none */
+        const char *command; /* basename of argv[0] */
         const char *session;
         const char *agent_key_hex; /* this session's agent public key */
         bool resume;               /* --resume: a token bound to `session` is accepted */
 };
 
-/* Read FILE ("-" for stdin), verify, check, bind and count one use. On
- * refusal err says why in one line ("token refused: expired: ..."). */
-int session_token_open(const char *file, const struct session_token_context *ctx,
+/* Read FILE ("-" for stdin) and verify it against the user key: signature
+ * chain, expiry, revocation; then its effective rights. On refusal err
+ * says why in one line ("token refused: expired: ..."). */
+int session_token_load(const char *file, const unsigned char *user_public,
                        struct session_token *out, struct reins_error *err);
+/* Check it against the session (agent name, command), bind it to the
+ * session and its agent key, and count one use. */
+int session_token_bind(struct session_token *st, const struct session_token_context *ctx,
+                       struct reins_error *err);
 void session_token_close(struct session_token *st);
 
 /* May the session open a new connection to host:port now? On false,

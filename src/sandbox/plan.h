@@ -108,6 +108,13 @@ struct reins_plan {
 };
 
 /* Inputs from the command line that shape a plan on top of the policy. */
+/* Workspace paths that may be written (a delegation token's `path` sets):
+ * a relative path is writable when it matches a glob of every set. */
+struct plan_write_limit {
+        const struct reins_strv *sets;
+        size_t count;
+};
+
 struct plan_options {
         const char *workspace;            /* -w; NULL = current directory */
         const char *workspace_mode;       /* --workspace-mode; NULL = policy's */
@@ -124,6 +131,7 @@ struct plan_options {
         char **host_environ;
         const char *home; /* $HOME of the caller, for ~ */
         bool stdin_is_tty;
+        struct plan_write_limit write_limit; /* count 0: the workspace as the mode says */
 };
 
 int plan_build(const struct reins_policy *policy, const struct plan_options *options,

@@ -310,3 +310,26 @@ def test_token_for_another_agent_or_command_refused(caller):
     assert caller.run(["token", "mint", "--cmd", "git", "-o", tok2]).returncode == 0
     r = caller.sandbox(["true"], ws=ws, opts=["--token", tok2])
     assert r.returncode == 125 and "does not allow the command 'true'" in r.stderr
+
+
+def test_token_paths_limit_writes(caller):
+    ws = caller.workspace()
+    caller.write(ws / "README.md", "a\n")
+    caller.write(ws / "docs" / "x.md", "b\n")
+    caller.write(ws / "src" / "a.c", "c\n")
+    tok = caller.mkdtemp(prefix="reins-tokdir-") / "t.tok"
+    assert caller.run(["token", "mint", "--path", "docs/**", "--path", "*.md",
+                       "-o", tok]).returncode == 0
+    script = ("echo 1 >> README.md && echo readme ok; echo 2 >> docs/x.md && echo docs ok; "
+              "echo 3 > docs/new.md && echo new ok; (echo 4 >> src/a.c) 2>/dev/null || "
+              "echo src refused; (echo 5 > top.txt) 2>/dev/null || echo top refused")
+    r = caller.sandbox(["sh", "-c", script], ws=ws, opts=["--token", tok])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:5] == ["readme ok", "docs ok", "new ok", "src refused",
+                                        "top refused"], r.stdout
+    assert (ws / "src" / "a.c").read_text() == "c\n" and not (ws / "top.txt").exists()
+    # overlay mode cannot honour a path list: refused, not ignored
+    tok2 = tok.parent / "t2.tok"
+    assert caller.run(["token", "mint", "--path", "docs/**", "-o", tok2]).returncode == 0
+    r = caller.sandbox(["true"], ws=ws, opts=["--token", tok2, "--workspace-mode", "overlay"])
+    assert r.returncode == 125 and "direct workspace mode only" in r.stderr
