@@ -14,7 +14,7 @@
  *   {"op":"thaw"}                      → risk engine: leave the frozen tier
  *   {"op":"status"}                    → session, tier, pending count
  *
- * Agent channel (docs/agent-requests.md): TCP 127.0.0.1:3129 inside the
+ * Agent channel (README, "The agent may ask"): TCP 127.0.0.1:3129 inside the
  * sandbox's network namespace, reachable by nothing else. A JSON line, or an
  * HTTP POST /ask with a JSON body:
  *   {"kind":"destination","target":"host[:port]","reason":"…","wait":true}

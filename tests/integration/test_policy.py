@@ -170,12 +170,12 @@ UNSUPPORTED = {
     # name: (text, a word the refusal must contain)
     # host networking removes egress control: the policy alone is not enough
     "network_host": ("version: 1\nextends: default\nnetwork:\n  mode: host\n", "--net host"),
-    "network_ask": ("version: 1\nextends: default\nnetwork:\n  mode: proxy\n  ask: [x.test]\n",
-                    "ask"),
+    "network_ask_without_proxy": ("version: 1\nextends: default\nnetwork:\n  ask: [x.test]\n",
+                                  "ask"),
     "network_lists_without_proxy": ("version: 1\nextends: default\nnetwork:\n"
                                     "  allow: [\"api.anthropic.com:443\"]\n", "mode"),
-    "approvals": ("version: 1\nextends: default\napprovals: {timeout: 120s, default: deny}\n",
-                  "approvals"),
+    "approvals_bad_unknown": ("version: 1\nextends: default\napprovals: {unknown: allow}\n",
+                              "unknown"),
     "exec_deny": ("version: 1\nextends: default\nexec:\n  deny: [/usr/bin/curl]\n", "exec"),
 }
 
