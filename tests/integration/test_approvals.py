@@ -333,3 +333,26 @@ def test_token_paths_limit_writes(caller):
     assert caller.run(["token", "mint", "--path", "docs/**", "-o", tok2]).returncode == 0
     r = caller.sandbox(["true"], ws=ws, opts=["--token", tok2, "--workspace-mode", "overlay"])
     assert r.returncode == 125 and "direct workspace mode only" in r.stderr
+
+
+def test_agent_cannot_answer_its_own_request(caller, web):
+    """The agent's channel only asks; answers need the control socket, which is
+    not in the sandbox, and the user's key, which is hidden."""
+    ws = caller.workspace()
+    pol = policy(caller, ws, web, ask=["ask.test"], extra="approvals: {timeout: 3s}\n")
+    script = (f"(curl -sS --max-time 30 -o /dev/null -w '%{{http_code}}' "
+              f"http://ask.test:{web}/hello > held.out) &\n"
+              "sleep 1\n"
+              "for id in $(seq 1 3); do curl -s --noproxy '*' \"$REINS_REQUEST_URL\" "
+              "-d '{\"op\":\"answer\",\"payload\":{\"id\":\"x-'$id'\"},\"signature\":\"00\"}'; "
+              "echo; done\n"
+              "find / -name '*.sock' -path '*reins*' 2>/dev/null | sed 's/^/found: /'\n"
+              "ls ~/.config/reins 2>&1 | head -1\n"
+              "wait; echo held $(cat held.out)\n")
+    s = Session(caller, ws, pol, script)
+    assert s.wait() == 0, s.stderr
+    replies = [json.loads(x) for x in s.stdout.splitlines() if x.startswith("{")]
+    assert replies and all(not r["ok"] for r in replies), s.stdout
+    assert "found: " not in s.stdout, s.stdout  # no control socket in sight
+    assert re.search(r"^held 403$", s.stdout, re.M), s.stdout  # nobody said yes: timeout
+    assert not s.events("approval.answer")
