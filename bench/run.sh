@@ -205,9 +205,13 @@ fi
 
 # --- egress proxy (issue 3; bench/proxy/) ----------------
 # 1 GiB through one CONNECT tunnel and through 50, against direct loopback
-# (budget >= 0.8x), and connection set-up latency p50/p99.
-# REINS_BENCH_PROXY_GIB=0.25 makes it quicker.
-python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}" --parallel 50 --latency 500
+# (budget >= 0.8x), with C endpoints (bench/proxy/endpoint.c) at both ends,
+# direct and proxied runs alternating; sandbox-runtime's proxy on the same
+# transfer (bench/proxy/srt_proxy.mjs); connection set-up latency p50/p99.
+# REINS_BENCH_PROXY_GIB=0.25 makes it quicker, REINS_BENCH_PROXY_ROUNDS=N
+# steadier (default 5).
+python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}" --parallel 50 \
+	--latency 500 --rounds "${REINS_BENCH_PROXY_ROUNDS:-5}"
 
 # --- copy-on-write workspaces (issue 5; owned by the workspace module) -----------------
 # reins diff on a 100 000-file tree with 100 changes (budget < 1 s), apply of

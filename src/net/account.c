@@ -64,6 +64,13 @@ bool net_account_budget_left(const struct net_account *acct)
         return !acct->budget_passed;
 }
 
+uint64_t net_account_budget_remaining(const struct net_account *acct)
+{
+        if (!acct->budget)
+                return UINT64_MAX;
+        return acct->bytes_up >= acct->budget ? 0 : acct->budget - acct->bytes_up;
+}
+
 json_t *net_account_summary(const struct net_account *acct)
 {
         json_t *list = json_array();

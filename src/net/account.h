@@ -1,6 +1,6 @@
 /* Byte accounting: per destination ("host:port") and per session, and the
  * egress budget (bytes sent out of the sandbox; once passed, no new
- * connection is allowed). The destination table is bounded: past
+ * connection is allowed and the proxy closes the open ones). The destination table is bounded: past
  * NET_ACCOUNT_MAX_DESTINATIONS distinct destinations, the rest are summed
  * under "(other)" so a scan of many names cannot grow supervisor memory. */
 #ifndef REINS_NET_ACCOUNT_H
@@ -38,6 +38,9 @@ long net_account_destination(struct net_account *acct, const char *host, uint16_
 bool net_account_add(struct net_account *acct, long destination, uint64_t up, uint64_t down);
 /* May a new connection go out? */
 bool net_account_budget_left(const struct net_account *acct);
+/* Bytes the session may still send before it passes its budget
+ * (UINT64_MAX without one). */
+uint64_t net_account_budget_remaining(const struct net_account *acct);
 /* {"destinations": [{"destination", "bytes_up", "bytes_down", "connections"}...],
  *  "bytes_up", "bytes_down"} */
 json_t *net_account_summary(const struct net_account *acct);

@@ -1,10 +1,19 @@
 /* The egress proxy (DESIGN §5): HTTP CONNECT, HTTP forward and SOCKS5 on a
  * listening socket that lives inside the sandbox's network namespace, served
  * by the supervisor from its own event loop. Decides on the name the client
- * asked for (deny > allow > default deny), resolves it itself, refuses
- * private/loopback/link-local/metadata addresses unless pinned in `hosts`,
- * connects to the checked address, checks TLS SNI against the CONNECT host,
- * counts bytes and enforces the egress budget. Every decision is an event. */
+ * asked for (deny > ask > allow > default deny, then the gate's last word),
+ * resolves it itself, refuses private/loopback/link-local/metadata addresses
+ * unless pinned in `hosts`, connects to the checked address, checks TLS SNI
+ * against the CONNECT host, counts bytes and enforces the egress budget.
+ *
+ * Every decision is a net.decision event: "decision" (the final word:
+ * "allowed", "denied", or "ask" while a connection is held), "lists" (what
+ * allow/ask/deny said: "allow" | "ask" | "deny"), "rule" (the deciding
+ * pattern, "default" when none matched), "reason" (a code: deny-rule,
+ * not-allowed, gate, no-approver, budget, private-address, metadata,
+ * dns-failure, sni-mismatch, malformed, ask), "detail", "gate_reason" (the
+ * gate's or the answer's words) and "connection" (the id). net.close ends
+ * every connection that was allowed or held. */
 #ifndef REINS_NET_PROXY_H
 #define REINS_NET_PROXY_H
 
@@ -18,23 +27,45 @@
 
 struct proxy;
 
+#define PROXY_SCAN_MAX (64 * 1024) /* plaintext bytes shown to proxy_gate.scan */
+
 enum proxy_verdict { PROXY_DENY = 0, PROXY_ALLOW, PROXY_ASK };
 
 struct proxy_request_info {
         uint64_t id;      /* this connection's id, unique within the proxy */
-        const char *host; /* as the client asked for it, lower-cased */
+        const char *host; /* the name (or IP literal) the client asked for, lower-cased */
         uint16_t port;
         const char *protocol;       /* "connect" | "http" | "socks5" */
-        enum proxy_verdict verdict; /* the lists: ALLOW, ASK (network.ask), DENY (default) */
+        enum proxy_verdict verdict; /* what the lists said: ALLOW, ASK (network.ask matched) or
+                                       DENY (nothing matched: default deny). An explicit deny
+                                       match never reaches the gate. */
         const char *rule;           /* the pattern that matched, or "default" */
 };
 
-/* The last word on a destination after the lists (an explicit deny never
- * reaches it). PROXY_ASK holds that one connection until proxy_answer. */
+/* The last word on a destination, after the lists. The hooks run inside the
+ * proxy; they may call proxy_answer and proxy_close_all (directly, or through
+ * an event sink): such calls take effect when the proxy's current entry point
+ * returns, never under the code that called the hook. */
 struct proxy_gate {
+        /* Once per destination request, after the lists and before resolving.
+         * Returns the final verdict: it may narrow ALLOW to DENY or ASK, turn
+         * ASK into ALLOW or DENY, turn a default DENY into ASK or ALLOW. *reason
+         * (may stay NULL) goes into the decision event and the refusal sent to
+         * the client; it must stay valid until the next call (it is copied).
+         * PROXY_ASK holds the connection: nothing more is read from that client
+         * and nothing resolved until proxy_answer; nothing else is blocked. A
+         * held connection counts against max_connections and has the idle
+         * timeout (then it is refused and `abandoned` is called). */
         enum proxy_verdict (*decide)(void *ctx, const struct proxy_request_info *request,
                                      const char **reason);
+        /* A held connection's client went away (or it idled out, or
+         * proxy_close_all cut it) before an answer. */
         void (*abandoned)(void *ctx, uint64_t id);
+        /* May be NULL. The first PROXY_SCAN_MAX (64 KiB) bytes a client sends
+         * upstream on a connection that is not TLS (an HTTP forward request with
+         * its headers and body; a CONNECT or SOCKS5 tunnel whose first bytes are
+         * not a TLS handshake), in consecutive pieces, each before it leaves. A
+         * proxy_close_all from here stops those bytes. */
         void (*scan)(void *ctx, uint64_t id, const char *host, const void *bytes, size_t len);
         void *ctx;
 };
@@ -43,9 +74,10 @@ struct proxy_options {
         const struct reins_strv *allow; /* patterns: host, *.domain, optional :port */
         const struct reins_strv *deny;
         const struct reins_strv *ask;   /* network.ask: the gate decides (deny without one) */
-        const struct proxy_gate *gate;  /* NULL: the lists decide alone */
+        const struct proxy_gate *gate;  /* NULL: the lists decide alone; copied */
         const struct reins_strv *hosts; /* "name=address" pins */
-        uint64_t egress_budget_bytes;   /* 0 = none */
+        uint64_t egress_budget_bytes;   /* 0 = none; once passed, open connections are closed
+                                           and new ones refused */
         uint64_t idle_timeout_ms;       /* 0 = default (5 minutes) */
         unsigned max_connections;       /* 0 = default (1024) */
         struct event_bus *events;       /* may be NULL */
@@ -62,11 +94,17 @@ int proxy_create(const struct proxy_options *options, int listen_fd, struct prox
 int proxy_poll_fd(const struct proxy *proxy);
 /* Do all ready work without blocking. */
 void proxy_dispatch(struct proxy *proxy);
-/* Answer a held connection; unknown or gone ids are ignored. */
+/* Answer a held connection: allow → resolve, check addresses and connect as
+ * usual; deny → refuse it (HTTP forward: 403 with `reason` in a text body;
+ * CONNECT: a 403 response, then close; SOCKS5: reply 0x02, then close).
+ * An unknown, gone or not-held id: nothing happens. */
 void proxy_answer(struct proxy *proxy, uint64_t id, bool allow, const char *reason);
-/* Close every tunnel and held connection now (egress turned off). */
+/* Egress off: close every open tunnel, connection being set up and held
+ * connection now (those not yet connected get a refusal), each with a
+ * net.close carrying `reason`. New requests still go through the gate. */
 void proxy_close_all(struct proxy *proxy, const char *reason);
-/* Close every connection and free; emits the per-destination byte totals. */
+/* Close every connection and free; emits the per-destination byte totals.
+ * Calls no gate hook. */
 void proxy_free(struct proxy *proxy);
 
 #endif

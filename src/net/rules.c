@@ -298,3 +298,9 @@ enum net_verdict net_rules_decide(const struct net_rules *allow, const struct ne
         *rule = NULL;
         return NET_VERDICT_NOT_ALLOWED;
 }
+
+const char *net_rules_match_any_port(const struct net_rules *rules, const char *host, uint16_t port)
+{
+        const struct net_rule *r = rules_find(rules, host, port, NULL, 0);
+        return r ? r->text : NULL;
+}

@@ -64,5 +64,11 @@ enum net_verdict {
  * or NULL for the default deny. */
 enum net_verdict net_rules_decide(const struct net_rules *allow, const struct net_rules *deny,
                                   const char *host, uint16_t port, const char **rule);
+/* The text of the first pattern of `rules` matching host:port, or NULL. A
+ * pattern without a port matches every port: used for network.ask, which
+ * (like a deny) is never narrower than it reads, so an ask of "gist.github.com"
+ * also holds gist.github.com:8443 that some allow pattern grants. */
+const char *net_rules_match_any_port(const struct net_rules *rules, const char *host,
+                                     uint16_t port);
 
 #endif

@@ -23,6 +23,7 @@ static int relay_init(struct net_relay *r)
         r->capacity = size > 0 ? (size_t)size : 65536;
         r->in_pipe = 0;
         r->eof = r->shut = r->pipe_full = false;
+        r->inspect_left = r->inspected = 0;
         return 0;
 }
 
@@ -37,6 +38,7 @@ static void relay_destroy(struct net_relay *r)
 
 int net_tunnel_init(struct net_tunnel *t, int client_fd, int upstream_fd)
 {
+        t->inspect = NULL;
         t->client_fd = client_fd;
         t->upstream_fd = upstream_fd;
         t->down.pipe_read = t->down.pipe_write = -1;
@@ -54,18 +56,75 @@ void net_tunnel_destroy(struct net_tunnel *t)
         relay_destroy(&t->down);
 }
 
-/* Move bytes src -> pipe -> dst until both sides would block or the slice is
- * used. Returns bytes delivered to dst, or -errno. */
-static long relay_pump(struct net_relay *r, int src, int dst)
+void net_tunnel_inspect_up(struct net_tunnel *t, size_t limit, net_tunnel_inspect_fn fn, void *ctx,
+                           void *scratch, size_t scratch_size)
+{
+        t->inspect = fn;
+        t->inspect_ctx = ctx;
+        t->scratch = scratch;
+        t->scratch_size = scratch_size;
+        t->up.inspect_left = limit;
+        t->up.inspected = 0;
+}
+
+/* How many bytes the next splice out of the source may take: the pipe's
+ * room, and while inspecting, only bytes the inspector has seen. Peeks and
+ * shows new bytes first. 0 with *stop: the inspector said no; -errno. */
+static long relay_source_allowance(const struct net_tunnel *t, struct net_relay *r, int src,
+                                   bool *stop)
+{
+        size_t room = r->capacity - r->in_pipe;
+        if (!r->inspect_left)
+                return (long)room;
+        size_t want = room < t->scratch_size ? room : t->scratch_size;
+        ssize_t n = recv(src, t->scratch, want, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+        if (n == 0)
+                return (long)room; /* EOF: the splice will see it */
+        size_t seen = (size_t)n;
+        if (seen > r->inspected) {
+                size_t fresh = seen - r->inspected;
+                if (fresh > r->inspect_left)
+                        fresh = r->inspect_left;
+                if (!t->inspect(t->inspect_ctx, t->scratch + r->inspected, fresh)) {
+                        *stop = true;
+                        return 0;
+                }
+                r->inspect_left -= fresh;
+                r->inspected += fresh;
+        }
+        /* inspection done: the rest goes as usual; else no unseen byte */
+        return r->inspect_left ? (long)r->inspected : (long)room;
+}
+
+/* Move bytes src -> pipe -> dst until both sides would block, the slice is
+ * used or `limit` bytes are delivered. Returns bytes delivered, or -errno. */
+static long relay_pump(const struct net_tunnel *t, struct net_relay *r, int src, int dst,
+                       uint64_t limit)
 {
         size_t delivered = 0;
-        while (delivered < NET_TUNNEL_SLICE) {
+        size_t bound = limit < NET_TUNNEL_SLICE ? (size_t)limit : NET_TUNNEL_SLICE;
+        while (delivered < bound) {
                 bool progress = false;
                 if (!r->eof && !r->pipe_full && r->in_pipe < r->capacity) {
-                        ssize_t n = splice(src, NULL, r->pipe_write, NULL, r->capacity - r->in_pipe,
-                                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-                        if (n > 0) {
+                        bool stop = false;
+                        long allowance = relay_source_allowance(t, r, src, &stop);
+                        if (stop)
+                                return -ECONNABORTED;
+                        if (allowance < 0)
+                                return allowance;
+                        /* 0: the inspector has nothing new (the socket is empty) */
+                        ssize_t n = allowance == 0
+                                        ? 0
+                                        : splice(src, NULL, r->pipe_write, NULL, (size_t)allowance,
+                                                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                        if (allowance == 0) {
+                                /* nothing to read now */
+                        } else if (n > 0) {
                                 r->in_pipe += (size_t)n;
+                                r->inspected =
+                                    r->inspected > (size_t)n ? r->inspected - (size_t)n : 0;
                                 progress = true;
                         } else if (n == 0) {
                                 r->eof = true;
@@ -81,7 +140,9 @@ static long relay_pump(struct net_relay *r, int src, int dst)
                         }
                 }
                 if (r->in_pipe > 0) {
-                        ssize_t n = splice(r->pipe_read, NULL, dst, NULL, r->in_pipe,
+                        size_t len =
+                            r->in_pipe < bound - delivered ? r->in_pipe : bound - delivered;
+                        ssize_t n = splice(r->pipe_read, NULL, dst, NULL, len,
                                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                         if (n > 0) {
                                 r->in_pipe -= (size_t)n;
@@ -104,16 +165,17 @@ static long relay_pump(struct net_relay *r, int src, int dst)
         return (long)delivered;
 }
 
-int net_tunnel_pump(struct net_tunnel *t, unsigned dirs, uint64_t *up, uint64_t *down)
+int net_tunnel_pump(struct net_tunnel *t, unsigned dirs, uint64_t up_limit, uint64_t *up,
+                    uint64_t *down)
 {
         if (dirs & NET_TUNNEL_UP) {
-                long n = relay_pump(&t->up, t->client_fd, t->upstream_fd);
+                long n = relay_pump(t, &t->up, t->client_fd, t->upstream_fd, up_limit);
                 if (n < 0)
                         return (int)n;
                 *up += (uint64_t)n;
         }
         if (dirs & NET_TUNNEL_DOWN) {
-                long n = relay_pump(&t->down, t->upstream_fd, t->client_fd);
+                long n = relay_pump(t, &t->down, t->upstream_fd, t->client_fd, UINT64_MAX);
                 if (n < 0)
                         return (int)n;
                 *down += (uint64_t)n;

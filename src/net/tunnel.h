@@ -16,17 +16,27 @@
 
 struct net_relay {
         int pipe_read, pipe_write;
-        size_t in_pipe;  /* bytes read from the source not yet written out */
-        size_t capacity; /* of the pipe */
-        bool eof;        /* the source will send no more */
-        bool pipe_full;  /* the last read found no room (pipe slots can fill below capacity) */
-        bool shut;       /* and the destination was told (SHUT_WR) */
+        size_t in_pipe;      /* bytes read from the source not yet written out */
+        size_t capacity;     /* of the pipe */
+        bool eof;            /* the source will send no more */
+        bool pipe_full;      /* the last read found no room (pipe slots can fill below capacity) */
+        bool shut;           /* and the destination was told (SHUT_WR) */
+        size_t inspect_left; /* bytes still to show the inspector before they move */
+        size_t inspected;    /* bytes at the head of the source already shown */
 };
 
+/* Sees bytes before they are spliced on (consecutive pieces); false stops
+ * the tunnel (the pump returns -ECONNABORTED). */
+typedef bool (*net_tunnel_inspect_fn)(void *ctx, const void *bytes, size_t len);
+
 struct net_tunnel {
-        int client_fd, upstream_fd; /* borrowed */
-        struct net_relay up;        /* client -> upstream */
-        struct net_relay down;      /* upstream -> client */
+        int client_fd, upstream_fd;    /* borrowed */
+        struct net_relay up;           /* client -> upstream */
+        struct net_relay down;         /* upstream -> client */
+        net_tunnel_inspect_fn inspect; /* on `up`, for its first inspect_left bytes */
+        void *inspect_ctx;
+        unsigned char *scratch; /* borrowed: where peeked bytes land */
+        size_t scratch_size;
 };
 
 enum net_tunnel_dir {
@@ -41,10 +51,17 @@ enum net_tunnel_state {
 
 /* Make the pipes. -errno (EMFILE...). */
 int net_tunnel_init(struct net_tunnel *t, int client_fd, int upstream_fd);
-/* Move what can be moved now in the directions of `dirs` (a mask); adds the
- * bytes delivered to *up and *down. NET_TUNNEL_OPEN / DONE, or -errno when a
+/* Show the first `limit` bytes the client sends to `fn` before they go
+ * upstream: they are peeked (MSG_PEEK) into `scratch`, then spliced as usual,
+ * so the inspection costs one copy of the prefix and nothing after it. */
+void net_tunnel_inspect_up(struct net_tunnel *t, size_t limit, net_tunnel_inspect_fn fn, void *ctx,
+                           void *scratch, size_t scratch_size);
+/* Move what can be moved now in the directions of `dirs` (a mask), at most
+ * `up_limit` bytes upstream (the egress budget's rest); adds the bytes
+ * delivered to *up and *down. NET_TUNNEL_OPEN / DONE, or -errno when a
  * socket failed (reset, ...): then close the connection. */
-int net_tunnel_pump(struct net_tunnel *t, unsigned dirs, uint64_t *up, uint64_t *down);
+int net_tunnel_pump(struct net_tunnel *t, unsigned dirs, uint64_t up_limit, uint64_t *up,
+                    uint64_t *down);
 /* The epoll events each socket needs now (EPOLLIN / EPOLLOUT). */
 uint32_t net_tunnel_client_events(const struct net_tunnel *t);
 uint32_t net_tunnel_upstream_events(const struct net_tunnel *t);

@@ -4,10 +4,12 @@ loopback; fake names pinned to them with network.hosts. Runs as root and as
 an unprivileged caller (the `caller` fixture)."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "proxy_helpers"))
 import servers  # noqa: E402
+from conftest import reins_path  # noqa: E402
 
 CLIENT = HERE / "proxy_helpers" / "client.py"
 IS_ROOT = os.geteuid() == 0
@@ -378,18 +381,354 @@ def test_a_stalled_client_blocks_nobody(caller, srv):
     assert worst < 2000, r.stdout
 
 
-def test_egress_budget_stops_new_connections(caller, srv):
+def test_egress_budget_stops_new_connections_and_cuts_open_ones(caller, srv):
+    """Passing network.egress_budget closes the connections that are open (an
+    open tunnel cannot go on sending) and refuses new ones; no more than the
+    budget leaves the sandbox."""
     h = srv.http_port
+    before = len(servers.uploads())
     script = f"""
 head -c 300000 /dev/zero > upload.bin
-echo first $(curl -sS --max-time 20 --data-binary @upload.bin http://example.test:{h}/upload)
+echo first $(curl -sS --max-time 20 -o /dev/null -w '%{{http_code}}' --data-binary @upload.bin http://example.test:{h}/upload)
 echo second $({CURL} http://example.test:{h}/hello)
 """
     r = sandboxed(caller, script, allow=[f"example.test:{h}"], hosts=pins("example.test"),
                   budget="100KiB")
-    assert r.result_of("first") == "received 300000", r.stdout + r.stderr
+    assert r.result_of("first") == "000", r.stdout + r.stderr  # cut mid-upload
     assert r.result_of("second") == "403", r.stdout
     budget = [x for x in r.events if x["type"] == "net.budget"]
     assert len(budget) == 1 and budget[0]["budget"] == 100 * 1024, budget
+    assert "open connections closed" in budget[0]["action"]
     d = r.decisions(decision="denied", reason="budget")
     assert d and d[0]["rule"] == "egress_budget", d
+    closes = [x for x in r.events if x["type"] == "net.close"]
+    assert closes and closes[0]["reason"] == "network.egress_budget passed", closes
+    assert sum(x["bytes_up"] for x in closes) <= 100 * 1024, closes
+    summary = [x for x in r.events if x["type"] == "net.summary"][0]
+    assert summary["bytes_up"] == 100 * 1024, summary
+    # what reached the server: the request head and a part of the body
+    time.sleep(0.2)
+    assert max(servers.uploads()[before:] or [0]) < 100 * 1024, servers.uploads()
+
+
+def test_egress_budget_closes_every_open_tunnel(caller, srv, harness_exe):
+    import harness as hx
+    e = srv.echo_port
+    with start_harness(harness_exe, caller, srv, env={"REINS_HARNESS_BUDGET": "100000"}) as h:
+        idle, line, _ = hx.connect(h.port, "echo.test", e)
+        assert line.startswith("HTTP/1.1 200"), line
+        busy, line, _ = hx.connect(h.port, "narrow.test", e)
+        assert line.startswith("HTTP/1.1 200"), line
+        try:
+            busy.sendall(b"x" * 150000)
+        except OSError:
+            pass  # the proxy closed it with bytes unread: a reset
+        echoed = b""
+        try:
+            while chunk := busy.recv(65536):
+                echoed += chunk
+        except ConnectionResetError:
+            pass
+        assert len(echoed) <= 100000, len(echoed)
+        assert idle.recv(10) == b""  # cut although it sent nothing
+        closes = h.events("net.close", reason="network.egress_budget passed")
+        assert {c["host"] for c in closes} == {"echo.test", "narrow.test"}, closes
+        assert sum(c["bytes_up"] for c in closes) == 100000, closes
+        s, line, _ = hx.connect(h.port, "echo.test", e)
+        assert line.startswith("HTTP/1.1 403"), line
+
+
+# --------------------------------------------------------------------------
+# package managers against a local registry stand-in
+
+
+@pytest.fixture(scope="module")
+def registry_srv():
+    import registry
+    server = registry.registry_server()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def tool_present(caller, *argv):
+    """Is the tool there for the sandboxed command (same PATH)?"""
+    r = subprocess.run(list(argv), env=caller.env(), capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=60)
+    return r.returncode == 0
+
+
+def test_pip_installs_from_a_registry_through_the_proxy(caller, registry_srv):
+    import registry
+    if not tool_present(caller, "python3", "-m", "pip", "--version"):
+        pytest.skip("python3 -m pip is not installed")
+    p = registry_srv.server_address[1]
+    script = f"""
+python3 -m pip install --no-cache-dir --disable-pip-version-check --target site \\
+    --trusted-host pypi.test --index-url http://pypi.test:{p}/simple/ {registry.NAME} \\
+    >pip.log 2>&1 || tail -5 pip.log
+echo "pip $(PYTHONPATH=site python3 -c 'import reins_fake_pkg; print(reins_fake_pkg.GREETING)')"
+"""
+    before = len(registry.requests_seen())
+    r = sandboxed(caller, script, allow=[f"pypi.test:{p}"], hosts=pins("pypi.test"),
+                  timeout=180)
+    assert r.result_of("pip") == registry.GREETING, r.stdout + r.stderr
+    seen = registry.requests_seen()[before:]
+    assert (f"pypi.test:{p}", f"/simple/{registry.NAME}/") in seen, seen
+    assert any(path.startswith("/files/") for _, path in seen), seen
+    d = r.decisions(decision="allowed", host="pypi.test")
+    assert d and all(e["protocol"] == "http" for e in d), d
+
+
+def test_npm_installs_from_a_registry_through_the_proxy(caller, registry_srv):
+    import registry
+    if not tool_present(caller, "sh", "-c", "command -v npm && command -v node"):
+        pytest.skip("npm (and node) are not installed")
+    p = registry_srv.server_address[1]
+    script = f"""
+export npm_config_cache=$PWD/.npm-cache npm_config_update_notifier=false
+npm install --no-audit --no-fund --registry http://registry.test:{p}/ {registry.NAME} \
+    >npm.log 2>&1 || tail -5 npm.log
+echo "npm $(node -e 'console.log(require("{registry.NAME}"))')"
+"""
+    before = len(registry.requests_seen())
+    r = sandboxed(caller, script, allow=[f"registry.test:{p}"], hosts=pins("registry.test"),
+                  timeout=180)
+    assert r.result_of("npm") == registry.GREETING, r.stdout + r.stderr
+    seen = registry.requests_seen()[before:]
+    assert (f"registry.test:{p}", f"/{registry.NAME}") in seen, seen
+    assert any(path.endswith(".tgz") for _, path in seen), seen
+    assert r.decisions(decision="allowed", host="registry.test")
+
+
+# --------------------------------------------------------------------------
+# the gate: held connections, answers, cuts and the plaintext scan hook,
+# on the proxy run standalone by proxy_helpers/proxy_harness.c with a
+# scripted gate (as the caller: root and nobody)
+
+
+@pytest.fixture(scope="module")
+def harness_exe():
+    import harness
+    d, exe = harness.build(reins_path())
+    yield exe
+    harness.remove(d)
+
+
+def start_harness(exe, caller, srv, gate="", ask=(), env=None, allow=None):
+    import harness
+    names = ["held.test", "no.test", "echo.test", "open.test", "narrow.test", "wide.test",
+             "example.test"]
+    allow = allow if allow is not None else \
+        [f"echo.test:{srv.echo_port}", f"narrow.test:{srv.echo_port}",
+         f"open.test:{srv.http_port}", f"example.test:{srv.https_port}"]
+    e = {"REINS_HARNESS_GATE": gate, "REINS_HARNESS_ASK": ",".join(ask), **(env or {})}
+    return harness.Harness(exe, caller, allow=allow, hosts=pins(*names), env=e)
+
+
+def test_gate_holds_a_connect_until_allowed(caller, srv, harness_exe):
+    import harness as hx
+    e = srv.echo_port
+    with start_harness(harness_exe, caller, srv, gate="held.test=ask:allow:600",
+                       ask=["held.test"]) as h:
+        t0 = time.monotonic()
+        s, line, _ = hx.connect(h.port, "held.test", e)
+        waited = time.monotonic() - t0
+        assert line.startswith("HTTP/1.1 200"), line
+        assert waited >= 0.5, waited  # held until the answer
+        assert hx.echo_roundtrip(s, b"after the yes") == b"after the yes"
+        s.close()
+        h.wait_for(r"net.close")
+        asks = h.events("net.decision", host="held.test", decision="ask")
+        allowed = h.events("net.decision", host="held.test", decision="allowed")
+        assert len(asks) == 1 and len(allowed) == 1, h.text()
+        assert asks[0]["lists"] == "ask" and asks[0]["rule"] == "held.test", asks
+        assert asks[0]["gate_reason"] == "the harness asks a pretend human", asks
+        assert allowed[0]["gate_reason"] == "the pretend human said yes", allowed
+        assert allowed[0]["connection"] == asks[0]["connection"]
+        assert "harness: decide" in h.text() and " connect ask held.test" in h.text()
+
+
+def test_an_answer_from_inside_the_gate_hook(caller, srv, harness_exe):
+    """The gate answers while the proxy is still inside decide(): the answer
+    waits until the connection is held, then applies."""
+    import harness as hx
+    e = srv.echo_port
+    gate = "held.test=ask:allow:now;no.test=ask:deny:now"
+    with start_harness(harness_exe, caller, srv, gate=gate, ask=["held.test", "no.test"]) as h:
+        s, line, _ = hx.connect(h.port, "held.test", e)
+        assert line.startswith("HTTP/1.1 200"), line
+        assert hx.echo_roundtrip(s) == b"ping"
+        s.close()
+        s, line, _ = hx.connect(h.port, "no.test", e)
+        assert line.startswith("HTTP/1.1 403"), line
+        s.close()
+        for host, final in (("held.test", "allowed"), ("no.test", "denied")):
+            decisions = [d["decision"] for d in h.events("net.decision", host=host)]
+            assert decisions == ["ask", final], (host, decisions)
+            assert h.events("net.decision", host=host, decision=final)[0]["gate_reason"] == \
+                "answered inside the hook"
+
+
+def test_gate_denials_for_connect_http_and_socks(caller, srv, harness_exe):
+    import harness as hx
+    e, hp = srv.echo_port, srv.http_port
+    with start_harness(harness_exe, caller, srv, gate="no.test=ask:deny:300",
+                       ask=["no.test"]) as h:
+        s, line, _ = hx.connect(h.port, "no.test", e)
+        assert line.startswith("HTTP/1.1 403"), line
+        assert s.recv(100) == b""  # then closed
+        s.close()
+        status, body = hx.http_get(h.port, f"http://no.test:{hp}/hello")
+        assert status.startswith("HTTP/1.1 403"), status
+        assert b"the pretend human said no" in body, body
+        s, code = hx.socks5(h.port, "no.test", e)
+        assert code == 2, code
+        s.close()
+        denied = h.events("net.decision", host="no.test", decision="denied")
+        assert {d["protocol"] for d in denied} == {"connect", "http", "socks5"}, denied
+        assert all(d["reason"] == "gate" and d["lists"] == "ask" and
+                   d["gate_reason"] == "the pretend human said no" for d in denied), denied
+        assert len(h.events("net.decision", host="no.test", decision="ask")) == 3
+
+
+def test_gate_narrows_and_widens_the_lists(caller, srv, harness_exe):
+    """The gate may turn an allow into a deny and a default deny into an
+    allow; an explicit deny never reaches it; ask without a gate is deny."""
+    import harness as hx
+    e = srv.echo_port
+    gate = "narrow.test=deny;wide.test=allow;held.test=allow"
+    with start_harness(harness_exe, caller, srv, gate=gate,
+                       env={"REINS_HARNESS_DENY": "held.test"}) as h:
+        s, line, _ = hx.connect(h.port, "narrow.test", e)
+        assert line.startswith("HTTP/1.1 403"), line
+        s, line, _ = hx.connect(h.port, "wide.test", e)
+        assert line.startswith("HTTP/1.1 200"), line
+        assert hx.echo_roundtrip(s) == b"ping"
+        s.close()
+        s, line, _ = hx.connect(h.port, "held.test", e)
+        assert line.startswith("HTTP/1.1 403"), line
+        d = h.events("net.decision", host="narrow.test")[0]
+        assert (d["decision"], d["lists"], d["reason"]) == ("denied", "allow", "gate"), d
+        assert d["gate_reason"] == "the harness refuses it"
+        d = h.events("net.decision", host="wide.test")[0]
+        assert (d["decision"], d["lists"], d["rule"]) == ("allowed", "deny", "default"), d
+        d = h.events("net.decision", host="held.test")[0]
+        assert (d["decision"], d["reason"]) == ("denied", "deny-rule"), d
+        assert "decide" not in "".join(line for line in h.text().splitlines()
+                                      if "held.test" in line and line.startswith("harness:"))
+    with start_harness(harness_exe, caller, srv, ask=["echo.test"],
+                       env={"REINS_HARNESS_NO_GATE": "1"}) as h:
+        status, body = hx.http_get(h.port, f"http://echo.test:{e}/")
+        assert status.startswith("HTTP/1.1 403") and b"no approver" in body, (status, body)
+        d = h.events("net.decision", host="echo.test")[0]
+        assert (d["decision"], d["lists"], d["reason"]) == ("denied", "ask", "no-approver"), d
+
+
+def test_a_held_connection_blocks_nobody_and_its_client_can_leave(caller, srv, harness_exe):
+    import harness as hx
+    e = srv.echo_port
+    with start_harness(harness_exe, caller, srv, gate="held.test=ask", ask=["held.test"]) as h:
+        held = hx.connect_send(h.port, "held.test", e)
+        held.sendall(b"early bytes stay in the proxy")
+        h.wait_for(r'"decision":"ask"')
+        worst = 0.0
+        for _ in range(20):
+            t0 = time.monotonic()
+            s, line, _ = hx.connect(h.port, "echo.test", e)
+            assert line.startswith("HTTP/1.1 200"), line
+            assert hx.echo_roundtrip(s) == b"ping"
+            s.close()
+            worst = max(worst, time.monotonic() - t0)
+        assert worst < 1.0, worst
+        status, _ = hx.http_get(h.port, f"http://open.test:{srv.http_port}/hello")
+        assert status.startswith("HTTP/1.1 200"), status
+        conn = h.events("net.decision", host="held.test", decision="ask")[0]["connection"]
+        held.close()
+        h.wait_for(rf"harness: abandoned {conn}\b")
+        closes = h.events("net.close", host="held.test")
+        assert closes and closes[0]["reason"] == "client-gone", closes
+
+
+def test_a_held_connection_idles_out(caller, srv, harness_exe):
+    import harness as hx
+    with start_harness(harness_exe, caller, srv, gate="held.test=ask", ask=["held.test"],
+                       env={"REINS_HARNESS_IDLE_MS": "800"}) as h:
+        t0 = time.monotonic()
+        s, line, _ = hx.connect(h.port, "held.test", srv.echo_port)
+        assert line.startswith("HTTP/1.1 403"), line
+        assert 0.7 < time.monotonic() - t0 < 5
+        h.wait_for(r"harness: abandoned \d+")
+        d = h.events("net.decision", host="held.test", decision="denied")
+        assert d and "idle timeout" in d[0]["gate_reason"], d
+
+
+def test_held_connections_count_against_max_connections(caller, srv, harness_exe):
+    import harness as hx
+    e = srv.echo_port
+    with start_harness(harness_exe, caller, srv, gate="held.test=ask:deny:1500",
+                       ask=["held.test"], env={"REINS_HARNESS_MAX_CONN": "2"}) as h:
+        a = hx.connect_send(h.port, "held.test", e)
+        b = hx.connect_send(h.port, "held.test", e)
+        h.wait_for(r'(?s)"decision":"ask".*"decision":"ask"')
+        t0 = time.monotonic()
+        s, line, _ = hx.connect(h.port, "echo.test", e)  # waits for a free slot
+        assert line.startswith("HTTP/1.1 200"), line
+        assert time.monotonic() - t0 > 0.8
+        for x in (a, b, s):
+            x.close()
+
+
+def test_close_all_cuts_tunnels_and_held_connections(caller, srv, harness_exe):
+    import harness as hx
+    e = srv.echo_port
+    with start_harness(harness_exe, caller, srv, gate="held.test=ask", ask=["held.test"]) as h:
+        tunnel, line, _ = hx.connect(h.port, "echo.test", e)
+        assert line.startswith("HTTP/1.1 200") and hx.echo_roundtrip(tunnel) == b"ping"
+        held = hx.connect_send(h.port, "held.test", e)
+        h.wait_for(r'"decision":"ask"')
+        h.signal()
+        h.wait_for(r"harness: egress off.*\n(?:.*\n)*.*harness: egress off")
+        assert tunnel.recv(100) == b""
+        assert hx._read_head(held).startswith(b"HTTP/1.1 403")
+        closes = h.events("net.close", reason="harness: egress off")
+        assert {c["host"] for c in closes} == {"echo.test", "held.test"}, closes
+        # new requests still go through the gate
+        s, line, _ = hx.connect(h.port, "echo.test", e)
+        assert line.startswith("HTTP/1.1 200"), line
+        s.close()
+
+
+def test_plaintext_egress_is_shown_to_the_scan_hook(caller, srv, harness_exe):
+    import harness as hx
+    e, hp, tp = srv.echo_port, srv.http_port, srv.https_port
+    env = {"REINS_HARNESS_SCAN": "1", "REINS_HARNESS_SCAN_STOP": "TOPSECRET"}
+    with start_harness(harness_exe, caller, srv, env=env) as h:
+        status, _ = hx.http_get(h.port, f"http://open.test:{hp}/upload", body=b"form=visible")
+        assert status.startswith("HTTP/1.1 200"), status
+        h.wait_for(r"harness: scan \d+ open.test \d+ POST./upload.HTTP/1.1")
+        assert "form=visible" in h.text()
+        # a plaintext CONNECT tunnel: its first bytes, then more, up to 64 KiB
+        s, line, _ = hx.connect(h.port, "echo.test", e)
+        assert hx.echo_roundtrip(s, b"plain words") == b"plain words"
+        big = b"z" * 100000
+        assert hx.echo_roundtrip(s, big) == big
+        s.close()
+        h.wait_for(r"harness: scan \d+ echo.test 11 plain.words")
+        scanned = sum(int(m) for m in re.findall(r"harness: scan \d+ echo.test (\d+)", h.text()))
+        assert scanned == 64 * 1024, scanned
+        # TLS is not shown
+        import ssl
+        ctx = ssl.create_default_context(cafile=srv.cert)
+        s, line, _ = hx.connect(h.port, "example.test", tp)
+        with ctx.wrap_socket(s, server_hostname="example.test") as t:
+            t.sendall(b"GET /hello HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
+            assert t.recv(4096).startswith(b"HTTP/1.1 200")
+        h.wait_for(r'"type":"net.close".*"host":"example.test"')
+        assert not re.search(r"harness: scan \d+ example.test", h.text())
+        # a secret in plaintext: the hook turns egress off before it leaves
+        s, line, _ = hx.connect(h.port, "echo.test", e)
+        s.sendall(b"here is TOPSECRET data")
+        assert s.recv(100) == b""
+        closes = h.events("net.close", reason="harness: a secret in plaintext egress")
+        assert closes and closes[-1]["bytes_up"] == 0, closes

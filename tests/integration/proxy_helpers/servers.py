@@ -41,14 +41,19 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             return None
         return super().do_GET()
 
+    uploads = []  # bytes each POST delivered, complete or cut
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         got = 0
-        while got < length:
-            data = self.rfile.read(min(65536, length - got))
-            if not data:
-                break
-            got += len(data)
+        try:
+            while got < length:
+                data = self.rfile.read(min(65536, length - got))
+                if not data:
+                    break
+                got += len(data)
+        finally:
+            _Handler.uploads.append(got)
         return self._send(f"received {got}\n".encode())
 
     def _send(self, body):
@@ -69,6 +74,11 @@ def _serve(server):
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()
     return server
+
+
+def uploads():
+    """What each POST so far delivered to the HTTP servers, in order."""
+    return list(_Handler.uploads)
 
 
 def http_server(root):

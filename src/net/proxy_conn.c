@@ -1,0 +1,280 @@
+/* A connection's life in the proxy (proxy_internal.h): accepted, given the
+ * epoll interest its state needs, its events sent to the part that handles
+ * that state, timed out, closed. */
+#include "net/proxy_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+void proxy_handle_set(struct proxy *proxy, struct proxy_handle *h, uint32_t events)
+{
+        if (h->fd < 0)
+                return;
+        if (h->registered && h->events == events)
+                return;
+        struct epoll_event ev = {.events = events, .data.ptr = h};
+        if (epoll_ctl(proxy->epoll_fd, h->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, h->fd, &ev) ==
+            0) {
+                h->registered = true;
+                h->events = events;
+        }
+}
+
+void proxy_handle_close(struct proxy *proxy, struct proxy_handle *h)
+{
+        if (h->fd < 0)
+                return;
+        if (h->registered)
+                epoll_ctl(proxy->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
+        close(h->fd);
+        h->fd = -1;
+        h->registered = false;
+}
+
+void proxy_update_timer(struct proxy *proxy)
+{
+        bool want = proxy->conn_count > 0 || proxy->accept_paused;
+        if (want == proxy->timer_armed)
+                return;
+        struct itimerspec its = {0};
+        if (want) {
+                its.it_interval.tv_nsec = PROXY_TICK_MS * 1000000L;
+                its.it_value = its.it_interval;
+        }
+        timerfd_settime(proxy->timer.fd, 0, &its, NULL);
+        proxy->timer_armed = want;
+}
+
+void proxy_update_accept(struct proxy *proxy)
+{
+        bool can = !proxy->accept_paused && proxy->conn_count < proxy->max_connections;
+        proxy_handle_set(proxy, &proxy->listen, can ? EPOLLIN : 0);
+}
+
+void proxy_conn_close(struct proxy_conn *c, const char *why)
+{
+        if (c->dead)
+                return;
+        struct proxy *proxy = c->proxy;
+        if (c->allowed || c->state == CONN_HELD)
+                proxy_emit_close(c, why);
+        net_resolve_cancel(c->query);
+        c->query = NULL;
+        if (c->tunnel_ready)
+                net_tunnel_destroy(&c->tunnel);
+        c->tunnel_ready = false;
+        proxy_handle_close(proxy, &c->client);
+        proxy_handle_close(proxy, &c->upstream);
+        free(c->in);
+        free(c->out);
+        free(c->forward_head);
+        c->in = c->out = c->forward_head = NULL;
+        /* unlink from the live list */
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                proxy->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->dead = true;
+        c->next = proxy->zombies;
+        proxy->zombies = c;
+        proxy->conn_count--;
+        proxy_update_accept(proxy);
+}
+
+void proxy_free_zombies(struct proxy *proxy)
+{
+        while (proxy->zombies) {
+                struct proxy_conn *c = proxy->zombies;
+                proxy->zombies = c->next;
+                free(c);
+        }
+}
+
+void proxy_conn_update_events(struct proxy_conn *c)
+{
+        if (c->dead)
+                return;
+        struct proxy *proxy = c->proxy;
+        uint32_t client = 0, upstream = 0;
+        switch (c->state) {
+        case CONN_REQUEST:
+                client = proxy_conn_reply_pending(c) ? EPOLLOUT : EPOLLIN;
+                break;
+        case CONN_HELD:
+                /* read nothing more from a held client, but notice it leave */
+                client = EPOLLRDHUP;
+                break;
+        case CONN_RESOLVING:
+                break;
+        case CONN_CONNECTING:
+                upstream = EPOLLOUT;
+                break;
+        case CONN_SNI_WAIT:
+                client = proxy_conn_reply_pending(c) ? EPOLLOUT : EPOLLIN;
+                upstream = EPOLLIN; /* a server that speaks first: not TLS */
+                break;
+        case CONN_TUNNEL:
+                if (proxy_conn_reply_pending(c))
+                        client = EPOLLOUT;
+                else if (c->out_off < c->out_len)
+                        upstream = EPOLLOUT;
+                else {
+                        client = net_tunnel_client_events(&c->tunnel);
+                        upstream = net_tunnel_upstream_events(&c->tunnel);
+                }
+                break;
+        case CONN_CLOSING:
+                client = EPOLLOUT;
+                break;
+        }
+        proxy_handle_set(proxy, &c->client, client);
+        proxy_handle_set(proxy, &c->upstream, upstream);
+}
+
+void proxy_conn_on_event(struct proxy_handle *h, uint32_t events)
+{
+        struct proxy_conn *c = h->conn;
+        if (c->dead)
+                return;
+        bool is_client = h->kind == HANDLE_CLIENT;
+        bool failed = events & (EPOLLERR | EPOLLHUP);
+        switch (c->state) {
+        case CONN_REQUEST:
+                if (is_client)
+                        proxy_conn_on_request(c);
+                break;
+        case CONN_HELD:
+                if (is_client && (failed || (events & EPOLLRDHUP)))
+                        proxy_conn_abandon(c, "client-gone");
+                break;
+        case CONN_RESOLVING:
+                if (is_client && failed)
+                        proxy_conn_close(c, "client-gone");
+                break;
+        case CONN_CONNECTING:
+                if (is_client) {
+                        if (failed)
+                                proxy_conn_close(c, "client-gone");
+                } else {
+                        proxy_conn_on_connect_ready(c);
+                }
+                break;
+        case CONN_SNI_WAIT:
+                proxy_conn_on_sni_wait(c, is_client, !is_client);
+                break;
+        case CONN_TUNNEL:
+                proxy_conn_on_tunnel_event(c, h, events);
+                break;
+        case CONN_CLOSING:
+                if (failed) {
+                        proxy_conn_close(c, "client-gone");
+                        break;
+                }
+                if (proxy_conn_flush_reply(c) < 0)
+                        break;
+                if (!proxy_conn_reply_pending(c))
+                        proxy_conn_close(c, "refused");
+                break;
+        }
+}
+
+void proxy_accept(struct proxy *proxy)
+{
+        for (int i = 0; i < PROXY_ACCEPT_BATCH && proxy->conn_count < proxy->max_connections; i++) {
+                int fd = accept4(proxy->listen.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                            errno == ENOMEM) {
+                                /* out of fds: stop accepting until the next tick
+                                 * instead of spinning on a readable listener */
+                                proxy->accept_paused = true;
+                                event_emit(proxy->events, "net.overload",
+                                           json_pack("{s:s, s:i}", "error", strerror(errno),
+                                                     "connections", proxy->conn_count));
+                        }
+                        break;
+                }
+                struct proxy_conn *c = calloc(1, sizeof(*c));
+                if (!c) {
+                        close(fd);
+                        break;
+                }
+                c->proxy = proxy;
+                c->id = ++proxy->next_id;
+                c->client = (struct proxy_handle){.kind = HANDLE_CLIENT, .conn = c, .fd = fd};
+                c->upstream = (struct proxy_handle){.kind = HANDLE_UPSTREAM, .conn = c, .fd = -1};
+                c->destination = -1;
+                c->state = CONN_REQUEST;
+                c->started_ms = proxy->now_ms;
+                c->deadline_ms = proxy->now_ms + PROXY_REQUEST_TIMEOUT_MS;
+                c->next = proxy->conns;
+                if (proxy->conns)
+                        proxy->conns->prev = c;
+                proxy->conns = c;
+                proxy->conn_count++;
+                proxy_conn_update_events(c);
+        }
+        proxy_update_accept(proxy);
+        proxy_update_timer(proxy);
+}
+
+static void conn_timeout(struct proxy_conn *c)
+{
+        switch (c->state) {
+        case CONN_REQUEST:
+                if (c->in_len > 0) {
+                        c->protocol = c->protocol == PROTO_UNKNOWN &&
+                                              (unsigned char)c->in[0] != NET_SOCKS5_VERSION
+                                          ? PROTO_HTTP
+                                          : c->protocol;
+                        proxy_conn_fail(c, 408, NET_SOCKS5_GENERAL_FAILURE, "request timed out");
+                } else {
+                        proxy_conn_close(c, "request-timeout");
+                }
+                break;
+        case CONN_HELD:
+                proxy_conn_held_timeout(c);
+                break;
+        case CONN_RESOLVING:
+                net_resolve_cancel(c->query);
+                c->query = NULL;
+                proxy_emit_decision(c, false, "dns-failure", "DNS timed out");
+                proxy_conn_fail(c, 504, NET_SOCKS5_HOST_UNREACHABLE, "DNS timed out");
+                break;
+        case CONN_CONNECTING:
+                proxy_conn_connect_next(c, ETIMEDOUT);
+                break;
+        case CONN_SNI_WAIT:
+        case CONN_TUNNEL:
+                proxy_conn_close(c, "idle-timeout");
+                break;
+        case CONN_CLOSING:
+                proxy_conn_close(c, "refused");
+                break;
+        }
+}
+
+void proxy_tick(struct proxy *proxy)
+{
+        uint64_t ticks;
+        if (read(proxy->timer.fd, &ticks, sizeof(ticks)) < 0) {
+                /* EAGAIN: nothing to drain */
+        }
+        if (proxy->accept_paused) {
+                proxy->accept_paused = false;
+                proxy_update_accept(proxy);
+        }
+        for (struct proxy_conn *c = proxy->conns, *next; c; c = next) {
+                next = c->next;
+                if (proxy->now_ms >= c->deadline_ms)
+                        conn_timeout(c);
+        }
+        proxy_update_timer(proxy);
+}
