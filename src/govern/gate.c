@@ -26,6 +26,8 @@ struct gate {
         bool expired_reported;
         void (*settled)(void *ctx, const struct approval_answer *answer);
         void *settled_ctx;
+        gate_scan_fn scan;
+        void *scan_ctx;
 };
 
 int64_t gate_now_ms(void)
@@ -155,6 +157,19 @@ static void gate_abandoned(void *ctx, uint64_t id)
         settle_notify(g, &answer);
 }
 
+static void gate_scan(void *ctx, uint64_t id, const char *host, const void *bytes, size_t len)
+{
+        struct gate *g = ctx;
+        if (g->scan)
+                g->scan(g->scan_ctx, id, host, bytes, len);
+}
+
+void gate_on_scan(struct gate *g, gate_scan_fn fn, void *ctx)
+{
+        g->scan = fn;
+        g->scan_ctx = ctx;
+}
+
 struct gate *gate_new(const struct gate_config *config, struct reins_error *err)
 {
         struct gate *g = calloc(1, sizeof(*g));
@@ -169,6 +184,7 @@ struct gate *gate_new(const struct gate_config *config, struct reins_error *err)
         }
         g->hooks.decide = gate_decide;
         g->hooks.abandoned = gate_abandoned;
+        g->hooks.scan = gate_scan;
         g->hooks.ctx = g;
         g->refreshed_ms = gate_now_ms();
         return g;

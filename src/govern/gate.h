@@ -70,6 +70,14 @@ int gate_agent_ask(struct gate *gate, const char *kind, const char *target, cons
 void gate_on_settled(struct gate *gate, void (*fn)(void *ctx, const struct approval_answer *answer),
                      void *ctx);
 
+/* Plaintext egress (the first PROXY_SCAN_MAX bytes a client sends on a
+ * connection that is not TLS), for the risk engine's content rules. It runs
+ * inside the proxy: it may change the tier (proxy_close_all is deferred by
+ * the proxy) but must not block. */
+typedef void (*gate_scan_fn)(void *ctx, uint64_t connection, const char *host, const void *bytes,
+                             size_t len);
+void gate_on_scan(struct gate *gate, gate_scan_fn fn, void *ctx);
+
 /* Time out overdue requests, re-read the revocation list; call often. */
 void gate_tick(struct gate *gate);
 
