@@ -221,10 +221,34 @@ static void test_build_error_names_key_and_pattern(void **state)
         strv_free(&v);
 }
 
+/* network.ask: a pattern without a port covers every port, like a deny */
+static void test_ask_matches_any_port(void **state)
+{
+        (void)state;
+        struct reins_strv patterns = {0};
+        struct net_rules rules = {0};
+        struct reins_error err = {0};
+        assert_int_equal(strv_push(&patterns, "gist.github.com"), 0);
+        assert_int_equal(strv_push(&patterns, "*.paste.test:8080"), 0);
+        assert_int_equal(net_rules_build(&rules, &patterns, "network.ask", &err), 0);
+        assert_string_equal(net_rules_match_any_port(&rules, "gist.github.com", 443),
+                            "gist.github.com");
+        assert_string_equal(net_rules_match_any_port(&rules, "gist.github.com", 8443),
+                            "gist.github.com");
+        assert_null(net_rules_match_any_port(&rules, "api.github.com", 443));
+        assert_string_equal(net_rules_match_any_port(&rules, "a.paste.test", 8080),
+                            "*.paste.test:8080");
+        assert_null(net_rules_match_any_port(&rules, "a.paste.test", 443)); /* port stated */
+        assert_null(net_rules_match_any_port(&rules, "paste.test", 8080));  /* subdomains only */
+        net_rules_free(&rules);
+        strv_free(&patterns);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_parse_accepts),
+            cmocka_unit_test(test_ask_matches_any_port),
             cmocka_unit_test(test_parse_refuses),
             cmocka_unit_test(test_normalize),
             cmocka_unit_test(test_wildcard_edges),
