@@ -559,7 +559,7 @@ int cli_run(int argc, char **argv)
             .policy = policy,
             .plan = plan,
             .session = args.session,
-            .resume = args.resume != NULL,
+            .resume = args.resume,
             .quiet = args.quiet,
             .events = &args.events,
         };

@@ -71,7 +71,8 @@ static int govern_bind_token(struct run_govern *g, const struct run_govern_optio
             .command = basename(command),
             .session = o->session,
             .agent_key_hex = g->agent_public.hex,
-            .resume = o->resume,
+            .resume = o->resume != NULL,
+            .resume_of = o->resume ? o->resume : "",
         };
         int r = session_token_bind(&g->token, &ctx, err);
         free(command);

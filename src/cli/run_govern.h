@@ -22,7 +22,7 @@ struct run_govern_options {
         const struct reins_policy *policy;
         const struct reins_plan *plan;
         const char *session;
-        bool resume;
+        const char *resume; /* --resume SESSION, NULL when not resuming */
         bool quiet;
         struct event_bus *events;
 };

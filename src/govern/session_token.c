@@ -88,7 +88,10 @@ static int token_bind(const char *dir, const char *id, const struct session_toke
         const char *session = bound ? json_string_value(json_object_get(bound, "session")) : NULL;
         const char *key = bound ? json_string_value(json_object_get(bound, "agent_key")) : NULL;
         int r = 0;
-        if (ctx->resume && session && strcmp(session, ctx->session) == 0)
+        /* --resume names the copy-on-write session (its id, or a prefix of at
+         * least 8 characters), which is the run that bound the token */
+        if (ctx->resume && session && strlen(ctx->resume_of) >= 8 &&
+            strncmp(session, ctx->resume_of, strlen(ctx->resume_of)) == 0)
                 r = 0;
         else
                 r = reins_error_set(err, EPERM,

@@ -43,7 +43,8 @@ struct session_token_context {
         const char *command; /* basename of argv[0] */
         const char *session;
         const char *agent_key_hex; /* this session's agent public key */
-        bool resume;               /* --resume: a token bound to `session` is accepted */
+        bool resume;               /* --resume: a token bound to `resume_of` is accepted */
+        const char *resume_of;     /* the session given to --resume */
 };
 
 /* Read FILE ("-" for stdin) and verify it against the user key: signature

@@ -356,3 +356,17 @@ def test_agent_cannot_answer_its_own_request(caller, web):
     assert "found: " not in s.stdout, s.stdout  # no control socket in sight
     assert re.search(r"^held 403$", s.stdout, re.M), s.stdout  # nobody said yes: timeout
     assert not s.events("approval.answer")
+
+
+def test_token_follows_its_session_on_resume(caller):
+    ws = caller.workspace()
+    tok = caller.mkdtemp(prefix="reins-tokdir-") / "t.tok"
+    assert caller.run(["token", "mint", "-o", tok]).returncode == 0
+    r = caller.sandbox(["sh", "-c", "echo kept > f"], ws=ws,
+                       opts=["--workspace-mode", "overlay", "--token", tok])
+    assert r.returncode == 0, r.stderr
+    session = re.search(r"changes kept in session ([0-9a-f]+)", r.stderr).group(1)
+    r = caller.sandbox(["cat", "f"], ws=ws, opts=["--resume", session, "--token", tok])
+    assert r.returncode == 0 and r.stdout == "kept\n", r.stderr
+    r = caller.sandbox(["true"], ws=ws, opts=["--token", tok])
+    assert r.returncode == 125 and "already bound to session " + session in r.stderr
