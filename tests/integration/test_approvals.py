@@ -370,3 +370,10 @@ def test_token_follows_its_session_on_resume(caller):
     assert r.returncode == 0 and r.stdout == "kept\n", r.stderr
     r = caller.sandbox(["true"], ws=ws, opts=["--token", tok])
     assert r.returncode == 125 and "already bound to session " + session in r.stderr
+
+
+def test_no_request_channel_without_approvals(caller):
+    r = caller.sandbox(["bash", "-c", "echo url=${REINS_REQUEST_URL:-none}; "
+                        "(exec 3<>/dev/tcp/127.0.0.1/3129) 2>/dev/null && echo open || echo closed"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["url=none", "closed"], r.stdout

@@ -127,11 +127,8 @@ def test_environment_passes_only_kept_names(caller, default_preset):
         assert value not in r.stdout
     keep = (default_preset.get("env") or {}).get("keep") or []
     extra = set(((default_preset.get("env") or {}).get("set") or {}).keys())
-    # reins adds one name of its own: where the agent may ask for more (a fixed
-    # address inside the sandbox, nothing of the host's)
-    ours = {"REINS_REQUEST_URL"}
-    assert "REINS_REQUEST_URL=http://127.0.0.1:3129/ask" in r.stdout.splitlines()
-    unexpected = {n for n in names if not _kept(n, keep) and n not in extra and n not in ours}
+    # REINS_REQUEST_URL (where the agent may ask a human) only comes with approvals
+    unexpected = {n for n in names if not _kept(n, keep) and n not in extra}
     assert unexpected == set(), f"names not in env.keep passed: {unexpected}"
     assert "PATH" in names
     assert f"HOME={caller.home}" in r.stdout.splitlines()
