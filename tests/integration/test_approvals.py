@@ -377,3 +377,20 @@ def test_no_request_channel_without_approvals(caller):
                         "(exec 3<>/dev/tcp/127.0.0.1/3129) 2>/dev/null && echo open || echo closed"])
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["url=none", "closed"], r.stdout
+
+
+def test_token_expiry_mid_session(caller, web):
+    ws = caller.workspace()
+    pol = policy(caller, ws, web, allow=["allowed.test"])
+    tok = caller.mkdtemp(prefix="reins-tokdir-") / "t.tok"
+    assert caller.run(["token", "mint", "--expires", "3s", "-o", tok]).returncode == 0
+    script = (f"echo before $({CURL} http://allowed.test:{web}/hello)\n"
+              f"sleep 4\n"
+              f"echo after $({CURL} http://allowed.test:{web}/hello)\n")
+    s = Session(caller, ws, pol, script, opts=["--token", tok])
+    assert s.wait() == 0, s.stderr
+    assert re.search(r"^before .* 200$", s.stdout, re.M), s.stdout
+    m = re.search(r"^after (.*) 403$", s.stdout, re.M)
+    assert m and "expired" in m.group(1), s.stdout
+    expired = s.events("token.expired")
+    assert expired and "new connections refused" in expired[0]["effect"]
