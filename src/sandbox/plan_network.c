@@ -78,8 +78,8 @@ int plan_add_network(struct reins_plan *plan, const struct reins_policy *policy,
         plan->proxy = mode == POLICY_NETWORK_PROXY;
         /* the agent's request channel, when a human may be asked at all; it
          * lives in the sandbox's own network namespace (none with --net host) */
-        plan->agent_channel = !plan->host_network &&
-                              (policy->approvals.present || policy->network.ask.count > 0);
+        plan->agent_channel =
+            !plan->host_network && (policy->approvals.present || policy->network.ask.count > 0);
         if (plan->agent_channel) {
                 char entry[64];
                 snprintf(entry, sizeof(entry), "REINS_REQUEST_URL=http://127.0.0.1:%d/ask",
