@@ -126,6 +126,10 @@ int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
             .quiet = o->quiet,
             .events = o->events,
         };
+        if (g->approvals && !g->has_user_key)
+                return reins_error_set(err, ENOKEY,
+                                       "approvals need your key to check the answers, and it "
+                                       "cannot be read ('reins id' creates it)");
         if (!(g->gate = gate_new(&gate, err)))
                 return -EINVAL;
         struct run_control_config control = {
