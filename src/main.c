@@ -15,6 +15,7 @@ static const struct {
     {"audit", cli_audit, "show, tail, verify or export audit trails"},
     {"ps", cli_ps, "sessions running now"},
     {"stop", cli_stop, "end a running session"},
+    {"thaw", cli_thaw, "let a session the risk engine froze go on"},
     {"ls", cli_ls, "copy-on-write workspace sessions"},
     {"diff", cli_diff, "what a copy-on-write session changed"},
     {"apply", cli_apply, "merge a copy-on-write session into the workspace"},

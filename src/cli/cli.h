@@ -17,6 +17,7 @@ int cli_token(int argc, char **argv);   /* delegation tokens */
 int cli_pending(int argc, char **argv); /* requests waiting for a human */
 int cli_approve(int argc, char **argv); /* answer one: yes (or --watch, a queue) */
 int cli_deny(int argc, char **argv);    /* answer one: no */
+int cli_thaw(int argc, char **argv);    /* let a frozen session go on */
 
 /* Exit statuses shared by every subcommand (DESIGN §4). */
 enum {

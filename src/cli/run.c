@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/run_events.h"
 #include "cli/run_govern.h"
+#include "cli/run_risk.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
 #include "audit/changes.h"
@@ -47,6 +48,7 @@ struct run_args {
         struct workspace_session workspace;
         const char *token_file; /* --token FILE */
         struct run_govern govern;
+        struct run_risk risk;
         struct plan_options plan;
         bool quiet;
 };
@@ -373,6 +375,7 @@ static void run_audit_tick(void *ctx)
                 args->last_flush = now;
         }
         run_govern_tick(&args->govern);
+        run_risk_tick(&args->risk);
 }
 
 static void run_close_trail(struct run_args *args)
@@ -459,6 +462,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
+        run_risk_set_sandbox(&args->risk, sandbox.pid);
         /* while the sandbox builds its root */
         if (run_setup_cgroup(plan, &cgroup, &in.rlimit_fallback, args->quiet) < 0) {
                 spawn_kill(&sandbox);
@@ -501,6 +505,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         run_govern_configure(&args->govern, &config);
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
                 fprintf(stderr, "reins: %s\n", err.message);
+        run_risk_tick(&args->risk); /* the last findings, before session.end */
         run_emit_changes(&args->events, plan, before);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);
@@ -563,7 +568,9 @@ int cli_run(int argc, char **argv)
             .quiet = args.quiet,
             .events = &args.events,
         };
-        if (run_govern_start(&args.govern, &govern, &err) < 0) {
+        if (run_govern_start(&args.govern, &govern, &err) < 0 ||
+            run_risk_start(&args.risk, policy, plan, &args.events, &args.govern, args.quiet, &err) <
+                0) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
@@ -586,6 +593,7 @@ out:
         run_close_trail(&args);
         event_bus_fini(&args.events);
         run_govern_finish(&args.govern); /* its control socket was a sink until here */
+        run_risk_finish(&args.risk);     /* and so was the engine */
         free(args.trail_dir);
         if (args.event_stream)
                 fclose(args.event_stream);

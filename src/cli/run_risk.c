@@ -1,0 +1,217 @@
+/* The risk engine wired into `reins run` (run_risk.h). */
+#include "cli/run_risk.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "govern/token_revoke.h"
+#include "sandbox/freeze.h"
+#include "sandbox/remount.h"
+
+#define RUN_RISK_QUEUE_MAX 256 /* reports kept between two ticks */
+
+static void queue_report(struct run_risk *r, json_t *report)
+{
+        if (!report)
+                return;
+        if (json_array_size(r->queue) >= RUN_RISK_QUEUE_MAX) {
+                json_decref(report); /* a flood of findings: the tier already says enough */
+                return;
+        }
+        json_array_append_new(r->queue, report);
+}
+
+static void on_finding(void *ctx, const json_t *finding)
+{
+        struct run_risk *r = ctx;
+        json_t *copy = json_deep_copy(finding);
+        if (copy)
+                json_object_del(copy, "type"); /* the bus stamps it */
+        queue_report(r, json_pack("{s:s, s:o}", "report", "finding", "body", copy));
+}
+
+static void on_tier(void *ctx, int old_tier, int new_tier, const char *reason)
+{
+        struct run_risk *r = ctx;
+        queue_report(r, json_pack("{s:s, s:i, s:i, s:s}", "report", "tier", "from", old_tier, "to",
+                                  new_tier, "reason", reason ? reason : ""));
+}
+
+int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
+                   const struct reins_plan *plan, struct event_bus *events,
+                   struct run_govern *govern, bool quiet, struct reins_error *err)
+{
+        (void)policy;
+        memset(r, 0, sizeof(*r));
+        r->events = events;
+        r->govern = govern;
+        r->plan = plan;
+        r->quiet = quiet;
+        r->workspace_readonly = plan->workspace_readonly;
+        r->queue = json_array();
+        struct risk_config config = {
+            .on_finding = on_finding,
+            .on_tier = on_tier,
+            .ctx = r,
+        };
+        r->engine = r->queue ? risk_engine_new(&config) : NULL;
+        if (!r->engine)
+                return reins_error_set(err, ENOMEM, "starting the risk engine");
+        govern->thaw = run_risk_thaw;
+        govern->status = run_risk_status;
+        govern->risk_ctx = r;
+        return event_bus_add_sink(events, risk_engine_sink, r->engine) < 0
+                   ? reins_error_set(err, ENOSPC, "too many event sinks")
+                   : 0;
+}
+
+void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox)
+{
+        r->sandbox = sandbox;
+}
+
+static void playbook_event(struct run_risk *r, const char *action, int tier, const char *error,
+                           json_t *extra)
+{
+        json_t *fields =
+            json_pack("{s:s, s:i, s:b}", "action", action, "tier", tier, "ok", error == NULL);
+        if (fields && error)
+                json_object_set_new(fields, "error", json_string(error));
+        if (fields && extra)
+                json_object_update(fields, extra);
+        json_decref(extra);
+        event_emit(r->events, "risk.playbook", fields);
+}
+
+static void playbook_egress(struct run_risk *r, int tier)
+{
+        if (!r->govern->gate)
+                return;
+        gate_set_tier(r->govern->gate, tier);
+        playbook_event(r, tier >= 2 ? "egress-off" : "ask-new-destinations", tier, NULL, NULL);
+}
+
+static void playbook_readonly(struct run_risk *r, int tier)
+{
+        if (r->workspace_readonly || !r->sandbox)
+                return;
+        struct reins_error err = {0};
+        if (remount_readonly(r->sandbox, r->plan->workspace, &err) < 0) {
+                playbook_event(r, "workspace-readonly", tier, err.message, NULL);
+                return;
+        }
+        r->workspace_readonly = true;
+        playbook_event(r, "workspace-readonly", tier, NULL, NULL);
+}
+
+static void playbook_freeze(struct run_risk *r, int tier)
+{
+        if (r->frozen || !r->sandbox)
+                return;
+        int n = freeze_sandbox(r->sandbox);
+        r->frozen = n >= 0;
+        playbook_event(r, "freeze", tier, n < 0 ? strerror(-n) : NULL,
+                       json_pack("{s:i, s:s}", "processes", n < 0 ? 0 : n, "until",
+                                 "reins thaw or reins stop"));
+        if (!r->quiet)
+                fprintf(stderr,
+                        "reins: the sandbox is frozen: 'reins thaw %s' to let it go on, 'reins "
+                        "stop %s' to end it\n",
+                        r->events->session, r->events->session);
+        if (r->govern->has_token) {
+                bool added = false;
+                struct reins_error err = {0};
+                int rc = token_revoke(r->govern->token.id, &added, &err);
+                playbook_event(r, "token-revoked", tier, rc < 0 ? err.message : NULL,
+                               json_pack("{s:s}", "token", r->govern->token.id));
+        }
+}
+
+/* What a tier does, from the one applied before up to `tier`. */
+static void playbook_run(struct run_risk *r, int tier)
+{
+        if (tier < r->applied) { /* reins thaw set it back */
+                r->applied = tier;
+                if (r->govern->gate)
+                        gate_set_tier(r->govern->gate, tier);
+                return;
+        }
+        if (tier >= 1 && r->applied < tier)
+                playbook_egress(r, tier);
+        if (tier >= 2)
+                playbook_readonly(r, tier);
+        if (tier >= 3)
+                playbook_freeze(r, tier);
+        r->applied = tier;
+}
+
+static void report_tier(struct run_risk *r, const json_t *report)
+{
+        int from = (int)json_integer_value(json_object_get(report, "from"));
+        int to = (int)json_integer_value(json_object_get(report, "to"));
+        const char *reason = json_string_value(json_object_get(report, "reason"));
+        event_emit(r->events, "risk.tier",
+                   json_pack("{s:i, s:i, s:s, s:f}", "from", from, "to", to, "reason",
+                             reason ? reason : "", "score", risk_engine_score(r->engine, -1)));
+        if (!r->quiet)
+                fprintf(stderr, "reins: risk tier T%d -> T%d: %s\n", from, to,
+                        reason ? reason : "");
+        playbook_run(r, to);
+}
+
+void run_risk_tick(struct run_risk *r)
+{
+        if (!r->engine || json_array_size(r->queue) == 0)
+                return;
+        /* take the queue first: emitting feeds the engine, which may queue more */
+        json_t *queue = r->queue;
+        r->queue = json_array();
+        size_t i;
+        json_t *report;
+        json_array_foreach(queue, i, report)
+        {
+                const char *kind = json_string_value(json_object_get(report, "report"));
+                if (strcmp(kind, "finding") == 0)
+                        event_emit(r->events, "risk.finding",
+                                   json_incref(json_object_get(report, "body")));
+                else
+                        report_tier(r, report);
+        }
+        json_decref(queue);
+}
+
+int run_risk_thaw(void *ctx, struct reins_error *err)
+{
+        struct run_risk *r = ctx;
+        if (!r->engine)
+                return reins_error_set(err, ENOTSUP, "no risk engine");
+        if (r->frozen && r->sandbox) {
+                int n = thaw_sandbox(r->sandbox);
+                if (n < 0)
+                        return reins_error_errno(err, -n, "thawing the sandbox");
+                r->frozen = false;
+                playbook_event(r, "thaw", 0, NULL, json_pack("{s:i}", "processes", n));
+        }
+        risk_engine_set_tier(r->engine, 0, "thawed by reins thaw");
+        run_risk_tick(r);
+        return 0;
+}
+
+json_t *run_risk_status(void *ctx)
+{
+        struct run_risk *r = ctx;
+        if (!r->engine)
+                return NULL;
+        return json_pack("{s:f, s:i, s:I, s:b}", "risk", risk_engine_score(r->engine, -1),
+                         "risk_tier", risk_engine_tier(r->engine), "findings",
+                         (json_int_t)risk_engine_findings(r->engine), "frozen", r->frozen);
+}
+
+void run_risk_finish(struct run_risk *r)
+{
+        risk_engine_free(r->engine);
+        r->engine = NULL;
+        json_decref(r->queue);
+        r->queue = NULL;
+}

@@ -1,0 +1,54 @@
+/* The risk engine in `reins run` (DESIGN §7): it watches the session's
+ * events, and its tiers run playbooks on the live sandbox:
+ *   T1  every new destination needs a human's approval (the gate asks)
+ *   T2  egress off (open tunnels closed, every request refused) and the
+ *       workspace remounted read-only
+ *   T3  the sandbox frozen (SIGSTOP of every process), the session's token
+ *       revoked, until `reins thaw SESSION` or `reins stop SESSION`
+ * Findings and tier changes are events ("risk.finding", "risk.tier",
+ * "risk.playbook"); a tier change is also one line on stderr.
+ *
+ * The engine is a sink of the event bus; what it reports is queued and
+ * emitted from the supervisor's tick, never from inside the sink (the bus
+ * does not re-enter). */
+#ifndef REINS_CLI_RUN_RISK_H
+#define REINS_CLI_RUN_RISK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "audit/event.h"
+#include "cli/run_govern.h"
+#include "govern/risk.h"
+#include "policy/policy.h"
+#include "sandbox/plan.h"
+
+struct run_risk {
+        struct risk_engine *engine;
+        json_t *queue; /* reports waiting for the tick */
+        struct event_bus *events;
+        struct run_govern *govern;
+        const struct reins_plan *plan;
+        pid_t sandbox; /* pid 1 of the sandbox (host pid); 0 before it exists */
+        int applied;   /* the tier whose playbook has run */
+        bool frozen;
+        bool workspace_readonly;
+        bool quiet;
+};
+
+int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
+                   const struct reins_plan *plan, struct event_bus *events,
+                   struct run_govern *govern, bool quiet, struct reins_error *err);
+void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox);
+/* Emit what the engine reported and run the playbooks it calls for. */
+void run_risk_tick(struct run_risk *r);
+/* `reins thaw`: SIGCONT, back to T0 (egress as the policy says; a
+ * workspace made read-only stays so). */
+int run_risk_thaw(void *ctx, struct reins_error *err);
+/* {"risk": score, "tier": n, "findings": n, "frozen": bool} for status. */
+json_t *run_risk_status(void *ctx);
+/* Free; after the event bus is finished (the engine is one of its sinks). */
+void run_risk_finish(struct run_risk *r);
+
+#endif
