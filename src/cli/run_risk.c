@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "govern/token_revoke.h"
+#include "policy/parse_units.h"
 #include "sandbox/freeze.h"
 #include "sandbox/remount.h"
 
@@ -38,11 +40,55 @@ static void on_tier(void *ctx, int old_tier, int new_tier, const char *reason)
                                   new_tier, "reason", reason ? reason : ""));
 }
 
+/* "id=value" in a policy map, or NULL. */
+static const char *map_value(const struct reins_strv *map, const char *id)
+{
+        size_t len = strlen(id);
+        for (size_t i = map->count; i-- > 0;) /* the last one written wins */
+                if (strncmp(map->items[i], id, len) == 0 && map->items[i][len] == '=')
+                        return map->items[i] + len + 1;
+        return NULL;
+}
+
+static enum risk_severity severity_of(const char *text)
+{
+        if (!text)
+                return RISK_SEVERITY_KEEP;
+        if (strcmp(text, "low") == 0)
+                return RISK_LOW;
+        if (strcmp(text, "medium") == 0)
+                return RISK_MEDIUM;
+        if (strcmp(text, "high") == 0)
+                return RISK_HIGH;
+        return RISK_CRITICAL;
+}
+
+/* The policy's `rules:` as one override per rule (validated by the loader). */
+static void overrides_from_policy(const struct reins_policy *p, struct risk_rule_override *out,
+                                  size_t count, const struct risk_rule_info *rules)
+{
+        for (size_t i = 0; i < count; i++) {
+                const char *id = rules[i].id;
+                const char *v;
+                out[i] = (struct risk_rule_override){.id = id};
+                for (size_t d = 0; d < p->rules.disable.count; d++)
+                        if (strcmp(p->rules.disable.items[d], id) == 0)
+                                out[i].enabled = -1;
+                out[i].severity = severity_of(map_value(&p->rules.severity, id));
+                if ((v = map_value(&p->rules.weight, id)))
+                        out[i].weight = strtod(v, NULL);
+                if ((v = map_value(&p->rules.threshold, id)))
+                        out[i].threshold = strtoll(v, NULL, 10);
+                uint64_t ms = 0;
+                if ((v = map_value(&p->rules.window, id)) && parse_duration_ms(v, &ms) == 0)
+                        out[i].window_ms = (int64_t)ms;
+        }
+}
+
 int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
                    const struct reins_plan *plan, struct event_bus *events,
                    struct run_govern *govern, bool quiet, struct reins_error *err)
 {
-        (void)policy;
         memset(r, 0, sizeof(*r));
         r->events = events;
         r->govern = govern;
@@ -50,12 +96,27 @@ int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
         r->quiet = quiet;
         r->workspace_readonly = plan->workspace_readonly;
         r->queue = json_array();
+        size_t count = 0;
+        const struct risk_rule_info *rules = risk_rule_list(&count);
+        struct risk_rule_override *overrides = calloc(count, sizeof(*overrides));
+        if (!overrides)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        overrides_from_policy(policy, overrides, count, rules);
         struct risk_config config = {
+            .half_life_ms = (int64_t)policy->risk.half_life_ms,
+            .tier_threshold = {(double)policy->risk.tier1, (double)policy->risk.tier2,
+                               (double)policy->risk.tier3},
+            .overrides = overrides,
+            .override_count = count,
             .on_finding = on_finding,
             .on_tier = on_tier,
             .ctx = r,
         };
-        r->engine = r->queue ? risk_engine_new(&config) : NULL;
+        int rc = risk_config_check(&config, err);
+        r->engine = rc == 0 && r->queue ? risk_engine_new(&config) : NULL;
+        free(overrides); /* the engine keeps a copy */
+        if (rc < 0)
+                return reins_error_prefix(err, "%s", policy->source);
         if (!r->engine)
                 return reins_error_set(err, ENOMEM, "starting the risk engine");
         govern->thaw = run_risk_thaw;

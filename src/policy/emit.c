@@ -275,6 +275,18 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_list(out, "allow", &p->syscalls.allow);
         emit_list(out, "deny", &p->syscalls.deny);
 
+        fputs("rules:\n", out);
+        emit_list(out, "disable", &p->rules.disable);
+        emit_map(out, "severity", &p->rules.severity);
+        emit_map(out, "weight", &p->rules.weight);
+        emit_map(out, "threshold", &p->rules.threshold);
+        emit_map(out, "window", &p->rules.window);
+        fputs("risk:\n  half_life: ", out);
+        emit_duration(out, p->risk.half_life_ms);
+        fprintf(out, "\n  tier1: %llu\n  tier2: %llu\n  tier3: %llu\n",
+                (unsigned long long)p->risk.tier1, (unsigned long long)p->risk.tier2,
+                (unsigned long long)p->risk.tier3);
+
         /* absent means "no approvals": writing defaults would turn them on */
         if (p->approvals.present) {
                 fputs("approvals:\n  timeout: ", out);

@@ -172,6 +172,16 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
             (r = union_list(&p->syscalls.allow, &c->syscalls.allow)) < 0 ||
             (r = union_list(&p->syscalls.deny, &c->syscalls.deny)) < 0)
                 return r;
+        if ((r = union_list(&p->rules.disable, &c->rules.disable)) < 0 ||
+            (r = merge_map(&p->rules.severity, &c->rules.severity)) < 0 ||
+            (r = merge_map(&p->rules.weight, &c->rules.weight)) < 0 ||
+            (r = merge_map(&p->rules.threshold, &c->rules.threshold)) < 0 ||
+            (r = merge_map(&p->rules.window, &c->rules.window)) < 0)
+                return r;
+        replace_number(&p->risk.half_life_ms, c->risk.half_life_ms);
+        replace_number(&p->risk.tier1, c->risk.tier1);
+        replace_number(&p->risk.tier2, c->risk.tier2);
+        replace_number(&p->risk.tier3, c->risk.tier3);
         return merge_approvals(p, c);
 }
 
@@ -202,6 +212,10 @@ int policy_apply_defaults(struct reins_policy *policy)
         default_number(&policy->limits.wall_time_ms, 0);
         default_number(&policy->limits.open_files, 0);
         default_number(&policy->limits.tmp_size_bytes, 0);
+        default_number(&policy->risk.half_life_ms, 10 * 60 * 1000);
+        default_number(&policy->risk.tier1, 20);
+        default_number(&policy->risk.tier2, 50);
+        default_number(&policy->risk.tier3, 100);
         if ((r = default_string(&policy->syscalls.profile, "default")) < 0)
                 return r;
         if (policy->approvals.present) {

@@ -194,6 +194,47 @@ static const struct field approvals_fields[] = {
     {0},
 };
 
+static const struct field rules_fields[] = {
+    {.name = "disable",
+     .kind = FIELD_LIST,
+     .offset = AT(rules.disable),
+     .check = policy_check_rule_id,
+     .noun = "rule id"},
+    {.name = "severity",
+     .kind = FIELD_MAP,
+     .offset = AT(rules.severity),
+     .check_key = policy_check_rule_id,
+     .check = policy_check_severity,
+     .noun = "severity"},
+    {.name = "weight",
+     .kind = FIELD_MAP,
+     .offset = AT(rules.weight),
+     .check_key = policy_check_rule_id,
+     .check = policy_check_weight,
+     .noun = "weight"},
+    {.name = "threshold",
+     .kind = FIELD_MAP,
+     .offset = AT(rules.threshold),
+     .check_key = policy_check_counting_rule,
+     .check = policy_check_weight,
+     .noun = "threshold"},
+    {.name = "window",
+     .kind = FIELD_MAP,
+     .offset = AT(rules.window),
+     .check_key = policy_check_windowed_rule,
+     .check = policy_check_window,
+     .noun = "window"},
+    {0},
+};
+
+static const struct field risk_fields[] = {
+    {.name = "half_life", .kind = FIELD_DURATION, .offset = AT(risk.half_life_ms)},
+    {.name = "tier1", .kind = FIELD_COUNT, .offset = AT(risk.tier1)},
+    {.name = "tier2", .kind = FIELD_COUNT, .offset = AT(risk.tier2)},
+    {.name = "tier3", .kind = FIELD_COUNT, .offset = AT(risk.tier3)},
+    {0},
+};
+
 static const struct field root_fields[] = {
     {.name = "version", .kind = FIELD_VERSION},
     {.name = "name",
@@ -218,6 +259,8 @@ static const struct field root_fields[] = {
     {.name = "env", .kind = FIELD_SECTION, .children = env_fields},
     {.name = "limits", .kind = FIELD_SECTION, .children = limits_fields},
     {.name = "syscalls", .kind = FIELD_SECTION, .children = syscalls_fields},
+    {.name = "rules", .kind = FIELD_SECTION, .children = rules_fields},
+    {.name = "risk", .kind = FIELD_SECTION, .children = risk_fields},
     {.name = "approvals",
      .kind = FIELD_SECTION,
      .children = approvals_fields,

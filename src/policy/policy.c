@@ -28,6 +28,8 @@ struct reins_policy *policy_layer_new(void)
             .tmp_size_bytes = POLICY_UNSET,
         };
         policy->approvals.timeout_ms = POLICY_UNSET;
+        policy->risk.half_life_ms = POLICY_UNSET;
+        policy->risk.tier1 = policy->risk.tier2 = policy->risk.tier3 = POLICY_UNSET;
         return policy;
 }
 
@@ -86,6 +88,11 @@ void policy_free(struct reins_policy *policy)
         strv_free(&policy->syscalls.deny);
         free(policy->approvals.default_decision);
         free(policy->approvals.unknown);
+        strv_free(&policy->rules.disable);
+        strv_free(&policy->rules.severity);
+        strv_free(&policy->rules.weight);
+        strv_free(&policy->rules.threshold);
+        strv_free(&policy->rules.window);
         policy_origins_free(policy->origins);
         free(policy);
 }

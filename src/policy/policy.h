@@ -76,6 +76,21 @@ struct reins_policy {
                 struct reins_strv deny;
         } syscalls;
 
+        /* The risk engine's rules (ids: `reins policy rules`), each a map by
+         * rule id; values are validated text ("high", "30", "2m"). */
+        struct {
+                struct reins_strv disable;   /* rule ids turned off */
+                struct reins_strv severity;  /* "id=low|medium|high|critical" */
+                struct reins_strv weight;    /* "id=N" (score added per finding) */
+                struct reins_strv threshold; /* "id=N" (for rules that count) */
+                struct reins_strv window;    /* "id=DURATION" */
+        } rules;
+
+        struct {
+                uint64_t half_life_ms; /* score decay; POLICY_UNSET: the engine's 10 minutes */
+                uint64_t tier1, tier2, tier3; /* scores entering T1..T3; UNSET: 20, 50, 100 */
+        } risk;
+
         struct {
                 bool present;
                 uint64_t timeout_ms;

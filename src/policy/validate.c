@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "govern/risk.h"
 #include "policy/glob.h"
+#include "policy/parse_units.h"
 
 static int invalid(const char **why, const char *reason)
 {
@@ -183,5 +185,59 @@ int policy_check_syscall_name(char *value, const char **why)
         for (const char *c = value; *c; c++)
                 if (!(*c >= 'a' && *c <= 'z') && !is_digit(*c) && *c != '_')
                         return invalid(why, "a syscall name has only a-z, 0-9 and '_'");
+        return 0;
+}
+
+/* ---- the risk engine's rules ---- */
+
+int policy_check_rule_id(char *value, const char **why)
+{
+        if (!risk_rule_find(value))
+                return invalid(why, "no such rule (see 'reins policy rules')");
+        return 0;
+}
+
+int policy_check_counting_rule(char *value, const char **why)
+{
+        const struct risk_rule_info *rule = risk_rule_find(value);
+        if (!rule)
+                return invalid(why, "no such rule (see 'reins policy rules')");
+        if (!rule->threshold)
+                return invalid(why, "this rule does not count anything: it has no threshold");
+        return 0;
+}
+
+int policy_check_windowed_rule(char *value, const char **why)
+{
+        const struct risk_rule_info *rule = risk_rule_find(value);
+        if (!rule)
+                return invalid(why, "no such rule (see 'reins policy rules')");
+        if (!rule->window_ms)
+                return invalid(why, "this rule has no time window");
+        return 0;
+}
+
+int policy_check_severity(char *value, const char **why)
+{
+        static const char *const names[] = {"low", "medium", "high", "critical"};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                if (strcmp(value, names[i]) == 0)
+                        return 0;
+        return invalid(why, "a severity is low, medium, high or critical");
+}
+
+int policy_check_weight(char *value, const char **why)
+{
+        uint64_t n = 0;
+        if (parse_count(value, &n) < 0 || n < 1 || n > 1000000000)
+                return invalid(why, "a whole number from 1 to 1000000000");
+        return 0;
+}
+
+int policy_check_window(char *value, const char **why)
+{
+        uint64_t ms = 0;
+        if (parse_duration_ms(value, &ms) < 0 || ms < 1000)
+                return invalid(why, "a duration of at least 1s (30s, 2m)");
         return 0;
 }

@@ -373,8 +373,10 @@ def test_token_follows_its_session_on_resume(caller):
 
 
 def test_no_request_channel_without_approvals(caller):
-    r = caller.sandbox(["bash", "-c", "echo url=${REINS_REQUEST_URL:-none}; "
-                        "(exec 3<>/dev/tcp/127.0.0.1/3129) 2>/dev/null && echo open || echo closed"])
+    probe = ("import socket\ntry:\n socket.create_connection(('127.0.0.1', 3129), 2)\n"
+             " print('open')\nexcept OSError:\n print('closed')\n")
+    r = caller.sandbox(["sh", "-c", "echo url=${REINS_REQUEST_URL:-none}; python3 -c \"$0\"",
+                        probe])
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["url=none", "closed"], r.stdout
 

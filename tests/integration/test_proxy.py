@@ -95,6 +95,11 @@ def policy_text(allow=(), deny=(), hosts=None, budget=None):
         lines.append("  hosts: " + json.dumps(hosts))
     if budget:
         lines.append(f"  egress_budget: {budget}")
+    # these tests probe the proxy's own checks on purpose (metadata, private
+    # addresses, malformed requests): the risk engine's tiers, which would
+    # rightly turn egress off, are moved out of their way (test_risk.py
+    # covers them)
+    lines.append("risk: {tier1: 1000000, tier2: 2000000, tier3: 3000000}")
     return "\n".join(lines) + "\n"
 
 

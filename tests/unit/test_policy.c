@@ -379,7 +379,7 @@ static const struct error_case error_cases[] = {
      "write, deny, protect)"},
     {"version: 1\nlimit: {}\n", EINVAL,
      "2: limit: unknown key (expected one of: version, name, extends, agent, filesystem, "
-     "network, exec, env, limits, syscalls, approvals)"},
+     "network, exec, env, limits, syscalls, rules, risk, approvals)"},
     {"version: 1\nlimits:\n  memory: 1GiB\n  swap: 0\n", EINVAL,
      "4: limits.swap: unknown key (expected one of: memory, pids, cpus, wall_time, "
      "open_files, tmp_size)"},
@@ -791,7 +791,18 @@ static void test_yaml_known_hash_input(void **state)
                                   "syscalls:\n"
                                   "  profile: default\n"
                                   "  allow: []\n"
-                                  "  deny: []\n");
+                                  "  deny: []\n"
+                                  "rules:\n"
+                                  "  disable: []\n"
+                                  "  severity: {}\n"
+                                  "  weight: {}\n"
+                                  "  threshold: {}\n"
+                                  "  window: {}\n"
+                                  "risk:\n"
+                                  "  half_life: 10m\n"
+                                  "  tier1: 20\n"
+                                  "  tier2: 50\n"
+                                  "  tier3: 100\n");
         /* sha256 of that text, computed independently (sha256sum) */
         char hash[65];
         assert_int_equal(policy_sha256_hex(p, hash), 0);
@@ -801,7 +812,10 @@ static void test_yaml_known_hash_input(void **state)
                         "[]\\n  hosts: {}\\n  egress_budget: 0\\nexec:\\n  deny: []\\nenv:\\n  "
                         "keep: []\\n  set: {}\\nlimits:\\n  memory: 0\\n  pids: 0\\n  cpus: "
                         "0\\n  wall_time: 0\\n  open_files: 0\\n  tmp_size: 0\\nsyscalls:\\n  "
-                        "profile: default\\n  allow: []\\n  deny: []\\n' | sha256sum",
+                        "profile: default\\n  allow: []\\n  deny: []\\nrules:\\n  disable: "
+                        "[]\\n  severity: {}\\n  weight: {}\\n  threshold: {}\\n  window: "
+                        "{}\\nrisk:\\n  half_life: 10m\\n  tier1: 20\\n  tier2: 50\\n  "
+                        "tier3: 100\\n' | sha256sum",
                         "r");
         assert_non_null(f);
         char line[128] = "";
