@@ -37,4 +37,7 @@ int audit_trail_close(struct audit_trail *trail, struct reins_error *err);
 /* The user's Ed25519 public key, hex (for session.start). */
 int audit_user_public_key_hex(char out[65], struct reins_error *err);
 
+/* Records written so far: the seq the next event will get. */
+uint64_t audit_trail_records(const struct audit_trail *trail);
+
 #endif

@@ -16,7 +16,6 @@
 int audit_trail_open_with_key(const char *path, const struct audit_key *key,
                               struct audit_trail **out, struct reins_error *err);
 void audit_trail_set_checkpoint_interval(struct audit_trail *trail, uint64_t every);
-uint64_t audit_trail_records(const struct audit_trail *trail); /* lines so far */
 /* Free the trail without the final checkpoint or a flush (tests: a crash). */
 void audit_trail_abandon(struct audit_trail *trail);
 

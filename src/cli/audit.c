@@ -33,7 +33,8 @@ enum {
 static void audit_usage(FILE *out)
 {
         fprintf(out,
-                "Usage: reins audit show [SESSION|FILE] [--type TYPE] [--since WHEN] [--json]\n"
+                "Usage: reins audit show [SESSION|FILE] [--type TYPE] [--findings] [--since WHEN]\n"
+                "                        [--json]\n"
                 "       reins audit tail [-f] [-n N]\n"
                 "       reins audit verify [SESSION|FILE] [--key HEX | --any-key]\n"
                 "       reins audit export --format ocsf|syslog|cef [SESSION|FILE] [--type TYPE]\n"
@@ -45,7 +46,8 @@ static void audit_usage(FILE *out)
                 "\n"
                 "show     one line per event (colour on a terminal); --json: the records as\n"
                 "         stored. --type exec, net (net.*), session... --since 10m, 2h, or a\n"
-                "         time (2026-11-23T21:00:00Z, 2026-11-23).\n"
+                "         time (2026-11-23T21:00:00Z, 2026-11-23). --findings: the risk\n"
+                "         engine's findings (--type risk: with tier changes and playbooks).\n"
                 "tail     the last N events (default 10) of the newest trail; -f: then follow\n"
                 "         every trail, including sessions that start later.\n"
                 "verify   recompute the hash chain, every checkpoint's Merkle root and Ed25519\n"
@@ -125,9 +127,18 @@ struct audit_options {
 
 static int audit_parse_options(int argc, char **argv, struct audit_options *o)
 {
-        enum { OPT_TYPE = 256, OPT_SINCE, OPT_JSON, OPT_FORMAT, OPT_KEY, OPT_ANY_KEY };
+        enum {
+                OPT_TYPE = 256,
+                OPT_SINCE,
+                OPT_JSON,
+                OPT_FORMAT,
+                OPT_KEY,
+                OPT_ANY_KEY,
+                OPT_FINDINGS
+        };
         static const struct option options[] = {
             {"type", required_argument, NULL, OPT_TYPE},
+            {"findings", no_argument, NULL, OPT_FINDINGS},
             {"since", required_argument, NULL, OPT_SINCE},
             {"json", no_argument, NULL, OPT_JSON},
             {"format", required_argument, NULL, OPT_FORMAT},
@@ -145,6 +156,9 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
                 switch (c) {
                 case OPT_TYPE:
                         o->filter.type = optarg;
+                        break;
+                case OPT_FINDINGS:
+                        o->filter.type = "risk.finding";
                         break;
                 case OPT_SINCE:
                         if (audit_parse_since(optarg, &o->filter) < 0) {

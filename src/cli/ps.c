@@ -7,6 +7,7 @@
 
 #include "audit/clock.h"
 #include "audit/runtime.h"
+#include "cli/control_client.h"
 #include "audit/text.h"
 #include "cli/cli.h"
 
@@ -37,6 +38,39 @@ static void ps_age(char *out, size_t size, const char *started)
                 snprintf(out, size, "%lldh", (long long)seconds / 3600);
         else
                 snprintf(out, size, "%lldd", (long long)seconds / 86400);
+}
+
+/* Risk, tier and pending requests from the session's control socket, merged
+ * into `entry` (nothing when it does not answer within a second). */
+static void ps_live_status(json_t *entry, const char *id)
+{
+        struct reins_error err = {0};
+        int fd = control_connect(id, &err);
+        if (fd < 0)
+                return;
+        json_t *request = json_pack("{s:s}", "op", "status"), *reply = NULL;
+        if (control_call(fd, request, &reply, 1000, &err) == 0 &&
+            json_is_true(json_object_get(reply, "ok"))) {
+                json_object_del(reply, "ok");
+                json_object_del(reply, "session");
+                json_object_update(entry, reply);
+        }
+        json_decref(reply);
+        json_decref(request);
+        close(fd);
+}
+
+/* "T2 57" (tier, score), "*" when frozen; "-" when unknown. */
+static void ps_risk(char *out, size_t size, const json_t *entry)
+{
+        json_t *tier = json_object_get(entry, "risk_tier");
+        if (!tier) {
+                snprintf(out, size, "-");
+                return;
+        }
+        snprintf(out, size, "T%lld %.0f%s", (long long)json_integer_value(tier),
+                 json_real_value(json_object_get(entry, "risk")),
+                 json_is_true(json_object_get(entry, "frozen")) ? "*" : "");
 }
 
 static char *ps_text(const json_t *value)
@@ -82,14 +116,16 @@ int cli_ps(int argc, char **argv)
                 return EXIT_REINS_FAILED;
         }
         if (!as_json)
-                printf("%-24s  %-12s  %-12s  %7s  %5s  %s\n", "SESSION", "AGENT", "POLICY", "PID",
-                       "AGE", "COMMAND");
+                printf("%-24s  %-12s  %-12s  %7s  %5s  %-8s  %7s  %s\n", "SESSION", "AGENT",
+                       "POLICY", "PID", "AGE", "RISK", "PENDING", "COMMAND");
         size_t i;
         json_t *entry;
         json_array_foreach(sessions, i, entry)
         {
                 const char *id = json_string_value(json_object_get(entry, "session"));
                 bool alive = json_is_true(json_object_get(entry, "alive"));
+                if (alive && id)
+                        ps_live_status(entry, id);
                 if (as_json) {
                         char *line =
                             json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
@@ -103,9 +139,14 @@ int cli_ps(int argc, char **argv)
                         char *agent = ps_text(json_object_get(entry, "agent"));
                         char *policy = ps_text(json_object_get(entry, "policy"));
                         char *command = ps_text(json_object_get(entry, "command"));
-                        printf("%-24s  %-12s  %-12s  %7lld  %5s  %s%s\n", id ? id : "?",
-                               agent && agent[0] ? agent : "-", policy ? policy : "-",
+                        char risk[32];
+                        ps_risk(risk, sizeof(risk), entry);
+                        json_t *pending = json_object_get(entry, "pending");
+                        printf("%-24s  %-12s  %-12s  %7lld  %5s  %-8s  %7lld  %s%s\n",
+                               id ? id : "?", agent && agent[0] ? agent : "-",
+                               policy ? policy : "-",
                                (long long)json_integer_value(json_object_get(entry, "pid")), age,
+                               risk, pending ? (long long)json_integer_value(pending) : 0LL,
                                alive ? "" : "(gone) ", command ? command : "");
                         free(agent);
                         free(policy);

@@ -85,15 +85,26 @@ static void overrides_from_policy(const struct reins_policy *p, struct risk_rule
         }
 }
 
+/* The engine's sink: the trail (a later sink) will give this event the
+ * seq it has not given yet, which is the evidence a finding names. */
+static void run_risk_sink(void *ctx, const json_t *event)
+{
+        struct run_risk *r = ctx;
+        struct audit_trail *trail = r->trail ? *r->trail : NULL;
+        risk_engine_observe(r->engine, event, trail ? (int64_t)audit_trail_records(trail) : -1);
+}
+
 int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
                    const struct reins_plan *plan, struct event_bus *events,
-                   struct run_govern *govern, bool quiet, struct reins_error *err)
+                   struct run_govern *govern, struct audit_trail **trail, bool quiet,
+                   struct reins_error *err)
 {
         memset(r, 0, sizeof(*r));
         r->events = events;
         r->govern = govern;
         r->plan = plan;
         r->quiet = quiet;
+        r->trail = trail;
         r->workspace_readonly = plan->workspace_readonly;
         r->queue = json_array();
         size_t count = 0;
@@ -122,7 +133,7 @@ int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
         govern->thaw = run_risk_thaw;
         govern->status = run_risk_status;
         govern->risk_ctx = r;
-        return event_bus_add_sink(events, risk_engine_sink, r->engine) < 0
+        return event_bus_add_sink(events, run_risk_sink, r) < 0
                    ? reins_error_set(err, ENOSPC, "too many event sinks")
                    : 0;
 }

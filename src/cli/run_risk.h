@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "audit/event.h"
+#include "audit/trail.h"
 #include "cli/run_govern.h"
 #include "govern/risk.h"
 #include "policy/policy.h"
@@ -29,6 +30,7 @@ struct run_risk {
         json_t *queue; /* reports waiting for the tick */
         struct event_bus *events;
         struct run_govern *govern;
+        struct audit_trail **trail; /* opened after the engine starts */
         const struct reins_plan *plan;
         pid_t sandbox; /* pid 1 of the sandbox (host pid); 0 before it exists */
         int applied;   /* the tier whose playbook has run */
@@ -39,7 +41,8 @@ struct run_risk {
 
 int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
                    const struct reins_plan *plan, struct event_bus *events,
-                   struct run_govern *govern, bool quiet, struct reins_error *err);
+                   struct run_govern *govern, struct audit_trail **trail, bool quiet,
+                   struct reins_error *err);
 void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox);
 /* Emit what the engine reported and run the playbooks it calls for. */
 void run_risk_tick(struct run_risk *r);

@@ -359,7 +359,11 @@ static void event_exec(struct risk_engine *engine, const json_t *json, struct ru
 
 void risk_engine_sink(void *ctx, const json_t *json)
 {
-        struct risk_engine *engine = ctx;
+        risk_engine_observe(ctx, json, -1);
+}
+
+void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t seq_hint)
+{
         const char *type = get_string(json, "type");
         if (!engine || !type)
                 return;
@@ -381,7 +385,7 @@ void risk_engine_sink(void *ctx, const json_t *json)
         if (event.now_ms > engine->last_ms)
                 engine->last_ms = event.now_ms;
         const json_t *seq = json_object_get(json, "seq");
-        event.evidence.seq = json_is_integer(seq) ? json_integer_value(seq) : -1;
+        event.evidence.seq = json_is_integer(seq) ? json_integer_value(seq) : seq_hint;
         snprintf(event.evidence.time, sizeof(event.evidence.time), "%s", time ? time : "");
 
         if (start) {

@@ -94,6 +94,10 @@ void risk_engine_free(struct risk_engine *engine);
 
 /* An event_sink_fn: register with event_bus_add_sink(bus, risk_engine_sink, engine). */
 void risk_engine_sink(void *engine, const json_t *event);
+/* The same, for an event that has no "seq" yet: `seq_hint` is the seq the
+ * audit trail will give it (-1: unknown), so findings name their evidence
+ * by seq. */
+void risk_engine_observe(struct risk_engine *engine, const json_t *event, int64_t seq_hint);
 
 /* The decayed score at `now_ms` (the engine's clock when now_ms < 0), the
  * current tier, and the number of findings so far. */
