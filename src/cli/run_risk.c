@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "govern/token_revoke.h"
 #include "policy/parse_units.h"
@@ -12,6 +13,14 @@
 #include "sandbox/remount.h"
 
 #define RUN_RISK_QUEUE_MAX 256 /* reports kept between two ticks */
+
+/* The engine's clock: event times are wall-clock, so its "now" is too. */
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void queue_report(struct run_risk *r, json_t *report)
 {
@@ -209,8 +218,9 @@ static void playbook_run(struct run_risk *r, int tier)
                         gate_set_tier(r->govern->gate, tier);
                 return;
         }
-        if (tier >= 1 && r->applied < tier)
-                playbook_egress(r, tier);
+        /* the gate changes at T1 (ask) and at T2 (off); T3 keeps T2's */
+        if ((tier >= 1 && r->applied < 1) || (tier >= 2 && r->applied < 2))
+                playbook_egress(r, tier >= 2 ? 2 : 1);
         if (tier >= 2)
                 playbook_readonly(r, tier);
         if (tier >= 3)
@@ -225,7 +235,8 @@ static void report_tier(struct run_risk *r, const json_t *report)
         const char *reason = json_string_value(json_object_get(report, "reason"));
         event_emit(r->events, "risk.tier",
                    json_pack("{s:i, s:i, s:s, s:f}", "from", from, "to", to, "reason",
-                             reason ? reason : "", "score", risk_engine_score(r->engine, -1)));
+                             reason ? reason : "", "score",
+                             risk_engine_score(r->engine, now_ms())));
         if (!r->quiet)
                 fprintf(stderr, "reins: risk tier T%d -> T%d: %s\n", from, to,
                         reason ? reason : "");
@@ -275,7 +286,7 @@ json_t *run_risk_status(void *ctx)
         struct run_risk *r = ctx;
         if (!r->engine)
                 return NULL;
-        return json_pack("{s:f, s:i, s:I, s:b}", "risk", risk_engine_score(r->engine, -1),
+        return json_pack("{s:f, s:i, s:I, s:b}", "risk", risk_engine_score(r->engine, now_ms()),
                          "risk_tier", risk_engine_tier(r->engine), "findings",
                          (json_int_t)risk_engine_findings(r->engine), "frozen", r->frozen);
 }
