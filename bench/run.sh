@@ -226,4 +226,11 @@ python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}
 "$here/audit/exec_heavy.sh" "$reins"
 # --- end of audit trail -------------------------------------------------------------------
 
+# --- risk engine (issue 7) ------------------------------------------------------------------
+# Rule evaluation per event with every rule on (budget: median < 2 us); the
+# exec-heavy workload above also runs with the risk engine off for comparison.
+make -s -C "$here/.." build/tests/test_risk >/dev/null
+"$here/../build/tests/test_risk" 2>&1 | grep '^risk engine:' || echo "risk engine bench failed"
+# --- end of risk engine ---------------------------------------------------------------------
+
 exit 0

@@ -569,8 +569,9 @@ int cli_run(int argc, char **argv)
             .events = &args.events,
         };
         if (run_govern_start(&args.govern, &govern, &err) < 0 ||
-            run_risk_start(&args.risk, policy, plan, &args.events, &args.govern, &args.trail,
-                           args.quiet, &err) < 0) {
+            (strcmp(policy->risk.engine, "off") != 0 &&
+             run_risk_start(&args.risk, policy, plan, &args.events, &args.govern, &args.trail,
+                            args.quiet, &err) < 0)) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }

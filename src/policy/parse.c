@@ -227,7 +227,13 @@ static const struct field rules_fields[] = {
     {0},
 };
 
+static const char *const risk_engine_states[] = {"on", "off", NULL};
+
 static const struct field risk_fields[] = {
+    {.name = "engine",
+     .kind = FIELD_CHOICE,
+     .offset = AT(risk.engine),
+     .choices = risk_engine_states},
     {.name = "half_life", .kind = FIELD_DURATION, .offset = AT(risk.half_life_ms)},
     {.name = "tier1", .kind = FIELD_COUNT, .offset = AT(risk.tier1)},
     {.name = "tier2", .kind = FIELD_COUNT, .offset = AT(risk.tier2)},

@@ -88,6 +88,7 @@ void policy_free(struct reins_policy *policy)
         strv_free(&policy->syscalls.deny);
         free(policy->approvals.default_decision);
         free(policy->approvals.unknown);
+        free(policy->risk.engine);
         strv_free(&policy->rules.disable);
         strv_free(&policy->rules.severity);
         strv_free(&policy->rules.weight);

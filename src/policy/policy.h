@@ -87,6 +87,7 @@ struct reins_policy {
         } rules;
 
         struct {
+                char *engine;          /* "on" (default) | "off": no detection at all */
                 uint64_t half_life_ms; /* score decay; POLICY_UNSET: the engine's 10 minutes */
                 uint64_t tier1, tier2, tier3; /* scores entering T1..T3; UNSET: 20, 50, 100 */
         } risk;

@@ -799,6 +799,7 @@ static void test_yaml_known_hash_input(void **state)
                                   "  threshold: {}\n"
                                   "  window: {}\n"
                                   "risk:\n"
+                                  "  engine: on\n"
                                   "  half_life: 10m\n"
                                   "  tier1: 20\n"
                                   "  tier2: 50\n"
@@ -806,17 +807,18 @@ static void test_yaml_known_hash_input(void **state)
         /* sha256 of that text, computed independently (sha256sum) */
         char hash[65];
         assert_int_equal(policy_sha256_hex(p, hash), 0);
-        FILE *f = popen("printf 'version: 1\\nfilesystem:\\n  workspace: .\\n  workspace_mode: "
-                        "direct\\n  read: []\\n  write: []\\n  deny: []\\n  protect: "
-                        "[]\\nnetwork:\\n  mode: none\\n  allow: []\\n  deny: []\\n  ask: "
-                        "[]\\n  hosts: {}\\n  egress_budget: 0\\nexec:\\n  deny: []\\nenv:\\n  "
-                        "keep: []\\n  set: {}\\nlimits:\\n  memory: 0\\n  pids: 0\\n  cpus: "
-                        "0\\n  wall_time: 0\\n  open_files: 0\\n  tmp_size: 0\\nsyscalls:\\n  "
-                        "profile: default\\n  allow: []\\n  deny: []\\nrules:\\n  disable: "
-                        "[]\\n  severity: {}\\n  weight: {}\\n  threshold: {}\\n  window: "
-                        "{}\\nrisk:\\n  half_life: 10m\\n  tier1: 20\\n  tier2: 50\\n  "
-                        "tier3: 100\\n' | sha256sum",
-                        "r");
+        FILE *f =
+            popen("printf 'version: 1\\nfilesystem:\\n  workspace: .\\n  workspace_mode: "
+                  "direct\\n  read: []\\n  write: []\\n  deny: []\\n  protect: "
+                  "[]\\nnetwork:\\n  mode: none\\n  allow: []\\n  deny: []\\n  ask: "
+                  "[]\\n  hosts: {}\\n  egress_budget: 0\\nexec:\\n  deny: []\\nenv:\\n  "
+                  "keep: []\\n  set: {}\\nlimits:\\n  memory: 0\\n  pids: 0\\n  cpus: "
+                  "0\\n  wall_time: 0\\n  open_files: 0\\n  tmp_size: 0\\nsyscalls:\\n  "
+                  "profile: default\\n  allow: []\\n  deny: []\\nrules:\\n  disable: "
+                  "[]\\n  severity: {}\\n  weight: {}\\n  threshold: {}\\n  window: "
+                  "{}\\nrisk:\\n  engine: on\\n  half_life: 10m\\n  tier1: 20\\n  tier2: 50\\n  "
+                  "tier3: 100\\n' | sha256sum",
+                  "r");
         assert_non_null(f);
         char line[128] = "";
         assert_non_null(fgets(line, sizeof(line), f));
