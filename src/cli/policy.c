@@ -1,9 +1,10 @@
-/* reins policy check FILE | show PRESET | list */
+/* reins policy check FILE | show PRESET | list | rules */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "govern/risk.h"
 #include "policy/policy.h"
 
 static void policy_usage(FILE *out)
@@ -11,7 +12,30 @@ static void policy_usage(FILE *out)
         fprintf(out, "usage: reins policy check FILE     validate, print normalized policy + "
                      "sha256\n"
                      "       reins policy show PRESET    print a built-in preset\n"
-                     "       reins policy list           list the built-in presets\n");
+                     "       reins policy list           list the built-in presets\n"
+                     "       reins policy rules          the risk engine's rules and defaults\n");
+}
+
+/* The built-in detection rules: the ids the policy's `rules:` section uses. */
+static int policy_rules(void)
+{
+        size_t count = 0;
+        const struct risk_rule_info *rules = risk_rule_list(&count);
+        printf("%-22s %-9s %6s  %-28s %7s  %s\n", "RULE", "SEVERITY", "WEIGHT", "THRESHOLD",
+               "WINDOW", "FIRES ON");
+        for (size_t i = 0; i < count; i++) {
+                char threshold[64] = "-", window[16] = "-";
+                if (rules[i].threshold)
+                        snprintf(threshold, sizeof(threshold), "%lld %s",
+                                 (long long)rules[i].threshold, rules[i].threshold_unit);
+                if (rules[i].window_ms)
+                        snprintf(window, sizeof(window), "%llds",
+                                 (long long)(rules[i].window_ms / 1000));
+                printf("%-22s %-9s %6.0f  %-28.28s %7s  %s\n", rules[i].id,
+                       risk_severity_name(rules[i].severity), rules[i].weight, threshold, window,
+                       rules[i].explanation);
+        }
+        return 0;
 }
 
 static int policy_check(const char *file)
@@ -55,6 +79,8 @@ int cli_policy(int argc, char **argv)
                         printf("%s\n", *p);
                 return 0;
         }
+        if (argc == 2 && strcmp(argv[1], "rules") == 0)
+                return policy_rules();
         if (argc == 3 && strcmp(argv[1], "check") == 0)
                 return policy_check(argv[2]);
         if (argc == 3 && strcmp(argv[1], "show") == 0)
