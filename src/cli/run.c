@@ -503,6 +503,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         struct supervise_config config = {
             .plan = plan, .events = &args->events, .tick = run_audit_tick, .tick_ctx = args};
         run_govern_configure(&args->govern, &config);
+        run_risk_configure(&args->risk, &config);
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
                 fprintf(stderr, "reins: %s\n", err.message);
         run_risk_tick(&args->risk); /* the last findings, before session.end */

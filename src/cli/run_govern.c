@@ -192,6 +192,7 @@ void run_govern_configure(struct run_govern *g, struct supervise_config *config)
                 int i = config->source_count++;
                 config->sources[i].fd = run_control_poll_fd(g->control);
                 config->sources[i].dispatch = govern_dispatch_control;
+                config->sources[i].ctx = g;
         }
 }
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "govern/token_revoke.h"
 #include "policy/parse_units.h"
@@ -103,6 +105,78 @@ static void run_risk_sink(void *ctx, const json_t *event)
         risk_engine_observe(r->engine, event, trail ? (int64_t)audit_trail_records(trail) : -1);
 }
 
+/* filesystem.secrets: one inotify watch per existing path, for opens only:
+ * the cost falls on those files alone. A directory reports opens of the
+ * files in it. Opens by anyone count (inotify does not say who), so a
+ * secret the host also reads during the session taints it too. */
+static int secrets_watch(struct run_risk *r, const struct reins_policy *policy, const char *home,
+                         struct reins_error *err)
+{
+        r->secrets_fd = -1;
+        if (policy->filesystem.secrets.count == 0)
+                return 0;
+        r->secrets_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (r->secrets_fd < 0)
+                return reins_error_errno(err, errno, "watching filesystem.secrets");
+        for (size_t i = 0; i < policy->filesystem.secrets.count; i++) {
+                const char *written = policy->filesystem.secrets.items[i];
+                char *path = NULL;
+                if (written[0] == '~' && home) {
+                        if (asprintf(&path, "%s%s", home, written + 1) < 0)
+                                path = NULL;
+                } else {
+                        path = strdup(written);
+                }
+                if (!path)
+                        return reins_error_set(err, ENOMEM, "out of memory");
+                int wd = inotify_add_watch(r->secrets_fd, path, IN_OPEN);
+                if (wd > 0) {
+                        while (r->secret_paths.count < (size_t)wd - 1)
+                                strv_push(&r->secret_paths, "");
+                        if (r->secret_paths.count == (size_t)wd - 1)
+                                strv_push(&r->secret_paths, path);
+                }
+                free(path); /* a path that does not exist cannot be read */
+        }
+        return 0;
+}
+
+static void secrets_dispatch(void *ctx, int fd)
+{
+        struct run_risk *r = ctx;
+        _Alignas(struct inotify_event) char buf[4096];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0) {
+                for (char *p = buf; p < buf + n;) {
+                        const struct inotify_event *ev = (const struct inotify_event *)p;
+                        p += sizeof(*ev) + ev->len;
+                        if (ev->wd <= 0 || (size_t)ev->wd > r->secret_paths.count)
+                                continue;
+                        const char *base = r->secret_paths.items[ev->wd - 1];
+                        char *path = NULL;
+                        if (ev->len && ev->name[0]) {
+                                if (asprintf(&path, "%s/%s", base, ev->name) < 0)
+                                        path = NULL;
+                        } else {
+                                path = strdup(base);
+                        }
+                        event_emit(r->events, "file.secret_read",
+                                   json_pack("{s:s}", "path", path ? path : base));
+                        free(path);
+                }
+        }
+}
+
+void run_risk_configure(struct run_risk *r, struct supervise_config *config)
+{
+        if (!r->engine || r->secrets_fd < 0 || config->source_count >= SUPERVISE_MAX_SOURCES)
+                return;
+        int i = config->source_count++;
+        config->sources[i].fd = r->secrets_fd;
+        config->sources[i].dispatch = secrets_dispatch;
+        config->sources[i].ctx = r;
+}
+
 int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
                    const struct reins_plan *plan, struct event_bus *events,
                    struct run_govern *govern, struct audit_trail **trail, bool quiet,
@@ -132,7 +206,9 @@ int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
             .on_tier = on_tier,
             .ctx = r,
         };
-        int rc = risk_config_check(&config, err);
+        int rc = secrets_watch(r, policy, plan->home, err);
+        if (rc == 0)
+                rc = risk_config_check(&config, err);
         r->engine = rc == 0 && r->queue ? risk_engine_new(&config) : NULL;
         free(overrides); /* the engine keeps a copy */
         if (rc < 0)
@@ -295,6 +371,10 @@ void run_risk_finish(struct run_risk *r)
 {
         risk_engine_free(r->engine);
         r->engine = NULL;
+        if (r->queue && r->secrets_fd >= 0) /* started: the fd is ours */
+                close(r->secrets_fd);
+        r->secrets_fd = -1;
+        strv_free(&r->secret_paths);
         json_decref(r->queue);
         r->queue = NULL;
 }

@@ -24,6 +24,7 @@
 #include "govern/risk.h"
 #include "policy/policy.h"
 #include "sandbox/plan.h"
+#include "sandbox/supervise.h"
 
 struct run_risk {
         struct risk_engine *engine;
@@ -32,8 +33,10 @@ struct run_risk {
         struct run_govern *govern;
         struct audit_trail **trail; /* opened after the engine starts */
         const struct reins_plan *plan;
-        pid_t sandbox; /* pid 1 of the sandbox (host pid); 0 before it exists */
-        int applied;   /* the tier whose playbook has run */
+        pid_t sandbox;                  /* pid 1 of the sandbox (host pid); 0 before it exists */
+        int applied;                    /* the tier whose playbook has run */
+        int secrets_fd;                 /* inotify on filesystem.secrets; -1 when none */
+        struct reins_strv secret_paths; /* by watch descriptor - 1 */
         bool frozen;
         bool workspace_readonly;
         bool quiet;
@@ -44,6 +47,8 @@ int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
                    struct run_govern *govern, struct audit_trail **trail, bool quiet,
                    struct reins_error *err);
 void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox);
+/* Watch the secrets from the supervisor's loop (adds a source). */
+void run_risk_configure(struct run_risk *r, struct supervise_config *config);
 /* Emit what the engine reported and run the playbooks it calls for. */
 void run_risk_tick(struct run_risk *r);
 /* `reins thaw`: SIGCONT, back to T0 (egress as the policy says; a

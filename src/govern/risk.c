@@ -370,7 +370,8 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
         bool exec = strcmp(type, "exec") == 0;
         bool net = strncmp(type, "net.", 4) == 0;
         bool start = strcmp(type, "session.start") == 0;
-        if (!exec && !net && !start)
+        bool secret = strcmp(type, "file.secret_read") == 0;
+        if (!exec && !net && !start && !secret)
                 return;
 
         struct rule_event event;
@@ -397,6 +398,14 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
         }
         if (exec) {
                 event_exec(engine, json, &event);
+                return;
+        }
+        if (secret) { /* a watched secret was opened (filesystem.secrets) */
+                const char *path = get_string(json, "path");
+                engine->secret_read = true;
+                engine->secret_read_ms = event.now_ms;
+                engine->secret_evidence = event.evidence;
+                snprintf(engine->secret_path, sizeof(engine->secret_path), "%s", path ? path : "?");
                 return;
         }
         event.host = get_string(json, "host");

@@ -240,6 +240,7 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_list(out, "write", &p->filesystem.write);
         emit_list(out, "deny", &p->filesystem.deny);
         emit_list(out, "protect", &p->filesystem.protect);
+        emit_list(out, "secrets", &p->filesystem.secrets);
 
         fputs("network:\n", out);
         fprintf(out, "  mode: %s\n", network_mode_name(p->network.mode));

@@ -90,7 +90,8 @@ static int merge_filesystem(struct reins_policy *p, const struct reins_policy *c
         if ((r = union_list(&p->filesystem.read, &c->filesystem.read)) < 0 ||
             (r = union_list(&p->filesystem.write, &c->filesystem.write)) < 0 ||
             (r = union_list(&p->filesystem.deny, &c->filesystem.deny)) < 0 ||
-            (r = union_list(&p->filesystem.protect, &c->filesystem.protect)) < 0)
+            (r = union_list(&p->filesystem.protect, &c->filesystem.protect)) < 0 ||
+            (r = union_list(&p->filesystem.secrets, &c->filesystem.secrets)) < 0)
                 return r;
         return 0;
 }

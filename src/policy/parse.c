@@ -88,6 +88,11 @@ static const struct field filesystem_fields[] = {
      .offset = AT(filesystem.protect),
      .check = policy_check_protect,
      .noun = "glob"},
+    {.name = "secrets",
+     .kind = FIELD_LIST,
+     .offset = AT(filesystem.secrets),
+     .check = policy_check_host_path,
+     .noun = "path"},
     {0},
 };
 

@@ -76,6 +76,7 @@ void policy_free(struct reins_policy *policy)
         strv_free(&policy->filesystem.write);
         strv_free(&policy->filesystem.deny);
         strv_free(&policy->filesystem.protect);
+        strv_free(&policy->filesystem.secrets);
         strv_free(&policy->network.allow);
         strv_free(&policy->network.deny);
         strv_free(&policy->network.ask);

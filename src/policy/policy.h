@@ -50,6 +50,7 @@ struct reins_policy {
                 struct reins_strv write;   /* host paths bound read-write */
                 struct reins_strv deny;    /* globs; matches are absent inside */
                 struct reins_strv protect; /* workspace-relative globs: read-only inside */
+                struct reins_strv secrets; /* host paths: readable, but reading taints */
         } filesystem;
 
         struct {

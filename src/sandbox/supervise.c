@@ -290,7 +290,7 @@ static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
         default:
                 if (tag >= TAG_SOURCE && (int)(tag - TAG_SOURCE) < l->config->source_count) {
                         int i = (int)(tag - TAG_SOURCE);
-                        l->config->sources[i].dispatch(l->config->hooks_ctx,
+                        l->config->sources[i].dispatch(l->config->sources[i].ctx,
                                                        l->config->sources[i].fd);
                 }
         }

@@ -37,10 +37,11 @@ struct supervise_config {
         void (*on_proxy)(void *ctx, struct proxy *proxy);
         /* the agent's request channel (a listening socket) arrived; taken */
         void (*on_agent_listener)(void *ctx, int fd);
-        /* more fds to watch: readable → dispatch(hooks_ctx, fd) */
+        /* more fds to watch: readable → dispatch(ctx, fd) */
         struct {
                 int fd;
                 void (*dispatch)(void *ctx, int fd);
+                void *ctx;
         } sources[SUPERVISE_MAX_SOURCES];
         int source_count;
         void *hooks_ctx;

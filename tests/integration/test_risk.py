@@ -244,3 +244,28 @@ def test_score_decays(caller, web):
     p.communicate(timeout=30)
     assert len(scores) == 2, scores
     assert scores[1][1] < scores[0][1] / 2, scores  # more than a half-life apart
+
+
+def test_filesystem_secrets_taint_the_session(caller, web):
+    """A file in filesystem.secrets may be read; reading it (seen by inotify,
+    whatever reads it) and then sending anything out is a finding."""
+    ws = caller.workspace()
+    caller.write(ws / "service-account.json", '{"key": "x"}\n')
+    extra = f"filesystem:\n  secrets: [{ws}/service-account.json]\n" + NO_TIERS
+    script = (f"python3 -c \"open('service-account.json').read()\"; "
+              f"{CURL} http://api.example.test:{web}/hello")
+    r, events = run_script(caller, script, web, extra=extra, ws=ws)
+    assert r.returncode == 0, r.stderr
+    reads = [e for e in events if e.get("type") == "file.secret_read"]
+    assert reads and reads[0]["path"].endswith("service-account.json"), events
+    f = [e for e in events if e.get("type") == "risk.finding"]
+    assert [e["rule"] for e in f] == ["secret-read-egress"], f
+    assert "service-account.json" in f[0]["detail"]
+    # the benign twin: the same egress without the read
+    ws2 = caller.workspace()
+    caller.write(ws2 / "service-account.json", '{"key": "x"}\n')
+    extra2 = f"filesystem:\n  secrets: [{ws2}/service-account.json]\n" + NO_TIERS
+    r, events = run_script(caller, f"{CURL} http://api.example.test:{web}/hello", web,
+                           extra=extra2, ws=ws2)
+    assert r.returncode == 0, r.stderr
+    assert fired(events) == [] and not [e for e in events if e.get("type") == "file.secret_read"]

@@ -376,7 +376,7 @@ static const struct error_case error_cases[] = {
     /* unknown keys */
     {"version: 1\nfilesystem:\n  raed: []\n", EINVAL,
      "3: filesystem.raed: unknown key (expected one of: workspace, workspace_mode, read, "
-     "write, deny, protect)"},
+     "write, deny, protect, secrets)"},
     {"version: 1\nlimit: {}\n", EINVAL,
      "2: limit: unknown key (expected one of: version, name, extends, agent, filesystem, "
      "network, exec, env, limits, syscalls, rules, risk, approvals)"},
@@ -769,6 +769,7 @@ static void test_yaml_known_hash_input(void **state)
                                   "  write: []\n"
                                   "  deny: []\n"
                                   "  protect: []\n"
+                                  "  secrets: []\n"
                                   "network:\n"
                                   "  mode: none\n"
                                   "  allow: []\n"
@@ -807,18 +808,18 @@ static void test_yaml_known_hash_input(void **state)
         /* sha256 of that text, computed independently (sha256sum) */
         char hash[65];
         assert_int_equal(policy_sha256_hex(p, hash), 0);
-        FILE *f =
-            popen("printf 'version: 1\\nfilesystem:\\n  workspace: .\\n  workspace_mode: "
-                  "direct\\n  read: []\\n  write: []\\n  deny: []\\n  protect: "
-                  "[]\\nnetwork:\\n  mode: none\\n  allow: []\\n  deny: []\\n  ask: "
-                  "[]\\n  hosts: {}\\n  egress_budget: 0\\nexec:\\n  deny: []\\nenv:\\n  "
-                  "keep: []\\n  set: {}\\nlimits:\\n  memory: 0\\n  pids: 0\\n  cpus: "
-                  "0\\n  wall_time: 0\\n  open_files: 0\\n  tmp_size: 0\\nsyscalls:\\n  "
-                  "profile: default\\n  allow: []\\n  deny: []\\nrules:\\n  disable: "
-                  "[]\\n  severity: {}\\n  weight: {}\\n  threshold: {}\\n  window: "
-                  "{}\\nrisk:\\n  engine: on\\n  half_life: 10m\\n  tier1: 20\\n  tier2: 50\\n  "
-                  "tier3: 100\\n' | sha256sum",
-                  "r");
+        FILE *f = popen(
+            "printf 'version: 1\\nfilesystem:\\n  workspace: .\\n  workspace_mode: "
+            "direct\\n  read: []\\n  write: []\\n  deny: []\\n  protect: "
+            "[]\\n  secrets: []\\nnetwork:\\n  mode: none\\n  allow: []\\n  deny: []\\n  ask: "
+            "[]\\n  hosts: {}\\n  egress_budget: 0\\nexec:\\n  deny: []\\nenv:\\n  "
+            "keep: []\\n  set: {}\\nlimits:\\n  memory: 0\\n  pids: 0\\n  cpus: "
+            "0\\n  wall_time: 0\\n  open_files: 0\\n  tmp_size: 0\\nsyscalls:\\n  "
+            "profile: default\\n  allow: []\\n  deny: []\\nrules:\\n  disable: "
+            "[]\\n  severity: {}\\n  weight: {}\\n  threshold: {}\\n  window: "
+            "{}\\nrisk:\\n  engine: on\\n  half_life: 10m\\n  tier1: 20\\n  tier2: 50\\n  "
+            "tier3: 100\\n' | sha256sum",
+            "r");
         assert_non_null(f);
         char line[128] = "";
         assert_non_null(fgets(line, sizeof(line), f));
