@@ -9,6 +9,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "govern/egress_scan.h"
 #include "govern/token_revoke.h"
 #include "policy/parse_units.h"
 #include "sandbox/freeze.h"
@@ -167,8 +168,26 @@ static void secrets_dispatch(void *ctx, int fd)
         }
 }
 
+/* The proxy's plaintext egress: key material found is an event the engine
+ * turns into a critical finding, and the tick runs at once so egress is cut
+ * before these bytes leave (the proxy defers the close to its own return). */
+static void risk_scan(void *ctx, uint64_t connection, const char *host, const void *bytes,
+                      size_t len)
+{
+        struct run_risk *r = ctx;
+        const char *kind = egress_scan_key_material(bytes, len);
+        if (!kind)
+                return;
+        event_emit(r->events, "net.key_material",
+                   json_pack("{s:s, s:s, s:I}", "host", host ? host : "", "kind", kind,
+                             "connection", (json_int_t)connection));
+        run_risk_tick(r);
+}
+
 void run_risk_configure(struct run_risk *r, struct supervise_config *config)
 {
+        if (r->engine && r->govern->gate)
+                gate_on_scan(r->govern->gate, risk_scan, r);
         if (!r->engine || r->secrets_fd < 0 || config->source_count >= SUPERVISE_MAX_SOURCES)
                 return;
         int i = config->source_count++;

@@ -419,5 +419,11 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
                 rule_net_close(engine, &event);
         } else if (strcmp(type, "net.budget") == 0) {
                 rule_net_budget(engine, &event);
+        } else if (strcmp(type, "net.key_material") == 0) {
+                char detail[160];
+                snprintf(detail, sizeof(detail), "%s sent to %s",
+                         get_string(json, "kind") ? get_string(json, "kind") : "key material",
+                         event.host ? event.host : "?");
+                rule_fire(engine, RULE_KEY_EGRESS, &event, detail, NULL, 0);
         }
 }

@@ -28,6 +28,7 @@ enum rule_id {
         RULE_EGRESS_VOLUME,
         RULE_REPEATED_DENIALS,
         RULE_MASS_DELETION,
+        RULE_KEY_EGRESS,
         RULE_COUNT
 };
 

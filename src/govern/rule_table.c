@@ -48,6 +48,8 @@ const struct risk_rule_info rule_table[RULE_COUNT] = {
     [RULE_MASS_DELETION] = {"mass-deletion", RISK_HIGH, 35, 200, "deleted paths", MINUTE_MS, "exec",
                             "recursive deletion of the workspace or home, or many "
                             "deletions"},
+    [RULE_KEY_EGRESS] = {"key-material-egress", RISK_CRITICAL, 100, 0, NULL, 0, "net.key_material",
+                         "key material (an AWS key id, a private key) in plaintext egress"},
 };
 
 const struct risk_rule_info *risk_rule_list(size_t *count)

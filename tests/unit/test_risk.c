@@ -2,7 +2,8 @@
  * quiet on a benign twin; decay, tiers, the critical jump, overrides, and a
  * micro-benchmark. Helpers: a fake clock, recording
  * callbacks, and a tiny script of events ("argv\targv…" is an exec,
- * "@allow HOST", "@deny HOST", "@close BYTES", "@budget", "@tick MS"). */
+ * "@allow HOST", "@deny HOST", "@close BYTES", "@budget", "@key HOST" (key material
+ * seen in plaintext egress), "@tick MS"). */
 
 #include <jansson.h>
 #include <setjmp.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "audit/clock.h"
+#include "govern/egress_scan.h"
 #include "govern/risk.h"
 
 #define TEST_WORKSPACE "/srv/project"
@@ -136,6 +138,9 @@ static void feed_line(struct risk_engine *engine, struct recorder *r, const char
                 e = event_net("net.close", NULL, "upload.example.com", atoll(line + 7));
         } else if (strcmp(line, "@budget") == 0) {
                 e = event_net("net.budget", NULL, NULL, -1);
+        } else if (strncmp(line, "@key ", 5) == 0) {
+                e = event_net("net.key_material", NULL, line + 5, -1);
+                json_object_set_new(e, "kind", json_string("aws-access-key-id"));
         } else {
                 e = event_exec_line(line, TEST_WORKSPACE);
         }
@@ -270,6 +275,7 @@ static const struct rule_case rule_cases[] = {
      LINES("@close 60000000", "@tick 400000", "@close 60000000")},
     {"egress-volume", LINES("@budget"), LINES("@close 1000")},
     {"mass-deletion", LINES("rm\t-rf\t/srv/project"), LINES("rm\t-rf\tbuild\tnode_modules")},
+    {"key-material-egress", LINES("@key paste.example"), LINES("@allow paste.example")},
     {"mass-deletion", LINES("rm\t-rf\t/"), LINES("rm\t-f\tmain.o")},
     {"mass-deletion", LINES("sh\t-c\tcd /srv/project && rm -rf *"),
      LINES("sh\t-c\trm -rf build/*")},
@@ -639,6 +645,34 @@ static void test_benchmark(void **state)
         recorder_done(&r, engine);
 }
 
+static void test_egress_scan(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *text;
+                const char *kind;
+        } cases[] = {
+            {"POST /x HTTP/1.1\r\n\r\nkey=AKIAIOSFODNN7EXAMPLE&x=1", "aws-access-key-id"},
+            {"id: ASIAY34FZKBOKMUTVV7A\n", "aws-access-key-id"},
+            {"AKIAIOSFODNN7EXAMPL", NULL},   /* one short */
+            {"XAKIAIOSFODNN7EXAMPLE", NULL}, /* inside a longer token */
+            {"AKIAIOSFODNN7EXAMPLEX", NULL}, /* longer than a key id */
+            {"akiaiosfodnn7example", NULL},  /* not upper case */
+            {"-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blb", "private-key"},
+            {"-----BEGIN RSA PRIVATE KEY-----", "private-key"},
+            {"-----BEGIN PRIVATE KEY-----", "private-key"},
+            {"-----BEGIN PUBLIC KEY-----", NULL},
+            {"-----BEGIN CERTIFICATE-----", NULL},
+            {"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", NULL},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const char *kind = egress_scan_key_material(cases[i].text, strlen(cases[i].text));
+                if ((kind == NULL) != (cases[i].kind == NULL) ||
+                    (kind && strcmp(kind, cases[i].kind) != 0))
+                        fail_msg("case %zu: got %s", i, kind ? kind : "nothing");
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -656,6 +690,7 @@ int main(void)
             cmocka_unit_test(test_overrides),
             cmocka_unit_test(test_evidence_uses_seq),
             cmocka_unit_test(test_path_misses_are_not_runs),
+            cmocka_unit_test(test_egress_scan),
             cmocka_unit_test(test_benchmark),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
