@@ -15,6 +15,7 @@
 #include "cli/run_events.h"
 #include "cli/run_govern.h"
 #include "cli/run_risk.h"
+#include "govern/canary.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
 #include "audit/changes.h"
@@ -49,6 +50,7 @@ struct run_args {
         const char *token_file; /* --token FILE */
         struct run_govern govern;
         struct run_risk risk;
+        struct canary_set canaries; /* planted when the policy asks */
         struct plan_options plan;
         bool quiet;
 };
@@ -335,6 +337,25 @@ static void run_prepare_own_dirs(struct run_args *args)
                 args->user_key[0] = '\0';
 }
 
+/* `canaries: true`: fake credentials next to the trails (reins' private
+ * state, hidden from the sandbox), bound at their home paths by the plan. */
+static int run_plant_canaries(struct run_args *args, const struct reins_policy *policy,
+                              struct reins_error *err)
+{
+        if (strcmp(policy->canaries, "true") != 0)
+                return 0;
+        if (!args->trail_dir)
+                return reins_error_set(err, ENOENT,
+                                       "canaries: no private state directory to keep them in");
+        int r = canary_plant(args->trail_dir, &args->canaries, err);
+        if (r < 0)
+                return r;
+        args->plan.canaries.sources = args->canaries.sources;
+        args->plan.canaries.targets = args->canaries.targets;
+        args->plan.canaries.count = CANARY_FILES;
+        return 0;
+}
+
 /* The audit trail is not optional: if it cannot be written, nothing runs. */
 static int run_open_trail(struct run_args *args)
 {
@@ -504,6 +525,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
             .plan = plan, .events = &args->events, .tick = run_audit_tick, .tick_ctx = args};
         run_govern_configure(&args->govern, &config);
         run_risk_configure(&args->risk, &config);
+        config.frozen = &args->risk.frozen;
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
                 fprintf(stderr, "reins: %s\n", err.message);
         run_risk_tick(&args->risk); /* the last findings, before session.end */
@@ -552,6 +574,7 @@ int cli_run(int argc, char **argv)
         args.plan.write_limit = run_govern_write_limit(&args.govern);
         if (policy_load(args.policy, &policy, &err) < 0 ||
             policy_check_supported(policy, &err) < 0 ||
+            run_plant_canaries(&args, policy, &err) < 0 ||
             plan_build(policy, &args.plan, &plan, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
@@ -571,8 +594,9 @@ int cli_run(int argc, char **argv)
         };
         if (run_govern_start(&args.govern, &govern, &err) < 0 ||
             (strcmp(policy->risk.engine, "off") != 0 &&
-             run_risk_start(&args.risk, policy, plan, &args.events, &args.govern, &args.trail,
-                            args.quiet, &err) < 0)) {
+             (run_risk_start(&args.risk, policy, plan, &args.events, &args.govern, &args.trail,
+                             args.quiet, &err) < 0 ||
+              run_risk_watch_canaries(&args.risk, &args.canaries, &err) < 0))) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
@@ -596,6 +620,7 @@ out:
         event_bus_fini(&args.events);
         run_govern_finish(&args.govern); /* its control socket was a sink until here */
         run_risk_finish(&args.risk);     /* and so was the engine */
+        canary_remove(&args.canaries);
         free(args.trail_dir);
         if (args.event_stream)
                 fclose(args.event_stream);

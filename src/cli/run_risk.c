@@ -9,6 +9,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "govern/canary.h"
 #include "govern/egress_scan.h"
 #include "govern/token_revoke.h"
 #include "policy/parse_units.h"
@@ -110,15 +111,53 @@ static void run_risk_sink(void *ctx, const json_t *event)
  * the cost falls on those files alone. A directory reports opens of the
  * files in it. Opens by anyone count (inotify does not say who), so a
  * secret the host also reads during the session taints it too. */
+/* One watch; `label` is what its events name (a canary's starts with
+ * CANARY_MARK). A path that does not exist cannot be read: no watch. */
+#define CANARY_MARK '\x01'
+
+static void watch_path(struct run_risk *r, const char *path, const char *label)
+{
+        int wd = inotify_add_watch(r->secrets_fd, path, IN_OPEN);
+        if (wd <= 0)
+                return;
+        while (r->secret_paths.count < (size_t)wd - 1)
+                strv_push(&r->secret_paths, "");
+        if (r->secret_paths.count == (size_t)wd - 1)
+                strv_push(&r->secret_paths, label);
+}
+
+static int watch_open(struct run_risk *r, struct reins_error *err)
+{
+        if (r->secrets_fd >= 0)
+                return 0;
+        r->secrets_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        return r->secrets_fd < 0 ? reins_error_errno(err, errno, "watching filesystem.secrets") : 0;
+}
+
+int run_risk_watch_canaries(struct run_risk *r, const struct canary_set *canaries,
+                            struct reins_error *err)
+{
+        r->canaries = canaries;
+        if (!r->engine || !canaries || !canaries->dir)
+                return 0;
+        int rc = watch_open(r, err);
+        for (int i = 0; rc == 0 && i < CANARY_FILES; i++) {
+                char label[128];
+                snprintf(label, sizeof(label), "%c%s", CANARY_MARK, canaries->targets[i]);
+                watch_path(r, canaries->sources[i], label);
+        }
+        return rc;
+}
+
 static int secrets_watch(struct run_risk *r, const struct reins_policy *policy, const char *home,
                          struct reins_error *err)
 {
         r->secrets_fd = -1;
         if (policy->filesystem.secrets.count == 0)
                 return 0;
-        r->secrets_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (r->secrets_fd < 0)
-                return reins_error_errno(err, errno, "watching filesystem.secrets");
+        int rc = watch_open(r, err);
+        if (rc < 0)
+                return rc;
         for (size_t i = 0; i < policy->filesystem.secrets.count; i++) {
                 const char *written = policy->filesystem.secrets.items[i];
                 char *path = NULL;
@@ -130,14 +169,8 @@ static int secrets_watch(struct run_risk *r, const struct reins_policy *policy, 
                 }
                 if (!path)
                         return reins_error_set(err, ENOMEM, "out of memory");
-                int wd = inotify_add_watch(r->secrets_fd, path, IN_OPEN);
-                if (wd > 0) {
-                        while (r->secret_paths.count < (size_t)wd - 1)
-                                strv_push(&r->secret_paths, "");
-                        if (r->secret_paths.count == (size_t)wd - 1)
-                                strv_push(&r->secret_paths, path);
-                }
-                free(path); /* a path that does not exist cannot be read */
+                watch_path(r, path, path);
+                free(path);
         }
         return 0;
 }
@@ -154,6 +187,11 @@ static void secrets_dispatch(void *ctx, int fd)
                         if (ev->wd <= 0 || (size_t)ev->wd > r->secret_paths.count)
                                 continue;
                         const char *base = r->secret_paths.items[ev->wd - 1];
+                        if (base[0] == CANARY_MARK) {
+                                event_emit(r->events, "file.canary_read",
+                                           json_pack("{s:s}", "path", base + 1));
+                                continue;
+                        }
                         char *path = NULL;
                         if (ev->len && ev->name[0]) {
                                 if (asprintf(&path, "%s/%s", base, ev->name) < 0)
@@ -175,7 +213,9 @@ static void risk_scan(void *ctx, uint64_t connection, const char *host, const vo
                       size_t len)
 {
         struct run_risk *r = ctx;
-        const char *kind = egress_scan_key_material(bytes, len);
+        const char *kind = r->canaries && canary_seen(r->canaries, bytes, len)
+                               ? "canary"
+                               : egress_scan_key_material(bytes, len);
         if (!kind)
                 return;
         event_emit(r->events, "net.key_material",

@@ -33,10 +33,11 @@ struct run_risk {
         struct run_govern *govern;
         struct audit_trail **trail; /* opened after the engine starts */
         const struct reins_plan *plan;
-        pid_t sandbox;                  /* pid 1 of the sandbox (host pid); 0 before it exists */
-        int applied;                    /* the tier whose playbook has run */
-        int secrets_fd;                 /* inotify on filesystem.secrets; -1 when none */
-        struct reins_strv secret_paths; /* by watch descriptor - 1 */
+        pid_t sandbox;  /* pid 1 of the sandbox (host pid); 0 before it exists */
+        int applied;    /* the tier whose playbook has run */
+        int secrets_fd; /* inotify on filesystem.secrets and canaries; -1 when none */
+        const struct canary_set *canaries; /* NULL: none planted */
+        struct reins_strv secret_paths;    /* by watch descriptor - 1 */
         bool frozen;
         bool workspace_readonly;
         bool quiet;
@@ -47,6 +48,10 @@ int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
                    struct run_govern *govern, struct audit_trail **trail, bool quiet,
                    struct reins_error *err);
 void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox);
+/* Watch the planted canaries too (after run_risk_start). */
+struct canary_set;
+int run_risk_watch_canaries(struct run_risk *r, const struct canary_set *canaries,
+                            struct reins_error *err);
 /* Watch the secrets from the supervisor's loop (adds a source). */
 void run_risk_configure(struct run_risk *r, struct supervise_config *config);
 /* Emit what the engine reported and run the playbooks it calls for. */

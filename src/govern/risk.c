@@ -371,7 +371,8 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
         bool net = strncmp(type, "net.", 4) == 0;
         bool start = strcmp(type, "session.start") == 0;
         bool secret = strcmp(type, "file.secret_read") == 0;
-        if (!exec && !net && !start && !secret)
+        bool canary = strcmp(type, "file.canary_read") == 0;
+        if (!exec && !net && !start && !secret && !canary)
                 return;
 
         struct rule_event event;
@@ -398,6 +399,11 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
         }
         if (exec) {
                 event_exec(engine, json, &event);
+                return;
+        }
+        if (canary) {
+                const char *path = get_string(json, "path");
+                rule_fire(engine, RULE_CANARY_READ, &event, path ? path : "?", NULL, 0);
                 return;
         }
         if (secret) { /* a watched secret was opened (filesystem.secrets) */

@@ -29,6 +29,7 @@ enum rule_id {
         RULE_REPEATED_DENIALS,
         RULE_MASS_DELETION,
         RULE_KEY_EGRESS,
+        RULE_CANARY_READ,
         RULE_COUNT
 };
 

@@ -50,6 +50,8 @@ const struct risk_rule_info rule_table[RULE_COUNT] = {
                             "deletions"},
     [RULE_KEY_EGRESS] = {"key-material-egress", RISK_CRITICAL, 100, 0, NULL, 0, "net.key_material",
                          "key material (an AWS key id, a private key) in plaintext egress"},
+    [RULE_CANARY_READ] = {"canary-read", RISK_CRITICAL, 100, 0, NULL, 0, "file.canary_read",
+                          "a planted canary credential was read: nobody legitimate reads it"},
 };
 
 const struct risk_rule_info *risk_rule_list(size_t *count)

@@ -276,6 +276,7 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_list(out, "allow", &p->syscalls.allow);
         emit_list(out, "deny", &p->syscalls.deny);
 
+        fprintf(out, "canaries: %s\n", p->canaries ? p->canaries : "false");
         fputs("rules:\n", out);
         emit_list(out, "disable", &p->rules.disable);
         emit_map(out, "severity", &p->rules.severity);

@@ -179,7 +179,8 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
             (r = merge_map(&p->rules.threshold, &c->rules.threshold)) < 0 ||
             (r = merge_map(&p->rules.window, &c->rules.window)) < 0)
                 return r;
-        if ((r = replace_string(&p->risk.engine, c->risk.engine)) < 0)
+        if ((r = replace_string(&p->canaries, c->canaries)) < 0 ||
+            (r = replace_string(&p->risk.engine, c->risk.engine)) < 0)
                 return r;
         replace_number(&p->risk.half_life_ms, c->risk.half_life_ms);
         replace_number(&p->risk.tier1, c->risk.tier1);
@@ -215,7 +216,8 @@ int policy_apply_defaults(struct reins_policy *policy)
         default_number(&policy->limits.wall_time_ms, 0);
         default_number(&policy->limits.open_files, 0);
         default_number(&policy->limits.tmp_size_bytes, 0);
-        if ((r = default_string(&policy->risk.engine, "on")) < 0)
+        if ((r = default_string(&policy->canaries, "false")) < 0 ||
+            (r = default_string(&policy->risk.engine, "on")) < 0)
                 return r;
         default_number(&policy->risk.half_life_ms, 10 * 60 * 1000);
         default_number(&policy->risk.tier1, 20);

@@ -233,6 +233,7 @@ static const struct field rules_fields[] = {
 };
 
 static const char *const risk_engine_states[] = {"on", "off", NULL};
+static const char *const canary_states[] = {"false", "true", NULL};
 
 static const struct field risk_fields[] = {
     {.name = "engine",
@@ -271,6 +272,7 @@ static const struct field root_fields[] = {
     {.name = "limits", .kind = FIELD_SECTION, .children = limits_fields},
     {.name = "syscalls", .kind = FIELD_SECTION, .children = syscalls_fields},
     {.name = "rules", .kind = FIELD_SECTION, .children = rules_fields},
+    {.name = "canaries", .kind = FIELD_CHOICE, .offset = AT(canaries), .choices = canary_states},
     {.name = "risk", .kind = FIELD_SECTION, .children = risk_fields},
     {.name = "approvals",
      .kind = FIELD_SECTION,

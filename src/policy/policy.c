@@ -90,6 +90,7 @@ void policy_free(struct reins_policy *policy)
         free(policy->approvals.default_decision);
         free(policy->approvals.unknown);
         free(policy->risk.engine);
+        free(policy->canaries);
         strv_free(&policy->rules.disable);
         strv_free(&policy->rules.severity);
         strv_free(&policy->rules.weight);

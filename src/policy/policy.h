@@ -87,6 +87,8 @@ struct reins_policy {
                 struct reins_strv window;    /* "id=DURATION" */
         } rules;
 
+        char *canaries; /* "true": plant fake credentials whose use is a critical finding */
+
         struct {
                 char *engine;          /* "on" (default) | "off": no detection at all */
                 uint64_t half_life_ms; /* score decay; POLICY_UNSET: the engine's 10 minutes */

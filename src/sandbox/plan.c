@@ -189,7 +189,8 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
             (r = plan_add_system_mounts(plan, policy, options, readonly, err)) < 0)
                 goto fail;
         plan->workspace_readonly = readonly;
-        if ((r = plan_limit_writes(plan, &options->write_limit, err)) < 0)
+        if ((r = plan_limit_writes(plan, &options->write_limit, err)) < 0 ||
+            (r = plan_add_canaries(plan, &options->canaries, err)) < 0)
                 goto fail;
         plan_sort_mounts(plan);
         if ((r = plan_add_deny(plan, err)) < 0 ||

@@ -115,6 +115,13 @@ struct plan_write_limit {
         size_t count;
 };
 
+/* Canary files to bind read-only: sources[i] (host) at targets[i] ("~/..."). */
+struct plan_canaries {
+        char *const *sources;
+        const char *const *targets;
+        size_t count;
+};
+
 struct plan_options {
         const char *workspace;            /* -w; NULL = current directory */
         const char *workspace_mode;       /* --workspace-mode; NULL = policy's */
@@ -132,6 +139,7 @@ struct plan_options {
         const char *home; /* $HOME of the caller, for ~ */
         bool stdin_is_tty;
         struct plan_write_limit write_limit; /* count 0: the workspace as the mode says */
+        struct plan_canaries canaries;       /* count 0: none */
 };
 
 int plan_build(const struct reins_policy *policy, const struct plan_options *options,

@@ -9,6 +9,9 @@
 int plan_add_mount(struct reins_plan *plan, enum mount_op_kind kind, const char *source,
                    const char *target, uint64_t size_bytes);
 int plan_add_landlock(struct reins_plan *plan, const char *path, enum landlock_access access);
+/* Canary files at their home paths (plan_canary.c); before the sort. */
+int plan_add_canaries(struct reins_plan *plan, const struct plan_canaries *canaries,
+                      struct reins_error *err);
 /* The token's writable paths (plan_writable.c); before the mounts are sorted. */
 int plan_limit_writes(struct reins_plan *plan, const struct plan_write_limit *limit,
                       struct reins_error *err);

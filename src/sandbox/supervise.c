@@ -213,6 +213,11 @@ static void loop_on_signal(struct loop *l)
                 terminal_copy_winsize(STDIN_FILENO, l->master);
                 return; /* the pty sends SIGWINCH to its foreground group itself */
         }
+        bool ends = sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
+        if (ends && l->config->frozen && *l->config->frozen) {
+                kill(l->sandbox->pid, SIGKILL); /* the whole pid namespace goes with it */
+                return;
+        }
         /* pid 1 of the sandbox relays it to the command */
         kill(l->sandbox->pid, sig);
 }

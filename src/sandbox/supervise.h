@@ -45,6 +45,9 @@ struct supervise_config {
         } sources[SUPERVISE_MAX_SOURCES];
         int source_count;
         void *hooks_ctx;
+        /* true while the risk engine holds the sandbox stopped: a signal to
+         * end the session then ends it at once (a stopped pid 1 cannot relay) */
+        const bool *frozen;
 };
 
 /* The signals must already be blocked (supervise_block_signals) so none is

@@ -379,7 +379,7 @@ static const struct error_case error_cases[] = {
      "write, deny, protect, secrets)"},
     {"version: 1\nlimit: {}\n", EINVAL,
      "2: limit: unknown key (expected one of: version, name, extends, agent, filesystem, "
-     "network, exec, env, limits, syscalls, rules, risk, approvals)"},
+     "network, exec, env, limits, syscalls, rules, canaries, risk, approvals)"},
     {"version: 1\nlimits:\n  memory: 1GiB\n  swap: 0\n", EINVAL,
      "4: limits.swap: unknown key (expected one of: memory, pids, cpus, wall_time, "
      "open_files, tmp_size)"},
@@ -793,6 +793,7 @@ static void test_yaml_known_hash_input(void **state)
                                   "  profile: default\n"
                                   "  allow: []\n"
                                   "  deny: []\n"
+                                  "canaries: false\n"
                                   "rules:\n"
                                   "  disable: []\n"
                                   "  severity: {}\n"
@@ -815,7 +816,7 @@ static void test_yaml_known_hash_input(void **state)
             "[]\\n  hosts: {}\\n  egress_budget: 0\\nexec:\\n  deny: []\\nenv:\\n  "
             "keep: []\\n  set: {}\\nlimits:\\n  memory: 0\\n  pids: 0\\n  cpus: "
             "0\\n  wall_time: 0\\n  open_files: 0\\n  tmp_size: 0\\nsyscalls:\\n  "
-            "profile: default\\n  allow: []\\n  deny: []\\nrules:\\n  disable: "
+            "profile: default\\n  allow: []\\n  deny: []\\ncanaries: false\\nrules:\\n  disable: "
             "[]\\n  severity: {}\\n  weight: {}\\n  threshold: {}\\n  window: "
             "{}\\nrisk:\\n  engine: on\\n  half_life: 10m\\n  tier1: 20\\n  tier2: 50\\n  "
             "tier3: 100\\n' | sha256sum",

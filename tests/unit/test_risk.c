@@ -2,7 +2,8 @@
  * quiet on a benign twin; decay, tiers, the critical jump, overrides, and a
  * micro-benchmark. Helpers: a fake clock, recording
  * callbacks, and a tiny script of events ("argv\targv…" is an exec,
- * "@allow HOST", "@deny HOST", "@close BYTES", "@budget", "@key HOST" (key material
+ * "@allow HOST", "@deny HOST", "@close BYTES", "@budget", "@canary PATH" (a planted
+ * canary was opened), "@key HOST" (key material
  * seen in plaintext egress), "@tick MS"). */
 
 #include <jansson.h>
@@ -138,6 +139,9 @@ static void feed_line(struct risk_engine *engine, struct recorder *r, const char
                 e = event_net("net.close", NULL, "upload.example.com", atoll(line + 7));
         } else if (strcmp(line, "@budget") == 0) {
                 e = event_net("net.budget", NULL, NULL, -1);
+        } else if (strncmp(line, "@canary ", 8) == 0) {
+                e = event_net("file.canary_read", NULL, NULL, -1);
+                json_object_set_new(e, "path", json_string(line + 8));
         } else if (strncmp(line, "@key ", 5) == 0) {
                 e = event_net("net.key_material", NULL, line + 5, -1);
                 json_object_set_new(e, "kind", json_string("aws-access-key-id"));
@@ -276,6 +280,7 @@ static const struct rule_case rule_cases[] = {
     {"egress-volume", LINES("@budget"), LINES("@close 1000")},
     {"mass-deletion", LINES("rm\t-rf\t/srv/project"), LINES("rm\t-rf\tbuild\tnode_modules")},
     {"key-material-egress", LINES("@key paste.example"), LINES("@allow paste.example")},
+    {"canary-read", LINES("@canary ~/.aws/credentials"), LINES("cat\t/root/.aws/config")},
     {"mass-deletion", LINES("rm\t-rf\t/"), LINES("rm\t-f\tmain.o")},
     {"mass-deletion", LINES("sh\t-c\tcd /srv/project && rm -rf *"),
      LINES("sh\t-c\trm -rf build/*")},
