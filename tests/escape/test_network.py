@@ -155,6 +155,10 @@ def run(sandbox, args, *, allow=(), hosts=None, weaken=None, host_net=False):
         lines.append(f"  allow: {list(allow)!r}".replace("'", '"'))
         if hosts:
             lines.append("  hosts: {" + ", ".join(f'"{k}": "{v}"' for k, v in hosts.items()) + "}")
+    # the probe is about the proxy's own checks: the risk engine, a second
+    # layer that would also turn egress off after a metadata attempt, stays
+    # out of it (its rules are probed in tests/integration/test_risk.py)
+    lines.append("risk: {engine: off}")
     policy.write_text("\n".join(lines) + "\n")
     chown_tree(sandbox.ws, sandbox.user)
     opts = ["-p", str(policy)] + (["--net", "host"] if host_net else [])
