@@ -372,7 +372,8 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
         bool start = strcmp(type, "session.start") == 0;
         bool secret = strcmp(type, "file.secret_read") == 0;
         bool canary = strcmp(type, "file.canary_read") == 0;
-        if (!exec && !net && !start && !secret && !canary)
+        bool ask = strcmp(type, "approval.request") == 0 || strcmp(type, "approval.refused") == 0;
+        if (!exec && !net && !start && !secret && !canary && !ask)
                 return;
 
         struct rule_event event;
@@ -399,6 +400,20 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
         }
         if (exec) {
                 event_exec(engine, json, &event);
+                return;
+        }
+        if (ask) {
+                const struct rule_state *s = &engine->rules[RULE_APPROVAL_FLOOD];
+                rule_window_add(&engine->asks, event.now_ms, 1, &event.evidence);
+                int64_t since = event.now_ms - s->window_ms;
+                int64_t count = rule_window_sum(&engine->asks, since);
+                if (count >= s->threshold) {
+                        char detail[64];
+                        snprintf(detail, sizeof(detail), "%lld approval requests in %lld s",
+                                 (long long)count, (long long)(s->window_ms / 1000));
+                        rule_fire(engine, RULE_APPROVAL_FLOOD, &event, detail, NULL, 0);
+                        rule_window_clear(&engine->asks);
+                }
                 return;
         }
         if (canary) {

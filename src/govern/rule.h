@@ -30,6 +30,7 @@ enum rule_id {
         RULE_MASS_DELETION,
         RULE_KEY_EGRESS,
         RULE_CANARY_READ,
+        RULE_APPROVAL_FLOOD,
         RULE_COUNT
 };
 
@@ -103,6 +104,7 @@ struct risk_engine {
         char secret_path[RULE_PATH_MAX];
         /* counting rules */
         struct rule_window denials;
+        struct rule_window asks; /* approval requests and refusals */
         struct rule_window deletions;
         struct rule_host_seen hosts[RULE_RING_MAX];
         int hosts_head;

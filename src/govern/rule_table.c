@@ -52,6 +52,9 @@ const struct risk_rule_info rule_table[RULE_COUNT] = {
                          "key material (an AWS key id, a private key) in plaintext egress"},
     [RULE_CANARY_READ] = {"canary-read", RISK_CRITICAL, 100, 0, NULL, 0, "file.canary_read",
                           "a planted canary credential was read: nobody legitimate reads it"},
+    [RULE_APPROVAL_FLOOD] = {"approval-flooding", RISK_MEDIUM, 20, 10, "approval requests",
+                             MINUTE_MS, "approval.request, approval.refused",
+                             "a flood of approval requests (wearing the human down)"},
 };
 
 const struct risk_rule_info *risk_rule_list(size_t *count)

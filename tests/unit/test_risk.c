@@ -139,6 +139,8 @@ static void feed_line(struct risk_engine *engine, struct recorder *r, const char
                 e = event_net("net.close", NULL, "upload.example.com", atoll(line + 7));
         } else if (strcmp(line, "@budget") == 0) {
                 e = event_net("net.budget", NULL, NULL, -1);
+        } else if (strcmp(line, "@ask") == 0) {
+                e = event_net("approval.request", NULL, NULL, -1);
         } else if (strncmp(line, "@canary ", 8) == 0) {
                 e = event_net("file.canary_read", NULL, NULL, -1);
                 json_object_set_new(e, "path", json_string(line + 8));
@@ -281,6 +283,9 @@ static const struct rule_case rule_cases[] = {
     {"mass-deletion", LINES("rm\t-rf\t/srv/project"), LINES("rm\t-rf\tbuild\tnode_modules")},
     {"key-material-egress", LINES("@key paste.example"), LINES("@allow paste.example")},
     {"canary-read", LINES("@canary ~/.aws/credentials"), LINES("cat\t/root/.aws/config")},
+    {"approval-flooding",
+     LINES("@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask"),
+     LINES("@ask", "@ask", "@ask", "@tick 70000", "@ask", "@ask")},
     {"mass-deletion", LINES("rm\t-rf\t/"), LINES("rm\t-f\tmain.o")},
     {"mass-deletion", LINES("sh\t-c\tcd /srv/project && rm -rf *"),
      LINES("sh\t-c\trm -rf build/*")},
@@ -643,8 +648,10 @@ static void test_benchmark(void **state)
                     PER_BATCH;
         }
         qsort(per_event, BATCHES, sizeof(per_event[0]), compare_double);
+        size_t rule_count = 0;
+        risk_rule_list(&rule_count);
         printf("risk engine: median %.0f ns/event (%d event kinds, all %zu rules on)\n",
-               per_event[BATCHES / 2], n, (size_t)17);
+               per_event[BATCHES / 2], n, rule_count);
         for (int i = 0; i < n; i++)
                 json_decref(events[i]);
         recorder_done(&r, engine);
