@@ -343,3 +343,15 @@ def test_canaries_planted_read_and_sent(caller, web):
     assert "canary" in kinds, events
     assert "key-material-egress" in fired(events)
     assert not any(b"API_TOKEN" in body for body in servers.uploads()[before:])
+
+
+def test_approval_flooding(caller, web):
+    ask = ("curl -s --noproxy '*' \"$REINS_REQUEST_URL\" -d "
+           "'{\"kind\":\"path\",\"target\":\"docs/%d.md\"}' >/dev/null")
+    extra = "approvals: {timeout: 60s}\n" + NO_TIERS
+    r, events = run_script(caller, "; ".join(ask % i for i in range(12)), web, extra=extra)
+    assert r.returncode == 0, r.stderr
+    assert "approval-flooding" in fired(events), fired(events)
+    r, events = run_script(caller, "; ".join(ask % i for i in range(3)), web, extra=extra)
+    assert r.returncode == 0, r.stderr
+    assert fired(events) == []
