@@ -605,6 +605,8 @@ int cli_run(int argc, char **argv)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
+        if (plan->overlay)
+                args.risk.workspace = &args.workspace;
         status = run_sandbox(&args, plan);
         if (plan->overlay)
                 run_workspace_finish(&args.workspace, status, &args.events);

@@ -12,6 +12,7 @@
 #include "govern/canary.h"
 #include "govern/egress_scan.h"
 #include "govern/token_revoke.h"
+#include "workspace/snapshot.h"
 #include "policy/parse_units.h"
 #include "sandbox/freeze.h"
 #include "sandbox/remount.h"
@@ -335,6 +336,15 @@ static void playbook_freeze(struct run_risk *r, int tier)
                         "reins: the sandbox is frozen: 'reins thaw %s' to let it go on, 'reins "
                         "stop %s' to end it\n",
                         r->events->session, r->events->session);
+        if (r->workspace) {
+                char name[64], *path = NULL;
+                struct reins_error err = {0};
+                snprintf(name, sizeof(name), "t3-%lld", (long long)(now_ms() / 1000));
+                int rc = workspace_snapshot(r->workspace, name, &path, &err);
+                playbook_event(r, "snapshot", tier, rc < 0 ? err.message : NULL,
+                               json_pack("{s:s}", "path", path ? path : ""));
+                free(path);
+        }
         if (r->govern->has_token) {
                 bool added = false;
                 struct reins_error err = {0};

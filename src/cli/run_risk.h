@@ -25,6 +25,7 @@
 #include "policy/policy.h"
 #include "sandbox/plan.h"
 #include "sandbox/supervise.h"
+#include "workspace/session.h"
 
 struct run_risk {
         struct risk_engine *engine;
@@ -36,8 +37,9 @@ struct run_risk {
         pid_t sandbox;  /* pid 1 of the sandbox (host pid); 0 before it exists */
         int applied;    /* the tier whose playbook has run */
         int secrets_fd; /* inotify on filesystem.secrets and canaries; -1 when none */
-        const struct canary_set *canaries; /* NULL: none planted */
-        struct reins_strv secret_paths;    /* by watch descriptor - 1 */
+        const struct canary_set *canaries;         /* NULL: none planted */
+        const struct workspace_session *workspace; /* overlay mode: snapshot at T3 */
+        struct reins_strv secret_paths;            /* by watch descriptor - 1 */
         bool frozen;
         bool workspace_readonly;
         bool quiet;

@@ -355,3 +355,30 @@ def test_approval_flooding(caller, web):
     r, events = run_script(caller, "; ".join(ask % i for i in range(3)), web, extra=extra)
     assert r.returncode == 0, r.stderr
     assert fired(events) == []
+
+
+def test_t3_snapshots_the_overlay_copy(caller, web):
+    ws = caller.workspace()
+    caller.write(ws / "gone.txt", "x\n")
+    pol = write_policy(caller, ws, web, extra="")
+    p = caller.popen(["run", "-p", pol, "--workspace-mode", "overlay", "-w", ws, "--", "sh",
+                      "-c", "echo evidence > notes.txt; rm gone.txt; ln -s /etc/passwd link; "
+                      "sleep 0.3; cat /proc/1/environ >/dev/null 2>&1; "
+                      "grep -r 'BEGIN RSA PRIVATE KEY' \"$HOME\" >/dev/null 2>&1; "
+                      "echo x | tee -a \"$HOME/.profile\" >/dev/null 2>&1; sleep 30"],
+                     cwd=ws, text=True)
+    session = _wait_frozen(caller, p.pid)
+    assert session, "three high findings did not freeze the session"
+    p.terminate()
+    out, err = p.communicate(timeout=20)
+    wsid = re.search(r"changes kept in session ([0-9a-f]+)", err).group(1)
+    state = Path(caller.home) / ".local" / "state" / "reins" / "workspaces" / wsid / "snapshots"
+    if not state.exists():  # the caller's state may live elsewhere (XDG, /var/tmp)
+        found = list(Path("/").glob(f"var/tmp/reins-*/**/workspaces/{wsid}/snapshots"))
+        state = found[0] if found else state
+    snaps = list(state.iterdir())
+    assert len(snaps) == 1 and snaps[0].name.startswith("t3-"), snaps
+    assert (snaps[0] / "notes.txt").read_text() == "evidence\n"
+    assert os.readlink(snaps[0] / "link") == "/etc/passwd"
+    assert (snaps[0] / ".reins-whiteouts").read_text() == "gone.txt\n"
+    assert (ws / "gone.txt").exists()  # the host copy untouched
