@@ -31,6 +31,7 @@ enum rule_id {
         RULE_KEY_EGRESS,
         RULE_CANARY_READ,
         RULE_APPROVAL_FLOOD,
+        RULE_DROP_EXEC,
         RULE_COUNT
 };
 
@@ -113,6 +114,8 @@ struct risk_engine {
         /* download targets of curl -o / wget -O */
         char fetched[RULE_FETCHED_MAX][RULE_PATH_MAX];
         int fetched_head;
+        char dropped[RULE_FETCHED_MAX][RULE_PATH_MAX]; /* made executable this session */
+        int dropped_head;
         /* last event time, for a time that fails to parse */
         int64_t last_ms;
         char time_prefix[20]; /* "YYYY-MM-DDTHH:MM:SS" of the last parsed time */

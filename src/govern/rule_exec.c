@@ -174,6 +174,52 @@ static void check_run_fetched(struct risk_engine *engine, const struct rule_even
                 rule_fire(engine, RULE_RUN_FETCHED, e, hit, NULL, 0);
 }
 
+/* chmod MODE FILE...: a mode that adds execute (+x, u+x, a+rx, 755, 0700...) */
+static bool mode_adds_exec(const char *mode)
+{
+        if (mode[0] >= '0' && mode[0] <= '7') {
+                for (const char *p = mode; *p; p++)
+                        if (*p < '0' || *p > '7')
+                                return false;
+                for (const char *p = mode + (strlen(mode) > 3 ? strlen(mode) - 3 : 0); *p; p++)
+                        if ((*p - '0') & 1)
+                                return true;
+                return false;
+        }
+        const char *plus = strchr(mode, '+');
+        return plus && strchr(plus, 'x') != NULL;
+}
+
+static void record_chmod(struct risk_engine *engine, const struct rule_event *e)
+{
+        if (strcmp(e->command, "chmod") != 0 || e->argc < 3)
+                return;
+        int i = 1;
+        while (i < e->argc && e->argv[i][0] == '-' && e->argv[i][1] != 'x' && e->argv[i][1] != 'r')
+                i++; /* -R, -v... (but "-x" is a mode) */
+        if (i >= e->argc - 1 || !mode_adds_exec(e->argv[i]))
+                return;
+        for (i++; i < e->argc; i++) {
+                char *slot = engine->dropped[engine->dropped_head];
+                if (rule_path_resolve(e->cwd, e->argv[i], slot, RULE_PATH_MAX))
+                        engine->dropped_head = (engine->dropped_head + 1) % RULE_FETCHED_MAX;
+                else
+                        slot[0] = '\0';
+        }
+}
+
+static void check_drop_exec(struct risk_engine *engine, const struct rule_event *e)
+{
+        char resolved[RULE_PATH_MAX];
+        if (!e->path || !rule_path_resolve(e->cwd, e->path, resolved, sizeof(resolved)))
+                return;
+        for (int i = 0; i < RULE_FETCHED_MAX; i++)
+                if (engine->dropped[i][0] && strcmp(engine->dropped[i], resolved) == 0) {
+                        rule_fire(engine, RULE_DROP_EXEC, e, e->path, NULL, 0);
+                        return;
+                }
+}
+
 static bool persistence_target(const struct rule_event *e, int index)
 {
         char resolved[RULE_PATH_MAX];
@@ -532,6 +578,8 @@ void rule_exec(struct risk_engine *engine, const struct rule_event *e)
         if (cls & CMD_FETCH)
                 record_fetch(engine, e);
         check_run_fetched(engine, e);
+        check_drop_exec(engine, e);
+        record_chmod(engine, e);
         if (cls & (CMD_WRITER | CMD_CRONTAB))
                 check_persistence(engine, e);
         if (cls & (CMD_RM | CMD_FIND))

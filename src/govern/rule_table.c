@@ -55,6 +55,8 @@ const struct risk_rule_info rule_table[RULE_COUNT] = {
     [RULE_APPROVAL_FLOOD] = {"approval-flooding", RISK_MEDIUM, 20, 10, "approval requests",
                              MINUTE_MS, "approval.request, approval.refused",
                              "a flood of approval requests (wearing the human down)"},
+    [RULE_DROP_EXEC] = {"drop-and-execute", RISK_MEDIUM, 15, 0, NULL, 0, "exec",
+                        "a file made executable in this session was run"},
 };
 
 const struct risk_rule_info *risk_rule_list(size_t *count)

@@ -94,6 +94,8 @@ CASES = [
      "for i in 1 2; do " + CURL + " http://denied$i.test:{web}/; done"),
     ("mass-deletion", "mkdir -p d && rm -rf \"$PWD\" 2>/dev/null; true",
      "mkdir -p build && rm -rf build"),
+    ("drop-and-execute", "printf '#!/bin/sh\\necho hi\\n' > p.sh; chmod +x p.sh; ./p.sh",
+     "printf '#!/bin/sh\\necho hi\\n' > p.sh; sh p.sh"),
     ("secret-read-egress",
      "cat .env > /dev/null; " + CURL + " http://api.example.test:{web}/hello",
      "cat .env.example > /dev/null; " + CURL + " http://api.example.test:{web}/hello"),
