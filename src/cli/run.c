@@ -342,6 +342,13 @@ static void run_prepare_own_dirs(struct run_args *args)
 static int run_plant_canaries(struct run_args *args, const struct reins_policy *policy,
                               struct reins_error *err)
 {
+        bool engine_off = strcmp(policy->risk.engine, "off") == 0;
+        if (engine_off && (strcmp(policy->canaries, "true") == 0 ||
+                           policy->filesystem.secrets.count > 0))
+                return reins_error_set(err, EINVAL,
+                                       "%s: canaries and filesystem.secrets are watched by the "
+                                       "risk engine, which risk.engine: off turns off",
+                                       policy->source);
         if (strcmp(policy->canaries, "true") != 0)
                 return 0;
         if (!args->trail_dir)

@@ -384,3 +384,11 @@ def test_t3_snapshots_the_overlay_copy(caller, web):
     assert os.readlink(snaps[0] / "link") == "/etc/passwd"
     assert (snaps[0] / ".reins-whiteouts").read_text() == "gone.txt\n"
     assert (ws / "gone.txt").exists()  # the host copy untouched
+
+
+def test_watching_needs_the_engine(caller):
+    ws = caller.workspace()
+    pol = caller.write(ws / "p.yaml", "version: 1\nextends: default\ncanaries: true\n"
+                                      "risk: {engine: off}\n")
+    r = caller.sandbox(["true"], ws=ws, opts=["-p", pol])
+    assert r.returncode == 125 and "risk.engine: off" in r.stderr, r.stderr
