@@ -343,8 +343,8 @@ static int run_plant_canaries(struct run_args *args, const struct reins_policy *
                               struct reins_error *err)
 {
         bool engine_off = strcmp(policy->risk.engine, "off") == 0;
-        if (engine_off && (strcmp(policy->canaries, "true") == 0 ||
-                           policy->filesystem.secrets.count > 0))
+        if (engine_off &&
+            (strcmp(policy->canaries, "true") == 0 || policy->filesystem.secrets.count > 0))
                 return reins_error_set(err, EINVAL,
                                        "%s: canaries and filesystem.secrets are watched by the "
                                        "risk engine, which risk.engine: off turns off",
