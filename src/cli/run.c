@@ -47,6 +47,7 @@ struct run_args {
         char user_key[65]; /* the user's public key, hex; "" when unreadable */
         unsigned parallel; /* --parallel N (overlay) */
         struct workspace_session workspace;
+        int workspace_copy;     /* limits.workspace_size: the copy's tmpfs while it runs, else -1 */
         const char *token_file; /* --token FILE */
         struct run_govern govern;
         struct run_risk risk;
@@ -533,8 +534,17 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         run_govern_configure(&args->govern, &config);
         run_risk_configure(&args->risk, &config);
         config.frozen = &args->risk.frozen;
+        if (plan->overlay && plan->limits.workspace_size_bytes > 0)
+                config.workspace_copy = &args->workspace_copy;
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
                 fprintf(stderr, "reins: %s\n", err.message);
+        /* the capped copy lived in memory: it goes to the session directory
+         * before the session ends (the sandbox is gone, the copy is still) */
+        if (args->workspace_copy >= 0) {
+                run_workspace_store(&args->workspace, args->workspace_copy, &args->events);
+                close(args->workspace_copy);
+                args->workspace_copy = -1;
+        }
         run_risk_tick(&args->risk); /* the last findings, before session.end */
         run_emit_changes(&args->events, plan, before);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
@@ -550,7 +560,7 @@ out:
 
 int cli_run(int argc, char **argv)
 {
-        struct run_args args = {0};
+        struct run_args args = {.workspace_copy = -1};
         struct reins_error err = {0};
         struct reins_policy *policy = NULL;
         struct reins_plan *plan = NULL;
@@ -612,8 +622,10 @@ int cli_run(int argc, char **argv)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
-        if (plan->overlay)
+        if (plan->overlay) {
                 args.risk.workspace = &args.workspace;
+                args.risk.workspace_copy = &args.workspace_copy;
+        }
         status = run_sandbox(&args, plan);
         if (plan->overlay)
                 run_workspace_finish(&args.workspace, status, &args.events);

@@ -2,6 +2,7 @@
 #include "cli/run_risk.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,7 +341,14 @@ static void playbook_freeze(struct run_risk *r, int tier)
                 char name[64], *path = NULL;
                 struct reins_error err = {0};
                 snprintf(name, sizeof(name), "t3-%lld", (long long)(now_ms() / 1000));
-                int rc = workspace_snapshot(r->workspace, name, &path, &err);
+                /* a capped copy is in memory, not yet in the session directory */
+                int upper = r->workspace_copy && *r->workspace_copy >= 0
+                                ? openat(*r->workspace_copy, "upper",
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                                : -1;
+                int rc = workspace_snapshot(r->workspace, upper, name, &path, &err);
+                if (upper >= 0)
+                        close(upper);
                 playbook_event(r, "snapshot", tier, rc < 0 ? err.message : NULL,
                                json_pack("{s:s}", "path", path ? path : ""));
                 free(path);

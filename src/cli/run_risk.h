@@ -39,7 +39,8 @@ struct run_risk {
         int secrets_fd; /* inotify on filesystem.secrets and canaries; -1 when none */
         const struct canary_set *canaries;         /* NULL: none planted */
         const struct workspace_session *workspace; /* overlay mode: snapshot at T3 */
-        struct reins_strv secret_paths;            /* by watch descriptor - 1 */
+        const int *workspace_copy;      /* a capped copy's tmpfs (run.c), -1 until it arrives */
+        struct reins_strv secret_paths; /* by watch descriptor - 1 */
         bool frozen;
         bool workspace_readonly;
         bool quiet;

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/run_events.h"
 #include "util/json_text.h"
+#include "workspace/store.h"
 
 /* Paths whose change in a copy is flagged and never applied by default. */
 static const char *const builtin_protect[] = {
@@ -79,6 +80,17 @@ void run_workspace_finish(struct workspace_session *session, int status, struct 
                         "reins: changes kept in session %s (reins diff %s; reins apply %s)\n",
                         session->id, session->id, session->id);
         workspace_session_free(session);
+}
+
+void run_workspace_store(struct workspace_session *session, int memory, struct event_bus *events)
+{
+        struct reins_error err = {0};
+        int r = workspace_store_copy(session, memory, &err);
+        if (r < 0)
+                fprintf(stderr, "reins: %s\n", err.message);
+        event_emit(events, "workspace.session",
+                   json_pack("{s:s, s:s, s:b, s:s?}", "action", "store", "id", session->id, "ok",
+                             r == 0, "error", r < 0 ? err.message : NULL));
 }
 
 int run_parallel(unsigned count, char id[25], int *is_child)

@@ -15,6 +15,11 @@ int run_workspace_start(struct reins_plan *plan, const struct reins_policy *poli
                         struct event_bus *events, struct reins_error *err);
 void run_workspace_finish(struct workspace_session *session, int status, struct event_bus *events);
 
+/* limits.workspace_size: write the copy held in the tmpfs `memory` (a
+ * directory fd holding upper/) back to the session directory; say so on
+ * stderr and in the trail when that fails. */
+void run_workspace_store(struct workspace_session *session, int memory, struct event_bus *events);
+
 /* --parallel N: fork N runs of this same command line, each with its own
  * copy; print their ids; wait for all. Returns in each child (*is_child set)
  * with `id` filled, or in the parent with the combined exit status. */

@@ -373,7 +373,8 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
         bool secret = strcmp(type, "file.secret_read") == 0;
         bool canary = strcmp(type, "file.canary_read") == 0;
         bool ask = strcmp(type, "approval.request") == 0 || strcmp(type, "approval.refused") == 0;
-        if (!exec && !net && !start && !secret && !canary && !ask)
+        bool denied = strcmp(type, "syscall.denied") == 0;
+        if (!exec && !net && !start && !secret && !canary && !ask && !denied)
                 return;
 
         struct rule_event event;
@@ -414,6 +415,15 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
                         rule_fire(engine, RULE_APPROVAL_FLOOD, &event, detail, NULL, 0);
                         rule_window_clear(&engine->asks);
                 }
+                return;
+        }
+        if (denied) { /* seccomp refused an escape primitive (mount, ptrace, ...) */
+                char detail[96];
+                const char *name = get_string(json, "syscall");
+                const char *comm = get_string(json, "comm");
+                snprintf(detail, sizeof(detail), "%s() refused (%s)", name ? name : "?",
+                         comm ? comm : "?");
+                rule_fire(engine, RULE_ESCAPE, &event, detail, NULL, 0);
                 return;
         }
         if (canary) {

@@ -24,8 +24,9 @@ const struct risk_rule_info rule_table[RULE_COUNT] = {
                     "a network reconnaissance or sniffing tool was run"},
     [RULE_REVERSE_SHELL] = {"reverse-shell", RISK_CRITICAL, 100, 0, NULL, 0, "exec",
                             "a shell wired to a network socket (reverse shell)"},
-    [RULE_ESCAPE] = {"escape-primitive", RISK_HIGH, 35, 0, NULL, 0, "exec",
-                     "a namespace, mount, module or capability tool was run (sandbox escape)"},
+    [RULE_ESCAPE] = {"escape-primitive", RISK_HIGH, 35, 0, NULL, 0, "exec, syscall.denied",
+                     "a namespace, mount, module or capability tool was run, or such a "
+                     "syscall was refused (sandbox escape)"},
     [RULE_PERSISTENCE] = {"persistence-write", RISK_HIGH, 35, 0, NULL, 0, "exec",
                           "a write to a shell rc, cron, authorized_keys, git hook or agent "
                           "config (persistence)"},

@@ -268,6 +268,8 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_duration(out, l->wall_time_ms);
         fprintf(out, "\n  open_files: %" PRIu64 "\n  tmp_size: ", l->open_files);
         emit_size(out, l->tmp_size_bytes);
+        fputs("\n  workspace_size: ", out);
+        emit_size(out, l->workspace_size_bytes);
         fputc('\n', out);
 
         fputs("syscalls:\n", out);

@@ -130,6 +130,7 @@ static int merge_limits(struct policy_limits *p, const struct policy_limits *c)
         replace_number(&p->wall_time_ms, c->wall_time_ms);
         replace_number(&p->open_files, c->open_files);
         replace_number(&p->tmp_size_bytes, c->tmp_size_bytes);
+        replace_number(&p->workspace_size_bytes, c->workspace_size_bytes);
         return 0;
 }
 
@@ -216,6 +217,7 @@ int policy_apply_defaults(struct reins_policy *policy)
         default_number(&policy->limits.wall_time_ms, 0);
         default_number(&policy->limits.open_files, 0);
         default_number(&policy->limits.tmp_size_bytes, 0);
+        default_number(&policy->limits.workspace_size_bytes, 0);
         if ((r = default_string(&policy->canaries, "false")) < 0 ||
             (r = default_string(&policy->risk.engine, "on")) < 0)
                 return r;

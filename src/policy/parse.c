@@ -165,6 +165,7 @@ static const struct field limits_fields[] = {
     {.name = "wall_time", .kind = FIELD_DURATION, .offset = AT(limits.wall_time_ms)},
     {.name = "open_files", .kind = FIELD_COUNT, .offset = AT(limits.open_files)},
     {.name = "tmp_size", .kind = FIELD_SIZE, .offset = AT(limits.tmp_size_bytes)},
+    {.name = "workspace_size", .kind = FIELD_SIZE, .offset = AT(limits.workspace_size_bytes)},
     {0},
 };
 

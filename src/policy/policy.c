@@ -26,6 +26,7 @@ struct reins_policy *policy_layer_new(void)
             .wall_time_ms = POLICY_UNSET,
             .open_files = POLICY_UNSET,
             .tmp_size_bytes = POLICY_UNSET,
+            .workspace_size_bytes = POLICY_UNSET,
         };
         policy->approvals.timeout_ms = POLICY_UNSET;
         policy->risk.half_life_ms = POLICY_UNSET;

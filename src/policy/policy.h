@@ -29,12 +29,13 @@ enum policy_network_mode {
 struct policy_origins;
 
 struct policy_limits {
-        uint64_t memory_bytes;   /* 0 = no limit */
-        uint64_t pids;           /* 0 = no limit */
-        uint64_t cpus_milli;     /* 1000 = one cpu; 0 = no limit */
-        uint64_t wall_time_ms;   /* 0 = no limit */
-        uint64_t open_files;     /* RLIMIT_NOFILE; 0 = inherit */
-        uint64_t tmp_size_bytes; /* size of the private /tmp tmpfs; 0 = kernel default */
+        uint64_t memory_bytes;         /* 0 = no limit */
+        uint64_t pids;                 /* 0 = no limit */
+        uint64_t cpus_milli;           /* 1000 = one cpu; 0 = no limit */
+        uint64_t wall_time_ms;         /* 0 = no limit */
+        uint64_t open_files;           /* RLIMIT_NOFILE; 0 = inherit */
+        uint64_t tmp_size_bytes;       /* size of the private /tmp tmpfs; 0 = kernel default */
+        uint64_t workspace_size_bytes; /* overlay mode: cap on the session's copy; 0 = none */
 };
 
 struct reins_policy {

@@ -13,7 +13,7 @@
 
 #include "sandbox/caps.h"
 #include "sandbox/cgroup.h"
-#include "sandbox/exec_notify.h"
+#include "sandbox/seccomp.h"
 #include "sandbox/mounts.h"
 #include "sandbox/netns.h"
 #include "sandbox/pty.h"
@@ -124,6 +124,15 @@ static int child_hand_over_listener(int status_fd, struct reins_error *err)
         return r < 0 ? reins_error_errno(err, -r, "handing the proxy socket over") : 0;
 }
 
+/* The capped copy's tmpfs: the supervisor watches how full it is and
+ * writes it back to the session directory when the session ends. */
+static int child_hand_over_workspace_copy(int status_fd, int fd, struct reins_error *err)
+{
+        int r = report_send_fd(status_fd, SPAWN_REPORT_WORKSPACE_COPY, fd);
+        close(fd);
+        return r < 0 ? reins_error_errno(err, -r, "handing the workspace copy over") : 0;
+}
+
 /* The agent's request channel: another listener in our network namespace,
  * served by the supervisor (approvals). */
 static int child_hand_over_agent_channel(int status_fd, struct reins_error *err)
@@ -136,17 +145,19 @@ static int child_hand_over_agent_channel(int status_fd, struct reins_error *err)
         return r < 0 ? reins_error_errno(err, -r, "handing the request channel over") : 0;
 }
 
-/* Every exec of the sandbox is reported to the supervisor (audit trail). */
-static int child_hand_over_exec_listener(struct reins_error *err)
+/* The seccomp filter, and its listener to the supervisor: every exec and
+ * every escape primitive of the sandbox is reported there (audit trail,
+ * risk engine). */
+static int child_install_seccomp(const struct seccomp_program *program, struct reins_error *err)
 {
         if (weaken("seccomp"))
                 return 0; /* a weakened build shows a process with no filter at all */
-        int listener = exec_notify_install();
+        int listener = seccomp_program_install(program);
         if (listener < 0)
-                return reins_error_errno(err, -listener, "installing the exec audit filter");
+                return reins_error_errno(err, -listener, "installing the seccomp filter");
         int r = report_send_fd(CHILD_STATUS_FD, SPAWN_REPORT_EXEC_LISTENER, listener);
         close(listener);
-        return r < 0 ? reins_error_errno(err, -r, "handing the exec listener over") : 0;
+        return r < 0 ? reins_error_errno(err, -r, "handing the seccomp listener over") : 0;
 }
 
 void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
@@ -161,7 +172,11 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
         if (read(maps_fd, &go, 1) != 1)
                 _exit(125); /* the supervisor died or gave up before releasing us */
         close(maps_fd);
-        if (mounts_build_root(in->plan, &err) < 0)
+        int workspace_copy = -1;
+        if (mounts_build_root(in->plan, &workspace_copy, &err) < 0)
+                child_fail(status_fd, &err);
+        if (workspace_copy >= 0 &&
+            child_hand_over_workspace_copy(status_fd, workspace_copy, &err) < 0)
                 child_fail(status_fd, &err);
         if (!in->plan->host_network && netns_loopback_up(&err) < 0)
                 child_fail(status_fd, &err);
@@ -192,12 +207,7 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
          * nothing; the command only adds its Landlock domain before exec. */
         if (caps_drop_all(&err) < 0)
                 child_fail(CHILD_STATUS_FD, &err);
-        int r = seccomp_program_install(in->seccomp);
-        if (r < 0) {
-                reins_error_errno(&err, -r, "installing the seccomp filter");
-                child_fail(CHILD_STATUS_FD, &err);
-        }
-        if (child_hand_over_exec_listener(&err) < 0)
+        if (child_install_seccomp(in->seccomp, &err) < 0)
                 child_fail(CHILD_STATUS_FD, &err);
         sigset_t set;
         child_block_signals(&set);

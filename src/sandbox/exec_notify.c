@@ -22,25 +22,6 @@
 #define EXEC_MAX_ARGS  4096
 #define EXEC_MAX_BYTES (4u << 20) /* what we read of argv in all */
 
-int exec_notify_install(void)
-{
-        struct sock_filter filter[] = {
-            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-            /* other ABIs are refused by the main filter already */
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 4),
-            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 3, 0),
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 2, 0),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-        };
-        struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
-        long fd =
-            syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-        return fd < 0 ? -errno : (int)fd;
-}
-
 /* Read a NUL-terminated string at `address` of `pid`, growing as needed. */
 static char *exec_read_string(pid_t pid, uint64_t address, size_t *budget, size_t *length)
 {
@@ -112,7 +93,7 @@ static json_t *exec_proc_link(pid_t pid, const char *name)
 
 /* The pids as the sandbox sees them (last NSpid field) and the parent: one
  * read of /proc/PID/status, no stdio (this runs for every exec). */
-static void exec_proc_ids(pid_t pid, long *inner_pid, long *parent)
+void exec_notify_proc_ids(pid_t pid, long *inner_pid, long *parent)
 {
         char path[64], buf[4096];
         *inner_pid = *parent = -1;
@@ -163,7 +144,7 @@ static json_t *exec_describe(const struct seccomp_notif *req)
         size_t budget = EXEC_MAX_BYTES, length = 0;
         char *path = exec_read_string(pid, req->data.args[at ? 1 : 0], &budget, &length);
         long inner = -1, parent = -1;
-        exec_proc_ids(pid, &inner, &parent);
+        exec_notify_proc_ids(pid, &inner, &parent);
         json_t *fields =
             json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:s}", "pid", (json_int_t)inner, "host_pid",
                       (json_int_t)pid, "ppid", (json_int_t)parent, "path",
@@ -176,42 +157,14 @@ static json_t *exec_describe(const struct seccomp_notif *req)
         return fields;
 }
 
-/* The kernel's notification structures may grow: ask their sizes once. */
-static int exec_notify_sizes(size_t *notif, size_t *resp)
+json_t *exec_notify_answer(const struct seccomp_notif *req, struct seccomp_notif_resp *resp,
+                           bool describe, const struct exec_gate *gate)
 {
-        static struct seccomp_notif_sizes sizes;
-        if (sizes.seccomp_notif == 0 &&
-            syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
-                return -errno;
-        *notif = sizes.seccomp_notif > sizeof(struct seccomp_notif) ? sizes.seccomp_notif
-                                                                    : sizeof(struct seccomp_notif);
-        *resp = sizes.seccomp_notif_resp > sizeof(struct seccomp_notif_resp)
-                    ? sizes.seccomp_notif_resp
-                    : sizeof(struct seccomp_notif_resp);
-        return 0;
-}
-
-int exec_notify_handle(int listener, struct event_bus *bus, const struct exec_gate *gate)
-{
-        size_t notif_size = 0, resp_size = 0;
-        int r = exec_notify_sizes(&notif_size, &resp_size);
-        if (r < 0)
-                return r;
-        /* both fit comfortably on the stack, aligned for the kernel's structs */
-        _Alignas(8) unsigned char req_buf[256] = {0}, resp_buf[64] = {0};
-        if (notif_size > sizeof(req_buf) || resp_size > sizeof(resp_buf))
-                return -EOVERFLOW;
-        struct seccomp_notif *req = (struct seccomp_notif *)req_buf;
-        struct seccomp_notif_resp *resp = (struct seccomp_notif_resp *)resp_buf;
-        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
-                return errno == EINTR || errno == ENOENT ? 0 : -errno;
         /* read what the process asks for while it still waits: after the
          * answer its memory is the new program's */
-        bool want = gate || (bus && (bus->sink_count > 0 || bus->held));
-        json_t *fields = want ? exec_describe(req) : NULL;
+        json_t *fields = describe || gate ? exec_describe(req) : NULL;
         const char *why = NULL;
         int refuse = gate && fields ? gate->check(gate->ctx, fields, &why) : 0;
-        resp->id = req->id;
         if (refuse) {
                 resp->error = -refuse;
                 json_object_set_new(fields, "refused", json_string(why ? why : "refused"));
@@ -219,9 +172,5 @@ int exec_notify_handle(int listener, struct event_bus *bus, const struct exec_ga
                 /* the exec itself is decided by the kernel and the other filters */
                 resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
         }
-        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT)
-                r = -errno;
-        if (fields)
-                event_emit(bus, "exec", fields);
-        return r;
+        return fields;
 }

@@ -1,16 +1,16 @@
-/* Exec auditing: a second, tiny seccomp filter sends every execve/execveat
- * of the sandbox to the supervisor (SECCOMP_RET_USER_NOTIF). The supervisor
- * reads argv, cwd and parent for the audit trail and lets the call go on.
+/* Exec auditing: the seccomp filter sends every execve/execveat of the
+ * sandbox to the supervisor (SECCOMP_RET_USER_NOTIF, seccomp_notify.h). The
+ * supervisor reads argv, cwd and parent for the audit trail and lets the
+ * call go on.
  * What it reads from the process is telemetry, never a basis for allowing
  * anything: the process could change its memory after we read it. */
 #ifndef REINS_SANDBOX_EXEC_NOTIFY_H
 #define REINS_SANDBOX_EXEC_NOTIFY_H
 
-#include "audit/event.h"
-
-/* Child side, after the main filter: install the exec filter, return the
- * listener fd (or -errno). Async-signal-safe. */
-int exec_notify_install(void);
+#include <jansson.h>
+#include <linux/seccomp.h>
+#include <stdbool.h>
+#include <sys/types.h>
 
 /* An optional check on each exec (a delegation token's `cmd` list): return
  * 0 to let it go on, or an errno (EACCES) to fail the execve with, and *why.
@@ -24,9 +24,14 @@ struct exec_gate {
         void *ctx;
 };
 
-/* Supervisor side: answer one pending notification (non-blocking fd) and
- * emit an "exec" event (with "refused" when the gate said no). `gate` may
- * be NULL. Returns 0, or -errno when the listener is gone. */
-int exec_notify_handle(int listener, struct event_bus *bus, const struct exec_gate *gate);
+/* Answer one exec notification: fill `resp` (CONTINUE, or the gate's
+ * errno) and return the "exec" event's fields (NULL when neither `describe`
+ * nor a gate wants them). The caller sends `resp`, then emits the event. */
+json_t *exec_notify_answer(const struct seccomp_notif *req, struct seccomp_notif_resp *resp,
+                           bool describe, const struct exec_gate *gate);
+
+/* The pid of host process `pid` as the sandbox sees it, and its parent's
+ * (-1 when unknown). */
+void exec_notify_proc_ids(pid_t pid, long *inner_pid, long *parent);
 
 #endif

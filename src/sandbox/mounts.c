@@ -266,7 +266,14 @@ static int mounts_overlay(const struct mounts_ctx *ctx, const struct mount_op *o
         snprintf(lower, sizeof(lower), "/oldroot%s", op->source);
         snprintf(upper, sizeof(upper), "/oldroot%s", op->upper);
         snprintf(work, sizeof(work), "/oldroot%s", op->work);
-        (void)ctx;
+        if (op->size_bytes > 0) {
+                char disk_upper[4096];
+                snprintf(disk_upper, sizeof(disk_upper), "%s", upper);
+                int r =
+                    mounts_overlay_in_memory(ctx, op, disk_upper, upper, work, sizeof(upper), err);
+                if (r < 0)
+                        return r;
+        }
         cleanup_fd int fs = fsopen("overlay", FSOPEN_CLOEXEC);
         if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
@@ -364,9 +371,11 @@ static int mounts_enter_root(struct reins_error *err)
         return 0;
 }
 
-int mounts_build_root(const struct reins_plan *plan, struct reins_error *err)
+int mounts_build_root(const struct reins_plan *plan, int *workspace_copy, struct reins_error *err)
 {
-        struct mounts_ctx ctx = {.oldroot = -1, .newroot = -1, .denied_link = -1};
+        *workspace_copy = -1;
+        struct mounts_ctx ctx = {
+            .oldroot = -1, .newroot = -1, .denied_link = -1, .workspace_copy = workspace_copy};
         int r = mounts_stage(&ctx, err);
         for (size_t i = 0; r == 0 && i < plan->mount_count; i++)
                 r = mounts_execute(&ctx, &plan->mounts[i], err);

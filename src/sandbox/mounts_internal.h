@@ -1,4 +1,4 @@
-/* Shared by mounts.c and mounts_special.c (/proc and /dev). */
+/* Shared by mounts.c, mounts_special.c (/proc and /dev) and mounts_overlay.c. */
 #ifndef REINS_SANDBOX_MOUNTS_INTERNAL_H
 #define REINS_SANDBOX_MOUNTS_INTERNAL_H
 
@@ -6,13 +6,22 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sandbox/plan.h"
 #include "util/error.h"
 
 struct mounts_ctx {
-        int oldroot;     /* O_PATH fd of the host tree, during setup only */
-        int newroot;     /* O_PATH fd of the sandbox root being built */
-        int denied_link; /* O_PATH fd of a dangling symlink, mounted over hidden files */
+        int oldroot;         /* O_PATH fd of the host tree, during setup only */
+        int newroot;         /* O_PATH fd of the sandbox root being built */
+        int denied_link;     /* O_PATH fd of a dangling symlink, mounted over hidden files */
+        int *workspace_copy; /* out: the capped copy's tmpfs (directory fd), or -1 */
 };
+
+/* limits.workspace_size: a tmpfs of op->size_bytes holding upper and work,
+ * filled from the session's copy at `disk_upper`; their paths (valid until
+ * pivot_root) in upper/work. Sets *ctx->workspace_copy. */
+int mounts_overlay_in_memory(const struct mounts_ctx *ctx, const struct mount_op *op,
+                             const char *disk_upper, char *upper, char *work, size_t size,
+                             struct reins_error *err);
 
 /* openat2 below dirfd with no symlinks at all (and no magic links). */
 int mounts_open_beneath(int dirfd, const char *path, int flags);

@@ -142,6 +142,33 @@ static int plan_resolve_limits(struct reins_plan *plan, const struct reins_polic
         return 0;
 }
 
+/* limits.workspace_size caps an overlay session's copy, which lives in a
+ * tmpfs of that size while the session runs (the agent gets ENOSPC, the
+ * host's disk never fills). A direct workspace is the host's own directory
+ * and cannot be capped: refuse rather than pretend. The tmpfs's pages count
+ * against the memory limit, so a cap at or above it would end in the OOM
+ * killer instead of ENOSPC. */
+static int plan_check_workspace_size(const struct reins_plan *plan, struct reins_error *err)
+{
+        uint64_t size = plan->limits.workspace_size_bytes, memory = plan->limits.memory_bytes;
+        if (size == 0)
+                return 0;
+        if (!plan->overlay)
+                return reins_error_set(
+                    err, EINVAL,
+                    "limits.workspace_size: only the copy of an overlay "
+                    "session can be capped, and this workspace is used "
+                    "directly (use --workspace-mode overlay, or drop the limit)");
+        if (memory > 0 && size >= memory)
+                return reins_error_set(err, EINVAL,
+                                       "limits.workspace_size (%llu MiB) must be below "
+                                       "limits.memory (%llu MiB): the session's copy is held in "
+                                       "memory while it runs",
+                                       (unsigned long long)(size >> 20),
+                                       (unsigned long long)(memory >> 20));
+        return 0;
+}
+
 static int plan_compare_mounts(const void *a, const void *b)
 {
         const struct mount_op *x = a, *y = b;
@@ -185,6 +212,7 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
         if ((r = plan_resolve_workspace(plan, options, err)) < 0 ||
             (r = plan_resolve_mode(policy, options, &readonly, &plan->overlay, err)) < 0 ||
             (r = plan_resolve_limits(plan, policy, options, err)) < 0 ||
+            (r = plan_check_workspace_size(plan, err)) < 0 ||
             (r = plan_deny_prepare(plan, policy, options->home, err)) < 0 ||
             (r = plan_add_system_mounts(plan, policy, options, readonly, err)) < 0)
                 goto fail;

@@ -153,7 +153,8 @@ int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *p
                                        "workspace %s is denied by filesystem.deny '%s'",
                                        plan->workspace, rule);
         if (plan->overlay)
-                r = plan_add_mount(plan, MOUNT_OP_OVERLAY, plan->workspace, plan->workspace, 0);
+                r = plan_add_mount(plan, MOUNT_OP_OVERLAY, plan->workspace, plan->workspace,
+                                   weaken("limits") ? 0 : plan->limits.workspace_size_bytes);
         else
                 r = plan_add_bind(plan, plan->workspace, !readonly, BIND_FROM_WORKSPACE, err);
         if (r < 0)

@@ -12,7 +12,16 @@
  *   prefix:     syscall numbers above the highest one reviewed -> ENOSYS;
  *               personality() other than PER_LINUX or the query -> EPERM
  *   libseccomp: foreign architecture (i386 via int $0x80) or the x32 bit
- *               -> EPERM, then the deny rules below, then ALLOW. */
+ *               -> EPERM, then the deny rules below, then ALLOW.
+ *
+ * Two kinds of call go to the supervisor as user notifications on the
+ * filter's one listener (SECCOMP_RET_USER_NOTIF): execve/execveat, which it
+ * records and lets go on (exec auditing), and the escape primitives below,
+ * which it records and always refuses with EPERM (the risk engine's
+ * escape-primitive rule sees each attempt). A plain ERRNO action would hide
+ * them: ERRNO outranks USER_NOTIF, so no later filter could report them.
+ * Refusing them stays the kernel's job when the supervisor is gone: with no
+ * listener left, a notifying filter answers ENOSYS, never "allowed". */
 #include "sandbox/seccomp.h"
 
 #include <errno.h>
@@ -68,6 +77,39 @@ static const char *const default_denied[] = {
     "ioperm", "vhangup", "syslog", "uselib", "nfsservctl", "settimeofday", "clock_settime",
     /* adjtimex and clock_adjtime stay: with modes 0 they are clock reads,
      * and setting the clock needs CAP_SYS_TIME in the initial namespace. */
+};
+
+/* The denials the supervisor is told about (escape primitives: DESIGN §7's
+ * risk engine counts each attempt). The rest of the list are denied quietly:
+ * they are no sign of an escape (host administration), or ordinary runtimes
+ * probe them (libuv tries io_uring, systemd tools name_to_handle_at). */
+static const char *const reported_denied[] = {
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "mount",
+    "umount2",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "open_tree",
+    "open_tree_attr",
+    "move_mount",
+    "mount_setattr",
+    "pivot_root",
+    "chroot",
+    "setns",
+    "bpf",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "open_by_handle_at",
 };
 
 /* The only entries a policy's syscalls.allow may lift: debugging and
@@ -139,12 +181,21 @@ static bool is_relaxed(const char *name, const struct reins_strv *allow,
         return allow && strv_contains(allow, name) && !(deny && strv_contains(deny, name));
 }
 
+/* How a denial answers: the errno, or a notification the supervisor
+ * answers with EPERM after recording it. */
+static uint32_t denial_action(const char *name, int error)
+{
+        if (error == EPERM && name_in(name, reported_denied, ARRAY_SIZE(reported_denied)))
+                return SCMP_ACT_NOTIFY;
+        return SCMP_ACT_ERRNO((uint32_t)error);
+}
+
 static int deny_syscall(scmp_filter_ctx ctx, const char *name, int error, struct reins_error *err)
 {
         int number = syscall_resolve(name);
         if (number < 0) /* not a syscall on this architecture: nothing to deny */
                 return 0;
-        int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)error), number, 0);
+        int r = seccomp_rule_add(ctx, denial_action(name, error), number, 0);
         if (r < 0)
                 return reins_error_errno(err, -r, "seccomp: denying %s", name);
         return 0;
@@ -197,11 +248,12 @@ static int deny_low32_equal(scmp_filter_ctx ctx, int number, unsigned arg, uint3
  * kernel code written for root (CVE-2022-0185 class). */
 static int add_user_namespace_rules(scmp_filter_ctx ctx, struct reins_error *err)
 {
-        /* Flags are the first argument of clone on x86_64 (not on s390). */
-        int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+        /* Flags are the first argument of clone on x86_64 (not on s390).
+         * Both are escape attempts the supervisor records and refuses. */
+        int r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(clone), 1,
                                  SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
         if (r == 0)
-                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
+                r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(unshare), 1,
                                      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
         if (r < 0)
                 return reins_error_errno(err, -r, "seccomp: clone/unshare CLONE_NEWUSER rules");
@@ -247,6 +299,18 @@ static int add_socket_rules(scmp_filter_ctx ctx, struct reins_error *err)
         return 0;
 }
 
+/* Exec auditing: every execve/execveat waits for the supervisor, which
+ * records argv, cwd and parent and lets it go on (exec_notify.h). */
+static int add_exec_rules(scmp_filter_ctx ctx, struct reins_error *err)
+{
+        int r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execve), 0);
+        if (r == 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(execveat), 0);
+        if (r < 0)
+                return reins_error_errno(err, -r, "seccomp: exec auditing rules");
+        return 0;
+}
+
 /* libseccomp compiles the rules; the context is freed on every path. */
 static int compile_rules(scmp_filter_ctx ctx, const struct reins_strv *allow,
                          const struct reins_strv *deny, struct reins_error *err)
@@ -259,7 +323,7 @@ static int compile_rules(scmp_filter_ctx ctx, const struct reins_strv *allow,
         if ((r = add_default_denials(ctx, allow, deny, err)) < 0 ||
             (r = add_user_namespace_rules(ctx, err)) < 0 ||
             (r = add_terminal_rules(ctx, err)) < 0 || (r = add_socket_rules(ctx, err)) < 0 ||
-            (r = add_policy_denials(ctx, deny, err)) < 0)
+            (r = add_policy_denials(ctx, deny, err)) < 0 || (r = add_exec_rules(ctx, err)) < 0)
                 return r;
         return 0;
 }
@@ -393,21 +457,25 @@ int seccomp_program_build(const struct reins_strv *allow, const struct reins_str
         return r;
 }
 
+#ifndef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+#define SECCOMP_FILTER_FLAG_TSYNC_ESRCH (1UL << 4)
+#endif
+
 int seccomp_program_install(const struct seccomp_program *program)
 {
-        if (weaken("seccomp"))
-                return 0;
         if (!program || !program->filter || program->length == 0)
                 return -EINVAL; /* fail closed: never run without the filter */
         struct sock_fprog prog = {.len = program->length, .filter = program->filter};
         /* TSYNC: every thread of the process gets the filter, or none does
-         * and the call fails: no thread created earlier stays unfiltered. */
-        long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+         * and the call fails (ESRCH): no thread created earlier stays
+         * unfiltered. NEW_LISTENER: the fd the notifications arrive on. */
+        long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                         SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH |
+                             SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                         &prog);
         if (r < 0)
                 return -errno;
-        if (r > 0) /* the id of a thread that could not be synchronised */
-                return -ESRCH;
-        return 0;
+        return (int)r;
 }
 
 void seccomp_program_free(struct seccomp_program *program)

@@ -20,7 +20,9 @@ int seccomp_program_build(const struct reins_strv *allow, const struct reins_str
                           struct seccomp_program *out, struct reins_error *err);
 
 /* Install in the calling process, synchronising all its threads (TSYNC).
- * Requires no_new_privs already set. Async-signal-safe (post-fork use). */
+ * Requires no_new_privs already set. Returns the listener fd of its user
+ * notifications (execs and reported denials, see seccomp_notify.h), or
+ * -errno. Async-signal-safe (post-fork use). */
 int seccomp_program_install(const struct seccomp_program *program);
 
 void seccomp_program_free(struct seccomp_program *program);

@@ -24,6 +24,7 @@ enum spawn_report_kind {
         SPAWN_REPORT_EXEC_LISTENER = 5, /* carries the seccomp listener for exec auditing */
         SPAWN_REPORT_LIMITS = 6,        /* supervisor to child: cgroup join fds; code 1 = rlimits */
         SPAWN_REPORT_AGENT_CHANNEL = 7, /* carries the agent request channel's listening socket */
+        SPAWN_REPORT_WORKSPACE_COPY = 8, /* carries the capped copy's tmpfs (a directory fd) */
 };
 
 struct spawn_report {

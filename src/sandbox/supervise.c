@@ -7,12 +7,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/vfs.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "net/proxy.h"
-#include "sandbox/exec_notify.h"
+#include "sandbox/seccomp_notify.h"
 #include "sandbox/pty.h"
 #include "sandbox/weaken.h"
 #include "util/cleanup.h"
@@ -42,11 +43,13 @@ struct loop {
         const struct spawn_result *sandbox;
         const struct supervise_config *config;
         struct proxy *proxy;
-        int exec_listener; /* seccomp user notifications of execve, -1 until it arrives */
+        int exec_listener; /* seccomp user notifications (execs, denials), -1 until it arrives */
+        struct seccomp_notify notify;
         struct supervise_outcome *outcome;
         struct terminal_state terminal;
         bool exited;
         bool status_open;
+        bool workspace_full; /* the capped copy was reported full (re-armed below 90 %) */
 };
 
 static const int supervised_signals[] = {SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
@@ -189,6 +192,12 @@ static void loop_on_status(struct loop *l)
                         close(passed);
                 }
                 break;
+        case SPAWN_REPORT_WORKSPACE_COPY:
+                if (passed >= 0 && l->config->workspace_copy && *l->config->workspace_copy < 0)
+                        *l->config->workspace_copy = passed;
+                else if (passed >= 0)
+                        close(passed);
+                break;
         case SPAWN_REPORT_SETUP_FAILED:
                 l->outcome->setup_failed = true;
                 /* fall through */
@@ -287,8 +296,8 @@ static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
                 proxy_dispatch(l->proxy);
                 break;
         case TAG_EXEC:
-                if (exec_notify_handle(l->exec_listener, l->config->events, l->config->exec_gate) <
-                        0 ||
+                if (seccomp_notify_handle(l->exec_listener, &l->notify, l->config->events,
+                                          l->config->exec_gate) < 0 ||
                     (events & EPOLLHUP))
                         loop_unwatch(l, l->exec_listener);
                 break;
@@ -299,6 +308,29 @@ static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
                                                        l->config->sources[i].fd);
                 }
         }
+}
+
+/* limits.workspace_size: the agent got ENOSPC in its copy (the tmpfs has
+ * no block left). One "limit" event per time it fills up; checked with each
+ * tick, so at least every 100 ms. */
+static void loop_check_workspace(struct loop *l)
+{
+        int fd = l->config->workspace_copy ? *l->config->workspace_copy : -1;
+        struct statfs st;
+        if (fd < 0 || fstatfs(fd, &st) < 0 || st.f_blocks == 0)
+                return;
+        uint64_t block = (uint64_t)st.f_bsize, total = (uint64_t)st.f_blocks * block;
+        uint64_t used = total - (uint64_t)st.f_bfree * block;
+        bool full = st.f_bavail == 0 || (st.f_files > 0 && st.f_ffree == 0);
+        if (full && !l->workspace_full)
+                event_emit(l->config->events, "limit",
+                           json_pack("{s:s, s:I, s:I, s:s}", "limit", "workspace_size", "bytes",
+                                     (json_int_t)l->config->plan->limits.workspace_size_bytes,
+                                     "used", (json_int_t)used, "result", "ENOSPC"));
+        if (full)
+                l->workspace_full = true;
+        else if (used * 10 < total * 9)
+                l->workspace_full = false;
 }
 
 /* After the sandbox exited: the rest of its output and reports. */
@@ -325,6 +357,7 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                          .outcome = outcome,
                          .status_open = true};
         memset(outcome, 0, sizeof(*outcome));
+        seccomp_notify_init(&l.notify);
         sigset_t set = supervise_signal_set();
         int r = 0;
         l.epoll = epoll_create1(EPOLL_CLOEXEC);
@@ -350,6 +383,7 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                 int n = epoll_wait(l.epoll, events, 8, config->tick ? 100 : -1);
                 if (config->tick)
                         config->tick(config->tick_ctx);
+                loop_check_workspace(&l);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
@@ -362,6 +396,8 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                         loop_dispatch(&l, events[i].data.u32, events[i].events);
         }
         loop_drain(&l);
+        loop_check_workspace(&l); /* filled up just before the end */
+        seccomp_notify_finish(&l.notify, config->events);
         terminal_restore(&l.terminal);
         if (l.proxy && config->on_proxy)
                 config->on_proxy(config->hooks_ctx, NULL);

@@ -9,7 +9,7 @@
 
 #include "audit/event.h"
 #include "net/proxy.h"
-#include "sandbox/exec_notify.h"
+#include "sandbox/seccomp_notify.h"
 #include "sandbox/plan.h"
 #include "sandbox/spawn.h"
 
@@ -45,6 +45,10 @@ struct supervise_config {
         } sources[SUPERVISE_MAX_SOURCES];
         int source_count;
         void *hooks_ctx;
+        /* limits.workspace_size: where the capped copy's tmpfs (a directory
+         * fd, the caller's to close) is stored when it arrives; NULL: none
+         * expected */
+        int *workspace_copy;
         /* true while the risk engine holds the sandbox stopped: a signal to
          * end the session then ends it at once (a stopped pid 1 cannot relay) */
         const bool *frozen;

@@ -98,8 +98,8 @@ static int copy_entry(struct snapshot *s, int from, int to, const char *name, co
         return r;
 }
 
-int workspace_snapshot(const struct workspace_session *session, const char *name, char **out,
-                       struct reins_error *err)
+int workspace_snapshot(const struct workspace_session *session, int upper, const char *name,
+                       char **out, struct reins_error *err)
 {
         char *snapshots = NULL, *path = NULL;
         if (asprintf(&snapshots, "%s/snapshots", session->dir) < 0 ||
@@ -111,7 +111,9 @@ int workspace_snapshot(const struct workspace_session *session, const char *name
         if ((mkdir(snapshots, 0700) < 0 && errno != EEXIST) || mkdir(path, 0700) < 0)
                 r = reins_error_errno(err, errno, "snapshot %s", path);
         free(snapshots);
-        int from = r == 0 ? open(session->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        int from = r != 0       ? -1
+                   : upper >= 0 ? fcntl(upper, F_DUPFD_CLOEXEC, 0)
+                                : open(session->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int to = r == 0 ? open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
         int list =
             to >= 0 ? openat(to, ".reins-whiteouts", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)

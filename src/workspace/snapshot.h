@@ -11,8 +11,10 @@
 #include "util/error.h"
 #include "workspace/session.h"
 
-/* The snapshot's path in *out (malloc'd) on success. */
-int workspace_snapshot(const struct workspace_session *session, const char *name, char **out,
-                       struct reins_error *err);
+/* The snapshot's path in *out (malloc'd) on success. `upper` is the copy
+ * to snapshot (a directory fd, borrowed), or -1 for the session's upper
+ * directory on disk. */
+int workspace_snapshot(const struct workspace_session *session, int upper, const char *name,
+                       char **out, struct reins_error *err);
 
 #endif

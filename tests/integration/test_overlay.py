@@ -505,3 +505,90 @@ def test_apply_and_discard_are_in_the_audit_trail(caller):
     r = reins(caller, "apply", sid, "--audit", "/nonexistent-dir/x.jsonl")
     assert r.returncode != 0 and "audit trail" in r.stderr
     assert (ws / "a").read_text() == "b\n"
+
+
+# --------------------------------------------------------------------------
+# limits.workspace_size: the copy lives in a tmpfs of that size while the
+# session runs, and is written back to the session directory at the end
+
+
+def capped_policy(caller, size, extra=""):
+    d = caller.mkdtemp(prefix="reins-cap-")
+    return caller.write(d / "policy.yaml",
+                        "version: 1\nextends: default\nfilesystem: {workspace_mode: overlay}\n"
+                        f"limits: {{workspace_size: {size}{extra}}}\n")
+
+
+def comparable(doc):
+    """A diff without what differs between two sessions (ids, times)."""
+    out = []
+    for c in doc["changes"]:
+        c = dict(c)
+        for side in ("old", "new"):
+            if isinstance(c.get(side), dict):
+                c[side] = {k: v for k, v in c[side].items() if k not in ("mtime", "ctime", "ino")}
+        out.append(c)
+    return sorted(out, key=lambda c: json.dumps(c, sort_keys=True))
+
+
+def test_capped_copy_reads_back_exactly_like_a_disk_copy(caller):
+    """Every kind of change (whiteouts, an opaque directory, a rename, hard
+    links, symlinks to ~/.ssh and /, hostile names, modes) survives the trip
+    through memory and back: the diff equals the uncapped session's."""
+    ws = make_workspace(caller)
+    plain = overlay_run(caller, ws, AGENT_SCRIPT)
+    ws2 = make_workspace(caller)
+    capped = overlay_run(caller, ws2, AGENT_SCRIPT, opts=["-p", capped_policy(caller, "64MiB")])
+    a, b = diff_json(caller, plain), diff_json(caller, capped)
+    assert comparable(a) == comparable(b)
+    # and the resumed copy goes back into memory whole
+    r = caller.sandbox(["sh", "-c", "cat tree/fresh after.txt hard2; test ! -e gone.txt; "
+                        "test ! -e tree/old1; echo more > more.txt"], ws=ws2,
+                       opts=["-p", capped_policy(caller, "64MiB"), "--resume", capped])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "fresh\nmoving\nlinked\n"
+    k = kinds(diff_json(caller, capped))
+    assert k["more.txt"] == "created" and k["gone.txt"] == "deleted"
+
+
+def test_workspace_size_gives_enospc_in_the_copy_not_on_the_host(caller):
+    ws = caller.workspace()
+    caller.write(ws / "a.txt", "a\n")
+    evdir = caller.mkdtemp(prefix="reins-cap-ev-")
+    script = ("dd if=/dev/zero of=big bs=1M count=20 2>&1 | grep -c 'No space left'; "
+              "echo still > small.txt || echo small-failed")
+    r = caller.sandbox(["sh", "-c", script], ws=ws,
+                       opts=["-p", capped_policy(caller, "4MiB"), "--events",
+                             evdir / "events.jsonl"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["1", "small-failed"], r.stdout  # ENOSPC, both times
+    assert not (ws / "big").exists()
+    events = [json.loads(line) for line in (evdir / "events.jsonl").read_text().splitlines()]
+    limits = [e for e in events if e["type"] == "limit" and e["limit"] == "workspace_size"]
+    assert len(limits) == 1 and limits[0]["bytes"] == 4 << 20 and limits[0]["result"] == "ENOSPC"
+    stored = [e for e in events if e["type"] == "workspace.session" and e["action"] == "store"]
+    assert stored and stored[0]["ok"] is True
+    sid = SESSION_RE.search(r.stderr).group(1)
+    doc = diff_json(caller, sid)
+    big = [c for c in doc["changes"] if c["path"] == "big"][0]
+    assert big["kind"] == "created" and 3 << 20 < big["new"]["size"] <= 4 << 20
+    # the copy on disk is the session's, and nothing is left in memory
+    assert (state_dir(caller) / sid / "upper" / "big").stat().st_size == big["new"]["size"]
+    assert not (state_dir(caller) / sid / "upper.new").exists()
+
+
+def test_workspace_size_refusals(caller):
+    ws = caller.workspace()
+    r = caller.sandbox(["true"], ws=ws, opts=["-p", capped_policy(caller, "4MiB"),
+                                               "--workspace-mode", "direct"])
+    assert r.returncode == 125
+    assert "limits.workspace_size: only the copy of an overlay session can be capped" in r.stderr
+    r = caller.sandbox(["true"], ws=ws, opts=["-p", capped_policy(caller, "2GiB", ", memory: 1GiB")])
+    assert r.returncode == 125
+    assert "must be below limits.memory" in r.stderr
+    # a resumed copy already larger than the cap: refused, the copy kept
+    sid = overlay_run(caller, ws, "head -c 3000000 /dev/zero > big")
+    r = caller.sandbox(["true"], ws=ws, opts=["-p", capped_policy(caller, "1MiB"), "--resume", sid])
+    assert r.returncode == 125
+    assert "already larger than the limit" in r.stderr
+    assert (state_dir(caller) / sid / "upper" / "big").stat().st_size == 3000000

@@ -119,6 +119,70 @@ def test_rule_trips_and_benign_twin_does_not(caller, web, rule, trip, benign):
     assert fired(events) == [], r.stderr
 
 
+# A program calling the escape primitives itself (no tool whose name gives
+# it away): each call is refused with EPERM, recorded as syscall.denied,
+# and trips escape-primitive with the record as its evidence.
+DENIED_PROBE = r"""
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+calls = {
+    "mount": lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None),
+    "unshare": lambda: libc.unshare(0x10000000),
+    "ptrace": lambda: libc.ptrace(16, 1, 0, 0),
+    "keyctl": lambda: libc.syscall(250, 0, 0, 0, 0, 0),
+    "bpf": lambda: libc.syscall(321, 0, 0, 0),
+    "setns": lambda: libc.setns(0, 0),
+    "init_module": lambda: libc.syscall(175, 0, 0, b""),
+}
+for name, call in calls.items():
+    ctypes.set_errno(0)
+    r = call()
+    print(name, r, errno.errorcode.get(ctypes.get_errno(), "?"))
+for i in range(int(sys.argv[1])):
+    libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
+"""
+
+
+def test_denied_syscalls_are_recorded_and_found(caller, web):
+    ws = caller.workspace()
+    caller.write(ws / "probe.py", DENIED_PROBE)
+    pol = write_policy(caller, ws, web)
+    trail = caller.mkdtemp(prefix="reins-risk-trail-") / "trail.jsonl"
+    r = caller.run(["run", "-p", pol, "--audit", trail, "-w", ws, "--",
+                    "python3", "probe.py", "0"], cwd=ws)
+    assert r.returncode == 0, r.stderr
+    for line in r.stdout.splitlines():
+        name, result, code = line.split()
+        assert (result, code) == ("-1", "EPERM"), line
+    records = [json.loads(line) for line in trail.read_text().splitlines()]
+    denied = [e for e in records if e.get("type") == "syscall.denied"]
+    names = {e["syscall"] for e in denied}
+    assert names == {"mount", "unshare", "ptrace", "keyctl", "bpf", "setns", "init_module"}, denied
+    unshare = next(e for e in denied if e["syscall"] == "unshare")
+    assert unshare["flags"] == "0x10000000" and unshare["comm"] == "python3"
+    assert all(e["result"] == "EPERM" and e["pid"] >= 1 for e in denied)
+    findings = [e for e in records if e.get("type") == "risk.finding"]
+    assert [f["rule"] for f in findings] == ["escape-primitive"], findings
+    by_seq = {e["seq"]: e for e in records}
+    assert [by_seq[s]["type"] for s in findings[0]["evidence"]] == ["syscall.denied"]
+    assert findings[0]["detail"] == "mount() refused (python3)"
+
+
+def test_a_flood_of_denied_syscalls_is_counted_not_recorded(caller, web):
+    """20 000 refused mounts: every one answers EPERM, the trail keeps a
+    bounded number of records and a summary with the count."""
+    ws = caller.workspace()
+    caller.write(ws / "probe.py", DENIED_PROBE)
+    r, events = run_script(caller, "python3 probe.py 20000", web, ws=ws)
+    assert r.returncode == 0, r.stderr
+    denied = [e for e in events if e.get("type") == "syscall.denied"]
+    assert len(denied) < 200, len(denied)
+    summary = [e for e in denied if e.get("summary")]
+    counted = sum(e.get("suppressed_before", 0) for e in denied)
+    assert summary and summary[-1]["denied_total"] == 20007, summary
+    assert counted + len([e for e in denied if not e.get("summary")]) == 20007
+
+
 def test_building_and_git_stay_at_t0(caller, web):
     ws = caller.workspace()
     caller.write(ws / "main.c", "#include <stdio.h>\nint main(void){puts(\"ok\");return 0;}\n")

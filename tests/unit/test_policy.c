@@ -382,7 +382,7 @@ static const struct error_case error_cases[] = {
      "network, exec, env, limits, syscalls, rules, canaries, risk, approvals)"},
     {"version: 1\nlimits:\n  memory: 1GiB\n  swap: 0\n", EINVAL,
      "4: limits.swap: unknown key (expected one of: memory, pids, cpus, wall_time, "
-     "open_files, tmp_size)"},
+     "open_files, tmp_size, workspace_size)"},
     /* wrong types */
     {"version: 1\nfilesystem:\n  read: /usr\n", EINVAL,
      "3: filesystem.read: expected a list, got a single value '/usr' (write [/usr])"},
@@ -789,6 +789,7 @@ static void test_yaml_known_hash_input(void **state)
                                   "  wall_time: 0\n"
                                   "  open_files: 0\n"
                                   "  tmp_size: 0\n"
+                                  "  workspace_size: 0\n"
                                   "syscalls:\n"
                                   "  profile: default\n"
                                   "  allow: []\n"
@@ -815,7 +816,8 @@ static void test_yaml_known_hash_input(void **state)
             "[]\\n  secrets: []\\nnetwork:\\n  mode: none\\n  allow: []\\n  deny: []\\n  ask: "
             "[]\\n  hosts: {}\\n  egress_budget: 0\\nexec:\\n  deny: []\\nenv:\\n  "
             "keep: []\\n  set: {}\\nlimits:\\n  memory: 0\\n  pids: 0\\n  cpus: "
-            "0\\n  wall_time: 0\\n  open_files: 0\\n  tmp_size: 0\\nsyscalls:\\n  "
+            "0\\n  wall_time: 0\\n  open_files: 0\\n  tmp_size: 0\\n  workspace_size: "
+            "0\\nsyscalls:\\n  "
             "profile: default\\n  allow: []\\n  deny: []\\ncanaries: false\\nrules:\\n  disable: "
             "[]\\n  severity: {}\\n  weight: {}\\n  threshold: {}\\n  window: "
             "{}\\nrisk:\\n  engine: on\\n  half_life: 10m\\n  tier1: 20\\n  tier2: 50\\n  "

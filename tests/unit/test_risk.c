@@ -3,7 +3,7 @@
  * micro-benchmark. Helpers: a fake clock, recording
  * callbacks, and a tiny script of events ("argv\targv…" is an exec,
  * "@allow HOST", "@deny HOST", "@close BYTES", "@budget", "@canary PATH" (a planted
- * canary was opened), "@key HOST" (key material
+ * canary was opened), "@denied SYSCALL" (seccomp refused it), "@key HOST" (key material
  * seen in plaintext egress), "@tick MS"). */
 
 #include <jansson.h>
@@ -144,6 +144,10 @@ static void feed_line(struct risk_engine *engine, struct recorder *r, const char
         } else if (strncmp(line, "@canary ", 8) == 0) {
                 e = event_net("file.canary_read", NULL, NULL, -1);
                 json_object_set_new(e, "path", json_string(line + 8));
+        } else if (strncmp(line, "@denied ", 8) == 0) {
+                e = event_net("syscall.denied", NULL, NULL, -1);
+                json_object_set_new(e, "syscall", json_string(line + 8));
+                json_object_set_new(e, "comm", json_string("python3"));
         } else if (strncmp(line, "@key ", 5) == 0) {
                 e = event_net("net.key_material", NULL, line + 5, -1);
                 json_object_set_new(e, "kind", json_string("aws-access-key-id"));
@@ -262,6 +266,7 @@ static const struct rule_case rule_cases[] = {
      LINES("npm\ttest")},
     {"escape-primitive", LINES("unshare\t-r\tsh"), LINES("mount", "git\tstatus")},
     {"escape-primitive", LINES("nsenter\t-t\t1\t-m\tsh"), LINES("make")},
+    {"escape-primitive", LINES("@denied mount"), LINES("@allow registry.npmjs.org")},
     {"persistence-write", LINES("sh\t-c\techo 'ssh-ed25519 AAAA x' >> ~/.ssh/authorized_keys"),
      LINES("sh\t-c\techo 'note' >> notes.txt")},
     {"persistence-write", LINES("crontab\t/tmp/cron.txt"), LINES("crontab\t-l")},

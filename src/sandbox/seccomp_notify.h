@@ -1,0 +1,42 @@
+/* The supervisor's side of the seccomp filter's user notifications: one
+ * listener carries two kinds of call (seccomp.c).
+ *   execve/execveat: recorded as "exec" events and let go on (exec_notify.h);
+ *   escape primitives (mount family, ptrace, setns, bpf, keyctl, module
+ *   loading, kexec, open_by_handle_at, clone/unshare of a user namespace):
+ *   always refused with EPERM and recorded as "syscall.denied" events, which
+ *   the risk engine's escape-primitive rule reads.
+ * A sandbox looping on a denied call must not flood the audit trail: past a
+ * burst, denials are counted rather than recorded one by one, and the count
+ * rides on the next record (and on a final "syscall.denied" summary). */
+#ifndef REINS_SANDBOX_SECCOMP_NOTIFY_H
+#define REINS_SANDBOX_SECCOMP_NOTIFY_H
+
+#include <stdint.h>
+
+#include "audit/event.h"
+#include "sandbox/exec_notify.h"
+
+#define SECCOMP_NOTIFY_BURST      32 /* denial records at once */
+#define SECCOMP_NOTIFY_PER_SECOND 8  /* and then at most this many a second */
+
+struct seccomp_notify {
+        double tokens;       /* records the limiter still allows now */
+        int64_t refilled_ms; /* when tokens were last topped up */
+        uint64_t denied;     /* denials in all */
+        uint64_t suppressed; /* denials not recorded since the last record */
+        int last_nr;         /* the syscall of the last suppressed denial */
+};
+
+void seccomp_notify_init(struct seccomp_notify *state);
+
+/* Answer one pending notification on `listener` (non-blocking), then emit
+ * its event on `bus`. `gate` (may be NULL) checks execs. Returns 0, or
+ * -errno when the listener is gone. */
+int seccomp_notify_handle(int listener, struct seccomp_notify *state, struct event_bus *bus,
+                          const struct exec_gate *gate);
+
+/* At the end of the session: a summary record of denials still counted but
+ * not recorded, if any. */
+void seccomp_notify_finish(struct seccomp_notify *state, struct event_bus *bus);
+
+#endif
