@@ -529,6 +529,10 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 spawn_kill(&sandbox);
                 goto out;
         }
+        /* a resumed copy is "running" again: recorded while the command
+         * starts, off the start-up path (one atomic rewrite of meta.json) */
+        if (plan->overlay)
+                run_workspace_running(&args->workspace);
         struct supervise_config config = {
             .plan = plan, .events = &args->events, .tick = run_audit_tick, .tick_ctx = args};
         run_govern_configure(&args->govern, &config);

@@ -56,8 +56,7 @@ int run_workspace_start(struct reins_plan *plan, const struct reins_policy *poli
                 r = workspace_session_create(id, plan->workspace, meta, session, err);
                 json_decref(meta);
         }
-        if (r == 0 && (r = workspace_session_mark(session, "running", (int)getpid(), err)) == 0 &&
-            plan_set_overlay(plan, session->upper, session->work) < 0)
+        if (r == 0 && plan_set_overlay(plan, session->upper, session->work) < 0)
                 r = reins_error_set(err, ENOMEM, "out of memory");
         if (r == 0)
                 event_emit(events, "workspace.session",
@@ -65,6 +64,13 @@ int run_workspace_start(struct reins_plan *plan, const struct reins_policy *poli
                                      "lower", json_text_z(session->lower), "resumed",
                                      resume != NULL));
         return r;
+}
+
+void run_workspace_running(struct workspace_session *session)
+{
+        struct reins_error err = {0};
+        if (workspace_session_mark(session, "running", (int)getpid(), &err) < 0)
+                fprintf(stderr, "reins: workspace session %s: %s\n", session->id, err.message);
 }
 
 void run_workspace_finish(struct workspace_session *session, int status, struct event_bus *events)

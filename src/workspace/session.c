@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,9 +103,21 @@ static int workspace_meta_write(const struct workspace_session *s, const json_t 
         if (fd < 0)
                 return reins_error_errno(err, errno, "writing %s", tmp);
         /* no fsync: the rename alone keeps a SIGKILL from leaving half a
-         * record, and start-up (budget: +1 ms for overlay) cannot afford one */
-        if (json_dumpfd(meta, fd, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 || write(fd, "\n", 1) != 1)
-                return reins_error_errno(err, errno ? errno : EIO, "writing %s", tmp);
+         * record, and start-up (budget: +1 ms for overlay) cannot afford one;
+         * one write, not one per token as json_dumpfd does (hundreds) */
+        cleanup_free char *text = json_dumps(meta, JSON_INDENT(2) | JSON_SORT_KEYS);
+        cleanup_free char *record = NULL;
+        if (!text || asprintf(&record, "%s\n", text) < 0)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        size_t length = strlen(record);
+        for (size_t done = 0; done < length;) {
+                ssize_t n = write(fd, record + done, length - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return reins_error_errno(err, n < 0 ? errno : EIO, "writing %s", tmp);
+                done += (size_t)n;
+        }
         if (rename(tmp, final) < 0)
                 return reins_error_errno(err, errno, "renaming %s", tmp);
         return 0;
@@ -119,8 +132,18 @@ static int workspace_meta_read(const struct workspace_session *s, json_t **out,
         cleanup_fd int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return reins_error_errno(err, errno, "session %s: %s", s->id, path);
+        /* one read (json_loadfd reads a byte per call) */
+        cleanup_free char *text = NULL;
+        size_t length = 0;
+        bool truncated = false;
+        int r = ws_read_fd(fd, 1 << 20, &text, &length, &truncated);
+        if (r < 0)
+                return reins_error_errno(err, -r, "session %s: %s", s->id, path);
         json_error_t jerr;
-        json_t *meta = json_loadfd(fd, 0, &jerr);
+        memset(&jerr, 0, sizeof(jerr));
+        json_t *meta = truncated ? NULL : json_loadb(text, length, 0, &jerr);
+        if (truncated)
+                snprintf(jerr.text, sizeof(jerr.text), "larger than 1 MiB");
         if (!meta || !json_is_object(meta)) {
                 json_decref(meta);
                 return reins_error_set(err, EINVAL, "session %s: %s:%d: %s", s->id, path, jerr.line,
