@@ -110,6 +110,15 @@ int cli_diff(int argc, char **argv)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
+        /* limits.workspace_size: a running session's copy is in its tmpfs
+         * and reaches the session directory when the session ends */
+        if (workspace_session_is_live(&session) &&
+            json_integer_value(json_object_get(session.meta, "workspace_size")) > 0)
+                fprintf(stderr,
+                        "reins: note: session %s is running with limits.workspace_size: its "
+                        "copy is in memory until it ends; this shows the copy as it was when "
+                        "the session started\n",
+                        session.id);
         if (against && strcmp(session.lower, other.lower) != 0) {
                 fprintf(stderr,
                         "reins: sessions %s and %s are copies of different workspaces (%s, %s)\n",

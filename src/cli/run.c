@@ -532,7 +532,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         /* a resumed copy is "running" again: recorded while the command
          * starts, off the start-up path (one atomic rewrite of meta.json) */
         if (plan->overlay)
-                run_workspace_running(&args->workspace);
+                run_workspace_running(&args->workspace, plan->limits.workspace_size_bytes);
         struct supervise_config config = {
             .plan = plan, .events = &args->events, .tick = run_audit_tick, .tick_ctx = args};
         run_govern_configure(&args->govern, &config);

@@ -34,9 +34,10 @@ static json_t *run_workspace_meta(const struct reins_plan *plan, const struct re
                 json_array_append_new(protect, json_string(builtin_protect[i]));
         for (size_t i = 0; i < policy->filesystem.protect.count; i++)
                 json_array_append_new(protect, json_text_z(policy->filesystem.protect.items[i]));
-        return json_pack("{s:s, s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "",
+        return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I}", "agent", plan->agent ? plan->agent : "",
                          "policy", plan->policy_name, "policy_sha256", plan->policy_sha256,
-                         "command", json_text_array(plan->argv), "protect", protect);
+                         "command", json_text_array(plan->argv), "protect", protect,
+                         "workspace_size", (json_int_t)plan->limits.workspace_size_bytes);
 }
 
 int run_workspace_start(struct reins_plan *plan, const struct reins_policy *policy, const char *id,
@@ -66,10 +67,16 @@ int run_workspace_start(struct reins_plan *plan, const struct reins_policy *poli
         return r;
 }
 
-void run_workspace_running(struct workspace_session *session)
+void run_workspace_running(struct workspace_session *session, uint64_t workspace_size)
 {
         struct reins_error err = {0};
-        if (workspace_session_mark(session, "running", (int)getpid(), &err) < 0)
+        json_int_t recorded = json_integer_value(json_object_get(session->meta, "workspace_size"));
+        int r = workspace_session_mark(session, "running", (int)getpid(), &err);
+        /* a resumed run with another cap: where the copy is now (reins diff) */
+        if (r == 0 && recorded != (json_int_t)workspace_size)
+                r = workspace_session_set(session, "workspace_size",
+                                          json_integer((json_int_t)workspace_size), &err);
+        if (r < 0)
                 fprintf(stderr, "reins: workspace session %s: %s\n", session->id, err.message);
 }
 

@@ -15,7 +15,7 @@ int run_workspace_start(struct reins_plan *plan, const struct reins_policy *poli
                         struct event_bus *events, struct reins_error *err);
 /* The command is starting: the session's state says "running" with our pid
  * (a fresh session already does; a resumed one is rewritten). */
-void run_workspace_running(struct workspace_session *session);
+void run_workspace_running(struct workspace_session *session, uint64_t workspace_size);
 void run_workspace_finish(struct workspace_session *session, int status, struct event_bus *events);
 
 /* limits.workspace_size: write the copy held in the tmpfs `memory` (a

@@ -592,3 +592,30 @@ def test_workspace_size_refusals(caller):
     assert r.returncode == 125
     assert "already larger than the limit" in r.stderr
     assert (state_dir(caller) / sid / "upper" / "big").stat().st_size == 3000000
+
+
+def test_a_running_capped_session_says_its_copy_is_in_memory(caller):
+    ws = caller.workspace()
+    caller.write(ws / "a.txt", "a\n")
+    p = caller.popen(["run", "-p", capped_policy(caller, "8MiB"), "-w", ws, "--", "sh", "-c",
+                      "echo new > f.txt; sleep 3"], cwd=ws)
+    try:
+        sid = None
+        deadline = time.monotonic() + 20
+        while not sid and time.monotonic() < deadline:
+            r = reins(caller, "ls", "--json")
+            running = [e for e in json.loads(r.stdout or "[]")
+                       if e["lower"] == os.path.realpath(ws) and e["state"] == "running"]
+            sid = running[0]["id"] if running else None
+            time.sleep(0.05)
+        assert sid, "the session never showed as running"
+        r = reins(caller, "diff", sid, "--json")
+        assert r.returncode == 0, r.stderr
+        assert "copy is in memory until it ends" in r.stderr
+        assert "f.txt" not in kinds(json.loads(r.stdout))
+    finally:
+        out, err = p.communicate(timeout=TIMEOUT)
+    assert p.returncode == 0, err
+    r = reins(caller, "diff", sid, "--json")
+    assert "in memory" not in r.stderr
+    assert kinds(json.loads(r.stdout))["f.txt"] == "created"
