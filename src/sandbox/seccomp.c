@@ -43,7 +43,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sandbox/weaken.h"
 #include "util/cleanup.h"
 
 /* The highest syscall number this profile was reviewed against (file_setattr,
