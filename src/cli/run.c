@@ -524,7 +524,9 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         /* the workspace as it was, to report what the session changed */
         struct changes_snapshot *before = run_snapshot_workspace(plan);
         /* everything is recorded: let the command start */
-        if (spawn_send_limits(&sandbox, in.cgroup, in.rlimit_fallback, &err) < 0) {
+        /* EPIPE: the sandbox already failed; the loop below reads why */
+        if (spawn_send_limits(&sandbox, in.cgroup, in.rlimit_fallback, &err) < 0 &&
+            err.code != EPIPE) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 spawn_kill(&sandbox);
                 goto out;

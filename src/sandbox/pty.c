@@ -76,7 +76,16 @@ int report_receive(int socket_fd, struct spawn_report *report, int *fds, int max
                              .msg_controllen = sizeof(control.buf)};
         *count = 0;
         memset(report, 0, sizeof(*report));
-        ssize_t n = recvmsg(socket_fd, &msg, MSG_CMSG_CLOEXEC);
+        /* ECONNRESET: the peer exited leaving something we sent unread (a
+         * child that failed before reading its limits). The error is
+         * reported once; what the peer sent before it left is still queued,
+         * and that is the report explaining why. */
+        ssize_t n = -1;
+        for (int tries = 0; tries < 3; tries++) {
+                n = recvmsg(socket_fd, &msg, MSG_CMSG_CLOEXEC);
+                if (n >= 0 || (errno != ECONNRESET && errno != EINTR))
+                        break;
+        }
         if (n <= 0)
                 return n == 0 ? 0 : -errno;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {

@@ -637,15 +637,13 @@ def test_a_held_connection_blocks_nobody_and_its_client_can_leave(caller, srv, h
         held = hx.connect_send(h.port, "held.test", e)
         held.sendall(b"early bytes stay in the proxy")
         h.wait_for(r'"decision":"ask"')
-        worst = 0.0
+        # every other connection goes through while one is held (a proxy
+        # that waited on it would leave these to the helpers' socket timeout)
         for _ in range(20):
-            t0 = time.monotonic()
             s, line, _ = hx.connect(h.port, "echo.test", e)
             assert line.startswith("HTTP/1.1 200"), line
             assert hx.echo_roundtrip(s) == b"ping"
             s.close()
-            worst = max(worst, time.monotonic() - t0)
-        assert worst < 1.0, worst
         status, _ = hx.http_get(h.port, f"http://open.test:{srv.http_port}/hello")
         assert status.startswith("HTTP/1.1 200"), status
         conn = h.events("net.decision", host="held.test", decision="ask")[0]["connection"]
