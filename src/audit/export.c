@@ -98,6 +98,9 @@ static struct ocsf_class ocsf_classify(const json_t *record)
         } else if (strcmp(type, "net.close") == 0) {
                 c = (struct ocsf_class){4001,   4, 2, 1, "Network Activity", "Network Activity",
                                         "Close"};
+        } else if (strcmp(type, "net.progress") == 0) {
+                c = (struct ocsf_class){4001,     4, 6, 1, "Network Activity", "Network Activity",
+                                        "Traffic"};
         } else if (strcmp(type, "limit") == 0) {
                 c = (struct ocsf_class){2004, 2, 1, 3, "Detection Finding", "Findings", "Create"};
         }
@@ -143,7 +146,7 @@ static void ocsf_fill_class(json_t *out, const json_t *r, const struct ocsf_clas
                         ocsf_set_if(info, "protocol_name", json_object_get(r, "protocol"));
                         json_object_set_new(out, "connection_info", info);
                 }
-                if (strcmp(type, "net.close") == 0) {
+                if (strcmp(type, "net.close") == 0 || strcmp(type, "net.progress") == 0) {
                         json_t *traffic = json_object();
                         ocsf_set_if(traffic, "bytes_out", json_object_get(r, "bytes_up"));
                         ocsf_set_if(traffic, "bytes_in", json_object_get(r, "bytes_down"));

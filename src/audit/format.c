@@ -113,6 +113,12 @@ void audit_format_summary(struct audit_buffer *b, const json_t *r)
                 format_field(b, r, "protocol ", "protocol");
                 format_field(b, r, "rule ", "rule");
                 format_field(b, r, "reason: ", "reason");
+        } else if (strcmp(type, "net.progress") == 0) {
+                audit_buffer_adds(b, "net progress");
+                format_field(b, r, "", "host");
+                format_field(b, r, "port ", "port");
+                format_field(b, r, "bytes up ", "bytes_up");
+                format_field(b, r, "bytes down ", "bytes_down");
         } else if (strcmp(type, "net.close") == 0) {
                 audit_buffer_adds(b, "net close");
                 format_field(b, r, "", "host");

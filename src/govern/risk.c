@@ -124,6 +124,10 @@ struct risk_engine *risk_engine_new(const struct risk_config *config)
                 *denials = RULE_RING_MAX;
         if (*subdomains > RULE_RING_MAX)
                 *subdomains = RULE_RING_MAX;
+        /* the path set stays at most half full, so its probes stay short */
+        int64_t *rewritten = &engine->rules[RULE_MASS_REWRITE].threshold;
+        if (*rewritten > RULE_PATHS_MAX / 2)
+                *rewritten = RULE_PATHS_MAX / 2;
         /* the overrides are applied: do not keep the caller's pointer */
         c->overrides = NULL;
         c->override_count = 0;
@@ -175,6 +179,131 @@ void rule_window_clear(struct rule_window *w)
 {
         w->head = 0;
         w->count = 0;
+}
+
+/* ------------------------------------------------------------ counters */
+
+/* RULE_RING_MAX buckets span the window; a bucket is reused once its
+ * start has left the window. */
+static int64_t counter_width(int64_t window_ms)
+{
+        int64_t width = window_ms / RULE_RING_MAX;
+        return width < 1 ? 1 : width;
+}
+
+void rule_counter_add(struct rule_counter *c, int64_t window_ms, int64_t now_ms, int64_t value)
+{
+        int64_t width = counter_width(window_ms);
+        int64_t start = now_ms - now_ms % width;
+        int slot = (int)((start / width) % RULE_RING_MAX);
+        if (c->start_ms[slot] != start) {
+                c->start_ms[slot] = start;
+                c->sum[slot] = 0;
+        }
+        c->sum[slot] += value;
+}
+
+int64_t rule_counter_sum(const struct rule_counter *c, int64_t window_ms, int64_t now_ms)
+{
+        int64_t total = 0;
+        for (int i = 0; i < RULE_RING_MAX; i++)
+                if (c->start_ms[i] > now_ms - window_ms && c->start_ms[i] <= now_ms)
+                        total += c->sum[i];
+        return total;
+}
+
+void rule_counter_clear(struct rule_counter *c)
+{
+        memset(c->sum, 0, sizeof(c->sum));
+}
+
+/* ------------------------------------------------------------ path sets */
+
+static bool path_set_insert(struct rule_path_set *set, uint64_t hash, int64_t now_ms, int64_t since)
+{
+        size_t mask = RULE_PATHS_MAX - 1, slot = (size_t)hash & mask;
+        long free_slot = -1;
+        /* walk the whole chain: the hash may sit past a stale slot */
+        for (; set->hash[slot]; slot = (slot + 1) & mask) {
+                if (set->hash[slot] == hash) {
+                        if (set->at[slot] >= since)
+                                return false;
+                        set->at[slot] = now_ms;
+                        return true;
+                }
+                if (free_slot < 0 && set->at[slot] < since)
+                        free_slot = (long)slot;
+        }
+        if (free_slot >= 0)
+                slot = (size_t)free_slot;
+        else
+                set->used++;
+        set->hash[slot] = hash;
+        set->at[slot] = now_ms;
+        return true;
+}
+
+/* Stale slots only ever get reused, never emptied, so chains grow: past
+ * three quarters used, keep the live entries and drop the rest. */
+static void path_set_compact(struct rule_path_set *set, int64_t since)
+{
+        struct {
+                uint64_t hash;
+                int64_t at;
+        } live[RULE_PATHS_MAX];
+        int n = 0;
+        for (int i = 0; i < RULE_PATHS_MAX; i++) {
+                if (!set->hash[i] || set->at[i] < since)
+                        continue;
+                live[n].hash = set->hash[i];
+                live[n].at = set->at[i];
+                n++;
+        }
+        rule_path_set_clear(set);
+        if (n > RULE_PATHS_MAX / 2)
+                return; /* not a window any threshold can reach: start over */
+        for (int i = 0; i < n; i++)
+                path_set_insert(set, live[i].hash, live[i].at, since);
+}
+
+bool rule_path_set_add(struct rule_path_set *set, uint64_t hash, int64_t now_ms, int64_t since)
+{
+        if (hash == 0)
+                hash = 1; /* 0 marks a slot never used */
+        if (set->used >= RULE_PATHS_MAX * 3 / 4)
+                path_set_compact(set, since);
+        return path_set_insert(set, hash, now_ms, since);
+}
+
+int rule_path_set_count(const struct rule_path_set *set, int64_t since)
+{
+        int n = 0;
+        for (int i = 0; i < RULE_PATHS_MAX; i++)
+                n += set->hash[i] && set->at[i] >= since;
+        return n;
+}
+
+void rule_path_set_clear(struct rule_path_set *set)
+{
+        memset(set, 0, sizeof(*set));
+}
+
+void rule_fire_count(struct risk_engine *engine, enum rule_id id, const struct rule_event *event,
+                     struct rule_window *evidence, const char *detail)
+{
+        int64_t since = event->now_ms - engine->rules[id].window_ms;
+        struct rule_evidence earlier[RULE_EVIDENCE_MAX];
+        int n = rule_window_last_evidence(evidence, since, earlier, RULE_EVIDENCE_MAX);
+        /* the newest is this event itself: leave it to rule_fire */
+        rule_fire(engine, id, event, detail, earlier + 1, n > 0 ? n - 1 : 0);
+        rule_window_clear(evidence);
+}
+
+int64_t rule_count_with_dropped(const struct rule_event *event, int counted, int looked)
+{
+        if (looked <= 0 || event->argv_dropped <= 0)
+                return counted;
+        return counted + (int64_t)event->argv_dropped * counted / looked;
 }
 
 /* ------------------------------------------------------------ score */
@@ -343,11 +472,13 @@ static void event_exec(struct risk_engine *engine, const json_t *json, struct ru
                 return;
         const json_t *argv = json_object_get(json, "argv");
         size_t n = json_array_size(argv);
-        for (size_t i = 0; i < n && event->argc < RULE_ARGV_MAX; i++) {
+        size_t i = 0;
+        for (; i < n && event->argc < RULE_ARGV_MAX; i++) {
                 const char *arg = json_string_value(json_array_get(argv, i));
                 if (arg)
                         event->argv[event->argc++] = arg;
         }
+        event->argv_dropped = (int)(n - i);
         if (event->argc == 0)
                 return;
         event->command = rule_basename(event->argv[0]);
@@ -379,6 +510,7 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
 
         struct rule_event event;
         event.argc = 0;
+        event.argv_dropped = 0;
         event.command = NULL;
         event.command_class = 0;
         event.path = event.cwd = event.host = event.address = NULL;
@@ -390,7 +522,10 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
                 engine->last_ms = event.now_ms;
         const json_t *seq = json_object_get(json, "seq");
         event.evidence.seq = json_is_integer(seq) ? json_integer_value(seq) : seq_hint;
-        snprintf(event.evidence.time, sizeof(event.evidence.time), "%s", time ? time : "");
+        /* a bounded copy, not snprintf: this runs for every event */
+        size_t time_len = time ? strnlen(time, sizeof(event.evidence.time) - 1) : 0;
+        memcpy(event.evidence.time, time ? time : "", time_len);
+        event.evidence.time[time_len] = '\0';
 
         if (start) {
                 const char *workspace = get_string(json, "workspace");
@@ -445,9 +580,12 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
                 const char *decision = get_string(json, "decision");
                 event.allowed = decision && strcmp(decision, "allowed") == 0;
                 rule_net_decision(engine, &event);
-        } else if (strcmp(type, "net.close") == 0) {
-                event.bytes_up = json_integer_value(json_object_get(json, "bytes_up"));
-                rule_net_close(engine, &event);
+        } else if (strcmp(type, "net.progress") == 0 || strcmp(type, "net.close") == 0) {
+                /* a close counts what its connection's net.progress events
+                 * have not reported yet (all of it for a short connection) */
+                event.bytes_up = json_integer_value(json_object_get(json, "bytes_up")) -
+                                 json_integer_value(json_object_get(json, "bytes_up_reported"));
+                rule_net_sent(engine, &event);
         } else if (strcmp(type, "net.budget") == 0) {
                 rule_net_budget(engine, &event);
         } else if (strcmp(type, "net.key_material") == 0) {

@@ -26,8 +26,10 @@ enum rule_id {
         RULE_DNS_EXFIL_SUBDOMAINS,
         RULE_PASTE_UPLOAD,
         RULE_EGRESS_VOLUME,
+        RULE_EGRESS_SPIKE,
         RULE_REPEATED_DENIALS,
         RULE_MASS_DELETION,
+        RULE_MASS_REWRITE,
         RULE_KEY_EGRESS,
         RULE_CANARY_READ,
         RULE_APPROVAL_FLOOD,
@@ -43,6 +45,7 @@ extern const struct risk_rule_info rule_table[RULE_COUNT];
 #define RULE_FETCHED_MAX  16 /* download targets remembered */
 #define RULE_EVIDENCE_MAX 8  /* event references in one finding */
 #define RULE_TIME_MAX     40
+#define RULE_PATHS_MAX    512 /* distinct paths one counting window tells apart (a power of two) */
 
 /* A reference to an event: its trail seq when it has one, else its time. */
 struct rule_evidence {
@@ -59,6 +62,23 @@ struct rule_window {
         int head, count;
 };
 
+/* A sum over a sliding window kept in RULE_RING_MAX time buckets: any
+ * number of additions in bounded state, at the price of one bucket's width
+ * of blur at the window's far end. */
+struct rule_counter {
+        int64_t start_ms[RULE_RING_MAX];
+        int64_t sum[RULE_RING_MAX];
+};
+
+/* Path hashes seen in a sliding window, to count distinct paths: the same
+ * file edited a hundred times is one file. Open addressing; an entry older
+ * than the window is free again. */
+struct rule_path_set {
+        uint64_t hash[RULE_PATHS_MAX]; /* 0: never used */
+        int64_t at[RULE_PATHS_MAX];
+        int used; /* slots ever used, stale ones included */
+};
+
 struct rule_host_seen {
         uint64_t host_hash, domain_hash;
         int64_t at;
@@ -71,13 +91,14 @@ struct rule_event {
         /* exec */
         const char *argv[RULE_ARGV_MAX];
         int argc;
+        int argv_dropped;    /* arguments past RULE_ARGV_MAX, not in argv */
         const char *command; /* basename of argv[0] */
         unsigned command_class;
         const char *path, *cwd;
         /* net.* */
         const char *host, *address;
         bool allowed;
-        int64_t bytes_up;
+        int64_t bytes_up; /* net.progress, net.close: sent since the last report */
 };
 
 struct rule_state {
@@ -105,12 +126,19 @@ struct risk_engine {
         char secret_path[RULE_PATH_MAX];
         /* counting rules */
         struct rule_window denials;
-        struct rule_window asks; /* approval requests and refusals */
-        struct rule_window deletions;
+        struct rule_window asks;      /* approval requests and refusals */
+        struct rule_window deletions; /* the evidence; the count is deleted */
+        struct rule_counter deleted;
+        struct rule_window rewrites; /* the evidence; the count is rewritten + rewritten_unseen */
+        struct rule_path_set rewritten;
+        struct rule_counter rewritten_unseen; /* estimated, past RULE_ARGV_MAX */
+        struct rule_window encryptions;       /* value: the hash of the file's resolved path */
         struct rule_host_seen hosts[RULE_RING_MAX];
         int hosts_head;
-        int64_t egress_bucket_ms[RULE_RING_MAX]; /* start time of each bucket */
-        int64_t egress_bucket_bytes[RULE_RING_MAX];
+        /* bytes sent: over egress-volume's window, over egress-spike's
+         * window and over the history it is compared with */
+        struct rule_counter egress, egress_recent, egress_history;
+        bool egress_spike_held; /* fired for the spike under way: quiet until it ends */
         /* download targets of curl -o / wget -O */
         char fetched[RULE_FETCHED_MAX][RULE_PATH_MAX];
         int fetched_head;
@@ -131,7 +159,8 @@ void rule_fire(struct risk_engine *engine, enum rule_id id, const struct rule_ev
 /* The rules, by event type. */
 void rule_exec(struct risk_engine *engine, const struct rule_event *event);
 void rule_net_decision(struct risk_engine *engine, const struct rule_event *event);
-void rule_net_close(struct risk_engine *engine, const struct rule_event *event);
+/* Bytes sent (net.progress, or the rest of a connection at net.close). */
+void rule_net_sent(struct risk_engine *engine, const struct rule_event *event);
 void rule_net_budget(struct risk_engine *engine, const struct rule_event *event);
 
 /* --- windows */
@@ -141,6 +170,27 @@ int64_t rule_window_sum(const struct rule_window *w, int64_t since);
 int rule_window_last_evidence(const struct rule_window *w, int64_t since, struct rule_evidence *out,
                               int max);
 void rule_window_clear(struct rule_window *w);
+
+void rule_counter_add(struct rule_counter *c, int64_t window_ms, int64_t now_ms, int64_t value);
+int64_t rule_counter_sum(const struct rule_counter *c, int64_t window_ms, int64_t now_ms);
+void rule_counter_clear(struct rule_counter *c);
+
+/* True when `hash` was not in the set since `since` (it is now, at now_ms). */
+bool rule_path_set_add(struct rule_path_set *set, uint64_t hash, int64_t now_ms, int64_t since);
+int rule_path_set_count(const struct rule_path_set *set, int64_t since);
+void rule_path_set_clear(struct rule_path_set *set);
+
+/* A counting rule reached its threshold: fire with the window's events as
+ * evidence (`detail` says what was counted), then start counting afresh. */
+void rule_fire_count(struct risk_engine *engine, enum rule_id id, const struct rule_event *event,
+                     struct rule_window *evidence, const char *detail);
+/* `counted` of the `looked` arguments seen counted; the same share of the
+ * arguments past RULE_ARGV_MAX is assumed to (xargs packs thousands into
+ * one exec, and they are of a kind). */
+int64_t rule_count_with_dropped(const struct rule_event *event, int counted, int looked);
+
+/* mass-rewrite (rule_rewrite.c) */
+void rule_rewrite(struct risk_engine *engine, const struct rule_event *event);
 
 /* --- text helpers (rule_text.c) */
 
@@ -162,10 +212,13 @@ enum {
         CMD_DECODE = 1u << 13,  /* base64, xxd, openssl */
         CMD_WRAPPER = 1u << 14, /* sudo, env, nohup, exec, … (skipped in scripts) */
         CMD_TELNET = 1u << 15,  /* telnet, openssl (a socket a shell can sit on) */
+        CMD_REWRITE = 1u << 16, /* sed, perl, shred, truncate, dd, gpg, openssl, age */
 };
 void rule_text_init(void); /* builds the command index; idempotent */
 unsigned rule_command_class(const char *name, size_t length);
 const char *rule_basename(const char *path);
+/* `command` is `name`, or `name` with a version suffix (perl5.36, gpg2). */
+bool rule_command_is(const char *command, const char *name);
 
 /* `arg` made absolute against `cwd` with "." and ".." folded; "~" stays a
  * leading "~". False when it does not fit. */
@@ -175,6 +228,9 @@ bool rule_is_secret_path(const char *path);
 bool rule_is_persistence_path(const char *path);
 /* "/", "/home", "/home/u", "/root", "~", a dot-dir in a home, system trees. */
 bool rule_is_broad_root(const char *resolved);
+/* A build product or cache (build/, node_modules, *.o, *.log …): losing
+ * many of them is `make clean`. */
+bool rule_is_disposable(const char *path);
 /* The key-material needle `text` contains, or NULL. */
 const char *rule_key_material(const char *text);
 

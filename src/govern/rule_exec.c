@@ -295,29 +295,10 @@ static bool catastrophic_target(const struct risk_engine *engine, const char *cw
                (engine->workspace[n] == '\0' || engine->workspace[n] == '/');
 }
 
-/* Build products and caches: deleting many of them is `make clean`. */
-static bool disposable(const char *arg)
-{
-        static const char *const parts[] = {"build",       "node_modules", "dist/", "target/",
-                                            "__pycache__", ".cache",       "/tmp/", "tmp/"};
-        static const char *const suffixes[] = {".o",     ".d",   ".a",   ".so",   ".pyc",
-                                               ".class", ".tmp", ".log", ".gcda", ".gcno"};
-        for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
-                if (strstr(arg, parts[i]))
-                        return true;
-        size_t n = strlen(arg);
-        for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
-                size_t m = strlen(suffixes[i]);
-                if (n > m && strcmp(arg + n - m, suffixes[i]) == 0)
-                        return true;
-        }
-        return false;
-}
-
 static void check_deletion(struct risk_engine *engine, const struct rule_event *e)
 {
         bool recursive = false, filtered = false, find_delete = false;
-        int counted = 0;
+        int counted = 0, looked = 0;
         const char *catastrophe = NULL;
         bool find = e->command_class & CMD_FIND;
         for (int i = 1; i < e->argc; i++) {
@@ -336,7 +317,8 @@ static void check_deletion(struct risk_engine *engine, const struct rule_event *
                         recursive |= recursive_flag(a);
                         continue;
                 }
-                if (!disposable(a))
+                looked++;
+                if (!rule_is_disposable(a))
                         counted++;
         }
         if (find) {
@@ -358,17 +340,18 @@ static void check_deletion(struct risk_engine *engine, const struct rule_event *
         }
         if (!counted)
                 return;
+        /* counted in time buckets, not per event: `find -exec rm {} \;`
+         * is one exec per file */
         const struct rule_state *s = &engine->rules[RULE_MASS_DELETION];
-        rule_window_add(&engine->deletions, e->now_ms, counted, &e->evidence);
-        int64_t since = e->now_ms - s->window_ms;
-        int64_t total = rule_window_sum(&engine->deletions, since);
+        int64_t paths = rule_count_with_dropped(e, counted, looked);
+        rule_window_add(&engine->deletions, e->now_ms, paths, &e->evidence);
+        rule_counter_add(&engine->deleted, s->window_ms, e->now_ms, paths);
+        int64_t total = rule_counter_sum(&engine->deleted, s->window_ms, e->now_ms);
         if (total < s->threshold)
                 return;
-        struct rule_evidence earlier[RULE_EVIDENCE_MAX];
-        int n = rule_window_last_evidence(&engine->deletions, since, earlier, RULE_EVIDENCE_MAX);
         snprintf(detail, sizeof(detail), "%lld paths deleted", (long long)total);
-        rule_fire(engine, RULE_MASS_DELETION, e, detail, earlier + 1, n - 1);
-        rule_window_clear(&engine->deletions);
+        rule_fire_count(engine, RULE_MASS_DELETION, e, &engine->deletions, detail);
+        rule_counter_clear(&engine->deleted);
 }
 
 /* nc -e /bin/sh, ncat --sh-exec, socat exec:… tcp:…, python -c 'socket…pty' */
@@ -584,6 +567,8 @@ void rule_exec(struct risk_engine *engine, const struct rule_event *e)
                 check_persistence(engine, e);
         if (cls & (CMD_RM | CMD_FIND))
                 check_deletion(engine, e);
+        if (cls & (CMD_REWRITE | CMD_RM | CMD_WRITER))
+                rule_rewrite(engine, e);
         if (cls & (CMD_NETCAT | CMD_SOCAT | CMD_INTERPRETER))
                 check_reverse_shell_argv(engine, e);
         if (cls & CMD_SHELL)

@@ -1,6 +1,6 @@
 /* Rules over the proxy's events: metadata services, DNS-shaped
- * exfiltration, paste and tunnel services, egress volume, probing, and the
- * egress half of "secret read then egress". */
+ * exfiltration, paste and tunnel services, egress volume and spikes,
+ * probing, and the egress half of "secret read then egress". */
 #include "govern/rule.h"
 
 #include <stdio.h>
@@ -210,13 +210,9 @@ static void check_denials(struct risk_engine *engine, const struct rule_event *e
         int64_t count = rule_window_sum(&engine->denials, since);
         if (count < s->threshold)
                 return;
-        struct rule_evidence earlier[RULE_EVIDENCE_MAX];
-        int n = rule_window_last_evidence(&engine->denials, since, earlier, RULE_EVIDENCE_MAX);
         char detail[64];
         snprintf(detail, sizeof(detail), "%lld denied connections", (long long)count);
-        /* the newest is this event itself: leave it to rule_fire */
-        rule_fire(engine, RULE_REPEATED_DENIALS, event, detail, earlier + 1, n - 1);
-        rule_window_clear(&engine->denials);
+        rule_fire_count(engine, RULE_REPEATED_DENIALS, event, &engine->denials, detail);
 }
 
 void rule_net_decision(struct risk_engine *engine, const struct rule_event *event)
@@ -233,38 +229,71 @@ void rule_net_decision(struct risk_engine *engine, const struct rule_event *even
         check_paste(engine, event);
 }
 
-static void egress_add(struct risk_engine *engine, const struct rule_event *event)
+static void check_volume(struct risk_engine *engine, const struct rule_event *event)
 {
         const struct rule_state *s = &engine->rules[RULE_EGRESS_VOLUME];
-        /* RULE_RING_MAX buckets span the window: bounded state however many
-         * connections close in it */
-        int64_t width = s->window_ms / RULE_RING_MAX;
-        if (width < 1)
-                width = 1;
-        int64_t start = event->now_ms - event->now_ms % width;
-        int slot = (int)((start / width) % RULE_RING_MAX);
-        if (engine->egress_bucket_ms[slot] != start) {
-                engine->egress_bucket_ms[slot] = start;
-                engine->egress_bucket_bytes[slot] = 0;
-        }
-        engine->egress_bucket_bytes[slot] += event->bytes_up;
-        int64_t total = 0;
-        for (int i = 0; i < RULE_RING_MAX; i++)
-                if (engine->egress_bucket_ms[i] > event->now_ms - s->window_ms)
-                        total += engine->egress_bucket_bytes[i];
+        rule_counter_add(&engine->egress, s->window_ms, event->now_ms, event->bytes_up);
+        int64_t total = rule_counter_sum(&engine->egress, s->window_ms, event->now_ms);
         if (total < s->threshold)
                 return;
         char detail[96];
         snprintf(detail, sizeof(detail), "%lld bytes sent in %lld s", (long long)total,
                  (long long)(s->window_ms / 1000));
         rule_fire(engine, RULE_EGRESS_VOLUME, event, detail, NULL, 0);
-        memset(engine->egress_bucket_bytes, 0, sizeof(engine->egress_bucket_bytes));
+        rule_counter_clear(&engine->egress);
 }
 
-void rule_net_close(struct risk_engine *engine, const struct rule_event *event)
+/* The session is its own baseline: what it sent in the SPIKE_HISTORY
+ * windows before this one. A spike is over the floor (the threshold: small
+ * sessions never spike) and over SPIKE_MULTIPLE times that average. */
+#define SPIKE_HISTORY  30
+#define SPIKE_MULTIPLE 10
+
+static void check_spike(struct risk_engine *engine, const struct rule_event *event)
 {
-        if (event->bytes_up > 0)
-                egress_add(engine, event);
+        const struct rule_state *s = &engine->rules[RULE_EGRESS_SPIKE];
+        int64_t window = s->window_ms, history = s->window_ms * (SPIKE_HISTORY + 1);
+        rule_counter_add(&engine->egress_recent, window, event->now_ms, event->bytes_up);
+        rule_counter_add(&engine->egress_history, history, event->now_ms, event->bytes_up);
+        int64_t recent = rule_counter_sum(&engine->egress_recent, window, event->now_ms);
+        int64_t before = 0;
+        if (recent >= s->threshold) { /* the history only matters over the floor */
+                before = rule_counter_sum(&engine->egress_history, history, event->now_ms) - recent;
+                if (before < 0)
+                        before = 0; /* the two counters blur differently at their edges */
+        }
+        /* recent > MULTIPLE * (before / HISTORY), without the division */
+        bool spike = recent >= s->threshold &&
+                     (double)recent * SPIKE_HISTORY > (double)SPIKE_MULTIPLE * (double)before;
+        /* One finding per spike: it ends when the window is back under the
+         * floor or the history has caught up with it. A steady upload is
+         * one finding at its start, a jump in its rate another. */
+        if (!spike || engine->egress_spike_held) {
+                engine->egress_spike_held = spike;
+                return;
+        }
+        engine->egress_spike_held = true;
+        char detail[160];
+        if (before > 0)
+                snprintf(detail, sizeof(detail),
+                         "%lld bytes sent in %lld s, %.0f times the rate of the %lld s before",
+                         (long long)recent, (long long)(window / 1000),
+                         (double)recent * SPIKE_HISTORY / (double)before,
+                         (long long)(window * SPIKE_HISTORY / 1000));
+        else
+                snprintf(detail, sizeof(detail),
+                         "%lld bytes sent in %lld s, nothing in the %lld s before",
+                         (long long)recent, (long long)(window / 1000),
+                         (long long)(window * SPIKE_HISTORY / 1000));
+        rule_fire(engine, RULE_EGRESS_SPIKE, event, detail, NULL, 0);
+}
+
+void rule_net_sent(struct risk_engine *engine, const struct rule_event *event)
+{
+        if (event->bytes_up <= 0)
+                return;
+        check_volume(engine, event);
+        check_spike(engine, event);
 }
 
 void rule_net_budget(struct risk_engine *engine, const struct rule_event *event)

@@ -41,14 +41,21 @@ const struct risk_rule_info rule_table[RULE_COUNT] = {
     [RULE_PASTE_UPLOAD] = {"paste-upload", RISK_MEDIUM, 25, 0, NULL, 0, "net.decision",
                            "a connection to a paste, file-share, webhook or tunnel service"},
     [RULE_EGRESS_VOLUME] = {"egress-volume", RISK_MEDIUM, 25, 100ll * 1024 * 1024, "bytes sent",
-                            5 * MINUTE_MS, "net.close, net.budget",
+                            5 * MINUTE_MS, "net.progress, net.close, net.budget",
                             "egress volume over the threshold"},
+    [RULE_EGRESS_SPIKE] = {"egress-spike", RISK_MEDIUM, 15, 8ll * 1024 * 1024, "bytes sent",
+                           10 * 1000, "net.progress, net.close",
+                           "a sudden burst of egress: a window over the threshold and 10 times "
+                           "the session's rate before it"},
     [RULE_REPEATED_DENIALS] = {"repeated-denials", RISK_MEDIUM, 20, 10, "denied connections",
                                MINUTE_MS, "net.decision",
                                "repeated denied network attempts (probing)"},
     [RULE_MASS_DELETION] = {"mass-deletion", RISK_HIGH, 35, 200, "deleted paths", MINUTE_MS, "exec",
                             "recursive deletion of the workspace or home, or many "
                             "deletions"},
+    [RULE_MASS_REWRITE] = {"mass-rewrite", RISK_HIGH, 35, 200, "files rewritten", MINUTE_MS, "exec",
+                           "many workspace files rewritten in place (sed -i, shred, truncate, "
+                           "encryption), or a file encrypted and its original removed"},
     [RULE_KEY_EGRESS] = {"key-material-egress", RISK_CRITICAL, 100, 0, NULL, 0, "net.key_material",
                          "key material (an AWS key id, a private key) in plaintext egress"},
     [RULE_CANARY_READ] = {"canary-read", RISK_CRITICAL, 100, 0, NULL, 0, "file.canary_read",

@@ -26,7 +26,7 @@ static const struct {
     {"python", CMD_INTERPRETER},
     {"python2", CMD_INTERPRETER},
     {"python3", CMD_INTERPRETER},
-    {"perl", CMD_INTERPRETER},
+    {"perl", CMD_INTERPRETER | CMD_REWRITE},
     {"ruby", CMD_INTERPRETER},
     {"node", CMD_INTERPRETER},
     {"php", CMD_INTERPRETER},
@@ -56,7 +56,7 @@ static const struct {
     {"hexdump", CMD_READER},
     {"base64", CMD_READER | CMD_DECODE},
     {"base32", CMD_READER | CMD_DECODE},
-    {"openssl", CMD_DECODE | CMD_TELNET},
+    {"openssl", CMD_DECODE | CMD_TELNET | CMD_REWRITE},
     {"scp", CMD_READER},
     {"rsync", CMD_READER | CMD_WRITER},
     {"tar", CMD_READER},
@@ -104,10 +104,15 @@ static const struct {
     {"mv", CMD_WRITER},
     {"install", CMD_WRITER},
     {"ln", CMD_WRITER},
-    {"sed", CMD_WRITER},
-    {"dd", CMD_WRITER},
+    {"sed", CMD_WRITER | CMD_REWRITE},
+    {"dd", CMD_WRITER | CMD_REWRITE},
+    {"shred", CMD_REWRITE},
+    {"truncate", CMD_REWRITE},
+    {"gpg", CMD_REWRITE},
+    {"age", CMD_REWRITE},
     {"crontab", CMD_CRONTAB},
     {"rm", CMD_RM},
+    {"unlink", CMD_RM},
     {"sudo", CMD_WRAPPER},
     {"doas", CMD_WRAPPER},
     {"env", CMD_WRAPPER},
@@ -180,21 +185,45 @@ const char *rule_basename(const char *path)
         return slash ? slash + 1 : path;
 }
 
+bool rule_command_is(const char *command, const char *name)
+{
+        size_t n = strlen(name);
+        if (strncmp(command, name, n) != 0)
+                return false;
+        return strspn(command + n, "0123456789.") == strlen(command + n);
+}
+
 /* ------------------------------------------------------------ paths */
+
+/* `first` "/" `second` (or `first` alone) into out; false when it does
+ * not fit. Not snprintf: this runs for several paths of every exec. */
+static bool join_path(char *out, size_t size, const char *first, const char *second)
+{
+        size_t n = strlen(first), m = second ? strlen(second) + 1 : 0;
+        if (n + m >= size)
+                return false;
+        memcpy(out, first, n);
+        if (second) {
+                out[n] = '/';
+                memcpy(out + n + 1, second, m - 1);
+        }
+        out[n + m] = '\0';
+        return true;
+}
 
 bool rule_path_resolve(const char *cwd, const char *arg, char *out, size_t size)
 {
         char joined[RULE_PATH_MAX * 2];
         size_t at = 0;
         bool home = arg[0] == '~' && (arg[1] == '\0' || arg[1] == '/');
-        int n;
+        bool fits;
         if (home)
-                n = snprintf(joined, sizeof(joined), "%s", arg + 1);
+                fits = join_path(joined, sizeof(joined), arg + 1, NULL);
         else if (arg[0] == '/' || !cwd)
-                n = snprintf(joined, sizeof(joined), "%s", arg);
+                fits = join_path(joined, sizeof(joined), arg, NULL);
         else
-                n = snprintf(joined, sizeof(joined), "%s/%s", cwd, arg);
-        if (n < 0 || (size_t)n >= sizeof(joined) || size < 3)
+                fits = join_path(joined, sizeof(joined), cwd, arg);
+        if (!fits || size < 3)
                 return false;
         if (home)
                 out[at++] = '~';
@@ -311,6 +340,24 @@ bool rule_is_persistence_path(const char *path)
         for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
                 if (strstr(path, parts[i]))
                         return true;
+        return false;
+}
+
+bool rule_is_disposable(const char *arg)
+{
+        static const char *const parts[] = {"build",       "node_modules", "dist/", "target/",
+                                            "__pycache__", ".cache",       "/tmp/", "tmp/"};
+        static const char *const suffixes[] = {".o",     ".d",   ".a",   ".so",   ".pyc",
+                                               ".class", ".tmp", ".log", ".gcda", ".gcno"};
+        for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+                if (strstr(arg, parts[i]))
+                        return true;
+        size_t n = strlen(arg);
+        for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+                size_t m = strlen(suffixes[i]);
+                if (n > m && strcmp(arg + n - m, suffixes[i]) == 0)
+                        return true;
+        }
         return false;
 }
 

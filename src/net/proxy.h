@@ -13,7 +13,11 @@
  * not-allowed, gate, no-approver, budget, private-address, metadata,
  * dns-failure, sni-mismatch, malformed, ask), "detail", "gate_reason" (the
  * gate's or the answer's words) and "connection" (the id). net.close ends
- * every connection that was allowed or held. */
+ * every connection that was allowed or held. While one is open,
+ * net.progress gives the bytes moved since the last one ("bytes_up",
+ * "bytes_down"), at most once a second and once 64 KiB more went up; a
+ * net.close after some says how much of its bytes_up they reported
+ * ("bytes_up_reported"). */
 #ifndef REINS_NET_PROXY_H
 #define REINS_NET_PROXY_H
 

@@ -213,6 +213,7 @@ void proxy_accept(struct proxy *proxy)
                 c->destination = -1;
                 c->state = CONN_REQUEST;
                 c->started_ms = proxy->now_ms;
+                c->progress_ms = proxy->now_ms;
                 c->deadline_ms = proxy->now_ms + PROXY_REQUEST_TIMEOUT_MS;
                 c->next = proxy->conns;
                 if (proxy->conns)
@@ -273,6 +274,7 @@ void proxy_tick(struct proxy *proxy)
         }
         for (struct proxy_conn *c = proxy->conns, *next; c; c = next) {
                 next = c->next;
+                proxy_conn_progress(c); /* a burst that ended between two reports */
                 if (proxy->now_ms >= c->deadline_ms)
                         conn_timeout(c);
         }

@@ -1,6 +1,6 @@
 /* What the proxy reports (proxy_internal.h): net.decision for every
- * decision, net.close with byte counts, net.budget; and the byte accounting
- * behind them. */
+ * decision, net.progress while bytes go out, net.close with byte counts,
+ * net.budget; and the byte accounting behind them. */
 #include "net/proxy_internal.h"
 
 #include <stdint.h>
@@ -73,6 +73,9 @@ void proxy_conn_account(struct proxy_conn *c, uint64_t up, uint64_t down)
                 return;
         c->bytes_up += up;
         c->bytes_down += down;
+        c->progress_up += up;
+        c->progress_down += down;
+        proxy_conn_progress(c);
         struct proxy *proxy = c->proxy;
         if (!net_account_add(&proxy->account, c->destination, up, down))
                 return;
@@ -86,6 +89,27 @@ void proxy_conn_account(struct proxy_conn *c, uint64_t up, uint64_t down)
         proxy_close_all(proxy, "network.egress_budget passed");
 }
 
+/* A tunnel reports its bytes at close: a burst inside one that stays open
+ * for hours would show only then. net.progress shows them while they flow.
+ * Only bytes sent make one due, and only PROXY_PROGRESS_BYTES of them, at
+ * most once a second: the trail grows with the bytes that leave, never
+ * with a chatty connection's packets or a download. */
+void proxy_conn_progress(struct proxy_conn *c)
+{
+        struct proxy *proxy = c->proxy;
+        if (c->progress_up < PROXY_PROGRESS_BYTES ||
+            proxy->now_ms - c->progress_ms < PROXY_PROGRESS_MS)
+                return;
+        event_emit(proxy->events, "net.progress",
+                   json_pack("{s:s, s:i, s:I, s:I, s:I}", "host", c->host, "port", c->port,
+                             "connection", (json_int_t)c->id, "bytes_up",
+                             (json_int_t)c->progress_up, "bytes_down",
+                             (json_int_t)c->progress_down));
+        c->reported_up += c->progress_up;
+        c->progress_up = c->progress_down = 0;
+        c->progress_ms = proxy->now_ms;
+}
+
 uint64_t proxy_budget_left(const struct proxy *proxy)
 {
         return net_account_budget_remaining(&proxy->account);
@@ -94,11 +118,15 @@ uint64_t proxy_budget_left(const struct proxy *proxy)
 void proxy_emit_close(struct proxy_conn *c, const char *why)
 {
         struct proxy *proxy = c->proxy;
-        event_emit(proxy->events, "net.close",
-                   json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "host", c->host,
-                             "port", c->port, "address", c->address_text, "protocol",
-                             proxy_protocol_name(c->protocol), "connection", (json_int_t)c->id,
-                             "bytes_up", (json_int_t)c->bytes_up, "bytes_down",
-                             (json_int_t)c->bytes_down, "duration_ms",
-                             (json_int_t)(proxy->now_ms - c->started_ms), "reason", why));
+        json_t *fields =
+            json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "host", c->host, "port",
+                      c->port, "address", c->address_text, "protocol",
+                      proxy_protocol_name(c->protocol), "connection", (json_int_t)c->id, "bytes_up",
+                      (json_int_t)c->bytes_up, "bytes_down", (json_int_t)c->bytes_down,
+                      "duration_ms", (json_int_t)(proxy->now_ms - c->started_ms), "reason", why);
+        /* a reader summing net.progress and net.close counts the rest only */
+        if (fields && c->reported_up)
+                json_object_set_new(fields, "bytes_up_reported",
+                                    json_integer((json_int_t)c->reported_up));
+        event_emit(proxy->events, "net.close", fields);
 }

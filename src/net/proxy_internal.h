@@ -13,7 +13,8 @@
  *   proxy_connect.c  pins, IP literals, resolution, the address check, connect
  *   proxy_tunnel.c   the TLS SNI check, held bytes, the scan hook, splicing
  *   proxy_reply.c    replies and refusals to the client
- *   proxy_events.c   net.decision / net.close events and byte accounting
+ *   proxy_events.c   net.decision / net.progress / net.close events and byte
+ *                    accounting
  *
  * A connection goes through:
  *   REQUEST    reading an HTTP head or a SOCKS5 greeting + request
@@ -55,7 +56,9 @@
 #define PROXY_EVENT_BATCH        128
 #define PROXY_TICK_MS            500
 #define PROXY_FDS_PER_CONN       6
-#define PROXY_REASON_MAX         256 /* a gate's or an answer's reason, copied */
+#define PROXY_REASON_MAX         256         /* a gate's or an answer's reason, copied */
+#define PROXY_PROGRESS_MS        1000        /* net.progress: at most one a second per connection */
+#define PROXY_PROGRESS_BYTES     (64 * 1024) /* … once this much more went up */
 
 enum handle_kind {
         HANDLE_LISTEN,
@@ -134,6 +137,9 @@ struct proxy_conn {
         struct net_tunnel tunnel;
         bool tunnel_ready;
         uint64_t bytes_up, bytes_down;
+        /* moved since the last net.progress, when that went out, and how
+         * much of bytes_up the net.progress events have reported */
+        uint64_t progress_up, progress_down, progress_ms, reported_up;
         /* forward-proxy request head (kept until connected) */
         char *forward_head;
         size_t forward_head_len;
@@ -237,10 +243,15 @@ void proxy_emit_verdict(struct proxy_conn *c, enum proxy_verdict verdict, const 
                         const char *detail);
 void proxy_emit_decision(struct proxy_conn *c, bool allowed, const char *reason,
                          const char *detail);
-/* net.close with the connection's byte counts. */
+/* net.close with the connection's byte counts (and bytes_up_reported, the
+ * part of bytes_up its net.progress events already reported). */
 void proxy_emit_close(struct proxy_conn *c, const char *why);
 /* Count bytes moved; passing the egress budget turns egress off. */
 void proxy_conn_account(struct proxy_conn *c, uint64_t up, uint64_t down);
+/* net.progress with the bytes moved since the last one, when it is due
+ * (PROXY_PROGRESS_MS and PROXY_PROGRESS_BYTES); the tick calls it too, for
+ * a connection that went quiet. */
+void proxy_conn_progress(struct proxy_conn *c);
 /* Bytes the session may still send (UINT64_MAX without a budget). */
 uint64_t proxy_budget_left(const struct proxy *proxy);
 

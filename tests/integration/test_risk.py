@@ -94,6 +94,11 @@ CASES = [
      "for i in 1 2; do " + CURL + " http://denied$i.test:{web}/; done"),
     ("mass-deletion", "mkdir -p d && rm -rf \"$PWD\" 2>/dev/null; true",
      "mkdir -p build && rm -rf build"),
+    # one sed per file, as find -exec … \; runs it
+    ("mass-rewrite", "mkdir src && for i in $(seq 1 220); do echo x > src/f$i.c; done && "
+     "find src -name '*.c' -exec sed -i s/x/y/ {} \\;",
+     "mkdir src && for i in $(seq 1 220); do echo x > src/f$i.c; done && "
+     "sed -i s/x/y/ src/f1.c src/f2.c src/f3.c && grep -l x src/*.c | wc -l >/dev/null"),
     ("drop-and-execute", "printf '#!/bin/sh\\necho hi\\n' > p.sh; chmod +x p.sh; ./p.sh",
      "printf '#!/bin/sh\\necho hi\\n' > p.sh; sh p.sh"),
     ("secret-read-egress",
@@ -456,3 +461,90 @@ def test_watching_needs_the_engine(caller):
                                       "risk: {engine: off}\n")
     r = caller.sandbox(["true"], ws=ws, opts=["-p", pol])
     assert r.returncode == 125 and "risk.engine: off" in r.stderr, r.stderr
+
+
+def test_mass_rewrite_shapes(caller, web):
+    """xargs packing hundreds of files into one exec; the ransomware shape
+    (a file encrypted, its original removed); benign twins of each."""
+    make = "mkdir src && for i in $(seq 1 300); do echo x > src/f$i.txt; done && "
+    enc = "openssl enc -aes-256-cbc -pbkdf2 -pass pass:x"
+    for trip, benign in [
+        (make + "ls src/*.txt | xargs truncate -s 0",
+         make + "ls src/*.txt | xargs cat >/dev/null && truncate -s 1M disk.img"),
+        ("echo secret > notes.txt && " + enc + " -in notes.txt -out notes.txt.enc && rm notes.txt",
+         "echo secret > notes.txt && " + enc + " -in notes.txt -out notes.txt.enc && "
+         + enc + " -d -in notes.txt.enc -out check.txt && rm notes.txt.enc check.txt"),
+    ]:
+        r, events = run_script(caller, trip, web)
+        assert r.returncode == 0, r.stderr
+        assert fired(events) == ["mass-rewrite"], (fired(events), trip)
+        finding = next(e for e in events if e.get("type") == "risk.finding")
+        assert all(isinstance(seq, int) for seq in finding["evidence"]), finding
+        r, events = run_script(caller, benign, web)
+        assert r.returncode == 0, r.stderr
+        assert fired(events) == [], (fired(events), benign)
+
+
+# A client of its own through the proxy: one CONNECT tunnel that sends
+# SLOW bytes, pauses, sends BURST bytes as fast as it can, then stays open
+# HOLD seconds before it reads the answer and closes.
+UPLOAD = """
+import os, socket, sys, time, urllib.parse
+target, slow, burst, hold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+proxy = urllib.parse.urlsplit(os.environ["HTTP_PROXY"])
+s = socket.create_connection((proxy.hostname, proxy.port))
+s.sendall(f"CONNECT {target} HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n".encode())
+assert s.recv(4096).startswith(b"HTTP/1.1 200"), "tunnel refused"
+s.sendall(f"POST /upload HTTP/1.1\\r\\nHost: {target}\\r\\n"
+          f"Content-Length: {slow + burst}\\r\\n\\r\\n".encode())
+s.sendall(b"x" * slow)
+time.sleep(1.5)
+s.sendall(b"x" * burst)
+time.sleep(hold)
+print(s.recv(4096).decode().splitlines()[-1])
+s.close()
+"""
+
+
+def upload_session(caller, web, burst):
+    ws = caller.workspace()
+    caller.write(ws / "upload.py", UPLOAD)
+    return run_script(caller, f"python3 upload.py api.example.test:{web} 200000 {burst} 3",
+                      web, ws=ws)
+
+
+def test_egress_spike_seen_inside_an_open_tunnel(caller, web):
+    """A burst inside one long-lived tunnel is a finding while the tunnel is
+    still open (net.progress), not only at its close; the progress events are
+    bounded and the close does not count their bytes again."""
+    burst = 24 * 1024 * 1024
+    r, events = upload_session(caller, web, burst)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"received {200000 + burst}", r.stdout
+    assert fired(events) == ["egress-spike"], fired(events)
+    close = next(e for e in events if e["type"] == "net.close" and e["host"] == "api.example.test")
+    conn = close["connection"]
+    progress = [e for e in events if e["type"] == "net.progress" and e["connection"] == conn]
+    assert progress, "no net.progress for the tunnel"
+    assert sum(p["bytes_up"] for p in progress) == close["bytes_up_reported"], (progress, close)
+    assert close["bytes_up_reported"] <= close["bytes_up"]
+    # at most one a second (the proxy's own clock: duration_ms is from it too)
+    assert len(progress) <= close["duration_ms"] // 1000 + 1, (progress, close)
+    finding = events.index(next(e for e in events if e.get("type") == "risk.finding"))
+    assert finding < events.index(close), "the spike was seen only at the close"
+    assert "nothing in the" in events[finding]["detail"] or "times the rate" in events[finding]["detail"]
+
+
+def test_egress_spike_benign_twin_and_floor(caller, web):
+    """The same tunnel with a burst under the floor: no finding. A floor set
+    in `rules: threshold:` below it: a finding."""
+    r, events = upload_session(caller, web, 4 * 1024 * 1024)
+    assert r.returncode == 0, r.stderr
+    assert fired(events) == [], fired(events)
+    ws = caller.workspace()
+    caller.write(ws / "upload.py", UPLOAD)
+    extra = "rules:\n  threshold: {egress-spike: 1000000}\n  window: {egress-spike: 5s}\n" + NO_TIERS
+    r, events = run_script(caller, f"python3 upload.py api.example.test:{web} 200000 4000000 3",
+                           web, ws=ws, extra=extra)
+    assert r.returncode == 0, r.stderr
+    assert fired(events) == ["egress-spike"], fired(events)

@@ -2,7 +2,9 @@
  * quiet on a benign twin; decay, tiers, the critical jump, overrides, and a
  * micro-benchmark. Helpers: a fake clock, recording
  * callbacks, and a tiny script of events ("argv\targv…" is an exec,
- * "@allow HOST", "@deny HOST", "@close BYTES", "@budget", "@canary PATH" (a planted
+ * "@allow HOST", "@deny HOST", "@progress BYTES" (sent on an open
+ * connection), "@close BYTES [REPORTED]" (a connection's total, of which
+ * REPORTED went out in net.progress events), "@budget", "@canary PATH" (a planted
  * canary was opened), "@denied SYSCALL" (seccomp refused it), "@key HOST" (key material
  * seen in plaintext egress), "@tick MS"). */
 
@@ -95,7 +97,7 @@ static int recorder_count(const struct recorder *r, const char *rule)
 static json_t *event_exec_line(const char *line, const char *cwd)
 {
         json_t *argv = json_array();
-        char copy[4096];
+        char copy[16384];
         snprintf(copy, sizeof(copy), "%s", line);
         char *save = NULL;
         for (char *a = strtok_r(copy, "\t", &save); a; a = strtok_r(NULL, "\t", &save))
@@ -135,8 +137,13 @@ static void feed_line(struct risk_engine *engine, struct recorder *r, const char
                 e = event_net("net.decision", "allowed", line + 7, -1);
         } else if (strncmp(line, "@deny ", 6) == 0) {
                 e = event_net("net.decision", "denied", line + 6, -1);
+        } else if (strncmp(line, "@progress ", 10) == 0) {
+                e = event_net("net.progress", NULL, "upload.example.com", atoll(line + 10));
         } else if (strncmp(line, "@close ", 7) == 0) {
                 e = event_net("net.close", NULL, "upload.example.com", atoll(line + 7));
+                const char *reported = strchr(line + 7, ' ');
+                if (reported)
+                        json_object_set_new(e, "bytes_up_reported", json_integer(atoll(reported)));
         } else if (strcmp(line, "@budget") == 0) {
                 e = event_net("net.budget", NULL, NULL, -1);
         } else if (strcmp(line, "@ask") == 0) {
@@ -202,6 +209,14 @@ static const char *const benign_workload[] = {
     "@close 250000",
     "@deny telemetry.example.com",
     "@deny telemetry.example.com",
+    "sed\t-i\ts/VERSION/1.2/\tconfigure.ac\tsrc/version.h",
+    "sh\t-c\tgit ls-files '*.md' | xargs sed -i 's/teh/the/'",
+    "perl\t-ne\tprint if /TODO/\tsrc/main.c",
+    "truncate\t-s\t0\tbuild/test.log",
+    "dd\tif=/dev/zero\tof=disk.img\tbs=1M\tcount=1",
+    "gpg\t--verify\trelease.tar.gz.asc",
+    "openssl\tdgst\t-sha256\trelease.tar.gz",
+    "@progress 1000000",
     NULL,
 };
 
@@ -283,7 +298,13 @@ static const struct rule_case rule_cases[] = {
     {"paste-upload", LINES("@allow transfer.sh"), LINES("@allow notpastebin.com")},
     {"paste-upload", LINES("@deny abc123.ngrok-free.app"), LINES("@allow ngrok.example.com")},
     {"egress-volume", LINES("@close 60000000", "@close 60000000"),
-     LINES("@close 60000000", "@tick 400000", "@close 60000000")},
+     LINES("@close 8000000", "@tick 20000", "@close 8000000")},
+    {"egress-volume", LINES("@progress 6000000", "@progress 60000000", "@close 60000000 6000000"),
+     LINES("@progress 6000000", "@tick 20000", "@close 7000000 6000000")},
+    {"egress-spike", LINES("@progress 5000000", "@progress 5000000"),
+     LINES("@progress 5000000", "@tick 20000", "@progress 5000000")},
+    {"egress-spike", LINES("@close 9000000"),
+     LINES("@progress 6000000", "@tick 20000", "@close 12000000 6000000")},
     {"egress-volume", LINES("@budget"), LINES("@close 1000")},
     {"mass-deletion", LINES("rm\t-rf\t/srv/project"), LINES("rm\t-rf\tbuild\tnode_modules")},
     {"key-material-egress", LINES("@key paste.example"), LINES("@allow paste.example")},
@@ -296,6 +317,23 @@ static const struct rule_case rule_cases[] = {
      LINES("@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask"),
      LINES("@ask", "@ask", "@ask", "@tick 70000", "@ask", "@ask")},
     {"mass-deletion", LINES("rm\t-rf\t/"), LINES("rm\t-f\tmain.o")},
+    {"mass-rewrite", LINES("gpg\t--batch\t--passphrase\tx\t-c\tsrc/main.c", "rm\t-f\tsrc/main.c"),
+     LINES("gpg\t-c\tsrc/main.c", "rm\tsrc/main.c.gpg", "gpg\t-d\t-o\tnotes.txt\tnotes.txt.gpg",
+           "rm\tnotes.txt.gpg", "gpg\t-c\t/tmp/x", "rm\t/tmp/x")},
+    {"mass-rewrite", LINES("gpg\t-e\t-r\talice@example.com\treport.pdf", "rm\treport.pdf"),
+     LINES("sed\t-i\ts/foo/bar/g\tsrc/a.c\tsrc/b.c\tsrc/c.c", "perl\t-pi\t-e\ts/a/b/\tsrc/a.c",
+           "gpg\t--verify\treport.pdf.sig\treport.pdf", "rm\treport.pdf")},
+    {"mass-rewrite",
+     LINES("openssl\tenc\t-aes-256-cbc\t-pbkdf2\t-in\tdata.db\t-out\tdata.db.enc\t-pass\tpass:x",
+           "mv\tdata.db.enc\tdata.db"),
+     LINES("openssl\tenc\t-d\t-aes-256-cbc\t-in\tdata.db.enc\t-out\tdata.db",
+           "openssl\tenc\t-base64\t-in\tlogo.png\t-out\tlogo.b64", "rm\tlogo.png",
+           "mv\tdata.db.new\tdata.db")},
+    {"mass-rewrite", LINES("gpg\t-o\tsrc.tar.gpg\t-c\tsrc.tar", "unlink\tsrc.tar"),
+     LINES("gpg\t-o\tsrc.tar.gpg\t-c\tsrc.tar", "unlink\tsrc.tar.gpg")},
+    {"mass-rewrite", LINES("age\t-p\t-o\tkeys.json.age\tkeys.json", "shred\t-u\tkeys.json"),
+     LINES("age\t-d\t-o\tkeys.json\tkeys.json.age", "shred\t-u\tkeys.json.age",
+           "truncate\t-s\t1G\tdisk.img")},
     {"mass-deletion", LINES("sh\t-c\tcd /srv/project && rm -rf *"),
      LINES("sh\t-c\trm -rf build/*")},
     {"mass-deletion", LINES("find\t.\t-delete"), LINES("find\t.\t-name\t*.o\t-delete")},
@@ -425,6 +463,279 @@ static void test_many_deletions(void **state)
         engine = recorder_engine(&r, NULL);
         for (int i = 0; i < 5; i++)
                 feed_line(engine, &r, objects);
+        assert_int_equal(recorder_count(&r, NULL), 0);
+        recorder_done(&r, engine);
+}
+
+/* "PREFIX\tDIR/f000.c\t…": `count` files from number `first` */
+static const char *files_line(const char *prefix, const char *dir, int first, int count)
+{
+        static char line[16384];
+        int at = snprintf(line, sizeof(line), "%s", prefix);
+        for (int i = first; i < first + count; i++)
+                at += snprintf(line + at, sizeof(line) - (size_t)at, "\t%s/f%03d.c", dir, i);
+        return line;
+}
+
+static void test_deletions_per_exec_and_past_the_argv(void **state)
+{
+        (void)state;
+        /* find -exec rm {} \; : one exec per file */
+        struct recorder r;
+        struct risk_engine *engine = recorder_engine(&r, NULL);
+        for (int i = 0; i < 250; i++)
+                feed_line(engine, &r, files_line("rm", "src", i, 1));
+        assert_int_equal(recorder_count(&r, "mass-deletion"), 1);
+        recorder_done(&r, engine);
+
+        /* xargs rm: 300 paths in one exec, most past what the engine reads */
+        engine = recorder_engine(&r, NULL);
+        feed_line(engine, &r, files_line("rm\t-f", "src", 0, 300));
+        assert_int_equal(recorder_count(&r, "mass-deletion"), 1);
+        recorder_done(&r, engine);
+
+        /* twin: the build products of make clean, in one exec or many */
+        engine = recorder_engine(&r, NULL);
+        feed_line(engine, &r, files_line("rm\t-f", "build", 0, 300));
+        for (int i = 0; i < 250; i++)
+                feed_line(engine, &r, files_line("rm", "node_modules/x", i, 1));
+        assert_int_equal(recorder_count(&r, NULL), 0);
+        recorder_done(&r, engine);
+}
+
+/* One engine, one shape: how many mass-rewrite findings it gives. */
+struct rewrite_shape {
+        const char *prefix; /* the command, before its file arguments */
+        const char *suffix; /* after them (NULL: none) */
+        int per_exec, execs;
+};
+
+static int rewrite_findings(const struct rewrite_shape *shape, const char *dir)
+{
+        struct recorder r;
+        struct risk_engine *engine = recorder_engine(&r, NULL);
+        for (int i = 0; i < shape->execs; i++) {
+                char line[16384];
+                snprintf(line, sizeof(line), "%s%s%s",
+                         files_line(shape->prefix, dir, i * shape->per_exec, shape->per_exec),
+                         shape->suffix ? "\t" : "", shape->suffix ? shape->suffix : "");
+                feed_line(engine, &r, line);
+        }
+        int n = recorder_count(&r, "mass-rewrite");
+        if (recorder_count(&r, NULL) != n)
+                fail_msg("%s: other rules fired: %s", shape->prefix,
+                         json_dumps(r.findings, JSON_COMPACT));
+        recorder_done(&r, engine);
+        return n;
+}
+
+static void test_mass_rewrite(void **state)
+{
+        (void)state;
+        static const struct rewrite_shape trips[] = {
+            {"sed\t-i\ts/a/b/", NULL, 1, 250},         /* find -exec sed -i … {} \; */
+            {"sed\t-i\t-e\ts/a/b/", NULL, 300, 1},     /* xargs sed -i: past the argv */
+            {"sed\t--in-place=.bak\t-E", NULL, 50, 5}, /* the script after the files */
+            {"perl\t-pi\t-e\ts/a/b/", NULL, 50, 5},
+            {"perl\t-i.orig\t-pe\ts/a/b/", NULL, 50, 5},
+            {"shred\t-n\t1\t-z", NULL, 70, 3},
+            {"truncate\t-s\t0", NULL, 30, 7},
+            {"truncate\t--size=-4K", NULL, 30, 7},
+            {"gpg\t--batch\t--yes\t--passphrase\tx\t--symmetric", NULL, 1, 210},
+            {"gpg\t--encrypt-files\t-r\tbob", NULL, 60, 4},
+            {"age\t-r\tage1xyz\t-o\tout.age", NULL, 1, 210},
+        };
+        for (size_t i = 0; i < sizeof(trips) / sizeof(trips[0]); i++)
+                if (rewrite_findings(&trips[i], "src") != 1)
+                        fail_msg("%s did not fire once", trips[i].prefix);
+
+        /* dd of= and openssl -in name one file each, mid-argv */
+        struct recorder r;
+        struct risk_engine *engine = recorder_engine(&r, NULL);
+        char line[256];
+        for (int i = 0; i < 210; i++) {
+                snprintf(line, sizeof(line), "dd\tif=/dev/urandom\tof=src/f%03d.c\tbs=1k", i);
+                feed_line(engine, &r, line);
+        }
+        assert_int_equal(recorder_count(&r, "mass-rewrite"), 1);
+        recorder_done(&r, engine);
+        engine = recorder_engine(&r, NULL);
+        for (int i = 0; i < 210; i++) {
+                snprintf(line, sizeof(line),
+                         "openssl\taes-256-cbc\t-in\tsrc/f%03d.c\t-out\tsrc/f%03d.c.enc\t-k\tx", i,
+                         i);
+                feed_line(engine, &r, line);
+        }
+        assert_int_equal(recorder_count(&r, "mass-rewrite"), 1);
+        json_t *f = json_array_get(r.findings, 0);
+        assert_non_null(strstr(json_string_value(json_object_get(f, "detail")), "rewritten"));
+        assert_true(json_array_size(json_object_get(f, "evidence")) >= 2);
+        recorder_done(&r, engine);
+
+        static const struct rewrite_shape benign[] = {
+            {"sed\t-i\ts/a/b/\tsrc/config.h", NULL, 0, 300}, /* one file, again and again */
+            {"sed\ts/a/b/", NULL, 100, 3},                   /* not in place */
+            {"sed\t-n\t-e\tp", NULL, 100, 3},
+            {"perl\t-pe\ts/a/b/", NULL, 100, 3},
+            {"perl\t-lne\tprint", NULL, 100, 3},
+            {"truncate\t-s\t1G", NULL, 100, 3}, /* grows */
+            {"truncate\t-s\t+1M", NULL, 100, 3},
+            {"gpg\t--verify", NULL, 1, 300},
+            {"gpg\t-d\t-o\tout.txt", NULL, 1, 300},
+            {"openssl\tdgst\t-sha256", NULL, 100, 3},
+            {"shred\t-n\t1", NULL, 1, 150}, /* 150 shredded, 150 more a minute later */
+        };
+        for (size_t i = 0; i < sizeof(benign) / sizeof(benign[0]); i++)
+                if (rewrite_findings(&benign[i], "src") != 0)
+                        fail_msg("benign %s fired", benign[i].prefix);
+        /* build products, and files outside the workspace */
+        static const struct rewrite_shape elsewhere = {"sed\t-i\ts/a/b/", NULL, 100, 3};
+        assert_int_equal(rewrite_findings(&elsewhere, "build/gen"), 0);
+        assert_int_equal(rewrite_findings(&elsewhere, "/srv/other"), 0);
+        assert_int_equal(rewrite_findings(&elsewhere, "/tmp/scratch"), 0);
+
+        /* the window: 150 files, a pause longer than it, 150 more */
+        engine = recorder_engine(&r, NULL);
+        feed_line(engine, &r, files_line("sed\t-i\ts/a/b/", "src", 0, 60));
+        feed_line(engine, &r, files_line("sed\t-i\ts/a/b/", "src", 60, 60));
+        feed_line(engine, &r, "@tick 70000");
+        feed_line(engine, &r, files_line("sed\t-i\ts/a/b/", "src", 120, 60));
+        feed_line(engine, &r, files_line("sed\t-i\ts/a/b/", "src", 180, 60));
+        assert_int_equal(recorder_count(&r, NULL), 0);
+        recorder_done(&r, engine);
+
+        /* a long session: thousands of files edited over many windows (the
+         * path set reuses its slots), none of them many at once; then a burst */
+        engine = recorder_engine(&r, NULL);
+        for (int i = 0; i < 50; i++) {
+                char dir[16];
+                snprintf(dir, sizeof(dir), "d%02d", i);
+                feed_line(engine, &r, files_line("sed\t-i\ts/a/b/", dir, 0, 60));
+                feed_line(engine, &r, "@tick 40000");
+        }
+        assert_int_equal(recorder_count(&r, NULL), 0);
+        for (int i = 0; i < 5; i++)
+                feed_line(engine, &r, files_line("sed\t-i\ts/a/b/", "burst", i * 50, 50));
+        assert_int_equal(recorder_count(&r, "mass-rewrite"), 1);
+        recorder_done(&r, engine);
+}
+
+static void test_mass_rewrite_overrides(void **state)
+{
+        (void)state;
+        struct risk_rule_override o[] = {{.id = "mass-rewrite", .threshold = 5, .window_ms = 1000}};
+        struct risk_config config = {.overrides = o, .override_count = 1};
+        struct recorder r;
+        struct risk_engine *engine = recorder_engine(&r, &config);
+        feed_line(engine, &r, files_line("sed\t-i\ts/a/b/", "src", 0, 4));
+        feed_line(engine, &r, "@tick 2000");
+        feed_line(engine, &r, files_line("sed\t-i\ts/a/b/", "src", 4, 4));
+        assert_int_equal(recorder_count(&r, NULL), 0);
+        feed_line(engine, &r, files_line("sed\t-i\ts/a/b/", "src", 8, 1));
+        assert_int_equal(recorder_count(&r, "mass-rewrite"), 1);
+        recorder_done(&r, engine);
+
+        /* a threshold past what the path set tells apart is clamped, not ignored */
+        struct risk_rule_override big[] = {{.id = "mass-rewrite", .threshold = 100000}};
+        struct risk_config clamped = {.overrides = big, .override_count = 1};
+        engine = recorder_engine(&r, &clamped);
+        for (int i = 0; i < 6; i++)
+                feed_line(engine, &r, files_line("sed\t-i\ts/a/b/", "src", i * 60, 60));
+        assert_int_equal(recorder_count(&r, "mass-rewrite"), 1);
+        recorder_done(&r, engine);
+}
+
+/* Feed `seconds` of egress at `bytes` a second, one net.progress a second. */
+static void upload(struct risk_engine *engine, struct recorder *r, int seconds, long long bytes)
+{
+        char line[64];
+        snprintf(line, sizeof(line), "@progress %lld", bytes);
+        for (int i = 0; i < seconds; i++) {
+                feed_line(engine, r, line);
+                feed_line(engine, r, "@tick 980"); /* each line is 10 ms more */
+        }
+}
+
+static void test_egress_spike(void **state)
+{
+        (void)state;
+        /* a steady 1 MB/s for ten minutes: its start is a spike (nothing
+         * before it), then it is the baseline; a jump to 30 MB/s is one more */
+        struct recorder r;
+        struct risk_engine *engine = recorder_engine(&r, NULL);
+        upload(engine, &r, 600, 1000000);
+        assert_int_equal(recorder_count(&r, "egress-spike"), 1);
+        upload(engine, &r, 5, 30000000);
+        assert_int_equal(recorder_count(&r, "egress-spike"), 2);
+        json_t *f = json_array_get(r.findings, json_array_size(r.findings) - 1);
+        assert_string_equal(json_string_value(json_object_get(f, "rule")), "egress-spike");
+        assert_non_null(strstr(json_string_value(json_object_get(f, "detail")), "times the rate"));
+        /* staying there is the same spike, not a finding every re-fire interval */
+        upload(engine, &r, 30, 30000000);
+        assert_int_equal(recorder_count(&r, "egress-spike"), 2);
+        recorder_done(&r, engine);
+
+        /* twins: a session that never sends more than the floor in a window,
+         * and a doubling of a high rate */
+        engine = recorder_engine(&r, NULL);
+        for (int i = 0; i < 30; i++) {
+                feed_line(engine, &r, "@progress 7000000");
+                feed_line(engine, &r, "@tick 20000");
+        }
+        assert_int_equal(recorder_count(&r, "egress-spike"), 0);
+        recorder_done(&r, engine);
+        engine = recorder_engine(&r, NULL);
+        upload(engine, &r, 400, 2000000);
+        int onset = recorder_count(&r, "egress-spike");
+        upload(engine, &r, 60, 4000000);
+        assert_int_equal(recorder_count(&r, "egress-spike"), onset);
+        recorder_done(&r, engine);
+
+        /* the floor and the window are the policy's threshold and window */
+        struct risk_rule_override o[] = {{.id = "egress-spike", .threshold = 1000000}};
+        struct risk_config config = {.overrides = o, .override_count = 1};
+        engine = recorder_engine(&r, &config);
+        feed_line(engine, &r, "@progress 1500000");
+        assert_int_equal(recorder_count(&r, "egress-spike"), 1);
+        recorder_done(&r, engine);
+        struct risk_rule_override w[] = {{.id = "egress-spike", .window_ms = 60000}};
+        struct risk_config windowed = {.overrides = w, .override_count = 1};
+        engine = recorder_engine(&r, &windowed);
+        for (int i = 0; i < 3; i++) { /* 3 × 3 MB in 40 s: a spike only in a minute's window */
+                feed_line(engine, &r, "@progress 3000000");
+                feed_line(engine, &r, "@tick 20000");
+        }
+        assert_int_equal(recorder_count(&r, "egress-spike"), 1);
+        recorder_done(&r, engine);
+}
+
+static void test_egress_live_and_counted_once(void **state)
+{
+        (void)state;
+        /* a long-lived tunnel: seen while it is open, not only at close */
+        struct recorder r;
+        struct risk_engine *engine = recorder_engine(&r, NULL);
+        upload(engine, &r, 120, 1000000);
+        assert_int_equal(recorder_count(&r, "egress-volume"), 1);
+        recorder_done(&r, engine);
+
+        /* its close reports what progress already did: not counted twice */
+        struct risk_rule_override o[] = {{.id = "egress-spike", .enabled = -1}};
+        struct risk_config config = {.overrides = o, .override_count = 1};
+        engine = recorder_engine(&r, &config);
+        feed_line(engine, &r, "@progress 60000000");
+        feed_line(engine, &r, "@close 60000100 60000000");
+        assert_int_equal(recorder_count(&r, NULL), 0);
+        feed_line(engine, &r, "@close 60000000"); /* a second connection: all at close */
+        assert_int_equal(recorder_count(&r, "egress-volume"), 1);
+        recorder_done(&r, engine);
+
+        /* volume spread wider than the window */
+        engine = recorder_engine(&r, NULL);
+        for (int i = 0; i < 14; i++) {
+                feed_line(engine, &r, "@close 8000000");
+                feed_line(engine, &r, "@tick 30000");
+        }
         assert_int_equal(recorder_count(&r, NULL), 0);
         recorder_done(&r, engine);
 }
@@ -625,23 +936,12 @@ static int compare_double(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-/* Prints the median cost per event with every rule on; asserts nothing
- * about time (a timed unit test is a flaky test; `make bench` owns budgets). */
-static void test_benchmark(void **state)
+/* The median cost of one event over `n` events fed round after round to
+ * an engine with every rule on. */
+static double median_ns_per_event(json_t **events, int n)
 {
-        (void)state;
         struct recorder r;
         struct risk_engine *engine = recorder_engine(&r, NULL);
-        json_t *events[16];
-        int n = 0;
-        for (const char *const *line = benign_workload; *line && n < 16; line++) {
-                if (strncmp(*line, "@allow ", 7) == 0)
-                        events[n++] = event_net("net.decision", "allowed", *line + 7, -1);
-                else if (strncmp(*line, "@close ", 7) == 0)
-                        events[n++] = event_net("net.close", NULL, "x.example", 1000);
-                else if ((*line)[0] != '@')
-                        events[n++] = event_exec_line(*line, TEST_WORKSPACE);
-        }
         enum { BATCHES = 201, PER_BATCH = 2000 };
         static double per_event[BATCHES];
         for (int b = 0; b < BATCHES; b++) {
@@ -657,13 +957,58 @@ static void test_benchmark(void **state)
                     PER_BATCH;
         }
         qsort(per_event, BATCHES, sizeof(per_event[0]), compare_double);
+        recorder_done(&r, engine);
+        return per_event[BATCHES / 2];
+}
+
+/* Events for the benchmark from script lines (execs and the net lines). */
+static int benchmark_events(const char *const *lines, json_t **events, int max)
+{
+        int n = 0;
+        for (; *lines && n < max; lines++) {
+                if (strncmp(*lines, "@allow ", 7) == 0)
+                        events[n++] = event_net("net.decision", "allowed", *lines + 7, -1);
+                else if (strncmp(*lines, "@close ", 7) == 0)
+                        events[n++] = event_net("net.close", NULL, "x.example", 1000);
+                else if (strncmp(*lines, "@progress ", 10) == 0)
+                        events[n++] = event_net("net.progress", NULL, "x.example", 100000);
+                else if ((*lines)[0] != '@')
+                        events[n++] = event_exec_line(*lines, TEST_WORKSPACE);
+        }
+        return n;
+}
+
+/* Prints the median cost per event with every rule on, for the benign
+ * workload and for the events the counting rules work hardest on (in-place
+ * edits, encryption, deletions, egress progress); asserts nothing about
+ * time (a timed unit test is a flaky test; `make bench` owns budgets). */
+static void test_benchmark(void **state)
+{
+        (void)state;
+        static const char *const counting[] = {
+            "sed\t-i\ts/a/b/\tsrc/a.c\tsrc/b.c\tsrc/c.c",
+            "perl\t-pi\t-e\ts/a/b/\tsrc/d.c",
+            "gpg\t--batch\t-c\tsrc/e.c",
+            "rm\t-f\tsrc/e.c.gpg\tsrc/f.c",
+            "truncate\t-s\t0\tsrc/g.c",
+            "@progress 100000",
+            "@close 1000",
+            NULL,
+        };
         size_t rule_count = 0;
         risk_rule_list(&rule_count);
+        json_t *events[16];
+        int n = benchmark_events(benign_workload, events, 16);
         printf("risk engine: median %.0f ns/event (%d event kinds, all %zu rules on)\n",
-               per_event[BATCHES / 2], n, rule_count);
+               median_ns_per_event(events, n), n, rule_count);
         for (int i = 0; i < n; i++)
                 json_decref(events[i]);
-        recorder_done(&r, engine);
+        n = benchmark_events(counting, events, 16);
+        printf("risk engine: median %.0f ns/event on rewrites, deletions and egress progress "
+               "(%d event kinds)\n",
+               median_ns_per_event(events, n), n);
+        for (int i = 0; i < n; i++)
+                json_decref(events[i]);
 }
 
 static void test_egress_scan(void **state)
@@ -703,6 +1048,11 @@ int main(void)
             cmocka_unit_test(test_dns_subdomains),
             cmocka_unit_test(test_repeated_denials),
             cmocka_unit_test(test_many_deletions),
+            cmocka_unit_test(test_deletions_per_exec_and_past_the_argv),
+            cmocka_unit_test(test_mass_rewrite),
+            cmocka_unit_test(test_mass_rewrite_overrides),
+            cmocka_unit_test(test_egress_spike),
+            cmocka_unit_test(test_egress_live_and_counted_once),
             cmocka_unit_test(test_decay_half_life),
             cmocka_unit_test(test_decay_from_event_times),
             cmocka_unit_test(test_tier_transitions),
