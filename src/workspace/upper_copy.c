@@ -122,6 +122,23 @@ static int copy_as_link(struct upper_copier *c, int to, const char *name, const 
         return 0;
 }
 
+/* The last step for a file or directory: its markers (opaque, origin…),
+ * the source's own mode back, then the copy's mode (no setuid/setgid: it is
+ * the agent's file) and times. `r` is how the contents went. */
+static int copy_finish(int r, struct source *in, int out, const struct stat *st)
+{
+        if (r == 0)
+                r = copy_xattrs(in->fd, out);
+        int closed = source_close(in, st);
+        if (r == 0)
+                r = closed;
+        if (r == 0 && fchmod(out, st->st_mode & 01777) < 0)
+                r = -errno;
+        if (r == 0)
+                copy_times(out, st);
+        return r;
+}
+
 static int copy_regular(struct upper_copier *c, int from, int to, const char *name, const char *rel,
                         const struct stat *st)
 {
@@ -131,21 +148,10 @@ static int copy_regular(struct upper_copier *c, int from, int to, const char *na
         struct source in;
         if ((r = open_source(from, name, st, O_RDONLY, &in)) < 0)
                 return r;
-        /* no setuid/setgid in a copy: it is the agent's file */
         cleanup_fd int out =
             openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (out < 0)
-                r = -errno;
-        if (r == 0 && (r = ws_copy_fd(in.fd, out)) == 0)
-                r = copy_xattrs(in.fd, out);
-        int closed = source_close(&in, st);
-        if (r == 0)
-                r = closed;
-        if (r == 0 && fchmod(out, st->st_mode & 01777) < 0)
-                r = -errno;
-        if (r == 0)
-                copy_times(out, st);
-        return r;
+        r = out < 0 ? -errno : ws_copy_fd(in.fd, out);
+        return copy_finish(r, &in, out, st);
 }
 
 static int copy_symlink(int from, int to, const char *name)
@@ -172,17 +178,7 @@ static int copy_directory(struct upper_copier *c, int from, int to, const char *
         int r = open_source(from, name, st, O_RDONLY | O_DIRECTORY, &in);
         if (r < 0)
                 return r;
-        r = copy_entries(c, in.fd, out, rel);
-        if (r == 0)
-                r = copy_xattrs(in.fd, out);
-        int closed = source_close(&in, st);
-        if (r == 0)
-                r = closed;
-        if (r == 0 && fchmod(out, st->st_mode & 01777) < 0)
-                r = -errno;
-        if (r == 0)
-                copy_times(out, st);
-        return r;
+        return copy_finish(copy_entries(c, in.fd, out, rel), &in, out, st);
 }
 
 static int copy_entry(struct upper_copier *c, int from, int to, const char *name, const char *rel)
