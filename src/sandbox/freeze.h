@@ -5,9 +5,12 @@
  *                   cgroup.freeze), when reins could create one at start-up
  *                   (root, or a delegated v2 subtree). Preferred: the kernel
  *                   holds every task of the cgroup at once, pid 1 included,
- *                   and nothing inside can undo it: the sandbox has no
- *                   writable cgroupfs and cannot mount one (seccomp), and a
- *                   frozen task runs no instruction, so it sends no signal.
+ *                   and nothing inside can undo it: a frozen task runs no
+ *                   instruction, so it sends no SIGCONT and writes no
+ *                   THAWED. Every process the sandbox forks is born in the
+ *                   cgroup, and none can leave it beforehand: the sandbox
+ *                   cannot mount a cgroupfs (seccomp) and has none unless
+ *                   one is bound in writable.
  *   SIGSTOP         otherwise: every process of its pid namespace gets
  *                   SIGSTOP (from an ancestor namespace SIGSTOP reaches a
  *                   namespace's init). Weaker: until the last one is stopped,

@@ -409,10 +409,12 @@ def test_t3_freezes_through_the_cgroup_and_stop_ends_it(caller, web):
         if kind:
             assert _cgroup_frozen(cgroup, kind), cgroup
             assert all(_freezer_cgroup(pid)[0] == cgroup for pid in procs)
+        # a child that exited just before the freeze stays a zombie (Z)
+        states = {_proc_state(pid) for pid in procs} - {"Z"}
         if kind == "cgroup-v1":
-            assert {_proc_state(pid) for pid in procs} == {"D"}  # frozen, not stopped
+            assert states == {"D"}, states  # frozen, not stopped
         if kind is None:
-            assert {_proc_state(pid) for pid in procs} == {"T"}
+            assert states == {"T"}, states
         # frozen: no progress (a stalled machine could only hide a failure)
         before = counter.read_text()
         time.sleep(1)
