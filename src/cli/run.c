@@ -297,14 +297,24 @@ static int run_check_landlock(const struct reins_plan *plan, int *abi)
         return 0;
 }
 
+/* The risk engine's freezer cgroup, where one can be had: without it a
+ * freeze is SIGSTOP (freeze.h), which the policy does not forbid. */
+static void run_setup_freezer(const struct reins_plan *plan, struct cgroup_handle *cgroup)
+{
+        if (plan->cgroup.freezer)
+                cgroup_add_freezer(cgroup);
+}
+
 static int run_setup_cgroup(const struct reins_plan *plan, struct cgroup_handle *cgroup,
                             int *fallback, bool quiet)
 {
         struct reins_error err = {0};
         *fallback = 0;
         int r = cgroup_create(&plan->cgroup, cgroup, &err);
-        if (r == 0)
+        if (r == 0) {
+                run_setup_freezer(plan, cgroup);
                 return 0;
+        }
         if (plan->strict) {
                 fprintf(stderr,
                         "reins: --strict: cgroup limits unavailable (%s); run as root "
@@ -318,6 +328,7 @@ static int run_setup_cgroup(const struct reins_plan *plan, struct cgroup_handle 
                         "reins: note: cgroup limits unavailable (%s); memory, pids and cpus "
                         "are limited with rlimits and cpu affinity instead (--strict refuses)\n",
                         err.message);
+        run_setup_freezer(plan, cgroup);
         return 0;
 }
 
@@ -491,13 +502,13 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
-        run_risk_set_sandbox(&args->risk, sandbox.pid);
         /* while the sandbox builds its root */
         if (run_setup_cgroup(plan, &cgroup, &in.rlimit_fallback, args->quiet) < 0) {
                 spawn_kill(&sandbox);
                 goto out;
         }
         in.cgroup = cgroup.count > 0 ? &cgroup : NULL;
+        run_risk_set_sandbox(&args->risk, sandbox.pid, &cgroup);
         if (plan->verbosity > 0)
                 run_report_plan(stderr, plan, &in);
         /* no trail, no run: the command has not started yet */
@@ -539,7 +550,6 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
             .plan = plan, .events = &args->events, .tick = run_audit_tick, .tick_ctx = args};
         run_govern_configure(&args->govern, &config);
         run_risk_configure(&args->risk, &config);
-        config.frozen = &args->risk.frozen;
         if (plan->overlay && plan->limits.workspace_size_bytes > 0)
                 config.workspace_copy = &args->workspace_copy;
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
@@ -559,6 +569,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         close(sandbox.pidfd);
         close(sandbox.status_fd);
 out:
+        run_risk_set_sandbox(&args->risk, 0, NULL); /* gone, and its cgroups go next */
         cgroup_destroy(&cgroup);
         seccomp_program_free(&seccomp);
         return status;

@@ -65,7 +65,7 @@ static json_t *run_protections_json(const struct reins_plan *plan, const struct 
                 snprintf(name, sizeof(name), "landlock-abi-%d", in->landlock_abi);
                 json_array_append_new(list, json_string(name));
         }
-        if (in->cgroup)
+        if (in->cgroup && in->cgroup->mode != CGROUP_NONE)
                 json_array_append_new(
                     list, json_string(in->cgroup->mode == CGROUP_V2 ? "cgroup-v2" : "cgroup-v1"));
         else if (in->rlimit_fallback)

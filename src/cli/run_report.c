@@ -52,8 +52,9 @@ void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spaw
                 (unsigned long long)plan->limits.pids, (unsigned long long)plan->limits.cpus_milli,
                 (unsigned long long)plan->limits.wall_time_ms,
                 (unsigned long long)plan->limits.open_files,
-                in->cgroup ? (in->cgroup->mode == CGROUP_V2 ? "cgroup v2" : "cgroup v1")
-                           : (in->rlimit_fallback ? "rlimits" : "none"));
+                in->cgroup && in->cgroup->mode != CGROUP_NONE
+                    ? (in->cgroup->mode == CGROUP_V2 ? "cgroup v2" : "cgroup v1")
+                    : (in->rlimit_fallback ? "rlimits" : "none"));
         fprintf(out, "reins: landlock abi %d, seccomp on, pty %s\n", in->landlock_abi,
                 in->use_pty ? "yes" : "no");
 }

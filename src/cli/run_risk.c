@@ -226,11 +226,25 @@ static void risk_scan(void *ctx, uint64_t connection, const char *host, const vo
         run_risk_tick(r);
 }
 
+/* A signal that ends the session, the timeout: a frozen pid 1 relays
+ * nothing, so the sandbox is ended by the mechanism that froze it. */
+static void run_risk_kill_frozen(void *ctx)
+{
+        struct run_risk *r = ctx;
+        freeze_kill(&r->freezer, &r->freeze);
+        r->frozen = false;
+}
+
 void run_risk_configure(struct run_risk *r, struct supervise_config *config)
 {
-        if (r->engine && r->govern->gate)
+        if (!r->engine)
+                return;
+        config->frozen = &r->frozen;
+        config->kill_frozen = run_risk_kill_frozen;
+        config->freeze_ctx = r;
+        if (r->govern->gate)
                 gate_on_scan(r->govern->gate, risk_scan, r);
-        if (!r->engine || r->secrets_fd < 0 || config->source_count >= SUPERVISE_MAX_SOURCES)
+        if (r->secrets_fd < 0 || config->source_count >= SUPERVISE_MAX_SOURCES)
                 return;
         int i = config->source_count++;
         config->sources[i].fd = r->secrets_fd;
@@ -284,9 +298,18 @@ int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
                    : 0;
 }
 
-void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox)
+void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox, const struct cgroup_handle *cgroup)
 {
+        if (!sandbox) /* gone: nothing left to thaw */
+                freeze_state_release(&r->freeze);
+        r->frozen = r->frozen && sandbox;
         r->sandbox = sandbox;
+        r->freezer = (struct freeze_target){.init = sandbox};
+        if (cgroup && cgroup->freezer != CGROUP_NONE) {
+                r->freezer.cgroup =
+                    cgroup->freezer == CGROUP_V2 ? FREEZE_CGROUP_V2 : FREEZE_CGROUP_V1;
+                r->freezer.cgroup_dir = cgroup->freezer_dir;
+        }
 }
 
 static void playbook_event(struct run_risk *r, const char *action, int tier, const char *error,
@@ -325,41 +348,62 @@ static void playbook_readonly(struct run_risk *r, int tier)
 
 static void playbook_freeze(struct run_risk *r, int tier)
 {
+        struct reins_error err = {0};
+        int n = freeze_sandbox(&r->freezer, &r->freeze, &err);
+        enum freeze_mechanism used = r->freeze.used;
+        /* also frozen when the wait for the last process timed out: the
+         * freeze holds, and only a thaw or a stop ends it */
+        r->frozen = used != FREEZE_NONE;
+        playbook_event(r, "freeze", tier, n < 0 ? err.message : NULL,
+                       json_pack("{s:i, s:s, s:s}", "processes", n < 0 ? 0 : n, "freezer",
+                                 freeze_mechanism_name(used), "until", "reins thaw or reins stop"));
+        if (!r->quiet && r->frozen)
+                fprintf(stderr,
+                        "reins: the sandbox is frozen (%s): 'reins thaw %s' to let it go on, "
+                        "'reins stop %s' to end it\n",
+                        freeze_mechanism_name(used), r->events->session, r->events->session);
+}
+
+/* Overlay mode: the session's copy as it was when frozen, for the record. */
+static void playbook_snapshot(struct run_risk *r, int tier)
+{
+        if (!r->workspace)
+                return;
+        char name[64], *path = NULL;
+        struct reins_error err = {0};
+        snprintf(name, sizeof(name), "t3-%lld", (long long)(now_ms() / 1000));
+        /* a capped copy is in memory, not yet in the session directory */
+        int upper = r->workspace_copy && *r->workspace_copy >= 0
+                        ? openat(*r->workspace_copy, "upper",
+                                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                        : -1;
+        int rc = workspace_snapshot(r->workspace, upper, name, &path, &err);
+        if (upper >= 0)
+                close(upper);
+        playbook_event(r, "snapshot", tier, rc < 0 ? err.message : NULL,
+                       json_pack("{s:s}", "path", path ? path : ""));
+        free(path);
+}
+
+static void playbook_revoke(struct run_risk *r, int tier)
+{
+        if (!r->govern->has_token)
+                return;
+        bool added = false;
+        struct reins_error err = {0};
+        int rc = token_revoke(r->govern->token.id, &added, &err);
+        playbook_event(r, "token-revoked", tier, rc < 0 ? err.message : NULL,
+                       json_pack("{s:s}", "token", r->govern->token.id));
+}
+
+/* T3, once per freeze: freeze, keep the evidence, revoke the token. */
+static void playbook_t3(struct run_risk *r, int tier)
+{
         if (r->frozen || !r->sandbox)
                 return;
-        int n = freeze_sandbox(r->sandbox);
-        r->frozen = n >= 0;
-        playbook_event(r, "freeze", tier, n < 0 ? strerror(-n) : NULL,
-                       json_pack("{s:i, s:s}", "processes", n < 0 ? 0 : n, "until",
-                                 "reins thaw or reins stop"));
-        if (!r->quiet)
-                fprintf(stderr,
-                        "reins: the sandbox is frozen: 'reins thaw %s' to let it go on, 'reins "
-                        "stop %s' to end it\n",
-                        r->events->session, r->events->session);
-        if (r->workspace) {
-                char name[64], *path = NULL;
-                struct reins_error err = {0};
-                snprintf(name, sizeof(name), "t3-%lld", (long long)(now_ms() / 1000));
-                /* a capped copy is in memory, not yet in the session directory */
-                int upper = r->workspace_copy && *r->workspace_copy >= 0
-                                ? openat(*r->workspace_copy, "upper",
-                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                                : -1;
-                int rc = workspace_snapshot(r->workspace, upper, name, &path, &err);
-                if (upper >= 0)
-                        close(upper);
-                playbook_event(r, "snapshot", tier, rc < 0 ? err.message : NULL,
-                               json_pack("{s:s}", "path", path ? path : ""));
-                free(path);
-        }
-        if (r->govern->has_token) {
-                bool added = false;
-                struct reins_error err = {0};
-                int rc = token_revoke(r->govern->token.id, &added, &err);
-                playbook_event(r, "token-revoked", tier, rc < 0 ? err.message : NULL,
-                               json_pack("{s:s}", "token", r->govern->token.id));
-        }
+        playbook_freeze(r, tier);
+        playbook_snapshot(r, tier);
+        playbook_revoke(r, tier);
 }
 
 /* What a tier does, from the one applied before up to `tier`. */
@@ -377,7 +421,7 @@ static void playbook_run(struct run_risk *r, int tier)
         if (tier >= 2)
                 playbook_readonly(r, tier);
         if (tier >= 3)
-                playbook_freeze(r, tier);
+                playbook_t3(r, tier);
         r->applied = tier;
 }
 
@@ -423,11 +467,16 @@ int run_risk_thaw(void *ctx, struct reins_error *err)
         if (!r->engine)
                 return reins_error_set(err, ENOTSUP, "no risk engine");
         if (r->frozen && r->sandbox) {
-                int n = thaw_sandbox(r->sandbox);
-                if (n < 0)
-                        return reins_error_errno(err, -n, "thawing the sandbox");
+                enum freeze_mechanism used = r->freeze.used;
+                int n = thaw_sandbox(&r->freezer, &r->freeze, err);
+                if (n < 0) {
+                        reins_error_prefix(err, "thawing the sandbox");
+                        return n;
+                }
                 r->frozen = false;
-                playbook_event(r, "thaw", 0, NULL, json_pack("{s:i}", "processes", n));
+                playbook_event(r, "thaw", 0, NULL,
+                               json_pack("{s:i, s:s}", "processes", n, "freezer",
+                                         freeze_mechanism_name(used)));
         }
         risk_engine_set_tier(r->engine, 0, "thawed by reins thaw");
         run_risk_tick(r);
@@ -439,9 +488,14 @@ json_t *run_risk_status(void *ctx)
         struct run_risk *r = ctx;
         if (!r->engine)
                 return NULL;
-        return json_pack("{s:f, s:i, s:I, s:b}", "risk", risk_engine_score(r->engine, now_ms()),
-                         "risk_tier", risk_engine_tier(r->engine), "findings",
-                         (json_int_t)risk_engine_findings(r->engine), "frozen", r->frozen);
+        json_t *status =
+            json_pack("{s:f, s:i, s:I, s:b}", "risk", risk_engine_score(r->engine, now_ms()),
+                      "risk_tier", risk_engine_tier(r->engine), "findings",
+                      (json_int_t)risk_engine_findings(r->engine), "frozen", r->frozen);
+        if (status && r->frozen)
+                json_object_set_new(status, "freezer",
+                                    json_string(freeze_mechanism_name(r->freeze.used)));
+        return status;
 }
 
 void run_risk_finish(struct run_risk *r)

@@ -3,8 +3,9 @@
  *   T1  every new destination needs a human's approval (the gate asks)
  *   T2  egress off (open tunnels closed, every request refused) and the
  *       workspace remounted read-only
- *   T3  the sandbox frozen (SIGSTOP of every process), the session's token
- *       revoked, until `reins thaw SESSION` or `reins stop SESSION`
+ *   T3  the sandbox frozen (its freezer cgroup, or SIGSTOP of every process
+ *       where it has none: freeze.h), the session's token revoked, until
+ *       `reins thaw SESSION` or `reins stop SESSION`
  * Findings and tier changes are events ("risk.finding", "risk.tier",
  * "risk.playbook"); a tier change is also one line on stderr.
  *
@@ -23,6 +24,8 @@
 #include "cli/run_govern.h"
 #include "govern/risk.h"
 #include "policy/policy.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/freeze.h"
 #include "sandbox/plan.h"
 #include "sandbox/supervise.h"
 #include "workspace/session.h"
@@ -34,9 +37,11 @@ struct run_risk {
         struct run_govern *govern;
         struct audit_trail **trail; /* opened after the engine starts */
         const struct reins_plan *plan;
-        pid_t sandbox;  /* pid 1 of the sandbox (host pid); 0 before it exists */
-        int applied;    /* the tier whose playbook has run */
-        int secrets_fd; /* inotify on filesystem.secrets and canaries; -1 when none */
+        pid_t sandbox;                /* pid 1 of the sandbox (host pid); 0 before it exists */
+        struct freeze_target freezer; /* what it can be frozen through */
+        struct freeze_state freeze;   /* the freeze in force, if any */
+        int applied;                  /* the tier whose playbook has run */
+        int secrets_fd;               /* inotify on filesystem.secrets and canaries; -1 when none */
         const struct canary_set *canaries;         /* NULL: none planted */
         const struct workspace_session *workspace; /* overlay mode: snapshot at T3 */
         const int *workspace_copy;      /* a capped copy's tmpfs (run.c), -1 until it arrives */
@@ -50,19 +55,23 @@ int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
                    const struct reins_plan *plan, struct event_bus *events,
                    struct run_govern *govern, struct audit_trail **trail, bool quiet,
                    struct reins_error *err);
-void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox);
+/* The live sandbox and its cgroups (a freezer among them, or none: SIGSTOP);
+ * 0 and NULL once it is gone. The handle is borrowed. */
+void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox, const struct cgroup_handle *cgroup);
 /* Watch the planted canaries too (after run_risk_start). */
 struct canary_set;
 int run_risk_watch_canaries(struct run_risk *r, const struct canary_set *canaries,
                             struct reins_error *err);
-/* Watch the secrets from the supervisor's loop (adds a source). */
+/* Watch the secrets from the supervisor's loop (adds a source), and let it
+ * end a frozen sandbox. */
 void run_risk_configure(struct run_risk *r, struct supervise_config *config);
 /* Emit what the engine reported and run the playbooks it calls for. */
 void run_risk_tick(struct run_risk *r);
-/* `reins thaw`: SIGCONT, back to T0 (egress as the policy says; a
- * workspace made read-only stays so). */
+/* `reins thaw`: thaw by the mechanism that froze, back to T0 (egress as the
+ * policy says; a workspace made read-only stays so). */
 int run_risk_thaw(void *ctx, struct reins_error *err);
-/* {"risk": score, "tier": n, "findings": n, "frozen": bool} for status. */
+/* {"risk": score, "tier": n, "findings": n, "frozen": bool, and while
+ * frozen "freezer": "cgroup-v1" | "cgroup-v2" | "sigstop"} for status. */
 json_t *run_risk_status(void *ctx);
 /* Free; after the event bus is finished (the engine is one of its sinks). */
 void run_risk_finish(struct run_risk *r);

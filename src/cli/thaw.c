@@ -1,5 +1,6 @@
 /* reins thaw SESSION: let a session the risk engine froze go on (its
- * processes get SIGCONT and the session returns to tier T0; a workspace made
+ * freezer cgroup is thawed, or its processes get SIGCONT where it was
+ * frozen with SIGSTOP, and the session returns to tier T0; a workspace made
  * read-only stays read-only). The request goes over the session's control
  * socket; `reins stop SESSION` ends it instead. */
 #include <stdio.h>

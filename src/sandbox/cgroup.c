@@ -1,7 +1,8 @@
 /* cgroup placement for the sandbox's limits. v2 when our own cgroup is a
  * delegated, writable subtree with the controllers we need; v1 memory, pids
  * and cpu hierarchies when we are root; otherwise -ENOTSUP and the caller
- * announces the rlimit fallback (or refuses with --strict). */
+ * announces the rlimit fallback (or refuses with --strict). The risk
+ * engine's freezer cgroup is placed here too (cgroup_add_freezer). */
 #include "sandbox/cgroup.h"
 
 #include <dirent.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox/freeze.h"
 #include "sandbox/weaken.h"
 #include "util/cleanup.h"
 
@@ -94,14 +96,27 @@ static void cg_remove_stale(const char *parent)
                         continue;
                 if (kill(pid, 0) == 0 || errno != ESRCH)
                         continue;
-                char path[4096];
+                char path[4096], freezer_state[4200];
                 snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
-                rmdir(path); /* fails harmlessly while a sandbox still lives in it */
+                /* its pid 1 got SIGKILL when the supervisor died (PDEATHSIG),
+                 * but a task frozen in a v1 freezer cgroup acts on it only
+                 * once thawed: kill what is left, then thaw. Nothing there
+                 * may go on anyway, its supervisor is gone. */
+                snprintf(freezer_state, sizeof(freezer_state), "%s/freezer.state", path);
+                int killed = access(freezer_state, F_OK) == 0 ? freeze_kill_cgroup_v1(path) : 0;
+                /* fails harmlessly while a sandbox still lives in it; the
+                 * ones just killed get a moment to exit */
+                for (int attempt = 0;
+                     rmdir(path) < 0 && errno == EBUSY && killed > 0 && attempt < 50; attempt++)
+                        usleep(2000);
         }
         closedir(d);
 }
 
-static int cg_add_dir(struct cgroup_handle *h, const char *dir)
+/* Create `dir` and, unless `join_file` is NULL, open the file the sandbox
+ * joins it through. The opening is ours, so the child's later write is
+ * checked against our credentials, not its own. */
+static int cg_add_dir(struct cgroup_handle *h, const char *dir, const char *join_file)
 {
         if (h->count >= CGROUP_MAX_DIRS)
                 return -E2BIG;
@@ -113,6 +128,14 @@ static int cg_add_dir(struct cgroup_handle *h, const char *dir)
                 return -ENOMEM;
         }
         h->count++;
+        if (!join_file)
+                return 0;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, join_file);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        h->join_fds[h->join_count++] = fd;
         return 0;
 }
 
@@ -123,7 +146,17 @@ static void cg_unique_name(char *out, size_t size)
         snprintf(out, size, "reins-%d-%lx", getpid(), (unsigned long)ts.tv_nsec);
 }
 
-/* v1: one directory per hierarchy, each under our own cgroup there. */
+/* The sandbox's directories share one name (per hierarchy, for v1). */
+static const char *cg_name(struct cgroup_handle *h)
+{
+        if (!h->name[0])
+                cg_unique_name(h->name, sizeof(h->name));
+        return h->name;
+}
+
+/* v1: one directory per hierarchy, each under our own cgroup there; joined
+ * through `tasks`, which moves one thread (ours: pid 1 of the sandbox is
+ * single threaded) without the global threadgroup lock. */
 static int cg_v1_dir(struct cgroup_handle *h, const char *controller, const char *name, char *dir,
                      size_t size)
 {
@@ -134,13 +167,13 @@ static int cg_v1_dir(struct cgroup_handle *h, const char *controller, const char
         snprintf(dir, size, "/sys/fs/cgroup/%s%s", controller, own);
         cg_remove_stale(dir);
         snprintf(dir, size, "/sys/fs/cgroup/%s%s/%s", controller, own, name);
-        return cg_add_dir(h, dir);
+        return cg_add_dir(h, dir, "tasks");
 }
 
 static int cg_create_v1(const struct cgroup_plan *limits, struct cgroup_handle *h)
 {
-        char name[64], dir[4096], value[64];
-        cg_unique_name(name, sizeof(name));
+        char dir[4096], value[64];
+        const char *name = cg_name(h);
         int r = 0;
         if (limits->memory_bytes > 0) {
                 if ((r = cg_v1_dir(h, "memory", name, dir, sizeof(dir))) < 0)
@@ -219,16 +252,17 @@ static int cg_create_v2(const struct cgroup_plan *limits, struct cgroup_handle *
         if (r == -EBUSY) {
                 cg_unique_name(name, sizeof(name));
                 snprintf(dir, sizeof(dir), "%s/%s-supervisor", base, name);
-                if ((r = cg_add_dir(h, dir)) < 0 || (r = cg_write(dir, "cgroup.procs", "0")) < 0)
+                if ((r = cg_add_dir(h, dir, NULL)) < 0 ||
+                    (r = cg_write(dir, "cgroup.procs", "0")) < 0)
                         return r;
                 r = cg_write(base, "cgroup.subtree_control", enable);
         }
         if (r < 0)
                 return r;
-        cg_unique_name(name, sizeof(name));
-        snprintf(dir, sizeof(dir), "%s/%s", base, name);
-        if ((r = cg_add_dir(h, dir)) < 0)
+        snprintf(dir, sizeof(dir), "%s/%s", base, cg_name(h));
+        if ((r = cg_add_dir(h, dir, "cgroup.procs")) < 0)
                 return r;
+        h->v2_dir = h->dirs[h->count - 1];
         if (limits->memory_bytes) {
                 snprintf(value, sizeof(value), "%llu", (unsigned long long)limits->memory_bytes);
                 if ((r = cg_write(dir, "memory.max", value)) < 0)
@@ -251,25 +285,6 @@ static int cg_create_v2(const struct cgroup_plan *limits, struct cgroup_handle *
         return 0;
 }
 
-/* Opened by the supervisor: the write is checked against these credentials. */
-static int cg_open_join(struct cgroup_handle *h)
-{
-        /* v1: `tasks` moves one thread (ours, pid 1 of the sandbox is single
-         * threaded) without the global threadgroup lock; v2 has cgroup.procs */
-        const char *file = h->mode == CGROUP_V2 ? "cgroup.procs" : "tasks";
-        for (int i = 0; i < h->count; i++) {
-                if (strstr(h->dirs[i], "-supervisor"))
-                        continue;
-                char path[4096];
-                snprintf(path, sizeof(path), "%s/%s", h->dirs[i], file);
-                int fd = open(path, O_WRONLY | O_CLOEXEC);
-                if (fd < 0)
-                        return -errno;
-                h->join_fds[h->join_count++] = fd;
-        }
-        return 0;
-}
-
 int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle,
                   struct reins_error *err)
 {
@@ -279,12 +294,12 @@ int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle
         if (weaken("limits"))
                 return 0;
         int r = cg_create_v2(limits, handle);
-        if (r == 0 && (r = cg_open_join(handle)) == 0)
+        if (r == 0)
                 return 0;
         cgroup_destroy(handle);
         if (geteuid() == 0) {
                 r = cg_create_v1(limits, handle);
-                if (r == 0 && (r = cg_open_join(handle)) == 0)
+                if (r == 0)
                         return 0;
                 cgroup_destroy(handle);
                 unavailable_reason = "cgroup v1 hierarchies are not writable";
@@ -292,6 +307,67 @@ int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle
         }
         unavailable_reason = "no delegated cgroup v2 subtree with memory/pids/cpu controllers";
         return reins_error_set(err, ENOTSUP, "%s", unavailable_reason);
+}
+
+/* cgroup.freeze is part of every non-root v2 cgroup since Linux 5.2: no
+ * controller to enable, so neither a delegated controller nor moving
+ * ourselves out of the way ("no internal processes") is needed. */
+static bool cg_v2_freezable(const char *dir)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/cgroup.freeze", dir);
+        return access(path, W_OK) == 0;
+}
+
+static int cg_use_freezer(struct cgroup_handle *h, enum cgroup_mode mode, const char *dir)
+{
+        h->freezer = mode;
+        h->freezer_dir = dir;
+        return 0;
+}
+
+/* Root: a directory in the v1 freezer hierarchy, next to the limits' ones. */
+static int cg_add_v1_freezer(struct cgroup_handle *h)
+{
+        char dir[4096];
+        int r = cg_v1_dir(h, "freezer", cg_name(h), dir, sizeof(dir));
+        if (r < 0)
+                return r;
+        return cg_use_freezer(h, CGROUP_V1, h->dirs[h->count - 1]);
+}
+
+/* A leaf of our own v2 cgroup, when we may write there. */
+static int cg_add_v2_freezer(struct cgroup_handle *h)
+{
+        const char *root = cg_v2_root();
+        char own[2048], base[4096], dir[4096];
+        if (!root || cg_own_path("", own, sizeof(own)) < 0)
+                return -ENOTSUP;
+        snprintf(base, sizeof(base), "%s%s", root, own);
+        if (access(base, W_OK) < 0)
+                return -ENOTSUP;
+        cg_remove_stale(base);
+        snprintf(dir, sizeof(dir), "%s/%s", base, cg_name(h));
+        int r = cg_add_dir(h, dir, "cgroup.procs");
+        if (r < 0)
+                return r;
+        const char *added = h->dirs[h->count - 1];
+        return cg_v2_freezable(added) ? cg_use_freezer(h, CGROUP_V2, added) : -ENOTSUP;
+}
+
+int cgroup_add_freezer(struct cgroup_handle *handle)
+{
+        if (weaken("freezer"))
+                return -ENOTSUP;
+        /* the limits' v2 cgroup already holds the whole sandbox */
+        if (handle->v2_dir && cg_v2_freezable(handle->v2_dir))
+                return cg_use_freezer(handle, CGROUP_V2, handle->v2_dir);
+        /* on a v1 or hybrid host the freezer controller is bound to its v1
+         * hierarchy (where the limits are too); the unified tree there is
+         * the init system's bookkeeping */
+        if (geteuid() == 0 && cg_add_v1_freezer(handle) == 0)
+                return 0;
+        return cg_add_v2_freezer(handle);
 }
 
 int cgroup_join_self(const int *join_fds, int count)

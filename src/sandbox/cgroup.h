@@ -1,6 +1,7 @@
 /* Resource limits through cgroups: v2 where a delegated subtree is writable,
  * v1 memory/pids/cpu hierarchies as root; otherwise the caller falls back to
- * rlimits (and says so) or refuses with --strict. */
+ * rlimits (and says so) or refuses with --strict. And, for the risk engine,
+ * a cgroup the whole sandbox can be frozen in (freeze.h). */
 #ifndef REINS_SANDBOX_CGROUP_H
 #define REINS_SANDBOX_CGROUP_H
 
@@ -12,13 +13,19 @@
 
 enum cgroup_mode { CGROUP_NONE = 0, CGROUP_V1, CGROUP_V2 };
 
-#define CGROUP_MAX_DIRS 3
+#define CGROUP_MAX_DIRS 4 /* v1: memory, pids, cpu and freezer */
 
 struct cgroup_handle {
-        enum cgroup_mode mode;
+        enum cgroup_mode mode;       /* where the limits are; CGROUP_NONE: no limits */
+        char name[64];               /* reins-PID-N: one name for the sandbox's dirs */
         char *dirs[CGROUP_MAX_DIRS]; /* created cgroup directories */
         int count;
-        char *memory_dir; /* the one holding memory accounting (OOM reports) */
+        char *memory_dir;   /* the one holding memory accounting (OOM reports) */
+        const char *v2_dir; /* the sandbox's v2 cgroup of the limits (one of dirs) */
+        /* The freezer: a cgroup that holds the whole sandbox (one of dirs);
+         * CGROUP_NONE when there is none and SIGSTOP stands in. */
+        enum cgroup_mode freezer;
+        const char *freezer_dir;
         /* How the sandbox joins: its pid 1 writes "0" to each of these files
          * itself (opened here, so the write is checked against our
          * credentials). In v1 they are `tasks` files: a single thread moving
@@ -32,6 +39,12 @@ struct cgroup_handle {
  * is available. */
 int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle,
                   struct reins_error *err);
+/* Add the risk engine's freezer cgroup (after cgroup_create, whatever it
+ * returned): the limits' v2 cgroup when there is one, else as root a
+ * directory in the v1 freezer hierarchy, else one in our own v2 cgroup when
+ * it is writable (root, or a delegated subtree). -ENOTSUP when none can be
+ * had; never a reason to refuse a run (SIGSTOP stands in). */
+int cgroup_add_freezer(struct cgroup_handle *handle);
 /* In the child, before the command starts: move the calling
  * (single-threaded) process in, through the join fds. Async-signal-safe. */
 int cgroup_join_self(const int *join_fds, int count);

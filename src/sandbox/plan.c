@@ -134,6 +134,9 @@ static int plan_resolve_limits(struct reins_plan *plan, const struct reins_polic
         plan->cgroup.memory_bytes = plan->limits.memory_bytes;
         plan->cgroup.pids = plan->limits.pids;
         plan->cgroup.cpus_milli = plan->limits.cpus_milli;
+        /* the risk engine's top tier freezes the sandbox; with the engine
+         * off nothing does, and no freezer cgroup is made */
+        plan->cgroup.freezer = !policy->risk.engine || strcmp(policy->risk.engine, "off") != 0;
         /* a cpu limit at or above what the machine has limits nothing: no
          * cpu cgroup (one hierarchy less to create per sandbox) */
         long online = sysconf(_SC_NPROCESSORS_ONLN);

@@ -54,6 +54,7 @@ struct cgroup_plan {
         uint64_t memory_bytes; /* 0 = none */
         uint64_t pids;         /* 0 = none */
         uint64_t cpus_milli;   /* 0 = none */
+        bool freezer;          /* the risk engine may freeze the sandbox: a freezer cgroup */
 };
 
 struct reins_plan {

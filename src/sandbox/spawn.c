@@ -128,6 +128,9 @@ int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struc
         return 0;
 }
 
+/* every join fd goes to the child in one report */
+_Static_assert(CGROUP_MAX_DIRS <= REPORT_MAX_FDS, "a report carries every cgroup join fd");
+
 int spawn_send_limits(const struct spawn_result *sandbox, const struct cgroup_handle *cgroup,
                       bool rlimit_fallback, struct reins_error *err)
 {

@@ -132,6 +132,21 @@ static void loop_on_pty(struct loop *l, int master)
                 l->stdin_open = true;
 }
 
+static bool loop_frozen(const struct loop *l)
+{
+        return l->config->frozen && *l->config->frozen && l->config->kill_frozen;
+}
+
+/* End the sandbox: SIGKILL to pid 1 takes the whole pid namespace with it;
+ * a frozen one is ended by whoever froze it. */
+static void loop_kill(struct loop *l)
+{
+        if (loop_frozen(l))
+                l->config->kill_frozen(l->config->freeze_ctx);
+        else
+                kill(l->sandbox->pid, SIGKILL);
+}
+
 /* The sandbox's listening socket arrived: serve the egress proxy on it. A
  * proxy that cannot start means no network, so the sandbox is stopped. */
 static void loop_on_proxy_listener(struct loop *l, int listener)
@@ -152,7 +167,7 @@ static void loop_on_proxy_listener(struct loop *l, int listener)
                 l->outcome->setup_failed = true;
                 snprintf(l->outcome->message, sizeof(l->outcome->message), "egress proxy: %s",
                          err.message[0] ? err.message : "cannot watch it");
-                kill(l->sandbox->pid, SIGKILL);
+                loop_kill(l);
                 return;
         }
         if (l->config->on_proxy)
@@ -223,10 +238,14 @@ static void loop_on_signal(struct loop *l)
                 return; /* the pty sends SIGWINCH to its foreground group itself */
         }
         bool ends = sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
-        if (ends && l->config->frozen && *l->config->frozen) {
-                kill(l->sandbox->pid, SIGKILL); /* the whole pid namespace goes with it */
+        if (ends && loop_frozen(l)) {
+                loop_kill(l); /* a frozen pid 1 cannot relay it */
                 return;
         }
+        /* only `reins thaw` thaws: a relayed SIGCONT would let a pid 1
+         * frozen with SIGSTOP go on */
+        if (sig == SIGCONT && loop_frozen(l))
+                return;
         /* pid 1 of the sandbox relays it to the command */
         kill(l->sandbox->pid, sig);
 }
@@ -239,8 +258,7 @@ static void loop_on_timer(struct loop *l)
         if (weaken("timeout"))
                 return;
         l->outcome->timed_out = true;
-        /* SIGKILL to pid 1 takes the whole pid namespace with it */
-        kill(l->sandbox->pid, SIGKILL);
+        loop_kill(l);
 }
 
 static void loop_on_exit(struct loop *l)
@@ -388,7 +406,7 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                         continue;
                 if (n < 0) {
                         r = reins_error_errno(err, errno, "epoll_wait");
-                        kill(sandbox->pid, SIGKILL);
+                        loop_kill(&l);
                         loop_on_exit(&l);
                         break;
                 }

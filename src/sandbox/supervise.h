@@ -49,9 +49,14 @@ struct supervise_config {
          * fd, the caller's to close) is stored when it arrives; NULL: none
          * expected */
         int *workspace_copy;
-        /* true while the risk engine holds the sandbox stopped: a signal to
-         * end the session then ends it at once (a stopped pid 1 cannot relay) */
+        /* The risk engine's freeze: *frozen is true while it holds the
+         * sandbox frozen. A signal that ends the session, the timeout and a
+         * failing loop then end it through kill_frozen(freeze_ctx): a frozen
+         * pid 1 relays nothing, and in a v1 freezer cgroup even SIGKILL waits
+         * for a thaw. NULL: never frozen. */
         const bool *frozen;
+        void (*kill_frozen)(void *ctx);
+        void *freeze_ctx;
 };
 
 /* The signals must already be blocked (supervise_block_signals) so none is

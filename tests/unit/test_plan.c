@@ -239,6 +239,23 @@ static void test_limit_overrides(void **state)
         assert_non_null(strstr(err.message, "--memory"));
 }
 
+/* A freezer cgroup only when the risk engine, which alone freezes, is on. */
+static void test_freezer_follows_risk_engine(void **state)
+{
+        struct fixture *f = *state;
+        struct plan_options o = options_for(f);
+        struct reins_plan *plan = NULL;
+        struct reins_error err = {0};
+        assert_int_equal(plan_build(f->policy, &o, &plan, &err), 0);
+        assert_true(plan->cgroup.freezer);
+        plan_free(plan);
+        free(f->policy->risk.engine);
+        f->policy->risk.engine = strdup("off");
+        assert_int_equal(plan_build(f->policy, &o, &plan, &err), 0);
+        assert_false(plan->cgroup.freezer);
+        plan_free(plan);
+}
+
 static void test_landlock_mirrors_mounts(void **state)
 {
         struct fixture *f = *state;
@@ -290,6 +307,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_root_workspace_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_env_keeps_only_listed_names, setup, teardown),
             cmocka_unit_test_setup_teardown(test_limit_overrides, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_freezer_follows_risk_engine, setup, teardown),
             cmocka_unit_test_setup_teardown(test_landlock_mirrors_mounts, setup, teardown),
             cmocka_unit_test(test_path_helpers),
         };
