@@ -20,12 +20,18 @@
  * stays when the staging root is detached. */
 #define COPY_DIR "/wscopy"
 
+/* Inodes are capped too, one per KiB of the cap (at least 1024): empty files
+ * use no blocks, and a million of them would cost kernel memory and a long
+ * copy back to disk. */
 static int memory_mount(uint64_t size, struct reins_error *err)
 {
-        char bytes[32];
+        char bytes[32], inodes[32];
         snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)size);
+        snprintf(inodes, sizeof(inodes), "%llu",
+                 (unsigned long long)(size / 1024 > 1024 ? size / 1024 : 1024));
         cleanup_fd int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
         if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", bytes, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", inodes, 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
             fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return reins_error_errno(err, errno, "limits.workspace_size: creating the tmpfs");

@@ -329,7 +329,7 @@ static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
 }
 
 /* limits.workspace_size: the agent got ENOSPC in its copy (the tmpfs has
- * no block left). One "limit" event per time it fills up; checked with each
+ * no block, or no inode, left). One "limit" event per time it fills up; checked with each
  * tick, so at least every 100 ms. */
 static void loop_check_workspace(struct loop *l)
 {
@@ -342,9 +342,11 @@ static void loop_check_workspace(struct loop *l)
         bool full = st.f_bavail == 0 || (st.f_files > 0 && st.f_ffree == 0);
         if (full && !l->workspace_full)
                 event_emit(l->config->events, "limit",
-                           json_pack("{s:s, s:I, s:I, s:s}", "limit", "workspace_size", "bytes",
+                           json_pack("{s:s, s:I, s:I, s:I, s:s}", "limit", "workspace_size",
+                                     "bytes",
                                      (json_int_t)l->config->plan->limits.workspace_size_bytes,
-                                     "used", (json_int_t)used, "result", "ENOSPC"));
+                                     "used", (json_int_t)used, "files_used",
+                                     (json_int_t)(st.f_files - st.f_ffree), "result", "ENOSPC"));
         if (full)
                 l->workspace_full = true;
         else if (used * 10 < total * 9)

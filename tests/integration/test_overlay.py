@@ -619,3 +619,20 @@ def test_a_running_capped_session_says_its_copy_is_in_memory(caller):
     r = reins(caller, "diff", sid, "--json")
     assert "in memory" not in r.stderr
     assert kinds(json.loads(r.stdout))["f.txt"] == "created"
+
+
+def test_workspace_size_caps_the_number_of_files_too(caller):
+    """Empty files use no blocks: a 1 MiB cap also means at most 1024 files
+    and directories in the copy."""
+    ws = caller.workspace()
+    evdir = caller.mkdtemp(prefix="reins-cap-ev-")
+    r = caller.sandbox(["sh", "-c", "i=0; while touch f$i 2>/dev/null; do i=$((i+1)); done; echo $i"],
+                       ws=ws, opts=["-p", capped_policy(caller, "1MiB"), "--events",
+                                    evdir / "events.jsonl"])
+    assert r.returncode == 0, r.stderr
+    assert 900 < int(r.stdout) < 1024, r.stdout
+    events = [json.loads(line) for line in (evdir / "events.jsonl").read_text().splitlines()]
+    limit = [e for e in events if e["type"] == "limit" and e["limit"] == "workspace_size"]
+    assert limit and limit[0]["files_used"] == 1024, limit
+    sid = SESSION_RE.search(r.stderr).group(1)
+    assert len(os.listdir(state_dir(caller) / sid / "upper")) == int(r.stdout)
