@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,7 @@ static void overrides_from_policy(const struct reins_policy *p, struct risk_rule
                 uint64_t ms = 0;
                 if ((v = map_value(&p->rules.window, id)) && parse_duration_ms(v, &ms) == 0)
                         out[i].window_ms = (int64_t)ms;
+                out[i].action = risk_action_parse(map_value(&p->rules.action, id));
         }
 }
 
@@ -440,6 +442,29 @@ static void report_tier(struct run_risk *r, const json_t *report)
         playbook_run(r, to);
 }
 
+/* A rule whose policy action is kill fired: the sandbox ends now, whatever
+ * the tier (SIGKILL to pid 1 takes its pid namespace; a frozen one is ended
+ * by the mechanism that froze it). The command's status is then 137. */
+static void playbook_kill(struct run_risk *r, const json_t *finding)
+{
+        const char *rule = json_string_value(json_object_get(finding, "rule"));
+        int tier = (int)json_integer_value(json_object_get(finding, "tier"));
+        if (!r->sandbox || r->killed)
+                return;
+        r->killed = true;
+        if (r->frozen) {
+                freeze_kill(&r->freezer, &r->freeze);
+                r->frozen = false;
+        } else {
+                kill(r->sandbox, SIGKILL);
+        }
+        playbook_event(r, "kill", tier, NULL, json_pack("{s:s}", "rule", rule ? rule : "?"));
+        if (!r->quiet)
+                fprintf(stderr,
+                        "reins: risk: %s fired and its action is kill: the sandbox was ended\n",
+                        rule ? rule : "a rule");
+}
+
 void run_risk_tick(struct run_risk *r)
 {
         if (!r->engine || json_array_size(r->queue) == 0)
@@ -452,10 +477,13 @@ void run_risk_tick(struct run_risk *r)
         json_array_foreach(queue, i, report)
         {
                 const char *kind = json_string_value(json_object_get(report, "report"));
-                if (strcmp(kind, "finding") == 0)
-                        event_emit(r->events, "risk.finding",
-                                   json_incref(json_object_get(report, "body")));
-                else
+                const json_t *body = json_object_get(report, "body");
+                const char *action = json_string_value(json_object_get(body, "action"));
+                if (strcmp(kind, "finding") == 0) {
+                        event_emit(r->events, "risk.finding", json_incref((json_t *)body));
+                        if (action && strcmp(action, "kill") == 0)
+                                playbook_kill(r, body);
+                } else
                         report_tier(r, report);
         }
         json_decref(queue);

@@ -31,6 +31,26 @@ const char *risk_severity_name(enum risk_severity severity)
         }
 }
 
+static const char *const action_names[] = {
+    [RISK_ACTION_LOG] = "log", [RISK_ACTION_SCORE] = "score", [RISK_ACTION_T1] = "T1",
+    [RISK_ACTION_T2] = "T2",   [RISK_ACTION_T3] = "T3",       [RISK_ACTION_KILL] = "kill",
+};
+
+const char *risk_action_name(enum risk_action action)
+{
+        if (action <= RISK_ACTION_KEEP || action > RISK_ACTION_KILL)
+                return "score";
+        return action_names[action];
+}
+
+enum risk_action risk_action_parse(const char *text)
+{
+        for (int a = RISK_ACTION_LOG; text && a <= RISK_ACTION_KILL; a++)
+                if (strcmp(text, action_names[a]) == 0)
+                        return (enum risk_action)a;
+        return RISK_ACTION_KEEP;
+}
+
 /* ------------------------------------------------------------ config */
 
 const struct risk_rule_override *risk_config_override(const struct risk_config *config,
@@ -52,6 +72,8 @@ int risk_config_check(const struct risk_config *config, struct reins_error *err)
                                                o->id ? o->id : "(null)");
                 if (o->severity < RISK_SEVERITY_KEEP || o->severity > RISK_CRITICAL)
                         return reins_error_set(err, EINVAL, "rules: %s: bad severity", o->id);
+                if (o->action < RISK_ACTION_KEEP || o->action > RISK_ACTION_KILL)
+                        return reins_error_set(err, EINVAL, "rules: %s: bad action", o->id);
                 if (o->weight < 0 || o->threshold < 0 || o->window_ms < 0 || o->enabled < -1 ||
                     o->enabled > 1)
                         return reins_error_set(err, EINVAL, "rules: %s: negative value", o->id);
@@ -103,6 +125,7 @@ struct risk_engine *risk_engine_new(const struct risk_config *config)
                 s->weight = info->weight;
                 s->threshold = info->threshold;
                 s->window_ms = info->window_ms;
+                s->action = RISK_ACTION_SCORE;
                 const struct risk_rule_override *o = risk_config_override(config, info->id);
                 if (o) {
                         if (o->enabled)
@@ -115,6 +138,8 @@ struct risk_engine *risk_engine_new(const struct risk_config *config)
                                 s->threshold = o->threshold;
                         if (o->window_ms > 0 && info->window_ms > 0)
                                 s->window_ms = o->window_ms;
+                        if (o->action != RISK_ACTION_KEEP)
+                                s->action = o->action;
                 }
         }
         /* counters held in a ring cannot count past it */
@@ -395,13 +420,21 @@ void rule_fire(struct risk_engine *engine, enum rule_id id, const struct rule_ev
         engine->findings++;
 
         score_decay(engine, event->now_ms);
-        engine->score += s->weight;
         int tier = engine->tier;
-        for (int t = 0; t < 3; t++)
-                if (engine->score >= engine->config.tier_threshold[t] && tier < t + 1)
-                        tier = t + 1;
-        if (s->severity == RISK_CRITICAL && tier < engine->config.critical_tier)
-                tier = engine->config.critical_tier;
+        /* log: a record for the humans, no consequence for the session */
+        if (s->action != RISK_ACTION_LOG) {
+                engine->score += s->weight;
+                for (int t = 0; t < 3; t++)
+                        if (engine->score >= engine->config.tier_threshold[t] && tier < t + 1)
+                                tier = t + 1;
+                if (s->severity == RISK_CRITICAL && tier < engine->config.critical_tier)
+                        tier = engine->config.critical_tier;
+                int floor = s->action >= RISK_ACTION_T1 && s->action <= RISK_ACTION_T3
+                                ? 1 + (int)(s->action - RISK_ACTION_T1)
+                                : 0;
+                if (tier < floor)
+                        tier = floor;
+        }
 
         const struct risk_rule_info *info = &rule_table[id];
         if (engine->config.on_finding) {
@@ -410,11 +443,11 @@ void rule_fire(struct risk_engine *engine, enum rule_id id, const struct rule_ev
                         json_array_append_new(evidence, evidence_json(&extra[i]));
                 json_array_append_new(evidence, evidence_json(&event->evidence));
                 json_t *finding = json_pack(
-                    "{s:s, s:s, s:s, s:f, s:s, s:s, s:o, s:f, s:i, s:s}", "type", "risk.finding",
-                    "rule", info->id, "severity", risk_severity_name(s->severity), "weight",
-                    s->weight, "explanation", info->explanation, "detail", detail ? detail : "",
-                    "evidence", evidence, "score", engine->score, "tier", tier, "time",
-                    event->evidence.time);
+                    "{s:s, s:s, s:s, s:f, s:s, s:s, s:o, s:f, s:i, s:s, s:s}", "type",
+                    "risk.finding", "rule", info->id, "severity", risk_severity_name(s->severity),
+                    "weight", s->weight, "explanation", info->explanation, "detail",
+                    detail ? detail : "", "evidence", evidence, "score", engine->score, "tier",
+                    tier, "action", risk_action_name(s->action), "time", event->evidence.time);
                 if (finding)
                         engine->config.on_finding(engine->config.ctx, finding);
                 json_decref(finding);

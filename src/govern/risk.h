@@ -31,6 +31,17 @@ enum risk_severity {
 
 #define RISK_TIER_MAX 3 /* tiers are 0 (T0) .. 3 (T3) */
 
+/* What a finding does (the policy's `rules: action:`). */
+enum risk_action {
+        RISK_ACTION_KEEP = 0, /* in an override: leave the default (score) */
+        RISK_ACTION_LOG,      /* record the finding; the score and tier stay */
+        RISK_ACTION_SCORE,    /* add the rule's weight (the default) */
+        RISK_ACTION_T1,       /* add the weight and go to T1 at least */
+        RISK_ACTION_T2,       /* ... T2 at least */
+        RISK_ACTION_T3,       /* ... T3 at least */
+        RISK_ACTION_KILL,     /* add the weight and end the session (the caller's playbook) */
+};
+
 /* A built-in rule, as documented (`risk_rule_list`). threshold and window
  * are meaningful only for rules that count (unit says what is counted). */
 struct risk_rule_info {
@@ -53,6 +64,7 @@ struct risk_rule_override {
         double weight;     /* > 0 replaces the weight */
         int64_t threshold; /* > 0 replaces the threshold (clamped to what state holds) */
         int64_t window_ms; /* > 0 replaces the window */
+        enum risk_action action;
 };
 
 struct risk_config {
@@ -66,7 +78,8 @@ struct risk_config {
          * trail gives the same findings, and tests are deterministic). */
         int64_t (*clock_ms)(void *ctx);
         /* Reports. A finding is {type:"risk.finding", rule, severity, weight,
-         * explanation, detail, evidence:[seq or time...], score, tier, time};
+         * explanation, detail, evidence:[seq or time...], score, tier, action,
+         * time};
          * it is only borrowed for the call. */
         void (*on_finding)(void *ctx, const json_t *finding);
         void (*on_tier)(void *ctx, int old_tier, int new_tier, const char *reason);
@@ -110,5 +123,9 @@ uint64_t risk_engine_findings(const struct risk_engine *engine);
 void risk_engine_set_tier(struct risk_engine *engine, int tier, const char *reason);
 
 const char *risk_severity_name(enum risk_severity severity);
+/* "log", "score", "T1", "T2", "T3", "kill"; and back (RISK_ACTION_KEEP for
+ * anything else). */
+const char *risk_action_name(enum risk_action action);
+enum risk_action risk_action_parse(const char *text);
 
 #endif

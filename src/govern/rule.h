@@ -106,6 +106,7 @@ struct rule_state {
         enum risk_severity severity;
         double weight;
         int64_t threshold, window_ms;
+        enum risk_action action;
         int64_t last_fired_ms;
         bool has_fired;
 };

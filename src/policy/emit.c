@@ -285,6 +285,7 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_map(out, "weight", &p->rules.weight);
         emit_map(out, "threshold", &p->rules.threshold);
         emit_map(out, "window", &p->rules.window);
+        emit_map(out, "action", &p->rules.action);
         fprintf(out, "risk:\n  engine: %s\n  half_life: ", p->risk.engine ? p->risk.engine : "on");
         emit_duration(out, p->risk.half_life_ms);
         fprintf(out, "\n  tier1: %llu\n  tier2: %llu\n  tier3: %llu\n",

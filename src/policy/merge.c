@@ -178,7 +178,8 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
             (r = merge_map(&p->rules.severity, &c->rules.severity)) < 0 ||
             (r = merge_map(&p->rules.weight, &c->rules.weight)) < 0 ||
             (r = merge_map(&p->rules.threshold, &c->rules.threshold)) < 0 ||
-            (r = merge_map(&p->rules.window, &c->rules.window)) < 0)
+            (r = merge_map(&p->rules.window, &c->rules.window)) < 0 ||
+            (r = merge_map(&p->rules.action, &c->rules.action)) < 0)
                 return r;
         if ((r = replace_string(&p->canaries, c->canaries)) < 0 ||
             (r = replace_string(&p->risk.engine, c->risk.engine)) < 0)

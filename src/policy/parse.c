@@ -230,6 +230,12 @@ static const struct field rules_fields[] = {
      .check_key = policy_check_windowed_rule,
      .check = policy_check_window,
      .noun = "window"},
+    {.name = "action",
+     .kind = FIELD_MAP,
+     .offset = AT(rules.action),
+     .check_key = policy_check_rule_id,
+     .check = policy_check_action,
+     .noun = "action"},
     {0},
 };
 

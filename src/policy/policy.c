@@ -95,6 +95,7 @@ void policy_free(struct reins_policy *policy)
         strv_free(&policy->rules.disable);
         strv_free(&policy->rules.severity);
         strv_free(&policy->rules.weight);
+        strv_free(&policy->rules.action);
         strv_free(&policy->rules.threshold);
         strv_free(&policy->rules.window);
         policy_origins_free(policy->origins);

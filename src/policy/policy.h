@@ -86,6 +86,7 @@ struct reins_policy {
                 struct reins_strv weight;    /* "id=N" (score added per finding) */
                 struct reins_strv threshold; /* "id=N" (for rules that count) */
                 struct reins_strv window;    /* "id=DURATION" */
+                struct reins_strv action;    /* "id=log|score|T1|T2|T3|kill" */
         } rules;
 
         char *canaries; /* "true": plant fake credentials whose use is a critical finding */

@@ -68,6 +68,7 @@ int policy_check_rule_id(char *value, const char **why);       /* rules.* keys *
 int policy_check_counting_rule(char *value, const char **why); /* rules.threshold keys */
 int policy_check_windowed_rule(char *value, const char **why); /* rules.window keys */
 int policy_check_severity(char *value, const char **why);
+int policy_check_action(char *value, const char **why);
 int policy_check_weight(char *value, const char **why); /* a whole number, 1..1000000000 */
 int policy_check_window(char *value, const char **why); /* a duration, >= 1 s */
 

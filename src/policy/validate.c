@@ -226,6 +226,13 @@ int policy_check_severity(char *value, const char **why)
         return invalid(why, "a severity is low, medium, high or critical");
 }
 
+int policy_check_action(char *value, const char **why)
+{
+        if (risk_action_parse(value) == RISK_ACTION_KEEP)
+                return invalid(why, "an action is log, score, T1, T2, T3 or kill");
+        return 0;
+}
+
 int policy_check_weight(char *value, const char **why)
 {
         uint64_t n = 0;

@@ -299,6 +299,36 @@ def test_rules_section_disables_and_reweighs(caller, web):
     assert r.returncode == 125 and "bad.yaml:3: rules.disable" in r.stderr, r.stderr
 
 
+def test_rules_action_log_tier_and_kill(caller, web):
+    """rules: action: log records a finding with no score; T2 runs the T2
+    playbook at once; kill ends the sandbox (the command dies of SIGKILL, 137)."""
+    extra = "rules:\n  action: {recon-tool: log, proc-snooping: T2}\n"
+    r, events = run_script(caller, "socat -h >/dev/null; cat /proc/1/environ >/dev/null 2>&1; true",
+                           web, extra=extra)
+    assert r.returncode == 0, r.stderr
+    findings = {e["rule"]: e for e in events if e.get("type") == "risk.finding"}
+    assert findings["recon-tool"]["action"] == "log" and findings["recon-tool"]["score"] == 0
+    assert findings["proc-snooping"]["action"] == "T2" and findings["proc-snooping"]["tier"] == 2
+    assert [(e["from"], e["to"]) for e in events if e.get("type") == "risk.tier"] == [(0, 2)]
+    playbooks = [e["action"] for e in events if e.get("type") == "risk.playbook"]
+    assert "egress-off" in playbooks, playbooks
+
+    extra = "rules:\n  action: {escape-primitive: kill}\n"
+    r, events = run_script(caller, "unshare -r true 2>/dev/null; sleep 5; echo survived", web,
+                           extra=extra)
+    assert r.returncode == 137, (r.returncode, r.stderr)
+    assert "survived" not in r.stdout
+    assert "escape-primitive fired and its action is kill" in r.stderr
+    kills = [e for e in events if e.get("type") == "risk.playbook" and e["action"] == "kill"]
+    assert kills and kills[0]["rule"] == "escape-primitive"
+    # a bad action is refused with the file, line and key
+    ws = caller.workspace()
+    pol = caller.write(ws / "bad.yaml", "version: 1\nrules:\n  action: {recon-tool: freeze}\n")
+    r = caller.sandbox(["true"], ws=ws, opts=["-p", pol])
+    assert r.returncode == 125 and "bad.yaml:3: rules.action" in r.stderr, r.stderr
+    assert "log, score, T1, T2, T3 or kill" in r.stderr
+
+
 def test_score_decays(caller, web):
     ws = caller.workspace()
     pol = write_policy(caller, ws, web, extra="risk: {half_life: 1s, tier1: 1000, tier2: 2000, tier3: 3000}\n")

@@ -801,6 +801,7 @@ static void test_yaml_known_hash_input(void **state)
                                   "  weight: {}\n"
                                   "  threshold: {}\n"
                                   "  window: {}\n"
+                                  "  action: {}\n"
                                   "risk:\n"
                                   "  engine: on\n"
                                   "  half_life: 10m\n"
@@ -820,7 +821,8 @@ static void test_yaml_known_hash_input(void **state)
             "0\\nsyscalls:\\n  "
             "profile: default\\n  allow: []\\n  deny: []\\ncanaries: false\\nrules:\\n  disable: "
             "[]\\n  severity: {}\\n  weight: {}\\n  threshold: {}\\n  window: "
-            "{}\\nrisk:\\n  engine: on\\n  half_life: 10m\\n  tier1: 20\\n  tier2: 50\\n  "
+            "{}\\n  action: {}\\nrisk:\\n  engine: on\\n  half_life: 10m\\n  tier1: 20\\n  tier2: "
+            "50\\n  "
             "tier3: 100\\n' | sha256sum",
             "r");
         assert_non_null(f);

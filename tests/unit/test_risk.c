@@ -894,6 +894,46 @@ static void test_overrides(void **state)
         assert_int_equal(risk_config_check(&tiers, &err), -EINVAL);
 }
 
+/* rules: action: log records and changes nothing; T2 raises the tier at
+ * once; kill is reported for the caller's playbook; score is the default. */
+static void test_actions(void **state)
+{
+        (void)state;
+        struct risk_rule_override o[] = {
+            {.id = "recon-tool", .action = RISK_ACTION_LOG},
+            {.id = "proc-snooping", .action = RISK_ACTION_T2},
+            {.id = "escape-primitive", .action = RISK_ACTION_KILL},
+        };
+        struct risk_config config = {.overrides = o, .override_count = 3};
+        struct recorder r;
+        struct risk_engine *engine = recorder_engine(&r, &config);
+        feed_line(engine, &r, "nmap\t10.0.0.1");
+        json_t *f = json_array_get(r.findings, 0);
+        assert_string_equal(json_string_value(json_object_get(f, "action")), "log");
+        assert_true(risk_engine_score(engine, -1) == 0.0);
+        assert_int_equal(risk_engine_tier(engine), 0);
+        feed_line(engine, &r, "cat\t/proc/1/environ");
+        assert_int_equal(risk_engine_tier(engine), 2); /* 35 points alone would be T1 */
+        feed_line(engine, &r, "unshare\t-r\tsh");
+        f = json_array_get(r.findings, 2);
+        assert_string_equal(json_string_value(json_object_get(f, "action")), "kill");
+        recorder_done(&r, engine);
+
+        engine = recorder_engine(&r, NULL);
+        feed_line(engine, &r, "nmap\t10.0.0.1");
+        f = json_array_get(r.findings, 0);
+        assert_string_equal(json_string_value(json_object_get(f, "action")), "score");
+        recorder_done(&r, engine);
+
+        assert_int_equal(risk_action_parse("T3"), RISK_ACTION_T3);
+        assert_int_equal(risk_action_parse("t3"), RISK_ACTION_KEEP);
+        assert_int_equal(risk_action_parse(NULL), RISK_ACTION_KEEP);
+        struct reins_error err = {0};
+        struct risk_rule_override bad[] = {{.id = "recon-tool", .action = (enum risk_action)42}};
+        struct risk_config wrong = {.overrides = bad, .override_count = 1};
+        assert_int_equal(risk_config_check(&wrong, &err), -EINVAL);
+}
+
 static void test_evidence_uses_seq(void **state)
 {
         (void)state;
@@ -1059,6 +1099,7 @@ int main(void)
             cmocka_unit_test(test_refire_interval),
             cmocka_unit_test(test_critical_jumps_to_t3),
             cmocka_unit_test(test_overrides),
+            cmocka_unit_test(test_actions),
             cmocka_unit_test(test_evidence_uses_seq),
             cmocka_unit_test(test_path_misses_are_not_runs),
             cmocka_unit_test(test_egress_scan),
