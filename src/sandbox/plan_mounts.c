@@ -86,6 +86,17 @@ static int plan_add_bind(struct reins_plan *plan, const char *written, bool writ
                                        "allowed",
                                        what, written);
         }
+        /* sysfs writable: the cgroup files (cgroup.procs, freezer.state,
+         * memory.limit_in_bytes) are root's, and a sandbox that is root
+         * needs no capability to write what its uid owns, so it could leave
+         * its limits and the risk engine's freezer. Read-only is harmless. */
+        if (!weaken("mounts") && writable &&
+            (strcmp(real, "/sys") == 0 || path_is_under(real, "/sys")))
+                return reins_error_set(err, EINVAL,
+                                       "%s %s: /sys cannot be bound writable (a writable cgroupfs "
+                                       "would let the sandbox leave its limits and the freezer); "
+                                       "bind it read-only (--ro, filesystem.read)",
+                                       what, written);
         const char *rule = weaken("mounts") ? NULL : plan_path_denied(plan, real);
         if (rule) {
                 /* Deny beats allow: a denied tree is never bound. */

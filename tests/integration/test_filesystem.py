@@ -249,6 +249,22 @@ def test_sys_is_absent(caller):
     assert "PRESENT" not in r.stdout
 
 
+def test_sys_is_never_bound_writable(caller):
+    """A writable cgroupfs would let a root sandbox move itself out of its
+    limits and the risk engine's freezer: refused, from options and policies;
+    read-only is allowed."""
+    r = caller.sandbox(["true"], opts=["--rw", "/sys/fs/cgroup"])
+    assert r.returncode == 125
+    assert "/sys cannot be bound writable" in r.stderr, r.stderr
+    ws = caller.workspace()
+    pol = caller.write(ws / "p.yaml", "version: 1\nextends: default\nfilesystem: {write: [/sys]}\n")
+    r = caller.sandbox(["true"], ws=ws, opts=["-p", pol])
+    assert r.returncode == 125 and "filesystem.write /sys" in r.stderr, r.stderr
+    r = caller.sandbox(["sh", "-c", "test -d /sys/fs/cgroup && ! touch /sys/fs/cgroup/x"],
+                       opts=["--ro", "/sys/fs/cgroup"])
+    assert r.returncode == 0, r.stderr
+
+
 def test_proc_sensitive_entries_are_masked(caller):
     script = ("echo 1 > /proc/sysrq-trigger 2>/dev/null && echo W-SYSRQ; "
               "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo W-SYS; "
