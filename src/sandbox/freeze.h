@@ -9,8 +9,8 @@
  *                   instruction, so it sends no SIGCONT and writes no
  *                   THAWED. Every process the sandbox forks is born in the
  *                   cgroup, and none can leave it beforehand: the sandbox
- *                   cannot mount a cgroupfs (seccomp) and has none unless
- *                   one is bound in writable.
+ *                   cannot mount a cgroupfs (seccomp), and the plan never
+ *                   binds /sys writable.
  *   SIGSTOP         otherwise: every process of its pid namespace gets
  *                   SIGSTOP (from an ancestor namespace SIGSTOP reaches a
  *                   namespace's init). Weaker: until the last one is stopped,
