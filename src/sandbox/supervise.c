@@ -10,6 +10,7 @@
 #include <sys/vfs.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net/proxy.h"
@@ -50,6 +51,7 @@ struct loop {
         bool exited;
         bool status_open;
         bool workspace_full; /* the capped copy was reported full (re-armed below 90 %) */
+        struct timespec workspace_checked; /* when it was last looked at */
 };
 
 static const int supervised_signals[] = {SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
@@ -329,13 +331,24 @@ static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
 }
 
 /* limits.workspace_size: the agent got ENOSPC in its copy (the tmpfs has
- * no block, or no inode, left). One "limit" event per time it fills up; checked with each
- * tick, so at least every 100 ms. */
-static void loop_check_workspace(struct loop *l)
+ * no block, or no inode, left). One "limit" event per time it fills up;
+ * looked at every 100 ms (the loop wakes at least that often) and at the
+ * end. */
+static void loop_check_workspace(struct loop *l, bool now)
 {
         int fd = l->config->workspace_copy ? *l->config->workspace_copy : -1;
+        if (fd < 0)
+                return;
+        /* at most every 100 ms: the loop wakes for every proxy read too */
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+        long elapsed_ms = (t.tv_sec - l->workspace_checked.tv_sec) * 1000 +
+                          (t.tv_nsec - l->workspace_checked.tv_nsec) / 1000000;
+        if (!now && elapsed_ms < 100)
+                return;
+        l->workspace_checked = t;
         struct statfs st;
-        if (fd < 0 || fstatfs(fd, &st) < 0 || st.f_blocks == 0)
+        if (fstatfs(fd, &st) < 0 || st.f_blocks == 0)
                 return;
         uint64_t block = (uint64_t)st.f_bsize, total = (uint64_t)st.f_blocks * block;
         uint64_t used = total - (uint64_t)st.f_bfree * block;
@@ -403,7 +416,7 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                 int n = epoll_wait(l.epoll, events, 8, config->tick ? 100 : -1);
                 if (config->tick)
                         config->tick(config->tick_ctx);
-                loop_check_workspace(&l);
+                loop_check_workspace(&l, false);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
@@ -416,7 +429,7 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                         loop_dispatch(&l, events[i].data.u32, events[i].events);
         }
         loop_drain(&l);
-        loop_check_workspace(&l); /* filled up just before the end */
+        loop_check_workspace(&l, true); /* filled up just before the end */
         seccomp_notify_finish(&l.notify, config->events);
         terminal_restore(&l.terminal);
         if (l.proxy && config->on_proxy)
