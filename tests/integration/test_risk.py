@@ -752,3 +752,35 @@ def test_egress_spike_benign_twin_and_floor(caller, web):
                            web, ws=ws, extra=extra)
     assert r.returncode == 0, r.stderr
     assert fired(events) == ["egress-spike"], fired(events)
+
+
+def test_egress_volume_over_its_threshold(caller, web):
+    """egress-volume with its threshold lowered to 1 MB: 2 MB sent through
+    one tunnel trips it (the spike's 8 MiB floor stays out of the way); the
+    benign twin sends 100 kB."""
+    ws = caller.workspace()
+    caller.write(ws / "upload.py", UPLOAD)
+    extra = "rules:\n  threshold: {egress-volume: 1000000}\n" + NO_TIERS
+    r, events = run_script(caller, f"python3 upload.py api.example.test:{web} 1000 2000000 0.5",
+                           web, ws=ws, extra=extra)
+    assert r.returncode == 0, r.stderr
+    assert fired(events) == ["egress-volume"], fired(events)
+    ws2 = caller.workspace()
+    caller.write(ws2 / "upload.py", UPLOAD)
+    r, events = run_script(caller, f"python3 upload.py api.example.test:{web} 1000 100000 0.5",
+                           web, ws=ws2, extra=extra)
+    assert r.returncode == 0, r.stderr
+    assert fired(events) == [], fired(events)
+
+
+def test_dns_exfil_subdomains(caller, web):
+    """25 distinct subdomains of one domain asked for in a minute (the rule
+    counts every name asked for, allowed or refused): dns-exfil-subdomains;
+    three do not."""
+    loop = "for i in $(seq 1 {n}); do " + CURL + " http://c$i.exfil.test:{web}/; done; true"
+    r, events = run_script(caller, loop.format(n=25, web=web), web)
+    assert r.returncode == 0, r.stderr
+    assert "dns-exfil-subdomains" in fired(events), fired(events)
+    r, events = run_script(caller, loop.format(n=3, web=web), web)
+    assert r.returncode == 0, r.stderr
+    assert fired(events) == [], fired(events)
