@@ -158,6 +158,24 @@ void runtime_unregister(const char *session)
                 unlink(path);
 }
 
+void runtime_forget(const char *session)
+{
+        runtime_unregister(session);
+        if (!runtime_valid_id(session))
+                return;
+        cleanup_free char *dir = NULL;
+        if (runtime_dir(&dir, NULL) < 0)
+                return;
+        cleanup_fd int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        char name[128];
+        snprintf(name, sizeof(name), "%s.sock", session);
+        struct stat st;
+        /* only a socket of ours: the name is built here, never read from a file */
+        if (fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
+            st.st_uid == geteuid())
+                unlinkat(fd, name, 0);
+}
+
 static json_t *runtime_read_entry(int dirfd, const char *name)
 {
         cleanup_fd int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

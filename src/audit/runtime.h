@@ -16,6 +16,9 @@
 int runtime_register(const char *session, pid_t supervisor, const json_t *info,
                      struct reins_error *err);
 void runtime_unregister(const char *session);
+/* A session whose supervisor died without cleaning up (kill -9): its entry
+ * and its control socket go. */
+void runtime_forget(const char *session);
 
 /* --- for `reins ps` and `reins stop` ------------------------------------- */
 

@@ -154,7 +154,7 @@ int cli_ps(int argc, char **argv)
                 }
                 /* the supervisor died without unregistering (kill -9) */
                 if (!alive && !keep && id)
-                        runtime_unregister(id);
+                        runtime_forget(id);
         }
         json_decref(sessions);
         return 0;

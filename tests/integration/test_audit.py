@@ -305,11 +305,17 @@ def test_stale_entry_shown_gone_then_removed(reins_bin, env, tmp_path):
     deadline = time.monotonic() + 10
     while b"sleep 60" not in reins(reins_bin, env, "ps").stdout and time.monotonic() < deadline:
         time.sleep(0.05)
+    runtime = Path(env["XDG_RUNTIME_DIR"])
+    sockets = list(runtime.rglob("*.sock"))
+    assert sockets, "no control socket while the session runs"
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
+    assert all(s.exists() for s in sockets)  # nobody removed them yet
     first = reins(reins_bin, env, "ps").stdout.decode()
     assert "(gone)" in first
     assert "sleep 60" not in reins(reins_bin, env, "ps").stdout.decode()
+    # the dead session's control socket went with its entry
+    assert not any(s.exists() for s in sockets), sockets
 
 
 def test_runtime_dir_must_be_private(reins_bin, env, tmp_path):
