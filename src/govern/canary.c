@@ -1,6 +1,7 @@
 /* Canary credentials (canary.h). */
 #include "govern/canary.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/runtime.h"
 #include "util/path.h"
 
 static const char *const canary_names[CANARY_FILES] = {"aws-credentials", "id_ed25519", "env"};
@@ -58,12 +60,46 @@ static int canary_texts(struct canary_set *s, char *texts[CANARY_FILES])
         return 0;
 }
 
+/* The canaries of a `reins run` killed with SIGKILL (it had no chance to
+ * remove them): a directory canary-PID-START-XXXXXX whose supervisor (pid
+ * and start time, so a reused pid does not count) is gone. Only the files
+ * planted here are removed; anything else keeps the directory. */
+static void canary_sweep(const char *parent)
+{
+        DIR *d = opendir(parent);
+        if (!d)
+                return;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                int pid = 0, used = 0;
+                unsigned long long ticks = 0;
+                if (sscanf(e->d_name, "canary-%d-%llu-%n", &pid, &ticks, &used) != 2 || used == 0 ||
+                    pid <= 0 || runtime_pid_matches((pid_t)pid, ticks))
+                        continue;
+                int dir =
+                    openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (dir < 0)
+                        continue;
+                for (int i = 0; i < CANARY_FILES; i++)
+                        unlinkat(dir, canary_names[i], 0);
+                close(dir);
+                unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+        }
+        closedir(d);
+}
+
 int canary_plant(const char *parent, struct canary_set *out, struct reins_error *err)
 {
         memset(out, 0, sizeof(*out));
         if (sodium_init() < 0)
                 return reins_error_set(err, EIO, "libsodium");
-        if (asprintf(&out->dir, "%s/canary-XXXXXX", parent) < 0 || !mkdtemp(out->dir)) {
+        canary_sweep(parent);
+        /* named after this process, so that a later run can tell they are
+         * orphans once it is gone (canary_sweep) */
+        unsigned long long ticks = 0;
+        runtime_pid_start_ticks(getpid(), &ticks);
+        if (asprintf(&out->dir, "%s/canary-%d-%llu-XXXXXX", parent, (int)getpid(), ticks) < 0 ||
+            !mkdtemp(out->dir)) {
                 int e = errno;
                 free(out->dir);
                 out->dir = NULL;

@@ -784,3 +784,28 @@ def test_dns_exfil_subdomains(caller, web):
     r, events = run_script(caller, loop.format(n=3, web=web), web)
     assert r.returncode == 0, r.stderr
     assert fired(events) == [], fired(events)
+
+
+def test_canaries_of_a_killed_run_are_swept_by_the_next(caller, web):
+    """`reins run` killed with SIGKILL cannot remove its canaries; the next
+    run that plants some removes those of supervisors that are gone."""
+    ws = caller.workspace()
+    pol = write_policy(caller, ws, web, extra="canaries: true\n")
+    home = Path(caller.home)
+    before = set(home.rglob("canary-*"))
+    p = caller.popen(["run", "-p", pol, "-w", ws, "--", "sleep", "30"], cwd=ws)
+    try:
+        deadline = time.monotonic() + 20
+        planted = set()
+        while not planted and time.monotonic() < deadline:
+            planted = set(home.rglob("canary-*")) - before
+            time.sleep(0.05)
+        assert planted, "no canary directory while the session runs"
+    finally:
+        p.kill()
+        p.wait()
+    assert all(d.exists() for d in planted)  # nobody removed them
+    r = caller.sandbox(["true"], ws=ws, opts=["-p", pol])
+    assert r.returncode == 0, r.stderr
+    assert not any(d.exists() for d in planted), planted
+    assert not set(home.rglob("canary-*")) - before  # and the new run's own are gone too
