@@ -27,7 +27,7 @@ const char *cgroup_unavailable_reason(void)
         return unavailable_reason;
 }
 
-static int cg_write(const char *dir, const char *file, const char *value)
+int cgroup_file_write(const char *dir, const char *file, const char *value)
 {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, file);
@@ -40,7 +40,7 @@ static int cg_write(const char *dir, const char *file, const char *value)
         return 0;
 }
 
-static int cg_read(const char *dir, const char *file, char *buf, size_t size)
+int cgroup_file_read(const char *dir, const char *file, char *buf, size_t size)
 {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, file);
@@ -179,17 +179,17 @@ static int cg_create_v1(const struct cgroup_plan *limits, struct cgroup_handle *
                 if ((r = cg_v1_dir(h, "memory", name, dir, sizeof(dir))) < 0)
                         return r;
                 snprintf(value, sizeof(value), "%llu", (unsigned long long)limits->memory_bytes);
-                if ((r = cg_write(dir, "memory.limit_in_bytes", value)) < 0)
+                if ((r = cgroup_file_write(dir, "memory.limit_in_bytes", value)) < 0)
                         return r;
                 /* swap must not become a way around the limit */
-                cg_write(dir, "memory.memsw.limit_in_bytes", value);
+                cgroup_file_write(dir, "memory.memsw.limit_in_bytes", value);
                 h->memory_dir = strdup(dir);
         }
         if (limits->pids > 0) {
                 if ((r = cg_v1_dir(h, "pids", name, dir, sizeof(dir))) < 0)
                         return r;
                 snprintf(value, sizeof(value), "%llu", (unsigned long long)limits->pids);
-                if ((r = cg_write(dir, "pids.max", value)) < 0)
+                if ((r = cgroup_file_write(dir, "pids.max", value)) < 0)
                         return r;
         }
         if (limits->cpus_milli > 0) {
@@ -197,8 +197,8 @@ static int cg_create_v1(const struct cgroup_plan *limits, struct cgroup_handle *
                         return r;
                 snprintf(value, sizeof(value), "%llu",
                          (unsigned long long)(limits->cpus_milli * 100));
-                if ((r = cg_write(dir, "cpu.cfs_period_us", "100000")) < 0 ||
-                    (r = cg_write(dir, "cpu.cfs_quota_us", value)) < 0)
+                if ((r = cgroup_file_write(dir, "cpu.cfs_period_us", "100000")) < 0 ||
+                    (r = cgroup_file_write(dir, "cpu.cfs_quota_us", value)) < 0)
                         return r;
         }
         h->mode = CGROUP_V1;
@@ -235,7 +235,7 @@ static int cg_create_v2(const struct cgroup_plan *limits, struct cgroup_handle *
                 return -ENOTSUP;
         snprintf(base, sizeof(base), "%s%s", root, own);
         if (access(base, W_OK) < 0 ||
-            cg_read(base, "cgroup.controllers", controllers, sizeof(controllers)) < 0)
+            cgroup_file_read(base, "cgroup.controllers", controllers, sizeof(controllers)) < 0)
                 return -ENOTSUP;
         if ((limits->memory_bytes && !cg_has_controller(controllers, "memory")) ||
             (limits->pids && !cg_has_controller(controllers, "pids")) ||
@@ -248,14 +248,14 @@ static int cg_create_v2(const struct cgroup_plan *limits, struct cgroup_handle *
                 strcat(enable, "+pids ");
         if (limits->cpus_milli)
                 strcat(enable, "+cpu ");
-        int r = cg_write(base, "cgroup.subtree_control", enable);
+        int r = cgroup_file_write(base, "cgroup.subtree_control", enable);
         if (r == -EBUSY) {
                 cg_unique_name(name, sizeof(name));
                 snprintf(dir, sizeof(dir), "%s/%s-supervisor", base, name);
                 if ((r = cg_add_dir(h, dir, NULL)) < 0 ||
-                    (r = cg_write(dir, "cgroup.procs", "0")) < 0)
+                    (r = cgroup_file_write(dir, "cgroup.procs", "0")) < 0)
                         return r;
-                r = cg_write(base, "cgroup.subtree_control", enable);
+                r = cgroup_file_write(base, "cgroup.subtree_control", enable);
         }
         if (r < 0)
                 return r;
@@ -265,20 +265,20 @@ static int cg_create_v2(const struct cgroup_plan *limits, struct cgroup_handle *
         h->v2_dir = h->dirs[h->count - 1];
         if (limits->memory_bytes) {
                 snprintf(value, sizeof(value), "%llu", (unsigned long long)limits->memory_bytes);
-                if ((r = cg_write(dir, "memory.max", value)) < 0)
+                if ((r = cgroup_file_write(dir, "memory.max", value)) < 0)
                         return r;
-                cg_write(dir, "memory.swap.max", "0");
+                cgroup_file_write(dir, "memory.swap.max", "0");
                 h->memory_dir = strdup(dir);
         }
         if (limits->pids) {
                 snprintf(value, sizeof(value), "%llu", (unsigned long long)limits->pids);
-                if ((r = cg_write(dir, "pids.max", value)) < 0)
+                if ((r = cgroup_file_write(dir, "pids.max", value)) < 0)
                         return r;
         }
         if (limits->cpus_milli) {
                 snprintf(value, sizeof(value), "%llu 100000",
                          (unsigned long long)(limits->cpus_milli * 100));
-                if ((r = cg_write(dir, "cpu.max", value)) < 0)
+                if ((r = cgroup_file_write(dir, "cpu.max", value)) < 0)
                         return r;
         }
         h->mode = CGROUP_V2;
@@ -384,7 +384,7 @@ long cgroup_oom_kills(const struct cgroup_handle *handle)
         if (!handle->memory_dir)
                 return 0;
         const char *file = handle->mode == CGROUP_V2 ? "memory.events" : "memory.oom_control";
-        if (cg_read(handle->memory_dir, file, buf, sizeof(buf)) < 0)
+        if (cgroup_file_read(handle->memory_dir, file, buf, sizeof(buf)) < 0)
                 return 0;
         const char *p = strstr(buf, "oom_kill ");
         return p ? strtol(p + 9, NULL, 10) : 0;
@@ -396,7 +396,7 @@ long cgroup_memory_peak(const struct cgroup_handle *handle)
         if (!handle->memory_dir)
                 return 0;
         const char *file = handle->mode == CGROUP_V2 ? "memory.peak" : "memory.max_usage_in_bytes";
-        if (cg_read(handle->memory_dir, file, buf, sizeof(buf)) < 0)
+        if (cgroup_file_read(handle->memory_dir, file, buf, sizeof(buf)) < 0)
                 return 0;
         return strtol(buf, NULL, 10);
 }

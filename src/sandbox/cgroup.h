@@ -54,6 +54,10 @@ long cgroup_oom_kills(const struct cgroup_handle *handle);
 long cgroup_memory_peak(const struct cgroup_handle *handle);
 /* Remove the directories (the sandbox must be gone) and free the handle. */
 void cgroup_destroy(struct cgroup_handle *handle);
+/* Write `value` to / read (NUL-terminated, at most size - 1 bytes) the file
+ * `file` of the cgroup directory `dir`. 0 or -errno. */
+int cgroup_file_write(const char *dir, const char *file, const char *value);
+int cgroup_file_read(const char *dir, const char *file, char *buf, size_t size);
 /* For doctor and the fallback message: why cgroups cannot be used here. */
 const char *cgroup_unavailable_reason(void);
 

@@ -10,35 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox/cgroup.h"
 #include "sandbox/freeze_internal.h"
 #include "util/cleanup.h"
-
-static int cgroup_file_write(const char *dir, const char *file, const char *value)
-{
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", dir, file);
-        cleanup_fd int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        size_t len = strlen(value);
-        if (write(fd, value, len) != (ssize_t)len)
-                return -errno;
-        return 0;
-}
-
-static int cgroup_file_read(const char *dir, const char *file, char *buf, size_t size)
-{
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", dir, file);
-        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = read(fd, buf, size - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = '\0';
-        return 0;
-}
 
 int freeze_cgroup_set(enum freeze_mechanism mechanism, const char *dir, bool frozen)
 {

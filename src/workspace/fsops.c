@@ -124,6 +124,16 @@ int ws_open_read(int root, const char *path, bool may_chmod)
         return fd < 0 ? -e : fd;
 }
 
+int ws_copy_symlink(int from, int to, const char *name)
+{
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(from, name, target, sizeof(target) - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = '\0';
+        return symlinkat(target, to, name) < 0 ? -errno : 0;
+}
+
 int ws_copy_fd(int in, int out)
 {
         for (;;) {

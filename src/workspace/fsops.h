@@ -34,6 +34,10 @@ int ws_open_read(int root, const char *path, bool may_chmod);
 /* Copy the whole of `in` to `out` (copy_file_range, else read/write). */
 int ws_copy_fd(int in, int out);
 
+/* Recreate the symlink `name` of directory `from` in `to`, with the same
+ * target (never followed). 0 or -errno. */
+int ws_copy_symlink(int from, int to, const char *name);
+
 /* Remove `name` in `dirfd` and, if it is a directory, everything below it.
  * Never follows a symlink; makes read-only directories writable first. */
 int ws_remove_tree_at(int dirfd, const char *name);

@@ -72,14 +72,8 @@ static int copy_entry(struct snapshot *s, int from, int to, const char *name, co
                 return errno == ENOENT ? 0 : -errno;
         if (S_ISREG(st.st_mode))
                 return copy_file(from, to, name, st.st_mode);
-        if (S_ISLNK(st.st_mode)) {
-                char target[PATH_MAX];
-                ssize_t n = readlinkat(from, name, target, sizeof(target) - 1);
-                if (n < 0)
-                        return -errno;
-                target[n] = '\0';
-                return symlinkat(target, to, name) < 0 ? -errno : 0;
-        }
+        if (S_ISLNK(st.st_mode))
+                return ws_copy_symlink(from, to, name);
         if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0) {
                 fprintf(s->whiteouts, "%s\n", rel); /* overlayfs: deleted in the copy */
                 return 0;

@@ -154,16 +154,6 @@ static int copy_regular(struct upper_copier *c, int from, int to, const char *na
         return copy_finish(r, &in, out, st);
 }
 
-static int copy_symlink(int from, int to, const char *name)
-{
-        char target[PATH_MAX];
-        ssize_t n = readlinkat(from, name, target, sizeof(target) - 1);
-        if (n < 0)
-                return -errno;
-        target[n] = '\0';
-        return symlinkat(target, to, name) < 0 ? -errno : 0;
-}
-
 /* Directories are filled while writable, then given their mode, markers
  * (opaque) and times. */
 static int copy_directory(struct upper_copier *c, int from, int to, const char *name,
@@ -191,7 +181,7 @@ static int copy_entry(struct upper_copier *c, int from, int to, const char *name
         if (S_ISDIR(st.st_mode))
                 return copy_directory(c, from, to, name, rel, &st);
         if (S_ISLNK(st.st_mode))
-                return copy_symlink(from, to, name);
+                return ws_copy_symlink(from, to, name);
         /* a whiteout: overlayfs' record that the lower file was deleted
          * (creating one needs no privilege) */
         if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0)
