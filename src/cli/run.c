@@ -565,6 +565,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         run_emit_changes(&args->events, plan, before);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);
+        runtime_sweep(); /* what supervisors killed with -9 left, off the start-up path */
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
         close(sandbox.pidfd);
         close(sandbox.status_fd);

@@ -39,7 +39,7 @@ struct run_govern {
         struct run_control *control;
         struct exec_gate exec_gate;
         /* extra hooks (the risk engine), called from the gate's */
-        int (*thaw)(void *ctx, struct reins_error *err);
+        int (*thaw)(void *ctx, const json_t *by, struct reins_error *err);
         json_t *(*status)(void *ctx);
         void *risk_ctx;
 };

@@ -1,0 +1,101 @@
+/* The control socket's peer check (peer.h). */
+#include "sandbox/peer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox/weaken.h"
+#include "util/cleanup.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+
+/* The peer as a pidfd. SO_PEERPIDFD names the process that connected, even
+ * if its pid has been reused since; older kernels get pidfd_open of the pid
+ * SO_PEERCRED gave (a window in which the peer must exit and an unrelated
+ * process of ours take its pid: the sandbox cannot pick host pids). */
+static int peer_pidfd(int fd, pid_t pid)
+{
+        int pidfd = -1;
+        socklen_t len = sizeof(pidfd);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+                return pidfd;
+        return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Same namespace of kind `ns` ("pid", "user") as ours? */
+static bool peer_same_ns(pid_t pid, const char *ns)
+{
+        char path[64];
+        struct stat ours, theirs;
+        snprintf(path, sizeof(path), "/proc/self/ns/%s", ns);
+        if (stat(path, &ours) < 0)
+                return false;
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns);
+        if (stat(path, &theirs) < 0)
+                return false;
+        return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
+/* Is the process in a cgroup reins made for a sandbox (reins-PID-…)? */
+static bool peer_in_reins_cgroup(pid_t pid)
+{
+        char path[64], buffer[8192];
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return true; /* cannot tell: refuse */
+        ssize_t n = read(fd, buffer, sizeof(buffer) - 1);
+        if (n < 0)
+                return true;
+        buffer[n] = '\0';
+        for (char *p = buffer; (p = strstr(p, "/reins-")); p++) {
+                int supervisor = 0;
+                if (sscanf(p, "/reins-%d-", &supervisor) == 1 && supervisor > 0)
+                        return true;
+        }
+        return false;
+}
+
+int sandbox_peer_check(int fd, struct reins_error *err)
+{
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return reins_error_errno(err, errno, "SO_PEERCRED");
+        if (cred.uid != geteuid() && cred.uid != 0)
+                return reins_error_set(err, EPERM, "peer uid %u is neither yours nor root",
+                                       (unsigned)cred.uid);
+        if (weaken("control-peer"))
+                return 0;
+        /* pid 0: a peer in a pid namespace we cannot see into (not ours) */
+        if (cred.pid <= 0)
+                return reins_error_set(err, EPERM, "peer outside our pid namespace");
+        cleanup_fd int pidfd = peer_pidfd(fd, cred.pid);
+        if (pidfd < 0)
+                return reins_error_set(err, EPERM, "peer pid %d is gone", (int)cred.pid);
+        bool same = peer_same_ns(cred.pid, "pid") && peer_same_ns(cred.pid, "user");
+        bool sandboxed = same && peer_in_reins_cgroup(cred.pid);
+        /* what /proc showed belongs to the peer only if it still lives:
+         * otherwise its pid may name another process by now */
+        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+                return reins_error_set(err, EPERM, "peer pid %d is gone", (int)cred.pid);
+        if (!same)
+                return reins_error_set(err, EPERM,
+                                       "peer pid %d is in another pid or user namespace (a "
+                                       "sandbox)",
+                                       (int)cred.pid);
+        if (sandboxed)
+                return reins_error_set(err, EPERM, "peer pid %d is in a reins sandbox's cgroup",
+                                       (int)cred.pid);
+        return 0;
+}
