@@ -562,6 +562,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 args->workspace_copy = -1;
         }
         run_risk_tick(&args->risk); /* the last findings, before session.end */
+        run_govern_end(&args->govern);
         run_emit_changes(&args->events, plan, before);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);

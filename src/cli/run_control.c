@@ -76,7 +76,7 @@ struct run_control {
         char *path;
         struct conn *listeners[2];
         struct conn *conns[CONTROL_MAX_CONNECTIONS];
-        struct control_limit limits[LIMIT_KINDS];
+        struct control_limit limits[LIMIT_KINDS][2]; /* [kind][agent channel?] */
 };
 
 static int64_t control_now_ms(void)
@@ -96,7 +96,7 @@ static const char *role_channel(enum conn_role role)
 static void control_limit_hit(struct run_control *ctl, enum control_limit_kind kind,
                               enum conn_role role, int64_t cap, const char *detail)
 {
-        struct control_limit *l = &ctl->limits[kind];
+        struct control_limit *l = &ctl->limits[kind][role == ROLE_AGENT];
         int64_t now = control_now_ms();
         l->total++;
         if (l->total > 1 && now - l->last_ms < CONTROL_LIMIT_EVERY_MS) {
@@ -113,19 +113,23 @@ static void control_limit_hit(struct run_control *ctl, enum control_limit_kind k
         l->suppressed = 0;
 }
 
-/* At the end: how many hits each kind had, when some were left out. */
-static void control_limit_summary(struct run_control *ctl)
+void run_control_summary(struct run_control *ctl)
 {
-        for (int k = 0; k < LIMIT_KINDS; k++) {
-                struct control_limit *l = &ctl->limits[k];
-                if (l->suppressed == 0)
-                        continue;
-                event_emit(ctl->config.events, k == LIMIT_PEER ? "control.refused" : "limit",
-                           json_pack("{s:s, s:s, s:I, s:I}", "kind", limit_names[k], "summary",
-                                     "session", "total", (json_int_t)l->total, "suppressed",
-                                     (json_int_t)l->suppressed));
-                l->suppressed = 0;
-        }
+        if (!ctl)
+                return;
+        for (int k = 0; k < LIMIT_KINDS; k++)
+                for (int agent = 0; agent < 2; agent++) {
+                        struct control_limit *l = &ctl->limits[k][agent];
+                        if (l->suppressed == 0)
+                                continue;
+                        event_emit(ctl->config.events,
+                                   k == LIMIT_PEER ? "control.refused" : "limit",
+                                   json_pack("{s:s, s:s, s:s, s:I, s:I}", "kind", limit_names[k],
+                                             "channel", agent ? "agent" : "control", "summary",
+                                             "session", "total", (json_int_t)l->total, "suppressed",
+                                             (json_int_t)l->suppressed));
+                        l->suppressed = 0;
+                }
 }
 
 static void conn_close(struct run_control *ctl, struct conn *c)
@@ -642,7 +646,6 @@ void run_control_close(struct run_control *ctl)
         if (!ctl)
                 return;
         gate_on_settled(ctl->config.gate, NULL, NULL);
-        control_limit_summary(ctl);
         for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++)
                 if (ctl->conns[i])
                         conn_close(ctl, ctl->conns[i]);

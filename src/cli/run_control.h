@@ -65,6 +65,9 @@ const char *run_control_path(const struct run_control *ctl);
 /* An fd (epoll) readable when there is work; then call dispatch. */
 int run_control_poll_fd(const struct run_control *ctl);
 void run_control_dispatch(struct run_control *ctl);
+/* At the session's end, while the trail is open: one `limit` summary per
+ * kind whose hits were not all recorded one by one. */
+void run_control_summary(struct run_control *ctl);
 /* Close connections idle past their channel's limit (call periodically). */
 void run_control_tick(struct run_control *ctl);
 /* The agent channel's listening socket, from the sandbox (taken). */

@@ -220,6 +220,11 @@ void run_govern_tick(struct run_govern *g)
         run_control_tick(g->control);
 }
 
+void run_govern_end(struct run_govern *g)
+{
+        run_control_summary(g->control);
+}
+
 void run_govern_finish(struct run_govern *g)
 {
         run_control_close(g->control);
