@@ -147,7 +147,7 @@ int runtime_dir(char **out, struct reins_error *err)
                 /* XDG_RUNTIME_DIR must be ours and private (XDG base dir spec) */
                 int r = audit_dir_check(xdg, false, AUDIT_DIR_PRIVATE, err);
                 if (r < 0)
-                        return reins_error_prefix(err, "XDG_RUNTIME_DIR "), r;
+                        return reins_error_prefix(err, "XDG_RUNTIME_DIR"), r;
                 base = path_join(xdg, "reins");
         } else if (lstat(run_user, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid()) {
                 base = path_join(run_user, "reins");

@@ -192,7 +192,7 @@ def _checks(data):
     return checks
 
 
-def test_agent_cannot_reach_any_control_socket(user):
+def _attack(user, weaken):
     if os.geteuid() != 0:
         pytest.skip("needs root on the host to give reins a private /tmp and /run")
     if not shutil.which("socat"):
@@ -203,7 +203,6 @@ def test_agent_cannot_reach_any_control_socket(user):
         binary = os.path.join(bindir, "reins")
         shutil.copy2(REINS, binary)
         os.chmod(binary, 0o755)
-        weaken = WEAK["control_plane"].weaken if WEAK_MODE else ""
         r = subprocess.run(
             ["unshare", "--mount", "--propagation", "private", "/usr/bin/python3", "-c",
              HARNESS, binary, str(user.uid), str(user.gid), json.dumps(list(user.prefix)),
@@ -212,5 +211,25 @@ def test_agent_cannot_reach_any_control_socket(user):
     finally:
         shutil.rmtree(bindir, ignore_errors=True)
     assert r.returncode == 0, f"harness failed: {r.stderr[-3000:]}"
-    data = json.loads(r.stdout.strip().splitlines()[-1])
-    judge("control_plane", _checks(data), user)
+    return _checks(json.loads(r.stdout.strip().splitlines()[-1]))
+
+
+def test_agent_cannot_reach_any_control_socket(user):
+    weaken = WEAK["control_plane"].weaken if WEAK_MODE else ""
+    judge("control_plane", _attack(user, weaken), user)
+
+
+@pytest.mark.parametrize("weaken", ["runtime-hide", "runtime-hide,control-peer",
+                                    "runtime-hide,control-sign"])
+def test_each_layer_holds_alone(user, weaken):
+    """With the runtime directory left visible (weak build only), the peer
+    check alone and the signature alone each still refuse every thaw."""
+    if not WEAK_MODE:
+        pytest.skip("needs the weak build (make escape-weak) to switch layers off")
+    checks = _attack(user, weaken)
+    for name, (escaped, detail) in checks.items():
+        print(f"[control_plane/{weaken}] {user.name}: {name} "
+              f"{'ESCAPED' if escaped else 'blocked'}: {detail}")
+    assert checks["ro_tmp_sees"][0], "the weak switch did not show the runtime directory"
+    thawed = {k: d for k, (esc, d) in checks.items() if k.endswith("_thaw") and esc}
+    assert not thawed, f"REINS_WEAKEN={weaken}: a thaw got through: {thawed}"
