@@ -227,7 +227,7 @@ def test_tiers_tighten_a_live_session(caller, web):
     while time.time() < deadline and p.poll() is None:
         for line in caller.run(["ps", "--json"]).stdout.splitlines():
             e = json.loads(line)
-            if e.get("frozen") and e.get("alive"):
+            if e.get("frozen") and e.get("alive") and e.get("pid") == p.pid:
                 session = e
         if session:
             break
@@ -272,7 +272,7 @@ def test_critical_finding_freezes_and_stop_ends_it(caller, web):
     while not session and time.time() < deadline:
         for line in caller.run(["ps", "--json"]).stdout.splitlines():
             e = json.loads(line)
-            if e.get("frozen") and e.get("alive"):
+            if e.get("frozen") and e.get("alive") and e.get("pid") == p.pid:
                 session = e["session"]
         time.sleep(0.2)
     assert session, "a reverse shell did not freeze the sandbox"
