@@ -288,3 +288,41 @@ def test_channel_floods_are_capped_and_the_supervisor_stays_small(caller):
                  ("control_connections", "agent"), ("control_connections", "control"),
                  ("control_idle", "agent")):
         assert want in kinds, (want, limits)
+
+
+PENDING_FLOOD = r'''
+import socket
+held = []
+for i in range(24):                    # more held requests than the queue takes
+    s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+    s.sendall(b"CONNECT ask.test:9 HTTP/1.1\r\nHost: ask.test:9\r\n\r\n")
+    held.append(s)
+codes = []
+for s in held:
+    try:
+        codes.append(s.recv(64).split(b" ")[1].decode())
+    except (OSError, IndexError):
+        codes.append("none")
+print("codes", " ".join(codes))
+'''
+
+
+def test_pending_queue_cap_is_a_limit_event(caller):
+    ws = caller.workspace()
+    caller.write(ws / "pending.py", PENDING_FLOOD)
+    pol = caller.write(ws / "policy.yaml", "version: 1\nextends: default\nnetwork:\n"
+                       "  mode: proxy\n  ask: [\"ask.test:9\"]\n"
+                       "  hosts: {ask.test: 127.0.0.1}\napprovals: {timeout: 2s}\n")
+    evdir = caller.mkdtemp(prefix="reins-ctl-ev-")
+    events = evdir / "events.jsonl"
+    r = caller.sandbox(["python3", "pending.py"], ws=ws,
+                       opts=["-q", "-p", pol, "--events", events], timeout=120)
+    assert r.returncode == 0, r.stderr
+    codes = r.stdout.split()[1:]
+    assert codes.count("403") == 24, r.stdout  # 8 at once, 16 after the timeout
+    recorded = [json.loads(x) for x in events.read_text().splitlines()]
+    limits = [e for e in recorded if e["type"] == "limit" and e["kind"] == "pending_requests"]
+    assert len(limits) == 1 and limits[0]["limit"] == 16, limits
+    assert limits[0]["suppressed"] == 0  # the 7 other refusals follow within 10 s
+    refused = [e for e in recorded if e["type"] == "approval.refused"]
+    assert len(refused) == 8, refused
