@@ -32,18 +32,41 @@ static int peer_pidfd(int fd, pid_t pid)
         return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* Same namespace of kind `ns` ("pid", "user") as ours? */
-static bool peer_same_ns(pid_t pid, const char *ns)
+/* Same namespace of kind `ns` ("pid", "user") as ours? 1 yes, 0 no, -errno
+ * when it cannot be told (a root peer's ns links are not ours to read). */
+static int peer_same_ns(pid_t pid, const char *ns)
 {
         char path[64];
         struct stat ours, theirs;
         snprintf(path, sizeof(path), "/proc/self/ns/%s", ns);
         if (stat(path, &ours) < 0)
-                return false;
+                return -errno;
         snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns);
         if (stat(path, &theirs) < 0)
-                return false;
+                return -errno;
         return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
+/* How many pid namespaces deep `pid` is, counted from the one /proc belongs
+ * to (the NSpid line of its status, readable for every process): a process
+ * of a sandbox is one level deeper than its supervisor. -1 unknown. */
+static int peer_pid_depth(const char *pid)
+{
+        char path[64], buffer[4096];
+        snprintf(path, sizeof(path), "/proc/%s/status", pid);
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buffer, sizeof(buffer) - 1);
+        if (n <= 0)
+                return -1;
+        buffer[n] = '\0';
+        char *line = strstr(buffer, "\nNSpid:");
+        if (!line)
+                return -1;
+        int depth = 0;
+        for (char *p = line + 7; *p && *p != '\n'; p++)
+                if (*p >= '0' && *p <= '9' && (p[-1] == '\t' || p[-1] == ' ' || p[-1] == ':'))
+                        depth++;
+        return depth;
 }
 
 /* Is the process in a cgroup reins made for a sandbox (reins-PID-…)? */
@@ -83,11 +106,21 @@ int sandbox_peer_check(int fd, struct reins_error *err)
         cleanup_fd int pidfd = peer_pidfd(fd, cred.pid);
         if (pidfd < 0)
                 return reins_error_set(err, EPERM, "peer pid %d is gone", (int)cred.pid);
-        bool same = peer_same_ns(cred.pid, "pid") && peer_same_ns(cred.pid, "user");
+        char pid[16];
+        snprintf(pid, sizeof(pid), "%d", (int)cred.pid);
+        int same_pid = peer_same_ns(cred.pid, "pid");
+        int same_user = peer_same_ns(cred.pid, "user");
+        int depth = peer_pid_depth(pid), our_depth = peer_pid_depth("self");
+        /* the ns links of a root (or non-dumpable) peer are not ours to
+         * read: then its depth in the pid namespace tree decides alone
+         * (every sandbox has a pid namespace of its own) */
+        bool same = depth >= 1 && depth == our_depth && (same_pid > 0 || same_pid == -EACCES) &&
+                    (same_user > 0 || same_user == -EACCES);
         bool sandboxed = same && peer_in_reins_cgroup(cred.pid);
         /* what /proc showed belongs to the peer only if it still lives:
-         * otherwise its pid may name another process by now */
-        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+         * otherwise its pid may name another process by now (EPERM: a root
+         * peer we may not signal, alive) */
+        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno != EPERM)
                 return reins_error_set(err, EPERM, "peer pid %d is gone", (int)cred.pid);
         if (!same)
                 return reins_error_set(err, EPERM,

@@ -326,3 +326,26 @@ def test_pending_queue_cap_is_a_limit_event(caller):
     assert limits[0]["suppressed"] == 0  # the 7 other refusals follow within 10 s
     refused = [e for e in recorded if e["type"] == "approval.refused"]
     assert len(refused) == 8, refused
+
+
+def test_host_root_may_ask_another_users_session(caller):
+    """Root on the host is trusted as before (uid 0, our namespaces): the
+    peer check reads what it may of a peer it cannot ptrace."""
+    if caller.name != "nobody":
+        pytest.skip("needs a session of a user other than root, and root to ask it")
+    env, _ = runtime_env(caller)
+    ws = caller.workspace()
+    p = caller.popen(["run", "-w", ws, "--", "sleep", "30"], cwd=ws, env=env, text=True)
+    try:
+        entry = wait_entry(caller, p, env)
+        assert entry, "the session was never listed"
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(10)
+        c.connect(entry["control"])
+        c.sendall(b'{"op":"status"}\n')
+        reply = json.loads(c.makefile("rb").readline())
+        c.close()
+        assert reply["ok"] and reply["session"] == entry["session"], reply
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=TIMEOUT)
