@@ -193,10 +193,16 @@ int runtime_hidden_paths(struct reins_strv *out)
         runtime_tmp_name(path, sizeof(path));
         if (r == 0)
                 r = strv_push_unique(out, path);
-        size_t len = strlen(path);
-        snprintf(path + len, sizeof(path) - len, "-*");
-        if (r == 0)
-                r = strv_push_unique(out, path);
+        /* the fallback by its recorded name, not by a glob: a glob under
+         * /tmp would have the plan walk all of /tmp whenever it is bound */
+        char prefix[80], fallback[128];
+        snprintf(prefix, sizeof(prefix), "%s-", path);
+        cleanup_free char *state = NULL;
+        cleanup_fd int dir = -1;
+        if (r == 0 && audit_state_dir(&state, NULL) == 0 &&
+            (dir = open(state, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
+            runtime_read_record(dir, prefix, fallback, sizeof(fallback)) == 0)
+                r = strv_push_unique(out, fallback);
         return r;
 }
 

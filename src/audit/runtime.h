@@ -29,7 +29,7 @@ void runtime_sweep(void);
 /* Every directory (or glob) where a control socket of this user's sessions
  * may live, for the sandbox plan to hide: this run's runtime directory,
  * $XDG_RUNTIME_DIR/reins, /run/user/UID/reins, /tmp/reins-UID and the
- * fallbacks /tmp/reins-UID-*. -ENOMEM. */
+ * recorded fallback /tmp/reins-UID-XXXXXX. -ENOMEM. */
 int runtime_hidden_paths(struct reins_strv *out);
 
 /* --- for `reins ps` and `reins stop` ------------------------------------- */

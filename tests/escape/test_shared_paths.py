@@ -178,6 +178,10 @@ out["pending"] = [r.returncode, r.stderr]
 _, err = p.communicate(timeout=60)
 out["run"] = [p.returncode, err]
 out["inside_taken"] = os.listdir(taken)
+# the fallback is hidden inside a sandbox that binds /tmp, like the default
+r = reins_run("run", "--ro", "/tmp", "-w", ws, "--", "sh", "-c",
+              f"ls -a /tmp/reins-{uid}-*/ 2>&1; true", cwd=ws)
+out["inside_view"] = r.stdout
 # the state directory taken as well: no fallback can be recorded
 os.rename("/tmp/home", "/tmp/home-old")
 home = mine("/tmp/home2", 0o700)
@@ -228,6 +232,7 @@ def test_pre_created_runtime_dir_has_a_private_fallback(user):
         "run_quiet": ("not listed" in data["run"][1] or "no control socket" in data["run"][1],
                       data["run"][1][-300:]),
         "taken_untouched": (bool(data["inside_taken"]), str(data["inside_taken"])),
+        "fallback_hidden": (".sock" in data["inside_view"], data["inside_view"][-300:]),
         "fails_closed_one_line": (code == 0 or len(lines) != 1 or not lines[0].startswith(
             "reins: ") or f"/tmp/reins-{user.uid}" not in lines[0] or ": :" in lines[0]
             or "::" in lines[0], f"exit {code}: {lines}"),
