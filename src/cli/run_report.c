@@ -1,6 +1,10 @@
 #include "cli/run_report.h"
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -59,6 +63,42 @@ void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spaw
                 in->use_pty ? "yes" : "no");
 }
 
+/* A command missing from the sandbox's view: is it on the host (then say
+ * which read entry brings it) or nowhere (a typo)? Looked up in the
+ * caller's own PATH, on the host, after the sandbox is gone. */
+static const char *run_report_host_hint(const struct reins_plan *plan,
+                                        const struct supervise_outcome *outcome)
+{
+        static char hint[PATH_MAX + 96];
+        const char *program = plan->argv && plan->argv[0] ? plan->argv[0] : "";
+        if (outcome->exit_status != 127 || !strstr(outcome->message, "not in the sandbox's view"))
+                return "";
+        char found[PATH_MAX] = "";
+        if (strchr(program, '/')) {
+                if (access(program, F_OK) == 0)
+                        snprintf(found, sizeof(found), "%s", program);
+        } else {
+                const char *dir = getenv("PATH") ? getenv("PATH") : "";
+                while (!found[0] && *dir) {
+                        size_t len = strcspn(dir, ":");
+                        if (snprintf(found, sizeof(found), "%.*s/%s", (int)len, dir, program) >=
+                                (int)sizeof(found) ||
+                            access(found, X_OK) != 0)
+                                found[0] = '\0';
+                        dir += len + (dir[len] == ':');
+                }
+        }
+        if (!found[0])
+                return " (it is not on the host either)";
+        char *slash = strrchr(found, '/');
+        if (slash == found)
+                slash++;
+        *slash = '\0';
+        snprintf(hint, sizeof(hint), " (on the host it is in %s: --ro %s brings it in)", found,
+                 found);
+        return hint;
+}
+
 int run_report_outcome(FILE *out, const struct reins_plan *plan,
                        const struct supervise_outcome *outcome, const struct cgroup_handle *cgroup,
                        bool quiet)
@@ -77,7 +117,8 @@ int run_report_outcome(FILE *out, const struct reins_plan *plan,
                 return EXIT_REINS_TIMEOUT;
         }
         if (outcome->message[0])
-                fprintf(out, "reins: %s\n", outcome->message);
+                fprintf(out, "reins: %s%s\n", outcome->message,
+                        run_report_host_hint(plan, outcome));
         if (outcome->setup_failed)
                 return EXIT_REINS_FAILED;
         return outcome->exit_status;

@@ -372,3 +372,35 @@ def test_dev_stdout_and_proc_fd_work_when_stdio_is_a_file(caller):
     assert "SIBLING-READ" not in text
     assert "Permission denied" not in errs, errs
 
+
+
+def test_policy_reading_only_usr_runs_programs_on_a_merged_usr_host(caller):
+    """/bin, /lib, /lib64 are symlinks into /usr on a merged-/usr host: a
+    policy that reads /usr gets them mirrored (issue 13 item 4)."""
+    if not os.path.islink("/bin") or not os.path.islink("/lib64"):
+        import pytest
+        pytest.skip("this host has no merged /usr")
+    ws = caller.workspace()
+    caller.write(ws / "p.yaml", "version: 1\nfilesystem:\n  read: [/usr]\n")
+    r = caller.sandbox(["/bin/sh", "-c", "echo ran; readlink /bin"], ws=ws,
+                       opts=["-p", str(ws / "p.yaml")])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["ran", "usr/bin"]
+
+
+def test_exec_enoent_says_what_is_missing(caller):
+    """ENOENT from exec names the cause: the program outside the view, or its
+    interpreter (ELF loader, #! line) outside it."""
+    ws = caller.workspace()
+    caller.write(ws / "p.yaml", "version: 1\nfilesystem:\n  read: [/usr/bin]\n")
+    r = caller.sandbox(["/usr/bin/true"], ws=ws, opts=["-p", str(ws / "p.yaml")])
+    assert r.returncode == 127
+    assert "its interpreter /lib64/ld-linux" in r.stderr or "its interpreter /lib/" in r.stderr, \
+        r.stderr
+    caller.write(ws / "s.sh", "#!/opt/reins-absent/python\n", mode=0o755)
+    r = caller.sandbox(["./s.sh"], ws=ws)
+    assert r.returncode == 127
+    assert "its interpreter /opt/reins-absent/python is not in the sandbox's view" in r.stderr
+    r = caller.sandbox(["reins-no-such-program"], ws=ws)
+    assert r.returncode == 127
+    assert "not in the sandbox's view" in r.stderr and "not on the host either" in r.stderr
