@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "policy/parse_units.h"
 
 static const char *mount_kind_name(enum mount_op_kind kind)
 {
@@ -104,11 +105,11 @@ int run_report_outcome(FILE *out, const struct reins_plan *plan,
                        bool quiet)
 {
         long oom = cgroup_oom_kills(cgroup);
+        char size[32];
         if (oom > 0 && !quiet)
-                fprintf(out,
-                        "reins: memory limit of %llu bytes hit: the kernel killed %ld "
-                        "process%s\n",
-                        (unsigned long long)plan->limits.memory_bytes, oom, oom == 1 ? "" : "es");
+                fprintf(out, "reins: memory limit of %s hit: the kernel killed %ld process%s\n",
+                        format_size(plan->limits.memory_bytes, size, sizeof(size)), oom,
+                        oom == 1 ? "" : "es");
         if (outcome->timed_out) {
                 fprintf(out,
                         "reins: timeout: the command ran longer than %llu ms; the sandbox "

@@ -131,6 +131,13 @@ static int plan_resolve_limits(struct reins_plan *plan, const struct reins_polic
                                         &plan->limits.wall_time_ms, err);
         if (r < 0)
                 return r;
+        if (options->memory && plan->limits.memory_bytes != 0 &&
+            plan->limits.memory_bytes < POLICY_MEMORY_MINIMUM)
+                return reins_error_set(err, EINVAL,
+                                       "--memory '%s': below the %llu MiB a sandbox needs (0 "
+                                       "means no limit; sizes without a unit are bytes)",
+                                       options->memory,
+                                       (unsigned long long)(POLICY_MEMORY_MINIMUM >> 20));
         plan->cgroup.memory_bytes = plan->limits.memory_bytes;
         plan->cgroup.pids = plan->limits.pids;
         plan->cgroup.cpus_milli = plan->limits.cpus_milli;
