@@ -615,6 +615,8 @@ int cli_run(int argc, char **argv)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
+        if (!args.quiet)
+                run_report_tracked_hidden(stderr, plan);
         if (plan->host_network && !args.quiet)
                 fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "
                                 "network; there is no egress control\n");

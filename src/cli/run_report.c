@@ -8,6 +8,10 @@
 
 #include "cli/cli.h"
 #include "policy/parse_units.h"
+#include "util/cleanup.h"
+#include "util/path.h"
+#include "util/strv.h"
+#include "workspace/tracked.h"
 
 static const char *mount_kind_name(enum mount_op_kind kind)
 {
@@ -28,6 +32,8 @@ static const char *mount_kind_name(enum mount_op_kind kind)
                 return "protect";
         case MOUNT_OP_SYMLINK:
                 return "symlink";
+        case MOUNT_OP_FILE:
+                return "file";
         case MOUNT_OP_OVERLAY:
                 return "overlay";
         }
@@ -123,4 +129,42 @@ int run_report_outcome(FILE *out, const struct reins_plan *plan,
         if (outcome->setup_failed)
                 return EXIT_REINS_FAILED;
         return outcome->exit_status;
+}
+
+/* Printable ASCII only: a workspace name is the agent's text. */
+static bool run_report_plain_name(const char *name)
+{
+        for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+                if (*c < 0x20 || *c >= 0x7f)
+                        return false;
+        return true;
+}
+
+void run_report_tracked_hidden(FILE *out, const struct reins_plan *plan)
+{
+        struct reins_strv hidden = {0};
+        size_t prefix = strlen(plan->workspace);
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (op->kind == MOUNT_OP_HIDE && path_is_under(op->target, plan->workspace) &&
+                    strlen(op->target) > prefix + 1 &&
+                    strv_push(&hidden, op->target + prefix + 1) < 0)
+                        break;
+        }
+        cleanup_free bool *tracked = hidden.count ? calloc(hidden.count, sizeof(bool)) : NULL;
+        int found = tracked
+                        ? tracked_in_workspace(plan->workspace, hidden.items, hidden.count, tracked)
+                        : 0;
+        for (size_t i = 0; found > 0 && i < hidden.count; i++) {
+                if (!tracked[i])
+                        continue;
+                fprintf(out,
+                        "reins: note: %s%s is hidden by filesystem.deny but tracked by git: its "
+                        "committed content is readable through .git/objects\n",
+                        run_report_plain_name(hidden.items[i]) ? hidden.items[i]
+                                                               : "a file with an unusual name",
+                        found > 1 ? " (and other hidden files)" : "");
+                break;
+        }
+        strv_free(&hidden);
 }
