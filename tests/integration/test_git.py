@@ -1,4 +1,10 @@
-"""Hidden files never corrupt git (issue 13 item 2).
+"""git inside the sandbox (issue 13 items 2 and 10).
+
+Identity: commits made inside carry the caller's user.name and user.email,
+taken from the caller's git config; nothing else of that file (credential
+helpers, tokens) reaches the sandbox.
+
+Hidden files never corrupt git.
 
 A file that filesystem.deny hides inside the workspace is a "stat twin":
 same type, size and mtime, no readable content. git inside sees it
@@ -90,3 +96,20 @@ def test_a_hidden_tracked_file_is_noted_once(caller, repo):
     assert "certs/dev.pem is hidden by filesystem.deny but tracked by git" in r.stderr
     r = caller.sandbox(["true"], ws=repo, opts=["-p", "default", "-q"])
     assert "tracked by git" not in r.stderr
+
+
+def test_commits_inside_carry_the_callers_identity_and_no_credentials(caller, repo):
+    caller.write(caller.home / ".gitconfig",
+                 '[user]\n\tname = "Ada \\"Q\\" Lovelace" # comment\n\temail = ada@example.test\n'
+                 '[credential]\n\thelper = store\n'
+                 '[url "https://x-token:reins-git-token@github.example"]\n'
+                 '\tinsteadOf = https://github.example\n')
+    r = inside(caller, repo, "echo more >> src/main.c && git commit -qam work && "
+                             "git log -1 --format='%an|%ae|%cn'; git config --list --show-origin")
+    assert r.returncode == 0, r.stderr
+    assert 'Ada "Q" Lovelace|ada@example.test|Ada "Q" Lovelace' in r.stdout
+    assert "reins-git-token" not in r.stdout and "helper=store" not in r.stdout
+    # a repository's own identity wins over the caller's
+    host_git(caller, repo, "config", "user.name", "Repo Bot")
+    r = inside(caller, repo, "git config user.name")
+    assert r.stdout.strip() == "Repo Bot"
