@@ -20,7 +20,7 @@
 #include "sandbox/weaken.h"
 #include "util/cleanup.h"
 
-/* Caps (README, "Caps on what the agent can feed the supervisor"): every
+/* Caps (README, "Caps on the control socket and the agent channel"): every
  * connection costs one fixed buffer, so these bound the memory too. Past a
  * cap the connection is refused or closed, a `limit` event is recorded (at
  * most one per kind every CONTROL_LIMIT_EVERY_MS, with a count of those left
