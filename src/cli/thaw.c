@@ -15,7 +15,9 @@ int cli_thaw(int argc, char **argv)
 {
         if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
                 printf("Usage: reins thaw SESSION\n\n"
-                       "Let a session frozen by the risk engine go on (see 'reins ps').\n"
+                       "Let a session frozen by the risk engine go on (see 'reins ps'), back\n"
+                       "at tier T0. The request is signed with your key ('reins id'), as an\n"
+                       "approval is: nothing else may loosen a session.\n"
                        "Exit status: 0 thawed; 1 no such session or it refused; 2 usage.\n");
                 return 0;
         }
