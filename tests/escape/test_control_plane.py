@@ -15,7 +15,8 @@ tmpfs, so the runtime directory sits at its default place (/tmp/reins-UID, or
 - rw_tmp:   the workspace is /tmp itself (`-w /tmp`), the same attack;
 - read_run: a policy reading /run, the runtime directory under /run/user/UID;
 - other:    session A is frozen at T3; a second sandbox B (`--ro /tmp`) tries
-            to thaw it. A must still be frozen afterwards.
+            to thaw it, and so does B2, whose own runtime directory is
+            elsewhere (XDG_RUNTIME_DIR). A must still be frozen afterwards.
 
 Checks per case: *_sees (a control socket is visible inside), *_thaw (a thaw
 was accepted: the reply said ok, the tier went back to T0, or A thawed).
@@ -145,6 +146,14 @@ if frozen:
                        timeout=120)
     other["agent"] = agent_result(r.stdout)
     other["stderr"] = r.stderr[-1500:]
+    # B2: a session whose own runtime directory is elsewhere (its
+    # XDG_RUNTIME_DIR) must not see A's under /tmp either
+    xdg = mkdir("/run/xdg-%d" % uid, 0o700)
+    r = subprocess.run(reins_cmd("run", "--ro", "/tmp", "-w", wsb, "--", "python3", agent,
+                                 "look"), cwd=wsb, env={**env, "XDG_RUNTIME_DIR": xdg},
+                       capture_output=True, text=True, timeout=120)
+    other["agent_xdg"] = agent_result(r.stdout)
+    other["stderr_xdg"] = r.stderr[-1500:]
     time.sleep(0.5)
     after = [e for e in ps() if e.get("session") == frozen["session"]]
     other["frozen_after"] = bool(after and after[0].get("frozen"))
@@ -185,10 +194,15 @@ def _checks(data):
     agent = other.get("agent")
     if agent is None:
         pytest.fail(f"other: B's agent did not run: {other.get('stderr')}")
-    checks["other_sees"] = (other["a_socket"] in agent["sockets"], f"visible: {agent['sockets']}")
-    checks["other_thaw"] = (not other["frozen_after"] or bool(_thawed(other)),
-                            f"A frozen after B's attack: {other['frozen_after']}; replies "
-                            f"{agent['replies']}")
+    agent_xdg = other.get("agent_xdg")
+    if agent_xdg is None:
+        pytest.fail(f"other: B2's agent did not run: {other.get('stderr_xdg')}")
+    checks["other_sees"] = (other["a_socket"] in agent["sockets"] + agent_xdg["sockets"],
+                            f"visible to B: {agent['sockets']}, to B2: {agent_xdg['sockets']}")
+    thawed = _thawed(other) + _thawed({"agent": agent_xdg})
+    checks["other_thaw"] = (not other["frozen_after"] or bool(thawed),
+                            f"A frozen after B's and B2's attacks: {other['frozen_after']}; "
+                            f"replies {agent['replies']} {agent_xdg['replies']}")
     return checks
 
 
