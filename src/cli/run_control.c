@@ -40,15 +40,19 @@ enum control_limit_kind {
         LIMIT_CONNECTIONS, /* more connections than the channel's cap */
         LIMIT_IDLE,        /* no complete request within the idle time */
         LIMIT_PEER,        /* a peer inside a sandbox, or of another user */
+        LIMIT_FDS,         /* accept failed: the supervisor is out of file descriptors */
         LIMIT_KINDS,
 };
 
 static const char *const limit_names[LIMIT_KINDS] = {
-    [LIMIT_LINE] = "control_line",
-    [LIMIT_CONNECTIONS] = "control_connections",
-    [LIMIT_IDLE] = "control_idle",
-    [LIMIT_PEER] = "control_peer",
+    [LIMIT_LINE] = "control_line", [LIMIT_CONNECTIONS] = "control_connections",
+    [LIMIT_IDLE] = "control_idle", [LIMIT_PEER] = "control_peer",
+    [LIMIT_FDS] = "control_fds",
 };
+
+/* A listener whose accept failed for want of fds is left out of the loop this
+ * long (a level-triggered listener would otherwise wake it without end). */
+#define CONTROL_ACCEPT_PAUSE_MS 100
 
 struct control_limit {
         int64_t last_ms;     /* when the last event of this kind was recorded */
@@ -62,7 +66,8 @@ struct conn {
         int fd;
         enum conn_role role;
         bool watching;
-        int64_t since_ms;                        /* accepted, or its last complete request */
+        bool paused;      /* a listener out of the loop until since_ms + pause */
+        int64_t since_ms; /* accepted, or its last complete request */
         char nonce[2 * CONTROL_NONCE_BYTES + 1]; /* handed out by "nonce", used once */
         bool http;                               /* answer with an HTTP response, then close */
         char waiting[APPROVALS_ID_MAX];          /* an agent waiting for this request's answer */
@@ -96,7 +101,8 @@ static const char *role_channel(enum conn_role role)
 static void control_limit_hit(struct run_control *ctl, enum control_limit_kind kind,
                               enum conn_role role, int64_t cap, const char *detail)
 {
-        struct control_limit *l = &ctl->limits[kind][role == ROLE_AGENT];
+        bool agent = role == ROLE_AGENT || role == ROLE_AGENT_LISTENER;
+        struct control_limit *l = &ctl->limits[kind][agent];
         int64_t now = control_now_ms();
         l->total++;
         if (l->total > 1 && now - l->last_ms < CONTROL_LIMIT_EVERY_MS) {
@@ -471,14 +477,24 @@ static size_t count_role(const struct run_control *ctl, enum conn_role role)
 static void conn_accept(struct run_control *ctl, struct conn *listener)
 {
         cleanup_fd int fd = accept4(listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        /* out of fds: the pending connection stays queued and
+                         * the listener readable; pause it rather than spin */
+                        epoll_ctl(ctl->epoll, EPOLL_CTL_DEL, listener->fd, NULL);
+                        listener->paused = true;
+                        listener->since_ms = control_now_ms();
+                        control_limit_hit(ctl, LIMIT_FDS, listener->role, 0, strerror(errno));
+                }
                 return;
+        }
         enum conn_role role = listener->role == ROLE_AGENT_LISTENER ? ROLE_AGENT : ROLE_CONTROL;
         struct reins_error err = {0};
         /* the control socket drives the session (answers, thaw): nothing in
          * any sandbox may use it, whatever uid it runs as (sandbox/peer.h) */
-        if (role == ROLE_CONTROL && sandbox_peer_check(fd, &err) < 0) {
-                control_limit_hit(ctl, LIMIT_PEER, role, 0, err.message);
+        int r = role == ROLE_CONTROL ? sandbox_peer_check(fd, &err) : 0;
+        if (r < 0) {
+                control_limit_hit(ctl, r == -EMFILE ? LIMIT_FDS : LIMIT_PEER, role, 0, err.message);
                 return;
         }
         size_t cap = role == ROLE_AGENT ? CONTROL_MAX_AGENT : CONTROL_MAX_CONTROL;
@@ -509,6 +525,12 @@ void run_control_tick(struct run_control *ctl)
         if (!ctl)
                 return;
         int64_t now = control_now_ms();
+        for (size_t i = 0; i < 2; i++) {
+                struct conn *l = ctl->listeners[i];
+                if (l && l->paused && now - l->since_ms >= CONTROL_ACCEPT_PAUSE_MS &&
+                    conn_watch(ctl, l) == 0)
+                        l->paused = false;
+        }
         for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++) {
                 struct conn *c = ctl->conns[i];
                 /* a watcher waits for events and an agent for its answer (the

@@ -29,7 +29,15 @@ static int peer_pidfd(int fd, pid_t pid)
         socklen_t len = sizeof(pidfd);
         if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
                 return pidfd;
-        return (int)syscall(SYS_pidfd_open, pid, 0);
+        if (errno == EMFILE || errno == ENFILE)
+                return -errno;
+        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        return pidfd < 0 ? -errno : pidfd;
+}
+
+static bool out_of_fds(int r)
+{
+        return r == -EMFILE || r == -ENFILE;
 }
 
 /* Same namespace of kind `ns` ("pid", "user") as ours? 1 yes, 0 no, -errno
@@ -49,19 +57,21 @@ static int peer_same_ns(pid_t pid, const char *ns)
 
 /* How many pid namespaces deep `pid` is, counted from the one /proc belongs
  * to (the NSpid line of its status, readable for every process): a process
- * of a sandbox is one level deeper than its supervisor. -1 unknown. */
+ * of a sandbox is one level deeper than its supervisor. -errno unknown. */
 static int peer_pid_depth(const char *pid)
 {
         char path[64], buffer[4096];
         snprintf(path, sizeof(path), "/proc/%s/status", pid);
         cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd < 0 ? -1 : read(fd, buffer, sizeof(buffer) - 1);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buffer, sizeof(buffer) - 1);
         if (n <= 0)
-                return -1;
+                return -EIO;
         buffer[n] = '\0';
         char *line = strstr(buffer, "\nNSpid:");
         if (!line)
-                return -1;
+                return -EIO;
         int depth = 0;
         for (char *p = line + 7; *p && *p != '\n'; p++)
                 if (*p >= '0' && *p <= '9' && (p[-1] == '\t' || p[-1] == ' ' || p[-1] == ':'))
@@ -69,24 +79,25 @@ static int peer_pid_depth(const char *pid)
         return depth;
 }
 
-/* Is the process in a cgroup reins made for a sandbox (reins-PID-…)? */
-static bool peer_in_reins_cgroup(pid_t pid)
+/* Is the process in a cgroup reins made for a sandbox (reins-PID-…)? 1 yes
+ * (or cannot tell: refuse), 0 no, -EMFILE/-ENFILE out of fds. */
+static int peer_in_reins_cgroup(pid_t pid)
 {
         char path[64], buffer[8192];
         snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
         cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return true; /* cannot tell: refuse */
+                return out_of_fds(-errno) ? -errno : 1;
         ssize_t n = read(fd, buffer, sizeof(buffer) - 1);
         if (n < 0)
-                return true;
+                return 1;
         buffer[n] = '\0';
         for (char *p = buffer; (p = strstr(p, "/reins-")); p++) {
                 int supervisor = 0;
                 if (sscanf(p, "/reins-%d-", &supervisor) == 1 && supervisor > 0)
-                        return true;
+                        return 1;
         }
-        return false;
+        return 0;
 }
 
 int sandbox_peer_check(int fd, struct reins_error *err)
@@ -104,6 +115,8 @@ int sandbox_peer_check(int fd, struct reins_error *err)
         if (cred.pid <= 0)
                 return reins_error_set(err, EPERM, "peer outside our pid namespace");
         cleanup_fd int pidfd = peer_pidfd(fd, cred.pid);
+        if (out_of_fds(pidfd))
+                return reins_error_set(err, EMFILE, "out of file descriptors to check the peer");
         if (pidfd < 0)
                 return reins_error_set(err, EPERM, "peer pid %d is gone", (int)cred.pid);
         char pid[16];
@@ -114,9 +127,13 @@ int sandbox_peer_check(int fd, struct reins_error *err)
         /* the ns links of a root (or non-dumpable) peer are not ours to
          * read: then its depth in the pid namespace tree decides alone
          * (every sandbox has a pid namespace of its own) */
+        int cgroup = peer_in_reins_cgroup(cred.pid);
+        /* fail closed all the same, but say why: fds, not a sandbox */
+        if (out_of_fds(depth) || out_of_fds(our_depth) || out_of_fds(cgroup))
+                return reins_error_set(err, EMFILE, "out of file descriptors to check the peer");
         bool same = depth >= 1 && depth == our_depth && (same_pid > 0 || same_pid == -EACCES) &&
                     (same_user > 0 || same_user == -EACCES);
-        bool sandboxed = same && peer_in_reins_cgroup(cred.pid);
+        bool sandboxed = same && cgroup != 0;
         /* what /proc showed belongs to the peer only if it still lives:
          * otherwise its pid may name another process by now (EPERM: a root
          * peer we may not signal, alive) */

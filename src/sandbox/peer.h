@@ -14,7 +14,7 @@
 
 /* 0 when the peer of the connected socket `fd` runs as our uid (or root), in
  * our pid and user namespaces and in no reins cgroup; -EPERM (or -errno)
- * with err otherwise. */
+ * with err otherwise; -EMFILE when we ran out of fds to tell (refused too). */
 int sandbox_peer_check(int fd, struct reins_error *err);
 
 #endif

@@ -349,3 +349,50 @@ def test_host_root_may_ask_another_users_session(caller):
     finally:
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=TIMEOUT)
+
+
+FD_FLOOD = r'''
+import json, socket, sys, time
+held = []
+for i in range(60):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    held.append(c)
+time.sleep(1)
+for c in held:
+    c.close()
+time.sleep(0.5)
+c = socket.socket(socket.AF_UNIX)
+c.settimeout(10)
+c.connect(sys.argv[1])
+c.sendall(b'{"op":"status"}\n')
+print(c.makefile("rb").readline().decode().strip())
+'''
+
+
+def test_supervisor_out_of_fds_records_a_limit_and_recovers(caller):
+    """The supervisor at its fd limit (40 here): connections it cannot check
+    are refused and counted (`control_fds`), and it answers again once they
+    are gone."""
+    env, _ = runtime_env(caller)
+    ws = caller.workspace()
+    evdir = caller.mkdtemp(prefix="reins-ctl-ev-")
+    events = evdir / "events.jsonl"
+    p = subprocess.Popen([*caller.prefix, "prlimit", "--nofile=40:40", caller.reins, "run",
+                          "--events", str(events), "-w", str(ws), "--", "sleep", "8"],
+                         cwd=ws, env=caller.env(env), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        entry = wait_entry(caller, p, env)
+        assert entry, "the session was never listed"
+        r = subprocess.run([*caller.prefix, "/usr/bin/python3", "-c", FD_FLOOD,
+                            entry["control"]], capture_output=True, text=True, timeout=60,
+                           env=caller.env(env))
+        assert r.returncode == 0, r.stderr
+        status = json.loads(r.stdout)
+        assert status["ok"] and status["session"] == entry["session"], status
+    finally:
+        out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    limits = [json.loads(x) for x in events.read_text().splitlines() if '"limit"' in x]
+    assert any(e["kind"] == "control_fds" for e in limits), limits
