@@ -227,7 +227,7 @@ def test_tiers_tighten_a_live_session(caller, web):
     while time.time() < deadline and p.poll() is None:
         for line in caller.run(["ps", "--json"]).stdout.splitlines():
             e = json.loads(line)
-            if e.get("frozen") and e.get("alive"):
+            if e.get("frozen") and e.get("alive") and e.get("pid") == p.pid:
                 session = e
         if session:
             break
@@ -249,6 +249,11 @@ def test_tiers_tighten_a_live_session(caller, web):
     assert "write refused" in out and "after-thaw" in out, out
     assert not (ws / "written").exists()
     assert "risk tier T0 -> T1" in err and "T2 -> T3" in err and "frozen" in err, err
+    # each change names its consequence (issue 13 item 7)
+    assert re.search(r"T0 -> T1: .*; new destinations now need a human's approval", err), err
+    assert re.search(r"T1 -> T2: .*; all egress is cut and the workspace is read-only", err), err
+    assert re.search(r"T2 -> T3: .*; the sandbox is frozen until a human runs reins thaw", err)
+    assert re.search(r"T3 -> T0: .*; restrictions lifted.*the workspace stays read-only", err), err
     tiers = [(e["from"], e["to"]) for e in events if e["type"] == "risk.tier"]
     assert tiers[:3] == [(0, 1), (1, 2), (2, 3)] and tiers[-1][1] == 0, tiers
     actions = [e["action"] for e in events if e["type"] == "risk.playbook" and e["ok"]]
@@ -257,8 +262,8 @@ def test_tiers_tighten_a_live_session(caller, web):
     # findings name the records that tripped them
     finding = next(e for e in events if e["type"] == "risk.finding")
     assert all(isinstance(s, int) for s in finding["evidence"]), finding
-    shown = caller.run(["audit", "show", session["session"], "--findings"]).stdout
-    assert shown.count("risk.finding") == 3, shown
+    shown = caller.run(["audit", "show", session["session"], "--findings"])
+    assert shown.stdout.count("risk.finding") == 3, shown.stdout + shown.stderr
 
 
 def test_critical_finding_freezes_and_stop_ends_it(caller, web):
@@ -272,7 +277,7 @@ def test_critical_finding_freezes_and_stop_ends_it(caller, web):
     while not session and time.time() < deadline:
         for line in caller.run(["ps", "--json"]).stdout.splitlines():
             e = json.loads(line)
-            if e.get("frozen") and e.get("alive"):
+            if e.get("frozen") and e.get("alive") and e.get("pid") == p.pid:
                 session = e["session"]
         time.sleep(0.2)
     assert session, "a reverse shell did not freeze the sandbox"
