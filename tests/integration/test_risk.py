@@ -353,6 +353,19 @@ def test_score_decays(caller, web):
     assert scores[1][1] < scores[0][1] / 2, scores  # more than a half-life apart
 
 
+def test_tiers_step_down_as_the_score_decays(caller, web):
+    """T1 is left once the score decays below half of the T1 threshold: the
+    way down is recorded (risk.tier) and said on the terminal."""
+    r, events = run_script(caller, "cat /proc/1/environ >/dev/null 2>&1; sleep 4", web,
+                           extra="risk: {half_life: 1s, tier1: 20, tier2: 2000, tier3: 3000}\n")
+    assert r.returncode == 0, r.stderr
+    tiers = [(e["from"], e["to"]) for e in events if e["type"] == "risk.tier"]
+    assert tiers == [(0, 1), (1, 0)], tiers
+    down = [e for e in events if e["type"] == "risk.tier" and e["to"] == 0][0]
+    assert "decayed" in down["reason"], down
+    assert re.search(r"T1 -> T0: the score decayed .*; restrictions lifted", r.stderr), r.stderr
+
+
 def test_filesystem_secrets_taint_the_session(caller, web):
     """A file in filesystem.secrets may be read; reading it (seen by inotify,
     whatever reads it) and then sending anything out is a finding."""
