@@ -100,8 +100,9 @@ CASES = [
      "find src -name '*.c' -exec sed -i s/x/y/ {} \\;",
      "mkdir src && for i in $(seq 1 220); do echo x > src/f$i.c; done && "
      "sed -i s/x/y/ src/f1.c src/f2.c src/f3.c && grep -l x src/*.c | wc -l >/dev/null"),
-    ("drop-and-execute", "printf '#!/bin/sh\\necho hi\\n' > p.sh; chmod +x p.sh; ./p.sh",
-     "printf '#!/bin/sh\\necho hi\\n' > p.sh; sh p.sh"),
+    ("drop-and-execute",
+     "printf '#!/bin/sh\\necho hi\\n' > /tmp/p.sh; chmod +x /tmp/p.sh; /tmp/p.sh",
+     "printf '#!/bin/sh\\necho hi\\n' > p.sh; chmod +x p.sh; ./p.sh"),
     ("secret-read-egress",
      "cat .env > /dev/null; " + CURL + " http://api.example.test:{web}/hello",
      "cat .env.example > /dev/null; " + CURL + " http://api.example.test:{web}/hello"),
