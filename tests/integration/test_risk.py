@@ -345,7 +345,7 @@ def test_score_decays(caller, web):
     while len(scores) < 2 and time.time() < deadline:
         for line in caller.run(["ps", "--json"]).stdout.splitlines():
             e = json.loads(line)
-            if e.get("alive") and e.get("findings"):
+            if e.get("alive") and e.get("findings") and e.get("pid") == p.pid:
                 if not scores or time.time() - scores[-1][0] > 2:
                     scores.append((time.time(), e["risk"]))
         time.sleep(0.1)
