@@ -10,7 +10,7 @@ Each case runs in a private mount namespace whose /tmp and /run are fresh
 tmpfs, so the runtime directory sits at its default place (/tmp/reins-UID, or
 /run/user/UID/reins) and no other session of this machine is touched:
 
-- ro_tmp:   `--ro /tmp`; the agent reaches T2 (recon-tool: T2) and tries to
+- ro_tmp:   `--ro /tmp`; the agent reaches T2 (recon-tool weighs 60) and tries to
             thaw every session whose socket it can find;
 - rw_tmp:   the workspace is /tmp itself (`-w /tmp`), the same attack;
 - read_run: a policy reading /run, the runtime directory under /run/user/UID;
@@ -38,7 +38,7 @@ from conftest import REINS, WEAK, WEAK_MODE, judge
 AGENT = r'''
 import glob, json, os, socket, subprocess, sys, time
 if sys.argv[1] == "escalate":
-    # recon-tool: T2 in the policy; give the supervisor a moment to apply it
+    # recon-tool weighs 60 in the policy: T2; give the supervisor a moment
     subprocess.run(["socat", "-V"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.5)
 found = set()
@@ -85,9 +85,11 @@ def write(path, text):
     return path
 
 def policy(ws, extra=""):
+    # T2 by the score (a tier forced with a low score steps back down as it
+    # decays); T3 by the rule's action (T3 waits for a human)
+    rule = "action: {recon-tool: T3}" if "freeze" in ws else "weight: {recon-tool: 60}"
     return write(os.path.join(ws, "policy.yaml"),
-                 "version: 1\nextends: default\nrules:\n  action: {recon-tool: %s}\n%s"
-                 % ("T3" if "freeze" in ws else "T2", extra))
+                 "version: 1\nextends: default\nrules:\n  %s\n%s" % (rule, extra))
 
 def reins_cmd(*args):
     return prefix + [reins] + list(args)

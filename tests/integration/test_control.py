@@ -80,8 +80,9 @@ def rss_peak_kib(pid):
 def test_unsigned_or_replayed_thaw_is_refused_reins_thaw_works(caller):
     env, _ = runtime_env(caller)
     ws = caller.workspace()
+    # T2 by the score (a forced tier with a low score steps back down)
     pol = caller.write(ws / "policy.yaml",
-                       "version: 1\nextends: default\nrules:\n  action: {recon-tool: T2}\n")
+                       "version: 1\nextends: default\nrules:\n  weight: {recon-tool: 60}\n")
     evdir = caller.mkdtemp(prefix="reins-ctl-ev-")
     events = evdir / "events.jsonl"
     p = caller.popen(["run", "-p", pol, "--events", events, "-w", ws, "--", "sh", "-c",
