@@ -16,6 +16,7 @@
 #include "cli/run_govern.h"
 #include "cli/run_risk.h"
 #include "govern/canary.h"
+#include "audit/dirs.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
 #include "audit/changes.h"
@@ -351,6 +352,24 @@ static void run_prepare_own_dirs(struct run_args *args)
                 args->user_key[0] = '\0';
 }
 
+/* filesystem.cache: reins' own per-project directories exist (private to
+ * the caller, never through a symlink) before the sandbox binds them. */
+static int run_prepare_caches(const struct reins_plan *plan, struct reins_error *err)
+{
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (!op->create_source)
+                        continue;
+                int r = audit_mkdir_parents(op->source);
+                if (r < 0)
+                        return reins_error_errno(err, -r, "filesystem.cache: creating %s",
+                                                 op->source);
+                if ((r = audit_dir_check(op->source, true, AUDIT_DIR_PRIVATE, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* `canaries: true`: fake credentials next to the trails (reins' private
  * state, hidden from the sandbox), bound at their home paths by the plan. */
 static int run_plant_canaries(struct run_args *args, const struct reins_policy *policy,
@@ -611,12 +630,14 @@ int cli_run(int argc, char **argv)
         if (policy_load(args.policy, &policy, &err) < 0 ||
             policy_check_supported(policy, &err) < 0 ||
             run_plant_canaries(&args, policy, &err) < 0 ||
-            plan_build(policy, &args.plan, &plan, &err) < 0) {
+            plan_build(policy, &args.plan, &plan, &err) < 0 || run_prepare_caches(plan, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
-        if (!args.quiet)
+        if (!args.quiet) {
                 run_report_tracked_hidden(stderr, plan);
+                run_report_toolchain(stderr, plan);
+        }
         if (plan->host_network && !args.quiet)
                 fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "
                                 "network; there is no egress control\n");

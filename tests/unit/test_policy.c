@@ -379,7 +379,7 @@ static const struct error_case error_cases[] = {
     /* unknown keys */
     {"version: 1\nfilesystem:\n  raed: []\n", EINVAL,
      "3: filesystem.raed: unknown key (expected one of: workspace, workspace_mode, read, "
-     "write, deny, protect, secrets)"},
+     "write, deny, protect, cache, secrets)"},
     {"version: 1\nlimit: {}\n", EINVAL,
      "2: limit: unknown key (expected one of: version, name, extends, agent, filesystem, "
      "network, exec, env, limits, syscalls, rules, canaries, risk, approvals)"},
