@@ -18,6 +18,11 @@ if ((${#names[@]} == 0)); then
 	done
 fi
 mkdir -p "$build/artifacts" "$build/logs"
+# A small ASan quarantine: with the default 256 MiB, recycling freed memory
+# dominates and targets run 5 to 10 times slower; use-after-free is still
+# caught within the last 16 MiB of frees, which covers one input.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 passed=0
 failed=0
 for name in "${names[@]}"; do
@@ -26,7 +31,7 @@ for name in "${names[@]}"; do
 	work=$build/corpus/$name
 	log=$build/logs/$name.log
 	mkdir -p "$work"
-	options=(-max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1
+	options=(-max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -close_fd_mask=0 -print_final_stats=1
 		-artifact_prefix="$build/artifacts/$name-")
 	[[ -f tests/fuzz/$name.dict ]] && options+=(-dict="tests/fuzz/$name.dict")
 	start=$SECONDS
