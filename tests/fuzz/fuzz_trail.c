@@ -134,10 +134,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(c.prev, '0', 64);
         merkle_frontier_init(&c.frontier);
         const char *p = input, *end = input + length;
+        size_t rendered = 0;
         while (p < end) {
                 const char *newline = memchr(p, '\n', (size_t)(end - p));
                 size_t n = newline ? (size_t)(newline - p) : (size_t)(end - p);
-                render(p, n);
+                /* a few records are enough to render: the formats see one
+                 * record at a time, and jansson under ASan is slow */
+                if (rendered++ < 4)
+                        render(p, n);
                 if (data[0] & 1) {
                         if (newline) {
                                 chain_add(&c, p, n);

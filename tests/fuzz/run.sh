@@ -31,7 +31,7 @@ for name in "${names[@]}"; do
 	work=$build/corpus/$name
 	log=$build/logs/$name.log
 	mkdir -p "$work"
-	options=(-max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -close_fd_mask=0 -print_final_stats=1
+	options=(-max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1
 		-artifact_prefix="$build/artifacts/$name-")
 	[[ -f tests/fuzz/$name.dict ]] && options+=(-dict="tests/fuzz/$name.dict")
 	start=$SECONDS
