@@ -73,9 +73,17 @@ static char *sign_request(const uint8_t *data, size_t size, size_t *length)
                 text = json_dumps(request, JSON_COMPACT);
         }
         json_decref(request);
-        if (text)
-                *length = strlen(text);
-        return text;
+        if (!text)
+                return NULL;
+        /* one line: the control socket reads up to '\n' */
+        *length = strlen(text);
+        char *line = realloc(text, *length + 2);
+        if (!line) {
+                free(text);
+                return NULL;
+        }
+        memcpy(line + (*length)++, "\n", 2);
+        return line;
 }
 
 static int connect_to(const struct sockaddr_un *address, socklen_t length)
@@ -105,11 +113,14 @@ static int agent_listener(struct sockaddr_un *address, socklen_t *length)
         return fd;
 }
 
+/* The replies are read and dropped (FUZZ_VERBOSE=1 shows them). */
 static void drain(int fd)
 {
         char reply[4096];
-        while (recv(fd, reply, sizeof(reply), MSG_DONTWAIT) > 0)
-                ;
+        ssize_t n;
+        while ((n = recv(fd, reply, sizeof(reply), MSG_DONTWAIT)) > 0)
+                if (getenv("FUZZ_VERBOSE"))
+                        fwrite(reply, 1, (size_t)n, stderr);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
