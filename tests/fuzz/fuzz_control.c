@@ -35,6 +35,17 @@
 static struct audit_key user_key;
 static struct reins_strv deny;
 
+static char runtime[] = "/tmp/reins-fuzz-XXXXXX";
+
+/* The sockets are gone with each session; their directories go at exit. */
+static void remove_runtime(void)
+{
+        char reins[sizeof(runtime) + 8];
+        snprintf(reins, sizeof(reins), "%s/reins", runtime);
+        rmdir(reins);
+        rmdir(runtime);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
         (void)argc;
@@ -43,8 +54,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         FUZZ_CHECK(sodium_init() >= 0);
         crypto_sign_seed_keypair(user_key.public_key, user_key.secret_key, seed);
         /* a private runtime directory of our own for the control socket */
-        static char runtime[] = "/tmp/reins-fuzz-XXXXXX";
         FUZZ_CHECK(mkdtemp(runtime) != NULL);
+        atexit(remove_runtime);
         setenv("XDG_RUNTIME_DIR", runtime, 1);
         FUZZ_CHECK(strv_push(&deny, "blocked.test") == 0);
         json_object_seed(1);
