@@ -169,6 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct audit_verify_result result;
         audit_verify_buffer(copy, trail_length, NULL, &result);
         FUZZ_CHECK(result.message[0] != '\0' && result.intact <= result.records);
+        FUZZ_CHECK(!strstr(result.message, "18446744073709551615")); /* no record -1 */
         if ((data[0] & 1) && c.faithful && c.count > 0 &&
             !(result.verdict == AUDIT_INTACT || result.verdict == AUDIT_UNSEALED ||
               result.verdict == AUDIT_APPENDED)) {
