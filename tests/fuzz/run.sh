@@ -49,7 +49,7 @@ for name in "${names[@]}"; do
 		passed=$((passed + 1))
 	else
 		echo "fuzz $name: FAILED (exit $status) after ${executions:-?} executions; log $log" >&2
-		grep -E '^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written|.*runtime error)' "$log" |
+		grep -E '^(INFO: Seed|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written|.*runtime error|.*property does not hold)' "$log" |
 			head -n 20 >&2 || tail -n 40 "$log" >&2
 		failed=$((failed + 1))
 	fi
