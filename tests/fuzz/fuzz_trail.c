@@ -45,7 +45,14 @@ static void check_text(const char *text, bool colour)
 {
         FUZZ_CHECK(text != NULL);
         for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-                FUZZ_CHECK((*p >= 0x20 && *p < 0x7f) || (colour && *p == 0x1b));
+                if (!((*p >= 0x20 && *p < 0x7f) || (colour && *p == 0x1b))) {
+                        fprintf(stderr, "byte 0x%02x at %zu in: ", *p,
+                                (size_t)(p - (const unsigned char *)text));
+                        for (const unsigned char *q = (const unsigned char *)text; *q; q++)
+                                fprintf(stderr, *q >= 0x20 && *q < 0x7f ? "%c" : "\\x%02x", *q);
+                        fprintf(stderr, "\n");
+                        FUZZ_CHECK(false && "text for a person holds a control byte");
+                }
 }
 
 static void render(const char *line, size_t length)
