@@ -10,6 +10,7 @@
 #include "cli/control_client.h"
 #include "audit/text.h"
 #include "cli/cli.h"
+#include "cli/notice.h"
 
 static void ps_usage(FILE *out)
 {
@@ -112,7 +113,7 @@ int cli_ps(int argc, char **argv)
         struct reins_error err = {0};
         json_t *sessions = NULL;
         if (runtime_list(&sessions, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         if (!as_json)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "cli/run_events.h"
 #include "cli/run_govern.h"
 #include "cli/run_risk.h"
@@ -491,7 +492,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         clock_gettime(CLOCK_MONOTONIC, &started);
 
         if (seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny, &seccomp, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         if (run_check_landlock(plan, &in.landlock_abi) < 0)
@@ -499,7 +500,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         run_prepare_terminal(&in);
         supervise_block_signals();
         if (spawn_sandbox(&in, &sandbox, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         /* while the sandbox builds its root */
@@ -538,7 +539,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         /* EPIPE: the sandbox already failed; the loop below reads why */
         if (spawn_send_limits(&sandbox, in.cgroup, in.rlimit_fallback, &err) < 0 &&
             err.code != EPIPE) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 spawn_kill(&sandbox);
                 goto out;
         }
@@ -553,7 +554,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         if (plan->overlay && plan->limits.workspace_size_bytes > 0)
                 config.workspace_copy = &args->workspace_copy;
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
         /* the capped copy lived in memory: it goes to the session directory
          * before the session ends (the sandbox is gone, the copy is still) */
         if (args->workspace_copy >= 0) {
@@ -602,7 +603,7 @@ int cli_run(int argc, char **argv)
          * the sandbox (a workspace may contain the home directory) */
         run_prepare_own_dirs(&args);
         if (run_govern_load_token(&args.govern, args.token_file, args.user_key, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         args.plan.write_limit = run_govern_write_limit(&args.govern);
@@ -610,7 +611,7 @@ int cli_run(int argc, char **argv)
             policy_check_supported(policy, &err) < 0 ||
             run_plant_canaries(&args, policy, &err) < 0 ||
             plan_build(policy, &args.plan, &plan, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         if (plan->host_network && !args.quiet)
@@ -631,12 +632,12 @@ int cli_run(int argc, char **argv)
              (run_risk_start(&args.risk, policy, plan, &args.events, &args.govern, &args.trail,
                              args.quiet, &err) < 0 ||
               run_risk_watch_canaries(&args.risk, &args.canaries, &err) < 0))) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         if (plan->overlay && run_workspace_start(plan, policy, args.session, args.resume,
                                                  &args.workspace, &args.events, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         if (plan->overlay) {

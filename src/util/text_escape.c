@@ -54,9 +54,9 @@ static bool code_point_is_hidden_control(uint32_t code)
 }
 
 /* The escaped form of the unit at p (one byte, or one UTF-8 character) in
- * unit[] (not NUL-terminated, at most 6 bytes); returns its length and sets
+ * unit[] (not NUL-terminated, at most 10 bytes); returns its length and sets
  * *used to the number of input bytes it stands for. */
-static size_t escape_unit(const unsigned char *p, size_t left, unsigned flags, char unit[8],
+static size_t escape_unit(const unsigned char *p, size_t left, unsigned flags, char unit[12],
                           size_t *used)
 {
         unsigned char c = p[0];
@@ -86,7 +86,7 @@ static size_t escape_unit(const unsigned char *p, size_t left, unsigned flags, c
                         return 2;
                 default:
                         if (c < 0x20 || c == 0x7f) {
-                                snprintf(unit, 8, "\\x%02x", c);
+                                snprintf(unit, 12, "\\x%02x", c);
                                 return 4;
                         }
                 }
@@ -96,12 +96,16 @@ static size_t escape_unit(const unsigned char *p, size_t left, unsigned flags, c
         uint32_t code = 0;
         size_t n = utf8_sequence(p, left, &code);
         if (n == 0) {
-                snprintf(unit, 8, "\\x%02x", c);
+                snprintf(unit, 12, "\\x%02x", c);
                 return 4;
         }
         *used = n;
-        if (code_point_is_hidden_control(code)) {
-                snprintf(unit, 8, "\\u%04x", (unsigned)code);
+        if (code_point_is_hidden_control(code) || (flags & TEXT_ESCAPE_ASCII)) {
+                if (code > 0xffff) {
+                        snprintf(unit, 12, "\\U%08x", (unsigned)code);
+                        return 10;
+                }
+                snprintf(unit, 12, "\\u%04x", (unsigned)code);
                 return 6;
         }
         memcpy(unit, p, n);
@@ -114,7 +118,7 @@ size_t text_escape(char *out, size_t size, const char *bytes, size_t length, uns
         size_t total = 0, written = 0, used = 0;
         bool full = size == 0;
         for (size_t i = 0; i < length; i += used) {
-                char unit[8];
+                char unit[12];
                 size_t n = escape_unit(p + i, length - i, flags, unit, &used);
                 /* all or nothing per unit: a cut "\x1" or half a character
                  * would make the shown text lie */
@@ -165,8 +169,84 @@ void text_escape_write(FILE *out, const char *bytes, size_t length, unsigned fla
         const unsigned char *p = (const unsigned char *)bytes;
         size_t used = 0;
         for (size_t i = 0; i < length; i += used) {
-                char unit[8];
+                char unit[12];
                 size_t n = escape_unit(p + i, length - i, flags, unit, &used);
                 fwrite(unit, 1, n, out);
         }
+}
+
+/* ---- a stream of escaped lines -------------------------------------------- */
+
+struct text_lines {
+        FILE *out;
+        unsigned flags;
+        unsigned char held[3]; /* the start of a character cut by the write boundary */
+        size_t held_length;
+};
+
+/* How many bytes at the end of p[0..n) begin a UTF-8 sequence that the next
+ * write may complete. */
+static size_t utf8_cut_tail(const unsigned char *p, size_t n)
+{
+        for (size_t k = 1; k <= 3 && k <= n; k++) {
+                unsigned char c = p[n - k];
+                if (c >= 0x80 && c <= 0xbf)
+                        continue; /* a continuation byte: look further back */
+                size_t needs = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+                return c >= 0xc2 && c <= 0xf4 && needs > k ? k : 0;
+        }
+        return 0;
+}
+
+static void text_lines_put(struct text_lines *t, const char *bytes, size_t length)
+{
+        const char *end = bytes + length;
+        for (const char *p = bytes; p < end;) {
+                const char *newline = memchr(p, '\n', (size_t)(end - p));
+                const char *stop = newline ? newline : end;
+                text_escape_write(t->out, p, (size_t)(stop - p), t->flags);
+                if (newline)
+                        fputc('\n', t->out);
+                p = newline ? newline + 1 : end;
+        }
+}
+
+static ssize_t text_lines_write(void *cookie, const char *buf, size_t size)
+{
+        struct text_lines *t = cookie;
+        char *joined = malloc(t->held_length + size);
+        if (!joined)
+                return -1;
+        memcpy(joined, t->held, t->held_length);
+        memcpy(joined + t->held_length, buf, size);
+        size_t length = t->held_length + size;
+        size_t cut = utf8_cut_tail((const unsigned char *)joined, length);
+        text_lines_put(t, joined, length - cut);
+        memcpy(t->held, joined + length - cut, cut);
+        t->held_length = cut;
+        free(joined);
+        return ferror(t->out) ? -1 : (ssize_t)size;
+}
+
+static int text_lines_close(void *cookie)
+{
+        struct text_lines *t = cookie;
+        text_lines_put(t, (const char *)t->held, t->held_length); /* never completed */
+        int r = fflush(t->out) == 0 && !ferror(t->out) ? 0 : -1;
+        free(t);
+        return r;
+}
+
+FILE *text_escape_lines_open(FILE *out, unsigned flags)
+{
+        struct text_lines *t = calloc(1, sizeof(*t));
+        if (!t)
+                return NULL;
+        t->out = out;
+        t->flags = flags;
+        FILE *stream = fopencookie(
+            t, "w", (cookie_io_functions_t){.write = text_lines_write, .close = text_lines_close});
+        if (!stream)
+                free(t);
+        return stream;
 }

@@ -15,7 +15,9 @@
  *           well-formed UTF-8 (raw C1 bytes 0x80-0x9F among them);
  *   "\uNNNN"  a well-formed character that is a C1 control (U+0080-U+009F),
  *           a bidi control (U+061C, U+200E, U+200F, U+202A-U+202E,
- *           U+2066-U+2069) or a line/paragraph separator (U+2028, U+2029).
+ *           U+2066-U+2069) or a line/paragraph separator (U+2028, U+2029);
+ *           with TEXT_ESCAPE_ASCII every character above U+007F ("\UNNNNNNNN"
+ *           above U+FFFF).
  * Every form is one bash $'…' understands, so TEXT_ESCAPE_SHELL output in
  * $'…' is the exact argument back. Each escape is longer than what it
  * stands for: the escaped length equals the input length exactly when
@@ -31,6 +33,8 @@ enum text_escape_flags {
         TEXT_ESCAPE_KEEP_TAB = 1 << 0,       /* a tab stays a tab (diff bodies) */
         TEXT_ESCAPE_KEEP_BACKSLASH = 1 << 1, /* '\' stays: text read, never decoded (diff bodies) */
         TEXT_ESCAPE_SHELL = 1 << 2,          /* inside bash $'…': '\'' as "\'" */
+        TEXT_ESCAPE_ASCII = 1 << 3,          /* every character above U+007F as \uNNNN or \UNNNNNNNN
+                                                (formats for machines that promise ASCII) */
 };
 
 /* The escaped form of `length` bytes into out, like snprintf: at most
@@ -51,5 +55,11 @@ char *text_escape_dup(const char *bytes, size_t length, unsigned flags);
 
 /* The escaped form written to a stream. */
 void text_escape_write(FILE *out, const char *bytes, size_t length, unsigned flags);
+
+/* A stream whose text reaches `out` escaped line by line: '\n' passes, the
+ * rest is escaped as by text_escape (a character cut by a write boundary is
+ * kept whole). For multi-line output bound for a terminal (a patch).
+ * fclose() flushes it; `out` stays open. NULL when out of memory. */
+FILE *text_escape_lines_open(FILE *out, unsigned flags);
 
 #endif

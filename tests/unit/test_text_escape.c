@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,8 @@ static void test_flags(void **state)
         CHECK("a\\b\tc'", 0, "a\\\\b\\tc'");
         CHECK("a\\b\tc", TEXT_ESCAPE_KEEP_TAB | TEXT_ESCAPE_KEEP_BACKSLASH, "a\\b\tc");
         CHECK("it's\n", TEXT_ESCAPE_SHELL, "it\\'s\\n");
+        CHECK("caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80\xff", TEXT_ESCAPE_ASCII,
+              "caf\\u00e9 \\u65e5 \\U0001f600\\xff");
         /* a kept tab still leaves the other controls escaped */
         CHECK("\t\r", TEXT_ESCAPE_KEEP_TAB, "\t\\r");
 }
@@ -201,6 +204,27 @@ static void test_truncation_keeps_units_whole(void **state)
         assert_string_equal(text_show(shown, sizeof(shown), NULL), "");
 }
 
+static void test_lines_stream(void **state)
+{
+        (void)state;
+        char *text = NULL;
+        size_t size = 0;
+        FILE *memory = open_memstream(&text, &size);
+        assert_non_null(memory);
+        FILE *lines = text_escape_lines_open(memory, TEXT_ESCAPE_KEEP_TAB);
+        assert_non_null(lines);
+        /* unbuffered: every fwrite reaches the filter as it is, so "日" and
+         * U+202E are cut across writes */
+        setvbuf(lines, NULL, _IONBF, 0);
+        fwrite("+a\x1b[2J\t\xe6", 1, 8, lines);
+        fwrite("\x97\xa5\n+\xe2\x80", 1, 6, lines);
+        fwrite("\xae\rz\n\xc3", 1, 5, lines);
+        assert_int_equal(fclose(lines), 0);
+        fclose(memory);
+        assert_string_equal(text, "+a\\x1b[2J\t\xe6\x97\xa5\n+\\u202e\\rz\n\\xc3");
+        free(text);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -212,6 +236,7 @@ int main(void)
             cmocka_unit_test(test_flags),
             cmocka_unit_test(test_round_trip_and_no_raw_control),
             cmocka_unit_test(test_truncation_keeps_units_whole),
+            cmocka_unit_test(test_lines_stream),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
