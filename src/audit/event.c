@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/text_escape.h"
+
 void event_bus_init(struct event_bus *bus, const char *session)
 {
         memset(bus, 0, sizeof(*bus));
@@ -89,7 +91,7 @@ void event_emit(struct event_bus *bus, const char *type, json_t *fields)
 void event_sink_stderr(void *ctx, const json_t *event)
 {
         (void)ctx;
-        char *text = json_dumps(event, JSON_COMPACT | JSON_ENSURE_ASCII);
+        char *text = text_json_dumps(event, JSON_COMPACT);
         if (text) {
                 fprintf(stderr, "reins: event %s\n", text);
                 free(text);

@@ -6,6 +6,7 @@
 
 #include "audit/clock.h"
 #include "audit/format.h"
+#include "util/text_escape.h"
 
 #ifndef REINS_VERSION
 #define REINS_VERSION "0.1"
@@ -388,9 +389,7 @@ char *audit_export_line(enum audit_export_format format, const json_t *record, c
         struct audit_buffer b = {.ascii = true};
         if (format == AUDIT_EXPORT_OCSF) {
                 json_t *ocsf = audit_export_ocsf(record);
-                char *line =
-                    ocsf ? json_dumps(ocsf, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
-                         : NULL;
+                char *line = ocsf ? text_json_dumps(ocsf, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
                 json_decref(ocsf);
                 return line;
         }

@@ -268,7 +268,7 @@ int cli_pending(int argc, char **argv)
         }
         json_t *all = approve_collect_pending();
         if (as_json) {
-                json_dumpf(all, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+                text_json_write(stdout, all, JSON_INDENT(2));
                 putchar('\n');
         } else if (json_array_size(all) == 0) {
                 printf("no pending requests\n");

@@ -120,7 +120,7 @@ static void audit_verify_print(const char *path, const char *message)
 
 static int audit_print_record(const json_t *record, bool as_json, bool colour)
 {
-        char *line = as_json ? json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+        char *line = as_json ? text_json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS)
                              : audit_format_line(record, colour);
         if (!line)
                 return -ENOMEM;

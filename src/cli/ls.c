@@ -152,7 +152,7 @@ int cli_ls(int argc, char **argv)
                 workspace_session_free(&s);
         }
         if (as_json) {
-                json_dumpf(list, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+                text_json_write(stdout, list, JSON_INDENT(2));
                 putchar('\n');
         }
         json_decref(list);

@@ -11,6 +11,7 @@
 #include "audit/text.h"
 #include "cli/cli.h"
 #include "cli/notice.h"
+#include "util/text_escape.h"
 
 static void ps_usage(FILE *out)
 {
@@ -128,8 +129,7 @@ int cli_ps(int argc, char **argv)
                 if (alive && id)
                         ps_live_status(entry, id);
                 if (as_json) {
-                        char *line =
-                            json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+                        char *line = text_json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
                         if (line)
                                 puts(line);
                         free(line);

@@ -250,3 +250,43 @@ FILE *text_escape_lines_open(FILE *out, unsigned flags)
                 free(t);
         return stream;
 }
+
+/* ---- JSON for a person's terminal ------------------------------------------ */
+
+char *text_json_dumps(const json_t *value, size_t flags)
+{
+        char *text = json_dumps(value, flags | JSON_ENSURE_ASCII);
+        if (!text)
+                return NULL;
+        size_t dels = 0, length = 0;
+        for (; text[length]; length++)
+                dels += text[length] == 0x7f;
+        if (dels == 0)
+                return text;
+        /* ASCII output holds DEL only inside strings, where \u007f means the same */
+        char *out = malloc(length + dels * 5 + 1);
+        if (out) {
+                char *p = out;
+                for (size_t i = 0; i < length; i++) {
+                        if (text[i] == 0x7f) {
+                                memcpy(p, "\\u007F", 6); /* jansson writes upper case */
+                                p += 6;
+                        } else {
+                                *p++ = text[i];
+                        }
+                }
+                *p = '\0';
+        }
+        free(text);
+        return out;
+}
+
+int text_json_write(FILE *out, const json_t *value, size_t flags)
+{
+        char *text = text_json_dumps(value, flags);
+        if (!text)
+                return -1;
+        int r = fputs(text, out) < 0 ? -1 : 0;
+        free(text);
+        return r;
+}

@@ -25,6 +25,7 @@
 #ifndef REINS_UTIL_TEXT_ESCAPE_H
 #define REINS_UTIL_TEXT_ESCAPE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -61,5 +62,11 @@ void text_escape_write(FILE *out, const char *bytes, size_t length, unsigned fla
  * kept whole). For multi-line output bound for a terminal (a patch).
  * fclose() flushes it; `out` stays open. NULL when out of memory. */
 FILE *text_escape_lines_open(FILE *out, unsigned flags);
+
+/* JSON a person may read on a terminal: jansson's ASCII form (every control
+ * and every character above U+007E as \uXXXX) with DEL, which jansson leaves
+ * raw, as \u007f too. A malloc'd string / written to out (0, or -1). */
+char *text_json_dumps(const json_t *value, size_t flags);
+int text_json_write(FILE *out, const json_t *value, size_t flags);
 
 #endif

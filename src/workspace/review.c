@@ -377,7 +377,7 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
         json_object_set_new(root, "changes", list);
         json_object_set_new(root, "protected_changes", json_integer((json_int_t)protected_count));
         if (r == 0) {
-                if (json_dumpf(root, out, JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0)
+                if (text_json_write(out, root, JSON_INDENT(2)) < 0)
                         r = -EIO;
                 fputc('\n', out);
         }

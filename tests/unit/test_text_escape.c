@@ -225,6 +225,16 @@ static void test_lines_stream(void **state)
         free(text);
 }
 
+static void test_json_for_a_terminal(void **state)
+{
+        (void)state;
+        json_t *v = json_pack("{s:s}", "a", "x\x7f\x1b\xc2\x9b\xe2\x80\xae\xc3\xa9");
+        char *s = text_json_dumps(v, JSON_COMPACT);
+        assert_string_equal(s, "{\"a\":\"x\\u007F\\u001B\\u009B\\u202E\\u00E9\"}");
+        free(s);
+        json_decref(v);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -237,6 +247,7 @@ int main(void)
             cmocka_unit_test(test_round_trip_and_no_raw_control),
             cmocka_unit_test(test_truncation_keeps_units_whole),
             cmocka_unit_test(test_lines_stream),
+            cmocka_unit_test(test_json_for_a_terminal),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
