@@ -54,6 +54,20 @@ def assert_shown_escaped(out, where, signs=ESCAPED_SIGNS, utf8=True):
         assert UTF8_KEPT in out, f"{where}: ordinary UTF-8 not kept in {out[-3000:]!r}"
 
 
+def own_runtime(caller):
+    """A runtime directory of the test's own (XDG_RUNTIME_DIR, private):
+    `reins ps`, `pending` and `approve --watch` then see this test's sessions
+    only, never those of other tests running as the same user."""
+    d = caller.mkdtemp(prefix="reins-rt-")
+    os.chmod(d, 0o700)
+    caller.runtime_env = {"XDG_RUNTIME_DIR": str(d)}
+    return caller.runtime_env
+
+
+def env_of(caller):
+    return caller.env(getattr(caller, "runtime_env", None))
+
+
 def argv_bytes(caller, args):
     """caller.argv, but bytes arguments stay bytes."""
     return caller.prefix + [caller.reins] + [a if isinstance(a, bytes) else str(a) for a in args]
@@ -61,7 +75,7 @@ def argv_bytes(caller, args):
 
 def run_bytes(caller, args, *, cwd=None, timeout=TIMEOUT):
     """`reins ARGS...` with stdout and stderr as bytes, as they would reach a terminal."""
-    return subprocess.run(argv_bytes(caller, args), cwd=cwd or caller.home, env=caller.env(),
+    return subprocess.run(argv_bytes(caller, args), cwd=cwd or caller.home, env=env_of(caller),
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
 
 
@@ -107,9 +121,9 @@ while not os.path.exists("go") and time.time() < deadline:
 def pending_requests(caller, count, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        r = caller.run(["pending", "--json"])
+        r = caller.run(["pending", "--json"], env=caller.runtime_env)
         assert r.returncode == 0, r.stderr
-        found = json.loads(r.stdout)
+        found = [x for x in json.loads(r.stdout) if x.get("reason") == HOSTILE_TEXT]
         if len(found) >= count:
             return found
         time.sleep(0.1)
@@ -117,14 +131,15 @@ def pending_requests(caller, count, timeout=60):
 
 
 def test_agent_requests_escaped_on_every_output(caller, pty_sessions):
+    runtime = own_runtime(caller)
     ws = caller.workspace()
     caller.write(ws / "ask.py", ASK_SCRIPT)
     pol = caller.write(ws / "policy.yaml", "version: 1\nextends: default\n"
                        "network:\n  mode: proxy\napprovals: {timeout: 120s}\n")
-    watch = pty_sessions(caller.pty(["approve", "--watch"], cols=400))
+    watch = pty_sessions(caller.pty(["approve", "--watch"], cols=400, env=runtime))
     watch.expect(rb"watching for approval requests", timeout=10)
     session = caller.popen(["run", "-p", pol, "-w", ws, "--", "python3", "ask.py",
-                            json.dumps(HOSTILE_TEXT)], cwd=ws)
+                            json.dumps(HOSTILE_TEXT)], cwd=ws, env=runtime)
     try:
         requests = pending_requests(caller, 2)
         by_kind = {r["kind"]: r for r in requests}
@@ -182,6 +197,7 @@ with open("edit.txt", "ab") as f:
 
 
 def test_file_names_and_contents_escaped_in_review(caller, pty_sessions):
+    own_runtime(caller)
     name = HOSTILE_BYTES
     # in direct mode the trail's files.changed record names them
     direct = caller.workspace()
@@ -211,7 +227,7 @@ def test_file_names_and_contents_escaped_in_review(caller, pty_sessions):
     assert r.returncode == 0, r.stderr
     assert HOSTILE_TEXT.encode() in r.stdout  # a content line, byte for byte
     # ... escaped on a terminal
-    patch = pty_sessions(caller.pty(["diff", sid, "--patch"], cols=400))
+    patch = pty_sessions(caller.pty(["diff", sid, "--patch"], cols=400, env=caller.runtime_env))
     assert patch.wait() == 0, patch.output()
     assert_no_raw_control(patch.buf, "reins diff --patch on a terminal", pty=True)
     assert_shown_escaped(patch.buf, "reins diff --patch on a terminal")
@@ -241,6 +257,7 @@ except OSError:
 
 
 def test_argv_escaped_in_audit_and_ps(caller):
+    own_runtime(caller)
     ws = caller.workspace()
     caller.write(ws / "exec.py", EXEC_HOSTILE)
     r = run_bytes(caller, ["run", "-w", ws, "--", "python3", "exec.py", HOSTILE_BYTES.hex()],
@@ -253,7 +270,7 @@ def test_argv_escaped_in_audit_and_ps(caller):
     # reins ps shows a running session's command (here one with the same bytes)
     p = subprocess.Popen(argv_bytes(caller, ["run", "-w", ws, "--", "python3", "-c",
                                              "import time, sys; time.sleep(60)", HOSTILE_BYTES]),
-                         cwd=ws, env=caller.env(), stdin=subprocess.DEVNULL,
+                         cwd=ws, env=env_of(caller), stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 30
@@ -294,6 +311,7 @@ print("tls-ish", talk(b"CONNECT ok.example.test:443 HTTP/1.1\r\nHost: ok.example
 
 
 def test_proxy_hosts_escaped(caller):
+    own_runtime(caller)
     ws = caller.workspace()
     caller.write(ws / "proxy.py", PROXY_HOSTILE)
     host = HOSTILE_BYTES.replace(b"\n", b"")[:200]
