@@ -172,7 +172,7 @@ int cli_apply(int argc, char **argv)
 out:
         fflush(stdout);
         if (workspace_record_close(&record, &err) < 0) {
-                fprintf(stderr, "reins: audit trail: %s\n", err.message);
+                notice("audit trail: %s", err.message);
                 status = EXIT_REINS_FAILED;
         }
         workspace_changes_free(&changes);

@@ -435,7 +435,7 @@ static int audit_bench_command(int argc, char **argv)
                 rmdir(tmpdir);
         }
         if (r < 0) {
-                fprintf(stderr, "reins: audit bench: %s\n", err.message);
+                notice("audit bench: %s", err.message);
                 return EXIT_REINS_FAILED;
         }
         printf("append (trail): %llu events in %.3f s = %.0f events/s (%.1f MiB, %.0f "

@@ -88,7 +88,7 @@ int cli_discard(int argc, char **argv)
                             json_pack("{s:s, s:s}", "id", session.id, "lower", session.lower));
                 }
                 if (workspace_record_close(&record, &err) < 0) {
-                        fprintf(stderr, "reins: audit trail: %s\n", err.message);
+                        notice("audit trail: %s", err.message);
                         status = EXIT_REINS_FAILED;
                 }
                 workspace_session_free(&session);

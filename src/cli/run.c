@@ -392,9 +392,8 @@ static int run_open_trail(struct run_args *args)
                 free(dir);
         }
         if (!path || audit_trail_open(path, &args->trail, &err) < 0) {
-                fprintf(stderr, "reins: cannot write the audit trail%s%s: %s (use --audit PATH)\n",
-                        path ? " " : "", path ? path : "",
-                        err.message[0] ? err.message : "out of memory");
+                notice("cannot write the audit trail%s%s: %s (use --audit PATH)", path ? " " : "",
+                       path ? path : "", err.message[0] ? err.message : "out of memory");
                 free(path);
                 return -1;
         }
@@ -423,7 +422,7 @@ static void run_close_trail(struct run_args *args)
 {
         struct reins_error err = {0};
         if (args->trail && audit_trail_close(args->trail, &err) < 0)
-                fprintf(stderr, "reins: closing the audit trail: %s\n", err.message);
+                notice("closing the audit trail: %s", err.message);
         args->trail = NULL;
 }
 
@@ -530,8 +529,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                                     json_string(run_govern_control_path(&args->govern)));
         struct reins_error reg_err = {0};
         if (runtime_register(args->session, getpid(), info, &reg_err) < 0 && !args->quiet)
-                fprintf(stderr, "reins: note: session not listed by 'reins ps': %s\n",
-                        reg_err.message);
+                notice("note: session not listed by 'reins ps': %s", reg_err.message);
         json_decref(info);
         /* the workspace as it was, to report what the session changed */
         struct changes_snapshot *before = run_snapshot_workspace(plan);

@@ -56,7 +56,7 @@ static void token_usage(FILE *out)
 
 static int token_fail(const struct reins_error *err)
 {
-        fprintf(stderr, "reins: %s\n", err->message);
+        notice("%s", err->message);
         return EXIT_REINS_FAILED;
 }
 
@@ -402,8 +402,7 @@ static int token_refused(enum token_failure failure, const struct reins_error *e
 {
         if (failure == TOKEN_OK)
                 return token_fail(err);
-        fprintf(stderr, "reins: token refused: %s: %s\n", token_failure_name(failure),
-                err->message);
+        notice("token refused: %s: %s", token_failure_name(failure), err->message);
         return TOKEN_EXIT_REFUSED;
 }
 
