@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/notice.h"
 #include "util/text_escape.h"
 
 void event_bus_init(struct event_bus *bus, const char *session)
@@ -93,7 +94,9 @@ void event_sink_stderr(void *ctx, const json_t *event)
         (void)ctx;
         char *text = text_json_dumps(event, JSON_COMPACT);
         if (text) {
-                fprintf(stderr, "reins: event %s\n", text);
+                /* a notice (util/notice.h): framed for a raw terminal; the
+                 * JSON is ASCII already, its backslashes stay as they are */
+                notice_with(TEXT_ESCAPE_KEEP_BACKSLASH, "event %s", text);
                 free(text);
         }
 }

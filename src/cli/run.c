@@ -583,6 +583,7 @@ int cli_run(int argc, char **argv)
         int status = EXIT_REINS_FAILED;
 
         run_ensure_std_fds();
+        cli_notice_install(); /* notices while the terminal is raw (cli/notice.h) */
         int r = run_parse(argc, argv, &args);
         if (r != 0) {
                 status = r < 0 ? 0 : r;
