@@ -156,8 +156,8 @@ static void test_cef_hostile_type(void **state)
         char *line = audit_export_line(AUDIT_EXPORT_CEF, record, NULL);
         assert_non_null(line);
         assert_single_ascii_line(line);
-        /* text-escaped (\xNN), then CEF-escaped ('\' and '|' get a '\') */
-        assert_non_null(strstr(line, "|risk.x\\\\x1b[2J\\\\x07\\\\x7f\\\\xc2\\\\x9b\\|y|"));
+        /* text-escaped (\xNN, U+009B as \u009b), then CEF-escaped ('\' and '|' get a '\') */
+        assert_non_null(strstr(line, "|risk.x\\\\x1b[2J\\\\x07\\\\x7f\\\\u009b\\|y|"));
         free(line);
         json_decref(record);
 }
