@@ -336,10 +336,16 @@ static void export_cef(struct audit_buffer *b, const json_t *r)
         int severity = strcmp(type, "limit") == 0 ? 7 : audit_record_is_denial(r) ? 6 : 3;
         struct audit_buffer name = {.ascii = true};
         audit_format_summary(&name, r);
+        /* the type is a value of the record like any other (whoever can
+         * write the trail chooses it): ASCII and control-free first */
+        struct audit_buffer class_id = {0};
+        audit_text_escape(&class_id, type, strlen(type));
         audit_buffer_adds(b, "CEF:0|reins|reins|");
         audit_cef_escape_header(b, REINS_VERSION, strlen(REINS_VERSION));
         audit_buffer_addc(b, '|');
-        audit_cef_escape_header(b, type, strlen(type));
+        if (class_id.data)
+                audit_cef_escape_header(b, class_id.data, class_id.length);
+        audit_buffer_free(&class_id);
         audit_buffer_addc(b, '|');
         if (name.data)
                 audit_cef_escape_header(b, name.data, name.length > 512 ? 512 : name.length);

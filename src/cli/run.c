@@ -17,6 +17,8 @@
 #include "cli/run_govern.h"
 #include "cli/run_risk.h"
 #include "govern/canary.h"
+#include "audit/dirs.h"
+#include "cli/run_notices.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
 #include "audit/changes.h"
@@ -44,9 +46,10 @@ struct run_args {
         struct audit_trail *trail;
         struct timespec last_flush;
         FILE *event_stream;
-        char *trail_dir;   /* resolved (and created) once, before the plan */
-        char user_key[65]; /* the user's public key, hex; "" when unreadable */
-        unsigned parallel; /* --parallel N (overlay) */
+        struct run_notices notices; /* what was refused, said on the terminal */
+        char *trail_dir;            /* resolved (and created) once, before the plan */
+        char user_key[65];          /* the user's public key, hex; "" when unreadable */
+        unsigned parallel;          /* --parallel N (overlay) */
         struct workspace_session workspace;
         int workspace_copy;     /* limits.workspace_size: the copy's tmpfs while it runs, else -1 */
         const char *token_file; /* --token FILE */
@@ -352,6 +355,24 @@ static void run_prepare_own_dirs(struct run_args *args)
                 args->user_key[0] = '\0';
 }
 
+/* filesystem.cache: reins' own per-project directories exist (private to
+ * the caller, never through a symlink) before the sandbox binds them. */
+static int run_prepare_caches(const struct reins_plan *plan, struct reins_error *err)
+{
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (!op->create_source)
+                        continue;
+                int r = audit_mkdir_parents(op->source);
+                if (r < 0)
+                        return reins_error_errno(err, -r, "filesystem.cache: creating %s",
+                                                 op->source);
+                if ((r = audit_dir_check(op->source, true, AUDIT_DIR_PRIVATE, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* `canaries: true`: fake credentials next to the trails (reins' private
  * state, hidden from the sandbox), bound at their home paths by the plan. */
 static int run_plant_canaries(struct run_args *args, const struct reins_policy *policy,
@@ -437,7 +458,9 @@ static int run_open_events(struct run_args *args)
         }
         event_bus_init(&args->events, args->session);
         if (args->plan.verbosity > 0)
-                event_bus_add_sink(&args->events, event_sink_stderr, NULL);
+                event_bus_add_sink(&args->events, run_notices_verbose_sink, NULL);
+        else if (!args->quiet)
+                event_bus_add_sink(&args->events, run_notices_sink, &args->notices);
         if (args->events_to) {
                 args->event_stream = run_open_event_stream(args->events_to);
                 if (!args->event_stream)
@@ -567,6 +590,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
+        run_notices_finish(&args->notices, args->session);
         close(sandbox.pidfd);
         close(sandbox.status_fd);
 out:
@@ -611,12 +635,14 @@ int cli_run(int argc, char **argv)
         if (policy_load(args.policy, &policy, &err) < 0 ||
             policy_check_supported(policy, &err) < 0 ||
             run_plant_canaries(&args, policy, &err) < 0 ||
-            plan_build(policy, &args.plan, &plan, &err) < 0) {
+            plan_build(policy, &args.plan, &plan, &err) < 0 || run_prepare_caches(plan, &err) < 0) {
                 cli_error(&err);
                 goto out;
         }
-        if (!args.quiet)
-                run_report_tracked_hidden(stderr, plan);
+        if (!args.quiet) {
+                run_report_tracked_hidden(plan);
+                run_report_toolchain(plan);
+        }
         if (plan->host_network && !args.quiet)
                 fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "
                                 "network; there is no egress control\n");
