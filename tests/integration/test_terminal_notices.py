@@ -31,8 +31,22 @@ def ask(reason):
     opener.open(req).read()
     time.sleep(0.3)  # let the notice reach the terminal before what follows
 
+def denied():
+    # a destination the policy does not allow: reins says "denied" on the terminal
+    try:
+        urllib.request.urlopen("http://denied.example.test/", timeout=20).read()
+    except Exception:
+        pass
+    time.sleep(0.3)
+
 out = sys.stdout
-if sys.argv[1] == "lines":
+if sys.argv[1] == "denied":
+    out.write("partial")
+    out.flush()
+    denied()
+    out.write("after1\nafter2\n")
+    out.flush()
+elif sys.argv[1] == "lines":
     out.write("partial")  # a line not finished when the notice comes
     out.flush()
     ask("lines")
@@ -50,7 +64,7 @@ else:
     out.flush()
 while not os.path.exists("go"):
     time.sleep(0.05)
-if sys.argv[1] != "lines":
+if sys.argv[1] == "tui":
     out.write("\x1b[?1049l")
 print("agent-done")
 """
@@ -138,6 +152,22 @@ def test_notice_starts_at_column_0_and_ends_the_line(caller):
     assert screen[i].startswith("reins: approval needed: "), "\n".join(screen)
     assert screen[i - 1] == "partial", "\n".join(screen)
     # it ends with "\r\n": what the program prints next starts at column 0
+    rest = [line for line in screen[i + 1:] if line]
+    assert rest[:2] == ["after1", "after2"], "\n".join(screen)
+
+
+def test_denial_line_starts_at_column_0_and_ends_the_line(caller):
+    tmux, ws = start(caller, "denied")
+    try:
+        screen = [line.rstrip() for line in tmux.wait_for("after2")]
+        finish(tmux, ws)
+    finally:
+        tmux.close()
+    notice = [i for i, line in enumerate(screen) if "denied denied.example.test" in line]
+    assert len(notice) == 1, "\n".join(screen)
+    i = notice[0]
+    assert screen[i].startswith("reins: denied "), "\n".join(screen)
+    assert screen[i - 1] == "partial", "\n".join(screen)
     rest = [line for line in screen[i + 1:] if line]
     assert rest[:2] == ["after1", "after2"], "\n".join(screen)
 
