@@ -2,12 +2,15 @@
  * agent, age, state, workspace and number of changed files. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "audit/text.h"
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "util/json_text.h"
-#include "workspace/gitformat.h"
+#include "util/text_escape.h"
 #include "workspace/protect.h"
 #include "workspace/session.h"
 
@@ -92,19 +95,19 @@ int cli_ls(int argc, char **argv)
         struct reins_error err = {0};
         struct reins_strv ids = {0};
         if (workspace_session_list(&ids, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         long long now = (long long)time(NULL);
         json_t *list = json_array();
         if (!as_json)
-                printf("%-24s  %-14s %6s  %-14s %7s  %s\n", "SESSION", "AGENT", "AGE", "STATE",
-                       "CHANGED", "WORKSPACE");
+                printf("%-24s  %-14s %6s  %-14s %7s  %-30s  %s\n", "SESSION", "AGENT", "AGE",
+                       "STATE", "CHANGED", "WORKSPACE", "COMMAND");
         int status = 0;
         for (size_t i = 0; i < ids.count; i++) {
                 struct workspace_session s = {0};
                 if (workspace_session_open(ids.items[i], &s, &err) < 0) {
-                        fprintf(stderr, "reins: %s\n", err.message);
+                        cli_error(&err);
                         status = EXIT_REINS_FAILED;
                         workspace_session_free(&s);
                         continue;
@@ -141,15 +144,26 @@ int cli_ls(int argc, char **argv)
                         else
                                 snprintf(count, sizeof(count), "%lld", changed);
                         const char *agent = json_string_value(json_object_get(s.meta, "agent"));
+                        char shown[64];
                         printf("%-24s  %-14s %6s  %-14s %7s  ", s.id,
-                               agent && agent[0] ? agent : "-", age, state, count);
-                        git_write_path(stdout, "", s.lower);
+                               agent && agent[0] ? text_show(shown, sizeof(shown), agent) : "-",
+                               age, state, count);
+                        char workspace[256];
+                        printf("%-30s  ", text_show(workspace, sizeof(workspace), s.lower));
+                        /* the command as a shell would take it back, escaped */
+                        struct audit_buffer command = {0};
+                        const json_t *argv_json = json_object_get(s.meta, "command");
+                        if (argv_json)
+                                audit_value_text(&command, argv_json);
+                        char *text = audit_buffer_take(&command);
+                        fputs(text ? text : "-", stdout);
+                        free(text);
                         putchar('\n');
                 }
                 workspace_session_free(&s);
         }
         if (as_json) {
-                json_dumpf(list, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+                text_json_write(stdout, list, JSON_INDENT(2));
                 putchar('\n');
         }
         json_decref(list);

@@ -12,8 +12,10 @@
 
 #include "audit/clock.h"
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "govern/identity.h"
 #include "govern/token.h"
+#include "govern/token_meet.h"
 #include "govern/token_revoke.h"
 #include "policy/parse_units.h"
 #include "util/cleanup.h"
@@ -55,7 +57,7 @@ static void token_usage(FILE *out)
 
 static int token_fail(const struct reins_error *err)
 {
-        fprintf(stderr, "reins: %s\n", err->message);
+        notice("%s", err->message);
         return EXIT_REINS_FAILED;
 }
 
@@ -233,7 +235,7 @@ static int token_parse_args(int argc, char **argv, struct token_args *args)
         }
         struct reins_error err = {0};
         if (token_restrictions_validate(r, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_USAGE;
         }
         return 0;
@@ -334,12 +336,30 @@ static void token_print_sets(const char *what, const struct token_pattern_sets *
         printf("\n");
 }
 
+/* The intersection, written out: what every block allows at once. */
+static void token_print_meet(const char *what, const struct token_pattern_sets *sets,
+                             enum token_meet_kind kind)
+{
+        struct reins_strv meet = {0};
+        if (sets->count < 2 || token_meet(sets, kind, &meet) < 0) {
+                token_print_sets(what, sets);
+                return;
+        }
+        printf("  %s: ", what);
+        if (meet.count == 0)
+                printf("none (the blocks have none in common)");
+        else
+                token_print_list(&meet);
+        printf("  (the intersection of %zu blocks' lists)\n", sets->count);
+        strv_free(&meet);
+}
+
 static void token_print_rights(const struct token_rights *rights)
 {
         printf("effective rights (every block must allow it):\n");
-        token_print_sets("destinations", &rights->dest);
-        token_print_sets("writable paths", &rights->path);
-        token_print_sets("commands", &rights->cmd);
+        token_print_meet("destinations", &rights->dest, TOKEN_MEET_DEST);
+        token_print_meet("writable paths", &rights->path, TOKEN_MEET_PATH);
+        token_print_meet("commands", &rights->cmd, TOKEN_MEET_CMD);
         printf("  expires: ");
         if (rights->has_expires)
                 token_print_time(rights->expires);
@@ -401,8 +421,7 @@ static int token_refused(enum token_failure failure, const struct reins_error *e
 {
         if (failure == TOKEN_OK)
                 return token_fail(err);
-        fprintf(stderr, "reins: token refused: %s: %s\n", token_failure_name(failure),
-                err->message);
+        notice("token refused: %s: %s", token_failure_name(failure), err->message);
         return TOKEN_EXIT_REFUSED;
 }
 
@@ -529,7 +548,7 @@ static int token_revoke_cmd(struct token_args *args)
         bool added;
         rc = token_revoke(args->positional[0], &added, &err);
         if (rc == -EINVAL) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_USAGE;
         }
         if (rc < 0)

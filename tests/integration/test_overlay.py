@@ -172,10 +172,10 @@ def test_overlay_run_leaves_host_untouched_and_diff_lists_everything(caller):
     assert by_path["blob.bin"]["binary"] is True
     assert by_path["hard2"].get("hardlink") == "hard1" or by_path["hard1"].get("hardlink") == "hard2"
 
-    # the listing for a person: names quoted, protected flagged, binary named
+    # the listing for a person: names escaped, protected flagged, binary named
     r = reins(caller, "diff", sid)
     assert r.returncode == 0, r.stderr
-    assert '"new\\nline"' in r.stdout
+    assert "created      new\\nline (file 0644)" in r.stdout
     assert "PROTECTED" in r.stdout and ".git/hooks/pre-commit" in r.stdout
     assert "Binary file" in r.stdout and "\x00" not in r.stdout
     assert "-two\n+TWO" in r.stdout
@@ -458,6 +458,34 @@ def test_discard_and_unknown_sessions(caller):
     assert r.returncode != 0 and "no workspace session" in r.stderr
     r = reins(caller, "diff", "../../etc")
     assert r.returncode != 0 and "bad session id" in r.stderr
+
+
+def test_discard_all_and_older_than_skip_running_sessions(caller):
+    ws = caller.workspace()
+    caller.write(ws / "a", "a\n")
+    done1 = overlay_run(caller, ws, "echo 1 > b")
+    done2 = overlay_run(caller, ws, "echo 2 > c")
+    running = caller.popen(["run", "-w", ws, "--workspace-mode", "overlay", "--", "sleep",
+                            "30"], cwd=ws)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and len(list(state_dir(caller).iterdir())) < 3:
+            time.sleep(0.1)
+        r = reins(caller, "discard", "--older-than", "1h")
+        assert r.returncode == 0 and "no session to discard" in r.stdout, r.stdout + r.stderr
+        r = reins(caller, "discard", "--older-than", "x1")
+        assert r.returncode == 2 and "not a duration" in r.stderr
+        r = reins(caller, "discard", "--all")
+        assert r.returncode == 0, r.stderr
+        assert f"discarded session {done1}" in r.stdout and f"discarded session {done2}" in r.stdout
+        kept = re.search(r"kept session (\w+): it is running", r.stdout)
+        assert kept and (state_dir(caller) / kept.group(1)).exists(), r.stdout
+        assert not (state_dir(caller) / done1).exists()
+        ls = reins(caller, "ls")
+        assert "sleep 30" in ls.stdout and "COMMAND" in ls.stdout, ls.stdout
+    finally:
+        running.send_signal(signal.SIGTERM)
+        running.communicate(timeout=30)
 
 
 def test_state_dir_refused_when_others_can_write_it(caller):

@@ -263,6 +263,10 @@ def test_doctor_reports_kernel_features(caller):
         assert r.returncode == 0, r.stdout + r.stderr
     else:
         assert r.returncode in (0, 1), r.stdout + r.stderr
+    # the verdict names the rlimit fallback whenever the limits line does
+    verdict = next(l for l in r.stdout.splitlines() if l.startswith("verdict:"))
+    if "rlimit fallback" in r.stdout:
+        assert "rlimits" in verdict and "--strict" in verdict, verdict
 
 
 def test_relative_policy_path(caller):
