@@ -645,6 +645,7 @@ int cli_run(int argc, char **argv)
         if (!args.quiet) {
                 run_report_tracked_hidden(plan);
                 run_report_toolchain(plan);
+                run_report_missing_paths(plan);
         }
         if (plan->host_network && !args.quiet)
                 fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "
