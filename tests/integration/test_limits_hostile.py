@@ -153,3 +153,123 @@ def test_tcp_buffers_of_sockets_that_never_read(caller):
     assert queued <= limit, f"{queued >> 20} MiB queued in sockets under a 128 MiB limit"
     assert peak < SUPERVISOR_PEAK_MAX, peak
 
+
+
+# --------------------------------------------------------------------------
+# the egress proxy's connections
+
+IDLE_THEN_REQUEST = r"""
+import socket, sys
+port, count = int(sys.argv[1]), int(sys.argv[2])
+idle = []
+for i in range(count):
+    s = socket.socket()
+    s.settimeout(5)
+    try:
+        s.connect(("127.0.0.1", 3128))
+    except OSError as e:
+        print("idle connect failed", i, e)
+        break
+    idle.append(s)
+print("idle", len(idle), flush=True)
+# the failure criterion is a socket timeout well under the 30 s that idle
+# connections used to hold every slot for
+s = socket.create_connection(("127.0.0.1", 3128), timeout=5)
+try:
+    s.sendall(b"CONNECT echo.test:%d HTTP/1.1\r\nHost: echo.test\r\n\r\n" % port)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1024)
+        if not chunk:
+            break
+        head += chunk
+    print("reply", head.split(b"\r\n")[0].decode())
+    s.sendall(b"ping")
+    print("echo", s.recv(4).decode())
+except socket.timeout:
+    print("request timed out")
+"""
+
+
+@pytest.fixture(scope="module")
+def echo_port():
+    import sys
+    sys.path.insert(0, str(HERE / "proxy_helpers"))
+    import servers
+    server = servers.echo_server()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def proxy_policy(caller, ws, port):
+    return caller.write(ws / "policy.yaml",
+                        "version: 1\nextends: default\nnetwork:\n  mode: proxy\n"
+                        f"  allow: [\"echo.test:{port}\"]\n"
+                        "  hosts: {\"echo.test\": \"127.0.0.1\"}\n"
+                        "risk: {tier1: 1000000, tier2: 2000000, tier3: 3000000}\n")
+
+
+def test_idle_proxy_connections_do_not_block_a_new_request(caller, echo_port):
+    """1 024 connections that never send a request head held every slot of
+    the proxy (the cap was 1 024) and the agent's next request waited 30 s
+    for their timeout. At the cap the oldest of them now makes room."""
+    ws = caller.workspace()
+    pol = proxy_policy(caller, ws, echo_port)
+    evdir = caller.mkdtemp(prefix="reins-limits-ev-")
+    events = evdir / "events.jsonl"
+    r, peak = run_hostile(
+        caller, f"python3 -c '{IDLE_THEN_REQUEST}' {echo_port} 1024", ws=ws,
+        opts=["-p", pol, "--events", events])
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert "idle 1024" in r.stdout, r.stdout
+    assert "reply HTTP/1.1 200" in r.stdout and "echo ping" in r.stdout, r.stdout + r.stderr
+    assert peak < SUPERVISOR_PEAK_MAX, peak
+    import json
+    limits = [json.loads(line) for line in events.read_text().splitlines()
+              if '"type":"limit"' in line.replace(" ", "")]
+    kinds = [(e.get("kind"), e.get("summary", False)) for e in limits]
+    assert ("proxy_connections", False) in kinds and ("proxy_connections", True) in kinds, limits
+    summary = next(e for e in limits if e.get("summary"))
+    assert summary["evicted"] > 0, summary
+
+
+NON_READING_TUNNELS = r"""
+import socket, sys
+port, count = int(sys.argv[1]), int(sys.argv[2])
+tunnels = []
+for i in range(count):
+    s = socket.create_connection(("127.0.0.1", 3128), timeout=5)
+    s.sendall(b"CONNECT echo.test:%d HTTP/1.1\r\nHost: echo.test\r\n\r\n" % port)
+    if not s.recv(1024).startswith(b"HTTP/1.1 200"):
+        print("refused", i)
+        break
+    s.setblocking(False)
+    sent = 0
+    while sent < 64 << 20:       # the echo comes back; nobody reads it
+        try:
+            sent += s.send(b"x" * 65536)
+        except (BlockingIOError, OSError):
+            break
+    tunnels.append((s, sent))
+print("tunnels", len(tunnels), "sent", sum(n for _, n in tunnels), flush=True)
+"""
+
+
+def test_tunnels_that_never_read_hold_bounded_buffers(caller, echo_port):
+    """200 CONNECT tunnels whose client never reads the echo: kernel buffers
+    used to grow to tcp_rmem/tcp_wmem's maximum on each proxy socket (about
+    2 GiB). Each tunnel's buffers are now fixed in size: what the agent got
+    the proxy to take is bounded per tunnel."""
+    ws = caller.workspace()
+    pol = proxy_policy(caller, ws, echo_port)
+    r, peak = run_hostile(caller, f"python3 -c '{NON_READING_TUNNELS}' {echo_port} 200", ws=ws,
+                          opts=["-p", pol, "--memory", "1GiB"], timeout=300)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    m = r.stdout.split("tunnels")[1].split()
+    tunnels, sent = int(m[0]), int(m[2])
+    assert tunnels == 200, r.stdout
+    # the sandbox's own sockets hold some (its memory limit's business); the
+    # rest sits in the proxy's sockets and pipes and the echo server's
+    assert sent / tunnels < 8 * MiB, f"{sent / tunnels / MiB:.1f} MiB taken per tunnel"
+    assert peak < SUPERVISOR_PEAK_MAX, peak
