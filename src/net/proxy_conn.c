@@ -73,8 +73,8 @@ static struct proxy_conn *proxy_pick_victim(const struct proxy *proxy)
 
 void proxy_update_accept(struct proxy *proxy)
 {
-        bool can = !proxy->accept_paused && (proxy->conn_count < proxy->max_connections ||
-                                             proxy_pick_victim(proxy) != NULL);
+        bool can = !proxy->accept_paused &&
+                   (proxy->conn_count < proxy->max_connections || proxy_pick_victim(proxy) != NULL);
         proxy_handle_set(proxy, &proxy->listen, can ? EPOLLIN : 0);
 }
 
@@ -259,8 +259,8 @@ static void proxy_shed_client(struct proxy *proxy, int error)
 {
         proxy->refused_no_fd++;
         proxy_report_cap(proxy, &proxy->fd_reported,
-                         json_pack("{s:s, s:s, s:i}", "kind", "proxy_fds", "error",
-                                   strerror(error), "connections", (int)proxy->conn_count));
+                         json_pack("{s:s, s:s, s:i}", "kind", "proxy_fds", "error", strerror(error),
+                                   "connections", (int)proxy->conn_count));
         if (proxy->reserve_fd < 0) {
                 proxy->accept_paused = true; /* until the next tick */
                 return;
@@ -280,11 +280,10 @@ void proxy_accept(struct proxy *proxy)
                 struct proxy_conn *victim = NULL;
                 if (proxy->conn_count >= proxy->max_connections) {
                         victim = proxy_pick_victim(proxy);
-                        proxy_report_cap(
-                            proxy, &proxy->cap_reported,
-                            json_pack("{s:s, s:i, s:s}", "kind", "proxy_connections",
-                                      "max_connections", (int)proxy->max_connections, "action",
-                                      victim ? "evict-idle" : "wait"));
+                        proxy_report_cap(proxy, &proxy->cap_reported,
+                                         json_pack("{s:s, s:i, s:s}", "kind", "proxy_connections",
+                                                   "max_connections", (int)proxy->max_connections,
+                                                   "action", victim ? "evict-idle" : "wait"));
                         if (!victim)
                                 break;
                 }
@@ -383,8 +382,9 @@ void proxy_tick(struct proxy *proxy)
         }
         /* a request head has 10 s, and 2 s once over half of the
          * connections are open: idle sockets cannot hold the slots */
-        uint64_t head_ms = proxy->conn_count * 2 > proxy->max_connections ? PROXY_REQUEST_BUSY_MS
-                                                                           : PROXY_REQUEST_TIMEOUT_MS;
+        uint64_t head_ms = proxy->conn_count * 2 > proxy->max_connections
+                               ? PROXY_REQUEST_BUSY_MS
+                               : PROXY_REQUEST_TIMEOUT_MS;
         for (struct proxy_conn *c = proxy->conns, *next; c; c = next) {
                 next = c->next;
                 proxy_conn_progress(c); /* a burst that ended between two reports */

@@ -65,7 +65,7 @@
 #define PROXY_NARROW_SOCKBUF (64 * 1024)
 /* fds the supervisor keeps for itself whatever the proxy does: the proxy's
  * connection cap shrinks to fit RLIMIT_NOFILE without them */
-#define PROXY_FD_RESERVE 64
+#define PROXY_FD_RESERVE         64
 #define PROXY_RESOLVE_TIMEOUT_MS 15000 /* c-ares gives up before this */
 #define PROXY_CONNECT_TIMEOUT_MS 10000 /* per address */
 #define PROXY_CLOSING_MS         5000  /* to take a refusal */

@@ -11,9 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NET_TUNNEL_PIPE_SIZE (1024 * 1024)     /* a wide tunnel's, asked for; the kernel may
-                                                  give less */
-#define NET_TUNNEL_SLICE     (4 * 1024 * 1024) /* bytes per direction per pump: fairness */
+#define NET_TUNNEL_PIPE_SIZE                                                                       \
+        (1024 * 1024)                      /* a wide tunnel's, asked for; the kernel may           \
+                                              give less */
+#define NET_TUNNEL_SLICE (4 * 1024 * 1024) /* bytes per direction per pump: fairness */
 
 struct net_relay {
         int pipe_read, pipe_write;
