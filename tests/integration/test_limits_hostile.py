@@ -342,3 +342,25 @@ def test_tunnels_that_never_read_hold_bounded_buffers(caller, sink_port):
     print(f"proxy sockets hold {held / MiB:.1f} MiB for 200 tunnels; supervisor peak {peak / MiB:.1f} MiB")
     assert held <= bound, f"the proxy's sockets hold {held >> 20} MiB for 200 tunnels"
     assert peak < SUPERVISOR_PEAK_MAX, peak
+
+
+def test_a_low_fd_limit_does_not_deny_the_supervisor(caller, echo_port):
+    """`reins run` under RLIMIT_NOFILE 100: the proxy used to accept until
+    EMFILE, then stopped accepting while idle connections held every fd, so
+    the agent's request waited for their timeouts (and so would anything else
+    of the supervisor's that needed an fd). The cap now fits the limit with
+    fds to spare, the request goes through, and the trail is whole."""
+    ws = caller.workspace()
+    pol = proxy_policy(caller, ws, echo_port)
+    trail = caller.mkdtemp(prefix="reins-limits-trail-") / "trail.jsonl"
+    args = ["run", "-p", pol, "--audit", trail, "-w", ws, "--", "sh", "-c",
+            f"python3 -c '{IDLE_THEN_REQUEST}' {echo_port} 80"]
+    r = subprocess.run(["prlimit", "--nofile=100:100", *caller.argv(args)], cwd=ws,
+                       env=caller.env(), stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert "idle 80" in r.stdout, r.stdout
+    assert "reply HTTP/1.1 200" in r.stdout and "echo ping" in r.stdout, r.stdout + r.stderr
+    v = caller.run(["audit", "verify", trail])
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert '"proxy_connections"' in trail.read_text()
