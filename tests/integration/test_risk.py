@@ -849,7 +849,9 @@ def test_python_pty_reverse_shell_still_freezes(caller, web):
     while not session and time.time() < deadline:
         for line in caller.run(["ps", "--json"]).stdout.splitlines():
             e = json.loads(line)
-            if e.get("frozen") and e.get("alive"):
+            # other sessions of this user may be frozen too: ours is the
+            # one in our workspace
+            if e.get("frozen") and e.get("alive") and e.get("workspace") == str(ws):
                 session = e["session"]
         time.sleep(0.2)
     assert session, "a python pty reverse shell did not freeze the sandbox"
