@@ -280,10 +280,12 @@ void proxy_accept(struct proxy *proxy)
                 struct proxy_conn *victim = NULL;
                 if (proxy->conn_count >= proxy->max_connections) {
                         victim = proxy_pick_victim(proxy);
-                        proxy_report_cap(proxy, &proxy->cap_reported,
-                                         json_pack("{s:s, s:i, s:s}", "kind", "proxy_connections",
-                                                   "max_connections", (int)proxy->max_connections,
-                                                   "action", victim ? "evict-idle" : "wait"));
+                        if (!proxy->cap_reported)
+                                proxy_report_cap(proxy, &proxy->cap_reported,
+                                                 json_pack("{s:s, s:i, s:s}", "kind",
+                                                           "proxy_connections", "max_connections",
+                                                           (int)proxy->max_connections, "action",
+                                                           victim ? "evict-idle" : "wait"));
                         if (!victim)
                                 break;
                 }
