@@ -321,6 +321,10 @@ static int run_setup_cgroup(const struct reins_plan *plan, struct cgroup_handle 
         *fallback = 0;
         int r = cgroup_create(&plan->cgroup, cgroup, &err);
         if (r == 0) {
+                if (cgroup->tcp_uncounted && !quiet)
+                        fprintf(stderr, "reins: note: this kernel has no "
+                                        "memory.kmem.tcp.limit_in_bytes: kernel socket buffers "
+                                        "are not counted in the memory limit\n");
                 run_setup_freezer(plan, cgroup);
                 return 0;
         }
@@ -335,7 +339,8 @@ static int run_setup_cgroup(const struct reins_plan *plan, struct cgroup_handle 
         if (!quiet)
                 fprintf(stderr,
                         "reins: note: cgroup limits unavailable (%s); memory, pids and cpus "
-                        "are limited with rlimits and cpu affinity instead (--strict refuses)\n",
+                        "are limited with rlimits and cpu affinity instead, and kernel socket "
+                        "buffers are not counted (--strict refuses)\n",
                         err.message);
         run_setup_freezer(plan, cgroup);
         return 0;
