@@ -5,9 +5,14 @@ set -euo pipefail
 packages=(build-essential pkg-config clang-format clang libclang-rt-dev libseccomp-dev libsodium-dev libyaml-dev
           libcap-dev libjansson-dev libc-ares-dev libcmocka-dev python3 python3-pytest bubblewrap util-linux procps
           iproute2 curl socat git python3-pip python3-venv npm tmux)
+# A package whose command the machine already has from elsewhere counts as
+# present: Node.js from NodeSource bundles npm and conflicts with Debian's.
+declare -A provides=([npm]=npm)
 missing=()
 for p in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+	[[ -n ${provides[$p]:-} ]] && command -v "${provides[$p]}" >/dev/null && continue
+	missing+=("$p")
 done
 ((${#missing[@]} == 0)) && exit 0
 if [[ $(id -u) -ne 0 ]]; then
