@@ -139,9 +139,13 @@ void audit_format_summary(struct audit_buffer *b, const json_t *r)
                 format_list(b, json_object_get(r, "modified"), "modified");
                 format_list(b, json_object_get(r, "deleted"), "deleted");
         } else if (strcmp(type, "checkpoint") == 0) {
-                audit_buffer_addf(b, "checkpoint: %lld records, root %.16s..., %s",
-                                  (long long)json_integer_value(json_object_get(r, "tree_size")),
-                                  record_string(r, "root"),
+                /* the root is hex in an honest trail; an edited one holds
+                 * anything, so its first 16 bytes are escaped like any value */
+                const char *root = record_string(r, "root");
+                audit_buffer_addf(b, "checkpoint: %lld records, root ",
+                                  (long long)json_integer_value(json_object_get(r, "tree_size")));
+                audit_text_escape(b, root, strnlen(root, 16));
+                audit_buffer_addf(b, "..., %s",
                                   json_is_true(json_object_get(r, "final")) ? "final" : "signed");
         } else {
                 audit_text_escape(b, type, strlen(type));
