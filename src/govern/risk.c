@@ -216,6 +216,16 @@ static int64_t counter_width(int64_t window_ms)
         return width < 1 ? 1 : width;
 }
 
+/* Counted values come from events (byte counts): a sum saturates instead
+ * of overflowing (and wrapping negative, which would hide the volume). */
+static int64_t add_saturated(int64_t a, int64_t b)
+{
+        int64_t sum;
+        if (!__builtin_add_overflow(a, b, &sum))
+                return sum;
+        return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
 void rule_counter_add(struct rule_counter *c, int64_t window_ms, int64_t now_ms, int64_t value)
 {
         int64_t width = counter_width(window_ms);
@@ -225,7 +235,7 @@ void rule_counter_add(struct rule_counter *c, int64_t window_ms, int64_t now_ms,
                 c->start_ms[slot] = start;
                 c->sum[slot] = 0;
         }
-        c->sum[slot] += value;
+        c->sum[slot] = add_saturated(c->sum[slot], value);
 }
 
 int64_t rule_counter_sum(const struct rule_counter *c, int64_t window_ms, int64_t now_ms)
@@ -233,7 +243,7 @@ int64_t rule_counter_sum(const struct rule_counter *c, int64_t window_ms, int64_
         int64_t total = 0;
         for (int i = 0; i < RULE_RING_MAX; i++)
                 if (c->start_ms[i] > now_ms - window_ms && c->start_ms[i] <= now_ms)
-                        total += c->sum[i];
+                        total = add_saturated(total, c->sum[i]);
         return total;
 }
 

@@ -209,6 +209,22 @@ static void test_ocsf(void **state)
         json_decref(record);
 }
 
+/* Found by fuzz_trail: a checkpoint's root was shown as its first 16 bytes,
+ * raw (whoever writes the trail chooses them). */
+static void test_show_checkpoint_root(void **state)
+{
+        (void)state;
+        json_t *record = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:b}", "type", "checkpoint",
+                                   "time", "2026-11-23T21:00:00.5Z", "session", "abc", "seq", 4,
+                                   "tree_size", 4, "root", "66ef\x1b[2J\xd4\x99\x07", "final", 1);
+        assert_non_null(record);
+        char *line = audit_format_line(record, false);
+        assert_single_ascii_line(line);
+        assert_non_null(strstr(line, "root 66ef\\x1b[2J\\xd4\\x99\\x07..., final"));
+        free(line);
+        json_decref(record);
+}
+
 static void test_show_line(void **state)
 {
         (void)state;
@@ -237,6 +253,7 @@ int main(void)
             cmocka_unit_test(test_cef_hostile_type),
             cmocka_unit_test(test_ocsf),
             cmocka_unit_test(test_show_line),
+            cmocka_unit_test(test_show_checkpoint_root),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

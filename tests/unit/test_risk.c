@@ -24,6 +24,7 @@
 #include "audit/clock.h"
 #include "govern/egress_scan.h"
 #include "govern/risk.h"
+#include "govern/rule.h"
 
 #define TEST_WORKSPACE "/srv/project"
 
@@ -1133,9 +1134,24 @@ static void test_egress_scan(void **state)
         }
 }
 
+/* Found by fuzz_risk: byte counts added up in a counting window overflowed
+ * int64 (UB; the sum wrapped negative and hid the volume). They saturate. */
+static void test_counter_saturates(void **state)
+{
+        (void)state;
+        struct rule_counter c;
+        memset(&c, 0, sizeof(c));
+        rule_counter_add(&c, 60000, 1000, INT64_MAX);
+        rule_counter_add(&c, 60000, 1000, 250000);
+        assert_true(rule_counter_sum(&c, 60000, 1000) == INT64_MAX);
+        rule_counter_add(&c, 60000, 5000, INT64_MAX); /* another slot */
+        assert_true(rule_counter_sum(&c, 60000, 5000) == INT64_MAX);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_counter_saturates),
             cmocka_unit_test(test_benign_workload_stays_t0),
             cmocka_unit_test(test_rule_cases),
             cmocka_unit_test(test_every_rule_has_a_case),
