@@ -7,20 +7,24 @@
 #include "policy/glob.h"
 #include "workspace/session.h"
 
+/* The one list of what reins protects by default (the plan's read-only
+ * binds in direct mode, apply's flags in overlay mode). A policy's
+ * filesystem.protect adds to it; nothing removes from it. Entries without a
+ * "**" are anchored at the workspace root: the direct mode binds those
+ * (start-up looks at this fixed list only, never walks the workspace). */
 const char *const workspace_protect_defaults[] = {
-    /* run by git on the host at the next commit / fetch / checkout */
-    ".git/hooks",
-    "**/.git/hooks",
-    ".git/config",
-    "**/.git/config",
-    ".git/info/attributes",
     /* reins' own files */
     ".reins",
-    /* agent and editor settings that start commands */
-    ".claude/settings*.json",
+    /* agents' and editors' permission and auto-run files: an agent that edits
+     * its own permissions escalates (CVE-2025-53773); VS Code tasks can run
+     * when the folder opens; project MCP servers start commands */
+    ".claude",
+    ".codex",
+    ".cursor",
+    ".gemini",
     ".mcp.json",
-    ".vscode/tasks.json",
     ".vscode/settings.json",
+    ".vscode/tasks.json",
     ".envrc", /* direnv runs it on cd */
     /* shell start-up files (a workspace that is a home directory) */
     ".bashrc",
@@ -32,8 +36,57 @@ const char *const workspace_protect_defaults[] = {
     ".zshenv",
     ".zprofile",
     ".zlogin",
+    "**/.bashrc",
+    "**/.zshrc",
     NULL,
 };
+
+/* What git itself writes in a git directory and runs no code from: commits,
+ * branches, merges and rebases land through these. Everything else in a git
+ * directory (config, config.worktree, hooks/, commondir, gitdir, info/,
+ * worktrees/, modules/, and any name git may read tomorrow) is protected. */
+static const char *const git_own_files[] = {
+    "HEAD",        "ORIG_HEAD",        "FETCH_HEAD",  "MERGE_HEAD", "MERGE_MODE",
+    "MERGE_MSG",   "CHERRY_PICK_HEAD", "REVERT_HEAD", "BISECT_LOG", "AUTO_MERGE",
+    "SQUASH_MSG",  "COMMIT_EDITMSG",   "TAG_EDITMSG", "index",      "packed-refs",
+    "description", "shallow",
+};
+static const char *const git_own_dirs[] = {"objects", "refs", "logs"};
+
+bool workspace_protect_git_allowed(const char *rel)
+{
+        size_t first = strcspn(rel, "/");
+        if (rel[first] == '\0') {
+                for (size_t i = 0; i < sizeof(git_own_files) / sizeof(git_own_files[0]); i++)
+                        if (strcmp(rel, git_own_files[i]) == 0)
+                                return true;
+        }
+        for (size_t i = 0; i < sizeof(git_own_dirs) / sizeof(git_own_dirs[0]); i++)
+                if (strlen(git_own_dirs[i]) == first && strncmp(rel, git_own_dirs[i], first) == 0)
+                        return true;
+        return false;
+}
+
+/* A path in or at a `.git` at any depth: the `.git` entry itself is
+ * protected when it is created, replaced or removed as a whole (a `.git`
+ * file is a gitdir pointer), and so is everything below it that is not git's
+ * own data. */
+static bool protect_git_path(const char *path)
+{
+        const char *p = path;
+        for (;;) {
+                const char *name = p;
+                size_t len = strcspn(name, "/");
+                if (len == 4 && strncmp(name, ".git", 4) == 0) {
+                        if (name[len] == '\0')
+                                return true;
+                        return !workspace_protect_git_allowed(name + len + 1);
+                }
+                if (name[len] == '\0')
+                        return false;
+                p = name + len + 1;
+        }
+}
 
 int workspace_protect_patterns(const json_t *meta, struct reins_strv *out)
 {
@@ -66,7 +119,7 @@ bool workspace_protect_matches(const struct reins_strv *patterns, const char *pa
         if (!buf)
                 return true; /* fail closed */
         memcpy(buf, path, n + 1);
-        bool hit = false;
+        bool hit = protect_git_path(path);
         /* the path itself, then each ancestor: ".git/hooks" covers what is below */
         for (;;) {
                 for (size_t i = 0; i < patterns->count && !hit; i++)
