@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/run_events.h"
 #include "cli/run_govern.h"
+#include "cli/run_protect.h"
 #include "cli/run_risk.h"
 #include "govern/canary.h"
 #include "cli/run_report.h"
@@ -53,6 +54,7 @@ struct run_args {
         struct run_risk risk;
         struct canary_set canaries; /* planted when the policy asks */
         struct plan_options plan;
+        struct run_protect protect; /* direct mode: .git's private layer, placeholders */
         bool quiet;
 };
 
@@ -478,7 +480,7 @@ static void run_emit_changes(struct event_bus *events, const struct reins_plan *
         changes_free(after);
 }
 
-static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
+static int run_sandbox(struct run_args *args, struct reins_plan *plan)
 {
         struct reins_error err = {0};
         struct seccomp_program seccomp = {0};
@@ -561,6 +563,9 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 close(args->workspace_copy);
                 args->workspace_copy = -1;
         }
+        /* git's own data back to the host's .git, protected writes recorded
+         * (before the engine's last tick: they feed persistence-write) */
+        run_protect_finish(&args->protect, plan, &args->events, args->quiet);
         run_risk_tick(&args->risk); /* the last findings, before session.end */
         run_emit_changes(&args->events, plan, before);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
@@ -639,6 +644,10 @@ int cli_run(int argc, char **argv)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
+        if (run_protect_start(&args.protect, plan, args.session, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
         if (plan->overlay) {
                 args.risk.workspace = &args.workspace;
                 args.risk.workspace_copy = &args.workspace_copy;
@@ -647,6 +656,8 @@ int cli_run(int argc, char **argv)
         if (plan->overlay)
                 run_workspace_finish(&args.workspace, status, &args.events);
 out:
+        if (plan)
+                run_protect_finish(&args.protect, plan, &args.events, true);
         plan_free(plan);
         policy_free(policy);
         strv_free(&args.plan.extra_ro);

@@ -1,0 +1,132 @@
+#include "cli/run_protect.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/text.h"
+#include "util/json_text.h"
+
+/* Protected names at the workspace root that cannot be bound read-only
+ * before they exist (a file cannot be a mount point without creating it on
+ * the host): the session creating one is recorded and reported. */
+static const char *const run_protect_absent[] = {
+    ".git",         ".mcp.json", ".envrc", ".bashrc", ".bash_profile", ".bash_login",
+    ".bash_logout", ".profile",  ".zshrc", ".zshenv", ".zprofile",     ".zlogin",
+};
+#define ABSENT_COUNT (sizeof(run_protect_absent) / sizeof(run_protect_absent[0]))
+
+int run_protect_start(struct run_protect *p, struct reins_plan *plan, const char *session,
+                      struct reins_error *err)
+{
+        memset(p, 0, sizeof(*p));
+        if (plan->overlay || plan->workspace_readonly)
+                return 0;
+        int workspace = open(plan->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (workspace >= 0) {
+                struct stat st;
+                for (size_t i = 0; i < ABSENT_COUNT; i++)
+                        if (fstatat(workspace, run_protect_absent[i], &st, AT_SYMLINK_NOFOLLOW) <
+                                0 &&
+                            errno == ENOENT)
+                                p->absent |= 1u << i;
+                close(workspace);
+        }
+        if (!plan->gitdir)
+                return 0;
+        int r = workspace_gitdir_create(session, plan->gitdir, &p->gitdir, err);
+        if (r < 0) {
+                workspace_gitdir_free(&p->gitdir);
+                return reins_error_prefix(err, "protecting %s", plan->gitdir);
+        }
+        p->has_gitdir = true;
+        if (plan_set_gitdir(plan, p->gitdir.upper, p->gitdir.work) < 0)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        return 0;
+}
+
+static void run_protect_emit(struct event_bus *events, const char *path, const char *action)
+{
+        event_emit(events, "file.protected_write",
+                   json_pack("{s:o, s:s}", "path", json_text_z(path), "action", action));
+}
+
+/* One escaped name on stderr: the agent chose these bytes. */
+static void run_protect_say(const char *prefix, const char *name)
+{
+        struct audit_buffer b = {0};
+        audit_text_escape(&b, name, strlen(name));
+        fprintf(stderr, "%s%s", prefix, b.data ? b.data : "?");
+        audit_buffer_free(&b);
+}
+
+static void run_protect_sync(struct run_protect *p, struct event_bus *events, bool quiet)
+{
+        struct reins_error err = {0};
+        struct workspace_gitdir_result result = {0};
+        if (workspace_gitdir_sync(&p->gitdir, &result, &err) < 0) {
+                /* the host's .git is as it was at the start; the private
+                 * layer stays for a human to look at */
+                fprintf(stderr, "reins: .git not updated: %s (the session's copy stays in %s)\n",
+                        err.message, p->gitdir.dir);
+                event_emit(events, "file.gitdir",
+                           json_pack("{s:s, s:s}", "action", "failed", "error", err.message));
+                strv_free(&result.protected);
+                return;
+        }
+        for (size_t i = 0; i < result.protected.count; i++) {
+                char path[4200];
+                snprintf(path, sizeof(path), ".git/%s", result.protected.items[i]);
+                run_protect_emit(events, path, "kept out");
+        }
+        event_emit(events, "file.gitdir",
+                   json_pack("{s:s, s:I, s:I, s:I}", "action", "written back", "copied",
+                             (json_int_t)result.copied, "failed", (json_int_t)result.failed,
+                             "protected", (json_int_t)result.protected_count));
+        if (result.failed > 0)
+                fprintf(stderr, "reins: %zu of git's files could not be written back to .git\n",
+                        result.failed);
+        if (result.protected_count > 0 && !quiet) {
+                fprintf(stderr,
+                        "reins: %zu protected path(s) in .git were changed inside the sandbox and "
+                        "kept out of the host's .git:",
+                        result.protected_count);
+                for (size_t i = 0; i < result.protected.count && i < 10; i++)
+                        run_protect_say(" .git/", result.protected.items[i]);
+                fprintf(stderr, "%s\n", result.protected_count > 10 ? " ..." : "");
+        }
+        strv_free(&result.protected);
+        if (workspace_gitdir_remove(&p->gitdir, &err) < 0)
+                fprintf(stderr, "reins: %s\n", err.message);
+}
+
+void run_protect_finish(struct run_protect *p, struct reins_plan *plan, struct event_bus *events,
+                        bool quiet)
+{
+        if (p->has_gitdir)
+                run_protect_sync(p, events, quiet);
+        int workspace = open(plan->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (workspace >= 0) {
+                struct stat st;
+                for (size_t i = 0; i < ABSENT_COUNT; i++) {
+                        if (!(p->absent & (1u << i)) ||
+                            fstatat(workspace, run_protect_absent[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+                                continue;
+                        run_protect_emit(events, run_protect_absent[i], "created");
+                        fprintf(stderr,
+                                "reins: warning: the session created %s, which the host may run "
+                                "or trust later: review it before you use this workspace outside "
+                                "reins\n",
+                                run_protect_absent[i]);
+                }
+                close(workspace);
+        }
+        p->absent = 0;
+        plan_remove_placeholders(plan);
+        if (p->has_gitdir)
+                workspace_gitdir_free(&p->gitdir);
+        p->has_gitdir = false;
+}

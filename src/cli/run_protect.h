@@ -1,0 +1,30 @@
+/* `reins run` in direct mode: the private layer of the workspace's .git
+ * (workspace/gitdir.h), the placeholders of missing protected directories,
+ * and the report of protected paths the session wrote or created. */
+#ifndef REINS_CLI_RUN_PROTECT_H
+#define REINS_CLI_RUN_PROTECT_H
+
+#include <stdbool.h>
+
+#include "audit/event.h"
+#include "sandbox/plan.h"
+#include "workspace/gitdir.h"
+
+struct run_protect {
+        bool has_gitdir;
+        struct workspace_gitdir gitdir;
+        unsigned absent; /* bit i: run_protect_absent[i] did not exist at the start */
+};
+
+/* Before the sandbox starts: the .git overlay's private layer (the plan's
+ * MOUNT_OP_GITDIR points at it) and which protected root files are absent. */
+int run_protect_start(struct run_protect *p, struct reins_plan *plan, const char *session,
+                      struct reins_error *err);
+
+/* The sandbox is gone: write git's own data back, record (file.protected_write,
+ * which the persistence-write rule reads) and say on stderr what was kept out
+ * or created, remove the private layer and the empty placeholders. */
+void run_protect_finish(struct run_protect *p, struct reins_plan *plan, struct event_bus *events,
+                        bool quiet);
+
+#endif
