@@ -164,10 +164,11 @@ static int plan_collect_protected(struct reins_plan *plan, const struct reins_po
                                   struct reins_strv *matches)
 {
         struct reins_strv patterns = {0};
+        const char *const *defaults = workspace_protect_default_list();
         int r = 0;
-        for (size_t i = 0; r == 0 && workspace_protect_defaults[i]; i++)
-                if (strncmp(workspace_protect_defaults[i], "**/", 3) != 0)
-                        r = strv_push_unique(&patterns, workspace_protect_defaults[i]);
+        for (size_t i = 0; r == 0 && defaults[i]; i++)
+                if (strncmp(defaults[i], "**/", 3) != 0)
+                        r = strv_push_unique(&patterns, defaults[i]);
         for (size_t i = 0; r == 0 && i < policy->filesystem.protect.count; i++)
                 r = strv_push_unique(&patterns, policy->filesystem.protect.items[i]);
         for (size_t i = 0; r == 0 && i < patterns.count; i++) {
@@ -182,9 +183,10 @@ static int plan_collect_protected(struct reins_plan *plan, const struct reins_po
                 free(anchored);
         }
         strv_free(&patterns);
-        if (r == 0)
-                r = plan_collect_git(plan, matches);
         if (r < 0 || weaken("protect"))
+                return r;
+        r = plan_collect_git(plan, matches);
+        if (r < 0)
                 return r;
         int workspace = open(plan->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (workspace < 0)

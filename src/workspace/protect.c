@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "policy/glob.h"
+#include "sandbox/weaken.h"
 #include "workspace/session.h"
 
 /* The one list of what reins protects by default (the plan's read-only
@@ -88,10 +89,21 @@ static bool protect_git_path(const char *path)
         }
 }
 
+/* The list before issue 12, for the weakened build (REINS_WEAKEN=protect):
+ * escape probes show what it let through. */
+static const char *const workspace_protect_weak_defaults[] = {".git/hooks", ".git/config", ".reins",
+                                                              NULL};
+
+const char *const *workspace_protect_default_list(void)
+{
+        return weaken("protect") ? workspace_protect_weak_defaults : workspace_protect_defaults;
+}
+
 int workspace_protect_patterns(const json_t *meta, struct reins_strv *out)
 {
-        for (size_t i = 0; workspace_protect_defaults[i]; i++)
-                if (strv_push_unique(out, workspace_protect_defaults[i]) < 0)
+        const char *const *defaults = workspace_protect_default_list();
+        for (size_t i = 0; defaults[i]; i++)
+                if (strv_push_unique(out, defaults[i]) < 0)
                         return -1;
         json_t *list = json_object_get(meta, "protect");
         size_t index;
@@ -119,7 +131,7 @@ bool workspace_protect_matches(const struct reins_strv *patterns, const char *pa
         if (!buf)
                 return true; /* fail closed */
         memcpy(buf, path, n + 1);
-        bool hit = protect_git_path(path);
+        bool hit = !weaken("protect") && protect_git_path(path);
         /* the path itself, then each ancestor: ".git/hooks" covers what is below */
         for (;;) {
                 for (size_t i = 0; i < patterns->count && !hit; i++)

@@ -16,6 +16,9 @@
 /* The built-in defaults, always in force (a session's meta can add to them,
  * never remove them). NULL-terminated. */
 extern const char *const workspace_protect_defaults[];
+/* The defaults in force: workspace_protect_defaults, or in the weakened
+ * build with REINS_WEAKEN=protect the short list from before issue 12. */
+const char *const *workspace_protect_default_list(void);
 
 /* Inside a git directory, `rel` (relative to it) is git's own data that a
  * commit, branch or rebase writes and no host git runs code from: HEAD,
