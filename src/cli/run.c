@@ -565,7 +565,8 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         }
         /* git's own data back to the host's .git, protected writes recorded
          * (before the engine's last tick: they feed persistence-write) */
-        run_protect_finish(&args->protect, plan, &args->events, args->quiet);
+        run_protect_finish(&args->protect, plan, plan->overlay ? &args->workspace : NULL,
+                           &args->events, args->quiet);
         run_risk_tick(&args->risk); /* the last findings, before session.end */
         run_emit_changes(&args->events, plan, before);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
@@ -657,7 +658,7 @@ int cli_run(int argc, char **argv)
                 run_workspace_finish(&args.workspace, status, &args.events);
 out:
         if (plan)
-                run_protect_finish(&args.protect, plan, &args.events, true);
+                run_protect_finish(&args.protect, plan, NULL, &args.events, true);
         plan_free(plan);
         policy_free(policy);
         strv_free(&args.plan.extra_ro);

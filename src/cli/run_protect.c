@@ -9,6 +9,7 @@
 
 #include "audit/text.h"
 #include "util/json_text.h"
+#include "workspace/protect.h"
 
 /* Protected names at the workspace root that cannot be bound read-only
  * before they exist (a file cannot be a mount point without creating it on
@@ -23,6 +24,7 @@ int run_protect_start(struct run_protect *p, struct reins_plan *plan, const char
                       struct reins_error *err)
 {
         memset(p, 0, sizeof(*p));
+        p->overlay_pending = plan->overlay;
         if (plan->overlay || plan->workspace_readonly)
                 return 0;
         int workspace = open(plan->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -103,9 +105,36 @@ static void run_protect_sync(struct run_protect *p, struct event_bus *events, bo
                 fprintf(stderr, "reins: %s\n", err.message);
 }
 
-void run_protect_finish(struct run_protect *p, struct reins_plan *plan, struct event_bus *events,
+/* Overlay mode: the protected paths the session changed in its copy are
+ * recorded now (apply will skip them); the events feed persistence-write. */
+#define OVERLAY_EVENTS_MAX 64
+
+static void run_protect_overlay(const struct workspace_session *session, struct event_bus *events)
+{
+        struct workspace_changes changes = {0};
+        struct reins_error err = {0};
+        if (!session || !session->upper ||
+            workspace_session_changes(session, NULL, 0, &changes, &err) < 0)
+                return;
+        size_t emitted = 0;
+        for (size_t i = 0; i < changes.count && emitted < OVERLAY_EVENTS_MAX; i++) {
+                const struct workspace_change *ch = &changes.items[i];
+                if (!ch->protected || ch->kind == WORKSPACE_REPLACED)
+                        continue;
+                run_protect_emit(events, ch->path, workspace_change_kind_name(ch->kind));
+                emitted++;
+        }
+        workspace_changes_free(&changes);
+}
+
+void run_protect_finish(struct run_protect *p, struct reins_plan *plan,
+                        const struct workspace_session *session, struct event_bus *events,
                         bool quiet)
 {
+        if (plan->overlay && p->overlay_pending) {
+                p->overlay_pending = false;
+                run_protect_overlay(session, events);
+        }
         if (p->has_gitdir)
                 run_protect_sync(p, events, quiet);
         int workspace = open(plan->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

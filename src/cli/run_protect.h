@@ -9,11 +9,13 @@
 #include "audit/event.h"
 #include "sandbox/plan.h"
 #include "workspace/gitdir.h"
+#include "workspace/session.h"
 
 struct run_protect {
         bool has_gitdir;
         struct workspace_gitdir gitdir;
-        unsigned absent; /* bit i: run_protect_absent[i] did not exist at the start */
+        unsigned absent;      /* bit i: run_protect_absent[i] did not exist at the start */
+        bool overlay_pending; /* overlay mode: the copy's protected changes not yet recorded */
 };
 
 /* Before the sandbox starts: the .git overlay's private layer (the plan's
@@ -23,8 +25,11 @@ int run_protect_start(struct run_protect *p, struct reins_plan *plan, const char
 
 /* The sandbox is gone: write git's own data back, record (file.protected_write,
  * which the persistence-write rule reads) and say on stderr what was kept out
- * or created, remove the private layer and the empty placeholders. */
-void run_protect_finish(struct run_protect *p, struct reins_plan *plan, struct event_bus *events,
+ * or created, remove the private layer and the empty placeholders. In
+ * overlay mode, record the protected paths changed in the copy (`session`,
+ * or NULL when the run never started). */
+void run_protect_finish(struct run_protect *p, struct reins_plan *plan,
+                        const struct workspace_session *session, struct event_bus *events,
                         bool quiet);
 
 #endif

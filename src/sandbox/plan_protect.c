@@ -166,8 +166,10 @@ static int plan_collect_protected(struct reins_plan *plan, const struct reins_po
         struct reins_strv patterns = {0};
         const char *const *defaults = workspace_protect_default_list();
         int r = 0;
+        /* the literal defaults only: a glob would walk (.claude of a home
+         * directory holds an agent's whole history); apply flags the rest */
         for (size_t i = 0; r == 0 && defaults[i]; i++)
-                if (strncmp(defaults[i], "**/", 3) != 0)
+                if (glob_is_literal(defaults[i]))
                         r = strv_push_unique(&patterns, defaults[i]);
         for (size_t i = 0; r == 0 && i < policy->filesystem.protect.count; i++)
                 r = strv_push_unique(&patterns, policy->filesystem.protect.items[i]);

@@ -72,7 +72,9 @@ int workspace_gitdir_sync(const struct workspace_gitdir *gitdir,
                 struct workspace_change *ch = &changes.items[i];
                 if (ch->kind == WORKSPACE_REPLACED || ch->path[0] == '\0')
                         continue;
-                ch->protected = !workspace_protect_git_allowed(ch->path);
+                /* a symlink in git's own data would point the host's git
+                 * elsewhere (refs -> a directory of the agent's): kept out */
+                ch->protected = !workspace_protect_git_allowed(ch->path) || S_ISLNK(ch->new.mode);
                 if (!ch->protected) {
                         to_copy++;
                         continue;

@@ -19,7 +19,9 @@ const char *const workspace_protect_defaults[] = {
     /* agents' and editors' permission and auto-run files: an agent that edits
      * its own permissions escalates (CVE-2025-53773); VS Code tasks can run
      * when the folder opens; project MCP servers start commands */
-    ".claude",
+    ".claude/settings.json",
+    ".claude/settings.local.json",
+    ".claude/settings*.json",
     ".codex",
     ".cursor",
     ".gemini",

@@ -163,11 +163,11 @@ WEAK = {
     "protect_agent_direct": Weak("protect", (
         "agent:.claude/settings.json", "agent:.codex/config.toml", "agent:.cursor/mcp.json",
         "agent:.vscode/tasks.json", "agent:.vscode/settings.json", "agent:.reins/policy.yaml",
-        "agent:.claude/settings.local.json", "agent:.claude")),
+        "agent:.claude/settings.local.json")),
     "protect_agent_overlay": Weak("protect", (
         "agent:.claude/settings.json", "agent:.codex/config.toml", "agent:.cursor/mcp.json",
         "agent:.vscode/tasks.json", "agent:.vscode/settings.json",
-        "agent:.claude/settings.local.json", "agent:.claude"), {
+        "agent:.claude/settings.local.json"), {
         "agent:.reins": "apply flagged .reins before the fix too"}),
 }
 

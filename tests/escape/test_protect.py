@@ -135,7 +135,7 @@ AGENT_ATTACK = (
     "echo '{\"hooks\":\"x\"}' > .claude/settings.json; "
     "mv .vscode .vscode-old; mkdir -p .vscode; echo '{}' > .vscode/tasks.json; "
     "echo '{}' > .vscode/settings.json; true")
-AGENT_PATHS = list(AGENT_FILES) + [".claude/settings.local.json", ".claude"]
+AGENT_PATHS = list(AGENT_FILES) + [".claude/settings.local.json"]
 
 
 def unsandboxed_works(u, setup, attack, paths):
@@ -215,7 +215,7 @@ def test_git_vectors(sandbox, user, ws, mode, vector):
                                        f"host {p}: {before[p]!r:.60} -> {after[p]!r:.60}")
         if applied is not None:
             print(applied.stdout)
-        if not WEAK_MODE and mode == "direct" and vector in ("commondir", "git_internals"):
+        if not WEAK_MODE and vector in ("commondir", "git_internals"):
             # recorded where reins sees it, and the persistence rule fired
             ev = read_events(events)
             kept = [e.get("path") for e in ev if e.get("type") == "file.protected_write"]

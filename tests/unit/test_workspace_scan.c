@@ -307,7 +307,8 @@ static void test_protect_patterns(void **state)
         assert_false(workspace_protect_matches(&p, ".gitignore"));
         assert_false(workspace_protect_matches(&p, "x.git/config"));
         /* agent and editor permission files */
-        assert_true(workspace_protect_matches(&p, ".claude/notes.md"));
+        assert_false(workspace_protect_matches(&p, ".claude/notes.md"));
+        assert_true(workspace_protect_matches(&p, ".claude/settings.backup.json"));
         assert_true(workspace_protect_matches(&p, ".codex/config.toml"));
         assert_true(workspace_protect_matches(&p, ".cursor/rules"));
         assert_true(workspace_protect_matches(&p, ".vscode/settings.json"));
