@@ -144,7 +144,13 @@ void run_protect_finish(struct run_protect *p, struct reins_plan *plan,
                         if (!(p->absent & (1u << i)) ||
                             fstatat(workspace, run_protect_absent[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
                                 continue;
-                        run_protect_emit(events, run_protect_absent[i], "created");
+                        /* a new repository is what `git init` makes: recorded,
+                         * said, not taken for persistence */
+                        if (i == 0)
+                                event_emit(events, "file.protected_created",
+                                           json_pack("{s:s}", "path", run_protect_absent[i]));
+                        else
+                                run_protect_emit(events, run_protect_absent[i], "created");
                         fprintf(stderr,
                                 "reins: warning: the session created %s, which the host may run "
                                 "or trust later: review it before you use this workspace outside "
