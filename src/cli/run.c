@@ -569,6 +569,8 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
                            &args->events, args->quiet);
         run_risk_tick(&args->risk); /* the last findings, before session.end */
         run_emit_changes(&args->events, plan, before);
+        /* after the scan: they were there when it started */
+        plan_remove_placeholders(plan);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
@@ -657,8 +659,10 @@ int cli_run(int argc, char **argv)
         if (plan->overlay)
                 run_workspace_finish(&args.workspace, status, &args.events);
 out:
-        if (plan)
+        if (plan) {
                 run_protect_finish(&args.protect, plan, NULL, &args.events, true);
+                plan_remove_placeholders(plan);
+        }
         plan_free(plan);
         policy_free(policy);
         strv_free(&args.plan.extra_ro);

@@ -160,7 +160,6 @@ void run_protect_finish(struct run_protect *p, struct reins_plan *plan,
                 close(workspace);
         }
         p->absent = 0;
-        plan_remove_placeholders(plan);
         if (p->has_gitdir)
                 workspace_gitdir_free(&p->gitdir);
         p->has_gitdir = false;

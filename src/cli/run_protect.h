@@ -25,7 +25,8 @@ int run_protect_start(struct run_protect *p, struct reins_plan *plan, const char
 
 /* The sandbox is gone: write git's own data back, record (file.protected_write,
  * which the persistence-write rule reads) and say on stderr what was kept out
- * or created, remove the private layer and the empty placeholders. In
+ * or created, remove the private layer. (The empty placeholders go with
+ * plan_remove_placeholders, after the change scan has looked.) In
  * overlay mode, record the protected paths changed in the copy (`session`,
  * or NULL when the run never started). */
 void run_protect_finish(struct run_protect *p, struct reins_plan *plan,

@@ -286,6 +286,10 @@ static int mounts_gitdir(const struct mounts_ctx *ctx, const struct mount_op *op
             fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
+            /* volatile: the unmount at the session's end does not sync the
+             * whole host filesystem (overlayfs syncs its upper's otherwise);
+             * a crash loses the layer, which is what a crash means here */
+            fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0 ||
             fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return reins_error_errno(err, errno,
                                          "protecting %s: mounting its private overlay (overlayfs "
