@@ -462,22 +462,22 @@ static struct changes_snapshot *run_snapshot_workspace(const struct reins_plan *
         return changes_take(plan->workspace, RUN_CHANGES_MAX_ENTRIES);
 }
 
-static void run_emit_changes(struct event_bus *events, const struct reins_plan *plan,
-                             struct changes_snapshot *before)
+/* What the session changed, compared now (before .git's private layer is
+ * written back: that is git's data, not the agent's edits). NULL when the
+ * mode has no host changes to compare. */
+static json_t *run_compare_changes(const struct reins_plan *plan, struct changes_snapshot *before)
 {
         if (plan->overlay || plan->workspace_readonly)
-                return;
+                return NULL;
         struct changes_snapshot *after =
             before ? changes_take(plan->workspace, RUN_CHANGES_MAX_ENTRIES) : NULL;
-        if (before && after)
-                event_emit(events, "files.changed",
-                           changes_compare(before, after, RUN_CHANGES_MAX_LISTED));
-        else
-                event_emit(events, "files.changed",
-                           json_pack("{s:s}", "untracked",
-                                     "the workspace holds more than 200000 entries"));
+        json_t *changes =
+            before && after
+                ? changes_compare(before, after, RUN_CHANGES_MAX_LISTED)
+                : json_pack("{s:s}", "untracked", "the workspace holds more than 200000 entries");
         changes_free(before);
         changes_free(after);
+        return changes;
 }
 
 static int run_sandbox(struct run_args *args, struct reins_plan *plan)
@@ -565,10 +565,12 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         }
         /* git's own data back to the host's .git, protected writes recorded
          * (before the engine's last tick: they feed persistence-write) */
-        run_protect_finish(&args->protect, plan, plan->overlay ? &args->workspace : NULL,
+        json_t *changes = run_compare_changes(plan, before);
+        run_protect_finish(&args->protect, plan, plan->overlay ? &args->workspace : NULL, changes,
                            &args->events, args->quiet);
         run_risk_tick(&args->risk); /* the last findings, before session.end */
-        run_emit_changes(&args->events, plan, before);
+        if (changes)
+                event_emit(&args->events, "files.changed", changes);
         /* after the scan: they were there when it started */
         plan_remove_placeholders(plan);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
@@ -660,7 +662,7 @@ int cli_run(int argc, char **argv)
                 run_workspace_finish(&args.workspace, status, &args.events);
 out:
         if (plan) {
-                run_protect_finish(&args.protect, plan, NULL, &args.events, true);
+                run_protect_finish(&args.protect, plan, NULL, NULL, &args.events, true);
                 plan_remove_placeholders(plan);
         }
         plan_free(plan);

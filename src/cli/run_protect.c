@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -65,11 +66,61 @@ static void run_protect_say(const char *prefix, const char *name)
         audit_buffer_free(&b);
 }
 
-static void run_protect_sync(struct run_protect *p, struct event_bus *events, bool quiet)
+/* A repository below the workspace root that the session created or
+ * changed (sub/.git, sub/.git/config …): with an index entry for it, the
+ * host's git would enter it and read its configuration. The first one found,
+ * or "" when the comparison is incomplete (then assume one), or NULL. */
+static const char *nested_in_list(const json_t *list, struct reins_strv *found)
+{
+        size_t index;
+        json_t *item;
+        json_array_foreach(list, index, item)
+        {
+                size_t length = 0;
+                char *path = audit_value_bytes(item, &length);
+                if (!path)
+                        return "";
+                bool top = strncmp(path, ".git/", 5) == 0 || strcmp(path, ".git") == 0;
+                bool nested = !top && (strstr(path, "/.git/") ||
+                                       (length >= 5 && strcmp(path + length - 5, "/.git") == 0));
+                if (nested && found->count < 1)
+                        strv_push(found, path);
+                free(path);
+                if (nested)
+                        return found->count ? found->items[0] : "";
+        }
+        return NULL;
+}
+
+static const char *run_protect_nested(const json_t *changes, struct reins_strv *found)
+{
+        if (!changes)
+                return NULL;
+        if (!json_is_array(json_object_get(changes, "created")) ||
+            json_is_true(json_object_get(changes, "truncated")))
+                return ""; /* not compared, or not all listed: assume the worst */
+        const char *hit = nested_in_list(json_object_get(changes, "created"), found);
+        return hit ? hit : nested_in_list(json_object_get(changes, "modified"), found);
+}
+
+static void run_protect_sync(struct run_protect *p, const json_t *changes, struct event_bus *events,
+                             bool quiet)
 {
         struct reins_error err = {0};
         struct workspace_gitdir_result result = {0};
-        if (workspace_gitdir_sync(&p->gitdir, &result, &err) < 0) {
+        struct reins_strv found = {0};
+        const char *nested = run_protect_nested(changes, &found);
+        if (nested) {
+                if (nested[0])
+                        run_protect_emit(events, nested, "nested repository");
+                run_protect_say("reins: warning: a git repository below the workspace root was "
+                                "created or changed (",
+                                nested[0] ? nested : "the change list is incomplete");
+                fprintf(stderr, "); .git/index was kept out of the write-back, so your next "
+                                "git status does not enter it: review it before `git reset`\n");
+        }
+        strv_free(&found);
+        if (workspace_gitdir_sync(&p->gitdir, nested != NULL, &result, &err) < 0) {
                 /* the host's .git is as it was at the start; the private
                  * layer stays for a human to look at */
                 fprintf(stderr, "reins: .git not updated: %s (the session's copy stays in %s)\n",
@@ -128,15 +179,15 @@ static void run_protect_overlay(const struct workspace_session *session, struct 
 }
 
 void run_protect_finish(struct run_protect *p, struct reins_plan *plan,
-                        const struct workspace_session *session, struct event_bus *events,
-                        bool quiet)
+                        const struct workspace_session *session, const json_t *changes,
+                        struct event_bus *events, bool quiet)
 {
         if (plan->overlay && p->overlay_pending) {
                 p->overlay_pending = false;
                 run_protect_overlay(session, events);
         }
         if (p->has_gitdir)
-                run_protect_sync(p, events, quiet);
+                run_protect_sync(p, changes, events, quiet);
         int workspace = open(plan->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (workspace >= 0) {
                 struct stat st;

@@ -4,6 +4,7 @@
 #ifndef REINS_CLI_RUN_PROTECT_H
 #define REINS_CLI_RUN_PROTECT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "audit/event.h"
@@ -28,9 +29,12 @@ int run_protect_start(struct run_protect *p, struct reins_plan *plan, const char
  * or created, remove the private layer. (The empty placeholders go with
  * plan_remove_placeholders, after the change scan has looked.) In
  * overlay mode, record the protected paths changed in the copy (`session`,
- * or NULL when the run never started). */
+ * or NULL when the run never started). `changes` (direct mode): the
+ * files.changed comparison; a git repository created or changed below the
+ * workspace root keeps .git/index out of the write-back (an entry for it in
+ * the index would make the host's next `git status` run its configuration). */
 void run_protect_finish(struct run_protect *p, struct reins_plan *plan,
-                        const struct workspace_session *session, struct event_bus *events,
-                        bool quiet);
+                        const struct workspace_session *session, const json_t *changes,
+                        struct event_bus *events, bool quiet);
 
 #endif

@@ -59,7 +59,7 @@ static bool gitdir_is_leftover_lock(const char *path)
         return n > 5 && strcmp(path + n - 5, ".lock") == 0;
 }
 
-int workspace_gitdir_sync(const struct workspace_gitdir *gitdir,
+int workspace_gitdir_sync(const struct workspace_gitdir *gitdir, bool keep_index,
                           struct workspace_gitdir_result *result, struct reins_error *err)
 {
         memset(result, 0, sizeof(*result));
@@ -74,7 +74,8 @@ int workspace_gitdir_sync(const struct workspace_gitdir *gitdir,
                         continue;
                 /* a symlink in git's own data would point the host's git
                  * elsewhere (refs -> a directory of the agent's): kept out */
-                ch->protected = !workspace_protect_git_allowed(ch->path) || S_ISLNK(ch->new.mode);
+                ch->protected = !workspace_protect_git_allowed(ch->path) || S_ISLNK(ch->new.mode) ||
+                                (keep_index && strcmp(ch->path, "index") == 0);
                 if (!ch->protected) {
                         to_copy++;
                         continue;

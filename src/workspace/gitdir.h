@@ -15,6 +15,7 @@
 #ifndef REINS_WORKSPACE_GITDIR_H
 #define REINS_WORKSPACE_GITDIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/error.h"
@@ -40,8 +41,9 @@ struct workspace_gitdir_result {
         size_t protected_count;      /* all of them */
 };
 
-/* Write git's own data back to the host's .git; list what was kept out. */
-int workspace_gitdir_sync(const struct workspace_gitdir *gitdir,
+/* Write git's own data back to the host's .git; list what was kept out.
+ * keep_index: the index too is kept out. */
+int workspace_gitdir_sync(const struct workspace_gitdir *gitdir, bool keep_index,
                           struct workspace_gitdir_result *result, struct reins_error *err);
 
 /* Remove the private layer (never follows a symlink). */
