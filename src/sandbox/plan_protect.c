@@ -108,16 +108,13 @@ static int plan_add_placeholder(struct reins_plan *plan, int workspace, const ch
         return r < 0 ? r : strv_push_unique(matches, path);
 }
 
-/* Protected entries of the workspace's git directory. A .git that is a file
- * (a linked worktree or a submodule's checkout names its git directory in
- * it) is itself protected. */
-static int plan_collect_git(const struct reins_plan *plan, struct reins_strv *matches)
+/* Protected entries of the git directory `git` (absolute). A .git that is
+ * a file (a linked worktree or a submodule's checkout names its git
+ * directory in it) is itself protected. */
+static int plan_collect_gitdir(const char *git, struct reins_strv *matches)
 {
-        cleanup_free char *git = path_join(plan->workspace, ".git");
-        if (!git)
-                return -ENOMEM;
         struct stat st;
-        if (lstat(git, &st) < 0)
+        if (lstat(git, &st) < 0 || S_ISLNK(st.st_mode))
                 return 0;
         if (!S_ISDIR(st.st_mode))
                 return strv_push_unique(matches, git);
@@ -129,6 +126,66 @@ static int plan_collect_git(const struct reins_plan *plan, struct reins_strv *ma
                         return -ENOMEM;
         }
         return 0;
+}
+
+/* .gitmodules is read at most this far (a fixed file, not a walk). */
+#define GITMODULES_MAX 65536
+
+/* Submodules whose git directory is embedded in their checkout (sub/.git is
+ * a directory: the old layout) or named by a sub/.git file: the host's git
+ * enters them on `git status`, so their config and hooks are protected like
+ * the top one's. Their paths come from .gitmodules (never followed through a
+ * symlink, read up to GITMODULES_MAX). */
+static int plan_collect_submodules(const struct reins_plan *plan, struct reins_strv *matches)
+{
+        int workspace = open(plan->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (workspace < 0)
+                return 0;
+        int fd = openat(workspace, ".gitmodules", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        close(workspace);
+        if (fd < 0)
+                return 0;
+        cleanup_free char *text = malloc(GITMODULES_MAX + 1);
+        ssize_t n = text ? read(fd, text, GITMODULES_MAX) : -1;
+        close(fd);
+        if (n <= 0)
+                return text ? 0 : -ENOMEM;
+        text[n] = '\0';
+        int r = 0;
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); r == 0 && line;
+             line = strtok_r(NULL, "\n", &save)) {
+                while (*line == ' ' || *line == '\t')
+                        line++;
+                if (strncmp(line, "path", 4) != 0)
+                        continue;
+                char *value = line + 4;
+                while (*value == ' ' || *value == '\t')
+                        value++;
+                if (*value++ != '=')
+                        continue;
+                while (*value == ' ' || *value == '\t')
+                        value++;
+                size_t len = strcspn(value, "\r");
+                while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+                        len--;
+                value[len] = '\0';
+                /* relative, no way up: anything else is not a submodule path */
+                if (len == 0 || value[0] == '/' || strstr(value, "..") || value[0] == '"')
+                        continue;
+                cleanup_free char *sub = path_join(plan->workspace, value);
+                cleanup_free char *git = sub ? path_join(sub, ".git") : NULL;
+                r = git ? plan_collect_gitdir(git, matches) : -ENOMEM;
+        }
+        return r;
+}
+
+static int plan_collect_git(const struct reins_plan *plan, struct reins_strv *matches)
+{
+        cleanup_free char *git = path_join(plan->workspace, ".git");
+        if (!git)
+                return -ENOMEM;
+        int r = plan_collect_gitdir(git, matches);
+        return r < 0 ? r : plan_collect_submodules(plan, matches);
 }
 
 /* A protected path that does not exist yet, below an existing directory of

@@ -160,6 +160,12 @@ WEAK = {
         "git_internals:.git/worktrees", "git_internals:.git/modules",
         "git_internals:.git/info"), {
         "git_internals_host_code": "as in direct mode"}),
+    "protect_nested_repo_direct": Weak("protect", ("nested_repo_host_code",)),
+    "protect_nested_repo_overlay": Weak("protect", ("nested_repo_host_code",)),
+    "protect_submodule_config_direct": Weak("protect", ("submodule_config_host_code",
+                                                        "submodule_config:lib/.git/config")),
+    "protect_submodule_config_overlay": Weak("protect", ("submodule_config_host_code",
+                                                         "submodule_config:lib/.git/config")),
     "protect_agent_direct": Weak("protect", (
         "agent:.claude/settings.json", "agent:.codex/config.toml", "agent:.cursor/mcp.json",
         "agent:.vscode/tasks.json", "agent:.vscode/settings.json", "agent:.reins/policy.yaml",

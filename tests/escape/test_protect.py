@@ -32,12 +32,17 @@ GIT_ID = ["-c", "user.name=reins-test", "-c", "user.email=test@reins.invalid",
           "-c", "safe.directory=*", "-c", "init.defaultBranch=main",
           "-c", "maintenance.auto=false", "-c", "gc.auto=0"]
 FSMONITOR = '[core]\n\trepositoryformatversion = 0\n\tfsmonitor = "touch {mark}; false"\n'
+G = "git -c user.name=a -c user.email=a@b -c safe.directory='*'"
+
+
+def git_env(ws):
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ws),
+            "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
 
 
 def git(u, ws, *args, check=True, env=None):
     """git on the host, as the workspace's owner."""
-    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ws),
-         "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null"}
+    e = git_env(ws)
     if env:
         e.update(env)
     return subprocess.run(["git", *GIT_ID, *args], cwd=ws, env=e, capture_output=True,
@@ -52,7 +57,8 @@ def make_repo(u, ws, setup=""):
     chown_tree(ws, u)
     git(u, ws, "init", "-q", ".")
     if setup:
-        subprocess.run(["sh", "-c", setup], cwd=ws, check=True, preexec_fn=demote(u))
+        subprocess.run(["sh", "-c", setup], cwd=ws, check=True, preexec_fn=demote(u),
+                       env=git_env(ws))
     git(u, ws, "add", "-A")
     git(u, ws, "commit", "-qm", "init")
     chown_tree(ws, u)
@@ -114,6 +120,21 @@ GIT_VECTORS = {
         "printf '" + FSMONITOR + "' > .git/modules/m/config; "
         "echo '* filter=evil' > .git/info/attributes",
         [".git/worktrees", ".git/modules", ".git/info"], []),
+    # a repository the agent makes below the root, entered through a gitlink
+    "nested_repo": (
+        "",
+        f"mkdir sub && cd sub && {G} init -q . && echo b > b && {G} add b && "
+        f"{G} commit -qm s && printf '" + FSMONITOR + f"' >> .git/config && cd .. && "
+        f"{G} add sub 2>/dev/null; {G} commit -qm withsub",
+        [], []),
+    # an existing submodule whose git directory is embedded in its checkout
+    "submodule_config": (
+        f"mkdir -p lib && cd lib && {G} init -q . && echo b > b && {G} add b && "
+        f"{G} commit -qm s && cd .. && "
+        "printf '[submodule \"lib\"]\\n\\tpath = lib\\n\\turl = ./lib\\n' > .gitmodules && "
+        f"{G} add .gitmodules lib 2>/dev/null",
+        "printf '" + FSMONITOR + "' >> lib/.git/config",
+        ["lib/.git/config"], []),
 }
 
 AGENT_FILES = {
