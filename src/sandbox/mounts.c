@@ -290,12 +290,18 @@ static int mounts_gitdir(const struct mounts_ctx *ctx, const struct mount_op *op
              * whole host filesystem (overlayfs syncs its upper's otherwise);
              * a crash loses the layer, which is what a crash means here */
             fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0 ||
-            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                /* --allow-degraded: .git only pinned (its existing protected
+                 * entries stay read-only; a new commondir reaches the host) */
+                if (op->optional)
+                        return mounts_pin(ctx, op, err);
                 return reins_error_errno(err, errno,
                                          "protecting %s: mounting its private overlay (overlayfs "
                                          "in a user namespace needs Linux 5.11+ and reins' state "
-                                         "directory on a filesystem with user xattrs)",
+                                         "directory on a filesystem with user xattrs; "
+                                         "--allow-degraded runs with .git pinned only)",
                                          op->target);
+        }
         cleanup_fd int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (mnt < 0)
                 return reins_error_errno(err, errno, "protecting %s", op->target);

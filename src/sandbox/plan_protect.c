@@ -80,6 +80,7 @@ int plan_add_gitdir(struct reins_plan *plan, struct reins_error *err)
         if (plan_add_mount(plan, MOUNT_OP_GITDIR, git, git, 0) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory");
         plan->mounts[plan->mount_count - 1].nested = true;
+        plan->mounts[plan->mount_count - 1].optional = plan->allow_degraded;
         /* objects are content-addressed: nothing in them runs, and they are
          * the bulk of a repository, so they are the host's own */
         if (is_plain_dir(objects)) {
