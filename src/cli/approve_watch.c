@@ -94,8 +94,22 @@ static void watch_rescan(struct watch *w)
         json_decref(sessions);
 }
 
+/* A session that ended takes its requests with it: nothing is left to
+ * answer, and the question being asked (if it was one of them) is withdrawn. */
 static void watch_drop(struct watch *w, size_t i)
 {
+        const char *session = w->sessions[i].session;
+        for (size_t q = json_array_size(w->queue); q-- > 0;) {
+                json_t *r = json_array_get(w->queue, q);
+                if (strcmp(json_string_value(json_object_get(r, "session")), session) != 0)
+                        continue;
+                if (q == 0 && w->asking) {
+                        printf("\n%s: the session ended; nothing to answer\n",
+                               json_string_value(json_object_get(r, "id")));
+                        w->asking = false;
+                }
+                json_array_remove(w->queue, q);
+        }
         close(w->sessions[i].fd);
         w->sessions[i] = w->sessions[--w->count];
 }
@@ -123,6 +137,12 @@ static void watch_on_event(struct watch *w, size_t i)
         json_decref(event);
 }
 
+static bool watch_is_path(const json_t *request)
+{
+        const char *kind = json_string_value(json_object_get(request, "kind"));
+        return kind && strcmp(kind, "path") == 0;
+}
+
 static void watch_ask(struct watch *w)
 {
         if (w->asking || json_array_size(w->queue) == 0)
@@ -143,7 +163,10 @@ static void watch_ask(struct watch *w)
                json_string_value(json_object_get(r, "rule")));
         if (reason && reason[0])
                 printf("  reason: %s\n", reason);
-        printf("allow? [y]es once, [n]o, [a]lways this session, [m N] for N minutes: ");
+        if (watch_is_path(r))
+                printf("allow? [y]es once, [n]o, [a]lways this session: ");
+        else
+                printf("allow? [y]es once, [n]o, [a]lways this session, [m N] for N minutes: ");
         fflush(stdout);
         w->asking = true;
 }
@@ -168,6 +191,8 @@ static int watch_on_answer(struct watch *w, char *line)
                 allow = false;
         } else if (*p == 'a' || *p == 'A') {
                 for_ms = 0;
+        } else if (watch_is_path(r)) {
+                return 1; /* a path is allowed once, for the session, or not */
         } else {
                 if (*p == 'm' || *p == 'M')
                         p++;
@@ -209,7 +234,10 @@ int approve_watch(void)
                         if (!fgets(line, sizeof(line), stdin))
                                 break;
                         if (watch_on_answer(&w, line) == 1) {
-                                printf("y, n, a, or m N (minutes): ");
+                                printf(json_array_size(w.queue) &&
+                                               watch_is_path(json_array_get(w.queue, 0))
+                                           ? "y, n or a: "
+                                           : "y, n, a, or m N (minutes): ");
                                 fflush(stdout);
                         }
                 }
