@@ -21,16 +21,12 @@ enum mount_op_kind {
         MOUNT_OP_HIDE,    /* make `target` (inside a bound tree) unusable: empty, no access */
         MOUNT_OP_PROTECT, /* re-bind `target` (inside a bound tree) onto itself read-only */
         MOUNT_OP_SYMLINK, /* create symlink `target` -> `source` (e.g. /bin -> usr/bin) */
-<<<<<<< HEAD
-        MOUNT_OP_OVERLAY, /* overlayfs at `target`: lower `source` (host, never written),
-=======
         MOUNT_OP_FILE,    /* create file `target` on the tmpfs root holding the text `source` */
-        MOUNT_OP_OVERLAY  /* overlayfs at `target`: lower `source` (host, never written),
->>>>>>> main
+        MOUNT_OP_OVERLAY, /* overlayfs at `target`: lower `source` (host, never written),
                              upper and work from the workspace session; with
                              size_bytes, upper and work live in a tmpfs of that
                              size, filled from and handed back to the session */
-            MOUNT_OP_PIN, /* re-bind `target` (a directory of the workspace) onto
+        MOUNT_OP_PIN,     /* re-bind `target` (a directory of the workspace) onto
                              itself, writable as it was: a mount point cannot be
                              renamed or removed (EBUSY), so an ancestor of a
                              protected path cannot be swapped for another */
@@ -45,18 +41,12 @@ struct mount_op {
         char *source; /* host path, for binds */
         char *target; /* path inside the sandbox (absolute) */
         uint64_t size_bytes;
-<<<<<<< HEAD
-        bool optional; /* a missing source is skipped rather than fatal */
-        char *upper;   /* MOUNT_OP_OVERLAY: the session's copy */
-        char *work;    /* MOUNT_OP_OVERLAY: overlayfs' work directory */
-        bool nested;   /* planned inside the workspace by plan_protect.c: the deny
-                          walk of the workspace already covers it */
-=======
         bool optional;      /* a missing source is skipped rather than fatal */
         char *upper;        /* MOUNT_OP_OVERLAY: the session's copy */
         char *work;         /* MOUNT_OP_OVERLAY: overlayfs' work directory */
         bool create_source; /* reins' own directory (a cache): the caller creates it */
->>>>>>> main
+        bool nested;        /* planned inside the workspace by plan_protect.c: the deny
+                               walk of the workspace already covers it */
 };
 
 /* Landlock access classes, applied to paths as seen inside the sandbox. */
