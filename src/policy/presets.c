@@ -41,7 +41,7 @@ static const char preset_default[] =
     "    - \"**/id_rsa\"\n"
     "    - \"**/id_ed25519\"\n"
     "  # read-only even inside the workspace, on top of the built-in list that\n"
-    "  # always applies (git's config, hooks and redirections; .claude, .codex,\n"
+    "  # always applies (git's config, hooks and redirections; .claude/settings*.json, .codex,\n"
     "  # .cursor, .gemini, .vscode settings and tasks, .mcp.json, .reins, shell\n"
     "  # rc files): what the host runs or trusts later without asking\n"
     "  protect: []\n"
