@@ -180,13 +180,28 @@ static int plan_collect_submodules(const struct reins_plan *plan, struct reins_s
         return r;
 }
 
+/* core.hooksPath into the work tree (husky and friends): the hooks the
+ * host's next commit runs are protected too. */
+static int plan_collect_hooks_path(const struct reins_plan *plan, struct reins_strv *matches)
+{
+        cleanup_free char *relative = workspace_protect_hooks_path(plan->workspace);
+        if (!relative)
+                return 0;
+        cleanup_free char *dir = path_join(plan->workspace, relative);
+        if (!dir)
+                return -ENOMEM;
+        return is_plain_dir(dir) ? strv_push_unique(matches, dir) : 0;
+}
+
 static int plan_collect_git(const struct reins_plan *plan, struct reins_strv *matches)
 {
         cleanup_free char *git = path_join(plan->workspace, ".git");
         if (!git)
                 return -ENOMEM;
         int r = plan_collect_gitdir(git, matches);
-        return r < 0 ? r : plan_collect_submodules(plan, matches);
+        if (r == 0)
+                r = plan_collect_submodules(plan, matches);
+        return r < 0 ? r : plan_collect_hooks_path(plan, matches);
 }
 
 /* A protected path that does not exist yet, below an existing directory of

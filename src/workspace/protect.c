@@ -1,8 +1,11 @@
 #include "workspace/protect.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "policy/glob.h"
 #include "sandbox/weaken.h"
@@ -29,6 +32,10 @@ const char *const workspace_protect_defaults[] = {
     ".vscode/settings.json",
     ".vscode/tasks.json",
     ".envrc", /* direnv runs it on cd */
+    /* hooks that live in the work tree: pre-commit runs what its config
+     * names on the host's next commit; husky's hooks (core.hooksPath) */
+    ".pre-commit-config.yaml",
+    ".husky",
     /* shell start-up files (a workspace that is a home directory) */
     ".bashrc",
     ".bash_profile",
@@ -99,6 +106,80 @@ static const char *const workspace_protect_weak_defaults[] = {".git/hooks", ".gi
 const char *const *workspace_protect_default_list(void)
 {
         return weaken("protect") ? workspace_protect_weak_defaults : workspace_protect_defaults;
+}
+
+/* .git/config is read at most this far. */
+#define GIT_CONFIG_MAX 65536
+
+static char *protect_read_git_config(const char *workspace)
+{
+        int root = open(workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (root < 0)
+                return NULL;
+        int git = openat(root, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(root);
+        if (git < 0)
+                return NULL;
+        int fd = openat(git, "config", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        close(git);
+        if (fd < 0)
+                return NULL;
+        char *text = malloc(GIT_CONFIG_MAX + 1);
+        ssize_t n = text ? read(fd, text, GIT_CONFIG_MAX) : -1;
+        close(fd);
+        if (n < 0) {
+                free(text);
+                return NULL;
+        }
+        text[n] = '\0';
+        return text;
+}
+
+char *workspace_protect_hooks_path(const char *workspace)
+{
+        char *text = protect_read_git_config(workspace);
+        if (!text)
+                return NULL;
+        char *found = NULL;
+        bool core = false;
+        size_t root_len = strlen(workspace);
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && !found;
+             line = strtok_r(NULL, "\n", &save)) {
+                while (*line == ' ' || *line == '\t')
+                        line++;
+                if (*line == '[') {
+                        core = strncasecmp(line, "[core]", 6) == 0;
+                        continue;
+                }
+                if (!core || strncasecmp(line, "hookspath", 9) != 0)
+                        continue;
+                char *value = line + 9;
+                while (*value == ' ' || *value == '\t')
+                        value++;
+                if (*value++ != '=')
+                        continue;
+                while (*value == ' ' || *value == '\t' || *value == '"')
+                        value++;
+                size_t len = strcspn(value, "\"\r;#");
+                while (len > 0 &&
+                       (value[len - 1] == ' ' || value[len - 1] == '\t' || value[len - 1] == '/'))
+                        len--;
+                value[len] = '\0';
+                while (value[0] == '.' && value[1] == '/')
+                        value += 2;
+                if (len == 0 || strstr(value, "..") || value[0] == '\0')
+                        continue;
+                if (value[0] == '/') {
+                        /* absolute: only one inside the workspace matters here */
+                        if (strncmp(value, workspace, root_len) == 0 && value[root_len] == '/' &&
+                            value[root_len + 1])
+                                found = strdup(value + root_len + 1);
+                } else {
+                        found = strdup(value); /* relative to the work tree's root */
+                }
+        }
+        free(text);
+        return found;
 }
 
 int workspace_protect_patterns(const json_t *meta, struct reins_strv *out)
@@ -189,6 +270,16 @@ int workspace_session_changes(const struct workspace_session *session, char *con
                 workspace_changes_free(out);
                 return reins_error_set(err, ENOMEM, "out of memory");
         }
+        /* the hooks the host's next commit runs, wherever core.hooksPath
+         * puts them in the work tree (read from the host's own .git/config) */
+        char *hooks = weaken("protect") ? NULL : workspace_protect_hooks_path(session->lower);
+        if (hooks && strv_push_unique(&patterns, hooks) < 0) {
+                free(hooks);
+                strv_free(&patterns);
+                workspace_changes_free(out);
+                return reins_error_set(err, ENOMEM, "out of memory");
+        }
+        free(hooks);
         workspace_protect_mark(&patterns, out);
         strv_free(&patterns);
         return 0;

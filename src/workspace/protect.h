@@ -26,6 +26,12 @@ const char *const *workspace_protect_default_list(void);
  * Everything else in a git directory is protected. */
 bool workspace_protect_git_allowed(const char *rel);
 
+/* core.hooksPath from the repository's own .git/config at `workspace`, as
+ * a workspace-relative path when it points into the work tree (husky and
+ * friends), else NULL. A plain reading of git's syntax: the config is the
+ * user's. Caller frees. */
+char *workspace_protect_hooks_path(const char *workspace);
+
 /* Defaults plus the session meta's "protect" array (workspace-relative
  * globs). Patterns glob_validate refuses are skipped. */
 int workspace_protect_patterns(const json_t *meta, struct reins_strv *out);

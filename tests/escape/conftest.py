@@ -160,6 +160,10 @@ WEAK = {
         "git_internals:.git/worktrees", "git_internals:.git/modules",
         "git_internals:.git/info"), {
         "git_internals_host_code": "as in direct mode"}),
+    "protect_hooks_path_direct": Weak("protect", ("hooks_path_host_code",
+                                                  "hooks_path:githooks/pre-commit")),
+    "protect_hooks_path_overlay": Weak("protect", ("hooks_path_host_code",
+                                                   "hooks_path:githooks/pre-commit")),
     "protect_nested_repo_direct": Weak("protect", ("nested_repo_host_code",)),
     "protect_nested_repo_overlay": Weak("protect", ("nested_repo_host_code",)),
     "protect_submodule_config_direct": Weak("protect", ("submodule_config_host_code",

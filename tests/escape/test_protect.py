@@ -120,6 +120,13 @@ GIT_VECTORS = {
         "printf '" + FSMONITOR + "' > .git/modules/m/config; "
         "echo '* filter=evil' > .git/info/attributes",
         [".git/worktrees", ".git/modules", ".git/info"], []),
+    # core.hooksPath into the work tree (husky and the like)
+    "hooks_path": (
+        "mkdir -p githooks && printf '#!/bin/sh\\nexit 0\\n' > githooks/pre-commit && "
+        "chmod +x githooks/pre-commit && git -c safe.directory='*' config core.hooksPath githooks",
+        "mv githooks githooks-old; mkdir -p githooks; "
+        "printf '#!/bin/sh\\ntouch {mark}\\n' > githooks/pre-commit; chmod +x githooks/pre-commit",
+        ["githooks/pre-commit"], []),
     # a repository the agent makes below the root, entered through a gitlink
     "nested_repo": (
         "",
