@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "policy/parse_units.h"
 #include "util/cleanup.h"
+#include "util/notice.h"
 #include "util/path.h"
 #include "util/strv.h"
 #include "workspace/tracked.h"
@@ -127,24 +128,14 @@ int run_report_outcome(FILE *out, const struct reins_plan *plan,
                         (unsigned long long)plan->limits.wall_time_ms);
                 return EXIT_REINS_TIMEOUT;
         }
-        if (outcome->message[0])
-                fprintf(out, "reins: %s%s\n", outcome->message,
-                        run_report_host_hint(plan, outcome));
+        if (outcome->message[0]) /* may quote a #! line the agent wrote: escaped */
+                notice("%s%s", outcome->message, run_report_host_hint(plan, outcome));
         if (outcome->setup_failed)
                 return EXIT_REINS_FAILED;
         return outcome->exit_status;
 }
 
-/* Printable ASCII only: a workspace name is the agent's text. */
-static bool run_report_plain_name(const char *name)
-{
-        for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-                if (*c < 0x20 || *c >= 0x7f)
-                        return false;
-        return true;
-}
-
-void run_report_tracked_hidden(FILE *out, const struct reins_plan *plan)
+void run_report_tracked_hidden(const struct reins_plan *plan)
 {
         struct reins_strv hidden = {0};
         size_t prefix = strlen(plan->workspace);
@@ -162,12 +153,9 @@ void run_report_tracked_hidden(FILE *out, const struct reins_plan *plan)
         for (size_t i = 0; found > 0 && i < hidden.count; i++) {
                 if (!tracked[i])
                         continue;
-                fprintf(out,
-                        "reins: note: %s%s is hidden by filesystem.deny but tracked by git: its "
-                        "committed content is readable through .git/objects\n",
-                        run_report_plain_name(hidden.items[i]) ? hidden.items[i]
-                                                               : "a file with an unusual name",
-                        found > 1 ? " (and other hidden files)" : "");
+                notice("note: %s%s is hidden by filesystem.deny but tracked by git: its "
+                       "committed content is readable through .git/objects",
+                       hidden.items[i], found > 1 ? " (and other hidden files)" : "");
                 break;
         }
         strv_free(&hidden);
@@ -206,7 +194,7 @@ static bool run_report_lookup(const char *search, const char *program,
         return false;
 }
 
-void run_report_toolchain(FILE *out, const struct reins_plan *plan)
+void run_report_toolchain(const struct reins_plan *plan)
 {
         const char *program = plan->argv && plan->argv[0] ? plan->argv[0] : NULL;
         const char *home = plan->home;
@@ -222,13 +210,11 @@ void run_report_toolchain(FILE *out, const struct reins_plan *plan)
                 return; /* not a toolchain of the caller's home, or visible inside */
         char *slash = strrchr(caller, '/');
         if (run_report_lookup(path_entry, program, plan, inside, sizeof(inside)))
-                fprintf(out,
-                        "reins: note: '%s' is %s for you; the sandbox runs %s instead "
-                        "(--ro %.*s would bring yours)\n",
-                        program, caller, inside, (int)(slash - caller), caller);
+                notice("note: '%s' is %s for you; the sandbox runs %s instead (--ro %.*s would "
+                       "bring yours)",
+                       program, caller, inside, (int)(slash - caller), caller);
         else
-                fprintf(out,
-                        "reins: note: '%s' is %s for you, outside the sandbox's view "
-                        "(--ro %.*s would bring it)\n",
-                        program, caller, (int)(slash - caller), caller);
+                notice("note: '%s' is %s for you, outside the sandbox's view (--ro %.*s would "
+                       "bring it)",
+                       program, caller, (int)(slash - caller), caller);
 }

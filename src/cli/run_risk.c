@@ -18,6 +18,7 @@
 #include "policy/parse_units.h"
 #include "sandbox/freeze.h"
 #include "sandbox/remount.h"
+#include "util/notice.h"
 
 #define RUN_RISK_QUEUE_MAX 256 /* reports kept between two ticks */
 
@@ -360,10 +361,9 @@ static void playbook_freeze(struct run_risk *r, int tier)
                        json_pack("{s:i, s:s, s:s}", "processes", n < 0 ? 0 : n, "freezer",
                                  freeze_mechanism_name(used), "until", "reins thaw or reins stop"));
         if (!r->quiet && r->frozen)
-                fprintf(stderr,
-                        "reins: the sandbox is frozen (%s): 'reins thaw %s' to let it go on, "
-                        "'reins stop %s' to end it\n",
-                        freeze_mechanism_name(used), r->events->session, r->events->session);
+                notice("the sandbox is frozen (%s): 'reins thaw %s' to let it go on, "
+                       "'reins stop %s' to end it",
+                       freeze_mechanism_name(used), r->events->session, r->events->session);
 }
 
 /* Overlay mode: the session's copy as it was when frozen, for the record. */
@@ -471,9 +471,8 @@ static void report_tier(struct run_risk *r, const json_t *report)
                              risk_engine_score(r->engine, now_ms())));
         char consequence[256];
         if (!r->quiet)
-                fprintf(stderr, "reins: risk tier T%d -> T%d: %s; %s\n", from, to,
-                        reason ? reason : "",
-                        tier_consequence(r, from, to, consequence, sizeof(consequence)));
+                notice("risk tier T%d -> T%d: %s; %s", from, to, reason ? reason : "",
+                       tier_consequence(r, from, to, consequence, sizeof(consequence)));
         playbook_run(r, to);
 }
 
@@ -495,9 +494,8 @@ static void playbook_kill(struct run_risk *r, const json_t *finding)
         }
         playbook_event(r, "kill", tier, NULL, json_pack("{s:s}", "rule", rule ? rule : "?"));
         if (!r->quiet)
-                fprintf(stderr,
-                        "reins: risk: %s fired and its action is kill: the sandbox was ended\n",
-                        rule ? rule : "a rule");
+                notice("risk: %s fired and its action is kill: the sandbox was ended",
+                       rule ? rule : "a rule");
 }
 
 void run_risk_tick(struct run_risk *r)

@@ -145,7 +145,14 @@ static void settle(struct approvals *a, size_t i, bool allow, bool timed_out, in
         answer.scope = scope;
         answer.once = allow && for_ms < 0;
         if (allow && for_ms >= 0) {
-                answer.grant_until_ms = for_ms > 0 ? now_ms + for_ms : 0;
+                /* for_ms is a JSON integer of the answer: a grant too long
+                 * to end saturates instead of overflowing into the past */
+                if (for_ms == 0)
+                        answer.grant_until_ms = 0;
+                else if (now_ms > 0 && for_ms > INT64_MAX - now_ms)
+                        answer.grant_until_ms = INT64_MAX;
+                else
+                        answer.grant_until_ms = now_ms + for_ms;
                 add_grant(a, &answer.request, scope, answer.grant_until_ms, false);
         } else if (allow && answer.request.origin == APPROVAL_FROM_AGENT &&
                    answer.request.kind == APPROVAL_DEST) {

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "net/rules.h"
+#include "util/notice.h"
 
 #define GATE_SEEN_MAX     1024 /* destinations remembered for tier 1 */
 #define GATE_REFRESH_MS   1000 /* revocation list re-read at most this often */
@@ -83,10 +84,9 @@ static enum proxy_verdict gate_hold(struct gate *g, const struct proxy_request_i
         }
         event_emit(g->config.events, "approval.request", request_event(&r));
         if (!g->config.quiet)
-                fprintf(stderr,
-                        "reins: approval needed: %s wants %s:%u (%s); 'reins approve %s' or "
-                        "'reins deny %s'\n",
-                        r.id, r.target, r.port, r.rule, r.id, r.id);
+                notice("approval needed: %s wants %s:%u (%s); 'reins approve %s' or "
+                       "'reins deny %s'",
+                       r.id, r.target, r.port, r.rule, r.id, r.id);
         snprintf(g->reason, sizeof(g->reason), "waiting for a human: request %s", r.id);
         *reason = g->reason;
         return PROXY_ASK;
@@ -404,9 +404,12 @@ int gate_agent_ask(struct gate *g, const char *kind, const char *target, const c
                                     "too many requests are waiting for a human", err);
         event_emit(g->config.events, "approval.request", request_event(&r));
         if (!g->config.quiet)
-                fprintf(stderr, "reins: approval needed: %s: the agent asks for %s %s%s%.0u (%s)\n",
-                        r.id, kind, r.target, k == APPROVAL_DEST ? ":" : "", (unsigned)r.port,
-                        r.reason[0] ? r.reason : "no reason given");
+                /* the target and the reason are the agent's words: notice()
+                 * escapes them, so they cannot redraw the line the human
+                 * answers (util/notice.h) */
+                notice("approval needed: %s: the agent asks for %s %s%s%.0u (%s)", r.id, kind,
+                       r.target, k == APPROVAL_DEST ? ":" : "", (unsigned)r.port,
+                       r.reason[0] ? r.reason : "no reason given");
         if (out)
                 *out = r;
         return 0;

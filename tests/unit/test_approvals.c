@@ -106,6 +106,24 @@ static void test_grant_scopes_and_deadline(void **state)
         approvals_free(a);
 }
 
+/* Found by fuzzing (tests/fuzz/fuzz_control.c): the duration of a grant is
+ * a JSON integer of the signed answer; now + for_ms overflowed int64 (UB),
+ * and the wrapped deadline lay in the past. A grant too long to end ends
+ * never, like one for the session. */
+static void test_grant_duration_saturates(void **state)
+{
+        (void)state;
+        struct approvals *a = fresh(1000, false);
+        struct approval_request r;
+        struct approval_answer answer;
+        ask_dest(a, "a.test", 443, 1, 1000, &r);
+        assert_int_equal(
+            approvals_answer(a, r.id, true, INT64_MAX, APPROVAL_SCOPE_EXACT, 1000, &answer), 0);
+        assert_true(answer.grant_until_ms == INT64_MAX);
+        assert_true(approvals_granted(a, "a.test", 443, 2000, NULL));
+        approvals_free(a);
+}
+
 static void test_deny_and_timeout(void **state)
 {
         (void)state;
@@ -279,6 +297,7 @@ int main(void)
             cmocka_unit_test(test_ids_and_pending),
             cmocka_unit_test(test_answer_once_grants_nothing),
             cmocka_unit_test(test_grant_scopes_and_deadline),
+            cmocka_unit_test(test_grant_duration_saturates),
             cmocka_unit_test(test_deny_and_timeout),
             cmocka_unit_test(test_bounded_queue_and_withdrawal),
             cmocka_unit_test(test_agent_rate_limit),

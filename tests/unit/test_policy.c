@@ -136,8 +136,9 @@ static void test_presets_load(void **state)
                 policy_free(q);
                 policy_free(p);
         }
-        assert_int_equal(count, 3);
-        assert_null(policy_preset_text("coding-agent"));
+        assert_int_equal(count,
+                         6); /* default, offline, readonly, coding-agent, claude-code, codex */
+        assert_non_null(policy_preset_text("coding-agent"));
         assert_null(policy_preset_text("nope"));
         assert_null(policy_preset_text(NULL));
 }
