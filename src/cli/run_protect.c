@@ -10,6 +10,7 @@
 
 #include "audit/text.h"
 #include "util/json_text.h"
+#include "util/text_escape.h"
 #include "workspace/protect.h"
 
 /* Protected names at the workspace root that cannot be bound read-only
@@ -60,10 +61,8 @@ static void run_protect_emit(struct event_bus *events, const char *path, const c
 /* One escaped name on stderr: the agent chose these bytes. */
 static void run_protect_say(const char *prefix, const char *name)
 {
-        struct audit_buffer b = {0};
-        audit_text_escape(&b, name, strlen(name));
-        fprintf(stderr, "%s%s", prefix, b.data ? b.data : "?");
-        audit_buffer_free(&b);
+        fputs(prefix, stderr);
+        text_escape_write(stderr, name, strlen(name), 0);
 }
 
 /* A repository below the workspace root that the session created or
