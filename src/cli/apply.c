@@ -23,7 +23,8 @@ static void apply_usage(FILE *out)
               "  --dry-run            say what would be done, change nothing\n"
               "  --force              overwrite host files changed since the session started\n"
               "                       (and apply to a session that is still running)\n"
-              "  --include-protected  apply protected paths (.git/hooks, .git/config, ...) too\n"
+              "  --include-protected  apply protected paths (.git/config, .git/hooks, .claude, "
+              "...) too\n"
               "  --audit PATH         write the audit record there (default: the trail directory)\n"
               "  -v                   print the apply event on stderr\n",
               out);

@@ -15,6 +15,7 @@
 #include "cli/notice.h"
 #include "cli/run_events.h"
 #include "cli/run_govern.h"
+#include "cli/run_protect.h"
 #include "cli/run_risk.h"
 #include "govern/canary.h"
 #include "audit/dirs.h"
@@ -58,6 +59,7 @@ struct run_args {
         struct run_risk risk;
         struct canary_set canaries; /* planted when the policy asks */
         struct plan_options plan;
+        struct run_protect protect; /* direct mode: .git's private layer, placeholders */
         bool quiet;
 };
 
@@ -493,25 +495,25 @@ static struct changes_snapshot *run_snapshot_workspace(const struct reins_plan *
         return changes_take(plan->workspace, RUN_CHANGES_MAX_ENTRIES);
 }
 
-static void run_emit_changes(struct event_bus *events, const struct reins_plan *plan,
-                             struct changes_snapshot *before)
+/* What the session changed, compared now (before .git's private layer is
+ * written back: that is git's data, not the agent's edits). NULL when the
+ * mode has no host changes to compare. */
+static json_t *run_compare_changes(const struct reins_plan *plan, struct changes_snapshot *before)
 {
         if (plan->overlay || plan->workspace_readonly)
-                return;
+                return NULL;
         struct changes_snapshot *after =
             before ? changes_take(plan->workspace, RUN_CHANGES_MAX_ENTRIES) : NULL;
-        if (before && after)
-                event_emit(events, "files.changed",
-                           changes_compare(before, after, RUN_CHANGES_MAX_LISTED));
-        else
-                event_emit(events, "files.changed",
-                           json_pack("{s:s}", "untracked",
-                                     "the workspace holds more than 200000 entries"));
+        json_t *changes =
+            before && after
+                ? changes_compare(before, after, RUN_CHANGES_MAX_LISTED)
+                : json_pack("{s:s}", "untracked", "the workspace holds more than 200000 entries");
         changes_free(before);
         changes_free(after);
+        return changes;
 }
 
-static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
+static int run_sandbox(struct run_args *args, struct reins_plan *plan)
 {
         struct reins_error err = {0};
         struct seccomp_program seccomp = {0};
@@ -593,9 +595,17 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                 close(args->workspace_copy);
                 args->workspace_copy = -1;
         }
+        /* git's own data back to the host's .git, protected writes recorded
+         * (before the engine's last tick: they feed persistence-write) */
+        json_t *changes = run_compare_changes(plan, before);
+        run_protect_finish(&args->protect, plan, plan->overlay ? &args->workspace : NULL, changes,
+                           &args->events, args->quiet);
         run_risk_tick(&args->risk); /* the last findings, before session.end */
         run_govern_end(&args->govern);
-        run_emit_changes(&args->events, plan, before);
+        if (changes)
+                event_emit(&args->events, "files.changed", changes);
+        /* after the scan: they were there when it started */
+        plan_remove_placeholders(plan);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);
         runtime_sweep(); /* what supervisors killed with -9 left, off the start-up path */
@@ -680,6 +690,10 @@ int cli_run(int argc, char **argv)
                 cli_error(&err);
                 goto out;
         }
+        if (run_protect_start(&args.protect, plan, args.session, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
         if (plan->overlay) {
                 args.risk.workspace = &args.workspace;
                 args.risk.workspace_copy = &args.workspace_copy;
@@ -688,6 +702,10 @@ int cli_run(int argc, char **argv)
         if (plan->overlay)
                 run_workspace_finish(&args.workspace, status, &args.events);
 out:
+        if (plan) {
+                run_protect_finish(&args.protect, plan, NULL, NULL, &args.events, true);
+                plan_remove_placeholders(plan);
+        }
         plan_free(plan);
         policy_free(policy);
         strv_free(&args.plan.extra_ro);

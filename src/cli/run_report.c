@@ -38,6 +38,10 @@ static const char *mount_kind_name(enum mount_op_kind kind)
                 return "file";
         case MOUNT_OP_OVERLAY:
                 return "overlay";
+        case MOUNT_OP_PIN:
+                return "pin";
+        case MOUNT_OP_GITDIR:
+                return "gitdir";
         }
         return "?";
 }

@@ -13,26 +13,11 @@
 #include "util/json_text.h"
 #include "workspace/store.h"
 
-/* Paths whose change in a copy is flagged and never applied by default. */
-static const char *const builtin_protect[] = {
-    ".git/hooks",
-    ".git/config",
-    ".reins",
-    ".claude/settings.json",
-    ".claude/settings.local.json",
-    ".mcp.json",
-    ".vscode/tasks.json",
-    ".bashrc",
-    ".zshrc",
-    ".profile",
-    ".bash_profile",
-};
-
 static json_t *run_workspace_meta(const struct reins_plan *plan, const struct reins_policy *policy)
 {
+        /* the policy's own patterns: the built-in list (workspace/protect.c)
+         * is always added when the session is read */
         json_t *protect = json_array();
-        for (size_t i = 0; i < sizeof(builtin_protect) / sizeof(builtin_protect[0]); i++)
-                json_array_append_new(protect, json_string(builtin_protect[i]));
         for (size_t i = 0; i < policy->filesystem.protect.count; i++)
                 json_array_append_new(protect, json_text_z(policy->filesystem.protect.items[i]));
         return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I}", "agent", plan->agent ? plan->agent : "",

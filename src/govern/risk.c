@@ -565,7 +565,8 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
         bool canary = strcmp(type, "file.canary_read") == 0;
         bool ask = strcmp(type, "approval.request") == 0 || strcmp(type, "approval.refused") == 0;
         bool denied = strcmp(type, "syscall.denied") == 0;
-        if (!exec && !net && !start && !secret && !canary && !ask && !denied)
+        bool protected_write = strcmp(type, "file.protected_write") == 0;
+        if (!exec && !net && !start && !secret && !canary && !ask && !denied && !protected_write)
                 return;
 
         struct rule_event event;
@@ -619,6 +620,15 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
                 snprintf(detail, sizeof(detail), "%s() refused (%s)", name ? name : "?",
                          comm ? comm : "?");
                 rule_fire(engine, RULE_ESCAPE, &event, detail, NULL, 0);
+                return;
+        }
+        if (protected_write) { /* a protected path written or created (run_protect.c) */
+                char detail[160];
+                const char *path = get_string(json, "path");
+                snprintf(detail, sizeof(detail), "%s %s",
+                         get_string(json, "action") ? get_string(json, "action") : "wrote",
+                         path ? path : "?");
+                rule_fire(engine, RULE_PERSISTENCE, &event, detail, NULL, 0);
                 return;
         }
         if (canary) {

@@ -27,7 +27,8 @@ const struct risk_rule_info rule_table[RULE_COUNT] = {
     [RULE_ESCAPE] = {"escape-primitive", RISK_HIGH, 35, 0, NULL, 0, "exec, syscall.denied",
                      "a namespace, mount, module or capability tool was run, or such a "
                      "syscall was refused (sandbox escape)"},
-    [RULE_PERSISTENCE] = {"persistence-write", RISK_HIGH, 35, 0, NULL, 0, "exec",
+    [RULE_PERSISTENCE] = {"persistence-write", RISK_HIGH, 35, 0, NULL, 0,
+                          "exec, file.protected_write",
                           "a write to a shell rc, cron, authorized_keys, git hook or agent "
                           "config (persistence)"},
     [RULE_CLOUD_METADATA] = {"cloud-metadata", RISK_HIGH, 40, 0, NULL, 0, "net.decision",

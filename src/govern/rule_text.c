@@ -313,13 +313,19 @@ bool rule_is_secret_path(const char *path)
 bool rule_is_persistence_path(const char *path)
 {
         static const char *const names[] = {
-            ".bashrc",  ".bash_profile", ".bash_login",     ".bash_logout",     ".profile",
-            ".zshrc",   ".zprofile",     ".zshenv",         ".zlogin",          ".login",
-            ".cshrc",   ".tcshrc",       ".kshrc",          ".xinitrc",         ".xprofile",
-            "rc.local", "ld.so.preload", "authorized_keys", "authorized_keys2",
+            ".bashrc",   ".bash_profile", ".bash_login",     ".bash_logout",     ".profile",
+            ".zshrc",    ".zprofile",     ".zshenv",         ".zlogin",          ".login",
+            ".cshrc",    ".tcshrc",       ".kshrc",          ".xinitrc",         ".xprofile",
+            "rc.local",  "ld.so.preload", "authorized_keys", "authorized_keys2", ".envrc",
+            ".mcp.json",
         };
         static const char *const parts[] = {
             ".git/hooks/",
+            ".git/config",
+            ".git/commondir",
+            ".git/info/",
+            ".git/worktrees/",
+            ".git/modules/",
             "/etc/cron",
             "/var/spool/cron",
             "/etc/profile",
@@ -333,6 +339,8 @@ bool rule_is_persistence_path(const char *path)
             ".cursor/",
             ".gemini/",
             ".vscode/tasks.json",
+            ".vscode/settings.json",
+            ".reins/",
             "Library/LaunchAgents",
         };
         if (in_list(rule_basename(path), names, ARRAY_SIZE(names)))

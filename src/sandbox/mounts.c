@@ -317,6 +317,77 @@ static int mounts_protect(const struct mounts_ctx *ctx, const struct mount_op *o
         return r < 0 ? reins_error_errno(err, -r, "protecting %s", op->target) : 0;
 }
 
+/* Re-bind a directory of the workspace onto itself, as writable as it was:
+ * the ancestors of protected paths become mount points, which rename(2) and
+ * rmdir(2) refuse with EBUSY, so the agent cannot move `.git` or `ci` aside
+ * and put a directory of its own at that name. */
+static int mounts_pin(const struct mounts_ctx *ctx, const struct mount_op *op,
+                      struct reins_error *err)
+{
+        cleanup_fd int target = mounts_open_beneath(ctx->newroot, op->target, O_PATH);
+        if (target == -ENOENT)
+                return 0;
+        if (target < 0)
+                return reins_error_errno(err, -target, "pinning %s (a symlink now?)", op->target);
+        cleanup_fd int tree = open_tree(
+            target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (tree < 0)
+                return reins_error_errno(err, errno, "pinning %s", op->target);
+        int r = mounts_attach(tree, target);
+        return r < 0 ? reins_error_errno(err, -r, "pinning %s", op->target) : 0;
+}
+
+/* The workspace's .git in direct mode: an overlay whose upper layer is
+ * private to reins (hidden from the sandbox with the rest of its state), so
+ * nothing the agent writes there reaches the host's .git until the
+ * supervisor copies git's own data back (workspace/gitdir.c). The .git
+ * directory becomes a mount point too: it cannot be renamed. */
+static int mounts_gitdir(const struct mounts_ctx *ctx, const struct mount_op *op,
+                         struct reins_error *err)
+{
+        if (!op->upper || !op->work)
+                return reins_error_set(err, EINVAL, "the .git overlay has no private layer");
+        /* the lower side must be the directory the plan saw, not a symlink
+         * planted since */
+        cleanup_fd int check = mounts_open_beneath(ctx->oldroot, op->source, O_PATH | O_DIRECTORY);
+        if (check < 0)
+                return reins_error_errno(err, -check, "%s (changed during setup?)", op->source);
+        char lower[4096], upper[4096], work[4096];
+        snprintf(lower, sizeof(lower), "/oldroot%s", op->source);
+        snprintf(upper, sizeof(upper), "/oldroot%s", op->upper);
+        snprintf(work, sizeof(work), "/oldroot%s", op->work);
+        cleanup_fd int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
+            /* volatile: the unmount at the session's end does not sync the
+             * whole host filesystem (overlayfs syncs its upper's otherwise);
+             * a crash loses the layer, which is what a crash means here */
+            fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                /* --allow-degraded: .git only pinned (its existing protected
+                 * entries stay read-only; a new commondir reaches the host) */
+                if (op->optional)
+                        return mounts_pin(ctx, op, err);
+                return reins_error_errno(err, errno,
+                                         "protecting %s: mounting its private overlay (overlayfs "
+                                         "in a user namespace needs Linux 5.11+ and reins' state "
+                                         "directory on a filesystem with user xattrs; "
+                                         "--allow-degraded runs with .git pinned only)",
+                                         op->target);
+        }
+        cleanup_fd int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (mnt < 0)
+                return reins_error_errno(err, errno, "protecting %s", op->target);
+        cleanup_fd int target = mounts_open_beneath(ctx->newroot, op->target, O_PATH | O_DIRECTORY);
+        if (target < 0)
+                return reins_error_errno(err, -target, "protecting %s (a symlink now?)",
+                                         op->target);
+        int r = mounts_attach(mnt, target);
+        return r < 0 ? reins_error_errno(err, -r, "protecting %s", op->target) : 0;
+}
+
 static int mounts_symlink(const struct mounts_ctx *ctx, const struct mount_op *op,
                           struct reins_error *err)
 {
@@ -417,6 +488,10 @@ static int mounts_execute(const struct mounts_ctx *ctx, const struct mount_op *o
                 return mounts_text_file(ctx, op, err);
         case MOUNT_OP_OVERLAY:
                 return mounts_overlay(ctx, op, err);
+        case MOUNT_OP_PIN:
+                return mounts_pin(ctx, op, err);
+        case MOUNT_OP_GITDIR:
+                return mounts_gitdir(ctx, op, err);
         }
         return reins_error_set(err, EINVAL, "unknown mount operation");
 }

@@ -229,7 +229,8 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
         plan->workspace_readonly = readonly;
         if ((r = plan_limit_writes(plan, &options->write_limit, err)) < 0 ||
             (r = plan_add_canaries(plan, &options->canaries, err)) < 0 ||
-            (r = plan_add_caches(plan, policy, err)) < 0)
+            (r = plan_add_caches(plan, policy, err)) < 0 ||
+            (!readonly && !plan->overlay && (r = plan_add_gitdir(plan, err)) < 0))
                 goto fail;
         plan_sort_mounts(plan);
         if ((r = plan_add_deny(plan, err)) < 0 ||
@@ -246,6 +247,7 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
 fail:
         if (err && err->code == 0)
                 reins_error_set(err, -r, "building the sandbox plan: %s", strerror(-r));
+        plan_remove_placeholders(plan);
         plan_free(plan);
         return r;
 }
@@ -289,6 +291,8 @@ void plan_free(struct reins_plan *plan)
         strv_free(&plan->net_deny);
         strv_free(&plan->net_ask);
         strv_free(&plan->net_hosts);
+        strv_free(&plan->placeholders);
+        free(plan->gitdir);
         free(plan->workspace);
         free(plan->cwd);
         free(plan->hostname);

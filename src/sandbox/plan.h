@@ -23,10 +23,18 @@ enum mount_op_kind {
         MOUNT_OP_PROTECT, /* re-bind `target` (inside a bound tree) onto itself read-only */
         MOUNT_OP_SYMLINK, /* create symlink `target` -> `source` (e.g. /bin -> usr/bin) */
         MOUNT_OP_FILE,    /* create file `target` on the tmpfs root holding the text `source` */
-        MOUNT_OP_OVERLAY  /* overlayfs at `target`: lower `source` (host, never written),
+        MOUNT_OP_OVERLAY, /* overlayfs at `target`: lower `source` (host, never written),
                              upper and work from the workspace session; with
                              size_bytes, upper and work live in a tmpfs of that
                              size, filled from and handed back to the session */
+        MOUNT_OP_PIN,     /* re-bind `target` (a directory of the workspace) onto
+                             itself, writable as it was: a mount point cannot be
+                             renamed or removed (EBUSY), so an ancestor of a
+                             protected path cannot be swapped for another */
+        MOUNT_OP_GITDIR   /* the workspace's .git, direct mode: overlayfs with lower
+                             `source` (the host's .git), upper and work private to
+                             reins (plan_set_gitdir); git's own data is written back
+                             when the session ends (workspace/gitdir.c) */
 };
 
 struct mount_op {
@@ -41,6 +49,8 @@ struct mount_op {
         /* MOUNT_OP_TMPFS at /tmp and MOUNT_OP_DEV: /tmp and /dev/shm are two
          * directories of one tmpfs of size_bytes, so their sum is capped */
         bool shared_scratch;
+        bool nested;        /* planned inside the workspace by plan_protect.c: the deny
+                               walk of the workspace already covers it */
 };
 
 /* Landlock access classes, applied to paths as seen inside the sandbox. */
@@ -112,6 +122,13 @@ struct reins_plan {
         struct reins_strv deny_relative;
         const char *home; /* borrowed from the options, for ~ */
 
+        /* direct mode (plan_protect.c): the host's .git behind MOUNT_OP_GITDIR,
+         * or NULL; and the empty directories reins created on the host so
+         * that a missing protected directory can be bound read-only (removed
+         * when the session ends, if still empty) */
+        char *gitdir;
+        struct reins_strv placeholders;
+
         char policy_sha256[65];
         char *policy_name;
         char *agent; /* the policy's agent name, NULL when unset */
@@ -161,6 +178,11 @@ uint64_t plan_scratch_size(const struct policy_limits *limits, bool overlay);
 
 /* Overlay mode: point the workspace's overlay at a session's upper/work. */
 int plan_set_overlay(struct reins_plan *plan, const char *upper, const char *work);
+/* Direct mode with a .git directory: the private upper/work of its overlay. */
+int plan_set_gitdir(struct reins_plan *plan, const char *upper, const char *work);
+/* Remove the placeholder directories that are still empty (end of session,
+ * or a failed start). */
+void plan_remove_placeholders(struct reins_plan *plan);
 void plan_free(struct reins_plan *plan);
 
 #endif

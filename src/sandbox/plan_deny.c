@@ -34,8 +34,8 @@ struct walk {
 
 /* Anchor a pattern: "~/x" -> HOME/x, "/x" stays, "a/b" -> WS/a/b, and a bare
  * name ("*.pem") matches at any depth of the workspace: WS/ ** /name. */
-static char *deny_anchor(const char *pattern, const char *workspace, const char *home,
-                         bool any_depth)
+char *plan_anchor_pattern(const char *pattern, const char *workspace, const char *home,
+                          bool any_depth)
 {
         if (pattern[0] == '~')
                 return path_expand_home(pattern, home);
@@ -91,8 +91,8 @@ int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy
                 if (written[0] != '/' && written[0] != '~' &&
                     strv_push(&plan->deny_relative, written) < 0)
                         return reins_error_set(err, ENOMEM, "out of memory");
-                char *anchored =
-                    deny_anchor(policy->filesystem.deny.items[i], plan->workspace, home, true);
+                char *anchored = plan_anchor_pattern(policy->filesystem.deny.items[i],
+                                                     plan->workspace, home, true);
                 if (!anchored)
                         continue; /* ~ without HOME: nothing of HOME is bound either */
                 if (strv_push_take(&plan->deny_patterns, anchored) < 0)
@@ -104,7 +104,8 @@ int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy
 int plan_deny_anchor_tree(struct reins_plan *plan, const char *tree)
 {
         for (size_t i = 0; i < plan->deny_relative.count; i++) {
-                char *anchored = deny_anchor(plan->deny_relative.items[i], tree, NULL, true);
+                char *anchored =
+                    plan_anchor_pattern(plan->deny_relative.items[i], tree, NULL, true);
                 if (!anchored || strv_push_unique(&plan->deny_patterns, anchored) < 0) {
                         free(anchored);
                         return -ENOMEM;
@@ -220,8 +221,8 @@ static int deny_collect(const char *pattern, const char *root, struct reins_strv
 }
 
 /* Every pattern against one bound tree. */
-static int deny_collect_tree(char *const *patterns, size_t count, const char *root,
-                             struct reins_strv *matches)
+int plan_collect_matches(char *const *patterns, size_t count, const char *root,
+                         struct reins_strv *matches)
 {
         struct reins_strv whole_tree = {0};
         int r = 0;
@@ -249,8 +250,8 @@ static bool plan_in_view(const struct reins_plan *plan, const char *path)
 
 /* Add `kind` for each match: the match itself, or for a symlink the target it
  * resolves to when that target is visible inside. */
-static int plan_add_matches(struct reins_plan *plan, const struct reins_strv *matches,
-                            enum mount_op_kind kind)
+int plan_add_matches(struct reins_plan *plan, const struct reins_strv *matches,
+                     enum mount_op_kind kind)
 {
         struct reins_strv added = {0};
         int r = 0;
@@ -292,10 +293,10 @@ int plan_add_deny(struct reins_plan *plan, struct reins_error *err)
         size_t bound = plan->mount_count;
         for (size_t i = 0; r == 0 && i < bound; i++) {
                 const struct mount_op *op = &plan->mounts[i];
-                if (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
-                    op->kind == MOUNT_OP_OVERLAY)
-                        r = deny_collect_tree(plan->deny_patterns.items, plan->deny_patterns.count,
-                                              op->target, &matches);
+                if (!op->nested && (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
+                                    op->kind == MOUNT_OP_OVERLAY))
+                        r = plan_collect_matches(plan->deny_patterns.items,
+                                                 plan->deny_patterns.count, op->target, &matches);
         }
         if (r == -E2BIG)
                 r = reins_error_set(err, E2BIG,
@@ -313,36 +314,4 @@ int plan_add_deny(struct reins_plan *plan, struct reins_error *err)
         }
         strv_free(&matches);
         return r;
-}
-
-int plan_add_protect(struct reins_plan *plan, const struct reins_policy *policy, bool readonly,
-                     struct reins_error *err)
-{
-        if (readonly)
-                return 0; /* the whole workspace is read-only already */
-        struct reins_strv matches = {0};
-        int r = 0;
-        for (size_t i = 0; r == 0 && i < policy->filesystem.protect.count; i++) {
-                cleanup_free char *anchored = deny_anchor(policy->filesystem.protect.items[i],
-                                                          plan->workspace, plan->home, false);
-                if (!anchored)
-                        continue;
-                char *one[] = {anchored};
-                r = deny_collect_tree(one, 1, plan->workspace, &matches);
-        }
-        if (r == 0 && matches.count > 0) {
-                qsort(matches.items, matches.count, sizeof(char *), compare_strings);
-                /* a protect target that is also hidden stays hidden */
-                struct reins_strv kept = {0};
-                for (size_t i = 0; r == 0 && i < matches.count; i++)
-                        if (!plan_path_denied(plan, matches.items[i]))
-                                r = strv_push(&kept, matches.items[i]);
-                if (r == 0)
-                        r = plan_add_matches(plan, &kept, MOUNT_OP_PROTECT);
-                strv_free(&kept);
-        }
-        strv_free(&matches);
-        if (r == -E2BIG)
-                return reins_error_set(err, E2BIG, "filesystem.protect: too many entries to scan");
-        return r < 0 ? reins_error_set(err, -r, "filesystem.protect: %s", strerror(-r)) : 0;
 }

@@ -24,6 +24,22 @@ int plan_deny_anchor_tree(struct reins_plan *plan, const char *tree);
 /* The deny pattern that covers `path` or one of its ancestors, or NULL. */
 const char *plan_path_denied(const struct reins_plan *plan, const char *path);
 int plan_add_deny(struct reins_plan *plan, struct reins_error *err);
+/* The workspace-relative `pattern` anchored ("a/b" -> WS/a/b); any_depth: a
+ * bare name matches at any depth. */
+char *plan_anchor_pattern(const char *pattern, const char *workspace, const char *home,
+                          bool any_depth);
+/* Paths below the bound tree `root` matching one of `patterns` (walks only
+ * where a pattern needs it). */
+int plan_collect_matches(char *const *patterns, size_t count, const char *root,
+                         struct reins_strv *matches);
+/* `kind` ops for each match (a symlink's in-view target instead). */
+int plan_add_matches(struct reins_plan *plan, const struct reins_strv *matches,
+                     enum mount_op_kind kind);
+
+/* plan_protect.c */
+/* Before the mounts are sorted: the .git overlay (direct mode). */
+int plan_add_gitdir(struct reins_plan *plan, struct reins_error *err);
+/* After plan_add_deny: protected paths read-only, their ancestors pinned. */
 int plan_add_protect(struct reins_plan *plan, const struct reins_policy *policy, bool readonly,
                      struct reins_error *err);
 

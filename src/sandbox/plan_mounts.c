@@ -252,8 +252,12 @@ int plan_add_landlock_rules(struct reins_plan *plan, struct reins_error *err)
         int r = plan_add_landlock(plan, "/", LANDLOCK_RULE_LIST_DIR);
         for (size_t i = 0; r == 0 && i < plan->mount_count; i++) {
                 const struct mount_op *op = &plan->mounts[i];
+                /* inside the workspace: its rule covers them (pins and the
+                 * .git overlay are as writable as the workspace; protects
+                 * are read-only mounts) */
                 if (op->kind == MOUNT_OP_SYMLINK || op->kind == MOUNT_OP_FILE ||
-                    op->kind == MOUNT_OP_HIDE || op->kind == MOUNT_OP_PROTECT)
+                    op->kind == MOUNT_OP_HIDE || op->kind == MOUNT_OP_PROTECT ||
+                    op->kind == MOUNT_OP_PIN || op->kind == MOUNT_OP_GITDIR || op->nested)
                         continue;
                 r = plan_add_landlock(plan, op->target, plan_landlock_access(op));
                 if (r == 0 && op->kind == MOUNT_OP_DEV)

@@ -1,27 +1,41 @@
 #include "workspace/protect.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "policy/glob.h"
+#include "sandbox/weaken.h"
 #include "workspace/session.h"
 
+/* The one list of what reins protects by default (the plan's read-only
+ * binds in direct mode, apply's flags in overlay mode). A policy's
+ * filesystem.protect adds to it; nothing removes from it. Entries without a
+ * "**" are anchored at the workspace root: the direct mode binds those
+ * (start-up looks at this fixed list only, never walks the workspace). */
 const char *const workspace_protect_defaults[] = {
-    /* run by git on the host at the next commit / fetch / checkout */
-    ".git/hooks",
-    "**/.git/hooks",
-    ".git/config",
-    "**/.git/config",
-    ".git/info/attributes",
     /* reins' own files */
     ".reins",
-    /* agent and editor settings that start commands */
+    /* agents' and editors' permission and auto-run files: an agent that edits
+     * its own permissions escalates (CVE-2025-53773); VS Code tasks can run
+     * when the folder opens; project MCP servers start commands */
+    ".claude/settings.json",
+    ".claude/settings.local.json",
     ".claude/settings*.json",
+    ".codex",
+    ".cursor",
+    ".gemini",
     ".mcp.json",
-    ".vscode/tasks.json",
     ".vscode/settings.json",
+    ".vscode/tasks.json",
     ".envrc", /* direnv runs it on cd */
+    /* hooks that live in the work tree: pre-commit runs what its config
+     * names on the host's next commit; husky's hooks (core.hooksPath) */
+    ".pre-commit-config.yaml",
+    ".husky",
     /* shell start-up files (a workspace that is a home directory) */
     ".bashrc",
     ".bash_profile",
@@ -32,13 +46,147 @@ const char *const workspace_protect_defaults[] = {
     ".zshenv",
     ".zprofile",
     ".zlogin",
+    "**/.bashrc",
+    "**/.zshrc",
     NULL,
 };
 
+/* What git itself writes in a git directory and runs no code from: commits,
+ * branches, merges and rebases land through these. Everything else in a git
+ * directory (config, config.worktree, hooks/, commondir, gitdir, info/,
+ * worktrees/, modules/, and any name git may read tomorrow) is protected. */
+static const char *const git_own_files[] = {
+    "HEAD",        "ORIG_HEAD",        "FETCH_HEAD",  "MERGE_HEAD", "MERGE_MODE",
+    "MERGE_MSG",   "CHERRY_PICK_HEAD", "REVERT_HEAD", "BISECT_LOG", "AUTO_MERGE",
+    "SQUASH_MSG",  "COMMIT_EDITMSG",   "TAG_EDITMSG", "index",      "packed-refs",
+    "description", "shallow",
+};
+static const char *const git_own_dirs[] = {"objects", "refs", "logs"};
+
+bool workspace_protect_git_allowed(const char *rel)
+{
+        size_t first = strcspn(rel, "/");
+        if (rel[first] == '\0') {
+                for (size_t i = 0; i < sizeof(git_own_files) / sizeof(git_own_files[0]); i++)
+                        if (strcmp(rel, git_own_files[i]) == 0)
+                                return true;
+        }
+        for (size_t i = 0; i < sizeof(git_own_dirs) / sizeof(git_own_dirs[0]); i++)
+                if (strlen(git_own_dirs[i]) == first && strncmp(rel, git_own_dirs[i], first) == 0)
+                        return true;
+        return false;
+}
+
+/* A path in or at a `.git` at any depth: the `.git` entry itself is
+ * protected when it is created, replaced or removed as a whole (a `.git`
+ * file is a gitdir pointer), and so is everything below it that is not git's
+ * own data. */
+static bool protect_git_path(const char *path)
+{
+        const char *p = path;
+        for (;;) {
+                const char *name = p;
+                size_t len = strcspn(name, "/");
+                if (len == 4 && strncmp(name, ".git", 4) == 0) {
+                        if (name[len] == '\0')
+                                return true;
+                        return !workspace_protect_git_allowed(name + len + 1);
+                }
+                if (name[len] == '\0')
+                        return false;
+                p = name + len + 1;
+        }
+}
+
+/* The list before issue 12, for the weakened build (REINS_WEAKEN=protect):
+ * escape probes show what it let through. */
+static const char *const workspace_protect_weak_defaults[] = {".git/hooks", ".git/config", ".reins",
+                                                              NULL};
+
+const char *const *workspace_protect_default_list(void)
+{
+        return weaken("protect") ? workspace_protect_weak_defaults : workspace_protect_defaults;
+}
+
+/* .git/config is read at most this far. */
+#define GIT_CONFIG_MAX 65536
+
+static char *protect_read_git_config(const char *workspace)
+{
+        int root = open(workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (root < 0)
+                return NULL;
+        int git = openat(root, ".git", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(root);
+        if (git < 0)
+                return NULL;
+        int fd = openat(git, "config", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        close(git);
+        if (fd < 0)
+                return NULL;
+        char *text = malloc(GIT_CONFIG_MAX + 1);
+        ssize_t n = text ? read(fd, text, GIT_CONFIG_MAX) : -1;
+        close(fd);
+        if (n < 0) {
+                free(text);
+                return NULL;
+        }
+        text[n] = '\0';
+        return text;
+}
+
+char *workspace_protect_hooks_path(const char *workspace)
+{
+        char *text = protect_read_git_config(workspace);
+        if (!text)
+                return NULL;
+        char *found = NULL;
+        bool core = false;
+        size_t root_len = strlen(workspace);
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && !found;
+             line = strtok_r(NULL, "\n", &save)) {
+                while (*line == ' ' || *line == '\t')
+                        line++;
+                if (*line == '[') {
+                        core = strncasecmp(line, "[core]", 6) == 0;
+                        continue;
+                }
+                if (!core || strncasecmp(line, "hookspath", 9) != 0)
+                        continue;
+                char *value = line + 9;
+                while (*value == ' ' || *value == '\t')
+                        value++;
+                if (*value++ != '=')
+                        continue;
+                while (*value == ' ' || *value == '\t' || *value == '"')
+                        value++;
+                size_t len = strcspn(value, "\"\r;#");
+                while (len > 0 &&
+                       (value[len - 1] == ' ' || value[len - 1] == '\t' || value[len - 1] == '/'))
+                        len--;
+                value[len] = '\0';
+                while (value[0] == '.' && value[1] == '/')
+                        value += 2;
+                if (len == 0 || strstr(value, "..") || value[0] == '\0')
+                        continue;
+                if (value[0] == '/') {
+                        /* absolute: only one inside the workspace matters here */
+                        if (strncmp(value, workspace, root_len) == 0 && value[root_len] == '/' &&
+                            value[root_len + 1])
+                                found = strdup(value + root_len + 1);
+                } else {
+                        found = strdup(value); /* relative to the work tree's root */
+                }
+        }
+        free(text);
+        return found;
+}
+
 int workspace_protect_patterns(const json_t *meta, struct reins_strv *out)
 {
-        for (size_t i = 0; workspace_protect_defaults[i]; i++)
-                if (strv_push_unique(out, workspace_protect_defaults[i]) < 0)
+        const char *const *defaults = workspace_protect_default_list();
+        for (size_t i = 0; defaults[i]; i++)
+                if (strv_push_unique(out, defaults[i]) < 0)
                         return -1;
         json_t *list = json_object_get(meta, "protect");
         size_t index;
@@ -66,7 +214,7 @@ bool workspace_protect_matches(const struct reins_strv *patterns, const char *pa
         if (!buf)
                 return true; /* fail closed */
         memcpy(buf, path, n + 1);
-        bool hit = false;
+        bool hit = !weaken("protect") && protect_git_path(path);
         /* the path itself, then each ancestor: ".git/hooks" covers what is below */
         for (;;) {
                 for (size_t i = 0; i < patterns->count && !hit; i++)
@@ -122,6 +270,16 @@ int workspace_session_changes(const struct workspace_session *session, char *con
                 workspace_changes_free(out);
                 return reins_error_set(err, ENOMEM, "out of memory");
         }
+        /* the hooks the host's next commit runs, wherever core.hooksPath
+         * puts them in the work tree (read from the host's own .git/config) */
+        char *hooks = weaken("protect") ? NULL : workspace_protect_hooks_path(session->lower);
+        if (hooks && strv_push_unique(&patterns, hooks) < 0) {
+                free(hooks);
+                strv_free(&patterns);
+                workspace_changes_free(out);
+                return reins_error_set(err, ENOMEM, "out of memory");
+        }
+        free(hooks);
         workspace_protect_mark(&patterns, out);
         strv_free(&patterns);
         return 0;

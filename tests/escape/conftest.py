@@ -139,6 +139,51 @@ WEAK = {
     "timeout": Weak("timeout", ("still_running",)),
     "env": Weak("env", ("AWS_SECRET_ACCESS_KEY", "ANTHROPIC_API_KEY", "proc_environ")),
     "io_uring": Weak("seccomp", ("io_uring_setup",)),
+    # test_protect.py: "protect" restores the protection from before issue 12
+    "protect_rename_git_direct": Weak("protect", ("rename_git_host_code", "rename_git:.git/config")),
+    "protect_rename_git_overlay": Weak("protect", (), {
+        "rename_git": "apply flagged .git/config before the fix too"}),
+    "protect_rename_ci_direct": Weak("protect", ("rename_ci:ci/build.sh",), {
+        "rename_ci_host_code": "nothing on the host runs ci/build.sh by itself"}),
+    "protect_rename_ci_overlay": Weak("protect", (), {
+        "rename_ci": "apply flagged the policy's protect paths before the fix too"}),
+    "protect_commondir_direct": Weak("protect", ("commondir_host_code", "commondir:.git/commondir")),
+    "protect_commondir_overlay": Weak("protect", ("commondir_host_code", "commondir:.git/commondir")),
+    "protect_config_worktree_direct": Weak("protect", ("config_worktree_host_code",
+                                                       "config_worktree:.git/config.worktree")),
+    "protect_config_worktree_overlay": Weak("protect", ("config_worktree_host_code",
+                                                        "config_worktree:.git/config.worktree")),
+    "protect_new_hooks_direct": Weak("protect", ("new_hooks_host_code", "new_hooks:.git/hooks")),
+    "protect_new_hooks_overlay": Weak("protect", (), {
+        "new_hooks": "apply flagged .git/hooks before the fix too"}),
+    "protect_git_internals_direct": Weak("protect", (
+        "git_internals:.git/worktrees", "git_internals:.git/modules",
+        "git_internals:.git/info"), {
+        "git_internals_host_code": "a linked worktree's or a submodule's config is read only "
+                                   "by git run there"}),
+    "protect_git_internals_overlay": Weak("protect", (
+        "git_internals:.git/worktrees", "git_internals:.git/modules",
+        "git_internals:.git/info"), {
+        "git_internals_host_code": "as in direct mode"}),
+    "protect_hooks_path_direct": Weak("protect", ("hooks_path_host_code",
+                                                  "hooks_path:githooks/pre-commit")),
+    "protect_hooks_path_overlay": Weak("protect", ("hooks_path_host_code",
+                                                   "hooks_path:githooks/pre-commit")),
+    "protect_nested_repo_direct": Weak("protect", ("nested_repo_host_code",)),
+    "protect_nested_repo_overlay": Weak("protect", ("nested_repo_host_code",)),
+    "protect_submodule_config_direct": Weak("protect", ("submodule_config_host_code",
+                                                        "submodule_config:lib/.git/config")),
+    "protect_submodule_config_overlay": Weak("protect", ("submodule_config_host_code",
+                                                         "submodule_config:lib/.git/config")),
+    "protect_agent_direct": Weak("protect", (
+        "agent:.claude/settings.json", "agent:.codex/config.toml", "agent:.cursor/mcp.json",
+        "agent:.vscode/tasks.json", "agent:.vscode/settings.json", "agent:.reins/policy.yaml",
+        "agent:.claude/settings.local.json")),
+    "protect_agent_overlay": Weak("protect", (
+        "agent:.claude/settings.json", "agent:.codex/config.toml", "agent:.cursor/mcp.json",
+        "agent:.vscode/tasks.json", "agent:.vscode/settings.json",
+        "agent:.claude/settings.local.json"), {
+        "agent:.reins": "apply flagged .reins before the fix too"}),
 }
 
 

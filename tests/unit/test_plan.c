@@ -189,6 +189,54 @@ static void test_protect_makes_git_hooks_read_only(void **state)
         plan_free(plan);
 }
 
+static void test_protect_pins_ancestors_and_overlays_git(void **state)
+{
+        struct fixture *f = *state;
+        struct plan_options o = options_for(f);
+        struct reins_plan *plan = NULL;
+        struct reins_error err = {0};
+        char git[512], hooks[512], objects[512], claude[512];
+        snprintf(git, sizeof(git), "%s/.git", f->workspace);
+        snprintf(hooks, sizeof(hooks), "%s/.git/hooks", f->workspace);
+        snprintf(objects, sizeof(objects), "%s/.git/objects", f->workspace);
+        snprintf(claude, sizeof(claude), "%s/.claude", f->workspace);
+        make_dir(f->workspace, ".git/objects");
+        assert_int_equal(plan_build(f->policy, &o, &plan, &err), 0);
+        /* .git: a private overlay (a mount point: it cannot be renamed),
+         * objects bound through, the hooks read-only above both */
+        assert_non_null(find_op(plan, MOUNT_OP_GITDIR, git));
+        assert_string_equal(plan->gitdir, git);
+        assert_non_null(find_op(plan, MOUNT_OP_BIND_RW, objects));
+        assert_true(index_of(plan, git) > index_of(plan, f->workspace));
+        assert_true(index_of(plan, hooks) > index_of(plan, objects));
+        /* a missing protected directory: created empty, read-only */
+        assert_non_null(find_op(plan, MOUNT_OP_PROTECT, claude));
+        assert_true(plan->placeholders.count > 0);
+        plan_remove_placeholders(plan);
+        struct stat st;
+        assert_int_equal(lstat(claude, &st), -1);
+        plan_free(plan);
+
+        /* a policy path two levels down: its parent directory is pinned */
+        make_dir(f->workspace, "ci");
+        touch(f->workspace, "ci/build.sh");
+        struct reins_policy *policy = NULL;
+        char pinned[512], script[512];
+        snprintf(pinned, sizeof(pinned), "%s/ci", f->workspace);
+        snprintf(script, sizeof(script), "%s/ci/build.sh", f->workspace);
+        assert_int_equal(policy_load_text("version: 1\nextends: default\nfilesystem:\n"
+                                          "  protect: [ci/build.sh]\n",
+                                          "test", &policy, &err),
+                         0);
+        assert_int_equal(plan_build(policy, &o, &plan, &err), 0);
+        assert_non_null(find_op(plan, MOUNT_OP_PIN, pinned));
+        assert_non_null(find_op(plan, MOUNT_OP_PROTECT, script));
+        assert_true(index_of(plan, script) > index_of(plan, pinned));
+        plan_remove_placeholders(plan);
+        plan_free(plan);
+        policy_free(policy);
+}
+
 static void test_denied_rw_option_is_refused(void **state)
 {
         struct fixture *f = *state;
@@ -337,6 +385,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_workspace_bound_rw_and_tmp_first, setup, teardown),
             cmocka_unit_test_setup_teardown(test_deny_hides_matches_inside_workspace, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_protect_pins_ancestors_and_overlays_git, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_protect_makes_git_hooks_read_only, setup,
                                             teardown),

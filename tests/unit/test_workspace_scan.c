@@ -293,7 +293,26 @@ static void test_protect_patterns(void **state)
         assert_true(workspace_protect_matches(&p, "vendor/lib/.git/hooks/x"));
         assert_false(workspace_protect_matches(&p, ".git/HEAD"));
         assert_false(workspace_protect_matches(&p, "src/main.c"));
+        /* git redirections and anything git may read that is not its data */
+        assert_true(workspace_protect_matches(&p, ".git/commondir"));
+        assert_true(workspace_protect_matches(&p, ".git/config.worktree"));
+        assert_true(workspace_protect_matches(&p, ".git/info/attributes"));
+        assert_true(workspace_protect_matches(&p, ".git/worktrees/w/config.worktree"));
+        assert_true(workspace_protect_matches(&p, ".git/modules/sub/config"));
+        assert_true(workspace_protect_matches(&p, ".git"));
+        assert_true(workspace_protect_matches(&p, "sub/.git"));
+        assert_false(workspace_protect_matches(&p, ".git/objects/ab/cdef"));
+        assert_false(workspace_protect_matches(&p, ".git/refs/heads/main"));
+        assert_false(workspace_protect_matches(&p, ".git/index"));
+        assert_false(workspace_protect_matches(&p, ".gitignore"));
+        assert_false(workspace_protect_matches(&p, "x.git/config"));
+        /* agent and editor permission files */
         assert_false(workspace_protect_matches(&p, ".claude/notes.md"));
+        assert_true(workspace_protect_matches(&p, ".claude/settings.backup.json"));
+        assert_true(workspace_protect_matches(&p, ".codex/config.toml"));
+        assert_true(workspace_protect_matches(&p, ".cursor/rules"));
+        assert_true(workspace_protect_matches(&p, ".vscode/settings.json"));
+        assert_false(workspace_protect_matches(&p, ".vscode/launch.json"));
         strv_free(&p);
 }
 
