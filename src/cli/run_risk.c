@@ -389,7 +389,7 @@ static void playbook_snapshot(struct run_risk *r, int tier)
 
 static void playbook_revoke(struct run_risk *r, int tier)
 {
-        if (!r->govern->has_token)
+        if (!r->govern || !r->govern->has_token)
                 return;
         bool added = false;
         struct reins_error err = {0};
@@ -524,6 +524,29 @@ json_t *run_risk_status(void *ctx)
                 json_object_set_new(status, "freezer",
                                     json_string(freeze_mechanism_name(r->freeze.used)));
         return status;
+}
+
+void run_risk_freeze_now(struct run_risk *r, struct event_bus *events)
+{
+        if (!r->events)
+                r->events = events; /* the engine is off: its playbooks still report */
+        if (r->frozen || !r->sandbox)
+                return;
+        bool quiet = r->quiet;
+        r->quiet = true; /* no "reins thaw" hint: this freeze ends the session */
+        playbook_t3(r, 3);
+        r->quiet = quiet;
+}
+
+void run_risk_end_now(struct run_risk *r)
+{
+        if (!r->sandbox)
+                return;
+        if (r->frozen || r->freeze.used != FREEZE_NONE)
+                freeze_kill(&r->freezer, &r->freeze);
+        else
+                kill(r->sandbox, SIGKILL);
+        r->frozen = false;
 }
 
 void run_risk_finish(struct run_risk *r)

@@ -270,6 +270,10 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_size(out, l->tmp_size_bytes);
         fputs("\n  workspace_size: ", out);
         emit_size(out, l->workspace_size_bytes);
+        fputs("\n  trail_size: ", out);
+        emit_size(out, l->trail_size_bytes);
+        fputs("\n  trail_rate: ", out);
+        emit_size(out, l->trail_rate_bytes);
         fputc('\n', out);
 
         fputs("syscalls:\n", out);
