@@ -672,8 +672,8 @@ static int trail_write_batch(struct audit_trail *t)
                         bool whole = done == 0 || ftruncate(t->fd, t->written) == 0;
                         if (whole && t->reserve_fd >= 0) {
                                 t->blocked = true;
-                                snprintf(t->blocked_message, sizeof(t->blocked_message),
-                                         "writing the audit trail: %s", strerror(code));
+                                snprintf(t->blocked_message, sizeof(t->blocked_message), "%s",
+                                         strerror(code));
                                 return -code;
                         }
                         trail_fail(t, whole ? code : errno, "writing the audit trail");

@@ -396,8 +396,8 @@ static void run_warn_shared_filesystem(const struct run_args *args, const struct
                 fprintf(stderr,
                         "reins: warning: the audit trail %s is on the same filesystem as %s, "
                         "which the sandbox can write: should it fill up, the session is frozen "
-                        "and ended (exit %d) (%d KiB are reserved for the trail's last "
-                        "records)\n",
+                        "and ended (exit %d); %d KiB are reserved for the trail's last "
+                        "records\n",
                         args->trail_path, writable, EXIT_TRAIL_FAILED, AUDIT_TRAIL_RESERVE >> 10);
                 return;
         }
