@@ -753,6 +753,11 @@ int audit_trail_use_reserve(struct audit_trail *trail)
         audit_trail_reserve_release(&trail->reserve_fd);
         trail->reserve_used = true;
         trail->blocked = false;
+        /* ext4 (and others with a journal) reuse freed blocks only once the
+         * transaction that freed them is committed: commit it now */
+        if (syncfs(trail->fd) < 0) {
+                /* the write below says whether the room is there */
+        }
         return trail_write_batch(trail); /* a failure now is final: no reserve is left */
 }
 

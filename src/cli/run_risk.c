@@ -358,8 +358,9 @@ static void playbook_freeze(struct run_risk *r, int tier)
         r->frozen = used != FREEZE_NONE;
         playbook_event(r, "freeze", tier, n < 0 ? err.message : NULL,
                        json_pack("{s:i, s:s, s:s}", "processes", n < 0 ? 0 : n, "freezer",
-                                 freeze_mechanism_name(used), "until", "reins thaw or reins stop"));
-        if (!r->quiet && r->frozen)
+                                 freeze_mechanism_name(used), "until",
+                                 r->ending ? "the session ends" : "reins thaw or reins stop"));
+        if (!r->quiet && !r->ending && r->frozen)
                 fprintf(stderr,
                         "reins: the sandbox is frozen (%s): 'reins thaw %s' to let it go on, "
                         "'reins stop %s' to end it\n",
@@ -530,12 +531,10 @@ void run_risk_freeze_now(struct run_risk *r, struct event_bus *events)
 {
         if (!r->events)
                 r->events = events; /* the engine is off: its playbooks still report */
+        r->ending = true;           /* no "reins thaw" hint: this freeze ends the session */
         if (r->frozen || !r->sandbox)
                 return;
-        bool quiet = r->quiet;
-        r->quiet = true; /* no "reins thaw" hint: this freeze ends the session */
         playbook_t3(r, 3);
-        r->quiet = quiet;
 }
 
 void run_risk_end_now(struct run_risk *r)

@@ -47,6 +47,7 @@ struct run_risk {
         const int *workspace_copy;      /* a capped copy's tmpfs (run.c), -1 until it arrives */
         struct reins_strv secret_paths; /* by watch descriptor - 1 */
         bool frozen;
+        bool ending; /* frozen to be ended (the trail failed): no thaw is offered */
         bool killed; /* a rule whose action is kill ended the sandbox */
         bool workspace_readonly;
         bool quiet;
