@@ -133,14 +133,25 @@ def test_trail_limits_are_validated(caller, text, line, key):
 # no record, no run
 
 
-@pytest.fixture
-def small_fs(caller):
-    """A 6 MiB tmpfs the caller owns: the agent can fill it."""
+@pytest.fixture(params=["tmpfs", "ext4"])
+def small_fs(request, caller, tmp_path):
+    """A small filesystem the caller owns: the agent can fill it. A tmpfs,
+    and an ext4 image on a loop device (a journal: freed blocks come back
+    only once committed)."""
     if not IS_ROOT:
         pytest.skip("mounting a small filesystem needs root")
     d = caller.mkdtemp(prefix="reins-smallfs-")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0755", "reins-smallfs", str(d)],
-                   check=True)
+    if request.param == "tmpfs":
+        mount = ["mount", "-t", "tmpfs", "-o", "size=6m,mode=0755", "reins-smallfs", str(d)]
+    else:
+        image = tmp_path / "small.ext4"
+        with open(image, "wb") as f:
+            f.truncate(16 << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-m", "0", str(image)], check=True)
+        mount = ["mount", "-o", "loop", str(image), str(d)]
+    if subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip(f"cannot mount a small {request.param} here")
+    os.chmod(d, 0o755)
     caller.own(d)
     try:
         yield d
@@ -156,7 +167,7 @@ def test_full_disk_freezes_and_ends_the_session(caller, small_fs):
     # go on doing things that would be recorded
     elsewhere = caller.mkdtemp(prefix="reins-marker-")
     cmd = ["/bin/sh", "-c",
-           "cat /dev/zero > fill 2>/dev/null; for i in $(seq 40); do /bin/true $i; done; "
+           "cat /dev/zero > fill 2>/dev/null; for i in $(seq 3000); do /bin/true $i; done; "
            f"/bin/sleep 5; touch {elsewhere}/ran-to-the-end"]
     r = caller.sandbox(cmd, ws=ws, opts=["--audit", trail, "--rw", elsewhere])
     assert r.returncode == EXIT_TRAIL_FAILED, (r.returncode, r.stderr)
