@@ -614,7 +614,7 @@ static int trail_append_rate_drops(struct audit_trail *t)
         return trail_append_drops(
             t, "trail_rate", &t->rate_drops,
             json_pack("{s:I, s:I}", "limit_bytes_per_second", (json_int_t)t->rate, "burst_bytes",
-                      (json_int_t)(t->rate * TRAIL_BURST_NS / 1000000000ULL)));
+                      (json_int_t)(t->rate * (TRAIL_BURST_NS / 1000000000ULL))));
 }
 
 /* Every count not yet written: before session.end and at the close. */
