@@ -59,16 +59,21 @@ static bool bound_is_base64(const json_t *value)
 /* ---- measuring: does the event fit as it is? */
 
 struct bound_measure {
-        size_t total;   /* what the values take in all */
-        size_t longest; /* the longest string */
+        size_t field_max;
+        size_t total;   /* what the values take in all (at most) */
+        size_t longest; /* the longest string (at most) */
 };
 
 static void bound_measure_value(const json_t *value, struct bound_measure *m)
 {
         switch (json_typeof(value)) {
         case JSON_STRING: {
-                size_t spelled =
-                    audit_trail_spelled_length(json_string_value(value), json_string_length(value));
+                /* no byte takes more than 6 (\u00XX): short strings are not
+                 * scanned, the hot path stays a walk over the structure */
+                size_t length = json_string_length(value);
+                size_t spelled = length <= m->field_max / 6
+                                     ? 6 * length
+                                     : audit_trail_spelled_length(json_string_value(value), length);
                 if (spelled > m->longest)
                         m->longest = spelled;
                 m->total += spelled + 3;
@@ -293,7 +298,7 @@ static json_t *bound_value(const json_t *value, size_t field_max, size_t *remain
 
 int audit_trail_bound(const json_t *event, size_t field_max, size_t budget, json_t **out)
 {
-        struct bound_measure m = {0};
+        struct bound_measure m = {.field_max = field_max};
         *out = NULL;
         bound_measure_value(event, &m);
         if (m.longest <= field_max && m.total <= budget)
