@@ -16,8 +16,10 @@
 #include "audit/trail.h"
 #include "audit/verify.h"
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "policy/parse_units.h"
 #include "util/cleanup.h"
+#include "util/text_escape.h"
 
 /* `reins audit verify` exit statuses, one per verdict. */
 enum {
@@ -106,9 +108,19 @@ static bool audit_filter_match(const struct audit_filter *filter, const json_t *
         return true;
 }
 
+/* "PATH: VERDICT", escaped: the verdict quotes the trail, which anyone may
+ * have written. */
+static void audit_verify_print(const char *path, const char *message)
+{
+        text_escape_write(stdout, path, strlen(path), 0);
+        fputs(": ", stdout);
+        text_escape_write(stdout, message, strlen(message), 0);
+        putchar('\n');
+}
+
 static int audit_print_record(const json_t *record, bool as_json, bool colour)
 {
-        char *line = as_json ? json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+        char *line = as_json ? text_json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS)
                              : audit_format_line(record, colour);
         if (!line)
                 return -ENOMEM;
@@ -215,7 +227,7 @@ static int audit_load(const char *target, json_t **records)
         size_t skipped = 0;
         if (audit_locate(target, &path, &err) < 0 ||
             audit_load_records(path, records, &skipped, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return -1;
         }
         if (skipped)
@@ -325,7 +337,7 @@ static int audit_verify(int argc, char **argv)
                         audit_hex(key.public_key, sizeof(key.public_key), trusted);
                 audit_key_wipe(&key);
                 if (r < 0 && r != -ENOENT) {
-                        fprintf(stderr, "reins: %s\n", err.message);
+                        cli_error(&err);
                         return EXIT_REINS_FAILED;
                 }
         }
@@ -333,18 +345,20 @@ static int audit_verify(int argc, char **argv)
         struct audit_verify_result result;
         if (audit_locate(o.target, &path, &err) < 0 ||
             audit_verify_file(path, trusted[0] ? trusted : NULL, &result, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         if (result.verdict == AUDIT_INTACT && !trusted[0] && !o.any_key) {
                 /* no trust anchor: a forger could re-sign with a key of his own */
-                printf("%s: %s\n", path, result.message);
-                printf("%s: signed by key %s, but you have no audit key to compare it with: "
+                audit_verify_print(path, result.message);
+                char key[sizeof(result.key) * 4];
+                text_escape_write(stdout, path, strlen(path), 0);
+                printf(": signed by key %s, but you have no audit key to compare it with: "
                        "pass --key HEX (or --any-key)\n",
-                       path, result.key);
+                       text_show(key, sizeof(key), result.key));
                 return AUDIT_EXIT_KEY;
         }
-        printf("%s: %s\n", path, result.message);
+        audit_verify_print(path, result.message);
         return audit_exit_status(result.verdict);
 }
 
@@ -363,7 +377,7 @@ static int audit_tail(int argc, char **argv)
         struct reins_error err = {0};
         cleanup_free char *dir = audit_trail_dir(&err);
         if (!dir) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         cleanup_free char *newest = NULL;
@@ -376,14 +390,14 @@ static int audit_tail(int argc, char **argv)
                         audit_tail_print(&o, json_array_get(records, i));
                 json_decref(records);
         } else if (r < 0 && r != -ENOENT) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         if (!o.follow)
                 return 0;
         fflush(stdout);
         if (audit_follow(dir, audit_tail_print, &o, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         return 0;
@@ -421,7 +435,7 @@ static int audit_bench_command(int argc, char **argv)
                 rmdir(tmpdir);
         }
         if (r < 0) {
-                fprintf(stderr, "reins: audit bench: %s\n", err.message);
+                notice("audit bench: %s", err.message);
                 return EXIT_REINS_FAILED;
         }
         printf("append (trail): %llu events in %.3f s = %.0f events/s (%.1f MiB, %.0f "

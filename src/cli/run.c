@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "cli/run_events.h"
 #include "cli/run_govern.h"
 #include "cli/run_risk.h"
 #include "govern/canary.h"
+#include "audit/dirs.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
 #include "audit/changes.h"
@@ -80,36 +82,38 @@ enum {
 
 static void run_usage(FILE *out)
 {
-        fprintf(out, "usage: reins run [OPTIONS] -- COMMAND [ARGS...]\n"
-                     "\n"
-                     "  -p, --policy FILE|PRESET   policy file or preset (default: default)\n"
-                     "  -w, --workspace DIR        workspace, bound read-write (default: .)\n"
-                     "      --workspace-mode MODE  direct | readonly\n"
-                     "      --ro PATH              also bind PATH read-only (repeatable)\n"
-                     "      --rw PATH              also bind PATH read-write (repeatable)\n"
-                     "      --env NAME[=VALUE]     pass or set an environment variable\n"
-                     "      --memory SIZE          memory limit (e.g. 512MiB)\n"
-                     "      --pids N               process limit\n"
-                     "      --cpus N               cpu limit (e.g. 1.5)\n"
-                     "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
-                     "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
-                     "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
-                     "      --events FD|FILE       stream every event as JSON lines\n"
-                     "      --audit PATH           write the audit trail there (default: under\n"
-                     "                             $XDG_STATE_HOME/reins/trails)\n"
-                     "      --resume SESSION       continue in a copy-on-write session\n"
-                     "      --token FILE           run with a delegation token's rights\n"
-                     "                             (policy ∩ token; the token is bound to\n"
-                     "                             this session)\n"
-                     "      --parallel N           N copy-on-write runs at once; prints their ids\n"
-                     "      --strict               refuse rather than fall back to rlimits\n"
-                     "      --allow-degraded       run even if a protection is unavailable\n"
-                     "  -q, --quiet                no notes on stderr\n"
-                     "  -v, --verbose              print the sandbox plan on stderr\n"
-                     "\n"
-                     "Exit status: the command's; 128+N on signal N; 123 the audit trail\n"
-                     "could not be written (the sandbox was frozen and ended); 124 timeout;\n"
-                     "125 reins failed; 126 not executable; 127 not found.\n");
+        fprintf(out,
+                "usage: reins run [OPTIONS] -- COMMAND [ARGS...]\n"
+                "\n"
+                "  -p, --policy FILE|PRESET   policy file or preset (default: default)\n"
+                "  -w, --workspace DIR        workspace, bound read-write (default: .)\n"
+                "      --workspace-mode MODE  direct | readonly | overlay (copy-on-write: review\n"
+                "                             with reins diff, land with reins apply)\n"
+                "      --ro PATH              also bind PATH read-only (repeatable)\n"
+                "      --rw PATH              also bind PATH read-write (repeatable)\n"
+                "      --env NAME[=VALUE]     pass or set an environment variable\n"
+                "      --memory SIZE          memory limit (e.g. 512MiB)\n"
+                "      --pids N               process limit\n"
+                "      --cpus N               cpu limit (e.g. 1.5)\n"
+                "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
+                "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
+                "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
+                "      --events FD|FILE       stream every event as JSON lines\n"
+                "      --audit PATH           write the audit trail there (default: under\n"
+                "                             $XDG_STATE_HOME/reins/trails)\n"
+                "      --resume SESSION       continue in a copy-on-write session\n"
+                "      --token FILE           run with a delegation token's rights\n"
+                "                             (policy ∩ token; the token is bound to\n"
+                "                             this session)\n"
+                "      --parallel N           N copy-on-write runs at once; prints their ids\n"
+                "      --strict               refuse rather than fall back to rlimits\n"
+                "      --allow-degraded       run even if a protection is unavailable\n"
+                "  -q, --quiet                no notes on stderr\n"
+                "  -v, --verbose              print the sandbox plan on stderr\n"
+                "\n"
+                "Exit status: the command's; 128+N on signal N; 123 the audit trail\n"
+                "could not be written (the sandbox was frozen and ended); 124 timeout;\n"
+                "125 reins failed; 126 not executable; 127 not found.\n");
 }
 
 static int run_push(struct reins_strv *v, const char *value)
@@ -352,6 +356,24 @@ static void run_prepare_own_dirs(struct run_args *args)
                 args->user_key[0] = '\0';
 }
 
+/* filesystem.cache: reins' own per-project directories exist (private to
+ * the caller, never through a symlink) before the sandbox binds them. */
+static int run_prepare_caches(const struct reins_plan *plan, struct reins_error *err)
+{
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (!op->create_source)
+                        continue;
+                int r = audit_mkdir_parents(op->source);
+                if (r < 0)
+                        return reins_error_errno(err, -r, "filesystem.cache: creating %s",
+                                                 op->source);
+                if ((r = audit_dir_check(op->source, true, AUDIT_DIR_PRIVATE, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* `canaries: true`: fake credentials next to the trails (reins' private
  * state, hidden from the sandbox), bound at their home paths by the plan. */
 static int run_plant_canaries(struct run_args *args, const struct reins_policy *policy,
@@ -393,12 +415,10 @@ static void run_warn_shared_filesystem(const struct run_args *args, const struct
                                            : NULL;
                 if (!writable || !audit_trail_shares_filesystem(args->trail_path, writable))
                         continue;
-                fprintf(stderr,
-                        "reins: warning: the audit trail %s is on the same filesystem as %s, "
-                        "which the sandbox can write: should it fill up, the session is frozen "
-                        "and ended (exit %d); %d KiB are reserved for the trail's last "
-                        "records\n",
-                        args->trail_path, writable, EXIT_TRAIL_FAILED, AUDIT_TRAIL_RESERVE >> 10);
+                notice("warning: the audit trail %s is on the same filesystem as %s, which the "
+                       "sandbox can write: should it fill up, the session is frozen and ended "
+                       "(exit %d); %d KiB are reserved for the trail's last records",
+                       args->trail_path, writable, EXIT_TRAIL_FAILED, AUDIT_TRAIL_RESERVE >> 10);
                 return;
         }
 }
@@ -419,9 +439,8 @@ static int run_open_trail(struct run_args *args, const struct reins_plan *plan)
                 free(dir);
         }
         if (!path || audit_trail_open(path, &args->trail, &err) < 0) {
-                fprintf(stderr, "reins: cannot write the audit trail%s%s: %s (use --audit PATH)\n",
-                        path ? " " : "", path ? path : "",
-                        err.message[0] ? err.message : "out of memory");
+                notice("cannot write the audit trail%s%s: %s (use --audit PATH)", path ? " " : "",
+                       path ? path : "", err.message[0] ? err.message : "out of memory");
                 free(path);
                 return -1;
         }
@@ -452,11 +471,11 @@ static void run_trail_check(struct run_args *args, const char *what_happens)
                    json_pack("{s:s, s:s, s:s}", "kind", "trail_write", "error", why, "action",
                              what_happens));
         audit_trail_flush(args->trail);
-        fprintf(stderr, "reins: the audit trail %s cannot be written (%s): %s (exit %d)\n",
-                args->trail_path ? args->trail_path : "", why,
-                strcmp(what_happens, "frozen and ended") == 0 ? "the sandbox was frozen and ended"
-                                                              : what_happens,
-                EXIT_TRAIL_FAILED);
+        notice("the audit trail %s cannot be written (%s): %s (exit %d)",
+               args->trail_path ? args->trail_path : "", why,
+               strcmp(what_happens, "frozen and ended") == 0 ? "the sandbox was frozen and ended"
+                                                             : what_happens,
+               EXIT_TRAIL_FAILED);
         if (strcmp(what_happens, "frozen and ended") == 0)
                 run_risk_end_now(&args->risk);
 }
@@ -486,7 +505,7 @@ static void run_close_trail(struct run_args *args)
         if (args->trail && audit_trail_flush(args->trail) < 0)
                 run_trail_check(args, "the session had ended");
         if (args->trail && audit_trail_close(args->trail, &err) < 0)
-                fprintf(stderr, "reins: closing the audit trail: %s\n", err.message);
+                notice("closing the audit trail: %s", err.message);
         args->trail = NULL;
         free(args->trail_path);
         args->trail_path = NULL;
@@ -557,7 +576,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         clock_gettime(CLOCK_MONOTONIC, &started);
 
         if (seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny, &seccomp, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         if (run_check_landlock(plan, &in.landlock_abi) < 0)
@@ -565,7 +584,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         run_prepare_terminal(&in);
         supervise_block_signals();
         if (spawn_sandbox(&in, &sandbox, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         /* while the sandbox builds its root */
@@ -603,8 +622,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                                     json_string(run_govern_control_path(&args->govern)));
         struct reins_error reg_err = {0};
         if (runtime_register(args->session, getpid(), info, &reg_err) < 0 && !args->quiet)
-                fprintf(stderr, "reins: note: session not listed by 'reins ps': %s\n",
-                        reg_err.message);
+                notice("note: session not listed by 'reins ps': %s", reg_err.message);
         json_decref(info);
         /* the workspace as it was, to report what the session changed */
         struct changes_snapshot *before = run_snapshot_workspace(plan);
@@ -612,7 +630,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         /* EPIPE: the sandbox already failed; the loop below reads why */
         if (spawn_send_limits(&sandbox, in.cgroup, in.rlimit_fallback, &err) < 0 &&
             err.code != EPIPE) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 spawn_kill(&sandbox);
                 goto out;
         }
@@ -627,7 +645,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         if (plan->overlay && plan->limits.workspace_size_bytes > 0)
                 config.workspace_copy = &args->workspace_copy;
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
         /* the capped copy lived in memory: it goes to the session directory
          * before the session ends (the sandbox is gone, the copy is still) */
         if (args->workspace_copy >= 0) {
@@ -662,6 +680,7 @@ int cli_run(int argc, char **argv)
         int status = EXIT_REINS_FAILED;
 
         run_ensure_std_fds();
+        cli_notice_install(); /* notices while the terminal is raw (cli/notice.h) */
         int r = run_parse(argc, argv, &args);
         if (r != 0) {
                 status = r < 0 ? 0 : r;
@@ -680,16 +699,20 @@ int cli_run(int argc, char **argv)
          * the sandbox (a workspace may contain the home directory) */
         run_prepare_own_dirs(&args);
         if (run_govern_load_token(&args.govern, args.token_file, args.user_key, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         args.plan.write_limit = run_govern_write_limit(&args.govern);
         if (policy_load(args.policy, &policy, &err) < 0 ||
             policy_check_supported(policy, &err) < 0 ||
             run_plant_canaries(&args, policy, &err) < 0 ||
-            plan_build(policy, &args.plan, &plan, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+            plan_build(policy, &args.plan, &plan, &err) < 0 || run_prepare_caches(plan, &err) < 0) {
+                cli_error(&err);
                 goto out;
+        }
+        if (!args.quiet) {
+                run_report_tracked_hidden(plan);
+                run_report_toolchain(plan);
         }
         if (plan->host_network && !args.quiet)
                 fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "
@@ -709,12 +732,12 @@ int cli_run(int argc, char **argv)
              (run_risk_start(&args.risk, policy, plan, &args.events, &args.govern, &args.trail,
                              args.quiet, &err) < 0 ||
               run_risk_watch_canaries(&args.risk, &args.canaries, &err) < 0))) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         if (plan->overlay && run_workspace_start(plan, policy, args.session, args.resume,
                                                  &args.workspace, &args.events, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         if (plan->overlay) {

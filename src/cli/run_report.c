@@ -1,8 +1,18 @@
 #include "cli/run_report.h"
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "policy/parse_units.h"
+#include "util/cleanup.h"
+#include "util/notice.h"
+#include "util/path.h"
+#include "util/strv.h"
+#include "workspace/tracked.h"
 
 static const char *mount_kind_name(enum mount_op_kind kind)
 {
@@ -23,6 +33,8 @@ static const char *mount_kind_name(enum mount_op_kind kind)
                 return "protect";
         case MOUNT_OP_SYMLINK:
                 return "symlink";
+        case MOUNT_OP_FILE:
+                return "file";
         case MOUNT_OP_OVERLAY:
                 return "overlay";
         }
@@ -59,16 +71,52 @@ void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spaw
                 in->use_pty ? "yes" : "no");
 }
 
+/* A command missing from the sandbox's view: is it on the host (then say
+ * which read entry brings it) or nowhere (a typo)? Looked up in the
+ * caller's own PATH, on the host, after the sandbox is gone. */
+static const char *run_report_host_hint(const struct reins_plan *plan,
+                                        const struct supervise_outcome *outcome)
+{
+        static char hint[PATH_MAX + 96];
+        const char *program = plan->argv && plan->argv[0] ? plan->argv[0] : "";
+        if (outcome->exit_status != 127 || !strstr(outcome->message, "not in the sandbox's view"))
+                return "";
+        char found[PATH_MAX] = "";
+        if (strchr(program, '/')) {
+                if (access(program, F_OK) == 0)
+                        snprintf(found, sizeof(found), "%s", program);
+        } else {
+                const char *dir = getenv("PATH") ? getenv("PATH") : "";
+                while (!found[0] && *dir) {
+                        size_t len = strcspn(dir, ":");
+                        if (snprintf(found, sizeof(found), "%.*s/%s", (int)len, dir, program) >=
+                                (int)sizeof(found) ||
+                            access(found, X_OK) != 0)
+                                found[0] = '\0';
+                        dir += len + (dir[len] == ':');
+                }
+        }
+        if (!found[0])
+                return " (it is not on the host either)";
+        char *slash = strrchr(found, '/');
+        if (slash == found)
+                slash++;
+        *slash = '\0';
+        snprintf(hint, sizeof(hint), " (on the host it is in %s: --ro %s brings it in)", found,
+                 found);
+        return hint;
+}
+
 int run_report_outcome(FILE *out, const struct reins_plan *plan,
                        const struct supervise_outcome *outcome, const struct cgroup_handle *cgroup,
                        bool quiet)
 {
         long oom = cgroup_oom_kills(cgroup);
+        char size[32];
         if (oom > 0 && !quiet)
-                fprintf(out,
-                        "reins: memory limit of %llu bytes hit: the kernel killed %ld "
-                        "process%s\n",
-                        (unsigned long long)plan->limits.memory_bytes, oom, oom == 1 ? "" : "es");
+                fprintf(out, "reins: memory limit of %s hit: the kernel killed %ld process%s\n",
+                        format_size(plan->limits.memory_bytes, size, sizeof(size)), oom,
+                        oom == 1 ? "" : "es");
         if (outcome->timed_out) {
                 fprintf(out,
                         "reins: timeout: the command ran longer than %llu ms; the sandbox "
@@ -76,9 +124,93 @@ int run_report_outcome(FILE *out, const struct reins_plan *plan,
                         (unsigned long long)plan->limits.wall_time_ms);
                 return EXIT_REINS_TIMEOUT;
         }
-        if (outcome->message[0])
-                fprintf(out, "reins: %s\n", outcome->message);
+        if (outcome->message[0]) /* may quote a #! line the agent wrote: escaped */
+                notice("%s%s", outcome->message, run_report_host_hint(plan, outcome));
         if (outcome->setup_failed)
                 return EXIT_REINS_FAILED;
         return outcome->exit_status;
+}
+
+void run_report_tracked_hidden(const struct reins_plan *plan)
+{
+        struct reins_strv hidden = {0};
+        size_t prefix = strlen(plan->workspace);
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (op->kind == MOUNT_OP_HIDE && path_is_under(op->target, plan->workspace) &&
+                    strlen(op->target) > prefix + 1 &&
+                    strv_push(&hidden, op->target + prefix + 1) < 0)
+                        break;
+        }
+        cleanup_free bool *tracked = hidden.count ? calloc(hidden.count, sizeof(bool)) : NULL;
+        int found = tracked
+                        ? tracked_in_workspace(plan->workspace, hidden.items, hidden.count, tracked)
+                        : 0;
+        for (size_t i = 0; found > 0 && i < hidden.count; i++) {
+                if (!tracked[i])
+                        continue;
+                notice("note: %s%s is hidden by filesystem.deny but tracked by git: its "
+                       "committed content is readable through .git/objects",
+                       hidden.items[i], found > 1 ? " (and other hidden files)" : "");
+                break;
+        }
+        strv_free(&hidden);
+}
+
+/* Is `path` inside a bind of the plan, and not hidden? */
+static bool run_report_in_view(const struct reins_plan *plan, const char *path)
+{
+        bool shown = false;
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (!path_is_under(path, op->target))
+                        continue;
+                if (op->kind == MOUNT_OP_HIDE)
+                        return false;
+                if (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
+                    op->kind == MOUNT_OP_OVERLAY)
+                        shown = true;
+        }
+        return shown;
+}
+
+/* The first executable `program` in the directories of `search` (a PATH),
+ * checked on the host; with `plan`, only in directories the sandbox sees. */
+static bool run_report_lookup(const char *search, const char *program,
+                              const struct reins_plan *plan, char *out, size_t size)
+{
+        for (const char *dir = search; dir && *dir;) {
+                size_t len = strcspn(dir, ":");
+                if (len > 0 && dir[0] == '/' &&
+                    snprintf(out, size, "%.*s/%s", (int)len, dir, program) < (int)size &&
+                    access(out, X_OK) == 0 && (!plan || run_report_in_view(plan, out)))
+                        return true;
+                dir += len + (dir[len] == ':');
+        }
+        return false;
+}
+
+void run_report_toolchain(const struct reins_plan *plan)
+{
+        const char *program = plan->argv && plan->argv[0] ? plan->argv[0] : NULL;
+        const char *home = plan->home;
+        if (!program || strchr(program, '/') || !home || home[0] != '/')
+                return;
+        char caller[PATH_MAX], inside[PATH_MAX];
+        const char *path_entry = NULL;
+        for (size_t i = 0; i < plan->env.count; i++)
+                if (strncmp(plan->env.items[i], "PATH=", 5) == 0)
+                        path_entry = plan->env.items[i] + 5;
+        if (!run_report_lookup(getenv("PATH"), program, NULL, caller, sizeof(caller)) ||
+            !path_is_under(caller, home) || run_report_in_view(plan, caller))
+                return; /* not a toolchain of the caller's home, or visible inside */
+        char *slash = strrchr(caller, '/');
+        if (run_report_lookup(path_entry, program, plan, inside, sizeof(inside)))
+                notice("note: '%s' is %s for you; the sandbox runs %s instead (--ro %.*s would "
+                       "bring yours)",
+                       program, caller, inside, (int)(slash - caller), caller);
+        else
+                notice("note: '%s' is %s for you, outside the sandbox's view (--ro %.*s would "
+                       "bring it)",
+                       program, caller, (int)(slash - caller), caller);
 }
