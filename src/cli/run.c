@@ -18,6 +18,7 @@
 #include "cli/run_risk.h"
 #include "govern/canary.h"
 #include "audit/dirs.h"
+#include "cli/run_notices.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
 #include "audit/changes.h"
@@ -47,9 +48,10 @@ struct run_args {
         bool trail_failed; /* it could not be written: frozen, ended, exit 123 */
         struct timespec last_flush;
         FILE *event_stream;
-        char *trail_dir;   /* resolved (and created) once, before the plan */
-        char user_key[65]; /* the user's public key, hex; "" when unreadable */
-        unsigned parallel; /* --parallel N (overlay) */
+        struct run_notices notices; /* what was refused, said on the terminal */
+        char *trail_dir;            /* resolved (and created) once, before the plan */
+        char user_key[65];          /* the user's public key, hex; "" when unreadable */
+        unsigned parallel;          /* --parallel N (overlay) */
         struct workspace_session workspace;
         int workspace_copy;     /* limits.workspace_size: the copy's tmpfs while it runs, else -1 */
         const char *token_file; /* --token FILE */
@@ -520,7 +522,9 @@ static int run_open_events(struct run_args *args)
         }
         event_bus_init(&args->events, args->session);
         if (args->plan.verbosity > 0)
-                event_bus_add_sink(&args->events, event_sink_stderr, NULL);
+                event_bus_add_sink(&args->events, run_notices_verbose_sink, NULL);
+        else if (!args->quiet)
+                event_bus_add_sink(&args->events, run_notices_sink, &args->notices);
         if (args->events_to) {
                 args->event_stream = run_open_event_stream(args->events_to);
                 if (!args->event_stream)
@@ -660,6 +664,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
+        run_notices_finish(&args->notices, args->session);
         if (args->trail_failed)
                 status = EXIT_TRAIL_FAILED;
         close(sandbox.pidfd);
