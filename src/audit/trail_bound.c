@@ -18,6 +18,8 @@
 /* What an array's closing marker takes:
  * {"truncated_items":NNNNNNNNNN,"bytes":NNNNNNNNNN,"sha256":"<64 hex>"} */
 #define BOUND_MARKER 140
+/* A string this short is kept before the large values of its object. */
+#define BOUND_SMALL 256
 /* An array keeps items while at least this much of one could be kept. */
 #define BOUND_ITEM_MIN 256
 /* A number, true, false, null, and the punctuation around a value. */
@@ -258,22 +260,34 @@ static json_t *bound_array(const json_t *value, size_t field_max, size_t *remain
         return out;
 }
 
+/* Is this member small: a scalar, or a string of at most BOUND_SMALL? */
+static bool bound_is_small(const json_t *value)
+{
+        if (json_is_string(value))
+                return json_string_length(value) <= BOUND_SMALL;
+        return !json_is_object(value) && !json_is_array(value);
+}
+
 static json_t *bound_object(const json_t *value, size_t field_max, size_t *remaining)
 {
         json_t *out = json_object();
-        const char *key;
-        const json_t *member;
         *remaining = saturating_sub(*remaining, 2);
-        json_object_foreach((json_t *)value, key, member)
-        {
-                if (!out)
-                        break;
-                *remaining =
-                    saturating_sub(*remaining, audit_trail_spelled_length(key, strlen(key)) + 4);
-                json_t *bounded = bound_value(member, field_max, remaining);
-                if (!bounded || json_object_set_new(out, key, bounded) < 0) {
-                        json_decref(out);
-                        return NULL;
+        /* small members first (cwd, result, pid...): one large argv must not
+         * leave them nothing; then the large ones share what is left */
+        for (int pass = 0; out && pass < 2; pass++) {
+                const char *key;
+                const json_t *member;
+                json_object_foreach((json_t *)value, key, member)
+                {
+                        if (bound_is_small(member) != (pass == 0))
+                                continue;
+                        *remaining = saturating_sub(
+                            *remaining, audit_trail_spelled_length(key, strlen(key)) + 4);
+                        json_t *bounded = bound_value(member, field_max, remaining);
+                        if (!bounded || json_object_set_new(out, key, bounded) < 0) {
+                                json_decref(out);
+                                return NULL;
+                        }
                 }
         }
         return out;

@@ -67,6 +67,8 @@ def test_huge_argv_is_cut_with_its_length_and_hash(caller):
     records = records_of(trail)
     floods = [e for e in records if e.get("type") == "exec" and e.get("path") == "/bin/true"]
     assert len(floods) == execs, [e.get("type") for e in records]
+    # the small fields stay whole next to a cut argv
+    assert floods[7]["result"] == "ok" and isinstance(floods[7]["cwd"], str), floods[7]["cwd"]
     cut = floods[7]["argv"][1]
     want = ("x" * ARG_BYTES + "7").encode()
     assert cut["bytes"] == len(want), cut.keys()

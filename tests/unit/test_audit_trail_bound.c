@@ -117,9 +117,13 @@ static void test_array_marker_covers_all_items(void **state)
         char want[65];
         audit_sha256_final(&hash, digest);
         audit_hex(digest, sizeof(digest), want);
-        json_t *event = json_pack("{s:s, s:o}", "type", "exec", "argv", argv);
+        json_t *event = json_pack("{s:s, s:o, s:s, s:s}", "type", "exec", "argv", argv, "cwd",
+                                  "/some/dir", "result", "ok");
         json_t *out = NULL;
         assert_int_equal(audit_trail_bound(event, AUDIT_FIELD_MAX, 60000, &out), 0);
+        /* the small fields are kept whole, whatever the argv took */
+        assert_string_equal(json_string_value(json_object_get(out, "cwd")), "/some/dir");
+        assert_string_equal(json_string_value(json_object_get(out, "result")), "ok");
         const json_t *kept = json_object_get(out, "argv");
         size_t n = json_array_size(kept);
         assert_true(n > 10 && n < 40);
