@@ -49,6 +49,7 @@
 #include "audit/trail_bound.h"
 #include "audit/trail_internal.h"
 #include "audit/event.h"
+#include "sandbox/weaken.h"
 #include "util/cleanup.h"
 #include "util/path.h"
 
@@ -555,7 +556,7 @@ static int trail_append_event(struct audit_trail *t, const json_t *event, uint64
         int r = trail_put_event(t, event, mono);
         if (r < 0)
                 return r;
-        if (t->used - start > AUDIT_RECORD_MAX) {
+        if (t->used - start > AUDIT_RECORD_MAX && !weaken("trail")) {
                 json_t *stub = trail_stub(event, t->buffer + start, t->used - start);
                 t->used = start;
                 if (!stub)
@@ -754,6 +755,18 @@ void audit_trail_sink(void *ctx, const json_t *event)
         /* blocked: what waits for the reserve is bounded by half of it */
         if (t->blocked && t->used >= AUDIT_TRAIL_RESERVE / 2) {
                 trail_drops_count(&t->blocked_drops, type);
+                return;
+        }
+        if (weaken("trail")) { /* make weak: the escape probe's unbounded trail */
+                t->size_cap = UINT64_MAX / 2;
+                int r = trail_append_event(t, event, mono, TRAIL_CLOSING, type);
+                if (r < 0)
+                        trail_fail(t, -r, "recording an event");
+                else if (++t->since_checkpoint >= t->checkpoint_every &&
+                         trail_checkpoint(t, false) < 0)
+                        trail_fail(t, ENOMEM, "writing a checkpoint");
+                if (!t->blocked && t->used >= AUDIT_BATCH_BYTES)
+                        trail_write_batch(t);
                 return;
         }
         if (class == TRAIL_ORDINARY && !trail_rate_allows(t, mono)) {
