@@ -130,3 +130,26 @@ int audit_config_dir(char **out, bool create, struct reins_error *err)
         *out = steal_ptr(&dir);
         return 0;
 }
+
+int audit_state_dir(char **out, struct reins_error *err)
+{
+        const char *state = audit_xdg_dir("XDG_STATE_HOME");
+        cleanup_free char *base = NULL;
+        if (state) {
+                base = strdup(state);
+        } else {
+                const char *home = audit_home();
+                if (!home)
+                        return reins_error_set(err, ENOENT,
+                                               "no state directory: set XDG_STATE_HOME or HOME");
+                base = path_join(home, ".local/state");
+        }
+        cleanup_free char *dir = base ? path_join(base, "reins") : NULL;
+        if (!dir)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        int r = audit_dir_check(dir, true, AUDIT_DIR_NOT_WRITABLE_BY_OTHERS, err);
+        if (r < 0)
+                return r;
+        *out = steal_ptr(&dir);
+        return 0;
+}

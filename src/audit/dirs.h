@@ -31,6 +31,10 @@ const char *audit_home(void);
  * NULL: the caller then falls back to audit_home(). */
 const char *audit_xdg_dir(const char *variable);
 
+/* $XDG_STATE_HOME/reins, else ~/.local/state/reins: created and checked
+ * (owner-only writes; what lies inside decides its own privacy). */
+int audit_state_dir(char **out, struct reins_error *err);
+
 /* $XDG_CONFIG_HOME/reins, else ~/.config/reins: created and checked. */
 int audit_config_dir(char **out, bool create, struct reins_error *err);
 

@@ -11,38 +11,156 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "audit/clock.h"
 #include "audit/dirs.h"
 #include "util/cleanup.h"
 #include "util/path.h"
+#include "util/strv.h"
 
 #define RUNTIME_SUFFIX ".json"
+/* in the state directory: the name of the fallback under /tmp */
+#define RUNTIME_RECORD    "runtime-dir"
+#define RUNTIME_SWEEP_MAX 4096
+
+/* The predictable name under /tmp for users without /run/user/UID. */
+static void runtime_tmp_name(char *out, size_t size)
+{
+        snprintf(out, size, "/tmp/reins-%u", (unsigned)geteuid());
+}
+
+/* A directory of ours that nobody else may enter (0700, not a symlink). */
+static bool runtime_is_private(const char *path)
+{
+        struct reins_error ignored = {0};
+        return audit_dir_check(path, false, AUDIT_DIR_PRIVATE, &ignored) == 0;
+}
+
+/* The fallback's name as recorded in the state directory, when it is one. */
+static int runtime_read_record(int state, const char *prefix, char *path, size_t size)
+{
+        cleanup_fd int fd = openat(state, RUNTIME_RECORD, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+                return -ENOENT;
+        ssize_t n = read(fd, path, size - 1);
+        if (n <= 0)
+                return -ENOENT;
+        path[n] = '\0';
+        path[strcspn(path, "\n")] = '\0';
+        size_t len = strlen(prefix);
+        /* only a name this code makes: PREFIX + six random characters */
+        if (strncmp(path, prefix, len) != 0 || strlen(path) != len + 6 || strchr(path + len, '/'))
+                return -EINVAL;
+        return runtime_is_private(path) ? 0 : -EPERM;
+}
+
+static int runtime_write_record(int state, const char *path)
+{
+        static const char tmp[] = "." RUNTIME_RECORD ".tmp";
+        cleanup_fd int fd =
+            openat(state, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(path);
+        if (write(fd, path, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+                return -EIO;
+        return renameat(state, tmp, state, RUNTIME_RECORD) < 0 ? -errno : 0;
+}
+
+/* /tmp/reins-UID is taken (another user made it first: CVE-2019-12439
+ * class). Use /tmp/reins-UID-XXXXXX instead: a name nobody can guess, made
+ * with mkdtemp (0700, O_EXCL semantics), and recorded in our own state
+ * directory so every reins command of ours finds the same one. */
+static int runtime_fallback(const char *taken, const char *why_taken, char **out,
+                            struct reins_error *err)
+{
+        struct reins_error why = {0};
+        cleanup_free char *state = NULL;
+        char prefix[64], path[128];
+        snprintf(prefix, sizeof(prefix), "%s-", taken);
+        int r = audit_state_dir(&state, &why);
+        cleanup_fd int dir =
+            r < 0 ? -1 : open(state, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_fd int lock = dir < 0 ? -1
+                                      : openat(dir, RUNTIME_RECORD ".lock",
+                                               O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (r == 0 && (dir < 0 || lock < 0 || flock(lock, LOCK_EX) < 0))
+                r = reins_error_errno(&why, errno, "%s", state);
+        if (r == 0 && runtime_read_record(dir, prefix, path, sizeof(path)) < 0) {
+                snprintf(path, sizeof(path), "%sXXXXXX", prefix);
+                if (!mkdtemp(path))
+                        r = reins_error_errno(&why, errno, "creating %s", path);
+                else if ((r = runtime_write_record(dir, path)) < 0)
+                        r = reins_error_errno(&why, -r, "recording %s in %s", path, state);
+        }
+        if (r < 0)
+                return reins_error_set(err, EPERM,
+                                       "the runtime directory %s %s, and no private one could be "
+                                       "made in its place (%s)",
+                                       taken, why_taken, why.message);
+        *out = strdup(path);
+        return *out ? 0 : reins_error_set(err, ENOMEM, "out of memory");
+}
+
+/* /tmp/reins-UID when it is ours (created here when missing); otherwise why
+ * not, in `why` (NULL: it is ours but unusable, `err` says how). */
+static int runtime_tmp_dir(char **out, const char **why, struct reins_error *err)
+{
+        char path[64];
+        runtime_tmp_name(path, sizeof(path));
+        struct stat st;
+        *why = NULL;
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return reins_error_errno(err, errno, "creating the runtime directory %s", path);
+        if (lstat(path, &st) < 0)
+                return reins_error_errno(err, errno, "the runtime directory %s", path);
+        if (S_ISLNK(st.st_mode))
+                *why = "is a symlink";
+        else if (!S_ISDIR(st.st_mode))
+                *why = "is not a directory";
+        else if (st.st_uid != geteuid())
+                *why = "belongs to another user";
+        if (*why)
+                return -EEXIST;
+        int r = audit_dir_check(path, false, AUDIT_DIR_PRIVATE, err);
+        if (r < 0)
+                return r;
+        *out = strdup(path);
+        return *out ? 0 : reins_error_set(err, ENOMEM, "out of memory");
+}
 
 int runtime_dir(char **out, struct reins_error *err)
 {
         /* an inherited XDG_RUNTIME_DIR of another user is not ours to use */
         const char *xdg = audit_xdg_dir("XDG_RUNTIME_DIR");
-        char fallback[64];
+        char run_user[64];
         cleanup_free char *base = NULL;
         struct stat st;
-        snprintf(fallback, sizeof(fallback), "/run/user/%u", (unsigned)geteuid());
+        snprintf(run_user, sizeof(run_user), "/run/user/%u", (unsigned)geteuid());
         if (xdg && xdg[0] == '/') {
                 /* XDG_RUNTIME_DIR must be ours and private (XDG base dir spec) */
                 int r = audit_dir_check(xdg, false, AUDIT_DIR_PRIVATE, err);
                 if (r < 0)
-                        return reins_error_prefix(err, "XDG_RUNTIME_DIR: "), r;
+                        return reins_error_prefix(err, "XDG_RUNTIME_DIR"), r;
                 base = path_join(xdg, "reins");
-        } else if (lstat(fallback, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid()) {
-                base = path_join(fallback, "reins");
+        } else if (lstat(run_user, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid()) {
+                base = path_join(run_user, "reins");
         } else {
-                /* /tmp is shared: another user may have created this name
-                 * first (CVE-2019-12439 class); audit_dir_check refuses a
-                 * directory that is not ours and private */
-                snprintf(fallback, sizeof(fallback), "/tmp/reins-%u", (unsigned)geteuid());
-                base = strdup(fallback);
+                /* /tmp is shared: another user may have taken the name */
+                const char *why = NULL;
+                int r = runtime_tmp_dir(out, &why, err);
+                if (r == -EEXIST && why) {
+                        char taken[64];
+                        runtime_tmp_name(taken, sizeof(taken));
+                        return runtime_fallback(taken, why, out, err);
+                }
+                return r;
         }
         if (!base)
                 return reins_error_set(err, ENOMEM, "out of memory");
@@ -50,9 +168,42 @@ int runtime_dir(char **out, struct reins_error *err)
                 return reins_error_errno(err, errno, "creating the runtime directory %s", base);
         int r = audit_dir_check(base, false, AUDIT_DIR_PRIVATE, err);
         if (r < 0)
-                return reins_error_prefix(err, "runtime directory: "), r;
+                return r;
         *out = steal_ptr(&base);
         return 0;
+}
+
+int runtime_hidden_paths(struct reins_strv *out)
+{
+        char path[96];
+        cleanup_free char *current = NULL;
+        int r = 0;
+        if (runtime_dir(&current, NULL) == 0)
+                r = strv_push_unique(out, current);
+        /* every place a session of ours may have put its socket, whatever
+         * this run's environment says */
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        if (r == 0 && xdg && xdg[0] == '/') {
+                cleanup_free char *dir = path_join(xdg, "reins");
+                r = dir ? strv_push_unique(out, dir) : -ENOMEM;
+        }
+        snprintf(path, sizeof(path), "/run/user/%u/reins", (unsigned)geteuid());
+        if (r == 0)
+                r = strv_push_unique(out, path);
+        runtime_tmp_name(path, sizeof(path));
+        if (r == 0)
+                r = strv_push_unique(out, path);
+        /* the fallback by its recorded name, not by a glob: a glob under
+         * /tmp would have the plan walk all of /tmp whenever it is bound */
+        char prefix[80], fallback[128];
+        snprintf(prefix, sizeof(prefix), "%s-", path);
+        cleanup_free char *state = NULL;
+        cleanup_fd int dir = -1;
+        if (r == 0 && audit_state_dir(&state, NULL) == 0 &&
+            (dir = open(state, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
+            runtime_read_record(dir, prefix, fallback, sizeof(fallback)) == 0)
+                r = strv_push_unique(out, fallback);
+        return r;
 }
 
 int runtime_pid_start_ticks(pid_t pid, unsigned long long *ticks)
@@ -86,15 +237,20 @@ bool runtime_pid_matches(pid_t pid, unsigned long long start_ticks)
         return pid > 0 && runtime_pid_start_ticks(pid, &now) == 0 && now == start_ticks;
 }
 
-static bool runtime_valid_id(const char *session)
+static bool runtime_valid_id_n(const char *session, size_t len)
 {
-        if (!session[0] || strlen(session) > 64)
+        if (len == 0 || len > 64)
                 return false;
-        for (const char *p = session; *p; p++)
+        for (const char *p = session; p < session + len; p++)
                 if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
                       (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '_'))
                         return false;
         return true;
+}
+
+static bool runtime_valid_id(const char *session)
+{
+        return runtime_valid_id_n(session, strlen(session));
 }
 
 int runtime_register(const char *session, pid_t supervisor, const json_t *info,
@@ -192,6 +348,83 @@ static json_t *runtime_read_entry(int dirfd, const char *name)
             (unsigned long long)json_integer_value(json_object_get(entry, "pid_start"));
         json_object_set_new(entry, "alive", json_boolean(runtime_pid_matches(pid, ticks)));
         return entry;
+}
+
+/* Is `path` bound by a socket of this network namespace (/proc/net/unix)?
+ * A socket between its bind and its listen refuses connections, yet is
+ * live: it is listed here. Unreadable: assume bound. */
+static bool runtime_socket_bound(const char *path)
+{
+        cleanup_fclose FILE *f = fopen("/proc/net/unix", "re");
+        if (!f)
+                return true;
+        char line[512];
+        size_t len = strlen(path);
+        while (fgets(line, sizeof(line), f)) {
+                size_t n = strcspn(line, "\n");
+                line[n] = '\0';
+                if (n > len && line[n - len - 1] == ' ' && strcmp(line + n - len, path) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* A socket file nobody listens on (its supervisor was killed with -9 before
+ * it registered the session). Both tests must agree: a refused connection
+ * (nobody listens, in any namespace) and no bound socket of that name. */
+static bool runtime_socket_stale(const char *path)
+{
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(addr.sun_path))
+                return false;
+        strcpy(addr.sun_path, path);
+        cleanup_fd int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 ||
+            errno != ECONNREFUSED)
+                return false;
+        return !runtime_socket_bound(path);
+}
+
+void runtime_sweep(void)
+{
+        cleanup_free char *dir = NULL;
+        if (runtime_dir(&dir, NULL) < 0)
+                return;
+        DIR *d = opendir(dir);
+        if (!d)
+                return;
+        struct reins_strv names = {0};
+        struct dirent *de;
+        /* bounded: a registry of more sessions than this is swept in turns */
+        while ((de = readdir(d)) && names.count < RUNTIME_SWEEP_MAX)
+                if (de->d_name[0] != '.' && strv_push(&names, de->d_name) < 0)
+                        break;
+        for (size_t i = 0; i < names.count; i++) {
+                const char *name = names.items[i];
+                size_t len = strlen(name);
+                char session[80];
+                if (len > 5 && strcmp(name + len - 5, ".json") == 0 && len - 5 < sizeof(session)) {
+                        json_t *entry = runtime_read_entry(dirfd(d), name);
+                        if (entry && !json_is_true(json_object_get(entry, "alive")))
+                                runtime_forget(
+                                    json_string_value(json_object_get(entry, "session")));
+                        json_decref(entry);
+                        continue;
+                }
+                if (len <= 5 || strcmp(name + len - 5, ".sock") != 0 || len - 5 >= sizeof(session))
+                        continue;
+                snprintf(session, sizeof(session), "%.*s.json", (int)(len - 5), name);
+                struct stat st;
+                if (!runtime_valid_id_n(name, len - 5) ||
+                    fstatat(dirfd(d), session, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                        continue; /* a registered session: its entry says whether it lives */
+                cleanup_free char *path = path_join(dir, name);
+                if (path && fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISSOCK(st.st_mode) && st.st_uid == geteuid() && runtime_socket_stale(path))
+                        unlinkat(dirfd(d), name, 0);
+        }
+        strv_free(&names);
+        closedir(d);
 }
 
 static int runtime_compare_started(const void *a, const void *b)

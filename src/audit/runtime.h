@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "util/error.h"
+#include "util/strv.h"
 
 /* Record a running session (its supervisor pid and `info`: agent, policy,
  * command, workspace, start time, trail path). */
@@ -20,10 +21,25 @@ void runtime_unregister(const char *session);
  * and its control socket go. */
 void runtime_forget(const char *session);
 
+/* Remove what supervisors killed with -9 left: entries whose supervisor is
+ * gone, with their sockets, and sockets nobody listens on that no entry
+ * names (a kill between the socket's creation and the registration). */
+void runtime_sweep(void);
+
+/* Every directory (or glob) where a control socket of this user's sessions
+ * may live, for the sandbox plan to hide: this run's runtime directory,
+ * $XDG_RUNTIME_DIR/reins, /run/user/UID/reins, /tmp/reins-UID and the
+ * recorded fallback /tmp/reins-UID-XXXXXX. -ENOMEM. */
+int runtime_hidden_paths(struct reins_strv *out);
+
 /* --- for `reins ps` and `reins stop` ------------------------------------- */
 
-/* The runtime directory, created and checked (0700, ours, not a symlink);
- * an existing one with another owner or a looser mode is refused. */
+/* The runtime directory, created and checked (0700, ours, not a symlink):
+ * $XDG_RUNTIME_DIR/reins, else /run/user/UID/reins, else /tmp/reins-UID.
+ * When another user took /tmp/reins-UID first, a /tmp/reins-UID-XXXXXX made
+ * by mkdtemp and recorded in the state directory takes its place; when that
+ * cannot be made either, one line says why. An existing directory of ours
+ * with a looser mode is refused. */
 int runtime_dir(char **out, struct reins_error *err);
 
 /* Every registered session, oldest first: the registered object plus

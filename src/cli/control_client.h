@@ -19,6 +19,14 @@ int control_call(int fd, const json_t *request, json_t **reply, int timeout_ms,
 int control_request(const char *session, const json_t *request, json_t **reply,
                     struct reins_error *err);
 
+/* A signed operation (`op`, e.g. "thaw") to the session named by an id or
+ * unique prefix: asks the session for a nonce, signs {op, session, nonce,
+ * time} with `key` (govern/answer_sign.h) and sends it on the same
+ * connection. */
+struct audit_key;
+int control_signed_request(const char *session, const char *op, const struct audit_key *key,
+                           json_t **reply, struct reins_error *err);
+
 /* Read one line from fd (blocking up to timeout_ms); *line malloc'd. */
 int control_read_line(int fd, char **line, int timeout_ms, struct reins_error *err);
 

@@ -445,7 +445,14 @@ static void check_cgroup_v1(struct doctor *d)
         if (root && has_memory && has_pids && !d->verdict.cgroup_v2) {
                 d->verdict.cgroup_v1 = true;
                 d->verdict.cgroup_v1_cpu = has_cpu;
-                action = "used for limits (root only, v2 is not usable)";
+                char mount[PATH_MAX], file[PATH_MAX];
+                bool tcp = find_mount("cgroup", "memory", mount, sizeof(mount)) == 0 &&
+                           join_path(file, sizeof(file), mount, "memory.kmem.tcp.limit_in_bytes") &&
+                           access(file, F_OK) == 0;
+                action = tcp ? "used for limits (root only, v2 is not usable); kernel TCP "
+                               "buffers limited too (memory.kmem.tcp)"
+                             : "used for limits (root only, v2 is not usable); kernel TCP "
+                               "buffers NOT counted (no memory.kmem.tcp on this kernel)";
         } else if (!root) {
                 action = "only used when reins runs as root";
         } else if (d->verdict.cgroup_v2) {

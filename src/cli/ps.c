@@ -18,8 +18,9 @@ static void ps_usage(FILE *out)
         fprintf(out, "Usage: reins ps [--json] [--all]\n"
                      "\n"
                      "Sessions of yours running now: id, agent, policy, supervisor pid, age,\n"
-                     "command. Entries whose supervisor is gone (killed with -9) are shown once\n"
-                     "as 'gone' and removed; --all keeps them listed without removing.\n");
+                     "command. What a supervisor killed with -9 left behind (its entry, its\n"
+                     "control socket) is removed first; --all lists such entries as 'gone'\n"
+                     "instead, without removing them.\n");
 }
 
 static void ps_age(char *out, size_t size, const char *started)
@@ -113,6 +114,8 @@ int cli_ps(int argc, char **argv)
         }
         struct reins_error err = {0};
         json_t *sessions = NULL;
+        if (!keep)
+                runtime_sweep();
         if (runtime_list(&sessions, &err) < 0) {
                 cli_error(&err);
                 return EXIT_REINS_FAILED;
@@ -126,6 +129,12 @@ int cli_ps(int argc, char **argv)
         {
                 const char *id = json_string_value(json_object_get(entry, "session"));
                 bool alive = json_is_true(json_object_get(entry, "alive"));
+                /* died between the sweep and the listing: gone, not shown */
+                if (!alive && !keep) {
+                        if (id)
+                                runtime_forget(id);
+                        continue;
+                }
                 if (alive && id)
                         ps_live_status(entry, id);
                 if (as_json) {
@@ -153,9 +162,6 @@ int cli_ps(int argc, char **argv)
                         free(policy);
                         free(command);
                 }
-                /* the supervisor died without unregistering (kill -9) */
-                if (!alive && !keep && id)
-                        runtime_forget(id);
         }
         json_decref(sessions);
         return 0;

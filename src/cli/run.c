@@ -324,6 +324,10 @@ static int run_setup_cgroup(const struct reins_plan *plan, struct cgroup_handle 
         *fallback = 0;
         int r = cgroup_create(&plan->cgroup, cgroup, &err);
         if (r == 0) {
+                if (cgroup->tcp_uncounted && !quiet)
+                        fprintf(stderr, "reins: note: this kernel has no "
+                                        "memory.kmem.tcp.limit_in_bytes: kernel socket buffers "
+                                        "are not counted in the memory limit\n");
                 run_setup_freezer(plan, cgroup);
                 return 0;
         }
@@ -338,7 +342,8 @@ static int run_setup_cgroup(const struct reins_plan *plan, struct cgroup_handle 
         if (!quiet)
                 fprintf(stderr,
                         "reins: note: cgroup limits unavailable (%s); memory, pids and cpus "
-                        "are limited with rlimits and cpu affinity instead (--strict refuses)\n",
+                        "are limited with rlimits and cpu affinity instead, and kernel socket "
+                        "buffers are not counted (--strict refuses)\n",
                         err.message);
         run_setup_freezer(plan, cgroup);
         return 0;
@@ -663,9 +668,11 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         audit_trail_flush(args->trail); /* a disk filled at the very end */
         run_trail_check(args, "the session had ended");
         run_risk_tick(&args->risk); /* the last findings, before session.end */
+        run_govern_end(&args->govern);
         run_emit_changes(&args->events, plan, before);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);
+        runtime_sweep(); /* what supervisors killed with -9 left, off the start-up path */
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
         run_notices_finish(&args->notices, args->session);
         if (args->trail_failed)

@@ -13,14 +13,52 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit/event.h"
 #include "audit/runtime.h"
 #include "govern/answer_sign.h"
+#include "sandbox/peer.h"
+#include "sandbox/weaken.h"
 #include "util/cleanup.h"
 
-#define CONTROL_MAX_CONNECTIONS 64
-#define CONTROL_MAX_AGENT       8
-#define CONTROL_LINE_MAX        16384
+/* Caps (README, "Caps on the control socket and the agent channel"): every
+ * connection costs one fixed buffer, so these bound the memory too. Past a
+ * cap the connection is refused or closed, a `limit` event is recorded (at
+ * most one per kind every CONTROL_LIMIT_EVERY_MS, with a count of those left
+ * out) and the session goes on. */
+#define CONTROL_MAX_CONTROL     32 /* host clients at once (reins ps, approve --watch) */
+#define CONTROL_MAX_AGENT       8  /* the agent's channel, at once */
+#define CONTROL_MAX_CONNECTIONS (CONTROL_MAX_CONTROL + CONTROL_MAX_AGENT)
+#define CONTROL_LINE_MAX        16384 /* one request line, or an HTTP head and body */
+#define CONTROL_IDLE_MS         30000 /* a host client's request must come within */
+#define AGENT_IDLE_MS           10000 /* an agent's request must come within */
 #define CONTROL_BACKLOG         16
+#define CONTROL_LIMIT_EVERY_MS  10000
+#define CONTROL_NONCE_BYTES     16
+
+enum control_limit_kind {
+        LIMIT_LINE,        /* a request longer than CONTROL_LINE_MAX */
+        LIMIT_CONNECTIONS, /* more connections than the channel's cap */
+        LIMIT_IDLE,        /* no complete request within the idle time */
+        LIMIT_PEER,        /* a peer inside a sandbox, or of another user */
+        LIMIT_FDS,         /* accept failed: the supervisor is out of file descriptors */
+        LIMIT_KINDS,
+};
+
+static const char *const limit_names[LIMIT_KINDS] = {
+    [LIMIT_LINE] = "control_line", [LIMIT_CONNECTIONS] = "control_connections",
+    [LIMIT_IDLE] = "control_idle", [LIMIT_PEER] = "control_peer",
+    [LIMIT_FDS] = "control_fds",
+};
+
+/* A listener whose accept failed for want of fds is left out of the loop this
+ * long (a level-triggered listener would otherwise wake it without end). */
+#define CONTROL_ACCEPT_PAUSE_MS 100
+
+struct control_limit {
+        int64_t last_ms;     /* when the last event of this kind was recorded */
+        uint64_t suppressed; /* hits since, not recorded one by one */
+        uint64_t total;
+};
 
 enum conn_role { ROLE_CONTROL_LISTENER, ROLE_AGENT_LISTENER, ROLE_CONTROL, ROLE_AGENT };
 
@@ -28,8 +66,11 @@ struct conn {
         int fd;
         enum conn_role role;
         bool watching;
-        bool http;                      /* answer with an HTTP response, then close */
-        char waiting[APPROVALS_ID_MAX]; /* an agent waiting for this request's answer */
+        bool paused;      /* a listener out of the loop until since_ms + pause */
+        int64_t since_ms; /* accepted, or its last complete request */
+        char nonce[2 * CONTROL_NONCE_BYTES + 1]; /* handed out by "nonce", used once */
+        bool http;                               /* answer with an HTTP response, then close */
+        char waiting[APPROVALS_ID_MAX];          /* an agent waiting for this request's answer */
         char buf[CONTROL_LINE_MAX];
         size_t len;
 };
@@ -40,7 +81,62 @@ struct run_control {
         char *path;
         struct conn *listeners[2];
         struct conn *conns[CONTROL_MAX_CONNECTIONS];
+        struct control_limit limits[LIMIT_KINDS][2]; /* [kind][agent channel?] */
 };
+
+static int64_t control_now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *role_channel(enum conn_role role)
+{
+        return role == ROLE_AGENT || role == ROLE_AGENT_LISTENER ? "agent" : "control";
+}
+
+/* One `limit` event (or control.refused for peers) per kind and interval;
+ * the hits in between are counted and reported with the next one. */
+static void control_limit_hit(struct run_control *ctl, enum control_limit_kind kind,
+                              enum conn_role role, int64_t cap, const char *detail)
+{
+        bool agent = role == ROLE_AGENT || role == ROLE_AGENT_LISTENER;
+        struct control_limit *l = &ctl->limits[kind][agent];
+        int64_t now = control_now_ms();
+        l->total++;
+        if (l->total > 1 && now - l->last_ms < CONTROL_LIMIT_EVERY_MS) {
+                l->suppressed++;
+                return;
+        }
+        json_t *fields = json_pack("{s:s, s:s, s:I, s:I}", "kind", limit_names[kind], "channel",
+                                   role_channel(role), "limit", (json_int_t)cap, "suppressed",
+                                   (json_int_t)l->suppressed);
+        if (fields && detail)
+                json_object_set_new(fields, "detail", json_string(detail));
+        event_emit(ctl->config.events, kind == LIMIT_PEER ? "control.refused" : "limit", fields);
+        l->last_ms = now;
+        l->suppressed = 0;
+}
+
+void run_control_summary(struct run_control *ctl)
+{
+        if (!ctl)
+                return;
+        for (int k = 0; k < LIMIT_KINDS; k++)
+                for (int agent = 0; agent < 2; agent++) {
+                        struct control_limit *l = &ctl->limits[k][agent];
+                        if (l->suppressed == 0)
+                                continue;
+                        event_emit(ctl->config.events,
+                                   k == LIMIT_PEER ? "control.refused" : "limit",
+                                   json_pack("{s:s, s:s, s:s, s:I, s:I}", "kind", limit_names[k],
+                                             "channel", agent ? "agent" : "control", "summary",
+                                             "session", "total", (json_int_t)l->total, "suppressed",
+                                             (json_int_t)l->suppressed));
+                        l->suppressed = 0;
+                }
+}
 
 static void conn_close(struct run_control *ctl, struct conn *c)
 {
@@ -128,12 +224,48 @@ static json_t *op_status(struct run_control *ctl)
         return reply;
 }
 
-static json_t *op_thaw(struct run_control *ctl)
+/* A fresh nonce for this connection's next signed operation. */
+static json_t *op_nonce(struct run_control *ctl, struct conn *c)
+{
+        unsigned char raw[CONTROL_NONCE_BYTES];
+        randombytes_buf(raw, sizeof(raw));
+        audit_hex(raw, sizeof(raw), c->nonce);
+        return json_pack("{s:b, s:s, s:s}", "ok", 1, "session", ctl->config.session, "nonce",
+                         c->nonce);
+}
+
+/* `reins thaw`: leaves the frozen tier and resets the risk to T0, so it
+ * loosens the session as much as an approval does: it takes the user's
+ * signature over this session, this connection's nonce and the time. */
+static json_t *op_thaw(struct run_control *ctl, struct conn *c, const json_t *request)
 {
         struct reins_error err = {0};
+        json_t *payload = json_object_get(request, "payload");
+        const char *signature = json_string_value(json_object_get(request, "signature"));
+        char nonce[sizeof(c->nonce)];
+        memcpy(nonce, c->nonce, sizeof(nonce));
+        c->nonce[0] = '\0'; /* used once, whatever the outcome */
         if (!ctl->config.thaw)
                 return error_reply("this session has no risk engine to thaw");
-        if (ctl->config.thaw(ctl->config.ctx, &err) < 0)
+        if (!ctl->config.user_public)
+                return error_reply("this session has no user key to check a thaw against");
+        if (!weaken("control-sign") &&
+            (!payload || !signature
+                 ? reins_error_set(&err, EPERM,
+                                   "thaw refused: it must be signed with your key (reins thaw)")
+                 : control_op_verify(ctl->config.user_public, payload, signature, "thaw",
+                                     ctl->config.session, nonce, (int64_t)time(NULL), &err)) < 0) {
+                event_emit(ctl->config.events, "control.refused",
+                           json_pack("{s:s, s:s}", "op", "thaw", "reason", err.message));
+                return error_reply(err.message);
+        }
+        char key_hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
+        audit_hex(ctl->config.user_public, crypto_sign_PUBLICKEYBYTES, key_hex);
+        json_t *by = json_pack("{s:s, s:O?, s:s?}", "user_key", key_hex, "payload", payload,
+                               "signature", signature);
+        int r = ctl->config.thaw(ctl->config.ctx, by, &err);
+        json_decref(by);
+        if (r < 0)
                 return error_reply(err.message);
         return json_pack("{s:b, s:s}", "ok", 1, "session", ctl->config.session);
 }
@@ -179,8 +311,10 @@ static json_t *control_handle(struct run_control *ctl, struct conn *c, const jso
                 return op_status(ctl);
         if (strcmp(op, "answer") == 0)
                 return op_answer(ctl, request);
+        if (strcmp(op, "nonce") == 0)
+                return op_nonce(ctl, c);
         if (strcmp(op, "thaw") == 0)
-                return op_thaw(ctl);
+                return op_thaw(ctl, c, request);
         if (strcmp(op, "watch") == 0) {
                 c->watching = true;
                 return op_pending(ctl);
@@ -256,6 +390,7 @@ static bool conn_handle_text(struct run_control *ctl, struct conn *c, const char
         json_error_t jerr;
         json_t *request = json_loadb(text, len, 0, &jerr);
         json_t *reply;
+        c->since_ms = control_now_ms();
         if (!json_is_object(request))
                 reply = error_reply("not a JSON object");
         else if (c->role == ROLE_AGENT)
@@ -282,6 +417,8 @@ static bool conn_take_request(struct run_control *ctl, struct conn *c)
                 if (bad) {
                         conn_reply(c, error_reply("request too large"));
                         conn_close(ctl, c);
+                        control_limit_hit(ctl, LIMIT_LINE, ROLE_AGENT, CONTROL_LINE_MAX,
+                                          "HTTP Content-Length");
                         return false;
                 }
                 if (!body)
@@ -319,21 +456,14 @@ static void conn_read(struct run_control *ctl, struct conn *c)
                         return;
         } while (c->len && c->len < before);
         if (c->len >= sizeof(c->buf) - 1) {
+                enum conn_role role = c->role;
                 conn_reply(c, error_reply("request too large"));
                 conn_close(ctl, c);
+                control_limit_hit(ctl, LIMIT_LINE, role, CONTROL_LINE_MAX, NULL);
         }
 }
 
 /* ---- accepting ---------------------------------------------------------- */
-
-static bool peer_is_us(int fd)
-{
-        struct ucred cred;
-        socklen_t len = sizeof(cred);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-                return false;
-        return cred.uid == geteuid() || cred.uid == 0;
-}
 
 static size_t count_role(const struct run_control *ctl, enum conn_role role)
 {
@@ -346,33 +476,74 @@ static size_t count_role(const struct run_control *ctl, enum conn_role role)
 
 static void conn_accept(struct run_control *ctl, struct conn *listener)
 {
-        int fd = accept4(listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        cleanup_fd int fd = accept4(listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        /* out of fds: the pending connection stays queued and
+                         * the listener readable; pause it rather than spin */
+                        epoll_ctl(ctl->epoll, EPOLL_CTL_DEL, listener->fd, NULL);
+                        listener->paused = true;
+                        listener->since_ms = control_now_ms();
+                        control_limit_hit(ctl, LIMIT_FDS, listener->role, 0, strerror(errno));
+                }
                 return;
+        }
         enum conn_role role = listener->role == ROLE_AGENT_LISTENER ? ROLE_AGENT : ROLE_CONTROL;
+        struct reins_error err = {0};
+        /* the control socket drives the session (answers, thaw): nothing in
+         * any sandbox may use it, whatever uid it runs as (sandbox/peer.h) */
+        int r = role == ROLE_CONTROL ? sandbox_peer_check(fd, &err) : 0;
+        if (r < 0) {
+                control_limit_hit(ctl, r == -EMFILE ? LIMIT_FDS : LIMIT_PEER, role, 0, err.message);
+                return;
+        }
+        size_t cap = role == ROLE_AGENT ? CONTROL_MAX_AGENT : CONTROL_MAX_CONTROL;
+        if (count_role(ctl, role) >= cap) {
+                control_limit_hit(ctl, LIMIT_CONNECTIONS, role, (int64_t)cap, NULL);
+                return;
+        }
         size_t slot = CONTROL_MAX_CONNECTIONS;
         for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS && slot == CONTROL_MAX_CONNECTIONS; i++)
                 if (!ctl->conns[i])
                         slot = i;
-        if (slot == CONTROL_MAX_CONNECTIONS ||
-            (role == ROLE_AGENT && count_role(ctl, ROLE_AGENT) >= CONTROL_MAX_AGENT) ||
-            (role == ROLE_CONTROL && !peer_is_us(fd))) {
-                close(fd);
+        struct conn *c = slot < CONTROL_MAX_CONNECTIONS ? calloc(1, sizeof(*c)) : NULL;
+        if (!c)
                 return;
-        }
-        struct conn *c = calloc(1, sizeof(*c));
-        if (!c) {
-                close(fd);
-                return;
-        }
         c->fd = fd;
         c->role = role;
+        c->since_ms = control_now_ms();
         if (conn_watch(ctl, c) < 0) {
-                close(fd);
                 free(c);
                 return;
         }
+        steal_fd(&fd);
         ctl->conns[slot] = c;
+}
+
+void run_control_tick(struct run_control *ctl)
+{
+        if (!ctl)
+                return;
+        int64_t now = control_now_ms();
+        for (size_t i = 0; i < 2; i++) {
+                struct conn *l = ctl->listeners[i];
+                if (l && l->paused && now - l->since_ms >= CONTROL_ACCEPT_PAUSE_MS &&
+                    conn_watch(ctl, l) == 0)
+                        l->paused = false;
+        }
+        for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++) {
+                struct conn *c = ctl->conns[i];
+                /* a watcher waits for events and an agent for its answer (the
+                 * approval timeout ends that wait): both are idle by design */
+                if (!c || c->watching || c->waiting[0])
+                        continue;
+                int64_t idle = c->role == ROLE_AGENT ? AGENT_IDLE_MS : CONTROL_IDLE_MS;
+                if (now - c->since_ms < idle)
+                        continue;
+                enum conn_role role = c->role;
+                conn_close(ctl, c);
+                control_limit_hit(ctl, LIMIT_IDLE, role, idle, NULL);
+        }
 }
 
 void run_control_dispatch(struct run_control *ctl)

@@ -4,14 +4,21 @@
  *
  * Control socket: a Unix stream socket in reins' private runtime directory
  * (0700, owner-checked), named SESSION.sock and listed in the `reins ps`
- * registry. Only the same uid (or root) may connect (SO_PEERCRED). One JSON
- * object per line each way:
+ * registry. Only the same uid (or root) may connect (SO_PEERCRED), and only
+ * from outside every sandbox (sandbox/peer.h: the peer's pid and user
+ * namespaces must be ours, its cgroup no sandbox's). One JSON object per
+ * line each way:
  *   {"op":"pending"}                   → {"ok":true,"session":…,"pending":[…]}
  *   {"op":"answer","payload":{…},"signature":HEX}
  *                                      → {"ok":true,…} | {"ok":false,"error":…}
  *   {"op":"watch"}                     → the pending list, then one line per
  *                                        approval event as it happens
- *   {"op":"thaw"}                      → risk engine: leave the frozen tier
+ *   {"op":"nonce"}                     → {"ok":true,"nonce":HEX}: for this
+ *                                        connection's next signed op, once
+ *   {"op":"thaw","payload":{…},"signature":HEX}
+ *                                      → risk engine: leave the frozen tier,
+ *                                        back to T0 (govern/answer_sign.h:
+ *                                        signed by the user, nonce-bound)
  *   {"op":"status"}                    → session, tier, pending count
  *
  * Agent channel (README, "The agent may ask"): TCP 127.0.0.1:3129 inside the
@@ -27,6 +34,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "audit/event.h"
 #include "audit/keys.h"
 #include "govern/gate.h"
 #include "util/error.h"
@@ -38,8 +46,11 @@ struct run_control_config {
         struct gate *gate;
         /* the user key answers must be signed with; NULL: answers refused */
         const unsigned char *user_public;
-        /* `reins thaw`: 0 or -errno with err; NULL: "no risk engine" */
-        int (*thaw)(void *ctx, struct reins_error *err);
+        /* `reins thaw`: 0 or -errno with err; NULL: "no risk engine".
+         * `by`: the signed request (user_key, payload, signature), borrowed */
+        int (*thaw)(void *ctx, const json_t *by, struct reins_error *err);
+        /* limit and control.refused events; may be NULL */
+        struct event_bus *events;
         /* extra status fields (risk score, tier); may be NULL */
         json_t *(*status)(void *ctx);
         void *ctx;
@@ -54,6 +65,11 @@ const char *run_control_path(const struct run_control *ctl);
 /* An fd (epoll) readable when there is work; then call dispatch. */
 int run_control_poll_fd(const struct run_control *ctl);
 void run_control_dispatch(struct run_control *ctl);
+/* At the session's end, while the trail is open: one `limit` summary per
+ * kind whose hits were not all recorded one by one. */
+void run_control_summary(struct run_control *ctl);
+/* Close connections idle past their channel's limit (call periodically). */
+void run_control_tick(struct run_control *ctl);
 /* The agent channel's listening socket, from the sandbox (taken). */
 void run_control_add_agent_listener(struct run_control *ctl, int fd);
 /* An event sink: approval events go to watchers. */

@@ -97,12 +97,12 @@ static int govern_open_approvals(struct run_govern *g, const struct run_govern_o
         return g->approvals ? 0 : reins_error_set(err, ENOMEM, "out of memory");
 }
 
-static int govern_thaw(void *ctx, struct reins_error *err)
+static int govern_thaw(void *ctx, const json_t *by, struct reins_error *err)
 {
         struct run_govern *g = ctx;
         if (!g->thaw)
                 return reins_error_set(err, ENOTSUP, "this session has no risk engine to thaw");
-        return g->thaw(g->risk_ctx, err);
+        return g->thaw(g->risk_ctx, by, err);
 }
 
 static json_t *govern_status(void *ctx)
@@ -139,6 +139,7 @@ int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
             .user_public = g->has_user_key ? g->user_public : NULL,
             .thaw = govern_thaw,
             .status = govern_status,
+            .events = o->events,
             .ctx = g,
         };
         struct reins_error why = {0};
@@ -216,6 +217,12 @@ void run_govern_tick(struct run_govern *g)
 {
         if (g->gate)
                 gate_tick(g->gate);
+        run_control_tick(g->control);
+}
+
+void run_govern_end(struct run_govern *g)
+{
+        run_control_summary(g->control);
 }
 
 void run_govern_finish(struct run_govern *g)

@@ -39,7 +39,7 @@ struct run_govern {
         struct run_control *control;
         struct exec_gate exec_gate;
         /* extra hooks (the risk engine), called from the gate's */
-        int (*thaw)(void *ctx, struct reins_error *err);
+        int (*thaw)(void *ctx, const json_t *by, struct reins_error *err);
         json_t *(*status)(void *ctx);
         void *risk_ctx;
 };
@@ -62,6 +62,8 @@ json_t *run_govern_identity(const struct run_govern *g);
 const char *run_govern_control_path(const struct run_govern *g);
 /* From the supervisor's tick: timeouts, expiry, revocation. */
 void run_govern_tick(struct run_govern *g);
+/* Before session.end: the control channels' limit summaries. */
+void run_govern_end(struct run_govern *g);
 void run_govern_finish(struct run_govern *g);
 
 #endif

@@ -530,7 +530,7 @@ void run_risk_tick(struct run_risk *r)
         json_decref(queue);
 }
 
-int run_risk_thaw(void *ctx, struct reins_error *err)
+int run_risk_thaw(void *ctx, const json_t *by, struct reins_error *err)
 {
         struct run_risk *r = ctx;
         if (!r->engine)
@@ -544,8 +544,11 @@ int run_risk_thaw(void *ctx, struct reins_error *err)
                 }
                 r->frozen = false;
                 playbook_event(r, "thaw", 0, NULL,
-                               json_pack("{s:i, s:s}", "processes", n, "freezer",
-                                         freeze_mechanism_name(used)));
+                               json_pack("{s:i, s:s, s:O?}", "processes", n, "freezer",
+                                         freeze_mechanism_name(used), "by", by));
+        } else {
+                /* not frozen: the tier alone goes back to T0, signed all the same */
+                playbook_event(r, "tier-reset", 0, NULL, json_pack("{s:O?}", "by", by));
         }
         risk_engine_set_tier(r->engine, 0, "thawed by reins thaw");
         run_risk_tick(r);

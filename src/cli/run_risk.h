@@ -72,7 +72,7 @@ void run_risk_configure(struct run_risk *r, struct supervise_config *config);
 void run_risk_tick(struct run_risk *r);
 /* `reins thaw`: thaw by the mechanism that froze, back to T0 (egress as the
  * policy says; a workspace made read-only stays so). */
-int run_risk_thaw(void *ctx, struct reins_error *err);
+int run_risk_thaw(void *ctx, const json_t *by, struct reins_error *err);
 /* {"risk": score, "tier": n, "findings": n, "frozen": bool, and while
  * frozen "freezer": "cgroup-v1" | "cgroup-v2" | "sigstop"} for status. */
 json_t *run_risk_status(void *ctx);

@@ -53,6 +53,10 @@ int run_workspace_start(struct reins_plan *plan, const struct reins_policy *poli
                                             "--resume %s: that session is a copy of %s, not of "
                                             "the workspace %s",
                                             resume, session->lower, plan->workspace);
+                /* a write-back killed with -9 left a partial copy: capped or
+                 * not, this run never reads it */
+                if (r == 0)
+                        r = workspace_store_sweep(session, err);
         } else {
                 json_t *meta = run_workspace_meta(plan, policy);
                 r = workspace_session_create(id, plan->workspace, meta, session, err);

@@ -13,17 +13,17 @@ json_t *answer_payload(const char *session, const char *id, bool allow, int64_t 
                          "time", (json_int_t)unix_time);
 }
 
-/* "reins-approval-v1\0" || canonical payload; malloc'd, *len set. */
-static unsigned char *answer_message(const json_t *payload, size_t *len)
+/* DOMAIN "\0" || canonical payload; malloc'd, *len set. */
+static unsigned char *signed_message(const char *domain_string, const json_t *payload, size_t *len)
 {
         char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
         if (!text)
                 return NULL;
-        size_t domain = sizeof(ANSWER_DOMAIN); /* with its NUL */
+        size_t domain = strlen(domain_string) + 1; /* with its NUL */
         size_t n = strlen(text);
         unsigned char *message = malloc(domain + n);
         if (message) {
-                memcpy(message, ANSWER_DOMAIN, domain);
+                memcpy(message, domain_string, domain);
                 memcpy(message + domain, text, n);
                 *len = domain + n;
         }
@@ -31,17 +31,44 @@ static unsigned char *answer_message(const json_t *payload, size_t *len)
         return message;
 }
 
-int answer_sign(const struct audit_key *key, const json_t *payload,
-                char signature_hex[ANSWER_SIGNATURE_HEX + 1], struct reins_error *err)
+static int sign_payload(const char *domain, const struct audit_key *key, const json_t *payload,
+                        char signature_hex[ANSWER_SIGNATURE_HEX + 1], struct reins_error *err)
 {
         size_t len = 0;
-        unsigned char *message = answer_message(payload, &len);
+        unsigned char *message = signed_message(domain, payload, &len);
         if (!message)
                 return reins_error_set(err, ENOMEM, "out of memory");
         unsigned char signature[crypto_sign_BYTES];
         crypto_sign_detached(signature, NULL, message, len, key->secret_key);
         free(message);
         audit_hex(signature, sizeof(signature), signature_hex);
+        return 0;
+}
+
+int answer_sign(const struct audit_key *key, const json_t *payload,
+                char signature_hex[ANSWER_SIGNATURE_HEX + 1], struct reins_error *err)
+{
+        return sign_payload(ANSWER_DOMAIN, key, payload, signature_hex, err);
+}
+
+/* 0 when `signature_hex` is the user's signature of DOMAIN || payload. */
+static int verify_payload(const char *domain, const unsigned char public_key[],
+                          const json_t *payload, const char *signature_hex, const char *what,
+                          struct reins_error *err)
+{
+        unsigned char signature[crypto_sign_BYTES];
+        if (!signature_hex || strlen(signature_hex) != ANSWER_SIGNATURE_HEX ||
+            audit_unhex(signature_hex, signature, sizeof(signature)) < 0)
+                return reins_error_set(err, EINVAL, "malformed %s signature", what);
+        size_t len = 0;
+        unsigned char *message = signed_message(domain, payload, &len);
+        if (!message)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        int bad = crypto_sign_verify_detached(signature, message, len, public_key);
+        free(message);
+        if (bad)
+                return reins_error_set(err, EPERM,
+                                       "%s refused: not signed by the session's user key", what);
         return 0;
 }
 
@@ -71,18 +98,49 @@ int answer_verify(const unsigned char public_key[crypto_sign_PUBLICKEYBYTES], co
         int r = answer_check_shape(payload, now, err);
         if (r < 0)
                 return r;
-        unsigned char signature[crypto_sign_BYTES];
-        if (!signature_hex || strlen(signature_hex) != ANSWER_SIGNATURE_HEX ||
-            audit_unhex(signature_hex, signature, sizeof(signature)) < 0)
-                return reins_error_set(err, EINVAL, "malformed answer signature");
-        size_t len = 0;
-        unsigned char *message = answer_message(payload, &len);
-        if (!message)
-                return reins_error_set(err, ENOMEM, "out of memory");
-        int bad = crypto_sign_verify_detached(signature, message, len, public_key);
-        free(message);
-        if (bad)
+        return verify_payload(ANSWER_DOMAIN, public_key, payload, signature_hex, "answer", err);
+}
+
+/* ---- signed control operations ------------------------------------------ */
+
+json_t *control_op_payload(const char *op, const char *session, const char *nonce,
+                           int64_t unix_time)
+{
+        return json_pack("{s:s, s:s, s:s, s:I}", "nonce", nonce, "op", op, "session", session,
+                         "time", (json_int_t)unix_time);
+}
+
+int control_op_sign(const struct audit_key *key, const json_t *payload,
+                    char signature_hex[ANSWER_SIGNATURE_HEX + 1], struct reins_error *err)
+{
+        return sign_payload(CONTROL_OP_DOMAIN, key, payload, signature_hex, err);
+}
+
+int control_op_verify(const unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+                      const json_t *payload, const char *signature_hex, const char *op,
+                      const char *session, const char *nonce, int64_t now, struct reins_error *err)
+{
+        const char *p_op = json_string_value(json_object_get(payload, "op"));
+        const char *p_session = json_string_value(json_object_get(payload, "session"));
+        const char *p_nonce = json_string_value(json_object_get(payload, "nonce"));
+        json_t *time = json_object_get(payload, "time");
+        if (!json_is_object(payload) || json_object_size(payload) != 4 || !p_op || !p_session ||
+            !p_nonce || !json_is_integer(time))
+                return reins_error_set(err, EINVAL, "malformed signed %s", op);
+        if (strcmp(p_op, op) != 0 || strcmp(p_session, session) != 0)
                 return reins_error_set(err, EPERM,
-                                       "answer refused: not signed by the session's user key");
-        return 0;
+                                       "%s refused: signed for another operation or "
+                                       "session",
+                                       op);
+        /* the nonce this connection was given, used once: a recorded
+         * request cannot be played again (the trail keeps every one) */
+        if (!nonce || !nonce[0] || strcmp(p_nonce, nonce) != 0)
+                return reins_error_set(err, EPERM, "%s refused: stale or unknown nonce", op);
+        int64_t t = json_integer_value(time);
+        if (t < now - ANSWER_MAX_SKEW_S || t > now + ANSWER_MAX_SKEW_S)
+                return reins_error_set(err, EPERM,
+                                       "%s refused: its time is more than %d s from the "
+                                       "supervisor's clock",
+                                       op, ANSWER_MAX_SKEW_S);
+        return verify_payload(CONTROL_OP_DOMAIN, public_key, payload, signature_hex, op, err);
 }

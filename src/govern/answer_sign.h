@@ -36,4 +36,26 @@ int answer_sign(const struct audit_key *key, const json_t *payload,
 int answer_verify(const unsigned char public_key[crypto_sign_PUBLICKEYBYTES], const json_t *payload,
                   const char *signature_hex, int64_t now, struct reins_error *err);
 
+/* ---- signed control operations ------------------------------------------
+ * What loosens a running session without being an answer (`reins thaw`:
+ * unfreeze and reset the risk tier to T0) is signed the same way under its
+ * own domain, and bound to a nonce the session handed to this connection:
+ *
+ *   payload   = {"nonce","op","session","time"} (compact, sorted keys)
+ *   signature = Ed25519(user key, "reins-control-v1\0" || payload)
+ *
+ * The nonce is used once, so a request copied from the trail or the wire
+ * cannot be played again; the session and op are bound, so a thaw signed
+ * for one session thaws no other. */
+#define CONTROL_OP_DOMAIN "reins-control-v1"
+
+json_t *control_op_payload(const char *op, const char *session, const char *nonce,
+                           int64_t unix_time);
+int control_op_sign(const struct audit_key *key, const json_t *payload,
+                    char signature_hex[ANSWER_SIGNATURE_HEX + 1], struct reins_error *err);
+/* Check shape, binding (op, session, nonce), freshness and signature. */
+int control_op_verify(const unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+                      const json_t *payload, const char *signature_hex, const char *op,
+                      const char *session, const char *nonce, int64_t now, struct reins_error *err);
+
 #endif

@@ -25,6 +25,8 @@ struct gate {
         struct reins_strv seen; /* "host:port" allowed so far (tier 1 lets these be) */
         int64_t refreshed_ms;
         bool expired_reported;
+        int64_t pending_full_ms; /* the last `limit` event for a full queue */
+        uint64_t pending_full_left_out;
         void (*settled)(void *ctx, const struct approval_answer *answer);
         void *settled_ctx;
         gate_scan_fn scan;
@@ -64,6 +66,26 @@ static bool seen_before(const struct gate *g, const char *host, uint16_t port)
         return false;
 }
 
+/* The queue of requests waiting for a human is full (APPROVALS_MAX_PENDING,
+ * each a fixed-size record: the cap is in bytes too). Each refusal is an
+ * approval.refused event; the cap itself is a `limit` event at most every
+ * 10 s, with how many refusals came in between. */
+static void gate_pending_full(struct gate *g, const char *origin)
+{
+        int64_t now = gate_now_ms();
+        if (g->pending_full_ms && now - g->pending_full_ms < 10000) {
+                g->pending_full_left_out++;
+                return;
+        }
+        event_emit(g->config.events, "limit",
+                   json_pack("{s:s, s:s, s:i, s:I, s:I}", "kind", "pending_requests", "origin",
+                             origin, "limit", APPROVALS_MAX_PENDING, "limit_bytes",
+                             (json_int_t)(APPROVALS_MAX_PENDING * sizeof(struct approval_request)),
+                             "suppressed", (json_int_t)g->pending_full_left_out));
+        g->pending_full_ms = now;
+        g->pending_full_left_out = 0;
+}
+
 /* Queue a request for a held connection; the verdict the proxy gets. */
 static enum proxy_verdict gate_hold(struct gate *g, const struct proxy_request_info *req,
                                     const char *rule, const char **reason)
@@ -76,6 +98,7 @@ static enum proxy_verdict gate_hold(struct gate *g, const struct proxy_request_i
         int rc = approvals_ask(g->config.approvals, APPROVAL_DEST, APPROVAL_FROM_PROXY, req->host,
                                req->port, rule, "", req->id, gate_now_ms(), &r);
         if (rc < 0) {
+                gate_pending_full(g, "proxy");
                 *reason = "too many requests are waiting for a human";
                 event_emit(g->config.events, "approval.refused",
                            json_pack("{s:s, s:i, s:s, s:s}", "target", req->host, "port",
@@ -399,9 +422,11 @@ int gate_agent_ask(struct gate *g, const char *kind, const char *target, const c
         if (rc == -EAGAIN)
                 return agent_refuse(g, kind, target, EAGAIN,
                                     "too many requests: the agent's channel is rate-limited", err);
-        if (rc < 0)
+        if (rc < 0) {
+                gate_pending_full(g, "agent");
                 return agent_refuse(g, kind, target, EBUSY,
                                     "too many requests are waiting for a human", err);
+        }
         event_emit(g->config.events, "approval.request", request_event(&r));
         if (!g->config.quiet)
                 /* the target and the reason are the agent's words: notice()

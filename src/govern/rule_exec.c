@@ -360,6 +360,49 @@ static void check_deletion(struct risk_engine *engine, const struct rule_event *
         rule_counter_clear(&engine->deleted);
 }
 
+/* `name` in `code` as a whole identifier: "pty" in `import pty`, not in
+ * "empty" or "pretty". */
+static bool identifier_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_';
+}
+
+static bool contains_word(const char *code, const char *name)
+{
+        size_t len = strlen(name);
+        for (const char *p = strstr(code, name); p; p = strstr(p + 1, name)) {
+                bool before = p == code || !identifier_char(p[-1]);
+                bool after = !identifier_char(p[len]);
+                if (before && after)
+                        return true;
+        }
+        return false;
+}
+
+/* An interpreter one-liner is a reverse shell when it opens a socket, runs
+ * a program and wires the two together (the socket becomes the program's
+ * stdin/stdout, or a loop feeds what the socket says to a shell). Opening a
+ * socket and running a program is ordinary: a SOCKS5 client written with
+ * sockets that also runs git tripped the rule when any of the words below
+ * sufficed (and "pty" matched inside "empty"). */
+static bool code_is_reverse_shell(const char *code)
+{
+        static const char *const runs[] = {"subprocess", "child_process", "exec",    "popen",
+                                           "system",     "spawn",         "/bin/sh", "/bin/bash",
+                                           "sh -i",      "proc_open",     "cmd.exe"};
+        static const char *const wires[] = {"dup2",   "dup(",  "fdopen", "fileno",    "<&",   ">&",
+                                            ".pipe(", "STDIN", "stdin=", "proc_open", ".gets"};
+        if (!rule_contains_nocase(code, "socket") && !rule_contains(code, "fsockopen"))
+                return false;
+        bool run = contains_word(code, "pty"), wired = contains_word(code, "pty");
+        for (size_t k = 0; k < ARRAY_SIZE(runs) && !run; k++)
+                run = rule_contains(code, runs[k]);
+        for (size_t k = 0; k < ARRAY_SIZE(wires) && !wired; k++)
+                wired = rule_contains(code, wires[k]);
+        return run && wired;
+}
+
 /* nc -e /bin/sh, ncat --sh-exec, socat exec:… tcp:…, python -c 'socket…pty' */
 static void check_reverse_shell_argv(struct risk_engine *engine, const struct rule_event *e)
 {
@@ -383,21 +426,13 @@ static void check_reverse_shell_argv(struct risk_engine *engine, const struct ru
                 if (program && tcp)
                         hit = "socat joining a program to a socket";
         } else if ((e->command_class & CMD_INTERPRETER) && !(e->command_class & CMD_SHELL)) {
-                static const char *const with[] = {"pty",       "subprocess", "/bin/sh",
-                                                   "/bin/bash", "dup2",       "child_process",
-                                                   "exec(",     "popen",      "system("};
                 for (int i = 1; i + 1 < e->argc && !hit; i++) {
                         const char *a = e->argv[i];
                         if (strcmp(a, "-c") && strcmp(a, "-e") && strcmp(a, "-r") &&
                             strcmp(a, "-E"))
                                 continue;
-                        const char *code = e->argv[i + 1];
-                        if (!rule_contains_nocase(code, "socket") &&
-                            !rule_contains(code, "fsockopen"))
-                                continue;
-                        for (size_t k = 0; k < ARRAY_SIZE(with) && !hit; k++)
-                                if (rule_contains(code, with[k]))
-                                        hit = "interpreter one-liner with a socket and a shell";
+                        if (code_is_reverse_shell(e->argv[i + 1]))
+                                hit = "interpreter one-liner wiring a socket to a program";
                 }
         }
         if (hit)

@@ -11,6 +11,7 @@
 #include "net/proxy_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -144,16 +145,29 @@ int proxy_poll_fd(const struct proxy *proxy)
         return proxy->epoll_fd;
 }
 
-static void proxy_raise_nofile(unsigned max_connections)
+/* Each connection holds up to six fds (two sockets, two pipes): raise the
+ * soft RLIMIT_NOFILE towards the hard limit for them, and where the hard
+ * limit is lower, take fewer connections, so that PROXY_FD_RESERVE fds stay
+ * the supervisor's whatever the agent opens (its control socket, the trail,
+ * the sandbox's own reports must never meet EMFILE). */
+static unsigned proxy_fit_nofile(unsigned max_connections)
 {
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-                return;
-        rlim_t want = (rlim_t)max_connections * PROXY_FDS_PER_CONN + 64;
+                return max_connections;
+        rlim_t want = (rlim_t)max_connections * PROXY_FDS_PER_CONN + PROXY_FD_RESERVE;
+        if (rl.rlim_cur < want) {
+                rl.rlim_cur =
+                    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        return max_connections;
+        }
         if (rl.rlim_cur >= want)
-                return;
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+                return max_connections;
+        rlim_t fit = rl.rlim_cur > 2 * PROXY_FD_RESERVE
+                         ? (rl.rlim_cur - PROXY_FD_RESERVE) / PROXY_FDS_PER_CONN
+                         : rl.rlim_cur / (2 * PROXY_FDS_PER_CONN);
+        return fit > 0 ? (unsigned)fit : 1;
 }
 
 int proxy_create(const struct proxy_options *options, int listen_fd, struct proxy **out,
@@ -164,6 +178,7 @@ int proxy_create(const struct proxy_options *options, int listen_fd, struct prox
         if (!proxy)
                 return reins_error_set(err, ENOMEM, "out of memory");
         proxy->epoll_fd = -1;
+        proxy->reserve_fd = -1;
         proxy->listen = (struct proxy_handle){.kind = HANDLE_LISTEN, .fd = -1};
         proxy->timer = (struct proxy_handle){.kind = HANDLE_TIMER, .fd = -1};
         proxy->resolver_handle = (struct proxy_handle){.kind = HANDLE_RESOLVER, .fd = -1};
@@ -209,7 +224,8 @@ int proxy_create(const struct proxy_options *options, int listen_fd, struct prox
                 proxy_free(proxy);
                 return r;
         }
-        proxy_raise_nofile(proxy->max_connections);
+        proxy->max_connections = proxy_fit_nofile(proxy->max_connections);
+        proxy->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         proxy->now_ms = monotonic_ms();
         *out = proxy;
         return 0;
@@ -226,6 +242,9 @@ void proxy_free(struct proxy *proxy)
         proxy_free_zombies(proxy);
         if (proxy->account.count || proxy->account.bytes_up || proxy->account.bytes_down)
                 event_emit(proxy->events, "net.summary", net_account_summary(&proxy->account));
+        proxy_emit_limits(proxy);
+        if (proxy->reserve_fd >= 0)
+                close(proxy->reserve_fd);
         proxy_handle_close(proxy, &proxy->listen);
         proxy_handle_close(proxy, &proxy->timer);
         net_resolver_free(proxy->resolver);

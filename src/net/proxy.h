@@ -83,7 +83,9 @@ struct proxy_options {
         uint64_t egress_budget_bytes;   /* 0 = none; once passed, open connections are closed
                                            and new ones refused */
         uint64_t idle_timeout_ms;       /* 0 = default (5 minutes) */
-        unsigned max_connections;       /* 0 = default (1024) */
+        unsigned max_connections;       /* 0 = default (256); at the cap a newcomer replaces
+                                           the oldest connection without a request head, or
+                                           the idlest tunnel */
         struct event_bus *events;       /* may be NULL */
         const char *dns_servers;        /* NULL: the system's resolv.conf; else c-ares CSV
                                            ("127.0.0.1:5353"): tests use a fake DNS server */
@@ -91,7 +93,9 @@ struct proxy_options {
 
 /* Take ownership of `listen_fd` (non-blocking, listening). The options'
  * lists are copied. Raises the soft RLIMIT_NOFILE towards the hard limit:
- * each connection holds six fds (two sockets, two pipes). */
+ * each connection holds six fds (two sockets, two pipes); with fewer, the
+ * connection cap shrinks so that 64 fds stay the supervisor's. Caps hit are
+ * `limit` events (the first of each kind, then a summary at proxy_free). */
 int proxy_create(const struct proxy_options *options, int listen_fd, struct proxy **out,
                  struct reins_error *err);
 /* An fd (epoll) that becomes readable when the proxy has work to do. */

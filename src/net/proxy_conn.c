@@ -4,6 +4,7 @@
 #include "net/proxy_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -50,10 +51,73 @@ void proxy_update_timer(struct proxy *proxy)
         proxy->timer_armed = want;
 }
 
+/* The connection a newcomer at the cap replaces, or NULL: the oldest that
+ * never sent a complete request head, else the tunnel idle for longest
+ * (PROXY_EVICT_IDLE_MS at least). So a thousand idle connections cannot make
+ * the agent's next request wait for their timeouts. */
+static struct proxy_conn *proxy_pick_victim(const struct proxy *proxy)
+{
+        struct proxy_conn *request = NULL, *idle = NULL;
+        for (struct proxy_conn *c = proxy->conns; c; c = c->next) {
+                if (c->state == CONN_REQUEST) {
+                        if (!request || c->started_ms < request->started_ms)
+                                request = c;
+                } else if ((c->state == CONN_TUNNEL || c->state == CONN_SNI_WAIT) &&
+                           proxy->now_ms >= c->active_ms + PROXY_EVICT_IDLE_MS) {
+                        if (!idle || c->active_ms < idle->active_ms)
+                                idle = c;
+                }
+        }
+        return request ? request : idle;
+}
+
 void proxy_update_accept(struct proxy *proxy)
 {
-        bool can = !proxy->accept_paused && proxy->conn_count < proxy->max_connections;
+        bool can = !proxy->accept_paused &&
+                   (proxy->conn_count < proxy->max_connections || proxy_pick_victim(proxy) != NULL);
         proxy_handle_set(proxy, &proxy->listen, can ? EPOLLIN : 0);
+}
+
+/* The first time a cap is hit: one `limit` event (the count goes into the
+ * summary at the end, proxy_emit_limits). */
+static void proxy_report_cap(struct proxy *proxy, bool *reported, json_t *fields)
+{
+        if (*reported) {
+                json_decref(fields);
+                return;
+        }
+        *reported = true;
+        event_emit(proxy->events, "limit", fields);
+}
+
+void proxy_emit_limits(struct proxy *proxy)
+{
+        if (!proxy->evicted && !proxy->head_timeouts && !proxy->refused_no_fd &&
+            !proxy->cap_reported)
+                return;
+        event_emit(proxy->events, "limit",
+                   json_pack("{s:s, s:b, s:i, s:I, s:I, s:I}", "kind", "proxy_connections",
+                             "summary", 1, "max_connections", (int)proxy->max_connections,
+                             "evicted", (json_int_t)proxy->evicted, "head_timeouts",
+                             (json_int_t)proxy->head_timeouts, "refused_no_fd",
+                             (json_int_t)proxy->refused_no_fd));
+}
+
+void proxy_conn_size_buffers(struct proxy_conn *c, int upstream_fd)
+{
+        struct proxy *proxy = c->proxy;
+        if (upstream_fd >= 0 && !c->wide && proxy->wide_count < PROXY_WIDE_CONNS) {
+                c->wide = true;
+                proxy->wide_count++;
+        }
+        int size = c->wide ? PROXY_WIDE_SOCKBUF : PROXY_NARROW_SOCKBUF;
+        int fds[2] = {c->client.fd, upstream_fd};
+        for (int i = 0; i < 2; i++) {
+                if (fds[i] < 0)
+                        continue;
+                setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+                setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+        }
 }
 
 void proxy_conn_close(struct proxy_conn *c, const char *why)
@@ -70,6 +134,9 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
         c->tunnel_ready = false;
         proxy_handle_close(proxy, &c->client);
         proxy_handle_close(proxy, &c->upstream);
+        if (c->wide)
+                proxy->wide_count--;
+        c->wide = false;
         free(c->in);
         free(c->out);
         free(c->forward_head);
@@ -185,21 +252,62 @@ void proxy_conn_on_event(struct proxy_handle *h, uint32_t events)
         }
 }
 
+/* Out of fds (EMFILE/ENFILE): the waiting client is accepted with the fd
+ * kept in reserve and closed at once, rather than left to spin the loop on
+ * a readable listener or wait in the backlog; the supervisor goes on. */
+static void proxy_shed_client(struct proxy *proxy, int error)
+{
+        proxy->refused_no_fd++;
+        proxy_report_cap(proxy, &proxy->fd_reported,
+                         json_pack("{s:s, s:s, s:i}", "kind", "proxy_fds", "error", strerror(error),
+                                   "connections", (int)proxy->conn_count));
+        if (proxy->reserve_fd < 0) {
+                proxy->accept_paused = true; /* until the next tick */
+                return;
+        }
+        close(proxy->reserve_fd);
+        int fd = accept4(proxy->listen.fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+                close(fd);
+        proxy->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || proxy->reserve_fd < 0)
+                proxy->accept_paused = true;
+}
+
 void proxy_accept(struct proxy *proxy)
 {
-        for (int i = 0; i < PROXY_ACCEPT_BATCH && proxy->conn_count < proxy->max_connections; i++) {
+        for (int i = 0; i < PROXY_ACCEPT_BATCH && !proxy->accept_paused; i++) {
+                struct proxy_conn *victim = NULL;
+                if (proxy->conn_count >= proxy->max_connections) {
+                        victim = proxy_pick_victim(proxy);
+                        if (!proxy->cap_reported)
+                                proxy_report_cap(proxy, &proxy->cap_reported,
+                                                 json_pack("{s:s, s:i, s:s}", "kind",
+                                                           "proxy_connections", "max_connections",
+                                                           (int)proxy->max_connections, "action",
+                                                           victim ? "evict-idle" : "wait"));
+                        if (!victim)
+                                break;
+                }
                 int fd = accept4(proxy->listen.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
-                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                            errno == ENOMEM) {
-                                /* out of fds: stop accepting until the next tick
-                                 * instead of spinning on a readable listener */
+                        if (errno == EMFILE || errno == ENFILE) {
+                                proxy_shed_client(proxy, errno);
+                                continue;
+                        }
+                        if (errno == ENOBUFS || errno == ENOMEM) {
+                                /* stop accepting until the next tick instead
+                                 * of spinning on a readable listener */
                                 proxy->accept_paused = true;
                                 event_emit(proxy->events, "net.overload",
                                            json_pack("{s:s, s:i}", "error", strerror(errno),
                                                      "connections", proxy->conn_count));
                         }
                         break;
+                }
+                if (victim) {
+                        proxy->evicted++;
+                        proxy_conn_close(victim, "evicted");
                 }
                 struct proxy_conn *c = calloc(1, sizeof(*c));
                 if (!c) {
@@ -213,8 +321,10 @@ void proxy_accept(struct proxy *proxy)
                 c->destination = -1;
                 c->state = CONN_REQUEST;
                 c->started_ms = proxy->now_ms;
+                c->active_ms = proxy->now_ms;
                 c->progress_ms = proxy->now_ms;
                 c->deadline_ms = proxy->now_ms + PROXY_REQUEST_TIMEOUT_MS;
+                proxy_conn_size_buffers(c, -1);
                 c->next = proxy->conns;
                 if (proxy->conns)
                         proxy->conns->prev = c;
@@ -272,11 +382,22 @@ void proxy_tick(struct proxy *proxy)
                 proxy->accept_paused = false;
                 proxy_update_accept(proxy);
         }
+        /* a request head has 10 s, and 2 s once over half of the
+         * connections are open: idle sockets cannot hold the slots */
+        uint64_t head_ms = proxy->conn_count * 2 > proxy->max_connections
+                               ? PROXY_REQUEST_BUSY_MS
+                               : PROXY_REQUEST_TIMEOUT_MS;
         for (struct proxy_conn *c = proxy->conns, *next; c; c = next) {
                 next = c->next;
                 proxy_conn_progress(c); /* a burst that ended between two reports */
-                if (proxy->now_ms >= c->deadline_ms)
+                if (c->state == CONN_REQUEST && proxy->now_ms >= c->started_ms + head_ms) {
+                        proxy->head_timeouts++;
                         conn_timeout(c);
+                } else if (proxy->now_ms >= c->deadline_ms) {
+                        conn_timeout(c);
+                }
         }
+        /* time may have made a connection evictable */
+        proxy_update_accept(proxy);
         proxy_update_timer(proxy);
 }

@@ -170,6 +170,8 @@ void proxy_conn_connect_next(struct proxy_conn *c, int last_error)
                         last_error = errno;
                         continue;
                 }
+                /* before connect: the window scale follows the buffer */
+                proxy_conn_size_buffers(c, fd);
                 if (connect(fd, (const struct sockaddr *)&a->sa, a->len) == 0 ||
                     errno == EINPROGRESS) {
                         c->upstream.fd = fd;

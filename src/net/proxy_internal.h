@@ -44,8 +44,28 @@
 #include "net/tunnel.h"
 
 #define PROXY_DEFAULT_IDLE_MS    (5 * 60 * 1000)
-#define PROXY_DEFAULT_MAX_CONN   1024
-#define PROXY_REQUEST_TIMEOUT_MS 30000 /* to send a complete request head */
+#define PROXY_DEFAULT_MAX_CONN   256
+#define PROXY_REQUEST_TIMEOUT_MS 10000 /* to send a complete request head */
+#define PROXY_REQUEST_BUSY_MS    2000  /* … once over half of the connections are open */
+/* At the connection cap a new client is not left waiting behind idle ones:
+ * the oldest connection that never sent a complete request head goes, else
+ * the tunnel idle for longest, if it moved nothing for this long. Held,
+ * resolving and connecting ones are never evicted (they have their own
+ * timeouts, and a held one waits for a human). */
+#define PROXY_EVICT_IDLE_MS 1000
+/* Kernel buffers per connection, fixed (no autotuning, which grows a socket
+ * that is not read to tcp_rmem/tcp_wmem's maximum: 200 tunnels whose client
+ * never read held 2 GiB): the first PROXY_WIDE_CONNS open connections get
+ * PROXY_WIDE_SOCKBUF per socket direction and NET_TUNNEL_PIPE_SIZE pipes,
+ * the others PROXY_NARROW_SOCKBUF and the kernel's 64 KiB pipes. The kernel
+ * doubles a socket's size for its bookkeeping (and caps it at
+ * net.core.rmem_max / wmem_max). */
+#define PROXY_WIDE_CONNS     16
+#define PROXY_WIDE_SOCKBUF   (512 * 1024)
+#define PROXY_NARROW_SOCKBUF (64 * 1024)
+/* fds the supervisor keeps for itself whatever the proxy does: the proxy's
+ * connection cap shrinks to fit RLIMIT_NOFILE without them */
+#define PROXY_FD_RESERVE         64
 #define PROXY_RESOLVE_TIMEOUT_MS 15000 /* c-ares gives up before this */
 #define PROXY_CONNECT_TIMEOUT_MS 10000 /* per address */
 #define PROXY_CLOSING_MS         5000  /* to take a refusal */
@@ -106,6 +126,8 @@ struct proxy_conn {
         struct proxy_handle client, upstream;
         uint64_t deadline_ms;
         uint64_t started_ms;
+        uint64_t active_ms; /* the last time bytes moved (eviction picks the idlest) */
+        bool wide;          /* one of the PROXY_WIDE_CONNS with big buffers */
 
         /* client bytes not yet consumed (request head, held TLS bytes) */
         char *in;
@@ -168,6 +190,13 @@ struct proxy {
         uint64_t idle_ms;
         unsigned max_connections;
         unsigned conn_count;
+        unsigned wide_count;
+        /* one fd kept open for the moment the process runs out (EMFILE):
+         * closed to accept and close the waiting client, then reopened */
+        int reserve_fd;
+        /* caps hit, for the `limit` events and their summary at the end */
+        uint64_t evicted, head_timeouts, refused_no_fd;
+        bool cap_reported, fd_reported;
         bool accept_paused;
         bool timer_armed;
         uint64_t now_ms;
@@ -186,6 +215,13 @@ void proxy_free_zombies(struct proxy *proxy);
 /* Close now (idempotent): events, fds, then the zombie list until the end of
  * the dispatch, since events for it may still sit in the current batch. */
 void proxy_conn_close(struct proxy_conn *c, const char *why);
+/* Fix the kernel buffers of the client socket (upstream_fd -1: at accept,
+ * narrow) or of both sockets (at connect: wide while PROXY_WIDE_CONNS are not
+ * all taken). */
+void proxy_conn_size_buffers(struct proxy_conn *c, int upstream_fd);
+/* The `limit` summary (connections evicted, request heads timed out, clients
+ * refused for want of fds), when any cap was hit. */
+void proxy_emit_limits(struct proxy *proxy);
 /* Register the epoll interest the connection's state needs. */
 void proxy_conn_update_events(struct proxy_conn *c);
 void proxy_conn_on_event(struct proxy_handle *h, uint32_t events);

@@ -34,8 +34,10 @@ static void conn_pump(struct proxy_conn *c, unsigned dirs)
         uint64_t up = 0, down = 0;
         int r = net_tunnel_pump(&c->tunnel, dirs, proxy_budget_left(proxy), &up, &down);
         proxy_conn_account(c, up, down);
-        if (up || down)
+        if (up || down) {
                 c->deadline_ms = proxy->now_ms + proxy->idle_ms;
+                c->active_ms = proxy->now_ms;
+        }
         if (proxy->close_all_pending) {
                 /* a scan or the budget turned egress off: this one goes now,
                  * before another byte, the others on the way out */
@@ -86,7 +88,7 @@ static void conn_tunnel_step(struct proxy_conn *c, unsigned dirs)
                 c->out_len = c->out_off = 0;
         }
         if (!c->tunnel_ready) {
-                if (net_tunnel_init(&c->tunnel, c->client.fd, c->upstream.fd) < 0) {
+                if (net_tunnel_init(&c->tunnel, c->client.fd, c->upstream.fd, c->wide) < 0) {
                         proxy_conn_close(c, "no-pipes");
                         return;
                 }
@@ -119,6 +121,7 @@ void proxy_conn_start_tunnel(struct proxy_conn *c, bool plaintext)
         c->in_len = c->in_cap = 0;
         c->state = CONN_TUNNEL;
         c->deadline_ms = c->proxy->now_ms + c->proxy->idle_ms;
+        c->active_ms = c->proxy->now_ms;
         conn_tunnel_step(c, NET_TUNNEL_UP | NET_TUNNEL_DOWN);
 }
 

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int relay_init(struct net_relay *r)
+static int relay_init(struct net_relay *r, bool wide)
 {
         int p[2];
         r->pipe_read = r->pipe_write = -1;
@@ -17,7 +17,7 @@ static int relay_init(struct net_relay *r)
         r->pipe_write = p[1];
         /* a bigger pipe means fewer wakeups per byte; over the user's pipe
          * quota the kernel refuses and the default (64 KiB) stays */
-        int size = fcntl(p[1], F_SETPIPE_SZ, NET_TUNNEL_PIPE_SIZE);
+        int size = wide ? fcntl(p[1], F_SETPIPE_SZ, NET_TUNNEL_PIPE_SIZE) : -1;
         if (size < 0)
                 size = fcntl(p[1], F_GETPIPE_SZ);
         r->capacity = size > 0 ? (size_t)size : 65536;
@@ -36,15 +36,15 @@ static void relay_destroy(struct net_relay *r)
         r->pipe_read = r->pipe_write = -1;
 }
 
-int net_tunnel_init(struct net_tunnel *t, int client_fd, int upstream_fd)
+int net_tunnel_init(struct net_tunnel *t, int client_fd, int upstream_fd, bool wide)
 {
         t->inspect = NULL;
         t->client_fd = client_fd;
         t->upstream_fd = upstream_fd;
         t->down.pipe_read = t->down.pipe_write = -1;
-        int r = relay_init(&t->up);
+        int r = relay_init(&t->up, wide);
         if (r == 0)
-                r = relay_init(&t->down);
+                r = relay_init(&t->down, wide);
         if (r < 0)
                 net_tunnel_destroy(t);
         return r;

@@ -11,8 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NET_TUNNEL_PIPE_SIZE (1024 * 1024)     /* asked for; the kernel may give less */
-#define NET_TUNNEL_SLICE     (4 * 1024 * 1024) /* bytes per direction per pump: fairness */
+#define NET_TUNNEL_PIPE_SIZE                                                                       \
+        (1024 * 1024)                      /* a wide tunnel's, asked for; the kernel may           \
+                                              give less */
+#define NET_TUNNEL_SLICE (4 * 1024 * 1024) /* bytes per direction per pump: fairness */
 
 struct net_relay {
         int pipe_read, pipe_write;
@@ -49,8 +51,10 @@ enum net_tunnel_state {
         NET_TUNNEL_DONE = 1, /* both directions ended cleanly */
 };
 
-/* Make the pipes. -errno (EMFILE...). */
-int net_tunnel_init(struct net_tunnel *t, int client_fd, int upstream_fd);
+/* Make the pipes: NET_TUNNEL_PIPE_SIZE when `wide`, else the kernel's
+ * default (64 KiB): what a connection can hold is bounded per connection.
+ * -errno (EMFILE...). */
+int net_tunnel_init(struct net_tunnel *t, int client_fd, int upstream_fd, bool wide);
 /* Show the first `limit` bytes the client sends to `fn` before they go
  * upstream: they are peeked (MSG_PEEK) into `scratch`, then spliced as usual,
  * so the inspection costs one copy of the prefix and nothing after it. */

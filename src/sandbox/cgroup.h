@@ -6,6 +6,7 @@
 #define REINS_SANDBOX_CGROUP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sandbox/plan.h"
@@ -32,6 +33,9 @@ struct cgroup_handle {
          * itself skips the global threadgroup lock and its RCU grace period. */
         int join_fds[CGROUP_MAX_DIRS];
         int join_count;
+        /* v1 only: kernel TCP buffers could not be limited (no
+         * memory.kmem.tcp.limit_in_bytes): they are not counted at all */
+        bool tcp_uncounted;
 };
 
 /* Create cgroup(s) for the limits in `limits` (nothing when none is set).
@@ -58,6 +62,9 @@ void cgroup_destroy(struct cgroup_handle *handle);
  * `file` of the cgroup directory `dir`. 0 or -errno. */
 int cgroup_file_write(const char *dir, const char *file, const char *value);
 int cgroup_file_read(const char *dir, const char *file, char *buf, size_t size);
+/* cgroup v1: the limit on the sandbox's kernel TCP buffers, which v1 counts
+ * apart from the memory limit (v2 counts them in memory.max). */
+uint64_t cgroup_tcp_limit(uint64_t memory_bytes);
 /* For doctor and the fallback message: why cgroups cannot be used here. */
 const char *cgroup_unavailable_reason(void);
 

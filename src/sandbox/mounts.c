@@ -169,11 +169,55 @@ int mounts_new_tmpfs(const char *mode, uint64_t size_bytes, uint64_t attrs)
         return mnt < 0 ? -errno : mnt;
 }
 
+/* In the staging root: the tmpfs that /tmp and /dev/shm share (one size for
+ * both, plan_scratch_size). Its directories are bound in; the binds keep it
+ * when the staging root goes. */
+#define SCRATCH_DIR "/scratch"
+
+/* Inodes cost kernel memory that a sandbox without a memory cgroup is not
+ * charged for: one per 4 KiB of the size, at least 1024. */
+static int mounts_make_scratch(struct mounts_ctx *ctx, uint64_t size, struct reins_error *err)
+{
+        cleanup_fd int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+        char bytes[32], inodes[32];
+        snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)size);
+        snprintf(inodes, sizeof(inodes), "%llu",
+                 (unsigned long long)(size / 4096 > 1024 ? size / 4096 : 1024));
+        if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+            (size > 0 && (fsconfig(fs, FSCONFIG_SET_STRING, "size", bytes, 0) < 0 ||
+                          fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", inodes, 0) < 0)) ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return reins_error_errno(err, errno, "creating the tmpfs of /tmp and /dev/shm");
+        cleanup_fd int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (mnt < 0 || mkdir(SCRATCH_DIR, 0700) < 0 ||
+            move_mount(mnt, "", AT_FDCWD, SCRATCH_DIR, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return reins_error_errno(err, errno, "mounting the tmpfs of /tmp and /dev/shm");
+        ctx->scratch = open(SCRATCH_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ctx->scratch < 0)
+                return reins_error_errno(err, errno, "opening the tmpfs of /tmp and /dev/shm");
+        static const char *const dirs[] = {"tmp", "shm"};
+        for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+                if (mkdirat(ctx->scratch, dirs[i], 0700) < 0 ||
+                    fchmodat(ctx->scratch, dirs[i], 01777, 0) < 0)
+                        return reins_error_errno(err, errno, "creating /%s", dirs[i]);
+        return 0;
+}
+
+int mounts_scratch_clone(const struct mounts_ctx *ctx, const char *name)
+{
+        if (ctx->scratch < 0)
+                return -ENOENT;
+        int tree = open_tree(ctx->scratch, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        return tree < 0 ? -errno : tree;
+}
+
 static int mounts_tmpfs(const struct mounts_ctx *ctx, const struct mount_op *op,
                         struct reins_error *err)
 {
         cleanup_fd int mnt =
-            mounts_new_tmpfs("1777", op->size_bytes, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+            op->shared_scratch
+                ? mounts_scratch_clone(ctx, "tmp")
+                : mounts_new_tmpfs("1777", op->size_bytes, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (mnt < 0)
                 return reins_error_errno(err, -mnt, "creating tmpfs for %s", op->target);
         cleanup_fd int target = mounts_open_target(ctx->newroot, op->target, S_IFDIR);
@@ -362,7 +406,7 @@ static int mounts_execute(const struct mounts_ctx *ctx, const struct mount_op *o
         case MOUNT_OP_PROC:
                 return mounts_proc(ctx, op->target, err);
         case MOUNT_OP_DEV:
-                return mounts_dev(ctx, op->target, err);
+                return mounts_dev(ctx, op, err);
         case MOUNT_OP_HIDE:
                 return mounts_hide(ctx, op, err);
         case MOUNT_OP_PROTECT:
@@ -432,9 +476,17 @@ static int mounts_enter_root(struct reins_error *err)
 int mounts_build_root(const struct reins_plan *plan, int *workspace_copy, struct reins_error *err)
 {
         *workspace_copy = -1;
-        struct mounts_ctx ctx = {
-            .oldroot = -1, .newroot = -1, .denied_link = -1, .workspace_copy = workspace_copy};
+        struct mounts_ctx ctx = {.oldroot = -1,
+                                 .newroot = -1,
+                                 .denied_link = -1,
+                                 .workspace_copy = workspace_copy,
+                                 .scratch = -1};
         int r = mounts_stage(&ctx, err);
+        for (size_t i = 0; r == 0 && i < plan->mount_count; i++)
+                if (plan->mounts[i].shared_scratch) {
+                        r = mounts_make_scratch(&ctx, plan->mounts[i].size_bytes, err);
+                        break;
+                }
         for (size_t i = 0; r == 0 && i < plan->mount_count; i++)
                 r = mounts_execute(&ctx, &plan->mounts[i], err);
         if (ctx.oldroot >= 0)
@@ -443,6 +495,8 @@ int mounts_build_root(const struct reins_plan *plan, int *workspace_copy, struct
                 close(ctx.newroot);
         if (ctx.denied_link >= 0)
                 close(ctx.denied_link);
+        if (ctx.scratch >= 0)
+                close(ctx.scratch);
         if (r == 0)
                 r = mounts_enter_root(err);
         return r;

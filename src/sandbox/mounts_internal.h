@@ -14,7 +14,12 @@ struct mounts_ctx {
         int newroot;         /* O_PATH fd of the sandbox root being built */
         int denied_link;     /* O_PATH fd of a dangling symlink, mounted over hidden files */
         int *workspace_copy; /* out: the capped copy's tmpfs (directory fd), or -1 */
+        int scratch;         /* O_PATH fd of the tmpfs /tmp and /dev/shm share, or -1 */
 };
+
+/* A detached bind of the directory `name` ("tmp" or "shm") of the shared
+ * scratch tmpfs, for mounts_attach; -errno. */
+int mounts_scratch_clone(const struct mounts_ctx *ctx, const char *name);
 
 /* limits.workspace_size: a tmpfs of op->size_bytes holding upper and work,
  * filled from the session's copy at `disk_upper`; their paths (valid until
@@ -35,6 +40,6 @@ int mounts_hide_fd(const struct mounts_ctx *ctx, int target, const char *what,
                    struct reins_error *err);
 
 int mounts_proc(const struct mounts_ctx *ctx, const char *target, struct reins_error *err);
-int mounts_dev(const struct mounts_ctx *ctx, const char *target, struct reins_error *err);
+int mounts_dev(const struct mounts_ctx *ctx, const struct mount_op *op, struct reins_error *err);
 
 #endif

@@ -144,11 +144,17 @@ static int dev_mount_pts(int devfd, struct reins_error *err)
         return 0;
 }
 
-static int dev_mount_shm(int devfd, struct reins_error *err)
+/* Sized (plan_scratch_size): the kernel's default is half of the host's
+ * memory, whatever the sandbox's limit. Shared with /tmp when that is private. */
+static int dev_mount_shm(const struct mounts_ctx *ctx, const struct mount_op *op, int devfd,
+                         struct reins_error *err)
 {
         if (mkdirat(devfd, "shm", 01777) < 0)
                 return reins_error_errno(err, errno, "creating /dev/shm");
-        cleanup_fd int mnt = mounts_new_tmpfs("1777", 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        cleanup_fd int mnt =
+            op->shared_scratch
+                ? mounts_scratch_clone(ctx, "shm")
+                : mounts_new_tmpfs("1777", op->size_bytes, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         cleanup_fd int target = mounts_open_beneath(devfd, "shm", O_PATH | O_DIRECTORY);
         if (mnt < 0 || target < 0 || mounts_attach(mnt, target) < 0)
                 return reins_error_errno(err, errno, "mounting /dev/shm");
@@ -168,8 +174,9 @@ static int dev_links(int devfd, struct reins_error *err)
         return 0;
 }
 
-int mounts_dev(const struct mounts_ctx *ctx, const char *target, struct reins_error *err)
+int mounts_dev(const struct mounts_ctx *ctx, const struct mount_op *op, struct reins_error *err)
 {
+        const char *target = op->target;
         cleanup_fd int mnt = mounts_new_tmpfs("0755", 65536, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (mnt < 0)
                 return reins_error_errno(err, -mnt, "creating /dev");
@@ -185,7 +192,7 @@ int mounts_dev(const struct mounts_ctx *ctx, const char *target, struct reins_er
         if (r == 0)
                 r = dev_mount_pts(devfd, err);
         if (r == 0)
-                r = dev_mount_shm(devfd, err);
+                r = dev_mount_shm(ctx, op, devfd, err);
         if (r == 0)
                 r = dev_links(devfd, err);
         if (r < 0)

@@ -17,7 +17,8 @@ enum mount_op_kind {
         MOUNT_OP_BIND_RW, /* bind host `source` at `target`, read-write, nosuid, nodev */
         MOUNT_OP_TMPFS,   /* fresh tmpfs at `target` (size_bytes, 0 = default) */
         MOUNT_OP_PROC,    /* fresh procfs for the new pid namespace at `target` */
-        MOUNT_OP_DEV,     /* minimal /dev at `target`: null zero full random urandom tty, pts */
+        MOUNT_OP_DEV,     /* minimal /dev at `target`: null zero full random urandom tty, pts,
+                             shm (a tmpfs of size_bytes, 0 = default) */
         MOUNT_OP_HIDE,    /* make `target` (inside a bound tree) unusable: empty, no access */
         MOUNT_OP_PROTECT, /* re-bind `target` (inside a bound tree) onto itself read-only */
         MOUNT_OP_SYMLINK, /* create symlink `target` -> `source` (e.g. /bin -> usr/bin) */
@@ -37,6 +38,9 @@ struct mount_op {
         char *upper;        /* MOUNT_OP_OVERLAY: the session's copy */
         char *work;         /* MOUNT_OP_OVERLAY: overlayfs' work directory */
         bool create_source; /* reins' own directory (a cache): the caller creates it */
+        /* MOUNT_OP_TMPFS at /tmp and MOUNT_OP_DEV: /tmp and /dev/shm are two
+         * directories of one tmpfs of size_bytes, so their sum is capped */
+        bool shared_scratch;
 };
 
 /* Landlock access classes, applied to paths as seen inside the sandbox. */
@@ -150,6 +154,10 @@ struct plan_options {
 
 int plan_build(const struct reins_policy *policy, const struct plan_options *options,
                struct reins_plan **out, struct reins_error *err);
+
+/* The size of the tmpfs that /tmp and /dev/shm share: limits.tmp_size, at
+ * most what the memory limit leaves beside a capped overlay copy (0 = none). */
+uint64_t plan_scratch_size(const struct policy_limits *limits, bool overlay);
 
 /* Overlay mode: point the workspace's overlay at a session's upper/work. */
 int plan_set_overlay(struct reins_plan *plan, const char *upper, const char *work);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit/dirs.h"
+#include "audit/runtime.h"
 #include "policy/glob.h"
 #include "sandbox/plan_internal.h"
 #include "util/cleanup.h"
@@ -50,9 +51,15 @@ static char *deny_anchor(const char *pattern, const char *workspace, const char 
 /* reins' own state and keys (audit trails, the signing key, workspace
  * copies, running sessions) are never visible inside, whatever the policy
  * binds: an agent whose workspace holds the home directory must not read the
- * signing key or edit its own trail. */
+ * signing key or edit its own trail. The runtime directories too, wherever a
+ * session of this user may have put its control socket (a policy that reads
+ * /run or binds /tmp would otherwise show every session's socket, and a Unix
+ * socket accepts connections through a read-only bind); the socket's peer
+ * check (cli/run_control.c) refuses sandboxed peers all the same. */
 static int deny_reins_dirs(struct reins_plan *plan)
 {
+        if (!weaken("runtime-hide") && runtime_hidden_paths(&plan->deny_patterns) < 0)
+                return -ENOMEM;
         /* resolved exactly as the audit trail and the key store resolve them */
         const char *vars[] = {"XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"};
         const char *fallback[] = {".config", ".local/state", NULL};

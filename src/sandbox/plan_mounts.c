@@ -196,15 +196,39 @@ int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *p
                 r = plan_add_bind(plan, plan->workspace, !readonly, BIND_FROM_WORKSPACE, err);
         if (r < 0)
                 return err && err->code ? r : reins_error_set(err, -r, "out of memory");
-        /* /tmp is a private tmpfs unless the policy lists the host's /tmp. */
-        if (!plan_binds_host_tmp(plan) &&
-            (r = plan_add_mount(plan, MOUNT_OP_TMPFS, NULL, "/tmp",
-                                weaken("limits") ? 0 : plan->limits.tmp_size_bytes)) < 0)
-                return reins_error_set(err, -r, "out of memory");
+        /* /tmp is a private tmpfs unless the policy lists the host's /tmp;
+         * then /tmp and /dev/shm share one tmpfs, and one size */
+        uint64_t scratch = weaken("limits") ? 0 : plan_scratch_size(&plan->limits, plan->overlay);
+        bool private_tmp = !plan_binds_host_tmp(plan);
+        if (private_tmp) {
+                if ((r = plan_add_mount(plan, MOUNT_OP_TMPFS, NULL, "/tmp", scratch)) < 0)
+                        return reins_error_set(err, -r, "out of memory");
+                plan->mounts[plan->mount_count - 1].shared_scratch = true;
+        }
         if ((r = plan_add_mount(plan, MOUNT_OP_PROC, NULL, "/proc", 0)) < 0 ||
-            (r = plan_add_mount(plan, MOUNT_OP_DEV, NULL, "/dev", 0)) < 0)
+            (r = plan_add_mount(plan, MOUNT_OP_DEV, NULL, "/dev", scratch)) < 0)
                 return reins_error_set(err, -r, "out of memory");
+        plan->mounts[plan->mount_count - 1].shared_scratch = private_tmp;
         return 0;
+}
+
+/* tmpfs pages belong to nobody's process: without a memory cgroup nothing
+ * counts them (an unprivileged sandbox wrote 2 GiB to a default-sized
+ * /dev/shm under a 256 MiB limit), and with one, a tmpfs that can fill the
+ * whole limit ends in the OOM killer rather than ENOSPC. So /tmp and /dev/shm
+ * together get limits.tmp_size, and never more than half of what the memory
+ * limit leaves beside the capped workspace copy (a tmpfs too): the other
+ * half is the processes'. 0: no cap at all. */
+uint64_t plan_scratch_size(const struct policy_limits *limits, bool overlay)
+{
+        uint64_t size = limits->tmp_size_bytes, memory = limits->memory_bytes;
+        if (memory == 0)
+                return size;
+        uint64_t copy = overlay ? limits->workspace_size_bytes : 0;
+        uint64_t room = memory > copy ? (memory - copy) / 2 : 0;
+        if (room < 1024 * 1024)
+                room = 1024 * 1024; /* plan_check_workspace_size keeps copy < memory */
+        return size == 0 || size > room ? room : size;
 }
 
 static enum landlock_access plan_landlock_access(const struct mount_op *op)

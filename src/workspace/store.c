@@ -13,6 +13,19 @@
 
 #define STORE_NEW "upper.new"
 
+int workspace_store_sweep(const struct workspace_session *session, struct reins_error *err)
+{
+        if (workspace_session_is_live(session))
+                return 0;
+        cleanup_fd int dir = open(session->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir < 0)
+                return reins_error_errno(err, errno, "%s", session->dir);
+        int r = ws_remove_tree_at(dir, STORE_NEW);
+        if (r < 0 && r != -ENOENT)
+                return reins_error_errno(err, -r, "removing the stale %s/" STORE_NEW, session->dir);
+        return 0;
+}
+
 int workspace_store_copy(const struct workspace_session *session, int memory,
                          struct reins_error *err)
 {

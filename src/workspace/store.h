@@ -13,4 +13,9 @@
 int workspace_store_copy(const struct workspace_session *session, int memory,
                          struct reins_error *err);
 
+/* Remove the upper.new a write-back killed with -9 left behind (it may hold
+ * as much as the cap), unless a live supervisor of the session is storing
+ * into it right now. -errno with err; 0 when there was none. */
+int workspace_store_sweep(const struct workspace_session *session, struct reins_error *err);
+
 #endif

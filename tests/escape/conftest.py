@@ -126,6 +126,11 @@ WEAK = {
     "userns": Weak("seccomp", ("unshare_newuser", "clone_newuser")),
     "argv": Weak("argv", ("argv_verbatim",)),
     "shared_paths": Weak("", ("detector_sees_planted",)),
+    "control_plane": Weak(
+        "runtime-hide,control-peer,control-sign",
+        ("ro_tmp_sees", "ro_tmp_thaw", "rw_tmp_sees", "rw_tmp_thaw", "read_run_sees",
+         "read_run_thaw", "other_sees", "other_thaw"),
+    ),
     "forkbomb": Weak("limits", ("forks",)),
     "memhog": Weak("limits", ("memory",)),
     "fd_exhaustion": Weak("limits", ("open_files",)),

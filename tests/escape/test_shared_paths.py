@@ -133,3 +133,108 @@ def test_runtime_state_private(user):
     if WEAK_MODE:
         checks["detector_sees_planted"] = (any("reins-planted" in b for b in bad), str(bad))
     judge("shared_paths", checks, user)
+
+
+FALLBACK = r'''
+import json, os, subprocess, sys, time
+reins, uid, gid, prefix = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
+for target, mode in (("/tmp", "1777"), ("/run", "755")):
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=" + mode, "tmpfs", target], check=True)
+ATT = 4242
+taken = f"/tmp/reins-{uid}"
+os.mkdir(taken)
+os.chown(taken, ATT, ATT)
+os.chmod(taken, 0o777)
+def mine(path, mode=0o755):
+    os.makedirs(path, exist_ok=True)
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    return path
+home, ws = mine("/tmp/home", 0o700), mine("/tmp/ws")
+# no XDG_RUNTIME_DIR and no /run/user/UID: /tmp/reins-UID is the default
+env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "LANG": "C"}
+def reins_run(*args, **kw):
+    return subprocess.run(prefix + [reins, *args], env=env, capture_output=True, text=True,
+                          timeout=60, **kw)
+out = {}
+p = subprocess.Popen(prefix + [reins, "run", "-w", ws, "--", "sleep", "3"], cwd=ws, env=env,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+entry, deadline = None, time.time() + 20
+while entry is None and time.time() < deadline and p.poll() is None:
+    r = reins_run("ps", "--json")
+    out["ps_stderr"] = r.stderr
+    for line in r.stdout.splitlines():
+        e = json.loads(line)
+        if e.get("pid") == p.pid:
+            entry = e
+    time.sleep(0.1)
+out["entry"] = entry
+if entry and entry.get("control"):
+    d = os.path.dirname(entry["control"])
+    st = os.lstat(d)
+    out["control_dir"] = [d, st.st_uid, st.st_mode & 0o7777]
+r = reins_run("pending", "--json")
+out["pending"] = [r.returncode, r.stderr]
+_, err = p.communicate(timeout=60)
+out["run"] = [p.returncode, err]
+out["inside_taken"] = os.listdir(taken)
+# the fallback is hidden inside a sandbox that binds /tmp, like the default
+r = reins_run("run", "--ro", "/tmp", "-w", ws, "--", "sh", "-c",
+              f"ls -a /tmp/reins-{uid}-*/ 2>&1; true", cwd=ws)
+out["inside_view"] = r.stdout
+# the state directory taken as well: no fallback can be recorded
+os.rename("/tmp/home", "/tmp/home-old")
+home = mine("/tmp/home2", 0o700)
+env["HOME"] = home
+os.makedirs(home + "/.local/state/reins")
+for d in (home + "/.local", home + "/.local/state"):
+    os.chown(d, uid, gid)
+os.chown(home + "/.local/state/reins", ATT, ATT)
+r = reins_run("ps")
+out["closed"] = [r.returncode, r.stderr]
+print(json.dumps(out))
+'''
+
+
+def test_pre_created_runtime_dir_has_a_private_fallback(user):
+    """Another user made /tmp/reins-UID first (no /run/user/UID here): reins
+    uses a private, unguessable /tmp/reins-UID-XXXXXX recorded in its state
+    directory, so `reins ps` and `reins pending` still see the session; when
+    no fallback can be made either, one clear line says why."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root on the host to give reins a private /tmp and /run")
+    if WEAK_MODE:
+        pytest.skip("no weaken switch: seen failing against the build before the fallback "
+                    "(ps refused the taken directory)")
+    bindir = tempfile.mkdtemp(prefix="reins-fallback-", dir="/var/tmp")
+    try:
+        os.chmod(bindir, 0o755)
+        binary = os.path.join(bindir, "reins")
+        shutil.copy2(REINS, binary)
+        os.chmod(binary, 0o755)
+        r = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "/usr/bin/python3", "-c",
+             FALLBACK, binary, str(user.uid), str(user.gid), json.dumps(list(user.prefix))],
+            capture_output=True, text=True, timeout=180)
+    finally:
+        shutil.rmtree(bindir, ignore_errors=True)
+    assert r.returncode == 0, f"harness failed: {r.stderr}"
+    data = json.loads(r.stdout)
+    entry, control = data["entry"], data.get("control_dir")
+    prefix = f"/tmp/reins-{user.uid}-"
+    code, line = data["closed"]
+    lines = [x for x in line.splitlines() if x.strip()]
+    checks = {
+        "ps_sees_session": (not entry, f"ps: {data.get('ps_stderr', '')[-300:]}"),
+        "control_private": (not control or not control[0].startswith(prefix)
+                            or control[1] != user.uid or control[2] != 0o700, str(control)),
+        "pending_works": (data["pending"][0] != 0, data["pending"][1][-300:]),
+        "run_quiet": ("not listed" in data["run"][1] or "no control socket" in data["run"][1],
+                      data["run"][1][-300:]),
+        "taken_untouched": (bool(data["inside_taken"]), str(data["inside_taken"])),
+        "fallback_hidden": (".sock" in data["inside_view"], data["inside_view"][-300:]),
+        "fails_closed_one_line": (code == 0 or len(lines) != 1 or not lines[0].startswith(
+            "reins: ") or f"/tmp/reins-{user.uid}" not in lines[0] or ": :" in lines[0]
+            or "::" in lines[0], f"exit {code}: {lines}"),
+    }
+    judge("shared_paths", checks, user)

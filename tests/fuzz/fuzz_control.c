@@ -62,9 +62,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         return 0;
 }
 
-static int thaw_stub(void *ctx, struct reins_error *err)
+static int thaw_stub(void *ctx, const json_t *by, struct reins_error *err)
 {
         (void)ctx;
+        (void)by;
         (void)err;
         return 0;
 }

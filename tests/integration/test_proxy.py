@@ -735,3 +735,28 @@ def test_plaintext_egress_is_shown_to_the_scan_hook(caller, srv, harness_exe):
         assert s.recv(100) == b""
         closes = h.events("net.close", reason="harness: a secret in plaintext egress")
         assert closes and closes[-1]["bytes_up"] == 0, closes
+
+
+def test_at_the_cap_the_idlest_tunnel_makes_room(caller, srv, harness_exe):
+    """Connection cap 3, three open tunnels that moved nothing for a second:
+    a new request is not left waiting for their idle timeout (5 min); the
+    tunnel idle for longest is closed ("evicted") and a `limit` event says
+    the cap was hit. A tunnel that keeps moving bytes stays."""
+    import harness as hx
+    e = srv.echo_port
+    with start_harness(harness_exe, caller, srv, env={"REINS_HARNESS_MAX_CONN": "3"}) as h:
+        tunnels = []
+        for _ in range(3):
+            s, line, _ = hx.connect(h.port, "echo.test", e)
+            assert line.startswith("HTTP/1.1 200"), line
+            tunnels.append(s)
+        time.sleep(1.2)  # PROXY_EVICT_IDLE_MS: the tunnels have gone idle
+        assert hx.echo_roundtrip(tunnels[0]) == b"ping"  # the oldest is busy again
+        s, line, _ = hx.connect(h.port, "echo.test", e, timeout=5)
+        assert line.startswith("HTTP/1.1 200"), line
+        assert hx.echo_roundtrip(s) == b"ping"
+        h.wait_for(r'"reason":"evicted"')
+        assert hx.echo_roundtrip(tunnels[0]) == b"ping"
+        for x in (*tunnels, s):
+            x.close()
+        h.wait_for(r'"kind":"proxy_connections"')

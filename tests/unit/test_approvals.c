@@ -250,6 +250,57 @@ static void test_scope_names(void **state)
 
 /* ---- signed answers */
 
+/* A signed control operation (reins thaw): bound to its op, session and the
+ * nonce the session handed out; under its own domain, so neither an answer
+ * nor anything else the user key signs passes for one. */
+static void test_control_op_signature(void **state)
+{
+        (void)state;
+        struct audit_key key, other;
+        crypto_sign_keypair(key.public_key, key.secret_key);
+        crypto_sign_keypair(other.public_key, other.secret_key);
+        struct reins_error err = {0};
+        char signature[ANSWER_SIGNATURE_HEX + 1];
+        json_t *payload = control_op_payload("thaw", "sess", "n1", 1000);
+        assert_int_equal(control_op_sign(&key, payload, signature, &err), 0);
+        assert_int_equal(
+            control_op_verify(key.public_key, payload, signature, "thaw", "sess", "n1", 1000, &err),
+            0);
+        /* another key, session, op or nonce; a used (empty) nonce */
+        assert_int_equal(control_op_verify(other.public_key, payload, signature, "thaw", "sess",
+                                           "n1", 1000, &err),
+                         -EPERM);
+        assert_int_equal(control_op_verify(key.public_key, payload, signature, "thaw", "other",
+                                           "n1", 1000, &err),
+                         -EPERM);
+        assert_int_equal(
+            control_op_verify(key.public_key, payload, signature, "stop", "sess", "n1", 1000, &err),
+            -EPERM);
+        assert_int_equal(
+            control_op_verify(key.public_key, payload, signature, "thaw", "sess", "n2", 1000, &err),
+            -EPERM);
+        assert_int_equal(
+            control_op_verify(key.public_key, payload, signature, "thaw", "sess", "", 1000, &err),
+            -EPERM);
+        /* stale */
+        assert_int_equal(control_op_verify(key.public_key, payload, signature, "thaw", "sess", "n1",
+                                           1000 + ANSWER_MAX_SKEW_S + 1, &err),
+                         -EPERM);
+        /* an extra field */
+        json_object_set_new(payload, "tier", json_integer(0));
+        assert_int_equal(
+            control_op_verify(key.public_key, payload, signature, "thaw", "sess", "n1", 1000, &err),
+            -EINVAL);
+        json_decref(payload);
+        /* the same bytes signed as an approval answer do not verify */
+        payload = control_op_payload("thaw", "sess", "n1", 1000);
+        assert_int_equal(answer_sign(&key, payload, signature, &err), 0);
+        assert_int_equal(
+            control_op_verify(key.public_key, payload, signature, "thaw", "sess", "n1", 1000, &err),
+            -EPERM);
+        json_decref(payload);
+}
+
 static void test_answer_signature(void **state)
 {
         (void)state;
@@ -304,6 +355,7 @@ int main(void)
             cmocka_unit_test(test_agent_once_covers_its_next_connection),
             cmocka_unit_test(test_scope_names),
             cmocka_unit_test(test_answer_signature),
+            cmocka_unit_test(test_control_op_signature),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

