@@ -53,7 +53,7 @@ int event_bus_add_sink(struct event_bus *bus, event_sink_fn fn, void *ctx)
         return 0;
 }
 
-static json_t *event_time_now(void)
+json_t *event_time_json(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -77,7 +77,7 @@ void event_emit(struct event_bus *bus, const char *type, json_t *fields)
                 return;
         }
         json_object_set_new(event, "type", json_string(type));
-        json_object_set_new(event, "time", event_time_now());
+        json_object_set_new(event, "time", event_time_json());
         json_object_set_new(event, "session", json_string(bus->session));
         if (fields && json_is_object(fields))
                 json_object_update_missing(event, fields);

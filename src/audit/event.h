@@ -37,6 +37,9 @@ int event_bus_add_sink(struct event_bus *bus, event_sink_fn fn, void *ctx); /* -
  * a NULL bus drops the event. Never fails visibly: events are telemetry. */
 void event_emit(struct event_bus *bus, const char *type, json_t *fields);
 
+/* The time events carry: "2026-11-23T21:31:39.825921Z" (UTC, microseconds). */
+json_t *event_time_json(void);
+
 /* A sink printing "reins: event TYPE {json}" lines on stderr (for -v). */
 void event_sink_stderr(void *ctx, const json_t *event);
 

@@ -68,6 +68,60 @@ static void format_other_fields(struct audit_buffer *b, const json_t *record, co
         }
 }
 
+/* An argument the trail cut (trail_bound.h): its start, shell-quoted, then
+ * what was cut. */
+static void format_cut_argument(struct audit_buffer *b, const json_t *cut)
+{
+        size_t length = 0;
+        char *start = audit_value_bytes(json_object_get(cut, "truncated"), &length);
+        if (start)
+                audit_shell_quote(b, start, length);
+        free(start);
+        const char *hash = record_string(cut, "sha256");
+        audit_buffer_addf(b, "...[cut: %lld bytes in all, sha256 ",
+                          (long long)json_integer_value(json_object_get(cut, "bytes")));
+        audit_text_escape(b, hash, strnlen(hash, 16));
+        audit_buffer_adds(b, "...]");
+}
+
+/* " ARGV" as shell words, with arguments and argument lists the trail cut
+ * said as such; anything else as format_field shows it. */
+static void format_argv(struct audit_buffer *b, const json_t *record)
+{
+        const json_t *argv = json_object_get(record, "argv");
+        size_t i;
+        const json_t *item;
+        bool cut = false;
+        json_array_foreach(argv, i, item) cut =
+            cut || (json_is_object(item) && !json_object_get(item, "base64"));
+        if (!cut) {
+                format_field(b, record, "", "argv");
+                return;
+        }
+        json_array_foreach(argv, i, item)
+        {
+                audit_buffer_addc(b, ' ');
+                size_t length = 0;
+                char *bytes = NULL;
+                if (json_object_get(item, "truncated")) {
+                        format_cut_argument(b, item);
+                } else if (json_object_get(item, "truncated_items")) {
+                        const char *hash = record_string(item, "sha256");
+                        audit_buffer_addf(
+                            b, "...[%lld more arguments cut; argv %lld bytes in all, sha256 ",
+                            (long long)json_integer_value(json_object_get(item, "truncated_items")),
+                            (long long)json_integer_value(json_object_get(item, "bytes")));
+                        audit_text_escape(b, hash, strnlen(hash, 16));
+                        audit_buffer_adds(b, "...]");
+                } else if ((bytes = audit_value_bytes(item, &length))) {
+                        audit_shell_quote(b, bytes, length);
+                } else {
+                        audit_value_text(b, item);
+                }
+                free(bytes);
+        }
+}
+
 bool audit_record_is_denial(const json_t *record)
 {
         const char *type = record_string(record, "type");
@@ -110,7 +164,7 @@ void audit_format_summary(struct audit_buffer *b, const json_t *r)
                 format_field(b, r, "pid ", "pid");
                 format_field(b, r, "ppid ", "ppid");
                 audit_buffer_addc(b, ':');
-                format_field(b, r, "", "argv");
+                format_argv(b, r);
                 format_field(b, r, "in ", "cwd");
                 format_field(b, r, "path ", "path");
                 format_field(b, r, "result ", "result");

@@ -9,7 +9,26 @@
  * Lines are batched and written with one write() each batch, so a record is
  * never interleaved or split by us; a kill -9 in the middle of a large
  * write() can still cut the file inside a line, which the verifier reports
- * as a torn tail and ignores (audit/verify.h). */
+ * as a torn tail and ignores (audit/verify.h).
+ *
+ * The trail is bounded (trail_bound.h for one record): past the session's
+ * rate (limits.trail_rate, bytes a second with 4 seconds of burst) or size
+ * (limits.trail_size) records are counted rather than written, and a
+ * `limit` record says how many of which type were dropped. The last
+ * stretch of the size is kept for the records that say what happened:
+ *   ordinary records       up to size - AUDIT_ROOM_PRIORITY, and the rate
+ *   priority records       (session.start, files.changed, limit, risk.*,
+ *                          approval.*) up to size - AUDIT_ROOM_CLOSING
+ *   closing records        (session.end, the summaries, checkpoints) up to
+ *                          the size itself
+ * so a capped trail still ends with its summary, session.end and a final
+ * checkpoint, and verifies.
+ *
+ * A write that fails (a full disk) does not end the trail: the batch stays
+ * in memory and the trail reports itself blocked; the supervisor freezes
+ * the sandbox and only then hands the trail the space reserved next to it
+ * at open (trail_reserve.c), which takes the last records. Freezing first
+ * matters: released while the agent runs, the space would be the agent's. */
 #include "audit/trail.h"
 
 #include <errno.h>
@@ -27,11 +46,33 @@
 #include "audit/keys.h"
 #include "audit/merkle.h"
 #include "audit/sha256.h"
+#include "audit/trail_bound.h"
 #include "audit/trail_internal.h"
+#include "audit/event.h"
+#include "sandbox/weaken.h"
 #include "util/cleanup.h"
 #include "util/path.h"
 
 #define TRAIL_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+#define TRAIL_TYPES_MAX  16 /* record types a suppression summary names one by one */
+#define TRAIL_BURST_NS   (4 * 1000000000ULL) /* the rate's burst: 4 seconds of it */
+
+enum trail_class {
+        TRAIL_ORDINARY, /* rate-limited, stops AUDIT_ROOM_PRIORITY before the size */
+        TRAIL_PRIORITY, /* stops AUDIT_ROOM_CLOSING before the size */
+        TRAIL_CLOSING,  /* up to the size */
+};
+
+/* Records counted, not written, for one reason. */
+struct trail_drops {
+        uint64_t records;
+        uint64_t other; /* of types beyond TRAIL_TYPES_MAX */
+        size_t type_count;
+        struct {
+                char name[32];
+                uint64_t count;
+        } types[TRAIL_TYPES_MAX];
+};
 
 struct audit_trail {
         int fd;
@@ -49,6 +90,18 @@ struct audit_trail {
         off_t written;        /* bytes of whole lines in the file */
         int error;            /* sticky -errno: the trail stops growing */
         char error_message[256];
+        /* bounds */
+        uint64_t size_cap; /* bytes the file may reach */
+        uint64_t rate;     /* bytes a second, on average */
+        double tokens;     /* bytes the rate allows now (may go below 0) */
+        uint64_t refilled; /* mono of the last top-up */
+        bool size_reached; /* the size notice is written */
+        struct trail_drops rate_drops, size_drops, blocked_drops;
+        /* a failed write: the batch waits for the reserve */
+        int reserve_fd; /* the space kept for the last records; -1 once used */
+        bool blocked;   /* a write failed; nothing is written until the reserve is */
+        bool reserve_used;
+        char blocked_message[256];
 };
 
 char *audit_trail_dir(struct reins_error *err)
@@ -105,14 +158,25 @@ int audit_trail_open_with_key(const char *path, const struct audit_key *key,
         }
         t->key = *key;
         t->checkpoint_every = AUDIT_CHECKPOINT_EVERY;
+        t->size_cap = AUDIT_TRAIL_SIZE_DEFAULT;
+        t->rate = AUDIT_TRAIL_RATE_DEFAULT;
+        t->tokens = (double)t->rate * (double)TRAIL_BURST_NS / 1e9;
+        t->reserve_fd = -1;
         memset(t->prev, '0', 64);
         merkle_frontier_init(&t->frontier);
         /* O_EXCL: never continue (or clobber) a trail someone prepared;
          * O_NOFOLLOW: a planted symlink cannot point our writes elsewhere;
          * O_APPEND: every batch lands at the end, whatever else holds the file */
         t->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (t->fd < 0) {
-                int r = reins_error_errno(err, errno, "audit trail %s", path);
+        int r = t->fd < 0 ? reins_error_errno(err, errno, "audit trail %s", path) : 0;
+        /* the room for the last records, should the disk fill up: no
+         * trail starts without it */
+        if (r == 0 &&
+            (r = audit_trail_reserve_make(path, AUDIT_TRAIL_RESERVE, &t->reserve_fd, err)) < 0) {
+                close(t->fd);
+                unlink(path);
+        }
+        if (r < 0) {
                 audit_key_wipe(&t->key);
                 free(t->path);
                 free(t);
@@ -141,6 +205,90 @@ void audit_trail_set_checkpoint_interval(struct audit_trail *trail, uint64_t eve
 uint64_t audit_trail_records(const struct audit_trail *trail)
 {
         return trail->seq;
+}
+
+void audit_trail_set_limits(struct audit_trail *trail, uint64_t size, uint64_t rate)
+{
+        if (size >= AUDIT_TRAIL_SIZE_MIN)
+                trail->size_cap = size;
+        if (rate >= AUDIT_TRAIL_RATE_MIN)
+                trail->rate = rate;
+        trail->tokens = (double)trail->rate * (double)TRAIL_BURST_NS / 1e9;
+        trail->refilled = 0;
+}
+
+static enum trail_class trail_class_of(const char *type)
+{
+        static const char *const closing[] = {"session.end", "checkpoint"};
+        static const char *const priority[] = {"session.start", "files.changed", "limit"};
+        for (size_t i = 0; i < sizeof(closing) / sizeof(closing[0]); i++)
+                if (strcmp(type, closing[i]) == 0)
+                        return TRAIL_CLOSING;
+        for (size_t i = 0; i < sizeof(priority) / sizeof(priority[0]); i++)
+                if (strcmp(type, priority[i]) == 0)
+                        return TRAIL_PRIORITY;
+        if (strncmp(type, "risk.", 5) == 0 || strncmp(type, "approval.", 9) == 0)
+                return TRAIL_PRIORITY;
+        return TRAIL_ORDINARY;
+}
+
+/* The most the file may hold once a record of this class is in. */
+static uint64_t trail_class_limit(const struct audit_trail *t, enum trail_class class)
+{
+        switch (class) {
+        case TRAIL_ORDINARY:
+                return t->size_cap - AUDIT_ROOM_PRIORITY;
+        case TRAIL_PRIORITY:
+                return t->size_cap - AUDIT_ROOM_CLOSING;
+        case TRAIL_CLOSING:
+                break;
+        }
+        return t->size_cap;
+}
+
+static void trail_drops_count(struct trail_drops *d, const char *type)
+{
+        d->records++;
+        for (size_t i = 0; i < d->type_count; i++)
+                if (strcmp(d->types[i].name, type) == 0) {
+                        d->types[i].count++;
+                        return;
+                }
+        if (d->type_count < TRAIL_TYPES_MAX && strlen(type) < sizeof(d->types[0].name)) {
+                snprintf(d->types[d->type_count].name, sizeof(d->types[0].name), "%s", type);
+                d->types[d->type_count++].count = 1;
+                return;
+        }
+        d->other++;
+}
+
+/* {"exec": 120, ...} */
+static json_t *trail_drops_types(const struct trail_drops *d)
+{
+        json_t *types = json_object();
+        for (size_t i = 0; types && i < d->type_count; i++)
+                json_object_set_new(types, d->types[i].name,
+                                    json_integer((json_int_t)d->types[i].count));
+        if (types && d->other)
+                json_object_set_new(types, "other", json_integer((json_int_t)d->other));
+        return types;
+}
+
+/* The rate: may an ordinary record be written now? It is charged its
+ * length once written (trail_charge); the bucket may go below zero, and
+ * nothing ordinary is written until it is back above. */
+static bool trail_rate_allows(struct audit_trail *t, uint64_t mono)
+{
+        double burst = (double)t->rate * (double)TRAIL_BURST_NS / 1e9;
+        if (t->refilled == 0)
+                t->refilled = mono;
+        if (mono > t->refilled) {
+                t->tokens += (double)(mono - t->refilled) * (double)t->rate / 1e9;
+                if (t->tokens > burst)
+                        t->tokens = burst;
+                t->refilled = mono;
+        }
+        return t->tokens > 0;
 }
 
 static void trail_fail(struct audit_trail *t, int code, const char *what)
@@ -363,8 +511,9 @@ static int trail_put_value(struct audit_trail *t, const json_t *value)
 /* The event plus seq, mono and prev: exactly the bytes jansson would write
  * for the merged object with TRAIL_JSON_FLAGS (keys sorted by strcmp,
  * compact separators, \u escapes beyond ASCII; a unit test holds it to
- * that), without building the merged object: this is the hot path. */
-static int trail_append_event(struct audit_trail *t, const json_t *event, uint64_t mono)
+ * that), without building the merged object: this is the hot path. The
+ * line is left unsealed at the end of the buffer. */
+static int trail_put_event(struct audit_trail *t, const json_t *event, uint64_t mono)
 {
         const struct trail_member ours[] = {
             {"mono", NULL, mono, NULL},
@@ -373,12 +522,113 @@ static int trail_append_event(struct audit_trail *t, const json_t *event, uint64
         };
         size_t start = t->used;
         int r = trail_put_object(t, event, ours, sizeof(ours) / sizeof(ours[0]));
-        if (r < 0) {
+        if (r < 0)
                 t->used = start; /* never half a record */
+        return r;
+}
+
+/* What stands in for a record still longer than AUDIT_RECORD_MAX once
+ * bounded (many long keys, say): its type, time and session, and the
+ * length and SHA-256 of the line it would have been. */
+static json_t *trail_stub(const json_t *event, const char *line, size_t length)
+{
+        unsigned char hash[AUDIT_SHA256_BYTES];
+        char hex[2 * AUDIT_SHA256_BYTES + 1];
+        audit_sha256(line, length, hash);
+        audit_hex(hash, sizeof(hash), hex);
+        json_t *stub = json_pack("{s:{s:I, s:s}}", "truncated_record", "bytes", (json_int_t)length,
+                                 "sha256", hex);
+        static const char *const kept[] = {"type", "time", "session"};
+        for (size_t i = 0; stub && i < sizeof(kept) / sizeof(kept[0]); i++) {
+                json_t *value = json_object_get(event, kept[i]);
+                if (json_is_string(value) && json_string_length(value) <= 64)
+                        json_object_set(stub, kept[i], value);
+        }
+        return stub;
+}
+
+/* Append one record of `class`: 0 written, 1 counted instead (the size
+ * says no), or -errno. */
+static int trail_append_event(struct audit_trail *t, const json_t *event, uint64_t mono,
+                              enum trail_class class, const char *type)
+{
+        size_t start = t->used;
+        int r = trail_put_event(t, event, mono);
+        if (r < 0)
                 return r;
+        if (t->used - start > AUDIT_RECORD_MAX && !weaken("trail")) {
+                json_t *stub = trail_stub(event, t->buffer + start, t->used - start);
+                t->used = start;
+                if (!stub)
+                        return -ENOMEM;
+                r = trail_put_event(t, stub, mono);
+                json_decref(stub);
+                if (r < 0)
+                        return r;
+        }
+        if ((uint64_t)t->written + t->used + 1 > trail_class_limit(t, class)) {
+                t->used = start;
+                trail_drops_count(&t->size_drops, type);
+                return 1;
         }
         trail_seal_line(t, start, mono);
         return 0;
+}
+
+/* A `limit` record of the trail's own. */
+static int trail_append_limit(struct audit_trail *t, const char *kind, json_t *fields,
+                              enum trail_class class)
+{
+        json_t *record = json_pack("{s:s, s:o, s:s, s:s}", "type", "limit", "time",
+                                   event_time_json(), "session", t->session, "kind", kind);
+        if (record && fields)
+                json_object_update(record, fields);
+        json_decref(fields);
+        if (!record)
+                return -ENOMEM;
+        int r = trail_append_event(t, record, audit_mono_ns(), class, "limit");
+        json_decref(record);
+        return r;
+}
+
+/* What `d` counted, as one `limit` record; then count afresh. */
+static int trail_append_drops(struct audit_trail *t, const char *kind, struct trail_drops *d,
+                              json_t *fields)
+{
+        if (!d->records) {
+                json_decref(fields);
+                return 0;
+        }
+        if (!fields)
+                return -ENOMEM;
+        json_object_set_new(fields, "suppressed", json_integer((json_int_t)d->records));
+        json_object_set_new(fields, "suppressed_types", trail_drops_types(d));
+        json_object_set_new(fields, "summary", json_true());
+        int r = trail_append_limit(t, kind, fields, TRAIL_CLOSING);
+        if (r == 0)
+                memset(d, 0, sizeof(*d));
+        return r < 0 ? r : 0;
+}
+
+static int trail_append_rate_drops(struct audit_trail *t)
+{
+        return trail_append_drops(
+            t, "trail_rate", &t->rate_drops,
+            json_pack("{s:I, s:I}", "limit_bytes_per_second", (json_int_t)t->rate, "burst_bytes",
+                      (json_int_t)(t->rate * (TRAIL_BURST_NS / 1000000000ULL))));
+}
+
+/* Every count not yet written: before session.end and at the close. */
+static int trail_append_summaries(struct audit_trail *t)
+{
+        int r = trail_append_rate_drops(t);
+        if (r == 0)
+                r = trail_append_drops(t, "trail_size", &t->size_drops,
+                                       json_pack("{s:I}", "limit_bytes", (json_int_t)t->size_cap));
+        if (r == 0)
+                r = trail_append_drops(t, "trail_write", &t->blocked_drops,
+                                       json_pack("{s:s}", "error", t->blocked_message));
+        return r;
 }
 
 static int trail_checkpoint(struct audit_trail *t, bool final)
@@ -406,9 +656,12 @@ static int trail_checkpoint(struct audit_trail *t, bool final)
 }
 
 /* One write() for the whole batch. Should the disk fill up half-way, the
- * partial batch is cut off again so the file ends on a whole line. */
+ * partial batch is cut off again so the file ends on a whole line, and
+ * the batch waits in memory for the reserve (audit_trail_use_reserve). */
 static int trail_write_batch(struct audit_trail *t)
 {
+        if (t->blocked)
+                return -ENOSPC;
         size_t done = 0;
         while (done < t->used) {
                 ssize_t n = write(t->fd, t->buffer + done, t->used - done);
@@ -416,9 +669,14 @@ static int trail_write_batch(struct audit_trail *t)
                         continue;
                 if (n <= 0) {
                         int code = n < 0 ? errno : ENOSPC;
-                        if (done > 0 && ftruncate(t->fd, t->written) < 0)
-                                code = errno;
-                        trail_fail(t, code, "writing the audit trail");
+                        bool whole = done == 0 || ftruncate(t->fd, t->written) == 0;
+                        if (whole && t->reserve_fd >= 0) {
+                                t->blocked = true;
+                                snprintf(t->blocked_message, sizeof(t->blocked_message), "%s",
+                                         strerror(code));
+                                return -code;
+                        }
+                        trail_fail(t, whole ? code : errno, "writing the audit trail");
                         return -code;
                 }
                 done += (size_t)n;
@@ -437,6 +695,48 @@ int audit_trail_flush(struct audit_trail *trail)
         return trail->used ? trail_write_batch(trail) : 0;
 }
 
+int audit_trail_sync(struct audit_trail *trail)
+{
+        int r = audit_trail_flush(trail);
+        if (r < 0)
+                return r;
+        /* the file's data and size; its name in the directory is made
+         * durable with it by the journalling filesystems state lives on
+         * (ext4, xfs, btrfs log a new file's entry with its fsync): a
+         * second flush for the directory would double the cost at start */
+        if (fdatasync(trail->fd) < 0) {
+                r = -errno;
+                trail_fail(trail, errno, "writing the audit trail to disk");
+        }
+        return r;
+}
+
+const char *audit_trail_failure(const struct audit_trail *trail)
+{
+        if (!trail)
+                return NULL;
+        if (trail->error)
+                return trail->error_message;
+        return trail->blocked ? trail->blocked_message : NULL;
+}
+
+int audit_trail_use_reserve(struct audit_trail *trail)
+{
+        if (trail->error)
+                return trail->error;
+        if (!trail->blocked)
+                return 0;
+        audit_trail_reserve_release(&trail->reserve_fd);
+        trail->reserve_used = true;
+        trail->blocked = false;
+        /* a journalled filesystem may reuse freed blocks only once the
+         * transaction that freed them is committed: commit it now */
+        if (syncfs(trail->fd) < 0) {
+                /* the write below says whether the room is there */
+        }
+        return trail_write_batch(trail); /* a failure now is final: no reserve is left */
+}
+
 void audit_trail_sink(void *ctx, const json_t *event)
 {
         struct audit_trail *t = ctx;
@@ -447,21 +747,76 @@ void audit_trail_sink(void *ctx, const json_t *event)
                 if (session)
                         snprintf(t->session, sizeof(t->session), "%s", session);
         }
+        const char *type = json_string_value(json_object_get(event, "type"));
+        if (!type)
+                type = "";
+        enum trail_class class = trail_class_of(type);
         uint64_t mono = audit_mono_ns();
-        int r = trail_append_event(t, event, mono);
+        /* blocked: what waits for the reserve is bounded by half of it */
+        if (t->blocked && t->used >= AUDIT_TRAIL_RESERVE / 2) {
+                trail_drops_count(&t->blocked_drops, type);
+                return;
+        }
+        if (weaken("trail")) { /* make weak: the escape probe's unbounded trail */
+                t->size_cap = UINT64_MAX / 2;
+                int r = trail_append_event(t, event, mono, TRAIL_CLOSING, type);
+                if (r < 0)
+                        trail_fail(t, -r, "recording an event");
+                else if (++t->since_checkpoint >= t->checkpoint_every &&
+                         trail_checkpoint(t, false) < 0)
+                        trail_fail(t, ENOMEM, "writing a checkpoint");
+                if (!t->blocked && t->used >= AUDIT_BATCH_BYTES)
+                        trail_write_batch(t);
+                return;
+        }
+        if (class == TRAIL_ORDINARY && !trail_rate_allows(t, mono)) {
+                trail_drops_count(&t->rate_drops, type);
+                return;
+        }
+        size_t mark = t->used;
+        int r = 0;
+        if (t->rate_drops.records && class == TRAIL_ORDINARY)
+                r = trail_append_rate_drops(t); /* the end of a suppression */
+        else if (strcmp(type, "session.end") == 0)
+                r = trail_append_summaries(t);
+        json_t *bounded = NULL;
+        if (r == 0)
+                r = audit_trail_bound(event, AUDIT_FIELD_MAX, AUDIT_RECORD_MAX - 4096, &bounded);
+        if (r == 0)
+                r = trail_append_event(t, bounded ? bounded : event, mono, class, type);
+        json_decref(bounded);
         if (r < 0) {
                 trail_fail(t, -r, "recording an event");
                 return;
         }
-        if (++t->since_checkpoint >= t->checkpoint_every && (r = trail_checkpoint(t, false)) < 0)
+        if (class == TRAIL_ORDINARY)
+                t->tokens -= (double)(t->used - mark);
+        if (r == 1 && !t->size_reached) {
+                /* said once, when it happens; the counts come at the end */
+                t->size_reached = true;
+                r = trail_append_limit(t, "trail_size",
+                                       json_pack("{s:I, s:s}", "limit_bytes",
+                                                 (json_int_t)t->size_cap, "note",
+                                                 "the trail is full: from here on, records "
+                                                 "are counted, not written"),
+                                       TRAIL_PRIORITY);
+                if (r < 0) {
+                        trail_fail(t, -r, "recording an event");
+                        return;
+                }
+        }
+        if (r == 0 && ++t->since_checkpoint >= t->checkpoint_every &&
+            (r = trail_checkpoint(t, false)) < 0)
                 trail_fail(t, -r, "writing a checkpoint");
-        if (t->used >= AUDIT_BATCH_BYTES || mono - t->oldest_mono > AUDIT_BATCH_AGE_NS)
+        if (!t->blocked && (t->used >= AUDIT_BATCH_BYTES ||
+                            (t->used && mono - t->oldest_mono > AUDIT_BATCH_AGE_NS)))
                 trail_write_batch(t);
 }
 
 void audit_trail_abandon(struct audit_trail *trail)
 {
         close(trail->fd);
+        audit_trail_reserve_release(&trail->reserve_fd);
         audit_key_wipe(&trail->key);
         free(trail->buffer);
         free(trail->path);
@@ -473,15 +828,24 @@ int audit_trail_close(struct audit_trail *trail, struct reins_error *err)
         if (!trail)
                 return 0;
         int r = trail->error;
+        /* the sandbox is gone by now: the reserve is ours alone */
+        if (r == 0 && trail->blocked)
+                r = audit_trail_use_reserve(trail);
+        if (r == 0 && (r = trail_append_summaries(trail)) < 0)
+                trail_fail(trail, -r, "writing the trail's limit summaries");
         if (r == 0 && (r = trail_checkpoint(trail, true)) < 0)
                 trail_fail(trail, -r, "writing the final checkpoint");
         if (r == 0)
                 r = audit_trail_flush(trail);
-        /* start writeback without waiting for it: the sealed trail is in the
-         * page cache (no crash of ours can lose it) and reaches the disk
-         * moments later; waiting here would add a disk flush to every run */
-        if (r == 0 && sync_file_range(trail->fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0 &&
-            errno != ESPIPE && errno != EINVAL) {
+        if (r == 0 && trail->reserve_used) {
+                /* a disk that filled up once: the seal goes to it now */
+                r = audit_trail_sync(trail);
+        } else if (r == 0 && sync_file_range(trail->fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0 &&
+                   errno != ESPIPE && errno != EINVAL) {
+                /* start writeback without waiting for it: the sealed trail is
+                 * in the page cache (no crash of ours can lose it) and
+                 * reaches the disk moments later; waiting here would add a
+                 * disk flush to every run */
                 r = -errno;
                 trail_fail(trail, errno, "writing the audit trail back");
         }
@@ -491,7 +855,10 @@ int audit_trail_close(struct audit_trail *trail, struct reins_error *err)
         }
         if (r < 0)
                 reins_error_set(err, -r, "audit trail %s: %s", trail->path,
-                                trail->error_message[0] ? trail->error_message : strerror(-r));
+                                trail->error_message[0]     ? trail->error_message
+                                : trail->blocked_message[0] ? trail->blocked_message
+                                                            : strerror(-r));
+        audit_trail_reserve_release(&trail->reserve_fd);
         audit_key_wipe(&trail->key);
         free(trail->buffer);
         free(trail->path);

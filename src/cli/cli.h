@@ -22,6 +22,7 @@ int cli_thaw(int argc, char **argv);    /* let a frozen session go on */
 /* Exit statuses shared by every subcommand (DESIGN §4). */
 enum {
         EXIT_REINS_USAGE = 2,     /* bad command line for a non-run subcommand */
+        EXIT_TRAIL_FAILED = 123,  /* the audit trail could not be written: frozen and ended */
         EXIT_REINS_TIMEOUT = 124, /* --timeout fired and the sandbox was killed */
         EXIT_REINS_FAILED = 125,  /* reins failed before the command ran */
         EXIT_NOT_EXECUTABLE = 126,

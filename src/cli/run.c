@@ -46,6 +46,8 @@ struct run_args {
         const char *events_to;  /* --events FD|FILE */
         const char *audit_path; /* --audit PATH; default: the user's trail directory */
         struct audit_trail *trail;
+        char *trail_path;  /* where it is, for messages */
+        bool trail_failed; /* it could not be written: frozen, ended, exit 123 */
         struct timespec last_flush;
         FILE *event_stream;
         struct run_notices notices; /* what was refused, said on the terminal */
@@ -116,7 +118,8 @@ static void run_usage(FILE *out)
                 "  -q, --quiet                no notes on stderr\n"
                 "  -v, --verbose              print the sandbox plan on stderr\n"
                 "\n"
-                "Exit status: the command's; 128+N on signal N; 124 timeout;\n"
+                "Exit status: the command's; 128+N on signal N; 123 the audit trail\n"
+                "could not be written (the sandbox was frozen and ended); 124 timeout;\n"
                 "125 reins failed; 126 not executable; 127 not found.\n");
 }
 
@@ -409,8 +412,31 @@ static int run_plant_canaries(struct run_args *args, const struct reins_policy *
         return 0;
 }
 
+/* Where the sandbox can write on the trail's filesystem, the agent can
+ * fill the disk under the trail: say so once. The trail's reserve
+ * (trail.h) is what still records the end then. */
+static void run_warn_shared_filesystem(const struct run_args *args, const struct reins_plan *plan)
+{
+        if (args->quiet)
+                return;
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                const char *writable = op->kind == MOUNT_OP_BIND_RW ? op->source
+                                       : op->kind == MOUNT_OP_OVERLAY && op->size_bytes == 0
+                                           ? op->upper
+                                           : NULL;
+                if (!writable || !audit_trail_shares_filesystem(args->trail_path, writable))
+                        continue;
+                notice("warning: the audit trail %s is on the same filesystem as %s, which the "
+                       "sandbox can write: should it fill up, the session is frozen and ended "
+                       "(exit %d); %d KiB are reserved for the trail's last records",
+                       args->trail_path, writable, EXIT_TRAIL_FAILED, AUDIT_TRAIL_RESERVE >> 10);
+                return;
+        }
+}
+
 /* The audit trail is not optional: if it cannot be written, nothing runs. */
-static int run_open_trail(struct run_args *args)
+static int run_open_trail(struct run_args *args, const struct reins_plan *plan)
 {
         struct reins_error err = {0};
         char *path = NULL;
@@ -430,9 +456,40 @@ static int run_open_trail(struct run_args *args)
                 free(path);
                 return -1;
         }
-        free(path);
+        args->trail_path = path;
+        audit_trail_set_limits(args->trail, plan->limits.trail_size_bytes,
+                               plan->limits.trail_rate_bytes);
+        run_warn_shared_filesystem(args, plan);
         clock_gettime(CLOCK_MONOTONIC, &args->last_flush);
         return event_bus_add_sink(&args->events, audit_trail_sink, args->trail);
+}
+
+/* No record, no run: the trail could not be written (a full disk). While
+ * the sandbox runs it is frozen first (T3's playbook, run_risk.h): only
+ * then is the trail's reserve released, or the agent could take that space
+ * too; the trail records why, and the sandbox is ended. Exit status 123. */
+static void run_trail_check(struct run_args *args, const char *what_happens)
+{
+        const char *failure = audit_trail_failure(args->trail);
+        if (!failure || args->trail_failed)
+                return;
+        char why[256];
+        snprintf(why, sizeof(why), "%s", failure);
+        args->trail_failed = true;
+        if (strcmp(what_happens, "frozen and ended") == 0)
+                run_risk_freeze_now(&args->risk, &args->events);
+        audit_trail_use_reserve(args->trail);
+        event_emit(&args->events, "limit",
+                   json_pack("{s:s, s:s, s:s}", "kind", "trail_write", "error", why, "action",
+                             what_happens));
+        audit_trail_flush(args->trail);
+        notice("the audit trail %s cannot be written (%s): %s (exit %d)",
+               args->trail_path ? args->trail_path : "", why,
+               strcmp(what_happens, "frozen and ended") == 0 ? "the sandbox was frozen and ended"
+                                                             : what_happens,
+               EXIT_TRAIL_FAILED);
+        if (strcmp(what_happens, "frozen and ended") == 0)
+                run_risk_end_now(&args->risk);
 }
 
 /* Write the trail's batch at least every 100 ms (kill -9 loses at most that). */
@@ -447,6 +504,7 @@ static void run_audit_tick(void *ctx)
                 audit_trail_flush(args->trail);
                 args->last_flush = now;
         }
+        run_trail_check(args, "frozen and ended");
         run_govern_tick(&args->govern);
         run_risk_tick(&args->risk);
 }
@@ -454,9 +512,15 @@ static void run_audit_tick(void *ctx)
 static void run_close_trail(struct run_args *args)
 {
         struct reins_error err = {0};
+        /* the last records (session.end) found the disk full: the sandbox
+         * is gone, the reserve takes them */
+        if (args->trail && audit_trail_flush(args->trail) < 0)
+                run_trail_check(args, "the session had ended");
         if (args->trail && audit_trail_close(args->trail, &err) < 0)
                 notice("closing the audit trail: %s", err.message);
         args->trail = NULL;
+        free(args->trail_path);
+        args->trail_path = NULL;
 }
 
 /* The session id and where events go (-v: stderr). */
@@ -547,7 +611,7 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         if (plan->verbosity > 0)
                 run_report_plan(stderr, plan, &in);
         /* no trail, no run: the command has not started yet */
-        if (run_open_trail(args) < 0) {
+        if (run_open_trail(args, plan) < 0) {
                 spawn_kill(&sandbox);
                 goto out;
         }
@@ -555,6 +619,14 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         run_emit_session_start(&args->events, plan, &in, args->policy,
                                args->user_key[0] ? args->user_key : NULL,
                                run_govern_identity(&args->govern));
+        /* session.start is on disk before the command's first instruction:
+         * an agent that fills the disk at once cannot leave an empty trail */
+        if (audit_trail_sync(args->trail) < 0) {
+                run_trail_check(args, "the command was not started");
+                spawn_kill(&sandbox);
+                status = EXIT_TRAIL_FAILED;
+                goto out;
+        }
         json_t *info =
             json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
                       plan->policy_name, "command", json_text_array(plan->argv), "workspace",
@@ -595,6 +667,8 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
                 close(args->workspace_copy);
                 args->workspace_copy = -1;
         }
+        audit_trail_flush(args->trail); /* a disk filled at the very end */
+        run_trail_check(args, "the session had ended");
         /* git's own data back to the host's .git, protected writes recorded
          * (before the engine's last tick: they feed persistence-write) */
         json_t *changes = run_compare_changes(plan, before);
@@ -611,6 +685,8 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         runtime_sweep(); /* what supervisors killed with -9 left, off the start-up path */
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
         run_notices_finish(&args->notices, args->session);
+        if (args->trail_failed)
+                status = EXIT_TRAIL_FAILED;
         close(sandbox.pidfd);
         close(sandbox.status_fd);
 out:
@@ -714,6 +790,8 @@ out:
         strv_free(&args.plan.allow_net);
         event_bus_release(&args.events); /* whatever is still queued, to the sinks there are */
         run_close_trail(&args);
+        if (args.trail_failed)
+                status = EXIT_TRAIL_FAILED;
         event_bus_fini(&args.events);
         run_govern_finish(&args.govern); /* its control socket was a sink until here */
         run_risk_finish(&args.risk);     /* and so was the engine */

@@ -84,11 +84,19 @@ static void notice_syscall(struct run_notices *n, const json_t *event)
 
 static void notice_limit(struct run_notices *n, const json_t *event)
 {
+        /* most limit events name themselves by `kind` (timeout, memory,
+         * trail_size ...), the workspace copy's by `limit` */
+        const char *what = field(event, "limit");
+        if (!*what)
+                what = field(event, "kind");
+        /* a trail that cannot be written ends the session: run.c says so */
+        if (strcmp(what, "trail_write") == 0)
+                return;
         char key[128];
-        snprintf(key, sizeof(key), "limit %s", field(event, "limit"));
+        snprintf(key, sizeof(key), "limit %s", what);
         if (notice_seen(n, key) || !notice_allowed(n))
                 return;
-        notice("limit reached: %s", field(event, "limit"));
+        notice("limit reached: %s", what);
 }
 
 void run_notices_sink(void *ctx, const json_t *event)

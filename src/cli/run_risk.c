@@ -359,8 +359,9 @@ static void playbook_freeze(struct run_risk *r, int tier)
         r->frozen = used != FREEZE_NONE;
         playbook_event(r, "freeze", tier, n < 0 ? err.message : NULL,
                        json_pack("{s:i, s:s, s:s}", "processes", n < 0 ? 0 : n, "freezer",
-                                 freeze_mechanism_name(used), "until", "reins thaw or reins stop"));
-        if (!r->quiet && r->frozen)
+                                 freeze_mechanism_name(used), "until",
+                                 r->ending ? "the session ends" : "reins thaw or reins stop"));
+        if (!r->quiet && !r->ending && r->frozen)
                 notice("the sandbox is frozen (%s): 'reins thaw %s' to let it go on, "
                        "'reins stop %s' to end it",
                        freeze_mechanism_name(used), r->events->session, r->events->session);
@@ -389,7 +390,7 @@ static void playbook_snapshot(struct run_risk *r, int tier)
 
 static void playbook_revoke(struct run_risk *r, int tier)
 {
-        if (!r->govern->has_token)
+        if (!r->govern || !r->govern->has_token)
                 return;
         bool added = false;
         struct reins_error err = {0};
@@ -567,6 +568,27 @@ json_t *run_risk_status(void *ctx)
                 json_object_set_new(status, "freezer",
                                     json_string(freeze_mechanism_name(r->freeze.used)));
         return status;
+}
+
+void run_risk_freeze_now(struct run_risk *r, struct event_bus *events)
+{
+        if (!r->events)
+                r->events = events; /* the engine is off: its playbooks still report */
+        r->ending = true;           /* no "reins thaw" hint: this freeze ends the session */
+        if (r->frozen || !r->sandbox)
+                return;
+        playbook_t3(r, 3);
+}
+
+void run_risk_end_now(struct run_risk *r)
+{
+        if (!r->sandbox)
+                return;
+        if (r->frozen || r->freeze.used != FREEZE_NONE)
+                freeze_kill(&r->freezer, &r->freeze);
+        else
+                kill(r->sandbox, SIGKILL);
+        r->frozen = false;
 }
 
 void run_risk_finish(struct run_risk *r)

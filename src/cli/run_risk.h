@@ -48,6 +48,7 @@ struct run_risk {
         const int *workspace_copy;      /* a capped copy's tmpfs (run.c), -1 until it arrives */
         struct reins_strv secret_paths; /* by watch descriptor - 1 */
         bool frozen;
+        bool ending; /* frozen to be ended (the trail failed): no thaw is offered */
         bool killed; /* a rule whose action is kill ended the sandbox */
         bool workspace_readonly;
         bool quiet;
@@ -75,6 +76,13 @@ int run_risk_thaw(void *ctx, const json_t *by, struct reins_error *err);
 /* {"risk": score, "tier": n, "findings": n, "frozen": bool, and while
  * frozen "freezer": "cgroup-v1" | "cgroup-v2" | "sigstop"} for status. */
 json_t *run_risk_status(void *ctx);
+/* The audit trail cannot be written (run.c): T3's playbook whatever the
+ * engine (on or off) says — the sandbox frozen, an overlay copy's snapshot
+ * taken, the session's token revoked — and no thaw offered: the session
+ * ends (run_risk_end_now) once the trail has recorded why. */
+void run_risk_freeze_now(struct run_risk *r, struct event_bus *events);
+/* End the sandbox, frozen or not, without letting it run again. */
+void run_risk_end_now(struct run_risk *r);
 /* Free; after the event bus is finished (the engine is one of its sinks). */
 void run_risk_finish(struct run_risk *r);
 

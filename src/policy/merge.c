@@ -7,6 +7,8 @@
  * child win, so a child can tighten or lift a limit (memory: 0 is "no limit"). */
 #include "policy/policy_internal.h"
 
+#include "audit/trail.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +134,8 @@ static int merge_limits(struct policy_limits *p, const struct policy_limits *c)
         replace_number(&p->open_files, c->open_files);
         replace_number(&p->tmp_size_bytes, c->tmp_size_bytes);
         replace_number(&p->workspace_size_bytes, c->workspace_size_bytes);
+        replace_number(&p->trail_size_bytes, c->trail_size_bytes);
+        replace_number(&p->trail_rate_bytes, c->trail_rate_bytes);
         return 0;
 }
 
@@ -220,6 +224,8 @@ int policy_apply_defaults(struct reins_policy *policy)
         default_number(&policy->limits.open_files, 0);
         default_number(&policy->limits.tmp_size_bytes, 0);
         default_number(&policy->limits.workspace_size_bytes, 0);
+        default_number(&policy->limits.trail_size_bytes, AUDIT_TRAIL_SIZE_DEFAULT);
+        default_number(&policy->limits.trail_rate_bytes, AUDIT_TRAIL_RATE_DEFAULT);
         if ((r = default_string(&policy->canaries, "false")) < 0 ||
             (r = default_string(&policy->risk.engine, "on")) < 0)
                 return r;

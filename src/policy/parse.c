@@ -15,6 +15,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "audit/trail.h"
 #include "policy/parse_units.h"
 #include "util/cleanup.h"
 
@@ -49,6 +50,8 @@ struct field {
         enum policy_key origin;       /* remember where this key was written */
         bool marks_present;           /* FIELD_SECTION: sets the bool at `offset` */
         uint64_t minimum;             /* FIELD_SIZE: smallest non-zero value that can work */
+        uint64_t min;                 /* FIELD_SIZE: the least value accepted, 0 included */
+        const char *min_text;         /* and how to say it */
 };
 
 #define AT(member) offsetof(struct reins_policy, member)
@@ -182,6 +185,19 @@ static const struct field limits_fields[] = {
      .kind = FIELD_SIZE,
      .offset = AT(limits.workspace_size_bytes),
      .minimum = 1 << 20},
+    /* the trail keeps its last AUDIT_ROOM_PRIORITY bytes for the records
+     * that say what happened, and a rate below a few records a second
+     * would record nothing */
+    {.name = "trail_size",
+     .kind = FIELD_SIZE,
+     .offset = AT(limits.trail_size_bytes),
+     .min = AUDIT_TRAIL_SIZE_MIN,
+     .min_text = "1MiB"},
+    {.name = "trail_rate",
+     .kind = FIELD_SIZE,
+     .offset = AT(limits.trail_rate_bytes),
+     .min = AUDIT_TRAIL_RATE_MIN,
+     .min_text = "64KiB"},
     {0},
 };
 
@@ -626,6 +642,8 @@ static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const cha
         case FIELD_DURATION:
         case FIELD_CPUS:
                 r = get_number(ctx, node, key, field, (uint64_t *)destination(ctx, field));
+                if (r == 0 && field->min && *(uint64_t *)destination(ctx, field) < field->min)
+                        r = fail(ctx, node, key, "must be at least %s", field->min_text);
                 break;
         case FIELD_LIST:
                 r = parse_list(ctx, node, key, field);

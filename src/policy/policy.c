@@ -27,6 +27,8 @@ struct reins_policy *policy_layer_new(void)
             .open_files = POLICY_UNSET,
             .tmp_size_bytes = POLICY_UNSET,
             .workspace_size_bytes = POLICY_UNSET,
+            .trail_size_bytes = POLICY_UNSET,
+            .trail_rate_bytes = POLICY_UNSET,
         };
         policy->approvals.timeout_ms = POLICY_UNSET;
         policy->risk.half_life_ms = POLICY_UNSET;

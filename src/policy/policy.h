@@ -40,6 +40,8 @@ struct policy_limits {
         uint64_t open_files;           /* RLIMIT_NOFILE; 0 = inherit */
         uint64_t tmp_size_bytes;       /* size of the private /tmp tmpfs; 0 = kernel default */
         uint64_t workspace_size_bytes; /* overlay mode: cap on the session's copy; 0 = none */
+        uint64_t trail_size_bytes;     /* the audit trail's size cap */
+        uint64_t trail_rate_bytes;     /* bytes a second of ordinary trail records */
 };
 
 struct reins_policy {

@@ -135,6 +135,7 @@ WEAK = {
     "memhog": Weak("limits", ("memory",)),
     "fd_exhaustion": Weak("limits", ("open_files",)),
     "disk_fill": Weak("limits", ("tmp_size",)),
+    "trail_flood": Weak("trail", ("trail_size",)),
     "orphan": Weak("pdeathsig", ("survivors",)),
     "timeout": Weak("timeout", ("still_running",)),
     "env": Weak("env", ("AWS_SECRET_ACCESS_KEY", "ANTHROPIC_API_KEY", "proc_environ")),

@@ -168,3 +168,30 @@ def test_wall_clock_limit(sandbox, user):
     if not WEAK_MODE:
         assert p.returncode == 124, f"exit {p.returncode}, stderr {err!r}"
         assert b"timeout" in err, err
+
+
+def test_trail_flood(sandbox, user):
+    """ESCAPES.md "supervisor exhaustion": execs with 1.8 MB of argv each from
+    a readonly session under `limits.trail_size: 1MiB` leave a trail of at
+    most 1 MiB that still verifies (argv cut with its length and hash, the
+    records past the cap counted in a `limit` record)."""
+    d, policy = write_policy(user, "version: 1\nname: escape-trail\nextends: readonly\n"
+                                   "limits:\n  trail_size: 1MiB\n")
+    trail = d / "trail.jsonl"
+    flood = ("import subprocess\n"
+             "for i in range(24):\n"
+             "    subprocess.run(['/bin/true'] + ['x' * 60000 + str(i)] * 30)\n")
+    try:
+        r = sandbox.run(["python3", "-c", flood], key="trail_flood",
+                        opts=["-q", "-p", str(policy), "--audit", str(trail)])
+        size = trail.stat().st_size if trail.exists() else 0
+        reins = sandbox.argv([])[len(sandbox.user.prefix)]
+        v = subprocess.run([*sandbox.user.prefix, reins, "audit", "verify", str(trail)],
+                           env=sandbox.env(), capture_output=True, text=True, timeout=120)
+    finally:
+        rm_tree(d)
+    host_healthy()
+    if r.returncode != 0:
+        pytest.fail(f"the flood did not run: {describe(r)}")
+    judge("trail_flood", {"trail_size": (size > 1 << 20 or v.returncode != 0,
+                                         f"{size} bytes, verify: {v.stdout.strip()}")}, user)

@@ -386,7 +386,12 @@ static const struct error_case error_cases[] = {
      "network, exec, env, limits, syscalls, rules, canaries, risk, approvals)"},
     {"version: 1\nlimits:\n  memory: 1GiB\n  swap: 0\n", EINVAL,
      "4: limits.swap: unknown key (expected one of: memory, pids, cpus, wall_time, "
-     "open_files, tmp_size, workspace_size)"},
+     "open_files, tmp_size, workspace_size, trail_size, trail_rate)"},
+    /* the trail's bounds have floors */
+    {"version: 1\nlimits:\n  trail_size: 512KiB\n", EINVAL,
+     "3: limits.trail_size: must be at least 1MiB"},
+    {"version: 1\nlimits:\n  trail_rate: 1KiB\n", EINVAL,
+     "3: limits.trail_rate: must be at least 64KiB"},
     /* wrong types */
     {"version: 1\nfilesystem:\n  read: /usr\n", EINVAL,
      "3: filesystem.read: expected a list, got a single value '/usr' (write [/usr])"},
