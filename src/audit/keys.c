@@ -51,8 +51,30 @@ void audit_key_wipe(struct audit_key *key)
         sodium_memzero(key, sizeof(*key));
 }
 
+/* Set once the session key is certified (audit/session_key.h): this
+ * process parses untrusted bytes from then on and must not hold the user's
+ * key again. A guard against our own mistakes, not against code running in
+ * the process: such code could read the key file itself (README: "same-user
+ * forgery"). */
+static bool audit_key_sealed;
+
+void audit_key_seal(void)
+{
+        audit_key_sealed = true;
+}
+
+static int audit_key_refuse_sealed(const char *path, struct reins_error *err)
+{
+        return reins_error_set(err, EPERM,
+                               "audit key %s: not loaded in a process that parses what the "
+                               "sandbox sends (this session signs with its certified session key)",
+                               path);
+}
+
 int audit_key_load_file(const char *path, struct audit_key *key, struct reins_error *err)
 {
+        if (audit_key_sealed)
+                return audit_key_refuse_sealed(path, err);
         if (sodium_init() < 0)
                 return reins_error_set(err, EIO, "libsodium failed to initialise");
         cleanup_fd int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -119,6 +141,8 @@ static int audit_key_create(const char *dir, const char *path, struct reins_erro
 
 int audit_key_load(struct audit_key *key, bool create, struct reins_error *err)
 {
+        if (audit_key_sealed)
+                return audit_key_refuse_sealed(AUDIT_KEY_FILE, err);
         cleanup_free char *dir = NULL;
         int r = audit_config_dir(&dir, create, err);
         if (r < 0)

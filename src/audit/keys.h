@@ -27,6 +27,10 @@ int audit_key_load_file(const char *path, struct audit_key *key, struct reins_er
 
 void audit_key_wipe(struct audit_key *key);
 
+/* From now on audit_key_load* refuse (-EPERM): the process is about to
+ * parse bytes the sandbox controls (audit/session_key.h). */
+void audit_key_seal(void);
+
 /* Lower-case hex of `length` bytes into out (2*length+1 bytes). */
 void audit_hex(const unsigned char *bytes, size_t length, char *out);
 /* Parse exactly 2*length hex digits; 0 or -EINVAL. */

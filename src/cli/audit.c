@@ -28,6 +28,8 @@ enum {
         AUDIT_EXIT_UNSEALED = 6,
         AUDIT_EXIT_SIGNATURE = 7,
         AUDIT_EXIT_KEY = 8,
+        AUDIT_EXIT_CERTIFICATE = 9,
+        AUDIT_EXIT_ANCHOR = 10,
 };
 
 static void audit_usage(FILE *out)
@@ -66,6 +68,10 @@ static void audit_usage(FILE *out)
                 "     end); what is there was checked\n"
                 "  7  a checkpoint signature is invalid\n"
                 "  8  signed by a key other than the trusted one\n"
+                "  9  a checkpoint's key has no valid session certificate (signed by a key\n"
+                "     the user key did not certify, or a certificate for another session)\n"
+                "  10 the trail does not match its anchor (--anchor): re-signed, cut short\n"
+                "     or deleted\n"
                 "  125 the trail could not be read\n");
 }
 
@@ -300,6 +306,8 @@ static int audit_exit_status(enum audit_verdict verdict)
                 return AUDIT_EXIT_SIGNATURE;
         case AUDIT_UNTRUSTED_KEY:
                 return AUDIT_EXIT_KEY;
+        case AUDIT_BAD_CERTIFICATE:
+                return AUDIT_EXIT_CERTIFICATE;
         }
         return AUDIT_EXIT_ALTERED;
 }
