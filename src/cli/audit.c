@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/anchor.h"
 #include "audit/bench.h"
 #include "audit/clock.h"
 #include "audit/export.h"
@@ -14,6 +15,7 @@
 #include "audit/keys.h"
 #include "audit/locate.h"
 #include "audit/trail.h"
+#include "audit/trail_internal.h"
 #include "audit/verify.h"
 #include "cli/cli.h"
 #include "policy/parse_units.h"
@@ -39,6 +41,7 @@ static void audit_usage(FILE *out)
                 "                        [--json]\n"
                 "       reins audit tail [-f] [-n N]\n"
                 "       reins audit verify [SESSION|FILE] [--key HEX | --any-key]\n"
+                "                          [--anchor FILE|URL]\n"
                 "       reins audit export --format ocsf|syslog|cef [SESSION|FILE] [--type TYPE]\n"
                 "                          [--since WHEN]\n"
                 "\n"
@@ -54,7 +57,13 @@ static void audit_usage(FILE *out)
                 "         every trail, including sessions that start later.\n"
                 "verify   recompute the hash chain, every checkpoint's Merkle root and Ed25519\n"
                 "         signature. Checkpoints must be signed by your key\n"
-                "         (~/.config/reins/audit-ed25519.key), by --key HEX, or --any-key.\n"
+                "         (~/.config/reins/audit-ed25519.key), by --key HEX, or --any-key:\n"
+                "         directly (older trails), or through the session certificate of\n"
+                "         session.start that vouches for the session's own signing key.\n"
+                "         --anchor FILE|URL: also compare the trail with the certificate and\n"
+                "         checkpoints anchored while it was written (reins run --anchor); a\n"
+                "         re-signed, cut or deleted trail is named. Without SESSION|FILE, every\n"
+                "         session the anchor holds is checked against its default trail.\n"
                 "export   OCSF JSON lines, RFC 5424 syslog lines or CEF lines on stdout.\n"
                 "\n"
                 "verify exit status:\n"
@@ -127,7 +136,7 @@ static int audit_print_record(const json_t *record, bool as_json, bool colour)
 struct audit_options {
         struct audit_filter filter;
         bool json, follow, any_key;
-        const char *format, *key, *target;
+        const char *format, *key, *target, *anchor;
         long count;
 };
 
@@ -140,7 +149,8 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
                 OPT_FORMAT,
                 OPT_KEY,
                 OPT_ANY_KEY,
-                OPT_FINDINGS
+                OPT_FINDINGS,
+                OPT_ANCHOR
         };
         static const struct option options[] = {
             {"type", required_argument, NULL, OPT_TYPE},
@@ -150,6 +160,7 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
             {"format", required_argument, NULL, OPT_FORMAT},
             {"key", required_argument, NULL, OPT_KEY},
             {"any-key", no_argument, NULL, OPT_ANY_KEY},
+            {"anchor", required_argument, NULL, OPT_ANCHOR},
             {"follow", no_argument, NULL, 'f'},
             {"lines", required_argument, NULL, 'n'},
             {"help", no_argument, NULL, 'h'},
@@ -186,6 +197,9 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
                         break;
                 case OPT_ANY_KEY:
                         o->any_key = true;
+                        break;
+                case OPT_ANCHOR:
+                        o->anchor = optarg;
                         break;
                 case 'f':
                         o->follow = true;
@@ -312,21 +326,20 @@ static int audit_exit_status(enum audit_verdict verdict)
         return AUDIT_EXIT_ALTERED;
 }
 
-static int audit_verify(int argc, char **argv)
+/* The user's public key, hex, as the trust anchor: --key, else the user's
+ * own key (none: ""). -1 on a usage error, -2 on a failure (printed). */
+static int audit_trusted_key(const struct audit_options *o, char trusted[65])
 {
-        struct audit_options o = {0};
-        if (audit_parse_options(argc, argv, &o) < 0)
-                return EXIT_REINS_USAGE;
         struct reins_error err = {0};
-        char trusted[65] = "";
         unsigned char raw[crypto_sign_PUBLICKEYBYTES];
-        if (o.key) {
-                if (audit_unhex(o.key, raw, sizeof(raw)) < 0) {
+        trusted[0] = '\0';
+        if (o->key) {
+                if (audit_unhex(o->key, raw, sizeof(raw)) < 0) {
                         fprintf(stderr, "reins: --key: expected 64 hex digits\n");
-                        return EXIT_REINS_USAGE;
+                        return -1;
                 }
                 audit_hex(raw, sizeof(raw), trusted);
-        } else if (!o.any_key) {
+        } else if (!o->any_key) {
                 struct audit_key key;
                 int r = audit_key_load(&key, false, &err);
                 if (r == 0)
@@ -334,26 +347,150 @@ static int audit_verify(int argc, char **argv)
                 audit_key_wipe(&key);
                 if (r < 0 && r != -ENOENT) {
                         fprintf(stderr, "reins: %s\n", err.message);
-                        return EXIT_REINS_FAILED;
+                        return -2;
                 }
         }
-        cleanup_free char *path = NULL;
-        struct audit_verify_result result;
-        if (audit_locate(o.target, &path, &err) < 0 ||
-            audit_verify_file(path, trusted[0] ? trusted : NULL, &result, &err) < 0) {
+        return 0;
+}
+
+/* The session a trail belongs to: its first record's, else its file name. */
+static void audit_trail_session(const char *path, const char *data, size_t length, char *out,
+                                size_t size)
+{
+        const char *newline = memchr(data, '\n', length);
+        json_t *first = newline ? json_loadb(data, (size_t)(newline - data), 0, NULL) : NULL;
+        const char *session = json_string_value(json_object_get(first, "session"));
+        if (session) {
+                snprintf(out, size, "%s", session);
+        } else {
+                const char *base = strrchr(path, '/');
+                snprintf(out, size, "%s", base ? base + 1 : path);
+                char *dot = strstr(out, AUDIT_TRAIL_SUFFIX);
+                if (dot)
+                        *dot = '\0';
+        }
+        json_decref(first);
+}
+
+static int audit_anchor_status(enum audit_anchor_verdict verdict)
+{
+        return verdict == AUDIT_ANCHOR_MATCH ? 0 : AUDIT_EXIT_ANCHOR;
+}
+
+/* One anchored session whose trail is the default one, or gone. */
+struct audit_anchor_walk {
+        const char *anchor_where, *anchor, *trusted;
+        size_t anchor_length;
+        const char *only; /* a session id or prefix; NULL: all */
+        size_t matched;
+        int status;
+};
+
+static bool audit_anchor_one(void *ctx, const char *session)
+{
+        struct audit_anchor_walk *w = ctx;
+        if (w->only && strncmp(session, w->only, strlen(w->only)) != 0)
+                return true;
+        w->matched++;
+        struct reins_error err = {0};
+        cleanup_free char *path = audit_trail_default_path(session, &err);
+        char *data = NULL;
+        size_t length = 0;
+        bool present = path && audit_read_file(path, &data, &length, &err) == 0;
+        struct audit_anchor_result result;
+        int status = 0;
+        if (present) {
+                struct audit_verify_result verified;
+                audit_verify_buffer(data, length, w->trusted[0] ? w->trusted : NULL, &verified);
+                printf("%s: %s\n", path, verified.message);
+                status = audit_exit_status(verified.verdict);
+        }
+        audit_anchor_check(w->anchor, w->anchor_length, session, present ? data : NULL, length,
+                           w->trusted[0] ? w->trusted : NULL, &result);
+        printf("%s: %s: %s\n", present ? path : session, w->anchor_where, result.message);
+        if (status == 0)
+                status = audit_anchor_status(result.verdict);
+        if (w->status == 0)
+                w->status = status;
+        free(data);
+        return true;
+}
+
+static int audit_verify(int argc, char **argv)
+{
+        struct audit_options o = {0};
+        if (audit_parse_options(argc, argv, &o) < 0)
+                return EXIT_REINS_USAGE;
+        struct reins_error err = {0};
+        char trusted[65] = "";
+        int k = audit_trusted_key(&o, trusted);
+        if (k < 0)
+                return k == -1 ? EXIT_REINS_USAGE : EXIT_REINS_FAILED;
+        cleanup_free char *anchor = NULL;
+        size_t anchor_length = 0;
+        if (o.anchor && audit_anchor_read(o.anchor, &anchor, &anchor_length, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 return EXIT_REINS_FAILED;
         }
+        cleanup_free char *path = NULL;
+        if (audit_locate(o.target, &path, &err) < 0) {
+                if (!anchor || !o.target) {
+                        fprintf(stderr, "reins: %s\n", err.message);
+                        return EXIT_REINS_FAILED;
+                }
+                /* no such trail: the anchor may remember the session */
+                struct audit_anchor_walk walk = {.anchor_where = o.anchor,
+                                                 .anchor = anchor,
+                                                 .anchor_length = anchor_length,
+                                                 .trusted = trusted,
+                                                 .only = o.target};
+                audit_anchor_sessions(anchor, anchor_length, audit_anchor_one, &walk);
+                if (walk.matched == 0) {
+                        fprintf(stderr, "reins: %s (and the anchor holds no such session)\n",
+                                err.message);
+                        return EXIT_REINS_FAILED;
+                }
+                return walk.status;
+        }
+        if (anchor && !o.target) {
+                struct audit_anchor_walk walk = {.anchor_where = o.anchor,
+                                                 .anchor = anchor,
+                                                 .anchor_length = anchor_length,
+                                                 .trusted = trusted};
+                audit_anchor_sessions(anchor, anchor_length, audit_anchor_one, &walk);
+                if (walk.matched == 0)
+                        printf("%s: holds no session certificate\n", o.anchor);
+                return walk.matched ? walk.status : AUDIT_EXIT_ANCHOR;
+        }
+        char *data = NULL;
+        size_t length = 0;
+        struct audit_verify_result result;
+        if (sodium_init() < 0 || audit_read_file(path, &data, &length, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message[0] ? err.message : "libsodium");
+                return EXIT_REINS_FAILED;
+        }
+        audit_verify_buffer(data, length, trusted[0] ? trusted : NULL, &result);
+        int status = audit_exit_status(result.verdict);
+        printf("%s: %s\n", path, result.message);
         if (result.verdict == AUDIT_INTACT && !trusted[0] && !o.any_key) {
                 /* no trust anchor: a forger could re-sign with a key of his own */
-                printf("%s: %s\n", path, result.message);
                 printf("%s: signed by key %s, but you have no audit key to compare it with: "
                        "pass --key HEX (or --any-key)\n",
                        path, result.key);
-                return AUDIT_EXIT_KEY;
+                status = AUDIT_EXIT_KEY;
         }
-        printf("%s: %s\n", path, result.message);
-        return audit_exit_status(result.verdict);
+        if (anchor) {
+                char session[128];
+                audit_trail_session(path, data, length, session, sizeof(session));
+                struct audit_anchor_result anchored;
+                audit_anchor_check(anchor, anchor_length, session, data, length,
+                                   trusted[0] ? trusted : NULL, &anchored);
+                printf("%s: %s: %s\n", path, o.anchor, anchored.message);
+                if (status == 0)
+                        status = audit_anchor_status(anchored.verdict);
+        }
+        free(data);
+        return status;
 }
 
 static bool audit_tail_print(void *ctx, const json_t *record)

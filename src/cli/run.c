@@ -18,9 +18,12 @@
 #include "govern/canary.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
+#include "audit/anchor.h"
 #include "audit/changes.h"
 #include "audit/runtime.h"
+#include "audit/session_key.h"
 #include "audit/trail.h"
+#include "audit/trail_internal.h"
 #include "util/json_text.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
@@ -54,6 +57,10 @@ struct run_args {
         struct canary_set canaries; /* planted when the policy asks */
         struct plan_options plan;
         bool quiet;
+        struct reins_strv anchors;          /* --anchor SPEC */
+        struct audit_anchor *anchor;        /* opened, when any */
+        struct audit_session_signer signer; /* this session's certified key */
+        bool certified;
 };
 
 enum {
@@ -74,39 +81,46 @@ enum {
         OPT_EVENTS,
         OPT_AUDIT,
         OPT_TOKEN,
+        OPT_ANCHOR,
 };
 
 static void run_usage(FILE *out)
 {
-        fprintf(out, "usage: reins run [OPTIONS] -- COMMAND [ARGS...]\n"
-                     "\n"
-                     "  -p, --policy FILE|PRESET   policy file or preset (default: default)\n"
-                     "  -w, --workspace DIR        workspace, bound read-write (default: .)\n"
-                     "      --workspace-mode MODE  direct | readonly\n"
-                     "      --ro PATH              also bind PATH read-only (repeatable)\n"
-                     "      --rw PATH              also bind PATH read-write (repeatable)\n"
-                     "      --env NAME[=VALUE]     pass or set an environment variable\n"
-                     "      --memory SIZE          memory limit (e.g. 512MiB)\n"
-                     "      --pids N               process limit\n"
-                     "      --cpus N               cpu limit (e.g. 1.5)\n"
-                     "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
-                     "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
-                     "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
-                     "      --events FD|FILE       stream every event as JSON lines\n"
-                     "      --audit PATH           write the audit trail there (default: under\n"
-                     "                             $XDG_STATE_HOME/reins/trails)\n"
-                     "      --resume SESSION       continue in a copy-on-write session\n"
-                     "      --token FILE           run with a delegation token's rights\n"
-                     "                             (policy ∩ token; the token is bound to\n"
-                     "                             this session)\n"
-                     "      --parallel N           N copy-on-write runs at once; prints their ids\n"
-                     "      --strict               refuse rather than fall back to rlimits\n"
-                     "      --allow-degraded       run even if a protection is unavailable\n"
-                     "  -q, --quiet                no notes on stderr\n"
-                     "  -v, --verbose              print the sandbox plan on stderr\n"
-                     "\n"
-                     "Exit status: the command's; 128+N on signal N; 124 timeout;\n"
-                     "125 reins failed; 126 not executable; 127 not found.\n");
+        fprintf(out,
+                "usage: reins run [OPTIONS] -- COMMAND [ARGS...]\n"
+                "\n"
+                "  -p, --policy FILE|PRESET   policy file or preset (default: default)\n"
+                "  -w, --workspace DIR        workspace, bound read-write (default: .)\n"
+                "      --workspace-mode MODE  direct | readonly\n"
+                "      --ro PATH              also bind PATH read-only (repeatable)\n"
+                "      --rw PATH              also bind PATH read-write (repeatable)\n"
+                "      --env NAME[=VALUE]     pass or set an environment variable\n"
+                "      --memory SIZE          memory limit (e.g. 512MiB)\n"
+                "      --pids N               process limit\n"
+                "      --cpus N               cpu limit (e.g. 1.5)\n"
+                "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
+                "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
+                "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
+                "      --events FD|FILE       stream every event as JSON lines\n"
+                "      --audit PATH           write the audit trail there (default: under\n"
+                "                             $XDG_STATE_HOME/reins/trails)\n"
+                "      --anchor FILE|URL      also send the session certificate and every\n"
+                "                             checkpoint there as they are made: a FILE\n"
+                "                             (appended), syslog:unix:PATH,\n"
+                "                             syslog:udp:HOST:PORT or http://HOST:PORT/PATH\n"
+                "                             (repeatable; see 'reins audit verify --anchor')\n"
+                "      --resume SESSION       continue in a copy-on-write session\n"
+                "      --token FILE           run with a delegation token's rights\n"
+                "                             (policy ∩ token; the token is bound to\n"
+                "                             this session)\n"
+                "      --parallel N           N copy-on-write runs at once; prints their ids\n"
+                "      --strict               refuse rather than fall back to rlimits\n"
+                "      --allow-degraded       run even if a protection is unavailable\n"
+                "  -q, --quiet                no notes on stderr\n"
+                "  -v, --verbose              print the sandbox plan on stderr\n"
+                "\n"
+                "Exit status: the command's; 128+N on signal N; 124 timeout;\n"
+                "125 reins failed; 126 not executable; 127 not found.\n");
 }
 
 static int run_push(struct reins_strv *v, const char *value)
@@ -140,6 +154,7 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"events", required_argument, NULL, OPT_EVENTS},
             {"audit", required_argument, NULL, OPT_AUDIT},
             {"token", required_argument, NULL, OPT_TOKEN},
+            {"anchor", required_argument, NULL, OPT_ANCHOR},
             {"parallel", required_argument, NULL, OPT_PARALLEL},
             {"quiet", no_argument, NULL, 'q'},
             {"verbose", no_argument, NULL, 'v'},
@@ -203,6 +218,10 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                         break;
                 case OPT_TOKEN:
                         args->token_file = optarg;
+                        break;
+                case OPT_ANCHOR:
+                        if (run_push(&args->anchors, optarg) < 0)
+                                return EXIT_REINS_FAILED;
                         break;
                 case OPT_RESUME:
                         args->resume = optarg;
@@ -390,7 +409,7 @@ static int run_open_trail(struct run_args *args)
                         path = NULL;
                 free(dir);
         }
-        if (!path || audit_trail_open(path, &args->trail, &err) < 0) {
+        if (!path || audit_trail_open_with_key(path, &args->signer.key, &args->trail, &err) < 0) {
                 fprintf(stderr, "reins: cannot write the audit trail%s%s: %s (use --audit PATH)\n",
                         path ? " " : "", path ? path : "",
                         err.message[0] ? err.message : "out of memory");
@@ -398,6 +417,9 @@ static int run_open_trail(struct run_args *args)
                 return -1;
         }
         free(path);
+        if (args->anchor)
+                audit_trail_set_checkpoint_hook(args->trail, audit_anchor_checkpoint_hook,
+                                                args->anchor);
         clock_gettime(CLOCK_MONOTONIC, &args->last_flush);
         return event_bus_add_sink(&args->events, audit_trail_sink, args->trail);
 }
@@ -424,6 +446,60 @@ static void run_close_trail(struct run_args *args)
         if (args->trail && audit_trail_close(args->trail, &err) < 0)
                 fprintf(stderr, "reins: closing the audit trail: %s\n", err.message);
         args->trail = NULL;
+        const char *why = NULL;
+        uint64_t lost = audit_anchor_failures(args->anchor, &why);
+        if (lost)
+                fprintf(stderr, "reins: warning: %llu anchor entr%s not delivered (first: %s)\n",
+                        (unsigned long long)lost, lost == 1 ? "y" : "ies", why);
+}
+
+/* Session certificates outlive the session's wall-clock limit by an hour;
+ * a session without one gets a year. */
+#define RUN_CERT_MARGIN_S  3600ULL
+#define RUN_CERT_DEFAULT_S (366ULL * 24 * 3600)
+
+/* Before the first byte the sandbox controls is parsed (the control and
+ * agent sockets, the proxy, a resumed workspace): certify a session key
+ * with the user's key and drop the user's key for good. From here on a bug
+ * in the parsers can at worst yield the session key, which signs this
+ * session's checkpoints and nothing else. Then the anchors: a session
+ * asked to anchor its trail does not start when no anchor takes the
+ * certificate. */
+static int run_certify_session(struct run_args *args, const struct reins_plan *plan,
+                               struct reins_error *err)
+{
+        uint64_t validity = plan->limits.wall_time_ms
+                                ? plan->limits.wall_time_ms / 1000 + RUN_CERT_MARGIN_S
+                                : RUN_CERT_DEFAULT_S;
+        int r = audit_session_signer_new(args->session, plan->policy_sha256, "run", validity,
+                                         &args->signer, err);
+        if (r < 0)
+                return reins_error_prefix(err, "certifying the session key"), r;
+        args->certified = true;
+        for (size_t i = 0; i < args->anchors.count; i++)
+                if ((r = audit_anchor_add(&args->anchor, args->anchors.items[i], err)) < 0)
+                        return r;
+        if (args->anchor) {
+                json_t *entry = audit_anchor_cert_entry(&args->signer.cert);
+                r = entry ? audit_anchor_send(args->anchor, entry, err)
+                          : reins_error_set(err, ENOMEM, "out of memory");
+                json_decref(entry);
+                if (r < 0)
+                        return reins_error_prefix(err, "refusing to start unanchored"), r;
+        }
+        return 0;
+}
+
+/* session.start's identity members, with the session certificate. */
+static json_t *run_session_identity(struct run_args *args)
+{
+        json_t *identity = run_govern_identity(&args->govern);
+        if (!identity)
+                identity = json_object();
+        if (identity && args->certified)
+                json_object_set_new(identity, AUDIT_CERT_FIELD,
+                                    audit_session_cert_to_json(&args->signer.cert));
+        return identity;
 }
 
 /* The session id and where events go (-v: stderr). */
@@ -519,7 +595,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         event_bus_release(&args->events);
         run_emit_session_start(&args->events, plan, &in, args->policy,
                                args->user_key[0] ? args->user_key : NULL,
-                               run_govern_identity(&args->govern));
+                               run_session_identity(args));
         json_t *info =
             json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
                       plan->policy_name, "command", json_text_array(plan->argv), "workspace",
@@ -618,6 +694,10 @@ int cli_run(int argc, char **argv)
                                 "network; there is no egress control\n");
         if (run_open_events(&args) < 0)
                 goto out;
+        if (run_certify_session(&args, plan, &err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
         struct run_govern_options govern = {
             .policy = policy,
             .plan = plan,
@@ -653,12 +733,15 @@ out:
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.extra_env);
         strv_free(&args.plan.allow_net);
+        strv_free(&args.anchors);
         event_bus_release(&args.events); /* whatever is still queued, to the sinks there are */
         run_close_trail(&args);
         event_bus_fini(&args.events);
         run_govern_finish(&args.govern); /* its control socket was a sink until here */
         run_risk_finish(&args.risk);     /* and so was the engine */
         canary_remove(&args.canaries);
+        audit_anchor_free(args.anchor);
+        audit_session_signer_wipe(&args.signer);
         free(args.trail_dir);
         if (args.event_stream)
                 fclose(args.event_stream);
