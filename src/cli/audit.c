@@ -432,6 +432,16 @@ static int audit_verify(int argc, char **argv)
                 fprintf(stderr, "reins: %s\n", err.message);
                 return EXIT_REINS_FAILED;
         }
+        if (anchor && !o.target) {
+                struct audit_anchor_walk walk = {.anchor_where = o.anchor,
+                                                 .anchor = anchor,
+                                                 .anchor_length = anchor_length,
+                                                 .trusted = trusted};
+                audit_anchor_sessions(anchor, anchor_length, audit_anchor_one, &walk);
+                if (walk.matched == 0)
+                        printf("%s: holds no session certificate\n", o.anchor);
+                return walk.matched ? walk.status : AUDIT_EXIT_ANCHOR;
+        }
         cleanup_free char *path = NULL;
         if (audit_locate(o.target, &path, &err) < 0) {
                 if (!anchor || !o.target) {
@@ -451,16 +461,6 @@ static int audit_verify(int argc, char **argv)
                         return EXIT_REINS_FAILED;
                 }
                 return walk.status;
-        }
-        if (anchor && !o.target) {
-                struct audit_anchor_walk walk = {.anchor_where = o.anchor,
-                                                 .anchor = anchor,
-                                                 .anchor_length = anchor_length,
-                                                 .trusted = trusted};
-                audit_anchor_sessions(anchor, anchor_length, audit_anchor_one, &walk);
-                if (walk.matched == 0)
-                        printf("%s: holds no session certificate\n", o.anchor);
-                return walk.matched ? walk.status : AUDIT_EXIT_ANCHOR;
         }
         char *data = NULL;
         size_t length = 0;
