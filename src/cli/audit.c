@@ -340,11 +340,9 @@ static int audit_trusted_key(const struct audit_options *o, char trusted[65])
                 }
                 audit_hex(raw, sizeof(raw), trusted);
         } else if (!o->any_key) {
-                struct audit_key key;
-                int r = audit_key_load(&key, false, &err);
+                int r = audit_user_public_key(raw, false, &err);
                 if (r == 0)
-                        audit_hex(key.public_key, sizeof(key.public_key), trusted);
-                audit_key_wipe(&key);
+                        audit_hex(raw, sizeof(raw), trusted);
                 if (r < 0 && r != -ENOENT) {
                         fprintf(stderr, "reins: %s\n", err.message);
                         return -2;
