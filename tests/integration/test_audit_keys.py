@@ -306,6 +306,9 @@ def test_resigned_trail_fails_against_the_anchor(caller, how):
     if how != "fresh-key-only":
         # the limit the anchor is for: with the user's key, a forgery verifies
         assert plain.returncode == INTACT, plain.stdout + plain.stderr
+    if how == "user-key-directly":
+        # how a trail from before session keys looks: it verifies, and says so
+        assert "older trail" in plain.stdout, plain.stdout
     v = caller.run(["audit", "verify", trail, "--anchor", anchor])
     assert v.returncode != INTACT, v.stdout + v.stderr
     if how != "fresh-key-only":
@@ -399,3 +402,56 @@ def test_unreachable_anchor_refuses_to_start(caller):
     assert r.returncode == 125, r.stderr
     assert "refusing to start unanchored" in r.stderr
     assert not (ws / "ran").exists()
+
+
+# --------------------------------------------------------------------------
+# the key at rest: locked on disk, unlocked in the kernel keyring
+
+
+def _keyring_works():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    KEYCTL_GET_PERSISTENT, SYS_KEYCTL = 22, 250  # x86_64
+    if os.uname().machine != "x86_64":
+        return True  # let the test find out
+    return libc.syscall(SYS_KEYCTL, KEYCTL_GET_PERSISTENT, -1, -2) >= 0
+
+
+@pytest.mark.skipif(not _keyring_works(), reason="no persistent kernel keyring on this host")
+def test_locked_key_lives_in_the_kernel_keyring(caller):
+    caller.run(["id"])  # creates the key
+    seed = user_seed(caller)
+    assert len(seed) == 32
+    ident = caller.run(["id", "--json"])
+    public = json.loads(ident.stdout)["public_key"]
+    r = caller.run(["id", "lock", "--passphrase-fd", "0"], input="correct horse\n")
+    assert r.returncode == 0, r.stderr
+    try:
+        on_disk = (Path(caller.home) / ".config/reins/audit-ed25519.key").read_bytes()
+        assert seed not in on_disk and len(on_disk) != 32  # the file holds no seed in clear
+        assert json.loads(caller.run(["id", "--json"]).stdout)["public_key"] == public
+        # unlocked in the keyring: sessions sign as before, under the same key
+        d = caller.mkdtemp()
+        r = run_session(caller, ["/bin/true"], "--audit", d / "a.jsonl")
+        assert r.returncode == 0, r.stderr
+        v = caller.run(["audit", "verify", d / "a.jsonl"])
+        assert v.returncode == INTACT, v.stdout + v.stderr
+        assert records(d / "a.jsonl")[0]["session_cert"]["user_key"] == public
+        # forgotten: nothing can sign, and the run says how to fix it
+        assert caller.run(["id", "forget"]).returncode == 0
+        ws = caller.workspace()
+        r = caller.sandbox(["/bin/sh", "-c", "touch ran"], ws=ws)
+        assert r.returncode == 125
+        assert "is locked: run 'reins id unlock'" in r.stderr
+        assert not (ws / "ran").exists()
+        # a wrong passphrase unlocks nothing; the right one does
+        r = caller.run(["id", "unlock", "--passphrase-fd", "0"], input="wrong\n")
+        assert r.returncode != 0 and "wrong passphrase" in r.stderr
+        r = caller.run(["id", "unlock", "--passphrase-fd", "0"], input="correct horse\n")
+        assert r.returncode == 0, r.stderr
+        r = run_session(caller, ["/bin/true"], "--audit", d / "b.jsonl")
+        assert r.returncode == 0, r.stderr
+        v = caller.run(["audit", "verify", d / "b.jsonl"])
+        assert v.returncode == INTACT, v.stdout + v.stderr
+    finally:
+        caller.run(["id", "forget"])
