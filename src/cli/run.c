@@ -465,8 +465,8 @@ static void run_close_trail(struct run_args *args)
  * session's checkpoints and nothing else. Then the anchors: a session
  * asked to anchor its trail does not start when no anchor takes the
  * certificate. */
-static int run_certify_session(struct run_args *args, const struct reins_plan *plan,
-                               struct reins_error *err)
+static int run_certify_session(struct run_args *args, const struct reins_policy *policy,
+                               const struct reins_plan *plan, struct reins_error *err)
 {
         uint64_t validity = plan->limits.wall_time_ms
                                 ? plan->limits.wall_time_ms / 1000 + RUN_CERT_MARGIN_S
@@ -476,6 +476,10 @@ static int run_certify_session(struct run_args *args, const struct reins_plan *p
         if (r < 0)
                 return reins_error_prefix(err, "certifying the session key"), r;
         args->certified = true;
+        /* the policy's anchors (audit.anchor), then --anchor's */
+        for (size_t i = 0; i < policy->audit.anchor.count; i++)
+                if ((r = audit_anchor_add(&args->anchor, policy->audit.anchor.items[i], err)) < 0)
+                        return r;
         for (size_t i = 0; i < args->anchors.count; i++)
                 if ((r = audit_anchor_add(&args->anchor, args->anchors.items[i], err)) < 0)
                         return r;
@@ -694,7 +698,7 @@ int cli_run(int argc, char **argv)
                                 "network; there is no egress control\n");
         if (run_open_events(&args) < 0)
                 goto out;
-        if (run_certify_session(&args, plan, &err) < 0) {
+        if (run_certify_session(&args, policy, plan, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }

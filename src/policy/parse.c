@@ -254,6 +254,15 @@ static const struct field risk_fields[] = {
     {0},
 };
 
+static const struct field audit_fields[] = {
+    {.name = "anchor",
+     .kind = FIELD_LIST,
+     .offset = AT(audit.anchor),
+     .check = policy_check_anchor,
+     .noun = "anchor"},
+    {0},
+};
+
 static const struct field root_fields[] = {
     {.name = "version", .kind = FIELD_VERSION},
     {.name = "name",
@@ -281,6 +290,7 @@ static const struct field root_fields[] = {
     {.name = "rules", .kind = FIELD_SECTION, .children = rules_fields},
     {.name = "canaries", .kind = FIELD_CHOICE, .offset = AT(canaries), .choices = canary_states},
     {.name = "risk", .kind = FIELD_SECTION, .children = risk_fields},
+    {.name = "audit", .kind = FIELD_SECTION, .children = audit_fields},
     {.name = "approvals",
      .kind = FIELD_SECTION,
      .children = approvals_fields,

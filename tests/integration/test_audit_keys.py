@@ -390,6 +390,18 @@ def test_syslog_anchors(caller):
         unix.close()
 
 
+def test_policy_anchor(caller):
+    d = caller.mkdtemp()
+    anchor, trail = d / "anchor.jsonl", d / "trail.jsonl"
+    policy = caller.write(d / "policy.yaml",
+                          f"version: 1\nextends: default\naudit:\n  anchor: [{anchor}]\n")
+    r = run_session(caller, ["/bin/true"], "-p", policy, "--audit", trail)
+    assert r.returncode == 0, r.stderr
+    v = caller.run(["audit", "verify", trail, "--anchor", anchor])
+    assert v.returncode == INTACT, v.stdout + v.stderr
+    assert "matches the anchor" in v.stdout
+
+
 def test_unreachable_anchor_refuses_to_start(caller):
     ws = caller.workspace()
     # a port nothing listens on: bind one, close it
