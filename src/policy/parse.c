@@ -290,13 +290,13 @@ static const struct field root_fields[] = {
     {.name = "rules", .kind = FIELD_SECTION, .children = rules_fields},
     {.name = "canaries", .kind = FIELD_CHOICE, .offset = AT(canaries), .choices = canary_states},
     {.name = "risk", .kind = FIELD_SECTION, .children = risk_fields},
-    {.name = "audit", .kind = FIELD_SECTION, .children = audit_fields},
     {.name = "approvals",
      .kind = FIELD_SECTION,
      .children = approvals_fields,
      .offset = AT(approvals.present),
      .marks_present = true,
      .origin = POLICY_KEY_APPROVALS},
+    {.name = "audit", .kind = FIELD_SECTION, .children = audit_fields},
     {0},
 };
 
