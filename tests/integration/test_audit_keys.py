@@ -259,6 +259,15 @@ def test_supervisor_memory_holds_no_user_seed(caller):
         # user's public key, raw) is there
         assert _memory_holds(proc.pid, public), "scan found not even the public key"
         assert not _memory_holds(proc.pid, seed), "the user's seed is in the supervisor"
+        # nor its expansion (SHA-512 of the seed: the scalar and the nonce
+        # prefix, which sign as well as the seed does)
+        expanded = hashlib.sha512(seed).digest()
+        scalar = bytearray(expanded[:32])
+        scalar[0] &= 248
+        scalar[31] &= 127
+        scalar[31] |= 64
+        for needle in (bytes(scalar), expanded[32:]):
+            assert not _memory_holds(proc.pid, needle), "the expanded user key is there"
     finally:
         proc.kill()
         proc.wait()
