@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#define AUDIT_CERT_SLACK_S 3600
+
 static void cert_time(time_t when, char out[AUDIT_TIME_MAX])
 {
         struct tm tm;
@@ -194,7 +196,9 @@ int audit_session_signer_from_key(const struct audit_key *user, const char *sess
                  policy_sha256 ? policy_sha256 : "");
         snprintf(c->purpose, sizeof(c->purpose), "%s", purpose);
         time_t now = time(NULL);
-        cert_time(now, c->not_before);
+        /* an hour of slack before: a clock stepped back by NTP during the
+         * session must not put its checkpoints outside the window */
+        cert_time(now - AUDIT_CERT_SLACK_S, c->not_before);
         cert_time(now + (time_t)validity_seconds, c->not_after);
         if (audit_session_cert_sign(c, user) < 0) {
                 audit_session_signer_wipe(out);

@@ -232,6 +232,8 @@ def _memory_holds(pid, needle):
             start, end = (int(x, 16) for x in fields[0].split("-"))
             if "r" not in fields[1] or (len(fields) > 5 and fields[5] in ("[vvar]", "[vsyscall]")):
                 continue
+            if end - start > 1 << 30:
+                continue  # a sanitizer's shadow, not the supervisor's data
             try:
                 mem.seek(start)
                 chunk = mem.read(end - start)
