@@ -89,7 +89,8 @@ def cert_message(c):
             s("not_before") + s("not_after") + s("policy_sha256") + s("purpose")).encode()
 
 
-def forge(trail, drop, user_private=None, signing_private=None, legacy=False):
+def forge(trail, drop, user_private=None, signing_private=None, legacy=False,
+          cert_session=None):
     """Drop the records `drop(record)` selects, re-chain, re-checkpoint
     (one final checkpoint) and re-sign: with `signing_private` under a fresh
     certificate signed by `user_private`, or (legacy) with the user key
@@ -107,6 +108,8 @@ def forge(trail, drop, user_private=None, signing_private=None, legacy=False):
                 cert = dict(r["session_cert"])
                 cert["session_key"] = raw_public(signing_private).hex()
                 cert["user_key"] = raw_public(user_private).hex()
+                if cert_session:
+                    cert["session"] = cert_session
                 cert["signature"] = user_private.sign(cert_message(cert)).hex()
                 r["session_cert"] = cert
         line = json.dumps(r, separators=(",", ":"), sort_keys=True).encode()
@@ -218,6 +221,22 @@ def test_checkpoint_by_an_uncertified_key_is_rejected(caller):
     v = caller.run(["audit", "verify", trail])
     assert v.returncode == CERTIFICATE, v.stdout + v.stderr
     assert "no certificate vouches" in v.stdout
+
+
+def test_certificate_for_another_session_is_rejected(caller):
+    """The user key certified a key for another session: it vouches for
+    nothing here, even re-chained and re-signed throughout."""
+    d = caller.mkdtemp()
+    trail = d / "trail.jsonl"
+    r = run_session(caller, ["/bin/true"], "--audit", trail)
+    assert r.returncode == 0, r.stderr
+    user = ed25519.Ed25519PrivateKey.from_private_bytes(user_seed(caller))
+    fresh = ed25519.Ed25519PrivateKey.generate()
+    save(caller, trail, forge(trail, lambda r: False, user_private=user, signing_private=fresh,
+                              cert_session="ffffffffffffffffffffffff"))
+    v = caller.run(["audit", "verify", trail])
+    assert v.returncode == CERTIFICATE, v.stdout + v.stderr
+    assert "is for session ffffffffffffffffffffffff" in v.stdout
 
 
 # --------------------------------------------------------------------------
