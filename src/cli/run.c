@@ -91,7 +91,8 @@ static void run_usage(FILE *out)
                 "\n"
                 "  -p, --policy FILE|PRESET   policy file or preset (default: default)\n"
                 "  -w, --workspace DIR        workspace, bound read-write (default: .)\n"
-                "      --workspace-mode MODE  direct | readonly\n"
+                "      --workspace-mode MODE  direct | readonly | overlay (copy-on-write: review\n"
+                "                             with reins diff, land with reins apply)\n"
                 "      --ro PATH              also bind PATH read-only (repeatable)\n"
                 "      --rw PATH              also bind PATH read-write (repeatable)\n"
                 "      --env NAME[=VALUE]     pass or set an environment variable\n"
@@ -693,6 +694,8 @@ int cli_run(int argc, char **argv)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
+        if (!args.quiet)
+                run_report_tracked_hidden(stderr, plan);
         if (plan->host_network && !args.quiet)
                 fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "
                                 "network; there is no egress control\n");
