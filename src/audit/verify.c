@@ -169,6 +169,17 @@ static bool verify_certificate(const json_t *record, size_t i, struct verify_cha
                            i, chain->cert.session, session ? session : "(none)");
                 return false;
         }
+        /* the policy the user's key vouched for is the one the session ran */
+        const char *policy =
+            json_string_value(json_object_get(json_object_get(record, "policy"), "sha256"));
+        if (chain->cert.policy_sha256[0] && policy &&
+            strcmp(policy, chain->cert.policy_sha256) != 0) {
+                verify_set(out, AUDIT_BAD_CERTIFICATE, i,
+                           "record %zu: the session certificate is for policy %.12s..., the "
+                           "record says policy %.12s...",
+                           i, chain->cert.policy_sha256, policy);
+                return false;
+        }
         audit_hex(chain->cert.user_key, sizeof(chain->cert.user_key), out->key);
         audit_hex(chain->cert.session_key, sizeof(chain->cert.session_key), out->session_key);
         if (trusted_key && strcasecmp(trusted_key, out->key) != 0) {

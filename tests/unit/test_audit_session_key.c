@@ -224,6 +224,33 @@ static void test_certificate_for_another_session(void **state)
         audit_session_signer_wipe(&s);
 }
 
+static void test_certificate_for_another_policy(void **state)
+{
+        (void)state;
+        struct audit_session_signer s;
+        new_signer(&user_key, SESSION, &s); /* certifies policy "ab" */
+        char path[256];
+        snprintf(path, sizeof(path), "%s/p%d.jsonl", tmpdir, counter++);
+        struct audit_trail *trail = NULL;
+        struct reins_error err = {0};
+        assert_int_equal(audit_trail_open_with_key(path, &s.key, &trail, &err), 0);
+        struct event_bus bus;
+        event_bus_init(&bus, SESSION);
+        event_bus_add_sink(&bus, audit_trail_sink, trail);
+        json_t *start = json_pack("{s:{s:s}}", "policy", "sha256", "cd");
+        json_object_set_new(start, AUDIT_CERT_FIELD, audit_session_cert_to_json(&s.cert));
+        event_emit(&bus, "session.start", start);
+        assert_int_equal(audit_trail_close(trail, &err), 0);
+        size_t length;
+        char *data = read_all(path, &length);
+        struct audit_verify_result r;
+        audit_verify_buffer(data, length, user_hex, &r);
+        assert_int_equal(r.verdict, AUDIT_BAD_CERTIFICATE);
+        assert_non_null(strstr(r.message, "for policy ab"));
+        free(data);
+        audit_session_signer_wipe(&s);
+}
+
 static void test_certificate_by_another_user(void **state)
 {
         (void)state;
@@ -379,6 +406,7 @@ int main(void)
             cmocka_unit_test(test_chain_verifies),
             cmocka_unit_test(test_uncertified_key_rejected),
             cmocka_unit_test(test_certificate_for_another_session),
+            cmocka_unit_test(test_certificate_for_another_policy),
             cmocka_unit_test(test_certificate_by_another_user),
             cmocka_unit_test(test_legacy_trail_still_verifies),
             cmocka_unit_test(test_anchor_check),
