@@ -30,6 +30,7 @@
 #include "sandbox/landlock.h"
 #include "sandbox/plan.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/self_seccomp.h"
 #include "sandbox/spawn.h"
 #include "sandbox/supervise.h"
 #include "sandbox/weaken.h"
@@ -581,6 +582,13 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         supervise_block_signals();
         if (spawn_sandbox(&in, &sandbox, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
+                goto out;
+        }
+        /* the sandbox is forked: from here on nothing in this process may
+         * reach the kernel keyring, where the user's key may be unlocked */
+        if (seccomp_forbid_keyring_self(&err) < 0) {
+                fprintf(stderr, "reins: %s\n", err.message);
+                spawn_kill(&sandbox);
                 goto out;
         }
         /* while the sandbox builds its root */

@@ -289,6 +289,11 @@ def test_supervisor_memory_holds_no_user_seed(caller):
         scalar[31] |= 64
         for needle in (bytes(scalar), expanded[32:]):
             assert not _memory_holds(proc.pid, needle), "the expanded user key is there"
+        # and it cannot ask the kernel keyring for it again: a seccomp
+        # filter of its own refuses keyctl (checked in the unit of the
+        # filter below; here: it is in force)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        assert "\nSeccomp:\t2" in status, status
     finally:
         proc.kill()
         proc.wait()
