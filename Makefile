@@ -22,9 +22,11 @@ OBJ      := $(SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: weak escape-weak all deps check unit integration escape asan-check demo bench format format-check clean
+.PHONY: weak escape-weak all deps check unit integration escape asan-check fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check clean
 
 all: $(BUILD)/reins
 
@@ -38,6 +40,13 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# A libFuzzer target: the library objects (built with coverage
+# instrumentation by the fuzz build below) and libFuzzer's main.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "$(CC) ... -fsanitize=fuzzer -o $@ $< (library objects) $(LDLIBS)"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 -include $(OBJ:.o=.d)
 
@@ -62,10 +71,33 @@ check: deps
 	$(MAKE) all
 	$(MAKE) format-check
 	$(MAKE) unit
+	$(MAKE) fuzz-check
 	$(MAKE) integration
 	$(MAKE) escape
 	$(MAKE) escape-weak
 	$(MAKE) asan-check
+
+# Fuzzing (libFuzzer, clang from Debian): every parser of bytes the agent
+# or a file controls, one target per parser in tests/fuzz. `fuzz-check`
+# replays the committed corpora and fuzzes each target FUZZ_CHECK_TIME
+# seconds; `fuzz` runs each FUZZ_TIME seconds (one after the other) and
+# reports executions per target. FUZZ_TARGETS="http sni" picks some.
+FUZZ_CFLAGS     := -O1 -g -fno-omit-frame-pointer -Wno-unknown-warning-option -Wno-error -fsanitize=fuzzer-no-link,address,undefined \
+                   -fno-sanitize-recover=all
+FUZZ_CHECK_TIME ?= 10
+FUZZ_TIME       ?= 600
+
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" \
+		LDFLAGS="-fsanitize=address,undefined" fuzz-bins
+
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz-check: fuzz-build
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_CHECK_TIME) $(FUZZ_TARGETS)
+
+fuzz: deps fuzz-build
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_TIME) $(FUZZ_TARGETS)
 
 demo: deps $(BUILD)/reins
 	@examples/rogue-agent/run-demo.sh $(abspath $(BUILD)/reins)
@@ -74,13 +106,13 @@ bench: deps $(BUILD)/reins
 	@bench/run.sh $(abspath $(BUILD)/reins)
 
 format:
-	clang-format -i $(SRC) $(shell find src tests/unit -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
+	clang-format -i $(SRC) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
 
 format-check:
-	@clang-format --dry-run --Werror $(SRC) $(shell find src tests/unit -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
+	@clang-format --dry-run --Werror $(SRC) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 # A deliberately weakened build (REINS_WEAKEN=...) used only to prove that
 # escape probes fail when a protection is off: `make escape-weak`.

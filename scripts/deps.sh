@@ -2,9 +2,9 @@
 # Install the Debian packages reins needs to build, test, demo and bench,
 # only those missing. As root it runs apt-get; otherwise it says what to run.
 set -euo pipefail
-packages=(build-essential pkg-config clang-format libseccomp-dev libsodium-dev libyaml-dev
+packages=(build-essential pkg-config clang-format clang libclang-rt-dev libseccomp-dev libsodium-dev libyaml-dev
           libcap-dev libjansson-dev libc-ares-dev libcmocka-dev python3 python3-pytest python3-cryptography bubblewrap util-linux procps
-          iproute2 curl socat git)
+          iproute2 curl socat git python3-pip python3-venv npm tmux)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

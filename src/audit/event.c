@@ -6,6 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/notice.h"
+#include "util/text_escape.h"
+
 void event_bus_init(struct event_bus *bus, const char *session)
 {
         memset(bus, 0, sizeof(*bus));
@@ -89,9 +92,11 @@ void event_emit(struct event_bus *bus, const char *type, json_t *fields)
 void event_sink_stderr(void *ctx, const json_t *event)
 {
         (void)ctx;
-        char *text = json_dumps(event, JSON_COMPACT | JSON_ENSURE_ASCII);
+        char *text = text_json_dumps(event, JSON_COMPACT);
         if (text) {
-                fprintf(stderr, "reins: event %s\n", text);
+                /* a notice (util/notice.h): framed for a raw terminal; the
+                 * JSON is ASCII already, its backslashes stay as they are */
+                notice_with(TEXT_ESCAPE_KEEP_BACKSLASH, "event %s", text);
                 free(text);
         }
 }

@@ -6,6 +6,7 @@
 
 #include "audit/clock.h"
 #include "audit/format.h"
+#include "util/text_escape.h"
 
 #ifndef REINS_VERSION
 #define REINS_VERSION "0.1"
@@ -44,7 +45,7 @@ static int64_t record_time_ms(const json_t *record)
 /* A value as text (audit/text.h), as a JSON string. */
 static json_t *ocsf_text(const json_t *value)
 {
-        struct audit_buffer b = {0};
+        struct audit_buffer b = {.ascii = true};
         audit_value_text(&b, value);
         char *s = audit_buffer_take(&b);
         json_t *out = json_string(s ? s : "");
@@ -111,7 +112,7 @@ static void ocsf_fill_class(json_t *out, const json_t *r, const struct ocsf_clas
 {
         const char *type = field_string(r, "type");
         if (c->class_uid == 1007) {
-                struct audit_buffer b = {0};
+                struct audit_buffer b = {.ascii = true};
                 audit_argv_text(&b, json_object_get(r, "argv"));
                 char *cmd = audit_buffer_take(&b);
                 json_t *process = json_object(), *file = json_object(), *parent = json_object();
@@ -182,7 +183,7 @@ json_t *audit_export_ocsf(const json_t *r)
         static const char *const severities[] = {"Unknown", "Informational", "Low", "Medium",
                                                  "High"};
         struct ocsf_class c = ocsf_classify(r);
-        struct audit_buffer message = {0};
+        struct audit_buffer message = {.ascii = true};
         audit_format_summary(&message, r);
         char *text = audit_buffer_take(&message);
         char uid[160];
@@ -267,7 +268,7 @@ static void export_key(struct audit_buffer *b, const char *key)
 
 static char *export_text(const json_t *value)
 {
-        struct audit_buffer b = {0};
+        struct audit_buffer b = {.ascii = true};
         audit_value_text(&b, value);
         return audit_buffer_take(&b);
 }
@@ -333,12 +334,18 @@ static void export_cef(struct audit_buffer *b, const json_t *r)
 {
         const char *type = field_string(r, "type");
         int severity = strcmp(type, "limit") == 0 ? 7 : audit_record_is_denial(r) ? 6 : 3;
-        struct audit_buffer name = {0};
+        struct audit_buffer name = {.ascii = true};
         audit_format_summary(&name, r);
+        /* the type is a value of the record like any other (whoever can
+         * write the trail chooses it): ASCII and control-free first */
+        struct audit_buffer class_id = {0};
+        audit_text_escape(&class_id, type, strlen(type));
         audit_buffer_adds(b, "CEF:0|reins|reins|");
         audit_cef_escape_header(b, REINS_VERSION, strlen(REINS_VERSION));
         audit_buffer_addc(b, '|');
-        audit_cef_escape_header(b, type, strlen(type));
+        if (class_id.data)
+                audit_cef_escape_header(b, class_id.data, class_id.length);
+        audit_buffer_free(&class_id);
         audit_buffer_addc(b, '|');
         if (name.data)
                 audit_cef_escape_header(b, name.data, name.length > 512 ? 512 : name.length);
@@ -374,7 +381,7 @@ static void export_cef(struct audit_buffer *b, const json_t *r)
                         skip = strcmp(key, mapped[i][0]) == 0;
                 if (skip)
                         continue;
-                struct audit_buffer k = {0};
+                struct audit_buffer k = {.ascii = true};
                 audit_buffer_adds(&k, "reins_");
                 export_key(&k, key);
                 if (k.data)
@@ -385,12 +392,10 @@ static void export_cef(struct audit_buffer *b, const json_t *r)
 
 char *audit_export_line(enum audit_export_format format, const json_t *record, const char *hostname)
 {
-        struct audit_buffer b = {0};
+        struct audit_buffer b = {.ascii = true};
         if (format == AUDIT_EXPORT_OCSF) {
                 json_t *ocsf = audit_export_ocsf(record);
-                char *line =
-                    ocsf ? json_dumps(ocsf, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
-                         : NULL;
+                char *line = ocsf ? text_json_dumps(ocsf, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
                 json_decref(ocsf);
                 return line;
         }

@@ -17,7 +17,8 @@
  * escaped in the header, '=' '\' and line breaks (\n, \r) in extension values.
  *
  * Values in syslog and CEF are first made ASCII and control-free with
- * audit/text.h's escaping, then escaped for the format. */
+ * audit/text.h's escaping (an ASCII buffer: characters above U+007F as
+ * \uNNNN), then escaped for the format. */
 #ifndef REINS_AUDIT_EXPORT_H
 #define REINS_AUDIT_EXPORT_H
 

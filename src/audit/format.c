@@ -9,6 +9,14 @@ static const char *record_string(const json_t *record, const char *key)
         return s ? s : "";
 }
 
+/* At most `max` bytes of a string field, escaped: a trail read here may
+ * have been written by anyone. */
+static void format_prefix(struct audit_buffer *b, const json_t *record, const char *key, size_t max)
+{
+        const char *s = record_string(record, key);
+        audit_text_escape(b, s, strnlen(s, max));
+}
+
 /* " LABEL VALUE" when the field is present. */
 static void format_field(struct audit_buffer *b, const json_t *record, const char *label,
                          const char *key)
@@ -78,9 +86,11 @@ void audit_format_summary(struct audit_buffer *b, const json_t *r)
                 format_field(b, r, "user ", "user");
                 format_field(b, r, "agent ", "agent");
                 format_field(b, policy, "policy ", "name");
-                const char *sha = record_string(policy, "sha256");
-                if (sha[0])
-                        audit_buffer_addf(b, " (sha256 %.12s)", sha);
+                if (record_string(policy, "sha256")[0]) {
+                        audit_buffer_adds(b, " (sha256 ");
+                        format_prefix(b, policy, "sha256", 12);
+                        audit_buffer_addc(b, ')');
+                }
                 if (json_is_true(json_object_get(r, "degraded")))
                         audit_buffer_adds(b, " DEGRADED");
                 format_field(b, r, "command: ", "command");
@@ -139,9 +149,10 @@ void audit_format_summary(struct audit_buffer *b, const json_t *r)
                 format_list(b, json_object_get(r, "modified"), "modified");
                 format_list(b, json_object_get(r, "deleted"), "deleted");
         } else if (strcmp(type, "checkpoint") == 0) {
-                audit_buffer_addf(b, "checkpoint: %lld records, root %.16s..., %s",
-                                  (long long)json_integer_value(json_object_get(r, "tree_size")),
-                                  record_string(r, "root"),
+                audit_buffer_addf(b, "checkpoint: %lld records, root ",
+                                  (long long)json_integer_value(json_object_get(r, "tree_size")));
+                format_prefix(b, r, "root", 16);
+                audit_buffer_addf(b, "..., %s",
                                   json_is_true(json_object_get(r, "final")) ? "final" : "signed");
         } else {
                 audit_text_escape(b, type, strlen(type));
@@ -175,7 +186,9 @@ char *audit_format_line(const json_t *record, bool colour)
         if (strlen(shown) > 10 && shown[10] == 'T')
                 shown[10] = ' ';
         audit_text_escape(&b, shown, strlen(shown));
-        audit_buffer_addf(&b, " %.8s #%lld ", record_string(record, "session"),
+        audit_buffer_addc(&b, ' ');
+        format_prefix(&b, record, "session", 8);
+        audit_buffer_addf(&b, " #%lld ",
                           (long long)json_integer_value(json_object_get(record, "seq")));
         if (colour)
                 audit_buffer_adds(&b, format_colour(record));

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text_escape.h"
+
 static bool buffer_grow(struct audit_buffer *b, size_t more)
 {
         if (b->failed)
@@ -72,14 +74,18 @@ char *audit_buffer_take(struct audit_buffer *b)
                 return NULL;
         }
         char *s = b->data ? b->data : strdup("");
+        bool ascii = b->ascii;
         memset(b, 0, sizeof(*b));
+        b->ascii = ascii;
         return s;
 }
 
 void audit_buffer_free(struct audit_buffer *b)
 {
         free(b->data);
+        bool ascii = b->ascii;
         memset(b, 0, sizeof(*b));
+        b->ascii = ascii;
 }
 
 char *audit_value_bytes(const json_t *value, size_t *length)
@@ -109,60 +115,44 @@ char *audit_value_bytes(const json_t *value, size_t *length)
         return bytes;
 }
 
-static void text_escape_byte(struct audit_buffer *b, unsigned char c, bool shell)
+/* Escaped bytes appended to b (util/text_escape.h does the escaping). */
+static void buffer_add_escaped(struct audit_buffer *b, const char *bytes, size_t length,
+                               unsigned flags)
 {
-        switch (c) {
-        case '\\':
-                audit_buffer_adds(b, "\\\\");
+        flags |= b->ascii ? TEXT_ESCAPE_ASCII : 0;
+        size_t needed = text_escape(NULL, 0, bytes, length, flags);
+        if (!buffer_grow(b, needed))
                 return;
-        case '\n':
-                audit_buffer_adds(b, "\\n");
-                return;
-        case '\r':
-                audit_buffer_adds(b, "\\r");
-                return;
-        case '\t':
-                audit_buffer_adds(b, "\\t");
-                return;
-        case '\'':
-                audit_buffer_adds(b, shell ? "\\'" : "'");
-                return;
-        default:
-                if (c >= 0x20 && c < 0x7f)
-                        audit_buffer_addc(b, (char)c);
-                else
-                        audit_buffer_addf(b, "\\x%02x", c);
-        }
+        b->length += text_escape(b->data + b->length, needed + 1, bytes, length, flags);
 }
 
 void audit_text_escape(struct audit_buffer *b, const char *bytes, size_t length)
 {
-        for (size_t i = 0; i < length; i++)
-                text_escape_byte(b, (unsigned char)bytes[i], false);
+        buffer_add_escaped(b, bytes, length, 0);
 }
 
 void audit_shell_quote(struct audit_buffer *b, const char *bytes, size_t length)
 {
-        bool plain = length > 0, quotable = true;
-        for (size_t i = 0; i < length; i++) {
+        bool plain = length > 0;
+        for (size_t i = 0; i < length && plain; i++) {
                 unsigned char c = (unsigned char)bytes[i];
-                if (c < 0x20 || c >= 0x7f || c == '\'')
-                        quotable = false;
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      strchr("-_./=:,+@%", c)))
-                        plain = false;
+                plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || strchr("-_./=:,+@%", c);
         }
         if (plain) {
                 audit_buffer_add(b, bytes, length);
-        } else if (quotable) {
+        } else if (!memchr(bytes, '\'', length) &&
+                   !text_escape_needed(bytes, length,
+                                       TEXT_ESCAPE_KEEP_BACKSLASH |
+                                           (b->ascii ? TEXT_ESCAPE_ASCII : 0))) {
                 /* inside '…' every byte but ' stands for itself */
                 audit_buffer_addc(b, '\'');
                 audit_buffer_add(b, bytes, length);
                 audit_buffer_addc(b, '\'');
         } else {
+                /* bash's $'…' decodes every escape text_escape writes */
                 audit_buffer_adds(b, "$'");
-                for (size_t i = 0; i < length; i++)
-                        text_escape_byte(b, (unsigned char)bytes[i], true);
+                buffer_add_escaped(b, bytes, length, TEXT_ESCAPE_SHELL);
                 audit_buffer_addc(b, '\'');
         }
 }
@@ -213,7 +203,7 @@ void audit_value_text(struct audit_buffer *b, const json_t *value)
                 return;
         }
         if (text_is_argv(value)) {
-                /* shell words are already ASCII and control-free */
+                /* shell words are already escaped */
                 audit_argv_text(b, value);
                 return;
         }

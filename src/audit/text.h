@@ -1,13 +1,13 @@
 /* Record values as text for people and for line-oriented formats (show,
  * syslog, CEF, OCSF's cmd_line). Values that came from untrusted bytes are
  * JSON strings or, when not UTF-8, {"base64": "..."} (util/json_text.h);
- * both decode to the original bytes here. The text forms are ASCII only and
- * hold no control character, and they are faithful: each can be decoded
- * back to the exact bytes.
- *   escaped text: printable ASCII as is, '\' as "\\", \n \r \t as "\n" "\r"
- *                 "\t", every other byte as "\xNN";
+ * both decode to the original bytes here. The text forms hold no control
+ * character, no bidi control and no invalid UTF-8 (util/text_escape.h does
+ * the escaping; ordinary UTF-8 is kept), and they are faithful: each can be
+ * decoded back to the exact bytes.
+ *   escaped text: text_escape's forms ("\\", "\n", "\xNN", "\u202e", ...);
  *   argv:         each argument in POSIX-shell quoting ('…' or, when it holds
- *                 a byte '…' cannot, bash's $'…' with the escapes above),
+ *                 something '…' cannot show, bash's $'…' with the escapes above),
  *                 joined with spaces — paste it into bash to get the argv. */
 #ifndef REINS_AUDIT_TEXT_H
 #define REINS_AUDIT_TEXT_H
@@ -20,6 +20,7 @@ struct audit_buffer {
         char *data; /* NUL-terminated when non-NULL */
         size_t length, capacity;
         bool failed; /* an allocation failed: the contents are incomplete */
+        bool ascii;  /* escaped text added here is ASCII only (export formats) */
 };
 
 void audit_buffer_add(struct audit_buffer *b, const char *bytes, size_t length);

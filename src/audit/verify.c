@@ -124,14 +124,19 @@ static void verify_classify_break(const struct verify_line *lines, size_t count,
                                            i, j + 1, (long long)seq, i + 1);
                                 return;
                         }
-                if (seq == (int64_t)i + 1)
-                        verify_set(out, AUDIT_DELETED, i,
-                                   "record %zu deleted: record %lld follows record %zu", i,
-                                   (long long)seq, i - 1);
+                /* "follows record i-1", or at the top, where it starts */
+                char where[64];
+                if (i == 0)
+                        snprintf(where, sizeof(where), "the trail starts at record %lld",
+                                 (long long)seq);
                 else
-                        verify_set(out, AUDIT_DELETED, i,
-                                   "records %zu to %lld deleted: record %lld follows record %zu", i,
-                                   (long long)seq - 1, (long long)seq, i - 1);
+                        snprintf(where, sizeof(where), "record %lld follows record %zu",
+                                 (long long)seq, i - 1);
+                if (seq == (int64_t)i + 1)
+                        verify_set(out, AUDIT_DELETED, i, "record %zu deleted: %s", i, where);
+                else
+                        verify_set(out, AUDIT_DELETED, i, "records %zu to %lld deleted: %s", i,
+                                   (long long)seq - 1, where);
                 return;
         }
         verify_set(out, AUDIT_REORDERED, i,

@@ -9,6 +9,7 @@
 
 #include "audit/keys.h"
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "util/json_text.h"
 #include "workspace/apply.h"
 #include "workspace/protect.h"
@@ -84,7 +85,7 @@ int cli_apply(int argc, char **argv)
         bool closed = false;
         int status = EXIT_REINS_FAILED;
         if (workspace_session_open(id, &session, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         if (workspace_session_is_live(&session) && !opts.force) {
@@ -110,19 +111,19 @@ int cli_apply(int argc, char **argv)
          * byte the agent wrote is read */
         if (!opts.dry_run &&
             workspace_record_open(&record, session.id, "apply", audit_path, verbose, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         audit_key_seal();
         if (workspace_session_changes(&session, paths.items, paths.count, &changes, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         printf("%s session %s to %s\n", opts.dry_run ? "would apply" : "applying", session.id,
                session.lower);
         struct workspace_apply_result res;
         if (workspace_apply(&session, &changes, &opts, &res, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         bool blocked = res.conflicts > 0 && !opts.force;
@@ -148,7 +149,7 @@ int cli_apply(int argc, char **argv)
                                 res.unsupported == 0 && paths.count == 0;
                 if (complete) {
                         if (workspace_session_mark(&session, "applied", 0, &err) < 0) {
-                                fprintf(stderr, "reins: %s\n", err.message);
+                                cli_error(&err);
                                 status = EXIT_REINS_FAILED;
                         } else {
                                 closed = true;
@@ -175,7 +176,7 @@ int cli_apply(int argc, char **argv)
 out:
         fflush(stdout);
         if (workspace_record_close(&record, &err) < 0) {
-                fprintf(stderr, "reins: audit trail: %s\n", err.message);
+                notice("audit trail: %s", err.message);
                 status = EXIT_REINS_FAILED;
         }
         workspace_changes_free(&changes);

@@ -13,11 +13,13 @@
 #include "cli/approve.h"
 #include "cli/cli.h"
 #include "cli/control_client.h"
+#include "cli/notice.h"
 #include "audit/runtime.h"
 #include "govern/answer_sign.h"
 #include "govern/approvals.h"
 #include "govern/identity.h"
 #include "policy/parse_units.h"
+#include "util/text_escape.h"
 
 /* `reins approve/deny` exit statuses. */
 enum {
@@ -61,19 +63,19 @@ int approve_send(const char *id, bool allow, int64_t for_ms, const char *scope, 
         struct reins_error err = {0};
         char prefix[64];
         if (approve_session_of(id, prefix, sizeof(prefix)) < 0) {
-                fprintf(stderr, "reins: '%s' is not a request id (see 'reins pending')\n", id);
+                notice("'%s' is not a request id (see 'reins pending')", id);
                 return EXIT_REINS_USAGE;
         }
         json_t *entry = NULL;
         if (runtime_find(prefix, &entry, &err) < 0) {
-                fprintf(stderr, "reins: request %s: %s\n", id, err.message);
+                notice("request %s: %s", id, err.message);
                 return APPROVE_EXIT_REFUSED;
         }
         const char *session = json_string_value(json_object_get(entry, "session"));
         struct audit_key key;
         if (!session || identity_user_key(&key, false, &err) < 0) {
-                fprintf(stderr, "reins: cannot sign the answer: %s\n",
-                        err.message[0] ? err.message : "bad registry entry");
+                notice("cannot sign the answer: %s",
+                       err.message[0] ? err.message : "bad registry entry");
                 json_decref(entry);
                 return EXIT_REINS_FAILED;
         }
@@ -86,8 +88,7 @@ int approve_send(const char *id, bool allow, int64_t for_ms, const char *scope, 
                                              "signature", signature)
                                  : NULL;
         if (!request || control_request(session, request, &reply, &err) < 0) {
-                fprintf(stderr, "reins: request %s: %s\n", id,
-                        err.message[0] ? err.message : "out of memory");
+                notice("request %s: %s", id, err.message[0] ? err.message : "out of memory");
                 json_decref(request);
                 json_decref(payload);
                 json_decref(entry);
@@ -95,12 +96,15 @@ int approve_send(const char *id, bool allow, int64_t for_ms, const char *scope, 
         }
         int status = 0;
         if (!json_is_true(json_object_get(reply, "ok"))) {
-                fprintf(stderr, "reins: request %s: %s\n", id,
-                        json_string_value(json_object_get(reply, "error")));
+                const char *why = json_string_value(json_object_get(reply, "error"));
+                notice("request %s: %s", id, why ? why : "refused");
                 status = APPROVE_EXIT_REFUSED;
         } else if (!quiet) {
-                printf("%s %s (%s)\n", allow ? "allowed" : "denied", id,
-                       json_string_value(json_object_get(reply, "target")));
+                char shown[200], target[1100];
+                printf("%s %s (%s)\n", allow ? "allowed" : "denied",
+                       text_show(shown, sizeof(shown), id),
+                       text_show(target, sizeof(target),
+                                 json_string_value(json_object_get(reply, "target"))));
         }
         json_decref(reply);
         json_decref(request);
@@ -190,30 +194,28 @@ int cli_deny(int argc, char **argv)
 
 /* ---- reins pending ---------------------------------------------------- */
 
-static void pending_print(const char *session, const json_t *pending)
+/* One request as a table row. Every field is escaped (util/text_escape.h):
+ * the target and the reason are the agent's words, and the rest comes over
+ * a socket. */
+static void pending_print(const json_t *r)
 {
-        size_t i;
-        json_t *r;
-        json_array_foreach(pending, i, r)
-        {
-                const char *kind = json_string_value(json_object_get(r, "kind"));
-                json_t *port = json_object_get(r, "port");
-                char target[300];
-                if (port)
-                        snprintf(target, sizeof(target), "%s:%lld",
-                                 json_string_value(json_object_get(r, "target")),
-                                 (long long)json_integer_value(port));
-                else
-                        snprintf(target, sizeof(target), "%s",
-                                 json_string_value(json_object_get(r, "target")));
-                const char *reason = json_string_value(json_object_get(r, "reason"));
-                printf("%-14s %-10.10s %-5s %-30s %-24s %4llds %s\n",
-                       json_string_value(json_object_get(r, "id")), session,
-                       strcmp(kind, "path") == 0 ? "path" : "dest", target,
-                       json_string_value(json_object_get(r, "rule")),
-                       (long long)json_integer_value(json_object_get(r, "expires_in_ms")) / 1000,
-                       reason && reason[0] ? reason : "-");
-        }
+        const char *kind = json_string_value(json_object_get(r, "kind"));
+        const char *reason = json_string_value(json_object_get(r, "reason"));
+        json_t *port = json_object_get(r, "port");
+        /* sized for the escaped worst case (4 bytes out per byte in): never cut */
+        char id[200], session[200], target[1100], rule[1100], why[3100];
+        text_show(target, sizeof(target), json_string_value(json_object_get(r, "target")));
+        if (port)
+                snprintf(target + strlen(target), sizeof(target) - strlen(target), ":%lld",
+                         (long long)json_integer_value(port));
+        printf(
+            "%-14s %-10.10s %-5s %-30s %-24s %4llds %s\n",
+            text_show(id, sizeof(id), json_string_value(json_object_get(r, "id"))),
+            text_show(session, sizeof(session), json_string_value(json_object_get(r, "session"))),
+            kind && strcmp(kind, "path") == 0 ? "path" : "dest", target,
+            text_show(rule, sizeof(rule), json_string_value(json_object_get(r, "rule"))),
+            (long long)json_integer_value(json_object_get(r, "expires_in_ms")) / 1000,
+            reason && reason[0] ? text_show(why, sizeof(why), reason) : "-");
 }
 
 /* Every live session's pending requests: {"session": [...]} merged into one array. */
@@ -266,7 +268,7 @@ int cli_pending(int argc, char **argv)
         }
         json_t *all = approve_collect_pending();
         if (as_json) {
-                json_dumpf(all, stdout, JSON_INDENT(2));
+                text_json_write(stdout, all, JSON_INDENT(2));
                 putchar('\n');
         } else if (json_array_size(all) == 0) {
                 printf("no pending requests\n");
@@ -275,13 +277,7 @@ int cli_pending(int argc, char **argv)
                        "RULE", "LEFT", "REASON");
                 size_t i;
                 json_t *r;
-                json_array_foreach(all, i, r)
-                {
-                        json_t *one = json_array();
-                        json_array_append(one, r);
-                        pending_print(json_string_value(json_object_get(r, "session")), one);
-                        json_decref(one);
-                }
+                json_array_foreach(all, i, r) pending_print(r);
         }
         json_decref(all);
         return 0;

@@ -15,6 +15,7 @@
 #include "cli/control_client.h"
 #include "audit/runtime.h"
 #include "policy/parse_units.h"
+#include "util/text_escape.h"
 
 #define WATCH_MAX_SESSIONS 64
 #define WATCH_RESCAN_MS    1000
@@ -94,8 +95,24 @@ static void watch_rescan(struct watch *w)
         json_decref(sessions);
 }
 
+/* A session that ended takes its requests with it: nothing is left to
+ * answer, and the question being asked (if it was one of them) is withdrawn. */
 static void watch_drop(struct watch *w, size_t i)
 {
+        const char *session = w->sessions[i].session;
+        for (size_t q = json_array_size(w->queue); q-- > 0;) {
+                json_t *r = json_array_get(w->queue, q);
+                if (strcmp(json_string_value(json_object_get(r, "session")), session) != 0)
+                        continue;
+                if (q == 0 && w->asking) {
+                        char id[200];
+                        printf(
+                            "\n%s: the session ended; nothing to answer\n",
+                            text_show(id, sizeof(id), json_string_value(json_object_get(r, "id"))));
+                        w->asking = false;
+                }
+                json_array_remove(w->queue, q);
+        }
         close(w->sessions[i].fd);
         w->sessions[i] = w->sessions[--w->count];
 }
@@ -118,11 +135,23 @@ static void watch_on_event(struct watch *w, size_t i)
                 watch_queue_add(w, event, w->sessions[i].session);
         else if (type && id)
                 watch_queue_remove(w, id);
-        if (type && strcmp(type, "approval.timeout") == 0 && id)
-                printf("\n%s: no answer in time, the policy's default applied\n", id);
+        if (type && strcmp(type, "approval.timeout") == 0 && id) {
+                char shown[64];
+                printf("\n%s: no answer in time, the policy's default applied\n",
+                       text_show(shown, sizeof(shown), id));
+        }
         json_decref(event);
 }
 
+static bool watch_is_path(const json_t *request)
+{
+        const char *kind = json_string_value(json_object_get(request, "kind"));
+        return kind && strcmp(kind, "path") == 0;
+}
+
+/* The question. The target and the reason are the agent's words: escaped
+ * (util/text_escape.h), they cannot move the cursor, rewrite this prompt or
+ * show another destination than the one the answer is for. */
 static void watch_ask(struct watch *w)
 {
         if (w->asking || json_array_size(w->queue) == 0)
@@ -130,20 +159,25 @@ static void watch_ask(struct watch *w)
         json_t *r = json_array_get(w->queue, 0);
         json_t *port = json_object_get(r, "port");
         const char *reason = json_string_value(json_object_get(r, "reason"));
-        char target[320];
-        snprintf(target, sizeof(target), "%s", json_string_value(json_object_get(r, "target")));
+        /* sized for the escaped worst case (4 bytes out per byte in): never cut */
+        char id[200], session[200], origin[64], kind[64], target[1100], rule[1100], why[3100];
+        text_show(target, sizeof(target), json_string_value(json_object_get(r, "target")));
         if (port)
                 snprintf(target + strlen(target), sizeof(target) - strlen(target), ":%lld",
                          (long long)json_integer_value(port));
-        printf("\n[%s] session %.8s (%s) asks for %s %s\n  rule: %s\n",
-               json_string_value(json_object_get(r, "id")),
-               json_string_value(json_object_get(r, "session")),
-               json_string_value(json_object_get(r, "origin")),
-               json_string_value(json_object_get(r, "kind")), target,
-               json_string_value(json_object_get(r, "rule")));
+        printf(
+            "\n[%s] session %.8s (%s) asks for %s %s\n  rule: %s\n",
+            text_show(id, sizeof(id), json_string_value(json_object_get(r, "id"))),
+            text_show(session, sizeof(session), json_string_value(json_object_get(r, "session"))),
+            text_show(origin, sizeof(origin), json_string_value(json_object_get(r, "origin"))),
+            text_show(kind, sizeof(kind), json_string_value(json_object_get(r, "kind"))), target,
+            text_show(rule, sizeof(rule), json_string_value(json_object_get(r, "rule"))));
         if (reason && reason[0])
-                printf("  reason: %s\n", reason);
-        printf("allow? [y]es once, [n]o, [a]lways this session, [m N] for N minutes: ");
+                printf("  reason: %s\n", text_show(why, sizeof(why), reason));
+        if (watch_is_path(r))
+                printf("allow? [y]es once, [n]o, [a]lways this session: ");
+        else
+                printf("allow? [y]es once, [n]o, [a]lways this session, [m N] for N minutes: ");
         fflush(stdout);
         w->asking = true;
 }
@@ -168,6 +202,8 @@ static int watch_on_answer(struct watch *w, char *line)
                 allow = false;
         } else if (*p == 'a' || *p == 'A') {
                 for_ms = 0;
+        } else if (watch_is_path(r)) {
+                return 1; /* a path is allowed once, for the session, or not */
         } else {
                 if (*p == 'm' || *p == 'M')
                         p++;
@@ -209,7 +245,10 @@ int approve_watch(void)
                         if (!fgets(line, sizeof(line), stdin))
                                 break;
                         if (watch_on_answer(&w, line) == 1) {
-                                printf("y, n, a, or m N (minutes): ");
+                                printf(json_array_size(w.queue) &&
+                                               watch_is_path(json_array_get(w.queue, 0))
+                                           ? "y, n or a: "
+                                           : "y, n, a, or m N (minutes): ");
                                 fflush(stdout);
                         }
                 }

@@ -18,8 +18,10 @@
 #include "audit/trail_internal.h"
 #include "audit/verify.h"
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "policy/parse_units.h"
 #include "util/cleanup.h"
+#include "util/text_escape.h"
 
 /* `reins audit verify` exit statuses, one per verdict. */
 enum {
@@ -121,9 +123,19 @@ static bool audit_filter_match(const struct audit_filter *filter, const json_t *
         return true;
 }
 
+/* "PATH: VERDICT", escaped: the verdict quotes the trail, which anyone may
+ * have written. */
+static void audit_verify_print(const char *path, const char *message)
+{
+        text_escape_write(stdout, path, strlen(path), 0);
+        fputs(": ", stdout);
+        text_escape_write(stdout, message, strlen(message), 0);
+        putchar('\n');
+}
+
 static int audit_print_record(const json_t *record, bool as_json, bool colour)
 {
-        char *line = as_json ? json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+        char *line = as_json ? text_json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS)
                              : audit_format_line(record, colour);
         if (!line)
                 return -ENOMEM;
@@ -235,7 +247,7 @@ static int audit_load(const char *target, json_t **records)
         size_t skipped = 0;
         if (audit_locate(target, &path, &err) < 0 ||
             audit_load_records(path, records, &skipped, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return -1;
         }
         if (skipped)
@@ -344,7 +356,7 @@ static int audit_trusted_key(const struct audit_options *o, char trusted[65])
                 if (r == 0)
                         audit_hex(raw, sizeof(raw), trusted);
                 if (r < 0 && r != -ENOENT) {
-                        fprintf(stderr, "reins: %s\n", err.message);
+                        cli_error(&err);
                         return -2;
                 }
         }
@@ -368,6 +380,15 @@ static void audit_trail_session(const char *path, const char *data, size_t lengt
                         *dot = '\0';
         }
         json_decref(first);
+}
+
+/* "TRAIL: ANCHOR: message", each part escaped (a trail or anchor names what
+ * its writer chose). */
+static void audit_anchor_print(const char *trail, const char *anchor, const char *message)
+{
+        text_escape_write(stdout, trail, strlen(trail), 0);
+        fputs(": ", stdout);
+        audit_verify_print(anchor, message);
 }
 
 static int audit_anchor_status(enum audit_anchor_verdict verdict)
@@ -400,12 +421,12 @@ static bool audit_anchor_one(void *ctx, const char *session)
         if (present) {
                 struct audit_verify_result verified;
                 audit_verify_buffer(data, length, w->trusted[0] ? w->trusted : NULL, &verified);
-                printf("%s: %s\n", path, verified.message);
+                audit_verify_print(path, verified.message);
                 status = audit_exit_status(verified.verdict);
         }
         audit_anchor_check(w->anchor, w->anchor_length, session, present ? data : NULL, length,
                            w->trusted[0] ? w->trusted : NULL, &result);
-        printf("%s: %s: %s\n", present ? path : session, w->anchor_where, result.message);
+        audit_anchor_print(present ? path : session, w->anchor_where, result.message);
         if (status == 0)
                 status = audit_anchor_status(result.verdict);
         if (w->status == 0)
@@ -427,7 +448,7 @@ static int audit_verify(int argc, char **argv)
         cleanup_free char *anchor = NULL;
         size_t anchor_length = 0;
         if (o.anchor && audit_anchor_read(o.anchor, &anchor, &anchor_length, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         if (anchor && !o.target) {
@@ -437,13 +458,13 @@ static int audit_verify(int argc, char **argv)
                                                  .trusted = trusted};
                 audit_anchor_sessions(anchor, anchor_length, audit_anchor_one, &walk);
                 if (walk.matched == 0)
-                        printf("%s: holds no session certificate\n", o.anchor);
+                        audit_verify_print(o.anchor, "holds no session certificate");
                 return walk.matched ? walk.status : AUDIT_EXIT_ANCHOR;
         }
         cleanup_free char *path = NULL;
         if (audit_locate(o.target, &path, &err) < 0) {
                 if (!anchor || !o.target) {
-                        fprintf(stderr, "reins: %s\n", err.message);
+                        cli_error(&err);
                         return EXIT_REINS_FAILED;
                 }
                 /* no such trail: the anchor may remember the session */
@@ -454,8 +475,8 @@ static int audit_verify(int argc, char **argv)
                                                  .only = o.target};
                 audit_anchor_sessions(anchor, anchor_length, audit_anchor_one, &walk);
                 if (walk.matched == 0) {
-                        fprintf(stderr, "reins: %s (and the anchor holds no such session)\n",
-                                err.message);
+                        reins_error_prefix(&err, "the anchor holds no such session either");
+                        cli_error(&err);
                         return EXIT_REINS_FAILED;
                 }
                 return walk.status;
@@ -464,17 +485,19 @@ static int audit_verify(int argc, char **argv)
         size_t length = 0;
         struct audit_verify_result result;
         if (sodium_init() < 0 || audit_read_file(path, &data, &length, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message[0] ? err.message : "libsodium");
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         audit_verify_buffer(data, length, trusted[0] ? trusted : NULL, &result);
         int status = audit_exit_status(result.verdict);
-        printf("%s: %s\n", path, result.message);
+        audit_verify_print(path, result.message);
         if (result.verdict == AUDIT_INTACT && !trusted[0] && !o.any_key) {
                 /* no trust anchor: a forger could re-sign with a key of his own */
-                printf("%s: signed by key %s, but you have no audit key to compare it with: "
+                char key[sizeof(result.key) * 4];
+                text_escape_write(stdout, path, strlen(path), 0);
+                printf(": signed by key %s, but you have no audit key to compare it with: "
                        "pass --key HEX (or --any-key)\n",
-                       path, result.key);
+                       text_show(key, sizeof(key), result.key));
                 status = AUDIT_EXIT_KEY;
         }
         if (anchor) {
@@ -483,7 +506,7 @@ static int audit_verify(int argc, char **argv)
                 struct audit_anchor_result anchored;
                 audit_anchor_check(anchor, anchor_length, session, data, length,
                                    trusted[0] ? trusted : NULL, &anchored);
-                printf("%s: %s: %s\n", path, o.anchor, anchored.message);
+                audit_anchor_print(path, o.anchor, anchored.message);
                 if (status == 0)
                         status = audit_anchor_status(anchored.verdict);
         }
@@ -506,7 +529,7 @@ static int audit_tail(int argc, char **argv)
         struct reins_error err = {0};
         cleanup_free char *dir = audit_trail_dir(&err);
         if (!dir) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         cleanup_free char *newest = NULL;
@@ -519,14 +542,14 @@ static int audit_tail(int argc, char **argv)
                         audit_tail_print(&o, json_array_get(records, i));
                 json_decref(records);
         } else if (r < 0 && r != -ENOENT) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         if (!o.follow)
                 return 0;
         fflush(stdout);
         if (audit_follow(dir, audit_tail_print, &o, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         return 0;
@@ -564,7 +587,7 @@ static int audit_bench_command(int argc, char **argv)
                 rmdir(tmpdir);
         }
         if (r < 0) {
-                fprintf(stderr, "reins: audit bench: %s\n", err.message);
+                notice("audit bench: %s", err.message);
                 return EXIT_REINS_FAILED;
         }
         printf("append (trail): %llu events in %.3f s = %.0f events/s (%.1f MiB, %.0f "

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "util/cleanup.h"
 #include "util/json_text.h"
+#include "util/text_escape.h"
 #include "workspace/protect.h"
 #include "workspace/review.h"
 #include "workspace/session.h"
@@ -23,7 +25,8 @@ static void diff_usage(FILE *out)
               "  text, protected paths flagged.\n"
               "  --stat           a summary per file\n"
               "  --json           machine-readable\n"
-              "  --patch          a git patch (git apply takes it on a fresh checkout)\n"
+              "  --patch          a git patch (git apply takes it on a fresh checkout);\n"
+              "                   on a terminal, control characters are shown escaped\n"
               "  --against OTHER  compare SESSION's result with session OTHER's\n",
               out);
 }
@@ -107,7 +110,7 @@ int cli_diff(int argc, char **argv)
 
         if (workspace_session_open(id, &session, &err) < 0 ||
             (against && workspace_session_open(against, &other, &err) < 0)) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         /* limits.workspace_size: a running session's copy is in its tmpfs
@@ -132,7 +135,7 @@ int cli_diff(int argc, char **argv)
         if (workspace_session_changes(&session, paths.items, paths.count, &changes, &err) < 0 ||
             (against && workspace_session_changes(&other, paths.items, paths.count, &other_changes,
                                                   &err) < 0)) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         if (diff_open_root(session.lower, &lower_fd) < 0 ||
@@ -144,7 +147,7 @@ int cli_diff(int argc, char **argv)
         if (against) {
                 if (workspace_compare_sessions(&changes, &other_changes, &roots, &compared, &err) <
                     0) {
-                        fprintf(stderr, "reins: %s\n", err.message);
+                        cli_error(&err);
                         goto out;
                 }
                 /* both sessions' protected paths are flagged */
@@ -160,8 +163,23 @@ int cli_diff(int argc, char **argv)
         head = json_pack("{s:s, s:o}", "session", session.id, "lower", json_text_z(session.lower));
         if (head && against)
                 json_object_set_new(head, "against", json_string(other.id));
-        if (workspace_review_write(stdout, shown, &roots, format, head, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+        /* a patch holds the agent's bytes as they are: on a terminal they
+         * are shown escaped (they could redraw the screen and hide a line);
+         * redirected, the patch is exact */
+        FILE *out = stdout;
+        if (format == WORKSPACE_REVIEW_PATCH && isatty(STDOUT_FILENO)) {
+                out = text_escape_lines_open(stdout,
+                                             TEXT_ESCAPE_KEEP_TAB | TEXT_ESCAPE_KEEP_BACKSLASH);
+                if (!out) {
+                        notice("out of memory");
+                        goto out;
+                }
+        }
+        int written = workspace_review_write(out, shown, &roots, format, head, &err);
+        if (out != stdout && fclose(out) != 0 && written == 0)
+                written = reins_error_errno(&err, errno, "writing the diff");
+        if (written < 0) {
+                cli_error(&err);
                 goto out;
         }
         status = 0;

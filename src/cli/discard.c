@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "workspace/record.h"
 #include "workspace/session.h"
 
@@ -55,7 +56,7 @@ int cli_discard(int argc, char **argv)
                 struct reins_error err = {0};
                 struct workspace_session session = {0};
                 if (workspace_session_open_damaged(argv[i], &session, &err) < 0) {
-                        fprintf(stderr, "reins: %s\n", err.message);
+                        cli_error(&err);
                         status = EXIT_REINS_FAILED;
                         workspace_session_free(&session);
                         continue;
@@ -72,13 +73,13 @@ int cli_discard(int argc, char **argv)
                 struct workspace_record record;
                 if (workspace_record_open(&record, session.id, "discard", audit_path, verbose,
                                           &err) < 0) {
-                        fprintf(stderr, "reins: %s\n", err.message);
+                        cli_error(&err);
                         status = EXIT_REINS_FAILED;
                         workspace_session_free(&session);
                         continue;
                 }
                 if (workspace_session_remove(&session, &err) < 0) {
-                        fprintf(stderr, "reins: %s\n", err.message);
+                        cli_error(&err);
                         status = EXIT_REINS_FAILED;
                 } else {
                         printf("discarded session %s\n", session.id);
@@ -87,7 +88,7 @@ int cli_discard(int argc, char **argv)
                             json_pack("{s:s, s:s}", "id", session.id, "lower", session.lower));
                 }
                 if (workspace_record_close(&record, &err) < 0) {
-                        fprintf(stderr, "reins: audit trail: %s\n", err.message);
+                        notice("audit trail: %s", err.message);
                         status = EXIT_REINS_FAILED;
                 }
                 workspace_session_free(&session);

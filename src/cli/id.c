@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "govern/identity.h"
 
 static void id_usage(FILE *out)
@@ -167,7 +168,7 @@ int cli_id(int argc, char **argv)
         struct reins_error err = {0};
         struct identity_public id;
         if (identity_user_public(&id, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         if (as_json) {

@@ -6,8 +6,9 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "util/json_text.h"
-#include "workspace/gitformat.h"
+#include "util/text_escape.h"
 #include "workspace/protect.h"
 #include "workspace/session.h"
 
@@ -92,7 +93,7 @@ int cli_ls(int argc, char **argv)
         struct reins_error err = {0};
         struct reins_strv ids = {0};
         if (workspace_session_list(&ids, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         long long now = (long long)time(NULL);
@@ -104,7 +105,7 @@ int cli_ls(int argc, char **argv)
         for (size_t i = 0; i < ids.count; i++) {
                 struct workspace_session s = {0};
                 if (workspace_session_open(ids.items[i], &s, &err) < 0) {
-                        fprintf(stderr, "reins: %s\n", err.message);
+                        cli_error(&err);
                         status = EXIT_REINS_FAILED;
                         workspace_session_free(&s);
                         continue;
@@ -141,15 +142,17 @@ int cli_ls(int argc, char **argv)
                         else
                                 snprintf(count, sizeof(count), "%lld", changed);
                         const char *agent = json_string_value(json_object_get(s.meta, "agent"));
+                        char shown[64];
                         printf("%-24s  %-14s %6s  %-14s %7s  ", s.id,
-                               agent && agent[0] ? agent : "-", age, state, count);
-                        git_write_path(stdout, "", s.lower);
+                               agent && agent[0] ? text_show(shown, sizeof(shown), agent) : "-",
+                               age, state, count);
+                        text_escape_write(stdout, s.lower, strlen(s.lower), 0);
                         putchar('\n');
                 }
                 workspace_session_free(&s);
         }
         if (as_json) {
-                json_dumpf(list, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+                text_json_write(stdout, list, JSON_INDENT(2));
                 putchar('\n');
         }
         json_decref(list);

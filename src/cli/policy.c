@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "govern/risk.h"
 #include "policy/policy.h"
 
@@ -44,7 +45,7 @@ static int policy_check(const char *file)
         struct reins_policy *policy = NULL;
         char hash[65];
         if (policy_load(file, &policy, &err) < 0 || policy_check_supported(policy, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 policy_free(policy);
                 return 1;
         }

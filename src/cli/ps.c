@@ -10,6 +10,8 @@
 #include "cli/control_client.h"
 #include "audit/text.h"
 #include "cli/cli.h"
+#include "cli/notice.h"
+#include "util/text_escape.h"
 
 static void ps_usage(FILE *out)
 {
@@ -112,7 +114,7 @@ int cli_ps(int argc, char **argv)
         struct reins_error err = {0};
         json_t *sessions = NULL;
         if (runtime_list(&sessions, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         if (!as_json)
@@ -127,8 +129,7 @@ int cli_ps(int argc, char **argv)
                 if (alive && id)
                         ps_live_status(entry, id);
                 if (as_json) {
-                        char *line =
-                            json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+                        char *line = text_json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
                         if (line)
                                 puts(line);
                         free(line);

@@ -12,10 +12,13 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "cli/run_events.h"
 #include "cli/run_govern.h"
 #include "cli/run_risk.h"
 #include "govern/canary.h"
+#include "audit/dirs.h"
+#include "cli/run_notices.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
 #include "audit/anchor.h"
@@ -47,9 +50,10 @@ struct run_args {
         struct audit_trail *trail;
         struct timespec last_flush;
         FILE *event_stream;
-        char *trail_dir;   /* resolved (and created) once, before the plan */
-        char user_key[65]; /* the user's public key, hex; "" when unreadable */
-        unsigned parallel; /* --parallel N (overlay) */
+        struct run_notices notices; /* what was refused, said on the terminal */
+        char *trail_dir;            /* resolved (and created) once, before the plan */
+        char user_key[65];          /* the user's public key, hex; "" when unreadable */
+        unsigned parallel;          /* --parallel N (overlay) */
         struct workspace_session workspace;
         int workspace_copy;     /* limits.workspace_size: the copy's tmpfs while it runs, else -1 */
         const char *token_file; /* --token FILE */
@@ -370,6 +374,24 @@ static void run_prepare_own_dirs(struct run_args *args)
                 args->user_key[0] = '\0';
 }
 
+/* filesystem.cache: reins' own per-project directories exist (private to
+ * the caller, never through a symlink) before the sandbox binds them. */
+static int run_prepare_caches(const struct reins_plan *plan, struct reins_error *err)
+{
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (!op->create_source)
+                        continue;
+                int r = audit_mkdir_parents(op->source);
+                if (r < 0)
+                        return reins_error_errno(err, -r, "filesystem.cache: creating %s",
+                                                 op->source);
+                if ((r = audit_dir_check(op->source, true, AUDIT_DIR_PRIVATE, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* `canaries: true`: fake credentials next to the trails (reins' private
  * state, hidden from the sandbox), bound at their home paths by the plan. */
 static int run_plant_canaries(struct run_args *args, const struct reins_policy *policy,
@@ -412,9 +434,8 @@ static int run_open_trail(struct run_args *args)
                 free(dir);
         }
         if (!path || audit_trail_open_with_key(path, &args->signer.key, &args->trail, &err) < 0) {
-                fprintf(stderr, "reins: cannot write the audit trail%s%s: %s (use --audit PATH)\n",
-                        path ? " " : "", path ? path : "",
-                        err.message[0] ? err.message : "out of memory");
+                notice("cannot write the audit trail%s%s: %s (use --audit PATH)", path ? " " : "",
+                       path ? path : "", err.message[0] ? err.message : "out of memory");
                 free(path);
                 return -1;
         }
@@ -446,13 +467,13 @@ static void run_close_trail(struct run_args *args)
 {
         struct reins_error err = {0};
         if (args->trail && audit_trail_close(args->trail, &err) < 0)
-                fprintf(stderr, "reins: closing the audit trail: %s\n", err.message);
+                notice("closing the audit trail: %s", err.message);
         args->trail = NULL;
         const char *why = NULL;
         uint64_t lost = audit_anchor_failures(args->anchor, &why);
         if (lost)
-                fprintf(stderr, "reins: warning: %llu anchor entr%s not delivered (first: %s)\n",
-                        (unsigned long long)lost, lost == 1 ? "y" : "ies", why);
+                notice("warning: %llu anchor entr%s not delivered (first: %s)",
+                       (unsigned long long)lost, lost == 1 ? "y" : "ies", why);
 }
 
 /* Session certificates outlive the session's wall-clock limit by an hour;
@@ -517,7 +538,9 @@ static int run_open_events(struct run_args *args)
         }
         event_bus_init(&args->events, args->session);
         if (args->plan.verbosity > 0)
-                event_bus_add_sink(&args->events, event_sink_stderr, NULL);
+                event_bus_add_sink(&args->events, run_notices_verbose_sink, NULL);
+        else if (!args->quiet)
+                event_bus_add_sink(&args->events, run_notices_sink, &args->notices);
         if (args->events_to) {
                 args->event_stream = run_open_event_stream(args->events_to);
                 if (!args->event_stream)
@@ -573,7 +596,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         clock_gettime(CLOCK_MONOTONIC, &started);
 
         if (seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny, &seccomp, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
         if (run_check_landlock(plan, &in.landlock_abi) < 0)
@@ -581,13 +604,13 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         run_prepare_terminal(&in);
         supervise_block_signals();
         if (spawn_sandbox(&in, &sandbox, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         /* the sandbox is forked: from here on nothing in this process may
          * reach the kernel keyring, where the user's key may be unlocked */
         if (seccomp_forbid_keyring_self(&err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 spawn_kill(&sandbox);
                 goto out;
         }
@@ -618,8 +641,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
                                     json_string(run_govern_control_path(&args->govern)));
         struct reins_error reg_err = {0};
         if (runtime_register(args->session, getpid(), info, &reg_err) < 0 && !args->quiet)
-                fprintf(stderr, "reins: note: session not listed by 'reins ps': %s\n",
-                        reg_err.message);
+                notice("note: session not listed by 'reins ps': %s", reg_err.message);
         json_decref(info);
         /* the workspace as it was, to report what the session changed */
         struct changes_snapshot *before = run_snapshot_workspace(plan);
@@ -627,7 +649,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         /* EPIPE: the sandbox already failed; the loop below reads why */
         if (spawn_send_limits(&sandbox, in.cgroup, in.rlimit_fallback, &err) < 0 &&
             err.code != EPIPE) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 spawn_kill(&sandbox);
                 goto out;
         }
@@ -642,7 +664,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         if (plan->overlay && plan->limits.workspace_size_bytes > 0)
                 config.workspace_copy = &args->workspace_copy;
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
         /* the capped copy lived in memory: it goes to the session directory
          * before the session ends (the sandbox is gone, the copy is still) */
         if (args->workspace_copy >= 0) {
@@ -655,6 +677,7 @@ static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
+        run_notices_finish(&args->notices, args->session);
         close(sandbox.pidfd);
         close(sandbox.status_fd);
 out:
@@ -673,6 +696,7 @@ int cli_run(int argc, char **argv)
         int status = EXIT_REINS_FAILED;
 
         run_ensure_std_fds();
+        cli_notice_install(); /* notices while the terminal is raw (cli/notice.h) */
         int r = run_parse(argc, argv, &args);
         if (r != 0) {
                 status = r < 0 ? 0 : r;
@@ -691,26 +715,28 @@ int cli_run(int argc, char **argv)
          * the sandbox (a workspace may contain the home directory) */
         run_prepare_own_dirs(&args);
         if (run_govern_load_token(&args.govern, args.token_file, args.user_key, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         args.plan.write_limit = run_govern_write_limit(&args.govern);
         if (policy_load(args.policy, &policy, &err) < 0 ||
             policy_check_supported(policy, &err) < 0 ||
             run_plant_canaries(&args, policy, &err) < 0 ||
-            plan_build(policy, &args.plan, &plan, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+            plan_build(policy, &args.plan, &plan, &err) < 0 || run_prepare_caches(plan, &err) < 0) {
+                cli_error(&err);
                 goto out;
         }
-        if (!args.quiet)
-                run_report_tracked_hidden(stderr, plan);
+        if (!args.quiet) {
+                run_report_tracked_hidden(plan);
+                run_report_toolchain(plan);
+        }
         if (plan->host_network && !args.quiet)
                 fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "
                                 "network; there is no egress control\n");
         if (run_open_events(&args) < 0)
                 goto out;
         if (run_certify_session(&args, policy, plan, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         struct run_govern_options govern = {
@@ -726,12 +752,12 @@ int cli_run(int argc, char **argv)
              (run_risk_start(&args.risk, policy, plan, &args.events, &args.govern, &args.trail,
                              args.quiet, &err) < 0 ||
               run_risk_watch_canaries(&args.risk, &args.canaries, &err) < 0))) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         if (plan->overlay && run_workspace_start(plan, policy, args.session, args.resume,
                                                  &args.workspace, &args.events, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 goto out;
         }
         if (plan->overlay) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "audit/keys.h"
+#include "util/notice.h"
 
 /* The token's `cmd` list is checked against the session's command at start
  * (refused there). Later execs inside are annotated when their name is
@@ -148,10 +149,9 @@ int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
                         return reins_error_set(
                             err, why.code, "approvals need the control socket: %s", why.message);
                 if (!o->quiet)
-                        fprintf(stderr,
-                                "reins: note: no control socket (%s): 'reins pending', "
-                                "'approve' and 'thaw' cannot reach this session\n",
-                                why.message);
+                        notice("note: no control socket (%s): 'reins pending', "
+                               "'approve' and 'thaw' cannot reach this session",
+                               why.message);
                 return 0;
         }
         return event_bus_add_sink(o->events, run_control_sink, g->control) < 0

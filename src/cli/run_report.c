@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "policy/parse_units.h"
 #include "util/cleanup.h"
+#include "util/notice.h"
 #include "util/path.h"
 #include "util/strv.h"
 #include "workspace/tracked.h"
@@ -123,24 +124,14 @@ int run_report_outcome(FILE *out, const struct reins_plan *plan,
                         (unsigned long long)plan->limits.wall_time_ms);
                 return EXIT_REINS_TIMEOUT;
         }
-        if (outcome->message[0])
-                fprintf(out, "reins: %s%s\n", outcome->message,
-                        run_report_host_hint(plan, outcome));
+        if (outcome->message[0]) /* may quote a #! line the agent wrote: escaped */
+                notice("%s%s", outcome->message, run_report_host_hint(plan, outcome));
         if (outcome->setup_failed)
                 return EXIT_REINS_FAILED;
         return outcome->exit_status;
 }
 
-/* Printable ASCII only: a workspace name is the agent's text. */
-static bool run_report_plain_name(const char *name)
-{
-        for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-                if (*c < 0x20 || *c >= 0x7f)
-                        return false;
-        return true;
-}
-
-void run_report_tracked_hidden(FILE *out, const struct reins_plan *plan)
+void run_report_tracked_hidden(const struct reins_plan *plan)
 {
         struct reins_strv hidden = {0};
         size_t prefix = strlen(plan->workspace);
@@ -158,13 +149,68 @@ void run_report_tracked_hidden(FILE *out, const struct reins_plan *plan)
         for (size_t i = 0; found > 0 && i < hidden.count; i++) {
                 if (!tracked[i])
                         continue;
-                fprintf(out,
-                        "reins: note: %s%s is hidden by filesystem.deny but tracked by git: its "
-                        "committed content is readable through .git/objects\n",
-                        run_report_plain_name(hidden.items[i]) ? hidden.items[i]
-                                                               : "a file with an unusual name",
-                        found > 1 ? " (and other hidden files)" : "");
+                notice("note: %s%s is hidden by filesystem.deny but tracked by git: its "
+                       "committed content is readable through .git/objects",
+                       hidden.items[i], found > 1 ? " (and other hidden files)" : "");
                 break;
         }
         strv_free(&hidden);
+}
+
+/* Is `path` inside a bind of the plan, and not hidden? */
+static bool run_report_in_view(const struct reins_plan *plan, const char *path)
+{
+        bool shown = false;
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (!path_is_under(path, op->target))
+                        continue;
+                if (op->kind == MOUNT_OP_HIDE)
+                        return false;
+                if (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
+                    op->kind == MOUNT_OP_OVERLAY)
+                        shown = true;
+        }
+        return shown;
+}
+
+/* The first executable `program` in the directories of `search` (a PATH),
+ * checked on the host; with `plan`, only in directories the sandbox sees. */
+static bool run_report_lookup(const char *search, const char *program,
+                              const struct reins_plan *plan, char *out, size_t size)
+{
+        for (const char *dir = search; dir && *dir;) {
+                size_t len = strcspn(dir, ":");
+                if (len > 0 && dir[0] == '/' &&
+                    snprintf(out, size, "%.*s/%s", (int)len, dir, program) < (int)size &&
+                    access(out, X_OK) == 0 && (!plan || run_report_in_view(plan, out)))
+                        return true;
+                dir += len + (dir[len] == ':');
+        }
+        return false;
+}
+
+void run_report_toolchain(const struct reins_plan *plan)
+{
+        const char *program = plan->argv && plan->argv[0] ? plan->argv[0] : NULL;
+        const char *home = plan->home;
+        if (!program || strchr(program, '/') || !home || home[0] != '/')
+                return;
+        char caller[PATH_MAX], inside[PATH_MAX];
+        const char *path_entry = NULL;
+        for (size_t i = 0; i < plan->env.count; i++)
+                if (strncmp(plan->env.items[i], "PATH=", 5) == 0)
+                        path_entry = plan->env.items[i] + 5;
+        if (!run_report_lookup(getenv("PATH"), program, NULL, caller, sizeof(caller)) ||
+            !path_is_under(caller, home) || run_report_in_view(plan, caller))
+                return; /* not a toolchain of the caller's home, or visible inside */
+        char *slash = strrchr(caller, '/');
+        if (run_report_lookup(path_entry, program, plan, inside, sizeof(inside)))
+                notice("note: '%s' is %s for you; the sandbox runs %s instead (--ro %.*s would "
+                       "bring yours)",
+                       program, caller, inside, (int)(slash - caller), caller);
+        else
+                notice("note: '%s' is %s for you, outside the sandbox's view (--ro %.*s would "
+                       "bring it)",
+                       program, caller, (int)(slash - caller), caller);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "cli/run_events.h"
 #include "util/json_text.h"
 #include "workspace/store.h"
@@ -77,21 +78,20 @@ void run_workspace_running(struct workspace_session *session, uint64_t workspace
                 r = workspace_session_set(session, "workspace_size",
                                           json_integer((json_int_t)workspace_size), &err);
         if (r < 0)
-                fprintf(stderr, "reins: workspace session %s: %s\n", session->id, err.message);
+                notice("workspace session %s: %s", session->id, err.message);
 }
 
 void run_workspace_finish(struct workspace_session *session, int status, struct event_bus *events)
 {
         struct reins_error err = {0};
         if (workspace_session_mark(session, "finished", status, &err) < 0)
-                fprintf(stderr, "reins: workspace session %s: %s\n", session->id, err.message);
+                notice("workspace session %s: %s", session->id, err.message);
         event_emit(
             events, "workspace.session",
             json_pack("{s:s, s:s, s:i}", "action", "finish", "id", session->id, "status", status));
         if (status != EXIT_REINS_FAILED)
-                fprintf(stderr,
-                        "reins: changes kept in session %s (reins diff %s; reins apply %s)\n",
-                        session->id, session->id, session->id);
+                notice("changes kept in session %s (reins diff %s; reins apply %s)", session->id,
+                       session->id, session->id);
         workspace_session_free(session);
 }
 
@@ -100,7 +100,7 @@ void run_workspace_store(struct workspace_session *session, int memory, struct e
         struct reins_error err = {0};
         int r = workspace_store_copy(session, memory, &err);
         if (r < 0)
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
         event_emit(events, "workspace.session",
                    json_pack("{s:s, s:s, s:b, s:s?}", "action", "store", "id", session->id, "ok",
                              r == 0, "error", r < 0 ? err.message : NULL));

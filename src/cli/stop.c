@@ -15,6 +15,7 @@
 
 #include "audit/runtime.h"
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "policy/parse_units.h"
 
 static void stop_usage(FILE *out)
@@ -85,7 +86,7 @@ int cli_stop(int argc, char **argv)
         struct reins_error err = {0};
         json_t *entry = NULL;
         if (runtime_find(session, &entry, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return err.code == ENOENT || err.code == EEXIST ? 1 : EXIT_REINS_FAILED;
         }
         const char *id = json_string_value(json_object_get(entry, "session"));

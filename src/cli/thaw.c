@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "cli/control_client.h"
 
 int cli_thaw(int argc, char **argv)
@@ -26,13 +27,13 @@ int cli_thaw(int argc, char **argv)
         int r = control_request(argv[1], request, &reply, &err);
         json_decref(request);
         if (r < 0) {
-                fprintf(stderr, "reins: thaw %s: %s\n", argv[1], err.message);
+                notice("thaw %s: %s", argv[1], err.message);
                 return 1;
         }
         int status = 0;
         if (!json_is_true(json_object_get(reply, "ok"))) {
-                fprintf(stderr, "reins: thaw %s: %s\n", argv[1],
-                        json_string_value(json_object_get(reply, "error")));
+                const char *why = json_string_value(json_object_get(reply, "error"));
+                notice("thaw %s: %s", argv[1], why ? why : "refused");
                 status = 1;
         } else {
                 printf("thawed %s\n", json_string_value(json_object_get(reply, "session")));

@@ -12,6 +12,7 @@
 
 #include "audit/clock.h"
 #include "cli/cli.h"
+#include "cli/notice.h"
 #include "govern/identity.h"
 #include "govern/token.h"
 #include "govern/token_revoke.h"
@@ -55,7 +56,7 @@ static void token_usage(FILE *out)
 
 static int token_fail(const struct reins_error *err)
 {
-        fprintf(stderr, "reins: %s\n", err->message);
+        notice("%s", err->message);
         return EXIT_REINS_FAILED;
 }
 
@@ -233,7 +234,7 @@ static int token_parse_args(int argc, char **argv, struct token_args *args)
         }
         struct reins_error err = {0};
         if (token_restrictions_validate(r, &err) < 0) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_USAGE;
         }
         return 0;
@@ -401,8 +402,7 @@ static int token_refused(enum token_failure failure, const struct reins_error *e
 {
         if (failure == TOKEN_OK)
                 return token_fail(err);
-        fprintf(stderr, "reins: token refused: %s: %s\n", token_failure_name(failure),
-                err->message);
+        notice("token refused: %s: %s", token_failure_name(failure), err->message);
         return TOKEN_EXIT_REFUSED;
 }
 
@@ -529,7 +529,7 @@ static int token_revoke_cmd(struct token_args *args)
         bool added;
         rc = token_revoke(args->positional[0], &added, &err);
         if (rc == -EINVAL) {
-                fprintf(stderr, "reins: %s\n", err.message);
+                cli_error(&err);
                 return EXIT_REINS_USAGE;
         }
         if (rc < 0)

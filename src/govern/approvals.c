@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 struct approval_grant {
         enum approval_kind kind;
@@ -12,6 +13,7 @@ struct approval_grant {
         bool domain;                     /* target is a domain: itself and every name below */
         uint16_t port;
         int64_t until_ms; /* 0: the session */
+        bool one_use;     /* "yes, once" to the agent: its next connection only */
 };
 
 struct approvals {
@@ -119,7 +121,7 @@ static const char *grant_domain(const char *host)
 /* The oldest grant makes room when the table is full: grants are
  * conveniences, and a dropped one only means asking again. */
 static void add_grant(struct approvals *a, const struct approval_request *r,
-                      enum approval_scope scope, int64_t until_ms)
+                      enum approval_scope scope, int64_t until_ms, bool one_use)
 {
         if (a->grant_count == APPROVALS_MAX_GRANTS) {
                 memmove(&a->grants[0], &a->grants[1], (a->grant_count - 1) * sizeof(a->grants[0]));
@@ -132,6 +134,7 @@ static void add_grant(struct approvals *a, const struct approval_request *r,
         copy_text(g->target, sizeof(g->target), g->domain ? grant_domain(r->target) : r->target);
         g->port = r->port;
         g->until_ms = until_ms;
+        g->one_use = one_use;
 }
 
 static void settle(struct approvals *a, size_t i, bool allow, bool timed_out, int64_t for_ms,
@@ -142,8 +145,21 @@ static void settle(struct approvals *a, size_t i, bool allow, bool timed_out, in
         answer.scope = scope;
         answer.once = allow && for_ms < 0;
         if (allow && for_ms >= 0) {
-                answer.grant_until_ms = for_ms > 0 ? now_ms + for_ms : 0;
-                add_grant(a, &answer.request, scope, answer.grant_until_ms);
+                /* for_ms is a JSON integer of the answer: a grant too long
+                 * to end saturates instead of overflowing into the past */
+                if (for_ms == 0)
+                        answer.grant_until_ms = 0;
+                else if (now_ms > 0 && for_ms > INT64_MAX - now_ms)
+                        answer.grant_until_ms = INT64_MAX;
+                else
+                        answer.grant_until_ms = now_ms + for_ms;
+                add_grant(a, &answer.request, scope, answer.grant_until_ms, false);
+        } else if (allow && answer.request.origin == APPROVAL_FROM_AGENT &&
+                   answer.request.kind == APPROVAL_DEST) {
+                /* the agent asked ahead of connecting: "yes, once" is its next
+                 * connection there, not this request (which holds none) */
+                answer.grant_until_ms = now_ms + APPROVALS_ONCE_MS;
+                add_grant(a, &answer.request, APPROVAL_SCOPE_EXACT, answer.grant_until_ms, true);
         }
         remove_pending(a, i);
         if (out)
@@ -155,6 +171,10 @@ int approvals_answer(struct approvals *a, const char *id, bool allow, int64_t fo
 {
         for (size_t i = 0; i < a->pending_count; i++)
                 if (strcmp(a->pending[i].id, id) == 0) {
+                        /* a path is answered yes or no: no domain, no duration */
+                        if (allow && a->pending[i].kind == APPROVAL_PATH &&
+                            (scope == APPROVAL_SCOPE_DOMAIN || for_ms > 0))
+                                return -EINVAL;
                         settle(a, i, allow, false, for_ms, scope, now_ms, out);
                         return 0;
                 }
@@ -210,8 +230,8 @@ static bool host_in_domain(const char *host, const char *domain)
         return h > d && host[h - d - 1] == '.' && strcmp(host + h - d, domain) == 0;
 }
 
-bool approvals_granted(const struct approvals *a, const char *host, uint16_t port, int64_t now_ms,
-                       int64_t *until_ms)
+static ssize_t grant_find(const struct approvals *a, const char *host, uint16_t port,
+                          int64_t now_ms)
 {
         for (size_t i = a->grant_count; i-- > 0;) {
                 const struct approval_grant *g = &a->grants[i];
@@ -219,13 +239,32 @@ bool approvals_granted(const struct approvals *a, const char *host, uint16_t por
                         continue;
                 if (g->port && g->port != port)
                         continue;
-                if (g->domain ? host_in_domain(host, g->target) : strcmp(host, g->target) == 0) {
-                        if (until_ms)
-                                *until_ms = g->until_ms;
-                        return true;
-                }
+                if (g->domain ? host_in_domain(host, g->target) : strcmp(host, g->target) == 0)
+                        return (ssize_t)i;
         }
-        return false;
+        return -1;
+}
+
+bool approvals_granted(const struct approvals *a, const char *host, uint16_t port, int64_t now_ms,
+                       int64_t *until_ms)
+{
+        ssize_t i = grant_find(a, host, port, now_ms);
+        if (i >= 0 && until_ms)
+                *until_ms = a->grants[i].until_ms;
+        return i >= 0;
+}
+
+bool approvals_use_grant(struct approvals *a, const char *host, uint16_t port, int64_t now_ms)
+{
+        ssize_t i = grant_find(a, host, port, now_ms);
+        if (i < 0)
+                return false;
+        if (a->grants[i].one_use) {
+                memmove(&a->grants[i], &a->grants[i + 1],
+                        (a->grant_count - (size_t)i - 1) * sizeof(a->grants[0]));
+                a->grant_count--;
+        }
+        return true;
 }
 
 bool approvals_path_granted(const struct approvals *a, const char *path, int64_t now_ms)

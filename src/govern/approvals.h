@@ -25,6 +25,8 @@
 #define APPROVALS_ID_MAX      48
 #define APPROVALS_REASON_MAX  512
 #define APPROVALS_HOST_MAX    256
+/* an agent's request allowed "once" covers its next connection within this */
+#define APPROVALS_ONCE_MS (5 * 60 * 1000)
 /* the agent's channel: a burst of this many, then one per interval */
 #define APPROVALS_AGENT_BURST       5
 #define APPROVALS_AGENT_INTERVAL_MS 10000
@@ -87,7 +89,8 @@ int approvals_ask(struct approvals *a, enum approval_kind kind, enum approval_or
 
 /* Answer a pending request. for_ms < 0: this request only ("yes, this
  * once"); 0: a grant for the rest of the session; > 0: a grant that lapses
- * after for_ms. -ENOENT: no such pending id (answered, timed out, or never). */
+ * after for_ms. -ENOENT: no such pending id (answered, timed out, or never);
+ * -EINVAL: a domain scope or a duration for a path request. */
 int approvals_answer(struct approvals *a, const char *id, bool allow, int64_t for_ms,
                      enum approval_scope scope, int64_t now_ms, struct approval_answer *out);
 
@@ -108,6 +111,9 @@ bool approvals_forget_connection(struct approvals *a, uint64_t connection,
  * gets the grant's deadline (0: the session). */
 bool approvals_granted(const struct approvals *a, const char *host, uint16_t port, int64_t now_ms,
                        int64_t *until_ms);
+/* The same, and the grant is used: a one-use grant ("yes, once" to an
+ * agent's request) is gone after this. */
+bool approvals_use_grant(struct approvals *a, const char *host, uint16_t port, int64_t now_ms);
 /* A granted path (agent path requests). */
 bool approvals_path_granted(const struct approvals *a, const char *path, int64_t now_ms);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "net/rules.h"
+#include "util/notice.h"
 
 #define GATE_SEEN_MAX     1024 /* destinations remembered for tier 1 */
 #define GATE_REFRESH_MS   1000 /* revocation list re-read at most this often */
@@ -83,13 +84,19 @@ static enum proxy_verdict gate_hold(struct gate *g, const struct proxy_request_i
         }
         event_emit(g->config.events, "approval.request", request_event(&r));
         if (!g->config.quiet)
-                fprintf(stderr,
-                        "reins: approval needed: %s wants %s:%u (%s); 'reins approve %s' or "
-                        "'reins deny %s'\n",
-                        r.id, r.target, r.port, r.rule, r.id, r.id);
+                notice("approval needed: %s wants %s:%u (%s); 'reins approve %s' or "
+                       "'reins deny %s'",
+                       r.id, r.target, r.port, r.rule, r.id, r.id);
         snprintf(g->reason, sizeof(g->reason), "waiting for a human: request %s", r.id);
         *reason = g->reason;
         return PROXY_ASK;
+}
+
+/* A grant that decides a connection is used by it: a one-use grant (an
+ * agent's request allowed once) ends here. */
+static void gate_use_grant(struct gate *g, const struct proxy_request_info *req, int64_t now)
+{
+        approvals_use_grant(g->config.approvals, req->host, req->port, now);
 }
 
 static enum proxy_verdict gate_decide(void *ctx, const struct proxy_request_info *req,
@@ -109,15 +116,20 @@ static enum proxy_verdict gate_decide(void *ctx, const struct proxy_request_info
                 return PROXY_DENY;
         bool granted = g->config.approvals &&
                        approvals_granted(g->config.approvals, req->host, req->port, now, NULL);
+
         char rule[APPROVALS_HOST_MAX];
         switch (req->verdict) {
         case PROXY_ALLOW:
-                if (g->tier == 1 && !granted && !seen_before(g, req->host, req->port))
-                        return gate_hold(g, req, "risk tier T1: a new destination", reason);
+                if (g->tier == 1 && !seen_before(g, req->host, req->port)) {
+                        if (!granted)
+                                return gate_hold(g, req, "risk tier T1: a new destination", reason);
+                        gate_use_grant(g, req, now);
+                }
                 remember(g, req->host, req->port);
                 return PROXY_ALLOW;
         case PROXY_ASK:
                 if (granted) {
+                        gate_use_grant(g, req, now);
                         *reason = "approved by a human";
                         remember(g, req->host, req->port);
                         return PROXY_ALLOW;
@@ -127,6 +139,7 @@ static enum proxy_verdict gate_decide(void *ctx, const struct proxy_request_info
         case PROXY_DENY:
         default:
                 if (granted) {
+                        gate_use_grant(g, req, now);
                         *reason = "approved by a human";
                         remember(g, req->host, req->port);
                         return PROXY_ALLOW;
@@ -263,8 +276,18 @@ int gate_answer(struct gate *g, const char *id, bool allow, int64_t for_ms,
                 struct reins_error *err)
 {
         struct approval_answer answer;
-        if (!g->config.approvals || approvals_answer(g->config.approvals, id, allow, for_ms, scope,
-                                                     gate_now_ms(), &answer) < 0) {
+        int r = g->config.approvals ? approvals_answer(g->config.approvals, id, allow, for_ms,
+                                                       scope, gate_now_ms(), &answer)
+                                    : -ENOENT;
+        if (r == -EINVAL) {
+                json_decref(by);
+                return reins_error_set(err, EINVAL,
+                                       "request %s is for a path: answer it yes (once or for "
+                                       "the session) or no, without --scope domain or --for "
+                                       "DURATION",
+                                       id);
+        }
+        if (r < 0) {
                 json_decref(by);
                 return reins_error_set(err, ENOENT,
                                        "no request %s is waiting (answered, timed out or "
@@ -381,9 +404,12 @@ int gate_agent_ask(struct gate *g, const char *kind, const char *target, const c
                                     "too many requests are waiting for a human", err);
         event_emit(g->config.events, "approval.request", request_event(&r));
         if (!g->config.quiet)
-                fprintf(stderr, "reins: approval needed: %s: the agent asks for %s %s%s%.0u (%s)\n",
-                        r.id, kind, r.target, k == APPROVAL_DEST ? ":" : "", (unsigned)r.port,
-                        r.reason[0] ? r.reason : "no reason given");
+                /* the target and the reason are the agent's words: notice()
+                 * escapes them, so they cannot redraw the line the human
+                 * answers (util/notice.h) */
+                notice("approval needed: %s: the agent asks for %s %s%s%.0u (%s)", r.id, kind,
+                       r.target, k == APPROVAL_DEST ? ":" : "", (unsigned)r.port,
+                       r.reason[0] ? r.reason : "no reason given");
         if (out)
                 *out = r;
         return 0;

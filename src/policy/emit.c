@@ -241,6 +241,8 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_list(out, "deny", &p->filesystem.deny);
         emit_list(out, "protect", &p->filesystem.protect);
         emit_list(out, "secrets", &p->filesystem.secrets);
+        if (p->filesystem.cache.count) /* absent when empty: older policies keep their hash */
+                emit_list(out, "cache", &p->filesystem.cache);
 
         fputs("network:\n", out);
         fprintf(out, "  mode: %s\n", network_mode_name(p->network.mode));

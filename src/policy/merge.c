@@ -91,7 +91,8 @@ static int merge_filesystem(struct reins_policy *p, const struct reins_policy *c
             (r = union_list(&p->filesystem.write, &c->filesystem.write)) < 0 ||
             (r = union_list(&p->filesystem.deny, &c->filesystem.deny)) < 0 ||
             (r = union_list(&p->filesystem.protect, &c->filesystem.protect)) < 0 ||
-            (r = union_list(&p->filesystem.secrets, &c->filesystem.secrets)) < 0)
+            (r = union_list(&p->filesystem.secrets, &c->filesystem.secrets)) < 0 ||
+            (r = union_list(&p->filesystem.cache, &c->filesystem.cache)) < 0)
                 return r;
         return 0;
 }

@@ -75,6 +75,7 @@ void policy_free(struct reins_policy *policy)
         free(policy->filesystem.workspace);
         strv_free(&policy->filesystem.read);
         strv_free(&policy->filesystem.write);
+        strv_free(&policy->filesystem.cache);
         strv_free(&policy->filesystem.deny);
         strv_free(&policy->filesystem.protect);
         strv_free(&policy->filesystem.secrets);

@@ -56,6 +56,8 @@ struct reins_policy {
                 struct reins_strv deny;    /* globs; matches are absent inside */
                 struct reins_strv protect; /* workspace-relative globs: read-only inside */
                 struct reins_strv secrets; /* host paths: readable, but reading taints */
+                struct reins_strv cache;   /* paths (~/.npm): a per-project writable
+                                              directory under reins' state is bound there */
         } filesystem;
 
         struct {

@@ -97,16 +97,99 @@ static const char preset_readonly[] =
     "filesystem:\n"
     "  workspace_mode: readonly\n";
 
+/* DESIGN §3's coding agent: `default` plus the package registries of npm,
+ * PyPI, crates, Go and GitHub and the model vendors' APIs, all on 443; the
+ * package managers' caches are per-project directories of reins' own. */
+static const char preset_coding_agent[] =
+    "# reins preset 'coding-agent': 'default' with the package registries\n"
+    "# (npm, PyPI, crates.io, Go, GitHub) and the model APIs reachable on 443\n"
+    "# through the egress proxy, and per-project package caches.\n"
+    "version: 1\n"
+    "name: coding-agent\n"
+    "extends: default\n"
+    "\n"
+    "filesystem:\n"
+    "  # per-project directories of reins' own ($XDG_CACHE_HOME/reins/caches),\n"
+    "  # never the caller's real caches\n"
+    "  cache: [~/.npm, ~/.cache/pip, ~/.cargo/registry, ~/.cargo/git, ~/go/pkg/mod,\n"
+    "          ~/.cache/go-build]\n"
+    "  deny:\n"
+    "    - ~/.npmrc\n"
+    "    - ~/.pypirc\n"
+    "    - ~/.config/pip\n"
+    "    - ~/.cargo/credentials\n"
+    "    - ~/.cargo/credentials.toml\n"
+    "    - ~/.config/gh\n"
+    "\n"
+    "network:\n"
+    "  mode: proxy\n"
+    "  allow:\n"
+    "    - registry.npmjs.org:443\n"
+    "    - registry.yarnpkg.com:443\n"
+    "    - pypi.org:443\n"
+    "    - files.pythonhosted.org:443\n"
+    "    - crates.io:443\n"
+    "    - index.crates.io:443\n"
+    "    - static.crates.io:443\n"
+    "    - proxy.golang.org:443\n"
+    "    - sum.golang.org:443\n"
+    "    - github.com:443\n"
+    "    - \"*.github.com:443\"\n"
+    "    - \"*.githubusercontent.com:443\"\n"
+    "    - api.anthropic.com:443\n"
+    "    - api.openai.com:443\n"
+    "    - generativelanguage.googleapis.com:443\n";
+
+/* Claude Code: its state under ~/.claude is read-only, the parts it must
+ * write (projects, todos, shell snapshots) and ~/.claude.json writable;
+ * settings.json, its permission file, stays read-only. */
+static const char preset_claude_code[] =
+    "# reins preset 'claude-code': 'coding-agent' for Anthropic's Claude Code.\n"
+    "version: 1\n"
+    "name: claude-code\n"
+    "extends: coding-agent\n"
+    "agent: claude-code\n"
+    "\n"
+    "filesystem:\n"
+    "  read: [~/.claude]\n"
+    "  write: [~/.claude/projects, ~/.claude/todos, ~/.claude/shell-snapshots,\n"
+    "          ~/.claude/statsig, ~/.claude.json]\n"
+    "\n"
+    "network:\n"
+    "  allow: [statsig.anthropic.com:443]\n"
+    "\n"
+    "env:\n"
+    "  keep: [ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, CLAUDE_CONFIG_DIR]\n";
+
+/* Codex CLI: ~/.codex read-only but for its sessions and logs. */
+static const char preset_codex[] =
+    "# reins preset 'codex': 'coding-agent' for OpenAI's Codex CLI.\n"
+    "version: 1\n"
+    "name: codex\n"
+    "extends: coding-agent\n"
+    "agent: codex\n"
+    "\n"
+    "filesystem:\n"
+    "  read: [~/.codex]\n"
+    "  write: [~/.codex/sessions, ~/.codex/log]\n"
+    "\n"
+    "network:\n"
+    "  allow: [chatgpt.com:443, auth.openai.com:443]\n"
+    "\n"
+    "env:\n"
+    "  keep: [OPENAI_API_KEY, OPENAI_BASE_URL, CODEX_HOME]\n";
+
 static const struct {
         const char *name;
         const char *text;
 } presets[] = {
-    {"default", preset_default},
-    {"offline", preset_offline},
-    {"readonly", preset_readonly},
+    {"default", preset_default},         {"offline", preset_offline},
+    {"readonly", preset_readonly},       {"coding-agent", preset_coding_agent},
+    {"claude-code", preset_claude_code}, {"codex", preset_codex},
 };
 
-static const char *const preset_names[] = {"default", "offline", "readonly", NULL};
+static const char *const preset_names[] = {"default",     "offline", "readonly", "coding-agent",
+                                           "claude-code", "codex",   NULL};
 
 const char *policy_preset_text(const char *name)
 {

@@ -228,7 +228,8 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
                 goto fail;
         plan->workspace_readonly = readonly;
         if ((r = plan_limit_writes(plan, &options->write_limit, err)) < 0 ||
-            (r = plan_add_canaries(plan, &options->canaries, err)) < 0)
+            (r = plan_add_canaries(plan, &options->canaries, err)) < 0 ||
+            (r = plan_add_caches(plan, policy, err)) < 0)
                 goto fail;
         plan_sort_mounts(plan);
         if ((r = plan_add_deny(plan, err)) < 0 ||

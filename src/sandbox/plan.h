@@ -33,9 +33,10 @@ struct mount_op {
         char *source; /* host path, for binds */
         char *target; /* path inside the sandbox (absolute) */
         uint64_t size_bytes;
-        bool optional; /* a missing source is skipped rather than fatal */
-        char *upper;   /* MOUNT_OP_OVERLAY: the session's copy */
-        char *work;    /* MOUNT_OP_OVERLAY: overlayfs' work directory */
+        bool optional;      /* a missing source is skipped rather than fatal */
+        char *upper;        /* MOUNT_OP_OVERLAY: the session's copy */
+        char *work;         /* MOUNT_OP_OVERLAY: overlayfs' work directory */
+        bool create_source; /* reins' own directory (a cache): the caller creates it */
 };
 
 /* Landlock access classes, applied to paths as seen inside the sandbox. */

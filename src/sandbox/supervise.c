@@ -16,6 +16,7 @@
 #include "net/proxy.h"
 #include "sandbox/seccomp_notify.h"
 #include "sandbox/pty.h"
+#include "sandbox/pty_output.h"
 #include "sandbox/weaken.h"
 #include "util/cleanup.h"
 
@@ -107,6 +108,7 @@ static bool loop_pump_master(struct loop *l)
                 return true;
         if (n <= 0) /* EIO: every slave closed */
                 return false;
+        pty_output_observe(buf, (size_t)n); /* where reins' notices may go */
         write_all(STDOUT_FILENO, buf, (size_t)n);
         return true;
 }

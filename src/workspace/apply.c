@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/text_escape.h"
 #include "workspace/fsops.h"
-#include "workspace/gitformat.h"
 #include "workspace/review.h"
 
 enum apply_status {
@@ -367,8 +367,9 @@ static void apply_report_line(FILE *out, const struct apply_item *it, bool dry_r
                 fputs("  FAILED        ", out);
                 break;
         }
-        /* names are quoted git-style: a hostile name cannot forge a report line */
-        git_write_path(out, "", path);
+        /* names are escaped (util/text_escape.h): a hostile name can neither
+         * forge a report line nor act on the terminal */
+        text_escape_write(out, path, strlen(path), 0);
         if (it->status == APPLY_PROTECTED)
                 fputs(" (protected path: use --include-protected to apply it)", out);
         else if (it->status == APPLY_CONFLICT)

@@ -8,6 +8,7 @@
 #include "util/cleanup.h"
 #include "util/json_text.h"
 #include "util/path.h"
+#include "util/text_escape.h"
 #include "workspace/fsops.h"
 #include "workspace/gitformat.h"
 #include "workspace/textdiff.h"
@@ -153,6 +154,14 @@ static int review_count_lines(const struct review_blob *a, const struct review_b
 
 /* ---- text (for a person) ---------------------------------------------------- */
 
+/* A name or link target the agent chose, shown escaped (util/text_escape.h):
+ * no control, bidi override or bad byte reaches the reviewer's terminal, and
+ * a name holding "\n" cannot forge a line of the listing. */
+static void review_write_name(FILE *out, const char *name)
+{
+        text_escape_write(out, name, strlen(name), 0);
+}
+
 static void review_text_side(FILE *out, const struct workspace_entry *e)
 {
         fprintf(out, "%s %04o", review_type_name(e->mode), (unsigned)(e->mode & 07777));
@@ -163,12 +172,12 @@ static int review_text_change(FILE *out, const struct workspace_change *ch,
 {
         const struct workspace_entry *o = &ch->old, *n = &ch->new;
         fprintf(out, "%-12s ", workspace_change_kind_name(ch->kind));
-        git_write_path(out, "", ch->path[0] ? ch->path : ".");
+        review_write_name(out, ch->path[0] ? ch->path : ".");
         if (n->from != WORKSPACE_FROM_NONE && S_ISDIR(n->mode))
                 fputc('/', out);
         if (n->from != WORKSPACE_FROM_NONE && S_ISLNK(n->mode)) {
                 fputs(" -> ", out);
-                git_write_path(out, "", n->target);
+                review_write_name(out, n->target);
         }
         if (ch->kind == WORKSPACE_TYPE_CHANGED) {
                 fputs(" (", out);
@@ -185,14 +194,14 @@ static int review_text_change(FILE *out, const struct workspace_change *ch,
         }
         if (ch->kind == WORKSPACE_MODIFIED && S_ISLNK(n->mode) && o->target) {
                 fputs(" (was -> ", out);
-                git_write_path(out, "", o->target);
+                review_write_name(out, o->target);
                 fputc(')', out);
         }
         if (ch->kind == WORKSPACE_REPLACED)
                 fputs(" (directory replaced wholesale: the old contents below are deleted)", out);
         if (ch->hardlink) {
                 fputs(" (hard link to ", out);
-                git_write_path(out, "", ch->hardlink);
+                review_write_name(out, ch->hardlink);
                 fputc(')', out);
         }
         if (n->from != WORKSPACE_FROM_NONE && S_ISLNK(n->mode) &&
@@ -260,7 +269,7 @@ static int review_stat(FILE *out, const struct workspace_changes *changes,
                 if (r == 0)
                         r = review_blob_load(roots, &ch->new, ch->path, WORKSPACE_TEXT_LIMIT, &b);
                 fputc(' ', out);
-                git_write_path(out, "", ch->path);
+                review_write_name(out, ch->path);
                 if (ch->protected)
                         fputs(" (protected)", out);
                 fputs(" | ", out);
@@ -368,7 +377,7 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
         json_object_set_new(root, "changes", list);
         json_object_set_new(root, "protected_changes", json_integer((json_int_t)protected_count));
         if (r == 0) {
-                if (json_dumpf(root, out, JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0)
+                if (text_json_write(out, root, JSON_INDENT(2)) < 0)
                         r = -EIO;
                 fputc('\n', out);
         }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/text_escape.h"
 
 int textdiff_split(const char *data, size_t length, struct textdiff_text *out)
 {
@@ -335,13 +336,10 @@ static void textdiff_write_line(FILE *out, char prefix, const struct textdiff_li
         if (style == TEXTDIFF_EXACT) {
                 fwrite(l->start, 1, body, out);
         } else {
-                for (size_t i = 0; i < body; i++) {
-                        unsigned char ch = (unsigned char)l->start[i];
-                        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-                                fprintf(out, "\\x%02x", ch);
-                        else
-                                fputc(ch, out);
-                }
+                /* for a person: source text reads as it is (tabs, backslashes),
+                 * nothing a terminal acts on passes (util/text_escape.h) */
+                text_escape_write(out, l->start, body,
+                                  TEXT_ESCAPE_KEEP_TAB | TEXT_ESCAPE_KEEP_BACKSLASH);
         }
         fputc('\n', out);
         if (!newline)

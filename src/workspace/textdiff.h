@@ -35,8 +35,9 @@ int textdiff_compute(const struct textdiff_text *a, const struct textdiff_text *
 
 enum textdiff_style {
         TEXTDIFF_EXACT,   /* the bytes as they are: for patches */
-        TEXTDIFF_VISIBLE, /* control characters (but tab) as \xNN: for a terminal, so
-                             a file cannot hide lines with escape sequences or '\r' */
+        TEXTDIFF_VISIBLE, /* for a terminal: escaped by util/text_escape.h but tabs and
+                             backslashes, so a file cannot hide lines with escape
+                             sequences, '\r', C1 controls or bidi overrides */
 };
 
 /* Write the hunks ("@@ -l,s +l,s @@" and lines) for a computed diff. Adds

@@ -205,6 +205,30 @@ def test_watch_queue_through_a_pty(caller, web):
     assert re.search(r"^two .* 403$", s.stdout, re.M), s.stdout
 
 
+def test_watch_offers_path_choices_and_drops_ended_sessions(caller, web):
+    """A path request is answered yes or no (no minutes, no domain); a
+    session that ends takes its pending requests out of the watch."""
+    ws = caller.workspace()
+    pol = policy(caller, ws, web, extra="approvals: {timeout: 60s}\n")
+    script = ("curl -sS --noproxy '*' \"$REINS_REQUEST_URL\" -d "
+              "'{\"kind\":\"path\",\"target\":\"docs/notes.md\",\"reason\":\"notes\"}'; "
+              "sleep 3")
+    watch = caller.pty(["approve", "--watch"])
+    try:
+        watch.expect(rb"watching for approval requests", timeout=10)
+        s = Session(caller, ws, pol, script)
+        watch.expect(rb"asks for path docs/notes.md", timeout=30)
+        prompt = watch.expect(rb"allow\? [^\n]*: ", timeout=10)
+        assert b"minutes" not in prompt.group(0), prompt.group(0)
+        req = pending(caller, "docs/notes.md")
+        r = caller.run(["approve", req["id"], "--for", "10m"])
+        assert r.returncode != 0 and "is for a path" in r.stderr, r.stderr
+        assert s.wait() == 0, s.stderr
+        watch.expect(rb"the session ended; nothing to answer", timeout=15)
+    finally:
+        watch.close()
+
+
 def test_agent_request_channel_and_rate_limit(caller, web):
     ws = caller.workspace()
     pol = policy(caller, ws, web, extra="approvals: {timeout: 20s}\n")
@@ -232,6 +256,28 @@ def test_agent_request_channel_and_rate_limit(caller, web):
     assert all("rate-limited" in x for x in statuses[4:]), statuses
     refused = [e for e in s.events("approval.refused") if "rate-limited" in e["reason"]]
     assert len(refused) == 2
+
+
+def test_agent_request_allowed_once_covers_its_next_connection(caller, web):
+    """`reins approve ID` (once) on the agent's own request lets its next
+    connection there through without a second question; the one after
+    that asks again (issue 13 item 8)."""
+    ws = caller.workspace()
+    pol = policy(caller, ws, web, ask=["ask.test"], extra="approvals: {timeout: 3s}\n")
+    ask = ("curl -sS --noproxy '*' \"$REINS_REQUEST_URL\" -d "
+           "'{\"kind\":\"destination\",\"target\":\"ask.test:%d\",\"reason\":\"docs\","
+           "\"wait\":true}'; echo" % web)
+    script = "\n".join([ask, f"echo first $({CURL} http://ask.test:{web}/hello)",
+                        f"echo second $({CURL} http://ask.test:{web}/hello)"])
+    s = Session(caller, ws, pol, script)
+    req = pending(caller, "ask.test")
+    assert req["origin"] == "agent"
+    assert caller.run(["approve", req["id"]]).returncode == 0
+    assert s.wait() == 0, s.stderr
+    assert re.search(r"^first hello from ask\.test:\d+ 200$", s.stdout, re.M), s.stdout
+    assert re.search(r"^second .* 403$", s.stdout, re.M), s.stdout  # asked again: silence
+    requests = s.events("approval.request")
+    assert len(requests) == 2 and requests[1]["origin"] == "proxy", requests
 
 
 # --------------------------------------------------------------------------

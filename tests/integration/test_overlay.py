@@ -172,10 +172,10 @@ def test_overlay_run_leaves_host_untouched_and_diff_lists_everything(caller):
     assert by_path["blob.bin"]["binary"] is True
     assert by_path["hard2"].get("hardlink") == "hard1" or by_path["hard1"].get("hardlink") == "hard2"
 
-    # the listing for a person: names quoted, protected flagged, binary named
+    # the listing for a person: names escaped, protected flagged, binary named
     r = reins(caller, "diff", sid)
     assert r.returncode == 0, r.stderr
-    assert '"new\\nline"' in r.stdout
+    assert "created      new\\nline (file 0644)" in r.stdout
     assert "PROTECTED" in r.stdout and ".git/hooks/pre-commit" in r.stdout
     assert "Binary file" in r.stdout and "\x00" not in r.stdout
     assert "-two\n+TWO" in r.stdout

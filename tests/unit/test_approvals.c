@@ -106,6 +106,24 @@ static void test_grant_scopes_and_deadline(void **state)
         approvals_free(a);
 }
 
+/* Found by fuzzing (tests/fuzz/fuzz_control.c): the duration of a grant is
+ * a JSON integer of the signed answer; now + for_ms overflowed int64 (UB),
+ * and the wrapped deadline lay in the past. A grant too long to end ends
+ * never, like one for the session. */
+static void test_grant_duration_saturates(void **state)
+{
+        (void)state;
+        struct approvals *a = fresh(1000, false);
+        struct approval_request r;
+        struct approval_answer answer;
+        ask_dest(a, "a.test", 443, 1, 1000, &r);
+        assert_int_equal(
+            approvals_answer(a, r.id, true, INT64_MAX, APPROVAL_SCOPE_EXACT, 1000, &answer), 0);
+        assert_true(answer.grant_until_ms == INT64_MAX);
+        assert_true(approvals_granted(a, "a.test", 443, 2000, NULL));
+        approvals_free(a);
+}
+
 static void test_deny_and_timeout(void **state)
 {
         (void)state;
@@ -149,6 +167,41 @@ static void test_bounded_queue_and_withdrawal(void **state)
         assert_false(approvals_forget_connection(a, 5, NULL));
         assert_false(approvals_forget_connection(a, 0, NULL)); /* agent requests have none */
         assert_int_equal(approvals_pending_count(a), APPROVALS_MAX_PENDING - 1);
+        approvals_free(a);
+}
+
+static void test_agent_once_covers_its_next_connection(void **state)
+{
+        (void)state;
+        struct approvals *a = fresh(60000, false);
+        int64_t now = 1000;
+        struct approval_request r;
+        assert_int_equal(approvals_ask(a, APPROVAL_DEST, APPROVAL_FROM_AGENT, "api.test", 443,
+                                       "agent request", "to fetch docs", 0, now, &r),
+                         0);
+        struct approval_answer answer;
+        assert_int_equal(approvals_answer(a, r.id, true, -1, APPROVAL_SCOPE_EXACT, now, &answer),
+                         0);
+        assert_true(answer.once);
+        /* the next connection there is allowed, once */
+        assert_true(approvals_granted(a, "api.test", 443, now + 10, NULL));
+        assert_false(approvals_granted(a, "api.test", 444, now + 10, NULL));
+        assert_false(approvals_granted(a, "other.api.test", 443, now + 10, NULL));
+        assert_true(approvals_use_grant(a, "api.test", 443, now + 10));
+        assert_false(approvals_granted(a, "api.test", 443, now + 20, NULL));
+        /* unused, it lapses */
+        assert_int_equal(approvals_ask(a, APPROVAL_DEST, APPROVAL_FROM_AGENT, "api.test", 443, "",
+                                       "", 0, now, &r),
+                         0);
+        assert_int_equal(approvals_answer(a, r.id, true, -1, APPROVAL_SCOPE_EXACT, now, NULL), 0);
+        assert_false(approvals_granted(a, "api.test", 443, now + APPROVALS_ONCE_MS, NULL));
+        /* a grant for the session is not used up */
+        assert_int_equal(
+            approvals_ask(a, APPROVAL_DEST, APPROVAL_FROM_AGENT, "b.test", 443, "", "", 0, now, &r),
+            0);
+        assert_int_equal(approvals_answer(a, r.id, true, 0, APPROVAL_SCOPE_EXACT, now, NULL), 0);
+        assert_true(approvals_use_grant(a, "b.test", 443, now));
+        assert_true(approvals_use_grant(a, "b.test", 443, now));
         approvals_free(a);
 }
 
@@ -244,9 +297,11 @@ int main(void)
             cmocka_unit_test(test_ids_and_pending),
             cmocka_unit_test(test_answer_once_grants_nothing),
             cmocka_unit_test(test_grant_scopes_and_deadline),
+            cmocka_unit_test(test_grant_duration_saturates),
             cmocka_unit_test(test_deny_and_timeout),
             cmocka_unit_test(test_bounded_queue_and_withdrawal),
             cmocka_unit_test(test_agent_rate_limit),
+            cmocka_unit_test(test_agent_once_covers_its_next_connection),
             cmocka_unit_test(test_scope_names),
             cmocka_unit_test(test_answer_signature),
         };

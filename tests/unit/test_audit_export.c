@@ -144,6 +144,24 @@ static void test_cef_line(void **state)
         json_decref(record);
 }
 
+/* Found by fuzz_trail: the record's type went into the CEF header as it
+ * was, with ESC, BEL or DEL in it (a trail is a file: anyone who can write
+ * it chooses the type). */
+static void test_cef_hostile_type(void **state)
+{
+        (void)state;
+        json_t *record = json_pack("{s:s, s:s, s:i}", "type", "risk.x\x1b[2J\a\x7f\xc2\x9b|y",
+                                   "time", "2026-11-23T21:00:00.5Z", "seq", 1);
+        assert_non_null(record);
+        char *line = audit_export_line(AUDIT_EXPORT_CEF, record, NULL);
+        assert_non_null(line);
+        assert_single_ascii_line(line);
+        /* text-escaped (\xNN, U+009B as \u009b), then CEF-escaped ('\' and '|' get a '\') */
+        assert_non_null(strstr(line, "|risk.x\\\\x1b[2J\\\\x07\\\\x7f\\\\u009b\\|y|"));
+        free(line);
+        json_decref(record);
+}
+
 static void test_ocsf(void **state)
 {
         (void)state;
@@ -216,6 +234,7 @@ int main(void)
             cmocka_unit_test(test_text_escape_and_shell_quote),
             cmocka_unit_test(test_syslog_line),
             cmocka_unit_test(test_cef_line),
+            cmocka_unit_test(test_cef_hostile_type),
             cmocka_unit_test(test_ocsf),
             cmocka_unit_test(test_show_line),
         };

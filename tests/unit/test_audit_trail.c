@@ -160,6 +160,15 @@ static void test_deleted(void **state)
         r = verify(cut, n);
         assert_int_equal(r.verdict, AUDIT_DELETED);
         assert_int_equal(r.bad_record, 0);
+        /* no record comes before the first (the message once named record
+         * SIZE_MAX; found while writing fuzz_trail) */
+        assert_string_equal(r.message, "record 0 deleted: the trail starts at record 1");
+        free(cut);
+        int order01[] = {2, 3, 4, 5, 6, 7, 8, -1};
+        cut = reassemble(data, starts, lengths, order01, &n);
+        r = verify(cut, n);
+        assert_int_equal(r.verdict, AUDIT_DELETED);
+        assert_string_equal(r.message, "records 0 to 1 deleted: the trail starts at record 2");
         free(cut);
         free(data);
 }

@@ -136,8 +136,9 @@ static void test_presets_load(void **state)
                 policy_free(q);
                 policy_free(p);
         }
-        assert_int_equal(count, 3);
-        assert_null(policy_preset_text("coding-agent"));
+        assert_int_equal(count,
+                         6); /* default, offline, readonly, coding-agent, claude-code, codex */
+        assert_non_null(policy_preset_text("coding-agent"));
         assert_null(policy_preset_text("nope"));
         assert_null(policy_preset_text(NULL));
 }
@@ -379,7 +380,7 @@ static const struct error_case error_cases[] = {
     /* unknown keys */
     {"version: 1\nfilesystem:\n  raed: []\n", EINVAL,
      "3: filesystem.raed: unknown key (expected one of: workspace, workspace_mode, read, "
-     "write, deny, protect, secrets)"},
+     "write, deny, protect, cache, secrets)"},
     {"version: 1\nlimit: {}\n", EINVAL,
      "2: limit: unknown key (expected one of: version, name, extends, agent, filesystem, "
      "network, exec, env, limits, syscalls, rules, canaries, risk, approvals, audit)"},

@@ -105,7 +105,17 @@ static void test_visible_style_escapes_control_bytes(void **state)
         /* a file could hide a line from a reviewer with "\r" or an escape
          * sequence; the terminal form shows them */
         char *out = diff_of("", "ok\rEVIL\x1b[2K\tx\n", TEXTDIFF_VISIBLE, NULL, NULL);
-        assert_string_equal(out, "@@ -0,0 +1 @@\n+ok\\x0dEVIL\\x1b[2K\tx\n");
+        assert_string_equal(out, "@@ -0,0 +1 @@\n+ok\\rEVIL\\x1b[2K\tx\n");
+        free(out);
+        /* C1 (as a character and as a byte), a bidi override and bad UTF-8
+         * too; source text (UTF-8, backslashes) reads as it is */
+        out = diff_of("",
+                      "\xc2\x9b"
+                      "2J\x9b"
+                      "2J\xe2\x80\xae \xff caf\xc3\xa9 \"\\n\"\n",
+                      TEXTDIFF_VISIBLE, NULL, NULL);
+        assert_string_equal(out,
+                            "@@ -0,0 +1 @@\n+\\u009b2J\\x9b2J\\u202e \\xff caf\xc3\xa9 \"\\n\"\n");
         free(out);
         out = diff_of("", "ok\rEVIL\n", TEXTDIFF_EXACT, NULL, NULL);
         assert_string_equal(out, "@@ -0,0 +1 @@\n+ok\rEVIL\n");
