@@ -555,8 +555,17 @@ static void print_text(const struct doctor *d)
         printf("  seccomp: %s\n", v->seccomp ? "filter" : "MISSING (cannot run)");
         printf("  capabilities: none, no_new_privs\n");
         printf("  cgroup limits: %s\n", limits);
-        printf("verdict: %s\n",
-               doctor_ready(v) ? "full protection available" : "a required protection is missing");
+        bool cgroups = v->cgroup_v2 || v->cgroup_v1;
+        if (!doctor_ready(v))
+                printf("verdict: a required protection is missing\n");
+        else if (cgroups)
+                printf("verdict: full protection available\n");
+        else
+                printf("verdict: full isolation; limits by rlimits and cpu affinity instead of "
+                       "cgroups (memory and processes are capped per process, not for the whole "
+                       "sandbox; no freezer: T3 stops processes with SIGSTOP); --strict refuses "
+                       "to run this way (delegate a cgroup v2 subtree, or run as root, for "
+                       "cgroup limits)\n");
 }
 
 static void print_json_string(const char *s)

@@ -2,9 +2,11 @@
  * agent, age, state, workspace and number of changed files. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "audit/text.h"
 #include "cli/cli.h"
 #include "cli/notice.h"
 #include "util/json_text.h"
@@ -99,8 +101,8 @@ int cli_ls(int argc, char **argv)
         long long now = (long long)time(NULL);
         json_t *list = json_array();
         if (!as_json)
-                printf("%-24s  %-14s %6s  %-14s %7s  %s\n", "SESSION", "AGENT", "AGE", "STATE",
-                       "CHANGED", "WORKSPACE");
+                printf("%-24s  %-14s %6s  %-14s %7s  %-30s  %s\n", "SESSION", "AGENT", "AGE",
+                       "STATE", "CHANGED", "WORKSPACE", "COMMAND");
         int status = 0;
         for (size_t i = 0; i < ids.count; i++) {
                 struct workspace_session s = {0};
@@ -146,7 +148,16 @@ int cli_ls(int argc, char **argv)
                         printf("%-24s  %-14s %6s  %-14s %7s  ", s.id,
                                agent && agent[0] ? text_show(shown, sizeof(shown), agent) : "-",
                                age, state, count);
-                        text_escape_write(stdout, s.lower, strlen(s.lower), 0);
+                        char workspace[256];
+                        printf("%-30s  ", text_show(workspace, sizeof(workspace), s.lower));
+                        /* the command as a shell would take it back, escaped */
+                        struct audit_buffer command = {0};
+                        const json_t *argv_json = json_object_get(s.meta, "command");
+                        if (argv_json)
+                                audit_value_text(&command, argv_json);
+                        char *text = audit_buffer_take(&command);
+                        fputs(text ? text : "-", stdout);
+                        free(text);
                         putchar('\n');
                 }
                 workspace_session_free(&s);

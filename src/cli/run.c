@@ -19,6 +19,7 @@
 #include "govern/canary.h"
 #include "audit/dirs.h"
 #include "cli/run_notices.h"
+#include "cli/run_parallel.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
 #include "audit/anchor.h"
@@ -119,7 +120,9 @@ static void run_usage(FILE *out)
                 "      --token FILE           run with a delegation token's rights\n"
                 "                             (policy ∩ token; the token is bound to\n"
                 "                             this session)\n"
-                "      --parallel N           N copy-on-write runs at once; prints their ids\n"
+                "      --parallel N           N copy-on-write runs at once: \"[K] SESSION\" for\n"
+                "                             each, their output lines labelled \"[K] \"; exit\n"
+                "                             0 when all exit 0, else the first failure's\n"
                 "      --strict               refuse rather than fall back to rlimits\n"
                 "      --allow-degraded       run even if a protection is unavailable\n"
                 "  -q, --quiet                no notes on stderr\n"
@@ -729,6 +732,7 @@ int cli_run(int argc, char **argv)
         if (!args.quiet) {
                 run_report_tracked_hidden(plan);
                 run_report_toolchain(plan);
+                run_report_missing_paths(plan);
         }
         if (plan->host_network && !args.quiet)
                 fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "

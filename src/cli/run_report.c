@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "policy/parse_units.h"
+#include "policy/policy.h"
 #include "util/cleanup.h"
 #include "util/notice.h"
 #include "util/path.h"
@@ -213,4 +214,38 @@ void run_report_toolchain(const struct reins_plan *plan)
                 notice("note: '%s' is %s for you, outside the sandbox's view (--ro %.*s would "
                        "bring it)",
                        program, caller, (int)(slash - caller), caller);
+}
+
+/* Entries of the built-in presets (/lib32, /libx32 …) are optional by
+ * design: only the paths the user's own policy names are worth a note. */
+static bool run_report_preset_path(const char *path)
+{
+        static struct reins_policy *builtin;
+        struct reins_error err = {0};
+        if (!builtin && policy_load("default", &builtin, &err) < 0)
+                return false;
+        for (size_t i = 0; i < builtin->filesystem.read.count; i++)
+                if (strcmp(builtin->filesystem.read.items[i], path) == 0)
+                        return true;
+        return false;
+}
+
+void run_report_missing_paths(const struct reins_plan *plan)
+{
+        char list[1024] = "";
+        size_t used = 0, shown = 0;
+        for (size_t i = 0; i < plan->missing_paths.count && used < sizeof(list) - 1; i++) {
+                const char *path = plan->missing_paths.items[i];
+                if (run_report_preset_path(path))
+                        continue;
+                int w = snprintf(list + used, sizeof(list) - used, "%s%s", shown ? ", " : "", path);
+                if (w > 0)
+                        used +=
+                            (size_t)w < sizeof(list) - used ? (size_t)w : sizeof(list) - used - 1;
+                shown++;
+        }
+        if (shown)
+                notice("note: not on this host, so not in the sandbox: %s (filesystem.read/write "
+                       "entries of the policy)",
+                       list);
 }

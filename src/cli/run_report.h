@@ -17,6 +17,9 @@ void run_report_tracked_hidden(const struct reins_plan *plan);
 /* One note when the command is a toolchain of the caller's home (pyenv,
  * nvm, cargo bin) that the sandbox does not see, and what it runs instead. */
 void run_report_toolchain(const struct reins_plan *plan);
+/* One note naming the policy's read/write paths absent on this host (those
+ * of the built-in presets, optional by design, left out). */
+void run_report_missing_paths(const struct reins_plan *plan);
 /* Print what happened and return the exit status of `reins run`. */
 int run_report_outcome(FILE *out, const struct reins_plan *plan,
                        const struct supervise_outcome *outcome, const struct cgroup_handle *cgroup,

@@ -23,9 +23,4 @@ void run_workspace_finish(struct workspace_session *session, int status, struct 
  * stderr and in the trail when that fails. */
 void run_workspace_store(struct workspace_session *session, int memory, struct event_bus *events);
 
-/* --parallel N: fork N runs of this same command line, each with its own
- * copy; print their ids; wait for all. Returns in each child (*is_child set)
- * with `id` filled, or in the parent with the combined exit status. */
-int run_parallel(unsigned count, char id[25], int *is_child);
-
 #endif

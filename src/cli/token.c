@@ -15,6 +15,7 @@
 #include "cli/notice.h"
 #include "govern/identity.h"
 #include "govern/token.h"
+#include "govern/token_meet.h"
 #include "govern/token_revoke.h"
 #include "policy/parse_units.h"
 #include "util/cleanup.h"
@@ -335,12 +336,30 @@ static void token_print_sets(const char *what, const struct token_pattern_sets *
         printf("\n");
 }
 
+/* The intersection, written out: what every block allows at once. */
+static void token_print_meet(const char *what, const struct token_pattern_sets *sets,
+                             enum token_meet_kind kind)
+{
+        struct reins_strv meet = {0};
+        if (sets->count < 2 || token_meet(sets, kind, &meet) < 0) {
+                token_print_sets(what, sets);
+                return;
+        }
+        printf("  %s: ", what);
+        if (meet.count == 0)
+                printf("none (the blocks have none in common)");
+        else
+                token_print_list(&meet);
+        printf("  (the intersection of %zu blocks' lists)\n", sets->count);
+        strv_free(&meet);
+}
+
 static void token_print_rights(const struct token_rights *rights)
 {
         printf("effective rights (every block must allow it):\n");
-        token_print_sets("destinations", &rights->dest);
-        token_print_sets("writable paths", &rights->path);
-        token_print_sets("commands", &rights->cmd);
+        token_print_meet("destinations", &rights->dest, TOKEN_MEET_DEST);
+        token_print_meet("writable paths", &rights->path, TOKEN_MEET_PATH);
+        token_print_meet("commands", &rights->cmd, TOKEN_MEET_CMD);
         printf("  expires: ");
         if (rights->has_expires)
                 token_print_time(rights->expires);

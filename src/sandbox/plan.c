@@ -283,6 +283,7 @@ void plan_free(struct reins_plan *plan)
         strv_free(&plan->syscall_allow);
         strv_free(&plan->syscall_deny);
         strv_free(&plan->deny_patterns);
+        strv_free(&plan->missing_paths);
         strv_free(&plan->deny_relative);
         strv_free(&plan->net_allow);
         strv_free(&plan->net_deny);

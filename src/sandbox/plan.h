@@ -101,6 +101,7 @@ struct reins_plan {
 
         /* deny globs made absolute (workspace-relative ones anchored at the
          * workspace), used while planning and for -v */
+        struct reins_strv missing_paths; /* filesystem.read/write entries absent here */
         struct reins_strv deny_patterns;
         /* the relative deny patterns as written: they also apply below
          * every --ro/--rw and filesystem.write path (not below system reads) */

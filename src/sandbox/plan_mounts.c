@@ -96,7 +96,9 @@ static int plan_add_bind(struct reins_plan *plan, const char *written, bool writ
         cleanup_free char *real = realpath(absolute, NULL);
         if (!real) {
                 if (origin == BIND_FROM_POLICY && errno == ENOENT)
-                        return 0;
+                        return strv_push_unique(&plan->missing_paths, written) < 0
+                                   ? reins_error_set(err, ENOMEM, "out of memory")
+                                   : 0;
                 return reins_error_errno(err, errno, "%s %s", what, written);
         }
         if (!weaken("mounts") && (strcmp(real, "/") == 0 || path_is_under(real, "/proc") ||

@@ -128,6 +128,13 @@ static int notify_sizes(size_t *notif, size_t *resp)
         return 0;
 }
 
+static bool exec_is_miss(const json_t *fields)
+{
+        const char *result = json_string_value(json_object_get(fields, "result"));
+        return result && (strcmp(result, "ENOENT") == 0 || strcmp(result, "ENOTDIR") == 0) &&
+               !json_object_get(fields, "refused");
+}
+
 static bool is_exec(int nr)
 {
         return nr == __NR_execve || nr == __NR_execveat;
@@ -155,6 +162,18 @@ int seccomp_notify_handle(int listener, struct seccomp_notify *state, struct eve
                               : denial_answer(req, resp, state, describe);
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT)
                 r = -errno;
+        if (fields && exec && exec_is_miss(fields)) {
+                /* execvp tries each PATH directory: the misses are not runs,
+                 * and each of them is not a record; the exec that runs says
+                 * how many came before it */
+                state->exec_misses++;
+                json_decref(fields);
+                fields = NULL;
+        } else if (fields && exec && state->exec_misses) {
+                json_object_set_new(fields, "path_misses",
+                                    json_integer((json_int_t)state->exec_misses));
+                state->exec_misses = 0;
+        }
         if (fields)
                 event_emit(bus, exec ? "exec" : "syscall.denied", fields);
         return r;
@@ -162,6 +181,10 @@ int seccomp_notify_handle(int listener, struct seccomp_notify *state, struct eve
 
 void seccomp_notify_finish(struct seccomp_notify *state, struct event_bus *bus)
 {
+        if (state->exec_misses && bus) /* a command that was never found */
+                event_emit(bus, "exec.missed",
+                           json_pack("{s:I}", "path_misses", (json_int_t)state->exec_misses));
+        state->exec_misses = 0;
         if (!state->suppressed || !bus)
                 return;
         event_emit(bus, "syscall.denied",

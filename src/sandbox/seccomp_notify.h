@@ -20,11 +20,13 @@
 #define SECCOMP_NOTIFY_PER_SECOND 8  /* and then at most this many a second */
 
 struct seccomp_notify {
-        double tokens;       /* records the limiter still allows now */
-        int64_t refilled_ms; /* when tokens were last topped up */
-        uint64_t denied;     /* denials in all */
-        uint64_t suppressed; /* denials not recorded since the last record */
-        int last_nr;         /* the syscall of the last suppressed denial */
+        double tokens;        /* records the limiter still allows now */
+        int64_t refilled_ms;  /* when tokens were last topped up */
+        uint64_t denied;      /* denials in all */
+        uint64_t suppressed;  /* denials not recorded since the last record */
+        int last_nr;          /* the syscall of the last suppressed denial */
+        uint64_t exec_misses; /* execs of a path that does not exist (a PATH search's
+                                 tries) not recorded since the last exec record */
 };
 
 void seccomp_notify_init(struct seccomp_notify *state);

@@ -319,8 +319,13 @@ def test_proxy_hosts_escaped(caller):
                            host.hex()], cwd=ws)
     assert r.returncode == 0, r.stderr
     assert b"socks" in r.stdout and b"connect" in r.stdout, r.stdout
-    assert b'"type":"net.decision"' in r.stderr, r.stderr  # -v: the denials are shown
+    assert b"net.decision" in r.stderr, r.stderr  # -v: every event is shown
     assert_no_raw_control(r.stderr, "reins run -v (proxy denials)")
+    # without -v, each denied destination is one line
+    r = run_bytes(caller, ["run", "--net", "proxy", "-w", ws, "--", "python3", "proxy.py",
+                           host.hex()], cwd=ws)
+    assert r.returncode == 0, r.stderr
+    assert_no_raw_control(r.stderr, "reins run (proxy denials)")
     for args in (["audit", "show"], ["audit", "show", "--type", "net"],
                  ["audit", "tail", "-n", "100000"]):
         check_output(caller, args, " ".join(args) + " (proxy denials)", shown=False)

@@ -366,12 +366,18 @@ def test_parallel_sessions_do_not_see_each_other(caller):
     ws = caller.workspace()
     caller.write(ws / "base", "b\n")
     script = ('n=$(cat /proc/sys/kernel/random/uuid); echo mine > "own-$n"; sleep 1; '
-              'ls > listing')
+              'ls > listing; echo "out of $n"; echo "err of $n" >&2')
     r = caller.sandbox(["sh", "-c", script], ws=ws,
                        opts=["--workspace-mode", "overlay", "--parallel", "2"])
     assert r.returncode == 0, r.stderr
-    ids = sorted(set(re.findall(r"^([0-9a-f]{24})$", r.stdout, re.M)))
-    assert len(ids) == 2, r.stdout
+    started = re.findall(r"^\[(\d)\] ([0-9a-f]{24})$", r.stdout, re.M)
+    assert sorted(k for k, _ in started) == ["1", "2"], r.stdout
+    ids = sorted(sid for _, sid in started)
+    # every line of a run is labelled with its number; the end of each is said
+    for k, sid in started:
+        assert re.search(rf"^\[{k}\] out of \S+$", r.stdout, re.M), r.stdout
+        assert re.search(rf"^\[{k}\] err of \S+$", r.stderr, re.M), r.stderr
+        assert f"[{k}] {sid} exited 0" in r.stdout, r.stdout
     assert not [n for n in os.listdir(ws) if n.startswith("own-")]
     for sid in ids:
         k = kinds(diff_json(caller, sid))
@@ -385,6 +391,14 @@ def test_parallel_sessions_do_not_see_each_other(caller):
     doc = diff_json(caller, a, "--against", b)
     k = kinds(doc)
     assert sorted(v for p, v in k.items() if p.startswith("own-")) == ["created", "deleted"]
+
+
+def test_parallel_exit_status_is_the_first_failure(caller):
+    ws = caller.workspace()
+    r = caller.sandbox(["sh", "-c", "exit 3"], ws=ws,
+                       opts=["--workspace-mode", "overlay", "--parallel", "2"])
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert len(re.findall(r"^\[\d\] [0-9a-f]{24} exited 3$", r.stdout, re.M)) == 2, r.stdout
 
 
 def test_patch_applies_with_git_on_a_fresh_checkout(caller):
@@ -458,6 +472,34 @@ def test_discard_and_unknown_sessions(caller):
     assert r.returncode != 0 and "no workspace session" in r.stderr
     r = reins(caller, "diff", "../../etc")
     assert r.returncode != 0 and "bad session id" in r.stderr
+
+
+def test_discard_all_and_older_than_skip_running_sessions(caller):
+    ws = caller.workspace()
+    caller.write(ws / "a", "a\n")
+    done1 = overlay_run(caller, ws, "echo 1 > b")
+    done2 = overlay_run(caller, ws, "echo 2 > c")
+    running = caller.popen(["run", "-w", ws, "--workspace-mode", "overlay", "--", "sleep",
+                            "30"], cwd=ws)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and len(list(state_dir(caller).iterdir())) < 3:
+            time.sleep(0.1)
+        r = reins(caller, "discard", "--older-than", "1h")
+        assert r.returncode == 0 and "no session to discard" in r.stdout, r.stdout + r.stderr
+        r = reins(caller, "discard", "--older-than", "x1")
+        assert r.returncode == 2 and "not a duration" in r.stderr
+        r = reins(caller, "discard", "--all")
+        assert r.returncode == 0, r.stderr
+        assert f"discarded session {done1}" in r.stdout and f"discarded session {done2}" in r.stdout
+        kept = re.search(r"kept session (\w+): it is running", r.stdout)
+        assert kept and (state_dir(caller) / kept.group(1)).exists(), r.stdout
+        assert not (state_dir(caller) / done1).exists()
+        ls = reins(caller, "ls")
+        assert "sleep 30" in ls.stdout and "COMMAND" in ls.stdout, ls.stdout
+    finally:
+        running.send_signal(signal.SIGTERM)
+        running.communicate(timeout=30)
 
 
 def test_state_dir_refused_when_others_can_write_it(caller):

@@ -263,6 +263,10 @@ def test_doctor_reports_kernel_features(caller):
         assert r.returncode == 0, r.stdout + r.stderr
     else:
         assert r.returncode in (0, 1), r.stdout + r.stderr
+    # the verdict names the rlimit fallback whenever the limits line does
+    verdict = next(l for l in r.stdout.splitlines() if l.startswith("verdict:"))
+    if "rlimit fallback" in r.stdout:
+        assert "rlimits" in verdict and "--strict" in verdict, verdict
 
 
 def test_relative_policy_path(caller):
@@ -280,3 +284,19 @@ def test_extends_is_relative_to_the_policy_file(caller):
     r = caller.sandbox(["sh", "-c", "echo $FROM_BASE"], opts=["-p", child])
     assert r.returncode == 0, r.stderr
     assert r.stdout == "base\n"
+
+
+def test_a_missing_read_path_is_noted_once(caller):
+    """The user's own read entries that this host lacks are named in one
+    line; the presets' optional ones (/lib32 …) are not."""
+    ws = caller.workspace()
+    caller.write(ws / "p.yaml", "version: 1\nextends: default\nfilesystem:\n"
+                                "  read: [/opt/reins-absent-a, ~/reins-absent-b]\n")
+    r = caller.run(["run", "-p", "p.yaml", "--", "true"], cwd=ws)
+    assert r.returncode == 0, r.stderr
+    notes = [l for l in r.stderr.splitlines() if "not on this host" in l]
+    assert len(notes) == 1, r.stderr
+    assert "/opt/reins-absent-a" in notes[0] and "~/reins-absent-b" in notes[0]
+    assert "lib32" not in notes[0]
+    r = caller.run(["run", "--", "true"], cwd=ws)
+    assert "not on this host" not in r.stderr, r.stderr
