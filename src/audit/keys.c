@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "audit/dirs.h"
+#include "audit/key_lock.h"
 #include "audit/trail.h"
 #include "util/cleanup.h"
 #include "util/path.h"
@@ -51,7 +52,30 @@ void audit_key_wipe(struct audit_key *key)
         sodium_memzero(key, sizeof(*key));
 }
 
-int audit_key_load_file(const char *path, struct audit_key *key, struct reins_error *err)
+/* Set once the session key is certified (audit/session_key.h): this
+ * process parses untrusted bytes from then on and must not hold the user's
+ * key again. A guard against our own mistakes, not against code running in
+ * the process: such code could read the key file itself (README: "same-user
+ * forgery"). */
+static bool audit_key_sealed;
+
+void audit_key_seal(void)
+{
+        audit_key_sealed = true;
+}
+
+static int audit_key_refuse_sealed(const char *path, struct reins_error *err)
+{
+        return reins_error_set(err, EPERM,
+                               "audit key %s: not loaded in a process that parses what the "
+                               "sandbox sends (this session signs with its certified session key)",
+                               path);
+}
+
+/* Open and check the key file; read its bytes (a raw seed, or a locked
+ * key, audit/key_lock.h) into buffer[KEY_LOCK_SIZE]. */
+static int audit_key_read(const char *path, unsigned char *buffer, size_t *length,
+                          struct reins_error *err)
 {
         if (sodium_init() < 0)
                 return reins_error_set(err, EIO, "libsodium failed to initialise");
@@ -75,18 +99,77 @@ int audit_key_load_file(const char *path, struct audit_key *key, struct reins_er
                                        "%04o): refusing to use it (chmod 600 %s, and consider it "
                                        "leaked)",
                                        path, (unsigned)(st.st_mode & 07777), path);
-        if (st.st_size != crypto_sign_SEEDBYTES)
+        if (st.st_size != crypto_sign_SEEDBYTES && st.st_size != (off_t)KEY_LOCK_SIZE)
                 return reins_error_set(err, EINVAL,
-                                       "audit key %s: expected %d bytes, found %lld (corrupt?)",
+                                       "audit key %s: expected %d bytes (or a locked key), found "
+                                       "%lld (corrupt?)",
                                        path, crypto_sign_SEEDBYTES, (long long)st.st_size);
-        unsigned char seed[crypto_sign_SEEDBYTES];
-        ssize_t n = read(fd, seed, sizeof(seed));
-        if (n != (ssize_t)sizeof(seed)) {
-                sodium_memzero(seed, sizeof(seed));
+        ssize_t n = read(fd, buffer, (size_t)st.st_size);
+        if (n != (ssize_t)st.st_size) {
+                sodium_memzero(buffer, KEY_LOCK_SIZE);
                 return reins_error_set(err, EIO, "audit key %s: short read", path);
         }
+        *length = (size_t)n;
+        return 0;
+}
+
+int audit_key_load_file(const char *path, struct audit_key *key, struct reins_error *err)
+{
+        if (audit_key_sealed)
+                return audit_key_refuse_sealed(path, err);
+        unsigned char buffer[KEY_LOCK_SIZE], seed[crypto_sign_SEEDBYTES];
+        size_t length = 0;
+        int r = audit_key_read(path, buffer, &length, err);
+        if (r < 0)
+                return r;
+        unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
+        if (key_lock_parse_public(buffer, length, public_key)) {
+                /* locked: the seed is in the kernel keyring once unlocked */
+                r = key_lock_keyring_get(public_key, seed, err);
+                if (r == -ENOKEY)
+                        r = reins_error_set(err, ENOKEY,
+                                            "audit key %s is locked: run 'reins id unlock' (once "
+                                            "per boot)",
+                                            path);
+        } else if (length == crypto_sign_SEEDBYTES) {
+                memcpy(seed, buffer, sizeof(seed));
+        } else {
+                r = reins_error_set(err, EINVAL, "audit key %s: not a key (corrupt?)", path);
+        }
+        sodium_memzero(buffer, sizeof(buffer));
+        if (r < 0)
+                return r;
         crypto_sign_seed_keypair(key->public_key, key->secret_key, seed);
         sodium_memzero(seed, sizeof(seed));
+        if (length == KEY_LOCK_SIZE &&
+            sodium_memcmp(key->public_key, public_key, sizeof(public_key)) != 0) {
+                audit_key_wipe(key);
+                return reins_error_set(err, EINVAL,
+                                       "audit key %s: the kernel keyring holds another key "
+                                       "under its name",
+                                       path);
+        }
+        return 0;
+}
+
+int audit_key_public_file(const char *path, unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+                          struct reins_error *err)
+{
+        unsigned char buffer[KEY_LOCK_SIZE];
+        size_t length = 0;
+        int r = audit_key_read(path, buffer, &length, err);
+        if (r < 0)
+                return r;
+        if (!key_lock_parse_public(buffer, length, public_key)) {
+                if (length != crypto_sign_SEEDBYTES) {
+                        sodium_memzero(buffer, sizeof(buffer));
+                        return reins_error_set(err, EINVAL, "audit key %s: not a key", path);
+                }
+                unsigned char secret[crypto_sign_SECRETKEYBYTES];
+                crypto_sign_seed_keypair(public_key, secret, buffer);
+                sodium_memzero(secret, sizeof(secret));
+        }
+        sodium_memzero(buffer, sizeof(buffer));
         return 0;
 }
 
@@ -117,7 +200,7 @@ static int audit_key_create(const char *dir, const char *path, struct reins_erro
         return r;
 }
 
-int audit_key_load(struct audit_key *key, bool create, struct reins_error *err)
+int audit_key_path(char **out, bool create, struct reins_error *err)
 {
         cleanup_free char *dir = NULL;
         int r = audit_config_dir(&dir, create, err);
@@ -132,16 +215,116 @@ int audit_key_load(struct audit_key *key, bool create, struct reins_error *err)
                 if ((r = audit_key_create(dir, path, err)) < 0)
                         return r;
         }
+        *out = steal_ptr(&path);
+        return 0;
+}
+
+int audit_key_load(struct audit_key *key, bool create, struct reins_error *err)
+{
+        if (audit_key_sealed)
+                return audit_key_refuse_sealed(AUDIT_KEY_FILE, err);
+        cleanup_free char *path = NULL;
+        int r = audit_key_path(&path, create, err);
+        if (r < 0)
+                return r;
         return audit_key_load_file(path, key, err);
+}
+
+int audit_user_public_key(unsigned char out[crypto_sign_PUBLICKEYBYTES], bool create,
+                          struct reins_error *err)
+{
+        cleanup_free char *path = NULL;
+        int r = audit_key_path(&path, create, err);
+        if (r < 0)
+                return r;
+        return audit_key_public_file(path, out, err);
 }
 
 int audit_user_public_key_hex(char out[65], struct reins_error *err)
 {
-        struct audit_key key;
-        int r = audit_key_load(&key, true, err);
+        unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
+        int r = audit_user_public_key(public_key, true, err);
         if (r < 0)
                 return r;
-        audit_hex(key.public_key, sizeof(key.public_key), out);
-        audit_key_wipe(&key);
+        audit_hex(public_key, sizeof(public_key), out);
         return 0;
+}
+
+/* Replace the key file with `bytes`, atomically (rename over it). */
+static int audit_key_replace(const char *path, const unsigned char *bytes, size_t length,
+                             struct reins_error *err)
+{
+        cleanup_free char *tmp = NULL;
+        if (asprintf(&tmp, "%s.%ld.tmp", path, (long)getpid()) < 0)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        unlink(tmp);
+        cleanup_fd int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "audit key %s", tmp);
+        ssize_t n = write(fd, bytes, length);
+        if (n != (ssize_t)length || fsync(fd) < 0 || rename(tmp, path) < 0) {
+                int code = n < 0 ? errno : n != (ssize_t)length ? EIO : errno;
+                unlink(tmp);
+                return reins_error_errno(err, code, "writing the audit key %s", path);
+        }
+        return 0;
+}
+
+int audit_key_lock(const char *passphrase, struct reins_error *err)
+{
+        cleanup_free char *path = NULL;
+        int r = audit_key_path(&path, true, err);
+        if (r < 0)
+                return r;
+        unsigned char buffer[KEY_LOCK_SIZE], locked[KEY_LOCK_SIZE], public_key[32];
+        size_t length = 0;
+        if ((r = audit_key_read(path, buffer, &length, err)) < 0)
+                return r;
+        if (key_lock_parse_public(buffer, length, public_key)) {
+                sodium_memzero(buffer, sizeof(buffer));
+                return reins_error_set(err, EEXIST, "audit key %s is locked already", path);
+        }
+        r = key_lock_seal(buffer, passphrase, locked, err);
+        /* unlocked until the keyring forgets it: this session of the user
+         * goes on signing without a prompt */
+        if (r == 0 && key_lock_parse_public(locked, sizeof(locked), public_key))
+                r = key_lock_keyring_put(public_key, buffer, err);
+        sodium_memzero(buffer, sizeof(buffer));
+        if (r == 0)
+                r = audit_key_replace(path, locked, sizeof(locked), err);
+        return r;
+}
+
+int audit_key_unlock(const char *passphrase, struct reins_error *err)
+{
+        cleanup_free char *path = NULL;
+        int r = audit_key_path(&path, false, err);
+        if (r == -ENOENT)
+                return reins_error_set(err, ENOENT, "you have no audit key yet");
+        if (r < 0)
+                return r;
+        unsigned char buffer[KEY_LOCK_SIZE], seed[crypto_sign_SEEDBYTES], public_key[32];
+        size_t length = 0;
+        if ((r = audit_key_read(path, buffer, &length, err)) < 0)
+                return r;
+        if (!key_lock_parse_public(buffer, length, public_key)) {
+                sodium_memzero(buffer, sizeof(buffer));
+                return reins_error_set(
+                    err, EINVAL, "audit key %s is not locked (lock it with 'reins id lock')", path);
+        }
+        r = key_lock_open(buffer, passphrase, seed, err);
+        if (r == 0)
+                r = key_lock_keyring_put(public_key, seed, err);
+        sodium_memzero(seed, sizeof(seed));
+        sodium_memzero(buffer, sizeof(buffer));
+        return r;
+}
+
+int audit_key_forget(struct reins_error *err)
+{
+        unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
+        int r = audit_user_public_key(public_key, false, err);
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? r : key_lock_keyring_forget(public_key, err);
 }

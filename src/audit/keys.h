@@ -22,10 +22,32 @@ struct audit_key {
  * -ENOENT without a message when !create and there is none. */
 int audit_key_load(struct audit_key *key, bool create, struct reins_error *err);
 
-/* Load a key from an explicit path (checked the same way). */
+/* Load a key from an explicit path (checked the same way). A locked key
+ * (audit/key_lock.h) is read from the kernel keyring; -ENOKEY when it is
+ * not unlocked. */
 int audit_key_load_file(const char *path, struct audit_key *key, struct reins_error *err);
 
+/* The key file's path (created first when `create` and missing). */
+int audit_key_path(char **path, bool create, struct reins_error *err);
+
+/* Only the public key: no secret is read (a locked key's is in clear). */
+int audit_key_public_file(const char *path, unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+                          struct reins_error *err);
+int audit_user_public_key(unsigned char public_key[crypto_sign_PUBLICKEYBYTES], bool create,
+                          struct reins_error *err);
+
 void audit_key_wipe(struct audit_key *key);
+
+/* From now on audit_key_load* refuse (-EPERM): the process is about to
+ * parse bytes the sandbox controls (audit/session_key.h). */
+void audit_key_seal(void);
+
+/* Lock the key file under a passphrase (and unlock it into the kernel
+ * keyring), unlock it again (once per boot), forget it from the keyring:
+ * audit/key_lock.h. */
+int audit_key_lock(const char *passphrase, struct reins_error *err);
+int audit_key_unlock(const char *passphrase, struct reins_error *err);
+int audit_key_forget(struct reins_error *err);
 
 /* Lower-case hex of `length` bytes into out (2*length+1 bytes). */
 void audit_hex(const unsigned char *bytes, size_t length, char *out);

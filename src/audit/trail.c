@@ -102,6 +102,8 @@ struct audit_trail {
         bool blocked;   /* a write failed; nothing is written until the reserve is */
         bool reserve_used;
         char blocked_message[256];
+        void (*checkpoint_hook)(void *ctx, const json_t *record); /* anchoring */
+        void *checkpoint_hook_ctx;
 };
 
 char *audit_trail_dir(struct reins_error *err)
@@ -200,6 +202,13 @@ int audit_trail_open(const char *path, struct audit_trail **out, struct reins_er
 void audit_trail_set_checkpoint_interval(struct audit_trail *trail, uint64_t every)
 {
         trail->checkpoint_every = every > 0 ? every : 1;
+}
+
+void audit_trail_set_checkpoint_hook(struct audit_trail *trail,
+                                     void (*hook)(void *ctx, const json_t *record), void *ctx)
+{
+        trail->checkpoint_hook = hook;
+        trail->checkpoint_hook_ctx = ctx;
 }
 
 uint64_t audit_trail_records(const struct audit_trail *trail)
@@ -650,6 +659,8 @@ static int trail_checkpoint(struct audit_trail *t, bool final)
         if (!record)
                 return -ENOMEM;
         r = trail_append_record(t, record, c.mono);
+        if (r == 0 && t->checkpoint_hook) /* out of the trail's reach, as it is made */
+                t->checkpoint_hook(t->checkpoint_hook_ctx, record);
         json_decref(record);
         t->since_checkpoint = 0;
         return r;

@@ -16,6 +16,9 @@
 int audit_trail_open_with_key(const char *path, const struct audit_key *key,
                               struct audit_trail **out, struct reins_error *err);
 void audit_trail_set_checkpoint_interval(struct audit_trail *trail, uint64_t every);
+/* Call `hook` with each checkpoint record as it is made (audit/anchor.h). */
+void audit_trail_set_checkpoint_hook(struct audit_trail *trail,
+                                     void (*hook)(void *ctx, const json_t *record), void *ctx);
 /* Free the trail without the final checkpoint or a flush (tests: a crash). */
 void audit_trail_abandon(struct audit_trail *trail);
 

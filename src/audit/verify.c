@@ -13,6 +13,7 @@
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 #include "audit/merkle.h"
+#include "audit/session_key.h"
 #include "audit/sha256.h"
 #include "util/cleanup.h"
 
@@ -35,6 +36,8 @@ const char *audit_verdict_name(enum audit_verdict verdict)
                 return "bad signature";
         case AUDIT_UNTRUSTED_KEY:
                 return "untrusted key";
+        case AUDIT_BAD_CERTIFICATE:
+                return "bad certificate";
         }
         return "?";
 }
@@ -47,6 +50,14 @@ struct verify_line {
         bool has_prev;
         char prev[65];
         json_t *checkpoint; /* the parsed record when type == checkpoint */
+        json_t *certified;  /* the parsed record when it carries a session certificate */
+};
+
+/* The session certificate met so far (audit/session_key.h). */
+struct verify_chain {
+        size_t cert_at;    /* SIZE_MAX: none seen yet */
+        size_t first_cert; /* the first line carrying one (pre-pass); SIZE_MAX: none */
+        struct audit_session_cert cert;
 };
 
 static void verify_parse_line(struct verify_line *line)
@@ -68,6 +79,8 @@ static void verify_parse_line(struct verify_line *line)
         const char *type = json_string_value(json_object_get(record, "type"));
         if (type && strcmp(type, "checkpoint") == 0)
                 line->checkpoint = json_incref(record);
+        if (json_object_get(record, AUDIT_CERT_FIELD))
+                line->certified = json_incref(record);
         json_decref(record);
 }
 
@@ -131,14 +144,69 @@ static void verify_classify_break(const struct verify_line *lines, size_t count,
                    i + 1, (long long)seq);
 }
 
+/* The record at line i carries a session certificate: the only one a
+ * trail may hold, for this trail's session, signed by the user's key. */
+static bool verify_certificate(const json_t *record, size_t i, struct verify_chain *chain,
+                               const char *trusted_key, struct audit_verify_result *out)
+{
+        char why[200];
+        if (chain->cert_at != SIZE_MAX) {
+                verify_set(out, AUDIT_BAD_CERTIFICATE, i,
+                           "record %zu: a second session certificate (the first is record %zu)", i,
+                           chain->cert_at);
+                return false;
+        }
+        if (audit_session_cert_from_json(json_object_get(record, AUDIT_CERT_FIELD), &chain->cert,
+                                         why, sizeof(why)) < 0) {
+                verify_set(out, AUDIT_BAD_CERTIFICATE, i, "record %zu: %s", i, why);
+                return false;
+        }
+        if (!audit_session_cert_signature_valid(&chain->cert)) {
+                verify_set(out, AUDIT_BAD_CERTIFICATE, i,
+                           "record %zu: the session certificate's signature is invalid", i);
+                return false;
+        }
+        const char *session = json_string_value(json_object_get(record, "session"));
+        if (!session || strcmp(session, chain->cert.session) != 0) {
+                verify_set(out, AUDIT_BAD_CERTIFICATE, i,
+                           "record %zu: the session certificate is for session %.40s, this trail "
+                           "is session %.40s",
+                           i, chain->cert.session, session ? session : "(none)");
+                return false;
+        }
+        /* the policy the user's key vouched for is the one the session ran */
+        const char *policy =
+            json_string_value(json_object_get(json_object_get(record, "policy"), "sha256"));
+        if (chain->cert.policy_sha256[0] && policy &&
+            strcmp(policy, chain->cert.policy_sha256) != 0) {
+                verify_set(out, AUDIT_BAD_CERTIFICATE, i,
+                           "record %zu: the session certificate is for policy %.12s..., the "
+                           "record says policy %.12s...",
+                           i, chain->cert.policy_sha256, policy);
+                return false;
+        }
+        audit_hex(chain->cert.user_key, sizeof(chain->cert.user_key), out->key);
+        audit_hex(chain->cert.session_key, sizeof(chain->cert.session_key), out->session_key);
+        if (trusted_key && strcasecmp(trusted_key, out->key) != 0) {
+                verify_set(out, AUDIT_UNTRUSTED_KEY, i,
+                           "record %zu: session certificate signed with key %s, not the trusted "
+                           "key %s",
+                           i, out->key, trusted_key);
+                return false;
+        }
+        chain->cert_at = i;
+        return true;
+}
+
 /* A checkpoint at line i: its tree must cover exactly lines 0..i-1 with
  * the root we computed, and its signature must verify. */
 static bool verify_checkpoint(const struct verify_line *line, size_t i,
-                              const struct merkle_frontier *frontier, const char *trusted_key,
+                              const struct merkle_frontier *frontier,
+                              const struct verify_chain *chain, const char *trusted_key,
                               struct audit_verify_result *out, bool *final)
 {
         struct audit_checkpoint c;
-        char why[160];
+        char why[256];
         if (audit_checkpoint_from_json(line->checkpoint, &c, why, sizeof(why)) < 0) {
                 verify_set(out, AUDIT_ALTERED, i, "record %zu altered: %s", i, why);
                 return false;
@@ -159,6 +227,26 @@ static bool verify_checkpoint(const struct verify_line *line, size_t i,
         }
         char key[65];
         audit_hex(c.public_key, sizeof(c.public_key), key);
+        if (chain->cert_at != SIZE_MAX) {
+                /* user key → certificate → this checkpoint */
+                if (audit_session_cert_check(&chain->cert, c.session, c.public_key, c.time, why,
+                                             sizeof(why)) < 0) {
+                        verify_set(out, AUDIT_BAD_CERTIFICATE, i, "record %zu: checkpoint %s", i,
+                                   why);
+                        return false;
+                }
+                *final = c.final;
+                out->checkpoints++;
+                return true;
+        }
+        if (chain->first_cert != SIZE_MAX) {
+                verify_set(out, AUDIT_BAD_CERTIFICATE, i,
+                           "record %zu: checkpoint comes before the session certificate (record "
+                           "%zu) that should vouch for its key",
+                           i, chain->first_cert);
+                return false;
+        }
+        out->legacy = true; /* a trail from before session keys */
         if (out->key[0] && strcmp(out->key, key) != 0) {
                 verify_set(out, AUDIT_BAD_SIGNATURE, i,
                            "record %zu: checkpoint signed with key %.16s..., earlier ones with "
@@ -215,6 +303,10 @@ void audit_verify_buffer(const char *data, size_t length, const char *trusted_ke
         }
         out->records = count;
 
+        struct verify_chain chain = {.cert_at = SIZE_MAX, .first_cert = SIZE_MAX};
+        for (size_t i = 0; i < count && chain.first_cert == SIZE_MAX; i++)
+                if (lines[i].certified)
+                        chain.first_cert = i;
         struct merkle_frontier frontier;
         merkle_frontier_init(&frontier);
         char expected_prev[65];
@@ -249,9 +341,15 @@ void audit_verify_buffer(const char *data, size_t length, const char *trusted_ke
                         broken = true;
                         break;
                 }
+                if (line->certified &&
+                    !verify_certificate(line->certified, i, &chain, trusted_key, out)) {
+                        broken = true;
+                        break;
+                }
                 if (line->checkpoint) {
                         bool final = false;
-                        if (!verify_checkpoint(line, i, &frontier, trusted_key, out, &final)) {
+                        if (!verify_checkpoint(line, i, &frontier, &chain, trusted_key, out,
+                                               &final)) {
                                 broken = true;
                                 break;
                         }
@@ -292,17 +390,22 @@ void audit_verify_buffer(const char *data, size_t length, const char *trusted_ke
                                    "bytes appended after the final checkpoint (record %zu)",
                                    final_at);
                 } else {
-                        verify_set(out, AUDIT_INTACT, 0, "intact: %zu record%s, %llu checkpoint%s",
-                                   count, count == 1 ? "" : "s",
-                                   (unsigned long long)out->checkpoints,
-                                   out->checkpoints == 1 ? "" : "s");
+                        verify_set(out, AUDIT_INTACT, 0,
+                                   "intact: %zu record%s, %llu checkpoint%s%s", count,
+                                   count == 1 ? "" : "s", (unsigned long long)out->checkpoints,
+                                   out->checkpoints == 1 ? "" : "s",
+                                   out->legacy ? " (an older trail: checkpoints signed by the "
+                                                 "user key itself, no session certificate)"
+                                               : "");
                 }
         } else if (out->torn_tail) {
                 size_t used = strlen(out->message);
                 snprintf(out->message + used, sizeof(out->message) - used, "%s", torn);
         }
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < count; i++) {
                 json_decref(lines[i].checkpoint);
+                json_decref(lines[i].certified);
+        }
         free(lines);
 }
 

@@ -18,6 +18,15 @@
  *               checkpoints are signed with different keys
  *   key         signatures verify but with a key that is not the trusted
  *               one (the user's own key, or the one given with --key)
+ *   certificate the chain user key → session certificate → checkpoints
+ *               breaks: a checkpoint signed by a key no certificate vouches
+ *               for, a certificate for another session, one whose signature
+ *               is invalid, or a second certificate (audit/session_key.h)
+ *
+ * The trusted key is the user's: a trail with a session certificate (every
+ * trail since session keys) is trusted when its certificate is signed by
+ * that key; an older trail without one (`legacy`) when its checkpoints are
+ * signed by that key directly.
  * A final line without '\n' is a torn write (kill -9 during write()): it
  * is ignored and reported, it does not change the verdict. */
 #ifndef REINS_AUDIT_VERIFY_H
@@ -38,6 +47,7 @@ enum audit_verdict {
         AUDIT_UNSEALED,
         AUDIT_BAD_SIGNATURE,
         AUDIT_UNTRUSTED_KEY,
+        AUDIT_BAD_CERTIFICATE,
 };
 
 struct audit_verify_result {
@@ -47,8 +57,10 @@ struct audit_verify_result {
         uint64_t intact;      /* records verified from the start */
         uint64_t bad_record;  /* the record named by the verdict */
         bool torn_tail;
-        char key[65];      /* the signing key (hex), when any checkpoint */
-        char message[512]; /* the one-line explanation */
+        char key[65];         /* the user key at the root of trust (hex), when any */
+        char session_key[65]; /* the certified session key (hex), when a certificate */
+        bool legacy;          /* checkpoints signed by the user key, no certificate */
+        char message[512];    /* the one-line explanation */
 };
 
 /* `trusted_key` (hex): the key the checkpoints must be signed with; NULL

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/keys.h"
 #include "cli/cli.h"
 #include "cli/notice.h"
 #include "util/json_text.h"
@@ -106,13 +107,16 @@ int cli_apply(int argc, char **argv)
                         goto out;
                 }
         }
-        if (workspace_session_changes(&session, paths.items, paths.count, &changes, &err) < 0) {
+        /* the record first: when it cannot be written, nothing is applied;
+         * and it certifies its own key, so the user's key is gone before a
+         * byte the agent wrote is read */
+        if (!opts.dry_run &&
+            workspace_record_open(&record, session.id, "apply", audit_path, verbose, &err) < 0) {
                 cli_error(&err);
                 goto out;
         }
-        /* the record first: when it cannot be written, nothing is applied */
-        if (!opts.dry_run &&
-            workspace_record_open(&record, session.id, "apply", audit_path, verbose, &err) < 0) {
+        audit_key_seal();
+        if (workspace_session_changes(&session, paths.items, paths.count, &changes, &err) < 0) {
                 cli_error(&err);
                 goto out;
         }

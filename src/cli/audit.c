@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/anchor.h"
 #include "audit/bench.h"
 #include "audit/clock.h"
 #include "audit/export.h"
@@ -14,6 +15,7 @@
 #include "audit/keys.h"
 #include "audit/locate.h"
 #include "audit/trail.h"
+#include "audit/trail_internal.h"
 #include "audit/verify.h"
 #include "cli/cli.h"
 #include "cli/notice.h"
@@ -30,6 +32,8 @@ enum {
         AUDIT_EXIT_UNSEALED = 6,
         AUDIT_EXIT_SIGNATURE = 7,
         AUDIT_EXIT_KEY = 8,
+        AUDIT_EXIT_CERTIFICATE = 9,
+        AUDIT_EXIT_ANCHOR = 10,
 };
 
 static void audit_usage(FILE *out)
@@ -39,6 +43,7 @@ static void audit_usage(FILE *out)
                 "                        [--json]\n"
                 "       reins audit tail [-f] [-n N]\n"
                 "       reins audit verify [SESSION|FILE] [--key HEX | --any-key]\n"
+                "                          [--anchor FILE|URL]\n"
                 "       reins audit export --format ocsf|syslog|cef [SESSION|FILE] [--type TYPE]\n"
                 "                          [--since WHEN]\n"
                 "\n"
@@ -54,7 +59,13 @@ static void audit_usage(FILE *out)
                 "         every trail, including sessions that start later.\n"
                 "verify   recompute the hash chain, every checkpoint's Merkle root and Ed25519\n"
                 "         signature. Checkpoints must be signed by your key\n"
-                "         (~/.config/reins/audit-ed25519.key), by --key HEX, or --any-key.\n"
+                "         (~/.config/reins/audit-ed25519.key), by --key HEX, or --any-key:\n"
+                "         directly (older trails), or through the session certificate of\n"
+                "         session.start that vouches for the session's own signing key.\n"
+                "         --anchor FILE|URL: also compare the trail with the certificate and\n"
+                "         checkpoints anchored while it was written (reins run --anchor); a\n"
+                "         re-signed, cut or deleted trail is named. Without SESSION|FILE, every\n"
+                "         session the anchor holds is checked against its default trail.\n"
                 "export   OCSF JSON lines, RFC 5424 syslog lines or CEF lines on stdout.\n"
                 "\n"
                 "verify exit status:\n"
@@ -68,6 +79,10 @@ static void audit_usage(FILE *out)
                 "     end); what is there was checked\n"
                 "  7  a checkpoint signature is invalid\n"
                 "  8  signed by a key other than the trusted one\n"
+                "  9  a checkpoint's key has no valid session certificate (signed by a key\n"
+                "     the user key did not certify, or a certificate for another session)\n"
+                "  10 the trail does not match its anchor (--anchor): re-signed, cut short\n"
+                "     or deleted\n"
                 "  125 the trail could not be read\n");
 }
 
@@ -133,7 +148,7 @@ static int audit_print_record(const json_t *record, bool as_json, bool colour)
 struct audit_options {
         struct audit_filter filter;
         bool json, follow, any_key;
-        const char *format, *key, *target;
+        const char *format, *key, *target, *anchor;
         long count;
 };
 
@@ -146,7 +161,8 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
                 OPT_FORMAT,
                 OPT_KEY,
                 OPT_ANY_KEY,
-                OPT_FINDINGS
+                OPT_FINDINGS,
+                OPT_ANCHOR
         };
         static const struct option options[] = {
             {"type", required_argument, NULL, OPT_TYPE},
@@ -156,6 +172,7 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
             {"format", required_argument, NULL, OPT_FORMAT},
             {"key", required_argument, NULL, OPT_KEY},
             {"any-key", no_argument, NULL, OPT_ANY_KEY},
+            {"anchor", required_argument, NULL, OPT_ANCHOR},
             {"follow", no_argument, NULL, 'f'},
             {"lines", required_argument, NULL, 'n'},
             {"help", no_argument, NULL, 'h'},
@@ -192,6 +209,9 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
                         break;
                 case OPT_ANY_KEY:
                         o->any_key = true;
+                        break;
+                case OPT_ANCHOR:
+                        o->anchor = optarg;
                         break;
                 case 'f':
                         o->follow = true;
@@ -312,8 +332,107 @@ static int audit_exit_status(enum audit_verdict verdict)
                 return AUDIT_EXIT_SIGNATURE;
         case AUDIT_UNTRUSTED_KEY:
                 return AUDIT_EXIT_KEY;
+        case AUDIT_BAD_CERTIFICATE:
+                return AUDIT_EXIT_CERTIFICATE;
         }
         return AUDIT_EXIT_ALTERED;
+}
+
+/* The user's public key, hex, as the trust anchor: --key, else the user's
+ * own key (none: ""). -1 on a usage error, -2 on a failure (printed). */
+static int audit_trusted_key(const struct audit_options *o, char trusted[65])
+{
+        struct reins_error err = {0};
+        unsigned char raw[crypto_sign_PUBLICKEYBYTES];
+        trusted[0] = '\0';
+        if (o->key) {
+                if (audit_unhex(o->key, raw, sizeof(raw)) < 0) {
+                        fprintf(stderr, "reins: --key: expected 64 hex digits\n");
+                        return -1;
+                }
+                audit_hex(raw, sizeof(raw), trusted);
+        } else if (!o->any_key) {
+                int r = audit_user_public_key(raw, false, &err);
+                if (r == 0)
+                        audit_hex(raw, sizeof(raw), trusted);
+                if (r < 0 && r != -ENOENT) {
+                        cli_error(&err);
+                        return -2;
+                }
+        }
+        return 0;
+}
+
+/* The session a trail belongs to: its first record's, else its file name. */
+static void audit_trail_session(const char *path, const char *data, size_t length, char *out,
+                                size_t size)
+{
+        const char *newline = memchr(data, '\n', length);
+        json_t *first = newline ? json_loadb(data, (size_t)(newline - data), 0, NULL) : NULL;
+        const char *session = json_string_value(json_object_get(first, "session"));
+        if (session) {
+                snprintf(out, size, "%s", session);
+        } else {
+                const char *base = strrchr(path, '/');
+                snprintf(out, size, "%s", base ? base + 1 : path);
+                char *dot = strstr(out, AUDIT_TRAIL_SUFFIX);
+                if (dot)
+                        *dot = '\0';
+        }
+        json_decref(first);
+}
+
+/* "TRAIL: ANCHOR: message", each part escaped (a trail or anchor names what
+ * its writer chose). */
+static void audit_anchor_print(const char *trail, const char *anchor, const char *message)
+{
+        text_escape_write(stdout, trail, strlen(trail), 0);
+        fputs(": ", stdout);
+        audit_verify_print(anchor, message);
+}
+
+static int audit_anchor_status(enum audit_anchor_verdict verdict)
+{
+        return verdict == AUDIT_ANCHOR_MATCH ? 0 : AUDIT_EXIT_ANCHOR;
+}
+
+/* One anchored session whose trail is the default one, or gone. */
+struct audit_anchor_walk {
+        const char *anchor_where, *anchor, *trusted;
+        size_t anchor_length;
+        const char *only; /* a session id or prefix; NULL: all */
+        size_t matched;
+        int status;
+};
+
+static bool audit_anchor_one(void *ctx, const char *session)
+{
+        struct audit_anchor_walk *w = ctx;
+        if (w->only && strncmp(session, w->only, strlen(w->only)) != 0)
+                return true;
+        w->matched++;
+        struct reins_error err = {0};
+        cleanup_free char *path = audit_trail_default_path(session, &err);
+        char *data = NULL;
+        size_t length = 0;
+        bool present = path && audit_read_file(path, &data, &length, &err) == 0;
+        struct audit_anchor_result result;
+        int status = 0;
+        if (present) {
+                struct audit_verify_result verified;
+                audit_verify_buffer(data, length, w->trusted[0] ? w->trusted : NULL, &verified);
+                audit_verify_print(path, verified.message);
+                status = audit_exit_status(verified.verdict);
+        }
+        audit_anchor_check(w->anchor, w->anchor_length, session, present ? data : NULL, length,
+                           w->trusted[0] ? w->trusted : NULL, &result);
+        audit_anchor_print(present ? path : session, w->anchor_where, result.message);
+        if (status == 0)
+                status = audit_anchor_status(result.verdict);
+        if (w->status == 0)
+                w->status = status;
+        free(data);
+        return true;
 }
 
 static int audit_verify(int argc, char **argv)
@@ -323,43 +442,76 @@ static int audit_verify(int argc, char **argv)
                 return EXIT_REINS_USAGE;
         struct reins_error err = {0};
         char trusted[65] = "";
-        unsigned char raw[crypto_sign_PUBLICKEYBYTES];
-        if (o.key) {
-                if (audit_unhex(o.key, raw, sizeof(raw)) < 0) {
-                        fprintf(stderr, "reins: --key: expected 64 hex digits\n");
-                        return EXIT_REINS_USAGE;
-                }
-                audit_hex(raw, sizeof(raw), trusted);
-        } else if (!o.any_key) {
-                struct audit_key key;
-                int r = audit_key_load(&key, false, &err);
-                if (r == 0)
-                        audit_hex(key.public_key, sizeof(key.public_key), trusted);
-                audit_key_wipe(&key);
-                if (r < 0 && r != -ENOENT) {
-                        cli_error(&err);
-                        return EXIT_REINS_FAILED;
-                }
-        }
-        cleanup_free char *path = NULL;
-        struct audit_verify_result result;
-        if (audit_locate(o.target, &path, &err) < 0 ||
-            audit_verify_file(path, trusted[0] ? trusted : NULL, &result, &err) < 0) {
+        int k = audit_trusted_key(&o, trusted);
+        if (k < 0)
+                return k == -1 ? EXIT_REINS_USAGE : EXIT_REINS_FAILED;
+        cleanup_free char *anchor = NULL;
+        size_t anchor_length = 0;
+        if (o.anchor && audit_anchor_read(o.anchor, &anchor, &anchor_length, &err) < 0) {
                 cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
+        if (anchor && !o.target) {
+                struct audit_anchor_walk walk = {.anchor_where = o.anchor,
+                                                 .anchor = anchor,
+                                                 .anchor_length = anchor_length,
+                                                 .trusted = trusted};
+                audit_anchor_sessions(anchor, anchor_length, audit_anchor_one, &walk);
+                if (walk.matched == 0)
+                        audit_verify_print(o.anchor, "holds no session certificate");
+                return walk.matched ? walk.status : AUDIT_EXIT_ANCHOR;
+        }
+        cleanup_free char *path = NULL;
+        if (audit_locate(o.target, &path, &err) < 0) {
+                if (!anchor || !o.target) {
+                        cli_error(&err);
+                        return EXIT_REINS_FAILED;
+                }
+                /* no such trail: the anchor may remember the session */
+                struct audit_anchor_walk walk = {.anchor_where = o.anchor,
+                                                 .anchor = anchor,
+                                                 .anchor_length = anchor_length,
+                                                 .trusted = trusted,
+                                                 .only = o.target};
+                audit_anchor_sessions(anchor, anchor_length, audit_anchor_one, &walk);
+                if (walk.matched == 0) {
+                        reins_error_prefix(&err, "the anchor holds no such session either");
+                        cli_error(&err);
+                        return EXIT_REINS_FAILED;
+                }
+                return walk.status;
+        }
+        char *data = NULL;
+        size_t length = 0;
+        struct audit_verify_result result;
+        if (sodium_init() < 0 || audit_read_file(path, &data, &length, &err) < 0) {
+                cli_error(&err);
+                return EXIT_REINS_FAILED;
+        }
+        audit_verify_buffer(data, length, trusted[0] ? trusted : NULL, &result);
+        int status = audit_exit_status(result.verdict);
+        audit_verify_print(path, result.message);
         if (result.verdict == AUDIT_INTACT && !trusted[0] && !o.any_key) {
                 /* no trust anchor: a forger could re-sign with a key of his own */
-                audit_verify_print(path, result.message);
                 char key[sizeof(result.key) * 4];
                 text_escape_write(stdout, path, strlen(path), 0);
                 printf(": signed by key %s, but you have no audit key to compare it with: "
                        "pass --key HEX (or --any-key)\n",
                        text_show(key, sizeof(key), result.key));
-                return AUDIT_EXIT_KEY;
+                status = AUDIT_EXIT_KEY;
         }
-        audit_verify_print(path, result.message);
-        return audit_exit_status(result.verdict);
+        if (anchor) {
+                char session[128];
+                audit_trail_session(path, data, length, session, sizeof(session));
+                struct audit_anchor_result anchored;
+                audit_anchor_check(anchor, anchor_length, session, data, length,
+                                   trusted[0] ? trusted : NULL, &anchored);
+                audit_anchor_print(path, o.anchor, anchored.message);
+                if (status == 0)
+                        status = audit_anchor_status(anchored.verdict);
+        }
+        free(data);
+        return status;
 }
 
 static bool audit_tail_print(void *ctx, const json_t *record)

@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit/key_lock.h"
+#include "audit/keys.h"
 #include "cli/cli.h"
 #include "sandbox/landlock.h"
 #include "sandbox/seccomp.h"
@@ -490,6 +492,39 @@ static void check_tiocsti(struct doctor *d)
                 report(d, "TIOCSTI", action, "legacy_tiocsti=%s: the kernel allows it", value);
 }
 
+/* Where the user's signing key rests (audit/key_lock.h); read-only: the
+ * public half and the keyring, never the secret into this process. */
+static void check_user_key(struct doctor *d)
+{
+        const char *action = "signs each session's certificate; sessions sign with their own key";
+        char *path = NULL;
+        unsigned char buffer[KEY_LOCK_SIZE], public_key[crypto_sign_PUBLICKEYBYTES];
+        int r = audit_key_path(&path, false, NULL);
+        if (r < 0) {
+                report(d, "user key", action, "none yet (created 0600 on first use)");
+                return;
+        }
+        FILE *f = fopen(path, "re");
+        size_t n = f ? fread(buffer, 1, sizeof(buffer), f) : 0;
+        if (f)
+                fclose(f);
+        if (!key_lock_parse_public(buffer, n, public_key)) {
+                report(d, "user key", action,
+                       "%s: a plain file any process of yours can read ('reins id lock' keeps "
+                       "it encrypted on disk, unlocked in the kernel keyring)",
+                       path);
+        } else {
+                unsigned char seed[crypto_sign_SEEDBYTES];
+                int got = key_lock_keyring_get(public_key, seed, NULL);
+                sodium_memzero(seed, sizeof(seed));
+                report(d, "user key", action, "%s: locked; %s", path,
+                       got == 0 ? "unlocked in the kernel keyring"
+                                : "not unlocked: run 'reins id unlock'");
+        }
+        sodium_memzero(buffer, sizeof(buffer));
+        free(path);
+}
+
 /* ---- verdict and output ------------------------------------------------ */
 
 static bool doctor_ready(const struct doctor_verdict *v)
@@ -603,6 +638,7 @@ static void doctor_collect(struct doctor *d)
         check_cgroup_v1(d);
         check_kvm(d);
         check_tiocsti(d);
+        check_user_key(d);
 }
 
 int cli_doctor(int argc, char **argv)

@@ -23,15 +23,19 @@
 #include "cli/run_parallel.h"
 #include "cli/run_report.h"
 #include "cli/run_workspace.h"
+#include "audit/anchor.h"
 #include "audit/changes.h"
 #include "audit/runtime.h"
+#include "audit/session_key.h"
 #include "audit/trail.h"
+#include "audit/trail_internal.h"
 #include "util/json_text.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
 #include "sandbox/plan.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/self_seccomp.h"
 #include "sandbox/spawn.h"
 #include "sandbox/supervise.h"
 #include "sandbox/weaken.h"
@@ -63,6 +67,10 @@ struct run_args {
         struct plan_options plan;
         struct run_protect protect; /* direct mode: .git's private layer, placeholders */
         bool quiet;
+        struct reins_strv anchors;          /* --anchor SPEC */
+        struct audit_anchor *anchor;        /* opened, when any */
+        struct audit_session_signer signer; /* this session's certified key */
+        bool certified;
 };
 
 enum {
@@ -83,6 +91,7 @@ enum {
         OPT_EVENTS,
         OPT_AUDIT,
         OPT_TOKEN,
+        OPT_ANCHOR,
 };
 
 static void run_usage(FILE *out)
@@ -106,6 +115,11 @@ static void run_usage(FILE *out)
                 "      --events FD|FILE       stream every event as JSON lines\n"
                 "      --audit PATH           write the audit trail there (default: under\n"
                 "                             $XDG_STATE_HOME/reins/trails)\n"
+                "      --anchor FILE|URL      also send the session certificate and every\n"
+                "                             checkpoint there as they are made: a FILE\n"
+                "                             (appended), syslog:unix:PATH,\n"
+                "                             syslog:udp:HOST:PORT or http://HOST:PORT/PATH\n"
+                "                             (repeatable; see 'reins audit verify --anchor')\n"
                 "      --resume SESSION       continue in a copy-on-write session\n"
                 "      --token FILE           run with a delegation token's rights\n"
                 "                             (policy ∩ token; the token is bound to\n"
@@ -154,6 +168,7 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"events", required_argument, NULL, OPT_EVENTS},
             {"audit", required_argument, NULL, OPT_AUDIT},
             {"token", required_argument, NULL, OPT_TOKEN},
+            {"anchor", required_argument, NULL, OPT_ANCHOR},
             {"parallel", required_argument, NULL, OPT_PARALLEL},
             {"quiet", no_argument, NULL, 'q'},
             {"verbose", no_argument, NULL, 'v'},
@@ -217,6 +232,10 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                         break;
                 case OPT_TOKEN:
                         args->token_file = optarg;
+                        break;
+                case OPT_ANCHOR:
+                        if (run_push(&args->anchors, optarg) < 0)
+                                return EXIT_REINS_FAILED;
                         break;
                 case OPT_RESUME:
                         args->resume = optarg;
@@ -450,7 +469,7 @@ static int run_open_trail(struct run_args *args, const struct reins_plan *plan)
                         path = NULL;
                 free(dir);
         }
-        if (!path || audit_trail_open(path, &args->trail, &err) < 0) {
+        if (!path || audit_trail_open_with_key(path, &args->signer.key, &args->trail, &err) < 0) {
                 notice("cannot write the audit trail%s%s: %s (use --audit PATH)", path ? " " : "",
                        path ? path : "", err.message[0] ? err.message : "out of memory");
                 free(path);
@@ -460,6 +479,9 @@ static int run_open_trail(struct run_args *args, const struct reins_plan *plan)
         audit_trail_set_limits(args->trail, plan->limits.trail_size_bytes,
                                plan->limits.trail_rate_bytes);
         run_warn_shared_filesystem(args, plan);
+        if (args->anchor)
+                audit_trail_set_checkpoint_hook(args->trail, audit_anchor_checkpoint_hook,
+                                                args->anchor);
         clock_gettime(CLOCK_MONOTONIC, &args->last_flush);
         return event_bus_add_sink(&args->events, audit_trail_sink, args->trail);
 }
@@ -521,6 +543,64 @@ static void run_close_trail(struct run_args *args)
         args->trail = NULL;
         free(args->trail_path);
         args->trail_path = NULL;
+        const char *why = NULL;
+        uint64_t lost = audit_anchor_failures(args->anchor, &why);
+        if (lost)
+                notice("warning: %llu anchor entr%s not delivered (first: %s)",
+                       (unsigned long long)lost, lost == 1 ? "y" : "ies", why);
+}
+
+/* Session certificates outlive the session's wall-clock limit by an hour;
+ * a session without one gets a year. */
+#define RUN_CERT_MARGIN_S  3600ULL
+#define RUN_CERT_DEFAULT_S (366ULL * 24 * 3600)
+
+/* Before the first byte the sandbox controls is parsed (the control and
+ * agent sockets, the proxy, a resumed workspace): certify a session key
+ * with the user's key and drop the user's key for good. From here on a bug
+ * in the parsers can at worst yield the session key, which signs this
+ * session's checkpoints and nothing else. Then the anchors: a session
+ * asked to anchor its trail does not start when no anchor takes the
+ * certificate. */
+static int run_certify_session(struct run_args *args, const struct reins_policy *policy,
+                               const struct reins_plan *plan, struct reins_error *err)
+{
+        uint64_t validity = plan->limits.wall_time_ms
+                                ? plan->limits.wall_time_ms / 1000 + RUN_CERT_MARGIN_S
+                                : RUN_CERT_DEFAULT_S;
+        int r = audit_session_signer_new(args->session, plan->policy_sha256, "run", validity,
+                                         &args->signer, err);
+        if (r < 0)
+                return reins_error_prefix(err, "certifying the session key"), r;
+        args->certified = true;
+        /* the policy's anchors (audit.anchor), then --anchor's */
+        for (size_t i = 0; i < policy->audit.anchor.count; i++)
+                if ((r = audit_anchor_add(&args->anchor, policy->audit.anchor.items[i], err)) < 0)
+                        return r;
+        for (size_t i = 0; i < args->anchors.count; i++)
+                if ((r = audit_anchor_add(&args->anchor, args->anchors.items[i], err)) < 0)
+                        return r;
+        if (args->anchor) {
+                json_t *entry = audit_anchor_cert_entry(&args->signer.cert);
+                r = entry ? audit_anchor_send(args->anchor, entry, err)
+                          : reins_error_set(err, ENOMEM, "out of memory");
+                json_decref(entry);
+                if (r < 0)
+                        return reins_error_prefix(err, "refusing to start unanchored"), r;
+        }
+        return 0;
+}
+
+/* session.start's identity members, with the session certificate. */
+static json_t *run_session_identity(struct run_args *args)
+{
+        json_t *identity = run_govern_identity(&args->govern);
+        if (!identity)
+                identity = json_object();
+        if (identity && args->certified)
+                json_object_set_new(identity, AUDIT_CERT_FIELD,
+                                    audit_session_cert_to_json(&args->signer.cert));
+        return identity;
 }
 
 /* The session id and where events go (-v: stderr). */
@@ -601,6 +681,13 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
                 cli_error(&err);
                 goto out;
         }
+        /* the sandbox is forked: from here on nothing in this process may
+         * reach the kernel keyring, where the user's key may be unlocked */
+        if (seccomp_forbid_keyring_self(&err) < 0) {
+                cli_error(&err);
+                spawn_kill(&sandbox);
+                goto out;
+        }
         /* while the sandbox builds its root */
         if (run_setup_cgroup(plan, &cgroup, &in.rlimit_fallback, args->quiet) < 0) {
                 spawn_kill(&sandbox);
@@ -618,7 +705,7 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         event_bus_release(&args->events);
         run_emit_session_start(&args->events, plan, &in, args->policy,
                                args->user_key[0] ? args->user_key : NULL,
-                               run_govern_identity(&args->govern));
+                               run_session_identity(args));
         /* session.start is on disk before the command's first instruction:
          * an agent that fills the disk at once cannot leave an empty trail */
         if (audit_trail_sync(args->trail) < 0) {
@@ -745,6 +832,10 @@ int cli_run(int argc, char **argv)
                                 "network; there is no egress control\n");
         if (run_open_events(&args) < 0)
                 goto out;
+        if (run_certify_session(&args, policy, plan, &err) < 0) {
+                cli_error(&err);
+                goto out;
+        }
         struct run_govern_options govern = {
             .policy = policy,
             .plan = plan,
@@ -788,6 +879,7 @@ out:
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.extra_env);
         strv_free(&args.plan.allow_net);
+        strv_free(&args.anchors);
         event_bus_release(&args.events); /* whatever is still queued, to the sinks there are */
         run_close_trail(&args);
         if (args.trail_failed)
@@ -796,6 +888,8 @@ out:
         run_govern_finish(&args.govern); /* its control socket was a sink until here */
         run_risk_finish(&args.risk);     /* and so was the engine */
         canary_remove(&args.canaries);
+        audit_anchor_free(args.anchor);
+        audit_session_signer_wipe(&args.signer);
         free(args.trail_dir);
         if (args.event_stream)
                 fclose(args.event_stream);

@@ -18,12 +18,10 @@ void identity_describe(struct identity_public *out)
 
 int identity_user_public(struct identity_public *out, struct reins_error *err)
 {
-        struct audit_key key;
-        int rc = identity_user_key(&key, true, err);
+        /* the public half only: works while the key is locked */
+        int rc = audit_user_public_key(out->key, true, err);
         if (rc < 0)
                 return rc;
-        memcpy(out->key, key.public_key, sizeof(out->key));
-        audit_key_wipe(&key);
         identity_describe(out);
         return 0;
 }

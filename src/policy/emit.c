@@ -294,6 +294,11 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_list(out, "deny", &p->syscalls.deny);
 
         fprintf(out, "canaries: %s\n", p->canaries ? p->canaries : "false");
+        /* only when set: the hash of every policy without anchors stays what it was */
+        if (p->audit.anchor.count) {
+                fputs("audit:\n", out);
+                emit_list(out, "anchor", &p->audit.anchor);
+        }
         fputs("rules:\n", out);
         emit_list(out, "disable", &p->rules.disable);
         emit_map(out, "severity", &p->rules.severity);

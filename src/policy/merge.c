@@ -179,6 +179,8 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
             (r = union_list(&p->syscalls.allow, &c->syscalls.allow)) < 0 ||
             (r = union_list(&p->syscalls.deny, &c->syscalls.deny)) < 0)
                 return r;
+        if ((r = union_list(&p->audit.anchor, &c->audit.anchor)) < 0)
+                return r;
         if ((r = union_list(&p->rules.disable, &c->rules.disable)) < 0 ||
             (r = merge_map(&p->rules.severity, &c->rules.severity)) < 0 ||
             (r = merge_map(&p->rules.weight, &c->rules.weight)) < 0 ||

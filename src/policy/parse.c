@@ -286,6 +286,15 @@ static const struct field risk_fields[] = {
     {0},
 };
 
+static const struct field audit_fields[] = {
+    {.name = "anchor",
+     .kind = FIELD_LIST,
+     .offset = AT(audit.anchor),
+     .check = policy_check_anchor,
+     .noun = "anchor"},
+    {0},
+};
+
 static const struct field root_fields[] = {
     {.name = "version", .kind = FIELD_VERSION},
     {.name = "name",
@@ -319,6 +328,7 @@ static const struct field root_fields[] = {
      .offset = AT(approvals.present),
      .marks_present = true,
      .origin = POLICY_KEY_APPROVALS},
+    {.name = "audit", .kind = FIELD_SECTION, .children = audit_fields},
     {0},
 };
 

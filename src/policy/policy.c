@@ -86,6 +86,7 @@ void policy_free(struct reins_policy *policy)
         strv_free(&policy->network.ask);
         strv_free(&policy->network.hosts);
         strv_free(&policy->exec.deny);
+        strv_free(&policy->audit.anchor);
         strv_free(&policy->env.keep);
         strv_free(&policy->env.set);
         free(policy->syscalls.profile);

@@ -112,6 +112,10 @@ struct reins_policy {
                 char *unknown;          /* "deny" | "ask": a destination no list matches */
         } approvals;
 
+        struct {
+                struct reins_strv anchor; /* where checkpoints are also sent (audit/anchor.h) */
+        } audit;
+
         struct policy_origins *origins; /* private to src/policy */
 };
 

@@ -51,7 +51,8 @@ int policy_parse_layer(const char *text, size_t length, const char *origin,
 
 /* validate.c: checks of single values. Each returns 0, or -EINVAL with a reason
  * in *why; some normalize the value in place (a trailing '/' is dropped). */
-int policy_check_label(char *value, const char **why);     /* name, agent */
+int policy_check_label(char *value, const char **why);
+int policy_check_anchor(char *value, const char **why);    /* name, agent */
 int policy_check_extends(char *value, const char **why);   /* preset name or file */
 int policy_check_workspace(char *value, const char **why); /* a directory */
 int policy_check_host_path(char *value, const char **why); /* read, write */

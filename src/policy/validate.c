@@ -59,6 +59,22 @@ int policy_check_label(char *value, const char **why)
         return 0;
 }
 
+/* A checkpoint anchor (audit/anchor.h): opened at start, where a bad one
+ * stops the run with its own message; here only its shape. */
+int policy_check_anchor(char *value, const char **why)
+{
+        if (!*value)
+                return invalid(why, "must not be empty");
+        if (has_control_character(value))
+                return invalid(why, "control characters are not allowed");
+        if (strlen(value) > 1024)
+                return invalid(why, "longer than 1024 characters");
+        if (strncmp(value, "https://", 8) == 0)
+                return invalid(why, "https is not supported: use http:// to a local "
+                                    "forwarder, or syslog");
+        return 0;
+}
+
 int policy_check_extends(char *value, const char **why)
 {
         if (!*value)

@@ -21,6 +21,7 @@
 #include "audit/format.h"
 #include "audit/keys.h"
 #include "audit/merkle.h"
+#include "audit/session_key.h"
 #include "audit/sha256.h"
 #include "audit/text.h"
 #include "audit/verify.h"
@@ -95,6 +96,11 @@ static void chain_add(struct chain *c, const char *line, size_t length)
         if (json_is_object(record)) {
                 json_object_set_new(record, "seq", json_integer((json_int_t)c->count));
                 json_object_set_new(record, "prev", json_string(c->prev));
+                /* a session certificate vouches for another key than the
+                 * fixed one re-signing here: the trail is no longer one an
+                 * honest writer made (verify names the uncertified key) */
+                if (json_object_get(record, AUDIT_CERT_FIELD))
+                        c->faithful = false;
                 const char *type = json_string_value(json_object_get(record, "type"));
                 struct audit_checkpoint checkpoint;
                 char why[160];

@@ -113,7 +113,10 @@ static void test_intact(void **state)
         /* 25 events + checkpoints after 10 and 20 + the final one */
         assert_int_equal(r.records, 28);
         assert_int_equal(r.checkpoints, 3);
-        assert_string_equal(r.message, "intact: 28 records, 3 checkpoints");
+        /* signed with the key directly, as before session certificates */
+        assert_string_equal(r.message, "intact: 28 records, 3 checkpoints (an older trail: "
+                                       "checkpoints signed by the user key itself, no session "
+                                       "certificate)");
         assert_string_equal(r.key, test_key_hex);
         /* the first record chains from 64 zeros, seq 0 */
         assert_non_null(strstr(data, "\"prev\":\"0000000000000000000000000000000000000000000000"
