@@ -449,15 +449,12 @@ static int run_open_events(struct run_args *args)
 }
 
 /* Direct mode only: an overlay session's changes are its upper layer, and a
- * read-only workspace cannot change. */
-#define RUN_CHANGES_MAX_ENTRIES 200000
-#define RUN_CHANGES_MAX_LISTED  1000
-
+ * read-only workspace cannot change. The caps are in audit/changes.h. */
 static struct changes_snapshot *run_snapshot_workspace(const struct reins_plan *plan)
 {
         if (plan->overlay || plan->workspace_readonly)
                 return NULL;
-        return changes_take(plan->workspace, RUN_CHANGES_MAX_ENTRIES);
+        return changes_take(plan->workspace, CHANGES_MAX_ENTRIES);
 }
 
 static void run_emit_changes(struct event_bus *events, const struct reins_plan *plan,
@@ -466,16 +463,19 @@ static void run_emit_changes(struct event_bus *events, const struct reins_plan *
         if (plan->overlay || plan->workspace_readonly)
                 return;
         struct changes_snapshot *after =
-            before ? changes_take(plan->workspace, RUN_CHANGES_MAX_ENTRIES) : NULL;
-        if (before && after)
-                event_emit(events, "files.changed",
-                           changes_compare(before, after, RUN_CHANGES_MAX_LISTED));
-        else
-                event_emit(events, "files.changed",
-                           json_pack("{s:s}", "untracked",
-                                     "the workspace holds more than 200000 entries"));
+            before ? changes_take(plan->workspace, CHANGES_MAX_ENTRIES) : NULL;
+        json_t *record = before && after ? changes_compare(before, after, CHANGES_MAX_LISTED)
+                                         : json_pack("{s:s}", "untracked",
+                                                     "the workspace holds more than 200000 "
+                                                     "entries");
         changes_free(before);
         changes_free(after);
+        /* past a cap the session still ends normally: a "limit" event says
+         * what was cut, before the (bounded) record itself */
+        json_t *limit = record ? changes_limit_fields(record) : NULL;
+        if (limit)
+                event_emit(events, "limit", limit);
+        event_emit(events, "files.changed", record);
 }
 
 static int run_sandbox(struct run_args *args, const struct reins_plan *plan)
