@@ -108,6 +108,17 @@ int cli_apply(int argc, char **argv)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
+        /* Never a partial set: a list cut by the scan's caps is not what
+         * the agent did, so nothing of it is applied. */
+        if (changes.truncated) {
+                char why[256];
+                fprintf(stderr,
+                        "reins: session %s: %s: nothing applied (apply it in parts: reins apply "
+                        "%s PATH...)\n",
+                        session.id, workspace_changes_truncation(&changes, why, sizeof(why)),
+                        session.id);
+                goto out;
+        }
         /* the record first: when it cannot be written, nothing is applied */
         if (!opts.dry_run &&
             workspace_record_open(&record, session.id, "apply", audit_path, verbose, &err) < 0) {
