@@ -134,6 +134,7 @@ WEAK = {
     "timeout": Weak("timeout", ("still_running",)),
     "env": Weak("env", ("AWS_SECRET_ACCESS_KEY", "ANTHROPIC_API_KEY", "proc_environ")),
     "io_uring": Weak("seccomp", ("io_uring_setup",)),
+    "supervisor_scan": Weak("host-caps", ("rss", "record")),
 }
 
 

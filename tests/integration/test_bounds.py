@@ -242,8 +242,8 @@ def overlay_agent(caller, ws, script, *args, measured=None):
 def test_diff_and_apply_of_a_deep_tree_are_bounded_and_say_so(caller, hwm_library):
     m = Measured(caller, hwm_library)
     ws = caller.workspace()
-    before = sorted(os.listdir(ws))
     sid, peak = overlay_agent(caller, ws, DEEP_TREE, measured=m)
+    before = sorted(os.listdir(ws))
     assert peak < RSS_CAP_KIB, f"supervisor peak RSS {peak} KiB"
     for fmt in ([], ["--stat"], ["--json"]):
         r, peak = m.run(["diff", sid, *fmt])
