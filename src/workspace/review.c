@@ -75,7 +75,9 @@ static int review_blob_load(const struct workspace_roots *roots, const struct wo
         for (const char *p = out->data, *end = out->data + out->length;
              p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
                 lines++;
-        if (out->truncated || lines > WORKSPACE_DIFF_MAX_LINES) {
+        /* the line cap is the line diff's: a binary file is never split */
+        if (out->truncated ||
+            (lines > WORKSPACE_DIFF_MAX_LINES && !textdiff_is_binary(out->data, out->length))) {
                 free(out->data);
                 out->data = NULL;
                 out->length = 0;
@@ -702,20 +704,33 @@ static int review_entry_copy(struct workspace_entry *dst, const struct workspace
         return 0;
 }
 
+/* Same bytes? Read side by side in chunks: two huge files cost no memory. */
 static bool review_same_file(const struct workspace_roots *roots, const struct workspace_entry *a,
                              const struct workspace_entry *b, const char *path)
 {
         if (a->size != b->size)
                 return false;
-        struct review_blob x = {0}, y = {0};
-        bool same = false;
-        if (review_blob_load(roots, a, path, WORKSPACE_TEXT_LIMIT, &x) == 0 &&
-            review_blob_load(roots, b, path, WORKSPACE_TEXT_LIMIT, &y) == 0 && !x.unreadable &&
-            !y.unreadable && !x.truncated && !y.truncated)
-                same = x.length == y.length && memcmp(x.data, y.data, x.length) == 0;
-        review_blob_free(&x);
-        review_blob_free(&y);
-        return same;
+        cleanup_fd int x = ws_open_read(roots->fd[a->from], path, a->from != WORKSPACE_FROM_LOWER);
+        cleanup_fd int y = ws_open_read(roots->fd[b->from], path, b->from != WORKSPACE_FROM_LOWER);
+        if (x < 0 || y < 0)
+                return false; /* cannot tell: shown as a change */
+        static char bx[65536], by[65536];
+        for (;;) {
+                ssize_t nx = read(x, bx, sizeof(bx));
+                if (nx < 0)
+                        return false;
+                size_t got = 0;
+                while (got < (size_t)nx) {
+                        ssize_t ny = read(y, by + got, (size_t)nx - got);
+                        if (ny <= 0)
+                                return false;
+                        got += (size_t)ny;
+                }
+                if (nx == 0)
+                        return read(y, by, 1) == 0;
+                if (memcmp(bx, by, (size_t)nx) != 0)
+                        return false;
+        }
 }
 
 static int review_against_one(struct workspace_changes *out, const struct workspace_roots *roots,

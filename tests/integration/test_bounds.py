@@ -89,7 +89,9 @@ class Measured:
     def run(self, args, timeout=600, **kw):
         self.reset()
         r = self.caller.run(args, env=self.env(), timeout=timeout, **kw)
-        return r, self.peak()
+        peak = self.peak()
+        print(f"[{self.caller.name}] reins {' '.join(map(str, args[:3]))}: peak RSS {peak} KiB")
+        return r, peak
 
 
 # ---- hostile trees, written by the agent ----------------------------------
