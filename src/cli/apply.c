@@ -112,11 +112,25 @@ int cli_apply(int argc, char **argv)
          * the agent did, so nothing of it is applied. */
         if (changes.truncated) {
                 char why[256];
+                workspace_changes_truncation(&changes, why, sizeof(why));
                 fprintf(stderr,
                         "reins: session %s: %s: nothing applied (apply it in parts: reins apply "
                         "%s PATH...)\n",
-                        session.id, workspace_changes_truncation(&changes, why, sizeof(why)),
-                        session.id);
+                        session.id, why, session.id);
+                /* the refusal is on the record, with what was cut */
+                if (!opts.dry_run && workspace_record_open(&record, session.id, "apply", audit_path,
+                                                           verbose, &err) == 0) {
+                        workspace_record_emit(
+                            &record, "limit",
+                            json_pack("{s:s, s:s, s:I, s:s}", "kind", "workspace.scan", "cap",
+                                      changes.cap ? changes.cap : "bytes", "not_listed",
+                                      (json_int_t)changes.not_listed, "summary", why));
+                        workspace_record_emit(
+                            &record, "workspace.apply",
+                            json_pack("{s:s, s:o, s:I, s:b, s:s}", "id", session.id, "lower",
+                                      json_text_z(session.lower), "applied", (json_int_t)0,
+                                      "blocked", 1, "refused", "the change list is truncated"));
+                }
                 goto out;
         }
         /* the record first: when it cannot be written, nothing is applied */

@@ -75,7 +75,11 @@ class Measured:
         self.dir = caller.mkdtemp(prefix="reins-hwm-out-")
 
     def env(self):
-        return {"LD_PRELOAD": self.lib, "REINS_TEST_HWM_DIR": str(self.dir)}
+        env = {"LD_PRELOAD": self.lib, "REINS_TEST_HWM_DIR": str(self.dir)}
+        for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):  # a sanitizer build's reports
+            if name in os.environ:
+                env[name] = os.environ[name]
+        return env
 
     def reset(self):
         for f in os.listdir(self.dir):
@@ -258,11 +262,23 @@ def test_diff_and_apply_of_a_deep_tree_are_bounded_and_say_so(caller, hwm_librar
     r, peak = m.run(["diff", sid, "--patch"])
     assert peak < RSS_CAP_KIB, f"reins diff --patch: peak RSS {peak} KiB"
     assert r.returncode != 0 and "truncated" in r.stderr and r.stdout == "", r.stderr
-    r, peak = m.run(["apply", sid])
+    trail = caller.mkdtemp(prefix="reins-trail-") / "apply.jsonl"
+    r, peak = m.run(["apply", sid, "--audit", trail])
     assert peak < RSS_CAP_KIB, f"reins apply: peak RSS {peak} KiB"
     assert r.returncode != 0, r.stdout + r.stderr
     assert "nothing applied" in r.stderr and "truncated" in r.stderr, r.stderr
     assert sorted(os.listdir(ws)) == before, "a refused apply wrote to the host"
+    # the refusal is on the record, with a limit event saying what was cut
+    records = [json.loads(line) for line in trail.read_bytes().splitlines()]
+    assert any(x.get("type") == "limit" and x.get("kind") == "workspace.scan" for x in records)
+    assert any(x.get("type") == "workspace.apply" and x.get("applied") == 0 for x in records)
+    verify(caller, trail)
+    # a part of it (below the caps) can still be reviewed and applied
+    part = "f000-000".ljust(250, "y")
+    r, peak = m.run(["apply", sid, part])
+    assert peak < RSS_CAP_KIB, f"reins apply PATH: peak RSS {peak} KiB"
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (Path(ws) / part).exists()
 
 
 def test_diff_and_apply_of_a_huge_flat_directory_are_bounded(caller, hwm_library):
