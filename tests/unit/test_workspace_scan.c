@@ -398,6 +398,23 @@ static void test_scan_only_below_paths(void **state)
         layers_remove(&l);
 }
 
+/* reins discard of a copy holding a chain deeper than the fd limit: the
+ * removal never holds one fd per level. */
+static void test_remove_a_very_deep_tree(void **state)
+{
+        (void)state;
+        struct layers l;
+        layers_make(&l);
+        deep_chain(l.upper, "d", 3000);
+        int fd = open(l.root, O_RDONLY | O_DIRECTORY);
+        assert_true(fd >= 0);
+        assert_int_equal(ws_remove_tree_at(fd, "upper"), 0);
+        struct stat st;
+        assert_int_equal(fstatat(fd, "upper", &st, AT_SYMLINK_NOFOLLOW), -1);
+        close(fd);
+        layers_remove(&l);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -409,6 +426,7 @@ int main(void)
             cmocka_unit_test(test_scan_depth_cap),
             cmocka_unit_test(test_scan_path_length_cap),
             cmocka_unit_test(test_scan_only_below_paths),
+            cmocka_unit_test(test_remove_a_very_deep_tree),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
