@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential pkg-config clang-format libseccomp-dev libsodium-dev libyaml-dev
           libcap-dev libjansson-dev libc-ares-dev libcmocka-dev python3 python3-pytest bubblewrap util-linux procps
-          iproute2 curl socat)
+          iproute2 curl socat git python3-pip python3-venv npm)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -17,5 +17,5 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "reins: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq || true
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 update -qq || true
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -78,35 +78,37 @@ enum {
 
 static void run_usage(FILE *out)
 {
-        fprintf(out, "usage: reins run [OPTIONS] -- COMMAND [ARGS...]\n"
-                     "\n"
-                     "  -p, --policy FILE|PRESET   policy file or preset (default: default)\n"
-                     "  -w, --workspace DIR        workspace, bound read-write (default: .)\n"
-                     "      --workspace-mode MODE  direct | readonly\n"
-                     "      --ro PATH              also bind PATH read-only (repeatable)\n"
-                     "      --rw PATH              also bind PATH read-write (repeatable)\n"
-                     "      --env NAME[=VALUE]     pass or set an environment variable\n"
-                     "      --memory SIZE          memory limit (e.g. 512MiB)\n"
-                     "      --pids N               process limit\n"
-                     "      --cpus N               cpu limit (e.g. 1.5)\n"
-                     "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
-                     "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
-                     "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
-                     "      --events FD|FILE       stream every event as JSON lines\n"
-                     "      --audit PATH           write the audit trail there (default: under\n"
-                     "                             $XDG_STATE_HOME/reins/trails)\n"
-                     "      --resume SESSION       continue in a copy-on-write session\n"
-                     "      --token FILE           run with a delegation token's rights\n"
-                     "                             (policy ∩ token; the token is bound to\n"
-                     "                             this session)\n"
-                     "      --parallel N           N copy-on-write runs at once; prints their ids\n"
-                     "      --strict               refuse rather than fall back to rlimits\n"
-                     "      --allow-degraded       run even if a protection is unavailable\n"
-                     "  -q, --quiet                no notes on stderr\n"
-                     "  -v, --verbose              print the sandbox plan on stderr\n"
-                     "\n"
-                     "Exit status: the command's; 128+N on signal N; 124 timeout;\n"
-                     "125 reins failed; 126 not executable; 127 not found.\n");
+        fprintf(out,
+                "usage: reins run [OPTIONS] -- COMMAND [ARGS...]\n"
+                "\n"
+                "  -p, --policy FILE|PRESET   policy file or preset (default: default)\n"
+                "  -w, --workspace DIR        workspace, bound read-write (default: .)\n"
+                "      --workspace-mode MODE  direct | readonly | overlay (copy-on-write: review\n"
+                "                             with reins diff, land with reins apply)\n"
+                "      --ro PATH              also bind PATH read-only (repeatable)\n"
+                "      --rw PATH              also bind PATH read-write (repeatable)\n"
+                "      --env NAME[=VALUE]     pass or set an environment variable\n"
+                "      --memory SIZE          memory limit (e.g. 512MiB)\n"
+                "      --pids N               process limit\n"
+                "      --cpus N               cpu limit (e.g. 1.5)\n"
+                "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
+                "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
+                "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
+                "      --events FD|FILE       stream every event as JSON lines\n"
+                "      --audit PATH           write the audit trail there (default: under\n"
+                "                             $XDG_STATE_HOME/reins/trails)\n"
+                "      --resume SESSION       continue in a copy-on-write session\n"
+                "      --token FILE           run with a delegation token's rights\n"
+                "                             (policy ∩ token; the token is bound to\n"
+                "                             this session)\n"
+                "      --parallel N           N copy-on-write runs at once; prints their ids\n"
+                "      --strict               refuse rather than fall back to rlimits\n"
+                "      --allow-degraded       run even if a protection is unavailable\n"
+                "  -q, --quiet                no notes on stderr\n"
+                "  -v, --verbose              print the sandbox plan on stderr\n"
+                "\n"
+                "Exit status: the command's; 128+N on signal N; 124 timeout;\n"
+                "125 reins failed; 126 not executable; 127 not found.\n");
 }
 
 static int run_push(struct reins_strv *v, const char *value)
@@ -613,6 +615,8 @@ int cli_run(int argc, char **argv)
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
+        if (!args.quiet)
+                run_report_tracked_hidden(stderr, plan);
         if (plan->host_network && !args.quiet)
                 fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "
                                 "network; there is no egress control\n");

@@ -1,8 +1,17 @@
 #include "cli/run_report.h"
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "policy/parse_units.h"
+#include "util/cleanup.h"
+#include "util/path.h"
+#include "util/strv.h"
+#include "workspace/tracked.h"
 
 static const char *mount_kind_name(enum mount_op_kind kind)
 {
@@ -23,6 +32,8 @@ static const char *mount_kind_name(enum mount_op_kind kind)
                 return "protect";
         case MOUNT_OP_SYMLINK:
                 return "symlink";
+        case MOUNT_OP_FILE:
+                return "file";
         case MOUNT_OP_OVERLAY:
                 return "overlay";
         }
@@ -59,16 +70,52 @@ void run_report_plan(FILE *out, const struct reins_plan *plan, const struct spaw
                 in->use_pty ? "yes" : "no");
 }
 
+/* A command missing from the sandbox's view: is it on the host (then say
+ * which read entry brings it) or nowhere (a typo)? Looked up in the
+ * caller's own PATH, on the host, after the sandbox is gone. */
+static const char *run_report_host_hint(const struct reins_plan *plan,
+                                        const struct supervise_outcome *outcome)
+{
+        static char hint[PATH_MAX + 96];
+        const char *program = plan->argv && plan->argv[0] ? plan->argv[0] : "";
+        if (outcome->exit_status != 127 || !strstr(outcome->message, "not in the sandbox's view"))
+                return "";
+        char found[PATH_MAX] = "";
+        if (strchr(program, '/')) {
+                if (access(program, F_OK) == 0)
+                        snprintf(found, sizeof(found), "%s", program);
+        } else {
+                const char *dir = getenv("PATH") ? getenv("PATH") : "";
+                while (!found[0] && *dir) {
+                        size_t len = strcspn(dir, ":");
+                        if (snprintf(found, sizeof(found), "%.*s/%s", (int)len, dir, program) >=
+                                (int)sizeof(found) ||
+                            access(found, X_OK) != 0)
+                                found[0] = '\0';
+                        dir += len + (dir[len] == ':');
+                }
+        }
+        if (!found[0])
+                return " (it is not on the host either)";
+        char *slash = strrchr(found, '/');
+        if (slash == found)
+                slash++;
+        *slash = '\0';
+        snprintf(hint, sizeof(hint), " (on the host it is in %s: --ro %s brings it in)", found,
+                 found);
+        return hint;
+}
+
 int run_report_outcome(FILE *out, const struct reins_plan *plan,
                        const struct supervise_outcome *outcome, const struct cgroup_handle *cgroup,
                        bool quiet)
 {
         long oom = cgroup_oom_kills(cgroup);
+        char size[32];
         if (oom > 0 && !quiet)
-                fprintf(out,
-                        "reins: memory limit of %llu bytes hit: the kernel killed %ld "
-                        "process%s\n",
-                        (unsigned long long)plan->limits.memory_bytes, oom, oom == 1 ? "" : "es");
+                fprintf(out, "reins: memory limit of %s hit: the kernel killed %ld process%s\n",
+                        format_size(plan->limits.memory_bytes, size, sizeof(size)), oom,
+                        oom == 1 ? "" : "es");
         if (outcome->timed_out) {
                 fprintf(out,
                         "reins: timeout: the command ran longer than %llu ms; the sandbox "
@@ -77,8 +124,47 @@ int run_report_outcome(FILE *out, const struct reins_plan *plan,
                 return EXIT_REINS_TIMEOUT;
         }
         if (outcome->message[0])
-                fprintf(out, "reins: %s\n", outcome->message);
+                fprintf(out, "reins: %s%s\n", outcome->message,
+                        run_report_host_hint(plan, outcome));
         if (outcome->setup_failed)
                 return EXIT_REINS_FAILED;
         return outcome->exit_status;
+}
+
+/* Printable ASCII only: a workspace name is the agent's text. */
+static bool run_report_plain_name(const char *name)
+{
+        for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+                if (*c < 0x20 || *c >= 0x7f)
+                        return false;
+        return true;
+}
+
+void run_report_tracked_hidden(FILE *out, const struct reins_plan *plan)
+{
+        struct reins_strv hidden = {0};
+        size_t prefix = strlen(plan->workspace);
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (op->kind == MOUNT_OP_HIDE && path_is_under(op->target, plan->workspace) &&
+                    strlen(op->target) > prefix + 1 &&
+                    strv_push(&hidden, op->target + prefix + 1) < 0)
+                        break;
+        }
+        cleanup_free bool *tracked = hidden.count ? calloc(hidden.count, sizeof(bool)) : NULL;
+        int found = tracked
+                        ? tracked_in_workspace(plan->workspace, hidden.items, hidden.count, tracked)
+                        : 0;
+        for (size_t i = 0; found > 0 && i < hidden.count; i++) {
+                if (!tracked[i])
+                        continue;
+                fprintf(out,
+                        "reins: note: %s%s is hidden by filesystem.deny but tracked by git: its "
+                        "committed content is readable through .git/objects\n",
+                        run_report_plain_name(hidden.items[i]) ? hidden.items[i]
+                                                               : "a file with an unusual name",
+                        found > 1 ? " (and other hidden files)" : "");
+                break;
+        }
+        strv_free(&hidden);
 }

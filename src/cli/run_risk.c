@@ -427,6 +427,39 @@ static void playbook_run(struct run_risk *r, int tier)
         r->applied = tier;
 }
 
+/* What a tier change means for the agent, in words a user can act on. */
+static const char *tier_consequence(const struct run_risk *r, int from, int to, char *buf,
+                                    size_t size)
+{
+        bool network = r->plan && (r->plan->proxy || r->plan->host_network);
+        bool approver = r->govern && r->govern->control;
+        if (to < from) {
+                snprintf(buf, size, "%s%s",
+                         to == 0 ? "restrictions lifted: egress is as the policy allows"
+                                 : "egress is back for destinations used before; new ones need "
+                                   "approval",
+                         r->workspace_readonly
+                             ? "; the workspace stays read-only for the rest of the session"
+                             : "");
+        } else if (to == 1) {
+                snprintf(buf, size, "%s",
+                         !network   ? "new destinations would need approval (this session has "
+                                      "no network, so nothing changes)"
+                         : approver ? "new destinations now need a human's approval (reins "
+                                      "pending, reins approve ID); silence is a deny"
+                                    : "new destinations now need approval (no approver is "
+                                      "configured, so they are denied)");
+        } else if (to == 2) {
+                snprintf(buf, size, "all egress is cut and the workspace is read-only");
+        } else {
+                snprintf(buf, size,
+                         "the sandbox is frozen until a human runs reins thaw "
+                         "SESSION (the workspace copy is snapshotted, the token "
+                         "revoked)");
+        }
+        return buf;
+}
+
 static void report_tier(struct run_risk *r, const json_t *report)
 {
         int from = (int)json_integer_value(json_object_get(report, "from"));
@@ -436,9 +469,11 @@ static void report_tier(struct run_risk *r, const json_t *report)
                    json_pack("{s:i, s:i, s:s, s:f}", "from", from, "to", to, "reason",
                              reason ? reason : "", "score",
                              risk_engine_score(r->engine, now_ms())));
+        char consequence[256];
         if (!r->quiet)
-                fprintf(stderr, "reins: risk tier T%d -> T%d: %s\n", from, to,
-                        reason ? reason : "");
+                fprintf(stderr, "reins: risk tier T%d -> T%d: %s; %s\n", from, to,
+                        reason ? reason : "",
+                        tier_consequence(r, from, to, consequence, sizeof(consequence)));
         playbook_run(r, to);
 }
 
@@ -467,7 +502,14 @@ static void playbook_kill(struct run_risk *r, const json_t *finding)
 
 void run_risk_tick(struct run_risk *r)
 {
-        if (!r->engine || json_array_size(r->queue) == 0)
+        if (!r->engine)
+                return;
+        int64_t now = now_ms();
+        if (now - r->relaxed_ms >= 1000) { /* the way down is checked once a second */
+                r->relaxed_ms = now;
+                risk_engine_relax(r->engine, now);
+        }
+        if (json_array_size(r->queue) == 0)
                 return;
         /* take the queue first: emitting feeds the engine, which may queue more */
         json_t *queue = r->queue;

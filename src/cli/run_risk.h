@@ -41,6 +41,7 @@ struct run_risk {
         struct freeze_target freezer; /* what it can be frozen through */
         struct freeze_state freeze;   /* the freeze in force, if any */
         int applied;                  /* the tier whose playbook has run */
+        int64_t relaxed_ms;           /* when risk_engine_relax last ran */
         int secrets_fd;               /* inotify on filesystem.secrets and canaries; -1 when none */
         const struct canary_set *canaries;         /* NULL: none planted */
         const struct workspace_session *workspace; /* overlay mode: snapshot at T3 */

@@ -393,6 +393,23 @@ static void tier_change(struct risk_engine *engine, int tier, const char *reason
                 engine->config.on_tier(engine->config.ctx, old, tier, reason);
 }
 
+int risk_engine_relax(struct risk_engine *engine, int64_t now_ms)
+{
+        score_decay(engine, now_ms);
+        /* T3 froze the sandbox: only a human (reins thaw) lifts it */
+        while (engine->tier >= 1 && engine->tier < RISK_TIER_MAX &&
+               engine->score <
+                   RISK_RELAX_FRACTION * engine->config.tier_threshold[engine->tier - 1]) {
+                char reason[128];
+                snprintf(reason, sizeof(reason),
+                         "the score decayed to %.0f, below half of the T%d threshold (%.0f)",
+                         engine->score, engine->tier,
+                         engine->config.tier_threshold[engine->tier - 1]);
+                tier_change(engine, engine->tier - 1, reason);
+        }
+        return engine->tier;
+}
+
 void risk_engine_set_tier(struct risk_engine *engine, int tier, const char *reason)
 {
         if (tier < 0 || tier > RISK_TIER_MAX)

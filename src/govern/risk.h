@@ -118,8 +118,19 @@ double risk_engine_score(struct risk_engine *engine, int64_t now_ms);
 int risk_engine_tier(const struct risk_engine *engine);
 uint64_t risk_engine_findings(const struct risk_engine *engine);
 
-/* Tiers only ratchet up on their own: a decayed score must not silently
- * undo a freeze. A human (`reins thaw`) sets the tier back; on_tier reports it. */
+/* Hysteresis of the way down: a tier is left when the decayed score falls
+ * below this fraction of the threshold that entered it, so a score hovering
+ * at a threshold does not flap. */
+#define RISK_RELAX_FRACTION 0.5
+
+/* Let the decayed score step the tier back down (T2 -> T1 -> T0), each step
+ * reported through on_tier. T3 is never left this way: a frozen sandbox
+ * waits for a human (risk_engine_set_tier). Returns the tier. */
+int risk_engine_relax(struct risk_engine *engine, int64_t now_ms);
+
+/* A human (`reins thaw`) sets the tier back, a freeze included; on_tier
+ * reports it. Findings only raise the tier; risk_engine_relax lowers T1
+ * and T2 as the score decays. */
 void risk_engine_set_tier(struct risk_engine *engine, int tier, const char *reason);
 
 const char *risk_severity_name(enum risk_severity severity);

@@ -208,10 +208,16 @@ static void record_chmod(struct risk_engine *engine, const struct rule_event *e)
         }
 }
 
+/* A program made executable and run from a staging place (/tmp, /dev/shm,
+ * the home directory): the dropper's shape. The same in the workspace is a
+ * developer's build script, and not a finding. */
 static void check_drop_exec(struct risk_engine *engine, const struct rule_event *e)
 {
         char resolved[RULE_PATH_MAX];
         if (!e->path || !rule_path_resolve(e->cwd, e->path, resolved, sizeof(resolved)))
+                return;
+        size_t ws = strlen(engine->workspace);
+        if (ws > 1 && strncmp(resolved, engine->workspace, ws) == 0 && resolved[ws] == '/')
                 return;
         for (int i = 0; i < RULE_FETCHED_MAX; i++)
                 if (engine->dropped[i][0] && strcmp(engine->dropped[i], resolved) == 0) {

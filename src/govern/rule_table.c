@@ -64,7 +64,8 @@ const struct risk_rule_info rule_table[RULE_COUNT] = {
                              MINUTE_MS, "approval.request, approval.refused",
                              "a flood of approval requests (wearing the human down)"},
     [RULE_DROP_EXEC] = {"drop-and-execute", RISK_MEDIUM, 15, 0, NULL, 0, "exec",
-                        "a file made executable in this session was run"},
+                        "a file made executable in this session was run from outside the "
+                        "workspace (a staging place such as /tmp)"},
 };
 
 const struct risk_rule_info *risk_rule_list(size_t *count)

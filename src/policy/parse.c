@@ -48,6 +48,7 @@ struct field {
         const struct field *children; /* FIELD_SECTION */
         enum policy_key origin;       /* remember where this key was written */
         bool marks_present;           /* FIELD_SECTION: sets the bool at `offset` */
+        uint64_t minimum;             /* FIELD_SIZE: smallest non-zero value that can work */
 };
 
 #define AT(member) offsetof(struct reins_policy, member)
@@ -159,13 +160,23 @@ static const struct field env_fields[] = {
 };
 
 static const struct field limits_fields[] = {
-    {.name = "memory", .kind = FIELD_SIZE, .offset = AT(limits.memory_bytes)},
+    /* below these a sandbox cannot even start its shell: every run would die */
+    {.name = "memory",
+     .kind = FIELD_SIZE,
+     .offset = AT(limits.memory_bytes),
+     .minimum = POLICY_MEMORY_MINIMUM},
     {.name = "pids", .kind = FIELD_COUNT, .offset = AT(limits.pids)},
     {.name = "cpus", .kind = FIELD_CPUS, .offset = AT(limits.cpus_milli)},
     {.name = "wall_time", .kind = FIELD_DURATION, .offset = AT(limits.wall_time_ms)},
     {.name = "open_files", .kind = FIELD_COUNT, .offset = AT(limits.open_files)},
-    {.name = "tmp_size", .kind = FIELD_SIZE, .offset = AT(limits.tmp_size_bytes)},
-    {.name = "workspace_size", .kind = FIELD_SIZE, .offset = AT(limits.workspace_size_bytes)},
+    {.name = "tmp_size",
+     .kind = FIELD_SIZE,
+     .offset = AT(limits.tmp_size_bytes),
+     .minimum = 1 << 20},
+    {.name = "workspace_size",
+     .kind = FIELD_SIZE,
+     .offset = AT(limits.workspace_size_bytes),
+     .minimum = 1 << 20},
     {0},
 };
 
@@ -430,8 +441,9 @@ static int get_choice(struct parse_ctx *ctx, const yaml_node_t *node, const char
 }
 
 static int get_number(struct parse_ctx *ctx, const yaml_node_t *node, const char *key,
-                      enum field_kind kind, uint64_t *out)
+                      const struct field *field, uint64_t *out)
 {
+        enum field_kind kind = field->kind;
         const char *text;
         int r = get_scalar(ctx, node, key, &text);
         if (r < 0)
@@ -443,6 +455,11 @@ static int get_number(struct parse_ctx *ctx, const yaml_node_t *node, const char
                         return fail(ctx, node, key, "size '%s' is too large", text);
                 if (r < 0)
                         return fail(ctx, node, key, "bad size '%s' (use e.g. 512MiB, 4GiB)", text);
+                if (*out != 0 && *out < field->minimum)
+                        return fail(ctx, node, key,
+                                    "size '%s' is below the %llu MiB a sandbox needs (0 means no "
+                                    "limit; sizes without a unit are bytes)",
+                                    text, (unsigned long long)(field->minimum >> 20));
                 return 0;
         case FIELD_COUNT:
                 r = parse_count(text, out);
@@ -603,7 +620,7 @@ static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const cha
         case FIELD_COUNT:
         case FIELD_DURATION:
         case FIELD_CPUS:
-                r = get_number(ctx, node, key, field->kind, (uint64_t *)destination(ctx, field));
+                r = get_number(ctx, node, key, field, (uint64_t *)destination(ctx, field));
                 break;
         case FIELD_LIST:
                 r = parse_list(ctx, node, key, field);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -71,17 +72,17 @@ int parse_count(const char *text, uint64_t *value)
         return 0;
 }
 
-/* The multiplier of a size suffix. Every unit is a power of 1024, whatever
- * its spelling: "4G", "4GB" and "4GiB" are all 4 * 2^30 bytes, because a
- * memory limit of 4 GB is always meant as 4 GiB and two readings of the same
- * policy must never differ. Lower-case k/m/g/t are accepted as well (as in
- * docker's --memory 512m); "B" alone is bytes. */
+/* The multiplier of a size suffix. "KiB", "MiB", "GiB" … and the bare
+ * letters "K", "M", "G" (upper or lower case, as in docker's --memory 512m)
+ * are powers of 1024; "kB", "KB", "MB", "GB" … are the SI powers of 1000, as
+ * on a disk's label: "4GB" is 4 000 000 000 bytes, never a silent 4 GiB.
+ * "B" alone is bytes. */
 static int size_multiplier(const char *suffix, uint64_t *multiplier)
 {
         static const struct {
                 char letter;
-                unsigned shift;
-        } units[] = {{'k', 10}, {'m', 20}, {'g', 30}, {'t', 40}, {'p', 50}, {'e', 60}};
+                unsigned power; /* of 1024 or of 1000 */
+        } units[] = {{'k', 1}, {'m', 2}, {'g', 3}, {'t', 4}, {'p', 5}, {'e', 6}};
 
         if (suffix[0] == '\0' || strcmp(suffix, "B") == 0) {
                 *multiplier = 1;
@@ -91,13 +92,17 @@ static int size_multiplier(const char *suffix, uint64_t *multiplier)
         if (letter >= 'A' && letter <= 'Z')
                 letter = (char)(letter - 'A' + 'a');
         const char *rest = suffix + 1;
-        if (strcmp(rest, "") != 0 && strcmp(rest, "B") != 0 && strcmp(rest, "iB") != 0)
+        bool decimal = strcmp(rest, "B") == 0;
+        if (strcmp(rest, "") != 0 && !decimal && strcmp(rest, "iB") != 0)
                 return -EINVAL;
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-                if (units[i].letter == letter) {
-                        *multiplier = (uint64_t)1 << units[i].shift;
-                        return 0;
-                }
+                if (units[i].letter != letter)
+                        continue;
+                uint64_t m = 1;
+                for (unsigned p = 0; p < units[i].power; p++)
+                        m *= decimal ? 1000 : 1024;
+                *multiplier = m;
+                return 0;
         }
         return -EINVAL;
 }
@@ -283,4 +288,28 @@ int parse_cpus_milli(const char *text, uint64_t *milli)
                 return -ERANGE;
         *milli = total;
         return 0;
+}
+
+const char *format_size(uint64_t bytes, char *buf, size_t size)
+{
+        static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+        if (bytes < 1024) {
+                snprintf(buf, size, "%llu byte%s", (unsigned long long)bytes,
+                         bytes == 1 ? "" : "s");
+                return buf;
+        }
+        size_t unit = 0;
+        uint64_t scale = 1024;
+        while (unit + 1 < sizeof(units) / sizeof(units[0]) && bytes / scale >= 1024) {
+                scale *= 1024;
+                unit++;
+        }
+        uint64_t whole = bytes / scale;
+        uint64_t tenths = (bytes % scale) * 10 / scale;
+        if (tenths)
+                snprintf(buf, size, "%llu.%llu %s", (unsigned long long)whole,
+                         (unsigned long long)tenths, units[unit]);
+        else
+                snprintf(buf, size, "%llu %s", (unsigned long long)whole, units[unit]);
+        return buf;
 }

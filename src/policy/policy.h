@@ -28,6 +28,10 @@ enum policy_network_mode {
  * policy_check_supported name the line of a key it refuses. */
 struct policy_origins;
 
+/* The smallest memory limit a sandbox can start in (init, a shell, the
+ * loader); below it every run would be killed at once. */
+#define POLICY_MEMORY_MINIMUM (16ULL << 20)
+
 struct policy_limits {
         uint64_t memory_bytes;         /* 0 = no limit */
         uint64_t pids;                 /* 0 = no limit */

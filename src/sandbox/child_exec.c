@@ -1,11 +1,16 @@
 /* The command process: its terminal, working directory, the last
  * protections (capabilities, Landlock, seccomp) and execve. */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sandbox/child.h"
@@ -60,6 +65,86 @@ static void exec_joined_through_shell(char **argv)
 #endif
 }
 
+/* The interpreter a file names: its ELF PT_INTERP or its `#!` line, into
+ * out (empty when it names none or cannot be read). */
+static void exec_interpreter_of(const char *path, char *out, size_t size)
+{
+        out[0] = '\0';
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        unsigned char head[4096];
+        ssize_t n = pread(fd, head, sizeof(head), 0);
+        if (n > 2 && head[0] == '#' && head[1] == '!') {
+                size_t i = 2, j = 0;
+                while (i < (size_t)n && (head[i] == ' ' || head[i] == '\t'))
+                        i++;
+                while (i < (size_t)n && j + 1 < size && head[i] != ' ' && head[i] != '\t' &&
+                       head[i] != '\n')
+                        out[j++] = (char)head[i++];
+                out[j] = '\0';
+        } else if (n >= (ssize_t)sizeof(Elf64_Ehdr) && memcmp(head, ELFMAG, SELFMAG) == 0 &&
+                   head[EI_CLASS] == ELFCLASS64) {
+                Elf64_Ehdr eh;
+                memcpy(&eh, head, sizeof(eh));
+                for (unsigned i = 0; i < eh.e_phnum && i < 64; i++) {
+                        Elf64_Phdr ph;
+                        off_t at = (off_t)eh.e_phoff + (off_t)i * (off_t)sizeof(ph);
+                        if (pread(fd, &ph, sizeof(ph), at) != (ssize_t)sizeof(ph))
+                                break;
+                        if (ph.p_type != PT_INTERP)
+                                continue;
+                        size_t len = ph.p_filesz < size ? (size_t)ph.p_filesz : size - 1;
+                        ssize_t got = pread(fd, out, len, (off_t)ph.p_offset);
+                        out[got > 0 ? (size_t)got : 0] = '\0';
+                        out[strnlen(out, size - 1)] = '\0';
+                        break;
+                }
+        }
+        close(fd);
+}
+
+/* execvp said ENOENT: say whether the program is absent from the sandbox's
+ * view or present with its interpreter (ELF loader, `#!` program) absent,
+ * which the kernel reports the same way. */
+static void exec_explain_missing(const char *program, const char *search_path, char *message,
+                                 size_t size)
+{
+        char found[PATH_MAX] = "";
+        struct stat st;
+        if (strchr(program, '/')) {
+                if (stat(program, &st) == 0)
+                        snprintf(found, sizeof(found), "%s", program);
+        } else {
+                const char *dir = search_path ? search_path : "/usr/bin:/bin";
+                while (!found[0] && *dir) {
+                        size_t len = strcspn(dir, ":");
+                        char candidate[PATH_MAX];
+                        if (snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)len, dir,
+                                     program) < (int)sizeof(candidate) &&
+                            stat(candidate, &st) == 0 && S_ISREG(st.st_mode))
+                                snprintf(found, sizeof(found), "%s", candidate);
+                        dir += len + (dir[len] == ':');
+                }
+        }
+        if (!found[0]) {
+                snprintf(message, size,
+                         "cannot run '%s': not in the sandbox's view (%s); a filesystem.read "
+                         "entry or --ro for its directory brings it in",
+                         program, strchr(program, '/') ? "no such file" : "not found in PATH");
+                return;
+        }
+        char interp[256];
+        exec_interpreter_of(found, interp, sizeof(interp));
+        if (interp[0] && stat(interp, &st) < 0)
+                snprintf(message, size,
+                         "cannot run '%s': its interpreter %s is not in the sandbox's view; a "
+                         "filesystem.read entry or --ro for it brings it in",
+                         found, interp);
+        else
+                snprintf(message, size, "cannot run '%s': %s", found, strerror(ENOENT));
+}
+
 void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd)
 {
         const struct reins_plan *plan = in->plan;
@@ -85,7 +170,11 @@ void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd
         execvp(plan->argv[0], plan->argv);
         int saved = errno;
         char message[REINS_ERROR_MAX];
-        snprintf(message, sizeof(message), "cannot run '%s': %s", plan->argv[0], strerror(saved));
+        if (saved == ENOENT)
+                exec_explain_missing(plan->argv[0], getenv("PATH"), message, sizeof(message));
+        else
+                snprintf(message, sizeof(message), "cannot run '%s': %s", plan->argv[0],
+                         strerror(saved));
         child_report(status_fd, SPAWN_REPORT_EXEC_FAILED, saved, message);
         _exit(saved == ENOENT || saved == ENOTDIR ? 127 : 126);
 }

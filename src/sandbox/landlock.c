@@ -136,6 +136,58 @@ static int add_rule(int ruleset_fd, const struct landlock_rule *rule, uint64_t h
         return 0;
 }
 
+/* The rights that re-opening a standard fd by /proc/self/fd/N or /dev/stdout
+ * needs: what the fd was opened for, no more. TRUNCATE comes with write, as
+ * on the host, where `echo x >/dev/stdout` empties the caller's file too. */
+static uint64_t stdio_access(int fd, const struct stat *st)
+{
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0)
+                return 0;
+        uint64_t access = 0;
+        int mode = flags & O_ACCMODE;
+        if (mode == O_RDONLY || mode == O_RDWR)
+                access |= LANDLOCK_ACCESS_FS_READ_FILE;
+        if (mode == O_WRONLY || mode == O_RDWR) {
+                access |= LANDLOCK_ACCESS_FS_WRITE_FILE;
+                if (S_ISREG(st->st_mode))
+                        access |= LANDLOCK_ACCESS_FS_TRUNCATE;
+        }
+        if (S_ISCHR(st->st_mode))
+                access |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+        return access;
+}
+
+/* `cmd >/dev/stdout`, `tee /dev/stderr`, `curl -o /dev/stdout`: the command
+ * re-opens a standard fd through its /proc magic link, and Landlock checks
+ * the file it lands on, which (a log file of the caller's) lies outside
+ * every granted tree. A rule on that one inode, with the rights the fd
+ * already carries, lets the re-open through without granting any path:
+ * the file is not in the sandbox's mount view unless a bind already put it
+ * there. Pipes, sockets and anonymous files need no rule (Landlock does not
+ * govern them; the kernel answers EBADFD). */
+static int add_stdio_rules(int ruleset_fd, uint64_t handled, struct reins_error *err)
+{
+        for (int fd = 0; fd <= 2; fd++) {
+                struct stat st;
+                if (fstat(fd, &st) < 0)
+                        continue; /* closed */
+                if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
+                        continue;
+                uint64_t access = stdio_access(fd, &st) & handled & ACCESS_FS_FILE;
+                if (access == 0)
+                        continue;
+                struct landlock_path_beneath_attr beneath = {.allowed_access = access,
+                                                             .parent_fd = fd};
+                if (syscall(SYS_landlock_add_rule, ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &beneath,
+                            0) < 0 &&
+                    errno != EBADFD)
+                        return reins_error_errno(err, errno, "landlock: adding a rule for fd %d",
+                                                 fd);
+        }
+        return 0;
+}
+
 static int create_ruleset(int abi, struct reins_error *err)
 {
         struct landlock_ruleset_attr_v6 attr = {.handled_access_fs = handled_access_fs(abi)};
@@ -173,6 +225,9 @@ int landlock_apply(const struct landlock_rule *rules, size_t count, struct reins
                 if (r < 0)
                         return r;
         }
+        int r = add_stdio_rules(ruleset_fd, handled, err);
+        if (r < 0)
+                return r;
         if (syscall(SYS_landlock_restrict_self, ruleset_fd, 0) < 0)
                 return reins_error_errno(err, errno,
                                          "landlock: restricting the process (no_new_privs unset?)");

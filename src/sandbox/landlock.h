@@ -13,7 +13,9 @@
 int landlock_abi_version(void);
 
 /* Restrict the calling process (after pivot_root, before exec) to `rules`.
- * Paths that do not exist are skipped. Also scopes signals and abstract unix
+ * Paths that do not exist are skipped. The files behind fds 0-2 get a
+ * rule of their own (the rights each fd carries), so /dev/stdout works
+ * when the caller redirected to a file. Also scopes signals and abstract unix
  * sockets to the sandbox when the ABI has scoping (6+). Requires no_new_privs.
  * Returns 0, or -errno with err filled. */
 int landlock_apply(const struct landlock_rule *rules, size_t count, struct reins_error *err);

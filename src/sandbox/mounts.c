@@ -183,6 +183,30 @@ static int mounts_tmpfs(const struct mounts_ctx *ctx, const struct mount_op *op,
         return r < 0 ? reins_error_errno(err, -r, "mounting tmpfs at %s", op->target) : 0;
 }
 
+/* A stand-in for a denied regular file: same type, size, times and owner
+ * execute bit, so lstat() tells tools (git's index check above all: size
+ * and mtime under core.checkStat=minimal) nothing has changed, while it has
+ * no permission bit a process without capabilities could use and holds only
+ * zeros (sparse: it costs no memory). It lives on the staging tmpfs, which
+ * no path inside the sandbox reaches. Returns a detached mount of it. */
+static int mounts_stat_twin(const struct stat *st)
+{
+        static unsigned serial; /* the sandbox child is single-threaded */
+        if (mkdir("/twins", 0711) < 0 && errno != EEXIST)
+                return -errno;
+        char name[32];
+        snprintf(name, sizeof(name), "/twins/%u", serial++);
+        cleanup_fd int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        struct timespec times[2] = {st->st_atim, st->st_mtim};
+        if (ftruncate(fd, st->st_size) < 0 || fchmod(fd, st->st_mode & 0100) < 0 ||
+            futimens(fd, times) < 0)
+                return -errno;
+        int mnt = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        return mnt < 0 ? -errno : mnt;
+}
+
 int mounts_hide_fd(const struct mounts_ctx *ctx, int target, const char *what,
                    struct reins_error *err)
 {
@@ -195,10 +219,17 @@ int mounts_hide_fd(const struct mounts_ctx *ctx, int target, const char *what,
         if (S_ISDIR(st.st_mode)) {
                 /* an empty, read-only directory nobody may enter */
                 mnt = mounts_new_tmpfs("000", 4096, attrs);
+        } else if (S_ISREG(st.st_mode)) {
+                /* open() answers EACCES, lstat() is unchanged: git status
+                 * inside equals git status outside, and no commit made inside
+                 * can record a stand-in (it cannot be read) */
+                mnt = mounts_stat_twin(&st);
+                int r = mnt >= 0 ? mounts_set_attr(mnt, attrs, false) : 0;
+                if (r < 0)
+                        return reins_error_errno(err, -r, "hiding %s", what);
         } else {
-                /* a dangling symlink mounted over the file: open() and stat()
-                 * answer ENOENT, so the file is absent, not merely unreadable;
-                 * readlink names the reason */
+                /* a dangling symlink mounted over the link (or device): open()
+                 * and stat() answer ENOENT; readlink names the reason */
                 mnt = open_tree(ctx->denied_link, "",
                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
                 if (mnt < 0)
@@ -251,6 +282,31 @@ static int mounts_symlink(const struct mounts_ctx *ctx, const struct mount_op *o
                 return reins_error_errno(err, -parent, "symlink %s", op->target);
         if (symlinkat(op->source, parent, leaf) < 0 && errno != EEXIST)
                 return reins_error_errno(err, errno, "symlink %s", op->target);
+        return 0;
+}
+
+/* A small file of reins' own on the tmpfs root (read-only once the root is
+ * sealed), such as the git exclude list for hidden files. */
+static int mounts_text_file(const struct mounts_ctx *ctx, const struct mount_op *op,
+                            struct reins_error *err)
+{
+        const char *leaf = NULL;
+        cleanup_fd int parent = mounts_make_parents(ctx->newroot, op->target, &leaf);
+        if (parent < 0)
+                return reins_error_errno(err, -parent, "file %s", op->target);
+        cleanup_fd int fd =
+            openat(parent, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "file %s", op->target);
+        size_t length = strlen(op->source), done = 0;
+        while (done < length) {
+                ssize_t n = write(fd, op->source + done, length - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return reins_error_errno(err, errno, "writing %s", op->target);
+                done += (size_t)n;
+        }
         return 0;
 }
 
@@ -313,6 +369,8 @@ static int mounts_execute(const struct mounts_ctx *ctx, const struct mount_op *o
                 return mounts_protect(ctx, op, err);
         case MOUNT_OP_SYMLINK:
                 return mounts_symlink(ctx, op, err);
+        case MOUNT_OP_FILE:
+                return mounts_text_file(ctx, op, err);
         case MOUNT_OP_OVERLAY:
                 return mounts_overlay(ctx, op, err);
         }

@@ -131,6 +131,13 @@ static int plan_resolve_limits(struct reins_plan *plan, const struct reins_polic
                                         &plan->limits.wall_time_ms, err);
         if (r < 0)
                 return r;
+        if (options->memory && plan->limits.memory_bytes != 0 &&
+            plan->limits.memory_bytes < POLICY_MEMORY_MINIMUM)
+                return reins_error_set(err, EINVAL,
+                                       "--memory '%s': below the %llu MiB a sandbox needs (0 "
+                                       "means no limit; sizes without a unit are bytes)",
+                                       options->memory,
+                                       (unsigned long long)(POLICY_MEMORY_MINIMUM >> 20));
         plan->cgroup.memory_bytes = plan->limits.memory_bytes;
         plan->cgroup.pids = plan->limits.pids;
         plan->cgroup.cpus_milli = plan->limits.cpus_milli;
@@ -228,6 +235,7 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
             (r = plan_add_protect(plan, policy, readonly || plan->overlay, err)) < 0 ||
             (r = plan_add_landlock_rules(plan, err)) < 0 ||
             (r = plan_build_env(plan, policy, options, err)) < 0 ||
+            (r = plan_add_git_settings(plan)) < 0 ||
             (r = plan_add_network(plan, policy, options, err)) < 0 ||
             (r = strv_copy(&plan->syscall_allow, &policy->syscalls.allow)) < 0 ||
             (r = strv_copy(&plan->syscall_deny, &policy->syscalls.deny)) < 0)

@@ -21,6 +21,7 @@ enum mount_op_kind {
         MOUNT_OP_HIDE,    /* make `target` (inside a bound tree) unusable: empty, no access */
         MOUNT_OP_PROTECT, /* re-bind `target` (inside a bound tree) onto itself read-only */
         MOUNT_OP_SYMLINK, /* create symlink `target` -> `source` (e.g. /bin -> usr/bin) */
+        MOUNT_OP_FILE,    /* create file `target` on the tmpfs root holding the text `source` */
         MOUNT_OP_OVERLAY  /* overlayfs at `target`: lower `source` (host, never written),
                              upper and work from the workspace session; with
                              size_bytes, upper and work live in a tmpfs of that

@@ -48,7 +48,7 @@ int plan_env_put(struct reins_plan *plan, const char *entry)
         return env_put(&plan->env, entry);
 }
 
-static const char *env_lookup(char **environ_list, const char *name)
+const char *plan_env_lookup(char **environ_list, const char *name)
 {
         size_t len = strlen(name);
         for (char **e = environ_list; e && *e; e++)
@@ -90,14 +90,14 @@ int plan_build_env(struct reins_plan *plan, const struct reins_policy *policy,
                 if (arg[name_len] == '=') {
                         r = env_put(&plan->env, arg);
                 } else {
-                        const char *host = env_lookup(options->host_environ, arg);
+                        const char *host = plan_env_lookup(options->host_environ, arg);
                         r = host ? env_put(&plan->env, host) : 0;
                 }
                 if (r < 0)
                         return reins_error_set(err, -r, "out of memory");
         }
         /* Commands are looked up in PATH; give a sane one if none was kept. */
-        if (!env_lookup(plan->env.items, "PATH") &&
+        if (!plan_env_lookup(plan->env.items, "PATH") &&
             (r = strv_push(&plan->env, "PATH=/usr/local/bin:/usr/bin:/bin")) < 0)
                 return reins_error_set(err, -r, "out of memory");
         return 0;

@@ -39,6 +39,10 @@ int plan_add_network(struct reins_plan *plan, const struct reins_policy *policy,
 
 /* plan_env.c */
 int plan_env_put(struct reins_plan *plan, const char *entry); /* NAME=VALUE, replacing */
+/* NAME=VALUE of `name` in a NULL-terminated list, or NULL */
+const char *plan_env_lookup(char **environ_list, const char *name);
+/* plan_git.c: git inside the sandbox, given the files hidden in the workspace */
+int plan_add_git_settings(struct reins_plan *plan);
 int plan_build_env(struct reins_plan *plan, const struct reins_policy *policy,
                    const struct plan_options *options, struct reins_error *err);
 

@@ -54,6 +54,28 @@ static int plan_add_symlink_if_any(struct reins_plan *plan, const char *path)
         return plan_add_mount(plan, MOUNT_OP_SYMLINK, link, path, 0);
 }
 
+/* A merged-/usr host has /bin, /lib, /lib64 … as symlinks into /usr, and
+ * every ELF names its interpreter as /lib64/ld-linux….so: a policy reading
+ * only /usr would run nothing. Where such a link's target is bound, the
+ * link is mirrored on the tmpfs root (it grants nothing by itself). */
+static int plan_add_usr_merge_links(struct reins_plan *plan)
+{
+        static const char *const links[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
+        for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+                if (plan_find_target(plan, links[i]))
+                        continue;
+                cleanup_free char *real = realpath(links[i], NULL);
+                if (!real || strcmp(real, links[i]) == 0)
+                        continue; /* absent, or a real directory */
+                if (!plan_covered_by(plan, real, MOUNT_OP_BIND_RO) &&
+                    !plan_covered_by(plan, real, MOUNT_OP_BIND_RW))
+                        continue;
+                if (plan_add_symlink_if_any(plan, links[i]) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static int plan_add_bind(struct reins_plan *plan, const char *written, bool writable,
                          enum bind_origin origin, struct reins_error *err)
 {
@@ -158,6 +180,8 @@ int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *p
                 if ((r = plan_add_bind(plan, options->extra_rw.items[i], true, BIND_FROM_OPTION,
                                        err)) < 0)
                         return r;
+        if (plan_add_usr_merge_links(plan) < 0)
+                return reins_error_set(err, ENOMEM, "out of memory");
         const char *rule = plan_path_denied(plan, plan->workspace);
         if (rule)
                 return reins_error_set(err, EACCES,
@@ -202,8 +226,8 @@ int plan_add_landlock_rules(struct reins_plan *plan, struct reins_error *err)
         int r = plan_add_landlock(plan, "/", LANDLOCK_RULE_LIST_DIR);
         for (size_t i = 0; r == 0 && i < plan->mount_count; i++) {
                 const struct mount_op *op = &plan->mounts[i];
-                if (op->kind == MOUNT_OP_SYMLINK || op->kind == MOUNT_OP_HIDE ||
-                    op->kind == MOUNT_OP_PROTECT)
+                if (op->kind == MOUNT_OP_SYMLINK || op->kind == MOUNT_OP_FILE ||
+                    op->kind == MOUNT_OP_HIDE || op->kind == MOUNT_OP_PROTECT)
                         continue;
                 r = plan_add_landlock(plan, op->target, plan_landlock_access(op));
                 if (r == 0 && op->kind == MOUNT_OP_DEV)

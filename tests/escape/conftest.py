@@ -219,6 +219,37 @@ def probes():
     shutil.rmtree(out, ignore_errors=True)
 
 
+# Checks whose attack the host itself refuses, found by running the attack
+# unsandboxed first ({check: why}); filled once per session by host_baseline.
+HOST_REFUSES = {}
+# Every check a probe reported as skipped, or that judge() skipped: printed
+# in the summary so no skip is ever dropped silently. (key, user, check, why)
+SKIPPED = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_baseline(probes):
+    """Run the attacks that are harmless on the host (x32, int 0x80: getpid)
+    unsandboxed: where the host refuses one, reins cannot be credited with
+    blocking it, and weak mode cannot expect it to escape."""
+    r = subprocess.run([str(probes / "seccomp"), "--host-baseline"], capture_output=True,
+                       text=True, timeout=60)
+    for line in r.stdout.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) >= 3 and parts[0] == "BASELINE" and parts[2] == "fails":
+            detail = parts[3] if len(parts) > 3 else ""
+            HOST_REFUSES[parts[1]] = f"the host refuses this attack unsandboxed ({detail})"
+    return HOST_REFUSES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not SKIPPED:
+        return
+    terminalreporter.section(f"escape probe checks skipped: {len(SKIPPED)}")
+    for key, who, name, why in SKIPPED:
+        terminalreporter.write_line(f"{key} [{who}] {name}: {why}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def reins_binary():
     if not os.access(REINS, os.X_OK):
@@ -316,7 +347,7 @@ class Sandbox:
     def run_probe(self, name, *args, key=None, opts=(), env=None, timeout=120, **kw):
         r = self.run([self.probe(name), *args], key=key, opts=opts, env=env, timeout=timeout,
                      **kw)
-        return r, parse_checks(r, name)
+        return r, parse_checks(r, name, self.user.name)
 
 
 @pytest.fixture
@@ -334,14 +365,19 @@ def describe(r):
             f"--- stderr\n{r.stderr[-2000:]}")
 
 
-def parse_checks(r, name="probe"):
-    """{check: (escaped, detail)}; fails the test when the probe never finished."""
+def parse_checks(r, name="probe", who="?"):
+    """{check: (escaped, detail)}; fails the test when the probe never finished.
+    Checks the probe reports as skipped are listed in the summary."""
     if "DONE" not in r.stdout.split():
         pytest.fail(f"probe {name} did not run to the end inside the sandbox: {describe(r)}")
     out = {}
     for line in r.stdout.splitlines():
         m = CHECK_RE.match(line)
-        if m and m.group(2) != "skip":
+        if not m:
+            continue
+        if m.group(2) == "skip":
+            SKIPPED.append((name, who, m.group(1), m.group(3)))
+        else:
             out[m.group(1)] = (m.group(2) == "escaped", m.group(3))
     return out
 
@@ -372,6 +408,13 @@ def judge(key, results, u, only=None, unavailable=None):
     results: {check: (escaped, detail)}; only: restrict to one check name;
     unavailable: {check: why} expected checks this kernel cannot flip."""
     unavailable = unavailable or {}
+    refused = {k: why for k, why in HOST_REFUSES.items() if k in results}
+    for k, why in refused.items():
+        if only is None or k == only:
+            SKIPPED.append((key, u.name, k, why))
+    results = {k: v for k, v in results.items() if k not in refused}
+    if only is not None and only in refused:
+        pytest.skip(f"[{key}] {u.name}: {only}: {refused[only]}")
     for k, (esc, d) in results.items():  # shown by `pytest -rP`
         if only is None or k == only:
             print(f"[{key}] {u.name}: {k} {'ESCAPED' if esc else 'blocked'}: {d}")

@@ -1,5 +1,6 @@
 """The sandbox's view of the filesystem (run-contract: "Inside the sandbox")."""
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -342,3 +343,64 @@ def test_reins_own_state_is_hidden_when_the_workspace_holds_home(caller):
     assert r.returncode == 0, r.stderr
     for leak in ("KEY-READ", "TRAILS-LISTED", "TRAIL-WRITTEN"):
         assert leak not in r.stdout, r.stdout
+
+
+def test_dev_stdout_and_proc_fd_work_when_stdio_is_a_file(caller):
+    """`cmd >/dev/stdout`, `tee /dev/stderr` and /proc/self/fd/N re-open the
+    caller's redirected files (issue 13 item 3), and only those: a sibling of
+    the log file stays out of reach."""
+    ws = caller.workspace()
+    logs = caller.mkdtemp(prefix="reins-logs-")
+    out, err, inp = logs / "out.txt", logs / "err.txt", logs / "in.txt"
+    caller.write(inp, "from stdin file\n")
+    caller.write(out, "")  # the caller's own files, as a shell redirection makes them
+    caller.write(err, "")
+    caller.write(logs / "sibling.txt", "not for the sandbox\n")
+    script = ("echo via-dev-stdout >>/dev/stdout; echo via-tee | tee /dev/stderr >/dev/null; "
+              "echo via-proc >>/proc/self/fd/1; cat /dev/stdin; cat /proc/self/fd/0; "
+              f"cat {logs}/sibling.txt 2>/dev/null && echo SIBLING-READ; true")
+    # append mode: the re-opened descriptions share the end of the file
+    with open(out, "ab") as o, open(err, "ab") as e, open(inp, "rb") as i:
+        r = subprocess.run(caller.argv(["run", "-w", str(ws), "--", "sh", "-c", script]),
+                           stdin=i, stdout=o, stderr=e, env=caller.env(), cwd=ws,
+                           timeout=60)
+    text, errs = out.read_text(), err.read_text()
+    assert r.returncode == 0, errs
+    assert "via-dev-stdout" in text and "via-proc" in text, text + errs
+    assert "from stdin file" in text, text + errs
+    assert "via-tee" in errs, errs
+    assert "SIBLING-READ" not in text
+    assert "Permission denied" not in errs, errs
+
+
+
+def test_policy_reading_only_usr_runs_programs_on_a_merged_usr_host(caller):
+    """/bin, /lib, /lib64 are symlinks into /usr on a merged-/usr host: a
+    policy that reads /usr gets them mirrored (issue 13 item 4)."""
+    if not os.path.islink("/bin") or not os.path.islink("/lib64"):
+        import pytest
+        pytest.skip("this host has no merged /usr")
+    ws = caller.workspace()
+    caller.write(ws / "p.yaml", "version: 1\nfilesystem:\n  read: [/usr]\n")
+    r = caller.sandbox(["/bin/sh", "-c", "echo ran; readlink /bin"], ws=ws,
+                       opts=["-p", str(ws / "p.yaml")])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["ran", "usr/bin"]
+
+
+def test_exec_enoent_says_what_is_missing(caller):
+    """ENOENT from exec names the cause: the program outside the view, or its
+    interpreter (ELF loader, #! line) outside it."""
+    ws = caller.workspace()
+    caller.write(ws / "p.yaml", "version: 1\nfilesystem:\n  read: [/usr/bin]\n")
+    r = caller.sandbox(["/usr/bin/true"], ws=ws, opts=["-p", str(ws / "p.yaml")])
+    assert r.returncode == 127
+    assert "its interpreter /lib64/ld-linux" in r.stderr or "its interpreter /lib/" in r.stderr, \
+        r.stderr
+    caller.write(ws / "s.sh", "#!/opt/reins-absent/python\n", mode=0o755)
+    r = caller.sandbox(["./s.sh"], ws=ws)
+    assert r.returncode == 127
+    assert "its interpreter /opt/reins-absent/python is not in the sandbox's view" in r.stderr
+    r = caller.sandbox(["reins-no-such-program"], ws=ws)
+    assert r.returncode == 127
+    assert "not in the sandbox's view" in r.stderr and "not on the host either" in r.stderr

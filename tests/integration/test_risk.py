@@ -100,8 +100,9 @@ CASES = [
      "find src -name '*.c' -exec sed -i s/x/y/ {} \\;",
      "mkdir src && for i in $(seq 1 220); do echo x > src/f$i.c; done && "
      "sed -i s/x/y/ src/f1.c src/f2.c src/f3.c && grep -l x src/*.c | wc -l >/dev/null"),
-    ("drop-and-execute", "printf '#!/bin/sh\\necho hi\\n' > p.sh; chmod +x p.sh; ./p.sh",
-     "printf '#!/bin/sh\\necho hi\\n' > p.sh; sh p.sh"),
+    ("drop-and-execute",
+     "printf '#!/bin/sh\\necho hi\\n' > /tmp/p.sh; chmod +x /tmp/p.sh; /tmp/p.sh",
+     "printf '#!/bin/sh\\necho hi\\n' > p.sh; chmod +x p.sh; ./p.sh"),
     ("secret-read-egress",
      "cat .env > /dev/null; " + CURL + " http://api.example.test:{web}/hello",
      "cat .env.example > /dev/null; " + CURL + " http://api.example.test:{web}/hello"),
@@ -227,7 +228,7 @@ def test_tiers_tighten_a_live_session(caller, web):
     while time.time() < deadline and p.poll() is None:
         for line in caller.run(["ps", "--json"]).stdout.splitlines():
             e = json.loads(line)
-            if e.get("frozen") and e.get("alive"):
+            if e.get("frozen") and e.get("alive") and e.get("pid") == p.pid:
                 session = e
         if session:
             break
@@ -249,6 +250,11 @@ def test_tiers_tighten_a_live_session(caller, web):
     assert "write refused" in out and "after-thaw" in out, out
     assert not (ws / "written").exists()
     assert "risk tier T0 -> T1" in err and "T2 -> T3" in err and "frozen" in err, err
+    # each change names its consequence (issue 13 item 7)
+    assert re.search(r"T0 -> T1: .*; new destinations now need a human's approval", err), err
+    assert re.search(r"T1 -> T2: .*; all egress is cut and the workspace is read-only", err), err
+    assert re.search(r"T2 -> T3: .*; the sandbox is frozen until a human runs reins thaw", err)
+    assert re.search(r"T3 -> T0: .*; restrictions lifted.*the workspace stays read-only", err), err
     tiers = [(e["from"], e["to"]) for e in events if e["type"] == "risk.tier"]
     assert tiers[:3] == [(0, 1), (1, 2), (2, 3)] and tiers[-1][1] == 0, tiers
     actions = [e["action"] for e in events if e["type"] == "risk.playbook" and e["ok"]]
@@ -257,8 +263,8 @@ def test_tiers_tighten_a_live_session(caller, web):
     # findings name the records that tripped them
     finding = next(e for e in events if e["type"] == "risk.finding")
     assert all(isinstance(s, int) for s in finding["evidence"]), finding
-    shown = caller.run(["audit", "show", session["session"], "--findings"]).stdout
-    assert shown.count("risk.finding") == 3, shown
+    shown = caller.run(["audit", "show", session["session"], "--findings"])
+    assert shown.stdout.count("risk.finding") == 3, shown.stdout + shown.stderr
 
 
 def test_critical_finding_freezes_and_stop_ends_it(caller, web):
@@ -272,7 +278,7 @@ def test_critical_finding_freezes_and_stop_ends_it(caller, web):
     while not session and time.time() < deadline:
         for line in caller.run(["ps", "--json"]).stdout.splitlines():
             e = json.loads(line)
-            if e.get("frozen") and e.get("alive"):
+            if e.get("frozen") and e.get("alive") and e.get("pid") == p.pid:
                 session = e["session"]
         time.sleep(0.2)
     assert session, "a reverse shell did not freeze the sandbox"
@@ -346,6 +352,19 @@ def test_score_decays(caller, web):
     p.communicate(timeout=30)
     assert len(scores) == 2, scores
     assert scores[1][1] < scores[0][1] / 2, scores  # more than a half-life apart
+
+
+def test_tiers_step_down_as_the_score_decays(caller, web):
+    """T1 is left once the score decays below half of the T1 threshold: the
+    way down is recorded (risk.tier) and said on the terminal."""
+    r, events = run_script(caller, "cat /proc/1/environ >/dev/null 2>&1; sleep 4", web,
+                           extra="risk: {half_life: 1s, tier1: 20, tier2: 2000, tier3: 3000}\n")
+    assert r.returncode == 0, r.stderr
+    tiers = [(e["from"], e["to"]) for e in events if e["type"] == "risk.tier"]
+    assert tiers == [(0, 1), (1, 0)], tiers
+    down = [e for e in events if e["type"] == "risk.tier" and e["to"] == 0][0]
+    assert "decayed" in down["reason"], down
+    assert re.search(r"T1 -> T0: the score decayed .*; restrictions lifted", r.stderr), r.stderr
 
 
 def test_filesystem_secrets_taint_the_session(caller, web):

@@ -335,6 +335,9 @@ static const struct error_case error_cases[] = {
      "2: limits.memory: size '99999999999TiB' is too large"},
     {"version: 1\nlimits: {tmp_size: -1}\n", EINVAL,
      "2: limits.tmp_size: bad size '-1' (use e.g. 512MiB, 4GiB)"},
+    {"version: 1\nlimits: {memory: 3}\n", EINVAL,
+     "2: limits.memory: size '3' is below the 16 MiB a sandbox needs (0 means no limit; sizes "
+     "without a unit are bytes)"},
     {"version: 1\nlimits:\n  wall_time: 1h30\n", EINVAL,
      "3: limits.wall_time: bad duration '1h30' (use e.g. 0, 90s, 250ms, 10m, 1h30m)"},
     {"version: 1\nlimits:\n  pids: 1k\n", EINVAL,
@@ -707,7 +710,7 @@ static void test_yaml_deterministic(void **state)
                                               "  tmp_size: 1GiB\n"
                                               "  wall_time: 1h30m\n"
                                               "  cpus: 1.5\n"
-                                              "  memory: 4 GB\n"
+                                              "  memory: 4 GiB\n"
                                               "name: same\n"
                                               "version: 1\n",
                                               "b");
@@ -888,7 +891,7 @@ static void test_yaml_round_trip(void **state)
             "  set: {GREETING: \"hello, world\\n\\ttab \\x01\", EMPTY: \"\", N: \"42\", "
             "Y: \"off\"}\n"
             "limits: {memory: 1536MiB, pids: 7, cpus: 0.125, wall_time: 1d1ms, "
-            "open_files: 1, tmp_size: 1000}\n"
+            "open_files: 1, tmp_size: 1000000kB}\n"
             "syscalls: {profile: default, allow: [ptrace], deny: [mount, io_uring_setup]}\n"
             "approvals: {timeout: 2m, default: allow}\n",
             "all-keys");
@@ -904,7 +907,7 @@ static void test_yaml_round_trip(void **state)
         assert_non_null(strstr(yaml, "  memory: 1536MiB\n"));
         assert_non_null(strstr(yaml, "  cpus: 0.125\n"));
         assert_non_null(strstr(yaml, "  wall_time: 1d1ms\n"));
-        assert_non_null(strstr(yaml, "  tmp_size: 1000\n"));
+        assert_non_null(strstr(yaml, "  tmp_size: 1000000000\n"));
         assert_non_null(strstr(yaml, "approvals:\n  timeout: 2m\n  default: allow\n"));
         assert_null(strstr(yaml, "extends"));
         free(yaml);

@@ -311,8 +311,9 @@ static const struct rule_case rule_cases[] = {
     {"canary-read", LINES("@canary ~/.aws/credentials"), LINES("cat\t/root/.aws/config")},
     {"drop-and-execute", LINES("chmod\t+x\t/tmp/payload", "/tmp/payload"),
      LINES("chmod\t644\tnotes.txt", "chmod\t+x\tbuild.sh", "sh\t-c\techo hi")},
-    {"drop-and-execute", LINES("chmod\t755\tx", "/srv/project/x\t--run"),
-     LINES("chmod\t-R\tu+w\tdir", "/srv/project/dir/tool")},
+    {"drop-and-execute", LINES("chmod\t755\t/dev/shm/x", "/dev/shm/x\t--run"),
+     LINES("chmod\t755\tx", "/srv/project/x\t--run", "chmod\t-R\tu+w\tdir",
+           "/srv/project/dir/tool")},
     {"approval-flooding",
      LINES("@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask", "@ask"),
      LINES("@ask", "@ask", "@ask", "@tick 70000", "@ask", "@ask")},
@@ -823,6 +824,35 @@ static void test_tier_transitions(void **state)
         recorder_done(&r, engine);
 }
 
+static void test_relax_steps_down_with_hysteresis(void **state)
+{
+        (void)state;
+        struct recorder r;
+        struct risk_engine *engine = recorder_engine(&r, NULL);
+        feed_line(engine, &r, "nmap\t10.0.0.1");
+        feed_line(engine, &r, "@tick 6000");
+        feed_line(engine, &r, "tcpdump");
+        feed_line(engine, &r, "unshare\t-r\tsh"); /* 65: T2 */
+        assert_int_equal(risk_engine_tier(engine), 2);
+        /* just under the T2 threshold is not enough: half of it is (25) */
+        assert_int_equal(risk_engine_relax(engine, r.now_ms + 6 * 60000), 2);
+        int64_t t1 = r.now_ms + 14 * 60000; /* 65 / 2^1.4 = 24.6 */
+        assert_int_equal(risk_engine_relax(engine, t1), 1);
+        assert_int_equal(r.last_old, 2);
+        assert_int_equal(r.last_new, 1);
+        assert_non_null(strstr(r.last_reason, "decayed"));
+        assert_int_equal(risk_engine_relax(engine, t1 + 60000), 1);
+        assert_int_equal(risk_engine_relax(engine, r.now_ms + 28 * 60000), 0); /* < 10 */
+        assert_int_equal(r.last_new, 0);
+        recorder_done(&r, engine);
+
+        /* T3 waits for a human whatever the score */
+        engine = recorder_engine(&r, NULL);
+        risk_engine_set_tier(engine, 3, "test");
+        assert_int_equal(risk_engine_relax(engine, r.now_ms + 36000000), 3);
+        recorder_done(&r, engine);
+}
+
 static void test_refire_interval(void **state)
 {
         (void)state;
@@ -1097,6 +1127,7 @@ int main(void)
             cmocka_unit_test(test_decay_from_event_times),
             cmocka_unit_test(test_tier_transitions),
             cmocka_unit_test(test_refire_interval),
+            cmocka_unit_test(test_relax_steps_down_with_hysteresis),
             cmocka_unit_test(test_critical_jumps_to_t3),
             cmocka_unit_test(test_overrides),
             cmocka_unit_test(test_actions),

@@ -61,14 +61,15 @@ static void test_size_accepts(void **state)
             {"512B", 512},
             {"1k", KiB},
             {"1K", KiB},
-            {"1KB", KiB},
+            {"1KB", 1000},
+            {"1kB", 1000},
             {"1KiB", KiB},
             {"512m", 512 * MiB},
             {"512M", 512 * MiB},
-            {"100MB", 100 * MiB},
+            {"100MB", 100000000},
             {"100MiB", 100 * MiB},
             {"4G", 4 * GiB},
-            {"4GB", 4 * GiB},
+            {"4GB", 4000000000ULL},
             {"4GiB", 4 * GiB},
             {"4 GiB", 4 * GiB},
             {"2T", 2 * TiB},
@@ -204,6 +205,18 @@ static void test_count(void **state)
         CHECK_BAD(parse_count, bad);
 }
 
+static void test_format_size(void **state)
+{
+        (void)state;
+        char buf[32];
+        assert_string_equal(format_size(3, buf, sizeof(buf)), "3 bytes");
+        assert_string_equal(format_size(1, buf, sizeof(buf)), "1 byte");
+        assert_string_equal(format_size(256 * MiB, buf, sizeof(buf)), "256 MiB");
+        assert_string_equal(format_size(3 * GiB / 2, buf, sizeof(buf)), "1.5 GiB");
+        assert_string_equal(format_size(1536, buf, sizeof(buf)), "1.5 KiB");
+        assert_string_equal(format_size(4000000000ULL, buf, sizeof(buf)), "3.7 GiB");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -213,6 +226,7 @@ int main(void)
             cmocka_unit_test(test_duration_refuses),
             cmocka_unit_test(test_cpus),
             cmocka_unit_test(test_count),
+            cmocka_unit_test(test_format_size),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -357,9 +357,33 @@ static const struct test tests[] = {
         {"int80", t_int80, 0},
 };
 
-int main(void)
+/* Attacks that are harmless on the host (they only ask for the pid), run
+ * unsandboxed first: a kernel without x32 or 32-bit entry refuses them by
+ * itself, and a probe must not claim that reins blocked what the host never
+ * allowed. Prints `BASELINE <name> <works|fails> <detail>`. */
+static int host_baseline(void)
+{
+        static const struct {
+                const char *name;
+                child_fn fn;
+        } safe[] = {{"x32_syscall", t_x32}, {"int80", t_int80}};
+        for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+                char d[400];
+                int works = in_child(safe[i].fn, d, sizeof(d));
+                for (char *p = d; *p; p++)
+                        if (*p == '\n')
+                                *p = ' ';
+                printf("BASELINE %s %s %s\n", safe[i].name, works ? "works" : "fails", d);
+        }
+        fflush(stdout);
+        return 0;
+}
+
+int main(int argc, char **argv)
 {
         char d[400];
+        if (argc > 1 && strcmp(argv[1], "--host-baseline") == 0)
+                return host_baseline();
         if (!in_sandbox())
                 return 2;
         for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
