@@ -35,6 +35,14 @@ static void scan_cut(struct scan_context *ctx, const char *cap)
         ctx->out->not_listed++;
 }
 
+/* What malloc really takes for an n-byte string: a header, 16-byte steps,
+ * 32 bytes at least (a million short names cost that, not their length). */
+static size_t scan_heap_cost(size_t n)
+{
+        size_t chunk = (n + 8 + 15) & ~(size_t)15;
+        return chunk < 32 ? 32 : chunk;
+}
+
 /* Count `bytes` more held against WORKSPACE_SCAN_MAX_BYTES; false (and the
  * scan stops) when they do not fit. */
 static bool scan_charge(struct scan_context *ctx, size_t bytes)
@@ -148,7 +156,7 @@ static int scan_entry_fill(struct scan_context *ctx, struct workspace_entry *e,
                         }
                         if ((size_t)n < size) {
                                 buf[n] = '\0';
-                                if (!scan_charge(ctx, (size_t)n + 1)) {
+                                if (!scan_charge(ctx, scan_heap_cost((size_t)n + 1))) {
                                         free(buf);
                                         return SCAN_FULL;
                                 }
@@ -173,7 +181,7 @@ static struct workspace_change *scan_add(struct scan_context *ctx, enum workspac
                 ctx->full = true;
                 return NULL;
         }
-        if (!scan_charge(ctx, sizeof(*c->items) + strlen(path) + 1))
+        if (!scan_charge(ctx, sizeof(*c->items) + scan_heap_cost(strlen(path) + 1)))
                 return NULL;
         if (c->count == c->capacity) {
                 size_t cap = c->capacity ? c->capacity * 2 : 64;
@@ -321,7 +329,8 @@ static int scan_read_names(struct scan_context *ctx, int fd, struct reins_strv *
         while ((entry = readdir(dir)) != NULL) {
                 if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
                         continue;
-                size_t cost = strlen(entry->d_name) + 1 + 2 * sizeof(char *);
+                /* the copy, and its slot in an array that grows by doubling */
+                size_t cost = scan_heap_cost(strlen(entry->d_name) + 1) + 2 * sizeof(char *);
                 if (!scan_charge(ctx, cost)) {
                         r = SCAN_FULL;
                         break;
@@ -546,7 +555,7 @@ static int scan_note_hardlinks(struct scan_context *ctx)
                        list[first - 1].ino == list[i].ino)
                         first--;
                 struct workspace_change *ch = &c->items[list[i].index];
-                if (!scan_charge(ctx, strlen(c->items[list[first].index].path) + 1))
+                if (!scan_charge(ctx, scan_heap_cost(strlen(c->items[list[first].index].path) + 1)))
                         break;
                 ch->hardlink = strdup(c->items[list[first].index].path);
                 if (!ch->hardlink) {
