@@ -1,22 +1,48 @@
 /* What a session did to the workspace, without any per-open cost: a
  * metadata snapshot (lstat of every entry, symlinks never followed) before
  * the command starts and one after it ends, compared into a files.changed
- * event. */
+ * event.
+ *
+ * The tree is the agent's: every structure here is bounded by bytes, not
+ * only by a count. A snapshot entry is 64 bytes and never holds a path: an
+ * entry is named by a 128-bit key, SHA-256(parent's key || name), so two
+ * snapshots are matched without building any path (a 400-deep tree of
+ * 250-byte names costs no more than a flat one), and an agent cannot craft
+ * two names with the same key. Names are kept, up to a byte cap, only to
+ * list the first changes by path. The walk goes through directory fds
+ * (O_NOFOLLOW at every step) on an explicit stack with a depth cap. */
 #ifndef REINS_AUDIT_CHANGES_H
 #define REINS_AUDIT_CHANGES_H
 
 #include <jansson.h>
 #include <stddef.h>
 
+/* Caps, per snapshot (the supervisor holds two at the end of a session). */
+#define CHANGES_MAX_ENTRIES    200000u    /* entries: past it the workspace is untracked */
+#define CHANGES_MAX_NAME_BYTES (4u << 20) /* names kept to list changes by path */
+#define CHANGES_MAX_DEPTH      128u       /* directories below are not looked into */
+/* Caps of the files.changed record: paths listed per list, and the encoded
+ * JSON bytes of every listed path together; a path longer than
+ * CHANGES_MAX_PATH bytes is counted, never listed. */
+#define CHANGES_MAX_LISTED       1000u
+#define CHANGES_MAX_LISTED_BYTES (64u << 10)
+#define CHANGES_MAX_PATH         4096u
+
 struct changes_snapshot;
 
 /* NULL when the tree holds more than `max_entries` entries (then the event
  * says the workspace was too large to track) or on ENOMEM. */
 struct changes_snapshot *changes_take(const char *root, size_t max_entries);
-/* {created: [...], modified: [...], deleted: [...], truncated: bool}, paths
- * relative to the root; at most `max_listed` paths per list. */
+/* {created: [...], modified: [...], deleted: [...], *_count, truncated},
+ * paths relative to the root; at most `max_listed` paths per list and
+ * CHANGES_MAX_LISTED_BYTES in all. The counts are always exact for what
+ * was scanned; "unlisted" counts changes not listed, "not_scanned_dirs"
+ * directories below the depth cap (what changed inside them is unknown). */
 json_t *changes_compare(const struct changes_snapshot *before, const struct changes_snapshot *after,
                         size_t max_listed);
+/* The fields of a "limit" event for a files.changed record that hit a cap
+ * (what was cut and how much), or NULL when it is whole. */
+json_t *changes_limit_fields(const json_t *record);
 void changes_free(struct changes_snapshot *snapshot);
 
 #endif

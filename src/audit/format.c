@@ -195,13 +195,24 @@ void audit_format_summary(struct audit_buffer *b, const json_t *r)
                 audit_buffer_addc(b, ':');
                 format_other_fields(b, r, "kind");
         } else if (strcmp(type, "files.changed") == 0) {
+                /* the counts, not the lists: past the listing caps they differ */
+                const char *kinds[] = {"created", "modified", "deleted"};
+                size_t counts[3];
+                for (size_t k = 0; k < 3; k++) {
+                        char key[32];
+                        snprintf(key, sizeof(key), "%s_count", kinds[k]);
+                        json_t *count = json_object_get(r, key);
+                        counts[k] = json_is_integer(count)
+                                        ? (size_t)json_integer_value(count)
+                                        : json_array_size(json_object_get(r, kinds[k]));
+                }
                 audit_buffer_addf(b, "files changed: %zu created, %zu modified, %zu deleted",
-                                  json_array_size(json_object_get(r, "created")),
-                                  json_array_size(json_object_get(r, "modified")),
-                                  json_array_size(json_object_get(r, "deleted")));
+                                  counts[0], counts[1], counts[2]);
                 format_list(b, json_object_get(r, "created"), "created");
                 format_list(b, json_object_get(r, "modified"), "modified");
                 format_list(b, json_object_get(r, "deleted"), "deleted");
+                if (json_is_true(json_object_get(r, "truncated")))
+                        audit_buffer_adds(b, "; truncated (see the limit event)");
         } else if (strcmp(type, "checkpoint") == 0) {
                 audit_buffer_addf(b, "checkpoint: %lld records, root ",
                                   (long long)json_integer_value(json_object_get(r, "tree_size")));

@@ -120,6 +120,29 @@ int cli_apply(int argc, char **argv)
                 cli_error(&err);
                 goto out;
         }
+        /* Never a partial set: a list cut by the scan's caps is not what
+         * the agent did, so nothing of it is applied. */
+        if (changes.truncated) {
+                char why[256];
+                workspace_changes_truncation(&changes, why, sizeof(why));
+                fprintf(stderr,
+                        "reins: session %s: %s: nothing applied (apply it in parts: reins apply "
+                        "%s PATH...)\n",
+                        session.id, why, session.id);
+                if (!opts.dry_run) { /* the refusal is on the record, with what was cut */
+                        workspace_record_emit(
+                            &record, "limit",
+                            json_pack("{s:s, s:s, s:I, s:s}", "kind", "workspace.scan", "cap",
+                                      changes.cap ? changes.cap : "bytes", "not_listed",
+                                      (json_int_t)changes.not_listed, "summary", why));
+                        workspace_record_emit(
+                            &record, "workspace.apply",
+                            json_pack("{s:s, s:o, s:I, s:b, s:s}", "id", session.id, "lower",
+                                      json_text_z(session.lower), "applied", (json_int_t)0,
+                                      "blocked", 1, "refused", "the change list is truncated"));
+                }
+                goto out;
+        }
         printf("%s session %s to %s\n", opts.dry_run ? "would apply" : "applying", session.id,
                session.lower);
         struct workspace_apply_result res;

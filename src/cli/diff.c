@@ -160,9 +160,33 @@ int cli_diff(int argc, char **argv)
                 }
                 shown = &compared;
         }
+        /* the scan's caps (workspace/scan.h): a cut list is shown as such */
+        const struct workspace_changes *cut = changes.truncated         ? &changes
+                                              : other_changes.truncated ? &other_changes
+                                                                        : NULL;
+        char why[256] = "";
+        if (cut)
+                workspace_changes_truncation(cut, why, sizeof(why));
+        if (cut && format == WORKSPACE_REVIEW_PATCH) {
+                /* git apply would take a cut patch as the whole */
+                fprintf(stderr, "reins: session %s: %s: no patch written\n",
+                        cut == &changes ? session.id : other.id, why);
+                goto out;
+        }
         head = json_pack("{s:s, s:o}", "session", session.id, "lower", json_text_z(session.lower));
         if (head && against)
                 json_object_set_new(head, "against", json_string(other.id));
+        if (head && cut) {
+                json_object_set_new(head, "truncated", json_true());
+                json_object_set_new(head, "limits",
+                                    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "cap",
+                                              cut->cap ? cut->cap : "bytes", "not_listed",
+                                              (json_int_t)cut->not_listed, "max_changes",
+                                              (json_int_t)WORKSPACE_SCAN_MAX_CHANGES, "max_bytes",
+                                              (json_int_t)WORKSPACE_SCAN_MAX_BYTES, "max_depth",
+                                              (json_int_t)WORKSPACE_SCAN_MAX_DEPTH, "max_path",
+                                              (json_int_t)WORKSPACE_SCAN_MAX_PATH, "summary", why));
+        }
         /* a patch holds the agent's bytes as they are: on a terminal they
          * are shown escaped (they could redraw the screen and hide a line);
          * redirected, the patch is exact */
@@ -175,12 +199,29 @@ int cli_diff(int argc, char **argv)
                         goto out;
                 }
         }
-        int written = workspace_review_write(out, shown, &roots, format, head, &err);
+        bool contents_cut = false;
+        int written = workspace_review_write(out, shown, &roots, format, head, &contents_cut, &err);
         if (out != stdout && fclose(out) != 0 && written == 0)
                 written = reins_error_errno(&err, errno, "writing the diff");
         if (written < 0) {
                 cli_error(&err);
                 goto out;
+        }
+        if (contents_cut) {
+                printf("reins: diff truncated: contents past %u MiB of output are not shown "
+                       "(reins diff %s PATH... shows part of it)\n",
+                       WORKSPACE_DIFF_OUTPUT_MAX >> 20, session.id);
+                fflush(stdout);
+                fprintf(stderr,
+                        "reins: diff truncated: contents past %u MiB of output are not "
+                        "shown\n",
+                        WORKSPACE_DIFF_OUTPUT_MAX >> 20);
+        }
+        if (cut) {
+                if (format != WORKSPACE_REVIEW_JSON)
+                        printf("reins: diff truncated: %s\n", why);
+                fflush(stdout);
+                fprintf(stderr, "reins: diff truncated: %s\n", why);
         }
         status = 0;
 out:

@@ -115,7 +115,9 @@ int cli_ls(int argc, char **argv)
                 /* changed files: non-directory changes (cheap: the upper dir only) */
                 struct workspace_changes changes = {0};
                 long long changed = -1;
+                bool cut = false; /* the scan hit its caps: at least this many */
                 if (workspace_session_changes(&s, NULL, 0, &changes, &err) == 0) {
+                        cut = changes.truncated;
                         changed = 0;
                         for (size_t k = 0; k < changes.count; k++) {
                                 const struct workspace_change *ch = &changes.items[k];
@@ -127,7 +129,10 @@ int cli_ls(int argc, char **argv)
                 }
                 workspace_changes_free(&changes);
                 if (as_json) {
-                        json_array_append_new(list, ls_entry(&s, changed, now));
+                        json_t *entry = ls_entry(&s, changed, now);
+                        if (entry && cut)
+                                json_object_set_new(entry, "changed_files_truncated", json_true());
+                        json_array_append_new(list, entry);
                 } else {
                         char age[32], state[40], count[24];
                         ls_age(age, sizeof(age),
@@ -142,7 +147,7 @@ int cli_ls(int argc, char **argv)
                         if (changed < 0)
                                 snprintf(count, sizeof(count), "?");
                         else
-                                snprintf(count, sizeof(count), "%lld", changed);
+                                snprintf(count, sizeof(count), "%lld%s", changed, cut ? "+" : "");
                         const char *agent = json_string_value(json_object_get(s.meta, "agent"));
                         char shown[64];
                         printf("%-24s  %-14s %6s  %-14s %7s  ", s.id,

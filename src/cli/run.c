@@ -628,15 +628,12 @@ static int run_open_events(struct run_args *args)
 }
 
 /* Direct mode only: an overlay session's changes are its upper layer, and a
- * read-only workspace cannot change. */
-#define RUN_CHANGES_MAX_ENTRIES 200000
-#define RUN_CHANGES_MAX_LISTED  1000
-
+ * read-only workspace cannot change. The caps are in audit/changes.h. */
 static struct changes_snapshot *run_snapshot_workspace(const struct reins_plan *plan)
 {
         if (plan->overlay || plan->workspace_readonly)
                 return NULL;
-        return changes_take(plan->workspace, RUN_CHANGES_MAX_ENTRIES);
+        return changes_take(plan->workspace, CHANGES_MAX_ENTRIES);
 }
 
 /* What the session changed, compared now (before .git's private layer is
@@ -647,10 +644,10 @@ static json_t *run_compare_changes(const struct reins_plan *plan, struct changes
         if (plan->overlay || plan->workspace_readonly)
                 return NULL;
         struct changes_snapshot *after =
-            before ? changes_take(plan->workspace, RUN_CHANGES_MAX_ENTRIES) : NULL;
+            before ? changes_take(plan->workspace, CHANGES_MAX_ENTRIES) : NULL;
         json_t *changes =
             before && after
-                ? changes_compare(before, after, RUN_CHANGES_MAX_LISTED)
+                ? changes_compare(before, after, CHANGES_MAX_LISTED)
                 : json_pack("{s:s}", "untracked", "the workspace holds more than 200000 entries");
         changes_free(before);
         changes_free(after);
@@ -763,8 +760,14 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
                            &args->events, args->quiet);
         run_risk_tick(&args->risk); /* the last findings, before session.end */
         run_govern_end(&args->govern);
-        if (changes)
+        if (changes) {
+                /* past a cap the session still ends normally: a "limit" event
+                 * says what was cut, before the (bounded) record itself */
+                json_t *limit = changes_limit_fields(changes);
+                if (limit)
+                        event_emit(&args->events, "limit", limit);
                 event_emit(&args->events, "files.changed", changes);
+        }
         /* after the scan: they were there when it started */
         plan_remove_placeholders(plan);
         run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));

@@ -167,11 +167,16 @@ static int apply_commit(int parent, const char *tmp, const char *name)
 
 static const struct apply_item *apply_find(const struct apply_context *ctx, const char *path)
 {
-        for (size_t i = 0; i < ctx->count; i++)
-                if (strcmp(ctx->items[i].change->path, path) == 0 &&
-                    ctx->items[i].change->kind != WORKSPACE_REPLACED)
-                        return &ctx->items[i];
-        return NULL;
+        /* a binary search (items are in the scan's order): many hard links
+         * must not make an apply quadratic */
+        if (ctx->count == 0)
+                return NULL;
+        struct workspace_changes list = {.items = (struct workspace_change *)ctx->items[0].change,
+                                         .count = ctx->count};
+        const struct workspace_change *ch = workspace_changes_find(&list, path);
+        if (!ch || ch->kind == WORKSPACE_REPLACED || strcmp(ch->path, path) != 0)
+                return NULL;
+        return &ctx->items[ch - list.items];
 }
 
 static int apply_regular(struct apply_context *ctx, const struct workspace_change *ch, int parent,

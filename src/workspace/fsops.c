@@ -200,7 +200,22 @@ static int ws_open_dir_for_removal(int dirfd, const char *name)
         return fd;
 }
 
-static int ws_empty_dir(int fd)
+/* Removal holds one directory fd (and one DIR buffer) per level: the tree
+ * is the agent's, so past this depth a subdirectory is moved up to the top
+ * directory being removed (a rename inside one filesystem, never a path
+ * walk) and taken apart in a later pass. No depth costs more than this many
+ * fds and this much stack. */
+#define WS_REMOVE_MAX_DEPTH 64
+
+struct ws_removal {
+        int top;         /* the directory being removed */
+        unsigned moved;  /* subtrees moved up in this pass */
+        unsigned serial; /* for their names */
+};
+
+static int ws_remove_entry(struct ws_removal *rm, int dirfd, const char *name, unsigned depth);
+
+static int ws_empty_dir(struct ws_removal *rm, int fd, unsigned depth)
 {
         int dup_fd = dup(fd);
         if (dup_fd < 0)
@@ -210,12 +225,13 @@ static int ws_empty_dir(int fd)
                 close(dup_fd);
                 return -errno;
         }
+        rewinddir(dir); /* a dup shares the offset: a later pass starts over */
         int result = 0;
         struct dirent *entry;
         while ((errno = 0, entry = readdir(dir)) != NULL) {
                 if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
                         continue;
-                int r = ws_remove_tree_at(fd, entry->d_name);
+                int r = ws_remove_entry(rm, fd, entry->d_name, depth + 1);
                 if (r < 0 && result == 0)
                         result = r;
         }
@@ -225,7 +241,7 @@ static int ws_empty_dir(int fd)
         return result;
 }
 
-int ws_remove_tree_at(int dirfd, const char *name)
+static int ws_remove_entry(struct ws_removal *rm, int dirfd, const char *name, unsigned depth)
 {
         if (unlinkat(dirfd, name, 0) == 0)
                 return 0;
@@ -238,10 +254,50 @@ int ws_remove_tree_at(int dirfd, const char *name)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(st.st_mode))
                 return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0)
+                return 0; /* already empty */
+        if (depth >= WS_REMOVE_MAX_DEPTH && rm->top >= 0) {
+                char moved[64];
+                snprintf(moved, sizeof(moved), ".reins-rm-%d-%u", (int)getpid(), rm->serial++);
+                if (renameat(dirfd, name, rm->top, moved) < 0)
+                        return -errno;
+                rm->moved++;
+                return 0;
+        }
         cleanup_fd int fd = ws_open_dir_for_removal(dirfd, name);
         if (fd < 0)
                 return fd;
-        int r = ws_empty_dir(fd);
+        int r = ws_empty_dir(rm, fd, depth);
+        if (r < 0)
+                return r;
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int ws_remove_tree_at(int dirfd, const char *name)
+{
+        struct ws_removal rm = {.top = -1};
+        if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+                return 0;
+        if (errno != EISDIR && errno != EPERM)
+                return -errno;
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
+        cleanup_fd int fd = ws_open_dir_for_removal(dirfd, name);
+        if (fd < 0)
+                return fd;
+        rm.top = fd;
+        /* each pass removes WS_REMOVE_MAX_DEPTH levels at least; what lay
+         * deeper now waits at the top */
+        int r;
+        do {
+                rm.moved = 0;
+                r = ws_empty_dir(&rm, fd, 0);
+        } while (r == 0 && rm.moved > 0);
         if (r < 0)
                 return r;
         if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)

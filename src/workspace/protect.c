@@ -259,7 +259,8 @@ int workspace_session_changes(const struct workspace_session *session, char *con
                               size_t path_count, struct workspace_changes *out,
                               struct reins_error *err)
 {
-        int r = workspace_scan(session->upper, session->lower, out, err);
+        /* only below `paths`: a session past the scan's caps can be taken in parts */
+        int r = workspace_scan_paths(session->upper, session->lower, paths, path_count, out, err);
         if (r < 0)
                 return reins_error_prefix(err, "session %s", session->id);
         if (path_count > 0)

@@ -1,6 +1,9 @@
 #include "workspace/review.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,13 +17,14 @@
 #include "workspace/textdiff.h"
 
 #define REVIEW_CONTEXT     3
-#define REVIEW_PATCH_LIMIT (1u << 30)
+#define REVIEW_PATCH_LIMIT WORKSPACE_DIFF_FILE_MAX
 
 /* One side's bytes: a regular file's content or a symlink's target. */
 struct review_blob {
         bool present;    /* a regular file or a symlink */
         bool unreadable; /* could not be read: named, not shown */
         bool truncated;  /* over the limit */
+        bool too_large;  /* over the size or line cap: summarised, not loaded */
         char *data;
         size_t length;
 };
@@ -57,18 +61,36 @@ static int review_blob_load(const struct workspace_roots *roots, const struct wo
                 out->unreadable = true;
                 return 0;
         }
+        /* the size first: a 2 GiB sparse file is never read to find out */
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > limit) {
+                out->too_large = true;
+                return 0;
+        }
         int r = ws_read_fd(fd, limit, &out->data, &out->length, &out->truncated);
         if (r < 0) {
                 out->unreadable = true;
                 return r == -ENOMEM ? r : 0;
+        }
+        size_t lines = 0;
+        for (const char *p = out->data, *end = out->data + out->length;
+             p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+                lines++;
+        /* the line cap is the line diff's: a binary file is never split */
+        if (out->truncated ||
+            (lines > WORKSPACE_DIFF_MAX_LINES && !textdiff_is_binary(out->data, out->length))) {
+                free(out->data);
+                out->data = NULL;
+                out->length = 0;
+                out->too_large = true;
         }
         return 0;
 }
 
 static bool review_blob_binary(const struct review_blob *b)
 {
-        return b->present &&
-               (b->unreadable || b->truncated || textdiff_is_binary(b->data, b->length));
+        return b->present && (b->unreadable || b->truncated || b->too_large ||
+                              textdiff_is_binary(b->data, b->length));
 }
 
 static const char *review_type_name(mode_t mode)
@@ -167,8 +189,23 @@ static void review_text_side(FILE *out, const struct workspace_entry *e)
         fprintf(out, "%s %04o", review_type_name(e->mode), (unsigned)(e->mode & 07777));
 }
 
+/* The text form's output so far, for WORKSPACE_DIFF_OUTPUT_MAX. */
+struct review_counter {
+        FILE *out;
+        size_t written;
+        bool cut; /* contents were left out */
+};
+
+static ssize_t review_counter_write(void *cookie, const char *buf, size_t size)
+{
+        struct review_counter *c = cookie;
+        size_t n = fwrite(buf, 1, size, c->out);
+        c->written += n;
+        return n == size ? (ssize_t)n : -1;
+}
+
 static int review_text_change(FILE *out, const struct workspace_change *ch,
-                              const struct workspace_roots *roots)
+                              const struct workspace_roots *roots, struct review_counter *counter)
 {
         const struct workspace_entry *o = &ch->old, *n = &ch->new;
         fprintf(out, "%-12s ", workspace_change_kind_name(ch->kind));
@@ -219,6 +256,11 @@ static int review_text_change(FILE *out, const struct workspace_change *ch,
         bool new_reg = n->from != WORKSPACE_FROM_NONE && S_ISREG(n->mode);
         if (!old_reg && !new_reg)
                 return 0;
+        if (counter && counter->written >= WORKSPACE_DIFF_OUTPUT_MAX) {
+                counter->cut = true;
+                fputs("    (content not shown: the diff output cap was reached)\n", out);
+                return 0;
+        }
         struct review_blob a = {0}, b = {0};
         int r = 0;
         if (old_reg)
@@ -228,6 +270,13 @@ static int review_text_change(FILE *out, const struct workspace_change *ch,
         if (r == 0) {
                 if (a.unreadable || b.unreadable) {
                         fputs("    (unreadable: content not shown)\n", out);
+                } else if (a.too_large || b.too_large) {
+                        fprintf(out,
+                                "    (%lld -> %lld bytes: larger than %u MiB or %u lines, "
+                                "not diffed)\n",
+                                old_reg ? (long long)o->size : 0LL,
+                                new_reg ? (long long)n->size : 0LL, WORKSPACE_DIFF_FILE_MAX >> 20,
+                                WORKSPACE_DIFF_MAX_LINES);
                 } else if (review_blob_binary(&a) || review_blob_binary(&b)) {
                         fprintf(out, "    Binary file (%lld -> %lld bytes)\n",
                                 old_reg ? (long long)o->size : 0LL,
@@ -274,6 +323,10 @@ static int review_stat(FILE *out, const struct workspace_changes *changes,
                         fputs(" (protected)", out);
                 fputs(" | ", out);
                 if (r < 0) {
+                } else if (a.too_large || b.too_large) {
+                        fprintf(out, "Bin %lld -> %lld bytes (not diffed: too large)\n",
+                                a.present ? (long long)ch->old.size : 0LL,
+                                b.present ? (long long)ch->new.size : 0LL);
                 } else if (review_blob_binary(&a) || review_blob_binary(&b)) {
                         fprintf(out, "Bin %zu -> %zu bytes\n", a.present ? a.length : 0,
                                 b.present ? b.length : 0);
@@ -321,18 +374,48 @@ static json_t *review_json_side(const struct workspace_entry *e)
         return side;
 }
 
+/* A JSON value as jansson's JSON_INDENT(2) writes it at `indent` spaces
+ * deep: the streamed document reads exactly like one dumped whole. */
+static int review_json_value(FILE *out, const json_t *value, const char *indent)
+{
+        char *text = text_json_dumps(value, JSON_INDENT(2) | JSON_ENCODE_ANY); /* DEL too */
+        if (!text)
+                return -ENOMEM;
+        for (const char *p = text; *p; p++) {
+                fputc(*p, out);
+                if (*p == '\n')
+                        fputs(indent, out);
+        }
+        free(text);
+        return 0;
+}
+
+/* The document is written one change at a time: a list of a hundred
+ * thousand changes is never held as JSON objects. */
 static int review_json(FILE *out, const struct workspace_changes *changes,
                        const struct workspace_roots *roots, const json_t *head)
 {
-        json_t *root = head ? json_deep_copy(head) : json_object();
-        json_t *list = json_array();
-        if (!root || !list) {
-                json_decref(root);
-                json_decref(list);
-                return -ENOMEM;
-        }
-        size_t protected_count = 0;
         int r = 0;
+        fputs("{", out);
+        const char *key;
+        json_t *value;
+        const char *sep = "\n  ";
+        json_object_foreach((json_t *)head, key, value)
+        {
+                json_t *name = json_string(key);
+                fputs(sep, out);
+                if (!name || review_json_value(out, name, "  ") < 0) {
+                        json_decref(name);
+                        return -ENOMEM;
+                }
+                json_decref(name);
+                fputs(": ", out);
+                if ((r = review_json_value(out, value, "  ")) < 0)
+                        return r;
+                sep = ",\n  ";
+        }
+        fprintf(out, "%s\"changes\": [", sep);
+        size_t protected_count = 0;
         for (size_t i = 0; r == 0 && i < changes->count; i++) {
                 const struct workspace_change *ch = &changes->items[i];
                 json_t *item =
@@ -361,6 +444,8 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
                                                      WORKSPACE_TEXT_LIMIT, &b);
                         bool binary = review_blob_binary(&a) || review_blob_binary(&b);
                         json_object_set_new(item, "binary", json_boolean(binary));
+                        if (a.too_large || b.too_large)
+                                json_object_set_new(item, "not_diffed", json_true());
                         if (r == 0 && !binary && ch->kind != WORKSPACE_MODE_CHANGED) {
                                 size_t ins = 0, del = 0;
                                 r = review_count_lines(&a, &b, &ins, &del);
@@ -372,17 +457,17 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
                         review_blob_free(&a);
                         review_blob_free(&b);
                 }
-                json_array_append_new(list, item);
+                fputs(i == 0 ? "\n    " : ",\n    ", out);
+                int w = review_json_value(out, item, "    ");
+                json_decref(item);
+                if (r == 0)
+                        r = w;
         }
-        json_object_set_new(root, "changes", list);
-        json_object_set_new(root, "protected_changes", json_integer((json_int_t)protected_count));
-        if (r == 0) {
-                if (text_json_write(out, root, JSON_INDENT(2)) < 0)
-                        r = -EIO;
-                fputc('\n', out);
-        }
-        json_decref(root);
-        return r;
+        if (r < 0)
+                return r;
+        fputs(changes->count > 0 ? "\n  ]" : "]", out);
+        fprintf(out, ",\n  \"protected_changes\": %zu\n}\n", protected_count);
+        return ferror(out) ? -EIO : 0;
 }
 
 /* ---- --patch (git) ---------------------------------------------------------- */
@@ -419,7 +504,8 @@ static int review_patch_section(FILE *out, const char *path, unsigned old_mode,
                                 const struct review_blob *b)
 {
         bool old = a->present, new = b->present;
-        if (a->unreadable || b->unreadable || a->truncated || b->truncated)
+        if (a->unreadable || b->unreadable || a->truncated || b->truncated || a->too_large ||
+            b->too_large)
                 return -EFBIG;
         bool same_bytes =
             old && new &&
@@ -531,11 +617,49 @@ static int review_patch_change(FILE *out, const struct workspace_change *ch,
         return r;
 }
 
+/* --patch: a file too large to be put in a patch is refused before any
+ * byte is written (a patch cut half-way would still apply). */
+static const struct workspace_change *review_patch_too_large(const struct workspace_changes *c)
+{
+        for (size_t i = 0; i < c->count; i++) {
+                const struct workspace_change *ch = &c->items[i];
+                if (ch->kind == WORKSPACE_REPLACED || review_inside_git_dir(ch->path))
+                        continue;
+                const struct workspace_entry *sides[] = {&ch->old, &ch->new};
+                for (size_t k = 0; k < 2; k++)
+                        if (sides[k]->from != WORKSPACE_FROM_NONE && S_ISREG(sides[k]->mode) &&
+                            (uint64_t)sides[k]->size > REVIEW_PATCH_LIMIT)
+                                return ch;
+        }
+        return NULL;
+}
+
+static int review_text(FILE *out, const struct workspace_changes *changes,
+                       const struct workspace_roots *roots, bool *contents_cut)
+{
+        struct review_counter counter = {.out = out};
+        cookie_io_functions_t io = {.write = review_counter_write};
+        FILE *counted = fopencookie(&counter, "w", io);
+        if (!counted)
+                return -errno;
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < changes->count; i++)
+                r = review_text_change(counted, &changes->items[i], roots, &counter);
+        if (fclose(counted) != 0 && r == 0)
+                r = -EIO;
+        if (contents_cut)
+                *contents_cut = counter.cut;
+        return r;
+}
+
 int workspace_review_write(FILE *out, const struct workspace_changes *changes,
                            const struct workspace_roots *roots, enum workspace_review_format format,
-                           const json_t *json_head, struct reins_error *err)
+                           const json_t *json_head, bool *contents_cut, struct reins_error *err)
 {
         int r = 0;
+        const struct workspace_change *big;
+        if (contents_cut)
+                *contents_cut = false;
         switch (format) {
         case WORKSPACE_REVIEW_STAT:
                 r = review_stat(out, changes, roots);
@@ -543,19 +667,25 @@ int workspace_review_write(FILE *out, const struct workspace_changes *changes,
         case WORKSPACE_REVIEW_JSON:
                 r = review_json(out, changes, roots, json_head);
                 break;
-        case WORKSPACE_REVIEW_PATCH:
-                review_patch_preamble(out, changes);
-                /* fall through */
         case WORKSPACE_REVIEW_TEXT:
+                r = review_text(out, changes, roots, contents_cut);
+                break;
+        case WORKSPACE_REVIEW_PATCH:
+                if ((big = review_patch_too_large(changes)) != NULL)
+                        return reins_error_set(err, EFBIG,
+                                               "%s: larger than %u MiB: too large to be put in a "
+                                               "patch; no patch written",
+                                               big->path, REVIEW_PATCH_LIMIT >> 20);
+                review_patch_preamble(out, changes);
                 for (size_t i = 0; r == 0 && i < changes->count; i++) {
                         const struct workspace_change *ch = &changes->items[i];
-                        r = format == WORKSPACE_REVIEW_TEXT ? review_text_change(out, ch, roots)
-                                                            : review_patch_change(out, ch, roots);
+                        r = review_patch_change(out, ch, roots);
                         if (r == -EFBIG)
                                 return reins_error_set(err, EFBIG,
-                                                       "%s: unreadable or larger than 1 GiB: "
-                                                       "cannot be put in a patch",
-                                                       ch->path);
+                                                       "%s: unreadable, or larger than %u MiB or "
+                                                       "%u lines: too large to be put in a patch",
+                                                       ch->path, REVIEW_PATCH_LIMIT >> 20,
+                                                       WORKSPACE_DIFF_MAX_LINES);
                 }
                 break;
         }
@@ -583,20 +713,33 @@ static int review_entry_copy(struct workspace_entry *dst, const struct workspace
         return 0;
 }
 
+/* Same bytes? Read side by side in chunks: two huge files cost no memory. */
 static bool review_same_file(const struct workspace_roots *roots, const struct workspace_entry *a,
                              const struct workspace_entry *b, const char *path)
 {
         if (a->size != b->size)
                 return false;
-        struct review_blob x = {0}, y = {0};
-        bool same = false;
-        if (review_blob_load(roots, a, path, WORKSPACE_TEXT_LIMIT, &x) == 0 &&
-            review_blob_load(roots, b, path, WORKSPACE_TEXT_LIMIT, &y) == 0 && !x.unreadable &&
-            !y.unreadable && !x.truncated && !y.truncated)
-                same = x.length == y.length && memcmp(x.data, y.data, x.length) == 0;
-        review_blob_free(&x);
-        review_blob_free(&y);
-        return same;
+        cleanup_fd int x = ws_open_read(roots->fd[a->from], path, a->from != WORKSPACE_FROM_LOWER);
+        cleanup_fd int y = ws_open_read(roots->fd[b->from], path, b->from != WORKSPACE_FROM_LOWER);
+        if (x < 0 || y < 0)
+                return false; /* cannot tell: shown as a change */
+        static char bx[65536], by[65536];
+        for (;;) {
+                ssize_t nx = read(x, bx, sizeof(bx));
+                if (nx < 0)
+                        return false;
+                size_t got = 0;
+                while (got < (size_t)nx) {
+                        ssize_t ny = read(y, by + got, (size_t)nx - got);
+                        if (ny <= 0)
+                                return false;
+                        got += (size_t)ny;
+                }
+                if (nx == 0)
+                        return read(y, by, 1) == 0;
+                if (memcmp(bx, by, (size_t)nx) != 0)
+                        return false;
+        }
 }
 
 static int review_against_one(struct workspace_changes *out, const struct workspace_roots *roots,

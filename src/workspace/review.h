@@ -23,14 +23,25 @@ struct workspace_roots {
         int fd[4];
 };
 
-/* Text files larger than this are shown as binary (their size, no lines). */
-#define WORKSPACE_TEXT_LIMIT (64u << 20)
+/* The files are the agent's: what a diff loads is capped. A side larger
+ * than WORKSPACE_DIFF_FILE_MAX bytes is summarised (its size) and never
+ * read; one of more than WORKSPACE_DIFF_MAX_LINES lines is summarised too
+ * (the line diff costs about 140 bytes a line). --patch refuses such files
+ * before writing anything. The text form stops showing contents once it
+ * has written WORKSPACE_DIFF_OUTPUT_MAX bytes (every change is still
+ * listed) and says so. */
+#define WORKSPACE_DIFF_FILE_MAX   (8u << 20)
+#define WORKSPACE_DIFF_MAX_LINES  100000u
+#define WORKSPACE_DIFF_OUTPUT_MAX (64u << 20)
+#define WORKSPACE_TEXT_LIMIT      WORKSPACE_DIFF_FILE_MAX
 
 /* Write the changes in `format`. `json_head` (borrowed, may be NULL) gives
- * the top-level fields of the JSON form ("session", "lower" ...). */
+ * the top-level fields of the JSON form ("session", "lower" ...). The JSON
+ * form is written one change at a time (nothing held for the whole list).
+ * *contents_cut (may be NULL) is set when the output cap left contents out. */
 int workspace_review_write(FILE *out, const struct workspace_changes *changes,
                            const struct workspace_roots *roots, enum workspace_review_format format,
-                           const json_t *json_head, struct reins_error *err);
+                           const json_t *json_head, bool *contents_cut, struct reins_error *err);
 
 /* One session's result against another's (same lower): every path either
  * changed, with old = session A's view and new = session B's view, read

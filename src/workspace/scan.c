@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,7 +17,65 @@
 struct scan_context {
         struct workspace_changes *out;
         struct reins_error *err;
+        char *const *paths; /* look only here (none = everywhere) */
+        size_t path_count;
+        unsigned depth; /* directories open below the top */
+        bool full;      /* WORKSPACE_SCAN_MAX_CHANGES or _BYTES reached */
 };
+
+/* Returned (positive) up the walk when a cap stops the scan: no error, the
+ * list is marked truncated. */
+#define SCAN_FULL 1
+
+static void scan_cut(struct scan_context *ctx, const char *cap)
+{
+        ctx->out->truncated = true;
+        if (!ctx->out->cap)
+                ctx->out->cap = cap;
+        ctx->out->not_listed++;
+}
+
+/* What malloc really takes for an n-byte string: a header, 16-byte steps,
+ * 32 bytes at least (a million short names cost that, not their length). */
+static size_t scan_heap_cost(size_t n)
+{
+        size_t chunk = (n + 8 + 15) & ~(size_t)15;
+        return chunk < 32 ? 32 : chunk;
+}
+
+/* Count `bytes` more held against WORKSPACE_SCAN_MAX_BYTES; false (and the
+ * scan stops) when they do not fit. */
+static bool scan_charge(struct scan_context *ctx, size_t bytes)
+{
+        if (ctx->out->bytes + bytes > WORKSPACE_SCAN_MAX_BYTES) {
+                scan_cut(ctx, "bytes");
+                ctx->full = true;
+                return false;
+        }
+        ctx->out->bytes += bytes;
+        return true;
+}
+
+/* Is `path` one of the paths asked for, below one, or on the way to one? */
+static bool scan_wanted(const struct scan_context *ctx, const char *path)
+{
+        if (ctx->path_count == 0)
+                return true;
+        size_t n = strlen(path);
+        for (size_t i = 0; i < ctx->path_count; i++) {
+                const char *p = ctx->paths[i];
+                size_t m = strlen(p);
+                if (m == 0 ||
+                    (n >= m && strncmp(path, p, m) == 0 && (path[m] == '/' || !path[m])) ||
+                    (m > n && strncmp(p, path, n) == 0 && p[n] == '/'))
+                        return true;
+        }
+        return false;
+}
+
+/* The path of `name` in `rel`, unless it is longer than any host tool can
+ * open (then the entry is left out and the list marked truncated). */
+static char *scan_child_path(struct scan_context *ctx, const char *rel, const char *name, int *r);
 
 const char *workspace_change_kind_name(enum workspace_change_kind kind)
 {
@@ -69,8 +128,9 @@ static char *scan_join(const char *rel, const char *name)
         return p;
 }
 
-static int scan_entry_fill(struct workspace_entry *e, enum workspace_source from, int dirfd,
-                           const char *name, const struct stat *st)
+static int scan_entry_fill(struct scan_context *ctx, struct workspace_entry *e,
+                           enum workspace_source from, int dirfd, const char *name,
+                           const struct stat *st)
 {
         e->from = from;
         e->mode = st->st_mode;
@@ -80,7 +140,10 @@ static int scan_entry_fill(struct workspace_entry *e, enum workspace_source from
         e->nlink = st->st_nlink;
         e->ctime = st->st_ctim;
         if (S_ISLNK(st->st_mode)) {
+                /* a target is at most PATH_MAX bytes (the kernel's own cap) */
                 size_t size = (size_t)st->st_size + 1 > 256 ? (size_t)st->st_size + 1 : 256;
+                if (size > PATH_MAX)
+                        size = PATH_MAX;
                 for (;;) {
                         char *buf = malloc(size);
                         if (!buf)
@@ -93,11 +156,17 @@ static int scan_entry_fill(struct workspace_entry *e, enum workspace_source from
                         }
                         if ((size_t)n < size) {
                                 buf[n] = '\0';
+                                if (!scan_charge(ctx, scan_heap_cost((size_t)n + 1))) {
+                                        free(buf);
+                                        return SCAN_FULL;
+                                }
                                 e->target = buf;
                                 break;
                         }
                         free(buf);
-                        size *= 2;
+                        if (size >= PATH_MAX)
+                                return -ENAMETOOLONG;
+                        size = size * 2 > PATH_MAX ? PATH_MAX : size * 2;
                 }
         }
         return 0;
@@ -107,6 +176,13 @@ static struct workspace_change *scan_add(struct scan_context *ctx, enum workspac
                                          const char *path)
 {
         struct workspace_changes *c = ctx->out;
+        if (c->count >= WORKSPACE_SCAN_MAX_CHANGES) {
+                scan_cut(ctx, "changes");
+                ctx->full = true;
+                return NULL;
+        }
+        if (!scan_charge(ctx, sizeof(*c->items) + scan_heap_cost(strlen(path) + 1)))
+                return NULL;
         if (c->count == c->capacity) {
                 size_t cap = c->capacity ? c->capacity * 2 : 64;
                 struct workspace_change *items = realloc(c->items, cap * sizeof(*items));
@@ -126,6 +202,26 @@ static struct workspace_change *scan_add(struct scan_context *ctx, enum workspac
 }
 
 #define SCAN_NOMEM(ctx) reins_error_set((ctx)->err, ENOMEM, "out of memory")
+/* scan_add returned NULL: a cap, or no memory */
+#define SCAN_ADD_FAILED(ctx) ((ctx)->full ? SCAN_FULL : SCAN_NOMEM(ctx))
+
+static char *scan_child_path(struct scan_context *ctx, const char *rel, const char *name, int *r)
+{
+        *r = 0;
+        if (strlen(rel) + 1 + strlen(name) > WORKSPACE_SCAN_MAX_PATH) {
+                scan_cut(ctx, "path length");
+                return NULL;
+        }
+        char *path = scan_join(rel, name);
+        if (!path)
+                *r = SCAN_NOMEM(ctx);
+        return path;
+}
+
+static int scan_name_compare(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static int scan_deleted_tree(struct scan_context *ctx, int lower_dir, const char *name,
                              const char *path, const struct stat *st);
@@ -147,19 +243,17 @@ static int scan_deleted_children(struct scan_context *ctx, int fd, const char *r
                 const char *name = entry->d_name;
                 if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
                         continue;
-                bool kept = false;
-                for (size_t i = 0; i < keep_count && !kept; i++)
-                        kept = strcmp(keep[i], name) == 0;
-                if (kept)
+                /* keep is sorted (scan_read_names): no quadratic cost on a
+                 * huge opaque directory */
+                if (keep_count > 0 &&
+                    bsearch(&name, keep, keep_count, sizeof(*keep), scan_name_compare))
                         continue;
                 struct stat st;
                 if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue; /* gone meanwhile: nothing to delete */
-                cleanup_free char *path = scan_join(rel, name);
-                if (!path) {
-                        r = SCAN_NOMEM(ctx);
-                        break;
-                }
+                cleanup_free char *path = scan_child_path(ctx, rel, name, &r);
+                if (!path || !scan_wanted(ctx, path))
+                        continue;
                 r = scan_deleted_tree(ctx, fd, name, path, &st);
         }
         closedir(dir);
@@ -171,17 +265,24 @@ static int scan_deleted_tree(struct scan_context *ctx, int lower_dir, const char
 {
         struct workspace_change *ch = scan_add(ctx, WORKSPACE_DELETED, path);
         if (!ch)
-                return SCAN_NOMEM(ctx);
-        int r = scan_entry_fill(&ch->old, WORKSPACE_FROM_LOWER, lower_dir, name, st);
+                return SCAN_ADD_FAILED(ctx);
+        int r = scan_entry_fill(ctx, &ch->old, WORKSPACE_FROM_LOWER, lower_dir, name, st);
         if (r < 0)
                 return reins_error_errno(ctx->err, -r, "reading lower %s", path);
-        if (!S_ISDIR(st->st_mode))
+        if (r > 0 || !S_ISDIR(st->st_mode))
+                return r;
+        if (ctx->depth >= WORKSPACE_SCAN_MAX_DEPTH) {
+                scan_cut(ctx, "depth");
                 return 0;
+        }
         cleanup_fd int fd =
             openat(lower_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return reins_error_errno(ctx->err, errno, "reading lower %s", path);
-        return scan_deleted_children(ctx, fd, path, NULL, 0);
+        ctx->depth++;
+        r = scan_deleted_children(ctx, fd, path, NULL, 0);
+        ctx->depth--;
+        return r;
 }
 
 static bool scan_same_content(int upper_dir, int lower_dir, const char *name, off_t size)
@@ -211,12 +312,10 @@ static bool scan_same_content(int upper_dir, int lower_dir, const char *name, of
         }
 }
 
-static int scan_name_compare(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int scan_read_names(int fd, struct reins_strv *names)
+/* The names in directory fd, sorted; each held byte is charged (a
+ * million-entry directory stops the scan, it does not grow it). */
+static int scan_read_names(struct scan_context *ctx, int fd, struct reins_strv *names,
+                           size_t *charged)
 {
         int dup_fd = dup(fd);
         DIR *dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
@@ -230,6 +329,13 @@ static int scan_read_names(int fd, struct reins_strv *names)
         while ((entry = readdir(dir)) != NULL) {
                 if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
                         continue;
+                /* the copy, and its slot in an array that grows by doubling */
+                size_t cost = scan_heap_cost(strlen(entry->d_name) + 1) + 2 * sizeof(char *);
+                if (!scan_charge(ctx, cost)) {
+                        r = SCAN_FULL;
+                        break;
+                }
+                *charged += cost;
                 if (strv_push(names, entry->d_name) < 0) {
                         r = -ENOMEM;
                         break;
@@ -289,12 +395,21 @@ static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, cons
         if (record) {
                 ch = scan_add(ctx, kind, path);
                 if (!ch)
-                        return SCAN_NOMEM(ctx);
-                int r = scan_entry_fill(&ch->new, WORKSPACE_FROM_UPPER, upper_fd, name, &ust);
+                        return SCAN_ADD_FAILED(ctx);
+                int r = scan_entry_fill(ctx, &ch->new, WORKSPACE_FROM_UPPER, upper_fd, name, &ust);
                 if (r == 0 && have_lower)
-                        r = scan_entry_fill(&ch->old, WORKSPACE_FROM_LOWER, lower_fd, name, &lst);
+                        r = scan_entry_fill(ctx, &ch->old, WORKSPACE_FROM_LOWER, lower_fd, name,
+                                            &lst);
                 if (r < 0)
                         return reins_error_errno(ctx->err, -r, "reading %s", path);
+                if (r > 0) {
+                        /* cut while reading a target: the change goes, the scan stops */
+                        free(ch->path);
+                        workspace_entry_clear(&ch->new);
+                        workspace_entry_clear(&ch->old);
+                        ctx->out->count--;
+                        return r;
+                }
                 ch->origin = !have_lower && (marks & WS_XATTR_ORIGIN);
                 if (kind == WORKSPACE_MODIFIED && !S_ISREG(ust.st_mode)) {
                         bool same = S_ISLNK(ust.st_mode)
@@ -313,13 +428,23 @@ static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, cons
                 }
         }
 
+        bool descend = S_ISDIR(ust.st_mode) || (have_lower && S_ISDIR(lst.st_mode));
+        if (descend && ctx->depth >= WORKSPACE_SCAN_MAX_DEPTH) {
+                /* the agent chooses how deep its tree is: not how many fds
+                 * and how much stack the scan takes */
+                scan_cut(ctx, "depth");
+                return 0;
+        }
         /* a lower directory replaced by a non-directory: all of it goes */
         if (have_lower && S_ISDIR(lst.st_mode) && !S_ISDIR(ust.st_mode)) {
                 cleanup_fd int lsub =
                     openat(lower_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (lsub < 0)
                         return reins_error_errno(ctx->err, errno, "lower %s", path);
-                return scan_deleted_children(ctx, lsub, path, NULL, 0);
+                ctx->depth++;
+                int r = scan_deleted_children(ctx, lsub, path, NULL, 0);
+                ctx->depth--;
+                return r;
         }
         if (!S_ISDIR(ust.st_mode))
                 return 0;
@@ -337,36 +462,40 @@ static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, cons
                 if (opaque) {
                         struct workspace_change *rep = scan_add(ctx, WORKSPACE_REPLACED, path);
                         if (!rep)
-                                return SCAN_NOMEM(ctx);
-                        scan_entry_fill(&rep->new, WORKSPACE_FROM_UPPER, upper_fd, name, &ust);
-                        scan_entry_fill(&rep->old, WORKSPACE_FROM_LOWER, lower_fd, name, &lst);
+                                return SCAN_ADD_FAILED(ctx);
+                        /* directories: no target to read, nothing to charge */
+                        scan_entry_fill(ctx, &rep->new, WORKSPACE_FROM_UPPER, upper_fd, name, &ust);
+                        scan_entry_fill(ctx, &rep->old, WORKSPACE_FROM_LOWER, lower_fd, name, &lst);
                 }
         }
-        return scan_dir(ctx, sub, lsub, path, opaque);
+        ctx->depth++;
+        int r = scan_dir(ctx, sub, lsub, path, opaque);
+        ctx->depth--;
+        return r;
 }
 
 static int scan_dir(struct scan_context *ctx, int upper_fd, int lower_fd, const char *rel,
                     bool opaque)
 {
         struct reins_strv names = {0};
-        int r = scan_read_names(upper_fd, &names);
+        size_t charged = 0;
+        int r = scan_read_names(ctx, upper_fd, &names, &charged);
         if (r < 0) {
                 strv_free(&names);
+                ctx->out->bytes -= charged;
                 return reins_error_errno(ctx->err, -r, "reading upper %s", rel[0] ? rel : ".");
         }
         for (size_t i = 0; r == 0 && i < names.count; i++) {
-                char *path = scan_join(rel, names.items[i]);
-                if (!path) {
-                        r = SCAN_NOMEM(ctx);
-                        break;
-                }
-                r = scan_entry(ctx, upper_fd, lower_fd, names.items[i], path);
+                char *path = scan_child_path(ctx, rel, names.items[i], &r);
+                if (path && scan_wanted(ctx, path))
+                        r = scan_entry(ctx, upper_fd, lower_fd, names.items[i], path);
                 free(path);
         }
         /* an opaque directory hides its lower twin: what it does not hold is gone */
         if (r == 0 && opaque && lower_fd >= 0)
                 r = scan_deleted_children(ctx, lower_fd, rel, names.items, names.count);
         strv_free(&names);
+        ctx->out->bytes -= charged; /* the listing is given back */
         return r;
 }
 
@@ -396,9 +525,11 @@ static int scan_inode_compare(const void *a, const void *b)
         return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Hard links inside the copy: later paths name the first one. */
-static int scan_note_hardlinks(struct workspace_changes *c)
+/* Hard links inside the copy: later paths name the first one. The copies
+ * of paths are charged like the rest: past the byte cap, no more noted. */
+static int scan_note_hardlinks(struct scan_context *ctx)
 {
+        struct workspace_changes *c = ctx->out;
         size_t n = 0;
         for (size_t i = 0; i < c->count; i++)
                 if (c->items[i].new.from != WORKSPACE_FROM_NONE && c->items[i].new.nlink > 1 &&
@@ -424,6 +555,8 @@ static int scan_note_hardlinks(struct workspace_changes *c)
                        list[first - 1].ino == list[i].ino)
                         first--;
                 struct workspace_change *ch = &c->items[list[i].index];
+                if (!scan_charge(ctx, scan_heap_cost(strlen(c->items[list[first].index].path) + 1)))
+                        break;
                 ch->hardlink = strdup(c->items[list[first].index].path);
                 if (!ch->hardlink) {
                         free(list);
@@ -466,6 +599,12 @@ static void scan_drop_empty_replacements(struct workspace_changes *c)
 int workspace_scan(const char *upper, const char *lower, struct workspace_changes *out,
                    struct reins_error *err)
 {
+        return workspace_scan_paths(upper, lower, NULL, 0, out, err);
+}
+
+int workspace_scan_paths(const char *upper, const char *lower, char *const *paths, size_t count,
+                         struct workspace_changes *out, struct reins_error *err)
+{
         memset(out, 0, sizeof(*out));
         cleanup_fd int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (ufd < 0)
@@ -473,19 +612,23 @@ int workspace_scan(const char *upper, const char *lower, struct workspace_change
         cleanup_fd int lfd = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (lfd < 0)
                 return reins_error_errno(err, errno, "workspace %s", lower);
-        struct scan_context ctx = {.out = out, .err = err};
+        struct scan_context ctx = {.out = out, .err = err, .paths = paths, .path_count = count};
         int r = scan_dir(&ctx, ufd, lfd, "", ws_is_opaque_dir(ufd));
+        if (r == SCAN_FULL)
+                r = 0; /* stopped at a cap: out->truncated says so */
         if (r == 0) {
                 /* the root itself: only its permissions can change */
                 struct stat ust, lst;
                 if (fstat(ufd, &ust) == 0 && fstat(lfd, &lst) == 0 &&
                     (ust.st_mode & 07777) != (lst.st_mode & 07777)) {
                         struct workspace_change *ch = scan_add(&ctx, WORKSPACE_MODE_CHANGED, "");
-                        if (!ch)
+                        if (!ch && !ctx.full)
                                 r = SCAN_NOMEM(&ctx);
-                        else {
-                                scan_entry_fill(&ch->new, WORKSPACE_FROM_UPPER, ufd, ".", &ust);
-                                scan_entry_fill(&ch->old, WORKSPACE_FROM_LOWER, lfd, ".", &lst);
+                        else if (ch) {
+                                scan_entry_fill(&ctx, &ch->new, WORKSPACE_FROM_UPPER, ufd, ".",
+                                                &ust);
+                                scan_entry_fill(&ctx, &ch->old, WORKSPACE_FROM_LOWER, lfd, ".",
+                                                &lst);
                         }
                 }
         }
@@ -493,11 +636,38 @@ int workspace_scan(const char *upper, const char *lower, struct workspace_change
                 qsort(out->items, out->count, sizeof(*out->items), scan_change_compare);
         if (r == 0)
                 scan_drop_empty_replacements(out);
-        if (r == 0 && scan_note_hardlinks(out) < 0)
+        if (r == 0 && scan_note_hardlinks(&ctx) < 0)
                 r = reins_error_set(err, ENOMEM, "out of memory");
         if (r < 0)
                 workspace_changes_free(out);
         return r;
+}
+
+const char *workspace_changes_truncation(const struct workspace_changes *changes, char *buf,
+                                         size_t size)
+{
+        if (!changes->truncated) {
+                if (size > 0)
+                        buf[0] = '\0';
+                return buf;
+        }
+        const char *cap = changes->cap ? changes->cap : "bytes";
+        const char *what = strcmp(cap, "changes") == 0       ? "changes listed"
+                           : strcmp(cap, "depth") == 0       ? "directory levels"
+                           : strcmp(cap, "path length") == 0 ? "bytes in a path"
+                                                             : "bytes held";
+        unsigned long long limit = strcmp(cap, "changes") == 0       ? WORKSPACE_SCAN_MAX_CHANGES
+                                   : strcmp(cap, "depth") == 0       ? WORKSPACE_SCAN_MAX_DEPTH
+                                   : strcmp(cap, "path length") == 0 ? WORKSPACE_SCAN_MAX_PATH
+                                                                     : WORKSPACE_SCAN_MAX_BYTES;
+        bool stopped = strcmp(cap, "changes") == 0 || strcmp(cap, "bytes") == 0;
+        snprintf(buf, size,
+                 "the change list is truncated: the scan hit its cap of %llu %s and %s "
+                 "%zu entr%s%s",
+                 limit, what, stopped ? "stopped; at least" : "left out", changes->not_listed,
+                 changes->not_listed == 1 ? "y" : "ies",
+                 stopped ? " more (and everything after them)" : "");
+        return buf;
 }
 
 void workspace_changes_filter(struct workspace_changes *changes, char *const *paths, size_t count)

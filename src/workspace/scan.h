@@ -59,10 +59,25 @@ struct workspace_change {
         bool protected; /* matched a protect pattern (set by workspace_protect_mark) */
 };
 
+/* Caps of one scan. The upper dir is the agent's: what the scan holds is
+ * bounded by bytes, not only by a count. Past WORKSPACE_SCAN_MAX_CHANGES or
+ * WORKSPACE_SCAN_MAX_BYTES the scan stops; a directory deeper than
+ * WORKSPACE_SCAN_MAX_DEPTH or an entry whose path would be longer than
+ * WORKSPACE_SCAN_MAX_PATH (no host tool can open it) is not looked into.
+ * Either way the list is marked truncated and says which cap cut it. */
+#define WORKSPACE_SCAN_MAX_CHANGES 100000u
+#define WORKSPACE_SCAN_MAX_BYTES   (24u << 20) /* changes, paths, targets, listings held */
+#define WORKSPACE_SCAN_MAX_DEPTH   128u
+#define WORKSPACE_SCAN_MAX_PATH    4095u
+
 struct workspace_changes {
         struct workspace_change *items;
         size_t count;
         size_t capacity;
+        size_t bytes;      /* held now, against WORKSPACE_SCAN_MAX_BYTES */
+        bool truncated;    /* a cap cut the scan: the list is incomplete */
+        const char *cap;   /* the first cap hit (static text), when truncated */
+        size_t not_listed; /* entries seen and left out (more may follow a stop) */
 };
 
 /* Scan `upper` against `lower` (both directory paths). Changes come out in
@@ -71,6 +86,15 @@ struct workspace_changes {
  * change. Refuses an upper dir using redirect_dir or metacopy. */
 int workspace_scan(const char *upper, const char *lower, struct workspace_changes *out,
                    struct reins_error *err);
+/* The same, looking only at `paths` (workspace-relative; none = all), their
+ * ancestors and what is below them: what lies elsewhere never counts
+ * against the caps, so a huge session can be reviewed and applied in parts.
+ * Changes outside `paths` may remain (workspace_changes_filter drops them). */
+int workspace_scan_paths(const char *upper, const char *lower, char *const *paths, size_t count,
+                         struct workspace_changes *out, struct reins_error *err);
+/* One line saying how the list was cut ("" when it is whole). */
+const char *workspace_changes_truncation(const struct workspace_changes *changes, char *buf,
+                                         size_t size);
 
 void workspace_changes_free(struct workspace_changes *changes);
 

@@ -15,14 +15,46 @@
 
 #define SNAPSHOT_MAX_DEPTH 256
 
+/* The relative path of the entry being copied, built in one buffer (never
+ * one string per level: the agent picks depth and name length). A path too
+ * long for it is written to the whiteout list cut, ending in "/...". */
+#define SNAPSHOT_MAX_PATH 4096
+
 struct snapshot {
         FILE *whiteouts;
         int depth;
+        char path[SNAPSHOT_MAX_PATH];
+        size_t length;   /* of path */
+        unsigned hidden; /* levels below what path holds */
 };
 
-static int copy_entry(struct snapshot *s, int from, int to, const char *name, const char *rel);
+static void path_push(struct snapshot *s, const char *name)
+{
+        size_t n = strlen(name);
+        if (s->hidden || s->length + (s->length ? 1 : 0) + n + 5 > sizeof(s->path)) {
+                s->hidden++;
+                return;
+        }
+        if (s->length)
+                s->path[s->length++] = '/';
+        memcpy(s->path + s->length, name, n + 1);
+        s->length += n;
+}
 
-static int copy_dir(struct snapshot *s, int from, int to, const char *rel)
+static void path_pop(struct snapshot *s)
+{
+        if (s->hidden) {
+                s->hidden--;
+                return;
+        }
+        char *slash = strrchr(s->path, '/');
+        s->length = slash ? (size_t)(slash - s->path) : 0;
+        s->path[s->length] = '\0';
+}
+
+static int copy_entry(struct snapshot *s, int from, int to, const char *name);
+
+static int copy_dir(struct snapshot *s, int from, int to)
 {
         if (++s->depth > SNAPSHOT_MAX_DEPTH)
                 return -ELOOP;
@@ -38,13 +70,9 @@ static int copy_dir(struct snapshot *s, int from, int to, const char *rel)
         while (r == 0 && (e = readdir(d))) {
                 if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                         continue;
-                char *child = NULL;
-                if (asprintf(&child, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                r = copy_entry(s, from, to, e->d_name, child);
-                free(child);
+                path_push(s, e->d_name);
+                r = copy_entry(s, from, to, e->d_name);
+                path_pop(s);
         }
         closedir(d);
         s->depth--;
@@ -65,7 +93,7 @@ static int copy_file(int from, int to, const char *name, mode_t mode)
         return r;
 }
 
-static int copy_entry(struct snapshot *s, int from, int to, const char *name, const char *rel)
+static int copy_entry(struct snapshot *s, int from, int to, const char *name)
 {
         struct stat st;
         if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -75,7 +103,8 @@ static int copy_entry(struct snapshot *s, int from, int to, const char *name, co
         if (S_ISLNK(st.st_mode))
                 return ws_copy_symlink(from, to, name);
         if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0) {
-                fprintf(s->whiteouts, "%s\n", rel); /* overlayfs: deleted in the copy */
+                /* overlayfs: deleted in the copy */
+                fprintf(s->whiteouts, "%s%s\n", s->path, s->hidden ? "/..." : "");
                 return 0;
         }
         if (!S_ISDIR(st.st_mode))
@@ -84,7 +113,7 @@ static int copy_entry(struct snapshot *s, int from, int to, const char *name, co
                 return -errno;
         int sub_from = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int sub_to = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int r = sub_from < 0 || sub_to < 0 ? -errno : copy_dir(s, sub_from, sub_to, rel);
+        int r = sub_from < 0 || sub_to < 0 ? -errno : copy_dir(s, sub_from, sub_to);
         if (sub_from >= 0)
                 close(sub_from);
         if (sub_to >= 0)
@@ -116,7 +145,7 @@ int workspace_snapshot(const struct workspace_session *session, int upper, const
         if (r == 0 && (from < 0 || to < 0 || !s.whiteouts))
                 r = reins_error_errno(err, errno, "snapshot %s", path);
         if (r == 0) {
-                int c = copy_dir(&s, from, to, "");
+                int c = copy_dir(&s, from, to);
                 if (c < 0)
                         r = reins_error_errno(err, -c, "snapshot %s", path);
         }

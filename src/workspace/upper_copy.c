@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,20 +19,50 @@
 #include "workspace/fsops.h"
 
 #define UPPER_COPY_MAX_DEPTH 256
+/* The tree is the agent's: the table of hard links it holds is capped in
+ * bytes. Past the cap a further linked file is copied as a file of its own
+ * (same contents; overlayfs does not need the link back). */
+#define UPPER_COPY_MAX_LINK_BYTES (8u << 20)
 
 /* A file seen with more than one link: where its first copy went. */
 struct upper_link {
         dev_t dev;
         ino_t ino;
-        char *path; /* relative to the destination root */
+        char *path; /* relative to the destination root; NULL: a free slot */
 };
 
 struct upper_copier {
         int to_root;
-        struct upper_link *links;
-        size_t link_count, link_capacity;
+        struct upper_link *links; /* open addressing on (dev, ino) */
+        size_t link_count, link_capacity, link_bytes;
         int depth;
 };
+
+static size_t link_slot(const struct upper_link *table, size_t capacity, dev_t dev, ino_t ino)
+{
+        uint64_t h =
+            ((uint64_t)dev * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)ino * 0xff51afd7ed558ccdULL);
+        size_t i = (size_t)(h ^ (h >> 29)) & (capacity - 1);
+        while (table[i].path && !(table[i].dev == dev && table[i].ino == ino))
+                i = (i + 1) & (capacity - 1);
+        return i;
+}
+
+static int link_grow(struct upper_copier *c)
+{
+        size_t capacity = c->link_capacity ? c->link_capacity * 2 : 64;
+        struct upper_link *table = calloc(capacity, sizeof(*table));
+        if (!table)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->link_capacity; i++)
+                if (c->links[i].path)
+                        table[link_slot(table, capacity, c->links[i].dev, c->links[i].ino)] =
+                            c->links[i];
+        free(c->links);
+        c->links = table;
+        c->link_capacity = capacity;
+        return 0;
+}
 
 static int copy_entries(struct upper_copier *c, int from, int to, const char *rel);
 
@@ -104,21 +135,23 @@ static int copy_as_link(struct upper_copier *c, int to, const char *name, const 
 {
         if (st->st_nlink < 2)
                 return 0;
-        for (size_t i = 0; i < c->link_count; i++)
-                if (c->links[i].dev == st->st_dev && c->links[i].ino == st->st_ino)
+        if (c->link_capacity > 0) {
+                size_t i = link_slot(c->links, c->link_capacity, st->st_dev, st->st_ino);
+                if (c->links[i].path)
                         return linkat(c->to_root, c->links[i].path, to, name, 0) < 0 ? -errno : 1;
-        if (c->link_count == c->link_capacity) {
-                size_t capacity = c->link_capacity ? c->link_capacity * 2 : 16;
-                struct upper_link *bigger = realloc(c->links, capacity * sizeof(*bigger));
-                if (!bigger)
-                        return -ENOMEM;
-                c->links = bigger;
-                c->link_capacity = capacity;
         }
+        size_t cost = 2 * sizeof(struct upper_link) + strlen(rel) + 1;
+        if (c->link_bytes + cost > UPPER_COPY_MAX_LINK_BYTES)
+                return 0; /* past the cap: a file of its own */
+        if ((c->link_count + 1) * 2 > c->link_capacity && link_grow(c) < 0)
+                return -ENOMEM;
         char *path = strdup(rel);
         if (!path)
                 return -ENOMEM;
-        c->links[c->link_count++] = (struct upper_link){st->st_dev, st->st_ino, path};
+        c->links[link_slot(c->links, c->link_capacity, st->st_dev, st->st_ino)] =
+            (struct upper_link){st->st_dev, st->st_ino, path};
+        c->link_count++;
+        c->link_bytes += cost;
         return 0;
 }
 
@@ -229,7 +262,7 @@ int upper_copy_tree(int from, int to)
         int r = copy_entries(&c, from, to, "");
         if (r == 0)
                 r = copy_xattrs(from, to); /* the top directory's own markers */
-        for (size_t i = 0; i < c.link_count; i++)
+        for (size_t i = 0; i < c.link_capacity; i++)
                 free(c.links[i].path);
         free(c.links);
         return r;

@@ -185,6 +185,7 @@ WEAK = {
         "agent:.vscode/tasks.json", "agent:.vscode/settings.json",
         "agent:.claude/settings.local.json"), {
         "agent:.reins": "apply flagged .reins before the fix too"}),
+    "supervisor_scan": Weak("host-caps", ("rss", "record")),
 }
 
 

@@ -193,8 +193,8 @@ static void test_patch_text(void **state)
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
-        assert_int_equal(workspace_review_write(f, &c, &roots, WORKSPACE_REVIEW_PATCH, NULL, &err),
-                         0);
+        assert_int_equal(
+            workspace_review_write(f, &c, &roots, WORKSPACE_REVIEW_PATCH, NULL, NULL, &err), 0);
         fclose(f);
         const char *expected = "diff --git a/edit b/edit\n"
                                "index 422c2b7ab3b3c668038da977e4e93a5fc623169c.."

@@ -333,6 +333,107 @@ static void test_relative_paths(void **state)
         assert_null(workspace_relative_path("/wsx/a", "/ws"));
 }
 
+/* A chain of `levels` directories named `name` below base (through fds:
+ * the whole path may be longer than PATH_MAX), a file "f" at the bottom. */
+static void deep_chain(const char *base, const char *name, int levels)
+{
+        int fd = open(base, O_RDONLY | O_DIRECTORY);
+        assert_true(fd >= 0);
+        for (int i = 0; i < levels; i++) {
+                assert_int_equal(mkdirat(fd, name, 0755), 0);
+                int sub = openat(fd, name, O_RDONLY | O_DIRECTORY);
+                assert_true(sub >= 0);
+                close(fd);
+                fd = sub;
+        }
+        int f = openat(fd, "f", O_WRONLY | O_CREAT, 0644);
+        assert_true(f >= 0);
+        close(f);
+        close(fd);
+}
+
+static void test_scan_depth_cap(void **state)
+{
+        (void)state;
+        struct layers l;
+        layers_make(&l);
+        deep_chain(l.upper, "d", WORKSPACE_SCAN_MAX_DEPTH + 20);
+        struct workspace_changes c;
+        struct reins_error err = {0};
+        assert_int_equal(workspace_scan(l.upper, l.lower, &c, &err), 0);
+        assert_true(c.truncated);
+        assert_string_equal(c.cap, "depth");
+        /* every level above the cap is listed, none below it */
+        assert_int_equal(c.count, WORKSPACE_SCAN_MAX_DEPTH + 1);
+        char buf[256];
+        assert_non_null(strstr(workspace_changes_truncation(&c, buf, sizeof(buf)), "truncated"));
+        workspace_changes_free(&c);
+        layers_remove(&l);
+}
+
+static void test_scan_path_length_cap(void **state)
+{
+        (void)state;
+        struct layers l;
+        layers_make(&l);
+        char name[251];
+        memset(name, 'n', 250);
+        name[250] = '\0';
+        deep_chain(l.upper, name, 40); /* 40 x 251 bytes: past PATH_MAX */
+        struct workspace_changes c;
+        struct reins_error err = {0};
+        assert_int_equal(workspace_scan(l.upper, l.lower, &c, &err), 0);
+        assert_true(c.truncated);
+        assert_string_equal(c.cap, "path length");
+        for (size_t i = 0; i < c.count; i++)
+                assert_true(strlen(c.items[i].path) <= WORKSPACE_SCAN_MAX_PATH);
+        assert_int_equal(c.count, WORKSPACE_SCAN_MAX_PATH / 251);
+        workspace_changes_free(&c);
+        layers_remove(&l);
+}
+
+static void test_scan_only_below_paths(void **state)
+{
+        (void)state;
+        struct layers l;
+        layers_make(&l);
+        dir(l.upper, "a");
+        put(l.upper, "a/x", "x\n", 0644);
+        dir(l.upper, "b");
+        put(l.upper, "b/y", "y\n", 0644);
+        deep_chain(l.upper, "deep", WORKSPACE_SCAN_MAX_DEPTH + 5);
+        char *paths[] = {"a/x"};
+        struct workspace_changes c;
+        struct reins_error err = {0};
+        assert_int_equal(workspace_scan_paths(l.upper, l.lower, paths, 1, &c, &err), 0);
+        /* what lies elsewhere (b, the deep chain) is never looked at */
+        assert_false(c.truncated);
+        assert_int_equal(c.count, 2);
+        find(&c, "a");
+        find(&c, "a/x");
+        workspace_changes_filter(&c, paths, 1);
+        assert_int_equal(c.count, 1);
+        workspace_changes_free(&c);
+        layers_remove(&l);
+}
+
+/* reins discard of a copy holding a chain deeper than the fd limit: the
+ * removal never holds one fd per level. */
+static void test_remove_a_very_deep_tree(void **state)
+{
+        (void)state;
+        struct layers l;
+        layers_make(&l);
+        deep_chain(l.upper, "d", 3000);
+        int fd = open(l.root, O_RDONLY | O_DIRECTORY);
+        assert_true(fd >= 0);
+        assert_int_equal(ws_remove_tree_at(fd, "upper"), 0);
+        struct stat st;
+        assert_int_equal(fstatat(fd, "upper", &st, AT_SYMLINK_NOFOLLOW), -1);
+        close(fd);
+        layers_remove(&l);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -341,6 +442,10 @@ int main(void)
             cmocka_unit_test(test_protected_directory_removal),
             cmocka_unit_test(test_protect_patterns),
             cmocka_unit_test(test_relative_paths),
+            cmocka_unit_test(test_scan_depth_cap),
+            cmocka_unit_test(test_scan_path_length_cap),
+            cmocka_unit_test(test_scan_only_below_paths),
+            cmocka_unit_test(test_remove_a_very_deep_tree),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
