@@ -49,8 +49,8 @@ struct mount_op {
         /* MOUNT_OP_TMPFS at /tmp and MOUNT_OP_DEV: /tmp and /dev/shm are two
          * directories of one tmpfs of size_bytes, so their sum is capped */
         bool shared_scratch;
-        bool nested;        /* planned inside the workspace by plan_protect.c: the deny
-                               walk of the workspace already covers it */
+        bool nested; /* planned inside the workspace by plan_protect.c: the deny
+                        walk of the workspace already covers it */
 };
 
 /* Landlock access classes, applied to paths as seen inside the sandbox. */
