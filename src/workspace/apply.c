@@ -9,6 +9,7 @@
 
 #include "util/cleanup.h"
 #include "util/text_escape.h"
+#include "workspace/base.h"
 #include "workspace/fsops.h"
 #include "workspace/review.h"
 
@@ -32,7 +33,6 @@ struct apply_item {
 struct apply_context {
         int root;  /* the host workspace, O_PATH */
         int upper; /* the session's copy */
-        long long started_ns;
         unsigned serial;
         struct apply_item *items;
         size_t count;
@@ -53,49 +53,6 @@ static bool apply_supported(const struct workspace_entry *e)
                S_ISLNK(e->mode) || S_ISFIFO(e->mode);
 }
 
-static long long apply_ctime_ns(const struct stat *st)
-{
-        return (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
-}
-
-/* Would this change overwrite something the host changed meanwhile? */
-static const char *apply_conflict(struct apply_context *ctx, const struct workspace_change *ch)
-{
-        struct stat st;
-        int r = ch->path[0] ? ws_lstat_beneath(ctx->root, ch->path, &st)
-                            : (fstat(ctx->root, &st) < 0 ? -errno : 0);
-        if (r < 0 && r != -ENOENT)
-                return "cannot be checked on the host";
-        bool host_has = r == 0;
-        if (ch->old.from != WORKSPACE_FROM_NONE) {
-                if (!host_has)
-                        return ch->kind == WORKSPACE_DELETED ? NULL
-                                                             : "deleted on the host meanwhile";
-                if (apply_ctime_ns(&st) >= ctx->started_ns)
-                        return "changed on the host since the session started";
-                return NULL;
-        }
-        if (host_has)
-                return "created on the host meanwhile";
-        /* Copied up from a lower file that is not at this path now: renamed
-         * in the copy (fine), or deleted on the host after the session
-         * started (a conflict). When the host directory changed since the
-         * start, assume the latter. */
-        if (ch->origin) {
-                const char *slash = strrchr(ch->path, '/');
-                char *parent = slash ? strndup(ch->path, (size_t)(slash - ch->path)) : strdup("");
-                if (!parent)
-                        return "cannot be checked on the host";
-                int pr = ws_lstat_beneath(ctx->root, parent, &st);
-                if (parent[0] == '\0')
-                        pr = fstat(ctx->root, &st) < 0 ? -errno : 0;
-                free(parent);
-                if (pr == 0 && apply_ctime_ns(&st) >= ctx->started_ns)
-                        return "possibly deleted on the host since the session started";
-        }
-        return NULL;
-}
-
 static void apply_plan(struct apply_context *ctx, const struct workspace_apply_options *o)
 {
         for (size_t i = 0; i < ctx->count; i++) {
@@ -107,7 +64,7 @@ static void apply_plan(struct apply_context *ctx, const struct workspace_apply_o
                         it->status = APPLY_PROTECTED;
                 else if (!apply_supported(&ch->new))
                         it->status = APPLY_UNSUPPORTED;
-                else if ((it->why = apply_conflict(ctx, ch)) != NULL)
+                else if ((it->why = ch->host_why) != NULL) /* workspace_base_classify */
                         it->status = APPLY_CONFLICT;
         }
         /* A directory removal waits for everything below it: when something
@@ -435,6 +392,127 @@ static void apply_run(struct apply_context *ctx, bool force)
         }
 }
 
+/* ---- the base of what was applied (workspace/base.h) ------------------------ */
+
+/* The directory holding each path an apply writes: whether the host had
+ * changed it (since its base) before this apply adds or removes entries in
+ * it, which changes its ctime. */
+struct apply_parent {
+        char *path;
+        bool changed_before;
+};
+
+static bool apply_goes(const struct apply_item *it, bool force)
+{
+        return it->status == APPLY_PENDING || (force && it->status == APPLY_CONFLICT);
+}
+
+static int apply_parent_compare(const void *a, const void *b)
+{
+        return strcmp(((const struct apply_parent *)a)->path,
+                      ((const struct apply_parent *)b)->path);
+}
+
+static void apply_parents_free(struct apply_parent *parents, size_t count)
+{
+        for (size_t i = 0; i < count; i++)
+                free(parents[i].path);
+        free(parents);
+}
+
+static int apply_parents_before(const struct workspace_session *session,
+                                const struct apply_context *ctx, bool force,
+                                struct apply_parent **out, size_t *out_count)
+{
+        *out = NULL;
+        *out_count = 0;
+        struct apply_parent *list = calloc(ctx->count + 1, sizeof(*list));
+        if (!list)
+                return -ENOMEM;
+        size_t n = 0;
+        for (size_t i = 0; i < ctx->count; i++) {
+                const struct workspace_change *ch = ctx->items[i].change;
+                if (!apply_goes(&ctx->items[i], force) || ch->path[0] == '\0')
+                        continue;
+                const char *slash = strrchr(ch->path, '/');
+                list[n].path = slash ? strndup(ch->path, (size_t)(slash - ch->path)) : strdup("");
+                if (!list[n].path) {
+                        apply_parents_free(list, n);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        qsort(list, n, sizeof(*list), apply_parent_compare);
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (kept > 0 && strcmp(list[kept - 1].path, list[i].path) == 0) {
+                        free(list[i].path);
+                        continue;
+                }
+                list[kept++] = list[i];
+        }
+        struct workspace_base base = {0};
+        struct reins_error err = {0};
+        if (workspace_base_load(session, &base, &err) < 0) {
+                /* unreadable: every directory counts as changed by the host */
+                for (size_t i = 0; i < kept; i++)
+                        list[i].changed_before = true;
+        } else {
+                long long started_ns = workspace_session_started_ns(session);
+                for (size_t i = 0; i < kept; i++) {
+                        struct stat st;
+                        int r = list[i].path[0] ? ws_lstat_beneath(ctx->root, list[i].path, &st)
+                                                : (fstat(ctx->root, &st) < 0 ? -errno : 0);
+                        list[i].changed_before =
+                            r == 0 &&
+                            workspace_base_host_changed(&base, started_ns, list[i].path, &st);
+                }
+        }
+        workspace_base_free(&base);
+        *out = list;
+        *out_count = kept;
+        return 0;
+}
+
+static void apply_record_base(const struct workspace_session *session,
+                              const struct apply_context *ctx, bool force,
+                              const struct apply_parent *parents, size_t parent_count,
+                              struct workspace_apply_result *result)
+{
+        struct reins_error err = {0};
+        struct workspace_base base = {0};
+        int r = workspace_base_load(session, &base, &err);
+        for (size_t i = 0; r == 0 && i < ctx->count; i++) {
+                const struct apply_item *it = &ctx->items[i];
+                if (it->status != APPLY_DONE && !(force && it->status == APPLY_CONFLICT))
+                        continue;
+                struct workspace_base_entry e = {.path = it->change->path};
+                const struct workspace_base_entry *old = workspace_base_find(&base, e.path);
+                if (old)
+                        e.flags = old->flags & BASE_HOST_CHANGED;
+                if ((r = workspace_base_read_agent(ctx->upper, it->change, &e)) < 0 ||
+                    (r = workspace_base_read_host(ctx->root, e.path, &e)) < 0 ||
+                    (r = workspace_base_put(&base, &e)) < 0)
+                        reins_error_errno(&err, -r, "%s", e.path);
+        }
+        for (size_t i = 0; r == 0 && parents && i < parent_count; i++) {
+                struct workspace_base_entry e = {.path = parents[i].path};
+                const struct workspace_base_entry *old = workspace_base_find(&base, e.path);
+                if (old)
+                        e = *old;
+                if (parents[i].changed_before)
+                        e.flags |= BASE_HOST_CHANGED;
+                if ((r = workspace_base_read_host(ctx->root, parents[i].path, &e)) < 0 ||
+                    (r = workspace_base_put(&base, &e)) < 0)
+                        reins_error_errno(&err, -r, "%s", parents[i].path);
+        }
+        if (r == 0)
+                r = workspace_base_save(session, &base, &err);
+        if (r < 0)
+                snprintf(result->base_error, sizeof(result->base_error), "%s", err.message);
+        workspace_base_free(&base);
+}
+
 int workspace_apply(const struct workspace_session *session,
                     const struct workspace_changes *changes,
                     const struct workspace_apply_options *options,
@@ -455,11 +533,10 @@ int workspace_apply(const struct workspace_session *session,
         struct apply_context ctx = {
             .root = root,
             .upper = upper,
-            .started_ns = workspace_session_started_ns(session),
             .items = items,
             .count = changes->count,
         };
-        if (ctx.started_ns <= 0)
+        if (workspace_session_started_ns(session) <= 0)
                 return reins_error_set(err, EINVAL,
                                        "session %s: meta.json has no start time: cannot check "
                                        "for conflicts",
@@ -471,8 +548,18 @@ int workspace_apply(const struct workspace_session *session,
         /* All or nothing on conflicts: a partial merge over a tree the user
          * also changed is harder to review than none. */
         bool blocked = result->conflicts > 0 && !options->force;
+        struct apply_parent *parents = NULL;
+        size_t parent_count = 0;
+        if (!options->dry_run && !blocked &&
+            apply_parents_before(session, &ctx, options->force, &parents, &parent_count) < 0) {
+                snprintf(result->base_error, sizeof(result->base_error), "out of memory");
+                parents = NULL;
+        }
         if (!options->dry_run && !blocked) {
                 apply_run(&ctx, options->force);
+                /* the base of what was written moves to it (workspace/base.h) */
+                apply_record_base(session, &ctx, options->force, parents, parent_count, result);
+                apply_parents_free(parents, parent_count);
                 /* one flush for the whole apply (not one fsync per file) */
                 cleanup_fd int sync_fd = open(session->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (sync_fd >= 0)

@@ -11,13 +11,16 @@
  *    A SIGKILL at any moment leaves each file old or new, never torn;
  *  - setuid/setgid bits are dropped (a root apply must not plant a setuid
  *    binary the agent built);
- *  - conflicts: the session records when it started (meta "created_ns"). A
- *    host entry the change would touch whose ctime is at or after that moment
- *    was changed on the host since the session started; an entry the change
+ *  - conflicts: each change has a base (workspace/base.h): the host entry as
+ *    it was when the session started, or what reins applied there last. A
+ *    host entry the change would touch that differs from its base (a ctime
+ *    at or after the session's start, or another identity than the one
+ *    recorded at the last apply) was changed on the host; an entry the change
  *    expects that is gone was deleted on the host; a file copied up from the
  *    lower layer (overlay.origin) that is no longer at its path, in a host
- *    directory changed since the start, was probably deleted on the host.
- *    Any of these is a conflict: nothing at all is written unless --force.
+ *    directory the host changed, was probably deleted on the host. Any of
+ *    these is a conflict (set by workspace_base_classify): nothing at all is
+ *    written unless --force. What was written becomes the base of its path.
  *  - protected paths are skipped unless include_protected. */
 #ifndef REINS_WORKSPACE_APPLY_H
 #define REINS_WORKSPACE_APPLY_H
@@ -41,7 +44,8 @@ struct workspace_apply_result {
         size_t protected_skipped;
         size_t conflicts;
         size_t failed;
-        size_t unsupported; /* sockets, devices: not reproduced */
+        size_t unsupported;   /* sockets, devices: not reproduced */
+        char base_error[256]; /* the base record could not be updated ("" when it was) */
 };
 
 /* Apply `changes` (from workspace_scan, protect marks set) to session->lower. */

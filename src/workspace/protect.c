@@ -1,5 +1,7 @@
 #include "workspace/protect.h"
 
+#include "workspace/base.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -283,5 +285,11 @@ int workspace_session_changes(const struct workspace_session *session, char *con
         free(hooks);
         workspace_protect_mark(&patterns, out);
         strv_free(&patterns);
+        /* three-way: against each change's base, host edits set apart */
+        r = workspace_base_classify(session, out, err);
+        if (r < 0) {
+                workspace_changes_free(out);
+                return r;
+        }
         return 0;
 }

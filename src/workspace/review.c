@@ -208,8 +208,15 @@ static int review_text_change(FILE *out, const struct workspace_change *ch,
                               const struct workspace_roots *roots, struct review_counter *counter)
 {
         const struct workspace_entry *o = &ch->old, *n = &ch->new;
-        fprintf(out, "%-12s ", workspace_change_kind_name(ch->kind));
+        /* three-way: a path the host also changed since the change's base is
+         * a conflict, said as such (the agent's kind in brackets) and never
+         * listed as the agent undoing the host's edit */
+        fprintf(out, "%-12s ",
+                ch->host_changed ? "CONFLICT" : workspace_change_kind_name(ch->kind));
         review_write_name(out, ch->path[0] ? ch->path : ".");
+        if (ch->host_changed)
+                fprintf(out, " (agent: %s; %s)", workspace_change_kind_name(ch->kind),
+                        ch->host_why);
         if (n->from != WORKSPACE_FROM_NONE && S_ISDIR(n->mode))
                 fputc('/', out);
         if (n->from != WORKSPACE_FROM_NONE && S_ISLNK(n->mode)) {
@@ -248,6 +255,8 @@ static int review_text_change(FILE *out, const struct workspace_change *ch,
                 fputs(" [setuid/setgid: apply drops these bits]", out);
         if (ch->protected)
                 fputs(" [PROTECTED: not applied without --include-protected]", out);
+        if (ch->host_changed)
+                fputs(" [not applied without --force]", out);
         fputc('\n', out);
 
         if (ch->kind == WORKSPACE_REPLACED || ch->kind == WORKSPACE_MODE_CHANGED)
@@ -261,6 +270,10 @@ static int review_text_change(FILE *out, const struct workspace_change *ch,
                 fputs("    (content not shown: the diff output cap was reached)\n", out);
                 return 0;
         }
+        if (ch->host_changed && old_reg)
+                fputs("    (the host's file changed since the base: below is the host's current "
+                      "file against the agent's copy, so the host's own edits show reversed)\n",
+                      out);
         struct review_blob a = {0}, b = {0};
         int r = 0;
         if (old_reg)
@@ -415,7 +428,7 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
                 sep = ",\n  ";
         }
         fprintf(out, "%s\"changes\": [", sep);
-        size_t protected_count = 0;
+        size_t protected_count = 0, conflict_count = 0;
         for (size_t i = 0; r == 0 && i < changes->count; i++) {
                 const struct workspace_change *ch = &changes->items[i];
                 json_t *item =
@@ -427,6 +440,11 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
                         break;
                 }
                 protected_count += ch->protected;
+                conflict_count += ch->host_changed;
+                json_object_set_new(item, "host_changed", json_boolean(ch->host_changed));
+                json_object_set_new(item, "conflict", json_boolean(ch->host_changed));
+                if (ch->host_why)
+                        json_object_set_new(item, "host", json_string(ch->host_why));
                 if (ch->hardlink)
                         json_object_set_new(item, "hardlink", json_text_z(ch->hardlink));
                 if (ch->new.target)
@@ -466,7 +484,9 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
         if (r < 0)
                 return r;
         fputs(changes->count > 0 ? "\n  ]" : "]", out);
-        fprintf(out, ",\n  \"protected_changes\": %zu\n}\n", protected_count);
+        fprintf(out, ",\n  \"protected_changes\": %zu,\n  \"conflicts\": %zu", protected_count,
+                conflict_count);
+        fputs("\n}\n", out);
         return ferror(out) ? -EIO : 0;
 }
 

@@ -57,6 +57,11 @@ struct workspace_change {
         char *hardlink;             /* another changed path sharing the new side's inode, or NULL */
         bool origin;    /* the upper entry was copied up from a lower one (overlay.origin) */
         bool protected; /* matched a protect pattern (set by workspace_protect_mark) */
+        /* three-way (workspace/base.h): the host entry also changed since
+         * this change's base; host_why (static text) says how. A conflict:
+         * apply refuses it without --force. */
+        bool host_changed;
+        const char *host_why;
 };
 
 /* Caps of one scan. The upper dir is the agent's: what the scan holds is
@@ -74,10 +79,12 @@ struct workspace_changes {
         struct workspace_change *items;
         size_t count;
         size_t capacity;
-        size_t bytes;      /* held now, against WORKSPACE_SCAN_MAX_BYTES */
-        bool truncated;    /* a cap cut the scan: the list is incomplete */
-        const char *cap;   /* the first cap hit (static text), when truncated */
-        size_t not_listed; /* entries seen and left out (more may follow a stop) */
+        size_t bytes;        /* held now, against WORKSPACE_SCAN_MAX_BYTES */
+        bool truncated;      /* a cap cut the scan: the list is incomplete */
+        const char *cap;     /* the first cap hit (static text), when truncated */
+        size_t not_listed;   /* entries seen and left out (more may follow a stop) */
+        size_t git_internal; /* changes to git's own data in the workspace's .git, left
+                                out of the list (shown as commits: workspace/gitcommits.h) */
 };
 
 /* Scan `upper` against `lower` (both directory paths). Changes come out in

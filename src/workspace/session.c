@@ -362,6 +362,11 @@ int workspace_session_mark(const struct workspace_session *session, const char *
         return r;
 }
 
+int workspace_session_lock(const struct workspace_session *session, struct reins_error *err)
+{
+        return workspace_lock(session, err);
+}
+
 long long workspace_session_started_ns(const struct workspace_session *session)
 {
         json_t *v = json_object_get(session->meta, "created_ns");

@@ -39,6 +39,10 @@ int workspace_session_mark(const struct workspace_session *session, const char *
 
 void workspace_session_free(struct workspace_session *session);
 
+/* Take the session's lock (flock on its directory; serializes rewrites of
+ * its files): an fd to close, or -errno with err. */
+int workspace_session_lock(const struct workspace_session *session, struct reins_error *err);
+
 /* --- additions for diff / apply / discard / ls ------------------------------ */
 
 /* The directory holding every session: $XDG_STATE_HOME/reins/workspaces, else
