@@ -13,6 +13,7 @@
 #include "util/cleanup.h"
 #include "util/json_text.h"
 #include "util/text_escape.h"
+#include "workspace/gitcommits.h"
 #include "workspace/protect.h"
 #include "workspace/review.h"
 #include "workspace/session.h"
@@ -55,6 +56,81 @@ static int diff_open_root(const char *path, int *fd)
                 return -1;
         }
         return 0;
+}
+
+/* The commits made in the session (git's own data in the copy's .git is
+ * not shown as files): author, subject and ref names are the agent's bytes,
+ * escaped. */
+static json_t *diff_git_json(const struct workspace_session *session,
+                             const struct workspace_changes *changes,
+                             const struct workspace_git_commits *git, const char *git_error)
+{
+        char branch[64];
+        workspace_git_branch(session, branch);
+        json_t *list = json_array();
+        for (size_t i = 0; list && i < git->count; i++)
+                json_array_append_new(list,
+                                      json_pack("{s:s, s:o, s:o}", "hash", git->items[i].hash,
+                                                "author", json_text_z(git->items[i].author),
+                                                "subject", json_text_z(git->items[i].subject)));
+        json_t *doc =
+            json_pack("{s:I, s:o, s:b, s:s}", "internal_changes", (json_int_t)changes->git_internal,
+                      "commits", list, "more", git->more, "branch", branch);
+        if (doc && git->head[0])
+                json_object_set_new(doc, "head", json_string(git->head));
+        if (doc && git->head_ref)
+                json_object_set_new(doc, "head_ref", json_text_z(git->head_ref));
+        if (doc && git_error)
+                json_object_set_new(doc, "error", json_text_z(git_error));
+        return doc;
+}
+
+static void diff_git_text(FILE *out, const struct workspace_session *session,
+                          const struct workspace_changes *changes,
+                          const struct workspace_git_commits *git, const char *git_error,
+                          bool brief)
+{
+        char branch[64];
+        workspace_git_branch(session, branch);
+        if (git_error) {
+                fputs("git: the session changed .git; its commits cannot be listed: ", out);
+                text_escape_write(out, git_error, strlen(git_error), 0);
+                fputc('\n', out);
+                return;
+        }
+        if (git->count == 0) {
+                fprintf(out,
+                        "git: %zu entr%s of git's own data changed in .git (index, logs ...); no "
+                        "commit the host repository lacks\n",
+                        changes->git_internal, changes->git_internal == 1 ? "y" : "ies");
+                return;
+        }
+        fprintf(out,
+                "git: %zu%s commit%s made in the session, not in the host repository "
+                "(reins apply %s --git puts them on branch %s):\n",
+                git->count, git->more ? "+" : "", git->count == 1 && !git->more ? "" : "s",
+                session->id, branch);
+        if (brief)
+                return;
+        for (size_t i = 0; i < git->count; i++) {
+                const struct workspace_git_commit *c = &git->items[i];
+                fprintf(out, "  commit %.12s  ", c->hash);
+                text_escape_write(out, c->author, strlen(c->author), 0);
+                fputs("  ", out);
+                text_escape_write(out, c->subject, strlen(c->subject), 0);
+                fputc('\n', out);
+        }
+        if (git->more)
+                fputs("  ... (more commits not listed)\n", out);
+        if (git->head[0]) {
+                fprintf(out, "  HEAD %.12s", git->head);
+                if (git->head_ref) {
+                        fputs(" (", out);
+                        text_escape_write(out, git->head_ref, strlen(git->head_ref), 0);
+                        fputc(')', out);
+                }
+                fputc('\n', out);
+        }
 }
 
 int cli_diff(int argc, char **argv)
@@ -107,6 +183,9 @@ int cli_diff(int argc, char **argv)
         cleanup_fd int upper_fd = -1;
         cleanup_fd int other_fd = -1;
         json_t *head = NULL;
+        struct workspace_git_commits git = {0};
+        struct reins_error git_err = {0};
+        const char *git_error = NULL;
 
         if (workspace_session_open(id, &session, &err) < 0 ||
             (against && workspace_session_open(against, &other, &err) < 0)) {
@@ -173,7 +252,14 @@ int cli_diff(int argc, char **argv)
                         cut == &changes ? session.id : other.id, why);
                 goto out;
         }
+        /* git's own data in .git is listed as commits, not as files */
+        if (!against && changes.git_internal > 0 &&
+            workspace_git_commits(&session, &git, &git_err) < 0)
+                git_error = git_err.message;
         head = json_pack("{s:s, s:o}", "session", session.id, "lower", json_text_z(session.lower));
+        if (head && !against && changes.git_internal > 0)
+                json_object_set_new(head, "git",
+                                    diff_git_json(&session, &changes, &git, git_error));
         if (head && against)
                 json_object_set_new(head, "against", json_string(other.id));
         if (head && cut) {
@@ -207,6 +293,17 @@ int cli_diff(int argc, char **argv)
                 cli_error(&err);
                 goto out;
         }
+        if (!against && changes.git_internal > 0) {
+                if (format == WORKSPACE_REVIEW_TEXT || format == WORKSPACE_REVIEW_STAT)
+                        diff_git_text(stdout, &session, &changes, &git, git_error,
+                                      format == WORKSPACE_REVIEW_STAT);
+                else if (format == WORKSPACE_REVIEW_PATCH && git.count > 0)
+                        fprintf(stderr,
+                                "reins: %zu%s commit%s made in the session %s not in this patch "
+                                "(reins apply %s --git puts them on a branch)\n",
+                                git.count, git.more ? "+" : "", git.count == 1 ? "" : "s",
+                                git.count == 1 ? "is" : "are", session.id);
+        }
         if (contents_cut) {
                 printf("reins: diff truncated: contents past %u MiB of output are not shown "
                        "(reins diff %s PATH... shows part of it)\n",
@@ -226,6 +323,7 @@ int cli_diff(int argc, char **argv)
         status = 0;
 out:
         json_decref(head);
+        workspace_git_commits_free(&git);
         workspace_changes_free(&changes);
         workspace_changes_free(&other_changes);
         workspace_changes_free(&compared);
