@@ -12,6 +12,7 @@
 #include "cli/notice.h"
 #include "util/json_text.h"
 #include "workspace/apply.h"
+#include "workspace/gitcommits.h"
 #include "workspace/protect.h"
 #include "workspace/record.h"
 #include "workspace/session.h"
@@ -20,7 +21,11 @@ static void apply_usage(FILE *out)
 {
         fputs("usage: reins apply SESSION [PATH...] [--dry-run] [--force] [--include-protected] "
               "[-v]\n"
+              "       reins apply SESSION --git [--dry-run]\n"
               "  Merge the session's changes into the host workspace, each file atomically.\n"
+              "  Commits made in the session are not applied to the working tree:\n"
+              "  --git                put them on a new branch reins/SESSION of the host\n"
+              "                       repository (its working tree, HEAD and index untouched)\n"
               "  --dry-run            say what would be done, change nothing\n"
               "  --force              overwrite host files changed since the session started\n"
               "                       (and apply to a session that is still running)\n"
@@ -31,6 +36,69 @@ static void apply_usage(FILE *out)
               out);
 }
 
+/* reins apply SESSION --git: the session's commits on a new branch of the
+ * host repository; the working tree, HEAD, index and config untouched. */
+static int apply_git(struct workspace_session *session, const struct workspace_apply_options *opts,
+                     const char *audit_path, bool verbose)
+{
+        struct reins_error err = {0};
+        struct workspace_record record = {0};
+        struct workspace_git_commits git = {0};
+        int status = EXIT_REINS_FAILED;
+        char branch[64], head[65] = "";
+        workspace_git_branch(session, branch);
+        if (!opts->dry_run &&
+            workspace_record_open(&record, session->id, "apply", audit_path, verbose, &err) < 0) {
+                cli_error(&err);
+                return status;
+        }
+        audit_key_seal();
+        if (workspace_git_commits(session, &git, &err) < 0) {
+                cli_error(&err);
+                goto out;
+        }
+        if (!git.repository || git.count == 0) {
+                printf("session %s made no commit the host repository lacks: nothing to land\n",
+                       session->id);
+                status = 0;
+                goto out;
+        }
+        printf("%s %zu%s commit%s of session %s on branch %s of %s\n",
+               opts->dry_run ? "would put" : "putting", git.count, git.more ? "+" : "",
+               git.count == 1 ? "" : "s", session->id, branch, session->lower);
+        if (opts->dry_run) {
+                status = 0;
+                goto out;
+        }
+        if (workspace_git_land(session, branch, head, &err) < 0) {
+                cli_error(&err);
+                workspace_record_emit(&record, "workspace.apply",
+                                      json_pack("{s:s, s:o, s:b, s:s, s:o}", "id", session->id,
+                                                "lower", json_text_z(session->lower), "git", 1,
+                                                "branch", branch, "refused",
+                                                json_text_z(err.message)));
+                goto out;
+        }
+        printf("branch %s created at %.12s; the working tree, HEAD and index are untouched "
+               "(git log %s; git merge %s)\n",
+               branch, head, branch, branch);
+        workspace_session_set(session, "git_branch", json_string(branch), &err);
+        workspace_session_set(session, "git_head", json_string(head), &err);
+        workspace_record_emit(&record, "workspace.apply",
+                              json_pack("{s:s, s:o, s:b, s:s, s:s, s:I}", "id", session->id,
+                                        "lower", json_text_z(session->lower), "git", 1, "branch",
+                                        branch, "head", head, "commits", (json_int_t)git.count));
+        status = 0;
+out:
+        fflush(stdout);
+        if (workspace_record_close(&record, &err) < 0) {
+                notice("audit trail: %s", err.message);
+                status = EXIT_REINS_FAILED;
+        }
+        workspace_git_commits_free(&git);
+        return status;
+}
+
 int cli_apply(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -39,11 +107,13 @@ int cli_apply(int argc, char **argv)
             {"include-protected", no_argument, NULL, 'P'},
             {"verbose", no_argument, NULL, 'v'},
             {"audit", required_argument, NULL, 'A'},
+            {"git", no_argument, NULL, 'G'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         struct workspace_apply_options opts = {.report = stdout};
         bool verbose = false;
+        bool git_mode = false;
         const char *audit_path = NULL;
         int c;
         optind = 1;
@@ -63,6 +133,9 @@ int cli_apply(int argc, char **argv)
                         break;
                 case 'A':
                         audit_path = optarg;
+                        break;
+                case 'G':
+                        git_mode = true;
                         break;
                 case 'h':
                         apply_usage(stdout);
@@ -96,6 +169,16 @@ int cli_apply(int argc, char **argv)
                         "or --force\n",
                         session.id,
                         (long long)json_integer_value(json_object_get(session.meta, "pid")));
+                goto out;
+        }
+        if (git_mode) {
+                if (optind < argc) {
+                        fprintf(stderr, "reins: apply --git lands the session's commits whole: "
+                                        "no PATH\n");
+                        status = EXIT_REINS_USAGE;
+                        goto out;
+                }
+                status = apply_git(&session, &opts, audit_path, verbose);
                 goto out;
         }
         for (int i = optind; i < argc; i++) {
@@ -150,6 +233,27 @@ int cli_apply(int argc, char **argv)
                 cli_error(&err);
                 goto out;
         }
+        if (res.base_error[0])
+                notice("session %s: %s: a later apply may report false conflicts", session.id,
+                       res.base_error);
+        /* commits are never applied to the working tree (apply --git) */
+        struct workspace_git_commits git = {0};
+        size_t unlanded = 0;
+        bool git_unknown = false;
+        if (changes.git_internal > 0) {
+                if (workspace_git_commits(&session, &git, &err) == 0) {
+                        unlanded = git.count;
+                } else {
+                        git_unknown = true; /* the session stays open */
+                        notice("session %s: its commits could not be listed: %s", session.id,
+                               err.message);
+                }
+        }
+        if (unlanded > 0)
+                printf("  git: %zu%s commit%s made in the session, not applied to the working "
+                       "tree (reins apply %s --git puts them on a branch)\n",
+                       unlanded, git.more ? "+" : "", unlanded == 1 ? "" : "s", session.id);
+        workspace_git_commits_free(&git);
         bool blocked = res.conflicts > 0 && !opts.force;
         if (blocked) {
                 printf("%zu conflict%s: nothing applied (host files changed since the session "
@@ -170,7 +274,8 @@ int cli_apply(int argc, char **argv)
         }
         if (!opts.dry_run && !blocked) {
                 bool complete = res.failed == 0 && res.protected_skipped == 0 &&
-                                res.unsupported == 0 && paths.count == 0;
+                                res.unsupported == 0 && paths.count == 0 && unlanded == 0 &&
+                                !git_unknown;
                 if (complete) {
                         if (workspace_session_mark(&session, "applied", 0, &err) < 0) {
                                 cli_error(&err);
