@@ -13,6 +13,8 @@
 #include "util/cleanup.h"
 #include "util/json_text.h"
 #include "util/text_escape.h"
+#include "util/path.h"
+#include "workspace/base.h"
 #include "workspace/gitcommits.h"
 #include "workspace/protect.h"
 #include "workspace/review.h"
@@ -182,6 +184,8 @@ int cli_diff(int argc, char **argv)
         cleanup_fd int lower_fd = -1;
         cleanup_fd int upper_fd = -1;
         cleanup_fd int other_fd = -1;
+        cleanup_fd int kept_fd = -1;
+        cleanup_free char *kept_dir = NULL;
         json_t *head = NULL;
         struct workspace_git_commits git = {0};
         struct reins_error git_err = {0};
@@ -221,7 +225,10 @@ int cli_diff(int argc, char **argv)
             diff_open_root(session.upper, &upper_fd) < 0 ||
             (against && diff_open_root(other.upper, &other_fd) < 0))
                 goto out;
-        struct workspace_roots roots = {{-1, lower_fd, upper_fd, other_fd}};
+        /* the kept copies of base contents (three-way review), when any */
+        kept_dir = path_join(session.dir, WORKSPACE_BASE_KEPT_DIR);
+        kept_fd = kept_dir ? open(kept_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        struct workspace_roots roots = {{-1, lower_fd, upper_fd, other_fd}, against ? -1 : kept_fd};
         const struct workspace_changes *shown = &changes;
         if (against) {
                 if (workspace_compare_sessions(&changes, &other_changes, &roots, &compared, &err) <

@@ -11,6 +11,7 @@
 #include "cli/notice.h"
 #include "cli/run_events.h"
 #include "util/json_text.h"
+#include "workspace/base.h"
 #include "workspace/store.h"
 
 static json_t *run_workspace_meta(const struct reins_plan *plan, const struct reins_policy *policy)
@@ -73,6 +74,11 @@ void run_workspace_running(struct workspace_session *session, uint64_t workspace
 void run_workspace_finish(struct workspace_session *session, int status, struct event_bus *events)
 {
         struct reins_error err = {0};
+        /* the host files the changes were made against, kept for a
+         * three-way review (workspace/base.h) */
+        if (workspace_base_capture(session, &err) < 0)
+                notice("workspace session %s: recording the base of its changes: %s", session->id,
+                       err.message);
         if (workspace_session_mark(session, "finished", status, &err) < 0)
                 notice("workspace session %s: %s", session->id, err.message);
         event_emit(

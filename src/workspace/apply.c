@@ -490,8 +490,11 @@ static void apply_record_base(const struct workspace_session *session,
                 const struct workspace_base_entry *old = workspace_base_find(&base, e.path);
                 if (old)
                         e.flags = old->flags & BASE_HOST_CHANGED;
-                if ((r = workspace_base_read_agent(ctx->upper, it->change, &e)) < 0 ||
-                    (r = workspace_base_read_host(ctx->root, e.path, &e)) < 0 ||
+                e.flags |= BASE_APPLIED;
+                if ((r = workspace_base_read_agent(ctx->upper, it->change, &e)) == 0 &&
+                    it->change->new.from != WORKSPACE_FROM_NONE && S_ISREG(it->change->new.mode))
+                        workspace_base_keep(session, ctx->upper, e.path, true, &e);
+                if (r < 0 || (r = workspace_base_read_host(ctx->root, e.path, &e)) < 0 ||
                     (r = workspace_base_put(&base, &e)) < 0)
                         reins_error_errno(&err, -r, "%s", e.path);
         }

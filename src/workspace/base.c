@@ -5,6 +5,7 @@
  * hex-encoded: it is the agent's (any byte but NUL and '/', "\n" included). */
 #include "workspace/base.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -218,6 +219,16 @@ int workspace_base_load(const struct workspace_session *session, struct workspac
         return 0;
 }
 
+static void base_hex(const unsigned char *bytes, size_t n, char *out)
+{
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < n; i++) {
+                out[2 * i] = digits[bytes[i] >> 4];
+                out[2 * i + 1] = digits[bytes[i] & 15];
+        }
+        out[2 * n] = '\0';
+}
+
 static void base_write_hex(FILE *f, const unsigned char *bytes, size_t n)
 {
         for (size_t i = 0; i < n; i++)
@@ -315,10 +326,11 @@ int workspace_base_read_host(int root, const char *path, struct workspace_base_e
 
 /* SHA-256 of a file in the copy, read in chunks (a huge file costs time,
  * never memory). */
-static int base_hash_file(int upper, const char *path, unsigned char out[WORKSPACE_HASH_BYTES],
-                          long long *size)
+static int base_hash_file(int dir, const char *path, bool ours,
+                          unsigned char out[WORKSPACE_HASH_BYTES], long long *size)
 {
-        cleanup_fd int fd = ws_open_read(upper, path, true);
+        /* only the session's own copy may be chmod'ed to be read */
+        cleanup_fd int fd = ws_open_read(dir, path, ours);
         if (fd < 0)
                 return fd;
         struct audit_sha256 ctx;
@@ -355,7 +367,8 @@ int workspace_base_read_agent(int upper, const struct workspace_change *change,
         entry->agent_mode = n->mode;
         entry->agent_size = (long long)n->size;
         if (S_ISREG(n->mode)) {
-                int r = base_hash_file(upper, change->path, entry->agent_hash, &entry->agent_size);
+                int r = base_hash_file(upper, change->path, true, entry->agent_hash,
+                                       &entry->agent_size);
                 if (r < 0)
                         return r;
                 entry->flags |= BASE_HASHED;
@@ -424,14 +437,19 @@ static const char *base_host_why(const struct workspace_base *base, long long st
         bool host_has = r == 0;
         const struct workspace_base_entry *e = workspace_base_find(base, ch->path);
         if (e && (e->flags & BASE_AGENT_KNOWN)) {
-                /* the base is what reins applied here */
+                /* the base is recorded: what reins applied here, or the
+                 * host's file as it was when the session started */
                 if (base_host_same(e, host_has ? &st : NULL))
                         return NULL;
+                bool applied = (e->flags & BASE_APPLIED) != 0;
                 if (!host_has)
-                        return "deleted on the host since reins applied it";
-                return (e->flags & BASE_HOST_PRESENT) ? "changed on the host since reins applied it"
-                                                      : "created on the host since reins applied "
-                                                        "its deletion";
+                        return applied ? "deleted on the host since reins applied it"
+                                       : "deleted on the host since the session started";
+                if (!(e->flags & BASE_HOST_PRESENT))
+                        return applied ? "created on the host since reins applied its deletion"
+                                       : "created on the host since the session started";
+                return applied ? "changed on the host since reins applied it"
+                               : "changed on the host since the session started";
         }
         if (ch->old.from != WORKSPACE_FROM_NONE) {
                 if (!host_has)
@@ -522,6 +540,10 @@ int workspace_base_classify(const struct workspace_session *session,
                                 ch->host_why = base_host_why(&base, started_ns, root, ch);
                                 ch->host_changed = ch->host_why != NULL;
                         }
+                        /* the agent's change is then shown against its base */
+                        if (!drop && ch->host_changed && e && (e->flags & BASE_KEPT) &&
+                            (e->flags & BASE_AGENT_PRESENT) && S_ISREG(e->agent_mode))
+                                base_hex(e->agent_hash, WORKSPACE_HASH_BYTES, ch->base_kept);
                 }
                 if (drop) {
                         base_drop(ch);
@@ -553,4 +575,146 @@ int workspace_base_classify(const struct workspace_session *session,
         changes->count = kept;
         workspace_base_free(&base);
         return 0;
+}
+
+/* ---- kept copies of base contents ------------------------------------------ */
+
+/* The bytes the kept copies take now (a few hundred files at most: one per
+ * recorded path). */
+static unsigned long long base_kept_bytes(int kept)
+{
+        int dup_fd = dup(kept);
+        DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+        if (!d) {
+                if (dup_fd >= 0)
+                        close(dup_fd);
+                return ~0ULL; /* cannot tell: keep nothing more */
+        }
+        unsigned long long total = 0;
+        struct dirent *entry;
+        struct stat st;
+        while ((entry = readdir(d)) != NULL)
+                if (entry->d_name[0] != '.' &&
+                    fstatat(kept, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                        total += (unsigned long long)st.st_size;
+        closedir(d);
+        return total;
+}
+
+int workspace_base_keep(const struct workspace_session *session, int dir, const char *path,
+                        bool ours, struct workspace_base_entry *entry)
+{
+        entry->flags &= ~(unsigned)(BASE_KEPT | BASE_HASHED);
+        cleanup_fd int in = ws_open_read(dir, path, ours);
+        if (in < 0)
+                return in;
+        struct stat st;
+        if (fstat(in, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        /* a copy only when it fits the caps; the hash always */
+        cleanup_fd int kept = -1;
+        cleanup_fd int out = -1;
+        cleanup_free char *kept_dir = path_join(session->dir, WORKSPACE_BASE_KEPT_DIR);
+        if (!kept_dir)
+                return -ENOMEM;
+        if ((unsigned long long)st.st_size <= WORKSPACE_BASE_KEPT_FILE_MAX) {
+                if (mkdir(kept_dir, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                kept = open(kept_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (kept >= 0 && base_kept_bytes(kept) + (unsigned long long)st.st_size <=
+                                     WORKSPACE_BASE_KEPT_MAX)
+                        out = openat(kept, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        }
+        struct audit_sha256 ctx;
+        audit_sha256_init(&ctx);
+        static char buf[65536];
+        long long total = 0;
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                audit_sha256_update(&ctx, buf, (size_t)n);
+                total += n;
+                if (out >= 0 && write(out, buf, (size_t)n) != n) {
+                        close(out);
+                        out = -1; /* no copy, the hash still */
+                }
+        }
+        audit_sha256_final(&ctx, entry->agent_hash);
+        entry->agent_size = total;
+        entry->flags |= BASE_HASHED;
+        if (out < 0 || total > (long long)WORKSPACE_BASE_KEPT_FILE_MAX)
+                return 0;
+        char name[2 * WORKSPACE_HASH_BYTES + 1];
+        base_hex(entry->agent_hash, WORKSPACE_HASH_BYTES, name);
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out);
+        if (linkat(AT_FDCWD, proc, kept, name, AT_SYMLINK_FOLLOW) == 0 || errno == EEXIST)
+                entry->flags |= BASE_KEPT;
+        return 0;
+}
+
+int workspace_base_capture(const struct workspace_session *session, struct reins_error *err)
+{
+        long long started_ns = workspace_session_started_ns(session);
+        if (started_ns <= 0)
+                return 0;
+        struct workspace_changes changes = {0};
+        int r = workspace_scan_copied(session->upper, session->lower, &changes, err);
+        if (r < 0)
+                return r;
+        struct workspace_base base = {0};
+        if ((r = workspace_base_load(session, &base, err)) < 0) {
+                workspace_changes_free(&changes);
+                return r;
+        }
+        cleanup_fd int root = open(session->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                r = reins_error_errno(err, errno, "workspace %s", session->lower);
+        size_t added = 0;
+        for (size_t i = 0; r == 0 && i < changes.count; i++) {
+                const struct workspace_change *ch = &changes.items[i];
+                if (ch->kind == WORKSPACE_REPLACED || ch->old.from != WORKSPACE_FROM_LOWER ||
+                    !S_ISREG(ch->old.mode) || workspace_base_find(&base, ch->path))
+                        continue;
+                struct stat st;
+                /* the host's file is the base only while unchanged since the start */
+                if (ws_lstat_beneath(root, ch->path, &st) < 0 || !S_ISREG(st.st_mode) ||
+                    base_ctime_ns(&st) >= started_ns)
+                        continue;
+                struct workspace_base_entry e = {.path = ch->path};
+                e.flags = BASE_AGENT_KNOWN | BASE_AGENT_PRESENT;
+                e.agent_mode = st.st_mode;
+                /* a file copied up unchanged: its hash, no copy (the copy
+                 * holds the same bytes as long as it is the base) */
+                bool same = ch->kind == WORKSPACE_MODE_CHANGED &&
+                            (ch->old.mode & 07777) == (ch->new.mode & 07777);
+                long long size = 0;
+                if (workspace_base_read_host(root, ch->path, &e) < 0 ||
+                    (same ? base_hash_file(root, ch->path, false, e.agent_hash, &size)
+                          : workspace_base_keep(session, root, ch->path, false, &e)) < 0)
+                        continue;
+                if (same) {
+                        e.agent_size = size;
+                        e.flags |= BASE_HASHED;
+                }
+                /* read while unchanged: the identity must not have moved meanwhile */
+                struct stat again;
+                if (ws_lstat_beneath(root, ch->path, &again) < 0 || !base_host_same(&e, &again))
+                        continue;
+                if (workspace_base_put(&base, &e) < 0)
+                        r = reins_error_set(err, ENOMEM, "out of memory");
+                added++;
+        }
+        if (r == 0 && added > 0)
+                r = workspace_base_save(session, &base, err);
+        workspace_base_free(&base);
+        workspace_changes_free(&changes);
+        return r;
 }

@@ -17,6 +17,15 @@
  *   - for the directories above, the same identity and whether the host
  *     had changed them before reins did (an apply adding a file to a
  *     directory is not the host changing it).
+ * When a session ends, the host files its changes were made against (those
+ * the host has not changed since the session started) are recorded the same
+ * way, with a copy of their content (ID/base-kept/SHA256, each file up to
+ * WORKSPACE_DIFF_FILE_MAX, all of them up to WORKSPACE_BASE_KEPT_MAX bytes);
+ * apply keeps a copy of each file it writes. A path the host changes later
+ * is then reviewed as the agent's change against that base, and the host's
+ * change is said apart, never shown as the agent reverting it. A host edit
+ * made while the session ran has no kept base: it is a conflict, shown
+ * against the host's current file and said so.
  *
  * The record is the agent's input only through its paths (any byte but NUL
  * and '/', stored hex-encoded) and is bounded by bytes
@@ -32,8 +41,11 @@
 #include "workspace/scan.h"
 #include "workspace/session.h"
 
-#define WORKSPACE_BASE_MAX_BYTES (8u << 20)
-#define WORKSPACE_HASH_BYTES     32
+#define WORKSPACE_BASE_MAX_BYTES     (8u << 20)
+#define WORKSPACE_BASE_KEPT_MAX      (64u << 20)
+#define WORKSPACE_BASE_KEPT_DIR      "base-kept"
+#define WORKSPACE_BASE_KEPT_FILE_MAX (8u << 20)
+#define WORKSPACE_HASH_BYTES         32
 
 enum {
         BASE_AGENT_KNOWN = 1,   /* the agent side below is recorded (else a directory above) */
@@ -41,6 +53,9 @@ enum {
         BASE_HOST_PRESENT = 4,  /* the host had an entry there once applied */
         BASE_HOST_CHANGED = 8,  /* directories: the host had changed it before reins did */
         BASE_HASHED = 16,       /* agent_hash holds the content's (or target's) SHA-256 */
+        BASE_APPLIED = 32,      /* the base is what reins applied (else the host's file as it
+                                   was when the session started, recorded when it ended) */
+        BASE_KEPT = 64,         /* a copy of the base's content is kept (ID/base-kept/HASH) */
 };
 
 struct workspace_base_entry {
@@ -95,6 +110,16 @@ int workspace_base_read_agent(int upper, const struct workspace_change *change,
  * without: a ctime at or after the session's start. */
 bool workspace_base_host_changed(const struct workspace_base *base, long long started_ns,
                                  const char *path, const struct stat *st);
+
+/* Keep a copy of the regular file `path` beneath `dir` as the content of
+ * entry (its hash in entry->agent_hash): BASE_KEPT set when it fits the caps.
+ * `ours`: the file is in the session's copy (may be chmod'ed to be read). */
+int workspace_base_keep(const struct workspace_session *session, int dir, const char *path,
+                        bool ours, struct workspace_base_entry *entry);
+
+/* When a session ends: record the base of each change that has none yet
+ * (the host's file, unchanged since the session started), content kept. */
+int workspace_base_capture(const struct workspace_session *session, struct reins_error *err);
 
 /* Three-way classification of a session's changes (after workspace_scan and
  * the protect marks): drops the changes whose agent side is still what was

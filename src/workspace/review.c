@@ -87,6 +87,26 @@ static int review_blob_load(const struct workspace_roots *roots, const struct wo
         return 0;
 }
 
+/* The old side a change is shown against: its kept base when the host
+ * changed the file since (three-way: the agent's change, not the host's
+ * edit reversed), else the host's file. *from_base says which. */
+static int review_old_load(const struct workspace_roots *roots, const struct workspace_change *ch,
+                           size_t limit, struct review_blob *out, bool *from_base)
+{
+        *from_base = false;
+        if (ch->host_changed && ch->base_kept[0] && roots->kept >= 0) {
+                struct workspace_entry kept = {.from = WORKSPACE_FROM_LOWER, .mode = S_IFREG};
+                struct workspace_roots only = {{-1, roots->kept, -1, -1}, -1};
+                int r = review_blob_load(&only, &kept, ch->base_kept, limit, out);
+                if (r < 0 || (!out->unreadable && out->present)) {
+                        *from_base = r == 0;
+                        return r;
+                }
+                review_blob_free(out);
+        }
+        return review_blob_load(roots, &ch->old, ch->path, limit, out);
+}
+
 static bool review_blob_binary(const struct review_blob *b)
 {
         return b->present && (b->unreadable || b->truncated || b->too_large ||
@@ -270,14 +290,18 @@ static int review_text_change(FILE *out, const struct workspace_change *ch,
                 fputs("    (content not shown: the diff output cap was reached)\n", out);
                 return 0;
         }
-        if (ch->host_changed && old_reg)
-                fputs("    (the host's file changed since the base: below is the host's current "
-                      "file against the agent's copy, so the host's own edits show reversed)\n",
-                      out);
         struct review_blob a = {0}, b = {0};
         int r = 0;
+        bool from_base = false;
         if (old_reg)
-                r = review_blob_load(roots, o, ch->path, WORKSPACE_TEXT_LIMIT, &a);
+                r = review_old_load(roots, ch, WORKSPACE_TEXT_LIMIT, &a, &from_base);
+        if (ch->host_changed && old_reg)
+                fputs(from_base ? "    (the agent's change against the session's base; the "
+                                  "host's file changed since, not shown)\n"
+                                : "    (the host's file changed while the session ran and its "
+                                  "base was not kept: below is the host's current file against "
+                                  "the agent's copy, so the host's own edits show reversed)\n",
+                      out);
         if (r == 0 && new_reg)
                 r = review_blob_load(roots, n, ch->path, WORKSPACE_TEXT_LIMIT, &b);
         if (r == 0) {
@@ -454,12 +478,15 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
                 if (ch->kind != WORKSPACE_REPLACED &&
                     (S_ISREG(ch->old.mode) || S_ISREG(ch->new.mode))) {
                         struct review_blob a = {0}, b = {0};
+                        bool from_base = false;
                         if ((ch->old.from == WORKSPACE_FROM_NONE || S_ISREG(ch->old.mode)) &&
-                            (r = review_blob_load(roots, &ch->old, ch->path, WORKSPACE_TEXT_LIMIT,
-                                                  &a)) == 0 &&
+                            (r = review_old_load(roots, ch, WORKSPACE_TEXT_LIMIT, &a,
+                                                 &from_base)) == 0 &&
                             (ch->new.from == WORKSPACE_FROM_NONE || S_ISREG(ch->new.mode)))
                                 r = review_blob_load(roots, &ch->new, ch->path,
                                                      WORKSPACE_TEXT_LIMIT, &b);
+                        if (from_base)
+                                json_object_set_new(item, "base_kept", json_true());
                         bool binary = review_blob_binary(&a) || review_blob_binary(&b);
                         json_object_set_new(item, "binary", json_boolean(binary));
                         if (a.too_large || b.too_large)

@@ -18,9 +18,11 @@ enum workspace_review_format {
 };
 
 /* Directory fds the sides of a change are read from, indexed by enum
- * workspace_source (LOWER, UPPER, OTHER); -1 where unused. */
+ * workspace_source (LOWER, UPPER, OTHER); -1 where unused. `kept` holds
+ * the kept copies of base contents (workspace/base.h), -1 when none. */
 struct workspace_roots {
         int fd[4];
+        int kept;
 };
 
 /* The files are the agent's: what a diff loads is capped. A side larger

@@ -21,6 +21,7 @@ struct scan_context {
         size_t path_count;
         unsigned depth; /* directories open below the top */
         bool full;      /* WORKSPACE_SCAN_MAX_CHANGES or _BYTES reached */
+        bool identical; /* list regular files copied up unchanged too */
 };
 
 /* Returned (positive) up the walk when a cap stops the scan: no error, the
@@ -386,7 +387,7 @@ static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, cons
                 bool same = ust.st_size == lst.st_size &&
                             scan_same_content(upper_fd, lower_fd, name, ust.st_size);
                 kind = same ? WORKSPACE_MODE_CHANGED : WORKSPACE_MODIFIED;
-                record = !same || (ust.st_mode & 07777) != (lst.st_mode & 07777);
+                record = !same || (ust.st_mode & 07777) != (lst.st_mode & 07777) || ctx->identical;
         } else {
                 kind = WORKSPACE_MODIFIED; /* symlinks: compare targets below */
         }
@@ -602,8 +603,23 @@ int workspace_scan(const char *upper, const char *lower, struct workspace_change
         return workspace_scan_paths(upper, lower, NULL, 0, out, err);
 }
 
+static int scan_run(const char *upper, const char *lower, char *const *paths, size_t count,
+                    bool identical, struct workspace_changes *out, struct reins_error *err);
+
 int workspace_scan_paths(const char *upper, const char *lower, char *const *paths, size_t count,
                          struct workspace_changes *out, struct reins_error *err)
+{
+        return scan_run(upper, lower, paths, count, false, out, err);
+}
+
+int workspace_scan_copied(const char *upper, const char *lower, struct workspace_changes *out,
+                          struct reins_error *err)
+{
+        return scan_run(upper, lower, NULL, 0, true, out, err);
+}
+
+static int scan_run(const char *upper, const char *lower, char *const *paths, size_t count,
+                    bool identical, struct workspace_changes *out, struct reins_error *err)
 {
         memset(out, 0, sizeof(*out));
         cleanup_fd int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -612,7 +628,8 @@ int workspace_scan_paths(const char *upper, const char *lower, char *const *path
         cleanup_fd int lfd = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (lfd < 0)
                 return reins_error_errno(err, errno, "workspace %s", lower);
-        struct scan_context ctx = {.out = out, .err = err, .paths = paths, .path_count = count};
+        struct scan_context ctx = {
+            .out = out, .err = err, .paths = paths, .path_count = count, .identical = identical};
         int r = scan_dir(&ctx, ufd, lfd, "", ws_is_opaque_dir(ufd));
         if (r == SCAN_FULL)
                 r = 0; /* stopped at a cap: out->truncated says so */

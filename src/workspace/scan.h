@@ -62,6 +62,7 @@ struct workspace_change {
          * apply refuses it without --force. */
         bool host_changed;
         const char *host_why;
+        char base_kept[65]; /* the kept copy of the base's content (hex SHA-256), "" if none */
 };
 
 /* Caps of one scan. The upper dir is the agent's: what the scan holds is
@@ -99,6 +100,11 @@ int workspace_scan(const char *upper, const char *lower, struct workspace_change
  * Changes outside `paths` may remain (workspace_changes_filter drops them). */
 int workspace_scan_paths(const char *upper, const char *lower, char *const *paths, size_t count,
                          struct workspace_changes *out, struct reins_error *err);
+/* Like workspace_scan, with the regular files copied up but left identical
+ * listed too (as "mode-changed" with the same mode on both sides): what the
+ * base record (workspace/base.h) needs, never shown as changes. */
+int workspace_scan_copied(const char *upper, const char *lower, struct workspace_changes *out,
+                          struct reins_error *err);
 /* One line saying how the list was cut ("" when it is whole). */
 const char *workspace_changes_truncation(const struct workspace_changes *changes, char *buf,
                                          size_t size);

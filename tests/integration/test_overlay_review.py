@@ -211,3 +211,28 @@ def test_apply_git_refuses_an_existing_branch(caller):
     assert r.returncode != 0, r.stdout + r.stderr
     assert "exists" in r.stderr
     assert host_git(caller, ws, "rev-parse", f"reins/{sid}").stdout == before
+
+
+def test_host_edit_after_the_session_shows_the_agents_change_against_its_base(caller):
+    ws = caller.workspace()
+    caller.write(ws / "f.txt", "one\ntwo\nthree\n")
+    caller.write(ws / "t.txt", "same\n")
+    # t.txt is copied up and written back unchanged: no change of the agent's
+    sid = overlay_run(caller, ws, "sed -i 's/two/TWO/' f.txt; echo more >> t.txt; "
+                                  "echo same > t.txt")
+    caller.write(ws / "f.txt", "the user's first line\none\ntwo\nthree\n")
+    caller.write(ws / "t.txt", "the user's edit\n")
+    r = reins(caller, "diff", sid)
+    assert r.returncode == 0, r.stderr
+    assert "-two\n+TWO" in r.stdout, r.stdout
+    # the host's line is not shown as removed by the agent
+    assert "-the user's first line" not in r.stdout, r.stdout
+    assert "t.txt" not in r.stdout, r.stdout
+    changes = by_path(diff_doc(caller, sid))
+    assert set(changes) == {"f.txt"}, changes
+    f = changes["f.txt"]
+    assert f["conflict"] is True and f["base_kept"] is True
+    assert f["insertions"] == 1 and f["deletions"] == 1
+    r = reins(caller, "apply", sid)
+    assert r.returncode == 1 and "CONFLICT" in r.stdout, r.stdout
+    assert (ws / "t.txt").read_text() == "the user's edit\n"
