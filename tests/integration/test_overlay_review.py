@@ -9,7 +9,9 @@ import json
 import os
 import subprocess
 
-from conftest import TIMEOUT
+import pytest
+
+from conftest import NOBODY_GID, NOBODY_UID, TIMEOUT
 from test_overlay import overlay_run, reins
 
 GIT_ID = ["-c", "user.name=Agent", "-c", "user.email=agent@example.com"]
@@ -236,3 +238,27 @@ def test_host_edit_after_the_session_shows_the_agents_change_against_its_base(ca
     r = reins(caller, "apply", sid)
     assert r.returncode == 1 and "CONFLICT" in r.stdout, r.stdout
     assert (ws / "t.txt").read_text() == "the user's edit\n"
+
+
+def test_root_lands_commits_in_another_users_repository_as_that_user(caller):
+    """git writes the fetched objects and the branch as the repository's
+    owner: a root apply must not leave root-owned files in a user's .git."""
+    if caller.name != "root":
+        pytest.skip("only root can review another user's repository")
+    ws = make_repo(caller)
+    sid = agent_commits(caller, ws)
+    # the repository is (now) another user's
+    uid, gid = NOBODY_UID, NOBODY_GID
+    for root, dirs, files in os.walk(ws):
+        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+            os.lchown(name, uid, gid)
+    r = reins(caller, "apply", sid, "--git")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for root, dirs, files in os.walk(ws / ".git"):
+        for name in dirs + files:
+            st = os.lstat(os.path.join(root, name))
+            assert (st.st_uid, st.st_gid) == (uid, gid), os.path.join(root, name)
+    as_owner = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                               "git", "-C", str(ws), "log", "--format=%s", "-1", f"reins/{sid}"],
+                              capture_output=True, text=True, timeout=TIMEOUT)
+    assert as_owner.stdout == "second\n", as_owner.stderr
