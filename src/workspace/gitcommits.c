@@ -142,6 +142,7 @@ static bool gc_resolve(int upper_git, int host_git, const char *name, char out[6
 
 struct gc_tips {
         struct reins_strv hashes;
+        size_t visited; /* entries looked at below refs/ */
         bool cut;
 };
 
@@ -168,7 +169,12 @@ static void gc_walk_refs(int dir, unsigned depth, struct gc_tips *tips)
                 return;
         }
         struct dirent *entry;
+        /* a refs/ directory of a million entries costs a bounded walk */
         while ((entry = readdir(d)) != NULL && tips->hashes.count < WORKSPACE_GIT_MAX_REFS) {
+                if (++tips->visited > 10 * WORKSPACE_GIT_MAX_REFS) {
+                        tips->cut = true;
+                        break;
+                }
                 const char *name = entry->d_name;
                 if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
                         continue;
@@ -245,11 +251,13 @@ static int gc_copy_file(struct gc_repo *repo, int from, const char *name, int to
         struct stat st;
         if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode))
                 return 0;
-        if (repo->copied + (size_t)st.st_size > WORKSPACE_GIT_OBJECTS_MAX) {
+        /* each file costs a block at least: a million empty files stop too */
+        size_t cost = (size_t)st.st_size < 4096 ? 4096 : (size_t)st.st_size;
+        if (repo->copied + cost > WORKSPACE_GIT_OBJECTS_MAX) {
                 repo->too_large = true;
                 return -EFBIG;
         }
-        repo->copied += (size_t)st.st_size;
+        repo->copied += cost;
         cleanup_fd int out =
             openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
         if (out < 0)
@@ -486,8 +494,8 @@ static char **gc_environment(const char *object_dir)
         return env;
 }
 
-static int gc_git(const struct gc_repo *repo, const char *object_dir, char *const *args,
-                  struct gc_output *out, int *status)
+static int gc_git(const struct gc_repo *repo, const char *git_dir, const char *object_dir,
+                  char *const *args, struct gc_output *out, int *status)
 {
         memset(out, 0, sizeof(*out));
         /* the fixed options first: nothing the session wrote comes before them */
@@ -514,7 +522,7 @@ static int gc_git(const struct gc_repo *repo, const char *object_dir, char *cons
                                "log.showSignature=false",
                                "--no-pager",
                                "--git-dir",
-                               repo->host_git};
+                               git_dir ? git_dir : repo->host_git};
         size_t nfixed = sizeof(fixed) / sizeof(fixed[0]), nargs = 0;
         while (args[nargs])
                 nargs++;
@@ -641,6 +649,43 @@ static int gc_git_failed(struct reins_error *err, const char *what, int status,
                 return reins_error_set(err, ENOENT, "%s: git is not installed", what);
         return reins_error_set(err, EIO, "%s: git failed (status %d)%s%s", what, status,
                                line[0] ? ": " : "", line);
+}
+
+/* Index each pack copied from the session with the host's git: the index
+ * git then reads is its own, never one the agent wrote. */
+static int gc_index_packs(const struct gc_repo *repo, struct reins_error *err)
+{
+        cleanup_free char *pack_dir = NULL;
+        if (asprintf(&pack_dir, "%s/objects/pack", repo->dir) < 0)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        DIR *d = opendir(pack_dir);
+        if (!d)
+                return 0; /* no packs */
+        struct reins_strv packs = {0};
+        struct dirent *entry;
+        while ((entry = readdir(d)) != NULL)
+                if (gc_has_suffix(entry->d_name, ".pack") && packs.count < 256)
+                        strv_push(&packs, entry->d_name);
+        closedir(d);
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < packs.count; i++) {
+                cleanup_free char *pack = path_join(pack_dir, packs.items[i]);
+                if (!pack) {
+                        r = reins_error_set(err, ENOMEM, "out of memory");
+                        break;
+                }
+                char *args[] = {"index-pack", pack, NULL};
+                struct gc_output out;
+                int status = 0;
+                r = gc_git(repo, repo->dir, NULL, args, &out, &status);
+                if (r < 0)
+                        r = reins_error_errno(err, -r, "running git");
+                else if (status != 0)
+                        r = gc_git_failed(err, "indexing the session's packs", status, &out);
+                free(out.data);
+        }
+        strv_free(&packs);
+        return r;
 }
 
 /* ---- the session's refs ------------------------------------------------------------ */
@@ -784,6 +829,8 @@ int workspace_git_commits(const struct workspace_session *session,
         }
         struct gc_repo repo;
         r = gc_repo_make(session, s.upper_git, NULL, &repo, err);
+        if (r == 0)
+                r = gc_index_packs(&repo, err);
         if (r == 0) {
                 /* git log TIPS --not --all: what the host's refs do not reach */
                 size_t n = s.tips.hashes.count;
@@ -807,7 +854,7 @@ int workspace_git_commits(const struct workspace_session *session,
                         args[k] = NULL;
                         struct gc_output log;
                         int status = 0;
-                        r = gc_git(&repo, objects, args, &log, &status);
+                        r = gc_git(&repo, NULL, objects, args, &log, &status);
                         if (r < 0)
                                 r = reins_error_errno(err, -r, "running git");
                         else if (status != 0)
@@ -851,12 +898,14 @@ int workspace_git_land(const struct workspace_session *session, const char *bran
         char ref[128];
         snprintf(ref, sizeof(ref), "refs/heads/%s", branch);
         r = gc_repo_make(session, s.upper_git, s.head, &repo, err);
+        if (r == 0)
+                r = gc_index_packs(&repo, err);
         struct gc_output out = {0};
         int status = 0;
         if (r == 0) {
                 /* never over an existing branch */
                 char *args[] = {"rev-parse", "--verify", "--quiet", ref, NULL};
-                r = gc_git(&repo, NULL, args, &out, &status);
+                r = gc_git(&repo, NULL, NULL, args, &out, &status);
                 free(out.data);
                 if (r < 0)
                         r = reins_error_errno(err, -r, "running git");
@@ -878,7 +927,7 @@ int workspace_git_land(const struct workspace_session *session, const char *bran
                                 repo.dir,
                                 refspec,
                                 NULL};
-                r = gc_git(&repo, NULL, args, &out, &status);
+                r = gc_git(&repo, NULL, NULL, args, &out, &status);
                 if (r < 0)
                         r = reins_error_errno(err, -r, "running git");
                 else if (status != 0)
@@ -887,7 +936,7 @@ int workspace_git_land(const struct workspace_session *session, const char *bran
         }
         if (r == 0) {
                 char *args[] = {"rev-parse", "--verify", "--quiet", ref, NULL};
-                r = gc_git(&repo, NULL, args, &out, &status);
+                r = gc_git(&repo, NULL, NULL, args, &out, &status);
                 char got[65];
                 if (r < 0)
                         r = reins_error_errno(err, -r, "running git");
