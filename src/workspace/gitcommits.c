@@ -465,8 +465,9 @@ struct gc_output {
 /* git with a clean environment: no system or global configuration (a
  * fsmonitor or an alias there is code), no hooks, no prompt; the caller's
  * PATH and HOME otherwise. */
-static char **gc_environment(const char *object_dir)
+static char **gc_environment(const char *object_dir, char **owned)
 {
+        *owned = NULL;
         size_t n = 0;
         for (char **e = environ; *e; e++)
                 n++;
@@ -488,7 +489,8 @@ static char **gc_environment(const char *object_dir)
                         free(env);
                         return NULL;
                 }
-                env[k++] = v; /* leaked into the child only */
+                env[k++] = v;
+                *owned = v; /* freed with the array */
         }
         env[k] = NULL;
         return env;
@@ -527,7 +529,8 @@ static int gc_git(const struct gc_repo *repo, const char *git_dir, const char *o
         while (args[nargs])
                 nargs++;
         cleanup_free char **argv = calloc(nfixed + nargs + 1, sizeof(*argv));
-        char **env = gc_environment(object_dir);
+        cleanup_free char *env_owned = NULL;
+        char **env = gc_environment(object_dir, &env_owned);
         if (!argv || !env) {
                 free(env);
                 return -ENOMEM;
