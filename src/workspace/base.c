@@ -534,12 +534,14 @@ int workspace_base_classify(const struct workspace_session *session,
                         drop = true;
                 } else if (ch->kind != WORKSPACE_REPLACED) {
                         const struct workspace_base_entry *e = workspace_base_find(&base, ch->path);
-                        /* still what reins applied: any difference is the host's */
-                        drop = e && base_agent_unchanged(upper, e, ch);
-                        if (!drop) {
-                                ch->host_why = base_host_why(&base, started_ns, root, ch);
-                                ch->host_changed = ch->host_why != NULL;
-                        }
+                        ch->host_why = base_host_why(&base, started_ns, root, ch);
+                        ch->host_changed = ch->host_why != NULL;
+                        /* the host changed it: if the copy still holds the base
+                         * (what was applied, or the host's file at the start),
+                         * the difference is the host's alone (a host still at
+                         * its base means the scan's difference is the agent's:
+                         * no file is hashed for it) */
+                        drop = ch->host_changed && e && base_agent_unchanged(upper, e, ch);
                         /* the agent's change is then shown against its base */
                         if (!drop && ch->host_changed && e && (e->flags & BASE_KEPT) &&
                             (e->flags & BASE_AGENT_PRESENT) && S_ISREG(e->agent_mode))
@@ -689,6 +691,9 @@ int workspace_base_capture(const struct workspace_session *session, struct reins
                     base_ctime_ns(&st) >= started_ns)
                         continue;
                 struct workspace_base_entry e = {.path = ch->path};
+                /* the record's cap bounds what is held here too */
+                if (base.bytes + base_line_length(&e) > WORKSPACE_BASE_MAX_BYTES)
+                        break;
                 e.flags = BASE_AGENT_KNOWN | BASE_AGENT_PRESENT;
                 e.agent_mode = st.st_mode;
                 /* a file copied up unchanged: its hash, no copy (the copy
