@@ -493,7 +493,7 @@ static void apply_record_base(const struct workspace_session *session,
                 e.flags |= BASE_APPLIED;
                 if ((r = workspace_base_read_agent(ctx->upper, it->change, &e)) == 0 &&
                     it->change->new.from != WORKSPACE_FROM_NONE && S_ISREG(it->change->new.mode))
-                        workspace_base_keep(session, ctx->upper, e.path, true, &e);
+                        workspace_base_keep(session, &base, ctx->upper, e.path, true, &e);
                 if (r < 0 || (r = workspace_base_read_host(ctx->root, e.path, &e)) < 0 ||
                     (r = workspace_base_put(&base, &e)) < 0)
                         reins_error_errno(&err, -r, "%s", e.path);

@@ -603,8 +603,37 @@ static unsigned long long base_kept_bytes(int kept)
         return total;
 }
 
-int workspace_base_keep(const struct workspace_session *session, int dir, const char *path,
-                        bool ours, struct workspace_base_entry *entry)
+/* Read all of fd from its start, hashing (and writing to out, when >= 0);
+ * the length read in *total. */
+static int base_read_hash(int fd, int out, unsigned char hash[WORKSPACE_HASH_BYTES],
+                          long long *total, bool *written)
+{
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        struct audit_sha256 ctx;
+        audit_sha256_init(&ctx);
+        static char buf[65536];
+        *total = 0;
+        *written = out >= 0;
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                audit_sha256_update(&ctx, buf, (size_t)n);
+                *total += n;
+                if (*written && write(out, buf, (size_t)n) != n)
+                        *written = false;
+        }
+        audit_sha256_final(&ctx, hash);
+        return 0;
+}
+
+int workspace_base_keep(const struct workspace_session *session, struct workspace_base *base,
+                        int dir, const char *path, bool ours, struct workspace_base_entry *entry)
 {
         entry->flags &= ~(unsigned)(BASE_KEPT | BASE_HASHED);
         cleanup_fd int in = ws_open_read(dir, path, ours);
@@ -615,50 +644,49 @@ int workspace_base_keep(const struct workspace_session *session, int dir, const 
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EINVAL;
-        /* a copy only when it fits the caps; the hash always */
-        cleanup_fd int kept = -1;
-        cleanup_fd int out = -1;
+        /* the hash first; a copy only of content not kept yet that fits the caps */
+        long long total = 0;
+        bool written = false;
+        int r = base_read_hash(in, -1, entry->agent_hash, &total, &written);
+        if (r < 0)
+                return r;
+        entry->agent_size = total;
+        entry->flags |= BASE_HASHED;
+        if ((unsigned long long)total > WORKSPACE_BASE_KEPT_FILE_MAX)
+                return 0;
         cleanup_free char *kept_dir = path_join(session->dir, WORKSPACE_BASE_KEPT_DIR);
         if (!kept_dir)
                 return -ENOMEM;
-        if ((unsigned long long)st.st_size <= WORKSPACE_BASE_KEPT_FILE_MAX) {
-                if (mkdir(kept_dir, 0700) < 0 && errno != EEXIST)
-                        return -errno;
-                kept = open(kept_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (kept >= 0 && base_kept_bytes(kept) + (unsigned long long)st.st_size <=
-                                     WORKSPACE_BASE_KEPT_MAX)
-                        out = openat(kept, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-        }
-        struct audit_sha256 ctx;
-        audit_sha256_init(&ctx);
-        static char buf[65536];
-        long long total = 0;
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                audit_sha256_update(&ctx, buf, (size_t)n);
-                total += n;
-                if (out >= 0 && write(out, buf, (size_t)n) != n) {
-                        close(out);
-                        out = -1; /* no copy, the hash still */
-                }
-        }
-        audit_sha256_final(&ctx, entry->agent_hash);
-        entry->agent_size = total;
-        entry->flags |= BASE_HASHED;
-        if (out < 0 || total > (long long)WORKSPACE_BASE_KEPT_FILE_MAX)
+        if (mkdir(kept_dir, 0700) < 0 && errno != EEXIST)
+                return 0;
+        cleanup_fd int kept = open(kept_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (kept < 0)
                 return 0;
         char name[2 * WORKSPACE_HASH_BYTES + 1];
         base_hex(entry->agent_hash, WORKSPACE_HASH_BYTES, name);
+        struct stat kst;
+        if (fstatat(kept, name, &kst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(kst.st_mode)) {
+                entry->flags |= BASE_KEPT; /* the same content, kept already */
+                return 0;
+        }
+        /* what the kept copies take, counted once per record in use */
+        if (base->kept_bytes == 0)
+                base->kept_bytes = base_kept_bytes(kept) + 1;
+        if (base->kept_bytes - 1 + (unsigned long long)total > WORKSPACE_BASE_KEPT_MAX)
+                return 0;
+        cleanup_fd int out = openat(kept, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (out < 0)
+                return 0;
+        unsigned char again[WORKSPACE_HASH_BYTES];
+        if (base_read_hash(in, out, again, &total, &written) < 0 || !written ||
+            memcmp(again, entry->agent_hash, WORKSPACE_HASH_BYTES) != 0)
+                return 0; /* changed while read: no copy, rather than a wrong one */
         char proc[64];
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out);
-        if (linkat(AT_FDCWD, proc, kept, name, AT_SYMLINK_FOLLOW) == 0 || errno == EEXIST)
+        if (linkat(AT_FDCWD, proc, kept, name, AT_SYMLINK_FOLLOW) == 0 || errno == EEXIST) {
                 entry->flags |= BASE_KEPT;
+                base->kept_bytes += (unsigned long long)total;
+        }
         return 0;
 }
 
@@ -696,19 +724,9 @@ int workspace_base_capture(const struct workspace_session *session, struct reins
                         break;
                 e.flags = BASE_AGENT_KNOWN | BASE_AGENT_PRESENT;
                 e.agent_mode = st.st_mode;
-                /* a file copied up unchanged: its hash, no copy (the copy
-                 * holds the same bytes as long as it is the base) */
-                bool same = ch->kind == WORKSPACE_MODE_CHANGED &&
-                            (ch->old.mode & 07777) == (ch->new.mode & 07777);
-                long long size = 0;
                 if (workspace_base_read_host(root, ch->path, &e) < 0 ||
-                    (same ? base_hash_file(root, ch->path, false, e.agent_hash, &size)
-                          : workspace_base_keep(session, root, ch->path, false, &e)) < 0)
+                    workspace_base_keep(session, &base, root, ch->path, false, &e) < 0)
                         continue;
-                if (same) {
-                        e.agent_size = size;
-                        e.flags |= BASE_HASHED;
-                }
                 /* read while unchanged: the identity must not have moved meanwhile */
                 struct stat again;
                 if (ws_lstat_beneath(root, ch->path, &again) < 0 || !base_host_same(&e, &again))

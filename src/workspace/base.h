@@ -76,6 +76,7 @@ struct workspace_base {
         size_t count;
         size_t capacity;
         size_t bytes; /* the record's size on disk, against WORKSPACE_BASE_MAX_BYTES */
+        unsigned long long kept_bytes; /* 1 + what the kept copies take; 0: not counted yet */
 };
 
 /* Read ID/base (no file: an empty record). A record larger than the cap or
@@ -114,8 +115,8 @@ bool workspace_base_host_changed(const struct workspace_base *base, long long st
 /* Keep a copy of the regular file `path` beneath `dir` as the content of
  * entry (its hash in entry->agent_hash): BASE_KEPT set when it fits the caps.
  * `ours`: the file is in the session's copy (may be chmod'ed to be read). */
-int workspace_base_keep(const struct workspace_session *session, int dir, const char *path,
-                        bool ours, struct workspace_base_entry *entry);
+int workspace_base_keep(const struct workspace_session *session, struct workspace_base *base,
+                        int dir, const char *path, bool ours, struct workspace_base_entry *entry);
 
 /* When a session ends: record the base of each change that has none yet
  * (the host's file, unchanged since the session started), content kept. */

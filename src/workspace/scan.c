@@ -384,7 +384,8 @@ static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, cons
                 record = (ust.st_mode & 07777) != (lst.st_mode & 07777);
                 recurse_lower = true;
         } else if (S_ISREG(ust.st_mode)) {
-                bool same = ust.st_size == lst.st_size &&
+                /* (listing copied files too: no need to read them here) */
+                bool same = !ctx->identical && ust.st_size == lst.st_size &&
                             scan_same_content(upper_fd, lower_fd, name, ust.st_size);
                 kind = same ? WORKSPACE_MODE_CHANGED : WORKSPACE_MODIFIED;
                 record = !same || (ust.st_mode & 07777) != (lst.st_mode & 07777) || ctx->identical;

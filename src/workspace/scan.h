@@ -101,8 +101,9 @@ int workspace_scan(const char *upper, const char *lower, struct workspace_change
 int workspace_scan_paths(const char *upper, const char *lower, char *const *paths, size_t count,
                          struct workspace_changes *out, struct reins_error *err);
 /* Like workspace_scan, with the regular files copied up but left identical
- * listed too (as "mode-changed" with the same mode on both sides): what the
- * base record (workspace/base.h) needs, never shown as changes. */
+ * listed too: every regular file of the copy with a lower twin is listed as
+ * "modified" without its content being compared (what the base record,
+ * workspace/base.h, needs; never shown as changes). */
 int workspace_scan_copied(const char *upper, const char *lower, struct workspace_changes *out,
                           struct reins_error *err);
 /* One line saying how the list was cut ("" when it is whole). */
