@@ -49,7 +49,7 @@
 #include "audit/trail_bound.h"
 #include "audit/trail_internal.h"
 #include "audit/event.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 #include "util/path.h"
 

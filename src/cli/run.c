@@ -38,7 +38,7 @@
 #include "sandbox/self_seccomp.h"
 #include "sandbox/spawn.h"
 #include "sandbox/supervise.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 extern char **environ;
 

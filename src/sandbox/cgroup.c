@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "sandbox/freeze.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 
 static const char *unavailable_reason = "no cgroup limits requested";

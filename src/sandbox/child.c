@@ -18,7 +18,7 @@
 #include "sandbox/netns.h"
 #include "sandbox/pty.h"
 #include "sandbox/rlimits.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 #define CHILD_STATUS_FD 3
 #define CHILD_PTY_FD    4

@@ -17,7 +17,7 @@
 #include "sandbox/seccomp_notify.h"
 #include "sandbox/pty.h"
 #include "sandbox/pty_output.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 
 #ifndef P_PIDFD
