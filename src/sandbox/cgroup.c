@@ -110,7 +110,9 @@ static void cg_remove_stale(const char *parent)
                  * once thawed: kill what is left, then thaw. Nothing there
                  * may go on anyway, its supervisor is gone. */
                 snprintf(freezer_state, sizeof(freezer_state), "%s/freezer.state", path);
-                int killed = access(freezer_state, F_OK) == 0 ? freeze_kill_cgroup_v1(path) : 0;
+                int killed = access(freezer_state, F_OK) == 0 && !weaken("pdeathsig")
+                                 ? freeze_kill_cgroup_v1(path)
+                                 : 0;
                 /* fails harmlessly while a sandbox still lives in it; the
                  * ones just killed get a moment to exit */
                 for (int attempt = 0;
