@@ -11,24 +11,6 @@
 
 #include "util/json_text.h"
 
-FILE *run_open_event_stream(const char *where)
-{
-        char *end = NULL;
-        long fd = strtol(where, &end, 10);
-        FILE *stream = NULL;
-        if (end && *end == '\0' && fd >= 0 && fd <= 1024) {
-                int copy = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
-                stream = copy < 0 ? NULL : fdopen(copy, "w");
-        } else {
-                int file =
-                    open(where, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-                stream = file < 0 ? NULL : fdopen(file, "a");
-        }
-        if (!stream)
-                fprintf(stderr, "reins: --events %s: %s\n", where, strerror(errno));
-        return stream;
-}
-
 void session_event_sink_stream(void *stream, const json_t *event)
 {
         /* one line per event, flushed at once: the stream is live */

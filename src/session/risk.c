@@ -581,6 +581,17 @@ void session_risk_freeze_now(struct session_risk *r, struct event_bus *events)
         playbook_t3(r, 3);
 }
 
+int session_risk_freeze(struct session_risk *r, struct event_bus *events)
+{
+        if (!r->events)
+                r->events = events; /* the engine is off: the freeze still reports */
+        if (!r->sandbox)
+                return -ESRCH;
+        if (!r->frozen)
+                playbook_freeze(r, r->applied);
+        return r->frozen ? 0 : -EIO;
+}
+
 void session_risk_end_now(struct session_risk *r)
 {
         if (!r->sandbox)

@@ -82,6 +82,9 @@ json_t *session_risk_status(void *ctx);
  * taken, the session's token revoked — and no thaw offered: the session
  * ends (session_risk_end_now) once the trail has recorded why. */
 void session_risk_freeze_now(struct session_risk *r, struct event_bus *events);
+/* Freeze on the caller's word (session_freeze), thawed by session_risk_thaw;
+ * -ESRCH when no sandbox runs, -EIO when it could not be frozen. */
+int session_risk_freeze(struct session_risk *r, struct event_bus *events);
 /* End the sandbox, frozen or not, without letting it run again. */
 void session_risk_end_now(struct session_risk *r);
 /* Free; after the event bus is finished (the engine is one of its sinks). */
