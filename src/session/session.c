@@ -34,6 +34,7 @@
 #include "session/risk.h"
 #include "session/workspace.h"
 #include "util/json_text.h"
+#include "util/loop.h"
 #include "util/notice.h"
 #include "util/strv.h"
 #include "util/weaken.h"
@@ -633,14 +634,27 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         if (s->state != SESSION_RUNNING && s->state != SESSION_FROZEN)
                 return s->status;
         struct reins_error err = {0};
-        struct supervise_config config = {
-            .plan = s->plan, .events = &s->events, .tick = session_tick, .tick_ctx = s};
+        struct loop *loop = NULL;
+        int r = loop_new(&loop);
+        /* the trail's flush, governance and the engine: every 100 ms at least */
+        if (r == 0 && (r = loop_add_tick(loop, 100, session_tick, s)) == 0 &&
+            (r = session_govern_watch(&s->govern, loop)) == 0)
+                r = session_risk_watch(&s->risk, loop);
+        if (r < 0) { /* fail closed: no trail flush, no engine, no run */
+                notice("the session's event loop: %s", strerror(-r));
+                loop_free(loop);
+                outcome->setup_failed = true;
+                s->state = SESSION_ENDED; /* session_close kills the sandbox */
+                return s->status;
+        }
+        struct supervise_config config = {.plan = s->plan, .events = &s->events, .loop = loop};
         session_govern_configure(&s->govern, &config);
         session_risk_configure(&s->risk, &config);
         if (s->plan->overlay && s->plan->limits.workspace_size_bytes > 0)
                 config.workspace_copy = &s->workspace_copy;
         if (supervise(&s->sandbox, &config, outcome, &err) < 0)
                 notice("%s", err.message);
+        loop_free(loop);
         s->waited = true;
         s->pid = 0;
         session_finish(s, outcome);
