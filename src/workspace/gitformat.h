@@ -25,7 +25,6 @@ bool git_path_needs_quotes(const char *name);
 int git_write_binary_literal(FILE *out, const char *data, size_t length);
 
 /* Exposed for the unit tests. */
-void git_sha1(const void *data, size_t length, uint8_t digest[20]);
 size_t git_base85_encode(char *out, const uint8_t *data, size_t length);
 
 #endif
