@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "util/digest.h"
 
 /* ---- blob ids: SHA-1, only to name blobs the way git does ------------------ */
@@ -106,51 +108,19 @@ size_t git_base85_encode(char *out, const uint8_t *data, size_t length)
         return n;
 }
 
-/* A zlib stream made of stored (uncompressed) deflate blocks: valid for any
- * inflater, and needs no compression library. */
-static uint8_t *git_zlib_stored(const char *data, size_t length, size_t *out_length)
-{
-        size_t blocks = length / 65535 + 1;
-        size_t size = 2 + blocks * 5 + length + 4;
-        uint8_t *z = malloc(size);
-        if (!z)
-                return NULL;
-        size_t n = 0;
-        z[n++] = 0x78; /* deflate, 32 KiB window */
-        z[n++] = 0x01; /* no dictionary, fastest; (0x7801 % 31 == 0) */
-        size_t pos = 0;
-        do {
-                size_t take = length - pos > 65535 ? 65535 : length - pos;
-                bool last = pos + take == length;
-                z[n++] = last ? 1 : 0; /* BFINAL, BTYPE 00 = stored */
-                z[n++] = (uint8_t)(take & 0xff);
-                z[n++] = (uint8_t)(take >> 8);
-                z[n++] = (uint8_t)(~take & 0xff);
-                z[n++] = (uint8_t)((~take >> 8) & 0xff);
-                memcpy(z + n, data + pos, take);
-                n += take;
-                pos += take;
-        } while (pos < length);
-        uint32_t a = 1, b = 0; /* Adler-32 */
-        for (size_t i = 0; i < length; i++) {
-                a = (a + (uint8_t)data[i]) % 65521;
-                b = (b + a) % 65521;
-        }
-        uint32_t adler = b << 16 | a;
-        z[n++] = (uint8_t)(adler >> 24);
-        z[n++] = (uint8_t)(adler >> 16);
-        z[n++] = (uint8_t)(adler >> 8);
-        z[n++] = (uint8_t)adler;
-        *out_length = n;
-        return z;
-}
-
+/* "literal N": the new bytes deflated by zlib (what git apply inflates and
+ * checks against N), then base85 in lines of at most 52 bytes. */
 int git_write_binary_literal(FILE *out, const char *data, size_t length)
 {
-        size_t zlen;
-        uint8_t *z = git_zlib_stored(data, length, &zlen);
+        uLongf zlen = compressBound(length);
+        uint8_t *z = malloc(zlen);
         if (!z)
                 return -ENOMEM;
+        int zr = compress2(z, &zlen, (const Bytef *)data, length, Z_DEFAULT_COMPRESSION);
+        if (zr != Z_OK) {
+                free(z);
+                return zr == Z_MEM_ERROR ? -ENOMEM : -EIO;
+        }
         fprintf(out, "literal %zu\n", length);
         char line[80];
         for (size_t pos = 0; pos < zlen; pos += 52) {

@@ -1,7 +1,7 @@
 /* The pieces of git's patch format that need more than printf: blob ids
  * (SHA-1, which git apply checks before it applies a binary patch), C-style
- * quoting of file names, and "GIT binary patch" literals (zlib stream in
- * stored blocks, then git's base85 lines). */
+ * quoting of file names, and "GIT binary patch" literals (zlib-deflated,
+ * then git's base85 lines). */
 #ifndef REINS_WORKSPACE_GITFORMAT_H
 #define REINS_WORKSPACE_GITFORMAT_H
 
