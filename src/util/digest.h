@@ -3,7 +3,7 @@
  * SHA-256 chains and Merkle-hashes every audit record, names the policy
  * (its normalized YAML) and the user's key; SHA-1 only names blobs the way
  * git does in a patch. Both come from nettle, a kept library whose fat
- * build picks the CPU's SHA extensions (x86-64 SHA-NI, Arm SHA2) at run
+ * build picks the CPU's SHA extensions (x86-64 SHA-NI) at run
  * time: that is what keeps the trail above 200 000 records/s, with no
  * hand-written compression function of our own to get wrong.
  *
