@@ -22,7 +22,7 @@
 #include "audit/keys.h"
 #include "audit/merkle.h"
 #include "audit/session_key.h"
-#include "audit/sha256.h"
+#include "util/digest.h"
 #include "audit/text.h"
 #include "audit/verify.h"
 #include "fuzz.h"
@@ -141,8 +141,8 @@ static void chain_add(struct chain *c, const char *line, size_t length)
                 audit_buffer_add(&c->out, text, length);
                 line = c->out.data + c->out.length - length;
         }
-        unsigned char hash[AUDIT_SHA256_BYTES], leaf[MERKLE_HASH_BYTES];
-        audit_sha256(line, length, hash);
+        unsigned char hash[DIGEST_SHA256_BYTES], leaf[MERKLE_HASH_BYTES];
+        digest_sha256(line, length, hash);
         audit_hex(hash, sizeof(hash), c->prev);
         merkle_leaf_hash(line, length, leaf);
         merkle_frontier_append(&c->frontier, leaf);
