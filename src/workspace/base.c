@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit/sha256.h"
+#include "util/digest.h"
 #include "util/cleanup.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/path.h"
 #include "workspace/fsops.h"
 #include "workspace/protect.h"
@@ -333,8 +333,8 @@ static int base_hash_file(int dir, const char *path, bool ours,
         cleanup_fd int fd = ws_open_read(dir, path, ours);
         if (fd < 0)
                 return fd;
-        struct audit_sha256 ctx;
-        audit_sha256_init(&ctx);
+        struct digest_sha256 ctx;
+        digest_sha256_init(&ctx);
         static char buf[65536];
         long long total = 0;
         for (;;) {
@@ -345,10 +345,10 @@ static int base_hash_file(int dir, const char *path, bool ours,
                         return -errno;
                 if (n == 0)
                         break;
-                audit_sha256_update(&ctx, buf, (size_t)n);
+                digest_sha256_update(&ctx, buf, (size_t)n);
                 total += n;
         }
-        audit_sha256_final(&ctx, out);
+        digest_sha256_final(&ctx, out);
         *size = total;
         return 0;
 }
@@ -373,7 +373,7 @@ int workspace_base_read_agent(int upper, const struct workspace_change *change,
                         return r;
                 entry->flags |= BASE_HASHED;
         } else if (S_ISLNK(n->mode) && n->target) {
-                audit_sha256(n->target, strlen(n->target), entry->agent_hash);
+                digest_sha256(n->target, strlen(n->target), entry->agent_hash);
                 entry->flags |= BASE_HASHED;
         }
         return 0;
@@ -610,8 +610,8 @@ static int base_read_hash(int fd, int out, unsigned char hash[WORKSPACE_HASH_BYT
 {
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return -errno;
-        struct audit_sha256 ctx;
-        audit_sha256_init(&ctx);
+        struct digest_sha256 ctx;
+        digest_sha256_init(&ctx);
         static char buf[65536];
         *total = 0;
         *written = out >= 0;
@@ -623,12 +623,12 @@ static int base_read_hash(int fd, int out, unsigned char hash[WORKSPACE_HASH_BYT
                         return -errno;
                 if (n == 0)
                         break;
-                audit_sha256_update(&ctx, buf, (size_t)n);
+                digest_sha256_update(&ctx, buf, (size_t)n);
                 *total += n;
                 if (*written && write(out, buf, (size_t)n) != n)
                         *written = false;
         }
-        audit_sha256_final(&ctx, hash);
+        digest_sha256_final(&ctx, hash);
         return 0;
 }
 
