@@ -295,13 +295,13 @@ int cli_apply(int argc, char **argv)
         if (!opts.dry_run)
                 workspace_record_emit(
                     &record, "workspace.apply",
-                    json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b}", "id",
-                              session.id, "lower", json_text_z(session.lower), "applied",
-                              (json_int_t)res.applied, "protected_skipped",
-                              (json_int_t)res.protected_skipped, "conflicts",
-                              (json_int_t)res.conflicts, "failed", (json_int_t)res.failed,
-                              "blocked", blocked, "forced", opts.force, "include_protected",
-                              opts.include_protected, "closed", closed));
+                    json_pack(
+                        "{s:s, s:o, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:I}", "id", session.id,
+                        "lower", json_text_z(session.lower), "applied", (json_int_t)res.applied,
+                        "protected_skipped", (json_int_t)res.protected_skipped, "conflicts",
+                        (json_int_t)res.conflicts, "failed", (json_int_t)res.failed, "blocked",
+                        blocked, "forced", opts.force, "include_protected", opts.include_protected,
+                        "closed", closed, "commits_not_landed", (json_int_t)unlanded));
 out:
         fflush(stdout);
         if (workspace_record_close(&record, &err) < 0) {

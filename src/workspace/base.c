@@ -524,6 +524,12 @@ int workspace_base_classify(const struct workspace_session *session,
         struct stat git_st;
         bool host_repo =
             fstatat(root, ".git", &git_st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(git_st.st_mode);
+        /* ... and the copy still has one: a .git the agent removed or
+         * replaced by a file is a protected change listed whole */
+        struct stat copy_st;
+        if (host_repo && fstatat(upper, ".git", &copy_st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            !S_ISDIR(copy_st.st_mode))
+                host_repo = false;
         long long started_ns = workspace_session_started_ns(session);
         size_t kept = 0;
         for (size_t i = 0; i < changes->count; i++) {
