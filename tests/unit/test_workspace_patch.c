@@ -180,7 +180,7 @@ static void test_patch_text(void **state)
         struct reins_error err = {0};
         assert_int_equal(workspace_scan(upper, lower, &c, &err), 0);
         int lfd = open(lower, O_PATH | O_DIRECTORY), ufd = open(upper, O_PATH | O_DIRECTORY);
-        struct workspace_roots roots = {{-1, lfd, ufd, -1}};
+        struct workspace_roots roots = {{-1, lfd, ufd, -1}, -1};
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
