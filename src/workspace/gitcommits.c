@@ -839,13 +839,17 @@ int workspace_git_commits(const struct workspace_session *session,
                 size_t n = s.tips.hashes.count;
                 char max[32];
                 snprintf(max, sizeof(max), "--max-count=%u", WORKSPACE_GIT_MAX_COMMITS + 1);
-                char **args = calloc(n + 8, sizeof(*args));
+                char **args = calloc(n + 12, sizeof(*args));
                 cleanup_free char *objects = path_join(repo.dir, "objects");
                 if (!args || !objects) {
                         r = reins_error_set(err, ENOMEM, "out of memory");
                 } else {
                         size_t k = 0;
                         args[k++] = "log";
+                        /* a ref the agent pointed at nothing (or at an object
+                         * only some other repository holds) is passed over,
+                         * not an error that hides every other commit */
+                        args[k++] = "--ignore-missing";
                         args[k++] = "-z";
                         args[k++] = "--format=%H%x00%an <%ae>%x00%s";
                         args[k++] = max;

@@ -262,3 +262,28 @@ def test_root_lands_commits_in_another_users_repository_as_that_user(caller):
                                "git", "-C", str(ws), "log", "--format=%s", "-1", f"reins/{sid}"],
                               capture_output=True, text=True, timeout=TIMEOUT)
     assert as_owner.stdout == "second\n", as_owner.stderr
+
+
+def test_commits_never_come_from_a_repository_the_agent_points_at(caller):
+    """The copy's objects/info/alternates is never honoured: a ref the agent
+    points at another repository's commit lists nothing from it, lands
+    nothing from it, and hides none of the session's own commits."""
+    secret = caller.workspace()
+    caller.write(secret / "s.txt", "secret\n")
+    host_git(caller, secret, "init", "-q", "-b", "main")
+    host_git(caller, secret, "add", "-A")
+    host_git(caller, secret, "commit", "-qm", "the secret subject")
+    secret_head = host_git(caller, secret, "rev-parse", "HEAD").stdout.strip()
+    ws = make_repo(caller)
+    script = AGENT_COMMITS.replace("{id}", " ".join(GIT_ID)) + (
+        f"mkdir -p .git/objects/info && echo {secret}/.git/objects > .git/objects/info/alternates\n"
+        f"echo {secret_head} > .git/refs/heads/leak\n")
+    sid = overlay_run(caller, ws, script)
+    doc = diff_doc(caller, sid)
+    subjects = [c["subject"] for c in doc["git"]["commits"]]
+    assert subjects == ["second", HOSTILE_SUBJECT], doc["git"]
+    assert "error" not in doc["git"]
+    r = reins(caller, "apply", sid, "--git")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert host_git(caller, ws, "cat-file", "-e", secret_head, check=False).returncode != 0
+    assert host_git(caller, ws, "fsck", "--no-dangling").returncode == 0
