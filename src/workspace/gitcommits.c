@@ -258,6 +258,12 @@ static int gc_copy_file(struct gc_repo *repo, int from, const char *name, int to
                 return -EFBIG;
         }
         repo->copied += cost;
+        /* a hard link where it can be (the temporary repository sits next
+         * to the copy, and git never writes to an object file): a repacked
+         * repository is not copied at every diff. Not when git runs as
+         * another user: the link would hand them the copy's file. */
+        if (!repo->drop && linkat(from, name, to, name, 0) == 0)
+                return 0;
         cleanup_fd int out =
             openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
         if (out < 0)
