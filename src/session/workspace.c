@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "session/events.h"
@@ -27,6 +28,21 @@ static json_t *session_workspace_meta(const struct reins_plan *plan,
                          "workspace_size", (json_int_t)plan->limits.workspace_size_bytes);
 }
 
+static void session_workspace_rebase(struct workspace_session *session)
+{
+        struct reins_error err = {0};
+        bool complete = false;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        long long now_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+        if (workspace_base_capture(session, true, &complete, &err) < 0)
+                notice("workspace session %s: recording the base of its changes: %s", session->id,
+                       err.message);
+        else if (complete && workspace_session_set(session, "resumed_ns",
+                                                   json_integer((json_int_t)now_ns), &err) < 0)
+                notice("workspace session %s: %s", session->id, err.message);
+}
+
 int session_workspace_start(struct reins_plan *plan, const struct reins_policy *policy,
                             const char *id, const char *resume, struct workspace_session *session,
                             struct event_bus *events, struct reins_error *err)
@@ -43,6 +59,10 @@ int session_workspace_start(struct reins_plan *plan, const struct reins_policy *
                  * not, this run never reads it */
                 if (r == 0)
                         r = workspace_store_sweep(session, err);
+                /* what the copy changed so far keeps its base; the rest is
+                 * based on what the host has now (workspace/base.h) */
+                if (r == 0)
+                        session_workspace_rebase(session);
         } else {
                 json_t *meta = session_workspace_meta(plan, policy);
                 r = workspace_session_create(id, plan->workspace, meta, session, err);
@@ -77,7 +97,8 @@ void session_workspace_finish(struct workspace_session *session, int status, boo
         struct reins_error err = {0};
         /* the host files the changes were made against, kept for a
          * three-way review (workspace/base.h) */
-        if (workspace_base_capture(session, &err) < 0)
+        bool complete = false;
+        if (workspace_base_capture(session, false, &complete, &err) < 0)
                 notice("workspace session %s: recording the base of its changes: %s", session->id,
                        err.message);
         if (workspace_session_mark(session, "finished", status, &err) < 0)

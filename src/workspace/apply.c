@@ -458,7 +458,7 @@ static int apply_parents_before(const struct workspace_session *session,
                 for (size_t i = 0; i < kept; i++)
                         list[i].changed_before = true;
         } else {
-                long long started_ns = workspace_session_started_ns(session);
+                long long started_ns = workspace_session_base_ns(session);
                 for (size_t i = 0; i < kept; i++) {
                         struct stat st;
                         int r = list[i].path[0] ? ws_lstat_beneath(ctx->root, list[i].path, &st)

@@ -530,7 +530,7 @@ int workspace_base_classify(const struct workspace_session *session,
         if (host_repo && fstatat(upper, ".git", &copy_st, AT_SYMLINK_NOFOLLOW) == 0 &&
             !S_ISDIR(copy_st.st_mode))
                 host_repo = false;
-        long long started_ns = workspace_session_started_ns(session);
+        long long started_ns = workspace_session_base_ns(session);
         size_t kept = 0;
         for (size_t i = 0; i < changes->count; i++) {
                 struct workspace_change *ch = &changes->items[i];
@@ -696,10 +696,39 @@ int workspace_base_keep(const struct workspace_session *session, struct workspac
         return 0;
 }
 
-int workspace_base_capture(const struct workspace_session *session, struct reins_error *err)
+/* At a resume: an entry the host had changed since the base time (or any
+ * entry not recorded yet) gets an identity record, so moving the base time
+ * to this run's start never hides what happened before it. */
+static int base_record_identity(struct workspace_base *base, int root, const char *path,
+                                long long base_ns, size_t *added, bool *full)
 {
-        long long started_ns = workspace_session_started_ns(session);
-        if (started_ns <= 0)
+        if (workspace_base_find(base, path))
+                return 0;
+        struct workspace_base_entry e = {.path = (char *)path};
+        if (base->bytes + base_line_length(&e) > WORKSPACE_BASE_MAX_BYTES) {
+                *full = true;
+                return 0;
+        }
+        struct stat st;
+        int r = base_lstat(root, path, &st);
+        if (r == -ENOENT)
+                return 0; /* gone on the host: the rules without a time find it */
+        if (r < 0)
+                return r;
+        if (workspace_base_read_host(root, path, &e) < 0)
+                return 0;
+        if (base_ctime_ns(&st) >= base_ns)
+                e.flags |= BASE_HOST_CHANGED; /* changed before this run: stays so */
+        (*added)++;
+        return workspace_base_put(base, &e);
+}
+
+int workspace_base_capture(const struct workspace_session *session, bool resuming, bool *complete,
+                           struct reins_error *err)
+{
+        *complete = false;
+        long long base_ns = workspace_session_base_ns(session);
+        if (base_ns <= 0)
                 return 0;
         struct workspace_changes changes = {0};
         int r = workspace_scan_copied(session->upper, session->lower, &changes, err);
@@ -714,35 +743,59 @@ int workspace_base_capture(const struct workspace_session *session, struct reins
         if (root < 0)
                 r = reins_error_errno(err, errno, "workspace %s", session->lower);
         size_t added = 0;
-        for (size_t i = 0; r == 0 && i < changes.count; i++) {
+        bool full = changes.truncated;
+        for (size_t i = 0; r == 0 && !full && i < changes.count; i++) {
                 const struct workspace_change *ch = &changes.items[i];
-                if (ch->kind == WORKSPACE_REPLACED || ch->old.from != WORKSPACE_FROM_LOWER ||
-                    !S_ISREG(ch->old.mode) || workspace_base_find(&base, ch->path))
+                if (ch->kind == WORKSPACE_REPLACED || workspace_base_find(&base, ch->path))
+                        continue;
+                if (resuming && ch->origin) {
+                        /* a file copied up and renamed: its directory's state
+                         * says whether the host deleted the original */
+                        const char *slash = strrchr(ch->path, '/');
+                        cleanup_free char *parent =
+                            slash ? strndup(ch->path, (size_t)(slash - ch->path)) : strdup("");
+                        if (!parent ||
+                            base_record_identity(&base, root, parent, base_ns, &added, &full) < 0)
+                                r = reins_error_set(err, ENOMEM, "out of memory");
+                }
+                if (ch->old.from != WORKSPACE_FROM_LOWER)
                         continue;
                 struct stat st;
                 /* the host's file is the base only while unchanged since the start */
-                if (ws_lstat_beneath(root, ch->path, &st) < 0 || !S_ISREG(st.st_mode) ||
-                    base_ctime_ns(&st) >= started_ns)
+                bool known = ws_lstat_beneath(root, ch->path, &st) == 0 && S_ISREG(st.st_mode) &&
+                             base_ctime_ns(&st) < base_ns;
+                if (!known) {
+                        if (resuming &&
+                            base_record_identity(&base, root, ch->path, base_ns, &added, &full) < 0)
+                                r = reins_error_set(err, ENOMEM, "out of memory");
                         continue;
+                }
                 struct workspace_base_entry e = {.path = ch->path};
                 /* the record's cap bounds what is held here too */
-                if (base.bytes + base_line_length(&e) > WORKSPACE_BASE_MAX_BYTES)
+                if (base.bytes + base_line_length(&e) > WORKSPACE_BASE_MAX_BYTES) {
+                        full = true;
                         break;
+                }
                 e.flags = BASE_AGENT_KNOWN | BASE_AGENT_PRESENT;
                 e.agent_mode = st.st_mode;
-                if (workspace_base_read_host(root, ch->path, &e) < 0 ||
-                    workspace_base_keep(session, &base, root, ch->path, false, &e) < 0)
-                        continue;
+                bool read = workspace_base_read_host(root, ch->path, &e) == 0 &&
+                            workspace_base_keep(session, &base, root, ch->path, false, &e) == 0;
                 /* read while unchanged: the identity must not have moved meanwhile */
                 struct stat again;
-                if (ws_lstat_beneath(root, ch->path, &again) < 0 || !base_host_same(&e, &again))
+                if (!read || ws_lstat_beneath(root, ch->path, &again) < 0 ||
+                    !base_host_same(&e, &again)) {
+                        if (resuming &&
+                            base_record_identity(&base, root, ch->path, base_ns, &added, &full) < 0)
+                                r = reins_error_set(err, ENOMEM, "out of memory");
                         continue;
+                }
                 if (workspace_base_put(&base, &e) < 0)
                         r = reins_error_set(err, ENOMEM, "out of memory");
                 added++;
         }
         if (r == 0 && added > 0)
                 r = workspace_base_save(session, &base, err);
+        *complete = r == 0 && !full;
         workspace_base_free(&base);
         workspace_changes_free(&changes);
         return r;

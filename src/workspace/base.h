@@ -3,8 +3,10 @@
  * now, agent) rather than "host now against the copy".
  *
  * Without a record, a path's base is the host entry as it was when the
- * session started (meta "created_ns"): a host entry whose ctime is before
- * that moment is still the base; one changed later was changed on the host.
+ * session's latest run started (meta "created_ns", or "resumed_ns" after a
+ * --resume, which first records every entry the copy had changed): a host
+ * entry whose ctime is before that moment is still the base; one changed
+ * later was changed on the host.
  * `reins apply` moves the base of every path it writes to what it wrote, and
  * records it in the session's state directory (ID/base, one line a path):
  *   - the agent's side as applied (present, mode, SHA-256 of the content or
@@ -118,9 +120,16 @@ bool workspace_base_host_changed(const struct workspace_base *base, long long st
 int workspace_base_keep(const struct workspace_session *session, struct workspace_base *base,
                         int dir, const char *path, bool ours, struct workspace_base_entry *entry);
 
-/* When a session ends: record the base of each change that has none yet
- * (the host's file, unchanged since the session started), content kept. */
-int workspace_base_capture(const struct workspace_session *session, struct reins_error *err);
+/* When a session ends (and before a resumed run starts): record the base of
+ * each change that has none yet (the host's file, unchanged since the base
+ * time, content kept). `resuming`: every other entry the copy changed gets
+ * an identity record too (marked changed when the host changed it since the
+ * base time), and so do the directories of files copied up and renamed: the
+ * base time can then move to the new run's start (meta "resumed_ns"), which
+ * is what the host had when the agent saw it. *complete is false when a cap
+ * left entries unrecorded (the base time must then stay). */
+int workspace_base_capture(const struct workspace_session *session, bool resuming, bool *complete,
+                           struct reins_error *err);
 
 /* Three-way classification of a session's changes (after workspace_scan and
  * the protect marks): drops the changes whose agent side is still what was

@@ -360,6 +360,14 @@ long long workspace_session_started_ns(const struct workspace_session *session)
         return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
 }
 
+long long workspace_session_base_ns(const struct workspace_session *session)
+{
+        long long created = workspace_session_started_ns(session);
+        json_t *v = json_object_get(session->meta, "resumed_ns");
+        long long resumed = json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+        return resumed > created ? resumed : created;
+}
+
 bool workspace_session_is_live(const struct workspace_session *session)
 {
         const char *state = json_string_value(json_object_get(session->meta, "state"));

@@ -64,6 +64,11 @@ int workspace_session_set(struct workspace_session *session, const char *key, js
  * coarse timestamps). */
 long long workspace_session_started_ns(const struct workspace_session *session);
 
+/* The base time of paths without a base record (workspace/base.h): the
+ * latest run's start ("resumed_ns" once a --resume recorded every earlier
+ * change), else the session's start. */
+long long workspace_session_base_ns(const struct workspace_session *session);
+
 /* Like workspace_session_open, but a missing or damaged meta.json is no
  * error (meta empty, lower ""): for `reins discard` only. */
 int workspace_session_open_damaged(const char *id, struct workspace_session *out,

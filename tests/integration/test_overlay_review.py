@@ -287,3 +287,30 @@ def test_commits_never_come_from_a_repository_the_agent_points_at(caller):
     assert r.returncode == 0, r.stdout + r.stderr
     assert host_git(caller, ws, "cat-file", "-e", secret_head, check=False).returncode != 0
     assert host_git(caller, ws, "fsck", "--no-dangling").returncode == 0
+
+
+def test_resume_bases_new_changes_on_what_the_host_has_then(caller):
+    """Between two runs of a session the user edits files. A file the agent
+    first touches in the resumed run was seen by it as the user left it: no
+    conflict. What the first run changed keeps its base, so a host edit to
+    it, or a file the host added below a directory the agent removed, is
+    still a conflict."""
+    ws = caller.workspace()
+    caller.write(ws / "f.txt", "f\n")
+    caller.write(ws / "g.txt", "g\n")
+    caller.write(ws / "d" / "old.txt", "old\n")
+    sid = overlay_run(caller, ws, "echo agent >> f.txt; rm -rf d")
+    caller.write(ws / "f.txt", "f\nthe user's line\n")
+    caller.write(ws / "g.txt", "g\nthe user's line\n")
+    caller.write(ws / "d" / "new.txt", "the user's file\n")
+    resume(caller, ws, sid, "echo agent >> g.txt")
+    dry = reins(caller, "apply", sid, "g.txt", "--dry-run")
+    assert dry.returncode == 0 and "CONFLICT" not in dry.stdout, dry.stdout + dry.stderr
+    changes = by_path(diff_doc(caller, sid))
+    assert changes["g.txt"]["conflict"] is False, changes["g.txt"]
+    assert changes["g.txt"]["insertions"] == 1 and changes["g.txt"]["deletions"] == 0
+    assert changes["f.txt"]["conflict"] is True
+    assert changes["d/new.txt"]["conflict"] is True
+    r = reins(caller, "apply", sid, "g.txt")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (ws / "g.txt").read_text() == "g\nthe user's line\nagent\n"
