@@ -723,6 +723,181 @@ static int base_record_identity(struct workspace_base *base, int root, const cha
         return workspace_base_put(base, &e);
 }
 
+/* ---- the end of a run: a walk over what the copy shadows ------------------ */
+
+/* Entries looked at by one walk: past it the walk stops (the bases not
+ * recorded fall back to the start-time rule, which only errs on the side of
+ * a conflict). */
+#define BASE_WALK_MAX_ENTRIES 1000000u
+
+struct base_walk {
+        const struct workspace_session *session;
+        struct workspace_base *base;
+        struct workspace_base_entry *fresh; /* new entries, in walk order */
+        size_t fresh_count;
+        size_t fresh_capacity;
+        size_t fresh_bytes;
+        long long base_ns;
+        size_t visited;
+        bool full;
+};
+
+static int base_walk_add(struct base_walk *w, const struct workspace_base_entry *e)
+{
+        size_t cost = base_line_length(e);
+        if (w->base->bytes + w->fresh_bytes + cost > WORKSPACE_BASE_MAX_BYTES) {
+                w->full = true;
+                return 0;
+        }
+        if (w->fresh_count == w->fresh_capacity) {
+                size_t cap = w->fresh_capacity ? w->fresh_capacity * 2 : 64;
+                struct workspace_base_entry *items = realloc(w->fresh, cap * sizeof(*items));
+                if (!items)
+                        return -ENOMEM;
+                w->fresh = items;
+                w->fresh_capacity = cap;
+        }
+        struct workspace_base_entry *slot = &w->fresh[w->fresh_count];
+        *slot = *e;
+        if (!(slot->path = strdup(e->path)))
+                return -ENOMEM;
+        w->fresh_count++;
+        w->fresh_bytes += cost;
+        return 0;
+}
+
+/* One regular file of the copy with a regular host twin (`name` in the
+ * host directory `lower`): its base, when the host has not changed it since
+ * the base time, content kept. */
+static int base_walk_file(struct base_walk *w, int lower, const char *name, const char *path,
+                          const struct stat *lst)
+{
+        if (base_ctime_ns(lst) >= w->base_ns || workspace_base_find(w->base, path))
+                return 0;
+        struct workspace_base_entry e = {.path = (char *)path};
+        e.flags = BASE_AGENT_KNOWN | BASE_AGENT_PRESENT | BASE_HOST_PRESENT;
+        e.agent_mode = lst->st_mode;
+        e.host_mode = lst->st_mode;
+        e.host_size = (long long)lst->st_size;
+        e.host_dev = (unsigned long long)lst->st_dev;
+        e.host_ino = (unsigned long long)lst->st_ino;
+        e.host_ctime_ns = base_ctime_ns(lst);
+        if (workspace_base_keep(w->session, w->base, lower, name, false, &e) < 0)
+                return 0;
+        /* read while unchanged: the identity must not have moved meanwhile */
+        struct stat again;
+        if (fstatat(lower, name, &again, AT_SYMLINK_NOFOLLOW) < 0 || !base_host_same(&e, &again))
+                return 0;
+        return base_walk_add(w, &e);
+}
+
+static int base_walk_dir(struct base_walk *w, int upper, int lower, const char *rel, unsigned depth)
+{
+        int dup_fd = dup(upper);
+        DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+        if (!d) {
+                if (dup_fd >= 0)
+                        close(dup_fd);
+                return 0; /* unreadable: nothing recorded below */
+        }
+        int r = 0;
+        struct dirent *entry;
+        while (r == 0 && !w->full && (entry = readdir(d)) != NULL) {
+                const char *name = entry->d_name;
+                if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                        continue;
+                if (++w->visited > BASE_WALK_MAX_ENTRIES) {
+                        w->full = true;
+                        break;
+                }
+                struct stat ust, lst;
+                /* what the agent created holds nothing of the host's: a new
+                 * directory is not entered, however large */
+                if (fstatat(upper, name, &ust, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !(S_ISREG(ust.st_mode) || S_ISDIR(ust.st_mode)) ||
+                    fstatat(lower, name, &lst, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    (ust.st_mode & S_IFMT) != (lst.st_mode & S_IFMT))
+                        continue;
+                if (strlen(rel) + 1 + strlen(name) > WORKSPACE_SCAN_MAX_PATH) {
+                        w->full = true;
+                        continue;
+                }
+                cleanup_free char *path = rel[0] ? NULL : strdup(name);
+                if (rel[0] && asprintf(&path, "%s/%s", rel, name) < 0)
+                        path = NULL;
+                if (!path) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (S_ISREG(ust.st_mode)) {
+                        /* an empty file may be a whiteout (xattr form) */
+                        if (ust.st_size == 0 &&
+                            (ws_overlay_xattrs(upper, name) & WS_XATTR_WHITEOUT))
+                                continue;
+                        r = base_walk_file(w, lower, name, path, &lst);
+                        continue;
+                }
+                if (depth >= WORKSPACE_SCAN_MAX_DEPTH) {
+                        w->full = true;
+                        continue;
+                }
+                cleanup_fd int usub =
+                    openat(upper, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                cleanup_fd int lsub =
+                    openat(lower, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (usub >= 0 && lsub >= 0)
+                        r = base_walk_dir(w, usub, lsub, path, depth + 1);
+        }
+        closedir(d);
+        return r;
+}
+
+/* The end of a run: record the base of each host file the copy shadows
+ * (regular files copied up), unchanged since the base time. */
+static int base_capture_end(const struct workspace_session *session, long long base_ns,
+                            bool *complete, struct reins_error *err)
+{
+        struct workspace_base base = {0};
+        int r = workspace_base_load(session, &base, err);
+        if (r < 0)
+                return r;
+        cleanup_fd int upper =
+            open(session->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_fd int lower = open(session->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (upper < 0 || lower < 0) {
+                r = reins_error_errno(err, errno, "session %s", session->id);
+                workspace_base_free(&base);
+                return r;
+        }
+        struct base_walk w = {.session = session, .base = &base, .base_ns = base_ns};
+        r = base_walk_dir(&w, upper, lower, "", 0);
+        if (r < 0)
+                r = reins_error_errno(err, -r, "session %s: recording bases", session->id);
+        /* the new entries join the record, sorted once */
+        if (r == 0 && w.fresh_count > 0) {
+                struct workspace_base_entry *items =
+                    realloc(base.items, (base.count + w.fresh_count) * sizeof(*base.items));
+                if (!items) {
+                        r = reins_error_set(err, ENOMEM, "out of memory");
+                } else {
+                        base.items = items;
+                        memcpy(base.items + base.count, w.fresh, w.fresh_count * sizeof(*w.fresh));
+                        base.count += w.fresh_count;
+                        base.capacity = base.count;
+                        base.bytes += w.fresh_bytes;
+                        w.fresh_count = 0; /* the paths belong to base now */
+                        qsort(base.items, base.count, sizeof(*base.items), base_compare);
+                        r = workspace_base_save(session, &base, err);
+                }
+        }
+        for (size_t i = 0; i < w.fresh_count; i++)
+                free(w.fresh[i].path);
+        free(w.fresh);
+        *complete = r == 0 && !w.full;
+        workspace_base_free(&base);
+        return r;
+}
+
 int workspace_base_capture(const struct workspace_session *session, bool resuming, bool *complete,
                            struct reins_error *err)
 {
@@ -730,6 +905,8 @@ int workspace_base_capture(const struct workspace_session *session, bool resumin
         long long base_ns = workspace_session_base_ns(session);
         if (base_ns <= 0)
                 return 0;
+        if (!resuming)
+                return base_capture_end(session, base_ns, complete, err);
         struct workspace_changes changes = {0};
         int r = workspace_scan_copied(session->upper, session->lower, &changes, err);
         if (r < 0)
