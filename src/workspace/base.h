@@ -120,9 +120,12 @@ bool workspace_base_host_changed(const struct workspace_base *base, long long st
 int workspace_base_keep(const struct workspace_session *session, struct workspace_base *base,
                         int dir, const char *path, bool ours, struct workspace_base_entry *entry);
 
-/* When a session ends (and before a resumed run starts): record the base of
- * each change that has none yet (the host's file, unchanged since the base
- * time, content kept). `resuming`: every other entry the copy changed gets
+/* When a run ends: record the base of each host file the copy shadows (a
+ * regular file copied up, changed or not) that has none yet and that the
+ * host has not changed since the base time, content kept. A walk through
+ * fds that holds no listing and never enters a directory the agent created
+ * (no host file is below it). Before a resumed run (`resuming`), from the
+ * session's change list (the cost of a `reins diff`): every other entry the copy changed gets
  * an identity record too (marked changed when the host changed it since the
  * base time), and so do the directories of files copied up and renamed: the
  * base time can then move to the new run's start (meta "resumed_ns"), which
