@@ -410,14 +410,13 @@ static int run_prepare_caches(const struct reins_plan *plan, struct reins_error 
 static int run_plant_canaries(struct run_args *args, const struct reins_policy *policy,
                               struct reins_error *err)
 {
-        bool engine_off = strcmp(policy->risk.engine, "off") == 0;
-        if (engine_off &&
-            (strcmp(policy->canaries, "true") == 0 || policy->filesystem.secrets.count > 0))
+        bool engine_off = policy->risk.engine == POLICY_RISK_ENGINE_OFF;
+        if (engine_off && (policy->canaries || policy->filesystem.secrets.count > 0))
                 return reins_error_set(err, EINVAL,
                                        "%s: canaries and filesystem.secrets are watched by the "
                                        "risk engine, which risk.engine: off turns off",
                                        policy->source);
-        if (strcmp(policy->canaries, "true") != 0)
+        if (!policy->canaries)
                 return 0;
         if (!args->trail_dir)
                 return reins_error_set(err, ENOENT,
@@ -848,7 +847,7 @@ int cli_run(int argc, char **argv)
             .events = &args.events,
         };
         if (run_govern_start(&args.govern, &govern, &err) < 0 ||
-            (strcmp(policy->risk.engine, "off") != 0 &&
+            (policy->risk.engine == POLICY_RISK_ENGINE_ON &&
              (run_risk_start(&args.risk, policy, plan, &args.events, &args.govern, &args.trail,
                              args.quiet, &err) < 0 ||
               run_risk_watch_canaries(&args.risk, &args.canaries, &err) < 0))) {

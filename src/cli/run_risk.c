@@ -15,7 +15,6 @@
 #include "govern/egress_scan.h"
 #include "govern/token_revoke.h"
 #include "workspace/snapshot.h"
-#include "policy/parse_units.h"
 #include "sandbox/freeze.h"
 #include "sandbox/remount.h"
 #include "util/notice.h"
@@ -57,49 +56,61 @@ static void on_tier(void *ctx, int old_tier, int new_tier, const char *reason)
                                   new_tier, "reason", reason ? reason : ""));
 }
 
-/* "id=value" in a policy map, or NULL. */
-static const char *map_value(const struct reins_strv *map, const char *id)
+static enum risk_severity severity_of(enum policy_rule_severity severity)
 {
-        size_t len = strlen(id);
-        for (size_t i = map->count; i-- > 0;) /* the last one written wins */
-                if (strncmp(map->items[i], id, len) == 0 && map->items[i][len] == '=')
-                        return map->items[i] + len + 1;
-        return NULL;
-}
-
-static enum risk_severity severity_of(const char *text)
-{
-        if (!text)
-                return RISK_SEVERITY_KEEP;
-        if (strcmp(text, "low") == 0)
+        switch (severity) {
+        case POLICY_SEVERITY_LOW:
                 return RISK_LOW;
-        if (strcmp(text, "medium") == 0)
+        case POLICY_SEVERITY_MEDIUM:
                 return RISK_MEDIUM;
-        if (strcmp(text, "high") == 0)
+        case POLICY_SEVERITY_HIGH:
                 return RISK_HIGH;
-        return RISK_CRITICAL;
+        case POLICY_SEVERITY_CRITICAL:
+                return RISK_CRITICAL;
+        }
+        return RISK_CRITICAL; /* not reached: the loader knows only these */
 }
 
-/* The policy's `rules:` as one override per rule (validated by the loader). */
+static enum risk_action action_of(enum policy_rule_action action)
+{
+        switch (action) {
+        case POLICY_ACTION_LOG:
+                return RISK_ACTION_LOG;
+        case POLICY_ACTION_SCORE:
+                return RISK_ACTION_SCORE;
+        case POLICY_ACTION_T1:
+                return RISK_ACTION_T1;
+        case POLICY_ACTION_T2:
+                return RISK_ACTION_T2;
+        case POLICY_ACTION_T3:
+                return RISK_ACTION_T3;
+        case POLICY_ACTION_KILL:
+                return RISK_ACTION_KILL;
+        }
+        return RISK_ACTION_KILL; /* not reached: the loader knows only these */
+}
+
+/* The policy's `rules:` as one override per rule (parsed and checked by the
+ * loader: ids are built-in rules, numbers are in range). */
 static void overrides_from_policy(const struct reins_policy *p, struct risk_rule_override *out,
                                   size_t count, const struct risk_rule_info *rules)
 {
         for (size_t i = 0; i < count; i++) {
                 const char *id = rules[i].id;
-                const char *v;
+                const struct policy_rule_setting *s;
                 out[i] = (struct risk_rule_override){.id = id};
-                for (size_t d = 0; d < p->rules.disable.count; d++)
-                        if (strcmp(p->rules.disable.items[d], id) == 0)
-                                out[i].enabled = -1;
-                out[i].severity = severity_of(map_value(&p->rules.severity, id));
-                if ((v = map_value(&p->rules.weight, id)))
-                        out[i].weight = strtod(v, NULL);
-                if ((v = map_value(&p->rules.threshold, id)))
-                        out[i].threshold = strtoll(v, NULL, 10);
-                uint64_t ms = 0;
-                if ((v = map_value(&p->rules.window, id)) && parse_duration_ms(v, &ms) == 0)
-                        out[i].window_ms = (int64_t)ms;
-                out[i].action = risk_action_parse(map_value(&p->rules.action, id));
+                if (strv_contains(&p->rules.disable, id))
+                        out[i].enabled = -1;
+                if ((s = policy_rule_setting_find(&p->rules.severity, id)))
+                        out[i].severity = severity_of(s->severity);
+                if ((s = policy_rule_setting_find(&p->rules.weight, id)))
+                        out[i].weight = (double)s->number;
+                if ((s = policy_rule_setting_find(&p->rules.threshold, id)))
+                        out[i].threshold = (int64_t)s->number;
+                if ((s = policy_rule_setting_find(&p->rules.window, id)))
+                        out[i].window_ms = (int64_t)s->number;
+                if ((s = policy_rule_setting_find(&p->rules.action, id)))
+                        out[i].action = action_of(s->action);
         }
 }
 
