@@ -19,8 +19,6 @@
 #include "sandbox/remount.h"
 #include "util/notice.h"
 
-#define RUN_RISK_QUEUE_MAX 256 /* reports kept between two ticks */
-
 /* The engine's clock: event times are wall-clock, so its "now" is too. */
 static int64_t now_ms(void)
 {
@@ -29,31 +27,45 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void queue_report(struct run_risk *r, json_t *report)
+/* The next free report, or NULL when a flood of findings has filled the
+ * queue (the tier already says enough). */
+static struct run_risk_report *queue_slot(struct run_risk *r)
 {
-        if (!report)
-                return;
-        if (json_array_size(r->queue) >= RUN_RISK_QUEUE_MAX) {
-                json_decref(report); /* a flood of findings: the tier already says enough */
-                return;
-        }
-        json_array_append_new(r->queue, report);
+        if (r->queue->count >= RUN_RISK_QUEUE_MAX)
+                return NULL;
+        struct run_risk_report *report = &r->queue->items[r->queue->count];
+        *report = (struct run_risk_report){0};
+        return report;
+}
+
+static void report_clear(struct run_risk_report *report)
+{
+        json_decref(report->finding);
+        free(report->reason);
+        *report = (struct run_risk_report){0};
 }
 
 static void on_finding(void *ctx, const json_t *finding)
 {
         struct run_risk *r = ctx;
-        json_t *copy = json_deep_copy(finding);
-        if (copy)
-                json_object_del(copy, "type"); /* the bus stamps it */
-        queue_report(r, json_pack("{s:s, s:o}", "report", "finding", "body", copy));
+        struct run_risk_report *report = queue_slot(r);
+        if (!report || !(report->finding = json_deep_copy(finding)))
+                return;
+        json_object_del(report->finding, "type"); /* the bus stamps it */
+        const char *action = json_string_value(json_object_get(finding, "action"));
+        report->kill = action && strcmp(action, "kill") == 0;
+        r->queue->count++;
 }
 
 static void on_tier(void *ctx, int old_tier, int new_tier, const char *reason)
 {
         struct run_risk *r = ctx;
-        queue_report(r, json_pack("{s:s, s:i, s:i, s:s}", "report", "tier", "from", old_tier, "to",
-                                  new_tier, "reason", reason ? reason : ""));
+        struct run_risk_report *report = queue_slot(r);
+        if (!report || !(report->reason = strdup(reason ? reason : "")))
+                return;
+        report->from = old_tier;
+        report->to = new_tier;
+        r->queue->count++;
 }
 
 static enum risk_severity severity_of(enum policy_rule_severity severity)
@@ -278,7 +290,7 @@ int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
         r->quiet = quiet;
         r->trail = trail;
         r->workspace_readonly = plan->workspace_readonly;
-        r->queue = json_array();
+        r->queue = calloc(1, sizeof(*r->queue));
         size_t count = 0;
         const struct risk_rule_info *rules = risk_rule_list(&count);
         struct risk_rule_override *overrides = calloc(count, sizeof(*overrides));
@@ -472,11 +484,10 @@ static const char *tier_consequence(const struct run_risk *r, int from, int to, 
         return buf;
 }
 
-static void report_tier(struct run_risk *r, const json_t *report)
+static void report_tier(struct run_risk *r, const struct run_risk_report *report)
 {
-        int from = (int)json_integer_value(json_object_get(report, "from"));
-        int to = (int)json_integer_value(json_object_get(report, "to"));
-        const char *reason = json_string_value(json_object_get(report, "reason"));
+        int from = report->from, to = report->to;
+        const char *reason = report->reason;
         event_emit(r->events, "risk.tier",
                    json_pack("{s:i, s:i, s:s, s:f}", "from", from, "to", to, "reason",
                              reason ? reason : "", "score",
@@ -519,26 +530,25 @@ void run_risk_tick(struct run_risk *r)
                 r->relaxed_ms = now;
                 risk_engine_relax(r->engine, now);
         }
-        if (json_array_size(r->queue) == 0)
+        if (r->queue->count == 0)
                 return;
-        /* take the queue first: emitting feeds the engine, which may queue more */
-        json_t *queue = r->queue;
-        r->queue = json_array();
-        size_t i;
-        json_t *report;
-        json_array_foreach(queue, i, report)
-        {
-                const char *kind = json_string_value(json_object_get(report, "report"));
-                const json_t *body = json_object_get(report, "body");
-                const char *action = json_string_value(json_object_get(body, "action"));
-                if (strcmp(kind, "finding") == 0) {
-                        event_emit(r->events, "risk.finding", json_incref((json_t *)body));
-                        if (action && strcmp(action, "kill") == 0)
-                                playbook_kill(r, body);
-                } else
+        /* take the queue first: emitting feeds the engine, which may queue
+         * more, and a playbook may tick again */
+        struct run_risk_report taken[RUN_RISK_QUEUE_MAX];
+        size_t count = r->queue->count;
+        memcpy(taken, r->queue->items, count * sizeof(taken[0]));
+        r->queue->count = 0;
+        for (size_t i = 0; i < count; i++) {
+                struct run_risk_report *report = &taken[i];
+                if (report->finding) {
+                        event_emit(r->events, "risk.finding", json_incref(report->finding));
+                        if (report->kill)
+                                playbook_kill(r, report->finding);
+                } else {
                         report_tier(r, report);
+                }
+                report_clear(report);
         }
-        json_decref(queue);
 }
 
 int run_risk_thaw(void *ctx, const json_t *by, struct reins_error *err)
@@ -610,6 +620,8 @@ void run_risk_finish(struct run_risk *r)
                 close(r->secrets_fd);
         r->secrets_fd = -1;
         strv_free(&r->secret_paths);
-        json_decref(r->queue);
+        for (size_t i = 0; r->queue && i < r->queue->count; i++)
+                report_clear(&r->queue->items[i]);
+        free(r->queue);
         r->queue = NULL;
 }
