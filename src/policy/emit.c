@@ -224,18 +224,13 @@ static void emit_rule_settings(FILE *out, const char *key,
                 } else if (setting->written) {
                         emit_string(out, setting->written);
                 } else {
-                        char *text = NULL;
-                        size_t length = 0;
-                        FILE *spelled = open_memstream(&text, &length);
-                        if (spelled) {
-                                if (duration)
-                                        emit_duration(spelled, setting->number);
-                                else
-                                        fprintf(spelled, "%" PRIu64, setting->number);
-                                if (fclose(spelled) == 0 && text)
-                                        emit_string(out, text);
-                        }
-                        free(text);
+                        /* digits first: emit_string would quote it the same way */
+                        fputc('"', out);
+                        if (duration)
+                                emit_duration(out, setting->number);
+                        else
+                                fprintf(out, "%" PRIu64, setting->number);
+                        fputc('"', out);
                 }
                 fputc('\n', out);
         }
