@@ -1,5 +1,5 @@
-/* The risk engine wired into `reins run` (run_risk.h). */
-#include "cli/run_risk.h"
+/* The risk engine wired into `reins run` (session_risk.h). */
+#include "session/risk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,26 +29,26 @@ static int64_t now_ms(void)
 
 /* The next free report, or NULL when a flood of findings has filled the
  * queue (the tier already says enough). */
-static struct run_risk_report *queue_slot(struct run_risk *r)
+static struct session_risk_report *queue_slot(struct session_risk *r)
 {
-        if (r->queue->count >= RUN_RISK_QUEUE_MAX)
+        if (r->queue->count >= SESSION_RISK_QUEUE_MAX)
                 return NULL;
-        struct run_risk_report *report = &r->queue->items[r->queue->count];
-        *report = (struct run_risk_report){0};
+        struct session_risk_report *report = &r->queue->items[r->queue->count];
+        *report = (struct session_risk_report){0};
         return report;
 }
 
-static void report_clear(struct run_risk_report *report)
+static void report_clear(struct session_risk_report *report)
 {
         json_decref(report->finding);
         free(report->reason);
-        *report = (struct run_risk_report){0};
+        *report = (struct session_risk_report){0};
 }
 
 static void on_finding(void *ctx, const json_t *finding)
 {
-        struct run_risk *r = ctx;
-        struct run_risk_report *report = queue_slot(r);
+        struct session_risk *r = ctx;
+        struct session_risk_report *report = queue_slot(r);
         if (!report || !(report->finding = json_deep_copy(finding)))
                 return;
         json_object_del(report->finding, "type"); /* the bus stamps it */
@@ -59,8 +59,8 @@ static void on_finding(void *ctx, const json_t *finding)
 
 static void on_tier(void *ctx, int old_tier, int new_tier, const char *reason)
 {
-        struct run_risk *r = ctx;
-        struct run_risk_report *report = queue_slot(r);
+        struct session_risk *r = ctx;
+        struct session_risk_report *report = queue_slot(r);
         if (!report || !(report->reason = strdup(reason ? reason : "")))
                 return;
         report->from = old_tier;
@@ -128,9 +128,9 @@ static void overrides_from_policy(const struct reins_policy *p, struct risk_rule
 
 /* The engine's sink: the trail (a later sink) will give this event the
  * seq it has not given yet, which is the evidence a finding names. */
-static void run_risk_sink(void *ctx, const json_t *event)
+static void session_risk_sink(void *ctx, const json_t *event)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         struct audit_trail *trail = r->trail ? *r->trail : NULL;
         risk_engine_observe(r->engine, event, trail ? (int64_t)audit_trail_records(trail) : -1);
 }
@@ -143,7 +143,7 @@ static void run_risk_sink(void *ctx, const json_t *event)
  * CANARY_MARK). A path that does not exist cannot be read: no watch. */
 #define CANARY_MARK '\x01'
 
-static void watch_path(struct run_risk *r, const char *path, const char *label)
+static void watch_path(struct session_risk *r, const char *path, const char *label)
 {
         int wd = inotify_add_watch(r->secrets_fd, path, IN_OPEN);
         if (wd <= 0)
@@ -154,7 +154,7 @@ static void watch_path(struct run_risk *r, const char *path, const char *label)
                 strv_push(&r->secret_paths, label);
 }
 
-static int watch_open(struct run_risk *r, struct reins_error *err)
+static int watch_open(struct session_risk *r, struct reins_error *err)
 {
         if (r->secrets_fd >= 0)
                 return 0;
@@ -162,8 +162,8 @@ static int watch_open(struct run_risk *r, struct reins_error *err)
         return r->secrets_fd < 0 ? reins_error_errno(err, errno, "watching filesystem.secrets") : 0;
 }
 
-int run_risk_watch_canaries(struct run_risk *r, const struct canary_set *canaries,
-                            struct reins_error *err)
+int session_risk_watch_canaries(struct session_risk *r, const struct canary_set *canaries,
+                                struct reins_error *err)
 {
         r->canaries = canaries;
         if (!r->engine || !canaries || !canaries->dir)
@@ -177,8 +177,8 @@ int run_risk_watch_canaries(struct run_risk *r, const struct canary_set *canarie
         return rc;
 }
 
-static int secrets_watch(struct run_risk *r, const struct reins_policy *policy, const char *home,
-                         struct reins_error *err)
+static int secrets_watch(struct session_risk *r, const struct reins_policy *policy,
+                         const char *home, struct reins_error *err)
 {
         r->secrets_fd = -1;
         if (policy->filesystem.secrets.count == 0)
@@ -205,7 +205,7 @@ static int secrets_watch(struct run_risk *r, const struct reins_policy *policy, 
 
 static void secrets_dispatch(void *ctx, int fd)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         _Alignas(struct inotify_event) char buf[4096];
         ssize_t n;
         while ((n = read(fd, buf, sizeof(buf))) > 0) {
@@ -240,7 +240,7 @@ static void secrets_dispatch(void *ctx, int fd)
 static void risk_scan(void *ctx, uint64_t connection, const char *host, const void *bytes,
                       size_t len)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         const char *kind = r->canaries && canary_seen(r->canaries, bytes, len)
                                ? "canary"
                                : egress_scan_key_material(bytes, len);
@@ -249,24 +249,24 @@ static void risk_scan(void *ctx, uint64_t connection, const char *host, const vo
         event_emit(r->events, "net.key_material",
                    json_pack("{s:s, s:s, s:I}", "host", host ? host : "", "kind", kind,
                              "connection", (json_int_t)connection));
-        run_risk_tick(r);
+        session_risk_tick(r);
 }
 
 /* A signal that ends the session, the timeout: a frozen pid 1 relays
  * nothing, so the sandbox is ended by the mechanism that froze it. */
-static void run_risk_kill_frozen(void *ctx)
+static void session_risk_kill_frozen(void *ctx)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         freeze_kill(&r->freezer, &r->freeze);
         r->frozen = false;
 }
 
-void run_risk_configure(struct run_risk *r, struct supervise_config *config)
+void session_risk_configure(struct session_risk *r, struct supervise_config *config)
 {
         if (!r->engine)
                 return;
         config->frozen = &r->frozen;
-        config->kill_frozen = run_risk_kill_frozen;
+        config->kill_frozen = session_risk_kill_frozen;
         config->freeze_ctx = r;
         if (r->govern->gate)
                 gate_on_scan(r->govern->gate, risk_scan, r);
@@ -278,10 +278,10 @@ void run_risk_configure(struct run_risk *r, struct supervise_config *config)
         config->sources[i].ctx = r;
 }
 
-int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
-                   const struct reins_plan *plan, struct event_bus *events,
-                   struct run_govern *govern, struct audit_trail **trail, bool quiet,
-                   struct reins_error *err)
+int session_risk_start(struct session_risk *r, const struct reins_policy *policy,
+                       const struct reins_plan *plan, struct event_bus *events,
+                       struct session_govern *govern, struct audit_trail **trail, bool quiet,
+                       struct reins_error *err)
 {
         memset(r, 0, sizeof(*r));
         r->events = events;
@@ -316,15 +316,16 @@ int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
                 return reins_error_prefix(err, "%s", policy->source);
         if (!r->engine)
                 return reins_error_set(err, ENOMEM, "starting the risk engine");
-        govern->thaw = run_risk_thaw;
-        govern->status = run_risk_status;
+        govern->thaw = session_risk_thaw;
+        govern->status = session_risk_status;
         govern->risk_ctx = r;
-        return event_bus_add_sink(events, run_risk_sink, r) < 0
+        return event_bus_add_sink(events, session_risk_sink, r) < 0
                    ? reins_error_set(err, ENOSPC, "too many event sinks")
                    : 0;
 }
 
-void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox, const struct cgroup_handle *cgroup)
+void session_risk_set_sandbox(struct session_risk *r, pid_t sandbox,
+                              const struct cgroup_handle *cgroup)
 {
         if (!sandbox) /* gone: nothing left to thaw */
                 freeze_state_release(&r->freeze);
@@ -338,7 +339,7 @@ void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox, const struct cgroup
         }
 }
 
-static void playbook_event(struct run_risk *r, const char *action, int tier, const char *error,
+static void playbook_event(struct session_risk *r, const char *action, int tier, const char *error,
                            json_t *extra)
 {
         json_t *fields =
@@ -351,7 +352,7 @@ static void playbook_event(struct run_risk *r, const char *action, int tier, con
         event_emit(r->events, "risk.playbook", fields);
 }
 
-static void playbook_egress(struct run_risk *r, int tier)
+static void playbook_egress(struct session_risk *r, int tier)
 {
         if (!r->govern->gate)
                 return;
@@ -359,7 +360,7 @@ static void playbook_egress(struct run_risk *r, int tier)
         playbook_event(r, tier >= 2 ? "egress-off" : "ask-new-destinations", tier, NULL, NULL);
 }
 
-static void playbook_readonly(struct run_risk *r, int tier)
+static void playbook_readonly(struct session_risk *r, int tier)
 {
         if (r->workspace_readonly || !r->sandbox)
                 return;
@@ -372,7 +373,7 @@ static void playbook_readonly(struct run_risk *r, int tier)
         playbook_event(r, "workspace-readonly", tier, NULL, NULL);
 }
 
-static void playbook_freeze(struct run_risk *r, int tier)
+static void playbook_freeze(struct session_risk *r, int tier)
 {
         struct reins_error err = {0};
         int n = freeze_sandbox(&r->freezer, &r->freeze, &err);
@@ -391,7 +392,7 @@ static void playbook_freeze(struct run_risk *r, int tier)
 }
 
 /* Overlay mode: the session's copy as it was when frozen, for the record. */
-static void playbook_snapshot(struct run_risk *r, int tier)
+static void playbook_snapshot(struct session_risk *r, int tier)
 {
         if (!r->workspace)
                 return;
@@ -411,7 +412,7 @@ static void playbook_snapshot(struct run_risk *r, int tier)
         free(path);
 }
 
-static void playbook_revoke(struct run_risk *r, int tier)
+static void playbook_revoke(struct session_risk *r, int tier)
 {
         if (!r->govern || !r->govern->has_token)
                 return;
@@ -423,7 +424,7 @@ static void playbook_revoke(struct run_risk *r, int tier)
 }
 
 /* T3, once per freeze: freeze, keep the evidence, revoke the token. */
-static void playbook_t3(struct run_risk *r, int tier)
+static void playbook_t3(struct session_risk *r, int tier)
 {
         if (r->frozen || !r->sandbox)
                 return;
@@ -433,7 +434,7 @@ static void playbook_t3(struct run_risk *r, int tier)
 }
 
 /* What a tier does, from the one applied before up to `tier`. */
-static void playbook_run(struct run_risk *r, int tier)
+static void playbook_run(struct session_risk *r, int tier)
 {
         if (tier < r->applied) { /* reins thaw set it back */
                 r->applied = tier;
@@ -452,7 +453,7 @@ static void playbook_run(struct run_risk *r, int tier)
 }
 
 /* What a tier change means for the agent, in words a user can act on. */
-static const char *tier_consequence(const struct run_risk *r, int from, int to, char *buf,
+static const char *tier_consequence(const struct session_risk *r, int from, int to, char *buf,
                                     size_t size)
 {
         bool network = r->plan && (r->plan->proxy || r->plan->host_network);
@@ -484,7 +485,7 @@ static const char *tier_consequence(const struct run_risk *r, int from, int to, 
         return buf;
 }
 
-static void report_tier(struct run_risk *r, const struct run_risk_report *report)
+static void report_tier(struct session_risk *r, const struct session_risk_report *report)
 {
         int from = report->from, to = report->to;
         const char *reason = report->reason;
@@ -502,7 +503,7 @@ static void report_tier(struct run_risk *r, const struct run_risk_report *report
 /* A rule whose policy action is kill fired: the sandbox ends now, whatever
  * the tier (SIGKILL to pid 1 takes its pid namespace; a frozen one is ended
  * by the mechanism that froze it). The command's status is then 137. */
-static void playbook_kill(struct run_risk *r, const json_t *finding)
+static void playbook_kill(struct session_risk *r, const json_t *finding)
 {
         const char *rule = json_string_value(json_object_get(finding, "rule"));
         int tier = (int)json_integer_value(json_object_get(finding, "tier"));
@@ -521,7 +522,7 @@ static void playbook_kill(struct run_risk *r, const json_t *finding)
                        rule ? rule : "a rule");
 }
 
-void run_risk_tick(struct run_risk *r)
+void session_risk_tick(struct session_risk *r)
 {
         if (!r->engine)
                 return;
@@ -534,12 +535,12 @@ void run_risk_tick(struct run_risk *r)
                 return;
         /* take the queue first: emitting feeds the engine, which may queue
          * more, and a playbook may tick again */
-        struct run_risk_report taken[RUN_RISK_QUEUE_MAX];
+        struct session_risk_report taken[SESSION_RISK_QUEUE_MAX];
         size_t count = r->queue->count;
         memcpy(taken, r->queue->items, count * sizeof(taken[0]));
         r->queue->count = 0;
         for (size_t i = 0; i < count; i++) {
-                struct run_risk_report *report = &taken[i];
+                struct session_risk_report *report = &taken[i];
                 if (report->finding) {
                         event_emit(r->events, "risk.finding", json_incref(report->finding));
                         if (report->kill)
@@ -551,9 +552,9 @@ void run_risk_tick(struct run_risk *r)
         }
 }
 
-int run_risk_thaw(void *ctx, const json_t *by, struct reins_error *err)
+int session_risk_thaw(void *ctx, const json_t *by, struct reins_error *err)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         if (!r->engine)
                 return reins_error_set(err, ENOTSUP, "no risk engine");
         if (r->frozen && r->sandbox) {
@@ -572,13 +573,13 @@ int run_risk_thaw(void *ctx, const json_t *by, struct reins_error *err)
                 playbook_event(r, "tier-reset", 0, NULL, json_pack("{s:O?}", "by", by));
         }
         risk_engine_set_tier(r->engine, 0, "thawed by reins thaw");
-        run_risk_tick(r);
+        session_risk_tick(r);
         return 0;
 }
 
-json_t *run_risk_status(void *ctx)
+json_t *session_risk_status(void *ctx)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         if (!r->engine)
                 return NULL;
         json_t *status =
@@ -591,7 +592,7 @@ json_t *run_risk_status(void *ctx)
         return status;
 }
 
-void run_risk_freeze_now(struct run_risk *r, struct event_bus *events)
+void session_risk_freeze_now(struct session_risk *r, struct event_bus *events)
 {
         if (!r->events)
                 r->events = events; /* the engine is off: its playbooks still report */
@@ -601,7 +602,18 @@ void run_risk_freeze_now(struct run_risk *r, struct event_bus *events)
         playbook_t3(r, 3);
 }
 
-void run_risk_end_now(struct run_risk *r)
+int session_risk_freeze(struct session_risk *r, struct event_bus *events)
+{
+        if (!r->events)
+                r->events = events; /* the engine is off: the freeze still reports */
+        if (!r->sandbox)
+                return -ESRCH;
+        if (!r->frozen)
+                playbook_freeze(r, r->applied);
+        return r->frozen ? 0 : -EIO;
+}
+
+void session_risk_end_now(struct session_risk *r)
 {
         if (!r->sandbox)
                 return;
@@ -612,7 +624,7 @@ void run_risk_end_now(struct run_risk *r)
         r->frozen = false;
 }
 
-void run_risk_finish(struct run_risk *r)
+void session_risk_finish(struct session_risk *r)
 {
         risk_engine_free(r->engine);
         r->engine = NULL;
