@@ -17,7 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 
 #define EXEC_MAX_ARGS  4096
 #define EXEC_MAX_BYTES (4u << 20) /* what we read of argv in all */
@@ -77,7 +77,7 @@ static json_t *exec_read_argv(pid_t pid, uint64_t argv_address, size_t *budget)
                         json_array_append_new(argv, json_pack("{s:b}", "unreadable", 1));
                         break;
                 }
-                json_array_append_new(argv, json_text(arg, length));
+                json_array_append_new(argv, bytes_json(arg, length));
                 free(arg);
         }
         return argv;
@@ -88,7 +88,7 @@ static json_t *exec_proc_link(pid_t pid, const char *name)
         char path[64], target[4096];
         snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
         ssize_t n = readlink(path, target, sizeof(target));
-        return n < 0 ? json_null() : json_text(target, (size_t)n);
+        return n < 0 ? json_null() : bytes_json(target, (size_t)n);
 }
 
 /* The pids as the sandbox sees them (last NSpid field) and the parent: one
@@ -148,7 +148,7 @@ static json_t *exec_describe(const struct seccomp_notif *req)
         json_t *fields =
             json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:s}", "pid", (json_int_t)inner, "host_pid",
                       (json_int_t)pid, "ppid", (json_int_t)parent, "path",
-                      path ? json_text(path, length) : json_null(), "argv",
+                      path ? bytes_json(path, length) : json_null(), "argv",
                       exec_read_argv(pid, req->data.args[at ? 2 : 1], &budget), "cwd",
                       exec_proc_link(pid, "cwd"), "syscall", at ? "execveat" : "execve");
         if (fields)

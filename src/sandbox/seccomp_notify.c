@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 
 void seccomp_notify_init(struct seccomp_notify *state)
 {
@@ -68,7 +68,7 @@ static json_t *proc_comm(pid_t pid)
                 return json_null();
         if (comm[n - 1] == '\n')
                 n--;
-        return json_text(comm, (size_t)n);
+        return bytes_json(comm, (size_t)n);
 }
 
 /* The record of one refused escape primitive (telemetry: the pid and comm

@@ -33,7 +33,7 @@
 #include "session/protect.h"
 #include "session/risk.h"
 #include "session/workspace.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "util/loop.h"
 #include "util/notice.h"
 #include "util/strv.h"
@@ -496,8 +496,8 @@ static void session_register(struct session *s)
         const struct reins_plan *plan = s->plan;
         json_t *info =
             json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
-                      plan->policy_name, "command", json_text_array(plan->argv), "workspace",
-                      json_text_z(plan->workspace));
+                      plan->policy_name, "command", bytes_json_array(plan->argv), "workspace",
+                      bytes_json_z(plan->workspace));
         if (info && session_govern_control_path(&s->govern))
                 json_object_set_new(info, "control",
                                     json_string(session_govern_control_path(&s->govern)));
