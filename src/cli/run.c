@@ -34,6 +34,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
 #include "sandbox/plan.h"
+#include "sandbox/protect_notify.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/self_seccomp.h"
 #include "sandbox/spawn.h"
@@ -666,7 +667,8 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         struct timespec started;
         clock_gettime(CLOCK_MONOTONIC, &started);
 
-        if (seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny, &seccomp, &err) < 0) {
+        if (seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny,
+                                  protect_watch_wanted(plan), &seccomp, &err) < 0) {
                 cli_error(&err);
                 return EXIT_REINS_FAILED;
         }

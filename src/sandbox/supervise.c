@@ -392,12 +392,11 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                          .outcome = outcome,
                          .status_open = true};
         memset(outcome, 0, sizeof(*outcome));
-        seccomp_notify_init(&l.notify);
         sigset_t set = supervise_signal_set();
-        int r = 0;
+        int r = seccomp_notify_init(&l.notify, config->plan);
         l.epoll = epoll_create1(EPOLL_CLOEXEC);
         l.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (l.epoll < 0 || l.signal_fd < 0)
+        if (r == 0 && (l.epoll < 0 || l.signal_fd < 0))
                 r = -errno;
         if (r == 0)
                 r = loop_watch(&l, l.signal_fd, TAG_SIGNAL);
