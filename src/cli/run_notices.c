@@ -87,8 +87,10 @@ static void notice_syscall(struct run_notices *n, const json_t *event)
  * the agent sees "Read-only file system", the user sees why. Once per path. */
 static void notice_protected(struct run_notices *n, const json_t *event)
 {
+        /* "kept out", "created": run_protect.c says those at the end; a
+         * summary names no new path */
         if (strcmp(field(event, "action"), "refused") != 0)
-                return; /* "kept out", "created": run_protect.c says those at the end */
+                return;
         char key[160];
         snprintf(key, sizeof(key), "protect %s", field(event, "path"));
         if (notice_seen(n, key) || !notice_allowed(n))
@@ -125,7 +127,8 @@ void run_notices_sink(void *ctx, const json_t *event)
                 notice_syscall(n, event);
         else if (strcmp(type, "limit") == 0)
                 notice_limit(n, event);
-        else if (strcmp(type, "file.protected_write") == 0)
+        else if (strcmp(type, "file.protected_write") == 0 ||
+                 strcmp(type, "file.protected_refused") == 0)
                 notice_protected(n, event);
 }
 

@@ -49,9 +49,11 @@ int protect_watch_init(struct protect_watch *watch, const struct reins_plan *pla
                 count = PROTECT_WATCH_MAX; /* the rest still fail, with EBUSY */
         watch->paths = calloc(count, sizeof(*watch->paths));
         watch->refused = calloc(count, sizeof(*watch->refused));
-        if (!watch->paths || !watch->refused) {
+        watch->seen = calloc(count, sizeof(*watch->seen));
+        if (!watch->paths || !watch->refused || !watch->seen) {
                 free(watch->paths);
                 free(watch->refused);
+                free(watch->seen);
                 memset(watch, 0, sizeof(*watch));
                 return -ENOMEM;
         }
@@ -179,22 +181,25 @@ static bool protect_candidate(const struct protect_watch *watch, const char *pat
         return false;
 }
 
-/* Which protected path does `path` (dirfd `dirfd`) denote, if any (-1)?
- * It is resolved as the sandbox resolves it: its cwd or dirfd through
- * /proc/PID (`proc`), the rest below the sandbox's root (`root`). */
-static long protect_match(const struct protect_watch *watch, int proc, int root, int dirfd,
-                          const char *path)
+/* `path` (relative to `dirfd`) as an absolute path in the sandbox: its
+ * cwd or dirfd read through /proc/PID (`proc`). */
+static int rename_full_path(int proc, int dirfd, const char *path, char *full, size_t size)
+{
+        if (path[0] == '/')
+                return (size_t)snprintf(full, size, "%s", path) < size ? 0 : -ENAMETOOLONG;
+        char base[PATH_MAX];
+        int r = rename_base(proc, dirfd, base, sizeof(base));
+        if (r < 0)
+                return r;
+        return (size_t)snprintf(full, size, "%s/%s", base, path) < size ? 0 : -ENAMETOOLONG;
+}
+
+/* Which protected path does `path` (absolute in the sandbox) denote, if any
+ * (-1)? It is resolved as the sandbox resolves it, below its root (`root`). */
+static long protect_match(const struct protect_watch *watch, int root, const char *path)
 {
         char full[FULL_PATH_MAX];
-        if (path[0] == '/') {
-                snprintf(full, sizeof(full), "%s", path);
-        } else {
-                char base[PATH_MAX];
-                if (rename_base(proc, dirfd, base, sizeof(base)) < 0)
-                        return -1;
-                if ((size_t)snprintf(full, sizeof(full), "%s/%s", base, path) >= sizeof(full))
-                        return -1;
-        }
+        snprintf(full, sizeof(full), "%s", path);
         const char *dir = NULL;
         const char *last = split_last(full, &dir);
         if (!last)
@@ -225,6 +230,56 @@ static long protect_match(const struct protect_watch *watch, int proc, int root,
                         return (long)i;
         }
         return -1;
+}
+
+#define SAME_CONTENT_MAX (1u << 20) /* larger files count as changed */
+
+/* A regular file at `path` in the sandbox, opened for reading without
+ * following its last name and without blocking (a FIFO never blocks us). */
+static int open_file_in_root(int root, const char *path, struct stat *st)
+{
+        struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                               .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+        int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+                close(fd);
+                return -EINVAL;
+        }
+        return fd;
+}
+
+static bool same_bytes(int a, int b, size_t size)
+{
+        char left[16384], right[16384];
+        for (size_t done = 0; done < size;) {
+                size_t want = size - done < sizeof(left) ? size - done : sizeof(left);
+                ssize_t n = pread(a, left, want, (off_t)done);
+                if (n <= 0 || pread(b, right, (size_t)n, (off_t)done) != n ||
+                    memcmp(left, right, (size_t)n) != 0)
+                        return false;
+                done += (size_t)n;
+        }
+        return true;
+}
+
+/* Would renaming `source` onto the protected file `target` change what it
+ * holds? git rewrites .git/config whole when it deletes or renames a
+ * branch, whether or not the branch had a section: a rewrite with the same
+ * bytes and mode is no attempt to change anything. Whatever is not shown to
+ * be the same (a directory, a link, a large or unreadable file) counts as a
+ * change. Reads at most SAME_CONTENT_MAX bytes of each. */
+static bool rename_changes(int root, const char *source, const char *target)
+{
+        struct stat from_st, to_st;
+        cleanup_fd int from = open_file_in_root(root, source, &from_st);
+        cleanup_fd int to = from >= 0 ? open_file_in_root(root, target, &to_st) : -1;
+        if (from < 0 || to < 0 || from_st.st_size != to_st.st_size ||
+            (from_st.st_mode & 07777) != (to_st.st_mode & 07777) ||
+            (uint64_t)from_st.st_size > SAME_CONTENT_MAX)
+                return true;
+        return !same_bytes(from, to, (size_t)from_st.st_size);
 }
 
 /* The path as the user knows it: relative to the workspace when below it. */
@@ -262,14 +317,19 @@ static json_t *protect_describe(const struct seccomp_notif *req, const struct pr
                          (json_int_t)pid, "comm", exec_notify_comm(pid), "result", "EROFS");
 }
 
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
 json_t *protect_notify_answer(int listener, const struct seccomp_notif *req,
                               struct seccomp_notif_resp *resp, struct protect_watch *watch,
-                              bool describe)
+                              bool describe, const char **type)
 {
         /* by default the rename goes on: the kernel and the mounts decide */
         resp->error = 0;
         resp->val = 0;
         resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        *type = "file.protected_write";
         if (watch->count == 0)
                 return NULL;
         pid_t pid = (pid_t)req->pid;
@@ -289,20 +349,41 @@ json_t *protect_notify_answer(int listener, const struct seccomp_notif *req,
         cleanup_fd int root = openat(proc, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0)
                 return NULL;
-        long hit = to_candidate ? protect_match(watch, proc, root, to.dirfd, to_path) : -1;
-        if (hit < 0 && from_candidate)
-                hit = protect_match(watch, proc, root, from.dirfd, from_path);
+        char to_full[FULL_PATH_MAX], from_full[FULL_PATH_MAX];
+        bool to_known =
+            to_path && rename_full_path(proc, to.dirfd, to_path, to_full, sizeof(to_full)) == 0;
+        bool from_known = from_path && rename_full_path(proc, from.dirfd, from_path, from_full,
+                                                        sizeof(from_full)) == 0;
+        long hit = to_candidate && to_known ? protect_match(watch, root, to_full) : -1;
+        bool onto = hit >= 0;
+        if (hit < 0 && from_candidate && from_known)
+                hit = protect_match(watch, root, from_full);
         if (hit < 0)
                 return NULL;
+        /* a file renamed onto the protected one: did it hold anything new?
+         * (the protected path moved away, or exchanged, always changes it) */
+        bool exchange = req->data.nr == __NR_renameat2 && (req->data.args[4] & RENAME_EXCHANGE);
+        bool changes =
+            !onto || exchange || !from_known || rename_changes(root, from_full, watch->paths[hit]);
         /* /proc/PID was the caller's only if it still waits: a pid reused
          * since would have answered for another process */
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
                 return NULL;
         resp->flags = 0;
         resp->error = -EROFS;
-        if (watch->refused[hit]++ > 0 || !describe)
-                return NULL; /* each path recorded once; the rest are counted */
-        return protect_describe(req, watch, (size_t)hit);
+        watch->refused[hit]++;
+        /* recorded once per path and kind: an attempt to change it (the
+         * persistence-write rule reads those) and a same-bytes rewrite */
+        uint8_t kind = changes ? PROTECT_SEEN_CHANGE : PROTECT_SEEN_SAME;
+        if ((watch->seen[hit] & kind) || !describe)
+                return NULL;
+        watch->seen[hit] |= kind;
+        json_t *fields = protect_describe(req, watch, (size_t)hit);
+        if (!changes) {
+                *type = "file.protected_refused";
+                json_object_set_new(fields, "unchanged", json_true());
+        }
+        return fields;
 }
 
 void protect_watch_finish(struct protect_watch *watch, struct event_bus *bus)
@@ -311,9 +392,10 @@ void protect_watch_finish(struct protect_watch *watch, struct event_bus *bus)
         json_t *counts = bus ? json_array() : NULL;
         uint64_t total = 0;
         for (size_t i = 0; counts && i < watch->count; i++) {
-                if (watch->refused[i] <= 1)
+                uint64_t recorded = (uint64_t)__builtin_popcount(watch->seen[i]);
+                if (watch->refused[i] <= recorded)
                         continue;
-                total += watch->refused[i] - 1;
+                total += watch->refused[i] - recorded;
                 json_array_append_new(counts, json_pack("{s:o, s:I}", "path",
                                                         json_text_z(protect_shown(watch, i)),
                                                         "count", (json_int_t)watch->refused[i]));
@@ -326,5 +408,6 @@ void protect_watch_finish(struct protect_watch *watch, struct event_bus *bus)
                 json_decref(counts);
         free(watch->paths);
         free(watch->refused);
+        free(watch->seen);
         memset(watch, 0, sizeof(*watch));
 }

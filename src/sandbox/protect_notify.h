@@ -36,9 +36,15 @@
 
 #define PROTECT_WATCH_MAX 1024 /* protected mounts watched (a plan rarely has 20) */
 
+enum {
+        PROTECT_SEEN_CHANGE = 1, /* a refusal that would have changed the path, recorded */
+        PROTECT_SEEN_SAME = 2,   /* a same-bytes rewrite, recorded */
+};
+
 struct protect_watch {
         const char **paths; /* the protected mounts' targets (borrowed from the plan) */
         uint64_t *refused;  /* renames refused, per path */
+        uint8_t *seen;      /* PROTECT_SEEN_* recorded, per path */
         size_t count;
         const char *workspace; /* borrowed: paths below it are shown relative */
 };
@@ -52,17 +58,21 @@ int protect_watch_init(struct protect_watch *watch, const struct reins_plan *pla
 /* Is `nr` one of the syscalls the filter sends here? */
 bool protect_notify_is_rename(int nr);
 
-/* Answer one rename notification: fill `resp` (EROFS or CONTINUE). Returns
- * the "file.protected_write" event's fields (action "refused") for the
- * first refusal of each path when `describe`, else NULL. `listener`
- * validates the notification before what was read is believed. */
+/* Answer one rename notification: fill `resp` (EROFS or CONTINUE). When
+ * `describe`, returns the fields of the event to record, its type in
+ * *type: the first refusal per path that would have changed it is a
+ * "file.protected_write" (action "refused": the persistence-write rule
+ * scores it); the first rewrite with the same bytes and mode (git rewrites
+ * .git/config whole to delete a branch) is a "file.protected_refused" with
+ * "unchanged": true, recorded but no finding. Later ones: NULL, counted.
+ * `listener` validates the notification before what was read is believed. */
 json_t *protect_notify_answer(int listener, const struct seccomp_notif *req,
                               struct seccomp_notif_resp *resp, struct protect_watch *watch,
-                              bool describe);
+                              bool describe, const char **type);
 
-/* At the end of the session: one "file.protected_refused" record counting
- * the refusals not recorded one by one (none when there were none); then
- * the watch is freed. */
+/* At the end of the session: one "file.protected_refused" record with
+ * "summary": true counting the refusals not recorded one by one (none when
+ * there were none); then the watch is freed. */
 void protect_watch_finish(struct protect_watch *watch, struct event_bus *bus);
 
 #endif

@@ -143,11 +143,12 @@ int seccomp_notify_handle(int listener, struct seccomp_notify *state, struct eve
         bool describe = bus && (bus->sink_count > 0 || bus->held);
         bool exec = is_exec(req->data.nr);
         bool rename_call = protect_notify_is_rename(req->data.nr);
+        const char *rename_type = NULL;
         resp->id = req->id;
-        json_t *fields = exec ? exec_notify_answer(req, resp, describe, gate)
-                         : rename_call
-                             ? protect_notify_answer(listener, req, resp, &state->protect, describe)
-                             : denial_answer(req, resp, state, describe);
+        json_t *fields = exec          ? exec_notify_answer(req, resp, describe, gate)
+                         : rename_call ? protect_notify_answer(listener, req, resp, &state->protect,
+                                                               describe, &rename_type)
+                                       : denial_answer(req, resp, state, describe);
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT)
                 r = -errno;
         if (fields && exec && exec_is_miss(fields)) {
@@ -165,7 +166,7 @@ int seccomp_notify_handle(int listener, struct seccomp_notify *state, struct eve
         if (fields)
                 event_emit(bus,
                            exec          ? "exec"
-                           : rename_call ? "file.protected_write"
+                           : rename_call ? rename_type
                                          : "syscall.denied",
                            fields);
         return r;

@@ -72,7 +72,30 @@ def test_git_config_fails_read_only_and_is_noted_once(caller):
                if e.get("type") == "file.protected_write" and e.get("action") == "refused"]
     assert [(e["path"], e["result"]) for e in refused] == [(".git/config", "EROFS")], refused
     summary = [e for e in ev if e.get("type") == "file.protected_refused"]
-    assert [s["refused"] for s in summary] == [[{"path": ".git/config", "count": 2}]], summary
+    assert [(s["refused"], s["not_recorded"]) for s in summary] == [
+        ([{"path": ".git/config", "count": 2}], 1)], summary
+    # an attempt to change a protected path is a persistence-write finding
+    findings = [e["detail"] for e in ev if e.get("type") == "risk.finding"]
+    assert "refused .git/config" in findings, findings
+
+
+def test_a_same_bytes_rewrite_is_refused_without_a_finding(caller):
+    """git rewrites .git/config whole to delete a branch, section or not: the
+    rename is refused like any other, recorded, and scores nothing."""
+    ws = make_repo(caller)
+    host_git(caller, ws, "branch", "spare")
+    events = events_file(caller)
+    r = caller.sandbox(["sh", "-c", f"{GIT_INSIDE} branch -D spare"], ws=ws,
+                       opts=["--events", events])
+    assert r.returncode == 0, r.stderr
+    assert "Read-only file system" in r.stderr, r.stderr
+    assert notes(r.stderr) == [NOTE.format(".git/config")], r.stderr
+    ev = read_events(events)
+    same = [e for e in ev if e.get("type") == "file.protected_refused" and not e.get("summary")]
+    assert [(e["path"], e["unchanged"]) for e in same] == [(".git/config", True)], same
+    assert not [e for e in ev if e.get("type") == "file.protected_write"], ev
+    assert not [e for e in ev if e.get("type") in ("risk.finding", "risk.tier")], ev
+    assert "risk tier" not in r.stderr, r.stderr
 
 
 def test_quiet_keeps_the_error_and_drops_the_note(caller):
