@@ -98,24 +98,61 @@ static void rename_names(const struct seccomp_notif *req, struct rename_name *fr
         *to = (struct rename_name){(int)(uint32_t)req->data.args[2], req->data.args[3]};
 }
 
-/* The directory a relative name starts from, as an absolute path in the
- * sandbox (its cwd or the dirfd's directory). */
-static int rename_base(int proc, int dirfd, char *out, size_t size)
+/* What a notification needs of the process, read once and only when one of
+ * its names may be protected (each read is a syscall, and most renames need
+ * none of them). */
+struct rename_view {
+        pid_t pid;
+        int root;           /* /proc/PID/root, -1 until opened */
+        char cwd[PATH_MAX]; /* its cwd in the sandbox, "" until read */
+};
+
+static void rename_view_close(struct rename_view *view)
 {
-        char link[32];
-        if (dirfd == AT_FDCWD)
-                snprintf(link, sizeof(link), "cwd");
-        else if (dirfd >= 0)
-                snprintf(link, sizeof(link), "fd/%d", dirfd);
-        else
-                return -EBADF;
-        ssize_t n = readlinkat(proc, link, out, size - 1);
+        if (view->root >= 0)
+                close(view->root);
+}
+
+static int view_root(struct rename_view *view)
+{
+        if (view->root < 0) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%d/root", (int)view->pid);
+                view->root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        }
+        return view->root;
+}
+
+static int view_readlink(pid_t pid, const char *link, char *out, size_t size)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, link);
+        ssize_t n = readlink(path, out, size - 1);
         if (n <= 0 || (size_t)n >= size - 1)
                 return -ENAMETOOLONG;
         out[n] = '\0';
         /* "socket:[…]", "anon_inode:…": no directory; "… (deleted)" does
          * not resolve below */
         return out[0] == '/' ? 0 : -ENOTDIR;
+}
+
+/* The directory a relative name starts from, as an absolute path in the
+ * sandbox (its cwd or the dirfd's directory). */
+static int rename_base(struct rename_view *view, int dirfd, char *out, size_t size)
+{
+        if (dirfd == AT_FDCWD) {
+                if (!view->cwd[0] &&
+                    view_readlink(view->pid, "cwd", view->cwd, sizeof(view->cwd)) < 0) {
+                        view->cwd[0] = '\0';
+                        return -ENOENT;
+                }
+                return (size_t)snprintf(out, size, "%s", view->cwd) < size ? 0 : -ENAMETOOLONG;
+        }
+        if (dirfd < 0)
+                return -EBADF;
+        char link[32];
+        snprintf(link, sizeof(link), "fd/%d", dirfd);
+        return view_readlink(view->pid, link, out, size);
 }
 
 /* Split `path` (absolute) in place into its directory and last name; the
@@ -182,13 +219,16 @@ static bool protect_candidate(const struct protect_watch *watch, const char *pat
 }
 
 /* `path` (relative to `dirfd`) as an absolute path in the sandbox: its
- * cwd or dirfd read through /proc/PID (`proc`). */
-static int rename_full_path(int proc, int dirfd, const char *path, char *full, size_t size)
+ * cwd or dirfd read through /proc/PID. */
+static int rename_full_path(struct rename_view *view, int dirfd, const char *path, char *full,
+                            size_t size)
 {
+        if (!path)
+                return -EFAULT;
         if (path[0] == '/')
                 return (size_t)snprintf(full, size, "%s", path) < size ? 0 : -ENAMETOOLONG;
         char base[PATH_MAX];
-        int r = rename_base(proc, dirfd, base, sizeof(base));
+        int r = rename_base(view, dirfd, base, sizeof(base));
         if (r < 0)
                 return r;
         return (size_t)snprintf(full, size, "%s/%s", base, path) < size ? 0 : -ENAMETOOLONG;
@@ -341,30 +381,28 @@ json_t *protect_notify_answer(int listener, const struct seccomp_notif *req,
         bool from_candidate = protect_candidate(watch, from_path);
         if (!to_candidate && !from_candidate)
                 return NULL;
-        char proc_path[32];
-        snprintf(proc_path, sizeof(proc_path), "/proc/%d", (int)pid);
-        cleanup_fd int proc = open(proc_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (proc < 0)
-                return NULL;
-        cleanup_fd int root = openat(proc, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (root < 0)
-                return NULL;
+        __attribute__((cleanup(rename_view_close))) struct rename_view view = {.pid = pid,
+                                                                               .root = -1};
         char to_full[FULL_PATH_MAX], from_full[FULL_PATH_MAX];
-        bool to_known =
-            to_path && rename_full_path(proc, to.dirfd, to_path, to_full, sizeof(to_full)) == 0;
-        bool from_known = from_path && rename_full_path(proc, from.dirfd, from_path, from_full,
-                                                        sizeof(from_full)) == 0;
-        long hit = to_candidate && to_known ? protect_match(watch, root, to_full) : -1;
+        long hit = -1;
+        if (to_candidate && view_root(&view) >= 0 &&
+            rename_full_path(&view, to.dirfd, to_path, to_full, sizeof(to_full)) == 0)
+                hit = protect_match(watch, view.root, to_full);
         bool onto = hit >= 0;
+        /* the source: when it may be protected itself, or to compare it
+         * with the protected file it would replace */
+        bool from_known =
+            (from_candidate || onto) && view_root(&view) >= 0 &&
+            rename_full_path(&view, from.dirfd, from_path, from_full, sizeof(from_full)) == 0;
         if (hit < 0 && from_candidate && from_known)
-                hit = protect_match(watch, root, from_full);
+                hit = protect_match(watch, view.root, from_full);
         if (hit < 0)
                 return NULL;
         /* a file renamed onto the protected one: did it hold anything new?
          * (the protected path moved away, or exchanged, always changes it) */
         bool exchange = req->data.nr == __NR_renameat2 && (req->data.args[4] & RENAME_EXCHANGE);
-        bool changes =
-            !onto || exchange || !from_known || rename_changes(root, from_full, watch->paths[hit]);
+        bool changes = !onto || exchange || !from_known ||
+                       rename_changes(view.root, from_full, watch->paths[hit]);
         /* /proc/PID was the caller's only if it still waits: a pid reused
          * since would have answered for another process */
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
