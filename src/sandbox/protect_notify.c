@@ -274,20 +274,22 @@ static long protect_match(const struct protect_watch *watch, int root, const cha
 
 #define SAME_CONTENT_MAX (1u << 20) /* larger files count as changed */
 
-/* A regular file at `path` in the sandbox, opened for reading without
- * following its last name and without blocking (a FIFO never blocks us). */
+/* A regular file at `path` in the sandbox, opened for reading. It is looked
+ * at first without being opened (O_PATH, last name not followed), so no
+ * device, FIFO or socket the sandbox names is ever opened here. */
 static int open_file_in_root(int root, const char *path, struct stat *st)
 {
-        struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+        struct open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
                                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-        int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
-        if (fd < 0)
+        cleanup_fd int handle = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+        if (handle < 0)
                 return -errno;
-        if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-                close(fd);
+        if (fstat(handle, st) < 0 || !S_ISREG(st->st_mode))
                 return -EINVAL;
-        }
-        return fd;
+        char again[64];
+        snprintf(again, sizeof(again), "/proc/self/fd/%d", handle);
+        int fd = open(again, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
 }
 
 static bool same_bytes(int a, int b, size_t size)
