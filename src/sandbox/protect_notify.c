@@ -311,7 +311,9 @@ static bool same_bytes(int a, int b, size_t size)
  * branch, whether or not the branch had a section: a rewrite with the same
  * bytes and mode is no attempt to change anything. Whatever is not shown to
  * be the same (a directory, a link, a large or unreadable file) counts as a
- * change. Reads at most SAME_CONTENT_MAX bytes of each. */
+ * change. Reads at most SAME_CONTENT_MAX bytes of each. This only chooses
+ * how the refusal is recorded: the rename is refused either way, so a
+ * process that changes the file after it was compared gains nothing. */
 static bool rename_changes(int root, const char *source, const char *target)
 {
         struct stat from_st, to_st;
