@@ -39,7 +39,7 @@
 #include "sandbox/self_seccomp.h"
 #include "sandbox/spawn.h"
 #include "sandbox/supervise.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 extern char **environ;
 
@@ -471,8 +471,8 @@ static int run_open_trail(struct run_args *args, const struct reins_plan *plan)
                 free(dir);
         }
         if (!path || audit_trail_open_with_key(path, &args->signer.key, &args->trail, &err) < 0) {
-                notice("cannot write the audit trail%s%s: %s (use --audit PATH)", path ? " " : "",
-                       path ? path : "", err.message[0] ? err.message : "out of memory");
+                /* the message names the trail or its directory once */
+                notice("%s (use --audit PATH)", err.message[0] ? err.message : "out of memory");
                 free(path);
                 return -1;
         }

@@ -17,7 +17,7 @@
 #include "audit/runtime.h"
 #include "govern/answer_sign.h"
 #include "sandbox/peer.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 
 /* Caps (README, "Caps on the control socket and the agent channel"): every

@@ -14,10 +14,10 @@
 
 #include "audit/dirs.h"
 #include "audit/runtime.h"
-#include "policy/glob.h"
+#include "util/glob.h"
 #include "sandbox/plan_internal.h"
 #include "util/cleanup.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/path.h"
 
 /* A walk that needs more than this fails closed rather than starting a
