@@ -125,6 +125,12 @@ attempt('../.claude/new.json', '../.claude/settings.json')
 d = os.open('..', os.O_RDONLY | os.O_DIRECTORY)
 attempt('.claude/new.json', '.claude/settings.json', src_dir_fd=d, dst_dir_fd=d)
 attempt('../.claude/settings.json', '../moved.json')
+os.chdir('..')
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+for flags, label in ((0, 'renameat2'), (2, 'exchange')):  # 2: RENAME_EXCHANGE
+    r = libc.renameat2(-100, b'.claude/new.json', -100, b'.claude/settings.json', flags)
+    print(label, 'ok' if r == 0 else errno.errorcode[ctypes.get_errno()])
 """
     r = caller.sandbox(["python3", "-c", script], ws=ws)
     assert r.returncode == 0, r.stderr
@@ -135,6 +141,8 @@ attempt('../.claude/settings.json', '../moved.json')
         "EROFS ../.claude/settings.json",
         "EROFS .claude/settings.json",
         "EROFS ../moved.json",  # the protected file as the source: EROFS too
+        "renameat2 EROFS",
+        "exchange EROFS",
     ], r.stdout + r.stderr
     assert notes(r.stderr) == [NOTE.format(".claude/settings.json")], r.stderr
     assert (ws / ".claude" / "settings.json").read_bytes() == before
