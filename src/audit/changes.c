@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit/sha256.h"
+#include "util/digest.h"
 #include "util/weaken.h"
 #include "util/json_text.h"
 
@@ -42,12 +42,12 @@ struct changes_snapshot {
 static void changes_key(const unsigned char parent[CHANGES_KEY], const char *name, size_t length,
                         unsigned char out[CHANGES_KEY])
 {
-        struct audit_sha256 h;
-        unsigned char digest[AUDIT_SHA256_BYTES];
-        audit_sha256_init(&h);
-        audit_sha256_update(&h, parent, CHANGES_KEY);
-        audit_sha256_update(&h, name, length);
-        audit_sha256_final(&h, digest);
+        struct digest_sha256 h;
+        unsigned char digest[DIGEST_SHA256_BYTES];
+        digest_sha256_init(&h);
+        digest_sha256_update(&h, parent, CHANGES_KEY);
+        digest_sha256_update(&h, name, length);
+        digest_sha256_final(&h, digest);
         memcpy(out, digest, CHANGES_KEY);
 }
 

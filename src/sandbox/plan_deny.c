@@ -55,7 +55,7 @@ char *plan_anchor_pattern(const char *pattern, const char *workspace, const char
  * session of this user may have put its control socket (a policy that reads
  * /run or binds /tmp would otherwise show every session's socket, and a Unix
  * socket accepts connections through a read-only bind); the socket's peer
- * check (cli/run_control.c) refuses sandboxed peers all the same. */
+ * check (session/control.c) refuses sandboxed peers all the same. */
 static int deny_reins_dirs(struct reins_plan *plan)
 {
         if (!weaken("runtime-hide") && runtime_hidden_paths(&plan->deny_patterns) < 0)

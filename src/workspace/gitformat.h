@@ -1,7 +1,7 @@
 /* The pieces of git's patch format that need more than printf: blob ids
  * (SHA-1, which git apply checks before it applies a binary patch), C-style
- * quoting of file names, and "GIT binary patch" literals (zlib stream in
- * stored blocks, then git's base85 lines). */
+ * quoting of file names, and "GIT binary patch" literals (zlib-deflated,
+ * then git's base85 lines). */
 #ifndef REINS_WORKSPACE_GITFORMAT_H
 #define REINS_WORKSPACE_GITFORMAT_H
 
@@ -25,7 +25,6 @@ bool git_path_needs_quotes(const char *name);
 int git_write_binary_literal(FILE *out, const char *data, size_t length);
 
 /* Exposed for the unit tests. */
-void git_sha1(const void *data, size_t length, uint8_t digest[20]);
 size_t git_base85_encode(char *out, const uint8_t *data, size_t length);
 
 #endif

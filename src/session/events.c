@@ -1,4 +1,4 @@
-#include "cli/run_events.h"
+#include "session/events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,25 +11,7 @@
 
 #include "util/json_text.h"
 
-FILE *run_open_event_stream(const char *where)
-{
-        char *end = NULL;
-        long fd = strtol(where, &end, 10);
-        FILE *stream = NULL;
-        if (end && *end == '\0' && fd >= 0 && fd <= 1024) {
-                int copy = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
-                stream = copy < 0 ? NULL : fdopen(copy, "w");
-        } else {
-                int file =
-                    open(where, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-                stream = file < 0 ? NULL : fdopen(file, "a");
-        }
-        if (!stream)
-                fprintf(stderr, "reins: --events %s: %s\n", where, strerror(errno));
-        return stream;
-}
-
-void run_event_sink_stream(void *stream, const json_t *event)
+void session_event_sink_stream(void *stream, const json_t *event)
 {
         /* one line per event, flushed at once: the stream is live */
         if (json_dumpf(event, stream, JSON_COMPACT | JSON_ENSURE_ASCII) == 0) {
@@ -38,7 +20,7 @@ void run_event_sink_stream(void *stream, const json_t *event)
         }
 }
 
-int run_new_session_id(char out[25])
+int session_new_id(char out[25])
 {
         unsigned char raw[12];
         if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
@@ -75,9 +57,9 @@ static json_t *run_protections_json(const struct reins_plan *plan, const struct 
         return list;
 }
 
-void run_emit_session_start(struct event_bus *bus, const struct reins_plan *plan,
-                            const struct spawn_inputs *in, const char *policy_source,
-                            const char *user_key, json_t *identity)
+void session_emit_start(struct event_bus *bus, const struct reins_plan *plan,
+                        const struct spawn_inputs *in, const char *policy_source,
+                        const char *user_key, json_t *identity)
 {
         struct passwd *pw = getpwuid(getuid());
         json_t *policy =
@@ -97,9 +79,9 @@ void run_emit_session_start(struct event_bus *bus, const struct reins_plan *plan
         event_emit(bus, "session.start", fields);
 }
 
-void run_emit_session_end(struct event_bus *bus, const struct reins_plan *plan,
-                          const struct supervise_outcome *outcome,
-                          const struct cgroup_handle *cgroup, uint64_t duration_ms)
+void session_emit_end(struct event_bus *bus, const struct reins_plan *plan,
+                      const struct supervise_outcome *outcome, const struct cgroup_handle *cgroup,
+                      uint64_t duration_ms)
 {
         long oom = cgroup_oom_kills(cgroup);
         if (outcome->timed_out)
