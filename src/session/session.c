@@ -26,6 +26,7 @@
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
+#include "sandbox/protect_notify.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/self_seccomp.h"
 #include "session/events.h"
@@ -510,7 +511,8 @@ static void session_register(struct session *s)
 static int session_spawn(struct session *s, struct reins_error *err)
 {
         struct reins_plan *plan = s->plan;
-        int r = seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny, &s->seccomp, err);
+        int r = seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny,
+                                      protect_watch_wanted(plan), &s->seccomp, err);
         if (r < 0)
                 return r;
         s->in.plan = plan;
