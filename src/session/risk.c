@@ -203,8 +203,9 @@ static int secrets_watch(struct session_risk *r, const struct reins_policy *poli
         return 0;
 }
 
-static void secrets_dispatch(void *ctx, int fd)
+static void secrets_dispatch(void *ctx, int fd, uint32_t events)
 {
+        (void)events;
         struct session_risk *r = ctx;
         _Alignas(struct inotify_event) char buf[4096];
         ssize_t n;
@@ -270,12 +271,13 @@ void session_risk_configure(struct session_risk *r, struct supervise_config *con
         config->freeze_ctx = r;
         if (r->govern->gate)
                 gate_on_scan(r->govern->gate, risk_scan, r);
-        if (r->secrets_fd < 0 || config->source_count >= SUPERVISE_MAX_SOURCES)
-                return;
-        int i = config->source_count++;
-        config->sources[i].fd = r->secrets_fd;
-        config->sources[i].dispatch = secrets_dispatch;
-        config->sources[i].ctx = r;
+}
+
+int session_risk_watch(struct session_risk *r, struct loop *loop)
+{
+        if (!r->engine || r->secrets_fd < 0)
+                return 0;
+        return loop_add_fd(loop, r->secrets_fd, secrets_dispatch, r);
 }
 
 int session_risk_start(struct session_risk *r, const struct reins_policy *policy,

@@ -83,9 +83,10 @@ void session_risk_set_sandbox(struct session_risk *r, pid_t sandbox,
 struct canary_set;
 int session_risk_watch_canaries(struct session_risk *r, const struct canary_set *canaries,
                                 struct reins_error *err);
-/* Watch the secrets from the supervisor's loop (adds a source), and let it
- * end a frozen sandbox. */
+/* Let the supervisor end a frozen sandbox. */
 void session_risk_configure(struct session_risk *r, struct supervise_config *config);
+/* The secrets watcher on the session's loop (none: nothing). */
+int session_risk_watch(struct session_risk *r, struct loop *loop);
 /* Emit what the engine reported and run the playbooks it calls for. */
 void session_risk_tick(struct session_risk *r);
 /* `reins thaw`: thaw by the mechanism that froze, back to T0 (egress as the

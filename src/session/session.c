@@ -26,6 +26,7 @@
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
+#include "sandbox/protect_notify.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/self_seccomp.h"
 #include "session/events.h"
@@ -33,7 +34,8 @@
 #include "session/protect.h"
 #include "session/risk.h"
 #include "session/workspace.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
+#include "util/loop.h"
 #include "util/notice.h"
 #include "util/strv.h"
 #include "util/weaken.h"
@@ -494,8 +496,8 @@ static void session_register(struct session *s)
         const struct reins_plan *plan = s->plan;
         json_t *info =
             json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
-                      plan->policy_name, "command", json_text_array(plan->argv), "workspace",
-                      json_text_z(plan->workspace));
+                      plan->policy_name, "command", bytes_json_array(plan->argv), "workspace",
+                      bytes_json_z(plan->workspace));
         if (info && session_govern_control_path(&s->govern))
                 json_object_set_new(info, "control",
                                     json_string(session_govern_control_path(&s->govern)));
@@ -508,7 +510,8 @@ static void session_register(struct session *s)
 static int session_spawn(struct session *s, struct reins_error *err)
 {
         struct reins_plan *plan = s->plan;
-        int r = seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny, &s->seccomp, err);
+        int r = seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny,
+                                      protect_watch_wanted(plan), &s->seccomp, err);
         if (r < 0)
                 return r;
         s->in.plan = plan;
@@ -632,14 +635,27 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         if (s->state != SESSION_RUNNING && s->state != SESSION_FROZEN)
                 return s->status;
         struct reins_error err = {0};
-        struct supervise_config config = {
-            .plan = s->plan, .events = &s->events, .tick = session_tick, .tick_ctx = s};
+        struct loop *loop = NULL;
+        int r = loop_new(&loop);
+        /* the trail's flush, governance and the engine: every 100 ms at least */
+        if (r == 0 && (r = loop_add_tick(loop, 100, session_tick, s)) == 0 &&
+            (r = session_govern_watch(&s->govern, loop)) == 0)
+                r = session_risk_watch(&s->risk, loop);
+        if (r < 0) { /* fail closed: no trail flush, no engine, no run */
+                notice("the session's event loop: %s", strerror(-r));
+                loop_free(loop);
+                outcome->setup_failed = true;
+                s->state = SESSION_ENDED; /* session_close kills the sandbox */
+                return s->status;
+        }
+        struct supervise_config config = {.plan = s->plan, .events = &s->events, .loop = loop};
         session_govern_configure(&s->govern, &config);
         session_risk_configure(&s->risk, &config);
         if (s->plan->overlay && s->plan->limits.workspace_size_bytes > 0)
                 config.workspace_copy = &s->workspace_copy;
         if (supervise(&s->sandbox, &config, outcome, &err) < 0)
                 notice("%s", err.message);
+        loop_free(loop);
         s->waited = true;
         s->pid = 0;
         session_finish(s, outcome);

@@ -14,7 +14,13 @@
  * The library never prints, never reads argv and never exits: what the
  * person should read goes through notice() (util/notice.h, whose writer
  * the caller chooses: a terminal, a daemon's log), and errors come back in
- * struct reins_error. Statuses are those of `reins run` (SESSION_EXIT_*). */
+ * struct reins_error. Statuses are those of `reins run` (SESSION_EXIT_*).
+ *
+ * One certified session per process: once a sandbox is forked, the user's
+ * key is sealed in the process that parses what the sandbox sends (issue
+ * 12's privilege separation), so a caller running many sessions -- a
+ * daemon -- runs each in a supervisor process of its own, as `reins run
+ * --parallel` does. */
 #ifndef REINS_SESSION_SESSION_H
 #define REINS_SESSION_SESSION_H
 
