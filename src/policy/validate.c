@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "govern/risk.h"
+#include "policy/risk_rules.h"
 #include "util/glob.h"
 #include "policy/parse_units.h"
 
