@@ -30,6 +30,7 @@
 #include "audit/trail.h"
 #include "audit/trail_internal.h"
 #include "util/json_text.h"
+#include "util/path.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
@@ -385,6 +386,26 @@ static void run_prepare_own_dirs(struct run_args *args)
         args->trail_dir = audit_trail_dir(&ignored); /* state: trails, workspace copies */
         if (audit_user_public_key_hex(args->user_key, &ignored) < 0) /* config: the key */
                 args->user_key[0] = '\0';
+}
+
+/* Where the deny globs' matches are cached between runs (sandbox/deny_cache.h):
+ * reins' private state, hidden from every sandbox. NULL (every tree a glob
+ * needs is walked) when there is no such directory or REINS_DENY_CACHE=off. */
+static char *run_deny_cache_dir(void)
+{
+        const char *off = getenv("REINS_DENY_CACHE");
+        if (off && strcmp(off, "off") == 0)
+                return NULL;
+        char *state = NULL;
+        if (audit_state_dir(&state, NULL) < 0)
+                return NULL;
+        char *dir = path_join(state, "deny-cache");
+        free(state);
+        if (dir && audit_dir_check(dir, true, AUDIT_DIR_PRIVATE, NULL) < 0) {
+                free(dir);
+                dir = NULL;
+        }
+        return dir;
 }
 
 /* filesystem.cache: reins' own per-project directories exist (private to
@@ -792,6 +813,7 @@ int cli_run(int argc, char **argv)
         struct reins_error err = {0};
         struct reins_policy *policy = NULL;
         struct reins_plan *plan = NULL;
+        char *deny_cache_dir = NULL;
         int status = EXIT_REINS_FAILED;
 
         run_ensure_std_fds();
@@ -813,6 +835,8 @@ int cli_run(int argc, char **argv)
         /* reins' own directories exist before the plan hides them from
          * the sandbox (a workspace may contain the home directory) */
         run_prepare_own_dirs(&args);
+        deny_cache_dir = run_deny_cache_dir();
+        args.plan.deny_cache_dir = deny_cache_dir;
         if (run_govern_load_token(&args.govern, args.token_file, args.user_key, &err) < 0) {
                 cli_error(&err);
                 goto out;
@@ -894,6 +918,7 @@ out:
         audit_anchor_free(args.anchor);
         audit_session_signer_wipe(&args.signer);
         free(args.trail_dir);
+        free(deny_cache_dir);
         if (args.event_stream)
                 fclose(args.event_stream);
         return status;

@@ -121,6 +121,9 @@ struct reins_plan {
          * every --ro/--rw and filesystem.write path (not below system reads) */
         struct reins_strv deny_relative;
         const char *home; /* borrowed from the options, for ~ */
+        /* reins' private directory of deny caches (sandbox/deny_cache.h), or
+         * NULL to walk the trees; borrowed from the options */
+        const char *deny_cache_dir;
 
         /* direct mode (plan_protect.c): the host's .git behind MOUNT_OP_GITDIR,
          * or NULL; and the empty directories reins created on the host so
@@ -163,7 +166,8 @@ struct plan_options {
         int verbosity;
         char **argv; /* the command */
         char **host_environ;
-        const char *home; /* $HOME of the caller, for ~ */
+        const char *home;           /* $HOME of the caller, for ~ */
+        const char *deny_cache_dir; /* NULL: walk every tree a deny glob needs */
         bool stdin_is_tty;
         struct plan_write_limit write_limit; /* count 0: the workspace as the mode says */
         struct plan_canaries canaries;       /* count 0: none */

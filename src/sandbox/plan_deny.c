@@ -15,6 +15,7 @@
 #include "audit/dirs.h"
 #include "audit/runtime.h"
 #include "policy/glob.h"
+#include "sandbox/deny_cache.h"
 #include "sandbox/plan_internal.h"
 #include "util/cleanup.h"
 #include "sandbox/weaken.h"
@@ -23,14 +24,6 @@
 /* A walk that needs more than this fails closed rather than starting a
  * sandbox whose deny rules were only partly applied. */
 #define DENY_WALK_MAX_ENTRIES 2000000
-
-/* One walk of a tree matches every pattern that needs it at once. */
-struct walk {
-        char *const *patterns;
-        size_t count;
-        struct reins_strv *matches;
-        size_t visited;
-};
 
 /* Anchor a pattern: "~/x" -> HOME/x, "/x" stays, "a/b" -> WS/a/b, and a bare
  * name ("*.pem") matches at any depth of the workspace: WS/ ** /name. */
@@ -158,46 +151,28 @@ static char *glob_literal_prefix(const char *pattern)
         return out;
 }
 
-static int walk_tree(struct walk *w, const char *dir);
-
-static int walk_visit(struct walk *w, const char *path)
+/* Every path below `dir` (or `dir` itself) matching one of `patterns`: one
+ * pass for them all, through the deny cache when there is one. */
+static int collect_below(char *const *patterns, size_t count, const char *dir,
+                         const char *cache_dir, struct reins_strv *matches)
 {
-        if (++w->visited > DENY_WALK_MAX_ENTRIES)
-                return -E2BIG;
         struct stat st;
-        if (lstat(path, &st) < 0)
+        if (lstat(dir, &st) < 0)
                 return 0;
-        for (size_t i = 0; i < w->count; i++)
-                if (glob_match(w->patterns[i], path))
-                        return strv_push_unique(w->matches, path); /* and not below it */
-        if (S_ISDIR(st.st_mode))
-                return walk_tree(w, path);
-        return 0;
-}
-
-static int walk_tree(struct walk *w, const char *dir)
-{
-        DIR *d = opendir(dir);
-        if (!d)
-                return 0; /* unreadable for the caller: unreadable inside too */
-        int r = 0;
-        struct dirent *entry;
-        while (r == 0 && (entry = readdir(d))) {
-                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-                        continue;
-                char *child = path_join(dir, entry->d_name);
-                r = child ? walk_visit(w, child) : -ENOMEM;
-                free(child);
-        }
-        closedir(d);
-        return r;
+        for (size_t p = 0; p < count; p++)
+                if (glob_match(patterns[p], dir))
+                        return strv_push_unique(matches, dir); /* and not below it */
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        return deny_cache_collect(patterns, count, dir, cache_dir, DENY_WALK_MAX_ENTRIES, matches,
+                                  NULL);
 }
 
 /* Collect the paths under the bound tree `root` that match `pattern`. A
  * pattern whose literal part lies above `root` needs the whole tree walked:
  * it is added to `whole_tree` instead, so one walk serves them all. */
-static int deny_collect(const char *pattern, const char *root, struct reins_strv *matches,
-                        struct reins_strv *whole_tree)
+static int deny_collect(const char *pattern, const char *root, const char *cache_dir,
+                        struct reins_strv *matches, struct reins_strv *whole_tree)
 {
         cleanup_free char *literal = glob_literal_prefix(pattern);
         if (!literal)
@@ -211,30 +186,32 @@ static int deny_collect(const char *pattern, const char *root, struct reins_strv
         if (path_is_under(root, literal)) /* the literal part covers the whole tree */
                 return strv_push_unique(whole_tree, pattern);
         if (path_is_under(literal, root)) {
-                if (lstat(literal, &st) < 0)
-                        return 0;
                 char *one[] = {(char *)pattern};
-                struct walk w = {.patterns = one, .count = 1, .matches = matches};
-                return walk_visit(&w, literal);
+                return collect_below(one, 1, literal, cache_dir, matches);
         }
         return 0;
 }
 
-/* Every pattern against one bound tree. */
-int plan_collect_matches(char *const *patterns, size_t count, const char *root,
-                         struct reins_strv *matches)
+/* Every pattern against one bound tree. The patterns that need the whole
+ * tree are matched in one pass, through the deny cache when the plan has
+ * one (deny_cache.h: one fstatat per directory instead of a walk). */
+static int plan_collect_cached(char *const *patterns, size_t count, const char *root,
+                               const char *cache_dir, struct reins_strv *matches)
 {
         struct reins_strv whole_tree = {0};
         int r = 0;
         for (size_t p = 0; r == 0 && p < count; p++)
-                r = deny_collect(patterns[p], root, matches, &whole_tree);
-        if (r == 0 && whole_tree.count > 0) {
-                struct walk w = {
-                    .patterns = whole_tree.items, .count = whole_tree.count, .matches = matches};
-                r = walk_visit(&w, root);
-        }
+                r = deny_collect(patterns[p], root, cache_dir, matches, &whole_tree);
+        if (r == 0 && whole_tree.count > 0)
+                r = collect_below(whole_tree.items, whole_tree.count, root, cache_dir, matches);
         strv_free(&whole_tree);
         return r;
+}
+
+int plan_collect_matches(char *const *patterns, size_t count, const char *root,
+                         struct reins_strv *matches)
+{
+        return plan_collect_cached(patterns, count, root, NULL, matches);
 }
 
 static bool plan_in_view(const struct reins_plan *plan, const char *path)
@@ -295,8 +272,9 @@ int plan_add_deny(struct reins_plan *plan, struct reins_error *err)
                 const struct mount_op *op = &plan->mounts[i];
                 if (!op->nested && (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
                                     op->kind == MOUNT_OP_OVERLAY))
-                        r = plan_collect_matches(plan->deny_patterns.items,
-                                                 plan->deny_patterns.count, op->target, &matches);
+                        r = plan_collect_cached(plan->deny_patterns.items,
+                                                plan->deny_patterns.count, op->target,
+                                                plan->deny_cache_dir, &matches);
         }
         if (r == -E2BIG)
                 r = reins_error_set(err, E2BIG,
