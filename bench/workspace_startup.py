@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """What the workspace's size adds to a run (issue 14.6), called by bench/run.sh.
 
-  workspace_startup.py REINS [--pairs N] [--sizes 0,50000,500000] [--modes direct,readonly,overlay]
+  workspace_startup.py REINS
+  REINS_BENCH_WS_PAIRS=30 REINS_BENCH_WS_SIZES=0,50000,500000
+  REINS_BENCH_WS_MODES=direct,readonly,overlay
 
 For each workspace size (directories of 100 files, plus a small node_modules)
 and each workspace mode, `reins run -p default -- /bin/true` and bwrap
 (`--unshare-all --die-with-parent`, the binds reins' default preset makes)
-run in alternation, N pairs, so both see the same machine load; printed: each
-one's median, the median of the per-pair ratios reins/bwrap, and what the
-workspace adds to reins' median over the empty workspace in the same mode.
+run in rotating rounds together with reins in an empty workspace (same mode),
+N rounds, so all see the same machine load; printed: each one's median, the
+median of the per-round ratios reins/bwrap, and the median of the per-round
+differences between reins in this workspace and in the empty one (what the
+files add).
 Budget: +2 ms at 50 000 files, +5 ms at 500 000, in every mode.
 
 Workspaces are made once and kept in $TMPDIR/reins-bench-workspaces/ (a
@@ -79,21 +83,18 @@ def once(cmd, env):
     return elapsed
 
 
-def pairs(reins_cmd, bwrap_cmd, count, env):
-    """Alternating runs (which one goes first alternates too); one warm-up each."""
-    once(reins_cmd, env)
-    if bwrap_cmd:
-        once(bwrap_cmd, env)
-    a, b = [], []
+def rounds(commands, count, env):
+    """`count` rounds of every command, the order rotating from round to round
+    so that each sees the same machine load; one warm-up each (it also makes
+    reins' deny cache). Returns each command's times in ms."""
+    for cmd in commands:
+        once(cmd, env)
+    times = [[] for _ in commands]
     for i in range(count):
-        if bwrap_cmd and i % 2:
-            b.append(once(bwrap_cmd, env))
-            a.append(once(reins_cmd, env))
-        else:
-            a.append(once(reins_cmd, env))
-            if bwrap_cmd:
-                b.append(once(bwrap_cmd, env))
-    return a, b
+        for k in range(len(commands)):
+            j = (i + k) % len(commands)
+            times[j].append(once(commands[j], env))
+    return times
 
 
 def main(argv):
@@ -108,31 +109,39 @@ def main(argv):
     state = tempfile.mkdtemp(prefix="reins-bench-state-")
     env = dict(os.environ, XDG_STATE_HOME=state)
     print(f"\nworkspace size: `reins run -p default -- /bin/true` by workspace mode and size, "
-          f"{count} alternating pairs with bwrap{'' if have_bwrap else ' (bwrap unavailable)'}")
+          f"{count} rotating rounds with bwrap{'' if have_bwrap else ' (bwrap unavailable)'} "
+          f"and with reins in an empty workspace")
     print(f"  {'files':>7} {'mode':>9} {'reins ms':>9} {'bwrap ms':>9} {'ratio':>6} "
           f"{'added ms':>9}  budget")
-    empty = {}
     try:
+        empty_ws = make_workspace(os.path.join(base, "ws-0"), 0)
         for files in sizes:
             ws = make_workspace(os.path.join(base, f"ws-{files}"), files)
             for mode in modes:
-                reins_cmd = [reins, "run", "-q", "-p", "default", "--workspace-mode", mode,
-                             "-w", ws, "--", "/bin/true"]
-                bw = bwrap_command(ws, mode == "readonly") if have_bwrap else None
+                def reins_in(where):
+                    return [reins, "run", "-q", "-p", "default", "--workspace-mode", mode,
+                            "-w", where, "--", "/bin/true"]
+                commands = [reins_in(ws)]
+                if have_bwrap:
+                    commands.append(bwrap_command(ws, mode == "readonly"))
+                if files:  # the same mode in the empty workspace, in the same rounds
+                    commands.append(reins_in(empty_ws))
                 try:
-                    a, b = pairs(reins_cmd, bw, count, env)
+                    times = rounds(commands, count, env)
                 except RuntimeError as e:
                     print(f"  {files:>7} {mode:>9}  failed: {e}")
                     continue
+                a = times[0]
+                b = times[1] if have_bwrap else []
                 med = statistics.median(a)
                 bmed = statistics.median(b) if b else float("nan")
                 ratio = statistics.median([x / y for x, y in zip(a, b)]) if b else float("nan")
-                if files == 0:
-                    empty[mode] = med
-                added = med - empty[mode] if mode in empty else float("nan")
+                added = 0.0
+                if files:
+                    added = statistics.median([x - y for x, y in zip(a, times[-1])])
                 budget = BUDGET_MS.get(files)
                 verdict = ""
-                if budget is not None and mode in empty:
+                if budget is not None:
                     verdict = (f"+{budget:g} ms: "
                                f"{'within budget' if added <= budget else 'OVER BUDGET'}")
                 print(f"  {files:>7} {mode:>9} {med:>9.2f} {bmed:>9.2f} {ratio:>6.2f} "

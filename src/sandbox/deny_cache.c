@@ -626,7 +626,7 @@ int deny_cache_collect(char *const *patterns, size_t count, const char *root, co
         c->old = stats->cache > 0 ? &old : NULL;
         int r = dc_visit(c, c->old ? 0 : DC_NONE, DC_NONE, "", 0);
         stats->entries = c->total;
-        if (r == 0 && cachefd >= 0 && (c->changed || !c->old))
+        if (r == 0 && cachefd >= 0 && c->fresh.dir_count > 0 && (c->changed || !c->old))
                 dc_store(cachefd, file, key, &c->fresh);
         if (cachefd >= 0)
                 close(cachefd);
