@@ -83,6 +83,7 @@ struct dc_ctx {
         struct dc_tree fresh;
         struct reins_strv *matches;
         uint64_t total, max_entries;
+        int64_t began_ns; /* CLOCK_REALTIME when this pass began */
         bool changed;
         struct deny_cache_stats *stats;
         dev_t devs[16];
@@ -341,7 +342,9 @@ static int dc_read(struct dc_ctx *c, uint32_t me, uint32_t old)
 static int dc_visit(struct dc_ctx *c, uint32_t old, uint32_t parent, const char *name,
                     size_t name_len)
 {
-        int64_t now = realtime_ns(); /* before the stat: see the racy check */
+        /* the racy check compares with when this pass began, which is before
+         * the stat: earlier than the listing, so never less careful */
+        int64_t now = c->began_ns;
         struct stat st;
         if (fstatat(c->rootfd, dc_relative(c), &st, AT_SYMLINK_NOFOLLOW) < 0 ||
             !S_ISDIR(st.st_mode))
@@ -595,6 +598,7 @@ int deny_cache_collect(char *const *patterns, size_t count, const char *root, co
         c->matches = matches;
         c->max_entries = max_entries;
         c->stats = stats;
+        c->began_ns = realtime_ns();
         c->root_len = strlen(root);
         while (c->root_len > 1 && root[c->root_len - 1] == '/')
                 c->root_len--;
