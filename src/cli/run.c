@@ -693,6 +693,16 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         }
         if (run_check_landlock(plan, &in.landlock_abi) < 0)
                 goto out;
+        /* the deny globs' matches, collected while the above went on */
+        if (plan_finish_deny(plan, &err) < 0) {
+                cli_error(&err);
+                goto out;
+        }
+        if (!args->quiet) {
+                run_report_tracked_hidden(plan);
+                run_report_toolchain(plan);
+                run_report_missing_paths(plan);
+        }
         run_prepare_terminal(&in);
         supervise_block_signals();
         if (spawn_sandbox(&in, &sandbox, &err) < 0) {
@@ -848,11 +858,6 @@ int cli_run(int argc, char **argv)
             plan_build(policy, &args.plan, &plan, &err) < 0 || run_prepare_caches(plan, &err) < 0) {
                 cli_error(&err);
                 goto out;
-        }
-        if (!args.quiet) {
-                run_report_tracked_hidden(plan);
-                run_report_toolchain(plan);
-                run_report_missing_paths(plan);
         }
         if (plan->host_network && !args.quiet)
                 fprintf(stderr, "reins: warning: --net host: the sandbox shares the host's "

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,35 +262,140 @@ static int compare_strings(const void *a, const void *b)
         return path_compare_components(*(char *const *)a, *(char *const *)b);
 }
 
+/* The matches of every bound tree, as plain data: what the background job
+ * works on holds no pointer into the plan, which goes on being built. */
+struct plan_deny_job {
+        pthread_t thread;
+        struct reins_strv patterns, roots, matches;
+        char *cache_dir;
+        int result;
+};
+
+static int deny_collect_roots(const struct reins_strv *patterns, const struct reins_strv *roots,
+                              const char *cache_dir, struct reins_strv *matches)
+{
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < roots->count; i++)
+                r = plan_collect_cached(patterns->items, patterns->count, roots->items[i],
+                                        cache_dir, matches);
+        return r;
+}
+
+static void *deny_job_run(void *arg)
+{
+        struct plan_deny_job *job = arg;
+        job->result =
+            deny_collect_roots(&job->patterns, &job->roots, job->cache_dir, &job->matches);
+        return NULL;
+}
+
+static void deny_job_free(struct plan_deny_job *job)
+{
+        strv_free(&job->patterns);
+        strv_free(&job->roots);
+        strv_free(&job->matches);
+        free(job->cache_dir);
+        free(job);
+}
+
+/* The collected matches (r: how the collection ended) into HIDE ops. */
+static int deny_apply(struct reins_plan *plan, struct reins_strv *matches, int r,
+                      struct reins_error *err)
+{
+        if (r == -E2BIG)
+                return reins_error_set(err, E2BIG,
+                                       "filesystem.deny: more than %d entries to scan; narrow the "
+                                       "workspace or the deny patterns",
+                                       DENY_WALK_MAX_ENTRIES);
+        if (r < 0)
+                return reins_error_set(err, -r, "filesystem.deny: %s", strerror(-r));
+        if (matches->count > 0) {
+                /* parents first, so a hidden directory makes its children moot */
+                qsort(matches->items, matches->count, sizeof(char *), compare_strings);
+                r = plan_add_matches(plan, matches, MOUNT_OP_HIDE);
+                if (r < 0)
+                        return reins_error_set(err, -r, "out of memory");
+        }
+        return 0;
+}
+
+/* With a deny cache, the matches are collected by a thread of their own
+ * while the rest of the start-up goes on (policy checks, keys, the trail,
+ * the seccomp program), and plan_finish_deny puts them in before the
+ * sandbox is spawned. Without one (unit tests), at once. */
 int plan_add_deny(struct reins_plan *plan, struct reins_error *err)
 {
         if (weaken("mounts"))
                 return 0;
-        struct reins_strv matches = {0};
+        struct reins_strv roots = {0};
         int r = 0;
         size_t bound = plan->mount_count;
         for (size_t i = 0; r == 0 && i < bound; i++) {
                 const struct mount_op *op = &plan->mounts[i];
                 if (!op->nested && (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
                                     op->kind == MOUNT_OP_OVERLAY))
-                        r = plan_collect_cached(plan->deny_patterns.items,
-                                                plan->deny_patterns.count, op->target,
-                                                plan->deny_cache_dir, &matches);
+                        r = strv_push(&roots, op->target);
         }
-        if (r == -E2BIG)
-                r = reins_error_set(err, E2BIG,
-                                    "filesystem.deny: more than %d entries to scan; narrow the "
-                                    "workspace or the deny patterns",
-                                    DENY_WALK_MAX_ENTRIES);
-        else if (r < 0)
-                r = reins_error_set(err, -r, "filesystem.deny: %s", strerror(-r));
-        if (r == 0 && matches.count > 0) {
-                /* parents first, so a hidden directory makes its children moot */
-                qsort(matches.items, matches.count, sizeof(char *), compare_strings);
-                r = plan_add_matches(plan, &matches, MOUNT_OP_HIDE);
-                if (r < 0)
-                        r = reins_error_set(err, -r, "out of memory");
+        if (r < 0) {
+                strv_free(&roots);
+                return reins_error_set(err, ENOMEM, "out of memory");
         }
+        plan->deny_insert_at = plan->mount_count;
+        struct plan_deny_job *job = plan->deny_cache_dir ? calloc(1, sizeof(*job)) : NULL;
+        if (job) {
+                job->roots = roots;
+                job->cache_dir = strdup(plan->deny_cache_dir);
+                if (job->cache_dir && strv_copy(&job->patterns, &plan->deny_patterns) == 0 &&
+                    pthread_create(&job->thread, NULL, deny_job_run, job) == 0) {
+                        plan->deny_job = job;
+                        return 0;
+                }
+                roots = job->roots; /* no thread: collected here after all */
+                job->roots = (struct reins_strv){0};
+                deny_job_free(job);
+        }
+        struct reins_strv matches = {0};
+        r = deny_collect_roots(&plan->deny_patterns, &roots, plan->deny_cache_dir, &matches);
+        r = deny_apply(plan, &matches, r, err);
         strv_free(&matches);
+        strv_free(&roots);
         return r;
+}
+
+int plan_finish_deny(struct reins_plan *plan, struct reins_error *err)
+{
+        struct plan_deny_job *job = plan->deny_job;
+        if (!job)
+                return 0;
+        pthread_join(job->thread, NULL);
+        plan->deny_job = NULL;
+        size_t before = plan->mount_count;
+        int r = deny_apply(plan, &job->matches, job->result, err);
+        deny_job_free(job);
+        if (r < 0)
+                return r;
+        /* the HIDE ops go where a synchronous plan has them: right after
+         * the binds, before the protects and pins planned since */
+        size_t added = plan->mount_count - before, at = plan->deny_insert_at;
+        if (added > 0 && at < before) {
+                struct mount_op *moved = malloc(added * sizeof(*moved));
+                if (!moved)
+                        return reins_error_set(err, ENOMEM, "out of memory");
+                memcpy(moved, plan->mounts + before, added * sizeof(*moved));
+                memmove(plan->mounts + at + added, plan->mounts + at,
+                        (before - at) * sizeof(*moved));
+                memcpy(plan->mounts + at, moved, added * sizeof(*moved));
+                free(moved);
+        }
+        r = plan_add_git_settings(plan);
+        return r < 0 ? reins_error_set(err, -r, "out of memory") : 0;
+}
+
+void plan_deny_abandon(struct reins_plan *plan)
+{
+        if (!plan->deny_job)
+                return;
+        pthread_join(plan->deny_job->thread, NULL);
+        deny_job_free(plan->deny_job);
+        plan->deny_job = NULL;
 }
