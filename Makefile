@@ -26,7 +26,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: weak escape-weak all deps check unit integration escape asan-check fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check clean
+.PHONY: weak escape-weak all deps check unit integration escape asan-check fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
 
 all: $(BUILD)/reins
 
@@ -107,6 +107,10 @@ bench: deps $(BUILD)/reins
 
 format:
 	clang-format -i $(SRC) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
+
+# no module includes one that comes after it (README "Layout")
+lint:
+	@scripts/layers.sh
 
 format-check:
 	@clang-format --dry-run --Werror $(SRC) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)

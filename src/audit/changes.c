@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "audit/sha256.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/json_text.h"
 
 #define CHANGES_NONE  UINT32_MAX

@@ -49,7 +49,7 @@
 #include "audit/trail_bound.h"
 #include "audit/trail_internal.h"
 #include "audit/event.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 #include "util/path.h"
 
@@ -108,31 +108,21 @@ struct audit_trail {
 
 char *audit_trail_dir(struct reins_error *err)
 {
-        const char *state = audit_xdg_dir("XDG_STATE_HOME");
-        cleanup_free char *base = NULL;
-        if (state) {
-                base = strdup(state);
-        } else {
-                const char *home = audit_home();
-                if (!home) {
-                        reins_error_set(err, ENOENT,
-                                        "no state directory: set XDG_STATE_HOME or HOME");
-                        return NULL;
-                }
-                base = path_join(home, ".local/state");
-        }
-        cleanup_free char *reins = base ? path_join(base, "reins") : NULL;
-        cleanup_free char *dir = reins ? path_join(reins, "trails") : NULL;
+        /* reins/ is shared with the workspace sessions: owner-only writes;
+         * trails/ is private (trails name every command the agent ran) */
+        cleanup_free char *reins = NULL;
+        if (audit_state_dir(&reins, err) < 0)
+                return NULL;
+        char *dir = path_join(reins, "trails");
         if (!dir) {
                 reins_error_set(err, ENOMEM, "out of memory");
                 return NULL;
         }
-        /* reins/ is shared with the workspace sessions: owner-only writes;
-         * trails/ is private (trails name every command the agent ran) */
-        if (audit_dir_check(reins, true, AUDIT_DIR_NOT_WRITABLE_BY_OTHERS, err) < 0 ||
-            audit_dir_check(dir, true, AUDIT_DIR_PRIVATE, err) < 0)
+        if (audit_dir_check(dir, true, AUDIT_DIR_PRIVATE, err) < 0) {
+                free(dir);
                 return NULL;
-        return steal_ptr(&dir);
+        }
+        return dir;
 }
 
 char *audit_trail_default_path(const char *session, struct reins_error *err)
@@ -170,7 +160,8 @@ int audit_trail_open_with_key(const char *path, const struct audit_key *key,
          * O_NOFOLLOW: a planted symlink cannot point our writes elsewhere;
          * O_APPEND: every batch lands at the end, whatever else holds the file */
         t->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-        int r = t->fd < 0 ? reins_error_errno(err, errno, "audit trail %s", path) : 0;
+        int r =
+            t->fd < 0 ? reins_error_errno(err, errno, "cannot write the audit trail %s", path) : 0;
         /* the room for the last records, should the disk fill up: no
          * trail starts without it */
         if (r == 0 &&

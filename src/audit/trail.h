@@ -9,15 +9,16 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "policy/policy.h"
 
 struct audit_trail;
 
 /* Bounds (trail.c): the file's size and the average rate of ordinary
  * records, in bytes (policy limits.trail_size and limits.trail_rate). */
-#define AUDIT_TRAIL_SIZE_DEFAULT (128ULL << 20)
-#define AUDIT_TRAIL_SIZE_MIN     (1ULL << 20)
-#define AUDIT_TRAIL_RATE_DEFAULT (1ULL << 20)
-#define AUDIT_TRAIL_RATE_MIN     (64ULL << 10)
+#define AUDIT_TRAIL_SIZE_DEFAULT POLICY_TRAIL_SIZE_DEFAULT
+#define AUDIT_TRAIL_SIZE_MIN     POLICY_TRAIL_SIZE_MIN
+#define AUDIT_TRAIL_RATE_DEFAULT POLICY_TRAIL_RATE_DEFAULT
+#define AUDIT_TRAIL_RATE_MIN     POLICY_TRAIL_RATE_MIN
 #define AUDIT_ROOM_PRIORITY      (256 * 1024) /* the size's last bytes ordinary records leave */
 #define AUDIT_ROOM_CLOSING       (64 * 1024)  /* and those priority records leave */
 /* Preallocated next to the trail at open, released only once the sandbox

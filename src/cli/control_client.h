@@ -1,5 +1,5 @@
 /* Talking to a running session's control socket (the client side of
- * cli/run_control.h), for `reins pending`, `approve`, `deny` and `thaw`. */
+ * session/control.h), for `reins pending`, `approve`, `deny` and `thaw`. */
 #ifndef REINS_CLI_CONTROL_CLIENT_H
 #define REINS_CLI_CONTROL_CLIENT_H
 

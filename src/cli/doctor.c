@@ -22,6 +22,7 @@
 #include "audit/key_lock.h"
 #include "audit/keys.h"
 #include "cli/cli.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
 #include "sandbox/seccomp.h"
 #include "util/cleanup.h"
@@ -356,32 +357,6 @@ static int find_mount(const char *fstype, const char *option, char *mountpoint, 
         return -ENOENT;
 }
 
-/* Our cgroup from /proc/self/cgroup: the v2 "0::" line when `controller` is
- * NULL, else the v1 hierarchy listing `controller`. */
-static int own_cgroup(const char *controller, char *path, size_t size)
-{
-        cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
-        if (!f)
-                return -errno;
-        char line[PATH_MAX + 128];
-        while (fgets(line, sizeof(line), f)) {
-                line[strcspn(line, "\n")] = '\0';
-                char *first = strchr(line, ':');
-                char *second = first ? strchr(first + 1, ':') : NULL;
-                if (!second)
-                        continue;
-                *second = '\0';
-                bool match = controller ? list_has(first + 1, controller, ',')
-                                        : (strncmp(line, "0:", 2) == 0 && first[1] == '\0');
-                if (!match)
-                        continue;
-                if (snprintf(path, size, "%s", second + 1) >= (int)size)
-                        return -ENAMETOOLONG;
-                return 0;
-        }
-        return -ENOENT;
-}
-
 static void check_cgroup_v2(struct doctor *d)
 {
         char mount[PATH_MAX], own[PATH_MAX], dir[PATH_MAX], file[PATH_MAX];
@@ -391,7 +366,8 @@ static void check_cgroup_v2(struct doctor *d)
                 report(d, "cgroup v2", action, "not mounted");
                 return;
         }
-        if (own_cgroup(NULL, own, sizeof(own)) < 0 || !join_path(dir, sizeof(dir), mount, own)) {
+        if (cgroup_own_path(NULL, own, sizeof(own)) < 0 ||
+            !join_path(dir, sizeof(dir), mount, own)) {
                 report(d, "cgroup v2", action, "mounted at %s; our cgroup is unknown", mount);
                 return;
         }
@@ -429,7 +405,7 @@ static bool probe_cgroup_v1(const char *controller, char *status, size_t size)
                 snprintf(status, size, "%s not mounted", controller);
                 return false;
         }
-        bool writable = own_cgroup(controller, own, sizeof(own)) == 0 &&
+        bool writable = cgroup_own_path(controller, own, sizeof(own)) == 0 &&
                         join_path(dir, sizeof(dir), mount, own) && access(dir, W_OK) == 0;
         snprintf(status, size, "%s at %s (%s)", controller, mount,
                  writable ? "writable" : "not writable");

@@ -13,16 +13,16 @@
 
 #include "cli/cli.h"
 #include "cli/notice.h"
-#include "cli/run_events.h"
-#include "cli/run_govern.h"
-#include "cli/run_protect.h"
-#include "cli/run_risk.h"
+#include "session/events.h"
+#include "session/govern.h"
+#include "session/protect.h"
+#include "session/risk.h"
 #include "govern/canary.h"
 #include "audit/dirs.h"
 #include "cli/run_notices.h"
 #include "cli/run_parallel.h"
 #include "cli/run_report.h"
-#include "cli/run_workspace.h"
+#include "session/workspace.h"
 #include "audit/anchor.h"
 #include "audit/changes.h"
 #include "audit/runtime.h"
@@ -39,7 +39,7 @@
 #include "sandbox/self_seccomp.h"
 #include "sandbox/spawn.h"
 #include "sandbox/supervise.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 extern char **environ;
 
@@ -62,11 +62,11 @@ struct run_args {
         struct workspace_session workspace;
         int workspace_copy;     /* limits.workspace_size: the copy's tmpfs while it runs, else -1 */
         const char *token_file; /* --token FILE */
-        struct run_govern govern;
-        struct run_risk risk;
+        struct session_govern govern;
+        struct session_risk risk;
         struct canary_set canaries; /* planted when the policy asks */
         struct plan_options plan;
-        struct run_protect protect; /* direct mode: .git's private layer, placeholders */
+        struct session_protect protect; /* direct mode: .git's private layer, placeholders */
         bool quiet;
         struct reins_strv anchors;          /* --anchor SPEC */
         struct audit_anchor *anchor;        /* opened, when any */
@@ -491,8 +491,8 @@ static int run_open_trail(struct run_args *args, const struct reins_plan *plan)
                 free(dir);
         }
         if (!path || audit_trail_open_with_key(path, &args->signer.key, &args->trail, &err) < 0) {
-                notice("cannot write the audit trail%s%s: %s (use --audit PATH)", path ? " " : "",
-                       path ? path : "", err.message[0] ? err.message : "out of memory");
+                /* the message names the trail or its directory once */
+                notice("%s (use --audit PATH)", err.message[0] ? err.message : "out of memory");
                 free(path);
                 return -1;
         }
@@ -508,7 +508,7 @@ static int run_open_trail(struct run_args *args, const struct reins_plan *plan)
 }
 
 /* No record, no run: the trail could not be written (a full disk). While
- * the sandbox runs it is frozen first (T3's playbook, run_risk.h): only
+ * the sandbox runs it is frozen first (T3's playbook, session_risk.h): only
  * then is the trail's reserve released, or the agent could take that space
  * too; the trail records why, and the sandbox is ended. Exit status 123. */
 static void run_trail_check(struct run_args *args, const char *what_happens)
@@ -520,7 +520,7 @@ static void run_trail_check(struct run_args *args, const char *what_happens)
         snprintf(why, sizeof(why), "%s", failure);
         args->trail_failed = true;
         if (strcmp(what_happens, "frozen and ended") == 0)
-                run_risk_freeze_now(&args->risk, &args->events);
+                session_risk_freeze_now(&args->risk, &args->events);
         audit_trail_use_reserve(args->trail);
         event_emit(&args->events, "limit",
                    json_pack("{s:s, s:s, s:s}", "kind", "trail_write", "error", why, "action",
@@ -532,7 +532,7 @@ static void run_trail_check(struct run_args *args, const char *what_happens)
                                                              : what_happens,
                EXIT_TRAIL_FAILED);
         if (strcmp(what_happens, "frozen and ended") == 0)
-                run_risk_end_now(&args->risk);
+                session_risk_end_now(&args->risk);
 }
 
 /* Write the trail's batch at least every 100 ms (kill -9 loses at most that). */
@@ -548,8 +548,8 @@ static void run_audit_tick(void *ctx)
                 args->last_flush = now;
         }
         run_trail_check(args, "frozen and ended");
-        run_govern_tick(&args->govern);
-        run_risk_tick(&args->risk);
+        session_govern_tick(&args->govern);
+        session_risk_tick(&args->risk);
 }
 
 static void run_close_trail(struct run_args *args)
@@ -615,7 +615,7 @@ static int run_certify_session(struct run_args *args, const struct reins_policy 
 /* session.start's identity members, with the session certificate. */
 static json_t *run_session_identity(struct run_args *args)
 {
-        json_t *identity = run_govern_identity(&args->govern);
+        json_t *identity = session_govern_identity(&args->govern);
         if (!identity)
                 identity = json_object();
         if (identity && args->certified)
@@ -627,7 +627,7 @@ static json_t *run_session_identity(struct run_args *args)
 /* The session id and where events go (-v: stderr). */
 static int run_open_events(struct run_args *args)
 {
-        if (!args->session[0] && run_new_session_id(args->session) < 0) {
+        if (!args->session[0] && session_new_id(args->session) < 0) {
                 fprintf(stderr, "reins: cannot draw a session id\n");
                 return -1;
         }
@@ -640,7 +640,7 @@ static int run_open_events(struct run_args *args)
                 args->event_stream = run_open_event_stream(args->events_to);
                 if (!args->event_stream)
                         return -1;
-                event_bus_add_sink(&args->events, run_event_sink_stream, args->event_stream);
+                event_bus_add_sink(&args->events, session_event_sink_stream, args->event_stream);
         }
         /* the trail opens once the sandbox is building its root (in parallel);
          * what happens before is queued for it */
@@ -722,7 +722,7 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
                 goto out;
         }
         in.cgroup = cgroup.count > 0 ? &cgroup : NULL;
-        run_risk_set_sandbox(&args->risk, sandbox.pid, &cgroup);
+        session_risk_set_sandbox(&args->risk, sandbox.pid, &cgroup);
         if (plan->verbosity > 0)
                 run_report_plan(stderr, plan, &in);
         /* no trail, no run: the command has not started yet */
@@ -731,9 +731,8 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
                 goto out;
         }
         event_bus_release(&args->events);
-        run_emit_session_start(&args->events, plan, &in, args->policy,
-                               args->user_key[0] ? args->user_key : NULL,
-                               run_session_identity(args));
+        session_emit_start(&args->events, plan, &in, args->policy,
+                           args->user_key[0] ? args->user_key : NULL, run_session_identity(args));
         /* session.start is on disk before the command's first instruction:
          * an agent that fills the disk at once cannot leave an empty trail */
         if (audit_trail_sync(args->trail) < 0) {
@@ -746,9 +745,9 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
             json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
                       plan->policy_name, "command", json_text_array(plan->argv), "workspace",
                       json_text_z(plan->workspace));
-        if (info && run_govern_control_path(&args->govern))
+        if (info && session_govern_control_path(&args->govern))
                 json_object_set_new(info, "control",
-                                    json_string(run_govern_control_path(&args->govern)));
+                                    json_string(session_govern_control_path(&args->govern)));
         struct reins_error reg_err = {0};
         if (runtime_register(args->session, getpid(), info, &reg_err) < 0 && !args->quiet)
                 notice("note: session not listed by 'reins ps': %s", reg_err.message);
@@ -766,11 +765,11 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         /* a resumed copy is "running" again: recorded while the command
          * starts, off the start-up path (one atomic rewrite of meta.json) */
         if (plan->overlay)
-                run_workspace_running(&args->workspace, plan->limits.workspace_size_bytes);
+                session_workspace_running(&args->workspace, plan->limits.workspace_size_bytes);
         struct supervise_config config = {
             .plan = plan, .events = &args->events, .tick = run_audit_tick, .tick_ctx = args};
-        run_govern_configure(&args->govern, &config);
-        run_risk_configure(&args->risk, &config);
+        session_govern_configure(&args->govern, &config);
+        session_risk_configure(&args->risk, &config);
         if (plan->overlay && plan->limits.workspace_size_bytes > 0)
                 config.workspace_copy = &args->workspace_copy;
         if (supervise(&sandbox, &config, &outcome, &err) < 0)
@@ -778,7 +777,7 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         /* the capped copy lived in memory: it goes to the session directory
          * before the session ends (the sandbox is gone, the copy is still) */
         if (args->workspace_copy >= 0) {
-                run_workspace_store(&args->workspace, args->workspace_copy, &args->events);
+                session_workspace_store(&args->workspace, args->workspace_copy, &args->events);
                 close(args->workspace_copy);
                 args->workspace_copy = -1;
         }
@@ -787,10 +786,10 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         /* git's own data back to the host's .git, protected writes recorded
          * (before the engine's last tick: they feed persistence-write) */
         json_t *changes = run_compare_changes(plan, before);
-        run_protect_finish(&args->protect, plan, plan->overlay ? &args->workspace : NULL, changes,
-                           &args->events, args->quiet);
-        run_risk_tick(&args->risk); /* the last findings, before session.end */
-        run_govern_end(&args->govern);
+        session_protect_finish(&args->protect, plan, plan->overlay ? &args->workspace : NULL,
+                               changes, &args->events, args->quiet);
+        session_risk_tick(&args->risk); /* the last findings, before session.end */
+        session_govern_end(&args->govern);
         if (changes) {
                 /* past a cap the session still ends normally: a "limit" event
                  * says what was cut, before the (bounded) record itself */
@@ -801,7 +800,7 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         }
         /* after the scan: they were there when it started */
         plan_remove_placeholders(plan);
-        run_emit_session_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
+        session_emit_end(&args->events, plan, &outcome, &cgroup, run_elapsed_ms(started));
         runtime_unregister(args->session);
         runtime_sweep(); /* what supervisors killed with -9 left, off the start-up path */
         status = run_report_outcome(stderr, plan, &outcome, &cgroup, args->quiet);
@@ -811,7 +810,7 @@ static int run_sandbox(struct run_args *args, struct reins_plan *plan)
         close(sandbox.pidfd);
         close(sandbox.status_fd);
 out:
-        run_risk_set_sandbox(&args->risk, 0, NULL); /* gone, and its cgroups go next */
+        session_risk_set_sandbox(&args->risk, 0, NULL); /* gone, and its cgroups go next */
         cgroup_destroy(&cgroup);
         seccomp_program_free(&seccomp);
         return status;
@@ -847,11 +846,11 @@ int cli_run(int argc, char **argv)
         run_prepare_own_dirs(&args);
         deny_cache_dir = run_deny_cache_dir();
         args.plan.deny_cache_dir = deny_cache_dir;
-        if (run_govern_load_token(&args.govern, args.token_file, args.user_key, &err) < 0) {
+        if (session_govern_load_token(&args.govern, args.token_file, args.user_key, &err) < 0) {
                 cli_error(&err);
                 goto out;
         }
-        args.plan.write_limit = run_govern_write_limit(&args.govern);
+        args.plan.write_limit = session_govern_write_limit(&args.govern);
         if (policy_load(args.policy, &policy, &err) < 0 ||
             policy_check_supported(policy, &err) < 0 ||
             run_plant_canaries(&args, policy, &err) < 0 ||
@@ -868,7 +867,7 @@ int cli_run(int argc, char **argv)
                 cli_error(&err);
                 goto out;
         }
-        struct run_govern_options govern = {
+        struct session_govern_options govern = {
             .policy = policy,
             .plan = plan,
             .session = args.session,
@@ -876,20 +875,20 @@ int cli_run(int argc, char **argv)
             .quiet = args.quiet,
             .events = &args.events,
         };
-        if (run_govern_start(&args.govern, &govern, &err) < 0 ||
+        if (session_govern_start(&args.govern, &govern, &err) < 0 ||
             (strcmp(policy->risk.engine, "off") != 0 &&
-             (run_risk_start(&args.risk, policy, plan, &args.events, &args.govern, &args.trail,
-                             args.quiet, &err) < 0 ||
-              run_risk_watch_canaries(&args.risk, &args.canaries, &err) < 0))) {
+             (session_risk_start(&args.risk, policy, plan, &args.events, &args.govern, &args.trail,
+                                 args.quiet, &err) < 0 ||
+              session_risk_watch_canaries(&args.risk, &args.canaries, &err) < 0))) {
                 cli_error(&err);
                 goto out;
         }
-        if (plan->overlay && run_workspace_start(plan, policy, args.session, args.resume,
-                                                 &args.workspace, &args.events, &err) < 0) {
+        if (plan->overlay && session_workspace_start(plan, policy, args.session, args.resume,
+                                                     &args.workspace, &args.events, &err) < 0) {
                 cli_error(&err);
                 goto out;
         }
-        if (run_protect_start(&args.protect, plan, args.session, &err) < 0) {
+        if (session_protect_start(&args.protect, plan, args.session, &err) < 0) {
                 fprintf(stderr, "reins: %s\n", err.message);
                 goto out;
         }
@@ -899,10 +898,11 @@ int cli_run(int argc, char **argv)
         }
         status = run_sandbox(&args, plan);
         if (plan->overlay)
-                run_workspace_finish(&args.workspace, status, &args.events);
+                session_workspace_finish(&args.workspace, status, status == EXIT_REINS_FAILED,
+                                         &args.events);
 out:
         if (plan) {
-                run_protect_finish(&args.protect, plan, NULL, NULL, &args.events, true);
+                session_protect_finish(&args.protect, plan, NULL, NULL, &args.events, true);
                 plan_remove_placeholders(plan);
         }
         plan_free(plan);
@@ -917,8 +917,8 @@ out:
         if (args.trail_failed)
                 status = EXIT_TRAIL_FAILED;
         event_bus_fini(&args.events);
-        run_govern_finish(&args.govern); /* its control socket was a sink until here */
-        run_risk_finish(&args.risk);     /* and so was the engine */
+        session_govern_finish(&args.govern); /* its control socket was a sink until here */
+        session_risk_finish(&args.risk);     /* and so was the engine */
         canary_remove(&args.canaries);
         audit_anchor_free(args.anchor);
         audit_session_signer_wipe(&args.signer);

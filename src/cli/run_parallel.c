@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/run_events.h"
+#include "session/events.h"
 #include "util/notice.h"
 
 #define PARALLEL_MAX      256
@@ -117,7 +117,7 @@ int run_parallel(unsigned count, char id[25], int *is_child)
         size_t nstreams = 0;
         for (; started < count; started++) {
                 int out[2], err[2];
-                if (run_new_session_id(ids[started]) < 0 || pipe2(out, O_CLOEXEC) < 0)
+                if (session_new_id(ids[started]) < 0 || pipe2(out, O_CLOEXEC) < 0)
                         break;
                 if (pipe2(err, O_CLOEXEC) < 0) {
                         close(out[0]);

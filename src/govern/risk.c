@@ -622,7 +622,7 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
                 rule_fire(engine, RULE_ESCAPE, &event, detail, NULL, 0);
                 return;
         }
-        if (protected_write) { /* a protected path written or created (run_protect.c) */
+        if (protected_write) { /* a protected path written or created (session/protect.c) */
                 char detail[160];
                 const char *path = get_string(json, "path");
                 snprintf(detail, sizeof(detail), "%s %s",

@@ -32,7 +32,7 @@
  * restrictions, the effective rights are the intersection over all blocks):
  *   dest     ["host", "*.domain", "*", IP, each with optional ":port"] —
  *            network.allow's syntax and meaning (no port: 80 and 443)
- *   path     ["*.md", "src/a.c", "docs"+"/"+"**"] — workspace-relative globs (policy/glob.h)
+ *   path     ["*.md", "src/a.c", "docs"+"/"+"**"] — workspace-relative globs (util/glob.h)
  *            the token allows writing
  *   cmd      ["git", "make"] — command names (no '/')
  *   expires  unix seconds, UTC; the earliest wins

@@ -13,7 +13,7 @@
 #include "audit/keys.h"
 #include "govern/token.h"
 #include "govern/token_internal.h"
-#include "policy/glob.h"
+#include "util/glob.h"
 #include "util/cleanup.h"
 
 #define TOKEN_AGENT_MAX 128

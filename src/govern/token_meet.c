@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/glob.h"
+#include "util/glob.h"
 
 #define MEET_MAX 256 /* a token's lists are short; a longer product is cut */
 

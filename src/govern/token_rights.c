@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "govern/token.h"
-#include "policy/glob.h"
+#include "util/glob.h"
 #include "util/cleanup.h"
 
 /* Allow patterns without a port mean the web ports, exactly as in

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 /* Every address must be public, or the name pinned. A mixed answer is
  * refused whole: a rebinding server would answer public first, then 127.0.0.1. */

@@ -11,7 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 /* gate->scan sees consecutive pieces of the first PROXY_SCAN_MAX plaintext
  * bytes. A scan may turn egress off (proxy_close_all): then the bytes stay. */

@@ -5,8 +5,6 @@
  * libyaml version or on how the source file was written. */
 #include "policy/policy_internal.h"
 
-#include "audit/trail.h"
-
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,11 +275,11 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         /* written only when not the default: the trail's bounds came after
          * policies were first hashed, and the hash of one that does not
          * name them stays what it was */
-        if (l->trail_size_bytes != AUDIT_TRAIL_SIZE_DEFAULT) {
+        if (l->trail_size_bytes != POLICY_TRAIL_SIZE_DEFAULT) {
                 fputs("\n  trail_size: ", out);
                 emit_size(out, l->trail_size_bytes);
         }
-        if (l->trail_rate_bytes != AUDIT_TRAIL_RATE_DEFAULT) {
+        if (l->trail_rate_bytes != POLICY_TRAIL_RATE_DEFAULT) {
                 fputs("\n  trail_rate: ", out);
                 emit_size(out, l->trail_rate_bytes);
         }

@@ -7,8 +7,6 @@
  * child win, so a child can tighten or lift a limit (memory: 0 is "no limit"). */
 #include "policy/policy_internal.h"
 
-#include "audit/trail.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,8 +224,8 @@ int policy_apply_defaults(struct reins_policy *policy)
         default_number(&policy->limits.open_files, 0);
         default_number(&policy->limits.tmp_size_bytes, 0);
         default_number(&policy->limits.workspace_size_bytes, 0);
-        default_number(&policy->limits.trail_size_bytes, AUDIT_TRAIL_SIZE_DEFAULT);
-        default_number(&policy->limits.trail_rate_bytes, AUDIT_TRAIL_RATE_DEFAULT);
+        default_number(&policy->limits.trail_size_bytes, POLICY_TRAIL_SIZE_DEFAULT);
+        default_number(&policy->limits.trail_rate_bytes, POLICY_TRAIL_RATE_DEFAULT);
         if ((r = default_string(&policy->canaries, "false")) < 0 ||
             (r = default_string(&policy->risk.engine, "on")) < 0)
                 return r;

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "audit/trail.h"
 #include "policy/parse_units.h"
 #include "util/cleanup.h"
 
@@ -185,18 +184,18 @@ static const struct field limits_fields[] = {
      .kind = FIELD_SIZE,
      .offset = AT(limits.workspace_size_bytes),
      .minimum = 1 << 20},
-    /* the trail keeps its last AUDIT_ROOM_PRIORITY bytes for the records
+    /* the trail keeps its last 256 KiB for the records
      * that say what happened, and a rate below a few records a second
      * would record nothing */
     {.name = "trail_size",
      .kind = FIELD_SIZE,
      .offset = AT(limits.trail_size_bytes),
-     .min = AUDIT_TRAIL_SIZE_MIN,
+     .min = POLICY_TRAIL_SIZE_MIN,
      .min_text = "1MiB"},
     {.name = "trail_rate",
      .kind = FIELD_SIZE,
      .offset = AT(limits.trail_rate_bytes),
-     .min = AUDIT_TRAIL_RATE_MIN,
+     .min = POLICY_TRAIL_RATE_MIN,
      .min_text = "64KiB"},
     {0},
 };

@@ -32,6 +32,13 @@ struct policy_origins;
  * loader); below it every run would be killed at once. */
 #define POLICY_MEMORY_MINIMUM (16ULL << 20)
 
+/* The audit trail's bounds (limits.trail_size, limits.trail_rate): the
+ * file's size and the average rate of ordinary records, in bytes. */
+#define POLICY_TRAIL_SIZE_DEFAULT (128ULL << 20)
+#define POLICY_TRAIL_SIZE_MIN     (1ULL << 20)
+#define POLICY_TRAIL_RATE_DEFAULT (1ULL << 20)
+#define POLICY_TRAIL_RATE_MIN     (64ULL << 10)
+
 struct policy_limits {
         uint64_t memory_bytes;         /* 0 = no limit */
         uint64_t pids;                 /* 0 = no limit */

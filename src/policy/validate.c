@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "govern/risk.h"
-#include "policy/glob.h"
+#include "util/glob.h"
 #include "policy/parse_units.h"
 
 static int invalid(const char **why, const char *reason)

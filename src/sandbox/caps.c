@@ -7,7 +7,7 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 /* The bounding set limits what any later execve can grant (setuid-root or
  * file capabilities). Empty it first: dropping needs CAP_SETPCAP, which the

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 #include <unistd.h>
 
 #include "sandbox/freeze.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 
 static const char *unavailable_reason = "no cgroup limits requested";
@@ -61,13 +62,12 @@ int cgroup_file_read(const char *dir, const char *file, char *buf, size_t size)
         return 0;
 }
 
-/* Our own cgroup path in the hierarchy named `controller` ("" = v2). */
-static int cg_own_path(const char *controller, char *out, size_t size)
+int cgroup_own_path(const char *controller, char *out, size_t size)
 {
         cleanup_fclose FILE *f = fopen("/proc/self/cgroup", "re");
         if (!f)
                 return -errno;
-        char line[4096];
+        char line[PATH_MAX + 128];
         while (fgets(line, sizeof(line), f)) {
                 line[strcspn(line, "\n")] = '\0';
                 char *first = strchr(line, ':');
@@ -76,15 +76,14 @@ static int cg_own_path(const char *controller, char *out, size_t size)
                         continue;
                 *second = '\0';
                 const char *list = first + 1;
-                bool match = controller[0] == '\0' ? list[0] == '\0' : false;
-                for (char *save = NULL, *c = strtok_r((char *)list, ",", &save); controller[0] && c;
-                     c = strtok_r(NULL, ",", &save))
+                bool match = !controller || !controller[0] ? list[0] == '\0' : false;
+                for (char *save = NULL, *c = strtok_r((char *)list, ",", &save);
+                     controller && controller[0] && c; c = strtok_r(NULL, ",", &save))
                         if (strcmp(c, controller) == 0)
                                 match = true;
-                if (match) {
-                        snprintf(out, size, "%s", second + 1);
-                        return 0;
-                }
+                if (match)
+                        return snprintf(out, size, "%s", second + 1) >= (int)size ? -ENAMETOOLONG
+                                                                                  : 0;
         }
         return -ENOENT;
 }
@@ -110,7 +109,9 @@ static void cg_remove_stale(const char *parent)
                  * once thawed: kill what is left, then thaw. Nothing there
                  * may go on anyway, its supervisor is gone. */
                 snprintf(freezer_state, sizeof(freezer_state), "%s/freezer.state", path);
-                int killed = access(freezer_state, F_OK) == 0 ? freeze_kill_cgroup_v1(path) : 0;
+                int killed = access(freezer_state, F_OK) == 0 && !weaken("pdeathsig")
+                                 ? freeze_kill_cgroup_v1(path)
+                                 : 0;
                 /* fails harmlessly while a sandbox still lives in it; the
                  * ones just killed get a moment to exit */
                 for (int attempt = 0;
@@ -168,7 +169,7 @@ static int cg_v1_dir(struct cgroup_handle *h, const char *controller, const char
                      size_t size)
 {
         char own[2048];
-        int r = cg_own_path(controller, own, sizeof(own));
+        int r = cgroup_own_path(controller, own, sizeof(own));
         if (r < 0)
                 return r;
         snprintf(dir, size, "/sys/fs/cgroup/%s%s", controller, own);
@@ -246,7 +247,7 @@ static int cg_create_v2(const struct cgroup_plan *limits, struct cgroup_handle *
 {
         const char *root = cg_v2_root();
         char own[2048], base[4096], controllers[512], dir[4096], name[64], value[64];
-        if (!root || cg_own_path("", own, sizeof(own)) < 0)
+        if (!root || cgroup_own_path("", own, sizeof(own)) < 0)
                 return -ENOTSUP;
         snprintf(base, sizeof(base), "%s%s", root, own);
         if (access(base, W_OK) < 0 ||
@@ -356,7 +357,7 @@ static int cg_add_v2_freezer(struct cgroup_handle *h)
 {
         const char *root = cg_v2_root();
         char own[2048], base[4096], dir[4096];
-        if (!root || cg_own_path("", own, sizeof(own)) < 0)
+        if (!root || cgroup_own_path("", own, sizeof(own)) < 0)
                 return -ENOTSUP;
         snprintf(base, sizeof(base), "%s%s", root, own);
         if (access(base, W_OK) < 0)

@@ -60,6 +60,10 @@ long cgroup_memory_peak(const struct cgroup_handle *handle);
 void cgroup_destroy(struct cgroup_handle *handle);
 /* Write `value` to / read (NUL-terminated, at most size - 1 bytes) the file
  * `file` of the cgroup directory `dir`. 0 or -errno. */
+/* Our own cgroup, from /proc/self/cgroup: the v2 path when `controller` is
+ * NULL or "", else the path in the v1 hierarchy listing `controller`. */
+int cgroup_own_path(const char *controller, char *out, size_t size);
+
 int cgroup_file_write(const char *dir, const char *file, const char *value);
 int cgroup_file_read(const char *dir, const char *file, char *buf, size_t size);
 /* cgroup v1: the limit on the sandbox's kernel TCP buffers, which v1 counts

@@ -18,7 +18,7 @@
 #include "sandbox/netns.h"
 #include "sandbox/pty.h"
 #include "sandbox/rlimits.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 #define CHILD_STATUS_FD 3
 #define CHILD_PTY_FD    4
@@ -40,9 +40,8 @@ __attribute__((noreturn)) static void child_fail(int status_fd, const struct rei
         _exit(125);
 }
 
-/* Signals the supervisor relays to the command through pid 1. */
-static const int relayed_signals[] = {SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
-                                      SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
+const int child_relayed_signals[CHILD_RELAYED_SIGNALS] = {
+    SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
 
 static void child_relay_noop(int sig)
 {
@@ -55,10 +54,10 @@ static void child_block_signals(sigset_t *set)
 {
         sigemptyset(set);
         sigaddset(set, SIGCHLD);
-        for (size_t i = 0; i < sizeof(relayed_signals) / sizeof(relayed_signals[0]); i++) {
+        for (size_t i = 0; i < CHILD_RELAYED_SIGNALS; i++) {
                 struct sigaction sa = {.sa_handler = child_relay_noop};
-                sigaction(relayed_signals[i], &sa, NULL);
-                sigaddset(set, relayed_signals[i]);
+                sigaction(child_relayed_signals[i], &sa, NULL);
+                sigaddset(set, child_relayed_signals[i]);
         }
         sigprocmask(SIG_BLOCK, set, NULL);
 }

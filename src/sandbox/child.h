@@ -16,6 +16,11 @@ void child_report(int status_fd, int kind, int code, const char *message);
 __attribute__((noreturn)) void child_exec_command(const struct spawn_inputs *in, int status_fd,
                                                   int pty_fd);
 
+/* The signals the supervisor relays to the command through pid 1 (the one
+ * list: the supervisor blocks and reads them, pid 1 catches them). */
+#define CHILD_RELAYED_SIGNALS 9
+extern const int child_relayed_signals[CHILD_RELAYED_SIGNALS];
+
 /* pid 1: reap everything, relay signals to the command, exit with its status. */
 __attribute__((noreturn)) void child_init_loop(pid_t command);
 

@@ -15,7 +15,7 @@
 
 #include "sandbox/child.h"
 #include "sandbox/landlock.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 extern char **environ;
 

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/glob.h"
+#include "util/glob.h"
 #include "util/cleanup.h"
 
 #define DC_MAGIC     "REINSDC1"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "sandbox/mounts_internal.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 
 #define STAGE "/tmp" /* covered by a private tmpfs in our own mount namespace */

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "sandbox/mounts_internal.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 
 /* /proc entries that uid 0 inside (the host's root when reins runs as root)

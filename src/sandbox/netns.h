@@ -10,7 +10,7 @@
 /* The fixed address of the egress proxy inside every sandbox. The network
  * namespace is fresh, so the port cannot be taken by anything else. */
 #define NETNS_PROXY_PORT 3128
-#define NETNS_AGENT_PORT 3129 /* the agent's request channel (cli/run_control.h) */
+#define NETNS_AGENT_PORT 3129 /* the agent's request channel (session/control.h) */
 
 /* Bring `lo` up: local servers and tests inside the sandbox work, nothing
  * else is reachable (there is no other interface and no route). */

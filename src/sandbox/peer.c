@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 
 #ifndef SO_PEERPIDFD

@@ -15,11 +15,11 @@
 
 #include "audit/dirs.h"
 #include "audit/runtime.h"
-#include "policy/glob.h"
 #include "sandbox/deny_cache.h"
+#include "util/glob.h"
 #include "sandbox/plan_internal.h"
 #include "util/cleanup.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/path.h"
 
 /* A walk that needs more than this fails closed rather than starting a
@@ -49,7 +49,7 @@ char *plan_anchor_pattern(const char *pattern, const char *workspace, const char
  * session of this user may have put its control socket (a policy that reads
  * /run or binds /tmp would otherwise show every session's socket, and a Unix
  * socket accepts connections through a read-only bind); the socket's peer
- * check (cli/run_control.c) refuses sandboxed peers all the same. */
+ * check (session/control.c) refuses sandboxed peers all the same. */
 static int deny_reins_dirs(struct reins_plan *plan)
 {
         if (!weaken("runtime-hide") && runtime_hidden_paths(&plan->deny_patterns) < 0)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "sandbox/plan_internal.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 static bool env_name_kept(const struct reins_strv *keep, const char *entry)
 {

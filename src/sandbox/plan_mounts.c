@@ -10,7 +10,7 @@
 
 #include "sandbox/plan_internal.h"
 #include "util/cleanup.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/path.h"
 
 enum bind_origin {

@@ -28,9 +28,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "policy/glob.h"
+#include "util/glob.h"
 #include "sandbox/plan_internal.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 #include "util/path.h"
 #include "workspace/protect.h"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "policy/glob.h"
+#include "util/glob.h"
 #include "sandbox/plan_internal.h"
 #include "util/path.h"
 

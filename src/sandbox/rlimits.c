@@ -4,7 +4,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 static int rlimits_set(int resource, uint64_t value, const char *name, struct reins_error *err)
 {

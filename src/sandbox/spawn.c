@@ -15,7 +15,7 @@
 
 #include "sandbox/child.h"
 #include "sandbox/pty.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 
 static int write_file(const char *path, const char *text)

@@ -14,10 +14,11 @@
 #include <unistd.h>
 
 #include "net/proxy.h"
+#include "sandbox/child.h"
 #include "sandbox/seccomp_notify.h"
 #include "sandbox/pty.h"
 #include "sandbox/pty_output.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 
 #ifndef P_PIDFD
@@ -55,15 +56,12 @@ struct loop {
         struct timespec workspace_checked; /* when it was last looked at */
 };
 
-static const int supervised_signals[] = {SIGHUP,  SIGINT,   SIGQUIT, SIGTERM, SIGUSR1,
-                                         SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
-
 static sigset_t supervise_signal_set(void)
 {
         sigset_t set;
         sigemptyset(&set);
-        for (size_t i = 0; i < ARRAY_SIZE(supervised_signals); i++)
-                sigaddset(&set, supervised_signals[i]);
+        for (size_t i = 0; i < CHILD_RELAYED_SIGNALS; i++)
+                sigaddset(&set, child_relayed_signals[i]);
         return set;
 }
 

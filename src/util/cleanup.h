@@ -39,7 +39,9 @@ static inline void *steal_ptr_impl(void *pp)
         *p = NULL;
         return v;
 }
-#define steal_ptr(pp) steal_ptr_impl(pp)
+/* Typed: the result has the type of *pp, and a pp that does not point to a
+ * pointer is a compile error (a cast of void * to an integer type). */
+#define steal_ptr(pp) ((__typeof__(*(pp)))steal_ptr_impl(pp))
 
 static inline int steal_fd(int *fd)
 {

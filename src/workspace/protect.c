@@ -7,8 +7,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "policy/glob.h"
-#include "sandbox/weaken.h"
+#include "util/glob.h"
+#include "util/weaken.h"
 #include "workspace/session.h"
 
 /* The one list of what reins protects by default (the plan's read-only

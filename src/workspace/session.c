@@ -52,28 +52,15 @@ static int workspace_private_dir(const char *path, bool create, struct reins_err
 
 int workspace_state_dir(char **out, struct reins_error *err)
 {
-        /* the same directories as the audit trail's (a home of our own) */
-        const char *state = audit_xdg_dir("XDG_STATE_HOME");
-        cleanup_free char *base = NULL;
-        if (state) {
-                base = strdup(state);
-        } else {
-                const char *home = audit_home();
-                if (!home)
-                        return reins_error_set(err, ENOENT,
-                                               "no state directory: set XDG_STATE_HOME or HOME");
-                base = path_join(home, ".local/state");
-        }
-        if (!base)
-                return reins_error_set(err, ENOMEM, "out of memory");
-        int r;
-        /* audit_dir_check creates the parents ($XDG_STATE_HOME, ~/.local/state) */
-        cleanup_free char *reins = path_join(base, "reins");
-        cleanup_free char *dir = reins ? path_join(reins, "workspaces") : NULL;
+        /* beside the audit trails, in reins' own state directory */
+        cleanup_free char *reins = NULL;
+        int r = audit_state_dir(&reins, err);
+        if (r < 0)
+                return r;
+        cleanup_free char *dir = path_join(reins, "workspaces");
         if (!dir)
                 return reins_error_set(err, ENOMEM, "out of memory");
-        if ((r = workspace_private_dir(reins, true, err)) < 0 ||
-            (r = workspace_private_dir(dir, true, err)) < 0)
+        if ((r = workspace_private_dir(dir, true, err)) < 0)
                 return r;
         *out = steal_ptr(&dir);
         return 0;

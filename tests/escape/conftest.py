@@ -185,7 +185,8 @@ WEAK = {
         "agent:.vscode/tasks.json", "agent:.vscode/settings.json",
         "agent:.claude/settings.local.json"), {
         "agent:.reins": "apply flagged .reins before the fix too"}),
-    "supervisor_scan": Weak("host-caps", ("rss", "record")),
+    # the record is bounded twice: by the change scan (host-caps) and by the trail (trail)
+    "supervisor_scan": Weak("host-caps,trail", ("rss", "record")),
 }
 
 

@@ -1,4 +1,4 @@
-/* The control socket and the agent's request channel (cli/run_control.c),
+/* The control socket and the agent's request channel (session/control.c),
  * driven through their public interface over real sockets, so that the
  * bytes take the path they take in a session: the framing (JSON lines, or
  * an HTTP POST on the agent channel), the JSON, the operations, the gate
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "audit/keys.h"
-#include "cli/run_control.h"
+#include "session/control.h"
 #include "fuzz.h"
 #include "govern/answer_sign.h"
 #include "govern/approvals.h"
@@ -158,12 +158,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct approval_request pending;
         FUZZ_CHECK(gate && gate_agent_ask(gate, "destination", "example.test:443", "seed", &pending,
                                           &err) == 0);
-        struct run_control_config config = {.session = FUZZ_SESSION,
-                                            .gate = gate,
-                                            .user_public = user_key.public_key,
-                                            .thaw = thaw_stub};
-        struct run_control *ctl = NULL;
-        if (run_control_open(&config, &ctl, &err) < 0) {
+        struct session_control_config config = {.session = FUZZ_SESSION,
+                                                .gate = gate,
+                                                .user_public = user_key.public_key,
+                                                .thaw = thaw_stub};
+        struct session_control *ctl = NULL;
+        if (session_control_open(&config, &ctl, &err) < 0) {
                 fprintf(stderr, "fuzz_control: %s\n", err.message);
                 abort();
         }
@@ -173,11 +173,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 socklen_t address_length;
                 int listener = agent_listener(&address, &address_length);
                 FUZZ_CHECK(listener >= 0);
-                run_control_add_agent_listener(ctl, listener);
+                session_control_add_agent_listener(ctl, listener);
                 client = connect_to(&address, address_length);
         } else {
                 struct sockaddr_un address = {.sun_family = AF_UNIX};
-                snprintf(address.sun_path, sizeof(address.sun_path), "%s", run_control_path(ctl));
+                snprintf(address.sun_path, sizeof(address.sun_path), "%s",
+                         session_control_path(ctl));
                 client = connect_to(&address, sizeof(address));
         }
         FUZZ_CHECK(client >= 0);
@@ -190,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 sent += (size_t)n;
         }
         for (int round = 0; round < 8; round++) {
-                run_control_dispatch(ctl);
+                session_control_dispatch(ctl);
                 drain(client);
         }
         if (agent) {
@@ -203,8 +204,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         /* the peer goes away, as a killed agent does */
         close(client);
-        run_control_dispatch(ctl);
-        run_control_close(ctl);
+        session_control_dispatch(ctl);
+        session_control_close(ctl);
         gate_free(gate);
         approvals_free(approvals);
         free(signed_text);

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "policy/glob.h"
+#include "util/glob.h"
 
 static void test_validate_accepts(void **state)
 {

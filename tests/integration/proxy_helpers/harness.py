@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 PKGS = ["jansson", "libcares"]
 OTHER_OBJECTS = ["audit/event.o", "util/error.o", "util/strv.o", "util/notice.o",
-                 "util/text_escape.o", "sandbox/weaken.o"]
+                 "util/text_escape.o", "util/weaken.o"]
 
 
 def build(reins_path):

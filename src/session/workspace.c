@@ -1,4 +1,4 @@
-#include "cli/run_workspace.h"
+#include "session/workspace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,13 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/notice.h"
-#include "cli/run_events.h"
+#include "session/events.h"
 #include "util/json_text.h"
+#include "util/notice.h"
 #include "workspace/store.h"
 
-static json_t *run_workspace_meta(const struct reins_plan *plan, const struct reins_policy *policy)
+static json_t *session_workspace_meta(const struct reins_plan *plan,
+                                      const struct reins_policy *policy)
 {
         /* the policy's own patterns: the built-in list (workspace/protect.c)
          * is always added when the session is read */
@@ -26,9 +26,9 @@ static json_t *run_workspace_meta(const struct reins_plan *plan, const struct re
                          "workspace_size", (json_int_t)plan->limits.workspace_size_bytes);
 }
 
-int run_workspace_start(struct reins_plan *plan, const struct reins_policy *policy, const char *id,
-                        const char *resume, struct workspace_session *session,
-                        struct event_bus *events, struct reins_error *err)
+int session_workspace_start(struct reins_plan *plan, const struct reins_policy *policy,
+                            const char *id, const char *resume, struct workspace_session *session,
+                            struct event_bus *events, struct reins_error *err)
 {
         int r;
         if (resume) {
@@ -43,7 +43,7 @@ int run_workspace_start(struct reins_plan *plan, const struct reins_policy *poli
                 if (r == 0)
                         r = workspace_store_sweep(session, err);
         } else {
-                json_t *meta = run_workspace_meta(plan, policy);
+                json_t *meta = session_workspace_meta(plan, policy);
                 r = workspace_session_create(id, plan->workspace, meta, session, err);
                 json_decref(meta);
         }
@@ -57,7 +57,7 @@ int run_workspace_start(struct reins_plan *plan, const struct reins_policy *poli
         return r;
 }
 
-void run_workspace_running(struct workspace_session *session, uint64_t workspace_size)
+void session_workspace_running(struct workspace_session *session, uint64_t workspace_size)
 {
         struct reins_error err = {0};
         json_int_t recorded = json_integer_value(json_object_get(session->meta, "workspace_size"));
@@ -70,7 +70,8 @@ void run_workspace_running(struct workspace_session *session, uint64_t workspace
                 notice("workspace session %s: %s", session->id, err.message);
 }
 
-void run_workspace_finish(struct workspace_session *session, int status, struct event_bus *events)
+void session_workspace_finish(struct workspace_session *session, int status, bool reins_failed,
+                              struct event_bus *events)
 {
         struct reins_error err = {0};
         if (workspace_session_mark(session, "finished", status, &err) < 0)
@@ -78,18 +79,19 @@ void run_workspace_finish(struct workspace_session *session, int status, struct 
         event_emit(
             events, "workspace.session",
             json_pack("{s:s, s:s, s:i}", "action", "finish", "id", session->id, "status", status));
-        if (status != EXIT_REINS_FAILED)
+        if (!reins_failed)
                 notice("changes kept in session %s (reins diff %s; reins apply %s)", session->id,
                        session->id, session->id);
         workspace_session_free(session);
 }
 
-void run_workspace_store(struct workspace_session *session, int memory, struct event_bus *events)
+void session_workspace_store(struct workspace_session *session, int memory,
+                             struct event_bus *events)
 {
         struct reins_error err = {0};
         int r = workspace_store_copy(session, memory, &err);
         if (r < 0)
-                cli_error(&err);
+                notice("%s", err.message);
         event_emit(events, "workspace.session",
                    json_pack("{s:s, s:s, s:b, s:s?}", "action", "store", "id", session->id, "ok",
                              r == 0, "error", r < 0 ? err.message : NULL));

@@ -1,5 +1,5 @@
-/* The control socket and the agent's request channel (run_control.h). */
-#include "cli/run_control.h"
+/* The control socket and the agent's request channel (session_control.h). */
+#include "session/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include "audit/runtime.h"
 #include "govern/answer_sign.h"
 #include "sandbox/peer.h"
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 #include "util/cleanup.h"
 
 /* Caps (README, "Caps on the control socket and the agent channel"): every
@@ -75,8 +75,8 @@ struct conn {
         size_t len;
 };
 
-struct run_control {
-        struct run_control_config config;
+struct session_control {
+        struct session_control_config config;
         int epoll;
         char *path;
         struct conn *listeners[2];
@@ -98,7 +98,7 @@ static const char *role_channel(enum conn_role role)
 
 /* One `limit` event (or control.refused for peers) per kind and interval;
  * the hits in between are counted and reported with the next one. */
-static void control_limit_hit(struct run_control *ctl, enum control_limit_kind kind,
+static void control_limit_hit(struct session_control *ctl, enum control_limit_kind kind,
                               enum conn_role role, int64_t cap, const char *detail)
 {
         bool agent = role == ROLE_AGENT || role == ROLE_AGENT_LISTENER;
@@ -119,7 +119,7 @@ static void control_limit_hit(struct run_control *ctl, enum control_limit_kind k
         l->suppressed = 0;
 }
 
-void run_control_summary(struct run_control *ctl)
+void session_control_summary(struct session_control *ctl)
 {
         if (!ctl)
                 return;
@@ -138,7 +138,7 @@ void run_control_summary(struct run_control *ctl)
                 }
 }
 
-static void conn_close(struct run_control *ctl, struct conn *c)
+static void conn_close(struct session_control *ctl, struct conn *c)
 {
         for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++)
                 if (ctl->conns[i] == c)
@@ -148,7 +148,7 @@ static void conn_close(struct run_control *ctl, struct conn *c)
         free(c);
 }
 
-static int conn_watch(struct run_control *ctl, struct conn *c)
+static int conn_watch(struct session_control *ctl, struct conn *c)
 {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         return epoll_ctl(ctl->epoll, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? -errno : 0;
@@ -202,13 +202,13 @@ static json_t *error_reply(const char *message)
 
 /* ---- the control socket's operations ---------------------------------- */
 
-static json_t *op_pending(struct run_control *ctl)
+static json_t *op_pending(struct session_control *ctl)
 {
         return json_pack("{s:b, s:s, s:o}", "ok", 1, "session", ctl->config.session, "pending",
                          gate_pending_json(ctl->config.gate));
 }
 
-static json_t *op_status(struct run_control *ctl)
+static json_t *op_status(struct session_control *ctl)
 {
         json_t *pending = gate_pending_json(ctl->config.gate);
         json_t *reply =
@@ -225,7 +225,7 @@ static json_t *op_status(struct run_control *ctl)
 }
 
 /* A fresh nonce for this connection's next signed operation. */
-static json_t *op_nonce(struct run_control *ctl, struct conn *c)
+static json_t *op_nonce(struct session_control *ctl, struct conn *c)
 {
         unsigned char raw[CONTROL_NONCE_BYTES];
         randombytes_buf(raw, sizeof(raw));
@@ -237,7 +237,7 @@ static json_t *op_nonce(struct run_control *ctl, struct conn *c)
 /* `reins thaw`: leaves the frozen tier and resets the risk to T0, so it
  * loosens the session as much as an approval does: it takes the user's
  * signature over this session, this connection's nonce and the time. */
-static json_t *op_thaw(struct run_control *ctl, struct conn *c, const json_t *request)
+static json_t *op_thaw(struct session_control *ctl, struct conn *c, const json_t *request)
 {
         struct reins_error err = {0};
         json_t *payload = json_object_get(request, "payload");
@@ -270,7 +270,7 @@ static json_t *op_thaw(struct run_control *ctl, struct conn *c, const json_t *re
         return json_pack("{s:b, s:s}", "ok", 1, "session", ctl->config.session);
 }
 
-static json_t *op_answer(struct run_control *ctl, const json_t *request)
+static json_t *op_answer(struct session_control *ctl, const json_t *request)
 {
         struct reins_error err = {0};
         json_t *payload = json_object_get(request, "payload");
@@ -300,7 +300,7 @@ static json_t *op_answer(struct run_control *ctl, const json_t *request)
                          allow ? "allow" : "deny", "target", answer.request.target);
 }
 
-static json_t *control_handle(struct run_control *ctl, struct conn *c, const json_t *request)
+static json_t *control_handle(struct session_control *ctl, struct conn *c, const json_t *request)
 {
         const char *op = json_string_value(json_object_get(request, "op"));
         if (!op)
@@ -324,7 +324,7 @@ static json_t *control_handle(struct run_control *ctl, struct conn *c, const jso
 
 /* ---- the agent's channel ----------------------------------------------- */
 
-static json_t *agent_handle(struct run_control *ctl, struct conn *c, const json_t *request)
+static json_t *agent_handle(struct session_control *ctl, struct conn *c, const json_t *request)
 {
         const char *kind = json_string_value(json_object_get(request, "kind"));
         const char *target = json_string_value(json_object_get(request, "target"));
@@ -345,7 +345,7 @@ static json_t *agent_handle(struct run_control *ctl, struct conn *c, const json_
 
 static void on_settled(void *ctx, const struct approval_answer *answer)
 {
-        struct run_control *ctl = ctx;
+        struct session_control *ctl = ctx;
         for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++) {
                 struct conn *c = ctl->conns[i];
                 if (!c || strcmp(c->waiting, answer->request.id) != 0)
@@ -385,7 +385,8 @@ static const char *http_body(struct conn *c, size_t *body_len, bool *bad)
 }
 
 /* Handle one request; false when `c` was closed. */
-static bool conn_handle_text(struct run_control *ctl, struct conn *c, const char *text, size_t len)
+static bool conn_handle_text(struct session_control *ctl, struct conn *c, const char *text,
+                             size_t len)
 {
         json_error_t jerr;
         json_t *request = json_loadb(text, len, 0, &jerr);
@@ -406,7 +407,7 @@ static bool conn_handle_text(struct run_control *ctl, struct conn *c, const char
 }
 
 /* Returns false when `c` was closed. */
-static bool conn_take_request(struct run_control *ctl, struct conn *c)
+static bool conn_take_request(struct session_control *ctl, struct conn *c)
 {
         if (c->role == ROLE_AGENT &&
             (c->http || strncmp(c->buf, "POST ", 5) == 0 || strncmp(c->buf, "GET ", 4) == 0)) {
@@ -438,7 +439,7 @@ static bool conn_take_request(struct run_control *ctl, struct conn *c)
         return true;
 }
 
-static void conn_read(struct run_control *ctl, struct conn *c)
+static void conn_read(struct session_control *ctl, struct conn *c)
 {
         ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -465,7 +466,7 @@ static void conn_read(struct run_control *ctl, struct conn *c)
 
 /* ---- accepting ---------------------------------------------------------- */
 
-static size_t count_role(const struct run_control *ctl, enum conn_role role)
+static size_t count_role(const struct session_control *ctl, enum conn_role role)
 {
         size_t n = 0;
         for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++)
@@ -474,7 +475,7 @@ static size_t count_role(const struct run_control *ctl, enum conn_role role)
         return n;
 }
 
-static void conn_accept(struct run_control *ctl, struct conn *listener)
+static void conn_accept(struct session_control *ctl, struct conn *listener)
 {
         cleanup_fd int fd = accept4(listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -520,7 +521,7 @@ static void conn_accept(struct run_control *ctl, struct conn *listener)
         ctl->conns[slot] = c;
 }
 
-void run_control_tick(struct run_control *ctl)
+void session_control_tick(struct session_control *ctl)
 {
         if (!ctl)
                 return;
@@ -546,7 +547,7 @@ void run_control_tick(struct run_control *ctl)
         }
 }
 
-void run_control_dispatch(struct run_control *ctl)
+void session_control_dispatch(struct session_control *ctl)
 {
         struct epoll_event events[16];
         int n = epoll_wait(ctl->epoll, events, 16, 0);
@@ -561,9 +562,9 @@ void run_control_dispatch(struct run_control *ctl)
 
 /* ---- watchers ------------------------------------------------------------ */
 
-void run_control_sink(void *ctx, const json_t *event)
+void session_control_sink(void *ctx, const json_t *event)
 {
-        struct run_control *ctl = ctx;
+        struct session_control *ctl = ctx;
         const char *type = json_string_value(json_object_get(event, "type"));
         if (!type || (strncmp(type, "approval.", 9) != 0 && strncmp(type, "risk.tier", 9) != 0))
                 return;
@@ -601,7 +602,7 @@ static int control_listen(const char *path, struct reins_error *err)
         return fd;
 }
 
-static struct conn *listener_new(struct run_control *ctl, int fd, enum conn_role role)
+static struct conn *listener_new(struct session_control *ctl, int fd, enum conn_role role)
 {
         struct conn *c = calloc(1, sizeof(*c));
         if (!c)
@@ -615,10 +616,10 @@ static struct conn *listener_new(struct run_control *ctl, int fd, enum conn_role
         return c;
 }
 
-int run_control_open(const struct run_control_config *config, struct run_control **out,
-                     struct reins_error *err)
+int session_control_open(const struct session_control_config *config, struct session_control **out,
+                         struct reins_error *err)
 {
-        struct run_control *ctl = calloc(1, sizeof(*ctl));
+        struct session_control *ctl = calloc(1, sizeof(*ctl));
         cleanup_free char *dir = NULL;
         if (!ctl)
                 return reins_error_set(err, ENOMEM, "out of memory");
@@ -646,24 +647,24 @@ int run_control_open(const struct run_control_config *config, struct run_control
         return 0;
 }
 
-const char *run_control_path(const struct run_control *ctl)
+const char *session_control_path(const struct session_control *ctl)
 {
         return ctl->path;
 }
 
-int run_control_poll_fd(const struct run_control *ctl)
+int session_control_poll_fd(const struct session_control *ctl)
 {
         return ctl->epoll;
 }
 
-void run_control_add_agent_listener(struct run_control *ctl, int fd)
+void session_control_add_agent_listener(struct session_control *ctl, int fd)
 {
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         if (ctl->listeners[1] || !(ctl->listeners[1] = listener_new(ctl, fd, ROLE_AGENT_LISTENER)))
                 close(fd);
 }
 
-void run_control_close(struct run_control *ctl)
+void session_control_close(struct session_control *ctl)
 {
         if (!ctl)
                 return;

@@ -12,8 +12,8 @@
  * The engine is a sink of the event bus; what it reports is queued and
  * emitted from the supervisor's tick, never from inside the sink (the bus
  * does not re-enter). */
-#ifndef REINS_CLI_RUN_RISK_H
-#define REINS_CLI_RUN_RISK_H
+#ifndef REINS_SESSION_RISK_H
+#define REINS_SESSION_RISK_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -21,7 +21,7 @@
 
 #include "audit/event.h"
 #include "audit/trail.h"
-#include "cli/run_govern.h"
+#include "session/govern.h"
 #include "govern/risk.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
@@ -30,11 +30,11 @@
 #include "sandbox/supervise.h"
 #include "workspace/session.h"
 
-struct run_risk {
+struct session_risk {
         struct risk_engine *engine;
         json_t *queue; /* reports waiting for the tick */
         struct event_bus *events;
-        struct run_govern *govern;
+        struct session_govern *govern;
         struct audit_trail **trail; /* opened after the engine starts */
         const struct reins_plan *plan;
         pid_t sandbox;                /* pid 1 of the sandbox (host pid); 0 before it exists */
@@ -54,36 +54,37 @@ struct run_risk {
         bool quiet;
 };
 
-int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
-                   const struct reins_plan *plan, struct event_bus *events,
-                   struct run_govern *govern, struct audit_trail **trail, bool quiet,
-                   struct reins_error *err);
+int session_risk_start(struct session_risk *r, const struct reins_policy *policy,
+                       const struct reins_plan *plan, struct event_bus *events,
+                       struct session_govern *govern, struct audit_trail **trail, bool quiet,
+                       struct reins_error *err);
 /* The live sandbox and its cgroups (a freezer among them, or none: SIGSTOP);
  * 0 and NULL once it is gone. The handle is borrowed. */
-void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox, const struct cgroup_handle *cgroup);
-/* Watch the planted canaries too (after run_risk_start). */
+void session_risk_set_sandbox(struct session_risk *r, pid_t sandbox,
+                              const struct cgroup_handle *cgroup);
+/* Watch the planted canaries too (after session_risk_start). */
 struct canary_set;
-int run_risk_watch_canaries(struct run_risk *r, const struct canary_set *canaries,
-                            struct reins_error *err);
+int session_risk_watch_canaries(struct session_risk *r, const struct canary_set *canaries,
+                                struct reins_error *err);
 /* Watch the secrets from the supervisor's loop (adds a source), and let it
  * end a frozen sandbox. */
-void run_risk_configure(struct run_risk *r, struct supervise_config *config);
+void session_risk_configure(struct session_risk *r, struct supervise_config *config);
 /* Emit what the engine reported and run the playbooks it calls for. */
-void run_risk_tick(struct run_risk *r);
+void session_risk_tick(struct session_risk *r);
 /* `reins thaw`: thaw by the mechanism that froze, back to T0 (egress as the
  * policy says; a workspace made read-only stays so). */
-int run_risk_thaw(void *ctx, const json_t *by, struct reins_error *err);
+int session_risk_thaw(void *ctx, const json_t *by, struct reins_error *err);
 /* {"risk": score, "tier": n, "findings": n, "frozen": bool, and while
  * frozen "freezer": "cgroup-v1" | "cgroup-v2" | "sigstop"} for status. */
-json_t *run_risk_status(void *ctx);
+json_t *session_risk_status(void *ctx);
 /* The audit trail cannot be written (run.c): T3's playbook whatever the
  * engine (on or off) says — the sandbox frozen, an overlay copy's snapshot
  * taken, the session's token revoked — and no thaw offered: the session
- * ends (run_risk_end_now) once the trail has recorded why. */
-void run_risk_freeze_now(struct run_risk *r, struct event_bus *events);
+ * ends (session_risk_end_now) once the trail has recorded why. */
+void session_risk_freeze_now(struct session_risk *r, struct event_bus *events);
 /* End the sandbox, frozen or not, without letting it run again. */
-void run_risk_end_now(struct run_risk *r);
+void session_risk_end_now(struct session_risk *r);
 /* Free; after the event bus is finished (the engine is one of its sinks). */
-void run_risk_finish(struct run_risk *r);
+void session_risk_finish(struct session_risk *r);
 
 #endif

@@ -1,4 +1,4 @@
-#include "cli/run_protect.h"
+#include "session/protect.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,14 +16,14 @@
 /* Protected names at the workspace root that cannot be bound read-only
  * before they exist (a file cannot be a mount point without creating it on
  * the host): the session creating one is recorded and reported. */
-static const char *const run_protect_absent[] = {
+static const char *const session_protect_absent[] = {
     ".git",         ".mcp.json", ".envrc", ".bashrc", ".bash_profile", ".bash_login",
     ".bash_logout", ".profile",  ".zshrc", ".zshenv", ".zprofile",     ".zlogin",
 };
-#define ABSENT_COUNT (sizeof(run_protect_absent) / sizeof(run_protect_absent[0]))
+#define ABSENT_COUNT (sizeof(session_protect_absent) / sizeof(session_protect_absent[0]))
 
-int run_protect_start(struct run_protect *p, struct reins_plan *plan, const char *session,
-                      struct reins_error *err)
+int session_protect_start(struct session_protect *p, struct reins_plan *plan, const char *session,
+                          struct reins_error *err)
 {
         memset(p, 0, sizeof(*p));
         p->overlay_pending = plan->overlay;
@@ -33,8 +33,8 @@ int run_protect_start(struct run_protect *p, struct reins_plan *plan, const char
         if (workspace >= 0) {
                 struct stat st;
                 for (size_t i = 0; i < ABSENT_COUNT; i++)
-                        if (fstatat(workspace, run_protect_absent[i], &st, AT_SYMLINK_NOFOLLOW) <
-                                0 &&
+                        if (fstatat(workspace, session_protect_absent[i], &st,
+                                    AT_SYMLINK_NOFOLLOW) < 0 &&
                             errno == ENOENT)
                                 p->absent |= 1u << i;
                 close(workspace);
@@ -52,14 +52,14 @@ int run_protect_start(struct run_protect *p, struct reins_plan *plan, const char
         return 0;
 }
 
-static void run_protect_emit(struct event_bus *events, const char *path, const char *action)
+static void session_protect_emit(struct event_bus *events, const char *path, const char *action)
 {
         event_emit(events, "file.protected_write",
                    json_pack("{s:o, s:s}", "path", json_text_z(path), "action", action));
 }
 
 /* One escaped name on stderr: the agent chose these bytes. */
-static void run_protect_say(const char *prefix, const char *name)
+static void session_protect_say(const char *prefix, const char *name)
 {
         fputs(prefix, stderr);
         text_escape_write(stderr, name, strlen(name), 0);
@@ -91,7 +91,7 @@ static const char *nested_in_list(const json_t *list, struct reins_strv *found)
         return NULL;
 }
 
-static const char *run_protect_nested(const json_t *changes, struct reins_strv *found)
+static const char *session_protect_nested(const json_t *changes, struct reins_strv *found)
 {
         if (!changes)
                 return NULL;
@@ -102,19 +102,19 @@ static const char *run_protect_nested(const json_t *changes, struct reins_strv *
         return hit ? hit : nested_in_list(json_object_get(changes, "modified"), found);
 }
 
-static void run_protect_sync(struct run_protect *p, const json_t *changes, struct event_bus *events,
-                             bool quiet)
+static void session_protect_sync(struct session_protect *p, const json_t *changes,
+                                 struct event_bus *events, bool quiet)
 {
         struct reins_error err = {0};
         struct workspace_gitdir_result result = {0};
         struct reins_strv found = {0};
-        const char *nested = run_protect_nested(changes, &found);
+        const char *nested = session_protect_nested(changes, &found);
         if (nested) {
                 if (nested[0])
-                        run_protect_emit(events, nested, "nested repository");
-                run_protect_say("reins: warning: a git repository below the workspace root was "
-                                "created or changed (",
-                                nested[0] ? nested : "the change list is incomplete");
+                        session_protect_emit(events, nested, "nested repository");
+                session_protect_say("reins: warning: a git repository below the workspace root was "
+                                    "created or changed (",
+                                    nested[0] ? nested : "the change list is incomplete");
                 fprintf(stderr, "); .git/index was kept out of the write-back, so your next "
                                 "git status does not enter it: review it before `git reset`\n");
         }
@@ -132,7 +132,7 @@ static void run_protect_sync(struct run_protect *p, const json_t *changes, struc
         for (size_t i = 0; i < result.protected.count; i++) {
                 char path[4200];
                 snprintf(path, sizeof(path), ".git/%s", result.protected.items[i]);
-                run_protect_emit(events, path, "kept out");
+                session_protect_emit(events, path, "kept out");
         }
         event_emit(events, "file.gitdir",
                    json_pack("{s:s, s:I, s:I, s:I}", "action", "written back", "copied",
@@ -147,7 +147,7 @@ static void run_protect_sync(struct run_protect *p, const json_t *changes, struc
                         "kept out of the host's .git:",
                         result.protected_count);
                 for (size_t i = 0; i < result.protected.count && i < 10; i++)
-                        run_protect_say(" .git/", result.protected.items[i]);
+                        session_protect_say(" .git/", result.protected.items[i]);
                 fprintf(stderr, "%s\n", result.protected_count > 10 ? " ..." : "");
         }
         strv_free(&result.protected);
@@ -159,7 +159,8 @@ static void run_protect_sync(struct run_protect *p, const json_t *changes, struc
  * recorded now (apply will skip them); the events feed persistence-write. */
 #define OVERLAY_EVENTS_MAX 64
 
-static void run_protect_overlay(const struct workspace_session *session, struct event_bus *events)
+static void session_protect_overlay(const struct workspace_session *session,
+                                    struct event_bus *events)
 {
         struct workspace_changes changes = {0};
         struct reins_error err = {0};
@@ -171,41 +172,42 @@ static void run_protect_overlay(const struct workspace_session *session, struct 
                 const struct workspace_change *ch = &changes.items[i];
                 if (!ch->protected || ch->kind == WORKSPACE_REPLACED)
                         continue;
-                run_protect_emit(events, ch->path, workspace_change_kind_name(ch->kind));
+                session_protect_emit(events, ch->path, workspace_change_kind_name(ch->kind));
                 emitted++;
         }
         workspace_changes_free(&changes);
 }
 
-void run_protect_finish(struct run_protect *p, struct reins_plan *plan,
-                        const struct workspace_session *session, const json_t *changes,
-                        struct event_bus *events, bool quiet)
+void session_protect_finish(struct session_protect *p, struct reins_plan *plan,
+                            const struct workspace_session *session, const json_t *changes,
+                            struct event_bus *events, bool quiet)
 {
         if (plan->overlay && p->overlay_pending) {
                 p->overlay_pending = false;
-                run_protect_overlay(session, events);
+                session_protect_overlay(session, events);
         }
         if (p->has_gitdir)
-                run_protect_sync(p, changes, events, quiet);
+                session_protect_sync(p, changes, events, quiet);
         int workspace = open(plan->workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (workspace >= 0) {
                 struct stat st;
                 for (size_t i = 0; i < ABSENT_COUNT; i++) {
                         if (!(p->absent & (1u << i)) ||
-                            fstatat(workspace, run_protect_absent[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+                            fstatat(workspace, session_protect_absent[i], &st,
+                                    AT_SYMLINK_NOFOLLOW) < 0)
                                 continue;
                         /* a new repository is what `git init` makes: recorded,
                          * said, not taken for persistence */
                         if (i == 0)
                                 event_emit(events, "file.protected_created",
-                                           json_pack("{s:s}", "path", run_protect_absent[i]));
+                                           json_pack("{s:s}", "path", session_protect_absent[i]));
                         else
-                                run_protect_emit(events, run_protect_absent[i], "created");
+                                session_protect_emit(events, session_protect_absent[i], "created");
                         fprintf(stderr,
                                 "reins: warning: the session created %s, which the host may run "
                                 "or trust later: review it before you use this workspace outside "
                                 "reins\n",
-                                run_protect_absent[i]);
+                                session_protect_absent[i]);
                 }
                 close(workspace);
         }

@@ -1,4 +1,4 @@
-#include "sandbox/weaken.h"
+#include "util/weaken.h"
 
 #ifdef REINS_WEAKEN_BUILD
 #include <stdlib.h>

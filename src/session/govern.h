@@ -2,14 +2,14 @@
  * its delegation token, the approvals queue, the network gate and the
  * control socket, set up before the sandbox starts and plugged into the
  * supervisor's loop. */
-#ifndef REINS_CLI_RUN_GOVERN_H
-#define REINS_CLI_RUN_GOVERN_H
+#ifndef REINS_SESSION_GOVERN_H
+#define REINS_SESSION_GOVERN_H
 
 #include <jansson.h>
 #include <stdbool.h>
 
 #include "audit/event.h"
-#include "cli/run_control.h"
+#include "session/control.h"
 #include "govern/approvals.h"
 #include "govern/gate.h"
 #include "govern/identity.h"
@@ -18,7 +18,7 @@
 #include "sandbox/plan.h"
 #include "sandbox/supervise.h"
 
-struct run_govern_options {
+struct session_govern_options {
         const struct reins_policy *policy;
         const struct reins_plan *plan;
         const char *session;
@@ -27,7 +27,7 @@ struct run_govern_options {
         struct event_bus *events;
 };
 
-struct run_govern {
+struct session_govern {
         struct audit_key agent_key; /* never leaves the supervisor */
         struct identity_public agent_public;
         unsigned char user_public[crypto_sign_PUBLICKEYBYTES];
@@ -36,7 +36,7 @@ struct run_govern {
         bool has_token;
         struct approvals *approvals;
         struct gate *gate;
-        struct run_control *control;
+        struct session_control *control;
         struct exec_gate exec_gate;
         /* extra hooks (the risk engine), called from the gate's */
         int (*thaw)(void *ctx, const json_t *by, struct reins_error *err);
@@ -45,25 +45,25 @@ struct run_govern {
 };
 
 /* Before the plan: read and verify --token FILE (NULL: none) against the
- * user's key; its path list shapes the plan (run_govern_write_limit). */
-int run_govern_load_token(struct run_govern *g, const char *file, const char *user_key_hex,
-                          struct reins_error *err);
-struct plan_write_limit run_govern_write_limit(const struct run_govern *g);
+ * user's key; its path list shapes the plan (session_govern_write_limit). */
+int session_govern_load_token(struct session_govern *g, const char *file, const char *user_key_hex,
+                              struct reins_error *err);
+struct plan_write_limit session_govern_write_limit(const struct session_govern *g);
 
 /* Everything up to the control socket. Refuses (err) a token that does not
  * verify, and approvals without a control socket to answer them through. */
-int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
-                     struct reins_error *err);
+int session_govern_start(struct session_govern *g, const struct session_govern_options *o,
+                         struct reins_error *err);
 /* Fill the supervisor's hooks. */
-void run_govern_configure(struct run_govern *g, struct supervise_config *config);
+void session_govern_configure(struct session_govern *g, struct supervise_config *config);
 /* The identity part of session.start: user and agent keys, the token. */
-json_t *run_govern_identity(const struct run_govern *g);
+json_t *session_govern_identity(const struct session_govern *g);
 /* The control socket's path for the registry, or NULL. */
-const char *run_govern_control_path(const struct run_govern *g);
+const char *session_govern_control_path(const struct session_govern *g);
 /* From the supervisor's tick: timeouts, expiry, revocation. */
-void run_govern_tick(struct run_govern *g);
+void session_govern_tick(struct session_govern *g);
 /* Before session.end: the control channels' limit summaries. */
-void run_govern_end(struct run_govern *g);
-void run_govern_finish(struct run_govern *g);
+void session_govern_end(struct session_govern *g);
+void session_govern_finish(struct session_govern *g);
 
 #endif

@@ -18,7 +18,7 @@
  * Both matchers below are the classic greedy wildcard algorithm (on
  * components for '**', on bytes for '*'): linear space, O(n*m) time at
  * worst, no recursion, so a hostile pattern cannot blow the stack. */
-#include "policy/glob.h"
+#include "util/glob.h"
 
 #include <errno.h>
 #include <stddef.h>

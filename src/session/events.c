@@ -1,4 +1,4 @@
-#include "cli/run_events.h"
+#include "session/events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@ FILE *run_open_event_stream(const char *where)
         return stream;
 }
 
-void run_event_sink_stream(void *stream, const json_t *event)
+void session_event_sink_stream(void *stream, const json_t *event)
 {
         /* one line per event, flushed at once: the stream is live */
         if (json_dumpf(event, stream, JSON_COMPACT | JSON_ENSURE_ASCII) == 0) {
@@ -38,7 +38,7 @@ void run_event_sink_stream(void *stream, const json_t *event)
         }
 }
 
-int run_new_session_id(char out[25])
+int session_new_id(char out[25])
 {
         unsigned char raw[12];
         if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
@@ -75,9 +75,9 @@ static json_t *run_protections_json(const struct reins_plan *plan, const struct 
         return list;
 }
 
-void run_emit_session_start(struct event_bus *bus, const struct reins_plan *plan,
-                            const struct spawn_inputs *in, const char *policy_source,
-                            const char *user_key, json_t *identity)
+void session_emit_start(struct event_bus *bus, const struct reins_plan *plan,
+                        const struct spawn_inputs *in, const char *policy_source,
+                        const char *user_key, json_t *identity)
 {
         struct passwd *pw = getpwuid(getuid());
         json_t *policy =
@@ -97,9 +97,9 @@ void run_emit_session_start(struct event_bus *bus, const struct reins_plan *plan
         event_emit(bus, "session.start", fields);
 }
 
-void run_emit_session_end(struct event_bus *bus, const struct reins_plan *plan,
-                          const struct supervise_outcome *outcome,
-                          const struct cgroup_handle *cgroup, uint64_t duration_ms)
+void session_emit_end(struct event_bus *bus, const struct reins_plan *plan,
+                      const struct supervise_outcome *outcome, const struct cgroup_handle *cgroup,
+                      uint64_t duration_ms)
 {
         long oom = cgroup_oom_kills(cgroup);
         if (outcome->timed_out)

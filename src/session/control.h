@@ -28,8 +28,8 @@
  *   {"kind":"path","target":"docs/x.md","reason":"…"}
  * answered {"id":…,"status":"pending"} at once, or with "wait" when a human
  * (or the timeout) has answered: {"id":…,"status":"allowed"|"denied"}. */
-#ifndef REINS_CLI_RUN_CONTROL_H
-#define REINS_CLI_RUN_CONTROL_H
+#ifndef REINS_SESSION_CONTROL_H
+#define REINS_SESSION_CONTROL_H
 
 #include <jansson.h>
 #include <stdint.h>
@@ -39,9 +39,9 @@
 #include "govern/gate.h"
 #include "util/error.h"
 
-#define RUN_CONTROL_AGENT_PORT 3129
+#define SESSION_CONTROL_AGENT_PORT 3129
 
-struct run_control_config {
+struct session_control_config {
         const char *session;
         struct gate *gate;
         /* the user key answers must be signed with; NULL: answers refused */
@@ -56,25 +56,25 @@ struct run_control_config {
         void *ctx;
 };
 
-struct run_control;
+struct session_control;
 
 /* Create the control socket; *path_out (borrowed) is where it listens. */
-int run_control_open(const struct run_control_config *config, struct run_control **out,
-                     struct reins_error *err);
-const char *run_control_path(const struct run_control *ctl);
+int session_control_open(const struct session_control_config *config, struct session_control **out,
+                         struct reins_error *err);
+const char *session_control_path(const struct session_control *ctl);
 /* An fd (epoll) readable when there is work; then call dispatch. */
-int run_control_poll_fd(const struct run_control *ctl);
-void run_control_dispatch(struct run_control *ctl);
+int session_control_poll_fd(const struct session_control *ctl);
+void session_control_dispatch(struct session_control *ctl);
 /* At the session's end, while the trail is open: one `limit` summary per
  * kind whose hits were not all recorded one by one. */
-void run_control_summary(struct run_control *ctl);
+void session_control_summary(struct session_control *ctl);
 /* Close connections idle past their channel's limit (call periodically). */
-void run_control_tick(struct run_control *ctl);
+void session_control_tick(struct session_control *ctl);
 /* The agent channel's listening socket, from the sandbox (taken). */
-void run_control_add_agent_listener(struct run_control *ctl, int fd);
+void session_control_add_agent_listener(struct session_control *ctl, int fd);
 /* An event sink: approval events go to watchers. */
-void run_control_sink(void *ctl, const json_t *event);
+void session_control_sink(void *ctl, const json_t *event);
 /* Close everything and remove the socket file. */
-void run_control_close(struct run_control *ctl);
+void session_control_close(struct session_control *ctl);
 
 #endif

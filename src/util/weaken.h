@@ -2,8 +2,8 @@
  * Only a build made with -DREINS_WEAKEN_BUILD (`make weak`) reads
  * REINS_WEAKEN=name[,name...]; in every other build weaken() is constant
  * false and the switch does not exist in the binary. */
-#ifndef REINS_SANDBOX_WEAKEN_H
-#define REINS_SANDBOX_WEAKEN_H
+#ifndef REINS_UTIL_WEAKEN_H
+#define REINS_UTIL_WEAKEN_H
 
 #include <stdbool.h>
 

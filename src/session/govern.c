@@ -1,5 +1,5 @@
-/* Governance set-up for `reins run` (run_govern.h). */
-#include "cli/run_govern.h"
+/* Governance set-up for `reins run` (session_govern.h). */
+#include "session/govern.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -18,7 +18,7 @@
  * exec time is no basis for a boundary (exec_notify.h). */
 static int govern_exec_check(void *ctx, json_t *exec, const char **why)
 {
-        struct run_govern *g = ctx;
+        struct session_govern *g = ctx;
         (void)why;
         const char *path = json_string_value(json_object_get(exec, "path"));
         if (!path || !g->has_token)
@@ -29,8 +29,8 @@ static int govern_exec_check(void *ctx, json_t *exec, const char **why)
         return 0;
 }
 
-int run_govern_load_token(struct run_govern *g, const char *file, const char *user_key_hex,
-                          struct reins_error *err)
+int session_govern_load_token(struct session_govern *g, const char *file, const char *user_key_hex,
+                              struct reins_error *err)
 {
         g->has_user_key = user_key_hex && user_key_hex[0] &&
                           audit_unhex(user_key_hex, g->user_public, sizeof(g->user_public)) == 0;
@@ -49,7 +49,7 @@ int run_govern_load_token(struct run_govern *g, const char *file, const char *us
         return 0;
 }
 
-struct plan_write_limit run_govern_write_limit(const struct run_govern *g)
+struct plan_write_limit session_govern_write_limit(const struct session_govern *g)
 {
         struct plan_write_limit limit = {0};
         if (g->has_token) {
@@ -59,7 +59,7 @@ struct plan_write_limit run_govern_write_limit(const struct run_govern *g)
         return limit;
 }
 
-static int govern_bind_token(struct run_govern *g, const struct run_govern_options *o,
+static int govern_bind_token(struct session_govern *g, const struct session_govern_options *o,
                              struct reins_error *err)
 {
         if (!g->has_token)
@@ -81,7 +81,7 @@ static int govern_bind_token(struct run_govern *g, const struct run_govern_optio
 }
 
 /* Approvals are on when the policy has an approvals section or an ask list. */
-static int govern_open_approvals(struct run_govern *g, const struct run_govern_options *o,
+static int govern_open_approvals(struct session_govern *g, const struct session_govern_options *o,
                                  struct reins_error *err)
 {
         const struct reins_policy *p = o->policy;
@@ -99,7 +99,7 @@ static int govern_open_approvals(struct run_govern *g, const struct run_govern_o
 
 static int govern_thaw(void *ctx, const json_t *by, struct reins_error *err)
 {
-        struct run_govern *g = ctx;
+        struct session_govern *g = ctx;
         if (!g->thaw)
                 return reins_error_set(err, ENOTSUP, "this session has no risk engine to thaw");
         return g->thaw(g->risk_ctx, by, err);
@@ -107,12 +107,12 @@ static int govern_thaw(void *ctx, const json_t *by, struct reins_error *err)
 
 static json_t *govern_status(void *ctx)
 {
-        struct run_govern *g = ctx;
+        struct session_govern *g = ctx;
         return g->status ? g->status(g->risk_ctx) : NULL;
 }
 
-int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
-                     struct reins_error *err)
+int session_govern_start(struct session_govern *g, const struct session_govern_options *o,
+                         struct reins_error *err)
 {
         int r = identity_agent_new(&g->agent_key, &g->agent_public, err);
         if (r < 0 || (r = govern_bind_token(g, o, err)) < 0 ||
@@ -133,7 +133,7 @@ int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
                                        "cannot be read ('reins id' creates it)");
         if (!(g->gate = gate_new(&gate, err)))
                 return -EINVAL;
-        struct run_control_config control = {
+        struct session_control_config control = {
             .session = o->session,
             .gate = g->gate,
             .user_public = g->has_user_key ? g->user_public : NULL,
@@ -143,7 +143,7 @@ int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
             .ctx = g,
         };
         struct reins_error why = {0};
-        if (run_control_open(&control, &g->control, &why) < 0) {
+        if (session_control_open(&control, &g->control, &why) < 0) {
                 g->control = NULL;
                 /* nobody could answer: asking would only ever time out */
                 if (g->approvals)
@@ -155,34 +155,34 @@ int run_govern_start(struct run_govern *g, const struct run_govern_options *o,
                                why.message);
                 return 0;
         }
-        return event_bus_add_sink(o->events, run_control_sink, g->control) < 0
+        return event_bus_add_sink(o->events, session_control_sink, g->control) < 0
                    ? reins_error_set(err, ENOSPC, "too many event sinks")
                    : 0;
 }
 
 static void govern_on_proxy(void *ctx, struct proxy *proxy)
 {
-        struct run_govern *g = ctx;
+        struct session_govern *g = ctx;
         gate_set_proxy(g->gate, proxy);
 }
 
 static void govern_on_agent_listener(void *ctx, int fd)
 {
-        struct run_govern *g = ctx;
+        struct session_govern *g = ctx;
         if (g->control)
-                run_control_add_agent_listener(g->control, fd);
+                session_control_add_agent_listener(g->control, fd);
         else
                 close(fd);
 }
 
 static void govern_dispatch_control(void *ctx, int fd)
 {
-        struct run_govern *g = ctx;
+        struct session_govern *g = ctx;
         (void)fd;
-        run_control_dispatch(g->control);
+        session_control_dispatch(g->control);
 }
 
-void run_govern_configure(struct run_govern *g, struct supervise_config *config)
+void session_govern_configure(struct session_govern *g, struct supervise_config *config)
 {
         config->gate = g->gate ? gate_proxy_hooks(g->gate) : NULL;
         config->exec_gate = g->has_token ? &g->exec_gate : NULL;
@@ -191,43 +191,43 @@ void run_govern_configure(struct run_govern *g, struct supervise_config *config)
         config->hooks_ctx = g;
         if (g->control && config->source_count < SUPERVISE_MAX_SOURCES) {
                 int i = config->source_count++;
-                config->sources[i].fd = run_control_poll_fd(g->control);
+                config->sources[i].fd = session_control_poll_fd(g->control);
                 config->sources[i].dispatch = govern_dispatch_control;
                 config->sources[i].ctx = g;
         }
 }
 
-json_t *run_govern_identity(const struct run_govern *g)
+json_t *session_govern_identity(const struct session_govern *g)
 {
         json_t *o = json_pack("{s:s, s:s}", "agent_key", g->agent_public.hex, "agent_fingerprint",
                               g->agent_public.fingerprint);
         if (o && g->has_token)
                 json_object_set_new(o, "token", session_token_json(&g->token));
         if (o && g->control)
-                json_object_set_new(o, "control", json_string(run_control_path(g->control)));
+                json_object_set_new(o, "control", json_string(session_control_path(g->control)));
         return o;
 }
 
-const char *run_govern_control_path(const struct run_govern *g)
+const char *session_govern_control_path(const struct session_govern *g)
 {
-        return g->control ? run_control_path(g->control) : NULL;
+        return g->control ? session_control_path(g->control) : NULL;
 }
 
-void run_govern_tick(struct run_govern *g)
+void session_govern_tick(struct session_govern *g)
 {
         if (g->gate)
                 gate_tick(g->gate);
-        run_control_tick(g->control);
+        session_control_tick(g->control);
 }
 
-void run_govern_end(struct run_govern *g)
+void session_govern_end(struct session_govern *g)
 {
-        run_control_summary(g->control);
+        session_control_summary(g->control);
 }
 
-void run_govern_finish(struct run_govern *g)
+void session_govern_finish(struct session_govern *g)
 {
-        run_control_close(g->control);
+        session_control_close(g->control);
         g->control = NULL;
         gate_free(g->gate);
         g->gate = NULL;

@@ -1,5 +1,5 @@
-/* The risk engine wired into `reins run` (run_risk.h). */
-#include "cli/run_risk.h"
+/* The risk engine wired into `reins run` (session_risk.h). */
+#include "session/risk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #include "sandbox/remount.h"
 #include "util/notice.h"
 
-#define RUN_RISK_QUEUE_MAX 256 /* reports kept between two ticks */
+#define SESSION_RISK_QUEUE_MAX 256 /* reports kept between two ticks */
 
 /* The engine's clock: event times are wall-clock, so its "now" is too. */
 static int64_t now_ms(void)
@@ -30,11 +30,11 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void queue_report(struct run_risk *r, json_t *report)
+static void queue_report(struct session_risk *r, json_t *report)
 {
         if (!report)
                 return;
-        if (json_array_size(r->queue) >= RUN_RISK_QUEUE_MAX) {
+        if (json_array_size(r->queue) >= SESSION_RISK_QUEUE_MAX) {
                 json_decref(report); /* a flood of findings: the tier already says enough */
                 return;
         }
@@ -43,7 +43,7 @@ static void queue_report(struct run_risk *r, json_t *report)
 
 static void on_finding(void *ctx, const json_t *finding)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         json_t *copy = json_deep_copy(finding);
         if (copy)
                 json_object_del(copy, "type"); /* the bus stamps it */
@@ -52,7 +52,7 @@ static void on_finding(void *ctx, const json_t *finding)
 
 static void on_tier(void *ctx, int old_tier, int new_tier, const char *reason)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         queue_report(r, json_pack("{s:s, s:i, s:i, s:s}", "report", "tier", "from", old_tier, "to",
                                   new_tier, "reason", reason ? reason : ""));
 }
@@ -105,9 +105,9 @@ static void overrides_from_policy(const struct reins_policy *p, struct risk_rule
 
 /* The engine's sink: the trail (a later sink) will give this event the
  * seq it has not given yet, which is the evidence a finding names. */
-static void run_risk_sink(void *ctx, const json_t *event)
+static void session_risk_sink(void *ctx, const json_t *event)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         struct audit_trail *trail = r->trail ? *r->trail : NULL;
         risk_engine_observe(r->engine, event, trail ? (int64_t)audit_trail_records(trail) : -1);
 }
@@ -120,7 +120,7 @@ static void run_risk_sink(void *ctx, const json_t *event)
  * CANARY_MARK). A path that does not exist cannot be read: no watch. */
 #define CANARY_MARK '\x01'
 
-static void watch_path(struct run_risk *r, const char *path, const char *label)
+static void watch_path(struct session_risk *r, const char *path, const char *label)
 {
         int wd = inotify_add_watch(r->secrets_fd, path, IN_OPEN);
         if (wd <= 0)
@@ -131,7 +131,7 @@ static void watch_path(struct run_risk *r, const char *path, const char *label)
                 strv_push(&r->secret_paths, label);
 }
 
-static int watch_open(struct run_risk *r, struct reins_error *err)
+static int watch_open(struct session_risk *r, struct reins_error *err)
 {
         if (r->secrets_fd >= 0)
                 return 0;
@@ -139,8 +139,8 @@ static int watch_open(struct run_risk *r, struct reins_error *err)
         return r->secrets_fd < 0 ? reins_error_errno(err, errno, "watching filesystem.secrets") : 0;
 }
 
-int run_risk_watch_canaries(struct run_risk *r, const struct canary_set *canaries,
-                            struct reins_error *err)
+int session_risk_watch_canaries(struct session_risk *r, const struct canary_set *canaries,
+                                struct reins_error *err)
 {
         r->canaries = canaries;
         if (!r->engine || !canaries || !canaries->dir)
@@ -154,8 +154,8 @@ int run_risk_watch_canaries(struct run_risk *r, const struct canary_set *canarie
         return rc;
 }
 
-static int secrets_watch(struct run_risk *r, const struct reins_policy *policy, const char *home,
-                         struct reins_error *err)
+static int secrets_watch(struct session_risk *r, const struct reins_policy *policy,
+                         const char *home, struct reins_error *err)
 {
         r->secrets_fd = -1;
         if (policy->filesystem.secrets.count == 0)
@@ -182,7 +182,7 @@ static int secrets_watch(struct run_risk *r, const struct reins_policy *policy, 
 
 static void secrets_dispatch(void *ctx, int fd)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         _Alignas(struct inotify_event) char buf[4096];
         ssize_t n;
         while ((n = read(fd, buf, sizeof(buf))) > 0) {
@@ -217,7 +217,7 @@ static void secrets_dispatch(void *ctx, int fd)
 static void risk_scan(void *ctx, uint64_t connection, const char *host, const void *bytes,
                       size_t len)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         const char *kind = r->canaries && canary_seen(r->canaries, bytes, len)
                                ? "canary"
                                : egress_scan_key_material(bytes, len);
@@ -226,24 +226,24 @@ static void risk_scan(void *ctx, uint64_t connection, const char *host, const vo
         event_emit(r->events, "net.key_material",
                    json_pack("{s:s, s:s, s:I}", "host", host ? host : "", "kind", kind,
                              "connection", (json_int_t)connection));
-        run_risk_tick(r);
+        session_risk_tick(r);
 }
 
 /* A signal that ends the session, the timeout: a frozen pid 1 relays
  * nothing, so the sandbox is ended by the mechanism that froze it. */
-static void run_risk_kill_frozen(void *ctx)
+static void session_risk_kill_frozen(void *ctx)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         freeze_kill(&r->freezer, &r->freeze);
         r->frozen = false;
 }
 
-void run_risk_configure(struct run_risk *r, struct supervise_config *config)
+void session_risk_configure(struct session_risk *r, struct supervise_config *config)
 {
         if (!r->engine)
                 return;
         config->frozen = &r->frozen;
-        config->kill_frozen = run_risk_kill_frozen;
+        config->kill_frozen = session_risk_kill_frozen;
         config->freeze_ctx = r;
         if (r->govern->gate)
                 gate_on_scan(r->govern->gate, risk_scan, r);
@@ -255,10 +255,10 @@ void run_risk_configure(struct run_risk *r, struct supervise_config *config)
         config->sources[i].ctx = r;
 }
 
-int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
-                   const struct reins_plan *plan, struct event_bus *events,
-                   struct run_govern *govern, struct audit_trail **trail, bool quiet,
-                   struct reins_error *err)
+int session_risk_start(struct session_risk *r, const struct reins_policy *policy,
+                       const struct reins_plan *plan, struct event_bus *events,
+                       struct session_govern *govern, struct audit_trail **trail, bool quiet,
+                       struct reins_error *err)
 {
         memset(r, 0, sizeof(*r));
         r->events = events;
@@ -293,15 +293,16 @@ int run_risk_start(struct run_risk *r, const struct reins_policy *policy,
                 return reins_error_prefix(err, "%s", policy->source);
         if (!r->engine)
                 return reins_error_set(err, ENOMEM, "starting the risk engine");
-        govern->thaw = run_risk_thaw;
-        govern->status = run_risk_status;
+        govern->thaw = session_risk_thaw;
+        govern->status = session_risk_status;
         govern->risk_ctx = r;
-        return event_bus_add_sink(events, run_risk_sink, r) < 0
+        return event_bus_add_sink(events, session_risk_sink, r) < 0
                    ? reins_error_set(err, ENOSPC, "too many event sinks")
                    : 0;
 }
 
-void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox, const struct cgroup_handle *cgroup)
+void session_risk_set_sandbox(struct session_risk *r, pid_t sandbox,
+                              const struct cgroup_handle *cgroup)
 {
         if (!sandbox) /* gone: nothing left to thaw */
                 freeze_state_release(&r->freeze);
@@ -315,7 +316,7 @@ void run_risk_set_sandbox(struct run_risk *r, pid_t sandbox, const struct cgroup
         }
 }
 
-static void playbook_event(struct run_risk *r, const char *action, int tier, const char *error,
+static void playbook_event(struct session_risk *r, const char *action, int tier, const char *error,
                            json_t *extra)
 {
         json_t *fields =
@@ -328,7 +329,7 @@ static void playbook_event(struct run_risk *r, const char *action, int tier, con
         event_emit(r->events, "risk.playbook", fields);
 }
 
-static void playbook_egress(struct run_risk *r, int tier)
+static void playbook_egress(struct session_risk *r, int tier)
 {
         if (!r->govern->gate)
                 return;
@@ -336,7 +337,7 @@ static void playbook_egress(struct run_risk *r, int tier)
         playbook_event(r, tier >= 2 ? "egress-off" : "ask-new-destinations", tier, NULL, NULL);
 }
 
-static void playbook_readonly(struct run_risk *r, int tier)
+static void playbook_readonly(struct session_risk *r, int tier)
 {
         if (r->workspace_readonly || !r->sandbox)
                 return;
@@ -349,7 +350,7 @@ static void playbook_readonly(struct run_risk *r, int tier)
         playbook_event(r, "workspace-readonly", tier, NULL, NULL);
 }
 
-static void playbook_freeze(struct run_risk *r, int tier)
+static void playbook_freeze(struct session_risk *r, int tier)
 {
         struct reins_error err = {0};
         int n = freeze_sandbox(&r->freezer, &r->freeze, &err);
@@ -368,7 +369,7 @@ static void playbook_freeze(struct run_risk *r, int tier)
 }
 
 /* Overlay mode: the session's copy as it was when frozen, for the record. */
-static void playbook_snapshot(struct run_risk *r, int tier)
+static void playbook_snapshot(struct session_risk *r, int tier)
 {
         if (!r->workspace)
                 return;
@@ -388,7 +389,7 @@ static void playbook_snapshot(struct run_risk *r, int tier)
         free(path);
 }
 
-static void playbook_revoke(struct run_risk *r, int tier)
+static void playbook_revoke(struct session_risk *r, int tier)
 {
         if (!r->govern || !r->govern->has_token)
                 return;
@@ -400,7 +401,7 @@ static void playbook_revoke(struct run_risk *r, int tier)
 }
 
 /* T3, once per freeze: freeze, keep the evidence, revoke the token. */
-static void playbook_t3(struct run_risk *r, int tier)
+static void playbook_t3(struct session_risk *r, int tier)
 {
         if (r->frozen || !r->sandbox)
                 return;
@@ -410,7 +411,7 @@ static void playbook_t3(struct run_risk *r, int tier)
 }
 
 /* What a tier does, from the one applied before up to `tier`. */
-static void playbook_run(struct run_risk *r, int tier)
+static void playbook_run(struct session_risk *r, int tier)
 {
         if (tier < r->applied) { /* reins thaw set it back */
                 r->applied = tier;
@@ -429,7 +430,7 @@ static void playbook_run(struct run_risk *r, int tier)
 }
 
 /* What a tier change means for the agent, in words a user can act on. */
-static const char *tier_consequence(const struct run_risk *r, int from, int to, char *buf,
+static const char *tier_consequence(const struct session_risk *r, int from, int to, char *buf,
                                     size_t size)
 {
         bool network = r->plan && (r->plan->proxy || r->plan->host_network);
@@ -461,7 +462,7 @@ static const char *tier_consequence(const struct run_risk *r, int from, int to, 
         return buf;
 }
 
-static void report_tier(struct run_risk *r, const json_t *report)
+static void report_tier(struct session_risk *r, const json_t *report)
 {
         int from = (int)json_integer_value(json_object_get(report, "from"));
         int to = (int)json_integer_value(json_object_get(report, "to"));
@@ -480,7 +481,7 @@ static void report_tier(struct run_risk *r, const json_t *report)
 /* A rule whose policy action is kill fired: the sandbox ends now, whatever
  * the tier (SIGKILL to pid 1 takes its pid namespace; a frozen one is ended
  * by the mechanism that froze it). The command's status is then 137. */
-static void playbook_kill(struct run_risk *r, const json_t *finding)
+static void playbook_kill(struct session_risk *r, const json_t *finding)
 {
         const char *rule = json_string_value(json_object_get(finding, "rule"));
         int tier = (int)json_integer_value(json_object_get(finding, "tier"));
@@ -499,7 +500,7 @@ static void playbook_kill(struct run_risk *r, const json_t *finding)
                        rule ? rule : "a rule");
 }
 
-void run_risk_tick(struct run_risk *r)
+void session_risk_tick(struct session_risk *r)
 {
         if (!r->engine)
                 return;
@@ -530,9 +531,9 @@ void run_risk_tick(struct run_risk *r)
         json_decref(queue);
 }
 
-int run_risk_thaw(void *ctx, const json_t *by, struct reins_error *err)
+int session_risk_thaw(void *ctx, const json_t *by, struct reins_error *err)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         if (!r->engine)
                 return reins_error_set(err, ENOTSUP, "no risk engine");
         if (r->frozen && r->sandbox) {
@@ -551,13 +552,13 @@ int run_risk_thaw(void *ctx, const json_t *by, struct reins_error *err)
                 playbook_event(r, "tier-reset", 0, NULL, json_pack("{s:O?}", "by", by));
         }
         risk_engine_set_tier(r->engine, 0, "thawed by reins thaw");
-        run_risk_tick(r);
+        session_risk_tick(r);
         return 0;
 }
 
-json_t *run_risk_status(void *ctx)
+json_t *session_risk_status(void *ctx)
 {
-        struct run_risk *r = ctx;
+        struct session_risk *r = ctx;
         if (!r->engine)
                 return NULL;
         json_t *status =
@@ -570,7 +571,7 @@ json_t *run_risk_status(void *ctx)
         return status;
 }
 
-void run_risk_freeze_now(struct run_risk *r, struct event_bus *events)
+void session_risk_freeze_now(struct session_risk *r, struct event_bus *events)
 {
         if (!r->events)
                 r->events = events; /* the engine is off: its playbooks still report */
@@ -580,7 +581,7 @@ void run_risk_freeze_now(struct run_risk *r, struct event_bus *events)
         playbook_t3(r, 3);
 }
 
-void run_risk_end_now(struct run_risk *r)
+void session_risk_end_now(struct session_risk *r)
 {
         if (!r->sandbox)
                 return;
@@ -591,7 +592,7 @@ void run_risk_end_now(struct run_risk *r)
         r->frozen = false;
 }
 
-void run_risk_finish(struct run_risk *r)
+void session_risk_finish(struct session_risk *r)
 {
         risk_engine_free(r->engine);
         r->engine = NULL;

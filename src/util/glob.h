@@ -1,8 +1,8 @@
 /* Path globs for filesystem rules: '*' and '?' and [set] match within one path
  * component, '**' matches any number of whole components (including none).
  * A pattern without '/' matches the last component anywhere ("*.pem"). */
-#ifndef REINS_POLICY_GLOB_H
-#define REINS_POLICY_GLOB_H
+#ifndef REINS_UTIL_GLOB_H
+#define REINS_UTIL_GLOB_H
 
 #include <stdbool.h>
 
