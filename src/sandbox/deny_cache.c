@@ -22,11 +22,18 @@
 #include "util/glob.h"
 #include "util/cleanup.h"
 
-#define DC_MAGIC     "REINSDC1"
-#define DC_NONE      UINT32_MAX
-#define DC_RACY_NS   2000000000LL /* a directory changed this recently is read again */
-#define DC_MAX_BYTES (256u << 20) /* a larger cache file is ignored */
-#define DC_SUM_BYTES 32
+#define DC_MAGIC   "REINSDC1"
+#define DC_NONE    UINT32_MAX
+#define DC_RACY_NS 2000000000LL /* a directory changed this recently is read again */
+/* Bounds of the supervisor's memory, whatever tree the agent left behind:
+ * a cache file larger than DC_MAX_BYTES is ignored, a tree whose records
+ * outgrow DC_MAX_TREE_BYTES is walked without keeping them (and not
+ * cached), and a directory whose subdirectories' names take more than
+ * DC_MAX_SUBDIR_BYTES refuses the start (-E2BIG) like the entry cap. */
+#define DC_MAX_BYTES        (16u << 20)
+#define DC_MAX_TREE_BYTES   (16u << 20)
+#define DC_MAX_SUBDIR_BYTES (4u << 20)
+#define DC_SUM_BYTES        32
 
 enum {
         DC_RACY = 1,       /* changed within DC_RACY_NS of being read */
@@ -85,6 +92,7 @@ struct dc_ctx {
         uint64_t total, max_entries;
         int64_t began_ns; /* CLOCK_REALTIME when this pass began */
         bool changed;
+        bool keep; /* the fresh tree is still within DC_MAX_TREE_BYTES */
         struct deny_cache_stats *stats;
         dev_t devs[16];
         bool trusted[16];
@@ -195,19 +203,22 @@ static const char *dc_relative(const struct dc_ctx *c)
         return *rel ? rel : ".";
 }
 
+/* c->path matches: for the plan, and for the cache while it is kept. */
 static int dc_add_match(struct dc_ctx *c, uint32_t dir, const char *name, size_t len)
 {
         struct dc_tree *t = &c->fresh;
-        if (grow((void **)&t->matches, &t->match_cap, t->match_count + 1, sizeof(*t->matches)) < 0)
-                return -ENOMEM;
-        struct dc_match *m = &t->matches[t->match_count];
-        memset(m, 0, sizeof(*m));
-        m->dir = dir;
-        m->name_len = (uint32_t)len;
-        int r = dc_add_name(t, name, len, &m->name_off);
-        if (r < 0)
-                return r;
-        t->match_count++;
+        uint32_t off = 0;
+        if (c->keep && dir != DC_NONE) {
+                if (grow((void **)&t->matches, &t->match_cap, t->match_count + 1,
+                         sizeof(*t->matches)) < 0 ||
+                    dc_add_name(t, name, len, &off) < 0) {
+                        c->keep = false;
+                        dc_tree_free(t);
+                } else {
+                        t->matches[t->match_count++] = (struct dc_match){
+                            .dir = dir, .name_off = off, .name_len = (uint32_t)len};
+                }
+        }
         return strv_push_unique(c->matches, c->path);
 }
 
@@ -261,40 +272,86 @@ static int dc_visit(struct dc_ctx *c, uint32_t old, uint32_t parent, const char 
                     size_t name_len);
 
 /* Names of the subdirectories of a directory being read, back to back,
- * each NUL-terminated. */
+ * each NUL-terminated (at most DC_MAX_SUBDIR_BYTES: the tree is the
+ * agent's, and a directory of a million long-named subdirectories must not
+ * make the supervisor hold them all). */
 struct dc_names {
         char *bytes;
         size_t used, cap;
 };
 
-/* List the directory at c->path again: match every entry, then visit each
- * subdirectory (the old tree's record of the same name, if any, may still
- * vouch for it). */
-static int dc_read(struct dc_ctx *c, uint32_t me, uint32_t old)
+/* The record of the directory being visited, appended now so that it comes
+ * before its children (preorder); DC_NONE once the tree outgrew what is kept
+ * (DC_MAX_TREE_BYTES): the pass then goes on as a plain walk and stores
+ * nothing. */
+static uint32_t dc_record(struct dc_ctx *c, const struct dc_dir *rec, const char *name, size_t len)
 {
-        struct dc_dir *d = &c->fresh.dirs[me];
+        struct dc_tree *t = &c->fresh;
+        if (!c->keep)
+                return DC_NONE;
+        size_t bytes = (t->dir_count + 1) * sizeof(*t->dirs) + t->names_used + len +
+                       t->match_count * sizeof(*t->matches);
+        uint32_t off = 0;
+        if (bytes > DC_MAX_TREE_BYTES || t->dir_count >= DC_NONE - 1 ||
+            grow((void **)&t->dirs, &t->dir_cap, t->dir_count + 1, sizeof(*t->dirs)) < 0 ||
+            dc_add_name(t, name, len, &off) < 0) {
+                c->keep = false;
+                dc_tree_free(t);
+                return DC_NONE;
+        }
+        uint32_t me = (uint32_t)t->dir_count++;
+        t->dirs[me] = *rec;
+        t->dirs[me].name_off = off;
+        return me;
+}
+
+/* List the directory at c->path again into `rec` (its record is `me`):
+ * match every entry, collect its subdirectories. */
+static int dc_list(struct dc_ctx *c, const struct stat *st_dir, struct dc_dir *rec, uint32_t me,
+                   struct dc_names *subdirs)
+{
         c->changed = true;
         c->stats->reread++;
-        int fd = openat(c->rootfd, dc_relative(c), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!dir) {
-                if (fd >= 0)
-                        close(fd);
-                d->flags |= DC_UNREADABLE; /* unreadable for the caller: unreadable inside too */
-                return 0;
+        /* A directory of the caller's that the caller cannot list or search
+         * (mode 0, 0400) is one chmod away for the agent, who runs as the
+         * same uid: what is inside cannot be checked, so it is hidden whole.
+         * One of another user's stays out of reach inside too. Root reads
+         * everything here and never gets this far. */
+        bool owned = st_dir->st_uid == geteuid();
+        if (owned && (st_dir->st_mode & (S_IRUSR | S_IXUSR)) != (S_IRUSR | S_IXUSR)) {
+                rec->flags |= DC_UNREADABLE; /* checked again at every start */
+                return strv_push_unique(c->matches, c->path);
         }
-        struct stat st;
-        if (!dc_dev_trusted(c, (dev_t)d->dev, dirfd(dir)))
-                d->flags |= DC_UNTRUSTED;
+        int fd = openat(c->rootfd, dc_relative(c), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == EACCES || errno == EPERM) {
+                        /* another user's: unreadable inside too */
+                        rec->flags |= DC_UNREADABLE;
+                        return owned ? strv_push_unique(c->matches, c->path) : 0;
+                }
+                if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) {
+                        rec->flags |= DC_UNREADABLE; /* gone since the stat */
+                        return 0;
+                }
+                /* out of fds or memory: its matches would go unhidden */
+                return -errno;
+        }
+        DIR *dir = fdopendir(fd);
+        if (!dir) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        if (!dc_dev_trusted(c, (dev_t)rec->dev, dirfd(dir)))
+                rec->flags |= DC_UNTRUSTED;
         size_t at = strlen(c->path);
-        struct dc_names subdirs = {0};
-        uint64_t entries = 0;
         int r = 0;
         struct dirent *de;
-        while (r == 0 && (de = readdir(dir))) {
+        struct stat st;
+        while (r == 0 && (errno = 0, de = readdir(dir))) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
-                entries++;
+                rec->entries++;
                 if (++c->total > c->max_entries) {
                         r = -E2BIG;
                         break;
@@ -311,34 +368,28 @@ static int dc_read(struct dc_ctx *c, uint32_t me, uint32_t old)
                                                  AT_SYMLINK_NOFOLLOW) == 0 &&
                                          S_ISDIR(st.st_mode);
                         if (is_dir) {
-                                if (grow((void **)&subdirs.bytes, &subdirs.cap,
-                                         subdirs.used + len + 1, 1) < 0)
+                                if (subdirs->used + len + 1 > DC_MAX_SUBDIR_BYTES)
+                                        r = -E2BIG;
+                                else if (grow((void **)&subdirs->bytes, &subdirs->cap,
+                                              subdirs->used + len + 1, 1) < 0)
                                         r = -ENOMEM;
                                 else {
-                                        memcpy(subdirs.bytes + subdirs.used, de->d_name, len + 1);
-                                        subdirs.used += len + 1;
+                                        memcpy(subdirs->bytes + subdirs->used, de->d_name, len + 1);
+                                        subdirs->used += len + 1;
                                 }
                         }
                 }
                 c->path[at] = '\0';
         }
+        if (r == 0 && errno != 0)
+                r = -errno; /* a listing cut short would miss matches */
         closedir(dir);
-        c->fresh.dirs[me].entries = entries;
-        for (size_t off = 0; r == 0 && off < subdirs.used;) {
-                const char *sub = subdirs.bytes + off;
-                size_t len = strlen(sub);
-                off += len + 1;
-                if (!dc_push(c, at, sub, len))
-                        continue;
-                r = dc_visit(c, dc_find_kid(c->old, old, sub, len), me, sub, len);
-                c->path[at] = '\0';
-        }
-        free(subdirs.bytes);
         return r;
 }
 
 /* Visit the directory at c->path: one fstatat, and when the old record
- * still vouches for it, its cached matches and its subdirectories. */
+ * still vouches for it, its cached matches and its subdirectories; else it
+ * is listed again. */
 static int dc_visit(struct dc_ctx *c, uint32_t old, uint32_t parent, const char *name,
                     size_t name_len)
 {
@@ -346,42 +397,58 @@ static int dc_visit(struct dc_ctx *c, uint32_t old, uint32_t parent, const char 
          * the stat: earlier than the listing, so never less careful */
         int64_t now = c->began_ns;
         struct stat st;
-        if (fstatat(c->rootfd, dc_relative(c), &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-            !S_ISDIR(st.st_mode))
-                return 0; /* gone, or replaced since it was listed */
-        struct dc_tree *t = &c->fresh;
-        if (t->dir_count >= DC_NONE - 1)
-                return -E2BIG;
-        if (grow((void **)&t->dirs, &t->dir_cap, t->dir_count + 1, sizeof(*t->dirs)) < 0)
-                return -ENOMEM;
-        uint32_t me = (uint32_t)t->dir_count++;
-        struct dc_dir *d = &t->dirs[me];
-        memset(d, 0, sizeof(*d));
-        d->parent = parent;
-        d->name_len = (uint32_t)name_len;
-        int r = dc_add_name(t, name, name_len, &d->name_off);
-        if (r < 0)
-                return r;
-        d->dev = st.st_dev;
-        d->ino = st.st_ino;
-        d->mtime_ns = ns_of(st.st_mtim);
-        d->ctime_ns = ns_of(st.st_ctim);
+        if (fstatat(c->rootfd, dc_relative(c), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        return 0; /* gone since its parent was listed */
+                if (errno == EACCES)
+                        return 0; /* cannot be reached inside either */
+                return -errno;
+        }
+        if (!S_ISDIR(st.st_mode))
+                return 0; /* replaced since it was listed */
+        struct dc_dir rec = {
+            .parent = parent,
+            .name_len = (uint32_t)name_len,
+            .dev = st.st_dev,
+            .ino = st.st_ino,
+            .mtime_ns = ns_of(st.st_mtim),
+            .ctime_ns = ns_of(st.st_ctim),
+        };
         c->stats->dirs++;
         const struct dc_dir *o = old != DC_NONE ? &c->old->dirs[old] : NULL;
-        bool vouched = o && o->dev == d->dev && o->ino == d->ino && o->mtime_ns == d->mtime_ns &&
-                       o->ctime_ns == d->ctime_ns && o->flags == 0;
+        bool vouched = o && o->dev == rec.dev && o->ino == rec.ino && o->mtime_ns == rec.mtime_ns &&
+                       o->ctime_ns == rec.ctime_ns && o->flags == 0;
+        size_t at = strlen(c->path);
+        int r = 0;
         if (!vouched) {
-                d->read_ns = now;
-                if (d->ctime_ns > now - DC_RACY_NS || d->mtime_ns > now - DC_RACY_NS)
-                        d->flags |= DC_RACY;
-                return dc_read(c, me, old);
+                rec.read_ns = now;
+                if (rec.ctime_ns > now - DC_RACY_NS || rec.mtime_ns > now - DC_RACY_NS)
+                        rec.flags |= DC_RACY;
+                uint32_t me = dc_record(c, &rec, name, name_len);
+                struct dc_names subdirs = {0};
+                r = dc_list(c, &st, &rec, me, &subdirs);
+                if (me != DC_NONE && c->keep) {
+                        c->fresh.dirs[me].entries = rec.entries;
+                        c->fresh.dirs[me].flags = rec.flags;
+                }
+                for (size_t off = 0; r == 0 && off < subdirs.used;) {
+                        const char *sub = subdirs.bytes + off;
+                        size_t len = strlen(sub);
+                        off += len + 1;
+                        if (!dc_push(c, at, sub, len))
+                                continue;
+                        r = dc_visit(c, dc_find_kid(c->old, old, sub, len), me, sub, len);
+                        c->path[at] = '\0';
+                }
+                free(subdirs.bytes);
+                return r;
         }
-        d->read_ns = o->read_ns;
-        d->entries = o->entries;
+        rec.read_ns = o->read_ns;
+        rec.entries = o->entries;
         c->total += o->entries;
         if (c->total > c->max_entries)
                 return -E2BIG;
-        size_t at = strlen(c->path);
+        uint32_t me = dc_record(c, &rec, name, name_len);
         const struct dc_tree *ot = c->old;
         for (uint32_t i = 0; r == 0 && i < ot->match_count_of[old]; i++) {
                 const struct dc_match *m = &ot->matches[ot->match_first[old] + i];
@@ -599,6 +666,7 @@ int deny_cache_collect(char *const *patterns, size_t count, const char *root, co
         c->max_entries = max_entries;
         c->stats = stats;
         c->began_ns = realtime_ns();
+        c->keep = true;
         c->root_len = strlen(root);
         while (c->root_len > 1 && root[c->root_len - 1] == '/')
                 c->root_len--;
@@ -630,7 +698,7 @@ int deny_cache_collect(char *const *patterns, size_t count, const char *root, co
         c->old = stats->cache > 0 ? &old : NULL;
         int r = dc_visit(c, c->old ? 0 : DC_NONE, DC_NONE, "", 0);
         stats->entries = c->total;
-        if (r == 0 && cachefd >= 0 && c->fresh.dir_count > 0 && (c->changed || !c->old))
+        if (r == 0 && cachefd >= 0 && c->keep && c->fresh.dir_count > 0 && (c->changed || !c->old))
                 dc_store(cachefd, file, key, &c->fresh);
         if (cachefd >= 0)
                 close(cachefd);

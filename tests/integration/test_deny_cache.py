@@ -145,3 +145,23 @@ def test_a_damaged_or_edited_cache_fails_closed(caller):
     for f in cache_files(caller):
         f.write_bytes(os.urandom(len(f.read_bytes())))
     assert_hidden(read_inside(caller, ws, f"{rel}/.env"))
+
+
+def test_a_locked_directory_of_the_callers_is_hidden_whole(caller):
+    """A directory of the caller's that the caller cannot list (mode 0) is one
+    chmod away for the agent, who runs as the same uid: its .env must not be
+    readable after that chmod (root lists it anyway and hides the .env)."""
+    ws = caller.workspace()
+    locked = ws / "locked"
+    caller.write(locked / "sub" / ".env", SECRET + "\n")
+    caller.write(locked / "plain.txt", "plain\n")
+    os.chmod(locked, 0)
+    try:
+        for _ in range(2):  # with no cache, then with one
+            r = caller.sandbox(["sh", "-c", "chmod 755 locked 2>&1; cat locked/sub/.env 2>&1; "
+                                "echo rc=$?"], ws=ws, opts=["-q"])
+            assert r.returncode == 0, r.stderr
+            assert_hidden(r.stdout)
+            os.chmod(locked, 0)  # in case the chmod inside went through
+    finally:
+        os.chmod(locked, 0o755)
