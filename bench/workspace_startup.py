@@ -29,6 +29,7 @@ import tempfile
 import time
 
 BUDGET_MS = {50000: 2.0, 500000: 5.0}
+SLOW_ROUNDS = 8  # rounds when one reins run takes over a second
 
 
 def make_workspace(root, files):
@@ -87,8 +88,9 @@ def rounds(commands, count, env):
     """`count` rounds of every command, the order rotating from round to round
     so that each sees the same machine load; one warm-up each (it also makes
     reins' deny cache). Returns each command's times in ms."""
-    for cmd in commands:
-        once(cmd, env)
+    warm = [once(cmd, env) for cmd in commands]
+    if warm[0] > 1000 and count > SLOW_ROUNDS:
+        count = SLOW_ROUNDS  # a walk of the workspace: enough to see it, not 30 of them
     times = [[] for _ in commands]
     for i in range(count):
         for k in range(len(commands)):
@@ -144,8 +146,9 @@ def main(argv):
                 if budget is not None:
                     verdict = (f"+{budget:g} ms: "
                                f"{'within budget' if added <= budget else 'OVER BUDGET'}")
+                rounds_note = f" ({len(a)} rounds)" if len(a) != count else ""
                 print(f"  {files:>7} {mode:>9} {med:>9.2f} {bmed:>9.2f} {ratio:>6.2f} "
-                      f"{added:>+9.2f}  {verdict}", flush=True)
+                      f"{added:>+9.2f}  {verdict}{rounds_note}", flush=True)
     finally:
         shutil.rmtree(state, ignore_errors=True)
         if os.environ.get("REINS_BENCH_WS_KEEP", "1") == "0":
