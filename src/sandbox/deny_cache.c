@@ -34,6 +34,7 @@
 #define DC_MAX_TREE_BYTES   (16u << 20)
 #define DC_MAX_SUBDIR_BYTES (4u << 20)
 #define DC_SUM_BYTES        32
+#define DC_MAX_CACHES       128 /* cache files kept (one per tree and set of globs) */
 
 enum {
         DC_RACY = 1,       /* changed within DC_RACY_NS of being read */
@@ -621,6 +622,45 @@ static bool dc_write_all(int fd, const void *buf, size_t len)
         return true;
 }
 
+/* One cache per tree and set of globs: past DC_MAX_CACHES the least
+ * recently written goes (it costs that tree one walk), and so does a
+ * half-written file a killed run left behind. */
+static void dc_sweep(int dirfd)
+{
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!dir) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        char oldest[NAME_MAX + 1] = "";
+        int64_t oldest_ns = INT64_MAX, now = realtime_ns();
+        size_t caches = 0;
+        struct dirent *de;
+        struct stat st;
+        while ((de = readdir(dir))) {
+                if (de->d_name[0] == '.' ||
+                    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                size_t len = strlen(de->d_name);
+                if (len > 4 && strcmp(de->d_name + len - 4, ".new") == 0) {
+                        if (ns_of(st.st_mtim) < now - 3600LL * 1000000000LL)
+                                unlinkat(dirfd, de->d_name, 0);
+                        continue;
+                }
+                caches++;
+                if (ns_of(st.st_mtim) < oldest_ns && len < sizeof(oldest)) {
+                        oldest_ns = ns_of(st.st_mtim);
+                        memcpy(oldest, de->d_name, len + 1);
+                }
+        }
+        closedir(dir);
+        if (caches > DC_MAX_CACHES && oldest[0])
+                unlinkat(dirfd, oldest, 0);
+}
+
 /* A new file beside the old one, renamed over it: a reader sees either. A
  * failure only costs the next start a walk. */
 static void dc_store(int dirfd, const char *file, const unsigned char key[32],
@@ -645,8 +685,11 @@ static void dc_store(int dirfd, const char *file, const unsigned char key[32],
                   dc_write_all(fd, t->names, t->names_used);
         if (close(fd) < 0)
                 ok = false;
-        if (!ok || renameat(dirfd, tmp, dirfd, file) < 0)
+        if (!ok || renameat(dirfd, tmp, dirfd, file) < 0) {
                 unlinkat(dirfd, tmp, 0);
+                return;
+        }
+        dc_sweep(dirfd);
 }
 
 int deny_cache_collect(char *const *patterns, size_t count, const char *root, const char *cache_dir,
