@@ -230,6 +230,12 @@ python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}
 "$here/workspace/run.sh" "$reins"
 # --- end of copy-on-write workspaces ----------------------------------------------------
 
+# --- renames under protected paths (issue 13; bench/protect/) ------------------------------
+# 10 000 renames outside and inside reins (direct mode watches renames to answer
+# EROFS on protected paths; overlay mode does not).
+"$here/protect/run.sh" "$reins"
+# --- end of renames -------------------------------------------------------------------------
+
 # --- audit trail (issue 4; bench/audit/) -------------------------------------------------
 # Events appended and chained per second through the trail writer (budget
 # >= 200 000/s); REINS_BENCH_AUDIT_EVENTS=N changes the count.

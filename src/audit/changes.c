@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit/sha256.h"
+#include "util/digest.h"
 #include "util/weaken.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 
 #define CHANGES_NONE  UINT32_MAX
 #define CHANGES_KEY   16
@@ -42,12 +42,12 @@ struct changes_snapshot {
 static void changes_key(const unsigned char parent[CHANGES_KEY], const char *name, size_t length,
                         unsigned char out[CHANGES_KEY])
 {
-        struct audit_sha256 h;
-        unsigned char digest[AUDIT_SHA256_BYTES];
-        audit_sha256_init(&h);
-        audit_sha256_update(&h, parent, CHANGES_KEY);
-        audit_sha256_update(&h, name, length);
-        audit_sha256_final(&h, digest);
+        struct digest_sha256 h;
+        unsigned char digest[DIGEST_SHA256_BYTES];
+        digest_sha256_init(&h);
+        digest_sha256_update(&h, parent, CHANGES_KEY);
+        digest_sha256_update(&h, name, length);
+        digest_sha256_final(&h, digest);
         memcpy(out, digest, CHANGES_KEY);
 }
 
@@ -220,7 +220,7 @@ static json_t *changes_list(const struct changes_snapshot *s, const unsigned cha
                 json_t *path = NULL;
                 size_t n = listed < l->max ? changes_path(s, (uint32_t)i, l->buf, l->path_max) : 0;
                 if (n > 0)
-                        path = json_text(l->buf, n);
+                        path = bytes_json(l->buf, n);
                 size_t encoded = path ? json_dumpb(path, NULL, 0, JSON_ENCODE_ANY) + 1 : 0;
                 if (!path || l->bytes + encoded > l->max_bytes) {
                         json_decref(path);

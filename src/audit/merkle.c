@@ -2,18 +2,18 @@
 
 #include <string.h>
 
-#include "audit/sha256.h"
+#include "util/digest.h"
 
 void merkle_leaf_hash(const void *data, size_t length, unsigned char out[MERKLE_HASH_BYTES])
 {
         /* the 0x00 / 0x01 prefixes keep a leaf from passing for an inner
          * node (second-preimage attack on the tree, RFC 6962 §2.1) */
-        struct audit_sha256 state;
+        struct digest_sha256 state;
         const unsigned char prefix = 0x00;
-        audit_sha256_init(&state);
-        audit_sha256_update(&state, &prefix, 1);
-        audit_sha256_update(&state, data, length);
-        audit_sha256_final(&state, out);
+        digest_sha256_init(&state);
+        digest_sha256_update(&state, &prefix, 1);
+        digest_sha256_update(&state, data, length);
+        digest_sha256_final(&state, out);
 }
 
 void merkle_node_hash(const unsigned char left[MERKLE_HASH_BYTES],
@@ -24,7 +24,7 @@ void merkle_node_hash(const unsigned char left[MERKLE_HASH_BYTES],
         buffer[0] = 0x01;
         memcpy(buffer + 1, left, MERKLE_HASH_BYTES);
         memcpy(buffer + 1 + MERKLE_HASH_BYTES, right, MERKLE_HASH_BYTES);
-        audit_sha256(buffer, sizeof(buffer), out);
+        digest_sha256(buffer, sizeof(buffer), out);
 }
 
 void merkle_frontier_init(struct merkle_frontier *frontier)
@@ -51,7 +51,7 @@ void merkle_frontier_root(const struct merkle_frontier *frontier,
                           unsigned char out[MERKLE_HASH_BYTES])
 {
         if (frontier->size == 0) {
-                audit_sha256(NULL, 0, out);
+                digest_sha256(NULL, 0, out);
                 return;
         }
         /* fold from the smallest (rightmost) subtree to the largest: that is
@@ -75,7 +75,7 @@ void merkle_tree_hash(const unsigned char (*leaves)[MERKLE_HASH_BYTES], size_t n
                       unsigned char out[MERKLE_HASH_BYTES])
 {
         if (n == 0) {
-                audit_sha256(NULL, 0, out);
+                digest_sha256(NULL, 0, out);
                 return;
         }
         if (n == 1) {

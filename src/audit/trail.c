@@ -4,7 +4,7 @@
  * sorted keys and \u escapes for everything outside ASCII: the same event
  * always gives the same bytes, and no byte of an event (a newline in an
  * argv, a quote) can end a record early. Untrusted bytes that are not UTF-8
- * arrive as {"base64": "..."} objects (util/json_text.h).
+ * arrive as {"base64": "..."} objects (util/bytes_json.h).
  *
  * Lines are batched and written with one write() each batch, so a record is
  * never interleaved or split by us; a kill -9 in the middle of a large
@@ -45,7 +45,7 @@
 #include "audit/dirs.h"
 #include "audit/keys.h"
 #include "audit/merkle.h"
-#include "audit/sha256.h"
+#include "util/digest.h"
 #include "audit/trail_bound.h"
 #include "audit/trail_internal.h"
 #include "audit/event.h"
@@ -320,8 +320,8 @@ static void trail_seal_line(struct audit_trail *t, size_t start, uint64_t mono)
 {
         const unsigned char *line = (const unsigned char *)t->buffer + start;
         size_t length = t->used - start;
-        unsigned char hash[AUDIT_SHA256_BYTES], leaf[MERKLE_HASH_BYTES];
-        audit_sha256(line, length, hash);
+        unsigned char hash[DIGEST_SHA256_BYTES], leaf[MERKLE_HASH_BYTES];
+        digest_sha256(line, length, hash);
         audit_hex(hash, sizeof(hash), t->prev);
         merkle_leaf_hash(line, length, leaf);
         merkle_frontier_append(&t->frontier, leaf);
@@ -532,9 +532,9 @@ static int trail_put_event(struct audit_trail *t, const json_t *event, uint64_t 
  * length and SHA-256 of the line it would have been. */
 static json_t *trail_stub(const json_t *event, const char *line, size_t length)
 {
-        unsigned char hash[AUDIT_SHA256_BYTES];
-        char hex[2 * AUDIT_SHA256_BYTES + 1];
-        audit_sha256(line, length, hash);
+        unsigned char hash[DIGEST_SHA256_BYTES];
+        char hex[2 * DIGEST_SHA256_BYTES + 1];
+        digest_sha256(line, length, hash);
         audit_hex(hash, sizeof(hash), hex);
         json_t *stub = json_pack("{s:{s:I, s:s}}", "truncated_record", "bytes", (json_int_t)length,
                                  "sha256", hex);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/sha256.h"
+#include "util/digest.h"
 #include "audit/text.h"
 
 /* What a cut value's wrapper takes besides its prefix:
@@ -50,7 +50,7 @@ static size_t saturating_sub(size_t a, size_t b)
         return a > b ? a - b : 0;
 }
 
-/* A {"base64": "..."} value (util/json_text.h): untrusted bytes that are
+/* A {"base64": "..."} value (util/bytes_json.h): untrusted bytes that are
  * not UTF-8. */
 static bool bound_is_base64(const json_t *value)
 {
@@ -107,17 +107,17 @@ static void bound_measure_value(const json_t *value, struct bound_measure *m)
 
 /* ---- cutting */
 
-static json_t *bound_hash_text(const unsigned char hash[AUDIT_SHA256_BYTES])
+static json_t *bound_hash_text(const unsigned char hash[DIGEST_SHA256_BYTES])
 {
-        char hex[2 * AUDIT_SHA256_BYTES + 1];
-        sodium_bin2hex(hex, sizeof(hex), hash, AUDIT_SHA256_BYTES);
+        char hex[2 * DIGEST_SHA256_BYTES + 1];
+        sodium_bin2hex(hex, sizeof(hex), hash, DIGEST_SHA256_BYTES);
         return json_string(hex);
 }
 
 static json_t *bound_wrapper(json_t *prefix, const void *whole, size_t length)
 {
-        unsigned char hash[AUDIT_SHA256_BYTES];
-        audit_sha256(whole, length, hash);
+        unsigned char hash[DIGEST_SHA256_BYTES];
+        digest_sha256(whole, length, hash);
         return json_pack("{s:o, s:I, s:o}", "truncated", prefix, "bytes", (json_int_t)length,
                          "sha256", bound_hash_text(hash));
 }
@@ -196,7 +196,7 @@ static json_t *bound_base64(const json_t *value, size_t field_max, size_t *remai
 }
 
 /* One array item as the marker's hash counts it: its bytes, then a NUL. */
-static int bound_hash_item(struct audit_sha256 *hash, size_t *total, const json_t *item)
+static int bound_hash_item(struct digest_sha256 *hash, size_t *total, const json_t *item)
 {
         static const unsigned char nul = 0;
         size_t length = 0;
@@ -208,8 +208,8 @@ static int bound_hash_item(struct audit_sha256 *hash, size_t *total, const json_
                 length = strlen(bytes);
         if (!bytes)
                 return -ENOMEM;
-        audit_sha256_update(hash, bytes, length);
-        audit_sha256_update(hash, &nul, 1);
+        digest_sha256_update(hash, bytes, length);
+        digest_sha256_update(hash, &nul, 1);
         *total += length + 1;
         free(bytes);
         return 0;
@@ -217,14 +217,14 @@ static int bound_hash_item(struct audit_sha256 *hash, size_t *total, const json_
 
 static json_t *bound_marker(const json_t *array, size_t left_out)
 {
-        struct audit_sha256 hash;
-        audit_sha256_init(&hash);
+        struct digest_sha256 hash;
+        digest_sha256_init(&hash);
         size_t total = 0, i;
         const json_t *item;
         json_array_foreach(array, i,
                            item) if (bound_hash_item(&hash, &total, item) < 0) return NULL;
-        unsigned char digest[AUDIT_SHA256_BYTES];
-        audit_sha256_final(&hash, digest);
+        unsigned char digest[DIGEST_SHA256_BYTES];
+        digest_sha256_final(&hash, digest);
         return json_pack("{s:I, s:I, s:o}", "truncated_items", (json_int_t)left_out, "bytes",
                          (json_int_t)total, "sha256", bound_hash_text(digest));
 }

@@ -14,7 +14,7 @@
 #include "audit/keys.h"
 #include "audit/merkle.h"
 #include "audit/session_key.h"
-#include "audit/sha256.h"
+#include "util/digest.h"
 #include "util/cleanup.h"
 
 const char *audit_verdict_name(enum audit_verdict verdict)
@@ -359,8 +359,8 @@ void audit_verify_buffer(const char *data, size_t length, const char *trusted_ke
                                 final_at = i;
                         }
                 }
-                unsigned char hash[AUDIT_SHA256_BYTES], leaf[MERKLE_HASH_BYTES];
-                audit_sha256(line->start, line->length, hash);
+                unsigned char hash[DIGEST_SHA256_BYTES], leaf[MERKLE_HASH_BYTES];
+                digest_sha256(line->start, line->length, hash);
                 audit_hex(hash, sizeof(hash), expected_prev);
                 merkle_leaf_hash(line->start, line->length, leaf);
                 merkle_frontier_append(&frontier, leaf);

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/digest.h"
+
 int identity_user_key(struct audit_key *key, bool create, struct reins_error *err)
 {
         return audit_key_load(key, create, err);
@@ -10,8 +12,8 @@ int identity_user_key(struct audit_key *key, bool create, struct reins_error *er
 
 void identity_describe(struct identity_public *out)
 {
-        unsigned char digest[crypto_hash_sha256_BYTES];
-        crypto_hash_sha256(digest, out->key, sizeof(out->key));
+        unsigned char digest[DIGEST_SHA256_BYTES];
+        digest_sha256(out->key, sizeof(out->key), digest);
         audit_hex(out->key, sizeof(out->key), out->hex);
         audit_hex(digest, IDENTITY_FINGERPRINT_HEX / 2, out->fingerprint);
 }

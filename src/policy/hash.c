@@ -8,17 +8,15 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/digest.h"
 
 int policy_sha256_hex(const struct reins_policy *policy, char out[65])
 {
-        if (sodium_init() < 0)
-                return -EIO;
         cleanup_free char *yaml = policy_to_yaml(policy);
         if (!yaml)
                 return -ENOMEM;
-        unsigned char digest[crypto_hash_sha256_BYTES];
-        if (crypto_hash_sha256(digest, (const unsigned char *)yaml, strlen(yaml)) != 0)
-                return -EIO;
+        unsigned char digest[DIGEST_SHA256_BYTES];
+        digest_sha256(yaml, strlen(yaml), digest);
         sodium_bin2hex(out, 65, digest, sizeof(digest));
         return 0;
 }

@@ -17,6 +17,7 @@
 #include "audit/dirs.h"
 #include "sandbox/plan_internal.h"
 #include "util/cleanup.h"
+#include "util/digest.h"
 #include "util/path.h"
 
 static bool plan_in_bound_tree(const struct reins_plan *plan, const char *path)
@@ -45,8 +46,8 @@ static void cache_name(const char *written, char *out, size_t size)
 /* $XDG_CACHE_HOME/reins/caches/<16 hex of sha256(workspace)> */
 static char *cache_project_dir(const struct reins_plan *plan)
 {
-        unsigned char digest[crypto_hash_sha256_BYTES];
-        crypto_hash_sha256(digest, (const unsigned char *)plan->workspace, strlen(plan->workspace));
+        unsigned char digest[DIGEST_SHA256_BYTES];
+        digest_sha256(plan->workspace, strlen(plan->workspace), digest);
         char key[17];
         sodium_bin2hex(key, sizeof(key), digest, 8);
         const char *base = audit_xdg_dir("XDG_CACHE_HOME");

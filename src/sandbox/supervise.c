@@ -20,6 +20,7 @@
 #include "sandbox/pty_output.h"
 #include "util/weaken.h"
 #include "util/cleanup.h"
+#include "util/loop.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -34,11 +35,17 @@ enum {
         TAG_STDIN,
         TAG_PROXY,
         TAG_EXEC,
-        TAG_SOURCE, /* + index into config->sources */
 };
 
-struct loop {
-        int epoll;
+/* The supervisor's own fds on the caller's loop, by tag. */
+#define SUPERVISOR_MAX_FDS 8
+
+struct supervisor {
+        struct loop *loop; /* the session's (util/loop.h) */
+        struct {
+                int fd;
+                int tag;
+        } watched[SUPERVISOR_MAX_FDS];
         int signal_fd;
         int timer_fd;
         int master; /* the sandbox pty, -1 until it arrives */
@@ -72,15 +79,39 @@ void supervise_block_signals(void)
         signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the supervisor */
 }
 
-static int loop_watch(struct loop *l, int fd, int tag)
+static void loop_dispatch(struct supervisor *l, int tag, uint32_t events);
+
+static void supervisor_on_fd(void *ctx, int fd, uint32_t events)
 {
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)tag};
-        return epoll_ctl(l->epoll, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+        struct supervisor *l = ctx;
+        for (int i = 0; i < SUPERVISOR_MAX_FDS; i++)
+                if (l->watched[i].fd == fd) {
+                        loop_dispatch(l, l->watched[i].tag, events);
+                        return;
+                }
 }
 
-static void loop_unwatch(struct loop *l, int fd)
+static int loop_watch(struct supervisor *l, int fd, int tag)
 {
-        epoll_ctl(l->epoll, EPOLL_CTL_DEL, fd, NULL);
+        for (int i = 0; i < SUPERVISOR_MAX_FDS; i++)
+                if (l->watched[i].fd < 0) {
+                        int r = loop_add_fd(l->loop, fd, supervisor_on_fd, l);
+                        if (r == 0) {
+                                l->watched[i].fd = fd;
+                                l->watched[i].tag = tag;
+                        }
+                        return r;
+                }
+        return -ENOSPC;
+}
+
+static void loop_unwatch(struct supervisor *l, int fd)
+{
+        for (int i = 0; i < SUPERVISOR_MAX_FDS; i++)
+                if (l->watched[i].fd == fd) {
+                        loop_remove_fd(l->loop, fd);
+                        l->watched[i].fd = -1;
+                }
 }
 
 static bool write_all(int fd, const char *buf, size_t len)
@@ -98,7 +129,7 @@ static bool write_all(int fd, const char *buf, size_t len)
 }
 
 /* Copy what the sandbox's terminal printed to our stdout; false at EOF. */
-static bool loop_pump_master(struct loop *l)
+static bool loop_pump_master(struct supervisor *l)
 {
         char buf[65536];
         ssize_t n = read(l->master, buf, sizeof(buf));
@@ -111,7 +142,7 @@ static bool loop_pump_master(struct loop *l)
         return true;
 }
 
-static void loop_pump_stdin(struct loop *l)
+static void loop_pump_stdin(struct supervisor *l)
 {
         char buf[65536];
         ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
@@ -123,7 +154,7 @@ static void loop_pump_stdin(struct loop *l)
         }
 }
 
-static void loop_on_pty(struct loop *l, int master)
+static void loop_on_pty(struct supervisor *l, int master)
 {
         l->master = master;
         fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
@@ -134,14 +165,14 @@ static void loop_on_pty(struct loop *l, int master)
                 l->stdin_open = true;
 }
 
-static bool loop_frozen(const struct loop *l)
+static bool loop_frozen(const struct supervisor *l)
 {
         return l->config->frozen && *l->config->frozen && l->config->kill_frozen;
 }
 
 /* End the sandbox: SIGKILL to pid 1 takes the whole pid namespace with it;
  * a frozen one is ended by whoever froze it. */
-static void loop_kill(struct loop *l)
+static void loop_kill(struct supervisor *l)
 {
         if (loop_frozen(l))
                 l->config->kill_frozen(l->config->freeze_ctx);
@@ -151,7 +182,7 @@ static void loop_kill(struct loop *l)
 
 /* The sandbox's listening socket arrived: serve the egress proxy on it. A
  * proxy that cannot start means no network, so the sandbox is stopped. */
-static void loop_on_proxy_listener(struct loop *l, int listener)
+static void loop_on_proxy_listener(struct supervisor *l, int listener)
 {
         const struct reins_plan *plan = l->config->plan;
         struct proxy_options options = {
@@ -176,7 +207,7 @@ static void loop_on_proxy_listener(struct loop *l, int listener)
                 l->config->on_proxy(l->config->hooks_ctx, l->proxy);
 }
 
-static void loop_on_status(struct loop *l)
+static void loop_on_status(struct supervisor *l)
 {
         struct spawn_report report;
         int passed = -1;
@@ -229,7 +260,7 @@ static void loop_on_status(struct loop *l)
         }
 }
 
-static void loop_on_signal(struct loop *l)
+static void loop_on_signal(struct supervisor *l)
 {
         struct signalfd_siginfo info;
         if (read(l->signal_fd, &info, sizeof(info)) != sizeof(info))
@@ -252,7 +283,7 @@ static void loop_on_signal(struct loop *l)
         kill(l->sandbox->pid, sig);
 }
 
-static void loop_on_timer(struct loop *l)
+static void loop_on_timer(struct supervisor *l)
 {
         uint64_t expirations;
         if (read(l->timer_fd, &expirations, sizeof(expirations)) < 0)
@@ -263,7 +294,7 @@ static void loop_on_timer(struct loop *l)
         loop_kill(l);
 }
 
-static void loop_on_exit(struct loop *l)
+static void loop_on_exit(struct supervisor *l)
 {
         siginfo_t info;
         memset(&info, 0, sizeof(info));
@@ -276,7 +307,7 @@ static void loop_on_exit(struct loop *l)
                 l->outcome->exit_status = 128 + info.si_status;
 }
 
-static int loop_arm_timer(struct loop *l, uint64_t wall_time_ms)
+static int loop_arm_timer(struct supervisor *l, uint64_t wall_time_ms)
 {
         l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         if (l->timer_fd < 0)
@@ -290,7 +321,7 @@ static int loop_arm_timer(struct loop *l, uint64_t wall_time_ms)
         return loop_watch(l, l->timer_fd, TAG_TIMER);
 }
 
-static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
+static void loop_dispatch(struct supervisor *l, int tag, uint32_t events)
 {
         switch (tag) {
         case TAG_SIGNAL:
@@ -321,12 +352,6 @@ static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
                     (events & EPOLLHUP))
                         loop_unwatch(l, l->exec_listener);
                 break;
-        default:
-                if (tag >= TAG_SOURCE && (int)(tag - TAG_SOURCE) < l->config->source_count) {
-                        int i = (int)(tag - TAG_SOURCE);
-                        l->config->sources[i].dispatch(l->config->sources[i].ctx,
-                                                       l->config->sources[i].fd);
-                }
         }
 }
 
@@ -334,7 +359,7 @@ static void loop_dispatch(struct loop *l, uint32_t tag, uint32_t events)
  * no block, or no inode, left). One "limit" event per time it fills up;
  * looked at every 100 ms (the loop wakes at least that often) and at the
  * end. */
-static void loop_check_workspace(struct loop *l, bool now)
+static void loop_check_workspace(struct supervisor *l, bool now)
 {
         int fd = l->config->workspace_copy ? *l->config->workspace_copy : -1;
         if (fd < 0)
@@ -367,7 +392,7 @@ static void loop_check_workspace(struct loop *l, bool now)
 }
 
 /* After the sandbox exited: the rest of its output and reports. */
-static void loop_drain(struct loop *l)
+static void loop_drain(struct supervisor *l)
 {
         while (l->status_open)
                 loop_on_status(l);
@@ -380,22 +405,25 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
               struct supervise_outcome *outcome, struct reins_error *err)
 {
         uint64_t wall_time_ms = config->plan->limits.wall_time_ms;
-        struct loop l = {.config = config,
-                         .exec_listener = -1,
-                         .epoll = -1,
-                         .signal_fd = -1,
-                         .timer_fd = -1,
-                         .master = -1,
-                         .sandbox = sandbox,
-                         .outcome = outcome,
-                         .status_open = true};
+        struct supervisor l = {.config = config,
+                               .loop = config->loop,
+                               .exec_listener = -1,
+                               .signal_fd = -1,
+                               .timer_fd = -1,
+                               .master = -1,
+                               .sandbox = sandbox,
+                               .outcome = outcome,
+                               .status_open = true};
+        for (int i = 0; i < SUPERVISOR_MAX_FDS; i++)
+                l.watched[i].fd = -1;
         memset(outcome, 0, sizeof(*outcome));
-        seccomp_notify_init(&l.notify);
         sigset_t set = supervise_signal_set();
-        int r = 0;
-        l.epoll = epoll_create1(EPOLL_CLOEXEC);
+        int r = seccomp_notify_init(&l.notify, config->plan);
+        struct loop *own = NULL; /* a caller without a loop of its own */
+        if (r == 0 && !l.loop && (r = loop_new(&own)) == 0)
+                l.loop = own;
         l.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (l.epoll < 0 || l.signal_fd < 0)
+        if (r == 0 && l.signal_fd < 0)
                 r = -errno;
         if (r == 0)
                 r = loop_watch(&l, l.signal_fd, TAG_SIGNAL);
@@ -405,33 +433,29 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                 r = loop_watch(&l, sandbox->status_fd, TAG_STATUS);
         if (r == 0 && wall_time_ms > 0)
                 r = loop_arm_timer(&l, wall_time_ms);
-        for (int i = 0; r == 0 && i < config->source_count; i++)
-                r = loop_watch(&l, config->sources[i].fd, TAG_SOURCE + i);
         if (r < 0) {
                 kill(sandbox->pid, SIGKILL);
                 reins_error_errno(err, -r, "supervisor event loop");
         }
+        /* a capped copy is looked at every 100 ms (loop_check_workspace) */
+        int wait_ms = config->workspace_copy ? 100 : -1;
         while (!l.exited) {
-                struct epoll_event events[8];
-                int n = epoll_wait(l.epoll, events, 8, config->tick ? 100 : -1);
-                if (config->tick)
-                        config->tick(config->tick_ctx);
+                int n = l.loop ? loop_run_once(l.loop, wait_ms) : -EINVAL;
                 loop_check_workspace(&l, false);
-                if (n < 0 && errno == EINTR)
-                        continue;
                 if (n < 0) {
-                        r = reins_error_errno(err, errno, "epoll_wait");
+                        r = reins_error_errno(err, -n, "waiting for the sandbox");
                         loop_kill(&l);
                         loop_on_exit(&l);
                         break;
                 }
-                for (int i = 0; i < n; i++)
-                        loop_dispatch(&l, events[i].data.u32, events[i].events);
         }
         loop_drain(&l);
         loop_check_workspace(&l, true); /* filled up just before the end */
         seccomp_notify_finish(&l.notify, config->events);
         terminal_restore(&l.terminal);
+        for (int i = 0; i < SUPERVISOR_MAX_FDS; i++) /* the loop outlives these fds */
+                if (l.watched[i].fd >= 0)
+                        loop_unwatch(&l, l.watched[i].fd);
         if (l.proxy && config->on_proxy)
                 config->on_proxy(config->hooks_ctx, NULL);
         if (l.proxy)
@@ -444,7 +468,6 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                 close(l.timer_fd);
         if (l.signal_fd >= 0)
                 close(l.signal_fd);
-        if (l.epoll >= 0)
-                close(l.epoll);
+        loop_free(own);
         return r;
 }

@@ -1,6 +1,7 @@
-/* The supervisor's event loop: one thread, one epoll set. It relays the
+/* The supervisor: on the session's event loop (util/loop.h), it relays the
  * terminal and signals, enforces the wall-clock limit, collects reports
- * from the sandbox and its exit status. */
+ * from the sandbox and its exit status. The other parts of a session add
+ * their own fds and ticks to the same loop. */
 #ifndef REINS_SANDBOX_SUPERVISE_H
 #define REINS_SANDBOX_SUPERVISE_H
 
@@ -12,6 +13,7 @@
 #include "sandbox/seccomp_notify.h"
 #include "sandbox/plan.h"
 #include "sandbox/spawn.h"
+#include "util/loop.h"
 
 struct supervise_outcome {
         int exit_status; /* what `reins run` exits with */
@@ -20,15 +22,12 @@ struct supervise_outcome {
         char message[REINS_ERROR_MAX]; /* from the sandbox, when it reported one */
 };
 
-#define SUPERVISE_MAX_SOURCES 4
-
 struct supervise_config {
         const struct reins_plan *plan; /* limits, network lists */
         struct event_bus *events;      /* may be NULL */
-        /* called at least every 100 ms while the sandbox runs (the audit
-         * trail writes its batch); NULL for none */
-        void (*tick)(void *ctx);
-        void *tick_ctx;
+        /* the loop the supervisor adds its fds to, with the caller's fds
+         * and ticks on it already; NULL: one of its own */
+        struct loop *loop;
 
         /* Governance hooks, all optional; each callback gets hooks_ctx. */
         const struct proxy_gate *gate; /* the proxy's last word on destinations */
@@ -37,13 +36,6 @@ struct supervise_config {
         void (*on_proxy)(void *ctx, struct proxy *proxy);
         /* the agent's request channel (a listening socket) arrived; taken */
         void (*on_agent_listener)(void *ctx, int fd);
-        /* more fds to watch: readable → dispatch(ctx, fd) */
-        struct {
-                int fd;
-                void (*dispatch)(void *ctx, int fd);
-                void *ctx;
-        } sources[SUPERVISE_MAX_SOURCES];
-        int source_count;
         void *hooks_ctx;
         /* limits.workspace_size: where the capped copy's tmpfs (a directory
          * fd, the caller's to close) is stored when it arrives; NULL: none

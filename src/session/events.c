@@ -9,25 +9,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "util/json_text.h"
-
-FILE *run_open_event_stream(const char *where)
-{
-        char *end = NULL;
-        long fd = strtol(where, &end, 10);
-        FILE *stream = NULL;
-        if (end && *end == '\0' && fd >= 0 && fd <= 1024) {
-                int copy = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
-                stream = copy < 0 ? NULL : fdopen(copy, "w");
-        } else {
-                int file =
-                    open(where, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-                stream = file < 0 ? NULL : fdopen(file, "a");
-        }
-        if (!stream)
-                fprintf(stderr, "reins: --events %s: %s\n", where, strerror(errno));
-        return stream;
-}
+#include "util/bytes_json.h"
 
 void session_event_sink_stream(void *stream, const json_t *event)
 {
@@ -87,8 +69,8 @@ void session_emit_start(struct event_bus *bus, const struct reins_plan *plan,
             "{s:s, s:i, s:s, s:o, s:o, s:b, s:s, s:o, s:o}", "user", pw ? pw->pw_name : "?", "uid",
             (json_int_t)getuid(), "agent", plan->agent ? plan->agent : "", "policy", policy,
             "protections", run_protections_json(plan, in), "degraded", in->landlock_abi == 0,
-            "version", REINS_VERSION, "command", json_text_array(plan->argv), "workspace",
-            json_text_z(plan->workspace));
+            "version", REINS_VERSION, "command", bytes_json_array(plan->argv), "workspace",
+            bytes_json_z(plan->workspace));
         if (fields && user_key)
                 json_object_set_new(fields, "user_key", json_string(user_key));
         if (fields && identity)

@@ -11,9 +11,7 @@
 #include "sandbox/spawn.h"
 #include "sandbox/supervise.h"
 
-/* --events FD|FILE: a live stream of the events as JSON lines. Returns a
- * FILE the caller closes, or NULL with a message on stderr. */
-FILE *run_open_event_stream(const char *where);
+/* An event sink writing JSON lines to a FILE (--events). */
 void session_event_sink_stream(void *stream, const json_t *event);
 
 /* A fresh random session id (24 hex digits). */

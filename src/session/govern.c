@@ -175,10 +175,11 @@ static void govern_on_agent_listener(void *ctx, int fd)
                 close(fd);
 }
 
-static void govern_dispatch_control(void *ctx, int fd)
+static void govern_dispatch_control(void *ctx, int fd, uint32_t events)
 {
         struct session_govern *g = ctx;
         (void)fd;
+        (void)events;
         session_control_dispatch(g->control);
 }
 
@@ -189,12 +190,13 @@ void session_govern_configure(struct session_govern *g, struct supervise_config 
         config->on_proxy = govern_on_proxy;
         config->on_agent_listener = govern_on_agent_listener;
         config->hooks_ctx = g;
-        if (g->control && config->source_count < SUPERVISE_MAX_SOURCES) {
-                int i = config->source_count++;
-                config->sources[i].fd = session_control_poll_fd(g->control);
-                config->sources[i].dispatch = govern_dispatch_control;
-                config->sources[i].ctx = g;
-        }
+}
+
+int session_govern_watch(struct session_govern *g, struct loop *loop)
+{
+        if (!g->control)
+                return 0;
+        return loop_add_fd(loop, session_control_poll_fd(g->control), govern_dispatch_control, g);
 }
 
 json_t *session_govern_identity(const struct session_govern *g)

@@ -57,6 +57,8 @@ int session_govern_start(struct session_govern *g, const struct session_govern_o
 /* Fill the supervisor's hooks. */
 void session_govern_configure(struct session_govern *g, struct supervise_config *config);
 /* The identity part of session.start: user and agent keys, the token. */
+/* The control socket on the session's loop (none: nothing). */
+int session_govern_watch(struct session_govern *g, struct loop *loop);
 json_t *session_govern_identity(const struct session_govern *g);
 /* The control socket's path for the registry, or NULL. */
 const char *session_govern_control_path(const struct session_govern *g);

@@ -9,7 +9,8 @@
 #include <unistd.h>
 
 #include "audit/text.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
+#include "util/notice.h"
 #include "util/text_escape.h"
 #include "workspace/protect.h"
 
@@ -55,14 +56,7 @@ int session_protect_start(struct session_protect *p, struct reins_plan *plan, co
 static void session_protect_emit(struct event_bus *events, const char *path, const char *action)
 {
         event_emit(events, "file.protected_write",
-                   json_pack("{s:o, s:s}", "path", json_text_z(path), "action", action));
-}
-
-/* One escaped name on stderr: the agent chose these bytes. */
-static void session_protect_say(const char *prefix, const char *name)
-{
-        fputs(prefix, stderr);
-        text_escape_write(stderr, name, strlen(name), 0);
+                   json_pack("{s:o, s:s}", "path", bytes_json_z(path), "action", action));
 }
 
 /* A repository below the workspace root that the session created or
@@ -112,18 +106,18 @@ static void session_protect_sync(struct session_protect *p, const json_t *change
         if (nested) {
                 if (nested[0])
                         session_protect_emit(events, nested, "nested repository");
-                session_protect_say("reins: warning: a git repository below the workspace root was "
-                                    "created or changed (",
-                                    nested[0] ? nested : "the change list is incomplete");
-                fprintf(stderr, "); .git/index was kept out of the write-back, so your next "
-                                "git status does not enter it: review it before `git reset`\n");
+                /* the name is the agent's: notice() escapes the line */
+                notice("warning: a git repository below the workspace root was created or "
+                       "changed (%s); .git/index was kept out of the write-back, so your next "
+                       "git status does not enter it: review it before `git reset`",
+                       nested[0] ? nested : "the change list is incomplete");
         }
         strv_free(&found);
         if (workspace_gitdir_sync(&p->gitdir, nested != NULL, &result, &err) < 0) {
                 /* the host's .git is as it was at the start; the private
                  * layer stays for a human to look at */
-                fprintf(stderr, "reins: .git not updated: %s (the session's copy stays in %s)\n",
-                        err.message, p->gitdir.dir);
+                notice(".git not updated: %s (the session's copy stays in %s)", err.message,
+                       p->gitdir.dir);
                 event_emit(events, "file.gitdir",
                            json_pack("{s:s, s:s}", "action", "failed", "error", err.message));
                 strv_free(&result.protected);
@@ -139,20 +133,20 @@ static void session_protect_sync(struct session_protect *p, const json_t *change
                              (json_int_t)result.copied, "failed", (json_int_t)result.failed,
                              "protected", (json_int_t)result.protected_count));
         if (result.failed > 0)
-                fprintf(stderr, "reins: %zu of git's files could not be written back to .git\n",
-                        result.failed);
+                notice("%zu of git's files could not be written back to .git", result.failed);
         if (result.protected_count > 0 && !quiet) {
-                fprintf(stderr,
-                        "reins: %zu protected path(s) in .git were changed inside the sandbox and "
-                        "kept out of the host's .git:",
-                        result.protected_count);
-                for (size_t i = 0; i < result.protected.count && i < 10; i++)
-                        session_protect_say(" .git/", result.protected.items[i]);
-                fprintf(stderr, "%s\n", result.protected_count > 10 ? " ..." : "");
+                char list[2048] = "";
+                size_t used = 0;
+                for (size_t i = 0; i < result.protected.count && i < 10 && used < sizeof(list); i++)
+                        used += (size_t)snprintf(list + used, sizeof(list) - used, " .git/%s",
+                                                 result.protected.items[i]);
+                notice("%zu protected path(s) in .git were changed inside the sandbox and kept "
+                       "out of the host's .git:%s%s",
+                       result.protected_count, list, result.protected_count > 10 ? " ..." : "");
         }
         strv_free(&result.protected);
         if (workspace_gitdir_remove(&p->gitdir, &err) < 0)
-                fprintf(stderr, "reins: %s\n", err.message);
+                notice("%s", err.message);
 }
 
 /* Overlay mode: the protected paths the session changed in its copy are
@@ -203,11 +197,9 @@ void session_protect_finish(struct session_protect *p, struct reins_plan *plan,
                                            json_pack("{s:s}", "path", session_protect_absent[i]));
                         else
                                 session_protect_emit(events, session_protect_absent[i], "created");
-                        fprintf(stderr,
-                                "reins: warning: the session created %s, which the host may run "
-                                "or trust later: review it before you use this workspace outside "
-                                "reins\n",
-                                session_protect_absent[i]);
+                        notice("warning: the session created %s, which the host may run or "
+                               "trust later: review it before you use this workspace outside reins",
+                               session_protect_absent[i]);
                 }
                 close(workspace);
         }

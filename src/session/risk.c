@@ -180,8 +180,9 @@ static int secrets_watch(struct session_risk *r, const struct reins_policy *poli
         return 0;
 }
 
-static void secrets_dispatch(void *ctx, int fd)
+static void secrets_dispatch(void *ctx, int fd, uint32_t events)
 {
+        (void)events;
         struct session_risk *r = ctx;
         _Alignas(struct inotify_event) char buf[4096];
         ssize_t n;
@@ -247,12 +248,13 @@ void session_risk_configure(struct session_risk *r, struct supervise_config *con
         config->freeze_ctx = r;
         if (r->govern->gate)
                 gate_on_scan(r->govern->gate, risk_scan, r);
-        if (r->secrets_fd < 0 || config->source_count >= SUPERVISE_MAX_SOURCES)
-                return;
-        int i = config->source_count++;
-        config->sources[i].fd = r->secrets_fd;
-        config->sources[i].dispatch = secrets_dispatch;
-        config->sources[i].ctx = r;
+}
+
+int session_risk_watch(struct session_risk *r, struct loop *loop)
+{
+        if (!r->engine || r->secrets_fd < 0)
+                return 0;
+        return loop_add_fd(loop, r->secrets_fd, secrets_dispatch, r);
 }
 
 int session_risk_start(struct session_risk *r, const struct reins_policy *policy,
@@ -579,6 +581,17 @@ void session_risk_freeze_now(struct session_risk *r, struct event_bus *events)
         if (r->frozen || !r->sandbox)
                 return;
         playbook_t3(r, 3);
+}
+
+int session_risk_freeze(struct session_risk *r, struct event_bus *events)
+{
+        if (!r->events)
+                r->events = events; /* the engine is off: the freeze still reports */
+        if (!r->sandbox)
+                return -ESRCH;
+        if (!r->frozen)
+                playbook_freeze(r, r->applied);
+        return r->frozen ? 0 : -EIO;
 }
 
 void session_risk_end_now(struct session_risk *r)

@@ -66,9 +66,10 @@ void session_risk_set_sandbox(struct session_risk *r, pid_t sandbox,
 struct canary_set;
 int session_risk_watch_canaries(struct session_risk *r, const struct canary_set *canaries,
                                 struct reins_error *err);
-/* Watch the secrets from the supervisor's loop (adds a source), and let it
- * end a frozen sandbox. */
+/* Let the supervisor end a frozen sandbox. */
 void session_risk_configure(struct session_risk *r, struct supervise_config *config);
+/* The secrets watcher on the session's loop (none: nothing). */
+int session_risk_watch(struct session_risk *r, struct loop *loop);
 /* Emit what the engine reported and run the playbooks it calls for. */
 void session_risk_tick(struct session_risk *r);
 /* `reins thaw`: thaw by the mechanism that froze, back to T0 (egress as the
@@ -82,6 +83,9 @@ json_t *session_risk_status(void *ctx);
  * taken, the session's token revoked — and no thaw offered: the session
  * ends (session_risk_end_now) once the trail has recorded why. */
 void session_risk_freeze_now(struct session_risk *r, struct event_bus *events);
+/* Freeze on the caller's word (session_freeze), thawed by session_risk_thaw;
+ * -ESRCH when no sandbox runs, -EIO when it could not be frozen. */
+int session_risk_freeze(struct session_risk *r, struct event_bus *events);
 /* End the sandbox, frozen or not, without letting it run again. */
 void session_risk_end_now(struct session_risk *r);
 /* Free; after the event bus is finished (the engine is one of its sinks). */

@@ -1,5 +1,5 @@
-/* The Merkle tree hash against RFC 6962's definition, and SHA-256 (SHA-NI
- * and portable) against libsodium.
+/* The Merkle tree hash against RFC 6962's definition (SHA-256 itself is
+ * tested in test_util_digest.c).
  *
  * Expected roots: the inputs are the eight leaves of the certificate-
  * transparency test suite (merkle_tree_test.cc: "", 00, 10, 2021, 3031,
@@ -17,7 +17,6 @@
 
 #include "audit/keys.h"
 #include "audit/merkle.h"
-#include "audit/sha256.h"
 
 static const char *const leaves_hex[] = {
     "",
@@ -53,28 +52,23 @@ static void leaf_of(size_t i, unsigned char out[MERKLE_HASH_BYTES])
 static void test_rfc6962_vectors(void **state)
 {
         (void)state;
-        for (int portable = 0; portable < 2; portable++) {
-                audit_sha256_use_portable(portable);
-                unsigned char leaves[8][MERKLE_HASH_BYTES];
-                struct merkle_frontier frontier;
-                merkle_frontier_init(&frontier);
-                for (size_t n = 0; n <= 8; n++) {
-                        unsigned char root[MERKLE_HASH_BYTES];
-                        char hex[65];
-                        merkle_tree_hash((const unsigned char(*)[MERKLE_HASH_BYTES])leaves, n,
-                                         root);
-                        audit_hex(root, sizeof(root), hex);
-                        assert_string_equal(hex, roots[n]);
-                        merkle_frontier_root(&frontier, root);
-                        audit_hex(root, sizeof(root), hex);
-                        assert_string_equal(hex, roots[n]);
-                        if (n < 8) {
-                                leaf_of(n, leaves[n]);
-                                merkle_frontier_append(&frontier, leaves[n]);
-                        }
+        unsigned char leaves[8][MERKLE_HASH_BYTES];
+        struct merkle_frontier frontier;
+        merkle_frontier_init(&frontier);
+        for (size_t n = 0; n <= 8; n++) {
+                unsigned char root[MERKLE_HASH_BYTES];
+                char hex[65];
+                merkle_tree_hash((const unsigned char(*)[MERKLE_HASH_BYTES])leaves, n, root);
+                audit_hex(root, sizeof(root), hex);
+                assert_string_equal(hex, roots[n]);
+                merkle_frontier_root(&frontier, root);
+                audit_hex(root, sizeof(root), hex);
+                assert_string_equal(hex, roots[n]);
+                if (n < 8) {
+                        leaf_of(n, leaves[n]);
+                        merkle_frontier_append(&frontier, leaves[n]);
                 }
         }
-        audit_sha256_use_portable(0);
 }
 
 /* The frontier (what the writer and verifier use) equals the recursive
@@ -114,37 +108,6 @@ static void test_domain_separation(void **state)
         assert_memory_not_equal(node, as_leaf, MERKLE_HASH_BYTES);
 }
 
-static void test_sha256_against_libsodium(void **state)
-{
-        (void)state;
-        static unsigned char data[5000];
-        randombytes_buf(data, sizeof(data));
-        for (int portable = 0; portable < 2; portable++) {
-                audit_sha256_use_portable(portable);
-                for (size_t n = 0; n < sizeof(data); n += (n < 200 ? 1 : 97)) {
-                        unsigned char a[32], b[32];
-                        audit_sha256(data, n, a);
-                        crypto_hash_sha256(b, data, n);
-                        if (memcmp(a, b, 32) != 0)
-                                fail_msg("sha256 differs (portable=%d) at length %zu", portable, n);
-                        /* the same in pieces */
-                        struct audit_sha256 ctx;
-                        audit_sha256_init(&ctx);
-                        for (size_t done = 0; done < n;) {
-                                size_t step = (done * 7 + 13) % 150 + 1;
-                                if (step > n - done)
-                                        step = n - done;
-                                audit_sha256_update(&ctx, data + done, step);
-                                done += step;
-                        }
-                        audit_sha256_final(&ctx, a);
-                        if (memcmp(a, b, 32) != 0)
-                                fail_msg("incremental sha256 differs at length %zu", n);
-                }
-        }
-        audit_sha256_use_portable(0);
-}
-
 int main(void)
 {
         if (sodium_init() < 0)
@@ -153,7 +116,6 @@ int main(void)
             cmocka_unit_test(test_rfc6962_vectors),
             cmocka_unit_test(test_frontier_matches_definition),
             cmocka_unit_test(test_domain_separation),
-            cmocka_unit_test(test_sha256_against_libsodium),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@
 
 #include "audit/event.h"
 #include "audit/keys.h"
-#include "audit/sha256.h"
+#include "util/digest.h"
 #include "audit/trail.h"
 #include "audit/trail_bound.h"
 #include "audit/trail_internal.h"
@@ -30,8 +30,8 @@ static char tmpdir[] = "/tmp/reins-test-bound.XXXXXX";
 
 static void hex_sha256(const void *data, size_t length, char out[65])
 {
-        unsigned char hash[AUDIT_SHA256_BYTES];
-        audit_sha256(data, length, hash);
+        unsigned char hash[DIGEST_SHA256_BYTES];
+        digest_sha256(data, length, hash);
         audit_hex(hash, sizeof(hash), out);
 }
 
@@ -104,18 +104,18 @@ static void test_array_marker_covers_all_items(void **state)
         json_t *argv = json_array();
         char item[2001];
         size_t total = 0;
-        struct audit_sha256 hash;
-        audit_sha256_init(&hash);
+        struct digest_sha256 hash;
+        digest_sha256_init(&hash);
         for (int i = 0; i < 200; i++) {
                 memset(item, 'a' + i % 26, 2000);
                 item[2000] = '\0';
                 json_array_append_new(argv, json_string(item));
-                audit_sha256_update(&hash, item, 2001); /* with its NUL */
+                digest_sha256_update(&hash, item, 2001); /* with its NUL */
                 total += 2001;
         }
-        unsigned char digest[AUDIT_SHA256_BYTES];
+        unsigned char digest[DIGEST_SHA256_BYTES];
         char want[65];
-        audit_sha256_final(&hash, digest);
+        digest_sha256_final(&hash, digest);
         audit_hex(digest, sizeof(digest), want);
         json_t *event = json_pack("{s:s, s:o, s:s, s:s}", "type", "exec", "argv", argv, "cwd",
                                   "/some/dir", "result", "ok");

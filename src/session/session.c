@@ -1,0 +1,770 @@
+/* The lifecycle of one session (session.h): everything `reins run` does
+ * between reading its options and reporting the outcome. */
+#include "session/session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/anchor.h"
+#include "audit/changes.h"
+#include "audit/dirs.h"
+#include "audit/keys.h"
+#include "audit/runtime.h"
+#include "audit/session_key.h"
+#include "audit/trail.h"
+#include "audit/trail_internal.h"
+#include "govern/canary.h"
+#include "policy/policy.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/landlock.h"
+#include "sandbox/protect_notify.h"
+#include "sandbox/seccomp.h"
+#include "sandbox/self_seccomp.h"
+#include "session/events.h"
+#include "session/govern.h"
+#include "session/protect.h"
+#include "session/risk.h"
+#include "session/workspace.h"
+#include "util/bytes_json.h"
+#include "util/loop.h"
+#include "util/notice.h"
+#include "util/strv.h"
+#include "util/weaken.h"
+
+struct session {
+        struct session_config config;
+        char id[25];
+        enum session_state state;
+        struct reins_policy *policy;
+        struct reins_plan *plan;
+        struct event_bus events;
+        struct timespec started;
+        /* the trail */
+        struct audit_trail *trail;
+        char *trail_path;  /* where it is, for messages */
+        bool trail_failed; /* it could not be written: frozen, ended, exit 123 */
+        struct timespec last_flush;
+        char *trail_dir;                    /* resolved (and created) once, before the plan */
+        char user_key[65];                  /* the user's public key, hex; "" when unreadable */
+        struct audit_anchor *anchor;        /* opened, when any */
+        struct audit_session_signer signer; /* this session's certified key */
+        bool certified;
+        /* the parts */
+        struct session_govern govern;
+        struct session_risk risk;
+        struct canary_set canaries; /* planted when the policy asks */
+        struct session_protect protect;
+        struct workspace_session workspace;
+        bool workspace_started;
+        int workspace_copy; /* limits.workspace_size: the copy's tmpfs while it runs, else -1 */
+        struct plan_options plan_options;
+        /* the sandbox */
+        struct seccomp_program seccomp;
+        struct cgroup_handle cgroup;
+        struct spawn_inputs in;
+        struct spawn_result sandbox;
+        bool spawned;
+        bool waited; /* supervised to the end */
+        bool closed; /* session_close ran */
+        int status;  /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
+        struct changes_snapshot *before;
+        volatile pid_t pid; /* pid 1 while it runs, for session_stop */
+};
+
+/* ---- before the sandbox --------------------------------------------------- */
+
+/* Resolved once, kept for the trail and session.start. */
+static void session_prepare_own_dirs(struct session *s)
+{
+        struct reins_error ignored = {0};
+        s->trail_dir = audit_trail_dir(&ignored); /* state: trails, workspace copies */
+        if (audit_user_public_key_hex(s->user_key, &ignored) < 0) /* config: the key */
+                s->user_key[0] = '\0';
+}
+
+/* filesystem.cache: reins' own per-project directories exist (private to
+ * the caller, never through a symlink) before the sandbox binds them. */
+static int session_prepare_caches(const struct reins_plan *plan, struct reins_error *err)
+{
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                const struct mount_op *op = &plan->mounts[i];
+                if (!op->create_source)
+                        continue;
+                int r = audit_mkdir_parents(op->source);
+                if (r < 0)
+                        return reins_error_errno(err, -r, "filesystem.cache: creating %s",
+                                                 op->source);
+                if ((r = audit_dir_check(op->source, true, AUDIT_DIR_PRIVATE, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* `canaries: true`: fake credentials next to the trails (reins' private
+ * state, hidden from the sandbox), bound at their home paths by the plan. */
+static int session_plant_canaries(struct session *s, struct reins_error *err)
+{
+        const struct reins_policy *policy = s->policy;
+        bool engine_off = strcmp(policy->risk.engine, "off") == 0;
+        if (engine_off &&
+            (strcmp(policy->canaries, "true") == 0 || policy->filesystem.secrets.count > 0))
+                return reins_error_set(err, EINVAL,
+                                       "%s: canaries and filesystem.secrets are watched by the "
+                                       "risk engine, which risk.engine: off turns off",
+                                       policy->source);
+        if (strcmp(policy->canaries, "true") != 0)
+                return 0;
+        if (!s->trail_dir)
+                return reins_error_set(err, ENOENT,
+                                       "canaries: no private state directory to keep them in");
+        int r = canary_plant(s->trail_dir, &s->canaries, err);
+        if (r < 0)
+                return r;
+        s->plan_options.canaries.sources = s->canaries.sources;
+        s->plan_options.canaries.targets = s->canaries.targets;
+        s->plan_options.canaries.count = CANARY_FILES;
+        return 0;
+}
+
+int session_new(const struct session_config *config, struct session **out, struct reins_error *err)
+{
+        struct session *s = calloc(1, sizeof(*s));
+        if (!s)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        s->config = *config;
+        s->plan_options = config->plan;
+        s->workspace_copy = -1;
+        s->status = SESSION_EXIT_FAILED;
+        s->state = SESSION_CREATED;
+        *out = s;
+        if (config->id[0])
+                snprintf(s->id, sizeof(s->id), "%s", config->id);
+        else if (session_new_id(s->id) < 0)
+                return reins_error_errno(err, errno, "cannot draw a session id");
+        event_bus_init(&s->events, s->id);
+        /* the trail opens once the sandbox is building its root (in
+         * parallel); what happens before is queued for it */
+        event_bus_hold(&s->events);
+        /* reins' own directories exist before the plan hides them from the
+         * sandbox (a workspace may contain the home directory) */
+        session_prepare_own_dirs(s);
+        int r = session_govern_load_token(&s->govern, config->token_file, s->user_key, err);
+        if (r < 0)
+                return r;
+        s->plan_options.write_limit = session_govern_write_limit(&s->govern);
+        if ((r = policy_load(config->policy, &s->policy, err)) < 0 ||
+            (r = policy_check_supported(s->policy, err)) < 0 ||
+            (r = session_plant_canaries(s, err)) < 0 ||
+            (r = plan_build(s->policy, &s->plan_options, &s->plan, err)) < 0 ||
+            (r = session_prepare_caches(s->plan, err)) < 0)
+                return r;
+        return 0;
+}
+
+const char *session_id(const struct session *s)
+{
+        return s->id;
+}
+
+const struct reins_plan *session_plan(const struct session *s)
+{
+        return s->plan;
+}
+
+struct event_bus *session_events(struct session *s)
+{
+        return &s->events;
+}
+
+const struct cgroup_handle *session_cgroup(const struct session *s)
+{
+        return &s->cgroup;
+}
+
+/* ---- the trail ------------------------------------------------------------- */
+
+/* Session certificates outlive the session's wall-clock limit by an hour;
+ * a session without one gets a year. */
+#define SESSION_CERT_MARGIN_S  3600ULL
+#define SESSION_CERT_DEFAULT_S (366ULL * 24 * 3600)
+
+/* Before the first byte the sandbox controls is parsed (the control and
+ * agent sockets, the proxy, a resumed workspace): certify a session key
+ * with the user's key and drop the user's key for good. From here on a bug
+ * in the parsers can at worst yield the session key, which signs this
+ * session's checkpoints and nothing else. Then the anchors: a session
+ * asked to anchor its trail does not start when no anchor takes the
+ * certificate. */
+static int session_certify(struct session *s, struct reins_error *err)
+{
+        const struct reins_plan *plan = s->plan;
+        uint64_t validity = plan->limits.wall_time_ms
+                                ? plan->limits.wall_time_ms / 1000 + SESSION_CERT_MARGIN_S
+                                : SESSION_CERT_DEFAULT_S;
+        int r =
+            audit_session_signer_new(s->id, plan->policy_sha256, "run", validity, &s->signer, err);
+        if (r < 0)
+                return reins_error_prefix(err, "certifying the session key"), r;
+        s->certified = true;
+        /* the policy's anchors (audit.anchor), then the caller's */
+        for (size_t i = 0; i < s->policy->audit.anchor.count; i++)
+                if ((r = audit_anchor_add(&s->anchor, s->policy->audit.anchor.items[i], err)) < 0)
+                        return r;
+        for (size_t i = 0; i < s->config.anchor_count; i++)
+                if ((r = audit_anchor_add(&s->anchor, s->config.anchors[i], err)) < 0)
+                        return r;
+        if (s->anchor) {
+                json_t *entry = audit_anchor_cert_entry(&s->signer.cert);
+                r = entry ? audit_anchor_send(s->anchor, entry, err)
+                          : reins_error_set(err, ENOMEM, "out of memory");
+                json_decref(entry);
+                if (r < 0)
+                        return reins_error_prefix(err, "refusing to start unanchored"), r;
+        }
+        return 0;
+}
+
+/* session.start's identity members, with the session certificate. */
+static json_t *session_identity(struct session *s)
+{
+        json_t *identity = session_govern_identity(&s->govern);
+        if (!identity)
+                identity = json_object();
+        if (identity && s->certified)
+                json_object_set_new(identity, AUDIT_CERT_FIELD,
+                                    audit_session_cert_to_json(&s->signer.cert));
+        return identity;
+}
+
+/* Where the sandbox can write on the trail's filesystem, the agent can
+ * fill the disk under the trail: say so once. The trail's reserve
+ * (trail.h) is what still records the end then. */
+static void session_warn_shared_filesystem(const struct session *s)
+{
+        if (s->config.quiet)
+                return;
+        for (size_t i = 0; i < s->plan->mount_count; i++) {
+                const struct mount_op *op = &s->plan->mounts[i];
+                const char *writable = op->kind == MOUNT_OP_BIND_RW ? op->source
+                                       : op->kind == MOUNT_OP_OVERLAY && op->size_bytes == 0
+                                           ? op->upper
+                                           : NULL;
+                if (!writable || !audit_trail_shares_filesystem(s->trail_path, writable))
+                        continue;
+                notice("warning: the audit trail %s is on the same filesystem as %s, which the "
+                       "sandbox can write: should it fill up, the session is frozen and ended "
+                       "(exit %d); %d KiB are reserved for the trail's last records",
+                       s->trail_path, writable, SESSION_EXIT_TRAIL_FAILED,
+                       AUDIT_TRAIL_RESERVE >> 10);
+                return;
+        }
+}
+
+/* The audit trail is not optional: if it cannot be written, nothing runs. */
+static int session_open_trail(struct session *s, struct reins_error *err)
+{
+        char *path = NULL;
+        if (s->config.audit_path) {
+                path = strdup(s->config.audit_path);
+        } else {
+                /* prepared before the plan; asked again only to name the error */
+                char *dir = s->trail_dir ? NULL : audit_trail_dir(err);
+                const char *base = s->trail_dir ? s->trail_dir : dir;
+                if (base && asprintf(&path, "%s/%s.jsonl", base, s->id) < 0)
+                        path = NULL;
+                free(dir);
+                if (!base)
+                        return reins_error_prefix(err, "(use --audit PATH)"), -ENOENT;
+        }
+        if (!path)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        int r = audit_trail_open_with_key(path, &s->signer.key, &s->trail, err);
+        if (r < 0) {
+                free(path);
+                return r;
+        }
+        s->trail_path = path;
+        audit_trail_set_limits(s->trail, s->plan->limits.trail_size_bytes,
+                               s->plan->limits.trail_rate_bytes);
+        session_warn_shared_filesystem(s);
+        if (s->anchor)
+                audit_trail_set_checkpoint_hook(s->trail, audit_anchor_checkpoint_hook, s->anchor);
+        clock_gettime(CLOCK_MONOTONIC, &s->last_flush);
+        return event_bus_add_sink(&s->events, audit_trail_sink, s->trail);
+}
+
+/* No record, no run: the trail could not be written (a full disk). While
+ * the sandbox runs it is frozen first (T3's playbook, session/risk.h): only
+ * then is the trail's reserve released, or the agent could take that space
+ * too; the trail records why, and the sandbox is ended. Exit status 123. */
+static void session_trail_check(struct session *s, const char *what_happens)
+{
+        const char *failure = audit_trail_failure(s->trail);
+        if (!failure || s->trail_failed)
+                return;
+        char why[256];
+        snprintf(why, sizeof(why), "%s", failure);
+        s->trail_failed = true;
+        bool running = strcmp(what_happens, "frozen and ended") == 0;
+        if (running)
+                session_risk_freeze_now(&s->risk, &s->events);
+        audit_trail_use_reserve(s->trail);
+        event_emit(&s->events, "limit",
+                   json_pack("{s:s, s:s, s:s}", "kind", "trail_write", "error", why, "action",
+                             what_happens));
+        audit_trail_flush(s->trail);
+        notice("the audit trail %s cannot be written (%s): %s (exit %d)",
+               s->trail_path ? s->trail_path : "", why,
+               running ? "the sandbox was frozen and ended" : what_happens,
+               SESSION_EXIT_TRAIL_FAILED);
+        if (running)
+                session_risk_end_now(&s->risk);
+}
+
+/* Write the trail's batch at least every 100 ms (kill -9 loses at most that). */
+static void session_tick(void *ctx)
+{
+        struct session *s = ctx;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed_ms = (now.tv_sec - s->last_flush.tv_sec) * 1000 +
+                          (now.tv_nsec - s->last_flush.tv_nsec) / 1000000;
+        if (elapsed_ms >= 100) {
+                audit_trail_flush(s->trail);
+                s->last_flush = now;
+        }
+        session_trail_check(s, "frozen and ended");
+        session_govern_tick(&s->govern);
+        session_risk_tick(&s->risk);
+}
+
+static void session_close_trail(struct session *s)
+{
+        struct reins_error err = {0};
+        /* the last records (session.end) found the disk full: the sandbox
+         * is gone, the reserve takes them */
+        if (s->trail && audit_trail_flush(s->trail) < 0)
+                session_trail_check(s, "the session had ended");
+        if (s->trail && audit_trail_close(s->trail, &err) < 0)
+                notice("closing the audit trail: %s", err.message);
+        s->trail = NULL;
+        const char *why = NULL;
+        uint64_t lost = audit_anchor_failures(s->anchor, &why);
+        if (lost)
+                notice("warning: %llu anchor entr%s not delivered (first: %s)",
+                       (unsigned long long)lost, lost == 1 ? "y" : "ies", why);
+}
+
+/* ---- the sandbox ----------------------------------------------------------- */
+
+static void session_prepare_terminal(struct spawn_inputs *in)
+{
+        for (int fd = 0; fd < 3; fd++)
+                if (isatty(fd))
+                        in->tty_fds |= 1 << fd;
+        in->use_pty = isatty(STDIN_FILENO) && !weaken("pty");
+        if (in->use_pty) {
+                tcgetattr(STDIN_FILENO, &in->termios);
+                ioctl(STDIN_FILENO, TIOCGWINSZ, &in->winsize);
+        }
+}
+
+/* Landlock is required: refuse without it unless --allow-degraded. */
+static int session_check_landlock(const struct reins_plan *plan, int *abi, struct reins_error *err)
+{
+        *abi = weaken("landlock") ? 0 : landlock_abi_version();
+        if (*abi > 0 || weaken("landlock"))
+                return 0;
+        if (!plan->allow_degraded)
+                return reins_error_set(err, ENOTSUP,
+                                       "Landlock is not available on this kernel (needs Linux "
+                                       "5.13+ with landlock in the lsm= boot list); refusing to "
+                                       "start without it, or pass --allow-degraded");
+        notice("warning: running WITHOUT Landlock (--allow-degraded)");
+        return 0;
+}
+
+/* The cgroups, or rlimits and cpu affinity where none can be had; the risk
+ * engine's freezer cgroup where one can be had (without it a freeze is
+ * SIGSTOP, freeze.h, which the policy does not forbid). */
+static int session_setup_cgroup(struct session *s, struct reins_error *err)
+{
+        const struct reins_plan *plan = s->plan;
+        struct reins_error why = {0};
+        s->in.rlimit_fallback = 0;
+        int r = cgroup_create(&plan->cgroup, &s->cgroup, &why);
+        if (r == 0) {
+                if (s->cgroup.tcp_uncounted && !s->config.quiet)
+                        notice("note: this kernel has no memory.kmem.tcp.limit_in_bytes: kernel "
+                               "socket buffers are not counted in the memory limit");
+        } else if (plan->strict) {
+                return reins_error_set(err, -r,
+                                       "--strict: cgroup limits unavailable (%s); run as root or "
+                                       "in a delegated cgroup v2 subtree",
+                                       why.message);
+        } else {
+                s->in.rlimit_fallback = 1;
+                if (!s->config.quiet)
+                        notice("note: cgroup limits unavailable (%s); memory, pids and cpus are "
+                               "limited with rlimits and cpu affinity instead, and kernel socket "
+                               "buffers are not counted (--strict refuses)",
+                               why.message);
+        }
+        if (plan->cgroup.freezer)
+                cgroup_add_freezer(&s->cgroup);
+        return 0;
+}
+
+static uint64_t session_elapsed_ms(struct timespec since)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (uint64_t)((now.tv_sec - since.tv_sec) * 1000 +
+                          (now.tv_nsec - since.tv_nsec) / 1000000);
+}
+
+/* Direct mode only: an overlay session's changes are its upper layer, and a
+ * read-only workspace cannot change. The caps are in audit/changes.h. */
+static struct changes_snapshot *session_snapshot_workspace(const struct reins_plan *plan)
+{
+        if (plan->overlay || plan->workspace_readonly)
+                return NULL;
+        return changes_take(plan->workspace, CHANGES_MAX_ENTRIES);
+}
+
+/* What the session changed, compared now (before .git's private layer is
+ * written back: that is git's data, not the agent's edits). NULL when the
+ * mode has no host changes to compare. */
+static json_t *session_compare_changes(const struct reins_plan *plan,
+                                       struct changes_snapshot *before)
+{
+        if (plan->overlay || plan->workspace_readonly)
+                return NULL;
+        struct changes_snapshot *after =
+            before ? changes_take(plan->workspace, CHANGES_MAX_ENTRIES) : NULL;
+        json_t *changes =
+            before && after
+                ? changes_compare(before, after, CHANGES_MAX_LISTED)
+                : json_pack("{s:s}", "untracked", "the workspace holds more than 200000 entries");
+        changes_free(before);
+        changes_free(after);
+        return changes;
+}
+
+/* Governance, the risk engine, the overlay copy and the protected paths,
+ * before anything the sandbox writes is read. */
+static int session_start_parts(struct session *s, struct reins_error *err)
+{
+        struct session_govern_options govern = {
+            .policy = s->policy,
+            .plan = s->plan,
+            .session = s->id,
+            .resume = s->config.resume,
+            .quiet = s->config.quiet,
+            .events = &s->events,
+        };
+        int r = session_govern_start(&s->govern, &govern, err);
+        if (r == 0 && strcmp(s->policy->risk.engine, "off") != 0 &&
+            ((r = session_risk_start(&s->risk, s->policy, s->plan, &s->events, &s->govern,
+                                     &s->trail, s->config.quiet, err)) < 0 ||
+             (r = session_risk_watch_canaries(&s->risk, &s->canaries, err)) < 0))
+                return r;
+        if (r < 0)
+                return r;
+        if (s->plan->overlay) {
+                if ((r = session_workspace_start(s->plan, s->policy, s->id, s->config.resume,
+                                                 &s->workspace, &s->events, err)) < 0)
+                        return r;
+                s->workspace_started = true;
+                s->risk.workspace = &s->workspace;
+                s->risk.workspace_copy = &s->workspace_copy;
+        }
+        return session_protect_start(&s->protect, s->plan, s->id, err);
+}
+
+/* Listed in `reins ps` (a failure is only said). */
+static void session_register(struct session *s)
+{
+        const struct reins_plan *plan = s->plan;
+        json_t *info =
+            json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
+                      plan->policy_name, "command", bytes_json_array(plan->argv), "workspace",
+                      bytes_json_z(plan->workspace));
+        if (info && session_govern_control_path(&s->govern))
+                json_object_set_new(info, "control",
+                                    json_string(session_govern_control_path(&s->govern)));
+        struct reins_error err = {0};
+        if (runtime_register(s->id, getpid(), info, &err) < 0 && !s->config.quiet)
+                notice("note: session not listed by 'reins ps': %s", err.message);
+        json_decref(info);
+}
+
+static int session_spawn(struct session *s, struct reins_error *err)
+{
+        struct reins_plan *plan = s->plan;
+        int r = seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny,
+                                      protect_watch_wanted(plan), &s->seccomp, err);
+        if (r < 0)
+                return r;
+        s->in.plan = plan;
+        s->in.seccomp = &s->seccomp;
+        if ((r = session_check_landlock(plan, &s->in.landlock_abi, err)) < 0)
+                return r;
+        /* the deny globs' matches, collected while the session started */
+        if ((r = plan_finish_deny(plan, err)) < 0)
+                return r;
+        session_prepare_terminal(&s->in);
+        supervise_block_signals();
+        if ((r = spawn_sandbox(&s->in, &s->sandbox, err)) < 0)
+                return r;
+        s->spawned = true;
+        /* the sandbox is forked: from here on nothing in this process may
+         * reach the kernel keyring, where the user's key may be unlocked */
+        if ((r = seccomp_forbid_keyring_self(err)) < 0)
+                return r;
+        /* while the sandbox builds its root */
+        if ((r = session_setup_cgroup(s, err)) < 0)
+                return r;
+        s->in.cgroup = s->cgroup.count > 0 ? &s->cgroup : NULL;
+        session_risk_set_sandbox(&s->risk, s->sandbox.pid, &s->cgroup);
+        if (s->config.on_spawned)
+                s->config.on_spawned(s->config.on_spawned_ctx, plan, &s->in);
+        return 0;
+}
+
+int session_start(struct session *s, struct reins_error *err)
+{
+        if (s->state != SESSION_CREATED)
+                return reins_error_set(err, EALREADY, "session %s was started already", s->id);
+        s->state = SESSION_ENDED; /* unless it gets to run */
+        clock_gettime(CLOCK_MONOTONIC, &s->started);
+        int r;
+        if ((r = session_certify(s, err)) < 0 || (r = session_start_parts(s, err)) < 0 ||
+            (r = session_spawn(s, err)) < 0)
+                return r;
+        /* no trail, no run: the command has not started yet */
+        if ((r = session_open_trail(s, err)) < 0)
+                return r;
+        event_bus_release(&s->events);
+        session_emit_start(&s->events, s->plan, &s->in, s->config.policy,
+                           s->user_key[0] ? s->user_key : NULL, session_identity(s));
+        /* session.start is on disk before the command's first instruction:
+         * an agent that fills the disk at once cannot leave an empty trail */
+        if (audit_trail_sync(s->trail) < 0) {
+                session_trail_check(s, "the command was not started"); /* says why */
+                s->status = SESSION_EXIT_TRAIL_FAILED;
+                err->code = EIO; /* no message: it was said */
+                return -EIO;
+        }
+        session_register(s);
+        /* the workspace as it was, to report what the session changed */
+        s->before = session_snapshot_workspace(s->plan);
+        /* everything is recorded: let the command start (EPIPE: the sandbox
+         * already failed; session_wait reads why) */
+        if ((r = spawn_send_limits(&s->sandbox, s->in.cgroup, s->in.rlimit_fallback, err)) < 0 &&
+            err->code != EPIPE)
+                return r;
+        /* a resumed copy is "running" again: recorded while the command
+         * starts, off the start-up path (one atomic rewrite of meta.json) */
+        if (s->plan->overlay)
+                session_workspace_running(&s->workspace, s->plan->limits.workspace_size_bytes);
+        s->pid = s->sandbox.pid;
+        s->state = SESSION_RUNNING;
+        return 0;
+}
+
+/* ---- the end --------------------------------------------------------------- */
+
+/* What the session leaves: the capped copy stored, git's data written
+ * back, the change record, session.end. */
+static void session_finish(struct session *s, const struct supervise_outcome *outcome)
+{
+        struct reins_plan *plan = s->plan;
+        /* the capped copy lived in memory: it goes to the session directory
+         * before the session ends (the sandbox is gone, the copy is still) */
+        if (s->workspace_copy >= 0) {
+                session_workspace_store(&s->workspace, s->workspace_copy, &s->events);
+                close(s->workspace_copy);
+                s->workspace_copy = -1;
+        }
+        audit_trail_flush(s->trail); /* a disk filled at the very end */
+        session_trail_check(s, "the session had ended");
+        /* git's own data back to the host's .git, protected writes recorded
+         * (before the engine's last tick: they feed persistence-write) */
+        json_t *changes = session_compare_changes(plan, s->before);
+        s->before = NULL;
+        session_protect_finish(&s->protect, plan, plan->overlay ? &s->workspace : NULL, changes,
+                               &s->events, s->config.quiet);
+        session_risk_tick(&s->risk); /* the last findings, before session.end */
+        session_govern_end(&s->govern);
+        if (changes) {
+                /* past a cap the session still ends normally: a "limit" event
+                 * says what was cut, before the (bounded) record itself */
+                json_t *limit = changes_limit_fields(changes);
+                if (limit)
+                        event_emit(&s->events, "limit", limit);
+                event_emit(&s->events, "files.changed", changes);
+        }
+        /* after the scan: they were there when it started */
+        plan_remove_placeholders(plan);
+        session_emit_end(&s->events, plan, outcome, &s->cgroup, session_elapsed_ms(s->started));
+        runtime_unregister(s->id);
+        runtime_sweep(); /* what supervisors killed with -9 left, off the start-up path */
+}
+
+/* The run's exit status, as `reins run` reports it (docs/run-contract.md). */
+static int session_exit_status(const struct session *s, const struct supervise_outcome *outcome)
+{
+        if (s->trail_failed)
+                return SESSION_EXIT_TRAIL_FAILED;
+        if (outcome->timed_out)
+                return SESSION_EXIT_TIMEOUT;
+        if (outcome->setup_failed)
+                return SESSION_EXIT_FAILED;
+        return outcome->exit_status;
+}
+
+int session_wait(struct session *s, struct supervise_outcome *outcome)
+{
+        memset(outcome, 0, sizeof(*outcome));
+        if (s->state != SESSION_RUNNING && s->state != SESSION_FROZEN)
+                return s->status;
+        struct reins_error err = {0};
+        struct loop *loop = NULL;
+        int r = loop_new(&loop);
+        /* the trail's flush, governance and the engine: every 100 ms at least */
+        if (r == 0 && (r = loop_add_tick(loop, 100, session_tick, s)) == 0 &&
+            (r = session_govern_watch(&s->govern, loop)) == 0)
+                r = session_risk_watch(&s->risk, loop);
+        if (r < 0) { /* fail closed: no trail flush, no engine, no run */
+                notice("the session's event loop: %s", strerror(-r));
+                loop_free(loop);
+                outcome->setup_failed = true;
+                s->state = SESSION_ENDED; /* session_close kills the sandbox */
+                return s->status;
+        }
+        struct supervise_config config = {.plan = s->plan, .events = &s->events, .loop = loop};
+        session_govern_configure(&s->govern, &config);
+        session_risk_configure(&s->risk, &config);
+        if (s->plan->overlay && s->plan->limits.workspace_size_bytes > 0)
+                config.workspace_copy = &s->workspace_copy;
+        if (supervise(&s->sandbox, &config, outcome, &err) < 0)
+                notice("%s", err.message);
+        loop_free(loop);
+        s->waited = true;
+        s->pid = 0;
+        session_finish(s, outcome);
+        s->state = SESSION_ENDED;
+        s->status = session_exit_status(s, outcome);
+        return s->status;
+}
+
+/* ---- from outside ---------------------------------------------------------- */
+
+int session_stop(struct session *s, unsigned grace_ms)
+{
+        pid_t pid = s->pid;
+        if (!pid || (s->state != SESSION_RUNNING && s->state != SESSION_FROZEN))
+                return -ESRCH;
+        int fd = s->sandbox.pidfd;
+        /* through the pidfd: a pid reused since cannot be signalled */
+        if (syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0) < 0)
+                return -errno;
+        struct timespec step = {.tv_nsec = 10 * 1000000L};
+        for (unsigned waited = 0; waited < grace_ms && s->pid; waited += 10)
+                nanosleep(&step, NULL);
+        if (s->pid && syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+                return -errno;
+        return 0;
+}
+
+int session_freeze(struct session *s, const char *why)
+{
+        if (s->state != SESSION_RUNNING)
+                return s->state == SESSION_FROZEN ? 0 : -ESRCH;
+        event_emit(&s->events, "session.freeze", json_pack("{s:s}", "by", why ? why : "caller"));
+        int r = session_risk_freeze(&s->risk, &s->events);
+        if (r == 0)
+                s->state = SESSION_FROZEN;
+        return r;
+}
+
+int session_thaw(struct session *s, const char *why)
+{
+        if (s->state != SESSION_FROZEN && !s->risk.frozen)
+                return s->state == SESSION_RUNNING ? 0 : -ESRCH;
+        struct reins_error err = {0};
+        json_t *by = json_pack("{s:s}", "by", why ? why : "caller");
+        int r = session_risk_thaw(&s->risk, by, &err);
+        json_decref(by);
+        if (r == 0)
+                s->state = SESSION_RUNNING;
+        return r;
+}
+
+void session_status(const struct session *s, struct session_status *out)
+{
+        out->state = s->state == SESSION_RUNNING && s->risk.frozen ? SESSION_FROZEN : s->state;
+        out->pid = s->pid;
+        out->tier = s->risk.applied;
+}
+
+int session_close(struct session *s)
+{
+        if (!s)
+                return SESSION_EXIT_FAILED;
+        if (s->closed)
+                return s->status;
+        s->closed = true;
+        if (s->spawned && !s->waited) /* started half-way: never ran, or never waited for */
+                spawn_kill(&s->sandbox);
+        else if (s->spawned) {
+                close(s->sandbox.pidfd);
+                close(s->sandbox.status_fd);
+        }
+        changes_free(s->before);
+        s->before = NULL;
+        session_risk_set_sandbox(&s->risk, 0, NULL); /* gone, and its cgroups go next */
+        cgroup_destroy(&s->cgroup);
+        seccomp_program_free(&s->seccomp);
+        /* the copy is "finished" with the run's status (a failed start: 125) */
+        if (s->workspace_started)
+                session_workspace_finish(&s->workspace, s->status, s->status == SESSION_EXIT_FAILED,
+                                         &s->events);
+        if (s->plan) {
+                session_protect_finish(&s->protect, s->plan, NULL, NULL, &s->events, true);
+                plan_remove_placeholders(s->plan);
+        }
+        event_bus_release(&s->events); /* whatever is still queued, to the sinks there are */
+        session_close_trail(s);
+        if (s->trail_failed)
+                s->status = SESSION_EXIT_TRAIL_FAILED;
+        return s->status;
+}
+
+void session_free(struct session *s)
+{
+        if (!s)
+                return;
+        session_close(s);
+        plan_free(s->plan);
+        policy_free(s->policy);
+        event_bus_fini(&s->events);
+        session_govern_finish(&s->govern); /* its control socket was a sink until here */
+        session_risk_finish(&s->risk);     /* and so was the engine */
+        canary_remove(&s->canaries);
+        audit_anchor_free(s->anchor);
+        audit_session_signer_wipe(&s->signer);
+        free(s->trail_path);
+        free(s->trail_dir);
+        free(s);
+}

@@ -1,0 +1,113 @@
+/* One running session, owned by one object: the policy and plan, the
+ * checks, cgroups or their fallback, the audit trail and its anchors, the
+ * registry of running sessions, the sandbox, governance, the risk engine
+ * and its playbooks, the protected paths and the overlay copy.
+ *
+ *   session_new    load the policy (and token), plant canaries, build the plan
+ *   session_start  certify the session key, start governance and the risk
+ *                  engine, spawn the sandbox, open the trail, record
+ *                  session.start, let the command run
+ *   session_wait   supervise until the command ends, then write back what
+ *                  the session changed and record session.end
+ *   session_free   release everything (cgroups, canaries, the key)
+ *
+ * The library never prints, never reads argv and never exits: what the
+ * person should read goes through notice() (util/notice.h, whose writer
+ * the caller chooses: a terminal, a daemon's log), and errors come back in
+ * struct reins_error. Statuses are those of `reins run` (SESSION_EXIT_*).
+ *
+ * One certified session per process: once a sandbox is forked, the user's
+ * key is sealed in the process that parses what the sandbox sends (issue
+ * 12's privilege separation), so a caller running many sessions -- a
+ * daemon -- runs each in a supervisor process of its own, as `reins run
+ * --parallel` does. */
+#ifndef REINS_SESSION_SESSION_H
+#define REINS_SESSION_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "audit/event.h"
+#include "policy/policy.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/plan.h"
+#include "sandbox/spawn.h"
+#include "sandbox/supervise.h"
+#include "util/error.h"
+
+enum {
+        SESSION_EXIT_TRAIL_FAILED = 123, /* the trail could not be written: frozen and ended */
+        SESSION_EXIT_TIMEOUT = 124,      /* the wall-clock limit fired: the sandbox was killed */
+        SESSION_EXIT_FAILED = 125,       /* reins failed before the command ran */
+};
+
+struct session_config {
+        const char *policy;       /* a preset's name or a policy file */
+        struct plan_options plan; /* the caller's additions to the policy */
+        char id[25];              /* "": a fresh one is drawn */
+        const char *resume;       /* overlay: go on with this session's copy */
+        const char *token_file;   /* a capability token narrowing the session */
+        const char *audit_path;   /* NULL: the user's trail directory */
+        char *const *anchors;     /* where checkpoints are anchored, besides the policy's */
+        size_t anchor_count;
+        bool quiet; /* only errors and what must be said */
+        /* the sandbox is forked and its cgroups made: a caller that shows
+         * the plan does it here (NULL: nothing) */
+        void (*on_spawned)(void *ctx, const struct reins_plan *plan, const struct spawn_inputs *in);
+        void *on_spawned_ctx;
+};
+
+struct session;
+
+enum session_state {
+        SESSION_CREATED,
+        SESSION_RUNNING,
+        SESSION_FROZEN,
+        SESSION_ENDED,
+};
+
+struct session_status {
+        enum session_state state;
+        pid_t pid; /* the sandbox's pid 1 on the host; 0 when none runs */
+        int tier;  /* the risk engine's tier, 0-3 */
+};
+
+/* Loads the policy and builds the plan; nothing runs yet. */
+int session_new(const struct session_config *config, struct session **out, struct reins_error *err);
+const char *session_id(const struct session *s);
+/* The plan. With plan_options.deny_cache_dir, the deny globs' matches (its
+ * HIDE ops, git's settings for them) come in only when session_start spawns
+ * the sandbox (plan_finish_deny): read those from on_spawned. */
+const struct reins_plan *session_plan(const struct session *s);
+/* The session's events, held until the trail opens: add sinks before
+ * session_start. */
+struct event_bus *session_events(struct session *s);
+
+/* Returns 0 once the command runs; on failure the session is over
+ * (session_free still owed) and err says why. */
+int session_start(struct session *s, struct reins_error *err);
+/* Runs the session until the command ends and everything is recorded.
+ * Returns the run's exit status (the command's, or SESSION_EXIT_*). */
+int session_wait(struct session *s, struct supervise_outcome *outcome);
+/* What session_wait saw, for a report: the cgroup (usage, OOM). */
+const struct cgroup_handle *session_cgroup(const struct session *s);
+
+/* Ask the command to end (SIGTERM to the sandbox); after grace_ms the
+ * sandbox is killed. Safe from another thread. */
+int session_stop(struct session *s, unsigned grace_ms);
+/* Freeze and thaw through the risk engine's playbook (recorded). */
+int session_freeze(struct session *s, const char *why);
+int session_thaw(struct session *s, const char *why);
+void session_status(const struct session *s, struct session_status *out);
+
+/* The end of the record: the overlay copy marked finished with the run's
+ * status, cgroups removed, the trail closed. Returns the run's exit status
+ * (SESSION_EXIT_TRAIL_FAILED when the trail's last records could not be
+ * written either; SESSION_EXIT_FAILED when it never ran). Idempotent. */
+int session_close(struct session *s);
+/* Release everything (closing first when that was not done): canaries
+ * removed, the session key wiped. */
+void session_free(struct session *s);
+
+#endif
