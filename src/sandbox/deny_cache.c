@@ -316,9 +316,9 @@ static int dc_list(struct dc_ctx *c, const struct stat *st_dir, struct dc_dir *r
         /* A directory of the caller's that the caller cannot list or search
          * (mode 0, 0400) is one chmod away for the agent, who runs as the
          * same uid: what is inside cannot be checked, so it is hidden whole.
-         * One of another user's stays out of reach inside too. Root reads
-         * everything here and never gets this far. */
-        bool owned = st_dir->st_uid == geteuid();
+         * One of another user's stays out of reach inside too. Root lists
+         * it all the same (its matches are hidden one by one, as anywhere). */
+        bool owned = st_dir->st_uid == geteuid() && geteuid() != 0;
         if (owned && (st_dir->st_mode & (S_IRUSR | S_IXUSR)) != (S_IRUSR | S_IXUSR)) {
                 rec->flags |= DC_UNREADABLE; /* checked again at every start */
                 return strv_push_unique(c->matches, c->path);
