@@ -143,7 +143,7 @@ static int plan_resolve_limits(struct reins_plan *plan, const struct reins_polic
         plan->cgroup.cpus_milli = plan->limits.cpus_milli;
         /* the risk engine's top tier freezes the sandbox; with the engine
          * off nothing does, and no freezer cgroup is made */
-        plan->cgroup.freezer = !policy->risk.engine || strcmp(policy->risk.engine, "off") != 0;
+        plan->cgroup.freezer = policy->risk.engine == POLICY_RISK_ENGINE_ON;
         /* a cpu limit at or above what the machine has limits nothing: no
          * cpu cgroup (one hierarchy less to create per sandbox) */
         long online = sysconf(_SC_NPROCESSORS_ONLN);

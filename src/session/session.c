@@ -114,14 +114,13 @@ static int session_prepare_caches(const struct reins_plan *plan, struct reins_er
 static int session_plant_canaries(struct session *s, struct reins_error *err)
 {
         const struct reins_policy *policy = s->policy;
-        bool engine_off = strcmp(policy->risk.engine, "off") == 0;
-        if (engine_off &&
-            (strcmp(policy->canaries, "true") == 0 || policy->filesystem.secrets.count > 0))
+        bool engine_off = policy->risk.engine == POLICY_RISK_ENGINE_OFF;
+        if (engine_off && (policy->canaries || policy->filesystem.secrets.count > 0))
                 return reins_error_set(err, EINVAL,
                                        "%s: canaries and filesystem.secrets are watched by the "
                                        "risk engine, which risk.engine: off turns off",
                                        policy->source);
-        if (strcmp(policy->canaries, "true") != 0)
+        if (!policy->canaries)
                 return 0;
         if (!s->trail_dir)
                 return reins_error_set(err, ENOENT,
@@ -473,7 +472,7 @@ static int session_start_parts(struct session *s, struct reins_error *err)
             .events = &s->events,
         };
         int r = session_govern_start(&s->govern, &govern, err);
-        if (r == 0 && strcmp(s->policy->risk.engine, "off") != 0 &&
+        if (r == 0 && s->policy->risk.engine == POLICY_RISK_ENGINE_ON &&
             ((r = session_risk_start(&s->risk, s->policy, s->plan, &s->events, &s->govern,
                                      &s->trail, s->config.quiet, err)) < 0 ||
              (r = session_risk_watch_canaries(&s->risk, &s->canaries, err)) < 0))

@@ -335,8 +335,7 @@ static void test_freezer_follows_risk_engine(void **state)
         assert_int_equal(plan_build(f->policy, &o, &plan, &err), 0);
         assert_true(plan->cgroup.freezer);
         plan_free(plan);
-        free(f->policy->risk.engine);
-        f->policy->risk.engine = strdup("off");
+        f->policy->risk.engine = POLICY_RISK_ENGINE_OFF;
         assert_int_equal(plan_build(f->policy, &o, &plan, &err), 0);
         assert_false(plan->cgroup.freezer);
         plan_free(plan);
