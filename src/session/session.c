@@ -518,6 +518,9 @@ static int session_spawn(struct session *s, struct reins_error *err)
         s->in.seccomp = &s->seccomp;
         if ((r = session_check_landlock(plan, &s->in.landlock_abi, err)) < 0)
                 return r;
+        /* the deny globs' matches, collected while the session started */
+        if ((r = plan_finish_deny(plan, err)) < 0)
+                return r;
         session_prepare_terminal(&s->in);
         supervise_block_signals();
         if ((r = spawn_sandbox(&s->in, &s->sandbox, err)) < 0)
