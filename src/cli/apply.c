@@ -10,7 +10,7 @@
 #include "audit/keys.h"
 #include "cli/cli.h"
 #include "cli/notice.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "workspace/apply.h"
 #include "workspace/gitcommits.h"
 #include "workspace/protect.h"
@@ -74,9 +74,9 @@ static int apply_git(struct workspace_session *session, const struct workspace_a
                 cli_error(&err);
                 workspace_record_emit(&record, "workspace.apply",
                                       json_pack("{s:s, s:o, s:b, s:s, s:o}", "id", session->id,
-                                                "lower", json_text_z(session->lower), "git", 1,
+                                                "lower", bytes_json_z(session->lower), "git", 1,
                                                 "branch", branch, "refused",
-                                                json_text_z(err.message)));
+                                                bytes_json_z(err.message)));
                 goto out;
         }
         printf("branch %s created at %.12s; the working tree, HEAD and index are untouched "
@@ -86,7 +86,7 @@ static int apply_git(struct workspace_session *session, const struct workspace_a
         workspace_session_set(session, "git_head", json_string(head), &err);
         workspace_record_emit(&record, "workspace.apply",
                               json_pack("{s:s, s:o, s:b, s:s, s:s, s:I}", "id", session->id,
-                                        "lower", json_text_z(session->lower), "git", 1, "branch",
+                                        "lower", bytes_json_z(session->lower), "git", 1, "branch",
                                         branch, "head", head, "commits", (json_int_t)git.count));
         status = 0;
 out:
@@ -221,7 +221,7 @@ int cli_apply(int argc, char **argv)
                         workspace_record_emit(
                             &record, "workspace.apply",
                             json_pack("{s:s, s:o, s:I, s:b, s:s}", "id", session.id, "lower",
-                                      json_text_z(session.lower), "applied", (json_int_t)0,
+                                      bytes_json_z(session.lower), "applied", (json_int_t)0,
                                       "blocked", 1, "refused", "the change list is truncated"));
                 }
                 goto out;
@@ -297,7 +297,7 @@ int cli_apply(int argc, char **argv)
                     &record, "workspace.apply",
                     json_pack(
                         "{s:s, s:o, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:I}", "id", session.id,
-                        "lower", json_text_z(session.lower), "applied", (json_int_t)res.applied,
+                        "lower", bytes_json_z(session.lower), "applied", (json_int_t)res.applied,
                         "protected_skipped", (json_int_t)res.protected_skipped, "conflicts",
                         (json_int_t)res.conflicts, "failed", (json_int_t)res.failed, "blocked",
                         blocked, "forced", opts.force, "include_protected", opts.include_protected,

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "cli/notice.h"
 #include "util/cleanup.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "util/text_escape.h"
 #include "util/path.h"
 #include "workspace/base.h"
@@ -75,17 +75,17 @@ static json_t *diff_git_json(const struct workspace_session *session,
         for (size_t i = 0; list && i < git->count; i++)
                 json_array_append_new(list,
                                       json_pack("{s:s, s:o, s:o}", "hash", git->items[i].hash,
-                                                "author", json_text_z(git->items[i].author),
-                                                "subject", json_text_z(git->items[i].subject)));
+                                                "author", bytes_json_z(git->items[i].author),
+                                                "subject", bytes_json_z(git->items[i].subject)));
         json_t *doc =
             json_pack("{s:I, s:o, s:b, s:s}", "internal_changes", (json_int_t)changes->git_internal,
                       "commits", list, "more", git->more, "branch", branch);
         if (doc && git->head[0])
                 json_object_set_new(doc, "head", json_string(git->head));
         if (doc && git->head_ref)
-                json_object_set_new(doc, "head_ref", json_text_z(git->head_ref));
+                json_object_set_new(doc, "head_ref", bytes_json_z(git->head_ref));
         if (doc && git_error)
-                json_object_set_new(doc, "error", json_text_z(git_error));
+                json_object_set_new(doc, "error", bytes_json_z(git_error));
         return doc;
 }
 
@@ -265,7 +265,7 @@ int cli_diff(int argc, char **argv)
         if (!against && changes.git_internal > 0 &&
             workspace_git_commits(&session, &git, &git_err) < 0)
                 git_error = git_err.message;
-        head = json_pack("{s:s, s:o}", "session", session.id, "lower", json_text_z(session.lower));
+        head = json_pack("{s:s, s:o}", "session", session.id, "lower", bytes_json_z(session.lower));
         if (head && !against && changes.git_internal > 0)
                 json_object_set_new(head, "git",
                                     diff_git_json(&session, &changes, &git, git_error));
