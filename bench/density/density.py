@@ -297,6 +297,13 @@ def main():
         if up == 0:
             return
         time.sleep(1)  # let the last starts settle (their first ticks, lazy pages)
+        hold = os.environ.get("REINS_BENCH_DENSITY_HOLD")
+        if hold:
+            # for profiling by hand: the environment, then wait for its removal
+            with open(hold, "w") as f:
+                f.writelines(f"export {k}={v}\n" for k, v in bench.env.items())
+            while os.path.exists(hold):
+                time.sleep(0.5)
         sup, init = bench.memory()
         ps_times, ps_listed = bench.time_ps([], 5)
         json_times, json_listed = bench.time_ps(["--json"], 3)
