@@ -122,8 +122,9 @@ static void cg_remove_stale(const char *parent)
                 int pid = cg_session_pid(e->d_name);
                 if (pid == 0)
                         continue;
-                /* the CG_STALE_CHECKS names from `first` on, wrapping around */
-                if ((index++ + count - first) % count >= CG_STALE_CHECKS)
+                /* the CG_STALE_CHECKS names from `first` on, wrapping around
+                 * (count: as of the first pass; others may have come since) */
+                if (count > 0 && (index++ + count - first) % count >= CG_STALE_CHECKS)
                         continue;
                 if (kill(pid, 0) == 0 || errno != ESRCH)
                         continue;
