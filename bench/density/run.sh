@@ -20,7 +20,7 @@ if [[ ! -x $reins ]]; then
 	exit 0
 fi
 reins=$(cd "$(dirname "$reins")" && pwd -P)/$(basename "$reins")
-python3 "$here/density.py" "$reins" "$count"
+((count > 0)) && python3 "$here/density.py" "$reins" "$count"
 
 # unprivileged (user namespaces, no cgroups: rlimits stand in), when this
 # shell is root and nobody can reach the binary
