@@ -71,6 +71,7 @@ asan-check:
 check: deps
 	$(MAKE) all
 	$(MAKE) format-check
+	$(MAKE) lint
 	$(MAKE) unit
 	$(MAKE) fuzz-check
 	$(MAKE) integration

@@ -3,7 +3,10 @@
 #   1. start-up: `/bin/true` in a sandbox, reins against bubblewrap and against
 #      Anthropic's sandbox-runtime (srt); medians, p90 and ratios.
 #      Budget (DESIGN §8): reins/bwrap <= 1.0, reins median <= 5 ms.
-#   2. memory: PSS of the reins supervisor while the command sleeps, beside the
+#   2. workspace size: the same in workspaces of 0, 50 000 and 500 000 files,
+#      direct, readonly and overlay, in alternating pairs with bwrap.
+#      Budget: +2 ms at 50 000 files, +5 ms at 500 000 (issue 14.6).
+#   3. memory: PSS of the reins supervisor while the command sleeps, beside the
 #      PSS of bwrap's outer process. Budget: <= 1024 KiB.
 #
 #   bench/run.sh [PATH_TO_REINS]          (default: build/reins)
@@ -167,6 +170,14 @@ if ((${#table[@]} > 0)); then
 	python3 "$here/timing.py" table "${budgets[@]}" "${table[@]}"
 fi
 
+# --- workspace size (issue 14.6; bench/workspace_startup.py) ----------------------------
+# `reins run -p default -- /bin/true` in workspaces of 0, 50 000 and 500 000
+# files, in each workspace mode, against bwrap with the same binds: alternating
+# pairs (REINS_BENCH_WS_PAIRS, default 30), the per-pair ratio and what the
+# files add over the empty workspace (budget: +2 ms at 50 000, +5 ms at
+# 500 000). The workspaces are made once and kept under $TMPDIR.
+python3 "$here/workspace_startup.py" "$reins"
+
 # --- memory ---------------------------------------------------------------------------
 # pss_while_sleeping NAME COMMAND...: start COMMAND (which sleeps 3 s) from this
 # shell, so the process whose parent is this shell is the supervisor (reins) or
@@ -218,6 +229,12 @@ python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}
 # 1 000 changed files, overlay start-up against direct (budget +1 ms).
 "$here/workspace/run.sh" "$reins"
 # --- end of copy-on-write workspaces ----------------------------------------------------
+
+# --- renames under protected paths (issue 13; bench/protect/) ------------------------------
+# 10 000 renames outside and inside reins (direct mode watches renames to answer
+# EROFS on protected paths; overlay mode does not).
+"$here/protect/run.sh" "$reins"
+# --- end of renames -------------------------------------------------------------------------
 
 # --- audit trail (issue 4; bench/audit/) -------------------------------------------------
 # Events appended and chained per second through the trail writer (budget

@@ -12,7 +12,7 @@
 
 #include "util/digest.h"
 #include "util/weaken.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 
 #define CHANGES_NONE  UINT32_MAX
 #define CHANGES_KEY   16
@@ -220,7 +220,7 @@ static json_t *changes_list(const struct changes_snapshot *s, const unsigned cha
                 json_t *path = NULL;
                 size_t n = listed < l->max ? changes_path(s, (uint32_t)i, l->buf, l->path_max) : 0;
                 if (n > 0)
-                        path = json_text(l->buf, n);
+                        path = bytes_json(l->buf, n);
                 size_t encoded = path ? json_dumpb(path, NULL, 0, JSON_ENCODE_ANY) + 1 : 0;
                 if (!path || l->bytes + encoded > l->max_bytes) {
                         json_decref(path);

@@ -1,6 +1,6 @@
 /* Record values as text for people and for line-oriented formats (show,
  * syslog, CEF, OCSF's cmd_line). Values that came from untrusted bytes are
- * JSON strings or, when not UTF-8, {"base64": "..."} (util/json_text.h);
+ * JSON strings or, when not UTF-8, {"base64": "..."} (util/bytes_json.h);
  * both decode to the original bytes here. The text forms hold no control
  * character, no bidi control and no invalid UTF-8 (util/text_escape.h does
  * the escaping; ordinary UTF-8 is kept), and they are faithful: each can be

@@ -4,7 +4,7 @@
  * sorted keys and \u escapes for everything outside ASCII: the same event
  * always gives the same bytes, and no byte of an event (a newline in an
  * argv, a quote) can end a record early. Untrusted bytes that are not UTF-8
- * arrive as {"base64": "..."} objects (util/json_text.h).
+ * arrive as {"base64": "..."} objects (util/bytes_json.h).
  *
  * Lines are batched and written with one write() each batch, so a record is
  * never interleaved or split by us; a kill -9 in the middle of a large

@@ -50,7 +50,7 @@ static size_t saturating_sub(size_t a, size_t b)
         return a > b ? a - b : 0;
 }
 
-/* A {"base64": "..."} value (util/json_text.h): untrusted bytes that are
+/* A {"base64": "..."} value (util/bytes_json.h): untrusted bytes that are
  * not UTF-8. */
 static bool bound_is_base64(const json_t *value)
 {

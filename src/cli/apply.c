@@ -10,7 +10,7 @@
 #include "audit/keys.h"
 #include "cli/cli.h"
 #include "cli/notice.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "workspace/apply.h"
 #include "workspace/protect.h"
 #include "workspace/record.h"
@@ -138,7 +138,7 @@ int cli_apply(int argc, char **argv)
                         workspace_record_emit(
                             &record, "workspace.apply",
                             json_pack("{s:s, s:o, s:I, s:b, s:s}", "id", session.id, "lower",
-                                      json_text_z(session.lower), "applied", (json_int_t)0,
+                                      bytes_json_z(session.lower), "applied", (json_int_t)0,
                                       "blocked", 1, "refused", "the change list is truncated"));
                 }
                 goto out;
@@ -191,7 +191,7 @@ int cli_apply(int argc, char **argv)
                 workspace_record_emit(
                     &record, "workspace.apply",
                     json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b}", "id",
-                              session.id, "lower", json_text_z(session.lower), "applied",
+                              session.id, "lower", bytes_json_z(session.lower), "applied",
                               (json_int_t)res.applied, "protected_skipped",
                               (json_int_t)res.protected_skipped, "conflicts",
                               (json_int_t)res.conflicts, "failed", (json_int_t)res.failed,

@@ -19,6 +19,7 @@
 #include "govern/approvals.h"
 #include "govern/identity.h"
 #include "policy/parse_units.h"
+#include "util/cleanup.h"
 #include "util/text_escape.h"
 
 /* `reins approve/deny` exit statuses. */
@@ -66,7 +67,7 @@ int approve_send(const char *id, bool allow, int64_t for_ms, const char *scope, 
                 notice("'%s' is not a request id (see 'reins pending')", id);
                 return EXIT_REINS_USAGE;
         }
-        json_t *entry = NULL;
+        json_auto_t *entry = NULL;
         if (runtime_find(prefix, &entry, &err) < 0) {
                 notice("request %s: %s", id, err.message);
                 return APPROVE_EXIT_REFUSED;
@@ -76,41 +77,34 @@ int approve_send(const char *id, bool allow, int64_t for_ms, const char *scope, 
         if (!session || identity_user_key(&key, false, &err) < 0) {
                 notice("cannot sign the answer: %s",
                        err.message[0] ? err.message : "bad registry entry");
-                json_decref(entry);
                 return EXIT_REINS_FAILED;
         }
-        json_t *payload = answer_payload(session, id, allow, for_ms, scope, (int64_t)time(NULL));
+        json_auto_t *payload =
+            answer_payload(session, id, allow, for_ms, scope, (int64_t)time(NULL));
         char signature[ANSWER_SIGNATURE_HEX + 1];
         int r = payload ? answer_sign(&key, payload, signature, &err) : -ENOMEM;
         audit_key_wipe(&key);
-        json_t *reply = NULL;
-        json_t *request = r == 0 ? json_pack("{s:s, s:O, s:s}", "op", "answer", "payload", payload,
-                                             "signature", signature)
-                                 : NULL;
+        json_auto_t *reply = NULL;
+        json_auto_t *request = r == 0 ? json_pack("{s:s, s:O, s:s}", "op", "answer", "payload",
+                                                  payload, "signature", signature)
+                                      : NULL;
         if (!request || control_request(session, request, &reply, &err) < 0) {
                 notice("request %s: %s", id, err.message[0] ? err.message : "out of memory");
-                json_decref(request);
-                json_decref(payload);
-                json_decref(entry);
                 return EXIT_REINS_FAILED;
         }
-        int status = 0;
         if (!json_is_true(json_object_get(reply, "ok"))) {
                 const char *why = json_string_value(json_object_get(reply, "error"));
                 notice("request %s: %s", id, why ? why : "refused");
-                status = APPROVE_EXIT_REFUSED;
-        } else if (!quiet) {
+                return APPROVE_EXIT_REFUSED;
+        }
+        if (!quiet) {
                 char shown[200], target[1100];
                 printf("%s %s (%s)\n", allow ? "allowed" : "denied",
                        text_show(shown, sizeof(shown), id),
                        text_show(target, sizeof(target),
                                  json_string_value(json_object_get(reply, "target"))));
         }
-        json_decref(reply);
-        json_decref(request);
-        json_decref(payload);
-        json_decref(entry);
-        return status;
+        return 0;
 }
 
 /* --for: "session" → 0, a duration → ms; absent → -1 (once). */
@@ -222,7 +216,8 @@ static void pending_print(const json_t *r)
 json_t *approve_collect_pending(void)
 {
         struct reins_error err = {0};
-        json_t *sessions = NULL, *all = json_array();
+        json_auto_t *sessions = NULL;
+        json_t *all = json_array();
         if (runtime_list(&sessions, &err) < 0)
                 return all;
         size_t i;
@@ -232,8 +227,9 @@ json_t *approve_collect_pending(void)
                 const char *id = json_string_value(json_object_get(s, "session"));
                 if (!id || !json_is_true(json_object_get(s, "alive")))
                         continue;
-                int fd = control_connect(id, &err);
-                json_t *reply = NULL, *request = json_pack("{s:s}", "op", "pending");
+                cleanup_fd int fd = control_connect(id, &err);
+                json_auto_t *reply = NULL;
+                json_auto_t *request = json_pack("{s:s}", "op", "pending");
                 if (fd >= 0 && control_call(fd, request, &reply, 2000, &err) == 0) {
                         size_t j;
                         json_t *r;
@@ -243,12 +239,7 @@ json_t *approve_collect_pending(void)
                                 json_array_append(all, r);
                         }
                 }
-                json_decref(reply);
-                json_decref(request);
-                if (fd >= 0)
-                        close(fd);
         }
-        json_decref(sessions);
         return all;
 }
 
@@ -266,7 +257,7 @@ int cli_pending(int argc, char **argv)
                         return EXIT_REINS_USAGE;
                 }
         }
-        json_t *all = approve_collect_pending();
+        json_auto_t *all = approve_collect_pending();
         if (as_json) {
                 text_json_write(stdout, all, JSON_INDENT(2));
                 putchar('\n');
@@ -279,6 +270,5 @@ int cli_pending(int argc, char **argv)
                 json_t *r;
                 json_array_foreach(all, i, r) pending_print(r);
         }
-        json_decref(all);
         return 0;
 }

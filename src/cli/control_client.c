@@ -111,55 +111,49 @@ int control_call(int fd, const json_t *request, json_t **reply, int timeout_ms,
 int control_signed_request(const char *session, const char *op, const struct audit_key *key,
                            json_t **reply, struct reins_error *err)
 {
-        json_t *entry = NULL;
+        json_auto_t *entry = NULL;
         int r = runtime_find(session, &entry, err);
         if (r < 0)
                 return r;
         const char *id = json_string_value(json_object_get(entry, "session"));
         cleanup_fd int fd =
             id ? control_connect(id, err) : reins_error_set(err, EPROTO, "bad registry entry");
-        if (fd < 0) {
-                json_decref(entry);
+        if (fd < 0)
                 return fd;
-        }
-        json_t *ask = json_pack("{s:s}", "op", "nonce"), *given = NULL;
+        json_auto_t *ask = json_pack("{s:s}", "op", "nonce");
+        json_auto_t *given = NULL;
         r = control_call(fd, ask, &given, 5000, err);
-        json_decref(ask);
         const char *nonce = r == 0 ? json_string_value(json_object_get(given, "nonce")) : NULL;
         if (r == 0 && !nonce)
                 r = reins_error_set(err, EPROTO, "the session gave no nonce (%s)",
                                     json_string_value(json_object_get(given, "error"))
                                         ? json_string_value(json_object_get(given, "error"))
                                         : "an older reins?");
-        json_t *payload = r == 0 ? control_op_payload(op, id, nonce, (int64_t)time(NULL)) : NULL;
+        json_auto_t *payload =
+            r == 0 ? control_op_payload(op, id, nonce, (int64_t)time(NULL)) : NULL;
         char signature[ANSWER_SIGNATURE_HEX + 1];
         if (r == 0 && !payload)
                 r = reins_error_set(err, ENOMEM, "out of memory");
         if (r == 0)
                 r = control_op_sign(key, payload, signature, err);
-        json_t *request = r == 0 ? json_pack("{s:s, s:O, s:s}", "op", op, "payload", payload,
-                                             "signature", signature)
-                                 : NULL;
+        json_auto_t *request = r == 0 ? json_pack("{s:s, s:O, s:s}", "op", op, "payload", payload,
+                                                  "signature", signature)
+                                      : NULL;
         if (r == 0)
                 r = request ? control_call(fd, request, reply, 5000, err)
                             : reins_error_set(err, ENOMEM, "out of memory");
-        json_decref(request);
-        json_decref(payload);
-        json_decref(given);
-        json_decref(entry);
         return r;
 }
 
 int control_request(const char *session, const json_t *request, json_t **reply,
                     struct reins_error *err)
 {
-        json_t *entry = NULL;
+        json_auto_t *entry = NULL;
         int r = runtime_find(session, &entry, err);
         if (r < 0)
                 return r;
         const char *id = json_string_value(json_object_get(entry, "session"));
         int fd = id ? control_connect(id, err) : reins_error_set(err, EPROTO, "bad registry entry");
-        json_decref(entry);
         if (fd < 0)
                 return fd;
         r = control_call(fd, request, reply, 5000, err);

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "cli/notice.h"
 #include "util/cleanup.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "util/text_escape.h"
 #include "workspace/protect.h"
 #include "workspace/review.h"
@@ -173,7 +173,7 @@ int cli_diff(int argc, char **argv)
                         cut == &changes ? session.id : other.id, why);
                 goto out;
         }
-        head = json_pack("{s:s, s:o}", "session", session.id, "lower", json_text_z(session.lower));
+        head = json_pack("{s:s, s:o}", "session", session.id, "lower", bytes_json_z(session.lower));
         if (head && against)
                 json_object_set_new(head, "against", json_string(other.id));
         if (head && cut) {

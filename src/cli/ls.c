@@ -9,7 +9,7 @@
 #include "audit/text.h"
 #include "cli/cli.h"
 #include "cli/notice.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "util/text_escape.h"
 #include "workspace/protect.h"
 #include "workspace/session.h"
@@ -53,7 +53,7 @@ static json_t *ls_entry(const struct workspace_session *s, long long changed, lo
         long long created = workspace_session_started_ns(s) / 1000000000LL;
         json_t *entry =
             json_pack("{s:s, s:s, s:o, s:I, s:I}", "id", s->id, "state", ls_state(s), "lower",
-                      json_text_z(s->lower), "age_seconds", (json_int_t)(now - created),
+                      bytes_json_z(s->lower), "age_seconds", (json_int_t)(now - created),
                       "changed_files", (json_int_t)changed);
         static const char *const copied[] = {"agent", "created", "status",
                                              "pid",   "policy",  "command"};

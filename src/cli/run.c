@@ -17,11 +17,13 @@
 #include "cli/run_notices.h"
 #include "cli/run_parallel.h"
 #include "cli/run_report.h"
+#include "audit/dirs.h"
 #include "policy/policy.h"
 #include "sandbox/plan.h"
 #include "session/events.h"
 #include "session/session.h"
 #include "util/notice.h"
+#include "util/path.h"
 #include "util/strv.h"
 
 extern char **environ;
@@ -306,10 +308,36 @@ static int run_add_sinks(struct run_args *args, struct event_bus *events)
         return 0;
 }
 
-/* -v: the plan, once the sandbox is forked and its cgroups made. */
+/* Where the deny globs' matches are cached between runs (sandbox/deny_cache.h):
+ * reins' private state, hidden from every sandbox. NULL (every tree a glob
+ * needs is walked) when there is no such directory or REINS_DENY_CACHE=off. */
+static char *run_deny_cache_dir(void)
+{
+        const char *off = getenv("REINS_DENY_CACHE");
+        if (off && strcmp(off, "off") == 0)
+                return NULL;
+        char *state = NULL;
+        if (audit_state_dir(&state, NULL) < 0)
+                return NULL;
+        char *dir = path_join(state, "deny-cache");
+        free(state);
+        if (dir && audit_dir_check(dir, true, AUDIT_DIR_PRIVATE, NULL) < 0) {
+                free(dir);
+                dir = NULL;
+        }
+        return dir;
+}
+
+/* Once the sandbox is forked (the deny globs' matches are in the plan by
+ * then: they are collected while the session starts): what is hidden but
+ * tracked by git, a toolchain the sandbox cannot see; -v: the plan. */
 static void run_on_spawned(void *ctx, const struct reins_plan *plan, const struct spawn_inputs *in)
 {
-        (void)ctx;
+        const struct run_args *args = ctx;
+        if (!args->quiet) {
+                run_report_tracked_hidden(plan);
+                run_report_toolchain(plan);
+        }
         if (plan->verbosity > 0)
                 run_report_plan(stderr, plan, in);
 }
@@ -317,11 +345,8 @@ static void run_on_spawned(void *ctx, const struct reins_plan *plan, const struc
 /* What the user reads before the command starts. */
 static void run_report_start(const struct run_args *args, const struct reins_plan *plan)
 {
-        if (!args->quiet) {
-                run_report_tracked_hidden(plan);
-                run_report_toolchain(plan);
+        if (!args->quiet)
                 run_report_missing_paths(plan);
-        }
         if (plan->host_network && !args->quiet)
                 notice("warning: --net host: the sandbox shares the host's network; there is "
                        "no egress control");
@@ -332,6 +357,7 @@ int cli_run(int argc, char **argv)
         struct run_args args = {0};
         struct reins_error err = {0};
         struct session *session = NULL;
+        char *deny_cache_dir = NULL;
         int status = EXIT_REINS_FAILED;
 
         run_ensure_std_fds();
@@ -350,6 +376,8 @@ int cli_run(int argc, char **argv)
         args.plan.host_environ = environ;
         args.plan.home = getenv("HOME");
         args.plan.stdin_is_tty = isatty(STDIN_FILENO);
+        deny_cache_dir = run_deny_cache_dir();
+        args.plan.deny_cache_dir = deny_cache_dir;
         struct session_config config = {
             .policy = args.policy,
             .plan = args.plan,
@@ -360,6 +388,7 @@ int cli_run(int argc, char **argv)
             .anchor_count = args.anchors.count,
             .quiet = args.quiet,
             .on_spawned = run_on_spawned,
+            .on_spawned_ctx = &args,
         };
         snprintf(config.id, sizeof(config.id), "%s", args.session);
         if (session_new(&config, &session, &err) < 0) {
@@ -391,6 +420,7 @@ int cli_run(int argc, char **argv)
                 status = EXIT_TRAIL_FAILED;
 out:
         session_free(session);
+        free(deny_cache_dir); /* the plan borrowed it */
         strv_free(&args.plan.extra_ro);
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.extra_env);

@@ -1,9 +1,10 @@
 /* What reins refused, said on the terminal as it happens: one line per
  * denied destination and per refused syscall, coalesced (the same
  * destination is said once) and rate-limited, so a user sees why `curl`
- * answered 403 without -v. And -v in words: one line per event, its type
- * and fields, instead of JSON (--events stays JSON). Lines go out as
- * notices (util/notice.h): escaped whole, since hosts, reasons and commands
+ * answered 403 without -v, or why renaming onto .git/config failed
+ * (it is protected). And -v in words: one line per event, its type and
+ * fields, instead of JSON (--events stays JSON). Lines go out as notices
+ * (util/notice.h): escaped whole, since hosts, reasons, commands and paths
  * are the agent's text, and framed for a raw terminal. */
 #include "cli/run_notices.h"
 
@@ -82,6 +83,23 @@ static void notice_syscall(struct run_notices *n, const json_t *event)
                field(event, "comm"));
 }
 
+/* A rename onto a protected path, answered EROFS (sandbox/protect_notify.h):
+ * the agent sees "Read-only file system", the user sees why. Once per path. */
+static void notice_protected(struct run_notices *n, const json_t *event)
+{
+        /* "kept out", "created": run_protect.c says those at the end; a
+         * summary names no new path */
+        if (strcmp(field(event, "action"), "refused") != 0)
+                return;
+        char key[160];
+        snprintf(key, sizeof(key), "protect %s", field(event, "path"));
+        if (notice_seen(n, key) || !notice_allowed(n))
+                return;
+        notice("%s is protected: read-only in the sandbox (filesystem.protect; see reins policy "
+               "show)",
+               field(event, "path"));
+}
+
 static void notice_limit(struct run_notices *n, const json_t *event)
 {
         /* most limit events name themselves by `kind` (timeout, memory,
@@ -109,6 +127,9 @@ void run_notices_sink(void *ctx, const json_t *event)
                 notice_syscall(n, event);
         else if (strcmp(type, "limit") == 0)
                 notice_limit(n, event);
+        else if (strcmp(type, "file.protected_write") == 0 ||
+                 strcmp(type, "file.protected_refused") == 0)
+                notice_protected(n, event);
 }
 
 void run_notices_finish(struct run_notices *n, const char *session)

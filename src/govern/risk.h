@@ -19,41 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/risk_rules.h"
 #include "util/error.h"
 
-enum risk_severity {
-        RISK_SEVERITY_KEEP = 0, /* in an override: leave the rule's default */
-        RISK_LOW = 1,
-        RISK_MEDIUM,
-        RISK_HIGH,
-        RISK_CRITICAL,
-};
-
 #define RISK_TIER_MAX 3 /* tiers are 0 (T0) .. 3 (T3) */
-
-/* What a finding does (the policy's `rules: action:`). */
-enum risk_action {
-        RISK_ACTION_KEEP = 0, /* in an override: leave the default (score) */
-        RISK_ACTION_LOG,      /* record the finding; the score and tier stay */
-        RISK_ACTION_SCORE,    /* add the rule's weight (the default) */
-        RISK_ACTION_T1,       /* add the weight and go to T1 at least */
-        RISK_ACTION_T2,       /* ... T2 at least */
-        RISK_ACTION_T3,       /* ... T3 at least */
-        RISK_ACTION_KILL,     /* add the weight and end the session (the caller's playbook) */
-};
-
-/* A built-in rule, as documented (`risk_rule_list`). threshold and window
- * are meaningful only for rules that count (unit says what is counted). */
-struct risk_rule_info {
-        const char *id;
-        enum risk_severity severity;
-        double weight;
-        int64_t threshold; /* 0: the rule does not count */
-        const char *threshold_unit;
-        int64_t window_ms;  /* 0: the rule has no window */
-        const char *events; /* the event types it reads */
-        const char *explanation;
-};
 
 /* Per-rule overrides (the policy's `rules:` section). Zero means "keep the
  * default" in every field, so designated initializers read naturally. */
@@ -87,10 +56,6 @@ struct risk_config {
 };
 
 struct risk_engine;
-
-/* The built-in rules, in a stable order, for docs and `reins policy`. */
-const struct risk_rule_info *risk_rule_list(size_t *count);
-const struct risk_rule_info *risk_rule_find(const char *id); /* NULL: unknown */
 
 /* The override for a rule id in `config`, or NULL (the last one wins). */
 const struct risk_rule_override *risk_config_override(const struct risk_config *config,

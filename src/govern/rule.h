@@ -10,35 +10,6 @@
 
 #include "govern/risk.h"
 
-enum rule_id {
-        RULE_SECRET_EGRESS,
-        RULE_CREDENTIAL_HUNT,
-        RULE_PROC_SNOOP,
-        RULE_DOWNLOAD_RUN,
-        RULE_DECODE_RUN,
-        RULE_RUN_FETCHED,
-        RULE_RECON,
-        RULE_REVERSE_SHELL,
-        RULE_ESCAPE,
-        RULE_PERSISTENCE,
-        RULE_CLOUD_METADATA,
-        RULE_DNS_EXFIL_NAME,
-        RULE_DNS_EXFIL_SUBDOMAINS,
-        RULE_PASTE_UPLOAD,
-        RULE_EGRESS_VOLUME,
-        RULE_EGRESS_SPIKE,
-        RULE_REPEATED_DENIALS,
-        RULE_MASS_DELETION,
-        RULE_MASS_REWRITE,
-        RULE_KEY_EGRESS,
-        RULE_CANARY_READ,
-        RULE_APPROVAL_FLOOD,
-        RULE_DROP_EXEC,
-        RULE_COUNT
-};
-
-extern const struct risk_rule_info rule_table[RULE_COUNT];
-
 #define RULE_PATH_MAX     512
 #define RULE_ARGV_MAX     64 /* arguments looked at per exec; the rest are ignored */
 #define RULE_RING_MAX     64 /* entries in any counting window */

@@ -198,6 +198,52 @@ static void emit_map(FILE *out, const char *key, const struct reins_strv *map)
         }
 }
 
+/* A `rules:` map. Severities and actions print their names. Numbers and
+ * durations print as the policy spelled them (policy_rule_setting.written),
+ * quoted as before they were parsed, so no policy's hash moves; a setting
+ * built without a spelling prints its canonical one. */
+static void emit_rule_settings(FILE *out, const char *key,
+                               const struct policy_rule_settings *settings,
+                               const char *(*name_of)(const struct policy_rule_setting *),
+                               bool duration)
+{
+        if (settings->count == 0) {
+                fprintf(out, "  %s: {}\n", key);
+                return;
+        }
+        fprintf(out, "  %s:\n", key);
+        for (size_t i = 0; i < settings->count; i++) {
+                const struct policy_rule_setting *setting = &settings->items[i];
+                fputs("    ", out);
+                emit_string(out, setting->id);
+                fputs(": ", out);
+                if (name_of) {
+                        emit_string(out, name_of(setting));
+                } else if (setting->written) {
+                        emit_string(out, setting->written);
+                } else {
+                        /* digits first: emit_string would quote it the same way */
+                        fputc('"', out);
+                        if (duration)
+                                emit_duration(out, setting->number);
+                        else
+                                fprintf(out, "%" PRIu64, setting->number);
+                        fputc('"', out);
+                }
+                fputc('\n', out);
+        }
+}
+
+static const char *severity_of(const struct policy_rule_setting *setting)
+{
+        return policy_rule_severity_name(setting->severity);
+}
+
+static const char *action_of(const struct policy_rule_setting *setting)
+{
+        return policy_rule_action_name(setting->action);
+}
+
 static const char *workspace_mode_name(enum policy_workspace_mode mode)
 {
         switch (mode) {
@@ -291,7 +337,7 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_list(out, "allow", &p->syscalls.allow);
         emit_list(out, "deny", &p->syscalls.deny);
 
-        fprintf(out, "canaries: %s\n", p->canaries ? p->canaries : "false");
+        fprintf(out, "canaries: %s\n", p->canaries ? "true" : "false");
         /* only when set: the hash of every policy without anchors stays what it was */
         if (p->audit.anchor.count) {
                 fputs("audit:\n", out);
@@ -299,12 +345,12 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         }
         fputs("rules:\n", out);
         emit_list(out, "disable", &p->rules.disable);
-        emit_map(out, "severity", &p->rules.severity);
-        emit_map(out, "weight", &p->rules.weight);
-        emit_map(out, "threshold", &p->rules.threshold);
-        emit_map(out, "window", &p->rules.window);
-        emit_map(out, "action", &p->rules.action);
-        fprintf(out, "risk:\n  engine: %s\n  half_life: ", p->risk.engine ? p->risk.engine : "on");
+        emit_rule_settings(out, "severity", &p->rules.severity, severity_of, false);
+        emit_rule_settings(out, "weight", &p->rules.weight, NULL, false);
+        emit_rule_settings(out, "threshold", &p->rules.threshold, NULL, false);
+        emit_rule_settings(out, "window", &p->rules.window, NULL, true);
+        emit_rule_settings(out, "action", &p->rules.action, action_of, false);
+        fprintf(out, "risk:\n  engine: %s\n  half_life: ", policy_risk_engine_name(p->risk.engine));
         emit_duration(out, p->risk.half_life_ms);
         fprintf(out, "\n  tier1: %llu\n  tier2: %llu\n  tier3: %llu\n",
                 (unsigned long long)p->risk.tier1, (unsigned long long)p->risk.tier2,
@@ -316,10 +362,9 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
                 emit_duration(out, p->approvals.timeout_ms);
                 fputc('\n', out);
                 emit_key_string(out, "  ", "default",
-                                p->approvals.default_decision ? p->approvals.default_decision
-                                                              : "deny");
+                                policy_approval_default_name(p->approvals.default_decision));
                 emit_key_string(out, "  ", "unknown",
-                                p->approvals.unknown ? p->approvals.unknown : "deny");
+                                policy_approval_unknown_name(p->approvals.unknown));
         }
 }
 

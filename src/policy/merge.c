@@ -62,6 +62,18 @@ static int merge_map(struct reins_strv *dst, const struct reins_strv *src)
         return 0;
 }
 
+/* Rule id → value: same rule → the child's value, in the parent's place. */
+static int merge_rule_settings(struct policy_rule_settings *dst,
+                               const struct policy_rule_settings *src)
+{
+        for (size_t i = 0; i < src->count; i++) {
+                int r = policy_rule_settings_put(dst, &src->items[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* A scalar key: the child's origin replaces the parent's when it has one. */
 static int take_origin(struct reins_policy *parent, const struct reins_policy *child,
                        enum policy_key key)
@@ -143,9 +155,18 @@ static int merge_approvals(struct reins_policy *p, const struct reins_policy *c)
                 return 0;
         p->approvals.present = true;
         replace_number(&p->approvals.timeout_ms, c->approvals.timeout_ms);
-        int r = replace_string(&p->approvals.default_decision, c->approvals.default_decision);
-        if (r < 0 || (r = replace_string(&p->approvals.unknown, c->approvals.unknown)) < 0)
-                return r;
+        int r;
+        /* an enum's zero is also its default: only a value written replaces */
+        if (policy_origin_get(c, POLICY_KEY_APPROVALS_DEFAULT)) {
+                p->approvals.default_decision = c->approvals.default_decision;
+                if ((r = take_origin(p, c, POLICY_KEY_APPROVALS_DEFAULT)) < 0)
+                        return r;
+        }
+        if (policy_origin_get(c, POLICY_KEY_APPROVALS_UNKNOWN)) {
+                p->approvals.unknown = c->approvals.unknown;
+                if ((r = take_origin(p, c, POLICY_KEY_APPROVALS_UNKNOWN)) < 0)
+                        return r;
+        }
         return take_origin(p, c, POLICY_KEY_APPROVALS);
 }
 
@@ -180,15 +201,22 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
         if ((r = union_list(&p->audit.anchor, &c->audit.anchor)) < 0)
                 return r;
         if ((r = union_list(&p->rules.disable, &c->rules.disable)) < 0 ||
-            (r = merge_map(&p->rules.severity, &c->rules.severity)) < 0 ||
-            (r = merge_map(&p->rules.weight, &c->rules.weight)) < 0 ||
-            (r = merge_map(&p->rules.threshold, &c->rules.threshold)) < 0 ||
-            (r = merge_map(&p->rules.window, &c->rules.window)) < 0 ||
-            (r = merge_map(&p->rules.action, &c->rules.action)) < 0)
+            (r = merge_rule_settings(&p->rules.severity, &c->rules.severity)) < 0 ||
+            (r = merge_rule_settings(&p->rules.weight, &c->rules.weight)) < 0 ||
+            (r = merge_rule_settings(&p->rules.threshold, &c->rules.threshold)) < 0 ||
+            (r = merge_rule_settings(&p->rules.window, &c->rules.window)) < 0 ||
+            (r = merge_rule_settings(&p->rules.action, &c->rules.action)) < 0)
                 return r;
-        if ((r = replace_string(&p->canaries, c->canaries)) < 0 ||
-            (r = replace_string(&p->risk.engine, c->risk.engine)) < 0)
-                return r;
+        if (policy_origin_get(c, POLICY_KEY_CANARIES)) {
+                p->canaries = c->canaries;
+                if ((r = take_origin(p, c, POLICY_KEY_CANARIES)) < 0)
+                        return r;
+        }
+        if (policy_origin_get(c, POLICY_KEY_RISK_ENGINE)) {
+                p->risk.engine = c->risk.engine;
+                if ((r = take_origin(p, c, POLICY_KEY_RISK_ENGINE)) < 0)
+                        return r;
+        }
         replace_number(&p->risk.half_life_ms, c->risk.half_life_ms);
         replace_number(&p->risk.tier1, c->risk.tier1);
         replace_number(&p->risk.tier2, c->risk.tier2);
@@ -226,9 +254,8 @@ int policy_apply_defaults(struct reins_policy *policy)
         default_number(&policy->limits.workspace_size_bytes, 0);
         default_number(&policy->limits.trail_size_bytes, POLICY_TRAIL_SIZE_DEFAULT);
         default_number(&policy->limits.trail_rate_bytes, POLICY_TRAIL_RATE_DEFAULT);
-        if ((r = default_string(&policy->canaries, "false")) < 0 ||
-            (r = default_string(&policy->risk.engine, "on")) < 0)
-                return r;
+        /* canaries (false), risk.engine (on) and the approvals' answers
+         * (deny) default to their enums' zero */
         default_number(&policy->risk.half_life_ms, 10 * 60 * 1000);
         default_number(&policy->risk.tier1, 20);
         default_number(&policy->risk.tier2, 50);
@@ -238,9 +265,7 @@ int policy_apply_defaults(struct reins_policy *policy)
         if (policy->approvals.present) {
                 /* an approvals section without values: ask for two minutes, then deny */
                 default_number(&policy->approvals.timeout_ms, 120000);
-                if ((r = default_string(&policy->approvals.unknown, "deny")) < 0)
-                        return r;
-                return default_string(&policy->approvals.default_decision, "deny");
+                return 0;
         }
         policy->approvals.timeout_ms = 0;
         return 0;

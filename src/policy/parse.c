@@ -24,14 +24,19 @@ enum field_kind {
         FIELD_VERSION,
         FIELD_STRING, /* char *, checked by `check` */
         FIELD_CHOICE, /* char *, one of `choices` */
+        FIELD_BOOL,   /* bool, "false" or "true" */
         FIELD_WORKSPACE_MODE,
         FIELD_NETWORK_MODE,
+        FIELD_RISK_ENGINE,
+        FIELD_APPROVAL_DEFAULT,
+        FIELD_APPROVAL_UNKNOWN,
         FIELD_SIZE,     /* uint64_t bytes */
         FIELD_COUNT,    /* uint64_t */
         FIELD_DURATION, /* uint64_t milliseconds */
         FIELD_CPUS,     /* uint64_t thousandths of a cpu */
         FIELD_LIST,     /* struct reins_strv, each item checked by `check` */
         FIELD_MAP,      /* struct reins_strv of "KEY=VALUE" */
+        FIELD_RULE_MAP, /* struct policy_rule_settings: rule id → value parsed by `parse_rule` */
         FIELD_SECTION,  /* a mapping described by `children` */
 };
 
@@ -40,17 +45,19 @@ typedef int (*value_check)(char *value, const char **why);
 struct field {
         const char *name;
         enum field_kind kind;
-        size_t offset;                /* of the destination in struct reins_policy */
-        value_check check;            /* strings, list items, map values */
-        value_check check_key;        /* map keys */
-        const char *noun;             /* what one value is, for messages: "glob" */
-        const char *const *choices;   /* FIELD_CHOICE and the enums, NULL-terminated */
-        const struct field *children; /* FIELD_SECTION */
-        enum policy_key origin;       /* remember where this key was written */
-        bool marks_present;           /* FIELD_SECTION: sets the bool at `offset` */
-        uint64_t minimum;             /* FIELD_SIZE: smallest non-zero value that can work */
-        uint64_t min;                 /* FIELD_SIZE: the least value accepted, 0 included */
-        const char *min_text;         /* and how to say it */
+        size_t offset;                      /* of the destination in struct reins_policy */
+        value_check check;                  /* strings, list items, map values */
+        value_check check_key;              /* map keys */
+        policy_rule_value_parse parse_rule; /* FIELD_RULE_MAP values */
+        bool keeps_spelling;                /* FIELD_RULE_MAP: remember the value as written */
+        const char *noun;                   /* what one value is, for messages: "glob" */
+        const char *const *choices;         /* FIELD_CHOICE and the enums, NULL-terminated */
+        const struct field *children;       /* FIELD_SECTION */
+        enum policy_key origin;             /* remember where this key was written */
+        bool marks_present;                 /* FIELD_SECTION: sets the bool at `offset` */
+        uint64_t minimum;                   /* FIELD_SIZE: smallest non-zero value that can work */
+        uint64_t min;                       /* FIELD_SIZE: the least value accepted, 0 included */
+        const char *min_text;               /* and how to say it */
 };
 
 #define AT(member) offsetof(struct reins_policy, member)
@@ -58,8 +65,6 @@ struct field {
 static const char *const workspace_modes[] = {"direct", "readonly", "overlay", NULL};
 static const char *const network_modes[] = {"none", "proxy", "host", NULL};
 static const char *const syscall_profiles[] = {"default", NULL};
-static const char *const approval_defaults[] = {"deny", "allow", NULL};
-static const char *const approval_unknown[] = {"deny", "ask", NULL};
 
 static const struct field filesystem_fields[] = {
     {.name = "workspace",
@@ -221,13 +226,13 @@ static const struct field syscalls_fields[] = {
 static const struct field approvals_fields[] = {
     {.name = "timeout", .kind = FIELD_DURATION, .offset = AT(approvals.timeout_ms)},
     {.name = "default",
-     .kind = FIELD_CHOICE,
-     .offset = AT(approvals.default_decision),
-     .choices = approval_defaults},
+     .kind = FIELD_APPROVAL_DEFAULT,
+     .choices = policy_approval_default_names,
+     .origin = POLICY_KEY_APPROVALS_DEFAULT},
     {.name = "unknown",
-     .kind = FIELD_CHOICE,
-     .offset = AT(approvals.unknown),
-     .choices = approval_unknown},
+     .kind = FIELD_APPROVAL_UNKNOWN,
+     .choices = policy_approval_unknown_names,
+     .origin = POLICY_KEY_APPROVALS_UNKNOWN},
     {0},
 };
 
@@ -238,46 +243,46 @@ static const struct field rules_fields[] = {
      .check = policy_check_rule_id,
      .noun = "rule id"},
     {.name = "severity",
-     .kind = FIELD_MAP,
+     .kind = FIELD_RULE_MAP,
      .offset = AT(rules.severity),
      .check_key = policy_check_rule_id,
-     .check = policy_check_severity,
+     .parse_rule = policy_parse_rule_severity,
      .noun = "severity"},
     {.name = "weight",
-     .kind = FIELD_MAP,
+     .kind = FIELD_RULE_MAP,
      .offset = AT(rules.weight),
      .check_key = policy_check_rule_id,
-     .check = policy_check_weight,
+     .parse_rule = policy_parse_rule_weight,
+     .keeps_spelling = true,
      .noun = "weight"},
     {.name = "threshold",
-     .kind = FIELD_MAP,
+     .kind = FIELD_RULE_MAP,
      .offset = AT(rules.threshold),
      .check_key = policy_check_counting_rule,
-     .check = policy_check_weight,
+     .parse_rule = policy_parse_rule_weight,
+     .keeps_spelling = true,
      .noun = "threshold"},
     {.name = "window",
-     .kind = FIELD_MAP,
+     .kind = FIELD_RULE_MAP,
      .offset = AT(rules.window),
      .check_key = policy_check_windowed_rule,
-     .check = policy_check_window,
+     .parse_rule = policy_parse_rule_window,
+     .keeps_spelling = true,
      .noun = "window"},
     {.name = "action",
-     .kind = FIELD_MAP,
+     .kind = FIELD_RULE_MAP,
      .offset = AT(rules.action),
      .check_key = policy_check_rule_id,
-     .check = policy_check_action,
+     .parse_rule = policy_parse_rule_action,
      .noun = "action"},
     {0},
 };
 
-static const char *const risk_engine_states[] = {"on", "off", NULL};
-static const char *const canary_states[] = {"false", "true", NULL};
-
 static const struct field risk_fields[] = {
     {.name = "engine",
-     .kind = FIELD_CHOICE,
-     .offset = AT(risk.engine),
-     .choices = risk_engine_states},
+     .kind = FIELD_RISK_ENGINE,
+     .choices = policy_risk_engine_names,
+     .origin = POLICY_KEY_RISK_ENGINE},
     {.name = "half_life", .kind = FIELD_DURATION, .offset = AT(risk.half_life_ms)},
     {.name = "tier1", .kind = FIELD_COUNT, .offset = AT(risk.tier1)},
     {.name = "tier2", .kind = FIELD_COUNT, .offset = AT(risk.tier2)},
@@ -319,7 +324,11 @@ static const struct field root_fields[] = {
     {.name = "limits", .kind = FIELD_SECTION, .children = limits_fields},
     {.name = "syscalls", .kind = FIELD_SECTION, .children = syscalls_fields},
     {.name = "rules", .kind = FIELD_SECTION, .children = rules_fields},
-    {.name = "canaries", .kind = FIELD_CHOICE, .offset = AT(canaries), .choices = canary_states},
+    {.name = "canaries",
+     .kind = FIELD_BOOL,
+     .offset = AT(canaries),
+     .choices = policy_bool_names,
+     .origin = POLICY_KEY_CANARIES},
     {.name = "risk", .kind = FIELD_SECTION, .children = risk_fields},
     {.name = "approvals",
      .kind = FIELD_SECTION,
@@ -567,6 +576,51 @@ static long find_map_entry(const struct reins_strv *map, const char *name)
         return -1;
 }
 
+/* Is `name` already a key of the map `field` fills? */
+static bool map_has(struct parse_ctx *ctx, const struct field *field, const char *name)
+{
+        if (field->kind == FIELD_RULE_MAP)
+                return policy_rule_setting_find(destination(ctx, field), name) != NULL;
+        return find_map_entry(destination(ctx, field), name) >= 0;
+}
+
+/* rules.*: the value parsed into its type now, so that nothing after the
+ * loader reads it back from text. */
+static int put_rule_setting(struct parse_ctx *ctx, const yaml_node_t *node, const char *key,
+                            const struct field *field, char *name)
+{
+        const char *text;
+        int r = get_scalar(ctx, node, key, &text);
+        if (r < 0)
+                return r;
+        struct policy_rule_setting setting = {.id = name};
+        const char *why = NULL;
+        if (field->parse_rule(text, &setting, &why) < 0)
+                return fail(ctx, node, key, "bad %s '%s': %s", field->noun, text, why);
+        /* borrowed for the call: policy_rule_settings_put stores a copy */
+        if (field->keeps_spelling)
+                setting.written = (char *)text;
+        if (policy_rule_settings_put(destination(ctx, field), &setting) < 0)
+                return fail_nomem(ctx);
+        return 0;
+}
+
+/* "NAME=VALUE", the value checked by the field's `check`. */
+static int put_map_entry(struct parse_ctx *ctx, const yaml_node_t *node, const char *key,
+                         const struct field *field, const char *name)
+{
+        cleanup_free char *value = NULL;
+        int r = get_checked_string(ctx, node, key, field->check, field->noun, &value);
+        if (r < 0)
+                return r;
+        char *entry;
+        if (asprintf(&entry, "%s=%s", name, value) < 0)
+                return fail_nomem(ctx);
+        if (strv_push_take(destination(ctx, field), entry) < 0)
+                return fail_nomem(ctx);
+        return 0;
+}
+
 static int parse_map(struct parse_ctx *ctx, const yaml_node_t *node, const char *key,
                      const struct field *field)
 {
@@ -576,7 +630,6 @@ static int parse_map(struct parse_ctx *ctx, const yaml_node_t *node, const char 
                 return fail(ctx, node, key, "expected a mapping (NAME: value), got %s",
                             node_kind(node));
         }
-        struct reins_strv *map = destination(ctx, field);
         for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
              pair < node->data.mapping.pairs.top; pair++) {
                 const yaml_node_t *key_node = yaml_document_get_node(ctx->doc, pair->key);
@@ -588,18 +641,13 @@ static int parse_map(struct parse_ctx *ctx, const yaml_node_t *node, const char 
                 char entry_key[KEY_PATH_MAX];
                 if (key_path(entry_key, key, name) < 0)
                         return fail(ctx, key_node, key, "name too long");
-                if (find_map_entry(map, name) >= 0)
+                if (map_has(ctx, field, name))
                         return fail(ctx, key_node, entry_key, "duplicate key");
-                cleanup_free char *value = NULL;
-                r = get_checked_string(ctx, value_node, entry_key, field->check, field->noun,
-                                       &value);
+                r = field->kind == FIELD_RULE_MAP
+                        ? put_rule_setting(ctx, value_node, entry_key, field, name)
+                        : put_map_entry(ctx, value_node, entry_key, field, name);
                 if (r < 0)
                         return r;
-                char *entry;
-                if (asprintf(&entry, "%s=%s", name, value) < 0)
-                        return fail_nomem(ctx);
-                if (strv_push_take(map, entry) < 0)
-                        return fail_nomem(ctx);
         }
         return 0;
 }
@@ -636,6 +684,11 @@ static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const cha
                         return fail_nomem(ctx);
                 *(char **)destination(ctx, field) = copy;
                 break;
+        case FIELD_BOOL:
+                r = get_choice(ctx, node, key, field->choices, &index);
+                if (r == 0)
+                        *(bool *)destination(ctx, field) = index == 1;
+                break;
         case FIELD_WORKSPACE_MODE:
                 r = get_choice(ctx, node, key, field->choices, &index);
                 if (r == 0)
@@ -645,6 +698,22 @@ static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const cha
                 r = get_choice(ctx, node, key, field->choices, &index);
                 if (r == 0)
                         ctx->policy->network.mode = (enum policy_network_mode)index;
+                break;
+        case FIELD_RISK_ENGINE:
+                r = get_choice(ctx, node, key, field->choices, &index);
+                if (r == 0)
+                        ctx->policy->risk.engine = (enum policy_risk_engine)index;
+                break;
+        case FIELD_APPROVAL_DEFAULT:
+                r = get_choice(ctx, node, key, field->choices, &index);
+                if (r == 0)
+                        ctx->policy->approvals.default_decision =
+                            (enum policy_approval_default)index;
+                break;
+        case FIELD_APPROVAL_UNKNOWN:
+                r = get_choice(ctx, node, key, field->choices, &index);
+                if (r == 0)
+                        ctx->policy->approvals.unknown = (enum policy_approval_unknown)index;
                 break;
         case FIELD_SIZE:
         case FIELD_COUNT:
@@ -658,6 +727,7 @@ static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const cha
                 r = parse_list(ctx, node, key, field);
                 break;
         case FIELD_MAP:
+        case FIELD_RULE_MAP:
                 r = parse_map(ctx, node, key, field);
                 break;
         case FIELD_SECTION:

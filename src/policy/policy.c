@@ -1,5 +1,6 @@
 /* The policy object itself: allocation of an all-unset layer, the private
- * record of where keys were written, and release. */
+ * record of where keys were written, the names of its enums, the rules.*
+ * maps, and release. */
 #include "policy/policy_internal.h"
 
 #include <errno.h>
@@ -57,6 +58,114 @@ const struct policy_origin *policy_origin_get(const struct reins_policy *policy,
         return &policy->origins->key[key];
 }
 
+/* ---- the enums' spellings (parse.c reads them, emit.c writes them) ---- */
+
+const char *const policy_risk_engine_names[] = {"on", "off", NULL};
+const char *const policy_approval_default_names[] = {"deny", "allow", NULL};
+const char *const policy_approval_unknown_names[] = {"deny", "ask", NULL};
+const char *const policy_rule_severity_names[] = {"low", "medium", "high", "critical", NULL};
+const char *const policy_rule_action_names[] = {"log", "score", "T1", "T2", "T3", "kill", NULL};
+const char *const policy_bool_names[] = {"false", "true", NULL};
+
+/* names[value], or names[0] for a value outside the table (a policy built
+ * by hand with a bad cast): never an out-of-bounds read. */
+static const char *name_of(const char *const *names, size_t count, unsigned value)
+{
+        return value < count ? names[value] : names[0];
+}
+
+#define NAME_OF(names, value)                                                                      \
+        name_of(names, sizeof(names) / sizeof(names[0]) - 1, (unsigned)(value))
+
+const char *policy_risk_engine_name(enum policy_risk_engine engine)
+{
+        return NAME_OF(policy_risk_engine_names, engine);
+}
+
+const char *policy_approval_default_name(enum policy_approval_default decision)
+{
+        return NAME_OF(policy_approval_default_names, decision);
+}
+
+const char *policy_approval_unknown_name(enum policy_approval_unknown unknown)
+{
+        return NAME_OF(policy_approval_unknown_names, unknown);
+}
+
+const char *policy_rule_severity_name(enum policy_rule_severity severity)
+{
+        return NAME_OF(policy_rule_severity_names, severity);
+}
+
+const char *policy_rule_action_name(enum policy_rule_action action)
+{
+        return NAME_OF(policy_rule_action_names, action);
+}
+
+/* ---- rules.* maps ---- */
+
+const struct policy_rule_setting *
+policy_rule_setting_find(const struct policy_rule_settings *settings, const char *id)
+{
+        for (size_t i = 0; i < settings->count; i++)
+                if (strcmp(settings->items[i].id, id) == 0)
+                        return &settings->items[i];
+        return NULL;
+}
+
+static void rule_setting_clear(struct policy_rule_setting *setting)
+{
+        free(setting->id);
+        free(setting->written);
+        *setting = (struct policy_rule_setting){0};
+}
+
+/* A deep copy of `from` into `to`, or -ENOMEM with `to` untouched. */
+static int rule_setting_copy(struct policy_rule_setting *to, const struct policy_rule_setting *from)
+{
+        struct policy_rule_setting copy = *from;
+        copy.id = strdup(from->id);
+        copy.written = from->written ? strdup(from->written) : NULL;
+        if (!copy.id || (from->written && !copy.written)) {
+                rule_setting_clear(&copy);
+                return -ENOMEM;
+        }
+        *to = copy;
+        return 0;
+}
+
+int policy_rule_settings_put(struct policy_rule_settings *settings,
+                             const struct policy_rule_setting *setting)
+{
+        struct policy_rule_setting copy;
+        if (rule_setting_copy(&copy, setting) < 0)
+                return -ENOMEM;
+        struct policy_rule_setting *same =
+            (struct policy_rule_setting *)policy_rule_setting_find(settings, setting->id);
+        if (same) {
+                rule_setting_clear(same);
+                *same = copy;
+                return 0;
+        }
+        struct policy_rule_setting *items =
+            reallocarray(settings->items, settings->count + 1, sizeof(*items));
+        if (!items) {
+                rule_setting_clear(&copy);
+                return -ENOMEM;
+        }
+        items[settings->count++] = copy;
+        settings->items = items;
+        return 0;
+}
+
+void policy_rule_settings_free(struct policy_rule_settings *settings)
+{
+        for (size_t i = 0; i < settings->count; i++)
+                rule_setting_clear(&settings->items[i]);
+        free(settings->items);
+        *settings = (struct policy_rule_settings){0};
+}
+
 static void policy_origins_free(struct policy_origins *origins)
 {
         if (!origins)
@@ -92,16 +201,12 @@ void policy_free(struct reins_policy *policy)
         free(policy->syscalls.profile);
         strv_free(&policy->syscalls.allow);
         strv_free(&policy->syscalls.deny);
-        free(policy->approvals.default_decision);
-        free(policy->approvals.unknown);
-        free(policy->risk.engine);
-        free(policy->canaries);
         strv_free(&policy->rules.disable);
-        strv_free(&policy->rules.severity);
-        strv_free(&policy->rules.weight);
-        strv_free(&policy->rules.action);
-        strv_free(&policy->rules.threshold);
-        strv_free(&policy->rules.window);
+        policy_rule_settings_free(&policy->rules.severity);
+        policy_rule_settings_free(&policy->rules.weight);
+        policy_rule_settings_free(&policy->rules.action);
+        policy_rule_settings_free(&policy->rules.threshold);
+        policy_rule_settings_free(&policy->rules.window);
         policy_origins_free(policy->origins);
         free(policy);
 }

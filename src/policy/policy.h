@@ -24,6 +24,65 @@ enum policy_network_mode {
 
 #define POLICY_UNSET UINT64_MAX /* a limit nobody asked for */
 
+/* `risk.engine`: off means no detection at all (and nothing freezes). */
+enum policy_risk_engine {
+        POLICY_RISK_ENGINE_ON = 0,
+        POLICY_RISK_ENGINE_OFF,
+};
+
+/* `approvals.default`: the answer when nobody answers in time. */
+enum policy_approval_default {
+        POLICY_APPROVAL_DENY = 0,
+        POLICY_APPROVAL_ALLOW,
+};
+
+/* `approvals.unknown`: a destination that no network list names. */
+enum policy_approval_unknown {
+        POLICY_UNKNOWN_DENY = 0,
+        POLICY_UNKNOWN_ASK,
+};
+
+/* `rules.severity` values, lowest first. */
+enum policy_rule_severity {
+        POLICY_SEVERITY_LOW = 0,
+        POLICY_SEVERITY_MEDIUM,
+        POLICY_SEVERITY_HIGH,
+        POLICY_SEVERITY_CRITICAL,
+};
+
+/* `rules.action` values: log, score, T1, T2, T3, kill. */
+enum policy_rule_action {
+        POLICY_ACTION_LOG = 0,
+        POLICY_ACTION_SCORE,
+        POLICY_ACTION_T1,
+        POLICY_ACTION_T2,
+        POLICY_ACTION_T3,
+        POLICY_ACTION_KILL,
+};
+
+/* One entry of a `rules:` map: the rule it names and its value, parsed and
+ * checked when the policy is loaded (nothing downstream parses text). */
+struct policy_rule_setting {
+        char *id; /* a built-in rule's id */
+        union {
+                enum policy_rule_severity severity; /* rules.severity */
+                enum policy_rule_action action;     /* rules.action */
+                uint64_t number; /* rules.weight, rules.threshold: a count; rules.window: ms */
+        };
+        /* rules.weight, .threshold, .window: the value as the policy spelled
+         * it ("90s", "007"). The normalized YAML repeats it because these
+         * values were hashed as written before they were parsed: printing
+         * "1m30s" instead would change the identity of existing policies. */
+        char *written;
+};
+
+/* A `rules:` map in the order written (a child's entry takes its parent's
+ * place); at most one entry per rule id. */
+struct policy_rule_settings {
+        struct policy_rule_setting *items;
+        size_t count;
+};
+
 /* Where each key was written (file and line), private to src/policy: it lets
  * policy_check_supported name the line of a key it refuses. */
 struct policy_origins;
@@ -93,21 +152,22 @@ struct reins_policy {
                 struct reins_strv deny;
         } syscalls;
 
-        /* The risk engine's rules (ids: `reins policy rules`), each a map by
-         * rule id; values are validated text ("high", "30", "2m"). */
+        /* The risk engine's rules (ids: `reins policy rules`), each key a map
+         * by rule id, parsed and checked at load (ids, ranges, which rules
+         * count or have a window). */
         struct {
-                struct reins_strv disable;   /* rule ids turned off */
-                struct reins_strv severity;  /* "id=low|medium|high|critical" */
-                struct reins_strv weight;    /* "id=N" (score added per finding) */
-                struct reins_strv threshold; /* "id=N" (for rules that count) */
-                struct reins_strv window;    /* "id=DURATION" */
-                struct reins_strv action;    /* "id=log|score|T1|T2|T3|kill" */
+                struct reins_strv disable;             /* rule ids turned off */
+                struct policy_rule_settings severity;  /* .severity */
+                struct policy_rule_settings weight;    /* .number: score added per finding */
+                struct policy_rule_settings threshold; /* .number: for rules that count */
+                struct policy_rule_settings window;    /* .number: milliseconds */
+                struct policy_rule_settings action;    /* .action */
         } rules;
 
-        char *canaries; /* "true": plant fake credentials whose use is a critical finding */
+        bool canaries; /* plant fake credentials whose use is a critical finding */
 
         struct {
-                char *engine;          /* "on" (default) | "off": no detection at all */
+                enum policy_risk_engine engine;
                 uint64_t half_life_ms; /* score decay; POLICY_UNSET: the engine's 10 minutes */
                 uint64_t tier1, tier2, tier3; /* scores entering T1..T3; UNSET: 20, 50, 100 */
         } risk;
@@ -115,8 +175,8 @@ struct reins_policy {
         struct {
                 bool present;
                 uint64_t timeout_ms;
-                char *default_decision; /* "deny" | "allow": the answer to silence */
-                char *unknown;          /* "deny" | "ask": a destination no list matches */
+                enum policy_approval_default default_decision; /* the answer to silence */
+                enum policy_approval_unknown unknown;          /* a destination no list matches */
         } approvals;
 
         struct {
@@ -138,6 +198,19 @@ int policy_load_text(const char *text, const char *origin, struct reins_policy *
 /* Refuse keys and modes that later issues implement (network modes other than
  * none, approvals, exec, overlay workspaces) with one clear line. */
 int policy_check_supported(const struct reins_policy *policy, struct reins_error *err);
+
+/* The entry of `settings` for rule `id`, or NULL when the policy leaves
+ * that rule's value alone. */
+const struct policy_rule_setting *
+policy_rule_setting_find(const struct policy_rule_settings *settings, const char *id);
+
+/* Names as the policy spells them: "on"/"off", "deny"/"allow", "deny"/"ask",
+ * "low".."critical", "log".."kill". */
+const char *policy_risk_engine_name(enum policy_risk_engine engine);
+const char *policy_approval_default_name(enum policy_approval_default decision);
+const char *policy_approval_unknown_name(enum policy_approval_unknown unknown);
+const char *policy_rule_severity_name(enum policy_rule_severity severity);
+const char *policy_rule_action_name(enum policy_rule_action action);
 
 /* The normalized policy as YAML text (stable: same policy, same bytes). Caller frees. */
 char *policy_to_yaml(const struct reins_policy *policy);

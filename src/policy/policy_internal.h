@@ -23,6 +23,10 @@ enum policy_key {
         POLICY_KEY_NETWORK_EGRESS_BUDGET,
         POLICY_KEY_EXEC_DENY,
         POLICY_KEY_APPROVALS,
+        POLICY_KEY_APPROVALS_DEFAULT,
+        POLICY_KEY_APPROVALS_UNKNOWN,
+        POLICY_KEY_CANARIES,
+        POLICY_KEY_RISK_ENGINE,
         POLICY_KEY_COUNT
 };
 
@@ -43,6 +47,22 @@ int policy_origin_set(struct reins_policy *policy, enum policy_key key, const ch
 /* NULL when the key was never written. */
 const struct policy_origin *policy_origin_get(const struct reins_policy *policy,
                                               enum policy_key key);
+
+/* The spellings of each enum, indexed by its value and NULL-terminated:
+ * the parser's choices and the emitter's names are the same table. */
+extern const char *const policy_risk_engine_names[];
+extern const char *const policy_approval_default_names[];
+extern const char *const policy_approval_unknown_names[];
+extern const char *const policy_rule_severity_names[];
+extern const char *const policy_rule_action_names[];
+extern const char *const policy_bool_names[]; /* "false", "true" */
+
+void policy_rule_settings_free(struct policy_rule_settings *settings);
+/* Set rule `setting->id`'s entry to a copy of `setting`: in place when the
+ * rule has one (the child wins, in the parent's position), else appended.
+ * 0 or -ENOMEM. */
+int policy_rule_settings_put(struct policy_rule_settings *settings,
+                             const struct policy_rule_setting *setting);
 
 /* parse.c: one YAML document (text of `length` bytes) → one layer, every key
  * validated. `origin` names the text in errors ("pol.yaml", "preset:default"). */
@@ -68,10 +88,16 @@ int policy_check_syscall_name(char *value, const char **why);
 int policy_check_rule_id(char *value, const char **why);       /* rules.* keys */
 int policy_check_counting_rule(char *value, const char **why); /* rules.threshold keys */
 int policy_check_windowed_rule(char *value, const char **why); /* rules.window keys */
-int policy_check_severity(char *value, const char **why);
-int policy_check_action(char *value, const char **why);
-int policy_check_weight(char *value, const char **why); /* a whole number, 1..1000000000 */
-int policy_check_window(char *value, const char **why); /* a duration, >= 1 s */
+/* The values of the rules.* maps, parsed into `out` (severity, action or
+ * number; `written` is left to the caller). 0, or -EINVAL with a reason. */
+typedef int (*policy_rule_value_parse)(const char *text, struct policy_rule_setting *out,
+                                       const char **why);
+int policy_parse_rule_severity(const char *text, struct policy_rule_setting *out, const char **why);
+int policy_parse_rule_action(const char *text, struct policy_rule_setting *out, const char **why);
+/* a whole number, 1..1000000000 */
+int policy_parse_rule_weight(const char *text, struct policy_rule_setting *out, const char **why);
+/* a duration, >= 1 s */
+int policy_parse_rule_window(const char *text, struct policy_rule_setting *out, const char **why);
 
 /* merge.c */
 /* Merge `child` over `parent`, in place: the child's scalars win, lists are

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "govern/risk.h"
+#include "policy/risk_rules.h"
 #include "util/glob.h"
 #include "policy/parse_units.h"
 
@@ -233,34 +233,47 @@ int policy_check_windowed_rule(char *value, const char **why)
         return 0;
 }
 
-int policy_check_severity(char *value, const char **why)
+/* Index of `text` in a NULL-terminated table of names, or -1. */
+static int name_index(const char *const *names, const char *text)
 {
-        static const char *const names[] = {"low", "medium", "high", "critical"};
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-                if (strcmp(value, names[i]) == 0)
-                        return 0;
-        return invalid(why, "a severity is low, medium, high or critical");
+        for (int i = 0; names[i]; i++)
+                if (strcmp(text, names[i]) == 0)
+                        return i;
+        return -1;
 }
 
-int policy_check_action(char *value, const char **why)
+int policy_parse_rule_severity(const char *text, struct policy_rule_setting *out, const char **why)
 {
-        if (risk_action_parse(value) == RISK_ACTION_KEEP)
-                return invalid(why, "an action is log, score, T1, T2, T3 or kill");
+        int i = name_index(policy_rule_severity_names, text);
+        if (i < 0)
+                return invalid(why, "a severity is low, medium, high or critical");
+        out->severity = (enum policy_rule_severity)i;
         return 0;
 }
 
-int policy_check_weight(char *value, const char **why)
+int policy_parse_rule_action(const char *text, struct policy_rule_setting *out, const char **why)
+{
+        int i = name_index(policy_rule_action_names, text);
+        if (i < 0)
+                return invalid(why, "an action is log, score, T1, T2, T3 or kill");
+        out->action = (enum policy_rule_action)i;
+        return 0;
+}
+
+int policy_parse_rule_weight(const char *text, struct policy_rule_setting *out, const char **why)
 {
         uint64_t n = 0;
-        if (parse_count(value, &n) < 0 || n < 1 || n > 1000000000)
+        if (parse_count(text, &n) < 0 || n < 1 || n > 1000000000)
                 return invalid(why, "a whole number from 1 to 1000000000");
+        out->number = n;
         return 0;
 }
 
-int policy_check_window(char *value, const char **why)
+int policy_parse_rule_window(const char *text, struct policy_rule_setting *out, const char **why)
 {
         uint64_t ms = 0;
-        if (parse_duration_ms(value, &ms) < 0 || ms < 1000)
+        if (parse_duration_ms(text, &ms) < 0 || ms < 1000)
                 return invalid(why, "a duration of at least 1s (30s, 2m)");
+        out->number = ms;
         return 0;
 }

@@ -17,13 +17,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 
 #define EXEC_MAX_ARGS  4096
 #define EXEC_MAX_BYTES (4u << 20) /* what we read of argv in all */
 
-/* Read a NUL-terminated string at `address` of `pid`, growing as needed. */
-static char *exec_read_string(pid_t pid, uint64_t address, size_t *budget, size_t *length)
+char *exec_notify_read_string(pid_t pid, uint64_t address, size_t *budget, size_t *length)
 {
         size_t capacity = 256, used = 0;
         char *buf = malloc(capacity);
@@ -72,12 +71,12 @@ static json_t *exec_read_argv(pid_t pid, uint64_t argv_address, size_t *budget)
                     pointer == 0)
                         break;
                 size_t length = 0;
-                char *arg = exec_read_string(pid, pointer, budget, &length);
+                char *arg = exec_notify_read_string(pid, pointer, budget, &length);
                 if (!arg) {
                         json_array_append_new(argv, json_pack("{s:b}", "unreadable", 1));
                         break;
                 }
-                json_array_append_new(argv, json_text(arg, length));
+                json_array_append_new(argv, bytes_json(arg, length));
                 free(arg);
         }
         return argv;
@@ -88,7 +87,7 @@ static json_t *exec_proc_link(pid_t pid, const char *name)
         char path[64], target[4096];
         snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
         ssize_t n = readlink(path, target, sizeof(target));
-        return n < 0 ? json_null() : json_text(target, (size_t)n);
+        return n < 0 ? json_null() : bytes_json(target, (size_t)n);
 }
 
 /* The pids as the sandbox sees them (last NSpid field) and the parent: one
@@ -120,6 +119,22 @@ void exec_notify_proc_ids(pid_t pid, long *inner_pid, long *parent)
         }
 }
 
+json_t *exec_notify_comm(pid_t pid)
+{
+        char path[64], comm[64];
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return json_null();
+        ssize_t n = read(fd, comm, sizeof(comm));
+        close(fd);
+        if (n <= 0)
+                return json_null();
+        if (comm[n - 1] == '\n')
+                n--;
+        return bytes_json(comm, (size_t)n);
+}
+
 /* What the exec will most likely answer, judged from the supervisor through
  * the process's own root and cwd (telemetry: the kernel decides). */
 static const char *exec_predict(pid_t pid, const char *path)
@@ -142,13 +157,13 @@ static json_t *exec_describe(const struct seccomp_notif *req)
         pid_t pid = (pid_t)req->pid;
         bool at = req->data.nr == __NR_execveat;
         size_t budget = EXEC_MAX_BYTES, length = 0;
-        char *path = exec_read_string(pid, req->data.args[at ? 1 : 0], &budget, &length);
+        char *path = exec_notify_read_string(pid, req->data.args[at ? 1 : 0], &budget, &length);
         long inner = -1, parent = -1;
         exec_notify_proc_ids(pid, &inner, &parent);
         json_t *fields =
             json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:s}", "pid", (json_int_t)inner, "host_pid",
                       (json_int_t)pid, "ppid", (json_int_t)parent, "path",
-                      path ? json_text(path, length) : json_null(), "argv",
+                      path ? bytes_json(path, length) : json_null(), "argv",
                       exec_read_argv(pid, req->data.args[at ? 2 : 1], &budget), "cwd",
                       exec_proc_link(pid, "cwd"), "syscall", at ? "execveat" : "execve");
         if (fields)

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <linux/seccomp.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* An optional check on each exec (a delegation token's `cmd` list): return
@@ -33,5 +34,14 @@ json_t *exec_notify_answer(const struct seccomp_notif *req, struct seccomp_notif
 /* The pid of host process `pid` as the sandbox sees it, and its parent's
  * (-1 when unknown). */
 void exec_notify_proc_ids(pid_t pid, long *inner_pid, long *parent);
+
+/* /proc/PID/comm as JSON text (null when unreadable). */
+json_t *exec_notify_comm(pid_t pid);
+
+/* The NUL-terminated string at `address` in `pid`'s memory, read with
+ * process_vm_readv page by page, at most *budget bytes (decreased by what
+ * was read). NULL when unreadable or longer than the budget; else malloc'd,
+ * its length in *length. */
+char *exec_notify_read_string(pid_t pid, uint64_t address, size_t *budget, size_t *length);
 
 #endif

@@ -143,7 +143,7 @@ static int plan_resolve_limits(struct reins_plan *plan, const struct reins_polic
         plan->cgroup.cpus_milli = plan->limits.cpus_milli;
         /* the risk engine's top tier freezes the sandbox; with the engine
          * off nothing does, and no freezer cgroup is made */
-        plan->cgroup.freezer = !policy->risk.engine || strcmp(policy->risk.engine, "off") != 0;
+        plan->cgroup.freezer = policy->risk.engine == POLICY_RISK_ENGINE_ON;
         /* a cpu limit at or above what the machine has limits nothing: no
          * cpu cgroup (one hierarchy less to create per sandbox) */
         long online = sysconf(_SC_NPROCESSORS_ONLN);
@@ -204,6 +204,7 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
 
         plan->argv = options->argv;
         plan->home = options->home;
+        plan->deny_cache_dir = options->deny_cache_dir;
         plan->use_pty = options->stdin_is_tty;
         plan->strict = options->strict;
         plan->allow_degraded = options->allow_degraded;
@@ -237,7 +238,7 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
             (r = plan_add_protect(plan, policy, readonly || plan->overlay, err)) < 0 ||
             (r = plan_add_landlock_rules(plan, err)) < 0 ||
             (r = plan_build_env(plan, policy, options, err)) < 0 ||
-            (r = plan_add_git_settings(plan)) < 0 ||
+            (!plan->deny_job && (r = plan_add_git_settings(plan)) < 0) ||
             (r = plan_add_network(plan, policy, options, err)) < 0 ||
             (r = strv_copy(&plan->syscall_allow, &policy->syscalls.allow)) < 0 ||
             (r = strv_copy(&plan->syscall_deny, &policy->syscalls.deny)) < 0)
@@ -271,6 +272,7 @@ void plan_free(struct reins_plan *plan)
 {
         if (!plan)
                 return;
+        plan_deny_abandon(plan);
         for (size_t i = 0; i < plan->mount_count; i++) {
                 free(plan->mounts[i].source);
                 free(plan->mounts[i].target);

@@ -73,6 +73,8 @@ struct cgroup_plan {
         bool freezer;          /* the risk engine may freeze the sandbox: a freezer cgroup */
 };
 
+struct plan_deny_job; /* plan_deny.c */
+
 struct reins_plan {
         /* what to run */
         char **argv;           /* verbatim from after `--` (borrowed from main's argv) */
@@ -121,6 +123,13 @@ struct reins_plan {
          * every --ro/--rw and filesystem.write path (not below system reads) */
         struct reins_strv deny_relative;
         const char *home; /* borrowed from the options, for ~ */
+        /* reins' private directory of deny caches (sandbox/deny_cache.h), or
+         * NULL to walk the trees; borrowed from the options */
+        const char *deny_cache_dir;
+        /* the deny matches being collected in the background, and where
+         * their HIDE ops go (plan_finish_deny) */
+        struct plan_deny_job *deny_job;
+        size_t deny_insert_at;
 
         /* direct mode (plan_protect.c): the host's .git behind MOUNT_OP_GITDIR,
          * or NULL; and the empty directories reins created on the host so
@@ -163,7 +172,8 @@ struct plan_options {
         int verbosity;
         char **argv; /* the command */
         char **host_environ;
-        const char *home; /* $HOME of the caller, for ~ */
+        const char *home;           /* $HOME of the caller, for ~ */
+        const char *deny_cache_dir; /* NULL: walk every tree a deny glob needs */
         bool stdin_is_tty;
         struct plan_write_limit write_limit; /* count 0: the workspace as the mode says */
         struct plan_canaries canaries;       /* count 0: none */
@@ -175,6 +185,13 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
 /* The size of the tmpfs that /tmp and /dev/shm share: limits.tmp_size, at
  * most what the memory limit leaves beside a capped overlay copy (0 = none). */
 uint64_t plan_scratch_size(const struct policy_limits *limits, bool overlay);
+
+/* Before the sandbox is spawned: the deny matches plan_build left being
+ * collected in the background (with options->deny_cache_dir) become HIDE
+ * ops, and git's settings for the hidden files are added. Until then the
+ * plan hides nothing matched by a glob: never spawn without it. 0 when
+ * nothing was pending. */
+int plan_finish_deny(struct reins_plan *plan, struct reins_error *err);
 
 /* Overlay mode: point the workspace's overlay at a session's upper/work. */
 int plan_set_overlay(struct reins_plan *plan, const char *upper, const char *work);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "audit/dirs.h"
 #include "audit/runtime.h"
+#include "sandbox/deny_cache.h"
 #include "util/glob.h"
 #include "sandbox/plan_internal.h"
 #include "util/cleanup.h"
@@ -23,14 +25,6 @@
 /* A walk that needs more than this fails closed rather than starting a
  * sandbox whose deny rules were only partly applied. */
 #define DENY_WALK_MAX_ENTRIES 2000000
-
-/* One walk of a tree matches every pattern that needs it at once. */
-struct walk {
-        char *const *patterns;
-        size_t count;
-        struct reins_strv *matches;
-        size_t visited;
-};
 
 /* Anchor a pattern: "~/x" -> HOME/x, "/x" stays, "a/b" -> WS/a/b, and a bare
  * name ("*.pem") matches at any depth of the workspace: WS/ ** /name. */
@@ -158,46 +152,28 @@ static char *glob_literal_prefix(const char *pattern)
         return out;
 }
 
-static int walk_tree(struct walk *w, const char *dir);
-
-static int walk_visit(struct walk *w, const char *path)
+/* Every path below `dir` (or `dir` itself) matching one of `patterns`: one
+ * pass for them all, through the deny cache when there is one. */
+static int collect_below(char *const *patterns, size_t count, const char *dir,
+                         const char *cache_dir, struct reins_strv *matches)
 {
-        if (++w->visited > DENY_WALK_MAX_ENTRIES)
-                return -E2BIG;
         struct stat st;
-        if (lstat(path, &st) < 0)
+        if (lstat(dir, &st) < 0)
                 return 0;
-        for (size_t i = 0; i < w->count; i++)
-                if (glob_match(w->patterns[i], path))
-                        return strv_push_unique(w->matches, path); /* and not below it */
-        if (S_ISDIR(st.st_mode))
-                return walk_tree(w, path);
-        return 0;
-}
-
-static int walk_tree(struct walk *w, const char *dir)
-{
-        DIR *d = opendir(dir);
-        if (!d)
-                return 0; /* unreadable for the caller: unreadable inside too */
-        int r = 0;
-        struct dirent *entry;
-        while (r == 0 && (entry = readdir(d))) {
-                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-                        continue;
-                char *child = path_join(dir, entry->d_name);
-                r = child ? walk_visit(w, child) : -ENOMEM;
-                free(child);
-        }
-        closedir(d);
-        return r;
+        for (size_t p = 0; p < count; p++)
+                if (glob_match(patterns[p], dir))
+                        return strv_push_unique(matches, dir); /* and not below it */
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        return deny_cache_collect(patterns, count, dir, cache_dir, DENY_WALK_MAX_ENTRIES, matches,
+                                  NULL);
 }
 
 /* Collect the paths under the bound tree `root` that match `pattern`. A
  * pattern whose literal part lies above `root` needs the whole tree walked:
  * it is added to `whole_tree` instead, so one walk serves them all. */
-static int deny_collect(const char *pattern, const char *root, struct reins_strv *matches,
-                        struct reins_strv *whole_tree)
+static int deny_collect(const char *pattern, const char *root, const char *cache_dir,
+                        struct reins_strv *matches, struct reins_strv *whole_tree)
 {
         cleanup_free char *literal = glob_literal_prefix(pattern);
         if (!literal)
@@ -211,30 +187,32 @@ static int deny_collect(const char *pattern, const char *root, struct reins_strv
         if (path_is_under(root, literal)) /* the literal part covers the whole tree */
                 return strv_push_unique(whole_tree, pattern);
         if (path_is_under(literal, root)) {
-                if (lstat(literal, &st) < 0)
-                        return 0;
                 char *one[] = {(char *)pattern};
-                struct walk w = {.patterns = one, .count = 1, .matches = matches};
-                return walk_visit(&w, literal);
+                return collect_below(one, 1, literal, cache_dir, matches);
         }
         return 0;
 }
 
-/* Every pattern against one bound tree. */
-int plan_collect_matches(char *const *patterns, size_t count, const char *root,
-                         struct reins_strv *matches)
+/* Every pattern against one bound tree. The patterns that need the whole
+ * tree are matched in one pass, through the deny cache when the plan has
+ * one (deny_cache.h: one fstatat per directory instead of a walk). */
+static int plan_collect_cached(char *const *patterns, size_t count, const char *root,
+                               const char *cache_dir, struct reins_strv *matches)
 {
         struct reins_strv whole_tree = {0};
         int r = 0;
         for (size_t p = 0; r == 0 && p < count; p++)
-                r = deny_collect(patterns[p], root, matches, &whole_tree);
-        if (r == 0 && whole_tree.count > 0) {
-                struct walk w = {
-                    .patterns = whole_tree.items, .count = whole_tree.count, .matches = matches};
-                r = walk_visit(&w, root);
-        }
+                r = deny_collect(patterns[p], root, cache_dir, matches, &whole_tree);
+        if (r == 0 && whole_tree.count > 0)
+                r = collect_below(whole_tree.items, whole_tree.count, root, cache_dir, matches);
         strv_free(&whole_tree);
         return r;
+}
+
+int plan_collect_matches(char *const *patterns, size_t count, const char *root,
+                         struct reins_strv *matches)
+{
+        return plan_collect_cached(patterns, count, root, NULL, matches);
 }
 
 static bool plan_in_view(const struct reins_plan *plan, const char *path)
@@ -284,34 +262,140 @@ static int compare_strings(const void *a, const void *b)
         return path_compare_components(*(char *const *)a, *(char *const *)b);
 }
 
+/* The matches of every bound tree, as plain data: what the background job
+ * works on holds no pointer into the plan, which goes on being built. */
+struct plan_deny_job {
+        pthread_t thread;
+        struct reins_strv patterns, roots, matches;
+        char *cache_dir;
+        int result;
+};
+
+static int deny_collect_roots(const struct reins_strv *patterns, const struct reins_strv *roots,
+                              const char *cache_dir, struct reins_strv *matches)
+{
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < roots->count; i++)
+                r = plan_collect_cached(patterns->items, patterns->count, roots->items[i],
+                                        cache_dir, matches);
+        return r;
+}
+
+static void *deny_job_run(void *arg)
+{
+        struct plan_deny_job *job = arg;
+        job->result =
+            deny_collect_roots(&job->patterns, &job->roots, job->cache_dir, &job->matches);
+        return NULL;
+}
+
+static void deny_job_free(struct plan_deny_job *job)
+{
+        strv_free(&job->patterns);
+        strv_free(&job->roots);
+        strv_free(&job->matches);
+        free(job->cache_dir);
+        free(job);
+}
+
+/* The collected matches (r: how the collection ended) into HIDE ops. */
+static int deny_apply(struct reins_plan *plan, struct reins_strv *matches, int r,
+                      struct reins_error *err)
+{
+        if (r == -E2BIG)
+                return reins_error_set(err, E2BIG,
+                                       "filesystem.deny: more than %d entries to scan; narrow the "
+                                       "workspace or the deny patterns",
+                                       DENY_WALK_MAX_ENTRIES);
+        if (r < 0)
+                return reins_error_set(err, -r, "filesystem.deny: %s", strerror(-r));
+        if (matches->count > 0) {
+                /* parents first, so a hidden directory makes its children moot */
+                qsort(matches->items, matches->count, sizeof(char *), compare_strings);
+                r = plan_add_matches(plan, matches, MOUNT_OP_HIDE);
+                if (r < 0)
+                        return reins_error_set(err, -r, "out of memory");
+        }
+        return 0;
+}
+
+/* With a deny cache, the matches are collected by a thread of their own
+ * while the rest of the start-up goes on (policy checks, keys, the trail,
+ * the seccomp program), and plan_finish_deny puts them in before the
+ * sandbox is spawned. Without one (unit tests), at once. */
 int plan_add_deny(struct reins_plan *plan, struct reins_error *err)
 {
         if (weaken("mounts"))
                 return 0;
-        struct reins_strv matches = {0};
+        struct reins_strv roots = {0};
         int r = 0;
         size_t bound = plan->mount_count;
         for (size_t i = 0; r == 0 && i < bound; i++) {
                 const struct mount_op *op = &plan->mounts[i];
                 if (!op->nested && (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
                                     op->kind == MOUNT_OP_OVERLAY))
-                        r = plan_collect_matches(plan->deny_patterns.items,
-                                                 plan->deny_patterns.count, op->target, &matches);
+                        r = strv_push(&roots, op->target);
         }
-        if (r == -E2BIG)
-                r = reins_error_set(err, E2BIG,
-                                    "filesystem.deny: more than %d entries to scan; narrow the "
-                                    "workspace or the deny patterns",
-                                    DENY_WALK_MAX_ENTRIES);
-        else if (r < 0)
-                r = reins_error_set(err, -r, "filesystem.deny: %s", strerror(-r));
-        if (r == 0 && matches.count > 0) {
-                /* parents first, so a hidden directory makes its children moot */
-                qsort(matches.items, matches.count, sizeof(char *), compare_strings);
-                r = plan_add_matches(plan, &matches, MOUNT_OP_HIDE);
-                if (r < 0)
-                        r = reins_error_set(err, -r, "out of memory");
+        if (r < 0) {
+                strv_free(&roots);
+                return reins_error_set(err, ENOMEM, "out of memory");
         }
+        plan->deny_insert_at = plan->mount_count;
+        struct plan_deny_job *job = plan->deny_cache_dir ? calloc(1, sizeof(*job)) : NULL;
+        if (job) {
+                job->roots = roots;
+                job->cache_dir = strdup(plan->deny_cache_dir);
+                if (job->cache_dir && strv_copy(&job->patterns, &plan->deny_patterns) == 0 &&
+                    pthread_create(&job->thread, NULL, deny_job_run, job) == 0) {
+                        plan->deny_job = job;
+                        return 0;
+                }
+                roots = job->roots; /* no thread: collected here after all */
+                job->roots = (struct reins_strv){0};
+                deny_job_free(job);
+        }
+        struct reins_strv matches = {0};
+        r = deny_collect_roots(&plan->deny_patterns, &roots, plan->deny_cache_dir, &matches);
+        r = deny_apply(plan, &matches, r, err);
         strv_free(&matches);
+        strv_free(&roots);
         return r;
+}
+
+int plan_finish_deny(struct reins_plan *plan, struct reins_error *err)
+{
+        struct plan_deny_job *job = plan->deny_job;
+        if (!job)
+                return 0;
+        pthread_join(job->thread, NULL);
+        plan->deny_job = NULL;
+        size_t before = plan->mount_count;
+        int r = deny_apply(plan, &job->matches, job->result, err);
+        deny_job_free(job);
+        if (r < 0)
+                return r;
+        /* the HIDE ops go where a synchronous plan has them: right after
+         * the binds, before the protects and pins planned since */
+        size_t added = plan->mount_count - before, at = plan->deny_insert_at;
+        if (added > 0 && at < before) {
+                struct mount_op *moved = malloc(added * sizeof(*moved));
+                if (!moved)
+                        return reins_error_set(err, ENOMEM, "out of memory");
+                memcpy(moved, plan->mounts + before, added * sizeof(*moved));
+                memmove(plan->mounts + at + added, plan->mounts + at,
+                        (before - at) * sizeof(*moved));
+                memcpy(plan->mounts + at, moved, added * sizeof(*moved));
+                free(moved);
+        }
+        r = plan_add_git_settings(plan);
+        return r < 0 ? reins_error_set(err, -r, "out of memory") : 0;
+}
+
+void plan_deny_abandon(struct reins_plan *plan)
+{
+        if (!plan->deny_job)
+                return;
+        pthread_join(plan->deny_job->thread, NULL);
+        deny_job_free(plan->deny_job);
+        plan->deny_job = NULL;
 }

@@ -23,7 +23,11 @@ int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy
 int plan_deny_anchor_tree(struct reins_plan *plan, const char *tree);
 /* The deny pattern that covers `path` or one of its ancestors, or NULL. */
 const char *plan_path_denied(const struct reins_plan *plan, const char *path);
+/* With plan->deny_cache_dir, the matches are collected in the background
+ * (plan_finish_deny puts them in). */
 int plan_add_deny(struct reins_plan *plan, struct reins_error *err);
+/* Wait for a background collection that will not be used (plan_free). */
+void plan_deny_abandon(struct reins_plan *plan);
 /* The workspace-relative `pattern` anchored ("a/b" -> WS/a/b); any_depth: a
  * bare name matches at any depth. */
 char *plan_anchor_pattern(const char *pattern, const char *workspace, const char *home,

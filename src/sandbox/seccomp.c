@@ -14,9 +14,11 @@
  *   libseccomp: foreign architecture (i386 via int $0x80) or the x32 bit
  *               -> EPERM, then the deny rules below, then ALLOW.
  *
- * Two kinds of call go to the supervisor as user notifications on the
+ * Three kinds of call go to the supervisor as user notifications on the
  * filter's one listener (SECCOMP_RET_USER_NOTIF): execve/execveat, which it
- * records and lets go on (exec auditing), and the escape primitives below,
+ * records and lets go on (exec auditing); renames, when the plan has
+ * protected paths, which it lets go on unless they name a protected path
+ * (then EROFS, protect_notify.h); and the escape primitives below,
  * which it records and always refuses with EPERM (the risk engine's
  * escape-primitive rule sees each attempt). A plain ERRNO action would hide
  * them: ERRNO outranks USER_NOTIF, so no later filter could report them.
@@ -310,9 +312,30 @@ static int add_exec_rules(scmp_filter_ctx ctx, struct reins_error *err)
         return 0;
 }
 
+/* Protected paths are read-only mounts: a rename onto one meets a mount
+ * point and the kernel says EBUSY. The supervisor answers EROFS instead, so
+ * git and editors say "Read-only file system" (protect_notify.h). Only
+ * renames: a link never replaces a name, and writes already get EROFS. */
+static int add_rename_rules(scmp_filter_ctx ctx, const struct reins_strv *deny,
+                            struct reins_error *err)
+{
+        static const char *const renames[] = {"rename", "renameat", "renameat2"};
+        for (size_t i = 0; i < ARRAY_SIZE(renames); i++) {
+                if (deny && strv_contains(deny, renames[i]))
+                        continue; /* the policy denies it outright */
+                int number = syscall_resolve(renames[i]);
+                if (number < 0) /* rename and renameat are gone on newer architectures */
+                        continue;
+                int r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, number, 0);
+                if (r < 0)
+                        return reins_error_errno(err, -r, "seccomp: watching %s", renames[i]);
+        }
+        return 0;
+}
+
 /* libseccomp compiles the rules; the context is freed on every path. */
 static int compile_rules(scmp_filter_ctx ctx, const struct reins_strv *allow,
-                         const struct reins_strv *deny, struct reins_error *err)
+                         const struct reins_strv *deny, bool watch_renames, struct reins_error *err)
 {
         /* i386 syscalls via int $0x80 and the x32 ABI (nr | 0x40000000) have
          * their own numbers, which the rules below do not describe. */
@@ -324,7 +347,7 @@ static int compile_rules(scmp_filter_ctx ctx, const struct reins_strv *allow,
             (r = add_terminal_rules(ctx, err)) < 0 || (r = add_socket_rules(ctx, err)) < 0 ||
             (r = add_policy_denials(ctx, deny, err)) < 0 || (r = add_exec_rules(ctx, err)) < 0)
                 return r;
-        return 0;
+        return watch_renames ? add_rename_rules(ctx, deny, err) : 0;
 }
 
 static struct sock_filter bpf_statement(uint16_t code, uint32_t k)
@@ -439,7 +462,7 @@ static int export_program(scmp_filter_ctx ctx, bool check_personality, struct se
 }
 
 int seccomp_program_build(const struct reins_strv *allow, const struct reins_strv *deny,
-                          struct seccomp_program *out, struct reins_error *err)
+                          bool watch_renames, struct seccomp_program *out, struct reins_error *err)
 {
         out->filter = NULL;
         out->length = 0;
@@ -449,7 +472,7 @@ int seccomp_program_build(const struct reins_strv *allow, const struct reins_str
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
         if (!ctx)
                 return reins_error_set(err, ENOMEM, "seccomp: seccomp_init failed");
-        r = compile_rules(ctx, allow, deny, err);
+        r = compile_rules(ctx, allow, deny, watch_renames, err);
         if (r == 0)
                 r = export_program(ctx, !is_relaxed("personality", allow, deny), out, err);
         seccomp_release(ctx);

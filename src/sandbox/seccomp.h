@@ -4,6 +4,7 @@
 #define REINS_SANDBOX_SECCOMP_H
 
 #include <linux/filter.h>
+#include <stdbool.h>
 
 #include "util/error.h"
 #include "util/strv.h"
@@ -15,9 +16,10 @@ struct seccomp_program {
 
 /* Build the default profile, minus `allow` (only names the profile lets a
  * policy relax, else -EINVAL with the name), plus `deny` (any known syscall
- * name, else -EINVAL). Deny beats allow. */
+ * name, else -EINVAL). Deny beats allow. `watch_renames`: the plan has
+ * protected paths, so renames go to the supervisor (protect_notify.h). */
 int seccomp_program_build(const struct reins_strv *allow, const struct reins_strv *deny,
-                          struct seccomp_program *out, struct reins_error *err);
+                          bool watch_renames, struct seccomp_program *out, struct reins_error *err);
 
 /* Install in the calling process, synchronising all its threads (TSYNC).
  * Requires no_new_privs already set. Returns the listener fd of its user

@@ -15,13 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 
-void seccomp_notify_init(struct seccomp_notify *state)
+int seccomp_notify_init(struct seccomp_notify *state, const struct reins_plan *plan)
 {
         memset(state, 0, sizeof(*state));
         state->tokens = SECCOMP_NOTIFY_BURST;
         state->last_nr = -1;
+        return plan ? protect_watch_init(&state->protect, plan) : 0;
 }
 
 static int64_t monotonic_ms(void)
@@ -55,22 +56,6 @@ static json_t *syscall_name(int nr)
         return text;
 }
 
-static json_t *proc_comm(pid_t pid)
-{
-        char path[64], comm[64];
-        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return json_null();
-        ssize_t n = read(fd, comm, sizeof(comm));
-        close(fd);
-        if (n <= 0)
-                return json_null();
-        if (comm[n - 1] == '\n')
-                n--;
-        return json_text(comm, (size_t)n);
-}
-
 /* The record of one refused escape primitive (telemetry: the pid and comm
  * are read after the fact and may be stale). */
 static json_t *denial_describe(const struct seccomp_notif *req, struct seccomp_notify *state)
@@ -81,7 +66,7 @@ static json_t *denial_describe(const struct seccomp_notif *req, struct seccomp_n
         json_t *fields =
             json_pack("{s:o, s:I, s:I, s:I, s:o, s:s}", "syscall", syscall_name(req->data.nr),
                       "pid", (json_int_t)inner, "host_pid", (json_int_t)pid, "ppid",
-                      (json_int_t)parent, "comm", proc_comm(pid), "result", "EPERM");
+                      (json_int_t)parent, "comm", exec_notify_comm(pid), "result", "EPERM");
         if (!fields)
                 return NULL;
         if (req->data.nr == __NR_clone || req->data.nr == __NR_unshare)
@@ -157,9 +142,13 @@ int seccomp_notify_handle(int listener, struct seccomp_notify *state, struct eve
                 return errno == EINTR || errno == ENOENT ? 0 : -errno;
         bool describe = bus && (bus->sink_count > 0 || bus->held);
         bool exec = is_exec(req->data.nr);
+        bool rename_call = protect_notify_is_rename(req->data.nr);
+        const char *rename_type = NULL;
         resp->id = req->id;
-        json_t *fields = exec ? exec_notify_answer(req, resp, describe, gate)
-                              : denial_answer(req, resp, state, describe);
+        json_t *fields = exec          ? exec_notify_answer(req, resp, describe, gate)
+                         : rename_call ? protect_notify_answer(listener, req, resp, &state->protect,
+                                                               describe, &rename_type)
+                                       : denial_answer(req, resp, state, describe);
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT)
                 r = -errno;
         if (fields && exec && exec_is_miss(fields)) {
@@ -175,12 +164,17 @@ int seccomp_notify_handle(int listener, struct seccomp_notify *state, struct eve
                 state->exec_misses = 0;
         }
         if (fields)
-                event_emit(bus, exec ? "exec" : "syscall.denied", fields);
+                event_emit(bus,
+                           exec          ? "exec"
+                           : rename_call ? rename_type
+                                         : "syscall.denied",
+                           fields);
         return r;
 }
 
 void seccomp_notify_finish(struct seccomp_notify *state, struct event_bus *bus)
 {
+        protect_watch_finish(&state->protect, bus);
         if (state->exec_misses && bus) /* a command that was never found */
                 event_emit(bus, "exec.missed",
                            json_pack("{s:I}", "path_misses", (json_int_t)state->exec_misses));

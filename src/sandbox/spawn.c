@@ -82,6 +82,10 @@ static long spawn_clone(const struct spawn_inputs *in, int *pidfd)
 int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struct reins_error *err)
 {
         int maps_pipe[2], status_pair[2];
+        /* a plan whose deny matches are still being collected hides
+         * nothing a glob matched: never spawn it (plan_finish_deny) */
+        if (in->plan->deny_job)
+                return reins_error_set(err, EINVAL, "the deny globs' matches are not in the plan");
         if (pipe2(maps_pipe, O_CLOEXEC) < 0)
                 return reins_error_errno(err, errno, "pipe");
         /* a socket, not a pipe: the pty master travels on it as SCM_RIGHTS */

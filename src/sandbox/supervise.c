@@ -417,11 +417,10 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
         for (int i = 0; i < SUPERVISOR_MAX_FDS; i++)
                 l.watched[i].fd = -1;
         memset(outcome, 0, sizeof(*outcome));
-        seccomp_notify_init(&l.notify);
         sigset_t set = supervise_signal_set();
-        int r = 0;
+        int r = seccomp_notify_init(&l.notify, config->plan);
         struct loop *own = NULL; /* a caller without a loop of its own */
-        if (!l.loop && (r = loop_new(&own)) == 0)
+        if (r == 0 && !l.loop && (r = loop_new(&own)) == 0)
                 l.loop = own;
         l.signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
         if (r == 0 && l.signal_fd < 0)

@@ -9,7 +9,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 
 void session_event_sink_stream(void *stream, const json_t *event)
 {
@@ -69,8 +69,8 @@ void session_emit_start(struct event_bus *bus, const struct reins_plan *plan,
             "{s:s, s:i, s:s, s:o, s:o, s:b, s:s, s:o, s:o}", "user", pw ? pw->pw_name : "?", "uid",
             (json_int_t)getuid(), "agent", plan->agent ? plan->agent : "", "policy", policy,
             "protections", run_protections_json(plan, in), "degraded", in->landlock_abi == 0,
-            "version", REINS_VERSION, "command", json_text_array(plan->argv), "workspace",
-            json_text_z(plan->workspace));
+            "version", REINS_VERSION, "command", bytes_json_array(plan->argv), "workspace",
+            bytes_json_z(plan->workspace));
         if (fields && user_key)
                 json_object_set_new(fields, "user_key", json_string(user_key));
         if (fields && identity)

@@ -91,8 +91,7 @@ static int govern_open_approvals(struct session_govern *g, const struct session_
         int64_t timeout = p->approvals.present && p->approvals.timeout_ms
                               ? (int64_t)p->approvals.timeout_ms
                               : 120000;
-        bool default_allow =
-            p->approvals.default_decision && strcmp(p->approvals.default_decision, "allow") == 0;
+        bool default_allow = p->approvals.default_decision == POLICY_APPROVAL_ALLOW;
         g->approvals = approvals_new(o->session, timeout, default_allow);
         return g->approvals ? 0 : reins_error_set(err, ENOMEM, "out of memory");
 }
@@ -122,8 +121,7 @@ int session_govern_start(struct session_govern *g, const struct session_govern_o
             .token = g->has_token ? &g->token : NULL,
             .approvals = g->approvals,
             .deny = &o->plan->net_deny,
-            .unknown_ask = g->approvals && o->policy->approvals.unknown &&
-                           strcmp(o->policy->approvals.unknown, "ask") == 0,
+            .unknown_ask = g->approvals && o->policy->approvals.unknown == POLICY_UNKNOWN_ASK,
             .quiet = o->quiet,
             .events = o->events,
         };

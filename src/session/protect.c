@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "audit/text.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "util/notice.h"
 #include "util/text_escape.h"
 #include "workspace/protect.h"
@@ -56,7 +56,7 @@ int session_protect_start(struct session_protect *p, struct reins_plan *plan, co
 static void session_protect_emit(struct event_bus *events, const char *path, const char *action)
 {
         event_emit(events, "file.protected_write",
-                   json_pack("{s:o, s:s}", "path", json_text_z(path), "action", action));
+                   json_pack("{s:o, s:s}", "path", bytes_json_z(path), "action", action));
 }
 
 /* A repository below the workspace root that the session created or

@@ -15,12 +15,9 @@
 #include "govern/egress_scan.h"
 #include "govern/token_revoke.h"
 #include "workspace/snapshot.h"
-#include "policy/parse_units.h"
 #include "sandbox/freeze.h"
 #include "sandbox/remount.h"
 #include "util/notice.h"
-
-#define SESSION_RISK_QUEUE_MAX 256 /* reports kept between two ticks */
 
 /* The engine's clock: event times are wall-clock, so its "now" is too. */
 static int64_t now_ms(void)
@@ -30,76 +27,102 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void queue_report(struct session_risk *r, json_t *report)
+/* The next free report, or NULL when a flood of findings has filled the
+ * queue (the tier already says enough). */
+static struct session_risk_report *queue_slot(struct session_risk *r)
 {
-        if (!report)
-                return;
-        if (json_array_size(r->queue) >= SESSION_RISK_QUEUE_MAX) {
-                json_decref(report); /* a flood of findings: the tier already says enough */
-                return;
-        }
-        json_array_append_new(r->queue, report);
+        if (r->queue->count >= SESSION_RISK_QUEUE_MAX)
+                return NULL;
+        struct session_risk_report *report = &r->queue->items[r->queue->count];
+        *report = (struct session_risk_report){0};
+        return report;
+}
+
+static void report_clear(struct session_risk_report *report)
+{
+        json_decref(report->finding);
+        free(report->reason);
+        *report = (struct session_risk_report){0};
 }
 
 static void on_finding(void *ctx, const json_t *finding)
 {
         struct session_risk *r = ctx;
-        json_t *copy = json_deep_copy(finding);
-        if (copy)
-                json_object_del(copy, "type"); /* the bus stamps it */
-        queue_report(r, json_pack("{s:s, s:o}", "report", "finding", "body", copy));
+        struct session_risk_report *report = queue_slot(r);
+        if (!report || !(report->finding = json_deep_copy(finding)))
+                return;
+        json_object_del(report->finding, "type"); /* the bus stamps it */
+        const char *action = json_string_value(json_object_get(finding, "action"));
+        report->kill = action && strcmp(action, "kill") == 0;
+        r->queue->count++;
 }
 
 static void on_tier(void *ctx, int old_tier, int new_tier, const char *reason)
 {
         struct session_risk *r = ctx;
-        queue_report(r, json_pack("{s:s, s:i, s:i, s:s}", "report", "tier", "from", old_tier, "to",
-                                  new_tier, "reason", reason ? reason : ""));
+        struct session_risk_report *report = queue_slot(r);
+        if (!report || !(report->reason = strdup(reason ? reason : "")))
+                return;
+        report->from = old_tier;
+        report->to = new_tier;
+        r->queue->count++;
 }
 
-/* "id=value" in a policy map, or NULL. */
-static const char *map_value(const struct reins_strv *map, const char *id)
+static enum risk_severity severity_of(enum policy_rule_severity severity)
 {
-        size_t len = strlen(id);
-        for (size_t i = map->count; i-- > 0;) /* the last one written wins */
-                if (strncmp(map->items[i], id, len) == 0 && map->items[i][len] == '=')
-                        return map->items[i] + len + 1;
-        return NULL;
-}
-
-static enum risk_severity severity_of(const char *text)
-{
-        if (!text)
-                return RISK_SEVERITY_KEEP;
-        if (strcmp(text, "low") == 0)
+        switch (severity) {
+        case POLICY_SEVERITY_LOW:
                 return RISK_LOW;
-        if (strcmp(text, "medium") == 0)
+        case POLICY_SEVERITY_MEDIUM:
                 return RISK_MEDIUM;
-        if (strcmp(text, "high") == 0)
+        case POLICY_SEVERITY_HIGH:
                 return RISK_HIGH;
-        return RISK_CRITICAL;
+        case POLICY_SEVERITY_CRITICAL:
+                return RISK_CRITICAL;
+        }
+        return RISK_CRITICAL; /* not reached: the loader knows only these */
 }
 
-/* The policy's `rules:` as one override per rule (validated by the loader). */
+static enum risk_action action_of(enum policy_rule_action action)
+{
+        switch (action) {
+        case POLICY_ACTION_LOG:
+                return RISK_ACTION_LOG;
+        case POLICY_ACTION_SCORE:
+                return RISK_ACTION_SCORE;
+        case POLICY_ACTION_T1:
+                return RISK_ACTION_T1;
+        case POLICY_ACTION_T2:
+                return RISK_ACTION_T2;
+        case POLICY_ACTION_T3:
+                return RISK_ACTION_T3;
+        case POLICY_ACTION_KILL:
+                return RISK_ACTION_KILL;
+        }
+        return RISK_ACTION_KILL; /* not reached: the loader knows only these */
+}
+
+/* The policy's `rules:` as one override per rule (parsed and checked by the
+ * loader: ids are built-in rules, numbers are in range). */
 static void overrides_from_policy(const struct reins_policy *p, struct risk_rule_override *out,
                                   size_t count, const struct risk_rule_info *rules)
 {
         for (size_t i = 0; i < count; i++) {
                 const char *id = rules[i].id;
-                const char *v;
+                const struct policy_rule_setting *s;
                 out[i] = (struct risk_rule_override){.id = id};
-                for (size_t d = 0; d < p->rules.disable.count; d++)
-                        if (strcmp(p->rules.disable.items[d], id) == 0)
-                                out[i].enabled = -1;
-                out[i].severity = severity_of(map_value(&p->rules.severity, id));
-                if ((v = map_value(&p->rules.weight, id)))
-                        out[i].weight = strtod(v, NULL);
-                if ((v = map_value(&p->rules.threshold, id)))
-                        out[i].threshold = strtoll(v, NULL, 10);
-                uint64_t ms = 0;
-                if ((v = map_value(&p->rules.window, id)) && parse_duration_ms(v, &ms) == 0)
-                        out[i].window_ms = (int64_t)ms;
-                out[i].action = risk_action_parse(map_value(&p->rules.action, id));
+                if (strv_contains(&p->rules.disable, id))
+                        out[i].enabled = -1;
+                if ((s = policy_rule_setting_find(&p->rules.severity, id)))
+                        out[i].severity = severity_of(s->severity);
+                if ((s = policy_rule_setting_find(&p->rules.weight, id)))
+                        out[i].weight = (double)s->number;
+                if ((s = policy_rule_setting_find(&p->rules.threshold, id)))
+                        out[i].threshold = (int64_t)s->number;
+                if ((s = policy_rule_setting_find(&p->rules.window, id)))
+                        out[i].window_ms = (int64_t)s->number;
+                if ((s = policy_rule_setting_find(&p->rules.action, id)))
+                        out[i].action = action_of(s->action);
         }
 }
 
@@ -269,7 +292,7 @@ int session_risk_start(struct session_risk *r, const struct reins_policy *policy
         r->quiet = quiet;
         r->trail = trail;
         r->workspace_readonly = plan->workspace_readonly;
-        r->queue = json_array();
+        r->queue = calloc(1, sizeof(*r->queue));
         size_t count = 0;
         const struct risk_rule_info *rules = risk_rule_list(&count);
         struct risk_rule_override *overrides = calloc(count, sizeof(*overrides));
@@ -464,11 +487,10 @@ static const char *tier_consequence(const struct session_risk *r, int from, int 
         return buf;
 }
 
-static void report_tier(struct session_risk *r, const json_t *report)
+static void report_tier(struct session_risk *r, const struct session_risk_report *report)
 {
-        int from = (int)json_integer_value(json_object_get(report, "from"));
-        int to = (int)json_integer_value(json_object_get(report, "to"));
-        const char *reason = json_string_value(json_object_get(report, "reason"));
+        int from = report->from, to = report->to;
+        const char *reason = report->reason;
         event_emit(r->events, "risk.tier",
                    json_pack("{s:i, s:i, s:s, s:f}", "from", from, "to", to, "reason",
                              reason ? reason : "", "score",
@@ -511,26 +533,25 @@ void session_risk_tick(struct session_risk *r)
                 r->relaxed_ms = now;
                 risk_engine_relax(r->engine, now);
         }
-        if (json_array_size(r->queue) == 0)
+        if (r->queue->count == 0)
                 return;
-        /* take the queue first: emitting feeds the engine, which may queue more */
-        json_t *queue = r->queue;
-        r->queue = json_array();
-        size_t i;
-        json_t *report;
-        json_array_foreach(queue, i, report)
-        {
-                const char *kind = json_string_value(json_object_get(report, "report"));
-                const json_t *body = json_object_get(report, "body");
-                const char *action = json_string_value(json_object_get(body, "action"));
-                if (strcmp(kind, "finding") == 0) {
-                        event_emit(r->events, "risk.finding", json_incref((json_t *)body));
-                        if (action && strcmp(action, "kill") == 0)
-                                playbook_kill(r, body);
-                } else
+        /* take the queue first: emitting feeds the engine, which may queue
+         * more, and a playbook may tick again */
+        struct session_risk_report taken[SESSION_RISK_QUEUE_MAX];
+        size_t count = r->queue->count;
+        memcpy(taken, r->queue->items, count * sizeof(taken[0]));
+        r->queue->count = 0;
+        for (size_t i = 0; i < count; i++) {
+                struct session_risk_report *report = &taken[i];
+                if (report->finding) {
+                        event_emit(r->events, "risk.finding", json_incref(report->finding));
+                        if (report->kill)
+                                playbook_kill(r, report->finding);
+                } else {
                         report_tier(r, report);
+                }
+                report_clear(report);
         }
-        json_decref(queue);
 }
 
 int session_risk_thaw(void *ctx, const json_t *by, struct reins_error *err)
@@ -613,6 +634,8 @@ void session_risk_finish(struct session_risk *r)
                 close(r->secrets_fd);
         r->secrets_fd = -1;
         strv_free(&r->secret_paths);
-        json_decref(r->queue);
+        for (size_t i = 0; r->queue && i < r->queue->count; i++)
+                report_clear(&r->queue->items[i]);
+        free(r->queue);
         r->queue = NULL;
 }

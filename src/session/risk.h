@@ -30,9 +30,26 @@
 #include "sandbox/supervise.h"
 #include "workspace/session.h"
 
+#define SESSION_RISK_QUEUE_MAX 256 /* reports kept between two ticks */
+
+/* One report of the engine, kept for the tick. */
+struct session_risk_report {
+        json_t *finding; /* a finding: its event body (owned); NULL for a tier change */
+        bool kill;       /* the finding's action is kill */
+        int from, to;    /* a tier change */
+        char *reason;    /* a tier change: why (owned) */
+};
+
+/* Reports waiting for the tick, oldest first; a flood beyond the bound is
+ * dropped (the tier already says enough). */
+struct session_risk_queue {
+        struct session_risk_report items[SESSION_RISK_QUEUE_MAX];
+        size_t count;
+};
+
 struct session_risk {
         struct risk_engine *engine;
-        json_t *queue; /* reports waiting for the tick */
+        struct session_risk_queue *queue; /* filled by the engine's callbacks; NULL until started */
         struct event_bus *events;
         struct session_govern *govern;
         struct audit_trail **trail; /* opened after the engine starts */

@@ -26,6 +26,7 @@
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
+#include "sandbox/protect_notify.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/self_seccomp.h"
 #include "session/events.h"
@@ -33,7 +34,7 @@
 #include "session/protect.h"
 #include "session/risk.h"
 #include "session/workspace.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "util/loop.h"
 #include "util/notice.h"
 #include "util/strv.h"
@@ -113,14 +114,13 @@ static int session_prepare_caches(const struct reins_plan *plan, struct reins_er
 static int session_plant_canaries(struct session *s, struct reins_error *err)
 {
         const struct reins_policy *policy = s->policy;
-        bool engine_off = strcmp(policy->risk.engine, "off") == 0;
-        if (engine_off &&
-            (strcmp(policy->canaries, "true") == 0 || policy->filesystem.secrets.count > 0))
+        bool engine_off = policy->risk.engine == POLICY_RISK_ENGINE_OFF;
+        if (engine_off && (policy->canaries || policy->filesystem.secrets.count > 0))
                 return reins_error_set(err, EINVAL,
                                        "%s: canaries and filesystem.secrets are watched by the "
                                        "risk engine, which risk.engine: off turns off",
                                        policy->source);
-        if (strcmp(policy->canaries, "true") != 0)
+        if (!policy->canaries)
                 return 0;
         if (!s->trail_dir)
                 return reins_error_set(err, ENOENT,
@@ -472,7 +472,7 @@ static int session_start_parts(struct session *s, struct reins_error *err)
             .events = &s->events,
         };
         int r = session_govern_start(&s->govern, &govern, err);
-        if (r == 0 && strcmp(s->policy->risk.engine, "off") != 0 &&
+        if (r == 0 && s->policy->risk.engine == POLICY_RISK_ENGINE_ON &&
             ((r = session_risk_start(&s->risk, s->policy, s->plan, &s->events, &s->govern,
                                      &s->trail, s->config.quiet, err)) < 0 ||
              (r = session_risk_watch_canaries(&s->risk, &s->canaries, err)) < 0))
@@ -496,8 +496,8 @@ static void session_register(struct session *s)
         const struct reins_plan *plan = s->plan;
         json_t *info =
             json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
-                      plan->policy_name, "command", json_text_array(plan->argv), "workspace",
-                      json_text_z(plan->workspace));
+                      plan->policy_name, "command", bytes_json_array(plan->argv), "workspace",
+                      bytes_json_z(plan->workspace));
         if (info && session_govern_control_path(&s->govern))
                 json_object_set_new(info, "control",
                                     json_string(session_govern_control_path(&s->govern)));
@@ -510,12 +510,16 @@ static void session_register(struct session *s)
 static int session_spawn(struct session *s, struct reins_error *err)
 {
         struct reins_plan *plan = s->plan;
-        int r = seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny, &s->seccomp, err);
+        int r = seccomp_program_build(&plan->syscall_allow, &plan->syscall_deny,
+                                      protect_watch_wanted(plan), &s->seccomp, err);
         if (r < 0)
                 return r;
         s->in.plan = plan;
         s->in.seccomp = &s->seccomp;
         if ((r = session_check_landlock(plan, &s->in.landlock_abi, err)) < 0)
+                return r;
+        /* the deny globs' matches, collected while the session started */
+        if ((r = plan_finish_deny(plan, err)) < 0)
                 return r;
         session_prepare_terminal(&s->in);
         supervise_block_signals();

@@ -76,6 +76,9 @@ struct session_status {
 /* Loads the policy and builds the plan; nothing runs yet. */
 int session_new(const struct session_config *config, struct session **out, struct reins_error *err);
 const char *session_id(const struct session *s);
+/* The plan. With plan_options.deny_cache_dir, the deny globs' matches (its
+ * HIDE ops, git's settings for them) come in only when session_start spawns
+ * the sandbox (plan_finish_deny): read those from on_spawned. */
 const struct reins_plan *session_plan(const struct session *s);
 /* The session's events, held until the trail opens: add sinks before
  * session_start. */

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "session/events.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "util/notice.h"
 #include "workspace/store.h"
 
@@ -19,10 +19,10 @@ static json_t *session_workspace_meta(const struct reins_plan *plan,
          * is always added when the session is read */
         json_t *protect = json_array();
         for (size_t i = 0; i < policy->filesystem.protect.count; i++)
-                json_array_append_new(protect, json_text_z(policy->filesystem.protect.items[i]));
+                json_array_append_new(protect, bytes_json_z(policy->filesystem.protect.items[i]));
         return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I}", "agent", plan->agent ? plan->agent : "",
                          "policy", plan->policy_name, "policy_sha256", plan->policy_sha256,
-                         "command", json_text_array(plan->argv), "protect", protect,
+                         "command", bytes_json_array(plan->argv), "protect", protect,
                          "workspace_size", (json_int_t)plan->limits.workspace_size_bytes);
 }
 
@@ -52,7 +52,7 @@ int session_workspace_start(struct reins_plan *plan, const struct reins_policy *
         if (r == 0)
                 event_emit(events, "workspace.session",
                            json_pack("{s:s, s:s, s:o, s:b}", "action", "start", "id", session->id,
-                                     "lower", json_text_z(session->lower), "resumed",
+                                     "lower", bytes_json_z(session->lower), "resumed",
                                      resume != NULL));
         return r;
 }

@@ -10,7 +10,7 @@
 
 /* ---- blob ids: SHA-1, only to name blobs the way git does ------------------ */
 
-void git_blob_id(const char *data, size_t length, char hex[41])
+void gitformat_blob_id(const char *data, size_t length, char hex[41])
 {
         char header[32];
         int n = snprintf(header, sizeof(header), "blob %zu", length);
@@ -26,7 +26,7 @@ void git_blob_id(const char *data, size_t length, char hex[41])
 
 /* ---- names ----------------------------------------------------------------- */
 
-bool git_path_needs_quotes(const char *name)
+bool gitformat_path_needs_quotes(const char *name)
 {
         for (const unsigned char *p = (const unsigned char *)name; *p; p++)
                 if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
@@ -74,9 +74,9 @@ static void git_write_quoted_bytes(FILE *out, const char *s)
         }
 }
 
-void git_write_path(FILE *out, const char *prefix, const char *name)
+void gitformat_write_path(FILE *out, const char *prefix, const char *name)
 {
-        if (!git_path_needs_quotes(prefix) && !git_path_needs_quotes(name)) {
+        if (!gitformat_path_needs_quotes(prefix) && !gitformat_path_needs_quotes(name)) {
                 fputs(prefix, out);
                 fputs(name, out);
                 return;
@@ -110,7 +110,7 @@ size_t git_base85_encode(char *out, const uint8_t *data, size_t length)
 
 /* "literal N": the new bytes deflated by zlib (what git apply inflates and
  * checks against N), then base85 in lines of at most 52 bytes. */
-int git_write_binary_literal(FILE *out, const char *data, size_t length)
+int gitformat_write_binary_literal(FILE *out, const char *data, size_t length)
 {
         uLongf zlen = compressBound(length);
         uint8_t *z = malloc(zlen);

@@ -11,18 +11,18 @@
 #include <stdio.h>
 
 /* SHA-1 of "blob <length>\0<data>", as 40 hex digits. */
-void git_blob_id(const char *data, size_t length, char hex[41]);
+void gitformat_blob_id(const char *data, size_t length, char hex[41]);
 
 /* Write `prefix` + `name` the way git writes a path in a patch header:
  * plain when every byte is printable ASCII other than '"' and '\\', else the
  * whole thing in double quotes with \n, \t, \", \\ and \ooo escapes. */
-void git_write_path(FILE *out, const char *prefix, const char *name);
+void gitformat_write_path(FILE *out, const char *prefix, const char *name);
 
 /* Does git quote this name? */
-bool git_path_needs_quotes(const char *name);
+bool gitformat_path_needs_quotes(const char *name);
 
 /* "literal N" and the base85 lines of `data` (no trailing blank line). */
-int git_write_binary_literal(FILE *out, const char *data, size_t length);
+int gitformat_write_binary_literal(FILE *out, const char *data, size_t length);
 
 /* Exposed for the unit tests. */
 size_t git_base85_encode(char *out, const uint8_t *data, size_t length);

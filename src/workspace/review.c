@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "util/path.h"
 #include "util/text_escape.h"
 #include "workspace/fsops.h"
@@ -370,7 +370,7 @@ static json_t *review_json_side(const struct workspace_entry *e)
         json_t *side = json_pack("{s:s, s:s, s:I}", "type", review_type_name(e->mode), "mode", mode,
                                  "size", (json_int_t)e->size);
         if (side && e->target)
-                json_object_set_new(side, "target", json_text_z(e->target));
+                json_object_set_new(side, "target", bytes_json_z(e->target));
         return side;
 }
 
@@ -419,7 +419,7 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
         for (size_t i = 0; r == 0 && i < changes->count; i++) {
                 const struct workspace_change *ch = &changes->items[i];
                 json_t *item =
-                    json_pack("{s:o, s:s, s:b, s:o, s:o}", "path", json_text_z(ch->path), "kind",
+                    json_pack("{s:o, s:s, s:b, s:o, s:o}", "path", bytes_json_z(ch->path), "kind",
                               workspace_change_kind_name(ch->kind), "protected", ch->protected,
                               "old", review_json_side(&ch->old), "new", review_json_side(&ch->new));
                 if (!item) {
@@ -428,7 +428,7 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
                 }
                 protected_count += ch->protected;
                 if (ch->hardlink)
-                        json_object_set_new(item, "hardlink", json_text_z(ch->hardlink));
+                        json_object_set_new(item, "hardlink", bytes_json_z(ch->hardlink));
                 if (ch->new.target)
                         json_object_set_new(
                             item, "outside_workspace",
@@ -475,9 +475,9 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
 static void review_patch_header(FILE *out, const char *path)
 {
         fputs("diff --git ", out);
-        git_write_path(out, "a/", path);
+        gitformat_write_path(out, "a/", path);
         fputc(' ', out);
-        git_write_path(out, "b/", path);
+        gitformat_write_path(out, "b/", path);
         fputc('\n', out);
 }
 
@@ -487,12 +487,12 @@ static void review_patch_names(FILE *out, const char *path, bool old, bool new)
         const char *tab = strchr(path, ' ') ? "\t" : "";
         fputs("--- ", out);
         if (old)
-                git_write_path(out, "a/", path);
+                gitformat_write_path(out, "a/", path);
         else
                 fputs("/dev/null", out);
         fprintf(out, "%s\n+++ ", old ? tab : "");
         if (new)
-                git_write_path(out, "b/", path);
+                gitformat_write_path(out, "b/", path);
         else
                 fputs("/dev/null", out);
         fprintf(out, "%s\n", new ? tab : "");
@@ -514,8 +514,8 @@ static int review_patch_section(FILE *out, const char *path, unsigned old_mode,
         if (old && new &&same_bytes && old_mode == new_mode)
                 return 0;
         char a_id[41], b_id[41];
-        git_blob_id(old ? a->data : "", old ? a->length : 0, a_id);
-        git_blob_id(new ? b->data : "", new ? b->length : 0, b_id);
+        gitformat_blob_id(old ? a->data : "", old ? a->length : 0, a_id);
+        gitformat_blob_id(new ? b->data : "", new ? b->length : 0, b_id);
         if (!old)
                 memset(a_id, '0', 40);
         if (!new)
@@ -539,10 +539,12 @@ static int review_patch_section(FILE *out, const char *path, unsigned old_mode,
                 return 0; /* an empty file: the header says it all */
         if (binary) {
                 fputs("GIT binary patch\n", out);
-                int r = git_write_binary_literal(out, new ? b->data : "", new ? b->length : 0);
+                int r =
+                    gitformat_write_binary_literal(out, new ? b->data : "", new ? b->length : 0);
                 if (r == 0) {
                         fputc('\n', out);
-                        r = git_write_binary_literal(out, old ? a->data : "", old ? a->length : 0);
+                        r = gitformat_write_binary_literal(out, old ? a->data : "",
+                                                           old ? a->length : 0);
                 }
                 fputc('\n', out);
                 return r;
@@ -572,14 +574,14 @@ static void review_patch_preamble(FILE *out, const struct workspace_changes *cha
                         continue;
                 if (ch->protected) {
                         fputs("reins: PROTECTED path changed: ", out);
-                        git_write_path(out, "", ch->path);
+                        gitformat_write_path(out, "", ch->path);
                         fputs(review_inside_git_dir(ch->path) ? " (left out: git never applies "
                                                                 "paths inside .git)\n"
                                                               : "\n",
                               out);
                 } else if (review_inside_git_dir(ch->path)) {
                         fputs("reins: left out (git never applies paths inside .git): ", out);
-                        git_write_path(out, "", ch->path);
+                        gitformat_write_path(out, "", ch->path);
                         fputc('\n', out);
                 }
         }

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 #include "util/path.h"
 #include "workspace/fsops.h"
 
@@ -206,7 +206,7 @@ int workspace_session_create(const char *id, const char *lower, const json_t *me
         if (!record)
                 return reins_error_set(err, ENOMEM, "out of memory");
         json_object_set_new(record, "id", json_string(id));
-        json_object_set_new(record, "lower", json_text_z(out->lower));
+        json_object_set_new(record, "lower", bytes_json_z(out->lower));
         json_object_set_new(record, "created", workspace_time_string(now.tv_sec));
         json_object_set_new(record, "created_ns",
                             json_integer((json_int_t)now.tv_sec * 1000000000LL + now.tv_nsec));

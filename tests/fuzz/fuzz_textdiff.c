@@ -101,14 +101,14 @@ static void check_path(const char *data, size_t length)
         size_t text_length = 0;
         FILE *out = open_memstream(&text, &text_length);
         FUZZ_CHECK(out != NULL);
-        git_write_path(out, "a/", name);
+        gitformat_write_path(out, "a/", name);
         FUZZ_CHECK(fclose(out) == 0);
         /* one line, no control byte: a name cannot forge a patch header */
         for (size_t k = 0; k < text_length; k++) {
                 unsigned char ch = (unsigned char)text[k];
                 FUZZ_CHECK(ch >= 0x20 && ch != 0x7f);
         }
-        if (git_path_needs_quotes(name))
+        if (gitformat_path_needs_quotes(name))
                 FUZZ_CHECK(text_length >= 2 && text[0] == '"' && text[text_length - 1] == '"');
         free(text);
         free(name);

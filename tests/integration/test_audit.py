@@ -425,3 +425,27 @@ def test_kill_9_as_every_user(caller):
     r = caller.run(["audit", "verify", trail])
     assert r.returncode == UNSEALED, r.stdout + r.stderr
     assert "intact up to record" in r.stdout + r.stderr
+
+
+def test_files_changed_is_exact_in_new_deep_directories_and_renames(caller):
+    """The record is exact whatever the tree does during the session: a file
+    made in a directory created during the session (several levels down), a
+    file renamed over an existing one (modified, not created), a directory
+    renamed (its old entries deleted, its new ones created) — and in a
+    second run in the same workspace too (the deny cache made by the first
+    must not change what the record sees)."""
+    ws = caller.workspace()
+    caller.write(ws / "target.txt", "old\n")
+    caller.write(ws / "olddir" / "inside.txt", "i\n")
+    script = ("mkdir -p new/a/b/c && echo x > new/a/b/c/deep.txt && "
+              "echo n > tmp.txt && mv tmp.txt target.txt && mv olddir newdir")
+    records, _, _ = _trail_records(caller, ws, ["sh", "-c", script])
+    (c,) = [r for r in records if r.get("type") == "files.changed"]
+    assert "new/a/b/c/deep.txt" in c["created"], c
+    assert {"new", "new/a", "new/a/b", "new/a/b/c", "newdir", "newdir/inside.txt"} <= set(
+        c["created"]), c
+    assert "target.txt" in c["modified"] and "target.txt" not in c["created"], c
+    assert {"olddir", "olddir/inside.txt"} <= set(c["deleted"]), c
+    records, _, _ = _trail_records(caller, ws, ["sh", "-c", "echo y > new/a/b/c/d2.txt"])
+    (c,) = [r for r in records if r.get("type") == "files.changed"]
+    assert c["created"] == ["new/a/b/c/d2.txt"] and c["deleted"] == [], c

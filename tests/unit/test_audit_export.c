@@ -13,7 +13,7 @@
 #include "audit/export.h"
 #include "audit/format.h"
 #include "audit/text.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 
 static char *escape_with(void (*escape)(struct audit_buffer *, const char *, size_t),
                          const char *text)
@@ -55,7 +55,7 @@ static void test_text_escape_and_shell_quote(void **state)
         char *s = audit_buffer_take(&b);
         assert_string_equal(s, "a\\n\\t\\\\'\\x01\\xff");
         free(s);
-        json_t *argv = json_text_array(
+        json_t *argv = bytes_json_array(
             (char *[]){"ls", "two words", "it's", "a\nb", (char *)"\xff\xfe", "", NULL});
         audit_argv_text(&b, argv);
         s = audit_buffer_take(&b);
@@ -69,9 +69,9 @@ static json_t *hostile_exec(void)
         return json_pack(
             "{s:s, s:s, s:s, s:I, s:o, s:o, s:s, s:s}", "type", "exec", "time",
             "2026-11-23T21:00:00.500000Z", "session", "abc", "seq", (json_int_t)4, "argv",
-            json_text_array((char *[]){"sh", "-c", "x\"] [evil@1 a=\"b\" |CEF:0|x|\n<13>1 forged",
-                                       (char *)"\xff=\\", NULL}),
-            "path", json_text_z("/bin/sh"), "cwd", "/w|x=y", "result", "ok");
+            bytes_json_array((char *[]){"sh", "-c", "x\"] [evil@1 a=\"b\" |CEF:0|x|\n<13>1 forged",
+                                        (char *)"\xff=\\", NULL}),
+            "path", bytes_json_z("/bin/sh"), "cwd", "/w|x=y", "result", "ok");
 }
 
 static void assert_single_ascii_line(const char *line)

@@ -23,7 +23,7 @@
 #include "audit/trail.h"
 #include "audit/trail_internal.h"
 #include "audit/verify.h"
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 
 static struct audit_key test_key;
 static char test_key_hex[65];
@@ -310,9 +310,9 @@ static void test_serializer_matches_jansson(void **state)
         json_t *event = json_pack(
             "{s:s, s:s, s:s, s:o, s:o, s:s, s:{s:[i, b, n, f], s:s}, s:s, s:I, s:s}", "type",
             "exec", "time", "t", "session", "s", "argv",
-            json_text_array((char *[]){"rm", "-rf", "a\nb", "q\"uote", "back\\slash",
-                                       (char *)invalid, "\x7f\x01", NULL}),
-            "path", json_text_z(invalid), "unicode", "\xc3\xa9\xe2\x80\xae\xf0\x9f\x98\x80",
+            bytes_json_array((char *[]){"rm", "-rf", "a\nb", "q\"uote", "back\\slash",
+                                        (char *)invalid, "\x7f\x01", NULL}),
+            "path", bytes_json_z(invalid), "unicode", "\xc3\xa9\xe2\x80\xae\xf0\x9f\x98\x80",
             "nested", "z", 1, 1, 0.5, "a", "slash/", "Key with \"quote\"", "v", "big",
             (json_int_t)-9007199254740993LL, "seq", "forged");
         char path[256];

@@ -335,8 +335,7 @@ static void test_freezer_follows_risk_engine(void **state)
         assert_int_equal(plan_build(f->policy, &o, &plan, &err), 0);
         assert_true(plan->cgroup.freezer);
         plan_free(plan);
-        free(f->policy->risk.engine);
-        f->policy->risk.engine = strdup("off");
+        f->policy->risk.engine = POLICY_RISK_ENGINE_OFF;
         assert_int_equal(plan_build(f->policy, &o, &plan, &err), 0);
         assert_false(plan->cgroup.freezer);
         plan_free(plan);
@@ -380,9 +379,50 @@ static void test_path_helpers(void **state)
         free(p);
 }
 
+/* With a deny cache, the glob matches come in the background: the plan
+ * built by the synchronous walk and the one finished by plan_finish_deny
+ * hold the same ops in the same order (HIDE before the protects and pins),
+ * and the same git settings. */
+static void test_background_deny_equals_walk(void **state)
+{
+        struct fixture *f = *state;
+        struct plan_options o = options_for(f);
+        struct reins_plan *walked = NULL, *cached = NULL;
+        struct reins_error err = {0};
+        assert_int_equal(plan_build(f->policy, &o, &walked, &err), 0);
+        char cache[] = "/tmp/reins-plan-cache-XXXXXX";
+        assert_non_null(mkdtemp(cache));
+        o.deny_cache_dir = cache;
+        assert_int_equal(plan_build(f->policy, &o, &cached, &err), 0);
+        assert_non_null(cached->deny_job);
+        assert_int_equal(plan_finish_deny(cached, &err), 0);
+        assert_null(cached->deny_job);
+        assert_int_equal(plan_finish_deny(cached, &err), 0); /* nothing pending: a no-op */
+        assert_int_equal(walked->mount_count, cached->mount_count);
+        for (size_t i = 0; i < walked->mount_count; i++) {
+                assert_int_equal(walked->mounts[i].kind, cached->mounts[i].kind);
+                assert_string_equal(walked->mounts[i].target, cached->mounts[i].target);
+        }
+        assert_int_equal(walked->env.count, cached->env.count);
+        for (size_t i = 0; i < walked->env.count; i++)
+                assert_true(strv_contains(&cached->env, walked->env.items[i]));
+        char env[512];
+        snprintf(env, sizeof(env), "%s/.env", f->workspace);
+        assert_non_null(find_op(cached, MOUNT_OP_HIDE, env));
+        plan_free(walked);
+        plan_free(cached);
+        /* a plan freed with its collection still running waits for it */
+        assert_int_equal(plan_build(f->policy, &o, &cached, &err), 0);
+        plan_free(cached);
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cache);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_background_deny_equals_walk, setup, teardown),
             cmocka_unit_test_setup_teardown(test_workspace_bound_rw_and_tmp_first, setup, teardown),
             cmocka_unit_test_setup_teardown(test_deny_hides_matches_inside_workspace, setup,
                                             teardown),

@@ -646,7 +646,7 @@ static void test_check_supported(void **state)
                            "approvals: {timeout: 30s, default: deny, unknown: ask}\n",
                            "inline");
         assert_int_equal(policy_check_supported(net, &net_err), 0);
-        assert_string_equal(net->approvals.unknown, "ask");
+        assert_int_equal(net->approvals.unknown, POLICY_UNKNOWN_ASK);
         assert_int_equal(net->approvals.timeout_ms, 30000);
         policy_free(net);
 
@@ -903,7 +903,7 @@ static void test_yaml_round_trip(void **state)
             "all-keys");
         assert_true(p->approvals.present);
         assert_true(p->approvals.timeout_ms == 120000);
-        assert_string_equal(p->approvals.default_decision, "allow");
+        assert_int_equal(p->approvals.default_decision, POLICY_APPROVAL_ALLOW);
         static const char *const hosts[] = {"a.test=127.0.0.1", "true=::1", NULL};
         assert_strv(&p->network.hosts, hosts);
         assert_string_equal(p->env.set.items[0], "GREETING=hello, world\n\ttab \x01");
@@ -923,7 +923,7 @@ static void test_yaml_round_trip(void **state)
         p = load_text_ok("version: 1\napprovals: {}\n", "approvals");
         assert_true(p->approvals.present);
         assert_true(p->approvals.timeout_ms == 120000);
-        assert_string_equal(p->approvals.default_decision, "deny");
+        assert_int_equal(p->approvals.default_decision, POLICY_APPROVAL_DENY);
         assert_round_trip(p);
         policy_free(p);
 }

@@ -25,9 +25,9 @@ static void test_blob_ids_match_git(void **state)
 {
         (void)state;
         char id[41];
-        git_blob_id("", 0, id); /* git hash-object /dev/null */
+        gitformat_blob_id("", 0, id); /* git hash-object /dev/null */
         assert_string_equal(id, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
-        git_blob_id("hello\n", 6, id);
+        gitformat_blob_id("hello\n", 6, id);
         assert_string_equal(id, "ce013625030ba8dba906f756967f9e9ca394464a");
 }
 
@@ -36,7 +36,7 @@ static char *path_text(const char *prefix, const char *name)
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
-        git_write_path(f, prefix, name);
+        gitformat_write_path(f, prefix, name);
         fclose(f);
         return buf;
 }
@@ -109,7 +109,7 @@ static char *literal_text(const uint8_t *data, size_t length)
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
         assert_non_null(f);
-        assert_int_equal(git_write_binary_literal(f, (const char *)data, length), 0);
+        assert_int_equal(gitformat_write_binary_literal(f, (const char *)data, length), 0);
         fclose(f);
         return buf;
 }

@@ -1,10 +1,10 @@
-#include "util/json_text.h"
+#include "util/bytes_json.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-json_t *json_text(const char *bytes, size_t length)
+json_t *bytes_json(const char *bytes, size_t length)
 {
         json_t *s = json_stringn(bytes, length); /* NULL for invalid UTF-8 or NUL bytes */
         if (s)
@@ -20,15 +20,15 @@ json_t *json_text(const char *bytes, size_t length)
         return object;
 }
 
-json_t *json_text_z(const char *string)
+json_t *bytes_json_z(const char *string)
 {
-        return json_text(string, strlen(string));
+        return bytes_json(string, strlen(string));
 }
 
-json_t *json_text_array(char *const *strings)
+json_t *bytes_json_array(char *const *strings)
 {
         json_t *list = json_array();
         for (char *const *s = strings; list && s && *s; s++)
-                json_array_append_new(list, json_text_z(*s));
+                json_array_append_new(list, bytes_json_z(*s));
         return list;
 }

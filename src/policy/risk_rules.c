@@ -1,6 +1,6 @@
-/* The built-in detection rules: ids, defaults and one-line explanations.
- * The ids are the policy's `rules:` keys; never rename one. */
-#include "govern/rule.h"
+/* The built-in detection rules: ids, defaults and one-line explanations
+ * (policy/risk_rules.h). */
+#include "policy/risk_rules.h"
 
 #include <string.h>
 
