@@ -250,4 +250,12 @@ make -s -C "$here/.." build/tests/test_risk >/dev/null
 "$here/../build/tests/test_risk" 2>&1 | grep '^risk engine:' || echo "risk engine bench failed"
 # --- end of risk engine ---------------------------------------------------------------------
 
+# --- density (issue 14, item 7; bench/density/) ---------------------------------------------
+# 1 000 idle sessions at once: time until all run (target < 20 s), supervisor +
+# init PSS per session (<= 600 KiB), `reins ps` (< 200 ms), then all stopped and
+# nothing left; as root also a tenth of them as nobody. REINS_BENCH_DENSITY=N
+# changes the count.
+"$here/density/run.sh" "$reins" "${REINS_BENCH_DENSITY:-1000}"
+# --- end of density ---------------------------------------------------------------------------
+
 exit 0

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit/clock.h"
@@ -314,31 +315,60 @@ void runtime_unregister(const char *session)
                 unlink(path);
 }
 
+/* The entry and the control socket of `session` in the registry `dirfd`. */
+static void runtime_forget_at(int dirfd, const char *session)
+{
+        char name[128];
+        if (!session || !runtime_valid_id(session))
+                return;
+        snprintf(name, sizeof(name), "%s" RUNTIME_SUFFIX, session);
+        unlinkat(dirfd, name, 0);
+        snprintf(name, sizeof(name), "%s.sock", session);
+        struct stat st;
+        /* only a socket of ours: the name is built here, never read from a file */
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
+            st.st_uid == geteuid())
+                unlinkat(dirfd, name, 0);
+}
+
 void runtime_forget(const char *session)
 {
-        runtime_unregister(session);
-        if (!runtime_valid_id(session))
+        if (!session || !runtime_valid_id(session))
                 return;
         cleanup_free char *dir = NULL;
         if (runtime_dir(&dir, NULL) < 0)
                 return;
         cleanup_fd int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        char name[128];
-        snprintf(name, sizeof(name), "%s.sock", session);
-        struct stat st;
-        /* only a socket of ours: the name is built here, never read from a file */
-        if (fd >= 0 && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
-            st.st_uid == geteuid())
-                unlinkat(fd, name, 0);
+        if (fd >= 0)
+                runtime_forget_at(fd, session);
 }
+
+/* One entry, read whole in one read(): json_loadfd reads a byte per call,
+ * which `reins ps` paid for every entry of every running session. The
+ * registry is ours and private; the bound only keeps a damaged file from
+ * costing more than a command line's worth of memory. */
+#define RUNTIME_ENTRY_MAX (4 << 20)
 
 static json_t *runtime_read_entry(int dirfd, const char *name)
 {
         cleanup_fd int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+            st.st_size <= 0 || st.st_size > RUNTIME_ENTRY_MAX)
                 return NULL;
-        json_t *entry = json_loadfd(fd, 0, NULL);
+        size_t size = (size_t)st.st_size, length = 0;
+        cleanup_free char *text = malloc(size);
+        if (!text)
+                return NULL;
+        while (length < size) {
+                ssize_t n = read(fd, text + length, size - length);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                length += (size_t)n;
+        }
+        json_t *entry = json_loadb(text, length, 0, NULL);
         if (!json_is_object(entry)) {
                 json_decref(entry);
                 return NULL;
@@ -385,7 +415,49 @@ static bool runtime_socket_stale(const char *path)
         return !runtime_socket_bound(path);
 }
 
-void runtime_sweep(void)
+static int runtime_compare_names(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One name of the registry: a dead session's entry goes with its socket
+ * (when `entries`), a socket no entry names goes when nobody listens. */
+static void runtime_sweep_name(int dirfd, const char *dir, const struct reins_strv *names,
+                               const char *name, bool entries)
+{
+        size_t len = strlen(name);
+        char session[80];
+        if (len > 5 && strcmp(name + len - 5, ".json") == 0 && len - 5 < sizeof(session)) {
+                if (!entries)
+                        return;
+                json_t *entry = runtime_read_entry(dirfd, name);
+                if (entry && !json_is_true(json_object_get(entry, "alive")))
+                        runtime_forget_at(dirfd,
+                                          json_string_value(json_object_get(entry, "session")));
+                json_decref(entry);
+                return;
+        }
+        if (len <= 5 || strcmp(name + len - 5, ".sock") != 0 || len - 5 >= sizeof(session) ||
+            !runtime_valid_id_n(name, len - 5))
+                return;
+        /* a registered session: its entry says whether it lives (looked up
+         * in the listing, not with a stat per socket) */
+        snprintf(session, sizeof(session), "%.*s.json", (int)(len - 5), name);
+        const char *key = session;
+        if (bsearch(&key, names->items, names->count, sizeof(*names->items), runtime_compare_names))
+                return;
+        /* not listed: it may have registered since; the socket tests below
+         * keep a live one either way */
+        struct stat st;
+        cleanup_free char *path = path_join(dir, name);
+        if (path && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
+            st.st_uid == geteuid() && runtime_socket_stale(path))
+                unlinkat(dirfd, name, 0);
+}
+
+/* Sweep `limit` names of the registry (all when 0), from a varying place
+ * so that bounded sweeps reach every name in turn. */
+static void runtime_sweep_names(bool entries, size_t limit)
 {
         cleanup_free char *dir = NULL;
         if (runtime_dir(&dir, NULL) < 0)
@@ -399,32 +471,37 @@ void runtime_sweep(void)
         while ((de = readdir(d)) && names.count < RUNTIME_SWEEP_MAX)
                 if (de->d_name[0] != '.' && strv_push(&names, de->d_name) < 0)
                         break;
-        for (size_t i = 0; i < names.count; i++) {
-                const char *name = names.items[i];
-                size_t len = strlen(name);
-                char session[80];
-                if (len > 5 && strcmp(name + len - 5, ".json") == 0 && len - 5 < sizeof(session)) {
-                        json_t *entry = runtime_read_entry(dirfd(d), name);
-                        if (entry && !json_is_true(json_object_get(entry, "alive")))
-                                runtime_forget(
-                                    json_string_value(json_object_get(entry, "session")));
-                        json_decref(entry);
-                        continue;
+        if (names.count > 0) {
+                qsort(names.items, names.count, sizeof(*names.items), runtime_compare_names);
+                size_t first = 0, count = names.count;
+                if (limit > 0 && limit < names.count) {
+                        struct timespec now;
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        first = ((size_t)now.tv_nsec ^ (size_t)getpid()) % names.count;
+                        count = limit;
                 }
-                if (len <= 5 || strcmp(name + len - 5, ".sock") != 0 || len - 5 >= sizeof(session))
-                        continue;
-                snprintf(session, sizeof(session), "%.*s.json", (int)(len - 5), name);
-                struct stat st;
-                if (!runtime_valid_id_n(name, len - 5) ||
-                    fstatat(dirfd(d), session, &st, AT_SYMLINK_NOFOLLOW) == 0)
-                        continue; /* a registered session: its entry says whether it lives */
-                cleanup_free char *path = path_join(dir, name);
-                if (path && fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                    S_ISSOCK(st.st_mode) && st.st_uid == geteuid() && runtime_socket_stale(path))
-                        unlinkat(dirfd(d), name, 0);
+                for (size_t i = 0; i < count; i++)
+                        runtime_sweep_name(dirfd(d), dir, &names,
+                                           names.items[(first + i) % names.count], entries);
         }
         strv_free(&names);
         closedir(d);
+}
+
+void runtime_sweep(void)
+{
+        runtime_sweep_names(true, 0);
+}
+
+void runtime_sweep_some(size_t count)
+{
+        if (count > 0)
+                runtime_sweep_names(true, count);
+}
+
+void runtime_sweep_sockets(void)
+{
+        runtime_sweep_names(false, 0);
 }
 
 static int runtime_compare_started(const void *a, const void *b)

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "util/error.h"
@@ -25,6 +26,14 @@ void runtime_forget(const char *session);
  * gone, with their sockets, and sockets nobody listens on that no entry
  * names (a kill between the socket's creation and the registration). */
 void runtime_sweep(void);
+/* The same for `count` names of the registry only, a different stretch
+ * each time: what a session does as it ends, so that ending costs the same
+ * with one session running or a thousand (a full sweep at every end made
+ * stopping N sessions cost N^2 entry reads). */
+void runtime_sweep_some(size_t count);
+/* Only the sockets no entry names: for a caller that reads every entry
+ * anyway and forgets the dead ones itself (`reins ps`). */
+void runtime_sweep_sockets(void);
 
 /* Every directory (or glob) where a control socket of this user's sessions
  * may live, for the sandbox plan to hide: this run's runtime directory,

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,4 +159,141 @@ int control_request(const char *session, const json_t *request, json_t **reply,
         r = control_call(fd, request, reply, 5000, err);
         close(fd);
         return r;
+}
+
+/* ---- one request to many sessions (reins ps) ------------------------------ */
+
+/* At most this many connections open at once: well under a 1 024-fd limit. */
+#define CONTROL_EACH_BATCH 256
+#define CONTROL_EACH_REPLY (64 * 1024)
+
+struct control_each_conn {
+        size_t index; /* into the caller's arrays */
+        size_t len;
+        char *buf;
+};
+
+/* Connect to `dir`/SESSION.sock without blocking and send `text` (a line):
+ * the fd, or -1 when the session cannot be asked. */
+static int control_each_open(const char *dir, const char *session, const char *text, size_t len)
+{
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", dir, session);
+        if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
+                return -1;
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        /* a Unix connect completes at once or fails (EAGAIN: a full backlog,
+         * a supervisor that does not accept: no status, as on a timeout) */
+        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+            send(fd, text, len, MSG_NOSIGNAL) != (ssize_t)len) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* Read what is there; true once the connection is done with (a reply line
+ * decoded into *reply, or nothing more to expect). */
+static bool control_each_read(int fd, struct control_each_conn *c, json_t **reply)
+{
+        for (;;) {
+                if (!c->buf && !(c->buf = malloc(CONTROL_EACH_REPLY)))
+                        return true;
+                if (c->len == CONTROL_EACH_REPLY)
+                        return true; /* no line within the bound: no status */
+                ssize_t n = recv(fd, c->buf + c->len, CONTROL_EACH_REPLY - c->len, MSG_DONTWAIT);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return false;
+                if (n <= 0)
+                        return true;
+                char *newline = memchr(c->buf + c->len, '\n', (size_t)n);
+                c->len += (size_t)n;
+                if (newline) {
+                        json_t *value = json_loadb(c->buf, (size_t)(newline - c->buf), 0, NULL);
+                        if (json_is_object(value))
+                                *reply = value;
+                        else
+                                json_decref(value);
+                        return true;
+                }
+        }
+}
+
+static int64_t control_now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One batch: every connection opened and its request sent first, then the
+ * replies read as they come, until all are in or the time is up. */
+static void control_each_batch(const char *dir, const char *const *sessions, size_t count,
+                               const char *text, size_t len, json_t **replies, int timeout_ms)
+{
+        struct pollfd fds[CONTROL_EACH_BATCH];
+        struct control_each_conn conns[CONTROL_EACH_BATCH];
+        size_t open_count = 0;
+        for (size_t i = 0; i < count; i++) {
+                int fd = sessions[i] ? control_each_open(dir, sessions[i], text, len) : -1;
+                if (fd < 0)
+                        continue;
+                fds[open_count] = (struct pollfd){.fd = fd, .events = POLLIN};
+                conns[open_count] = (struct control_each_conn){.index = i};
+                open_count++;
+        }
+        int64_t deadline = control_now_ms() + timeout_ms;
+        while (open_count > 0) {
+                int64_t left = deadline - control_now_ms();
+                int ready = left > 0 ? poll(fds, open_count, (int)left) : 0;
+                if (ready < 0 && errno == EINTR)
+                        continue;
+                if (ready <= 0)
+                        break;
+                for (size_t k = 0; k < open_count;) {
+                        if (!fds[k].revents ||
+                            !control_each_read(fds[k].fd, &conns[k], &replies[conns[k].index])) {
+                                k++;
+                                continue;
+                        }
+                        /* done: the last one takes its place */
+                        close(fds[k].fd);
+                        free(conns[k].buf);
+                        open_count--;
+                        fds[k] = fds[open_count];
+                        conns[k] = conns[open_count];
+                }
+        }
+        for (size_t k = 0; k < open_count; k++) {
+                close(fds[k].fd);
+                free(conns[k].buf);
+        }
+}
+
+void control_call_each(const char *const *sessions, size_t count, const json_t *request,
+                       json_t **replies, int timeout_ms)
+{
+        for (size_t i = 0; i < count; i++)
+                replies[i] = NULL;
+        cleanup_free char *dir = NULL;
+        if (count == 0 || runtime_dir(&dir, NULL) < 0)
+                return;
+        cleanup_free char *text = json_dumps(request, JSON_COMPACT);
+        if (!text)
+                return;
+        size_t len = strlen(text);
+        char *line = realloc(text, len + 2);
+        if (!line)
+                return;
+        text = line;
+        memcpy(text + len, "\n", 2);
+        for (size_t first = 0; first < count; first += CONTROL_EACH_BATCH) {
+                size_t n = count - first < CONTROL_EACH_BATCH ? count - first : CONTROL_EACH_BATCH;
+                control_each_batch(dir, sessions + first, n, text, len + 1, replies + first,
+                                   timeout_ms);
+        }
 }

@@ -43,24 +43,36 @@ static void ps_age(char *out, size_t size, const char *started)
                 snprintf(out, size, "%lldd", (long long)seconds / 86400);
 }
 
-/* Risk, tier and pending requests from the session's control socket, merged
- * into `entry` (nothing when it does not answer within a second). */
-static void ps_live_status(json_t *entry, const char *id)
+/* Risk, tier and pending requests from each live session's control socket,
+ * merged into its entry (nothing from one that does not answer within a
+ * second). All sessions are asked at once: one round trip, not one each. */
+static void ps_live_status(json_t *sessions)
 {
-        struct reins_error err = {0};
-        int fd = control_connect(id, &err);
-        if (fd < 0)
-                return;
-        json_t *request = json_pack("{s:s}", "op", "status"), *reply = NULL;
-        if (control_call(fd, request, &reply, 1000, &err) == 0 &&
-            json_is_true(json_object_get(reply, "ok"))) {
-                json_object_del(reply, "ok");
-                json_object_del(reply, "session");
-                json_object_update(entry, reply);
+        size_t count = json_array_size(sessions);
+        const char **ids = calloc(count ? count : 1, sizeof(*ids));
+        json_t **replies = calloc(count ? count : 1, sizeof(*replies));
+        json_t *request = json_pack("{s:s}", "op", "status");
+        if (!ids || !replies || !request)
+                goto out;
+        for (size_t i = 0; i < count; i++) {
+                json_t *entry = json_array_get(sessions, i);
+                if (json_is_true(json_object_get(entry, "alive")))
+                        ids[i] = json_string_value(json_object_get(entry, "session"));
         }
-        json_decref(reply);
+        control_call_each(ids, count, request, replies, 1000);
+        for (size_t i = 0; i < count; i++) {
+                json_t *reply = replies[i];
+                if (reply && json_is_true(json_object_get(reply, "ok"))) {
+                        json_object_del(reply, "ok");
+                        json_object_del(reply, "session");
+                        json_object_update(json_array_get(sessions, i), reply);
+                }
+                json_decref(reply);
+        }
+out:
         json_decref(request);
-        close(fd);
+        free(replies);
+        free(ids);
 }
 
 /* "T2 57" (tier, score), "*" when frozen; "-" when unknown. */
@@ -114,12 +126,14 @@ int cli_ps(int argc, char **argv)
         }
         struct reins_error err = {0};
         json_t *sessions = NULL;
+        /* dead entries are forgotten below, as the listing finds them */
         if (!keep)
-                runtime_sweep();
+                runtime_sweep_sockets();
         if (runtime_list(&sessions, &err) < 0) {
                 cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
+        ps_live_status(sessions);
         if (!as_json)
                 printf("%-24s  %-12s  %-12s  %7s  %5s  %-8s  %7s  %s\n", "SESSION", "AGENT",
                        "POLICY", "PID", "AGE", "RISK", "PENDING", "COMMAND");
@@ -129,14 +143,13 @@ int cli_ps(int argc, char **argv)
         {
                 const char *id = json_string_value(json_object_get(entry, "session"));
                 bool alive = json_is_true(json_object_get(entry, "alive"));
-                /* died between the sweep and the listing: gone, not shown */
+                /* its supervisor is gone (killed with -9): not shown, and
+                 * its entry and socket go */
                 if (!alive && !keep) {
                         if (id)
                                 runtime_forget(id);
                         continue;
                 }
-                if (alive && id)
-                        ps_live_status(entry, id);
                 if (as_json) {
                         char *line = text_json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
                         if (line)
