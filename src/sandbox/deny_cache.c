@@ -134,7 +134,8 @@ static int dc_add_name(struct dc_tree *t, const char *name, size_t len, uint32_t
                 return -E2BIG;
         if (grow((void **)&t->names, &t->names_cap, t->names_used + len, 1) < 0)
                 return -ENOMEM;
-        memcpy(t->names + t->names_used, name, len);
+        if (len > 0) /* an empty name may come with no buffer at all */
+                memcpy(t->names + t->names_used, name, len);
         *off = (uint32_t)t->names_used;
         t->names_used += len;
         return 0;
