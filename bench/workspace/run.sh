@@ -130,26 +130,38 @@ for d in range(10):
             f.write("old " * 1024)
 EOF
 apply_script='for d in 0 1 2 3 4 5 6 7 8 9; do mkdir -p d$d; for i in $(seq -w 0 99); do head -c 4096 /dev/zero | tr "\0" n > d$d/f0$i; done; done'
-id=$(make_session "$small" "$apply_script")
-if [[ -n $id ]]; then
-	python3 - "$reins" "$id" "$small" "$runs" <<'EOF'
-import os, subprocess, sys, time
-reins, sid, root, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-times = []
-for _ in range(max(3, runs // 2)):
-    for d in range(10):
-        for i in range(100):
-            with open(os.path.join(root, f"d{d}", f"f{i:03d}"), "w") as f:
-                f.write("old " * 1024)
-    t = time.perf_counter()
-    r = subprocess.run([reins, "apply", sid, "--force"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    times.append((time.perf_counter() - t) * 1000)
-    if r.returncode != 0:
-        print("  apply failed:", r.stderr.decode(errors="replace").strip()); sys.exit(0)
-times.sort()
-applied = [l for l in r.stdout.decode().splitlines() if "applied" in l]
+# An applied session is closed (its base says what it wrote): each round
+# applies a fresh session's 1 000 files onto the old host files, --force.
+reset_small() {
+	python3 - "$small" <<'EOF'
+import os, sys
+for d in range(10):
+    for i in range(100):
+        with open(os.path.join(sys.argv[1], f"d{d}", f"f{i:03d}"), "w") as f:
+            f.write("old " * 1024)
+EOF
+}
+apply_times=()
+applied=""
+for ((round = 0; round < (runs < 6 ? 3 : runs / 2); round++)); do
+	reset_small
+	id=$(make_session "$small" "$apply_script") || break
+	[[ -n $id ]] || break
+	reset_small
+	start=$(date +%s%N)
+	out=$("$reins" apply "$id" --force 2>&1) || {
+		echo "  apply failed: ${out##*$'\n'}"
+		break
+	}
+	apply_times+=($((($(date +%s%N) - start) / 1000)))
+	applied=$(grep -m1 'applied' <<<"$out")
+done
+if ((${#apply_times[@]} > 0)); then
+	python3 - "$applied" "${apply_times[@]}" <<'EOF'
+import sys
+applied, times = sys.argv[1], sorted(int(t) / 1000 for t in sys.argv[2:])
 med = times[len(times) // 2]
-print(f"  reins apply, 1000 changed files: median {med:.1f} ms ({1000 / med * 1000:.0f} files/s); {applied[0] if applied else ''}")
+print(f"  reins apply, 1000 changed files: median {med:.1f} ms ({1000 / med * 1000:.0f} files/s); {applied}")
 EOF
 fi
 
