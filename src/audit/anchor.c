@@ -14,6 +14,7 @@
 
 #include "audit/checkpoint.h"
 #include "audit/clock.h"
+#include "util/fileio.h"
 #include "util/cleanup.h"
 
 #define ANCHOR_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
@@ -379,38 +380,18 @@ void audit_anchor_free(struct audit_anchor *a)
 static int anchor_read_fd(int fd, const char *where, char **data, size_t *length,
                           struct reins_error *err)
 {
-        size_t capacity = 64 * 1024, used = 0;
-        char *buffer = malloc(capacity);
-        if (!buffer)
+        bool truncated = false;
+        int r = fileio_read_fd(fd, AUDIT_ANCHOR_MAX_BYTES, data, length, &truncated);
+        if (r == -ENOMEM)
                 return reins_error_set(err, ENOMEM, "out of memory");
-        for (;;) {
-                if (used == capacity) {
-                        if (capacity >= AUDIT_ANCHOR_MAX_BYTES) {
-                                free(buffer);
-                                return reins_error_set(err, EFBIG, "anchor %s: more than %u MiB",
-                                                       where, AUDIT_ANCHOR_MAX_BYTES >> 20);
-                        }
-                        char *grown = realloc(buffer, capacity * 2);
-                        if (!grown) {
-                                free(buffer);
-                                return reins_error_set(err, ENOMEM, "out of memory");
-                        }
-                        buffer = grown;
-                        capacity *= 2;
-                }
-                ssize_t n = read(fd, buffer + used, capacity - used);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        free(buffer);
-                        return reins_error_errno(err, errno, "reading the anchor %s", where);
-                }
-                if (n == 0)
-                        break;
-                used += (size_t)n;
+        if (r < 0)
+                return reins_error_errno(err, -r, "reading the anchor %s", where);
+        if (truncated) {
+                free(*data);
+                *data = NULL;
+                return reins_error_set(err, EFBIG, "anchor %s: more than %u MiB", where,
+                                       AUDIT_ANCHOR_MAX_BYTES >> 20);
         }
-        *data = buffer;
-        *length = used;
         return 0;
 }
 

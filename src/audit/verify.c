@@ -14,6 +14,7 @@
 #include "audit/keys.h"
 #include "audit/merkle.h"
 #include "audit/session_key.h"
+#include "util/fileio.h"
 #include "util/digest.h"
 #include "util/cleanup.h"
 
@@ -419,34 +420,12 @@ int audit_read_file(const char *path, char **data, size_t *length, struct reins_
                 return reins_error_errno(err, errno, "%s", path);
         if (!S_ISREG(st.st_mode))
                 return reins_error_set(err, EINVAL, "%s is not a regular file", path);
-        size_t capacity = (size_t)st.st_size + 1, used = 0;
-        char *buffer = malloc(capacity);
-        if (!buffer)
+        bool truncated = false;
+        int r = fileio_read_fd(fd, SIZE_MAX - 1, data, length, &truncated);
+        if (r == -ENOMEM)
                 return reins_error_set(err, ENOMEM, "out of memory reading %s", path);
-        for (;;) {
-                if (used == capacity) {
-                        char *grown = realloc(buffer, capacity * 2);
-                        if (!grown) {
-                                free(buffer);
-                                return reins_error_set(err, ENOMEM, "out of memory reading %s",
-                                                       path);
-                        }
-                        buffer = grown;
-                        capacity *= 2;
-                }
-                ssize_t n = read(fd, buffer + used, capacity - used);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        free(buffer);
-                        return reins_error_errno(err, errno, "reading %s", path);
-                }
-                if (n == 0)
-                        break;
-                used += (size_t)n;
-        }
-        *data = buffer;
-        *length = used;
+        if (r < 0)
+                return reins_error_errno(err, -r, "reading %s", path);
         return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "util/cleanup.h"
 #include "util/weaken.h"
 #include "util/path.h"
+#include "util/fileio.h"
 #include "workspace/fsops.h"
 #include "workspace/protect.h"
 
@@ -189,7 +190,7 @@ int workspace_base_load(const struct workspace_session *session, struct workspac
         cleanup_free char *text = NULL;
         size_t length = 0;
         bool truncated = false;
-        int r = ws_read_fd(fd, WORKSPACE_BASE_MAX_BYTES, &text, &length, &truncated);
+        int r = fileio_read_fd(fd, WORKSPACE_BASE_MAX_BYTES, &text, &length, &truncated);
         if (r < 0)
                 return reins_error_errno(err, -r, "session %s: %s", session->id, file);
         if (truncated)

@@ -59,48 +59,6 @@ int ws_lstat_beneath(int root, const char *path, struct stat *st)
         return 0;
 }
 
-int ws_read_fd(int fd, size_t limit, char **data, size_t *length, bool *truncated)
-{
-        size_t cap = 65536, len = 0;
-        char *buf = malloc(cap + 1);
-        if (!buf)
-                return -ENOMEM;
-        *truncated = false;
-        for (;;) {
-                if (len == cap) {
-                        if (cap >= limit) {
-                                char probe;
-                                ssize_t more = read(fd, &probe, 1);
-                                *truncated = more > 0;
-                                break;
-                        }
-                        size_t next = cap * 2 > limit ? limit : cap * 2;
-                        char *grown = realloc(buf, next + 1);
-                        if (!grown) {
-                                free(buf);
-                                return -ENOMEM;
-                        }
-                        buf = grown;
-                        cap = next;
-                }
-                ssize_t n = read(fd, buf + len, cap - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        int e = errno;
-                        free(buf);
-                        return -e;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        buf[len] = '\0';
-        *data = buf;
-        *length = len;
-        return 0;
-}
-
 int ws_open_read(int root, const char *path, bool may_chmod)
 {
         int fd = ws_open_beneath(root, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);

@@ -22,10 +22,6 @@ int ws_open_parent(int root, const char *path, const char **name);
  * when absent (or a parent is missing / not a directory), other -errno. */
 int ws_lstat_beneath(int root, const char *path, struct stat *st);
 
-/* Read at most `limit` bytes of an open file; *truncated when it had more.
- * Caller frees *data (NUL-terminated for convenience). -errno. */
-int ws_read_fd(int fd, size_t limit, char **data, size_t *length, bool *truncated);
-
 /* Open `path` beneath root for reading. With `may_chmod` (our own copy,
  * never the host's files) a file the agent made unreadable is given u+r
  * for the moment of the open and its mode restored. -errno. */

@@ -12,6 +12,7 @@
 #include "util/bytes_json.h"
 #include "util/path.h"
 #include "util/text_escape.h"
+#include "util/fileio.h"
 #include "workspace/fsops.h"
 #include "workspace/gitformat.h"
 #include "workspace/textdiff.h"
@@ -67,7 +68,7 @@ static int review_blob_load(const struct workspace_roots *roots, const struct wo
                 out->too_large = true;
                 return 0;
         }
-        int r = ws_read_fd(fd, limit, &out->data, &out->length, &out->truncated);
+        int r = fileio_read_fd(fd, limit, &out->data, &out->length, &out->truncated);
         if (r < 0) {
                 out->unreadable = true;
                 return r == -ENOMEM ? r : 0;

@@ -25,6 +25,7 @@
 #include "util/cleanup.h"
 #include "util/bytes_json.h"
 #include "util/path.h"
+#include "util/fileio.h"
 #include "workspace/fsops.h"
 
 #define WORKSPACE_ID_LENGTH 24
@@ -123,7 +124,7 @@ static int workspace_meta_read(const struct workspace_session *s, json_t **out,
         cleanup_free char *text = NULL;
         size_t length = 0;
         bool truncated = false;
-        int r = ws_read_fd(fd, 1 << 20, &text, &length, &truncated);
+        int r = fileio_read_fd(fd, 1 << 20, &text, &length, &truncated);
         if (r < 0)
                 return reins_error_errno(err, -r, "session %s: %s", s->id, path);
         json_error_t jerr;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "workspace/fsops.h"
 
 #define ENTRY_FIXED    62u     /* stat data, object id, flags */
@@ -128,7 +129,7 @@ int tracked_in_workspace(const char *workspace, char *const *paths, size_t count
         cleanup_free char *data = NULL;
         size_t length = 0;
         bool truncated = false;
-        int r = ws_read_fd(fd, TRACKED_INDEX_MAX, &data, &length, &truncated);
+        int r = fileio_read_fd(fd, TRACKED_INDEX_MAX, &data, &length, &truncated);
         if (r < 0)
                 return r;
         if (truncated)
