@@ -253,11 +253,12 @@ fail:
         return r;
 }
 
-int plan_set_overlay(struct reins_plan *plan, const char *upper, const char *work)
+int plan_set_layers(struct reins_plan *plan, enum mount_op_kind kind, const char *upper,
+                    const char *work)
 {
         for (size_t i = 0; i < plan->mount_count; i++) {
                 struct mount_op *op = &plan->mounts[i];
-                if (op->kind != MOUNT_OP_OVERLAY)
+                if (op->kind != kind)
                         continue;
                 free(op->upper);
                 free(op->work);
@@ -266,6 +267,11 @@ int plan_set_overlay(struct reins_plan *plan, const char *upper, const char *wor
                 return op->upper && op->work ? 0 : -ENOMEM;
         }
         return -ENOENT;
+}
+
+int plan_set_overlay(struct reins_plan *plan, const char *upper, const char *work)
+{
+        return plan_set_layers(plan, MOUNT_OP_OVERLAY, upper, work);
 }
 
 void plan_free(struct reins_plan *plan)

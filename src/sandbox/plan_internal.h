@@ -8,6 +8,10 @@
 
 int plan_add_mount(struct reins_plan *plan, enum mount_op_kind kind, const char *source,
                    const char *target, uint64_t size_bytes);
+/* Point the overlay op of `kind` (the workspace's, .git's) at its upper and
+ * work directories; -ENOENT when the plan has none. */
+int plan_set_layers(struct reins_plan *plan, enum mount_op_kind kind, const char *upper,
+                    const char *work);
 int plan_add_landlock(struct reins_plan *plan, const char *path, enum landlock_access access);
 /* Canary files at their home paths (plan_canary.c); before the sort. */
 int plan_add_canaries(struct reins_plan *plan, const struct plan_canaries *canaries,

@@ -329,17 +329,7 @@ int plan_add_protect(struct reins_plan *plan, const struct reins_policy *policy,
 
 int plan_set_gitdir(struct reins_plan *plan, const char *upper, const char *work)
 {
-        for (size_t i = 0; i < plan->mount_count; i++) {
-                struct mount_op *op = &plan->mounts[i];
-                if (op->kind != MOUNT_OP_GITDIR)
-                        continue;
-                free(op->upper);
-                free(op->work);
-                op->upper = strdup(upper);
-                op->work = strdup(work);
-                return op->upper && op->work ? 0 : -ENOMEM;
-        }
-        return -ENOENT;
+        return plan_set_layers(plan, MOUNT_OP_GITDIR, upper, work);
 }
 
 void plan_remove_placeholders(struct reins_plan *plan)
