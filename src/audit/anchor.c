@@ -226,20 +226,6 @@ int audit_anchor_add(struct audit_anchor **set, const char *spec, struct reins_e
         return 0;
 }
 
-static int anchor_write_all(int fd, const char *bytes, size_t length)
-{
-        while (length > 0) {
-                ssize_t n = write(fd, bytes, length);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                bytes += n;
-                length -= (size_t)n;
-        }
-        return 0;
-}
-
 static int anchor_http_post(const struct anchor_target *t, const char *body, size_t length,
                             struct reins_error *err)
 {
@@ -256,9 +242,9 @@ static int anchor_http_post(const struct anchor_target *t, const char *body, siz
                          t->path, t->host, length);
         if (n < 0 || (size_t)n >= sizeof(head))
                 return reins_error_set(err, EINVAL, "anchor %s: URL too long", t->spec);
-        int r = anchor_write_all(fd, head, (size_t)n);
+        int r = fileio_write_all(fd, head, (size_t)n);
         if (r == 0)
-                r = anchor_write_all(fd, body, length);
+                r = fileio_write_all(fd, body, length);
         if (r < 0)
                 return reins_error_errno(err, -r, "anchor %s", t->spec);
         char reply[64];
@@ -294,7 +280,7 @@ static int anchor_send_one(const struct audit_anchor *a, const struct anchor_tar
                         return reins_error_set(err, ENOMEM, "out of memory");
                 memcpy(buffer, line, length);
                 buffer[length] = '\n';
-                r = anchor_write_all(t->fd, buffer, length + 1);
+                r = fileio_write_all(t->fd, buffer, length + 1);
                 free(buffer);
                 if (r == 0 && fdatasync(t->fd) < 0 && errno != EINVAL)
                         r = -errno;
@@ -417,7 +403,7 @@ static int anchor_http_get(const char *url, char **data, size_t *length, struct 
                        : 0;
         if (r == 0 && (n < 0 || (size_t)n >= sizeof(head)))
                 r = reins_error_set(err, EINVAL, "anchor %s: URL too long", url);
-        if (r == 0 && (r = anchor_write_all(fd, head, (size_t)n)) < 0)
+        if (r == 0 && (r = fileio_write_all(fd, head, (size_t)n)) < 0)
                 r = reins_error_errno(err, -r, "anchor %s", url);
         free(t.path);
         char *reply = NULL;

@@ -1,5 +1,6 @@
 /* The runtime registry: DIR/SESSION.json per running session, written
- * atomically (temp file + rename) so `reins ps` never reads half an entry.
+ * whole or not at all (an unnamed file linked in) so `reins ps` never reads
+ * half an entry.
  * Each entry holds the supervisor's pid and its start time in clock ticks:
  * a pid alone may have been reused by an unrelated process by the time
  * `reins stop` signals it. */
@@ -20,6 +21,7 @@
 
 #include "audit/clock.h"
 #include "audit/dirs.h"
+#include "util/fileio.h"
 #include "util/cleanup.h"
 #include "util/path.h"
 #include "util/strv.h"
@@ -254,6 +256,46 @@ static bool runtime_valid_id(const char *session)
         return runtime_valid_id_n(session, strlen(session));
 }
 
+/* `text` and a newline. */
+static int runtime_write_line(int fd, const char *text)
+{
+        int r = fileio_write_all(fd, text, strlen(text));
+        return r < 0 ? r : fileio_write_all(fd, "\n", 1);
+}
+
+/* The entry `name` of the registry `dirfd` holds `text`, all or nothing:
+ * written to an unnamed file (O_TMPFILE) then linked in under its name, so
+ * a supervisor killed with -9 halfway leaves no half entry and no temporary
+ * name behind. Where O_TMPFILE or /proc is missing, a named temporary file
+ * and rename(); the sweep removes one its writer left (runtime_sweep_tmp). */
+static int runtime_write_entry(int dirfd, const char *name, const char *text)
+{
+        char tmpname[140];
+        snprintf(tmpname, sizeof(tmpname), ".%s.tmp", name);
+        cleanup_fd int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+                int r = runtime_write_line(fd, text);
+                if (r < 0)
+                        return r;
+                char proc[64];
+                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+                if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+                        return 0;
+                if (errno != ENOENT && errno != EEXIST)
+                        return -errno;
+        }
+        cleanup_fd int tmp =
+            openat(dirfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (tmp < 0)
+                return -errno;
+        int r = runtime_write_line(tmp, text);
+        if (r == 0 && renameat(dirfd, tmpname, dirfd, name) < 0)
+                r = -errno;
+        if (r < 0)
+                unlinkat(dirfd, tmpname, 0);
+        return r;
+}
+
 int runtime_register(const char *session, pid_t supervisor, const json_t *info,
                      struct reins_error *err)
 {
@@ -277,27 +319,21 @@ int runtime_register(const char *session, pid_t supervisor, const json_t *info,
                 json_decref(entry);
                 return reins_error_set(err, ENOMEM, "out of memory");
         }
-        char name[128], tmpname[140];
+        cleanup_fd int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dirfd < 0) {
+                json_decref(entry);
+                return reins_error_errno(err, errno, "opening %s", dir);
+        }
+        char name[128];
         snprintf(name, sizeof(name), "%s" RUNTIME_SUFFIX, session);
-        snprintf(tmpname, sizeof(tmpname), ".%s.tmp", name);
-        cleanup_free char *path = path_join(dir, name);
-        cleanup_free char *tmp = path_join(dir, tmpname);
-        if (!path || !tmp) {
-                json_decref(entry);
-                return reins_error_set(err, ENOMEM, "out of memory");
-        }
-        cleanup_fd int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                json_decref(entry);
-                return reins_error_errno(err, errno, "writing %s", tmp);
-        }
-        r = json_dumpfd(entry, fd, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
         json_decref(entry);
-        if (r < 0 || write(fd, "\n", 1) != 1 || rename(tmp, path) < 0) {
-                r = reins_error_errno(err, errno ? errno : EIO, "writing %s", path);
-                unlink(tmp);
-                return r;
-        }
+        if (!text)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        r = runtime_write_entry(dirfd, name, text);
+        free(text);
+        if (r < 0)
+                return reins_error_errno(err, -r, "writing %s/%s", dir, name);
         return 0;
 }
 
@@ -455,6 +491,30 @@ static void runtime_sweep_name(int dirfd, const char *dir, const struct reins_st
                 unlinkat(dirfd, name, 0);
 }
 
+/* A temporary entry `.SESSION.json.tmp` whose writer died between its open
+ * and its rename (only where O_TMPFILE is missing): gone once its session's
+ * entry is absent or dead and it is older than a start-up could take. */
+#define RUNTIME_TMP_GRACE 10
+
+static void runtime_sweep_tmp(int dirfd, const char *name)
+{
+        static const char suffix[] = RUNTIME_SUFFIX ".tmp";
+        size_t len = strlen(name), tail = sizeof(suffix) - 1;
+        char entry_name[96];
+        if (len <= tail + 1 || strcmp(name + len - tail, suffix) != 0 ||
+            !runtime_valid_id_n(name + 1, len - tail - 1) || len - 1 - 4 >= sizeof(entry_name))
+                return;
+        snprintf(entry_name, sizeof(entry_name), "%.*s", (int)(len - 1 - 4), name + 1);
+        struct stat st;
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid() || time(NULL) - st.st_mtime < RUNTIME_TMP_GRACE)
+                return;
+        json_t *entry = runtime_read_entry(dirfd, entry_name);
+        if (!json_is_true(json_object_get(entry, "alive")))
+                unlinkat(dirfd, name, 0);
+        json_decref(entry);
+}
+
 /* Sweep `limit` names of the registry (all when 0), from a varying place
  * so that bounded sweeps reach every name in turn. */
 static void runtime_sweep_names(bool entries, size_t limit)
@@ -468,9 +528,12 @@ static void runtime_sweep_names(bool entries, size_t limit)
         struct reins_strv names = {0};
         struct dirent *de;
         /* bounded: a registry of more sessions than this is swept in turns */
-        while ((de = readdir(d)) && names.count < RUNTIME_SWEEP_MAX)
-                if (de->d_name[0] != '.' && strv_push(&names, de->d_name) < 0)
+        while ((de = readdir(d)) && names.count < RUNTIME_SWEEP_MAX) {
+                if (de->d_name[0] == '.')
+                        runtime_sweep_tmp(dirfd(d), de->d_name);
+                else if (strv_push(&names, de->d_name) < 0)
                         break;
+        }
         if (names.count > 0) {
                 qsort(names.items, names.count, sizeof(*names.items), runtime_compare_names);
                 size_t first = 0, count = names.count;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sandbox/pty_output.h"
+#include "util/fileio.h"
 #include "util/text_escape.h"
 
 #define NOTICE_PREFIX "reins: "
@@ -42,17 +43,6 @@ static size_t notice_fit(const char *text, size_t columns)
         return at;
 }
 
-static void notice_write_all(const char *bytes, size_t length)
-{
-        while (length > 0) {
-                ssize_t n = write(STDERR_FILENO, bytes, length);
-                if (n <= 0)
-                        return;
-                bytes += n;
-                length -= (size_t)n;
-        }
-}
-
 /* The alternate screen: the bottom row, in reverse video, one cell short of
  * the width (writing the last cell could wrap and scroll), cursor saved
  * (DECSC) and restored (DECRC) around it. */
@@ -68,7 +58,7 @@ static void notice_status_line(const char *shown)
         int n = asprintf(&line, "\0337\033[%u;1H\033[2K\033[7m%.*s%.*s\033[0m\0338",
                          (unsigned)size.ws_row, (int)prefix, NOTICE_PREFIX, (int)fit, shown);
         if (n > 0)
-                notice_write_all(line, (size_t)n);
+                (void)fileio_write_all(STDERR_FILENO, line, (size_t)n);
         free(line);
 }
 
@@ -88,7 +78,7 @@ static void notice_write_terminal(const char *text, unsigned escape_flags)
         /* CAN: if the relayed output stopped inside an escape sequence, the
          * terminal drops it instead of reading this line as its parameters */
         if (view.in_sequence)
-                notice_write_all("\030", 1);
+                (void)fileio_write_all(STDERR_FILENO, "\030", 1);
         if (view.alternate) {
                 notice_status_line(shown);
         } else {
@@ -96,7 +86,7 @@ static void notice_write_terminal(const char *text, unsigned escape_flags)
                 int n = asprintf(&line, "%s\r" NOTICE_PREFIX "%s\r\n", view.midline ? "\r\n" : "",
                                  shown);
                 if (n > 0)
-                        notice_write_all(line, (size_t)n);
+                        (void)fileio_write_all(STDERR_FILENO, line, (size_t)n);
                 free(line);
         }
         pty_output_notice_written(!view.alternate);

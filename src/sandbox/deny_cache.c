@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/fileio.h"
 #include "util/glob.h"
 #include "util/cleanup.h"
 
@@ -608,21 +609,6 @@ static int dc_load(int dirfd, const char *file, const unsigned char key[32], str
         return 1;
 }
 
-static bool dc_write_all(int fd, const void *buf, size_t len)
-{
-        const char *p = buf;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t)n;
-        }
-        return true;
-}
-
 /* One cache per tree and set of globs: past DC_MAX_CACHES the least
  * recently written goes (it costs that tree one walk), and so does a
  * half-written file a killed run left behind. */
@@ -680,10 +666,10 @@ static void dc_store(int dirfd, const char *file, const unsigned char key[32],
         int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return;
-        bool ok = dc_write_all(fd, &h, sizeof(h)) &&
-                  dc_write_all(fd, t->dirs, t->dir_count * sizeof(*t->dirs)) &&
-                  dc_write_all(fd, t->matches, t->match_count * sizeof(*t->matches)) &&
-                  dc_write_all(fd, t->names, t->names_used);
+        bool ok = fileio_write_all(fd, &h, sizeof(h)) == 0 &&
+                  fileio_write_all(fd, t->dirs, t->dir_count * sizeof(*t->dirs)) == 0 &&
+                  fileio_write_all(fd, t->matches, t->match_count * sizeof(*t->matches)) == 0 &&
+                  fileio_write_all(fd, t->names, t->names_used) == 0;
         if (close(fd) < 0)
                 ok = false;
         if (!ok || renameat(dirfd, tmp, dirfd, file) < 0) {

@@ -18,6 +18,7 @@
 #include "sandbox/seccomp_notify.h"
 #include "sandbox/pty.h"
 #include "sandbox/pty_output.h"
+#include "util/fileio.h"
 #include "util/weaken.h"
 #include "util/cleanup.h"
 #include "util/loop.h"
@@ -114,20 +115,6 @@ static void loop_unwatch(struct supervisor *l, int fd)
                 }
 }
 
-static bool write_all(int fd, const char *buf, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, buf, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                buf += n;
-                len -= (size_t)n;
-        }
-        return true;
-}
-
 /* Copy what the sandbox's terminal printed to our stdout; false at EOF. */
 static bool loop_pump_master(struct supervisor *l)
 {
@@ -138,7 +125,7 @@ static bool loop_pump_master(struct supervisor *l)
         if (n <= 0) /* EIO: every slave closed */
                 return false;
         pty_output_observe(buf, (size_t)n); /* where reins' notices may go */
-        write_all(STDOUT_FILENO, buf, (size_t)n);
+        (void)fileio_write_all(STDOUT_FILENO, buf, (size_t)n);
         return true;
 }
 
@@ -148,7 +135,7 @@ static void loop_pump_stdin(struct supervisor *l)
         ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return;
-        if (n <= 0 || !write_all(l->master, buf, (size_t)n)) {
+        if (n <= 0 || fileio_write_all(l->master, buf, (size_t)n) < 0) {
                 loop_unwatch(l, STDIN_FILENO);
                 l->stdin_open = false;
         }

@@ -53,3 +53,18 @@ int fileio_read_fd(int fd, size_t limit, char **data, size_t *length, bool *trun
         *length = len;
         return 0;
 }
+
+int fileio_write_all(int fd, const void *bytes, size_t length)
+{
+        const char *at = bytes;
+        while (length > 0) {
+                ssize_t n = write(fd, at, length);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                at += n;
+                length -= (size_t)n;
+        }
+        return 0;
+}

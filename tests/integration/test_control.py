@@ -169,6 +169,25 @@ def test_kill9_leftovers_are_swept_and_ps_shows_no_gone_rows(caller):
         keep.close()
 
 
+def test_a_temporary_entry_whose_writer_died_is_swept(caller):
+    env, runtime = runtime_env(caller)
+    # where O_TMPFILE is missing the entry is written under a temporary
+    # name first: a writer killed before its rename leaves it behind
+    old = runtime / ".0123456789abcdef01234567.json.tmp"
+    young = runtime / ".89abcdef0123456789abcdef.json.tmp"
+    caller.mkdir(runtime)
+    os.chmod(runtime, 0o700)
+    for path in (old, young):
+        caller.write(path, '{"session": "half')
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    r = caller.run(["ps"], env=env)
+    assert r.returncode == 0, r.stderr
+    left = sorted(x.name for x in runtime.iterdir())
+    # the young one may be a session starting right now: kept
+    assert left == [young.name], left
+
+
 def test_stale_upper_new_is_removed_on_resume(caller):
     ws = caller.workspace()
     caller.write(ws / "a.txt", "a\n")
