@@ -8,39 +8,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "audit/changes_internal.h"
 #include "util/digest.h"
 #include "util/weaken.h"
 #include "util/bytes_json.h"
 
-#define CHANGES_NONE  UINT32_MAX
-#define CHANGES_KEY   16
 #define CHANGES_SLICE 4096 /* entries added per allocation step */
 
-struct changes_entry {
-        unsigned char key[CHANGES_KEY]; /* SHA-256(parent key || name), truncated */
-        uint32_t parent;                /* index of its directory; CHANGES_NONE at the top */
-        uint32_t name;                  /* offset in names; CHANGES_NONE when not kept */
-        uint16_t name_length;
-        uint32_t mode;
-        uint64_t inode;
-        uint64_t size;
-        int64_t mtime_ns;
-        int64_t ctime_ns;
-};
+int64_t changes_ns(struct timespec ts)
+{
+        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
-struct changes_snapshot {
-        struct changes_entry *entries;
-        size_t count, capacity, max;
-        char *names; /* the names kept, back to back (not NUL-terminated) */
-        size_t names_used;
-        size_t not_scanned; /* directories below CHANGES_MAX_DEPTH */
-        uint32_t *order;    /* entry indices sorted by key (changes_take) */
-};
+/* The coarse clock is the one the kernel stamps ctime with (current_time):
+ * a change made after this reading has a ctime no earlier than it. A finer
+ * clock could read later than the stamp of a change made after it. */
+int64_t changes_now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        return changes_ns(ts);
+}
 
-static void changes_key(const unsigned char parent[CHANGES_KEY], const char *name, size_t length,
-                        unsigned char out[CHANGES_KEY])
+void changes_key(const unsigned char parent[CHANGES_KEY], const char *name, size_t length,
+                 unsigned char out[CHANGES_KEY])
 {
         struct digest_sha256 h;
         unsigned char digest[DIGEST_SHA256_BYTES];
@@ -51,8 +45,19 @@ static void changes_key(const unsigned char parent[CHANGES_KEY], const char *nam
         memcpy(out, digest, CHANGES_KEY);
 }
 
-static int snapshot_add(struct changes_snapshot *s, uint32_t parent, const char *name,
-                        const struct stat *st)
+struct changes_snapshot *changes_snapshot_new(size_t max_entries)
+{
+        struct changes_snapshot *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        s->max = max_entries < CHANGES_NONE ? max_entries : CHANGES_NONE - 1;
+        /* without room for names the comparison still works; only paths go */
+        s->names = malloc(CHANGES_MAX_NAME_BYTES);
+        return s;
+}
+
+int changes_snapshot_add(struct changes_snapshot *s, uint32_t parent, const char *name,
+                         const struct stat *st, uint16_t flags)
 {
         if (s->count >= s->max)
                 return -E2BIG;
@@ -72,6 +77,7 @@ static int snapshot_add(struct changes_snapshot *s, uint32_t parent, const char 
         e->parent = parent;
         e->name = CHANGES_NONE;
         e->name_length = (uint16_t)length;
+        e->flags = flags;
         if (s->names && s->names_used + length <= CHANGES_MAX_NAME_BYTES) {
                 memcpy(s->names + s->names_used, name, length);
                 e->name = (uint32_t)s->names_used;
@@ -79,8 +85,8 @@ static int snapshot_add(struct changes_snapshot *s, uint32_t parent, const char 
         }
         e->inode = st->st_ino;
         e->size = (uint64_t)st->st_size;
-        e->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-        e->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+        e->mtime_ns = changes_ns(st->st_mtim);
+        e->ctime_ns = changes_ns(st->st_ctim);
         e->mode = st->st_mode;
         s->count++;
         return 0;
@@ -88,52 +94,66 @@ static int snapshot_add(struct changes_snapshot *s, uint32_t parent, const char 
 
 struct walk_frame {
         DIR *dir;
-        uint32_t index; /* the directory's entry; CHANGES_NONE for the root */
+        uint32_t index; /* the directory's entry; `top` for the first */
 };
 
 /* Depth-first through directory fds, on an explicit stack of at most
  * CHANGES_MAX_DEPTH open directories: the agent decides how deep its tree
  * is, not how deep the supervisor's stack or how many fds it holds. */
-static int snapshot_walk(struct changes_snapshot *s, int root)
+int changes_snapshot_walk(struct changes_snapshot *s, int fd, uint32_t top, size_t depth_left,
+                          uint64_t root_dev)
 {
         struct walk_frame stack[CHANGES_MAX_DEPTH];
         size_t depth = 0;
-        DIR *top = fdopendir(root);
-        if (!top) {
-                close(root);
+        if (depth_left > CHANGES_MAX_DEPTH)
+                depth_left = CHANGES_MAX_DEPTH;
+        DIR *first = depth_left > 0 ? fdopendir(fd) : NULL;
+        if (!first) {
+                close(fd);
                 return 0;
         }
-        stack[depth++] = (struct walk_frame){top, CHANGES_NONE};
+        stack[depth++] = (struct walk_frame){first, top};
         int r = 0;
         while (depth > 0 && r == 0) {
                 struct walk_frame *f = &stack[depth - 1];
+                errno = 0;
                 struct dirent *de = readdir(f->dir);
                 if (!de) {
+                        if (errno != 0 && f->index != CHANGES_NONE)
+                                s->entries[f->index].flags |= CHANGES_UNLISTED;
                         closedir(f->dir);
                         depth--;
                         continue;
                 }
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
-                int fd = dirfd(f->dir);
+                int dfd = dirfd(f->dir);
                 struct stat st;
-                if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
-                r = snapshot_add(s, f->index, de->d_name, &st);
+                uint16_t flags = 0;
+                if (S_ISDIR(st.st_mode) && st.st_dev != root_dev)
+                        flags |= CHANGES_OTHER_DEV;
+                r = changes_snapshot_add(s, f->index, de->d_name, &st, flags | CHANGES_FRESH);
                 if (r < 0 || !S_ISDIR(st.st_mode))
                         continue;
-                if (depth == CHANGES_MAX_DEPTH) {
+                uint32_t me = (uint32_t)(s->count - 1);
+                if (depth >= depth_left) {
                         s->not_scanned++;
+                        s->entries[me].flags |= CHANGES_UNLISTED;
                         continue;
                 }
-                int child = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int child =
+                    openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 DIR *d = child >= 0 ? fdopendir(child) : NULL;
                 if (!d) {
                         if (child >= 0)
                                 close(child);
-                        continue; /* unreadable: its entry is still compared */
+                        /* unreadable: its entry is still compared */
+                        s->entries[me].flags |= CHANGES_UNLISTED;
+                        continue;
                 }
-                stack[depth++] = (struct walk_frame){d, (uint32_t)(s->count - 1)};
+                stack[depth++] = (struct walk_frame){d, me};
         }
         while (depth > 0)
                 closedir(stack[--depth].dir);
@@ -146,26 +166,59 @@ static int order_compare(const void *a, const void *b, void *arg)
         return memcmp(e[*(const uint32_t *)a].key, e[*(const uint32_t *)b].key, CHANGES_KEY);
 }
 
+void changes_sort_indices(uint32_t *indices, size_t count, const struct changes_entry *entries)
+{
+        qsort_r(indices, count, sizeof(*indices), order_compare, (void *)entries);
+}
+
+int changes_snapshot_sort(struct changes_snapshot *s)
+{
+        free(s->order);
+        s->order = malloc((s->count ? s->count : 1) * sizeof(*s->order));
+        if (!s->order)
+                return -ENOMEM;
+        size_t n = 0;
+        for (size_t i = 0; i < s->count; i++)
+                if (!(s->entries[i].flags & CHANGES_DROPPED))
+                        s->order[n++] = (uint32_t)i;
+        s->order_count = n;
+        if (n > 1)
+                qsort_r(s->order, n, sizeof(*s->order), order_compare, s->entries);
+        return 0;
+}
+
+static void root_of(const struct stat *st, struct changes_root *root)
+{
+        root->dev = st->st_dev;
+        root->inode = st->st_ino;
+        root->mode = st->st_mode;
+        root->mtime_ns = changes_ns(st->st_mtim);
+        root->ctime_ns = changes_ns(st->st_ctim);
+}
+
 struct changes_snapshot *changes_take(const char *root, size_t max_entries)
 {
-        struct changes_snapshot *s = calloc(1, sizeof(*s));
+        struct changes_snapshot *s = changes_snapshot_new(max_entries);
         if (!s)
                 return NULL;
-        s->max = max_entries < CHANGES_NONE ? max_entries : CHANGES_NONE - 1;
-        /* without room for names the comparison still works; only paths go */
-        s->names = malloc(CHANGES_MAX_NAME_BYTES);
+        s->walked_ns = changes_now_ns();
+        s->started_ns = s->walked_ns;
         int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int r = fd < 0 ? -errno : snapshot_walk(s, fd);
-        if (r == 0 && s->count > 0 && !(s->order = malloc(s->count * sizeof(*s->order))))
-                r = -ENOMEM;
+        struct stat st;
+        int r = fd < 0 ? -errno : fstat(fd, &st) < 0 ? -errno : 0;
+        if (r == 0) {
+                root_of(&st, &s->root);
+                r = changes_snapshot_walk(s, fd, CHANGES_NONE, CHANGES_MAX_DEPTH, st.st_dev);
+                fd = -1;
+        }
+        if (fd >= 0)
+                close(fd);
+        if (r == 0)
+                r = changes_snapshot_sort(s);
         if (r < 0) {
                 changes_free(s);
                 return NULL;
         }
-        for (size_t i = 0; i < s->count; i++)
-                s->order[i] = (uint32_t)i;
-        if (s->count > 1)
-                qsort_r(s->order, s->count, sizeof(*s->order), order_compare, s->entries);
         return s;
 }
 
@@ -234,6 +287,33 @@ static json_t *changes_list(const struct changes_snapshot *s, const unsigned cha
         return list; /* every marked entry was either listed or counted unlisted */
 }
 
+/* Was the entry at this path at the start (`a`) changed by the end (`b`)?
+ * A directory changes whenever an entry comes or goes: only its own mode
+ * or identity counts. Anything else is changed when it is another inode,
+ * or when its ctime is not before the session started: every write,
+ * chmod, chown, truncate, link, rename and utimensat sets ctime to the
+ * current time, and no unprivileged process can set it back (a `touch -d`
+ * that restores the mtime leaves ctime at now). A ctime from before the
+ * start means the inode was not touched since, so what the host changed
+ * before the session started is never counted; and `a` may then come from
+ * the cache (changes_cache.c), whose metadata may be older than the start.
+ * An entry read at the start (CHANGES_FRESH) is also compared whole. */
+static bool changes_entry_modified(const struct changes_snapshot *before,
+                                   const struct changes_entry *a, const struct changes_entry *b)
+{
+        if (a->inode != b->inode || (a->mode & S_IFMT) != (b->mode & S_IFMT))
+                return true;
+        if (S_ISDIR(a->mode))
+                return a->mode != b->mode;
+        if (weaken("change-ctime"))
+                return a->size != b->size || a->mtime_ns != b->mtime_ns; /* `make weak` only */
+        if (b->ctime_ns >= before->started_ns)
+                return true;
+        return (a->flags & CHANGES_FRESH) &&
+               (a->mode != b->mode || a->size != b->size || a->mtime_ns != b->mtime_ns ||
+                a->ctime_ns != b->ctime_ns);
+}
+
 json_t *changes_compare(const struct changes_snapshot *before, const struct changes_snapshot *after,
                         size_t max_listed)
 {
@@ -243,11 +323,12 @@ json_t *changes_compare(const struct changes_snapshot *before, const struct chan
         if (!mb || !ma || !l)
                 goto done;
         size_t i = 0, j = 0, n_created = 0, n_modified = 0, n_deleted = 0;
-        while (i < before->count || j < after->count) {
-                uint32_t bi = i < before->count ? before->order[i] : 0;
-                uint32_t aj = j < after->count ? after->order[j] : 0;
-                int c = i == before->count ? 1
-                        : j == after->count
+        size_t nb = before->order_count, na = after->order_count;
+        while (i < nb || j < na) {
+                uint32_t bi = i < nb ? before->order[i] : 0;
+                uint32_t aj = j < na ? after->order[j] : 0;
+                int c = i == nb ? 1
+                        : j == na
                             ? -1
                             : memcmp(before->entries[bi].key, after->entries[aj].key, CHANGES_KEY);
                 if (c < 0) {
@@ -259,16 +340,10 @@ json_t *changes_compare(const struct changes_snapshot *before, const struct chan
                         n_created++;
                         j++;
                 } else {
-                        const struct changes_entry *a = &before->entries[bi];
-                        const struct changes_entry *b = &after->entries[aj];
                         i++;
                         j++;
-                        /* directories change whenever an entry comes or goes:
-                         * only their own mode or identity counts */
-                        bool dir = S_ISDIR(a->mode) && S_ISDIR(b->mode);
-                        if (a->inode != b->inode || a->mode != b->mode ||
-                            (!dir && (a->size != b->size || a->mtime_ns != b->mtime_ns ||
-                                      a->ctime_ns != b->ctime_ns))) {
+                        if (changes_entry_modified(before, &before->entries[bi],
+                                                   &after->entries[aj])) {
                                 ma[aj] = MARK_MODIFIED;
                                 n_modified++;
                         }

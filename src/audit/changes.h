@@ -15,6 +15,7 @@
 #define REINS_AUDIT_CHANGES_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Caps, per snapshot (the supervisor holds two at the end of a session). */
@@ -29,6 +30,25 @@
 #define CHANGES_MAX_PATH         4096u
 
 struct changes_snapshot;
+
+/* How the start of a session was looked at (changes_begin). */
+struct changes_begin_stats {
+        size_t dirs;     /* cached directories checked (one fstatat each) */
+        size_t relisted; /* directories listed again (changed since, or never cached) */
+        int cache;       /* 1 used, 0 none yet, -1 ignored (damaged, another tree, moved) */
+        bool walked;     /* the whole tree was walked instead */
+};
+
+/* The workspace as it is when a session starts, before the command runs:
+ * from the cache the previous session's end kept in `cache_dir` (reins'
+ * private state; NULL: no cache), checked against the tree one directory
+ * at a time (changes_cache.c), or else by a walk (changes_take). NULL as
+ * changes_take. */
+struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, size_t max_entries,
+                                       struct changes_begin_stats *stats);
+/* Keep `after` (the end's walk) in `cache_dir` for the next session's
+ * changes_begin. Quietly nothing when it cannot be kept. */
+void changes_keep(const char *root, const char *cache_dir, const struct changes_snapshot *after);
 
 /* NULL when the tree holds more than `max_entries` entries (then the event
  * says the workspace was too large to track) or on ENOMEM. */

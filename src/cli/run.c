@@ -305,18 +305,20 @@ static int run_add_sinks(struct run_args *args, struct event_bus *events)
         return 0;
 }
 
-/* Where the deny globs' matches are cached between runs (sandbox/deny_cache.h):
- * reins' private state, hidden from every sandbox. NULL (every tree a glob
- * needs is walked) when there is no such directory or REINS_DENY_CACHE=off. */
-static char *run_deny_cache_dir(void)
+/* Where reins caches what it learnt of a tree between runs: the deny globs'
+ * matches (sandbox/deny_cache.h) and the change record's snapshot
+ * (audit/changes.h), in reins' private state, hidden from every sandbox.
+ * NULL (the tree is walked) when there is no such directory or `variable`
+ * (REINS_DENY_CACHE, REINS_CHANGES_CACHE) is "off". */
+static char *run_cache_dir(const char *variable, const char *name)
 {
-        const char *off = getenv("REINS_DENY_CACHE");
+        const char *off = getenv(variable);
         if (off && strcmp(off, "off") == 0)
                 return NULL;
         char *state = NULL;
         if (audit_state_dir(&state, NULL) < 0)
                 return NULL;
-        char *dir = path_join(state, "deny-cache");
+        char *dir = path_join(state, name);
         free(state);
         if (dir && audit_dir_check(dir, true, AUDIT_DIR_PRIVATE, NULL) < 0) {
                 free(dir);
@@ -354,7 +356,7 @@ int cli_run(int argc, char **argv)
         struct run_args args = {0};
         struct reins_error err = {0};
         struct session *session = NULL;
-        char *deny_cache_dir = NULL;
+        char *deny_cache_dir = NULL, *changes_cache_dir = NULL;
         int status = EXIT_REINS_FAILED;
 
         run_ensure_std_fds();
@@ -373,7 +375,8 @@ int cli_run(int argc, char **argv)
         args.plan.host_environ = environ;
         args.plan.home = getenv("HOME");
         args.plan.stdin_is_tty = isatty(STDIN_FILENO);
-        deny_cache_dir = run_deny_cache_dir();
+        deny_cache_dir = run_cache_dir("REINS_DENY_CACHE", "deny-cache");
+        changes_cache_dir = run_cache_dir("REINS_CHANGES_CACHE", "changes-cache");
         args.plan.deny_cache_dir = deny_cache_dir;
         struct session_config config = {
             .policy = args.policy,
@@ -384,6 +387,7 @@ int cli_run(int argc, char **argv)
             .anchors = args.anchors.items,
             .anchor_count = args.anchors.count,
             .quiet = args.quiet,
+            .changes_cache_dir = changes_cache_dir,
             .on_spawned = run_on_spawned,
             .on_spawned_ctx = &args,
         };
@@ -417,7 +421,8 @@ int cli_run(int argc, char **argv)
                 status = EXIT_TRAIL_FAILED;
 out:
         session_free(session);
-        free(deny_cache_dir); /* the plan borrowed it */
+        free(deny_cache_dir);    /* the plan borrowed it */
+        free(changes_cache_dir); /* and the session this one */
         strv_free(&args.plan.extra_ro);
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.extra_env);

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util/fileio.h"
+#include "util/fs_times.h"
 #include "util/glob.h"
 #include "util/cleanup.h"
 
@@ -164,24 +164,7 @@ static bool dc_dev_trusted(struct dc_ctx *c, dev_t dev, int dirfd)
         for (size_t i = 0; i < c->dev_count; i++)
                 if (c->devs[i] == dev)
                         return c->trusted[i];
-        struct statfs fs;
-        bool ok = false;
-        if (fstatfs(dirfd, &fs) == 0) {
-                switch ((unsigned long)fs.f_type) {
-                case 0xEF53:     /* ext2/3/4 */
-                case 0x58465342: /* xfs */
-                case 0x9123683E: /* btrfs */
-                case 0x01021994: /* tmpfs */
-                case 0xF2F52010: /* f2fs */
-                case 0x794C7630: /* overlayfs */
-                case 0x2FC12FC1: /* zfs */
-                case 0xCA451A4E: /* bcachefs */
-                        ok = true;
-                        break;
-                default:
-                        break;
-                }
-        }
+        bool ok = fs_times_trusted(dirfd);
         if (c->dev_count < sizeof(c->devs) / sizeof(c->devs[0])) {
                 c->devs[c->dev_count] = dev;
                 c->trusted[c->dev_count++] = ok;

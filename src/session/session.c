@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,8 @@ struct session {
         bool closed; /* session_close ran */
         int status;  /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
         struct changes_snapshot *before;
-        volatile pid_t pid; /* pid 1 while it runs, for session_stop */
+        struct session_changes_job *changes_job; /* looking at the workspace as it starts */
+        volatile pid_t pid;                      /* pid 1 while it runs, for session_stop */
 };
 
 /* ---- before the sandbox --------------------------------------------------- */
@@ -431,20 +433,63 @@ static uint64_t session_elapsed_ms(struct timespec since)
                           (now.tv_nsec - since.tv_nsec) / 1000000);
 }
 
-/* Direct mode only: an overlay session's changes are its upper layer, and a
+/* Direct mode's files.changed: the workspace as it is when the session
+ * starts is looked at by a thread of its own while the rest of the start-up
+ * goes on (audit/changes.h: from the previous session's cache, one fstatat
+ * per directory; a walk when there is none), and joined before the command
+ * starts. An overlay session's changes are its upper layer, and a
  * read-only workspace cannot change. The caps are in audit/changes.h. */
-static struct changes_snapshot *session_snapshot_workspace(const struct reins_plan *plan)
+struct session_changes_job {
+        pthread_t thread;
+        const char *root, *cache_dir; /* the plan's and the config's, which outlive it */
+        struct changes_snapshot *before;
+};
+
+static void *session_changes_run(void *arg)
 {
+        struct session_changes_job *job = arg;
+        job->before = changes_begin(job->root, job->cache_dir, CHANGES_MAX_ENTRIES, NULL);
+        return NULL;
+}
+
+static void session_changes_begin(struct session *s)
+{
+        const struct reins_plan *plan = s->plan;
         if (plan->overlay || plan->workspace_readonly)
-                return NULL;
-        return changes_take(plan->workspace, CHANGES_MAX_ENTRIES);
+                return;
+        struct session_changes_job *job = calloc(1, sizeof(*job));
+        if (job) {
+                job->root = plan->workspace;
+                job->cache_dir = s->config.changes_cache_dir;
+                if (pthread_create(&job->thread, NULL, session_changes_run, job) == 0) {
+                        s->changes_job = job;
+                        return;
+                }
+                free(job);
+        }
+        /* no thread: here and now */
+        s->before =
+            changes_begin(plan->workspace, s->config.changes_cache_dir, CHANGES_MAX_ENTRIES, NULL);
+}
+
+static void session_changes_join(struct session *s)
+{
+        struct session_changes_job *job = s->changes_job;
+        if (!job)
+                return;
+        pthread_join(job->thread, NULL);
+        s->changes_job = NULL;
+        changes_free(s->before);
+        s->before = job->before;
+        free(job);
 }
 
 /* What the session changed, compared now (before .git's private layer is
- * written back: that is git's data, not the agent's edits). NULL when the
- * mode has no host changes to compare. */
+ * written back: that is git's data, not the agent's edits), with one walk;
+ * that walk is kept for the next session's start. NULL when the mode has
+ * no host changes to compare. */
 static json_t *session_compare_changes(const struct reins_plan *plan,
-                                       struct changes_snapshot *before)
+                                       struct changes_snapshot *before, const char *cache_dir)
 {
         if (plan->overlay || plan->workspace_readonly)
                 return NULL;
@@ -454,6 +499,8 @@ static json_t *session_compare_changes(const struct reins_plan *plan,
             before && after
                 ? changes_compare(before, after, CHANGES_MAX_LISTED)
                 : json_pack("{s:s}", "untracked", "the workspace holds more than 200000 entries");
+        if (after)
+                changes_keep(plan->workspace, cache_dir, after);
         changes_free(before);
         changes_free(after);
         return changes;
@@ -546,6 +593,7 @@ int session_start(struct session *s, struct reins_error *err)
                 return reins_error_set(err, EALREADY, "session %s was started already", s->id);
         s->state = SESSION_ENDED; /* unless it gets to run */
         clock_gettime(CLOCK_MONOTONIC, &s->started);
+        session_changes_begin(s);
         int r;
         if ((r = session_certify(s, err)) < 0 || (r = session_start_parts(s, err)) < 0 ||
             (r = session_spawn(s, err)) < 0)
@@ -565,8 +613,9 @@ int session_start(struct session *s, struct reins_error *err)
                 return -EIO;
         }
         session_register(s);
-        /* the workspace as it was, to report what the session changed */
-        s->before = session_snapshot_workspace(s->plan);
+        /* the workspace as it was, to report what the session changed:
+         * looked at before the command's first instruction */
+        session_changes_join(s);
         /* everything is recorded: let the command start (EPIPE: the sandbox
          * already failed; session_wait reads why) */
         if ((r = spawn_send_limits(&s->sandbox, s->in.cgroup, s->in.rlimit_fallback, err)) < 0 &&
@@ -599,7 +648,7 @@ static void session_finish(struct session *s, const struct supervise_outcome *ou
         session_trail_check(s, "the session had ended");
         /* git's own data back to the host's .git, protected writes recorded
          * (before the engine's last tick: they feed persistence-write) */
-        json_t *changes = session_compare_changes(plan, s->before);
+        json_t *changes = session_compare_changes(plan, s->before, s->config.changes_cache_dir);
         s->before = NULL;
         session_protect_finish(&s->protect, plan, plan->overlay ? &s->workspace : NULL, changes,
                                &s->events, s->config.quiet);
@@ -732,6 +781,7 @@ int session_close(struct session *s)
                 close(s->sandbox.pidfd);
                 close(s->sandbox.status_fd);
         }
+        session_changes_join(s);
         changes_free(s->before);
         s->before = NULL;
         session_risk_set_sandbox(&s->risk, 0, NULL); /* gone, and its cgroups go next */

@@ -52,6 +52,9 @@ struct session_config {
         char *const *anchors;     /* where checkpoints are anchored, besides the policy's */
         size_t anchor_count;
         bool quiet; /* only errors and what must be said */
+        /* reins' private directory for the change record's cache (direct
+         * mode's files.changed, audit/changes.h); NULL: a walk at the start */
+        const char *changes_cache_dir;
         /* the sandbox is forked and its cgroups made: a caller that shows
          * the plan does it here (NULL: nothing) */
         void (*on_spawned)(void *ctx, const struct reins_plan *plan, const struct spawn_inputs *in);

@@ -68,3 +68,20 @@ int fileio_write_all(int fd, const void *bytes, size_t length)
         }
         return 0;
 }
+
+int fileio_read_exact(int fd, void *buf, size_t length)
+{
+        char *p = buf;
+        while (length > 0) {
+                ssize_t n = read(fd, p, length);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                length -= (size_t)n;
+        }
+        return 0;
+}

@@ -16,4 +16,8 @@ int fileio_read_fd(int fd, size_t limit, char **data, size_t *length, bool *trun
  * writes. 0, or -errno (-EIO when write() wrote nothing). */
 int fileio_write_all(int fd, const void *bytes, size_t length);
 
+/* Read exactly `length` bytes into `buf`, again after EINTR and short reads.
+ * 0, or -errno (-EIO when the file ends first). */
+int fileio_read_exact(int fd, void *buf, size_t length);
+
 #endif

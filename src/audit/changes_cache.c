@@ -1,0 +1,574 @@
+/* The workspace as it was when a session started, without walking it: the
+ * snapshot the previous session's end took, kept in reins' private state,
+ * checked directory by directory against the tree before the command starts.
+ *
+ * Why a cached directory can be trusted: creating, removing, renaming or
+ * linking an entry moves its directory's mtime and ctime, and no process
+ * without the right to set the clock can put a ctime back (utimensat sets
+ * it to now). A directory whose identity and times are what the cache
+ * recorded therefore holds the same names, each naming the same inode, as
+ * when it was recorded; only the directories that differ are listed again.
+ * What the entries' own metadata was at the start is never needed (see
+ * changes_entry_modified in changes.c: a ctime from before the start means
+ * "not touched since"), so a start costs one fstatat per directory, none
+ * per file, and no readdir of an unchanged directory.
+ *
+ * Fail closed: a cache that is missing, of another format or tree,
+ * truncated, whose checksum or any index does not hold, or a tree that
+ * disagrees with it where it cannot (a name a vouched directory holds is
+ * gone) means a full walk, as without a cache. A directory changed less
+ * than 2 s before it was recorded (a second change in the same timestamp
+ * tick would leave its times equal), one that could not be listed, one on
+ * another filesystem than the workspace's, and a workspace on a filesystem
+ * not known to keep these rules (util/fs_times.h) are listed again.
+ *
+ * The cache file is reins' own, in a directory hidden from every sandbox;
+ * what it holds comes from the tree, whose names the agent chooses, so
+ * every index and length read back is checked before use, and it is
+ * bounded by the caps of changes.h. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/changes_internal.h"
+#include "util/cleanup.h"
+#include "util/digest.h"
+#include "util/fileio.h"
+#include "util/fs_times.h"
+#include "util/weaken.h"
+
+#define CC_MAGIC      "REINSCC1"
+#define CC_RACY_NS    2000000000LL /* a directory changed this recently is listed again */
+#define CC_MAX_CACHES 64           /* cache files kept (one per workspace) */
+
+struct cc_header {
+        char magic[8];
+        uint64_t count, names_used, not_scanned;
+        int64_t walked_ns;
+        struct changes_root root;
+        unsigned char key[DIGEST_SHA256_BYTES]; /* the workspace's path */
+        unsigned char sum[DIGEST_SHA256_BYTES]; /* this header (sum zeroed) and the rest */
+};
+
+static void cc_key(const char *root, unsigned char key[DIGEST_SHA256_BYTES])
+{
+        struct digest_sha256 h;
+        digest_sha256_init(&h);
+        digest_sha256_update(&h, CC_MAGIC, sizeof(CC_MAGIC));
+        digest_sha256_update(&h, root, strlen(root) + 1);
+        digest_sha256_final(&h, key);
+}
+
+static void changes_cache_file(const char *root, char out[65])
+{
+        unsigned char key[DIGEST_SHA256_BYTES];
+        cc_key(root, key);
+        for (size_t i = 0; i < 32; i++)
+                snprintf(out + 2 * i, 3, "%02x", key[i]);
+}
+
+static void cc_sum(const struct cc_header *header, const struct changes_snapshot *s,
+                   unsigned char sum[DIGEST_SHA256_BYTES])
+{
+        struct cc_header h = *header;
+        memset(h.sum, 0, sizeof(h.sum));
+        struct digest_sha256 d;
+        digest_sha256_init(&d);
+        digest_sha256_update(&d, &h, sizeof(h));
+        digest_sha256_update(&d, s->entries, s->count * sizeof(*s->entries));
+        digest_sha256_update(&d, s->order, s->count * sizeof(*s->order));
+        digest_sha256_update(&d, s->names, s->names_used);
+        digest_sha256_final(&d, sum);
+}
+
+/* Every index and length checked: parents come before their children and
+ * are directories, every name is kept, within the names and a plain name,
+ * `order` lists every entry once by strictly increasing key. */
+static bool cc_check(const struct changes_snapshot *s)
+{
+        for (size_t i = 0; i < s->count; i++) {
+                const struct changes_entry *e = &s->entries[i];
+                if (e->parent != CHANGES_NONE &&
+                    (e->parent >= i || !S_ISDIR(s->entries[e->parent].mode)))
+                        return false;
+                if (e->name == CHANGES_NONE || e->name_length == 0 || e->name_length > NAME_MAX ||
+                    (uint64_t)e->name + e->name_length > s->names_used)
+                        return false;
+                const char *n = s->names + e->name;
+                if (memchr(n, '/', e->name_length) || memchr(n, '\0', e->name_length) ||
+                    (e->name_length == 1 && n[0] == '.') ||
+                    (e->name_length == 2 && n[0] == '.' && n[1] == '.'))
+                        return false;
+        }
+        for (size_t i = 0; i < s->count; i++) {
+                if (s->order[i] >= s->count)
+                        return false;
+                if (i > 0 && memcmp(s->entries[s->order[i - 1]].key, s->entries[s->order[i]].key,
+                                    CHANGES_KEY) >= 0)
+                        return false; /* unsorted, or an entry twice */
+        }
+        return true;
+}
+
+static struct changes_snapshot *changes_cache_load(const char *root, int cachefd, const char *file)
+{
+        cleanup_fd int fd = openat(cachefd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        struct stat st;
+        struct cc_header h;
+        unsigned char key[DIGEST_SHA256_BYTES];
+        cc_key(root, key);
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+            (size_t)st.st_size < sizeof(h) || fileio_read_exact(fd, &h, sizeof(h)) < 0)
+                return NULL;
+        if (memcmp(h.magic, CC_MAGIC, 8) != 0 || memcmp(h.key, key, sizeof(key)) != 0 ||
+            h.count == 0 || h.count > CHANGES_MAX_ENTRIES || h.names_used > CHANGES_MAX_NAME_BYTES)
+                return NULL;
+        uint64_t want =
+            sizeof(h) + h.count * (sizeof(struct changes_entry) + sizeof(uint32_t)) + h.names_used;
+        if (want != (uint64_t)st.st_size)
+                return NULL;
+        struct changes_snapshot *s = changes_snapshot_new(CHANGES_MAX_ENTRIES);
+        if (!s || !s->names)
+                goto bad;
+        s->count = s->capacity = h.count;
+        s->names_used = h.names_used;
+        s->entries = malloc(h.count * sizeof(*s->entries));
+        s->order = malloc(h.count * sizeof(*s->order));
+        if (!s->entries || !s->order ||
+            fileio_read_exact(fd, s->entries, h.count * sizeof(*s->entries)) < 0 ||
+            fileio_read_exact(fd, s->order, h.count * sizeof(*s->order)) < 0 ||
+            fileio_read_exact(fd, s->names, h.names_used) < 0)
+                goto bad;
+        unsigned char sum[DIGEST_SHA256_BYTES];
+        cc_sum(&h, s, sum);
+        bool sum_ok = memcmp(sum, h.sum, sizeof(sum)) == 0 || weaken("change-cache-sum");
+        if (!sum_ok || !cc_check(s))
+                goto bad;
+        s->order_count = s->count;
+        s->walked_ns = h.walked_ns;
+        s->root = h.root;
+        s->not_scanned = 0; /* counted again as the tree is checked */
+        for (size_t i = 0; i < s->count; i++)
+                s->entries[i].flags &= CHANGES_UNLISTED | CHANGES_OTHER_DEV;
+        return s;
+bad:
+        changes_free(s);
+        return NULL;
+}
+
+/* Past CC_MAX_CACHES files the least recently written goes (it costs that
+ * workspace one walk), and so does a half-written one a killed run left. */
+static void cc_sweep(int cachefd)
+{
+        int fd = openat(cachefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!dir) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        char oldest[NAME_MAX + 1] = "";
+        int64_t oldest_ns = INT64_MAX, now = changes_now_ns();
+        size_t caches = 0;
+        struct dirent *de;
+        struct stat st;
+        while ((de = readdir(dir))) {
+                if (de->d_name[0] == '.' ||
+                    fstatat(cachefd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                size_t len = strlen(de->d_name);
+                if (len > 4 && strcmp(de->d_name + len - 4, ".new") == 0) {
+                        if (changes_ns(st.st_mtim) < now - 3600LL * 1000000000LL)
+                                unlinkat(cachefd, de->d_name, 0);
+                        continue;
+                }
+                caches++;
+                if (changes_ns(st.st_mtim) < oldest_ns && len < sizeof(oldest)) {
+                        oldest_ns = changes_ns(st.st_mtim);
+                        memcpy(oldest, de->d_name, len + 1);
+                }
+        }
+        closedir(dir);
+        if (caches > CC_MAX_CACHES && oldest[0])
+                unlinkat(cachefd, oldest, 0);
+}
+
+/* A new file beside the old one, renamed over it: a reader sees either. A
+ * snapshot that lost names to the byte cap is not kept (its paths could
+ * not be checked); a failure only costs the next start a walk. */
+void changes_keep(const char *root, const char *cache_dir, const struct changes_snapshot *s)
+{
+        cleanup_fd int cachefd =
+            cache_dir ? open(cache_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        if (cachefd < 0 || weaken("change-cache-keep"))
+                return;
+        if (s->count == 0 || s->order_count != s->count)
+                return;
+        for (size_t i = 0; i < s->count; i++)
+                if (s->entries[i].name == CHANGES_NONE)
+                        return;
+        struct cc_header h;
+        memset(&h, 0, sizeof(h));
+        memcpy(h.magic, CC_MAGIC, 8);
+        h.count = s->count;
+        h.names_used = s->names_used;
+        h.not_scanned = s->not_scanned;
+        h.walked_ns = s->walked_ns;
+        h.root = s->root;
+        cc_key(root, h.key);
+        cc_sum(&h, s, h.sum);
+        char file[65], tmp[NAME_MAX + 1];
+        changes_cache_file(root, file);
+        snprintf(tmp, sizeof(tmp), "%s.%d.new", file, (int)getpid());
+        int fd = openat(cachefd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return;
+        bool ok = fileio_write_all(fd, &h, sizeof(h)) == 0 &&
+                  fileio_write_all(fd, s->entries, s->count * sizeof(*s->entries)) == 0 &&
+                  fileio_write_all(fd, s->order, s->count * sizeof(*s->order)) == 0 &&
+                  fileio_write_all(fd, s->names, s->names_used) == 0;
+        if (close(fd) < 0)
+                ok = false;
+        if (!ok || renameat(cachefd, tmp, cachefd, file) < 0) {
+                unlinkat(cachefd, tmp, 0);
+                return;
+        }
+        cc_sweep(cachefd);
+}
+
+/* ---- the start: the cached tree checked against the workspace ------------- */
+
+enum { CC_PRESENT = 0, CC_VALID, CC_RELISTED, CC_GONE };
+
+struct cc_pass {
+        struct changes_snapshot *s;
+        int rootfd;
+        size_t cached;        /* entries from the cache: indices below are cached ones */
+        unsigned char *state; /* per cached entry */
+        int64_t walked_ns;
+        char path[PATH_MAX];
+        struct changes_begin_stats *stats;
+};
+
+/* The path of cached entry i relative to the root, in p->path; false when
+ * it does not fit (the pass then gives up: a full walk). */
+static bool cc_path(struct cc_pass *p, uint32_t i)
+{
+        const struct changes_snapshot *s = p->s;
+        size_t total = 0;
+        for (uint32_t j = i; j != CHANGES_NONE; j = s->entries[j].parent)
+                total += s->entries[j].name_length + 1u;
+        if (total == 0 || total > sizeof(p->path))
+                return false;
+        size_t end = total - 1;
+        p->path[end] = '\0';
+        for (uint32_t j = i; j != CHANGES_NONE; j = s->entries[j].parent) {
+                const struct changes_entry *e = &s->entries[j];
+                end -= e->name_length;
+                memcpy(p->path + end, s->names + e->name, e->name_length);
+                if (end > 0)
+                        p->path[--end] = '/';
+        }
+        return true;
+}
+
+static size_t cc_level(const struct changes_snapshot *s, uint32_t i)
+{
+        size_t level = 0;
+        for (uint32_t j = i; j != CHANGES_NONE; j = s->entries[j].parent)
+                level++;
+        return level;
+}
+
+/* The cached entry with this key, or CHANGES_NONE. */
+static uint32_t cc_find(const struct cc_pass *p, const unsigned char key[CHANGES_KEY])
+{
+        const struct changes_snapshot *s = p->s;
+        size_t lo = 0, hi = p->cached;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = memcmp(s->entries[s->order[mid]].key, key, CHANGES_KEY);
+                if (c == 0)
+                        return s->order[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return CHANGES_NONE;
+}
+
+static void cc_refresh(struct changes_entry *e, const struct stat *st)
+{
+        e->inode = st->st_ino;
+        e->mode = st->st_mode;
+        e->size = (uint64_t)st->st_size;
+        e->mtime_ns = changes_ns(st->st_mtim);
+        e->ctime_ns = changes_ns(st->st_ctim);
+        e->flags |= CHANGES_FRESH;
+}
+
+static int cc_open_beneath(int root, const char *path)
+{
+        struct open_how how = {
+            .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+        return fd < 0 ? -errno : (int)fd;
+}
+
+/* List directory `dir` (CHANGES_NONE: the root), open as `fd` (consumed),
+ * at `level`, as it is now: each name the cache holds is claimed (its
+ * metadata read now), each other one is added, and a directory the cache
+ * did not hold is walked whole. */
+static int cc_relist(struct cc_pass *p, uint32_t dir, int fd, size_t level)
+{
+        struct changes_snapshot *s = p->s;
+        p->stats->relisted++;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return -ENOMEM;
+        }
+        static const unsigned char top[CHANGES_KEY];
+        int r = 0;
+        struct dirent *de;
+        while (r == 0 && (errno = 0, de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue; /* gone since: as the walk does */
+                unsigned char key[CHANGES_KEY];
+                changes_key(dir == CHANGES_NONE ? top : s->entries[dir].key, de->d_name,
+                            strlen(de->d_name), key);
+                uint32_t i = cc_find(p, key);
+                if (i != CHANGES_NONE) {
+                        struct changes_entry *e = &s->entries[i];
+                        e->flags |= CHANGES_CLAIMED;
+                        if (!S_ISDIR(e->mode) || !S_ISDIR(st.st_mode) || e->inode != st.st_ino) {
+                                /* another entry under the old name: what
+                                 * the cache has below it is not below it */
+                                if (S_ISDIR(st.st_mode))
+                                        e->flags |= CHANGES_UNLISTED;
+                                cc_refresh(e, &st);
+                        }
+                        continue; /* a cached directory is looked at in its turn */
+                }
+                uint16_t flags = CHANGES_FRESH;
+                if (S_ISDIR(st.st_mode) && st.st_dev != s->root.dev)
+                        flags |= CHANGES_OTHER_DEV;
+                if ((r = changes_snapshot_add(s, dir, de->d_name, &st, flags)) < 0)
+                        break;
+                if (!S_ISDIR(st.st_mode))
+                        continue;
+                uint32_t me = (uint32_t)(s->count - 1);
+                if (level + 1 >= CHANGES_MAX_DEPTH) {
+                        s->not_scanned++;
+                        s->entries[me].flags |= CHANGES_UNLISTED;
+                        continue;
+                }
+                int child =
+                    openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (child < 0) {
+                        s->entries[me].flags |= CHANGES_UNLISTED;
+                        continue;
+                }
+                r = changes_snapshot_walk(s, child, me, CHANGES_MAX_DEPTH - (level + 1),
+                                          s->root.dev);
+        }
+        if (r == 0 && errno != 0)
+                r = -errno; /* a listing cut short would miss names */
+        closedir(d);
+        return r;
+}
+
+static bool cc_same_times(const struct changes_entry *cached, const struct stat *st,
+                          int64_t walked_ns)
+{
+        int64_t m = changes_ns(st->st_mtim), c = changes_ns(st->st_ctim);
+        return cached->inode == st->st_ino && cached->mtime_ns == m && cached->ctime_ns == c &&
+               m < walked_ns - CC_RACY_NS && c < walked_ns - CC_RACY_NS &&
+               !(cached->flags & (CHANGES_UNLISTED | CHANGES_OTHER_DEV));
+}
+
+/* One cached directory, present at the start at its cached path. */
+static int cc_check_dir(struct cc_pass *p, uint32_t i)
+{
+        struct changes_snapshot *s = p->s;
+        struct changes_entry *e = &s->entries[i];
+        p->stats->dirs++;
+        if (!cc_path(p, i))
+                return -ENAMETOOLONG;
+        struct stat st;
+        if (fstatat(p->rootfd, p->path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+            st.st_ino != e->inode)
+                return -ESTALE; /* its directory vouched for it: the tree moved meanwhile */
+        bool same = !(e->flags & CHANGES_FRESH) && cc_same_times(e, &st, p->walked_ns) &&
+                    st.st_dev == s->root.dev;
+        if (weaken("change-cache-trust"))
+                same = !(e->flags & CHANGES_FRESH); /* `make weak` only: the cache believed */
+        cc_refresh(e, &st);
+        if (st.st_dev != s->root.dev)
+                e->flags |= CHANGES_OTHER_DEV;
+        if (same) {
+                p->state[i] = CC_VALID;
+                return 0;
+        }
+        p->state[i] = CC_RELISTED;
+        size_t level = cc_level(s, i);
+        if (level >= CHANGES_MAX_DEPTH) {
+                s->not_scanned++; /* below the depth cap: never listed */
+                return 0;
+        }
+        e->flags &= (uint16_t)~CHANGES_UNLISTED;
+        int fd = cc_open_beneath(p->rootfd, p->path);
+        if (fd == -EACCES || fd == -EPERM) {
+                s->entries[i].flags |= CHANGES_UNLISTED; /* as the walk leaves it */
+                return 0;
+        }
+        return fd < 0 ? -ESTALE : cc_relist(p, i, fd, level);
+}
+
+/* The cached tree made the tree at the start: every cached directory
+ * checked, the changed ones listed again, what is gone dropped. */
+static int cc_revalidate(struct cc_pass *p)
+{
+        struct changes_snapshot *s = p->s;
+        struct stat st;
+        if (fstat(p->rootfd, &st) < 0)
+                return -errno;
+        if (st.st_dev != s->root.dev || st.st_ino != s->root.inode || !fs_times_trusted(p->rootfd))
+                return -ESTALE;
+        struct changes_entry root = {
+            .inode = s->root.inode,
+            .mtime_ns = s->root.mtime_ns,
+            .ctime_ns = s->root.ctime_ns,
+            .flags = (uint16_t)s->root.flags,
+        };
+        bool root_same = cc_same_times(&root, &st, p->walked_ns);
+        if (weaken("change-cache-trust"))
+                root_same = true;
+        s->root.mode = st.st_mode;
+        s->root.mtime_ns = changes_ns(st.st_mtim);
+        s->root.ctime_ns = changes_ns(st.st_ctim);
+        s->root.flags = 0;
+        int r = 0;
+        if (!root_same) {
+                int fd = cc_open_beneath(p->rootfd, ".");
+                r = fd < 0 ? -ESTALE : cc_relist(p, CHANGES_NONE, fd, 0);
+        }
+        for (size_t i = 0; r == 0 && i < p->cached; i++) {
+                struct changes_entry *e = &s->entries[i];
+                unsigned char parent = e->parent == CHANGES_NONE
+                                           ? (root_same ? CC_VALID : CC_RELISTED)
+                                           : p->state[e->parent];
+                bool claimed = e->flags & CHANGES_CLAIMED;
+                if (parent == CC_GONE || (parent == CC_RELISTED && !claimed) ||
+                    (e->parent != CHANGES_NONE && !S_ISDIR(s->entries[e->parent].mode))) {
+                        p->state[i] = CC_GONE;
+                        e->flags |= CHANGES_DROPPED;
+                        continue;
+                }
+                p->state[i] = CC_PRESENT;
+                if (S_ISDIR(e->mode))
+                        r = cc_check_dir(p, (uint32_t)i);
+        }
+        return r;
+}
+
+/* s->order: the cached entries still there, in their stored order, merged
+ * with the ones added at the start, sorted: no sort of the whole tree. */
+static int cc_merge_order(struct changes_snapshot *s, size_t cached)
+{
+        size_t added = s->count - cached;
+        uint32_t *extra = malloc((added ? added : 1) * sizeof(*extra));
+        uint32_t *order = malloc((s->count ? s->count : 1) * sizeof(*order));
+        if (!extra || !order) {
+                free(extra);
+                free(order);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < added; i++)
+                extra[i] = (uint32_t)(cached + i);
+        if (added > 1)
+                changes_sort_indices(extra, added, s->entries);
+        size_t a = 0, b = 0, n = 0;
+        while (a < cached || b < added) {
+                if (a < cached && (s->entries[s->order[a]].flags & CHANGES_DROPPED)) {
+                        a++;
+                        continue;
+                }
+                bool take_a =
+                    b == added || (a < cached && memcmp(s->entries[s->order[a]].key,
+                                                        s->entries[extra[b]].key, CHANGES_KEY) < 0);
+                order[n++] = take_a ? s->order[a++] : extra[b++];
+        }
+        free(extra);
+        free(s->order);
+        s->order = order;
+        s->order_count = n;
+        return 0;
+}
+
+struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, size_t max_entries,
+                                       struct changes_begin_stats *stats)
+{
+        struct changes_begin_stats ignored;
+        if (!stats)
+                stats = &ignored;
+        memset(stats, 0, sizeof(*stats));
+        /* before anything is looked at: whatever changes from here on has a
+         * ctime no earlier than this */
+        int64_t started = changes_now_ns();
+        struct changes_snapshot *s = NULL;
+        cleanup_fd int cachefd =
+            cache_dir ? open(cache_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        char file[65];
+        changes_cache_file(root, file);
+        if (cachefd >= 0) {
+                s = changes_cache_load(root, cachefd, file);
+                stats->cache = s                                                          ? 1
+                               : faccessat(cachefd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? -1
+                                                                                          : 0;
+        }
+        if (s) {
+                struct cc_pass p = {
+                    .s = s, .cached = s->count, .walked_ns = s->walked_ns, .stats = stats};
+                s->max = max_entries < CHANGES_NONE ? max_entries : CHANGES_NONE - 1;
+                p.state = calloc(s->count, 1);
+                p.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int r = !p.state ? -ENOMEM : p.rootfd < 0 ? -errno : cc_revalidate(&p);
+                if (r == 0)
+                        r = cc_merge_order(s, p.cached);
+                if (p.rootfd >= 0)
+                        close(p.rootfd);
+                free(p.state);
+                if (r < 0) {
+                        changes_free(s);
+                        s = NULL;
+                        stats->cache = -1;
+                }
+        }
+        if (!s) {
+                s = changes_take(root, max_entries);
+                stats->walked = true;
+        }
+        if (s)
+                s->started_ns = started;
+        return s;
+}

@@ -1,0 +1,75 @@
+/* What changes.c and changes_cache.c share: the snapshot itself. Not for
+ * other modules (changes.h is the interface). */
+#ifndef REINS_AUDIT_CHANGES_INTERNAL_H
+#define REINS_AUDIT_CHANGES_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "audit/changes.h"
+
+#define CHANGES_NONE UINT32_MAX
+#define CHANGES_KEY  16
+
+/* flags of an entry */
+enum {
+        CHANGES_UNLISTED = 1,  /* a directory whose entries were not read (unreadable, depth) */
+        CHANGES_OTHER_DEV = 2, /* a directory on another filesystem than the root */
+        CHANGES_DROPPED = 4,   /* (a cached tree) not there when the session started */
+        CHANGES_CLAIMED = 8,   /* (a cached tree) found again in a directory listed at start */
+        CHANGES_FRESH = 16,    /* metadata read by this process at or after the start */
+};
+
+/* 64 bytes: the cache file holds these as they are. */
+struct changes_entry {
+        unsigned char key[CHANGES_KEY]; /* SHA-256(parent key || name), truncated */
+        uint32_t parent;                /* index of its directory; CHANGES_NONE at the top */
+        uint32_t name;                  /* offset in names; CHANGES_NONE when not kept */
+        uint16_t name_length;
+        uint16_t flags;
+        uint32_t mode;
+        uint64_t inode;
+        uint64_t size;
+        int64_t mtime_ns;
+        int64_t ctime_ns;
+};
+
+/* The root directory's own record (its entries have parent CHANGES_NONE). */
+struct changes_root {
+        uint64_t dev, inode;
+        uint32_t mode, flags;
+        int64_t mtime_ns, ctime_ns;
+};
+
+struct changes_snapshot {
+        struct changes_entry *entries;
+        size_t count, capacity, max;
+        char *names; /* the names kept, back to back (not NUL-terminated) */
+        size_t names_used;
+        size_t not_scanned; /* directories below CHANGES_MAX_DEPTH */
+        uint32_t *order;    /* entry indices sorted by key (changes_take) */
+        size_t order_count; /* entries in `order` (the dropped ones are not) */
+        struct changes_root root;
+        int64_t walked_ns;  /* CLOCK_REALTIME_COARSE when the walk began */
+        int64_t started_ns; /* a "before": when the session's start was looked at */
+};
+
+int64_t changes_now_ns(void);
+int64_t changes_ns(struct timespec ts);
+void changes_key(const unsigned char parent[CHANGES_KEY], const char *name, size_t length,
+                 unsigned char out[CHANGES_KEY]);
+struct changes_snapshot *changes_snapshot_new(size_t max_entries);
+int changes_snapshot_add(struct changes_snapshot *s, uint32_t parent, const char *name,
+                         const struct stat *st, uint16_t flags);
+/* The entries below the open directory `fd` (consumed), as children of
+ * entry `top` (CHANGES_NONE: the root), at most `depth_left` levels. */
+int changes_snapshot_walk(struct changes_snapshot *s, int fd, uint32_t top, size_t depth_left,
+                          uint64_t root_dev);
+/* s->order: every entry not dropped, sorted by key. */
+int changes_snapshot_sort(struct changes_snapshot *s);
+
+void changes_sort_indices(uint32_t *indices, size_t count, const struct changes_entry *entries);
+
+#endif
