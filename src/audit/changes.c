@@ -78,6 +78,8 @@ int changes_snapshot_add(struct changes_snapshot *s, uint32_t parent, const char
         e->name = CHANGES_NONE;
         e->name_length = (uint16_t)length;
         e->flags = flags;
+        if (!S_ISDIR(st->st_mode) && st->st_nlink > 1)
+                e->flags |= CHANGES_LINKED;
         if (s->names && s->names_used + length <= CHANGES_MAX_NAME_BYTES) {
                 memcpy(s->names + s->names_used, name, length);
                 e->name = (uint32_t)s->names_used;
@@ -128,6 +130,7 @@ int changes_snapshot_walk(struct changes_snapshot *s, int fd, uint32_t top, size
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
                 int dfd = dirfd(f->dir);
+                s->listed++;
                 struct stat st;
                 if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
@@ -203,6 +206,7 @@ struct changes_snapshot *changes_take(const char *root, size_t max_entries)
                 return NULL;
         s->walked_ns = changes_now_ns();
         s->started_ns = s->walked_ns;
+        s->walked = true;
         int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
         int r = fd < 0 ? -errno : fstat(fd, &st) < 0 ? -errno : 0;

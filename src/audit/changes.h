@@ -46,6 +46,23 @@ struct changes_begin_stats {
  * changes_take. */
 struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, size_t max_entries,
                                        struct changes_begin_stats *stats);
+/* As root: fanotify reports, from before the start looked at the tree, the
+ * directories the session changed something in (changes_watch.c), so the
+ * end lists only those again instead of walking. NULL when it cannot
+ * (unprivileged, a filesystem without file handles): the end walks. */
+struct changes_watch;
+struct changes_watch *changes_watch_start(const char *root);
+/* Read while the session runs (the fd is non-blocking), and at the end. */
+int changes_watch_fd(const struct changes_watch *watch);
+void changes_watch_drain(struct changes_watch *watch);
+void changes_watch_free(struct changes_watch *watch);
+/* The record at the end: the tree compared with `before` (changes_compare)
+ * after one walk, or without one when `watch` saw every change; kept in
+ * `cache_dir` for the next start when it was worth it. NULL when the tree
+ * is over CHANGES_MAX_ENTRIES. */
+json_t *changes_finish(const char *root, const char *cache_dir,
+                       const struct changes_snapshot *before, struct changes_watch *watch,
+                       size_t max_listed);
 /* Keep `after` (the end's walk) in `cache_dir` for the next session's
  * changes_begin. Quietly nothing when it cannot be kept. */
 void changes_keep(const char *root, const char *cache_dir, const struct changes_snapshot *after);

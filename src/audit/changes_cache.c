@@ -160,8 +160,9 @@ static struct changes_snapshot *changes_cache_load(const char *root, int cachefd
         s->walked_ns = h.walked_ns;
         s->root = h.root;
         s->not_scanned = 0; /* counted again as the tree is checked */
+        s->listed = 0;
         for (size_t i = 0; i < s->count; i++)
-                s->entries[i].flags &= CHANGES_UNLISTED | CHANGES_OTHER_DEV;
+                s->entries[i].flags &= CHANGES_UNLISTED | CHANGES_OTHER_DEV | CHANGES_LINKED;
         return s;
 bad:
         changes_free(s);
@@ -257,7 +258,12 @@ struct cc_pass {
         struct changes_snapshot *s;
         int rootfd;
         size_t cached;        /* entries from the cache: indices below are cached ones */
+        size_t order_n;       /* of which in s->order, sorted by key (not dropped) */
         unsigned char *state; /* per cached entry */
+        /* at the end (changes_finish): the directories events named, by
+         * index (dirty[i]), and the root; nothing else is looked at */
+        bool end, root_dirty;
+        const unsigned char *dirty;
         int64_t walked_ns;
         char path[PATH_MAX];
         struct changes_begin_stats *stats;
@@ -297,7 +303,7 @@ static size_t cc_level(const struct changes_snapshot *s, uint32_t i)
 static uint32_t cc_find(const struct cc_pass *p, const unsigned char key[CHANGES_KEY])
 {
         const struct changes_snapshot *s = p->s;
-        size_t lo = 0, hi = p->cached;
+        size_t lo = 0, hi = p->order_n;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
                 int c = memcmp(s->entries[s->order[mid]].key, key, CHANGES_KEY);
@@ -319,6 +325,9 @@ static void cc_refresh(struct changes_entry *e, const struct stat *st)
         e->mtime_ns = changes_ns(st->st_mtim);
         e->ctime_ns = changes_ns(st->st_ctim);
         e->flags |= CHANGES_FRESH;
+        e->flags &= (uint16_t)~CHANGES_LINKED;
+        if (!S_ISDIR(st->st_mode) && st->st_nlink > 1)
+                e->flags |= CHANGES_LINKED;
 }
 
 static int cc_open_beneath(int root, const char *path)
@@ -351,6 +360,7 @@ static int cc_relist(struct cc_pass *p, uint32_t dir, int fd, size_t level)
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
                 struct stat st;
+                s->listed++;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue; /* gone since: as the walk does */
                 unsigned char key[CHANGES_KEY];
@@ -360,13 +370,16 @@ static int cc_relist(struct cc_pass *p, uint32_t dir, int fd, size_t level)
                 if (i != CHANGES_NONE) {
                         struct changes_entry *e = &s->entries[i];
                         e->flags |= CHANGES_CLAIMED;
-                        if (!S_ISDIR(e->mode) || !S_ISDIR(st.st_mode) || e->inode != st.st_ino) {
-                                /* another entry under the old name: what
-                                 * the cache has below it is not below it */
-                                if (S_ISDIR(st.st_mode))
-                                        e->flags |= CHANGES_UNLISTED;
+                        /* another entry under the old name: what the
+                         * cache has below it is not below it */
+                        bool same_dir =
+                            S_ISDIR(e->mode) && S_ISDIR(st.st_mode) && e->inode == st.st_ino;
+                        if (!same_dir && S_ISDIR(st.st_mode))
+                                e->flags |= CHANGES_UNLISTED;
+                        /* a cached directory's own times are compared in its
+                         * turn at the start */
+                        if (!same_dir || p->end)
                                 cc_refresh(e, &st);
-                        }
                         continue; /* a cached directory is looked at in its turn */
                 }
                 uint16_t flags = CHANGES_FRESH;
@@ -406,6 +419,18 @@ static bool cc_same_times(const struct changes_entry *cached, const struct stat 
                !(cached->flags & (CHANGES_UNLISTED | CHANGES_OTHER_DEV));
 }
 
+/* A file with other names, at the end: its metadata read again. */
+static int cc_restat(struct cc_pass *p, uint32_t i)
+{
+        struct stat st;
+        if (!cc_path(p, i))
+                return -ENAMETOOLONG;
+        if (fstatat(p->rootfd, p->path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -ESTALE; /* its directory is unchanged: it cannot be gone */
+        cc_refresh(&p->s->entries[i], &st);
+        return 0;
+}
+
 /* One cached directory, present at the start at its cached path. */
 static int cc_check_dir(struct cc_pass *p, uint32_t i)
 {
@@ -418,7 +443,7 @@ static int cc_check_dir(struct cc_pass *p, uint32_t i)
         if (fstatat(p->rootfd, p->path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
             st.st_ino != e->inode)
                 return -ESTALE; /* its directory vouched for it: the tree moved meanwhile */
-        bool same = !(e->flags & CHANGES_FRESH) && cc_same_times(e, &st, p->walked_ns) &&
+        bool same = !p->end && !(e->flags & CHANGES_FRESH) && cc_same_times(e, &st, p->walked_ns) &&
                     st.st_dev == s->root.dev;
         if (weaken("change-cache-trust"))
                 same = !(e->flags & CHANGES_FRESH); /* `make weak` only: the cache believed */
@@ -432,7 +457,8 @@ static int cc_check_dir(struct cc_pass *p, uint32_t i)
         p->state[i] = CC_RELISTED;
         size_t level = cc_level(s, i);
         if (level >= CHANGES_MAX_DEPTH) {
-                s->not_scanned++; /* below the depth cap: never listed */
+                if (!p->end)              /* counted at the start already */
+                        s->not_scanned++; /* below the depth cap: never listed */
                 return 0;
         }
         e->flags &= (uint16_t)~CHANGES_UNLISTED;
@@ -460,8 +486,8 @@ static int cc_revalidate(struct cc_pass *p)
             .ctime_ns = s->root.ctime_ns,
             .flags = (uint16_t)s->root.flags,
         };
-        bool root_same = cc_same_times(&root, &st, p->walked_ns);
-        if (weaken("change-cache-trust"))
+        bool root_same = p->end ? !p->root_dirty : cc_same_times(&root, &st, p->walked_ns);
+        if (weaken("change-cache-trust") && !p->end)
                 root_same = true;
         s->root.mode = st.st_mode;
         s->root.mtime_ns = changes_ns(st.st_mtim);
@@ -478,22 +504,34 @@ static int cc_revalidate(struct cc_pass *p)
                                            ? (root_same ? CC_VALID : CC_RELISTED)
                                            : p->state[e->parent];
                 bool claimed = e->flags & CHANGES_CLAIMED;
-                if (parent == CC_GONE || (parent == CC_RELISTED && !claimed) ||
+                if ((e->flags & CHANGES_DROPPED) || parent == CC_GONE ||
+                    (parent == CC_RELISTED && !claimed) ||
                     (e->parent != CHANGES_NONE && !S_ISDIR(s->entries[e->parent].mode))) {
                         p->state[i] = CC_GONE;
                         e->flags |= CHANGES_DROPPED;
                         continue;
                 }
                 p->state[i] = CC_PRESENT;
-                if (S_ISDIR(e->mode))
-                        r = cc_check_dir(p, (uint32_t)i);
+                if (!S_ISDIR(e->mode)) {
+                        /* at the end, a file no event named is as it was,
+                         * but for one with other names, which may change
+                         * through them */
+                        if (p->end && parent == CC_VALID && (e->flags & CHANGES_LINKED))
+                                r = cc_restat(p, (uint32_t)i);
+                        continue;
+                }
+                if (p->end && !p->dirty[i] && !(e->flags & CHANGES_UNLISTED)) {
+                        p->state[i] = CC_VALID; /* no event named it */
+                        continue;
+                }
+                r = cc_check_dir(p, (uint32_t)i);
         }
         return r;
 }
 
 /* s->order: the cached entries still there, in their stored order, merged
  * with the ones added at the start, sorted: no sort of the whole tree. */
-static int cc_merge_order(struct changes_snapshot *s, size_t cached)
+static int cc_merge_order(struct changes_snapshot *s, size_t cached, size_t sorted)
 {
         size_t added = s->count - cached;
         uint32_t *extra = malloc((added ? added : 1) * sizeof(*extra));
@@ -508,13 +546,13 @@ static int cc_merge_order(struct changes_snapshot *s, size_t cached)
         if (added > 1)
                 changes_sort_indices(extra, added, s->entries);
         size_t a = 0, b = 0, n = 0;
-        while (a < cached || b < added) {
-                if (a < cached && (s->entries[s->order[a]].flags & CHANGES_DROPPED)) {
+        while (a < sorted || b < added) {
+                if (a < sorted && (s->entries[s->order[a]].flags & CHANGES_DROPPED)) {
                         a++;
                         continue;
                 }
                 bool take_a =
-                    b == added || (a < cached && memcmp(s->entries[s->order[a]].key,
+                    b == added || (a < sorted && memcmp(s->entries[s->order[a]].key,
                                                         s->entries[extra[b]].key, CHANGES_KEY) < 0);
                 order[n++] = take_a ? s->order[a++] : extra[b++];
         }
@@ -554,7 +592,7 @@ struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, 
                 p.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 int r = !p.state ? -ENOMEM : p.rootfd < 0 ? -errno : cc_revalidate(&p);
                 if (r == 0)
-                        r = cc_merge_order(s, p.cached);
+                        r = cc_merge_order(s, p.cached, p.order_n);
                 if (p.rootfd >= 0)
                         close(p.rootfd);
                 free(p.state);
@@ -571,4 +609,81 @@ struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, 
         if (s)
                 s->started_ns = started;
         return s;
+}
+
+/* ---- the end: the start's tree, with what events named listed again ------- */
+
+struct changes_snapshot *changes_cache_apply(const char *root,
+                                             const struct changes_snapshot *before,
+                                             const unsigned char *dirty, bool root_dirty,
+                                             size_t *relisted)
+{
+        struct changes_snapshot *s = changes_snapshot_new(CHANGES_MAX_ENTRIES);
+        if (!s || !s->names || before->count > s->max)
+                goto fail;
+        s->entries = malloc((before->count ? before->count : 1) * sizeof(*s->entries));
+        s->order = malloc((before->order_count ? before->order_count : 1) * sizeof(*s->order));
+        if (!s->entries || !s->order)
+                goto fail;
+        memcpy(s->entries, before->entries, before->count * sizeof(*s->entries));
+        memcpy(s->order, before->order, before->order_count * sizeof(*s->order));
+        memcpy(s->names, before->names, before->names_used);
+        s->count = s->capacity = before->count;
+        s->order_count = before->order_count;
+        s->names_used = before->names_used;
+        s->root = before->root;
+        s->walked_ns = changes_now_ns();
+        s->started_ns = before->started_ns;
+        s->not_scanned = before->not_scanned;
+        s->listed = 0;
+        for (size_t i = 0; i < s->count; i++)
+                s->entries[i].flags &= (uint16_t)~CHANGES_CLAIMED;
+        struct changes_begin_stats stats = {0};
+        struct cc_pass p = {.s = s,
+                            .cached = s->count,
+                            .order_n = s->order_count,
+                            .walked_ns = s->walked_ns,
+                            .stats = &stats,
+                            .end = true,
+                            .root_dirty = root_dirty,
+                            .dirty = dirty};
+        p.state = calloc(s->count ? s->count : 1, 1);
+        p.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int r = !p.state ? -ENOMEM : p.rootfd < 0 ? -errno : cc_revalidate(&p);
+        if (r == 0)
+                r = cc_merge_order(s, p.cached, p.order_n);
+        if (p.rootfd >= 0)
+                close(p.rootfd);
+        free(p.state);
+        if (r < 0)
+                goto fail;
+        *relisted = stats.relisted;
+        return s;
+fail:
+        changes_free(s);
+        return NULL;
+}
+
+/* Writing the cache costs about as much as reading names again (its
+ * checksum and bytes): after events, it is kept only when there was none
+ * or this session's start and end together listed more than this many
+ * names (a stale cache is still exact: what changed since is listed). */
+#define CC_KEEP_LISTED 4096
+
+json_t *changes_finish(const char *root, const char *cache_dir,
+                       const struct changes_snapshot *before, struct changes_watch *watch,
+                       size_t max_listed)
+{
+        size_t relisted = 0;
+        struct changes_snapshot *after = changes_watch_end(watch, root, before, &relisted);
+        bool walked = !after;
+        if (!after)
+                after = changes_take(root, CHANGES_MAX_ENTRIES);
+        if (!after)
+                return NULL;
+        json_t *record = changes_compare(before, after, max_listed);
+        if (walked || before->walked || before->listed + after->listed > CC_KEEP_LISTED)
+                changes_keep(root, cache_dir, after);
+        changes_free(after);
+        return record;
 }

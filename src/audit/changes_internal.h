@@ -20,6 +20,7 @@ enum {
         CHANGES_DROPPED = 4,   /* (a cached tree) not there when the session started */
         CHANGES_CLAIMED = 8,   /* (a cached tree) found again in a directory listed at start */
         CHANGES_FRESH = 16,    /* metadata read by this process at or after the start */
+        CHANGES_LINKED = 32,   /* a file with more than one name */
 };
 
 /* 64 bytes: the cache file holds these as they are. */
@@ -54,6 +55,8 @@ struct changes_snapshot {
         struct changes_root root;
         int64_t walked_ns;  /* CLOCK_REALTIME_COARSE when the walk began */
         int64_t started_ns; /* a "before": when the session's start was looked at */
+        size_t listed;      /* names read from directories to make it (not from a cache) */
+        bool walked;        /* made by a walk of the whole tree (changes_take) */
 };
 
 int64_t changes_now_ns(void);
@@ -71,5 +74,16 @@ int changes_snapshot_walk(struct changes_snapshot *s, int fd, uint32_t top, size
 int changes_snapshot_sort(struct changes_snapshot *s);
 
 void changes_sort_indices(uint32_t *indices, size_t count, const struct changes_entry *entries);
+/* The tree at the end from `before` (the start's) and the events of the
+ * session: the directories `dirty[i]` (by index in before, and the root)
+ * listed again and compared name by name, the rest taken as it was. NULL
+ * when the tree disagrees with that (a full walk is then needed). */
+struct changes_snapshot *changes_cache_apply(const char *root,
+                                             const struct changes_snapshot *before,
+                                             const unsigned char *dirty, bool root_dirty,
+                                             size_t *relisted);
+/* changes_watch.c: the tree at the end from the events, or NULL. */
+struct changes_snapshot *changes_watch_end(struct changes_watch *w, const char *root,
+                                           const struct changes_snapshot *before, size_t *relisted);
 
 #endif

@@ -79,6 +79,7 @@ struct session {
         int status;  /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
         struct changes_snapshot *before;
         struct session_changes_job *changes_job; /* looking at the workspace as it starts */
+        struct changes_watch *changes_watch;     /* as root: where the session changed things */
         volatile pid_t pid;                      /* pid 1 while it runs, for session_stop */
 };
 
@@ -443,11 +444,15 @@ struct session_changes_job {
         pthread_t thread;
         const char *root, *cache_dir; /* the plan's and the config's, which outlive it */
         struct changes_snapshot *before;
+        struct changes_watch *watch;
 };
 
 static void *session_changes_run(void *arg)
 {
         struct session_changes_job *job = arg;
+        /* watched before the start is looked at: no change goes unreported */
+        if (job->cache_dir)
+                job->watch = changes_watch_start(job->root);
         job->before = changes_begin(job->root, job->cache_dir, CHANGES_MAX_ENTRIES, NULL);
         return NULL;
 }
@@ -481,7 +486,20 @@ static void session_changes_join(struct session *s)
         s->changes_job = NULL;
         changes_free(s->before);
         s->before = job->before;
+        s->changes_watch = job->watch;
+        if (!s->before) { /* untracked: nothing to watch for */
+                changes_watch_free(s->changes_watch);
+                s->changes_watch = NULL;
+        }
         free(job);
+}
+
+static void session_changes_drain(void *ctx, int fd, uint32_t events)
+{
+        (void)fd;
+        (void)events;
+        struct session *s = ctx;
+        changes_watch_drain(s->changes_watch);
 }
 
 /* What the session changed, compared now (before .git's private layer is
@@ -489,20 +507,19 @@ static void session_changes_join(struct session *s)
  * that walk is kept for the next session's start. NULL when the mode has
  * no host changes to compare. */
 static json_t *session_compare_changes(const struct reins_plan *plan,
-                                       struct changes_snapshot *before, const char *cache_dir)
+                                       struct changes_snapshot *before, struct changes_watch *watch,
+                                       const char *cache_dir)
 {
         if (plan->overlay || plan->workspace_readonly)
                 return NULL;
-        struct changes_snapshot *after =
-            before ? changes_take(plan->workspace, CHANGES_MAX_ENTRIES) : NULL;
         json_t *changes =
-            before && after
-                ? changes_compare(before, after, CHANGES_MAX_LISTED)
-                : json_pack("{s:s}", "untracked", "the workspace holds more than 200000 entries");
-        if (after)
-                changes_keep(plan->workspace, cache_dir, after);
+            before ? changes_finish(plan->workspace, cache_dir, before, watch, CHANGES_MAX_LISTED)
+                   : NULL;
+        if (!changes)
+                changes =
+                    json_pack("{s:s}", "untracked", "the workspace holds more than 200000 entries");
         changes_free(before);
-        changes_free(after);
+        changes_watch_free(watch);
         return changes;
 }
 
@@ -648,8 +665,10 @@ static void session_finish(struct session *s, const struct supervise_outcome *ou
         session_trail_check(s, "the session had ended");
         /* git's own data back to the host's .git, protected writes recorded
          * (before the engine's last tick: they feed persistence-write) */
-        json_t *changes = session_compare_changes(plan, s->before, s->config.changes_cache_dir);
+        json_t *changes =
+            session_compare_changes(plan, s->before, s->changes_watch, s->config.changes_cache_dir);
         s->before = NULL;
+        s->changes_watch = NULL;
         session_protect_finish(&s->protect, plan, plan->overlay ? &s->workspace : NULL, changes,
                                &s->events, s->config.quiet);
         session_risk_tick(&s->risk); /* the last findings, before session.end */
@@ -695,6 +714,10 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         if (r == 0 && (r = loop_add_tick(loop, 100, session_tick, s)) == 0 &&
             (r = session_govern_watch(&s->govern, loop)) == 0)
                 r = session_risk_watch(&s->risk, loop);
+        /* read as they come, so the kernel's queue does not overflow (the
+         * end would walk); failing that, read at the end */
+        if (r == 0 && s->changes_watch)
+                loop_add_fd(loop, changes_watch_fd(s->changes_watch), session_changes_drain, s);
         if (r < 0) { /* fail closed: no trail flush, no engine, no run */
                 notice("the session's event loop: %s", strerror(-r));
                 loop_free(loop);
@@ -784,6 +807,8 @@ int session_close(struct session *s)
         session_changes_join(s);
         changes_free(s->before);
         s->before = NULL;
+        changes_watch_free(s->changes_watch);
+        s->changes_watch = NULL;
         session_risk_set_sandbox(&s->risk, 0, NULL); /* gone, and its cgroups go next */
         cgroup_destroy(&s->cgroup);
         seccomp_program_free(&s->seccomp);

@@ -1,0 +1,276 @@
+/* The end of a direct-mode session without a walk (changes.h): fanotify
+ * reports every change on the workspace's filesystem with the directory it
+ * happened in (FAN_REPORT_DFID_NAME), so the end lists again only the
+ * directories named, and takes everything else as the start saw it.
+ *
+ * A filesystem mark needs CAP_SYS_ADMIN: as root only. The mark is made
+ * before the start is looked at, so nothing changed after the start goes
+ * unreported; the queue is read while the session runs (the session's
+ * event loop) and at the end. The events are the kernel's, but the names
+ * they carry and how many there are come from the agent (and from anything
+ * else writing on that filesystem): only the directories' handles are kept,
+ * each once, up to CW_MAX_DIRS and CW_MAX_BYTES; past that, or when the
+ * kernel's queue overflowed, the end walks the tree as without events. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/changes_internal.h"
+#include "util/cleanup.h"
+#include "util/weaken.h"
+
+#define CW_MAX_DIRS  65536u     /* distinct directories remembered */
+#define CW_MAX_BYTES (4u << 20) /* bytes of their handles */
+#define CW_EVENTS                                                                                  \
+        (FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM |    \
+         FAN_MOVED_TO | FAN_DELETE_SELF | FAN_MOVE_SELF | FAN_ONDIR)
+
+struct cw_slot {
+        uint32_t off, hash;
+        uint16_t len; /* 0: free */
+        int32_t type;
+};
+
+struct changes_watch {
+        int fd;
+        bool overflowed;
+        struct cw_slot *slots;
+        size_t slot_count, used;
+        unsigned char *bytes;
+        size_t bytes_used, bytes_cap;
+};
+
+struct changes_watch *changes_watch_start(const char *root)
+{
+        if (weaken("change-events"))
+                return NULL;
+        int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
+                               O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL; /* not privileged, or no such kernel: the end walks */
+        if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, CW_EVENTS, AT_FDCWD, root) < 0) {
+                close(fd); /* a filesystem without file handles */
+                return NULL;
+        }
+        struct changes_watch *w = calloc(1, sizeof(*w));
+        if (!w) {
+                close(fd);
+                return NULL;
+        }
+        w->fd = fd;
+        return w;
+}
+
+int changes_watch_fd(const struct changes_watch *w)
+{
+        return w->fd;
+}
+
+static uint32_t cw_hash(const unsigned char *p, size_t n, int32_t type)
+{
+        uint32_t h = 2166136261u ^ (uint32_t)type;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ p[i]) * 16777619u;
+        return h;
+}
+
+static bool cw_grow(struct changes_watch *w)
+{
+        size_t count = w->slot_count ? w->slot_count * 2 : 1024;
+        struct cw_slot *slots = calloc(count, sizeof(*slots));
+        if (!slots)
+                return false;
+        for (size_t i = 0; i < w->slot_count; i++) {
+                if (!w->slots[i].len)
+                        continue;
+                size_t j = w->slots[i].hash & (count - 1);
+                while (slots[j].len)
+                        j = (j + 1) & (count - 1);
+                slots[j] = w->slots[i];
+        }
+        free(w->slots);
+        w->slots = slots;
+        w->slot_count = count;
+        return true;
+}
+
+/* Remember one directory's handle, once. */
+static void cw_add(struct changes_watch *w, const unsigned char *handle, size_t len, int32_t type)
+{
+        if (w->overflowed || len == 0 || len > MAX_HANDLE_SZ)
+                return;
+        if ((w->used + 1) * 2 > w->slot_count && (w->used >= CW_MAX_DIRS || !cw_grow(w))) {
+                w->overflowed = true;
+                return;
+        }
+        uint32_t h = cw_hash(handle, len, type);
+        size_t j = h & (w->slot_count - 1);
+        for (; w->slots[j].len; j = (j + 1) & (w->slot_count - 1)) {
+                const struct cw_slot *s = &w->slots[j];
+                if (s->hash == h && s->len == len && s->type == type &&
+                    memcmp(w->bytes + s->off, handle, len) == 0)
+                        return;
+        }
+        if (w->bytes_used + len > w->bytes_cap) {
+                size_t cap = w->bytes_cap ? w->bytes_cap * 2 : 16384;
+                unsigned char *b = cap <= CW_MAX_BYTES ? realloc(w->bytes, cap) : NULL;
+                if (!b) {
+                        w->overflowed = true;
+                        return;
+                }
+                w->bytes = b;
+                w->bytes_cap = cap;
+        }
+        memcpy(w->bytes + w->bytes_used, handle, len);
+        w->slots[j] = (struct cw_slot){
+            .off = (uint32_t)w->bytes_used, .hash = h, .len = (uint16_t)len, .type = type};
+        w->bytes_used += len;
+        w->used++;
+}
+
+/* One event's records, each length checked against what was read. */
+static void cw_event(struct changes_watch *w, const struct fanotify_event_metadata *m)
+{
+        if (m->fd >= 0)
+                close(m->fd); /* not asked for; never left open */
+        if (m->mask & FAN_Q_OVERFLOW) {
+                w->overflowed = true;
+                return;
+        }
+        const unsigned char *p = (const unsigned char *)m + m->metadata_len;
+        const unsigned char *end = (const unsigned char *)m + m->event_len;
+        bool named = false;
+        while (p + sizeof(struct fanotify_event_info_header) <= end) {
+                const struct fanotify_event_info_header *hdr = (const void *)p;
+                if (hdr->len < sizeof(*hdr) || hdr->len > (size_t)(end - p))
+                        break;
+                if ((hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
+                     hdr->info_type == FAN_EVENT_INFO_TYPE_DFID) &&
+                    hdr->len >=
+                        sizeof(struct fanotify_event_info_fid) + sizeof(struct file_handle)) {
+                        const struct fanotify_event_info_fid *fid = (const void *)p;
+                        struct file_handle fh;
+                        memcpy(&fh, fid->handle, sizeof(fh));
+                        size_t room = hdr->len - sizeof(*fid) - sizeof(fh);
+                        if (fh.handle_bytes <= room) {
+                                cw_add(w, fid->handle + sizeof(fh), fh.handle_bytes,
+                                       fh.handle_type);
+                                named = true;
+                        }
+                }
+                p += hdr->len;
+        }
+        if (!named)
+                w->overflowed = true; /* a change whose directory is unknown */
+}
+
+void changes_watch_drain(struct changes_watch *w)
+{
+        if (!w)
+                return;
+        _Alignas(struct fanotify_event_metadata) unsigned char buf[65536];
+        for (;;) {
+                ssize_t n = read(w->fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return;
+                const struct fanotify_event_metadata *m = (const void *)buf;
+                size_t left = (size_t)n;
+                while (FAN_EVENT_OK(m, left)) {
+                        if (m->vers != FANOTIFY_METADATA_VERSION || m->metadata_len < sizeof(*m)) {
+                                w->overflowed = true;
+                                return;
+                        }
+                        cw_event(w, m);
+                        m = FAN_EVENT_NEXT(m, left);
+                }
+        }
+}
+
+void changes_watch_free(struct changes_watch *w)
+{
+        if (!w)
+                return;
+        close(w->fd);
+        free(w->slots);
+        free(w->bytes);
+        free(w);
+}
+
+static int cw_inode_compare(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return (x > y) - (x < y);
+}
+
+/* The directories named, as `before`'s indices (and the root). False when
+ * that cannot be told: the end must walk. */
+static bool cw_resolve(struct changes_watch *w, const char *root,
+                       const struct changes_snapshot *before, unsigned char *dirty,
+                       bool *root_dirty)
+{
+        cleanup_fd int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        uint64_t *inodes = malloc((w->used ? w->used : 1) * sizeof(*inodes));
+        if (rootfd < 0 || !inodes) {
+                free(inodes);
+                return false;
+        }
+        size_t n = 0;
+        _Alignas(
+            struct file_handle) unsigned char fhbuf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+        for (size_t i = 0; i < w->slot_count; i++) {
+                const struct cw_slot *slot = &w->slots[i];
+                if (!slot->len)
+                        continue;
+                struct file_handle *fh = (struct file_handle *)fhbuf;
+                fh->handle_bytes = slot->len;
+                fh->handle_type = slot->type;
+                memcpy(fh->f_handle, w->bytes + slot->off, slot->len);
+                int fd = open_by_handle_at(rootfd, fh, O_PATH | O_CLOEXEC);
+                if (fd < 0)
+                        continue; /* gone: its own directory was named as it went */
+                struct stat st;
+                if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == before->root.dev)
+                        inodes[n++] = st.st_ino;
+                close(fd);
+        }
+        qsort(inodes, n, sizeof(*inodes), cw_inode_compare);
+        *root_dirty = bsearch(&before->root.inode, inodes, n, sizeof(*inodes), cw_inode_compare);
+        for (size_t i = 0; i < before->count; i++) {
+                const struct changes_entry *e = &before->entries[i];
+                if (S_ISDIR(e->mode) && !(e->flags & CHANGES_DROPPED) &&
+                    bsearch(&e->inode, inodes, n, sizeof(*inodes), cw_inode_compare))
+                        dirty[i] = 1;
+        }
+        free(inodes);
+        return true;
+}
+
+struct changes_snapshot *changes_watch_end(struct changes_watch *w, const char *root,
+                                           const struct changes_snapshot *before, size_t *relisted)
+{
+        if (!w || !before)
+                return NULL;
+        changes_watch_drain(w);
+        if (w->overflowed)
+                return NULL;
+        /* a directory on another filesystem reports nothing to this mark */
+        if (before->root.flags & CHANGES_OTHER_DEV)
+                return NULL;
+        for (size_t i = 0; i < before->count; i++)
+                if ((before->entries[i].flags & (CHANGES_OTHER_DEV | CHANGES_DROPPED)) ==
+                    CHANGES_OTHER_DEV)
+                        return NULL;
+        unsigned char *dirty = calloc(before->count ? before->count : 1, 1);
+        bool root_dirty = false;
+        struct changes_snapshot *after = NULL;
+        if (dirty && cw_resolve(w, root, before, dirty, &root_dirty))
+                after = changes_cache_apply(root, before, dirty, root_dirty, relisted);
+        free(dirty);
+        return after;
+}
