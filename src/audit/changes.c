@@ -318,6 +318,23 @@ static bool changes_entry_modified(const struct changes_snapshot *before,
                 a->ctime_ns != b->ctime_ns);
 }
 
+static void weak_ctime_only(const struct changes_snapshot *before,
+                            const struct changes_snapshot *after, unsigned char *ma,
+                            size_t *created, size_t *modified)
+{
+        for (size_t j = 0; j < after->order_count; j++) {
+                uint32_t aj = after->order[j];
+                const struct changes_entry *b = &after->entries[aj];
+                if (S_ISDIR(b->mode) || b->ctime_ns < before->started_ns)
+                        continue;
+                bool known = false;
+                for (size_t i = 0; i < before->order_count && !known; i++)
+                        known = before->entries[before->order[i]].inode == b->inode;
+                ma[aj] = known ? MARK_MODIFIED : MARK_CREATED;
+                (*(known ? modified : created))++;
+        }
+}
+
 json_t *changes_compare(const struct changes_snapshot *before, const struct changes_snapshot *after,
                         size_t max_listed)
 {
@@ -328,6 +345,12 @@ json_t *changes_compare(const struct changes_snapshot *before, const struct chan
                 goto done;
         size_t i = 0, j = 0, n_created = 0, n_modified = 0, n_deleted = 0;
         size_t nb = before->order_count, na = after->order_count;
+        if (weaken("change-ctime-only")) {
+                /* `make weak` only: the naive record that knows no names from
+                 * the start (the tests of renames and moves must fail) */
+                weak_ctime_only(before, after, ma, &n_created, &n_modified);
+                nb = na = 0;
+        }
         while (i < nb || j < na) {
                 uint32_t bi = i < nb ? before->order[i] : 0;
                 uint32_t aj = j < na ? after->order[j] : 0;

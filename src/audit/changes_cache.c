@@ -585,8 +585,11 @@ struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, 
                                                                                           : 0;
         }
         if (s) {
-                struct cc_pass p = {
-                    .s = s, .cached = s->count, .walked_ns = s->walked_ns, .stats = stats};
+                struct cc_pass p = {.s = s,
+                                    .cached = s->count,
+                                    .order_n = s->order_count,
+                                    .walked_ns = s->walked_ns,
+                                    .stats = stats};
                 s->max = max_entries < CHANGES_NONE ? max_entries : CHANGES_NONE - 1;
                 p.state = calloc(s->count, 1);
                 p.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -677,6 +680,12 @@ json_t *changes_finish(const char *root, const char *cache_dir,
         size_t relisted = 0;
         struct changes_snapshot *after = changes_watch_end(watch, root, before, &relisted);
         bool walked = !after;
+        if (getenv("REINS_DEBUG_CHANGES"))
+                fprintf(stderr,
+                        "changes: before walked=%d listed=%zu count=%zu; end events=%d "
+                        "relisted=%zu overflow=%d\n",
+                        before->walked, before->listed, before->count, !walked, relisted,
+                        watch ? changes_watch_overflowed(watch) : -1);
         if (!after)
                 after = changes_take(root, CHANGES_MAX_ENTRIES);
         if (!after)

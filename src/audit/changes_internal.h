@@ -86,4 +86,5 @@ struct changes_snapshot *changes_cache_apply(const char *root,
 struct changes_snapshot *changes_watch_end(struct changes_watch *w, const char *root,
                                            const struct changes_snapshot *before, size_t *relisted);
 
+int changes_watch_overflowed(const struct changes_watch *w);
 #endif
