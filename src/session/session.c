@@ -585,6 +585,11 @@ static int session_spawn(struct session *s, struct reins_error *err)
         /* the deny globs' matches, collected while the session started */
         if ((r = plan_finish_deny(plan, err)) < 0)
                 return r;
+        /* and the workspace as it was, to report what the session changed.
+         * Joined before the sandbox is forked, as the deny globs' thread:
+         * a thread holding malloc's lock at fork leaves the child a lock
+         * nobody will release */
+        session_changes_join(s);
         session_prepare_terminal(&s->in);
         supervise_block_signals();
         if ((r = spawn_sandbox(&s->in, &s->sandbox, err)) < 0)
@@ -630,9 +635,6 @@ int session_start(struct session *s, struct reins_error *err)
                 return -EIO;
         }
         session_register(s);
-        /* the workspace as it was, to report what the session changed:
-         * looked at before the command's first instruction */
-        session_changes_join(s);
         /* everything is recorded: let the command start (EPIPE: the sandbox
          * already failed; session_wait reads why) */
         if ((r = spawn_send_limits(&s->sandbox, s->in.cgroup, s->in.rlimit_fallback, err)) < 0 &&
