@@ -158,8 +158,12 @@ int changes_snapshot_walk(struct changes_snapshot *s, int fd, uint32_t top, size
                 }
                 stack[depth++] = (struct walk_frame){d, me};
         }
-        while (depth > 0)
-                closedir(stack[--depth].dir);
+        while (depth > 0) {
+                struct walk_frame *f = &stack[--depth];
+                if (r < 0 && f->index != CHANGES_NONE)
+                        s->entries[f->index].flags |= CHANGES_UNLISTED; /* not read to its end */
+                closedir(f->dir);
+        }
         return r;
 }
 
@@ -199,11 +203,13 @@ static void root_of(const struct stat *st, struct changes_root *root)
         root->ctime_ns = changes_ns(st->st_ctim);
 }
 
-struct changes_snapshot *changes_take(const char *root, size_t max_entries)
+struct changes_snapshot *changes_walk_tree(const char *root, size_t max_entries, int *result)
 {
         struct changes_snapshot *s = changes_snapshot_new(max_entries);
-        if (!s)
+        if (!s) {
+                *result = -ENOMEM;
                 return NULL;
+        }
         s->walked_ns = changes_now_ns();
         s->started_ns = s->walked_ns;
         s->walked = true;
@@ -219,6 +225,14 @@ struct changes_snapshot *changes_take(const char *root, size_t max_entries)
                 close(fd);
         if (r == 0)
                 r = changes_snapshot_sort(s);
+        *result = r;
+        return s;
+}
+
+struct changes_snapshot *changes_take(const char *root, size_t max_entries)
+{
+        int r;
+        struct changes_snapshot *s = changes_walk_tree(root, max_entries, &r);
         if (r < 0) {
                 changes_free(s);
                 return NULL;

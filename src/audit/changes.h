@@ -37,6 +37,7 @@ struct changes_begin_stats {
         size_t relisted; /* directories listed again (changed since, or never cached) */
         int cache;       /* 1 used, 0 none yet, -1 ignored (damaged, another tree, moved) */
         bool walked;     /* the whole tree was walked instead */
+        bool over_cap;   /* the cache proved the tree still over the cap (NULL returned) */
 };
 
 /* The workspace as it is when a session starts, before the command runs:

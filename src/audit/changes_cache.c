@@ -54,6 +54,7 @@
 struct cc_header {
         char magic[8];
         uint64_t count, names_used, not_scanned;
+        uint64_t over_cap; /* only directories, each with its count of entries in `size` */
         int64_t walked_ns;
         struct changes_root root;
         unsigned char key[DIGEST_SHA256_BYTES]; /* the workspace's path */
@@ -157,6 +158,7 @@ static struct changes_snapshot *changes_cache_load(const char *root, int cachefd
         if (!sum_ok || !cc_check(s))
                 goto bad;
         s->order_count = s->count;
+        s->over_cap = h.over_cap != 0;
         s->walked_ns = h.walked_ns;
         s->root = h.root;
         s->not_scanned = 0; /* counted again as the tree is checked */
@@ -210,10 +212,8 @@ static void cc_sweep(int cachefd)
 /* A new file beside the old one, renamed over it: a reader sees either. A
  * snapshot that lost names to the byte cap is not kept (its paths could
  * not be checked); a failure only costs the next start a walk. */
-void changes_keep(const char *root, const char *cache_dir, const struct changes_snapshot *s)
+static void cc_store(int cachefd, const char *root, const struct changes_snapshot *s)
 {
-        cleanup_fd int cachefd =
-            cache_dir ? open(cache_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
         if (cachefd < 0 || weaken("change-cache-keep"))
                 return;
         if (s->count == 0 || s->order_count != s->count)
@@ -227,6 +227,7 @@ void changes_keep(const char *root, const char *cache_dir, const struct changes_
         h.count = s->count;
         h.names_used = s->names_used;
         h.not_scanned = s->not_scanned;
+        h.over_cap = s->over_cap;
         h.walked_ns = s->walked_ns;
         h.root = s->root;
         cc_key(root, h.key);
@@ -248,6 +249,13 @@ void changes_keep(const char *root, const char *cache_dir, const struct changes_
                 return;
         }
         cc_sweep(cachefd);
+}
+
+void changes_keep(const char *root, const char *cache_dir, const struct changes_snapshot *s)
+{
+        cleanup_fd int cachefd =
+            cache_dir ? open(cache_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        cc_store(cachefd, root, s);
 }
 
 /* ---- the start: the cached tree checked against the workspace ------------- */
@@ -563,6 +571,83 @@ static int cc_merge_order(struct changes_snapshot *s, size_t cached, size_t sort
         return 0;
 }
 
+/* ---- a tree over the cap -------------------------------------------------- */
+
+/* What a walk stopped at the cap saw, kept to prove the next start that
+ * the tree is still over it without walking: its directories, each with
+ * its count of entries (in `size`) when the walk read it to its end. */
+static struct changes_snapshot *cc_dirs_of(const struct changes_snapshot *partial)
+{
+        struct changes_snapshot *s = changes_snapshot_new(partial->count);
+        uint32_t *map = malloc((partial->count ? partial->count : 1) * sizeof(*map));
+        if (!s || !s->names || !map)
+                goto fail;
+        for (size_t i = 0; i < partial->count; i++) {
+                const struct changes_entry *e = &partial->entries[i];
+                map[i] = CHANGES_NONE;
+                if (e->parent != CHANGES_NONE && map[e->parent] != CHANGES_NONE)
+                        s->entries[map[e->parent]].size++;
+                if (!S_ISDIR(e->mode))
+                        continue;
+                if (e->name == CHANGES_NONE ||
+                    (e->parent != CHANGES_NONE && map[e->parent] == CHANGES_NONE))
+                        continue; /* its path could not be checked */
+                if (s->count == s->capacity) {
+                        size_t cap = s->capacity ? s->capacity * 2 : 1024;
+                        struct changes_entry *grown = realloc(s->entries, cap * sizeof(*grown));
+                        if (!grown)
+                                goto fail;
+                        s->entries = grown;
+                        s->capacity = cap;
+                }
+                struct changes_entry *d = &s->entries[s->count];
+                *d = *e;
+                d->parent = e->parent == CHANGES_NONE ? CHANGES_NONE : map[e->parent];
+                d->size = 0;
+                d->name = (uint32_t)s->names_used;
+                memcpy(s->names + s->names_used, partial->names + e->name, e->name_length);
+                s->names_used += e->name_length;
+                map[i] = (uint32_t)s->count++;
+        }
+        free(map);
+        map = NULL;
+        if (s->count == 0 || changes_snapshot_sort(s) < 0)
+                goto fail;
+        s->root = partial->root;
+        s->walked_ns = partial->walked_ns;
+        s->over_cap = true;
+        return s;
+fail:
+        free(map);
+        changes_free(s);
+        return NULL;
+}
+
+/* Is the tree still over the cap? The entries of every directory whose
+ * identity and times are what was recorded (and not racy) are still
+ * there: when they add up past the cap, it is, with one fstatat per
+ * directory and nothing listed. */
+static bool cc_still_over(struct changes_snapshot *s, const char *root, size_t max_entries)
+{
+        cleanup_fd int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (rootfd < 0 || fstat(rootfd, &st) < 0 || st.st_dev != s->root.dev ||
+            st.st_ino != s->root.inode || !fs_times_trusted(rootfd))
+                return false;
+        struct cc_pass p = {.s = s};
+        uint64_t total = 0;
+        for (size_t i = 0; i < s->count && total <= max_entries; i++) {
+                const struct changes_entry *e = &s->entries[i];
+                if ((e->flags & CHANGES_UNLISTED) || !S_ISDIR(e->mode) ||
+                    !cc_path(&p, (uint32_t)i) ||
+                    fstatat(rootfd, p.path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    st.st_dev != s->root.dev || !cc_same_times(e, &st, s->walked_ns))
+                        continue;
+                total += e->size;
+        }
+        return total > max_entries;
+}
+
 struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, size_t max_entries,
                                        struct changes_begin_stats *stats)
 {
@@ -583,6 +668,15 @@ struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, 
                 stats->cache = s                                                          ? 1
                                : faccessat(cachefd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? -1
                                                                                           : 0;
+        }
+        if (s && s->over_cap) {
+                bool over = cc_still_over(s, root, max_entries);
+                changes_free(s);
+                s = NULL;
+                if (over) {
+                        stats->over_cap = true;
+                        return NULL; /* untracked, as a walk would find it */
+                }
         }
         if (s) {
                 struct cc_pass p = {.s = s,
@@ -606,8 +700,23 @@ struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, 
                 }
         }
         if (!s) {
-                s = changes_take(root, max_entries);
+                /* a little past the cap: what it saw then proves the next
+                 * start that the tree is still over it (cc_still_over) */
+                int r;
+                s = changes_walk_tree(root, max_entries + max_entries / 16 + 1, &r);
                 stats->walked = true;
+                if (r == 0 && s && s->count > max_entries)
+                        r = -E2BIG;
+                if (r == -E2BIG && s) {
+                        struct changes_snapshot *dirs = cc_dirs_of(s);
+                        if (dirs)
+                                cc_store(cachefd, root, dirs);
+                        changes_free(dirs);
+                }
+                if (r < 0) {
+                        changes_free(s);
+                        s = NULL;
+                }
         }
         if (s)
                 s->started_ns = started;
@@ -680,12 +789,6 @@ json_t *changes_finish(const char *root, const char *cache_dir,
         size_t relisted = 0;
         struct changes_snapshot *after = changes_watch_end(watch, root, before, &relisted);
         bool walked = !after;
-        if (getenv("REINS_DEBUG_CHANGES"))
-                fprintf(stderr,
-                        "changes: before walked=%d listed=%zu count=%zu; end events=%d "
-                        "relisted=%zu overflow=%d\n",
-                        before->walked, before->listed, before->count, !walked, relisted,
-                        watch ? changes_watch_overflowed(watch) : -1);
         if (!after)
                 after = changes_take(root, CHANGES_MAX_ENTRIES);
         if (!after)

@@ -57,6 +57,8 @@ struct changes_snapshot {
         int64_t started_ns; /* a "before": when the session's start was looked at */
         size_t listed;      /* names read from directories to make it (not from a cache) */
         bool walked;        /* made by a walk of the whole tree (changes_take) */
+        bool over_cap;      /* (a cache) the tree's directories only, each with its count
+                             * of entries in `size`: the tree held more than the cap */
 };
 
 int64_t changes_now_ns(void);
@@ -70,6 +72,10 @@ int changes_snapshot_add(struct changes_snapshot *s, uint32_t parent, const char
  * entry `top` (CHANGES_NONE: the root), at most `depth_left` levels. */
 int changes_snapshot_walk(struct changes_snapshot *s, int fd, uint32_t top, size_t depth_left,
                           uint64_t root_dev);
+/* A walk of the whole tree; *result < 0 on a failure, -E2BIG past
+ * max_entries, when what was walked is still returned (or NULL on ENOMEM):
+ * the directories the walk was inside then are marked CHANGES_UNLISTED. */
+struct changes_snapshot *changes_walk_tree(const char *root, size_t max_entries, int *result);
 /* s->order: every entry not dropped, sorted by key. */
 int changes_snapshot_sort(struct changes_snapshot *s);
 
@@ -86,5 +92,4 @@ struct changes_snapshot *changes_cache_apply(const char *root,
 struct changes_snapshot *changes_watch_end(struct changes_watch *w, const char *root,
                                            const struct changes_snapshot *before, size_t *relisted);
 
-int changes_watch_overflowed(const struct changes_watch *w);
 #endif

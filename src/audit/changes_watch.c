@@ -274,9 +274,3 @@ struct changes_snapshot *changes_watch_end(struct changes_watch *w, const char *
         free(dirty);
         return after;
 }
-
-int changes_watch_overflowed(const struct changes_watch *w);
-int changes_watch_overflowed(const struct changes_watch *w)
-{
-        return w->overflowed;
-}
