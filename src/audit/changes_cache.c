@@ -272,6 +272,7 @@ struct cc_pass {
          * index (dirty[i]), and the root; nothing else is looked at */
         bool end, root_dirty;
         const unsigned char *dirty;
+        size_t dropped; /* entries found gone */
         int64_t walked_ns;
         char path[PATH_MAX];
         struct changes_begin_stats *stats;
@@ -516,6 +517,8 @@ static int cc_revalidate(struct cc_pass *p)
                     (parent == CC_RELISTED && !claimed) ||
                     (e->parent != CHANGES_NONE && !S_ISDIR(s->entries[e->parent].mode))) {
                         p->state[i] = CC_GONE;
+                        if (!(e->flags & CHANGES_DROPPED))
+                                p->dropped++;
                         e->flags |= CHANGES_DROPPED;
                         continue;
                 }
@@ -539,9 +542,11 @@ static int cc_revalidate(struct cc_pass *p)
 
 /* s->order: the cached entries still there, in their stored order, merged
  * with the ones added at the start, sorted: no sort of the whole tree. */
-static int cc_merge_order(struct changes_snapshot *s, size_t cached, size_t sorted)
+static int cc_merge_order(struct changes_snapshot *s, size_t cached, size_t sorted, size_t dropped)
 {
         size_t added = s->count - cached;
+        if (added == 0 && dropped == 0)
+                return 0; /* the stored order stands */
         uint32_t *extra = malloc((added ? added : 1) * sizeof(*extra));
         uint32_t *order = malloc((s->count ? s->count : 1) * sizeof(*order));
         if (!extra || !order) {
@@ -689,7 +694,7 @@ struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, 
                 p.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 int r = !p.state ? -ENOMEM : p.rootfd < 0 ? -errno : cc_revalidate(&p);
                 if (r == 0)
-                        r = cc_merge_order(s, p.cached, p.order_n);
+                        r = cc_merge_order(s, p.cached, p.order_n, p.dropped);
                 if (p.rootfd >= 0)
                         close(p.rootfd);
                 free(p.state);
@@ -763,7 +768,7 @@ struct changes_snapshot *changes_cache_apply(const char *root,
         p.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int r = !p.state ? -ENOMEM : p.rootfd < 0 ? -errno : cc_revalidate(&p);
         if (r == 0)
-                r = cc_merge_order(s, p.cached, p.order_n);
+                r = cc_merge_order(s, p.cached, p.order_n, p.dropped);
         if (p.rootfd >= 0)
                 close(p.rootfd);
         free(p.state);
@@ -787,7 +792,14 @@ json_t *changes_finish(const char *root, const char *cache_dir,
                        size_t max_listed)
 {
         size_t relisted = 0;
-        struct changes_snapshot *after = changes_watch_end(watch, root, before, &relisted);
+        bool unchanged = false;
+        struct changes_snapshot *after =
+            changes_watch_end(watch, root, before, &relisted, &unchanged);
+        if (unchanged) { /* the record of a tree compared with itself: nothing, and its caps */
+                if (before->walked || before->listed > CC_KEEP_LISTED)
+                        changes_keep(root, cache_dir, before);
+                return changes_compare(before, before, max_listed);
+        }
         bool walked = !after;
         if (!after)
                 after = changes_take(root, CHANGES_MAX_ENTRIES);

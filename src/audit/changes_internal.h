@@ -88,8 +88,10 @@ struct changes_snapshot *changes_cache_apply(const char *root,
                                              const struct changes_snapshot *before,
                                              const unsigned char *dirty, bool root_dirty,
                                              size_t *relisted);
-/* changes_watch.c: the tree at the end from the events, or NULL. */
+/* changes_watch.c: the tree at the end from the events, or NULL (then
+ * *unchanged when no event named anything in the tree: it is as it was). */
 struct changes_snapshot *changes_watch_end(struct changes_watch *w, const char *root,
-                                           const struct changes_snapshot *before, size_t *relisted);
+                                           const struct changes_snapshot *before, size_t *relisted,
+                                           bool *unchanged);
 
 #endif

@@ -252,8 +252,10 @@ static bool cw_resolve(struct changes_watch *w, const char *root,
 }
 
 struct changes_snapshot *changes_watch_end(struct changes_watch *w, const char *root,
-                                           const struct changes_snapshot *before, size_t *relisted)
+                                           const struct changes_snapshot *before, size_t *relisted,
+                                           bool *unchanged)
 {
+        *unchanged = false;
         if (!w || !before)
                 return NULL;
         changes_watch_drain(w);
@@ -269,8 +271,17 @@ struct changes_snapshot *changes_watch_end(struct changes_watch *w, const char *
         unsigned char *dirty = calloc(before->count ? before->count : 1, 1);
         bool root_dirty = false;
         struct changes_snapshot *after = NULL;
-        if (dirty && cw_resolve(w, root, before, dirty, &root_dirty))
-                after = changes_cache_apply(root, before, dirty, root_dirty, relisted);
+        if (dirty && cw_resolve(w, root, before, dirty, &root_dirty)) {
+                /* nothing named, no file with other names: as it started */
+                bool touched = root_dirty;
+                for (size_t i = 0; i < before->count && !touched; i++)
+                        touched = dirty[i] || ((before->entries[i].flags & CHANGES_LINKED) &&
+                                               !(before->entries[i].flags & CHANGES_DROPPED));
+                if (touched)
+                        after = changes_cache_apply(root, before, dirty, root_dirty, relisted);
+                else
+                        *unchanged = true;
+        }
         free(dirty);
         return after;
 }
