@@ -454,8 +454,6 @@ static int cc_check_dir(struct cc_pass *p, uint32_t i)
                 return -ESTALE; /* its directory vouched for it: the tree moved meanwhile */
         bool same = !p->end && !(e->flags & CHANGES_FRESH) && cc_same_times(e, &st, p->walked_ns) &&
                     st.st_dev == s->root.dev;
-        if (weaken("change-cache-trust"))
-                same = !(e->flags & CHANGES_FRESH); /* `make weak` only: the cache believed */
         cc_refresh(e, &st);
         if (st.st_dev != s->root.dev)
                 e->flags |= CHANGES_OTHER_DEV;
@@ -484,6 +482,8 @@ static int cc_check_dir(struct cc_pass *p, uint32_t i)
 static int cc_revalidate(struct cc_pass *p)
 {
         struct changes_snapshot *s = p->s;
+        if (weaken("change-cache-trust") && !p->end)
+                return 0; /* `make weak` only: the cache believed as it is */
         struct stat st;
         if (fstat(p->rootfd, &st) < 0)
                 return -errno;
@@ -496,8 +496,6 @@ static int cc_revalidate(struct cc_pass *p)
             .flags = (uint16_t)s->root.flags,
         };
         bool root_same = p->end ? !p->root_dirty : cc_same_times(&root, &st, p->walked_ns);
-        if (weaken("change-cache-trust") && !p->end)
-                root_same = true;
         s->root.mode = st.st_mode;
         s->root.mtime_ns = changes_ns(st.st_mtim);
         s->root.ctime_ns = changes_ns(st.st_ctim);
