@@ -780,9 +780,10 @@ fail:
 }
 
 /* Writing the cache costs about as much as reading names again (its
- * checksum and bytes): after events, it is kept only when there was none
- * or this session's start and end together listed more than this many
- * names (a stale cache is still exact: what changed since is listed). */
+ * checksum and bytes): it is kept only when there was none, or when this
+ * session's start and end together listed (or, after a walk, created and
+ * deleted) more than this many names. A stale cache is still exact: what
+ * changed since it was written is listed again at the next start. */
 #define CC_KEEP_LISTED 4096
 
 json_t *changes_finish(const char *root, const char *cache_dir,
@@ -804,7 +805,12 @@ json_t *changes_finish(const char *root, const char *cache_dir,
         if (!after)
                 return NULL;
         json_t *record = changes_compare(before, after, max_listed);
-        if (walked || before->walked || before->listed + after->listed > CC_KEEP_LISTED)
+        /* what the next start would list again: the directories listed at
+         * this one, and those this session changed */
+        json_int_t changed = json_integer_value(json_object_get(record, "created_count")) +
+                             json_integer_value(json_object_get(record, "deleted_count"));
+        size_t listed_here = walked ? (size_t)changed : after->listed;
+        if (before->walked || before->listed + listed_here > CC_KEEP_LISTED)
                 changes_keep(root, cache_dir, after);
         changes_free(after);
         return record;
