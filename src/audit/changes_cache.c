@@ -39,6 +39,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "audit/changes_internal.h"
 #include "util/cleanup.h"
@@ -58,7 +59,8 @@ struct cc_header {
         int64_t walked_ns;
         struct changes_root root;
         unsigned char key[DIGEST_SHA256_BYTES]; /* the workspace's path */
-        unsigned char sum[DIGEST_SHA256_BYTES]; /* this header (sum zeroed) and the rest */
+        unsigned char
+            sum[DIGEST_SHA256_BYTES]; /* CRC-32 of this header (sum zeroed) and the rest */
 };
 
 static void cc_key(const char *root, unsigned char key[DIGEST_SHA256_BYTES])
@@ -78,18 +80,24 @@ static void changes_cache_file(const char *root, char out[65])
                 snprintf(out + 2 * i, 3, "%02x", key[i]);
 }
 
+/* A CRC-32 (zlib's) of the header and everything after it: what it
+ * guards against is a damaged or truncated file (the directory is the
+ * caller's own and private; a process that can rewrite the file can
+ * rewrite any checksum with it), and it costs a quarter of a SHA-256 over
+ * the megabytes a large workspace's cache holds, at every start. */
 static void cc_sum(const struct cc_header *header, const struct changes_snapshot *s,
                    unsigned char sum[DIGEST_SHA256_BYTES])
 {
         struct cc_header h = *header;
         memset(h.sum, 0, sizeof(h.sum));
-        struct digest_sha256 d;
-        digest_sha256_init(&d);
-        digest_sha256_update(&d, &h, sizeof(h));
-        digest_sha256_update(&d, s->entries, s->count * sizeof(*s->entries));
-        digest_sha256_update(&d, s->order, s->count * sizeof(*s->order));
-        digest_sha256_update(&d, s->names, s->names_used);
-        digest_sha256_final(&d, sum);
+        uLong crc = crc32_z(0L, Z_NULL, 0);
+        crc = crc32_z(crc, (const Bytef *)&h, sizeof(h));
+        crc = crc32_z(crc, (const Bytef *)s->entries, s->count * sizeof(*s->entries));
+        crc = crc32_z(crc, (const Bytef *)s->order, s->count * sizeof(*s->order));
+        crc = crc32_z(crc, (const Bytef *)s->names, s->names_used);
+        memset(sum, 0, DIGEST_SHA256_BYTES);
+        for (size_t i = 0; i < 4; i++)
+                sum[i] = (unsigned char)(crc >> (8 * i));
 }
 
 /* Every index and length checked: parents come before their children and

@@ -132,37 +132,30 @@ static void cw_add(struct changes_watch *w, const unsigned char *handle, size_t 
         w->used++;
 }
 
-/* One event's records, each length checked against what was read. */
-static void cw_event(struct changes_watch *w, const struct fanotify_event_metadata *m)
+/* One event's records (`p` to `end`), each length checked against what
+ * was read. The kernel aligns records to 4 bytes only: every header is
+ * copied out before it is read. */
+static void cw_event(struct changes_watch *w, const unsigned char *p, const unsigned char *end)
 {
-        if (m->fd >= 0)
-                close(m->fd); /* not asked for; never left open */
-        if (m->mask & FAN_Q_OVERFLOW) {
-                w->overflowed = true;
-                return;
-        }
-        const unsigned char *p = (const unsigned char *)m + m->metadata_len;
-        const unsigned char *end = (const unsigned char *)m + m->event_len;
         bool named = false;
-        while (p + sizeof(struct fanotify_event_info_header) <= end) {
-                const struct fanotify_event_info_header *hdr = (const void *)p;
-                if (hdr->len < sizeof(*hdr) || hdr->len > (size_t)(end - p))
+        while ((size_t)(end - p) >= sizeof(struct fanotify_event_info_header)) {
+                struct fanotify_event_info_header hdr;
+                memcpy(&hdr, p, sizeof(hdr));
+                if (hdr.len < sizeof(hdr) || hdr.len > (size_t)(end - p))
                         break;
-                if ((hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
-                     hdr->info_type == FAN_EVENT_INFO_TYPE_DFID) &&
-                    hdr->len >=
-                        sizeof(struct fanotify_event_info_fid) + sizeof(struct file_handle)) {
-                        const struct fanotify_event_info_fid *fid = (const void *)p;
+                size_t fixed = sizeof(struct fanotify_event_info_fid) + sizeof(struct file_handle);
+                if ((hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
+                     hdr.info_type == FAN_EVENT_INFO_TYPE_DFID) &&
+                    hdr.len >= fixed) {
                         struct file_handle fh;
-                        memcpy(&fh, fid->handle, sizeof(fh));
-                        size_t room = hdr->len - sizeof(*fid) - sizeof(fh);
-                        if (fh.handle_bytes <= room) {
-                                cw_add(w, fid->handle + sizeof(fh), fh.handle_bytes,
-                                       fh.handle_type);
+                        const unsigned char *handle = p + sizeof(struct fanotify_event_info_fid);
+                        memcpy(&fh, handle, sizeof(fh));
+                        if (fh.handle_bytes <= hdr.len - fixed) {
+                                cw_add(w, handle + sizeof(fh), fh.handle_bytes, fh.handle_type);
                                 named = true;
                         }
                 }
-                p += hdr->len;
+                p += hdr.len;
         }
         if (!named)
                 w->overflowed = true; /* a change whose directory is unknown */
@@ -172,22 +165,29 @@ void changes_watch_drain(struct changes_watch *w)
 {
         if (!w)
                 return;
-        _Alignas(struct fanotify_event_metadata) unsigned char buf[65536];
+        unsigned char buf[65536];
         for (;;) {
                 ssize_t n = read(w->fd, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         return;
-                const struct fanotify_event_metadata *m = (const void *)buf;
-                size_t left = (size_t)n;
-                while (FAN_EVENT_OK(m, left)) {
-                        if (m->vers != FANOTIFY_METADATA_VERSION || m->metadata_len < sizeof(*m)) {
+                size_t off = 0, len = (size_t)n;
+                while (len - off >= sizeof(struct fanotify_event_metadata)) {
+                        struct fanotify_event_metadata m;
+                        memcpy(&m, buf + off, sizeof(m));
+                        if (m.vers != FANOTIFY_METADATA_VERSION || m.metadata_len < sizeof(m) ||
+                            m.event_len < m.metadata_len || m.event_len > len - off) {
                                 w->overflowed = true;
                                 return;
                         }
-                        cw_event(w, m);
-                        m = FAN_EVENT_NEXT(m, left);
+                        if (m.fd >= 0)
+                                close(m.fd); /* not asked for; never left open */
+                        if (m.mask & FAN_Q_OVERFLOW)
+                                w->overflowed = true;
+                        else
+                                cw_event(w, buf + off + m.metadata_len, buf + off + m.event_len);
+                        off += m.event_len;
                 }
         }
 }
