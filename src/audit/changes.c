@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,9 +65,15 @@ int changes_snapshot_add(struct changes_snapshot *s, uint32_t parent, const char
         if (s->count == s->capacity) {
                 /* grows by slices, not by doubling: no transient 2x copy */
                 size_t cap = s->capacity + CHANGES_SLICE;
-                struct changes_entry *e = realloc(s->entries, cap * sizeof(*e));
+                struct changes_entry *e =
+                    s->map ? malloc(cap * sizeof(*e)) : realloc(s->entries, cap * sizeof(*e));
                 if (!e)
                         return -ENOMEM;
+                if (s->map) { /* out of the cache file's mapping */
+                        memcpy(e, s->entries, s->count * sizeof(*e));
+                        munmap(s->map, s->map_length);
+                        s->map = NULL;
+                }
                 s->entries = e;
                 s->capacity = cap;
         }
@@ -471,7 +478,10 @@ void changes_free(struct changes_snapshot *s)
 {
         if (!s)
                 return;
-        free(s->entries);
+        if (s->map)
+                munmap(s->map, s->map_length);
+        else
+                free(s->entries);
         free(s->names);
         free(s->order);
         free(s);

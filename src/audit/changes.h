@@ -61,12 +61,11 @@ void changes_watch_free(struct changes_watch *watch);
  * after one walk, or without one when `watch` saw every change; kept in
  * `cache_dir` for the next start when it was worth it. NULL when the tree
  * is over CHANGES_MAX_ENTRIES. */
-json_t *changes_finish(const char *root, const char *cache_dir,
-                       const struct changes_snapshot *before, struct changes_watch *watch,
-                       size_t max_listed);
+json_t *changes_finish(const char *root, const char *cache_dir, struct changes_snapshot *before,
+                       struct changes_watch *watch, size_t max_listed);
 /* Keep `after` (the end's walk) in `cache_dir` for the next session's
  * changes_begin. Quietly nothing when it cannot be kept. */
-void changes_keep(const char *root, const char *cache_dir, const struct changes_snapshot *after);
+void changes_keep(const char *root, const char *cache_dir, struct changes_snapshot *after);
 
 /* NULL when the tree holds more than `max_entries` entries (then the event
  * says the workspace was too large to track) or on ENOMEM. */

@@ -35,11 +35,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "audit/changes_internal.h"
 #include "util/cleanup.h"
@@ -80,24 +80,81 @@ static void changes_cache_file(const char *root, char out[65])
                 snprintf(out + 2 * i, 3, "%02x", key[i]);
 }
 
-/* A CRC-32 (zlib's) of the header and everything after it: what it
- * guards against is a damaged or truncated file (the directory is the
- * caller's own and private; a process that can rewrite the file can
- * rewrite any checksum with it), and it costs a quarter of a SHA-256 over
- * the megabytes a large workspace's cache holds, at every start. */
+/* The cache's checksum: it guards against a damaged or truncated file
+ * (the directory is the caller's own and private; a process that can
+ * rewrite the file can rewrite any checksum with it), and it runs over the
+ * megabytes a large workspace's cache holds at every start, where a
+ * SHA-256 or zlib's CRC-32 cost more than the rest of the check together.
+ * Four lanes of 64-bit multiply-xorshift over little-endian words, each
+ * word moving its lane through an odd multiplier (a bijection), so any
+ * change of one word changes that lane; the lanes and the length are mixed
+ * at the end. */
+#define CC_MIX 0x9E3779B97F4A7C15ULL
+
+struct cc_hash {
+        uint64_t lane[4];
+        uint64_t length;
+        unsigned char tail[32];
+        size_t tail_used;
+};
+
+static void cc_hash_block(struct cc_hash *h, const unsigned char *p)
+{
+        for (size_t k = 0; k < 4; k++) {
+                uint64_t w;
+                memcpy(&w, p + 8 * k, 8);
+                uint64_t x = (h->lane[k] ^ w) * CC_MIX;
+                h->lane[k] = x ^ (x >> 31);
+        }
+}
+
+static void cc_hash_update(struct cc_hash *h, const void *data, size_t length)
+{
+        const unsigned char *p = data;
+        h->length += length;
+        if (h->tail_used > 0) {
+                size_t take = 32 - h->tail_used < length ? 32 - h->tail_used : length;
+                memcpy(h->tail + h->tail_used, p, take);
+                h->tail_used += take;
+                p += take;
+                length -= take;
+                if (h->tail_used < 32)
+                        return;
+                cc_hash_block(h, h->tail);
+                h->tail_used = 0;
+        }
+        for (; length >= 32; p += 32, length -= 32)
+                cc_hash_block(h, p);
+        memcpy(h->tail, p, length);
+        h->tail_used = length;
+}
+
+static void cc_hash_final(struct cc_hash *h, unsigned char out[16])
+{
+        memset(h->tail + h->tail_used, 0, 32 - h->tail_used);
+        cc_hash_block(h, h->tail);
+        uint64_t a = h->lane[0] ^ (h->lane[1] * CC_MIX) ^ h->length;
+        uint64_t b = h->lane[2] ^ (h->lane[3] * CC_MIX) ^ ~h->length;
+        for (int r = 0; r < 3; r++) {
+                a = (a ^ (b >> 29)) * CC_MIX;
+                b = (b ^ (a >> 31)) * CC_MIX;
+        }
+        memcpy(out, &a, 8);
+        memcpy(out + 8, &b, 8);
+}
+
 static void cc_sum(const struct cc_header *header, const struct changes_snapshot *s,
                    unsigned char sum[DIGEST_SHA256_BYTES])
 {
         struct cc_header h = *header;
         memset(h.sum, 0, sizeof(h.sum));
-        uLong crc = crc32_z(0L, Z_NULL, 0);
-        crc = crc32_z(crc, (const Bytef *)&h, sizeof(h));
-        crc = crc32_z(crc, (const Bytef *)s->entries, s->count * sizeof(*s->entries));
-        crc = crc32_z(crc, (const Bytef *)s->order, s->count * sizeof(*s->order));
-        crc = crc32_z(crc, (const Bytef *)s->names, s->names_used);
+        struct cc_hash d = {.lane = {1, 2, 3, 4}};
+        cc_hash_update(&d, &h, sizeof(h));
+        cc_hash_update(&d, s->entries, s->count * sizeof(*s->entries));
+        cc_hash_update(&d, s->order, s->count * sizeof(*s->order));
+        cc_hash_update(&d, s->names, s->names_used);
         memset(sum, 0, DIGEST_SHA256_BYTES);
-        for (size_t i = 0; i < 4; i++)
-                sum[i] = (unsigned char)(crc >> (8 * i));
+        cc_hash_final(&d, sum);
 }
 
 /* Every index and length checked: parents come before their children and
@@ -110,6 +167,8 @@ static bool cc_check(const struct changes_snapshot *s)
                 if (e->parent != CHANGES_NONE &&
                     (e->parent >= i || !S_ISDIR(s->entries[e->parent].mode)))
                         return false;
+                if (e->flags & ~(CHANGES_UNLISTED | CHANGES_OTHER_DEV | CHANGES_LINKED))
+                        return false; /* only what a cache keeps (changes_keep) */
                 if (e->name == CHANGES_NONE || e->name_length == 0 || e->name_length > NAME_MAX ||
                     (uint64_t)e->name + e->name_length > s->names_used)
                         return false;
@@ -151,12 +210,20 @@ static struct changes_snapshot *changes_cache_load(const char *root, int cachefd
         struct changes_snapshot *s = changes_snapshot_new(CHANGES_MAX_ENTRIES);
         if (!s || !s->names)
                 goto bad;
+        /* the entries straight from the page cache, no copy: the start
+         * writes only to the few it finds changed (a private mapping) */
+        s->map_length = sizeof(h) + h.count * sizeof(*s->entries);
+        s->map =
+            mmap(NULL, s->map_length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (s->map == MAP_FAILED) {
+                s->map = NULL;
+                goto bad;
+        }
+        s->entries = (struct changes_entry *)((char *)s->map + sizeof(h));
         s->count = s->capacity = h.count;
         s->names_used = h.names_used;
-        s->entries = malloc(h.count * sizeof(*s->entries));
         s->order = malloc(h.count * sizeof(*s->order));
-        if (!s->entries || !s->order ||
-            fileio_read_exact(fd, s->entries, h.count * sizeof(*s->entries)) < 0 ||
+        if (!s->order || lseek(fd, (off_t)s->map_length, SEEK_SET) < 0 ||
             fileio_read_exact(fd, s->order, h.count * sizeof(*s->order)) < 0 ||
             fileio_read_exact(fd, s->names, h.names_used) < 0)
                 goto bad;
@@ -171,8 +238,6 @@ static struct changes_snapshot *changes_cache_load(const char *root, int cachefd
         s->root = h.root;
         s->not_scanned = 0; /* counted again as the tree is checked */
         s->listed = 0;
-        for (size_t i = 0; i < s->count; i++)
-                s->entries[i].flags &= CHANGES_UNLISTED | CHANGES_OTHER_DEV | CHANGES_LINKED;
         return s;
 bad:
         changes_free(s);
@@ -220,10 +285,14 @@ static void cc_sweep(int cachefd)
 /* A new file beside the old one, renamed over it: a reader sees either. A
  * snapshot that lost names to the byte cap is not kept (its paths could
  * not be checked); a failure only costs the next start a walk. */
-static void cc_store(int cachefd, const char *root, const struct changes_snapshot *s)
+static void cc_store(int cachefd, const char *root, struct changes_snapshot *s)
 {
         if (cachefd < 0 || weaken("change-cache-keep"))
                 return;
+        /* what held for this session only is not kept: the next one's start
+         * reads the entries as they are, without a pass over them */
+        for (size_t i = 0; i < s->count; i++)
+                s->entries[i].flags &= CHANGES_UNLISTED | CHANGES_OTHER_DEV | CHANGES_LINKED;
         if (s->count == 0 || s->order_count != s->count)
                 return;
         for (size_t i = 0; i < s->count; i++)
@@ -259,7 +328,7 @@ static void cc_store(int cachefd, const char *root, const struct changes_snapsho
         cc_sweep(cachefd);
 }
 
-void changes_keep(const char *root, const char *cache_dir, const struct changes_snapshot *s)
+void changes_keep(const char *root, const char *cache_dir, struct changes_snapshot *s)
 {
         cleanup_fd int cachefd =
             cache_dir ? open(cache_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
@@ -462,13 +531,13 @@ static int cc_check_dir(struct cc_pass *p, uint32_t i)
                 return -ESTALE; /* its directory vouched for it: the tree moved meanwhile */
         bool same = !p->end && !(e->flags & CHANGES_FRESH) && cc_same_times(e, &st, p->walked_ns) &&
                     st.st_dev == s->root.dev;
-        cc_refresh(e, &st);
-        if (st.st_dev != s->root.dev)
-                e->flags |= CHANGES_OTHER_DEV;
-        if (same) {
+        if (same) { /* as recorded: nothing to write (its page stays shared) */
                 p->state[i] = CC_VALID;
                 return 0;
         }
+        cc_refresh(e, &st);
+        if (st.st_dev != s->root.dev)
+                e->flags |= CHANGES_OTHER_DEV;
         p->state[i] = CC_RELISTED;
         size_t level = cc_level(s, i);
         if (level >= CHANGES_MAX_DEPTH) {
@@ -794,9 +863,8 @@ fail:
  * changed since it was written is listed again at the next start. */
 #define CC_KEEP_LISTED 4096
 
-json_t *changes_finish(const char *root, const char *cache_dir,
-                       const struct changes_snapshot *before, struct changes_watch *watch,
-                       size_t max_listed)
+json_t *changes_finish(const char *root, const char *cache_dir, struct changes_snapshot *before,
+                       struct changes_watch *watch, size_t max_listed)
 {
         size_t relisted = 0;
         bool unchanged = false;

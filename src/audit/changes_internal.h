@@ -57,8 +57,10 @@ struct changes_snapshot {
         int64_t started_ns; /* a "before": when the session's start was looked at */
         size_t listed;      /* names read from directories to make it (not from a cache) */
         bool walked;        /* made by a walk of the whole tree (changes_take) */
-        bool over_cap;      /* (a cache) the tree's directories only, each with its count
-                             * of entries in `size`: the tree held more than the cap */
+        void *map;          /* a cache read with mmap: `entries` points into it until it grows */
+        size_t map_length;
+        bool over_cap; /* (a cache) the tree's directories only, each with its count
+                        * of entries in `size`: the tree held more than the cap */
 };
 
 int64_t changes_now_ns(void);
