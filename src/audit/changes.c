@@ -249,7 +249,7 @@ struct changes_snapshot *changes_take(const char *root, size_t max_entries)
 
 /* The path of entry i into buf (at most `cap` bytes with the NUL): its
  * length, or 0 when it is too long or a name on the way was not kept. */
-static size_t changes_path(const struct changes_snapshot *s, uint32_t i, char *buf, size_t cap)
+size_t changes_path_of(const struct changes_snapshot *s, uint32_t i, char *buf, size_t cap)
 {
         size_t total = 0;
         for (uint32_t j = i; j != CHANGES_NONE; j = s->entries[j].parent) {
@@ -296,7 +296,8 @@ static json_t *changes_list(const struct changes_snapshot *s, const unsigned cha
                 if (marks[i] != mark)
                         continue;
                 json_t *path = NULL;
-                size_t n = listed < l->max ? changes_path(s, (uint32_t)i, l->buf, l->path_max) : 0;
+                size_t n =
+                    listed < l->max ? changes_path_of(s, (uint32_t)i, l->buf, l->path_max) : 0;
                 if (n > 0)
                         path = bytes_json(l->buf, n);
                 size_t encoded = path ? json_dumpb(path, NULL, 0, JSON_ENCODE_ANY) + 1 : 0;

@@ -49,10 +49,15 @@ struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, 
                                        struct changes_begin_stats *stats);
 /* As root: fanotify reports, from before the start looked at the tree, the
  * directories the session changed something in (changes_watch.c), so the
- * end lists only those again instead of walking. NULL when it cannot
- * (unprivileged, a filesystem without file handles): the end walks. */
+ * end lists only those again instead of walking; unprivileged, inotify
+ * does (changes_watch_dirs). NULL when neither can: the end walks. */
 struct changes_watch;
 struct changes_watch *changes_watch_start(const char *root);
+/* Unprivileged, an inotify watch per directory of `before` (the start's
+ * snapshot), added before the sandbox is forked; past CW_MAX_WATCH
+ * directories, or when the user's watches run out, the end walks. */
+void changes_watch_dirs(struct changes_watch *watch, const char *root,
+                        const struct changes_snapshot *before);
 /* Read while the session runs (the fd is non-blocking), and at the end. */
 int changes_watch_fd(const struct changes_watch *watch);
 void changes_watch_drain(struct changes_watch *watch);

@@ -78,6 +78,9 @@ int changes_snapshot_walk(struct changes_snapshot *s, int fd, uint32_t top, size
  * max_entries, when what was walked is still returned (or NULL on ENOMEM):
  * the directories the walk was inside then are marked CHANGES_UNLISTED. */
 struct changes_snapshot *changes_walk_tree(const char *root, size_t max_entries, int *result);
+/* The path of entry i (relative to the root) into buf, NUL-terminated:
+ * its length, or 0 when it does not fit or a name was not kept. */
+size_t changes_path_of(const struct changes_snapshot *s, uint32_t i, char *buf, size_t cap);
 /* s->order: every entry not dropped, sorted by key. */
 int changes_snapshot_sort(struct changes_snapshot *s);
 

@@ -15,7 +15,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <stdio.h>
 #include <sys/fanotify.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +26,12 @@
 #include "util/cleanup.h"
 #include "util/weaken.h"
 
-#define CW_MAX_DIRS  65536u     /* distinct directories remembered */
+#define CW_MAX_DIRS  65536u /* distinct directories remembered */
+#define CW_MAX_WATCH 8192u  /* inotify: directories watched, past which the end walks */
+#define CW_ROOT      (CHANGES_NONE - 1)
+#define CW_INOTIFY                                                                                 \
+        (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM |          \
+         IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW | IN_ONLYDIR)
 #define CW_MAX_BYTES (4u << 20) /* bytes of their handles */
 #define CW_EVENTS                                                                                  \
         (FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM |    \
@@ -37,7 +45,13 @@ struct cw_slot {
 
 struct changes_watch {
         int fd;
+        bool inotify; /* unprivileged: one inotify watch per directory (changes_watch_dirs) */
         bool overflowed;
+        /* inotify: watch descriptor -> the directory's index in the start's
+         * snapshot (CW_ROOT: the root), and whether an event named it */
+        uint32_t *wd_index;
+        unsigned char *wd_dirty;
+        size_t wd_cap;
         struct cw_slot *slots;
         size_t slot_count, used;
         unsigned char *bytes;
@@ -50,18 +64,27 @@ struct changes_watch *changes_watch_start(const char *root)
                 return NULL;
         int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
                                O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return NULL; /* not privileged, or no such kernel: the end walks */
-        if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, CW_EVENTS, AT_FDCWD, root) < 0) {
+        if (fd >= 0 &&
+            fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, CW_EVENTS, AT_FDCWD, root) < 0) {
                 close(fd); /* a filesystem without file handles */
-                return NULL;
+                fd = -1;
         }
+        bool inotify = false;
+        if (fd < 0 && !weaken("change-inotify")) {
+                /* unprivileged: the directories are watched one by one once
+                 * the start knows them (changes_watch_dirs) */
+                fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+                inotify = true;
+        }
+        if (fd < 0)
+                return NULL; /* the end walks */
         struct changes_watch *w = calloc(1, sizeof(*w));
         if (!w) {
                 close(fd);
                 return NULL;
         }
         w->fd = fd;
+        w->inotify = inotify;
         return w;
 }
 
@@ -161,10 +184,41 @@ static void cw_event(struct changes_watch *w, const unsigned char *p, const unsi
                 w->overflowed = true; /* a change whose directory is unknown */
 }
 
+/* inotify's events: each names a watch, that is a directory. */
+static void cw_drain_inotify(struct changes_watch *w)
+{
+        unsigned char buf[65536];
+        for (;;) {
+                ssize_t n = read(w->fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return;
+                size_t off = 0, len = (size_t)n;
+                while (len - off >= sizeof(struct inotify_event)) {
+                        struct inotify_event ev;
+                        memcpy(&ev, buf + off, sizeof(ev));
+                        if (ev.len > len - off - sizeof(ev)) {
+                                w->overflowed = true;
+                                return;
+                        }
+                        if (ev.mask & IN_Q_OVERFLOW)
+                                w->overflowed = true;
+                        else if (ev.wd > 0 && (size_t)ev.wd < w->wd_cap)
+                                w->wd_dirty[ev.wd] = 1;
+                        off += sizeof(ev) + ev.len;
+                }
+        }
+}
+
 void changes_watch_drain(struct changes_watch *w)
 {
         if (!w)
                 return;
+        if (w->inotify) {
+                cw_drain_inotify(w);
+                return;
+        }
         unsigned char buf[65536];
         for (;;) {
                 ssize_t n = read(w->fd, buf, sizeof(buf));
@@ -199,7 +253,71 @@ void changes_watch_free(struct changes_watch *w)
         close(w->fd);
         free(w->slots);
         free(w->bytes);
+        free(w->wd_index);
+        free(w->wd_dirty);
         free(w);
+}
+
+static bool cw_watch_one(struct changes_watch *w, const char *path, uint32_t index)
+{
+        int wd = inotify_add_watch(w->fd, path, CW_INOTIFY);
+        if (wd <= 0)
+                return false; /* no more watches (max_user_watches), or gone */
+        if ((size_t)wd >= w->wd_cap) {
+                size_t cap = w->wd_cap ? w->wd_cap : 1024;
+                while (cap <= (size_t)wd)
+                        cap *= 2;
+                if (cap > 4 * (size_t)CW_MAX_WATCH)
+                        return false;
+                uint32_t *index_of = realloc(w->wd_index, cap * sizeof(*index_of));
+                if (!index_of)
+                        return false;
+                w->wd_index = index_of;
+                unsigned char *dirty = realloc(w->wd_dirty, cap);
+                if (!dirty)
+                        return false;
+                memset(dirty + w->wd_cap, 0, cap - w->wd_cap);
+                for (size_t i = w->wd_cap; i < cap; i++)
+                        index_of[i] = CHANGES_NONE;
+                w->wd_dirty = dirty;
+                w->wd_cap = cap;
+        }
+        if (w->wd_index[wd] != CHANGES_NONE && w->wd_index[wd] != index)
+                return false; /* two paths, one directory: a hard-linked or bind-mounted tree */
+        w->wd_index[wd] = index;
+        return true;
+}
+
+void changes_watch_dirs(struct changes_watch *w, const char *root,
+                        const struct changes_snapshot *before)
+{
+        if (!w || !w->inotify || !before)
+                return;
+        size_t dirs = 0;
+        for (size_t i = 0; i < before->count; i++)
+                dirs += S_ISDIR(before->entries[i].mode) &&
+                        !(before->entries[i].flags & CHANGES_DROPPED);
+        char *path = malloc(PATH_MAX);
+        size_t root_len = strlen(root);
+        bool ok =
+            path && dirs < CW_MAX_WATCH && root_len < PATH_MAX && cw_watch_one(w, root, CW_ROOT);
+        for (size_t i = 0; ok && i < before->count; i++) {
+                const struct changes_entry *e = &before->entries[i];
+                if (!S_ISDIR(e->mode) || (e->flags & CHANGES_DROPPED))
+                        continue;
+                size_t n = changes_path_of(before, (uint32_t)i, path + root_len + 1,
+                                           PATH_MAX - root_len - 1);
+                if (n == 0) {
+                        ok = false;
+                        break;
+                }
+                memcpy(path, root, root_len);
+                path[root_len] = '/';
+                ok = cw_watch_one(w, path, (uint32_t)i);
+        }
+        free(path);
+        if (!ok)
+                w->overflowed = true; /* not every directory is watched: the end walks */
 }
 
 static int cw_inode_compare(const void *a, const void *b)
@@ -271,7 +389,22 @@ struct changes_snapshot *changes_watch_end(struct changes_watch *w, const char *
         unsigned char *dirty = calloc(before->count ? before->count : 1, 1);
         bool root_dirty = false;
         struct changes_snapshot *after = NULL;
-        if (dirty && cw_resolve(w, root, before, dirty, &root_dirty)) {
+        bool resolved = false;
+        if (dirty && w->inotify) {
+                for (size_t wd = 0; wd < w->wd_cap; wd++) {
+                        uint32_t i = w->wd_index[wd];
+                        if (!w->wd_dirty[wd] || i == CHANGES_NONE)
+                                continue;
+                        if (i == CW_ROOT)
+                                root_dirty = true;
+                        else if (i < before->count)
+                                dirty[i] = 1;
+                }
+                resolved = true;
+        } else if (dirty) {
+                resolved = cw_resolve(w, root, before, dirty, &root_dirty);
+        }
+        if (resolved) {
                 /* nothing named, no file with other names: as it started */
                 bool touched = root_dirty;
                 for (size_t i = 0; i < before->count && !touched; i++)

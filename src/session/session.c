@@ -454,6 +454,7 @@ static void *session_changes_run(void *arg)
         if (job->cache_dir)
                 job->watch = changes_watch_start(job->root);
         job->before = changes_begin(job->root, job->cache_dir, CHANGES_MAX_ENTRIES, NULL);
+        changes_watch_dirs(job->watch, job->root, job->before);
         return NULL;
 }
 
