@@ -208,16 +208,23 @@ json_t *session_govern_identity(const struct session_govern *g)
         return o;
 }
 
+json_t *session_govern_status(const struct session_govern *g)
+{
+        return g->control ? session_control_status(g->control) : NULL;
+}
+
 const char *session_govern_control_path(const struct session_govern *g)
 {
         return g->control ? session_control_path(g->control) : NULL;
 }
 
-void session_govern_tick(struct session_govern *g)
+int64_t session_govern_tick(struct session_govern *g)
 {
-        if (g->gate)
-                gate_tick(g->gate);
-        session_control_tick(g->control);
+        int64_t gate = g->gate ? gate_tick(g->gate) : -1;
+        int64_t control = session_control_tick(g->control);
+        if (gate < 0 || (control >= 0 && control < gate))
+                return control;
+        return gate;
 }
 
 void session_govern_end(struct session_govern *g)

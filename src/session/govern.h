@@ -61,9 +61,13 @@ void session_govern_configure(struct session_govern *g, struct supervise_config 
 int session_govern_watch(struct session_govern *g, struct loop *loop);
 json_t *session_govern_identity(const struct session_govern *g);
 /* The control socket's path for the registry, or NULL. */
+/* What the control socket's "status" answers (session_control_status),
+ * or NULL without one. */
+json_t *session_govern_status(const struct session_govern *g);
 const char *session_govern_control_path(const struct session_govern *g);
-/* From the supervisor's tick: timeouts, expiry, revocation. */
-void session_govern_tick(struct session_govern *g);
+/* From the supervisor's tick: timeouts, expiry, revocation. Returns in
+ * how many ms something is due again, or -1: nothing until an event. */
+int64_t session_govern_tick(struct session_govern *g);
 /* Before session.end: the control channels' limit summaries. */
 void session_govern_end(struct session_govern *g);
 void session_govern_finish(struct session_govern *g);
