@@ -405,6 +405,10 @@ static bool conn_handle_text(struct session_control *ctl, struct conn *c, const 
         else
                 reply = control_handle(ctl, c, request);
         json_decref(request);
+        /* what the request changed (a thaw, an answer, a new request) is
+         * listed before the reply: `reins ps` right after it sees it */
+        if (ctl->config.changed)
+                ctl->config.changed(ctl->config.ctx);
         if ((reply && !conn_reply(c, reply)) || (!reply && !c->waiting[0])) {
                 conn_close(ctl, c);
                 return false;

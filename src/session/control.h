@@ -53,6 +53,9 @@ struct session_control_config {
         struct event_bus *events;
         /* extra status fields (risk score, tier); may be NULL */
         json_t *(*status)(void *ctx);
+        /* after each request, before its reply: what `status` says may
+         * have changed; may be NULL */
+        void (*changed)(void *ctx);
         void *ctx;
 };
 

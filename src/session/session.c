@@ -415,9 +415,10 @@ static json_t *session_listing_status(struct session *s)
 
 /* Rewrite the entry when what it lists changed (a tier, a request, a
  * freeze; not the score's decay, which `reins ps` computes), at most every
- * SESSION_LIST_MS: `reins ps` reads files only, whatever the number of
- * sessions, and a stopped or busy supervisor cannot slow it down. */
-static int64_t session_list_tick(struct session *s)
+ * SESSION_LIST_MS unless `at_once`: `reins ps` reads files only,
+ * whatever the number of sessions, and a stopped or busy supervisor cannot
+ * slow it down. */
+static int64_t session_list(struct session *s, bool at_once)
 {
         if (!s->listing)
                 return -1;
@@ -426,7 +427,7 @@ static int64_t session_list_tick(struct session *s)
         if (session_listed_equal(&now_listed, &s->listed))
                 return -1;
         int64_t now = session_now_ms();
-        if (now - s->listed_ms < SESSION_LIST_MS)
+        if (!at_once && now - s->listed_ms < SESSION_LIST_MS)
                 return s->listed_ms + SESSION_LIST_MS - now;
         json_t *status = session_listing_status(s);
         struct reins_error err = {0};
@@ -437,6 +438,18 @@ static int64_t session_list_tick(struct session *s)
                 return 10 * SESSION_LIST_MS;
         s->listed = now_listed;
         return -1;
+}
+
+static int64_t session_list_tick(struct session *s)
+{
+        return session_list(s, false);
+}
+
+/* A control request was handled (a thaw, an answer): what it changed is
+ * listed before its reply goes, so `reins ps` after `reins thaw` sees it. */
+static void session_list_now(void *ctx)
+{
+        session_list(ctx, true);
 }
 
 /* After every wake-up of the loop that dispatched something, and when the
@@ -576,6 +589,8 @@ static int session_start_parts(struct session *s, struct reins_error *err)
             .resume = s->config.resume,
             .quiet = s->config.quiet,
             .events = &s->events,
+            .changed = session_list_now,
+            .changed_ctx = s,
         };
         int r = session_govern_start(&s->govern, &govern, err);
         if (r == 0 && s->policy->risk.engine == POLICY_RISK_ENGINE_ON &&
