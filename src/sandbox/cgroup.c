@@ -101,29 +101,45 @@ static int cg_session_pid(const char *name)
         return sscanf(name, "reins-%d-", &pid) == 1 && pid > 0 ? pid : 0;
 }
 
+/* How many subdirectories `d` has: a cgroup directory's link count is 2
+ * plus its subdirectories (kernfs), so no listing is read to count them;
+ * elsewhere (a link count of 1), a pass over the listing. */
+static size_t cg_count_children(DIR *d)
+{
+        struct stat st;
+        if (fstat(dirfd(d), &st) == 0 && st.st_nlink >= 2)
+                return (size_t)st.st_nlink - 2;
+        size_t count = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+                count += cg_session_pid(e->d_name) > 0;
+        rewinddir(d);
+        return count;
+}
+
 /* A supervisor killed with SIGKILL cannot remove its cgroups: remove the
- * empty ones whose supervisor is gone, so they never pile up. */
+ * empty ones whose supervisor is gone, so they never pile up. One partial
+ * pass over the listing: beside 1 000 sessions a start reads half of it on
+ * average, once per hierarchy (it used to read it all, twice). */
 static void cg_remove_stale(const char *parent)
 {
         DIR *d = opendir(parent);
         if (!d)
                 return;
         struct dirent *e;
-        size_t count = 0, index = 0, first = 0;
-        while ((e = readdir(d)))
-                count += cg_session_pid(e->d_name) > 0;
+        size_t count = cg_count_children(d), index = 0, first = 0;
         if (count > CG_STALE_CHECKS) {
                 struct timespec now;
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 first = ((size_t)now.tv_nsec ^ (size_t)getpid()) % count;
         }
-        rewinddir(d);
-        while ((e = readdir(d))) {
+        /* the window [first, first + CG_STALE_CHECKS) of the sessions'
+         * names, wrapping around; without a wrap, the rest is not read */
+        size_t end = first + CG_STALE_CHECKS;
+        while ((e = readdir(d)) && (end > count || index < end)) {
                 int pid = cg_session_pid(e->d_name);
                 if (pid == 0)
                         continue;
-                /* the CG_STALE_CHECKS names from `first` on, wrapping around
-                 * (count: as of the first pass; others may have come since) */
                 if (count > 0 && (index++ + count - first) % count >= CG_STALE_CHECKS)
                         continue;
                 if (kill(pid, 0) == 0 || errno != ESRCH)
