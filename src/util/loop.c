@@ -26,6 +26,7 @@ struct loop {
         size_t source_count, source_cap;
         struct loop_tick *ticks;
         size_t tick_count;
+        bool kicked; /* loop_kick: every tick at the next round */
         uint32_t generation;
 };
 
@@ -113,10 +114,17 @@ int loop_add_tick(struct loop *l, loop_tick_handler handler, void *ctx)
         return 0;
 }
 
+void loop_kick(struct loop *l)
+{
+        l->kicked = true;
+}
+
 /* How long epoll may wait: until the next tick's deadline, within
  * max_wait_ms; -1 (for ever) when nothing is due and max_wait_ms is -1. */
 static int loop_wait_ms(const struct loop *l, int max_wait_ms)
 {
+        if (l->kicked)
+                return 0;
         int64_t now = loop_now_ms();
         int64_t wait = max_wait_ms;
         for (size_t i = 0; i < l->tick_count; i++) {
@@ -160,7 +168,9 @@ int loop_run_once(struct loop *l, int max_wait_ms)
                 struct loop_source s = l->sources[slot];
                 s.handler(s.ctx, s.fd, events[i].events);
         }
-        loop_run_ticks(l, n > 0);
+        bool kicked = l->kicked;
+        l->kicked = false;
+        loop_run_ticks(l, n > 0 || kicked);
         return n < 0 ? 0 : n;
 }
 

@@ -29,11 +29,14 @@ int loop_new(struct loop **out);
 int loop_add_fd(struct loop *l, int fd, loop_fd_handler handler, void *ctx);
 /* Stop watching fd (it is not closed); nothing when it is not watched. */
 void loop_remove_fd(struct loop *l, int fd);
-/* Call handler after every wake-up that dispatched an fd, and when the
- * delay it last returned has passed (the first time at the next
+/* Call handler after every wake-up that dispatched an fd (or followed a
+ * loop_kick), and when the delay it last returned has passed (the first time at the next
  * loop_run_once): the trail's flush, the risk engine's reports,
  * governance's timeouts. Ticks run in the order they were added. */
 int loop_add_tick(struct loop *l, loop_tick_handler handler, void *ctx);
+/* Something happened outside the loop's handlers (an event recorded
+ * between two rounds): every tick runs at the next round, at once. */
+void loop_kick(struct loop *l);
 /* Wait until a source is ready or a tick is due (at most max_wait_ms;
  * -1: as long as it takes), then dispatch. Returns the number of fds
  * dispatched, 0 on a timeout or EINTR, -errno on failure. */
