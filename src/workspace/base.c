@@ -5,7 +5,6 @@
  * hex-encoded: it is the agent's (any byte but NUL and '/', "\n" included). */
 #include "workspace/base.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include "util/weaken.h"
 #include "util/path.h"
 #include "util/fileio.h"
+#include "util/walk.h"
 #include "workspace/fsops.h"
 #include "workspace/protect.h"
 
@@ -588,25 +588,22 @@ int workspace_base_classify(const struct workspace_session *session,
 
 /* ---- kept copies of base contents ------------------------------------------ */
 
+static int base_kept_visit(const struct walk_entry *e, void *context, struct reins_error *err)
+{
+        (void)err;
+        if (e->name[0] != '.')
+                *(unsigned long long *)context += (unsigned long long)e->st->st_size;
+        return WALK_SKIP; /* the kept copies are one level */
+}
+
 /* The bytes the kept copies take now (a few hundred files at most: one per
  * recorded path). */
 static unsigned long long base_kept_bytes(int kept)
 {
-        int dup_fd = dup(kept);
-        DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!d) {
-                if (dup_fd >= 0)
-                        close(dup_fd);
-                return ~0ULL; /* cannot tell: keep nothing more */
-        }
         unsigned long long total = 0;
-        struct dirent *entry;
-        struct stat st;
-        while ((entry = readdir(d)) != NULL)
-                if (entry->d_name[0] != '.' &&
-                    fstatat(kept, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-                        total += (unsigned long long)st.st_size;
-        closedir(d);
+        struct walk_options options = {.visit = base_kept_visit, .context = &total};
+        if (walk_tree(kept, &options, NULL) != 0)
+                return ~0ULL; /* cannot tell: keep nothing more */
         return total;
 }
 
@@ -792,65 +789,51 @@ static int base_walk_file(struct base_walk *w, int lower, const char *name, cons
         return base_walk_add(w, &e);
 }
 
-static int base_walk_dir(struct base_walk *w, int upper, int lower, const char *rel, unsigned depth)
+/* What the copy shadows: an entry of the upper dir (the walk's tree) with
+ * a twin of the same type in the host's lower dir (parent_twin). */
+static int base_walk_visit(const struct walk_entry *e, void *context, struct reins_error *err)
 {
-        int dup_fd = dup(upper);
-        DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!d) {
-                if (dup_fd >= 0)
-                        close(dup_fd);
-                return 0; /* unreadable: nothing recorded below */
+        struct base_walk *w = context;
+        if (++w->visited > BASE_WALK_MAX_ENTRIES) {
+                w->full = true;
+                return WALK_STOP;
+        }
+        const struct stat *ust = e->st;
+        struct stat lst;
+        /* what the agent created holds nothing of the host's: a new
+         * directory is not entered, however large */
+        if (!(S_ISREG(ust->st_mode) || S_ISDIR(ust->st_mode)) ||
+            fstatat(e->parent_twin, e->name, &lst, AT_SYMLINK_NOFOLLOW) < 0 ||
+            (ust->st_mode & S_IFMT) != (lst.st_mode & S_IFMT))
+                return WALK_SKIP;
+        if (e->path_cut) {
+                w->full = true;
+                return WALK_SKIP;
         }
         int r = 0;
-        struct dirent *entry;
-        while (r == 0 && !w->full && (entry = readdir(d)) != NULL) {
-                const char *name = entry->d_name;
-                if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-                        continue;
-                if (++w->visited > BASE_WALK_MAX_ENTRIES) {
-                        w->full = true;
-                        break;
-                }
-                struct stat ust, lst;
-                /* what the agent created holds nothing of the host's: a new
-                 * directory is not entered, however large */
-                if (fstatat(upper, name, &ust, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    !(S_ISREG(ust.st_mode) || S_ISDIR(ust.st_mode)) ||
-                    fstatat(lower, name, &lst, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    (ust.st_mode & S_IFMT) != (lst.st_mode & S_IFMT))
-                        continue;
-                if (strlen(rel) + 1 + strlen(name) > WORKSPACE_SCAN_MAX_PATH) {
-                        w->full = true;
-                        continue;
-                }
-                cleanup_free char *path = rel[0] ? NULL : strdup(name);
-                if (rel[0] && asprintf(&path, "%s/%s", rel, name) < 0)
-                        path = NULL;
-                if (!path) {
-                        r = -ENOMEM;
-                        break;
-                }
-                if (S_ISREG(ust.st_mode)) {
-                        /* an empty file may be a whiteout (xattr form) */
-                        if (ust.st_size == 0 &&
-                            (ws_overlay_xattrs(upper, name) & WS_XATTR_WHITEOUT))
-                                continue;
-                        r = base_walk_file(w, lower, name, path, &lst);
-                        continue;
-                }
-                if (depth >= WORKSPACE_SCAN_MAX_DEPTH) {
-                        w->full = true;
-                        continue;
-                }
-                cleanup_fd int usub =
-                    openat(upper, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                cleanup_fd int lsub =
-                    openat(lower, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (usub >= 0 && lsub >= 0)
-                        r = base_walk_dir(w, usub, lsub, path, depth + 1);
+        if (S_ISREG(ust->st_mode)) {
+                /* an empty file may be a whiteout (xattr form) */
+                if (ust->st_size == 0 && (ws_overlay_xattrs(e->dirfd, e->name) & WS_XATTR_WHITEOUT))
+                        return WALK_NEXT;
+                r = base_walk_file(w, e->parent_twin, e->name, e->path, &lst);
+                if (r < 0)
+                        return reins_error_errno(err, -r, "%s", e->path);
+                return w->full ? WALK_STOP : WALK_NEXT;
         }
-        closedir(d);
-        return r;
+        if (e->too_deep) {
+                w->full = true;
+                return WALK_SKIP;
+        }
+        /* unreadable on either side: nothing recorded below */
+        cleanup_fd int usub =
+            openat(e->dirfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_fd int lsub =
+            openat(e->parent_twin, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (usub < 0 || lsub < 0)
+                return WALK_SKIP;
+        *e->open_fd = steal_fd(&usub);
+        *e->open_twin = steal_fd(&lsub);
+        return WALK_NEXT;
 }
 
 /* The end of a run: record the base of each host file the copy shadows
@@ -871,9 +854,21 @@ static int base_capture_end(const struct workspace_session *session, long long b
                 return r;
         }
         struct base_walk w = {.session = session, .base = &base, .base_ns = base_ns};
-        r = base_walk_dir(&w, upper, lower, "", 0);
-        if (r < 0)
-                r = reins_error_errno(err, -r, "session %s: recording bases", session->id);
+        struct walk_options options = {
+            .visit = base_walk_visit,
+            .context = &w,
+            .max_depth = WORKSPACE_SCAN_MAX_DEPTH,
+            .max_path = WORKSPACE_SCAN_MAX_PATH,
+            .root_twin = &lower,
+            .label = "recording bases: upper",
+        };
+        r = walk_tree(upper, &options, err);
+        if (r > 0) {
+                w.full = true; /* stopped at a cap */
+                r = 0;
+        } else if (r < 0) {
+                reins_error_prefix(err, "session %s", session->id);
+        }
         /* the new entries join the record, sorted once */
         if (r == 0 && w.fresh_count > 0) {
                 struct workspace_base_entry *items =

@@ -2,7 +2,6 @@
  * (see gitcommits.h for the contract). */
 #include "workspace/gitcommits.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -18,6 +17,7 @@
 #include "util/cleanup.h"
 #include "util/path.h"
 #include "util/strv.h"
+#include "util/walk.h"
 #include "workspace/fsops.h"
 
 extern char **environ;
@@ -155,45 +155,36 @@ static void gc_tip_add(struct gc_tips *tips, const char *hash)
         strv_push_unique(&tips->hashes, hash);
 }
 
-/* Every ref file below the copy's refs/ (a directory walk through fds,
- * never a symlink, bounded in depth and count). */
-static void gc_walk_refs(int dir, unsigned depth, struct gc_tips *tips)
+static int gc_refs_visit(const struct walk_entry *e, void *context, struct reins_error *err)
 {
-        if (depth > 16)
-                return;
-        int dup_fd = dup(dir);
-        DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!d) {
-                if (dup_fd >= 0)
-                        close(dup_fd);
-                return;
-        }
-        struct dirent *entry;
+        (void)err;
+        struct gc_tips *tips = context;
         /* a refs/ directory of a million entries costs a bounded walk */
-        while ((entry = readdir(d)) != NULL && tips->hashes.count < WORKSPACE_GIT_MAX_REFS) {
-                if (++tips->visited > 10 * WORKSPACE_GIT_MAX_REFS) {
-                        tips->cut = true;
-                        break;
-                }
-                const char *name = entry->d_name;
-                if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-                        continue;
-                struct stat st;
-                if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (S_ISDIR(st.st_mode)) {
-                        cleanup_fd int sub =
-                            openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (sub >= 0)
-                                gc_walk_refs(sub, depth + 1, tips);
-                } else if (S_ISREG(st.st_mode)) {
-                        char buf[128], hash[65];
-                        if (gc_read_small(dir, name, true, buf, sizeof(buf)) > 0 &&
-                            gc_take_hash(buf, hash))
-                                gc_tip_add(tips, hash);
-                }
+        if (tips->hashes.count >= WORKSPACE_GIT_MAX_REFS)
+                return WALK_STOP;
+        if (++tips->visited > 10 * WORKSPACE_GIT_MAX_REFS) {
+                tips->cut = true;
+                return WALK_STOP;
         }
-        closedir(d);
+        if (e->visit == WALK_DIR_PRE) {
+                /* unreadable: passed over, like a ref that is not there */
+                *e->open_fd =
+                    openat(e->dirfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                return *e->open_fd < 0 ? WALK_SKIP : WALK_NEXT;
+        }
+        char buf[128], hash[65];
+        if (S_ISREG(e->st->st_mode) &&
+            gc_read_small(e->dirfd, e->name, true, buf, sizeof(buf)) > 0 && gc_take_hash(buf, hash))
+                gc_tip_add(tips, hash);
+        return WALK_NEXT;
+}
+
+/* Every ref file below the copy's refs/ (never a symlink, bounded in depth
+ * and count; what cannot be read is passed over). */
+static void gc_walk_refs(int dir, struct gc_tips *tips)
+{
+        struct walk_options options = {.visit = gc_refs_visit, .context = tips, .max_depth = 16};
+        walk_tree(dir, &options, NULL);
 }
 
 static void gc_packed_tips(int upper_git, struct gc_tips *tips)
@@ -271,61 +262,46 @@ static int gc_copy_file(struct gc_repo *repo, int from, const char *name, int to
         return ws_copy_fd(in, out);
 }
 
+struct gc_objects {
+        struct gc_repo *repo;
+        int objects; /* the temporary repository's objects/ */
+};
+
+static int gc_objects_visit(const struct walk_entry *e, void *context, struct reins_error *err)
+{
+        (void)err;
+        struct gc_objects *o = context;
+        const char *name = e->name;
+        if (e->depth == 1) {
+                bool loose = strlen(name) == 2 && gc_is_hex(name, 2);
+                if (e->visit != WALK_DIR_PRE || (!loose && strcmp(name, "pack") != 0))
+                        return WALK_SKIP; /* info/ (alternates!) and anything else: never */
+                *e->open_fd =
+                    openat(e->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (*e->open_fd < 0)
+                        return WALK_SKIP;
+                if (mkdirat(o->objects, name, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *e->open_twin =
+                    openat(o->objects, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                return *e->open_twin < 0 ? -errno : WALK_NEXT;
+        }
+        size_t len = strlen(name);
+        bool loose = strncmp(e->path, "pack/", 5) != 0;
+        bool ok = loose ? ((len == 38 || len == 62) && gc_is_hex(name, len))
+                        : (strncmp(name, "pack-", 5) == 0 &&
+                           (gc_has_suffix(name, ".pack") || gc_has_suffix(name, ".idx")));
+        return ok ? gc_copy_file(o->repo, e->dirfd, name, e->parent_twin) : WALK_SKIP;
+}
+
 /* Loose objects (xx/yyyy…) and packs of the copy's objects/: only names git
  * gives them, only regular files. */
 static int gc_copy_objects(struct gc_repo *repo, int upper_objects, int objects)
 {
-        int dup_fd = dup(upper_objects);
-        DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!d) {
-                if (dup_fd >= 0)
-                        close(dup_fd);
-                return -errno;
-        }
-        int r = 0;
-        struct dirent *entry;
-        while (r == 0 && (entry = readdir(d)) != NULL) {
-                const char *name = entry->d_name;
-                bool loose = strlen(name) == 2 && gc_is_hex(name, 2);
-                if (!loose && strcmp(name, "pack") != 0)
-                        continue; /* info/ (alternates!) and anything else: never */
-                cleanup_fd int src =
-                    openat(upper_objects, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (src < 0)
-                        continue;
-                if (mkdirat(objects, name, 0755) < 0 && errno != EEXIST) {
-                        r = -errno;
-                        break;
-                }
-                cleanup_fd int dst =
-                    openat(objects, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (dst < 0) {
-                        r = -errno;
-                        break;
-                }
-                int dup2_fd = dup(src);
-                DIR *sub = dup2_fd >= 0 ? fdopendir(dup2_fd) : NULL;
-                if (!sub) {
-                        if (dup2_fd >= 0)
-                                close(dup2_fd);
-                        continue;
-                }
-                struct dirent *e2;
-                while (r == 0 && (e2 = readdir(sub)) != NULL) {
-                        const char *n2 = e2->d_name;
-                        size_t len = strlen(n2);
-                        bool ok =
-                            loose ? ((len == 38 || len == 62) && gc_is_hex(n2, len))
-                                  : (strncmp(n2, "pack-", 5) == 0 &&
-                                     (gc_has_suffix(n2, ".pack") || gc_has_suffix(n2, ".idx")) &&
-                                     !strchr(n2, '/'));
-                        if (ok)
-                                r = gc_copy_file(repo, src, n2, dst);
-                }
-                closedir(sub);
-        }
-        closedir(d);
-        return r;
+        struct gc_objects o = {.repo = repo, .objects = objects};
+        struct walk_options options = {.visit = gc_objects_visit, .context = &o, .max_depth = 1};
+        int r = walk_tree(upper_objects, &options, NULL);
+        return r > 0 ? -E2BIG : r;
 }
 
 static int gc_write_file(int dir, const char *name, const char *text)
@@ -338,35 +314,23 @@ static int gc_write_file(int dir, const char *name, const char *text)
         return write(fd, text, n) == (ssize_t)n ? 0 : -EIO;
 }
 
-static int gc_chown_tree(int dir, uid_t uid, gid_t gid)
+static int gc_chown_visit(const struct walk_entry *e, void *context, struct reins_error *err)
 {
-        if (fchown(dir, uid, gid) < 0)
+        (void)err;
+        const struct gc_repo *repo = context;
+        if (fchownat(e->dirfd, e->name, repo->uid, repo->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
-        int dup_fd = dup(dir);
-        DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!d) {
-                if (dup_fd >= 0)
-                        close(dup_fd);
+        return WALK_NEXT;
+}
+
+/* The temporary repository (ours, made just now) to the repository's owner. */
+static int gc_chown_tree(int dir, const struct gc_repo *repo)
+{
+        if (fchown(dir, repo->uid, repo->gid) < 0)
                 return -errno;
-        }
-        int r = 0;
-        struct dirent *entry;
-        while (r == 0 && (entry = readdir(d)) != NULL) {
-                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-                        continue;
-                struct stat st;
-                if (fstatat(dir, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (S_ISDIR(st.st_mode)) {
-                        cleanup_fd int sub = openat(
-                            dir, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        r = sub >= 0 ? gc_chown_tree(sub, uid, gid) : -errno;
-                } else if (fchownat(dir, entry->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
-                        r = -errno;
-                }
-        }
-        closedir(d);
-        return r;
+        struct walk_options options = {.visit = gc_chown_visit, .context = (void *)repo};
+        int r = walk_tree(dir, &options, NULL);
+        return r > 0 ? -E2BIG : r;
 }
 
 /* Build the temporary repository: the copy's objects, the host's objects as
@@ -447,7 +411,7 @@ static int gc_repo_make(const struct workspace_session *session, int upper_git, 
                         r = gc_copy_objects(repo, upper_objects, objects);
         }
         if (r == 0 && repo->drop)
-                r = gc_chown_tree(dir, repo->uid, repo->gid);
+                r = gc_chown_tree(dir, repo);
         if (r == -EFBIG)
                 return reins_error_set(err, EFBIG,
                                        "the session's git objects are larger than %u MiB: not "
@@ -660,6 +624,15 @@ static int gc_git_failed(struct reins_error *err, const char *what, int status,
                                line[0] ? ": " : "", line);
 }
 
+static int gc_packs_visit(const struct walk_entry *e, void *context, struct reins_error *err)
+{
+        (void)err;
+        struct reins_strv *packs = context;
+        if (e->visit == WALK_LEAF && gc_has_suffix(e->name, ".pack") && packs->count < 256)
+                strv_push(packs, e->name);
+        return WALK_SKIP;
+}
+
 /* Index each pack copied from the session with the host's git: the index
  * git then reads is its own, never one the agent wrote. */
 static int gc_index_packs(const struct gc_repo *repo, struct reins_error *err)
@@ -667,15 +640,12 @@ static int gc_index_packs(const struct gc_repo *repo, struct reins_error *err)
         cleanup_free char *pack_dir = NULL;
         if (asprintf(&pack_dir, "%s/objects/pack", repo->dir) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory");
-        DIR *d = opendir(pack_dir);
-        if (!d)
+        cleanup_fd int dir = open(pack_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir < 0)
                 return 0; /* no packs */
         struct reins_strv packs = {0};
-        struct dirent *entry;
-        while ((entry = readdir(d)) != NULL)
-                if (gc_has_suffix(entry->d_name, ".pack") && packs.count < 256)
-                        strv_push(&packs, entry->d_name);
-        closedir(d);
+        struct walk_options options = {.visit = gc_packs_visit, .context = &packs};
+        walk_tree(dir, &options, NULL);
         int r = 0;
         for (size_t i = 0; r == 0 && i < packs.count; i++) {
                 cleanup_free char *pack = path_join(pack_dir, packs.items[i]);
@@ -750,7 +720,7 @@ static int gc_session_read(const struct workspace_session *session, struct gc_se
                 gc_tip_add(&s->tips, s->head);
         cleanup_fd int refs = ws_open_beneath(s->upper_git, "refs", O_RDONLY | O_DIRECTORY, 0);
         if (refs >= 0)
-                gc_walk_refs(refs, 0, &s->tips);
+                gc_walk_refs(refs, &s->tips);
         gc_packed_tips(s->upper_git, &s->tips);
         return 0;
 }
