@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/array.h"
+
 /* One getdents64 call: an unsorted level holds at most one batch. */
 #define WALK_BATCH 32768
 
@@ -61,24 +63,9 @@ static int walk_add_name(struct walker *w, struct walk_frame *f, const char *nam
         size_t cost = n + sizeof(*f->offsets);
         if (*w->bytes + cost > w->max_bytes)
                 return WALK_FULL;
-        if (f->names_length + n > f->names_capacity) {
-                size_t capacity = f->names_capacity ? f->names_capacity : 4096;
-                while (capacity < f->names_length + n)
-                        capacity *= 2;
-                char *names = realloc(f->names, capacity);
-                if (!names)
-                        return -ENOMEM;
-                f->names = names;
-                f->names_capacity = capacity;
-        }
-        if (f->count == f->capacity) {
-                size_t capacity = f->capacity ? f->capacity * 2 : 64;
-                size_t *offsets = realloc(f->offsets, capacity * sizeof(*offsets));
-                if (!offsets)
-                        return -ENOMEM;
-                f->offsets = offsets;
-                f->capacity = capacity;
-        }
+        if (array_reserve(f->names, f->names_capacity, f->names_length + n, 4096) < 0 ||
+            array_reserve(f->offsets, f->capacity, f->count + 1, 64) < 0)
+                return -ENOMEM;
         memcpy(f->names + f->names_length, name, n);
         f->offsets[f->count++] = f->names_length;
         f->names_length += n;

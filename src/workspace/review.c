@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/cleanup.h"
 #include "util/bytes_json.h"
 #include "util/path.h"
@@ -835,16 +836,10 @@ static int review_against_one(struct workspace_changes *out, const struct worksp
                 free(vb.target);
                 return 0;
         }
-        if (out->count == out->capacity) {
-                size_t cap = out->capacity ? out->capacity * 2 : 64;
-                struct workspace_change *items = realloc(out->items, cap * sizeof(*items));
-                if (!items) {
-                        free(va.target);
-                        free(vb.target);
-                        return -ENOMEM;
-                }
-                out->items = items;
-                out->capacity = cap;
+        if (array_reserve(out->items, out->capacity, out->count + 1, 64) < 0) {
+                free(va.target);
+                free(vb.target);
+                return -ENOMEM;
         }
         struct workspace_change *ch = &out->items[out->count];
         memset(ch, 0, sizeof(*ch));

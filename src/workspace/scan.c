@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/cleanup.h"
 #include "util/path.h"
 #include "util/walk.h"
@@ -164,14 +165,8 @@ static struct workspace_change *scan_add(struct scan_context *ctx, enum workspac
         }
         if (!scan_charge(ctx, sizeof(*c->items) + scan_heap_cost(strlen(path) + 1)))
                 return NULL;
-        if (c->count == c->capacity) {
-                size_t cap = c->capacity ? c->capacity * 2 : 64;
-                struct workspace_change *items = realloc(c->items, cap * sizeof(*items));
-                if (!items)
-                        return NULL;
-                c->items = items;
-                c->capacity = cap;
-        }
+        if (array_reserve(c->items, c->capacity, c->count + 1, 64) < 0)
+                return NULL;
         char *copy = strdup(path);
         if (!copy)
                 return NULL;
