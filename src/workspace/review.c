@@ -441,13 +441,10 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
         const char *sep = "\n  ";
         json_object_foreach((json_t *)head, key, value)
         {
-                json_t *name = json_string(key);
+                json_auto_t *name = json_string(key);
                 fputs(sep, out);
-                if (!name || review_json_value(out, name, "  ") < 0) {
-                        json_decref(name);
+                if (!name || review_json_value(out, name, "  ") < 0)
                         return -ENOMEM;
-                }
-                json_decref(name);
                 fputs(": ", out);
                 if ((r = review_json_value(out, value, "  ")) < 0)
                         return r;
@@ -457,7 +454,7 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
         size_t protected_count = 0, conflict_count = 0;
         for (size_t i = 0; r == 0 && i < changes->count; i++) {
                 const struct workspace_change *ch = &changes->items[i];
-                json_t *item =
+                json_auto_t *item =
                     json_pack("{s:o, s:s, s:b, s:o, s:o}", "path", bytes_json_z(ch->path), "kind",
                               workspace_change_kind_name(ch->kind), "protected", ch->protected,
                               "old", review_json_side(&ch->old), "new", review_json_side(&ch->new));
@@ -506,7 +503,6 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
                 }
                 fputs(i == 0 ? "\n    " : ",\n    ", out);
                 int w = review_json_value(out, item, "    ");
-                json_decref(item);
                 if (r == 0)
                         r = w;
         }
