@@ -405,9 +405,9 @@ int plan_set_gitdir(struct reins_plan *plan, const char *upper, const char *work
 }
 
 /* An empty directory of ours, no more open than the 0755 reins gives it
- * (less when the umask says so), not a
- * link: what a placeholder must still be to go back to the spares (anything
- * else is left alone, or removed only when empty, as rmdir does). */
+ * (less under a stricter umask), not a link: what a placeholder must still
+ * be to go back to the spares (anything else is left alone, or removed only
+ * when empty, as rmdir does). */
 static bool placeholder_is_empty_dir(int dir, const char *name)
 {
         int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
