@@ -305,18 +305,20 @@ static int run_add_sinks(struct run_args *args, struct event_bus *events)
         return 0;
 }
 
-/* Where the deny globs' matches are cached between runs (sandbox/deny_cache.h):
- * reins' private state, hidden from every sandbox. NULL (every tree a glob
- * needs is walked) when there is no such directory or REINS_DENY_CACHE=off. */
-static char *run_deny_cache_dir(void)
+/* A directory of reins' private state, hidden from every sandbox, made when
+ * missing: where the deny globs' matches are cached between runs
+ * (sandbox/deny_cache.h; REINS_DENY_CACHE=off: none) and where spare empty
+ * directories wait to serve as placeholders (plan_protect.c). NULL when
+ * there is no such directory: the plan then does without. */
+static char *run_private_dir(const char *name)
 {
         const char *off = getenv("REINS_DENY_CACHE");
-        if (off && strcmp(off, "off") == 0)
+        if (strcmp(name, "deny-cache") == 0 && off && strcmp(off, "off") == 0)
                 return NULL;
         char *state = NULL;
         if (audit_state_dir(&state, NULL) < 0)
                 return NULL;
-        char *dir = path_join(state, "deny-cache");
+        char *dir = path_join(state, name);
         free(state);
         if (dir && audit_dir_check(dir, true, AUDIT_DIR_PRIVATE, NULL) < 0) {
                 free(dir);
@@ -354,7 +356,7 @@ int cli_run(int argc, char **argv)
         struct run_args args = {0};
         struct reins_error err = {0};
         struct session *session = NULL;
-        char *deny_cache_dir = NULL;
+        char *deny_cache_dir = NULL, *spare_dir = NULL;
         int status = EXIT_REINS_FAILED;
 
         run_ensure_std_fds();
@@ -373,8 +375,10 @@ int cli_run(int argc, char **argv)
         args.plan.host_environ = environ;
         args.plan.home = getenv("HOME");
         args.plan.stdin_is_tty = isatty(STDIN_FILENO);
-        deny_cache_dir = run_deny_cache_dir();
+        deny_cache_dir = run_private_dir("deny-cache");
         args.plan.deny_cache_dir = deny_cache_dir;
+        spare_dir = run_private_dir("spare-dirs");
+        args.plan.spare_dir = spare_dir;
         struct session_config config = {
             .policy = args.policy,
             .plan = args.plan,
@@ -417,7 +421,8 @@ int cli_run(int argc, char **argv)
                 status = EXIT_TRAIL_FAILED;
 out:
         session_free(session);
-        free(deny_cache_dir); /* the plan borrowed it */
+        free(deny_cache_dir); /* the plan borrowed them */
+        free(spare_dir);
         strv_free(&args.plan.extra_ro);
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.extra_env);
