@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,10 +299,10 @@ static int runtime_write_entry(int dirfd, const char *name, const char *text, bo
 }
 
 struct runtime_entry {
-        int dirfd;          /* the registry */
-        char name[80];      /* SESSION.json */
-        json_t *base;       /* as registered, without the status */
-        char dir[PATH_MAX]; /* for messages */
+        int dirfd;     /* the registry */
+        char name[80]; /* SESSION.json */
+        json_t *base;  /* as registered, without the status */
+        char *dir;     /* for messages */
 };
 
 void runtime_entry_free(struct runtime_entry *e)
@@ -313,6 +312,7 @@ void runtime_entry_free(struct runtime_entry *e)
         if (e->dirfd >= 0)
                 close(e->dirfd);
         json_decref(e->base);
+        free(e->dir);
         free(e);
 }
 
@@ -352,7 +352,7 @@ int runtime_register(const char *session, pid_t supervisor, const json_t *info,
                 return reins_error_set(err, ENOMEM, "out of memory");
         e->dirfd = -1;
         snprintf(e->name, sizeof(e->name), "%s" RUNTIME_SUFFIX, session);
-        snprintf(e->dir, sizeof(e->dir), "%s", dir);
+        e->dir = steal_ptr(&dir);
         e->base = json_is_object(info) ? json_deep_copy(info) : json_object();
         char now[AUDIT_TIME_MAX];
         audit_time_now(now);
@@ -365,9 +365,9 @@ int runtime_register(const char *session, pid_t supervisor, const json_t *info,
                 runtime_entry_free(e);
                 return reins_error_set(err, ENOMEM, "out of memory");
         }
-        e->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        e->dirfd = open(e->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (e->dirfd < 0) {
-                r = reins_error_errno(err, errno, "opening %s", dir);
+                r = reins_error_errno(err, errno, "opening %s", e->dir);
                 runtime_entry_free(e);
                 return r;
         }

@@ -627,9 +627,10 @@ static void session_register(struct session *s)
         session_listed_now(s, &s->listed);
         s->listed_ms = session_now_ms();
         struct reins_error err = {0};
-        if (runtime_register(s->id, getpid(), info, status, status ? &s->listing : NULL, &err) <
-                0 &&
-            !s->config.quiet)
+        /* kept for updates when there is a state to list */
+        struct runtime_entry **keep = status ? &s->listing : NULL;
+        int r = runtime_register(s->id, getpid(), info, status, keep, &err);
+        if (r < 0 && !s->config.quiet)
                 notice("note: session not listed by 'reins ps': %s", err.message);
         json_decref(status);
         json_decref(info);
