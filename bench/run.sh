@@ -3,6 +3,8 @@
 #   1. start-up: `/bin/true` in a sandbox, reins against bubblewrap and against
 #      Anthropic's sandbox-runtime (srt); medians, p90 and ratios.
 #      Budget (DESIGN §8): reins/bwrap <= 1.0, reins median <= 5 ms.
+#   1b. the same side by side: alternating pairs, wall and CPU time of the
+#      whole process tree (bench/startup_pairs.py). Budget: both ratios <= 1.0.
 #   2. workspace size: the same in workspaces of 0, 50 000 and 500 000 files,
 #      direct, readonly and overlay, in alternating pairs with bwrap.
 #      Budget: +2 ms at 50 000 files, +5 ms at 500 000 (issue 14.6).
@@ -168,6 +170,12 @@ if ((${#table[@]} > 0)); then
 	[[ ${table[0]} == reins=* ]] &&
 		budgets=(--ratio-budget bwrap=1.0 --median-budget-ms "$median_budget_ms")
 	python3 "$here/timing.py" table "${budgets[@]}" "${table[@]}"
+fi
+
+# --- side by side: alternating pairs, wall and CPU time (issue 14.6) ----------------------
+if [[ $have_bwrap == yes ]]; then
+	python3 "$here/startup_pairs.py" "${REINS_BENCH_PAIRS:-40}" "$workspace" \
+		:: "${reins_cmd[@]}" :: "${bwrap_cmd[@]}"
 fi
 
 # --- workspace size (issue 14.6; bench/workspace_startup.py) ----------------------------

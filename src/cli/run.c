@@ -305,14 +305,16 @@ static int run_add_sinks(struct run_args *args, struct event_bus *events)
         return 0;
 }
 
-/* Where reins caches what it learnt of a tree between runs: the deny globs'
- * matches (sandbox/deny_cache.h) and the change record's snapshot
- * (audit/changes.h), in reins' private state, hidden from every sandbox.
- * NULL (the tree is walked) when there is no such directory or `variable`
- * (REINS_DENY_CACHE, REINS_CHANGES_CACHE) is "off". */
-static char *run_cache_dir(const char *variable, const char *name)
+/* A directory of reins' private state, hidden from every sandbox, made when
+ * missing: where the deny globs' matches (sandbox/deny_cache.h) and the
+ * change record's snapshot (audit/changes.h) are cached between runs, and
+ * where spare empty directories wait to serve as placeholders
+ * (plan_protect.c). NULL when there is no such directory, or `off_variable`
+ * (REINS_DENY_CACHE, REINS_CHANGES_CACHE) is "off": the plan then does
+ * without (the tree is walked). */
+static char *run_private_dir(const char *name, const char *off_variable)
 {
-        const char *off = getenv(variable);
+        const char *off = off_variable ? getenv(off_variable) : NULL;
         if (off && strcmp(off, "off") == 0)
                 return NULL;
         char *state = NULL;
@@ -356,7 +358,7 @@ int cli_run(int argc, char **argv)
         struct run_args args = {0};
         struct reins_error err = {0};
         struct session *session = NULL;
-        char *deny_cache_dir = NULL, *changes_cache_dir = NULL;
+        char *deny_cache_dir = NULL, *changes_cache_dir = NULL, *spare_dir = NULL;
         int status = EXIT_REINS_FAILED;
 
         run_ensure_std_fds();
@@ -375,9 +377,11 @@ int cli_run(int argc, char **argv)
         args.plan.host_environ = environ;
         args.plan.home = getenv("HOME");
         args.plan.stdin_is_tty = isatty(STDIN_FILENO);
-        deny_cache_dir = run_cache_dir("REINS_DENY_CACHE", "deny-cache");
-        changes_cache_dir = run_cache_dir("REINS_CHANGES_CACHE", "changes-cache");
+        deny_cache_dir = run_private_dir("deny-cache", "REINS_DENY_CACHE");
+        changes_cache_dir = run_private_dir("changes-cache", "REINS_CHANGES_CACHE");
         args.plan.deny_cache_dir = deny_cache_dir;
+        spare_dir = run_private_dir("spare-dirs", NULL);
+        args.plan.spare_dir = spare_dir;
         struct session_config config = {
             .policy = args.policy,
             .plan = args.plan,
@@ -421,7 +425,8 @@ int cli_run(int argc, char **argv)
                 status = EXIT_TRAIL_FAILED;
 out:
         session_free(session);
-        free(deny_cache_dir);    /* the plan borrowed it */
+        free(deny_cache_dir); /* the plan borrowed them */
+        free(spare_dir);
         free(changes_cache_dir); /* and the session this one */
         strv_free(&args.plan.extra_ro);
         strv_free(&args.plan.extra_rw);

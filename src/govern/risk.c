@@ -364,6 +364,13 @@ static double exp2_negative(double x)
         return result * sum;
 }
 
+double risk_score_decayed(double score, int64_t elapsed_ms, int64_t half_life_ms)
+{
+        if (elapsed_ms <= 0 || half_life_ms <= 0)
+                return score;
+        return score * exp2_negative((double)elapsed_ms / (double)half_life_ms);
+}
+
 static void score_decay(struct risk_engine *engine, int64_t now_ms)
 {
         if (now_ms > engine->score_ms) {
@@ -386,6 +393,11 @@ double risk_engine_score(struct risk_engine *engine, int64_t now_ms)
 int risk_engine_tier(const struct risk_engine *engine)
 {
         return engine->tier;
+}
+
+int64_t risk_engine_half_life_ms(const struct risk_engine *engine)
+{
+        return engine->config.half_life_ms;
 }
 
 uint64_t risk_engine_findings(const struct risk_engine *engine)
@@ -469,7 +481,7 @@ void rule_fire(struct risk_engine *engine, enum rule_id id, const struct rule_ev
                 for (int i = 0; i < extra_count && i < RULE_EVIDENCE_MAX; i++)
                         json_array_append_new(evidence, evidence_json(&extra[i]));
                 json_array_append_new(evidence, evidence_json(&event->evidence));
-                json_t *finding = json_pack(
+                json_auto_t *finding = json_pack(
                     "{s:s, s:s, s:s, s:f, s:s, s:s, s:o, s:f, s:i, s:s, s:s}", "type",
                     "risk.finding", "rule", info->id, "severity", risk_severity_name(s->severity),
                     "weight", s->weight, "explanation", info->explanation, "detail",
@@ -477,7 +489,6 @@ void rule_fire(struct risk_engine *engine, enum rule_id id, const struct rule_ev
                     tier, "action", risk_action_name(s->action), "time", event->evidence.time);
                 if (finding)
                         engine->config.on_finding(engine->config.ctx, finding);
-                json_decref(finding);
         }
         if (tier != engine->tier) {
                 char reason[256];

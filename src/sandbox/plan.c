@@ -205,6 +205,7 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
         plan->argv = options->argv;
         plan->home = options->home;
         plan->deny_cache_dir = options->deny_cache_dir;
+        plan->spare_dir = options->spare_dir;
         plan->use_pty = options->stdin_is_tty;
         plan->strict = options->strict;
         plan->allow_degraded = options->allow_degraded;

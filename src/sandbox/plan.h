@@ -137,6 +137,7 @@ struct reins_plan {
          * when the session ends, if still empty) */
         char *gitdir;
         struct reins_strv placeholders;
+        const char *spare_dir; /* borrowed from the options */
 
         char policy_sha256[65];
         char *policy_name;
@@ -174,6 +175,9 @@ struct plan_options {
         char **host_environ;
         const char *home;           /* $HOME of the caller, for ~ */
         const char *deny_cache_dir; /* NULL: walk every tree a deny glob needs */
+        /* reins' private directory of spare empty directories for the
+         * placeholders (plan_protect.c); NULL: made and removed each run */
+        const char *spare_dir;
         bool stdin_is_tty;
         struct plan_write_limit write_limit; /* count 0: the workspace as the mode says */
         struct plan_canaries canaries;       /* count 0: none */

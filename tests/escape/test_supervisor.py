@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -20,31 +21,7 @@ from conftest import judge, new_dir, rm_tree
 RSS_CAP_KIB = 64 * 1024
 RECORD_CAP = 256 * 1024
 
-HWM_SOURCE = r"""
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-__attribute__((destructor)) static void report_hwm(void)
-{
-        const char *dir = getenv("REINS_TEST_HWM_DIR");
-        FILE *in = dir ? fopen("/proc/self/status", "r") : NULL;
-        if (!in)
-                return;
-        char line[256], path[4096];
-        long hwm = -1;
-        while (fgets(line, sizeof(line), in))
-                if (strncmp(line, "VmHWM:", 6) == 0)
-                        hwm = strtol(line + 6, NULL, 10);
-        fclose(in);
-        snprintf(path, sizeof(path), "%s/%d", dir, (int)getpid());
-        FILE *out = fopen(path, "w");
-        if (out) {
-                fprintf(out, "%ld\n", hwm);
-                fclose(out);
-        }
-}
-"""
+HWM_SOURCE = Path(__file__).resolve().parents[1] / "shared" / "hwm_report.c"
 
 DEEP_TREE = r"""
 import os
@@ -66,11 +43,9 @@ print("DONE")
 def hwm_library():
     d = tempfile.mkdtemp(prefix="reins-hwm-", dir="/tmp")
     os.chmod(d, 0o755)
-    src = os.path.join(d, "hwm.c")
-    with open(src, "w") as f:
-        f.write(HWM_SOURCE)
     lib = os.path.join(d, "hwm.so")
-    subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", lib, src], check=True, timeout=120)
+    subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", lib, str(HWM_SOURCE)], check=True,
+                   timeout=120)
     os.chmod(lib, 0o755)
     yield lib
     rm_tree(d)

@@ -28,45 +28,16 @@ SESSION_RE = re.compile(r"changes kept in session ([0-9a-f]{24})")
 RSS_CAP_KIB = 64 * 1024
 RECORD_CAP = 256 * 1024  # bytes of one files.changed line in the trail
 
-HWM_SOURCE = r"""
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-__attribute__((destructor)) static void reins_test_report_hwm(void)
-{
-        const char *dir = getenv("REINS_TEST_HWM_DIR");
-        if (!dir)
-                return;
-        FILE *in = fopen("/proc/self/status", "r");
-        if (!in)
-                return;
-        char line[256];
-        long hwm = -1;
-        while (fgets(line, sizeof(line), in))
-                if (strncmp(line, "VmHWM:", 6) == 0)
-                        hwm = strtol(line + 6, NULL, 10);
-        fclose(in);
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%d", dir, (int)getpid());
-        FILE *out = fopen(path, "w");
-        if (out) {
-                fprintf(out, "%ld\n", hwm);
-                fclose(out);
-        }
-}
-"""
+HWM_SOURCE = Path(__file__).resolve().parents[1] / "shared" / "hwm_report.c"
 
 
 @pytest.fixture(scope="session")
 def hwm_library():
     d = tempfile.mkdtemp(prefix="reins-hwm-", dir="/tmp")
     os.chmod(d, 0o755)
-    src = os.path.join(d, "hwm.c")
-    with open(src, "w") as f:
-        f.write(HWM_SOURCE)
     lib = os.path.join(d, "hwm.so")
-    subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", lib, src], check=True, timeout=120)
+    subprocess.run(["cc", "-O1", "-shared", "-fPIC", "-o", lib, str(HWM_SOURCE)], check=True,
+                   timeout=120)
     os.chmod(lib, 0o755)
     yield lib
     subprocess.run(["rm", "-rf", d], check=False)

@@ -105,3 +105,73 @@ def test_killed_supervisor_leaves_the_repository_consistent(caller):
     assert host_git(caller, ws, "fsck", "--no-dangling", check=False).returncode == 0
     status = host_git(caller, ws, "status", "--porcelain").stdout.split("\n")
     assert "?? c.txt" in status, status  # the worktree file is the host's own (direct mode)
+
+
+# --------------------------------------------------------------------------
+# placeholders: missing protected directories (.claude, .vscode …)
+
+PLACEHOLDERS = (".claude", ".codex", ".cursor", ".gemini", ".reins", ".vscode")
+
+
+def spares(caller):
+    d = Path(caller.home) / ".local" / "state" / "reins" / "spare-dirs"
+    return sorted(x.name for x in d.iterdir()) if d.exists() else []
+
+
+def test_placeholders_come_from_spares_and_go_back(caller):
+    """A placeholder is renamed in from reins' spare directories and back:
+    nothing is made or removed per run (on ext4 with `discard` a removed
+    directory waits for the device)."""
+    ws = caller.workspace()
+    listing = "for d in .claude .codex .cursor .gemini .reins .vscode; do test -d $d; done; " \
+              "touch .claude/x 2>/dev/null && echo WROTE; echo ok"
+    rounds = []
+    for _ in range(3):
+        r = caller.sandbox(["sh", "-c", listing], ws=ws)
+        assert r.returncode == 0 and r.stdout.strip() == "ok", (r.stdout, r.stderr)
+        assert sorted(os.listdir(ws)) == [], os.listdir(ws)
+        rounds.append(spares(caller))
+    # the same spares, used again: none made, none piled up
+    assert len(rounds[0]) >= len(PLACEHOLDERS), rounds[0]
+    assert len(rounds[1]) == len(rounds[0]) and len(rounds[2]) == len(rounds[0]), rounds
+
+
+def test_a_placeholder_the_host_wrote_into_stays(caller):
+    ws = caller.workspace()
+    p = caller.popen(["run", "-w", ws, "--", "sh", "-c", "touch started; sleep 600"], cwd=ws)
+    try:
+        deadline = time.time() + 60
+        while not (ws / "started").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert (ws / ".vscode").is_dir(), os.listdir(ws)
+        # the host (not the sandbox: read-only there) writes into one
+        caller.write(ws / ".vscode" / "notes.txt", "mine\n")
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert (ws / ".vscode" / "notes.txt").read_text() == "mine\n"
+    assert sorted(os.listdir(ws)) == [".vscode", "started"], os.listdir(ws)
+    assert all(not (Path(caller.home) / ".local/state/reins/spare-dirs" / s / "notes.txt").exists()
+               for s in spares(caller))
+
+
+def test_placeholders_on_another_filesystem_are_made_and_removed(caller):
+    import pytest
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs for the workspace needs root")
+    ws = caller.workspace()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(ws)],
+                   check=True, timeout=30)
+    try:
+        caller.own(ws)
+        assert os.stat(ws).st_dev != os.stat(caller.home).st_dev
+        before = spares(caller)
+        r = caller.sandbox(["sh", "-c", "test -d .claude && echo ok"], ws=ws)
+        assert r.returncode == 0 and r.stdout.strip() == "ok", (r.stdout, r.stderr)
+        assert sorted(os.listdir(ws)) == [], os.listdir(ws)
+        assert spares(caller) == before
+    finally:
+        subprocess.run(["umount", "-l", str(ws)], check=False, timeout=30)
