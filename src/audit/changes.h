@@ -1,7 +1,9 @@
-/* What a session did to the workspace, without any per-open cost: a
- * metadata snapshot (lstat of every entry, symlinks never followed) before
- * the command starts and one after it ends, compared into a files.changed
- * event.
+/* What a session did to the workspace, without any per-open cost: the
+ * workspace as it was when the command started (changes_begin: from the
+ * previous session's cache, checked one directory at a time, or a walk)
+ * compared with the workspace when it ended (changes_finish: only the
+ * directories fanotify or inotify named listed again, or a walk), into a
+ * files.changed event. Symlinks are never followed.
  *
  * The tree is the agent's: every structure here is bounded by bytes, not
  * only by a count. A snapshot entry is 64 bytes and never holds a path: an
