@@ -58,14 +58,25 @@ struct changes_watch {
         size_t bytes_used, bytes_cap;
 };
 
+/* What is asked for: a write (and a close after writing: a file written
+ * through a memory mapping reports nothing else), a change of metadata, and
+ * every entry made, removed or renamed. */
+static uint64_t cw_events(void)
+{
+        uint64_t mask = CW_EVENTS;
+        if (weaken("change-event-mask"))
+                mask &= ~(uint64_t)(FAN_ATTRIB | FAN_CLOSE_WRITE); /* `make weak` only */
+        return mask;
+}
+
 struct changes_watch *changes_watch_start(const char *root)
 {
         if (weaken("change-events"))
                 return NULL;
         int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
                                O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 &&
-            fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, CW_EVENTS, AT_FDCWD, root) < 0) {
+        if (fd >= 0 && fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, cw_events(), AT_FDCWD,
+                                     root) < 0) {
                 close(fd); /* a filesystem without file handles */
                 fd = -1;
         }
@@ -260,7 +271,10 @@ void changes_watch_free(struct changes_watch *w)
 
 static bool cw_watch_one(struct changes_watch *w, const char *path, uint32_t index)
 {
-        int wd = inotify_add_watch(w->fd, path, CW_INOTIFY);
+        uint32_t mask = CW_INOTIFY;
+        if (weaken("change-event-mask"))
+                mask &= ~(uint32_t)(IN_ATTRIB | IN_CLOSE_WRITE); /* `make weak` only */
+        int wd = inotify_add_watch(w->fd, path, mask);
         if (wd <= 0)
                 return false; /* no more watches (max_user_watches), or gone */
         if ((size_t)wd >= w->wd_cap) {

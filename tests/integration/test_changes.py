@@ -131,3 +131,30 @@ def test_corrupted_cache_still_gives_the_exact_record(caller):
     # and the next session, from the cache the walk kept, too
     c = record(caller, ws, "rm keep/other.txt")
     assert lists(c) == ([], [], ["keep/other.txt"]), c
+
+
+def test_chmod_mmap_write_and_type_change_are_recorded(caller):
+    """What moves no size and reports no write: a directory's mode changed,
+    a file written through a shared memory mapping (only its close after
+    opening it for writing is reported), a directory replaced by a file of
+    the same name (its files deleted). (Weak: change-event-mask, the watch
+    asks for writes and entries only.)"""
+    ws = caller.workspace()
+    caller.write(ws / "d1" / "keep.txt", "k\n")
+    caller.write(ws / "d2" / "m.bin", "abcdef\n")
+    caller.write(ws / "d3" / "q.txt", "q\n")
+    time.sleep(RACY_S)
+    record(caller, ws, "true")
+    script = ("import mmap, os, shutil\n"
+              "os.chmod('d1', 0o700)\n"
+              "f = open('d2/m.bin', 'r+b'); m = mmap.mmap(f.fileno(), 0); f.close()\n"
+              "m[0:1] = b'Z'; m.flush(); m.close()\n"
+              "shutil.rmtree('d3'); open('d3', 'w').write('now a file')\n")
+    d = caller.mkdtemp(prefix="reins-trail-")
+    trail = os.path.join(d, "trail.jsonl")
+    r = caller.sandbox(["python3", "-c", script], ws=ws, opts=["-q", "--audit", trail])
+    assert r.returncode == 0, r.stderr
+    with open(trail, "rb") as f:
+        (c,) = [x for x in map(json.loads, f.read().splitlines()) if x.get("type") == "files.changed"]
+    assert (ws / "d2" / "m.bin").read_bytes() == b"Zbcdef\n"
+    assert lists(c) == ([], ["d1", "d2/m.bin", "d3"], ["d3/q.txt"]), c
