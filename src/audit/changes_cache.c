@@ -873,7 +873,9 @@ json_t *changes_finish(const char *root, const char *cache_dir, struct changes_s
         if (unchanged) { /* the record of a tree compared with itself: nothing, and its caps */
                 if (before->walked || before->listed > CC_KEEP_LISTED)
                         changes_keep(root, cache_dir, before);
-                return changes_compare(before, before, max_listed);
+                struct changes_snapshot none = {.not_scanned = before->not_scanned,
+                                                .started_ns = before->started_ns};
+                return changes_compare(&none, &none, max_listed);
         }
         bool walked = !after;
         if (!after)
