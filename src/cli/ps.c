@@ -7,7 +7,7 @@
 
 #include "audit/clock.h"
 #include "audit/runtime.h"
-#include "cli/control_client.h"
+#include "session/control_client.h"
 #include "audit/text.h"
 #include "cli/cli.h"
 #include "cli/notice.h"

@@ -1,0 +1,224 @@
+/* The daemon's view of sessions (serve/sessions.h). */
+#include "serve/sessions.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/runtime.h"
+#include "serve/record.h"
+#include "session/control_client.h"
+#include "util/cleanup.h"
+#include "util/fileio.h"
+#include "util/path.h"
+
+#define SESSIONS_ENTRY_MAX (4 << 20)
+#define SESSIONS_STATUS_MS 1000
+
+int serve_user_registry(uid_t uid, char **dir)
+{
+        char candidates[2][64];
+        snprintf(candidates[0], sizeof(candidates[0]), "/run/user/%u/reins", (unsigned)uid);
+        snprintf(candidates[1], sizeof(candidates[1]), "/tmp/reins-%u", (unsigned)uid);
+        for (size_t i = 0; i < 2; i++) {
+                struct stat st;
+                /* only a directory of that user's, private: another user
+                 * could have made /tmp/reins-UID to plant entries */
+                if (lstat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid &&
+                    (st.st_mode & 077) == 0) {
+                        *dir = strdup(candidates[i]);
+                        return *dir ? 0 : -ENOMEM;
+                }
+        }
+        return -ENOENT;
+}
+
+/* The registry entry of `session` in another user's registry `dir`: its
+ * file must be that user's, regular and bounded. */
+static json_t *sessions_read_entry(const char *dir, const char *session, uid_t uid)
+{
+        char name[96];
+        snprintf(name, sizeof(name), "%s.json", session);
+        cleanup_fd int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_fd int fd =
+            dirfd < 0 ? -1 : openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != uid)
+                return NULL;
+        cleanup_free char *text = NULL;
+        size_t length = 0;
+        bool truncated = false;
+        if (fileio_read_fd(fd, SESSIONS_ENTRY_MAX, &text, &length, &truncated) < 0 || truncated)
+                return NULL;
+        json_t *entry = json_loadb(text, length, 0, NULL);
+        if (!json_is_object(entry)) {
+                json_decref(entry);
+                return NULL;
+        }
+        pid_t pid = (pid_t)json_integer_value(json_object_get(entry, "pid"));
+        unsigned long long ticks =
+            (unsigned long long)json_integer_value(json_object_get(entry, "pid_start"));
+        json_object_set_new(entry, "alive", json_boolean(runtime_pid_matches(pid, ticks)));
+        return entry;
+}
+
+/* A session that is not (or no longer, or not yet) in a registry the daemon
+ * can read: what its record says. */
+static json_t *sessions_from_record(const json_t *record)
+{
+        pid_t pid = (pid_t)json_integer_value(json_object_get(record, "pid"));
+        unsigned long long ticks =
+            (unsigned long long)json_integer_value(json_object_get(record, "pid_start"));
+        return json_pack(
+            "{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:s, s:b}", "session",
+            json_object_get(record, "session"), "pid", json_object_get(record, "pid"), "pid_start",
+            json_object_get(record, "pid_start"), "uid", json_object_get(record, "uid"), "policy",
+            json_object_get(record, "policy"), "command", json_object_get(record, "command"),
+            "workspace", json_object_get(record, "workspace"), "started",
+            json_object_get(record, "created"), "agent", "", "alive",
+            runtime_pid_matches(pid, ticks));
+}
+
+static json_t *sessions_serve_part(const json_t *record)
+{
+        return json_pack("{s:O?, s:O?, s:O?}", "by_uid", json_object_get(record, "by_uid"),
+                         "policy", json_object_get(record, "policy"), "exit_status",
+                         json_object_get(record, "exit_status"));
+}
+
+/* Risk, tier, frozen and pending from each live session's control socket
+ * (as `reins ps` shows them): the daemon's own sessions all at once, other
+ * users' one by one in their registries. */
+static void sessions_live_status(struct serve *serve, json_t *sessions)
+{
+        size_t count = json_array_size(sessions);
+        const char **ids = calloc(count ? count : 1, sizeof(*ids));
+        json_t **replies = calloc(count ? count : 1, sizeof(*replies));
+        json_auto_t *request = json_pack("{s:s}", "op", "status");
+        if (!ids || !replies || !request)
+                goto out;
+        for (size_t i = 0; i < count; i++) {
+                json_t *entry = json_array_get(sessions, i);
+                if (!json_is_true(json_object_get(entry, "alive")))
+                        continue;
+                const char *id = json_string_value(json_object_get(entry, "session"));
+                uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
+                if (uid == serve->uid) {
+                        ids[i] = id;
+                        continue;
+                }
+                cleanup_free char *dir = NULL;
+                struct reins_error ignored = {0};
+                if (!id || serve_user_registry(uid, &dir) < 0)
+                        continue;
+                cleanup_fd int fd = control_connect_in(dir, id, &ignored);
+                if (fd >= 0)
+                        control_call(fd, request, &replies[i], SESSIONS_STATUS_MS, &ignored);
+        }
+        control_call_each(ids, count, request, replies, SESSIONS_STATUS_MS);
+        for (size_t i = 0; i < count; i++) {
+                json_t *reply = replies[i];
+                if (reply && json_is_true(json_object_get(reply, "ok"))) {
+                        json_object_del(reply, "ok");
+                        json_object_del(reply, "session");
+                        json_object_update(json_array_get(sessions, i), reply);
+                }
+                json_decref(reply);
+        }
+out:
+        free(replies);
+        free(ids);
+}
+
+int serve_sessions_collect(struct serve *serve, json_t **sessions, struct reins_error *err)
+{
+        json_t *list = NULL, *records = NULL;
+        int r = runtime_list(&list, err);
+        if (r < 0)
+                return r;
+        if ((r = serve_record_list(serve->sessions_dir, &records, err)) < 0) {
+                json_decref(list);
+                return r;
+        }
+        size_t i;
+        json_t *record;
+        json_array_foreach(records, i, record)
+        {
+                const char *id = json_string_value(json_object_get(record, "session"));
+                uid_t uid = (uid_t)json_integer_value(json_object_get(record, "uid"));
+                json_t *entry = NULL;
+                size_t j;
+                json_t *candidate;
+                json_array_foreach(list, j,
+                                   candidate) if (!entry && id &&
+                                                  json_equal(json_object_get(candidate, "session"),
+                                                             json_object_get(record, "session")))
+                    entry = candidate;
+                if (!entry && uid != serve->uid) {
+                        cleanup_free char *dir = NULL;
+                        json_t *found = serve_user_registry(uid, &dir) == 0
+                                            ? sessions_read_entry(dir, id, uid)
+                                            : NULL;
+                        if (found && json_array_append_new(list, found) == 0)
+                                entry = found;
+                }
+                if (!entry) {
+                        entry = sessions_from_record(record);
+                        if (!entry || json_array_append_new(list, entry) < 0) {
+                                json_decref(records);
+                                json_decref(list);
+                                return reins_error_set(err, ENOMEM, "out of memory");
+                        }
+                }
+                json_object_set_new(entry, "serve", sessions_serve_part(record));
+        }
+        json_decref(records);
+        sessions_live_status(serve, list);
+        *sessions = list;
+        return 0;
+}
+
+int serve_sessions_find(struct serve *serve, const char *id, json_t **entry,
+                        struct reins_error *err)
+{
+        json_t *sessions = NULL;
+        int r = serve_sessions_collect(serve, &sessions, err);
+        if (r < 0)
+                return r;
+        size_t i;
+        json_t *candidate;
+        json_array_foreach(sessions, i, candidate)
+        {
+                const char *name = json_string_value(json_object_get(candidate, "session"));
+                if (name && strcmp(name, id) == 0) {
+                        *entry = json_incref(candidate);
+                        json_decref(sessions);
+                        return 0;
+                }
+        }
+        json_decref(sessions);
+        return reins_error_set(err, ENOENT, "no session %s", id);
+}
+
+const char *serve_session_policy(const json_t *entry)
+{
+        const char *started_as =
+            json_string_value(json_object_get(json_object_get(entry, "serve"), "policy"));
+        return started_as ? started_as : json_string_value(json_object_get(entry, "policy"));
+}
+
+int serve_session_registry(struct serve *serve, const json_t *entry, char **dir,
+                           struct reins_error *err)
+{
+        uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
+        if (uid == serve->uid)
+                return runtime_dir(dir, err);
+        int r = serve_user_registry(uid, dir);
+        return r < 0 ? reins_error_set(err, -r, "the registry of uid %u cannot be found",
+                                       (unsigned)uid)
+                     : 0;
+}
