@@ -1,5 +1,6 @@
 /* /v1/sessions: list, start, get, output, stop, freeze, thaw. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -126,6 +127,37 @@ struct sessions_user {
         char home[PATH_MAX];
 };
 
+/* STATE/homes/UID for a user without a home of its own: made here, 0700,
+ * owned by the user. STATE/homes belongs to root and nobody else may write
+ * there, so no one can plant the name first. */
+static int sessions_fallback_home(struct serve *serve, const struct sessions_user *user, char *out,
+                                  size_t size)
+{
+        if (serve->uid != 0 || !serve->homes_dir)
+                return -EPERM;
+        char name[32];
+        snprintf(name, sizeof(name), "%u", (unsigned)user->uid);
+        cleanup_fd int dir =
+            open(serve->homes_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir < 0)
+                return -errno;
+        if (mkdirat(dir, name, 0700) == 0) {
+                if (fchownat(dir, name, user->uid, user->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+                        int e = errno;
+                        unlinkat(dir, name, AT_REMOVEDIR);
+                        return -e;
+                }
+        } else if (errno != EEXIST) {
+                return -errno;
+        }
+        struct stat st;
+        if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != user->uid)
+                return -EPERM;
+        int n = snprintf(out, size, "%s/%s", serve->homes_dir, name);
+        return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
 /* Who the session runs as: the caller, when the daemon is root; the
  * daemon's own user otherwise (it can be no one else). */
 static int sessions_user(const struct serve_request *request, struct sessions_user *user,
@@ -145,15 +177,20 @@ static int sessions_user(const struct serve_request *request, struct sessions_us
         const char *home =
             user->uid == serve->uid && getenv("HOME") ? getenv("HOME") : found->pw_dir;
         struct stat st;
+        char fallback[PATH_MAX];
         /* reins run keeps the user's trail and key under HOME: it must be
-         * that user's own directory */
+         * that user's own directory. A service account without one (nobody's
+         * is /nonexistent) gets one in the daemon's state: STATE/homes/UID */
         if (!home || home[0] != '/' || stat(home, &st) < 0 || !S_ISDIR(st.st_mode) ||
             st.st_uid != user->uid) {
-                serve_reply_error(reply, 409,
-                                  "user %s has no home directory of its own (%s): reins run "
-                                  "keeps the user's audit trail and key there",
-                                  found->pw_name, home ? home : "none");
-                return -ENOENT;
+                if (sessions_fallback_home(serve, user, fallback, sizeof(fallback)) < 0) {
+                        serve_reply_error(reply, 409,
+                                          "user %s has no home directory of its own (%s), and "
+                                          "none could be made in the daemon's state directory",
+                                          found->pw_name, home ? home : "none");
+                        return -ENOENT;
+                }
+                home = fallback;
         }
         snprintf(user->home, sizeof(user->home), "%s", home);
         return 0;

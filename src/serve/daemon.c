@@ -109,7 +109,9 @@ static int serve_state_dirs(struct serve *serve, const char *state, struct reins
         }
         if (!base)
                 return reins_error_set(err, ENOMEM, "out of memory");
-        int r = serve_dir(base, 0700, err);
+        /* a root daemon's state is 0711: users it runs sessions for must
+         * reach STATE/homes/UID; everything else inside stays 0700 */
+        int r = serve_dir(base, geteuid() == 0 ? 0711 : 0700, err);
         if (r < 0)
                 return r;
         serve->state_dir = steal_ptr(&base);
@@ -120,6 +122,13 @@ static int serve_state_dirs(struct serve *serve, const char *state, struct reins
         if ((r = serve_dir(serve->sessions_dir, 0700, err)) < 0 ||
             (r = serve_dir(trails, 0700, err)) < 0)
                 return r;
+        if (geteuid() == 0) {
+                serve->homes_dir = path_join(serve->state_dir, "homes");
+                if (!serve->homes_dir)
+                        return reins_error_set(err, ENOMEM, "out of memory");
+                if ((r = serve_dir(serve->homes_dir, 0711, err)) < 0)
+                        return r;
+        }
         return serve_trail_open(&serve->trail, trails, err);
 }
 
@@ -228,6 +237,7 @@ static void serve_free(struct serve *serve)
         free(serve->children);
         free(serve->state_dir);
         free(serve->sessions_dir);
+        free(serve->homes_dir);
         free(serve->socket_path);
 }
 
