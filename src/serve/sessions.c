@@ -37,6 +37,32 @@ int serve_user_registry(uid_t uid, char **dir)
         return -ENOENT;
 }
 
+/* Has `pid` ended but not been reaped yet? A supervisor whose daemon was
+ * killed is reaped by init, whenever init gets to it: until then its
+ * /proc entry (and start time) still matches, yet it runs nothing. */
+static bool sessions_zombie(pid_t pid)
+{
+        char path[64], buffer[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buffer, sizeof(buffer) - 1);
+        if (n <= 0)
+                return false;
+        buffer[n] = '\0';
+        const char *end = strrchr(buffer, ')');
+        return end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+}
+
+static void sessions_mark_ended(json_t *sessions)
+{
+        size_t i;
+        json_t *entry;
+        json_array_foreach(sessions, i, entry) if (json_is_true(json_object_get(entry, "alive")) &&
+                                                   sessions_zombie((pid_t)json_integer_value(
+                                                       json_object_get(entry, "pid"))))
+            json_object_set_new(entry, "alive", json_false());
+}
+
 /* The registry entry of `session` in another user's registry `dir`: its
  * file must be that user's, regular and bounded. */
 static json_t *sessions_read_entry(const char *dir, const char *session, uid_t uid)
@@ -177,6 +203,7 @@ int serve_sessions_collect(struct serve *serve, json_t **sessions, struct reins_
                 json_object_set_new(entry, "serve", sessions_serve_part(record));
         }
         json_decref(records);
+        sessions_mark_ended(list);
         sessions_live_status(serve, list);
         *sessions = list;
         return 0;
