@@ -209,26 +209,50 @@ int serve_sessions_collect(struct serve *serve, json_t **sessions, struct reins_
         return 0;
 }
 
+/* One session's registry entry, by its exact id: the daemon's own
+ * registry, or that of the user its record names. */
+static json_t *sessions_entry(struct serve *serve, const char *id, const json_t *record)
+{
+        uid_t uid = record ? (uid_t)json_integer_value(json_object_get(record, "uid")) : serve->uid;
+        if (uid != serve->uid) {
+                cleanup_free char *dir = NULL;
+                return serve_user_registry(uid, &dir) == 0 ? sessions_read_entry(dir, id, uid)
+                                                           : NULL;
+        }
+        json_t *entry = NULL;
+        if (runtime_find(id, &entry, NULL) < 0)
+                return NULL;
+        /* runtime_find takes a unique prefix too: only the exact id here */
+        const char *found = json_string_value(json_object_get(entry, "session"));
+        if (!found || strcmp(found, id) != 0) {
+                json_decref(entry);
+                return NULL;
+        }
+        return entry;
+}
+
 int serve_sessions_find(struct serve *serve, const char *id, json_t **entry,
                         struct reins_error *err)
 {
-        json_t *sessions = NULL;
-        int r = serve_sessions_collect(serve, &sessions, err);
-        if (r < 0)
-                return r;
-        size_t i;
-        json_t *candidate;
-        json_array_foreach(sessions, i, candidate)
-        {
-                const char *name = json_string_value(json_object_get(candidate, "session"));
-                if (name && strcmp(name, id) == 0) {
-                        *entry = json_incref(candidate);
-                        json_decref(sessions);
-                        return 0;
-                }
+        /* one session's files, not the whole registry: a call about one
+         * session costs the same beside one or a thousand others */
+        json_auto_t *record = serve_record_read(serve->sessions_dir, id);
+        json_t *found = sessions_entry(serve, id, record);
+        if (!found && record)
+                found = sessions_from_record(record);
+        if (!found)
+                return reins_error_set(err, ENOENT, "no session %s", id);
+        if (record)
+                json_object_set_new(found, "serve", sessions_serve_part(record));
+        json_auto_t *one = json_array();
+        if (!one || json_array_append(one, found) < 0) {
+                json_decref(found);
+                return reins_error_set(err, ENOMEM, "out of memory");
         }
-        json_decref(sessions);
-        return reins_error_set(err, ENOENT, "no session %s", id);
+        sessions_mark_ended(one);
+        sessions_live_status(serve, one);
+        *entry = found;
+        return 0;
 }
 
 const char *serve_session_policy(const json_t *entry)
