@@ -203,8 +203,13 @@ static bool sessions_valid_body(const json_t *body, struct serve_reply *reply)
         json_t *workspace = json_object_get(body, "workspace");
         json_t *command = json_object_get(body, "command");
         json_t *env = json_object_get(body, "env");
-        if (policy && (!json_is_string(policy) || json_string_length(policy) == 0)) {
-                serve_reply_error(reply, 400, "policy: expected a preset name or a file path");
+        /* a path is absolute: the session starts in "/", not in any
+         * directory the caller had in mind */
+        if (policy &&
+            (!json_is_string(policy) || json_string_length(policy) == 0 ||
+             (strchr(json_string_value(policy), '/') && json_string_value(policy)[0] != '/'))) {
+                serve_reply_error(reply, 400,
+                                  "policy: expected a preset name or an absolute file path");
                 return false;
         }
         if (!json_is_string(workspace) || json_string_value(workspace)[0] != '/') {

@@ -177,13 +177,14 @@ static int serve_listen(struct serve *serve, const char *requested, struct reins
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return reins_error_errno(err, errno, "socket");
-        /* created owner-only: nobody connects between bind and chmod */
-        mode_t old = umask(0177);
+        /* the socket is created with its final mode (umask), never chmod'ed
+         * by name afterwards: in a shared directory the name could be a
+         * symlink by then, and chmod would follow it */
+        mode_t mode = serve->uid == 0 && serve->roles.config ? 0666 : 0600;
+        mode_t old = umask(~mode & 0777);
         int r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
         umask(old);
-        mode_t mode = serve->uid == 0 && serve->roles.config ? 0666 : 0600;
-        if (r < 0 || chmod(serve->socket_path, mode) < 0 || lstat(serve->socket_path, &st) < 0 ||
-            listen(fd, SERVE_BACKLOG) < 0) {
+        if (r < 0 || lstat(serve->socket_path, &st) < 0 || listen(fd, SERVE_BACKLOG) < 0) {
                 int e = errno;
                 close(fd);
                 return reins_error_errno(err, e, "listening on %s", serve->socket_path);

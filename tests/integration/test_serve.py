@@ -309,6 +309,8 @@ BAD = [
      "command"),
     ("command not strings", "POST", "/v1/sessions", '{"workspace": "/tmp", "command": [1]}',
      400, "command[0]"),
+    ("relative policy path", "POST", "/v1/sessions",
+     '{"workspace": "/tmp", "command": ["true"], "policy": "./p.yaml"}', 400, "absolute"),
     ("relative workspace", "POST", "/v1/sessions", '{"workspace": "ws", "command": ["true"]}',
      400, "workspace"),
     ("bad env name", "POST", "/v1/sessions",
