@@ -121,9 +121,14 @@ class Daemon:
         self.proc.wait(timeout=TIMEOUT)
 
     def stop(self):
+        """SIGTERM: the daemon ends cleanly (exit 0, and under `make asan`
+        nothing from the sanitizers on its stderr)."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=TIMEOUT)
+            err = self.proc.stderr.read().decode(errors="replace")
+            assert self.proc.returncode == 0, err
+            assert "Sanitizer" not in err and "runtime error" not in err, err
 
     def call(self, method, path, body=None, raw=None):
         return call(self.sock, method, path, body=body, raw=raw)
