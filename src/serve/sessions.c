@@ -129,23 +129,27 @@ static void sessions_live_status(struct serve *serve, json_t *sessions)
                 goto out;
         for (size_t i = 0; i < count; i++) {
                 json_t *entry = json_array_get(sessions, i);
-                if (!json_is_true(json_object_get(entry, "alive")))
-                        continue;
+                uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
+                if (json_is_true(json_object_get(entry, "alive")) && uid == serve->uid)
+                        ids[i] = json_string_value(json_object_get(entry, "session"));
+        }
+        /* it sets every reply, NULL for the sessions it did not ask: the
+         * other users' sessions are asked after it */
+        control_call_each(ids, count, request, replies, SESSIONS_STATUS_MS);
+        for (size_t i = 0; i < count; i++) {
+                json_t *entry = json_array_get(sessions, i);
                 const char *id = json_string_value(json_object_get(entry, "session"));
                 uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
-                if (uid == serve->uid) {
-                        ids[i] = id;
+                if (!json_is_true(json_object_get(entry, "alive")) || uid == serve->uid || !id)
                         continue;
-                }
                 cleanup_free char *dir = NULL;
                 struct reins_error ignored = {0};
-                if (!id || serve_user_registry(uid, &dir) < 0)
+                if (serve_user_registry(uid, &dir) < 0)
                         continue;
                 cleanup_fd int fd = control_connect_in(dir, id, &ignored);
                 if (fd >= 0)
                         control_call(fd, request, &replies[i], SESSIONS_STATUS_MS, &ignored);
         }
-        control_call_each(ids, count, request, replies, SESSIONS_STATUS_MS);
         for (size_t i = 0; i < count; i++) {
                 json_t *reply = replies[i];
                 if (reply && json_is_true(json_object_get(reply, "ok"))) {
