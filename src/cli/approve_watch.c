@@ -66,7 +66,7 @@ static void watch_queue_remove(struct watch *w, const char *id)
 static void watch_rescan(struct watch *w)
 {
         struct reins_error err = {0};
-        json_t *sessions = NULL;
+        json_auto_t *sessions = NULL;
         if (runtime_list(&sessions, &err) < 0)
                 return;
         size_t i;
@@ -78,7 +78,8 @@ static void watch_rescan(struct watch *w)
                     w->count == WATCH_MAX_SESSIONS)
                         continue;
                 int fd = control_connect(id, &err);
-                json_t *reply = NULL, *request = json_pack("{s:s}", "op", "watch");
+                json_auto_t *reply = NULL;
+                json_auto_t *request = json_pack("{s:s}", "op", "watch");
                 if (fd >= 0 && control_call(fd, request, &reply, 2000, &err) == 0) {
                         snprintf(w->sessions[w->count].session, 64, "%s", id);
                         w->sessions[w->count++].fd = fd;
@@ -89,10 +90,7 @@ static void watch_rescan(struct watch *w)
                 } else if (fd >= 0) {
                         close(fd);
                 }
-                json_decref(reply);
-                json_decref(request);
         }
-        json_decref(sessions);
 }
 
 /* A session that ended takes its requests with it: nothing is left to
@@ -127,7 +125,7 @@ static void watch_on_event(struct watch *w, size_t i)
                 return;
         }
         json_error_t jerr;
-        json_t *event = json_loads(line, 0, &jerr);
+        json_auto_t *event = json_loads(line, 0, &jerr);
         free(line);
         const char *type = json_string_value(json_object_get(event, "type"));
         const char *id = json_string_value(json_object_get(event, "id"));
@@ -140,7 +138,6 @@ static void watch_on_event(struct watch *w, size_t i)
                 printf("\n%s: no answer in time, the policy's default applied\n",
                        text_show(shown, sizeof(shown), id));
         }
-        json_decref(event);
 }
 
 static bool watch_is_path(const json_t *request)

@@ -262,7 +262,7 @@ static int audit_show(int argc, char **argv)
         struct audit_options o = {0};
         if (audit_parse_options(argc, argv, &o) < 0)
                 return EXIT_REINS_USAGE;
-        json_t *records = NULL;
+        json_auto_t *records = NULL;
         if (audit_load(o.target, &records) < 0)
                 return EXIT_REINS_FAILED;
         bool colour = !o.json && isatty(STDOUT_FILENO);
@@ -273,7 +273,6 @@ static int audit_show(int argc, char **argv)
                 if (audit_filter_match(&o.filter, record))
                         audit_print_record(record, o.json, colour);
         }
-        json_decref(records);
         return fflush(stdout) == 0 ? 0 : EXIT_REINS_FAILED;
 }
 
@@ -287,7 +286,7 @@ static int audit_export(int argc, char **argv)
                 fprintf(stderr, "reins: audit export: --format ocsf, syslog or cef\n");
                 return EXIT_REINS_USAGE;
         }
-        json_t *records = NULL;
+        json_auto_t *records = NULL;
         if (audit_load(o.target, &records) < 0)
                 return EXIT_REINS_FAILED;
         char hostname[256] = "-";
@@ -309,7 +308,6 @@ static int audit_export(int argc, char **argv)
                 puts(line);
                 free(line);
         }
-        json_decref(records);
         return fflush(stdout) == 0 ? status : EXIT_REINS_FAILED;
 }
 
@@ -368,7 +366,7 @@ static void audit_trail_session(const char *path, const char *data, size_t lengt
                                 size_t size)
 {
         const char *newline = memchr(data, '\n', length);
-        json_t *first = newline ? json_loadb(data, (size_t)(newline - data), 0, NULL) : NULL;
+        json_auto_t *first = newline ? json_loadb(data, (size_t)(newline - data), 0, NULL) : NULL;
         const char *session = json_string_value(json_object_get(first, "session"));
         if (session) {
                 snprintf(out, size, "%s", session);
@@ -379,7 +377,6 @@ static void audit_trail_session(const char *path, const char *data, size_t lengt
                 if (dot)
                         *dot = '\0';
         }
-        json_decref(first);
 }
 
 /* "TRAIL: ANCHOR: message", each part escaped (a trail or anchor names what
@@ -533,14 +530,13 @@ static int audit_tail(int argc, char **argv)
                 return EXIT_REINS_FAILED;
         }
         cleanup_free char *newest = NULL;
-        json_t *records = NULL;
+        json_auto_t *records = NULL;
         size_t skipped = 0;
         int r = audit_locate(o.target, &newest, &err);
         if (r == 0 && audit_load_records(newest, &records, &skipped, &err) == 0) {
                 size_t n = json_array_size(records);
                 for (size_t i = n > (size_t)o.count ? n - (size_t)o.count : 0; i < n; i++)
                         audit_tail_print(&o, json_array_get(records, i));
-                json_decref(records);
         } else if (r < 0 && r != -ENOENT) {
                 cli_error(&err);
                 return EXIT_REINS_FAILED;

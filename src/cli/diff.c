@@ -188,7 +188,7 @@ int cli_diff(int argc, char **argv)
         cleanup_fd int other_fd = -1;
         cleanup_fd int kept_fd = -1;
         cleanup_free char *kept_dir = NULL;
-        json_t *head = NULL;
+        json_auto_t *head = NULL;
         struct workspace_git_commits git = {0};
         struct reins_error git_err = {0};
         const char *git_error = NULL;
@@ -331,7 +331,6 @@ int cli_diff(int argc, char **argv)
         }
         status = 0;
 out:
-        json_decref(head);
         workspace_git_commits_free(&git);
         workspace_changes_free(&changes);
         workspace_changes_free(&other_changes);

@@ -172,10 +172,9 @@ int cli_id(int argc, char **argv)
                 return EXIT_REINS_FAILED;
         }
         if (as_json) {
-                json_t *o =
+                json_auto_t *o =
                     json_pack("{s:s, s:s}", "public_key", id.hex, "fingerprint", id.fingerprint);
                 char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-                json_decref(o);
                 if (!text) {
                         fprintf(stderr, "reins: out of memory\n");
                         return EXIT_REINS_FAILED;

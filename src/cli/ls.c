@@ -99,7 +99,7 @@ int cli_ls(int argc, char **argv)
                 return EXIT_REINS_FAILED;
         }
         long long now = (long long)time(NULL);
-        json_t *list = json_array();
+        json_auto_t *list = json_array();
         if (!as_json)
                 printf("%-24s  %-14s %6s  %-14s %7s  %-30s  %s\n", "SESSION", "AGENT", "AGE",
                        "STATE", "CHANGED", "WORKSPACE", "COMMAND");
@@ -171,7 +171,6 @@ int cli_ls(int argc, char **argv)
                 text_json_write(stdout, list, JSON_INDENT(2));
                 putchar('\n');
         }
-        json_decref(list);
         strv_free(&ids);
         return status;
 }

@@ -84,7 +84,7 @@ int cli_stop(int argc, char **argv)
         }
         const char *session = argv[optind];
         struct reins_error err = {0};
-        json_t *entry = NULL;
+        json_auto_t *entry = NULL;
         if (runtime_find(session, &entry, &err) < 0) {
                 cli_error(&err);
                 return err.code == ENOENT || err.code == EEXIST ? 1 : EXIT_REINS_FAILED;
@@ -95,7 +95,6 @@ int cli_stop(int argc, char **argv)
         pid_t pid = (pid_t)json_integer_value(json_object_get(entry, "pid"));
         unsigned long long ticks =
             (unsigned long long)json_integer_value(json_object_get(entry, "pid_start"));
-        json_decref(entry);
         int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
         /* the pidfd pins the process: checked after opening it, the start
          * time proves it is still our supervisor and not a reused pid */

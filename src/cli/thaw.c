@@ -35,7 +35,7 @@ int cli_thaw(int argc, char **argv)
                         err.message);
                 return 1;
         }
-        json_t *reply = NULL;
+        json_auto_t *reply = NULL;
         int r = control_signed_request(argv[1], "thaw", &key, &reply, &err);
         audit_key_wipe(&key);
         if (r < 0) {
@@ -50,6 +50,5 @@ int cli_thaw(int argc, char **argv)
         } else {
                 printf("thawed %s\n", json_string_value(json_object_get(reply, "session")));
         }
-        json_decref(reply);
         return status;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "audit/runtime.h"
+#include "util/cleanup.h"
 #include "util/path.h"
 
 static const char *const canary_names[CANARY_FILES] = {"aws-credentials", "id_ed25519", "env"};
@@ -66,7 +67,7 @@ static int canary_texts(struct canary_set *s, char *texts[CANARY_FILES])
  * planted here are removed; anything else keeps the directory. */
 static void canary_sweep(const char *parent)
 {
-        DIR *d = opendir(parent);
+        cleanup_closedir DIR *d = opendir(parent);
         if (!d)
                 return;
         struct dirent *e;
@@ -85,7 +86,6 @@ static void canary_sweep(const char *parent)
                 close(dir);
                 unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
         }
-        closedir(d);
 }
 
 int canary_plant(const char *parent, struct canary_set *out, struct reins_error *err)

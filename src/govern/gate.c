@@ -262,7 +262,7 @@ static void deny_all_pending(struct gate *g, const char *why)
 {
         if (!g->config.approvals)
                 return;
-        json_t *pending = approvals_pending_json(g->config.approvals, gate_now_ms());
+        json_auto_t *pending = approvals_pending_json(g->config.approvals, gate_now_ms());
         size_t i;
         json_t *item;
         json_array_foreach(pending, i, item)
@@ -280,7 +280,6 @@ static void deny_all_pending(struct gate *g, const char *why)
                         proxy_answer(g->proxy, answer.request.connection, false, why);
                 settle_notify(g, &answer);
         }
-        json_decref(pending);
 }
 
 void gate_set_tier(struct gate *g, int tier)

@@ -469,7 +469,7 @@ void rule_fire(struct risk_engine *engine, enum rule_id id, const struct rule_ev
                 for (int i = 0; i < extra_count && i < RULE_EVIDENCE_MAX; i++)
                         json_array_append_new(evidence, evidence_json(&extra[i]));
                 json_array_append_new(evidence, evidence_json(&event->evidence));
-                json_t *finding = json_pack(
+                json_auto_t *finding = json_pack(
                     "{s:s, s:s, s:s, s:f, s:s, s:s, s:o, s:f, s:i, s:s, s:s}", "type",
                     "risk.finding", "rule", info->id, "severity", risk_severity_name(s->severity),
                     "weight", s->weight, "explanation", info->explanation, "detail",
@@ -477,7 +477,6 @@ void rule_fire(struct risk_engine *engine, enum rule_id id, const struct rule_ev
                     tier, "action", risk_action_name(s->action), "time", event->evidence.time);
                 if (finding)
                         engine->config.on_finding(engine->config.ctx, finding);
-                json_decref(finding);
         }
         if (tier != engine->tier) {
                 char reason[256];

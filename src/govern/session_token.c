@@ -84,7 +84,7 @@ static int token_bind(const char *dir, const char *id, const struct session_toke
         if (errno != EEXIST)
                 return reins_error_errno(err, errno, "recording the token binding %s", path);
         json_error_t jerr;
-        json_t *bound = json_load_file(path, 0, &jerr);
+        json_auto_t *bound = json_load_file(path, 0, &jerr);
         const char *session = bound ? json_string_value(json_object_get(bound, "session")) : NULL;
         const char *key = bound ? json_string_value(json_object_get(bound, "agent_key")) : NULL;
         int r = 0;
@@ -99,7 +99,6 @@ static int token_bind(const char *dir, const char *id, const struct session_toke
                                     "%.16s...): a token is good for one session; attenuate "
                                     "it once per session ('reins token attenuate')",
                                     session ? session : "?", key ? key : "?");
-        json_decref(bound);
         return r;
 }
 

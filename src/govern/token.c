@@ -89,18 +89,16 @@ bool token_block_check(const unsigned char public_key[TOKEN_PUBLIC_KEY_BYTES], c
 
 static json_t *token_strv_json(const struct reins_strv *v)
 {
-        json_t *array = json_array();
+        json_auto_t *array = json_array();
         for (size_t i = 0; array && i < v->count; i++)
-                if (json_array_append_new(array, json_string(v->items[i])) < 0) {
-                        json_decref(array);
+                if (json_array_append_new(array, json_string(v->items[i])) < 0)
                         return NULL;
-                }
-        return array;
+        return steal_ptr(&array);
 }
 
 json_t *token_restrictions_json(const struct token_restrictions *r)
 {
-        json_t *o = json_object();
+        json_auto_t *o = json_object();
         if (!o)
                 return NULL;
         int bad = 0;
@@ -116,11 +114,9 @@ json_t *token_restrictions_json(const struct token_restrictions *r)
                 bad |= json_object_set_new(o, "uses", json_integer((json_int_t)r->uses));
         if (r->agent)
                 bad |= json_object_set_new(o, "agent", json_string(r->agent));
-        if (bad) {
-                json_decref(o);
+        if (bad)
                 return NULL;
-        }
-        return o;
+        return steal_ptr(&o);
 }
 
 static int token_strv_copy_checked(struct reins_strv *dst, const struct reins_strv *src)
@@ -172,7 +168,7 @@ static int token_append_block(struct token *token,
 
         char key_hex[2 * TOKEN_PUBLIC_KEY_BYTES + 1];
         audit_hex(block.next_key, sizeof(block.next_key), key_hex);
-        json_t *payload =
+        json_auto_t *payload =
             json_pack("{s:s, s:I, s:s, s:o*}", "id", block.id, "index", (json_int_t)token->count,
                       "next_key", key_hex, "restrictions", token_restrictions_json(r));
         if (payload && token->count > 0) {
@@ -186,7 +182,6 @@ static int token_append_block(struct token *token,
                 json_decref(steal_ptr(&payload));
         if (payload)
                 block.payload = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(payload);
         struct token_block *grown = NULL;
         if (block.payload)
                 grown = realloc(token->blocks, (token->count + 1) * sizeof(*grown));
@@ -246,15 +241,14 @@ int token_encode(const struct token *token, char **out, struct reins_error *err)
                         json_decref(steal_ptr(&blocks));
         }
         cleanup_free char *proof = token_base64url_encode(token->proof, sizeof(token->proof));
-        json_t *whole = blocks && proof ? json_pack("{s:o, s:s, s:i}", "blocks", blocks, "proof",
-                                                    proof, "version", TOKEN_VERSION)
-                                        : NULL;
+        json_auto_t *whole = blocks && proof ? json_pack("{s:o, s:s, s:i}", "blocks", blocks,
+                                                         "proof", proof, "version", TOKEN_VERSION)
+                                             : NULL;
         if (!whole)
                 json_decref(blocks);
         if (proof)
                 sodium_memzero(proof, strlen(proof));
         cleanup_free char *text = whole ? json_dumps(whole, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        json_decref(whole);
         if (text)
                 *out = token_base64url_encode((const unsigned char *)text, strlen(text));
         if (text)

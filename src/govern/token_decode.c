@@ -246,7 +246,7 @@ static int token_decode_block(const json_t *entry, size_t index, const unsigned 
                                                  "key");
 
         json_error_t json_error;
-        json_t *fields =
+        json_auto_t *fields =
             json_loadb((const char *)payload, (size_t)length, JSON_REJECT_DUPLICATES, &json_error);
         if (!fields)
                 return token_refuse(failure, TOKEN_MALFORMED, err,
@@ -285,7 +285,6 @@ static int token_decode_block(const json_t *entry, size_t index, const unsigned 
                 rc = token_restrictions_from_json(json_object_get(fields, "restrictions"), index,
                                                   &block->restrictions, failure, err);
         }
-        json_decref(fields);
         if (rc == 0)
                 block->payload = (char *)steal_ptr(&payload);
         return rc;
@@ -317,9 +316,9 @@ static int token_decode_into(const char *input, const unsigned char *root_public
                 return reins_error_set(err, ENOMEM, "out of memory");
         long raw_length = token_base64url_decode(text, raw, length);
         json_error_t json_error;
-        json_t *whole = raw_length > 0 ? json_loadb((const char *)raw, (size_t)raw_length,
-                                                    JSON_REJECT_DUPLICATES, &json_error)
-                                       : NULL;
+        json_auto_t *whole = raw_length > 0 ? json_loadb((const char *)raw, (size_t)raw_length,
+                                                         JSON_REJECT_DUPLICATES, &json_error)
+                                            : NULL;
         static const char *const keys[] = {"blocks", "proof", "version"};
         const json_t *blocks = json_object_get(whole, "blocks");
         const json_t *version = json_object_get(whole, "version");
@@ -367,7 +366,6 @@ static int token_decode_into(const char *input, const unsigned char *root_public
                                                   "the proof does not belong to the last block");
                 }
         }
-        json_decref(whole);
         if (raw_length > 0)
                 sodium_memzero(raw, (size_t)raw_length);
         if (rc == 0) {

@@ -404,8 +404,9 @@ int plan_set_gitdir(struct reins_plan *plan, const char *upper, const char *work
         return plan_set_layers(plan, MOUNT_OP_GITDIR, upper, work);
 }
 
-/* An empty directory of ours, not a link: what a placeholder must still be
- * to go back to the spares (anything else is left alone, or removed only
+/* An empty directory of ours, no more open than the 0755 reins gives it
+ * (less under a stricter umask), not a link: what a placeholder must still
+ * be to go back to the spares (anything else is left alone, or removed only
  * when empty, as rmdir does). */
 static bool placeholder_is_empty_dir(int dir, const char *name)
 {
@@ -413,7 +414,9 @@ static bool placeholder_is_empty_dir(int dir, const char *name)
         if (fd < 0)
                 return false;
         struct stat st;
-        DIR *d = fstat(fd, &st) == 0 && st.st_uid == geteuid() ? fdopendir(fd) : NULL;
+        DIR *d = fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 07777 & ~0755) == 0
+                     ? fdopendir(fd)
+                     : NULL;
         if (!d) {
                 close(fd);
                 return false;
@@ -441,8 +444,14 @@ static bool spares_give_back(int spares_dir, size_t count, int workspace, const 
                 snprintf(spare + 2 + 2 * i, 3, "%02x", random[i]);
         if (renameat2(workspace, name, spares_dir, spare, RENAME_NOREPLACE) < 0)
                 return false;
-        if (!placeholder_is_empty_dir(spares_dir, spare))
-                (void)renameat2(spares_dir, spare, workspace, name, RENAME_NOREPLACE);
+        if (!placeholder_is_empty_dir(spares_dir, spare) &&
+            renameat2(spares_dir, spare, workspace, name, RENAME_NOREPLACE) < 0) {
+                /* the name was taken meanwhile too: kept aside, never a spare */
+                char kept[sizeof(spare)];
+                memcpy(kept, spare, sizeof(kept));
+                kept[0] = 'k';
+                (void)renameat2(spares_dir, spare, spares_dir, kept, RENAME_NOREPLACE);
+        }
         return true;
 }
 

@@ -224,11 +224,10 @@ static bool control_each_read(int fd, struct control_each_conn *c, json_t **repl
                 char *newline = memchr(c->buf + c->len, '\n', (size_t)n);
                 c->len += (size_t)n;
                 if (newline) {
-                        json_t *value = json_loadb(c->buf, (size_t)(newline - c->buf), 0, NULL);
+                        json_auto_t *value =
+                            json_loadb(c->buf, (size_t)(newline - c->buf), 0, NULL);
                         if (json_is_object(value))
-                                *reply = value;
-                        else
-                                json_decref(value);
+                                *reply = steal_ptr(&value);
                         return true;
                 }
         }

@@ -3,6 +3,7 @@
 #ifndef REINS_UTIL_CLEANUP_H
 #define REINS_UTIL_CLEANUP_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +29,16 @@ static inline void cleanup_fclose_fn(FILE **f)
                 fclose(*f);
 }
 
-#define cleanup_free   __attribute__((cleanup(cleanup_free_fn)))
-#define cleanup_fd     __attribute__((cleanup(cleanup_close_fn)))
-#define cleanup_fclose __attribute__((cleanup(cleanup_fclose_fn)))
+static inline void cleanup_closedir_fn(DIR **d)
+{
+        if (*d)
+                closedir(*d);
+}
+
+#define cleanup_free     __attribute__((cleanup(cleanup_free_fn)))
+#define cleanup_fd       __attribute__((cleanup(cleanup_close_fn)))
+#define cleanup_fclose   __attribute__((cleanup(cleanup_fclose_fn)))
+#define cleanup_closedir __attribute__((cleanup(cleanup_closedir_fn)))
 
 static inline void *steal_ptr_impl(void *pp)
 {

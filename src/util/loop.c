@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/array.h"
+
 struct loop_source {
         int fd;              /* -1: a free slot */
         uint32_t generation; /* an event read before a removal is not dispatched after it */
@@ -70,14 +72,8 @@ int loop_add_fd(struct loop *l, int fd, loop_fd_handler handler, void *ctx)
         while (slot < l->source_count && l->sources[slot].fd >= 0)
                 slot++;
         if (slot == l->source_count) {
-                if (l->source_count == l->source_cap) {
-                        size_t cap = l->source_cap ? l->source_cap * 2 : 8;
-                        struct loop_source *grown = realloc(l->sources, cap * sizeof(*grown));
-                        if (!grown)
-                                return -ENOMEM;
-                        l->sources = grown;
-                        l->source_cap = cap;
-                }
+                if (array_reserve(l->sources, l->source_cap, l->source_count + 1, 8) < 0)
+                        return -ENOMEM;
                 l->source_count++;
         }
         struct loop_source *s = &l->sources[slot];

@@ -4,19 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
+
 static int strv_reserve(struct reins_strv *v, size_t wanted)
 {
-        if (wanted + 1 <= v->capacity)
-                return 0;
-        size_t cap = v->capacity ? v->capacity * 2 : 8;
-        while (cap < wanted + 1)
-                cap *= 2;
-        char **items = realloc(v->items, cap * sizeof(*items));
-        if (!items)
-                return -ENOMEM;
-        v->items = items;
-        v->capacity = cap;
-        return 0;
+        return array_reserve(v->items, v->capacity, wanted + 1, 8);
 }
 
 int strv_push_take(struct reins_strv *v, char *s)

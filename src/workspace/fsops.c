@@ -1,6 +1,5 @@
 #include "workspace/fsops.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/walk.h"
 
 int ws_open_beneath(int root, const char *path, int flags, mode_t mode)
 {
@@ -158,84 +158,64 @@ static int ws_open_dir_for_removal(int dirfd, const char *name)
         return fd;
 }
 
-/* Removal holds one directory fd (and one DIR buffer) per level: the tree
- * is the agent's, so past this depth a subdirectory is moved up to the top
- * directory being removed (a rename inside one filesystem, never a path
+/* Removal holds one directory fd (and one listing batch) per level: the
+ * tree is the agent's, so past this depth a subdirectory is moved up to the
+ * top directory being removed (a rename inside one filesystem, never a path
  * walk) and taken apart in a later pass. No depth costs more than this many
- * fds and this much stack. */
+ * fds. */
 #define WS_REMOVE_MAX_DEPTH 64
 
 struct ws_removal {
         int top;         /* the directory being removed */
         unsigned moved;  /* subtrees moved up in this pass */
         unsigned serial; /* for their names */
+        int result;      /* the first failure; the removal goes on past it */
 };
 
-static int ws_remove_entry(struct ws_removal *rm, int dirfd, const char *name, unsigned depth);
-
-static int ws_empty_dir(struct ws_removal *rm, int fd, unsigned depth)
+static void ws_removal_failed(struct ws_removal *rm, int r)
 {
-        int dup_fd = dup(fd);
-        if (dup_fd < 0)
-                return -errno;
-        DIR *dir = fdopendir(dup_fd);
-        if (!dir) {
-                close(dup_fd);
-                return -errno;
-        }
-        rewinddir(dir); /* a dup shares the offset: a later pass starts over */
-        int result = 0;
-        struct dirent *entry;
-        while ((errno = 0, entry = readdir(dir)) != NULL) {
-                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-                        continue;
-                int r = ws_remove_entry(rm, fd, entry->d_name, depth + 1);
-                if (r < 0 && result == 0)
-                        result = r;
-        }
-        if (errno != 0 && result == 0)
-                result = -errno;
-        closedir(dir);
-        return result;
+        if (r < 0 && rm->result == 0)
+                rm->result = r;
 }
 
-static int ws_remove_entry(struct ws_removal *rm, int dirfd, const char *name, unsigned depth)
+/* Post-order: a directory's entries go first, then the directory. */
+static int ws_remove_visit(const struct walk_entry *e, void *context, struct reins_error *err)
 {
-        if (unlinkat(dirfd, name, 0) == 0)
-                return 0;
-        if (errno == ENOENT)
-                return 0;
-        if (errno != EISDIR && errno != EPERM)
-                return -errno;
-        struct stat st;
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode))
-                return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
-        if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0)
-                return 0; /* already empty */
-        if (depth >= WS_REMOVE_MAX_DEPTH && rm->top >= 0) {
+        (void)err;
+        struct ws_removal *rm = context;
+        if (e->visit == WALK_LEAF) {
+                if (unlinkat(e->dirfd, e->name, 0) < 0 && errno != ENOENT)
+                        ws_removal_failed(rm, -errno);
+                return WALK_NEXT;
+        }
+        if (e->visit == WALK_DIR_POST) {
+                if (!e->unwinding && unlinkat(e->dirfd, e->name, AT_REMOVEDIR) < 0 &&
+                    errno != ENOENT)
+                        ws_removal_failed(rm, -errno);
+                return WALK_NEXT;
+        }
+        if (unlinkat(e->dirfd, e->name, AT_REMOVEDIR) == 0)
+                return WALK_SKIP; /* already empty */
+        if (e->too_deep) {
                 char moved[64];
                 snprintf(moved, sizeof(moved), ".reins-rm-%d-%u", (int)getpid(), rm->serial++);
-                if (renameat(dirfd, name, rm->top, moved) < 0)
-                        return -errno;
-                rm->moved++;
-                return 0;
+                if (renameat(e->dirfd, e->name, rm->top, moved) < 0)
+                        ws_removal_failed(rm, -errno);
+                else
+                        rm->moved++;
+                return WALK_SKIP;
         }
-        cleanup_fd int fd = ws_open_dir_for_removal(dirfd, name);
-        if (fd < 0)
-                return fd;
-        int r = ws_empty_dir(rm, fd, depth);
-        if (r < 0)
-                return r;
-        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
+        int fd = ws_open_dir_for_removal(e->dirfd, e->name);
+        if (fd < 0) {
+                ws_removal_failed(rm, fd);
+                return WALK_SKIP;
+        }
+        *e->open_fd = fd;
+        return WALK_NEXT;
 }
 
 int ws_remove_tree_at(int dirfd, const char *name)
 {
-        struct ws_removal rm = {.top = -1};
         if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
                 return 0;
         if (errno != EISDIR && errno != EPERM)
@@ -248,16 +228,24 @@ int ws_remove_tree_at(int dirfd, const char *name)
         cleanup_fd int fd = ws_open_dir_for_removal(dirfd, name);
         if (fd < 0)
                 return fd;
-        rm.top = fd;
+        struct ws_removal rm = {.top = fd};
+        /* names are held one batch a level, never a whole listing: a
+         * directory of any width is removed */
+        struct walk_options options = {
+            .visit = ws_remove_visit,
+            .context = &rm,
+            .post_order = true,
+            .max_depth = WS_REMOVE_MAX_DEPTH - 1,
+        };
         /* each pass removes WS_REMOVE_MAX_DEPTH levels at least; what lay
          * deeper now waits at the top */
-        int r;
         do {
                 rm.moved = 0;
-                r = ws_empty_dir(&rm, fd, 0);
-        } while (r == 0 && rm.moved > 0);
-        if (r < 0)
-                return r;
+                int r = walk_tree(fd, &options, NULL);
+                ws_removal_failed(&rm, r < 0 ? r : r > 0 ? -E2BIG : 0);
+        } while (rm.result == 0 && rm.moved > 0);
+        if (rm.result < 0)
+                return rm.result;
         if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
                 return -errno;
         return 0;

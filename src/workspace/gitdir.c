@@ -97,7 +97,7 @@ int workspace_gitdir_sync(const struct workspace_gitdir *gitdir, bool keep_index
          * no symlink crossed, protected entries skipped. The session's state
          * wins over a host git that ran meanwhile (force): this .git was the
          * session's while it ran. */
-        json_t *meta = json_pack("{s:I}", "created_ns", (json_int_t)gitdir->started_ns);
+        json_auto_t *meta = json_pack("{s:I}", "created_ns", (json_int_t)gitdir->started_ns);
         struct workspace_session session = {
             .dir = gitdir->dir,
             .upper = gitdir->upper,
@@ -110,7 +110,6 @@ int workspace_gitdir_sync(const struct workspace_gitdir *gitdir, bool keep_index
         struct workspace_apply_result applied;
         r = meta ? workspace_apply(&session, &changes, &options, &applied, err)
                  : reins_error_set(err, ENOMEM, "out of memory");
-        json_decref(meta);
         workspace_changes_free(&changes);
         if (r < 0)
                 return r;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/cleanup.h"
 #include "util/bytes_json.h"
 #include "util/path.h"
@@ -440,13 +441,10 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
         const char *sep = "\n  ";
         json_object_foreach((json_t *)head, key, value)
         {
-                json_t *name = json_string(key);
+                json_auto_t *name = json_string(key);
                 fputs(sep, out);
-                if (!name || review_json_value(out, name, "  ") < 0) {
-                        json_decref(name);
+                if (!name || review_json_value(out, name, "  ") < 0)
                         return -ENOMEM;
-                }
-                json_decref(name);
                 fputs(": ", out);
                 if ((r = review_json_value(out, value, "  ")) < 0)
                         return r;
@@ -456,7 +454,7 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
         size_t protected_count = 0, conflict_count = 0;
         for (size_t i = 0; r == 0 && i < changes->count; i++) {
                 const struct workspace_change *ch = &changes->items[i];
-                json_t *item =
+                json_auto_t *item =
                     json_pack("{s:o, s:s, s:b, s:o, s:o}", "path", bytes_json_z(ch->path), "kind",
                               workspace_change_kind_name(ch->kind), "protected", ch->protected,
                               "old", review_json_side(&ch->old), "new", review_json_side(&ch->new));
@@ -505,7 +503,6 @@ static int review_json(FILE *out, const struct workspace_changes *changes,
                 }
                 fputs(i == 0 ? "\n    " : ",\n    ", out);
                 int w = review_json_value(out, item, "    ");
-                json_decref(item);
                 if (r == 0)
                         r = w;
         }
@@ -835,16 +832,10 @@ static int review_against_one(struct workspace_changes *out, const struct worksp
                 free(vb.target);
                 return 0;
         }
-        if (out->count == out->capacity) {
-                size_t cap = out->capacity ? out->capacity * 2 : 64;
-                struct workspace_change *items = realloc(out->items, cap * sizeof(*items));
-                if (!items) {
-                        free(va.target);
-                        free(vb.target);
-                        return -ENOMEM;
-                }
-                out->items = items;
-                out->capacity = cap;
+        if (array_reserve(out->items, out->capacity, out->count + 1, 64) < 0) {
+                free(va.target);
+                free(vb.target);
+                return -ENOMEM;
         }
         struct workspace_change *ch = &out->items[out->count];
         memset(ch, 0, sizeof(*ch));

@@ -1,6 +1,5 @@
 #include "workspace/scan.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,9 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/cleanup.h"
 #include "util/path.h"
-#include "util/strv.h"
+#include "util/walk.h"
 #include "workspace/fsops.h"
 
 struct scan_context {
@@ -19,14 +19,13 @@ struct scan_context {
         struct reins_error *err;
         char *const *paths; /* look only here (none = everywhere) */
         size_t path_count;
-        unsigned depth; /* directories open below the top */
         bool full;      /* WORKSPACE_SCAN_MAX_CHANGES or _BYTES reached */
         bool identical; /* list regular files copied up unchanged too */
 };
 
 /* Returned (positive) up the walk when a cap stops the scan: no error, the
- * list is marked truncated. */
-#define SCAN_FULL 1
+ * list is marked truncated. (A value that stops a walk: util/walk.h.) */
+#define SCAN_FULL WALK_STOP
 
 static void scan_cut(struct scan_context *ctx, const char *cap)
 {
@@ -74,10 +73,6 @@ static bool scan_wanted(const struct scan_context *ctx, const char *path)
         return false;
 }
 
-/* The path of `name` in `rel`, unless it is longer than any host tool can
- * open (then the entry is left out and the list marked truncated). */
-static char *scan_child_path(struct scan_context *ctx, const char *rel, const char *name, int *r);
-
 const char *workspace_change_kind_name(enum workspace_change_kind kind)
 {
         switch (kind) {
@@ -113,20 +108,6 @@ void workspace_changes_free(struct workspace_changes *changes)
         }
         free(changes->items);
         memset(changes, 0, sizeof(*changes));
-}
-
-static char *scan_join(const char *rel, const char *name)
-{
-        if (rel[0] == '\0')
-                return strdup(name);
-        size_t a = strlen(rel), b = strlen(name);
-        char *p = malloc(a + 1 + b + 1);
-        if (!p)
-                return NULL;
-        memcpy(p, rel, a);
-        p[a] = '/';
-        memcpy(p + a + 1, name, b + 1);
-        return p;
 }
 
 static int scan_entry_fill(struct scan_context *ctx, struct workspace_entry *e,
@@ -184,14 +165,8 @@ static struct workspace_change *scan_add(struct scan_context *ctx, enum workspac
         }
         if (!scan_charge(ctx, sizeof(*c->items) + scan_heap_cost(strlen(path) + 1)))
                 return NULL;
-        if (c->count == c->capacity) {
-                size_t cap = c->capacity ? c->capacity * 2 : 64;
-                struct workspace_change *items = realloc(c->items, cap * sizeof(*items));
-                if (!items)
-                        return NULL;
-                c->items = items;
-                c->capacity = cap;
-        }
+        if (array_reserve(c->items, c->capacity, c->count + 1, 64) < 0)
+                return NULL;
         char *copy = strdup(path);
         if (!copy)
                 return NULL;
@@ -206,63 +181,24 @@ static struct workspace_change *scan_add(struct scan_context *ctx, enum workspac
 /* scan_add returned NULL: a cap, or no memory */
 #define SCAN_ADD_FAILED(ctx) ((ctx)->full ? SCAN_FULL : SCAN_NOMEM(ctx))
 
-static char *scan_child_path(struct scan_context *ctx, const char *rel, const char *name, int *r)
+/* The walk stopped at its cap of names held: the scan's byte cap (the
+ * listings and the changes share it). */
+static int scan_walk_result(struct scan_context *ctx, int r)
 {
-        *r = 0;
-        if (strlen(rel) + 1 + strlen(name) > WORKSPACE_SCAN_MAX_PATH) {
-                scan_cut(ctx, "path length");
-                return NULL;
-        }
-        char *path = scan_join(rel, name);
-        if (!path)
-                *r = SCAN_NOMEM(ctx);
-        return path;
+        if (r != WALK_FULL)
+                return r;
+        scan_cut(ctx, "bytes");
+        ctx->full = true;
+        return SCAN_FULL;
 }
 
-static int scan_name_compare(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int scan_deleted_children(struct scan_context *ctx, int fd, const char *rel, unsigned depth,
+                                 int keep);
 
-static int scan_deleted_tree(struct scan_context *ctx, int lower_dir, const char *name,
-                             const char *path, const struct stat *st);
-
-/* Every entry of the lower directory `fd` (at `rel`) not in `keep`, as deleted. */
-static int scan_deleted_children(struct scan_context *ctx, int fd, const char *rel,
-                                 char *const *keep, size_t keep_count)
-{
-        int dup_fd = dup(fd);
-        DIR *dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!dir) {
-                if (dup_fd >= 0)
-                        close(dup_fd);
-                return reins_error_errno(ctx->err, errno, "reading lower %s", rel);
-        }
-        int r = 0;
-        struct dirent *entry;
-        while (r == 0 && (entry = readdir(dir)) != NULL) {
-                const char *name = entry->d_name;
-                if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-                        continue;
-                /* keep is sorted (scan_read_names): no quadratic cost on a
-                 * huge opaque directory */
-                if (keep_count > 0 &&
-                    bsearch(&name, keep, keep_count, sizeof(*keep), scan_name_compare))
-                        continue;
-                struct stat st;
-                if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue; /* gone meanwhile: nothing to delete */
-                cleanup_free char *path = scan_child_path(ctx, rel, name, &r);
-                if (!path || !scan_wanted(ctx, path))
-                        continue;
-                r = scan_deleted_tree(ctx, fd, name, path, &st);
-        }
-        closedir(dir);
-        return r;
-}
-
-static int scan_deleted_tree(struct scan_context *ctx, int lower_dir, const char *name,
-                             const char *path, const struct stat *st)
+/* A lower entry gone from the copy, as deleted; `depth`: the directories
+ * open below the top where it lies. Its children follow (WALK_NEXT). */
+static int scan_deleted_entry(struct scan_context *ctx, int lower_dir, const char *name,
+                              const char *path, const struct stat *st, unsigned depth)
 {
         struct workspace_change *ch = scan_add(ctx, WORKSPACE_DELETED, path);
         if (!ch)
@@ -272,18 +208,69 @@ static int scan_deleted_tree(struct scan_context *ctx, int lower_dir, const char
                 return reins_error_errno(ctx->err, -r, "reading lower %s", path);
         if (r > 0 || !S_ISDIR(st->st_mode))
                 return r;
-        if (ctx->depth >= WORKSPACE_SCAN_MAX_DEPTH) {
+        if (depth >= WORKSPACE_SCAN_MAX_DEPTH) {
                 scan_cut(ctx, "depth");
-                return 0;
+                return WALK_SKIP;
         }
+        return WALK_NEXT;
+}
+
+struct scan_deleted {
+        struct scan_context *ctx;
+        unsigned depth; /* directories open below the top at the listed one */
+        int keep;       /* an opaque upper dir: its names are not deleted (-1: none) */
+};
+
+static int scan_deleted_visit(const struct walk_entry *e, void *context, struct reins_error *err)
+{
+        (void)err;
+        struct scan_deleted *d = context;
+        struct scan_context *ctx = d->ctx;
+        struct stat kept;
+        if (e->depth == 1 && d->keep >= 0 &&
+            fstatat(d->keep, e->name, &kept, AT_SYMLINK_NOFOLLOW) == 0)
+                return WALK_SKIP;
+        if (e->path_cut) {
+                scan_cut(ctx, "path length");
+                return WALK_SKIP;
+        }
+        if (!scan_wanted(ctx, e->path))
+                return WALK_SKIP;
+        return scan_deleted_entry(ctx, e->dirfd, e->name, e->path, e->st, d->depth + e->depth - 1);
+}
+
+/* Every entry below the lower directory `fd` (at `rel`, `depth` directories
+ * below the top) not in the upper directory `keep`, as deleted. */
+static int scan_deleted_children(struct scan_context *ctx, int fd, const char *rel, unsigned depth,
+                                 int keep)
+{
+        struct scan_deleted d = {.ctx = ctx, .depth = depth, .keep = keep};
+        struct walk_options options = {
+            .visit = scan_deleted_visit,
+            .context = &d,
+            /* scan_deleted_entry stops first: this is only the walk's own */
+            .max_depth = WORKSPACE_SCAN_MAX_DEPTH + 1 - depth,
+            .max_path = WORKSPACE_SCAN_MAX_PATH,
+            .max_bytes = WORKSPACE_SCAN_MAX_BYTES,
+            .bytes = &ctx->out->bytes,
+            .prefix = rel,
+            .label = "reading lower",
+        };
+        return scan_walk_result(ctx, walk_tree(fd, &options, ctx->err));
+}
+
+/* A lower entry gone from the copy, and all below it. */
+static int scan_deleted_tree(struct scan_context *ctx, int lower_dir, const char *name,
+                             const char *path, const struct stat *st, unsigned depth)
+{
+        int r = scan_deleted_entry(ctx, lower_dir, name, path, st, depth);
+        if (r != WALK_NEXT || !S_ISDIR(st->st_mode))
+                return r == WALK_SKIP ? 0 : r;
         cleanup_fd int fd =
             openat(lower_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return reins_error_errno(ctx->err, errno, "reading lower %s", path);
-        ctx->depth++;
-        r = scan_deleted_children(ctx, fd, path, NULL, 0);
-        ctx->depth--;
-        return r;
+        return scan_deleted_children(ctx, fd, path, depth + 1, -1);
 }
 
 static bool scan_same_content(int upper_dir, int lower_dir, const char *name, off_t size)
@@ -313,58 +300,20 @@ static bool scan_same_content(int upper_dir, int lower_dir, const char *name, of
         }
 }
 
-/* The names in directory fd, sorted; each held byte is charged (a
- * million-entry directory stops the scan, it does not grow it). */
-static int scan_read_names(struct scan_context *ctx, int fd, struct reins_strv *names,
-                           size_t *charged)
-{
-        int dup_fd = dup(fd);
-        DIR *dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!dir) {
-                if (dup_fd >= 0)
-                        close(dup_fd);
-                return -errno;
-        }
-        struct dirent *entry;
-        int r = 0;
-        while ((entry = readdir(dir)) != NULL) {
-                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-                        continue;
-                /* the copy, and its slot in an array that grows by doubling */
-                size_t cost = scan_heap_cost(strlen(entry->d_name) + 1) + 2 * sizeof(char *);
-                if (!scan_charge(ctx, cost)) {
-                        r = SCAN_FULL;
-                        break;
-                }
-                *charged += cost;
-                if (strv_push(names, entry->d_name) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        closedir(dir);
-        if (names->count > 1)
-                qsort(names->items, names->count, sizeof(char *), scan_name_compare);
-        return r;
-}
-
-static int scan_dir(struct scan_context *ctx, int upper_fd, int lower_fd, const char *rel,
-                    bool opaque);
-
 /* One entry of an upper directory against its lower counterpart. */
-static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, const char *name,
-                      const char *path)
+static int scan_entry(struct scan_context *ctx, const struct walk_entry *e)
 {
-        struct stat ust, lst;
-        if (fstatat(upper_fd, name, &ust, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : reins_error_errno(ctx->err, errno, "upper %s", path);
+        int upper_fd = e->dirfd, lower_fd = e->parent_twin;
+        const char *name = e->name, *path = e->path;
+        unsigned depth = e->depth - 1; /* directories open below the top */
+        struct stat ust = *e->st, lst;
         bool have_lower = lower_fd >= 0 && fstatat(lower_fd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0;
 
         unsigned marks = ws_overlay_xattrs(upper_fd, name);
         bool whiteout = (S_ISCHR(ust.st_mode) && ust.st_rdev == 0) ||
                         (S_ISREG(ust.st_mode) && ust.st_size == 0 && (marks & WS_XATTR_WHITEOUT));
         if (whiteout)
-                return have_lower ? scan_deleted_tree(ctx, lower_fd, name, path, &lst) : 0;
+                return have_lower ? scan_deleted_tree(ctx, lower_fd, name, path, &lst, depth) : 0;
         if (marks & (WS_XATTR_REDIRECT | WS_XATTR_METACOPY | WS_XATTR_UNKNOWN))
                 return reins_error_set(ctx->err, ENOTSUP,
                                        "upper %s uses overlayfs redirect_dir or metacopy, which "
@@ -431,11 +380,11 @@ static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, cons
         }
 
         bool descend = S_ISDIR(ust.st_mode) || (have_lower && S_ISDIR(lst.st_mode));
-        if (descend && ctx->depth >= WORKSPACE_SCAN_MAX_DEPTH) {
+        if (descend && depth >= WORKSPACE_SCAN_MAX_DEPTH) {
                 /* the agent chooses how deep its tree is: not how many fds
-                 * and how much stack the scan takes */
+                 * the scan holds */
                 scan_cut(ctx, "depth");
-                return 0;
+                return WALK_SKIP;
         }
         /* a lower directory replaced by a non-directory: all of it goes */
         if (have_lower && S_ISDIR(lst.st_mode) && !S_ISDIR(ust.st_mode)) {
@@ -443,13 +392,10 @@ static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, cons
                     openat(lower_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (lsub < 0)
                         return reins_error_errno(ctx->err, errno, "lower %s", path);
-                ctx->depth++;
-                int r = scan_deleted_children(ctx, lsub, path, NULL, 0);
-                ctx->depth--;
-                return r;
+                return scan_deleted_children(ctx, lsub, path, depth + 1, -1);
         }
         if (!S_ISDIR(ust.st_mode))
-                return 0;
+                return WALK_NEXT;
 
         cleanup_fd int sub =
             openat(upper_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -470,35 +416,32 @@ static int scan_entry(struct scan_context *ctx, int upper_fd, int lower_fd, cons
                         scan_entry_fill(ctx, &rep->old, WORKSPACE_FROM_LOWER, lower_fd, name, &lst);
                 }
         }
-        ctx->depth++;
-        int r = scan_dir(ctx, sub, lsub, path, opaque);
-        ctx->depth--;
-        return r;
+        /* the walk enters it next, its lower twin alongside */
+        *e->open_fd = steal_fd(&sub);
+        *e->open_twin = steal_fd(&lsub);
+        return WALK_NEXT;
 }
 
-static int scan_dir(struct scan_context *ctx, int upper_fd, int lower_fd, const char *rel,
-                    bool opaque)
+static int scan_visit(const struct walk_entry *e, void *context, struct reins_error *err)
 {
-        struct reins_strv names = {0};
-        size_t charged = 0;
-        int r = scan_read_names(ctx, upper_fd, &names, &charged);
-        if (r < 0) {
-                strv_free(&names);
-                ctx->out->bytes -= charged;
-                return reins_error_errno(ctx->err, -r, "reading upper %s", rel[0] ? rel : ".");
+        (void)err;
+        struct scan_context *ctx = context;
+        if (e->visit == WALK_DIR_POST) {
+                /* an opaque directory hides its lower twin: what it does not
+                 * hold is gone */
+                if (e->unwinding || e->twin < 0 || !ws_is_opaque_dir(e->fd))
+                        return WALK_NEXT;
+                return scan_deleted_children(ctx, e->twin, e->path, e->depth, e->fd);
         }
-        for (size_t i = 0; r == 0 && i < names.count; i++) {
-                char *path = scan_child_path(ctx, rel, names.items[i], &r);
-                if (path && scan_wanted(ctx, path))
-                        r = scan_entry(ctx, upper_fd, lower_fd, names.items[i], path);
-                free(path);
+        /* longer than any host tool can open: left out, the list marked
+         * truncated */
+        if (e->path_cut) {
+                scan_cut(ctx, "path length");
+                return WALK_SKIP;
         }
-        /* an opaque directory hides its lower twin: what it does not hold is gone */
-        if (r == 0 && opaque && lower_fd >= 0)
-                r = scan_deleted_children(ctx, lower_fd, rel, names.items, names.count);
-        strv_free(&names);
-        ctx->out->bytes -= charged; /* the listing is given back */
-        return r;
+        if (!scan_wanted(ctx, e->path))
+                return WALK_SKIP;
+        return scan_entry(ctx, e);
 }
 
 static int scan_change_compare(const void *a, const void *b)
@@ -631,7 +574,23 @@ static int scan_run(const char *upper, const char *lower, char *const *paths, si
                 return reins_error_errno(err, errno, "workspace %s", lower);
         struct scan_context ctx = {
             .out = out, .err = err, .paths = paths, .path_count = count, .identical = identical};
-        int r = scan_dir(&ctx, ufd, lfd, "", ws_is_opaque_dir(ufd));
+        /* the upper dir's names sorted (the order of the list when a cap
+         * cuts it), every one held charged against the scan's byte cap */
+        struct walk_options options = {
+            .visit = scan_visit,
+            .context = &ctx,
+            .sorted = true,
+            .post_order = true,
+            .max_depth = WORKSPACE_SCAN_MAX_DEPTH,
+            .max_path = WORKSPACE_SCAN_MAX_PATH,
+            .max_bytes = WORKSPACE_SCAN_MAX_BYTES,
+            .bytes = &out->bytes,
+            .root_twin = &lfd,
+            .label = "reading upper",
+        };
+        int r = scan_walk_result(&ctx, walk_tree(ufd, &options, err));
+        if (r == 0 && ws_is_opaque_dir(ufd))
+                r = scan_deleted_children(&ctx, lfd, "", 0, ufd);
         if (r == SCAN_FULL)
                 r = 0; /* stopped at a cap: out->truncated says so */
         if (r == 0) {

@@ -129,15 +129,13 @@ static int workspace_meta_read(const struct workspace_session *s, json_t **out,
                 return reins_error_errno(err, -r, "session %s: %s", s->id, path);
         json_error_t jerr;
         memset(&jerr, 0, sizeof(jerr));
-        json_t *meta = truncated ? NULL : json_loadb(text, length, 0, &jerr);
+        json_auto_t *meta = truncated ? NULL : json_loadb(text, length, 0, &jerr);
         if (truncated)
                 snprintf(jerr.text, sizeof(jerr.text), "larger than 1 MiB");
-        if (!meta || !json_is_object(meta)) {
-                json_decref(meta);
+        if (!meta || !json_is_object(meta))
                 return reins_error_set(err, EINVAL, "session %s: %s:%d: %s", s->id, path, jerr.line,
                                        jerr.text);
-        }
-        *out = meta;
+        *out = steal_ptr(&meta);
         return 0;
 }
 
@@ -221,7 +219,7 @@ int workspace_session_create(const char *id, const char *lower, const json_t *me
 static int workspace_find(const char *state, const char *prefix, char found[25],
                           struct reins_error *err)
 {
-        DIR *dir = opendir(state);
+        cleanup_closedir DIR *dir = opendir(state);
         if (!dir)
                 return reins_error_errno(err, errno, "%s", state);
         int matches = 0;
@@ -234,7 +232,6 @@ static int workspace_find(const char *state, const char *prefix, char found[25],
                 if (matches++ == 0)
                         memcpy(found, entry->d_name, 25); /* 24 hex digits + NUL */
         }
-        closedir(dir);
         if (matches == 0)
                 return reins_error_set(err, ENOENT, "no workspace session '%s' (see reins ls)",
                                        prefix);
@@ -294,22 +291,18 @@ int workspace_session_open_damaged(const char *id, struct workspace_session *out
 int workspace_session_set(struct workspace_session *session, const char *key, json_t *value,
                           struct reins_error *err)
 {
-        int lock = workspace_lock(session, err);
-        if (lock < 0) {
-                json_decref(value);
+        json_auto_t *owned = value; /* ours on every path */
+        cleanup_fd int lock = workspace_lock(session, err);
+        if (lock < 0)
                 return lock;
-        }
         json_t *meta = NULL;
         int r = workspace_meta_read(session, &meta, err);
         if (r == 0) {
-                json_object_set_new(meta, key, value);
+                json_object_set_new(meta, key, steal_ptr(&owned));
                 r = workspace_meta_write(session, meta, err);
                 json_decref(session->meta);
                 session->meta = meta;
-        } else {
-                json_decref(value);
         }
-        close(lock);
         return r;
 }
 
@@ -387,18 +380,14 @@ int workspace_session_list(struct reins_strv *ids, struct reins_error *err)
         int r = workspace_state_dir(&state, err);
         if (r < 0)
                 return r;
-        DIR *dir = opendir(state);
+        cleanup_closedir DIR *dir = opendir(state);
         if (!dir)
                 return reins_error_errno(err, errno, "%s", state);
         struct dirent *entry;
-        while ((entry = readdir(dir)) != NULL) {
+        while ((entry = readdir(dir)) != NULL)
                 if (workspace_id_is_valid(entry->d_name, false) &&
-                    strv_push(ids, entry->d_name) < 0) {
-                        closedir(dir);
+                    strv_push(ids, entry->d_name) < 0)
                         return reins_error_set(err, ENOMEM, "out of memory");
-                }
-        }
-        closedir(dir);
         for (size_t i = 1; i < ids->count; i++) /* insertion sort: few sessions */
                 for (size_t j = i; j > 0 && strcmp(ids->items[j - 1], ids->items[j]) > 0; j--) {
                         char *t = ids->items[j];

@@ -1,7 +1,6 @@
 /* Copy an overlayfs upper directory with its markers (upper_copy.h). */
 #include "workspace/upper_copy.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,9 +15,10 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/walk.h"
 #include "workspace/fsops.h"
 
-#define UPPER_COPY_MAX_DEPTH 256
+#define UPPER_COPY_MAX_DEPTH 255
 /* The tree is the agent's: the table of hard links it holds is capped in
  * bytes. Past the cap a further linked file is copied as a file of its own
  * (same contents; overlayfs does not need the link back). */
@@ -35,7 +35,6 @@ struct upper_copier {
         int to_root;
         struct upper_link *links; /* open addressing on (dev, ino) */
         size_t link_count, link_capacity, link_bytes;
-        int depth;
 };
 
 static size_t link_slot(const struct upper_link *table, size_t capacity, dev_t dev, ino_t ino)
@@ -63,8 +62,6 @@ static int link_grow(struct upper_copier *c)
         c->link_capacity = capacity;
         return 0;
 }
-
-static int copy_entries(struct upper_copier *c, int from, int to, const char *rel);
 
 /* Every user.* xattr of `src` onto `dst` (both open fds). Other namespaces
  * are left: trusted.* and security.* are not ours to set. */
@@ -188,78 +185,81 @@ static int copy_regular(struct upper_copier *c, int from, int to, const char *na
 }
 
 /* Directories are filled while writable, then given their mode, markers
- * (opaque) and times. */
-static int copy_directory(struct upper_copier *c, int from, int to, const char *name,
-                          const char *rel, const struct stat *st)
+ * (opaque) and times (copy_directory_finish, after their entries). */
+static int copy_directory(const struct walk_entry *e)
 {
-        if (mkdirat(to, name, 0700) < 0)
+        if (e->too_deep)
+                return -ELOOP;
+        if (mkdirat(e->parent_twin, e->name, 0700) < 0)
                 return -errno;
-        cleanup_fd int out = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (out < 0)
+        *e->open_twin =
+            openat(e->parent_twin, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (*e->open_twin < 0)
                 return -errno;
         struct source in;
-        int r = open_source(from, name, st, O_RDONLY | O_DIRECTORY, &in);
+        int r = open_source(e->dirfd, e->name, e->st, O_RDONLY | O_DIRECTORY, &in);
         if (r < 0)
                 return r;
-        return copy_finish(copy_entries(c, in.fd, out, rel), &in, out, st);
+        *e->open_fd = in.fd; /* the walk reads it, and closes it after the post visit */
+        return WALK_NEXT;
 }
 
-static int copy_entry(struct upper_copier *c, int from, int to, const char *name, const char *rel)
+static int copy_directory_finish(const struct walk_entry *e)
 {
-        struct stat st;
-        if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (S_ISREG(st.st_mode))
-                return copy_regular(c, from, to, name, rel, &st);
-        if (S_ISDIR(st.st_mode))
-                return copy_directory(c, from, to, name, rel, &st);
-        if (S_ISLNK(st.st_mode))
-                return ws_copy_symlink(from, to, name);
+        /* the source's mode back when open_source had to add u+rx */
+        struct stat now;
+        struct source in = {.fd = -1};
+        in.chmodded = fstat(e->fd, &now) == 0 && (now.st_mode & 07777) != (e->st->st_mode & 07777);
+        if (e->unwinding) {
+                if (in.chmodded)
+                        fchmod(e->fd, e->st->st_mode & 07777);
+                return 0;
+        }
+        in.fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+        if (in.fd < 0)
+                return -errno;
+        return copy_finish(0, &in, e->twin, e->st);
+}
+
+static int copy_visit(const struct walk_entry *e, void *context, struct reins_error *err)
+{
+        (void)err;
+        struct upper_copier *c = context;
+        if (e->path_cut)
+                return -ENAMETOOLONG;
+        if (e->visit == WALK_DIR_PRE)
+                return copy_directory(e);
+        if (e->visit == WALK_DIR_POST)
+                return copy_directory_finish(e);
+        const struct stat *st = e->st;
+        int from = e->dirfd, to = e->parent_twin;
+        if (S_ISREG(st->st_mode))
+                return copy_regular(c, from, to, e->name, e->path, st);
+        if (S_ISLNK(st->st_mode))
+                return ws_copy_symlink(from, to, e->name);
         /* a whiteout: overlayfs' record that the lower file was deleted
          * (creating one needs no privilege) */
-        if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0)
-                return mknodat(to, name, S_IFCHR | 0600, makedev(0, 0)) < 0 ? -errno : 0;
-        if (S_ISFIFO(st.st_mode))
-                return mkfifoat(to, name, st.st_mode & 0777) < 0 ? -errno : 0;
+        if (S_ISCHR(st->st_mode) && major(st->st_rdev) == 0 && minor(st->st_rdev) == 0)
+                return mknodat(to, e->name, S_IFCHR | 0600, makedev(0, 0)) < 0 ? -errno : 0;
+        if (S_ISFIFO(st->st_mode))
+                return mkfifoat(to, e->name, st->st_mode & 0777) < 0 ? -errno : 0;
         return 0; /* sockets and devices: nothing to keep */
-}
-
-static int copy_entries(struct upper_copier *c, int from, int to, const char *rel)
-{
-        if (++c->depth > UPPER_COPY_MAX_DEPTH)
-                return -ELOOP;
-        int dup_from = fcntl(from, F_DUPFD_CLOEXEC, 0);
-        DIR *d = dup_from >= 0 ? fdopendir(dup_from) : NULL;
-        if (!d) {
-                int e = errno;
-                if (dup_from >= 0)
-                        close(dup_from);
-                return -e;
-        }
-        int r = 0;
-        struct dirent *e;
-        while (r == 0 && (errno = 0, e = readdir(d))) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                        continue;
-                char child[PATH_MAX];
-                if (snprintf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", e->d_name) >=
-                    (int)sizeof(child)) {
-                        r = -ENAMETOOLONG;
-                        break;
-                }
-                r = copy_entry(c, from, to, e->d_name, child);
-        }
-        if (r == 0 && errno != 0)
-                r = -errno;
-        closedir(d);
-        c->depth--;
-        return r;
 }
 
 int upper_copy_tree(int from, int to)
 {
         struct upper_copier c = {.to_root = to};
-        int r = copy_entries(&c, from, to, "");
+        struct walk_options options = {
+            .visit = copy_visit,
+            .context = &c,
+            .post_order = true,
+            .max_depth = UPPER_COPY_MAX_DEPTH,
+            .max_path = PATH_MAX - 1,
+            .root_twin = &to,
+        };
+        int r = walk_tree(from, &options, NULL);
+        if (r > 0)
+                r = -E2BIG; /* a directory's names past the walk's cap */
         if (r == 0)
                 r = copy_xattrs(from, to); /* the top directory's own markers */
         for (size_t i = 0; i < c.link_capacity; i++)
