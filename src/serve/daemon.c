@@ -20,6 +20,7 @@
 #include "audit/runtime.h"
 #include "serve/record.h"
 #include "serve/serve_internal.h"
+#include "util/array.h"
 #include "util/cleanup.h"
 #include "util/path.h"
 
@@ -29,14 +30,8 @@
 int serve_children_add(struct serve *serve, pid_t pid, const char *session)
 {
         /* the caller holds children_lock */
-        if (serve->child_count == serve->child_capacity) {
-                size_t bigger = serve->child_capacity ? serve->child_capacity * 2 : 64;
-                struct serve_child *grown = realloc(serve->children, bigger * sizeof(*grown));
-                if (!grown)
-                        return -ENOMEM;
-                serve->children = grown;
-                serve->child_capacity = bigger;
-        }
+        if (array_reserve(serve->children, serve->child_capacity, serve->child_count + 1, 64) < 0)
+                return -ENOMEM;
         struct serve_child *c = &serve->children[serve->child_count++];
         c->pid = pid;
         snprintf(c->session, sizeof(c->session), "%s", session);

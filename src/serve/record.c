@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 #include "util/path.h"
@@ -135,7 +136,7 @@ static int record_compare_created(const void *a, const void *b)
 
 int serve_record_list(const char *sessions_dir, json_t **records, struct reins_error *err)
 {
-        DIR *d = opendir(sessions_dir);
+        cleanup_closedir DIR *d = opendir(sessions_dir);
         if (!d)
                 return reins_error_errno(err, errno, "reading %s", sessions_dir);
         size_t count = 0, capacity = 0;
@@ -147,19 +148,12 @@ int serve_record_list(const char *sessions_dir, json_t **records, struct reins_e
                 json_t *record = serve_record_read(sessions_dir, de->d_name);
                 if (!record)
                         continue;
-                if (count == capacity) {
-                        size_t bigger = capacity ? capacity * 2 : 64;
-                        json_t **grown = realloc(items, bigger * sizeof(*items));
-                        if (!grown) {
-                                json_decref(record);
-                                break;
-                        }
-                        items = grown;
-                        capacity = bigger;
+                if (array_reserve(items, capacity, count + 1, 64) < 0) {
+                        json_decref(record);
+                        break;
                 }
                 items[count++] = record;
         }
-        closedir(d);
         if (count > 1)
                 qsort(items, count, sizeof(*items), record_compare_created);
         json_t *list = json_array();
