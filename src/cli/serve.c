@@ -14,6 +14,8 @@ static void serve_usage(FILE *out)
 {
         fprintf(out,
                 "usage: reins serve [--socket PATH] [--config FILE] [--state DIR]\n"
+                "                   [--listen HOST:PORT --tls-cert FILE --tls-key FILE]\n"
+                "       reins serve token create|list|revoke ... (API tokens for --listen)\n"
                 "\n"
                 "The daemon: a JSON API (docs/openapi.yaml) on a unix socket. Each session it\n"
                 "starts is a 'reins run' supervisor of its own, so the daemon may stop or\n"
@@ -25,13 +27,21 @@ static void serve_usage(FILE *out)
                 "                  \"Running reins for a team\"); without it only your own\n"
                 "                  user and root may\n"
                 "  --state DIR     the daemon's records, session output and audit trail\n"
-                "                  (default: $STATE_DIRECTORY, else ~/.local/state/reins/serve)\n");
+                "                  (default: $STATE_DIRECTORY, else ~/.local/state/reins/serve)\n"
+                "  --listen HOST:PORT  also serve HTTPS there (port 0: any free port); callers\n"
+                "                  present an API token ('reins serve token create')\n"
+                "  --tls-cert FILE, --tls-key FILE  the server's certificate and key (PEM)\n");
 }
 
-static void serve_ready(void *ctx, const char *socket_path, const char *state_dir)
+static void serve_ready(void *ctx, const char *socket_path, const char *listen_address,
+                        const char *state_dir)
 {
         (void)ctx;
-        fprintf(stderr, "reins: serving on %s (state in %s)\n", socket_path, state_dir);
+        if (listen_address)
+                fprintf(stderr, "reins: serving on %s and https://%s (state in %s)\n", socket_path,
+                        listen_address, state_dir);
+        else
+                fprintf(stderr, "reins: serving on %s (state in %s)\n", socket_path, state_dir);
 }
 
 /* The binary sessions run: this one, by its /proc name resolved now, so a
@@ -54,12 +64,13 @@ static char *serve_self(void)
 int cli_serve(int argc, char **argv)
 {
         static const struct option options[] = {
-            {"socket", required_argument, NULL, 's'},
-            {"config", required_argument, NULL, 'c'},
-            {"state", required_argument, NULL, 'S'},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0},
+            {"socket", required_argument, NULL, 's'},   {"config", required_argument, NULL, 'c'},
+            {"state", required_argument, NULL, 'S'},    {"listen", required_argument, NULL, 'l'},
+            {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
+            {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
         };
+        if (argc > 1 && strcmp(argv[1], "token") == 0)
+                return cli_serve_token(argc - 1, argv + 1);
         struct serve_options o = {.on_ready = serve_ready};
         int c;
         optind = 1;
@@ -70,6 +81,12 @@ int cli_serve(int argc, char **argv)
                         o.config_path = optarg;
                 } else if (c == 'S') {
                         o.state_dir = optarg;
+                } else if (c == 'l') {
+                        o.listen = optarg;
+                } else if (c == 'C') {
+                        o.tls_cert = optarg;
+                } else if (c == 'K') {
+                        o.tls_key = optarg;
                 } else if (c == 'h') {
                         serve_usage(stdout);
                         return 0;

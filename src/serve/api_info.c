@@ -14,9 +14,7 @@ void serve_api_policies(const struct serve_request *request, struct serve_reply 
 {
         json_t *list = json_array();
         for (const char *const *name = policy_preset_names(); name && *name; name++) {
-                const char *why;
-                bool may = serve_roles_allows(&request->serve->roles, request->uid,
-                                              SERVE_RIGHT_START, *name, &why);
+                bool may = serve_request_allows(request, SERVE_RIGHT_START, *name);
                 json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "name", *name, "kind",
                                                       "preset", "may_start", may));
         }

@@ -44,12 +44,12 @@ void serve_api_sessions_list(const struct serve_request *request, struct serve_r
         json_t *visible = json_array();
         size_t i;
         json_t *entry;
-        const char *why;
-        json_array_foreach(sessions, i,
-                           entry) if (serve_roles_allows(&request->serve->roles, request->uid,
-                                                         SERVE_RIGHT_READ_SESSIONS,
-                                                         serve_session_policy(entry), &why))
-            json_array_append(visible, entry);
+        json_array_foreach(sessions, i, entry)
+        {
+                if (serve_request_allows(request, SERVE_RIGHT_READ_SESSIONS,
+                                         serve_session_policy(entry)))
+                        json_array_append(visible, entry);
+        }
         json_decref(sessions);
         serve_reply_json(reply, 200, visible);
 }
@@ -356,11 +356,11 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         if (r == 0)
                 runtime_pid_start_ticks(pid, &ticks);
         json_auto_t *record = json_pack(
-            "{s:s, s:I, s:I, s:I, s:s, s:O, s:O, s:s, s:I, s:I}", "session", id, "uid",
+            "{s:s, s:I, s:I, s:I, s:s?, s:s, s:O, s:O, s:s, s:I, s:I}", "session", id, "uid",
             (json_int_t)user.uid, "gid", (json_int_t)user.gid, "by_uid", (json_int_t)request->uid,
-            "policy", policy, "workspace", json_object_get(body, "workspace"), "command",
-            json_object_get(body, "command"), "created", now, "pid", (json_int_t)pid, "pid_start",
-            (json_int_t)ticks);
+            "by_token", request->token, "policy", policy, "workspace",
+            json_object_get(body, "workspace"), "command", json_object_get(body, "command"),
+            "created", now, "pid", (json_int_t)pid, "pid_start", (json_int_t)ticks);
         if (r == 0 && (!record || serve_record_write(serve->sessions_dir, id, record, &err) < 0 ||
                        serve_children_add(serve, pid, id) < 0)) {
                 /* without its record the daemon could not find it again */
@@ -369,10 +369,11 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         }
         pthread_mutex_unlock(&serve->children_lock);
         serve_trail_emit(&serve->trail, r == 0 ? "serve.session.start" : "serve.session.failed",
-                         json_pack("{s:s, s:I, s:I, s:s, s:O, s:I, s:s?}", "session", id, "by_uid",
-                                   (json_int_t)request->uid, "as_uid", (json_int_t)user.uid,
-                                   "policy", policy, "command", json_object_get(body, "command"),
-                                   "pid", (json_int_t)pid, "error", r < 0 ? err.message : NULL));
+                         json_pack("{s:s, s:I, s:s?, s:I, s:s, s:O, s:I, s:s?}", "session", id,
+                                   "by_uid", (json_int_t)request->uid, "by_token", request->token,
+                                   "as_uid", (json_int_t)user.uid, "policy", policy, "command",
+                                   json_object_get(body, "command"), "pid", (json_int_t)pid,
+                                   "error", r < 0 ? err.message : NULL));
         if (r < 0) {
                 serve_reply_error(reply, 500, "%s", err.message[0] ? err.message : "start failed");
                 return;
@@ -427,8 +428,9 @@ void serve_api_session_stop(const struct serve_request *request, struct serve_re
                 killed = true;
         }
         serve_trail_emit(&request->serve->trail, "serve.session.stop",
-                         json_pack("{s:s, s:I, s:b}", "session", request->id, "by_uid",
-                                   (json_int_t)request->uid, "killed", killed));
+                         json_pack("{s:s, s:I, s:s?, s:b}", "session", request->id, "by_uid",
+                                   (json_int_t)request->uid, "by_token", request->token, "killed",
+                                   killed));
         serve_reply_json(
             reply, 200,
             json_pack("{s:s, s:b, s:b}", "session", request->id, "stopped", 1, "killed", killed));
@@ -493,9 +495,9 @@ static void sessions_control(const struct serve_request *request, struct serve_r
         }
         char type[64];
         snprintf(type, sizeof(type), "serve.session.%s", op);
-        serve_trail_emit(
-            &serve->trail, type,
-            json_pack("{s:s, s:I}", "session", request->id, "by_uid", (json_int_t)request->uid));
+        serve_trail_emit(&serve->trail, type,
+                         json_pack("{s:s, s:I, s:s?}", "session", request->id, "by_uid",
+                                   (json_int_t)request->uid, "by_token", request->token));
         serve_reply_json(reply, 200, json_pack("{s:s, s:s}", "session", request->id, "done", op));
 }
 

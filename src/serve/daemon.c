@@ -4,6 +4,8 @@
 #include "serve/serve.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "serve/serve_internal.h"
 #include "util/array.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/path.h"
 
 #define SERVE_SOCKET_NAME "serve.sock"
@@ -87,11 +90,11 @@ static int serve_dir(const char *path, mode_t mode, struct reins_error *err)
 
 /* STATE: --state, else $STATE_DIRECTORY (systemd's StateDirectory=), else
  * $XDG_STATE_HOME/reins/serve (~/.local/state/reins/serve). */
-static int serve_state_dirs(struct serve *serve, const char *state, struct reins_error *err)
+int serve_state_dir(const char *requested, char **out, struct reins_error *err)
 {
         cleanup_free char *base = NULL;
-        if (state) {
-                base = strdup(state);
+        if (requested) {
+                base = strdup(requested);
         } else if (getenv("STATE_DIRECTORY") && getenv("STATE_DIRECTORY")[0] == '/') {
                 /* systemd may pass several, ':'-separated: the first is ours */
                 base = strndup(getenv("STATE_DIRECTORY"), strcspn(getenv("STATE_DIRECTORY"), ":"));
@@ -109,7 +112,15 @@ static int serve_state_dirs(struct serve *serve, const char *state, struct reins
         int r = serve_dir(base, geteuid() == 0 ? 0711 : 0700, err);
         if (r < 0)
                 return r;
-        serve->state_dir = steal_ptr(&base);
+        *out = steal_ptr(&base);
+        return 0;
+}
+
+static int serve_state_dirs(struct serve *serve, const char *state, struct reins_error *err)
+{
+        int r = serve_state_dir(state, &serve->state_dir, err);
+        if (r < 0)
+                return r;
         serve->sessions_dir = path_join(serve->state_dir, "sessions");
         cleanup_free char *trails = path_join(serve->state_dir, "trails");
         if (!serve->sessions_dir || !trails)
@@ -189,6 +200,83 @@ static int serve_listen(struct serve *serve, const char *requested, struct reins
         return fd;
 }
 
+/* --listen HOST:PORT: a TCP socket for HTTPS (port 0: any free port). */
+static int serve_listen_tcp(struct serve *serve, const char *spec, struct reins_error *err)
+{
+        char host[128];
+        const char *colon = strrchr(spec, ':');
+        if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host) || !colon[1])
+                return reins_error_set(err, EINVAL, "--listen %s: expected HOST:PORT", spec);
+        /* [::1]:8443 */
+        const char *start = spec, *end = colon;
+        if (*start == '[' && end[-1] == ']')
+                start++, end--;
+        snprintf(host, sizeof(host), "%.*s", (int)(end - start), start);
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *found = NULL;
+        int g = getaddrinfo(host, colon + 1, &hints, &found);
+        if (g != 0)
+                return reins_error_set(err, EINVAL, "--listen %s: %s", spec, gai_strerror(g));
+        int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(fd, found->ai_addr, found->ai_addrlen) < 0 || listen(fd, SERVE_BACKLOG) < 0) {
+                int e = errno;
+                if (fd >= 0)
+                        close(fd);
+                freeaddrinfo(found);
+                return reins_error_errno(err, e, "--listen %s", spec);
+        }
+        freeaddrinfo(found);
+        struct sockaddr_storage bound;
+        socklen_t size = sizeof(bound);
+        char name[64] = "?", port[16] = "?";
+        if (getsockname(fd, (struct sockaddr *)&bound, &size) == 0)
+                getnameinfo((struct sockaddr *)&bound, size, name, sizeof(name), port, sizeof(port),
+                            NI_NUMERICHOST | NI_NUMERICSERV);
+        snprintf(serve->listen_address, sizeof(serve->listen_address),
+                 strchr(name, ':') ? "[%s]:%s" : "%s:%s", name, port);
+        return fd;
+}
+
+/* A PEM file, read whole (at most 1 MiB). */
+static int serve_read_pem(const char *path, char **out, struct reins_error *err)
+{
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "%s", path);
+        size_t length = 0;
+        bool truncated = false;
+        int r = fileio_read_fd(fd, 1 << 20, out, &length, &truncated);
+        if (r < 0 || truncated) {
+                free(*out);
+                *out = NULL;
+                return reins_error_set(err, EIO, "%s: unreadable or larger than 1 MiB", path);
+        }
+        return 0;
+}
+
+/* The TLS listener: --listen with its certificate and key, or nothing. */
+static int serve_start_remote(struct serve *serve, const struct serve_options *o,
+                              struct reins_error *err)
+{
+        if (!o->listen)
+                return 0;
+        if (!o->tls_cert || !o->tls_key)
+                return reins_error_set(err, EINVAL,
+                                       "--listen needs --tls-cert and --tls-key: the API is "
+                                       "never served in clear over TCP");
+        cleanup_free char *cert = NULL;
+        char *key = NULL;
+        int r = serve_read_pem(o->tls_cert, &cert, err);
+        if (r < 0 || (r = serve_read_pem(o->tls_key, &key, err)) < 0)
+                return r;
+        int fd = serve_listen_tcp(serve, o->listen, err);
+        r = fd < 0 ? fd : serve_http_start(&serve->remote, fd, cert, key, err);
+        /* libmicrohttpd has parsed the key: its copy here goes */
+        sodium_memzero(key, strlen(key));
+        free(key);
+        return r;
+}
+
 /* Sessions a previous daemon started: those whose supervisor is gone and
  * whose end nobody saw are marked so; live ones need nothing (each is its
  * own supervisor, found again through the registry). */
@@ -243,6 +331,9 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
             .uid = geteuid(), .gid = getegid(), .reins_path = options->reins_path};
         pthread_mutex_init(&serve.children_lock, NULL);
         serve.roles.daemon_uid = serve.uid;
+        serve.local.serve = &serve;
+        serve.remote.serve = &serve;
+        serve.remote.tcp = true;
         int r = 0, fd = -1, sfd = -1;
         if (options->config_path) {
                 if ((r = serve_config_load(options->config_path, &serve.config, err)) < 0)
@@ -271,14 +362,17 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
                 goto out;
         }
         serve_adopt(&serve);
-        if ((r = serve_http_start(&serve, fd, err)) < 0)
+        if ((r = serve_http_start(&serve.local, fd, NULL, NULL, err)) < 0 ||
+            (r = serve_start_remote(&serve, options, err)) < 0)
                 goto out;
         serve_trail_emit(&serve.trail, "serve.start",
-                         json_pack("{s:s, s:I, s:s?, s:s}", "socket", serve.socket_path, "uid",
+                         json_pack("{s:s, s:s?, s:I, s:s?, s:s}", "socket", serve.socket_path,
+                                   "listen", options->listen ? serve.listen_address : NULL, "uid",
                                    (json_int_t)serve.uid, "config", options->config_path, "state",
                                    serve.state_dir));
         if (options->on_ready)
-                options->on_ready(options->ctx, serve.socket_path, serve.state_dir);
+                options->on_ready(options->ctx, serve.socket_path,
+                                  options->listen ? serve.listen_address : NULL, serve.state_dir);
         for (;;) {
                 struct signalfd_siginfo si;
                 ssize_t n = read(sfd, &si, sizeof(si));

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "serve/tokens.h"
 #include "util/cleanup.h"
 
 #define SERVE_CONNECTION_TIMEOUT 10 /* seconds */
@@ -48,6 +49,10 @@ static const struct route {
 struct http_call {
         struct ucred peer;
         bool peer_known;
+        /* TCP: the token presented, found in the store (or not) */
+        bool token_known;
+        struct serve_grant token_grant;
+        char token_name[SERVE_TOKEN_NAME + 1];
         bool too_large;
         char *body;
         size_t length;
@@ -75,22 +80,40 @@ void serve_reply_error(struct serve_reply *reply, unsigned status, const char *f
         serve_reply_json(reply, status, json_pack("{s:o}", "error", text));
 }
 
+bool serve_request_allows(const struct serve_request *request, enum serve_right right,
+                          const char *policy)
+{
+        const char *why;
+        return serve_grant_allows(request->grant, request->no_grant_why, right, policy, &why);
+}
+
+/* A refusal, in the daemon's trail before the answer goes out. */
+static void http_audit_refusal(const struct serve_request *request, const char *right,
+                               const char *policy, const char *why)
+{
+        struct serve *serve = request->serve;
+        atomic_fetch_add(&serve->refused, 1);
+        json_t *fields =
+            json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "method", request->method, "path",
+                      request->path, "right", right, "role",
+                      serve_role_name(request->grant ? request->grant->role : SERVE_ROLE_NONE),
+                      "policy", policy, "reason", why);
+        if (fields && request->token)
+                json_object_set_new(fields, "token", json_string(request->token));
+        if (fields && request->uid != (uid_t)-1)
+                json_object_set_new(fields, "uid", json_integer(request->uid));
+        if (fields && request->pid > 0)
+                json_object_set_new(fields, "pid", json_integer(request->pid));
+        serve_trail_emit(&serve->trail, "serve.refused", fields);
+}
+
 bool serve_check(const struct serve_request *request, struct serve_reply *reply,
                  enum serve_right right, const char *policy)
 {
-        struct serve *serve = request->serve;
         const char *why = NULL;
-        if (serve_roles_allows(&serve->roles, request->uid, right, policy, &why))
+        if (serve_grant_allows(request->grant, request->no_grant_why, right, policy, &why))
                 return true;
-        atomic_fetch_add(&serve->refused, 1);
-        const struct serve_grant *grant = serve_roles_lookup(&serve->roles, request->uid);
-        serve_trail_emit(&serve->trail, "serve.refused",
-                         json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s?, s:s?}", "uid",
-                                   (json_int_t)request->uid, "pid", (json_int_t)request->pid,
-                                   "method", request->method, "path", request->path, "right",
-                                   serve_right_name(right), "role",
-                                   serve_role_name(grant ? grant->role : SERVE_ROLE_NONE), "policy",
-                                   policy, "reason", why));
+        http_audit_refusal(request, serve_right_name(right), policy, why);
         serve_reply_error(reply, 403, "refused: %s", why);
         return false;
 }
@@ -236,6 +259,8 @@ static enum MHD_Result http_send(struct serve *serve, struct MHD_Connection *con
         }
         serve->mhd.add_response_header(response, "Content-Type", type);
         serve->mhd.add_response_header(response, "Cache-Control", "no-store");
+        if (reply->status == 401)
+                serve->mhd.add_response_header(response, "WWW-Authenticate", "Bearer");
         enum MHD_Result r = serve->mhd.queue_response(connection, reply->status, response);
         serve->mhd.destroy_response(response);
         return r;
@@ -243,18 +268,29 @@ static enum MHD_Result http_send(struct serve *serve, struct MHD_Connection *con
 
 /* The first call for a request: who is calling, and is the announced body
  * already too large? */
-static struct http_call *http_call_new(struct serve *serve, struct MHD_Connection *connection)
+static struct http_call *http_call_new(struct serve_listener *listener,
+                                       struct MHD_Connection *connection)
 {
+        struct serve *serve = listener->serve;
         struct http_call *call = calloc(1, sizeof(*call));
         if (!call)
                 return NULL;
-        const union MHD_ConnectionInfo *info =
-            serve->mhd.get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-        socklen_t size = sizeof(call->peer);
-        /* the peer's credentials as the kernel recorded them at connect():
-         * nothing the request says can change who is calling */
-        call->peer_known =
-            info && getsockopt(info->connect_fd, SOL_SOCKET, SO_PEERCRED, &call->peer, &size) == 0;
+        if (listener->tcp) {
+                /* TCP: whoever holds a token; the header is read once, here */
+                const char *auth = serve->mhd.lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                                      "Authorization");
+                const char *bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
+                call->token_known = serve_tokens_lookup(serve->state_dir, bearer,
+                                                        &call->token_grant, call->token_name) == 0;
+        } else {
+                const union MHD_ConnectionInfo *info =
+                    serve->mhd.get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+                socklen_t size = sizeof(call->peer);
+                /* the peer's credentials as the kernel recorded them at
+                 * connect(): nothing the request says changes who is calling */
+                call->peer_known = info && getsockopt(info->connect_fd, SOL_SOCKET, SO_PEERCRED,
+                                                      &call->peer, &size) == 0;
+        }
         const char *declared =
             serve->mhd.lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Length");
         if (declared && strtoull(declared, NULL, 10) > SERVE_BODY_MAX)
@@ -267,10 +303,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
                                    size_t *upload_data_size, void **con_cls)
 {
         (void)version;
-        struct serve *serve = cls;
+        struct serve_listener *listener = cls;
+        struct serve *serve = listener->serve;
         struct http_call *call = *con_cls;
         if (!call) {
-                call = http_call_new(serve, connection);
+                call = http_call_new(listener, connection);
                 if (!call)
                         return MHD_NO;
                 *con_cls = call;
@@ -303,18 +340,35 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
             .serve = serve,
             .method = method,
             .path = url,
-            .uid = call->peer.uid,
-            .gid = call->peer.gid,
-            .pid = call->peer.pid,
+            .uid = (uid_t)-1,
+            .gid = (gid_t)-1,
             .body = call->body,
             .body_length = call->length,
         };
-        if (!call->peer_known)
+        if (listener->tcp) {
+                request.token = call->token_known ? call->token_name : NULL;
+                request.grant = call->token_known ? &call->token_grant : NULL;
+                request.uid = call->token_known ? call->token_grant.uid : (uid_t)-1;
+                request.no_grant_why = "no valid API token";
+        } else if (call->peer_known) {
+                request.uid = call->peer.uid;
+                request.gid = call->peer.gid;
+                request.pid = call->peer.pid;
+                request.grant = serve_roles_lookup(&serve->roles, call->peer.uid);
+                request.no_grant_why = serve_roles_no_grant(&serve->roles);
+        }
+        if (!listener->tcp && !call->peer_known) {
                 serve_reply_error(&reply, 500, "cannot tell who is calling (SO_PEERCRED)");
-        else if (call->too_large)
+        } else if (listener->tcp && !call->token_known) {
+                /* no token, or not one of ours: who it is is unknown, so no
+                 * route is looked at; recorded all the same */
+                http_audit_refusal(&request, "any", NULL, request.no_grant_why);
+                serve_reply_error(&reply, 401, "an API token is needed (Authorization: Bearer)");
+        } else if (call->too_large) {
                 serve_reply_error(&reply, 413, "the body is larger than %d bytes", SERVE_BODY_MAX);
-        else
+        } else {
                 http_route(&request, &reply);
+        }
         enum MHD_Result r = http_send(serve, connection, &reply);
         json_decref(reply.json);
         free(reply.text);
@@ -329,6 +383,7 @@ static void http_completed(void *cls, struct MHD_Connection *connection, void **
         (void)code;
         struct http_call *call = *con_cls;
         if (call) {
+                strv_free(&call->token_grant.policies);
                 free(call->body);
                 free(call);
         }
@@ -344,27 +399,39 @@ static void http_log(void *cls, const char *fmt, va_list ap)
         (void)ap;
 }
 
-int serve_http_start(struct serve *serve, int fd, struct reins_error *err)
+int serve_http_start(struct serve_listener *listener, int fd, const char *cert_pem,
+                     const char *key_pem, struct reins_error *err)
 {
+        struct serve *serve = listener->serve;
         unsigned flags =
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
-        serve->daemon = serve->mhd.start_daemon(
-            flags, 0, NULL, NULL, http_access, serve, MHD_OPTION_LISTEN_SOCKET, fd,
+        if (cert_pem)
+                flags |= MHD_USE_TLS;
+        /* the TLS options come last: with no certificate they end the list */
+        listener->daemon = serve->mhd.start_daemon(
+            flags, 0, NULL, NULL, http_access, listener, MHD_OPTION_LISTEN_SOCKET, fd,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_CONNECTION_TIMEOUT,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONNECTION_LIMIT,
             MHD_OPTION_THREAD_STACK_SIZE, (size_t)SERVE_THREAD_STACK, MHD_OPTION_NOTIFY_COMPLETED,
-            http_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL, MHD_OPTION_END);
-        if (!serve->daemon) {
+            http_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
+            cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem,
+            MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
+        if (!listener->daemon) {
                 close(fd);
-                return reins_error_set(err, EIO, "libmicrohttpd could not start on %s",
-                                       serve->socket_path);
+                return reins_error_set(err, EIO, "libmicrohttpd could not start on %s%s",
+                                       listener->tcp ? serve->listen_address : serve->socket_path,
+                                       cert_pem ? " (is the certificate and key a valid PEM pair?)"
+                                                : "");
         }
         return 0;
 }
 
 void serve_http_stop(struct serve *serve)
 {
-        if (serve->daemon)
-                serve->mhd.stop_daemon(serve->daemon);
-        serve->daemon = NULL;
+        struct serve_listener *listeners[] = {&serve->local, &serve->remote};
+        for (size_t i = 0; i < 2; i++) {
+                if (listeners[i]->daemon)
+                        serve->mhd.stop_daemon(listeners[i]->daemon);
+                listeners[i]->daemon = NULL;
+        }
 }

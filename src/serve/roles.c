@@ -52,18 +52,22 @@ static bool role_has(enum serve_role role, enum serve_right right)
         return false;
 }
 
-bool serve_roles_allows(const struct serve_roles *roles, uid_t uid, enum serve_right right,
-                        const char *policy, const char **why)
+const char *serve_roles_no_grant(const struct serve_roles *roles)
 {
-        const struct serve_grant *grant = serve_roles_lookup(roles, uid);
+        return roles->config ? "this user has no role in the daemon's configuration"
+                             : "only the daemon's own user and root may call it "
+                               "(give others a role with --config)";
+}
+
+bool serve_grant_allows(const struct serve_grant *grant, const char *no_grant_why,
+                        enum serve_right right, const char *policy, const char **why)
+{
         if (!grant) {
-                *why = roles->config ? "this user has no role in the daemon's configuration"
-                                     : "only the daemon's own user and root may call it "
-                                       "(give others a role with --config)";
+                *why = no_grant_why;
                 return false;
         }
         if (!role_has(grant->role, right)) {
-                *why = "this user's role does not allow it";
+                *why = "this role does not allow it";
                 return false;
         }
         /* an operator acts on its own policies only: as written, exactly */
@@ -73,4 +77,11 @@ bool serve_roles_allows(const struct serve_roles *roles, uid_t uid, enum serve_r
                 return false;
         }
         return true;
+}
+
+bool serve_roles_allows(const struct serve_roles *roles, uid_t uid, enum serve_right right,
+                        const char *policy, const char **why)
+{
+        return serve_grant_allows(serve_roles_lookup(roles, uid), serve_roles_no_grant(roles),
+                                  right, policy, why);
 }

@@ -45,6 +45,14 @@ const struct serve_grant *serve_roles_lookup(const struct serve_roles *roles, ui
 bool serve_roles_allows(const struct serve_roles *roles, uid_t uid, enum serve_right right,
                         const char *policy, const char **why);
 
+/* The same for a grant already found (a uid's, or an API token's, which
+ * tokens.h looks up); `grant` NULL: refused, with `no_grant_why`. */
+bool serve_grant_allows(const struct serve_grant *grant, const char *no_grant_why,
+                        enum serve_right right, const char *policy, const char **why);
+
+/* Why a uid without a grant is refused, with this configuration. */
+const char *serve_roles_no_grant(const struct serve_roles *roles);
+
 const char *serve_right_name(enum serve_right right);
 
 #endif

@@ -18,11 +18,21 @@ struct serve_options {
         const char *socket_path; /* NULL: RUNTIME_DIR/serve.sock (audit/runtime.h) */
         const char *config_path; /* NULL: no roles; the daemon's uid and root only */
         const char *state_dir;   /* NULL: $STATE_DIRECTORY, else XDG state/reins/serve */
-        const char *reins_path;  /* the binary sessions run (reins run) */
+        /* HOST:PORT for HTTPS with API tokens (serve/tokens.h); NULL: none.
+         * Needs tls_cert and tls_key (PEM files): never plain HTTP on TCP */
+        const char *listen;
+        const char *tls_cert;
+        const char *tls_key;
+        const char *reins_path; /* the binary sessions run (reins run) */
         /* called once the socket listens (the CLI says where); may be NULL */
-        void (*on_ready)(void *ctx, const char *socket_path, const char *state_dir);
+        /* listen_address: "HOST:PORT" as bound, NULL without --listen */
+        void (*on_ready)(void *ctx, const char *socket_path, const char *listen_address,
+                         const char *state_dir);
         void *ctx;
 };
+
+/* The daemon's state directory (created when missing, checked). */
+int serve_state_dir(const char *requested, char **out, struct reins_error *err);
 
 /* Serve until SIGTERM or SIGINT. 0, or -errno with err (nothing listened). */
 int serve_run(const struct serve_options *options, struct reins_error *err);

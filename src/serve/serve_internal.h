@@ -17,6 +17,13 @@
 /* A request body larger than this is refused (413) unread. */
 #define SERVE_BODY_MAX (1 << 20)
 
+/* One listening socket and how its callers are known. */
+struct serve_listener {
+        struct serve *serve;
+        bool tcp; /* TLS on TCP: API tokens; else the unix socket: SO_PEERCRED */
+        struct MHD_Daemon *daemon;
+};
+
 /* A session this daemon process forked and has not reaped yet. */
 struct serve_child {
         pid_t pid;
@@ -25,7 +32,9 @@ struct serve_child {
 
 struct serve {
         struct serve_mhd mhd;
-        struct MHD_Daemon *daemon;
+        struct serve_listener local;  /* the unix socket */
+        struct serve_listener remote; /* --listen HOST:PORT, TLS */
+        char listen_address[128];     /* as bound, for messages */
         struct serve_config config;
         struct serve_roles roles;
         struct serve_trail trail;
@@ -51,9 +60,14 @@ struct serve_request {
         const char *method;
         const char *path;
         const char *id; /* the {id} of the route, NULL when none */
-        uid_t uid;      /* SO_PEERCRED: the kernel's word, not the request's */
+        /* who calls: on the unix socket the kernel's word (SO_PEERCRED), on
+         * TCP the API token's (its name; uid: the user its sessions run as) */
+        uid_t uid;
         gid_t gid;
         pid_t pid;
+        const char *token;               /* the token's name; NULL on the unix socket */
+        const struct serve_grant *grant; /* NULL: no role */
+        const char *no_grant_why;
         const char *body;
         size_t body_length;
 };
@@ -75,6 +89,11 @@ void serve_reply_error(struct serve_reply *reply, unsigned status, const char *f
 bool serve_check(const struct serve_request *request, struct serve_reply *reply,
                  enum serve_right right, const char *policy);
 
+/* May the caller use `right` (on a session of `policy`)? No audit: for
+ * filtering what a caller sees. */
+bool serve_request_allows(const struct serve_request *request, enum serve_right right,
+                          const char *policy);
+
 /* The body as a JSON object with no key outside `allowed` (NULL-terminated);
  * NULL and a 400 reply when it is not. An empty body is an empty object. */
 json_t *serve_body_object(const struct serve_request *request, struct serve_reply *reply,
@@ -91,8 +110,10 @@ void serve_api_session_thaw(const struct serve_request *request, struct serve_re
 void serve_api_policies(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_metrics(const struct serve_request *request, struct serve_reply *reply);
 
-/* Start answering on the listening socket `fd` (taken). */
-int serve_http_start(struct serve *serve, int fd, struct reins_error *err);
+/* Start answering on the listening socket `fd` (taken); with TLS when
+ * `cert_pem` and `key_pem` are given (the TCP listener). */
+int serve_http_start(struct serve_listener *listener, int fd, const char *cert_pem,
+                     const char *key_pem, struct reins_error *err);
 void serve_http_stop(struct serve *serve);
 
 /* Children (serve/daemon.c): remember one forked session / reap them. */
