@@ -96,8 +96,10 @@ def call_as(uid, gid, sock, method, path, body=None):
 class Daemon:
     """`reins serve` as the caller, on a socket in a directory of its own."""
 
-    def __init__(self, caller, config=None):
+    def __init__(self, caller, config=None, extra=(), start=True):
         self.caller = caller
+        self.extra = [str(a) for a in extra]
+        self.banner = ""
         self.dir = caller.mkdtemp(prefix="reins-serve-")
         os.chmod(self.dir, 0o755)  # other uids may reach the socket (its mode decides)
         self.sock = self.dir / "serve.sock"
@@ -106,15 +108,16 @@ class Daemon:
         if config is not None:
             self.config = caller.write(self.dir / "serve.yaml", config)
         self.proc = None
-        self.start()
+        if start:
+            self.start()
 
     def args(self):
-        args = ["serve", "--socket", self.sock, "--state", self.state]
+        args = ["serve", "--socket", self.sock, "--state", self.state, *self.extra]
         return args + (["--config", self.config] if self.config else [])
 
     def start(self):
         self.proc = self.caller.popen(self.args())
-        read_until(self.proc.stderr, b"serving on")
+        self.banner = read_until(self.proc.stderr, b"(state in").decode()
 
     def kill9(self):
         self.proc.kill()
@@ -540,3 +543,116 @@ def test_a_second_daemon_on_the_same_socket_is_refused(caller, daemon):
     assert "another daemon is listening" in r.stderr
     status, _ = daemon.call("GET", "/v1/policies")
     assert status == 200
+
+
+# --------------------------------------------------------------------------
+# HTTPS with API tokens (--listen)
+
+
+def make_certificate(caller, d):
+    """A self-signed certificate for 127.0.0.1, and its key (PEM files)."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reins-test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file = caller.write(d / "cert.pem", cert.public_bytes(serialization.Encoding.PEM).decode())
+    key_file = caller.write(d / "key.pem", key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode(), 0o600)
+    return cert_file, key_file
+
+
+def https_call(port, cafile, method, path, token=None, body=None):
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(cafile))
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=TIMEOUT)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = json.dumps(body) if body is not None else None
+    conn.request(method, path, body=data, headers=headers)
+    r = conn.getresponse()
+    text = r.read().decode()
+    conn.close()
+    status, payload = decode(r.status, r.getheader("Content-Type"), text)
+    return status, payload, r.getheader("WWW-Authenticate")
+
+
+def test_https_listener_takes_api_tokens(caller, daemons):
+    d = Daemon(caller, start=False)
+    daemons.append(d)
+    cert, key = make_certificate(caller, d.dir)
+    d.extra = ["--listen", "127.0.0.1:0", "--tls-cert", str(cert), "--tls-key", str(key)]
+    d.start()
+    port = int(re.search(r"https://127\.0\.0\.1:(\d+)", d.banner).group(1))
+
+    def token(*args):
+        r = caller.run(["serve", "token", "create", "--state", d.state, *args,
+                        "--user", str(caller.uid)])
+        assert r.returncode == 0, r.stderr
+        assert re.fullmatch(r"rst_[0-9a-f]{64}\n", r.stdout), r.stdout
+        return r.stdout.strip()
+
+    operator = token("--name", "ci", "--role", "operator", "--policy", "default")
+    auditor = token("--name", "audit", "--role", "auditor")
+    # the store keeps hashes only
+    stored = (d.state / "tokens.json").read_text()
+    assert operator not in stored and auditor not in stored
+    assert (os.stat(d.state / "tokens.json").st_mode & 0o777) == 0o600
+
+    status, body, challenge = https_call(port, cert, "GET", "/v1/sessions")
+    assert status == 401 and challenge == "Bearer", body
+    status, body, _ = https_call(port, cert, "GET", "/v1/sessions", token="rst_" + "0" * 64)
+    assert status == 401, body
+    status, body, _ = https_call(port, cert, "GET", "/v1/metrics", token=auditor)
+    assert status == 200
+    status, body, _ = https_call(port, cert, "POST", "/v1/sessions", token=auditor,
+                                 body={"workspace": "/tmp", "command": ["true"]})
+    assert status == 403, body
+    ws = caller.workspace()
+    status, body, _ = https_call(port, cert, "POST", "/v1/sessions", token=operator,
+                                 body={"workspace": str(ws), "command": ["echo", "over tls"]})
+    assert status == 201, body
+    session = body["session"]
+    entry = wait_ended(d, session)
+    assert entry["uid"] == caller.uid
+    status, out, _ = https_call(port, cert, "GET", f"/v1/sessions/{session}/output",
+                                token=operator)
+    assert status == 200 and out["stdout"] == "over tls\n", out
+    # revoked: refused at the next call
+    r = caller.run(["serve", "token", "revoke", "ci", "--state", d.state])
+    assert r.returncode == 0, r.stderr
+    status, body, _ = https_call(port, cert, "GET", "/v1/sessions", token=operator)
+    assert status == 401, body
+    # clear-text HTTP on the TLS port gets no HTTP answer
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(b"GET /v1/policies HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            answer = s.recv(100)
+        except (ConnectionResetError, socket.timeout):
+            answer = b""
+        assert not answer.startswith(b"HTTP/"), answer
+    events = d.trail_events()
+    starts = [e for e in events if e["type"] == "serve.session.start"]
+    assert [e.get("by_token") for e in starts] == ["ci"]
+    refused = [(e.get("token"), e["reason"]) for e in events if e["type"] == "serve.refused"]
+    assert (None, "no valid API token") in refused
+    assert ("audit", "this role does not allow it") in refused
+
+
+def test_listen_without_tls_is_refused(caller):
+    d = caller.mkdtemp(prefix="reins-serve-")
+    r = caller.run(["serve", "--socket", d / "s.sock", "--state", d / "state",
+                    "--listen", "127.0.0.1:0"])
+    assert r.returncode == 125
+    assert "never served in clear" in r.stderr
