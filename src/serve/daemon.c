@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -121,6 +122,19 @@ static int serve_state_dirs(struct serve *serve, const char *state, struct reins
         int r = serve_state_dir(state, &serve->state_dir, err);
         if (r < 0)
                 return r;
+        /* one daemon per state directory: two would both reap, adopt and
+         * rewrite the same records. The lock dies with the process, so a
+         * daemon killed with -9 leaves nothing to clean */
+        cleanup_fd int dir =
+            open(serve->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        serve->state_lock =
+            dir < 0 ? -1
+                    : openat(dir, ".serve.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (serve->state_lock < 0)
+                return reins_error_errno(err, errno, "locking %s", serve->state_dir);
+        if (flock(serve->state_lock, LOCK_EX | LOCK_NB) < 0)
+                return reins_error_set(err, EBUSY, "%s: another daemon uses this state directory",
+                                       serve->state_dir);
         serve->sessions_dir = path_join(serve->state_dir, "sessions");
         cleanup_free char *trails = path_join(serve->state_dir, "trails");
         if (!serve->sessions_dir || !trails)
@@ -322,6 +336,8 @@ static void serve_free(struct serve *serve)
         free(serve->state_dir);
         free(serve->sessions_dir);
         free(serve->homes_dir);
+        if (serve->state_lock >= 0)
+                close(serve->state_lock);
         free(serve->socket_path);
 }
 
@@ -334,6 +350,7 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
         serve.local.serve = &serve;
         serve.remote.serve = &serve;
         serve.remote.tcp = true;
+        serve.state_lock = -1;
         int r = 0, fd = -1, sfd = -1;
         if (options->config_path) {
                 if ((r = serve_config_load(options->config_path, &serve.config, err)) < 0)

@@ -41,6 +41,7 @@ struct serve {
         char *state_dir;    /* the daemon's own: sessions/, trails/, users/ */
         char *sessions_dir; /* one directory per session started here */
         char *homes_dir;    /* root: homes for users without one (STATE/homes) */
+        int state_lock;     /* flock: one daemon per state directory */
         char *socket_path;
         dev_t socket_dev; /* the socket file this daemon made */
         ino_t socket_ino;

@@ -543,6 +543,10 @@ def test_a_second_daemon_on_the_same_socket_is_refused(caller, daemon):
     assert "another daemon is listening" in r.stderr
     status, _ = daemon.call("GET", "/v1/policies")
     assert status == 200
+    # nor another socket on the same state: both would adopt the same sessions
+    r = caller.run(["serve", "--socket", daemon.dir / "other.sock", "--state", daemon.state])
+    assert r.returncode == 125
+    assert "another daemon uses this state directory" in r.stderr
 
 
 # --------------------------------------------------------------------------
