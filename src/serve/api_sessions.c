@@ -347,6 +347,15 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         };
         char now[AUDIT_TIME_MAX];
         audit_time_now(now);
+        /* where the session's own trail will be (audit_trail_dir for its
+         * user): its session.end gives the exit status of a session that
+         * ends while no daemon, or another one, is its parent */
+        const char *state_home = launch.inherit_xdg ? getenv("XDG_STATE_HOME") : NULL;
+        cleanup_free char *trail = NULL;
+        if (state_home && state_home[0] == '/'
+                ? asprintf(&trail, "%s/reins/trails/%s.jsonl", state_home, id) < 0
+                : asprintf(&trail, "%s/.local/state/reins/trails/%s.jsonl", user.home, id) < 0)
+                trail = NULL;
         pid_t pid = 0;
         /* the reaper may see the child end before its record exists: it
          * waits for this lock, taken before the fork */
@@ -361,6 +370,8 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
             "by_token", request->token, "policy", policy, "workspace",
             json_object_get(body, "workspace"), "command", json_object_get(body, "command"),
             "created", now, "pid", (json_int_t)pid, "pid_start", (json_int_t)ticks);
+        if (record && trail)
+                json_object_set_new(record, "trail", json_string(trail));
         if (r == 0 && (!record || serve_record_write(serve->sessions_dir, id, record, &err) < 0 ||
                        serve_children_add(serve, pid, id) < 0)) {
                 /* without its record the daemon could not find it again */

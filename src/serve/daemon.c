@@ -315,7 +315,15 @@ static void serve_adopt(struct serve *serve)
                 }
                 gone++;
                 const char *id = json_string_value(json_object_get(record, "session"));
-                json_object_set_new(record, "exit_status", json_null());
+                const char *trail = json_string_value(json_object_get(record, "trail"));
+                int status;
+                /* its own trail may say how it ended; else nobody knows */
+                bool known =
+                    trail && serve_record_trail_status(
+                                 trail, (uid_t)json_integer_value(json_object_get(record, "uid")),
+                                 &status) == 0;
+                json_object_set_new(record, "exit_status",
+                                    known ? json_integer(status) : json_null());
                 json_object_set_new(record, "ended_unseen", json_true());
                 if (id)
                         serve_record_write(serve->sessions_dir, id, record, &err);

@@ -166,3 +166,39 @@ int serve_record_list(const char *sessions_dir, json_t **records, struct reins_e
         *records = list;
         return 0;
 }
+
+#define RECORD_TRAIL_TAIL (64 * 1024)
+
+int serve_record_trail_status(const char *trail, uid_t uid, int *status)
+{
+        cleanup_fd int fd = open(trail, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -ENOENT;
+        if (!S_ISREG(st.st_mode) || st.st_uid != uid)
+                return -EPERM;
+        if (st.st_size > RECORD_TRAIL_TAIL &&
+            lseek(fd, st.st_size - RECORD_TRAIL_TAIL, SEEK_SET) < 0)
+                return -errno;
+        cleanup_free char *text = NULL;
+        size_t length = 0;
+        bool truncated = false;
+        if (fileio_read_fd(fd, RECORD_TRAIL_TAIL, &text, &length, &truncated) < 0)
+                return -EIO;
+        /* from the end: the checkpoints that follow session.end come first */
+        while (length > 0) {
+                text[length] = '\0';
+                char *line = strrchr(text, '\n');
+                char *start = line ? line + 1 : text;
+                if (strstr(start, "\"type\":\"session.end\"")) {
+                        json_auto_t *end = json_loads(start, 0, NULL);
+                        json_t *value = json_object_get(end, "status");
+                        if (!json_is_integer(value))
+                                return -ENOENT;
+                        *status = (int)json_integer_value(value);
+                        return 0;
+                }
+                length = line ? (size_t)(line - text) : 0;
+        }
+        return -ENOENT;
+}

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util/error.h"
 
@@ -25,5 +26,11 @@ int serve_record_list(const char *sessions_dir, json_t **records, struct reins_e
  * from its end; *truncated when there was more. */
 int serve_record_read_output(const char *sessions_dir, const char *session, const char *name,
                              size_t limit, char **data, size_t *length, bool *truncated);
+
+/* The exit status a session's own audit trail recorded (its session.end
+ * record, among the trail's last 64 KiB), for a session whose end this
+ * daemon did not see (it was restarted meanwhile). The trail must belong
+ * to `uid`. -ENOENT when there is none (yet). */
+int serve_record_trail_status(const char *trail, uid_t uid, int *status);
 
 #endif

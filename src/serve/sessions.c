@@ -109,11 +109,28 @@ static json_t *sessions_from_record(const json_t *record)
             runtime_pid_matches(pid, ticks));
 }
 
+/* The part of an entry only the daemon knows. The exit status is the one
+ * its reaper recorded, else (a session that ended while another daemon, or
+ * none, ran) the one the session's own trail recorded. */
 static json_t *sessions_serve_part(const json_t *record)
 {
-        return json_pack("{s:O?, s:O?, s:O?}", "by_uid", json_object_get(record, "by_uid"),
-                         "policy", json_object_get(record, "policy"), "exit_status",
-                         json_object_get(record, "exit_status"));
+        json_t *status = json_object_get(record, "exit_status");
+        json_t *found = NULL;
+        pid_t pid = (pid_t)json_integer_value(json_object_get(record, "pid"));
+        unsigned long long ticks =
+            (unsigned long long)json_integer_value(json_object_get(record, "pid_start"));
+        const char *trail = json_string_value(json_object_get(record, "trail"));
+        int code;
+        if (!json_is_integer(status) && trail &&
+            (!runtime_pid_matches(pid, ticks) || sessions_zombie(pid)) &&
+            serve_record_trail_status(
+                trail, (uid_t)json_integer_value(json_object_get(record, "uid")), &code) == 0)
+                status = found = json_integer(code);
+        json_t *part =
+            json_pack("{s:O?, s:O?, s:O?}", "by_uid", json_object_get(record, "by_uid"), "policy",
+                      json_object_get(record, "policy"), "exit_status", status);
+        json_decref(found);
+        return part;
 }
 
 /* Risk, tier, frozen and pending from each live session's control socket

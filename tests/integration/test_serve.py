@@ -259,6 +259,8 @@ def test_sessions_survive_the_daemon(caller, daemon):
     assert not pid_alive(pid)
     status, entry = daemon.call("GET", f"/v1/sessions/{session}")
     assert status == 200 and entry["alive"] is False
+    # this daemon is not its parent: the exit status comes from the session's trail
+    assert wait_ended(daemon, session)["serve"]["exit_status"] == 128 + signal.SIGTERM
     assert any(e["type"] == "serve.adopt" and e["live"] >= 1 for e in daemon.trail_events())
 
 
