@@ -1,6 +1,10 @@
 /* The HTTP side of the daemon: libmicrohttpd glue, the route table, the
  * caller's identity, bodies, replies.
  *
+ * Two listeners share the routes: the unix socket, where the caller is the
+ * uid the kernel reports (SO_PEERCRED), and the optional HTTPS listener,
+ * where it is the API token presented (serve/tokens.h).
+ *
  * libmicrohttpd runs one thread per connection behind its listening thread:
  * a slow client (a body trickling in, a reply not read) holds only its own
  * thread, and a handler that waits for a session to start holds only its
@@ -72,8 +76,9 @@ void serve_reply_error(struct serve_reply *reply, unsigned status, const char *f
         va_start(ap, fmt);
         vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
-        /* messages may quote what a caller sent: bytes_json would keep
-         * invalid UTF-8 apart; here it is replaced so "error" stays a string */
+        /* a message may quote what a caller sent, cut at a byte count: when
+         * that is not valid UTF-8 the message gives way to a fixed one, so
+         * "error" is always a JSON string */
         json_t *text = json_string(message);
         if (!text)
                 text = json_string("(an error whose text is not UTF-8)");
