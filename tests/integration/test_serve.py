@@ -662,3 +662,13 @@ def test_listen_without_tls_is_refused(caller):
                     "--listen", "127.0.0.1:0"])
     assert r.returncode == 125
     assert "never served in clear" in r.stderr
+
+
+def test_run_takes_only_a_well_formed_session_id(caller):
+    """`reins run --session-id` (how the daemon names a session) takes what
+    the daemon draws: 24 lower-case hex digits, nothing that could name a
+    path or another session's files."""
+    for bad in ["../../x", "ABCDEF0123456789abcdef01", "0123", "0123456789abcdef0123456789"]:
+        r = caller.sandbox(["true"], opts=["--session-id", bad])
+        assert r.returncode == 125, (bad, r.stderr)
+        assert "--session-id" in r.stderr
