@@ -4,7 +4,8 @@
  *   users:
  *     alice:                     # a user name, or a numeric uid
  *       role: operator           # admin | operator | approver | auditor
- *       policies: [default, coding-agent]   # operator: the policies it may run
+ *       policies: [default, coding-agent]   # operator: the policies it may run;
+ *                                            # approver: those it may answer for
  *     1001:
  *       role: auditor
  *
@@ -23,14 +24,14 @@ enum serve_role {
         SERVE_ROLE_NONE,
         SERVE_ROLE_ADMIN,    /* everything */
         SERVE_ROLE_OPERATOR, /* start, stop, freeze, thaw sessions of its policies */
-        SERVE_ROLE_APPROVER, /* see sessions (answers approvals, later) */
+        SERVE_ROLE_APPROVER, /* see sessions, answer their approvals (of its policies) */
         SERVE_ROLE_AUDITOR,  /* read sessions, their output, metrics */
 };
 
 struct serve_grant {
         uid_t uid;
         enum serve_role role;
-        struct reins_strv policies; /* operator: names or paths, as written */
+        struct reins_strv policies; /* operator, approver: names or paths, as written */
 };
 
 struct serve_config {

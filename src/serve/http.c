@@ -45,6 +45,9 @@ static const struct route {
     {"POST", "/v1/sessions/{id}/stop", serve_api_session_stop, SERVE_RIGHT_CONTROL},
     {"POST", "/v1/sessions/{id}/freeze", serve_api_session_freeze, SERVE_RIGHT_CONTROL},
     {"POST", "/v1/sessions/{id}/thaw", serve_api_session_thaw, SERVE_RIGHT_CONTROL},
+    {"GET", "/v1/sessions/{id}/approvals", serve_api_session_approvals, SERVE_RIGHT_APPROVE},
+    {"POST", "/v1/sessions/{id}/approvals", serve_api_session_answer, SERVE_RIGHT_APPROVE},
+    {"GET", "/v1/approvals", serve_api_approvals_list, SERVE_RIGHT_APPROVE},
     {"GET", "/v1/policies", serve_api_policies, SERVE_RIGHT_READ_POLICIES},
     {"GET", "/v1/metrics", serve_api_metrics, SERVE_RIGHT_READ_METRICS},
 };

@@ -40,9 +40,10 @@ static bool role_has(enum serve_role role, enum serve_right right)
         case SERVE_ROLE_ADMIN:
                 return true;
         case SERVE_ROLE_OPERATOR:
-                return right != SERVE_RIGHT_READ_METRICS;
+                return right != SERVE_RIGHT_READ_METRICS && right != SERVE_RIGHT_APPROVE;
         case SERVE_ROLE_APPROVER:
-                return right == SERVE_RIGHT_READ_SESSIONS || right == SERVE_RIGHT_READ_POLICIES;
+                return right == SERVE_RIGHT_READ_SESSIONS || right == SERVE_RIGHT_READ_POLICIES ||
+                       right == SERVE_RIGHT_APPROVE;
         case SERVE_ROLE_AUDITOR:
                 return right == SERVE_RIGHT_READ_SESSIONS || right == SERVE_RIGHT_READ_OUTPUT ||
                        right == SERVE_RIGHT_READ_POLICIES || right == SERVE_RIGHT_READ_METRICS;
@@ -70,10 +71,14 @@ bool serve_grant_allows(const struct serve_grant *grant, const char *no_grant_wh
                 *why = "this role does not allow it";
                 return false;
         }
-        /* an operator acts on its own policies only: as written, exactly */
-        if (grant->role == SERVE_ROLE_OPERATOR && policy &&
-            !strv_contains(&grant->policies, policy)) {
-                *why = "this operator may not use that policy";
+        /* an operator acts on its own policies only, as written, exactly;
+         * so does an approver given a list */
+        bool listed = grant->role == SERVE_ROLE_OPERATOR ||
+                      (grant->role == SERVE_ROLE_APPROVER && grant->policies.count > 0);
+        if (listed && policy && !strv_contains(&grant->policies, policy)) {
+                *why = grant->role == SERVE_ROLE_OPERATOR ? "this operator may not use that policy"
+                                                          : "this approver may not answer for "
+                                                            "that policy";
                 return false;
         }
         return true;

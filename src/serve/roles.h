@@ -9,6 +9,8 @@
  *   stop/freeze/thaw   x    its policies
  *   read policies      x       x             x         x
  *   read metrics       x                               x
+ *   answer approvals   x                  its policies
+ *                                         (all without a list)
  *
  * Without a configuration file only root and the daemon's own uid may call;
  * with one, root and the daemon's uid stay admins (they own the daemon
@@ -28,6 +30,7 @@ enum serve_right {
         SERVE_RIGHT_CONTROL,
         SERVE_RIGHT_READ_POLICIES,
         SERVE_RIGHT_READ_METRICS,
+        SERVE_RIGHT_APPROVE,
 };
 
 struct serve_roles {

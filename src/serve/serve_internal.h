@@ -108,6 +108,9 @@ void serve_api_session_output(const struct serve_request *request, struct serve_
 void serve_api_session_stop(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_freeze(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_thaw(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_approvals_list(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_approvals(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_answer(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_policies(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_metrics(const struct serve_request *request, struct serve_reply *reply);
 

@@ -302,6 +302,46 @@ def test_policies_lists_the_presets(caller, daemon):
     assert all(p["may_start"] for p in policies)
 
 
+def test_approvals_answered_through_the_api(caller, daemon):
+    """An agent's request waits in its session; the API lists it and answers
+    it (signed with the daemon's user's key), and the agent goes on."""
+    assert caller.run(["id"]).returncode == 0  # the key answers are checked against
+    ws = caller.workspace()
+    pol = caller.write(ws / "policy.yaml", "version: 1\nextends: default\n"
+                       "network:\n  mode: proxy\napprovals: {timeout: 60s}\n")
+    ask = ("curl -sS --noproxy '*' \"$REINS_REQUEST_URL\" -d "
+           "'{\"kind\":\"path\",\"target\":\"docs/notes.md\",\"reason\":\"notes\","
+           "\"wait\":true}'")
+    session, _ = start_session(daemon, ws, ["sh", "-c", ask], policy=str(pol))
+    deadline = time.monotonic() + TIMEOUT
+    waiting = []
+    while not waiting and time.monotonic() < deadline:
+        status, listed_all = daemon.call("GET", "/v1/approvals")
+        assert status == 200, listed_all
+        waiting = [a for a in listed_all if a["session"] == session]
+        time.sleep(0.1)
+    assert waiting, "the request never showed up"
+    [req] = waiting
+    assert req["target"] == "docs/notes.md" and req["reason"] == "notes", req
+    status, mine = daemon.call("GET", f"/v1/sessions/{session}/approvals")
+    assert status == 200 and [a["id"] for a in mine] == [req["id"]]
+    status, body = daemon.call("POST", f"/v1/sessions/{session}/approvals",
+                               {"request": req["id"], "decision": "maybe"})
+    assert status == 400, body
+    status, body = daemon.call("POST", f"/v1/sessions/{session}/approvals",
+                               {"request": req["id"], "decision": "allow", "for": "session"})
+    assert status == 200, body
+    assert body["decision"] == "allow" and body["target"] == "docs/notes.md"
+    entry = wait_ended(daemon, session)
+    assert entry["serve"]["exit_status"] == 0
+    status, out = daemon.call("GET", f"/v1/sessions/{session}/output")
+    answer = json.loads(out["stdout"])
+    assert answer["status"] == "allowed" and answer["id"] == req["id"], out
+    approvals = [e for e in daemon.trail_events() if e["type"] == "serve.approval"]
+    assert [(a["request"], a["decision"], a["by_uid"]) for a in approvals] == [
+        (req["id"], "allow", os.getuid())]
+
+
 # --------------------------------------------------------------------------
 # bad input
 

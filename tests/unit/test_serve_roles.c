@@ -57,7 +57,7 @@ static void test_config_errors_name_line_and_key(void **state)
             {"version: 1\nusers:\n  1001:\n    role: operator\n",
              "serve.yaml:4: users.1001: an operator needs the policies"},
             {"version: 1\nusers:\n  1001: {role: auditor, policies: [default]}\n",
-             "serve.yaml:3: users.1001: only an operator's role takes policies"},
+             "serve.yaml:3: users.1001: only an operator's or an approver's role takes policies"},
             {"version: 1\nusers:\n  1001: {role: root}\n", "serve.yaml:3: users.1001.role:"},
             {"version: 1\nusers:\n  1001: {role: admin}\n  1001: {role: auditor}\n",
              "serve.yaml:4: users.1001: this user is listed twice"},
@@ -107,16 +107,17 @@ static void test_role_table(void **state)
         struct serve_roles roles = {.daemon_uid = DAEMON_UID, .config = &c};
         enum serve_right all[] = {SERVE_RIGHT_READ_SESSIONS, SERVE_RIGHT_READ_OUTPUT,
                                   SERVE_RIGHT_START,         SERVE_RIGHT_CONTROL,
-                                  SERVE_RIGHT_READ_POLICIES, SERVE_RIGHT_READ_METRICS};
+                                  SERVE_RIGHT_READ_POLICIES, SERVE_RIGHT_READ_METRICS,
+                                  SERVE_RIGHT_APPROVE};
         /* rows: operator, approver, auditor, admin; columns: the rights above */
-        static const bool want[4][6] = {
-            {true, true, true, true, true, false},
-            {true, false, false, false, true, false},
-            {true, true, false, false, true, true},
-            {true, true, true, true, true, true},
+        static const bool want[4][7] = {
+            {true, true, true, true, true, false, false},
+            {true, false, false, false, true, false, true},
+            {true, true, false, false, true, true, false},
+            {true, true, true, true, true, true, true},
         };
         for (size_t g = 0; g < 4; g++)
-                for (size_t r = 0; r < 6; r++)
+                for (size_t r = 0; r < 7; r++)
                         if (allows(&roles, grants[g].uid, all[r], NULL) != want[g][r])
                                 fail_msg("%s, %s: want %d", serve_role_name(grants[g].role),
                                          serve_right_name(all[r]), want[g][r]);
@@ -126,10 +127,19 @@ static void test_role_table(void **state)
         assert_false(allows(&roles, 1001, SERVE_RIGHT_START, "offline"));
         assert_false(allows(&roles, 1001, SERVE_RIGHT_CONTROL, "team.yaml"));
         assert_false(allows(&roles, 1001, SERVE_RIGHT_READ_SESSIONS, "offline"));
+        /* an approver without a list answers for every policy; with one,
+         * for those only */
+        assert_true(allows(&roles, 1002, SERVE_RIGHT_APPROVE, "offline"));
+        static char *approver_policies[] = {"coding-agent"};
+        c.grants[1].policies.items = approver_policies;
+        c.grants[1].policies.count = 1;
+        assert_true(allows(&roles, 1002, SERVE_RIGHT_APPROVE, "coding-agent"));
+        assert_false(allows(&roles, 1002, SERVE_RIGHT_APPROVE, "offline"));
+        c.grants[1].policies.count = 0;
         /* the others' rights do not depend on the policy */
         assert_true(allows(&roles, 1003, SERVE_RIGHT_READ_OUTPUT, "offline"));
         /* root and the daemon's own user are admins; anyone else has nothing */
-        for (size_t r = 0; r < 6; r++) {
+        for (size_t r = 0; r < 7; r++) {
                 assert_true(allows(&roles, 0, all[r], "offline"));
                 assert_true(allows(&roles, DAEMON_UID, all[r], "offline"));
                 assert_false(allows(&roles, 1005, all[r], NULL));
