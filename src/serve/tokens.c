@@ -110,11 +110,13 @@ int serve_tokens_create(const char *state_dir, const struct serve_token_request 
                                        "a token's name is 1-64 letters, digits, '.', '_' or '-'");
         if (request->role == SERVE_ROLE_NONE)
                 return reins_error_set(err, EINVAL, "a token needs a role");
-        if ((request->role == SERVE_ROLE_OPERATOR) != (request->policies->count > 0))
+        if (request->role == SERVE_ROLE_OPERATOR && request->policies->count == 0)
                 return reins_error_set(err, EINVAL,
-                                       request->role == SERVE_ROLE_OPERATOR
-                                           ? "an operator's token needs its policies (--policy)"
-                                           : "only an operator's token takes policies");
+                                       "an operator's token needs its policies (--policy)");
+        if (request->role != SERVE_ROLE_OPERATOR && request->role != SERVE_ROLE_APPROVER &&
+            request->policies->count > 0)
+                return reins_error_set(err, EINVAL,
+                                       "only an operator's or an approver's token takes policies");
         cleanup_fd int dir = -1, lock = -1;
         json_auto_t *tokens = NULL;
         int r = tokens_open_locked(state_dir, &dir, &lock, err);
