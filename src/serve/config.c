@@ -105,6 +105,7 @@ static int config_grant(const struct config_walk *w, const yaml_node_t *node, co
         if (node->type != YAML_MAPPING_NODE)
                 return config_fail(w, node, key, "expected a mapping with role (and policies)");
         const yaml_node_t *policies = NULL;
+        bool has_role = false;
         for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
              pair < node->data.mapping.pairs.top; pair++) {
                 const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
@@ -112,7 +113,11 @@ static int config_grant(const struct config_walk *w, const yaml_node_t *node, co
                 const char *name = config_scalar(k);
                 char sub[300];
                 snprintf(sub, sizeof(sub), "%s.%s", key, name ? name : "?");
+                if (name && ((strcmp(name, "role") == 0 && has_role) ||
+                             (strcmp(name, "policies") == 0 && policies)))
+                        return config_fail(w, k, sub, "given twice");
                 if (name && strcmp(name, "role") == 0) {
+                        has_role = true;
                         const char *role = config_scalar(v);
                         grant->role = SERVE_ROLE_NONE;
                         for (size_t i = 1; role && i < ARRAY_SIZE(role_names); i++)
@@ -178,18 +183,23 @@ static int config_document(const struct config_walk *w, struct serve_config *out
                 return reins_error_set(w->err, EINVAL, "%s: empty configuration", w->origin);
         if (root->type != YAML_MAPPING_NODE)
                 return config_fail(w, root, "(top)", "expected a mapping (version, users)");
-        bool has_version = false;
+        bool has_version = false, has_users = false;
         for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
              pair < root->data.mapping.pairs.top; pair++) {
                 const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
                 const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
                 const char *name = config_scalar(k);
+                /* YAML lets a key repeat; which one wins would be a guess */
+                if (name && ((strcmp(name, "version") == 0 && has_version) ||
+                             (strcmp(name, "users") == 0 && has_users)))
+                        return config_fail(w, k, name, "given twice");
                 if (name && strcmp(name, "version") == 0) {
                         const char *version = config_scalar(v);
                         if (!version || strcmp(version, "1") != 0)
                                 return config_fail(w, v, "version", "expected 1");
                         has_version = true;
                 } else if (name && strcmp(name, "users") == 0) {
+                        has_users = true;
                         int r = config_users(w, v, out);
                         if (r < 0)
                                 return r;

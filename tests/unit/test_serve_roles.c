@@ -68,6 +68,9 @@ static void test_config_errors_name_line_and_key(void **state)
             {"version: 1\nroles: {}\n", "serve.yaml:2: roles: unknown key"},
             {"version: 1\nusers: [a]\n", "serve.yaml:2: users: expected a mapping"},
             {"version: [1\n", "YAML syntax error"},
+            {"version: 1\nusers: {}\nusers: {}\n", "serve.yaml:3: users: given twice"},
+            {"version: 1\nusers:\n  1001: {role: admin, role: auditor}\n",
+             "serve.yaml:3: users.1001.role: given twice"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct serve_config c;
