@@ -69,7 +69,7 @@ void serve_api_metrics(const struct serve_request *request, struct serve_reply *
                 return;
         }
         unsigned long running = 0, frozen = 0, ended = 0, tiers[4] = {0}, unknown_tier = 0;
-        unsigned long pending = 0;
+        unsigned long pending = 0, findings = 0;
         size_t i;
         json_t *entry;
         json_array_foreach(sessions, i, entry)
@@ -89,6 +89,7 @@ void serve_api_metrics(const struct serve_request *request, struct serve_reply *
                 else
                         unknown_tier++;
                 pending += (unsigned long)json_integer_value(json_object_get(entry, "pending"));
+                findings += (unsigned long)json_integer_value(json_object_get(entry, "findings"));
         }
         json_decref(sessions);
         struct metrics_text m = {0};
@@ -107,6 +108,10 @@ void serve_api_metrics(const struct serve_request *request, struct serve_reply *
                     "# HELP reins_approvals_pending Requests waiting for a human.\n"
                     "# TYPE reins_approvals_pending gauge\nreins_approvals_pending %lu\n",
                     pending);
+        metrics_add(&m,
+                    "# HELP reins_risk_findings Detection-rule findings in the live sessions.\n"
+                    "# TYPE reins_risk_findings gauge\nreins_risk_findings %lu\n",
+                    findings);
         metrics_add(&m,
                     "# HELP reins_api_requests_total API calls answered.\n"
                     "# TYPE reins_api_requests_total counter\nreins_api_requests_total %lu\n",
