@@ -48,6 +48,9 @@ static const struct route {
     {"GET", "/v1/sessions/{id}/approvals", serve_api_session_approvals, SERVE_RIGHT_APPROVE},
     {"POST", "/v1/sessions/{id}/approvals", serve_api_session_answer, SERVE_RIGHT_APPROVE},
     {"GET", "/v1/approvals", serve_api_approvals_list, SERVE_RIGHT_APPROVE},
+    {"GET", "/v1/sessions/{id}/audit", serve_api_session_audit, SERVE_RIGHT_READ_AUDIT},
+    {"GET", "/v1/sessions/{id}/audit/verify", serve_api_session_audit_verify,
+     SERVE_RIGHT_READ_AUDIT},
     {"GET", "/v1/policies", serve_api_policies, SERVE_RIGHT_READ_POLICIES},
     {"GET", "/v1/metrics", serve_api_metrics, SERVE_RIGHT_READ_METRICS},
 };
@@ -86,6 +89,14 @@ void serve_reply_error(struct serve_reply *reply, unsigned status, const char *f
         if (!text)
                 text = json_string("(an error whose text is not UTF-8)");
         serve_reply_json(reply, status, json_pack("{s:o}", "error", text));
+}
+
+const char *serve_request_arg(const struct serve_request *request, const char *name)
+{
+        if (!request->connection)
+                return NULL;
+        return request->serve->mhd.lookup_connection_value(request->connection,
+                                                           MHD_GET_ARGUMENT_KIND, name);
 }
 
 bool serve_request_allows(const struct serve_request *request, enum serve_right right,
@@ -352,6 +363,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
             .gid = (gid_t)-1,
             .body = call->body,
             .body_length = call->length,
+            .connection = connection,
         };
         if (listener->tcp) {
                 request.token = call->token_known ? call->token_name : NULL;

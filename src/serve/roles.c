@@ -40,13 +40,15 @@ static bool role_has(enum serve_role role, enum serve_right right)
         case SERVE_ROLE_ADMIN:
                 return true;
         case SERVE_ROLE_OPERATOR:
-                return right != SERVE_RIGHT_READ_METRICS && right != SERVE_RIGHT_APPROVE;
+                return right != SERVE_RIGHT_READ_METRICS && right != SERVE_RIGHT_APPROVE &&
+                       right != SERVE_RIGHT_READ_AUDIT;
         case SERVE_ROLE_APPROVER:
                 return right == SERVE_RIGHT_READ_SESSIONS || right == SERVE_RIGHT_READ_POLICIES ||
                        right == SERVE_RIGHT_APPROVE;
         case SERVE_ROLE_AUDITOR:
                 return right == SERVE_RIGHT_READ_SESSIONS || right == SERVE_RIGHT_READ_OUTPUT ||
-                       right == SERVE_RIGHT_READ_POLICIES || right == SERVE_RIGHT_READ_METRICS;
+                       right == SERVE_RIGHT_READ_POLICIES || right == SERVE_RIGHT_READ_METRICS ||
+                       right == SERVE_RIGHT_READ_AUDIT;
         case SERVE_ROLE_NONE:
                 break;
         }

@@ -11,6 +11,7 @@
  *   read metrics       x                               x
  *   answer approvals   x                  its policies
  *                                         (all without a list)
+ *   read audit trails  x                                   x
  *
  * Without a configuration file only root and the daemon's own uid may call;
  * with one, root and the daemon's uid stay admins (they own the daemon
@@ -31,6 +32,7 @@ enum serve_right {
         SERVE_RIGHT_READ_POLICIES,
         SERVE_RIGHT_READ_METRICS,
         SERVE_RIGHT_APPROVE,
+        SERVE_RIGHT_READ_AUDIT,
 };
 
 struct serve_roles {

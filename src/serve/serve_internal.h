@@ -71,6 +71,7 @@ struct serve_request {
         const char *no_grant_why;
         const char *body;
         size_t body_length;
+        struct MHD_Connection *connection; /* for serve_request_arg */
 };
 
 struct serve_reply {
@@ -89,6 +90,9 @@ void serve_reply_error(struct serve_reply *reply, unsigned status, const char *f
  * When not: a 403 reply, and the refusal in the daemon's audit trail. */
 bool serve_check(const struct serve_request *request, struct serve_reply *reply,
                  enum serve_right right, const char *policy);
+
+/* A query argument (?name=value), NULL when absent. */
+const char *serve_request_arg(const struct serve_request *request, const char *name);
 
 /* May the caller use `right` (on a session of `policy`)? No audit: for
  * filtering what a caller sees. */
@@ -111,6 +115,8 @@ void serve_api_session_thaw(const struct serve_request *request, struct serve_re
 void serve_api_approvals_list(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_approvals(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_answer(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_audit(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_audit_verify(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_policies(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_metrics(const struct serve_request *request, struct serve_reply *reply);
 

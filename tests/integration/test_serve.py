@@ -342,6 +342,34 @@ def test_approvals_answered_through_the_api(caller, daemon):
         (req["id"], "allow", os.getuid())]
 
 
+def test_a_sessions_trail_read_and_verified(caller, daemon):
+    ws = caller.workspace()
+    session, _ = start_session(daemon, ws, ["sh", "-c", "echo audited"])
+    wait_ended(daemon, session)
+    status, body = daemon.call("GET", f"/v1/sessions/{session}/audit")
+    assert status == 200, body
+    types = [r["type"] for r in body["records"]]
+    assert "session.start" in types and "session.end" in types, types
+    assert all(r["session"] == session for r in body["records"])
+    status, body = daemon.call("GET", f"/v1/sessions/{session}/audit?type=session.&limit=1")
+    assert status == 200 and [r["type"] for r in body["records"]] == ["session.end"], body
+    status, body = daemon.call("GET", f"/v1/sessions/{session}/audit?limit=0")
+    assert status == 400, body
+    status, verdict = daemon.call("GET", f"/v1/sessions/{session}/audit/verify")
+    assert status == 200, verdict
+    assert verdict["intact"] is True and verdict["verdict"] == "intact", verdict
+    assert verdict["key_trusted"] is True
+    # one byte changed in the middle: the API says so, as reins audit verify would
+    record = json.loads((daemon.state / "sessions" / session / "record.json").read_text())
+    trail = Path(record["trail"])
+    data = trail.read_bytes()
+    at = data.index(b'"type":"session.start"')
+    trail.write_bytes(data[:at] + data[at:].replace(b"session.start", b"session.stArt", 1))
+    status, verdict = daemon.call("GET", f"/v1/sessions/{session}/audit/verify")
+    assert status == 200 and verdict["intact"] is False, verdict
+    assert verdict["verdict"] == "altered", verdict
+
+
 # --------------------------------------------------------------------------
 # bad input
 
