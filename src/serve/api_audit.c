@@ -52,9 +52,8 @@ static int audit_api_open(const char *path, uid_t uid, struct stat *st)
         return fd;
 }
 
-/* The session (read-audit checked against its policy) and its trail, open. */
-static int audit_api_session(const struct serve_request *request, struct serve_reply *reply,
-                             struct stat *st)
+int serve_api_trail_open(const struct serve_request *request, struct serve_reply *reply,
+                         struct stat *st, json_t **entry_out)
 {
         struct reins_error err = {0};
         json_auto_t *entry = NULL;
@@ -68,9 +67,13 @@ static int audit_api_session(const struct serve_request *request, struct serve_r
         cleanup_free char *path = audit_api_path(request, entry);
         uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
         int fd = path ? audit_api_open(path, uid, st) : -ENOENT;
-        if (fd < 0)
+        if (fd < 0) {
                 serve_reply_error(reply, 404, "session %s: no trail the daemon can read (%s)",
                                   request->id, strerror(-fd));
+                return -1;
+        }
+        if (entry_out)
+                *entry_out = json_incref(entry);
         return fd;
 }
 
@@ -85,7 +88,7 @@ void serve_api_session_audit(const struct serve_request *request, struct serve_r
                 return;
         }
         struct stat st;
-        cleanup_fd int fd = audit_api_session(request, reply, &st);
+        cleanup_fd int fd = serve_api_trail_open(request, reply, &st, NULL);
         if (fd < 0)
                 return;
         bool cut = st.st_size > AUDIT_API_TAIL;
@@ -128,7 +131,7 @@ void serve_api_session_audit(const struct serve_request *request, struct serve_r
 void serve_api_session_audit_verify(const struct serve_request *request, struct serve_reply *reply)
 {
         struct stat st;
-        cleanup_fd int fd = audit_api_session(request, reply, &st);
+        cleanup_fd int fd = serve_api_trail_open(request, reply, &st, NULL);
         if (fd < 0)
                 return;
         if (st.st_size > AUDIT_API_VERIFY) {

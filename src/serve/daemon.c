@@ -410,6 +410,7 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
                 else if (si.ssi_signo != SIGHUP)
                         break;
         }
+        atomic_store(&serve.stopping, true);
         serve_http_stop(&serve);
         /* the socket goes only while it is still this daemon's file: a
          * daemon started since on the same path keeps its own */

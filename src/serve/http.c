@@ -49,6 +49,7 @@ static const struct route {
     {"POST", "/v1/sessions/{id}/approvals", serve_api_session_answer, SERVE_RIGHT_APPROVE},
     {"GET", "/v1/approvals", serve_api_approvals_list, SERVE_RIGHT_APPROVE},
     {"GET", "/v1/sessions/{id}/audit", serve_api_session_audit, SERVE_RIGHT_READ_AUDIT},
+    {"GET", "/v1/sessions/{id}/events", serve_api_session_events, SERVE_RIGHT_READ_AUDIT},
     {"GET", "/v1/sessions/{id}/audit/verify", serve_api_session_audit_verify,
      SERVE_RIGHT_READ_AUDIT},
     {"GET", "/v1/policies", serve_api_policies, SERVE_RIGHT_READ_POLICIES},
@@ -244,9 +245,27 @@ static void http_route(struct serve_request *request, struct serve_reply *reply)
                 serve_reply_error(reply, 404, "no such route");
 }
 
+static enum MHD_Result http_send_stream(struct serve *serve, struct MHD_Connection *connection,
+                                        struct serve_reply *reply)
+{
+        struct MHD_Response *response = serve->mhd.create_response_from_callback(
+            MHD_SIZE_UNKNOWN, 4096, reply->stream_read, reply->stream, reply->stream_free);
+        if (!response) {
+                reply->stream_free(reply->stream);
+                return MHD_NO;
+        }
+        serve->mhd.add_response_header(response, "Content-Type", reply->content_type);
+        serve->mhd.add_response_header(response, "Cache-Control", "no-store");
+        enum MHD_Result r = serve->mhd.queue_response(connection, reply->status, response);
+        serve->mhd.destroy_response(response);
+        return r;
+}
+
 static enum MHD_Result http_send(struct serve *serve, struct MHD_Connection *connection,
                                  struct serve_reply *reply)
 {
+        if (reply->stream_read)
+                return http_send_stream(serve, connection, reply);
         char *text = reply->text;
         const char *type = reply->content_type ? reply->content_type : "text/plain; charset=utf-8";
         if (!text) {

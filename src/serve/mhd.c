@@ -40,6 +40,8 @@ int serve_mhd_open(struct serve_mhd *mhd, struct reins_error *err)
                          err) ||
             !mhd_resolve(mhd->handle, "MHD_create_response_from_buffer",
                          &mhd->create_response_from_buffer, err) ||
+            !mhd_resolve(mhd->handle, "MHD_create_response_from_callback",
+                         &mhd->create_response_from_callback, err) ||
             !mhd_resolve(mhd->handle, "MHD_add_response_header", &mhd->add_response_header, err) ||
             !mhd_resolve(mhd->handle, "MHD_queue_response", &mhd->queue_response, err) ||
             !mhd_resolve(mhd->handle, "MHD_destroy_response", &mhd->destroy_response, err)) {

@@ -53,6 +53,7 @@ struct serve {
         struct serve_child *children;
         size_t child_count, child_capacity;
         atomic_ulong requests, refused;
+        atomic_bool stopping; /* streams end when set */
 };
 
 /* One API call, as the router hands it to a handler. */
@@ -77,8 +78,14 @@ struct serve_request {
 struct serve_reply {
         unsigned status;
         json_t *json;             /* the body, or */
-        char *text;               /* a text body (metrics), malloc'd */
-        const char *content_type; /* with text */
+        char *text;               /* a text body (metrics), malloc'd, or */
+        const char *content_type; /* with text or stream */
+        /* a stream of unknown length (server-sent events): libmicrohttpd
+         * calls `read` from the connection's own thread until it returns
+         * MHD_CONTENT_READER_END_OF_STREAM, then `free` */
+        MHD_ContentReaderCallback stream_read;
+        MHD_ContentReaderFreeCallback stream_free;
+        void *stream;
 };
 
 /* Fill the reply (takes `json`); {"error": "..."} for an error. */
@@ -104,6 +111,13 @@ bool serve_request_allows(const struct serve_request *request, enum serve_right 
 json_t *serve_body_object(const struct serve_request *request, struct serve_reply *reply,
                           const char *const *allowed);
 
+/* The session of the route's trail, open (a regular file of the session's
+ * user, read-audit checked against its policy); -1 with the reply set.
+ * `entry_out` (may be NULL) gets the session's entry. */
+struct stat;
+int serve_api_trail_open(const struct serve_request *request, struct serve_reply *reply,
+                         struct stat *st, json_t **entry_out);
+
 /* Handlers (serve/api_*.c). */
 void serve_api_sessions_list(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_sessions_create(const struct serve_request *request, struct serve_reply *reply);
@@ -117,6 +131,7 @@ void serve_api_session_approvals(const struct serve_request *request, struct ser
 void serve_api_session_answer(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_audit(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_audit_verify(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_events(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_policies(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_metrics(const struct serve_request *request, struct serve_reply *reply);
 

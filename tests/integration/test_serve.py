@@ -370,6 +370,54 @@ def test_a_sessions_trail_read_and_verified(caller, daemon):
     assert verdict["verdict"] == "altered", verdict
 
 
+def read_events(sock, path, headers=None, limit=None):
+    """Server-sent events until the stream ends (or `limit` of them): [(id, record)]."""
+    conn = UnixHTTPConnection(sock)
+    conn.request("GET", path, headers=headers or {})
+    r = conn.getresponse()
+    assert r.status == 200, r.read()
+    assert r.getheader("Content-Type") == "text/event-stream"
+    events, current = [], {}
+    for raw in r:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("id: "):
+            current["id"] = int(line[4:])
+        elif line.startswith("data: "):
+            current["data"] = json.loads(line[6:])
+        elif not line and current:
+            events.append((current["id"], current["data"]))
+            current = {}
+            if limit and len(events) >= limit:
+                break
+    conn.close()
+    return events
+
+
+def test_events_stream_follows_the_trail_and_resumes(caller, daemon):
+    ws = caller.workspace()
+    session, _ = start_session(daemon, ws, ["sh", "-c", "sleep 1; echo done"])
+    # followed live: the stream ends by itself once the session has ended
+    events = read_events(daemon.sock, f"/v1/sessions/{session}/events")
+    ids = [i for i, _ in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids), ids
+    assert all(record["seq"] == i for i, record in events)
+    types = [record["type"] for _, record in events]
+    assert types[0] == "session.start" and "session.end" in types, types
+    assert events[-1][1]["type"] == "checkpoint" and events[-1][1]["final"] is True
+    # resumed after an id: nothing before it, nothing missing after it
+    after = ids[1]
+    resumed = read_events(daemon.sock, f"/v1/sessions/{session}/events",
+                          headers={"Last-Event-ID": str(after)})
+    assert [i for i, _ in resumed] == [i for i in ids if i > after]
+    only = read_events(daemon.sock, f"/v1/sessions/{session}/events?type=session.")
+    assert [r["type"] for _, r in only] == ["session.start", "session.end"]
+    conn = UnixHTTPConnection(daemon.sock)
+    conn.request("GET", f"/v1/sessions/{session}/events", headers={"Last-Event-ID": "x"})
+    r = conn.getresponse()
+    assert r.status == 400
+    conn.close()
+
+
 # --------------------------------------------------------------------------
 # bad input
 
@@ -476,6 +524,14 @@ def test_openapi_document_matches_the_server(caller, daemon):
     started = []
     try:
         for method, path in order:
+            if path.endswith("/events"):
+                # a stream of a live session: its status line, not its end
+                conn = UnixHTTPConnection(daemon.sock)
+                conn.request(method, path.replace("{id}", session))
+                status, body = conn.getresponse().status, None
+                conn.close()
+                assert status == 200, (method, path, status)
+                continue
             status, body = daemon.call(method, path.replace("{id}", session),
                                        body=bodies.get((method, path)))
             assert status not in (404, 405), (method, path, status, body)
