@@ -16,8 +16,11 @@ that nothing is left: no process, no cgroup, no registry entry or socket.
 
 Prints only; exits 0 whatever it measures (a benchmark never fails a build).
 """
+import ctypes
+import ctypes.util
 import json
 import os
+import struct
 import shutil
 import signal
 import statistics
@@ -33,6 +36,40 @@ NOBODY_UID = NOBODY_GID = 65534
 START_TIMEOUT_S = 180
 # a session that has not registered after this long is counted as failed
 PER_SESSION_TIMEOUT_S = 30
+
+
+IN_CREATE, IN_MOVED_TO, IN_NONBLOCK, IN_CLOEXEC = 0x100, 0x80, 0o4000, 0o2000000
+
+
+class DirWatch:
+    """Names created in (or renamed into) a directory, from inotify: the
+    bench learns of each registration without listing the registry, which
+    at 1 000 entries cost 1 ms of the CPU the starts it measures need, every
+    5 ms. None where inotify cannot be had (the caller lists instead)."""
+
+    def __init__(self, path):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self.fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if self.fd < 0 or libc.inotify_add_watch(self.fd, path.encode(),
+                                                 IN_CREATE | IN_MOVED_TO) < 0:
+            raise OSError(ctypes.get_errno(), "inotify")
+
+    def names(self):
+        found = []
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return found
+            offset = 0
+            while offset + 16 <= len(data):
+                _, _, _, length = struct.unpack_from("iIII", data, offset)
+                name = data[offset + 16:offset + 16 + length].rstrip(b"\0").decode()
+                found.append(name)
+                offset += 16 + length
+
+    def close(self):
+        os.close(self.fd)
 
 
 def read(path):
@@ -115,6 +152,14 @@ class Bench:
         self.workspace = dirs["ws"]
         self.log = dirs["log"]
         self.registry = os.path.join(dirs["run"], "reins")
+        # made here (as reins makes it: private, the caller's) to be watched
+        os.mkdir(self.registry, 0o700)
+        if as_nobody:
+            os.chown(self.registry, NOBODY_UID, NOBODY_GID)
+        try:
+            self.watch = DirWatch(self.registry)
+        except OSError:
+            self.watch = None
         self.env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": dirs["home"],
@@ -129,6 +174,7 @@ class Bench:
         self.running = set()  # supervisor pids registered as running
         self.failed = []      # (pid, exit status, last stderr line)
         self.seen = set()     # registry file names already read
+        self.unread = []      # named by the watch, not readable yet
 
     # ---- starting
 
@@ -147,14 +193,17 @@ class Bench:
     def _scan_registry(self):
         """Supervisor pids of the sessions registered since the last scan."""
         try:
-            names = os.listdir(self.registry)
+            names = self.watch.names() if self.watch else os.listdir(self.registry)
         except OSError:
             return
+        # an entry not read yet is looked at again (a watch names it once)
+        names, self.unread = list(dict.fromkeys([*self.unread, *names])), []
         for name in names:
             if not name.endswith(".json") or name.startswith(".") or name in self.seen:
                 continue
             text = read(os.path.join(self.registry, name))
             if not text:
+                self.unread.append(name)
                 continue
             self.seen.add(name)
             try:

@@ -266,13 +266,15 @@ static int runtime_write_line(int fd, const char *text)
 /* The entry `name` of the registry `dirfd` holds `text`, all or nothing:
  * written to an unnamed file (O_TMPFILE) then linked in under its name, so
  * a supervisor killed with -9 halfway leaves no half entry and no temporary
- * name behind. Where O_TMPFILE or /proc is missing, a named temporary file
- * and rename(); the sweep removes one its writer left (runtime_sweep_tmp). */
-static int runtime_write_entry(int dirfd, const char *name, const char *text)
+ * name behind. Where O_TMPFILE or /proc is missing, and to replace an
+ * entry (`replace`: a link cannot), a named temporary file and rename();
+ * the sweep removes one its writer left (runtime_sweep_tmp). */
+static int runtime_write_entry(int dirfd, const char *name, const char *text, bool replace)
 {
         char tmpname[140];
         snprintf(tmpname, sizeof(tmpname), ".%s.tmp", name);
-        cleanup_fd int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        cleanup_fd int fd =
+            replace ? -1 : openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
         if (fd >= 0) {
                 int r = runtime_write_line(fd, text);
                 if (r < 0)
@@ -296,8 +298,45 @@ static int runtime_write_entry(int dirfd, const char *name, const char *text)
         return r;
 }
 
+struct runtime_entry {
+        int dirfd;     /* the registry */
+        char name[80]; /* SESSION.json */
+        json_t *base;  /* as registered, without the status */
+        char *dir;     /* for messages */
+};
+
+void runtime_entry_free(struct runtime_entry *e)
+{
+        if (!e)
+                return;
+        if (e->dirfd >= 0)
+                close(e->dirfd);
+        json_decref(e->base);
+        free(e->dir);
+        free(e);
+}
+
+/* Write the entry whole under its name: as registered, with `status`. */
+static int runtime_entry_write(struct runtime_entry *e, const json_t *status, bool replace,
+                               struct reins_error *err)
+{
+        char *text = NULL;
+        json_t *entry = status ? json_copy(e->base) : json_incref(e->base);
+        /* the copy is shallow and jansson's update only adds references */
+        if (entry && (!status || json_object_update(entry, (json_t *)status) == 0))
+                text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        json_decref(entry);
+        if (!text)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        int r = runtime_write_entry(e->dirfd, e->name, text, replace);
+        free(text);
+        if (r < 0)
+                return reins_error_errno(err, -r, "writing %s/%s", e->dir, e->name);
+        return 0;
+}
+
 int runtime_register(const char *session, pid_t supervisor, const json_t *info,
-                     struct reins_error *err)
+                     const json_t *status, struct runtime_entry **out, struct reins_error *err)
 {
         if (!runtime_valid_id(session))
                 return reins_error_set(err, EINVAL, "invalid session id");
@@ -308,33 +347,41 @@ int runtime_register(const char *session, pid_t supervisor, const json_t *info,
         unsigned long long ticks = 0;
         if ((r = runtime_pid_start_ticks(supervisor, &ticks)) < 0)
                 return reins_error_errno(err, -r, "reading /proc/%d/stat", (int)supervisor);
-        json_t *entry = json_is_object(info) ? json_deep_copy(info) : json_object();
+        struct runtime_entry *e = calloc(1, sizeof(*e));
+        if (!e)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        e->dirfd = -1;
+        snprintf(e->name, sizeof(e->name), "%s" RUNTIME_SUFFIX, session);
+        e->dir = steal_ptr(&dir);
+        e->base = json_is_object(info) ? json_deep_copy(info) : json_object();
         char now[AUDIT_TIME_MAX];
         audit_time_now(now);
+        json_t *entry = e->base;
         if (!entry || json_object_set_new(entry, "session", json_string(session)) < 0 ||
             json_object_set_new(entry, "pid", json_integer(supervisor)) < 0 ||
             json_object_set_new(entry, "pid_start", json_integer((json_int_t)ticks)) < 0 ||
             json_object_set_new(entry, "uid", json_integer(geteuid())) < 0 ||
             json_object_set_new(entry, "started", json_string(now)) < 0) {
-                json_decref(entry);
+                runtime_entry_free(e);
                 return reins_error_set(err, ENOMEM, "out of memory");
         }
-        cleanup_fd int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dirfd < 0) {
-                json_decref(entry);
-                return reins_error_errno(err, errno, "opening %s", dir);
+        e->dirfd = open(e->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (e->dirfd < 0) {
+                r = reins_error_errno(err, errno, "opening %s", e->dir);
+                runtime_entry_free(e);
+                return r;
         }
-        char name[128];
-        snprintf(name, sizeof(name), "%s" RUNTIME_SUFFIX, session);
-        char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-        json_decref(entry);
-        if (!text)
-                return reins_error_set(err, ENOMEM, "out of memory");
-        r = runtime_write_entry(dirfd, name, text);
-        free(text);
-        if (r < 0)
-                return reins_error_errno(err, -r, "writing %s/%s", dir, name);
+        if ((r = runtime_entry_write(e, status, false, err)) < 0 || !out) {
+                runtime_entry_free(e);
+                return r;
+        }
+        *out = e;
         return 0;
+}
+
+int runtime_update(struct runtime_entry *e, const json_t *status, struct reins_error *err)
+{
+        return e ? runtime_entry_write(e, status, true, err) : 0;
 }
 
 void runtime_unregister(const char *session)

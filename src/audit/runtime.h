@@ -13,10 +13,26 @@
 #include "util/error.h"
 #include "util/strv.h"
 
-/* Record a running session (its supervisor pid and `info`: agent, policy,
- * command, workspace, start time, trail path). */
+/* In a status: when its "risk" score was taken (ms since the epoch, the
+ * risk engine's clock) and its half-life, for `reins ps` to decay it. */
+#define RUNTIME_RISK_AT        "risk_at_ms"
+#define RUNTIME_RISK_HALF_LIFE "risk_half_life_ms"
+
+/* A registered session's entry, kept by its supervisor to update. */
+struct runtime_entry;
+
+/* Record a running session: its supervisor pid, `info` (agent, policy,
+ * command, workspace, control socket) and `status` (may be NULL: what
+ * `reins ps` shows of its state: risk tier, pending requests, frozen...).
+ * With `out`, the entry is kept for runtime_update. */
 int runtime_register(const char *session, pid_t supervisor, const json_t *info,
-                     struct reins_error *err);
+                     const json_t *status, struct runtime_entry **out, struct reins_error *err);
+/* Rewrite the entry whole, as registered with `status` in place of the
+ * status before: the supervisor calls this when its state changes, so
+ * `reins ps` reads files and never has to ask 1 000 supervisors. Atomic: a
+ * reader sees the old entry or the new one. */
+int runtime_update(struct runtime_entry *entry, const json_t *status, struct reins_error *err);
+void runtime_entry_free(struct runtime_entry *entry);
 void runtime_unregister(const char *session);
 /* A session whose supervisor died without cleaning up (kill -9): its entry
  * and its control socket go. */

@@ -697,6 +697,11 @@ int audit_trail_flush(struct audit_trail *trail)
         return trail->used ? trail_write_batch(trail) : 0;
 }
 
+bool audit_trail_pending(const struct audit_trail *trail)
+{
+        return trail && trail->used > 0 && !trail->error && !trail->blocked;
+}
+
 int audit_trail_sync(struct audit_trail *trail)
 {
         int r = audit_trail_flush(trail);

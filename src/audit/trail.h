@@ -46,6 +46,10 @@ void audit_trail_sink(void *trail, const json_t *event);
  * 100 ms, and before exit). */
 int audit_trail_flush(struct audit_trail *trail);
 
+/* Records are batched and waiting for audit_trail_flush (false once the
+ * trail failed or is blocked: flushing would not write them). */
+bool audit_trail_pending(const struct audit_trail *trail);
+
 /* Flush and fsync: what is recorded so far survives a crash. `session.start` is made durable so
  * before the command runs. */
 int audit_trail_sync(struct audit_trail *trail);

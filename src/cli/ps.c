@@ -7,7 +7,7 @@
 
 #include "audit/clock.h"
 #include "audit/runtime.h"
-#include "session/control_client.h"
+#include "govern/risk.h"
 #include "audit/text.h"
 #include "cli/cli.h"
 #include "cli/notice.h"
@@ -43,36 +43,22 @@ static void ps_age(char *out, size_t size, const char *started)
                 snprintf(out, size, "%lldd", (long long)seconds / 86400);
 }
 
-/* Risk, tier and pending requests from each live session's control socket,
- * merged into its entry (nothing from one that does not answer within a
- * second). All sessions are asked at once: one round trip, not one each. */
-static void ps_live_status(json_t *sessions)
+/* The risk score the session listed when its state last changed, decayed
+ * to now as its engine decays it: `reins ps` reads the registry only, and
+ * never waits for a supervisor (stopped, busy, one of a thousand). */
+static void ps_decay_risk(json_t *entry)
 {
-        size_t count = json_array_size(sessions);
-        const char **ids = calloc(count ? count : 1, sizeof(*ids));
-        json_t **replies = calloc(count ? count : 1, sizeof(*replies));
-        json_t *request = json_pack("{s:s}", "op", "status");
-        if (!ids || !replies || !request)
-                goto out;
-        for (size_t i = 0; i < count; i++) {
-                json_t *entry = json_array_get(sessions, i);
-                if (json_is_true(json_object_get(entry, "alive")))
-                        ids[i] = json_string_value(json_object_get(entry, "session"));
+        json_t *at = json_object_get(entry, RUNTIME_RISK_AT);
+        json_t *half_life = json_object_get(entry, RUNTIME_RISK_HALF_LIFE);
+        json_t *risk = json_object_get(entry, "risk");
+        if (json_is_integer(at) && json_is_integer(half_life) && json_is_number(risk)) {
+                int64_t elapsed = audit_now_ms() - (int64_t)json_integer_value(at);
+                json_object_set_new(entry, "risk",
+                                    json_real(risk_score_decayed(json_number_value(risk), elapsed,
+                                                                 json_integer_value(half_life))));
         }
-        control_call_each(ids, count, request, replies, 1000);
-        for (size_t i = 0; i < count; i++) {
-                json_t *reply = replies[i];
-                if (reply && json_is_true(json_object_get(reply, "ok"))) {
-                        json_object_del(reply, "ok");
-                        json_object_del(reply, "session");
-                        json_object_update(json_array_get(sessions, i), reply);
-                }
-                json_decref(reply);
-        }
-out:
-        json_decref(request);
-        free(replies);
-        free(ids);
+        json_object_del(entry, RUNTIME_RISK_AT);
+        json_object_del(entry, RUNTIME_RISK_HALF_LIFE);
 }
 
 /* "T2 57" (tier, score), "*" when frozen; "-" when unknown. */
@@ -133,7 +119,6 @@ int cli_ps(int argc, char **argv)
                 cli_error(&err);
                 return EXIT_REINS_FAILED;
         }
-        ps_live_status(sessions);
         if (!as_json)
                 printf("%-24s  %-12s  %-12s  %7s  %5s  %-8s  %7s  %s\n", "SESSION", "AGENT",
                        "POLICY", "PID", "AGE", "RISK", "PENDING", "COMMAND");
@@ -150,6 +135,7 @@ int cli_ps(int argc, char **argv)
                                 runtime_forget(id);
                         continue;
                 }
+                ps_decay_risk(entry);
                 if (as_json) {
                         char *line = text_json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
                         if (line)

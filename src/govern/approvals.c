@@ -191,6 +191,18 @@ bool approvals_expire_one(struct approvals *a, int64_t now_ms, struct approval_a
         return false;
 }
 
+int64_t approvals_next_deadline_ms(const struct approvals *a)
+{
+        int64_t next = INT64_MAX;
+        for (size_t i = 0; i < a->pending_count; i++)
+                if (a->pending[i].deadline_ms < next)
+                        next = a->pending[i].deadline_ms;
+        for (size_t i = 0; i < a->grant_count; i++)
+                if (a->grants[i].until_ms && a->grants[i].until_ms < next)
+                        next = a->grants[i].until_ms;
+        return next;
+}
+
 bool approvals_lapse_one(struct approvals *a, int64_t now_ms, char *target, size_t size,
                          uint16_t *port, bool *domain)
 {

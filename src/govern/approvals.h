@@ -100,6 +100,11 @@ bool approvals_expire_one(struct approvals *a, int64_t now_ms, struct approval_a
 
 /* Remove one grant whose deadline passed (call until false): the caller
  * records that it lapsed. */
+/* The earliest time approvals_expire_one or approvals_lapse_one has
+ * something to do (a request's deadline, a grant's end), or INT64_MAX:
+ * nothing will ever be due until something is asked or granted. */
+int64_t approvals_next_deadline_ms(const struct approvals *a);
+
 bool approvals_lapse_one(struct approvals *a, int64_t now_ms, char *target, size_t size,
                          uint16_t *port, bool *domain);
 

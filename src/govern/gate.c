@@ -494,12 +494,27 @@ static void gate_lapse(struct gate *g, int64_t now)
                                      "refused until approved again"));
 }
 
-void gate_tick(struct gate *g)
+int64_t gate_tick(struct gate *g)
 {
         int64_t now = gate_now_ms();
         gate_expire(g, now);
         gate_lapse(g, now);
         gate_check_token(g, now);
+        int64_t next =
+            g->config.approvals ? approvals_next_deadline_ms(g->config.approvals) : INT64_MAX;
+        /* the revocation list has no change notice: a session under a
+         * token reads it every GATE_REFRESH_MS, until revoked and expired */
+        struct session_token *t = g->config.token;
+        if (t && !(t->revoked && g->expired_reported) && g->refreshed_ms + GATE_REFRESH_MS < next)
+                next = g->refreshed_ms + GATE_REFRESH_MS;
+        if (next == INT64_MAX)
+                return -1;
+        return next > now ? next - now : 0;
+}
+
+size_t gate_pending_count(const struct gate *g)
+{
+        return g->config.approvals ? approvals_pending_count(g->config.approvals) : 0;
 }
 
 json_t *gate_pending_json(const struct gate *g)

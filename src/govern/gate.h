@@ -78,8 +78,14 @@ typedef void (*gate_scan_fn)(void *ctx, uint64_t connection, const char *host, c
                              size_t len);
 void gate_on_scan(struct gate *gate, gate_scan_fn fn, void *ctx);
 
-/* Time out overdue requests, re-read the revocation list; call often. */
-void gate_tick(struct gate *gate);
+/* Time out overdue requests, end lapsed grants, re-read the revocation
+ * list when it is time. Returns in how many ms it has something to do
+ * again (the next deadline; while a token is in force, its next re-read),
+ * or -1: nothing until a request or a grant is added. */
+int64_t gate_tick(struct gate *gate);
+
+/* Pending requests, how many (for the session's registry entry). */
+size_t gate_pending_count(const struct gate *gate);
 
 /* Pending requests (for `reins pending`). */
 json_t *gate_pending_json(const struct gate *gate);

@@ -364,6 +364,13 @@ static double exp2_negative(double x)
         return result * sum;
 }
 
+double risk_score_decayed(double score, int64_t elapsed_ms, int64_t half_life_ms)
+{
+        if (elapsed_ms <= 0 || half_life_ms <= 0)
+                return score;
+        return score * exp2_negative((double)elapsed_ms / (double)half_life_ms);
+}
+
 static void score_decay(struct risk_engine *engine, int64_t now_ms)
 {
         if (now_ms > engine->score_ms) {
@@ -386,6 +393,11 @@ double risk_engine_score(struct risk_engine *engine, int64_t now_ms)
 int risk_engine_tier(const struct risk_engine *engine)
 {
         return engine->tier;
+}
+
+int64_t risk_engine_half_life_ms(const struct risk_engine *engine)
+{
+        return engine->config.half_life_ms;
 }
 
 uint64_t risk_engine_findings(const struct risk_engine *engine)

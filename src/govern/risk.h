@@ -82,6 +82,11 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *event, int64_
 double risk_engine_score(struct risk_engine *engine, int64_t now_ms);
 int risk_engine_tier(const struct risk_engine *engine);
 uint64_t risk_engine_findings(const struct risk_engine *engine);
+/* The score's half-life (the default when the config said 0). */
+int64_t risk_engine_half_life_ms(const struct risk_engine *engine);
+/* A score `elapsed_ms` later, decayed as the engine decays it: `reins ps`
+ * ages the score a session last listed (audit/runtime.h) with it. */
+double risk_score_decayed(double score, int64_t elapsed_ms, int64_t half_life_ms);
 
 /* Hysteresis of the way down: a tier is left when the decayed score falls
  * below this fraction of the threshold that entered it, so a score hovering

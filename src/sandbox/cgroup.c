@@ -88,63 +88,92 @@ int cgroup_own_path(const char *controller, char *out, size_t size)
         return -ENOENT;
 }
 
-/* How many of the sessions' cgroups one start looks at for a dead
- * supervisor: a start then costs the same beside 1 000 running sessions
- * (looking at all of them was a kill(0) each, 3 000 per start), and what a
- * kill -9 left still goes within a few starts, from a different place in
- * the listing each time. */
-#define CG_STALE_CHECKS 16
-
 static int cg_session_pid(const char *name)
 {
         int pid = 0;
         return sscanf(name, "reins-%d-", &pid) == 1 && pid > 0 ? pid : 0;
 }
 
-/* A supervisor killed with SIGKILL cannot remove its cgroups: remove the
- * empty ones whose supervisor is gone, so they never pile up. */
-static void cg_remove_stale(const char *parent)
+/* How many subdirectories `d` has: a cgroup directory's link count is 2
+ * plus its subdirectories (kernfs), so no listing is read to count them;
+ * elsewhere (a link count of 1), a pass over the listing. */
+static size_t cg_count_children(DIR *d)
+{
+        struct stat st;
+        if (fstat(dirfd(d), &st) == 0 && st.st_nlink >= 2)
+                return (size_t)st.st_nlink - 2;
+        size_t count = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+                count += cg_session_pid(e->d_name) > 0;
+        rewinddir(d);
+        return count;
+}
+
+/* The empty cgroup `parent`/`name` of a supervisor that is gone. */
+static void cg_remove_dead(const char *parent, const char *name)
+{
+        char path[4096], freezer_state[4200];
+        snprintf(path, sizeof(path), "%s/%s", parent, name);
+        /* its pid 1 got SIGKILL when the supervisor died (PDEATHSIG),
+         * but a task frozen in a v1 freezer cgroup acts on it only
+         * once thawed: kill what is left, then thaw. Nothing there
+         * may go on anyway, its supervisor is gone. */
+        snprintf(freezer_state, sizeof(freezer_state), "%s/freezer.state", path);
+        int killed = access(freezer_state, F_OK) == 0 && !weaken("pdeathsig")
+                         ? freeze_kill_cgroup_v1(path)
+                         : 0;
+        /* fails harmlessly while a sandbox still lives in it; the
+         * ones just killed get a moment to exit */
+        for (int attempt = 0; rmdir(path) < 0 && errno == EBUSY && killed > 0 && attempt < 50;
+             attempt++)
+                usleep(2000);
+}
+
+/* The names in `parent` whose supervisor is gone, among a window of
+ * CGROUP_STALE_CHECKS of them at a varying place: one partial pass over
+ * the listing (beside 1 000 sessions it used to be read whole, twice). */
+static void cg_find_stale(const char *parent, struct cgroup_handle *h)
 {
         DIR *d = opendir(parent);
         if (!d)
                 return;
         struct dirent *e;
-        size_t count = 0, index = 0, first = 0;
-        while ((e = readdir(d)))
-                count += cg_session_pid(e->d_name) > 0;
-        if (count > CG_STALE_CHECKS) {
+        size_t count = cg_count_children(d), index = 0, first = 0;
+        if (count > CGROUP_STALE_CHECKS) {
                 struct timespec now;
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 first = ((size_t)now.tv_nsec ^ (size_t)getpid()) % count;
         }
-        rewinddir(d);
-        while ((e = readdir(d))) {
+        /* the window [first, first + CGROUP_STALE_CHECKS) of the sessions'
+         * names, wrapping around; without a wrap, the rest is not read */
+        size_t end = first + CGROUP_STALE_CHECKS;
+        while (h->stale_count < CGROUP_STALE_CHECKS && (end > count || index < end) &&
+               (e = readdir(d))) {
                 int pid = cg_session_pid(e->d_name);
-                if (pid == 0)
+                if (pid == 0 || strlen(e->d_name) >= sizeof(h->stale[0]))
                         continue;
-                /* the CG_STALE_CHECKS names from `first` on, wrapping around
-                 * (count: as of the first pass; others may have come since) */
-                if (count > 0 && (index++ + count - first) % count >= CG_STALE_CHECKS)
+                if (count > 0 && (index++ + count - first) % count >= CGROUP_STALE_CHECKS)
                         continue;
                 if (kill(pid, 0) == 0 || errno != ESRCH)
                         continue;
-                char path[4096], freezer_state[4200];
-                snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
-                /* its pid 1 got SIGKILL when the supervisor died (PDEATHSIG),
-                 * but a task frozen in a v1 freezer cgroup acts on it only
-                 * once thawed: kill what is left, then thaw. Nothing there
-                 * may go on anyway, its supervisor is gone. */
-                snprintf(freezer_state, sizeof(freezer_state), "%s/freezer.state", path);
-                int killed = access(freezer_state, F_OK) == 0 && !weaken("pdeathsig")
-                                 ? freeze_kill_cgroup_v1(path)
-                                 : 0;
-                /* fails harmlessly while a sandbox still lives in it; the
-                 * ones just killed get a moment to exit */
-                for (int attempt = 0;
-                     rmdir(path) < 0 && errno == EBUSY && killed > 0 && attempt < 50; attempt++)
-                        usleep(2000);
+                snprintf(h->stale[h->stale_count++], sizeof(h->stale[0]), "%s", e->d_name);
         }
         closedir(d);
+}
+
+/* A supervisor killed with SIGKILL cannot remove its cgroups: remove the
+ * empty ones whose supervisor is gone, so they never pile up. The names
+ * are found in the first hierarchy a start uses (a session's cgroups share
+ * one name in every hierarchy) and removed from each. */
+static void cg_remove_stale(struct cgroup_handle *h, const char *parent)
+{
+        if (!h->stale_listed) {
+                h->stale_listed = true;
+                cg_find_stale(parent, h);
+        }
+        for (int i = 0; i < h->stale_count; i++)
+                cg_remove_dead(parent, h->stale[i]);
 }
 
 /* Create `dir` and, unless `join_file` is NULL, open the file the sandbox
@@ -199,7 +228,7 @@ static int cg_v1_dir(struct cgroup_handle *h, const char *controller, const char
         if (r < 0)
                 return r;
         snprintf(dir, size, "/sys/fs/cgroup/%s%s", controller, own);
-        cg_remove_stale(dir);
+        cg_remove_stale(h, dir);
         snprintf(dir, size, "/sys/fs/cgroup/%s%s/%s", controller, own, name);
         return cg_add_dir(h, dir, "tasks");
 }
@@ -388,7 +417,7 @@ static int cg_add_v2_freezer(struct cgroup_handle *h)
         snprintf(base, sizeof(base), "%s%s", root, own);
         if (access(base, W_OK) < 0)
                 return -ENOTSUP;
-        cg_remove_stale(base);
+        cg_remove_stale(h, base);
         snprintf(dir, sizeof(dir), "%s/%s", base, cg_name(h));
         int r = cg_add_dir(h, dir, "cgroup.procs");
         if (r < 0)

@@ -16,6 +16,13 @@ enum cgroup_mode { CGROUP_NONE = 0, CGROUP_V1, CGROUP_V2 };
 
 #define CGROUP_MAX_DIRS 4 /* v1: memory, pids, cpu and freezer */
 
+/* How many of the sessions' cgroups one start looks at for a dead
+ * supervisor: a start then costs the same beside 1 000 running sessions
+ * (looking at all of them was a kill(0) each, 3 000 per start), and what a
+ * kill -9 left still goes within a few starts, from a different place in
+ * the listing each time. */
+#define CGROUP_STALE_CHECKS 16
+
 struct cgroup_handle {
         enum cgroup_mode mode;       /* where the limits are; CGROUP_NONE: no limits */
         char name[64];               /* reins-PID-N: one name for the sandbox's dirs */
@@ -36,6 +43,12 @@ struct cgroup_handle {
         /* v1 only: kernel TCP buffers could not be limited (no
          * memory.kmem.tcp.limit_in_bytes): they are not counted at all */
         bool tcp_uncounted;
+        /* cgroups a supervisor killed with -9 left (its pid is gone), found
+         * in the first hierarchy listed and removed from each one ours go
+         * in: one listing per start, not one per hierarchy */
+        bool stale_listed;
+        int stale_count;
+        char stale[CGROUP_STALE_CHECKS][64];
 };
 
 /* Create cgroup(s) for the limits in `limits` (nothing when none is set).

@@ -345,7 +345,8 @@ static void loop_dispatch(struct supervisor *l, int tag, uint32_t events)
 /* limits.workspace_size: the agent got ENOSPC in its copy (the tmpfs has
  * no block, or no inode, left). One "limit" event per time it fills up;
  * looked at every 100 ms (the loop wakes at least that often) and at the
- * end. */
+ * end. The event is recorded between two rounds of the loop: its ticks
+ * (the trail's flush) are kicked to run at once. */
 static void loop_check_workspace(struct supervisor *l, bool now)
 {
         int fd = l->config->workspace_copy ? *l->config->workspace_copy : -1;
@@ -365,6 +366,8 @@ static void loop_check_workspace(struct supervisor *l, bool now)
         uint64_t block = (uint64_t)st.f_bsize, total = (uint64_t)st.f_blocks * block;
         uint64_t used = total - (uint64_t)st.f_bfree * block;
         bool full = st.f_bavail == 0 || (st.f_files > 0 && st.f_ffree == 0);
+        if (full && !l->workspace_full && l->loop)
+                loop_kick(l->loop);
         if (full && !l->workspace_full)
                 event_emit(l->config->events, "limit",
                            json_pack("{s:s, s:I, s:I, s:I, s:s}", "limit", "workspace_size",

@@ -9,15 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/clock.h"
 #include "audit/runtime.h"
+#include "govern/risk.h"
 #include "serve/record.h"
-#include "session/control_client.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 #include "util/path.h"
 
 #define SESSIONS_ENTRY_MAX (4 << 20)
-#define SESSIONS_STATUS_MS 1000
 
 int serve_user_registry(uid_t uid, char **dir)
 {
@@ -133,52 +133,30 @@ static json_t *sessions_serve_part(const json_t *record)
         return part;
 }
 
-/* Risk, tier, frozen and pending from each live session's control socket
- * (as `reins ps` shows them): the daemon's own sessions all at once, other
- * users' one by one in their registries. */
-static void sessions_live_status(struct serve *serve, json_t *sessions)
+/* The state each supervisor lists in its registry entry when it changes
+ * (tier, pending, risk, frozen), as `reins ps` shows it: the risk score
+ * decayed to now the way the session's engine decays it. Nothing here asks
+ * a supervisor: a listing costs the same beside a stopped or busy one.
+ * (cli/ps.c does the same for its listing.) */
+static void sessions_decay_risk(json_t *sessions)
 {
-        size_t count = json_array_size(sessions);
-        const char **ids = calloc(count ? count : 1, sizeof(*ids));
-        json_t **replies = calloc(count ? count : 1, sizeof(*replies));
-        json_auto_t *request = json_pack("{s:s}", "op", "status");
-        if (!ids || !replies || !request)
-                goto out;
-        for (size_t i = 0; i < count; i++) {
-                json_t *entry = json_array_get(sessions, i);
-                uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
-                if (json_is_true(json_object_get(entry, "alive")) && uid == serve->uid)
-                        ids[i] = json_string_value(json_object_get(entry, "session"));
-        }
-        /* it sets every reply, NULL for the sessions it did not ask: the
-         * other users' sessions are asked after it */
-        control_call_each(ids, count, request, replies, SESSIONS_STATUS_MS);
-        for (size_t i = 0; i < count; i++) {
-                json_t *entry = json_array_get(sessions, i);
-                const char *id = json_string_value(json_object_get(entry, "session"));
-                uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
-                if (!json_is_true(json_object_get(entry, "alive")) || uid == serve->uid || !id)
-                        continue;
-                cleanup_free char *dir = NULL;
-                struct reins_error ignored = {0};
-                if (serve_user_registry(uid, &dir) < 0)
-                        continue;
-                cleanup_fd int fd = control_connect_in(dir, id, &ignored);
-                if (fd >= 0)
-                        control_call(fd, request, &replies[i], SESSIONS_STATUS_MS, &ignored);
-        }
-        for (size_t i = 0; i < count; i++) {
-                json_t *reply = replies[i];
-                if (reply && json_is_true(json_object_get(reply, "ok"))) {
-                        json_object_del(reply, "ok");
-                        json_object_del(reply, "session");
-                        json_object_update(json_array_get(sessions, i), reply);
+        size_t i;
+        json_t *entry;
+        json_array_foreach(sessions, i, entry)
+        {
+                json_t *at = json_object_get(entry, RUNTIME_RISK_AT);
+                json_t *half_life = json_object_get(entry, RUNTIME_RISK_HALF_LIFE);
+                json_t *risk = json_object_get(entry, "risk");
+                if (json_is_integer(at) && json_is_integer(half_life) && json_is_number(risk)) {
+                        int64_t elapsed = audit_now_ms() - (int64_t)json_integer_value(at);
+                        json_object_set_new(
+                            entry, "risk",
+                            json_real(risk_score_decayed(json_number_value(risk), elapsed,
+                                                         json_integer_value(half_life))));
                 }
-                json_decref(reply);
+                json_object_del(entry, RUNTIME_RISK_AT);
+                json_object_del(entry, RUNTIME_RISK_HALF_LIFE);
         }
-out:
-        free(replies);
-        free(ids);
 }
 
 int serve_sessions_collect(struct serve *serve, json_t **sessions, struct reins_error *err)
@@ -225,7 +203,7 @@ int serve_sessions_collect(struct serve *serve, json_t **sessions, struct reins_
         }
         json_decref(records);
         sessions_mark_ended(list);
-        sessions_live_status(serve, list);
+        sessions_decay_risk(list);
         *sessions = list;
         return 0;
 }
@@ -271,7 +249,7 @@ int serve_sessions_find(struct serve *serve, const char *id, json_t **entry,
                 return reins_error_set(err, ENOMEM, "out of memory");
         }
         sessions_mark_ended(one);
-        sessions_live_status(serve, one);
+        sessions_decay_risk(one);
         *entry = found;
         return 0;
 }

@@ -208,19 +208,25 @@ static json_t *op_pending(struct session_control *ctl)
                          gate_pending_json(ctl->config.gate));
 }
 
-static json_t *op_status(struct session_control *ctl)
+json_t *session_control_status(const struct session_control *ctl)
 {
-        json_t *pending = gate_pending_json(ctl->config.gate);
-        json_t *reply =
-            json_pack("{s:b, s:s, s:i, s:I}", "ok", 1, "session", ctl->config.session, "tier",
-                      gate_tier(ctl->config.gate), "pending", (json_int_t)json_array_size(pending));
-        json_decref(pending);
-        if (reply && ctl->config.status) {
+        json_t *status = json_pack("{s:i, s:I}", "tier", gate_tier(ctl->config.gate), "pending",
+                                   (json_int_t)gate_pending_count(ctl->config.gate));
+        if (status && ctl->config.status) {
                 json_t *extra = ctl->config.status(ctl->config.ctx);
                 if (extra)
-                        json_object_update(reply, extra);
+                        json_object_update(status, extra);
                 json_decref(extra);
         }
+        return status;
+}
+
+static json_t *op_status(struct session_control *ctl)
+{
+        json_t *reply = session_control_status(ctl);
+        if (reply)
+                json_object_update_new(
+                    reply, json_pack("{s:b, s:s}", "ok", 1, "session", ctl->config.session));
         return reply;
 }
 
@@ -413,6 +419,10 @@ static bool conn_handle_text(struct session_control *ctl, struct conn *c, const 
         else
                 reply = control_handle(ctl, c, request);
         json_decref(request);
+        /* what the request changed (a thaw, an answer, a new request) is
+         * listed before the reply: `reins ps` right after it sees it */
+        if (ctl->config.changed)
+                ctl->config.changed(ctl->config.ctx);
         if ((reply && !conn_reply(c, reply)) || (!reply && !c->waiting[0])) {
                 conn_close(ctl, c);
                 return false;
@@ -535,16 +545,26 @@ static void conn_accept(struct session_control *ctl, struct conn *listener)
         ctl->conns[slot] = c;
 }
 
-void session_control_tick(struct session_control *ctl)
+/* The earlier of `next` and `due`, both absolute (INT64_MAX: none). */
+static int64_t control_earlier(int64_t next, int64_t due)
+{
+        return due < next ? due : next;
+}
+
+int64_t session_control_tick(struct session_control *ctl)
 {
         if (!ctl)
-                return;
-        int64_t now = control_now_ms();
+                return -1;
+        int64_t now = control_now_ms(), next = INT64_MAX;
         for (size_t i = 0; i < 2; i++) {
                 struct conn *l = ctl->listeners[i];
                 if (l && l->paused && now - l->since_ms >= CONTROL_ACCEPT_PAUSE_MS &&
                     conn_watch(ctl, l) == 0)
                         l->paused = false;
+                if (l && l->paused) /* tried again after another pause */
+                        next = control_earlier(next, now - l->since_ms >= CONTROL_ACCEPT_PAUSE_MS
+                                                         ? now + CONTROL_ACCEPT_PAUSE_MS
+                                                         : l->since_ms + CONTROL_ACCEPT_PAUSE_MS);
         }
         for (size_t i = 0; i < CONTROL_MAX_CONNECTIONS; i++) {
                 struct conn *c = ctl->conns[i];
@@ -553,12 +573,15 @@ void session_control_tick(struct session_control *ctl)
                 if (!c || c->watching || c->waiting[0])
                         continue;
                 int64_t idle = c->role == ROLE_AGENT ? AGENT_IDLE_MS : CONTROL_IDLE_MS;
-                if (now - c->since_ms < idle)
+                if (now - c->since_ms < idle) {
+                        next = control_earlier(next, c->since_ms + idle);
                         continue;
+                }
                 enum conn_role role = c->role;
                 conn_close(ctl, c);
                 control_limit_hit(ctl, LIMIT_IDLE, role, idle, NULL);
         }
+        return next == INT64_MAX ? -1 : next - now;
 }
 
 void session_control_dispatch(struct session_control *ctl)

@@ -57,6 +57,9 @@ struct session_control_config {
         struct event_bus *events;
         /* extra status fields (risk score, tier); may be NULL */
         json_t *(*status)(void *ctx);
+        /* after each request, before its reply: what `status` says may
+         * have changed; may be NULL */
+        void (*changed)(void *ctx);
         void *ctx;
 };
 
@@ -66,14 +69,21 @@ struct session_control;
 int session_control_open(const struct session_control_config *config, struct session_control **out,
                          struct reins_error *err);
 const char *session_control_path(const struct session_control *ctl);
+/* The session's state as the "status" request answers it (and `reins ps`
+ * lists it): the gate's tier, pending requests, and the risk engine's
+ * score, tier, findings and freeze when it runs. */
+json_t *session_control_status(const struct session_control *ctl);
 /* An fd (epoll) readable when there is work; then call dispatch. */
 int session_control_poll_fd(const struct session_control *ctl);
 void session_control_dispatch(struct session_control *ctl);
 /* At the session's end, while the trail is open: one `limit` summary per
  * kind whose hits were not all recorded one by one. */
 void session_control_summary(struct session_control *ctl);
-/* Close connections idle past their channel's limit (call periodically). */
-void session_control_tick(struct session_control *ctl);
+/* Close connections idle past their channel's limit, let a paused
+ * listener accept again. Returns in how many ms it has such work again
+ * (the idlest open connection's limit), or -1: none until a connection
+ * is made. */
+int64_t session_control_tick(struct session_control *ctl);
 /* The agent channel's listening socket, from the sandbox (taken). */
 void session_control_add_agent_listener(struct session_control *ctl, int fd);
 /* An event sink: approval events go to watchers. */

@@ -35,14 +35,6 @@ int control_signed_request(const char *session, const char *op, const struct aud
 int control_signed_call(int fd, const char *session, const char *op, const struct audit_key *key,
                         json_t **reply, struct reins_error *err);
 
-/* The same request to many sessions (full ids; NULL entries skipped) at
- * once, for `reins ps`: replies[i] is session i's reply object, or NULL when
- * it did not answer within timeout_ms (per batch of a few hundred
- * connections) or answered something else. Costs one round trip for all,
- * not one per session. The caller decrefs the replies. */
-void control_call_each(const char *const *sessions, size_t count, const json_t *request,
-                       json_t **replies, int timeout_ms);
-
 /* Read one line from fd (blocking up to timeout_ms); *line malloc'd. */
 int control_read_line(int fd, char **line, int timeout_ms, struct reins_error *err);
 

@@ -119,9 +119,18 @@ static json_t *govern_status(void *ctx)
         return g->status ? g->status(g->risk_ctx) : NULL;
 }
 
+static void govern_changed(void *ctx)
+{
+        struct session_govern *g = ctx;
+        if (g->changed)
+                g->changed(g->changed_ctx);
+}
+
 int session_govern_start(struct session_govern *g, const struct session_govern_options *o,
                          struct reins_error *err)
 {
+        g->changed = o->changed;
+        g->changed_ctx = o->changed_ctx;
         int r = identity_agent_new(&g->agent_key, &g->agent_public, err);
         if (r < 0 || (r = govern_bind_token(g, o, err)) < 0 ||
             (r = govern_open_approvals(g, o, err)) < 0)
@@ -147,6 +156,7 @@ int session_govern_start(struct session_govern *g, const struct session_govern_o
             .thaw = govern_thaw,
             .freeze = govern_freeze,
             .status = govern_status,
+            .changed = govern_changed,
             .events = o->events,
             .ctx = g,
         };
@@ -218,16 +228,23 @@ json_t *session_govern_identity(const struct session_govern *g)
         return o;
 }
 
+json_t *session_govern_status(const struct session_govern *g)
+{
+        return g->control ? session_control_status(g->control) : NULL;
+}
+
 const char *session_govern_control_path(const struct session_govern *g)
 {
         return g->control ? session_control_path(g->control) : NULL;
 }
 
-void session_govern_tick(struct session_govern *g)
+int64_t session_govern_tick(struct session_govern *g)
 {
-        if (g->gate)
-                gate_tick(g->gate);
-        session_control_tick(g->control);
+        int64_t gate = g->gate ? gate_tick(g->gate) : -1;
+        int64_t control = session_control_tick(g->control);
+        if (gate < 0 || (control >= 0 && control < gate))
+                return control;
+        return gate;
 }
 
 void session_govern_end(struct session_govern *g)

@@ -25,6 +25,10 @@ struct session_govern_options {
         const char *resume; /* --resume SESSION, NULL when not resuming */
         bool quiet;
         struct event_bus *events;
+        /* after a control request, before its reply: the session's state
+         * may have changed (session.c lists it); may be NULL */
+        void (*changed)(void *ctx);
+        void *changed_ctx;
 };
 
 struct session_govern {
@@ -43,6 +47,8 @@ struct session_govern {
         int (*freeze)(void *ctx, struct reins_error *err);
         json_t *(*status)(void *ctx);
         void *risk_ctx;
+        void (*changed)(void *ctx); /* session_govern_options.changed */
+        void *changed_ctx;
 };
 
 /* Before the plan: read and verify --token FILE (NULL: none) against the
@@ -61,10 +67,14 @@ void session_govern_configure(struct session_govern *g, struct supervise_config 
 /* The control socket on the session's loop (none: nothing). */
 int session_govern_watch(struct session_govern *g, struct loop *loop);
 json_t *session_govern_identity(const struct session_govern *g);
+/* What the control socket's "status" answers (session_control_status),
+ * or NULL without one. */
+json_t *session_govern_status(const struct session_govern *g);
 /* The control socket's path for the registry, or NULL. */
 const char *session_govern_control_path(const struct session_govern *g);
-/* From the supervisor's tick: timeouts, expiry, revocation. */
-void session_govern_tick(struct session_govern *g);
+/* From the supervisor's tick: timeouts, expiry, revocation. Returns in
+ * how many ms something is due again, or -1: nothing until an event. */
+int64_t session_govern_tick(struct session_govern *g);
 /* Before session.end: the control channels' limit summaries. */
 void session_govern_end(struct session_govern *g);
 void session_govern_finish(struct session_govern *g);

@@ -525,17 +525,35 @@ static void playbook_kill(struct session_risk *r, const json_t *finding)
                        rule ? rule : "a rule");
 }
 
-void session_risk_tick(struct session_risk *r)
+/* The way down is looked at once a second, while there is one. */
+#define RISK_RELAX_EVERY_MS 1000
+
+/* When session_risk_tick has something to do again without a new event. */
+static int64_t risk_next_due(const struct session_risk *r, int64_t now)
+{
+        /* reports queued while the last ones were handled: the next round */
+        if (r->queue->count > 0)
+                return 100;
+        /* T1 and T2 step down as the score decays; T0 has nowhere to go
+         * and T3 waits for a human */
+        int tier = risk_engine_tier(r->engine);
+        if (tier < 1 || tier >= RISK_TIER_MAX)
+                return -1;
+        int64_t due = r->relaxed_ms + RISK_RELAX_EVERY_MS;
+        return due > now ? due - now : 0;
+}
+
+int64_t session_risk_tick(struct session_risk *r)
 {
         if (!r->engine)
-                return;
+                return -1;
         int64_t now = now_ms();
-        if (now - r->relaxed_ms >= 1000) { /* the way down is checked once a second */
+        if (now - r->relaxed_ms >= RISK_RELAX_EVERY_MS) {
                 r->relaxed_ms = now;
                 risk_engine_relax(r->engine, now);
         }
         if (r->queue->count == 0)
-                return;
+                return risk_next_due(r, now);
         /* take the queue first: emitting feeds the engine, which may queue
          * more, and a playbook may tick again */
         struct session_risk_report taken[SESSION_RISK_QUEUE_MAX];
@@ -553,6 +571,7 @@ void session_risk_tick(struct session_risk *r)
                 }
                 report_clear(report);
         }
+        return risk_next_due(r, now_ms());
 }
 
 int session_risk_thaw(void *ctx, const json_t *by, struct reins_error *err)

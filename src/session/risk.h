@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "audit/event.h"
@@ -88,7 +89,10 @@ void session_risk_configure(struct session_risk *r, struct supervise_config *con
 /* The secrets watcher on the session's loop (none: nothing). */
 int session_risk_watch(struct session_risk *r, struct loop *loop);
 /* Emit what the engine reported and run the playbooks it calls for. */
-void session_risk_tick(struct session_risk *r);
+/* The engine's reports become events and playbooks; T1 and T2 step down
+ * as the score decays. Returns in how many ms it has work again without
+ * a new event (once a second at T1 and T2), or -1: none. */
+int64_t session_risk_tick(struct session_risk *r);
 /* `reins thaw`: thaw by the mechanism that froze, back to T0 (egress as the
  * policy says; a workspace made read-only stays so). */
 int session_risk_thaw(void *ctx, const json_t *by, struct reins_error *err);

@@ -23,6 +23,8 @@
 #include "audit/trail.h"
 #include "audit/trail_internal.h"
 #include "govern/canary.h"
+#include "govern/gate.h"
+#include "govern/risk.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/landlock.h"
@@ -50,9 +52,9 @@ struct session {
         struct timespec started;
         /* the trail */
         struct audit_trail *trail;
-        char *trail_path;  /* where it is, for messages */
-        bool trail_failed; /* it could not be written: frozen, ended, exit 123 */
-        struct timespec last_flush;
+        char *trail_path;                   /* where it is, for messages */
+        bool trail_failed;                  /* it could not be written: frozen, ended, exit 123 */
+        int64_t last_flush_ms;              /* monotonic */
         char *trail_dir;                    /* resolved (and created) once, before the plan */
         char user_key[65];                  /* the user's public key, hex; "" when unreadable */
         struct audit_anchor *anchor;        /* opened, when any */
@@ -78,7 +80,33 @@ struct session {
         int status;  /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
         struct changes_snapshot *before;
         volatile pid_t pid; /* pid 1 while it runs, for session_stop */
+        /* the registry entry `reins ps` reads (NULL: not listed) */
+        struct runtime_entry *listing;
+        struct session_listed {
+                int tier;
+                size_t pending;
+                int risk_tier;
+                uint64_t findings;
+                enum freeze_mechanism frozen; /* FREEZE_NONE: not frozen */
+        } listed;                             /* as the entry says it */
+        int64_t listed_ms;                    /* when it was last written (monotonic) */
 };
+
+#define SESSION_FLUSH_MS 100 /* the trail's batch is written this often at most */
+#define SESSION_LIST_MS  100 /* and the registry entry rewritten */
+
+static int64_t session_now_ms(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The earlier of two tick delays (-1: none). */
+static int64_t session_earlier(int64_t a, int64_t b)
+{
+        return a < 0 || (b >= 0 && b < a) ? b : a;
+}
 
 /* ---- before the sandbox --------------------------------------------------- */
 
@@ -297,7 +325,7 @@ static int session_open_trail(struct session *s, struct reins_error *err)
         session_warn_shared_filesystem(s);
         if (s->anchor)
                 audit_trail_set_checkpoint_hook(s->trail, audit_anchor_checkpoint_hook, s->anchor);
-        clock_gettime(CLOCK_MONOTONIC, &s->last_flush);
+        s->last_flush_ms = session_now_ms();
         return event_bus_add_sink(&s->events, audit_trail_sink, s->trail);
 }
 
@@ -329,21 +357,112 @@ static void session_trail_check(struct session *s, const char *what_happens)
                 session_risk_end_now(&s->risk);
 }
 
-/* Write the trail's batch at least every 100 ms (kill -9 loses at most that). */
-static void session_tick(void *ctx)
+/* Write the trail's batch within 100 ms of its first record (kill -9
+ * loses at most that), and say when the next write is due: never, while
+ * nothing waits. */
+static int64_t session_flush_tick(struct session *s)
 {
-        struct session *s = ctx;
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long elapsed_ms = (now.tv_sec - s->last_flush.tv_sec) * 1000 +
-                          (now.tv_nsec - s->last_flush.tv_nsec) / 1000000;
-        if (elapsed_ms >= 100) {
+        int64_t now = session_now_ms();
+        if (audit_trail_pending(s->trail) && now - s->last_flush_ms >= SESSION_FLUSH_MS) {
                 audit_trail_flush(s->trail);
-                s->last_flush = now;
+                s->last_flush_ms = now;
         }
         session_trail_check(s, "frozen and ended");
-        session_govern_tick(&s->govern);
-        session_risk_tick(&s->risk);
+        if (!audit_trail_pending(s->trail))
+                return -1;
+        int64_t due = s->last_flush_ms + SESSION_FLUSH_MS;
+        return due > now ? due - now : 0;
+}
+
+/* ---- the registry entry ---------------------------------------------------- */
+
+static void session_listed_now(const struct session *s, struct session_listed *out)
+{
+        const struct gate *gate = s->govern.gate;
+        *out = (struct session_listed){
+            .tier = gate ? gate_tier(gate) : 0,
+            .pending = gate ? gate_pending_count(gate) : 0,
+            .risk_tier = s->risk.engine ? risk_engine_tier(s->risk.engine) : -1,
+            .findings = s->risk.engine ? risk_engine_findings(s->risk.engine) : 0,
+            .frozen = s->risk.frozen ? s->risk.freeze.used : FREEZE_NONE,
+        };
+}
+
+static bool session_listed_equal(const struct session_listed *a, const struct session_listed *b)
+{
+        return a->tier == b->tier && a->pending == b->pending && a->risk_tier == b->risk_tier &&
+               a->findings == b->findings && a->frozen == b->frozen;
+}
+
+/* What `reins ps` lists of the session's state (the control socket's
+ * "status"), with the time the score was taken and its half-life so that
+ * `reins ps` decays it to its own now. NULL: nothing to list (no control
+ * socket: `reins ps` never had this state of such a session). */
+static json_t *session_listing_status(struct session *s)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now); /* the engine's clock */
+        json_t *status = session_govern_status(&s->govern);
+        if (status && s->risk.engine) {
+                json_object_set_new(
+                    status, RUNTIME_RISK_AT,
+                    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
+                json_object_set_new(status, RUNTIME_RISK_HALF_LIFE,
+                                    json_integer(risk_engine_half_life_ms(s->risk.engine)));
+        }
+        return status;
+}
+
+/* Rewrite the entry when what it lists changed (a tier, a request, a
+ * freeze; not the score's decay, which `reins ps` computes), at most every
+ * SESSION_LIST_MS unless `at_once`: `reins ps` reads files only,
+ * whatever the number of sessions, and a stopped or busy supervisor cannot
+ * slow it down. */
+static int64_t session_list(struct session *s, bool at_once)
+{
+        if (!s->listing)
+                return -1;
+        struct session_listed now_listed;
+        session_listed_now(s, &now_listed);
+        if (session_listed_equal(&now_listed, &s->listed))
+                return -1;
+        int64_t now = session_now_ms();
+        if (!at_once && now - s->listed_ms < SESSION_LIST_MS)
+                return s->listed_ms + SESSION_LIST_MS - now;
+        json_t *status = session_listing_status(s);
+        struct reins_error err = {0};
+        int r = status ? runtime_update(s->listing, status, &err) : -ENOMEM;
+        json_decref(status);
+        s->listed_ms = now;
+        if (r < 0) /* tried again a while later (a full runtime directory) */
+                return 10 * SESSION_LIST_MS;
+        s->listed = now_listed;
+        return -1;
+}
+
+static int64_t session_list_tick(struct session *s)
+{
+        return session_list(s, false);
+}
+
+/* A control request was handled (a thaw, an answer): what it changed is
+ * listed before its reply goes, so `reins ps` after `reins thaw` sees it. */
+static void session_list_now(void *ctx)
+{
+        session_list(ctx, true);
+}
+
+/* After every wake-up of the loop that dispatched something, and when the
+ * delay it returned has passed: governance's and the engine's deadlines,
+ * the trail's batch (after them: it writes what they recorded), the
+ * registry entry. An idle session has none of these due: it sleeps. */
+static int64_t session_tick(void *ctx)
+{
+        struct session *s = ctx;
+        int64_t next = session_govern_tick(&s->govern);
+        next = session_earlier(next, session_risk_tick(&s->risk));
+        next = session_earlier(next, session_flush_tick(s));
+        return session_earlier(next, session_list_tick(s));
 }
 
 static void session_close_trail(struct session *s)
@@ -470,6 +589,8 @@ static int session_start_parts(struct session *s, struct reins_error *err)
             .resume = s->config.resume,
             .quiet = s->config.quiet,
             .events = &s->events,
+            .changed = session_list_now,
+            .changed_ctx = s,
         };
         int r = session_govern_start(&s->govern, &govern, err);
         if (r == 0 && s->policy->risk.engine == POLICY_RISK_ENGINE_ON &&
@@ -490,7 +611,8 @@ static int session_start_parts(struct session *s, struct reins_error *err)
         return session_protect_start(&s->protect, s->plan, s->id, err);
 }
 
-/* Listed in `reins ps` (a failure is only said). */
+/* Listed in `reins ps` (a failure is only said), with its state: kept to
+ * be rewritten when that changes (session_list_tick). */
 static void session_register(struct session *s)
 {
         const struct reins_plan *plan = s->plan;
@@ -498,12 +620,19 @@ static void session_register(struct session *s)
             json_pack("{s:s, s:s, s:o, s:o}", "agent", plan->agent ? plan->agent : "", "policy",
                       plan->policy_name, "command", bytes_json_array(plan->argv), "workspace",
                       bytes_json_z(plan->workspace));
-        if (info && session_govern_control_path(&s->govern))
-                json_object_set_new(info, "control",
-                                    json_string(session_govern_control_path(&s->govern)));
+        const char *control = session_govern_control_path(&s->govern);
+        if (info && control)
+                json_object_set_new(info, "control", json_string(control));
+        json_t *status = session_listing_status(s);
+        session_listed_now(s, &s->listed);
+        s->listed_ms = session_now_ms();
         struct reins_error err = {0};
-        if (runtime_register(s->id, getpid(), info, &err) < 0 && !s->config.quiet)
+        /* kept for updates when there is a state to list */
+        struct runtime_entry **keep = status ? &s->listing : NULL;
+        int r = runtime_register(s->id, getpid(), info, status, keep, &err);
+        if (r < 0 && !s->config.quiet)
                 notice("note: session not listed by 'reins ps': %s", err.message);
+        json_decref(status);
         json_decref(info);
 }
 
@@ -617,6 +746,8 @@ static void session_finish(struct session *s, const struct supervise_outcome *ou
         plan_remove_placeholders(plan);
         session_emit_end(&s->events, plan, outcome, &s->cgroup, session_elapsed_ms(s->started));
         runtime_unregister(s->id);
+        runtime_entry_free(s->listing);
+        s->listing = NULL;
         /* what supervisors killed with -9 left, off the start-up path; a few
          * names per end, so ending costs the same beside 1 000 sessions */
         runtime_sweep_some(16);
@@ -642,8 +773,8 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         struct reins_error err = {0};
         struct loop *loop = NULL;
         int r = loop_new(&loop);
-        /* the trail's flush, governance and the engine: every 100 ms at least */
-        if (r == 0 && (r = loop_add_tick(loop, 100, session_tick, s)) == 0 &&
+        /* the trail's flush, governance and the engine, when they are due */
+        if (r == 0 && (r = loop_add_tick(loop, session_tick, s)) == 0 &&
             (r = session_govern_watch(&s->govern, loop)) == 0)
                 r = session_risk_watch(&s->risk, loop);
         if (r < 0) { /* fail closed: no trail flush, no engine, no run */
@@ -765,6 +896,7 @@ void session_free(struct session *s)
         canary_remove(&s->canaries);
         audit_anchor_free(s->anchor);
         audit_session_signer_wipe(&s->signer);
+        runtime_entry_free(s->listing);
         free(s->trail_path);
         free(s->trail_dir);
         free(s);

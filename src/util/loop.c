@@ -16,10 +16,9 @@ struct loop_source {
         void *ctx;
 };
 
-struct loop_timer {
-        unsigned interval_ms;
-        int64_t due_ms;
-        loop_timer_handler handler;
+struct loop_tick {
+        int64_t due_ms; /* LOOP_IDLE: only after an fd's dispatch */
+        loop_tick_handler handler;
         void *ctx;
 };
 
@@ -27,8 +26,9 @@ struct loop {
         int epoll;
         struct loop_source *sources;
         size_t source_count, source_cap;
-        struct loop_timer *timers;
-        size_t timer_count;
+        struct loop_tick *ticks;
+        size_t tick_count;
+        bool kicked; /* loop_kick: every tick at the next round */
         uint32_t generation;
 };
 
@@ -98,43 +98,53 @@ void loop_remove_fd(struct loop *l, int fd)
         s->fd = -1;
 }
 
-int loop_add_tick(struct loop *l, unsigned interval_ms, loop_timer_handler handler, void *ctx)
+int loop_add_tick(struct loop *l, loop_tick_handler handler, void *ctx)
 {
-        struct loop_timer *grown = realloc(l->timers, (l->timer_count + 1) * sizeof(*grown));
+        struct loop_tick *grown = realloc(l->ticks, (l->tick_count + 1) * sizeof(*grown));
         if (!grown)
                 return -ENOMEM;
-        l->timers = grown;
-        l->timers[l->timer_count++] = (struct loop_timer){.interval_ms = interval_ms,
-                                                          .due_ms = loop_now_ms() + interval_ms,
-                                                          .handler = handler,
-                                                          .ctx = ctx};
+        l->ticks = grown;
+        /* due at once: what happened before the loop ran is looked at */
+        l->ticks[l->tick_count++] =
+            (struct loop_tick){.due_ms = loop_now_ms(), .handler = handler, .ctx = ctx};
         return 0;
 }
 
-/* How long epoll may wait: until the next timer, within max_wait_ms. */
+void loop_kick(struct loop *l)
+{
+        l->kicked = true;
+}
+
+/* How long epoll may wait: until the next tick's deadline, within
+ * max_wait_ms; -1 (for ever) when nothing is due and max_wait_ms is -1. */
 static int loop_wait_ms(const struct loop *l, int max_wait_ms)
 {
+        if (l->kicked)
+                return 0;
         int64_t now = loop_now_ms();
         int64_t wait = max_wait_ms;
-        for (size_t i = 0; i < l->timer_count; i++) {
-                int64_t left = l->timers[i].due_ms - now;
+        for (size_t i = 0; i < l->tick_count; i++) {
+                if (l->ticks[i].due_ms == LOOP_IDLE)
+                        continue;
+                int64_t left = l->ticks[i].due_ms - now;
                 if (left < 0)
                         left = 0;
                 if (wait < 0 || left < wait)
                         wait = left;
         }
-        return (int)wait;
+        return wait > INT32_MAX ? INT32_MAX : (int)wait;
 }
 
-static void loop_run_timers(struct loop *l, bool woken)
+/* After fds were dispatched every tick runs; otherwise those now due. */
+static void loop_run_ticks(struct loop *l, bool dispatched)
 {
-        int64_t now = loop_now_ms();
-        for (size_t i = 0; i < l->timer_count; i++) {
-                struct loop_timer *t = &l->timers[i];
-                if (!woken && t->due_ms > now)
+        for (size_t i = 0; i < l->tick_count; i++) {
+                struct loop_tick t = l->ticks[i];
+                if (!dispatched && (t.due_ms == LOOP_IDLE || t.due_ms > loop_now_ms()))
                         continue;
-                t->due_ms = now + t->interval_ms;
-                t->handler(t->ctx);
+                int64_t next = t.handler(t.ctx);
+                /* by index: the handler may have added a tick (realloc) */
+                l->ticks[i].due_ms = next < 0 ? LOOP_IDLE : loop_now_ms() + next;
         }
 }
 
@@ -154,7 +164,9 @@ int loop_run_once(struct loop *l, int max_wait_ms)
                 struct loop_source s = l->sources[slot];
                 s.handler(s.ctx, s.fd, events[i].events);
         }
-        loop_run_timers(l, n > 0);
+        bool kicked = l->kicked;
+        l->kicked = false;
+        loop_run_ticks(l, n > 0 || kicked);
         return n < 0 ? 0 : n;
 }
 
@@ -164,6 +176,6 @@ void loop_free(struct loop *l)
                 return;
         close(l->epoll);
         free(l->sources);
-        free(l->timers);
+        free(l->ticks);
         free(l);
 }

@@ -342,6 +342,36 @@ static void test_answer_signature(void **state)
         json_decref(payload);
 }
 
+/* What the session's timer is armed for: the earliest request deadline or
+ * grant end, and nothing at all while nothing waits or lapses. */
+static void test_next_deadline(void **state)
+{
+        (void)state;
+        struct approvals *a = fresh(1000, false);
+        assert_true(approvals_next_deadline_ms(a) == INT64_MAX);
+        struct approval_request r1, r2;
+        ask_dest(a, "a.test", 443, 1, 100, &r1);
+        ask_dest(a, "b.test", 443, 2, 300, &r2);
+        assert_true(approvals_next_deadline_ms(a) == 1100);
+        /* the first answered with a 5 s grant: the second's deadline, then the grant's end */
+        assert_int_equal(approvals_answer(a, r1.id, true, 5000, APPROVAL_SCOPE_EXACT, 200, NULL),
+                         0);
+        assert_true(approvals_next_deadline_ms(a) == 1300);
+        assert_int_equal(approvals_answer(a, r2.id, false, -1, APPROVAL_SCOPE_EXACT, 250, NULL), 0);
+        assert_true(approvals_next_deadline_ms(a) == 5200);
+        char target[APPROVALS_HOST_MAX];
+        uint16_t port;
+        bool domain;
+        assert_true(approvals_lapse_one(a, 5200, target, sizeof(target), &port, &domain));
+        assert_true(approvals_next_deadline_ms(a) == INT64_MAX);
+        /* a grant for the session never lapses: nothing to wake up for */
+        struct approval_request r3;
+        ask_dest(a, "c.test", 443, 3, 6000, &r3);
+        assert_int_equal(approvals_answer(a, r3.id, true, 0, APPROVAL_SCOPE_EXACT, 6001, NULL), 0);
+        assert_true(approvals_next_deadline_ms(a) == INT64_MAX);
+        approvals_free(a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -356,6 +386,7 @@ int main(void)
             cmocka_unit_test(test_scope_names),
             cmocka_unit_test(test_answer_signature),
             cmocka_unit_test(test_control_op_signature),
+            cmocka_unit_test(test_next_deadline),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
