@@ -6,7 +6,7 @@ BUILD    ?= build
 PKGS     := libseccomp libsodium yaml-0.1 libcap jansson libcares nettle zlib
 # libmicrohttpd (reins serve): its headers at build time; the library itself
 # is opened with dlopen by `reins serve` only (serve/mhd.c). Linked in, its
-# constructor initializes GnuTLS in every process: 11-14 ms more for each
+# constructor initializes GnuTLS in every process: 6-14 ms (quiet to loaded) more for each
 # `reins run`, whose start-up is a budget.
 SERVE_PKGS := libmicrohttpd
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wconversion -Wno-sign-conversion \
