@@ -3,8 +3,8 @@
  * Why not linked in: Debian's libmicrohttpd is built with HTTPS support, and
  * its constructor initializes GnuTLS (gnutls_global_init) in every process
  * that links it, static or shared. Measured on this host, that costs every
- * reins command 6-14 ms (quiet to loaded) of start-up, and `reins run`'s start-up is a
- * budget (DESIGN §8). Opened with dlopen, only the daemon pays it, once.
+ * reins command 6 ms (quiet) to 14 ms (loaded) of start-up, and `reins
+ * run`'s start-up is a budget (DESIGN §8). Opened with dlopen, only the daemon pays it, once.
  *
  * The function pointers keep the header's declared types (__typeof__), so
  * the compiler still checks every call against <microhttpd.h>. */
