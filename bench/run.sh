@@ -266,4 +266,10 @@ make -s -C "$here/.." build/tests/test_risk >/dev/null
 "$here/density/run.sh" "$reins" "${REINS_BENCH_DENSITY:-1000}"
 # --- end of density ---------------------------------------------------------------------------
 
+# --- the daemon (issue 15; bench/serve/) ------------------------------------------------------
+# reins serve: exec to first answered API call (budget < 50 ms), and GET
+# /v1/sessions latency with 50 sessions started through the API.
+python3 "$here/serve/serve_bench.py" "$reins"
+# --- end of the daemon ------------------------------------------------------------------------
+
 exit 0

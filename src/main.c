@@ -25,6 +25,7 @@ static const struct {
     {"approve", cli_approve, "allow a pending request (or --watch: answer them as they come)"},
     {"deny", cli_deny, "refuse a pending request"},
     {"token", cli_token, "mint, attenuate, inspect, verify or revoke delegation tokens"},
+    {"serve", cli_serve, "the daemon: sessions through a JSON API on a unix socket"},
 };
 
 static void print_usage(FILE *out)

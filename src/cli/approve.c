@@ -12,7 +12,7 @@
 
 #include "cli/approve.h"
 #include "cli/cli.h"
-#include "cli/control_client.h"
+#include "session/control_client.h"
 #include "cli/notice.h"
 #include "audit/runtime.h"
 #include "govern/answer_sign.h"

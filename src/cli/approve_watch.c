@@ -12,7 +12,7 @@
 
 #include "cli/approve.h"
 #include "cli/cli.h"
-#include "cli/control_client.h"
+#include "session/control_client.h"
 #include "audit/runtime.h"
 #include "policy/parse_units.h"
 #include "util/text_escape.h"

@@ -18,6 +18,10 @@ int cli_pending(int argc, char **argv); /* requests waiting for a human */
 int cli_approve(int argc, char **argv); /* answer one: yes (or --watch, a queue) */
 int cli_deny(int argc, char **argv);    /* answer one: no */
 int cli_thaw(int argc, char **argv);    /* let a frozen session go on */
+int cli_serve(int argc, char **argv);   /* the daemon: JSON API on a unix socket */
+
+/* reins serve token: the daemon's API tokens (called by cli_serve) */
+int cli_serve_token(int argc, char **argv);
 
 /* Exit statuses shared by every subcommand (DESIGN §4). */
 enum {

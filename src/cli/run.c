@@ -59,6 +59,7 @@ enum {
         OPT_AUDIT,
         OPT_TOKEN,
         OPT_ANCHOR,
+        OPT_SESSION_ID,
 };
 
 static void run_usage(FILE *out)
@@ -113,6 +114,13 @@ static int run_push(struct reins_strv *v, const char *value)
         return 0;
 }
 
+/* The form of an id session_new_id draws: 24 lower-case hex digits. */
+static bool run_valid_session_id(const char *id)
+{
+        size_t n = strspn(id, "0123456789abcdef");
+        return n == 24 && id[n] == '\0';
+}
+
 /* 0 on success, else the exit status to return. */
 static int run_parse(int argc, char **argv, struct run_args *args)
 {
@@ -137,6 +145,8 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"token", required_argument, NULL, OPT_TOKEN},
             {"anchor", required_argument, NULL, OPT_ANCHOR},
             {"parallel", required_argument, NULL, OPT_PARALLEL},
+            /* internal, for `reins serve`: the id it drew and answered with */
+            {"session-id", required_argument, NULL, OPT_SESSION_ID},
             {"quiet", no_argument, NULL, 'q'},
             {"verbose", no_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
@@ -225,6 +235,14 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                 case OPT_ALLOW_NET:
                         if (run_push(&args->plan.allow_net, optarg) < 0)
                                 return EXIT_REINS_FAILED;
+                        break;
+                case OPT_SESSION_ID:
+                        if (!run_valid_session_id(optarg)) {
+                                fprintf(stderr, "reins: run: --session-id: expected 24 "
+                                                "lower-case hex digits\n");
+                                return EXIT_REINS_FAILED;
+                        }
+                        snprintf(args->session, sizeof(args->session), "%s", optarg);
                         break;
                 case 'q':
                         args->quiet = true;

@@ -9,7 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/notice.h"
-#include "cli/control_client.h"
+#include "session/control_client.h"
 #include "govern/identity.h"
 
 int cli_thaw(int argc, char **argv)

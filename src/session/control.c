@@ -276,6 +276,18 @@ static json_t *op_thaw(struct session_control *ctl, struct conn *c, const json_t
         return json_pack("{s:b, s:s}", "ok", 1, "session", ctl->config.session);
 }
 
+/* A freeze only tightens the session (as the risk engine's tier 3 does):
+ * whoever may reach the socket (the same user, root) may ask for it. */
+static json_t *op_freeze(struct session_control *ctl)
+{
+        struct reins_error err = {0};
+        if (!ctl->config.freeze)
+                return error_reply("this session has no risk engine to freeze it");
+        if (ctl->config.freeze(ctl->config.ctx, &err) < 0)
+                return error_reply(err.message[0] ? err.message : "the freeze failed");
+        return json_pack("{s:b, s:s}", "ok", 1, "session", ctl->config.session);
+}
+
 static json_t *op_answer(struct session_control *ctl, const json_t *request)
 {
         struct reins_error err = {0};
@@ -321,6 +333,8 @@ static json_t *control_handle(struct session_control *ctl, struct conn *c, const
                 return op_nonce(ctl, c);
         if (strcmp(op, "thaw") == 0)
                 return op_thaw(ctl, c, request);
+        if (strcmp(op, "freeze") == 0)
+                return op_freeze(ctl);
         if (strcmp(op, "watch") == 0) {
                 c->watching = true;
                 return op_pending(ctl);

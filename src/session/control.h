@@ -19,6 +19,8 @@
  *                                      → risk engine: leave the frozen tier,
  *                                        back to T0 (govern/answer_sign.h:
  *                                        signed by the user, nonce-bound)
+ *   {"op":"freeze"}                    → risk engine: freeze the sandbox now
+ *                                        (tightens only: no signature asked)
  *   {"op":"status"}                    → session, tier, pending count
  *
  * Agent channel (README, "The agent may ask"): TCP 127.0.0.1:3129 inside the
@@ -49,6 +51,8 @@ struct session_control_config {
         /* `reins thaw`: 0 or -errno with err; NULL: "no risk engine".
          * `by`: the signed request (user_key, payload, signature), borrowed */
         int (*thaw)(void *ctx, const json_t *by, struct reins_error *err);
+        /* freeze now (the daemon's API); NULL: "no risk engine" */
+        int (*freeze)(void *ctx, struct reins_error *err);
         /* limit and control.refused events; may be NULL */
         struct event_bus *events;
         /* extra status fields (risk score, tier); may be NULL */

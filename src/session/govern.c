@@ -104,6 +104,15 @@ static int govern_thaw(void *ctx, const json_t *by, struct reins_error *err)
         return g->thaw(g->risk_ctx, by, err);
 }
 
+static int govern_freeze(void *ctx, struct reins_error *err)
+{
+        struct session_govern *g = ctx;
+        if (!g->freeze)
+                return reins_error_set(err, ENOTSUP,
+                                       "this session has no risk engine to freeze it");
+        return g->freeze(g->risk_ctx, err);
+}
+
 static json_t *govern_status(void *ctx)
 {
         struct session_govern *g = ctx;
@@ -145,6 +154,7 @@ int session_govern_start(struct session_govern *g, const struct session_govern_o
             .gate = g->gate,
             .user_public = g->has_user_key ? g->user_public : NULL,
             .thaw = govern_thaw,
+            .freeze = govern_freeze,
             .status = govern_status,
             .changed = govern_changed,
             .events = o->events,

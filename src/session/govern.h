@@ -44,6 +44,7 @@ struct session_govern {
         struct exec_gate exec_gate;
         /* extra hooks (the risk engine), called from the gate's */
         int (*thaw)(void *ctx, const json_t *by, struct reins_error *err);
+        int (*freeze)(void *ctx, struct reins_error *err);
         json_t *(*status)(void *ctx);
         void *risk_ctx;
         void (*changed)(void *ctx); /* session_govern_options.changed */

@@ -319,6 +319,7 @@ int session_risk_start(struct session_risk *r, const struct reins_policy *policy
         if (!r->engine)
                 return reins_error_set(err, ENOMEM, "starting the risk engine");
         govern->thaw = session_risk_thaw;
+        govern->freeze = session_risk_freeze_op;
         govern->status = session_risk_status;
         govern->risk_ctx = r;
         return event_bus_add_sink(events, session_risk_sink, r) < 0
@@ -632,6 +633,15 @@ int session_risk_freeze(struct session_risk *r, struct event_bus *events)
         if (!r->frozen)
                 playbook_freeze(r, r->applied);
         return r->frozen ? 0 : -EIO;
+}
+
+int session_risk_freeze_op(void *ctx, struct reins_error *err)
+{
+        struct session_risk *r = ctx;
+        int rc = session_risk_freeze(r, r->events);
+        if (rc == -ESRCH)
+                return reins_error_set(err, ESRCH, "the sandbox is not running");
+        return rc < 0 ? reins_error_set(err, -rc, "the sandbox could not be frozen") : 0;
 }
 
 void session_risk_end_now(struct session_risk *r)

@@ -107,6 +107,8 @@ void session_risk_freeze_now(struct session_risk *r, struct event_bus *events);
 /* Freeze on the caller's word (session_freeze), thawed by session_risk_thaw;
  * -ESRCH when no sandbox runs, -EIO when it could not be frozen. */
 int session_risk_freeze(struct session_risk *r, struct event_bus *events);
+/* The same as a control-socket hook (session_control_config.freeze). */
+int session_risk_freeze_op(void *ctx, struct reins_error *err);
 /* End the sandbox, frozen or not, without letting it run again. */
 void session_risk_end_now(struct session_risk *r);
 /* Free; after the event bus is finished (the engine is one of its sinks). */

@@ -1,5 +1,5 @@
 /* The control socket's client side (control_client.h). */
-#include "cli/control_client.h"
+#include "session/control_client.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -25,6 +25,11 @@ int control_connect(const char *session, struct reins_error *err)
         int r = runtime_dir(&dir, err);
         if (r < 0)
                 return r;
+        return control_connect_in(dir, session, err);
+}
+
+int control_connect_in(const char *dir, const char *session, struct reins_error *err)
+{
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
         int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", dir, session);
         if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
@@ -108,21 +113,12 @@ int control_call(int fd, const json_t *request, json_t **reply, int timeout_ms,
         return 0;
 }
 
-int control_signed_request(const char *session, const char *op, const struct audit_key *key,
-                           json_t **reply, struct reins_error *err)
+int control_signed_call(int fd, const char *session, const char *op, const struct audit_key *key,
+                        json_t **reply, struct reins_error *err)
 {
-        json_auto_t *entry = NULL;
-        int r = runtime_find(session, &entry, err);
-        if (r < 0)
-                return r;
-        const char *id = json_string_value(json_object_get(entry, "session"));
-        cleanup_fd int fd =
-            id ? control_connect(id, err) : reins_error_set(err, EPROTO, "bad registry entry");
-        if (fd < 0)
-                return fd;
         json_auto_t *ask = json_pack("{s:s}", "op", "nonce");
         json_auto_t *given = NULL;
-        r = control_call(fd, ask, &given, 5000, err);
+        int r = control_call(fd, ask, &given, 5000, err);
         const char *nonce = r == 0 ? json_string_value(json_object_get(given, "nonce")) : NULL;
         if (r == 0 && !nonce)
                 r = reins_error_set(err, EPROTO, "the session gave no nonce (%s)",
@@ -130,7 +126,7 @@ int control_signed_request(const char *session, const char *op, const struct aud
                                         ? json_string_value(json_object_get(given, "error"))
                                         : "an older reins?");
         json_auto_t *payload =
-            r == 0 ? control_op_payload(op, id, nonce, (int64_t)time(NULL)) : NULL;
+            r == 0 ? control_op_payload(op, session, nonce, (int64_t)time(NULL)) : NULL;
         char signature[ANSWER_SIGNATURE_HEX + 1];
         if (r == 0 && !payload)
                 r = reins_error_set(err, ENOMEM, "out of memory");
@@ -143,6 +139,21 @@ int control_signed_request(const char *session, const char *op, const struct aud
                 r = request ? control_call(fd, request, reply, 5000, err)
                             : reins_error_set(err, ENOMEM, "out of memory");
         return r;
+}
+
+int control_signed_request(const char *session, const char *op, const struct audit_key *key,
+                           json_t **reply, struct reins_error *err)
+{
+        json_auto_t *entry = NULL;
+        int r = runtime_find(session, &entry, err);
+        if (r < 0)
+                return r;
+        const char *id = json_string_value(json_object_get(entry, "session"));
+        cleanup_fd int fd =
+            id ? control_connect(id, err) : reins_error_set(err, EPROTO, "bad registry entry");
+        if (fd < 0)
+                return fd;
+        return control_signed_call(fd, id, op, key, reply, err);
 }
 
 int control_request(const char *session, const json_t *request, json_t **reply,

@@ -1,0 +1,131 @@
+/* /v1/policies and /v1/metrics. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/policy.h"
+#include "serve/serve_internal.h"
+#include "serve/sessions.h"
+
+/* The built-in presets, and whether the caller may start a session under
+ * each (an operator: the ones its role lists). */
+void serve_api_policies(const struct serve_request *request, struct serve_reply *reply)
+{
+        json_t *list = json_array();
+        for (const char *const *name = policy_preset_names(); name && *name; name++) {
+                bool may = serve_request_allows(request, SERVE_RIGHT_START, *name);
+                json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "name", *name, "kind",
+                                                      "preset", "may_start", may));
+        }
+        serve_reply_json(reply, 200, list);
+}
+
+/* Prometheus text exposition format (version 0.0.4). */
+struct metrics_text {
+        char *data;
+        size_t length, size;
+        bool failed;
+};
+
+static void metrics_add(struct metrics_text *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void metrics_add(struct metrics_text *m, const char *fmt, ...)
+{
+        for (;;) {
+                va_list ap;
+                va_start(ap, fmt);
+                int n = m->failed ? -1
+                                  : vsnprintf(m->data ? m->data + m->length : NULL,
+                                              m->data ? m->size - m->length : 0, fmt, ap);
+                va_end(ap);
+                if (n < 0) {
+                        m->failed = true;
+                        return;
+                }
+                if (m->data && m->length + (size_t)n < m->size) {
+                        m->length += (size_t)n;
+                        return;
+                }
+                size_t bigger = (m->size ? m->size * 2 : 4096) + (size_t)n;
+                char *grown = realloc(m->data, bigger);
+                if (!grown) {
+                        m->failed = true;
+                        return;
+                }
+                m->data = grown;
+                m->size = bigger;
+        }
+}
+
+void serve_api_metrics(const struct serve_request *request, struct serve_reply *reply)
+{
+        struct serve *serve = request->serve;
+        struct reins_error err = {0};
+        json_t *sessions = NULL;
+        if (serve_sessions_collect(serve, &sessions, &err) < 0) {
+                serve_reply_error(reply, 500, "%s", err.message);
+                return;
+        }
+        unsigned long running = 0, frozen = 0, ended = 0, tiers[4] = {0}, unknown_tier = 0;
+        unsigned long pending = 0, findings = 0;
+        size_t i;
+        json_t *entry;
+        json_array_foreach(sessions, i, entry)
+        {
+                if (!json_is_true(json_object_get(entry, "alive"))) {
+                        ended++;
+                        continue;
+                }
+                if (json_is_true(json_object_get(entry, "frozen")))
+                        frozen++;
+                else
+                        running++;
+                json_t *tier = json_object_get(entry, "risk_tier");
+                json_int_t t = json_integer_value(tier);
+                if (json_is_integer(tier) && t >= 0 && t < 4)
+                        tiers[t]++;
+                else
+                        unknown_tier++;
+                pending += (unsigned long)json_integer_value(json_object_get(entry, "pending"));
+                findings += (unsigned long)json_integer_value(json_object_get(entry, "findings"));
+        }
+        json_decref(sessions);
+        struct metrics_text m = {0};
+        metrics_add(&m, "# HELP reins_sessions Sessions known to the daemon, by state.\n"
+                        "# TYPE reins_sessions gauge\n");
+        metrics_add(&m, "reins_sessions{state=\"running\"} %lu\n", running);
+        metrics_add(&m, "reins_sessions{state=\"frozen\"} %lu\n", frozen);
+        metrics_add(&m, "reins_sessions{state=\"ended\"} %lu\n", ended);
+        metrics_add(&m, "# HELP reins_sessions_by_tier Live sessions by risk tier "
+                        "(\"none\": no risk engine or no answer).\n"
+                        "# TYPE reins_sessions_by_tier gauge\n");
+        for (int t = 0; t < 4; t++)
+                metrics_add(&m, "reins_sessions_by_tier{tier=\"%d\"} %lu\n", t, tiers[t]);
+        metrics_add(&m, "reins_sessions_by_tier{tier=\"none\"} %lu\n", unknown_tier);
+        metrics_add(&m,
+                    "# HELP reins_approvals_pending Requests waiting for a human.\n"
+                    "# TYPE reins_approvals_pending gauge\nreins_approvals_pending %lu\n",
+                    pending);
+        metrics_add(&m,
+                    "# HELP reins_risk_findings Detection-rule findings in the live sessions.\n"
+                    "# TYPE reins_risk_findings gauge\nreins_risk_findings %lu\n",
+                    findings);
+        metrics_add(&m,
+                    "# HELP reins_api_requests_total API calls answered.\n"
+                    "# TYPE reins_api_requests_total counter\nreins_api_requests_total %lu\n",
+                    (unsigned long)atomic_load(&serve->requests));
+        metrics_add(&m,
+                    "# HELP reins_api_refused_total API calls refused by role (audited).\n"
+                    "# TYPE reins_api_refused_total counter\nreins_api_refused_total %lu\n",
+                    (unsigned long)atomic_load(&serve->refused));
+        if (m.failed) {
+                free(m.data);
+                serve_reply_error(reply, 500, "out of memory");
+                return;
+        }
+        reply->status = 200;
+        reply->text = m.data;
+        reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}

@@ -1,0 +1,523 @@
+/* /v1/sessions: list, start, get, output, stop, freeze, thaw. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/clock.h"
+#include "audit/runtime.h"
+#include "govern/identity.h"
+#include "serve/launch.h"
+#include "serve/record.h"
+#include "serve/serve_internal.h"
+#include "serve/sessions.h"
+#include "session/control_client.h"
+#include "session/events.h"
+#include "util/bytes_json.h"
+#include "util/cleanup.h"
+#include "util/path.h"
+
+#define SESSIONS_ARGV_MAX   4096
+#define SESSIONS_ENV_MAX    256
+#define SESSIONS_OUTPUT_MAX (1 << 20) /* the last MiB of each stream */
+#define SESSIONS_START_WAIT 10000     /* ms for a session to register */
+#define SESSIONS_STOP_GRACE 5000      /* ms between SIGTERM and SIGKILL */
+#define SESSIONS_POLL_STEP  5         /* ms */
+
+void serve_api_sessions_list(const struct serve_request *request, struct serve_reply *reply)
+{
+        struct reins_error err = {0};
+        json_t *sessions = NULL;
+        if (serve_sessions_collect(request->serve, &sessions, &err) < 0) {
+                serve_reply_error(reply, 500, "%s", err.message);
+                return;
+        }
+        /* an operator sees the sessions of its policies only */
+        json_t *visible = json_array();
+        size_t i;
+        json_t *entry;
+        json_array_foreach(sessions, i, entry)
+        {
+                if (serve_request_allows(request, SERVE_RIGHT_READ_SESSIONS,
+                                         serve_session_policy(entry)))
+                        json_array_append(visible, entry);
+        }
+        json_decref(sessions);
+        serve_reply_json(reply, 200, visible);
+}
+
+/* The session of the route's {id}, when it exists and the caller may use
+ * `right` on it; else the reply says why (404, 403). */
+static json_t *sessions_lookup(const struct serve_request *request, struct serve_reply *reply,
+                               enum serve_right right)
+{
+        struct reins_error err = {0};
+        json_t *entry = NULL;
+        int r = serve_sessions_find(request->serve, request->id, &entry, &err);
+        if (r == -ENOENT) {
+                serve_reply_error(reply, 404, "no session %s", request->id);
+                return NULL;
+        }
+        if (r < 0) {
+                serve_reply_error(reply, 500, "%s", err.message);
+                return NULL;
+        }
+        if (!serve_check(request, reply, right, serve_session_policy(entry))) {
+                json_decref(entry);
+                return NULL;
+        }
+        return entry;
+}
+
+void serve_api_session_get(const struct serve_request *request, struct serve_reply *reply)
+{
+        json_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_READ_SESSIONS);
+        if (entry)
+                serve_reply_json(reply, 200, entry);
+}
+
+void serve_api_session_output(const struct serve_request *request, struct serve_reply *reply)
+{
+        json_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_READ_OUTPUT);
+        if (!entry)
+                return;
+        bool started_here = json_object_get(entry, "serve") != NULL;
+        json_decref(entry);
+        if (!started_here) {
+                serve_reply_error(reply, 404,
+                                  "session %s was not started by this daemon: no output kept",
+                                  request->id);
+                return;
+        }
+        json_t *out = json_object();
+        const char *names[] = {"stdout", "stderr"};
+        bool truncated_any = false;
+        for (size_t i = 0; i < 2; i++) {
+                cleanup_free char *data = NULL;
+                size_t length = 0;
+                bool truncated = false;
+                int r =
+                    serve_record_read_output(request->serve->sessions_dir, request->id, names[i],
+                                             SESSIONS_OUTPUT_MAX, &data, &length, &truncated);
+                /* what the agent wrote: valid UTF-8 stays a string, anything
+                 * else travels as {"base64": ...} (util/bytes_json.h) */
+                json_object_set_new(out, names[i],
+                                    r < 0 ? json_string("") : bytes_json(data, length));
+                truncated_any = truncated_any || truncated;
+        }
+        json_object_set_new(out, "session", json_string(request->id));
+        json_object_set_new(out, "truncated", json_boolean(truncated_any));
+        serve_reply_json(reply, 200, out);
+}
+
+/* ---- POST /v1/sessions ---------------------------------------------------- */
+
+struct sessions_user {
+        uid_t uid;
+        gid_t gid;
+        char name[256];
+        char home[PATH_MAX];
+};
+
+/* STATE/homes/UID for a user without a home of its own: made here, 0700,
+ * owned by the user. STATE/homes belongs to root and nobody else may write
+ * there, so no one can plant the name first. */
+static int sessions_fallback_home(struct serve *serve, const struct sessions_user *user, char *out,
+                                  size_t size)
+{
+        if (serve->uid != 0 || !serve->homes_dir)
+                return -EPERM;
+        char name[32];
+        snprintf(name, sizeof(name), "%u", (unsigned)user->uid);
+        cleanup_fd int dir =
+            open(serve->homes_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir < 0)
+                return -errno;
+        if (mkdirat(dir, name, 0700) == 0) {
+                if (fchownat(dir, name, user->uid, user->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+                        int e = errno;
+                        unlinkat(dir, name, AT_REMOVEDIR);
+                        return -e;
+                }
+        } else if (errno != EEXIST) {
+                return -errno;
+        }
+        struct stat st;
+        if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != user->uid)
+                return -EPERM;
+        int n = snprintf(out, size, "%s/%s", serve->homes_dir, name);
+        return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Who the session runs as: the caller, when the daemon is root; the
+ * daemon's own user otherwise (it can be no one else). */
+static int sessions_user(const struct serve_request *request, struct sessions_user *user,
+                         struct serve_reply *reply)
+{
+        struct serve *serve = request->serve;
+        user->uid = serve->uid == 0 ? request->uid : serve->uid;
+        struct passwd pw, *found = NULL;
+        char buffer[4096];
+        if (getpwuid_r(user->uid, &pw, buffer, sizeof(buffer), &found) != 0 || !found) {
+                serve_reply_error(reply, 403, "uid %u has no passwd entry to run a session as",
+                                  (unsigned)user->uid);
+                return -ENOENT;
+        }
+        user->gid = user->uid == serve->uid ? serve->gid : found->pw_gid;
+        snprintf(user->name, sizeof(user->name), "%s", found->pw_name);
+        const char *home =
+            user->uid == serve->uid && getenv("HOME") ? getenv("HOME") : found->pw_dir;
+        struct stat st;
+        char fallback[PATH_MAX];
+        /* reins run keeps the user's trail and key under HOME: it must be
+         * that user's own directory. A service account without one (nobody's
+         * is /nonexistent) gets one in the daemon's state: STATE/homes/UID */
+        if (!home || home[0] != '/' || stat(home, &st) < 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != user->uid) {
+                if (sessions_fallback_home(serve, user, fallback, sizeof(fallback)) < 0) {
+                        serve_reply_error(reply, 409,
+                                          "user %s has no home directory of its own (%s), and "
+                                          "none could be made in the daemon's state directory",
+                                          found->pw_name, home ? home : "none");
+                        return -ENOENT;
+                }
+                home = fallback;
+        }
+        snprintf(user->home, sizeof(user->home), "%s", home);
+        return 0;
+}
+
+/* The body of POST /v1/sessions, checked field by field. */
+static bool sessions_valid_body(const json_t *body, struct serve_reply *reply)
+{
+        json_t *policy = json_object_get(body, "policy");
+        json_t *workspace = json_object_get(body, "workspace");
+        json_t *command = json_object_get(body, "command");
+        json_t *env = json_object_get(body, "env");
+        /* a path is absolute: the session starts in "/", not in any
+         * directory the caller had in mind */
+        if (policy &&
+            (!json_is_string(policy) || json_string_length(policy) == 0 ||
+             (strchr(json_string_value(policy), '/') && json_string_value(policy)[0] != '/'))) {
+                serve_reply_error(reply, 400,
+                                  "policy: expected a preset name or an absolute file path");
+                return false;
+        }
+        if (!json_is_string(workspace) || json_string_value(workspace)[0] != '/') {
+                serve_reply_error(reply, 400, "workspace: expected an absolute directory path");
+                return false;
+        }
+        if (!json_is_array(command) || json_array_size(command) == 0 ||
+            json_array_size(command) > SESSIONS_ARGV_MAX) {
+                serve_reply_error(reply, 400,
+                                  "command: expected a non-empty list of strings (argv)");
+                return false;
+        }
+        size_t i;
+        json_t *item;
+        json_array_foreach(command, i, item) if (!json_is_string(item))
+        {
+                serve_reply_error(reply, 400, "command[%zu]: expected a string", i);
+                return false;
+        }
+        if (env && (!json_is_object(env) || json_object_size(env) > SESSIONS_ENV_MAX)) {
+                serve_reply_error(reply, 400, "env: expected an object of at most %d strings",
+                                  SESSIONS_ENV_MAX);
+                return false;
+        }
+        const char *name;
+        json_t *value;
+        json_object_foreach(env, name, value)
+        {
+                size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                        "0123456789_");
+                if (!name[0] || name[n] || (name[0] >= '0' && name[0] <= '9')) {
+                        serve_reply_error(reply, 400, "env: \"%.64s\" is not a variable name",
+                                          name);
+                        return false;
+                }
+                if (!json_is_string(value)) {
+                        serve_reply_error(reply, 400, "env.%.64s: expected a string", name);
+                        return false;
+                }
+        }
+        return true;
+}
+
+/* Wait until the session is in its registry, or its supervisor is gone
+ * (a fast command, or reins refused to start it). */
+static bool sessions_wait_registered(struct serve *serve, const char *id, uid_t uid, pid_t pid)
+{
+        cleanup_fd int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        for (int waited = 0; waited < SESSIONS_START_WAIT; waited += SESSIONS_POLL_STEP) {
+                cleanup_free char *dir = NULL;
+                int r =
+                    uid == serve->uid ? runtime_dir(&dir, NULL) : serve_user_registry(uid, &dir);
+                if (r == 0) {
+                        char name[96];
+                        snprintf(name, sizeof(name), "%s.json", id);
+                        cleanup_free char *path = path_join(dir, name);
+                        struct stat st;
+                        if (path && lstat(path, &st) == 0)
+                                return true;
+                }
+                struct pollfd p = {.fd = pidfd, .events = POLLIN};
+                if (pidfd < 0 || poll(&p, 1, SESSIONS_POLL_STEP) > 0)
+                        return false;
+        }
+        return false;
+}
+
+/* The supervisor ended before it registered: when reins itself refused
+ * (125, a message on stderr), that message is the API's answer. */
+static bool sessions_start_failed(struct serve *serve, const char *id, char *why, size_t size)
+{
+        /* the reaper writes the exit status; give it a moment */
+        for (int waited = 0; waited < 2000; waited += SESSIONS_POLL_STEP) {
+                json_auto_t *record = serve_record_read(serve->sessions_dir, id);
+                json_t *status = json_object_get(record, "exit_status");
+                if (json_is_integer(status)) {
+                        if (json_integer_value(status) != 125)
+                                return false;
+                        cleanup_free char *data = NULL;
+                        size_t length = 0;
+                        bool truncated = false;
+                        if (serve_record_read_output(serve->sessions_dir, id, "stderr", 4096, &data,
+                                                     &length, &truncated) < 0 ||
+                            length == 0)
+                                return false;
+                        while (length > 0 && data[length - 1] == '\n')
+                                data[--length] = '\0';
+                        const char *line = strrchr(data, '\n');
+                        snprintf(why, size, "%s", line ? line + 1 : data);
+                        return true;
+                }
+                struct timespec step = {.tv_nsec = SESSIONS_POLL_STEP * 1000000L};
+                nanosleep(&step, NULL);
+        }
+        return false;
+}
+
+void serve_api_sessions_create(const struct serve_request *request, struct serve_reply *reply)
+{
+        static const char *const fields[] = {"policy", "workspace", "command", "env", NULL};
+        struct serve *serve = request->serve;
+        json_auto_t *body = serve_body_object(request, reply, fields);
+        if (!body || !sessions_valid_body(body, reply))
+                return;
+        const char *policy = json_string_value(json_object_get(body, "policy"));
+        if (!policy)
+                policy = "default";
+        if (!serve_check(request, reply, SERVE_RIGHT_START, policy))
+                return;
+        struct sessions_user user;
+        if (sessions_user(request, &user, reply) < 0)
+                return;
+        char id[25];
+        struct reins_error err = {0};
+        cleanup_free char *dir = NULL;
+        if (session_new_id(id) < 0 ||
+            serve_record_make_dir(serve->sessions_dir, id, &dir, &err) < 0) {
+                serve_reply_error(reply, 500, "%s",
+                                  err.message[0] ? err.message : "cannot draw a session id");
+                return;
+        }
+        struct serve_launch launch = {
+            .reins = serve->reins_path,
+            .session = id,
+            .session_dir = dir,
+            .policy = policy,
+            .workspace = json_string_value(json_object_get(body, "workspace")),
+            .command = json_object_get(body, "command"),
+            .env = json_object_get(body, "env"),
+            .uid = user.uid,
+            .gid = user.gid,
+            .home = user.home,
+            .user = user.name,
+            .inherit_xdg = user.uid == serve->uid,
+        };
+        char now[AUDIT_TIME_MAX];
+        audit_time_now(now);
+        /* where the session's own trail will be (audit_trail_dir for its
+         * user): its session.end gives the exit status of a session that
+         * ends while no daemon, or another one, is its parent */
+        const char *state_home = launch.inherit_xdg ? getenv("XDG_STATE_HOME") : NULL;
+        cleanup_free char *trail = NULL;
+        if (state_home && state_home[0] == '/'
+                ? asprintf(&trail, "%s/reins/trails/%s.jsonl", state_home, id) < 0
+                : asprintf(&trail, "%s/.local/state/reins/trails/%s.jsonl", user.home, id) < 0)
+                trail = NULL;
+        pid_t pid = 0;
+        /* the reaper may see the child end before its record exists: it
+         * waits for this lock, taken before the fork */
+        pthread_mutex_lock(&serve->children_lock);
+        int r = serve_launch(&launch, &pid, &err);
+        unsigned long long ticks = 0;
+        if (r == 0)
+                runtime_pid_start_ticks(pid, &ticks);
+        json_auto_t *record = json_pack(
+            "{s:s, s:I, s:I, s:I, s:s?, s:s, s:O, s:O, s:s, s:I, s:I}", "session", id, "uid",
+            (json_int_t)user.uid, "gid", (json_int_t)user.gid, "by_uid", (json_int_t)request->uid,
+            "by_token", request->token, "policy", policy, "workspace",
+            json_object_get(body, "workspace"), "command", json_object_get(body, "command"),
+            "created", now, "pid", (json_int_t)pid, "pid_start", (json_int_t)ticks);
+        if (record && trail)
+                json_object_set_new(record, "trail", json_string(trail));
+        if (r == 0 && (!record || serve_record_write(serve->sessions_dir, id, record, &err) < 0 ||
+                       serve_children_add(serve, pid, id) < 0)) {
+                /* without its record the daemon could not find it again */
+                kill(pid, SIGKILL);
+                r = -EIO;
+        }
+        pthread_mutex_unlock(&serve->children_lock);
+        serve_trail_emit(&serve->trail, r == 0 ? "serve.session.start" : "serve.session.failed",
+                         json_pack("{s:s, s:I, s:s?, s:I, s:s, s:O, s:I, s:s?}", "session", id,
+                                   "by_uid", (json_int_t)request->uid, "by_token", request->token,
+                                   "as_uid", (json_int_t)user.uid, "policy", policy, "command",
+                                   json_object_get(body, "command"), "pid", (json_int_t)pid,
+                                   "error", r < 0 ? err.message : NULL));
+        if (r < 0) {
+                serve_reply_error(reply, 500, "%s", err.message[0] ? err.message : "start failed");
+                return;
+        }
+        char why[1024];
+        if (!sessions_wait_registered(serve, id, user.uid, pid) &&
+            sessions_start_failed(serve, id, why, sizeof(why))) {
+                serve_reply_error(reply, 422, "%s", why);
+                json_object_set_new(reply->json, "session", json_string(id));
+                return;
+        }
+        serve_reply_json(reply, 201,
+                         json_pack("{s:s, s:I}", "session", id, "pid", (json_int_t)pid));
+}
+
+/* ---- stop, freeze, thaw ----------------------------------------------------- */
+
+static bool sessions_wait_exit(int pidfd, int ms)
+{
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+        return poll(&p, 1, ms) > 0;
+}
+
+void serve_api_session_stop(const struct serve_request *request, struct serve_reply *reply)
+{
+        static const char *const fields[] = {NULL};
+        json_auto_t *body = serve_body_object(request, reply, fields);
+        if (!body)
+                return;
+        json_auto_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_CONTROL);
+        if (!entry)
+                return;
+        pid_t pid = (pid_t)json_integer_value(json_object_get(entry, "pid"));
+        unsigned long long ticks =
+            (unsigned long long)json_integer_value(json_object_get(entry, "pid_start"));
+        cleanup_fd int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+        /* the pidfd pins the process; the start time, read after opening it,
+         * proves it is still the session's supervisor and no reused pid */
+        if (pidfd < 0 || !runtime_pid_matches(pid, ticks)) {
+                serve_reply_error(reply, 409, "session %s is not running", request->id);
+                return;
+        }
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0) {
+                serve_reply_error(reply, 500, "stopping session %s: %s", request->id,
+                                  strerror(errno));
+                return;
+        }
+        bool killed = false;
+        if (!sessions_wait_exit(pidfd, SESSIONS_STOP_GRACE)) {
+                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                sessions_wait_exit(pidfd, 5000);
+                killed = true;
+        }
+        serve_trail_emit(&request->serve->trail, "serve.session.stop",
+                         json_pack("{s:s, s:I, s:s?, s:b}", "session", request->id, "by_uid",
+                                   (json_int_t)request->uid, "by_token", request->token, "killed",
+                                   killed));
+        serve_reply_json(
+            reply, 200,
+            json_pack("{s:s, s:b, s:b}", "session", request->id, "stopped", 1, "killed", killed));
+}
+
+/* One request on the session's control socket; the reply (200), or why not. */
+static void sessions_control(const struct serve_request *request, struct serve_reply *reply,
+                             const char *op)
+{
+        static const char *const fields[] = {NULL};
+        json_auto_t *body = serve_body_object(request, reply, fields);
+        if (!body)
+                return;
+        json_auto_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_CONTROL);
+        if (!entry)
+                return;
+        if (!json_is_true(json_object_get(entry, "alive"))) {
+                serve_reply_error(reply, 409, "session %s is not running", request->id);
+                return;
+        }
+        struct serve *serve = request->serve;
+        uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
+        struct reins_error err = {0};
+        cleanup_free char *dir = NULL;
+        json_auto_t *answer = NULL;
+        int r = serve_session_registry(serve, entry, &dir, &err);
+        cleanup_fd int fd = r < 0 ? r : control_connect_in(dir, request->id, &err);
+        if (fd < 0) {
+                serve_reply_error(reply, 502, "%s", err.message);
+                return;
+        }
+        if (strcmp(op, "thaw") == 0) {
+                /* a thaw loosens the session as much as an approval: the
+                 * session checks its signature against its user's key, which
+                 * the daemon holds only when it runs as that user */
+                if (uid != serve->uid) {
+                        serve_reply_error(reply, 409,
+                                          "a thaw must be signed with the key of the session's "
+                                          "user (uid %u): run 'reins thaw %s' as that user",
+                                          (unsigned)uid, request->id);
+                        return;
+                }
+                struct audit_key key;
+                r = identity_user_key(&key, false, &err);
+                if (r == 0) {
+                        r = control_signed_call(fd, request->id, "thaw", &key, &answer, &err);
+                        audit_key_wipe(&key);
+                }
+        } else {
+                json_auto_t *ask = json_pack("{s:s}", "op", op);
+                r = control_call(fd, ask, &answer, 5000, &err);
+        }
+        if (r < 0) {
+                serve_reply_error(reply, 502, "session %s: %s", request->id, err.message);
+                return;
+        }
+        if (!json_is_true(json_object_get(answer, "ok"))) {
+                const char *why = json_string_value(json_object_get(answer, "error"));
+                serve_reply_error(reply, 409, "session %s refused: %s", request->id,
+                                  why ? why : "no reason given");
+                return;
+        }
+        char type[64];
+        snprintf(type, sizeof(type), "serve.session.%s", op);
+        serve_trail_emit(&serve->trail, type,
+                         json_pack("{s:s, s:I, s:s?}", "session", request->id, "by_uid",
+                                   (json_int_t)request->uid, "by_token", request->token));
+        serve_reply_json(reply, 200, json_pack("{s:s, s:s}", "session", request->id, "done", op));
+}
+
+void serve_api_session_freeze(const struct serve_request *request, struct serve_reply *reply)
+{
+        sessions_control(request, reply, "freeze");
+}
+
+void serve_api_session_thaw(const struct serve_request *request, struct serve_reply *reply)
+{
+        sessions_control(request, reply, "thaw");
+}

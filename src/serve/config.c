@@ -1,0 +1,260 @@
+/* The daemon's configuration file (serve/config.h), read with libyaml's
+ * document API like the policy (policy/parse.c): every key checked, every
+ * error naming the file, the line and the key. */
+#include "serve/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "util/cleanup.h"
+#include "util/fileio.h"
+
+#define CONFIG_MAX_BYTES (1 << 20)
+#define CONFIG_MAX_USERS 4096
+
+static const char *const role_names[] = {
+    [SERVE_ROLE_NONE] = "none",         [SERVE_ROLE_ADMIN] = "admin",
+    [SERVE_ROLE_OPERATOR] = "operator", [SERVE_ROLE_APPROVER] = "approver",
+    [SERVE_ROLE_AUDITOR] = "auditor",
+};
+
+const char *serve_role_name(enum serve_role role)
+{
+        return (size_t)role < ARRAY_SIZE(role_names) ? role_names[role] : "none";
+}
+
+struct config_walk {
+        yaml_document_t *doc;
+        const char *origin;
+        struct reins_error *err;
+};
+
+static unsigned long config_line(const yaml_node_t *node)
+{
+        return (unsigned long)node->start_mark.line + 1;
+}
+
+static int config_fail(const struct config_walk *w, const yaml_node_t *node, const char *key,
+                       const char *what)
+{
+        return reins_error_set(w->err, EINVAL, "%s:%lu: %s: %s", w->origin, config_line(node), key,
+                               what);
+}
+
+static const char *config_scalar(const yaml_node_t *node)
+{
+        return node && node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value
+                                                      : NULL;
+}
+
+/* A user name or a numeric uid; the name must exist now: a typo would
+ * otherwise grant nothing, silently, or a later account the same name. */
+static int config_uid(const struct config_walk *w, const yaml_node_t *node, const char *key,
+                      uid_t *uid)
+{
+        const char *name = config_scalar(node);
+        if (!name || !name[0])
+                return config_fail(w, node, key, "expected a user name or a uid");
+        char *end = NULL;
+        errno = 0;
+        unsigned long value = strtoul(name, &end, 10);
+        if (name[0] >= '0' && name[0] <= '9') {
+                if (errno || *end || value >= (uid_t)-1)
+                        return config_fail(w, node, key, "not a valid uid");
+                *uid = (uid_t)value;
+                return 0;
+        }
+        struct passwd pw, *found = NULL;
+        char buffer[4096];
+        if (getpwnam_r(name, &pw, buffer, sizeof(buffer), &found) != 0 || !found)
+                return config_fail(w, node, key, "no such user on this host");
+        *uid = found->pw_uid;
+        return 0;
+}
+
+static int config_policies(const struct config_walk *w, const yaml_node_t *node, const char *key,
+                           struct reins_strv *out)
+{
+        if (node->type != YAML_SEQUENCE_NODE)
+                return config_fail(w, node, key, "expected a list of policy names or paths");
+        for (yaml_node_item_t *item = node->data.sequence.items.start;
+             item < node->data.sequence.items.top; item++) {
+                const yaml_node_t *value = yaml_document_get_node(w->doc, *item);
+                const char *text = config_scalar(value);
+                if (!text || !text[0])
+                        return config_fail(w, value ? value : node, key,
+                                           "expected a policy name or path");
+                if (strv_push_unique(out, text) < 0)
+                        return reins_error_set(w->err, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+/* users.NAME: {role, policies} */
+static int config_grant(const struct config_walk *w, const yaml_node_t *node, const char *user,
+                        struct serve_grant *grant)
+{
+        char key[256];
+        snprintf(key, sizeof(key), "users.%s", user);
+        if (node->type != YAML_MAPPING_NODE)
+                return config_fail(w, node, key, "expected a mapping with role (and policies)");
+        const yaml_node_t *policies = NULL;
+        bool has_role = false;
+        for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+             pair < node->data.mapping.pairs.top; pair++) {
+                const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
+                const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
+                const char *name = config_scalar(k);
+                char sub[300];
+                snprintf(sub, sizeof(sub), "%s.%s", key, name ? name : "?");
+                if (name && ((strcmp(name, "role") == 0 && has_role) ||
+                             (strcmp(name, "policies") == 0 && policies)))
+                        return config_fail(w, k, sub, "given twice");
+                if (name && strcmp(name, "role") == 0) {
+                        has_role = true;
+                        const char *role = config_scalar(v);
+                        grant->role = SERVE_ROLE_NONE;
+                        for (size_t i = 1; role && i < ARRAY_SIZE(role_names); i++)
+                                if (strcmp(role, role_names[i]) == 0)
+                                        grant->role = (enum serve_role)i;
+                        if (grant->role == SERVE_ROLE_NONE)
+                                return config_fail(w, v, sub,
+                                                   "expected admin, operator, approver or auditor");
+                } else if (name && strcmp(name, "policies") == 0) {
+                        policies = v;
+                        int r = config_policies(w, v, sub, &grant->policies);
+                        if (r < 0)
+                                return r;
+                } else {
+                        return config_fail(w, k, sub, "unknown key (role, policies)");
+                }
+        }
+        if (grant->role == SERVE_ROLE_NONE)
+                return config_fail(w, node, key, "no role");
+        if (grant->role == SERVE_ROLE_OPERATOR && grant->policies.count == 0)
+                return config_fail(w, node, key,
+                                   "an operator needs the policies it may run (policies: [...])");
+        if (grant->role != SERVE_ROLE_OPERATOR && grant->role != SERVE_ROLE_APPROVER && policies)
+                return config_fail(w, policies, key,
+                                   "only an operator's or an approver's role takes policies");
+        return 0;
+}
+
+static int config_users(const struct config_walk *w, const yaml_node_t *node,
+                        struct serve_config *out)
+{
+        if (node->type != YAML_MAPPING_NODE)
+                return config_fail(w, node, "users", "expected a mapping of users to roles");
+        size_t count = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+        if (count > CONFIG_MAX_USERS)
+                return config_fail(w, node, "users", "more than 4096 users");
+        out->grants = calloc(count ? count : 1, sizeof(*out->grants));
+        if (!out->grants)
+                return reins_error_set(w->err, ENOMEM, "out of memory");
+        for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+             pair < node->data.mapping.pairs.top; pair++) {
+                const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
+                const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
+                const char *user = config_scalar(k);
+                char key[256];
+                snprintf(key, sizeof(key), "users.%s", user ? user : "?");
+                struct serve_grant *grant = &out->grants[out->count];
+                int r = config_uid(w, k, key, &grant->uid);
+                out->count++; /* freed with the rest, whatever follows */
+                if (r < 0 || (r = config_grant(w, v, user, grant)) < 0)
+                        return r;
+                for (size_t i = 0; i + 1 < out->count; i++)
+                        if (out->grants[i].uid == grant->uid)
+                                return config_fail(w, k, key, "this user is listed twice");
+        }
+        return 0;
+}
+
+static int config_document(const struct config_walk *w, struct serve_config *out)
+{
+        const yaml_node_t *root = yaml_document_get_root_node(w->doc);
+        if (!root)
+                return reins_error_set(w->err, EINVAL, "%s: empty configuration", w->origin);
+        if (root->type != YAML_MAPPING_NODE)
+                return config_fail(w, root, "(top)", "expected a mapping (version, users)");
+        bool has_version = false, has_users = false;
+        for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
+             pair < root->data.mapping.pairs.top; pair++) {
+                const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
+                const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
+                const char *name = config_scalar(k);
+                /* YAML lets a key repeat; which one wins would be a guess */
+                if (name && ((strcmp(name, "version") == 0 && has_version) ||
+                             (strcmp(name, "users") == 0 && has_users)))
+                        return config_fail(w, k, name, "given twice");
+                if (name && strcmp(name, "version") == 0) {
+                        const char *version = config_scalar(v);
+                        if (!version || strcmp(version, "1") != 0)
+                                return config_fail(w, v, "version", "expected 1");
+                        has_version = true;
+                } else if (name && strcmp(name, "users") == 0) {
+                        has_users = true;
+                        int r = config_users(w, v, out);
+                        if (r < 0)
+                                return r;
+                } else {
+                        return config_fail(w, k, name ? name : "?", "unknown key (version, users)");
+                }
+        }
+        return has_version ? 0 : config_fail(w, root, "version", "missing (version: 1)");
+}
+
+int serve_config_parse(const char *text, size_t length, const char *origin,
+                       struct serve_config *out, struct reins_error *err)
+{
+        memset(out, 0, sizeof(*out));
+        yaml_parser_t parser;
+        yaml_document_t doc;
+        if (!yaml_parser_initialize(&parser))
+                return reins_error_set(err, ENOMEM, "%s: out of memory", origin);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)text, length);
+        if (!yaml_parser_load(&parser, &doc)) {
+                int r = reins_error_set(err, EINVAL, "%s:%lu: YAML syntax error: %s", origin,
+                                        (unsigned long)parser.problem_mark.line + 1,
+                                        parser.problem ? parser.problem : "unreadable");
+                yaml_parser_delete(&parser);
+                return r;
+        }
+        struct config_walk w = {.doc = &doc, .origin = origin, .err = err};
+        int r = config_document(&w, out);
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        if (r < 0)
+                serve_config_free(out);
+        return r;
+}
+
+int serve_config_load(const char *path, struct serve_config *out, struct reins_error *err)
+{
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "%s", path);
+        cleanup_free char *text = NULL;
+        size_t length = 0;
+        bool truncated = false;
+        int r = fileio_read_fd(fd, CONFIG_MAX_BYTES, &text, &length, &truncated);
+        if (r < 0)
+                return reins_error_errno(err, -r, "reading %s", path);
+        if (truncated)
+                return reins_error_set(err, EFBIG, "%s: larger than 1 MiB", path);
+        return serve_config_parse(text, length, path, out, err);
+}
+
+void serve_config_free(struct serve_config *config)
+{
+        for (size_t i = 0; i < config->count; i++)
+                strv_free(&config->grants[i].policies);
+        free(config->grants);
+        memset(config, 0, sizeof(*config));
+}
