@@ -10,6 +10,10 @@ Each test here fails on the naive designs the record must not fall back to
   change-ctime-only   no names from the start: what has a ctime from the
                       session is created unless its inode was there
   change-cache-sum    the cache's checksum not checked
+  change-event-mask   the watch asks for writes and entries only (no close
+                      after writing, no metadata change)
+Root's sessions take the end from fanotify, unprivileged ones from inotify:
+the `caller` fixture runs each test both ways.
 """
 import json
 import os
