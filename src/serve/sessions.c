@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit/clock.h"
 #include "audit/runtime.h"
 #include "govern/risk.h"
 #include "serve/record.h"
