@@ -43,24 +43,6 @@ static void ps_age(char *out, size_t size, const char *started)
                 snprintf(out, size, "%lldd", (long long)seconds / 86400);
 }
 
-/* The risk score the session listed when its state last changed, decayed
- * to now as its engine decays it: `reins ps` reads the registry only, and
- * never waits for a supervisor (stopped, busy, one of a thousand). */
-static void ps_decay_risk(json_t *entry)
-{
-        json_t *at = json_object_get(entry, RUNTIME_RISK_AT);
-        json_t *half_life = json_object_get(entry, RUNTIME_RISK_HALF_LIFE);
-        json_t *risk = json_object_get(entry, "risk");
-        if (json_is_integer(at) && json_is_integer(half_life) && json_is_number(risk)) {
-                int64_t elapsed = audit_now_ms() - (int64_t)json_integer_value(at);
-                json_object_set_new(entry, "risk",
-                                    json_real(risk_score_decayed(json_number_value(risk), elapsed,
-                                                                 json_integer_value(half_life))));
-        }
-        json_object_del(entry, RUNTIME_RISK_AT);
-        json_object_del(entry, RUNTIME_RISK_HALF_LIFE);
-}
-
 /* "T2 57" (tier, score), "*" when frozen; "-" when unknown. */
 static void ps_risk(char *out, size_t size, const json_t *entry)
 {
@@ -135,7 +117,7 @@ int cli_ps(int argc, char **argv)
                                 runtime_forget(id);
                         continue;
                 }
-                ps_decay_risk(entry);
+                risk_entry_decay_to_now(entry);
                 if (as_json) {
                         char *line = text_json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
                         if (line)

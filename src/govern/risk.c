@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "audit/clock.h"
+#include "audit/runtime.h"
 #include "govern/rule.h"
 
 #define DEFAULT_HALF_LIFE_MS (10 * 60 * 1000)
@@ -369,6 +370,21 @@ double risk_score_decayed(double score, int64_t elapsed_ms, int64_t half_life_ms
         if (elapsed_ms <= 0 || half_life_ms <= 0)
                 return score;
         return score * exp2_negative((double)elapsed_ms / (double)half_life_ms);
+}
+
+void risk_entry_decay_to_now(json_t *entry)
+{
+        json_t *at = json_object_get(entry, RUNTIME_RISK_AT);
+        json_t *half_life = json_object_get(entry, RUNTIME_RISK_HALF_LIFE);
+        json_t *risk = json_object_get(entry, "risk");
+        if (json_is_integer(at) && json_is_integer(half_life) && json_is_number(risk)) {
+                int64_t elapsed = audit_now_ms() - (int64_t)json_integer_value(at);
+                json_object_set_new(entry, "risk",
+                                    json_real(risk_score_decayed(json_number_value(risk), elapsed,
+                                                                 json_integer_value(half_life))));
+        }
+        json_object_del(entry, RUNTIME_RISK_AT);
+        json_object_del(entry, RUNTIME_RISK_HALF_LIFE);
 }
 
 static void score_decay(struct risk_engine *engine, int64_t now_ms)

@@ -87,6 +87,10 @@ int64_t risk_engine_half_life_ms(const struct risk_engine *engine);
 /* A score `elapsed_ms` later, decayed as the engine decays it: `reins ps`
  * ages the score a session last listed (audit/runtime.h) with it. */
 double risk_score_decayed(double score, int64_t elapsed_ms, int64_t half_life_ms);
+/* A registry entry as listed (`reins ps`, the daemon): its "risk", listed
+ * when the session's state last changed, decayed to now, and the two
+ * fields that say when and how fast (audit/runtime.h) taken out. */
+void risk_entry_decay_to_now(json_t *entry);
 
 /* Hysteresis of the way down: a tier is left when the decayed score falls
  * below this fraction of the threshold that entered it, so a score hovering

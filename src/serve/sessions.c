@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit/clock.h"
 #include "audit/runtime.h"
 #include "govern/risk.h"
 #include "serve/record.h"
@@ -134,28 +133,15 @@ static json_t *sessions_serve_part(const json_t *record)
 }
 
 /* The state each supervisor lists in its registry entry when it changes
- * (tier, pending, risk, frozen), as `reins ps` shows it: the risk score
- * decayed to now the way the session's engine decays it. Nothing here asks
- * a supervisor: a listing costs the same beside a stopped or busy one.
- * (cli/ps.c does the same for its listing.) */
+ * (tier, pending, risk, frozen), as `reins ps` shows it. Nothing here asks a
+ * supervisor: a listing costs the same beside a stopped or busy one. */
 static void sessions_decay_risk(json_t *sessions)
 {
         size_t i;
         json_t *entry;
         json_array_foreach(sessions, i, entry)
         {
-                json_t *at = json_object_get(entry, RUNTIME_RISK_AT);
-                json_t *half_life = json_object_get(entry, RUNTIME_RISK_HALF_LIFE);
-                json_t *risk = json_object_get(entry, "risk");
-                if (json_is_integer(at) && json_is_integer(half_life) && json_is_number(risk)) {
-                        int64_t elapsed = audit_now_ms() - (int64_t)json_integer_value(at);
-                        json_object_set_new(
-                            entry, "risk",
-                            json_real(risk_score_decayed(json_number_value(risk), elapsed,
-                                                         json_integer_value(half_life))));
-                }
-                json_object_del(entry, RUNTIME_RISK_AT);
-                json_object_del(entry, RUNTIME_RISK_HALF_LIFE);
+                risk_entry_decay_to_now(entry);
         }
 }
 
