@@ -2,7 +2,7 @@
  * workspace as it was when the command started (changes_begin: from the
  * previous session's cache, checked one directory at a time, or a walk)
  * compared with the workspace when it ended (changes_finish: only the
- * directories fanotify or inotify named listed again, or a walk), into a
+ * directories inotify named listed again, or a walk), into a
  * files.changed event. Symlinks are never followed.
  *
  * The tree is the agent's: every structure here is bounded by bytes, not
@@ -49,13 +49,12 @@ struct changes_begin_stats {
  * changes_take. */
 struct changes_snapshot *changes_begin(const char *root, const char *cache_dir, size_t max_entries,
                                        struct changes_begin_stats *stats);
-/* As root: fanotify reports, from before the start looked at the tree, the
- * directories the session changed something in (changes_watch.c), so the
- * end lists only those again instead of walking; unprivileged, inotify
- * does (changes_watch_dirs). NULL when neither can: the end walks. */
+/* inotify reports the directories the session changed something in
+ * (changes_watch.c), so the end lists only those again instead of walking.
+ * NULL when it cannot: the end walks. */
 struct changes_watch;
 struct changes_watch *changes_watch_start(const char *root);
-/* Unprivileged, an inotify watch per directory of `before` (the start's
+/* An inotify watch per directory of `before` (the start's
  * snapshot), added before the sandbox is forked; past CW_MAX_WATCH
  * directories, or when the user's watches run out, the end walks. */
 void changes_watch_dirs(struct changes_watch *watch, const char *root,
