@@ -426,31 +426,24 @@ void runtime_forget(const char *session)
                 runtime_forget_at(fd, session);
 }
 
-/* One entry, read whole in one read(): json_loadfd reads a byte per call,
- * which `reins ps` paid for every entry of every running session. The
- * registry is ours and private; the bound only keeps a damaged file from
+/* One entry, read whole (util/fileio.c: one read of a regular file):
+ * json_loadfd reads a byte per call, which `reins ps` paid for every entry
+ * of every running session. The bound only keeps a damaged file from
  * costing more than a command line's worth of memory. */
 #define RUNTIME_ENTRY_MAX (4 << 20)
 
-static json_t *runtime_read_entry(int dirfd, const char *name)
+json_t *runtime_read_entry_of(int dirfd, const char *name, uid_t owner)
 {
-        cleanup_fd int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_fd int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != owner ||
             st.st_size <= 0 || st.st_size > RUNTIME_ENTRY_MAX)
                 return NULL;
-        size_t size = (size_t)st.st_size, length = 0;
-        cleanup_free char *text = malloc(size);
-        if (!text)
+        cleanup_free char *text = NULL;
+        size_t length = 0;
+        bool truncated = false;
+        if (fileio_read_fd(fd, RUNTIME_ENTRY_MAX, &text, &length, &truncated) < 0 || truncated)
                 return NULL;
-        while (length < size) {
-                ssize_t n = read(fd, text + length, size - length);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                length += (size_t)n;
-        }
         json_t *entry = json_loadb(text, length, 0, NULL);
         if (!json_is_object(entry)) {
                 json_decref(entry);
@@ -461,6 +454,11 @@ static json_t *runtime_read_entry(int dirfd, const char *name)
             (unsigned long long)json_integer_value(json_object_get(entry, "pid_start"));
         json_object_set_new(entry, "alive", json_boolean(runtime_pid_matches(pid, ticks)));
         return entry;
+}
+
+static json_t *runtime_read_entry(int dirfd, const char *name)
+{
+        return runtime_read_entry_of(dirfd, name, geteuid());
 }
 
 /* Is `path` bound by a socket of this network namespace (/proc/net/unix)?

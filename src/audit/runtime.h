@@ -71,6 +71,11 @@ int runtime_dir(char **out, struct reins_error *err);
  * "alive" (false when the supervisor is gone or its pid was reused). */
 int runtime_list(json_t **sessions, struct reins_error *err);
 
+/* The entry `name` (SESSION.json) of the registry `dirfd`, with "alive":
+ * NULL unless it is a regular file of `owner`'s, bounded, a JSON object
+ * (the daemon reads its users' registries with it; never follows a link). */
+json_t *runtime_read_entry_of(int dirfd, const char *name, uid_t owner);
+
 /* The entry of one session (id or unique prefix); -ENOENT / -EEXIST
  * (ambiguous) with a message. The caller decrefs. */
 int runtime_find(const char *session, json_t **entry, struct reins_error *err);

@@ -13,10 +13,7 @@
 #include "govern/risk.h"
 #include "serve/record.h"
 #include "util/cleanup.h"
-#include "util/fileio.h"
 #include "util/path.h"
-
-#define SESSIONS_ENTRY_MAX (4 << 20)
 
 int serve_user_registry(uid_t uid, char **dir)
 {
@@ -69,26 +66,7 @@ static json_t *sessions_read_entry(const char *dir, const char *session, uid_t u
         char name[96];
         snprintf(name, sizeof(name), "%s.json", session);
         cleanup_fd int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_fd int fd =
-            dirfd < 0 ? -1 : openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != uid)
-                return NULL;
-        cleanup_free char *text = NULL;
-        size_t length = 0;
-        bool truncated = false;
-        if (fileio_read_fd(fd, SESSIONS_ENTRY_MAX, &text, &length, &truncated) < 0 || truncated)
-                return NULL;
-        json_t *entry = json_loadb(text, length, 0, NULL);
-        if (!json_is_object(entry)) {
-                json_decref(entry);
-                return NULL;
-        }
-        pid_t pid = (pid_t)json_integer_value(json_object_get(entry, "pid"));
-        unsigned long long ticks =
-            (unsigned long long)json_integer_value(json_object_get(entry, "pid_start"));
-        json_object_set_new(entry, "alive", json_boolean(runtime_pid_matches(pid, ticks)));
-        return entry;
+        return dirfd < 0 ? NULL : runtime_read_entry_of(dirfd, name, uid);
 }
 
 /* A session that is not (or no longer, or not yet) in a registry the daemon
