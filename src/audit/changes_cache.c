@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "audit/changes_internal.h"
+#include "util/cache_dir.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/fileio.h"
@@ -244,44 +245,6 @@ bad:
         return NULL;
 }
 
-/* Past CC_MAX_CACHES files the least recently written goes (it costs that
- * workspace one walk), and so does a half-written one a killed run left. */
-static void cc_sweep(int cachefd)
-{
-        int fd = openat(cachefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!dir) {
-                if (fd >= 0)
-                        close(fd);
-                return;
-        }
-        char oldest[NAME_MAX + 1] = "";
-        int64_t oldest_ns = INT64_MAX, now = changes_now_ns();
-        size_t caches = 0;
-        struct dirent *de;
-        struct stat st;
-        while ((de = readdir(dir))) {
-                if (de->d_name[0] == '.' ||
-                    fstatat(cachefd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    !S_ISREG(st.st_mode))
-                        continue;
-                size_t len = strlen(de->d_name);
-                if (len > 4 && strcmp(de->d_name + len - 4, ".new") == 0) {
-                        if (changes_ns(st.st_mtim) < now - 3600LL * 1000000000LL)
-                                unlinkat(cachefd, de->d_name, 0);
-                        continue;
-                }
-                caches++;
-                if (changes_ns(st.st_mtim) < oldest_ns && len < sizeof(oldest)) {
-                        oldest_ns = changes_ns(st.st_mtim);
-                        memcpy(oldest, de->d_name, len + 1);
-                }
-        }
-        closedir(dir);
-        if (caches > CC_MAX_CACHES && oldest[0])
-                unlinkat(cachefd, oldest, 0);
-}
-
 /* A new file beside the old one, renamed over it: a reader sees either. A
  * snapshot that lost names to the byte cap is not kept (its paths could
  * not be checked); a failure only costs the next start a walk. */
@@ -325,7 +288,7 @@ static void cc_store(int cachefd, const char *root, struct changes_snapshot *s)
                 unlinkat(cachefd, tmp, 0);
                 return;
         }
-        cc_sweep(cachefd);
+        cache_dir_sweep(cachefd, CC_MAX_CACHES);
 }
 
 void changes_keep(const char *root, const char *cache_dir, struct changes_snapshot *s)

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/cache_dir.h"
 #include "util/fileio.h"
 #include "util/fs_times.h"
 #include "util/glob.h"
@@ -592,45 +593,6 @@ static int dc_load(int dirfd, const char *file, const unsigned char key[32], str
         return 1;
 }
 
-/* One cache per tree and set of globs: past DC_MAX_CACHES the least
- * recently written goes (it costs that tree one walk), and so does a
- * half-written file a killed run left behind. */
-static void dc_sweep(int dirfd)
-{
-        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!dir) {
-                if (fd >= 0)
-                        close(fd);
-                return;
-        }
-        char oldest[NAME_MAX + 1] = "";
-        int64_t oldest_ns = INT64_MAX, now = realtime_ns();
-        size_t caches = 0;
-        struct dirent *de;
-        struct stat st;
-        while ((de = readdir(dir))) {
-                if (de->d_name[0] == '.' ||
-                    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    !S_ISREG(st.st_mode))
-                        continue;
-                size_t len = strlen(de->d_name);
-                if (len > 4 && strcmp(de->d_name + len - 4, ".new") == 0) {
-                        if (ns_of(st.st_mtim) < now - 3600LL * 1000000000LL)
-                                unlinkat(dirfd, de->d_name, 0);
-                        continue;
-                }
-                caches++;
-                if (ns_of(st.st_mtim) < oldest_ns && len < sizeof(oldest)) {
-                        oldest_ns = ns_of(st.st_mtim);
-                        memcpy(oldest, de->d_name, len + 1);
-                }
-        }
-        closedir(dir);
-        if (caches > DC_MAX_CACHES && oldest[0])
-                unlinkat(dirfd, oldest, 0);
-}
-
 /* A new file beside the old one, renamed over it: a reader sees either. A
  * failure only costs the next start a walk. */
 static void dc_store(int dirfd, const char *file, const unsigned char key[32],
@@ -659,7 +621,7 @@ static void dc_store(int dirfd, const char *file, const unsigned char key[32],
                 unlinkat(dirfd, tmp, 0);
                 return;
         }
-        dc_sweep(dirfd);
+        cache_dir_sweep(dirfd, DC_MAX_CACHES);
 }
 
 int deny_cache_collect(char *const *patterns, size_t count, const char *root, const char *cache_dir,
