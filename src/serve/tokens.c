@@ -102,6 +102,20 @@ static bool tokens_valid_name(const char *name)
         return n > 0 && n <= SERVE_TOKEN_NAME && name[n] == '\0';
 }
 
+/* The index of the token named `name`, or -1. */
+static ssize_t tokens_index_of(json_t *tokens, const char *name)
+{
+        size_t i;
+        json_t *entry;
+        json_array_foreach(tokens, i, entry)
+        {
+                const char *have = json_string_value(json_object_get(entry, "name"));
+                if (have && strcmp(have, name) == 0)
+                        return (ssize_t)i;
+        }
+        return -1;
+}
+
 int serve_tokens_create(const char *state_dir, const struct serve_token_request *request,
                         char token[SERVE_TOKEN_TEXT], struct reins_error *err)
 {
@@ -122,15 +136,8 @@ int serve_tokens_create(const char *state_dir, const struct serve_token_request 
         int r = tokens_open_locked(state_dir, &dir, &lock, err);
         if (r < 0 || (r = tokens_read(dir, &tokens, err)) < 0)
                 return r;
-        size_t i;
-        json_t *entry;
-        json_array_foreach(tokens, i, entry)
-        {
-                const char *have = json_string_value(json_object_get(entry, "name"));
-                if (have && strcmp(have, request->name) == 0)
-                        return reins_error_set(err, EEXIST, "a token named %s exists",
-                                               request->name);
-        }
+        if (tokens_index_of(tokens, request->name) >= 0)
+                return reins_error_set(err, EEXIST, "a token named %s exists", request->name);
         unsigned char raw[32];
         randombytes_buf(raw, sizeof(raw));
         memcpy(token, SERVE_TOKEN_PREFIX, 4);
@@ -159,15 +166,10 @@ int serve_tokens_revoke(const char *state_dir, const char *name, struct reins_er
         int r = tokens_open_locked(state_dir, &dir, &lock, err);
         if (r < 0 || (r = tokens_read(dir, &tokens, err)) < 0)
                 return r;
-        size_t i;
-        json_t *entry;
-        json_array_foreach(tokens, i, entry)
-        {
-                const char *have = json_string_value(json_object_get(entry, "name"));
-                if (have && strcmp(have, name) == 0) {
-                        json_array_remove(tokens, i);
-                        return tokens_write(dir, tokens, err);
-                }
+        ssize_t at = tokens_index_of(tokens, name);
+        if (at >= 0) {
+                json_array_remove(tokens, (size_t)at);
+                return tokens_write(dir, tokens, err);
         }
         return reins_error_set(err, ENOENT, "no token named %s", name);
 }
