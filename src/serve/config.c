@@ -203,8 +203,19 @@ static int config_document(const struct config_walk *w, struct serve_config *out
                         int r = config_users(w, v, out);
                         if (r < 0)
                                 return r;
+                } else if (name && strcmp(name, "forward") == 0) {
+                        int r = serve_targets_parse_forward(w->doc, (yaml_node_t *)v, w->origin,
+                                                            &out->targets, w->err);
+                        if (r < 0)
+                                return r;
+                } else if (name && strcmp(name, "notify") == 0) {
+                        int r = serve_targets_parse_notify(w->doc, (yaml_node_t *)v, w->origin,
+                                                           &out->targets, w->err);
+                        if (r < 0)
+                                return r;
                 } else {
-                        return config_fail(w, k, name ? name : "?", "unknown key (version, users)");
+                        return config_fail(w, k, name ? name : "?",
+                                           "unknown key (version, users, forward, notify)");
                 }
         }
         return has_version ? 0 : config_fail(w, root, "version", "missing (version: 1)");
@@ -256,5 +267,6 @@ void serve_config_free(struct serve_config *config)
         for (size_t i = 0; i < config->count; i++)
                 strv_free(&config->grants[i].policies);
         free(config->grants);
+        serve_targets_free(&config->targets);
         memset(config, 0, sizeof(*config));
 }

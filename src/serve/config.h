@@ -8,6 +8,8 @@
  *                                            # approver: those it may answer for
  *     1001:
  *       role: auditor
+ *   forward: [...]              # serve/targets.h
+ *   notify: [...]
  *
  * Unknown keys, unknown users, a role without its needs: refused at start,
  * as `FILE:LINE: KEY: what is wrong` (the policy's error form). */
@@ -17,6 +19,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "serve/targets.h"
 #include "util/error.h"
 #include "util/strv.h"
 
@@ -37,6 +40,7 @@ struct serve_grant {
 struct serve_config {
         struct serve_grant *grants;
         size_t count;
+        struct serve_targets targets; /* forward:, notify: (serve/targets.h) */
 };
 
 /* Read FILE (at most 1 MiB). */

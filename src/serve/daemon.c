@@ -21,6 +21,7 @@
 
 #include "audit/dirs.h"
 #include "audit/runtime.h"
+#include "serve/forward.h"
 #include "serve/record.h"
 #include "serve/serve_internal.h"
 #include "util/array.h"
@@ -335,7 +336,9 @@ static void serve_adopt(struct serve *serve)
 
 static void serve_free(struct serve *serve)
 {
+        atomic_store(&serve->stopping, true);
         serve_http_stop(serve);
+        serve_forward_stop(serve);
         serve_trail_close(&serve->trail);
         serve_mhd_close(&serve->mhd);
         serve_config_free(&serve->config);
@@ -387,7 +390,8 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
                 goto out;
         }
         serve_adopt(&serve);
-        if ((r = serve_http_start(&serve.local, fd, NULL, NULL, err)) < 0 ||
+        if ((r = serve_forward_start(&serve, err)) < 0 ||
+            (r = serve_http_start(&serve.local, fd, NULL, NULL, err)) < 0 ||
             (r = serve_start_remote(&serve, options, err)) < 0)
                 goto out;
         serve_trail_emit(&serve.trail, "serve.start",

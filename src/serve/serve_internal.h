@@ -30,6 +30,9 @@ struct serve_child {
         char session[25];
 };
 
+struct serve_forwarder;
+struct serve_notifier;
+
 struct serve {
         struct serve_mhd mhd;
         struct serve_listener local;  /* the unix socket */
@@ -53,6 +56,10 @@ struct serve {
         struct serve_child *children;
         size_t child_count, child_capacity;
         atomic_ulong requests, refused;
+        /* forward: and notify: targets (serve/forward.c, serve/notify.c) */
+        struct serve_forwarder *forwarders;
+        size_t forwarder_count;
+        struct serve_notifier *notifier;
         atomic_bool stopping; /* streams end when set */
 };
 

@@ -1,0 +1,182 @@
+/* Outgoing TCP and HTTP for the daemon (serve/outbound.h). */
+#include "serve/outbound.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+static long long outbound_now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int outbound_wait(int fd, short events, long long deadline)
+{
+        for (;;) {
+                long long left = deadline - outbound_now_ms();
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                struct pollfd p = {.fd = fd, .events = events};
+                int n = poll(&p, 1, (int)left);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n > 0)
+                        return p.revents;
+        }
+}
+
+int outbound_connect(const char *host, const char *port, int timeout_ms)
+{
+        long long deadline = outbound_now_ms() + timeout_ms;
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *found = NULL;
+        if (getaddrinfo(host, port, &hints, &found) != 0 || !found)
+                return -EHOSTUNREACH;
+        int r = -ECONNREFUSED;
+        for (struct addrinfo *a = found; a; a = a->ai_next) {
+                int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (fd < 0) {
+                        r = -errno;
+                        continue;
+                }
+                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+                        freeaddrinfo(found);
+                        return fd;
+                }
+                if (errno == EINPROGRESS) {
+                        int ev = outbound_wait(fd, POLLOUT, deadline), e = 0;
+                        socklen_t len = sizeof(e);
+                        if (ev > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 &&
+                            e == 0) {
+                                freeaddrinfo(found);
+                                return fd;
+                        }
+                        r = ev < 0 ? ev : -(e ? e : ECONNREFUSED);
+                } else {
+                        r = -errno;
+                }
+                close(fd);
+        }
+        freeaddrinfo(found);
+        return r;
+}
+
+int outbound_send_all(int fd, const void *data, size_t length, int timeout_ms)
+{
+        long long deadline = outbound_now_ms() + timeout_ms;
+        const char *p = data;
+        while (length > 0) {
+                ssize_t n = send(fd, p, length, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n > 0) {
+                        p += n;
+                        length -= (size_t)n;
+                        continue;
+                }
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return -errno;
+                int ev = outbound_wait(fd, POLLOUT, deadline);
+                if (ev < 0)
+                        return ev;
+                if (ev & (POLLERR | POLLHUP))
+                        return -ECONNRESET;
+        }
+        return 0;
+}
+
+/* Bytes the peer sent us (a syslog receiver sends none) are read and
+ * dropped; end of stream or an error means the connection is gone. */
+static int outbound_alive(int fd)
+{
+        char sink[512];
+        for (;;) {
+                ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+                if (n > 0)
+                        continue;
+                if (n == 0)
+                        return -ECONNRESET;
+                return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+        }
+}
+
+int outbound_wait_acked(int fd, int timeout_ms)
+{
+        long long deadline = outbound_now_ms() + timeout_ms;
+        for (;;) {
+                int pending = 0, r = outbound_alive(fd);
+                if (r < 0)
+                        return r;
+                if (ioctl(fd, SIOCOUTQ, &pending) < 0)
+                        return -errno;
+                if (pending == 0)
+                        return 0;
+                if (outbound_now_ms() >= deadline)
+                        return -ETIMEDOUT;
+                struct timespec step = {.tv_nsec = 2 * 1000000L};
+                nanosleep(&step, NULL);
+        }
+}
+
+#define OUTBOUND_RESPONSE_MAX (64 * 1024)
+
+int outbound_http_post(const char *host, const char *port, const char *path, const char *headers,
+                       const char *content_type, const char *body, size_t length, int timeout_ms,
+                       int *status)
+{
+        long long deadline = outbound_now_ms() + timeout_ms;
+        cleanup_fd int fd = outbound_connect(host, port, timeout_ms);
+        if (fd < 0)
+                return fd;
+        cleanup_free char *head = NULL;
+        int n = asprintf(&head,
+                         "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: %s\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
+                         path, host, port, content_type, length, headers ? headers : "");
+        if (n < 0)
+                return -ENOMEM;
+        int r = outbound_send_all(fd, head, (size_t)n, timeout_ms);
+        if (r == 0)
+                r = outbound_send_all(fd, body, length, (int)(deadline - outbound_now_ms()));
+        if (r < 0)
+                return r;
+        /* the status line, then the rest until the peer closes (bounded) */
+        char response[OUTBOUND_RESPONSE_MAX];
+        size_t got = 0;
+        for (;;) {
+                ssize_t m = recv(fd, response + got, sizeof(response) - 1 - got, MSG_DONTWAIT);
+                if (m > 0) {
+                        got += (size_t)m;
+                        response[got] = '\0';
+                        /* a full header block is enough to know the status */
+                        if (strstr(response, "\r\n\r\n") || got == sizeof(response) - 1)
+                                break;
+                        continue;
+                }
+                if (m == 0)
+                        break;
+                if (errno != EAGAIN && errno != EINTR)
+                        return -errno;
+                int ev = outbound_wait(fd, POLLIN, deadline);
+                if (ev < 0)
+                        return ev;
+        }
+        response[got] = '\0';
+        unsigned code = 0;
+        if (sscanf(response, "HTTP/1.%*[01] %3u", &code) != 1 || code < 100 || code > 599)
+                return -EPROTO;
+        *status = (int)code;
+        return 0;
+}

@@ -1,0 +1,96 @@
+/* Where the daemon sends what happens (issue 15, items 4 and 5): the
+ * `forward:` and `notify:` lists of its configuration file (serve/config.h).
+ *
+ *   forward:                       # live SIEM forwarding (serve/forward.c)
+ *     - name: siem                 # [a-z0-9_-]{1,32}: names its cursor file
+ *       type: syslog-tcp           # syslog-tcp | syslog-tls | splunk-hec | elasticsearch
+ *       address: 127.0.0.1:6514    # syslog: HOST:PORT
+ *       url: http://127.0.0.1:8088/services/collector/event   # HEC, bulk: http:// only
+ *       token: SECRET              # splunk-hec: Authorization: Splunk SECRET
+ *       ca: /etc/reins/siem-ca.pem # syslog-tls: the CA that signs the receiver
+ *       server_name: siem.example  # syslog-tls: the name its certificate holds
+ *       batch: 100                 # events per batch (1..1000)
+ *       backoff_max: 30            # seconds between attempts at most (1..3600)
+ *   notify:                        # escalation (serve/notify.c)
+ *     - name: oncall
+ *       type: webhook              # webhook | command
+ *       url: http://127.0.0.1:9000/hook
+ *       secret: SHARED             # webhook: X-Reins-Signature: sha256=HEX(HMAC(body))
+ *       command: [/usr/local/bin/page, --team, sec]   # command: argv, no shell
+ *       attempts: 5                # webhook: tries before the dead-letter file
+ *       timeout: 10                # seconds, per attempt / for the command
+ *       on: [tier, finding, approval, frozen]
+ *       severity: high             # finding: at or above (low|medium|high|critical)
+ *       approval_wait: 60          # approval: waiting longer than N seconds
+ */
+#ifndef REINS_SERVE_TARGETS_H
+#define REINS_SERVE_TARGETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/error.h"
+#include "util/strv.h"
+
+enum serve_forward_type {
+        SERVE_FORWARD_SYSLOG_TCP,
+        SERVE_FORWARD_SYSLOG_TLS,
+        SERVE_FORWARD_HEC,
+        SERVE_FORWARD_ELASTIC,
+};
+
+struct serve_forward_target {
+        char *name;
+        enum serve_forward_type type;
+        char *host, *port; /* syslog: address; HTTP: from the url */
+        char *path;        /* HTTP: the url's path */
+        char *token;       /* splunk-hec */
+        char *ca;          /* syslog-tls: CA file */
+        char *server_name; /* syslog-tls: NULL: the host */
+        unsigned batch;
+        unsigned backoff_max; /* seconds */
+};
+
+enum serve_notify_on {
+        SERVE_NOTIFY_TIER = 1 << 0,
+        SERVE_NOTIFY_FINDING = 1 << 1,
+        SERVE_NOTIFY_APPROVAL = 1 << 2,
+        SERVE_NOTIFY_FROZEN = 1 << 3,
+};
+
+struct serve_notify_target {
+        char *name;
+        bool command_hook; /* else a webhook */
+        char *host, *port, *path;
+        char *secret;
+        struct reins_strv command;
+        unsigned attempts;
+        unsigned timeout; /* seconds */
+        unsigned on;      /* enum serve_notify_on */
+        int severity;     /* 0 low .. 3 critical */
+        unsigned approval_wait;
+};
+
+struct serve_targets {
+        struct serve_forward_target *forward;
+        size_t forward_count;
+        struct serve_notify_target *notify;
+        size_t notify_count;
+};
+
+/* yaml_document_t and yaml_node_t, not included here */
+struct yaml_document_s;
+struct yaml_node_s;
+
+int serve_targets_parse_forward(struct yaml_document_s *doc, struct yaml_node_s *node,
+                                const char *origin, struct serve_targets *out,
+                                struct reins_error *err);
+int serve_targets_parse_notify(struct yaml_document_s *doc, struct yaml_node_s *node,
+                               const char *origin, struct serve_targets *out,
+                               struct reins_error *err);
+void serve_targets_free(struct serve_targets *targets);
+
+/* "low", "medium", "high", "critical": 0..3; -1 otherwise. */
+int serve_severity_rank(const char *name);
+
+#endif
