@@ -25,6 +25,7 @@
 #define FORWARD_READ_CHUNK   (1 << 20) /* also the longest record forwarded */
 #define FORWARD_TIMEOUT_MS   10000
 #define FORWARD_IDLE_MS      200
+#define FORWARD_SETTLE_MS    50  /* syslog: no reset this long after the ack */
 #define FORWARD_BACKOFF_MIN  100 /* ms */
 #define FORWARD_REFRESH_MS   1000
 #define FORWARD_MAX_SESSIONS 100000
@@ -271,56 +272,39 @@ static int forward_collect(struct serve_forwarder *f, struct forward_follow *fol
         if (!S_ISREG(st.st_mode) || st.st_uid != follow->uid || st.st_size <= follow->offset)
                 return 0;
         json_int_t acked = forward_cursor_of(f, follow->session);
-        while (f->batch_count < f->target->batch && f->out_length < FORWARD_BATCH_BYTES) {
-                ssize_t n = pread(fd, f->read_buffer, FORWARD_READ_CHUNK, follow->offset);
-                if (n <= 0)
-                        break;
-                const char *p = f->read_buffer, *end = f->read_buffer + n;
-                const char *newline = memchr(p, '\n', (size_t)(end - p));
-                if (!newline) {
-                        if (n == FORWARD_READ_CHUNK) /* a line longer than any record */
-                                follow->offset += n;
-                        break;
-                }
-                while (newline && f->batch_count < f->target->batch &&
-                       f->out_length < FORWARD_BATCH_BYTES) {
-                        size_t length = (size_t)(newline - p);
-                        off_t next = follow->offset + (off_t)(newline + 1 - f->read_buffer);
-                        json_auto_t *record = json_loadb(p, length, 0, NULL);
-                        json_t *seq = json_object_get(record, "seq");
-                        if (json_is_integer(seq) && json_integer_value(seq) > acked &&
-                            (f->batch_count == 0 || json_integer_value(seq) > f->batch_last_seq)) {
-                                int r = forward_format(f, follow->session, record, p, length);
-                                if (r < 0)
-                                        return r;
-                                f->batch_count++;
-                                f->batch_last_seq = json_integer_value(seq);
-                                f->batch_end = next;
-                        } else if (f->batch_count == 0) {
-                                /* acknowledged before, or not a record: passed */
-                                follow->offset = next;
-                        }
-                        p = newline + 1;
-                        newline = memchr(p, '\n', (size_t)(end - p));
-                }
-                if (f->batch_count > 0) {
-                        /* go on reading after the batch's last record */
-                        if (f->batch_end <= follow->offset)
-                                break;
-                        if (newline && f->batch_count < f->target->batch &&
-                            f->out_length < FORWARD_BATCH_BYTES)
-                                continue;
-                        if (f->batch_count >= f->target->batch ||
-                            f->out_length >= FORWARD_BATCH_BYTES)
-                                break;
-                        /* the chunk ended: read on from the batch's end */
-                        off_t saved = follow->offset;
-                        follow->offset = f->batch_end;
-                        ssize_t more = pread(fd, f->read_buffer, 1, follow->offset);
-                        follow->offset = saved;
-                        if (more <= 0)
-                                break;
-                        /* simple and bounded: deliver this batch first */
+        /* one chunk from the offset: records already taken are passed (the
+         * offset moves), new ones fill the batch; a batch stops at the
+         * chunk's end, its size, or its bytes */
+        off_t chunk = follow->offset;
+        ssize_t n = pread(fd, f->read_buffer, FORWARD_READ_CHUNK, chunk);
+        if (n <= 0)
+                return 0;
+        const char *p = f->read_buffer, *end = f->read_buffer + n;
+        const char *newline = memchr(p, '\n', (size_t)(end - p));
+        if (!newline && n == FORWARD_READ_CHUNK) {
+                /* a line longer than any record the trail writes: passed */
+                follow->offset += n;
+                return 0;
+        }
+        for (; newline && f->batch_count < f->target->batch && f->out_length < FORWARD_BATCH_BYTES;
+             p = newline + 1, newline = memchr(p, '\n', (size_t)(end - p))) {
+                size_t length = (size_t)(newline - p);
+                off_t next = chunk + (off_t)(newline + 1 - f->read_buffer);
+                json_auto_t *record = json_loadb(p, length, 0, NULL);
+                json_t *seq = json_object_get(record, "seq");
+                if (json_is_integer(seq) && json_integer_value(seq) > acked &&
+                    (f->batch_count == 0 || json_integer_value(seq) > f->batch_last_seq)) {
+                        int r = forward_format(f, follow->session, record, p, length);
+                        if (r < 0)
+                                return r;
+                        f->batch_count++;
+                        f->batch_last_seq = json_integer_value(seq);
+                        f->batch_end = next;
+                } else if (f->batch_count == 0) {
+                        /* acknowledged before, or not a record: passed */
+                        follow->offset = next;
+                } else {
+                        /* out of order within a batch: the batch ends here */
                         break;
                 }
         }
@@ -369,11 +353,13 @@ static int forward_syslog(struct serve_forwarder *f, struct reins_error *err)
                     ? serve_tls_client_send(f->tls, f->tls_session, f->out, f->out_length)
                     : outbound_send_all(f->fd, f->out, f->out_length, FORWARD_TIMEOUT_MS);
         if (r == 0)
-                r = outbound_wait_acked(f->fd, FORWARD_TIMEOUT_MS);
+                r = outbound_wait_acked(f->fd, FORWARD_SETTLE_MS, FORWARD_TIMEOUT_MS);
         if (r < 0) {
                 forward_disconnect(f);
                 return reins_error_errno(err, -r, "sending to %s:%s", t->host, t->port);
         }
+        if (r == 1) /* taken, then closed by the receiver: reconnect next time */
+                forward_disconnect(f);
         return 0;
 }
 

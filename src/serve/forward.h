@@ -13,7 +13,11 @@
  *
  * Acknowledged means: for HTTP (splunk-hec, elasticsearch) a 2xx answer;
  * for syslog, which has no answer, that the receiver's TCP took every byte
- * (SIOCOUTQ back to 0) on a connection that was not reset meanwhile.
+ * (SIOCOUTQ back to 0) and the connection was not reset in the 50 ms that
+ * followed (a receiver that dies with bytes it never read resets it; one
+ * that read them all closes in order). A receiver whose process takes
+ * longer than that to read what its TCP took, and then dies, loses those
+ * records: syslog cannot tell. The HTTP targets have no such window.
  *
  * Memory is bounded (one batch of at most `batch` records and 4 MiB, a
  * read buffer, the cursor); failures back off from 100 ms, doubling, up to

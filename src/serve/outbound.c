@@ -97,9 +97,10 @@ int outbound_send_all(int fd, const void *data, size_t length, int timeout_ms)
         return 0;
 }
 
-/* Bytes the peer sent us (a syslog receiver sends none) are read and
- * dropped; end of stream or an error means the connection is gone. */
-static int outbound_alive(int fd)
+/* 0: open; 1: the peer closed in order (FIN: it had read everything it
+ * was sent, else its TCP would have reset); -errno: reset. Bytes the peer
+ * sent (a syslog receiver sends none) are read and dropped. */
+static int outbound_peer_state(int fd)
 {
         char sink[512];
         for (;;) {
@@ -107,23 +108,33 @@ static int outbound_alive(int fd)
                 if (n > 0)
                         continue;
                 if (n == 0)
-                        return -ECONNRESET;
+                        return 1;
                 return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
         }
 }
 
-int outbound_wait_acked(int fd, int timeout_ms)
+int outbound_wait_acked(int fd, int settle_ms, int timeout_ms)
 {
-        long long deadline = outbound_now_ms() + timeout_ms;
+        long long deadline = outbound_now_ms() + timeout_ms, acked_at = -1;
         for (;;) {
-                int pending = 0, r = outbound_alive(fd);
-                if (r < 0)
-                        return r;
+                int pending = 0;
                 if (ioctl(fd, SIOCOUTQ, &pending) < 0)
                         return -errno;
-                if (pending == 0)
-                        return 0;
-                if (outbound_now_ms() >= deadline)
+                int state = outbound_peer_state(fd);
+                if (state < 0)
+                        return state;
+                if (pending > 0 && state == 1)
+                        return -ECONNRESET; /* closed before taking it all */
+                long long now = outbound_now_ms();
+                if (pending == 0) {
+                        if (state == 1)
+                                return 1;
+                        if (acked_at < 0)
+                                acked_at = now;
+                        if (now - acked_at >= settle_ms)
+                                return 0;
+                }
+                if (now >= deadline)
                         return -ETIMEDOUT;
                 struct timespec step = {.tv_nsec = 2 * 1000000L};
                 nanosleep(&step, NULL);

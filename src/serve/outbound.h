@@ -12,8 +12,11 @@ int outbound_connect(const char *host, const char *port, int timeout_ms);
 /* Write all of `data`; -errno (-ETIMEDOUT past the deadline). */
 int outbound_send_all(int fd, const void *data, size_t length, int timeout_ms);
 /* Wait until the peer's TCP acknowledged every byte written (SIOCOUTQ 0)
- * and the connection was not reset meanwhile; -errno otherwise. */
-int outbound_wait_acked(int fd, int timeout_ms);
+ * and then `settle_ms` passed without the connection being reset: a
+ * receiver that dies with bytes it never read resets the connection, one
+ * that read them all closes it in order. 0: taken, connection open; 1:
+ * taken, the peer closed; -errno: not known to be taken. */
+int outbound_wait_acked(int fd, int settle_ms, int timeout_ms);
 /* POST `body` to http://host:port/path with `headers` (CRLF-terminated
  * lines, may be NULL); *status gets the response's status code. The
  * response body is read (at most 64 KiB) and dropped. */
