@@ -22,6 +22,7 @@
 #include "audit/dirs.h"
 #include "audit/runtime.h"
 #include "serve/forward.h"
+#include "serve/notify.h"
 #include "serve/record.h"
 #include "serve/serve_internal.h"
 #include "util/array.h"
@@ -339,6 +340,7 @@ static void serve_free(struct serve *serve)
         atomic_store(&serve->stopping, true);
         serve_http_stop(serve);
         serve_forward_stop(serve);
+        serve_notify_stop(serve);
         serve_trail_close(&serve->trail);
         serve_mhd_close(&serve->mhd);
         serve_config_free(&serve->config);
@@ -391,6 +393,7 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
         }
         serve_adopt(&serve);
         if ((r = serve_forward_start(&serve, err)) < 0 ||
+            (r = serve_notify_start(&serve, err)) < 0 ||
             (r = serve_http_start(&serve.local, fd, NULL, NULL, err)) < 0 ||
             (r = serve_start_remote(&serve, options, err)) < 0)
                 goto out;
