@@ -67,10 +67,17 @@ static void serve_child_ended(struct serve *serve, pid_t pid, int status)
 void serve_children_reap(struct serve *serve)
 {
         int status;
-        pid_t pid;
         pthread_mutex_lock(&serve->children_lock);
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-                serve_child_ended(serve, pid, status);
+        /* by pid, not waitpid(-1): the daemon's other children (the
+         * notification hooks, serve/notify_deliver.c) are waited for by
+         * the threads that started them */
+        for (size_t i = 0; i < serve->child_count;) {
+                pid_t pid = serve->children[i].pid;
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        serve_child_ended(serve, pid, status); /* moves the last into i */
+                else
+                        i++;
+        }
         pthread_mutex_unlock(&serve->children_lock);
 }
 

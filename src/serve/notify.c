@@ -159,7 +159,12 @@ static void notify_record(struct serve_notifier *n, const char *session, const j
                 int severity =
                     serve_severity_rank(json_string_value(json_object_get(record, "severity")));
                 notify_push(n, SERVE_NOTIFY_FINDING, "finding", session, record, severity);
-        } else if (strcmp(type, "session.freeze") == 0) {
+        } else if (strcmp(type, "session.freeze") == 0 ||
+                   (strcmp(type, "risk.playbook") == 0 &&
+                    json_is_string(json_object_get(record, "action")) &&
+                    strcmp(json_string_value(json_object_get(record, "action")), "freeze") == 0)) {
+                /* frozen by the library's caller, or by the risk playbook
+                 * (which the control socket's freeze also goes through) */
                 notify_push(n, SERVE_NOTIFY_FROZEN, "frozen", session, record, 0);
         } else if (strcmp(type, "approval.request") == 0) {
                 const char *id = json_string_value(json_object_get(record, "id"));

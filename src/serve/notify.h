@@ -5,7 +5,7 @@
  *   tier      a session's risk tier changed (risk.tier)
  *   finding   a risk finding at or above the target's severity (risk.finding)
  *   approval  an approval request still unanswered after approval_wait s
- *   frozen    a session was frozen (session.freeze)
+ *   frozen    a session was frozen (session.freeze, risk.playbook freeze)
  *
  * One notification is a JSON object {"kind", "session", "seq", "time",
  * "record"} (the trail's record, as written). Detection is one thread

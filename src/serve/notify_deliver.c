@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,10 +116,9 @@ static int notify_command(struct serve_notify_queue *q, const char *body, char *
         int in[2];
         if (pipe2(in, O_CLOEXEC) < 0)
                 return -errno;
-        /* a child whose end sends no SIGCHLD (exit signal 0): the daemon's
-         * reaper (waitpid(-1) for its sessions) does not take it, only the
-         * waitpid(__WCLONE) below does */
-        pid_t pid = (pid_t)syscall(SYS_clone, 0UL, NULL, NULL, NULL, 0UL);
+        /* the daemon's reaper waits for its sessions by pid only
+         * (serve_children_reap): this child is waited for here */
+        pid_t pid = fork();
         if (pid < 0) {
                 close(in[0]), close(in[1]);
                 return -errno;
@@ -137,19 +135,33 @@ static int notify_command(struct serve_notify_queue *q, const char *body, char *
                 _exit(127);
         }
         close(in[0]);
-        /* a hook that does not read its stdin must not block the daemon */
-        fcntl(in[1], F_SETFL, O_NONBLOCK);
-        outbound_send_all(in[1], body, strlen(body), (int)t->timeout * 1000);
-        close(in[1]);
+        /* a hook that does not read its stdin must not block the daemon:
+         * the pipe is written without blocking, within the timeout */
         long long deadline = notify_now_ms() + (long long)t->timeout * 1000;
+        fcntl(in[1], F_SETFL, O_NONBLOCK);
+        const char *p = body;
+        size_t left = strlen(body);
+        while (left > 0 && notify_now_ms() < deadline) {
+                ssize_t w = write(in[1], p, left);
+                if (w > 0) {
+                        p += w;
+                        left -= (size_t)w;
+                } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                        break; /* it closed its stdin: its exit status decides */
+                } else {
+                        struct pollfd pfd = {.fd = in[1], .events = POLLOUT};
+                        poll(&pfd, 1, 10);
+                }
+        }
+        close(in[1]);
         int status = 0;
         for (;;) {
-                pid_t done = waitpid(pid, &status, WNOHANG | __WCLONE);
+                pid_t done = waitpid(pid, &status, WNOHANG);
                 if (done == pid)
                         break;
                 if (notify_now_ms() >= deadline) {
                         kill(pid, SIGKILL);
-                        waitpid(pid, &status, __WCLONE);
+                        waitpid(pid, &status, 0);
                         snprintf(why, why_size, "timed out after %u s", t->timeout);
                         return -ETIMEDOUT;
                 }

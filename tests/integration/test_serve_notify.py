@@ -102,7 +102,8 @@ def test_webhook_signed_and_retried(caller, daemons, hooks):
     wait_for(lambda: hook.good, "a signed delivery")
     [note] = hook.good
     assert note["kind"] == "frozen" and note["session"] == session
-    assert note["record"]["type"] == "session.freeze"
+    assert note["record"]["type"] == "risk.playbook"
+    assert note["record"]["action"] == "freeze"
     wait_for(lambda: len(attempts(d, session)) == 3, "three attempts in the trail")
     tried = attempts(d, session)
     assert [a["delivered"] for a in tried] == [False, False, True]
