@@ -2,7 +2,8 @@
  * POST signed with HMAC-SHA256 over the body, retried with exponential
  * backoff, then a dead-letter file) or a command hook (the program run
  * without a shell, the JSON on its stdin, killed past its timeout). Every
- * attempt is an event of the daemon's own trail: serve.notify.attempt,
+ * attempt is an event of the daemon's own trail: serve.notify.attempt
+ * ({target, kind, about_session, about_seq, attempt, delivered, result}),
  * and serve.notify.dead_letter when a notification is given up. */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,9 +58,9 @@ static void notify_dead_letter(struct serve_notify_queue *q, json_t *notificatio
         }
         serve_trail_emit(&q->serve->trail, "serve.notify.dead_letter",
                          json_pack("{s:s, s:O?, s:O?, s:s, s:s}", "target", q->target->name,
-                                   "session", json_object_get(notification, "session"), "seq",
-                                   json_object_get(notification, "seq"), "error", why, "file",
-                                   q->dead_letter));
+                                   "about_session", json_object_get(notification, "session"),
+                                   "about_seq", json_object_get(notification, "seq"), "error", why,
+                                   "file", q->dead_letter));
 }
 
 void serve_notify_queue_push(struct serve_notify_queue *q, json_t *notification)
@@ -202,8 +203,8 @@ static void notify_deliver(struct serve_notify_queue *q, json_t *notification)
                 serve_trail_emit(
                     &q->serve->trail, "serve.notify.attempt",
                     json_pack("{s:s, s:O?, s:O?, s:O?, s:I, s:b, s:s}", "target", q->target->name,
-                              "kind", json_object_get(notification, "kind"), "session",
-                              json_object_get(notification, "session"), "seq",
+                              "kind", json_object_get(notification, "kind"), "about_session",
+                              json_object_get(notification, "session"), "about_seq",
                               json_object_get(notification, "seq"), "attempt", (json_int_t)attempt,
                               "delivered", r == 0, "result", why));
                 if (r == 0)
