@@ -7,8 +7,9 @@ PKGS     := libseccomp libsodium yaml-0.1 libcap jansson libcares nettle zlib
 # libmicrohttpd (reins serve): its headers at build time; the library itself
 # is opened with dlopen by `reins serve` only (serve/mhd.c). Linked in, its
 # constructor initializes GnuTLS in every process: 6-14 ms (quiet to loaded) more for each
-# `reins run`, whose start-up is a budget.
-SERVE_PKGS := libmicrohttpd
+# `reins run`, whose start-up is a budget. GnuTLS likewise (headers only): the
+# daemon's TLS syslog client opens libgnutls.so.30 itself (serve/tls_client.c).
+SERVE_PKGS := libmicrohttpd gnutls
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wconversion -Wno-sign-conversion \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-truncation
 CFLAGS   ?= -O2 -g
