@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import os
 import threading
 import time
 
@@ -192,3 +193,34 @@ def test_a_bad_notify_target_is_refused_at_start(caller, bad, why):
     r = caller.run(d.args())
     assert r.returncode != 0
     assert why in r.stderr, r.stderr
+
+
+def test_tier_change_and_findings_by_severity(caller, daemons, hooks):
+    """A finding of severity high and the tier change it causes: a target
+    for high and above gets both; one for critical only the tier change."""
+    high, critical = hooks(), hooks()
+    config = ("version: 1\nnotify:\n"
+              f"  - {{name: high, type: webhook, url: 'http://127.0.0.1:{high.port}/h',"
+              f" secret: {SECRET}, on: [tier, finding], severity: high}}\n"
+              f"  - {{name: crit, type: webhook, url: 'http://127.0.0.1:{critical.port}/h',"
+              f" secret: {SECRET}, on: [tier, finding], severity: critical}}\n")
+    d = Daemon(caller, config=config)
+    daemons.append(d)
+    ws = caller.workspace()
+    pol = caller.write(ws / "policy.yaml", "version: 1\nextends: default\nrules:\n"
+                       "  severity: {drop-and-execute: high}\n"
+                       "  action: {drop-and-execute: T1}\n")
+    drop = f"/tmp/reins-drop-{os.getpid()}-{caller.uid}"
+    session, _ = start_session(d, ws, ["sh", "-c", f"cp /bin/true {drop}; chmod +x {drop}; "
+                                       f"{drop}; rm -f {drop}"], policy=str(pol))
+    wait_for(lambda: {n["kind"] for n in high.good} == {"finding", "tier"},
+             "the finding and the tier change", extra=lambda: high.good)
+    finding = next(n for n in high.good if n["kind"] == "finding")
+    assert finding["session"] == session
+    assert finding["record"]["rule"] == "drop-and-execute"
+    assert finding["record"]["severity"] == "high"
+    tier = next(n for n in high.good if n["kind"] == "tier")
+    assert (tier["record"]["from"], tier["record"]["to"]) == (0, 1)
+    wait_for(lambda: critical.good, "the tier change at the critical-only target")
+    time.sleep(0.5)
+    assert [n["kind"] for n in critical.good] == ["tier"]
