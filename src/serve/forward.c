@@ -1,6 +1,7 @@
 /* Live SIEM forwarding from the trails (serve/forward.h). */
 #include "serve/forward.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -138,9 +139,46 @@ static struct forward_follow *forward_follow_find(struct serve_forwarder *f, con
         return NULL;
 }
 
+static void forward_follow_add(struct serve_forwarder *f, const char *session, const char *trail,
+                               uid_t uid)
+{
+        if (forward_follow_find(f, session) || f->follow_count >= FORWARD_MAX_SESSIONS ||
+            array_reserve(f->follows, f->follow_capacity, f->follow_count + 1, 64) < 0)
+                return;
+        struct forward_follow *follow = &f->follows[f->follow_count];
+        memset(follow, 0, sizeof(*follow));
+        if (!(follow->trail = strdup(trail)))
+                return;
+        snprintf(follow->session, sizeof(follow->session), "%s", session);
+        follow->uid = uid;
+        f->follow_count++;
+}
+
+/* The daemon's own trails (STATE/trails/serve-ID.jsonl, this run's and
+ * earlier ones): what it refused, started, and every forwarding outage and
+ * notification attempt go to the SIEM too. */
+static void forward_refresh_own(struct serve_forwarder *f)
+{
+        cleanup_free char *dir = path_join(f->serve->state_dir, "trails");
+        cleanup_closedir DIR *d = dir ? opendir(dir) : NULL;
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                char id[25];
+                if (strncmp(de->d_name, "serve-", 6) != 0 ||
+                    strspn(de->d_name + 6, "0123456789abcdef") != 24 ||
+                    strcmp(de->d_name + 30, ".jsonl") != 0)
+                        continue;
+                snprintf(id, sizeof(id), "%.24s", de->d_name + 6);
+                cleanup_free char *path = path_join(dir, de->d_name);
+                if (path)
+                        forward_follow_add(f, id, path, f->serve->uid);
+        }
+}
+
 static void forward_refresh(struct serve_forwarder *f)
 {
         f->refreshed_ms = forward_now_ms();
+        forward_refresh_own(f);
         json_auto_t *records = NULL;
         struct reins_error err = {0};
         if (serve_record_list(f->serve->sessions_dir, &records, &err) < 0)
@@ -151,18 +189,10 @@ static void forward_refresh(struct serve_forwarder *f)
         {
                 const char *session = json_string_value(json_object_get(record, "session"));
                 const char *trail = json_string_value(json_object_get(record, "trail"));
-                if (!session || !trail || strlen(session) != 24 ||
-                    forward_follow_find(f, session) || f->follow_count >= FORWARD_MAX_SESSIONS)
-                        continue;
-                if (array_reserve(f->follows, f->follow_capacity, f->follow_count + 1, 64) < 0)
-                        return;
-                struct forward_follow *follow = &f->follows[f->follow_count];
-                memset(follow, 0, sizeof(*follow));
-                if (!(follow->trail = strdup(trail)))
-                        return;
-                memcpy(follow->session, session, sizeof(follow->session));
-                follow->uid = (uid_t)json_integer_value(json_object_get(record, "uid"));
-                f->follow_count++;
+                if (session && trail && strlen(session) == 24)
+                        forward_follow_add(
+                            f, session, trail,
+                            (uid_t)json_integer_value(json_object_get(record, "uid")));
         }
 }
 

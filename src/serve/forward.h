@@ -1,6 +1,7 @@
 /* Live SIEM forwarding (issue 15, item 5): one thread per `forward:`
  * target (serve/targets.h) follows the trails of the sessions the daemon
- * knows (its records: serve/record.h) and sends each record to the target,
+ * knows (its records: serve/record.h), and the daemon's own trails
+ * (STATE/trails/serve-*.jsonl), and sends each record to the target,
  * in batches, one session's records at a time, in seq order.
  *
  * The spool is the trails themselves: nothing is copied. What a target has

@@ -161,7 +161,7 @@ def test_syslog_receiver_killed_mid_stream_and_daemon_restarted(caller, daemons,
         "batch": 10, "backoff_max": 1}))
     daemons.append(d)
     ws = caller.workspace()
-    session, _ = start_session(d, ws, ["sh", "-c", BURSTS])
+    session, pid = start_session(d, ws, ["sh", "-c", BURSTS])
     wait_for(lambda: len(rx.records()) >= 15, "the first records at the receiver")
     rx.kill9()  # mid-stream: the first burst is still being sent
     got_before = len(rx.records())
@@ -187,6 +187,13 @@ def test_syslog_receiver_killed_mid_stream_and_daemon_restarted(caller, daemons,
     # the outage is in the daemon's own trail, and its end
     types = [e["type"] for e in d.trail_events()]
     assert "serve.forward.down" in types and "serve.forward.up" in types
+    # the daemon's own trails are forwarded too (who started the session)
+    wait_for(lambda: any(g["record"]["type"] == "serve.session.start"
+                         and g["record"].get("pid") == pid for g in rx.records()),
+             "the daemon's serve.session.start at the receiver")
+    own = [g for g in rx.records() if g["session"] != session]
+    assert own and all(g["msgid"].startswith("serve.") for g in own)
+    assert len(own) == len({(g["session"], g["seq"]) for g in own})
     d.stop()
     # the cursor: the last seq taken, persisted
     cursor = json.loads((d.state / "forward" / "siem.json").read_text())
