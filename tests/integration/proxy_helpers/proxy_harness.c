@@ -3,7 +3,7 @@
  * listens on 127.0.0.1:PORT (0: any; the port is printed), serves for
  * SECONDS (or until SIGTERM/SIGINT), prints events on stderr, then frees
  * everything. Build from the repo with the objects of build/src/net,
- * audit/event.o, util/{error,strv}.o and util/weaken.o, linked with
+ * audit/event.o and the util layer (as an archive), linked with
  * -ljansson -lcares.
  *
  * A scripted gate (proxy_options.gate), from the environment:
