@@ -188,7 +188,7 @@ void serve_api_session_answer(const struct serve_request *request, struct serve_
                 return;
         }
         serve_trail_emit(&serve->trail, "serve.approval",
-                         json_pack("{s:s, s:s, s:s, s:I, s:s, s:O?, s:I, s:s?}", "session",
+                         json_pack("{s:s, s:s, s:s, s:I, s:s, s:O?, s:I, s:s?}", "about_session",
                                    request->id, "request", id, "decision", decision, "for_ms",
                                    (json_int_t)for_ms, "scope", scope ? scope : "exact", "target",
                                    json_object_get(answer, "target"), "by_uid",

@@ -380,11 +380,11 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         }
         pthread_mutex_unlock(&serve->children_lock);
         serve_trail_emit(&serve->trail, r == 0 ? "serve.session.start" : "serve.session.failed",
-                         json_pack("{s:s, s:I, s:s?, s:I, s:s, s:O, s:I, s:s?}", "session", id,
-                                   "by_uid", (json_int_t)request->uid, "by_token", request->token,
-                                   "as_uid", (json_int_t)user.uid, "policy", policy, "command",
-                                   json_object_get(body, "command"), "pid", (json_int_t)pid,
-                                   "error", r < 0 ? err.message : NULL));
+                         json_pack("{s:s, s:I, s:s?, s:I, s:s, s:O, s:I, s:s?}", "about_session",
+                                   id, "by_uid", (json_int_t)request->uid, "by_token",
+                                   request->token, "as_uid", (json_int_t)user.uid, "policy", policy,
+                                   "command", json_object_get(body, "command"), "pid",
+                                   (json_int_t)pid, "error", r < 0 ? err.message : NULL));
         if (r < 0) {
                 serve_reply_error(reply, 500, "%s", err.message[0] ? err.message : "start failed");
                 return;
@@ -439,7 +439,7 @@ void serve_api_session_stop(const struct serve_request *request, struct serve_re
                 killed = true;
         }
         serve_trail_emit(&request->serve->trail, "serve.session.stop",
-                         json_pack("{s:s, s:I, s:s?, s:b}", "session", request->id, "by_uid",
+                         json_pack("{s:s, s:I, s:s?, s:b}", "about_session", request->id, "by_uid",
                                    (json_int_t)request->uid, "by_token", request->token, "killed",
                                    killed));
         serve_reply_json(
@@ -507,7 +507,7 @@ static void sessions_control(const struct serve_request *request, struct serve_r
         char type[64];
         snprintf(type, sizeof(type), "serve.session.%s", op);
         serve_trail_emit(&serve->trail, type,
-                         json_pack("{s:s, s:I, s:s?}", "session", request->id, "by_uid",
+                         json_pack("{s:s, s:I, s:s?}", "about_session", request->id, "by_uid",
                                    (json_int_t)request->uid, "by_token", request->token));
         serve_reply_json(reply, 200, json_pack("{s:s, s:s}", "session", request->id, "done", op));
 }

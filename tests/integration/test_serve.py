@@ -337,9 +337,12 @@ def test_approvals_answered_through_the_api(caller, daemon):
     status, out = daemon.call("GET", f"/v1/sessions/{session}/output")
     answer = json.loads(out["stdout"])
     assert answer["status"] == "allowed" and answer["id"] == req["id"], out
-    approvals = [e for e in daemon.trail_events() if e["type"] == "serve.approval"]
-    assert [(a["request"], a["decision"], a["by_uid"]) for a in approvals] == [
-        (req["id"], "allow", os.getuid())]
+    events = daemon.trail_events()
+    approvals = [e for e in events if e["type"] == "serve.approval"]
+    assert [(a["request"], a["decision"], a["by_uid"], a["about_session"])
+            for a in approvals] == [(req["id"], "allow", os.getuid(), session)]
+    # the daemon's trail names the session it started (its own id is "session")
+    assert [e["about_session"] for e in events if e["type"] == "serve.session.start"] == [session]
 
 
 def test_a_sessions_trail_read_and_verified(caller, daemon):
