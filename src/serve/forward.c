@@ -236,6 +236,17 @@ static int forward_pri(const char *type)
         return 16 * 8 + (warn ? 4 : 6);
 }
 
+/* The record's time as an RFC 5424 TIMESTAMP, or "-": the trail is its
+ * user's file, so only the characters of an RFC 3339 time pass (a space or
+ * a quote would move the header's fields). */
+static const char *forward_timestamp(const char *time)
+{
+        if (!time || strlen(time) == 0 || strlen(time) >= 40 ||
+            strspn(time, "0123456789-:.TZ+") != strlen(time))
+                return "-";
+        return time;
+}
+
 /* One record into the batch, in the target's format. */
 static int forward_format(struct serve_forwarder *f, const char *session, const json_t *record,
                           const char *line, size_t length)
@@ -254,8 +265,8 @@ static int forward_format(struct serve_forwarder *f, const char *session, const 
                 cleanup_free char *msg = NULL;
                 int m = asprintf(
                     &msg, "<%d>1 %s %s reins - %s [reins@32473 session=\"%s\" seq=\"%lld\"] ",
-                    forward_pri(type), time && strlen(time) < 40 ? time : "-", f->hostname, msgid,
-                    session, (long long)seq);
+                    forward_pri(type), forward_timestamp(time), f->hostname, msgid, session,
+                    (long long)seq);
                 if (m < 0)
                         return -ENOMEM;
                 n = asprintf(&head, "%zu %s", (size_t)m + length, msg);
