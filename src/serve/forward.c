@@ -1,4 +1,5 @@
 /* Live SIEM forwarding from the trails (serve/forward.h). */
+#include "serve/cursor.h"
 #include "serve/forward.h"
 
 #include <dirent.h>
@@ -89,38 +90,12 @@ static void forward_sleep(struct serve_forwarder *f, long long ms)
 
 static void forward_cursor_load(struct serve_forwarder *f)
 {
-        cleanup_fd int fd = open(f->cursor_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_free char *text = NULL;
-        size_t length = 0;
-        bool truncated = false;
-        json_t *cursor = NULL;
-        if (fd >= 0 && fileio_read_fd(fd, 64 << 20, &text, &length, &truncated) == 0 && !truncated)
-                cursor = json_loadb(text, length, 0, NULL);
-        if (!json_is_object(cursor)) {
-                json_decref(cursor);
-                cursor = json_object();
-        }
-        f->cursor = cursor;
+        f->cursor = serve_cursor_load(f->cursor_path, NULL);
 }
 
-/* Written whole: a temporary file, fsync'd, renamed over the old one. */
 static int forward_cursor_save(struct serve_forwarder *f)
 {
-        cleanup_free char *text = json_dumps(f->cursor, JSON_COMPACT | JSON_SORT_KEYS);
-        cleanup_free char *tmp = NULL;
-        if (!text || asprintf(&tmp, "%s.tmp", f->cursor_path) < 0)
-                return -ENOMEM;
-        cleanup_fd int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        int r = fileio_write_all(fd, text, strlen(text));
-        if (r == 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, f->cursor_path) < 0)
-                r = -errno;
-        if (r < 0)
-                unlink(tmp);
-        return r;
+        return serve_cursor_save(f->cursor_path, f->cursor);
 }
 
 static json_int_t forward_cursor_of(struct serve_forwarder *f, const char *session)

@@ -1,4 +1,5 @@
 /* Escalation: what in the trails needs a person (serve/notify.h). */
+#include "serve/cursor.h"
 #include "serve/notify.h"
 
 #include <errno.h>
@@ -62,36 +63,12 @@ static long long notify_now_ms(void)
 
 static int notify_cursor_save(struct serve_notifier *n)
 {
-        cleanup_free char *text = json_dumps(n->cursor, JSON_COMPACT | JSON_SORT_KEYS);
-        cleanup_free char *tmp = NULL;
-        if (!text || asprintf(&tmp, "%s.tmp", n->cursor_path) < 0)
-                return -ENOMEM;
-        cleanup_fd int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        int r = fileio_write_all(fd, text, strlen(text));
-        if (r == 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, n->cursor_path) < 0)
-                r = -errno;
-        if (r < 0)
-                unlink(tmp);
-        return r;
+        return serve_cursor_save(n->cursor_path, n->cursor);
 }
 
 static void notify_cursor_load(struct serve_notifier *n)
 {
-        cleanup_fd int fd = open(n->cursor_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_free char *text = NULL;
-        size_t length = 0;
-        bool truncated = false;
-        if (fd >= 0 && fileio_read_fd(fd, 64 << 20, &text, &length, &truncated) == 0 && !truncated)
-                n->cursor = json_loadb(text, length, 0, NULL);
-        n->fresh = fd < 0;
-        if (!json_is_object(n->cursor)) {
-                json_decref(n->cursor);
-                n->cursor = json_object();
-        }
+        n->cursor = serve_cursor_load(n->cursor_path, &n->fresh);
 }
 
 static void notify_refresh(struct serve_notifier *n, bool first)
