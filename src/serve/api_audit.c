@@ -1,5 +1,5 @@
 /* A session's own audit trail through the API: its records (GET
- * /v1/sessions/{id}/audit?type=PREFIX&limit=N) and its verification (GET
+ * /v1/sessions/{id}/audit?type=PREFIX&since=&until=&limit=N) and its verification (GET
  * /v1/sessions/{id}/audit/verify), for auditors.
  *
  * The trail is written by the session's supervisor as the session's user;
@@ -16,6 +16,7 @@
 
 #include "audit/trail.h"
 #include "audit/verify.h"
+#include "serve/audit_query.h"
 #include "serve/record.h"
 #include "serve/serve_internal.h"
 #include "serve/sessions.h"
@@ -29,18 +30,18 @@
 
 /* The session's trail: where the daemon's record says, else (a session the
  * daemon did not start: its own user's) the default place. */
-static char *audit_api_path(const struct serve_request *request, const json_t *entry)
+char *serve_api_trail_path(const struct serve_request *request, const char *id, const json_t *entry)
 {
-        json_auto_t *record = serve_record_read(request->serve->sessions_dir, request->id);
+        json_auto_t *record = serve_record_read(request->serve->sessions_dir, id);
         const char *recorded = json_string_value(json_object_get(record, "trail"));
         if (recorded)
                 return strdup(recorded);
         uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
-        return uid == request->serve->uid ? audit_trail_default_path(request->id, NULL) : NULL;
+        return uid == request->serve->uid ? audit_trail_default_path(id, NULL) : NULL;
 }
 
 /* Open the trail as a regular file of the session's user. */
-static int audit_api_open(const char *path, uid_t uid, struct stat *st)
+int serve_api_trail_open_path(const char *path, uid_t uid, struct stat *st)
 {
         int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -64,9 +65,9 @@ int serve_api_trail_open(const struct serve_request *request, struct serve_reply
         }
         if (!serve_check(request, reply, SERVE_RIGHT_READ_AUDIT, serve_session_policy(entry)))
                 return -1;
-        cleanup_free char *path = audit_api_path(request, entry);
+        cleanup_free char *path = serve_api_trail_path(request, request->id, entry);
         uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
-        int fd = path ? audit_api_open(path, uid, st) : -ENOENT;
+        int fd = path ? serve_api_trail_open_path(path, uid, st) : -ENOENT;
         if (fd < 0) {
                 serve_reply_error(reply, 404, "session %s: no trail the daemon can read (%s)",
                                   request->id, strerror(-fd));
@@ -87,6 +88,9 @@ void serve_api_session_audit(const struct serve_request *request, struct serve_r
                 serve_reply_error(reply, 400, "limit: expected 1 to %d", AUDIT_API_LIMIT_MAX);
                 return;
         }
+        struct serve_time_window window;
+        if (!serve_time_window_parse(request, reply, &window))
+                return;
         struct stat st;
         cleanup_fd int fd = serve_api_trail_open(request, reply, &st, NULL);
         if (fd < 0)
@@ -115,7 +119,8 @@ void serve_api_session_audit(const struct serve_request *request, struct serve_r
                 json_t *record = json_loadb(line, (size_t)(newline - line), 0, NULL);
                 const char *kind = json_string_value(json_object_get(record, "type"));
                 if (json_is_object(record) &&
-                    (!type || (kind && strncmp(kind, type, strlen(type)) == 0)))
+                    (!type || (kind && strncmp(kind, type, strlen(type)) == 0)) &&
+                    serve_time_window_match(&window, record))
                         json_array_append(records, record);
                 json_decref(record);
                 line = newline + 1;

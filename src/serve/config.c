@@ -140,9 +140,8 @@ static int config_grant(const struct config_walk *w, const yaml_node_t *node, co
         if (grant->role == SERVE_ROLE_OPERATOR && grant->policies.count == 0)
                 return config_fail(w, node, key,
                                    "an operator needs the policies it may run (policies: [...])");
-        if (grant->role != SERVE_ROLE_OPERATOR && grant->role != SERVE_ROLE_APPROVER && policies)
-                return config_fail(w, policies, key,
-                                   "only an operator's or an approver's role takes policies");
+        if (grant->role == SERVE_ROLE_ADMIN && policies)
+                return config_fail(w, policies, key, "an admin's role takes no policies");
         return 0;
 }
 

@@ -5,7 +5,8 @@
  *     alice:                     # a user name, or a numeric uid
  *       role: operator           # admin | operator | approver | auditor
  *       policies: [default, coding-agent]   # operator: the policies it may run;
- *                                            # approver: those it may answer for
+ *                                            # approver: those it may answer for;
+ *                                            # auditor: those whose sessions it reads
  *     1001:
  *       role: auditor
  *   forward: [...]              # serve/targets.h
@@ -34,7 +35,7 @@ enum serve_role {
 struct serve_grant {
         uid_t uid;
         enum serve_role role;
-        struct reins_strv policies; /* operator, approver: names or paths, as written */
+        struct reins_strv policies; /* operator, approver, auditor: names or paths, as written */
 };
 
 struct serve_config {

@@ -52,6 +52,10 @@ static const struct route {
     {"GET", "/v1/sessions/{id}/events", serve_api_session_events, SERVE_RIGHT_READ_AUDIT},
     {"GET", "/v1/sessions/{id}/audit/verify", serve_api_session_audit_verify,
      SERVE_RIGHT_READ_AUDIT},
+    {"GET", "/v1/sessions/{id}/audit/export", serve_api_session_audit_export,
+     SERVE_RIGHT_READ_AUDIT},
+    {"GET", "/v1/events", serve_api_events, SERVE_RIGHT_READ_AUDIT},
+    {"GET", "/v1/audit", serve_api_audit_query, SERVE_RIGHT_READ_AUDIT},
     {"GET", "/v1/policies", serve_api_policies, SERVE_RIGHT_READ_POLICIES},
     {"GET", "/v1/metrics", serve_api_metrics, SERVE_RIGHT_READ_METRICS},
 };

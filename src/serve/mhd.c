@@ -38,6 +38,8 @@ int serve_mhd_open(struct serve_mhd *mhd, struct reins_error *err)
             !mhd_resolve(mhd->handle, "MHD_get_connection_info", &mhd->get_connection_info, err) ||
             !mhd_resolve(mhd->handle, "MHD_lookup_connection_value", &mhd->lookup_connection_value,
                          err) ||
+            !mhd_resolve(mhd->handle, "MHD_get_connection_values", &mhd->get_connection_values,
+                         err) ||
             !mhd_resolve(mhd->handle, "MHD_create_response_from_buffer",
                          &mhd->create_response_from_buffer, err) ||
             !mhd_resolve(mhd->handle, "MHD_create_response_from_callback",

@@ -74,13 +74,16 @@ bool serve_grant_allows(const struct serve_grant *grant, const char *no_grant_wh
                 return false;
         }
         /* an operator acts on its own policies only, as written, exactly;
-         * so does an approver given a list */
+         * so do an approver and an auditor given a list */
         bool listed = grant->role == SERVE_ROLE_OPERATOR ||
-                      (grant->role == SERVE_ROLE_APPROVER && grant->policies.count > 0);
+                      ((grant->role == SERVE_ROLE_APPROVER || grant->role == SERVE_ROLE_AUDITOR) &&
+                       grant->policies.count > 0);
         if (listed && policy && !strv_contains(&grant->policies, policy)) {
                 *why = grant->role == SERVE_ROLE_OPERATOR ? "this operator may not use that policy"
-                                                          : "this approver may not answer for "
-                                                            "that policy";
+                       : grant->role == SERVE_ROLE_APPROVER ? "this approver may not answer for "
+                                                              "that policy"
+                                                            : "this auditor may not read sessions "
+                                                              "of that policy";
                 return false;
         }
         return true;

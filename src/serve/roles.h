@@ -12,6 +12,8 @@
  *   answer approvals   x                  its policies
  *                                         (all without a list)
  *   read audit trails  x                                   x
+ *                                                    (an auditor given policies:
+ *                                                     those sessions only)
  *
  * Without a configuration file only root and the daemon's own uid may call;
  * with one, root and the daemon's uid stay admins (they own the daemon

@@ -32,6 +32,7 @@ struct serve_child {
 
 struct serve_forwarder;
 struct serve_notifier;
+struct serve_events;
 
 struct serve {
         struct serve_mhd mhd;
@@ -60,7 +61,8 @@ struct serve {
         struct serve_forwarder *forwarders;
         size_t forwarder_count;
         struct serve_notifier *notifier;
-        atomic_bool stopping; /* streams end when set */
+        struct serve_events *events; /* GET /v1/events (serve/events_bus.h) */
+        atomic_bool stopping;        /* streams end when set */
 };
 
 /* One API call, as the router hands it to a handler. */
@@ -139,6 +141,9 @@ void serve_api_session_answer(const struct serve_request *request, struct serve_
 void serve_api_session_audit(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_audit_verify(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_events(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_events(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_audit_query(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_audit_export(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_policies(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_metrics(const struct serve_request *request, struct serve_reply *reply);
 

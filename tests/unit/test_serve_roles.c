@@ -56,8 +56,8 @@ static void test_config_errors_name_line_and_key(void **state)
              "serve.yaml:3: users.1001.colour: unknown key"},
             {"version: 1\nusers:\n  1001:\n    role: operator\n",
              "serve.yaml:4: users.1001: an operator needs the policies"},
-            {"version: 1\nusers:\n  1001: {role: auditor, policies: [default]}\n",
-             "serve.yaml:3: users.1001: only an operator's or an approver's role takes policies"},
+            {"version: 1\nusers:\n  1001: {role: admin, policies: [default]}\n",
+             "serve.yaml:3: users.1001: an admin's role takes no policies"},
             {"version: 1\nusers:\n  1001: {role: root}\n", "serve.yaml:3: users.1001.role:"},
             {"version: 1\nusers:\n  1001: {role: admin}\n  1001: {role: auditor}\n",
              "serve.yaml:4: users.1001: this user is listed twice"},
@@ -139,8 +139,17 @@ static void test_role_table(void **state)
         assert_true(allows(&roles, 1002, SERVE_RIGHT_APPROVE, "coding-agent"));
         assert_false(allows(&roles, 1002, SERVE_RIGHT_APPROVE, "offline"));
         c.grants[1].policies.count = 0;
-        /* the others' rights do not depend on the policy */
+        /* an auditor without a list reads every policy's sessions; with
+         * one, those only */
         assert_true(allows(&roles, 1003, SERVE_RIGHT_READ_OUTPUT, "offline"));
+        static char *auditor_policies[] = {"coding-agent"};
+        c.grants[2].policies.items = auditor_policies;
+        c.grants[2].policies.count = 1;
+        assert_true(allows(&roles, 1003, SERVE_RIGHT_READ_AUDIT, "coding-agent"));
+        assert_false(allows(&roles, 1003, SERVE_RIGHT_READ_AUDIT, "offline"));
+        assert_false(allows(&roles, 1003, SERVE_RIGHT_READ_SESSIONS, "offline"));
+        assert_true(allows(&roles, 1003, SERVE_RIGHT_READ_METRICS, NULL));
+        c.grants[2].policies.count = 0;
         /* root and the daemon's own user are admins; anyone else has nothing */
         for (size_t r = 0; r < 8; r++) {
                 assert_true(allows(&roles, 0, all[r], "offline"));
