@@ -67,6 +67,7 @@ static long long stream_now_ms(void)
 static void stream_free(void *cls)
 {
         struct stream *s = cls;
+        serve_events_unsubscribe(s->serve->events);
         strv_free(&s->grant.policies);
         strv_free(&s->sessions);
         free(s->type);
@@ -249,6 +250,7 @@ void serve_api_events(const struct serve_request *request, struct serve_reply *r
         if (s->next > head)
                 s->next = head; /* an id from the future (another daemon's): from now */
         s->last_sent_ms = stream_now_ms();
+        serve_events_subscribe(serve->events);
         reply->status = 200;
         reply->content_type = "text/event-stream";
         reply->stream_read = stream_read;

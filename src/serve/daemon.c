@@ -428,6 +428,8 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
                         break;
         }
         atomic_store(&serve.stopping, true);
+        /* event streams end with a last comment before the connections go */
+        serve_events_drain(&serve, 1000);
         serve_http_stop(&serve);
         /* the socket goes only while it is still this daemon's file: a
          * daemon started since on the same path keeps its own */

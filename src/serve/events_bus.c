@@ -76,6 +76,7 @@ struct serve_events {
         pthread_mutex_t lock;
         pthread_cond_t changed;
         bool ready;
+        atomic_int subscribers;
         /* the ring: ids ring_first .. next_id - 1, slot id % EVENTS_RING_SLOTS */
         struct events_slot *ring;
         uint64_t ring_first, next_id;
@@ -666,6 +667,32 @@ uint64_t serve_events_next_id(struct serve_events *bus)
         uint64_t next = bus->next_id;
         pthread_mutex_unlock(&bus->lock);
         return next;
+}
+
+void serve_events_subscribe(struct serve_events *bus)
+{
+        atomic_fetch_add(&bus->subscribers, 1);
+}
+
+void serve_events_unsubscribe(struct serve_events *bus)
+{
+        atomic_fetch_sub(&bus->subscribers, 1);
+}
+
+void serve_events_drain(struct serve *serve, int timeout_ms)
+{
+        struct serve_events *bus = serve->events;
+        if (!bus)
+                return;
+        atomic_store(&serve->stopping, true);
+        long long until = events_now_ms() + timeout_ms;
+        while (atomic_load(&bus->subscribers) > 0 && events_now_ms() < until) {
+                pthread_mutex_lock(&bus->lock);
+                pthread_cond_broadcast(&bus->changed);
+                pthread_mutex_unlock(&bus->lock);
+                struct timespec step = {.tv_nsec = 10 * 1000000L};
+                nanosleep(&step, NULL);
+        }
 }
 
 uint64_t serve_events_first_id(struct serve_events *bus)

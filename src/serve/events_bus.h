@@ -71,6 +71,13 @@ typedef bool (*serve_event_fn)(void *ctx, const struct serve_event *event);
 int serve_events_start(struct serve *serve, struct reins_error *err);
 void serve_events_stop(struct serve *serve);
 
+/* Subscribers count themselves in and out, so that a stopping daemon can
+ * let their streams end with a last comment before it closes the
+ * connections: drain wakes them and waits up to `timeout_ms` for them. */
+void serve_events_subscribe(struct serve_events *bus);
+void serve_events_unsubscribe(struct serve_events *bus);
+void serve_events_drain(struct serve *serve, int timeout_ms);
+
 /* The id the next event will get (the follower has loaded its index:
  * waits for that, a few ms after the daemon starts). */
 uint64_t serve_events_next_id(struct serve_events *bus);

@@ -61,8 +61,12 @@ enum serve_severity serve_record_severity(const json_t *record)
         }
         if (strcmp(type, "risk.playbook") == 0) {
                 const char *action = json_string_value(json_object_get(record, "action"));
-                return action && strcmp(action, "kill") == 0 ? SERVE_SEVERITY_CRITICAL
-                                                             : SERVE_SEVERITY_HIGH;
+                json_t *tier = json_object_get(record, "tier");
+                if ((action && strcmp(action, "kill") == 0) || json_integer_value(tier) >= 3)
+                        return SERVE_SEVERITY_CRITICAL;
+                return json_is_integer(tier) && json_integer_value(tier) <= 1
+                           ? SERVE_SEVERITY_MEDIUM
+                           : SERVE_SEVERITY_HIGH;
         }
         if (strcmp(type, "file.canary_read") == 0)
                 return SERVE_SEVERITY_CRITICAL;

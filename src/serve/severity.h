@@ -7,7 +7,8 @@
  *                                            medium when missing or unknown)
  *   risk.tier                                by the tier reached (`to`):
  *                                            T0 low, T1 medium, T2 high, T3 critical
- *   risk.playbook                            high (kill: critical)
+ *   risk.playbook                            by the tier it acts for: T1 medium,
+ *                                            T2 (or none given) high, T3 or kill critical
  *   file.canary_read                         critical (a decoy secret was read)
  *   syscall.denied, control.refused,         high (escape primitives, the control
  *   file.protected_*, file.gitdir,           plane, protected files, secrets,
