@@ -16,6 +16,8 @@ static const char *const right_names[] = {
     [SERVE_RIGHT_CONTROL] = "control",
     [SERVE_RIGHT_READ_POLICIES] = "read-policies",
     [SERVE_RIGHT_READ_METRICS] = "read-metrics",
+    [SERVE_RIGHT_APPROVE] = "approve",
+    [SERVE_RIGHT_READ_AUDIT] = "read-audit",
 };
 
 const char *serve_right_name(enum serve_right right)
