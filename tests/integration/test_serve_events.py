@@ -33,8 +33,9 @@ class Stream:
         self.comments = []
         self.ended = False
 
-    def next(self):
-        """The next event, or None when the stream ended."""
+    def next(self, deadline=None):
+        """The next event, or None when the stream ended (or, between two
+        events, `deadline` passed)."""
         current = {}
         while True:
             raw = self.r.readline()
@@ -44,6 +45,8 @@ class Stream:
             line = raw.decode().rstrip("\n")
             if line.startswith(":"):
                 self.comments.append(line[1:].strip())
+                if deadline and time.monotonic() > deadline:
+                    return None
             elif line.startswith("id: "):
                 current["id"] = int(line[4:])
             elif line.startswith("data: "):
@@ -54,9 +57,14 @@ class Stream:
                 return event
 
     def until(self, done):
-        """Read until done(events) holds; the events."""
+        """Read until done(events) holds; the events. (Keepalives reset the
+        socket's timeout: a stream that never brings what is awaited would
+        otherwise be read forever.)"""
+        deadline = time.monotonic() + TIMEOUT
         while not done(self.events):
-            if self.next() is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not seen in {TIMEOUT} s: {len(self.events)} events")
+            if self.next(deadline) is None and self.ended:
                 raise AssertionError(f"stream ended early: {self.comments}")
         return self.events
 
