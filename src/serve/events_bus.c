@@ -18,6 +18,7 @@
 #include "audit/trail.h"
 #include "serve/record.h"
 #include "serve/serve_internal.h"
+#include "serve/sessions.h"
 #include "util/array.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
@@ -33,6 +34,8 @@
 #define EVENTS_RESCAN_MIN_MS 20 /* between two scans that inotify asked for */
 #define EVENTS_SWEEP_MS      1000
 #define EVENTS_MAX_FOLLOWS   100000
+#define EVENTS_USERS_MS      2000 /* a root daemon looks for users' registries */
+#define EVENTS_MAX_USERS     4096
 #define EVENTS_RUN_MIDLINE   1u /* the run starts inside an over-long line: skip to its end */
 
 /* One entry of the index: the records one read of one trail took. */
@@ -58,6 +61,12 @@ struct events_follow {
         bool discarding; /* inside an over-long line */
         bool ended;      /* its final checkpoint was read */
         bool dirty;
+};
+
+/* Another user's registry, watched by a root daemon. */
+struct events_registry {
+        uid_t uid;
+        char *dir;
 };
 
 struct events_slot {
@@ -93,9 +102,13 @@ struct serve_events {
         /* the follower's own */
         int inotify;
         int wd_sessions, wd_registry, wd_trails;
-        char *own_trails;   /* STATE/trails */
-        char *user_trails;  /* the daemon's user's trail directory (reins run's) */
-        char *registry;     /* the daemon's user's registry */
+        char *own_trails;  /* STATE/trails */
+        char *user_trails; /* the daemon's user's trail directory (reins run's) */
+        char *registry;    /* the daemon's user's registry */
+        /* a root daemon: other users' registries (their own `reins run`) */
+        struct events_registry *registries;
+        size_t registry_count, registry_capacity;
+        long long users_scanned;
         json_t *positions;  /* from the index at start: {session: [end, flags]} */
         bool index_existed; /* a previous daemon left an index */
         time_t index_mtime; /* and when it last wrote it */
@@ -445,13 +458,13 @@ static void events_scan_started(struct serve_events *bus)
         }
 }
 
-/* The daemon's user's registry: its own `reins run` sessions, whose trail
- * is the default one. Those the daemon started are left to their record. */
-static void events_scan_registry(struct serve_events *bus)
+/* A registry: the `reins run` sessions of `uid`, whose entry names their
+ * trail (else, for the daemon's user, the default one). Those the daemon
+ * started are left to their record. Every file is checked to be uid's. */
+static void events_scan_registry(struct serve_events *bus, const char *registry, uid_t uid)
 {
-        if (!bus->registry || !bus->user_trails)
-                return;
-        cleanup_fd int dirfd = open(bus->registry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        bool own = uid == bus->serve->uid;
+        cleanup_fd int dirfd = open(registry, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         cleanup_closedir DIR *d = dirfd >= 0 ? fdopendir(dup(dirfd)) : NULL;
         struct dirent *de;
         while (d && (de = readdir(d))) {
@@ -466,14 +479,55 @@ static void events_scan_registry(struct serve_events *bus)
                 cleanup_free char *started = path_join(bus->serve->sessions_dir, id);
                 if (!started || access(started, F_OK) == 0)
                         continue;
-                json_auto_t *entry = runtime_read_entry_of(dirfd, de->d_name, bus->serve->uid);
+                json_auto_t *entry = runtime_read_entry_of(dirfd, de->d_name, uid);
+                const char *named = json_string_value(json_object_get(entry, "trail"));
                 char name[40];
                 snprintf(name, sizeof(name), "%s.jsonl", id);
-                cleanup_free char *trail = path_join(bus->user_trails, name);
+                cleanup_free char *trail = NULL;
+                if (named && named[0] == '/')
+                        trail = strdup(named);
+                else if (own && bus->user_trails)
+                        trail = path_join(bus->user_trails, name);
                 if (entry && trail)
-                        events_follow_add(bus, id, trail, bus->serve->uid,
+                        events_follow_add(bus, id, trail, uid,
                                           json_string_value(json_object_get(entry, "policy")),
                                           false);
+        }
+}
+
+/* A root daemon: the registries of the users who have one, found where
+ * runtime_dir puts them (/run/user/UID/reins, /tmp/reins-UID), each checked
+ * to be that user's and private (serve_user_registry). */
+static void events_find_registries(struct serve_events *bus)
+{
+        static const char *const places[][2] = {{"/run/user", ""}, {"/tmp", "reins-"}};
+        for (size_t p = 0; p < ARRAY_SIZE(places); p++) {
+                cleanup_closedir DIR *d = opendir(places[p][0]);
+                struct dirent *de;
+                size_t prefix = strlen(places[p][1]);
+                while (d && (de = readdir(d)) && bus->registry_count < EVENTS_MAX_USERS) {
+                        const char *digits = de->d_name + prefix;
+                        if (strncmp(de->d_name, places[p][1], prefix) != 0 || !digits[0] ||
+                            strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 9)
+                                continue;
+                        uid_t uid = (uid_t)strtoul(digits, NULL, 10);
+                        bool known = uid == bus->serve->uid;
+                        for (size_t i = 0; i < bus->registry_count && !known; i++)
+                                known = bus->registries[i].uid == uid;
+                        char *dir = NULL;
+                        if (known || serve_user_registry(uid, &dir) < 0)
+                                continue;
+                        if (array_reserve(bus->registries, bus->registry_capacity,
+                                          bus->registry_count + 1, 16) < 0) {
+                                free(dir);
+                                return;
+                        }
+                        bus->registries[bus->registry_count++] =
+                            (struct events_registry){.uid = uid, .dir = dir};
+                        /* an entry made there: a scan (events_inotify) */
+                        if (bus->inotify >= 0)
+                                inotify_add_watch(bus->inotify, dir, IN_CREATE | IN_MOVED_TO);
+                }
         }
 }
 
@@ -481,7 +535,17 @@ static void events_rescan(struct serve_events *bus)
 {
         events_scan_own(bus);
         events_scan_started(bus);
-        events_scan_registry(bus);
+        if (bus->registry)
+                events_scan_registry(bus, bus->registry, bus->serve->uid);
+        if (bus->serve->uid == 0) {
+                long long now = events_now_ms();
+                if (bus->first_scan || now - bus->users_scanned >= EVENTS_USERS_MS) {
+                        events_find_registries(bus);
+                        bus->users_scanned = now;
+                }
+                for (size_t i = 0; i < bus->registry_count; i++)
+                        events_scan_registry(bus, bus->registries[i].dir, bus->registries[i].uid);
+        }
         bus->first_scan = false;
 }
 
@@ -577,7 +641,9 @@ static bool events_inotify(struct serve_events *bus)
                                 name += 6;
                         char id[25];
                         if (!events_is_id(name, 24) || strcmp(name + 24, ".jsonl") != 0) {
-                                if (e->wd == bus->wd_trails)
+                                /* a new trail of the daemon's, or a registry
+                                 * entry (ID.json) */
+                                if (e->wd == bus->wd_trails || strcmp(name + 24, ".json") == 0)
                                         rescan = true;
                                 continue;
                         }
@@ -958,6 +1024,9 @@ static void events_free(struct serve_events *bus)
         free(bus->own_trails);
         free(bus->user_trails);
         free(bus->registry);
+        for (size_t i = 0; i < bus->registry_count; i++)
+                free(bus->registries[i].dir);
+        free(bus->registries);
         free(bus->buffer);
         pthread_mutex_destroy(&bus->lock);
         pthread_mutex_destroy(&bus->index_lock);

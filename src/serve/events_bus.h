@@ -3,8 +3,11 @@
  * A single thread (not one per subscriber) follows the trails: the daemon's
  * own (STATE/trails/serve-*.jsonl), those of the sessions it started
  * (STATE/sessions/ID/record.json names them) and those of the sessions in
- * its user's registry that it did not start (a user's own `reins run`: its
- * trail is the default one). inotify on those directories says when
+ * its user's registry that it did not start (a user's own `reins run`,
+ * whose registry entry names its trail), and, for a daemon running as
+ * root, those in every user's registry (/run/user/UID/reins,
+ * /tmp/reins-UID: each directory, entry and trail checked to be that
+ * user's, never followed through a link at its name). inotify on those directories says when
  * something changed; a rescan every EVENTS_RESCAN_MS catches what inotify
  * cannot (a queue overflow, a directory created later). Every complete
  * record it reads gets the next event id and goes into a ring in memory,

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import NOBODY_GID, NOBODY_UID, TIMEOUT
+from conftest import NOBODY_GID, NOBODY_UID, TIMEOUT, Caller
 from test_serve import (Daemon, UnixHTTPConnection, call_as, daemon, daemons,  # noqa: F401
                         start_session, wait_ended)
 
@@ -418,3 +418,41 @@ def test_an_auditor_of_one_policy_sees_only_its_sessions(caller, daemons):
     refused = [e for e in d.trail_events() if e["type"] == "serve.refused"]
     assert [(e["uid"], e["path"], e["right"], e["policy"]) for e in refused] == \
         [(NOBODY_UID, p.split("?")[0], "read-audit", "default") for p in refusals]
+
+
+def test_a_root_daemon_sees_every_users_own_sessions(caller, daemon):
+    """A session nobody runs with `reins run`, not through the daemon: a
+    root daemon finds it in nobody's registry and follows its trail."""
+    if caller.name != "root":
+        pytest.skip("other users' sessions are a root daemon's")
+    stream = Stream(daemon.sock)
+    other = Caller("nobody", caller.reins)
+    proc = None
+    try:
+        ws = other.workspace()
+        # it waits for the test to have seen it start: no race with the
+        # daemon's look for new registries
+        proc = other.popen(["run", "-q", "-w", ws, "--", "sh", "-c",
+                            "while [ ! -e go ]; do sleep 0.1; done; echo done"], cwd=ws)
+
+        def started(events):
+            return next((e["session"] for _, e in events
+                         if e["record"].get("type") == "session.start"
+                         and e["record"].get("workspace") == str(ws)), None)
+
+        stream.until(started)
+        session = started(stream.events)
+        other.write(ws / "go")
+        assert proc.wait(timeout=TIMEOUT) == 0, proc.stderr.read()
+        events = stream.until(finished(session))
+        stream.close()
+        trail = other.home / ".local" / "state" / "reins" / "trails" / f"{session}.jsonl"
+        check_complete(events, session,
+                       [json.loads(line) for line in trail.read_text().splitlines()])
+        assert all(r["uid"] == NOBODY_UID for _, r in of(events, session)
+                   if r["type"] == "session.start")
+    finally:
+        if proc and proc.poll() is None:
+            proc.kill()  # its supervisor: the sandbox goes with it
+            proc.wait(timeout=TIMEOUT)
+        other.close()
