@@ -100,7 +100,7 @@ static int verify_payload(const char *domain, const unsigned char public_key[],
 
 json_t *answer_approver(int64_t uid, const char *token)
 {
-        return json_pack("{s:I, s:s?}", "uid", (json_int_t)uid, "token", token);
+        return json_pack("{s:I, s:s*}", "uid", (json_int_t)uid, "token", token);
 }
 
 /* "approver": {"uid": 0..2^32-2[, "token": [A-Za-z0-9._-]{1,64}]}; the

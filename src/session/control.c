@@ -241,7 +241,7 @@ static json_t *control_signed_by(const struct answer_signers *keys, enum answer_
         char key_hex[2 * crypto_sign_PUBLICKEYBYTES + 1] = "";
         if (key)
                 audit_hex(key, crypto_sign_PUBLICKEYBYTES, key_hex);
-        return json_pack("{s:s, s:s, s:O?, s:O?, s:s?}", daemon ? "daemon_key" : "user_key",
+        return json_pack("{s:s, s:s, s:O*, s:O?, s:s?}", daemon ? "daemon_key" : "user_key",
                          key_hex, "signer", daemon ? "daemon" : "user", "approver",
                          json_object_get(payload, "approver"), "payload", payload, "signature",
                          signature);
