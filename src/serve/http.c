@@ -444,6 +444,7 @@ static void http_completed(void *cls, struct MHD_Connection *connection, void **
         struct http_call *call = *con_cls;
         if (call) {
                 strv_free(&call->token_grant.policies);
+                strv_free(&call->token_grant.agents);
                 free(call->body);
                 free(call);
         }
