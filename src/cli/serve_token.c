@@ -48,14 +48,10 @@ static int token_uid(const char *user, uid_t *uid)
 int cli_serve_token(int argc, char **argv)
 {
         static const struct option options[] = {
-            {"name", required_argument, NULL, 'n'},
-            {"role", required_argument, NULL, 'r'},
-            {"policy", required_argument, NULL, 'p'},
-            {"agent", required_argument, NULL, 'a'},
-            {"user", required_argument, NULL, 'u'},
-            {"state", required_argument, NULL, 'S'},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0},
+            {"name", required_argument, NULL, 'n'},   {"role", required_argument, NULL, 'r'},
+            {"policy", required_argument, NULL, 'p'}, {"agent", required_argument, NULL, 'a'},
+            {"user", required_argument, NULL, 'u'},   {"state", required_argument, NULL, 'S'},
+            {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
         };
         if (argc < 2) {
                 token_usage(stderr);

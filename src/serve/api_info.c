@@ -14,7 +14,8 @@
 void serve_api_policies(const struct serve_request *request, struct serve_reply *reply)
 {
         const struct serve_config *config = request->serve->roles.config;
-        bool agents = serve_config_uses_agents(config);
+        bool agents = serve_config_uses_agents(config) ||
+                      (request->grant && request->grant->agents.count > 0);
         json_t *list = json_array();
         for (const char *const *name = policy_preset_names(); name && *name; name++) {
                 struct reins_error err = {0};

@@ -328,7 +328,9 @@ static bool sessions_may_start(const struct serve_request *request, struct serve
         }
         if (!serve_check(&policy_only, reply, SERVE_RIGHT_START, policy))
                 return false;
-        if (!serve_config_uses_agents(config))
+        /* an API token limited to agents needs the agent too, configuration
+         * or not */
+        if (!serve_config_uses_agents(config) && policy_only.grant == request->grant)
                 return true;
         struct reins_error err = {0};
         if (serve_policy_agent(policy, agent, &err) < 0) {

@@ -248,10 +248,10 @@ int serve_tokens_lookup(const char *state_dir, const char *presented, struct ser
                         return -ENOMEM;
                 }
                 json_t *agent;
-                json_array_foreach(
-                    json_object_get(entry, "agents"), p,
-                    agent) if (json_is_string(agent) &&
-                               strv_push(&grant->agents, json_string_value(agent)) < 0)
+                json_array_foreach(json_object_get(entry, "agents"), p,
+                                   agent) if (json_is_string(agent) &&
+                                              strv_push(&grant->agents, json_string_value(agent)) <
+                                                  0)
                 {
                         strv_free(&grant->policies);
                         strv_free(&grant->agents);

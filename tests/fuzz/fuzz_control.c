@@ -85,8 +85,7 @@ static char *sign_request(const uint8_t *data, size_t size, size_t *length, bool
                 char signature[ANSWER_SIGNATURE_HEX + 1];
                 struct reins_error err = {0};
                 json_object_set_new(payload, "time", json_integer((json_int_t)time(NULL)));
-                if (answer_sign(by_daemon ? &daemon_key : &user_key, payload, signature, &err) ==
-                    0)
+                if (answer_sign(by_daemon ? &daemon_key : &user_key, payload, signature, &err) == 0)
                         json_object_set_new(request, "signature", json_string(signature));
                 text = json_dumps(request, JSON_COMPACT);
         }

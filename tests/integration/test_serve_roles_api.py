@@ -353,3 +353,54 @@ def test_agent_config_errors_name_file_line_and_key(caller):
         lines = [x for x in r.stderr.splitlines() if x.strip()]
         assert len(lines) == 1, r.stderr
         assert f"serve.yaml:{line}: {key}:" in lines[0], (text, lines[0])
+
+
+def test_api_token_approver_limited_to_agents_is_named_in_the_trail(caller, daemons, web):
+    """Over HTTPS the caller is its token: an approver's token limited to an
+    agent answers for that agent's sessions only, and the session's trail
+    names the token as well as the uid it stands for."""
+    import re
+    from test_serve import https_call, make_certificate
+    d = Daemon(caller, start=False)
+    daemons.append(d)
+    cert, key = make_certificate(caller, d.dir)
+    d.extra = ["--listen", "127.0.0.1:0", "--tls-cert", str(cert), "--tls-key", str(key)]
+    d.start()
+    port = int(re.search(r"https://127\.0\.0\.1:(\d+)", d.banner).group(1))
+
+    def token(*args):
+        r = caller.run(["serve", "token", "create", "--state", d.state, *args,
+                        "--user", str(caller.uid)])
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    night = token("--name", "night", "--role", "approver", "--agent", "codex")
+    other = token("--name", "other", "--role", "approver", "--agent", "claude-code")
+    r = caller.run(["serve", "token", "create", "--state", d.state, "--name", "x", "--role",
+                    "auditor", "--agent", "codex", "--user", str(caller.uid)])
+    assert r.returncode != 0 and "only an operator's or an approver's token takes agents" in \
+        r.stderr, r.stderr
+    listed = [json.loads(line) for line in
+              caller.run(["serve", "token", "list", "--state", d.state]).stdout.splitlines()]
+    assert {t["name"]: t.get("agents") for t in listed} == {"night": ["codex"],
+                                                            "other": ["claude-code"]}
+    pols = caller.mkdtemp(prefix="reins-pol-")
+    os.chmod(pols, 0o755)
+    pol = asking_policy(caller, pols, web, agent="codex")
+    session, _ = start_session(d, caller.workspace(), ["sh", "-c", ASK.format(port=web)],
+                               policy=str(pol))
+    try:
+        [req] = waiting(d.call, session)
+        answer = {"request": req["id"], "decision": "allow"}
+        status, body, _ = https_call(port, cert, "POST", f"/v1/sessions/{session}/approvals",
+                                     token=other, body=answer)
+        assert status == 403 and "that policy's agent" in body["error"], body
+        status, body, _ = https_call(port, cert, "POST", f"/v1/sessions/{session}/approvals",
+                                     token=night, body=answer)
+        assert status == 200, body
+        assert wait_ended(d, session)["serve"]["exit_status"] == 0
+    finally:
+        d.call("POST", f"/v1/sessions/{session}/stop")
+    answers = [r for r in session_records(d, session, "approval.answer")]
+    assert [a["by"]["approver"] for a in answers] == [{"uid": caller.uid, "token": "night"}]
+    assert answers[0]["by"]["signer"] == "daemon"
