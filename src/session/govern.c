@@ -154,7 +154,8 @@ int session_govern_start(struct session_govern *g, const struct session_govern_o
             .quiet = o->quiet,
             .events = o->events,
         };
-        if (g->approvals && !g->has_user_key)
+        /* a session a daemon started may be answered with its key alone */
+        if (g->approvals && !g->has_user_key && !g->has_daemon_key)
                 return reins_error_set(err, ENOKEY,
                                        "approvals need your key to check the answers, and it "
                                        "cannot be read ('reins id' creates it)");
