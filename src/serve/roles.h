@@ -12,6 +12,8 @@
  *   answer approvals   x                  its policies
  *                                         (all without a list)
  *   read audit trails  x                                   x
+ *   read diffs         x    its policies               x
+ *   apply/discard      x    its policies   (the "control" right)
  *
  * Without a configuration file only root and the daemon's own uid may call;
  * with one, root and the daemon's uid stay admins (they own the daemon
@@ -33,6 +35,7 @@ enum serve_right {
         SERVE_RIGHT_READ_METRICS,
         SERVE_RIGHT_APPROVE,
         SERVE_RIGHT_READ_AUDIT,
+        SERVE_RIGHT_READ_DIFF, /* a copy-on-write session's changes */
 };
 
 struct serve_roles {
