@@ -29,6 +29,7 @@
 #include "serve/serve_internal.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
+#include "util/text_escape.h"
 
 /* What the daemon holds of a command's output: the JSON of a diff is parsed
  * (about ten times its size in memory), so it is capped lower than a patch,
@@ -41,6 +42,7 @@
 #define WORKSPACE_PATHS_MAX        256
 #define WORKSPACE_PATHS_BYTES      (64u << 10)
 #define WORKSPACE_PATH_MAX         4095u
+#define WORKSPACE_TIMEOUT_MS       (10 * 60 * 1000)
 
 /* `reins diff|apply|discard` on a session without a copy-on-write
  * workspace (workspace_session_open's ENOENT) */
@@ -86,12 +88,21 @@ static int workspace_run(const struct serve_request *request, const struct works
             .inherit_xdg = call->user.uid == serve->uid,
             .out_max = out_max,
             .stop_when_full = stop_when_full,
+            .timeout_ms = WORKSPACE_TIMEOUT_MS,
         };
         struct reins_error err = {0};
         int r = serve_runas(&run, result, &err);
-        if (r < 0)
+        if (r < 0) {
                 serve_reply_error(reply, 500, "%s", err.message);
-        return r;
+                return r;
+        }
+        if (result->timed_out) {
+                serve_reply_error(reply, 504, "reins %s did not end within %d s: killed",
+                                  args->items[1], WORKSPACE_TIMEOUT_MS / 1000);
+                serve_runas_result_free(result);
+                return -ETIMEDOUT;
+        }
+        return 0;
 }
 
 /* argv: reins VERB OPTIONS... -- ID PATHS... (after "--" nothing is taken
@@ -145,6 +156,27 @@ static bool workspace_valid_path(const json_t *item)
         size_t n = json_string_length(item);
         const char *s = json_string_value(item);
         return n > 0 && n <= WORKSPACE_PATH_MAX && strlen(s) == n;
+}
+
+/* The reply's JSON as the CLI writes it: ASCII only, every control
+ * character, DEL and every non-ASCII character escaped (text_json_dumps),
+ * so a name or a symlink target the agent chose is data for any client,
+ * even one that prints it raw on a terminal. */
+static void workspace_reply_escaped(struct serve_reply *reply)
+{
+        if (!reply->json || reply->text)
+                return;
+        char *text = text_json_dumps(reply->json, JSON_COMPACT | JSON_SORT_KEYS);
+        size_t n = text ? strlen(text) : 0;
+        char *lined = text ? realloc(text, n + 2) : NULL;
+        if (!lined) {
+                free(text);
+                return; /* http.c then writes the JSON itself */
+        }
+        lined[n] = '\n';
+        lined[n + 1] = '\0';
+        reply->text = lined;
+        reply->content_type = "application/json";
 }
 
 /* ---- GET /v1/sessions/{id}/diff --------------------------------------------- */
@@ -255,9 +287,10 @@ void serve_api_session_diff(const struct serve_request *request, struct serve_re
                 json_t *doc = result.out ? json_loadb(result.out, result.out_length,
                                                       JSON_REJECT_DUPLICATES, &jerr)
                                          : NULL;
-                if (json_is_object(doc))
+                if (json_is_object(doc)) {
                         serve_reply_json(reply, 200, doc);
-                else {
+                        workspace_reply_escaped(reply);
+                } else {
                         json_decref(doc);
                         serve_reply_error(reply, 500, "reins diff gave no JSON document");
                 }
@@ -421,6 +454,7 @@ void serve_api_session_apply(const struct serve_request *request, struct serve_r
 out:
         workspace_audit(request, "serve.workspace.apply", &call, reply,
                         workspace_apply_counts(outcome, body));
+        workspace_reply_escaped(reply);
 }
 
 /* ---- POST /v1/sessions/{id}/discard ----------------------------------------- */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "serve/launch.h"
@@ -97,20 +98,41 @@ static void runas_last_line(const char *tail, size_t length, char *out, size_t s
         snprintf(out, size, "%.*s", (int)n, line);
 }
 
-/* Read both pipes until both end. */
+static long long runas_now_ms(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Read both pipes until both end (or the deadline: then the command is
+ * killed, and its pipes end with it). */
 static int runas_collect(const struct serve_runas *run, pid_t pid, int out_fd, int err_fd,
                          struct serve_runas_result *result)
 {
+        /* timeout_ms <= 0: none */
+        long long deadline =
+            run->timeout_ms > 0 ? runas_now_ms() + run->timeout_ms : (long long)1 << 62;
         char tail[RUNAS_ERR_TAIL];
         size_t tail_length = 0;
         char chunk[65536];
         struct pollfd fds[2] = {{.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
         size_t capacity = 0;
         while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-                if (poll(fds, 2, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
+                long long left = deadline - runas_now_ms();
+                if (left <= 0 && !result->timed_out) {
+                        result->timed_out = true;
+                        kill(pid, SIGKILL);
+                }
+                int ready = poll(fds, 2, left > 0 ? (int)(left < 1000 ? left : 1000) : 100);
+                if (ready < 0 && errno != EINTR)
                         return -errno;
+                if (ready <= 0) {
+                        /* killed, yet a pipe stays open (a grandchild holds
+                         * it): what was read is all there is */
+                        if (result->timed_out && left < -5000)
+                                break;
+                        continue;
                 }
                 for (size_t i = 0; i < 2; i++) {
                         if (fds[i].fd < 0 || !fds[i].revents)

@@ -32,6 +32,8 @@ struct serve_runas {
         bool stop_when_full; /* past out_max the command is killed (a diff); else its
                                 output is read and dropped until it ends (an apply
                                 must finish what it started) */
+        int timeout_ms;      /* then it is killed (<= 0: never) (the user may stop its own
+                                process: the caller's thread is not held forever) */
 };
 
 struct serve_runas_result {
@@ -40,6 +42,7 @@ struct serve_runas_result {
         bool out_cut;   /* there was more */
         char err[1024]; /* the last line of its stderr, "reins: " taken off; "" when none */
         int status;     /* its exit status; 128+N after signal N */
+        bool timed_out; /* killed after timeout_ms */
 };
 
 /* 0 once the command has ended (whatever its status), or -errno with err
