@@ -61,7 +61,15 @@ static bool workspace_call_open(const struct serve_request *request, struct serv
         if (!call->entry)
                 return false;
         struct serve *serve = request->serve;
-        uid_t uid = (uid_t)json_integer_value(json_object_get(call->entry, "uid"));
+        json_t *owner = json_object_get(call->entry, "uid");
+        json_int_t value = json_integer_value(owner);
+        /* fail closed: an entry that does not say whose it is is nobody's
+         * to act on (a missing uid must not read as root's 0) */
+        if (!json_is_integer(owner) || value < 0 || value >= (json_int_t)(uid_t)-1) {
+                serve_reply_error(reply, 409, "session %s: its user is not known", request->id);
+                return false;
+        }
+        uid_t uid = (uid_t)value;
         if (uid != serve->uid && serve->uid != 0) {
                 serve_reply_error(reply, 409,
                                   "session %s runs as uid %u: a daemon running as uid %u cannot "
