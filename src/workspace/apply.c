@@ -381,7 +381,7 @@ static json_t *apply_report_json(const struct apply_item *it, bool dry_run, bool
                 why = strerror(it->error);
                 break;
         }
-        return json_pack("{s:o, s:s, s:s, s:s?}", "path",
+        return json_pack("{s:o, s:s, s:s, s:s*}", "path",
                          bytes_json_z(ch->path[0] ? ch->path : "."), "kind",
                          workspace_change_kind_name(ch->kind), "result", result, "why", why);
 }

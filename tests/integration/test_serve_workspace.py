@@ -227,6 +227,44 @@ def test_agent_symlinks_and_names_are_data(caller, daemon):
     assert (ws / evil).read_text() == "x"
 
 
+def test_conflicts_are_409_until_forced(caller, daemon):
+    """A host file changed since the session started: nothing is written
+    (all or nothing, as reins apply), until "force"."""
+    ws = caller.workspace()
+    caller.write(ws / "a.txt", "base\n")
+    policy = overlay_policy(caller, daemon.dir)
+    session = overlay_session(daemon, ws, "echo agent > a.txt; echo new > b.txt", policy)
+    caller.write(ws / "a.txt", "host edit\n")
+    status, diff = daemon.call("GET", f"/v1/sessions/{session}/diff")
+    assert status == 200 and diff["conflicts"] == 1 and by_path(diff)["a.txt"]["conflict"], diff
+    status, body = daemon.call("POST", f"/v1/sessions/{session}/apply", {})
+    assert status == 409, body
+    assert "conflict" in body["error"] and body["blocked"] is True and body["conflicts"] == 1
+    assert (ws / "a.txt").read_text() == "host edit\n" and not (ws / "b.txt").exists()
+    status, body = daemon.call("POST", f"/v1/sessions/{session}/apply", {"force": True})
+    assert status == 200, body
+    assert (ws / "a.txt").read_text() == "agent\n" and (ws / "b.txt").exists()
+    assert [(e["status"], e["blocked"], e["forced"]) for e in
+            events(daemon, "serve.workspace.apply")] == [(409, True, False), (200, False, True)]
+
+
+def test_cli_apply_json(caller):
+    """`reins apply --json`, which the daemon runs: one JSON document on
+    stdout, each change's result in it."""
+    ws = caller.workspace()
+    r = caller.sandbox(["sh", "-c", "echo x > made.txt"], ws=ws,
+                       opts=["--workspace-mode", "overlay"])
+    assert r.returncode == 0, r.stderr
+    session = r.stderr.split("changes kept in session ")[1].split()[0]
+    r = caller.run(["apply", session, "--json"])
+    assert r.returncode == 0, r.stderr
+    [line] = r.stdout.splitlines()
+    outcome = json.loads(line)
+    assert outcome["session"] == session and outcome["applied"] == 1
+    assert outcome["changes"] == [{"path": "made.txt", "kind": "created", "result": "applied"}]
+    assert (ws / "made.txt").read_text() == "x\n"
+
+
 # --------------------------------------------------------------------------
 # states and bad input
 
