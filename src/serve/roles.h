@@ -6,12 +6,14 @@
  *   read sessions      x    its policies     x         x
  *   read output        x    its policies               x
  *   start a session    x    its policies
- *   stop/freeze/thaw   x    its policies
+ *   stop/freeze/thaw,  x    its policies
+ *   apply/discard          (the "control" right)
  *   read policies      x       x             x         x
  *   read metrics       x                               x
  *   answer approvals   x                  its policies
  *                                         (all without a list)
- *   read audit trails  x                                   x
+ *   read audit trails  x                               x
+ *   read diffs         x    its policies               x
  *
  * An operator or approver given `agents: [...]` is narrowed further to the
  * sessions whose policy names one of those agents (a session whose agent is
@@ -39,6 +41,7 @@ enum serve_right {
         SERVE_RIGHT_READ_METRICS,
         SERVE_RIGHT_APPROVE,
         SERVE_RIGHT_READ_AUDIT,
+        SERVE_RIGHT_READ_DIFF, /* a copy-on-write session's changes */
 };
 
 struct serve_roles {
