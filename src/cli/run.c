@@ -64,6 +64,7 @@ enum {
         OPT_SESSION_ID,
         OPT_DAEMON_KEY,
         OPT_EXPECT_AGENT,
+        OPT_DAEMON_STATE,
 };
 
 static void run_usage(FILE *out)
@@ -156,6 +157,8 @@ static int run_parse(int argc, char **argv, struct run_args *args)
              * its user's, and the policy's agent the daemon checked */
             {"daemon-key", required_argument, NULL, OPT_DAEMON_KEY},
             {"expect-agent", required_argument, NULL, OPT_EXPECT_AGENT},
+            /* and its state directory (its key), hidden from the sandbox */
+            {"daemon-state", required_argument, NULL, OPT_DAEMON_STATE},
             {"quiet", no_argument, NULL, 'q'},
             {"verbose", no_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
@@ -263,6 +266,15 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                         break;
                 case OPT_EXPECT_AGENT:
                         args->expect_agent = optarg;
+                        break;
+                case OPT_DAEMON_STATE:
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "reins: run: --daemon-state: expected an "
+                                                "absolute path\n");
+                                return EXIT_REINS_FAILED;
+                        }
+                        if (run_push(&args->plan.hide, optarg) < 0)
+                                return EXIT_REINS_FAILED;
                         break;
                 case 'q':
                         args->quiet = true;
@@ -470,6 +482,7 @@ out:
         free(changes_cache_dir); /* and the session this one */
         strv_free(&args.plan.extra_ro);
         strv_free(&args.plan.extra_rw);
+        strv_free(&args.plan.hide);
         strv_free(&args.plan.extra_env);
         strv_free(&args.plan.allow_net);
         strv_free(&args.anchors);

@@ -377,6 +377,10 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
             .inherit_xdg = user.uid == serve->uid,
             .daemon_key = serve->daemon_key.hex,
             .expect_agent = agent,
+            /* a session of the daemon's own user could read the daemon's
+             * key wherever a policy or workspace shows its state: hidden,
+             * as the user's own key is */
+            .daemon_state = user.uid == serve->uid ? serve->state_dir : NULL,
         };
         char now[AUDIT_TIME_MAX];
         audit_time_now(now);

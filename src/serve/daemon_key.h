@@ -7,7 +7,9 @@
  * (`reins run --daemon-key HEX`, serve/launch.c): the supervisor then takes
  * an answer or a thaw signed by its user's key or by this one. The sandbox
  * never sees it: the supervisor's argv is outside the sandbox's pid
- * namespace, and no file of the daemon's state is bound inside. The
+ * namespace, and the daemon's state directory is hidden from a session of
+ * the daemon's own user (`--daemon-state`, as reins' own state is; another
+ * user cannot read the 0600 key anyway). The
  * daemon signs only for sessions whose record says they were started with
  * its key, and names in the signed payload who asked it to (govern/
  * answer_sign.h: "approver"), so the session's own trail says who answered. */

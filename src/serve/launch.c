@@ -36,6 +36,8 @@ static int launch_argv(const struct serve_launch *l, struct reins_strv *argv)
                 r = strv_push(argv, l->daemon_key);
         if (r == 0 && l->expect_agent && (r = strv_push(argv, "--expect-agent")) == 0)
                 r = strv_push(argv, l->expect_agent);
+        if (r == 0 && l->daemon_state && (r = strv_push(argv, "--daemon-state")) == 0)
+                r = strv_push(argv, l->daemon_state);
         const char *name;
         json_t *value;
         json_object_foreach((json_t *)l->env, name, value)

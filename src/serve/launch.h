@@ -38,6 +38,9 @@ struct serve_launch {
          * --expect-agent; "" none): the supervisor refuses to start when the
          * policy it reads names another. NULL: not checked */
         const char *expect_agent;
+        /* the daemon's state directory (its key, its records): hidden from
+         * the sandbox (reins run --daemon-state); NULL: not passed */
+        const char *daemon_state;
 };
 
 /* The supervisor's pid, once exec succeeded (0), or -errno with err: the

@@ -234,6 +234,24 @@ def test_a_session_the_daemon_did_not_start_keeps_its_users_key(caller, daemons,
         d.call("POST", f"/v1/sessions/{session}/stop")
 
 
+def test_the_daemons_key_is_hidden_from_its_users_sessions(caller, daemons):
+    """A session running as the daemon's own user could read the daemon's
+    key wherever its state is in view (here: inside the workspace) and sign
+    the answers to its own requests: the state is hidden like reins' own."""
+    d = Daemon(caller)
+    daemons.append(d)
+    caller.write(d.dir / "visible.txt", "in view\n")
+    key_hex = (d.state / KEY_FILE).read_bytes().hex()
+    script = (f"cat visible.txt; od -An -v -tx1 state/{KEY_FILE} | tr -d ' \\n'; echo; "
+              "ls state | wc -l")
+    session, _ = start_session(d, d.dir, ["sh", "-c", script])
+    assert wait_ended(d, session)["serve"]["exit_status"] == 0
+    status, out = d.call("GET", f"/v1/sessions/{session}/output")
+    assert out["stdout"].startswith("in view\n"), out
+    assert key_hex not in out["stdout"], out
+    assert out["stdout"].split()[-1] == "0", out
+
+
 def test_run_refuses_a_malformed_daemon_key(caller):
     ws = caller.workspace()
     r = caller.sandbox(["true"], ws=ws, opts=["--daemon-key", "abc"])
