@@ -124,6 +124,7 @@ def test_root_daemon_answers_for_a_session_of_nobody(caller, daemons, web):
     assert entry["uid"] == NOBODY_UID and entry["serve"]["exit_status"] == 0, entry
     status, out = d.call("GET", f"/v1/sessions/{session}/output")
     assert out["stdout"].startswith("hello from ask.test") and out["stdout"].endswith(" 200"), out
+    assert "Sanitizer" not in out["stderr"] and "runtime error" not in out["stderr"], out
     # the session's own trail (nobody's): who answered, under which key
     [start] = session_records(d, session, "session.start")
     assert start["daemon_key"] == serve_start_key(d)
