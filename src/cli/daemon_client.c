@@ -148,16 +148,20 @@ static int daemon_send_all(int fd, const char *data, size_t length, long long de
  * head): -EFBIG past it. */
 static int daemon_read_all(int fd, char **out, size_t *length, long long deadline)
 {
+        /* one byte more than the cap: a full buffer then means too large */
+        const size_t cap = (size_t)DAEMON_REPLY_MAX + DAEMON_HEAD_MAX + 1;
         size_t size = 0, used = 0;
         char *buffer = NULL;
         for (;;) {
-                if (used + 4096 + 1 > size) {
-                        if (size >= (size_t)DAEMON_REPLY_MAX + DAEMON_HEAD_MAX) {
+                if (used + 1 >= size) {
+                        if (size >= cap) {
                                 free(buffer);
                                 return -EFBIG;
                         }
                         size_t bigger = size ? size * 2 : 16384;
-                        char *p = realloc(buffer, bigger);
+                        if (bigger > cap)
+                                bigger = cap;
+                        char *p = realloc(buffer, bigger + 1);
                         if (!p) {
                                 free(buffer);
                                 return -ENOMEM;
@@ -165,7 +169,7 @@ static int daemon_read_all(int fd, char **out, size_t *length, long long deadlin
                         buffer = p;
                         size = bigger;
                 }
-                ssize_t n = read(fd, buffer + used, size - used - 1);
+                ssize_t n = read(fd, buffer + used, size - used);
                 if (n > 0) {
                         used += (size_t)n;
                         continue;
