@@ -250,3 +250,41 @@ def test_root_daemon_session_of_nobody(caller, reins_bin, daemons):
         assert r.stdout.startswith(f"{session} (reins serve): intact"), r.stdout
     finally:
         nobody.close()
+
+
+def test_deny_and_grant_options_through_the_daemon(caller, runtime, daemons):
+    """--for and --scope become the API body's "for" and "scope"; deny is a
+    "deny" decision."""
+    d = OwnDaemon(caller, runtime)
+    daemons.append(d)
+    env = d.env
+    assert caller.run(["id"]).returncode == 0
+    ws = caller.workspace()
+    pol = caller.write(ws / "policy.yaml",
+                       "version: 1\nextends: default\nnetwork:\n  mode: proxy\n"
+                       "  ask: [\"api.ask.test:9\"]\n  hosts: {api.ask.test: 127.0.0.1}\n"
+                       "approvals: {timeout: 60s}\n")
+    dest = ASK.replace('"kind":"path"', '"kind":"destination"').replace(
+        "docs/notes.md", "api.ask.test:9")
+    assert "destination" in dest and "api.ask.test:9" in dest
+    session, _ = start_session(d, ws, ["sh", "-c", dest + "; echo; " + ASK + "; echo"],
+                               policy=str(pol))
+    _, [grant] = wait_pending(caller, env, session)
+    r = cli(caller, ["approve", grant["id"], "--for", "10m", "--scope", "domain"], env)
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        _, waiting = wait_pending(caller, env, session)
+        if waiting[0]["id"] != grant["id"]:
+            break
+        time.sleep(0.1)
+    [refuse] = waiting
+    r = cli(caller, ["deny", refuse["id"]], env)
+    assert r.returncode == 0 and r.stdout == f"denied {refuse['id']} (docs/notes.md)\n", r.stderr
+    assert wait_ended(d, session)["serve"]["exit_status"] == 0
+    _, out = d.call("GET", f"/v1/sessions/{session}/output")
+    answers = [json.loads(line) for line in out["stdout"].splitlines() if line]
+    assert [a["status"] for a in answers] == ["allowed", "denied"], answers
+    approvals = [e for e in d.trail_events() if e["type"] == "serve.approval"]
+    assert [(a["request"], a["decision"], a["for_ms"], a["scope"]) for a in approvals] == [
+        (grant["id"], "allow", 600000, "domain"), (refuse["id"], "deny", -1, "exact")]
