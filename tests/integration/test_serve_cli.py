@@ -288,3 +288,73 @@ def test_deny_and_grant_options_through_the_daemon(caller, runtime, daemons):
     approvals = [e for e in d.trail_events() if e["type"] == "serve.approval"]
     assert [(a["request"], a["decision"], a["for_ms"], a["scope"]) for a in approvals] == [
         (grant["id"], "allow", 600000, "domain"), (refuse["id"], "deny", -1, "exact")]
+
+
+class FakeDaemon:
+    """A unix socket server that answers every request with `answer` (bytes)
+    and closes: what the CLI does with a daemon that misbehaves."""
+
+    def __init__(self, caller, answer):
+        import socket
+        import threading
+        self.dir = caller.mkdtemp(prefix="reins-fake-")
+        os.chmod(self.dir, 0o755)
+        self.sock = self.dir / "serve.sock"
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(self.sock))
+        os.chmod(self.sock, 0o666)
+        self.server.listen(8)
+        self.answer = answer
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                head = b""
+                try:
+                    while b"\r\n\r\n" not in head:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        head += chunk
+                    if head:
+                        conn.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.server.close()
+
+
+REFUSAL = b'{"error":"refused: no \\u001b[31m"}'
+BAD_ANSWERS = [
+    (b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+     % (len(REFUSAL), REFUSAL), "403: refused: no"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n[]", "not an HTTP answer"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "not JSON"),
+    (b"garbage\r\n\r\n", "not an HTTP answer"),
+    (b"HTTP/1.1 200 OK\r\n\r\n[" + b"0," * (17 << 20), "larger than 32 MiB"),
+]
+
+
+@pytest.mark.parametrize("answer,said", BAD_ANSWERS, ids=["403", "cut", "json", "http", "huge"])
+def test_a_daemon_that_misbehaves_is_one_line_and_a_failure(caller, runtime, answer, said):
+    fake = FakeDaemon(caller, answer)
+    try:
+        env = {"XDG_RUNTIME_DIR": str(runtime), "REINS_SOCKET": str(fake.sock)}
+        r = cli(caller, ["ps"], env)
+        assert r.returncode == 1, r.stderr
+        assert r.stdout.startswith("SESSION "), r.stdout  # what could be listed is
+        line = one_error_line(r.stderr)
+        assert str(fake.sock) in line and said in line, line
+        assert "\x1b" not in line  # the daemon's words are escaped
+        r = cli(caller, ["stop", "0123456789ab"], env)
+        assert r.returncode not in (0, 2) and said in one_error_line(r.stderr), r.stderr
+    finally:
+        fake.close()
