@@ -250,8 +250,7 @@ static int daemon_unchunk(char *body, size_t length, size_t *out_length)
         return 0;
 }
 
-/* Status and body of a complete answer; the body stays in `answer`. */
-static int daemon_parse(char *answer, size_t length, unsigned *status, char **body,
+int daemon_answer_parse(char *answer, size_t length, unsigned *status, char **body,
                         size_t *body_length)
 {
         char *head_end = strstr(answer, "\r\n\r\n");
@@ -333,7 +332,7 @@ int daemon_client_call(const struct daemon_client *client, const char *method, c
                 return reins_error_errno(err, -r, "reins serve (%s)", where);
         char *text = NULL;
         size_t text_length = 0;
-        if (daemon_parse(answer, length, status, &text, &text_length) < 0)
+        if (daemon_answer_parse(answer, length, status, &text, &text_length) < 0)
                 return reins_error_set(err, EPROTO, "reins serve (%s): not an HTTP answer", where);
         json_t *decoded = text_length ? json_loadb(text, text_length, 0, NULL) : NULL;
         if (*status < 200 || *status > 299) {

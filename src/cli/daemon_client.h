@@ -57,4 +57,11 @@ int daemon_client_call(const struct daemon_client *client, const char *method, c
                        const json_t *body, int timeout_ms, unsigned *status, json_t **reply,
                        struct reins_error *err);
 
+/* The status and body of a complete answer (`answer` NUL-terminated at
+ * `length`): Content-Length, chunked, or the rest when neither; the body
+ * stays in `answer` (decoded in place, NUL-terminated). -EPROTO when it is
+ * not an HTTP/1.x answer or is cut short. */
+int daemon_answer_parse(char *answer, size_t length, unsigned *status, char **body,
+                        size_t *body_length);
+
 #endif
