@@ -151,8 +151,8 @@ static int approve_through_daemon(struct daemon_view *daemon, const char *sessio
 
 /* One answer: through the daemon when the session is its own (or only it
  * sees the session), else locally as without a daemon. */
-static int approve_answer(const char *socket_path, const char *id, bool allow, int64_t for_ms,
-                          const char *scope, bool quiet)
+int approve_answer(const char *socket_path, const char *id, bool allow, int64_t for_ms,
+                   const char *scope, bool quiet)
 {
         struct reins_error err = {0};
         char prefix[64];
@@ -251,7 +251,8 @@ static int approve_main(int argc, char **argv, bool allow)
                 }
         }
         if (watch)
-                return optind == argc ? approve_watch() : (approve_usage(stderr), EXIT_REINS_USAGE);
+                return optind == argc ? approve_watch(socket_path)
+                                      : (approve_usage(stderr), EXIT_REINS_USAGE);
         if (optind + 1 != argc) {
                 approve_usage(stderr);
                 return EXIT_REINS_USAGE;
