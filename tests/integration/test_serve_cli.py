@@ -358,3 +358,21 @@ def test_a_daemon_that_misbehaves_is_one_line_and_a_failure(caller, runtime, ans
         assert r.returncode not in (0, 2) and said in one_error_line(r.stderr), r.stderr
     finally:
         fake.close()
+
+
+def test_watch_answers_a_daemons_session_through_it(caller, runtime, daemons, pty_sessions):
+    d = OwnDaemon(caller, runtime)
+    daemons.append(d)
+    assert caller.run(["id"]).returncode == 0
+    ws = caller.workspace()
+    pol = caller.write(ws / "policy.yaml", ASK_POLICY)
+    watch = pty_sessions(caller.pty(["approve", "--watch"], env=d.env))
+    watch.expect(rb"watching for approval requests", timeout=10)
+    session, _ = start_session(d, ws, ["sh", "-c", ASK + "; echo"], policy=str(pol))
+    watch.expect(rb"allow\? ", timeout=TIMEOUT)
+    watch.send(b"a\n")
+    watch.expect(rb"allowed ", timeout=TIMEOUT)
+    assert wait_ended(d, session)["serve"]["exit_status"] == 0
+    approvals = [e for e in d.trail_events() if e["type"] == "serve.approval"]
+    assert [(a["about_session"], a["for_ms"], a["by_uid"]) for a in approvals] == [
+        (session, 0, caller.uid)]
