@@ -35,6 +35,7 @@ static void approve_usage(FILE *out)
                 "       reins approve --watch\n"
                 "       reins deny ID\n"
                 "       reins pending [--json]\n"
+                "       (each takes --socket PATH: the reins serve to ask)\n"
                 "\n"
                 "ID is a request id from 'reins pending' (or the line the session printed).\n"
                 "  (no --for)          allow this one request only\n"
