@@ -26,7 +26,8 @@ static void ps_usage(FILE *out)
                      "When reins serve runs (--socket PATH, $REINS_SOCKET, your own daemon's\n"
                      "socket, else /run/reins/serve.sock), its sessions that your role lets you\n"
                      "see are listed too, once each, marked '(serve)' before the command\n"
-                     "(\"via\": \"serve\" in --json); with --all, those that ended as well.\n");
+                     "('(serve: uid N)' for another user's; \"via\": \"serve\" in --json);\n"
+                     "with --all, those that ended as well.\n");
 }
 
 static void ps_age(char *out, size_t size, const char *started)
@@ -158,12 +159,20 @@ int cli_ps(int argc, char **argv)
                         /* the daemon's entries come over a socket: escaped */
                         char shown[200];
                         text_show(shown, sizeof(shown), id ? id : "?");
+                        /* the daemon's, and whose when not the caller's */
+                        char via[48] = "";
+                        json_t *uid = json_object_get(entry, "uid");
+                        if (via_daemon && json_is_integer(uid) &&
+                            json_integer_value(uid) != (json_int_t)getuid())
+                                snprintf(via, sizeof(via), "(serve: uid %lld) ",
+                                         (long long)json_integer_value(uid));
+                        else if (via_daemon)
+                                snprintf(via, sizeof(via), "(serve) ");
                         printf("%-24s  %-12s  %-12s  %7lld  %5s  %-8s  %7lld  %s%s%s\n", shown,
                                agent && agent[0] ? agent : "-", policy ? policy : "-",
                                (long long)json_integer_value(json_object_get(entry, "pid")), age,
                                risk, pending ? (long long)json_integer_value(pending) : 0LL,
-                               alive ? "" : "(gone) ", via_daemon ? "(serve) " : "",
-                               command ? command : "");
+                               alive ? "" : "(gone) ", via, command ? command : "");
                         free(agent);
                         free(policy);
                         free(command);

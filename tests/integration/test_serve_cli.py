@@ -206,12 +206,14 @@ def test_root_daemon_session_of_nobody(caller, reins_bin, daemons):
         # root (an admin of its daemon) sees it: not in root's own registry
         entry = ps_json(caller, env)[session]
         assert entry["via"] == "serve" and entry["uid"] == NOBODY_UID, entry
-        assert "(serve)" in line_of(cli(caller, ["ps"], env).stdout, session)
+        assert f"(serve: uid {NOBODY_UID}) sh -c" in line_of(cli(caller, ["ps"], env).stdout,
+                                                            session)
         _, [request] = wait_pending(caller, env, session)
         assert request["via"] == "serve", request
         # nobody sees it too, once, as the daemon's
         entry = ps_json(nobody, env)[session]
         assert entry["via"] == "serve", entry
+        assert "(serve) sh -c" in line_of(cli(nobody, ["ps"], env).stdout, session)
 
         # an operator may not answer, nor read the trail: the daemon's word
         # is printed and nothing is done locally behind its back
