@@ -46,7 +46,7 @@ bool serve_audit_readable(const struct serve_grant *grant, const char *no_grant_
                           const char *policy, bool daemon)
 {
         const char *why;
-        if (!serve_grant_allows(grant, no_grant_why, SERVE_RIGHT_READ_AUDIT, policy, &why))
+        if (!serve_grant_allows(grant, no_grant_why, SERVE_RIGHT_READ_AUDIT, policy, NULL, &why))
                 return false;
         /* a grant limited to listed policies reads those sessions only */
         bool every = grant->role == SERVE_ROLE_ADMIN || grant->policies.count == 0;

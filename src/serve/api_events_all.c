@@ -69,6 +69,7 @@ static void stream_free(void *cls)
         struct stream *s = cls;
         serve_events_unsubscribe(s->serve->events);
         strv_free(&s->grant.policies);
+        strv_free(&s->grant.agents);
         strv_free(&s->sessions);
         free(s->type);
         free(s->out);
@@ -227,6 +228,8 @@ void serve_api_events(const struct serve_request *request, struct serve_reply *r
                 s->grant.uid = request->grant->uid;
                 s->grant.role = request->grant->role;
                 r = strv_copy(&s->grant.policies, &request->grant->policies);
+                if (r == 0)
+                        r = strv_copy(&s->grant.agents, &request->grant->agents);
         }
         if (r == 0 && type && !(s->type = strdup(type)))
                 r = -ENOMEM;
