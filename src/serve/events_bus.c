@@ -31,7 +31,7 @@
 #define EVENTS_PASS_BYTES    (1 << 20)   /* read from one trail before the next gets its turn */
 #define EVENTS_TICK_MS       250
 #define EVENTS_RESCAN_MS     500
-#define EVENTS_RESCAN_MIN_MS 20 /* between two scans that inotify asked for */
+#define EVENTS_RESCAN_MIN_MS 100 /* between two scans that inotify asked for */
 #define EVENTS_SWEEP_MS      1000
 #define EVENTS_MAX_FOLLOWS   100000
 #define EVENTS_USERS_MS      2000 /* a root daemon looks for users' registries */
@@ -61,6 +61,15 @@ struct events_follow {
         bool discarding; /* inside an over-long line */
         bool ended;      /* its final checkpoint was read */
         bool dirty;
+};
+
+/* A directory of trails being watched, and whose they are: a trail that
+ * appears there is followed at once, before any registry says so (a short
+ * `reins run` may come and go between two scans of its registry). */
+struct events_dir {
+        int wd;
+        uid_t uid;
+        char *path;
 };
 
 /* Another user's registry, watched by a root daemon. */
@@ -109,6 +118,8 @@ struct serve_events {
         struct events_registry *registries;
         size_t registry_count, registry_capacity;
         long long users_scanned;
+        struct events_dir *dirs;
+        size_t dir_count, dir_capacity;
         json_t *positions;  /* from the index at start: {session: [end, flags]} */
         bool index_existed; /* a previous daemon left an index */
         time_t index_mtime; /* and when it last wrote it */
@@ -361,6 +372,27 @@ static struct events_follow *events_follow_get(struct serve_events *bus, const c
         return at ? bus->follows[json_integer_value(at)] : NULL;
 }
 
+/* Watch a directory of `uid`'s trails (once). The watch descriptor. */
+static int events_watch_dir(struct serve_events *bus, const char *dir, uid_t uid)
+{
+        if (bus->inotify < 0)
+                return -1;
+        int wd = inotify_add_watch(bus->inotify, dir[0] ? dir : "/",
+                                   IN_MODIFY | IN_CREATE | IN_MOVED_TO);
+        if (wd < 0)
+                return -1;
+        for (size_t i = 0; i < bus->dir_count; i++)
+                if (bus->dirs[i].wd == wd)
+                        return wd;
+        char *copy = strdup(dir);
+        if (!copy || array_reserve(bus->dirs, bus->dir_capacity, bus->dir_count + 1, 16) < 0) {
+                free(copy);
+                return wd;
+        }
+        bus->dirs[bus->dir_count++] = (struct events_dir){.wd = wd, .uid = uid, .path = copy};
+        return wd;
+}
+
 static void events_follow_add(struct serve_events *bus, const char *session, const char *trail,
                               uid_t uid, const char *policy, bool daemon)
 {
@@ -391,14 +423,11 @@ static void events_follow_add(struct serve_events *bus, const char *session, con
                    !(bus->index_existed && st.st_mtime > bus->index_mtime)) {
                 f->offset = st.st_size;
         }
-        if (bus->inotify >= 0) {
-                cleanup_free char *dir = strdup(trail);
-                char *slash = dir ? strrchr(dir, '/') : NULL;
-                if (slash) {
-                        *slash = '\0';
-                        f->wd = inotify_add_watch(bus->inotify, dir[0] ? dir : "/",
-                                                  IN_MODIFY | IN_CREATE | IN_MOVED_TO);
-                }
+        cleanup_free char *dir = strdup(trail);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash && !daemon) {
+                *slash = '\0';
+                f->wd = events_watch_dir(bus, dir, uid);
         }
         pthread_mutex_lock(&bus->lock);
         if (array_reserve(bus->follows, bus->follow_capacity, bus->follow_count + 1, 256) < 0 ||
@@ -614,6 +643,23 @@ static bool events_read_trail(struct serve_events *bus, struct events_follow *f)
         return more;
 }
 
+/* A trail that appeared in a watched directory of a user's trails: that
+ * user's session, followed from its start -- unless the daemon started it
+ * (its record says more: the policy as asked), which the scan that follows
+ * finds. */
+static void events_follow_new_trail(struct serve_events *bus, int wd, const char *id,
+                                    const char *name)
+{
+        const struct events_dir *dir = NULL;
+        for (size_t i = 0; i < bus->dir_count && !dir; i++)
+                if (bus->dirs[i].wd == wd)
+                        dir = &bus->dirs[i];
+        cleanup_free char *started = path_join(bus->serve->sessions_dir, id);
+        cleanup_free char *trail = dir ? path_join(dir->path, name) : NULL;
+        if (trail && started && access(started, F_OK) < 0)
+                events_follow_add(bus, id, trail, dir->uid, NULL, false);
+}
+
 /* inotify: a trail grew (mark it), a session or registry entry came (scan). */
 static bool events_inotify(struct serve_events *bus)
 {
@@ -621,7 +667,10 @@ static bool events_inotify(struct serve_events *bus)
             __attribute__((aligned(__alignof__(struct inotify_event))));
         bool rescan = false;
         ssize_t n;
-        while ((n = read(bus->inotify, events, sizeof(events))) > 0) {
+        /* a bounded number of reads: trails being written flood the queue
+         * faster than it can be emptied, and the trails must be read too */
+        for (int reads = 0; reads < 8 && (n = read(bus->inotify, events, sizeof(events))) > 0;
+             reads++) {
                 for (char *p = events; p < events + n;) {
                         struct inotify_event *e = (struct inotify_event *)p;
                         p += sizeof(*e) + e->len;
@@ -651,8 +700,9 @@ static bool events_inotify(struct serve_events *bus)
                         struct events_follow *f = events_follow_get(bus, id);
                         if (f)
                                 f->dirty = true;
-                        else
-                                rescan = true;
+                        else if (name == e->name)
+                                events_follow_new_trail(bus, e->wd, id, e->name);
+                        rescan = rescan || !f;
                 }
         }
         return rescan;
@@ -1027,6 +1077,9 @@ static void events_free(struct serve_events *bus)
         for (size_t i = 0; i < bus->registry_count; i++)
                 free(bus->registries[i].dir);
         free(bus->registries);
+        for (size_t i = 0; i < bus->dir_count; i++)
+                free(bus->dirs[i].path);
+        free(bus->dirs);
         free(bus->buffer);
         pthread_mutex_destroy(&bus->lock);
         pthread_mutex_destroy(&bus->index_lock);
@@ -1091,10 +1144,9 @@ int serve_events_start(struct serve *serve, struct reins_error *err)
                     inotify_add_watch(bus->inotify, serve->sessions_dir, IN_CREATE | IN_MOVED_TO);
                 bus->wd_trails =
                     inotify_add_watch(bus->inotify, bus->own_trails, IN_CREATE | IN_MODIFY);
-                /* a new trail there of a session not yet known: a scan */
+                /* a new trail there: a session of the daemon's user */
                 if (bus->user_trails)
-                        inotify_add_watch(bus->inotify, bus->user_trails,
-                                          IN_MODIFY | IN_CREATE | IN_MOVED_TO);
+                        events_watch_dir(bus, bus->user_trails, serve->uid);
                 if (bus->registry)
                         bus->wd_registry =
                             inotify_add_watch(bus->inotify, bus->registry, IN_CREATE | IN_MOVED_TO);

@@ -63,7 +63,11 @@ class Stream:
         deadline = time.monotonic() + TIMEOUT
         while not done(self.events):
             if time.monotonic() > deadline:
-                raise AssertionError(f"not seen in {TIMEOUT} s: {len(self.events)} events")
+                seen = {}
+                for _, e in self.events:
+                    seen.setdefault(e["session"], []).append(e["record"].get("type"))
+                raise AssertionError(f"not seen in {TIMEOUT} s: {len(self.events)} events: "
+                                     f"{ {k: v[-3:] for k, v in seen.items()} }")
             if self.next(deadline) is None and self.ended:
                 raise AssertionError(f"stream ended early: {self.comments}")
         return self.events
