@@ -434,7 +434,10 @@ void runtime_forget(const char *session)
 
 json_t *runtime_read_entry_of(int dirfd, const char *name, uid_t owner)
 {
-        cleanup_fd int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        /* O_NONBLOCK: a FIFO planted under the name must not hang the reader
+         * (a root daemon reads every user's registry) */
+        cleanup_fd int fd =
+            openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != owner ||
             st.st_size <= 0 || st.st_size > RUNTIME_ENTRY_MAX)

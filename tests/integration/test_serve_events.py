@@ -124,7 +124,10 @@ def test_one_stream_across_sessions(caller, daemon):
                      if e["record"].get("type") == "session.start"
                      and e["record"].get("workspace") == str(ws)), None)
 
-    stream.until(lambda ev: own_session(ev) and finished(a, b, own_session(ev))(ev))
+    try:
+        stream.until(lambda ev: own_session(ev) and finished(a, b, own_session(ev))(ev))
+    except AssertionError as e:
+        raise AssertionError(f"a={a} b={b} own={own_session(stream.events)}: {e}") from None
     own = own_session(stream.events)
     stream.close()
     wait_ended(daemon, a)
