@@ -13,11 +13,13 @@
 #include "cli/notice.h"
 #include "cli/run_notices.h"
 #include "cli/run_parallel.h"
+#include "cli/run_pool.h"
 #include "cli/run_report.h"
 #include "audit/dirs.h"
 #include "policy/policy.h"
 #include "sandbox/plan.h"
 #include "session/events.h"
+#include "session/pool_guard.h"
 #include "session/session.h"
 #include "util/notice.h"
 #include "util/path.h"
@@ -38,6 +40,7 @@ struct run_args {
         struct plan_options plan;
         bool quiet;
         struct reins_strv anchors; /* --anchor SPEC */
+        int pool_fd;               /* --pool-fd FD (reins serve's warm pool); -1: none */
 };
 
 enum {
@@ -60,6 +63,7 @@ enum {
         OPT_TOKEN,
         OPT_ANCHOR,
         OPT_SESSION_ID,
+        OPT_POOL_FD,
 };
 
 static void run_usage(FILE *out)
@@ -147,6 +151,8 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"parallel", required_argument, NULL, OPT_PARALLEL},
             /* internal, for `reins serve`: the id it drew and answered with */
             {"session-id", required_argument, NULL, OPT_SESSION_ID},
+            /* internal, for `reins serve`: be a warm pool's member (cli/run_pool.h) */
+            {"pool-fd", required_argument, NULL, OPT_POOL_FD},
             {"quiet", no_argument, NULL, 'q'},
             {"verbose", no_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
@@ -244,6 +250,17 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                         }
                         snprintf(args->session, sizeof(args->session), "%s", optarg);
                         break;
+                case OPT_POOL_FD: {
+                        char *end = NULL;
+                        long fd = strtol(optarg, &end, 10);
+                        if (!end || *end || fd < 3 || fd > 1024 || fcntl((int)fd, F_GETFD) < 0) {
+                                fprintf(stderr, "reins: run: --pool-fd: not an open descriptor\n");
+                                return EXIT_REINS_FAILED;
+                        }
+                        args->pool_fd = (int)fd;
+                        fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+                        break;
+                }
                 case 'q':
                         args->quiet = true;
                         args->plan.verbosity = -1;
@@ -373,7 +390,8 @@ static void run_report_start(const struct run_args *args, const struct reins_pla
 
 int cli_run(int argc, char **argv)
 {
-        struct run_args args = {0};
+        struct run_args args = {.pool_fd = -1};
+        struct reins_strv pool_argv = {0}; /* a pool member's command, once taken */
         struct reins_error err = {0};
         struct session *session = NULL;
         char *deny_cache_dir = NULL, *changes_cache_dir = NULL, *spare_dir = NULL;
@@ -412,6 +430,7 @@ int cli_run(int argc, char **argv)
             .changes_cache_dir = changes_cache_dir,
             .on_spawned = run_on_spawned,
             .on_spawned_ctx = &args,
+            .pool_member = args.pool_fd >= 0,
         };
         snprintf(config.id, sizeof(config.id), "%s", args.session);
         if (session_new(&config, &session, &err) < 0) {
@@ -419,6 +438,13 @@ int cli_run(int argc, char **argv)
                 goto out;
         }
         const struct reins_plan *plan = session_plan(session);
+        /* a pool member watches its workspace from here on: what the plan
+         * read of it stays true until the member is taken, or it is not */
+        int guard = -1;
+        if (args.pool_fd >= 0 && (guard = pool_guard_start(plan->workspace, &err)) < 0) {
+                cli_error(&err);
+                goto out;
+        }
         run_report_start(&args, plan);
         if (run_add_sinks(&args, session_events(session)) < 0)
                 goto out;
@@ -426,6 +452,10 @@ int cli_run(int argc, char **argv)
                 if (err.message[0])
                         cli_error(&err);
                 status = session_close(session); /* 123 when the trail failed */
+                goto out;
+        }
+        if (args.pool_fd >= 0 && !run_pool_member(session, args.pool_fd, guard, &pool_argv)) {
+                status = 0; /* retired: nothing ran */
                 goto out;
         }
         /* the session may idle for hours beside a thousand others: the
@@ -451,6 +481,7 @@ out:
         strv_free(&args.plan.extra_env);
         strv_free(&args.plan.allow_net);
         strv_free(&args.anchors);
+        strv_free(&pool_argv); /* the session borrowed it */
         if (args.event_stream)
                 fclose(args.event_stream);
         return status;

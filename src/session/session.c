@@ -76,6 +76,7 @@ struct session {
         struct spawn_inputs in;
         struct spawn_result sandbox;
         bool spawned;
+        bool parked; /* a pool member, built up to its command's execve */
         bool waited; /* supervised to the end */
         bool closed; /* session_close ran */
         int status;  /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
@@ -710,6 +711,7 @@ static int session_spawn(struct session *s, struct reins_error *err)
                 return r;
         s->in.plan = plan;
         s->in.seccomp = &s->seccomp;
+        s->in.park_command = s->config.pool_member;
         if ((r = session_check_landlock(plan, &s->in.landlock_abi, err)) < 0)
                 return r;
         /* the deny globs' matches, collected while the session started */
@@ -745,6 +747,12 @@ int session_start(struct session *s, struct reins_error *err)
                 return reins_error_set(err, EALREADY, "session %s was started already", s->id);
         s->state = SESSION_ENDED; /* unless it gets to run */
         clock_gettime(CLOCK_MONOTONIC, &s->started);
+        /* a member is built before anyone asks: nothing of it may depend on
+         * the request but the command and its environment */
+        if (s->config.pool_member && (s->plan->overlay || s->config.resume || s->config.token_file))
+                return reins_error_set(err, EINVAL,
+                                       "pool: a policy with workspace_mode overlay, a resumed "
+                                       "session or a token cannot be kept warm");
         session_changes_begin(s);
         int r;
         if ((r = session_certify(s, err)) < 0 || (r = session_start_parts(s, err)) < 0 ||
@@ -753,6 +761,16 @@ int session_start(struct session *s, struct reins_error *err)
         /* no trail, no run: the command has not started yet */
         if ((r = session_open_trail(s, err)) < 0)
                 return r;
+        if (s->config.pool_member) {
+                /* the sandbox finishes its set-up and parks its command just
+                 * before execve; nothing is recorded until it is taken */
+                if ((r = spawn_send_limits(&s->sandbox, s->in.cgroup, s->in.rlimit_fallback, err)) <
+                    0)
+                        return r;
+                s->parked = true;
+                s->state = SESSION_CREATED;
+                return 0;
+        }
         event_bus_release(&s->events);
         session_emit_start(&s->events, s->plan, &s->in, s->config.policy,
                            s->user_key[0] ? s->user_key : NULL, session_identity(s));
@@ -777,6 +795,60 @@ int session_start(struct session *s, struct reins_error *err)
         s->pid = s->sandbox.pid;
         s->state = SESSION_RUNNING;
         return 0;
+}
+
+int session_run_command(struct session *s, char **argv, char *const *env, size_t env_count,
+                        struct reins_error *err)
+{
+        if (!s->parked || s->state != SESSION_CREATED)
+                return reins_error_set(err, EALREADY, "session %s is not a parked pool member",
+                                       s->id);
+        s->parked = false;
+        s->state = SESSION_ENDED; /* unless it gets to run */
+        if (!argv || !argv[0])
+                return reins_error_set(err, EINVAL, "no command");
+        s->plan->argv = argv;
+        int r = plan_env_add_caller(s->plan, env, env_count, err);
+        if (r < 0)
+                return r;
+        clock_gettime(CLOCK_MONOTONIC, &s->started);
+        event_bus_release(&s->events);
+        json_t *identity = session_identity(s);
+        if (identity)
+                json_object_set_new(identity, "pool", json_true());
+        session_emit_start(&s->events, s->plan, &s->in, s->config.policy,
+                           s->user_key[0] ? s->user_key : NULL, identity);
+        /* session.start is written before the command's first instruction
+         * (the filesystem reserves its blocks at write(): an agent filling
+         * the disk afterwards cannot take them); made durable right after
+         * the command is released, not before as a cold start does: the
+         * disk flush (5-9 ms on this VM) is the whole of the pool's budget */
+        if (audit_trail_flush(s->trail) < 0 || audit_trail_failure(s->trail)) {
+                session_trail_check(s, "the command was not started"); /* says why */
+                s->status = SESSION_EXIT_TRAIL_FAILED;
+                err->code = EIO;
+                return -EIO;
+        }
+        s->last_flush_ms = session_now_ms();
+        if ((r = spawn_send_command(&s->sandbox, argv, s->plan->env.items, err)) < 0)
+                return r;
+        s->pid = s->sandbox.pid;
+        s->state = SESSION_RUNNING;
+        session_register(s);
+        audit_trail_sync(s->trail);
+        return 0;
+}
+
+void session_retire(struct session *s)
+{
+        if (!s->parked)
+                return;
+        s->parked = false;
+        char *trail = s->trail_path ? strdup(s->trail_path) : NULL;
+        session_close(s);
+        if (trail)
+                unlink(trail);
+        free(trail);
 }
 
 /* ---- the end --------------------------------------------------------------- */

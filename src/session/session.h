@@ -59,6 +59,10 @@ struct session_config {
          * the plan does it here (NULL: nothing) */
         void (*on_spawned)(void *ctx, const struct reins_plan *plan, const struct spawn_inputs *in);
         void *on_spawned_ctx;
+        /* a warm pool's member (serve/pool.c): session_start builds
+         * everything up to the command's execve and parks it there; the
+         * command comes later with session_run_command */
+        bool pool_member;
 };
 
 struct session;
@@ -90,6 +94,20 @@ struct event_bus *session_events(struct session *s);
 /* Returns 0 once the command runs; on failure the session is over
  * (session_free still owed) and err says why. */
 int session_start(struct session *s, struct reins_error *err);
+/* A parked pool member (session_config.pool_member) runs its command:
+ * `argv` (NULL-terminated) with the caller's NAME=VALUE pairs added to the
+ * environment as --env would. session.start (with "pool": true) is written
+ * before the command's first instruction, as in a cold start; the command
+ * is then released, and the session listed for `reins ps`. On failure the
+ * session is over, as session_start's. `argv` must outlive the session. */
+int session_run_command(struct session *s, char **argv, char *const *env, size_t env_count,
+                        struct reins_error *err);
+
+/* A parked pool member that will not run (retired, stale, its daemon
+ * gone): the sandbox is killed and the trail, which recorded nothing of a
+ * session, removed. session_free still owed. */
+void session_retire(struct session *s);
+
 /* Runs the session until the command ends and everything is recorded.
  * Returns the run's exit status (the command's, or SESSION_EXIT_*). */
 int session_wait(struct session *s, struct supervise_outcome *outcome);

@@ -1,0 +1,30 @@
+/* A warm pool member's watch on its workspace (serve/pool.c). A member is
+ * built ahead of its request: what a cold start reads from the workspace
+ * when it starts (the deny globs' matches, the protected paths and their
+ * placeholders, the change record's first look) is read at build time. So
+ * that a taken member never serves a view older than a cold start's, every
+ * directory of the workspace is watched (inotify) from right after the plan
+ * is built until the member is taken: any entry made, removed, renamed,
+ * written or changed in its attributes there makes the member stale, and a
+ * stale member is never taken (it ends; the pool builds a fresh one).
+ *
+ * Fail closed: a workspace with more directories than POOL_GUARD_MAX_DIRS,
+ * one that cannot be read whole, or a user out of inotify watches is not
+ * kept warm (pool_guard_start fails, the member is not built). */
+#ifndef REINS_SESSION_POOL_GUARD_H
+#define REINS_SESSION_POOL_GUARD_H
+
+#include <stdbool.h>
+
+#include "util/error.h"
+
+#define POOL_GUARD_MAX_DIRS 4096
+
+/* An inotify fd (non-blocking, close-on-exec) watching every directory
+ * below `root` and `root` itself; -errno with err. */
+int pool_guard_start(const char *root, struct reins_error *err);
+/* Has anything happened below the root since pool_guard_start? Reads what
+ * is queued (a queue overflow counts as a change). */
+bool pool_guard_changed(int fd);
+
+#endif
