@@ -440,8 +440,8 @@ int cli_run(int argc, char **argv)
         const struct reins_plan *plan = session_plan(session);
         /* a pool member watches its workspace from here on: what the plan
          * read of it stays true until the member is taken, or it is not */
-        int guard = -1;
-        if (args.pool_fd >= 0 && (guard = pool_guard_start(plan->workspace, &err)) < 0) {
+        struct pool_guard guard = {.fd = -1};
+        if (args.pool_fd >= 0 && pool_guard_start(&guard, plan->workspace, &err) < 0) {
                 cli_error(&err);
                 goto out;
         }
@@ -454,7 +454,7 @@ int cli_run(int argc, char **argv)
                 status = session_close(session); /* 123 when the trail failed */
                 goto out;
         }
-        if (args.pool_fd >= 0 && !run_pool_member(session, args.pool_fd, guard, &pool_argv)) {
+        if (args.pool_fd >= 0 && !run_pool_member(session, args.pool_fd, &guard, &pool_argv)) {
                 status = 0; /* retired: nothing ran */
                 goto out;
         }

@@ -92,13 +92,14 @@ static bool pool_parse_request(const char *data, size_t length, struct reins_str
         return ok;
 }
 
-bool run_pool_member(struct session *session, int fd, int guard, struct reins_strv *argv)
+bool run_pool_member(struct session *session, int fd, struct pool_guard *guard,
+                     struct reins_strv *argv)
 {
         pool_say(fd, "R");
         bool stale = false;
         for (;;) {
                 struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
-                                      {.fd = guard, .events = POLLIN}};
+                                      {.fd = guard->fd, .events = POLLIN}};
                 int n = poll(p, 2, -1);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -114,11 +115,11 @@ bool run_pool_member(struct session *session, int fd, int guard, struct reins_st
                 if (request)
                         pool_say(fd, "STALE\n");
                 free(request);
-                close(guard);
+                pool_guard_close(guard);
                 session_retire(session);
                 return false;
         }
-        close(guard);
+        pool_guard_close(guard);
         struct reins_strv env = {0};
         bool ok = pool_parse_request(request, length, argv, &env);
         free(request);

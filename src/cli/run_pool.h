@@ -14,6 +14,8 @@
  * (`guard`, session/pool_guard.h). With a request the command runs
  * (session_run_command) and true is returned; `argv` holds the command and
  * must outlive the session. false: retired (nothing ran). */
-bool run_pool_member(struct session *session, int fd, int guard, struct reins_strv *argv);
+struct pool_guard;
+bool run_pool_member(struct session *session, int fd, struct pool_guard *guard,
+                     struct reins_strv *argv);
 
 #endif

@@ -209,6 +209,10 @@ int plan_set_gitdir(struct reins_plan *plan, const char *upper, const char *work
 void plan_remove_placeholders(struct reins_plan *plan);
 void plan_free(struct reins_plan *plan);
 
+/* A name at the workspace's top that a session may create there empty as a
+ * placeholder and remove again at its end (.claude, .vscode ...). */
+bool plan_is_placeholder_name(const char *name);
+
 /* A pool member's command arrives after the plan was built (serve/pool.c):
  * the caller's NAME=VALUE pairs enter the environment as --env would (a name
  * the plan set itself keeps the plan's value). -EINVAL for a bad name. */

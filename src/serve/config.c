@@ -176,6 +176,58 @@ static int config_users(const struct config_walk *w, const yaml_node_t *node,
         return 0;
 }
 
+/* pool: [{policy: /abs/file, workspace: /abs/dir}, ...] */
+static int config_pools(const struct config_walk *w, const yaml_node_t *node,
+                        struct serve_config *out)
+{
+        if (node->type != YAML_SEQUENCE_NODE)
+                return config_fail(w, node, "pool", "expected a list of {policy, workspace}");
+        for (yaml_node_item_t *item = node->data.sequence.items.start;
+             item < node->data.sequence.items.top; item++) {
+                const yaml_node_t *entry = yaml_document_get_node(w->doc, *item);
+                if (!entry || entry->type != YAML_MAPPING_NODE)
+                        return config_fail(w, entry ? entry : node, "pool",
+                                           "expected {policy: FILE, workspace: DIR}");
+                if (out->pool_count >= SERVE_POOL_SPECS_MAX)
+                        return config_fail(w, entry, "pool", "more than 64 entries");
+                const char *policy = NULL, *workspace = NULL;
+                for (yaml_node_pair_t *pair = entry->data.mapping.pairs.start;
+                     pair < entry->data.mapping.pairs.top; pair++) {
+                        const char *k = config_scalar(yaml_document_get_node(w->doc, pair->key));
+                        const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
+                        const char *value = config_scalar(v);
+                        const char **slot = k && strcmp(k, "policy") == 0      ? &policy
+                                            : k && strcmp(k, "workspace") == 0 ? &workspace
+                                                                               : NULL;
+                        if (!slot)
+                                return config_fail(w, v, k ? k : "?",
+                                                   "unknown key (policy, workspace)");
+                        if (*slot)
+                                return config_fail(w, v, k, "given twice");
+                        /* absolute: a request names them so, and matches only so */
+                        if (!value || value[0] != '/')
+                                return config_fail(w, v, k, "expected an absolute path");
+                        *slot = value;
+                }
+                if (!policy || !workspace)
+                        return config_fail(w, entry, "pool", "needs both policy and workspace");
+                struct serve_pool_spec *grown =
+                    realloc(out->pools, (out->pool_count + 1) * sizeof(*grown));
+                if (!grown)
+                        return reins_error_set(w->err, ENOMEM, "out of memory");
+                out->pools = grown;
+                grown[out->pool_count] =
+                    (struct serve_pool_spec){strdup(policy), strdup(workspace)};
+                if (!grown[out->pool_count].policy || !grown[out->pool_count].workspace) {
+                        free(grown[out->pool_count].policy);
+                        free(grown[out->pool_count].workspace);
+                        return reins_error_set(w->err, ENOMEM, "out of memory");
+                }
+                out->pool_count++;
+        }
+        return 0;
+}
+
 static int config_document(const struct config_walk *w, struct serve_config *out)
 {
         const yaml_node_t *root = yaml_document_get_root_node(w->doc);
@@ -213,9 +265,13 @@ static int config_document(const struct config_walk *w, struct serve_config *out
                                                            &out->targets, w->err);
                         if (r < 0)
                                 return r;
+                } else if (name && strcmp(name, "pool") == 0) {
+                        int r = config_pools(w, v, out);
+                        if (r < 0)
+                                return r;
                 } else {
                         return config_fail(w, k, name ? name : "?",
-                                           "unknown key (version, users, forward, notify)");
+                                           "unknown key (version, users, forward, notify, pool)");
                 }
         }
         return has_version ? 0 : config_fail(w, root, "version", "missing (version: 1)");
@@ -267,6 +323,11 @@ void serve_config_free(struct serve_config *config)
         for (size_t i = 0; i < config->count; i++)
                 strv_free(&config->grants[i].policies);
         free(config->grants);
+        for (size_t i = 0; i < config->pool_count; i++) {
+                free(config->pools[i].policy);
+                free(config->pools[i].workspace);
+        }
+        free(config->pools);
         serve_targets_free(&config->targets);
         memset(config, 0, sizeof(*config));
 }

@@ -32,6 +32,7 @@ struct serve_child {
 
 struct serve_forwarder;
 struct serve_notifier;
+struct serve_pool;
 
 struct serve {
         struct serve_mhd mhd;
@@ -60,7 +61,8 @@ struct serve {
         struct serve_forwarder *forwarders;
         size_t forwarder_count;
         struct serve_notifier *notifier;
-        atomic_bool stopping; /* streams end when set */
+        struct serve_pool *pool; /* serve/pool.h; NULL: no pool: entries */
+        atomic_bool stopping;    /* streams end when set */
 };
 
 /* One API call, as the router hands it to a handler. */

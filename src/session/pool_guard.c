@@ -14,6 +14,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "sandbox/plan.h"
 #include "util/cleanup.h"
 
 #define POOL_GUARD_MASK                                                                            \
@@ -21,14 +22,16 @@
          IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 struct guard_walk {
+        struct pool_guard *guard;
         int inotify;
         size_t dirs;
         struct reins_error *err;
         const char *root;
 };
 
-/* Watch the directory `fd` (taken) and everything below it. */
-static int guard_watch_tree(struct guard_walk *w, int fd)
+/* Watch the directory `fd` (taken) and everything below it; `name` is its
+ * name when it is at the workspace's top, else NULL. */
+static int guard_watch_tree(struct guard_walk *w, int fd, bool top, const char *name)
 {
         if (++w->dirs > POOL_GUARD_MAX_DIRS) {
                 close(fd);
@@ -39,11 +42,18 @@ static int guard_watch_tree(struct guard_walk *w, int fd)
         }
         char self[64];
         snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-        if (inotify_add_watch(w->inotify, self, POOL_GUARD_MASK) < 0) {
+        int wd = inotify_add_watch(w->inotify, self, POOL_GUARD_MASK);
+        if (wd < 0) {
                 int e = errno;
                 close(fd);
                 return reins_error_errno(w->err, e, "pool: watching %s for changes", w->root);
         }
+        struct pool_guard *g = w->guard;
+        if (top)
+                g->root_wd = wd;
+        else if (name && plan_is_placeholder_name(name) &&
+                 g->placeholder_count < sizeof(g->placeholder_wd) / sizeof(g->placeholder_wd[0]))
+                g->placeholder_wd[g->placeholder_count++] = wd;
         DIR *dir = fdopendir(fd);
         if (!dir) {
                 int e = errno;
@@ -69,7 +79,7 @@ static int guard_watch_tree(struct guard_walk *w, int fd)
                                               entry->d_name);
                         break;
                 }
-                r = guard_watch_tree(w, child);
+                r = guard_watch_tree(w, child, false, top ? entry->d_name : NULL);
                 errno = 0;
         }
         if (r == 0 && errno)
@@ -78,8 +88,9 @@ static int guard_watch_tree(struct guard_walk *w, int fd)
         return r;
 }
 
-int pool_guard_start(const char *root, struct reins_error *err)
+int pool_guard_start(struct pool_guard *guard, const char *root, struct reins_error *err)
 {
+        *guard = (struct pool_guard){.fd = -1, .root_wd = -1};
         int inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (inotify < 0)
                 return reins_error_errno(err, errno, "pool: inotify");
@@ -89,19 +100,63 @@ int pool_guard_start(const char *root, struct reins_error *err)
                 close(inotify);
                 return reins_error_errno(err, e, "pool: %s", root);
         }
-        struct guard_walk w = {.inotify = inotify, .err = err, .root = root};
-        int r = guard_watch_tree(&w, fd);
+        struct guard_walk w = {.guard = guard, .inotify = inotify, .err = err, .root = root};
+        int r = guard_watch_tree(&w, fd, true, NULL);
         if (r < 0) {
                 close(inotify);
                 return r;
         }
-        return inotify;
+        guard->fd = inotify;
+        return 0;
 }
 
-bool pool_guard_changed(int fd)
+static bool guard_is_placeholder_wd(const struct pool_guard *g, int wd)
 {
-        /* any event at all: a change, or the kernel's queue overflowed */
-        char buffer[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-        ssize_t n = read(fd, buffer, sizeof(buffer));
-        return n > 0 || (n < 0 && errno != EAGAIN);
+        for (size_t i = 0; i < g->placeholder_count; i++)
+                if (g->placeholder_wd[i] == wd)
+                        return true;
+        return false;
+}
+
+/* Is this event another session's placeholder coming or going? */
+static bool guard_event_tolerated(const struct pool_guard *g, const struct inotify_event *ev)
+{
+        const uint32_t entry = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO;
+        if (ev->wd == g->root_wd && (ev->mask & IN_ISDIR) && (ev->mask & entry) && ev->len > 0 &&
+            plan_is_placeholder_name(ev->name))
+                return true;
+        /* the placeholder directory itself removed or renamed away: it was
+         * empty then (anything made inside it was an event of its own) */
+        const uint32_t self = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED;
+        return guard_is_placeholder_wd(g, ev->wd) && (ev->mask & ~self) == 0;
+}
+
+bool pool_guard_changed(struct pool_guard *g)
+{
+        char buffer[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+        while (!g->changed) {
+                ssize_t n = read(g->fd, buffer, sizeof(buffer));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        break;
+                if (n <= 0) { /* cannot tell: fail closed */
+                        g->changed = true;
+                        break;
+                }
+                for (char *at = buffer; at < buffer + n;) {
+                        const struct inotify_event *ev = (const struct inotify_event *)at;
+                        if ((ev->mask & IN_Q_OVERFLOW) || !guard_event_tolerated(g, ev))
+                                g->changed = true;
+                        at += sizeof(*ev) + ev->len;
+                }
+        }
+        return g->changed;
+}
+
+void pool_guard_close(struct pool_guard *g)
+{
+        if (g->fd >= 0)
+                close(g->fd);
+        g->fd = -1;
 }

@@ -76,10 +76,11 @@ struct session {
         struct spawn_inputs in;
         struct spawn_result sandbox;
         bool spawned;
-        bool parked; /* a pool member, built up to its command's execve */
-        bool waited; /* supervised to the end */
-        bool closed; /* session_close ran */
-        int status;  /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
+        bool parked;       /* a pool member, built up to its command's execve */
+        bool start_unsync; /* its session.start written, not yet made durable */
+        bool waited;       /* supervised to the end */
+        bool closed;       /* session_close ran */
+        int status;        /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
         struct changes_snapshot *before;
         struct session_changes_job *changes_job; /* looking at the workspace as it starts */
         struct changes_watch *changes_watch;     /* where the session changed things */
@@ -835,7 +836,7 @@ int session_run_command(struct session *s, char **argv, char *const *env, size_t
         s->pid = s->sandbox.pid;
         s->state = SESSION_RUNNING;
         session_register(s);
-        audit_trail_sync(s->trail);
+        s->start_unsync = true; /* session_wait's first step */
         return 0;
 }
 
@@ -913,6 +914,10 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         memset(outcome, 0, sizeof(*outcome));
         if (s->state != SESSION_RUNNING && s->state != SESSION_FROZEN)
                 return s->status;
+        if (s->start_unsync) { /* a pool member's session.start, durable now */
+                s->start_unsync = false;
+                audit_trail_sync(s->trail);
+        }
         struct reins_error err = {0};
         struct loop *loop = NULL;
         int r = loop_new(&loop);
