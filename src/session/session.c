@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -798,6 +799,40 @@ int session_start(struct session *s, struct reins_error *err)
         return 0;
 }
 
+/* A pool member's session.start was written before its command was
+ * released; made durable now, beside the supervisor's loop: the command's
+ * exec waits for the supervisor (exec auditing answers it), and a disk
+ * flush on the loop's path (5-9 ms here) would be the whole of the pool's
+ * budget. The thread makes one system call on a copy of the trail's fd and
+ * touches nothing else of the process (no lock, no allocation). */
+static void *session_sync_thread(void *arg)
+{
+        int fd = (int)(intptr_t)arg;
+        if (fdatasync(fd) < 0) {
+                /* the trail's next flush meets the same disk and says so */
+        }
+        close(fd);
+        return NULL;
+}
+
+static void session_sync_aside(struct session *s)
+{
+        int fd = audit_trail_fd(s->trail);
+        int copy = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        pthread_t thread;
+        pthread_attr_t attr;
+        if (copy >= 0 && pthread_attr_init(&attr) == 0) {
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                int r = pthread_create(&thread, &attr, session_sync_thread, (void *)(intptr_t)copy);
+                pthread_attr_destroy(&attr);
+                if (r == 0)
+                        return;
+        }
+        if (copy >= 0)
+                close(copy);
+        audit_trail_sync(s->trail); /* no thread: here, late */
+}
+
 int session_run_command(struct session *s, char **argv, char *const *env, size_t env_count,
                         struct reins_error *err)
 {
@@ -916,7 +951,7 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
                 return s->status;
         if (s->start_unsync) { /* a pool member's session.start, durable now */
                 s->start_unsync = false;
-                audit_trail_sync(s->trail);
+                session_sync_aside(s);
         }
         struct reins_error err = {0};
         struct loop *loop = NULL;
