@@ -454,8 +454,11 @@ int cli_run(int argc, char **argv)
                 status = session_close(session); /* 123 when the trail failed */
                 goto out;
         }
-        if (args.pool_fd >= 0 && !run_pool_member(session, args.pool_fd, &guard, &pool_argv)) {
-                status = 0; /* retired: nothing ran */
+        struct run_pool pool = {
+            .session = session, .fd = args.pool_fd, .guard = &guard, .argv = &pool_argv};
+        if (args.pool_fd >= 0 && run_pool_member(&pool) < 0) {
+                notice("pool: cannot wait for a request");
+                status = session_close(session);
                 goto out;
         }
         /* the session may idle for hours beside a thousand others: the
@@ -464,6 +467,10 @@ int cli_run(int argc, char **argv)
         malloc_trim(0);
         struct supervise_outcome outcome;
         status = session_wait(session, &outcome);
+        if (session_retired(session)) {
+                status = 0; /* a pool member never taken: nothing ran */
+                goto out;
+        }
         int reported =
             run_report_outcome(stderr, plan, &outcome, session_cgroup(session), args.quiet);
         if (status != EXIT_TRAIL_FAILED)

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,54 +91,81 @@ static bool pool_parse_request(const char *data, size_t length, struct reins_str
         return ok;
 }
 
-bool run_pool_member(struct session *session, int fd, struct pool_guard *guard,
-                     struct reins_strv *argv)
+static void pool_end_wait(struct run_pool *pool)
 {
-        pool_say(fd, "R");
-        bool stale = false;
-        for (;;) {
-                struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
-                                      {.fd = guard->fd, .events = POLLIN}};
-                int n = poll(p, 2, -1);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                stale = n < 0 || (p[1].revents && pool_guard_changed(guard));
-                if (stale || p[0].revents)
-                        break;
-        }
-        size_t length = 0;
+        session_remove_source(pool->session, pool->fd);
+        session_remove_source(pool->session, pool->guard->fd);
+        pool_guard_close(pool->guard);
+}
+
+/* Not taken after all: the sandbox goes, nothing is recorded. */
+static void pool_retire(struct run_pool *pool, const char *say)
+{
+        if (say)
+                pool_say(pool->fd, say);
+        pool_end_wait(pool);
+        close(pool->fd);
+        pool->fd = -1;
+        session_retire(pool->session);
+}
+
+static void pool_on_guard(void *ctx, int fd, uint32_t events)
+{
+        (void)fd;
+        (void)events;
+        struct run_pool *pool = ctx;
+        if (pool_guard_changed(pool->guard))
+                pool_retire(pool, NULL); /* stale: the pool builds a fresh member */
+}
+
+static void pool_on_request(void *ctx, int fd, uint32_t events)
+{
+        (void)events;
+        struct run_pool *pool = ctx;
         /* a change queued before the request was read is one a cold start
          * would have seen: the member is not taken then */
-        char *request = stale || pool_guard_changed(guard) ? NULL : pool_read_request(fd, &length);
-        if (!request || pool_guard_changed(guard)) {
-                if (request)
-                        pool_say(fd, "STALE\n");
-                free(request);
-                pool_guard_close(guard);
-                session_retire(session);
-                return false;
+        if (pool_guard_changed(pool->guard)) {
+                pool_retire(pool, "STALE\n");
+                return;
         }
-        pool_guard_close(guard);
+        size_t length = 0;
+        char *request = pool_read_request(fd, &length);
+        if (!request || pool_guard_changed(pool->guard)) {
+                free(request);
+                pool_retire(pool, request ? "STALE\n" : NULL);
+                return;
+        }
+        pool_end_wait(pool);
         struct reins_strv env = {0};
-        bool ok = pool_parse_request(request, length, argv, &env);
+        bool ok = pool_parse_request(request, length, pool->argv, &env);
         free(request);
         struct reins_error err = {0};
-        if (!ok) {
-                reins_error_set(&err, EINVAL, "pool: a malformed request");
-        } else if (session_run_command(session, argv->items, env.items, env.count, &err) == 0) {
-                strv_free(&env);
-                pool_say(fd, "OK\n");
-                close(fd);
-                return true;
-        }
+        int r =
+            ok ? session_run_command(pool->session, pool->argv->items, env.items, env.count, &err)
+               : reins_error_set(&err, EINVAL, "pool: a malformed request");
         strv_free(&env);
-        char line[REINS_ERROR_MAX + 8];
-        snprintf(line, sizeof(line), "ERR %s\n", err.message[0] ? err.message : "failed");
-        for (char *c = line + 4; *c && c[1]; c++)
-                if (*c == '\n')
-                        *c = ' ';
-        pool_say(fd, line);
-        notice("%s", err.message);
-        close(fd);
-        return true; /* the session is over: session_wait says so */
+        if (r == 0) {
+                pool_say(pool->fd, "OK\n");
+        } else {
+                char line[REINS_ERROR_MAX + 8];
+                snprintf(line, sizeof(line), "ERR %s\n", err.message[0] ? err.message : "failed");
+                for (char *c = line + 4; *c && c[1]; c++)
+                        if (*c == '\n')
+                                *c = ' ';
+                pool_say(pool->fd, line);
+                notice("%s", err.message); /* the session ends, recording why */
+        }
+        close(pool->fd);
+        pool->fd = -1;
+}
+
+int run_pool_member(struct run_pool *pool)
+{
+        int r = session_add_source(pool->session, pool->fd, pool_on_request, pool);
+        if (r == 0)
+                r = session_add_source(pool->session, pool->guard->fd, pool_on_guard, pool);
+        if (r < 0)
+                return r;
+        pool_say(pool->fd, "R");
+        return 0;
 }

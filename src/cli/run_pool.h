@@ -8,14 +8,23 @@
 #include "session/session.h"
 #include "util/strv.h"
 
-/* The session is started and parked (session_config.pool_member). Say
- * "ready" on `fd`, then wait for the daemon's request or for a reason to
- * end: the daemon gone or the member retired (EOF), the workspace changed
- * (`guard`, session/pool_guard.h). With a request the command runs
- * (session_run_command) and true is returned; `argv` holds the command and
- * must outlive the session. false: retired (nothing ran). */
 struct pool_guard;
-bool run_pool_member(struct session *session, int fd, struct pool_guard *guard,
-                     struct reins_strv *argv);
+
+/* One member's state while it waits; the caller's, alive until
+ * session_wait returns. */
+struct run_pool {
+        struct session *session;
+        int fd;                   /* the daemon's socket */
+        struct pool_guard *guard; /* the workspace's watch (session/pool_guard.h) */
+        struct reins_strv *argv;  /* the command, once taken (must outlive the session) */
+};
+
+/* The session is started and parked (session_config.pool_member): say
+ * "ready" on the socket and have session_wait's loop watch it and the
+ * workspace. In that loop: the daemon's request runs the command
+ * (session_run_command); the daemon gone, the member retired (EOF) or the
+ * workspace changed retire it (session_retire: session_wait returns and
+ * session_retired says so). */
+int run_pool_member(struct run_pool *pool);
 
 #endif

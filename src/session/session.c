@@ -77,8 +77,15 @@ struct session {
         struct spawn_inputs in;
         struct spawn_result sandbox;
         bool spawned;
-        bool parked;       /* a pool member, built up to its command's execve */
-        bool start_unsync; /* its session.start written, not yet made durable */
+        bool parked;  /* a pool member, built up to its command's execve */
+        bool retired; /* a parked member that will never run */
+        struct session_source {
+                int fd;
+                session_source_handler handler;
+                void *ctx;
+        } sources[SESSION_SOURCES_MAX];
+        size_t source_count;
+        struct loop *loop; /* while session_wait runs */
         bool waited;       /* supervised to the end */
         bool closed;       /* session_close ran */
         int status;        /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
@@ -833,8 +840,8 @@ static void session_sync_aside(struct session *s)
         audit_trail_sync(s->trail); /* no thread: here, late */
 }
 
-int session_run_command(struct session *s, char **argv, char *const *env, size_t env_count,
-                        struct reins_error *err)
+static int session_release_command(struct session *s, char **argv, char *const *env,
+                                   size_t env_count, struct reins_error *err)
 {
         if (!s->parked || s->state != SESSION_CREATED)
                 return reins_error_set(err, EALREADY, "session %s is not a parked pool member",
@@ -871,8 +878,39 @@ int session_run_command(struct session *s, char **argv, char *const *env, size_t
         s->pid = s->sandbox.pid;
         s->state = SESSION_RUNNING;
         session_register(s);
-        s->start_unsync = true; /* session_wait's first step */
+        session_sync_aside(s);
         return 0;
+}
+
+int session_add_source(struct session *s, int fd, session_source_handler handler, void *ctx)
+{
+        if (s->source_count >= SESSION_SOURCES_MAX)
+                return -ENOSPC;
+        s->sources[s->source_count++] = (struct session_source){fd, handler, ctx};
+        return 0;
+}
+
+void session_remove_source(struct session *s, int fd)
+{
+        for (size_t i = 0; i < s->source_count; i++)
+                if (s->sources[i].fd == fd) {
+                        if (s->loop)
+                                loop_remove_fd(s->loop, fd);
+                        s->sources[i] = s->sources[--s->source_count];
+                        return;
+                }
+}
+
+int session_run_command(struct session *s, char **argv, char *const *env, size_t env_count,
+                        struct reins_error *err)
+{
+        bool was_parked = s->parked;
+        int r = session_release_command(s, argv, env, env_count, err);
+        /* not released: the parked command must not wait for ever; the
+         * session ends (the loop sees the sandbox go) and records why */
+        if (r < 0 && was_parked && s->spawned)
+                syscall(SYS_pidfd_send_signal, s->sandbox.pidfd, SIGKILL, NULL, 0);
+        return r;
 }
 
 void session_retire(struct session *s)
@@ -880,6 +918,21 @@ void session_retire(struct session *s)
         if (!s->parked)
                 return;
         s->parked = false;
+        s->retired = true;
+        /* pid 1 dies and takes the parked command with it; the loop sees
+         * the end and session_wait returns */
+        if (s->spawned)
+                syscall(SYS_pidfd_send_signal, s->sandbox.pidfd, SIGKILL, NULL, 0);
+}
+
+bool session_retired(const struct session *s)
+{
+        return s->retired;
+}
+
+/* After session_wait: the trail of a retired member goes. */
+static void session_remove_unused_trail(struct session *s)
+{
         char *trail = s->trail_path ? strdup(s->trail_path) : NULL;
         session_close(s);
         if (trail)
@@ -947,12 +1000,8 @@ static int session_exit_status(const struct session *s, const struct supervise_o
 int session_wait(struct session *s, struct supervise_outcome *outcome)
 {
         memset(outcome, 0, sizeof(*outcome));
-        if (s->state != SESSION_RUNNING && s->state != SESSION_FROZEN)
+        if (s->state != SESSION_RUNNING && s->state != SESSION_FROZEN && !s->parked)
                 return s->status;
-        if (s->start_unsync) { /* a pool member's session.start, durable now */
-                s->start_unsync = false;
-                session_sync_aside(s);
-        }
         struct reins_error err = {0};
         struct loop *loop = NULL;
         int r = loop_new(&loop);
@@ -964,8 +1013,13 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
          * end would walk); failing that, read at the end */
         if (r == 0 && s->changes_watch)
                 loop_add_fd(loop, changes_watch_fd(s->changes_watch), session_changes_drain, s);
+        /* a parked pool member's socket and workspace watch */
+        for (size_t i = 0; r == 0 && i < s->source_count; i++)
+                r = loop_add_fd(loop, s->sources[i].fd, s->sources[i].handler, s->sources[i].ctx);
+        s->loop = loop;
         if (r < 0) { /* fail closed: no trail flush, no engine, no run */
                 notice("the session's event loop: %s", strerror(-r));
+                s->loop = NULL;
                 loop_free(loop);
                 outcome->setup_failed = true;
                 s->state = SESSION_ENDED; /* session_close kills the sandbox */
@@ -976,9 +1030,21 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         session_risk_configure(&s->risk, &config);
         if (s->plan->overlay && s->plan->limits.workspace_size_bytes > 0)
                 config.workspace_copy = &s->workspace_copy;
-        if (supervise(&s->sandbox, &config, outcome, &err) < 0)
+        config.parked = &s->parked;
+        if (supervise(&s->sandbox, &config, outcome, &err) < 0 && !s->retired)
                 notice("%s", err.message);
+        s->loop = NULL;
         loop_free(loop);
+        if (s->retired || s->parked) { /* nothing ran: no end to record */
+                s->parked = false;
+                s->retired = true;
+                s->waited = true;
+                s->pid = 0;
+                s->state = SESSION_ENDED;
+                s->status = 0;
+                session_remove_unused_trail(s);
+                return 0;
+        }
         s->waited = true;
         s->pid = 0;
         session_finish(s, outcome);

@@ -103,10 +103,22 @@ int session_start(struct session *s, struct reins_error *err);
 int session_run_command(struct session *s, char **argv, char *const *env, size_t env_count,
                         struct reins_error *err);
 
+/* A parked pool member waits inside session_wait, its loop already
+ * running (so that the command's exec, which the supervisor audits, is
+ * answered at once): these fds join that loop, their handlers may call
+ * session_run_command, session_retire and session_remove_source. At most
+ * SESSION_SOURCES_MAX, added before session_wait. */
+#define SESSION_SOURCES_MAX 2
+typedef void (*session_source_handler)(void *ctx, int fd, uint32_t events);
+int session_add_source(struct session *s, int fd, session_source_handler handler, void *ctx);
+void session_remove_source(struct session *s, int fd);
+
 /* A parked pool member that will not run (retired, stale, its daemon
- * gone): the sandbox is killed and the trail, which recorded nothing of a
- * session, removed. session_free still owed. */
+ * gone): the sandbox is killed; session_wait then returns without
+ * recording an end, and the trail, which recorded nothing of a session, is
+ * removed. session_free still owed. */
 void session_retire(struct session *s);
+bool session_retired(const struct session *s);
 
 /* Runs the session until the command ends and everything is recorded.
  * Returns the run's exit status (the command's, or SESSION_EXIT_*). */
