@@ -118,6 +118,15 @@ static void pool_on_guard(void *ctx, int fd, uint32_t events)
                 pool_retire(pool, NULL); /* stale: the pool builds a fresh member */
 }
 
+/* The session runs and is listed: the daemon may answer its caller. */
+static void pool_on_listed(void *ctx)
+{
+        struct run_pool *pool = ctx;
+        pool_say(pool->fd, "OK\n");
+        close(pool->fd);
+        pool->fd = -1;
+}
+
 static void pool_on_request(void *ctx, int fd, uint32_t events)
 {
         (void)events;
@@ -140,13 +149,13 @@ static void pool_on_request(void *ctx, int fd, uint32_t events)
         bool ok = pool_parse_request(request, length, pool->argv, &env);
         free(request);
         struct reins_error err = {0};
-        int r =
-            ok ? session_run_command(pool->session, pool->argv->items, env.items, env.count, &err)
-               : reins_error_set(&err, EINVAL, "pool: a malformed request");
+        int r = ok ? session_run_command(pool->session, pool->argv->items, env.items, env.count,
+                                         pool_on_listed, pool, &err)
+                   : reins_error_set(&err, EINVAL, "pool: a malformed request");
         strv_free(&env);
-        if (r == 0) {
-                pool_say(pool->fd, "OK\n");
-        } else {
+        if (r == 0)
+                return; /* "OK" once listed (pool_on_listed) */
+        {
                 char line[REINS_ERROR_MAX + 8];
                 snprintf(line, sizeof(line), "ERR %s\n", err.message[0] ? err.message : "failed");
                 for (char *c = line + 4; *c && c[1]; c++)

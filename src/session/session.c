@@ -86,9 +86,14 @@ struct session {
         } sources[SESSION_SOURCES_MAX];
         size_t source_count;
         struct loop *loop; /* while session_wait runs */
-        bool waited;       /* supervised to the end */
-        bool closed;       /* session_close ran */
-        int status;        /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
+        /* a released pool member, not yet listed (session_list_released) */
+        bool list_pending;
+        int64_t list_due_ms;
+        void (*on_listed)(void *ctx);
+        void *on_listed_ctx;
+        bool waited; /* supervised to the end */
+        bool closed; /* session_close ran */
+        int status;  /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
         struct changes_snapshot *before;
         struct session_changes_job *changes_job; /* looking at the workspace as it starts */
         struct changes_watch *changes_watch;     /* where the session changed things */
@@ -469,12 +474,15 @@ static void session_list_now(void *ctx)
  * delay it returned has passed: governance's and the engine's deadlines,
  * the trail's batch (after them: it writes what they recorded), the
  * registry entry. An idle session has none of these due: it sleeps. */
+static int64_t session_pool_tick(struct session *s);
+
 static int64_t session_tick(void *ctx)
 {
         struct session *s = ctx;
         int64_t next = session_govern_tick(&s->govern);
         next = session_earlier(next, session_risk_tick(&s->risk));
         next = session_earlier(next, session_flush_tick(s));
+        next = session_earlier(next, session_pool_tick(s));
         return session_earlier(next, session_list_tick(s));
 }
 
@@ -840,6 +848,43 @@ static void session_sync_aside(struct session *s)
         audit_trail_sync(s->trail); /* no thread: here, late */
 }
 
+/* A released pool member is listed, its session.start made durable and
+ * its caller told: after the supervisor answered the command's exec (an
+ * "exec" event: the answer comes before the event), or at the latest
+ * SESSION_LIST_LATE_MS after the release (an exec that failed, a program
+ * without one), or at the session's end. */
+#define SESSION_LIST_LATE_MS 5
+
+static void session_list_released(struct session *s)
+{
+        if (!s->list_pending)
+                return;
+        s->list_pending = false;
+        session_register(s);
+        session_sync_aside(s);
+        if (s->on_listed)
+                s->on_listed(s->on_listed_ctx);
+}
+
+static void session_pool_sink(void *ctx, const json_t *event)
+{
+        struct session *s = ctx;
+        const char *type = json_string_value(json_object_get(event, "type"));
+        if (s->list_pending && type && strcmp(type, "exec") == 0)
+                session_list_released(s);
+}
+
+static int64_t session_pool_tick(struct session *s)
+{
+        if (!s->list_pending)
+                return -1;
+        int64_t now = session_now_ms();
+        if (now < s->list_due_ms)
+                return s->list_due_ms - now;
+        session_list_released(s);
+        return -1;
+}
+
 static int session_release_command(struct session *s, char **argv, char *const *env,
                                    size_t env_count, struct reins_error *err)
 {
@@ -873,12 +918,14 @@ static int session_release_command(struct session *s, char **argv, char *const *
                 return -EIO;
         }
         s->last_flush_ms = session_now_ms();
+        /* told of the exec (no sink free: listed at the next tick) */
+        event_bus_add_sink(&s->events, session_pool_sink, s);
         if ((r = spawn_send_command(&s->sandbox, argv, s->plan->env.items, err)) < 0)
                 return r;
         s->pid = s->sandbox.pid;
         s->state = SESSION_RUNNING;
-        session_register(s);
-        session_sync_aside(s);
+        s->list_pending = true;
+        s->list_due_ms = session_now_ms() + SESSION_LIST_LATE_MS;
         return 0;
 }
 
@@ -902,9 +949,11 @@ void session_remove_source(struct session *s, int fd)
 }
 
 int session_run_command(struct session *s, char **argv, char *const *env, size_t env_count,
-                        struct reins_error *err)
+                        void (*on_listed)(void *ctx), void *ctx, struct reins_error *err)
 {
         bool was_parked = s->parked;
+        s->on_listed = on_listed;
+        s->on_listed_ctx = ctx;
         int r = session_release_command(s, argv, env, env_count, err);
         /* not released: the parked command must not wait for ever; the
          * session ends (the loop sees the sandbox go) and records why */
@@ -976,6 +1025,7 @@ static void session_finish(struct session *s, const struct supervise_outcome *ou
         }
         /* after the scan: they were there when it started */
         plan_remove_placeholders(plan);
+        session_list_released(s); /* a pool member whose command ended at once */
         session_emit_end(&s->events, plan, outcome, &s->cgroup, session_elapsed_ms(s->started));
         runtime_unregister(s->id);
         runtime_entry_free(s->listing);

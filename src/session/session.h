@@ -97,11 +97,14 @@ int session_start(struct session *s, struct reins_error *err);
 /* A parked pool member (session_config.pool_member) runs its command:
  * `argv` (NULL-terminated) with the caller's NAME=VALUE pairs added to the
  * environment as --env would. session.start (with "pool": true) is written
- * before the command's first instruction, as in a cold start; the command
- * is then released, and the session listed for `reins ps`. On failure the
- * session is over, as session_start's. `argv` must outlive the session. */
+ * before the command's first instruction, as in a cold start, and the
+ * command released. Then, off the exec's path (once the supervisor has
+ * answered the exec, or within 5 ms): the session is listed for `reins
+ * ps`, session.start made durable, and `on_listed(ctx)` called. On failure
+ * the session ends (session_wait records why) and on_listed is not called.
+ * `argv` must outlive the session. */
 int session_run_command(struct session *s, char **argv, char *const *env, size_t env_count,
-                        struct reins_error *err);
+                        void (*on_listed)(void *ctx), void *ctx, struct reins_error *err);
 
 /* A parked pool member waits inside session_wait, its loop already
  * running (so that the command's exec, which the supervisor audits, is
