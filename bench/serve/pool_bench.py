@@ -11,7 +11,10 @@ measures, in alternating order:
   cold   `reins run -q -p POLICY -w WS -- AGENT`, from just before the fork
          of reins to the agent's stamp;
   api    POST /v1/sessions for the same policy in another workspace (the
-         daemon's cold start), the same way as `pool`.
+         daemon's cold start), the same way as `pool`;
+  exec   the floor: a small C program forks and execs the agent on the host,
+         unsandboxed, from just before the fork to the agent's stamp (what an
+         exec alone costs on this machine at that moment).
 
 Between rounds the pool refills (not timed: it happens in the background).
 Prints p50 and p90 of each, and the pool's ratio to the cold `reins run`.
@@ -39,6 +42,38 @@ int main(void)
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
         printf("%lld\n", (long long)t.tv_sec * 1000000000LL + t.tv_nsec);
+        return 0;
+}
+"""
+
+
+FORK_EXEC_C = r"""
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+int main(int argc, char **argv)
+{
+        (void)argc;
+        int p[2];
+        char out[64] = {0};
+        long long agent = 0;
+        struct timespec t;
+        if (pipe(p) < 0)
+                return 1;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long long t0 = (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+        pid_t pid = fork();
+        if (pid == 0) {
+                dup2(p[1], 1);
+                execl(argv[1], argv[1], (char *)NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        if (read(p[0], out, sizeof(out) - 1) <= 0 || sscanf(out, "%lld", &agent) != 1)
+                return 1;
+        waitpid(pid, NULL, 0);
+        printf("%lld\n", agent - t0);
         return 0;
 }
 """
@@ -139,6 +174,11 @@ def main():
             return
         for target in (ws, other):
             shutil.copy(agent, os.path.join(target, "stamp"))
+        forkexec = os.path.join(d, "forkexec")
+        with open(forkexec + ".c", "w") as f:
+            f.write(FORK_EXEC_C)
+        if subprocess.run([cc, "-O2", "-o", forkexec, forkexec + ".c"]).returncode != 0:
+            forkexec = None
         policy = os.path.join(d, "pooled.yaml")
         with open(policy, "w") as f:
             f.write(f"version: 1\nname: pooled\nextends: default\npool: {args.size}\n")
@@ -155,7 +195,7 @@ def main():
             time.sleep(0.01)
         wait_pool(sock, policy, args.size)
         command_ws = os.path.join(ws, "stamp")
-        times = {"pool": [], "cold": [], "api": []}
+        times = {"pool": [], "cold": [], "api": [], "exec": []}
         misses = 0
 
         def pool_round():
@@ -187,6 +227,13 @@ def main():
                 raise RuntimeError(f"api start: {status} {reply}")
             times["api"].append((agent_stamp(sock, reply["session"]) - t0) / 1e6)
 
+        def exec_round():
+            if not forkexec:
+                return
+            r = subprocess.run([forkexec, command_ws], capture_output=True, text=True)
+            if r.returncode == 0:
+                times["exec"].append(int(r.stdout) / 1e6)
+
         for _ in range(3):  # warm-up: caches, the deny-match cache, page cache
             cold_round()
             api_round()
@@ -194,7 +241,7 @@ def main():
         times = {k: [] for k in times}
         misses = 0
         for i in range(args.rounds):
-            rounds = [pool_round, cold_round, api_round]
+            rounds = [pool_round, cold_round, api_round, exec_round]
             if i % 2:
                 rounds.reverse()
             for f in rounds:
@@ -202,7 +249,8 @@ def main():
         state = pool_ready(sock, policy)
         for name, label in (("pool", "from the warm pool (POST /v1/sessions)"),
                             ("cold", "cold `reins run`"),
-                            ("api", "cold through the daemon (POST, no pool)")):
+                            ("api", "cold through the daemon (POST, no pool)"),
+                            ("exec", "floor: fork + exec on the host, no sandbox")):
             v = times[name]
             if v:
                 print(f"   {label:42s} p50 {pct(v, 50):7.2f} ms   p90 {pct(v, 90):7.2f} ms"

@@ -85,7 +85,8 @@ struct session {
                 void *ctx;
         } sources[SESSION_SOURCES_MAX];
         size_t source_count;
-        struct loop *loop; /* while session_wait runs */
+        struct loop *loop;    /* while session_wait runs */
+        json_t *start_fields; /* a parked member's session.start, built ahead */
         /* a released pool member, not yet listed (session_list_released) */
         bool list_pending;
         int64_t list_due_ms;
@@ -784,6 +785,15 @@ int session_start(struct session *s, struct reins_error *err)
                 if ((r = spawn_send_limits(&s->sandbox, s->in.cgroup, s->in.rlimit_fallback, err)) <
                     0)
                         return r;
+                /* session.start's fields, but the command, built now */
+                json_t *identity = session_identity(s);
+                if (identity)
+                        json_object_set_new(identity, "pool", json_true());
+                s->start_fields =
+                    session_start_fields(s->plan, &s->in, s->config.policy,
+                                         s->user_key[0] ? s->user_key : NULL, identity);
+                if (!s->start_fields)
+                        return reins_error_set(err, ENOMEM, "out of memory");
                 s->parked = true;
                 s->state = SESSION_CREATED;
                 return 0;
@@ -901,11 +911,10 @@ static int session_release_command(struct session *s, char **argv, char *const *
                 return r;
         clock_gettime(CLOCK_MONOTONIC, &s->started);
         event_bus_release(&s->events);
-        json_t *identity = session_identity(s);
-        if (identity)
-                json_object_set_new(identity, "pool", json_true());
-        session_emit_start(&s->events, s->plan, &s->in, s->config.policy,
-                           s->user_key[0] ? s->user_key : NULL, identity);
+        json_t *fields = s->start_fields;
+        s->start_fields = NULL;
+        json_object_set_new(fields, "command", bytes_json_array(argv));
+        event_emit(&s->events, "session.start", fields);
         /* session.start is written before the command's first instruction
          * (the filesystem reserves its blocks at write(): an agent filling
          * the disk afterwards cannot take them); made durable right after
@@ -1194,6 +1203,7 @@ void session_free(struct session *s)
         if (!s)
                 return;
         session_close(s);
+        json_decref(s->start_fields);
         plan_free(s->plan);
         policy_free(s->policy);
         event_bus_fini(&s->events);
