@@ -277,3 +277,59 @@ def test_pool_key_is_bounded(caller):
     proc = caller.run(d.args())
     assert proc.returncode != 0
     assert "missing" in proc.stderr, proc.stderr
+
+
+ESCAPE_PROBES = Path(__file__).resolve().parent.parent / "escape" / "probes"
+# the escape probes whose attack needs nothing from the test but the binary
+# (tests/escape/ runs each against cold starts, and against `make weak`)
+POOL_PROBES = [("seccomp", []), ("userns", []), ("iouring", []), ("threads", []),
+               ("ptrace", []), ("syswrite", []), ("caps", ["plain=./capdump"])]
+
+
+def build_probes(caller, ws):
+    static = []
+    probe = ws / "t.c"
+    probe.write_text("int main(void){return 0;}\n")
+    if subprocess.run(["cc", "-static", "-o", str(ws / "t"), str(probe)],
+                      capture_output=True).returncode == 0:
+        static = ["-static"]
+    probe.unlink()
+    (ws / "t").unlink(missing_ok=True)
+    for name in [p for p, _ in POOL_PROBES] + ["capdump"]:
+        out = ws / name
+        r = subprocess.run(["cc", "-O1", *static, "-pthread", "-w", "-I", str(ESCAPE_PROBES),
+                            "-o", str(out), str(ESCAPE_PROBES / f"{name}.c")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        os.chmod(out, 0o755)
+        caller.own(out)
+
+
+def checks(text):
+    found = {}
+    for line in text.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) >= 3 and parts[0] == "CHECK":
+            found[parts[1]] = parts[2]
+    return found
+
+
+def test_escape_probes_in_a_pool_session_as_in_a_cold_one(caller, daemons):
+    """The escape probes (seccomp coverage, nested user namespaces, io_uring,
+    threads before the filter, ptrace, /sys and /proc/sys writes,
+    capabilities) reach the same verdicts in a session from the pool as in a
+    cold `reins run` of the same policy: nothing escapes in either."""
+    ws = caller.workspace()
+    build_probes(caller, ws)
+    d, policy, ws = pooled_daemon(caller, daemons, size=2, ws=ws)
+    for name, args in POOL_PROBES:
+        wait_pool(d, policy, 2)
+        reply = start(d, policy, ws, [f"./{name}", *args])
+        assert reply["pool"] is True, reply
+        pooled = checks(output(d, reply["session"])["stdout"])
+        cold_run = caller.sandbox([f"./{name}", *args], ws=ws, opts=["-q", "-p", policy])
+        cold = checks(cold_run.stdout)
+        assert pooled, (name, pooled)
+        assert pooled == cold, (name, pooled, cold)
+        assert "escaped" not in pooled.values(), (name, pooled)
+        assert "blocked" in pooled.values(), (name, pooled)
