@@ -136,6 +136,14 @@ def test_a_member_is_never_reused_and_the_pool_refills(caller, daemons):
     assert one["pid"] not in pids and two["pid"] not in pids, state
     assert state["taken"] == 2 and state["built"] >= 4, state
 
+    # `reins ps` lists the running pool session as a cold one, with its command
+    r = caller.run(["ps", "--json"])
+    assert r.returncode == 0, r.stderr
+    entries = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    [listed] = [e for e in entries if e["session"] == one["session"]]
+    assert listed["command"] == ["sleep", "60"] and listed["pid"] == one["pid"], listed
+    assert listed["workspace"] == str(ws), listed
+
     three = start(d, policy, ws, ["true"])
     assert three["pool"] is True
     assert three["pid"] in pids and three["pid"] not in (one["pid"], two["pid"])
@@ -333,3 +341,42 @@ def test_escape_probes_in_a_pool_session_as_in_a_cold_one(caller, daemons):
         assert pooled == cold, (name, pooled, cold)
         assert "escaped" not in pooled.values(), (name, pooled)
         assert "blocked" in pooled.values(), (name, pooled)
+
+
+def test_approvals_of_a_pool_session(caller, daemons):
+    """An agent's request in a pool session waits, is listed and answered
+    through the API as a cold session's is, and the agent goes on."""
+    assert caller.run(["id"]).returncode == 0  # the user's key, before members are built
+    d, policy, ws = pooled_daemon(caller, daemons, size=1,
+                                  policy_extra="network:\n  mode: proxy\n"
+                                               "approvals: {timeout: 60s}\n")
+    wait_pool(d, policy, 1)
+    ask = ("curl -sS --noproxy '*' \"$REINS_REQUEST_URL\" -d "
+           "'{\"kind\":\"path\",\"target\":\"docs/notes.md\",\"reason\":\"notes\","
+           "\"wait\":true}'")
+    reply = start(d, policy, ws, ["sh", "-c", ask])
+    assert reply["pool"] is True, reply
+    session = reply["session"]
+    deadline = time.monotonic() + TIMEOUT
+    waiting = []
+    while not waiting and time.monotonic() < deadline:
+        status, everything = d.call("GET", "/v1/approvals")
+        assert status == 200, everything
+        waiting = [a for a in everything if a["session"] == session]
+        time.sleep(0.1)
+    assert waiting, "the request never showed up"
+    [req] = waiting
+    assert req["target"] == "docs/notes.md" and req["reason"] == "notes", req
+    status, body = d.call("POST", f"/v1/sessions/{session}/approvals",
+                          {"request": req["id"], "decision": "allow", "for": "session"})
+    assert status == 200, body
+    entry = wait_ended(d, session)
+    assert entry["serve"]["exit_status"] == 0, entry
+    status, out = d.call("GET", f"/v1/sessions/{session}/output")
+    answer = json.loads(out["stdout"])
+    assert answer["status"] == "allowed" and answer["id"] == req["id"], out
+    # the trail records the request and its answer, as a cold session's does
+    _, records = session_trail(d, session)
+    types = [r["type"] for r in records]
+    assert "session.start" in types and "session.end" in types, types
+    assert any(t.startswith("approval") for t in types), types
