@@ -55,10 +55,8 @@ void serve_api_sessions_list(const struct serve_request *request, struct serve_r
         serve_reply_json(reply, 200, visible);
 }
 
-/* The session of the route's {id}, when it exists and the caller may use
- * `right` on it; else the reply says why (404, 403). */
-static json_t *sessions_lookup(const struct serve_request *request, struct serve_reply *reply,
-                               enum serve_right right)
+json_t *serve_api_session_lookup(const struct serve_request *request, struct serve_reply *reply,
+                                 enum serve_right right)
 {
         struct reins_error err = {0};
         json_t *entry = NULL;
@@ -80,14 +78,14 @@ static json_t *sessions_lookup(const struct serve_request *request, struct serve
 
 void serve_api_session_get(const struct serve_request *request, struct serve_reply *reply)
 {
-        json_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_READ_SESSIONS);
+        json_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_READ_SESSIONS);
         if (entry)
                 serve_reply_json(reply, 200, entry);
 }
 
 void serve_api_session_output(const struct serve_request *request, struct serve_reply *reply)
 {
-        json_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_READ_OUTPUT);
+        json_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_READ_OUTPUT);
         if (!entry)
                 return;
         bool started_here = json_object_get(entry, "serve") != NULL;
@@ -121,17 +119,10 @@ void serve_api_session_output(const struct serve_request *request, struct serve_
 
 /* ---- POST /v1/sessions ---------------------------------------------------- */
 
-struct sessions_user {
-        uid_t uid;
-        gid_t gid;
-        char name[256];
-        char home[PATH_MAX];
-};
-
 /* STATE/homes/UID for a user without a home of its own: made here, 0700,
  * owned by the user. STATE/homes belongs to root and nobody else may write
  * there, so no one can plant the name first. */
-static int sessions_fallback_home(struct serve *serve, const struct sessions_user *user, char *out,
+static int sessions_fallback_home(struct serve *serve, const struct serve_user *user, char *out,
                                   size_t size)
 {
         if (serve->uid != 0 || !serve->homes_dir)
@@ -159,13 +150,10 @@ static int sessions_fallback_home(struct serve *serve, const struct sessions_use
         return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* Who the session runs as: the caller, when the daemon is root; the
- * daemon's own user otherwise (it can be no one else). */
-static int sessions_user(const struct serve_request *request, struct sessions_user *user,
-                         struct serve_reply *reply)
+int serve_user_find(struct serve *serve, uid_t uid, struct serve_user *user,
+                    struct serve_reply *reply)
 {
-        struct serve *serve = request->serve;
-        user->uid = serve->uid == 0 ? request->uid : serve->uid;
+        user->uid = uid;
         struct passwd pw, *found = NULL;
         char buffer[4096];
         if (getpwuid_r(user->uid, &pw, buffer, sizeof(buffer), &found) != 0 || !found) {
@@ -311,7 +299,7 @@ static bool sessions_start_failed(struct serve *serve, const char *id, char *why
 /* Where the session's own trail will be (audit_trail_dir for its user):
  * its session.end gives the exit status of a session that ends while no
  * daemon, or another one, is its parent. NULL when unknown. */
-static char *sessions_trail_path(const struct sessions_user *user, bool inherit_xdg, const char *id)
+static char *sessions_trail_path(const struct serve_user *user, bool inherit_xdg, const char *id)
 {
         const char *state_home = inherit_xdg ? getenv("XDG_STATE_HOME") : NULL;
         char *trail = NULL;
@@ -324,7 +312,7 @@ static char *sessions_trail_path(const struct sessions_user *user, bool inherit_
 
 /* The daemon's record of a session it started (serve/record.h). */
 static json_t *sessions_record(const struct serve_request *request, const json_t *body,
-                               const struct sessions_user *user, const char *id, const char *policy,
+                               const struct serve_user *user, const char *id, const char *policy,
                                pid_t pid, unsigned long long ticks, const char *trail)
 {
         char now[AUDIT_TIME_MAX];
@@ -345,7 +333,7 @@ static json_t *sessions_record(const struct serve_request *request, const json_t
  * when the member was not usable after all (stale, gone): start cold. */
 static bool sessions_create_pooled(const struct serve_request *request, struct serve_reply *reply,
                                    const json_t *body, const char *policy,
-                                   const struct sessions_user *user, struct serve_pool_taken *taken)
+                                   const struct serve_user *user, struct serve_pool_taken *taken)
 {
         struct serve *serve = request->serve;
         const char *id = taken->session;
@@ -402,8 +390,10 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
                 policy = "default";
         if (!serve_check(request, reply, SERVE_RIGHT_START, policy))
                 return;
-        struct sessions_user user;
-        if (sessions_user(request, &user, reply) < 0)
+        /* who the session runs as: the caller, when the daemon is root; the
+         * daemon's own user otherwise (it can be no one else) */
+        struct serve_user user;
+        if (serve_user_find(serve, serve->uid == 0 ? request->uid : serve->uid, &user, reply) < 0)
                 return;
         /* the pool's members run as the daemon's user: only that user's
          * sessions come from it */
@@ -491,7 +481,7 @@ void serve_api_session_stop(const struct serve_request *request, struct serve_re
         json_auto_t *body = serve_body_object(request, reply, fields);
         if (!body)
                 return;
-        json_auto_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_CONTROL);
+        json_auto_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_CONTROL);
         if (!entry)
                 return;
         pid_t pid = (pid_t)json_integer_value(json_object_get(entry, "pid"));
@@ -532,7 +522,7 @@ static void sessions_control(const struct serve_request *request, struct serve_r
         json_auto_t *body = serve_body_object(request, reply, fields);
         if (!body)
                 return;
-        json_auto_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_CONTROL);
+        json_auto_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_CONTROL);
         if (!entry)
                 return;
         if (!json_is_true(json_object_get(entry, "alive"))) {
