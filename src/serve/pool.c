@@ -28,6 +28,10 @@
 #define POOL_CHECK_MS       1000  /* policy files looked at this often */
 #define POOL_RETRY_MAX_MS   30000 /* the longest wait before rebuilding a failed member */
 #define POOL_ANSWER_MS      10000 /* a taken member answers within this */
+/* A build is started this long after the last take at the earliest: a
+ * member being built takes both CPUs of a small machine for ~20 ms, and
+ * must not compete with the command just released. */
+#define POOL_REFILL_DELAY_MS 50
 
 struct pool_member {
         pid_t pid;
@@ -60,6 +64,7 @@ struct serve_pool {
         struct pool_entry *entries;
         size_t count;
         unsigned long missed;
+        int64_t last_take_ms;
         char user[256], home[PATH_MAX];
 };
 
@@ -225,6 +230,10 @@ static size_t pool_plan_launches(struct serve_pool *pool, size_t *which, size_t 
 {
         size_t building = 0, planned = 0;
         int64_t now = pool_now_ms();
+        if (pool->last_take_ms && now - pool->last_take_ms < POOL_REFILL_DELAY_MS) {
+                *next_ms = pool->last_take_ms + POOL_REFILL_DELAY_MS - now;
+                return 0;
+        }
         for (size_t i = 0; i < pool->count; i++)
                 for (size_t j = 0; j < pool->entries[i].count; j++)
                         building += !pool->entries[i].members[j].ready;
@@ -441,6 +450,7 @@ int serve_pool_take(struct serve_pool *pool, const char *policy, const char *wor
                 /* never back: the member is the caller's from here */
                 e->members[i] = e->members[--e->count];
                 e->taken++;
+                pool->last_take_ms = pool_now_ms();
                 r = 0;
                 break;
         }
