@@ -479,7 +479,8 @@ static int pool_answer(struct serve_pool_taken *taken, const json_t *command, co
         cleanup_fd int fd = taken->fd;
         taken->fd = -1;
         json_auto_t *request =
-            json_pack("{s:O, s:O}", "command", command, "env", env ? (json_t *)env : json_object());
+            json_pack("{s:O, s:o}", "command", command, "env",
+                      env ? json_incref((json_t *)env) : json_object());
         cleanup_free char *text = request ? json_dumps(request, JSON_COMPACT) : NULL;
         if (!text)
                 return snprintf(why, size, "out of memory"), -EIO;
