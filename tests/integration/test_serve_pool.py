@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TIMEOUT
-from test_serve import Daemon, daemons, pid_alive, wait_ended  # noqa: F401 (fixture)
+from conftest import NOBODY_GID, NOBODY_UID, TIMEOUT
+from test_serve import (Daemon, call_as, daemons, pid_alive, root_daemon_only,  # noqa: F401
+                        wait_ended)
 
 
 def pooled_daemon(caller, daemons, size=2, policy_extra="", ws=None):
@@ -380,3 +381,37 @@ def test_approvals_of_a_pool_session(caller, daemons):
     types = [r["type"] for r in records]
     assert "session.start" in types and "session.end" in types, types
     assert any(t.startswith("approval") for t in types), types
+
+
+def test_a_root_daemons_pool_serves_root_only(caller, daemons):
+    """A root daemon's members run as root: another user's request for the
+    pooled policy and workspace starts cold, as that user, and no member
+    is taken for it."""
+    root_daemon_only(caller)
+    ws = caller.workspace()
+    os.chmod(ws, 0o777)
+    conf = caller.mkdtemp(prefix="reins-pool-")
+    policy = caller.write(conf / "pooled.yaml",
+                          "version: 1\nname: pooled\nextends: default\npool: 1\n")
+    os.chmod(conf, 0o755)
+    d = Daemon(caller, config=f"version: 1\nusers:\n  nobody:\n    role: operator\n"
+                              f"    policies: [{policy}]\npool:\n  - policy: {policy}\n"
+                              f"    workspace: {ws}\n")
+    daemons.append(d)
+    state = wait_pool(d, policy, 1)
+    status, body = call_as(NOBODY_UID, NOBODY_GID, d.sock, "POST", "/v1/sessions",
+                           {"policy": str(policy), "workspace": str(ws),
+                            "command": ["id", "-u"]})
+    assert status == 201, body
+    assert "pool" not in body, body
+    entry = wait_ended(d, body["session"])
+    assert entry["uid"] == NOBODY_UID, entry
+    status, out = d.call("GET", f"/v1/sessions/{body['session']}/output")
+    assert out["stdout"].strip() == str(NOBODY_UID), out
+    after = pool_state(d, policy)
+    assert after["taken"] == 0, after
+    assert {m["pid"] for m in after["members"]} == {m["pid"] for m in state["members"]}
+    # root's own request takes the member
+    reply = start(d, policy, ws, ["id", "-u"])
+    assert reply["pool"] is True, reply
+    assert output(d, reply["session"])["stdout"].strip() == "0"
