@@ -415,3 +415,24 @@ def test_a_root_daemons_pool_serves_root_only(caller, daemons):
     reply = start(d, policy, ws, ["id", "-u"])
     assert reply["pool"] is True, reply
     assert output(d, reply["session"])["stdout"].strip() == "0"
+
+
+def test_the_wall_clock_limit_starts_when_the_command_does(caller, daemons):
+    """A member waits as long as it must: its wall_time starts when it is
+    taken, not when it was built."""
+    d, policy, ws = pooled_daemon(caller, daemons, size=1,
+                                  policy_extra="limits: {wall_time: 2s}\n")
+    state = wait_pool(d, policy, 1)
+    time.sleep(3)  # longer than the limit
+    assert {m["pid"] for m in pool_state(d, policy)["members"]} == \
+        {m["pid"] for m in state["members"]}, "a parked member ended"
+    reply = start(d, policy, ws, ["sh", "-c", "sleep 1.5; echo done"])
+    assert reply["pool"] is True
+    entry = wait_ended(d, reply["session"])
+    assert entry["serve"]["exit_status"] == 0, entry
+    assert output(d, reply["session"])["stdout"] == "done\n"
+    # and the limit holds from there
+    wait_pool(d, policy, 1)
+    reply = start(d, policy, ws, ["sleep", "10"])
+    entry = wait_ended(d, reply["session"])
+    assert entry["serve"]["exit_status"] == 124, entry
