@@ -436,3 +436,23 @@ def test_the_wall_clock_limit_starts_when_the_command_does(caller, daemons):
     reply = start(d, policy, ws, ["sleep", "10"])
     entry = wait_ended(d, reply["session"])
     assert entry["serve"]["exit_status"] == 124, entry
+
+
+def test_members_end_with_their_daemon(caller, daemons):
+    """kill -9 of the daemon: its parked members see their socket close and
+    end, leaving no trail and no sandbox; a session taken before goes on."""
+    d, policy, ws = pooled_daemon(caller, daemons, size=2)
+    wait_pool(d, policy, 2)
+    running = start(d, policy, ws, ["sleep", "30"])
+    state = wait_pool(d, policy, 2, exclude={running["pid"]})
+    parked = {m["pid"] for m in state["members"]}
+    ids = {m["session"] for m in state["members"]}
+    d.kill9()
+    deadline = time.monotonic() + TIMEOUT
+    while any(pid_alive(p) for p in parked) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(pid_alive(p) for p in parked), "a parked member outlived its daemon"
+    assert pid_alive(running["pid"]), "the running session died with the daemon"
+    trails = {p.stem for p in Path(caller.home).glob(".local/state/reins/trails/*.jsonl")}
+    assert not ids & trails, trails
+    os.kill(running["pid"], 15)
