@@ -47,8 +47,9 @@ void serve_api_sessions_list(const struct serve_request *request, struct serve_r
         json_t *entry;
         json_array_foreach(sessions, i, entry)
         {
-                if (serve_request_allows(request, SERVE_RIGHT_READ_SESSIONS,
-                                         serve_session_policy(entry)))
+                if (serve_request_allows_agent(request, SERVE_RIGHT_READ_SESSIONS,
+                                               serve_session_policy(entry),
+                                               serve_session_agent(entry)))
                         json_array_append(visible, entry);
         }
         json_decref(sessions);
@@ -69,7 +70,8 @@ json_t *serve_api_session_lookup(const struct serve_request *request, struct ser
                 serve_reply_error(reply, 500, "%s", err.message);
                 return NULL;
         }
-        if (!serve_check(request, reply, right, serve_session_policy(entry))) {
+        if (!serve_check_agent(request, reply, right, serve_session_policy(entry),
+                               serve_session_agent(entry))) {
                 json_decref(entry);
                 return NULL;
         }
@@ -313,7 +315,8 @@ static char *sessions_trail_path(const struct serve_user *user, bool inherit_xdg
 /* The daemon's record of a session it started (serve/record.h). */
 static json_t *sessions_record(const struct serve_request *request, const json_t *body,
                                const struct serve_user *user, const char *id, const char *policy,
-                               pid_t pid, unsigned long long ticks, const char *trail)
+                               pid_t pid, unsigned long long ticks, const char *trail,
+                               const char *agent)
 {
         char now[AUDIT_TIME_MAX];
         audit_time_now(now);
@@ -325,6 +328,13 @@ static json_t *sessions_record(const struct serve_request *request, const json_t
             "created", now, "pid", (json_int_t)pid, "pid_start", (json_int_t)ticks);
         if (record && trail)
                 json_object_set_new(record, "trail", json_string(trail));
+        /* the session trusts this key for answers and thaws (approvals use
+         * it only for the sessions whose record says so) */
+        if (record)
+                json_object_set_new(record, "daemon_key",
+                                    json_string(request->serve->daemon_key.hex));
+        if (record && agent)
+                json_object_set_new(record, "agent", json_string(agent));
         return record;
 }
 
@@ -332,7 +342,7 @@ static json_t *sessions_record(const struct serve_request *request, const json_t
  * the daemon's user, its sandbox built; it gets the command and env. false
  * when the member was not usable after all (stale, gone): start cold. */
 static bool sessions_create_pooled(const struct serve_request *request, struct serve_reply *reply,
-                                   const json_t *body, const char *policy,
+                                   const json_t *body, const char *policy, const char *agent,
                                    const struct serve_user *user, struct serve_pool_taken *taken)
 {
         struct serve *serve = request->serve;
@@ -349,8 +359,8 @@ static bool sessions_create_pooled(const struct serve_request *request, struct s
                 return false;
         }
         struct reins_error err = {0};
-        json_auto_t *record =
-            sessions_record(request, body, user, id, policy, taken->pid, taken->ticks, trail);
+        json_auto_t *record = sessions_record(request, body, user, id, policy, taken->pid,
+                                              taken->ticks, trail, agent);
         if (record)
                 json_object_set_new(record, "pool", json_true());
         if (!record || serve_record_write(serve->sessions_dir, id, record, &err) < 0) {
@@ -378,6 +388,44 @@ static bool sessions_create_pooled(const struct serve_request *request, struct s
         return true;
 }
 
+/* May the caller start a session of `policy`? Its role first (the policy
+ * alone: a caller refused the policy learns nothing of its file), then,
+ * when the configuration speaks of agents, the policy's agent: against the
+ * role's agents and the daemon's agents: map. *agent: the agent found
+ * (NULL when not looked for). When not: the 403 (or 422: no policy to
+ * read) is in the reply, and a refusal in the daemon's trail. */
+static bool sessions_may_start(const struct serve_request *request, struct serve_reply *reply,
+                               const char *policy, char **agent)
+{
+        const struct serve_config *config = request->serve->roles.config;
+        struct serve_request policy_only = *request;
+        struct serve_grant without_agents;
+        if (request->grant && request->grant->agents.count > 0) {
+                without_agents = *request->grant;
+                without_agents.agents = (struct reins_strv){0};
+                policy_only.grant = &without_agents;
+        }
+        if (!serve_check(&policy_only, reply, SERVE_RIGHT_START, policy))
+                return false;
+        /* an API token limited to agents needs the agent too, configuration
+         * or not */
+        if (!serve_config_uses_agents(config) && policy_only.grant == request->grant)
+                return true;
+        struct reins_error err = {0};
+        if (serve_policy_agent(policy, agent, &err) < 0) {
+                serve_reply_error(reply, 422, "%s", err.message);
+                return false;
+        }
+        if (!serve_check_agent(request, reply, SERVE_RIGHT_START, policy, *agent))
+                return false;
+        const char *why = NULL;
+        if (!serve_config_agent_allows(config, policy, *agent, &why)) {
+                serve_refuse(request, reply, SERVE_RIGHT_START, policy, *agent, why);
+                return false;
+        }
+        return true;
+}
+
 void serve_api_sessions_create(const struct serve_request *request, struct serve_reply *reply)
 {
         static const char *const fields[] = {"policy", "workspace", "command", "env", NULL};
@@ -388,7 +436,8 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         const char *policy = json_string_value(json_object_get(body, "policy"));
         if (!policy)
                 policy = "default";
-        if (!serve_check(request, reply, SERVE_RIGHT_START, policy))
+        cleanup_free char *agent = NULL;
+        if (!sessions_may_start(request, reply, policy, &agent))
                 return;
         /* who the session runs as: the caller, when the daemon is root; the
          * daemon's own user otherwise (it can be no one else) */
@@ -401,7 +450,7 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         struct serve_pool_taken taken;
         if (serve->pool && user.uid == serve->uid &&
             serve_pool_take(serve->pool, policy, workspace, &taken) == 0) {
-                if (sessions_create_pooled(request, reply, body, policy, &user, &taken))
+                if (sessions_create_pooled(request, reply, body, policy, agent, &user, &taken))
                         return;
                 serve_pool_missed(serve->pool); /* stale after all: cold */
         }
@@ -428,6 +477,12 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
             .user = user.name,
             .inherit_xdg = user.uid == serve->uid,
             .pool_fd = -1,
+            .daemon_key = serve->daemon_key.hex,
+            .expect_agent = agent,
+            /* a session of the daemon's own user could read the daemon's
+             * key wherever a policy or workspace shows its state: hidden,
+             * as the user's own key is */
+            .daemon_state = user.uid == serve->uid ? serve->state_dir : NULL,
         };
         cleanup_free char *trail = sessions_trail_path(&user, launch.inherit_xdg, id);
         pid_t pid = 0;
@@ -438,7 +493,8 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         unsigned long long ticks = 0;
         if (r == 0)
                 runtime_pid_start_ticks(pid, &ticks);
-        json_auto_t *record = sessions_record(request, body, &user, id, policy, pid, ticks, trail);
+        json_auto_t *record =
+            sessions_record(request, body, &user, id, policy, pid, ticks, trail, agent);
         if (r == 0 && (!record || serve_record_write(serve->sessions_dir, id, record, &err) < 0 ||
                        serve_children_add(serve, pid, id) < 0)) {
                 /* without its record the daemon could not find it again */
@@ -530,7 +586,6 @@ static void sessions_control(const struct serve_request *request, struct serve_r
                 return;
         }
         struct serve *serve = request->serve;
-        uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
         struct reins_error err = {0};
         cleanup_free char *dir = NULL;
         json_auto_t *answer = NULL;
@@ -541,22 +596,15 @@ static void sessions_control(const struct serve_request *request, struct serve_r
                 return;
         }
         if (strcmp(op, "thaw") == 0) {
-                /* a thaw loosens the session as much as an approval: the
-                 * session checks its signature against its user's key, which
-                 * the daemon holds only when it runs as that user */
-                if (uid != serve->uid) {
-                        serve_reply_error(reply, 409,
-                                          "a thaw must be signed with the key of the session's "
-                                          "user (uid %u): run 'reins thaw %s' as that user",
-                                          (unsigned)uid, request->id);
-                        return;
-                }
+                /* a thaw loosens the session as much as an approval: signed
+                 * like an answer (the daemon's key for a session it started,
+                 * naming who asked), checked by the session */
                 struct audit_key key;
-                r = identity_user_key(&key, false, &err);
-                if (r == 0) {
-                        r = control_signed_call(fd, request->id, "thaw", &key, &answer, &err);
-                        audit_key_wipe(&key);
-                }
+                if (serve_signing_key(request, reply, entry, "a thaw", &key) < 0)
+                        return;
+                json_auto_t *approver = serve_request_approver(request);
+                r = control_signed_call_by(fd, request->id, "thaw", &key, approver, &answer, &err);
+                audit_key_wipe(&key);
         } else {
                 json_auto_t *ask = json_pack("{s:s}", "op", op);
                 r = control_call(fd, ask, &answer, 5000, &err);

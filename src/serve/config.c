@@ -96,7 +96,79 @@ static int config_policies(const struct config_walk *w, const yaml_node_t *node,
         return 0;
 }
 
-/* users.NAME: {role, policies} */
+/* An agent's name as a policy's `agent:` takes it (policy/validate.c's
+ * label): it is compared with that, byte for byte. */
+static const char *config_agent_name_why(const char *text)
+{
+        if (!text || !text[0])
+                return "expected an agent's name (a policy's agent:)";
+        if (strlen(text) > 128)
+                return "an agent's name is at most 128 characters";
+        for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                        return "control characters are not allowed in an agent's name";
+        return NULL;
+}
+
+/* users.NAME.agents: [AGENT...] */
+static int config_agent_names(const struct config_walk *w, const yaml_node_t *node, const char *key,
+                              struct reins_strv *out)
+{
+        if (node->type != YAML_SEQUENCE_NODE)
+                return config_fail(w, node, key, "expected a list of agent names");
+        for (yaml_node_item_t *item = node->data.sequence.items.start;
+             item < node->data.sequence.items.top; item++) {
+                const yaml_node_t *value = yaml_document_get_node(w->doc, *item);
+                const char *text = config_scalar(value);
+                const char *why = config_agent_name_why(text);
+                if (why)
+                        return config_fail(w, value ? value : node, key, why);
+                if (strv_push_unique(out, text) < 0)
+                        return reins_error_set(w->err, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+/* agents: {AGENT: [POLICY...]}: which policies each agent may run under. */
+static int config_agents(const struct config_walk *w, const yaml_node_t *node,
+                         struct serve_config *out)
+{
+        if (node->type != YAML_MAPPING_NODE)
+                return config_fail(w, node, "agents",
+                                   "expected a mapping of agents to the policies they may run "
+                                   "under");
+        size_t count = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+        if (count > CONFIG_MAX_USERS)
+                return config_fail(w, node, "agents", "more than 4096 agents");
+        out->agents = calloc(count ? count : 1, sizeof(*out->agents));
+        if (!out->agents)
+                return reins_error_set(w->err, ENOMEM, "out of memory");
+        out->agents_given = true;
+        for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+             pair < node->data.mapping.pairs.top; pair++) {
+                const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
+                const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
+                const char *name = config_scalar(k);
+                char key[256];
+                snprintf(key, sizeof(key), "agents.%.128s", name ? name : "?");
+                const char *why = config_agent_name_why(name);
+                if (why)
+                        return config_fail(w, k ? k : node, key, why);
+                for (size_t i = 0; i < out->agent_count; i++)
+                        if (strcmp(out->agents[i].name, name) == 0)
+                                return config_fail(w, k, key, "this agent is listed twice");
+                struct serve_agent *agent = &out->agents[out->agent_count];
+                if (!(agent->name = strdup(name)))
+                        return reins_error_set(w->err, ENOMEM, "out of memory");
+                out->agent_count++; /* freed with the rest, whatever follows */
+                int r = config_policies(w, v, key, &agent->policies);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* users.NAME: {role, policies, agents} */
 static int config_grant(const struct config_walk *w, const yaml_node_t *node, const char *user,
                         struct serve_grant *grant)
 {
@@ -104,7 +176,7 @@ static int config_grant(const struct config_walk *w, const yaml_node_t *node, co
         snprintf(key, sizeof(key), "users.%s", user);
         if (node->type != YAML_MAPPING_NODE)
                 return config_fail(w, node, key, "expected a mapping with role (and policies)");
-        const yaml_node_t *policies = NULL;
+        const yaml_node_t *policies = NULL, *agents = NULL;
         bool has_role = false;
         for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
              pair < node->data.mapping.pairs.top; pair++) {
@@ -114,7 +186,8 @@ static int config_grant(const struct config_walk *w, const yaml_node_t *node, co
                 char sub[300];
                 snprintf(sub, sizeof(sub), "%s.%s", key, name ? name : "?");
                 if (name && ((strcmp(name, "role") == 0 && has_role) ||
-                             (strcmp(name, "policies") == 0 && policies)))
+                             (strcmp(name, "policies") == 0 && policies) ||
+                             (strcmp(name, "agents") == 0 && agents)))
                         return config_fail(w, k, sub, "given twice");
                 if (name && strcmp(name, "role") == 0) {
                         has_role = true;
@@ -131,8 +204,13 @@ static int config_grant(const struct config_walk *w, const yaml_node_t *node, co
                         int r = config_policies(w, v, sub, &grant->policies);
                         if (r < 0)
                                 return r;
+                } else if (name && strcmp(name, "agents") == 0) {
+                        agents = v;
+                        int r = config_agent_names(w, v, sub, &grant->agents);
+                        if (r < 0)
+                                return r;
                 } else {
-                        return config_fail(w, k, sub, "unknown key (role, policies)");
+                        return config_fail(w, k, sub, "unknown key (role, policies, agents)");
                 }
         }
         if (grant->role == SERVE_ROLE_NONE)
@@ -143,6 +221,9 @@ static int config_grant(const struct config_walk *w, const yaml_node_t *node, co
         if (grant->role != SERVE_ROLE_OPERATOR && grant->role != SERVE_ROLE_APPROVER && policies)
                 return config_fail(w, policies, key,
                                    "only an operator's or an approver's role takes policies");
+        if (grant->role != SERVE_ROLE_OPERATOR && grant->role != SERVE_ROLE_APPROVER && agents)
+                return config_fail(w, agents, key,
+                                   "only an operator's or an approver's role takes agents");
         return 0;
 }
 
@@ -235,7 +316,7 @@ static int config_document(const struct config_walk *w, struct serve_config *out
                 return reins_error_set(w->err, EINVAL, "%s: empty configuration", w->origin);
         if (root->type != YAML_MAPPING_NODE)
                 return config_fail(w, root, "(top)", "expected a mapping (version, users)");
-        bool has_version = false, has_users = false;
+        bool has_version = false, has_users = false, has_agents = false;
         for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
              pair < root->data.mapping.pairs.top; pair++) {
                 const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
@@ -243,7 +324,8 @@ static int config_document(const struct config_walk *w, struct serve_config *out
                 const char *name = config_scalar(k);
                 /* YAML lets a key repeat; which one wins would be a guess */
                 if (name && ((strcmp(name, "version") == 0 && has_version) ||
-                             (strcmp(name, "users") == 0 && has_users)))
+                             (strcmp(name, "users") == 0 && has_users) ||
+                             (strcmp(name, "agents") == 0 && has_agents)))
                         return config_fail(w, k, name, "given twice");
                 if (name && strcmp(name, "version") == 0) {
                         const char *version = config_scalar(v);
@@ -253,6 +335,11 @@ static int config_document(const struct config_walk *w, struct serve_config *out
                 } else if (name && strcmp(name, "users") == 0) {
                         has_users = true;
                         int r = config_users(w, v, out);
+                        if (r < 0)
+                                return r;
+                } else if (name && strcmp(name, "agents") == 0) {
+                        has_agents = true;
+                        int r = config_agents(w, v, out);
                         if (r < 0)
                                 return r;
                 } else if (name && strcmp(name, "forward") == 0) {
@@ -271,7 +358,8 @@ static int config_document(const struct config_walk *w, struct serve_config *out
                                 return r;
                 } else {
                         return config_fail(w, k, name ? name : "?",
-                                           "unknown key (version, users, forward, notify, pool)");
+                                           "unknown key (version, users, agents, forward, notify, "
+                                           "pool)");
                 }
         }
         return has_version ? 0 : config_fail(w, root, "version", "missing (version: 1)");
@@ -320,14 +408,56 @@ int serve_config_load(const char *path, struct serve_config *out, struct reins_e
 
 void serve_config_free(struct serve_config *config)
 {
-        for (size_t i = 0; i < config->count; i++)
+        for (size_t i = 0; i < config->count; i++) {
                 strv_free(&config->grants[i].policies);
+                strv_free(&config->grants[i].agents);
+        }
         free(config->grants);
         for (size_t i = 0; i < config->pool_count; i++) {
                 free(config->pools[i].policy);
                 free(config->pools[i].workspace);
         }
         free(config->pools);
+        for (size_t i = 0; i < config->agent_count; i++) {
+                free(config->agents[i].name);
+                strv_free(&config->agents[i].policies);
+        }
+        free(config->agents);
         serve_targets_free(&config->targets);
         memset(config, 0, sizeof(*config));
+}
+
+bool serve_config_agent_allows(const struct serve_config *config, const char *policy,
+                               const char *agent, const char **why)
+{
+        if (!config || !config->agents_given)
+                return true;
+        if (!agent || !agent[0]) {
+                *why = "the policy names no agent (agent:), and the daemon's agents: lists "
+                       "which agent may run under which policy";
+                return false;
+        }
+        for (size_t i = 0; i < config->agent_count; i++) {
+                if (strcmp(config->agents[i].name, agent) != 0)
+                        continue;
+                if (policy && strv_contains(&config->agents[i].policies, policy))
+                        return true;
+                *why = "the daemon's agents: does not let the policy's agent run under that "
+                       "policy";
+                return false;
+        }
+        *why = "the policy's agent is not in the daemon's agents:";
+        return false;
+}
+
+bool serve_config_uses_agents(const struct serve_config *config)
+{
+        if (!config)
+                return false;
+        if (config->agents_given)
+                return true;
+        for (size_t i = 0; i < config->count; i++)
+                if (config->grants[i].agents.count > 0)
+                        return true;
+        return false;
 }

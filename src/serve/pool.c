@@ -44,7 +44,8 @@ struct pool_member {
 struct pool_entry {
         const struct serve_pool_spec *spec;
         char *workspace_real;
-        unsigned want; /* the policy's pool: N */
+        unsigned want;   /* the policy's pool: N */
+        char agent[160]; /* the policy's agent: ("" none), checked by each member */
         struct stat policy_st;
         struct pool_member members[POLICY_POOL_MAX];
         size_t count;
@@ -91,8 +92,10 @@ static int pool_load_policy(struct pool_entry *e, struct reins_error *err)
                 return reins_error_errno(err, errno, "pool: %s", e->spec->policy);
         struct reins_policy *policy = NULL;
         int r = policy_load(e->spec->policy, &policy, err);
-        if (r == 0)
+        if (r == 0) {
                 e->want = (unsigned)policy->pool;
+                snprintf(e->agent, sizeof(e->agent), "%s", policy->agent ? policy->agent : "");
+        }
         policy_free(policy);
         return r;
 }
@@ -175,6 +178,12 @@ static int pool_launch(struct serve_pool *pool, const struct pool_entry *e, stru
             .user = pool->user[0] ? pool->user : NULL,
             .inherit_xdg = true,
             .pool_fd = pair[1],
+            /* as a cold start of the daemon's user gets them: the daemon's
+             * key for answers and thaws, the agent its policy names (the
+             * member refuses another), the daemon's state hidden */
+            .daemon_key = serve->daemon_key.hex,
+            .expect_agent = e->agent,
+            .daemon_state = serve->state_dir,
         };
         pthread_mutex_lock(&serve->children_lock);
         int r = placeholder ? serve_launch(&launch, &m->pid, &err) : -ENOMEM;
@@ -478,9 +487,8 @@ static int pool_answer(struct serve_pool_taken *taken, const json_t *command, co
 {
         cleanup_fd int fd = taken->fd;
         taken->fd = -1;
-        json_auto_t *request =
-            json_pack("{s:O, s:o}", "command", command, "env",
-                      env ? json_incref((json_t *)env) : json_object());
+        json_auto_t *request = json_pack("{s:O, s:o}", "command", command, "env",
+                                         env ? json_incref((json_t *)env) : json_object());
         cleanup_free char *text = request ? json_dumps(request, JSON_COMPACT) : NULL;
         if (!text)
                 return snprintf(why, size, "out of memory"), -EIO;

@@ -50,6 +50,11 @@ def wait_pool(daemon, policy, ready, exclude=(), timeout=TIMEOUT):
         if len(fresh) >= ready and state["ready"] == ready:
             return state
         time.sleep(0.05)
+    # members fail closed without an inotify instance to watch their
+    # workspace: on a host whose processes hold all of this user's
+    # (fs.inotify.max_user_instances), that is the host's state, not a defect
+    if state and "inotify" in (state.get("error") or "") and "Too many" in state["error"]:
+        pytest.skip(f"this user's inotify instances are all taken on this host: {state['error']}")
     raise AssertionError(f"the pool did not fill: {state}")
 
 
