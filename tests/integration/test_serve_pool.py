@@ -85,6 +85,12 @@ def test_pool_fills_and_a_session_runs_from_it(caller, daemons):
     state = wait_pool(d, policy, 2)
     assert state["size"] == 2 and state["building"] == 0, state
     members = {m["session"]: m["pid"] for m in state["members"]}
+    # a member is started as a cold session of the daemon's user is: the
+    # daemon's key trusted for answers, its state hidden from the sandbox
+    for pid in members.values():
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert b"--daemon-state" in argv and str(d.state).encode() in argv, argv
+        assert b"--daemon-key" in argv and b"--pool-fd" in argv, argv
     status, metrics = d.call("GET", "/v1/metrics")
     assert status == 200 and "reins_pool_ready 2\n" in metrics, metrics
 
