@@ -39,6 +39,7 @@ struct pool_member {
         int fd;
         char session[25];
         bool ready; /* said "R": built and parked */
+        int64_t ready_ms;
 };
 
 struct pool_entry {
@@ -50,6 +51,7 @@ struct pool_entry {
         struct pool_member members[POLICY_POOL_MAX];
         size_t count;
         unsigned failures;
+        unsigned stale_streak; /* members retired untaken in a row */
         int64_t next_try_ms;
         char last_error[256];
         unsigned long built, taken, retired;
@@ -220,6 +222,7 @@ static void pool_check_policies(struct serve_pool *pool)
                 e->retired += retired;
                 struct reins_error err = {0};
                 e->failures = 0;
+                e->stale_streak = 0;
                 e->next_try_ms = 0;
                 e->last_error[0] = '\0';
                 if (pool_load_policy(e, &err) < 0)
@@ -260,6 +263,23 @@ static size_t pool_plan_launches(struct serve_pool *pool, size_t *which, size_t 
         return planned;
 }
 
+/* A ready member ended untaken: its workspace changed (or it was killed).
+ * A workspace written all the time (a session running in it) would have
+ * the pool rebuild without end: each such end in a row doubles the wait
+ * before the next build (100 ms up to 30 s), and a take starts over. */
+static void pool_member_retired(struct pool_entry *e, const struct pool_member *m)
+{
+        e->retired++;
+        /* one that waited long enough was no part of a storm */
+        if (pool_now_ms() - m->ready_ms > POOL_RETRY_MAX_MS)
+                e->stale_streak = 0;
+        e->stale_streak++;
+        int64_t delay = 100LL << (e->stale_streak < 9 ? e->stale_streak - 1 : 8);
+        int64_t at = pool_now_ms() + (delay < POOL_RETRY_MAX_MS ? delay : POOL_RETRY_MAX_MS);
+        if (at > e->next_try_ms)
+                e->next_try_ms = at;
+}
+
 /* A member's socket is readable: "R" (ready), or its end. */
 static void pool_member_event(struct serve_pool *pool, int fd)
 {
@@ -275,6 +295,7 @@ static void pool_member_event(struct serve_pool *pool, int fd)
                                 return;
                         if (n == 1 && c == 'R' && !m->ready) {
                                 m->ready = true;
+                                m->ready_ms = pool_now_ms();
                                 e->built++;
                                 e->failures = 0;
                                 e->last_error[0] = '\0';
@@ -285,7 +306,7 @@ static void pool_member_event(struct serve_pool *pool, int fd)
                         if (!m->ready)
                                 pool_build_failed(pool, e, m);
                         else
-                                e->retired++;
+                                pool_member_retired(e, m);
                         pool_drop(pool, e, j);
                         return;
                 }
@@ -459,6 +480,7 @@ int serve_pool_take(struct serve_pool *pool, const char *policy, const char *wor
                 /* never back: the member is the caller's from here */
                 e->members[i] = e->members[--e->count];
                 e->taken++;
+                e->stale_streak = 0;
                 pool->last_take_ms = pool_now_ms();
                 r = 0;
                 break;
