@@ -78,16 +78,15 @@ struct serve_targets {
         size_t notify_count;
 };
 
-/* yaml_document_t and yaml_node_t, not included here */
-struct yaml_document_s;
+/* yaml_node_t and the walk (serve/yaml_map.h), not included here */
 struct yaml_node_s;
+struct serve_yaml_walk;
 
-int serve_targets_parse_forward(struct yaml_document_s *doc, struct yaml_node_s *node,
-                                const char *origin, struct serve_targets *out,
-                                struct reins_error *err);
-int serve_targets_parse_notify(struct yaml_document_s *doc, struct yaml_node_s *node,
-                               const char *origin, struct serve_targets *out,
-                               struct reins_error *err);
+/* The lists `forward:` and `notify:` (`key` names them in errors). */
+int serve_targets_parse_forward(const struct serve_yaml_walk *w, const struct yaml_node_s *node,
+                                const char *key, struct serve_targets *out);
+int serve_targets_parse_notify(const struct serve_yaml_walk *w, const struct yaml_node_s *node,
+                               const char *key, struct serve_targets *out);
 void serve_targets_free(struct serve_targets *targets);
 
 /* "low", "medium", "high", "critical": 0..3; -1 otherwise. */

@@ -71,6 +71,17 @@ static void test_config_errors_name_line_and_key(void **state)
             {"version: 1\nusers: {}\nusers: {}\n", "serve.yaml:3: users: given twice"},
             {"version: 1\nusers:\n  1001: {role: admin, role: auditor}\n",
              "serve.yaml:3: users.1001.role: given twice"},
+            /* the targets, read by the same table-driven reader */
+            {"version: 1\nforward:\n  - {name: a, type: syslog-tcp, address: 'h:1', batch: 0}\n",
+             "serve.yaml:3: forward[0].batch: expected a number from 1 to 1000"},
+            {"version: 1\nforward:\n  - {name: a, name: b}\n",
+             "serve.yaml:3: forward[0].name: given twice"},
+            {"version: 1\nnotify:\n  - {name: a, type: command, command: [/bin/true], on: [tier]}\n"
+             "  - {name: b, colour: red}\n",
+             "serve.yaml:4: notify[1].colour: unknown key (name, type, url, secret, command,"},
+            {"version: 1\nnotify:\n  - {name: a, attempts: -1}\n",
+             "serve.yaml:3: notify[0].attempts: expected a number from 1 to 100"},
+            {"version: 1\nnotify: []\nnotify: []\n", "serve.yaml:3: notify: given twice"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct serve_config c;
