@@ -350,13 +350,7 @@ static int forward_syslog(struct serve_forwarder *f, struct reins_error *err)
                         return reins_error_errno(err, -r, "connecting to %s:%s", t->host, t->port);
                 }
                 if (t->type == SERVE_FORWARD_SYSLOG_TLS) {
-                        /* GnuTLS writes blocking, within the socket's timeouts */
-                        int flags = fcntl(f->fd, F_GETFL);
-                        struct timeval tv = {.tv_sec = FORWARD_TIMEOUT_MS / 1000};
-                        fcntl(f->fd, F_SETFL, flags & ~O_NONBLOCK);
-                        setsockopt(f->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-                        setsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-                        f->tls_session = serve_tls_client_handshake(
+                        f->tls_session = serve_tls_client_start(
                             f->tls, f->fd, t->server_name ? t->server_name : t->host,
                             FORWARD_TIMEOUT_MS, err);
                         if (!f->tls_session) {
@@ -386,15 +380,21 @@ static int forward_http(struct serve_forwarder *f, struct reins_error *err)
         if (t->type == SERVE_FORWARD_HEC &&
             asprintf(&headers, "Authorization: Splunk %s\r\n", t->token) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory");
+        const struct outbound_endpoint to = {.host = t->host,
+                                             .port = t->port,
+                                             .path = t->path,
+                                             .tls = t->tls ? f->tls : NULL,
+                                             .server_name = t->server_name};
         int status = 0;
-        int r = outbound_http_post(t->host, t->port, t->path, headers,
+        int r = outbound_http_post(&to, headers,
                                    t->type == SERVE_FORWARD_ELASTIC ? "application/x-ndjson"
                                                                     : "application/json",
-                                   f->out, f->out_length, FORWARD_TIMEOUT_MS, &status);
+                                   f->out, f->out_length, FORWARD_TIMEOUT_MS, &status, err);
         if (r < 0)
-                return reins_error_errno(err, -r, "posting to %s:%s%s", t->host, t->port, t->path);
+                return r;
         if (status < 200 || status > 299)
-                return reins_error_set(err, EIO, "%s:%s%s answered %d", t->host, t->port, t->path,
+                return reins_error_set(err, EIO, "%s://%s:%s%s answered %d",
+                                       t->tls ? "https" : "http", t->host, t->port, t->path,
                                        status);
         return 0;
 }
@@ -509,7 +509,7 @@ int serve_forward_start(struct serve *serve, struct reins_error *err)
                     !(f->read_buffer = malloc(FORWARD_READ_CHUNK)))
                         return reins_error_set(err, ENOMEM, "out of memory");
                 forward_cursor_load(f);
-                if (f->target->type == SERVE_FORWARD_SYSLOG_TLS) {
+                if (f->target->type == SERVE_FORWARD_SYSLOG_TLS || f->target->tls) {
                         int r = serve_tls_client_new(f->target->ca, &f->tls, err);
                         if (r < 0)
                                 return r;

@@ -46,20 +46,30 @@ static int targets_address(const char *text, char **host, char **port)
         return *host && *port ? 0 : -ENOMEM;
 }
 
-/* http://HOST:PORT/PATH (plain HTTP: see README, "Forwarding"). */
-static int targets_url(const char *url, char **host, char **port, char **path)
+/* http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH into host, port
+ * (80, 443 by default), path and *tls. http:// to a host off this machine
+ * sends in clear text: README, "Forwarding to a SIEM". */
+static int targets_url(const char *url, char **host, char **port, char **path, bool *tls)
 {
-        static const char scheme[] = "http://";
-        if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+        static const char http[] = "http://", https[] = "https://";
+        const char *rest;
+        if (strncmp(url, http, sizeof(http) - 1) == 0)
+                rest = url + sizeof(http) - 1, *tls = false;
+        else if (strncmp(url, https, sizeof(https) - 1) == 0)
+                rest = url + sizeof(https) - 1, *tls = true;
+        else
                 return -EPROTONOSUPPORT;
-        const char *rest = url + sizeof(scheme) - 1;
         const char *slash = strchr(rest, '/');
         cleanup_free char *authority = slash ? strndup(rest, (size_t)(slash - rest)) : strdup(rest);
         if (!authority)
                 return -ENOMEM;
-        if (!strchr(authority, ':')) {
+        /* no user info, no spaces or line breaks (the Host header) */
+        if (!authority[0] || strpbrk(authority, " \t\r\n@?#\\"))
+                return -EINVAL;
+        const char *colon = strrchr(authority, ':');
+        if (!colon || (authority[0] == '[' && colon < strchr(authority, ']'))) {
                 char *with = NULL;
-                if (asprintf(&with, "%s:80", authority) < 0)
+                if (asprintf(&with, "%s:%s", authority, *tls ? "443" : "80") < 0)
                         return -ENOMEM;
                 free(authority);
                 authority = with;
@@ -68,7 +78,7 @@ static int targets_url(const char *url, char **host, char **port, char **path)
         if (r < 0)
                 return r;
         *path = strdup(slash ? slash : "/");
-        if (!*path || strpbrk(*path, " \r\n"))
+        if (!*path || strpbrk(*path, " \t\r\n"))
                 return -EINVAL;
         return 0;
 }
@@ -132,21 +142,19 @@ static int targets_forward_one(const struct serve_yaml_walk *w, const yaml_node_
                 if (!url || address)
                         return serve_yaml_fail(w, node, key,
                                                "an HTTP target takes url: (no address)");
-                r = targets_url(url, &t->host, &t->port, &t->path);
-                if (r == -EPROTONOSUPPORT)
-                        return serve_yaml_fail(w, node, key,
-                                               "url: only http:// is supported for HTTP targets "
-                                               "(use syslog-tls for TLS)");
+                r = targets_url(url, &t->host, &t->port, &t->path, &t->tls);
                 if (r < 0)
-                        return serve_yaml_fail(w, node, key, "url: expected http://HOST:PORT/PATH");
+                        return serve_yaml_fail(w, node, key,
+                                               "url: expected http(s)://HOST[:PORT]/PATH");
                 if (t->type == SERVE_FORWARD_HEC && !t->token)
                         return serve_yaml_fail(w, node, key, "splunk-hec needs token:");
         }
         if (t->type == SERVE_FORWARD_SYSLOG_TLS && !t->ca)
                 return serve_yaml_fail(
                     w, node, key, "syslog-tls needs ca: (the CA file that signs the receiver)");
-        if (t->type != SERVE_FORWARD_SYSLOG_TLS && (t->ca || t->server_name))
-                return serve_yaml_fail(w, node, key, "ca and server_name are for syslog-tls only");
+        if (t->type != SERVE_FORWARD_SYSLOG_TLS && !t->tls && (t->ca || t->server_name))
+                return serve_yaml_fail(w, node, key,
+                                       "ca and server_name are for syslog-tls and https:// only");
         return 0;
 }
 
@@ -271,6 +279,8 @@ static const struct serve_yaml_key notify_keys[] = {
     NOTIFY_STRING("type", type),
     NOTIFY_STRING("url", url),
     NOTIFY_STRING("secret", t.secret),
+    NOTIFY_STRING("ca", t.ca),
+    NOTIFY_STRING("server_name", t.server_name),
     SERVE_YAML_KEY_SETTER("command", targets_notify_command),
     NOTIFY_UNSIGNED("attempts", t.attempts, 1, 100),
     NOTIFY_UNSIGNED("timeout", t.timeout, 1, 600),
@@ -301,14 +311,18 @@ static int targets_notify_one(const struct serve_yaml_walk *w, const yaml_node_t
         if (type && strcmp(type, "webhook") == 0) {
                 if (!url || t->command.count)
                         return serve_yaml_fail(w, node, key, "a webhook takes url: (no command)");
-                r = targets_url(url, &t->host, &t->port, &t->path);
+                r = targets_url(url, &t->host, &t->port, &t->path, &t->tls);
                 if (r < 0)
-                        return serve_yaml_fail(w, node, key, "url: expected http://HOST:PORT/PATH");
+                        return serve_yaml_fail(w, node, key,
+                                               "url: expected http(s)://HOST[:PORT]/PATH");
                 if (!t->secret)
                         return serve_yaml_fail(w, node, key,
                                                "a webhook needs secret: (its body is signed)");
+                if (!t->tls && (t->ca || t->server_name))
+                        return serve_yaml_fail(w, node, key,
+                                               "ca and server_name are for https:// only");
         } else if (type && strcmp(type, "command") == 0) {
-                if (!t->command.count || url || t->secret)
+                if (!t->command.count || url || t->secret || t->ca || t->server_name)
                         return serve_yaml_fail(w, node, key, "a command hook takes command: only");
                 t->command_hook = true;
         } else {
@@ -343,6 +357,7 @@ void serve_targets_free(struct serve_targets *targets)
         for (size_t i = 0; i < targets->notify_count; i++) {
                 struct serve_notify_target *t = &targets->notify[i];
                 free(t->name), free(t->host), free(t->port), free(t->path), free(t->secret);
+                free(t->ca), free(t->server_name);
                 strv_free(&t->command);
         }
         free(targets->notify);

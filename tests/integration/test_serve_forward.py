@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -249,9 +250,10 @@ def test_syslog_over_tls_with_a_test_ca(caller, daemons, receivers, tmp_path):
 
 class HTTPReceiver:
     """An HTTP server in a thread: answers `fail_first` requests with 503,
-    then 200; keeps every request it answered 200."""
+    then 200; keeps every request it answered 200. With `tls` (certificate,
+    key) it speaks HTTPS only; `port` 0: any free one."""
 
-    def __init__(self, fail_first=0):
+    def __init__(self, fail_first=0, tls=None, port=0):
         self.requests, self.refused = [], 0
         self.fail_first = fail_first
         outer = self
@@ -276,8 +278,23 @@ class HTTPReceiver:
                 self.end_headers()
                 self.wfile.write(reply)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
+        self.handshake_failures = 0
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            plain = self.server.get_request
+
+            def get_request():
+                sock, addr = plain()
+                try:  # a client that refuses the certificate: nothing served
+                    return ctx.wrap_socket(sock, server_side=True), addr
+                except (ssl.SSLError, OSError):
+                    self.handshake_failures += 1
+                    sock.close()
+                    raise
+            self.server.get_request = get_request
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -368,8 +385,12 @@ def test_elasticsearch_bulk(caller, daemons, http_receiver):
 
 @pytest.mark.parametrize("bad, why", [
     ({"type": "syslog-udp", "address": "127.0.0.1:514"}, "type: expected"),
-    ({"type": "splunk-hec", "url": "https://127.0.0.1:8088/services/collector/event",
-      "token": "x"}, "only http://"),
+    ({"type": "splunk-hec", "url": "ftp://127.0.0.1:8088/services/collector/event",
+      "token": "x"}, "url: expected http(s)://"),
+    ({"type": "elasticsearch", "url": "http://127.0.0.1:9200/_bulk", "ca": "/etc/ca.pem"},
+     "ca and server_name are for syslog-tls and https:// only"),
+    ({"type": "elasticsearch", "url": "https://user@127.0.0.1:9200/_bulk"},
+     "url: expected http(s)://"),
     ({"type": "splunk-hec", "url": "http://127.0.0.1:8088/services/collector/event"},
      "needs token"),
     ({"type": "syslog-tls", "address": "127.0.0.1:6514"}, "needs ca"),
@@ -381,3 +402,89 @@ def test_a_bad_forward_target_is_refused_at_start(caller, bad, why):
     assert r.returncode != 0
     assert why in r.stderr, r.stderr
     assert "serve.yaml:" in r.stderr, r.stderr
+
+
+def hec_target(name, url, **extra):
+    return {"name": name, "type": "splunk-hec", "token": "s3cret-token", "url": url,
+            "backoff_max": 1, **extra}
+
+
+def forward_configs(*targets):
+    return "version: 1\nforward:\n" + "".join(
+        "  - {" + ", ".join(f"{k}: '{v}'" for k, v in t.items()) + "}\n" for t in targets)
+
+
+def test_splunk_hec_over_https_outage_and_restart(caller, daemons, http_receiver, tmp_path):
+    """HEC over HTTPS, the receiver's certificate verified against `ca:`
+    for the URL's host; the receiver goes away mid-stream, the daemon is
+    killed with -9 during the outage, both come back (the receiver on the
+    same port): every record arrived once by (session, seq)."""
+    pki = caller.mkdtemp(prefix="reins-pki-")
+    ca, cert, key = make_ca(pki)
+    os.chmod(ca, 0o644)
+    rx = http_receiver(tls=(cert, key))
+    port = rx.port
+    d = Daemon(caller, config=forward_configs(hec_target(
+        "hec", f"https://localhost:{port}/services/collector/event", ca=ca, batch=10)))
+    daemons.append(d)
+    session, _ = start_session(d, caller.workspace(), ["sh", "-c", BURSTS])
+    wait_for(lambda: len(hec_events(rx.requests)) >= 15, "the first records over HTTPS")
+    rx.close()  # the outage, mid-stream
+    time.sleep(2.5)  # records spool in the trail meanwhile
+    d.kill9()
+    d.start()
+    rx2 = http_receiver(tls=(cert, key), port=port)
+    wait_ended(d, session)
+    seqs = trail_seqs(d, session)
+    assert len(seqs) > 180
+
+    def got():
+        return [{"session": e["event"]["session"], "seq": e["event"]["seq"]}
+                for e in hec_events(rx.requests + rx2.requests)
+                if e["event"].get("session") == session]
+    wait_for(lambda: len({(g["session"], g["seq"]) for g in got()}) >= len(seqs),
+             "every record at the HEC after the outage",
+             why=lambda: [e for e in d.trail_events() if e["type"].startswith("serve.forward")])
+    time.sleep(0.5)  # anything sent twice would come now
+    assert rx.requests and rx2.requests
+    assert_exactly_once(got(), session, seqs)
+    assert all(h["Authorization"] == "Splunk s3cret-token" for _, h, _ in rx2.requests)
+    # the outage is recorded (its end only when the restarted daemon met it)
+    assert "serve.forward.down" in [e["type"] for e in d.trail_events()]
+
+
+def test_https_receiver_not_verified_gets_nothing(caller, daemons, http_receiver):
+    """Three HTTPS targets the daemon must refuse: a CA that did not sign
+    the receiver, no `ca:` (the system's trust store does not hold the test
+    CA), and the right CA with a name the certificate does not hold. Each
+    refusal is a recorded delivery error naming the certificate; nothing is
+    sent in clear text instead (the plain receiver gets no request)."""
+    pki = caller.mkdtemp(prefix="reins-pki-")
+    ca, cert, key = make_ca(pki)
+    other = caller.mkdtemp(prefix="reins-pki-other-")
+    other_ca, _, _ = make_ca(other)
+    for p in (ca, other_ca):
+        os.chmod(p, 0o644)
+    rx = http_receiver(tls=(cert, key))
+    plain = http_receiver()  # an https:// URL to a plain-HTTP port
+    url = "/services/collector/event"
+    d = Daemon(caller, config=forward_configs(
+        hec_target("wrongca", f"https://localhost:{rx.port}{url}", ca=other_ca),
+        hec_target("system", f"https://localhost:{rx.port}{url}"),
+        hec_target("wrongname", f"https://127.0.0.1:{rx.port}{url}", ca=ca),
+        hec_target("plain", f"https://localhost:{plain.port}{url}", ca=ca)))
+    daemons.append(d)
+    session, _ = start_session(d, caller.workspace(), ["sh", "-c", "/bin/true"])
+    wait_ended(d, session)
+
+    def downs():
+        return {e["target"]: e["error"] for e in d.trail_events()
+                if e["type"] == "serve.forward.down"}
+    wait_for(lambda: len(downs()) == 4, "four recorded delivery errors", why=downs)
+    errors = downs()
+    assert "certificate refused: not signed by a trusted CA" in errors["wrongca"], errors
+    assert "certificate refused: not signed by a trusted CA" in errors["system"], errors
+    assert "certificate refused: it is not for this name" in errors["wrongname"], errors
+    assert "TLS with localhost" in errors["plain"], errors
+    assert rx.requests == [] and plain.requests == []
+    assert rx.handshake_failures >= 3
