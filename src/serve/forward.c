@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "serve/followed.h"
 #include "serve/outbound.h"
 #include "serve/record.h"
 #include "serve/serve_internal.h"
@@ -50,6 +51,7 @@ struct serve_forwarder {
         struct forward_follow *follows;
         size_t follow_count, follow_capacity;
         long long refreshed_ms;
+        time_t since; /* trails written after this are followed (serve/followed.h) */
         char hostname[256];
         /* the batch being delivered */
         char *out;
@@ -129,46 +131,18 @@ static void forward_follow_add(struct serve_forwarder *f, const char *session, c
         f->follow_count++;
 }
 
-/* The daemon's own trails (STATE/trails/serve-ID.jsonl, this run's and
- * earlier ones): what it refused, started, and every forwarding outage and
- * notification attempt go to the SIEM too. */
-static void forward_refresh_own(struct serve_forwarder *f)
+static void forward_found(void *context, const char *session, const char *trail, uid_t uid)
 {
-        cleanup_free char *dir = path_join(f->serve->state_dir, "trails");
-        cleanup_closedir DIR *d = dir ? opendir(dir) : NULL;
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-                char id[25];
-                if (strncmp(de->d_name, "serve-", 6) != 0 ||
-                    strspn(de->d_name + 6, "0123456789abcdef") != 24 ||
-                    strcmp(de->d_name + 30, ".jsonl") != 0)
-                        continue;
-                snprintf(id, sizeof(id), "%.24s", de->d_name + 6);
-                cleanup_free char *path = path_join(dir, de->d_name);
-                if (path)
-                        forward_follow_add(f, id, path, f->serve->uid);
-        }
+        forward_follow_add(context, session, trail, uid);
 }
 
+/* Every session the daemon can see (serve/followed.h): its own trails,
+ * those it started, and the `reins run` sessions of its user's registry
+ * (root: of every user's). */
 static void forward_refresh(struct serve_forwarder *f)
 {
         f->refreshed_ms = forward_now_ms();
-        forward_refresh_own(f);
-        json_auto_t *records = NULL;
-        struct reins_error err = {0};
-        if (serve_record_list(f->serve->sessions_dir, &records, &err) < 0)
-                return;
-        size_t i;
-        json_t *record;
-        json_array_foreach(records, i, record)
-        {
-                const char *session = json_string_value(json_object_get(record, "session"));
-                const char *trail = json_string_value(json_object_get(record, "trail"));
-                if (session && trail && strlen(session) == 24)
-                        forward_follow_add(
-                            f, session, trail,
-                            (uid_t)json_integer_value(json_object_get(record, "uid")));
-        }
+        serve_followed_each(f->serve, f->since, f->cursor, forward_found, f);
 }
 
 /* ---- formatting ---- */
@@ -509,6 +483,7 @@ int serve_forward_start(struct serve *serve, struct reins_error *err)
                     !(f->read_buffer = malloc(FORWARD_READ_CHUNK)))
                         return reins_error_set(err, ENOMEM, "out of memory");
                 forward_cursor_load(f);
+                f->since = time(NULL) - 1;
                 if (f->target->type == SERVE_FORWARD_SYSLOG_TLS || f->target->tls) {
                         int r = serve_tls_client_new(f->target->ca, &f->tls, err);
                         if (r < 0)

@@ -192,7 +192,10 @@ def test_syslog_receiver_killed_mid_stream_and_daemon_restarted(caller, daemons,
     wait_for(lambda: any(g["record"]["type"] == "serve.session.start"
                          and g["record"].get("pid") == pid for g in rx.records()),
              "the daemon's serve.session.start at the receiver")
-    own = [g for g in rx.records() if g["session"] != session]
+    # (other `reins run` sessions of this user may be forwarded too: only
+    # those of the daemon's own trails are checked here)
+    daemon_ids = {f.name[6:30] for f in (d.state / "trails").glob("serve-*.jsonl")}
+    own = [g for g in rx.records() if g["session"] in daemon_ids]
     assert own and all(g["msgid"].startswith("serve.") for g in own)
     assert len(own) == len({(g["session"], g["seq"]) for g in own})
     d.stop()
@@ -488,3 +491,50 @@ def test_https_receiver_not_verified_gets_nothing(caller, daemons, http_receiver
     assert "TLS with localhost" in errors["plain"], errors
     assert rx.requests == [] and plain.requests == []
     assert rx.handshake_failures >= 3
+
+
+def trail_file_seqs(path):
+    return sorted(json.loads(line)["seq"] for line in Path(path).read_text().splitlines()
+                  if line.strip())
+
+
+def test_reins_run_sessions_outside_the_daemon_are_forwarded(caller, daemons, http_receiver):
+    """Sessions the daemon did not start -- `reins run` by its user while it
+    runs, one short (its trail in the user's trail directory) and one with
+    `--audit PATH` elsewhere (found through its registry entry) -- are
+    forwarded, every record once by (session, seq), and still once after
+    the daemon is killed with -9 and started again."""
+    rx = http_receiver()
+    d = Daemon(caller, config=forward_config({
+        "name": "es", "type": "elasticsearch", "url": f"http://127.0.0.1:{rx.port}/_bulk",
+        "batch": 7}))
+    daemons.append(d)
+    ws = caller.workspace()
+    r = caller.run(["run", "-q", "-w", ws, "--", "sh", "-c",
+                    "for i in $(seq 20); do /bin/true; done"], cwd=ws)
+    assert r.returncode == 0, r.stderr
+    trails = caller.home / ".local" / "state" / "reins" / "trails"
+    [short] = list(trails.glob("*.jsonl"))
+    elsewhere = caller.mkdtemp(prefix="reins-trail-") / "long.jsonl"
+    r = caller.run(["run", "-q", "--audit", elsewhere, "-w", ws, "--", "sh", "-c",
+                    "for i in $(seq 20); do /bin/true; done; sleep 3; /bin/true"], cwd=ws)
+    assert r.returncode == 0, r.stderr
+
+    def docs():
+        out = []
+        for _, _, body in rx.requests:
+            lines = body.decode().splitlines()
+            out += [json.loads(doc) for doc in lines[1::2]]
+        return [{"session": r["session"], "seq": r["seq"]} for r in out]
+    sessions = {short.stem: trail_file_seqs(short),
+                json.loads(elsewhere.read_text().splitlines()[0])["session"]:
+                trail_file_seqs(elsewhere)}
+    for session, seqs in sessions.items():
+        assert len(seqs) > 20
+        wait_for(lambda: {g["seq"] for g in docs() if g["session"] == session} >= set(seqs),
+                 f"every record of {session}", why=lambda: len(docs()))
+    d.kill9()
+    d.start()
+    time.sleep(2.5)  # a restarted daemon resending anything would do it now
+    for session, seqs in sessions.items():
+        assert_exactly_once(docs(), session, seqs)
