@@ -12,9 +12,17 @@
  *   - errors read `FILE:LINE: KEY: what is wrong` (the policy's form),
  *     KEY being the dotted path (`users.alice.role`, `forward[0].batch`).
  *
- * Adding a key to a mapping is one row in its table (see the README of the
- * configuration, serve/config.h): a string or a bounded number goes
- * straight into its field by offset; anything else names a setter. What
+ * Adding a key to a mapping is one row in its table: a string or a bounded
+ * number goes straight into its field by offset
+ * (SERVE_YAML_KEY_STRING / _UNSIGNED); anything else names a setter
+ * (SERVE_YAML_KEY_SETTER), e.g. at the top level (serve/config.c):
+ *
+ *   static int config_agents(const struct serve_yaml_walk *w,
+ *                            const yaml_node_t *value, const char *key,
+ *                            void *target);   // target: struct serve_config *
+ *   ... config_keys[] = { ..., SERVE_YAML_KEY_SETTER("agents", config_agents) };
+ *
+ * The table's names are also the "unknown key (...)" message's list. What
  * depends on several keys (a type and the keys it needs) is checked by the
  * caller after the read. */
 #ifndef REINS_SERVE_YAML_MAP_H
