@@ -163,9 +163,10 @@ def test_syslog_receiver_killed_mid_stream_and_daemon_restarted(caller, daemons,
     daemons.append(d)
     ws = caller.workspace()
     session, pid = start_session(d, ws, ["sh", "-c", BURSTS])
-    wait_for(lambda: len(rx.records()) >= 15, "the first records at the receiver")
+    wait_for(lambda: len([g for g in rx.records() if g["session"] == session]) >= 15,
+             "the first records at the receiver")
     rx.kill9()  # mid-stream: the first burst is still being sent
-    got_before = len(rx.records())
+    got_before = len([g for g in rx.records() if g["session"] == session])
     time.sleep(2.5)  # the second burst spools while the receiver is down
     d.kill9()
     d.start()
@@ -173,8 +174,8 @@ def test_syslog_receiver_killed_mid_stream_and_daemon_restarted(caller, daemons,
     wait_ended(d, session)
     seqs = trail_seqs(d, session)
     assert len(seqs) > 180
-    wait_for(lambda: len({(g["session"], g["seq"]) for g in rx.records()}) >= len(seqs),
-             "every record at the receiver",
+    wait_for(lambda: len({g["seq"] for g in rx.records() if g["session"] == session})
+             >= len(seqs), "every record at the receiver",
              why=lambda: (len(seqs), len(rx.records()), [
                  e for e in d.trail_events() if e["type"].startswith("serve.forward")]))
     time.sleep(0.5)  # anything sent twice would come now
@@ -243,7 +244,8 @@ def test_syslog_over_tls_with_a_test_ca(caller, daemons, receivers, tmp_path):
     session, _ = start_session(d, caller.workspace(), ["sh", "-c", "/bin/true; /bin/true"])
     wait_ended(d, session)
     seqs = trail_seqs(d, session)
-    wait_for(lambda: len(rx.records()) >= len(seqs), "every record over TLS")
+    wait_for(lambda: len([g for g in rx.records() if g["session"] == session]) >= len(seqs),
+             "every record over TLS")
     assert_exactly_once(rx.records(), session, seqs)
     assert rx_bad.records() == []
     downs = [e for e in d.trail_events()
@@ -348,7 +350,9 @@ def test_splunk_hec_batches_with_retries(caller, daemons, http_receiver):
                                ["sh", "-c", "for i in $(seq 12); do /bin/true; done"])
     wait_ended(d, session)
     seqs = trail_seqs(d, session)
-    wait_for(lambda: len(hec_events(rx.requests)) >= len(seqs), "every record at the HEC")
+    wait_for(lambda: len([e for e in hec_events(rx.requests)
+                          if e["event"].get("session") == session]) >= len(seqs),
+             "every record at the HEC")
     time.sleep(0.5)
     assert rx.refused == 2
     for path, headers, _ in rx.requests:
@@ -382,7 +386,8 @@ def test_elasticsearch_bulk(caller, daemons, http_receiver):
                 assert a["create"]["_id"] == f"{r['session']}-{r['seq']}"
                 out.append({"session": r["session"], "seq": r["seq"]})
         return out
-    wait_for(lambda: len(docs()) >= len(seqs), "every record in the bulk requests")
+    wait_for(lambda: len([g for g in docs() if g["session"] == session]) >= len(seqs),
+             "every record in the bulk requests")
     assert_exactly_once(docs(), session, seqs)
 
 
@@ -431,7 +436,9 @@ def test_splunk_hec_over_https_outage_and_restart(caller, daemons, http_receiver
         "hec", f"https://localhost:{port}/services/collector/event", ca=ca, batch=10)))
     daemons.append(d)
     session, _ = start_session(d, caller.workspace(), ["sh", "-c", BURSTS])
-    wait_for(lambda: len(hec_events(rx.requests)) >= 15, "the first records over HTTPS")
+    wait_for(lambda: len([e for e in hec_events(rx.requests)
+                          if e["event"].get("session") == session]) >= 15,
+             "the first records over HTTPS")
     rx.close()  # the outage, mid-stream
     time.sleep(2.5)  # records spool in the trail meanwhile
     d.kill9()
