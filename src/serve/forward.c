@@ -29,6 +29,7 @@
 #define FORWARD_BACKOFF_MIN  100 /* ms */
 #define FORWARD_REFRESH_MS   1000
 #define FORWARD_MAX_SESSIONS 100000
+#define FORWARD_MAX_PER_USER 10000 /* sessions of one user not the daemon's */
 
 /* One session's trail as this target reads it. */
 struct forward_follow {
@@ -113,10 +114,23 @@ static struct forward_follow *forward_follow_find(struct serve_forwarder *f, con
         return NULL;
 }
 
+/* May one more session of `uid` be followed? Another user writes its own
+ * registry entries: however many it makes, the other users' sessions keep
+ * their place. */
+static bool forward_follow_room(const struct serve_forwarder *f, uid_t uid)
+{
+        if (f->follow_count >= FORWARD_MAX_SESSIONS)
+                return false;
+        size_t of_uid = 0;
+        for (size_t i = 0; uid != f->serve->uid && i < f->follow_count; i++)
+                of_uid += f->follows[i].uid == uid;
+        return of_uid < FORWARD_MAX_PER_USER;
+}
+
 static void forward_follow_add(struct serve_forwarder *f, const char *session, const char *trail,
                                uid_t uid)
 {
-        if (forward_follow_find(f, session) || f->follow_count >= FORWARD_MAX_SESSIONS ||
+        if (forward_follow_find(f, session) || !forward_follow_room(f, uid) ||
             array_reserve(f->follows, f->follow_capacity, f->follow_count + 1, 64) < 0)
                 return;
         struct forward_follow *follow = &f->follows[f->follow_count];
@@ -252,7 +266,11 @@ static int forward_collect(struct serve_forwarder *f, struct forward_follow *fol
 {
         f->out_length = 0;
         f->batch_count = 0;
-        cleanup_fd int fd = open(follow->trail, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        /* the name may come from a user's registry entry: no link, and
+         * O_NONBLOCK so that a FIFO there cannot hold the thread in open();
+         * only a regular file of the session's uid is read */
+        cleanup_fd int fd =
+            open(follow->trail, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0)
                 return 0; /* not written yet */

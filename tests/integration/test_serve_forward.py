@@ -545,3 +545,57 @@ def test_reins_run_sessions_outside_the_daemon_are_forwarded(caller, daemons, ht
     time.sleep(2.5)  # a restarted daemon resending anything would do it now
     for session, seqs in sessions.items():
         assert_exactly_once(docs(), session, seqs)
+
+
+def proc_start_ticks(pid):
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
+def test_a_fifo_named_by_a_registry_entry_does_not_stop_forwarding(caller, daemons,
+                                                                     http_receiver):
+    """A registry entry is its user's file and may name any trail: one that
+    names a FIFO of the user's must not hold the forwarder (open() of a FIFO
+    waits for a writer); the other sessions' records keep arriving."""
+    rx = http_receiver()
+    d = Daemon(caller, config=forward_config({
+        "name": "es", "type": "elasticsearch", "url": f"http://127.0.0.1:{rx.port}/_bulk"}))
+    daemons.append(d)
+    ws = caller.workspace()
+    session, _ = start_session(d, ws, ["sh", "-c", "/bin/true; sleep 3; "
+                                       "for i in $(seq 30); do /bin/true; done"])
+    registry = None
+    deadline = time.monotonic() + TIMEOUT
+    while registry is None and time.monotonic() < deadline:
+        for cand in (Path(f"/run/user/{caller.uid}/reins"), Path(f"/tmp/reins-{caller.uid}")):
+            if (cand / f"{session}.json").exists():
+                registry = cand
+        time.sleep(0.05)
+    assert registry, "the session's registry entry"
+    fifo = caller.mkdtemp(prefix="reins-fifo-") / "trail.jsonl"
+    os.mkfifo(fifo)
+    os.chown(fifo, caller.uid, caller.gid)
+    fake = "f1f0" + os.urandom(10).hex()
+    entry = caller.write(registry / f"{fake}.json", json.dumps({
+        "session": fake, "pid": os.getpid(), "pid_start": proc_start_ticks(os.getpid()),
+        "started": "2026-01-01T00:00:00Z", "trail": str(fifo)}), 0o600)
+    try:
+        wait_ended(d, session)
+        seqs = trail_seqs(d, session)
+        assert len(seqs) > 30
+
+        def docs():
+            out = []
+            for _, _, body in rx.requests:
+                out += [json.loads(doc) for doc in body.decode().splitlines()[1::2]]
+            return [{"session": r["session"], "seq": r["seq"]} for r in out]
+        wait_for(lambda: {g["seq"] for g in docs() if g["session"] == session} >= set(seqs),
+                 "every record past the FIFO")
+        assert_exactly_once(docs(), session, seqs)
+    finally:
+        entry.unlink()
+        # a forwarder still waiting in open() is released, the daemon can stop
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # ENXIO: no reader waits, as it should be
+            pass
