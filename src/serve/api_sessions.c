@@ -54,10 +54,8 @@ void serve_api_sessions_list(const struct serve_request *request, struct serve_r
         serve_reply_json(reply, 200, visible);
 }
 
-/* The session of the route's {id}, when it exists and the caller may use
- * `right` on it; else the reply says why (404, 403). */
-static json_t *sessions_lookup(const struct serve_request *request, struct serve_reply *reply,
-                               enum serve_right right)
+json_t *serve_api_session_lookup(const struct serve_request *request, struct serve_reply *reply,
+                                 enum serve_right right)
 {
         struct reins_error err = {0};
         json_t *entry = NULL;
@@ -79,14 +77,14 @@ static json_t *sessions_lookup(const struct serve_request *request, struct serve
 
 void serve_api_session_get(const struct serve_request *request, struct serve_reply *reply)
 {
-        json_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_READ_SESSIONS);
+        json_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_READ_SESSIONS);
         if (entry)
                 serve_reply_json(reply, 200, entry);
 }
 
 void serve_api_session_output(const struct serve_request *request, struct serve_reply *reply)
 {
-        json_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_READ_OUTPUT);
+        json_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_READ_OUTPUT);
         if (!entry)
                 return;
         bool started_here = json_object_get(entry, "serve") != NULL;
@@ -120,17 +118,10 @@ void serve_api_session_output(const struct serve_request *request, struct serve_
 
 /* ---- POST /v1/sessions ---------------------------------------------------- */
 
-struct sessions_user {
-        uid_t uid;
-        gid_t gid;
-        char name[256];
-        char home[PATH_MAX];
-};
-
 /* STATE/homes/UID for a user without a home of its own: made here, 0700,
  * owned by the user. STATE/homes belongs to root and nobody else may write
  * there, so no one can plant the name first. */
-static int sessions_fallback_home(struct serve *serve, const struct sessions_user *user, char *out,
+static int sessions_fallback_home(struct serve *serve, const struct serve_user *user, char *out,
                                   size_t size)
 {
         if (serve->uid != 0 || !serve->homes_dir)
@@ -158,13 +149,10 @@ static int sessions_fallback_home(struct serve *serve, const struct sessions_use
         return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* Who the session runs as: the caller, when the daemon is root; the
- * daemon's own user otherwise (it can be no one else). */
-static int sessions_user(const struct serve_request *request, struct sessions_user *user,
-                         struct serve_reply *reply)
+int serve_user_find(struct serve *serve, uid_t uid, struct serve_user *user,
+                    struct serve_reply *reply)
 {
-        struct serve *serve = request->serve;
-        user->uid = serve->uid == 0 ? request->uid : serve->uid;
+        user->uid = uid;
         struct passwd pw, *found = NULL;
         char buffer[4096];
         if (getpwuid_r(user->uid, &pw, buffer, sizeof(buffer), &found) != 0 || !found) {
@@ -319,8 +307,10 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
                 policy = "default";
         if (!serve_check(request, reply, SERVE_RIGHT_START, policy))
                 return;
-        struct sessions_user user;
-        if (sessions_user(request, &user, reply) < 0)
+        /* who the session runs as: the caller, when the daemon is root; the
+         * daemon's own user otherwise (it can be no one else) */
+        struct serve_user user;
+        if (serve_user_find(serve, serve->uid == 0 ? request->uid : serve->uid, &user, reply) < 0)
                 return;
         char id[25];
         struct reins_error err = {0};
@@ -414,7 +404,7 @@ void serve_api_session_stop(const struct serve_request *request, struct serve_re
         json_auto_t *body = serve_body_object(request, reply, fields);
         if (!body)
                 return;
-        json_auto_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_CONTROL);
+        json_auto_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_CONTROL);
         if (!entry)
                 return;
         pid_t pid = (pid_t)json_integer_value(json_object_get(entry, "pid"));
@@ -455,7 +445,7 @@ static void sessions_control(const struct serve_request *request, struct serve_r
         json_auto_t *body = serve_body_object(request, reply, fields);
         if (!body)
                 return;
-        json_auto_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_CONTROL);
+        json_auto_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_CONTROL);
         if (!entry)
                 return;
         if (!json_is_true(json_object_get(entry, "alive"))) {

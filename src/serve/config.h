@@ -26,9 +26,10 @@
 enum serve_role {
         SERVE_ROLE_NONE,
         SERVE_ROLE_ADMIN,    /* everything */
-        SERVE_ROLE_OPERATOR, /* start, stop, freeze, thaw sessions of its policies */
+        SERVE_ROLE_OPERATOR, /* start, stop, freeze, thaw sessions of its policies; their
+                                diffs, apply, discard */
         SERVE_ROLE_APPROVER, /* see sessions, answer their approvals (of its policies) */
-        SERVE_ROLE_AUDITOR,  /* read sessions, their output, metrics */
+        SERVE_ROLE_AUDITOR,  /* read sessions, their output, trails and diffs, metrics */
 };
 
 struct serve_grant {

@@ -31,6 +31,7 @@
 #include "util/path.h"
 
 #define SERVE_SOCKET_NAME "serve.sock"
+#define SERVE_SYSTEM_DIR  "/run/reins" /* a root daemon's socket, by default */
 #define SERVE_BACKLOG     128
 
 int serve_children_add(struct serve *serve, pid_t pid, const char *session)
@@ -168,12 +169,36 @@ static bool serve_socket_in_use(const struct sockaddr_un *addr)
         return fd >= 0 && connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
 }
 
+/* /run/reins: root's, searchable by all (the socket's own mode and the
+ * roles decide who may talk), never a link or someone else's directory. */
+static int serve_system_dir(struct reins_error *err)
+{
+        if (mkdir(SERVE_SYSTEM_DIR, 0755) < 0 && errno != EEXIST)
+                return reins_error_errno(err, errno, "creating %s", SERVE_SYSTEM_DIR);
+        struct stat st;
+        if (lstat(SERVE_SYSTEM_DIR, &st) < 0)
+                return reins_error_errno(err, errno, "%s", SERVE_SYSTEM_DIR);
+        if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022))
+                return reins_error_set(err, EPERM,
+                                       "%s is not a directory of root's that only root may "
+                                       "write; remove it or give --socket PATH",
+                                       SERVE_SYSTEM_DIR);
+        return 0;
+}
+
 /* Bind and listen on the unix socket, mode 0600 (0666 for a root daemon
  * with roles: every local user may knock; the roles decide). */
 static int serve_listen(struct serve *serve, const char *requested, struct reins_error *err)
 {
         if (requested) {
                 serve->socket_path = strdup(requested);
+        } else if (serve->uid == 0 && serve->roles.config) {
+                /* root with roles serves the host's users: the system place
+                 * every user's CLI looks at (cli/daemon_client.c) */
+                int r = serve_system_dir(err);
+                if (r < 0)
+                        return r;
+                serve->socket_path = strdup(SERVE_SYSTEM_DIR "/" SERVE_SOCKET_NAME);
         } else {
                 cleanup_free char *dir = NULL;
                 int r = runtime_dir(&dir, err);

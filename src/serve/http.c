@@ -52,6 +52,9 @@ static const struct route {
     {"GET", "/v1/sessions/{id}/events", serve_api_session_events, SERVE_RIGHT_READ_AUDIT},
     {"GET", "/v1/sessions/{id}/audit/verify", serve_api_session_audit_verify,
      SERVE_RIGHT_READ_AUDIT},
+    {"GET", "/v1/sessions/{id}/diff", serve_api_session_diff, SERVE_RIGHT_READ_DIFF},
+    {"POST", "/v1/sessions/{id}/apply", serve_api_session_apply, SERVE_RIGHT_CONTROL},
+    {"POST", "/v1/sessions/{id}/discard", serve_api_session_discard, SERVE_RIGHT_CONTROL},
     {"GET", "/v1/policies", serve_api_policies, SERVE_RIGHT_READ_POLICIES},
     {"GET", "/v1/metrics", serve_api_metrics, SERVE_RIGHT_READ_METRICS},
 };

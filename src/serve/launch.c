@@ -61,7 +61,7 @@ static int launch_env_push(struct reins_strv *env, const char *name, const char 
 /* A small, known environment: nothing of the daemon's own leaks into the
  * session beyond what names its directories (the sandbox then keeps only
  * what the policy's env.keep lists). */
-static int launch_environment(const struct serve_launch *l, struct reins_strv *env)
+int serve_launch_environment(const struct serve_launch *l, struct reins_strv *env)
 {
         int r = launch_env_push(env, "PATH", "/usr/local/bin:/usr/bin:/bin");
         if (r == 0)
@@ -149,7 +149,7 @@ int serve_launch(const struct serve_launch *l, pid_t *pid, struct reins_error *e
         int group_count = LAUNCH_MAX_GROUPS;
         int r = launch_argv(l, &argv);
         if (r == 0)
-                r = launch_environment(l, &env);
+                r = serve_launch_environment(l, &env);
         if (r < 0) {
                 strv_free(&argv);
                 strv_free(&env);

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "util/error.h"
+#include "util/strv.h"
 
 struct serve_launch {
         const char *reins;       /* the binary */
@@ -34,5 +35,12 @@ struct serve_launch {
 /* The supervisor's pid, once exec succeeded (0), or -errno with err: the
  * exec's own failure included (reported through a close-on-exec pipe). */
 int serve_launch(const struct serve_launch *launch, pid_t *pid, struct reins_error *err);
+
+/* The environment `reins run` gets (PATH, HOME, USER, LOGNAME, LANG, and
+ * the daemon's XDG_* directories when inherit_xdg): also that of the other
+ * reins commands the daemon runs as the session's user (serve/api_workspace.c),
+ * so they find the session's state where `reins run` put it. Only `home`,
+ * `user` and `inherit_xdg` are read. */
+int serve_launch_environment(const struct serve_launch *l, struct reins_strv *env);
 
 #endif

@@ -16,6 +16,9 @@ static const char *const right_names[] = {
     [SERVE_RIGHT_CONTROL] = "control",
     [SERVE_RIGHT_READ_POLICIES] = "read-policies",
     [SERVE_RIGHT_READ_METRICS] = "read-metrics",
+    [SERVE_RIGHT_APPROVE] = "approve",
+    [SERVE_RIGHT_READ_AUDIT] = "read-audit",
+    [SERVE_RIGHT_READ_DIFF] = "read-diff",
 };
 
 const char *serve_right_name(enum serve_right right)
@@ -48,7 +51,7 @@ static bool role_has(enum serve_role role, enum serve_right right)
         case SERVE_ROLE_AUDITOR:
                 return right == SERVE_RIGHT_READ_SESSIONS || right == SERVE_RIGHT_READ_OUTPUT ||
                        right == SERVE_RIGHT_READ_POLICIES || right == SERVE_RIGHT_READ_METRICS ||
-                       right == SERVE_RIGHT_READ_AUDIT;
+                       right == SERVE_RIGHT_READ_AUDIT || right == SERVE_RIGHT_READ_DIFF;
         case SERVE_ROLE_NONE:
                 break;
         }

@@ -6,12 +6,14 @@
  *   read sessions      x    its policies     x         x
  *   read output        x    its policies               x
  *   start a session    x    its policies
- *   stop/freeze/thaw   x    its policies
+ *   stop/freeze/thaw,  x    its policies
+ *   apply/discard          (the "control" right)
  *   read policies      x       x             x         x
  *   read metrics       x                               x
  *   answer approvals   x                  its policies
  *                                         (all without a list)
- *   read audit trails  x                                   x
+ *   read audit trails  x                               x
+ *   read diffs         x    its policies               x
  *
  * Without a configuration file only root and the daemon's own uid may call;
  * with one, root and the daemon's uid stay admins (they own the daemon
@@ -33,6 +35,7 @@ enum serve_right {
         SERVE_RIGHT_READ_METRICS,
         SERVE_RIGHT_APPROVE,
         SERVE_RIGHT_READ_AUDIT,
+        SERVE_RIGHT_READ_DIFF, /* a copy-on-write session's changes */
 };
 
 struct serve_roles {

@@ -3,6 +3,7 @@
 #define REINS_SERVE_SERVE_INTERNAL_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -125,6 +126,24 @@ struct stat;
 int serve_api_trail_open(const struct serve_request *request, struct serve_reply *reply,
                          struct stat *st, json_t **entry_out);
 
+/* The session of the route's {id}, when it exists and the caller may use
+ * `right` on it (judged by the session's policy); else NULL and the reply
+ * says why (404, 403). */
+json_t *serve_api_session_lookup(const struct serve_request *request, struct serve_reply *reply,
+                                 enum serve_right right);
+
+/* A user sessions run as, and the HOME `reins run` gets for it: its own
+ * home directory, else (a service account such as nobody) STATE/homes/UID. */
+struct serve_user {
+        uid_t uid;
+        gid_t gid;
+        char name[256];
+        char home[PATH_MAX];
+};
+/* 0, or <0 with the reply set (403: no passwd entry, 409: no home). */
+int serve_user_find(struct serve *serve, uid_t uid, struct serve_user *user,
+                    struct serve_reply *reply);
+
 /* Handlers (serve/api_*.c). */
 void serve_api_sessions_list(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_sessions_create(const struct serve_request *request, struct serve_reply *reply);
@@ -139,6 +158,9 @@ void serve_api_session_answer(const struct serve_request *request, struct serve_
 void serve_api_session_audit(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_audit_verify(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_events(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_diff(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_apply(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_discard(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_policies(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_metrics(const struct serve_request *request, struct serve_reply *reply);
 

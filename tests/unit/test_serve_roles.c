@@ -119,19 +119,19 @@ static void test_role_table(void **state)
         c.grants[0].policies.items = operator_policies;
         c.grants[0].policies.count = 2;
         struct serve_roles roles = {.daemon_uid = DAEMON_UID, .config = &c};
-        enum serve_right all[] = {SERVE_RIGHT_READ_SESSIONS, SERVE_RIGHT_READ_OUTPUT,
-                                  SERVE_RIGHT_START,         SERVE_RIGHT_CONTROL,
-                                  SERVE_RIGHT_READ_POLICIES, SERVE_RIGHT_READ_METRICS,
-                                  SERVE_RIGHT_APPROVE,       SERVE_RIGHT_READ_AUDIT};
+        enum serve_right all[] = {
+            SERVE_RIGHT_READ_SESSIONS, SERVE_RIGHT_READ_OUTPUT,   SERVE_RIGHT_START,
+            SERVE_RIGHT_CONTROL,       SERVE_RIGHT_READ_POLICIES, SERVE_RIGHT_READ_METRICS,
+            SERVE_RIGHT_APPROVE,       SERVE_RIGHT_READ_AUDIT,    SERVE_RIGHT_READ_DIFF};
         /* rows: operator, approver, auditor, admin; columns: the rights above */
-        static const bool want[4][8] = {
-            {true, true, true, true, true, false, false, false},
-            {true, false, false, false, true, false, true, false},
-            {true, true, false, false, true, true, false, true},
-            {true, true, true, true, true, true, true, true},
+        static const bool want[4][9] = {
+            {true, true, true, true, true, false, false, false, true},
+            {true, false, false, false, true, false, true, false, false},
+            {true, true, false, false, true, true, false, true, true},
+            {true, true, true, true, true, true, true, true, true},
         };
         for (size_t g = 0; g < 4; g++)
-                for (size_t r = 0; r < 8; r++)
+                for (size_t r = 0; r < 9; r++)
                         if (allows(&roles, grants[g].uid, all[r], NULL) != want[g][r])
                                 fail_msg("%s, %s: want %d", serve_role_name(grants[g].role),
                                          serve_right_name(all[r]), want[g][r]);
@@ -141,6 +141,10 @@ static void test_role_table(void **state)
         assert_false(allows(&roles, 1001, SERVE_RIGHT_START, "offline"));
         assert_false(allows(&roles, 1001, SERVE_RIGHT_CONTROL, "team.yaml"));
         assert_false(allows(&roles, 1001, SERVE_RIGHT_READ_SESSIONS, "offline"));
+        /* its sessions' diffs only; an auditor reads every diff */
+        assert_true(allows(&roles, 1001, SERVE_RIGHT_READ_DIFF, "default"));
+        assert_false(allows(&roles, 1001, SERVE_RIGHT_READ_DIFF, "offline"));
+        assert_true(allows(&roles, 1003, SERVE_RIGHT_READ_DIFF, "offline"));
         /* an approver without a list answers for every policy; with one,
          * for those only */
         assert_true(allows(&roles, 1002, SERVE_RIGHT_APPROVE, "offline"));
@@ -153,7 +157,7 @@ static void test_role_table(void **state)
         /* the others' rights do not depend on the policy */
         assert_true(allows(&roles, 1003, SERVE_RIGHT_READ_OUTPUT, "offline"));
         /* root and the daemon's own user are admins; anyone else has nothing */
-        for (size_t r = 0; r < 8; r++) {
+        for (size_t r = 0; r < 9; r++) {
                 assert_true(allows(&roles, 0, all[r], "offline"));
                 assert_true(allows(&roles, DAEMON_UID, all[r], "offline"));
                 assert_false(allows(&roles, 1005, all[r], NULL));
