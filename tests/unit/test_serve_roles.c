@@ -78,7 +78,8 @@ static void test_config_errors_name_line_and_key(void **state)
              "serve.yaml:3: forward[0].name: given twice"},
             {"version: 1\nnotify:\n  - {name: a, type: command, command: [/bin/true], on: [tier]}\n"
              "  - {name: b, colour: red}\n",
-             "serve.yaml:4: notify[1].colour: unknown key (name, type, url, secret, command,"},
+             "serve.yaml:4: notify[1].colour: unknown key (name, type, url, secret, ca, "
+             "server_name,"},
             {"version: 1\nnotify:\n  - {name: a, attempts: -1}\n",
              "serve.yaml:3: notify[0].attempts: expected a number from 1 to 100"},
             {"version: 1\nnotify: []\nnotify: []\n", "serve.yaml:3: notify: given twice"},
