@@ -73,6 +73,80 @@ static int config_policies(const struct serve_yaml_walk *w, const yaml_node_t *n
         return 0;
 }
 
+/* An agent's name as a policy's `agent:` takes it (policy/validate.c's
+ * label): it is compared with that, byte for byte. */
+static const char *config_agent_name_why(const char *text)
+{
+        if (!text || !text[0])
+                return "expected an agent's name (a policy's agent:)";
+        if (strlen(text) > 128)
+                return "an agent's name is at most 128 characters";
+        for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                        return "control characters are not allowed in an agent's name";
+        return NULL;
+}
+
+/* users.NAME.agents: [AGENT...] */
+static int config_agent_names(const struct serve_yaml_walk *w, const yaml_node_t *node,
+                              const char *key, struct reins_strv *out)
+{
+        if (node->type != YAML_SEQUENCE_NODE)
+                return serve_yaml_fail(w, node, key, "expected a list of agent names");
+        for (yaml_node_item_t *item = node->data.sequence.items.start;
+             item < node->data.sequence.items.top; item++) {
+                const yaml_node_t *value = yaml_document_get_node(w->doc, *item);
+                const char *text = serve_yaml_scalar(value);
+                const char *why = config_agent_name_why(text);
+                if (why)
+                        return serve_yaml_fail(w, value ? value : node, key, why);
+                if (strv_push_unique(out, text) < 0)
+                        return reins_error_set(w->err, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+/* agents: {AGENT: [POLICY...]}: which policies each agent may run under. */
+static int config_agents(const struct serve_yaml_walk *w, const yaml_node_t *node, const char *path,
+                         void *target)
+{
+        struct serve_config *out = target;
+        if (node->type != YAML_MAPPING_NODE)
+                return serve_yaml_fail(w, node, path,
+                                       "expected a mapping of agents to the policies they may run "
+                                       "under");
+        size_t count = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+        if (count > CONFIG_MAX_USERS)
+                return serve_yaml_fail(w, node, path, "more than 4096 agents");
+        out->agents = calloc(count ? count : 1, sizeof(*out->agents));
+        if (!out->agents)
+                return reins_error_set(w->err, ENOMEM, "out of memory");
+        out->agents_given = true;
+        for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+             pair < node->data.mapping.pairs.top; pair++) {
+                const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
+                const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
+                const char *name = serve_yaml_scalar(k);
+                char key[256];
+                snprintf(key, sizeof(key), "agents.%.128s", name ? name : "?");
+                const char *why = config_agent_name_why(name);
+                if (why)
+                        return serve_yaml_fail(w, k ? k : node, key, why);
+                for (size_t i = 0; i < out->agent_count; i++)
+                        if (strcmp(out->agents[i].name, name) == 0)
+                                return serve_yaml_fail(w, k, key, "this agent is listed twice");
+                struct serve_agent *agent = &out->agents[out->agent_count];
+                if (!(agent->name = strdup(name)))
+                        return reins_error_set(w->err, ENOMEM, "out of memory");
+                out->agent_count++; /* freed with the rest, whatever follows */
+                int r = v ? config_policies(w, v, key, &agent->policies)
+                          : serve_yaml_fail(w, node, key, "unreadable");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* users.NAME.role */
 static int config_role(const struct serve_yaml_walk *w, const yaml_node_t *value, const char *key,
                        void *target)
@@ -95,12 +169,20 @@ static int config_grant_policies(const struct serve_yaml_walk *w, const yaml_nod
         return config_policies(w, value, key, &((struct serve_grant *)target)->policies);
 }
 
+/* users.NAME.agents */
+static int config_grant_agents(const struct serve_yaml_walk *w, const yaml_node_t *value,
+                               const char *key, void *target)
+{
+        return config_agent_names(w, value, key, &((struct serve_grant *)target)->agents);
+}
+
 static const struct serve_yaml_key grant_keys[] = {
     {.name = "role", .kind = SERVE_YAML_SETTER, .set = config_role, .required = "no role"},
     SERVE_YAML_KEY_SETTER("policies", config_grant_policies),
+    SERVE_YAML_KEY_SETTER("agents", config_grant_agents),
 };
 
-/* users.NAME: {role, policies} */
+/* users.NAME: {role, policies, agents} */
 static int config_grant(const struct serve_yaml_walk *w, const yaml_node_t *node, const char *user,
                         struct serve_grant *grant)
 {
@@ -116,6 +198,10 @@ static int config_grant(const struct serve_yaml_walk *w, const yaml_node_t *node
             grant->policies.count)
                 return serve_yaml_fail(w, node, key,
                                        "only an operator's or an approver's role takes policies");
+        if (grant->role != SERVE_ROLE_OPERATOR && grant->role != SERVE_ROLE_APPROVER &&
+            grant->agents.count)
+                return serve_yaml_fail(w, node, key,
+                                       "only an operator's or an approver's role takes agents");
         return 0;
 }
 
@@ -181,6 +267,7 @@ static const struct serve_yaml_key config_keys[] = {
      .set = config_version,
      .required = "missing (version: 1)"},
     SERVE_YAML_KEY_SETTER("users", config_users),
+    SERVE_YAML_KEY_SETTER("agents", config_agents),
     SERVE_YAML_KEY_SETTER("forward", config_forward),
     SERVE_YAML_KEY_SETTER("notify", config_notify),
 };
@@ -236,9 +323,51 @@ int serve_config_load(const char *path, struct serve_config *out, struct reins_e
 
 void serve_config_free(struct serve_config *config)
 {
-        for (size_t i = 0; i < config->count; i++)
+        for (size_t i = 0; i < config->count; i++) {
                 strv_free(&config->grants[i].policies);
+                strv_free(&config->grants[i].agents);
+        }
         free(config->grants);
+        for (size_t i = 0; i < config->agent_count; i++) {
+                free(config->agents[i].name);
+                strv_free(&config->agents[i].policies);
+        }
+        free(config->agents);
         serve_targets_free(&config->targets);
         memset(config, 0, sizeof(*config));
+}
+
+bool serve_config_agent_allows(const struct serve_config *config, const char *policy,
+                               const char *agent, const char **why)
+{
+        if (!config || !config->agents_given)
+                return true;
+        if (!agent || !agent[0]) {
+                *why = "the policy names no agent (agent:), and the daemon's agents: lists "
+                       "which agent may run under which policy";
+                return false;
+        }
+        for (size_t i = 0; i < config->agent_count; i++) {
+                if (strcmp(config->agents[i].name, agent) != 0)
+                        continue;
+                if (policy && strv_contains(&config->agents[i].policies, policy))
+                        return true;
+                *why = "the daemon's agents: does not let the policy's agent run under that "
+                       "policy";
+                return false;
+        }
+        *why = "the policy's agent is not in the daemon's agents:";
+        return false;
+}
+
+bool serve_config_uses_agents(const struct serve_config *config)
+{
+        if (!config)
+                return false;
+        if (config->agents_given)
+                return true;
+        for (size_t i = 0; i < config->count; i++)
+                if (config->grants[i].agents.count > 0)
+                        return true;
+        return false;
 }

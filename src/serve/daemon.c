@@ -21,6 +21,7 @@
 
 #include "audit/dirs.h"
 #include "audit/runtime.h"
+#include "serve/daemon_key.h"
 #include "serve/forward.h"
 #include "serve/notify.h"
 #include "serve/record.h"
@@ -159,6 +160,8 @@ static int serve_state_dirs(struct serve *serve, const char *state, struct reins
                 if ((r = serve_dir(serve->homes_dir, 0711, err)) < 0)
                         return r;
         }
+        if ((r = serve_daemon_key_init(serve->state_dir, &serve->daemon_key, err)) < 0)
+                return r;
         return serve_trail_open(&serve->trail, trails, err);
 }
 
@@ -430,10 +433,10 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
             (r = serve_start_remote(&serve, options, err)) < 0)
                 goto out;
         serve_trail_emit(&serve.trail, "serve.start",
-                         json_pack("{s:s, s:s?, s:I, s:s?, s:s}", "socket", serve.socket_path,
+                         json_pack("{s:s, s:s?, s:I, s:s?, s:s, s:s}", "socket", serve.socket_path,
                                    "listen", options->listen ? serve.listen_address : NULL, "uid",
                                    (json_int_t)serve.uid, "config", options->config_path, "state",
-                                   serve.state_dir));
+                                   serve.state_dir, "daemon_key", serve.daemon_key.hex));
         if (options->on_ready)
                 options->on_ready(options->ctx, serve.socket_path,
                                   options->listen ? serve.listen_address : NULL, serve.state_dir);

@@ -103,16 +103,23 @@ const char *serve_request_arg(const struct serve_request *request, const char *n
                                                            MHD_GET_ARGUMENT_KIND, name);
 }
 
+bool serve_request_allows_agent(const struct serve_request *request, enum serve_right right,
+                                const char *policy, const char *agent)
+{
+        const char *why;
+        return serve_grant_allows(request->grant, request->no_grant_why, right, policy, agent,
+                                  &why);
+}
+
 bool serve_request_allows(const struct serve_request *request, enum serve_right right,
                           const char *policy)
 {
-        const char *why;
-        return serve_grant_allows(request->grant, request->no_grant_why, right, policy, &why);
+        return serve_request_allows_agent(request, right, policy, NULL);
 }
 
 /* A refusal, in the daemon's trail before the answer goes out. */
 static void http_audit_refusal(const struct serve_request *request, const char *right,
-                               const char *policy, const char *why)
+                               const char *policy, const char *agent, const char *why)
 {
         struct serve *serve = request->serve;
         atomic_fetch_add(&serve->refused, 1);
@@ -121,6 +128,8 @@ static void http_audit_refusal(const struct serve_request *request, const char *
                       request->path, "right", right, "role",
                       serve_role_name(request->grant ? request->grant->role : SERVE_ROLE_NONE),
                       "policy", policy, "reason", why);
+        if (fields && agent && agent[0])
+                json_object_set_new(fields, "agent", json_string(agent));
         if (fields && request->token)
                 json_object_set_new(fields, "token", json_string(request->token));
         if (fields && request->uid != (uid_t)-1)
@@ -130,15 +139,27 @@ static void http_audit_refusal(const struct serve_request *request, const char *
         serve_trail_emit(&serve->trail, "serve.refused", fields);
 }
 
+void serve_refuse(const struct serve_request *request, struct serve_reply *reply,
+                  enum serve_right right, const char *policy, const char *agent, const char *why)
+{
+        http_audit_refusal(request, serve_right_name(right), policy, agent, why);
+        serve_reply_error(reply, 403, "refused: %s", why);
+}
+
+bool serve_check_agent(const struct serve_request *request, struct serve_reply *reply,
+                       enum serve_right right, const char *policy, const char *agent)
+{
+        const char *why = NULL;
+        if (serve_grant_allows(request->grant, request->no_grant_why, right, policy, agent, &why))
+                return true;
+        serve_refuse(request, reply, right, policy, agent, why);
+        return false;
+}
+
 bool serve_check(const struct serve_request *request, struct serve_reply *reply,
                  enum serve_right right, const char *policy)
 {
-        const char *why = NULL;
-        if (serve_grant_allows(request->grant, request->no_grant_why, right, policy, &why))
-                return true;
-        http_audit_refusal(request, serve_right_name(right), policy, why);
-        serve_reply_error(reply, 403, "refused: %s", why);
-        return false;
+        return serve_check_agent(request, reply, right, policy, NULL);
 }
 
 json_t *serve_body_object(const struct serve_request *request, struct serve_reply *reply,
@@ -404,7 +425,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
         } else if (listener->tcp && !call->token_known) {
                 /* no token, or not one of ours: who it is is unknown, so no
                  * route is looked at; recorded all the same */
-                http_audit_refusal(&request, "any", NULL, request.no_grant_why);
+                http_audit_refusal(&request, "any", NULL, NULL, request.no_grant_why);
                 serve_reply_error(&reply, 401, "an API token is needed (Authorization: Bearer)");
         } else if (call->too_large) {
                 serve_reply_error(&reply, 413, "the body is larger than %d bytes", SERVE_BODY_MAX);
@@ -426,6 +447,7 @@ static void http_completed(void *cls, struct MHD_Connection *connection, void **
         struct http_call *call = *con_cls;
         if (call) {
                 strv_free(&call->token_grant.policies);
+                strv_free(&call->token_grant.agents);
                 free(call->body);
                 free(call);
         }

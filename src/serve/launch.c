@@ -29,6 +29,15 @@ static int launch_argv(const struct serve_launch *l, struct reins_strv *argv)
                                "-p",     l->policy, "-w", l->workspace};
         for (size_t i = 0; r == 0 && i < sizeof(fixed) / sizeof(fixed[0]); i++)
                 r = strv_push(argv, fixed[i]);
+        /* on the supervisor's command line, which the sandbox (a pid
+         * namespace of its own) never sees: the agent can neither read nor
+         * change which key its session trusts */
+        if (r == 0 && l->daemon_key && (r = strv_push(argv, "--daemon-key")) == 0)
+                r = strv_push(argv, l->daemon_key);
+        if (r == 0 && l->expect_agent && (r = strv_push(argv, "--expect-agent")) == 0)
+                r = strv_push(argv, l->expect_agent);
+        if (r == 0 && l->daemon_state && (r = strv_push(argv, "--daemon-state")) == 0)
+                r = strv_push(argv, l->daemon_state);
         const char *name;
         json_t *value;
         json_object_foreach((json_t *)l->env, name, value)

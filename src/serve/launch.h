@@ -2,8 +2,9 @@
  * child setsid, stdin from /dev/null, stdout and stderr to the session's
  * files, every other fd closed, the signal mask and dispositions reset, the
  * caller's uid/gid/groups when the daemon runs as root for another user,
- * and exec `reins run -q --session-id ID -p POLICY -w WORKSPACE [--env
- * NAME=VALUE...] -- COMMAND...`. The daemon is not needed after that: it may
+ * and exec `reins run -q --session-id ID -p POLICY -w WORKSPACE
+ * [--daemon-key HEX] [--expect-agent NAME] [--env NAME=VALUE...] --
+ * COMMAND...`. The daemon is not needed after that: it may
  * die, restart or be upgraded while the session runs. */
 #ifndef REINS_SERVE_LAUNCH_H
 #define REINS_SERVE_LAUNCH_H
@@ -30,6 +31,16 @@ struct serve_launch {
         /* the same user as the daemon: pass its XDG_* directories on, so the
          * session's registry, trail and key are the daemon's */
         bool inherit_xdg;
+        /* the daemon's public key, hex (reins run --daemon-key): the session
+         * takes answers and thaws it signed; NULL: only its user's */
+        const char *daemon_key;
+        /* the agent the daemon checked the policy's agent: to be (reins run
+         * --expect-agent; "" none): the supervisor refuses to start when the
+         * policy it reads names another. NULL: not checked */
+        const char *expect_agent;
+        /* the daemon's state directory (its key, its records): hidden from
+         * the sandbox (reins run --daemon-state); NULL: not passed */
+        const char *daemon_state;
 };
 
 /* The supervisor's pid, once exec succeeded (0), or -errno with err: the

@@ -66,7 +66,8 @@ const char *serve_roles_no_grant(const struct serve_roles *roles)
 }
 
 bool serve_grant_allows(const struct serve_grant *grant, const char *no_grant_why,
-                        enum serve_right right, const char *policy, const char **why)
+                        enum serve_right right, const char *policy, const char *agent,
+                        const char **why)
 {
         if (!grant) {
                 *why = no_grant_why;
@@ -86,12 +87,23 @@ bool serve_grant_allows(const struct serve_grant *grant, const char *no_grant_wh
                                                             "that policy";
                 return false;
         }
+        /* and to its agents, when it lists them: a session whose agent is
+         * not known (none named) is in no list */
+        bool agent_listed =
+            (grant->role == SERVE_ROLE_OPERATOR || grant->role == SERVE_ROLE_APPROVER) &&
+            grant->agents.count > 0;
+        if (agent_listed && policy && (!agent || !strv_contains(&grant->agents, agent))) {
+                *why = grant->role == SERVE_ROLE_OPERATOR
+                           ? "this operator may not run that policy's agent"
+                           : "this approver may not answer for that policy's agent";
+                return false;
+        }
         return true;
 }
 
 bool serve_roles_allows(const struct serve_roles *roles, uid_t uid, enum serve_right right,
-                        const char *policy, const char **why)
+                        const char *policy, const char *agent, const char **why)
 {
         return serve_grant_allows(serve_roles_lookup(roles, uid), serve_roles_no_grant(roles),
-                                  right, policy, why);
+                                  right, policy, agent, why);
 }

@@ -83,6 +83,21 @@ static void test_config_errors_name_line_and_key(void **state)
             {"version: 1\nnotify:\n  - {name: a, attempts: -1}\n",
              "serve.yaml:3: notify[0].attempts: expected a number from 1 to 100"},
             {"version: 1\nnotify: []\nnotify: []\n", "serve.yaml:3: notify: given twice"},
+            {"version: 1\nagents:\n  codex: dev\n",
+             "serve.yaml:3: agents.codex: expected a list of policy names or paths"},
+            {"version: 1\nagents: [codex]\n", "serve.yaml:2: agents: expected a mapping"},
+            {"version: 1\nagents:\n  codex: [dev]\n  codex: [ci]\n",
+             "serve.yaml:4: agents.codex: this agent is listed twice"},
+            {"version: 1\nagents:\n  \"a\\tb\": [dev]\n", "serve.yaml:3: agents.a\tb: control"},
+            {"version: 1\nagents:\n  codex: [dev, \"\"]\n",
+             "serve.yaml:3: agents.codex: expected a policy name or path"},
+            {"version: 1\nagents: {}\nagents: {}\n", "serve.yaml:3: agents: given twice"},
+            {"version: 1\nusers:\n  1001: {role: auditor, agents: [codex]}\n",
+             "serve.yaml:3: users.1001: only an operator's or an approver's role takes agents"},
+            {"version: 1\nusers:\n  1001: {role: approver, agents: codex}\n",
+             "serve.yaml:3: users.1001.agents: expected a list of agent names"},
+            {"version: 1\nusers:\n  1001: {role: approver, agents: [codex], agents: [x]}\n",
+             "serve.yaml:3: users.1001.agents: given twice"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct serve_config c;
@@ -102,14 +117,20 @@ static struct serve_grant grants[] = {
     {.uid = 1004, .role = SERVE_ROLE_ADMIN},
 };
 
-static bool allows(const struct serve_roles *roles, uid_t uid, enum serve_right right,
-                   const char *policy)
+static bool allows_agent(const struct serve_roles *roles, uid_t uid, enum serve_right right,
+                         const char *policy, const char *agent)
 {
         const char *why = NULL;
-        bool yes = serve_roles_allows(roles, uid, right, policy, &why);
+        bool yes = serve_roles_allows(roles, uid, right, policy, agent, &why);
         if (!yes && (!why || !why[0]))
                 fail_msg("refused without a reason");
         return yes;
+}
+
+static bool allows(const struct serve_roles *roles, uid_t uid, enum serve_right right,
+                   const char *policy)
+{
+        return allows_agent(roles, uid, right, policy, NULL);
 }
 
 static void test_role_table(void **state)
@@ -165,6 +186,54 @@ static void test_role_table(void **state)
         }
 }
 
+static void test_config_reads_agents(void **state)
+{
+        (void)state;
+        struct serve_config c;
+        parse_ok("version: 1\n"
+                 "users:\n"
+                 "  1001: {role: operator, policies: [dev], agents: [codex]}\n"
+                 "  1002: {role: approver, agents: [claude-code, codex]}\n"
+                 "agents:\n"
+                 "  claude-code: [dev, ci]\n"
+                 "  codex: [/etc/reins/sandboxed.yaml]\n",
+                 &c);
+        assert_true(c.agents_given);
+        assert_int_equal(c.agent_count, 2);
+        assert_string_equal(c.agents[1].name, "codex");
+        assert_string_equal(c.agents[1].policies.items[0], "/etc/reins/sandboxed.yaml");
+        assert_int_equal(c.grants[0].agents.count, 1);
+        assert_int_equal(c.grants[1].agents.count, 2);
+        assert_true(serve_config_uses_agents(&c));
+        const char *why = NULL;
+        assert_true(serve_config_agent_allows(&c, "ci", "claude-code", &why));
+        assert_false(
+            serve_config_agent_allows(&c, "/etc/reins/sandboxed.yaml", "claude-code", &why));
+        assert_non_null(strstr(why, "under that policy"));
+        assert_false(serve_config_agent_allows(&c, "dev", "aider", &why));
+        assert_non_null(strstr(why, "not in the daemon's agents"));
+        assert_false(serve_config_agent_allows(&c, "dev", NULL, &why));
+        assert_false(serve_config_agent_allows(&c, "dev", "", &why));
+        assert_non_null(strstr(why, "names no agent"));
+        /* grants limited to agents: the session's agent decides */
+        struct serve_roles roles = {.daemon_uid = DAEMON_UID, .config = &c};
+        assert_true(allows_agent(&roles, 1001, SERVE_RIGHT_START, "dev", "codex"));
+        assert_false(allows_agent(&roles, 1001, SERVE_RIGHT_START, "dev", "claude-code"));
+        assert_false(allows_agent(&roles, 1001, SERVE_RIGHT_CONTROL, "dev", NULL));
+        assert_false(allows_agent(&roles, 1001, SERVE_RIGHT_START, "ci", "codex"));
+        assert_true(allows_agent(&roles, 1002, SERVE_RIGHT_APPROVE, "any", "claude-code"));
+        assert_false(allows_agent(&roles, 1002, SERVE_RIGHT_APPROVE, "any", "aider"));
+        assert_false(allows_agent(&roles, 1002, SERVE_RIGHT_APPROVE, "any", NULL));
+        /* a right about no session does not look at agents */
+        assert_true(allows_agent(&roles, 1002, SERVE_RIGHT_READ_POLICIES, NULL, NULL));
+        serve_config_free(&c);
+        /* without the key, any agent runs under any policy */
+        parse_ok("version: 1\n", &c);
+        assert_false(serve_config_uses_agents(&c));
+        assert_true(serve_config_agent_allows(&c, "dev", NULL, &why));
+        serve_config_free(&c);
+}
+
 static void test_without_config_only_daemon_user_and_root(void **state)
 {
         (void)state;
@@ -181,6 +250,7 @@ int main(void)
             cmocka_unit_test(test_config_reads_users_and_roles),
             cmocka_unit_test(test_config_errors_name_line_and_key),
             cmocka_unit_test(test_role_table),
+            cmocka_unit_test(test_config_reads_agents),
             cmocka_unit_test(test_without_config_only_daemon_user_and_root),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
