@@ -160,14 +160,26 @@ static void followed_all_users(struct serve *serve, serve_followed_fn *found, vo
 
 /* The daemon's user's trail directory: trails written since `since`, or
  * known to the caller. */
-static void followed_recent(struct serve *serve, time_t since, const json_t *known,
+static void followed_recent(struct serve *serve, struct serve_followed *state, const json_t *known,
                             serve_followed_fn *found, void *context)
 {
         cleanup_free char *dir = audit_trail_dir(NULL);
         cleanup_closedir DIR *d = dir ? opendir(dir) : NULL;
+        struct stat dir_st;
+        if (!d || fstat(dirfd(d), &dir_st) < 0)
+                return;
+        /* a new trail changes the directory; the trails already seen are
+         * followed by the caller from then on: one stat per look, not one
+         * per trail the user ever wrote */
+        if (state->dir_read && dir_st.st_mtim.tv_sec == state->dir_mtime.tv_sec &&
+            dir_st.st_mtim.tv_nsec == state->dir_mtime.tv_nsec)
+                return;
+        state->dir_mtime = dir_st.st_mtim;
+        state->dir_read = true;
+        time_t since = state->since;
         struct dirent *de;
         char id[25];
-        while (d && (de = readdir(d))) {
+        while ((de = readdir(d))) {
                 struct stat st;
                 if (!followed_trail_name(de->d_name, "", id) ||
                     fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -179,7 +191,7 @@ static void followed_recent(struct serve *serve, time_t since, const json_t *kno
         }
 }
 
-void serve_followed_each(struct serve *serve, time_t since, const json_t *known,
+void serve_followed_each(struct serve *serve, struct serve_followed *state, const json_t *known,
                          serve_followed_fn *found, void *context)
 {
         followed_own(serve, found, context);
@@ -187,5 +199,5 @@ void serve_followed_each(struct serve *serve, time_t since, const json_t *known,
         followed_registry(serve, found, context);
         if (serve->uid == 0)
                 followed_all_users(serve, found, context);
-        followed_recent(serve, since, known, found, context);
+        followed_recent(serve, state, known, found, context);
 }

@@ -22,6 +22,7 @@
 #define REINS_SERVE_FOLLOWED_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -31,8 +32,16 @@ struct serve;
  * may come more than once (its record and its registry entry). */
 typedef void serve_followed_fn(void *context, const char *session, const char *trail, uid_t uid);
 
+/* What a follower keeps between two looks: the trail directory is read
+ * again only when it changed (a new trail), not every time. Zeroed at first. */
+struct serve_followed {
+        time_t since;              /* trails written after this are followed */
+        struct timespec dir_mtime; /* the trail directory's, when last read */
+        bool dir_read;
+};
+
 /* `known`: an object whose keys are sessions (a cursor), may be NULL. */
-void serve_followed_each(struct serve *serve, time_t since, const json_t *known,
+void serve_followed_each(struct serve *serve, struct serve_followed *state, const json_t *known,
                          serve_followed_fn *found, void *context);
 
 #endif

@@ -49,7 +49,7 @@ struct serve_forwarder {
         struct forward_follow *follows;
         size_t follow_count, follow_capacity;
         long long refreshed_ms;
-        time_t since; /* trails written after this are followed (serve/followed.h) */
+        struct serve_followed followed; /* what serve/followed.c keeps between looks */
         char hostname[256];
         /* the batch being delivered */
         char *out;
@@ -153,7 +153,7 @@ static void forward_found(void *context, const char *session, const char *trail,
 static void forward_refresh(struct serve_forwarder *f)
 {
         f->refreshed_ms = forward_now_ms();
-        serve_followed_each(f->serve, f->since, f->cursor, forward_found, f);
+        serve_followed_each(f->serve, &f->followed, f->cursor, forward_found, f);
 }
 
 /* ---- formatting ---- */
@@ -498,7 +498,7 @@ int serve_forward_start(struct serve *serve, struct reins_error *err)
                     !(f->read_buffer = malloc(FORWARD_READ_CHUNK)))
                         return reins_error_set(err, ENOMEM, "out of memory");
                 forward_cursor_load(f);
-                f->since = time(NULL) - 1;
+                f->followed.since = time(NULL) - 1;
                 if (f->target->type == SERVE_FORWARD_SYSLOG_TLS || f->target->tls) {
                         int r = serve_tls_client_new(f->target->ca, &f->tls, err);
                         if (r < 0)
