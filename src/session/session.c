@@ -723,6 +723,10 @@ static void session_register(struct session *s)
         const char *control = session_govern_control_path(&s->govern);
         if (info && control)
                 json_object_set_new(info, "control", json_string(control));
+        /* where the trail is, for `reins serve`'s SIEM forwarding of the
+         * sessions it did not start (it reads only a file of this user's) */
+        if (info && s->trail_path && s->trail_path[0] == '/')
+                json_object_set_new(info, "trail", json_string(s->trail_path));
         json_t *status = session_listing_status(s);
         session_listed_now(s, &s->listed);
         s->listed_ms = session_now_ms();
