@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "serve/yaml_map.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 
@@ -29,67 +30,43 @@ const char *serve_role_name(enum serve_role role)
         return (size_t)role < ARRAY_SIZE(role_names) ? role_names[role] : "none";
 }
 
-struct config_walk {
-        yaml_document_t *doc;
-        const char *origin;
-        struct reins_error *err;
-};
-
-static unsigned long config_line(const yaml_node_t *node)
-{
-        return (unsigned long)node->start_mark.line + 1;
-}
-
-static int config_fail(const struct config_walk *w, const yaml_node_t *node, const char *key,
-                       const char *what)
-{
-        return reins_error_set(w->err, EINVAL, "%s:%lu: %s: %s", w->origin, config_line(node), key,
-                               what);
-}
-
-static const char *config_scalar(const yaml_node_t *node)
-{
-        return node && node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value
-                                                      : NULL;
-}
-
 /* A user name or a numeric uid; the name must exist now: a typo would
  * otherwise grant nothing, silently, or a later account the same name. */
-static int config_uid(const struct config_walk *w, const yaml_node_t *node, const char *key,
+static int config_uid(const struct serve_yaml_walk *w, const yaml_node_t *node, const char *key,
                       uid_t *uid)
 {
-        const char *name = config_scalar(node);
+        const char *name = serve_yaml_scalar(node);
         if (!name || !name[0])
-                return config_fail(w, node, key, "expected a user name or a uid");
+                return serve_yaml_fail(w, node, key, "expected a user name or a uid");
         char *end = NULL;
         errno = 0;
         unsigned long value = strtoul(name, &end, 10);
         if (name[0] >= '0' && name[0] <= '9') {
                 if (errno || *end || value >= (uid_t)-1)
-                        return config_fail(w, node, key, "not a valid uid");
+                        return serve_yaml_fail(w, node, key, "not a valid uid");
                 *uid = (uid_t)value;
                 return 0;
         }
         struct passwd pw, *found = NULL;
         char buffer[4096];
         if (getpwnam_r(name, &pw, buffer, sizeof(buffer), &found) != 0 || !found)
-                return config_fail(w, node, key, "no such user on this host");
+                return serve_yaml_fail(w, node, key, "no such user on this host");
         *uid = found->pw_uid;
         return 0;
 }
 
-static int config_policies(const struct config_walk *w, const yaml_node_t *node, const char *key,
-                           struct reins_strv *out)
+static int config_policies(const struct serve_yaml_walk *w, const yaml_node_t *node,
+                           const char *key, struct reins_strv *out)
 {
         if (node->type != YAML_SEQUENCE_NODE)
-                return config_fail(w, node, key, "expected a list of policy names or paths");
+                return serve_yaml_fail(w, node, key, "expected a list of policy names or paths");
         for (yaml_node_item_t *item = node->data.sequence.items.start;
              item < node->data.sequence.items.top; item++) {
                 const yaml_node_t *value = yaml_document_get_node(w->doc, *item);
-                const char *text = config_scalar(value);
+                const char *text = serve_yaml_scalar(value);
                 if (!text || !text[0])
-                        return config_fail(w, value ? value : node, key,
-                                           "expected a policy name or path");
+                        return serve_yaml_fail(w, value ? value : node, key,
+                                               "expected a policy name or path");
                 if (strv_push_unique(out, text) < 0)
                         return reins_error_set(w->err, ENOMEM, "out of memory");
         }
@@ -111,18 +88,18 @@ static const char *config_agent_name_why(const char *text)
 }
 
 /* users.NAME.agents: [AGENT...] */
-static int config_agent_names(const struct config_walk *w, const yaml_node_t *node, const char *key,
-                              struct reins_strv *out)
+static int config_agent_names(const struct serve_yaml_walk *w, const yaml_node_t *node,
+                              const char *key, struct reins_strv *out)
 {
         if (node->type != YAML_SEQUENCE_NODE)
-                return config_fail(w, node, key, "expected a list of agent names");
+                return serve_yaml_fail(w, node, key, "expected a list of agent names");
         for (yaml_node_item_t *item = node->data.sequence.items.start;
              item < node->data.sequence.items.top; item++) {
                 const yaml_node_t *value = yaml_document_get_node(w->doc, *item);
-                const char *text = config_scalar(value);
+                const char *text = serve_yaml_scalar(value);
                 const char *why = config_agent_name_why(text);
                 if (why)
-                        return config_fail(w, value ? value : node, key, why);
+                        return serve_yaml_fail(w, value ? value : node, key, why);
                 if (strv_push_unique(out, text) < 0)
                         return reins_error_set(w->err, ENOMEM, "out of memory");
         }
@@ -130,16 +107,17 @@ static int config_agent_names(const struct config_walk *w, const yaml_node_t *no
 }
 
 /* agents: {AGENT: [POLICY...]}: which policies each agent may run under. */
-static int config_agents(const struct config_walk *w, const yaml_node_t *node,
-                         struct serve_config *out)
+static int config_agents(const struct serve_yaml_walk *w, const yaml_node_t *node, const char *path,
+                         void *target)
 {
+        struct serve_config *out = target;
         if (node->type != YAML_MAPPING_NODE)
-                return config_fail(w, node, "agents",
-                                   "expected a mapping of agents to the policies they may run "
-                                   "under");
+                return serve_yaml_fail(w, node, path,
+                                       "expected a mapping of agents to the policies they may run "
+                                       "under");
         size_t count = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
         if (count > CONFIG_MAX_USERS)
-                return config_fail(w, node, "agents", "more than 4096 agents");
+                return serve_yaml_fail(w, node, path, "more than 4096 agents");
         out->agents = calloc(count ? count : 1, sizeof(*out->agents));
         if (!out->agents)
                 return reins_error_set(w->err, ENOMEM, "out of memory");
@@ -148,92 +126,93 @@ static int config_agents(const struct config_walk *w, const yaml_node_t *node,
              pair < node->data.mapping.pairs.top; pair++) {
                 const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
                 const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
-                const char *name = config_scalar(k);
+                const char *name = serve_yaml_scalar(k);
                 char key[256];
                 snprintf(key, sizeof(key), "agents.%.128s", name ? name : "?");
                 const char *why = config_agent_name_why(name);
                 if (why)
-                        return config_fail(w, k ? k : node, key, why);
+                        return serve_yaml_fail(w, k ? k : node, key, why);
                 for (size_t i = 0; i < out->agent_count; i++)
                         if (strcmp(out->agents[i].name, name) == 0)
-                                return config_fail(w, k, key, "this agent is listed twice");
+                                return serve_yaml_fail(w, k, key, "this agent is listed twice");
                 struct serve_agent *agent = &out->agents[out->agent_count];
                 if (!(agent->name = strdup(name)))
                         return reins_error_set(w->err, ENOMEM, "out of memory");
                 out->agent_count++; /* freed with the rest, whatever follows */
-                int r = config_policies(w, v, key, &agent->policies);
+                int r = v ? config_policies(w, v, key, &agent->policies)
+                          : serve_yaml_fail(w, node, key, "unreadable");
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
+/* users.NAME.role */
+static int config_role(const struct serve_yaml_walk *w, const yaml_node_t *value, const char *key,
+                       void *target)
+{
+        struct serve_grant *grant = target;
+        const char *role = serve_yaml_scalar(value);
+        for (size_t i = 1; role && i < ARRAY_SIZE(role_names); i++)
+                if (strcmp(role, role_names[i]) == 0)
+                        grant->role = (enum serve_role)i;
+        if (grant->role == SERVE_ROLE_NONE)
+                return serve_yaml_fail(w, value, key,
+                                       "expected admin, operator, approver or auditor");
+        return 0;
+}
+
+/* users.NAME.policies */
+static int config_grant_policies(const struct serve_yaml_walk *w, const yaml_node_t *value,
+                                 const char *key, void *target)
+{
+        return config_policies(w, value, key, &((struct serve_grant *)target)->policies);
+}
+
+/* users.NAME.agents */
+static int config_grant_agents(const struct serve_yaml_walk *w, const yaml_node_t *value,
+                               const char *key, void *target)
+{
+        return config_agent_names(w, value, key, &((struct serve_grant *)target)->agents);
+}
+
+static const struct serve_yaml_key grant_keys[] = {
+    {.name = "role", .kind = SERVE_YAML_SETTER, .set = config_role, .required = "no role"},
+    SERVE_YAML_KEY_SETTER("policies", config_grant_policies),
+    SERVE_YAML_KEY_SETTER("agents", config_grant_agents),
+};
+
 /* users.NAME: {role, policies, agents} */
-static int config_grant(const struct config_walk *w, const yaml_node_t *node, const char *user,
+static int config_grant(const struct serve_yaml_walk *w, const yaml_node_t *node, const char *user,
                         struct serve_grant *grant)
 {
         char key[256];
         snprintf(key, sizeof(key), "users.%s", user);
-        if (node->type != YAML_MAPPING_NODE)
-                return config_fail(w, node, key, "expected a mapping with role (and policies)");
-        const yaml_node_t *policies = NULL, *agents = NULL;
-        bool has_role = false;
-        for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-             pair < node->data.mapping.pairs.top; pair++) {
-                const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
-                const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
-                const char *name = config_scalar(k);
-                char sub[300];
-                snprintf(sub, sizeof(sub), "%s.%s", key, name ? name : "?");
-                if (name && ((strcmp(name, "role") == 0 && has_role) ||
-                             (strcmp(name, "policies") == 0 && policies) ||
-                             (strcmp(name, "agents") == 0 && agents)))
-                        return config_fail(w, k, sub, "given twice");
-                if (name && strcmp(name, "role") == 0) {
-                        has_role = true;
-                        const char *role = config_scalar(v);
-                        grant->role = SERVE_ROLE_NONE;
-                        for (size_t i = 1; role && i < ARRAY_SIZE(role_names); i++)
-                                if (strcmp(role, role_names[i]) == 0)
-                                        grant->role = (enum serve_role)i;
-                        if (grant->role == SERVE_ROLE_NONE)
-                                return config_fail(w, v, sub,
-                                                   "expected admin, operator, approver or auditor");
-                } else if (name && strcmp(name, "policies") == 0) {
-                        policies = v;
-                        int r = config_policies(w, v, sub, &grant->policies);
-                        if (r < 0)
-                                return r;
-                } else if (name && strcmp(name, "agents") == 0) {
-                        agents = v;
-                        int r = config_agent_names(w, v, sub, &grant->agents);
-                        if (r < 0)
-                                return r;
-                } else {
-                        return config_fail(w, k, sub, "unknown key (role, policies, agents)");
-                }
-        }
-        if (grant->role == SERVE_ROLE_NONE)
-                return config_fail(w, node, key, "no role");
+        int r = serve_yaml_read_map(w, node, key, grant_keys, ARRAY_SIZE(grant_keys), grant);
+        if (r < 0)
+                return r;
         if (grant->role == SERVE_ROLE_OPERATOR && grant->policies.count == 0)
-                return config_fail(w, node, key,
-                                   "an operator needs the policies it may run (policies: [...])");
-        if (grant->role == SERVE_ROLE_ADMIN && policies)
-                return config_fail(w, policies, key, "an admin's role takes no policies");
-        if (grant->role != SERVE_ROLE_OPERATOR && grant->role != SERVE_ROLE_APPROVER && agents)
-                return config_fail(w, agents, key,
-                                   "only an operator's or an approver's role takes agents");
+                return serve_yaml_fail(
+                    w, node, key, "an operator needs the policies it may run (policies: [...])");
+        if (grant->role == SERVE_ROLE_ADMIN && grant->policies.count)
+                return serve_yaml_fail(w, node, key, "an admin's role takes no policies");
+        if (grant->role != SERVE_ROLE_OPERATOR && grant->role != SERVE_ROLE_APPROVER &&
+            grant->agents.count)
+                return serve_yaml_fail(w, node, key,
+                                       "only an operator's or an approver's role takes agents");
         return 0;
 }
 
-static int config_users(const struct config_walk *w, const yaml_node_t *node,
-                        struct serve_config *out)
+/* users: {NAME: {role, policies}} */
+static int config_users(const struct serve_yaml_walk *w, const yaml_node_t *node, const char *path,
+                        void *target)
 {
+        struct serve_config *out = target;
         if (node->type != YAML_MAPPING_NODE)
-                return config_fail(w, node, "users", "expected a mapping of users to roles");
+                return serve_yaml_fail(w, node, path, "expected a mapping of users to roles");
         size_t count = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
         if (count > CONFIG_MAX_USERS)
-                return config_fail(w, node, "users", "more than 4096 users");
+                return serve_yaml_fail(w, node, path, "more than 4096 users");
         out->grants = calloc(count ? count : 1, sizeof(*out->grants));
         if (!out->grants)
                 return reins_error_set(w->err, ENOMEM, "out of memory");
@@ -241,7 +220,7 @@ static int config_users(const struct config_walk *w, const yaml_node_t *node,
              pair < node->data.mapping.pairs.top; pair++) {
                 const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
                 const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
-                const char *user = config_scalar(k);
+                const char *user = serve_yaml_scalar(k);
                 char key[256];
                 snprintf(key, sizeof(key), "users.%s", user ? user : "?");
                 struct serve_grant *grant = &out->grants[out->count];
@@ -251,60 +230,98 @@ static int config_users(const struct config_walk *w, const yaml_node_t *node,
                         return r;
                 for (size_t i = 0; i + 1 < out->count; i++)
                         if (out->grants[i].uid == grant->uid)
-                                return config_fail(w, k, key, "this user is listed twice");
+                                return serve_yaml_fail(w, k, key, "this user is listed twice");
         }
         return 0;
 }
 
-static int config_document(const struct config_walk *w, struct serve_config *out)
+static int config_version(const struct serve_yaml_walk *w, const yaml_node_t *value,
+                          const char *key, void *target)
+{
+        (void)target;
+        const char *version = serve_yaml_scalar(value);
+        return version && strcmp(version, "1") == 0 ? 0
+                                                    : serve_yaml_fail(w, value, key, "expected 1");
+}
+
+static int config_forward(const struct serve_yaml_walk *w, const yaml_node_t *value,
+                          const char *key, void *target)
+{
+        return serve_targets_parse_forward(w, value, key,
+                                           &((struct serve_config *)target)->targets);
+}
+
+static int config_notify(const struct serve_yaml_walk *w, const yaml_node_t *value, const char *key,
+                         void *target)
+{
+        return serve_targets_parse_notify(w, value, key, &((struct serve_config *)target)->targets);
+}
+
+/* pool: [{policy: /abs/file, workspace: /abs/dir}, ...] (serve/pool.h).
+ * Absolute: a request names them so, and matches only so. */
+static const struct serve_yaml_key pool_keys[] = {
+    {.name = "policy",
+     .kind = SERVE_YAML_STRING,
+     .offset = offsetof(struct serve_pool_spec, policy),
+     .required = "missing (the policy file kept warm)"},
+    {.name = "workspace",
+     .kind = SERVE_YAML_STRING,
+     .offset = offsetof(struct serve_pool_spec, workspace),
+     .required = "missing (the workspace its members are built for)"},
+};
+
+static int config_pool(const struct serve_yaml_walk *w, const yaml_node_t *value, const char *key,
+                       void *target)
+{
+        struct serve_config *out = target;
+        if (value->type != YAML_SEQUENCE_NODE)
+                return serve_yaml_fail(w, value, key, "expected a list of {policy, workspace}");
+        for (yaml_node_item_t *item = value->data.sequence.items.start;
+             item < value->data.sequence.items.top; item++) {
+                const yaml_node_t *entry = yaml_document_get_node(w->doc, *item);
+                char path[64];
+                snprintf(path, sizeof(path), "%s[%zu]", key, out->pool_count);
+                if (!entry)
+                        return serve_yaml_fail(w, value, path, "expected {policy, workspace}");
+                if (out->pool_count >= SERVE_POOL_SPECS_MAX)
+                        return serve_yaml_fail(w, entry, key, "more than 64 entries");
+                struct serve_pool_spec *grown =
+                    realloc(out->pools, (out->pool_count + 1) * sizeof(*grown));
+                if (!grown)
+                        return reins_error_set(w->err, ENOMEM, "out of memory");
+                out->pools = grown;
+                struct serve_pool_spec *spec = &grown[out->pool_count++];
+                *spec = (struct serve_pool_spec){0}; /* freed with the rest, whatever follows */
+                int r = serve_yaml_read_map(w, entry, path, pool_keys, ARRAY_SIZE(pool_keys), spec);
+                if (r < 0)
+                        return r;
+                if (spec->policy[0] != '/' || spec->workspace[0] != '/')
+                        return serve_yaml_fail(w, entry, path,
+                                               "policy and workspace must be absolute paths");
+        }
+        return 0;
+}
+
+/* The top level. A key is a row here (serve/yaml_map.h); what it holds is
+ * read by its setter into struct serve_config. */
+static const struct serve_yaml_key config_keys[] = {
+    {.name = "version",
+     .kind = SERVE_YAML_SETTER,
+     .set = config_version,
+     .required = "missing (version: 1)"},
+    SERVE_YAML_KEY_SETTER("users", config_users),
+    SERVE_YAML_KEY_SETTER("agents", config_agents),
+    SERVE_YAML_KEY_SETTER("forward", config_forward),
+    SERVE_YAML_KEY_SETTER("notify", config_notify),
+    SERVE_YAML_KEY_SETTER("pool", config_pool),
+};
+
+static int config_document(const struct serve_yaml_walk *w, struct serve_config *out)
 {
         const yaml_node_t *root = yaml_document_get_root_node(w->doc);
         if (!root)
                 return reins_error_set(w->err, EINVAL, "%s: empty configuration", w->origin);
-        if (root->type != YAML_MAPPING_NODE)
-                return config_fail(w, root, "(top)", "expected a mapping (version, users)");
-        bool has_version = false, has_users = false, has_agents = false;
-        for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
-             pair < root->data.mapping.pairs.top; pair++) {
-                const yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
-                const yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
-                const char *name = config_scalar(k);
-                /* YAML lets a key repeat; which one wins would be a guess */
-                if (name && ((strcmp(name, "version") == 0 && has_version) ||
-                             (strcmp(name, "users") == 0 && has_users) ||
-                             (strcmp(name, "agents") == 0 && has_agents)))
-                        return config_fail(w, k, name, "given twice");
-                if (name && strcmp(name, "version") == 0) {
-                        const char *version = config_scalar(v);
-                        if (!version || strcmp(version, "1") != 0)
-                                return config_fail(w, v, "version", "expected 1");
-                        has_version = true;
-                } else if (name && strcmp(name, "users") == 0) {
-                        has_users = true;
-                        int r = config_users(w, v, out);
-                        if (r < 0)
-                                return r;
-                } else if (name && strcmp(name, "agents") == 0) {
-                        has_agents = true;
-                        int r = config_agents(w, v, out);
-                        if (r < 0)
-                                return r;
-                } else if (name && strcmp(name, "forward") == 0) {
-                        int r = serve_targets_parse_forward(w->doc, (yaml_node_t *)v, w->origin,
-                                                            &out->targets, w->err);
-                        if (r < 0)
-                                return r;
-                } else if (name && strcmp(name, "notify") == 0) {
-                        int r = serve_targets_parse_notify(w->doc, (yaml_node_t *)v, w->origin,
-                                                           &out->targets, w->err);
-                        if (r < 0)
-                                return r;
-                } else {
-                        return config_fail(w, k, name ? name : "?",
-                                           "unknown key (version, users, agents, forward, notify)");
-                }
-        }
-        return has_version ? 0 : config_fail(w, root, "version", "missing (version: 1)");
+        return serve_yaml_read_map(w, root, "", config_keys, ARRAY_SIZE(config_keys), out);
 }
 
 int serve_config_parse(const char *text, size_t length, const char *origin,
@@ -323,7 +340,7 @@ int serve_config_parse(const char *text, size_t length, const char *origin,
                 yaml_parser_delete(&parser);
                 return r;
         }
-        struct config_walk w = {.doc = &doc, .origin = origin, .err = err};
+        struct serve_yaml_walk w = {.doc = &doc, .origin = origin, .err = err};
         int r = config_document(&w, out);
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
@@ -360,6 +377,11 @@ void serve_config_free(struct serve_config *config)
                 strv_free(&config->agents[i].policies);
         }
         free(config->agents);
+        for (size_t i = 0; i < config->pool_count; i++) {
+                free(config->pools[i].policy);
+                free(config->pools[i].workspace);
+        }
+        free(config->pools);
         serve_targets_free(&config->targets);
         memset(config, 0, sizeof(*config));
 }

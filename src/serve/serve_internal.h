@@ -35,6 +35,7 @@ struct serve_child {
 struct serve_forwarder;
 struct serve_notifier;
 struct serve_events;
+struct serve_pool;
 
 struct serve {
         struct serve_mhd mhd;
@@ -67,6 +68,7 @@ struct serve {
         size_t forwarder_count;
         struct serve_notifier *notifier;
         struct serve_events *events; /* GET /v1/events (serve/events_bus.h) */
+        struct serve_pool *pool;     /* serve/pool.h; NULL: no pool: entries */
         atomic_bool stopping;        /* streams end when set */
 };
 
