@@ -258,18 +258,20 @@ static bool sessions_valid_body(const json_t *body, struct serve_reply *reply)
 static bool sessions_wait_registered(struct serve *serve, const char *id, uid_t uid, pid_t pid)
 {
         cleanup_fd int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        /* the registry's name is found once: with many starts waiting at
+         * once, each step is one lstat and one poll */
+        cleanup_free char *dir = NULL, *path = NULL;
+        char name[96];
+        snprintf(name, sizeof(name), "%s.json", id);
         for (int waited = 0; waited < SESSIONS_START_WAIT; waited += SESSIONS_POLL_STEP) {
-                cleanup_free char *dir = NULL;
-                int r =
-                    uid == serve->uid ? runtime_dir(&dir, NULL) : serve_user_registry(uid, &dir);
-                if (r == 0) {
-                        char name[96];
-                        snprintf(name, sizeof(name), "%s.json", id);
-                        cleanup_free char *path = path_join(dir, name);
-                        struct stat st;
-                        if (path && lstat(path, &st) == 0)
-                                return true;
-                }
+                if (!dir && (uid == serve->uid ? runtime_dir(&dir, NULL)
+                                               : serve_user_registry(uid, &dir)) < 0)
+                        dir = NULL;
+                if (dir && !path)
+                        path = path_join(dir, name);
+                struct stat st;
+                if (path && lstat(path, &st) == 0)
+                        return true;
                 struct pollfd p = {.fd = pidfd, .events = POLLIN};
                 if (pidfd < 0 || poll(&p, 1, SESSIONS_POLL_STEP) > 0)
                         return false;

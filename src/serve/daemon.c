@@ -352,6 +352,8 @@ static void serve_free(struct serve *serve)
         serve_mhd_close(&serve->mhd);
         serve_config_free(&serve->config);
         pthread_mutex_destroy(&serve->children_lock);
+        pthread_mutex_destroy(&serve->files_lock);
+        json_decref(serve->files);
         free(serve->children);
         free(serve->state_dir);
         free(serve->sessions_dir);
@@ -366,6 +368,7 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
         struct serve serve = {
             .uid = geteuid(), .gid = getegid(), .reins_path = options->reins_path};
         pthread_mutex_init(&serve.children_lock, NULL);
+        pthread_mutex_init(&serve.files_lock, NULL);
         serve.roles.daemon_uid = serve.uid;
         serve.local.serve = &serve;
         serve.remote.serve = &serve;

@@ -61,6 +61,10 @@ struct serve {
         size_t forwarder_count;
         struct serve_notifier *notifier;
         atomic_bool stopping; /* streams end when set */
+        /* registry entries and records as last parsed, each kept while its
+         * file is unchanged (serve/sessions.c): path -> {stamp, doc} */
+        pthread_mutex_t files_lock;
+        json_t *files;
 };
 
 /* One API call, as the router hands it to a handler. */

@@ -6,6 +6,7 @@ another uid run a small client under setpriv. Sessions started through the
 API are real `reins run` supervisors: each test finds its own by the id the
 API returned, never by "the only one".
 """
+import concurrent.futures
 import http.client
 import json
 import os
@@ -294,6 +295,57 @@ def test_metrics_count_sessions_by_state_and_tier(caller, daemon):
         daemon.call("POST", f"/v1/sessions/{session}/stop")
 
 
+def listing(daemon):
+    status, sessions = daemon.call("GET", "/v1/sessions")
+    assert status == 200, sessions
+    return {s["session"]: s for s in sessions}
+
+
+def wait_listed(daemon, session, check):
+    """Poll GET /v1/sessions until the session's entry passes `check`."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        entry = listing(daemon).get(session)
+        if entry and check(entry):
+            return entry
+        time.sleep(0.05)
+    raise AssertionError(f"session {session} never passed the check: {entry}")
+
+
+def test_the_listing_follows_each_change(caller, daemon):
+    """The daemon keeps each registry entry and record it parsed while the
+    file is unchanged (serve/sessions.c). A listing after each kind of change
+    shows it: a freeze (the supervisor rewrites its entry), a stop (the
+    reaper writes the exit status into the record), a supervisor killed with
+    -9 (no file changes at all); and many listings at once all answer."""
+    ws = caller.workspace()
+    (frozen, _), (stopped, _), (killed, killed_pid) = [
+        start_session(daemon, ws, ["sleep", "60"]) for _ in range(3)]
+    try:
+        first = listing(daemon)
+        assert all(first[s]["alive"] for s in (frozen, stopped, killed)), first
+        assert first[frozen]["frozen"] is False
+        status, body = daemon.call("POST", f"/v1/sessions/{frozen}/freeze")
+        assert status == 200, body
+        assert listing(daemon)[frozen]["frozen"] is True
+        status, body = daemon.call("POST", f"/v1/sessions/{stopped}/stop")
+        assert status == 200, body
+        entry = wait_listed(daemon, stopped, lambda e: e["serve"]["exit_status"] is not None)
+        assert entry["alive"] is False and entry["serve"]["exit_status"] == 128 + signal.SIGTERM
+        os.kill(killed_pid, signal.SIGKILL)
+        entry = wait_listed(daemon, killed, lambda e: not e["alive"])
+        assert listing(daemon)[frozen]["alive"] is True
+        # many at once: every one answered, every one the same sessions
+        with concurrent.futures.ThreadPoolExecutor(48) as pool:
+            answers = list(pool.map(lambda _: daemon.call("GET", "/v1/sessions"), range(96)))
+        for status, sessions in answers:
+            assert status == 200, sessions
+            assert {frozen, stopped, killed} <= {s["session"] for s in sessions}
+    finally:
+        daemon.call("POST", f"/v1/sessions/{frozen}/thaw")
+        daemon.call("POST", f"/v1/sessions/{frozen}/stop")
+
+
 def test_policies_lists_the_presets(caller, daemon):
     status, policies = daemon.call("GET", "/v1/policies")
     assert status == 200
@@ -419,6 +471,33 @@ def test_events_stream_follows_the_trail_and_resumes(caller, daemon):
     r = conn.getresponse()
     assert r.status == 400
     conn.close()
+
+
+def test_a_quiet_event_stream_stays_open(caller, daemon):
+    """The stream of a session that writes nothing gets a keepalive comment
+    (every 15 s) and stays open past the daemon's idle-connection timeout
+    (10 s), which is for requests, not for streams."""
+    ws = caller.workspace()
+    session, _ = start_session(daemon, ws, ["sleep", "60"])
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(25)
+        s.connect(str(daemon.sock))
+        s.sendall(f"GET /v1/sessions/{session}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data, start = b"", time.monotonic()
+        while b": keepalive" not in data:
+            chunk = s.recv(65536)
+            assert chunk, f"the stream ended after {time.monotonic() - start:.1f} s: {data[-200:]}"
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200"), data[:200]
+        # and it is still open: nothing more for a while, no end
+        s.settimeout(2)
+        with pytest.raises(socket.timeout):
+            more = s.recv(65536)
+            assert more, "the stream ended right after its keepalive"
+    finally:
+        s.close()
+        daemon.call("POST", f"/v1/sessions/{session}/stop")
 
 
 # --------------------------------------------------------------------------
