@@ -44,7 +44,7 @@ import time
 BUDGET_P99_MS = 50.0
 BUDGET_RSS_KIB = 64 * 1024
 NOBODY_UID = NOBODY_GID = 65534
-TICK = ["sh", "-c", "while :; do echo tick; sleep 1; done"]
+TICK = ["sh", "-c", "while :; do echo tick; sleep 10; done"]
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -454,6 +454,10 @@ def main():
                 f.write(f"export SOCK={bench.sock} PID={bench.daemon_pid()}\n")
             while os.path.exists(a.hold):
                 time.sleep(0.5)
+        quiet0 = machine_busy()
+        time.sleep(2)
+        quiet1 = machine_busy()
+        quiet = (quiet1[0] - quiet0[0]) / max(1, quiet1[1] - quiet0[1]) * 100
         lat, errs = {}, []
         busy0, cpu0 = machine_busy(), cpu_ms(bench.daemon_pid())
         t0 = time.perf_counter()
@@ -495,7 +499,7 @@ def main():
         busy = (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]) * 100
         print(f"  during the mix: the daemon used {(cpu1 - cpu0) / mix_s / 10:.0f}% of one cpu; "
               f"all {os.cpu_count()} cpus were {busy:.0f}% busy (sessions, this client, "
-              f"anything else on the machine)")
+              f"anything else on the machine; {quiet:.0f}% in the 2 s before the mix)")
         print("  the daemon's own CPU per call, one call at a time (independent of the machine's "
               "other load):")
         for name, path in (("GET /v1/sessions", "/v1/sessions"),

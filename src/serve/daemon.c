@@ -31,7 +31,11 @@
 #include "util/path.h"
 
 #define SERVE_SOCKET_NAME "serve.sock"
-#define SERVE_BACKLOG     128
+/* Connections not yet accepted: a burst of starts or subscribers (the load
+ * bench opens hundreds at once) must wait, not be refused (a non-blocking
+ * connect to a full unix socket's queue fails with EAGAIN). The kernel caps
+ * it at net.core.somaxconn. */
+#define SERVE_BACKLOG 1024
 
 int serve_children_add(struct serve *serve, pid_t pid, const char *session)
 {

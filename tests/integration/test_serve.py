@@ -576,6 +576,42 @@ def test_a_slow_client_does_not_block_others(caller, daemon):
             s.close()
 
 
+def test_many_connections_at_once_are_all_answered(caller, daemon):
+    """400 clients connect at once (a burst of starts and event subscribers
+    is as many), each before any has sent its request: every connect gets
+    through (no EAGAIN from a full accept queue) and every request an
+    answer (none closed for a connection limit)."""
+    count = 400
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(str(daemon.sock))
+            except BlockingIOError as e:
+                s.close()
+                raise AssertionError(f"connect {len(socks) + 1} of {count} refused: {e}")
+            socks.append(s)
+        for s in socks:
+            s.setblocking(True)
+            s.settimeout(TIMEOUT)
+            s.sendall(b"GET /v1/policies HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answered = 0
+        for s in socks:
+            data = b""
+            while b"\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            answered += data.startswith(b"HTTP/1.1 200")
+        assert answered == count, f"{answered} of {count} answered"
+    finally:
+        for s in socks:
+            s.close()
+
+
 # --------------------------------------------------------------------------
 # the OpenAPI document against the live server
 
