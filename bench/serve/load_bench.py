@@ -3,21 +3,24 @@
 
 A daemon with a state, runtime and home directory of its own:
   1. S sessions started through POST /v1/sessions, all at once (each a
-     `reins run` supervisor running COMMAND, by default a loop that writes a
-     line a second): the wall time until every start is answered;
+     `reins run` supervisor running COMMAND, by default a shell loop that
+     writes a line and runs `sleep 10`, an audited exec, so the event
+     streams carry events): the wall time until every start is answered;
   2. E server-sent-event subscribers: GET /v1/events (one stream for every
      session) when the daemon answers it with 200, else GET
      /v1/sessions/{id}/events spread over the sessions (--events chooses);
   3. while all of them run: C clients call a mix of GET /v1/sessions, GET
      /v1/sessions/{id}, GET /v1/approvals, GET /v1/metrics and, every few
-     rounds, POST /v1/sessions + POST /v1/sessions/{id}/stop; p50/p99 per
-     call, and of the reads together;
+     rounds, POST /v1/sessions + POST /v1/sessions/{id}/stop, R calls a
+     second together (--rate 0: back to back, a saturation test); p50/p99
+     per call, and of the reads together; the daemon's CPU per call;
   4. the daemon's RSS (peak and now), PSS (/proc/PID/smaps_rollup) and
      threads, sampled throughout.
 Budgets (issue 15.7): API p99 < 50 ms, the daemon's RSS < 64 MiB.
 
-  load_bench.py REINS [--sessions 200] [--subscribers 100] [--rounds 100]
-                      [--clients 4] [--events auto|global|session]
+  load_bench.py REINS [--sessions 200] [--subscribers 100] [--rounds 50]
+                      [--clients 4] [--rate 20] [--start-every 5]
+                      [--events auto|global|session]
                       [--command 'ARGV ...'] [--as nobody] [--hold FILE]
 
 Every session it starts is stopped before it exits, on Ctrl-C too (through
@@ -348,33 +351,44 @@ class Bench:
 
     def client(self, index, ids, rounds, lat, errors):
         """One client: `rounds` rounds of the reads, every --start-every'th
-        with a start and a stop of a session of its own."""
+        with a start and a stop of a session of its own; paced so that all
+        clients together make --rate calls a second (0: back to back)."""
+        period = self.a.clients / self.a.rate if self.a.rate > 0 else 0.0
+        next_at = time.perf_counter() + index * period / max(1, self.a.clients)
+
+        def timed(name, fn):
+            nonlocal next_at
+            if period:
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                # late: the next call keeps its slot, no burst to catch up
+                next_at = max(next_at + period, time.perf_counter())
+            t = time.perf_counter()
+            result = fn()
+            lat.setdefault(name, []).append((time.perf_counter() - t) * 1000)
+            return result
+
         for r in range(rounds):
             if self.stopping.is_set():
                 return
             session = ids[(index * 7919 + r) % len(ids)]
-            calls = [("GET /v1/sessions", "GET", "/v1/sessions"),
-                     ("GET /v1/sessions/{id}", "GET", f"/v1/sessions/{session}"),
-                     ("GET /v1/approvals", "GET", "/v1/approvals"),
-                     ("GET /v1/metrics", "GET", "/v1/metrics")]
-            for name, method, path in calls:
-                t = time.perf_counter()
-                status, _ = call(self.sock, method, path)
-                lat.setdefault(name, []).append((time.perf_counter() - t) * 1000)
+            calls = [("GET /v1/sessions", "/v1/sessions"),
+                     ("GET /v1/sessions/{id}", f"/v1/sessions/{session}"),
+                     ("GET /v1/approvals", "/v1/approvals"),
+                     ("GET /v1/metrics", "/v1/metrics")]
+            for name, path in calls:
+                status, _ = timed(name, lambda: call(self.sock, "GET", path))
                 if status != 200:
                     errors.append(f"{name}: {status}")
             every = self.a.start_every
             if every and r % every == index % every:
-                t = time.perf_counter()
-                extra, error = self.start_session(["sleep", "600"])
-                lat.setdefault("POST /v1/sessions", []).append((time.perf_counter() - t) * 1000)
+                extra, error = timed("POST /v1/sessions",
+                                     lambda: self.start_session(["sleep", "600"]))
                 if not extra:
                     errors.append(f"POST /v1/sessions: {error}")
                     continue
-                t = time.perf_counter()
-                status = self.stop_session(extra)
-                lat.setdefault("POST /v1/sessions/{id}/stop", []).append(
-                    (time.perf_counter() - t) * 1000)
+                status = timed("POST /v1/sessions/{id}/stop", lambda: self.stop_session(extra))
                 if status != 200:
                     errors.append(f"POST .../stop: {status}")
 
@@ -413,6 +427,8 @@ def main():
     ap.add_argument("--subscribers", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=50, help="rounds of the mix per client")
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--rate", type=float, default=20,
+                    help="API calls a second, all clients together (0: back to back)")
     ap.add_argument("--start-every", type=int, default=5,
                     help="a start and a stop every N rounds of each client (0: none)")
     ap.add_argument("--events", choices=("auto", "global", "session"), default="auto")
@@ -479,8 +495,10 @@ def main():
               f"{sum(st['events'] for st in streams)} events, "
               f"{sum(st['bytes'] for st in streams) // 1024} KiB received; "
               f"{refused} refused, {ended} ended early")
-        print(f"  API latency while they run ({a.clients} clients, {mix_s:.1f} s, "
-              f"each call on a new connection):")
+        made = sum(len(v) for v in lat.values())
+        pace = f"paced at {a.rate:g} calls/s" if a.rate > 0 else "back to back"
+        print(f"  API latency while they run ({a.clients} clients, {pace}: {made} calls in "
+              f"{mix_s:.1f} s, {made / mix_s:.0f}/s; each call on a new connection):")
         reads = []
         for name in ("GET /v1/sessions", "GET /v1/sessions/{id}", "GET /v1/approvals",
                      "GET /v1/metrics"):

@@ -359,13 +359,14 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
                 : asprintf(&trail, "%s/.local/state/reins/trails/%s.jsonl", user.home, id) < 0)
                 trail = NULL;
         pid_t pid = 0;
-        /* the reaper may see the child end before its record exists: it
-         * waits for this lock, taken before the fork */
-        pthread_mutex_lock(&serve->children_lock);
+        /* the fork happens without children_lock: listings take it to tell
+         * live children from ended ones, and must not wait for a fork of
+         * a large daemon and an exec on a busy machine */
         int r = serve_launch(&launch, &pid, &err);
         unsigned long long ticks = 0;
         if (r == 0)
                 runtime_pid_start_ticks(pid, &ticks);
+        pthread_mutex_lock(&serve->children_lock);
         json_auto_t *record = json_pack(
             "{s:s, s:I, s:I, s:I, s:s?, s:s, s:O, s:O, s:s, s:I, s:I}", "session", id, "uid",
             (json_int_t)user.uid, "gid", (json_int_t)user.gid, "by_uid", (json_int_t)request->uid,
@@ -375,12 +376,16 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         if (record && trail)
                 json_object_set_new(record, "trail", json_string(trail));
         if (r == 0 && (!record || serve_record_write(serve->sessions_dir, id, record, &err) < 0 ||
-                       serve_children_add(serve, pid, id) < 0)) {
+                       serve_children_add(serve, pid, ticks, id) < 0)) {
                 /* without its record the daemon could not find it again */
                 kill(pid, SIGKILL);
                 r = -EIO;
         }
         pthread_mutex_unlock(&serve->children_lock);
+        /* a child that ended before it was listed: its SIGCHLD found
+         * nothing to reap, so it is reaped (and recorded) now */
+        if (r == 0)
+                serve_children_reap(serve);
         serve_trail_emit(&serve->trail, r == 0 ? "serve.session.start" : "serve.session.failed",
                          json_pack("{s:s, s:I, s:s?, s:I, s:s, s:O, s:I, s:s?}", "about_session",
                                    id, "by_uid", (json_int_t)request->uid, "by_token",
@@ -430,8 +435,12 @@ void serve_api_session_stop(const struct serve_request *request, struct serve_re
                 return;
         }
         if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0) {
-                serve_reply_error(reply, 500, "stopping session %s: %s", request->id,
-                                  strerror(errno));
+                /* ESRCH: it has ended, and is not reaped yet */
+                if (errno == ESRCH)
+                        serve_reply_error(reply, 409, "session %s is not running", request->id);
+                else
+                        serve_reply_error(reply, 500, "stopping session %s: %s", request->id,
+                                          strerror(errno));
                 return;
         }
         bool killed = false;

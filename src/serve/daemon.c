@@ -37,13 +37,15 @@
  * it at net.core.somaxconn. */
 #define SERVE_BACKLOG 1024
 
-int serve_children_add(struct serve *serve, pid_t pid, const char *session)
+int serve_children_add(struct serve *serve, pid_t pid, unsigned long long start_ticks,
+                       const char *session)
 {
         /* the caller holds children_lock */
         if (array_reserve(serve->children, serve->child_capacity, serve->child_count + 1, 64) < 0)
                 return -ENOMEM;
         struct serve_child *c = &serve->children[serve->child_count++];
         c->pid = pid;
+        c->start_ticks = start_ticks;
         snprintf(c->session, sizeof(c->session), "%s", session);
         return 0;
 }

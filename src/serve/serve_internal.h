@@ -27,6 +27,7 @@ struct serve_listener {
 /* A session this daemon process forked and has not reaped yet. */
 struct serve_child {
         pid_t pid;
+        unsigned long long start_ticks; /* /proc/PID/stat's, at the fork */
         char session[25];
 };
 
@@ -153,7 +154,8 @@ int serve_http_start(struct serve_listener *listener, int fd, const char *cert_p
 void serve_http_stop(struct serve *serve);
 
 /* Children (serve/daemon.c): remember one forked session / reap them. */
-int serve_children_add(struct serve *serve, pid_t pid, const char *session);
+int serve_children_add(struct serve *serve, pid_t pid, unsigned long long start_ticks,
+                       const char *session);
 void serve_children_reap(struct serve *serve);
 
 #endif

@@ -62,34 +62,35 @@ static bool sessions_running(pid_t pid, unsigned long long ticks)
         return strtoull(p + 1, NULL, 10) == ticks;
 }
 
-/* Is `pid` a child this daemon forked and has not reaped? Then no other
- * process can have its pid, and waitid() with WNOWAIT (nothing is reaped:
- * the reaper records the status) says in one call whether it has ended.
- * 1: running, 0: ended, -1: not a child of ours. */
-static int sessions_child_running(struct serve *serve, pid_t pid)
+/* Is `pid` (started at `ticks`) a child this daemon forked and has not
+ * reaped? Then no other process can have its pid, and waitid() with WNOWAIT
+ * (nothing is reaped: the reaper records the status) says in one call
+ * whether it has ended. 1: running, 0: ended, -1: not a child of ours. The
+ * caller holds children_lock. */
+static int sessions_child_running(struct serve *serve, pid_t pid, unsigned long long ticks)
 {
-        int running = -1;
-        pthread_mutex_lock(&serve->children_lock);
-        for (size_t i = 0; i < serve->child_count && running < 0; i++) {
+        for (size_t i = 0; i < serve->child_count; i++) {
                 if (serve->children[i].pid != pid)
                         continue;
+                if (serve->children[i].start_ticks != ticks)
+                        return 0; /* an entry of an earlier process with that pid */
                 siginfo_t info = {0};
-                running = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                          info.si_pid == 0;
+                return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                       info.si_pid == 0;
         }
-        pthread_mutex_unlock(&serve->children_lock);
-        return running;
+        return -1;
 }
 
 /* Set "alive" from the process itself: a registry entry may outlive its
- * supervisor (killed with -9), a record always does. */
+ * supervisor (killed with -9), a record always does. The caller holds
+ * children_lock. */
 static bool sessions_set_alive(struct serve *serve, json_t *entry)
 {
         pid_t pid = (pid_t)json_integer_value(json_object_get(entry, "pid"));
-        int child = pid > 0 ? sessions_child_running(serve, pid) : 0;
-        bool alive = child >= 0 ? child == 1
-                                : sessions_running(pid, (unsigned long long)json_integer_value(
-                                                            json_object_get(entry, "pid_start")));
+        unsigned long long ticks =
+            (unsigned long long)json_integer_value(json_object_get(entry, "pid_start"));
+        int child = pid > 0 ? sessions_child_running(serve, pid, ticks) : 0;
+        bool alive = child >= 0 ? child == 1 : sessions_running(pid, ticks);
         json_object_set_new(entry, "alive", json_boolean(alive));
         return alive;
 }
@@ -275,25 +276,19 @@ static int sessions_own_registry(struct serve *serve, json_t *seen, json_t *list
         return 0;
 }
 
-/* Every record of the daemon's, oldest first. */
-static int sessions_records(struct serve *serve, json_t *seen, json_t **out,
+/* Every record of the daemon's, appended to `records`. */
+static int sessions_records(struct serve *serve, json_t *seen, json_t *records,
                             struct reins_error *err)
 {
         cleanup_closedir DIR *d = opendir(serve->sessions_dir);
         if (!d)
                 return reins_error_errno(err, errno, "reading %s", serve->sessions_dir);
-        json_t *records = json_array();
         struct dirent *de;
-        while (records && (de = readdir(d))) {
+        while ((de = readdir(d))) {
                 json_t *record = sessions_record_file(serve, seen, dirfd(d), de->d_name);
-                if (record && json_array_append_new(records, record) < 0) {
-                        json_decref(records);
-                        records = NULL;
-                }
+                if (record && json_array_append_new(records, record) < 0)
+                        return reins_error_set(err, ENOMEM, "out of memory");
         }
-        if (!records)
-                return reins_error_set(err, ENOMEM, "out of memory");
-        *out = records;
         return 0;
 }
 
@@ -314,16 +309,15 @@ static int sessions_sort(json_t *array, int (*compare)(const void *, const void 
         return 0;
 }
 
-/* The listing, with files_lock held: what serve->files becomes is `seen`. */
-static int sessions_collect_locked(struct serve *serve, json_t *seen, json_t *list,
-                                   struct reins_error *err)
+/* The files of a listing, with files_lock held (what serve->files becomes
+ * is `seen`): the daemon's registry, oldest first, into `list`; the
+ * records, oldest first, into `records`; the entries of sessions in other
+ * users' registries appended to `list`; every entry in `by_id`. */
+static int sessions_gather(struct serve *serve, json_t *seen, json_t *list, json_t *records,
+                           json_t *by_id, struct reins_error *err)
 {
-        json_auto_t *by_id = json_object();
-        json_auto_t *records = NULL;
-        if (!by_id)
-                return reins_error_set(err, ENOMEM, "out of memory");
         int r = sessions_own_registry(serve, seen, list, err);
-        if (r < 0 || (r = sessions_records(serve, seen, &records, err)) < 0)
+        if (r < 0 || (r = sessions_records(serve, seen, records, err)) < 0)
                 return r;
         if (sessions_sort(list, sessions_compare_started) < 0 ||
             sessions_sort(records, sessions_compare_created) < 0)
@@ -335,36 +329,58 @@ static int sessions_collect_locked(struct serve *serve, json_t *seen, json_t *li
                 const char *id = json_string_value(json_object_get(entry, "session"));
                 if (id)
                         json_object_set(by_id, id, entry);
-                sessions_set_alive(serve, entry);
         }
         json_array_foreach(records, i, record)
         {
                 const char *id = json_string_value(json_object_get(record, "session"));
                 uid_t uid = (uid_t)json_integer_value(json_object_get(record, "uid"));
-                if (!id)
+                cleanup_free char *dir = NULL;
+                if (!id || json_object_get(by_id, id) || uid == serve->uid ||
+                    serve_user_registry(uid, &dir) < 0)
                         continue;
-                entry = json_object_get(by_id, id);
-                if (!entry && uid != serve->uid) {
-                        cleanup_free char *dir = NULL;
-                        entry = serve_user_registry(uid, &dir) == 0
-                                    ? sessions_read_entry(serve, seen, dir, id, uid)
-                                    : NULL;
-                        if (entry && json_array_append_new(list, entry) < 0)
-                                return reins_error_set(err, ENOMEM, "out of memory");
-                        if (entry)
-                                sessions_set_alive(serve, entry);
-                }
-                if (!entry) {
-                        entry = sessions_from_record(record);
-                        if (!entry || json_array_append_new(list, entry) < 0)
-                                return reins_error_set(err, ENOMEM, "out of memory");
-                        sessions_set_alive(serve, entry);
-                }
-                json_object_set_new(
-                    entry, "serve",
-                    sessions_serve_part(record, json_is_true(json_object_get(entry, "alive"))));
+                entry = sessions_read_entry(serve, seen, dir, id, uid);
+                if (entry && (json_array_append_new(list, entry) < 0 ||
+                              json_object_set(by_id, id, entry) < 0))
+                        return reins_error_set(err, ENOMEM, "out of memory");
         }
-        /* the score each supervisor lists decays with time: to now */
+        return 0;
+}
+
+/* The listing from its files: sessions known only by their record, whether
+ * each runs, what the daemon knows of it, the risk score decayed to now. */
+static int sessions_join(struct serve *serve, json_t *list, const json_t *records, json_t *by_id,
+                         struct reins_error *err)
+{
+        size_t i;
+        json_t *entry, *record;
+        json_array_foreach(records, i, record)
+        {
+                const char *id = json_string_value(json_object_get(record, "session"));
+                if (!id || json_object_get(by_id, id))
+                        continue;
+                entry = sessions_from_record(record);
+                if (!entry || json_array_append_new(list, entry) < 0 ||
+                    json_object_set(by_id, id, entry) < 0)
+                        return reins_error_set(err, ENOMEM, "out of memory");
+        }
+        /* one lock for all: the reaper waits a moment, no listing waits
+         * for a start (which takes it only to record its child) */
+        pthread_mutex_lock(&serve->children_lock);
+        json_array_foreach(list, i, entry)
+        {
+                sessions_set_alive(serve, entry);
+        }
+        pthread_mutex_unlock(&serve->children_lock);
+        json_array_foreach(records, i, record)
+        {
+                const char *id = json_string_value(json_object_get(record, "session"));
+                entry = id ? json_object_get(by_id, id) : NULL;
+                if (entry)
+                        json_object_set_new(
+                            entry, "serve",
+                            sessions_serve_part(record,
+                                                json_is_true(json_object_get(entry, "alive"))));
+        }
         json_array_foreach(list, i, entry)
         {
                 risk_entry_decay_to_now(entry);
@@ -376,13 +392,16 @@ int serve_sessions_collect(struct serve *serve, json_t **sessions, struct reins_
 {
         json_t *list = json_array();
         json_t *seen = json_object();
-        if (!list || !seen) {
+        json_auto_t *records = json_array();
+        json_auto_t *by_id = json_object();
+        if (!list || !seen || !records || !by_id) {
                 json_decref(list);
                 json_decref(seen);
                 return reins_error_set(err, ENOMEM, "out of memory");
         }
+        /* files_lock covers the files only: the rest works on copies */
         pthread_mutex_lock(&serve->files_lock);
-        int r = sessions_collect_locked(serve, seen, list, err);
+        int r = sessions_gather(serve, seen, list, records, by_id, err);
         if (r == 0) {
                 /* what was not seen now (a session gone) is forgotten */
                 json_decref(serve->files);
@@ -391,6 +410,8 @@ int serve_sessions_collect(struct serve *serve, json_t **sessions, struct reins_
         }
         pthread_mutex_unlock(&serve->files_lock);
         json_decref(seen);
+        if (r == 0)
+                r = sessions_join(serve, list, records, by_id, err);
         if (r < 0) {
                 json_decref(list);
                 return r;
@@ -433,7 +454,9 @@ int serve_sessions_find(struct serve *serve, const char *id, json_t **entry,
                 found = sessions_from_record(record);
         if (!found)
                 return reins_error_set(err, ENOENT, "no session %s", id);
+        pthread_mutex_lock(&serve->children_lock);
         bool alive = sessions_set_alive(serve, found);
+        pthread_mutex_unlock(&serve->children_lock);
         if (record)
                 json_object_set_new(found, "serve", sessions_serve_part(record, alive));
         risk_entry_decay_to_now(found);
