@@ -123,9 +123,11 @@ typedef json_t *(*sessions_reader)(int dirfd, const char *name, uid_t owner, con
 
 /* The parsed file `key` (a path), from serve->files when unchanged, else
  * through `read`; remembered in `seen` (the cache the caller keeps). The
- * caller holds files_lock. A copy, or NULL. */
+ * caller holds files_lock. A copy of its top level when `copy` (the caller
+ * changes it), else the parse itself, read-only; NULL when unreadable. */
 static json_t *sessions_file(struct serve *serve, json_t *seen, const char *key, int dirfd,
-                             const char *name, uid_t owner, sessions_reader read, const void *ctx)
+                             const char *name, uid_t owner, sessions_reader read, const void *ctx,
+                             bool copy)
 {
         char stamp[160];
         if (!sessions_stamp(dirfd, name, owner, stamp, sizeof(stamp)))
@@ -147,7 +149,7 @@ static json_t *sessions_file(struct serve *serve, json_t *seen, const char *key,
         } else if (seen != serve->files) {
                 json_object_set(seen, key, kept);
         }
-        return json_copy(doc);
+        return copy ? json_copy(doc) : json_incref(doc);
 }
 
 static json_t *sessions_read_registry(int dirfd, const char *name, uid_t owner, const void *ctx)
@@ -174,11 +176,12 @@ static json_t *sessions_registry_file(struct serve *serve, json_t *seen, const c
 {
         cleanup_free char *key = path_join(dir, name);
         return key ? sessions_file(serve, seen, key, dirfd, name, owner, sessions_read_registry,
-                                   NULL)
+                                   NULL, true)
                    : NULL;
 }
 
-/* The record of session `id` (the name of its directory, checked). */
+/* The record of session `id` (the name of its directory, checked):
+ * read-only, a listing only reads records. */
 static json_t *sessions_record_file(struct serve *serve, json_t *seen, int dirfd, const char *id)
 {
         if (strspn(id, "0123456789abcdef") != 24 || id[24])
@@ -187,7 +190,7 @@ static json_t *sessions_record_file(struct serve *serve, json_t *seen, int dirfd
         snprintf(name, sizeof(name), "%s/record.json", id);
         cleanup_free char *key = path_join(serve->sessions_dir, name);
         return key ? sessions_file(serve, seen, key, dirfd, name, (uid_t)-1, sessions_read_record,
-                                   serve)
+                                   serve, false)
                    : NULL;
 }
 
