@@ -276,6 +276,9 @@ python3 "$here/serve/serve_bench.py" "$reins"
 # threads. REINS_BENCH_LOAD_SESSIONS / _SUBSCRIBERS change the counts.
 python3 "$here/serve/load_bench.py" "$reins" --sessions "${REINS_BENCH_LOAD_SESSIONS:-200}" \
 	--subscribers "${REINS_BENCH_LOAD_SUBSCRIBERS:-100}"
+# and, as root, a smaller run of an unprivileged daemon (nobody)
+[[ $(id -u) -eq 0 ]] && python3 "$here/serve/load_bench.py" "$reins" --as nobody --sessions 20 \
+	--subscribers 10 --rounds 10
 # --- end of the daemon ------------------------------------------------------------------------
 
 exit 0

@@ -232,6 +232,12 @@ class Bench:
             if self.prefix:
                 os.chown(d, NOBODY_UID, NOBODY_GID)
         self.ws = dirs["ws"]
+        self.reins = a.reins
+        if self.prefix and subprocess.run([*self.prefix, "test", "-x", a.reins]).returncode != 0:
+            # nobody cannot reach the build tree: a copy it can run
+            self.reins = os.path.join(self.tmp, "reins")
+            shutil.copy(a.reins, self.reins)
+            os.chmod(self.reins, 0o755)
         self.state = os.path.join(self.tmp, "state")
         self.sock = os.path.join(self.tmp, "serve.sock")
         # the daemon's sessions inherit these (the daemon's own user): their
@@ -252,7 +258,7 @@ class Bench:
 
     def start_daemon(self):
         self.proc = subprocess.Popen(
-            [*self.prefix, self.a.reins, "serve", "--socket", self.sock, "--state", self.state],
+            [*self.prefix, self.reins, "serve", "--socket", self.sock, "--state", self.state],
             env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(self.tmp, "serve.err"), "wb"), start_new_session=True)
         deadline = time.monotonic() + 10
