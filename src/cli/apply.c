@@ -11,6 +11,8 @@
 #include "cli/cli.h"
 #include "cli/notice.h"
 #include "util/bytes_json.h"
+#include "util/cleanup.h"
+#include "util/text_escape.h"
 #include "workspace/apply.h"
 #include "workspace/gitcommits.h"
 #include "workspace/protect.h"
@@ -32,6 +34,7 @@ static void apply_usage(FILE *out)
               "  --include-protected  apply protected paths (.git/config, .git/hooks, .claude, "
               "...) too\n"
               "  --audit PATH         write the audit record there (default: the trail directory)\n"
+              "  --json               the outcome as one JSON document (each change's result)\n"
               "  -v                   print the apply event on stderr\n",
               out);
 }
@@ -108,12 +111,14 @@ int cli_apply(int argc, char **argv)
             {"verbose", no_argument, NULL, 'v'},
             {"audit", required_argument, NULL, 'A'},
             {"git", no_argument, NULL, 'G'},
+            {"json", no_argument, NULL, 'j'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         struct workspace_apply_options opts = {.report = stdout};
         bool verbose = false;
         bool git_mode = false;
+        bool json = false;
         const char *audit_path = NULL;
         int c;
         optind = 1;
@@ -137,6 +142,9 @@ int cli_apply(int argc, char **argv)
                 case 'G':
                         git_mode = true;
                         break;
+                case 'j':
+                        json = true;
+                        break;
                 case 'h':
                         apply_usage(stdout);
                         return 0;
@@ -149,6 +157,21 @@ int cli_apply(int argc, char **argv)
                 apply_usage(stderr);
                 return EXIT_REINS_USAGE;
         }
+        if (json && git_mode) {
+                notice("--json does not go with --git");
+                return EXIT_REINS_USAGE;
+        }
+        /* --json: the per-change lines become the document's "changes" (the
+         * daemon's POST /v1/sessions/ID/apply runs this) */
+        json_auto_t *report = NULL;
+        if (json) {
+                opts.report = NULL;
+                opts.report_json = report = json_array();
+                if (!report) {
+                        notice("out of memory");
+                        return EXIT_REINS_FAILED;
+                }
+        }
         const char *id = argv[optind++];
 
         struct reins_error err = {0};
@@ -158,6 +181,7 @@ int cli_apply(int argc, char **argv)
         struct workspace_record record = {0};
         bool closed = false;
         int status = EXIT_REINS_FAILED;
+        json_auto_t *outcome = NULL;
         if (workspace_session_open(id, &session, &err) < 0) {
                 cli_error(&err);
                 goto out;
@@ -226,8 +250,9 @@ int cli_apply(int argc, char **argv)
                 }
                 goto out;
         }
-        printf("%s session %s to %s\n", opts.dry_run ? "would apply" : "applying", session.id,
-               session.lower);
+        if (!json)
+                printf("%s session %s to %s\n", opts.dry_run ? "would apply" : "applying",
+                       session.id, session.lower);
         struct workspace_apply_result res;
         if (workspace_apply(&session, &changes, &opts, &res, &err) < 0) {
                 cli_error(&err);
@@ -249,13 +274,15 @@ int cli_apply(int argc, char **argv)
                                err.message);
                 }
         }
-        if (unlanded > 0)
+        if (unlanded > 0 && !json)
                 printf("  git: %zu%s commit%s made in the session, not applied to the working "
                        "tree (reins apply %s --git puts them on a branch)\n",
                        unlanded, git.more ? "+" : "", unlanded == 1 ? "" : "s", session.id);
         workspace_git_commits_free(&git);
         bool blocked = res.conflicts > 0 && !opts.force;
-        if (blocked) {
+        if (json) {
+                status = blocked || res.failed ? 1 : 0;
+        } else if (blocked) {
                 printf("%zu conflict%s: nothing applied (host files changed since the session "
                        "started; review them, then --force to overwrite)\n",
                        res.conflicts, res.conflicts == 1 ? "" : "s");
@@ -282,11 +309,13 @@ int cli_apply(int argc, char **argv)
                                 status = EXIT_REINS_FAILED;
                         } else {
                                 closed = true;
-                                printf("session %s closed (state \"applied\"); its copy is kept "
-                                       "until `reins discard %s`\n",
-                                       session.id, session.id);
+                                if (!json)
+                                        printf("session %s closed (state \"applied\"); its copy is "
+                                               "kept "
+                                               "until `reins discard %s`\n",
+                                               session.id, session.id);
                         }
-                } else {
+                } else if (!json) {
                         printf("session %s stays open: not everything was applied "
                                "(reins diff %s shows what is left)\n",
                                session.id, session.id);
@@ -302,11 +331,34 @@ int cli_apply(int argc, char **argv)
                         (json_int_t)res.conflicts, "failed", (json_int_t)res.failed, "blocked",
                         blocked, "forced", opts.force, "include_protected", opts.include_protected,
                         "closed", closed, "commits_not_landed", (json_int_t)unlanded));
+        if (json)
+                outcome = json_pack(
+                    "{s:s, s:o, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:O, s:I}",
+                    "session", session.id, "lower", bytes_json_z(session.lower), "dry_run",
+                    opts.dry_run, "forced", opts.force, "include_protected", opts.include_protected,
+                    "applied", (json_int_t)res.applied, "protected_skipped",
+                    (json_int_t)res.protected_skipped, "conflicts", (json_int_t)res.conflicts,
+                    "failed", (json_int_t)res.failed, "unsupported", (json_int_t)res.unsupported,
+                    "blocked", blocked, "closed", closed, "commits_not_landed",
+                    (json_int_t)unlanded, "changes", report, "changes_not_listed",
+                    (json_int_t)res.unreported);
+        if (outcome && res.base_error[0])
+                json_object_set_new(outcome, "base_error", json_string(res.base_error));
 out:
         fflush(stdout);
         if (workspace_record_close(&record, &err) < 0) {
                 notice("audit trail: %s", err.message);
                 status = EXIT_REINS_FAILED;
+        }
+        /* after the record is closed: the outcome includes whether it was
+         * written (the exit status) */
+        if (outcome) {
+                /* names are the agent's: text_json_dumps escapes every control
+                 * character and DEL, so the document is one safe line */
+                cleanup_free char *text = text_json_dumps(outcome, JSON_COMPACT | JSON_SORT_KEYS);
+                if (text)
+                        printf("%s\n", text);
+                fflush(stdout);
         }
         workspace_changes_free(&changes);
         strv_free(&paths);

@@ -10,10 +10,17 @@
  * session, > 0 a duration. */
 int approve_send(const char *id, bool allow, int64_t for_ms, const char *scope, bool quiet);
 
+/* The same, through reins serve when the session is its own (or only it
+ * can reach the session; cli/daemon_sessions.h). `socket_path`: --socket,
+ * may be NULL. */
+int approve_answer(const char *socket_path, const char *id, bool allow, int64_t for_ms,
+                   const char *scope, bool quiet);
+
 /* Every running session's pending requests, each with its "session". */
 json_t *approve_collect_pending(void);
 
-/* The interactive queue (reins approve --watch). */
-int approve_watch(void);
+/* The interactive queue (reins approve --watch); answers go as with
+ * approve_answer. */
+int approve_watch(const char *socket_path);
 
 #endif

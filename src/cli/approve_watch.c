@@ -26,8 +26,9 @@ struct watch {
                 int fd;
         } sessions[WATCH_MAX_SESSIONS];
         size_t count;
-        json_t *queue; /* pending requests, oldest first, each with "session" */
-        bool asking;   /* the head of the queue has been put to the user */
+        json_t *queue;           /* pending requests, oldest first, each with "session" */
+        const char *socket_path; /* --socket: where answers for the daemon's sessions go */
+        bool asking;             /* the head of the queue has been put to the user */
 };
 
 static bool watch_has(const struct watch *w, const char *session)
@@ -210,15 +211,15 @@ static int watch_on_answer(struct watch *w, char *line)
                         return 1;
                 for_ms = (int64_t)minutes * 60 * 1000;
         }
-        approve_send(id, allow, for_ms, "exact", false);
+        approve_answer(w->socket_path, id, allow, for_ms, "exact", false);
         fflush(stdout);
         watch_queue_remove(w, id);
         return 0;
 }
 
-int approve_watch(void)
+int approve_watch(const char *socket_path)
 {
-        struct watch w = {.queue = json_array()};
+        struct watch w = {.queue = json_array(), .socket_path = socket_path};
         printf("watching for approval requests (Ctrl-D to stop)\n");
         fflush(stdout);
         int status = 0;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "audit/anchor.h"
@@ -17,6 +18,7 @@
 #include "audit/trail.h"
 #include "audit/trail_internal.h"
 #include "audit/verify.h"
+#include "cli/audit_daemon.h"
 #include "cli/cli.h"
 #include "cli/notice.h"
 #include "policy/parse_units.h"
@@ -67,6 +69,11 @@ static void audit_usage(FILE *out)
                 "         re-signed, cut or deleted trail is named. Without SESSION|FILE, every\n"
                 "         session the anchor holds is checked against its default trail.\n"
                 "export   OCSF JSON lines, RFC 5424 syslog lines or CEF lines on stdout.\n"
+                "\n"
+                "A SESSION whose trail is not here (one reins serve runs for you, or another\n"
+                "user's your role may read) is read through the daemon (--socket PATH,\n"
+                "$REINS_SOCKET, your own daemon's socket, else /run/reins/serve.sock): show and\n"
+                "export get its last 10000 records, verify gets the daemon's verdict.\n"
                 "\n"
                 "verify exit status:\n"
                 "  0  intact: N records, K checkpoints (a torn last line is ignored and said)\n"
@@ -148,7 +155,7 @@ static int audit_print_record(const json_t *record, bool as_json, bool colour)
 struct audit_options {
         struct audit_filter filter;
         bool json, follow, any_key;
-        const char *format, *key, *target, *anchor;
+        const char *format, *key, *target, *anchor, *socket;
         long count;
 };
 
@@ -162,7 +169,8 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
                 OPT_KEY,
                 OPT_ANY_KEY,
                 OPT_FINDINGS,
-                OPT_ANCHOR
+                OPT_ANCHOR,
+                OPT_SOCKET
         };
         static const struct option options[] = {
             {"type", required_argument, NULL, OPT_TYPE},
@@ -173,6 +181,7 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
             {"key", required_argument, NULL, OPT_KEY},
             {"any-key", no_argument, NULL, OPT_ANY_KEY},
             {"anchor", required_argument, NULL, OPT_ANCHOR},
+            {"socket", required_argument, NULL, OPT_SOCKET},
             {"follow", no_argument, NULL, 'f'},
             {"lines", required_argument, NULL, 'n'},
             {"help", no_argument, NULL, 'h'},
@@ -213,6 +222,9 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
                 case OPT_ANCHOR:
                         o->anchor = optarg;
                         break;
+                case OPT_SOCKET:
+                        o->socket = optarg;
+                        break;
                 case 'f':
                         o->follow = true;
                         break;
@@ -240,13 +252,43 @@ static int audit_parse_options(int argc, char **argv, struct audit_options *o)
         return 0;
 }
 
-static int audit_load(const char *target, json_t **records)
+/* The trail of a session only the daemon can read: its records through
+ * the API. 1: loaded; 0: the daemon does not know it either (or none
+ * runs); -1: printed. */
+static int audit_load_daemon(const struct audit_options *o, json_t **records)
+{
+        struct reins_error err = {0};
+        struct daemon_view daemon;
+        const char *id = NULL;
+        int r = audit_daemon_find(&daemon, o->socket, o->target, &id, &err);
+        bool cut = false;
+        if (r == 1)
+                r = audit_daemon_records(&daemon, id, o->filter.type, records, &cut, &err) < 0 ? -1
+                                                                                               : 1;
+        if (r < 0)
+                cli_error(&err);
+        else if (r == 1 && cut)
+                notice("note: reins serve (%s) sent the last %zu records of session %s (at most "
+                       "%d, from the trail's last 8 MiB)",
+                       daemon.client.socket_path, json_array_size(*records), id,
+                       AUDIT_DAEMON_LIMIT);
+        daemon_view_close(&daemon);
+        return r < 0 ? -1 : r;
+}
+
+static int audit_load(const struct audit_options *o, json_t **records)
 {
         struct reins_error err = {0};
         cleanup_free char *path = NULL;
         size_t skipped = 0;
-        if (audit_locate(target, &path, &err) < 0 ||
-            audit_load_records(path, records, &skipped, &err) < 0) {
+        if (audit_locate(o->target, &path, &err) < 0) {
+                /* not here: a session of the daemon's? */
+                int r = err.code == ENOENT ? audit_load_daemon(o, records) : 0;
+                if (r == 0)
+                        cli_error(&err);
+                return r == 1 ? 0 : -1;
+        }
+        if (audit_load_records(path, records, &skipped, &err) < 0) {
                 cli_error(&err);
                 return -1;
         }
@@ -263,7 +305,7 @@ static int audit_show(int argc, char **argv)
         if (audit_parse_options(argc, argv, &o) < 0)
                 return EXIT_REINS_USAGE;
         json_auto_t *records = NULL;
-        if (audit_load(o.target, &records) < 0)
+        if (audit_load(&o, &records) < 0)
                 return EXIT_REINS_FAILED;
         bool colour = !o.json && isatty(STDOUT_FILENO);
         size_t i;
@@ -287,7 +329,7 @@ static int audit_export(int argc, char **argv)
                 return EXIT_REINS_USAGE;
         }
         json_auto_t *records = NULL;
-        if (audit_load(o.target, &records) < 0)
+        if (audit_load(&o, &records) < 0)
                 return EXIT_REINS_FAILED;
         char hostname[256] = "-";
         if (gethostname(hostname, sizeof(hostname) - 1) < 0)
@@ -432,6 +474,58 @@ static bool audit_anchor_one(void *ctx, const char *session)
         return true;
 }
 
+/* The verdict of reins serve on a trail only it can read: an exit status,
+ * or -1 when the daemon does not know the session (the local error
+ * stands). The trust is the same as here: --key, --any-key, else the key
+ * the daemon holds for the session's user, when it holds one. */
+static int audit_verify_daemon(const struct audit_options *o, const char *trusted)
+{
+        struct reins_error err = {0};
+        struct daemon_view daemon;
+        const char *id = NULL;
+        json_auto_t *verdict = NULL;
+        int r = audit_daemon_find(&daemon, o->socket, o->target, &id, &err);
+        if (r == 1 && (r = audit_daemon_verify(&daemon, id, &verdict, &err)) == 0)
+                r = 1;
+        if (r <= 0) {
+                if (r < 0)
+                        cli_error(&err);
+                daemon_view_close(&daemon);
+                /* 125 as for a trail that cannot be read: 1 would say altered */
+                return r < 0 ? EXIT_REINS_FAILED : -1;
+        }
+        char where[200];
+        snprintf(where, sizeof(where), "%s (reins serve)", id);
+        daemon_view_close(&daemon);
+        const char *name = json_string_value(json_object_get(verdict, "verdict"));
+        const char *message = json_string_value(json_object_get(verdict, "message"));
+        const char *key = json_string_value(json_object_get(verdict, "key"));
+        int status = AUDIT_EXIT_ALTERED;
+        for (int v = AUDIT_INTACT; v <= AUDIT_BAD_CERTIFICATE; v++)
+                if (strcmp(name, audit_verdict_name((enum audit_verdict)v)) == 0)
+                        status = audit_exit_status((enum audit_verdict)v);
+        audit_verify_print(where, message ? message : name);
+        if (status != 0)
+                return status;
+        char shown[300];
+        text_show(shown, sizeof(shown), key ? key : "?");
+        if (o->key) {
+                /* the daemon checked with no key of ours: compare here */
+                if (!key || strcasecmp(key, trusted) != 0) {
+                        text_escape_write(stdout, where, strlen(where), 0);
+                        printf(": signed by key %s, not by the --key given\n", shown);
+                        return AUDIT_EXIT_KEY;
+                }
+        } else if (!o->any_key && !json_is_true(json_object_get(verdict, "key_trusted"))) {
+                text_escape_write(stdout, where, strlen(where), 0);
+                printf(": signed by key %s, but reins serve holds no key of the session's "
+                       "user to compare it with: pass --key HEX (or --any-key)\n",
+                       shown);
+                return AUDIT_EXIT_KEY;
+        }
+        return 0;
+}
+
 static int audit_verify(int argc, char **argv)
 {
         struct audit_options o = {0};
@@ -460,6 +554,11 @@ static int audit_verify(int argc, char **argv)
         }
         cleanup_free char *path = NULL;
         if (audit_locate(o.target, &path, &err) < 0) {
+                /* not here: a session of the daemon's? (an anchor needs the
+                 * trail's own bytes: not through the API) */
+                int r = err.code == ENOENT && !anchor ? audit_verify_daemon(&o, trusted) : -1;
+                if (r >= 0)
+                        return r;
                 if (!anchor || !o.target) {
                         cli_error(&err);
                         return EXIT_REINS_FAILED;

@@ -35,6 +35,8 @@ struct run_args {
         struct run_notices notices; /* what was refused, said on the terminal */
         unsigned parallel;          /* --parallel N (overlay) */
         const char *token_file;     /* --token FILE */
+        const char *daemon_key;     /* --daemon-key HEX (reins serve) */
+        const char *expect_agent;   /* --expect-agent NAME (reins serve) */
         struct plan_options plan;
         bool quiet;
         struct reins_strv anchors; /* --anchor SPEC */
@@ -60,6 +62,9 @@ enum {
         OPT_TOKEN,
         OPT_ANCHOR,
         OPT_SESSION_ID,
+        OPT_DAEMON_KEY,
+        OPT_EXPECT_AGENT,
+        OPT_DAEMON_STATE,
 };
 
 static void run_usage(FILE *out)
@@ -147,6 +152,13 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"parallel", required_argument, NULL, OPT_PARALLEL},
             /* internal, for `reins serve`: the id it drew and answered with */
             {"session-id", required_argument, NULL, OPT_SESSION_ID},
+            /* internal, for `reins serve`: the daemon's public key, whose
+             * signature the session takes on answers and thaws as well as
+             * its user's, and the policy's agent the daemon checked */
+            {"daemon-key", required_argument, NULL, OPT_DAEMON_KEY},
+            {"expect-agent", required_argument, NULL, OPT_EXPECT_AGENT},
+            /* and its state directory (its key), hidden from the sandbox */
+            {"daemon-state", required_argument, NULL, OPT_DAEMON_STATE},
             {"quiet", no_argument, NULL, 'q'},
             {"verbose", no_argument, NULL, 'v'},
             {"help", no_argument, NULL, 'h'},
@@ -243,6 +255,26 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                                 return EXIT_REINS_FAILED;
                         }
                         snprintf(args->session, sizeof(args->session), "%s", optarg);
+                        break;
+                case OPT_DAEMON_KEY:
+                        if (strlen(optarg) != 64 || strspn(optarg, "0123456789abcdef") != 64) {
+                                fprintf(stderr, "reins: run: --daemon-key: expected 64 "
+                                                "lower-case hex digits (a public key)\n");
+                                return EXIT_REINS_FAILED;
+                        }
+                        args->daemon_key = optarg;
+                        break;
+                case OPT_EXPECT_AGENT:
+                        args->expect_agent = optarg;
+                        break;
+                case OPT_DAEMON_STATE:
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "reins: run: --daemon-state: expected an "
+                                                "absolute path\n");
+                                return EXIT_REINS_FAILED;
+                        }
+                        if (run_push(&args->plan.hide, optarg) < 0)
+                                return EXIT_REINS_FAILED;
                         break;
                 case 'q':
                         args->quiet = true;
@@ -405,6 +437,8 @@ int cli_run(int argc, char **argv)
             .plan = args.plan,
             .resume = args.resume,
             .token_file = args.token_file,
+            .daemon_key = args.daemon_key,
+            .expect_agent = args.expect_agent,
             .audit_path = args.audit_path,
             .anchors = args.anchors.items,
             .anchor_count = args.anchors.count,
@@ -448,6 +482,7 @@ out:
         free(changes_cache_dir); /* and the session this one */
         strv_free(&args.plan.extra_ro);
         strv_free(&args.plan.extra_rw);
+        strv_free(&args.plan.hide);
         strv_free(&args.plan.extra_env);
         strv_free(&args.plan.allow_net);
         strv_free(&args.anchors);

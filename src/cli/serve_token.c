@@ -18,14 +18,15 @@ static void token_usage(FILE *out)
 {
         fprintf(out,
                 "usage: reins serve token create --name NAME --role ROLE [--policy P]...\n"
-                "                                [--user USER] [--state DIR]\n"
+                "                                [--agent A]... [--user USER] [--state DIR]\n"
                 "       reins serve token list [--state DIR]\n"
                 "       reins serve token revoke NAME [--state DIR]\n"
                 "\n"
                 "API tokens for 'reins serve --listen': the token is printed once; the daemon\n"
                 "keeps its SHA-256. ROLE: admin, operator (with the policies it may run),\n"
-                "approver or auditor. Sessions a token starts run as USER (default: you;\n"
-                "as root, --user is required).\n"
+                "approver or auditor; --agent limits an operator or approver to the\n"
+                "sessions whose policy names one of those agents. Sessions a token starts\n"
+                "run as USER (default: you; as root, --user is required).\n"
                 "A revoked token stops working at the next call.\n");
 }
 
@@ -47,13 +48,10 @@ static int token_uid(const char *user, uid_t *uid)
 int cli_serve_token(int argc, char **argv)
 {
         static const struct option options[] = {
-            {"name", required_argument, NULL, 'n'},
-            {"role", required_argument, NULL, 'r'},
-            {"policy", required_argument, NULL, 'p'},
-            {"user", required_argument, NULL, 'u'},
-            {"state", required_argument, NULL, 'S'},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0},
+            {"name", required_argument, NULL, 'n'},   {"role", required_argument, NULL, 'r'},
+            {"policy", required_argument, NULL, 'p'}, {"agent", required_argument, NULL, 'a'},
+            {"user", required_argument, NULL, 'u'},   {"state", required_argument, NULL, 'S'},
+            {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
         };
         if (argc < 2) {
                 token_usage(stderr);
@@ -61,7 +59,7 @@ int cli_serve_token(int argc, char **argv)
         }
         const char *verb = argv[1];
         const char *name = NULL, *role = NULL, *user = NULL, *state = NULL;
-        struct reins_strv policies = {0};
+        struct reins_strv policies = {0}, agents = {0};
         int c, status = EXIT_REINS_USAGE;
         optind = 1;
         while ((c = getopt_long(argc - 1, argv + 1, "h", options, NULL)) != -1) {
@@ -75,9 +73,12 @@ int cli_serve_token(int argc, char **argv)
                         state = optarg;
                 else if (c == 'p' && strv_push(&policies, optarg) == 0)
                         continue;
+                else if (c == 'a' && strv_push(&agents, optarg) == 0)
+                        continue;
                 else if (c == 'h') {
                         token_usage(stdout);
                         strv_free(&policies);
+                        strv_free(&agents);
                         return 0;
                 } else
                         goto usage;
@@ -87,12 +88,13 @@ int cli_serve_token(int argc, char **argv)
         if (serve_state_dir(state, &dir, &err) < 0) {
                 cli_error(&err);
                 strv_free(&policies);
+                strv_free(&agents);
                 return EXIT_REINS_FAILED;
         }
         int r = 0;
         if (strcmp(verb, "create") == 0 && optind == argc - 1 && name && role) {
                 struct serve_token_request request = {
-                    .name = name, .policies = &policies, .uid = getuid()};
+                    .name = name, .policies = &policies, .agents = &agents, .uid = getuid()};
                 for (int i = SERVE_ROLE_ADMIN; i <= SERVE_ROLE_AUDITOR; i++)
                         if (strcmp(role, serve_role_name((enum serve_role)i)) == 0)
                                 request.role = (enum serve_role)i;
@@ -139,11 +141,13 @@ int cli_serve_token(int argc, char **argv)
         }
         free(dir);
         strv_free(&policies);
+        strv_free(&agents);
         if (r < 0 && err.message[0])
                 cli_error(&err);
         return r == 0 ? 0 : r == -ENOENT ? 1 : EXIT_REINS_FAILED;
 usage:
         strv_free(&policies);
+        strv_free(&agents);
         token_usage(stderr);
         return status;
 }

@@ -15,17 +15,21 @@
 
 #include "audit/runtime.h"
 #include "cli/cli.h"
+#include "cli/daemon_sessions.h"
 #include "cli/notice.h"
 #include "policy/parse_units.h"
+#include "util/cleanup.h"
 
 static void stop_usage(FILE *out)
 {
         fprintf(out,
-                "Usage: reins stop [--grace DURATION] SESSION\n"
+                "Usage: reins stop [--grace DURATION] [--socket PATH] SESSION\n"
                 "\n"
                 "End a running session of yours (see 'reins ps'; a unique prefix of the id\n"
                 "will do): SIGTERM to its supervisor, SIGKILL if it is still there after\n"
                 "the grace period (default 5s).\n"
+                "A session reins serve started (or one only it can reach) is stopped through\n"
+                "its API, where its roles decide (its own grace: 5s).\n"
                 "Exit status: 0 stopped; 1 no such session or not yours; 2 usage; 125 error.\n");
 }
 
@@ -54,19 +58,63 @@ static bool stop_wait(int pidfd, uint64_t ms)
         return poll(&p, 1, ms > 60000000 ? 60000000 : (int)ms) > 0;
 }
 
+/* Not an exit status: the session is to be stopped here, as without a
+ * daemon. */
+#define STOP_LOCALLY (-1)
+
+/* A session of the daemon's goes through POST /v1/sessions/ID/stop; an
+ * exit status, or STOP_LOCALLY. */
+static int stop_maybe_through_daemon(const char *socket_path, const char *session,
+                                     const json_t *local)
+{
+        struct reins_error err = {0};
+        struct daemon_view daemon;
+        if (daemon_view_open(&daemon, socket_path, &err) < 0) {
+                cli_error(&err);
+                return EXIT_REINS_FAILED;
+        }
+        const char *id = NULL;
+        int r = daemon_view_route(&daemon, json_string_value(json_object_get(local, "session")),
+                                  session, &id, &err);
+        int status = STOP_LOCALLY;
+        json_auto_t *reply = NULL;
+        cleanup_free char *path = r == 1 ? daemon_session_path(id, "stop") : NULL;
+        if (r == 1 && !path)
+                r = reins_error_set(&err, ENOMEM, "out of memory");
+        if (r == 1)
+                r = daemon_client_call(&daemon.client, "POST", path, NULL, DAEMON_ACT_TIMEOUT, NULL,
+                                       &reply, &err);
+        if (r < 0) {
+                cli_error(&err);
+                status = r == -EREMOTEIO || r == -EEXIST ? 1 : EXIT_REINS_FAILED;
+        } else if (path) {
+                printf("stopped %s%s\n", id,
+                       json_is_true(json_object_get(reply, "killed")) ? " (SIGKILL after 5s)" : "");
+                status = 0;
+        }
+        daemon_view_close(&daemon);
+        return status;
+}
+
 int cli_stop(int argc, char **argv)
 {
         static const struct option options[] = {
             {"grace", required_argument, NULL, 'g'},
+            {"socket", required_argument, NULL, 'S'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         uint64_t grace_ms = 5000;
+        const char *socket_path = NULL;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
                 if (c == 'g' && parse_duration_ms(optarg, &grace_ms) == 0)
                         continue;
+                if (c == 'S') {
+                        socket_path = optarg;
+                        continue;
+                }
                 if (c == 'h') {
                         stop_usage(stdout);
                         return 0;
@@ -85,7 +133,11 @@ int cli_stop(int argc, char **argv)
         const char *session = argv[optind];
         struct reins_error err = {0};
         json_auto_t *entry = NULL;
-        if (runtime_find(session, &entry, &err) < 0) {
+        int found = runtime_find(session, &entry, &err);
+        int r = stop_maybe_through_daemon(socket_path, session, found == 0 ? entry : NULL);
+        if (r != STOP_LOCALLY)
+                return r;
+        if (found < 0) {
                 cli_error(&err);
                 return err.code == ENOENT || err.code == EEXIST ? 1 : EXIT_REINS_FAILED;
         }

@@ -51,10 +51,11 @@ int answer_sign(const struct audit_key *key, const json_t *payload,
         return sign_payload(ANSWER_DOMAIN, key, payload, signature_hex, err);
 }
 
-/* 0 when `signature_hex` is the user's signature of DOMAIN || payload. */
-static int verify_payload(const char *domain, const unsigned char public_key[],
-                          const json_t *payload, const char *signature_hex, const char *what,
-                          struct reins_error *err)
+/* 0 when `signature_hex` is a signature of DOMAIN || payload by one of
+ * `keys` (*by: which); the user's is tried first. */
+static int verify_payload_signers(const char *domain, const struct answer_signers *keys,
+                                  const json_t *payload, const char *signature_hex,
+                                  const char *what, enum answer_signer *by, struct reins_error *err)
 {
         unsigned char signature[crypto_sign_BYTES];
         if (!signature_hex || strlen(signature_hex) != ANSWER_SIGNATURE_HEX ||
@@ -64,12 +65,71 @@ static int verify_payload(const char *domain, const unsigned char public_key[],
         unsigned char *message = signed_message(domain, payload, &len);
         if (!message)
                 return reins_error_set(err, ENOMEM, "out of memory");
-        int bad = crypto_sign_verify_detached(signature, message, len, public_key);
+        bool user =
+            keys->user && crypto_sign_verify_detached(signature, message, len, keys->user) == 0;
+        bool daemon = !user && keys->daemon &&
+                      crypto_sign_verify_detached(signature, message, len, keys->daemon) == 0;
         free(message);
-        if (bad)
+        if (!user && !daemon)
                 return reins_error_set(err, EPERM,
-                                       "%s refused: not signed by the session's user key", what);
+                                       keys->daemon ? "%s refused: signed neither by the "
+                                                      "session's user key nor by the key of the "
+                                                      "daemon that started it"
+                                                    : "%s refused: not signed by the session's "
+                                                      "user key",
+                                       what);
+        *by = user ? ANSWER_SIGNER_USER : ANSWER_SIGNER_DAEMON;
+        /* the daemon signs for whoever its roles let answer: the trail must
+         * say who that was */
+        if (daemon && !json_object_get(payload, "approver"))
+                return reins_error_set(err, EPERM,
+                                       "%s refused: signed by the daemon without naming who "
+                                       "asked it",
+                                       what);
         return 0;
+}
+
+static int verify_payload(const char *domain, const unsigned char public_key[],
+                          const json_t *payload, const char *signature_hex, const char *what,
+                          struct reins_error *err)
+{
+        struct answer_signers keys = {.user = public_key};
+        enum answer_signer by;
+        return verify_payload_signers(domain, &keys, payload, signature_hex, what, &by, err);
+}
+
+json_t *answer_approver(int64_t uid, const char *token)
+{
+        return json_pack("{s:I, s:s*}", "uid", (json_int_t)uid, "token", token);
+}
+
+/* "approver": {"uid": 0..2^32-2[, "token": [A-Za-z0-9._-]{1,64}]}; the
+ * signature covers it, but it reaches the trail and the people reading
+ * it, so its shape is checked all the same. */
+static bool approver_valid(const json_t *approver)
+{
+        json_t *uid = json_object_get(approver, "uid");
+        json_t *token = json_object_get(approver, "token");
+        size_t keys = token ? 2 : 1;
+        if (!json_is_object(approver) || json_object_size(approver) != keys ||
+            !json_is_integer(uid) || json_integer_value(uid) < 0 ||
+            json_integer_value(uid) >= 0xffffffffLL)
+                return false;
+        if (!token)
+                return true;
+        const char *name = json_string_value(token);
+        size_t n = name ? strlen(name) : 0;
+        return n > 0 && n <= 64 &&
+               strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+                   n;
+}
+
+/* A payload of `base` keys, or `base` + 1 with a well-formed approver. */
+static bool payload_size_valid(const json_t *payload, size_t base)
+{
+        json_t *approver = json_object_get(payload, "approver");
+        return json_object_size(payload) == (approver ? base + 1 : base) &&
+               (!approver || approver_valid(approver));
 }
 
 static int answer_check_shape(const json_t *payload, int64_t now, struct reins_error *err)
@@ -77,7 +137,7 @@ static int answer_check_shape(const json_t *payload, int64_t now, struct reins_e
         const char *decision = json_string_value(json_object_get(payload, "decision"));
         const char *scope = json_string_value(json_object_get(payload, "scope"));
         json_t *time = json_object_get(payload, "time");
-        if (!json_is_object(payload) || json_object_size(payload) != 6 || !decision ||
+        if (!json_is_object(payload) || !payload_size_valid(payload, 6) || !decision ||
             (strcmp(decision, "allow") && strcmp(decision, "deny")) || !scope ||
             !json_is_string(json_object_get(payload, "id")) ||
             !json_is_string(json_object_get(payload, "session")) ||
@@ -101,6 +161,17 @@ int answer_verify(const unsigned char public_key[crypto_sign_PUBLICKEYBYTES], co
         return verify_payload(ANSWER_DOMAIN, public_key, payload, signature_hex, "answer", err);
 }
 
+int answer_verify_signers(const struct answer_signers *keys, const json_t *payload,
+                          const char *signature_hex, int64_t now, enum answer_signer *by,
+                          struct reins_error *err)
+{
+        int r = answer_check_shape(payload, now, err);
+        if (r < 0)
+                return r;
+        return verify_payload_signers(ANSWER_DOMAIN, keys, payload, signature_hex, "answer", by,
+                                      err);
+}
+
 /* ---- signed control operations ------------------------------------------ */
 
 json_t *control_op_payload(const char *op, const char *session, const char *nonce,
@@ -120,11 +191,22 @@ int control_op_verify(const unsigned char public_key[crypto_sign_PUBLICKEYBYTES]
                       const json_t *payload, const char *signature_hex, const char *op,
                       const char *session, const char *nonce, int64_t now, struct reins_error *err)
 {
+        struct answer_signers keys = {.user = public_key};
+        enum answer_signer by;
+        return control_op_verify_signers(&keys, payload, signature_hex, op, session, nonce, now,
+                                         &by, err);
+}
+
+int control_op_verify_signers(const struct answer_signers *keys, const json_t *payload,
+                              const char *signature_hex, const char *op, const char *session,
+                              const char *nonce, int64_t now, enum answer_signer *by,
+                              struct reins_error *err)
+{
         const char *p_op = json_string_value(json_object_get(payload, "op"));
         const char *p_session = json_string_value(json_object_get(payload, "session"));
         const char *p_nonce = json_string_value(json_object_get(payload, "nonce"));
         json_t *time = json_object_get(payload, "time");
-        if (!json_is_object(payload) || json_object_size(payload) != 4 || !p_op || !p_session ||
+        if (!json_is_object(payload) || !payload_size_valid(payload, 4) || !p_op || !p_session ||
             !p_nonce || !json_is_integer(time))
                 return reins_error_set(err, EINVAL, "malformed signed %s", op);
         if (strcmp(p_op, op) != 0 || strcmp(p_session, session) != 0)
@@ -142,5 +224,5 @@ int control_op_verify(const unsigned char public_key[crypto_sign_PUBLICKEYBYTES]
                                        "%s refused: its time is more than %d s from the "
                                        "supervisor's clock",
                                        op, ANSWER_MAX_SKEW_S);
-        return verify_payload(CONTROL_OP_DOMAIN, public_key, payload, signature_hex, op, err);
+        return verify_payload_signers(CONTROL_OP_DOMAIN, keys, payload, signature_hex, op, by, err);
 }

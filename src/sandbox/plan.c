@@ -226,6 +226,7 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
             (r = plan_resolve_limits(plan, policy, options, err)) < 0 ||
             (r = plan_check_workspace_size(plan, err)) < 0 ||
             (r = plan_deny_prepare(plan, policy, options->home, err)) < 0 ||
+            (r = plan_deny_hide(plan, &options->hide, err)) < 0 ||
             (r = plan_add_system_mounts(plan, policy, options, readonly, err)) < 0)
                 goto fail;
         plan->workspace_readonly = readonly;

@@ -181,6 +181,10 @@ struct plan_options {
         bool stdin_is_tty;
         struct plan_write_limit write_limit; /* count 0: the workspace as the mode says */
         struct plan_canaries canaries;       /* count 0: none */
+        /* directories never visible inside, whatever the policy binds, as
+         * reins' own state is not: the state of the daemon that started the
+         * session (its signing key; reins run --daemon-state) */
+        struct reins_strv hide;
 };
 
 int plan_build(const struct reins_policy *policy, const struct plan_options *options,

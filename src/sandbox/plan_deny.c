@@ -75,6 +75,17 @@ static int deny_reins_dirs(struct reins_plan *plan)
         return 0;
 }
 
+/* The state of the daemon that started the session (its signing key): an
+ * agent that could read it would sign the answers to its own requests. */
+int plan_deny_hide(struct reins_plan *plan, const struct reins_strv *paths, struct reins_error *err)
+{
+        for (size_t i = 0; i < paths->count; i++)
+                if (paths->items[i][0] == '/' &&
+                    strv_push_unique(&plan->deny_patterns, paths->items[i]) < 0)
+                        return reins_error_set(err, ENOMEM, "out of memory");
+        return 0;
+}
+
 int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy, const char *home,
                       struct reins_error *err)
 {

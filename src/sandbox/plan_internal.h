@@ -21,6 +21,9 @@ int plan_limit_writes(struct reins_plan *plan, const struct plan_write_limit *li
                       struct reins_error *err);
 
 /* plan_deny.c */
+/* options->hide: hidden like reins' own directories. */
+int plan_deny_hide(struct reins_plan *plan, const struct reins_strv *paths,
+                   struct reins_error *err);
 int plan_deny_prepare(struct reins_plan *plan, const struct reins_policy *policy, const char *home,
                       struct reins_error *err);
 /* Apply the relative deny patterns below `tree` too (a user-granted bind). */

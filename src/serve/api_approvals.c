@@ -1,9 +1,13 @@
 /* Approvals through the API: the requests waiting in live sessions (GET
  * /v1/approvals, GET /v1/sessions/{id}/approvals) and the answer (POST
- * /v1/sessions/{id}/approvals). The answer is signed with the daemon's
- * user's key, as `reins approve` signs with the person's (the session
- * checks it against its user's key), so the daemon answers for sessions of
- * its own user; who asked the daemon to answer is in the daemon's trail. */
+ * /v1/sessions/{id}/approvals). The answer is signed with the daemon's own
+ * key (serve/daemon_key.h), which every session it starts takes besides
+ * its user's, and names its approver (the caller's uid, its token) in the
+ * signed payload: the session's trail records who answered, whoever the
+ * session runs as. A session the daemon did not start trusts only its
+ * user's key: the daemon answers it only when it runs as that user, with
+ * that key, as `reins approve` would. The daemon's trail has the answer
+ * too (serve.approval). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,8 @@
 #include "govern/approvals.h"
 #include "govern/identity.h"
 #include "policy/parse_units.h"
+#include "serve/daemon_key.h"
+#include "serve/record.h"
 #include "serve/serve_internal.h"
 #include "serve/sessions.h"
 #include "session/control_client.h"
@@ -65,7 +71,9 @@ void serve_api_approvals_list(const struct serve_request *request, struct serve_
                 /* live, waiting for someone, and one the caller may answer for */
                 if (json_is_true(json_object_get(entry, "alive")) &&
                     json_integer_value(json_object_get(entry, "pending")) > 0 &&
-                    serve_request_allows(request, SERVE_RIGHT_APPROVE, serve_session_policy(entry)))
+                    serve_request_allows_agent(request, SERVE_RIGHT_APPROVE,
+                                               serve_session_policy(entry),
+                                               serve_session_agent(entry)))
                         approvals_of(request->serve, entry, out);
         }
         serve_reply_json(reply, 200, out);
@@ -81,7 +89,8 @@ static json_t *approvals_session(const struct serve_request *request, struct ser
                 serve_reply_error(reply, r == -ENOENT ? 404 : 500, "%s", err.message);
                 return NULL;
         }
-        if (!serve_check(request, reply, SERVE_RIGHT_APPROVE, serve_session_policy(entry))) {
+        if (!serve_check_agent(request, reply, SERVE_RIGHT_APPROVE, serve_session_policy(entry),
+                               serve_session_agent(entry))) {
                 json_decref(entry);
                 return NULL;
         }
@@ -101,6 +110,42 @@ void serve_api_session_approvals(const struct serve_request *request, struct ser
         json_t *out = json_array();
         approvals_of(request->serve, entry, out);
         serve_reply_json(reply, 200, out);
+}
+
+json_t *serve_request_approver(const struct serve_request *request)
+{
+        return answer_approver((int64_t)request->uid, request->token);
+}
+
+int serve_signing_key(const struct serve_request *request, struct serve_reply *reply,
+                      const json_t *entry, const char *what, struct audit_key *key)
+{
+        struct serve *serve = request->serve;
+        struct reins_error err = {0};
+        const char *id = json_string_value(json_object_get(entry, "session"));
+        json_auto_t *record = id ? serve_record_read(serve->sessions_dir, id) : NULL;
+        uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
+        int r;
+        if (json_is_string(json_object_get(record, "daemon_key"))) {
+                /* started here, told to trust the daemon's key: sign with
+                 * it (a key replaced since is refused by the session) */
+                r = serve_daemon_key_load(serve->state_dir, key, &err);
+        } else if (uid == serve->uid) {
+                r = identity_user_key(key, false, &err);
+        } else {
+                serve_reply_error(reply, 409,
+                                  "session %s was not started by this daemon with its key, and "
+                                  "runs as uid %u: %s must be signed with that user's key (run "
+                                  "'reins %s' as that user)",
+                                  request->id, (unsigned)uid, what,
+                                  strcmp(what, "a thaw") == 0 ? "thaw" : "approve");
+                return -EPERM;
+        }
+        if (r < 0) {
+                serve_reply_error(reply, 500, "cannot sign %s: %s", what, err.message);
+                return r;
+        }
+        return 0;
 }
 
 /* "for": absent or "once" → -1; "session" → 0; a duration → ms. */
@@ -154,22 +199,15 @@ void serve_api_session_answer(const struct serve_request *request, struct serve_
         json_auto_t *entry = approvals_session(request, reply);
         if (!entry)
                 return;
-        uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
-        if (uid != serve->uid) {
-                serve_reply_error(reply, 409,
-                                  "an answer must be signed with the key of the session's user "
-                                  "(uid %u): run 'reins approve' as that user",
-                                  (unsigned)uid);
-                return;
-        }
         struct reins_error err = {0};
         struct audit_key key;
-        if (identity_user_key(&key, false, &err) < 0) {
-                serve_reply_error(reply, 500, "cannot sign the answer: %s", err.message);
+        if (serve_signing_key(request, reply, entry, "an answer", &key) < 0)
                 return;
-        }
         json_auto_t *payload = answer_payload(request->id, id, allow, for_ms,
                                               scope ? scope : "exact", (int64_t)time(NULL));
+        /* who answers, under the signature: the session's trail names them */
+        if (payload)
+                json_object_set_new(payload, "approver", serve_request_approver(request));
         char signature[ANSWER_SIGNATURE_HEX + 1];
         int r = payload ? answer_sign(&key, payload, signature, &err) : -ENOMEM;
         audit_key_wipe(&key);

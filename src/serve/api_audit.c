@@ -62,7 +62,8 @@ int serve_api_trail_open(const struct serve_request *request, struct serve_reply
                 serve_reply_error(reply, r == -ENOENT ? 404 : 500, "%s", err.message);
                 return -1;
         }
-        if (!serve_check(request, reply, SERVE_RIGHT_READ_AUDIT, serve_session_policy(entry)))
+        if (!serve_check_agent(request, reply, SERVE_RIGHT_READ_AUDIT, serve_session_policy(entry),
+                               serve_session_agent(entry)))
                 return -1;
         cleanup_free char *path = audit_api_path(request, entry);
         uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));

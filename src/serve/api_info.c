@@ -9,12 +9,24 @@
 #include "serve/sessions.h"
 
 /* The built-in presets, and whether the caller may start a session under
- * each (an operator: the ones its role lists). */
+ * each (an operator: the ones its role lists; with agents in the daemon's
+ * configuration, those whose agent may run them). */
 void serve_api_policies(const struct serve_request *request, struct serve_reply *reply)
 {
+        const struct serve_config *config = request->serve->roles.config;
+        bool agents = serve_config_uses_agents(config) ||
+                      (request->grant && request->grant->agents.count > 0);
         json_t *list = json_array();
         for (const char *const *name = policy_preset_names(); name && *name; name++) {
-                bool may = serve_request_allows(request, SERVE_RIGHT_START, *name);
+                struct reins_error err = {0};
+                char *agent = NULL;
+                const char *why = NULL;
+                bool may = agents ? serve_policy_agent(*name, &agent, &err) == 0 &&
+                                        serve_request_allows_agent(request, SERVE_RIGHT_START,
+                                                                   *name, agent) &&
+                                        serve_config_agent_allows(config, *name, agent, &why)
+                                  : serve_request_allows(request, SERVE_RIGHT_START, *name);
+                free(agent);
                 json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "name", *name, "kind",
                                                       "preset", "may_start", may));
         }

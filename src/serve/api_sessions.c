@@ -46,18 +46,17 @@ void serve_api_sessions_list(const struct serve_request *request, struct serve_r
         json_t *entry;
         json_array_foreach(sessions, i, entry)
         {
-                if (serve_request_allows(request, SERVE_RIGHT_READ_SESSIONS,
-                                         serve_session_policy(entry)))
+                if (serve_request_allows_agent(request, SERVE_RIGHT_READ_SESSIONS,
+                                               serve_session_policy(entry),
+                                               serve_session_agent(entry)))
                         json_array_append(visible, entry);
         }
         json_decref(sessions);
         serve_reply_json(reply, 200, visible);
 }
 
-/* The session of the route's {id}, when it exists and the caller may use
- * `right` on it; else the reply says why (404, 403). */
-static json_t *sessions_lookup(const struct serve_request *request, struct serve_reply *reply,
-                               enum serve_right right)
+json_t *serve_api_session_lookup(const struct serve_request *request, struct serve_reply *reply,
+                                 enum serve_right right)
 {
         struct reins_error err = {0};
         json_t *entry = NULL;
@@ -70,7 +69,8 @@ static json_t *sessions_lookup(const struct serve_request *request, struct serve
                 serve_reply_error(reply, 500, "%s", err.message);
                 return NULL;
         }
-        if (!serve_check(request, reply, right, serve_session_policy(entry))) {
+        if (!serve_check_agent(request, reply, right, serve_session_policy(entry),
+                               serve_session_agent(entry))) {
                 json_decref(entry);
                 return NULL;
         }
@@ -79,14 +79,14 @@ static json_t *sessions_lookup(const struct serve_request *request, struct serve
 
 void serve_api_session_get(const struct serve_request *request, struct serve_reply *reply)
 {
-        json_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_READ_SESSIONS);
+        json_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_READ_SESSIONS);
         if (entry)
                 serve_reply_json(reply, 200, entry);
 }
 
 void serve_api_session_output(const struct serve_request *request, struct serve_reply *reply)
 {
-        json_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_READ_OUTPUT);
+        json_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_READ_OUTPUT);
         if (!entry)
                 return;
         bool started_here = json_object_get(entry, "serve") != NULL;
@@ -120,17 +120,10 @@ void serve_api_session_output(const struct serve_request *request, struct serve_
 
 /* ---- POST /v1/sessions ---------------------------------------------------- */
 
-struct sessions_user {
-        uid_t uid;
-        gid_t gid;
-        char name[256];
-        char home[PATH_MAX];
-};
-
 /* STATE/homes/UID for a user without a home of its own: made here, 0700,
  * owned by the user. STATE/homes belongs to root and nobody else may write
  * there, so no one can plant the name first. */
-static int sessions_fallback_home(struct serve *serve, const struct sessions_user *user, char *out,
+static int sessions_fallback_home(struct serve *serve, const struct serve_user *user, char *out,
                                   size_t size)
 {
         if (serve->uid != 0 || !serve->homes_dir)
@@ -158,13 +151,10 @@ static int sessions_fallback_home(struct serve *serve, const struct sessions_use
         return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* Who the session runs as: the caller, when the daemon is root; the
- * daemon's own user otherwise (it can be no one else). */
-static int sessions_user(const struct serve_request *request, struct sessions_user *user,
-                         struct serve_reply *reply)
+int serve_user_find(struct serve *serve, uid_t uid, struct serve_user *user,
+                    struct serve_reply *reply)
 {
-        struct serve *serve = request->serve;
-        user->uid = serve->uid == 0 ? request->uid : serve->uid;
+        user->uid = uid;
         struct passwd pw, *found = NULL;
         char buffer[4096];
         if (getpwuid_r(user->uid, &pw, buffer, sizeof(buffer), &found) != 0 || !found) {
@@ -309,6 +299,44 @@ static bool sessions_start_failed(struct serve *serve, const char *id, char *why
         return false;
 }
 
+/* May the caller start a session of `policy`? Its role first (the policy
+ * alone: a caller refused the policy learns nothing of its file), then,
+ * when the configuration speaks of agents, the policy's agent: against the
+ * role's agents and the daemon's agents: map. *agent: the agent found
+ * (NULL when not looked for). When not: the 403 (or 422: no policy to
+ * read) is in the reply, and a refusal in the daemon's trail. */
+static bool sessions_may_start(const struct serve_request *request, struct serve_reply *reply,
+                               const char *policy, char **agent)
+{
+        const struct serve_config *config = request->serve->roles.config;
+        struct serve_request policy_only = *request;
+        struct serve_grant without_agents;
+        if (request->grant && request->grant->agents.count > 0) {
+                without_agents = *request->grant;
+                without_agents.agents = (struct reins_strv){0};
+                policy_only.grant = &without_agents;
+        }
+        if (!serve_check(&policy_only, reply, SERVE_RIGHT_START, policy))
+                return false;
+        /* an API token limited to agents needs the agent too, configuration
+         * or not */
+        if (!serve_config_uses_agents(config) && policy_only.grant == request->grant)
+                return true;
+        struct reins_error err = {0};
+        if (serve_policy_agent(policy, agent, &err) < 0) {
+                serve_reply_error(reply, 422, "%s", err.message);
+                return false;
+        }
+        if (!serve_check_agent(request, reply, SERVE_RIGHT_START, policy, *agent))
+                return false;
+        const char *why = NULL;
+        if (!serve_config_agent_allows(config, policy, *agent, &why)) {
+                serve_refuse(request, reply, SERVE_RIGHT_START, policy, *agent, why);
+                return false;
+        }
+        return true;
+}
+
 void serve_api_sessions_create(const struct serve_request *request, struct serve_reply *reply)
 {
         static const char *const fields[] = {"policy", "workspace", "command", "env", NULL};
@@ -319,10 +347,13 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         const char *policy = json_string_value(json_object_get(body, "policy"));
         if (!policy)
                 policy = "default";
-        if (!serve_check(request, reply, SERVE_RIGHT_START, policy))
+        cleanup_free char *agent = NULL;
+        if (!sessions_may_start(request, reply, policy, &agent))
                 return;
-        struct sessions_user user;
-        if (sessions_user(request, &user, reply) < 0)
+        /* who the session runs as: the caller, when the daemon is root; the
+         * daemon's own user otherwise (it can be no one else) */
+        struct serve_user user;
+        if (serve_user_find(serve, serve->uid == 0 ? request->uid : serve->uid, &user, reply) < 0)
                 return;
         char id[25];
         struct reins_error err = {0};
@@ -346,6 +377,12 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
             .home = user.home,
             .user = user.name,
             .inherit_xdg = user.uid == serve->uid,
+            .daemon_key = serve->daemon_key.hex,
+            .expect_agent = agent,
+            /* a session of the daemon's own user could read the daemon's
+             * key wherever a policy or workspace shows its state: hidden,
+             * as the user's own key is */
+            .daemon_state = user.uid == serve->uid ? serve->state_dir : NULL,
         };
         char now[AUDIT_TIME_MAX];
         audit_time_now(now);
@@ -375,6 +412,12 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
             "created", now, "pid", (json_int_t)pid, "pid_start", (json_int_t)ticks);
         if (record && trail)
                 json_object_set_new(record, "trail", json_string(trail));
+        /* the session trusts this key for answers and thaws (approvals use
+         * it only for the sessions whose record says so) */
+        if (record)
+                json_object_set_new(record, "daemon_key", json_string(serve->daemon_key.hex));
+        if (record && agent)
+                json_object_set_new(record, "agent", json_string(agent));
         if (r == 0 && (!record || serve_record_write(serve->sessions_dir, id, record, &err) < 0 ||
                        serve_children_add(serve, pid, ticks, id) < 0)) {
                 /* without its record the daemon could not find it again */
@@ -421,7 +464,7 @@ void serve_api_session_stop(const struct serve_request *request, struct serve_re
         json_auto_t *body = serve_body_object(request, reply, fields);
         if (!body)
                 return;
-        json_auto_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_CONTROL);
+        json_auto_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_CONTROL);
         if (!entry)
                 return;
         pid_t pid = (pid_t)json_integer_value(json_object_get(entry, "pid"));
@@ -466,7 +509,7 @@ static void sessions_control(const struct serve_request *request, struct serve_r
         json_auto_t *body = serve_body_object(request, reply, fields);
         if (!body)
                 return;
-        json_auto_t *entry = sessions_lookup(request, reply, SERVE_RIGHT_CONTROL);
+        json_auto_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_CONTROL);
         if (!entry)
                 return;
         if (!json_is_true(json_object_get(entry, "alive"))) {
@@ -474,7 +517,6 @@ static void sessions_control(const struct serve_request *request, struct serve_r
                 return;
         }
         struct serve *serve = request->serve;
-        uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
         struct reins_error err = {0};
         cleanup_free char *dir = NULL;
         json_auto_t *answer = NULL;
@@ -485,22 +527,15 @@ static void sessions_control(const struct serve_request *request, struct serve_r
                 return;
         }
         if (strcmp(op, "thaw") == 0) {
-                /* a thaw loosens the session as much as an approval: the
-                 * session checks its signature against its user's key, which
-                 * the daemon holds only when it runs as that user */
-                if (uid != serve->uid) {
-                        serve_reply_error(reply, 409,
-                                          "a thaw must be signed with the key of the session's "
-                                          "user (uid %u): run 'reins thaw %s' as that user",
-                                          (unsigned)uid, request->id);
-                        return;
-                }
+                /* a thaw loosens the session as much as an approval: signed
+                 * like an answer (the daemon's key for a session it started,
+                 * naming who asked), checked by the session */
                 struct audit_key key;
-                r = identity_user_key(&key, false, &err);
-                if (r == 0) {
-                        r = control_signed_call(fd, request->id, "thaw", &key, &answer, &err);
-                        audit_key_wipe(&key);
-                }
+                if (serve_signing_key(request, reply, entry, "a thaw", &key) < 0)
+                        return;
+                json_auto_t *approver = serve_request_approver(request);
+                r = control_signed_call_by(fd, request->id, "thaw", &key, approver, &answer, &err);
+                audit_key_wipe(&key);
         } else {
                 json_auto_t *ask = json_pack("{s:s}", "op", op);
                 r = control_call(fd, ask, &answer, 5000, &err);

@@ -6,8 +6,16 @@
  *       role: operator           # admin | operator | approver | auditor
  *       policies: [default, coding-agent]   # operator: the policies it may run;
  *                                            # approver: those it may answer for
+ *       agents: [claude-code]    # operator, approver (optional): only sessions
+ *                                # whose policy names one of these agents
  *     1001:
  *       role: auditor
+ *   agents:                      # optional: which agent (a policy's `agent:`)
+ *     claude-code: [dev, ci]     # may run under which policies (as written in
+ *     codex: [sandboxed]         # POST /v1/sessions); with this key, a start
+ *                                # whose policy's agent is missing here, or is
+ *                                # not given that policy, is refused (403) --
+ *                                # a policy naming no agent included
  *   forward: [...]              # serve/targets.h
  *   notify: [...]
  *
@@ -16,6 +24,7 @@
 #ifndef REINS_SERVE_CONFIG_H
 #define REINS_SERVE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -26,20 +35,31 @@
 enum serve_role {
         SERVE_ROLE_NONE,
         SERVE_ROLE_ADMIN,    /* everything */
-        SERVE_ROLE_OPERATOR, /* start, stop, freeze, thaw sessions of its policies */
+        SERVE_ROLE_OPERATOR, /* start, stop, freeze, thaw sessions of its policies; their
+                                diffs, apply, discard */
         SERVE_ROLE_APPROVER, /* see sessions, answer their approvals (of its policies) */
-        SERVE_ROLE_AUDITOR,  /* read sessions, their output, metrics */
+        SERVE_ROLE_AUDITOR,  /* read sessions, their output, trails and diffs, metrics */
 };
 
 struct serve_grant {
         uid_t uid;
         enum serve_role role;
         struct reins_strv policies; /* operator, approver: names or paths, as written */
+        struct reins_strv agents;   /* operator, approver: agent names; none: any agent */
+};
+
+/* agents.NAME: the policies a session of that agent may run under. */
+struct serve_agent {
+        char *name;
+        struct reins_strv policies; /* as written */
 };
 
 struct serve_config {
         struct serve_grant *grants;
         size_t count;
+        struct serve_agent *agents; /* agents: (with agents_given) */
+        size_t agent_count;
+        bool agents_given;            /* agents: present: every start is checked against it */
         struct serve_targets targets; /* forward:, notify: (serve/targets.h) */
 };
 
@@ -51,5 +71,15 @@ int serve_config_parse(const char *text, size_t length, const char *origin,
 void serve_config_free(struct serve_config *config);
 
 const char *serve_role_name(enum serve_role role);
+
+/* May a session of `agent` (the policy's agent:, NULL or "" when it names
+ * none) run under `policy` (as written in the start)? Always, without an
+ * agents: key; else only when agents.AGENT lists the policy. When not, *why
+ * says so (a phrase for the API's error). */
+bool serve_config_agent_allows(const struct serve_config *config, const char *policy,
+                               const char *agent, const char **why);
+/* Does anything in the configuration depend on a session's agent (the
+ * agents: key, or a grant limited to agents)? */
+bool serve_config_uses_agents(const struct serve_config *config);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "audit/dirs.h"
 #include "audit/runtime.h"
+#include "serve/daemon_key.h"
 #include "serve/forward.h"
 #include "serve/notify.h"
 #include "serve/record.h"
@@ -31,6 +32,7 @@
 #include "util/path.h"
 
 #define SERVE_SOCKET_NAME "serve.sock"
+#define SERVE_SYSTEM_DIR  "/run/reins" /* a root daemon's socket, by default */
 /* Connections not yet accepted: a burst of starts or subscribers (the load
  * bench opens hundreds at once) must wait, not be refused (a non-blocking
  * connect to a full unix socket's queue fails with EAGAIN). The kernel caps
@@ -164,6 +166,8 @@ static int serve_state_dirs(struct serve *serve, const char *state, struct reins
                 if ((r = serve_dir(serve->homes_dir, 0711, err)) < 0)
                         return r;
         }
+        if ((r = serve_daemon_key_init(serve->state_dir, &serve->daemon_key, err)) < 0)
+                return r;
         return serve_trail_open(&serve->trail, trails, err);
 }
 
@@ -174,12 +178,36 @@ static bool serve_socket_in_use(const struct sockaddr_un *addr)
         return fd >= 0 && connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
 }
 
+/* /run/reins: root's, searchable by all (the socket's own mode and the
+ * roles decide who may talk), never a link or someone else's directory. */
+static int serve_system_dir(struct reins_error *err)
+{
+        if (mkdir(SERVE_SYSTEM_DIR, 0755) < 0 && errno != EEXIST)
+                return reins_error_errno(err, errno, "creating %s", SERVE_SYSTEM_DIR);
+        struct stat st;
+        if (lstat(SERVE_SYSTEM_DIR, &st) < 0)
+                return reins_error_errno(err, errno, "%s", SERVE_SYSTEM_DIR);
+        if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022))
+                return reins_error_set(err, EPERM,
+                                       "%s is not a directory of root's that only root may "
+                                       "write; remove it or give --socket PATH",
+                                       SERVE_SYSTEM_DIR);
+        return 0;
+}
+
 /* Bind and listen on the unix socket, mode 0600 (0666 for a root daemon
  * with roles: every local user may knock; the roles decide). */
 static int serve_listen(struct serve *serve, const char *requested, struct reins_error *err)
 {
         if (requested) {
                 serve->socket_path = strdup(requested);
+        } else if (serve->uid == 0 && serve->roles.config) {
+                /* root with roles serves the host's users: the system place
+                 * every user's CLI looks at (cli/daemon_client.c) */
+                int r = serve_system_dir(err);
+                if (r < 0)
+                        return r;
+                serve->socket_path = strdup(SERVE_SYSTEM_DIR "/" SERVE_SOCKET_NAME);
         } else {
                 cleanup_free char *dir = NULL;
                 int r = runtime_dir(&dir, err);
@@ -414,10 +442,10 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
             (r = serve_start_remote(&serve, options, err)) < 0)
                 goto out;
         serve_trail_emit(&serve.trail, "serve.start",
-                         json_pack("{s:s, s:s?, s:I, s:s?, s:s}", "socket", serve.socket_path,
+                         json_pack("{s:s, s:s?, s:I, s:s?, s:s, s:s}", "socket", serve.socket_path,
                                    "listen", options->listen ? serve.listen_address : NULL, "uid",
                                    (json_int_t)serve.uid, "config", options->config_path, "state",
-                                   serve.state_dir));
+                                   serve.state_dir, "daemon_key", serve.daemon_key.hex));
         if (options->on_ready)
                 options->on_ready(options->ctx, serve.socket_path,
                                   options->listen ? serve.listen_address : NULL, serve.state_dir);

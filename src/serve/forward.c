@@ -2,18 +2,16 @@
 #include "serve/cursor.h"
 #include "serve/forward.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "serve/followed.h"
 #include "serve/outbound.h"
 #include "serve/record.h"
 #include "serve/serve_internal.h"
@@ -31,6 +29,7 @@
 #define FORWARD_BACKOFF_MIN  100 /* ms */
 #define FORWARD_REFRESH_MS   1000
 #define FORWARD_MAX_SESSIONS 100000
+#define FORWARD_MAX_PER_USER 10000 /* sessions of one user not the daemon's */
 
 /* One session's trail as this target reads it. */
 struct forward_follow {
@@ -50,6 +49,7 @@ struct serve_forwarder {
         struct forward_follow *follows;
         size_t follow_count, follow_capacity;
         long long refreshed_ms;
+        struct serve_followed followed; /* what serve/followed.c keeps between looks */
         char hostname[256];
         /* the batch being delivered */
         char *out;
@@ -114,10 +114,23 @@ static struct forward_follow *forward_follow_find(struct serve_forwarder *f, con
         return NULL;
 }
 
+/* May one more session of `uid` be followed? Another user writes its own
+ * registry entries: however many it makes, the other users' sessions keep
+ * their place. */
+static bool forward_follow_room(const struct serve_forwarder *f, uid_t uid)
+{
+        if (f->follow_count >= FORWARD_MAX_SESSIONS)
+                return false;
+        size_t of_uid = 0;
+        for (size_t i = 0; uid != f->serve->uid && i < f->follow_count; i++)
+                of_uid += f->follows[i].uid == uid;
+        return of_uid < FORWARD_MAX_PER_USER;
+}
+
 static void forward_follow_add(struct serve_forwarder *f, const char *session, const char *trail,
                                uid_t uid)
 {
-        if (forward_follow_find(f, session) || f->follow_count >= FORWARD_MAX_SESSIONS ||
+        if (forward_follow_find(f, session) || !forward_follow_room(f, uid) ||
             array_reserve(f->follows, f->follow_capacity, f->follow_count + 1, 64) < 0)
                 return;
         struct forward_follow *follow = &f->follows[f->follow_count];
@@ -129,46 +142,18 @@ static void forward_follow_add(struct serve_forwarder *f, const char *session, c
         f->follow_count++;
 }
 
-/* The daemon's own trails (STATE/trails/serve-ID.jsonl, this run's and
- * earlier ones): what it refused, started, and every forwarding outage and
- * notification attempt go to the SIEM too. */
-static void forward_refresh_own(struct serve_forwarder *f)
+static void forward_found(void *context, const char *session, const char *trail, uid_t uid)
 {
-        cleanup_free char *dir = path_join(f->serve->state_dir, "trails");
-        cleanup_closedir DIR *d = dir ? opendir(dir) : NULL;
-        struct dirent *de;
-        while (d && (de = readdir(d))) {
-                char id[25];
-                if (strncmp(de->d_name, "serve-", 6) != 0 ||
-                    strspn(de->d_name + 6, "0123456789abcdef") != 24 ||
-                    strcmp(de->d_name + 30, ".jsonl") != 0)
-                        continue;
-                snprintf(id, sizeof(id), "%.24s", de->d_name + 6);
-                cleanup_free char *path = path_join(dir, de->d_name);
-                if (path)
-                        forward_follow_add(f, id, path, f->serve->uid);
-        }
+        forward_follow_add(context, session, trail, uid);
 }
 
+/* Every session the daemon can see (serve/followed.h): its own trails,
+ * those it started, and the `reins run` sessions of its user's registry
+ * (root: of every user's). */
 static void forward_refresh(struct serve_forwarder *f)
 {
         f->refreshed_ms = forward_now_ms();
-        forward_refresh_own(f);
-        json_auto_t *records = NULL;
-        struct reins_error err = {0};
-        if (serve_record_list(f->serve->sessions_dir, &records, &err) < 0)
-                return;
-        size_t i;
-        json_t *record;
-        json_array_foreach(records, i, record)
-        {
-                const char *session = json_string_value(json_object_get(record, "session"));
-                const char *trail = json_string_value(json_object_get(record, "trail"));
-                if (session && trail && strlen(session) == 24)
-                        forward_follow_add(
-                            f, session, trail,
-                            (uid_t)json_integer_value(json_object_get(record, "uid")));
-        }
+        serve_followed_each(f->serve, &f->followed, f->cursor, forward_found, f);
 }
 
 /* ---- formatting ---- */
@@ -281,7 +266,11 @@ static int forward_collect(struct serve_forwarder *f, struct forward_follow *fol
 {
         f->out_length = 0;
         f->batch_count = 0;
-        cleanup_fd int fd = open(follow->trail, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        /* the name may come from a user's registry entry: no link, and
+         * O_NONBLOCK so that a FIFO there cannot hold the thread in open();
+         * only a regular file of the session's uid is read */
+        cleanup_fd int fd =
+            open(follow->trail, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0)
                 return 0; /* not written yet */
@@ -350,13 +339,7 @@ static int forward_syslog(struct serve_forwarder *f, struct reins_error *err)
                         return reins_error_errno(err, -r, "connecting to %s:%s", t->host, t->port);
                 }
                 if (t->type == SERVE_FORWARD_SYSLOG_TLS) {
-                        /* GnuTLS writes blocking, within the socket's timeouts */
-                        int flags = fcntl(f->fd, F_GETFL);
-                        struct timeval tv = {.tv_sec = FORWARD_TIMEOUT_MS / 1000};
-                        fcntl(f->fd, F_SETFL, flags & ~O_NONBLOCK);
-                        setsockopt(f->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-                        setsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-                        f->tls_session = serve_tls_client_handshake(
+                        f->tls_session = serve_tls_client_start(
                             f->tls, f->fd, t->server_name ? t->server_name : t->host,
                             FORWARD_TIMEOUT_MS, err);
                         if (!f->tls_session) {
@@ -386,15 +369,21 @@ static int forward_http(struct serve_forwarder *f, struct reins_error *err)
         if (t->type == SERVE_FORWARD_HEC &&
             asprintf(&headers, "Authorization: Splunk %s\r\n", t->token) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory");
+        const struct outbound_endpoint to = {.host = t->host,
+                                             .port = t->port,
+                                             .path = t->path,
+                                             .tls = t->tls ? f->tls : NULL,
+                                             .server_name = t->server_name};
         int status = 0;
-        int r = outbound_http_post(t->host, t->port, t->path, headers,
+        int r = outbound_http_post(&to, headers,
                                    t->type == SERVE_FORWARD_ELASTIC ? "application/x-ndjson"
                                                                     : "application/json",
-                                   f->out, f->out_length, FORWARD_TIMEOUT_MS, &status);
+                                   f->out, f->out_length, FORWARD_TIMEOUT_MS, &status, err);
         if (r < 0)
-                return reins_error_errno(err, -r, "posting to %s:%s%s", t->host, t->port, t->path);
+                return r;
         if (status < 200 || status > 299)
-                return reins_error_set(err, EIO, "%s:%s%s answered %d", t->host, t->port, t->path,
+                return reins_error_set(err, EIO, "%s://%s:%s%s answered %d",
+                                       t->tls ? "https" : "http", t->host, t->port, t->path,
                                        status);
         return 0;
 }
@@ -509,7 +498,8 @@ int serve_forward_start(struct serve *serve, struct reins_error *err)
                     !(f->read_buffer = malloc(FORWARD_READ_CHUNK)))
                         return reins_error_set(err, ENOMEM, "out of memory");
                 forward_cursor_load(f);
-                if (f->target->type == SERVE_FORWARD_SYSLOG_TLS) {
+                f->followed.since = time(NULL) - 1;
+                if (f->target->type == SERVE_FORWARD_SYSLOG_TLS || f->target->tls) {
                         int r = serve_tls_client_new(f->target->ca, &f->tls, err);
                         if (r < 0)
                                 return r;

@@ -1,8 +1,9 @@
 /* Live SIEM forwarding (issue 15, item 5): one thread per `forward:`
- * target (serve/targets.h) follows the trails of the sessions the daemon
- * knows (its records: serve/record.h), and the daemon's own trails
- * (STATE/trails/serve-*.jsonl), and sends each record to the target,
- * in batches, one session's records at a time, in seq order.
+ * target (serve/targets.h) follows the trails of every session the daemon
+ * can see (serve/followed.h: the daemon's own trails, the sessions it
+ * started, and the `reins run` sessions of its user's registry -- of every
+ * user's, as root), and sends each record to the target, in batches, one
+ * session's records at a time, in seq order.
  *
  * The spool is the trails themselves: nothing is copied. What a target has
  * acknowledged is its cursor, STATE/forward/NAME.json -- {SESSION: SEQ}, the

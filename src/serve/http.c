@@ -60,6 +60,9 @@ static const struct route {
     {"GET", "/v1/sessions/{id}/events", serve_api_session_events, SERVE_RIGHT_READ_AUDIT},
     {"GET", "/v1/sessions/{id}/audit/verify", serve_api_session_audit_verify,
      SERVE_RIGHT_READ_AUDIT},
+    {"GET", "/v1/sessions/{id}/diff", serve_api_session_diff, SERVE_RIGHT_READ_DIFF},
+    {"POST", "/v1/sessions/{id}/apply", serve_api_session_apply, SERVE_RIGHT_CONTROL},
+    {"POST", "/v1/sessions/{id}/discard", serve_api_session_discard, SERVE_RIGHT_CONTROL},
     {"GET", "/v1/policies", serve_api_policies, SERVE_RIGHT_READ_POLICIES},
     {"GET", "/v1/metrics", serve_api_metrics, SERVE_RIGHT_READ_METRICS},
 };
@@ -108,16 +111,23 @@ const char *serve_request_arg(const struct serve_request *request, const char *n
                                                            MHD_GET_ARGUMENT_KIND, name);
 }
 
+bool serve_request_allows_agent(const struct serve_request *request, enum serve_right right,
+                                const char *policy, const char *agent)
+{
+        const char *why;
+        return serve_grant_allows(request->grant, request->no_grant_why, right, policy, agent,
+                                  &why);
+}
+
 bool serve_request_allows(const struct serve_request *request, enum serve_right right,
                           const char *policy)
 {
-        const char *why;
-        return serve_grant_allows(request->grant, request->no_grant_why, right, policy, &why);
+        return serve_request_allows_agent(request, right, policy, NULL);
 }
 
 /* A refusal, in the daemon's trail before the answer goes out. */
 static void http_audit_refusal(const struct serve_request *request, const char *right,
-                               const char *policy, const char *why)
+                               const char *policy, const char *agent, const char *why)
 {
         struct serve *serve = request->serve;
         atomic_fetch_add(&serve->refused, 1);
@@ -126,6 +136,8 @@ static void http_audit_refusal(const struct serve_request *request, const char *
                       request->path, "right", right, "role",
                       serve_role_name(request->grant ? request->grant->role : SERVE_ROLE_NONE),
                       "policy", policy, "reason", why);
+        if (fields && agent && agent[0])
+                json_object_set_new(fields, "agent", json_string(agent));
         if (fields && request->token)
                 json_object_set_new(fields, "token", json_string(request->token));
         if (fields && request->uid != (uid_t)-1)
@@ -135,15 +147,27 @@ static void http_audit_refusal(const struct serve_request *request, const char *
         serve_trail_emit(&serve->trail, "serve.refused", fields);
 }
 
+void serve_refuse(const struct serve_request *request, struct serve_reply *reply,
+                  enum serve_right right, const char *policy, const char *agent, const char *why)
+{
+        http_audit_refusal(request, serve_right_name(right), policy, agent, why);
+        serve_reply_error(reply, 403, "refused: %s", why);
+}
+
+bool serve_check_agent(const struct serve_request *request, struct serve_reply *reply,
+                       enum serve_right right, const char *policy, const char *agent)
+{
+        const char *why = NULL;
+        if (serve_grant_allows(request->grant, request->no_grant_why, right, policy, agent, &why))
+                return true;
+        serve_refuse(request, reply, right, policy, agent, why);
+        return false;
+}
+
 bool serve_check(const struct serve_request *request, struct serve_reply *reply,
                  enum serve_right right, const char *policy)
 {
-        const char *why = NULL;
-        if (serve_grant_allows(request->grant, request->no_grant_why, right, policy, &why))
-                return true;
-        http_audit_refusal(request, serve_right_name(right), policy, why);
-        serve_reply_error(reply, 403, "refused: %s", why);
-        return false;
+        return serve_check_agent(request, reply, right, policy, NULL);
 }
 
 json_t *serve_body_object(const struct serve_request *request, struct serve_reply *reply,
@@ -411,7 +435,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
         } else if (listener->tcp && !call->token_known) {
                 /* no token, or not one of ours: who it is is unknown, so no
                  * route is looked at; recorded all the same */
-                http_audit_refusal(&request, "any", NULL, request.no_grant_why);
+                http_audit_refusal(&request, "any", NULL, NULL, request.no_grant_why);
                 serve_reply_error(&reply, 401, "an API token is needed (Authorization: Bearer)");
         } else if (call->too_large) {
                 serve_reply_error(&reply, 413, "the body is larger than %d bytes", SERVE_BODY_MAX);
@@ -433,6 +457,7 @@ static void http_completed(void *cls, struct MHD_Connection *connection, void **
         struct http_call *call = *con_cls;
         if (call) {
                 strv_free(&call->token_grant.policies);
+                strv_free(&call->token_grant.agents);
                 free(call->body);
                 free(call);
         }

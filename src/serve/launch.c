@@ -30,6 +30,15 @@ static int launch_argv(const struct serve_launch *l, struct reins_strv *argv)
                                "-p",     l->policy, "-w", l->workspace};
         for (size_t i = 0; r == 0 && i < sizeof(fixed) / sizeof(fixed[0]); i++)
                 r = strv_push(argv, fixed[i]);
+        /* on the supervisor's command line, which the sandbox (a pid
+         * namespace of its own) never sees: the agent can neither read nor
+         * change which key its session trusts */
+        if (r == 0 && l->daemon_key && (r = strv_push(argv, "--daemon-key")) == 0)
+                r = strv_push(argv, l->daemon_key);
+        if (r == 0 && l->expect_agent && (r = strv_push(argv, "--expect-agent")) == 0)
+                r = strv_push(argv, l->expect_agent);
+        if (r == 0 && l->daemon_state && (r = strv_push(argv, "--daemon-state")) == 0)
+                r = strv_push(argv, l->daemon_state);
         const char *name;
         json_t *value;
         json_object_foreach((json_t *)l->env, name, value)
@@ -62,7 +71,7 @@ static int launch_env_push(struct reins_strv *env, const char *name, const char 
 /* A small, known environment: nothing of the daemon's own leaks into the
  * session beyond what names its directories (the sandbox then keeps only
  * what the policy's env.keep lists). */
-static int launch_environment(const struct serve_launch *l, struct reins_strv *env)
+int serve_launch_environment(const struct serve_launch *l, struct reins_strv *env)
 {
         int r = launch_env_push(env, "PATH", "/usr/local/bin:/usr/bin:/bin");
         if (r == 0)
@@ -150,7 +159,7 @@ int serve_launch(const struct serve_launch *l, pid_t *pid, struct reins_error *e
         int group_count = LAUNCH_MAX_GROUPS;
         int r = launch_argv(l, &argv);
         if (r == 0)
-                r = launch_environment(l, &env);
+                r = serve_launch_environment(l, &env);
         if (r < 0) {
                 strv_free(&argv);
                 strv_free(&env);

@@ -2,8 +2,9 @@
  * child setsid, stdin from /dev/null, stdout and stderr to the session's
  * files, every other fd closed, the signal mask and dispositions reset, the
  * caller's uid/gid/groups when the daemon runs as root for another user,
- * and exec `reins run -q --session-id ID -p POLICY -w WORKSPACE [--env
- * NAME=VALUE...] -- COMMAND...`. The daemon is not needed after that: it may
+ * and exec `reins run -q --session-id ID -p POLICY -w WORKSPACE
+ * [--daemon-key HEX] [--expect-agent NAME] [--env NAME=VALUE...] --
+ * COMMAND...`. The daemon is not needed after that: it may
  * die, restart or be upgraded while the session runs. */
 #ifndef REINS_SERVE_LAUNCH_H
 #define REINS_SERVE_LAUNCH_H
@@ -13,6 +14,7 @@
 #include <sys/types.h>
 
 #include "util/error.h"
+#include "util/strv.h"
 
 struct serve_launch {
         const char *reins;       /* the binary */
@@ -29,10 +31,27 @@ struct serve_launch {
         /* the same user as the daemon: pass its XDG_* directories on, so the
          * session's registry, trail and key are the daemon's */
         bool inherit_xdg;
+        /* the daemon's public key, hex (reins run --daemon-key): the session
+         * takes answers and thaws it signed; NULL: only its user's */
+        const char *daemon_key;
+        /* the agent the daemon checked the policy's agent: to be (reins run
+         * --expect-agent; "" none): the supervisor refuses to start when the
+         * policy it reads names another. NULL: not checked */
+        const char *expect_agent;
+        /* the daemon's state directory (its key, its records): hidden from
+         * the sandbox (reins run --daemon-state); NULL: not passed */
+        const char *daemon_state;
 };
 
 /* The supervisor's pid, once exec succeeded (0), or -errno with err: the
  * exec's own failure included (reported through a close-on-exec pipe). */
 int serve_launch(const struct serve_launch *launch, pid_t *pid, struct reins_error *err);
+
+/* The environment `reins run` gets (PATH, HOME, USER, LOGNAME, LANG, and
+ * the daemon's XDG_* directories when inherit_xdg): also that of the other
+ * reins commands the daemon runs as the session's user (serve/api_workspace.c),
+ * so they find the session's state where `reins run` put it. Only `home`,
+ * `user` and `inherit_xdg` are read. */
+int serve_launch_environment(const struct serve_launch *l, struct reins_strv *env);
 
 #endif

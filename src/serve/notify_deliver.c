@@ -30,6 +30,7 @@
 struct serve_notify_queue {
         struct serve *serve;
         const struct serve_notify_target *target;
+        struct serve_tls_client *tls; /* https:// */
         char *dead_letter;
         pthread_t thread;
         pthread_mutex_t lock;
@@ -97,11 +98,18 @@ static int notify_webhook(struct serve_notify_queue *q, const char *body, char *
         notify_sign(t->secret, body, strlen(body), hex);
         char headers[160];
         snprintf(headers, sizeof(headers), "X-Reins-Signature: sha256=%s\r\n", hex);
+        const struct outbound_endpoint to = {.host = t->host,
+                                             .port = t->port,
+                                             .path = t->path,
+                                             .tls = q->tls,
+                                             .server_name = t->server_name};
         int status = 0;
-        int r = outbound_http_post(t->host, t->port, t->path, headers, "application/json", body,
-                                   strlen(body), (int)t->timeout * 1000, &status);
+        struct reins_error err = {0};
+        int r = outbound_http_post(&to, headers, "application/json", body, strlen(body),
+                                   (int)t->timeout * 1000, &status, &err);
         if (r < 0) {
-                snprintf(why, why_size, "%s", strerror(-r));
+                /* recorded as it is: a refused certificate says so */
+                snprintf(why, why_size, "%s", err.message);
                 return r;
         }
         snprintf(why, why_size, "HTTP %d", status);
@@ -196,7 +204,7 @@ static void notify_deliver(struct serve_notify_queue *q, json_t *notification)
         if (!body)
                 return;
         long long backoff = NOTIFY_BACKOFF_MIN;
-        char why[128] = "";
+        char why[256] = "";
         for (unsigned attempt = 1; attempt <= q->target->attempts; attempt++) {
                 int r = q->target->command_hook ? notify_command(q, body, why, sizeof(why))
                                                 : notify_webhook(q, body, why, sizeof(why));
@@ -248,6 +256,14 @@ int serve_notify_queue_start(struct serve *serve, const struct serve_notify_targ
         }
         q->serve = serve;
         q->target = target;
+        if (target->tls) {
+                int r = serve_tls_client_new(target->ca, &q->tls, err);
+                if (r < 0) {
+                        free(q->dead_letter);
+                        free(q);
+                        return r;
+                }
+        }
         pthread_mutex_init(&q->lock, NULL);
         pthread_cond_init(&q->wake, NULL);
         int r = pthread_create(&q->thread, NULL, notify_queue_thread, q);
@@ -279,6 +295,7 @@ void serve_notify_queue_stop(struct serve_notify_queue *q)
         }
         pthread_mutex_destroy(&q->lock);
         pthread_cond_destroy(&q->wake);
+        serve_tls_client_free(q->tls);
         free(q->dead_letter);
         free(q);
 }

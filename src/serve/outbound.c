@@ -143,51 +143,94 @@ int outbound_wait_acked(int fd, int settle_ms, int timeout_ms)
 
 #define OUTBOUND_RESPONSE_MAX (64 * 1024)
 
-int outbound_http_post(const char *host, const char *port, const char *path, const char *headers,
-                       const char *content_type, const char *body, size_t length, int timeout_ms,
-                       int *status)
+/* One HTTP exchange's connection: plain TCP or a TLS session on it. */
+struct outbound_stream {
+        int fd;
+        struct serve_tls_client *tls;
+        void *session;
+        long long deadline;
+};
+
+static int outbound_stream_send(struct outbound_stream *s, const void *data, size_t length)
 {
-        long long deadline = outbound_now_ms() + timeout_ms;
-        cleanup_fd int fd = outbound_connect(host, port, timeout_ms);
-        if (fd < 0)
-                return fd;
-        cleanup_free char *head = NULL;
-        int n = asprintf(&head,
-                         "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: %s\r\n"
-                         "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
-                         path, host, port, content_type, length, headers ? headers : "");
-        if (n < 0)
-                return -ENOMEM;
-        int r = outbound_send_all(fd, head, (size_t)n, timeout_ms);
-        if (r == 0)
-                r = outbound_send_all(fd, body, length, (int)(deadline - outbound_now_ms()));
-        if (r < 0)
-                return r;
-        /* the status line, then the rest until the peer closes (bounded) */
-        char response[OUTBOUND_RESPONSE_MAX];
-        size_t got = 0;
+        if (s->session)
+                return serve_tls_client_send(s->tls, s->session, data, length);
+        long long left = s->deadline - outbound_now_ms();
+        return left <= 0 ? -ETIMEDOUT : outbound_send_all(s->fd, data, length, (int)left);
+}
+
+/* Bytes read, 0 at the end, -errno; waits until the deadline at most. */
+static long outbound_stream_recv(struct outbound_stream *s, char *buffer, size_t size)
+{
         for (;;) {
-                ssize_t m = recv(fd, response + got, sizeof(response) - 1 - got, MSG_DONTWAIT);
-                if (m > 0) {
-                        got += (size_t)m;
-                        response[got] = '\0';
-                        /* a full header block is enough to know the status */
-                        if (strstr(response, "\r\n\r\n") || got == sizeof(response) - 1)
-                                break;
+                if (s->session) {
+                        long n = serve_tls_client_recv(s->tls, s->session, buffer, size);
+                        if (n != -EAGAIN)
+                                return n;
+                        if (outbound_now_ms() >= s->deadline)
+                                return -ETIMEDOUT;
                         continue;
                 }
-                if (m == 0)
-                        break;
+                ssize_t n = recv(s->fd, buffer, size, MSG_DONTWAIT);
+                if (n >= 0)
+                        return (long)n;
                 if (errno != EAGAIN && errno != EINTR)
                         return -errno;
-                int ev = outbound_wait(fd, POLLIN, deadline);
+                int ev = outbound_wait(s->fd, POLLIN, s->deadline);
                 if (ev < 0)
                         return ev;
         }
+}
+
+int outbound_http_post(const struct outbound_endpoint *to, const char *headers,
+                       const char *content_type, const char *body, size_t length, int timeout_ms,
+                       int *status, struct reins_error *err)
+{
+        const char *scheme = to->tls ? "https" : "http";
+        struct outbound_stream s = {.tls = to->tls, .deadline = outbound_now_ms() + timeout_ms};
+        cleanup_fd int fd = s.fd = outbound_connect(to->host, to->port, timeout_ms);
+        if (fd < 0)
+                return reins_error_errno(err, -fd, "connecting to %s:%s", to->host, to->port);
+        if (to->tls) {
+                /* verified or nothing: no request leaves in clear text */
+                s.session = serve_tls_client_start(
+                    to->tls, fd, to->server_name ? to->server_name : to->host, timeout_ms, err);
+                if (!s.session)
+                        return -EPROTO;
+        }
+        cleanup_free char *head = NULL;
+        int n =
+            asprintf(&head,
+                     "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
+                     to->path, to->host, to->port, content_type, length, headers ? headers : "");
+        int r = n < 0 ? -ENOMEM : outbound_stream_send(&s, head, (size_t)n);
+        if (r == 0)
+                r = outbound_stream_send(&s, body, length);
+        /* the status line, then the rest of the header block (bounded) */
+        char response[OUTBOUND_RESPONSE_MAX];
+        size_t got = 0;
+        while (r == 0 && got < sizeof(response) - 1) {
+                long m = outbound_stream_recv(&s, response + got, sizeof(response) - 1 - got);
+                if (m < 0)
+                        r = (int)m;
+                if (m <= 0)
+                        break;
+                got += (size_t)m;
+                response[got] = '\0';
+                if (strstr(response, "\r\n\r\n"))
+                        break; /* a full header block is enough to know the status */
+        }
+        if (s.session)
+                serve_tls_client_close(s.tls, s.session);
+        if (r < 0)
+                return reins_error_errno(err, -r, "posting to %s://%s:%s%s", scheme, to->host,
+                                         to->port, to->path);
         response[got] = '\0';
         unsigned code = 0;
         if (sscanf(response, "HTTP/1.%*[01] %3u", &code) != 1 || code < 100 || code > 599)
-                return -EPROTO;
+                return reins_error_set(err, EPROTO, "%s://%s:%s%s: not an HTTP answer", scheme,
+                                       to->host, to->port, to->path);
         *status = (int)code;
         return 0;
 }

@@ -16,6 +16,9 @@ static const char *const right_names[] = {
     [SERVE_RIGHT_CONTROL] = "control",
     [SERVE_RIGHT_READ_POLICIES] = "read-policies",
     [SERVE_RIGHT_READ_METRICS] = "read-metrics",
+    [SERVE_RIGHT_APPROVE] = "approve",
+    [SERVE_RIGHT_READ_AUDIT] = "read-audit",
+    [SERVE_RIGHT_READ_DIFF] = "read-diff",
 };
 
 const char *serve_right_name(enum serve_right right)
@@ -48,7 +51,7 @@ static bool role_has(enum serve_role role, enum serve_right right)
         case SERVE_ROLE_AUDITOR:
                 return right == SERVE_RIGHT_READ_SESSIONS || right == SERVE_RIGHT_READ_OUTPUT ||
                        right == SERVE_RIGHT_READ_POLICIES || right == SERVE_RIGHT_READ_METRICS ||
-                       right == SERVE_RIGHT_READ_AUDIT;
+                       right == SERVE_RIGHT_READ_AUDIT || right == SERVE_RIGHT_READ_DIFF;
         case SERVE_ROLE_NONE:
                 break;
         }
@@ -63,7 +66,8 @@ const char *serve_roles_no_grant(const struct serve_roles *roles)
 }
 
 bool serve_grant_allows(const struct serve_grant *grant, const char *no_grant_why,
-                        enum serve_right right, const char *policy, const char **why)
+                        enum serve_right right, const char *policy, const char *agent,
+                        const char **why)
 {
         if (!grant) {
                 *why = no_grant_why;
@@ -83,12 +87,23 @@ bool serve_grant_allows(const struct serve_grant *grant, const char *no_grant_wh
                                                             "that policy";
                 return false;
         }
+        /* and to its agents, when it lists them: a session whose agent is
+         * not known (none named) is in no list */
+        bool agent_listed =
+            (grant->role == SERVE_ROLE_OPERATOR || grant->role == SERVE_ROLE_APPROVER) &&
+            grant->agents.count > 0;
+        if (agent_listed && policy && (!agent || !strv_contains(&grant->agents, agent))) {
+                *why = grant->role == SERVE_ROLE_OPERATOR
+                           ? "this operator may not run that policy's agent"
+                           : "this approver may not answer for that policy's agent";
+                return false;
+        }
         return true;
 }
 
 bool serve_roles_allows(const struct serve_roles *roles, uid_t uid, enum serve_right right,
-                        const char *policy, const char **why)
+                        const char *policy, const char *agent, const char **why)
 {
         return serve_grant_allows(serve_roles_lookup(roles, uid), serve_roles_no_grant(roles),
-                                  right, policy, why);
+                                  right, policy, agent, why);
 }

@@ -3,12 +3,14 @@
 #define REINS_SERVE_SERVE_INTERNAL_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "govern/identity.h"
 #include "serve/config.h"
 #include "serve/mhd.h"
 #include "serve/roles.h"
@@ -45,7 +47,10 @@ struct serve {
         char *state_dir;    /* the daemon's own: sessions/, trails/, users/ */
         char *sessions_dir; /* one directory per session started here */
         char *homes_dir;    /* root: homes for users without one (STATE/homes) */
-        int state_lock;     /* flock: one daemon per state directory */
+        /* the public half of the daemon's signing key (serve/daemon_key.h),
+         * given to every session it starts */
+        struct identity_public daemon_key;
+        int state_lock; /* flock: one daemon per state directory */
         char *socket_path;
         dev_t socket_dev; /* the socket file this daemon made */
         ino_t socket_ino;
@@ -109,6 +114,13 @@ void serve_reply_error(struct serve_reply *reply, unsigned status, const char *f
  * When not: a 403 reply, and the refusal in the daemon's audit trail. */
 bool serve_check(const struct serve_request *request, struct serve_reply *reply,
                  enum serve_right right, const char *policy);
+/* The same with the session's agent (the policy's agent:, NULL or "" when
+ * none or unknown), which a grant limited to agents needs. */
+bool serve_check_agent(const struct serve_request *request, struct serve_reply *reply,
+                       enum serve_right right, const char *policy, const char *agent);
+/* A refusal the handler decided (403, audited like serve_check's). */
+void serve_refuse(const struct serve_request *request, struct serve_reply *reply,
+                  enum serve_right right, const char *policy, const char *agent, const char *why);
 
 /* A query argument (?name=value), NULL when absent. */
 const char *serve_request_arg(const struct serve_request *request, const char *name);
@@ -117,6 +129,8 @@ const char *serve_request_arg(const struct serve_request *request, const char *n
  * filtering what a caller sees. */
 bool serve_request_allows(const struct serve_request *request, enum serve_right right,
                           const char *policy);
+bool serve_request_allows_agent(const struct serve_request *request, enum serve_right right,
+                                const char *policy, const char *agent);
 
 /* The body as a JSON object with no key outside `allowed` (NULL-terminated);
  * NULL and a 400 reply when it is not. An empty body is an empty object. */
@@ -129,6 +143,36 @@ json_t *serve_body_object(const struct serve_request *request, struct serve_repl
 struct stat;
 int serve_api_trail_open(const struct serve_request *request, struct serve_reply *reply,
                          struct stat *st, json_t **entry_out);
+
+/* The key the daemon signs an answer or a thaw (`what`) for the session
+ * `entry` with: its own (serve/daemon_key.h) when it started the session
+ * with it; else its user's, for a session of that user (as `reins approve`
+ * would); else a 409 in the reply, and -EPERM. The key is the caller's to
+ * wipe (audit_key_wipe). */
+struct audit_key;
+int serve_signing_key(const struct serve_request *request, struct serve_reply *reply,
+                      const json_t *entry, const char *what, struct audit_key *key);
+/* Who asks the daemon to sign (new reference): the caller's uid, and its
+ * API token's name over TCP. */
+json_t *serve_request_approver(const struct serve_request *request);
+
+/* The session of the route's {id}, when it exists and the caller may use
+ * `right` on it (judged by the session's policy); else NULL and the reply
+ * says why (404, 403). */
+json_t *serve_api_session_lookup(const struct serve_request *request, struct serve_reply *reply,
+                                 enum serve_right right);
+
+/* A user sessions run as, and the HOME `reins run` gets for it: its own
+ * home directory, else (a service account such as nobody) STATE/homes/UID. */
+struct serve_user {
+        uid_t uid;
+        gid_t gid;
+        char name[256];
+        char home[PATH_MAX];
+};
+/* 0, or <0 with the reply set (403: no passwd entry, 409: no home). */
+int serve_user_find(struct serve *serve, uid_t uid, struct serve_user *user,
+                    struct serve_reply *reply);
 
 /* Handlers (serve/api_*.c). */
 void serve_api_sessions_list(const struct serve_request *request, struct serve_reply *reply);
@@ -144,6 +188,9 @@ void serve_api_session_answer(const struct serve_request *request, struct serve_
 void serve_api_session_audit(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_audit_verify(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_session_events(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_diff(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_apply(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_session_discard(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_policies(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_metrics(const struct serve_request *request, struct serve_reply *reply);
 

@@ -13,6 +13,7 @@
 
 #include "audit/runtime.h"
 #include "govern/risk.h"
+#include "policy/policy.h"
 #include "serve/record.h"
 #include "util/cleanup.h"
 #include "util/path.h"
@@ -233,6 +234,9 @@ static json_t *sessions_serve_part(const json_t *record, bool alive)
         json_t *part =
             json_pack("{s:O?, s:O?, s:O?}", "by_uid", json_object_get(record, "by_uid"), "policy",
                       json_object_get(record, "policy"), "exit_status", status);
+        /* the agent the daemon checked the start against, when it did */
+        if (part && json_is_string(json_object_get(record, "agent")))
+                json_object_set(part, "agent", json_object_get(record, "agent"));
         json_decref(found);
         return part;
 }
@@ -472,6 +476,31 @@ const char *serve_session_policy(const json_t *entry)
         const char *started_as =
             json_string_value(json_object_get(json_object_get(entry, "serve"), "policy"));
         return started_as ? started_as : json_string_value(json_object_get(entry, "policy"));
+}
+
+int serve_policy_agent(const char *policy, char **agent, struct reins_error *err)
+{
+        cleanup_free char *rooted = NULL;
+        /* the supervisor starts in "/": a relative name that is no preset is
+         * a file there, not in the daemon's working directory */
+        if (policy[0] != '/' && !policy_preset_text(policy) && asprintf(&rooted, "/%s", policy) < 0)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        struct reins_policy *loaded = NULL;
+        int r = policy_load(rooted ? rooted : policy, &loaded, err);
+        if (r < 0)
+                return r;
+        *agent = strdup(loaded->agent ? loaded->agent : "");
+        policy_free(loaded);
+        return *agent ? 0 : reins_error_set(err, ENOMEM, "out of memory");
+}
+
+const char *serve_session_agent(const json_t *entry)
+{
+        json_t *serve_part = json_object_get(entry, "serve");
+        const char *agent = json_object_get(serve_part, "agent")
+                                ? json_string_value(json_object_get(serve_part, "agent"))
+                                : json_string_value(json_object_get(entry, "agent"));
+        return agent && agent[0] ? agent : NULL;
 }
 
 int serve_session_registry(struct serve *serve, const json_t *entry, char **dir,

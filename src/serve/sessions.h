@@ -21,6 +21,15 @@ int serve_sessions_find(struct serve *serve, const char *id, json_t **entry,
 /* The policy a role check judges the session by: as its starter wrote it
  * (daemon-started), else the policy's name from the registry. */
 const char *serve_session_policy(const json_t *entry);
+/* Its agent: as the daemon found it in the policy at the start
+ * (daemon-started), else the registry's; NULL when none is named. */
+const char *serve_session_agent(const json_t *entry);
+/* The agent `policy` (as a start names it: a preset, or a file the session
+ * reads from "/") names, malloc'd in *agent ("" when none): the daemon
+ * reads it as the supervisor will, which then checks that it read the same
+ * (reins run --expect-agent). */
+int serve_policy_agent(const char *policy, char **agent, struct reins_error *err);
+
 /* Where the session's registry (and control socket) lives. */
 int serve_session_registry(struct serve *serve, const json_t *entry, char **dir,
                            struct reins_error *err);

@@ -5,17 +5,20 @@
  *     - name: siem                 # [a-z0-9_-]{1,32}: names its cursor file
  *       type: syslog-tcp           # syslog-tcp | syslog-tls | splunk-hec | elasticsearch
  *       address: 127.0.0.1:6514    # syslog: HOST:PORT
- *       url: http://127.0.0.1:8088/services/collector/event   # HEC, bulk: http:// only
+ *       url: https://siem.example:8088/services/collector/event   # HEC, bulk: http(s)://
  *       token: SECRET              # splunk-hec: Authorization: Splunk SECRET
- *       ca: /etc/reins/siem-ca.pem # syslog-tls: the CA that signs the receiver
- *       server_name: siem.example  # syslog-tls: the name its certificate holds
+ *       ca: /etc/reins/siem-ca.pem # syslog-tls (required), https:// (else the system's
+ *                                  # trust store): the CA that signs the receiver
+ *       server_name: siem.example  # TLS: the name its certificate holds (default: the host)
  *       batch: 100                 # events per batch (1..1000)
  *       backoff_max: 30            # seconds between attempts at most (1..3600)
  *   notify:                        # escalation (serve/notify.c)
  *     - name: oncall
  *       type: webhook              # webhook | command
- *       url: http://127.0.0.1:9000/hook
+ *       url: https://hooks.example/reins   # http:// or https://
  *       secret: SHARED             # webhook: X-Reins-Signature: sha256=HEX(HMAC(body))
+ *       ca: /etc/reins/hook-ca.pem # https://: the CA (default: the system's trust store)
+ *       server_name: hooks.example # https://: the certificate's name (default: the host)
  *       command: [/usr/local/bin/page, --team, sec]   # command: argv, no shell
  *       attempts: 5                # webhook: tries before the dead-letter file
  *       timeout: 10                # seconds, per attempt / for the command
@@ -44,9 +47,10 @@ struct serve_forward_target {
         enum serve_forward_type type;
         char *host, *port; /* syslog: address; HTTP: from the url */
         char *path;        /* HTTP: the url's path */
+        bool tls;          /* HTTP: an https:// url */
         char *token;       /* splunk-hec */
-        char *ca;          /* syslog-tls: CA file */
-        char *server_name; /* syslog-tls: NULL: the host */
+        char *ca;          /* syslog-tls, https: CA file (https: NULL: the system's) */
+        char *server_name; /* syslog-tls, https: NULL: the host */
         unsigned batch;
         unsigned backoff_max; /* seconds */
 };
@@ -62,6 +66,9 @@ struct serve_notify_target {
         char *name;
         bool command_hook; /* else a webhook */
         char *host, *port, *path;
+        bool tls;          /* an https:// url */
+        char *ca;          /* https: NULL: the system's trust store */
+        char *server_name; /* https: NULL: the host */
         char *secret;
         struct reins_strv command;
         unsigned attempts;
@@ -78,16 +85,15 @@ struct serve_targets {
         size_t notify_count;
 };
 
-/* yaml_document_t and yaml_node_t, not included here */
-struct yaml_document_s;
+/* yaml_node_t and the walk (serve/yaml_map.h), not included here */
 struct yaml_node_s;
+struct serve_yaml_walk;
 
-int serve_targets_parse_forward(struct yaml_document_s *doc, struct yaml_node_s *node,
-                                const char *origin, struct serve_targets *out,
-                                struct reins_error *err);
-int serve_targets_parse_notify(struct yaml_document_s *doc, struct yaml_node_s *node,
-                               const char *origin, struct serve_targets *out,
-                               struct reins_error *err);
+/* The lists `forward:` and `notify:` (`key` names them in errors). */
+int serve_targets_parse_forward(const struct serve_yaml_walk *w, const struct yaml_node_s *node,
+                                const char *key, struct serve_targets *out);
+int serve_targets_parse_notify(const struct serve_yaml_walk *w, const struct yaml_node_s *node,
+                               const char *key, struct serve_targets *out);
 void serve_targets_free(struct serve_targets *targets);
 
 /* "low", "medium", "high", "critical": 0..3; -1 otherwise. */

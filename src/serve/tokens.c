@@ -131,6 +131,16 @@ int serve_tokens_create(const char *state_dir, const struct serve_token_request 
             request->policies->count > 0)
                 return reins_error_set(err, EINVAL,
                                        "only an operator's or an approver's token takes policies");
+        size_t agent_count = request->agents ? request->agents->count : 0;
+        if (request->role != SERVE_ROLE_OPERATOR && request->role != SERVE_ROLE_APPROVER &&
+            agent_count > 0)
+                return reins_error_set(err, EINVAL,
+                                       "only an operator's or an approver's token takes agents");
+        for (size_t a = 0; a < agent_count; a++)
+                if (!request->agents->items[a][0] || strlen(request->agents->items[a]) > 128)
+                        return reins_error_set(err, EINVAL,
+                                               "--agent: an agent's name (a policy's agent:), "
+                                               "1-128 characters");
         cleanup_fd int dir = -1, lock = -1;
         json_auto_t *tokens = NULL;
         int r = tokens_open_locked(state_dir, &dir, &lock, err);
@@ -154,6 +164,12 @@ int serve_tokens_create(const char *state_dir, const struct serve_token_request 
             json_pack("{s:s, s:s, s:s, s:o, s:I, s:s}", "name", request->name, "sha256", hash,
                       "role", serve_role_name(request->role), "policies", policies, "uid",
                       (json_int_t)request->uid, "created", now);
+        if (record && agent_count > 0) {
+                json_t *agents = json_array();
+                for (size_t a = 0; agents && a < agent_count; a++)
+                        json_array_append_new(agents, json_string(request->agents->items[a]));
+                json_object_set_new(record, "agents", agents);
+        }
         if (!record || json_array_append_new(tokens, record) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory");
         return tokens_write(dir, tokens, err);
@@ -229,6 +245,16 @@ int serve_tokens_lookup(const char *state_dir, const char *presented, struct ser
                                 strv_push(&grant->policies, json_string_value(policy)) < 0)
                 {
                         strv_free(&grant->policies);
+                        return -ENOMEM;
+                }
+                json_t *agent;
+                json_array_foreach(json_object_get(entry, "agents"), p,
+                                   agent) if (json_is_string(agent) &&
+                                              strv_push(&grant->agents, json_string_value(agent)) <
+                                                  0)
+                {
+                        strv_free(&grant->policies);
+                        strv_free(&grant->agents);
                         return -ENOMEM;
                 }
                 snprintf(name, SERVE_TOKEN_NAME + 1, "%s",

@@ -3,7 +3,8 @@
  *
  * A token is 32 random bytes, shown once at creation ("rst_" + 64 hex
  * digits). The daemon keeps only its SHA-256, with a name, a role (the
- * same roles as config.h), an operator's policies and the user its
+ * same roles as config.h), an operator's policies (and an operator's or
+ * approver's agents) and the user its
  * sessions run as, in STATE/tokens.json (0600). The file is read at every
  * call: a revoked token stops working at once, with no reload. */
 #ifndef REINS_SERVE_TOKENS_H
@@ -24,6 +25,7 @@ struct serve_token_request {
         const char *name; /* [A-Za-z0-9._-]{1,64}, unique */
         enum serve_role role;
         const struct reins_strv *policies; /* an operator's */
+        const struct reins_strv *agents;   /* an operator's or approver's; may be NULL */
         uid_t uid;                         /* sessions it starts run as this user */
 };
 
@@ -36,8 +38,9 @@ int serve_tokens_revoke(const char *state_dir, const char *name, struct reins_er
 /* Every token without its hash: name, role, policies, uid, created. */
 int serve_tokens_list(const char *state_dir, json_t **list, struct reins_error *err);
 
-/* The grant of the token presented, or -EACCES. `grant->policies` is the
- * caller's to free (strv_free); `name` receives the token's name. */
+/* The grant of the token presented, or -EACCES. `grant->policies` and
+ * `grant->agents` are the caller's to free (strv_free); `name` receives the
+ * token's name. */
 int serve_tokens_lookup(const char *state_dir, const char *presented, struct serve_grant *grant,
                         char name[SERVE_TOKEN_NAME + 1]);
 

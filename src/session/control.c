@@ -230,6 +230,23 @@ static json_t *op_status(struct session_control *ctl)
         return reply;
 }
 
+/* Who signed a request, for the trail: the key that verified it (as
+ * "user_key", or "daemon_key" for the daemon that started the session), the
+ * approver a daemon names, the payload and the signature. */
+static json_t *control_signed_by(const struct answer_signers *keys, enum answer_signer signer,
+                                 const json_t *payload, const char *signature)
+{
+        bool daemon = signer == ANSWER_SIGNER_DAEMON;
+        const unsigned char *key = daemon ? keys->daemon : keys->user;
+        char key_hex[2 * crypto_sign_PUBLICKEYBYTES + 1] = "";
+        if (key)
+                audit_hex(key, crypto_sign_PUBLICKEYBYTES, key_hex);
+        return json_pack("{s:s, s:s, s:O*, s:O?, s:s?}", daemon ? "daemon_key" : "user_key",
+                         key_hex, "signer", daemon ? "daemon" : "user", "approver",
+                         json_object_get(payload, "approver"), "payload", payload, "signature",
+                         signature);
+}
+
 /* A fresh nonce for this connection's next signed operation. */
 static json_t *op_nonce(struct session_control *ctl, struct conn *c)
 {
@@ -253,22 +270,22 @@ static json_t *op_thaw(struct session_control *ctl, struct conn *c, const json_t
         c->nonce[0] = '\0'; /* used once, whatever the outcome */
         if (!ctl->config.thaw)
                 return error_reply("this session has no risk engine to thaw");
-        if (!ctl->config.user_public)
+        if (!ctl->config.user_public && !ctl->config.daemon_public)
                 return error_reply("this session has no user key to check a thaw against");
+        struct answer_signers keys = {.user = ctl->config.user_public,
+                                      .daemon = ctl->config.daemon_public};
+        enum answer_signer signer = ANSWER_SIGNER_USER;
         if (!weaken("control-sign") &&
             (!payload || !signature
                  ? reins_error_set(&err, EPERM,
                                    "thaw refused: it must be signed with your key (reins thaw)")
-                 : control_op_verify(ctl->config.user_public, payload, signature, "thaw",
-                                     ctl->config.session, nonce, (int64_t)time(NULL), &err)) < 0) {
+                 : control_op_verify_signers(&keys, payload, signature, "thaw", ctl->config.session,
+                                             nonce, (int64_t)time(NULL), &signer, &err)) < 0) {
                 event_emit(ctl->config.events, "control.refused",
                            json_pack("{s:s, s:s}", "op", "thaw", "reason", err.message));
                 return error_reply(err.message);
         }
-        char key_hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
-        audit_hex(ctl->config.user_public, crypto_sign_PUBLICKEYBYTES, key_hex);
-        json_t *by = json_pack("{s:s, s:O?, s:s?}", "user_key", key_hex, "payload", payload,
-                               "signature", signature);
+        json_t *by = control_signed_by(&keys, signer, payload, signature);
         int r = ctl->config.thaw(ctl->config.ctx, by, &err);
         json_decref(by);
         if (r < 0)
@@ -293,9 +310,12 @@ static json_t *op_answer(struct session_control *ctl, const json_t *request)
         struct reins_error err = {0};
         json_t *payload = json_object_get(request, "payload");
         const char *signature = json_string_value(json_object_get(request, "signature"));
-        if (!ctl->config.user_public)
+        if (!ctl->config.user_public && !ctl->config.daemon_public)
                 return error_reply("this session has no user key to check answers against");
-        if (answer_verify(ctl->config.user_public, payload, signature, (int64_t)time(NULL), &err) <
+        struct answer_signers keys = {.user = ctl->config.user_public,
+                                      .daemon = ctl->config.daemon_public};
+        enum answer_signer signer;
+        if (answer_verify_signers(&keys, payload, signature, (int64_t)time(NULL), &signer, &err) <
             0)
                 return error_reply(err.message);
         const char *session = json_string_value(json_object_get(payload, "session"));
@@ -307,10 +327,7 @@ static json_t *op_answer(struct session_control *ctl, const json_t *request)
         enum approval_scope scope;
         if (approval_scope_parse(json_string_value(json_object_get(payload, "scope")), &scope) < 0)
                 return error_reply("scope must be exact or domain");
-        char key_hex[2 * crypto_sign_PUBLICKEYBYTES + 1];
-        audit_hex(ctl->config.user_public, crypto_sign_PUBLICKEYBYTES, key_hex);
-        json_t *by = json_pack("{s:s, s:O, s:s}", "user_key", key_hex, "payload", payload,
-                               "signature", signature);
+        json_t *by = control_signed_by(&keys, signer, payload, signature);
         struct approval_answer answer;
         if (gate_answer(ctl->config.gate, id, allow, for_ms, scope, by, &answer, &err) < 0)
                 return error_reply(err.message);

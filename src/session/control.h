@@ -48,6 +48,10 @@ struct session_control_config {
         struct gate *gate;
         /* the user key answers must be signed with; NULL: answers refused */
         const unsigned char *user_public;
+        /* the key of the daemon that started the session (reins serve),
+         * which may sign answers and thaws too, naming their approver;
+         * NULL: none */
+        const unsigned char *daemon_public;
         /* `reins thaw`: 0 or -errno with err; NULL: "no risk engine".
          * `by`: the signed request (user_key, payload, signature), borrowed */
         int (*thaw)(void *ctx, const json_t *by, struct reins_error *err);

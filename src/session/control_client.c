@@ -116,6 +116,12 @@ int control_call(int fd, const json_t *request, json_t **reply, int timeout_ms,
 int control_signed_call(int fd, const char *session, const char *op, const struct audit_key *key,
                         json_t **reply, struct reins_error *err)
 {
+        return control_signed_call_by(fd, session, op, key, NULL, reply, err);
+}
+
+int control_signed_call_by(int fd, const char *session, const char *op, const struct audit_key *key,
+                           const json_t *approver, json_t **reply, struct reins_error *err)
+{
         json_auto_t *ask = json_pack("{s:s}", "op", "nonce");
         json_auto_t *given = NULL;
         int r = control_call(fd, ask, &given, 5000, err);
@@ -128,7 +134,8 @@ int control_signed_call(int fd, const char *session, const char *op, const struc
         json_auto_t *payload =
             r == 0 ? control_op_payload(op, session, nonce, (int64_t)time(NULL)) : NULL;
         char signature[ANSWER_SIGNATURE_HEX + 1];
-        if (r == 0 && !payload)
+        if (r == 0 && (!payload ||
+                       (approver && json_object_set(payload, "approver", (json_t *)approver) < 0)))
                 r = reins_error_set(err, ENOMEM, "out of memory");
         if (r == 0)
                 r = control_op_sign(key, payload, signature, err);

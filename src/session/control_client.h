@@ -34,6 +34,10 @@ int control_signed_request(const char *session, const char *op, const struct aud
 /* The signed operation on a connected fd, for `session` (a full id). */
 int control_signed_call(int fd, const char *session, const char *op, const struct audit_key *key,
                         json_t **reply, struct reins_error *err);
+/* The same naming in the signed payload who asked for it ("approver",
+ * govern/answer_sign.h; NULL: nobody): how a daemon signs. */
+int control_signed_call_by(int fd, const char *session, const char *op, const struct audit_key *key,
+                           const json_t *approver, json_t **reply, struct reins_error *err);
 
 /* Read one line from fd (blocking up to timeout_ms); *line malloc'd. */
 int control_read_line(int fd, char **line, int timeout_ms, struct reins_error *err);

@@ -49,6 +49,17 @@ int session_govern_load_token(struct session_govern *g, const char *file, const 
         return 0;
 }
 
+int session_govern_set_daemon_key(struct session_govern *g, const char *hex,
+                                  struct reins_error *err)
+{
+        if (!hex)
+                return 0;
+        if (audit_unhex(hex, g->daemon_public, sizeof(g->daemon_public)) < 0)
+                return reins_error_set(err, EINVAL, "the daemon's key is not a public key");
+        g->has_daemon_key = true;
+        return 0;
+}
+
 struct plan_write_limit session_govern_write_limit(const struct session_govern *g)
 {
         struct plan_write_limit limit = {0};
@@ -143,7 +154,8 @@ int session_govern_start(struct session_govern *g, const struct session_govern_o
             .quiet = o->quiet,
             .events = o->events,
         };
-        if (g->approvals && !g->has_user_key)
+        /* a session a daemon started may be answered with its key alone */
+        if (g->approvals && !g->has_user_key && !g->has_daemon_key)
                 return reins_error_set(err, ENOKEY,
                                        "approvals need your key to check the answers, and it "
                                        "cannot be read ('reins id' creates it)");
@@ -153,6 +165,7 @@ int session_govern_start(struct session_govern *g, const struct session_govern_o
             .session = o->session,
             .gate = g->gate,
             .user_public = g->has_user_key ? g->user_public : NULL,
+            .daemon_public = g->has_daemon_key ? g->daemon_public : NULL,
             .thaw = govern_thaw,
             .freeze = govern_freeze,
             .status = govern_status,
@@ -225,6 +238,14 @@ json_t *session_govern_identity(const struct session_govern *g)
                 json_object_set_new(o, "token", session_token_json(&g->token));
         if (o && g->control)
                 json_object_set_new(o, "control", json_string(session_control_path(g->control)));
+        /* who besides the user may answer for this session: the daemon
+         * that started it, by its key */
+        if (o && g->has_daemon_key) {
+                struct identity_public daemon = {0};
+                memcpy(daemon.key, g->daemon_public, sizeof(daemon.key));
+                identity_describe(&daemon);
+                json_object_set_new(o, "daemon_key", json_string(daemon.hex));
+        }
         return o;
 }
 

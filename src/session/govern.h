@@ -36,6 +36,9 @@ struct session_govern {
         struct identity_public agent_public;
         unsigned char user_public[crypto_sign_PUBLICKEYBYTES];
         bool has_user_key;
+        /* the key of the daemon that started the session (reins serve) */
+        unsigned char daemon_public[crypto_sign_PUBLICKEYBYTES];
+        bool has_daemon_key;
         struct session_token token;
         bool has_token;
         struct approvals *approvals;
@@ -56,6 +59,10 @@ struct session_govern {
 int session_govern_load_token(struct session_govern *g, const char *file, const char *user_key_hex,
                               struct reins_error *err);
 struct plan_write_limit session_govern_write_limit(const struct session_govern *g);
+/* The daemon's public key (hex; NULL: none) answers and thaws may also be
+ * signed with (session_config.daemon_key). */
+int session_govern_set_daemon_key(struct session_govern *g, const char *hex,
+                                  struct reins_error *err);
 
 /* Everything up to the control socket. Refuses (err) a token that does not
  * verify, and approvals without a control socket to answer them through. */

@@ -165,6 +165,21 @@ static int session_plant_canaries(struct session *s, struct reins_error *err)
         return 0;
 }
 
+/* The daemon that starts a session checks its policy's agent against its
+ * configuration (serve/config.h, agents:); the policy is read again here,
+ * and must say the same: a file changed in between is refused. */
+static int session_check_agent(const struct session *s, struct reins_error *err)
+{
+        const char *expected = s->config.expect_agent;
+        const char *agent = s->policy->agent ? s->policy->agent : "";
+        if (!expected || strcmp(expected, agent) == 0)
+                return 0;
+        return reins_error_set(err, EPERM,
+                               "%s: its agent is '%s', not '%s' as the daemon checked it (was "
+                               "the policy changed?)",
+                               s->config.policy, agent, expected);
+}
+
 int session_new(const struct session_config *config, struct session **out, struct reins_error *err)
 {
         struct session *s = calloc(1, sizeof(*s));
@@ -188,10 +203,11 @@ int session_new(const struct session_config *config, struct session **out, struc
          * sandbox (a workspace may contain the home directory) */
         session_prepare_own_dirs(s);
         int r = session_govern_load_token(&s->govern, config->token_file, s->user_key, err);
-        if (r < 0)
+        if (r < 0 || (r = session_govern_set_daemon_key(&s->govern, config->daemon_key, err)) < 0)
                 return r;
         s->plan_options.write_limit = session_govern_write_limit(&s->govern);
         if ((r = policy_load(config->policy, &s->policy, err)) < 0 ||
+            (r = session_check_agent(s, err)) < 0 ||
             (r = policy_check_supported(s->policy, err)) < 0 ||
             (r = session_plant_canaries(s, err)) < 0 ||
             (r = plan_build(s->policy, &s->plan_options, &s->plan, err)) < 0 ||
@@ -688,6 +704,10 @@ static void session_register(struct session *s)
         const char *control = session_govern_control_path(&s->govern);
         if (info && control)
                 json_object_set_new(info, "control", json_string(control));
+        /* where the trail is, for `reins serve`'s SIEM forwarding of the
+         * sessions it did not start (it reads only a file of this user's) */
+        if (info && s->trail_path && s->trail_path[0] == '/')
+                json_object_set_new(info, "trail", json_string(s->trail_path));
         json_t *status = session_listing_status(s);
         session_listed_now(s, &s->listed);
         s->listed_ms = session_now_ms();

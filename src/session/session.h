@@ -48,8 +48,15 @@ struct session_config {
         char id[25];              /* "": a fresh one is drawn */
         const char *resume;       /* overlay: go on with this session's copy */
         const char *token_file;   /* a capability token narrowing the session */
-        const char *audit_path;   /* NULL: the user's trail directory */
-        char *const *anchors;     /* where checkpoints are anchored, besides the policy's */
+        /* the public key (hex) of the daemon that started the session
+         * (reins serve): answers and thaws signed by it are taken as well
+         * as the user's, and must name who asked the daemon. NULL: none */
+        const char *daemon_key;
+        /* the agent the starter checked the policy's agent: to be ("":
+         * none); another one refuses the start. NULL: not checked */
+        const char *expect_agent;
+        const char *audit_path; /* NULL: the user's trail directory */
+        char *const *anchors;   /* where checkpoints are anchored, besides the policy's */
         size_t anchor_count;
         bool quiet; /* only errors and what must be said */
         /* reins' private directory for the change record's cache (direct

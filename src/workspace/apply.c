@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/bytes_json.h"
 #include "util/cleanup.h"
 #include "util/text_escape.h"
 #include "workspace/base.h"
@@ -346,6 +347,45 @@ static void apply_report_line(FILE *out, const struct apply_item *it, bool dry_r
         fputc('\n', out);
 }
 
+/* The same as a JSON object: the path as its bytes (util/bytes_json.h),
+ * what happened to it as one word. */
+static json_t *apply_report_json(const struct apply_item *it, bool dry_run, bool blocked,
+                                 bool force)
+{
+        const struct workspace_change *ch = it->change;
+        const char *result = NULL;
+        const char *why = NULL;
+        switch (it->status) {
+        case APPLY_SKIP:
+                return NULL;
+        case APPLY_PENDING:
+                result = blocked ? "blocked" : dry_run ? "would-apply" : "applied";
+                break;
+        case APPLY_DONE:
+                result = "applied";
+                break;
+        case APPLY_PROTECTED:
+                result = "protected";
+                why = "protected path: include_protected applies it";
+                break;
+        case APPLY_CONFLICT:
+                result = force && !dry_run ? "forced" : "conflict";
+                why = it->why;
+                break;
+        case APPLY_UNSUPPORTED:
+                result = "unsupported";
+                why = "sockets and devices are not reproduced";
+                break;
+        case APPLY_FAILED:
+                result = "failed";
+                why = strerror(it->error);
+                break;
+        }
+        return json_pack("{s:o, s:s, s:s, s:s*}", "path",
+                         bytes_json_z(ch->path[0] ? ch->path : "."), "kind",
+                         workspace_change_kind_name(ch->kind), "result", result, "why", why);
+}
+
 static void apply_run(struct apply_context *ctx, bool force)
 {
         /* 1. removals, deepest first */
@@ -596,6 +636,14 @@ int workspace_apply(const struct workspace_session *session,
                 if (options->report && !(blocked && items[i].status == APPLY_PENDING))
                         apply_report_line(options->report, &items[i], options->dry_run,
                                           options->force);
+                if (options->report_json && items[i].status != APPLY_SKIP) {
+                        if (json_array_size(options->report_json) >= WORKSPACE_APPLY_REPORT_MAX)
+                                result->unreported++;
+                        else
+                                json_array_append_new(options->report_json,
+                                                      apply_report_json(&items[i], options->dry_run,
+                                                                        blocked, options->force));
+                }
         }
         return 0;
 }

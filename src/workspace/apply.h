@@ -25,6 +25,7 @@
 #ifndef REINS_WORKSPACE_APPLY_H
 #define REINS_WORKSPACE_APPLY_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -37,7 +38,13 @@ struct workspace_apply_options {
         bool force;             /* overwrite conflicting host files */
         bool include_protected; /* apply protected paths too */
         FILE *report;           /* one line per change */
+        /* one object per change appended ({"path", "kind", "result", "why"?}),
+         * the first WORKSPACE_APPLY_REPORT_MAX only (the rest are counted in
+         * result->unreported): `reins apply --json`, the daemon's apply */
+        json_t *report_json;
 };
+
+#define WORKSPACE_APPLY_REPORT_MAX 1000u
 
 struct workspace_apply_result {
         size_t applied;
@@ -45,6 +52,7 @@ struct workspace_apply_result {
         size_t conflicts;
         size_t failed;
         size_t unsupported;   /* sockets, devices: not reproduced */
+        size_t unreported;    /* changes left out of report_json (its cap) */
         char base_error[256]; /* the base record could not be updated ("" when it was) */
 };
 

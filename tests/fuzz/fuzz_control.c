@@ -32,7 +32,7 @@
 
 #define FUZZ_SESSION "fuzzsess"
 
-static struct audit_key user_key;
+static struct audit_key user_key, daemon_key;
 static struct reins_strv deny;
 
 static char runtime[] = "/tmp/reins-fuzz-XXXXXX";
@@ -53,6 +53,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         static const unsigned char seed[crypto_sign_SEEDBYTES] = "reins fuzz user key seed 32 byte";
         FUZZ_CHECK(sodium_init() >= 0);
         crypto_sign_seed_keypair(user_key.public_key, user_key.secret_key, seed);
+        /* the key of a daemon that started the session (reins serve) */
+        static const unsigned char daemon_seed[crypto_sign_SEEDBYTES] =
+            "reins fuzz daemon key seed 32 b";
+        crypto_sign_seed_keypair(daemon_key.public_key, daemon_key.secret_key, daemon_seed);
         /* a private runtime directory of our own for the control socket */
         FUZZ_CHECK(mkdtemp(runtime) != NULL);
         atexit(remove_runtime);
@@ -70,8 +74,9 @@ static int thaw_stub(void *ctx, const json_t *by, struct reins_error *err)
         return 0;
 }
 
-/* The request re-signed: payload.time set to now, signature by the user key. */
-static char *sign_request(const uint8_t *data, size_t size, size_t *length)
+/* The request re-signed: payload.time set to now, signature by the user
+ * key, or by the daemon's (`by_daemon`). */
+static char *sign_request(const uint8_t *data, size_t size, size_t *length, bool by_daemon)
 {
         json_t *request = json_loadb((const char *)data, size, 0, NULL);
         json_t *payload = json_object_get(request, "payload");
@@ -80,7 +85,7 @@ static char *sign_request(const uint8_t *data, size_t size, size_t *length)
                 char signature[ANSWER_SIGNATURE_HEX + 1];
                 struct reins_error err = {0};
                 json_object_set_new(payload, "time", json_integer((json_int_t)time(NULL)));
-                if (answer_sign(&user_key, payload, signature, &err) == 0)
+                if (answer_sign(by_daemon ? &daemon_key : &user_key, payload, signature, &err) == 0)
                         json_object_set_new(request, "signature", json_string(signature));
                 text = json_dumps(request, JSON_COMPACT);
         }
@@ -144,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t length = size - 1;
         char *signed_text = NULL;
         if (sign) {
-                signed_text = sign_request(data + 1, size - 1, &length);
+                signed_text = sign_request(data + 1, size - 1, &length, data[0] & 4);
                 if (!signed_text)
                         return 0;
                 bytes = signed_text;
@@ -161,6 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct session_control_config config = {.session = FUZZ_SESSION,
                                                 .gate = gate,
                                                 .user_public = user_key.public_key,
+                                                .daemon_public = daemon_key.public_key,
                                                 .thaw = thaw_stub};
         struct session_control *ctl = NULL;
         if (session_control_open(&config, &ctl, &err) < 0) {

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -162,9 +163,10 @@ def test_syslog_receiver_killed_mid_stream_and_daemon_restarted(caller, daemons,
     daemons.append(d)
     ws = caller.workspace()
     session, pid = start_session(d, ws, ["sh", "-c", BURSTS])
-    wait_for(lambda: len(rx.records()) >= 15, "the first records at the receiver")
+    wait_for(lambda: len([g for g in rx.records() if g["session"] == session]) >= 15,
+             "the first records at the receiver")
     rx.kill9()  # mid-stream: the first burst is still being sent
-    got_before = len(rx.records())
+    got_before = len([g for g in rx.records() if g["session"] == session])
     time.sleep(2.5)  # the second burst spools while the receiver is down
     d.kill9()
     d.start()
@@ -172,8 +174,8 @@ def test_syslog_receiver_killed_mid_stream_and_daemon_restarted(caller, daemons,
     wait_ended(d, session)
     seqs = trail_seqs(d, session)
     assert len(seqs) > 180
-    wait_for(lambda: len({(g["session"], g["seq"]) for g in rx.records()}) >= len(seqs),
-             "every record at the receiver",
+    wait_for(lambda: len({g["seq"] for g in rx.records() if g["session"] == session})
+             >= len(seqs), "every record at the receiver",
              why=lambda: (len(seqs), len(rx.records()), [
                  e for e in d.trail_events() if e["type"].startswith("serve.forward")]))
     time.sleep(0.5)  # anything sent twice would come now
@@ -191,7 +193,10 @@ def test_syslog_receiver_killed_mid_stream_and_daemon_restarted(caller, daemons,
     wait_for(lambda: any(g["record"]["type"] == "serve.session.start"
                          and g["record"].get("pid") == pid for g in rx.records()),
              "the daemon's serve.session.start at the receiver")
-    own = [g for g in rx.records() if g["session"] != session]
+    # (other `reins run` sessions of this user may be forwarded too: only
+    # those of the daemon's own trails are checked here)
+    daemon_ids = {f.name[6:30] for f in (d.state / "trails").glob("serve-*.jsonl")}
+    own = [g for g in rx.records() if g["session"] in daemon_ids]
     assert own and all(g["msgid"].startswith("serve.") for g in own)
     assert len(own) == len({(g["session"], g["seq"]) for g in own})
     d.stop()
@@ -239,7 +244,8 @@ def test_syslog_over_tls_with_a_test_ca(caller, daemons, receivers, tmp_path):
     session, _ = start_session(d, caller.workspace(), ["sh", "-c", "/bin/true; /bin/true"])
     wait_ended(d, session)
     seqs = trail_seqs(d, session)
-    wait_for(lambda: len(rx.records()) >= len(seqs), "every record over TLS")
+    wait_for(lambda: len([g for g in rx.records() if g["session"] == session]) >= len(seqs),
+             "every record over TLS")
     assert_exactly_once(rx.records(), session, seqs)
     assert rx_bad.records() == []
     downs = [e for e in d.trail_events()
@@ -249,9 +255,10 @@ def test_syslog_over_tls_with_a_test_ca(caller, daemons, receivers, tmp_path):
 
 class HTTPReceiver:
     """An HTTP server in a thread: answers `fail_first` requests with 503,
-    then 200; keeps every request it answered 200."""
+    then 200; keeps every request it answered 200. With `tls` (certificate,
+    key) it speaks HTTPS only; `port` 0: any free one."""
 
-    def __init__(self, fail_first=0):
+    def __init__(self, fail_first=0, tls=None, port=0):
         self.requests, self.refused = [], 0
         self.fail_first = fail_first
         outer = self
@@ -276,8 +283,23 @@ class HTTPReceiver:
                 self.end_headers()
                 self.wfile.write(reply)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
+        self.handshake_failures = 0
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            plain = self.server.get_request
+
+            def get_request():
+                sock, addr = plain()
+                try:  # a client that refuses the certificate: nothing served
+                    return ctx.wrap_socket(sock, server_side=True), addr
+                except (ssl.SSLError, OSError):
+                    self.handshake_failures += 1
+                    sock.close()
+                    raise
+            self.server.get_request = get_request
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -328,7 +350,9 @@ def test_splunk_hec_batches_with_retries(caller, daemons, http_receiver):
                                ["sh", "-c", "for i in $(seq 12); do /bin/true; done"])
     wait_ended(d, session)
     seqs = trail_seqs(d, session)
-    wait_for(lambda: len(hec_events(rx.requests)) >= len(seqs), "every record at the HEC")
+    wait_for(lambda: len([e for e in hec_events(rx.requests)
+                          if e["event"].get("session") == session]) >= len(seqs),
+             "every record at the HEC")
     time.sleep(0.5)
     assert rx.refused == 2
     for path, headers, _ in rx.requests:
@@ -362,14 +386,19 @@ def test_elasticsearch_bulk(caller, daemons, http_receiver):
                 assert a["create"]["_id"] == f"{r['session']}-{r['seq']}"
                 out.append({"session": r["session"], "seq": r["seq"]})
         return out
-    wait_for(lambda: len(docs()) >= len(seqs), "every record in the bulk requests")
+    wait_for(lambda: len([g for g in docs() if g["session"] == session]) >= len(seqs),
+             "every record in the bulk requests")
     assert_exactly_once(docs(), session, seqs)
 
 
 @pytest.mark.parametrize("bad, why", [
     ({"type": "syslog-udp", "address": "127.0.0.1:514"}, "type: expected"),
-    ({"type": "splunk-hec", "url": "https://127.0.0.1:8088/services/collector/event",
-      "token": "x"}, "only http://"),
+    ({"type": "splunk-hec", "url": "ftp://127.0.0.1:8088/services/collector/event",
+      "token": "x"}, "url: expected http(s)://"),
+    ({"type": "elasticsearch", "url": "http://127.0.0.1:9200/_bulk", "ca": "/etc/ca.pem"},
+     "ca and server_name are for syslog-tls and https:// only"),
+    ({"type": "elasticsearch", "url": "https://user@127.0.0.1:9200/_bulk"},
+     "url: expected http(s)://"),
     ({"type": "splunk-hec", "url": "http://127.0.0.1:8088/services/collector/event"},
      "needs token"),
     ({"type": "syslog-tls", "address": "127.0.0.1:6514"}, "needs ca"),
@@ -381,3 +410,197 @@ def test_a_bad_forward_target_is_refused_at_start(caller, bad, why):
     assert r.returncode != 0
     assert why in r.stderr, r.stderr
     assert "serve.yaml:" in r.stderr, r.stderr
+
+
+def hec_target(name, url, **extra):
+    return {"name": name, "type": "splunk-hec", "token": "s3cret-token", "url": url,
+            "backoff_max": 1, **extra}
+
+
+def forward_configs(*targets):
+    return "version: 1\nforward:\n" + "".join(
+        "  - {" + ", ".join(f"{k}: '{v}'" for k, v in t.items()) + "}\n" for t in targets)
+
+
+def test_splunk_hec_over_https_outage_and_restart(caller, daemons, http_receiver, tmp_path):
+    """HEC over HTTPS, the receiver's certificate verified against `ca:`
+    for the URL's host; the receiver goes away mid-stream, the daemon is
+    killed with -9 during the outage, both come back (the receiver on the
+    same port): every record arrived once by (session, seq)."""
+    pki = caller.mkdtemp(prefix="reins-pki-")
+    ca, cert, key = make_ca(pki)
+    os.chmod(ca, 0o644)
+    rx = http_receiver(tls=(cert, key))
+    port = rx.port
+    d = Daemon(caller, config=forward_configs(hec_target(
+        "hec", f"https://localhost:{port}/services/collector/event", ca=ca, batch=10)))
+    daemons.append(d)
+    session, _ = start_session(d, caller.workspace(), ["sh", "-c", BURSTS])
+    wait_for(lambda: len([e for e in hec_events(rx.requests)
+                          if e["event"].get("session") == session]) >= 15,
+             "the first records over HTTPS")
+    rx.close()  # the outage, mid-stream
+    time.sleep(2.5)  # records spool in the trail meanwhile
+    d.kill9()
+    d.start()
+    rx2 = http_receiver(tls=(cert, key), port=port)
+    wait_ended(d, session)
+    seqs = trail_seqs(d, session)
+    assert len(seqs) > 180
+
+    def got():
+        return [{"session": e["event"]["session"], "seq": e["event"]["seq"]}
+                for e in hec_events(rx.requests + rx2.requests)
+                if e["event"].get("session") == session]
+    wait_for(lambda: len({(g["session"], g["seq"]) for g in got()}) >= len(seqs),
+             "every record at the HEC after the outage",
+             why=lambda: [e for e in d.trail_events() if e["type"].startswith("serve.forward")])
+    time.sleep(0.5)  # anything sent twice would come now
+    assert rx.requests and rx2.requests
+    assert_exactly_once(got(), session, seqs)
+    assert all(h["Authorization"] == "Splunk s3cret-token" for _, h, _ in rx2.requests)
+    # the outage is recorded (its end only when the restarted daemon met it)
+    assert "serve.forward.down" in [e["type"] for e in d.trail_events()]
+
+
+def test_https_receiver_not_verified_gets_nothing(caller, daemons, http_receiver):
+    """Three HTTPS targets the daemon must refuse: a CA that did not sign
+    the receiver, no `ca:` (the system's trust store does not hold the test
+    CA), and the right CA with a name the certificate does not hold. Each
+    refusal is a recorded delivery error naming the certificate; nothing is
+    sent in clear text instead (the plain receiver gets no request)."""
+    pki = caller.mkdtemp(prefix="reins-pki-")
+    ca, cert, key = make_ca(pki)
+    other = caller.mkdtemp(prefix="reins-pki-other-")
+    other_ca, _, _ = make_ca(other)
+    for p in (ca, other_ca):
+        os.chmod(p, 0o644)
+    rx = http_receiver(tls=(cert, key))
+    plain = http_receiver()  # an https:// URL to a plain-HTTP port
+    url = "/services/collector/event"
+    d = Daemon(caller, config=forward_configs(
+        hec_target("wrongca", f"https://localhost:{rx.port}{url}", ca=other_ca),
+        hec_target("system", f"https://localhost:{rx.port}{url}"),
+        hec_target("wrongname", f"https://127.0.0.1:{rx.port}{url}", ca=ca),
+        hec_target("plain", f"https://localhost:{plain.port}{url}", ca=ca)))
+    daemons.append(d)
+    session, _ = start_session(d, caller.workspace(), ["sh", "-c", "/bin/true"])
+    wait_ended(d, session)
+
+    def downs():
+        return {e["target"]: e["error"] for e in d.trail_events()
+                if e["type"] == "serve.forward.down"}
+    wait_for(lambda: len(downs()) == 4, "four recorded delivery errors", why=downs)
+    errors = downs()
+    assert "certificate refused: not signed by a trusted CA" in errors["wrongca"], errors
+    assert "certificate refused: not signed by a trusted CA" in errors["system"], errors
+    assert "certificate refused: it is not for this name" in errors["wrongname"], errors
+    assert "TLS with localhost" in errors["plain"], errors
+    assert rx.requests == [] and plain.requests == []
+    assert rx.handshake_failures >= 3
+
+
+def trail_file_seqs(path):
+    return sorted(json.loads(line)["seq"] for line in Path(path).read_text().splitlines()
+                  if line.strip())
+
+
+def test_reins_run_sessions_outside_the_daemon_are_forwarded(caller, daemons, http_receiver):
+    """Sessions the daemon did not start -- `reins run` by its user while it
+    runs, one short (its trail in the user's trail directory) and one with
+    `--audit PATH` elsewhere (found through its registry entry) -- are
+    forwarded, every record once by (session, seq), and still once after
+    the daemon is killed with -9 and started again."""
+    rx = http_receiver()
+    d = Daemon(caller, config=forward_config({
+        "name": "es", "type": "elasticsearch", "url": f"http://127.0.0.1:{rx.port}/_bulk",
+        "batch": 7}))
+    daemons.append(d)
+    ws = caller.workspace()
+    r = caller.run(["run", "-q", "-w", ws, "--", "sh", "-c",
+                    "for i in $(seq 20); do /bin/true; done"], cwd=ws)
+    assert r.returncode == 0, r.stderr
+    trails = caller.home / ".local" / "state" / "reins" / "trails"
+    [short] = list(trails.glob("*.jsonl"))
+    elsewhere = caller.mkdtemp(prefix="reins-trail-") / "long.jsonl"
+    r = caller.run(["run", "-q", "--audit", elsewhere, "-w", ws, "--", "sh", "-c",
+                    "for i in $(seq 20); do /bin/true; done; sleep 3; /bin/true"], cwd=ws)
+    assert r.returncode == 0, r.stderr
+
+    def docs():
+        out = []
+        for _, _, body in rx.requests:
+            lines = body.decode().splitlines()
+            out += [json.loads(doc) for doc in lines[1::2]]
+        return [{"session": r["session"], "seq": r["seq"]} for r in out]
+    sessions = {short.stem: trail_file_seqs(short),
+                json.loads(elsewhere.read_text().splitlines()[0])["session"]:
+                trail_file_seqs(elsewhere)}
+    for session, seqs in sessions.items():
+        assert len(seqs) > 20
+        wait_for(lambda: {g["seq"] for g in docs() if g["session"] == session} >= set(seqs),
+                 f"every record of {session}", why=lambda: len(docs()))
+    d.kill9()
+    d.start()
+    time.sleep(2.5)  # a restarted daemon resending anything would do it now
+    for session, seqs in sessions.items():
+        assert_exactly_once(docs(), session, seqs)
+
+
+def proc_start_ticks(pid):
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
+def test_a_fifo_named_by_a_registry_entry_does_not_stop_forwarding(caller, daemons,
+                                                                     http_receiver):
+    """A registry entry is its user's file and may name any trail: one that
+    names a FIFO of the user's must not hold the forwarder (open() of a FIFO
+    waits for a writer); the other sessions' records keep arriving."""
+    rx = http_receiver()
+    d = Daemon(caller, config=forward_config({
+        "name": "es", "type": "elasticsearch", "url": f"http://127.0.0.1:{rx.port}/_bulk"}))
+    daemons.append(d)
+    ws = caller.workspace()
+    session, _ = start_session(d, ws, ["sh", "-c", "/bin/true; sleep 3; "
+                                       "for i in $(seq 30); do /bin/true; done"])
+    registry = None
+    deadline = time.monotonic() + TIMEOUT
+    while registry is None and time.monotonic() < deadline:
+        for cand in (Path(f"/run/user/{caller.uid}/reins"), Path(f"/tmp/reins-{caller.uid}")):
+            if (cand / f"{session}.json").exists():
+                registry = cand
+        time.sleep(0.05)
+    assert registry, "the session's registry entry"
+    fifo = caller.mkdtemp(prefix="reins-fifo-") / "trail.jsonl"
+    os.mkfifo(fifo)
+    os.chown(fifo, caller.uid, caller.gid)
+    fake = "f1f0" + os.urandom(10).hex()
+    entry = caller.write(registry / f"{fake}.json", json.dumps({
+        "session": fake, "pid": os.getpid(), "pid_start": proc_start_ticks(os.getpid()),
+        "started": "2026-01-01T00:00:00Z", "trail": str(fifo)}), 0o600)
+    try:
+        wait_ended(d, session)
+        seqs = trail_seqs(d, session)
+        assert len(seqs) > 30
+
+        def docs():
+            out = []
+            for _, _, body in rx.requests:
+                out += [json.loads(doc) for doc in body.decode().splitlines()[1::2]]
+            return [{"session": r["session"], "seq": r["seq"]} for r in out]
+        wait_for(lambda: {g["seq"] for g in docs() if g["session"] == session} >= set(seqs),
+                 "every record past the FIFO")
+        assert_exactly_once(docs(), session, seqs)
+    finally:
+        entry.unlink()
+        # a forwarder waiting in open() (the bug) is released and finds an
+        # empty file there next time, so that the daemon can stop
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader waits, as it should be
+            writer = None
+        fifo.unlink()
+        fifo.write_text("")
+        if writer is not None:
+            os.close(writer)

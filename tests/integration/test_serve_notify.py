@@ -10,6 +10,7 @@ import hmac
 import http.server
 import json
 import os
+import ssl
 import threading
 import time
 
@@ -17,12 +18,13 @@ import pytest
 
 from conftest import TIMEOUT
 from test_serve import Daemon, daemons, start_session  # noqa: F401 (fixture)
+from test_serve_forward import make_ca
 
 SECRET = "shared-secret-for-the-test"
 
 
 class Hook:
-    def __init__(self, fail_first=0):
+    def __init__(self, fail_first=0, tls=None):
         self.fail_first, self.calls, self.good = fail_first, 0, []
         outer = self
 
@@ -45,6 +47,12 @@ class Hook:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.port = self.server.server_address[1]
+        if tls:  # HTTPS only; a client that refuses the certificate gets nothing
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            plain = self.server.get_request
+            self.server.get_request = lambda: (lambda c: (ctx.wrap_socket(
+                c[0], server_side=True), c[1]))(plain())
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
@@ -224,3 +232,38 @@ def test_tier_change_and_findings_by_severity(caller, daemons, hooks):
     wait_for(lambda: critical.good, "the tier change at the critical-only target")
     time.sleep(0.5)
     assert [n["kind"] for n in critical.good] == ["tier"]
+
+
+def test_webhook_over_https_and_a_refused_certificate(caller, daemons, hooks):
+    """https:// webhooks: one whose receiver the configured CA signed gets
+    the signed notification; one configured with another CA sends nothing
+    (no clear-text retry), and each of its attempts is recorded with the
+    certificate's refusal, then the dead-letter file."""
+    pki = caller.mkdtemp(prefix="reins-pki-")
+    ca, cert, key = make_ca(pki)
+    other = caller.mkdtemp(prefix="reins-pki-other-")
+    other_ca, _, _ = make_ca(other)
+    for p in (ca, other_ca):
+        os.chmod(p, 0o644)
+    good, bad = hooks(tls=(cert, key)), hooks(tls=(cert, key))
+    config = ("version: 1\nnotify:\n"
+              f"  - {{name: good, type: webhook, url: 'https://localhost:{good.port}/h',"
+              f" ca: '{ca}', secret: {SECRET}, on: [frozen]}}\n"
+              f"  - {{name: bad, type: webhook, url: 'https://localhost:{bad.port}/h',"
+              f" ca: '{other_ca}', secret: {SECRET}, on: [frozen], attempts: 2}}\n")
+    d = Daemon(caller, config=config)
+    daemons.append(d)
+    session = freeze(d, caller)
+    wait_for(lambda: good.good, "the notification over HTTPS")
+    assert good.good[0]["kind"] == "frozen" and good.good[0]["session"] == session
+    dead = d.state / "notify" / "bad.dead"
+    wait_for(lambda: dead.exists() and dead.read_text(), "the dead-letter file")
+    by = {}
+    for a in attempts(d, session):
+        by.setdefault(a["target"], []).append(a)
+    assert [a["delivered"] for a in by["good"]] == [True]
+    assert [a["delivered"] for a in by["bad"]] == [False, False]
+    for a in by["bad"]:
+        assert "certificate refused: not signed by a trusted CA" in a["result"], a
+    assert bad.calls == 0
+    d.call("POST", f"/v1/sessions/{session}/stop")

@@ -250,6 +250,71 @@ static void test_scope_names(void **state)
 
 /* ---- signed answers */
 
+/* An answer through a daemon (reins serve): signed by the daemon's key, which
+ * the session takes besides its user's, only with an approver named; any
+ * other key is refused, and the approver is under the signature. */
+static void test_answer_signed_by_the_daemon(void **state)
+{
+        (void)state;
+        struct audit_key user, daemon, other;
+        crypto_sign_keypair(user.public_key, user.secret_key);
+        crypto_sign_keypair(daemon.public_key, daemon.secret_key);
+        crypto_sign_keypair(other.public_key, other.secret_key);
+        struct answer_signers keys = {.user = user.public_key, .daemon = daemon.public_key};
+        struct reins_error err = {0};
+        enum answer_signer by;
+        char signature[ANSWER_SIGNATURE_HEX + 1];
+        json_t *payload = answer_payload("sess", "r1", true, -1, "exact", 1000);
+        json_object_set_new(payload, "approver", answer_approver(1001, "ci"));
+        assert_int_equal(answer_sign(&daemon, payload, signature, &err), 0);
+        assert_int_equal(answer_verify_signers(&keys, payload, signature, 1000, &by, &err), 0);
+        assert_int_equal(by, ANSWER_SIGNER_DAEMON);
+        /* the user's key alone (a session the daemon did not start) */
+        struct answer_signers user_only = {.user = user.public_key};
+        assert_int_equal(answer_verify_signers(&user_only, payload, signature, 1000, &by, &err),
+                         -EPERM);
+        /* another approver than the one signed for */
+        json_object_set_new(payload, "approver", answer_approver(0, NULL));
+        assert_int_equal(answer_verify_signers(&keys, payload, signature, 1000, &by, &err), -EPERM);
+        /* a wrong key */
+        assert_int_equal(answer_sign(&other, payload, signature, &err), 0);
+        assert_int_equal(answer_verify_signers(&keys, payload, signature, 1000, &by, &err), -EPERM);
+        assert_non_null(strstr(err.message, "nor by the key of the daemon"));
+        /* the user's signature, with or without an approver */
+        assert_int_equal(answer_sign(&user, payload, signature, &err), 0);
+        assert_int_equal(answer_verify_signers(&keys, payload, signature, 1000, &by, &err), 0);
+        assert_int_equal(by, ANSWER_SIGNER_USER);
+        json_object_del(payload, "approver");
+        assert_int_equal(answer_sign(&user, payload, signature, &err), 0);
+        assert_int_equal(answer_verify_signers(&keys, payload, signature, 1000, &by, &err), 0);
+        /* the daemon's without an approver */
+        assert_int_equal(answer_sign(&daemon, payload, signature, &err), 0);
+        assert_int_equal(answer_verify_signers(&keys, payload, signature, 1000, &by, &err), -EPERM);
+        assert_non_null(strstr(err.message, "without naming who asked"));
+        /* a malformed approver */
+        json_object_set_new(payload, "approver",
+                            json_pack("{s:I, s:s}", "uid", 1, "token", "bad name\x1b"));
+        assert_int_equal(answer_sign(&daemon, payload, signature, &err), 0);
+        assert_int_equal(answer_verify_signers(&keys, payload, signature, 1000, &by, &err),
+                         -EINVAL);
+        json_object_set_new(payload, "approver", json_pack("{s:I, s:I}", "uid", 1, "pid", 2));
+        assert_int_equal(answer_verify_signers(&keys, payload, signature, 1000, &by, &err),
+                         -EINVAL);
+        json_decref(payload);
+        /* a thaw the same way */
+        payload = control_op_payload("thaw", "sess", "n1", 1000);
+        json_object_set_new(payload, "approver", answer_approver(7, NULL));
+        assert_int_equal(control_op_sign(&daemon, payload, signature, &err), 0);
+        assert_int_equal(control_op_verify_signers(&keys, payload, signature, "thaw", "sess", "n1",
+                                                   1000, &by, &err),
+                         0);
+        assert_int_equal(by, ANSWER_SIGNER_DAEMON);
+        assert_int_equal(control_op_verify(user.public_key, payload, signature, "thaw", "sess",
+                                           "n1", 1000, &err),
+                         -EPERM);
+        json_decref(payload);
+}
+
 /* A signed control operation (reins thaw): bound to its op, session and the
  * nonce the session handed out; under its own domain, so neither an answer
  * nor anything else the user key signs passes for one. */
@@ -385,6 +450,7 @@ int main(void)
             cmocka_unit_test(test_agent_once_covers_its_next_connection),
             cmocka_unit_test(test_scope_names),
             cmocka_unit_test(test_answer_signature),
+            cmocka_unit_test(test_answer_signed_by_the_daemon),
             cmocka_unit_test(test_control_op_signature),
             cmocka_unit_test(test_next_deadline),
         };

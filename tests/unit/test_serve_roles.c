@@ -71,6 +71,33 @@ static void test_config_errors_name_line_and_key(void **state)
             {"version: 1\nusers: {}\nusers: {}\n", "serve.yaml:3: users: given twice"},
             {"version: 1\nusers:\n  1001: {role: admin, role: auditor}\n",
              "serve.yaml:3: users.1001.role: given twice"},
+            /* the targets, read by the same table-driven reader */
+            {"version: 1\nforward:\n  - {name: a, type: syslog-tcp, address: 'h:1', batch: 0}\n",
+             "serve.yaml:3: forward[0].batch: expected a number from 1 to 1000"},
+            {"version: 1\nforward:\n  - {name: a, name: b}\n",
+             "serve.yaml:3: forward[0].name: given twice"},
+            {"version: 1\nnotify:\n  - {name: a, type: command, command: [/bin/true], on: [tier]}\n"
+             "  - {name: b, colour: red}\n",
+             "serve.yaml:4: notify[1].colour: unknown key (name, type, url, secret, ca, "
+             "server_name,"},
+            {"version: 1\nnotify:\n  - {name: a, attempts: -1}\n",
+             "serve.yaml:3: notify[0].attempts: expected a number from 1 to 100"},
+            {"version: 1\nnotify: []\nnotify: []\n", "serve.yaml:3: notify: given twice"},
+            {"version: 1\nagents:\n  codex: dev\n",
+             "serve.yaml:3: agents.codex: expected a list of policy names or paths"},
+            {"version: 1\nagents: [codex]\n", "serve.yaml:2: agents: expected a mapping"},
+            {"version: 1\nagents:\n  codex: [dev]\n  codex: [ci]\n",
+             "serve.yaml:4: agents.codex: this agent is listed twice"},
+            {"version: 1\nagents:\n  \"a\\tb\": [dev]\n", "serve.yaml:3: agents.a\tb: control"},
+            {"version: 1\nagents:\n  codex: [dev, \"\"]\n",
+             "serve.yaml:3: agents.codex: expected a policy name or path"},
+            {"version: 1\nagents: {}\nagents: {}\n", "serve.yaml:3: agents: given twice"},
+            {"version: 1\nusers:\n  1001: {role: auditor, agents: [codex]}\n",
+             "serve.yaml:3: users.1001: only an operator's or an approver's role takes agents"},
+            {"version: 1\nusers:\n  1001: {role: approver, agents: codex}\n",
+             "serve.yaml:3: users.1001.agents: expected a list of agent names"},
+            {"version: 1\nusers:\n  1001: {role: approver, agents: [codex], agents: [x]}\n",
+             "serve.yaml:3: users.1001.agents: given twice"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct serve_config c;
@@ -90,14 +117,20 @@ static struct serve_grant grants[] = {
     {.uid = 1004, .role = SERVE_ROLE_ADMIN},
 };
 
-static bool allows(const struct serve_roles *roles, uid_t uid, enum serve_right right,
-                   const char *policy)
+static bool allows_agent(const struct serve_roles *roles, uid_t uid, enum serve_right right,
+                         const char *policy, const char *agent)
 {
         const char *why = NULL;
-        bool yes = serve_roles_allows(roles, uid, right, policy, &why);
+        bool yes = serve_roles_allows(roles, uid, right, policy, agent, &why);
         if (!yes && (!why || !why[0]))
                 fail_msg("refused without a reason");
         return yes;
+}
+
+static bool allows(const struct serve_roles *roles, uid_t uid, enum serve_right right,
+                   const char *policy)
+{
+        return allows_agent(roles, uid, right, policy, NULL);
 }
 
 static void test_role_table(void **state)
@@ -108,19 +141,19 @@ static void test_role_table(void **state)
         c.grants[0].policies.items = operator_policies;
         c.grants[0].policies.count = 2;
         struct serve_roles roles = {.daemon_uid = DAEMON_UID, .config = &c};
-        enum serve_right all[] = {SERVE_RIGHT_READ_SESSIONS, SERVE_RIGHT_READ_OUTPUT,
-                                  SERVE_RIGHT_START,         SERVE_RIGHT_CONTROL,
-                                  SERVE_RIGHT_READ_POLICIES, SERVE_RIGHT_READ_METRICS,
-                                  SERVE_RIGHT_APPROVE,       SERVE_RIGHT_READ_AUDIT};
+        enum serve_right all[] = {
+            SERVE_RIGHT_READ_SESSIONS, SERVE_RIGHT_READ_OUTPUT,   SERVE_RIGHT_START,
+            SERVE_RIGHT_CONTROL,       SERVE_RIGHT_READ_POLICIES, SERVE_RIGHT_READ_METRICS,
+            SERVE_RIGHT_APPROVE,       SERVE_RIGHT_READ_AUDIT,    SERVE_RIGHT_READ_DIFF};
         /* rows: operator, approver, auditor, admin; columns: the rights above */
-        static const bool want[4][8] = {
-            {true, true, true, true, true, false, false, false},
-            {true, false, false, false, true, false, true, false},
-            {true, true, false, false, true, true, false, true},
-            {true, true, true, true, true, true, true, true},
+        static const bool want[4][9] = {
+            {true, true, true, true, true, false, false, false, true},
+            {true, false, false, false, true, false, true, false, false},
+            {true, true, false, false, true, true, false, true, true},
+            {true, true, true, true, true, true, true, true, true},
         };
         for (size_t g = 0; g < 4; g++)
-                for (size_t r = 0; r < 8; r++)
+                for (size_t r = 0; r < 9; r++)
                         if (allows(&roles, grants[g].uid, all[r], NULL) != want[g][r])
                                 fail_msg("%s, %s: want %d", serve_role_name(grants[g].role),
                                          serve_right_name(all[r]), want[g][r]);
@@ -130,6 +163,10 @@ static void test_role_table(void **state)
         assert_false(allows(&roles, 1001, SERVE_RIGHT_START, "offline"));
         assert_false(allows(&roles, 1001, SERVE_RIGHT_CONTROL, "team.yaml"));
         assert_false(allows(&roles, 1001, SERVE_RIGHT_READ_SESSIONS, "offline"));
+        /* its sessions' diffs only; an auditor reads every diff */
+        assert_true(allows(&roles, 1001, SERVE_RIGHT_READ_DIFF, "default"));
+        assert_false(allows(&roles, 1001, SERVE_RIGHT_READ_DIFF, "offline"));
+        assert_true(allows(&roles, 1003, SERVE_RIGHT_READ_DIFF, "offline"));
         /* an approver without a list answers for every policy; with one,
          * for those only */
         assert_true(allows(&roles, 1002, SERVE_RIGHT_APPROVE, "offline"));
@@ -142,11 +179,59 @@ static void test_role_table(void **state)
         /* the others' rights do not depend on the policy */
         assert_true(allows(&roles, 1003, SERVE_RIGHT_READ_OUTPUT, "offline"));
         /* root and the daemon's own user are admins; anyone else has nothing */
-        for (size_t r = 0; r < 8; r++) {
+        for (size_t r = 0; r < 9; r++) {
                 assert_true(allows(&roles, 0, all[r], "offline"));
                 assert_true(allows(&roles, DAEMON_UID, all[r], "offline"));
                 assert_false(allows(&roles, 1005, all[r], NULL));
         }
+}
+
+static void test_config_reads_agents(void **state)
+{
+        (void)state;
+        struct serve_config c;
+        parse_ok("version: 1\n"
+                 "users:\n"
+                 "  1001: {role: operator, policies: [dev], agents: [codex]}\n"
+                 "  1002: {role: approver, agents: [claude-code, codex]}\n"
+                 "agents:\n"
+                 "  claude-code: [dev, ci]\n"
+                 "  codex: [/etc/reins/sandboxed.yaml]\n",
+                 &c);
+        assert_true(c.agents_given);
+        assert_int_equal(c.agent_count, 2);
+        assert_string_equal(c.agents[1].name, "codex");
+        assert_string_equal(c.agents[1].policies.items[0], "/etc/reins/sandboxed.yaml");
+        assert_int_equal(c.grants[0].agents.count, 1);
+        assert_int_equal(c.grants[1].agents.count, 2);
+        assert_true(serve_config_uses_agents(&c));
+        const char *why = NULL;
+        assert_true(serve_config_agent_allows(&c, "ci", "claude-code", &why));
+        assert_false(
+            serve_config_agent_allows(&c, "/etc/reins/sandboxed.yaml", "claude-code", &why));
+        assert_non_null(strstr(why, "under that policy"));
+        assert_false(serve_config_agent_allows(&c, "dev", "aider", &why));
+        assert_non_null(strstr(why, "not in the daemon's agents"));
+        assert_false(serve_config_agent_allows(&c, "dev", NULL, &why));
+        assert_false(serve_config_agent_allows(&c, "dev", "", &why));
+        assert_non_null(strstr(why, "names no agent"));
+        /* grants limited to agents: the session's agent decides */
+        struct serve_roles roles = {.daemon_uid = DAEMON_UID, .config = &c};
+        assert_true(allows_agent(&roles, 1001, SERVE_RIGHT_START, "dev", "codex"));
+        assert_false(allows_agent(&roles, 1001, SERVE_RIGHT_START, "dev", "claude-code"));
+        assert_false(allows_agent(&roles, 1001, SERVE_RIGHT_CONTROL, "dev", NULL));
+        assert_false(allows_agent(&roles, 1001, SERVE_RIGHT_START, "ci", "codex"));
+        assert_true(allows_agent(&roles, 1002, SERVE_RIGHT_APPROVE, "any", "claude-code"));
+        assert_false(allows_agent(&roles, 1002, SERVE_RIGHT_APPROVE, "any", "aider"));
+        assert_false(allows_agent(&roles, 1002, SERVE_RIGHT_APPROVE, "any", NULL));
+        /* a right about no session does not look at agents */
+        assert_true(allows_agent(&roles, 1002, SERVE_RIGHT_READ_POLICIES, NULL, NULL));
+        serve_config_free(&c);
+        /* without the key, any agent runs under any policy */
+        parse_ok("version: 1\n", &c);
+        assert_false(serve_config_uses_agents(&c));
+        assert_true(serve_config_agent_allows(&c, "dev", NULL, &why));
+        serve_config_free(&c);
 }
 
 static void test_without_config_only_daemon_user_and_root(void **state)
@@ -165,6 +250,7 @@ int main(void)
             cmocka_unit_test(test_config_reads_users_and_roles),
             cmocka_unit_test(test_config_errors_name_line_and_key),
             cmocka_unit_test(test_role_table),
+            cmocka_unit_test(test_config_reads_agents),
             cmocka_unit_test(test_without_config_only_daemon_user_and_root),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
