@@ -428,7 +428,7 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         /* a child that ended before it was listed: its SIGCHLD found
          * nothing to reap, so it is reaped (and recorded) now */
         if (r == 0)
-                serve_children_reap(serve);
+                serve_children_reap_one(serve, pid);
         serve_trail_emit(&serve->trail, r == 0 ? "serve.session.start" : "serve.session.failed",
                          json_pack("{s:s, s:I, s:s?, s:I, s:s, s:O, s:I, s:s?}", "about_session",
                                    id, "by_uid", (json_int_t)request->uid, "by_token",

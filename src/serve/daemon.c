@@ -89,6 +89,15 @@ void serve_children_reap(struct serve *serve)
         pthread_mutex_unlock(&serve->children_lock);
 }
 
+void serve_children_reap_one(struct serve *serve, pid_t pid)
+{
+        int status;
+        pthread_mutex_lock(&serve->children_lock);
+        if (waitpid(pid, &status, WNOHANG) == pid)
+                serve_child_ended(serve, pid, status);
+        pthread_mutex_unlock(&serve->children_lock);
+}
+
 /* A directory of the daemon's, created with `mode` when missing, checked:
  * ours, a real directory, writable by nobody else. */
 static int serve_dir(const char *path, mode_t mode, struct reins_error *err)

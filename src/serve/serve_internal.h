@@ -204,5 +204,7 @@ void serve_http_stop(struct serve *serve);
 int serve_children_add(struct serve *serve, pid_t pid, unsigned long long start_ticks,
                        const char *session);
 void serve_children_reap(struct serve *serve);
+/* The same for one child: one waitpid, not one per child. */
+void serve_children_reap_one(struct serve *serve, pid_t pid);
 
 #endif
