@@ -281,8 +281,13 @@ class Bench:
     # ---- sessions
 
     def start_session(self, command):
-        status, body = call(self.sock, "POST", "/v1/sessions",
-                            {"workspace": self.ws, "command": command})
+        try:
+            status, body = call(self.sock, "POST", "/v1/sessions",
+                                {"workspace": self.ws, "command": command})
+        except OSError as e:
+            # counted as a failed start; the session, if any, is found
+            # again by its record at cleanup
+            return None, f"no answer: {e}"
         if status != 201:
             return None, f"{status} {body[:200]!r}"
         reply = json.loads(body)
