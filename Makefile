@@ -82,7 +82,7 @@ ASAN_FLAGS := BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-
 ASAN_INTEGRATION := test_escaping.py test_overlay_review.py test_control.py \
 	test_trail_bounds.py test_protect_rename.py test_deny_cache.py test_exit_status.py \
 	test_signals.py test_audit.py test_serve.py test_serve_forward.py test_serve_notify.py \
-	test_serve_workspace.py test_serve_cli.py test_serve_roles_api.py
+	test_serve_workspace.py test_serve_cli.py test_serve_roles_api.py test_serve_pool.py
 asan-check:
 	$(MAKE) $(ASAN_FLAGS) INTEGRATION_TESTS="$(ASAN_INTEGRATION:%=tests/integration/%)" unit integration
 

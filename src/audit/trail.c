@@ -702,6 +702,11 @@ bool audit_trail_pending(const struct audit_trail *trail)
         return trail && trail->used > 0 && !trail->error && !trail->blocked;
 }
 
+int audit_trail_fd(const struct audit_trail *trail)
+{
+        return trail ? trail->fd : -1;
+}
+
 int audit_trail_sync(struct audit_trail *trail)
 {
         int r = audit_trail_flush(trail);

@@ -53,6 +53,9 @@ bool audit_trail_pending(const struct audit_trail *trail);
 /* Flush and fsync: what is recorded so far survives a crash. `session.start` is made durable so
  * before the command runs. */
 int audit_trail_sync(struct audit_trail *trail);
+/* The trail file's descriptor (a pool member syncs it beside its loop,
+ * session/session.c); -1 when closed. */
+int audit_trail_fd(const struct audit_trail *trail);
 
 /* limits.trail_size and limits.trail_rate (below their minimums: the
  * defaults). Before the first event. */

@@ -13,11 +13,13 @@
 #include "cli/notice.h"
 #include "cli/run_notices.h"
 #include "cli/run_parallel.h"
+#include "cli/run_pool.h"
 #include "cli/run_report.h"
 #include "audit/dirs.h"
 #include "policy/policy.h"
 #include "sandbox/plan.h"
 #include "session/events.h"
+#include "session/pool_guard.h"
 #include "session/session.h"
 #include "util/notice.h"
 #include "util/path.h"
@@ -40,6 +42,7 @@ struct run_args {
         struct plan_options plan;
         bool quiet;
         struct reins_strv anchors; /* --anchor SPEC */
+        int pool_fd;               /* --pool-fd FD (reins serve's warm pool); -1: none */
 };
 
 enum {
@@ -62,6 +65,7 @@ enum {
         OPT_TOKEN,
         OPT_ANCHOR,
         OPT_SESSION_ID,
+        OPT_POOL_FD,
         OPT_DAEMON_KEY,
         OPT_EXPECT_AGENT,
         OPT_DAEMON_STATE,
@@ -152,6 +156,8 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"parallel", required_argument, NULL, OPT_PARALLEL},
             /* internal, for `reins serve`: the id it drew and answered with */
             {"session-id", required_argument, NULL, OPT_SESSION_ID},
+            /* internal, for `reins serve`: be a warm pool's member (cli/run_pool.h) */
+            {"pool-fd", required_argument, NULL, OPT_POOL_FD},
             /* internal, for `reins serve`: the daemon's public key, whose
              * signature the session takes on answers and thaws as well as
              * its user's, and the policy's agent the daemon checked */
@@ -256,6 +262,17 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                         }
                         snprintf(args->session, sizeof(args->session), "%s", optarg);
                         break;
+                case OPT_POOL_FD: {
+                        char *end = NULL;
+                        long fd = strtol(optarg, &end, 10);
+                        if (!end || *end || fd < 3 || fd > 1024 || fcntl((int)fd, F_GETFD) < 0) {
+                                fprintf(stderr, "reins: run: --pool-fd: not an open descriptor\n");
+                                return EXIT_REINS_FAILED;
+                        }
+                        args->pool_fd = (int)fd;
+                        fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+                        break;
+                }
                 case OPT_DAEMON_KEY:
                         if (strlen(optarg) != 64 || strspn(optarg, "0123456789abcdef") != 64) {
                                 fprintf(stderr, "reins: run: --daemon-key: expected 64 "
@@ -405,7 +422,8 @@ static void run_report_start(const struct run_args *args, const struct reins_pla
 
 int cli_run(int argc, char **argv)
 {
-        struct run_args args = {0};
+        struct run_args args = {.pool_fd = -1};
+        struct reins_strv pool_argv = {0}; /* a pool member's command, once taken */
         struct reins_error err = {0};
         struct session *session = NULL;
         char *deny_cache_dir = NULL, *changes_cache_dir = NULL, *spare_dir = NULL;
@@ -446,6 +464,7 @@ int cli_run(int argc, char **argv)
             .changes_cache_dir = changes_cache_dir,
             .on_spawned = run_on_spawned,
             .on_spawned_ctx = &args,
+            .pool_member = args.pool_fd >= 0,
         };
         snprintf(config.id, sizeof(config.id), "%s", args.session);
         if (session_new(&config, &session, &err) < 0) {
@@ -453,6 +472,13 @@ int cli_run(int argc, char **argv)
                 goto out;
         }
         const struct reins_plan *plan = session_plan(session);
+        /* a pool member watches its workspace from here on: what the plan
+         * read of it stays true until the member is taken, or it is not */
+        struct pool_guard guard = {.fd = -1};
+        if (args.pool_fd >= 0 && pool_guard_start(&guard, plan->workspace, &err) < 0) {
+                cli_error(&err);
+                goto out;
+        }
         run_report_start(&args, plan);
         if (run_add_sinks(&args, session_events(session)) < 0)
                 goto out;
@@ -462,12 +488,23 @@ int cli_run(int argc, char **argv)
                 status = session_close(session); /* 123 when the trail failed */
                 goto out;
         }
+        struct run_pool pool = {
+            .session = session, .fd = args.pool_fd, .guard = &guard, .argv = &pool_argv};
+        if (args.pool_fd >= 0 && run_pool_member(&pool) < 0) {
+                notice("pool: cannot wait for a request");
+                status = session_close(session);
+                goto out;
+        }
         /* the session may idle for hours beside a thousand others: the
          * memory start-up used and freed goes back to the system (about
          * 40 KiB of the supervisor's PSS, bench/density) */
         malloc_trim(0);
         struct supervise_outcome outcome;
         status = session_wait(session, &outcome);
+        if (session_retired(session)) {
+                status = 0; /* a pool member never taken: nothing ran */
+                goto out;
+        }
         int reported =
             run_report_outcome(stderr, plan, &outcome, session_cgroup(session), args.quiet);
         if (status != EXIT_TRAIL_FAILED)
@@ -486,6 +523,7 @@ out:
         strv_free(&args.plan.extra_env);
         strv_free(&args.plan.allow_net);
         strv_free(&args.anchors);
+        strv_free(&pool_argv); /* the session borrowed it */
         if (args.event_stream)
                 fclose(args.event_stream);
         return status;

@@ -221,6 +221,7 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
         replace_number(&p->risk.tier1, c->risk.tier1);
         replace_number(&p->risk.tier2, c->risk.tier2);
         replace_number(&p->risk.tier3, c->risk.tier3);
+        replace_number(&p->pool, c->pool);
         return merge_approvals(p, c);
 }
 
@@ -260,6 +261,7 @@ int policy_apply_defaults(struct reins_policy *policy)
         default_number(&policy->risk.tier1, 20);
         default_number(&policy->risk.tier2, 50);
         default_number(&policy->risk.tier3, 100);
+        default_number(&policy->pool, 0);
         if ((r = default_string(&policy->syscalls.profile, "default")) < 0)
                 return r;
         if (policy->approvals.present) {

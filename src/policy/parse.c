@@ -57,6 +57,7 @@ struct field {
         bool marks_present;                 /* FIELD_SECTION: sets the bool at `offset` */
         uint64_t minimum;                   /* FIELD_SIZE: smallest non-zero value that can work */
         uint64_t min;                       /* FIELD_SIZE: the least value accepted, 0 included */
+        uint64_t max;                       /* FIELD_COUNT: the largest value accepted (0: any) */
         const char *min_text;               /* and how to say it */
 };
 
@@ -337,6 +338,8 @@ static const struct field root_fields[] = {
      .marks_present = true,
      .origin = POLICY_KEY_APPROVALS},
     {.name = "audit", .kind = FIELD_SECTION, .children = audit_fields},
+    /* sandboxes `reins serve` keeps built ahead (serve/pool.c) */
+    {.name = "pool", .kind = FIELD_COUNT, .offset = AT(pool), .max = POLICY_POOL_MAX},
     {0},
 };
 
@@ -507,6 +510,9 @@ static int get_number(struct parse_ctx *ctx, const yaml_node_t *node, const char
                 if (r < 0)
                         return fail(ctx, node, key,
                                     "bad number '%s' (use a whole number, e.g. 1024)", text);
+                if (field->max && *out > field->max)
+                        return fail(ctx, node, key, "%s is more than %llu", text,
+                                    (unsigned long long)field->max);
                 return 0;
         case FIELD_DURATION:
                 r = parse_duration_ms(text, out);

@@ -34,6 +34,7 @@ struct reins_policy *policy_layer_new(void)
         policy->approvals.timeout_ms = POLICY_UNSET;
         policy->risk.half_life_ms = POLICY_UNSET;
         policy->risk.tier1 = policy->risk.tier2 = policy->risk.tier3 = POLICY_UNSET;
+        policy->pool = POLICY_UNSET;
         return policy;
 }
 

@@ -22,7 +22,8 @@ enum policy_network_mode {
         POLICY_NETWORK_HOST,  /* parsed, refused until the egress issue lands */
 };
 
-#define POLICY_UNSET UINT64_MAX /* a limit nobody asked for */
+#define POLICY_UNSET    UINT64_MAX /* a limit nobody asked for */
+#define POLICY_POOL_MAX 64         /* pool: N, at most */
 
 /* `risk.engine`: off means no detection at all (and nothing freezes). */
 enum policy_risk_engine {
@@ -165,6 +166,11 @@ struct reins_policy {
         } rules;
 
         bool canaries; /* plant fake credentials whose use is a critical finding */
+
+        /* `reins serve` keeps this many sandboxes of this policy built up to
+         * the command's exec (its warm pool, serve/pool.c); 0: none. Not a
+         * property of the sandbox: it does not enter the policy's hash. */
+        uint64_t pool;
 
         struct {
                 enum policy_risk_engine engine;

@@ -15,6 +15,7 @@
 
 #include "sandbox/child.h"
 #include "sandbox/landlock.h"
+#include "sandbox/pty.h"
 #include "util/weaken.h"
 
 extern char **environ;
@@ -145,6 +146,49 @@ static void exec_explain_missing(const char *program, const char *search_path, c
                 snprintf(message, size, "cannot run '%s': %s", found, strerror(ENOENT));
 }
 
+/* A pool member's command (spawn_inputs.park_command): everything is in
+ * place, Landlock included; wait for argv and the environment from the
+ * supervisor (SPAWN_REPORT_COMMAND: a memfd, `code` strings of argv, then
+ * the environment). The bytes are the supervisor's, not the agent's: no
+ * agent code has run in this sandbox yet. EOF: the member was retired. */
+static void exec_await_command(int status_fd, char ***argv_out, char ***env_out)
+{
+        struct reins_error err = {0};
+        struct spawn_report report;
+        int fd = -1, count = 0;
+        int n = report_receive(status_fd, &report, &fd, 1, &count);
+        if (n == 0)
+                _exit(125); /* retired before it was taken: nothing ran */
+        if (n < 0 || report.kind != SPAWN_REPORT_COMMAND || count != 1 || report.code < 1) {
+                reins_error_set(&err, EPROTO, "the pool's command did not arrive");
+                exec_fail(status_fd, &err);
+        }
+        struct stat st;
+        char *data = NULL;
+        if (fstat(fd, &st) == 0 && st.st_size > 0)
+                data = malloc((size_t)st.st_size + 1);
+        if (!data || pread(fd, data, (size_t)st.st_size, 0) != st.st_size) {
+                reins_error_errno(&err, errno ? errno : EIO, "reading the pool's command");
+                exec_fail(status_fd, &err);
+        }
+        close(fd);
+        data[st.st_size] = '\0';
+        size_t strings = 0;
+        for (off_t i = 0; i < st.st_size; i++)
+                strings += data[i] == '\0';
+        size_t argc = (size_t)report.code;
+        char **list = calloc(strings + 2, sizeof(*list));
+        if (!list || strings < argc) {
+                reins_error_set(&err, EPROTO, "a malformed pool command");
+                exec_fail(status_fd, &err);
+        }
+        char *at = data;
+        for (size_t i = 0; i < strings; i++, at += strlen(at) + 1)
+                list[i + (i >= argc)] = at; /* argv, NULL, env, NULL */
+        *argv_out = list;
+        *env_out = list + argc + 1;
+}
+
 void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd)
 {
         const struct reins_plan *plan = in->plan;
@@ -163,18 +207,20 @@ void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd
         /* capabilities and seccomp came from pid 1 (inherited across fork) */
         if (in->landlock_abi > 0 && landlock_apply(plan->landlock, plan->landlock_count, &err) < 0)
                 exec_fail(status_fd, &err);
+        char **argv = plan->argv, **env = plan->env.items;
+        if (in->park_command)
+                exec_await_command(status_fd, &argv, &env);
         bool rejoin = weaken("argv"); /* read before the environment changes */
-        environ = plan->env.items;
+        environ = env;
         if (rejoin)
-                exec_joined_through_shell(plan->argv);
-        execvp(plan->argv[0], plan->argv);
+                exec_joined_through_shell(argv);
+        execvp(argv[0], argv);
         int saved = errno;
         char message[REINS_ERROR_MAX];
         if (saved == ENOENT)
-                exec_explain_missing(plan->argv[0], getenv("PATH"), message, sizeof(message));
+                exec_explain_missing(argv[0], getenv("PATH"), message, sizeof(message));
         else
-                snprintf(message, sizeof(message), "cannot run '%s': %s", plan->argv[0],
-                         strerror(saved));
+                snprintf(message, sizeof(message), "cannot run '%s': %s", argv[0], strerror(saved));
         child_report(status_fd, SPAWN_REPORT_EXEC_FAILED, saved, message);
         _exit(saved == ENOENT || saved == ENOTDIR ? 127 : 126);
 }

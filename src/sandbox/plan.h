@@ -79,9 +79,12 @@ struct reins_plan {
         /* what to run */
         char **argv;           /* verbatim from after `--` (borrowed from main's argv) */
         struct reins_strv env; /* NAME=VALUE, the whole environment of the command */
-        char *workspace;       /* absolute, symlink-free host path; bound at the same path */
-        char *cwd;             /* inside the sandbox: the workspace */
-        bool overlay;          /* copy-on-write workspace (needs plan_set_overlay) */
+        /* names the plan itself set after the caller's (the proxy's, git's
+         * settings): a caller's --env never overrides them */
+        struct reins_strv env_owned;
+        char *workspace; /* absolute, symlink-free host path; bound at the same path */
+        char *cwd;       /* inside the sandbox: the workspace */
+        bool overlay;    /* copy-on-write workspace (needs plan_set_overlay) */
         bool workspace_readonly;
         char *hostname;
 
@@ -209,5 +212,15 @@ int plan_set_gitdir(struct reins_plan *plan, const char *upper, const char *work
  * or a failed start). */
 void plan_remove_placeholders(struct reins_plan *plan);
 void plan_free(struct reins_plan *plan);
+
+/* A name at the workspace's top that a session may create there empty as a
+ * placeholder and remove again at its end (.claude, .vscode ...). */
+bool plan_is_placeholder_name(const char *name);
+
+/* A pool member's command arrives after the plan was built (serve/pool.c):
+ * the caller's NAME=VALUE pairs enter the environment as --env would (a name
+ * the plan set itself keeps the plan's value). -EINVAL for a bad name. */
+int plan_env_add_caller(struct reins_plan *plan, char *const *pairs, size_t count,
+                        struct reins_error *err);
 
 #endif

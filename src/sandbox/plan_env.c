@@ -45,7 +45,11 @@ static int env_put(struct reins_strv *env, const char *entry)
 
 int plan_env_put(struct reins_plan *plan, const char *entry)
 {
-        return env_put(&plan->env, entry);
+        char *name = strndup(entry, strcspn(entry, "="));
+        if (!name)
+                return -ENOMEM;
+        int r = strv_push_take(&plan->env_owned, name);
+        return r < 0 ? r : env_put(&plan->env, entry);
 }
 
 const char *plan_env_lookup(char **environ_list, const char *name)
@@ -100,5 +104,24 @@ int plan_build_env(struct reins_plan *plan, const struct reins_policy *policy,
         if (!plan_env_lookup(plan->env.items, "PATH") &&
             (r = strv_push(&plan->env, "PATH=/usr/local/bin:/usr/bin:/bin")) < 0)
                 return reins_error_set(err, -r, "out of memory");
+        return 0;
+}
+
+int plan_env_add_caller(struct reins_plan *plan, char *const *pairs, size_t count,
+                        struct reins_error *err)
+{
+        for (size_t i = 0; i < count; i++) {
+                size_t name_len = strcspn(pairs[i], "=");
+                if (!env_name_valid(pairs[i], name_len) || pairs[i][name_len] != '=')
+                        return reins_error_set(err, EINVAL, "env: '%.64s' is not NAME=VALUE",
+                                               pairs[i]);
+                bool owned = false;
+                for (size_t j = 0; j < plan->env_owned.count && !owned; j++)
+                        owned = strlen(plan->env_owned.items[j]) == name_len &&
+                                strncmp(plan->env_owned.items[j], pairs[i], name_len) == 0;
+                int r = owned ? 0 : env_put(&plan->env, pairs[i]);
+                if (r < 0)
+                        return reins_error_set(err, -r, "out of memory");
+        }
         return 0;
 }

@@ -51,6 +51,14 @@ static const char *const git_protected_names[] = {
 static const char *const placeholder_dirs[] = {".claude", ".codex",  ".cursor",
                                                ".gemini", ".vscode", ".reins"};
 
+bool plan_is_placeholder_name(const char *name)
+{
+        for (size_t i = 0; i < sizeof(placeholder_dirs) / sizeof(placeholder_dirs[0]); i++)
+                if (strcmp(name, placeholder_dirs[i]) == 0)
+                        return true;
+        return false;
+}
+
 static int compare_paths(const void *a, const void *b)
 {
         return path_compare_components(*(char *const *)a, *(char *const *)b);

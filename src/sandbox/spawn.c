@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -141,6 +143,35 @@ int spawn_send_limits(const struct spawn_result *sandbox, const struct cgroup_ha
         int r = report_send_fds(sandbox->status_fd, SPAWN_REPORT_LIMITS, rlimit_fallback,
                                 cgroup ? cgroup->join_fds : NULL, cgroup ? cgroup->join_count : 0);
         return r < 0 ? reins_error_errno(err, -r, "sending the limits to the sandbox") : 0;
+}
+
+/* One memfd, not a message: argv and the environment may be larger than a
+ * SOCK_SEQPACKET record can carry. The child reads it and closes it before
+ * execve (it arrives close-on-exec as well). */
+int spawn_send_command(const struct spawn_result *sandbox, char *const *argv, char *const *env,
+                       struct reins_error *err)
+{
+        cleanup_fd int fd = memfd_create("reins-command", MFD_CLOEXEC);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "memfd_create");
+        size_t length = 0, argc = 0;
+        for (char *const *a = argv; *a; a++, argc++)
+                length += strlen(*a) + 1;
+        for (char *const *e = env; e && *e; e++)
+                length += strlen(*e) + 1;
+        char *buffer = malloc(length ? length : 1), *at = buffer;
+        if (!buffer)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        for (char *const *a = argv; *a; a++)
+                at = stpcpy(at, *a) + 1;
+        for (char *const *e = env; e && *e; e++)
+                at = stpcpy(at, *e) + 1;
+        ssize_t n = write(fd, buffer, length);
+        free(buffer);
+        if (n != (ssize_t)length)
+                return reins_error_errno(err, n < 0 ? errno : EIO, "writing the command");
+        int r = report_send_fds(sandbox->status_fd, SPAWN_REPORT_COMMAND, (int)argc, &fd, 1);
+        return r < 0 ? reins_error_errno(err, -r, "sending the command to the sandbox") : 0;
 }
 
 void spawn_kill(struct spawn_result *sandbox)

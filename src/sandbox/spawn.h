@@ -25,6 +25,9 @@ enum spawn_report_kind {
         SPAWN_REPORT_LIMITS = 6,        /* supervisor to child: cgroup join fds; code 1 = rlimits */
         SPAWN_REPORT_AGENT_CHANNEL = 7, /* carries the agent request channel's listening socket */
         SPAWN_REPORT_WORKSPACE_COPY = 8, /* carries the capped copy's tmpfs (a directory fd) */
+        /* supervisor to a parked command: a memfd holding argv then the
+         * environment, NUL-terminated strings; code = argc (spawn_send_command) */
+        SPAWN_REPORT_COMMAND = 9,
 };
 
 struct spawn_report {
@@ -43,6 +46,10 @@ struct spawn_inputs {
         int landlock_abi;                   /* 0: skip Landlock (allowed by --allow-degraded) */
         const struct cgroup_handle *cgroup; /* NULL: no cgroup */
         int rlimit_fallback;                /* enforce memory/pids/cpus with rlimits instead */
+        /* a warm pool's member (serve/pool.c): the command process, every
+         * protection in place (Landlock included), waits just before execve
+         * for spawn_send_command; the plan's argv and env are not used */
+        bool park_command;
 };
 
 struct spawn_result {
@@ -60,6 +67,11 @@ int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struc
  * once it has joined `cgroup` (NULL: none), or with rlimits instead. */
 int spawn_send_limits(const struct spawn_result *sandbox, const struct cgroup_handle *cgroup,
                       bool rlimit_fallback, struct reins_error *err);
+
+/* A parked command (spawn_inputs.park_command) gets its argv and
+ * environment and runs. */
+int spawn_send_command(const struct spawn_result *sandbox, char *const *argv, char *const *env,
+                       struct reins_error *err);
 
 /* Kill a sandbox that will not be released, and reap it. */
 void spawn_kill(struct spawn_result *sandbox);

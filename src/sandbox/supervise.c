@@ -421,7 +421,8 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
                 r = loop_watch(&l, sandbox->pidfd, TAG_EXIT);
         if (r == 0)
                 r = loop_watch(&l, sandbox->status_fd, TAG_STATUS);
-        if (r == 0 && wall_time_ms > 0)
+        bool timer_held = config->parked && *config->parked;
+        if (r == 0 && wall_time_ms > 0 && !timer_held)
                 r = loop_arm_timer(&l, wall_time_ms);
         if (r < 0) {
                 kill(sandbox->pid, SIGKILL);
@@ -432,6 +433,12 @@ int supervise(const struct spawn_result *sandbox, const struct supervise_config 
         while (!l.exited) {
                 int n = l.loop ? loop_run_once(l.loop, wait_ms) : -EINVAL;
                 loop_check_workspace(&l, false);
+                /* a pool member's command was released: its time starts */
+                if (timer_held && !*config->parked) {
+                        timer_held = false;
+                        if (wall_time_ms > 0 && loop_arm_timer(&l, wall_time_ms) < 0)
+                                n = -errno;
+                }
                 if (n < 0) {
                         r = reins_error_errno(err, -n, "waiting for the sandbox");
                         loop_kill(&l);

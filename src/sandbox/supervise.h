@@ -49,6 +49,10 @@ struct supervise_config {
         const bool *frozen;
         void (*kill_frozen)(void *ctx);
         void *freeze_ctx;
+        /* a warm pool's member (serve/pool.h) is supervised while it waits
+         * for its command: the wall-clock limit starts once *parked turns
+         * false (the command was released). NULL: at once. */
+        const bool *parked;
 };
 
 /* The signals must already be blocked (supervise_block_signals) so none is

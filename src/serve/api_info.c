@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "policy/policy.h"
+#include "serve/pool.h"
 #include "serve/serve_internal.h"
 #include "serve/sessions.h"
 
@@ -29,6 +30,20 @@ void serve_api_policies(const struct serve_request *request, struct serve_reply 
                 free(agent);
                 json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "name", *name, "kind",
                                                       "preset", "may_start", may));
+        }
+        /* the warm pool's policy files (serve/pool.h), each with its pool's
+         * state, for the callers who may start a session under them */
+        json_auto_t *pools = serve_pool_describe(request->serve->pool);
+        size_t i;
+        json_t *pool;
+        json_array_foreach(pools, i, pool)
+        {
+                const char *policy = json_string_value(json_object_get(pool, "policy"));
+                if (!serve_request_allows(request, SERVE_RIGHT_START, policy))
+                        continue;
+                json_array_append_new(list,
+                                      json_pack("{s:s, s:s, s:b, s:O}", "name", policy, "kind",
+                                                "pool", "may_start", 1, "pool", pool));
         }
         serve_reply_json(reply, 200, list);
 }
@@ -132,6 +147,24 @@ void serve_api_metrics(const struct serve_request *request, struct serve_reply *
                     "# HELP reins_api_refused_total API calls refused by role (audited).\n"
                     "# TYPE reins_api_refused_total counter\nreins_api_refused_total %lu\n",
                     (unsigned long)atomic_load(&serve->refused));
+        unsigned long ready, taken, missed, retired;
+        serve_pool_counts(serve->pool, &ready, &taken, &missed, &retired);
+        metrics_add(&m,
+                    "# HELP reins_pool_ready Warm pool members built and waiting.\n"
+                    "# TYPE reins_pool_ready gauge\nreins_pool_ready %lu\n",
+                    ready);
+        metrics_add(&m,
+                    "# HELP reins_pool_starts_total Sessions started from the warm pool, and "
+                    "pooled requests started cold (no member ready, or a stale one).\n"
+                    "# TYPE reins_pool_starts_total counter\n"
+                    "reins_pool_starts_total{from=\"pool\"} %lu\n"
+                    "reins_pool_starts_total{from=\"cold\"} %lu\n",
+                    taken, missed);
+        metrics_add(&m,
+                    "# HELP reins_pool_retired_total Members that ended untaken (their workspace "
+                    "or policy changed).\n"
+                    "# TYPE reins_pool_retired_total counter\nreins_pool_retired_total %lu\n",
+                    retired);
         if (m.failed) {
                 free(m.data);
                 serve_reply_error(reply, 500, "out of memory");

@@ -16,6 +16,7 @@
 #include "audit/runtime.h"
 #include "govern/identity.h"
 #include "serve/launch.h"
+#include "serve/pool.h"
 #include "serve/record.h"
 #include "serve/serve_internal.h"
 #include "serve/sessions.h"
@@ -299,6 +300,96 @@ static bool sessions_start_failed(struct serve *serve, const char *id, char *why
         return false;
 }
 
+/* Where the session's own trail will be (audit_trail_dir for its user):
+ * its session.end gives the exit status of a session that ends while no
+ * daemon, or another one, is its parent. NULL when unknown. */
+static char *sessions_trail_path(const struct serve_user *user, bool inherit_xdg, const char *id)
+{
+        const char *state_home = inherit_xdg ? getenv("XDG_STATE_HOME") : NULL;
+        char *trail = NULL;
+        if (state_home && state_home[0] == '/'
+                ? asprintf(&trail, "%s/reins/trails/%s.jsonl", state_home, id) < 0
+                : asprintf(&trail, "%s/.local/state/reins/trails/%s.jsonl", user->home, id) < 0)
+                trail = NULL;
+        return trail;
+}
+
+/* The daemon's record of a session it started (serve/record.h). */
+static json_t *sessions_record(const struct serve_request *request, const json_t *body,
+                               const struct serve_user *user, const char *id, const char *policy,
+                               pid_t pid, unsigned long long ticks, const char *trail,
+                               const char *agent)
+{
+        char now[AUDIT_TIME_MAX];
+        audit_time_now(now);
+        json_t *record = json_pack(
+            "{s:s, s:I, s:I, s:I, s:s?, s:s, s:O, s:O, s:s, s:I, s:I}", "session", id, "uid",
+            (json_int_t)user->uid, "gid", (json_int_t)user->gid, "by_uid", (json_int_t)request->uid,
+            "by_token", request->token, "policy", policy, "workspace",
+            json_object_get(body, "workspace"), "command", json_object_get(body, "command"),
+            "created", now, "pid", (json_int_t)pid, "pid_start", (json_int_t)ticks);
+        if (record && trail)
+                json_object_set_new(record, "trail", json_string(trail));
+        /* the session trusts this key for answers and thaws (approvals use
+         * it only for the sessions whose record says so) */
+        if (record)
+                json_object_set_new(record, "daemon_key",
+                                    json_string(request->serve->daemon_key.hex));
+        if (record && agent)
+                json_object_set_new(record, "agent", json_string(agent));
+        return record;
+}
+
+/* A session from the warm pool (serve/pool.h): the member already runs as
+ * the daemon's user, its sandbox built; it gets the command and env. false
+ * when the member was not usable after all (stale, gone): start cold. */
+static bool sessions_create_pooled(const struct serve_request *request, struct serve_reply *reply,
+                                   const json_t *body, const char *policy, const char *agent,
+                                   const struct serve_user *user, struct serve_pool_taken *taken)
+{
+        struct serve *serve = request->serve;
+        const char *id = taken->session;
+        char why[REINS_ERROR_MAX] = "";
+        cleanup_free char *trail = sessions_trail_path(user, true, id);
+        /* the reaper may see the session end before its record exists: it
+         * waits for this lock */
+        pthread_mutex_lock(&serve->children_lock);
+        int r = serve_pool_run(serve->pool, taken, json_object_get(body, "command"),
+                               json_object_get(body, "env"), why, sizeof(why));
+        if (r == -ESTALE) {
+                pthread_mutex_unlock(&serve->children_lock);
+                return false;
+        }
+        struct reins_error err = {0};
+        json_auto_t *record = sessions_record(request, body, user, id, policy, taken->pid,
+                                              taken->ticks, trail, agent);
+        if (record)
+                json_object_set_new(record, "pool", json_true());
+        if (!record || serve_record_write(serve->sessions_dir, id, record, &err) < 0) {
+                /* without its record the daemon could not find it again */
+                kill(taken->pid, SIGKILL);
+                r = -EIO;
+                snprintf(why, sizeof(why), "%s", err.message[0] ? err.message : "out of memory");
+        }
+        pthread_mutex_unlock(&serve->children_lock);
+        serve_trail_emit(&serve->trail, r == 0 ? "serve.session.start" : "serve.session.failed",
+                         json_pack("{s:s, s:I, s:s?, s:I, s:s, s:O, s:I, s:b, s:s?}",
+                                   "about_session", id, "by_uid", (json_int_t)request->uid,
+                                   "by_token", request->token, "as_uid", (json_int_t)user->uid,
+                                   "policy", policy, "command", json_object_get(body, "command"),
+                                   "pid", (json_int_t)taken->pid, "pool", 1, "error",
+                                   r < 0 ? why : NULL));
+        if (r < 0) {
+                serve_reply_error(reply, 422, "%s", why);
+                json_object_set_new(reply->json, "session", json_string(id));
+                return true;
+        }
+        serve_reply_json(
+            reply, 201,
+            json_pack("{s:s, s:I, s:b}", "session", id, "pid", (json_int_t)taken->pid, "pool", 1));
+        return true;
+}
+
 /* May the caller start a session of `policy`? Its role first (the policy
  * alone: a caller refused the policy learns nothing of its file), then,
  * when the configuration speaks of agents, the policy's agent: against the
@@ -355,6 +446,16 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         struct serve_user user;
         if (serve_user_find(serve, serve->uid == 0 ? request->uid : serve->uid, &user, reply) < 0)
                 return;
+        /* the pool's members run as the daemon's user: only that user's
+         * sessions come from it */
+        const char *workspace = json_string_value(json_object_get(body, "workspace"));
+        struct serve_pool_taken taken;
+        if (serve->pool && user.uid == serve->uid &&
+            serve_pool_take(serve->pool, policy, workspace, &taken) == 0) {
+                if (sessions_create_pooled(request, reply, body, policy, agent, &user, &taken))
+                        return;
+                serve_pool_missed(serve->pool); /* stale after all: cold */
+        }
         char id[25];
         struct reins_error err = {0};
         cleanup_free char *dir = NULL;
@@ -377,6 +478,7 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
             .home = user.home,
             .user = user.name,
             .inherit_xdg = user.uid == serve->uid,
+            .pool_fd = -1,
             .daemon_key = serve->daemon_key.hex,
             .expect_agent = agent,
             /* a session of the daemon's own user could read the daemon's
@@ -384,17 +486,7 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
              * as the user's own key is */
             .daemon_state = user.uid == serve->uid ? serve->state_dir : NULL,
         };
-        char now[AUDIT_TIME_MAX];
-        audit_time_now(now);
-        /* where the session's own trail will be (audit_trail_dir for its
-         * user): its session.end gives the exit status of a session that
-         * ends while no daemon, or another one, is its parent */
-        const char *state_home = launch.inherit_xdg ? getenv("XDG_STATE_HOME") : NULL;
-        cleanup_free char *trail = NULL;
-        if (state_home && state_home[0] == '/'
-                ? asprintf(&trail, "%s/reins/trails/%s.jsonl", state_home, id) < 0
-                : asprintf(&trail, "%s/.local/state/reins/trails/%s.jsonl", user.home, id) < 0)
-                trail = NULL;
+        cleanup_free char *trail = sessions_trail_path(&user, launch.inherit_xdg, id);
         pid_t pid = 0;
         /* the fork happens without children_lock: listings take it to tell
          * live children from ended ones, and must not wait for a fork of
@@ -404,20 +496,8 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         if (r == 0)
                 runtime_pid_start_ticks(pid, &ticks);
         pthread_mutex_lock(&serve->children_lock);
-        json_auto_t *record = json_pack(
-            "{s:s, s:I, s:I, s:I, s:s?, s:s, s:O, s:O, s:s, s:I, s:I}", "session", id, "uid",
-            (json_int_t)user.uid, "gid", (json_int_t)user.gid, "by_uid", (json_int_t)request->uid,
-            "by_token", request->token, "policy", policy, "workspace",
-            json_object_get(body, "workspace"), "command", json_object_get(body, "command"),
-            "created", now, "pid", (json_int_t)pid, "pid_start", (json_int_t)ticks);
-        if (record && trail)
-                json_object_set_new(record, "trail", json_string(trail));
-        /* the session trusts this key for answers and thaws (approvals use
-         * it only for the sessions whose record says so) */
-        if (record)
-                json_object_set_new(record, "daemon_key", json_string(serve->daemon_key.hex));
-        if (record && agent)
-                json_object_set_new(record, "agent", json_string(agent));
+        json_auto_t *record =
+            sessions_record(request, body, &user, id, policy, pid, ticks, trail, agent);
         if (r == 0 && (!record || serve_record_write(serve->sessions_dir, id, record, &err) < 0 ||
                        serve_children_add(serve, pid, ticks, id) < 0)) {
                 /* without its record the daemon could not find it again */

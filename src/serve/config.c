@@ -259,6 +259,51 @@ static int config_notify(const struct serve_yaml_walk *w, const yaml_node_t *val
         return serve_targets_parse_notify(w, value, key, &((struct serve_config *)target)->targets);
 }
 
+/* pool: [{policy: /abs/file, workspace: /abs/dir}, ...] (serve/pool.h).
+ * Absolute: a request names them so, and matches only so. */
+static const struct serve_yaml_key pool_keys[] = {
+    {.name = "policy",
+     .kind = SERVE_YAML_STRING,
+     .offset = offsetof(struct serve_pool_spec, policy),
+     .required = "missing (the policy file kept warm)"},
+    {.name = "workspace",
+     .kind = SERVE_YAML_STRING,
+     .offset = offsetof(struct serve_pool_spec, workspace),
+     .required = "missing (the workspace its members are built for)"},
+};
+
+static int config_pool(const struct serve_yaml_walk *w, const yaml_node_t *value, const char *key,
+                       void *target)
+{
+        struct serve_config *out = target;
+        if (value->type != YAML_SEQUENCE_NODE)
+                return serve_yaml_fail(w, value, key, "expected a list of {policy, workspace}");
+        for (yaml_node_item_t *item = value->data.sequence.items.start;
+             item < value->data.sequence.items.top; item++) {
+                const yaml_node_t *entry = yaml_document_get_node(w->doc, *item);
+                char path[64];
+                snprintf(path, sizeof(path), "%s[%zu]", key, out->pool_count);
+                if (!entry)
+                        return serve_yaml_fail(w, value, path, "expected {policy, workspace}");
+                if (out->pool_count >= SERVE_POOL_SPECS_MAX)
+                        return serve_yaml_fail(w, entry, key, "more than 64 entries");
+                struct serve_pool_spec *grown =
+                    realloc(out->pools, (out->pool_count + 1) * sizeof(*grown));
+                if (!grown)
+                        return reins_error_set(w->err, ENOMEM, "out of memory");
+                out->pools = grown;
+                struct serve_pool_spec *spec = &grown[out->pool_count++];
+                *spec = (struct serve_pool_spec){0}; /* freed with the rest, whatever follows */
+                int r = serve_yaml_read_map(w, entry, path, pool_keys, ARRAY_SIZE(pool_keys), spec);
+                if (r < 0)
+                        return r;
+                if (spec->policy[0] != '/' || spec->workspace[0] != '/')
+                        return serve_yaml_fail(w, entry, path,
+                                               "policy and workspace must be absolute paths");
+        }
+        return 0;
+}
+
 /* The top level. A key is a row here (serve/yaml_map.h); what it holds is
  * read by its setter into struct serve_config. */
 static const struct serve_yaml_key config_keys[] = {
@@ -270,6 +315,7 @@ static const struct serve_yaml_key config_keys[] = {
     SERVE_YAML_KEY_SETTER("agents", config_agents),
     SERVE_YAML_KEY_SETTER("forward", config_forward),
     SERVE_YAML_KEY_SETTER("notify", config_notify),
+    SERVE_YAML_KEY_SETTER("pool", config_pool),
 };
 
 static int config_document(const struct serve_yaml_walk *w, struct serve_config *out)
@@ -333,6 +379,11 @@ void serve_config_free(struct serve_config *config)
                 strv_free(&config->agents[i].policies);
         }
         free(config->agents);
+        for (size_t i = 0; i < config->pool_count; i++) {
+                free(config->pools[i].policy);
+                free(config->pools[i].workspace);
+        }
+        free(config->pools);
         serve_targets_free(&config->targets);
         memset(config, 0, sizeof(*config));
 }

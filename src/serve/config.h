@@ -18,6 +18,9 @@
  *                                # a policy naming no agent included
  *   forward: [...]              # serve/targets.h
  *   notify: [...]
+ *   pool:                       # warm pools (serve/pool.h): a policy file whose
+ *     - policy: /etc/reins/ci.yaml   # `pool: N` says how many, for one workspace
+ *       workspace: /srv/ci/work
  *
  * Unknown keys, unknown users, a role without its needs: refused at start,
  * as `FILE:LINE: KEY: what is wrong` (the policy's error form). */
@@ -54,9 +57,19 @@ struct serve_agent {
         struct reins_strv policies; /* as written */
 };
 
+/* pool: one policy file kept warm for one workspace (serve/pool.h). */
+struct serve_pool_spec {
+        char *policy;    /* an absolute file path */
+        char *workspace; /* an absolute directory path */
+};
+
+#define SERVE_POOL_SPECS_MAX 64
+
 struct serve_config {
         struct serve_grant *grants;
         size_t count;
+        struct serve_pool_spec *pools;
+        size_t pool_count;
         struct serve_agent *agents; /* agents: (with agents_given) */
         size_t agent_count;
         bool agents_given;            /* agents: present: every start is checked against it */

@@ -24,6 +24,7 @@
 #include "serve/daemon_key.h"
 #include "serve/forward.h"
 #include "serve/notify.h"
+#include "serve/pool.h"
 #include "serve/record.h"
 #include "serve/serve_internal.h"
 #include "util/array.h"
@@ -389,6 +390,7 @@ static void serve_free(struct serve *serve)
 {
         atomic_store(&serve->stopping, true);
         serve_http_stop(serve);
+        serve_pool_stop(serve);
         serve_forward_stop(serve);
         serve_notify_stop(serve);
         serve_trail_close(&serve->trail);
@@ -445,7 +447,7 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
                 goto out;
         }
         serve_adopt(&serve);
-        if ((r = serve_forward_start(&serve, err)) < 0 ||
+        if ((r = serve_pool_start(&serve, err)) < 0 || (r = serve_forward_start(&serve, err)) < 0 ||
             (r = serve_notify_start(&serve, err)) < 0 ||
             (r = serve_http_start(&serve.local, fd, NULL, NULL, err)) < 0 ||
             (r = serve_start_remote(&serve, options, err)) < 0)

@@ -30,6 +30,8 @@ static int launch_argv(const struct serve_launch *l, struct reins_strv *argv)
                                "-p",     l->policy, "-w", l->workspace};
         for (size_t i = 0; r == 0 && i < sizeof(fixed) / sizeof(fixed[0]); i++)
                 r = strv_push(argv, fixed[i]);
+        if (r == 0 && l->pool_fd >= 0 && (r = strv_push(argv, "--pool-fd")) == 0)
+                r = strv_push(argv, "4");
         /* on the supervisor's command line, which the sandbox (a pid
          * namespace of its own) never sees: the agent can neither read nor
          * change which key its session trusts */
@@ -105,6 +107,13 @@ static void launch_child_fail(int status_fd, const char *step)
 static void launch_child(const struct serve_launch *l, int status_fd, int null_fd, int out_fd,
                          int err_fd, const gid_t *groups, int group_count, char **argv, char **envp)
 {
+        /* out of the way of 0-4 first: dup2 onto 3 and 4 below must not
+         * close one another's source */
+        if ((status_fd = fcntl(status_fd, F_DUPFD_CLOEXEC, 10)) < 0)
+                _exit(125);
+        int pool_fd = l->pool_fd >= 0 ? fcntl(l->pool_fd, F_DUPFD_CLOEXEC, 10) : -1;
+        if (l->pool_fd >= 0 && pool_fd < 0)
+                launch_child_fail(status_fd, "dup");
         sigset_t none;
         sigemptyset(&none);
         /* the daemon's threads run with SIGCHLD, SIGTERM and SIGINT blocked
@@ -125,7 +134,10 @@ static void launch_child(const struct serve_launch *l, int status_fd, int null_f
         if (status_fd != 3 && (dup2(status_fd, 3) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0))
                 launch_child_fail(status_fd, "dup2");
         status_fd = 3;
-        if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
+        /* the pool's socket, the one fd passed on (dup2 clears close-on-exec) */
+        if (pool_fd >= 0 && dup2(pool_fd, 4) < 0)
+                launch_child_fail(status_fd, "dup2");
+        if (syscall(SYS_close_range, pool_fd >= 0 ? 5U : 4U, ~0U, 0U) < 0)
                 launch_child_fail(status_fd, "close_range");
         if (l->uid != geteuid()) {
                 /* groups first, then the gid, then the uid: each step needs

@@ -31,6 +31,10 @@ struct serve_launch {
         /* the same user as the daemon: pass its XDG_* directories on, so the
          * session's registry, trail and key are the daemon's */
         bool inherit_xdg;
+        /* a warm pool's member (serve/pool.h): this socket becomes its fd 4
+         * and `reins run --pool-fd 4` parks the sandbox; `command` is a
+         * placeholder the request replaces. -1: an ordinary session */
+        int pool_fd;
         /* the daemon's public key, hex (reins run --daemon-key): the session
          * takes answers and thaws it signed; NULL: only its user's */
         const char *daemon_key;

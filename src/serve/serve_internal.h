@@ -35,6 +35,7 @@ struct serve_child {
 
 struct serve_forwarder;
 struct serve_notifier;
+struct serve_pool;
 
 struct serve {
         struct serve_mhd mhd;
@@ -66,7 +67,8 @@ struct serve {
         struct serve_forwarder *forwarders;
         size_t forwarder_count;
         struct serve_notifier *notifier;
-        atomic_bool stopping; /* streams end when set */
+        struct serve_pool *pool; /* serve/pool.h; NULL: no pool: entries */
+        atomic_bool stopping;    /* streams end when set */
         /* registry entries and records as last parsed, each kept while its
          * file is unchanged (serve/sessions.c): path -> {stamp, doc} */
         pthread_mutex_t files_lock;

@@ -234,6 +234,9 @@ static json_t *sessions_serve_part(const json_t *record, bool alive)
         json_t *part =
             json_pack("{s:O?, s:O?, s:O?}", "by_uid", json_object_get(record, "by_uid"), "policy",
                       json_object_get(record, "policy"), "exit_status", status);
+        /* from the warm pool (serve/pool.h) */
+        if (part && json_is_true(json_object_get(record, "pool")))
+                json_object_set_new(part, "pool", json_true());
         /* the agent the daemon checked the start against, when it did */
         if (part && json_is_string(json_object_get(record, "agent")))
                 json_object_set(part, "agent", json_object_get(record, "agent"));

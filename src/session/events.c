@@ -57,9 +57,8 @@ static json_t *run_protections_json(const struct reins_plan *plan, const struct 
         return list;
 }
 
-void session_emit_start(struct event_bus *bus, const struct reins_plan *plan,
-                        const struct spawn_inputs *in, const char *policy_source,
-                        const char *user_key, json_t *identity)
+json_t *session_start_fields(const struct reins_plan *plan, const struct spawn_inputs *in,
+                             const char *policy_source, const char *user_key, json_t *identity)
 {
         struct passwd *pw = getpwuid(getuid());
         json_t *policy =
@@ -76,7 +75,15 @@ void session_emit_start(struct event_bus *bus, const struct reins_plan *plan,
         if (fields && identity)
                 json_object_update(fields, identity);
         json_decref(identity);
-        event_emit(bus, "session.start", fields);
+        return fields;
+}
+
+void session_emit_start(struct event_bus *bus, const struct reins_plan *plan,
+                        const struct spawn_inputs *in, const char *policy_source,
+                        const char *user_key, json_t *identity)
+{
+        event_emit(bus, "session.start",
+                   session_start_fields(plan, in, policy_source, user_key, identity));
 }
 
 void session_emit_end(struct event_bus *bus, const struct reins_plan *plan,

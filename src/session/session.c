@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,21 @@ struct session {
         struct spawn_inputs in;
         struct spawn_result sandbox;
         bool spawned;
+        bool parked;  /* a pool member, built up to its command's execve */
+        bool retired; /* a parked member that will never run */
+        struct session_source {
+                int fd;
+                session_source_handler handler;
+                void *ctx;
+        } sources[SESSION_SOURCES_MAX];
+        size_t source_count;
+        struct loop *loop;    /* while session_wait runs */
+        json_t *start_fields; /* a parked member's session.start, built ahead */
+        /* a released pool member, not yet listed (session_list_released) */
+        bool list_pending;
+        int64_t list_due_ms;
+        void (*on_listed)(void *ctx);
+        void *on_listed_ctx;
         bool waited; /* supervised to the end */
         bool closed; /* session_close ran */
         int status;  /* the run's exit status, once known (SESSION_EXIT_FAILED until) */
@@ -475,12 +491,15 @@ static void session_list_now(void *ctx)
  * delay it returned has passed: governance's and the engine's deadlines,
  * the trail's batch (after them: it writes what they recorded), the
  * registry entry. An idle session has none of these due: it sleeps. */
+static int64_t session_pool_tick(struct session *s);
+
 static int64_t session_tick(void *ctx)
 {
         struct session *s = ctx;
         int64_t next = session_govern_tick(&s->govern);
         next = session_earlier(next, session_risk_tick(&s->risk));
         next = session_earlier(next, session_flush_tick(s));
+        next = session_earlier(next, session_pool_tick(s));
         return session_earlier(next, session_list_tick(s));
 }
 
@@ -730,6 +749,7 @@ static int session_spawn(struct session *s, struct reins_error *err)
                 return r;
         s->in.plan = plan;
         s->in.seccomp = &s->seccomp;
+        s->in.park_command = s->config.pool_member;
         if ((r = session_check_landlock(plan, &s->in.landlock_abi, err)) < 0)
                 return r;
         /* the deny globs' matches, collected while the session started */
@@ -765,6 +785,12 @@ int session_start(struct session *s, struct reins_error *err)
                 return reins_error_set(err, EALREADY, "session %s was started already", s->id);
         s->state = SESSION_ENDED; /* unless it gets to run */
         clock_gettime(CLOCK_MONOTONIC, &s->started);
+        /* a member is built before anyone asks: nothing of it may depend on
+         * the request but the command and its environment */
+        if (s->config.pool_member && (s->plan->overlay || s->config.resume || s->config.token_file))
+                return reins_error_set(err, EINVAL,
+                                       "pool: a policy with workspace_mode overlay, a resumed "
+                                       "session or a token cannot be kept warm");
         session_changes_begin(s);
         int r;
         if ((r = session_certify(s, err)) < 0 || (r = session_start_parts(s, err)) < 0 ||
@@ -773,6 +799,25 @@ int session_start(struct session *s, struct reins_error *err)
         /* no trail, no run: the command has not started yet */
         if ((r = session_open_trail(s, err)) < 0)
                 return r;
+        if (s->config.pool_member) {
+                /* the sandbox finishes its set-up and parks its command just
+                 * before execve; nothing is recorded until it is taken */
+                if ((r = spawn_send_limits(&s->sandbox, s->in.cgroup, s->in.rlimit_fallback, err)) <
+                    0)
+                        return r;
+                /* session.start's fields, but the command, built now */
+                json_t *identity = session_identity(s);
+                if (identity)
+                        json_object_set_new(identity, "pool", json_true());
+                s->start_fields =
+                    session_start_fields(s->plan, &s->in, s->config.policy,
+                                         s->user_key[0] ? s->user_key : NULL, identity);
+                if (!s->start_fields)
+                        return reins_error_set(err, ENOMEM, "out of memory");
+                s->parked = true;
+                s->state = SESSION_CREATED;
+                return 0;
+        }
         event_bus_release(&s->events);
         session_emit_start(&s->events, s->plan, &s->in, s->config.policy,
                            s->user_key[0] ? s->user_key : NULL, session_identity(s));
@@ -797,6 +842,180 @@ int session_start(struct session *s, struct reins_error *err)
         s->pid = s->sandbox.pid;
         s->state = SESSION_RUNNING;
         return 0;
+}
+
+/* A pool member's session.start was written before its command was
+ * released; made durable now, beside the supervisor's loop: the command's
+ * exec waits for the supervisor (exec auditing answers it), and a disk
+ * flush on the loop's path (5-9 ms here) would be the whole of the pool's
+ * budget. The thread makes one system call on a copy of the trail's fd and
+ * touches nothing else of the process (no lock, no allocation). */
+static void *session_sync_thread(void *arg)
+{
+        int fd = (int)(intptr_t)arg;
+        if (fdatasync(fd) < 0) {
+                /* the trail's next flush meets the same disk and says so */
+        }
+        close(fd);
+        return NULL;
+}
+
+static void session_sync_aside(struct session *s)
+{
+        int fd = audit_trail_fd(s->trail);
+        int copy = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        pthread_t thread;
+        pthread_attr_t attr;
+        if (copy >= 0 && pthread_attr_init(&attr) == 0) {
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                int r = pthread_create(&thread, &attr, session_sync_thread, (void *)(intptr_t)copy);
+                pthread_attr_destroy(&attr);
+                if (r == 0)
+                        return;
+        }
+        if (copy >= 0)
+                close(copy);
+        audit_trail_sync(s->trail); /* no thread: here, late */
+}
+
+/* A released pool member is listed, its session.start made durable and
+ * its caller told: after the supervisor answered the command's exec (an
+ * "exec" event: the answer comes before the event), or at the latest
+ * SESSION_LIST_LATE_MS after the release (an exec that failed, a program
+ * without one), or at the session's end. */
+#define SESSION_LIST_LATE_MS 5
+
+static void session_list_released(struct session *s)
+{
+        if (!s->list_pending)
+                return;
+        s->list_pending = false;
+        session_register(s);
+        session_sync_aside(s);
+        if (s->on_listed)
+                s->on_listed(s->on_listed_ctx);
+}
+
+static void session_pool_sink(void *ctx, const json_t *event)
+{
+        struct session *s = ctx;
+        const char *type = json_string_value(json_object_get(event, "type"));
+        if (s->list_pending && type && strcmp(type, "exec") == 0)
+                session_list_released(s);
+}
+
+static int64_t session_pool_tick(struct session *s)
+{
+        if (!s->list_pending)
+                return -1;
+        int64_t now = session_now_ms();
+        if (now < s->list_due_ms)
+                return s->list_due_ms - now;
+        session_list_released(s);
+        return -1;
+}
+
+static int session_release_command(struct session *s, char **argv, char *const *env,
+                                   size_t env_count, struct reins_error *err)
+{
+        if (!s->parked || s->state != SESSION_CREATED)
+                return reins_error_set(err, EALREADY, "session %s is not a parked pool member",
+                                       s->id);
+        s->parked = false;
+        s->state = SESSION_ENDED; /* unless it gets to run */
+        if (!argv || !argv[0])
+                return reins_error_set(err, EINVAL, "no command");
+        s->plan->argv = argv;
+        int r = plan_env_add_caller(s->plan, env, env_count, err);
+        if (r < 0)
+                return r;
+        clock_gettime(CLOCK_MONOTONIC, &s->started);
+        event_bus_release(&s->events);
+        json_t *fields = s->start_fields;
+        s->start_fields = NULL;
+        json_object_set_new(fields, "command", bytes_json_array(argv));
+        event_emit(&s->events, "session.start", fields);
+        /* session.start is written before the command's first instruction
+         * (the filesystem reserves its blocks at write(): an agent filling
+         * the disk afterwards cannot take them); made durable right after
+         * the command is released, not before as a cold start does: the
+         * disk flush (5-9 ms on this VM) is the whole of the pool's budget */
+        if (audit_trail_flush(s->trail) < 0 || audit_trail_failure(s->trail)) {
+                session_trail_check(s, "the command was not started"); /* says why */
+                s->status = SESSION_EXIT_TRAIL_FAILED;
+                err->code = EIO;
+                return -EIO;
+        }
+        s->last_flush_ms = session_now_ms();
+        /* told of the exec (no sink free: listed at the next tick) */
+        event_bus_add_sink(&s->events, session_pool_sink, s);
+        if ((r = spawn_send_command(&s->sandbox, argv, s->plan->env.items, err)) < 0)
+                return r;
+        s->pid = s->sandbox.pid;
+        s->state = SESSION_RUNNING;
+        s->list_pending = true;
+        s->list_due_ms = session_now_ms() + SESSION_LIST_LATE_MS;
+        return 0;
+}
+
+int session_add_source(struct session *s, int fd, session_source_handler handler, void *ctx)
+{
+        if (s->source_count >= SESSION_SOURCES_MAX)
+                return -ENOSPC;
+        s->sources[s->source_count++] = (struct session_source){fd, handler, ctx};
+        return 0;
+}
+
+void session_remove_source(struct session *s, int fd)
+{
+        for (size_t i = 0; i < s->source_count; i++)
+                if (s->sources[i].fd == fd) {
+                        if (s->loop)
+                                loop_remove_fd(s->loop, fd);
+                        s->sources[i] = s->sources[--s->source_count];
+                        return;
+                }
+}
+
+int session_run_command(struct session *s, char **argv, char *const *env, size_t env_count,
+                        void (*on_listed)(void *ctx), void *ctx, struct reins_error *err)
+{
+        bool was_parked = s->parked;
+        s->on_listed = on_listed;
+        s->on_listed_ctx = ctx;
+        int r = session_release_command(s, argv, env, env_count, err);
+        /* not released: the parked command must not wait for ever; the
+         * session ends (the loop sees the sandbox go) and records why */
+        if (r < 0 && was_parked && s->spawned)
+                syscall(SYS_pidfd_send_signal, s->sandbox.pidfd, SIGKILL, NULL, 0);
+        return r;
+}
+
+void session_retire(struct session *s)
+{
+        if (!s->parked)
+                return;
+        s->parked = false;
+        s->retired = true;
+        /* pid 1 dies and takes the parked command with it; the loop sees
+         * the end and session_wait returns */
+        if (s->spawned)
+                syscall(SYS_pidfd_send_signal, s->sandbox.pidfd, SIGKILL, NULL, 0);
+}
+
+bool session_retired(const struct session *s)
+{
+        return s->retired;
+}
+
+/* After session_wait: the trail of a retired member goes. */
+static void session_remove_unused_trail(struct session *s)
+{
+        char *trail = s->trail_path ? strdup(s->trail_path) : NULL;
+        session_close(s);
+        if (trail)
+                unlink(trail);
+        free(trail);
 }
 
 /* ---- the end --------------------------------------------------------------- */
@@ -835,6 +1054,7 @@ static void session_finish(struct session *s, const struct supervise_outcome *ou
         }
         /* after the scan: they were there when it started */
         plan_remove_placeholders(plan);
+        session_list_released(s); /* a pool member whose command ended at once */
         session_emit_end(&s->events, plan, outcome, &s->cgroup, session_elapsed_ms(s->started));
         runtime_unregister(s->id);
         runtime_entry_free(s->listing);
@@ -859,7 +1079,7 @@ static int session_exit_status(const struct session *s, const struct supervise_o
 int session_wait(struct session *s, struct supervise_outcome *outcome)
 {
         memset(outcome, 0, sizeof(*outcome));
-        if (s->state != SESSION_RUNNING && s->state != SESSION_FROZEN)
+        if (s->state != SESSION_RUNNING && s->state != SESSION_FROZEN && !s->parked)
                 return s->status;
         struct reins_error err = {0};
         struct loop *loop = NULL;
@@ -872,8 +1092,13 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
          * end would walk); failing that, read at the end */
         if (r == 0 && s->changes_watch)
                 loop_add_fd(loop, changes_watch_fd(s->changes_watch), session_changes_drain, s);
+        /* a parked pool member's socket and workspace watch */
+        for (size_t i = 0; r == 0 && i < s->source_count; i++)
+                r = loop_add_fd(loop, s->sources[i].fd, s->sources[i].handler, s->sources[i].ctx);
+        s->loop = loop;
         if (r < 0) { /* fail closed: no trail flush, no engine, no run */
                 notice("the session's event loop: %s", strerror(-r));
+                s->loop = NULL;
                 loop_free(loop);
                 outcome->setup_failed = true;
                 s->state = SESSION_ENDED; /* session_close kills the sandbox */
@@ -884,9 +1109,21 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         session_risk_configure(&s->risk, &config);
         if (s->plan->overlay && s->plan->limits.workspace_size_bytes > 0)
                 config.workspace_copy = &s->workspace_copy;
-        if (supervise(&s->sandbox, &config, outcome, &err) < 0)
+        config.parked = &s->parked;
+        if (supervise(&s->sandbox, &config, outcome, &err) < 0 && !s->retired)
                 notice("%s", err.message);
+        s->loop = NULL;
         loop_free(loop);
+        if (s->retired || s->parked) { /* nothing ran: no end to record */
+                s->parked = false;
+                s->retired = true;
+                s->waited = true;
+                s->pid = 0;
+                s->state = SESSION_ENDED;
+                s->status = 0;
+                session_remove_unused_trail(s);
+                return 0;
+        }
         s->waited = true;
         s->pid = 0;
         session_finish(s, outcome);
@@ -986,6 +1223,7 @@ void session_free(struct session *s)
         if (!s)
                 return;
         session_close(s);
+        json_decref(s->start_fields);
         plan_free(s->plan);
         policy_free(s->policy);
         event_bus_fini(&s->events);

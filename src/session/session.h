@@ -66,6 +66,10 @@ struct session_config {
          * the plan does it here (NULL: nothing) */
         void (*on_spawned)(void *ctx, const struct reins_plan *plan, const struct spawn_inputs *in);
         void *on_spawned_ctx;
+        /* a warm pool's member (serve/pool.c): session_start builds
+         * everything up to the command's execve and parks it there; the
+         * command comes later with session_run_command */
+        bool pool_member;
 };
 
 struct session;
@@ -97,6 +101,35 @@ struct event_bus *session_events(struct session *s);
 /* Returns 0 once the command runs; on failure the session is over
  * (session_free still owed) and err says why. */
 int session_start(struct session *s, struct reins_error *err);
+/* A parked pool member (session_config.pool_member) runs its command:
+ * `argv` (NULL-terminated) with the caller's NAME=VALUE pairs added to the
+ * environment as --env would. session.start (with "pool": true) is written
+ * before the command's first instruction, as in a cold start, and the
+ * command released. Then, off the exec's path (once the supervisor has
+ * answered the exec, or within 5 ms): the session is listed for `reins
+ * ps`, session.start made durable, and `on_listed(ctx)` called. On failure
+ * the session ends (session_wait records why) and on_listed is not called.
+ * `argv` must outlive the session. */
+int session_run_command(struct session *s, char **argv, char *const *env, size_t env_count,
+                        void (*on_listed)(void *ctx), void *ctx, struct reins_error *err);
+
+/* A parked pool member waits inside session_wait, its loop already
+ * running (so that the command's exec, which the supervisor audits, is
+ * answered at once): these fds join that loop, their handlers may call
+ * session_run_command, session_retire and session_remove_source. At most
+ * SESSION_SOURCES_MAX, added before session_wait. */
+#define SESSION_SOURCES_MAX 2
+typedef void (*session_source_handler)(void *ctx, int fd, uint32_t events);
+int session_add_source(struct session *s, int fd, session_source_handler handler, void *ctx);
+void session_remove_source(struct session *s, int fd);
+
+/* A parked pool member that will not run (retired, stale, its daemon
+ * gone): the sandbox is killed; session_wait then returns without
+ * recording an end, and the trail, which recorded nothing of a session, is
+ * removed. session_free still owed. */
+void session_retire(struct session *s);
+bool session_retired(const struct session *s);
+
 /* Runs the session until the command ends and everything is recorded.
  * Returns the run's exit status (the command's, or SESSION_EXIT_*). */
 int session_wait(struct session *s, struct supervise_outcome *outcome);

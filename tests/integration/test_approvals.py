@@ -6,6 +6,7 @@ narrowing a permissive policy, a replayed token, a revoked parent."""
 import json
 import os
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -49,7 +50,9 @@ class Session:
         self.caller = caller
         evdir = caller.mkdtemp(prefix="reins-appr-ev-")
         self.events_path = evdir / "events.jsonl"
-        self.proc = caller.popen(["run", "-p", pol, "--events", self.events_path, *opts,
+        self.id = secrets.token_hex(12)
+        self.proc = caller.popen(["run", "-p", pol, "--session-id", self.id,
+                                  "--events", self.events_path, *opts,
                                   "-w", ws, "--", "sh", "-c", script], cwd=ws, text=True)
 
     def wait(self, timeout=120):
@@ -70,13 +73,16 @@ class Session:
         return found
 
 
-def pending(caller, target=None, timeout=30):
-    """Wait until a request (for `target`) is pending; return it."""
+def pending(caller, target=None, timeout=30, session=None):
+    """Wait until a request (for `target`, of `session` when given: other
+    tests' sessions of the same user may be waiting too) is pending."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         r = caller.run(["pending", "--json"])
         assert r.returncode == 0, r.stderr
         for req in json.loads(r.stdout):
+            if session is not None and req.get("session") != session.id:
+                continue
             if target is None or req["target"] == target:
                 return req
         time.sleep(0.1)
@@ -89,7 +95,7 @@ def test_held_connection_approved_once_then_denied(caller, web):
     script = (f"echo first $({CURL} http://ask.test:{web}/hello)\n"
               f"echo second $({CURL} http://ask.test:{web}/hello)\n")
     s = Session(caller, ws, pol, script)
-    req = pending(caller, "ask.test")
+    req = pending(caller, "ask.test", session=s)
     assert req["port"] == web and req["rule"].startswith("network.ask: ask.test")
     assert req["origin"] == "proxy"
     text = caller.run(["pending"]).stdout
@@ -97,7 +103,7 @@ def test_held_connection_approved_once_then_denied(caller, web):
     r = caller.run(["approve", req["id"]])
     assert r.returncode == 0 and r.stdout.startswith("allowed " + req["id"]), r.stderr
     # once means once: the second request asks again, and is refused
-    second = pending(caller, "ask.test")
+    second = pending(caller, "ask.test", session=s)
     # the same answer again is refused: that request is gone
     r = caller.run(["approve", req["id"]])
     assert r.returncode == 1 and "no request " + req["id"] + " is waiting" in r.stderr
@@ -125,7 +131,7 @@ def test_connect_tunnel_held_and_others_flow(caller, web):
               f"sleep 0.5; echo free $({CURL} http://allowed.test:{web}/hello)\n"
               f"echo signal > go; wait; cat held.out\n")
     s = Session(caller, ws, pol, script)
-    req = pending(caller, "ask.test")
+    req = pending(caller, "ask.test", session=s)
     deadline = time.time() + 30
     while not (ws / "go").exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -154,7 +160,7 @@ def test_for_grant_lapses_mid_session(caller, web):
               f"sleep 4\n"
               f"echo three $({CURL} http://ask.test:{web}/hello)\n")
     s = Session(caller, ws, pol, script)
-    req = pending(caller, "ask.test")
+    req = pending(caller, "ask.test", session=s)
     assert caller.run(["approve", req["id"], "--for", "3s"]).returncode == 0
     assert s.wait() == 0, s.stderr
     assert re.search(r"^one .* 200$", s.stdout, re.M), s.stdout
@@ -172,7 +178,7 @@ def test_domain_scope_and_unknown_ask(caller, web):
               f"echo b $({CURL} http://b.example.test:{web}/hello)\n"
               f"echo u $({CURL} http://unknown.test:{web}/hello)\n")
     s = Session(caller, ws, pol, script)
-    req = pending(caller, "a.example.test")
+    req = pending(caller, "a.example.test", session=s)
     assert req["rule"] == "approvals.unknown: ask"
     assert caller.run(["approve", req["id"], "--for", "session", "--scope",
                        "domain"]).returncode == 0
@@ -220,7 +226,7 @@ def test_watch_offers_path_choices_and_drops_ended_sessions(caller, web):
         watch.expect(rb"asks for path docs/notes.md", timeout=30)
         prompt = watch.expect(rb"allow\? [^\n]*: ", timeout=10)
         assert b"minutes" not in prompt.group(0), prompt.group(0)
-        req = pending(caller, "docs/notes.md")
+        req = pending(caller, "docs/notes.md", session=s)
         r = caller.run(["approve", req["id"], "--for", "10m"])
         assert r.returncode != 0 and "is for a path" in r.stderr, r.stderr
         assert s.wait() == 0, s.stderr
@@ -241,7 +247,7 @@ def test_agent_request_channel_and_rate_limit(caller, web):
         ask % ("destination", "bad host", "x", ""),
     ] + [ask % ("path", f"docs/{i}.md", "notes", "") for i in range(6)])
     s = Session(caller, ws, pol, script)
-    req = pending(caller, "ask.test")
+    req = pending(caller, "ask.test", session=s)
     assert req["origin"] == "agent" and req["reason"] == "fetch the docs"
     assert caller.run(["approve", req["id"], "--for", "session"]).returncode == 0
     assert s.wait() == 0, s.stderr
@@ -270,7 +276,7 @@ def test_agent_request_allowed_once_covers_its_next_connection(caller, web):
     script = "\n".join([ask, f"echo first $({CURL} http://ask.test:{web}/hello)",
                         f"echo second $({CURL} http://ask.test:{web}/hello)"])
     s = Session(caller, ws, pol, script)
-    req = pending(caller, "ask.test")
+    req = pending(caller, "ask.test", session=s)
     assert req["origin"] == "agent"
     assert caller.run(["approve", req["id"]]).returncode == 0
     assert s.wait() == 0, s.stderr

@@ -383,10 +383,13 @@ static const struct error_case error_cases[] = {
      "write, deny, protect, cache, secrets)"},
     {"version: 1\nlimit: {}\n", EINVAL,
      "2: limit: unknown key (expected one of: version, name, extends, agent, filesystem, "
-     "network, exec, env, limits, syscalls, rules, canaries, risk, approvals, audit)"},
+     "network, exec, env, limits, syscalls, rules, canaries, risk, approvals, audit, pool)"},
     {"version: 1\nlimits:\n  memory: 1GiB\n  swap: 0\n", EINVAL,
      "4: limits.swap: unknown key (expected one of: memory, pids, cpus, wall_time, "
      "open_files, tmp_size, workspace_size, trail_size, trail_rate)"},
+    /* the warm pool's size is bounded */
+    {"version: 1\npool: 65\n", EINVAL, "2: pool: 65 is more than 64"},
+    {"version: 1\npool: -1\n", EINVAL, "2: pool: bad number '-1' (use a whole number, e.g. 1024)"},
     /* the trail's bounds have floors */
     {"version: 1\nlimits:\n  trail_size: 512KiB\n", EINVAL,
      "3: limits.trail_size: must be at least 1MiB"},
