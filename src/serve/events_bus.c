@@ -70,6 +70,7 @@ struct events_dir {
         int wd;
         uid_t uid;
         char *path;
+        struct timespec mtime; /* when it was last listed (events_scan_dirs) */
 };
 
 /* Another user's registry, watched by a root daemon. */
@@ -118,6 +119,7 @@ struct serve_events {
         struct events_registry *registries;
         size_t registry_count, registry_capacity;
         long long users_scanned;
+        time_t started_at; /* wall clock: trails written since are news */
         struct events_dir *dirs;
         size_t dir_count, dir_capacity;
         json_t *positions;  /* from the index at start: {session: [end, flags]} */
@@ -560,6 +562,39 @@ static void events_find_registries(struct serve_events *bus)
         }
 }
 
+static void events_follow_new_trail(struct serve_events *bus, int wd, const char *id,
+                                    const char *name);
+
+/* What inotify may have missed (a full queue, a trail made before its
+ * directory was watched): each watched directory of trails that changed
+ * since it was last listed is listed again, and a trail there written since
+ * the daemon started, of a session not followed, is followed. */
+static void events_scan_dirs(struct serve_events *bus)
+{
+        for (size_t i = 0; i < bus->dir_count; i++) {
+                struct events_dir *dir = &bus->dirs[i];
+                struct stat st;
+                if (stat(dir->path, &st) < 0 || (st.st_mtim.tv_sec == dir->mtime.tv_sec &&
+                                                 st.st_mtim.tv_nsec == dir->mtime.tv_nsec))
+                        continue;
+                dir->mtime = st.st_mtim;
+                cleanup_closedir DIR *d = opendir(dir->path);
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        char id[25];
+                        if (!events_is_id(de->d_name, 24) || strcmp(de->d_name + 24, ".jsonl") != 0)
+                                continue;
+                        snprintf(id, sizeof(id), "%.24s", de->d_name);
+                        cleanup_free char *trail = path_join(dir->path, de->d_name);
+                        struct stat file;
+                        if (events_follow_get(bus, id) || !trail || stat(trail, &file) < 0 ||
+                            file.st_mtime < bus->started_at)
+                                continue;
+                        events_follow_new_trail(bus, dir->wd, id, de->d_name);
+                }
+        }
+}
+
 static void events_rescan(struct serve_events *bus)
 {
         events_scan_own(bus);
@@ -575,6 +610,8 @@ static void events_rescan(struct serve_events *bus)
                 for (size_t i = 0; i < bus->registry_count; i++)
                         events_scan_registry(bus, bus->registries[i].dir, bus->registries[i].uid);
         }
+        if (!bus->first_scan)
+                events_scan_dirs(bus);
         bus->first_scan = false;
 }
 
@@ -1097,6 +1134,7 @@ int serve_events_start(struct serve *serve, struct reins_error *err)
         bus->wd_sessions = bus->wd_registry = bus->wd_trails = -1;
         bus->next_id = 1;
         bus->first_scan = true;
+        bus->started_at = time(NULL);
         pthread_mutex_init(&bus->lock, NULL);
         pthread_mutex_init(&bus->index_lock, NULL);
         pthread_condattr_t attr;
