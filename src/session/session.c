@@ -930,6 +930,19 @@ static int session_release_command(struct session *s, char **argv, char *const *
         if (r < 0)
                 return r;
         clock_gettime(CLOCK_MONOTONIC, &s->started);
+        /* The command goes first, so the parked process wakes, reads it and
+         * calls execve while session.start is written here. It cannot get
+         * further: every execve/execveat of the sandbox waits in the seccomp
+         * filter (SCMP_ACT_NOTIFY, always installed: add_exec_rules) until
+         * this supervisor answers it, which is on this thread's loop, after
+         * this function returned with session.start in the trail; the exec
+         * listener is only ever the supervisor's. No agent instruction runs
+         * before that answer: until execve succeeds, the process runs
+         * reins's own code (the memfd's strings, execvp). A trail that
+         * fails below returns an error and session_run_command kills the
+         * sandbox, the exec unanswered. */
+        if ((r = spawn_send_command(&s->sandbox, argv, s->plan->env.items, err)) < 0)
+                return r;
         event_bus_release(&s->events);
         json_t *fields = s->start_fields;
         s->start_fields = NULL;
@@ -949,8 +962,6 @@ static int session_release_command(struct session *s, char **argv, char *const *
         s->last_flush_ms = session_now_ms();
         /* told of the exec (no sink free: listed at the next tick) */
         event_bus_add_sink(&s->events, session_pool_sink, s);
-        if ((r = spawn_send_command(&s->sandbox, argv, s->plan->env.items, err)) < 0)
-                return r;
         s->pid = s->sandbox.pid;
         s->state = SESSION_RUNNING;
         s->list_pending = true;
