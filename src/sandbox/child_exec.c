@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/child.h"
@@ -190,7 +191,6 @@ static void exec_await_command(int status_fd, char ***argv_out, char ***env_out)
 }
 
 #ifdef REINS_BENCH_EXEC_STAMP
-#include <time.h>
 /* A bench-only build (`make EXTRA_CPPFLAGS=-DREINS_BENCH_EXEC_STAMP`):
  * the command's process writes CLOCK_MONOTONIC to its stderr just before
  * it calls execve, so bench/serve/pool_bench.py can say when the exec
