@@ -270,6 +270,15 @@ make -s -C "$here/.." build/tests/test_risk >/dev/null
 # reins serve: exec to first answered API call (budget < 50 ms), and GET
 # /v1/sessions latency with 50 sessions started through the API.
 python3 "$here/serve/serve_bench.py" "$reins"
+# Under load (issue 15.7): 200 sessions started through the API at once, 100
+# event subscribers, then p50/p99 of a mix of API calls while they run
+# (budget p99 < 50 ms) and the daemon's RSS (budget < 64 MiB), PSS and
+# threads. REINS_BENCH_LOAD_SESSIONS / _SUBSCRIBERS change the counts.
+python3 "$here/serve/load_bench.py" "$reins" --sessions "${REINS_BENCH_LOAD_SESSIONS:-200}" \
+	--subscribers "${REINS_BENCH_LOAD_SUBSCRIBERS:-100}"
+# and, as root, a smaller run of an unprivileged daemon (nobody)
+[[ $(id -u) -eq 0 ]] && python3 "$here/serve/load_bench.py" "$reins" --as nobody --sessions 20 \
+	--subscribers 10 --rounds 10
 # The warm pool (issue 15.6): time to the execve call and to the agent's first
 # instruction from the pool against a cold `reins run`, alternating (budget:
 # pool p50 <= 2 ms). The time to the execve call needs the stamped build

@@ -20,7 +20,10 @@
 #include "serve/serve_internal.h"
 #include "util/cleanup.h"
 
-#define EVENTS_POLL_MS    100
+#define EVENTS_POLL_MS 100
+/* Is the supervisor still there? Asked once a second, not at every poll: a
+ * hundred quiet streams cost a read each per poll, not also a /proc read. */
+#define EVENTS_ALIVE_MS   1000
 #define EVENTS_KEEPALIVE  15000 /* ms */
 #define EVENTS_LINE_MAX   (1 << 20)
 #define EVENTS_READ_CHUNK 65536
@@ -142,7 +145,8 @@ static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
                         continue;
                 /* nothing new: a supervisor that is gone writes nothing more
                  * (one killed with -9 never writes its final checkpoint) */
-                if (!runtime_pid_matches(e->pid, e->pid_start)) {
+                if (e->quiet_ms % EVENTS_ALIVE_MS == 0 &&
+                    !runtime_pid_matches(e->pid, e->pid_start)) {
                         events_pull(e);
                         e->ended = e->out_length == 0;
                         continue;

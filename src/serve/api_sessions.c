@@ -249,18 +249,20 @@ static bool sessions_valid_body(const json_t *body, struct serve_reply *reply)
 static bool sessions_wait_registered(struct serve *serve, const char *id, uid_t uid, pid_t pid)
 {
         cleanup_fd int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        /* the registry's name is found once: with many starts waiting at
+         * once, each step is one lstat and one poll */
+        cleanup_free char *dir = NULL, *path = NULL;
+        char name[96];
+        snprintf(name, sizeof(name), "%s.json", id);
         for (int waited = 0; waited < SESSIONS_START_WAIT; waited += SESSIONS_POLL_STEP) {
-                cleanup_free char *dir = NULL;
-                int r =
-                    uid == serve->uid ? runtime_dir(&dir, NULL) : serve_user_registry(uid, &dir);
-                if (r == 0) {
-                        char name[96];
-                        snprintf(name, sizeof(name), "%s.json", id);
-                        cleanup_free char *path = path_join(dir, name);
-                        struct stat st;
-                        if (path && lstat(path, &st) == 0)
-                                return true;
-                }
+                if (!dir && (uid == serve->uid ? runtime_dir(&dir, NULL)
+                                               : serve_user_registry(uid, &dir)) < 0)
+                        dir = NULL;
+                if (dir && !path)
+                        path = path_join(dir, name);
+                struct stat st;
+                if (path && lstat(path, &st) == 0)
+                        return true;
                 struct pollfd p = {.fd = pidfd, .events = POLLIN};
                 if (pidfd < 0 || poll(&p, 1, SESSIONS_POLL_STEP) > 0)
                         return false;
@@ -486,22 +488,27 @@ void serve_api_sessions_create(const struct serve_request *request, struct serve
         };
         cleanup_free char *trail = sessions_trail_path(&user, launch.inherit_xdg, id);
         pid_t pid = 0;
-        /* the reaper may see the child end before its record exists: it
-         * waits for this lock, taken before the fork */
-        pthread_mutex_lock(&serve->children_lock);
+        /* the fork happens without children_lock: listings take it to tell
+         * live children from ended ones, and must not wait for a fork of
+         * a large daemon and an exec on a busy machine */
         int r = serve_launch(&launch, &pid, &err);
         unsigned long long ticks = 0;
         if (r == 0)
                 runtime_pid_start_ticks(pid, &ticks);
+        pthread_mutex_lock(&serve->children_lock);
         json_auto_t *record =
             sessions_record(request, body, &user, id, policy, pid, ticks, trail, agent);
         if (r == 0 && (!record || serve_record_write(serve->sessions_dir, id, record, &err) < 0 ||
-                       serve_children_add(serve, pid, id) < 0)) {
+                       serve_children_add(serve, pid, ticks, id) < 0)) {
                 /* without its record the daemon could not find it again */
                 kill(pid, SIGKILL);
                 r = -EIO;
         }
         pthread_mutex_unlock(&serve->children_lock);
+        /* a child that ended before it was listed: its SIGCHLD found
+         * nothing to reap, so it is reaped (and recorded) now */
+        if (r == 0)
+                serve_children_reap_one(serve, pid);
         serve_trail_emit(&serve->trail, r == 0 ? "serve.session.start" : "serve.session.failed",
                          json_pack("{s:s, s:I, s:s?, s:I, s:s, s:O, s:I, s:s?}", "about_session",
                                    id, "by_uid", (json_int_t)request->uid, "by_token",
@@ -551,8 +558,12 @@ void serve_api_session_stop(const struct serve_request *request, struct serve_re
                 return;
         }
         if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0) {
-                serve_reply_error(reply, 500, "stopping session %s: %s", request->id,
-                                  strerror(errno));
+                /* ESRCH: it has ended, and is not reaped yet */
+                if (errno == ESRCH)
+                        serve_reply_error(reply, 409, "session %s is not running", request->id);
+                else
+                        serve_reply_error(reply, 500, "stopping session %s: %s", request->id,
+                                          strerror(errno));
                 return;
         }
         bool killed = false;

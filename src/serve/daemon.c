@@ -34,15 +34,21 @@
 
 #define SERVE_SOCKET_NAME "serve.sock"
 #define SERVE_SYSTEM_DIR  "/run/reins" /* a root daemon's socket, by default */
-#define SERVE_BACKLOG     128
+/* Connections not yet accepted: a burst of starts or subscribers (the load
+ * bench opens hundreds at once) must wait, not be refused (a non-blocking
+ * connect to a full unix socket's queue fails with EAGAIN). The kernel caps
+ * it at net.core.somaxconn. */
+#define SERVE_BACKLOG 1024
 
-int serve_children_add(struct serve *serve, pid_t pid, const char *session)
+int serve_children_add(struct serve *serve, pid_t pid, unsigned long long start_ticks,
+                       const char *session)
 {
         /* the caller holds children_lock */
         if (array_reserve(serve->children, serve->child_capacity, serve->child_count + 1, 64) < 0)
                 return -ENOMEM;
         struct serve_child *c = &serve->children[serve->child_count++];
         c->pid = pid;
+        c->start_ticks = start_ticks;
         snprintf(c->session, sizeof(c->session), "%s", session);
         return 0;
 }
@@ -81,6 +87,15 @@ void serve_children_reap(struct serve *serve)
                 else
                         i++;
         }
+        pthread_mutex_unlock(&serve->children_lock);
+}
+
+void serve_children_reap_one(struct serve *serve, pid_t pid)
+{
+        int status;
+        pthread_mutex_lock(&serve->children_lock);
+        if (waitpid(pid, &status, WNOHANG) == pid)
+                serve_child_ended(serve, pid, status);
         pthread_mutex_unlock(&serve->children_lock);
 }
 
@@ -382,6 +397,8 @@ static void serve_free(struct serve *serve)
         serve_mhd_close(&serve->mhd);
         serve_config_free(&serve->config);
         pthread_mutex_destroy(&serve->children_lock);
+        pthread_mutex_destroy(&serve->files_lock);
+        json_decref(serve->files);
         free(serve->children);
         free(serve->state_dir);
         free(serve->sessions_dir);
@@ -396,6 +413,7 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
         struct serve serve = {
             .uid = geteuid(), .gid = getegid(), .reins_path = options->reins_path};
         pthread_mutex_init(&serve.children_lock, NULL);
+        pthread_mutex_init(&serve.files_lock, NULL);
         serve.roles.daemon_uid = serve.uid;
         serve.local.serve = &serve;
         serve.remote.serve = &serve;

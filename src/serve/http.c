@@ -24,8 +24,16 @@
 #include "util/cleanup.h"
 
 #define SERVE_CONNECTION_TIMEOUT 10 /* seconds */
-#define SERVE_CONNECTION_LIMIT   256
-#define SERVE_THREAD_STACK       (256 * 1024)
+/* An event stream is quiet until something happens: its keepalive comment
+ * (every 15 s, serve/api_events.c) must come well within this, or a stream
+ * of an idle session would be cut at its first keepalive. A reader that
+ * stops reading is still let go after it. */
+#define SERVE_STREAM_TIMEOUT 60 /* seconds */
+/* Event streams hold a connection each and a start holds one until its
+ * session registers: 100 subscribers and 200 starts at once must all be
+ * served (issue 15.7). Each connection is a thread with a small stack. */
+#define SERVE_CONNECTION_LIMIT 1024
+#define SERVE_THREAD_STACK     (256 * 1024)
 
 typedef void (*serve_handler)(const struct serve_request *request, struct serve_reply *reply);
 
@@ -280,6 +288,8 @@ static enum MHD_Result http_send_stream(struct serve *serve, struct MHD_Connecti
         }
         serve->mhd.add_response_header(response, "Content-Type", reply->content_type);
         serve->mhd.add_response_header(response, "Cache-Control", "no-store");
+        serve->mhd.set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
+                                         (unsigned)SERVE_STREAM_TIMEOUT);
         enum MHD_Result r = serve->mhd.queue_response(connection, reply->status, response);
         serve->mhd.destroy_response(response);
         return r;

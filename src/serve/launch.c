@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -215,7 +216,10 @@ int serve_launch(const struct serve_launch *l, pid_t *pid, struct reins_error *e
                 message[n] = '\0';
                 int e = atoi(message);
                 const char *step = strchr(message, ' ');
-                /* the child is reaped by the daemon's reaper */
+                /* the child ends right after saying why (_exit(125)); it
+                 * never reaches the children the reaper waits for */
+                while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+                }
                 return reins_error_errno(err, e > 0 ? e : EIO, "starting session %s: %s",
                                          l->session, step ? step + 1 : "?");
         }

@@ -44,7 +44,9 @@ int serve_mhd_open(struct serve_mhd *mhd, struct reins_error *err)
                          &mhd->create_response_from_callback, err) ||
             !mhd_resolve(mhd->handle, "MHD_add_response_header", &mhd->add_response_header, err) ||
             !mhd_resolve(mhd->handle, "MHD_queue_response", &mhd->queue_response, err) ||
-            !mhd_resolve(mhd->handle, "MHD_destroy_response", &mhd->destroy_response, err)) {
+            !mhd_resolve(mhd->handle, "MHD_destroy_response", &mhd->destroy_response, err) ||
+            !mhd_resolve(mhd->handle, "MHD_set_connection_option", &mhd->set_connection_option,
+                         err)) {
                 serve_mhd_close(mhd);
                 return -ENOENT;
         }

@@ -26,6 +26,7 @@ struct serve_mhd {
         __typeof__(MHD_add_response_header) *add_response_header;
         __typeof__(MHD_queue_response) *queue_response;
         __typeof__(MHD_destroy_response) *destroy_response;
+        __typeof__(MHD_set_connection_option) *set_connection_option;
 };
 
 /* The library's soname: the runtime package is libmicrohttpd12. */

@@ -189,7 +189,9 @@ static int pool_launch(struct serve_pool *pool, const struct pool_entry *e, stru
         };
         pthread_mutex_lock(&serve->children_lock);
         int r = placeholder ? serve_launch(&launch, &m->pid, &err) : -ENOMEM;
-        if (r == 0 && serve_children_add(serve, m->pid, m->session) < 0) {
+        if (r == 0)
+                runtime_pid_start_ticks(m->pid, &m->ticks);
+        if (r == 0 && serve_children_add(serve, m->pid, m->ticks, m->session) < 0) {
                 kill(m->pid, SIGKILL);
                 r = -ENOMEM;
         }

@@ -29,6 +29,7 @@ struct serve_listener {
 /* A session this daemon process forked and has not reaped yet. */
 struct serve_child {
         pid_t pid;
+        unsigned long long start_ticks; /* /proc/PID/stat's, at the fork */
         char session[25];
 };
 
@@ -68,6 +69,10 @@ struct serve {
         struct serve_notifier *notifier;
         struct serve_pool *pool; /* serve/pool.h; NULL: no pool: entries */
         atomic_bool stopping;    /* streams end when set */
+        /* registry entries and records as last parsed, each kept while its
+         * file is unchanged (serve/sessions.c): path -> {stamp, doc} */
+        pthread_mutex_t files_lock;
+        json_t *files;
 };
 
 /* One API call, as the router hands it to a handler. */
@@ -198,7 +203,10 @@ int serve_http_start(struct serve_listener *listener, int fd, const char *cert_p
 void serve_http_stop(struct serve *serve);
 
 /* Children (serve/daemon.c): remember one forked session / reap them. */
-int serve_children_add(struct serve *serve, pid_t pid, const char *session);
+int serve_children_add(struct serve *serve, pid_t pid, unsigned long long start_ticks,
+                       const char *session);
 void serve_children_reap(struct serve *serve);
+/* The same for one child: one waitpid, not one per child. */
+void serve_children_reap_one(struct serve *serve, pid_t pid);
 
 #endif

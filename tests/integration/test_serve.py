@@ -6,6 +6,7 @@ another uid run a small client under setpriv. Sessions started through the
 API are real `reins run` supervisors: each test finds its own by the id the
 API returned, never by "the only one".
 """
+import concurrent.futures
 import http.client
 import json
 import os
@@ -294,6 +295,57 @@ def test_metrics_count_sessions_by_state_and_tier(caller, daemon):
         daemon.call("POST", f"/v1/sessions/{session}/stop")
 
 
+def listing(daemon):
+    status, sessions = daemon.call("GET", "/v1/sessions")
+    assert status == 200, sessions
+    return {s["session"]: s for s in sessions}
+
+
+def wait_listed(daemon, session, check):
+    """Poll GET /v1/sessions until the session's entry passes `check`."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        entry = listing(daemon).get(session)
+        if entry and check(entry):
+            return entry
+        time.sleep(0.05)
+    raise AssertionError(f"session {session} never passed the check: {entry}")
+
+
+def test_the_listing_follows_each_change(caller, daemon):
+    """The daemon keeps each registry entry and record it parsed while the
+    file is unchanged (serve/sessions.c). A listing after each kind of change
+    shows it: a freeze (the supervisor rewrites its entry), a stop (the
+    reaper writes the exit status into the record), a supervisor killed with
+    -9 (no file changes at all); and many listings at once all answer."""
+    ws = caller.workspace()
+    (frozen, _), (stopped, _), (killed, killed_pid) = [
+        start_session(daemon, ws, ["sleep", "60"]) for _ in range(3)]
+    try:
+        first = listing(daemon)
+        assert all(first[s]["alive"] for s in (frozen, stopped, killed)), first
+        assert first[frozen]["frozen"] is False
+        status, body = daemon.call("POST", f"/v1/sessions/{frozen}/freeze")
+        assert status == 200, body
+        assert listing(daemon)[frozen]["frozen"] is True
+        status, body = daemon.call("POST", f"/v1/sessions/{stopped}/stop")
+        assert status == 200, body
+        entry = wait_listed(daemon, stopped, lambda e: e["serve"]["exit_status"] is not None)
+        assert entry["alive"] is False and entry["serve"]["exit_status"] == 128 + signal.SIGTERM
+        os.kill(killed_pid, signal.SIGKILL)
+        entry = wait_listed(daemon, killed, lambda e: not e["alive"])
+        assert listing(daemon)[frozen]["alive"] is True
+        # many at once: every one answered, every one the same sessions
+        with concurrent.futures.ThreadPoolExecutor(48) as pool:
+            answers = list(pool.map(lambda _: daemon.call("GET", "/v1/sessions"), range(96)))
+        for status, sessions in answers:
+            assert status == 200, sessions
+            assert {frozen, stopped, killed} <= {s["session"] for s in sessions}
+    finally:
+        daemon.call("POST", f"/v1/sessions/{frozen}/thaw")
+        daemon.call("POST", f"/v1/sessions/{frozen}/stop")
+
+
 def test_policies_lists_the_presets(caller, daemon):
     status, policies = daemon.call("GET", "/v1/policies")
     assert status == 200
@@ -421,6 +473,33 @@ def test_events_stream_follows_the_trail_and_resumes(caller, daemon):
     conn.close()
 
 
+def test_a_quiet_event_stream_stays_open(caller, daemon):
+    """The stream of a session that writes nothing gets a keepalive comment
+    (every 15 s) and stays open past the daemon's idle-connection timeout
+    (10 s), which is for requests, not for streams."""
+    ws = caller.workspace()
+    session, _ = start_session(daemon, ws, ["sleep", "60"])
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(25)
+        s.connect(str(daemon.sock))
+        s.sendall(f"GET /v1/sessions/{session}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data, start = b"", time.monotonic()
+        while b": keepalive" not in data:
+            chunk = s.recv(65536)
+            assert chunk, f"the stream ended after {time.monotonic() - start:.1f} s: {data[-200:]}"
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200"), data[:200]
+        # and it is still open: nothing more for a while, no end
+        s.settimeout(2)
+        with pytest.raises(socket.timeout):
+            more = s.recv(65536)
+            assert more, "the stream ended right after its keepalive"
+    finally:
+        s.close()
+        daemon.call("POST", f"/v1/sessions/{session}/stop")
+
+
 # --------------------------------------------------------------------------
 # bad input
 
@@ -494,6 +573,42 @@ def test_a_slow_client_does_not_block_others(caller, daemon):
         assert status == 200, body
     finally:
         for s in slow:
+            s.close()
+
+
+def test_many_connections_at_once_are_all_answered(caller, daemon):
+    """400 clients connect at once (a burst of starts and event subscribers
+    is as many), each before any has sent its request: every connect gets
+    through (no EAGAIN from a full accept queue) and every request an
+    answer (none closed for a connection limit)."""
+    count = 400
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(str(daemon.sock))
+            except BlockingIOError as e:
+                s.close()
+                raise AssertionError(f"connect {len(socks) + 1} of {count} refused: {e}")
+            socks.append(s)
+        for s in socks:
+            s.setblocking(True)
+            s.settimeout(TIMEOUT)
+            s.sendall(b"GET /v1/policies HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answered = 0
+        for s in socks:
+            data = b""
+            while b"\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            answered += data.startswith(b"HTTP/1.1 200")
+        assert answered == count, f"{answered} of {count} answered"
+    finally:
+        for s in socks:
             s.close()
 
 
