@@ -279,9 +279,11 @@ python3 "$here/serve/load_bench.py" "$reins" --sessions "${REINS_BENCH_LOAD_SESS
 # and, as root, a smaller run of an unprivileged daemon (nobody)
 [[ $(id -u) -eq 0 ]] && python3 "$here/serve/load_bench.py" "$reins" --as nobody --sessions 20 \
 	--subscribers 10 --rounds 10
-# The warm pool (issue 15.6): time to the agent's first instruction from the
-# pool against a cold `reins run`, alternating (budget: pool p50 <= 2 ms).
-python3 "$here/serve/pool_bench.py" "$reins" --rounds "${REINS_BENCH_POOL_ROUNDS:-30}"
+# The warm pool (issue 15.6): time to the execve call and to the agent's first
+# instruction from the pool against a cold `reins run`, alternating (budget:
+# pool p50 <= 2 ms). The time to the execve call needs the stamped build
+# (`make bench` makes it: build-stamp/reins, REINS_BENCH_STAMPED).
+python3 "$here/serve/pool_bench.py" "${REINS_BENCH_STAMPED:-$reins}" --rounds "${REINS_BENCH_POOL_ROUNDS:-30}"
 # --- end of the daemon ------------------------------------------------------------------------
 
 exit 0

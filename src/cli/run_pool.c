@@ -91,10 +91,16 @@ static bool pool_parse_request(const char *data, size_t length, struct reins_str
         return ok;
 }
 
-static void pool_end_wait(struct run_pool *pool)
+/* Off the loop; the workspace's watch stays open (see pool_on_request). */
+static void pool_stop_watching(struct run_pool *pool)
 {
         session_remove_source(pool->session, pool->fd);
         session_remove_source(pool->session, pool->guard->fd);
+}
+
+static void pool_end_wait(struct run_pool *pool)
+{
+        pool_stop_watching(pool);
         pool_guard_close(pool->guard);
 }
 
@@ -122,6 +128,7 @@ static void pool_on_guard(void *ctx, int fd, uint32_t events)
 static void pool_on_listed(void *ctx)
 {
         struct run_pool *pool = ctx;
+        pool_guard_close(pool->guard); /* after the exec: see pool_on_request */
         pool_say(pool->fd, "OK\n");
         close(pool->fd);
         pool->fd = -1;
@@ -144,7 +151,12 @@ static void pool_on_request(void *ctx, int fd, uint32_t events)
                 pool_retire(pool, request ? "STALE\n" : NULL);
                 return;
         }
-        pool_end_wait(pool);
+        /* The watch is closed once the command runs (pool_on_listed), not
+         * here: closing an inotify descriptor waits for the kernel to free
+         * its marks (0.15-2.4 ms with one directory watched on this VM,
+         * 4.7 ms with 4 000), on the supervisor's thread, which must then
+         * answer the command's exec. Nothing reads it any more. */
+        pool_stop_watching(pool);
         struct reins_strv env = {0};
         bool ok = pool_parse_request(request, length, pool->argv, &env);
         free(request);
@@ -155,6 +167,7 @@ static void pool_on_request(void *ctx, int fd, uint32_t events)
         strv_free(&env);
         if (r == 0)
                 return; /* "OK" once listed (pool_on_listed) */
+        pool_guard_close(pool->guard);
         {
                 char line[REINS_ERROR_MAX + 8];
                 snprintf(line, sizeof(line), "ERR %s\n", err.message[0] ? err.message : "failed");

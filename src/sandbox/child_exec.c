@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/child.h"
@@ -189,6 +190,29 @@ static void exec_await_command(int status_fd, char ***argv_out, char ***env_out)
         *env_out = list + argc + 1;
 }
 
+#ifdef REINS_BENCH_EXEC_STAMP
+/* A bench-only build (`make EXTRA_CPPFLAGS=-DREINS_BENCH_EXEC_STAMP`):
+ * the command's process writes CLOCK_MONOTONIC to its stderr just before
+ * it calls execve, so bench/serve/pool_bench.py can say when the exec
+ * began as well as when the agent's first instruction ran. Never in a
+ * normal build: it writes into the agent's stderr. */
+static void exec_bench_stamp(void)
+{
+        struct timespec t;
+        char line[64];
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int n = snprintf(line, sizeof(line), "reins-bench-exec %lld\n",
+                         (long long)t.tv_sec * 1000000000LL + t.tv_nsec);
+        if (n > 0 && write(2, line, (size_t)n) != n) {
+                /* a bench stamp only */
+        }
+}
+#else
+static inline void exec_bench_stamp(void)
+{
+}
+#endif
+
 void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd)
 {
         const struct reins_plan *plan = in->plan;
@@ -214,6 +238,7 @@ void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd
         environ = env;
         if (rejoin)
                 exec_joined_through_shell(argv);
+        exec_bench_stamp();
         execvp(argv[0], argv);
         int saved = errno;
         char message[REINS_ERROR_MAX];

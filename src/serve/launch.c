@@ -1,16 +1,29 @@
-/* fork + exec of `reins run` for one session (serve/launch.h). Everything
- * is prepared before fork(): the daemon has threads, so the child may only
- * make async-signal-safe calls between fork and exec. */
+/* The start of `reins run` for one session (serve/launch.h). Everything
+ * is prepared before the child exists: the daemon has threads, so the
+ * child may only make async-signal-safe calls until its exec.
+ *
+ * The child shares the daemon's memory until it execs (clone with CLONE_VM
+ * and CLONE_VFORK, on a stack of its own, as posix_spawn does): a fork
+ * would copy the page tables of a daemon with a hundred threads and make
+ * every page it touches afterwards a copy-on-write fault, on the path of
+ * every other API call (bench/serve/load_bench.py). Sharing memory asks
+ * two things of the child: its credentials change through the raw system
+ * calls (glibc's setresuid would make every thread of the daemon change
+ * with it), and it never returns: it execs or _exits. Its errno is the
+ * calling thread's, which waits meanwhile. */
 #include "serve/launch.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,7 +32,17 @@
 #include "util/path.h"
 #include "util/strv.h"
 
-#define LAUNCH_MAX_GROUPS 256
+#define LAUNCH_MAX_GROUPS  256
+#define LAUNCH_CHILD_STACK (256 * 1024) /* snprintf's needs, with room */
+
+/* What the child needs, prepared by the parent. */
+struct launch_child_args {
+        const struct serve_launch *launch;
+        int status_fd, null_fd, out_fd, err_fd;
+        const gid_t *groups;
+        int group_count;
+        char **argv, **envp;
+};
 
 /* argv for `reins run`. The command comes after "--": whatever it looks
  * like, it is never taken for a reins option (CVE-2024-32462 class). */
@@ -103,10 +126,13 @@ static void launch_child_fail(int status_fd, const char *step)
         _exit(125);
 }
 
-/* The child, between fork and exec: async-signal-safe calls only. */
-static void launch_child(const struct serve_launch *l, int status_fd, int null_fd, int out_fd,
-                         int err_fd, const gid_t *groups, int group_count, char **argv, char **envp)
+/* The child, until its exec: async-signal-safe calls only, the daemon's
+ * memory shared (see the top of this file). */
+static int launch_child(void *arg)
 {
+        const struct launch_child_args *a = arg;
+        const struct serve_launch *l = a->launch;
+        int status_fd = a->status_fd, null_fd = a->null_fd, out_fd = a->out_fd, err_fd = a->err_fd;
         /* out of the way of 0-4 first: dup2 onto 3 and 4 below must not
          * close one another's source */
         if ((status_fd = fcntl(status_fd, F_DUPFD_CLOEXEC, 10)) < 0)
@@ -114,13 +140,11 @@ static void launch_child(const struct serve_launch *l, int status_fd, int null_f
         int pool_fd = l->pool_fd >= 0 ? fcntl(l->pool_fd, F_DUPFD_CLOEXEC, 10) : -1;
         if (l->pool_fd >= 0 && pool_fd < 0)
                 launch_child_fail(status_fd, "dup");
-        sigset_t none;
-        sigemptyset(&none);
         /* the daemon's threads run with SIGCHLD, SIGTERM and SIGINT blocked
          * (its signalfd takes them): a supervisor started with them blocked
-         * could not be stopped, and an ignored SIGPIPE would reach the agent */
+         * could not be stopped, and an ignored SIGPIPE would reach the agent.
+         * (Without CLONE_SIGHAND the dispositions are the child's own.) */
         signal(SIGPIPE, SIG_DFL);
-        sigprocmask(SIG_SETMASK, &none, NULL);
         /* a session of its own: the daemon's process group and terminal
          * (none) are not the supervisor's, and killing the daemon's group
          * (systemd's stop of the daemon) does not reach the sessions */
@@ -142,17 +166,44 @@ static void launch_child(const struct serve_launch *l, int status_fd, int null_f
         if (l->uid != geteuid()) {
                 /* groups first, then the gid, then the uid: each step needs
                  * the privilege the next one drops */
-                if (setgroups((size_t)group_count, groups) < 0)
+                if (syscall(SYS_setgroups, (size_t)a->group_count, a->groups) < 0)
                         launch_child_fail(status_fd, "setgroups");
-                if (setresgid(l->gid, l->gid, l->gid) < 0)
+                if (syscall(SYS_setresgid, l->gid, l->gid, l->gid) < 0)
                         launch_child_fail(status_fd, "setresgid");
-                if (setresuid(l->uid, l->uid, l->uid) < 0)
+                if (syscall(SYS_setresuid, l->uid, l->uid, l->uid) < 0)
                         launch_child_fail(status_fd, "setresuid");
         }
         if (chdir("/") < 0)
                 launch_child_fail(status_fd, "chdir");
-        execve(l->reins, argv, envp);
+        /* every signal open again (blocked across the clone, and the
+         * daemon's signalfd ones before it) */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(l->reins, a->argv, a->envp);
         launch_child_fail(status_fd, "exec");
+        return 125;
+}
+
+/* clone(CLONE_VM | CLONE_VFORK): returns once the child has exec'd or
+ * ended. All signals are blocked across it, so that none is handled in
+ * the child on the daemon's memory. */
+static pid_t launch_spawn(struct launch_child_args *a)
+{
+        void *stack = mmap(NULL, LAUNCH_CHILD_STACK, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED)
+                return -1;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        pid_t child = clone(launch_child, (char *)stack + LAUNCH_CHILD_STACK,
+                            CLONE_VM | CLONE_VFORK | SIGCHLD, a);
+        int e = errno;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        munmap(stack, LAUNCH_CHILD_STACK);
+        errno = e;
+        return child;
 }
 
 static int launch_open_output(const char *dir, const char *name)
@@ -193,17 +244,25 @@ int serve_launch(const struct serve_launch *l, pid_t *pid, struct reins_error *e
                 strv_free(&env);
                 return reins_error_errno(err, e, "preparing session %s", l->session);
         }
-        pid_t child = fork();
-        if (child == 0)
-                launch_child(l, status[1], null_fd, out_fd, err_fd, groups, group_count, argv.items,
-                             env.items);
+        struct launch_child_args args = {
+            .launch = l,
+            .status_fd = status[1],
+            .null_fd = null_fd,
+            .out_fd = out_fd,
+            .err_fd = err_fd,
+            .groups = groups,
+            .group_count = group_count,
+            .argv = argv.items,
+            .envp = env.items,
+        };
+        pid_t child = launch_spawn(&args);
         int fork_errno = errno;
         close(status[1]);
         strv_free(&argv);
         strv_free(&env);
         if (child < 0) {
                 close(status[0]);
-                return reins_error_errno(err, fork_errno, "fork");
+                return reins_error_errno(err, fork_errno, "clone");
         }
         /* EOF: the exec happened (the pipe closed on exec) */
         char message[128] = "";
