@@ -175,27 +175,29 @@ int audit_key_public_file(const char *path, unsigned char public_key[crypto_sign
 
 /* Write a fresh seed under a temporary name and link() it into place:
  * link fails with EEXIST when a parallel session won the race, and then
- * both use the winner's key; nobody ever reads a half-written key. */
-static int audit_key_create(const char *dir, const char *path, struct reins_error *err)
+ * both use the winner's key; nobody ever reads a half-written key, and an
+ * existing one is never replaced. `what` names the key in errors. */
+int audit_key_create(const char *dir, const char *file, const char *what, struct reins_error *err)
 {
-        char name[64];
-        snprintf(name, sizeof(name), ".%s.%ld.tmp", AUDIT_KEY_FILE, (long)getpid());
+        char name[96];
+        snprintf(name, sizeof(name), ".%s.%ld.tmp", file, (long)getpid());
         cleanup_free char *tmp = path_join(dir, name);
-        if (!tmp)
+        cleanup_free char *path = path_join(dir, file);
+        if (!tmp || !path)
                 return reins_error_set(err, ENOMEM, "out of memory");
         unlink(tmp);
         cleanup_fd int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
-                return reins_error_errno(err, errno, "creating the audit key %s", tmp);
+                return reins_error_errno(err, errno, "creating %s %s", what, tmp);
         unsigned char seed[crypto_sign_SEEDBYTES];
         randombytes_buf(seed, sizeof(seed));
         ssize_t n = write(fd, seed, sizeof(seed));
         sodium_memzero(seed, sizeof(seed));
         int r = 0;
         if (n != (ssize_t)sizeof(seed) || fsync(fd) < 0)
-                r = reins_error_errno(err, n < 0 ? errno : EIO, "writing the audit key %s", tmp);
+                r = reins_error_errno(err, n < 0 ? errno : EIO, "writing %s %s", what, tmp);
         else if (link(tmp, path) < 0 && errno != EEXIST)
-                r = reins_error_errno(err, errno, "creating the audit key %s", path);
+                r = reins_error_errno(err, errno, "creating %s %s", what, path);
         unlink(tmp);
         return r;
 }
@@ -212,7 +214,7 @@ int audit_key_path(char **out, bool create, struct reins_error *err)
         if (access(path, F_OK) < 0 && errno == ENOENT) {
                 if (!create)
                         return -ENOENT;
-                if ((r = audit_key_create(dir, path, err)) < 0)
+                if ((r = audit_key_create(dir, AUDIT_KEY_FILE, "the audit key", err)) < 0)
                         return r;
         }
         *out = steal_ptr(&path);

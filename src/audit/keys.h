@@ -31,6 +31,9 @@ int audit_key_load_file(const char *path, struct audit_key *key, struct reins_er
 int audit_key_path(char **path, bool create, struct reins_error *err);
 
 /* Only the public key: no secret is read (a locked key's is in clear). */
+/* A fresh key file DIR/FILE (0600), linked into place; an existing one
+ * is kept. `what` names it in errors ("the audit key"). */
+int audit_key_create(const char *dir, const char *file, const char *what, struct reins_error *err);
 int audit_key_public_file(const char *path, unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
                           struct reins_error *err);
 int audit_user_public_key(unsigned char public_key[crypto_sign_PUBLICKEYBYTES], bool create,
