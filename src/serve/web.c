@@ -92,11 +92,7 @@ bool serve_web_same_origin(const struct serve_request *request)
         return strcmp(origin + 8, host) == 0;
 }
 
-/* A form field of an x-www-form-urlencoded body, when its value is made of
- * characters that need no decoding (a token, a CSRF token): a copy in
- * `out`, or false. */
-static bool web_form_field(const char *body, size_t length, const char *name, char *out,
-                           size_t size)
+bool serve_web_form_field(const char *body, size_t length, const char *name, char *out, size_t size)
 {
         size_t name_length = strlen(name);
         const char *p = body, *end = body + length;
@@ -131,7 +127,7 @@ bool serve_web_csrf_ok(const struct serve_request *request)
         const char *given = web_header(request, WEB_CSRF_HEADER);
         char field[SERVE_WEB_CSRF_TEXT];
         if (!given && request->body &&
-            web_form_field(request->body, request->body_length, "csrf", field, sizeof(field)))
+            serve_web_form_field(request->body, request->body_length, "csrf", field, sizeof(field)))
                 given = field;
         return given && strlen(given) == SERVE_WEB_CSRF_TEXT - 1 &&
                sodium_memcmp(given, request->csrf, SERVE_WEB_CSRF_TEXT - 1) == 0;
@@ -199,10 +195,10 @@ static void web_login(const struct serve_request *request, struct serve_reply *r
         char token[SERVE_TOKEN_TEXT + 1];
         struct serve_grant grant = {0};
         char name[SERVE_TOKEN_NAME + 1];
-        bool valid =
-            request->body &&
-            web_form_field(request->body, request->body_length, "token", token, sizeof(token)) &&
-            serve_tokens_lookup(serve->state_dir, token, &grant, name) == 0;
+        bool valid = request->body &&
+                     serve_web_form_field(request->body, request->body_length, "token", token,
+                                          sizeof(token)) &&
+                     serve_tokens_lookup(serve->state_dir, token, &grant, name) == 0;
         strv_free(&grant.policies);
         strv_free(&grant.agents);
         if (!valid) {

@@ -40,6 +40,13 @@ bool serve_web_same_origin(const struct serve_request *request);
  * field)? */
 bool serve_web_csrf_ok(const struct serve_request *request);
 
+/* A field of an x-www-form-urlencoded body (the login form's token, a
+ * form's csrf) whose value needs no decoding: [A-Za-z0-9_-], 1 to size-1
+ * bytes. A copy in `out`, or false (absent, empty, too long, or holding
+ * anything else: such a value is no token). Bytes from the network. */
+bool serve_web_form_field(const char *body, size_t length, const char *name, char *out,
+                          size_t size);
+
 /* Content-Security-Policy and the other headers, on every answer. */
 struct MHD_Response;
 void serve_web_headers(struct serve *serve, struct MHD_Response *response);
