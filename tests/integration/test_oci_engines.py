@@ -1,0 +1,558 @@
+"""Engines driving reins as their OCI runtime: podman (through conmon) and
+containerd 1.6 (through its runc v2 shim), end to end.
+
+Every engine test runs twice: with runc, which proves the harness works on
+this machine, and with reins (`reins-oci`, the argv[0] alias of `reins oci`),
+the product. Engines run as root; rootless podman is tried as nobody at the
+end. Each test session has its own podman storage (root, runroot, tmpdir,
+containers.conf, storage.conf) and its own containerd (root, state, socket),
+all under a temp dir: the tests never touch the machine's engines and can
+run beside other sessions.
+
+Host facts this is built around (issue 17): cgroups v1 hybrid, so podman
+uses the cgroupfs manager; root lacks CAP_SYS_RESOURCE, so podman's default
+rlimits (raised to the hard limit) fail in the runtime: containers.conf sets
+`default_ulimits` to values root may set.
+
+Images are busybox-static made offline (oci_images.py).
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import oci_images
+from conftest import NOBODY_GID, NOBODY_UID, REPO, PtySession
+
+TIMEOUT = 60
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the engines run as root here")
+
+CONTAINERS_CONF = """\
+[containers]
+# root has no CAP_SYS_RESOURCE on the test machines: podman's default
+# (nofile and nproc at the hard limit) makes every runtime fail in setrlimit
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"""
+
+
+def _tempdir(prefix):
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    return Path(d)
+
+
+# --------------------------------------------------------------------------
+# the runtimes
+
+
+@pytest.fixture(scope="session")
+def images_dir():
+    try:
+        return oci_images.images()
+    except RuntimeError as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def reins_oci(reins_bin):
+    """A `reins-oci` link to the binary under test: engines are given one
+    path and run it as the runtime, so reins must see argv[0] reins-oci."""
+    d = _tempdir("reins-oci-bin-")
+    link = d / "reins-oci"
+    os.symlink(reins_bin, link)
+    yield str(link)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def state_home():
+    """XDG dirs for what reins writes as root (trails, keys), private to the
+    session; engines pass their environment down to the runtime."""
+    d = _tempdir("reins-oci-state-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def runtime_env(state_home):
+    env = dict(os.environ)
+    env["XDG_STATE_HOME"] = str(state_home / "state")
+    env["XDG_CONFIG_HOME"] = str(state_home / "config")
+    return env
+
+
+@pytest.fixture(params=["runc", "reins"])
+def runtime(request, reins_oci):
+    if request.param == "runc":
+        path = shutil.which("runc")
+        if path is None:
+            pytest.skip("runc is not installed (Debian package runc)")
+        return path
+    return reins_oci
+
+
+# --------------------------------------------------------------------------
+# podman
+
+
+class Podman:
+    """podman with storage, runtime state and configuration of its own."""
+
+    def __init__(self, base, env):
+        self.base = base
+        for d in ("root", "runroot", "tmp"):
+            (base / d).mkdir()
+        (base / "containers.conf").write_text(CONTAINERS_CONF)
+        (base / "storage.conf").write_text(
+            f'[storage]\ndriver = "vfs"\ngraphroot = "{base}/root"\n'
+            f'runroot = "{base}/runroot"\n')
+        self.env = dict(env)
+        self.env["CONTAINERS_CONF"] = str(base / "containers.conf")
+        self.env["CONTAINERS_STORAGE_CONF"] = str(base / "storage.conf")
+        # vfs: no mounts left behind; a busybox image is 2 MB a copy
+        self.prefix = ["podman", "--root", str(base / "root"), "--runroot",
+                       str(base / "runroot"), "--tmpdir", str(base / "tmp"),
+                       "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"]
+
+    def argv(self, runtime, *args):
+        # podman stores the runtime by name with the container: every call
+        # on it must name the same runtime again
+        return self.prefix + (["--runtime", runtime] if runtime else []) + list(args)
+
+    def __call__(self, runtime, *args, check=False, timeout=TIMEOUT, input=None):
+        r = subprocess.run(self.argv(runtime, *args), env=self.env, capture_output=True,
+                           text=True, timeout=timeout, input=input,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+        if check:
+            assert r.returncode == 0, f"podman {' '.join(args)}: {r.returncode}\n{r.stderr}"
+        return r
+
+    def status(self, runtime, name):
+        return self(runtime, "inspect", "--format", "{{.State.Status}}", name,
+                    check=True).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def podman(images_dir, state_home):
+    if shutil.which("podman") is None or shutil.which("conmon") is None:
+        pytest.skip("podman or conmon is not installed (Debian packages podman, conmon)")
+    base = _tempdir("reins-podman-")
+    p = Podman(base, runtime_env(state_home))
+    p(None, "import", str(images_dir / "rootfs.tar"), oci_images.PODMAN_TAG, check=True)
+    yield p
+    p(None, "rm", "--all", "--force", "--time", "0", timeout=120)
+    p(None, "system", "reset", "--force", timeout=120)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def name():
+    return "t-" + uuid.uuid4().hex[:12]
+
+
+RUN = ("run", "--network", "none")
+
+
+def test_podman_run_rm_true(podman, runtime):
+    r = podman(runtime, *RUN, "--rm", oci_images.PODMAN_TAG, "true")
+    assert r.returncode == 0, r.stderr
+
+
+def test_podman_run_output_and_exit_status(podman, runtime):
+    r = podman(runtime, *RUN, "--rm", oci_images.PODMAN_TAG, "sh", "-c",
+               "echo out-$((6*7)); echo err >&2; exit 7")
+    assert r.returncode == 7, r.stderr
+    assert r.stdout == "out-42\n"
+    assert "err" in r.stderr
+
+
+def test_podman_run_killed_by_signal(podman, runtime):
+    """A container killed from outside exits 128+signal (pid 1 cannot be
+    killed from inside its own pid namespace)."""
+    n = name()
+    podman(runtime, *RUN, "-d", "--name", n, oci_images.PODMAN_TAG, "sleep", "1000",
+           check=True)
+    try:
+        podman(runtime, "kill", "--signal", "KILL", n, check=True)
+        r = podman(runtime, "wait", n, check=True)
+        assert r.stdout.strip() == str(128 + signal.SIGKILL)
+    finally:
+        podman(runtime, "rm", "--force", "--time", "0", n)
+
+
+def test_podman_command_not_found(podman, runtime):
+    r = podman(runtime, *RUN, "--rm", oci_images.PODMAN_TAG, "/no/such/command")
+    # podman's convention: 127 when the command does not exist
+    assert r.returncode in (126, 127), (r.returncode, r.stderr)
+
+
+def test_podman_sees_the_spec(podman, runtime):
+    """The container gets what podman's config.json asks for: hostname,
+    user, env, working directory, rlimits, a pid namespace of its own."""
+    r = podman(runtime, *RUN, "--rm", "--hostname", "agent-7", "--user", "65534:65534",
+               "--env", "GREETING=hello", "--workdir", "/tmp", oci_images.PODMAN_TAG,
+               "sh", "-c", 'hostname; id -u; id -g; echo "$GREETING"; pwd; ulimit -n; echo $$')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["agent-7", "65534", "65534", "hello", "/tmp", "1024", "1"]
+
+
+def test_podman_lifecycle(podman, runtime):
+    """create, start, exec, pause, unpause, stop, rm: the calls conmon makes."""
+    n = name()
+    podman(runtime, "create", "--network", "none", "--name", n, oci_images.PODMAN_TAG,
+           "sleep", "1000", check=True)
+    try:
+        assert podman.status(runtime, n) == "created"
+        podman(runtime, "start", n, check=True)
+        assert podman.status(runtime, n) == "running"
+
+        r = podman(runtime, "exec", n, "sh", "-c", "echo in-$(hostname); exit 4")
+        assert r.returncode == 4, r.stderr
+        assert r.stdout.startswith("in-")
+        r = podman(runtime, "exec", n, "cat", "/proc/1/cmdline")
+        assert r.stdout.split("\0")[0] == "sleep", r.stdout
+
+        podman(runtime, "pause", n, check=True)
+        assert podman.status(runtime, n) == "paused"
+        podman(runtime, "unpause", n, check=True)
+        assert podman.status(runtime, n) == "running"
+        r = podman(runtime, "exec", n, "true")
+        assert r.returncode == 0, r.stderr
+
+        # sleep is pid 1 and has no SIGTERM handler: stop must escalate
+        podman(runtime, "stop", "--time", "1", n, check=True)
+        assert podman.status(runtime, n) == "exited"
+        code = podman(runtime, "inspect", "--format", "{{.State.ExitCode}}", n,
+                      check=True).stdout.strip()
+        assert code == str(128 + signal.SIGKILL)
+    finally:
+        podman(runtime, "rm", "--force", "--time", "0", n)
+    r = podman(runtime, "container", "exists", n)
+    assert r.returncode == 1
+
+
+def test_podman_kill_delivers_the_signal(podman, runtime):
+    n = name()
+    podman(runtime, "run", "-d", "--network", "none", "--name", n, oci_images.PODMAN_TAG,
+           "sh", "-c", "trap 'exit 42' USR1; while :; do sleep 0.1; done", check=True)
+    try:
+        podman(runtime, "kill", "--signal", "USR1", n, check=True)
+        r = podman(runtime, "wait", n, check=True)
+        assert r.stdout.strip() == "42"
+    finally:
+        podman(runtime, "rm", "--force", "--time", "0", n)
+
+
+def test_podman_attach_with_a_terminal(podman, runtime, pty_sessions):
+    """`run -it`: conmon hands the runtime a console socket and relays the pty."""
+    s = pty_sessions(PtySession(podman.argv(runtime, *RUN, "-it", "--rm",
+                                            oci_images.PODMAN_TAG, "sh"),
+                                cwd="/", env=podman.env, rows=24, cols=80))
+    s.send(b"tty; echo sum-$((40+2))\r")
+    s.expect(rb"/dev/pts/\d+")
+    s.expect(rb"sum-42")
+    s.send(b"exit 5\r")
+    assert s.wait(TIMEOUT) == 5, s.output()
+
+
+def test_podman_exec_with_a_terminal(podman, runtime, pty_sessions):
+    n = name()
+    podman(runtime, "run", "-d", "--network", "none", "--name", n, oci_images.PODMAN_TAG,
+           "sleep", "1000", check=True)
+    try:
+        s = pty_sessions(PtySession(podman.argv(runtime, "exec", "-it", n, "sh", "-c",
+                                                "tty; exit 3"),
+                                    cwd="/", env=podman.env, rows=24, cols=80))
+        assert s.wait(TIMEOUT) == 3, s.output()
+        assert b"/dev/pts/" in s.buf, s.output()
+    finally:
+        podman(runtime, "rm", "--force", "--time", "0", n)
+
+
+# --------------------------------------------------------------------------
+# containerd 1.6, through the runc v2 shim
+
+
+class Containerd:
+    """A containerd of our own: its root, state and socket under a temp dir.
+    The CRI plugin is off (nothing here speaks CRI; see
+    test_containerd_takes_the_example_cri_config)."""
+
+    def __init__(self, base, env):
+        self.base = base
+        self.sock = base / "containerd.sock"
+        self.config = base / "config.toml"
+        self.config.write_text(
+            "version = 2\n"
+            f'root = "{base}/root"\nstate = "{base}/state"\n'
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f'[grpc]\n  address = "{self.sock}"\n'
+            f'[ttrpc]\n  address = "{self.sock}.ttrpc"\n'
+            '[debug]\n  address = ""\n[metrics]\n  address = ""\n')
+        self.env = env
+        self.log = open(base / "containerd.log", "wb")
+        self.proc = subprocess.Popen(["containerd", "--config", str(self.config)],
+                                     stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=self.log, env=env)
+        deadline = time.monotonic() + TIMEOUT
+        while self.ctr("version").returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("containerd did not start: "
+                                     + (base / "containerd.log").read_text()[-2000:])
+            time.sleep(0.1)
+
+    def ctr(self, *args, check=False, timeout=TIMEOUT):
+        r = subprocess.run(["ctr", "--address", str(self.sock), "--namespace", "reins-test",
+                            *args], env=self.env, capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        if check:
+            assert r.returncode == 0, f"ctr {' '.join(args)}: {r.returncode}\n{r.stderr}"
+        return r
+
+    def stop(self):
+        for c in self.ctr("containers", "list", "--quiet").stdout.split():
+            self.ctr("task", "kill", "--signal", "KILL", c)
+            self.ctr("task", "delete", "--force", c)
+            self.ctr("containers", "delete", c)
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def containerd(images_dir, state_home):
+    if shutil.which("containerd") is None or shutil.which("ctr") is None:
+        pytest.skip("containerd is not installed (Debian package containerd)")
+    if not (images_dir / "busybox-oci.tar").exists():
+        pytest.skip("no OCI image archive: umoci is not installed (Debian package umoci)")
+    base = _tempdir("reins-containerd-")
+    c = Containerd(base, runtime_env(state_home))
+    try:
+        c.ctr("images", "import", "--base-name", "localhost/reins-busybox",
+              str(images_dir / "busybox-oci.tar"), check=True, timeout=120)
+        yield c
+    finally:
+        c.stop()
+        # snapshots are overlay mounts under root: unmount what is left
+        subprocess.run(["umount", "-R", "--lazy", str(base / "root")], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+CTR_IMAGE = f"localhost/reins-busybox:{oci_images.OCI_TAG}"
+
+
+def ctr_run(runtime):
+    # --runc-binary is the shim's BinaryName option: the runc v2 shim runs
+    # that path instead of runc for every runtime call
+    return ["run", "--rm", "--runtime", "io.containerd.runc.v2", "--runc-binary", runtime]
+
+
+def test_containerd_run_exit_status(containerd, runtime):
+    r = containerd.ctr(*ctr_run(runtime), CTR_IMAGE, name(), "sh", "-c",
+                       "echo out-$((6*7)); exit 3")
+    assert r.returncode == 3, r.stderr
+    assert r.stdout.strip() == "out-42"
+
+
+def test_containerd_task_lifecycle(containerd, runtime):
+    """The shim's calls: create, start, exec, pause, resume, kill, delete."""
+    n = name()
+    containerd.ctr("run", "-d", "--runtime", "io.containerd.runc.v2", "--runc-binary", runtime,
+                   CTR_IMAGE, n, "sleep", "1000", check=True)
+    try:
+        r = containerd.ctr("task", "exec", "--exec-id", "e1", n, "sh", "-c", "echo in; exit 6")
+        assert r.returncode == 6, r.stderr
+        assert r.stdout.strip() == "in"
+        containerd.ctr("task", "pause", n, check=True)
+        assert "PAUSED" in containerd.ctr("task", "list", check=True).stdout
+        containerd.ctr("task", "resume", n, check=True)
+        tasks = [line.split() for line in containerd.ctr("task", "list").stdout.splitlines()]
+        assert [n, tasks_pid(tasks, n), "RUNNING"] in tasks
+        containerd.ctr("task", "kill", "--signal", "KILL", n, check=True)
+        deadline = time.monotonic() + TIMEOUT
+        while "STOPPED" not in task_status(containerd, n):
+            assert time.monotonic() < deadline, task_status(containerd, n)
+            time.sleep(0.1)
+        containerd.ctr("task", "delete", n, check=True)
+    finally:
+        containerd.ctr("task", "delete", "--force", n)
+        containerd.ctr("containers", "delete", n)
+
+
+def tasks_pid(tasks, n):
+    for t in tasks:
+        if t and t[0] == n:
+            return t[1]
+    return None
+
+
+def task_status(containerd, n):
+    for line in containerd.ctr("task", "list").stdout.splitlines():
+        f = line.split()
+        if f and f[0] == n:
+            return f[-1]
+    return ""
+
+
+def test_containerd_takes_the_example_cri_config(tmp_path):
+    """examples/kubernetes/containerd-config.toml: containerd parses it and
+    the CRI runtime `reins` comes out as a runc v2 runtime whose BinaryName
+    is reins-oci. (kubelet is not installable here: this is as far as the
+    RuntimeClass goes on this machine.)"""
+    if shutil.which("containerd") is None:
+        pytest.skip("containerd is not installed (Debian package containerd)")
+    example = REPO / "examples" / "kubernetes" / "containerd-config.toml"
+    r = subprocess.run(["containerd", "--config", str(example), "config", "dump"],
+                       capture_output=True, text=True, timeout=TIMEOUT,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    import tomllib
+    dump = tomllib.loads(r.stdout)
+    rt = dump["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["reins"]
+    assert rt["runtime_type"] == "io.containerd.runc.v2"
+    assert rt["options"]["BinaryName"] == "/usr/local/bin/reins-oci"
+
+
+# --------------------------------------------------------------------------
+# reins' own part: policy by annotation, trail with the container id
+
+
+@pytest.fixture
+def reins_only(reins_oci):
+    """The reins runtime alone: these tests are about reins' own additions."""
+    return reins_oci
+
+
+def trails_naming(state_home, container_id):
+    """Trail files under the session's private state dir that mention the
+    container id (reins writes root's trails under XDG_STATE_HOME)."""
+    found = []
+    for p in (state_home / "state").rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            try:
+                if container_id.encode() in p.read_bytes():
+                    found.append(p)
+            except OSError:
+                pass
+    return found
+
+
+def test_reins_trail_names_the_container(podman, reins_only, state_home):
+    n = name()
+    r = podman(reins_only, *RUN, "--name", n, oci_images.PODMAN_TAG, "sh", "-c", "echo x")
+    try:
+        assert r.returncode == 0, r.stderr
+        cid = podman(reins_only, "inspect", "--format", "{{.Id}}", n, check=True).stdout.strip()
+    finally:
+        podman(reins_only, "rm", "--force", "--time", "0", n)
+    trails = [p for p in trails_naming(state_home, cid) if p.suffix in (".jsonl", ".trail", "")]
+    assert trails, f"no trail under {state_home} names container {cid}"
+    records = [json.loads(line) for line in trails[0].read_text().splitlines() if line.strip()]
+    types = [rec.get("type") for rec in records]
+    assert "session.start" in types and "session.end" in types, types
+    # every record carries the container id
+    for rec in records:
+        assert cid in json.dumps(rec), rec
+
+
+def test_reins_policy_by_annotation_hides_a_denied_path(podman, reins_only, tmp_path):
+    """`podman run --annotation org.reins.policy=FILE`: the policy's deny
+    rules apply inside the container's root, so a denied file of a volume
+    is invisible; the same run without the annotation sees it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "secret.txt").write_text("s3cr3t\n")
+    (data / "public.txt").write_text("hello\n")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\nname: engines-test\nextends: default\n"
+                      'filesystem:\n  deny: ["/data/secret.txt"]\n')
+    for p in (tmp_path, data):
+        os.chmod(p, 0o755)
+    for p in (policy, data / "secret.txt", data / "public.txt"):
+        os.chmod(p, 0o644)
+    script = "ls /data; cat /data/public.txt; cat /data/secret.txt 2>/dev/null || echo no-secret"
+    vol = ("--volume", f"{data}:/data:ro")
+    plain = podman(reins_only, *RUN, "--rm", *vol, oci_images.PODMAN_TAG, "sh", "-c", script)
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.split() == ["public.txt", "secret.txt", "hello", "s3cr3t"]
+    r = podman(reins_only, *RUN, "--rm", *vol, "--annotation", f"org.reins.policy={policy}",
+               oci_images.PODMAN_TAG, "sh", "-c", script)
+    assert r.returncode == 0, r.stderr
+    assert "s3cr3t" not in r.stdout, r.stdout
+    assert r.stdout.split() == ["public.txt", "hello", "no-secret"], r.stdout
+
+
+def test_reins_refuses_an_unknown_policy_annotation(podman, reins_only):
+    """Fail closed: a policy that cannot be loaded means no container."""
+    r = podman(reins_only, *RUN, "--rm", "--annotation",
+               "org.reins.policy=no-such-preset-or-file", oci_images.PODMAN_TAG, "true")
+    assert r.returncode != 0
+    assert "no-such-preset-or-file" in r.stderr, r.stderr
+
+
+# --------------------------------------------------------------------------
+# rootless podman
+
+
+def test_rootless_podman(images_dir, runtime, tmp_path):
+    """Rootless podman as nobody needs: a writable HOME and XDG_RUNTIME_DIR,
+    newuidmap/newgidmap (package uidmap) and a range in /etc/subuid and
+    /etc/subgid for the user (without one, podman maps only the user's own
+    uid, enough for an image owned by root alone), and cgroups it may write
+    (under cgroups v1 it has none: --cgroups disabled)."""
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed")
+    home = _tempdir("reins-rootless-")
+    try:
+        os.chown(home, NOBODY_UID, NOBODY_GID)
+        run_dir = home / "run"
+        run_dir.mkdir(mode=0o700)
+        os.chown(run_dir, NOBODY_UID, NOBODY_GID)
+        conf = home / "containers.conf"
+        conf.write_text(CONTAINERS_CONF)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+               "XDG_RUNTIME_DIR": str(run_dir), "CONTAINERS_CONF": str(conf)}
+        tar = home / "rootfs.tar"
+        shutil.copy(images_dir / "rootfs.tar", tar)
+        os.chmod(tar, 0o644)
+        # the runtime must be reachable by nobody
+        rt = home / os.path.basename(runtime)
+        os.symlink(os.path.realpath(runtime), rt)
+        pfx = ["setpriv", f"--reuid={NOBODY_UID}", f"--regid={NOBODY_GID}", "--clear-groups",
+               "podman", "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+               "--runtime", str(rt)]
+
+        def pod(*args):
+            return subprocess.run(pfx + list(args), env=env, capture_output=True, text=True,
+                                  timeout=TIMEOUT, stdin=subprocess.DEVNULL, cwd=str(home))
+
+        r = pod("import", str(tar), oci_images.PODMAN_TAG)
+        if r.returncode != 0:
+            pytest.skip(f"rootless podman cannot import an image here: {r.stderr.strip()[-300:]}")
+        r = pod("run", "--rm", "--network", "none", "--cgroups", "disabled",
+                oci_images.PODMAN_TAG, "sh", "-c", "id -u; exit 9")
+        if os.path.basename(runtime) == "runc" and r.returncode not in (9,):
+            pytest.skip(f"rootless podman with runc does not work here: {r.stderr.strip()[-300:]}")
+        assert r.returncode == 9, r.stderr
+        assert r.stdout.strip() == "0"
+    finally:
+        subprocess.run(["setpriv", f"--reuid={NOBODY_UID}", f"--regid={NOBODY_GID}",
+                        "--clear-groups", "podman", "system", "reset", "--force"],
+                       env={"HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run"),
+                            "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                       capture_output=True, timeout=TIMEOUT, cwd=str(home))
+        shutil.rmtree(home, ignore_errors=True)
