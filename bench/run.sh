@@ -290,4 +290,13 @@ python3 "$here/serve/pool_bench.py" "${REINS_BENCH_STAMPED:-$reins}" --rounds "$
 /usr/bin/python3 "$here/serve/dashboard_bench.py" "$reins" --sessions "${REINS_BENCH_DASHBOARD_SESSIONS:-500}"
 # --- end of the daemon ------------------------------------------------------------------------
 
+# --- the OCI runtime (issue 17.5; bench/oci/) --------------------------------------------------
+# reins oci against runc, alternating pairs: `podman run --rm --runtime R IMAGE
+# true` (budget: median per-pair ratio reins/runc <= 1.0), and the runtime alone
+# on one bundle, create + start (budget <= 1.0) and the whole create, start,
+# wait, delete cycle. As root; the offline busybox image of the tests.
+# REINS_BENCH_OCI_PAIRS / REINS_BENCH_OCI_BUNDLE_PAIRS change the counts.
+/usr/bin/python3 "$here/oci/oci_bench.py" "$reins"
+# --- end of the OCI runtime -------------------------------------------------------------------
+
 exit 0
