@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -86,11 +87,50 @@ static int verify_all_dropped(struct reins_error *err)
         return 0;
 }
 
-int caps_drop_all(struct reins_error *err)
+/* A container's user and groups (reins oci: process.user), taken while
+ * CAP_SETUID/CAP_SETGID are still held, after the bounding set is empty:
+ * the capabilities go next whatever the uid is. setgroups is refused in a
+ * user namespace whose setgroups file says deny (an unprivileged caller's):
+ * then the container may ask for no additional group. */
+static int caps_switch_ids(const struct plan_root *root, struct reins_error *err)
+{
+        if (!root || !root->set_ids)
+                return 0;
+        gid_t groups[64];
+        size_t count = root->group_count < 64 ? root->group_count : 64;
+        for (size_t i = 0; i < count; i++)
+                groups[i] = root->groups[i];
+        if (count > 0 && setgroups(count, groups) < 0)
+                return reins_error_errno(err, errno, "process.user.additionalGids");
+        if (count == 0 && setgroups(0, NULL) < 0 && errno != EPERM)
+                return reins_error_errno(err, errno, "setgroups");
+        if (setresgid(root->gid, root->gid, root->gid) < 0)
+                return reins_error_errno(err, errno,
+                                         "process.user.gid %u (not mapped in the container's user "
+                                         "namespace?)",
+                                         root->gid);
+        if (setresuid(root->uid, root->uid, root->uid) < 0)
+                return reins_error_errno(err, errno,
+                                         "process.user.uid %u (not mapped in the container's user "
+                                         "namespace?)",
+                                         root->uid);
+        return 0;
+}
+
+int caps_drop_all(const struct plan_root *root, struct reins_error *err)
 {
         if (!weaken("caps")) {
+                /* keep the permitted set across the uid change, to clear it
+                 * below and check it is gone */
+                prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
                 int r = drop_bounding_set(err);
-                if (r < 0 || (r = clear_process_sets(err)) < 0 || (r = verify_all_dropped(err)) < 0)
+                if (r < 0 || (r = caps_switch_ids(root, err)) < 0 ||
+                    (r = clear_process_sets(err)) < 0 || (r = verify_all_dropped(err)) < 0)
+                        return r;
+                prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+        } else {
+                int r = caps_switch_ids(root, err);
+                if (r < 0)
                         return r;
         }
         /* no_new_privs: execve can no longer raise privileges (setuid bits

@@ -2,10 +2,13 @@
 #ifndef REINS_SANDBOX_CAPS_H
 #define REINS_SANDBOX_CAPS_H
 
+#include "sandbox/plan.h"
 #include "util/error.h"
 
 /* Drop the bounding set, clear ambient, inheritable, permitted and effective
  * sets, and set no_new_privs. After this no execve can gain privilege. */
-int caps_drop_all(struct reins_error *err);
+/* With root->set_ids (reins oci), the process takes the container's uid,
+ * gid and groups on the way (NULL: keeps its ids). */
+int caps_drop_all(const struct plan_root *root, struct reins_error *err);
 
 #endif

@@ -190,7 +190,8 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
         int rlimit_fallback = 0;
         if (child_join_limits(status_fd, &rlimit_fallback, &err) < 0)
                 child_fail(status_fd, &err);
-        if (rlimits_apply(in->plan, rlimit_fallback, &err) < 0)
+        if (rlimits_apply(in->plan, rlimit_fallback, &err) < 0 ||
+            rlimits_apply_container(in->plan->root, &err) < 0)
                 child_fail(status_fd, &err);
         int pty_slave = -1;
         if (in->use_pty && (pty_slave = pty_create_in_sandbox(in, status_fd, &err)) < 0)
@@ -204,7 +205,7 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
         /* Drop every capability and install the seccomp filter once, here:
          * pid 1 and the command (forked below, so it inherits both) keep
          * nothing; the command only adds its Landlock domain before exec. */
-        if (caps_drop_all(&err) < 0)
+        if (caps_drop_all(in->plan->root, &err) < 0)
                 child_fail(CHILD_STATUS_FD, &err);
         if (child_install_seccomp(in->seccomp, &err) < 0)
                 child_fail(CHILD_STATUS_FD, &err);

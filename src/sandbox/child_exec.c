@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,6 +242,16 @@ void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd
         if (rejoin)
                 exec_joined_through_shell(argv);
         exec_bench_stamp();
+        /* a container's own seccomp profile, last: what it allows is still
+         * limited by reins' filter, what it denies is denied */
+        if (plan->root && plan->root->filter_len > 0 && !weaken("seccomp")) {
+                struct sock_fprog prog = {.len = (unsigned short)plan->root->filter_len,
+                                          .filter = (struct sock_filter *)plan->root->filter};
+                if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) {
+                        reins_error_errno(&err, errno, "installing config.json's seccomp profile");
+                        exec_fail(status_fd, &err);
+                }
+        }
         execvp(argv[0], argv);
         int saved = errno;
         char message[REINS_ERROR_MAX];

@@ -137,6 +137,8 @@ static int mounts_bind(const struct mounts_ctx *ctx, const struct mount_op *op,
         uint64_t attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         if (op->kind == MOUNT_OP_BIND_RO)
                 attrs |= MOUNT_ATTR_RDONLY;
+        if (op->noexec)
+                attrs |= MOUNT_ATTR_NOEXEC;
         int r = mounts_set_attr(tree, attrs, true);
         if (r < 0)
                 return reins_error_errno(err, -r, "making %s %s", op->source,
@@ -217,7 +219,9 @@ static int mounts_tmpfs(const struct mounts_ctx *ctx, const struct mount_op *op,
         cleanup_fd int mnt =
             op->shared_scratch
                 ? mounts_scratch_clone(ctx, "tmp")
-                : mounts_new_tmpfs("1777", op->size_bytes, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+                : mounts_new_tmpfs("1777", op->size_bytes,
+                                   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                       (op->noexec ? MOUNT_ATTR_NOEXEC : 0));
         if (mnt < 0)
                 return reins_error_errno(err, -mnt, "creating tmpfs for %s", op->target);
         cleanup_fd int target = mounts_open_target(ctx->newroot, op->target, S_IFDIR);
@@ -498,7 +502,32 @@ static int mounts_execute(const struct mounts_ctx *ctx, const struct mount_op *o
 
 /* Staging: a private tmpfs at STAGE becomes the temporary root, the host
  * tree moves to /oldroot, the sandbox root is built at /newroot. */
-static int mounts_stage(struct mounts_ctx *ctx, struct reins_error *err)
+/* A container's own root (reins oci): its rootfs, reached from the old
+ * root without following a symlink, bound (recursively) as the new root.
+ * nosuid and nodev: devices come only from the plan's /dev, and no_new_privs
+ * makes setuid bits void anyway. */
+static int mounts_stage_rootfs(const char *dir, struct reins_error *err)
+{
+        cleanup_fd int oldroot = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        cleanup_fd int source =
+            oldroot < 0 ? -errno : mounts_open_beneath(oldroot, dir, O_PATH | O_DIRECTORY);
+        if (source < 0)
+                return reins_error_errno(err, -source, "the container's root %s (changed during "
+                                                       "setup?)",
+                                         dir);
+        cleanup_fd int tree = open_tree(
+            source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (tree < 0)
+                return reins_error_errno(err, errno, "cloning the container's root %s", dir);
+        int r = mounts_set_attr(tree, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
+        if (r == 0 &&
+            move_mount(tree, "", AT_FDCWD, "/newroot", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                r = -errno;
+        return r < 0 ? reins_error_errno(err, -r, "mounting the container's root %s", dir) : 0;
+}
+
+static int mounts_stage(struct mounts_ctx *ctx, const struct reins_plan *plan,
+                        struct reins_error *err)
 {
         /* no mount event may propagate back to the host */
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -511,8 +540,13 @@ static int mounts_stage(struct mounts_ctx *ctx, struct reins_error *err)
                 return reins_error_errno(err, errno, "pivot_root into the staging tmpfs");
         if (chdir("/") < 0)
                 return reins_error_errno(err, errno, "chdir /");
-        if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+        if (plan->root) {
+                int r = mounts_stage_rootfs(plan->root->dir, err);
+                if (r < 0)
+                        return r;
+        } else if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) {
                 return reins_error_errno(err, errno, "mounting the root tmpfs");
+        }
         if (symlink(DENIED_TARGET, "/denied") < 0)
                 return reins_error_errno(err, errno, "creating the hide placeholder");
         ctx->denied_link = open("/denied", O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -523,17 +557,21 @@ static int mounts_stage(struct mounts_ctx *ctx, struct reins_error *err)
         return 0;
 }
 
-static int mounts_enter_root(struct reins_error *err)
+static int mounts_enter_root(const struct reins_plan *plan, struct reins_error *err)
 {
-        /* the root tmpfs itself: nothing may be created at the top level */
-        int root = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (root < 0)
-                return reins_error_errno(err, errno, "opening the new root");
-        int r =
-            mounts_set_attr(root, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false);
-        close(root);
-        if (r < 0)
-                return reins_error_errno(err, -r, "making the root read-only");
+        /* the root tmpfs itself: nothing may be created at the top level; a
+         * container's rootfs is read-only when its root.readonly says so */
+        if (!plan->root || plan->root->readonly) {
+                int root = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (root < 0)
+                        return reins_error_errno(err, errno, "opening the new root");
+                int r = mounts_set_attr(root, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                  MOUNT_ATTR_NODEV,
+                                        false);
+                close(root);
+                if (r < 0)
+                        return reins_error_errno(err, -r, "making the root read-only");
+        }
         /* detach the host tree before entering: nothing of it stays reachable */
         if (umount2("/oldroot", MNT_DETACH) < 0)
                 return reins_error_errno(err, errno, "detaching the host tree");
@@ -555,8 +593,9 @@ int mounts_build_root(const struct reins_plan *plan, int *workspace_copy, struct
                                  .newroot = -1,
                                  .denied_link = -1,
                                  .workspace_copy = workspace_copy,
-                                 .scratch = -1};
-        int r = mounts_stage(&ctx, err);
+                                 .scratch = -1,
+                                 .root = plan->root};
+        int r = mounts_stage(&ctx, plan, err);
         for (size_t i = 0; r == 0 && i < plan->mount_count; i++)
                 if (plan->mounts[i].shared_scratch) {
                         r = mounts_make_scratch(&ctx, plan->mounts[i].size_bytes, err);
@@ -573,6 +612,6 @@ int mounts_build_root(const struct reins_plan *plan, int *workspace_copy, struct
         if (ctx.scratch >= 0)
                 close(ctx.scratch);
         if (r == 0)
-                r = mounts_enter_root(err);
+                r = mounts_enter_root(plan, err);
         return r;
 }

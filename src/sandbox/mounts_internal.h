@@ -15,6 +15,7 @@ struct mounts_ctx {
         int denied_link;     /* O_PATH fd of a dangling symlink, mounted over hidden files */
         int *workspace_copy; /* out: the capped copy's tmpfs (directory fd), or -1 */
         int scratch;         /* O_PATH fd of the tmpfs /tmp and /dev/shm share, or -1 */
+        const struct plan_root *root; /* a container's own root (reins oci), or NULL */
 };
 
 /* A detached bind of the directory `name` ("tmp" or "shm") of the shared

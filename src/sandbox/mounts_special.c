@@ -61,6 +61,37 @@ static int proc_mask(const struct mounts_ctx *ctx, int procfd, struct reins_erro
         return 0;
 }
 
+/* A container's linux.sysctl (reins oci), written into its fresh /proc
+ * before /proc/sys is made read-only: only names of the namespaces the
+ * sandbox owns reach here (oci/spec.c refuses the others), and the write
+ * goes through an fd opened without following any link. */
+static int proc_write_sysctls(const struct mounts_ctx *ctx, const char *target,
+                              struct reins_error *err)
+{
+        for (size_t i = 0; i < ctx->root->sysctl_count; i++) {
+                const char *entry = ctx->root->sysctl[i];
+                size_t name_len = strcspn(entry, "=");
+                char path[512];
+                int n = snprintf(path, sizeof(path), "%s/sys/%.*s", target, (int)name_len, entry);
+                if (n < 0 || (size_t)n >= sizeof(path) || entry[name_len] != '=')
+                        return reins_error_set(err, EINVAL, "config.json: linux.sysctl %.64s",
+                                               entry);
+                for (char *c = path + strlen(target) + 5; *c; c++)
+                        if (*c == '.')
+                                *c = '/';
+                cleanup_fd int fd = mounts_open_beneath(ctx->newroot, path, O_WRONLY);
+                const char *value = entry + name_len + 1;
+                size_t len = strlen(value);
+                if (fd < 0)
+                        return reins_error_errno(err, -fd, "config.json: linux.sysctl %.*s",
+                                                 (int)name_len, entry);
+                if (write(fd, value, len) != (ssize_t)len)
+                        return reins_error_errno(err, errno, "config.json: linux.sysctl %.*s",
+                                                 (int)name_len, entry);
+        }
+        return 0;
+}
+
 /* Weakened builds only (no pid namespace): the host's /proc, as is. */
 static int proc_bind_host(const struct mounts_ctx *ctx, int dir, struct reins_error *err)
 {
@@ -92,6 +123,9 @@ int mounts_proc(const struct mounts_ctx *ctx, const char *target, struct reins_e
         int r = mounts_attach(mnt, dir);
         if (r < 0)
                 return reins_error_errno(err, -r, "attaching /proc");
+        if (ctx->root && ctx->root->sysctl_count > 0 &&
+            (r = proc_write_sysctls(ctx, target, err)) < 0)
+                return r;
         if (weaken("proc-mask"))
                 return 0;
         cleanup_fd int procfd = mounts_open_beneath(ctx->newroot, target, O_PATH | O_DIRECTORY);

@@ -221,6 +221,14 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
                 reins_error_errno(err, r, "hashing the policy");
                 goto fail;
         }
+        if (options->root) {
+                /* a container's own root (reins oci): no host binds */
+                if ((r = plan_resolve_limits(plan, policy, options, err)) < 0 ||
+                    (r = plan_build_root(plan, policy, options, err)) < 0)
+                        goto fail;
+                *out = plan;
+                return 0;
+        }
         if ((r = plan_resolve_workspace(plan, options, err)) < 0 ||
             (r = plan_resolve_mode(policy, options, &readonly, &plan->overlay, err)) < 0 ||
             (r = plan_resolve_limits(plan, policy, options, err)) < 0 ||

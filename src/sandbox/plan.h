@@ -51,6 +51,7 @@ struct mount_op {
         bool shared_scratch;
         bool nested; /* planned inside the workspace by plan_protect.c: the deny
                         walk of the workspace already covers it */
+        bool noexec; /* binds and tmpfs: MOUNT_ATTR_NOEXEC too (an OCI mount's option) */
 };
 
 /* Landlock access classes, applied to paths as seen inside the sandbox. */
@@ -142,9 +143,63 @@ struct reins_plan {
         struct reins_strv placeholders;
         const char *spare_dir; /* borrowed from the options */
 
+        /* a container's own root (reins oci): NULL for reins run */
+        const struct plan_root *root;
+
         char policy_sha256[65];
         char *policy_name;
         char *agent; /* the policy's agent name, NULL when unset */
+};
+
+/* A container's own root (reins oci, src/oci/): the sandbox's root is a
+ * bind of `dir` (the bundle's rootfs) instead of a tmpfs holding the
+ * policy's host binds, and the process runs as the container says. Every
+ * pointer is borrowed and must outlive the plan. */
+struct plan_root_mount {
+        enum mount_op_kind kind; /* BIND_RO, BIND_RW, TMPFS, PROC, DEV */
+        const char *source;      /* binds: host path */
+        const char *target;      /* inside the container */
+        uint64_t size_bytes;     /* tmpfs: 0 = default */
+        bool noexec;
+};
+
+struct plan_rlimit {
+        int resource;
+        uint64_t soft, hard;
+};
+
+struct plan_root {
+        const char *dir; /* absolute, symlink-free host directory */
+        bool readonly;
+        const char *hostname; /* NULL: "reins" */
+        const char *cwd;      /* inside the container: absolute */
+        bool set_ids;
+        uint32_t uid, gid;
+        const uint32_t *groups;
+        size_t group_count;
+        const char *uid_map, *gid_map; /* the user namespace's maps as written to
+                                          /proc/PID/uid_map; NULL: reins' own */
+        const struct plan_root_mount *mounts;
+        size_t mount_count;
+        char *const *masked; /* paths made unusable (MOUNT_OP_HIDE) */
+        size_t masked_count;
+        char *const *readonly_paths; /* re-bound read-only (MOUNT_OP_PROTECT) */
+        size_t readonly_count;
+        const struct plan_rlimit *rlimits; /* only ever lower what reins set */
+        size_t rlimit_count;
+        /* an extra seccomp filter (struct sock_filter[]), installed last
+         * before execve on top of reins' own: the kernel applies the
+         * stricter answer of the two */
+        const void *filter;
+        size_t filter_len; /* in instructions */
+        bool set_oom_score;
+        int oom_score_adj; /* only ever raised */
+        /* linux.sysctl "name=value", namespaced ones only (checked by the
+         * caller), written into the fresh /proc before it is sealed */
+        char *const *sysctl;
+        size_t sysctl_count;
+        /* linux.resources: each only ever lowers the policy's limit (0: none) */
+        uint64_t memory_bytes, pids, cpus_milli;
 };
 
 /* Inputs from the command line that shape a plan on top of the policy. */
@@ -188,6 +243,8 @@ struct plan_options {
          * reins' own state is not: the state of the daemon that started the
          * session (its signing key; reins run --daemon-state) */
         struct reins_strv hide;
+        /* a container's root instead of the host's binds (reins oci) */
+        const struct plan_root *root;
 };
 
 int plan_build(const struct reins_policy *policy, const struct plan_options *options,
@@ -212,6 +269,10 @@ int plan_set_gitdir(struct reins_plan *plan, const char *upper, const char *work
  * or a failed start). */
 void plan_remove_placeholders(struct reins_plan *plan);
 void plan_free(struct reins_plan *plan);
+
+/* Add a mount operation (exported for tests and plan_root.c). */
+int plan_add_mount(struct reins_plan *plan, enum mount_op_kind kind, const char *source,
+                   const char *target, uint64_t size_bytes);
 
 /* A name at the workspace's top that a session may create there empty as a
  * placeholder and remove again at its end (.claude, .vscode ...). */

@@ -6,8 +6,6 @@
 
 #include "sandbox/plan.h"
 
-int plan_add_mount(struct reins_plan *plan, enum mount_op_kind kind, const char *source,
-                   const char *target, uint64_t size_bytes);
 /* Point the overlay op of `kind` (the workspace's, .git's) at its upper and
  * work directories; -ENOENT when the plan has none. */
 int plan_set_layers(struct reins_plan *plan, enum mount_op_kind kind, const char *upper,
@@ -53,6 +51,10 @@ int plan_add_gitdir(struct reins_plan *plan, struct reins_error *err);
 /* After plan_add_deny: protected paths read-only, their ancestors pinned. */
 int plan_add_protect(struct reins_plan *plan, const struct reins_policy *policy, bool readonly,
                      struct reins_error *err);
+
+/* plan_root.c: the plan of a container's own root (options->root) */
+int plan_build_root(struct reins_plan *plan, const struct reins_policy *policy,
+                    const struct plan_options *options, struct reins_error *err);
 
 /* plan_mounts.c */
 int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *policy,

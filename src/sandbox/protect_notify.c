@@ -30,6 +30,10 @@
 
 bool protect_watch_wanted(const struct reins_plan *plan)
 {
+        /* a container's read-only paths are not the workspace's protected
+         * ones: nothing of the workspace to watch */
+        if (plan->root)
+                return false;
         for (size_t i = 0; i < plan->mount_count; i++)
                 if (plan->mounts[i].kind == MOUNT_OP_PROTECT)
                         return true;

@@ -2,7 +2,11 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "util/weaken.h"
 
@@ -61,4 +65,41 @@ int rlimits_apply(const struct reins_plan *plan, int fallback, struct reins_erro
         if (r == 0 && l->cpus_milli > 0)
                 r = rlimits_pin_cpus(l->cpus_milli, err);
         return r;
+}
+
+int rlimits_apply_container(const struct plan_root *root, struct reins_error *err)
+{
+        if (!root)
+                return 0;
+        for (size_t i = 0; i < root->rlimit_count; i++) {
+                const struct plan_rlimit *l = &root->rlimits[i];
+                struct rlimit current;
+                if (getrlimit(l->resource, &current) < 0)
+                        return reins_error_errno(err, errno, "process.rlimits[%zu]", i);
+                rlim_t hard = (rlim_t)l->hard, soft = (rlim_t)l->soft;
+                if (current.rlim_max != RLIM_INFINITY && hard > current.rlim_max)
+                        hard = current.rlim_max;
+                if (soft > hard)
+                        soft = hard;
+                struct rlimit limit = {.rlim_cur = soft, .rlim_max = hard};
+                if (setrlimit(l->resource, &limit) < 0)
+                        return reins_error_errno(err, errno, "process.rlimits[%zu]", i);
+        }
+        if (root->set_oom_score) {
+                char current[32] = "";
+                int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+                ssize_t n = fd >= 0 ? read(fd, current, sizeof(current) - 1) : -1;
+                if (n > 0 && root->oom_score_adj > atoi(current)) {
+                        char text[32];
+                        int len = snprintf(text, sizeof(text), "%d", root->oom_score_adj);
+                        if (pwrite(fd, text, (size_t)len, 0) != len) {
+                                int e = errno;
+                                close(fd);
+                                return reins_error_errno(err, e, "process.oomScoreAdj");
+                        }
+                }
+                if (fd >= 0)
+                        close(fd);
+        }
+        return 0;
 }

@@ -9,4 +9,9 @@
 
 int rlimits_apply(const struct reins_plan *plan, int fallback, struct reins_error *err);
 
+/* A container's process.rlimits and oomScoreAdj (reins oci): each rlimit
+ * only ever lowers what reins set, the OOM score only ever rises. NULL:
+ * nothing. */
+int rlimits_apply_container(const struct plan_root *root, struct reins_error *err);
+
 #endif

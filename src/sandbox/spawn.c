@@ -35,12 +35,29 @@ static int write_file(const char *path, const char *text)
  * user may write without helpers; setgroups must be denied first.
  * Root: identity map of the whole range, so workspace files keep their
  * owners; uid 0 inside holds no capability on the host. */
-static int spawn_write_id_maps(pid_t pid, struct reins_error *err)
+static int spawn_write_id_maps(pid_t pid, const struct reins_plan *plan, struct reins_error *err)
 {
         char path[64], map[64];
         uid_t uid = geteuid();
         gid_t gid = getegid();
         int r;
+        const struct plan_root *root = plan->root;
+        if (root && root->uid_map && root->gid_map) {
+                /* a container's own maps (linux.uidMappings): the kernel
+                 * checks them against what this user may map */
+                if (uid != 0) {
+                        snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
+                        if ((r = write_file(path, "deny")) < 0)
+                                return reins_error_errno(err, -r, "writing %s", path);
+                }
+                snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+                if ((r = write_file(path, root->uid_map)) < 0)
+                        return reins_error_errno(err, -r, "config.json: linux.uidMappings");
+                snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
+                if ((r = write_file(path, root->gid_map)) < 0)
+                        return reins_error_errno(err, -r, "config.json: linux.gidMappings");
+                return 0;
+        }
         if (uid != 0) {
                 snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
                 if ((r = write_file(path, "deny")) < 0)
@@ -116,7 +133,7 @@ int spawn_sandbox(const struct spawn_inputs *in, struct spawn_result *out, struc
                                                  "namespaces disabled? see 'reins doctor')");
                 return reins_error_errno(err, saved, "clone");
         }
-        int r = spawn_write_id_maps((pid_t)pid, err);
+        int r = spawn_write_id_maps((pid_t)pid, in->plan, err);
         if (r == 0 && write(maps_pipe[1], "m", 1) != 1)
                 r = reins_error_errno(err, errno, "releasing the sandbox");
         close(maps_pipe[1]);

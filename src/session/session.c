@@ -816,6 +816,9 @@ int session_start(struct session *s, struct reins_error *err)
                                          s->user_key[0] ? s->user_key : NULL, identity);
                 if (!s->start_fields)
                         return reins_error_set(err, ENOMEM, "out of memory");
+                if (s->config.container)
+                        json_object_set_new(s->start_fields, "container",
+                                            bytes_json_z(s->config.container));
                 s->parked = true;
                 s->state = SESSION_CREATED;
                 return 0;

@@ -70,6 +70,9 @@ struct session_config {
          * everything up to the command's execve and parks it there; the
          * command comes later with session_run_command */
         bool pool_member;
+        /* an OCI container's id (reins oci): recorded in session.start, so
+         * every record of the session (they all carry its id) maps to it */
+        const char *container;
 };
 
 struct session;
