@@ -368,6 +368,15 @@ def test_containerd_run_exit_status(containerd, runtime):
     assert r.stdout.strip() == "out-42"
 
 
+def test_containerd_run_with_a_terminal(containerd, runtime, pty_sessions):
+    """`ctr run -t`: the shim hands the runtime a console socket."""
+    argv = ["ctr", "--address", str(containerd.sock), "--namespace", "reins-test",
+            *ctr_run(runtime), "-t", CTR_IMAGE, name(), "sh", "-c", "tty; exit 5"]
+    s = pty_sessions(PtySession(argv, cwd="/", env=containerd.env, rows=24, cols=80))
+    assert s.wait(TIMEOUT) == 5, s.output()
+    assert b"/dev/pts/" in s.buf, s.output()
+
+
 def test_containerd_task_lifecycle(containerd, runtime):
     """The shim's calls: create, start, exec, pause, resume, kill, delete."""
     n = name()
