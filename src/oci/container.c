@@ -211,8 +211,12 @@ static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
         if (strcmp(request, "start") == 0) {
                 r = session_run_command(sv->session, sv->spec->args, sv->spec->env,
                                         sv->spec->env_count, NULL, NULL, &err);
-                if (r == 0)
+                if (r == 0) {
+                        struct session_status status;
+                        session_status(sv->session, &status);
+                        sv->state.init_pid = status.pid;
                         oci_write_state(sv, "running");
+                }
         } else if (strcmp(request, "pause") == 0 || strcmp(request, "resume") == 0) {
                 bool pause = request[0] == 'p';
                 r = pause ? session_freeze(sv->session, "reins oci pause")
