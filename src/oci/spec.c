@@ -313,7 +313,8 @@ static int spec_mount(struct oci_spec *spec, size_t index, const json_t *m,
                     spec_has_option(options, "bind") || spec_has_option(options, "rbind");
         struct plan_root_mount *out = &spec->mounts[spec->root.mount_count];
         *out = (struct plan_root_mount){.target = dest,
-                                        .noexec = spec_has_option(options, "noexec")};
+                                        .noexec = spec_has_option(options, "noexec"),
+                                        .index = index};
         /* reins' /dev holds its own pts and shm: nothing else over them */
         if (strcmp(dest, "/dev/pts") == 0 || strcmp(dest, "/dev/shm") == 0 ||
             strcmp(dest, "/dev/mqueue") == 0)

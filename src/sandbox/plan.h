@@ -161,6 +161,7 @@ struct plan_root_mount {
         const char *target;      /* inside the container */
         uint64_t size_bytes;     /* tmpfs: 0 = default */
         bool noexec;
+        size_t index; /* its place in config.json's mounts, for errors */
 };
 
 struct plan_rlimit {
