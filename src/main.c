@@ -1,4 +1,5 @@
 /* reins: subcommand dispatch only. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ static const struct {
     {"deny", cli_deny, "refuse a pending request"},
     {"token", cli_token, "mint, attenuate, inspect, verify or revoke delegation tokens"},
     {"serve", cli_serve, "the daemon: sessions through a JSON API on a unix socket"},
+    {"oci", cli_oci, "an OCI runtime (create/start/state/kill/delete) for podman, containerd"},
 };
 
 static void print_usage(FILE *out)
@@ -36,8 +38,30 @@ static void print_usage(FILE *out)
         fprintf(out, "\n'reins COMMAND --help' for a command's options.\n");
 }
 
+/* An engine pointed at this binary calls it as runc: `reins-oci ...` (a
+ * link of that name), or `reins --root DIR create ...` (global flags of
+ * runc's first). Both mean `reins oci ...`. */
+static bool main_is_oci_call(int argc, char **argv)
+{
+        const char *name = strrchr(argv[0], '/');
+        name = name ? name + 1 : argv[0];
+        if (strcmp(name, "reins-oci") == 0)
+                return true;
+        static const char *const flags[] = {"--root", "--log", "--log-format", "--systemd-cgroup",
+                                            "--debug", "--rootless"};
+        for (size_t i = 0; argc > 1 && i < sizeof(flags) / sizeof(flags[0]); i++) {
+                size_t len = strlen(flags[i]);
+                if (strncmp(argv[1], flags[i], len) == 0 &&
+                    (argv[1][len] == '\0' || argv[1][len] == '='))
+                        return true;
+        }
+        return false;
+}
+
 int main(int argc, char **argv)
 {
+        if (argc > 0 && main_is_oci_call(argc, argv))
+                return cli_oci(argc, argv);
         if (argc < 2) {
                 print_usage(stderr);
                 return EXIT_REINS_USAGE;

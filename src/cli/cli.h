@@ -19,6 +19,7 @@ int cli_approve(int argc, char **argv); /* answer one: yes (or --watch, a queue)
 int cli_deny(int argc, char **argv);    /* answer one: no */
 int cli_thaw(int argc, char **argv);    /* let a frozen session go on */
 int cli_serve(int argc, char **argv);   /* the daemon: JSON API on a unix socket */
+int cli_oci(int argc, char **argv);     /* an OCI runtime for podman, containerd, Kubernetes */
 
 /* reins serve token: the daemon's API tokens (called by cli_serve) */
 int cli_serve_token(int argc, char **argv);

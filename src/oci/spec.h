@@ -36,7 +36,7 @@ struct oci_spec {
         char **env;   /* NULL-terminated */
         size_t env_count;
         bool terminal;
-        json_t *annotations; /* borrowed from doc; an object, maybe empty */
+        json_t *annotations; /* borrowed from doc; NULL when none */
         json_t *hooks;       /* borrowed; NULL when none */
         json_t *seccomp;     /* borrowed; NULL when none */
         uint64_t memory_bytes, pids, cpus_milli; /* linux.resources, 0 = none */

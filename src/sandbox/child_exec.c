@@ -227,6 +227,13 @@ void child_exec_command(const struct spawn_inputs *in, int status_fd, int pty_fd
         }
         if (pty_fd >= 0 && exec_attach_terminal(pty_fd, in->tty_fds, &err) < 0)
                 exec_fail(status_fd, &err);
+        /* a container's console (reins oci --console-socket): the engine
+         * holds its master; the command's new session takes it as its
+         * controlling terminal */
+        if (plan->root && plan->root->console && ioctl(0, TIOCSCTTY, 0) < 0) {
+                reins_error_errno(&err, errno, "making the console the controlling terminal");
+                exec_fail(status_fd, &err);
+        }
         if (chdir(plan->cwd) < 0) {
                 reins_error_errno(&err, errno, "chdir %s", plan->cwd);
                 exec_fail(status_fd, &err);

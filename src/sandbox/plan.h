@@ -161,6 +161,7 @@ struct plan_root_mount {
         const char *target;      /* inside the container */
         uint64_t size_bytes;     /* tmpfs: 0 = default */
         bool noexec;
+        size_t index; /* its place in config.json's mounts, for errors */
 };
 
 struct plan_rlimit {
@@ -173,6 +174,7 @@ struct plan_root {
         bool readonly;
         const char *hostname; /* NULL: "reins" */
         const char *cwd;      /* inside the container: absolute */
+        bool console; /* fd 0 is the container's console: its controlling terminal */
         bool set_ids;
         uint32_t uid, gid;
         const uint32_t *groups;

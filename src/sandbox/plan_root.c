@@ -95,7 +95,7 @@ static int plan_root_add_mounts(struct reins_plan *plan, const struct plan_root 
                 int r;
                 if (m->kind == MOUNT_OP_BIND_RO || m->kind == MOUNT_OP_BIND_RW) {
                         cleanup_free char *real = NULL;
-                        if ((r = plan_root_check_source(plan, i, m->source,
+                        if ((r = plan_root_check_source(plan, m->index, m->source,
                                                         m->kind == MOUNT_OP_BIND_RW, &real,
                                                         err)) < 0)
                                 return r;
@@ -104,13 +104,13 @@ static int plan_root_add_mounts(struct reins_plan *plan, const struct plan_root 
                         plan->mounts[plan->mount_count - 1].noexec = m->noexec;
                         if ((r = plan_root_hide_below(plan, real, m->target)) < 0)
                                 return reins_error_errno(err, -r, "config.json: mounts[%zu]",
-                                                         i);
+                                                         m->index);
                         continue;
                 }
                 if (m->kind != MOUNT_OP_TMPFS && m->kind != MOUNT_OP_PROC &&
                     m->kind != MOUNT_OP_DEV)
                         return reins_error_set(err, EINVAL, "config.json: mounts[%zu]: unsupported",
-                                               i);
+                                               m->index);
                 uint64_t size = m->size_bytes;
                 /* the policy's tmp_size caps every tmpfs: its pages are memory */
                 if (m->kind == MOUNT_OP_TMPFS && !weaken("limits") &&

@@ -223,6 +223,8 @@ static void loop_on_status(struct supervisor *l)
                 if (passed >= 0 && l->exec_listener < 0) {
                         l->exec_listener = passed;
                         loop_watch(l, passed, TAG_EXEC);
+                        if (l->config->on_ready)
+                                l->config->on_ready(l->config->on_ready_ctx);
                 } else if (passed >= 0) {
                         close(passed);
                 }

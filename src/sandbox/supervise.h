@@ -53,6 +53,10 @@ struct supervise_config {
          * for its command: the wall-clock limit starts once *parked turns
          * false (the command was released). NULL: at once. */
         const bool *parked;
+        /* the sandbox's pid 1 has built the root and installed its filters
+         * (its seccomp listener arrived): called once. NULL: nothing */
+        void (*on_ready)(void *ctx);
+        void *on_ready_ctx;
 };
 
 /* The signals must already be blocked (supervise_block_signals) so none is

@@ -1134,6 +1134,8 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         if (s->plan->overlay && s->plan->limits.workspace_size_bytes > 0)
                 config.workspace_copy = &s->workspace_copy;
         config.parked = &s->parked;
+        config.on_ready = s->config.on_ready;
+        config.on_ready_ctx = s->config.on_ready_ctx;
         if (supervise(&s->sandbox, &config, outcome, &err) < 0 && !s->retired)
                 notice("%s", err.message);
         s->loop = NULL;

@@ -73,6 +73,10 @@ struct session_config {
         /* an OCI container's id (reins oci): recorded in session.start, so
          * every record of the session (they all carry its id) maps to it */
         const char *container;
+        /* the sandbox has built its root and installed its filters (a
+         * parked member: it waits for its command). NULL: nothing */
+        void (*on_ready)(void *ctx);
+        void *on_ready_ctx;
 };
 
 struct session;

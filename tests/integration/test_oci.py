@@ -1,0 +1,449 @@
+"""reins oci: the OCI runtime's command line, run for real.
+
+Each test makes a bundle (a busybox-static rootfs and a config.json written
+here, in runc's shape: root, or rootless for nobody with the caller's uid
+mapped to 0) and drives `reins oci` through a small driver that runs as the
+caller and is a child subreaper, as conmon and the containerd shim are: the
+pid in --pid-file is reparented to it when `create` exits, and its exit
+status is the container's.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BUSYBOX = shutil.which("busybox")
+APPLETS = ["sh", "echo", "true", "false", "cat", "sleep", "id", "hostname", "ls", "touch",
+           "mkdir", "test", "grep"]
+
+pytestmark = pytest.mark.skipif(
+    not BUSYBOX or "ELF" not in subprocess.run(["file", "-L", BUSYBOX], capture_output=True,
+                                               text=True).stdout
+    or "statically linked" not in subprocess.run(["file", "-L", BUSYBOX], capture_output=True,
+                                                 text=True).stdout,
+    reason="needs busybox-static (apt-get install busybox-static)")
+
+# Runs as the caller: each step is [verb, args...]; "wait" waits for the
+# pid in the pid file (reparented to us, a subreaper) and gives its status.
+DRIVER = r'''
+import ctypes, json, os, subprocess, sys, tempfile
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+reins, steps = sys.argv[1], json.loads(sys.argv[2])
+out, files = [], []
+for step in steps:
+    if step[0] == "wait":
+        if not os.path.exists(step[1]):
+            out.append({"exit": None})
+            continue
+        pid = int(open(step[1]).read())
+        _, status = os.waitpid(pid, 0)
+        out.append({"exit": os.waitstatus_to_exitcode(status)})
+        continue
+    argv = [reins] + step if step[0] != "@" else step[1:]
+    # files, not pipes: a created container keeps create's stdout and
+    # stderr (they are its own), so nobody would read them to EOF
+    o, e = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    p = subprocess.run(argv, stdout=o, stderr=e, timeout=60, stdin=subprocess.DEVNULL)
+    out.append({"rc": p.returncode})
+    files.append((out[-1], o, e))
+# reap what the steps left (supervisors killed or never started)
+for result, o, e in files:
+    o.seek(0), e.seek(0)
+    result["out"] = o.read().decode(errors="replace")
+    result["err"] = e.read().decode(errors="replace")
+print(json.dumps(out))
+'''
+
+
+class Oci:
+    """One caller's state root and bundles."""
+
+    def __init__(self, caller):
+        self.caller = caller
+        self.base = caller.mkdtemp(prefix="reins-oci-")
+        self.root = self.base / "state"
+        self.log = self.base / "log.json"
+
+    def bundle(self, args, name="b", mutate=None, terminal=False):
+        c = self.caller
+        b = c.mkdir(self.base / name)
+        rootfs = c.mkdir(b / "rootfs")
+        for d in ("bin", "proc", "dev", "etc", "tmp", "sys"):
+            c.mkdir(rootfs / d)
+        shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
+        c.own(rootfs / "bin" / "busybox")
+        for a in APPLETS:
+            os.symlink("busybox", rootfs / "bin" / a)
+            c.own(rootfs / "bin" / a)
+        c.write(rootfs / "etc" / "secret.txt", "image-secret-42\n")
+        config = {
+            "ociVersion": "1.0.2",
+            "process": {"terminal": terminal, "user": {"uid": 0, "gid": 0}, "args": args,
+                        "env": ["PATH=/bin", "TERM=xterm"], "cwd": "/",
+                        "noNewPrivileges": True,
+                        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]},
+            "root": {"path": "rootfs", "readonly": False},
+            "hostname": "oci-test",
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/dev/pts", "type": "devpts", "source": "devpts"},
+                {"destination": "/sys", "type": "none", "source": "/sys",
+                 "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]},
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "nodev", "size=1m"]},
+            ],
+            "linux": {
+                "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+                "maskedPaths": ["/proc/kcore", "/proc/timer_list", "/sys/firmware"],
+                "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"],
+            },
+        }
+        if c.uid != 0:  # rootless, as `runc spec --rootless` writes it
+            config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": c.uid, "size": 1}]
+            config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": c.gid, "size": 1}]
+            config["linux"]["namespaces"].append({"type": "user"})
+        if mutate:
+            mutate(config)
+        c.write(b / "config.json", json.dumps(config))
+        return b
+
+    def drive(self, steps, glob=()):
+        """Run the steps as the caller; returns one result per step."""
+        full = []
+        for s in steps:
+            if s[0] in ("wait", "@"):
+                full.append(s)
+            else:
+                full.append(["--root", str(self.root), "--log", str(self.log),
+                             "--log-format", "json", *glob, *s])
+        p = subprocess.run(self.caller.prefix + [sys.executable, "-c", DRIVER,
+                                                 self.caller.reins, json.dumps(full)],
+                           capture_output=True, text=True, env=self.caller.env(),
+                           cwd=self.base, timeout=120)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    def log_lines(self):
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def trail_with(self, session):
+        for path in Path(self.caller.home).rglob("*.jsonl"):
+            text = path.read_text(errors="replace")
+            if session in text:
+                return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return None
+
+
+@pytest.fixture
+def oci(caller):
+    return Oci(caller)
+
+
+def ok(result):
+    assert result["rc"] == 0, result
+    return result
+
+
+def test_lifecycle_create_start_state_delete(oci):
+    b = oci.bundle(["/bin/sh", "-c", "echo hello-oci; hostname; exit 3"])
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "c1"],
+        ["state", "c1"],
+        ["@", "cat", str(pid_file)],
+        ["start", "c1"],
+        ["wait", str(pid_file)],
+        ["state", "c1"],
+        ["delete", "c1"],
+        ["state", "c1"],
+    ])
+    ok(r[0])
+    created = json.loads(ok(r[1])["out"])
+    assert created["status"] == "created"
+    assert created["id"] == "c1" and created["bundle"] == str(b)
+    assert created["pid"] == int(r[2]["out"])
+    ok(r[3])
+    assert r[4]["exit"] == 3  # the supervisor's status is the container's
+    stopped = json.loads(ok(r[5])["out"])
+    assert stopped["status"] == "stopped"
+    ok(r[6])
+    assert r[7]["rc"] != 0 and "does not exist" in r[7]["err"]
+
+
+def test_container_sees_its_rootfs_and_config(oci):
+    b = oci.bundle(["/bin/sh", "-c", "hostname; id -u; ls /; cat /etc/secret.txt; "
+                                     "echo w > /tmp/x && cat /tmp/x; echo $TERM"])
+    pid_file = oci.base / "pid"
+    out = oci.base / "out"
+    oci.caller.write(out, "")
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "c2"],
+        ["start", "c2"],
+        ["wait", str(pid_file)],
+    ])
+    # stdout of the container is create's: the driver captured it
+    text = r[0]["out"]
+    assert r[2]["exit"] == 0, r
+    lines = text.split()
+    assert lines[0] == "oci-test"  # config.json's hostname
+    assert lines[1] == "0"  # process.user.uid, mapped
+    assert "busybox" not in lines and "bin" in lines  # the rootfs's /, not the host's
+    assert "usr" not in lines
+    assert "image-secret-42" in text and "w" in lines and "xterm" in lines
+
+
+def test_kill_relays_and_status_is_128_plus_signal(oci):
+    b = oci.bundle(["/bin/sleep", "100"])
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "k1"],
+        ["start", "k1"],
+        ["state", "k1"],
+        ["kill", "k1", "TERM"],
+        ["wait", str(pid_file)],
+        ["kill", "k1", "KILL"],
+        ["delete", "k1"],
+    ])
+    ok(r[0]), ok(r[1])
+    assert json.loads(r[2]["out"])["status"] == "running"
+    ok(r[3])
+    assert r[4]["exit"] == 128 + 15
+    assert r[5]["rc"] != 0 and "not running" in r[5]["err"]
+    ok(r[6])
+
+
+def test_kill_9_and_delete_force(oci):
+    b = oci.bundle(["/bin/sleep", "100"])
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "k2"],
+        ["start", "k2"],
+        ["delete", "k2"],
+        ["kill", "--all", "k2", "9"],
+        ["wait", str(pid_file)],
+        ["delete", "--force", "k2"],
+    ])
+    ok(r[0]), ok(r[1])
+    assert r[2]["rc"] != 0 and "running" in r[2]["err"]
+    ok(r[3])
+    assert r[4]["exit"] == -9  # the supervisor killed: conmon reports 137
+    ok(r[5])
+
+
+def test_delete_force_of_a_running_container(oci):
+    b = oci.bundle(["/bin/sleep", "100"])
+    r = oci.drive([
+        ["create", "--bundle", str(b), "f1"],
+        ["start", "f1"],
+        ["delete", "--force", "f1"],
+        ["state", "f1"],
+    ])
+    ok(r[0]), ok(r[1]), ok(r[2])
+    assert "does not exist" in r[3]["err"]
+
+
+def test_pause_resume_ps(oci):
+    b = oci.bundle(["/bin/sleep", "100"])
+    r = oci.drive([
+        ["create", "--bundle", str(b), "p1"],
+        ["start", "p1"],
+        ["ps", "--format", "json", "p1"],
+        ["pause", "p1"],
+        ["state", "p1"],
+        ["resume", "p1"],
+        ["state", "p1"],
+        ["delete", "--force", "p1"],
+    ])
+    ok(r[0]), ok(r[1])
+    pids = json.loads(ok(r[2])["out"])
+    assert len(pids) == 1 and pids[0] > 1
+    if r[3]["rc"] != 0:
+        assert "freezer" in r[3]["err"]
+        pytest.skip("no freezer cgroup for this caller here: " + r[3]["err"].strip())
+    assert json.loads(r[4]["out"])["status"] == "paused"
+    ok(r[5])
+    assert json.loads(r[6]["out"])["status"] == "running"
+    ok(r[7])
+
+
+def test_features(oci):
+    r = oci.drive([["features"]])
+    f = json.loads(ok(r[0])["out"])
+    assert f["ociVersionMax"].startswith("1.")
+    assert f["linux"]["seccomp"]["enabled"] is True
+    assert "org.reins.policy" in f["annotations"]
+
+
+def test_bad_config_names_its_key_in_the_json_log(oci):
+    def bad(c):
+        c["mounts"].append({"destination": "/x", "type": "overlay", "source": "overlay"})
+    b = oci.bundle(["/bin/true"], mutate=bad)
+    r = oci.drive([["create", "--bundle", str(b), "bad1"], ["state", "bad1"]])
+    assert r[0]["rc"] != 0
+    assert "mounts[5].type 'overlay'" in r[0]["err"]
+    errors = [line for line in oci.log_lines() if line.get("level") == "error"]
+    assert errors and "mounts[5].type" in errors[0]["msg"] and "time" in errors[0]
+    assert "does not exist" in r[1]["err"]  # nothing left behind
+
+
+def test_missing_args_named(oci):
+    def bad(c):
+        del c["process"]["args"]
+    b = oci.bundle(["/bin/true"], mutate=bad)
+    r = oci.drive([["create", "--bundle", str(b), "bad2"]])
+    assert r[0]["rc"] != 0 and "process.args" in r[0]["err"]
+
+
+def test_policy_annotation_hides_a_denied_path_inside(oci):
+    policy = oci.caller.write(oci.base / "policy.yaml",
+                              "version: 1\nname: oci-deny\nextends: default\n"
+                              "filesystem:\n  deny: [/etc/secret.txt]\n")
+    cmd = ["/bin/sh", "-c", "cat /etc/secret.txt; echo rc=$?"]
+    plain = oci.bundle(cmd, name="plain")
+    denied = oci.bundle(cmd, name="denied", mutate=lambda c: c.update(
+        {"annotations": {"org.reins.policy": str(policy)}}))
+    pid_a, pid_b = oci.base / "pa", oci.base / "pb"
+    r = oci.drive([
+        ["create", "--bundle", str(plain), "--pid-file", str(pid_a), "a1"],
+        ["start", "a1"], ["wait", str(pid_a)],
+        ["create", "--bundle", str(denied), "--pid-file", str(pid_b), "a2"],
+        ["start", "a2"], ["wait", str(pid_b)],
+        ["state", "a2"],
+    ])
+    assert "image-secret-42" in r[0]["out"]  # the attack works without the policy
+    assert "image-secret-42" not in r[3]["out"] and "rc=1" in r[3]["out"], r[3]
+    assert json.loads(r[6]["out"])["annotations"]["org.reins.policy"] == str(policy)
+
+
+def test_bind_of_a_denied_host_path_is_refused(oci):
+    secret = oci.caller.mkdir(oci.base / "hostsecret")
+    oci.caller.write(secret / "key", "host-secret-77\n")
+    policy = oci.caller.write(oci.base / "policy.yaml",
+                              f"version: 1\nname: oci-deny\nextends: default\n"
+                              f"filesystem:\n  deny: [{secret}]\n")
+
+    def mount(c):
+        c["mounts"].append({"destination": "/mnt", "type": "bind", "source": str(secret),
+                            "options": ["rbind", "ro"]})
+        c["annotations"] = {"org.reins.policy": str(policy)}
+    b = oci.bundle(["/bin/cat", "/mnt/key"], mutate=mount)
+    r = oci.drive([["create", "--bundle", str(b), "d1"]])
+    assert r[0]["rc"] != 0
+    assert "mounts[5].source" in r[0]["err"] and "denied" in r[0]["err"]
+    assert "host-secret-77" not in r[0]["out"]
+
+
+def test_trail_records_the_container_id(oci):
+    b = oci.bundle(["/bin/true"])
+    pid_file = oci.base / "pid"
+    state_file = oci.root / "t1" / "state.json"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "t1"],
+        ["@", "cat", str(state_file)],
+        ["start", "t1"],
+        ["wait", str(pid_file)],
+        ["delete", "t1"],
+    ])
+    ok(r[0])
+    session = json.loads(r[1]["out"])["reins"]["session"]
+    assert r[3]["exit"] == 0
+    records = oci.trail_with(session)
+    assert records, "no trail holds the container's session"
+    start = [x for x in records if x.get("type") == "session.start"]
+    assert start and start[0].get("container") == "t1"
+    assert all(x.get("session") == session for x in records)
+
+
+def test_seccomp_profile_narrows(oci):
+    def profile(c):
+        c["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 1}]}
+    cmd = ["/bin/sh", "-c", "mkdir /tmp/d && echo made"]
+    plain = oci.bundle(cmd, name="plain")
+    narrowed = oci.bundle(cmd, name="narrow", mutate=profile)
+    pa, pb = oci.base / "pa", oci.base / "pb"
+    r = oci.drive([
+        ["create", "--bundle", str(plain), "--pid-file", str(pa), "s1"],
+        ["start", "s1"], ["wait", str(pa)],
+        ["create", "--bundle", str(narrowed), "--pid-file", str(pb), "s2"],
+        ["start", "s2"], ["wait", str(pb)],
+    ])
+    assert "made" in r[0]["out"] and r[2]["exit"] == 0
+    assert "made" not in r[3]["out"] and r[5]["exit"] != 0
+
+
+def test_readonly_root(oci):
+    b = oci.bundle(["/bin/sh", "-c", "touch /newfile && echo wrote"],
+                   mutate=lambda c: c["root"].update({"readonly": True}))
+    pid_file = oci.base / "pid"
+    r = oci.drive([["create", "--bundle", str(b), "--pid-file", str(pid_file), "r1"],
+                   ["start", "r1"], ["wait", str(pid_file)]])
+    assert "wrote" not in r[0]["out"] and r[2]["exit"] != 0
+    assert not (b / "rootfs" / "newfile").exists()
+
+
+def test_exec_and_hooks_are_refused_clearly(oci):
+    b = oci.bundle(["/bin/true"], mutate=lambda c: c.update(
+        {"hooks": {"prestart": [{"path": "/bin/true"}]}}))
+    r = oci.drive([["create", "--bundle", str(b), "h1"], ["exec", "h1", "true"]])
+    assert r[0]["rc"] != 0 and "hooks" in r[0]["err"]
+    assert r[1]["rc"] != 0 and "exec" in r[1]["err"]
+
+
+def test_runc_style_invocations(oci):
+    """An engine pointed at the binary: `reins --root ...` and a reins-oci link."""
+    link = oci.base / "reins-oci"
+    os.symlink(oci.caller.reins, link)
+    b = oci.bundle(["/bin/true"])
+    r = oci.drive([
+        ["@", oci.caller.reins, "--root", str(oci.root), "create", "--bundle", str(b), "x1"],
+        ["@", str(link), "--root", str(oci.root), "state", "x1"],
+        ["@", str(link), "--root", str(oci.root), "delete", "--force", "x1"],
+    ])
+    ok(r[0])
+    assert json.loads(ok(r[1])["out"])["status"] == "created"
+    ok(r[2])
+
+
+def test_systemd_cgroup_refused_without_systemd(oci):
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("systemd runs here")
+    b = oci.bundle(["/bin/true"])
+    r = oci.drive([["create", "--bundle", str(b), "y1"]], glob=["--systemd-cgroup"])
+    assert r[0]["rc"] != 0 and "systemd is not running" in r[0]["err"]
+
+
+def test_same_states_as_runc(oci):
+    """runc is the reference: the same bundle, the same states and status."""
+    if oci.caller.uid != 0 or not shutil.which("runc"):
+        pytest.skip("runc as root only here")
+    b = oci.bundle(["/bin/sh", "-c", "exit 7"])
+    seen = {}
+    for name, argv in (("runc", ["@", "runc"]), ("reins", ["@", oci.caller.reins, "oci"])):
+        root = str(oci.base / f"root-{name}")
+        pid_file = oci.base / f"pid-{name}"
+        r = oci.drive([
+            argv + ["--root", root, "create", "--bundle", str(b), "--pid-file", str(pid_file),
+                    "cmp"],
+            argv + ["--root", root, "state", "cmp"],
+            argv + ["--root", root, "start", "cmp"],
+            ["wait", str(pid_file)],
+            argv + ["--root", root, "state", "cmp"],
+            argv + ["--root", root, "delete", "cmp"],
+        ])
+        assert r[0]["rc"] == 0, (name, r[0])
+        seen[name] = (json.loads(r[1]["out"])["status"], r[3]["exit"],
+                      json.loads(r[4]["out"])["status"], r[5]["rc"],
+                      sorted(json.loads(r[1]["out"]).keys()))
+    assert seen["reins"][:4] == seen["runc"][:4]
+    assert set(seen["runc"][4]) <= set(seen["reins"][4]) | {"created", "owner", "rootless", "rootfs"}
