@@ -266,8 +266,9 @@ static int oci_console(const char *socket_path, struct reins_error *err)
                 cmsg->cmsg_len = CMSG_LEN(sizeof(int));
                 memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
                 if (sendmsg(fd, &msg, 0) < 0)
-                        r = reins_error_errno(err, errno, "--console-socket %s: sending the "
-                                                          "console",
+                        r = reins_error_errno(err, errno,
+                                              "--console-socket %s: sending the "
+                                              "console",
                                               socket_path);
         }
         close(master);
@@ -443,7 +444,8 @@ int oci_create(const struct oci_create_options *o, struct reins_error *err)
         answer[used] = '\0';
         if (strcmp(answer, "ok") != 0) {
                 r = reins_error_set(err, EIO, "%s",
-                                    answer[0] ? answer : "the supervisor ended before it was ready");
+                                    answer[0] ? answer
+                                              : "the supervisor ended before it was ready");
                 waitpid(pid, NULL, 0);
                 goto fail;
         }
@@ -493,11 +495,10 @@ static const struct {
         const char *name;
         int number;
 } oci_signals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
-    {"USR1", SIGUSR1}, {"USR2", SIGUSR2},     {"TERM", SIGTERM}, {"CONT", SIGCONT},
-    {"STOP", SIGSTOP}, {"WINCH", SIGWINCH},   {"ALRM", SIGALRM}, {"PIPE", SIGPIPE},
-    {"ABRT", SIGABRT}, {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
-    {"PWR", SIGPWR},   {"SYS", SIGSYS},       {"TRAP", SIGTRAP}, {"URG", SIGURG},
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"WINCH", SIGWINCH},
+    {"ALRM", SIGALRM}, {"PIPE", SIGPIPE}, {"ABRT", SIGABRT}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU}, {"PWR", SIGPWR},   {"SYS", SIGSYS},   {"TRAP", SIGTRAP}, {"URG", SIGURG},
 };
 
 int oci_signal_parse(const char *text)
@@ -638,15 +639,15 @@ json_t *oci_features(void)
             "{s:s, s:s, s:[], s:[sssssssss], s:{s:[sssssss], s:[], s:{s:b, s:b, s:b, s:b}, "
             "s:{s:b, s:[sssssss], s:[sssssss], s:[s]}, s:{s:b}, s:{s:b}}, s:{s:s, s:s, s:s}}",
             "ociVersionMin", "1.0.0", "ociVersionMax", "1.0.2", "hooks", "mountOptions", "bind",
-            "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "size", "mode", "linux",
-            "namespaces", "cgroup", "ipc", "mount", "network", "pid", "user", "uts",
-            "capabilities", "cgroup", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0, "seccomp",
-            "enabled", 1, "actions", "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
-            "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP",
-            "operators", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
-            "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE", "archs", "SCMP_ARCH_X86_64",
-            "apparmor", "enabled", 0, "selinux", "enabled", 0, "annotations",
-            "org.reins.policy", "a preset's name or a policy file on the host",
-            "org.reins.allow-net", "HOST[:PORT],... allowed through reins' egress proxy",
+            "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "size", "mode", "linux", "namespaces",
+            "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "capabilities", "cgroup",
+            "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0, "seccomp", "enabled", 1, "actions",
+            "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+            "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP", "operators", "SCMP_CMP_EQ",
+            "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
+            "SCMP_CMP_NE", "archs", "SCMP_ARCH_X86_64", "apparmor", "enabled", 0, "selinux",
+            "enabled", 0, "annotations", "org.reins.policy",
+            "a preset's name or a policy file on the host", "org.reins.allow-net",
+            "HOST[:PORT],... allowed through reins' egress proxy",
             "org.opencontainers.runtime-spec.features", "reins oci");
 }
