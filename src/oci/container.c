@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "oci/hooks.h"
 #include "oci/spec.h"
 #include "oci/state.h"
 #include "sandbox/child.h"
@@ -145,6 +146,18 @@ static void oci_say_ready(struct oci_supervisor *sv, const char *error)
         sv->ready_fd = -1;
 }
 
+/* hooks.KIND with the state on stdin; 0 when there are none */
+static int oci_run_hooks(struct oci_supervisor *sv, const char *kind, struct reins_error *err)
+{
+        if (!sv->spec->hooks)
+                return 0;
+        json_t *state = oci_state_json(&sv->state);
+        int r = state ? oci_hooks_run(sv->spec->hooks, kind, state, err)
+                      : reins_error_set(err, ENOMEM, "out of memory");
+        json_decref(state);
+        return r;
+}
+
 static void oci_on_ready(void *ctx)
 {
         struct oci_supervisor *sv = ctx;
@@ -152,6 +165,15 @@ static void oci_on_ready(void *ctx)
         session_status(sv->session, &status);
         sv->state.init_pid = status.pid;
         oci_write_state(sv, "created");
+        /* the sandbox is built, its command parked: createRuntime and
+         * prestart hooks now, and a failing one fails create */
+        struct reins_error err = {0};
+        if (oci_run_hooks(sv, "createRuntime", &err) < 0 ||
+            oci_run_hooks(sv, "prestart", &err) < 0) {
+                oci_say_ready(sv, err.message);
+                session_retire(sv->session);
+                return;
+        }
         oci_say_ready(sv, NULL);
 }
 
@@ -216,6 +238,9 @@ static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
                         session_status(sv->session, &status);
                         sv->state.init_pid = status.pid;
                         oci_write_state(sv, "running");
+                        struct reins_error hook_err = {0};
+                        if (oci_run_hooks(sv, "poststart", &hook_err) < 0)
+                                notice("%s", hook_err.message);
                 }
         } else if (strcmp(request, "pause") == 0 || strcmp(request, "resume") == 0) {
                 bool pause = request[0] == 'p';
@@ -372,14 +397,7 @@ static int oci_check_annotations(const struct oci_spec *spec, struct reins_error
                                        "annotation org.reins.approvals: not supported by reins oci "
                                        "yet (approvals are the policy's: choose one with "
                                        "org.reins.policy)");
-        if (spec->hooks)
-                return reins_error_set(err, EINVAL,
-                                       "config.json: hooks: reins oci does not run hooks yet "
-                                       "(refused rather than skipped: a hook may be what sets the "
-                                       "container up)");
-        if (spec->terminal)
-                return 0;
-        return 0;
+        return spec->hooks ? oci_hooks_check(spec->hooks, err) : 0;
 }
 
 int oci_create(const struct oci_create_options *o, struct reins_error *err)
@@ -554,6 +572,25 @@ int oci_kill(const char *root, const char *id, int sig, bool all, struct reins_e
         return 0;
 }
 
+/* poststop hooks, read again from the bundle's config.json (the
+ * supervisor is gone by now); a failure is only logged. */
+static void oci_poststop(const struct oci_state *st)
+{
+        cleanup_free char *path = st->bundle ? path_join(st->bundle, "config.json") : NULL;
+        struct stat info;
+        if (!path || stat(path, &info) < 0 || info.st_size > OCI_SPEC_MAX_BYTES)
+                return;
+        json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+        json_t *hooks = json_object_get(doc, "hooks");
+        struct reins_error err = {0};
+        json_t *state = oci_state_json(st);
+        if (hooks && state && oci_hooks_check(hooks, &err) == 0 &&
+            oci_hooks_run(hooks, "poststop", state, &err) < 0)
+                notice("%s", err.message);
+        json_decref(state);
+        json_decref(doc);
+}
+
 int oci_delete(const char *root, const char *id, bool force, struct reins_error *err)
 {
         struct oci_state st;
@@ -563,21 +600,25 @@ int oci_delete(const char *root, const char *id, bool force, struct reins_error 
         bool stopped = strcmp(st.status, "stopped") == 0;
         bool created = strcmp(st.status, "created") == 0;
         int pidfd = stopped ? -ESRCH : oci_state_pidfd(&st);
-        oci_state_clear(&st);
+        if (pidfd >= 0 && !force && !created) {
+                close(pidfd);
+                oci_state_clear(&st);
+                return reins_error_set(
+                    err, EBUSY, "container %s is running: stop it first, or delete --force", id);
+        }
         if (pidfd >= 0) {
-                if (!force && !created) {
-                        close(pidfd);
-                        return reins_error_set(err, EBUSY,
-                                               "container %s is running: stop it first, or "
-                                               "delete --force",
-                                               id);
-                }
                 syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
                 struct pollfd p = {.fd = pidfd, .events = POLLIN};
                 poll(&p, 1, 5000);
                 close(pidfd);
         }
-        return oci_state_remove(root, id, err);
+        r = oci_state_remove(root, id, err);
+        if (r == 0) {
+                snprintf(st.status, sizeof(st.status), "stopped");
+                oci_poststop(&st);
+        }
+        oci_state_clear(&st);
+        return r;
 }
 
 int oci_pause(const char *root, const char *id, bool pause, struct reins_error *err)
