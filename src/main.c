@@ -47,8 +47,8 @@ static bool main_is_oci_call(int argc, char **argv)
         name = name ? name + 1 : argv[0];
         if (strcmp(name, "reins-oci") == 0)
                 return true;
-        static const char *const flags[] = {"--root", "--log", "--log-format", "--systemd-cgroup",
-                                            "--debug", "--rootless"};
+        static const char *const flags[] = {"--root",           "--log",   "--log-format",
+                                            "--systemd-cgroup", "--debug", "--rootless"};
         for (size_t i = 0; argc > 1 && i < sizeof(flags) / sizeof(flags[0]); i++) {
                 size_t len = strlen(flags[i]);
                 if (strncmp(argv[1], flags[i], len) == 0 &&

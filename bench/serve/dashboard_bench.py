@@ -21,7 +21,9 @@ the issue's budgets. Prints only; exits 0 whatever it measures.
   dashboard_bench.py REINS [--sessions 500] [--generators 4] [--loads 5]
 """
 import argparse
+import datetime
 import http.client
+import http.server
 import json
 import os
 import signal
@@ -187,6 +189,113 @@ requestAnimationFrame(check);
 """
 
 
+# in the page: resolve with the wall-clock ms at which a card for a
+# request of `session` first shows
+WAIT_CARD = """
+const [session, done] = arguments;
+function check() {
+  const card = document.querySelector('li[data-request][data-session="' + session + '"]');
+  if (card) done(performance.timeOrigin + performance.now());
+  else requestAnimationFrame(check);
+}
+check();
+"""
+
+# in the page: click the card's Approve, resolve with the click's wall ms
+CLICK_APPROVE = """
+const [session, done] = arguments;
+const card = document.querySelector('li[data-request][data-session="' + session + '"]');
+const button = card.querySelector('button[data-answer="allow"]');
+const t = performance.timeOrigin + performance.now();
+button.click();
+done(t);
+"""
+
+
+class Upstream(http.server.ThreadingHTTPServer):
+    """The destination the agent asks for: notes when each request arrives."""
+
+    def __init__(self):
+        self.arrived = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(handler):
+                self.arrived.append(time.time() * 1000)
+                handler.send_response(200)
+                handler.send_header("Content-Length", "2")
+                handler.end_headers()
+                handler.wfile.write(b"ok")
+
+            def log_message(handler, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def record_ms(bench, session, type_):
+    """The wall-clock ms of the session's first record of `type_`."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, body = http_get(bench, f"/v1/audit?session={session}&type={type_}&limit=1")
+        records = body.get("records") if status == 200 else None
+        if records:
+            t = records[0]["record"]["time"].replace("Z", "+00:00")
+            return datetime.datetime.fromisoformat(t).timestamp() * 1000
+        time.sleep(0.1)
+    raise RuntimeError(f"no {type_} record in session {session}")
+
+
+def http_get(bench, path):
+    ctx = ssl.create_default_context(cafile=bench.cert)
+    port = int(bench.origin.rsplit(":", 1)[1])
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {bench.token}"})
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r.status, json.loads(body or b"{}")
+
+
+def approvals(driver, bench, rounds):
+    upstream = Upstream()
+    port = upstream.server_address[1]
+    policy = os.path.join(bench.tmp, "ask.yaml")
+    with open(policy, "w") as f:
+        f.write("version: 1\nextends: default\nnetwork:\n  mode: proxy\n"
+                f"  ask: [\"ask.test:{port}\"]\n  hosts: {{ask.test: 127.0.0.1}}\n"
+                "approvals: {timeout: 120s}\n")
+    shown, released = [], []
+    driver.get(bench.origin + "/#/approvals")
+    time.sleep(1)
+    for _ in range(rounds):
+        status, body = call_json(bench, "POST", "/v1/sessions", {
+            "workspace": bench.ws, "policy": policy,
+            "command": ["curl", "-s", "-o", "/dev/null", f"http://ask.test:{port}/"]})
+        if status != 201:
+            raise RuntimeError(f"start: {status} {body}")
+        session = body["session"]
+        with bench.lock:
+            bench.started[session] = body["pid"]
+        seen = driver.execute_async_script(WAIT_CARD, session)
+        shown.append(seen - record_ms(bench, session, "approval.request"))
+        before = len(upstream.arrived)
+        clicked = driver.execute_async_script(CLICK_APPROVE, session)
+        deadline = time.monotonic() + 30
+        while len(upstream.arrived) == before and time.monotonic() < deadline:
+            time.sleep(0.001)
+        if len(upstream.arrived) > before:
+            released.append(upstream.arrived[before] - clicked)
+    upstream.shutdown()
+    return shown, released
+
+
+def call_json(bench, method, path, body):
+    from load_bench import call
+    status, text = call(bench.sock, method, path, body)
+    return status, json.loads(text or "{}")
+
+
 def summary(name, m):
     lag, gap = m["lags"] or [0], m["gaps"] or [0]
     longs = m["longs"]
@@ -257,6 +366,12 @@ def main():
             time.sleep(1)
             summary("session page, its events streaming",
                     driver.execute_async_script(MEASURE, 5000))
+        shown, released = approvals(driver, bench, 5)
+        print(f"  approvals ({len(shown)} requests, events streaming): request recorded -> card "
+              f"on the page median {statistics.median(shown):.0f} ms, worst {max(shown):.0f} ms "
+              f"(budget < 1000 ms: {'within' if max(shown) < 1000 else 'OVER'}); click on "
+              f"Approve -> the held request at the server median "
+              f"{statistics.median(released):.0f} ms, worst {max(released):.0f} ms")
     except KeyboardInterrupt:
         print("  interrupted")
     except Exception as e:  # a bench prints, never fails the build

@@ -43,8 +43,8 @@ static void oci_log_error(const struct oci_globals *g, const char *message)
         gmtime_r(&now.tv_sec, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
         if (g->log_json) {
-                json_t *line = json_pack("{s:s, s:s, s:s}", "level", "error", "msg", message,
-                                         "time", when);
+                json_t *line =
+                    json_pack("{s:s, s:s, s:s}", "level", "error", "msg", message, "time", when);
                 cleanup_free char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
                 json_decref(line);
                 if (text)
@@ -62,7 +62,7 @@ static int oci_fail(const struct oci_globals *g, const struct reins_error *err)
 }
 
 __attribute__((format(printf, 2, 3))) static int oci_usage_error(const struct oci_globals *g,
-                                                                  const char *fmt, ...)
+                                                                 const char *fmt, ...)
 {
         char message[512];
         va_list ap;
@@ -123,8 +123,9 @@ static int oci_create_command(struct oci_globals *g, int argc, char **argv)
                 else if (oci_flag_value(argc, argv, &i, "--preserve-fds", &value)) {
                         if (strcmp(value, "0") != 0)
                                 return oci_usage_error(
-                                    g, "--preserve-fds %s: reins passes no fd but 0-2 into a "
-                                       "container (leaked fds are an escape class)",
+                                    g,
+                                    "--preserve-fds %s: reins passes no fd but 0-2 into a "
+                                    "container (leaked fds are an escape class)",
                                     value);
                 } else if (oci_flag(argv[i], "--no-pivot", NULL) ||
                            oci_flag(argv[i], "--no-new-keyring", NULL)) {
@@ -190,8 +191,7 @@ static int oci_simple_command(struct oci_globals *g, int argc, char **argv)
         } else { /* ps */
                 json_t *pids = NULL;
                 if (strcmp(format, "json") != 0 && strcmp(format, "table") != 0)
-                        return oci_usage_error(g, "ps --format %s: expected json or table",
-                                               format);
+                        return oci_usage_error(g, "ps --format %s: expected json or table", format);
                 if ((r = oci_ps(g->root, id, &pids, &err)) == 0) {
                         if (strcmp(format, "json") == 0) {
                                 cleanup_free char *text = json_dumps(pids, JSON_COMPACT);
@@ -211,14 +211,13 @@ static int oci_simple_command(struct oci_globals *g, int argc, char **argv)
 
 static void oci_print_usage(FILE *out)
 {
-        fprintf(out,
-                "usage: reins oci [--root DIR] [--log FILE] [--log-format json|text] "
-                "[--policy POLICY] COMMAND ...\n\n"
-                "  create --bundle DIR [--pid-file F] [--console-socket S] ID\n"
-                "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
-                "  pause ID | resume ID | ps [--format json] ID | features\n\n"
-                "The policy: annotation org.reins.policy, else --policy, else "
-                "$REINS_OCI_POLICY, else the preset 'default'.\n");
+        fprintf(out, "usage: reins oci [--root DIR] [--log FILE] [--log-format json|text] "
+                     "[--policy POLICY] COMMAND ...\n\n"
+                     "  create --bundle DIR [--pid-file F] [--console-socket S] ID\n"
+                     "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
+                     "  pause ID | resume ID | ps [--format json] ID | features\n\n"
+                     "The policy: annotation org.reins.policy, else --policy, else "
+                     "$REINS_OCI_POLICY, else the preset 'default'.\n");
 }
 
 static bool oci_systemd_running(void)
@@ -242,8 +241,9 @@ int cli_oci(int argc, char **argv)
                         g.log_path = value;
                 else if (oci_flag_value(argc, argv, &i, "--log-format", &value)) {
                         if (strcmp(value, "json") != 0 && strcmp(value, "text") != 0)
-                                return oci_usage_error(&g, "--log-format %s: expected json or "
-                                                           "text",
+                                return oci_usage_error(&g,
+                                                       "--log-format %s: expected json or "
+                                                       "text",
                                                        value);
                         g.log_json = strcmp(value, "json") == 0;
                 } else if (oci_flag_value(argc, argv, &i, "--policy", &value))
@@ -289,12 +289,12 @@ int cli_oci(int argc, char **argv)
                  strcmp(verb, "ps") == 0)
                 status = oci_simple_command(&g, argc - i, argv + i);
         else if (strcmp(verb, "exec") == 0)
-                status = oci_usage_error(&g,
-                                         "exec: not supported by reins oci yet (refused: a process "
-                                         "joining a running container must get every protection "
-                                         "of its first one)") > 0
-                             ? 1
-                             : 1;
+                status =
+                    oci_usage_error(&g, "exec: not supported by reins oci yet (refused: a process "
+                                        "joining a running container must get every protection "
+                                        "of its first one)") > 0
+                        ? 1
+                        : 1;
         else if (strcmp(verb, "run") == 0)
                 status = oci_usage_error(&g, "run: use create then start");
         else

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "oci/hooks.h"
 #include "oci/spec.h"
 #include "oci/state.h"
 #include "sandbox/child.h"
@@ -145,6 +146,18 @@ static void oci_say_ready(struct oci_supervisor *sv, const char *error)
         sv->ready_fd = -1;
 }
 
+/* hooks.KIND with the state on stdin; 0 when there are none */
+static int oci_run_hooks(struct oci_supervisor *sv, const char *kind, struct reins_error *err)
+{
+        if (!sv->spec->hooks)
+                return 0;
+        json_t *state = oci_state_json(&sv->state);
+        int r = state ? oci_hooks_run(sv->spec->hooks, kind, state, err)
+                      : reins_error_set(err, ENOMEM, "out of memory");
+        json_decref(state);
+        return r;
+}
+
 static void oci_on_ready(void *ctx)
 {
         struct oci_supervisor *sv = ctx;
@@ -152,6 +165,15 @@ static void oci_on_ready(void *ctx)
         session_status(sv->session, &status);
         sv->state.init_pid = status.pid;
         oci_write_state(sv, "created");
+        /* the sandbox is built, its command parked: createRuntime and
+         * prestart hooks now, and a failing one fails create */
+        struct reins_error err = {0};
+        if (oci_run_hooks(sv, "createRuntime", &err) < 0 ||
+            oci_run_hooks(sv, "prestart", &err) < 0) {
+                oci_say_ready(sv, err.message);
+                session_retire(sv->session);
+                return;
+        }
         oci_say_ready(sv, NULL);
 }
 
@@ -216,6 +238,9 @@ static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
                         session_status(sv->session, &status);
                         sv->state.init_pid = status.pid;
                         oci_write_state(sv, "running");
+                        struct reins_error hook_err = {0};
+                        if (oci_run_hooks(sv, "poststart", &hook_err) < 0)
+                                notice("%s", hook_err.message);
                 }
         } else if (strcmp(request, "pause") == 0 || strcmp(request, "resume") == 0) {
                 bool pause = request[0] == 'p';
@@ -266,8 +291,9 @@ static int oci_console(const char *socket_path, struct reins_error *err)
                 cmsg->cmsg_len = CMSG_LEN(sizeof(int));
                 memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
                 if (sendmsg(fd, &msg, 0) < 0)
-                        r = reins_error_errno(err, errno, "--console-socket %s: sending the "
-                                                          "console",
+                        r = reins_error_errno(err, errno,
+                                              "--console-socket %s: sending the "
+                                              "console",
                                               socket_path);
         }
         close(master);
@@ -371,14 +397,7 @@ static int oci_check_annotations(const struct oci_spec *spec, struct reins_error
                                        "annotation org.reins.approvals: not supported by reins oci "
                                        "yet (approvals are the policy's: choose one with "
                                        "org.reins.policy)");
-        if (spec->hooks)
-                return reins_error_set(err, EINVAL,
-                                       "config.json: hooks: reins oci does not run hooks yet "
-                                       "(refused rather than skipped: a hook may be what sets the "
-                                       "container up)");
-        if (spec->terminal)
-                return 0;
-        return 0;
+        return spec->hooks ? oci_hooks_check(spec->hooks, err) : 0;
 }
 
 int oci_create(const struct oci_create_options *o, struct reins_error *err)
@@ -443,7 +462,8 @@ int oci_create(const struct oci_create_options *o, struct reins_error *err)
         answer[used] = '\0';
         if (strcmp(answer, "ok") != 0) {
                 r = reins_error_set(err, EIO, "%s",
-                                    answer[0] ? answer : "the supervisor ended before it was ready");
+                                    answer[0] ? answer
+                                              : "the supervisor ended before it was ready");
                 waitpid(pid, NULL, 0);
                 goto fail;
         }
@@ -493,11 +513,10 @@ static const struct {
         const char *name;
         int number;
 } oci_signals[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
-    {"USR1", SIGUSR1}, {"USR2", SIGUSR2},     {"TERM", SIGTERM}, {"CONT", SIGCONT},
-    {"STOP", SIGSTOP}, {"WINCH", SIGWINCH},   {"ALRM", SIGALRM}, {"PIPE", SIGPIPE},
-    {"ABRT", SIGABRT}, {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
-    {"PWR", SIGPWR},   {"SYS", SIGSYS},       {"TRAP", SIGTRAP}, {"URG", SIGURG},
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"WINCH", SIGWINCH},
+    {"ALRM", SIGALRM}, {"PIPE", SIGPIPE}, {"ABRT", SIGABRT}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU}, {"PWR", SIGPWR},   {"SYS", SIGSYS},   {"TRAP", SIGTRAP}, {"URG", SIGURG},
 };
 
 int oci_signal_parse(const char *text)
@@ -553,6 +572,25 @@ int oci_kill(const char *root, const char *id, int sig, bool all, struct reins_e
         return 0;
 }
 
+/* poststop hooks, read again from the bundle's config.json (the
+ * supervisor is gone by now); a failure is only logged. */
+static void oci_poststop(const struct oci_state *st)
+{
+        cleanup_free char *path = st->bundle ? path_join(st->bundle, "config.json") : NULL;
+        struct stat info;
+        if (!path || stat(path, &info) < 0 || info.st_size > OCI_SPEC_MAX_BYTES)
+                return;
+        json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+        json_t *hooks = json_object_get(doc, "hooks");
+        struct reins_error err = {0};
+        json_t *state = oci_state_json(st);
+        if (hooks && state && oci_hooks_check(hooks, &err) == 0 &&
+            oci_hooks_run(hooks, "poststop", state, &err) < 0)
+                notice("%s", err.message);
+        json_decref(state);
+        json_decref(doc);
+}
+
 int oci_delete(const char *root, const char *id, bool force, struct reins_error *err)
 {
         struct oci_state st;
@@ -562,21 +600,25 @@ int oci_delete(const char *root, const char *id, bool force, struct reins_error 
         bool stopped = strcmp(st.status, "stopped") == 0;
         bool created = strcmp(st.status, "created") == 0;
         int pidfd = stopped ? -ESRCH : oci_state_pidfd(&st);
-        oci_state_clear(&st);
+        if (pidfd >= 0 && !force && !created) {
+                close(pidfd);
+                oci_state_clear(&st);
+                return reins_error_set(
+                    err, EBUSY, "container %s is running: stop it first, or delete --force", id);
+        }
         if (pidfd >= 0) {
-                if (!force && !created) {
-                        close(pidfd);
-                        return reins_error_set(err, EBUSY,
-                                               "container %s is running: stop it first, or "
-                                               "delete --force",
-                                               id);
-                }
                 syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
                 struct pollfd p = {.fd = pidfd, .events = POLLIN};
                 poll(&p, 1, 5000);
                 close(pidfd);
         }
-        return oci_state_remove(root, id, err);
+        r = oci_state_remove(root, id, err);
+        if (r == 0) {
+                snprintf(st.status, sizeof(st.status), "stopped");
+                oci_poststop(&st);
+        }
+        oci_state_clear(&st);
+        return r;
 }
 
 int oci_pause(const char *root, const char *id, bool pause, struct reins_error *err)
@@ -638,15 +680,15 @@ json_t *oci_features(void)
             "{s:s, s:s, s:[], s:[sssssssss], s:{s:[sssssss], s:[], s:{s:b, s:b, s:b, s:b}, "
             "s:{s:b, s:[sssssss], s:[sssssss], s:[s]}, s:{s:b}, s:{s:b}}, s:{s:s, s:s, s:s}}",
             "ociVersionMin", "1.0.0", "ociVersionMax", "1.0.2", "hooks", "mountOptions", "bind",
-            "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "size", "mode", "linux",
-            "namespaces", "cgroup", "ipc", "mount", "network", "pid", "user", "uts",
-            "capabilities", "cgroup", "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0, "seccomp",
-            "enabled", 1, "actions", "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
-            "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP",
-            "operators", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
-            "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE", "archs", "SCMP_ARCH_X86_64",
-            "apparmor", "enabled", 0, "selinux", "enabled", 0, "annotations",
-            "org.reins.policy", "a preset's name or a policy file on the host",
-            "org.reins.allow-net", "HOST[:PORT],... allowed through reins' egress proxy",
+            "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "size", "mode", "linux", "namespaces",
+            "cgroup", "ipc", "mount", "network", "pid", "user", "uts", "capabilities", "cgroup",
+            "v1", 1, "v2", 1, "systemd", 0, "systemdUser", 0, "seccomp", "enabled", 1, "actions",
+            "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+            "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP", "operators", "SCMP_CMP_EQ",
+            "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
+            "SCMP_CMP_NE", "archs", "SCMP_ARCH_X86_64", "apparmor", "enabled", 0, "selinux",
+            "enabled", 0, "annotations", "org.reins.policy",
+            "a preset's name or a policy file on the host", "org.reins.allow-net",
+            "HOST[:PORT],... allowed through reins' egress proxy",
             "org.opencontainers.runtime-spec.features", "reins oci");
 }

@@ -25,20 +25,20 @@
 #define SECCOMP_MAX_ENTRIES 4096
 #define SECCOMP_MAX_NAMES   1024
 
-static int oci_seccomp_action(const json_t *obj, const char *key, const char *where,
-                              uint32_t *out, struct reins_error *err)
+static int oci_seccomp_action(const json_t *obj, const char *key, const char *where, uint32_t *out,
+                              struct reins_error *err)
 {
         const char *name = json_string_value(json_object_get(obj, key));
         if (!name)
-                return reins_error_set(err, EINVAL, "config.json: %s%s: expected an action",
-                                       where, key);
+                return reins_error_set(err, EINVAL, "config.json: %s%s: expected an action", where,
+                                       key);
         json_t *ret = json_object_get(obj, "errnoRet");
         uint32_t errno_ret = EPERM;
         if (ret) {
                 if (!json_is_integer(ret) || json_integer_value(ret) < 0 ||
                     json_integer_value(ret) > 4095)
-                        return reins_error_set(err, EINVAL,
-                                               "config.json: %serrnoRet: expected 0 to 4095", where);
+                        return reins_error_set(
+                            err, EINVAL, "config.json: %serrnoRet: expected 0 to 4095", where);
                 errno_ret = (uint32_t)json_integer_value(ret);
         }
         if (strcmp(name, "SCMP_ACT_ALLOW") == 0)
@@ -67,9 +67,12 @@ static int oci_seccomp_op(const char *name, enum scmp_compare *out)
         static const struct {
                 const char *name;
                 enum scmp_compare op;
-        } ops[] = {{"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT},
-                   {"SCMP_CMP_LE", SCMP_CMP_LE}, {"SCMP_CMP_EQ", SCMP_CMP_EQ},
-                   {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+        } ops[] = {{"SCMP_CMP_NE", SCMP_CMP_NE},
+                   {"SCMP_CMP_LT", SCMP_CMP_LT},
+                   {"SCMP_CMP_LE", SCMP_CMP_LE},
+                   {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+                   {"SCMP_CMP_GE", SCMP_CMP_GE},
+                   {"SCMP_CMP_GT", SCMP_CMP_GT},
                    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ}};
         for (size_t i = 0; name && i < sizeof(ops) / sizeof(ops[0]); i++)
                 if (strcmp(ops[i].name, name) == 0) {
@@ -99,11 +102,12 @@ static int oci_seccomp_args(const json_t *args, size_t entry, struct scmp_arg_cm
                     json_integer_value(index) > 5 || !json_is_integer(value) ||
                     (two && !json_is_integer(two)) ||
                     oci_seccomp_op(json_string_value(json_object_get(a, "op")), &op) < 0)
-                        return reins_error_set(err, EINVAL,
-                                               "config.json: linux.seccomp.syscalls[%zu].args[%zu]: "
-                                               "expected index 0-5, integer values and a "
-                                               "SCMP_CMP_ operator",
-                                               entry, i);
+                        return reins_error_set(
+                            err, EINVAL,
+                            "config.json: linux.seccomp.syscalls[%zu].args[%zu]: "
+                            "expected index 0-5, integer values and a "
+                            "SCMP_CMP_ operator",
+                            entry, i);
                 out[i] = (struct scmp_arg_cmp){
                     .arg = (unsigned)json_integer_value(index),
                     .op = op,
@@ -167,8 +171,8 @@ int oci_seccomp_compile(const json_t *profile, void **filter, size_t *len, struc
         *filter = NULL;
         *len = 0;
         uint32_t default_action;
-        int r = oci_seccomp_action(profile, "defaultAction", "linux.seccomp.", &default_action,
-                                   err);
+        int r =
+            oci_seccomp_action(profile, "defaultAction", "linux.seccomp.", &default_action, err);
         if (r < 0)
                 return r;
         json_t *default_errno = json_object_get(profile, "defaultErrnoRet");
@@ -189,8 +193,7 @@ int oci_seccomp_compile(const json_t *profile, void **filter, size_t *len, struc
         if (r < 0)
                 return r;
         struct stat st;
-        if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % 8 != 0 ||
-            st.st_size / 8 > 65535)
+        if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % 8 != 0 || st.st_size / 8 > 65535)
                 return reins_error_set(err, EINVAL,
                                        "config.json: linux.seccomp: the compiled profile is too "
                                        "large");

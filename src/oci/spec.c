@@ -92,8 +92,9 @@ static int spec_process_user(struct oci_spec *spec, const json_t *process, struc
         if (!groups)
                 return 0;
         if (!json_is_array(groups) || json_array_size(groups) > OCI_SPEC_MAX_GROUPS)
-                return SPEC_ERR(err, "process.user.additionalGids: expected an array of at most "
-                                     "%d gids",
+                return SPEC_ERR(err,
+                                "process.user.additionalGids: expected an array of at most "
+                                "%d gids",
                                 OCI_SPEC_MAX_GROUPS);
         size_t n = json_array_size(groups);
         spec->groups = calloc(n + 1, sizeof(*spec->groups));
@@ -115,14 +116,22 @@ static const struct {
         const char *name;
         int resource;
 } spec_rlimit_names[] = {
-    {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},
-    {"RLIMIT_CPU", RLIMIT_CPU},       {"RLIMIT_DATA", RLIMIT_DATA},
-    {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},   {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 static int spec_rlimits(struct oci_spec *spec, const json_t *process, struct reins_error *err)
@@ -141,11 +150,12 @@ static int spec_rlimits(struct oci_spec *spec, const json_t *process, struct rei
         for (size_t i = 0; i < n; i++) {
                 json_t *e = json_array_get(list, i);
                 const char *type = NULL;
-                int r = json_is_object(e) ? spec_string(e, "type", "process.rlimits[].", true,
-                                                        &type, err)
-                                          : SPEC_ERR(err, "process.rlimits[%zu]: expected an "
-                                                          "object",
-                                                     i);
+                int r = json_is_object(e)
+                            ? spec_string(e, "type", "process.rlimits[].", true, &type, err)
+                            : SPEC_ERR(err,
+                                       "process.rlimits[%zu]: expected an "
+                                       "object",
+                                       i);
                 if (r < 0)
                         return r;
                 size_t k = 0;
@@ -157,8 +167,9 @@ static int spec_rlimits(struct oci_spec *spec, const json_t *process, struct rei
                 json_t *hard = json_object_get(e, "hard"), *soft = json_object_get(e, "soft");
                 if (!json_is_integer(hard) || !json_is_integer(soft) ||
                     json_integer_value(hard) < 0 || json_integer_value(soft) < 0)
-                        return SPEC_ERR(err, "process.rlimits[%zu]: hard and soft must be "
-                                             "integers",
+                        return SPEC_ERR(err,
+                                        "process.rlimits[%zu]: hard and soft must be "
+                                        "integers",
                                         i);
                 spec->rlimits[i] = (struct plan_rlimit){
                     .resource = spec_rlimit_names[k].resource,
@@ -183,8 +194,8 @@ static int spec_process(struct oci_spec *spec, const json_t *doc, struct reins_e
                 return r;
         if (argc == 0 || spec->args[0][0] == '\0')
                 return SPEC_ERR(err, "process.args: the command is missing");
-        if ((r = spec_string_array(json_object_get(process, "env"), "process.env",
-                                   OCI_SPEC_MAX_ENV, &spec->env, &spec->env_count, err)) < 0)
+        if ((r = spec_string_array(json_object_get(process, "env"), "process.env", OCI_SPEC_MAX_ENV,
+                                   &spec->env, &spec->env_count, err)) < 0)
                 return r;
         for (size_t i = 0; i < spec->env_count; i++)
                 if (!strchr(spec->env[i], '=') || spec->env[i][0] == '=')
@@ -289,8 +300,7 @@ static uint64_t spec_tmpfs_size(const json_t *options)
 /* One entry of config.json's mounts: what reins does with it. Returns 1
  * when it is provided otherwise (devpts, /dev/shm are in reins' /dev) or
  * not given (cgroup, mqueue), 0 when added. */
-static int spec_mount(struct oci_spec *spec, size_t index, const json_t *m,
-                      struct reins_error *err)
+static int spec_mount(struct oci_spec *spec, size_t index, const json_t *m, struct reins_error *err)
 {
         char where[40];
         snprintf(where, sizeof(where), "mounts[%zu].", index);
@@ -303,8 +313,9 @@ static int spec_mount(struct oci_spec *spec, size_t index, const json_t *m,
             (r = spec_string(m, "source", where, false, &source, err)) < 0)
                 return r;
         if (dest[0] != '/' || strstr(dest, "/../") || strlen(dest) >= PATH_MAX)
-                return SPEC_ERR(err, "mounts[%zu].destination '%.64s': expected an absolute "
-                                     "path without ..",
+                return SPEC_ERR(err,
+                                "mounts[%zu].destination '%.64s': expected an absolute "
+                                "path without ..",
                                 index, dest);
         json_t *options = json_object_get(m, "options");
         if (options && !json_is_array(options))
@@ -312,17 +323,17 @@ static int spec_mount(struct oci_spec *spec, size_t index, const json_t *m,
         bool bind = (type && (strcmp(type, "bind") == 0 || strcmp(type, "none") == 0)) ||
                     spec_has_option(options, "bind") || spec_has_option(options, "rbind");
         struct plan_root_mount *out = &spec->mounts[spec->root.mount_count];
-        *out = (struct plan_root_mount){.target = dest,
-                                        .noexec = spec_has_option(options, "noexec"),
-                                        .index = index};
+        *out = (struct plan_root_mount){
+            .target = dest, .noexec = spec_has_option(options, "noexec"), .index = index};
         /* reins' /dev holds its own pts and shm: nothing else over them */
         if (strcmp(dest, "/dev/pts") == 0 || strcmp(dest, "/dev/shm") == 0 ||
             strcmp(dest, "/dev/mqueue") == 0)
                 return 1;
         if (bind) {
                 if (!source || source[0] != '/')
-                        return SPEC_ERR(err, "mounts[%zu].source: a bind needs an absolute host "
-                                             "path",
+                        return SPEC_ERR(err,
+                                        "mounts[%zu].source: a bind needs an absolute host "
+                                        "path",
                                         index);
                 out->kind = spec_has_option(options, "ro") ? MOUNT_OP_BIND_RO : MOUNT_OP_BIND_RW;
                 out->source = source;
@@ -443,9 +454,10 @@ static int spec_sysctl(struct oci_spec *spec, const json_t *linux_, struct reins
                         return SPEC_ERR(err, "linux.sysctl.%.64s: expected a string", name);
                 if (!spec_sysctl_namespaced(name) || strstr(name, "..") || strchr(name, '/') ||
                     strlen(name) > 128)
-                        return SPEC_ERR(err, "linux.sysctl.%.64s: not a sysctl of the "
-                                             "container's own namespaces (refused: it would "
-                                             "change the host)",
+                        return SPEC_ERR(err,
+                                        "linux.sysctl.%.64s: not a sysctl of the "
+                                        "container's own namespaces (refused: it would "
+                                        "change the host)",
                                         name);
                 if (asprintf(&spec->sysctl[n], "%s=%s", name, json_string_value(value)) < 0) {
                         spec->sysctl[n] = NULL;
@@ -554,7 +566,8 @@ int oci_spec_parse(const char *bytes, size_t len, const char *bundle, bool check
         spec->root.hostname = hostname && hostname[0] ? hostname : NULL;
         if ((r = spec_process(spec, spec->doc, err)) < 0 ||
             (r = spec_root(spec, spec->doc, check_root, err)) < 0 ||
-            (r = spec_mounts(spec, spec->doc, err)) < 0 || (r = spec_linux(spec, spec->doc, err)) < 0)
+            (r = spec_mounts(spec, spec->doc, err)) < 0 ||
+            (r = spec_linux(spec, spec->doc, err)) < 0)
                 goto fail;
         json_t *annotations = json_object_get(spec->doc, "annotations");
         if (annotations && !json_is_object(annotations)) {

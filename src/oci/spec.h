@@ -36,9 +36,9 @@ struct oci_spec {
         char **env;   /* NULL-terminated */
         size_t env_count;
         bool terminal;
-        json_t *annotations; /* borrowed from doc; NULL when none */
-        json_t *hooks;       /* borrowed; NULL when none */
-        json_t *seccomp;     /* borrowed; NULL when none */
+        json_t *annotations;                     /* borrowed from doc; NULL when none */
+        json_t *hooks;                           /* borrowed; NULL when none */
+        json_t *seccomp;                         /* borrowed; NULL when none */
         uint64_t memory_bytes, pids, cpus_milli; /* linux.resources, 0 = none */
         char **sysctl;                           /* "name=value", NULL-terminated */
 
@@ -62,7 +62,6 @@ void oci_spec_free(struct oci_spec *spec);
 
 /* config.json's linux.seccomp compiled with libseccomp into a BPF
  * program (oci/seccomp.c). */
-int oci_seccomp_compile(const json_t *profile, void **filter, size_t *len,
-                        struct reins_error *err);
+int oci_seccomp_compile(const json_t *profile, void **filter, size_t *len, struct reins_error *err);
 
 #endif

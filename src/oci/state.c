@@ -114,9 +114,9 @@ json_t *oci_state_json(const struct oci_state *st)
 int oci_state_write(const char *root, const struct oci_state *st, struct reins_error *err)
 {
         json_t *doc = oci_state_json(st);
-        json_t *own = json_pack("{s:I, s:i, s:s, s:i}", "start_time", (json_int_t)st->start_time,
-                                "init_pid", (int)st->init_pid, "session", st->session,
-                                "exit_status", st->exit_status);
+        json_t *own =
+            json_pack("{s:I, s:i, s:s, s:i}", "start_time", (json_int_t)st->start_time, "init_pid",
+                      (int)st->init_pid, "session", st->session, "exit_status", st->exit_status);
         if (!doc || !own) {
                 json_decref(doc);
                 json_decref(own);

@@ -23,10 +23,10 @@
 
 struct oci_state {
         char id[OCI_ID_MAX + 1];
-        char status[16]; /* created, running, paused, stopped */
-        pid_t pid;       /* the supervisor: the process engines wait for */
+        char status[16];               /* created, running, paused, stopped */
+        pid_t pid;                     /* the supervisor: the process engines wait for */
         unsigned long long start_time; /* its start time (/proc/PID/stat), against pid reuse */
-        pid_t init_pid;  /* the sandbox's pid 1, for ps */
+        pid_t init_pid;                /* the sandbox's pid 1, for ps */
         char *bundle;
         json_t *annotations;
         char session[32]; /* reins' session id: the audit trail's */
@@ -47,8 +47,7 @@ int oci_state_create_dir(const char *root, const char *id, struct reins_error *e
 int oci_state_write(const char *root, const struct oci_state *st, struct reins_error *err);
 /* Read state.json, and correct the status: a supervisor that is gone (or
  * a pid reused since) means stopped. ENOENT: no such container. */
-int oci_state_read(const char *root, const char *id, struct oci_state *st,
-                   struct reins_error *err);
+int oci_state_read(const char *root, const char *id, struct oci_state *st, struct reins_error *err);
 void oci_state_clear(struct oci_state *st);
 /* Remove ROOT/ID and what it holds. */
 int oci_state_remove(const char *root, const char *id, struct reins_error *err);

@@ -216,12 +216,11 @@ int mounts_scratch_clone(const struct mounts_ctx *ctx, const char *name)
 static int mounts_tmpfs(const struct mounts_ctx *ctx, const struct mount_op *op,
                         struct reins_error *err)
 {
-        cleanup_fd int mnt =
-            op->shared_scratch
-                ? mounts_scratch_clone(ctx, "tmp")
-                : mounts_new_tmpfs("1777", op->size_bytes,
-                                   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                                       (op->noexec ? MOUNT_ATTR_NOEXEC : 0));
+        cleanup_fd int mnt = op->shared_scratch
+                                 ? mounts_scratch_clone(ctx, "tmp")
+                                 : mounts_new_tmpfs("1777", op->size_bytes,
+                                                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                                        (op->noexec ? MOUNT_ATTR_NOEXEC : 0));
         if (mnt < 0)
                 return reins_error_errno(err, -mnt, "creating tmpfs for %s", op->target);
         cleanup_fd int target = mounts_open_target(ctx->newroot, op->target, S_IFDIR);
@@ -512,16 +511,16 @@ static int mounts_stage_rootfs(const char *dir, struct reins_error *err)
         cleanup_fd int source =
             oldroot < 0 ? -errno : mounts_open_beneath(oldroot, dir, O_PATH | O_DIRECTORY);
         if (source < 0)
-                return reins_error_errno(err, -source, "the container's root %s (changed during "
-                                                       "setup?)",
+                return reins_error_errno(err, -source,
+                                         "the container's root %s (changed during "
+                                         "setup?)",
                                          dir);
         cleanup_fd int tree = open_tree(
             source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
         if (tree < 0)
                 return reins_error_errno(err, errno, "cloning the container's root %s", dir);
         int r = mounts_set_attr(tree, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
-        if (r == 0 &&
-            move_mount(tree, "", AT_FDCWD, "/newroot", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        if (r == 0 && move_mount(tree, "", AT_FDCWD, "/newroot", MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 r = -errno;
         return r < 0 ? reins_error_errno(err, -r, "mounting the container's root %s", dir) : 0;
 }
@@ -565,9 +564,8 @@ static int mounts_enter_root(const struct reins_plan *plan, struct reins_error *
                 int root = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (root < 0)
                         return reins_error_errno(err, errno, "opening the new root");
-                int r = mounts_set_attr(root, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                                                  MOUNT_ATTR_NODEV,
-                                        false);
+                int r = mounts_set_attr(
+                    root, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false);
                 close(root);
                 if (r < 0)
                         return reins_error_errno(err, -r, "making the root read-only");

@@ -174,7 +174,7 @@ struct plan_root {
         bool readonly;
         const char *hostname; /* NULL: "reins" */
         const char *cwd;      /* inside the container: absolute */
-        bool console; /* fd 0 is the container's console: its controlling terminal */
+        bool console;         /* fd 0 is the container's console: its controlling terminal */
         bool set_ids;
         uint32_t uid, gid;
         const uint32_t *groups;

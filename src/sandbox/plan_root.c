@@ -96,8 +96,8 @@ static int plan_root_add_mounts(struct reins_plan *plan, const struct plan_root 
                 if (m->kind == MOUNT_OP_BIND_RO || m->kind == MOUNT_OP_BIND_RW) {
                         cleanup_free char *real = NULL;
                         if ((r = plan_root_check_source(plan, m->index, m->source,
-                                                        m->kind == MOUNT_OP_BIND_RW, &real,
-                                                        err)) < 0)
+                                                        m->kind == MOUNT_OP_BIND_RW, &real, err)) <
+                            0)
                                 return r;
                         if ((r = plan_add_mount(plan, m->kind, real, m->target, 0)) < 0)
                                 return reins_error_set(err, -r, "out of memory");

@@ -392,12 +392,56 @@ def test_readonly_root(oci):
     assert not (b / "rootfs" / "newfile").exists()
 
 
-def test_exec_and_hooks_are_refused_clearly(oci):
+def test_exec_is_refused_clearly(oci):
+    b = oci.bundle(["/bin/sleep", "100"])
+    r = oci.drive([["create", "--bundle", str(b), "e1"], ["exec", "e1", "true"],
+                   ["delete", "--force", "e1"]])
+    ok(r[0])
+    assert r[1]["rc"] != 0 and "exec: not supported" in r[1]["err"]
+    ok(r[2])
+
+
+def test_hooks_run_on_the_host_with_the_state(oci):
+    out = oci.base / "hooks"
+    oci.caller.mkdir(out)
+
+    def hook(name):
+        return {"path": "/bin/sh", "args": ["sh", "-c", f"cat > {out}/{name}"]}
+
+    def hooks(c):
+        c["hooks"] = {"createRuntime": [hook("createRuntime")], "prestart": [hook("prestart")],
+                      "poststart": [hook("poststart")], "poststop": [hook("poststop")]}
+    b = oci.bundle(["/bin/true"], mutate=hooks)
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "hk1"],
+        ["@", "ls", str(out)],
+        ["start", "hk1"], ["wait", str(pid_file)],
+        ["delete", "hk1"],
+    ])
+    ok(r[0])
+    assert r[1]["out"].split() == ["createRuntime", "prestart"]  # before start
+    assert r[3]["exit"] == 0
+    ok(r[4])
+    for name in ("createRuntime", "prestart", "poststart", "poststop"):
+        state = json.loads((out / name).read_text())
+        assert state["id"] == "hk1" and state["bundle"] == str(b), name
+    assert json.loads((out / "poststop").read_text())["status"] == "stopped"
+
+
+def test_failing_prestart_hook_fails_create(oci):
     b = oci.bundle(["/bin/true"], mutate=lambda c: c.update(
-        {"hooks": {"prestart": [{"path": "/bin/true"}]}}))
-    r = oci.drive([["create", "--bundle", str(b), "h1"], ["exec", "h1", "true"]])
-    assert r[0]["rc"] != 0 and "hooks" in r[0]["err"]
-    assert r[1]["rc"] != 0 and "exec" in r[1]["err"]
+        {"hooks": {"prestart": [{"path": "/bin/false"}]}}))
+    r = oci.drive([["create", "--bundle", str(b), "hk2"], ["state", "hk2"]])
+    assert r[0]["rc"] != 0 and "hooks.prestart[0] /bin/false failed" in r[0]["err"]
+    assert "does not exist" in r[1]["err"]
+
+
+def test_hooks_inside_the_container_are_refused(oci):
+    b = oci.bundle(["/bin/true"], mutate=lambda c: c.update(
+        {"hooks": {"createContainer": [{"path": "/bin/true"}]}}))
+    r = oci.drive([["create", "--bundle", str(b), "hk3"]])
+    assert r[0]["rc"] != 0 and "hooks.createContainer" in r[0]["err"]
 
 
 def test_runc_style_invocations(oci):
