@@ -19,6 +19,7 @@ called by bench/run.sh.
 Only prints; exits 0 whatever it measures. A peer that is missing is
 reported as "peer unavailable: why".
 """
+import json
 import os
 import select
 import shutil
@@ -92,7 +93,12 @@ def bench_podman(runtimes, pairs, tmp):
     base = tmp / "podman"
     for d in ("root", "runroot", "tmp"):
         (base / d).mkdir(parents=True)
-    (base / "containers.conf").write_text(CONTAINERS_CONF)
+    # conmon gives the runtime conmon_env_vars only: reins' trails and key
+    # go to the bench's temp dir, not to root's home
+    passed = [f"PATH={os.environ.get('PATH', '/usr/bin:/bin')}"] + [
+        f"{k}={os.environ[k]}" for k in ("XDG_STATE_HOME", "XDG_CONFIG_HOME")]
+    (base / "containers.conf").write_text(CONTAINERS_CONF.replace(
+        "[engine]\n", "[engine]\nconmon_env_vars = " + json.dumps(passed) + "\n"))
     (base / "storage.conf").write_text(
         f'[storage]\ndriver = "overlay"\ngraphroot = "{base}/root"\nrunroot = "{base}/runroot"\n')
     env = dict(os.environ, CONTAINERS_CONF=str(base / "containers.conf"),
@@ -225,6 +231,8 @@ def main(argv):
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="reins-oci-bench-"))
     try:
+        os.environ["XDG_STATE_HOME"] = str(tmp / "xdg-state")
+        os.environ["XDG_CONFIG_HOME"] = str(tmp / "xdg-config")
         link = tmp / "reins-oci"
         os.symlink(reins, link)
         runtimes = {"runc": runc, "reins": str(link)}
