@@ -517,10 +517,9 @@ def test_reins_every_record_carries_the_container_id(podman, reins_only, state_h
     assert not missing, f"records without the container id: {missing}"
 
 
-def test_reins_policy_by_annotation_hides_a_denied_path(podman, reins_only, tmp_path):
-    """`podman run --annotation org.reins.policy=FILE`: the policy's deny
-    rules apply inside the container's root, so a denied file of a volume
-    is invisible; the same run without the annotation sees it."""
+def secret_volume(tmp_path):
+    """A volume with a public and a secret file, and a policy denying the
+    secret at its path inside the container."""
     data = tmp_path / "data"
     data.mkdir()
     (data / "secret.txt").write_text("s3cr3t\n")
@@ -532,18 +531,42 @@ def test_reins_policy_by_annotation_hides_a_denied_path(podman, reins_only, tmp_
         os.chmod(p, 0o755)
     for p in (policy, data / "secret.txt", data / "public.txt"):
         os.chmod(p, 0o644)
-    script = ("cat /data/public.txt; cat /data/secret.txt 2>/dev/null || echo no-secret; "
-              "ls /data")
-    vol = ("--volume", f"{data}:/data:ro")
-    plain = podman(reins_only, *RUN, "--rm", *vol, oci_images.PODMAN_TAG, "sh", "-c", script)
+    return ("--volume", f"{data}:/data:ro"), policy
+
+
+SECRET_SCRIPT = ("cat /data/public.txt; cat /data/secret.txt 2>/dev/null || echo no-secret; "
+                 "ls /data")
+
+
+def test_reins_policy_by_annotation_hides_a_denied_path(podman, reins_only, tmp_path):
+    """`podman run --annotation org.reins.policy=FILE`: the policy's deny
+    rules apply inside the container's root, so a denied file of a volume
+    is unreadable; the same run without the annotation reads it."""
+    vol, policy = secret_volume(tmp_path)
+    plain = podman(reins_only, *RUN, "--rm", *vol, oci_images.PODMAN_TAG, "sh", "-c",
+                   SECRET_SCRIPT)
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout.split() == ["hello", "s3cr3t", "public.txt", "secret.txt"]
     r = podman(reins_only, *RUN, "--rm", *vol, "--annotation", f"org.reins.policy={policy}",
-               oci_images.PODMAN_TAG, "sh", "-c", script)
+               oci_images.PODMAN_TAG, "sh", "-c", SECRET_SCRIPT)
     assert r.returncode == 0, r.stderr
     assert "s3cr3t" not in r.stdout, r.stdout
     # its bytes are gone; its name may stay, as with `reins run` ("absent or hidden")
     assert r.stdout.split()[:3] == ["hello", "no-secret", "public.txt"], r.stdout
+
+
+def test_reins_policy_by_runtime_flag(podman, reins_only, tmp_path):
+    """The engine's default for reins: `podman --runtime-flag policy=FILE`
+    (conmon passes it as reins' global --policy)."""
+    vol, policy = secret_volume(tmp_path)
+    argv_flag = ("--runtime-flag", f"policy={policy}")
+    r = subprocess.run(podman.prefix + ["--runtime", reins_only, *argv_flag, *RUN, "--rm",
+                                        *vol, oci_images.PODMAN_TAG, "sh", "-c", SECRET_SCRIPT],
+                       env=podman.env, capture_output=True, text=True, timeout=TIMEOUT,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert "s3cr3t" not in r.stdout, r.stdout
+    assert r.stdout.split()[:2] == ["hello", "no-secret"], r.stdout
 
 
 def test_reins_refuses_an_unknown_policy_annotation(podman, reins_only):
