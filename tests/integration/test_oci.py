@@ -400,7 +400,8 @@ def test_exec_joins_with_every_protection(oci):
         {"annotations": {"org.reins.policy": str(policy)}}))
     state_file = oci.root / "x1" / "state.json"
     probe = ("hostname; id -u; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
-             "cat /etc/secret.txt; echo cat=$?; ls /proc | grep -c '^[0-9]'; exit 6")
+             "cat /etc/secret.txt; echo cat=$?; echo fds=$(ls /proc/self/fd | grep -c .); "
+             "ls /proc | grep -c '^[0-9]'; exit 6")
     detach_pid = oci.base / "exec.pid"
     pid_file = oci.base / "pid"
     r = oci.drive([
@@ -421,6 +422,7 @@ def test_exec_joins_with_every_protection(oci):
     assert "CapEff:\t0000000000000000" in out and "CapBnd:\t0000000000000000" in out
     assert "NoNewPrivs:\t1" in out and "Seccomp:\t2" in out
     assert "image-secret-42" not in out and "cat=1" in out  # the policy's deny, inside
+    assert "fds=4" in out  # 0-2 and ls's own: nothing of reins' leaked (CVE-2024-21626)
     assert int(lines[-2]) <= 6  # only the container's processes: init, sleep, sh, ls, grep
     ok(r[4])
     assert r[5]["exit"] == 9  # --detach: reparented to us, as to conmon
