@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "oci/container.h"
+#include "oci/exec.h"
 #include "oci/state.h"
 #include "util/cleanup.h"
 
@@ -144,6 +145,65 @@ static int oci_create_command(struct oci_globals *g, int argc, char **argv)
         return oci_create(&o, &err) < 0 ? oci_fail(g, &err) : 0;
 }
 
+static int oci_exec_command(struct oci_globals *g, int argc, char **argv)
+{
+        struct oci_exec_options o = {.root = g->root, .policy = g->policy};
+        char *env[256];
+        int i = 1;
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                const char *value = NULL;
+                if (oci_flag_value(argc, argv, &i, "--process", &value) ||
+                    oci_flag_value(argc, argv, &i, "-p", &value))
+                        o.process_path = value;
+                else if (oci_flag_value(argc, argv, &i, "--pid-file", &value))
+                        o.pid_file = value;
+                else if (oci_flag_value(argc, argv, &i, "--console-socket", &value))
+                        o.console_socket = value;
+                else if (oci_flag_value(argc, argv, &i, "--cwd", &value))
+                        o.cwd = value;
+                else if (oci_flag_value(argc, argv, &i, "--env", &value) ||
+                         oci_flag_value(argc, argv, &i, "-e", &value)) {
+                        if (o.env_count == sizeof(env) / sizeof(env[0]))
+                                return oci_usage_error(g, "exec: too many --env");
+                        env[o.env_count++] = (char *)value;
+                } else if (oci_flag(argv[i], "--detach", "-d"))
+                        o.detach = true;
+                else if (oci_flag(argv[i], "--tty", "-t"))
+                        o.tty = true;
+                else if (oci_flag_value(argc, argv, &i, "--preserve-fds", &value)) {
+                        if (strcmp(value, "0") != 0)
+                                return oci_usage_error(g,
+                                                       "--preserve-fds %s: reins passes no fd "
+                                                       "but 0-2 into a container",
+                                                       value);
+                } else if (oci_flag(argv[i], "--no-new-privs", NULL)) {
+                        /* always */
+                } else if (oci_flag_value(argc, argv, &i, "--cap", &value) ||
+                           oci_flag_value(argc, argv, &i, "--process-label", &value) ||
+                           oci_flag_value(argc, argv, &i, "--apparmor", &value)) {
+                        /* reins keeps no capability; no LSM labels here */
+                } else if (strcmp(argv[i], "--") == 0) {
+                        break;
+                } else
+                        return oci_usage_error(g, "exec: unknown option '%s'", argv[i]);
+        }
+        if (i >= argc)
+                return oci_usage_error(g, "exec: the container id is missing");
+        o.id = argv[i++];
+        if (i < argc && strcmp(argv[i], "--") == 0)
+                i++;
+        o.args = argv + i;
+        o.arg_count = (size_t)(argc - i);
+        o.env = env;
+        if (!o.process_path && o.arg_count == 0)
+                return oci_usage_error(g, "exec: no --process and no command");
+        struct reins_error err = {0};
+        int status = 0;
+        if (oci_exec(&o, &status, &err) < 0)
+                return oci_fail(g, &err);
+        return status;
+}
+
 /* Commands taking only flags from `flags` and the id (and, for kill, a signal). */
 static int oci_simple_command(struct oci_globals *g, int argc, char **argv)
 {
@@ -211,13 +271,15 @@ static int oci_simple_command(struct oci_globals *g, int argc, char **argv)
 
 static void oci_print_usage(FILE *out)
 {
-        fprintf(out, "usage: reins oci [--root DIR] [--log FILE] [--log-format json|text] "
-                     "[--policy POLICY] COMMAND ...\n\n"
-                     "  create --bundle DIR [--pid-file F] [--console-socket S] ID\n"
-                     "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
-                     "  pause ID | resume ID | ps [--format json] ID | features\n\n"
-                     "The policy: annotation org.reins.policy, else --policy, else "
-                     "$REINS_OCI_POLICY, else the preset 'default'.\n");
+        fprintf(out,
+                "usage: reins oci [--root DIR] [--log FILE] [--log-format json|text] "
+                "[--policy POLICY] COMMAND ...\n\n"
+                "  create --bundle DIR [--pid-file F] [--console-socket S] ID\n"
+                "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
+                "  exec [--process F | --tty --cwd D --env E] [--detach] [--pid-file F] ID [CMD]\n"
+                "  pause ID | resume ID | ps [--format json] ID | features\n\n"
+                "The policy: annotation org.reins.policy, else --policy, else "
+                "$REINS_OCI_POLICY, else the preset 'default'.\n");
 }
 
 static bool oci_systemd_running(void)
@@ -289,12 +351,7 @@ int cli_oci(int argc, char **argv)
                  strcmp(verb, "ps") == 0)
                 status = oci_simple_command(&g, argc - i, argv + i);
         else if (strcmp(verb, "exec") == 0)
-                status =
-                    oci_usage_error(&g, "exec: not supported by reins oci yet (refused: a process "
-                                        "joining a running container must get every protection "
-                                        "of its first one)") > 0
-                        ? 1
-                        : 1;
+                status = oci_exec_command(&g, argc - i, argv + i);
         else if (strcmp(verb, "run") == 0)
                 status = oci_usage_error(&g, "run: use create then start");
         else

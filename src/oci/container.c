@@ -224,13 +224,37 @@ static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
         struct timeval timeout = {.tv_sec = 1};
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
         char request[32];
-        ssize_t n = read(fd, request, sizeof(request) - 1);
-        if (n <= 0)
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {.iov_base = request, .iov_len = sizeof(request) - 1};
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+        int passed = -1;
+        struct cmsghdr *cmsg = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+        if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+            cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
+                memcpy(&passed, CMSG_DATA(cmsg), sizeof(int));
+        if (n <= 0) {
+                if (passed >= 0)
+                        close(passed);
                 return;
+        }
         request[n] = '\0';
         struct reins_error err = {0};
         int r;
-        if (strcmp(request, "start") == 0) {
+        if (strcmp(request, "exec-listener") == 0 && passed >= 0) {
+                /* a process of `reins oci exec` joined the sandbox: its
+                 * execs are answered and recorded here, as the command's */
+                r = session_watch_listener(sv->session, passed);
+                if (r < 0) {
+                        close(passed);
+                        reins_error_errno(&err, -r, "exec: the container does not run");
+                }
+                passed = -1;
+        } else if (passed >= 0) {
+                close(passed);
+                r = reins_error_set(&err, EINVAL, "unexpected descriptor");
+        } else if (strcmp(request, "start") == 0) {
                 r = session_run_command(sv->session, sv->spec->args, sv->spec->env,
                                         sv->spec->env_count, NULL, NULL, &err);
                 if (r == 0) {
@@ -261,41 +285,58 @@ static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
 
 /* --console-socket: a pty whose master goes to the engine (SCM_RIGHTS, as
  * runc sends it) and whose slave becomes the container's stdio. */
+int oci_console_connect(const char *socket_path, struct reins_error *err)
+{
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        if (strlen(socket_path) >= sizeof(addr.sun_path))
+                return reins_error_set(err, ENAMETOOLONG, "--console-socket %s: too long",
+                                       socket_path);
+        snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                int r = reins_error_errno(err, errno, "--console-socket %s", socket_path);
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        return fd;
+}
+
+int oci_console_send_fd(int sock, int master, struct reins_error *err)
+{
+        char name[] = "/dev/ptmx";
+        struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
+        char control[CMSG_SPACE(sizeof(int))] = {0};
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control,
+                             .msg_controllen = sizeof(control)};
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
+        if (sendmsg(sock, &msg, 0) < 0)
+                return reins_error_errno(err, errno, "--console-socket: sending the console");
+        return 0;
+}
+
+int oci_console_send(const char *socket_path, int master, struct reins_error *err)
+{
+        int fd = oci_console_connect(socket_path, err);
+        if (fd < 0)
+                return fd;
+        int r = oci_console_send_fd(fd, master, err);
+        close(fd);
+        return r;
+}
+
 static int oci_console(const char *socket_path, struct reins_error *err)
 {
         int master = -1, slave = -1;
         if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
                 return reins_error_errno(err, errno, "creating the container's console");
-        cleanup_fd int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        int r = 0;
-        if (strlen(socket_path) >= sizeof(addr.sun_path))
-                r = reins_error_set(err, ENAMETOOLONG, "--console-socket %s: too long",
-                                    socket_path);
-        else {
-                snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path);
-                if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-                        r = reins_error_errno(err, errno, "--console-socket %s", socket_path);
-        }
-        if (r == 0) {
-                char name[] = "/dev/ptmx";
-                struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
-                char control[CMSG_SPACE(sizeof(int))] = {0};
-                struct msghdr msg = {.msg_iov = &iov,
-                                     .msg_iovlen = 1,
-                                     .msg_control = control,
-                                     .msg_controllen = sizeof(control)};
-                struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-                cmsg->cmsg_level = SOL_SOCKET;
-                cmsg->cmsg_type = SCM_RIGHTS;
-                cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
-                if (sendmsg(fd, &msg, 0) < 0)
-                        r = reins_error_errno(err, errno,
-                                              "--console-socket %s: sending the "
-                                              "console",
-                                              socket_path);
-        }
+        int r = oci_console_send(socket_path, master, err);
         close(master);
         for (int i = 0; r == 0 && i < 3; i++)
                 if (dup2(slave, i) < 0)
@@ -338,6 +379,7 @@ static int oci_supervise(struct oci_supervisor *sv, struct reins_error *err)
         struct session_config config = {0};
         const char *policy = oci_annotation(spec, "org.reins.policy");
         config.policy = policy ? policy : o->policy;
+        sv->state.policy = (char *)config.policy; /* borrowed: never cleared */
         static char *no_environ[] = {NULL};
         config.plan.host_environ = no_environ;
         config.plan.home = getenv("HOME");
@@ -374,7 +416,7 @@ static int oci_supervise(struct oci_supervisor *sv, struct reins_error *err)
         return status;
 }
 
-static int oci_write_pid_file(const char *path, pid_t pid, struct reins_error *err)
+int oci_write_pid_file(const char *path, pid_t pid, struct reins_error *err)
 {
         char tmp[4096], text[32];
         snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());

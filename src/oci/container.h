@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "util/error.h"
 
@@ -49,6 +50,13 @@ int oci_pause(const char *root, const char *id, bool pause, struct reins_error *
 int oci_ps(const char *root, const char *id, json_t **out, struct reins_error *err);
 /* What this runtime supports (runc's `features`). */
 json_t *oci_features(void);
+/* --pid-file: the pid, written by rename. */
+int oci_write_pid_file(const char *path, pid_t pid, struct reins_error *err);
+/* --console-socket: `master` sent over the unix socket (SCM_RIGHTS). */
+int oci_console_send(const char *socket_path, int master, struct reins_error *err);
+/* The same in two steps: connect (a socket fd), then send over it. */
+int oci_console_connect(const char *socket_path, struct reins_error *err);
+int oci_console_send_fd(int sock, int master, struct reins_error *err);
 /* A signal by name (KILL, SIGKILL) or number; -EINVAL when unknown. */
 int oci_signal_parse(const char *text);
 

@@ -115,8 +115,9 @@ int oci_state_write(const char *root, const struct oci_state *st, struct reins_e
 {
         json_t *doc = oci_state_json(st);
         json_t *own =
-            json_pack("{s:I, s:i, s:s, s:i}", "start_time", (json_int_t)st->start_time, "init_pid",
-                      (int)st->init_pid, "session", st->session, "exit_status", st->exit_status);
+            json_pack("{s:I, s:i, s:s, s:i, s:s}", "start_time", (json_int_t)st->start_time,
+                      "init_pid", (int)st->init_pid, "session", st->session, "exit_status",
+                      st->exit_status, "policy", st->policy ? st->policy : "");
         if (!doc || !own) {
                 json_decref(doc);
                 json_decref(own);
@@ -218,6 +219,8 @@ int oci_state_read(const char *root, const char *id, struct oci_state *st, struc
         json_t *exit_status = json_object_get(own, "exit_status");
         st->exit_status = exit_status ? (int)json_integer_value(exit_status) : -1;
         st->bundle = strdup(bundle ? bundle : "");
+        const char *policy = json_string_value(json_object_get(own, "policy"));
+        st->policy = policy && policy[0] ? strdup(policy) : NULL;
         json_t *annotations = json_object_get(doc, "annotations");
         st->annotations = json_is_object(annotations) ? json_incref(annotations) : NULL;
         json_decref(doc);
@@ -234,6 +237,8 @@ void oci_state_clear(struct oci_state *st)
 {
         free(st->bundle);
         st->bundle = NULL;
+        free(st->policy);
+        st->policy = NULL;
         json_decref(st->annotations);
         st->annotations = NULL;
 }

@@ -30,6 +30,7 @@ struct oci_state {
         char *bundle;
         json_t *annotations;
         char session[32]; /* reins' session id: the audit trail's */
+        char *policy;     /* the policy the container runs under (exec takes it again) */
         int exit_status;  /* when stopped by the supervisor itself, else -1 */
 };
 

@@ -37,12 +37,19 @@
 #include "session/govern.h"
 #include "session/protect.h"
 #include "session/risk.h"
+#include "sandbox/seccomp_notify.h"
 #include "session/workspace.h"
 #include "util/bytes_json.h"
 #include "util/loop.h"
 #include "util/notice.h"
 #include "util/strv.h"
 #include "util/weaken.h"
+
+struct session_listener {
+        struct session *session;
+        int fd;
+        struct seccomp_notify notify;
+};
 
 struct session {
         struct session_config config;
@@ -85,7 +92,10 @@ struct session {
                 void *ctx;
         } sources[SESSION_SOURCES_MAX];
         size_t source_count;
-        struct loop *loop;    /* while session_wait runs */
+        struct loop *loop; /* while session_wait runs */
+        /* seccomp listeners of processes that joined the sandbox (reins oci
+         * exec): answered and recorded as the command's */
+        struct session_listener *listeners[SESSION_LISTENERS_MAX];
         json_t *start_fields; /* a parked member's session.start, built ahead */
         /* a released pool member, not yet listed (session_list_released) */
         bool list_pending;
@@ -1015,6 +1025,55 @@ int session_run_command(struct session *s, char **argv, char *const *env, size_t
         return r;
 }
 
+static void session_listener_end(struct session *s, size_t i)
+{
+        struct session_listener *l = s->listeners[i];
+        if (s->loop)
+                loop_remove_fd(s->loop, l->fd);
+        seccomp_notify_finish(&l->notify, &s->events);
+        close(l->fd);
+        free(l);
+        s->listeners[i] = NULL;
+}
+
+static void session_listener_ready(void *ctx, int fd, uint32_t events)
+{
+        (void)events;
+        struct session_listener *l = ctx;
+        struct session *s = l->session;
+        /* exec rules of the gate are the command's: none here, the exec is
+         * recorded and the risk engine reads it as any other */
+        if (seccomp_notify_handle(fd, &l->notify, &s->events, NULL) < 0)
+                for (size_t i = 0; i < SESSION_LISTENERS_MAX; i++)
+                        if (s->listeners[i] == l)
+                                session_listener_end(s, i);
+}
+
+int session_watch_listener(struct session *s, int fd)
+{
+        if (!s->loop || s->state != SESSION_RUNNING)
+                return -EAGAIN;
+        size_t i = 0;
+        while (i < SESSION_LISTENERS_MAX && s->listeners[i])
+                i++;
+        if (i == SESSION_LISTENERS_MAX)
+                return -EMFILE;
+        struct session_listener *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->session = s;
+        l->fd = fd;
+        int r = seccomp_notify_init(&l->notify, NULL);
+        if (r == 0)
+                r = loop_add_fd(s->loop, fd, session_listener_ready, l);
+        if (r < 0) {
+                free(l);
+                return r;
+        }
+        s->listeners[i] = l;
+        return 0;
+}
+
 void session_retire(struct session *s)
 {
         if (!s->parked)
@@ -1138,6 +1197,9 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         config.on_ready_ctx = s->config.on_ready_ctx;
         if (supervise(&s->sandbox, &config, outcome, &err) < 0 && !s->retired)
                 notice("%s", err.message);
+        for (size_t i = 0; i < SESSION_LISTENERS_MAX; i++)
+                if (s->listeners[i])
+                        session_listener_end(s, i);
         s->loop = NULL;
         loop_free(loop);
         if (s->retired || s->parked) { /* nothing ran: no end to record */

@@ -135,6 +135,15 @@ void session_remove_source(struct session *s, int fd);
  * recording an end, and the trail, which recorded nothing of a session, is
  * removed. session_free still owed. */
 void session_retire(struct session *s);
+
+/* A process that joined the running sandbox (reins oci exec) installed
+ * reins' seccomp filter itself: its listener `fd` is answered and its execs
+ * recorded on the session's loop, as the command's. The session owns fd
+ * from here (closed when that process is gone or the session ends). Only
+ * from a handler of the loop (session_add_source): -EAGAIN when the session
+ * does not run, -EMFILE past SESSION_LISTENERS_MAX at once. */
+#define SESSION_LISTENERS_MAX 16
+int session_watch_listener(struct session *s, int fd);
 bool session_retired(const struct session *s);
 
 /* Runs the session until the command ends and everything is recorded.

@@ -392,12 +392,53 @@ def test_readonly_root(oci):
     assert not (b / "rootfs" / "newfile").exists()
 
 
-def test_exec_is_refused_clearly(oci):
+def test_exec_joins_with_every_protection(oci):
+    policy = oci.caller.write(oci.base / "policy.yaml",
+                              "version: 1\nname: oci-exec\nextends: default\n"
+                              "filesystem:\n  deny: [/etc/secret.txt]\n")
+    b = oci.bundle(["/bin/sleep", "100"], mutate=lambda c: c.update(
+        {"annotations": {"org.reins.policy": str(policy)}}))
+    state_file = oci.root / "x1" / "state.json"
+    probe = ("hostname; id -u; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; "
+             "cat /etc/secret.txt; echo cat=$?; echo fds=$(ls /proc/self/fd | grep -c .); "
+             "ls /proc | grep -c '^[0-9]'; exit 6")
+    detach_pid = oci.base / "exec.pid"
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "x1"],
+        ["start", "x1"],
+        ["@", "cat", str(state_file)],
+        ["exec", "x1", "/bin/sh", "-c", probe],
+        ["exec", "--detach", "--pid-file", str(detach_pid), "x1", "/bin/sh", "-c", "exit 9"],
+        ["wait", str(detach_pid)],
+        ["kill", "x1", "TERM"],
+        ["wait", str(pid_file)],  # the supervisor ends and closes the trail
+    ])
+    ok(r[0]), ok(r[1])
+    assert r[3]["rc"] == 6, r[3]  # the exec'd process's status
+    out = r[3]["out"]
+    lines = out.split("\n")
+    assert lines[0] == "oci-test" and lines[1] == "0"
+    assert "CapEff:\t0000000000000000" in out and "CapBnd:\t0000000000000000" in out
+    assert "NoNewPrivs:\t1" in out and "Seccomp:\t2" in out
+    assert "image-secret-42" not in out and "cat=1" in out  # the policy's deny, inside
+    assert "fds=4" in out  # 0-2 and ls's own: nothing of reins' leaked (CVE-2024-21626)
+    assert int(lines[-2]) <= 6  # only the container's processes: init, sleep, sh, ls, grep
+    ok(r[4])
+    assert r[5]["exit"] == 9  # --detach: reparented to us, as to conmon
+    ok(r[6])
+    session = json.loads(r[2]["out"])["reins"]["session"]
+    records = oci.trail_with(session) or []
+    execs = [x for x in records if x.get("type") == "exec"]
+    assert any("exit 9" in json.dumps(x) for x in execs), execs  # audited as the command's
+
+
+def test_exec_of_a_created_container_is_refused(oci):
     b = oci.bundle(["/bin/sleep", "100"])
-    r = oci.drive([["create", "--bundle", str(b), "e1"], ["exec", "e1", "true"],
-                   ["delete", "--force", "e1"]])
+    r = oci.drive([["create", "--bundle", str(b), "x2"], ["exec", "x2", "true"],
+                   ["delete", "--force", "x2"]])
     ok(r[0])
-    assert r[1]["rc"] != 0 and "exec: not supported" in r[1]["err"]
+    assert r[1]["rc"] != 0 and "exec needs a running one" in r[1]["err"]
     ok(r[2])
 
 
