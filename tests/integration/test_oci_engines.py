@@ -442,7 +442,7 @@ def task_status(containerd, n):
     return ""
 
 
-def test_containerd_takes_the_example_cri_config(tmp_path):
+def test_containerd_takes_the_example_cri_config():
     """examples/kubernetes/containerd-config.toml: containerd parses it and
     the CRI runtime `reins` comes out as a runc v2 runtime whose BinaryName
     is reins-oci. (kubelet is not installable here: this is as far as the
