@@ -15,6 +15,7 @@
 #include "audit/clock.h"
 #include "audit/runtime.h"
 #include "govern/identity.h"
+#include "serve/api_summary.h"
 #include "serve/launch.h"
 #include "serve/pool.h"
 #include "serve/record.h"
@@ -49,8 +50,10 @@ void serve_api_sessions_list(const struct serve_request *request, struct serve_r
         {
                 if (serve_request_allows_agent(request, SERVE_RIGHT_READ_SESSIONS,
                                                serve_session_policy(entry),
-                                               serve_session_agent(entry)))
+                                               serve_session_agent(entry))) {
+                        serve_summary_annotate(request, entry);
                         json_array_append(visible, entry);
+                }
         }
         json_decref(sessions);
         serve_reply_json(reply, 200, visible);
@@ -81,8 +84,10 @@ json_t *serve_api_session_lookup(const struct serve_request *request, struct ser
 void serve_api_session_get(const struct serve_request *request, struct serve_reply *reply)
 {
         json_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_READ_SESSIONS);
-        if (entry)
-                serve_reply_json(reply, 200, entry);
+        if (!entry)
+                return;
+        serve_summary_annotate(request, entry);
+        serve_reply_json(reply, 200, entry);
 }
 
 void serve_api_session_output(const struct serve_request *request, struct serve_reply *reply)
