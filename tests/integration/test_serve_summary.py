@@ -268,6 +268,7 @@ def test_a_symlinked_trail_is_not_followed(caller, daemon, web):
     ws = caller.workspace()
     session, _ = start_session(daemon, ws, ["true"])
     wait_ended(daemon, session)
+    assert "egress" in entry_of(daemon, session)
     trail = trail_of(daemon, session)
     secret = caller.mkdtemp(prefix="reins-summary-secret-") / "other.jsonl"
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
