@@ -62,18 +62,27 @@ def stop_daemon(p):
     p.wait(timeout=30)
 
 
-def measure(sock, calls):
+def cpu_seconds(pid):
+    """The daemon's user + system CPU time so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(sock, calls, pid):
     t = time.monotonic()
     status, data = call(sock, "GET", "/v1/sessions")
     cold = time.monotonic() - t
     assert status == 200, data[:200]
     warm = []
+    cpu = cpu_seconds(pid)
     for _ in range(calls):
         t = time.monotonic()
         status, data = call(sock, "GET", "/v1/sessions")
         warm.append(time.monotonic() - t)
+    cpu = (cpu_seconds(pid) - cpu) / calls
     listed = json.loads(data)
-    return cold, warm, len(data), listed
+    return cold, warm, len(data), listed, cpu
 
 
 def main():
@@ -82,6 +91,7 @@ def main():
     ap.add_argument("after")
     ap.add_argument("--sessions", type=int, default=200)
     ap.add_argument("--calls", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=3, help="each binary in turn, this many times")
     ap.add_argument("--command", default="for i in $(seq 1 20); do /bin/true; done")
     args = ap.parse_args()
     root = tempfile.mkdtemp(prefix="reins-summary-bench-", dir="/tmp")
@@ -108,15 +118,24 @@ def main():
             time.sleep(0.5)
         print(f"{args.sessions} sessions started and ended in {time.monotonic() - t:.1f} s")
         stop_daemon(p)
-        for name, binary in (("before", args.before), ("after", args.after)):
-            p, sock = start_daemon(binary, root, env)
-            cold, warm, size, listed = measure(sock, args.calls)
-            stop_daemon(p)
-            with_sums = sum(1 for s in listed if "egress" in s)
-            print(f"{name:6}: {len(listed)} sessions ({with_sums} with sums), {size} bytes; "
-                  f"first call {cold * 1000:.1f} ms; next {args.calls}: median "
-                  f"{statistics.median(warm) * 1000:.1f} ms, p95 "
-                  f"{sorted(warm)[int(len(warm) * 0.95) - 1] * 1000:.1f} ms")
+        # in turn, several times: the machine's other load falls on both
+        results = {"before": ([], [], []), "after": ([], [], [])}
+        for _ in range(args.rounds):
+            for name, binary in (("before", args.before), ("after", args.after)):
+                p, sock = start_daemon(binary, root, env)
+                cold, warm, size, listed, cpu = measure(sock, args.calls, p.pid)
+                stop_daemon(p)
+                results[name][0].append(cold)
+                results[name][1].extend(warm)
+                results[name][2].append(cpu)
+                with_sums = sum(1 for s in listed if "egress" in s)
+                shape = f"{len(listed)} sessions ({with_sums} with sums), {size} bytes"
+        for name, (colds, warm, cpus) in results.items():
+            print(f"{name:6}: first call median {statistics.median(colds) * 1000:.1f} ms; "
+                  f"the {len(warm)} next: median {statistics.median(warm) * 1000:.1f} ms, p95 "
+                  f"{sorted(warm)[int(len(warm) * 0.95) - 1] * 1000:.1f} ms; the daemon's CPU "
+                  f"{statistics.median(cpus) * 1000:.1f} ms a call")
+        print(f"after: {shape}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

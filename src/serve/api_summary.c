@@ -21,6 +21,7 @@
 #include "audit/clock.h"
 #include "serve/api_summary.h"
 #include "serve/audit_query.h"
+#include "serve/record.h"
 #include "serve/serve_internal.h"
 #include "serve/sessions.h"
 #include "serve/trail_summary.h"
@@ -37,6 +38,25 @@ static bool summary_readable(const struct serve_request *request, const json_t *
                                           serve_session_policy(entry), serve_session_agent(entry));
 }
 
+/* The trail of session `id`: as its record names it (remembered: a record
+ * names its trail once, when the session starts), else where
+ * serve_api_trail_path looks. */
+static char *summary_trail_path(const struct serve_request *request, const char *id,
+                                const json_t *entry)
+{
+        struct serve *serve = request->serve;
+        char *path = serve_summaries_trail_of(serve->summaries, id);
+        if (path)
+                return path;
+        json_auto_t *record = serve_record_read(serve->sessions_dir, id);
+        const char *recorded = json_string_value(json_object_get(record, "trail"));
+        if (recorded) {
+                serve_summaries_remember_trail(serve->summaries, id, recorded);
+                return strdup(recorded);
+        }
+        return serve_api_trail_path(request, id, entry);
+}
+
 /* The summary of the trail of the session `entry`; <0 when it cannot be
  * read. The caller has checked that it may. */
 static int summary_of_entry(const struct serve_request *request, const json_t *entry,
@@ -46,7 +66,7 @@ static int summary_of_entry(const struct serve_request *request, const json_t *e
         const char *id = json_string_value(json_object_get(entry, "session"));
         if (!serve->summaries || !id)
                 return -ENOENT;
-        cleanup_free char *path = serve_api_trail_path(request, id, entry);
+        cleanup_free char *path = summary_trail_path(request, id, entry);
         uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
         struct stat st;
         /* a regular file of the session's user, never through a symlink */
@@ -145,7 +165,7 @@ void serve_api_session_summary(const struct serve_request *request, struct serve
         cleanup_fd int fd = serve_api_trail_open(request, reply, &st, &entry);
         if (fd < 0)
                 return;
-        cleanup_free char *path = serve_api_trail_path(request, request->id, entry);
+        cleanup_free char *path = summary_trail_path(request, request->id, entry);
         struct trail_summary_query query = {.want_totals = true, .want_detail = true};
         if (!path || !request->serve->summaries ||
             trail_summary_read(request->serve->summaries, path, fd, &st, &query) < 0) {

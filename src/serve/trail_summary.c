@@ -90,8 +90,9 @@ struct serve_summaries {
         pthread_mutex_t lock;
         struct summary **items;
         size_t count;
-        json_t *index; /* {path: index in items} */
-        size_t bytes;  /* the summaries' estimated size */
+        json_t *index;  /* {path: index in items} */
+        json_t *trails; /* {session: the trail its record names} */
+        size_t bytes;   /* the summaries' estimated size */
         uint64_t clock;
         char *buffer; /* SUMMARY_LINE_MAX + 1 */
 };
@@ -103,8 +104,9 @@ struct serve_summaries *serve_summaries_new(void)
                 return NULL;
         all->items = calloc(SUMMARY_CACHE_MAX, sizeof(*all->items));
         all->index = json_object();
+        all->trails = json_object();
         all->buffer = malloc(SUMMARY_LINE_MAX + 1);
-        if (!all->items || !all->index || !all->buffer) {
+        if (!all->items || !all->index || !all->trails || !all->buffer) {
                 serve_summaries_free(all);
                 return NULL;
         }
@@ -152,6 +154,7 @@ void serve_summaries_free(struct serve_summaries *all)
                 pthread_mutex_destroy(&all->lock);
         free(all->items);
         json_decref(all->index);
+        json_decref(all->trails);
         free(all->buffer);
         free(all);
 }
@@ -202,6 +205,28 @@ static struct summary *summaries_find(struct serve_summaries *all, const char *p
         all->items[all->count++] = s;
         all->bytes += summary_size(s);
         return s;
+}
+
+char *serve_summaries_trail_of(struct serve_summaries *all, const char *id)
+{
+        pthread_mutex_lock(&all->lock);
+        const char *path = json_string_value(json_object_get(all->trails, id));
+        char *copy = path ? strdup(path) : NULL;
+        pthread_mutex_unlock(&all->lock);
+        return copy;
+}
+
+void serve_summaries_remember_trail(struct serve_summaries *all, const char *id, const char *path)
+{
+        json_t *value = json_string(path);
+        if (!value)
+                return;
+        pthread_mutex_lock(&all->lock);
+        /* full: forgotten all at once, and found again in the records */
+        if (json_object_size(all->trails) >= SUMMARY_CACHE_MAX)
+                json_object_clear(all->trails);
+        json_object_set_new(all->trails, id, value);
+        pthread_mutex_unlock(&all->lock);
 }
 
 /* ---- reading records ---- */

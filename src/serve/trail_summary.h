@@ -29,6 +29,13 @@ struct serve_summaries;
 struct serve_summaries *serve_summaries_new(void);
 void serve_summaries_free(struct serve_summaries *all);
 
+/* Where the daemon's record of session `id` says its trail is, as
+ * remembered (a malloc'd copy), or NULL; and remembering it. A record names
+ * its trail once, at the start: a listing need not read every record again
+ * to find every trail. At most SUMMARY_CACHE_MAX are kept. */
+char *serve_summaries_trail_of(struct serve_summaries *all, const char *id);
+void serve_summaries_remember_trail(struct serve_summaries *all, const char *id, const char *path);
+
 /* The three counts a bucket of activity holds. */
 enum trail_summary_count {
         TRAIL_SUMMARY_DENIALS,
