@@ -317,3 +317,39 @@ def test_no_sums_without_the_read_audit_right(caller, daemons, web):
     assert activity["totals"] == {"denials": 0, "findings": 0, "approvals": 0}
     status, body = approver("GET", f"/v1/sessions/{session}/summary")
     assert status == 403, body
+
+
+def test_a_session_the_daemon_did_not_start(caller, daemon, web):
+    """A user's own `reins run`, in the daemon's user's registry while it
+    runs: its trail is found where `reins run` keeps it, and summed the same
+    way."""
+    ws = caller.workspace()
+    pol = policy(caller, ws, web)
+    trails = Path(caller.home) / ".local" / "state" / "reins" / "trails"
+    before = set(trails.glob("*.jsonl")) if trails.exists() else set()
+    proc = caller.popen(["run", "-p", pol, "-w", ws, "--", "sh", "-c",
+                         f"curl -sS -o /dev/null http://no.test:{web}/x; "
+                         f"curl -sS -o /dev/null http://ok.test:{web}/hello; sleep 60"])
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        entry = None
+        while time.monotonic() < deadline:
+            new = set(trails.glob("*.jsonl")) - before if trails.exists() else set()
+            if new:
+                [trail] = new
+                session = trail.name[:-len(".jsonl")]
+                status, entry = daemon.call("GET", f"/v1/sessions/{session}")
+                if status == 200 and entry.get("egress", {}).get("bytes_down"):
+                    break
+            time.sleep(0.1)
+        assert entry and "serve" not in entry, entry
+        egress = entry["egress"]
+        assert egress["denied"] == 1 and egress["connections"] == 1, egress
+        assert 0 < egress["bytes_up"] < 4096 and egress["bytes_down"] > 0, egress
+        assert entry["counts"]["denials"] >= 1, entry
+        status, summary = daemon.call("GET", f"/v1/sessions/{session}/summary")
+        assert status == 200, summary
+        assert sorted(d["host"] for d in summary["destinations"]) == ["no.test", "ok.test"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=TIMEOUT)
