@@ -67,10 +67,21 @@ static int summary_of_entry(const struct serve_request *request, const json_t *e
         if (!serve->summaries || !id)
                 return -ENOENT;
         cleanup_free char *path = summary_trail_path(request, id, entry);
+        if (!path)
+                return -ENOENT;
         uid_t uid = (uid_t)json_integer_value(json_object_get(entry, "uid"));
         struct stat st;
+        /* unchanged since it was read: answered without opening it (lstat:
+         * a symlink at the name is no trail, as for the open below) */
+        if (lstat(path, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != uid)
+                return -EPERM;
+        int r = trail_summary_peek(serve->summaries, path, &st, query);
+        if (r != -ESTALE)
+                return r;
         /* a regular file of the session's user, never through a symlink */
-        cleanup_fd int fd = path ? serve_api_trail_open_path(path, uid, &st) : -ENOENT;
+        cleanup_fd int fd = serve_api_trail_open_path(path, uid, &st);
         if (fd < 0)
                 return fd;
         return trail_summary_read(serve->summaries, path, fd, &st, query);

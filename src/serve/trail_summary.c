@@ -71,6 +71,7 @@ struct summary {
         dev_t dev;
         ino_t ino;
         off_t offset;    /* the start of the first line not read */
+        off_t size;      /* the file's size when last read to its end; -1: not */
         bool discarding; /* inside an over-long line */
         uint64_t used;   /* when last read (the cache's clock) */
         uint64_t bytes_up, bytes_down, connections, denied, asked;
@@ -610,8 +611,9 @@ static void summary_record(struct summary *s, const json_t *record)
 
 /* Read the complete lines between s->offset and `end` (at most
  * SUMMARY_PASS_BYTES of them). A line that does not end yet is left for
- * the next call; one longer than SUMMARY_LINE_MAX is skipped to its end. */
-static void summary_scan(struct serve_summaries *all, struct summary *s, int fd, off_t end)
+ * the next call; one longer than SUMMARY_LINE_MAX is skipped to its end.
+ * True when SUMMARY_PASS_BYTES ran out before the lines did. */
+static bool summary_scan(struct serve_summaries *all, struct summary *s, int fd, off_t end)
 {
         size_t budget = SUMMARY_PASS_BYTES;
         char *buffer = all->buffer;
@@ -621,7 +623,7 @@ static void summary_scan(struct serve_summaries *all, struct summary *s, int fd,
                         want = (size_t)(end - s->offset);
                 ssize_t n = pread(fd, buffer, want, s->offset);
                 if (n <= 0)
-                        return;
+                        return false;
                 size_t pos = 0;
                 while (pos < (size_t)n) {
                         char *newline = memchr(buffer + pos, '\n', (size_t)n - pos);
@@ -643,15 +645,16 @@ static void summary_scan(struct serve_summaries *all, struct summary *s, int fd,
                         /* no newline: an incomplete last line waits; a full
                          * buffer is an over-long line, skipped to its end */
                         if (!s->discarding && (size_t)n < SUMMARY_LINE_MAX + 1)
-                                return;
+                                return false;
                         s->discarding = true;
                         pos = (size_t)n;
                 }
                 s->offset += (off_t)pos;
                 budget = pos >= budget ? 0 : budget - pos;
                 if ((size_t)n < want)
-                        return;
+                        return false;
         }
+        return s->offset < end; /* the budget ran out before the lines */
 }
 
 /* ---- answers ---- */
@@ -696,6 +699,31 @@ static void summary_answer(const struct summary *s, struct trail_summary_query *
         }
 }
 
+static int summary_answered(const struct trail_summary_query *query)
+{
+        bool failed = (query->want_totals && (!query->egress || !query->counts)) ||
+                      (query->want_detail && !query->detail);
+        return failed ? -ENOMEM : 0;
+}
+
+int trail_summary_peek(struct serve_summaries *all, const char *path, const struct stat *st,
+                       struct trail_summary_query *query)
+{
+        pthread_mutex_lock(&all->lock);
+        json_t *at = json_object_get(all->index, path);
+        struct summary *s = json_is_integer(at) ? all->items[json_integer_value(at)] : NULL;
+        /* the same file, and nothing appended since it was read (a torn
+         * last line waits, so the size, not the offset, is compared) */
+        if (!s || s->dev != st->st_dev || s->ino != st->st_ino || s->size != st->st_size) {
+                pthread_mutex_unlock(&all->lock);
+                return -ESTALE;
+        }
+        s->used = ++all->clock;
+        summary_answer(s, query);
+        pthread_mutex_unlock(&all->lock);
+        return summary_answered(query);
+}
+
 int trail_summary_read(struct serve_summaries *all, const char *path, int fd, const struct stat *st,
                        struct trail_summary_query *query)
 {
@@ -712,13 +740,14 @@ int trail_summary_read(struct serve_summaries *all, const char *path, int fd, co
                 s->dev = st->st_dev;
                 s->ino = st->st_ino;
         }
-        summary_scan(all, s, fd, st->st_size);
+        bool more = summary_scan(all, s, fd, st->st_size);
+        /* all of it read (not cut short by SUMMARY_PASS_BYTES): a peek at
+         * this size has nothing to read */
+        s->size = more ? -1 : st->st_size;
         s->used = ++all->clock;
         all->bytes += summary_size(s);
         summary_answer(s, query);
         summaries_trim(all, s, false);
         pthread_mutex_unlock(&all->lock);
-        bool failed = (query->want_totals && (!query->egress || !query->counts)) ||
-                      (query->want_detail && !query->detail);
-        return failed ? -ENOMEM : 0;
+        return summary_answered(query);
 }

@@ -61,6 +61,13 @@ struct trail_summary_query {
         json_t *detail;
 };
 
+/* Answer `query` from the summary of the trail at `path` as it is, when
+ * `st` (its lstat) shows the file it was read from, at the size it had
+ * then: nothing to read, so nothing to open. 0, -ESTALE (open it and call
+ * trail_summary_read), or -ENOMEM. */
+int trail_summary_peek(struct serve_summaries *all, const char *path, const struct stat *st,
+                       struct trail_summary_query *query);
+
 /* Bring the summary of the trail at `path` (open as `fd`, `st` its fstat,
  * taken after the open) up to date and answer `query`. 0, or -ENOMEM. */
 int trail_summary_read(struct serve_summaries *all, const char *path, int fd, const struct stat *st,
