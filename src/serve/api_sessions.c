@@ -68,11 +68,11 @@ void serve_api_sessions_list(const struct serve_request *request, struct serve_r
                                                serve_session_policy(entry),
                                                serve_session_agent(entry))) {
                         sessions_add_actions(request, entry);
-                        serve_summary_annotate(request, entry);
                         json_array_append(visible, entry);
                 }
         }
         json_decref(sessions);
+        serve_summary_annotate_list(request, visible);
         serve_reply_json(reply, 200, visible);
 }
 

@@ -27,6 +27,10 @@
 #include "serve/trail_summary.h"
 #include "util/cleanup.h"
 
+/* What one listing or one activity call reads of all the trails, new
+ * bytes only: the first call after a start with many long trails stays
+ * bounded, and the rest is read by the next calls (counts say "partial"). */
+#define SUMMARY_REQUEST_BYTES (64 << 20)
 #define ACTIVITY_HOUR_BUCKETS 60
 #define ACTIVITY_DAY_BUCKETS  48
 #define ACTIVITY_BUCKETS_MAX  ACTIVITY_HOUR_BUCKETS
@@ -87,17 +91,31 @@ static int summary_of_entry(const struct serve_request *request, const json_t *e
         return trail_summary_read(serve->summaries, path, fd, &st, query);
 }
 
-void serve_summary_annotate(const struct serve_request *request, json_t *entry)
+/* The sums of `entry`, reading at most what *budget allows. */
+static void summary_annotate(const struct serve_request *request, json_t *entry, size_t *budget)
 {
         if (!summary_readable(request, entry))
                 return;
-        struct trail_summary_query query = {.want_totals = true};
+        struct trail_summary_query query = {.want_totals = true, .budget = budget};
         if (summary_of_entry(request, entry, &query) == 0) {
                 json_object_set(entry, "egress", query.egress);
                 json_object_set(entry, "counts", query.counts);
         }
         json_decref(query.egress);
         json_decref(query.counts);
+}
+
+void serve_summary_annotate(const struct serve_request *request, json_t *entry)
+{
+        summary_annotate(request, entry, NULL);
+}
+
+void serve_summary_annotate_list(const struct serve_request *request, json_t *entries)
+{
+        size_t budget = SUMMARY_REQUEST_BYTES;
+        size_t i;
+        json_t *entry;
+        json_array_foreach(entries, i, entry) summary_annotate(request, entry, &budget);
 }
 
 void serve_api_activity(const struct serve_request *request, struct serve_reply *reply)
@@ -128,6 +146,7 @@ void serve_api_activity(const struct serve_request *request, struct serve_reply 
         int64_t since = until - (int64_t)count * bucket_ms;
         uint64_t buckets[ACTIVITY_BUCKETS_MAX][TRAIL_SUMMARY_COUNTS] = {{0}};
         size_t counted = 0;
+        size_t budget = SUMMARY_REQUEST_BYTES;
         size_t i;
         json_t *entry;
         json_array_foreach(sessions, i, entry)
@@ -140,7 +159,8 @@ void serve_api_activity(const struct serve_request *request, struct serve_reply 
                 struct trail_summary_query query = {.since_ms = since,
                                                     .bucket_ms = bucket_ms,
                                                     .bucket_count = count,
-                                                    .buckets = buckets};
+                                                    .buckets = buckets,
+                                                    .budget = &budget};
                 if (summary_of_entry(request, entry, &query) == 0)
                         counted++;
         }

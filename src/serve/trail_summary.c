@@ -12,8 +12,10 @@
  *
  * Bounds (the trail is its user's to write, whatever it holds):
  *   - a line longer than SUMMARY_LINE_MAX is no record: skipped unread;
- *   - one call reads at most SUMMARY_PASS_BYTES of one trail: a huge trail
- *     is caught up over several calls rather than holding one for long;
+ *   - one call reads at most SUMMARY_PASS_BYTES of one trail, and the calls
+ *     of one request share a budget of their own (trail_summary_query): a
+ *     huge trail is caught up over several calls rather than holding one
+ *     for long, and its counts say "partial" until then;
  *   - each summary's lists: SUMMARY_*_MAX items, and SUMMARY_LIST_BYTES of
  *     them (estimated: their strings plus SUMMARY_ITEM_BYTES each); past
  *     either, "truncated" and the list keeps what it had (the counts go on);
@@ -609,15 +611,15 @@ static void summary_record(struct summary *s, const json_t *record)
         json_decref(time);
 }
 
-/* Read the complete lines between s->offset and `end` (at most
- * SUMMARY_PASS_BYTES of them). A line that does not end yet is left for
- * the next call; one longer than SUMMARY_LINE_MAX is skipped to its end.
- * True when SUMMARY_PASS_BYTES ran out before the lines did. */
-static bool summary_scan(struct serve_summaries *all, struct summary *s, int fd, off_t end)
+/* Read the complete lines between s->offset and `end`, at most *budget
+ * bytes of them (*budget is left with what remains). A line that does not
+ * end yet is left for the next call; one longer than SUMMARY_LINE_MAX is
+ * skipped to its end. True when the budget ran out before the lines did. */
+static bool summary_scan_lines(struct serve_summaries *all, struct summary *s, int fd, off_t end,
+                               size_t *budget)
 {
-        size_t budget = SUMMARY_PASS_BYTES;
         char *buffer = all->buffer;
-        while (s->offset < end && budget > 0) {
+        while (s->offset<end && * budget> 0) {
                 size_t want = SUMMARY_LINE_MAX + 1;
                 if ((off_t)want > end - s->offset)
                         want = (size_t)(end - s->offset);
@@ -650,11 +652,25 @@ static bool summary_scan(struct serve_summaries *all, struct summary *s, int fd,
                         pos = (size_t)n;
                 }
                 s->offset += (off_t)pos;
-                budget = pos >= budget ? 0 : budget - pos;
+                *budget = pos >= *budget ? 0 : *budget - pos;
                 if ((size_t)n < want)
                         return false;
         }
-        return s->offset < end; /* the budget ran out before the lines */
+        return s->offset < end;
+}
+
+/* The same within SUMMARY_PASS_BYTES and the request's budget, if any. */
+static bool summary_scan(struct serve_summaries *all, struct summary *s, int fd, off_t end,
+                         size_t *request_budget)
+{
+        size_t budget = SUMMARY_PASS_BYTES;
+        if (request_budget && *request_budget < budget)
+                budget = *request_budget;
+        size_t start = budget;
+        bool more = summary_scan_lines(all, s, fd, end, &budget);
+        if (request_budget)
+                *request_budget -= start - budget;
+        return more;
 }
 
 /* ---- answers ---- */
@@ -677,10 +693,11 @@ static void summary_answer(const struct summary *s, struct trail_summary_query *
                                                        : s->bytes_down),
                                       "connections", (json_int_t)s->connections, "denied",
                                       (json_int_t)s->denied, "asked", (json_int_t)s->asked);
-                q->counts = json_pack("{s:I, s:I, s:I}", "denials",
-                                      (json_int_t)s->count[TRAIL_SUMMARY_DENIALS], "findings",
-                                      (json_int_t)s->count[TRAIL_SUMMARY_FINDINGS], "approvals",
-                                      (json_int_t)s->count[TRAIL_SUMMARY_APPROVALS]);
+                /* partial: the trail is longer than what was read yet */
+                q->counts = json_pack(
+                    "{s:I, s:I, s:I, s:b}", "denials", (json_int_t)s->count[TRAIL_SUMMARY_DENIALS],
+                    "findings", (json_int_t)s->count[TRAIL_SUMMARY_FINDINGS], "approvals",
+                    (json_int_t)s->count[TRAIL_SUMMARY_APPROVALS], "partial", s->size < 0);
         }
         if (q->want_detail)
                 q->detail = json_pack(
@@ -740,7 +757,7 @@ int trail_summary_read(struct serve_summaries *all, const char *path, int fd, co
                 s->dev = st->st_dev;
                 s->ino = st->st_ino;
         }
-        bool more = summary_scan(all, s, fd, st->st_size);
+        bool more = summary_scan(all, s, fd, st->st_size, query->budget);
         /* all of it read (not cut short by SUMMARY_PASS_BYTES): a peek at
          * this size has nothing to read */
         s->size = more ? -1 : st->st_size;

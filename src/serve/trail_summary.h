@@ -52,11 +52,16 @@ struct trail_summary_query {
         int64_t since_ms, bucket_ms;
         size_t bucket_count;
         uint64_t (*buckets)[TRAIL_SUMMARY_COUNTS];
+        /* bytes the calls of one request may still read, shared by them and
+         * lowered by each (NULL: each call reads up to its own limit) */
+        size_t *budget;
         bool want_totals; /* egress and counts */
         bool want_detail; /* the lists */
         /* filled (new references) */
         json_t *egress; /* {"bytes_up", "bytes_down", "connections", "denied", "asked"} */
-        json_t *counts; /* {"denials", "findings", "approvals"} */
+        /* {"denials", "findings", "approvals", "partial": the trail is
+         * longer than what was read yet} */
+        json_t *counts;
         /* {"processes", "destinations", "tiers", "findings", "truncated"} */
         json_t *detail;
 };

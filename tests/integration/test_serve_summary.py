@@ -189,7 +189,8 @@ def test_counts_follow_what_is_appended(caller, daemon, web):
     session, _ = start_session(daemon, ws, ["true"])
     wait_ended(daemon, session)
     before = entry_of(daemon, session)
-    assert before["counts"] == {"denials": 0, "findings": 0, "approvals": 0}, before
+    assert before["counts"] == {"denials": 0, "findings": 0, "approvals": 0,
+                               "partial": False}, before
     assert before["egress"]["bytes_up"] == 0, before
     trail = trail_of(daemon, session)
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
@@ -207,7 +208,8 @@ def test_counts_follow_what_is_appended(caller, daemon, web):
     with open(trail, "a") as f:
         f.write("\n".join(lines) + "\n")
     after = entry_of(daemon, session)
-    assert after["counts"] == {"denials": 1, "findings": 0, "approvals": 1}, after
+    assert after["counts"] == {"denials": 1, "findings": 0, "approvals": 1,
+                              "partial": False}, after
     assert after["egress"]["denied"] == 1, after
     status, summary = daemon.call("GET", f"/v1/sessions/{session}/summary")
     assert status == 200, summary
@@ -353,3 +355,22 @@ def test_a_session_the_daemon_did_not_start(caller, daemon, web):
     finally:
         proc.terminate()
         proc.wait(timeout=TIMEOUT)
+
+
+def test_a_long_trail_is_read_over_several_calls(caller, daemon, web):
+    """One call reads at most 16 MiB of a trail: its counts say "partial"
+    until a later call has read the rest, each record counted once."""
+    ws = caller.workspace()
+    session, _ = start_session(daemon, ws, ["true"])
+    wait_ended(daemon, session)
+    trail = trail_of(daemon, session)
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    line = ('{"type":"limit","seq":%d,"time":"' + now + '","kind":"test","pad":"'
+            + "p" * 200 + '"}\n')
+    count = (17 << 20) // len(line % 100000) + 1
+    with open(trail, "a") as f:
+        f.write("".join(line % (100000 + i) for i in range(count)))
+    first = entry_of(daemon, session)["counts"]
+    assert first["partial"] is True and 0 < first["denials"] < count, first
+    second = entry_of(daemon, session)["counts"]
+    assert second["partial"] is False and second["denials"] == count, (count, second)
