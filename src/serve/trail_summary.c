@@ -487,8 +487,9 @@ static void summary_net_bytes(struct summary *s, const json_t *record, json_int_
 }
 
 /* exec: a process, with the seq of its parent's exec when this trail has
- * one ("ppid" is the parent's pid as the host sees it, "host_pid" the
- * process's own; "pid" the one inside the sandbox). */
+ * one. "pid" and "ppid" are as the host sees them (the trail's "host_pid"
+ * and "ppid": one pid space, so a tree can be drawn from them), and
+ * "sandbox_pid" is the pid inside the sandbox (the trail's "pid"). */
 static void summary_exec(struct summary *s, const json_t *record, json_int_t seq, json_t *time)
 {
         struct audit_buffer b = {.ascii = true};
@@ -499,24 +500,24 @@ static void summary_exec(struct summary *s, const json_t *record, json_int_t seq
                 json_decref(text);
                 return;
         }
+        json_t *host_pid = json_object_get(record, "host_pid");
+        json_t *pid = json_is_integer(host_pid) ? host_pid : json_object_get(record, "pid");
         json_t *ppid = json_object_get(record, "ppid");
         json_t *parent = json_null();
         for (size_t i = json_array_size(s->processes); json_is_integer(ppid) && i > 0; i--) {
                 json_t *earlier = json_array_get(s->processes, i - 1);
-                if (json_integer_value(json_object_get(earlier, "host_pid")) ==
+                if (json_integer_value(json_object_get(earlier, "pid")) ==
                     json_integer_value(ppid)) {
                         parent = json_copy(json_object_get(earlier, "seq"));
                         break;
                 }
         }
-        json_t *pid = json_object_get(record, "pid");
-        json_t *host_pid = json_object_get(record, "host_pid");
         summary_append(s, &s->processes,
                        json_pack("{s:I, s:I, s:I, s:o, s:o, s:O, s:I}", "pid",
-                                 (json_int_t)json_integer_value(pid), "host_pid",
-                                 (json_int_t)json_integer_value(host_pid), "ppid",
-                                 (json_int_t)json_integer_value(ppid), "parent_seq", parent, "text",
-                                 text, "time", time, "seq", seq),
+                                 (json_int_t)json_integer_value(pid), "sandbox_pid",
+                                 (json_int_t)json_integer_value(json_object_get(record, "pid")),
+                                 "ppid", (json_int_t)json_integer_value(ppid), "parent_seq", parent,
+                                 "text", text, "time", time, "seq", seq),
                        bytes);
 }
 

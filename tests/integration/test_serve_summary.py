@@ -153,7 +153,11 @@ def test_egress_counts_and_summary_of_a_real_session(caller, daemon, web):
     [inner] = [p for p in procs if ": sh -c 'ls > /dev/null; exit 0'" in p["text"]]
     [ls] = [p for p in procs if ": ls" in p["text"]]
     assert inner["parent_seq"] == root["seq"] and ls["parent_seq"] == inner["seq"], procs
-    assert all(p["time"] and p["pid"] > 0 for p in procs), procs
+    assert all(p["time"] and p["pid"] > 0 and p["sandbox_pid"] > 0 for p in procs), procs
+    # one pid space: a parent's pid is its child's ppid
+    by_seq = {p["seq"]: p for p in procs}
+    assert all(by_seq[p["parent_seq"]]["pid"] == p["ppid"] for p in procs if p["parent_seq"])
+    assert root["sandbox_pid"] == 2, root
 
     # the finding, its evidence (the socat exec), the tier it raised
     [finding] = [f for f in summary["findings"] if f["rule"] == "recon-tool"]
