@@ -11,6 +11,7 @@ The daemon runs as the caller (root, or nobody); other uids call through
 setpriv (test_serve.call_as). Each test finds its own sessions by the ids
 the API returned: other sessions may be listed beside them.
 """
+import datetime
 import json
 import os
 import shutil
@@ -184,6 +185,13 @@ def test_egress_counts_and_summary_of_a_real_session(caller, daemon, web):
             assert totals[k] == sum(b[k] for b in activity["buckets"])
     status, body = daemon.call("GET", "/v1/activity?window=week")
     assert status == 400, body
+    # the approval request in the bucket of its minute
+    [request] = [r for r in records["records"] if r["type"] == "approval.request"]
+    when = datetime.datetime.strptime(request["time"][:19], "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+    status, activity = daemon.call("GET", "/v1/activity?window=hour")
+    [bucket] = [b for b in activity["buckets"] if b["start"] <= when < b["start"] + 60]
+    assert bucket["approvals"] >= 1, (request["time"], activity["buckets"])
 
 
 def test_counts_follow_what_is_appended(caller, daemon, web):
@@ -378,3 +386,30 @@ def test_a_long_trail_is_read_over_several_calls(caller, daemon, web):
     assert first["partial"] is True and 0 < first["denials"] < count, first
     second = entry_of(daemon, session)["counts"]
     assert second["partial"] is False and second["denials"] == count, (count, second)
+
+
+def test_a_root_daemon_sums_a_session_of_another_user(caller, daemons, web):
+    """A session a root daemon started for nobody writes nobody's trail: the
+    daemon reads it as nobody's file, and an admin sees its sums."""
+    if caller.name != "root":
+        pytest.skip("sessions of other users need a daemon running as root")
+    ws = caller.mkdtemp(prefix="reins-summary-nobody-")
+    os.chown(ws, NOBODY_UID, NOBODY_GID)
+    pol = policy(caller, ws, web)
+    os.chown(pol, NOBODY_UID, NOBODY_GID)
+    d = Daemon(caller, config=f"version: 1\nusers:\n  {NOBODY_UID}:\n    role: operator\n"
+                              f"    policies: [{pol}]\n")
+    daemons.append(d)
+    status, body = call_as(NOBODY_UID, NOBODY_GID, d.sock, "POST", "/v1/sessions",
+                           {"workspace": str(ws), "policy": str(pol), "command": [
+                               "sh", "-c", f"curl -sS -o /dev/null http://no.test:{web}/x; true"]})
+    assert status == 201, body
+    session = body["session"]
+    entry = wait_ended(d, session)
+    assert entry["uid"] == NOBODY_UID, entry
+    assert trail_of(d, session).stat().st_uid == NOBODY_UID
+    entry = entry_of(d, session)
+    assert entry["egress"]["denied"] == 1 and entry["counts"]["denials"] >= 1, entry
+    # the operator reads sessions, not trails
+    status, listed = call_as(NOBODY_UID, NOBODY_GID, d.sock, "GET", f"/v1/sessions/{session}")
+    assert status == 200 and "egress" not in listed, listed
