@@ -5,9 +5,10 @@
  * The first two bytes cut the rest into three appends; after each, the
  * summary is brought up to date. Properties: every text for a person is
  * printable ASCII of at most 512 bytes; counts and bytes are integers from
- * 0 to 2^53; the lists keep their bounds; and the summary read in pieces
- * equals the summary of the whole read at once (a line cut by an append is
- * read when it ends, never twice, never half). */
+ * 0 to 2^53; the lists keep their bounds; the buckets hold no more than
+ * the counts; and the summary read in pieces, buckets included, equals the
+ * summary of the whole read at once (a line cut by an append is read when
+ * it ends, never twice, never half). */
 #include <jansson.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -99,13 +100,40 @@ static void query_free(struct trail_summary_query *q)
         json_decref(q->detail);
 }
 
-/* The summary of `fd` as it is now, through `all`. */
-static int summarise(struct serve_summaries *all, int fd, struct trail_summary_query *q)
+/* Buckets of a week from November 2023, wide enough for the seeds' times. */
+#define FUZZ_BUCKETS   64
+#define FUZZ_SINCE_MS  1700000000000LL
+#define FUZZ_BUCKET_MS (7LL * 24 * 3600 * 1000)
+
+/* The summary of `fd` as it is now, through `all`, its buckets in
+ * `buckets` (zeroed here). */
+static int summarise(struct serve_summaries *all, int fd, struct trail_summary_query *q,
+                     uint64_t (*buckets)[TRAIL_SUMMARY_COUNTS])
 {
         struct stat st;
         FUZZ_CHECK(fstat(fd, &st) == 0);
-        *q = (struct trail_summary_query){.want_totals = true, .want_detail = true};
+        memset(buckets, 0, FUZZ_BUCKETS * sizeof(*buckets));
+        *q = (struct trail_summary_query){.want_totals = true,
+                                          .want_detail = true,
+                                          .since_ms = FUZZ_SINCE_MS,
+                                          .bucket_ms = FUZZ_BUCKET_MS,
+                                          .bucket_count = FUZZ_BUCKETS,
+                                          .buckets = buckets};
         return trail_summary_read(all, "fuzz", fd, &st, q);
+}
+
+/* The buckets never hold more than the counts. */
+static void check_buckets(const struct trail_summary_query *q,
+                          uint64_t (*buckets)[TRAIL_SUMMARY_COUNTS])
+{
+        static const char *const names[] = {"denials", "findings", "approvals"};
+        for (int k = 0; k < TRAIL_SUMMARY_COUNTS; k++) {
+                uint64_t sum = 0;
+                for (int b = 0; b < FUZZ_BUCKETS; b++)
+                        sum += buckets[b][k];
+                FUZZ_CHECK(sum <=
+                           (uint64_t)json_integer_value(json_object_get(q->counts, names[k])));
+        }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -123,19 +151,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(pieces && whole);
         size_t bounds[] = {0, cut1, cut2, rest};
         struct trail_summary_query q = {0};
+        static uint64_t buckets[FUZZ_BUCKETS][TRAIL_SUMMARY_COUNTS];
+        static uint64_t buckets_once[FUZZ_BUCKETS][TRAIL_SUMMARY_COUNTS];
         for (int i = 0; i < 3; i++) {
                 size_t n = bounds[i + 1] - bounds[i];
                 FUZZ_CHECK(n == 0 || write(fd, text + bounds[i], n) == (ssize_t)n);
                 query_free(&q);
-                if (summarise(pieces, fd, &q) < 0)
+                if (summarise(pieces, fd, &q, buckets) < 0)
                         goto out; /* out of memory */
                 check_summary(&q);
+                check_buckets(&q, buckets);
         }
         struct trail_summary_query once;
-        if (summarise(whole, fd, &once) == 0) {
+        if (summarise(whole, fd, &once, buckets_once) == 0) {
                 FUZZ_CHECK(json_equal(q.egress, once.egress));
                 FUZZ_CHECK(json_equal(q.counts, once.counts));
                 FUZZ_CHECK(json_equal(q.detail, once.detail));
+                FUZZ_CHECK(memcmp(buckets, buckets_once, sizeof(buckets)) == 0);
         }
         query_free(&once);
 out:
