@@ -7,7 +7,8 @@ the daemon of the first binary, each running COMMAND (by default a shell
 loop of 20 audited execs, a trail of ~25 records), waited until they end.
 Then each binary in turn serves that state: the first GET /v1/sessions
 (cold: every trail read once) and N more (warm: only appended bytes), the
-median and p95 of the warm ones, and the bytes of the answer.
+median and p95 of the warm ones, the daemon's CPU per call and its RSS
+after them, and the bytes of the answer.
 
   summary_bench.py BEFORE AFTER [--sessions 200] [--calls 30] [--command '...']
 
@@ -81,8 +82,10 @@ def measure(sock, calls, pid):
         status, data = call(sock, "GET", "/v1/sessions")
         warm.append(time.monotonic() - t)
     cpu = (cpu_seconds(pid) - cpu) / calls
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
     listed = json.loads(data)
-    return cold, warm, len(data), listed, cpu
+    return cold, warm, len(data), listed, (cpu, rss)
 
 
 def main():
@@ -119,22 +122,23 @@ def main():
         print(f"{args.sessions} sessions started and ended in {time.monotonic() - t:.1f} s")
         stop_daemon(p)
         # in turn, several times: the machine's other load falls on both
-        results = {"before": ([], [], []), "after": ([], [], [])}
+        results = {"before": ([], [], [], []), "after": ([], [], [], [])}
         for _ in range(args.rounds):
             for name, binary in (("before", args.before), ("after", args.after)):
                 p, sock = start_daemon(binary, root, env)
-                cold, warm, size, listed, cpu = measure(sock, args.calls, p.pid)
+                cold, warm, size, listed, (cpu, rss) = measure(sock, args.calls, p.pid)
                 stop_daemon(p)
                 results[name][0].append(cold)
                 results[name][1].extend(warm)
                 results[name][2].append(cpu)
+                results[name][3].append(rss)
                 with_sums = sum(1 for s in listed if "egress" in s)
                 shape = f"{len(listed)} sessions ({with_sums} with sums), {size} bytes"
-        for name, (colds, warm, cpus) in results.items():
+        for name, (colds, warm, cpus, rsss) in results.items():
             print(f"{name:6}: first call median {statistics.median(colds) * 1000:.1f} ms; "
                   f"the {len(warm)} next: median {statistics.median(warm) * 1000:.1f} ms, p95 "
                   f"{sorted(warm)[int(len(warm) * 0.95) - 1] * 1000:.1f} ms; the daemon's CPU "
-                  f"{statistics.median(cpus) * 1000:.1f} ms a call")
+                  f"{statistics.median(cpus) * 1000:.1f} ms a call; RSS {max(rsss) // 1024} MiB")
         print(f"after: {shape}")
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -49,8 +49,8 @@
 #define SUMMARY_TIERS_MAX        256
 #define SUMMARY_FINDINGS_MAX     512
 #define SUMMARY_EVIDENCE_MAX     32
-#define SUMMARY_LIST_BYTES       (1 << 20)
-#define SUMMARY_ITEM_BYTES       512 /* a jansson object of a few fields */
+#define SUMMARY_LIST_BYTES       (2 << 20)
+#define SUMMARY_ITEM_BYTES       1024 /* a jansson object of a few fields, as measured */
 #define SUMMARY_TEXT_MAX         512
 #define SUMMARY_HOST_MAX         255
 #define SUMMARY_MINUTES          (24 * 60)

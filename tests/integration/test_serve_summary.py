@@ -386,6 +386,21 @@ def test_a_long_trail_is_read_over_several_calls(caller, daemon, web):
     assert first["partial"] is True and 0 < first["denials"] < count, first
     second = entry_of(daemon, session)["counts"]
     assert second["partial"] is False and second["denials"] == count, (count, second)
+    # past a list's bounds: its first items, said to be cut; the counts go on
+    status, before = daemon.call("GET", f"/v1/sessions/{session}/summary")
+    assert status == 200 and before["truncated"] is False, before
+    execs = 2100
+    with open(trail, "a") as f:
+        f.write("".join(json.dumps({"type": "exec", "seq": 200000 + i, "time": now, "pid": i,
+                                    "host_pid": 10000 + i, "ppid": 1, "argv": ["true", str(i)]})
+                        + "\n" for i in range(execs)))
+        f.write(json.dumps({"type": "limit", "seq": 300000, "time": now}) + "\n")
+    status, summary = daemon.call("GET", f"/v1/sessions/{session}/summary")
+    assert status == 200 and summary["truncated"] is True, summary["truncated"]
+    kept = summary["processes"]
+    assert len(before["processes"]) < len(kept) < len(before["processes"]) + execs, len(kept)
+    assert kept[:len(before["processes"])] == before["processes"]
+    assert summary["counts"]["denials"] == count + 1, summary["counts"]
 
 
 def test_a_root_daemon_sums_a_session_of_another_user(caller, daemons, web):
