@@ -105,6 +105,7 @@ struct serve_summaries *serve_summaries_new(void)
         struct serve_summaries *all = calloc(1, sizeof(*all));
         if (!all)
                 return NULL;
+        pthread_mutex_init(&all->lock, NULL);
         all->items = calloc(SUMMARY_CACHE_MAX, sizeof(*all->items));
         all->index = json_object();
         all->trails = json_object();
@@ -113,7 +114,6 @@ struct serve_summaries *serve_summaries_new(void)
                 serve_summaries_free(all);
                 return NULL;
         }
-        pthread_mutex_init(&all->lock, NULL);
         return all;
 }
 
@@ -153,8 +153,7 @@ void serve_summaries_free(struct serve_summaries *all)
                 return;
         for (size_t i = 0; all->items && i < all->count; i++)
                 summary_free(all->items[i]);
-        if (all->items)
-                pthread_mutex_destroy(&all->lock);
+        pthread_mutex_destroy(&all->lock);
         free(all->items);
         json_decref(all->index);
         json_decref(all->trails);
@@ -285,7 +284,9 @@ static json_t *summary_time(const json_t *record, int64_t *ms)
 {
         const char *time = json_string_value(json_object_get(record, "time"));
         *ms = 0;
-        if (!time || strlen(time) >= AUDIT_TIME_MAX || audit_time_parse_ms(time, ms) < 0) {
+        /* shown as it is: only the characters a time is written with */
+        if (!time || strlen(time) >= AUDIT_TIME_MAX ||
+            time[strspn(time, "0123456789-:.TZ+ ")] != '\0' || audit_time_parse_ms(time, ms) < 0) {
                 *ms = INT64_MIN;
                 return json_null();
         }

@@ -66,7 +66,11 @@ static void check_summary(const struct trail_summary_query *q)
         const json_t *item;
         FUZZ_CHECK(json_array_size(json_object_get(d, "processes")) <= 2000);
         json_array_foreach(json_object_get(d, "processes"), i, item)
-            check_text(json_object_get(item, "text"));
+        {
+                check_text(json_object_get(item, "text"));
+                if (!json_is_null(json_object_get(item, "time")))
+                        check_text(json_object_get(item, "time"));
+        }
         FUZZ_CHECK(json_array_size(json_object_get(d, "destinations")) <= 256);
         json_array_foreach(json_object_get(d, "destinations"), i, item)
         {
