@@ -165,6 +165,11 @@ static void oci_on_ready(void *ctx)
         session_status(sv->session, &status);
         sv->state.init_pid = status.pid;
         oci_write_state(sv, "created");
+        /* the sandbox sent the console already: our copy of the socket goes */
+        if (sv->spec->root.console && sv->spec->root.console_socket >= 0) {
+                close(sv->spec->root.console_socket);
+                sv->spec->root.console_socket = -1;
+        }
         /* the sandbox is built, its command parked: createRuntime and
          * prestart hooks now, and a failing one fails create */
         struct reins_error err = {0};
@@ -331,20 +336,6 @@ int oci_console_send(const char *socket_path, int master, struct reins_error *er
         return r;
 }
 
-static int oci_console(const char *socket_path, struct reins_error *err)
-{
-        int master = -1, slave = -1;
-        if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
-                return reins_error_errno(err, errno, "creating the container's console");
-        int r = oci_console_send(socket_path, master, err);
-        close(master);
-        for (int i = 0; r == 0 && i < 3; i++)
-                if (dup2(slave, i) < 0)
-                        r = reins_error_errno(err, errno, "dup2");
-        close(slave);
-        return r;
-}
-
 static int oci_split_list(const char *text, struct reins_strv *out)
 {
         cleanup_free char *copy = strdup(text);
@@ -373,9 +364,13 @@ static int oci_supervise(struct oci_supervisor *sv, struct reins_error *err)
         oci_current = sv;
         notice_set_writer(oci_notice_writer);
         int r;
-        if (spec->terminal && (r = oci_console(o->console_socket, err)) < 0)
-                return SESSION_EXIT_FAILED;
+        /* the console is made inside the sandbox (its own devpts); the
+         * socket is connected here, on the host */
         spec->root.console = spec->terminal;
+        spec->root.console_socket = -1;
+        if (spec->terminal &&
+            (spec->root.console_socket = oci_console_connect(o->console_socket, err)) < 0)
+                return SESSION_EXIT_FAILED;
         struct session_config config = {0};
         const char *policy = oci_annotation(spec, "org.reins.policy");
         config.policy = policy ? policy : o->policy;

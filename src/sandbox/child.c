@@ -196,6 +196,22 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
         int pty_slave = -1;
         if (in->use_pty && (pty_slave = pty_create_in_sandbox(in, status_fd, &err)) < 0)
                 child_fail(status_fd, &err);
+        /* a container's console: made here, in the sandbox's devpts, and sent
+         * before the supervisor is told the sandbox is ready (the engine
+         * waits for it while `create` runs); the slave is stdio from now */
+        const struct plan_root *root = in->plan->root;
+        if (root && root->console) {
+                int console = pty_create_console(root->console_socket, &err);
+                if (console < 0)
+                        child_fail(status_fd, &err);
+                for (int fd = 0; fd < 3; fd++)
+                        if (dup2(console, fd) < 0) {
+                                reins_error_errno(&err, errno, "dup2 of the console");
+                                child_fail(status_fd, &err);
+                        }
+                close(console);
+                close(root->console_socket);
+        }
         if (child_close_fds(status_fd, pty_slave, &err) < 0)
                 child_fail(status_fd, &err);
         /* a new session without a controlling terminal: TIOCSTI has no

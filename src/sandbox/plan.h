@@ -174,7 +174,12 @@ struct plan_root {
         bool readonly;
         const char *hostname; /* NULL: "reins" */
         const char *cwd;      /* inside the container: absolute */
-        bool console;         /* fd 0 is the container's console: its controlling terminal */
+        /* the container's console (--console-socket): pid 1 makes a pty in
+         * the sandbox's own devpts, sends its master over console_socket (a
+         * connected unix socket, SCM_RIGHTS) and gives the slave to the
+         * command as stdio and controlling terminal */
+        bool console;
+        int console_socket;
         bool set_ids;
         uint32_t uid, gid;
         const uint32_t *groups;

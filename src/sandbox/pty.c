@@ -143,3 +143,44 @@ void terminal_copy_winsize(int from_fd, int master_fd)
         if (ioctl(from_fd, TIOCGWINSZ, &ws) == 0)
                 ioctl(master_fd, TIOCSWINSZ, &ws);
 }
+
+int pty_create_console(int sock, struct reins_error *err)
+{
+        int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0)
+                master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        int unlock = 0;
+        if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0) {
+                int r = reins_error_errno(err, errno, "creating the container's console");
+                if (master >= 0)
+                        close(master);
+                return r;
+        }
+        int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0) {
+                int r = reins_error_errno(err, errno, "opening the console's slave");
+                close(master);
+                return r;
+        }
+        char name[] = "/dev/ptmx";
+        struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
+        char control[CMSG_SPACE(sizeof(int))] = {0};
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control,
+                             .msg_controllen = sizeof(control)};
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
+        int r = 0;
+        if (sendmsg(sock, &msg, 0) < 0)
+                r = reins_error_errno(err, errno, "sending the console to --console-socket");
+        close(master);
+        if (r < 0) {
+                close(slave);
+                return r;
+        }
+        return slave;
+}

@@ -15,6 +15,10 @@
  * window size, send the master over status_fd; returns the slave fd. */
 int pty_create_in_sandbox(const struct spawn_inputs *in, int status_fd, struct reins_error *err);
 
+/* Child side, a container's console (reins oci): a pty of the sandbox's
+ * devpts, its master sent over `sock` as runc sends it; returns the slave. */
+int pty_create_console(int sock, struct reins_error *err);
+
 #define REPORT_MAX_FDS 4
 
 /* Send a report of `kind` (and `code`) carrying fds (SCM_RIGHTS) on the

@@ -189,6 +189,9 @@ WEAK = {
     "supervisor_scan": Weak("host-caps,trail", ("rss", "record")),
     # test_oci.py: config.json binds what the policy denies
     "oci_config": Weak("mounts", ("deny_bind", "root_bind")),
+    # test_oci.py: a process of `reins oci exec` keeps no privilege
+    "oci_exec": Weak("caps,nnp,seccomp", ("exec_capeff", "exec_capbnd", "exec_nnp",
+                                          "exec_seccomp")),
 }
 
 

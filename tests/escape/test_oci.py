@@ -115,3 +115,80 @@ def test_oci_hostile_config_binds(user):
         judge("oci_config", results, user)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+EXEC_DRIVER = r'''
+import ctypes, json, os, subprocess, sys, tempfile
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+reins, root, bundle, cid = sys.argv[1:5]
+R = [reins, "oci", "--root", root]
+out = {}
+err = tempfile.TemporaryFile()  # not a pipe: the container keeps create's stderr
+c = subprocess.run(R + ["create", "--bundle", bundle, cid], stdout=subprocess.DEVNULL,
+                   stderr=err, stdin=subprocess.DEVNULL, timeout=60)
+out["create"] = c.returncode
+err.seek(0)
+out["create_err"] = err.read().decode(errors="replace")
+if c.returncode == 0:
+    subprocess.run(R + ["start", cid], timeout=60)
+    e = subprocess.run(R + ["exec", cid, "/bin/cat", "/proc/self/status"], capture_output=True,
+                       text=True, timeout=60)
+    out["exec"] = e.returncode
+    out["status"] = e.stdout
+    out["exec_err"] = e.stderr
+    subprocess.run(R + ["delete", "--force", cid], timeout=60)
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.skipif(not BUSYBOX, reason="needs busybox-static")
+def test_oci_exec_gets_every_protection(user):
+    """A process joining a running container (reins oci exec, podman exec)
+    keeps no capability, has no_new_privs and reins' seccomp filter. Weak
+    mode (caps, nnp, seccomp switched off) shows each check can fail."""
+    base = tempfile.mkdtemp(prefix="reins-oci-exec-")
+    try:
+        os.chmod(base, 0o755)
+        b = os.path.join(base, "b")
+        rootfs = os.path.join(b, "rootfs")
+        for d in ("bin", "proc", "dev", "tmp"):
+            os.makedirs(os.path.join(rootfs, d))
+        shutil.copy(BUSYBOX, os.path.join(rootfs, "bin", "busybox"))
+        for a in ("sh", "cat", "sleep"):
+            os.symlink("busybox", os.path.join(rootfs, "bin", a))
+        config = {
+            "ociVersion": "1.0.2",
+            "process": {"args": ["/bin/sleep", "60"], "env": ["PATH=/bin"], "cwd": "/"},
+            "root": {"path": "rootfs"},
+            "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                       {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}],
+            "linux": {},
+        }
+        if user.uid != 0:
+            config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": user.uid, "size": 1}]
+            config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": user.gid, "size": 1}]
+        with open(os.path.join(b, "config.json"), "w") as f:
+            json.dump(config, f)
+        home = os.path.join(base, "home")
+        os.makedirs(home)
+        chown_tree(base, user)
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home}
+        if WEAK_MODE:
+            env["REINS_WEAKEN"] = WEAK["oci_exec"].weaken
+        p = subprocess.run(list(user.prefix) + ["python3", "-c", EXEC_DRIVER, REINS,
+                                                os.path.join(base, "state"), b, "e1"],
+                           capture_output=True, text=True, env=env, cwd=base, timeout=180)
+        assert p.returncode == 0, p.stderr
+        r = json.loads(p.stdout)
+        assert r["create"] == 0 and r.get("exec") == 0, r
+        fields = dict(line.split(":\t", 1) for line in r["status"].splitlines() if ":\t" in line)
+        results = {
+            "exec_capeff": (int(fields["CapEff"], 16) != 0, "CapEff " + fields["CapEff"]),
+            "exec_capbnd": (int(fields["CapBnd"], 16) != 0, "CapBnd " + fields["CapBnd"]),
+            "exec_nnp": (fields["NoNewPrivs"].strip() != "1",
+                         "NoNewPrivs " + fields["NoNewPrivs"]),
+            "exec_seccomp": (fields["Seccomp"].strip() != "2", "Seccomp " + fields["Seccomp"]),
+        }
+        judge("oci_exec", results, user)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

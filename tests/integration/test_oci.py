@@ -33,8 +33,35 @@ DRIVER = r'''
 import ctypes, json, os, subprocess, sys, tempfile
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 reins, steps = sys.argv[1], json.loads(sys.argv[2])
-out, files = [], []
+out, files, consoles = [], [], []
+def console(path, result):
+    import array, socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(1)
+    s.settimeout(30)
+    c, _ = s.accept()
+    msg, anc, _, _ = c.recvmsg(64, socket.CMSG_SPACE(4))
+    fds = array.array("i")
+    fds.frombytes(anc[0][2][:4])
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fds[0], 4096)
+        except OSError:  # EIO: every slave is closed
+            break
+        if not chunk:
+            break
+        data += chunk
+    result["console"] = data.decode(errors="replace")
 for step in steps:
+    if step[0] == "console":
+        import threading
+        out.append({})
+        t = threading.Thread(target=console, args=(step[1], out[-1]), daemon=True)
+        t.start()
+        consoles.append(t)
+        continue
     if step[0] == "wait":
         if not os.path.exists(step[1]):
             out.append({"exit": None})
@@ -50,7 +77,8 @@ for step in steps:
     p = subprocess.run(argv, stdout=o, stderr=e, timeout=60, stdin=subprocess.DEVNULL)
     out.append({"rc": p.returncode})
     files.append((out[-1], o, e))
-# reap what the steps left (supervisors killed or never started)
+for t in consoles:
+    t.join(30)
 for result, o, e in files:
     o.seek(0), e.seek(0)
     result["out"] = o.read().decode(errors="replace")
@@ -117,7 +145,7 @@ class Oci:
         """Run the steps as the caller; returns one result per step."""
         full = []
         for s in steps:
-            if s[0] in ("wait", "@"):
+            if s[0] in ("wait", "@", "console"):
                 full.append(s)
             else:
                 full.append(["--root", str(self.root), "--log", str(self.log),
@@ -198,6 +226,31 @@ def test_container_sees_its_rootfs_and_config(oci):
     assert "busybox" not in lines and "bin" in lines  # the rootfs's /, not the host's
     assert "usr" not in lines
     assert "image-secret-42" in text and "w" in lines and "xterm" in lines
+
+
+def test_console_socket_gets_a_pty_of_the_container(oci):
+    b = oci.bundle(["/bin/sh", "-c", "tty; echo on-the-console"], terminal=True)
+    sock = oci.base / "console.sock"
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["console", str(sock)],
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "--console-socket",
+         str(sock), "t1"],
+        ["start", "t1"],
+        ["wait", str(pid_file)],
+        ["delete", "t1"],
+    ])
+    ok(r[1]), ok(r[2]), ok(r[4])
+    assert r[3]["exit"] == 0
+    # the pty is the container's own (its devpts names it), the output went there
+    assert "/dev/pts/0" in r[0]["console"] and "on-the-console" in r[0]["console"], r[0]
+    assert "on-the-console" not in r[1]["out"]
+
+
+def test_terminal_without_console_socket_is_refused(oci):
+    b = oci.bundle(["/bin/true"], terminal=True)
+    r = oci.drive([["create", "--bundle", str(b), "t2"]])
+    assert r[0]["rc"] != 0 and "process.terminal needs --console-socket" in r[0]["err"]
 
 
 def test_kill_relays_and_status_is_128_plus_signal(oci):
