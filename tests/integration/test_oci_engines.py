@@ -351,6 +351,41 @@ class Containerd:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        # a runtime call that hung (a failing test) leaves its shim and the
+        # runtime's processes behind: ours name our directory on their
+        # command line
+        for pid in pids_naming(str(self.base)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        # snapshots and task roots are mounts under base: deepest first
+        for mnt in sorted(mounts_under(str(self.base)), key=len, reverse=True):
+            subprocess.run(["umount", "--lazy", mnt], capture_output=True)
+
+
+def pids_naming(text):
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+def mounts_under(prefix):
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4]
+            if point == prefix or point.startswith(prefix + "/"):
+                found.append(point)
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -367,22 +402,22 @@ def containerd(images_dir, state_home):
         yield c
     finally:
         c.stop()
-        # snapshots are overlay mounts under root: unmount what is left
-        subprocess.run(["umount", "-R", "--lazy", str(base / "root")], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 
 
 CTR_IMAGE = f"localhost/reins-busybox:{oci_images.OCI_TAG}"
 
 
-def ctr_run(runtime):
+def ctr_run(containerd, runtime, *flags):
     # --runc-binary is the shim's BinaryName option: the runc v2 shim runs
-    # that path instead of runc for every runtime call
-    return ["run", "--rm", "--runtime", "io.containerd.runc.v2", "--runc-binary", runtime]
+    # that path instead of runc for every runtime call; --runc-root keeps
+    # the runtime's state under our directory
+    return ["run", *flags, "--runtime", "io.containerd.runc.v2", "--runc-binary", runtime,
+            "--runc-root", str(containerd.base / "runtime-state")]
 
 
 def test_containerd_run_exit_status(containerd, runtime):
-    r = containerd.ctr(*ctr_run(runtime), CTR_IMAGE, name(), "sh", "-c",
+    r = containerd.ctr(*ctr_run(containerd, runtime, "--rm"), CTR_IMAGE, name(), "sh", "-c",
                        "echo out-$((6*7)); exit 3")
     assert r.returncode == 3, r.stderr
     assert r.stdout.strip() == "out-42"
@@ -391,7 +426,7 @@ def test_containerd_run_exit_status(containerd, runtime):
 def test_containerd_run_with_a_terminal(containerd, runtime, pty_sessions):
     """`ctr run -t`: the shim hands the runtime a console socket."""
     argv = ["ctr", "--address", str(containerd.sock), "--namespace", "reins-test",
-            *ctr_run(runtime), "-t", CTR_IMAGE, name(), "sh", "-c", "tty; exit 5"]
+            *ctr_run(containerd, runtime, "--rm", "-t"), CTR_IMAGE, name(), "sh", "-c", "tty; exit 5"]
     s = pty_sessions(PtySession(argv, cwd="/", env=containerd.env, rows=24, cols=80))
     assert s.wait(TIMEOUT) == 5, s.output()
     assert b"/dev/pts/" in s.buf, s.output()
@@ -400,8 +435,8 @@ def test_containerd_run_with_a_terminal(containerd, runtime, pty_sessions):
 def test_containerd_task_lifecycle(containerd, runtime):
     """The shim's calls: create, start, pause, resume, kill, delete."""
     n = name()
-    containerd.ctr("run", "-d", "--runtime", "io.containerd.runc.v2", "--runc-binary", runtime,
-                   CTR_IMAGE, n, "sleep", "1000", check=True)
+    containerd.ctr(*ctr_run(containerd, runtime, "-d"), CTR_IMAGE, n, "sleep", "1000",
+                   check=True)
     try:
         assert task_status(containerd, n) == "RUNNING"
         containerd.ctr("task", "pause", n, check=True)
@@ -422,8 +457,8 @@ def test_containerd_task_lifecycle(containerd, runtime):
 
 def test_containerd_task_exec(containerd, runtime):
     n = name()
-    containerd.ctr("run", "-d", "--runtime", "io.containerd.runc.v2", "--runc-binary", runtime,
-                   CTR_IMAGE, n, "sleep", "1000", check=True)
+    containerd.ctr(*ctr_run(containerd, runtime, "-d"), CTR_IMAGE, n, "sleep", "1000",
+                   check=True)
     try:
         r = containerd.ctr("task", "exec", "--exec-id", "e1", n, "sh", "-c", "echo in; exit 6")
         assert r.returncode == 6, r.stderr
