@@ -644,9 +644,16 @@ int oci_delete(const char *root, const char *id, bool force, struct reins_error 
                     err, EBUSY, "container %s is running: stop it first, or delete --force", id);
         }
         if (pidfd >= 0) {
-                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
                 struct pollfd p = {.fd = pidfd, .events = POLLIN};
-                poll(&p, 1, 5000);
+                /* a created container's command never ran: SIGTERM ends it
+                 * cleanly (the supervisor removes the trail of a session that
+                 * recorded nothing); a running one is killed, as runc does */
+                if (created && syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) == 0 &&
+                    poll(&p, 1, 2000) == 1) {
+                } else {
+                        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                        poll(&p, 1, 5000);
+                }
                 close(pidfd);
         }
         r = oci_state_remove(root, id, err);

@@ -34,12 +34,8 @@ import ctypes, json, os, subprocess, sys, tempfile
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 reins, steps = sys.argv[1], json.loads(sys.argv[2])
 out, files, consoles = [], [], []
-def console(path, result):
+def console(s, result):
     import array, socket
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(path)
-    s.listen(1)
-    s.settimeout(30)
     c, _ = s.accept()
     msg, anc, _, _ = c.recvmsg(64, socket.CMSG_SPACE(4))
     fds = array.array("i")
@@ -56,9 +52,13 @@ def console(path, result):
     result["console"] = data.decode(errors="replace")
 for step in steps:
     if step[0] == "console":
-        import threading
+        import socket, threading
         out.append({})
-        t = threading.Thread(target=console, args=(step[1], out[-1]), daemon=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(step[1])  # before create runs: it connects at once
+        listener.listen(1)
+        listener.settimeout(30)
+        t = threading.Thread(target=console, args=(listener, out[-1]), daemon=True)
         t.start()
         consoles.append(t)
         continue
