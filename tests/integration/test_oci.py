@@ -546,11 +546,14 @@ def test_runc_style_invocations(oci):
     r = oci.drive([
         ["@", oci.caller.reins, "--root", str(oci.root), "create", "--bundle", str(b), "x1"],
         ["@", str(link), "--root", str(oci.root), "state", "x1"],
+        ["@", oci.caller.reins, "--policy=default", "--root", str(oci.root), "state", "x1"],
         ["@", str(link), "--root", str(oci.root), "delete", "--force", "x1"],
     ])
     ok(r[0])
     assert json.loads(ok(r[1])["out"])["status"] == "created"
-    ok(r[2])
+    # an engine's runtime flag (podman --runtime-flag policy=NAME) comes first
+    assert json.loads(ok(r[2])["out"])["status"] == "created"
+    ok(r[3])
 
 
 def test_systemd_cgroup_refused_without_systemd(oci):
