@@ -48,7 +48,8 @@ static bool main_is_oci_call(int argc, char **argv)
         if (strcmp(name, "reins-oci") == 0)
                 return true;
         static const char *const flags[] = {"--root",           "--log",   "--log-format",
-                                            "--systemd-cgroup", "--debug", "--rootless"};
+                                            "--systemd-cgroup", "--debug", "--rootless",
+                                            "--policy"};
         for (size_t i = 0; argc > 1 && i < sizeof(flags) / sizeof(flags[0]); i++) {
                 size_t len = strlen(flags[i]);
                 if (strncmp(argv[1], flags[i], len) == 0 &&

@@ -15,6 +15,11 @@ void event_bus_init(struct event_bus *bus, const char *session)
         snprintf(bus->session, sizeof(bus->session), "%s", session ? session : "");
 }
 
+void event_bus_set_container(struct event_bus *bus, const char *container)
+{
+        snprintf(bus->container, sizeof(bus->container), "%s", container ? container : "");
+}
+
 void event_bus_hold(struct event_bus *bus)
 {
         if (!bus->held)
@@ -79,6 +84,8 @@ void event_emit(struct event_bus *bus, const char *type, json_t *fields)
         json_object_set_new(event, "type", json_string(type));
         json_object_set_new(event, "time", event_time_json());
         json_object_set_new(event, "session", json_string(bus->session));
+        if (bus->container[0])
+                json_object_set_new(event, "container", json_string(bus->container));
         if (fields && json_is_object(fields))
                 json_object_update_missing(event, fields);
         json_decref(fields);

@@ -16,6 +16,8 @@ typedef void (*event_sink_fn)(void *ctx, const json_t *event);
 
 struct event_bus {
         char session[40]; /* the session id, stamped on every event */
+        /* an OCI container's id (reins oci), stamped on every event too; "": none */
+        char container[136];
         struct {
                 event_sink_fn fn;
                 void *ctx;
@@ -27,6 +29,8 @@ struct event_bus {
 };
 
 void event_bus_init(struct event_bus *bus, const char *session);
+/* Every event from now on carries "container": ID (at most 128 bytes). */
+void event_bus_set_container(struct event_bus *bus, const char *container);
 /* Queue events instead of delivering them / deliver the queue and stop. */
 void event_bus_hold(struct event_bus *bus);
 void event_bus_release(struct event_bus *bus);

@@ -538,7 +538,7 @@ static json_t *trail_stub(const json_t *event, const char *line, size_t length)
         audit_hex(hash, sizeof(hash), hex);
         json_t *stub = json_pack("{s:{s:I, s:s}}", "truncated_record", "bytes", (json_int_t)length,
                                  "sha256", hex);
-        static const char *const kept[] = {"type", "time", "session"};
+        static const char *const kept[] = {"type", "time", "session", "container"};
         for (size_t i = 0; stub && i < sizeof(kept) / sizeof(kept[0]); i++) {
                 json_t *value = json_object_get(event, kept[i]);
                 if (json_is_string(value) && json_string_length(value) <= 64)

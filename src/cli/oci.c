@@ -352,6 +352,12 @@ int cli_oci(int argc, char **argv)
                 status = oci_simple_command(&g, argc - i, argv + i);
         else if (strcmp(verb, "exec") == 0)
                 status = oci_exec_command(&g, argc - i, argv + i);
+        else if (strcmp(verb, "update") == 0 || strcmp(verb, "checkpoint") == 0 ||
+                 strcmp(verb, "restore") == 0)
+                status = oci_usage_error(&g,
+                                         "%s: not supported by reins oci (a container's limits "
+                                         "are the policy's, narrowed by config.json at create)",
+                                         verb);
         else if (strcmp(verb, "run") == 0)
                 status = oci_usage_error(&g, "run: use create then start");
         else

@@ -371,6 +371,16 @@ static int oci_supervise(struct oci_supervisor *sv, struct reins_error *err)
         if (spec->terminal &&
             (spec->root.console_socket = oci_console_connect(o->console_socket, err)) < 0)
                 return SESSION_EXIT_FAILED;
+        /* with a console, create's stdio is not the container's: the engine
+         * (the containerd shim) reads it to its end once create exits, so
+         * the supervisor must not keep it open */
+        if (spec->terminal) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                for (int fd = 0; null >= 0 && fd < 3; fd++)
+                        dup2(null, fd);
+                if (null > 2)
+                        close(null);
+        }
         struct session_config config = {0};
         const char *policy = oci_annotation(spec, "org.reins.policy");
         config.policy = policy ? policy : o->policy;

@@ -223,6 +223,8 @@ int session_new(const struct session_config *config, struct session **out, struc
         else if (session_new_id(s->id) < 0)
                 return reins_error_errno(err, errno, "cannot draw a session id");
         event_bus_init(&s->events, s->id);
+        if (config->container)
+                event_bus_set_container(&s->events, config->container);
         /* the trail opens once the sandbox is building its root (in
          * parallel); what happens before is queued for it */
         event_bus_hold(&s->events);

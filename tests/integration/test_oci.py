@@ -413,6 +413,11 @@ def test_trail_records_the_container_id(oci):
     start = [x for x in records if x.get("type") == "session.start"]
     assert start and start[0].get("container") == "t1"
     assert all(x.get("session") == session for x in records)
+    # every event of the session names the container (the trail's own
+    # checkpoints, which seal the records, are the trail's)
+    events = [x for x in records if "checkpoint" not in x.get("type", "")]
+    assert events and all(x.get("container") == "t1" for x in events), \
+        [x.get("type") for x in events if x.get("container") != "t1"]
 
 
 def test_seccomp_profile_narrows(oci):
@@ -546,11 +551,14 @@ def test_runc_style_invocations(oci):
     r = oci.drive([
         ["@", oci.caller.reins, "--root", str(oci.root), "create", "--bundle", str(b), "x1"],
         ["@", str(link), "--root", str(oci.root), "state", "x1"],
+        ["@", oci.caller.reins, "--policy=default", "--root", str(oci.root), "state", "x1"],
         ["@", str(link), "--root", str(oci.root), "delete", "--force", "x1"],
     ])
     ok(r[0])
     assert json.loads(ok(r[1])["out"])["status"] == "created"
-    ok(r[2])
+    # an engine's runtime flag (podman --runtime-flag policy=NAME) comes first
+    assert json.loads(ok(r[2])["out"])["status"] == "created"
+    ok(r[3])
 
 
 def test_systemd_cgroup_refused_without_systemd(oci):
