@@ -214,6 +214,28 @@ def test_podman_sees_the_spec(podman, runtime):
                                 "own-pid-ns"]
 
 
+def test_podman_default_rlimits(podman, runtime, tmp_path):
+    """Without default_ulimits podman asks for nofile and nproc at the
+    host's hard limit. runc needs CAP_SYS_RESOURCE for that; reins lowers
+    what it cannot set to the policy's open_files instead of failing."""
+    conf = tmp_path / "containers.conf"
+    text = (podman.base / "containers.conf").read_text()
+    conf.write_text("\n".join(line for line in text.splitlines()
+                              if not line.startswith("default_ulimits")) + "\n")
+    env = dict(podman.env, CONTAINERS_CONF=str(conf))
+    r = subprocess.run(podman.argv(runtime, *RUN, "--rm", oci_images.PODMAN_TAG, "sh", "-c",
+                                   "ulimit -n"),
+                       env=env, capture_output=True, text=True, timeout=TIMEOUT,
+                       stdin=subprocess.DEVNULL)
+    if os.path.basename(runtime) != "reins-oci" and r.returncode != 0:
+        assert "rlimit" in r.stderr, r.stderr
+        pytest.skip("runc cannot set podman's default rlimits here (no CAP_SYS_RESOURCE)")
+    assert r.returncode == 0, r.stderr
+    if os.path.basename(runtime) == "reins-oci":
+        # the default preset's limits.open_files
+        assert r.stdout.strip() == "4096", r.stdout
+
+
 def test_podman_lifecycle(podman, runtime):
     """create, start, pause, unpause, stop, rm: the calls conmon makes."""
     n = name()
