@@ -7,7 +7,8 @@ from Debian's statically linked busybox (package busybox-static):
                    /etc/group (root and nobody), empty /proc /sys /dev /tmp
   rootfs.tar       that tree as a tar, for `podman import`
   busybox-oci.tar  an OCI image layout made with umoci, as a tar, for
-                   `ctr image import` (containerd only takes archives)
+                   `ctr image import` (containerd only takes archives): tags
+                   busybox (command /bin/sh) and pause (command: sleep)
 
 They are built once into build/oci-images/KEY/ (KEY: a hash of the busybox
 binary and of this recipe) and reused by later test sessions. Building goes
@@ -27,9 +28,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / "build" / "oci-images"
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 PODMAN_TAG = "localhost/reins-busybox:test"
 OCI_TAG = "busybox"  # the ref name inside the OCI layout
+PAUSE_TAG = "pause"  # the same image whose command sleeps: a CRI pod's sandbox
 TIMEOUT = 120
 
 PASSWD = ("root:x:0:0:root:/root:/bin/sh\n"
@@ -93,6 +95,8 @@ def _make_oci_layout(rootfs, work, archive):
     umoci("repack", "--image", ref, str(unpacked))
     umoci("config", "--image", ref, "--config.cmd", "/bin/sh",
           "--config.env", "PATH=/bin")
+    umoci("config", "--image", ref, "--tag", PAUSE_TAG, "--config.cmd", "sleep",
+          "--config.cmd", "2147483647")
     subprocess.run(["tar", "-C", str(layout), "-cf", str(archive), "."], check=True,
                    timeout=TIMEOUT)
     shutil.rmtree(unpacked, ignore_errors=True)

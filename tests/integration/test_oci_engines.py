@@ -386,6 +386,12 @@ class Containerd:
             subprocess.run(["umount", "--lazy", mnt], capture_output=True)
 
 
+def errors_in(log_path, count=5):
+    lines = [line for line in log_path.read_text(errors="replace").splitlines()
+             if "level=error" in line]
+    return lines[-count:]
+
+
 def pids_naming(text):
     found = []
     for d in os.listdir("/proc"):
@@ -516,6 +522,128 @@ def test_containerd_takes_the_example_cri_config():
     rt = dump["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["reins"]
     assert rt["runtime_type"] == "io.containerd.runc.v2"
     assert rt["options"]["BinaryName"] == "/usr/local/bin/reins-oci"
+
+
+def test_cri_runtime_class_reins(images_dir, runtime, state_home, tmp_path):
+    """What kubelet does for a pod with runtimeClassName: reins, without
+    kubelet: a containerd with the CRI plugin and the runtime `reins` of
+    examples/kubernetes/containerd-config.toml (BinaryName pointed at the
+    runtime under test), driven over CRI gRPC: RunPodSandbox with handler
+    reins, CreateContainer, StartContainer, ContainerStatus. The pod runs on
+    the host's network (no CNI here). With reins, a container annotation
+    org.reins.policy (passed through by container_annotations) hides a file
+    of the image that its sibling without the annotation reads."""
+    is_reins = os.path.basename(runtime) == "reins-oci"
+    pytest.importorskip("grpc", reason="python3-grpcio is not installed")
+    import cri_client
+    if shutil.which("containerd") is None:
+        pytest.skip("containerd is not installed (Debian package containerd)")
+    if not (images_dir / "busybox-oci.tar").exists():
+        pytest.skip("no OCI image archive: umoci is not installed (Debian package umoci)")
+    base = _tempdir("reins-cri-")
+    example = (REPO / "examples" / "kubernetes" / "containerd-config.toml").read_text()
+    assert 'BinaryName = "/usr/local/bin/reins-oci"' in example
+    runtimes = example[example.index("\n[plugins.") + 1:].replace(
+        'BinaryName = "/usr/local/bin/reins-oci"',
+        f'BinaryName = "{runtime}"\n  Root = "{base}/runtime-state"')
+    sock = base / "containerd.sock"
+    # reins creates its --root but not missing parents (runc does: reported)
+    for d in ("cni-bin", "cni-conf", "logs", "runtime-state"):
+        (base / d).mkdir()
+    (base / "config.toml").write_text(
+        "version = 2\n"
+        f'root = "{base}/root"\nstate = "{base}/state"\n'
+        f'[grpc]\n  address = "{sock}"\n[ttrpc]\n  address = "{sock}.ttrpc"\n'
+        '[debug]\n  address = ""\n[metrics]\n  address = ""\n'
+        '[plugins."io.containerd.grpc.v1.cri"]\n'
+        f'  sandbox_image = "localhost/reins-busybox:{oci_images.PAUSE_TAG}"\n'
+        '  stream_server_address = "127.0.0.1"\n  stream_server_port = "0"\n'
+        "  restrict_oom_score_adj = true\n"
+        '[plugins."io.containerd.grpc.v1.cri".cni]\n'
+        f'  bin_dir = "{base}/cni-bin"\n  conf_dir = "{base}/cni-conf"\n'
+        + runtimes)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\nname: cri-test\nextends: default\n"
+                      'filesystem:\n  deny: ["/etc/group"]\n')
+    os.chmod(tmp_path, 0o755)
+    os.chmod(policy, 0o644)
+    env = runtime_env(state_home)
+    log = open(base / "containerd.log", "wb")
+    proc = subprocess.Popen(["containerd", "--config", str(base / "config.toml")],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+    rs = None
+    pod = None
+    try:
+        def ctr(*args):
+            return subprocess.run(["ctr", "--address", str(sock), "--namespace", "k8s.io", *args],
+                                  capture_output=True, text=True, timeout=120, env=env,
+                                  stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + TIMEOUT
+        while ctr("version").returncode != 0:
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (base / "containerd.log").read_text()[-2000:]
+            time.sleep(0.1)
+        r = ctr("images", "import", "--base-name", "localhost/reins-busybox",
+                str(images_dir / "busybox-oci.tar"))
+        assert r.returncode == 0, r.stderr
+        rs = cri_client.RuntimeService(str(sock))
+        rs.ready(TIMEOUT)
+        config = cri_client.sandbox_config("agent", uuid.uuid4().hex, {}, str(base / "logs"))
+        pod = cri_client.run_pod_sandbox(rs, config, "reins")
+        script = "cat /etc/group 2>/dev/null || echo no-group; echo done"
+        ids = {}
+        for cname, annotations in (("plain", {}), ("denied", {"org.reins.policy": str(policy)})):
+            cid = cri_client.create_container(rs, pod, config, cname,
+                                              f"localhost/reins-busybox:{oci_images.OCI_TAG}",
+                                              ["sh", "-c", script], f"{cname}.log", annotations)
+            cri_client.start_container(rs, cid)
+            ids[cname] = cid
+        for cname, cid in ids.items():
+            deadline = time.monotonic() + 30
+            while cri_client.container_status(rs, cid)[0] != "EXITED":
+                if time.monotonic() > deadline:
+                    logf = base / "logs" / f"{cname}.log"
+                    raise AssertionError(
+                        f"{cname}: {cri_client.container_status(rs, cid)}; tasks: "
+                        f"{ctr('task', 'list').stdout!r}; statuses: "
+                        f"{[cri_client.container_status(rs, i) for i in ids.values()]}; "
+                        f"containerd: {errors_in(base / 'containerd.log')}; log: "
+                        f"{logf.read_text() if logf.exists() else None!r}; processes: "
+                        + repr([open(f"/proc/{p}/cmdline").read().replace(chr(0), " ")[:160]
+                                for p in pids_naming(str(base))]))
+                time.sleep(0.2)
+            assert cri_client.container_status(rs, cid)[1] == 0
+        # CRI log lines: TIME STREAM TAG TEXT
+        out = {c: [line.split(" ", 3)[3] for line in
+                   (base / "logs" / f"{c}.log").read_text().splitlines()] for c in ids}
+        assert out["plain"][0].startswith("root:x:0:"), out
+        if is_reins:
+            assert out["denied"] == ["no-group", "done"], out
+            # both ran under reins: their trails name them
+            for cid in ids.values():
+                assert trails_naming(state_home, cid), f"no reins trail names {cid}"
+        else:
+            assert out["denied"] == out["plain"], out
+    finally:
+        if rs is not None:
+            if pod is not None:
+                cri_client.stop_and_remove_pod(rs, pod)
+            rs.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        for pid in pids_naming(str(base)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for mnt in sorted(mounts_under(str(base)), key=len, reverse=True):
+            subprocess.run(["umount", "--lazy", mnt], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------
