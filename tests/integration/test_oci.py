@@ -574,6 +574,29 @@ def test_runc_style_invocations(oci):
     ok(r[3])
 
 
+def test_root_of_a_user_namespace_of_its_own(oci):
+    """Rootless podman runs the runtime as uid 0 of a namespace mapping only
+    the user's ids: the container's map is the identity of exactly those."""
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare(1)")
+    def no_maps(c):  # as root's config.json: the runtime's own namespace
+        c["linux"].pop("uidMappings", None)
+        c["linux"].pop("gidMappings", None)
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "user"]
+    b = oci.bundle(["/bin/sh", "-c", "id -u; echo nested-ok"], mutate=no_maps)
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["@", "unshare", "--user", "--map-root-user", oci.caller.reins, "oci", "--root",
+         str(oci.root), "create", "--bundle", str(b), "--pid-file", str(pid_file), "n1"],
+        ["start", "n1"],
+        ["wait", str(pid_file)],
+        ["delete", "n1"],
+    ])
+    ok(r[0]), ok(r[1])
+    assert r[2]["exit"] == 0 and "nested-ok" in r[0]["out"], r
+    ok(r[3])
+
+
 def test_systemd_cgroup_refused_without_systemd(oci):
     if os.path.isdir("/run/systemd/system"):
         pytest.skip("systemd runs here")
