@@ -79,7 +79,8 @@ struct audit_trail {
         char *path;
         struct audit_key key;
         char session[128];
-        uint64_t seq;              /* the next record's seq */
+        char container[136]; /* an OCI container's id, learnt from the events as the session */
+        uint64_t seq;        /* the next record's seq */
         uint64_t since_checkpoint; /* event records since the last checkpoint */
         uint64_t checkpoint_every;
         char prev[65];
@@ -586,6 +587,8 @@ static int trail_append_limit(struct audit_trail *t, const char *kind, json_t *f
         json_decref(fields);
         if (!record)
                 return -ENOMEM;
+        if (t->container[0])
+                json_object_set_new(record, "container", json_string(t->container));
         int r = trail_append_event(t, record, audit_mono_ns(), class, "limit");
         json_decref(record);
         return r;
@@ -756,8 +759,11 @@ void audit_trail_sink(void *ctx, const json_t *event)
                 return;
         if (!t->session[0]) {
                 const char *session = json_string_value(json_object_get(event, "session"));
+                const char *container = json_string_value(json_object_get(event, "container"));
                 if (session)
                         snprintf(t->session, sizeof(t->session), "%s", session);
+                if (container)
+                        snprintf(t->container, sizeof(t->container), "%s", container);
         }
         const char *type = json_string_value(json_object_get(event, "type"));
         if (!type)

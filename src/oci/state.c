@@ -69,6 +69,16 @@ int oci_state_root(const char *flag, char **out, struct reins_error *err)
         }
         if (!root)
                 return reins_error_set(err, ENOMEM, "out of memory");
+        /* uid 0 of a user namespace of its own (rootless podman runs the
+         * runtime so) can neither write the host's /run nor own what is
+         * there: its runtime directory then */
+        if (!flag && geteuid() == 0 && audit_xdg_dir("XDG_RUNTIME_DIR") &&
+            ((mkdir(root, 0700) < 0 && errno != EEXIST) || oci_state_check_owned(root, NULL) < 0)) {
+                free(root);
+                root = path_join(audit_xdg_dir("XDG_RUNTIME_DIR"), "reins-oci");
+                if (!root)
+                        return reins_error_set(err, ENOMEM, "out of memory");
+        }
         if (mkdir(root, 0700) < 0 && errno != EEXIST) {
                 int r = reins_error_errno(err, errno, "state directory %s", root);
                 free(root);

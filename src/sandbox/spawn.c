@@ -31,6 +31,56 @@ static int write_file(const char *path, const char *text)
         return 0;
 }
 
+/* A container of root in a user namespace of its own (rootless podman runs
+ * its runtime as uid 0 of a namespace that maps only the user's ids): the
+ * identity map of exactly the ids that namespace has, which is all root can
+ * map; "0 0 4294967295" on the host. `which` is "uid_map" or "gid_map". */
+static int spawn_identity_of_own(const char *which, char *out, size_t size)
+{
+        char path[32], text[4096];
+        snprintf(path, sizeof(path), "/proc/self/%s", which);
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+        if (n <= 0)
+                return -EIO;
+        text[n] = '\0';
+        size_t used = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                unsigned long inside, outside, count;
+                if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) != 3)
+                        return -EIO;
+                int w = snprintf(out + used, size - used, "%lu %lu %lu\n", inside, inside, count);
+                if (w < 0 || (size_t)w >= size - used)
+                        return -E2BIG;
+                used += (size_t)w;
+        }
+        return used > 0 ? 0 : -EIO;
+}
+
+static int spawn_write_own_identity(pid_t pid, struct reins_error *err)
+{
+        char path[64], map[4096], setgroups[16] = "";
+        int r;
+        /* a namespace whose setgroups is denied cannot allow it below */
+        cleanup_fd int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && read(fd, setgroups, sizeof(setgroups) - 1) > 0 &&
+            strncmp(setgroups, "deny", 4) == 0) {
+                snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
+                if ((r = write_file(path, "deny")) < 0)
+                        return reins_error_errno(err, -r, "writing %s", path);
+        }
+        static const char *const which[] = {"uid_map", "gid_map"};
+        for (size_t i = 0; i < 2; i++) {
+                if ((r = spawn_identity_of_own(which[i], map, sizeof(map))) < 0)
+                        return reins_error_errno(err, -r, "reading /proc/self/%s", which[i]);
+                snprintf(path, sizeof(path), "/proc/%d/%s", pid, which[i]);
+                if ((r = write_file(path, map)) < 0)
+                        return reins_error_errno(err, -r, "writing %s", path);
+        }
+        return 0;
+}
+
 /* Unprivileged: the caller keeps its own uid and gid inside, the only map a
  * user may write without helpers; setgroups must be denied first.
  * Root: identity map of the whole range, so workspace files keep their
@@ -58,6 +108,8 @@ static int spawn_write_id_maps(pid_t pid, const struct reins_plan *plan, struct 
                         return reins_error_errno(err, -r, "config.json: linux.gidMappings");
                 return 0;
         }
+        if (root && uid == 0)
+                return spawn_write_own_identity(pid, err);
         if (uid != 0) {
                 snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
                 if ((r = write_file(path, "deny")) < 0)

@@ -70,6 +70,15 @@ for step in steps:
         _, status = os.waitpid(pid, 0)
         out.append({"exit": os.waitstatus_to_exitcode(status)})
         continue
+    if step[0] == "piped":  # stdout and stderr pipes, read to their end (as the shim does)
+        try:
+            p = subprocess.run([reins] + step[1:], capture_output=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            out.append({"rc": p.returncode, "out": p.stdout.decode(errors="replace"),
+                        "err": p.stderr.decode(errors="replace")})
+        except subprocess.TimeoutExpired:
+            out.append({"rc": None, "out": "", "err": "pipes still open after 30 s"})
+        continue
     argv = [reins] + step if step[0] != "@" else step[1:]
     # files, not pipes: a created container keeps create's stdout and
     # stderr (they are its own), so nobody would read them to EOF
@@ -147,6 +156,8 @@ class Oci:
         for s in steps:
             if s[0] in ("wait", "@", "console"):
                 full.append(s)
+            elif s[0] == "piped":
+                full.append(["piped", "--root", str(self.root), *s[1:]])
             else:
                 full.append(["--root", str(self.root), "--log", str(self.log),
                              "--log-format", "json", *glob, *s])
@@ -234,7 +245,9 @@ def test_console_socket_gets_a_pty_of_the_container(oci):
     pid_file = oci.base / "pid"
     r = oci.drive([
         ["console", str(sock)],
-        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "--console-socket",
+        # create's own stdio are pipes the engine reads to their end: with a
+        # console they are not the container's, so they close when create exits
+        ["piped", "create", "--bundle", str(b), "--pid-file", str(pid_file), "--console-socket",
          str(sock), "t1"],
         ["start", "t1"],
         ["wait", str(pid_file)],
@@ -558,6 +571,29 @@ def test_runc_style_invocations(oci):
     assert json.loads(ok(r[1])["out"])["status"] == "created"
     # an engine's runtime flag (podman --runtime-flag policy=NAME) comes first
     assert json.loads(ok(r[2])["out"])["status"] == "created"
+    ok(r[3])
+
+
+def test_root_of_a_user_namespace_of_its_own(oci):
+    """Rootless podman runs the runtime as uid 0 of a namespace mapping only
+    the user's ids: the container's map is the identity of exactly those."""
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare(1)")
+    def no_maps(c):  # as root's config.json: the runtime's own namespace
+        c["linux"].pop("uidMappings", None)
+        c["linux"].pop("gidMappings", None)
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "user"]
+    b = oci.bundle(["/bin/sh", "-c", "id -u; echo nested-ok"], mutate=no_maps)
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["@", "unshare", "--user", "--map-root-user", oci.caller.reins, "oci", "--root",
+         str(oci.root), "create", "--bundle", str(b), "--pid-file", str(pid_file), "n1"],
+        ["start", "n1"],
+        ["wait", str(pid_file)],
+        ["delete", "n1"],
+    ])
+    ok(r[0]), ok(r[1])
+    assert r[2]["exit"] == 0 and "nested-ok" in r[0]["out"], r
     ok(r[3])
 
 
