@@ -83,8 +83,8 @@
         const item = items[i];
         const r = item.record || {};
         const session = typeof item.session === "string" ? item.session : "";
-        if (session) seen.add(session);
         const daemon = !!item.daemon || (r.type && String(r.type).startsWith("serve."));
+        if (session && !daemon) seen.add(session);
         fragment.appendChild(R.el("tr", { class: "sev-" + R.printable(R.recordSeverity(item)) },
           R.el("td", { class: "mono nowrap" }, R.el("time", { datetime: R.printable(r.time), text: R.clock(r.time) })),
           R.el("td", { class: "mono" }, session && !daemon

@@ -132,8 +132,7 @@
 
     main.append(
       R.el("div", { class: "page-head" }, heading, liveState),
-      countsBox,
-      chart.node,
+      R.el("div", { class: "fleet-top" }, countsBox, chart.node),
       R.el("section", { class: "panel", "aria-labelledby": "sessions-heading" },
            R.el("div", { class: "panel-head" },
                 R.el("h2", { id: "sessions-heading", text: "Sessions" }),
@@ -375,7 +374,7 @@
     }
 
     function frame(buckets) {
-      const W = 600, H = 120, PAD = 18;
+      const W = 600, H = 92, PAD = 18;
       const svg = R.svg("svg", { viewBox: `0 0 ${W} ${H + PAD}`, class: "chart-svg",
                                  role: "img", "aria-label": "Denials, findings and approvals over time",
                                  preserveAspectRatio: "none" });

@@ -94,8 +94,8 @@
         ["Findings", e.counts ? String(e.counts.findings) : typeof e.findings === "number" ? String(e.findings) : R.DASH],
       ];
       for (const [k, v] of fields) {
-        head.appendChild(R.el("div", { class: "field" }, R.el("dt", { text: k }),
-                              R.el("dd", { class: k === "Command" || k === "Workspace" ? "mono wrap" : "" }, v)));
+        head.appendChild(R.el("div", { class: "field field-" + k.toLowerCase() }, R.el("dt", { text: k }),
+                              R.el("dd", { class: k === "Command" ? "mono wrap clamp" : k === "Workspace" ? "mono wrap" : "" }, v)));
       }
       renderControls();
     }
@@ -140,6 +140,7 @@
       }
     }
 
+    let lastAlive = null;
     async function loadEntry() {
       try {
         entry = await R.get(R.sessionPath(id));
@@ -149,21 +150,41 @@
         R.setText(errorBox, "Cannot read the session: " + e.message);
         return;
       }
+      const wasAlive = lastAlive;
+      lastAlive = !!entry.alive;
       renderHead();
       if (!links.firstChild) renderLinks();
+      if (wasAlive && !entry.alive) verify(); /* sealed at its end */
     }
 
+    /* The audit verification badge: intact (signed checkpoint, chain
+     * whole), unsealed (whole so far, no checkpoint yet: a running session,
+     * or one killed), or broken (altered, truncated, wrong key). */
     async function verify() {
+      let cls = "verify-unknown";
+      let text;
+      let title = "";
       try {
         const v = await R.get(R.sessionPath(id, "/audit/verify"));
-        const ok = v && v.intact === true;
-        badge.setAttribute("class", "verify " + (ok ? "verify-ok" : "verify-bad"));
-        R.setText(badge, "trail: " + (v && v.verdict ? v.verdict : ok ? "intact" : "not intact") +
-                  (ok && v.key_trusted === false ? " (key not trusted)" : ""));
+        const verdict = R.printable((v && v.verdict) || (v && v.intact ? "intact" : "not intact"));
+        title = R.printable(v && v.message);
+        if (v && v.intact === true) {
+          cls = v.key_trusted === false ? "verify-warn" : "verify-ok";
+          text = "trail intact" + (v.key_trusted === false ? ", key not trusted" : "") +
+                 " (" + v.records + " records)";
+        } else if (verdict === "unsealed" && !v.torn_tail) {
+          cls = "verify-warn";
+          text = "trail unsealed: whole up to record " + (Number(v.bad_record) - 1) + ", no checkpoint yet";
+        } else {
+          cls = "verify-bad";
+          text = "trail " + verdict + (typeof v.bad_record === "number" ? " at record " + v.bad_record : "");
+        }
       } catch (e) {
-        badge.setAttribute("class", "verify verify-unknown");
-        R.setText(badge, "trail: " + (e.status === 403 ? "not yours to verify" : "cannot verify (" + e.message + ")"));
+        text = "trail: " + (e.status === 403 ? "not yours to verify" : "cannot verify (" + e.message + ")");
       }
+      badge.setAttribute("class", "verify " + cls);
+      badge.setAttribute("title", title);
+      R.setText(badge, text);
     }
 
     /* ---- events */
