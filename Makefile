@@ -25,8 +25,10 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
-OBJ      := $(SRC:%.c=$(BUILD)/%.o)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# the dashboard's files, compiled in (scripts/embed_web.sh)
+WEB_OBJ  := $(BUILD)/gen/web_assets.o
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -54,6 +56,14 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "$(CC) ... -fsanitize=fuzzer -o $@ $< (library objects) $(LDLIBS)"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# the directory too: a file removed from it changes its time
+$(BUILD)/gen/web_assets.c: $(wildcard src/serve/web src/serve/web/*) scripts/embed_web.sh
+	@mkdir -p $(dir $@)
+	scripts/embed_web.sh src/serve/web $@
+
+$(WEB_OBJ): $(BUILD)/gen/web_assets.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(OBJ:.o=.d)
 

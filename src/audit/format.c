@@ -241,6 +241,16 @@ static const char *format_colour(const json_t *record)
         return "\033[33m";
 }
 
+json_t *audit_format_summary_json(const json_t *record)
+{
+        struct audit_buffer b = {0};
+        audit_format_summary(&b, record);
+        char *text = audit_buffer_take(&b);
+        json_t *string = text ? json_string(text) : NULL;
+        free(text);
+        return string;
+}
+
 char *audit_format_line(const json_t *record, bool colour)
 {
         struct audit_buffer b = {0};

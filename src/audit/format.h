@@ -12,6 +12,9 @@
 /* "exec pid 2 (ppid 1): ls -la in /w" — no time, no colour. */
 void audit_format_summary(struct audit_buffer *b, const json_t *record);
 
+/* The same as a JSON string (the API's "text" of an event); NULL on ENOMEM. */
+json_t *audit_format_summary_json(const json_t *record);
+
 /* "2026-11-23 21:31:39.825 31b99f95 #1 exec pid 2 ..." (ANSI colour when
  * `colour`). Caller frees; NULL on ENOMEM. */
 char *audit_format_line(const json_t *record, bool colour);

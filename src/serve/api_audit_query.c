@@ -26,6 +26,7 @@
 
 #include "audit/clock.h"
 #include "audit/export.h"
+#include "audit/format.h"
 #include "policy/parse_units.h"
 #include "serve/audit_query.h"
 #include "serve/serve_internal.h"
@@ -190,7 +191,8 @@ static void query_keep(struct query *q, const char *session, bool daemon, json_t
                 q->truncated = true;
                 return;
         }
-        k.item = json_pack("{s:s, s:O}", "session", session, "record", record);
+        k.item = json_pack("{s:s, s:O, s:o}", "session", session, "record", record, "text",
+                           audit_format_summary_json(record));
         if (!k.item) {
                 q->truncated = true;
                 return;

@@ -1,4 +1,4 @@
-/* /v1/policies and /v1/metrics. */
+/* /v1/policies, /v1/metrics and /v1/whoami. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,4 +173,41 @@ void serve_api_metrics(const struct serve_request *request, struct serve_reply *
         reply->status = 200;
         reply->text = m.data;
         reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static json_t *info_strv(const struct reins_strv *v)
+{
+        if (v->count == 0)
+                return json_null();
+        json_t *list = json_array();
+        for (size_t i = 0; i < v->count; i++)
+                json_array_append_new(list, json_string(v->items[i]));
+        return list;
+}
+
+/* Who the caller is to the daemon, and what its role lets it do at all
+ * (per session, GET /v1/sessions says; a page hides what it cannot use).
+ * A dashboard page logged in by cookie also learns its CSRF token here:
+ * this answer is readable by the page's own script only (same-origin, no
+ * CORS), never by another site's. */
+void serve_api_whoami(const struct serve_request *request, struct serve_reply *reply)
+{
+        static const enum serve_right rights[] = {
+            SERVE_RIGHT_READ_SESSIONS, SERVE_RIGHT_READ_OUTPUT,   SERVE_RIGHT_START,
+            SERVE_RIGHT_CONTROL,       SERVE_RIGHT_READ_POLICIES, SERVE_RIGHT_READ_METRICS,
+            SERVE_RIGHT_APPROVE,       SERVE_RIGHT_READ_AUDIT,    SERVE_RIGHT_READ_DIFF,
+        };
+        const struct serve_grant *grant = request->grant;
+        json_t *allowed = json_array();
+        for (size_t i = 0; i < sizeof(rights) / sizeof(rights[0]); i++)
+                if (serve_request_allows(request, rights[i], NULL))
+                        json_array_append_new(allowed, json_string(serve_right_name(rights[i])));
+        json_t *out = json_pack("{s:s?, s:I, s:s, s:o, s:o, s:o}", "token", request->token, "uid",
+                                (json_int_t)request->uid, "role",
+                                serve_role_name(grant ? grant->role : SERVE_ROLE_NONE), "policies",
+                                grant ? info_strv(&grant->policies) : json_null(), "agents",
+                                grant ? info_strv(&grant->agents) : json_null(), "rights", allowed);
+        if (out && request->csrf[0])
+                json_object_set_new(out, "csrf", json_string(request->csrf));
+        serve_reply_json(reply, 200, out);
 }

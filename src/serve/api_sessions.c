@@ -33,6 +33,22 @@
 #define SESSIONS_STOP_GRACE 5000      /* ms between SIGTERM and SIGKILL */
 #define SESSIONS_POLL_STEP  5         /* ms */
 
+/* What the caller may do on this session, for a page that shows only the
+ * buttons it can use (each call checks again). */
+static void sessions_add_actions(const struct serve_request *request, json_t *entry)
+{
+        static const enum serve_right rights[] = {SERVE_RIGHT_CONTROL, SERVE_RIGHT_APPROVE,
+                                                  SERVE_RIGHT_READ_AUDIT, SERVE_RIGHT_READ_DIFF,
+                                                  SERVE_RIGHT_READ_OUTPUT};
+        json_t *actions = json_object();
+        for (size_t i = 0; i < sizeof(rights) / sizeof(rights[0]); i++)
+                json_object_set_new(actions, serve_right_name(rights[i]),
+                                    json_boolean(serve_request_allows_agent(
+                                        request, rights[i], serve_session_policy(entry),
+                                        serve_session_agent(entry))));
+        json_object_set_new(entry, "actions", actions);
+}
+
 void serve_api_sessions_list(const struct serve_request *request, struct serve_reply *reply)
 {
         struct reins_error err = {0};
@@ -49,8 +65,10 @@ void serve_api_sessions_list(const struct serve_request *request, struct serve_r
         {
                 if (serve_request_allows_agent(request, SERVE_RIGHT_READ_SESSIONS,
                                                serve_session_policy(entry),
-                                               serve_session_agent(entry)))
+                                               serve_session_agent(entry))) {
+                        sessions_add_actions(request, entry);
                         json_array_append(visible, entry);
+                }
         }
         json_decref(sessions);
         serve_reply_json(reply, 200, visible);
@@ -81,8 +99,10 @@ json_t *serve_api_session_lookup(const struct serve_request *request, struct ser
 void serve_api_session_get(const struct serve_request *request, struct serve_reply *reply)
 {
         json_t *entry = serve_api_session_lookup(request, reply, SERVE_RIGHT_READ_SESSIONS);
-        if (entry)
-                serve_reply_json(reply, 200, entry);
+        if (!entry)
+                return;
+        sessions_add_actions(request, entry);
+        serve_reply_json(reply, 200, entry);
 }
 
 void serve_api_session_output(const struct serve_request *request, struct serve_reply *reply)

@@ -179,6 +179,9 @@ static int serve_state_dirs(struct serve *serve, const char *state, struct reins
         }
         if ((r = serve_daemon_key_init(serve->state_dir, &serve->daemon_key, err)) < 0)
                 return r;
+        /* the dashboard's CSRF tokens: new with each start (a page asks
+         * again after a restart; serve/web.h) */
+        randombytes_buf(serve->csrf_key, sizeof(serve->csrf_key));
         return serve_trail_open(&serve->trail, trails, err);
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit/format.h"
 #include "audit/runtime.h"
 #include "audit/trail.h"
 #include "serve/record.h"
@@ -228,13 +229,18 @@ static char *events_message(uint64_t id, const struct events_follow *f, const js
                             enum serve_severity severity, size_t *length)
 {
         cleanup_free char *json = json_dumps(record, JSON_COMPACT);
+        /* and the line `reins audit show` gives it, for people (a page
+         * shows it as text: it quotes what the agent wrote, escaped) */
+        json_auto_t *summary = audit_format_summary_json(record);
+        cleanup_free char *text = summary ? json_dumps(summary, JSON_ENCODE_ANY) : NULL;
         char *message = NULL;
-        int n = json ? asprintf(&message,
-                                "id: %llu\ndata: {\"session\":\"%s\",\"severity\":\"%s\"%s,"
-                                "\"record\":%s}\n\n",
-                                (unsigned long long)id, f->session, serve_severity_name(severity),
-                                f->daemon ? ",\"daemon\":true" : "", json)
-                     : -1;
+        int n = json && text
+                    ? asprintf(&message,
+                               "id: %llu\ndata: {\"session\":\"%s\",\"severity\":\"%s\"%s,"
+                               "\"record\":%s,\"text\":%s}\n\n",
+                               (unsigned long long)id, f->session, serve_severity_name(severity),
+                               f->daemon ? ",\"daemon\":true" : "", json, text)
+                    : -1;
         if (n < 0)
                 return NULL;
         *length = (size_t)n;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "serve/tokens.h"
+#include "serve/web.h"
 #include "util/cleanup.h"
 
 #define SERVE_CONNECTION_TIMEOUT 10 /* seconds */
@@ -69,6 +70,7 @@ static const struct route {
     {"POST", "/v1/sessions/{id}/discard", serve_api_session_discard, SERVE_RIGHT_CONTROL},
     {"GET", "/v1/policies", serve_api_policies, SERVE_RIGHT_READ_POLICIES},
     {"GET", "/v1/metrics", serve_api_metrics, SERVE_RIGHT_READ_METRICS},
+    {"GET", "/v1/whoami", serve_api_whoami, SERVE_RIGHT_READ_POLICIES},
 };
 
 /* One connection's request while its body arrives. */
@@ -79,6 +81,8 @@ struct http_call {
         bool token_known;
         struct serve_grant token_grant;
         char token_name[SERVE_TOKEN_NAME + 1];
+        /* the token came in the dashboard's cookie: its CSRF token */
+        char csrf[SERVE_WEB_CSRF_TEXT];
         bool too_large;
         char *body;
         size_t length;
@@ -292,8 +296,25 @@ static enum MHD_Result http_send_stream(struct serve *serve, struct MHD_Connecti
         }
         serve->mhd.add_response_header(response, "Content-Type", reply->content_type);
         serve->mhd.add_response_header(response, "Cache-Control", "no-store");
+        serve_web_headers(serve, response);
         serve->mhd.set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
                                          (unsigned)SERVE_STREAM_TIMEOUT);
+        enum MHD_Result r = serve->mhd.queue_response(connection, reply->status, response);
+        serve->mhd.destroy_response(response);
+        return r;
+}
+
+/* A dashboard file: the bytes compiled into the binary, never copied. */
+static enum MHD_Result http_send_asset(struct serve *serve, struct MHD_Connection *connection,
+                                       struct serve_reply *reply)
+{
+        struct MHD_Response *response = serve->mhd.create_response_from_buffer(
+            reply->asset_size, (void *)reply->asset, MHD_RESPMEM_PERSISTENT);
+        if (!response)
+                return MHD_NO;
+        serve->mhd.add_response_header(response, "Content-Type", reply->content_type);
+        serve->mhd.add_response_header(response, "Cache-Control", "no-cache");
+        serve_web_headers(serve, response);
         enum MHD_Result r = serve->mhd.queue_response(connection, reply->status, response);
         serve->mhd.destroy_response(response);
         return r;
@@ -304,6 +325,8 @@ static enum MHD_Result http_send(struct serve *serve, struct MHD_Connection *con
 {
         if (reply->stream_read)
                 return http_send_stream(serve, connection, reply);
+        if (reply->asset)
+                return http_send_asset(serve, connection, reply);
         char *text = reply->text;
         const char *type = reply->content_type ? reply->content_type : "text/plain; charset=utf-8";
         if (!text) {
@@ -335,8 +358,13 @@ static enum MHD_Result http_send(struct serve *serve, struct MHD_Connection *con
         }
         serve->mhd.add_response_header(response, "Content-Type", type);
         serve->mhd.add_response_header(response, "Cache-Control", "no-store");
+        serve_web_headers(serve, response);
         if (reply->status == 401)
                 serve->mhd.add_response_header(response, "WWW-Authenticate", "Bearer");
+        if (reply->location)
+                serve->mhd.add_response_header(response, "Location", reply->location);
+        if (reply->cookie)
+                serve->mhd.add_response_header(response, "Set-Cookie", reply->cookie);
         enum MHD_Result r = serve->mhd.queue_response(connection, reply->status, response);
         serve->mhd.destroy_response(response);
         return r;
@@ -356,8 +384,14 @@ static struct http_call *http_call_new(struct serve_listener *listener,
                 const char *auth = serve->mhd.lookup_connection_value(connection, MHD_HEADER_KIND,
                                                                       "Authorization");
                 const char *bearer = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
-                call->token_known = serve_tokens_lookup(serve->state_dir, bearer,
+                /* or the dashboard's cookie (serve/web.h), when no header */
+                const char *cookie = auth ? NULL
+                                          : serve->mhd.lookup_connection_value(
+                                                connection, MHD_COOKIE_KIND, "reins_token");
+                call->token_known = serve_tokens_lookup(serve->state_dir, bearer ? bearer : cookie,
                                                         &call->token_grant, call->token_name) == 0;
+                if (call->token_known && cookie)
+                        serve_web_csrf(serve, cookie, call->csrf);
         } else {
                 const union MHD_ConnectionInfo *info =
                     serve->mhd.get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -423,6 +457,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
             .connection = connection,
         };
         if (listener->tcp) {
+                memcpy(request.csrf, call->csrf, sizeof(request.csrf));
                 request.token = call->token_known ? call->token_name : NULL;
                 request.grant = call->token_known ? &call->token_grant : NULL;
                 request.uid = call->token_known ? call->token_grant.uid : (uid_t)-1;
@@ -434,13 +469,25 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
                 request.grant = serve_roles_lookup(&serve->roles, call->peer.uid);
                 request.no_grant_why = serve_roles_no_grant(&serve->roles);
         }
+        bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
         if (!listener->tcp && !call->peer_known) {
                 serve_reply_error(&reply, 500, "cannot tell who is calling (SO_PEERCRED)");
+        } else if (listener->tcp && call->too_large) {
+                serve_reply_error(&reply, 413, "the body is larger than %d bytes", SERVE_BODY_MAX);
+        } else if (listener->tcp && serve_web_path(url)) {
+                /* the dashboard: its login needs no token yet */
+                serve_web_handle(&request, &reply);
         } else if (listener->tcp && !call->token_known) {
                 /* no token, or not one of ours: who it is is unknown, so no
                  * route is looked at; recorded all the same */
                 http_audit_refusal(&request, "any", NULL, NULL, request.no_grant_why);
                 serve_reply_error(&reply, 401, "an API token is needed (Authorization: Bearer)");
+        } else if (listener->tcp && call->csrf[0] && !safe && !serve_web_csrf_ok(&request)) {
+                /* the cookie is sent by the browser whoever made it send
+                 * the request: only the page's own script has the token */
+                serve_refuse(&request, &reply, SERVE_RIGHT_CONTROL, NULL, NULL,
+                             "a request with the dashboard's cookie but without its CSRF token "
+                             "(X-CSRF-Token) or from another origin");
         } else if (call->too_large) {
                 serve_reply_error(&reply, 413, "the body is larger than %d bytes", SERVE_BODY_MAX);
         } else {
@@ -449,6 +496,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
         enum MHD_Result r = http_send(serve, connection, &reply);
         json_decref(reply.json);
         free(reply.text);
+        free(reply.cookie);
         return r;
 }
 

@@ -71,6 +71,8 @@ struct serve {
         struct serve_events *events; /* GET /v1/events (serve/events_bus.h) */
         struct serve_pool *pool;     /* serve/pool.h; NULL: no pool: entries */
         atomic_bool stopping;        /* streams end when set */
+        /* the key of the dashboard's CSRF tokens (serve/web.h), drawn at start */
+        unsigned char csrf_key[32];
         /* registry entries and records as last parsed, each kept while its
          * file is unchanged (serve/sessions.c): path -> {stamp, doc} */
         pthread_mutex_t files_lock;
@@ -88,7 +90,10 @@ struct serve_request {
         uid_t uid;
         gid_t gid;
         pid_t pid;
-        const char *token;               /* the token's name; NULL on the unix socket */
+        const char *token; /* the token's name; NULL on the unix socket */
+        /* TCP, the token from the dashboard's cookie: the CSRF token a
+         * state-changing request must carry (serve/web.h); "" otherwise */
+        char csrf[65];
         const struct serve_grant *grant; /* NULL: no role */
         const char *no_grant_why;
         const char *body;
@@ -98,9 +103,13 @@ struct serve_request {
 
 struct serve_reply {
         unsigned status;
-        json_t *json;             /* the body, or */
-        char *text;               /* a text body (metrics), malloc'd, or */
-        const char *content_type; /* with text or stream */
+        json_t *json;               /* the body, or */
+        char *text;                 /* a text body (metrics), malloc'd, or */
+        const char *content_type;   /* with text, asset or stream */
+        const unsigned char *asset; /* a dashboard file (static, not freed) */
+        size_t asset_size;
+        const char *location; /* a redirect's (static) */
+        char *cookie;         /* Set-Cookie, malloc'd */
         /* a stream of unknown length (server-sent events): libmicrohttpd
          * calls `read` from the connection's own thread until it returns
          * MHD_CONTENT_READER_END_OF_STREAM, then `free` */
@@ -200,6 +209,7 @@ void serve_api_session_apply(const struct serve_request *request, struct serve_r
 void serve_api_session_discard(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_policies(const struct serve_request *request, struct serve_reply *reply);
 void serve_api_metrics(const struct serve_request *request, struct serve_reply *reply);
+void serve_api_whoami(const struct serve_request *request, struct serve_reply *reply);
 
 /* Start answering on the listening socket `fd` (taken); with TLS when
  * `cert_pem` and `key_pem` are given (the TCP listener). */
