@@ -24,7 +24,11 @@
   /* request("GET", "/v1/sessions") -> parsed JSON (or text); throws ApiError. */
   R.request = async function (method, path, body, options) {
     const headers = { Accept: "application/json" };
-    const init = { method, headers, credentials: "same-origin", cache: "no-store" };
+    /* referrerPolicy same-origin: under "no-referrer" a browser sends
+     * "Origin: null" with a POST, and the daemon refuses a change whose
+     * origin is not its own (index.html's meta says the same for forms) */
+    const init = { method, headers, credentials: "same-origin", cache: "no-store",
+                   referrerPolicy: "same-origin" };
     if (method !== "GET" && method !== "HEAD") {
       if (R.me && R.me.csrf) headers["X-CSRF-Token"] = R.me.csrf;
       if (body !== undefined) {
@@ -56,8 +60,15 @@
     return R.me;
   };
 
+  /* Rights and actions are named read-audit (the daemon) or read_audit
+   * (the plan it was built from): either spelling counts. */
+  function spellings(name) {
+    return [name, name.replace(/_/g, "-"), name.replace(/-/g, "_")];
+  }
+
   R.can = function (right) {
-    return !!(R.me && Array.isArray(R.me.rights) && R.me.rights.includes(right));
+    if (!R.me || !Array.isArray(R.me.rights)) return false;
+    return spellings(right).some((n) => R.me.rights.includes(n));
   };
 
   /* What the caller may do on one session: the entry's own "actions" when
@@ -65,10 +76,8 @@
    * role's rights at all. */
   R.may = function (entry, action) {
     if (entry && entry.actions && typeof entry.actions === "object")
-      return entry.actions[action] === true;
-    const right = { control: "control", approve: "approve", read_audit: "read_audit",
-                    read_diff: "read_diff", read_output: "read_output" }[action];
-    return R.can(right);
+      return spellings(action).some((n) => entry.actions[n] === true);
+    return R.can(action);
   };
 
   /* A server-sent event stream of parsed messages. onMessage(data, id) for
