@@ -273,7 +273,16 @@
       detail.focus({ preventScroll: true });
     }
 
+    /* History: /v1/audit for this session (its items carry the daemon's
+     * text), else the session's own trail route. */
     async function loadHistory() {
+      try {
+        const body = await R.get("/v1/audit?session=" + encodeURIComponent(id) + "&limit=" + HISTORY);
+        for (const item of (body && body.records) || []) if (item && item.record) add(item);
+        return;
+      } catch (e) {
+        /* an older daemon: the trail route below */
+      }
       try {
         const body = await R.get(R.sessionPath(id, "/audit?limit=" + HISTORY));
         for (const r of (body && body.records) || []) add({ record: r });
