@@ -49,7 +49,9 @@ import servers  # noqa: E402
 
 selenium = pytest.importorskip("selenium", reason="python3-selenium is not installed")
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import (NoAlertPresentException,  # noqa: E402
+                                        NoSuchElementException,
+                                        StaleElementReferenceException)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -107,8 +109,11 @@ def http_site():
 
 
 def wait_for(driver, check, timeout=WAIT, message=""):
-    """Poll check() until it returns something truthy (or fail)."""
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: check(), message)
+    """Poll check() until it returns something truthy (or fail). An element
+    the page replaced meanwhile (a re-render) is looked up again."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,
+                                             NoSuchElementException)).until(lambda d: check(), message)
 
 
 def login(driver, web, token):

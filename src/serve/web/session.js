@@ -77,42 +77,56 @@
                 panel("proc-heading", "Processes", processTree),
                 sourceNote)));
 
-    /* ---- header and controls */
+    /* ---- header and controls: built once, then updated in place (a
+     * refresh never moves the page or takes the focus from a button) */
+    const headFields = {};
+    for (const k of ["State", "Risk", "Agent", "Policy", "User", "Started", "Workspace", "Command", "Egress", "Findings"]) {
+      const dd = R.el("dd", { class: k === "Command" ? "mono wrap clamp" : k === "Workspace" ? "mono wrap" : "" });
+      headFields[k] = dd;
+      head.appendChild(R.el("div", { class: "field field-" + k.toLowerCase() }, R.el("dt", { text: k }), dd));
+    }
+    const stateNode = R.el("span", { class: "state", id: "session-state" });
+    const tierNode = R.el("span", { class: "tier tier-none", id: "session-tier" });
+    headFields.State.appendChild(stateNode);
+    headFields.Risk.appendChild(tierNode);
+
     function renderHead() {
-      R.clear(head);
       const e = entry || {};
-      const fields = [
-        ["State", R.el("span", { class: "state state-" + (e.alive ? (e.frozen ? "frozen" : "running") : "ended"), id: "session-state", text: R.sessionState(e) })],
-        ["Risk", R.tierBadge(R.sessionTier(e))],
-        ["Agent", e.agent || R.DASH],
-        ["Policy", e.policy || R.DASH],
-        ["User", e.uid === undefined ? R.DASH : "uid " + e.uid],
-        ["Started", R.clock(e.started)],
-        ["Workspace", e.workspace || R.DASH],
-        ["Command", Array.isArray(e.command) ? e.command.map(R.printable).join(" ") : R.DASH],
-        ["Egress", e.egress ? R.bytes(e.egress.bytes_up) + " up, " + R.bytes(e.egress.bytes_down) + " down" : R.DASH],
-        ["Findings", e.counts ? String(e.counts.findings) : typeof e.findings === "number" ? String(e.findings) : R.DASH],
-      ];
-      for (const [k, v] of fields) {
-        head.appendChild(R.el("div", { class: "field field-" + k.toLowerCase() }, R.el("dt", { text: k }),
-                              R.el("dd", { class: k === "Command" ? "mono wrap clamp" : k === "Workspace" ? "mono wrap" : "" }, v)));
-      }
+      R.setText(stateNode, R.sessionState(e));
+      stateNode.setAttribute("class", "state state-" + (e.alive ? (e.frozen ? "frozen" : "running") : "ended"));
+      R.setText(tierNode, R.tierLabel(R.sessionTier(e)));
+      tierNode.setAttribute("class", R.tierClass(R.sessionTier(e)));
+      R.setText(headFields.Agent, e.agent || R.DASH);
+      R.setText(headFields.Policy, e.policy || R.DASH);
+      R.setText(headFields.User, e.uid === undefined ? R.DASH : "uid " + e.uid);
+      R.setText(headFields.Started, R.clock(e.started));
+      R.setText(headFields.Workspace, e.workspace || R.DASH);
+      R.setText(headFields.Command, Array.isArray(e.command) ? e.command.map(R.printable).join(" ") : R.DASH);
+      R.setText(headFields.Egress, e.egress ? R.bytes(e.egress.bytes_up) + " up, " + R.bytes(e.egress.bytes_down) + " down" : R.DASH);
+      R.setText(headFields.Findings, e.counts ? String(e.counts.findings) : typeof e.findings === "number" ? String(e.findings) : R.DASH);
       renderControls();
     }
 
+    let controlsKey = null;
     function renderControls() {
-      R.clear(controls);
       const e = entry;
-      if (!e || !e.alive || !R.may(e, "control")) return;
-      const buttons = [["stop", "Stop"]];
-      if (e.frozen) buttons.push(["thaw", "Thaw"]);
-      else buttons.push(["freeze", "Freeze"]);
+      const buttons = [];
+      if (e && e.alive && R.may(e, "control")) {
+        buttons.push(["stop", "Stop"]);
+        buttons.push(e.frozen ? ["thaw", "Thaw"] : ["freeze", "Freeze"]);
+      }
+      const key = buttons.map((b) => b[0]).join(",");
+      if (key === controlsKey) return;
+      controlsKey = key;
+      const hadFocus = controls.contains(document.activeElement);
+      R.clear(controls);
       for (const [verb, label] of buttons) {
         const b = R.el("button", { type: "button", class: "button" + (verb === "stop" ? " danger" : ""),
                                    "data-action": verb, text: label });
         b.addEventListener("click", () => act(verb, b));
         controls.appendChild(b);
       }
+      if (hadFocus && controls.firstChild) controls.firstChild.focus();
     }
 
     async function act(verb, button) {
