@@ -284,6 +284,10 @@ python3 "$here/serve/load_bench.py" "$reins" --sessions "${REINS_BENCH_LOAD_SESS
 # pool p50 <= 2 ms). The time to the execve call needs the stamped build
 # (`make bench` makes it: build-stamp/reins, REINS_BENCH_STAMPED).
 python3 "$here/serve/pool_bench.py" "${REINS_BENCH_STAMPED:-$reins}" --rounds "${REINS_BENCH_POOL_ROUNDS:-30}"
+# The web dashboard (issue 16.5) in headless Chromium: the fleet page with 500
+# sessions (budget < 1 s to every row), and the page's main thread while
+# about 200 events a second stream in. REINS_BENCH_DASHBOARD_SESSIONS changes the count.
+/usr/bin/python3 "$here/serve/dashboard_bench.py" "$reins" --sessions "${REINS_BENCH_DASHBOARD_SESSIONS:-500}"
 # --- end of the daemon ------------------------------------------------------------------------
 
 exit 0

@@ -44,7 +44,9 @@ void serve_web_headers(struct serve *serve, struct MHD_Response *response)
         static const char *const headers[][2] = {
             {"Content-Security-Policy", web_csp},
             {"X-Content-Type-Options", "nosniff"},
-            {"Referrer-Policy", "no-referrer"},
+            /* not no-referrer: with it a browser sends "Origin: null" on
+             * the page's own form posts, and the origin check needs it */
+            {"Referrer-Policy", "same-origin"},
             {"X-Frame-Options", "DENY"},
             {"Cross-Origin-Opener-Policy", "same-origin"},
             {"Cross-Origin-Resource-Policy", "same-origin"},
@@ -86,6 +88,11 @@ bool serve_web_same_origin(const struct serve_request *request)
         const char *origin = web_header(request, "Origin");
         if (!origin)
                 return true;
+        /* a page whose referrer policy is no-referrer posts its forms
+         * with "Origin: null"; the browser's Sec-Fetch-Site still says
+         * whose page it was (an opaque origin elsewhere is "cross-site") */
+        if (strcmp(origin, "null") == 0)
+                return site && strcmp(site, "same-origin") == 0;
         const char *host = web_header(request, "Host");
         if (!host || strncmp(origin, "https://", 8) != 0)
                 return false;

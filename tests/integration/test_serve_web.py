@@ -110,8 +110,19 @@ def test_login_sets_a_strict_cookie_and_a_bad_token_is_told(caller, web):
         "Origin": "https://evil.example", "Content-Type": "application/x-www-form-urlencoded"},
         urllib.parse.urlencode({"token": admin}))
     assert status == 403 and header(pairs, "Set-Cookie") == []
+    # "Origin: null" (a page with referrer policy no-referrer) counts as
+    # the page's own only when the browser says so (Sec-Fetch-Site)
+    form = {"Origin": "null", "Content-Type": "application/x-www-form-urlencoded"}
+    status, pairs, _ = web.request("POST", "/login", form, urllib.parse.urlencode({"token": admin}))
+    assert status == 403
+    status, pairs, _ = web.request("POST", "/login", {**form, "Sec-Fetch-Site": "cross-site"},
+                                   urllib.parse.urlencode({"token": admin}))
+    assert status == 403
+    status, pairs, _ = web.request("POST", "/login", {**form, "Sec-Fetch-Site": "same-origin"},
+                                   urllib.parse.urlencode({"token": admin}))
+    assert status == 303 and header(pairs, "Location") == ["/"]
     logins = [e for e in web.d.trail_events() if e["type"] == "serve.login"]
-    assert [e["ok"] for e in logins] == [False, True], logins
+    assert [e["ok"] for e in logins] == [False, True, True], logins
     assert admin not in json.dumps(web.d.trail_events())
 
 

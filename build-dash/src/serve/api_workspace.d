@@ -1,0 +1,22 @@
+build-dash/src/serve/api_workspace.o: src/serve/api_workspace.c \
+ src/serve/runas.h src/util/error.h src/serve/serve_internal.h \
+ src/govern/identity.h src/audit/keys.h src/serve/config.h \
+ src/serve/targets.h src/util/strv.h src/serve/mhd.h src/serve/roles.h \
+ src/serve/trail.h src/audit/event.h src/audit/trail.h \
+ src/policy/policy.h src/util/cleanup.h src/util/text_escape.h
+src/serve/runas.h:
+src/util/error.h:
+src/serve/serve_internal.h:
+src/govern/identity.h:
+src/audit/keys.h:
+src/serve/config.h:
+src/serve/targets.h:
+src/util/strv.h:
+src/serve/mhd.h:
+src/serve/roles.h:
+src/serve/trail.h:
+src/audit/event.h:
+src/audit/trail.h:
+src/policy/policy.h:
+src/util/cleanup.h:
+src/util/text_escape.h:

@@ -1,0 +1,26 @@
+build-dash/src/serve/followed.o: src/serve/followed.c \
+ src/serve/followed.h src/audit/runtime.h src/util/error.h \
+ src/util/strv.h src/audit/trail.h src/policy/policy.h src/serve/record.h \
+ src/serve/serve_internal.h src/govern/identity.h src/audit/keys.h \
+ src/serve/config.h src/serve/targets.h src/serve/mhd.h src/serve/roles.h \
+ src/serve/trail.h src/audit/event.h src/serve/sessions.h \
+ src/util/cleanup.h src/util/path.h
+src/serve/followed.h:
+src/audit/runtime.h:
+src/util/error.h:
+src/util/strv.h:
+src/audit/trail.h:
+src/policy/policy.h:
+src/serve/record.h:
+src/serve/serve_internal.h:
+src/govern/identity.h:
+src/audit/keys.h:
+src/serve/config.h:
+src/serve/targets.h:
+src/serve/mhd.h:
+src/serve/roles.h:
+src/serve/trail.h:
+src/audit/event.h:
+src/serve/sessions.h:
+src/util/cleanup.h:
+src/util/path.h:

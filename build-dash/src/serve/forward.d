@@ -1,0 +1,31 @@
+build-dash/src/serve/forward.o: src/serve/forward.c src/serve/cursor.h \
+ src/serve/forward.h src/util/error.h src/serve/followed.h \
+ src/serve/outbound.h src/serve/tls_client.h src/serve/record.h \
+ src/serve/serve_internal.h src/govern/identity.h src/audit/keys.h \
+ src/serve/config.h src/serve/targets.h src/util/strv.h src/serve/mhd.h \
+ src/serve/roles.h src/serve/trail.h src/audit/event.h src/audit/trail.h \
+ src/policy/policy.h src/util/array.h src/util/cleanup.h \
+ src/util/fileio.h src/util/path.h
+src/serve/cursor.h:
+src/serve/forward.h:
+src/util/error.h:
+src/serve/followed.h:
+src/serve/outbound.h:
+src/serve/tls_client.h:
+src/serve/record.h:
+src/serve/serve_internal.h:
+src/govern/identity.h:
+src/audit/keys.h:
+src/serve/config.h:
+src/serve/targets.h:
+src/util/strv.h:
+src/serve/mhd.h:
+src/serve/roles.h:
+src/serve/trail.h:
+src/audit/event.h:
+src/audit/trail.h:
+src/policy/policy.h:
+src/util/array.h:
+src/util/cleanup.h:
+src/util/fileio.h:
+src/util/path.h:

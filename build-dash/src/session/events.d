@@ -1,0 +1,22 @@
+build-dash/src/session/events.o: src/session/events.c \
+ src/session/events.h src/audit/event.h src/sandbox/cgroup.h \
+ src/sandbox/plan.h src/policy/policy.h src/util/error.h src/util/strv.h \
+ src/sandbox/spawn.h src/sandbox/seccomp.h src/sandbox/supervise.h \
+ src/net/proxy.h src/sandbox/seccomp_notify.h src/sandbox/exec_notify.h \
+ src/sandbox/protect_notify.h src/util/loop.h src/util/bytes_json.h
+src/session/events.h:
+src/audit/event.h:
+src/sandbox/cgroup.h:
+src/sandbox/plan.h:
+src/policy/policy.h:
+src/util/error.h:
+src/util/strv.h:
+src/sandbox/spawn.h:
+src/sandbox/seccomp.h:
+src/sandbox/supervise.h:
+src/net/proxy.h:
+src/sandbox/seccomp_notify.h:
+src/sandbox/exec_notify.h:
+src/sandbox/protect_notify.h:
+src/util/loop.h:
+src/util/bytes_json.h:

@@ -1,0 +1,3 @@
+build-dash/src/util/bytes_json.o: src/util/bytes_json.c \
+ src/util/bytes_json.h
+src/util/bytes_json.h:

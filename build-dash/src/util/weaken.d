@@ -1,0 +1,2 @@
+build-dash/src/util/weaken.o: src/util/weaken.c src/util/weaken.h
+src/util/weaken.h:
