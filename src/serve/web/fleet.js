@@ -133,7 +133,7 @@
     main.append(
       R.el("div", { class: "page-head" }, heading, liveState),
       R.el("div", { class: "fleet-top" }, countsBox, chart.node),
-      R.el("section", { class: "panel", "aria-labelledby": "sessions-heading" },
+      R.el("section", { class: "panel sessions-panel", "aria-labelledby": "sessions-heading" },
            R.el("div", { class: "panel-head" },
                 R.el("h2", { id: "sessions-heading", text: "Sessions" }),
                 R.el("div", { class: "filter-box" }, filterLabel, filter, shown)),

@@ -322,7 +322,8 @@
       const sorted = Array.from(records.values()).sort((a, b) => a.record.seq - b.record.seq);
       for (const { record: r, text } of sorted) {
         if (r.type === "risk.finding")
-          out.findings.push({ rule: r.rule, severity: r.severity, text, seq: r.seq,
+          out.findings.push({ rule: r.rule, severity: r.severity, seq: r.seq,
+                              text: r.explanation ? R.printable(r.explanation) + (r.detail ? ": " + R.printable(r.detail) : "") : text,
                               evidence: Array.isArray(r.evidence) ? r.evidence : [] });
         else if (r.type === "risk.tier")
           out.tiers.push({ time: r.time, tier: r.to, reason: r.reason, seq: r.seq });
