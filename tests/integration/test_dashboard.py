@@ -609,3 +609,54 @@ def test_fleet_filter_sort_keyboard_and_phone(caller, web, browser):
     finally:
         stop_session(web, first)
         stop_session(web, second)
+
+
+# --------------------------------------------------------------------------
+# streaming events move nothing on screen
+
+
+LAYOUT_SHIFTS = """
+window.__shifts = [];
+new PerformanceObserver(function (list) {
+  for (const e of list.getEntries())
+    if (!e.hadRecentInput)
+      window.__shifts.push([e.value, e.sources.map((s) => s.node ? s.node.nodeName + '.' + s.node.className : '?')]);
+}).observe({type: 'layout-shift'});
+"""
+
+
+def test_streaming_events_shift_no_row(caller, web, browser):
+    """The fleet and a session's page while a session's events stream in:
+    Chrome's layout-shift entries (what moved on screen without the user
+    asking) stay empty. Rows are updated in place with fixed heights, and
+    the session's event box grows at the bottom like a log."""
+    admin = web.token("adm", "admin")
+    ws = caller.workspace()
+    generator, _ = start_session(web.d, ws, ["sh", "-c", "while :; do /bin/true; sleep 0.02; done"])
+    quiet, _ = start_session(web.d, ws, ["sleep", "300"])
+    try:
+        login(browser, web, admin)
+        go(browser, web, "fleet")
+        for s in (generator, quiet):
+            wait_for(browser, lambda s=s: browser.find_elements(By.CSS_SELECTOR, f'tr[data-session="{s}"]'))
+        sessions = browser.find_element(By.ID, "sessions")
+        wait_for(browser, lambda: int(sessions.get_attribute("data-events") or 0) > 20)
+        browser.execute_script(LAYOUT_SHIFTS)
+        start = int(sessions.get_attribute("data-events"))
+        wait_for(browser, lambda: int(sessions.get_attribute("data-events")) > start + 150,
+                 message="the fleet page takes in no events")
+        assert browser.execute_script("return window.__shifts") == []
+
+        go(browser, web, f"session/{generator}")
+        count = browser.find_element(By.ID, "event-count")
+        wait_for(browser, lambda: int(count.get_attribute("data-records") or 0) > 600)
+        browser.execute_script(LAYOUT_SHIFTS)
+        start = int(count.get_attribute("data-records"))
+        wait_for(browser, lambda: int(count.get_attribute("data-records")) > start + 150,
+                 message="the session page takes in no events")
+        assert browser.execute_script("return window.__shifts") == []
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#event-list li")) <= 500
+        assert console_problems(browser) == []
+    finally:
+        stop_session(web, generator)
+        stop_session(web, quiet)

@@ -82,6 +82,7 @@
     let chartWindow = "hour";
 
     /* ---- the page */
+    let tableSection = null;
     const heading = R.el("h1", { text: "Fleet" });
     const liveState = R.el("span", { class: "live-state", text: "connecting" });
     const countsBox = R.el("dl", { class: "counts", "aria-label": "Counts" });
@@ -133,7 +134,7 @@
     main.append(
       R.el("div", { class: "page-head" }, heading, liveState),
       R.el("div", { class: "fleet-top" }, countsBox, chart.node),
-      R.el("section", { class: "panel sessions-panel", "aria-labelledby": "sessions-heading" },
+      tableSection = R.el("section", { class: "panel sessions-panel", id: "sessions", "aria-labelledby": "sessions-heading" },
            R.el("div", { class: "panel-head" },
                 R.el("h2", { id: "sessions-heading", text: "Sessions" }),
                 R.el("div", { class: "filter-box" }, filterLabel, filter, shown)),
@@ -299,8 +300,12 @@
 
     /* Events: what can be applied at once is (a tier change, a freeze), the
      * rest waits for the throttled refresh. */
+    /* how many events the page has taken in (for the tests: an
+     * attribute, nothing on screen) */
+    const countEvents = R.coalesce(() => tableSection.setAttribute("data-events", String(eventCount)));
     function onEvent(data) {
       eventCount++;
+      countEvents();
       const r = data && data.record;
       if (!r || typeof data.session !== "string") return;
       const entry = model.get(data.session);

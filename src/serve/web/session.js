@@ -26,6 +26,7 @@
     const records = new Map(); /* seq -> item {record, text, severity} */
     const shownItems = new Map(); /* seq -> li */
     const queue = [];
+    let added = 0; /* records taken in since the page opened */
     let closed = false;
 
     /* ---- the page */
@@ -38,9 +39,10 @@
     const errorBox = R.el("p", { class: "error", role: "alert", hidden: true });
     const liveState = R.el("span", { class: "live-state", text: "connecting" });
 
-    const eventList = R.el("ol", { class: "event-list", id: "event-list", "aria-label": "Events, newest first" });
+    const eventList = R.el("ol", { class: "event-list", id: "event-list", "aria-label": "Events, oldest first" });
+    const newestButton = R.el("button", { type: "button", class: "button small newest", hidden: true, text: "↓ newest" });
     const eventsBox = R.el("div", { class: "event-box", tabindex: "0", "aria-label": "Event stream" }, eventList);
-    const eventCount = R.el("span", { class: "muted" });
+    const eventCount = R.el("span", { class: "muted", id: "event-count" });
     const detail = R.el("pre", { class: "record-detail", id: "record-detail", tabindex: "-1" });
     const detailTitle = R.el("h3", { text: "Record" });
     const detailBox = R.el("div", { class: "record-box", hidden: true }, detailTitle, detail);
@@ -62,7 +64,7 @@
       R.el("div", { class: "session-grid" },
            R.el("section", { class: "panel events-panel", "aria-labelledby": "events-heading" },
                 R.el("div", { class: "panel-head" },
-                     R.el("h2", { id: "events-heading", text: "Events" }), liveState, eventCount),
+                     R.el("h2", { id: "events-heading", text: "Events" }), liveState, eventCount, newestButton),
                 eventsBox, detailBox),
            R.el("div", { class: "side" },
                 panel("findings-heading", "Findings", findingsList),
@@ -212,10 +214,8 @@
       const seq = item.record.seq;
       if (typeof seq !== "number" || records.has(seq)) return;
       records.set(seq, item);
-      if (records.size > MAX_KEPT) {
-        const oldest = Math.min(...Array.from(records.keys()).slice(0, 100));
-        records.delete(oldest);
-      }
+      added++;
+      if (records.size > MAX_KEPT) records.delete(records.keys().next().value); /* the first kept */
       queue.push(item);
       flushSoon();
       derivedSoon();
@@ -236,38 +236,55 @@
                   R.el("span", { class: "text", text: item.text }));
     }
 
-    /* One pass per frame, newest first; the list keeps MAX_SHOWN. */
+    /* One pass per frame. The list reads like a log: oldest at the top,
+     * each new record appended at the bottom, and the box follows the
+     * newest while its reader is at the bottom (scrolled up, it stays
+     * where it is: the "newest" button brings it back). Appending moves
+     * nothing that is on screen, and the oldest rows dropped at the top
+     * past MAX_SHOWN are compensated by the browser's scroll anchoring:
+     * streaming events shift no row (no layout shift). */
+    function atBottom() {
+      return eventsBox.scrollHeight - eventsBox.scrollTop - eventsBox.clientHeight < 8;
+    }
+    let following = true;
+    eventsBox.addEventListener("scroll", function () {
+      following = atBottom();
+      newestButton.hidden = following;
+    });
+    newestButton.addEventListener("click", function () {
+      following = true;
+      newestButton.hidden = true;
+      eventsBox.scrollTop = eventsBox.scrollHeight;
+    });
+
     const flushSoon = R.coalesce(function () {
       if (!queue.length) return;
       queue.sort((a, b) => a.record.seq - b.record.seq);
-      const fragment = document.createDocumentFragment();
       const batch = queue.splice(0, queue.length).slice(-MAX_SHOWN);
-      for (let i = batch.length - 1; i >= 0; i--) {
-        const li = eventRow(batch[i]);
-        shownItems.set(batch[i].record.seq, li);
-        fragment.appendChild(li);
+      const last = eventList.lastChild;
+      const lastSeq = last ? Number(last.dataset.seq) : -1;
+      const fragment = document.createDocumentFragment();
+      for (const item of batch) {
+        const li = eventRow(item);
+        shownItems.set(item.record.seq, li);
+        if (item.record.seq > lastSeq) fragment.appendChild(li);
+        else insertInOrder(li); /* a late older record (history after live ones) */
       }
-      /* the stream is in seq order almost always; a late older record
-       * (history arriving after live ones) goes to its place */
-      const first = eventList.firstChild;
-      const firstSeq = first ? Number(first.dataset.seq) : -1;
-      if (!first || batch[0].record.seq > firstSeq) {
-        eventList.insertBefore(fragment, first);
-      } else {
-        for (const li of Array.from(fragment.childNodes)) insertInOrder(li);
-      }
+      eventList.appendChild(fragment);
       while (eventList.childNodes.length > MAX_SHOWN) {
-        const last = eventList.lastChild;
-        shownItems.delete(Number(last.dataset.seq));
-        last.remove();
+        const first = eventList.firstChild;
+        shownItems.delete(Number(first.dataset.seq));
+        first.remove();
       }
+      if (following) eventsBox.scrollTop = eventsBox.scrollHeight;
+      eventCount.setAttribute("data-records", String(added));
       R.setText(eventCount, records.size + " records" + (eventList.childNodes.length >= MAX_SHOWN ? ", newest " + MAX_SHOWN + " shown" : ""));
     });
 
     function insertInOrder(li) {
       const seq = Number(li.dataset.seq);
       let node = eventList.firstChild;
-      while (node && Number(node.dataset.seq) > seq) node = node.nextSibling;
+      while (node && Number(node.dataset.seq) < seq) node = node.nextSibling;
       eventList.insertBefore(li, node);
     }
 
