@@ -68,8 +68,16 @@
     window.location.assign("/login");
   }
 
+  /* The skip link moves the focus to the page's content without touching
+   * the address (a "#main" there would not be a route). */
+  function skipToContent(event) {
+    event.preventDefault();
+    document.getElementById("main").focus();
+  }
+
   async function boot() {
     document.getElementById("logout").addEventListener("click", logout);
+    document.querySelector(".skip-link").addEventListener("click", skipToContent);
     const who = document.getElementById("whoami");
     try {
       await R.loadWhoami();
