@@ -594,22 +594,37 @@ def test_fleet_filter_sort_keyboard_and_phone(caller, web, browser):
         outline = browser.execute_script(
             "return getComputedStyle(document.activeElement).outlineStyle")
         assert outline not in ("", "none"), outline
-        # the chart's window toggles
+        # the chart's window toggles; its totals are the daemon's (or a dash
+        # where the daemon has no /v1/activity)
         day = browser.find_element(By.CSS_SELECTOR, "button[data-window=day]")
         day.click()
         assert day.get_attribute("aria-pressed") == "true"
         assert browser.find_element(By.CSS_SELECTOR, "svg.chart-svg")
+        status, activity = web.d.call("GET", "/v1/activity?window=day")
+        totals = lambda: text_of(browser, ".chart-totals li")  # noqa: E731
+        if status == 200:
+            expect = [f"{label}: {activity['totals'][k]}" for k, label in
+                      (("denials", "Denials"), ("findings", "Findings"), ("approvals", "Approvals"))]
+            wait_for(browser, lambda: [t.split(":")[0] for t in totals()] == ["Denials", "Findings", "Approvals"]
+                     and all(t.split(": ")[1].isdigit() for t in totals()),
+                     message=f"chart totals {totals()} (the daemon: {expect})")
+        else:
+            wait_for(browser, lambda: totals() == ["Denials: —", "Findings: —", "Approvals: —"])
         # a phone: no sideways scrolling of the page itself
-        browser.set_window_size(390, 844)
+        # (a desktop window cannot be made that narrow: the phone's metrics
+        # are emulated, as the browser's device toolbar does)
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
         try:
             go(browser, web, "fleet")
             wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, f'tr[data-session="{first}"]'))
-            width = browser.execute_script("return document.documentElement.scrollWidth")
             inner = browser.execute_script("return window.innerWidth")
+            assert inner == 390, inner
+            width = browser.execute_script("return document.documentElement.scrollWidth")
             assert width <= inner, (width, inner)
             shot(browser, "fleet-phone")
         finally:
-            browser.set_window_size(1280, 800)
+            browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         assert console_problems(browser) == []
     finally:
         stop_session(web, first)
