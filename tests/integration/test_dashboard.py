@@ -422,7 +422,19 @@ def test_buttons_follow_the_role_and_forged_posts_are_refused(caller, web, brows
     approver = web.token("appr", "approver")
     ws = caller.workspace()
     session, _ = start_session(web.d, ws, ["sleep", "300"])
+    overlay_ws = caller.workspace()
+    pol = caller.write(overlay_ws.parent / f"{overlay_ws.name}-overlay.yaml",
+                       "version: 1\nextends: default\nfilesystem:\n  workspace_mode: overlay\n")
+    overlay, _ = start_session(web.d, overlay_ws, ["sh", "-c", "echo new > new.txt"],
+                               policy=str(pol))
+    wait_ended(web.d, overlay)
     try:
+        # the approver: the review page says what it may not do, and has no
+        # apply or discard button
+        login(browser, web, approver)
+        go(browser, web, f"review/{overlay}")
+        wait_for(browser, lambda: browser.find_element(By.ID, "review-summary").text)
+        assert browser.find_elements(By.CSS_SELECTOR, "#apply-all, #apply-selected, #discard") == []
         # the approver: the session, its state, and no stop/freeze button
         login(browser, web, approver)
         go(browser, web, f"session/{session}")
@@ -440,6 +452,9 @@ def test_buttons_follow_the_role_and_forged_posts_are_refused(caller, web, brows
 
         # the admin sees the buttons
         login(browser, web, admin)
+        go(browser, web, f"review/{overlay}")
+        wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#apply-all"))
+        assert browser.find_elements(By.CSS_SELECTOR, "#discard")
         go(browser, web, f"session/{session}")
         wait_for(browser, lambda: text_of(browser, "#session-controls button") == ["Stop", "Freeze"])
         # forged: no CSRF token, a wrong one (same origin, with the cookie)
