@@ -215,6 +215,7 @@
       if (typeof seq !== "number" || records.has(seq)) return;
       records.set(seq, item);
       added++;
+      absorb(item);
       if (records.size > MAX_KEPT) records.delete(records.keys().next().value); /* the first kept */
       queue.push(item);
       flushSoon();
@@ -333,37 +334,59 @@
       return a;
     }
 
-    function derive() {
-      const out = { findings: [], tiers: [], processes: [], destinations: [] };
-      const dests = new Map();
-      const sorted = Array.from(records.values()).sort((a, b) => a.record.seq - b.record.seq);
-      for (const { record: r, text } of sorted) {
-        if (r.type === "risk.finding")
-          out.findings.push({ rule: r.rule, severity: r.severity, seq: r.seq,
-                              text: r.explanation ? R.printable(r.explanation) + (r.detail ? ": " + R.printable(r.detail) : "") : text,
-                              evidence: Array.isArray(r.evidence) ? r.evidence : [] });
-        else if (r.type === "risk.tier")
-          out.tiers.push({ time: r.time, tier: r.to, reason: r.reason, seq: r.seq });
-        else if (r.type === "exec")
-          out.processes.push({ pid: r.host_pid ?? r.pid, ppid: r.ppid, text: Array.isArray(r.argv) ? r.argv.map(R.printable).join(" ") : r.path, time: r.time, seq: r.seq });
-        else if (r.type === "net.decision" || r.type === "net.close") {
-          const key = R.printable(r.host || r.address || "?") + (r.port ? ":" + r.port : "");
-          let d = dests.get(key);
-          if (!d) dests.set(key, (d = { host: r.host || r.address, port: r.port, allowed: 0, denied: 0, asked: 0, bytes_up: 0, bytes_down: 0, last_seq: r.seq }));
-          d.last_seq = r.seq;
-          if (r.type === "net.close") {
-            d.bytes_up += Number(r.bytes_up) || 0;
-            d.bytes_down += Number(r.bytes_down) || 0;
-          } else if (r.decision === "allowed" || r.decision === "allow") d.allowed++;
-          else if (r.decision === "ask") d.asked++;
-          else d.denied++;
-        }
-      }
-      out.destinations = Array.from(dests.values());
-      return out;
+    /* The panels' data, kept up to date record by record (absorb) rather
+     * than recomputed from every record held: a stream of execs costs a
+     * map update each, and the panels are redrawn at most once a second,
+     * only when something they show changed. */
+    const PROCESSES_KEPT = 2000;
+    const PROCESSES_SHOWN = 150;
+    const derived = { findings: new Map(), tiers: new Map(), processes: new Map(), dests: new Map(), version: 0 };
+
+    function absorb(item) {
+      const r = item.record;
+      if (r.type === "risk.finding")
+        derived.findings.set(r.seq, { rule: r.rule, severity: r.severity, seq: r.seq,
+                                      text: r.explanation ? R.printable(r.explanation) + (r.detail ? ": " + R.printable(r.detail) : "") : item.text,
+                                      evidence: Array.isArray(r.evidence) ? r.evidence : [] });
+      else if (r.type === "risk.tier")
+        derived.tiers.set(r.seq, { time: r.time, tier: r.to, reason: r.reason, seq: r.seq });
+      else if (r.type === "exec") {
+        derived.processes.set(r.seq, { pid: r.host_pid ?? r.pid, ppid: r.ppid, text: Array.isArray(r.argv) ? r.argv.map(R.printable).join(" ") : r.path, time: r.time, seq: r.seq });
+        if (derived.processes.size > PROCESSES_KEPT) derived.processes.delete(derived.processes.keys().next().value);
+      } else if (r.type === "net.decision" || r.type === "net.close") {
+        const key = R.printable(r.host || r.address || "?") + (r.port ? ":" + r.port : "");
+        let d = derived.dests.get(key);
+        if (!d) derived.dests.set(key, (d = { host: r.host || r.address, port: r.port, allowed: 0, denied: 0, asked: 0, bytes_up: 0, bytes_down: 0, last_seq: r.seq }));
+        d.last_seq = Math.max(d.last_seq, r.seq);
+        if (r.type === "net.close") {
+          d.bytes_up += Number(r.bytes_up) || 0;
+          d.bytes_down += Number(r.bytes_down) || 0;
+        } else if (r.decision === "allowed" || r.decision === "allow") d.allowed++;
+        else if (r.decision === "ask") d.asked++;
+        else d.denied++;
+      } else return;
+      derived.version++;
     }
 
+    function bySeq(a, b) {
+      return a.seq - b.seq;
+    }
+
+    function derive() {
+      return {
+        findings: Array.from(derived.findings.values()).sort(bySeq),
+        tiers: Array.from(derived.tiers.values()).sort(bySeq),
+        processes: Array.from(derived.processes.values()),
+        destinations: Array.from(derived.dests.values()),
+      };
+    }
+
+    let drawnVersion = -1;
+    let drawnSummary = null;
     function renderPanels() {
+      if (summary === drawnSummary && (summary || derived.version === drawnVersion)) return;
+      drawnVersion = derived.version;
+      drawnSummary = summary;
       const data = summary || derive();
       R.setText(sourceNote, summary ? "Findings, tiers, processes and destinations: the daemon's summary of the whole trail" + (summary.truncated ? " (truncated)." : ".")
                                     : "Findings, tiers, processes and destinations: from the " + records.size + " records this page holds.");
@@ -400,8 +423,13 @@
       if (!destBody.firstChild)
         destBody.appendChild(R.el("tr", null, R.el("td", { colspan: 6, class: "muted", text: "No network use." })));
 
+      /* the newest PROCESSES_SHOWN programs started, as a tree */
+      const processes = (data.processes || []).slice().sort(bySeq);
+      const newest = processes.slice(-PROCESSES_SHOWN);
       R.clear(processTree);
-      processTree.appendChild(tree(data.processes || []));
+      processTree.appendChild(tree(newest));
+      if (processes.length > newest.length)
+        processTree.appendChild(R.el("p", { class: "muted", text: (processes.length - newest.length) + " earlier programs not shown (the audit page lists them)." }));
     }
 
     /* Processes as a nested list by parent pid; a process that ran several
