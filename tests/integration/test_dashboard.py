@@ -252,7 +252,7 @@ def test_approve_in_the_page_lets_the_held_connection_through(caller, web, brows
                  message="the request never appeared on the approvals page")
         card = browser.find_element(By.CSS_SELECTOR, card_css)
         assert card.find_element(By.CSS_SELECTOR, ".target").text == f"ask.test:{http_site}"
-        assert card.find_element(By.CSS_SELECTOR, ".agent").text == "dash-agent"
+        wait_for(browser, lambda: card.find_element(By.CSS_SELECTOR, ".agent").text == "dash-agent")
         assert card.find_element(By.CSS_SELECTOR, ".rule").text.startswith("network.ask")
         wait_for(browser, lambda: card.find_element(By.CSS_SELECTOR, ".time-left").text[:1].isdigit())
         # the badge in the navigation bar counts it (aria-live)
@@ -263,6 +263,7 @@ def test_approve_in_the_page_lets_the_held_connection_through(caller, web, brows
         # the agent is still waiting: nothing came back yet
         status, out = web.d.call("GET", f"/v1/sessions/{session}/output")
         assert "curl=" not in out["stdout"], out
+        wait_for(browser, lambda: card.find_elements(By.CSS_SELECTOR, "button[data-answer=allow]"))
         card.find_element(By.CSS_SELECTOR, "button[data-answer=allow]").click()
         wait_for(browser, lambda: not browser.find_elements(By.CSS_SELECTOR, card_css),
                  message="the card stayed after Approve")

@@ -108,8 +108,13 @@
     let stopped = false;
     let timer = null;
     let running = false;
+    let again = false; /* now() was asked while a call ran: one more at once */
     async function tick() {
-      if (stopped || running) return;
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
       running = true;
       try {
         await fn();
@@ -117,7 +122,15 @@
         /* shown by fn's own error handling */
       } finally {
         running = false;
-        if (!stopped) timer = setTimeout(tick, ms);
+        if (!stopped) {
+          clearTimeout(timer);
+          if (again) {
+            again = false;
+            timer = setTimeout(tick, 0);
+          } else {
+            timer = setTimeout(tick, ms);
+          }
+        }
       }
     }
     tick();

@@ -44,17 +44,36 @@
       return R.printable(req.target) + (req.port ? ":" + req.port : "");
     }
 
-    function makeCard(req, entry) {
+    /* A card's session, once read: the agent, and the answer buttons
+     * only when the session says this caller may answer there (a session
+     * that could not be read: when the role may answer at all). */
+    function completeCard(card, entry) {
+      R.setText(card.agent, (entry && entry.agent) || R.DASH);
+      setForm(card, entry ? R.may(entry, "approve") : R.can("approve"));
+    }
+
+    function setForm(card, may) {
+      if (may && !card.form) {
+        card.form = answerForm(card.req, card);
+        card.node.insertBefore(card.form, card.err);
+      } else if (!may && card.form) {
+        card.form.remove();
+        card.form = null;
+      }
+    }
+
+    function makeCard(req, entry, pending) {
       const idText = R.printable(req.id);
       const left = R.el("span", { class: "time-left mono", text: R.DASH });
       const err = R.el("p", { class: "error card-error", role: "alert", hidden: true });
+      const agent = R.el("dd", { class: "agent", text: pending ? "…" : (entry && entry.agent) || R.DASH });
       const node = R.el("li", { class: "approval card", "data-request": idText, "data-session": R.printable(req.session) },
         R.el("div", { class: "card-head" },
              R.el("span", { class: "kind", text: req.kind || "request" }),
              R.el("strong", { class: "target mono", text: target(req) }),
              R.el("span", { class: "left-label" }, "time left ", left)),
         R.el("dl", { class: "card-fields" },
-             R.el("div", null, R.el("dt", { text: "Agent" }), R.el("dd", { class: "agent", text: (entry && entry.agent) || R.DASH })),
+             R.el("div", null, R.el("dt", { text: "Agent" }), agent),
              R.el("div", null, R.el("dt", { text: "Session" }),
                   R.el("dd", null, R.el("a", { class: "mono", href: "#/session/" + encodeURIComponent(req.session), text: R.shortId(req.session) }))),
              R.el("div", null, R.el("dt", { text: "Rule" }), R.el("dd", { class: "rule mono", text: req.rule || R.DASH })),
@@ -62,8 +81,11 @@
              R.el("div", { class: "reason-field" }, R.el("dt", { text: "Reason (from the agent)" }),
                   R.el("dd", { class: "reason", text: req.reason ? req.reason : R.DASH }))),
         err);
-      const card = { node, left, err, deadline: 0, req };
-      if (R.may(entry, "approve") || (!entry && R.can("approve"))) node.appendChild(answerForm(req, card));
+      const card = { node, left, err, agent, deadline: 0, req, form: null };
+      /* the role's right first (a request is answerable at once), the
+       * session's own word when it comes */
+      if (pending) setForm(card, R.can("approve"));
+      else completeCard(card, entry);
       return card;
     }
 
@@ -133,16 +155,19 @@
       const now = Date.now();
       const seen = new Set();
       const fresh = (Array.isArray(listed) ? listed : []).filter((r) => r && typeof r.id === "string");
-      /* the sessions of new requests, all at once */
-      const unknown = Array.from(new Set(fresh.filter((r) => !cards.has(r.id)).map((r) => r.session)));
-      await Promise.all(unknown.map(sessionEntry));
       for (const req of fresh) {
         seen.add(req.id);
         let card = cards.get(req.id);
         if (!card) {
+          /* shown at once; its session (agent, what this caller may do
+           * there) is filled in when it has been read */
           const known = sessions.get(req.session);
-          card = makeCard(req, known ? known.entry : null);
+          card = makeCard(req, known ? known.entry : null, !known);
           cards.set(req.id, card);
+          if (!known) {
+            const made = card;
+            sessionEntry(req.session).then((entry) => cards.get(req.id) === made && completeCard(made, entry));
+          }
         }
         if (typeof req.expires_in_ms === "number") card.deadline = now + req.expires_in_ms;
       }
