@@ -15,6 +15,7 @@
 #include "audit/clock.h"
 #include "audit/runtime.h"
 #include "govern/identity.h"
+#include "serve/api_summary.h"
 #include "serve/launch.h"
 #include "serve/pool.h"
 #include "serve/record.h"
@@ -71,6 +72,7 @@ void serve_api_sessions_list(const struct serve_request *request, struct serve_r
                 }
         }
         json_decref(sessions);
+        serve_summary_annotate_list(request, visible);
         serve_reply_json(reply, 200, visible);
 }
 
@@ -102,6 +104,7 @@ void serve_api_session_get(const struct serve_request *request, struct serve_rep
         if (!entry)
                 return;
         sessions_add_actions(request, entry);
+        serve_summary_annotate(request, entry);
         serve_reply_json(reply, 200, entry);
 }
 

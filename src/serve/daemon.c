@@ -26,6 +26,7 @@
 #include "serve/forward.h"
 #include "serve/notify.h"
 #include "serve/pool.h"
+#include "serve/trail_summary.h"
 #include "serve/record.h"
 #include "serve/serve_internal.h"
 #include "util/array.h"
@@ -404,6 +405,7 @@ static void serve_free(struct serve *serve)
         pthread_mutex_destroy(&serve->children_lock);
         pthread_mutex_destroy(&serve->files_lock);
         json_decref(serve->files);
+        serve_summaries_free(serve->summaries);
         free(serve->children);
         free(serve->state_dir);
         free(serve->sessions_dir);
@@ -429,6 +431,10 @@ int serve_run(const struct serve_options *options, struct reins_error *err)
                 if ((r = serve_config_load(options->config_path, &serve.config, err)) < 0)
                         goto out;
                 serve.roles.config = &serve.config;
+        }
+        if (!(serve.summaries = serve_summaries_new())) {
+                r = reins_error_set(err, ENOMEM, "out of memory");
+                goto out;
         }
         if ((r = serve_mhd_open(&serve.mhd, err)) < 0 ||
             (r = serve_state_dirs(&serve, options->state_dir, err)) < 0)

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "serve/api_summary.h"
 #include "serve/tokens.h"
 #include "serve/web.h"
 #include "util/cleanup.h"
@@ -51,6 +52,8 @@ static const struct route {
     {"POST", "/v1/sessions", serve_api_sessions_create, SERVE_RIGHT_START},
     {"GET", "/v1/sessions/{id}", serve_api_session_get, SERVE_RIGHT_READ_SESSIONS},
     {"GET", "/v1/sessions/{id}/output", serve_api_session_output, SERVE_RIGHT_READ_OUTPUT},
+    {"GET", "/v1/sessions/{id}/summary", serve_api_session_summary, SERVE_RIGHT_READ_AUDIT},
+    {"GET", "/v1/activity", serve_api_activity, SERVE_RIGHT_READ_SESSIONS},
     {"POST", "/v1/sessions/{id}/stop", serve_api_session_stop, SERVE_RIGHT_CONTROL},
     {"POST", "/v1/sessions/{id}/freeze", serve_api_session_freeze, SERVE_RIGHT_CONTROL},
     {"POST", "/v1/sessions/{id}/thaw", serve_api_session_thaw, SERVE_RIGHT_CONTROL},

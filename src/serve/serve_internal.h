@@ -37,6 +37,7 @@ struct serve_forwarder;
 struct serve_notifier;
 struct serve_events;
 struct serve_pool;
+struct serve_summaries;
 
 struct serve {
         struct serve_mhd mhd;
@@ -68,9 +69,10 @@ struct serve {
         struct serve_forwarder *forwarders;
         size_t forwarder_count;
         struct serve_notifier *notifier;
-        struct serve_events *events; /* GET /v1/events (serve/events_bus.h) */
-        struct serve_pool *pool;     /* serve/pool.h; NULL: no pool: entries */
-        atomic_bool stopping;        /* streams end when set */
+        struct serve_events *events;       /* GET /v1/events (serve/events_bus.h) */
+        struct serve_pool *pool;           /* serve/pool.h; NULL: no pool: entries */
+        struct serve_summaries *summaries; /* serve/trail_summary.h */
+        atomic_bool stopping;              /* streams end when set */
         /* the key of the dashboard's CSRF tokens (serve/web.h), drawn at start */
         unsigned char csrf_key[32];
         /* registry entries and records as last parsed, each kept while its

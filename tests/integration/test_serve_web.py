@@ -237,15 +237,18 @@ def test_events_and_audit_carry_text_for_people(caller, web):
     time.sleep(0.3)
     session, _ = start_session(web.d, ws, ["sh", "-c", "printf '\\033[31m<b>x</b>' > /dev/null"])
     wait_ended(web.d, session)
+    # a root daemon streams every user's sessions: wait for this one's
     seen = b""
+    mine = []
     deadline = time.monotonic() + TIMEOUT
-    while b"exec" not in seen or b"\n\n" not in seen.split(b"data:", 1)[-1]:
-        assert time.monotonic() < deadline, seen
+    while not mine:
+        assert time.monotonic() < deadline, seen[-2000:]
         seen += stream.recv(65536)
+        complete = seen[:seen.rfind(b"\n\n") + 1].decode()
+        data = [json.loads(line[5:]) for line in complete.splitlines()
+                if line.startswith("data:")]
+        mine = [e for e in data if e["session"] == session]
     stream.close()
-    data = [json.loads(line[5:]) for line in seen.decode().splitlines()
-            if line.startswith("data:")]
-    mine = [e for e in data if e["session"] == session]
     assert mine and all(e["text"].startswith("exec ") for e in mine), data
     assert any("\\033" in e["text"] or "\\x1b" in e["text"] or "\\e" in e["text"]
                for e in mine), mine

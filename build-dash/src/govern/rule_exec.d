@@ -1,8 +1,0 @@
-build-dash/src/govern/rule_exec.o: src/govern/rule_exec.c \
- src/govern/rule.h src/govern/risk.h src/policy/risk_rules.h \
- src/util/error.h src/util/cleanup.h
-src/govern/rule.h:
-src/govern/risk.h:
-src/policy/risk_rules.h:
-src/util/error.h:
-src/util/cleanup.h:

@@ -1,2 +1,0 @@
-build-dash/src/util/array.o: src/util/array.c src/util/array.h
-src/util/array.h:

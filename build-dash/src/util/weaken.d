@@ -1,2 +1,0 @@
-build-dash/src/util/weaken.o: src/util/weaken.c src/util/weaken.h
-src/util/weaken.h:
