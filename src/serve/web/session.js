@@ -96,8 +96,11 @@
       const e = entry || {};
       R.setText(stateNode, R.sessionState(e));
       stateNode.setAttribute("class", "state state-" + (e.alive ? (e.frozen ? "frozen" : "running") : "ended"));
-      R.setText(tierNode, R.tierLabel(R.sessionTier(e)));
-      tierNode.setAttribute("class", R.tierClass(R.sessionTier(e)));
+      /* an ended session's entry has no tier: the last one its trail shows */
+      let tier = R.sessionTier(e);
+      if (tier === null) tier = lastTier();
+      R.setText(tierNode, R.tierLabel(tier));
+      tierNode.setAttribute("class", R.tierClass(tier));
       R.setText(headFields.Agent, e.agent || R.DASH);
       R.setText(headFields.Policy, e.policy || R.DASH);
       R.setText(headFields.User, e.uid === undefined ? R.DASH : "uid " + e.uid);
@@ -366,6 +369,13 @@
         else d.denied++;
       } else return;
       derived.version++;
+    }
+
+    function lastTier() {
+      const tiers = summary && Array.isArray(summary.tiers) ? summary.tiers.slice() : Array.from(derived.tiers.values());
+      tiers.sort(bySeq);
+      if (tiers.length) return tiers[tiers.length - 1].tier;
+      return records.size ? 0 : null; /* a trail with no tier change stayed at T0 */
     }
 
     function bySeq(a, b) {
