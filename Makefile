@@ -62,6 +62,10 @@ $(BUILD)/gen/web_assets.c: $(wildcard src/serve/web src/serve/web/*) scripts/emb
 	@mkdir -p $(dir $@)
 	scripts/embed_web.sh src/serve/web $@
 
+# the directory is a prerequisite by its time only: without this empty rule,
+# make's built-in "%: %.c" would try to link src/serve/web.c into it
+src/serve/web: ;
+
 $(WEB_OBJ): $(BUILD)/gen/web_assets.c
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 

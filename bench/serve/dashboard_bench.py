@@ -134,6 +134,18 @@ def login(driver, bench):
     raise RuntimeError(f"login did not reach / ({driver.current_url})")
 
 
+# in the page: the fleet page's mark "reins:fleet-drawn" (the frame after
+# the one that drew its rows, ms since navigation start), once it is there
+WAIT_DRAWN = """
+const done = arguments[0];
+function check() {
+  const m = performance.getEntriesByName("reins:fleet-drawn");
+  if (m.length) done(m[0].startTime);
+  else requestAnimationFrame(check);
+}
+check();
+"""
+
 # in the page: resolve with the time (ms since navigation start) at which
 # the table first holds `n` rows, checked at every frame
 WAIT_ROWS = """
@@ -334,8 +346,13 @@ def main():
         driver.set_script_timeout(60)
         times = []
         for _ in range(a.loads):
+            # a real navigation each time (the same URL with a hash would
+            # not reload the page), timed by the page's own marks: the
+            # script below only runs once get() has returned
+            driver.get("about:blank")
             driver.get(bench.origin + "/#/fleet")
-            times.append(driver.execute_async_script(WAIT_ROWS, ROWS, len(ids)))
+            driver.execute_async_script(WAIT_ROWS, ROWS, len(ids))
+            times.append(driver.execute_async_script(WAIT_DRAWN))
         verdict = "within" if statistics.median(times) < BUDGET_RENDER_MS else "OVER"
         print(f"  fleet page, {len(ids)} rows: median {statistics.median(times):.0f} ms, "
               f"worst {max(times):.0f} ms from navigation start ({a.loads} loads); "
