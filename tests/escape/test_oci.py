@@ -44,6 +44,16 @@ print(json.dumps({"create": c.returncode, "out": o.read().decode(errors="replace
 '''
 
 
+def cleanup(base, u):
+    """No supervisor outlives the test, whatever failed."""
+    state = os.path.join(base, "state")
+    for cid in (os.listdir(state) if os.path.isdir(state) else []):
+        subprocess.run(list(u.prefix) + [REINS, "oci", "--root", state, "delete", "--force", cid],
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                       env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                            "HOME": os.path.join(base, "home")})
+
+
 def make_bundle(base, name, mounts, policy, u):
     b = os.path.join(base, name)
     rootfs = os.path.join(b, "rootfs")
@@ -114,6 +124,7 @@ def test_oci_hostile_config_binds(user):
             results[key] = (escaped, f"create exit {r['create']}: {r['out'].strip()[:300]}")
         judge("oci_config", results, user)
     finally:
+        cleanup(base, user)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -191,4 +202,5 @@ def test_oci_exec_gets_every_protection(user):
         }
         judge("oci_exec", results, user)
     finally:
+        cleanup(base, user)
         shutil.rmtree(base, ignore_errors=True)

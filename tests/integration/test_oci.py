@@ -183,7 +183,14 @@ class Oci:
 
 @pytest.fixture
 def oci(caller):
-    return Oci(caller)
+    o = Oci(caller)
+    yield o
+    # a test that failed half-way leaves no supervisor behind
+    if o.root.is_dir():
+        for cid in os.listdir(o.root):
+            subprocess.run(caller.prefix + [caller.reins, "oci", "--root", str(o.root), "delete",
+                                            "--force", cid], capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL, env=caller.env())
 
 
 def ok(result):
