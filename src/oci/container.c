@@ -600,7 +600,10 @@ int oci_kill(const char *root, const char *id, int sig, bool all, struct reins_e
         int pidfd = stopped ? -ESRCH : oci_state_pidfd(&st);
         oci_state_clear(&st);
         if (pidfd < 0)
-                return reins_error_set(err, ESRCH, "container %s is not running", id);
+                /* these words exactly: containerd takes them for "already
+                 * ended" (runc's), and a CRI container whose kill fails
+                 * otherwise never reaches EXITED */
+                return reins_error_set(err, ESRCH, "%s: container not running", id);
         /* SIGKILL ends the supervisor, and its sandbox with it (pid 1 dies
          * with its parent, and the whole pid namespace with pid 1); the
          * others are relayed to the container by the supervisor */

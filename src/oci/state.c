@@ -49,6 +49,29 @@ static int oci_state_check_owned(const char *path, struct reins_error *err)
         return 0;
 }
 
+/* The state directory and its missing parents, 0700 as runc makes them
+ * (the containerd shim passes Root/NAMESPACE, never made before on a node
+ * that has not run runc); what exists is left as it is. */
+static int oci_state_mkdirs(const char *root)
+{
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s", root) >= (int)sizeof(path)) {
+                errno = ENAMETOOLONG;
+                return -1;
+        }
+        for (char *p = path + 1;; p++) {
+                if (*p != '/' && *p != '\0')
+                        continue;
+                char c = *p;
+                *p = '\0';
+                if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                        return -1;
+                *p = c;
+                if (c == '\0')
+                        return 0;
+        }
+}
+
 int oci_state_root(const char *flag, char **out, struct reins_error *err)
 {
         char *root = NULL;
@@ -79,7 +102,7 @@ int oci_state_root(const char *flag, char **out, struct reins_error *err)
                 if (!root)
                         return reins_error_set(err, ENOMEM, "out of memory");
         }
-        if (mkdir(root, 0700) < 0 && errno != EEXIST) {
+        if (oci_state_mkdirs(root) < 0) {
                 int r = reins_error_errno(err, errno, "state directory %s", root);
                 free(root);
                 return r;

@@ -208,6 +208,7 @@ def test_lifecycle_create_start_state_delete(oci):
         ["start", "c1"],
         ["wait", str(pid_file)],
         ["state", "c1"],
+        ["kill", "c1", "9"],
         ["delete", "c1"],
         ["state", "c1"],
     ])
@@ -220,8 +221,19 @@ def test_lifecycle_create_start_state_delete(oci):
     assert r[4]["exit"] == 3  # the supervisor's status is the container's
     stopped = json.loads(ok(r[5])["out"])
     assert stopped["status"] == "stopped"
-    ok(r[6])
-    assert r[7]["rc"] != 0 and "does not exist" in r[7]["err"]
+    # runc's words: containerd takes "container not running" for "already ended"
+    assert r[6]["rc"] != 0 and "container not running" in r[6]["err"], r[6]
+    ok(r[7])
+    assert r[8]["rc"] != 0 and "does not exist" in r[8]["err"]
+
+
+def test_root_with_missing_parents_is_made(oci):
+    """The containerd shim passes Root/NAMESPACE, never made on a node
+    that has not run runc: made (0700), as runc does."""
+    root = oci.base / "shim-root" / "k8s.io"
+    r = oci.caller.run(["oci", "--root", str(root), "state", "nothing"])
+    assert r.returncode != 0 and "does not exist" in r.stderr, r.stderr
+    assert root.is_dir() and (root.stat().st_mode & 0o777) == 0o700
 
 
 def test_container_sees_its_rootfs_and_config(oci):
