@@ -18,13 +18,22 @@ int audit_checkpoint_message(const struct audit_checkpoint *c, char *out, size_t
                          (unsigned long long)c->tree_size, root, c->prev, c->final ? 1 : 0, key);
         if (n < 0 || (size_t)n >= size)
                 return -ENOSPC;
+        if (c->container[0]) {
+                /* added only when there is one: every other session's
+                 * checkpoints keep the message they always had */
+                int m = snprintf(out + n, size - (size_t)n, "container=%zu:%s\n",
+                                 strlen(c->container), c->container);
+                if (m < 0 || (size_t)m >= size - (size_t)n)
+                        return -ENOSPC;
+                n += m;
+        }
         return n;
 }
 
 int audit_checkpoint_sign(struct audit_checkpoint *c, const struct audit_key *key)
 {
         memcpy(c->public_key, key->public_key, sizeof(c->public_key));
-        char message[512];
+        char message[AUDIT_CHECKPOINT_MESSAGE_MAX];
         int n = audit_checkpoint_message(c, message, sizeof(message));
         if (n < 0)
                 return n;
@@ -36,7 +45,7 @@ int audit_checkpoint_sign(struct audit_checkpoint *c, const struct audit_key *ke
 
 bool audit_checkpoint_signature_valid(const struct audit_checkpoint *c)
 {
-        char message[512];
+        char message[AUDIT_CHECKPOINT_MESSAGE_MAX];
         int n = audit_checkpoint_message(c, message, sizeof(message));
         if (n < 0)
                 return false;
@@ -50,11 +59,17 @@ json_t *audit_checkpoint_to_json(const struct audit_checkpoint *c)
         audit_hex(c->root, sizeof(c->root), root);
         audit_hex(c->public_key, sizeof(c->public_key), key);
         audit_hex(c->signature, sizeof(c->signature), signature);
-        return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:b, s:s, s:s}", "type",
-                         "checkpoint", "time", c->time, "session", c->session, "seq",
-                         (json_int_t)c->seq, "mono", (json_int_t)c->mono, "prev", c->prev,
-                         "tree_size", (json_int_t)c->tree_size, "root", root, "final", c->final,
-                         "key", key, "signature", signature);
+        json_t *record = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:b, s:s, s:s}",
+                                   "type", "checkpoint", "time", c->time, "session", c->session,
+                                   "seq", (json_int_t)c->seq, "mono", (json_int_t)c->mono, "prev",
+                                   c->prev, "tree_size", (json_int_t)c->tree_size, "root", root,
+                                   "final", c->final, "key", key, "signature", signature);
+        if (record && c->container[0] &&
+            json_object_set_new(record, "container", json_string(c->container)) < 0) {
+                json_decref(record);
+                return NULL;
+        }
+        return record;
 }
 
 static int checkpoint_string(const json_t *record, const char *name, char *out, size_t size,
@@ -99,8 +114,10 @@ int audit_checkpoint_from_json(const json_t *record, struct audit_checkpoint *ou
                                              "mono",  "prev", "tree_size", "root",
                                              "final", "key",  "signature"};
         memset(out, 0, sizeof(*out));
+        /* and "container", signed, in a container's session only */
+        bool container = json_object_get(record, "container") != NULL;
         if (!json_is_object(record) ||
-            json_object_size(record) != sizeof(fields) / sizeof(fields[0])) {
+            json_object_size(record) != sizeof(fields) / sizeof(fields[0]) + container) {
                 snprintf(why, why_size, "checkpoint has unexpected fields");
                 return -EINVAL;
         }
@@ -128,7 +145,13 @@ int audit_checkpoint_from_json(const json_t *record, struct audit_checkpoint *ou
             checkpoint_hex(record, "key", out->public_key, sizeof(out->public_key), why, why_size) <
                 0 ||
             checkpoint_hex(record, "signature", out->signature, sizeof(out->signature), why,
-                           why_size) < 0)
+                           why_size) < 0 ||
+            (container && checkpoint_string(record, "container", out->container,
+                                            sizeof(out->container), why, why_size) < 0))
                 return -EINVAL;
+        if (container && !out->container[0]) {
+                snprintf(why, why_size, "checkpoint field \"container\" empty");
+                return -EINVAL;
+        }
         return 0;
 }

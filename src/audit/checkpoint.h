@@ -36,6 +36,9 @@
 
 struct audit_checkpoint {
         char session[128];
+        /* an OCI container's id (reins oci), "" for any other session: in
+         * the record and, when not empty, in the signed message */
+        char container[136];
         char time[48];
         uint64_t seq;
         uint64_t mono;
@@ -48,7 +51,8 @@ struct audit_checkpoint {
 };
 
 /* The canonical byte string above; returns its length, or -ENOSPC when
- * `size` is too small (512 bytes always suffice). */
+ * `size` is too small (AUDIT_CHECKPOINT_MESSAGE_MAX bytes always suffice). */
+#define AUDIT_CHECKPOINT_MESSAGE_MAX 768
 int audit_checkpoint_message(const struct audit_checkpoint *checkpoint, char *out, size_t size);
 
 /* Fill public_key and signature with `key`. */

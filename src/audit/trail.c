@@ -639,6 +639,7 @@ static int trail_checkpoint(struct audit_trail *t, bool final)
         struct audit_checkpoint c;
         memset(&c, 0, sizeof(c));
         snprintf(c.session, sizeof(c.session), "%s", t->session);
+        snprintf(c.container, sizeof(c.container), "%s", t->container);
         audit_time_now(c.time);
         c.seq = t->seq;
         c.mono = audit_mono_ns();

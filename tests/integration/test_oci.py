@@ -445,11 +445,23 @@ def test_trail_records_the_container_id(oci):
     start = [x for x in records if x.get("type") == "session.start"]
     assert start and start[0].get("container") == "t1"
     assert all(x.get("session") == session for x in records)
-    # every event of the session names the container (the trail's own
-    # checkpoints, which seal the records, are the trail's)
-    events = [x for x in records if "checkpoint" not in x.get("type", "")]
-    assert events and all(x.get("container") == "t1" for x in events), \
-        [x.get("type") for x in events if x.get("container") != "t1"]
+    # every record names the container, checkpoints too, where it is signed
+    assert all(x.get("container") == "t1" for x in records), \
+        [x.get("type") for x in records if x.get("container") != "t1"]
+    path = next(p for p in Path(oci.caller.home).rglob("*.jsonl")
+                if session in p.read_text(errors="replace"))
+    verify = oci.caller.run(["audit", "verify", str(path)])
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    # the final checkpoint's container is covered by its signature alone
+    lines = path.read_text().splitlines()
+    last = json.loads(lines[-1])
+    assert last["type"] == "checkpoint" and last["final"] is True
+    last["container"] = "t2"
+    forged = oci.base / "forged.jsonl"
+    forged.write_text("\n".join(lines[:-1] + [json.dumps(last)]) + "\n")
+    os.chmod(forged, 0o644)
+    verify = oci.caller.run(["audit", "verify", str(forged)])
+    assert verify.returncode != 0, verify.stdout
 
 
 def test_seccomp_profile_narrows(oci):
