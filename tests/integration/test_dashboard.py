@@ -29,7 +29,6 @@ import http.server
 import json
 import os
 import shutil
-import socketserver
 import sys
 import tempfile
 import threading
@@ -409,7 +408,10 @@ class OtherSite:
                 self.end_headers()
                 self.wfile.write(page)
 
-        self.server = socketserver.TCPServer(("127.0.0.1", 0), Handler)
+        # threads: a browser's idle preconnection must not hold the one
+        # handler (and shutdown()) until it gives up a minute later
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
