@@ -98,10 +98,14 @@ ASAN_FLAGS := BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-
 # the daemon's other files (test_serve_cli, _roles_api, _pool) are in it.
 ASAN_INTEGRATION := test_escaping.py test_overlay_review.py test_control.py \
 	test_trail_bounds.py test_protect_rename.py test_deny_cache.py test_exit_status.py \
-	test_signals.py test_audit.py test_serve.py test_serve_forward.py test_serve_notify.py \
+	test_signals.py test_audit.py test_serve.py test_serve_notify.py \
 	test_serve_workspace.py test_serve_events.py
+# (test_serve_forward and the idle event stream's 17 s wait for its keepalive,
+# which the plain run covers, run under ASan in `make asan`: 31.5 min was over
+# the budget once the dashboard and OCI tests came)
+ASAN_DESELECT := --deselect tests/integration/test_serve.py::test_a_quiet_event_stream_stays_open
 asan-check:
-	$(MAKE) $(ASAN_FLAGS) INTEGRATION_TESTS="$(ASAN_INTEGRATION:%=tests/integration/%)" unit integration
+	$(MAKE) $(ASAN_FLAGS) INTEGRATION_TESTS="$(ASAN_DESELECT) $(ASAN_INTEGRATION:%=tests/integration/%)" unit integration
 
 asan:
 	$(MAKE) $(ASAN_FLAGS) unit integration
@@ -124,7 +128,7 @@ check: deps
 # reports executions per target. FUZZ_TARGETS="http sni" picks some.
 FUZZ_CFLAGS     := -O1 -g -fno-omit-frame-pointer -Wno-unknown-warning-option -Wno-error -fsanitize=fuzzer-no-link,address,undefined \
                    -fno-sanitize-recover=all
-FUZZ_CHECK_TIME ?= 10
+FUZZ_CHECK_TIME ?= 8
 FUZZ_TIME       ?= 600
 
 fuzz-build:
