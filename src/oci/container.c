@@ -23,6 +23,7 @@
 #include "oci/spec.h"
 #include "oci/state.h"
 #include "sandbox/child.h"
+#include "sandbox/pty.h"
 #include "session/session.h"
 #include "util/cleanup.h"
 #include "util/notice.h"
@@ -307,31 +308,12 @@ int oci_console_connect(const char *socket_path, struct reins_error *err)
         return fd;
 }
 
-int oci_console_send_fd(int sock, int master, struct reins_error *err)
-{
-        char name[] = "/dev/ptmx";
-        struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
-        char control[CMSG_SPACE(sizeof(int))] = {0};
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = control,
-                             .msg_controllen = sizeof(control)};
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
-        if (sendmsg(sock, &msg, 0) < 0)
-                return reins_error_errno(err, errno, "--console-socket: sending the console");
-        return 0;
-}
-
 int oci_console_send(const char *socket_path, int master, struct reins_error *err)
 {
         int fd = oci_console_connect(socket_path, err);
         if (fd < 0)
                 return fd;
-        int r = oci_console_send_fd(fd, master, err);
+        int r = pty_console_send(fd, master, err);
         close(fd);
         return r;
 }

@@ -54,9 +54,9 @@ json_t *oci_features(void);
 int oci_write_pid_file(const char *path, pid_t pid, struct reins_error *err);
 /* --console-socket: `master` sent over the unix socket (SCM_RIGHTS). */
 int oci_console_send(const char *socket_path, int master, struct reins_error *err);
-/* The same in two steps: connect (a socket fd), then send over it. */
+/* The same in two steps: connect (a socket fd), then send over it with
+ * sandbox/pty.h's pty_console_send. */
 int oci_console_connect(const char *socket_path, struct reins_error *err);
-int oci_console_send_fd(int sock, int master, struct reins_error *err);
 /* A signal by name (KILL, SIGKILL) or number; -EINVAL when unknown. */
 int oci_signal_parse(const char *text);
 

@@ -47,6 +47,7 @@
 #include "sandbox/caps.h"
 #include "sandbox/landlock.h"
 #include "sandbox/plan.h"
+#include "sandbox/pty.h"
 #include "sandbox/rlimits.h"
 #include "sandbox/seccomp.h"
 #include "util/cleanup.h"
@@ -210,7 +211,7 @@ static int exec_make_console(int sock, struct reins_error *err)
                 close(master);
                 return reins_error_errno(err, errno, "opening the console's slave");
         }
-        int r = oci_console_send_fd(sock, master, err);
+        int r = pty_console_send(sock, master, err);
         close(master);
         close(sock);
         for (int fd = 0; r == 0 && fd < 3; fd++)

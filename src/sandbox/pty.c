@@ -144,6 +144,26 @@ void terminal_copy_winsize(int from_fd, int master_fd)
                 ioctl(master_fd, TIOCSWINSZ, &ws);
 }
 
+int pty_console_send(int sock, int master, struct reins_error *err)
+{
+        /* runc's message: the name "/dev/ptmx" and the master as SCM_RIGHTS */
+        char name[] = "/dev/ptmx";
+        struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
+        char control[CMSG_SPACE(sizeof(int))] = {0};
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = control,
+                             .msg_controllen = sizeof(control)};
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
+        if (sendmsg(sock, &msg, 0) < 0)
+                return reins_error_errno(err, errno, "sending the console to --console-socket");
+        return 0;
+}
+
 int pty_create_console(int sock, struct reins_error *err)
 {
         int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -162,21 +182,7 @@ int pty_create_console(int sock, struct reins_error *err)
                 close(master);
                 return r;
         }
-        char name[] = "/dev/ptmx";
-        struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
-        char control[CMSG_SPACE(sizeof(int))] = {0};
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = control,
-                             .msg_controllen = sizeof(control)};
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
-        int r = 0;
-        if (sendmsg(sock, &msg, 0) < 0)
-                r = reins_error_errno(err, errno, "sending the console to --console-socket");
+        int r = pty_console_send(sock, master, err);
         close(master);
         if (r < 0) {
                 close(slave);

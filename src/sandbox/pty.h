@@ -18,6 +18,9 @@ int pty_create_in_sandbox(const struct spawn_inputs *in, int status_fd, struct r
 /* Child side, a container's console (reins oci): a pty of the sandbox's
  * devpts, its master sent over `sock` as runc sends it; returns the slave. */
 int pty_create_console(int sock, struct reins_error *err);
+/* Send a console's master over a --console-socket connection, as runc
+ * does (the name "/dev/ptmx", the fd as SCM_RIGHTS). */
+int pty_console_send(int sock, int master, struct reins_error *err);
 
 #define REPORT_MAX_FDS 4
 
