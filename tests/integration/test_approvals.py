@@ -7,9 +7,7 @@ import json
 import os
 import re
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,13 +22,7 @@ CURL = "curl -sS --max-time 60 -w ' %{http_code}'"
 
 @pytest.fixture(scope="module")
 def web():
-    root = tempfile.mkdtemp(prefix="reins-appr-srv-", dir="/tmp")
-    os.chmod(root, 0o755)
-    server = servers.http_server(root)
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    shutil.rmtree(root, ignore_errors=True)
+    yield from servers.served_tmp_dir("reins-appr-srv-")
 
 
 def policy(caller, ws, port, *, allow=(), ask=(), extra=""):

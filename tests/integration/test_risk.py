@@ -6,10 +6,8 @@ off and remounts the workspace read-only, T3 freezes until `reins thaw`);
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,13 +24,7 @@ NO_TIERS = "risk: {tier1: 1000000, tier2: 2000000, tier3: 3000000}\n"
 
 @pytest.fixture(scope="module")
 def web():
-    root = tempfile.mkdtemp(prefix="reins-risk-srv-", dir="/tmp")
-    os.chmod(root, 0o755)
-    server = servers.http_server(root)
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    shutil.rmtree(root, ignore_errors=True)
+    yield from servers.served_tmp_dir("reins-risk-srv-")
 
 
 def write_policy(caller, ws, web, extra=NO_TIERS):

@@ -7,10 +7,8 @@ curl reaches an allowed host; git, make, cc, pytest, formatters and shell
 tools work on a small project that every session starts from."""
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -111,13 +109,7 @@ def _tool_missing(script):
 
 @pytest.fixture(scope="module")
 def web():
-    root = tempfile.mkdtemp(prefix="reins-corpus-srv-", dir="/tmp")
-    os.chmod(root, 0o755)
-    server = servers.http_server(root)
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    shutil.rmtree(root, ignore_errors=True)
+    yield from servers.served_tmp_dir("reins-corpus-srv-")
 
 
 @pytest.fixture(scope="module")

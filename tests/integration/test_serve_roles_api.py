@@ -12,9 +12,7 @@ sessions by the ids the API returned.
 """
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,13 +33,7 @@ ASK = "curl -sS --max-time 60 -w ' %{{http_code}}' http://ask.test:{port}/hello"
 
 @pytest.fixture(scope="module")
 def web():
-    root = tempfile.mkdtemp(prefix="reins-roles-srv-", dir="/tmp")
-    os.chmod(root, 0o755)
-    server = servers.http_server(root)
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    shutil.rmtree(root, ignore_errors=True)
+    yield from servers.served_tmp_dir("reins-roles-srv-")
 
 
 def root_daemon_only(caller):

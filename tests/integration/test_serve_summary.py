@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,13 +36,7 @@ APPROVER_UID = 1  # a uid with a passwd entry on any Debian system
 
 @pytest.fixture(scope="module")
 def web():
-    root = tempfile.mkdtemp(prefix="reins-summary-srv-", dir="/tmp")
-    os.chmod(root, 0o755)
-    server = servers.http_server(root)
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    shutil.rmtree(root, ignore_errors=True)
+    yield from servers.served_tmp_dir("reins-summary-srv-")
 
 
 def policy(caller, ws, port):

@@ -86,6 +86,23 @@ def http_server(root):
     return _serve(_ThreadingHTTPServer(("127.0.0.1", 0), handler))
 
 
+def served_tmp_dir(prefix):
+    """For a module fixture: an HTTP server of a fresh directory in /tmp
+    (0755: sandboxes of any uid reach it); yields its port, then stops the
+    server and removes the directory."""
+    import shutil
+    import tempfile
+    root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(root, 0o755)
+    server = http_server(root)
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def make_cert(directory, names):
     """A self-signed certificate for `names` (first is the CN)."""
     key = os.path.join(directory, "key.pem")
