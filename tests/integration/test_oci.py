@@ -347,6 +347,24 @@ def test_kill_relays_and_status_is_128_plus_signal(oci):
     ok(r[6])
 
 
+def test_signal_right_after_start_reaches_the_handler_being_set(oci):
+    """`start` returns once the command's execve succeeded, and a signal in
+    the container's first instants waits (briefly) for the command to set
+    its handler: runtime-tools' killsig sends one right after start."""
+    b = oci.bundle(["/bin/sh", "-c", "sleep 0.1; trap 'touch /caught; exit 0' USR1; "
+                                     "while :; do sleep 1; done"])
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "ks"],
+        ["start", "ks"],
+        ["kill", "ks", "USR1"],
+        ["wait", str(pid_file)],
+    ])
+    ok(r[1]), ok(r[2])
+    assert r[3]["exit"] == 0, r  # the trap ran: not killed by USR1's default action
+    assert (b / "rootfs" / "caught").exists()
+
+
 def test_kill_9_and_delete_force(oci):
     b = oci.bundle(["/bin/sleep", "100"])
     pid_file = oci.base / "pid"
