@@ -183,7 +183,9 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
                 child_fail(status_fd, &err);
         if (in->plan->agent_channel && child_hand_over_agent_channel(status_fd, &err) < 0)
                 child_fail(status_fd, &err);
-        if (sethostname(in->plan->hostname, strlen(in->plan->hostname)) < 0) {
+        /* a joined uts namespace keeps its owner's name */
+        bool own_uts = !in->plan->root || !in->plan->root->join_uts;
+        if (own_uts && sethostname(in->plan->hostname, strlen(in->plan->hostname)) < 0) {
                 reins_error_errno(&err, errno, "sethostname");
                 child_fail(status_fd, &err);
         }
