@@ -176,7 +176,7 @@ static void oci_on_ready(void *ctx)
         struct oci_supervisor *sv = ctx;
         struct session_status status;
         session_status(sv->session, &status);
-        sv->state.init_pid = status.pid;
+        sv->state.init_pid = status.sandbox_pid;
         oci_write_state(sv, "created");
         /* the sandbox sent the console already: our copy of the socket goes */
         if (sv->spec->root.console && sv->spec->root.console_socket >= 0) {
