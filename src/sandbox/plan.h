@@ -72,7 +72,13 @@ struct cgroup_plan {
         uint64_t memory_bytes; /* 0 = none */
         uint64_t pids;         /* 0 = none */
         uint64_t cpus_milli;   /* 0 = none */
-        bool freezer;          /* the risk engine may freeze the sandbox: a freezer cgroup */
+        /* a container's (plan_root): written as given when cpus_milli is
+         * theirs; shares and cpuset only with a cgroup of cpus_milli or
+         * pids or memory; path: where the directories go (NULL: reins') */
+        uint64_t cpu_shares, cpu_period_us, cpu_quota_us;
+        const char *cpuset_cpus, *cpuset_mems;
+        const char *path;
+        bool freezer; /* the risk engine may freeze the sandbox: a freezer cgroup */
 };
 
 struct plan_deny_job; /* plan_deny.c */
@@ -227,6 +233,14 @@ struct plan_root {
         size_t sysctl_count;
         /* linux.resources: each only ever lowers the policy's limit (0: none) */
         uint64_t memory_bytes, pids, cpus_milli;
+        /* and as config.json wrote them, for the cgroup files (0/NULL: none):
+         * cpu.shares (a weight, no limit), the quota and period behind
+         * cpus_milli, cpuset cpus and mems (they only narrow) */
+        uint64_t cpu_shares, cpu_period_us, cpu_quota_us;
+        const char *cpuset_cpus, *cpuset_mems;
+        /* linux.cgroupsPath: absolute, from each hierarchy's root; relative,
+         * below the runtime's own cgroup. NULL: reins-PID-N below its own */
+        const char *cgroups_path;
 };
 
 /* Inputs from the command line that shape a plan on top of the policy. */
