@@ -582,7 +582,9 @@ static int session_setup_cgroup(struct session *s, struct reins_error *err)
                                        why.message);
         } else {
                 s->in.rlimit_fallback = 1;
-                if (!s->config.quiet)
+                /* a container's supervisor is quiet on its stdio (the
+                 * container's own) but says this in the engine's log */
+                if (!s->config.quiet || s->config.container)
                         notice("note: cgroup limits unavailable (%s); memory, pids and cpus are "
                                "limited with rlimits and cpu affinity instead, and kernel socket "
                                "buffers are not counted (--strict refuses)",
