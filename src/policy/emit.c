@@ -358,8 +358,7 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
                 if (p->environment.debian_suite || p->environment.debian_packages.count) {
                         fputs("  debian:\n", out);
                         if (p->environment.debian_suite)
-                                emit_key_string(out, "    ", "suite",
-                                                p->environment.debian_suite);
+                                emit_key_string(out, "    ", "suite", p->environment.debian_suite);
                         emit_list_indented(out, "    ", "packages",
                                            &p->environment.debian_packages);
                 }

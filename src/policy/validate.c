@@ -282,8 +282,8 @@ int policy_parse_rule_window(const char *text, struct policy_rule_setting *out, 
  * only the local transports (no registry is contacted at run time). */
 int policy_check_image(char *value, const char **why)
 {
-        static const char *const transports[] = {"oci:", "docker-archive:", "containers-storage:",
-                                                 NULL};
+        static const char *const transports[] = {
+            "oci:", "docker-archive:", "containers-storage:", NULL};
         if (has_control_character(value) || has_blank(value))
                 return invalid(why, "control characters and blanks are not allowed");
         if (strlen(value) > 1024)

@@ -78,6 +78,9 @@ struct session {
         bool workspace_started;
         int workspace_copy; /* limits.workspace_size: the copy's tmpfs while it runs, else -1 */
         struct plan_options plan_options;
+        /* the policy's environment, when it names one (env/env.h) */
+        struct env_session environment;
+        struct plan_environment plan_environment;
         /* the sandbox */
         struct seccomp_program seccomp;
         struct cgroup_handle cgroup;
@@ -207,6 +210,36 @@ static int session_check_agent(const struct session *s, struct reins_error *err)
                                s->config.policy, agent, expected);
 }
 
+/* The policy's environment: looked up in the cache (built when missing,
+ * with progress to the caller), the mapped user's accounts and, with
+ * writable: session, the session's own layer; then the plan's root. */
+static int session_prepare_environment(struct session *s, struct reins_error *err)
+{
+        if (s->plan_options.root)
+                return 0; /* a container's root is its bundle's */
+        struct env_spec *spec = NULL;
+        int r = env_spec_from_policy(s->policy, &spec, err);
+        if (r < 0 || !spec)
+                return r;
+        char *cache = NULL;
+        struct env_entry entry = {0};
+        bool built = false;
+        if ((r = env_cache_dir(&cache, err)) == 0 &&
+            (r = env_prepare(cache, spec, &s->config.env_progress, &entry, &built, err)) == 0)
+                r = env_session_prepare(cache, &entry, spec->writable, s->id, &s->environment, err);
+        env_entry_free(&entry);
+        env_spec_free(spec);
+        free(cache);
+        if (r < 0)
+                return r;
+        s->plan_environment = (struct plan_environment){.rootfs = s->environment.rootfs,
+                                                        .passwd = s->environment.passwd,
+                                                        .group = s->environment.group,
+                                                        .upper = s->environment.upper};
+        s->plan_options.environment = &s->plan_environment;
+        return 0;
+}
+
 int session_new(const struct session_config *config, struct session **out, struct reins_error *err)
 {
         struct session *s = calloc(1, sizeof(*s));
@@ -238,6 +271,7 @@ int session_new(const struct session_config *config, struct session **out, struc
         if ((r = policy_load(config->policy, &s->policy, err)) < 0 ||
             (r = session_check_agent(s, err)) < 0 ||
             (r = policy_check_supported(s->policy, err)) < 0 ||
+            (r = session_prepare_environment(s, err)) < 0 ||
             (r = session_plant_canaries(s, err)) < 0 ||
             (r = plan_build(s->policy, &s->plan_options, &s->plan, err)) < 0 ||
             (r = session_prepare_caches(s->plan, err)) < 0)
@@ -1316,6 +1350,7 @@ void session_free(struct session *s)
         json_decref(s->start_fields);
         plan_free(s->plan);
         policy_free(s->policy);
+        env_session_release(&s->environment); /* the writable layer goes with the session */
         event_bus_fini(&s->events);
         session_govern_finish(&s->govern); /* its control socket was a sink until here */
         session_risk_finish(&s->risk);     /* and so was the engine */
