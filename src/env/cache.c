@@ -156,10 +156,12 @@ static void cache_sweep_tmp(const char *cache, const char *subdir, const char *p
         struct dirent *e;
         size_t plen = strlen(prefix);
         while (d && (e = readdir(d))) {
-                if (strncmp(e->d_name, prefix, plen) != 0)
+                if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, plen) != 0)
                         continue;
-                long pid = strtol(e->d_name + plen, NULL, 10);
-                if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+                /* NAME: PREFIX PID '.' ...; only a dead owner's goes */
+                char *end = NULL;
+                long pid = strtol(e->d_name + plen, &end, 10);
+                if (pid <= 0 || !end || *end != '.' || kill((pid_t)pid, 0) == 0 || errno == EPERM)
                         continue;
                 ws_remove_tree_at(dirfd, e->d_name);
         }
