@@ -35,7 +35,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: weak escape-weak all deps check unit integration escape asan-check asan fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
+.PHONY: weak escape-weak all deps check unit integration env-long escape asan-check asan fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
 
 all: $(BUILD)/reins
 
@@ -80,6 +80,12 @@ unit: $(UNIT_BIN)
 INTEGRATION_TESTS ?= tests/integration
 integration: $(BUILD)/reins
 	REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q $(INTEGRATION_TESTS)
+
+# The Debian environment test builds a root with mmdebstrap (a minute or
+# more): here, into build/env-state, whose cache later make check runs reuse.
+env-long: $(BUILD)/reins
+	REINS_ENV_LONG=1 REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q \
+		tests/integration/test_environment.py -k debian
 
 escape: $(BUILD)/reins
 	REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q tests/escape

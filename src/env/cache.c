@@ -270,11 +270,42 @@ int env_build(const char *cache, const struct env_spec *spec, const struct env_p
         return r;
 }
 
+static int cache_read_meta(const char *cache, const char *key, char **text);
+
+/* A cache hit for a policy whose lock is missing or names another source
+ * (a copied policy, a changed one): the lock gets the entry's pins. */
+static void cache_ensure_lock(const char *cache, const struct env_spec *spec,
+                              const struct env_entry *entry, const struct env_progress *progress)
+{
+        struct env_lock lock;
+        struct reins_error ignored = {0};
+        if (env_lock_read(spec->lock_path, &lock, &ignored) == 0) {
+                bool same =
+                    strcmp(lock.source, spec->source) == 0 && strcmp(lock.key, entry->key) == 0;
+                env_lock_free(&lock);
+                if (same)
+                        return;
+        }
+        char *text = NULL;
+        if (cache_read_meta(cache, entry->key, &text) < 0)
+                return;
+        ignored = (struct reins_error){0};
+        if (env_lock_parse(text, strlen(text), &lock, &ignored) == 0) {
+                struct reins_error lock_err = {0};
+                if (env_lock_write(spec->lock_path, &lock, &lock_err) < 0)
+                        env_progress_say(progress, 0, 0, "warning: %s", lock_err.message);
+                env_lock_free(&lock);
+        }
+        free(text);
+}
+
 int env_prepare(const char *cache, const struct env_spec *spec, const struct env_progress *progress,
                 struct env_entry *out, bool *built, struct reins_error *err)
 {
         *built = false;
         int r = env_lookup(cache, spec, out, err);
+        if (r == 0 && spec->lock_path)
+                cache_ensure_lock(cache, spec, out, progress);
         if (r != -ENOENT)
                 return r;
         reins_error_clear(err);
