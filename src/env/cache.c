@@ -44,12 +44,15 @@ int env_cache_dir(char **out, struct reins_error *err)
                 return reins_error_set(err, ENOMEM, "out of memory");
         if ((r = audit_dir_check(dir, true, AUDIT_DIR_PRIVATE, err)) < 0)
                 return r;
+        /* inside a private directory of our own, the subdirectories need
+         * no owner check of their own: made when missing (mkdir, not
+         * followed: a name that is a symlink fails the build's openings) */
         for (size_t i = 0; i < sizeof(cache_subdirs) / sizeof(cache_subdirs[0]); i++) {
                 cleanup_free char *sub = path_join(dir, cache_subdirs[i]);
                 if (!sub)
                         return reins_error_set(err, ENOMEM, "out of memory");
-                if ((r = audit_dir_check(sub, true, AUDIT_DIR_PRIVATE, err)) < 0)
-                        return r;
+                if (mkdir(sub, 0700) < 0 && errno != EEXIST)
+                        return reins_error_errno(err, errno, "%s", sub);
         }
         *out = steal_ptr(&dir);
         return 0;
@@ -118,6 +121,7 @@ int env_lookup(const char *cache, const struct env_spec *spec, struct env_entry 
                         env_lock_free(&lock);
                         if (same) {
                                 int r = cache_entry_fill(cache, key, out);
+                                out->pinned = r == 0;
                                 if (r != -ENOENT)
                                         return r < 0 ? reins_error_set(err, -r, "out of memory")
                                                      : 0;
@@ -304,7 +308,7 @@ int env_prepare(const char *cache, const struct env_spec *spec, const struct env
 {
         *built = false;
         int r = env_lookup(cache, spec, out, err);
-        if (r == 0 && spec->lock_path)
+        if (r == 0 && spec->lock_path && !out->pinned)
                 cache_ensure_lock(cache, spec, out, progress);
         if (r != -ENOENT)
                 return r;

@@ -119,6 +119,7 @@ struct env_entry {
         char key[65];
         char *dir;    /* CACHE/entries/KEY */
         char *rootfs; /* CACHE/entries/KEY/rootfs */
+        bool pinned;  /* found through the policy's reins.lock */
 };
 
 /* The entry of spec: through the lock when it names spec's source, else
