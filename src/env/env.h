@@ -166,6 +166,7 @@ int env_gc(const char *cache, size_t *removed, struct reins_error *err);
 
 /* What the sandbox plan takes (sandbox/plan.h: struct plan_environment). */
 struct env_session {
+        char key[65];
         char *rootfs;
         char *passwd, *group; /* host files holding the mapped user, or NULL */
         char *upper;          /* writable: session: CACHE/sessions/ID (removed at the end) */

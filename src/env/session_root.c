@@ -163,6 +163,7 @@ int env_session_prepare(const char *cache, const struct env_entry *entry, bool w
                         const char *session_id, struct env_session *out, struct reins_error *err)
 {
         memset(out, 0, sizeof(*out));
+        memcpy(out->key, entry->key, sizeof(out->key));
         if (!(out->rootfs = strdup(entry->rootfs)))
                 return reins_error_set(err, ENOMEM, "out of memory");
         int r = env_prepare_accounts(entry, out);

@@ -224,6 +224,7 @@ struct plan_environment {
         const char *rootfs;         /* absolute, symlink-free */
         const char *passwd, *group; /* bound over /etc/passwd and /etc/group, or NULL */
         const char *upper;          /* writable: session; NULL: read-only */
+        const char *key;            /* the cache entry's key, for session.start */
 };
 
 /* Is the top-level entry `name` of an environment part of the sandbox's

@@ -128,9 +128,21 @@ int plan_add_environment(struct reins_plan *plan, const struct plan_environment 
                 return reins_error_errno(err, errno, "environment root %s", env->rootfs);
         struct dirent *e;
         int r = 0;
-        while (r == 0 && (e = readdir(d)))
-                if (plan_environment_uses(e->d_name))
-                        r = plan_environment_entry(plan, env, dirfd(d), e->d_name);
+        while (r == 0 && (e = readdir(d))) {
+                if (!plan_environment_uses(e->d_name))
+                        continue;
+                /* a workspace below /srv/… or /opt/… of the host: its
+                 * ancestors come from the tmpfs root, not the image (whose
+                 * read-only tree could not take the mount point) */
+                cleanup_free char *top = path_join("/", e->d_name);
+                if (!top) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (plan->workspace && path_is_under(plan->workspace, top))
+                        continue;
+                r = plan_environment_entry(plan, env, dirfd(d), e->d_name);
+        }
         /* the mapped user's account, over the image's own files (which
          * exist: src/env/ makes these only then) */
         if (r == 0 && env->passwd)

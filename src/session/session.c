@@ -235,7 +235,8 @@ static int session_prepare_environment(struct session *s, struct reins_error *er
         s->plan_environment = (struct plan_environment){.rootfs = s->environment.rootfs,
                                                         .passwd = s->environment.passwd,
                                                         .group = s->environment.group,
-                                                        .upper = s->environment.upper};
+                                                        .upper = s->environment.upper,
+                                                        .key = s->environment.key};
         s->plan_options.environment = &s->plan_environment;
         return 0;
 }

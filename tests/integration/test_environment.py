@@ -5,6 +5,7 @@ The OCI layouts are made here with umoci from the offline busybox rootfs
 (oci_images.py); the Debian environment is built with mmdebstrap from the
 host's apt mirror (a minute or more: `make env-long`; make check runs it only
 when that cache is already there)."""
+import json
 import os
 import shutil
 import subprocess
@@ -118,10 +119,11 @@ def test_an_oci_image_is_the_root_and_the_lock_pins_it(caller):
     p = image_policy(caller, layout)
     ws = caller.workspace()
     caller.write(ws / "hello.txt", "from the workspace\n")
+    events = caller.home / "events.jsonl"
     r = caller.sandbox(["/bin/sh", "-c",
                         "cat hello.txt; ls /bin/busybox; test -e /usr/bin/python3 || "
                         "echo no-host-python; grep -c . /etc/passwd; id -u"],
-                       ws=ws, opts=["-p", p])
+                       ws=ws, opts=["-p", p, "--events", events])
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
     assert out[0] == "from the workspace"
@@ -131,6 +133,10 @@ def test_an_oci_image_is_the_root_and_the_lock_pins_it(caller):
     key = [l.split()[1] for l in lock.splitlines() if l.startswith("key ")][0]
     digests = [l for l in lock.splitlines() if l.startswith("digest sha256:")]
     assert len(digests) == 3  # manifest, config, one layer
+    # the trail names the root the agent ran in
+    start = json.loads(events.read_text().splitlines()[0])
+    assert start["type"] == "session.start", start
+    assert start["environment"] == {"key": key, "writable": False}
     # a second start is a cache hit: no build
     b = caller.run(["env", "build", "-p", p])
     assert b.returncode == 0, b.stderr
