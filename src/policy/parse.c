@@ -380,7 +380,13 @@ static const struct field root_fields[] = {
     {0},
 };
 
-#define FIELDS_MAX 16 /* the most keys one section has, with room to grow */
+#define FIELDS_MAX 24 /* the most keys one section has, with room to grow */
+/* parse_section keeps one line per key in an array of FIELDS_MAX: a table
+ * that outgrew it wrote past that array (environment: was key 17 of 16) */
+_Static_assert(sizeof(root_fields) / sizeof(root_fields[0]) - 1 <= FIELDS_MAX,
+               "root_fields has more keys than FIELDS_MAX");
+_Static_assert(sizeof(limits_fields) / sizeof(limits_fields[0]) - 1 <= FIELDS_MAX,
+               "limits_fields has more keys than FIELDS_MAX");
 
 struct parse_ctx {
         yaml_document_t *doc;
