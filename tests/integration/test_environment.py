@@ -276,3 +276,40 @@ def test_debian_environment_runs_python_from_the_environment(caller):
     assert r.returncode == 0, r.stderr
     assert "OK" in r.stdout and "/usr/bin/python3" in r.stdout
     assert "no-host-tools" in r.stdout
+
+
+def test_a_failed_refresh_keeps_the_previous_environment(caller):
+    layout = make_layout(caller)
+    p = image_policy(caller, layout)
+    ws = caller.workspace()
+    first = caller.run(["env", "build", "-p", p])
+    assert first.returncode == 0, first.stderr
+    key = first.stdout.split()[0]
+    lock_before = (p.parent / "reins.lock").read_text()
+    blobs = layout / "blobs" / "sha256"
+    biggest = max(blobs.iterdir(), key=lambda b: b.stat().st_size)
+    os.chmod(biggest, 0o644)
+    biggest.write_bytes(biggest.read_bytes()[:-1])  # truncated: its digest no longer holds
+    refresh = caller.run(["env", "build", "--refresh", "-p", p])
+    assert refresh.returncode == 125 and "does not match its digest" in refresh.stderr
+    # the previous entry, its lock and its use are untouched
+    assert (p.parent / "reins.lock").read_text() == lock_before
+    r = caller.sandbox(["/bin/sh", "-c", "ls /bin/busybox"], ws=ws, opts=["-p", p])
+    assert r.returncode == 0 and "/bin/busybox" in r.stdout, r.stderr
+    assert key[:12] in caller.run(["env", "ls"]).stdout
+
+
+def test_an_interrupted_build_leaves_no_entry_and_gc_sweeps_it(caller):
+    cache = caller.home / ".local" / "state" / "reins" / "env"
+    layout = make_layout(caller)
+    p = image_policy(caller, layout)
+    assert caller.run(["env", "build", "-p", p]).returncode == 0
+    # what a build killed mid-way leaves: a tmp/ directory of a dead pid
+    dead = cache / "tmp" / "build.999999999.abcdef"
+    for d in (dead, dead / "rootfs", dead / "rootfs" / "bin"):
+        caller.mkdir(d)
+    assert "999999999" not in caller.run(["env", "ls"]).stdout
+    gc = caller.run(["env", "gc"])
+    assert gc.returncode == 0, gc.stderr
+    assert not dead.exists()
+    assert caller.run(["env", "ls"]).stdout.count("\n") == 2  # header + the entry
