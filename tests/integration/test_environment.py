@@ -313,3 +313,23 @@ def test_an_interrupted_build_leaves_no_entry_and_gc_sweeps_it(caller):
     assert gc.returncode == 0, gc.stderr
     assert not dead.exists()
     assert caller.run(["env", "ls"]).stdout.count("\n") == 2  # header + the entry
+
+
+def test_a_docker_archive_goes_through_skopeo_and_is_verified(caller):
+    if shutil.which("skopeo") is None:
+        pytest.skip("skopeo is not installed (scripts/deps.sh)")
+    layout = make_layout(caller)
+    archive = caller.mkdtemp(prefix="reins-env-archive-") / "busybox.tar"
+    made = subprocess.run(["skopeo", "copy", "--quiet", f"oci:{layout}:busybox",
+                           f"docker-archive:{archive}:busybox:test"],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert made.returncode == 0, made.stderr
+    caller.own(archive)
+    p = policy(caller, f"environment:\n  image: docker-archive:{archive}\n")
+    r = caller.sandbox(["/bin/sh", "-c", "ls /bin/busybox; test -e /usr/bin/python3 || echo no"],
+                       opts=["-p", p])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["/bin/busybox", "no"]
+    lock = (p.parent / "reins.lock").read_text()
+    assert f"source docker-archive:{archive}" in lock
+    assert sum(l.startswith("digest sha256:") for l in lock.splitlines()) == 3
