@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
@@ -122,6 +123,12 @@ struct oci_supervisor {
         struct oci_state state;
         int ready_fd; /* to `create`: "ok" or the error; -1 once said */
         int listen_fd;
+        /* `start`'s connection, answered once the command has run its
+         * execve (the session's on_running), not when it is merely
+         * released: a signal sent right after `start` returns (as engines
+         * and runtime-tools do) then reaches the command, never the reins
+         * code that still prepares its execve. -1: none waits. */
+        int start_fd;
 };
 
 static struct oci_supervisor *oci_current; /* for the notice writer */
@@ -214,6 +221,20 @@ static void oci_control_answer(int fd, int r, const struct reins_error *err)
         }
 }
 
+static void oci_start_answer(struct oci_supervisor *sv)
+{
+        if (sv->start_fd < 0)
+                return;
+        oci_control_answer(sv->start_fd, 0, NULL);
+        close(sv->start_fd);
+        sv->start_fd = -1;
+}
+
+static void oci_on_running(void *ctx)
+{
+        oci_start_answer(ctx);
+}
+
 static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
 {
         (void)events;
@@ -264,6 +285,8 @@ static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
                 r = session_run_command(sv->session, sv->spec->args, sv->spec->env,
                                         sv->spec->env_count, NULL, NULL, &err);
                 if (r == 0) {
+                        sv->start_fd = fd; /* answered by oci_on_running */
+                        fd = -1;
                         struct session_status status;
                         session_status(sv->session, &status);
                         sv->state.init_pid = status.pid;
@@ -271,6 +294,7 @@ static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
                         struct reins_error hook_err = {0};
                         if (oci_run_hooks(sv, "poststart", &hook_err) < 0)
                                 notice("%s", hook_err.message);
+                        return;
                 }
         } else if (strcmp(request, "pause") == 0 || strcmp(request, "resume") == 0) {
                 bool pause = request[0] == 'p';
@@ -377,6 +401,7 @@ static int oci_supervise(struct oci_supervisor *sv, struct reins_error *err)
         config.container = o->id;
         config.on_ready = oci_on_ready;
         config.on_ready_ctx = sv;
+        config.on_running = oci_on_running;
         const char *allow_net = oci_annotation(spec, "org.reins.allow-net");
         if (allow_net && oci_split_list(allow_net, &config.plan.allow_net) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory"), SESSION_EXIT_FAILED;
@@ -393,6 +418,7 @@ static int oci_supervise(struct oci_supervisor *sv, struct reins_error *err)
                 oci_on_ready(sv);
         struct supervise_outcome outcome;
         int status = session_wait(sv->session, &outcome);
+        oci_start_answer(sv); /* it ran (and ended) before it was listed */
         if (sv->ready_fd >= 0)
                 reins_error_set(err, EIO, "%s",
                                 outcome.message[0] ? outcome.message
@@ -445,7 +471,7 @@ int oci_create(const struct oci_create_options *o, struct reins_error *err)
                 oci_spec_free(spec);
                 return r;
         }
-        struct oci_supervisor sv = {.options = o, .spec = spec, .listen_fd = -1};
+        struct oci_supervisor sv = {.options = o, .spec = spec, .listen_fd = -1, .start_fd = -1};
         snprintf(sv.state.id, sizeof(sv.state.id), "%s", o->id);
         sv.state.bundle = spec->bundle;
         sv.state.annotations = spec->annotations;
@@ -571,6 +597,72 @@ static bool oci_signal_relayed(int sig)
         return false;
 }
 
+/* The command: pid 1's (reins' init's) first child, 0 when none. */
+static pid_t oci_command_pid(pid_t init)
+{
+        char path[64], text[64];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+        if (n <= 0)
+                return 0;
+        text[n] = '\0';
+        long pid = strtol(text, NULL, 10);
+        return pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0;
+}
+
+/* Does PID catch or ignore SIG (SigCgt, SigIgn of /proc/PID/status)? */
+static bool oci_signal_handled(pid_t pid, int sig)
+{
+        char path[64], status[4096];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, status, sizeof(status) - 1);
+        if (n <= 0)
+                return false;
+        status[n] = '\0';
+        unsigned long long mask = 0;
+        static const char *const keys[] = {"\nSigIgn:", "\nSigCgt:"};
+        for (size_t i = 0; i < 2; i++) {
+                const char *line = strstr(status, keys[i]);
+                if (line)
+                        mask |= strtoull(line + strlen(keys[i]), NULL, 16);
+        }
+        return (mask >> (sig - 1)) & 1;
+}
+
+/* A command that has just started (`start` returns once its execve
+ * succeeded) may not have installed its signal handlers yet: a signal
+ * relayed in that instant (an engine's stop right after start,
+ * runtime-tools' killsig) would take its default action instead of the
+ * handler the command is about to set. So for the first OCI_KILL_YOUNG_MS
+ * of a container's run, a signal waits up to OCI_KILL_GRACE_MS for the
+ * command (reins' init relays to it) to catch or ignore it, then goes
+ * anyway. */
+#define OCI_KILL_YOUNG_MS 1000
+#define OCI_KILL_GRACE_MS 500
+
+static void oci_kill_wait_handler(const char *root, const struct oci_state *st, int sig)
+{
+        if (sig == SIGKILL || st->init_pid <= 0 || strcmp(st->status, "running") != 0)
+                return;
+        cleanup_free char *dir = oci_state_dir(root, st->id);
+        cleanup_free char *path = dir ? path_join(dir, "state.json") : NULL;
+        struct stat info;
+        struct timespec now;
+        if (!path || stat(path, &info) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0)
+                return;
+        long long age_ms = (now.tv_sec - info.st_mtim.tv_sec) * 1000LL +
+                           (now.tv_nsec - info.st_mtim.tv_nsec) / 1000000;
+        if (age_ms > OCI_KILL_YOUNG_MS)
+                return;
+        pid_t command = oci_command_pid(st->init_pid);
+        for (int waited = 0;
+             command > 0 && waited < OCI_KILL_GRACE_MS && !oci_signal_handled(command, sig);
+             waited += 5)
+                usleep(5000);
+}
+
 int oci_kill(const char *root, const char *id, int sig, bool all, struct reins_error *err)
 {
         (void)all; /* the container is one process tree under one pid 1: the same */
@@ -580,6 +672,8 @@ int oci_kill(const char *root, const char *id, int sig, bool all, struct reins_e
                 return r;
         bool stopped = strcmp(st.status, "stopped") == 0;
         int pidfd = stopped ? -ESRCH : oci_state_pidfd(&st);
+        if (pidfd >= 0 && (sig == SIGKILL || oci_signal_relayed(sig)))
+                oci_kill_wait_handler(root, &st, sig);
         oci_state_clear(&st);
         if (pidfd < 0)
                 /* these words exactly: containerd takes them for "already

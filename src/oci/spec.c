@@ -297,6 +297,45 @@ static uint64_t spec_tmpfs_size(const json_t *options)
         return 0;
 }
 
+#define SPEC_FS_SOURCE_MAX 64
+
+/* The source of a filesystem that is not a bind ("proc", "shm"): only a
+ * name shown in mountinfo, kept short and printable. */
+static bool spec_fs_source_ok(const char *source)
+{
+        size_t n = strlen(source);
+        if (n == 0 || n > SPEC_FS_SOURCE_MAX)
+                return n == 0;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char)source[i] <= ' ' || (unsigned char)source[i] >= 0x7f)
+                        return false;
+        return true;
+}
+
+/* /dev/pts, /dev/shm, /dev/mqueue: made by reins inside its /dev, of the
+ * type config.json names or none. */
+static int spec_dev_mount(struct oci_spec *spec, const char *dest, const char *type,
+                          const char *source, size_t index, struct reins_error *err)
+{
+        static const char *const kinds[][2] = {
+            {"/dev/pts", "devpts"}, {"/dev/shm", "tmpfs"}, {"/dev/mqueue", "mqueue"}};
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                if (strcmp(dest, kinds[i][0]) != 0)
+                        continue;
+                if (type && strcmp(type, kinds[i][1]) != 0 && strcmp(type, "bind") != 0)
+                        return SPEC_ERR(err, "mounts[%zu]: %s is a %s in reins' /dev, not '%.32s'",
+                                        index, dest, kinds[i][1], type);
+                const char *name = source && *source && source[0] != '/' ? source : NULL;
+                if (i == 0)
+                        spec->root.pts_source = name;
+                else if (i == 1)
+                        spec->root.shm_source = name;
+                else
+                        spec->root.mqueue_source = name ? name : "mqueue";
+        }
+        return 1;
+}
+
 /* One entry of config.json's mounts: what reins does with it. Returns 1
  * when it is provided otherwise (devpts, /dev/shm are in reins' /dev) or
  * not given (cgroup, mqueue), 0 when added. */
@@ -325,10 +364,16 @@ static int spec_mount(struct oci_spec *spec, size_t index, const json_t *m, stru
         struct plan_root_mount *out = &spec->mounts[spec->root.mount_count];
         *out = (struct plan_root_mount){
             .target = dest, .noexec = spec_has_option(options, "noexec"), .index = index};
-        /* reins' /dev holds its own pts and shm: nothing else over them */
+        if (source && !spec_fs_source_ok(source))
+                return SPEC_ERR(err,
+                                "mounts[%zu].source: expected at most %d printable characters "
+                                "without spaces",
+                                index, SPEC_FS_SOURCE_MAX);
+        /* reins' /dev holds its own pts, shm and (when asked) mqueue:
+         * nothing else over them; their sources are shown as written */
         if (strcmp(dest, "/dev/pts") == 0 || strcmp(dest, "/dev/shm") == 0 ||
             strcmp(dest, "/dev/mqueue") == 0)
-                return 1;
+                return spec_dev_mount(spec, dest, type, source, index, err);
         if (bind) {
                 if (!source || source[0] != '/')
                         return SPEC_ERR(err,
@@ -341,17 +386,21 @@ static int spec_mount(struct oci_spec *spec, size_t index, const json_t *m, stru
                 return SPEC_ERR(err, "mounts[%zu].type is missing", index);
         } else if (strcmp(type, "proc") == 0) {
                 out->kind = MOUNT_OP_PROC;
+                out->source = source;
         } else if (strcmp(type, "tmpfs") == 0) {
                 out->kind = strcmp(dest, "/dev") == 0 ? MOUNT_OP_DEV : MOUNT_OP_TMPFS;
                 out->size_bytes = spec_tmpfs_size(options);
+                out->source = source;
         } else if (strcmp(type, "sysfs") == 0) {
                 /* the host's /sys, read-only whatever the options say: a
                  * writable one reaches the cgroup files */
                 out->kind = MOUNT_OP_BIND_RO;
                 out->source = "/sys";
-        } else if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0 ||
-                   strcmp(type, "mqueue") == 0 || strcmp(type, "devpts") == 0) {
-                return 1; /* not given: the container sees no cgroupfs, no mqueue */
+        } else if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
+                return 1; /* not given: the container sees no cgroupfs */
+        } else if (strcmp(type, "mqueue") == 0 || strcmp(type, "devpts") == 0) {
+                return SPEC_ERR(err, "mounts[%zu]: a %s is only given at /dev/%s", index, type,
+                                strcmp(type, "mqueue") == 0 ? "mqueue" : "pts");
         } else {
                 return SPEC_ERR(err, "mounts[%zu].type '%.32s' is not supported by reins", index,
                                 type);

@@ -39,7 +39,8 @@ enum mount_op_kind {
 
 struct mount_op {
         enum mount_op_kind kind;
-        char *source; /* host path, for binds */
+        char *source; /* host path, for binds; for tmpfs, proc and /dev: the name
+                         mountinfo shows as the source (NULL: the type's name) */
         char *target; /* path inside the sandbox (absolute) */
         uint64_t size_bytes;
         bool optional;      /* a missing source is skipped rather than fatal */
@@ -162,7 +163,7 @@ struct reins_plan {
  * pointer is borrowed and must outlive the plan. */
 struct plan_root_mount {
         enum mount_op_kind kind; /* BIND_RO, BIND_RW, TMPFS, PROC, DEV */
-        const char *source;      /* binds: host path */
+        const char *source;      /* binds: host path; others: the fs source name */
         const char *target;      /* inside the container */
         uint64_t size_bytes;     /* tmpfs: 0 = default */
         bool noexec;
@@ -193,6 +194,10 @@ struct plan_root {
                                           /proc/PID/uid_map; NULL: reins' own */
         const struct plan_root_mount *mounts;
         size_t mount_count;
+        /* config.json's sources of the mounts reins makes in /dev (NULL:
+         * "devpts", "shm"); mqueue: a POSIX message queue fs at /dev/mqueue
+         * when config.json lists one, NULL: none */
+        const char *pts_source, *shm_source, *mqueue_source;
         char *const *masked; /* paths made unusable (MOUNT_OP_HIDE) */
         size_t masked_count;
         char *const *readonly_paths; /* re-bound read-only (MOUNT_OP_PROTECT) */

@@ -1232,6 +1232,7 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         config.parked = &s->parked;
         config.on_ready = s->config.on_ready;
         config.on_ready_ctx = s->config.on_ready_ctx;
+        config.on_running = s->config.on_running;
         if (supervise(&s->sandbox, &config, outcome, &err) < 0 && !s->retired)
                 notice("%s", err.message);
         for (size_t i = 0; i < SESSION_LISTENERS_MAX; i++)

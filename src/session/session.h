@@ -81,6 +81,9 @@ struct session_config {
          * parked member: it waits for its command). NULL: nothing */
         void (*on_ready)(void *ctx);
         void *on_ready_ctx;
+        /* the command's execve succeeded (or the sandbox ended before it):
+         * called once, with on_ready_ctx. NULL: nothing */
+        void (*on_running)(void *ctx);
 };
 
 struct session;

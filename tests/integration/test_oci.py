@@ -258,6 +258,48 @@ def test_container_sees_its_rootfs_and_config(oci):
     assert "image-secret-42" in text and "w" in lines and "xterm" in lines
 
 
+def test_mounts_show_their_config_sources_in_order(oci):
+    """mountinfo names each filesystem as config.json's source (what
+    runtime-tools' runtimetest compares), and /dev/mqueue is given when
+    listed."""
+    def mutate(config):
+        config["mounts"][0]["source"] = "proc-of-c"
+        config["mounts"].insert(3, {"destination": "/dev/shm", "type": "tmpfs",
+                                    "source": "shm"})
+        config["mounts"].insert(4, {"destination": "/dev/mqueue", "type": "mqueue",
+                                    "source": "mqueue"})
+
+    b = oci.bundle(["/bin/sh", "-c", "cat /proc/self/mountinfo"], mutate=mutate)
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "cm"],
+        ["start", "cm"],
+        ["wait", str(pid_file)],
+    ])
+    assert r[2]["exit"] == 0, r
+    seen = []
+    for line in r[0]["out"].splitlines():
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        sep = fields.index("-")
+        seen.append((fields[4], fields[sep + 1], fields[sep + 2]))
+    wanted = [("/proc", "proc", "proc-of-c"), ("/dev", "tmpfs", "tmpfs"),
+              ("/dev/pts", "devpts", "devpts"), ("/dev/shm", "tmpfs", "shm"),
+              ("/dev/mqueue", "mqueue", "mqueue"), ("/tmp", "tmpfs", "tmpfs")]
+    places = [seen.index(w) for w in wanted]  # ValueError: missing or wrong source
+    assert places == sorted(places), seen
+
+
+def test_mqueue_outside_dev_is_refused(oci):
+    b = oci.bundle(["/bin/true"], mutate=lambda c: c["mounts"].append(
+        {"destination": "/mq", "type": "mqueue", "source": "mqueue"}))
+    r = oci.drive([["create", "--bundle", str(b), "cq"]])
+    assert r[0]["rc"] != 0
+    assert any("mqueue is only given at /dev/mqueue" in line.get("msg", "")
+               for line in oci.log_lines()), oci.log_lines()
+
+
 def test_console_socket_gets_a_pty_of_the_container(oci):
     b = oci.bundle(["/bin/sh", "-c", "tty; echo on-the-console"], terminal=True)
     sock = oci.base / "console.sock"
@@ -303,6 +345,24 @@ def test_kill_relays_and_status_is_128_plus_signal(oci):
     assert r[4]["exit"] == 128 + 15
     assert r[5]["rc"] != 0 and "not running" in r[5]["err"]
     ok(r[6])
+
+
+def test_signal_right_after_start_reaches_the_handler_being_set(oci):
+    """`start` returns once the command's execve succeeded, and a signal in
+    the container's first instants waits (briefly) for the command to set
+    its handler: runtime-tools' killsig sends one right after start."""
+    b = oci.bundle(["/bin/sh", "-c", "sleep 0.1; trap 'touch /caught; exit 0' USR1; "
+                                     "while :; do sleep 1; done"])
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "ks"],
+        ["start", "ks"],
+        ["kill", "ks", "USR1"],
+        ["wait", str(pid_file)],
+    ])
+    ok(r[1]), ok(r[2])
+    assert r[3]["exit"] == 0, r  # the trap ran: not killed by USR1's default action
+    assert (b / "rootfs" / "caught").exists()
 
 
 def test_kill_9_and_delete_force(oci):
