@@ -106,6 +106,25 @@ static int cache_read_ref(const char *cache, const char *source_hash, char key[6
         return 0;
 }
 
+static int cache_read_meta(const char *cache, const char *key, char **text);
+
+/* Was entry `key` built from `source` (its meta's source line)? */
+static bool cache_entry_is_of(const char *cache, const char *key, const char *source)
+{
+        char *text = NULL;
+        if (cache_read_meta(cache, key, &text) < 0)
+                return false;
+        struct env_lock meta;
+        struct reins_error ignored = {0};
+        bool same = false;
+        if (env_lock_parse(text, strlen(text), &meta, &ignored) == 0) {
+                same = strcmp(meta.source, source) == 0 && strcmp(meta.key, key) == 0;
+                env_lock_free(&meta);
+        }
+        free(text);
+        return same;
+}
+
 int env_lookup(const char *cache, const struct env_spec *spec, struct env_entry *out,
                struct reins_error *err)
 {
@@ -119,7 +138,10 @@ int env_lookup(const char *cache, const struct env_spec *spec, struct env_entry 
                         bool same = strcmp(lock.source, spec->source) == 0;
                         memcpy(key, lock.key, 65);
                         env_lock_free(&lock);
-                        if (same) {
+                        /* the lock may sit where the agent writes: it can pin
+                         * only an entry built from this very source, never
+                         * another environment of the cache */
+                        if (same && cache_entry_is_of(cache, key, spec->source)) {
                                 int r = cache_entry_fill(cache, key, out);
                                 out->pinned = r == 0;
                                 if (r != -ENOENT)
@@ -273,8 +295,6 @@ int env_build(const char *cache, const struct env_spec *spec, const struct env_p
         env_lock_free(&lock);
         return r;
 }
-
-static int cache_read_meta(const char *cache, const char *key, char **text);
 
 /* A cache hit for a policy whose lock is missing or names another source
  * (a copied policy, a changed one): the lock gets the entry's pins. */

@@ -333,3 +333,19 @@ def test_a_docker_archive_goes_through_skopeo_and_is_verified(caller):
     lock = (p.parent / "reins.lock").read_text()
     assert f"source docker-archive:{archive}" in lock
     assert sum(l.startswith("digest sha256:") for l in lock.splitlines()) == 3
+
+
+def test_a_lock_cannot_pin_another_environment_of_the_cache(caller):
+    """reins.lock may sit where the agent writes: pinning the key of another
+    cached environment (of another source) does not switch the root."""
+    a = make_layout(caller, {"/etc/which": "A\n"})
+    b = make_layout(caller, {"/etc/which": "B\n"})
+    pa, pb = image_policy(caller, a), image_policy(caller, b)
+    ka = caller.run(["env", "build", "-p", pa]).stdout.split()[0]
+    assert caller.run(["env", "build", "-p", pb]).returncode == 0
+    lock = pb.parent / "reins.lock"
+    forged = [f"key {ka}" if l.startswith("key ") else l for l in lock.read_text().splitlines()]
+    lock.write_text("\n".join(forged) + "\n")
+    r = caller.sandbox(["cat", "/etc/which"], opts=["-p", pb])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "B\n"
