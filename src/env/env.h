@@ -170,11 +170,14 @@ struct env_session {
         char *rootfs;
         char *passwd, *group; /* host files holding the mapped user, or NULL */
         char *upper;          /* writable: session: CACHE/sessions/ID (removed at the end) */
+        bool upper_kept;      /* upper moved into an overlay session: kept at the end */
 };
 
 int env_session_prepare(const char *cache, const struct env_entry *entry, bool writable,
                         const char *session_id, struct env_session *out, struct reins_error *err);
-/* Remove the session's writable layer; free. */
+/* Remove the session's writable layer (unless kept); free. */
 void env_session_release(struct env_session *s);
+/* Remove the writable layer at s->upper now (if any) and forget it. */
+void env_session_release_layer(struct env_session *s);
 
 #endif

@@ -180,16 +180,23 @@ int env_session_prepare(const char *cache, const struct env_entry *entry, bool w
         return 0;
 }
 
-void env_session_release(struct env_session *s)
+void env_session_release_layer(struct env_session *s)
 {
-        if (s->upper) {
+        if (s->upper && !s->upper_kept) {
                 char *slash = strrchr(s->upper, '/');
                 *slash = '\0';
                 cleanup_fd int dirfd = open(s->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (dirfd >= 0)
                         ws_remove_tree_at(dirfd, slash + 1);
-                free(s->upper);
         }
+        free(s->upper);
+        s->upper = NULL;
+        s->upper_kept = false;
+}
+
+void env_session_release(struct env_session *s)
+{
+        env_session_release_layer(s);
         free(s->rootfs);
         free(s->passwd);
         free(s->group);

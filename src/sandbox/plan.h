@@ -232,6 +232,10 @@ struct plan_environment {
         const char *key;            /* the cache entry's key, for session.start */
 };
 
+/* writable: session kept with an overlay session: the environment's
+ * overlays take their layers from `to` instead of `from`. 0 or -ENOMEM. */
+int plan_environment_move_layers(struct reins_plan *plan, const char *from, const char *to);
+
 /* Is the top-level entry `name` of an environment part of the sandbox's
  * root? Not the pseudo filesystems, /tmp, homes or boot files. */
 bool plan_environment_uses(const char *name);

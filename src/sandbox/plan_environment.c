@@ -179,3 +179,25 @@ int plan_environment_deny(struct reins_plan *plan, const struct reins_policy *po
         }
         return r < 0 ? reins_error_errno(err, -r, "hiding denied paths in the environment") : 0;
 }
+
+int plan_environment_move_layers(struct reins_plan *plan, const char *from, const char *to)
+{
+        size_t from_len = strlen(from);
+        for (size_t i = 0; i < plan->mount_count; i++) {
+                struct mount_op *op = &plan->mounts[i];
+                if (!op->environment || op->kind != MOUNT_OP_OVERLAY)
+                        continue;
+                char **layers[] = {&op->upper, &op->work};
+                for (size_t j = 0; j < 2; j++) {
+                        char *old = *layers[j];
+                        if (!old || strncmp(old, from, from_len) != 0 || old[from_len] != '/')
+                                continue;
+                        char *moved = path_join(to, old + from_len + 1);
+                        if (!moved)
+                                return -ENOMEM;
+                        free(old);
+                        *layers[j] = moved;
+                }
+        }
+        return 0;
+}

@@ -3,6 +3,7 @@
 #include "session/session.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,6 +40,7 @@
 #include "session/risk.h"
 #include "sandbox/seccomp_notify.h"
 #include "session/workspace.h"
+#include "util/path.h"
 #include "util/bytes_json.h"
 #include "util/loop.h"
 #include "util/notice.h"
@@ -728,6 +730,38 @@ static json_t *session_compare_changes(const struct reins_plan *plan,
 
 /* Governance, the risk engine, the overlay copy and the protected paths,
  * before anything the sandbox writes is read. */
+/* writable: session with an overlay workspace: the environment's layer is
+ * kept with the copy-on-write session (SESSION/environment), so --resume
+ * goes on with what was installed and `reins discard` removes both. */
+static int session_keep_environment_layer(struct session *s, struct reins_error *err)
+{
+        char *kept = path_join(s->workspace.dir, "environment");
+        if (!kept)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        struct stat st;
+        int r = 0;
+        if (lstat(kept, &st) < 0) {
+                /* a first run: the fresh layer moves into the session */
+                if (rename(s->environment.upper, kept) < 0)
+                        r = reins_error_errno(err, errno, "keeping the environment's layer in %s",
+                                              kept);
+        } else if (!S_ISDIR(st.st_mode)) {
+                r = reins_error_set(err, ENOTDIR, "%s: not a directory", kept);
+        }
+        /* a resumed run keeps the session's layer; the fresh one goes */
+        if (r == 0 && (r = plan_environment_move_layers(s->plan, s->environment.upper, kept)) < 0)
+                r = reins_error_set(err, -r, "out of memory");
+        if (r < 0) {
+                free(kept);
+                return r;
+        }
+        env_session_release_layer(&s->environment); /* removes it when it is still there */
+        s->environment.upper = kept;
+        s->environment.upper_kept = true;
+        s->plan_environment.upper = kept;
+        return 0;
+}
+
 static int session_start_parts(struct session *s, struct reins_error *err)
 {
         struct session_govern_options govern = {
@@ -755,6 +789,8 @@ static int session_start_parts(struct session *s, struct reins_error *err)
                 s->workspace_started = true;
                 s->risk.workspace = &s->workspace;
                 s->risk.workspace_copy = &s->workspace_copy;
+                if (s->environment.upper && (r = session_keep_environment_layer(s, err)) < 0)
+                        return r;
         }
         return session_protect_start(&s->protect, s->plan, s->id, err);
 }

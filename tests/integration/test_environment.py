@@ -349,3 +349,24 @@ def test_a_lock_cannot_pin_another_environment_of_the_cache(caller):
     r = caller.sandbox(["cat", "/etc/which"], opts=["-p", pb])
     assert r.returncode == 0, r.stderr
     assert r.stdout == "B\n"
+
+
+def test_a_writable_layer_is_kept_with_an_overlay_session(caller):
+    import re
+    layout = make_layout(caller)
+    p = image_policy(caller, layout, "  writable: session\n")
+    ws = caller.workspace()
+    opts = ["-p", p, "--workspace-mode", "overlay"]
+    first = caller.sandbox(["/bin/sh", "-c", "echo tool > /bin/installed"], ws=ws, opts=opts)
+    assert first.returncode == 0, first.stderr
+    sid = re.search(r"changes kept in session ([0-9a-f]{24})", first.stderr).group(1)
+    kept = caller.home / ".local" / "state" / "reins" / "workspaces" / sid / "environment"
+    assert (kept / "bin" / "upper" / "installed").read_text() == "tool\n"
+    resumed = caller.sandbox(["cat", "/bin/installed"], ws=ws, opts=[*opts, "--resume", sid])
+    assert resumed.returncode == 0 and resumed.stdout == "tool\n", resumed.stderr
+    fresh = caller.sandbox(["/bin/sh", "-c", "test -e /bin/installed && echo leaked || echo clean"],
+                           ws=ws, opts=opts)
+    assert fresh.stdout.strip() == "clean", fresh.stderr
+    assert caller.run(["discard", sid]).returncode == 0
+    assert not kept.exists()
+    assert list((caller.home / ".local" / "state" / "reins" / "env" / "sessions").iterdir()) == []
