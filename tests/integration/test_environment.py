@@ -215,6 +215,8 @@ def test_gc_keeps_what_refs_name_and_rm_removes(caller):
     b = caller.run(["env", "build", "-p", p])
     assert b.returncode == 0, b.stderr
     key = b.stdout.split()[0]
+    show = caller.run(["env", "show", "-p", p])
+    assert show.returncode == 0 and f"key {key}" in show.stdout, show.stderr
     gc = caller.run(["env", "gc"])
     assert gc.returncode == 0 and gc.stdout.startswith("0 environments"), gc.stdout
     rm = caller.run(["env", "rm", key[:12]])
