@@ -24,6 +24,7 @@
 struct cli_env_progress_state {
         bool tty;
         bool bar_shown;
+        unsigned percent;
         char last[256];
 };
 
@@ -36,6 +37,11 @@ void cli_env_progress(void *ctx, const char *line, uint64_t done, uint64_t total
         text_show(shown, sizeof(shown), line);
         if (st->tty && total > 0) {
                 unsigned percent = (unsigned)(done * 100 / total);
+                /* redrawn when the percentage or the step changes, not per block */
+                if (st->bar_shown && percent == st->percent && strcmp(shown, st->last) == 0)
+                        return;
+                st->percent = percent;
+                snprintf(st->last, sizeof(st->last), "%s", shown);
                 unsigned filled = percent * 30 / 100;
                 char bar[31];
                 for (unsigned i = 0; i < 30; i++)
