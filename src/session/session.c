@@ -217,12 +217,17 @@ static int session_check_agent(const struct session *s, struct reins_error *err)
  * writable: session, the session's own layer; then the plan's root. */
 static int session_prepare_environment(struct session *s, struct reins_error *err)
 {
-        if (s->plan_options.root)
-                return 0; /* a container's root is its bundle's */
         struct env_spec *spec = NULL;
         int r = env_spec_from_policy(s->policy, &spec, err);
         if (r < 0 || !spec)
                 return r;
+        if (s->plan_options.root) {
+                /* said, not ignored: a policy key never silently does nothing */
+                env_spec_free(spec);
+                return reins_error_set(err, EINVAL,
+                                       "environment: a container's root is its bundle's rootfs "
+                                       "(reins oci); use a policy without environment:");
+        }
         char *cache = NULL;
         struct env_entry entry = {0};
         bool built = false;
