@@ -372,3 +372,14 @@ def test_a_writable_layer_is_kept_with_an_overlay_session(caller):
     assert caller.run(["discard", sid]).returncode == 0
     assert not kept.exists()
     assert list((caller.home / ".local" / "state" / "reins" / "env" / "sessions").iterdir()) == []
+
+
+def test_reins_oci_refuses_a_policy_with_an_environment(caller):
+    from test_oci import Oci
+    o = Oci(caller)
+    b = o.bundle(["/bin/true"])
+    p = image_policy(caller, make_layout(caller))
+    r = o.drive([["create", "--bundle", str(b), "env1"]], glob=["--policy", str(p)])
+    assert r[0]["rc"] != 0
+    assert any("a container's root is its bundle's" in line.get("msg", "")
+               for line in o.log_lines()), o.log_lines()
