@@ -110,7 +110,7 @@ static int env_cmd_build(const char *cache, const char *policy_name, bool refres
         struct env_progress progress = {cli_env_progress, &cli_env_progress_state};
         struct env_entry entry = {0};
         bool built = true;
-        int r = refresh ? env_build(cache, spec, &progress, &entry, &err)
+        int r = refresh ? env_build(cache, spec, true, &progress, &entry, &err)
                         : env_prepare(cache, spec, &progress, &entry, &built, &err);
         env_spec_free(spec);
         if (r < 0)

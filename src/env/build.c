@@ -411,7 +411,43 @@ static int env_read_packages(const char *rootfs, struct env_lock *lock)
         return 0;
 }
 
-int env_build_debian(const char *dir, const struct env_spec *spec,
+/* The locked version of `name` ("NAME=VERSION" in pins), or NULL. */
+static const char *env_pinned_version(const struct env_lock *pins, const char *name)
+{
+        size_t len = strlen(name);
+        for (size_t i = 0; pins && i < pins->packages.count; i++) {
+                const char *item = pins->packages.items[i];
+                if (strncmp(item, name, len) == 0 && item[len] == '=')
+                        return item + len + 1;
+        }
+        return NULL;
+}
+
+/* A root whose packages are not the lock's is not the locked root: name
+ * the first difference (the mirror moved on; --refresh re-locks). */
+static int env_check_pins(const struct env_lock *pins, const struct env_lock *built,
+                          struct reins_error *err)
+{
+        for (size_t i = 0; i < pins->packages.count; i++) {
+                const char *item = pins->packages.items[i];
+                if (strv_contains(&built->packages, item))
+                        continue;
+                return reins_error_set(err, ESTALE,
+                                       "environment.debian: reins.lock pins %s, which the mirror "
+                                       "did not give (reins env build --refresh resolves anew "
+                                       "and rewrites the lock)",
+                                       item);
+        }
+        for (size_t i = 0; i < built->packages.count; i++)
+                if (!strv_contains(&pins->packages, built->packages.items[i]))
+                        return reins_error_set(err, ESTALE,
+                                               "environment.debian: %s is not in reins.lock "
+                                               "(reins env build --refresh re-locks)",
+                                               built->packages.items[i]);
+        return 0;
+}
+
+int env_build_debian(const char *dir, const struct env_spec *spec, const struct env_lock *pins,
                      const struct env_progress *progress, struct env_lock *lock,
                      struct reins_error *err)
 {
@@ -425,8 +461,15 @@ int env_build_debian(const char *dir, const struct env_spec *spec,
         FILE *out = open_memstream(&text, &len);
         if (out) {
                 fputs("--include=", out);
-                for (size_t i = 0; i < spec->packages.count; i++)
-                        fprintf(out, "%s%s", i ? "," : "", spec->packages.items[i]);
+                for (size_t i = 0; i < spec->packages.count; i++) {
+                        /* the lock's version of each named package (a policy's
+                         * own NAME=VERSION stays as written) */
+                        const char *name = spec->packages.items[i];
+                        const char *version =
+                            strchr(name, '=') ? NULL : env_pinned_version(pins, name);
+                        fprintf(out, "%s%s%s%s", i ? "," : "", name, version ? "=" : "",
+                                version ? version : "");
+                }
                 if (fclose(out) != 0) {
                         free(text);
                         text = NULL;
@@ -459,5 +502,7 @@ int env_build_debian(const char *dir, const struct env_spec *spec,
         unlink(tarball);
         if ((r = env_read_packages(rootfs, lock)) < 0)
                 return reins_error_errno(err, -r, "reading the new root's dpkg status");
+        if (pins && pins->packages.count)
+                return env_check_pins(pins, lock, err);
         return 0;
 }

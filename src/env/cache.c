@@ -232,8 +232,8 @@ static void cache_key_of(const struct env_spec *spec, const struct env_lock *loc
                 snprintf(key + 2 * i, 3, "%02x", digest[i]);
 }
 
-int env_build(const char *cache, const struct env_spec *spec, const struct env_progress *progress,
-              struct env_entry *out, struct reins_error *err)
+int env_build(const char *cache, const struct env_spec *spec, bool relock,
+              const struct env_progress *progress, struct env_entry *out, struct reins_error *err)
 {
         memset(out, 0, sizeof(*out));
         cache_sweep_tmp(cache, "tmp", "build.");
@@ -252,9 +252,20 @@ int env_build(const char *cache, const struct env_spec *spec, const struct env_p
         case ENV_KIND_CONTAINERS_STORAGE:
                 r = env_build_skopeo(dir, spec, progress, &lock, err);
                 break;
-        default:
-                r = env_build_debian(dir, spec, progress, &lock, err);
+        default: {
+                struct env_lock pins = {0};
+                struct reins_error ignored = {0};
+                bool pinned = !relock && spec->lock_path &&
+                              env_lock_read(spec->lock_path, &pins, &ignored) == 0;
+                if (pinned && strcmp(pins.source, spec->source) != 0) {
+                        env_lock_free(&pins);
+                        pinned = false;
+                }
+                r = env_build_debian(dir, spec, pinned ? &pins : NULL, progress, &lock, err);
+                if (pinned)
+                        env_lock_free(&pins);
                 break;
+        }
         }
         cleanup_free char *tmpdir_parent = path_join(cache, "tmp");
         cleanup_fd int tmpfd =
@@ -334,7 +345,7 @@ int env_prepare(const char *cache, const struct env_spec *spec, const struct env
                 return r;
         reins_error_clear(err);
         *built = true;
-        return env_build(cache, spec, progress, out, err);
+        return env_build(cache, spec, false, progress, out, err);
 }
 
 /* ---- ls, show, rm, gc ------------------------------------------------------- */

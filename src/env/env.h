@@ -126,10 +126,13 @@ struct env_entry {
  * refs/ (or, for an OCI layout, its index.json). -ENOENT when not built. */
 int env_lookup(const char *cache, const struct env_spec *spec, struct env_entry *out,
                struct reins_error *err);
-/* Build spec into the cache (even when an entry exists: a refresh), write
- * refs and the lock. */
-int env_build(const char *cache, const struct env_spec *spec, const struct env_progress *progress,
-              struct env_entry *out, struct reins_error *err);
+/* Build spec into the cache (even when an entry exists), write refs and the
+ * lock. A Debian build follows the policy's reins.lock when it names the
+ * same source (its packages at the locked versions, and a root whose
+ * versions differ from the lock is refused), unless `relock` (reins env
+ * build --refresh: resolve anew and rewrite the lock). */
+int env_build(const char *cache, const struct env_spec *spec, bool relock,
+              const struct env_progress *progress, struct env_entry *out, struct reins_error *err);
 /* Lookup, and build when missing. *built tells which. */
 int env_prepare(const char *cache, const struct env_spec *spec, const struct env_progress *progress,
                 struct env_entry *out, bool *built, struct reins_error *err);
@@ -143,7 +146,7 @@ int env_build_oci(const char *dir, const char *layout, const char *tag,
 int env_build_skopeo(const char *dir, const struct env_spec *spec,
                      const struct env_progress *progress, struct env_lock *lock,
                      struct reins_error *err);
-int env_build_debian(const char *dir, const struct env_spec *spec,
+int env_build_debian(const char *dir, const struct env_spec *spec, const struct env_lock *pins,
                      const struct env_progress *progress, struct env_lock *lock,
                      struct reins_error *err);
 

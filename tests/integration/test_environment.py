@@ -278,6 +278,28 @@ def test_debian_environment_runs_python_from_the_environment(caller):
     assert r.returncode == 0, r.stderr
     assert "OK" in r.stdout and "/usr/bin/python3" in r.stdout
     assert "no-host-tools" in r.stdout
+    if not os.environ.get("REINS_ENV_LONG"):
+        return  # make check: the cached root only; the rebuilds below are make env-long's
+    # a second machine: no cache, the lock followed, the same root (key) again
+    key = [l.split()[1] for l in lock.splitlines() if l.startswith("key ")][0]
+    assert caller.run(["env", "rm", key[:16]], env=state).returncode == 0
+    again = caller.run(["env", "build", "-p", p], env=state, timeout=900)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split()[:2] == [key, "built"], again.stdout
+    # a lock the mirror cannot give is refused, and the cache keeps what it had
+    forged = "\n".join("package python3=0.0-not-there" if l.startswith("package python3=")
+                       else l for l in lock.splitlines()) + "\n"
+    (p.parent / "reins.lock").write_text(forged)
+    assert caller.run(["env", "rm", key[:16]], env=state).returncode == 0
+    refused = caller.run(["env", "build", "-p", p], env=state, timeout=900)
+    assert refused.returncode == 125, refused.stdout
+    assert "entries" not in refused.stderr
+    listed = caller.run(["env", "ls"], env=state).stdout
+    assert key[:12] not in listed
+    # --refresh resolves anew and rewrites the lock
+    fresh = caller.run(["env", "build", "--refresh", "-p", p], env=state, timeout=900)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "0.0-not-there" not in (p.parent / "reins.lock").read_text()
 
 
 def test_a_failed_refresh_keeps_the_previous_environment(caller):
