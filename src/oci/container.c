@@ -7,11 +7,16 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/nsfs.h>
 #include <pty.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -171,7 +176,7 @@ static void oci_on_ready(void *ctx)
         struct oci_supervisor *sv = ctx;
         struct session_status status;
         session_status(sv->session, &status);
-        sv->state.init_pid = status.pid;
+        sv->state.init_pid = status.sandbox_pid;
         oci_write_state(sv, "created");
         /* the sandbox sent the console already: our copy of the socket goes */
         if (sv->spec->root.console && sv->spec->root.console_socket >= 0) {
@@ -228,6 +233,98 @@ static void oci_start_answer(struct oci_supervisor *sv)
         oci_control_answer(sv->start_fd, 0, NULL);
         close(sv->start_fd);
         sv->start_fd = -1;
+}
+
+/* A container's ipc or uts namespace joined by path (a pod's): this
+ * supervisor enters it before the sandbox is cloned, which then inherits
+ * it. setns checks the type. */
+static int oci_join_namespace(const char *path, int type, const char *name, struct reins_error *err)
+{
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "config.json: linux.namespaces %s path %s",
+                                         name, path);
+        if (setns(fd, type) < 0)
+                return reins_error_errno(err, errno,
+                                         "config.json: linux.namespaces %s path %s: cannot join "
+                                         "it (not a%s %s namespace, or not this caller's)",
+                                         name, path, name[0] == 'i' ? "n" : "", name);
+        return 0;
+}
+
+/* /dev/mqueue of a joined ipc namespace, made here: the sandbox's own user
+ * namespace does not own that ipc namespace, so it could not mount it. */
+static int oci_premade_mqueue(struct plan_root *root, struct reins_error *err)
+{
+        cleanup_fd int fs = fsopen("mqueue", FSOPEN_CLOEXEC);
+        if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "source", root->mqueue_source, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return reins_error_errno(err, errno, "/dev/mqueue of the joined ipc namespace %s",
+                                         root->join_ipc);
+        int mnt =
+            fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (mnt < 0)
+                return reins_error_errno(err, errno, "/dev/mqueue of the joined ipc namespace %s",
+                                         root->join_ipc);
+        root->mqueue_fd = mnt;
+        root->mqueue_premade = true;
+        return 0;
+}
+
+/* config.json's hostname in a joined uts namespace is set from here, as
+ * runc sets it. */
+static int oci_join_namespaces(struct plan_root *root, struct reins_error *err)
+{
+        int r = 0;
+        if (root->join_ipc &&
+            (r = oci_join_namespace(root->join_ipc, CLONE_NEWIPC, "ipc", err)) == 0 &&
+            root->mqueue_source)
+                r = oci_premade_mqueue(root, err);
+        if (r == 0 && root->join_uts)
+                r = oci_join_namespace(root->join_uts, CLONE_NEWUTS, "uts", err);
+        if (r == 0 && root->join_uts && root->hostname &&
+            sethostname(root->hostname, strlen(root->hostname)) < 0)
+                r = reins_error_errno(err, errno,
+                                      "config.json: hostname in the joined uts namespace %s",
+                                      root->join_uts);
+        return r;
+}
+
+/* process.capabilities that reins does not grant: named in the log. */
+static void oci_notice_withheld_caps(uint64_t withheld)
+{
+        if (!withheld)
+                return;
+        char names[1024] = "";
+        size_t used = 0;
+        for (cap_value_t cap = 0; cap < 64 && used < sizeof(names) - 40; cap++) {
+                if (!((withheld >> cap) & 1))
+                        continue;
+                char *name = cap_to_name(cap);
+                used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+                                         used ? " " : "", name ? name : "?");
+                cap_free(name);
+        }
+        notice("config.json: process.capabilities %s withheld: reins grants a container only "
+               "capabilities that act inside its own namespaces",
+               names);
+}
+
+/* A network namespace path config.json names is not joined, but it must
+ * be one: a wrong path is the engine's error, told as runc tells it. */
+static int oci_check_netns(const char *path, struct reins_error *err)
+{
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return reins_error_errno(err, errno,
+                                         "config.json: linux.namespaces network path %s", path);
+        int type = ioctl(fd, NS_GET_NSTYPE);
+        if (type != CLONE_NEWNET)
+                return reins_error_set(err, EINVAL,
+                                       "config.json: linux.namespaces network path %s: not a "
+                                       "network namespace",
+                                       path);
+        return 0;
 }
 
 static void oci_on_running(void *ctx)
@@ -407,6 +504,15 @@ static int oci_supervise(struct oci_supervisor *sv, struct reins_error *err)
                 return reins_error_set(err, ENOMEM, "out of memory"), SESSION_EXIT_FAILED;
         if ((r = session_new(&config, &sv->session, err)) < 0)
                 return SESSION_EXIT_FAILED;
+        if ((spec->net_path && (r = oci_check_netns(spec->net_path, err)) < 0) ||
+            (r = oci_join_namespaces(&spec->root, err)) < 0)
+                return SESSION_EXIT_FAILED;
+        oci_notice_withheld_caps(spec->caps_withheld);
+        if (spec->net_path)
+                notice("config.json: network namespace %s not joined: the container has a "
+                       "network namespace of its own, reached only as the policy's network.mode "
+                       "allows (none, or reins' proxy)",
+                       spec->net_path);
         snprintf(sv->state.session, sizeof(sv->state.session), "%s", session_id(sv->session));
         sv->listen_fd = oci_control_listen(o->root, o->id, err);
         if (sv->listen_fd < 0 ||

@@ -203,10 +203,18 @@ static int dev_mount_shm(const struct mounts_ctx *ctx, const struct mount_op *op
 
 /* A container's /dev/mqueue (config.json lists one): the message queues of
  * the sandbox's own ipc namespace. */
-static int dev_mount_mqueue(const char *source, int devfd, struct reins_error *err)
+static int dev_mount_mqueue(const struct plan_root *root, int devfd, struct reins_error *err)
 {
         if (mkdirat(devfd, "mqueue", 01777) < 0)
                 return reins_error_errno(err, errno, "creating /dev/mqueue");
+        if (root->mqueue_premade) {
+                cleanup_fd int target = mounts_open_beneath(devfd, "mqueue", O_PATH | O_DIRECTORY);
+                if (target < 0 || mounts_attach(root->mqueue_fd, target) < 0)
+                        return reins_error_errno(err, errno, "attaching /dev/mqueue");
+                close(root->mqueue_fd);
+                return 0;
+        }
+        const char *source = root->mqueue_source;
         cleanup_fd int fs = fsopen("mqueue", FSOPEN_CLOEXEC);
         if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0 ||
             fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
@@ -253,7 +261,7 @@ int mounts_dev(const struct mounts_ctx *ctx, const struct mount_op *op, struct r
         if (r == 0)
                 r = dev_mount_shm(ctx, op, devfd, err);
         if (r == 0 && ctx->root && ctx->root->mqueue_source)
-                r = dev_mount_mqueue(ctx->root->mqueue_source, devfd, err);
+                r = dev_mount_mqueue(ctx->root, devfd, err);
         if (r == 0)
                 r = dev_links(devfd, err);
         if (r < 0)

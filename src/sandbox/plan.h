@@ -198,6 +198,21 @@ struct plan_root {
          * "devpts", "shm"); mqueue: a POSIX message queue fs at /dev/mqueue
          * when config.json lists one, NULL: none */
         const char *pts_source, *shm_source, *mqueue_source;
+        /* linux.namespaces paths to join (a pod's ipc and uts namespaces):
+         * the container's supervisor enters them before clone (oci/), the
+         * sandbox then makes no ipc or uts namespace of its own. NULL: its
+         * own */
+        const char *join_ipc, *join_uts;
+        /* with a joined ipc namespace, the supervisor makes /dev/mqueue's
+         * filesystem (the sandbox's user namespace does not own that ipc
+         * namespace): a detached mount the sandbox attaches. */
+        bool mqueue_premade;
+        int mqueue_fd;
+        /* process.capabilities, already narrowed to what reins grants a
+         * container (OCI_CAPS_GRANTABLE): bit N = capability N. Without
+         * caps_given the command keeps none, as under `reins run`. */
+        bool caps_given;
+        uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
         char *const *masked; /* paths made unusable (MOUNT_OP_HIDE) */
         size_t masked_count;
         char *const *readonly_paths; /* re-bound read-only (MOUNT_OP_PROTECT) */

@@ -1346,6 +1346,7 @@ void session_status(const struct session *s, struct session_status *out)
 {
         out->state = s->state == SESSION_RUNNING && s->risk.frozen ? SESSION_FROZEN : s->state;
         out->pid = s->pid;
+        out->sandbox_pid = s->spawned && !s->waited ? s->sandbox.pid : 0;
         out->tier = s->risk.applied;
 }
 

@@ -97,8 +97,10 @@ enum session_state {
 
 struct session_status {
         enum session_state state;
-        pid_t pid; /* the sandbox's pid 1 on the host; 0 when none runs */
-        int tier;  /* the risk engine's tier, 0-3 */
+        pid_t pid;         /* the sandbox's pid 1 on the host; 0 when none runs */
+        pid_t sandbox_pid; /* the same, while a parked command waits too (reins oci's
+                              created state); 0 before the spawn and after the end */
+        int tier;          /* the risk engine's tier, 0-3 */
 };
 
 /* Loads the policy and builds the plan; nothing runs yet. */
