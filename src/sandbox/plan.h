@@ -50,9 +50,12 @@ struct mount_op {
         /* MOUNT_OP_TMPFS at /tmp and MOUNT_OP_DEV: /tmp and /dev/shm are two
          * directories of one tmpfs of size_bytes, so their sum is capped */
         bool shared_scratch;
-        bool nested; /* planned inside the workspace by plan_protect.c: the deny
-                        walk of the workspace already covers it */
-        bool noexec; /* binds and tmpfs: MOUNT_ATTR_NOEXEC too (an OCI mount's option) */
+        bool nested;      /* planned inside the workspace by plan_protect.c: the deny
+                             walk of the workspace already covers it */
+        bool noexec;      /* binds and tmpfs: MOUNT_ATTR_NOEXEC too (an OCI mount's option) */
+        bool environment; /* part of a declared environment's root (plan_environment.c):
+                             its source is not the host path of its target, so the
+                             host-side deny walk of the target does not apply */
 };
 
 /* Landlock access classes, applied to paths as seen inside the sandbox. */
@@ -152,6 +155,8 @@ struct reins_plan {
 
         /* a container's own root (reins oci): NULL for reins run */
         const struct plan_root *root;
+        /* a declared environment as the system's root: NULL for the host's */
+        const struct plan_environment *environment;
 
         char policy_sha256[65];
         char *policy_name;
@@ -243,6 +248,27 @@ struct plan_root {
         const char *cgroups_path;
 };
 
+/* A declared environment (src/env/) as the sandbox's system root instead of
+ * the host's /usr, /etc ...: each top-level directory of `rootfs` bound
+ * read-only at its place (or, with `upper`, an overlay whose upper layer is
+ * upper/NAME/upper), its top-level symlinks recreated; the workspace, /tmp,
+ * /proc, /dev, caches and write paths as for the host's root. Every pointer
+ * is borrowed. */
+struct plan_environment {
+        const char *rootfs;         /* absolute, symlink-free */
+        const char *passwd, *group; /* bound over /etc/passwd and /etc/group, or NULL */
+        const char *upper;          /* writable: session; NULL: read-only */
+        const char *key;            /* the cache entry's key, for session.start */
+};
+
+/* writable: session kept with an overlay session: the environment's
+ * overlays take their layers from `to` instead of `from`. 0 or -ENOMEM. */
+int plan_environment_move_layers(struct reins_plan *plan, const char *from, const char *to);
+
+/* Is the top-level entry `name` of an environment part of the sandbox's
+ * root? Not the pseudo filesystems, /tmp, homes or boot files. */
+bool plan_environment_uses(const char *name);
+
 /* Inputs from the command line that shape a plan on top of the policy. */
 /* Workspace paths that may be written (a delegation token's `path` sets):
  * a relative path is writable when it matches a glob of every set. */
@@ -286,6 +312,8 @@ struct plan_options {
         struct reins_strv hide;
         /* a container's root instead of the host's binds (reins oci) */
         const struct plan_root *root;
+        /* a declared environment instead of the host's system directories */
+        const struct plan_environment *environment;
 };
 
 int plan_build(const struct reins_policy *policy, const struct plan_options *options,
