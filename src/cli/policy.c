@@ -1,4 +1,4 @@
-/* reins policy check FILE | show PRESET | list | rules */
+/* reins policy check FILE | show PRESET | list | rules | keys */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +10,13 @@
 
 static void policy_usage(FILE *out)
 {
-        fprintf(out, "usage: reins policy check FILE     validate, print normalized policy + "
-                     "sha256\n"
-                     "       reins policy show PRESET    print a built-in preset\n"
-                     "       reins policy list           list the built-in presets\n"
-                     "       reins policy rules          the risk engine's rules and defaults\n");
+        fprintf(out,
+                "usage: reins policy check FILE     validate, print normalized policy + "
+                "sha256\n"
+                "       reins policy show PRESET    print a built-in preset\n"
+                "       reins policy list           list the built-in presets\n"
+                "       reins policy rules          the risk engine's rules and defaults\n"
+                "       reins policy keys           every key a policy file may set, its type\n");
 }
 
 /* The built-in detection rules: the ids the policy's `rules:` section uses. */
@@ -37,6 +39,16 @@ static int policy_rules(void)
                        rules[i].explanation);
         }
         return 0;
+}
+
+static void policy_key_print(void *ctx, const char *key, const char *type,
+                             const char *const *choices)
+{
+        (void)ctx;
+        printf("%-34s %s", key, type);
+        for (const char *const *c = choices; c && *c; c++)
+                printf("%s%s", c == choices ? " (" : "|", *c);
+        printf("%s\n", choices && *choices ? ")" : "");
 }
 
 static int policy_check(const char *file)
@@ -78,6 +90,10 @@ int cli_policy(int argc, char **argv)
         if (argc == 2 && strcmp(argv[1], "list") == 0) {
                 for (const char *const *p = policy_preset_names(); *p; p++)
                         printf("%s\n", *p);
+                return 0;
+        }
+        if (argc == 2 && strcmp(argv[1], "keys") == 0) {
+                policy_schema_walk(policy_key_print, NULL);
                 return 0;
         }
         if (argc == 2 && strcmp(argv[1], "rules") == 0)

@@ -793,6 +793,61 @@ static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const cha
         return 0;
 }
 
+/* A field's type as reins-policy(5) names it. */
+static const char *field_type_name(const struct field *field)
+{
+        switch (field->kind) {
+        case FIELD_VERSION:
+                return "integer (1)";
+        case FIELD_STRING:
+                return "string";
+        case FIELD_CHOICE:
+        case FIELD_WORKSPACE_MODE:
+        case FIELD_NETWORK_MODE:
+        case FIELD_RISK_ENGINE:
+        case FIELD_APPROVAL_DEFAULT:
+        case FIELD_APPROVAL_UNKNOWN:
+                return "choice";
+        case FIELD_BOOL:
+                return "boolean";
+        case FIELD_SIZE:
+                return "size";
+        case FIELD_COUNT:
+                return "count";
+        case FIELD_DURATION:
+                return "duration";
+        case FIELD_CPUS:
+                return "cpus";
+        case FIELD_LIST:
+                return "list";
+        case FIELD_MAP:
+                return "map";
+        case FIELD_RULE_MAP:
+                return "map of rule ids";
+        case FIELD_SECTION:
+                return "section";
+        }
+        return "?";
+}
+
+static void walk_fields(const struct field *fields, const char *prefix, policy_schema_visit visit,
+                        void *ctx)
+{
+        for (const struct field *f = fields; f->name; f++) {
+                char key[KEY_PATH_MAX];
+                if (key_path(key, prefix, f->name) < 0)
+                        continue;
+                visit(ctx, key, field_type_name(f), f->choices);
+                if (f->kind == FIELD_SECTION)
+                        walk_fields(f->children, key, visit, ctx);
+        }
+}
+
+void policy_schema_walk(policy_schema_visit visit, void *ctx)
+{
+        walk_fields(root_fields, "", visit, ctx);
+}
+
 static const struct field *find_field(const struct field *fields, const char *name)
 {
         for (const struct field *f = fields; f->name; f++)

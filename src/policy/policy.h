@@ -229,6 +229,14 @@ const char *policy_approval_unknown_name(enum policy_approval_unknown unknown);
 const char *policy_rule_severity_name(enum policy_rule_severity severity);
 const char *policy_rule_action_name(enum policy_rule_action action);
 
+/* Every key the loader accepts, in the order of its tables: `key` dotted
+ * ("limits.memory"), `type` a word ("size", "section"), `choices` the
+ * accepted spellings (NULL-terminated) or NULL. For `reins policy keys`,
+ * whose list the man page test holds reins-policy(5) to. */
+typedef void (*policy_schema_visit)(void *ctx, const char *key, const char *type,
+                                    const char *const *choices);
+void policy_schema_walk(policy_schema_visit visit, void *ctx);
+
 /* The normalized policy as YAML text (stable: same policy, same bytes). Caller frees. */
 char *policy_to_yaml(const struct reins_policy *policy);
 
