@@ -35,7 +35,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: weak escape-weak all deps check unit integration env-long escape escape-env asan-check asan fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
+.PHONY: man completion install uninstall deb weak escape-weak all deps check unit integration env-long escape escape-env asan-check asan fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
 
 all: $(BUILD)/reins
 
@@ -70,6 +70,78 @@ $(WEB_OBJ): $(BUILD)/gen/web_assets.c
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include $(OBJ:.o=.d)
+
+# Man pages (scdoc): the overview and the policy language are written in
+# docs/man; each command's page is generated from the binary's own --help
+# (scripts/man.sh), so the pages follow the code.
+MAN_SRC := $(wildcard docs/man/*.scd)
+$(BUILD)/man/reins.1: $(BUILD)/reins $(MAN_SRC) scripts/man.sh
+	@rm -rf $(BUILD)/man
+	scripts/man.sh $(BUILD)/reins $(BUILD)/man
+man: $(BUILD)/man/reins.1
+
+# Shell completion: `reins completion SHELL` prints the shell's side, which
+# asks `reins __complete` (the option tables the parsers use) at each TAB.
+$(BUILD)/completion/reins.bash: $(BUILD)/reins
+	@mkdir -p $(dir $@)
+	$(BUILD)/reins completion bash >$(BUILD)/completion/reins.bash
+	$(BUILD)/reins completion zsh >$(BUILD)/completion/_reins
+	$(BUILD)/reins completion fish >$(BUILD)/completion/reins.fish
+completion: $(BUILD)/completion/reins.bash
+
+# make install PREFIX=/usr/local DESTDIR=: the binary (and the reins-oci name
+# engines call it by), man pages, completion for bash, zsh and fish, the
+# example policies and recipes, and a systemd unit for `reins serve` (not
+# enabled). `make uninstall` with the same PREFIX and DESTDIR removes them.
+PREFIX        ?= /usr/local
+BINDIR        ?= $(PREFIX)/bin
+MANDIR        ?= $(PREFIX)/share/man
+DOCDIR        ?= $(PREFIX)/share/doc/reins
+BASHCOMPDIR   ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR    ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR   ?= $(PREFIX)/share/fish/vendor_completions.d
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_BIN   ?= install -m 0755
+EXAMPLES      := $(shell git ls-files examples 2>/dev/null || find examples -type f)
+install: all man completion
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR)
+	$(INSTALL_BIN) $(BUILD)/reins $(DESTDIR)$(BINDIR)/reins
+	ln -sf reins $(DESTDIR)$(BINDIR)/reins-oci
+	install -m 0644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(BUILD)/man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(BUILD)/completion/reins.bash $(DESTDIR)$(BASHCOMPDIR)/reins
+	install -m 0644 $(BUILD)/completion/_reins $(DESTDIR)$(ZSHCOMPDIR)/_reins
+	install -m 0644 $(BUILD)/completion/reins.fish $(DESTDIR)$(FISHCOMPDIR)/reins.fish
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/reins-serve.service.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/reins-serve.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/reins-serve.service
+	for f in $(EXAMPLES); do \
+		install -D -m $$(test -x $$f && echo 0755 || echo 0644) $$f $(DESTDIR)$(DOCDIR)/$$f; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/reins $(DESTDIR)$(BINDIR)/reins-oci \
+		$(DESTDIR)$(MANDIR)/man1/reins.1 $(DESTDIR)$(MANDIR)/man1/reins-*.1 \
+		$(DESTDIR)$(MANDIR)/man5/reins-policy.5 $(DESTDIR)$(BASHCOMPDIR)/reins \
+		$(DESTDIR)$(ZSHCOMPDIR)/_reins $(DESTDIR)$(FISHCOMPDIR)/reins.fish \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/reins-serve.service
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# make deb: a Debian binary package built with dpkg-deb from `make install
+# PREFIX=/usr` into a staging root (stripped binary, gzipped man pages,
+# Depends from dpkg-shlibdeps), then checked by lintian.
+DEB_VERSION := 0.1~git$(shell git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null).$(shell git rev-parse --short HEAD 2>/dev/null)
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_ROOT    := $(BUILD)/deb/root
+DEB_FILE    := $(BUILD)/reins_$(DEB_VERSION)_$(DEB_ARCH).deb
+deb: all man completion
+	rm -rf $(BUILD)/deb
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr \
+		SYSTEMDUNITDIR=/lib/systemd/system ZSHCOMPDIR=/usr/share/zsh/vendor-completions \
+		INSTALL_BIN="install -m 0755 -s"
+	scripts/deb.sh $(DEB_ROOT) $(DEB_VERSION) $(DEB_ARCH) $(DEB_FILE)
 
 deps:
 	@scripts/deps.sh

@@ -5,11 +5,7 @@
 
 #include "cli/cli.h"
 
-static const struct {
-        const char *name;
-        int (*run)(int argc, char **argv);
-        const char *summary;
-} commands[] = {
+static const struct cli_command commands[] = {
     {"run", cli_run, "run a command in a default-deny sandbox"},
     {"policy", cli_policy, "check a policy file, show a built-in preset"},
     {"doctor", cli_doctor, "which kernel protections this host offers"},
@@ -28,6 +24,7 @@ static const struct {
     {"token", cli_token, "mint, attenuate, inspect, verify or revoke delegation tokens"},
     {"serve", cli_serve, "the daemon: sessions through a JSON API on a unix socket"},
     {"env", cli_env, "build, list or remove declarative environments (roots for the sandbox)"},
+    {"completion", cli_completion_script, "the shell completion script for bash, zsh or fish"},
     {"oci", cli_oci, "an OCI runtime (create/start/state/kill/delete) for podman, containerd"},
 };
 
@@ -68,13 +65,16 @@ int main(int argc, char **argv)
                 print_usage(stderr);
                 return EXIT_REINS_USAGE;
         }
+        /* hidden: shell completion (cli/complete.c) */
+        if (strcmp(argv[1], "__complete") == 0)
+                return cli_complete(argc - 2, argv + 2, commands,
+                                    sizeof(commands) / sizeof(commands[0]));
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
                 print_usage(stdout);
                 return 0;
         }
         if (strcmp(argv[1], "--version") == 0) {
-                printf("reins %s\n", REINS_VERSION);
-                return 0;
+                return cli_version();
         }
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (strcmp(argv[1], commands[i].name) == 0)

@@ -2,6 +2,31 @@
 #ifndef REINS_CLI_CLI_H
 #define REINS_CLI_CLI_H
 
+#include <getopt.h>
+#include <stddef.h>
+
+/* The subcommands (main.c's table), for shell completion to list. */
+struct cli_command {
+        const char *name;
+        int (*run)(int argc, char **argv);
+        const char *summary;
+};
+
+/* Every parser's getopt_long goes through cli_getopt_long (cli/complete.c):
+ * it is getopt_long, except in `reins __complete`'s child, where it prints
+ * the option table it was given and exits. Completion thus offers the
+ * options of the very table that parses them, for every subcommand, with
+ * no second list to keep in step. */
+int cli_getopt_long(int argc, char *const argv[], const char *shortopts,
+                    const struct option *longopts, int *longindex);
+#define getopt_long cli_getopt_long
+
+/* reins __complete WORD... (the words after `reins`, the last one being
+ * completed): the candidates, one a line. reins completion bash|zsh|fish:
+ * the shell's side, which calls __complete. */
+int cli_complete(int argc, char **argv, const struct cli_command *commands, size_t count);
+int cli_completion_script(int argc, char **argv);
+
 int cli_run(int argc, char **argv);
 int cli_policy(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
@@ -20,7 +45,10 @@ int cli_deny(int argc, char **argv);    /* answer one: no */
 int cli_thaw(int argc, char **argv);    /* let a frozen session go on */
 int cli_serve(int argc, char **argv);   /* the daemon: JSON API on a unix socket */
 int cli_oci(int argc, char **argv);     /* an OCI runtime for podman, containerd, Kubernetes */
-int cli_env(int argc, char **argv);     /* declarative environments: build, ls, show, rm, gc */
+int cli_env(int argc, char **argv);
+int cli_version(void);
+    /* reins --version: version, features, libraries */ /* declarative environments: build, ls,
+                                                           show, rm, gc */
 
 /* An environment build's progress on stderr (cli/env.c): a bar on a
  * terminal, plain lines otherwise; ctx NULL: the shared state. */
