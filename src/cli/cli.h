@@ -47,8 +47,8 @@ int cli_serve(int argc, char **argv);   /* the daemon: JSON API on a unix socket
 int cli_oci(int argc, char **argv);     /* an OCI runtime for podman, containerd, Kubernetes */
 int cli_env(int argc, char **argv);
 int cli_version(void);
-    /* reins --version: version, features, libraries */ /* declarative environments: build, ls,
-                                                           show, rm, gc */
+/* reins --version: version, features, libraries */ /* declarative environments: build, ls,
+                                                       show, rm, gc */
 
 /* An environment build's progress on stderr (cli/env.c): a bar on a
  * terminal, plain lines otherwise; ctx NULL: the shared state. */
