@@ -12,6 +12,8 @@ packages=(build-essential pkg-config clang-format clang libclang-rt-dev libsecco
 # bench/oci): the engines that drive reins oci, runc as the reference
 # runtime, the offline busybox image and its OCI layout, rootless podman,
 # gRPC for the CRI calls kubelet would make (tests/integration/cri_client.py).
+# scdoc lintian: the man pages' source format to roff (make man/install/deb),
+# and the check of make deb's package.
 # skopeo mmdebstrap: declarative environments (src/env/): skopeo copies a
 # docker-archive or containers-storage image into an OCI layout, mmdebstrap
 # builds a Debian root from the host's apt mirror (umoci unpacks both).
