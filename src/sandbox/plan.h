@@ -78,7 +78,10 @@ struct plan_deny_job; /* plan_deny.c */
 
 struct reins_plan {
         /* what to run */
-        char **argv;           /* verbatim from after `--` (borrowed from main's argv) */
+        char **argv; /* verbatim from after `--` (borrowed from main's argv) */
+        /* when reins rewrote the command (isolation wasm: the module's
+         * engine, wasm/run.c), argv points here */
+        struct reins_strv argv_owned;
         struct reins_strv env; /* NAME=VALUE, the whole environment of the command */
         /* names the plan itself set after the caller's (the proxy's, git's
          * settings): a caller's --env never overrides them */

@@ -44,6 +44,7 @@
 #include "util/notice.h"
 #include "util/strv.h"
 #include "util/weaken.h"
+#include "wasm/run.h"
 
 struct session_listener {
         struct session *session;
@@ -58,6 +59,7 @@ struct session {
         struct reins_policy *policy;
         struct reins_plan *plan;
         struct event_bus events;
+        struct wasm_run wasm;
         struct timespec started;
         /* the trail */
         struct audit_trail *trail;
@@ -769,6 +771,11 @@ static int session_spawn(struct session *s, struct reins_error *err)
         /* the deny globs' matches, collected while the session started */
         if ((r = plan_finish_deny(plan, err)) < 0)
                 return r;
+        /* a WASI module: its engine is the command (the deny and protect
+         * lists it enforces are final now) */
+        if (s->config.wasm && (r = wasm_run_prepare(&s->wasm, plan, s->config.wasm_cache_dir,
+                                                    s->config.wasm_events_dir, s->id, err)) < 0)
+                return r;
         /* and the workspace as it was, to report what the session changed.
          * Joined before the sandbox is forked, as the deny globs' thread:
          * a thread holding malloc's lock at fork leaves the child a lock
@@ -838,6 +845,8 @@ int session_start(struct session *s, struct reins_error *err)
         event_bus_release(&s->events);
         session_emit_start(&s->events, s->plan, &s->in, s->config.policy,
                            s->user_key[0] ? s->user_key : NULL, session_identity(s));
+        if (s->config.wasm)
+                wasm_run_emit_start(&s->wasm, &s->events);
         /* session.start is on disk before the command's first instruction:
          * an agent that fills the disk at once cannot leave an empty trail */
         if (audit_trail_sync(s->trail) < 0) {
@@ -1216,6 +1225,8 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         }
         s->waited = true;
         s->pid = 0;
+        if (s->config.wasm)
+                wasm_run_emit_report(&s->wasm, &s->events);
         session_finish(s, outcome);
         s->state = SESSION_ENDED;
         s->status = session_exit_status(s, outcome);
@@ -1314,6 +1325,7 @@ void session_free(struct session *s)
                 return;
         session_close(s);
         json_decref(s->start_fields);
+        wasm_run_free(&s->wasm);
         plan_free(s->plan);
         policy_free(s->policy);
         event_bus_fini(&s->events);
