@@ -184,14 +184,14 @@ bench: deps $(BUILD)/reins
 	@REINS_BENCH_STAMPED=$(abspath build-stamp/reins) bench/run.sh $(abspath $(BUILD)/reins)
 
 format:
-	clang-format -i $(SRC) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
+	clang-format -i $(SRC) $(wildcard src/wasm/engine/*.c) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
 
 # no module includes one that comes after it (README "Layout")
 lint:
 	@scripts/layers.sh
 
 format-check:
-	@clang-format --dry-run --Werror $(SRC) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
+	@clang-format --dry-run --Werror $(SRC) $(wildcard src/wasm/engine/*.c) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -75,8 +75,8 @@ void engine_event_denied(const char *op, const char *path, const char *rule)
         char p[4200], r[600], line[5000];
         engine_json_string(p, sizeof(p), path);
         engine_json_string(r, sizeof(r), rule);
-        snprintf(line, sizeof(line), "{\"type\":\"wasm.denied\",\"op\":\"%s\",\"path\":%s,\"rule\":%s}\n",
-                 op, p, r);
+        snprintf(line, sizeof(line),
+                 "{\"type\":\"wasm.denied\",\"op\":\"%s\",\"path\":%s,\"rule\":%s}\n", op, p, r);
         event_line(line);
 }
 
@@ -99,15 +99,24 @@ void engine_event_trap(const char *trap, const char *function)
 static const char *trap_name(wasm_rt_trap_t code)
 {
         switch (code) {
-        case WASM_RT_TRAP_OOB: return "out of bounds memory access";
-        case WASM_RT_TRAP_INT_OVERFLOW: return "integer overflow";
-        case WASM_RT_TRAP_DIV_BY_ZERO: return "integer divide by zero";
-        case WASM_RT_TRAP_INVALID_CONVERSION: return "invalid conversion to integer";
-        case WASM_RT_TRAP_UNREACHABLE: return "unreachable executed";
-        case WASM_RT_TRAP_CALL_INDIRECT: return "indirect call type mismatch";
-        case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: return "uncaught exception";
-        case WASM_RT_TRAP_EXHAUSTION: return "call stack exhausted";
-        default: return "trap";
+        case WASM_RT_TRAP_OOB:
+                return "out of bounds memory access";
+        case WASM_RT_TRAP_INT_OVERFLOW:
+                return "integer overflow";
+        case WASM_RT_TRAP_DIV_BY_ZERO:
+                return "integer divide by zero";
+        case WASM_RT_TRAP_INVALID_CONVERSION:
+                return "invalid conversion to integer";
+        case WASM_RT_TRAP_UNREACHABLE:
+                return "unreachable executed";
+        case WASM_RT_TRAP_CALL_INDIRECT:
+                return "indirect call type mismatch";
+        case WASM_RT_TRAP_UNCAUGHT_EXCEPTION:
+                return "uncaught exception";
+        case WASM_RT_TRAP_EXHAUSTION:
+                return "call stack exhausted";
+        default:
+                return "trap";
         }
 }
 
@@ -235,10 +244,11 @@ int main(int argc, char **argv)
                 uint64_t pages = engine.memory_limit / 65536;
                 if (memory->pages > pages) {
                         char detail[128];
-                        snprintf(detail, sizeof(detail), "%u pages of 64 KiB, limits.memory "
-                                 "allows %" PRIu64, memory->pages, pages);
-                        engine_fail("the module's initial linear memory exceeds the limit",
-                                    detail);
+                        snprintf(detail, sizeof(detail),
+                                 "%u pages of 64 KiB, limits.memory "
+                                 "allows %" PRIu64,
+                                 memory->pages, pages);
+                        engine_fail("the module's initial linear memory exceeds the limit", detail);
                 }
                 /* memory.grow beyond this fails (returns -1) like any
                  * allocation failure the module must handle */

@@ -22,59 +22,105 @@ struct engine engine = {.events_fd = -1};
 uint16_t engine_errno(int e)
 {
         switch (e) {
-        case 0: return WASI_ESUCCESS;
-        case E2BIG: return WASI_E2BIG;
-        case EACCES: return WASI_EACCES;
-        case EAGAIN: return WASI_EAGAIN;
-        case EBADF: return WASI_EBADF;
-        case EBUSY: return WASI_EBUSY;
-        case EEXIST: return WASI_EEXIST;
-        case EFAULT: return WASI_EFAULT;
-        case EFBIG: return WASI_EFBIG;
-        case EILSEQ: return WASI_EILSEQ;
-        case EINTR: return WASI_EINTR;
-        case EINVAL: return WASI_EINVAL;
-        case EIO: return WASI_EIO;
-        case EISDIR: return WASI_EISDIR;
-        case ELOOP: return WASI_ELOOP;
-        case EMFILE: return WASI_EMFILE;
-        case EMLINK: return WASI_EMLINK;
-        case ENAMETOOLONG: return WASI_ENAMETOOLONG;
-        case ENFILE: return WASI_ENFILE;
-        case ENODEV: return WASI_ENODEV;
-        case ENOENT: return WASI_ENOENT;
-        case ENOMEM: return WASI_ENOMEM;
-        case ENOSPC: return WASI_ENOSPC;
-        case ENOSYS: return WASI_ENOSYS;
-        case ENOTDIR: return WASI_ENOTDIR;
-        case ENOTEMPTY: return WASI_ENOTEMPTY;
-        case ENOTSOCK: return WASI_ENOTSOCK;
-        case EOPNOTSUPP: return WASI_ENOTSUP;
-        case ENOTTY: return WASI_ENOTTY;
-        case ENXIO: return WASI_ENXIO;
-        case EOVERFLOW: return WASI_EOVERFLOW;
-        case EPERM: return WASI_EPERM;
-        case EPIPE: return WASI_EPIPE;
-        case ERANGE: return WASI_ERANGE;
-        case EROFS: return WASI_EROFS;
-        case ESPIPE: return WASI_ESPIPE;
-        case ETXTBSY: return WASI_ETXTBSY;
+        case 0:
+                return WASI_ESUCCESS;
+        case E2BIG:
+                return WASI_E2BIG;
+        case EACCES:
+                return WASI_EACCES;
+        case EAGAIN:
+                return WASI_EAGAIN;
+        case EBADF:
+                return WASI_EBADF;
+        case EBUSY:
+                return WASI_EBUSY;
+        case EEXIST:
+                return WASI_EEXIST;
+        case EFAULT:
+                return WASI_EFAULT;
+        case EFBIG:
+                return WASI_EFBIG;
+        case EILSEQ:
+                return WASI_EILSEQ;
+        case EINTR:
+                return WASI_EINTR;
+        case EINVAL:
+                return WASI_EINVAL;
+        case EIO:
+                return WASI_EIO;
+        case EISDIR:
+                return WASI_EISDIR;
+        case ELOOP:
+                return WASI_ELOOP;
+        case EMFILE:
+                return WASI_EMFILE;
+        case EMLINK:
+                return WASI_EMLINK;
+        case ENAMETOOLONG:
+                return WASI_ENAMETOOLONG;
+        case ENFILE:
+                return WASI_ENFILE;
+        case ENODEV:
+                return WASI_ENODEV;
+        case ENOENT:
+                return WASI_ENOENT;
+        case ENOMEM:
+                return WASI_ENOMEM;
+        case ENOSPC:
+                return WASI_ENOSPC;
+        case ENOSYS:
+                return WASI_ENOSYS;
+        case ENOTDIR:
+                return WASI_ENOTDIR;
+        case ENOTEMPTY:
+                return WASI_ENOTEMPTY;
+        case ENOTSOCK:
+                return WASI_ENOTSOCK;
+        case EOPNOTSUPP:
+                return WASI_ENOTSUP;
+        case ENOTTY:
+                return WASI_ENOTTY;
+        case ENXIO:
+                return WASI_ENXIO;
+        case EOVERFLOW:
+                return WASI_EOVERFLOW;
+        case EPERM:
+                return WASI_EPERM;
+        case EPIPE:
+                return WASI_EPIPE;
+        case ERANGE:
+                return WASI_ERANGE;
+        case EROFS:
+                return WASI_EROFS;
+        case ESPIPE:
+                return WASI_ESPIPE;
+        case ETXTBSY:
+                return WASI_ETXTBSY;
         /* openat2 RESOLVE_BENEATH: the path would leave its preopen */
-        case EXDEV: return WASI_ENOTCAPABLE;
-        default: return WASI_EIO;
+        case EXDEV:
+                return WASI_ENOTCAPABLE;
+        default:
+                return WASI_EIO;
         }
 }
 
 static uint8_t filetype_of(mode_t mode)
 {
         switch (mode & S_IFMT) {
-        case S_IFREG: return WASI_FILETYPE_REGULAR_FILE;
-        case S_IFDIR: return WASI_FILETYPE_DIRECTORY;
-        case S_IFCHR: return WASI_FILETYPE_CHARACTER_DEVICE;
-        case S_IFBLK: return WASI_FILETYPE_BLOCK_DEVICE;
-        case S_IFLNK: return WASI_FILETYPE_SYMBOLIC_LINK;
-        case S_IFSOCK: return WASI_FILETYPE_SOCKET_STREAM;
-        default: return WASI_FILETYPE_UNKNOWN;
+        case S_IFREG:
+                return WASI_FILETYPE_REGULAR_FILE;
+        case S_IFDIR:
+                return WASI_FILETYPE_DIRECTORY;
+        case S_IFCHR:
+                return WASI_FILETYPE_CHARACTER_DEVICE;
+        case S_IFBLK:
+                return WASI_FILETYPE_BLOCK_DEVICE;
+        case S_IFLNK:
+                return WASI_FILETYPE_SYMBOLIC_LINK;
+        case S_IFSOCK:
+                return WASI_FILETYPE_SOCKET_STREAM;
+        default:
+                return WASI_FILETYPE_UNKNOWN;
         }
 }
 
@@ -199,11 +245,10 @@ static u32 fd_io(u32 fd, u32 iovs, u32 count, bool write_op, bool positioned, u6
                 return WASI_EINVAL;
         ssize_t done;
         if (write_op)
-                done = positioned ? pwritev(e->host, vec, n, (off_t)offset)
-                                  : writev(e->host, vec, n);
+                done =
+                    positioned ? pwritev(e->host, vec, n, (off_t)offset) : writev(e->host, vec, n);
         else
-                done = positioned ? preadv(e->host, vec, n, (off_t)offset)
-                                  : readv(e->host, vec, n);
+                done = positioned ? preadv(e->host, vec, n, (off_t)offset) : readv(e->host, vec, n);
         if (done < 0)
                 return engine_errno(errno);
         engine_store_u32(result, (uint32_t)done);
@@ -433,8 +478,7 @@ int engine_times(u64 atim, u64 mtim, u32 fst, struct timespec ts[2])
         return 0;
 }
 
-u32 Z_wasi_snapshot_preview1Z_fd_filestat_set_times(wasi_t *w, u32 fd, u64 atim, u64 mtim,
-                                                    u32 fst)
+u32 Z_wasi_snapshot_preview1Z_fd_filestat_set_times(wasi_t *w, u32 fd, u64 atim, u64 mtim, u32 fst)
 {
         (void)w;
         struct engine_fd *e = engine_fd_get(fd);
@@ -542,13 +586,27 @@ u32 Z_wasi_snapshot_preview1Z_fd_readdir(wasi_t *w, u32 fd, u32 buf, u32 buf_len
                 uint32_t namlen = (uint32_t)strlen(d->d_name);
                 uint8_t type;
                 switch (d->d_type) {
-                case DT_REG: type = WASI_FILETYPE_REGULAR_FILE; break;
-                case DT_DIR: type = WASI_FILETYPE_DIRECTORY; break;
-                case DT_LNK: type = WASI_FILETYPE_SYMBOLIC_LINK; break;
-                case DT_CHR: type = WASI_FILETYPE_CHARACTER_DEVICE; break;
-                case DT_BLK: type = WASI_FILETYPE_BLOCK_DEVICE; break;
-                case DT_SOCK: type = WASI_FILETYPE_SOCKET_STREAM; break;
-                default: type = WASI_FILETYPE_UNKNOWN; break;
+                case DT_REG:
+                        type = WASI_FILETYPE_REGULAR_FILE;
+                        break;
+                case DT_DIR:
+                        type = WASI_FILETYPE_DIRECTORY;
+                        break;
+                case DT_LNK:
+                        type = WASI_FILETYPE_SYMBOLIC_LINK;
+                        break;
+                case DT_CHR:
+                        type = WASI_FILETYPE_CHARACTER_DEVICE;
+                        break;
+                case DT_BLK:
+                        type = WASI_FILETYPE_BLOCK_DEVICE;
+                        break;
+                case DT_SOCK:
+                        type = WASI_FILETYPE_SOCKET_STREAM;
+                        break;
+                default:
+                        type = WASI_FILETYPE_UNKNOWN;
+                        break;
                 }
                 memcpy(head, &next, 8);
                 memcpy(head + 8, &ino, 8);

@@ -30,7 +30,6 @@
 #include "wasi.h"
 #include "util/glob.h"
 
-
 #define LOOKUP_SYMLINK_FOLLOW 1
 #define OFLAG_CREAT           1
 #define OFLAG_DIRECTORY       2
@@ -254,8 +253,9 @@ u32 Z_wasi_snapshot_preview1Z_path_open(wasi_t *w, u32 fd, u32 lookup, u32 path,
         (void)w;
         char rel[PATH_MAX], abs[PATH_MAX];
         struct engine_fd *dir;
-        bool want_write = (rights_base & (RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_SET_SIZE)) ||
-                          (oflags & (OFLAG_CREAT | OFLAG_TRUNC));
+        bool want_write =
+            (rights_base & (RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_SET_SIZE)) ||
+            (oflags & (OFLAG_CREAT | OFLAG_TRUNC));
         bool want_read = (rights_base & (RIGHT_FD_READ | RIGHT_FD_READDIR)) != 0;
         if (oflags & OFLAG_DIRECTORY)
                 want_write = false;
@@ -462,8 +462,8 @@ u32 Z_wasi_snapshot_preview1Z_path_unlink_file(wasi_t *w, u32 fd, u32 path, u32 
         return remove_at(fd, path, len, 0, "unlink");
 }
 
-u32 Z_wasi_snapshot_preview1Z_path_rename(wasi_t *w, u32 fd, u32 old_path, u32 old_len,
-                                          u32 new_fd, u32 new_path, u32 new_len)
+u32 Z_wasi_snapshot_preview1Z_path_rename(wasi_t *w, u32 fd, u32 old_path, u32 old_len, u32 new_fd,
+                                          u32 new_path, u32 new_len)
 {
         (void)w;
         char old_rel[PATH_MAX], old_abs[PATH_MAX], new_rel[PATH_MAX], new_abs[PATH_MAX];
