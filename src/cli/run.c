@@ -397,6 +397,21 @@ static char *run_private_dir(const char *name, const char *off_variable)
         return dir;
 }
 
+/* The cache of compiled modules: REINS_WASM_CACHE when set (tests share
+ * one between runs; it must be a private directory of the caller's, as
+ * what is in it runs), else reins' state directory's. */
+static char *run_wasm_cache_dir(void)
+{
+        const char *dir = getenv("REINS_WASM_CACHE");
+        if (!dir || !dir[0])
+                return run_private_dir("wasm-cache", NULL);
+        if (audit_dir_check(dir, false, AUDIT_DIR_PRIVATE, NULL) < 0) {
+                notice("REINS_WASM_CACHE=%s: not a private directory of yours: ignored", dir);
+                return run_private_dir("wasm-cache", NULL);
+        }
+        return strdup(dir);
+}
+
 /* Once the sandbox is forked (the deny globs' matches are in the plan by
  * then: they are collected while the session starts): what is hidden but
  * tracked by git, a toolchain the sandbox cannot see; -v: the plan. */
@@ -456,7 +471,7 @@ int cli_run(int argc, char **argv)
          * (isolation wasm), whatever the policy's isolation says */
         bool wasm = args.plan.argv && wasm_command_is_module(args.plan.argv[0]);
         if (wasm) {
-                wasm_cache_dir = run_private_dir("wasm-cache", NULL);
+                wasm_cache_dir = run_wasm_cache_dir();
                 wasm_events_dir = run_private_dir("wasm-events", NULL);
         }
         struct session_config config = {

@@ -121,8 +121,9 @@ static const char *trap_name(wasm_rt_trap_t code)
 }
 
 /* The module's function holding `pc`, from the nm listing reins wrote
- * beside the executable ("ADDRESS t w2c_NAME" lines, sorted). wasm2c
- * names a function after the module's name section when it has one. */
+ * beside the executable ("ADDRESS t NAME" lines, sorted by address).
+ * wasm2c names a function w2c_NAME after the module's name section when it
+ * has one (else by its index), and an export Z_mZ_NAME. */
 static bool symbol_of(uintptr_t pc, char *out, size_t size)
 {
         if (!engine.symbols)
@@ -131,7 +132,6 @@ static bool symbol_of(uintptr_t pc, char *out, size_t size)
         if (!f)
                 return false;
         char line[1024], best[512] = "";
-        uintptr_t best_at = 0;
         while (fgets(line, sizeof(line), f)) {
                 char kind, name[512];
                 uintmax_t at;
@@ -139,16 +139,18 @@ static bool symbol_of(uintptr_t pc, char *out, size_t size)
                         continue;
                 if ((uintptr_t)at > pc)
                         break;
-                if (kind == 't' || kind == 'T') {
-                        best_at = (uintptr_t)at;
+                if (kind == 't' || kind == 'T')
                         snprintf(best, sizeof(best), "%s", name);
-                }
         }
         fclose(f);
-        (void)best_at;
-        if (strncmp(best, "w2c_", 4) != 0)
+        /* gcc's clones (.isra.0, .part.0, .cold): wasm2c's names have no dot */
+        best[strcspn(best, ".")] = '\0';
+        if (strncmp(best, "w2c_", 4) == 0)
+                snprintf(out, size, "%s", best + 4);
+        else if (strncmp(best, "Z_mZ_", 5) == 0)
+                snprintf(out, size, "%s", best + 5); /* an export, inlined into */
+        else
                 return false;
-        snprintf(out, size, "%s", best + 4);
         return true;
 }
 
@@ -161,7 +163,9 @@ void engine_on_trap(wasm_rt_trap_t code)
         int n = backtrace(frames, 32);
         char function[512] = "";
         for (int i = 0; i < n && !function[0]; i++)
-                if (!symbol_of((uintptr_t)frames[i], function, sizeof(function)))
+                /* a return address is one past the call, which may be the
+                 * last instruction of its function: look up the call */
+                if (!symbol_of((uintptr_t)frames[i] - 1, function, sizeof(function)))
                         function[0] = '\0';
         char shown[600];
         engine_json_string(shown, sizeof(shown), function);
@@ -216,6 +220,11 @@ static void parse_options(int argc, char **argv)
                             open(value, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
                 } else if (strcmp(opt, "--symbols") == 0) {
                         engine.symbols = value;
+#ifdef REINS_WEAKEN_BUILD
+                } else if (strcmp(opt, "--weaken") == 0) {
+                        engine.weak_beneath |= strcmp(value, "beneath") == 0;
+                        engine.weak_fds |= strcmp(value, "fds") == 0;
+#endif
                 } else {
                         engine_fail("unknown option", opt);
                 }

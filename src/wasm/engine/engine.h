@@ -64,6 +64,9 @@ struct engine {
         int events_fd;         /* -1: none */
         unsigned denied_reported;
         const char *symbols; /* nm listing of this executable, or NULL */
+        /* a weakened build's switches (make weak, ESCAPES.md): no path
+         * confinement; unknown descriptor numbers used as host fds */
+        bool weak_beneath, weak_fds;
 };
 
 extern struct engine engine;
