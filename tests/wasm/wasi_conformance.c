@@ -4,7 +4,8 @@
  * lines the tests read ("ok NAME", "FAIL NAME detail", "CHECK ...").
  *
  *   args | env | clock | random | exit N | files | readonly | memory MIB
- *   open PATH | write PATH | raw-open PATH | preopens | escape | forge */
+ *   open PATH | write PATH | raw-open PATH | preopens | escape | forge
+ *   sleep MS */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -286,6 +287,8 @@ static int preopens(void)
         return 0;
 }
 
+static char *volatile kept; /* the compiler may not drop the allocations */
+
 static int memory(long mib)
 {
         long got = 0;
@@ -294,6 +297,7 @@ static int memory(long mib)
                 if (!p)
                         break;
                 memset(p, 1, 1 << 20);
+                kept = p;
         }
         printf("allocated %ld MiB\n", got);
         return got == mib ? 0 : 3;
@@ -357,6 +361,14 @@ int main(int argc, char **argv)
         }
         if (strcmp(cmd, "raw-open") == 0 && argc > 2) {
                 printf("raw-open %s: %d\n", argv[2], raw_open(argv[2], 0));
+                return 0;
+        }
+        if (strcmp(cmd, "sleep") == 0 && argc > 2) {
+                struct timespec t = {.tv_sec = atol(argv[2]) / 1000,
+                                     .tv_nsec = (atol(argv[2]) % 1000) * 1000000L};
+                printf("sleeping\n");
+                fflush(stdout);
+                nanosleep(&t, NULL);
                 return 0;
         }
         if (strcmp(cmd, "preopens") == 0)
