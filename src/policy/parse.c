@@ -66,6 +66,7 @@ struct field {
 static const char *const workspace_modes[] = {"direct", "readonly", "overlay", NULL};
 static const char *const network_modes[] = {"none", "proxy", "host", NULL};
 static const char *const syscall_profiles[] = {"default", NULL};
+static const char *const isolation_kinds[] = {"container", "wasm", NULL};
 
 static const struct field filesystem_fields[] = {
     {.name = "workspace",
@@ -330,6 +331,10 @@ static const struct field root_fields[] = {
      .offset = AT(canaries),
      .choices = policy_bool_names,
      .origin = POLICY_KEY_CANARIES},
+    {.name = "isolation",
+     .kind = FIELD_CHOICE,
+     .offset = AT(isolation),
+     .choices = isolation_kinds},
     {.name = "risk", .kind = FIELD_SECTION, .children = risk_fields},
     {.name = "approvals",
      .kind = FIELD_SECTION,

@@ -167,6 +167,11 @@ struct reins_policy {
 
         bool canaries; /* plant fake credentials whose use is a critical finding */
 
+        /* isolation: "container" (the default, NULL when not written) or
+         * "wasm" (the command is a WASI module run by its engine inside the
+         * container sandbox, wasm/run.h) */
+        char *isolation;
+
         /* `reins serve` keeps this many sandboxes of this policy built up to
          * the command's exec (its warm pool, serve/pool.c); 0: none. Not a
          * property of the sandbox: it does not enter the policy's hash. */

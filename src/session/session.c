@@ -244,6 +244,16 @@ int session_new(const struct session_config *config, struct session **out, struc
             (r = plan_build(s->policy, &s->plan_options, &s->plan, err)) < 0 ||
             (r = session_prepare_caches(s->plan, err)) < 0)
                 return r;
+        /* isolation: wasm in the policy: the command must be a module (a
+         * module is run as one whatever the policy says: natively it is
+         * not executable at all) */
+        char *const *argv = s->plan_options.argv;
+        if (s->policy->isolation && strcmp(s->policy->isolation, "wasm") == 0 && !config->wasm &&
+            argv && argv[0])
+                return reins_error_set(err, ENOEXEC,
+                                       "isolation wasm: '%s' is not a WebAssembly module (a "
+                                       "WASI preview 1 command)",
+                                       argv[0]);
         return 0;
 }
 

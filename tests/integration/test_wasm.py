@@ -280,3 +280,19 @@ def test_the_engine_runs_inside_the_container_sandbox(wasm, caller):
         p.kill()
         p.wait(timeout=10)
         subprocess.run(["true"])
+
+
+def test_policy_isolation_wasm(wasm, caller):
+    """isolation: wasm in a policy: a module runs; anything else is refused
+    in one line, before anything runs."""
+    d = caller.mkdtemp(prefix="reins-wasm-policy-")
+    policy = caller.write(d / "wasm.yaml", "version: 1\nextends: default\nisolation: wasm\n")
+    r = wasm("wasi_conformance", "exit", "5", opts=["-p", policy])
+    assert r.returncode == 5, r.stderr
+    assert of_type(r, "wasm.start"), r.events
+    r = caller.sandbox(["/bin/true"], opts=["-p", policy])
+    assert r.returncode == 125
+    assert "isolation wasm: '/bin/true' is not a WebAssembly module" in r.stderr, r.stderr
+    bad = caller.write(d / "bad.yaml", "version: 1\nisolation: wasmtime\n")
+    r = caller.sandbox(["/bin/true"], opts=["-p", bad])
+    assert r.returncode == 125 and "isolation: unknown value 'wasmtime'" in r.stderr, r.stderr
