@@ -220,15 +220,16 @@ static int read_exports(struct reader *r, struct wasm_module_info *out)
         if (read_u32(r, &n) < 0 || n > (size_t)(r->end - r->at))
                 return -EINVAL;
         for (uint32_t i = 0; i < n; i++) {
-                char name[MAX_NAME];
+                /* any length: only two names matter, compared as bytes */
+                uint32_t len, index;
+                const uint8_t *name;
                 uint8_t kind;
-                uint32_t index;
-                if (read_name(r, name, sizeof(name)) < 0 || read_u8(r, &kind) < 0 ||
-                    read_u32(r, &index) < 0)
+                if (read_u32(r, &len) < 0 || read_bytes(r, len, &name) < 0 ||
+                    read_u8(r, &kind) < 0 || read_u32(r, &index) < 0)
                         return -EINVAL;
-                if (kind == 0 && strcmp(name, "_start") == 0)
+                if (kind == 0 && len == 6 && memcmp(name, "_start", 6) == 0)
                         out->has_start = true;
-                if (kind == 2 && strcmp(name, "memory") == 0)
+                if (kind == 2 && len == 6 && memcmp(name, "memory", 6) == 0)
                         out->has_memory = true;
         }
         return 0;

@@ -282,9 +282,6 @@ u32 Z_wasi_snapshot_preview1Z_path_open(wasi_t *w, u32 fd, u32 lookup, u32 path,
         if (!(lookup & LOOKUP_SYMLINK_FOLLOW))
                 flags |= O_NOFOLLOW;
         int host = open_beneath(dir->host, rel[0] ? rel : ".", flags, 0666);
-        if (host < 0 && errno == ELOOP && (flags & O_NOFOLLOW) && !(flags & O_DIRECTORY) &&
-            !want_write)
-                return WASI_ELOOP;
         if (host < 0)
                 return engine_errno(errno);
         if ((r = path_check_opened(host, "open", want_write)) < 0) {
