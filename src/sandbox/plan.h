@@ -39,7 +39,8 @@ enum mount_op_kind {
 
 struct mount_op {
         enum mount_op_kind kind;
-        char *source; /* host path, for binds */
+        char *source; /* host path, for binds; for tmpfs, proc and /dev: the name
+                         mountinfo shows as the source (NULL: the type's name) */
         char *target; /* path inside the sandbox (absolute) */
         uint64_t size_bytes;
         bool optional;      /* a missing source is skipped rather than fatal */
@@ -160,7 +161,7 @@ struct reins_plan {
  * pointer is borrowed and must outlive the plan. */
 struct plan_root_mount {
         enum mount_op_kind kind; /* BIND_RO, BIND_RW, TMPFS, PROC, DEV */
-        const char *source;      /* binds: host path */
+        const char *source;      /* binds: host path; others: the fs source name */
         const char *target;      /* inside the container */
         uint64_t size_bytes;     /* tmpfs: 0 = default */
         bool noexec;
@@ -191,6 +192,25 @@ struct plan_root {
                                           /proc/PID/uid_map; NULL: reins' own */
         const struct plan_root_mount *mounts;
         size_t mount_count;
+        /* config.json's sources of the mounts reins makes in /dev (NULL:
+         * "devpts", "shm"); mqueue: a POSIX message queue fs at /dev/mqueue
+         * when config.json lists one, NULL: none */
+        const char *pts_source, *shm_source, *mqueue_source;
+        /* linux.namespaces paths to join (a pod's ipc and uts namespaces):
+         * the container's supervisor enters them before clone (oci/), the
+         * sandbox then makes no ipc or uts namespace of its own. NULL: its
+         * own */
+        const char *join_ipc, *join_uts;
+        /* with a joined ipc namespace, the supervisor makes /dev/mqueue's
+         * filesystem (the sandbox's user namespace does not own that ipc
+         * namespace): a detached mount the sandbox attaches. */
+        bool mqueue_premade;
+        int mqueue_fd;
+        /* process.capabilities, already narrowed to what reins grants a
+         * container (OCI_CAPS_GRANTABLE): bit N = capability N. Without
+         * caps_given the command keeps none, as under `reins run`. */
+        bool caps_given;
+        uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
         char *const *masked; /* paths made unusable (MOUNT_OP_HIDE) */
         size_t masked_count;
         char *const *readonly_paths; /* re-bound read-only (MOUNT_OP_PROTECT) */

@@ -117,7 +117,7 @@ static int plan_root_add_mounts(struct reins_plan *plan, const struct plan_root 
                     plan->limits.tmp_size_bytes > 0 &&
                     (size == 0 || size > plan->limits.tmp_size_bytes))
                         size = plan->limits.tmp_size_bytes;
-                if ((r = plan_add_mount(plan, m->kind, NULL, m->target, size)) < 0)
+                if ((r = plan_add_mount(plan, m->kind, m->source, m->target, size)) < 0)
                         return reins_error_set(err, -r, "out of memory");
                 plan->mounts[plan->mount_count - 1].noexec = m->noexec;
         }

@@ -1216,6 +1216,7 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         config.parked = &s->parked;
         config.on_ready = s->config.on_ready;
         config.on_ready_ctx = s->config.on_ready_ctx;
+        config.on_running = s->config.on_running;
         if (supervise(&s->sandbox, &config, outcome, &err) < 0 && !s->retired)
                 notice("%s", err.message);
         for (size_t i = 0; i < SESSION_LISTENERS_MAX; i++)
@@ -1290,6 +1291,7 @@ void session_status(const struct session *s, struct session_status *out)
 {
         out->state = s->state == SESSION_RUNNING && s->risk.frozen ? SESSION_FROZEN : s->state;
         out->pid = s->pid;
+        out->sandbox_pid = s->spawned && !s->waited ? s->sandbox.pid : 0;
         out->tier = s->risk.applied;
 }
 

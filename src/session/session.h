@@ -83,6 +83,9 @@ struct session_config {
          * parked member: it waits for its command). NULL: nothing */
         void (*on_ready)(void *ctx);
         void *on_ready_ctx;
+        /* the command's execve succeeded (or the sandbox ended before it):
+         * called once, with on_ready_ctx. NULL: nothing */
+        void (*on_running)(void *ctx);
 };
 
 struct session;
@@ -96,8 +99,10 @@ enum session_state {
 
 struct session_status {
         enum session_state state;
-        pid_t pid; /* the sandbox's pid 1 on the host; 0 when none runs */
-        int tier;  /* the risk engine's tier, 0-3 */
+        pid_t pid;         /* the sandbox's pid 1 on the host; 0 when none runs */
+        pid_t sandbox_pid; /* the same, while a parked command waits too (reins oci's
+                              created state); 0 before the spawn and after the end */
+        int tier;          /* the risk engine's tier, 0-3 */
 };
 
 /* Loads the policy and builds the plan; nothing runs yet. */
