@@ -348,7 +348,11 @@ static const struct field root_fields[] = {
     {0},
 };
 
-#define FIELDS_MAX 16 /* the most keys one section has, with room to grow */
+#define FIELDS_MAX 24 /* the most keys one section has, with room to grow */
+/* the top level is the longest; with 17 keys it outgrew 16, and seen_at[]
+ * below was written past its end */
+_Static_assert(sizeof(root_fields) / sizeof(root_fields[0]) <= FIELDS_MAX + 1,
+               "FIELDS_MAX is smaller than the top level's keys");
 
 struct parse_ctx {
         yaml_document_t *doc;
@@ -803,6 +807,8 @@ static int parse_section(struct parse_ctx *ctx, const yaml_node_t *node, const c
                                     expected);
                 }
                 size_t slot = (size_t)(field - fields);
+                if (slot >= FIELDS_MAX)
+                        return fail(ctx, key_node, key, "too many keys in one section");
                 if (seen_at[slot])
                         return fail(ctx, key_node, key, "duplicate key (first at line %lu)",
                                     seen_at[slot]);
