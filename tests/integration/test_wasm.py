@@ -205,6 +205,9 @@ def test_escape_attempts_fail(wasm, caller):
     assert all(v == "blocked" for _, v in checks), r.stdout
     ops = {(e["op"], e["rule"]) for e in of_type(r, "wasm.denied")}
     assert ("open", "absolute path") in ops and ("open", "outside") in ops, r.events
+    # the risk engine sees them like the container's refused escape syscalls
+    findings = [e.get("rule") for e in of_type(r, "risk.finding")]
+    assert "escape-primitive" in findings, [e["type"] for e in r.events]
 
 
 def test_forged_descriptors_are_ebadf(wasm):
