@@ -518,6 +518,14 @@ static void session_list_now(void *ctx)
  * registry entry. An idle session has none of these due: it sleeps. */
 static int64_t session_pool_tick(struct session *s);
 
+/* isolation wasm: the engine's report, read as it grows */
+static int64_t session_wasm_tick(void *ctx)
+{
+        struct session *s = ctx;
+        wasm_run_poll(&s->wasm, &s->events);
+        return 200;
+}
+
 static int64_t session_tick(void *ctx)
 {
         struct session *s = ctx;
@@ -1189,6 +1197,8 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         struct loop *loop = NULL;
         int r = loop_new(&loop);
         /* the trail's flush, governance and the engine, when they are due */
+        if (r == 0 && s->config.wasm)
+                r = loop_add_tick(loop, session_wasm_tick, s);
         if (r == 0 && (r = loop_add_tick(loop, session_tick, s)) == 0 &&
             (r = session_govern_watch(&s->govern, loop)) == 0)
                 r = session_risk_watch(&s->risk, loop);

@@ -148,10 +148,11 @@ int wasm_run_prepare(struct wasm_run *run, struct reins_plan *plan, const char *
         if (!run->events_path)
                 return reins_error_set(err, ENOMEM, "out of memory");
         unlink(run->events_path);
-        int fd = open(run->events_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int fd = open(run->events_path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return reins_error_errno(err, errno, "creating %s", run->events_path);
-        close(fd);
+        run->events_fd = fd;
+        run->events_open = true;
         if ((r = plan_add_mount(plan, MOUNT_OP_BIND_RO, run->build.dir, WASM_ENGINE_DIR, 0)) < 0 ||
             (r = plan_add_mount(plan, MOUNT_OP_BIND_RW, run->events_path, WASM_EVENTS_PATH, 0)) <
                 0 ||
@@ -222,30 +223,50 @@ static void emit_line(const char *line, struct event_bus *bus)
         json_decref(in);
 }
 
-void wasm_run_emit_report(struct wasm_run *run, struct event_bus *bus)
+void wasm_run_poll(struct wasm_run *run, struct event_bus *bus)
 {
-        if (!run->events_path)
+        if (!run->events_open)
                 return;
-        int fd = open(run->events_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        char *data = NULL;
-        size_t length = 0;
-        bool truncated = false;
-        if (fd >= 0 && fileio_read_fd(fd, WASM_EVENTS_LIMIT, &data, &length, &truncated) == 0) {
-                char *line = data;
-                for (char *end; (end = memchr(line, '\n', length - (size_t)(line - data)));
-                     line = end + 1) {
-                        *end = '\0';
-                        emit_line(line, bus);
+        char buf[4096];
+        while (run->events_read < WASM_EVENTS_LIMIT) {
+                size_t want = sizeof(buf);
+                if (want > WASM_EVENTS_LIMIT - run->events_read)
+                        want = (size_t)(WASM_EVENTS_LIMIT - run->events_read);
+                ssize_t n = pread(run->events_fd, buf, want, (off_t)run->events_read);
+                if (n <= 0)
+                        return;
+                run->events_read += (uint64_t)n;
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] != '\n') {
+                                if (run->line_len + 1 < sizeof(run->line))
+                                        run->line[run->line_len++] = buf[i];
+                                else
+                                        run->line_too_long = true;
+                                continue;
+                        }
+                        run->line[run->line_len] = '\0';
+                        if (!run->line_too_long)
+                                emit_line(run->line, bus);
+                        run->line_len = 0;
+                        run->line_too_long = false;
                 }
         }
-        if (fd >= 0)
-                close(fd);
-        free(data);
-        unlink(run->events_path);
+}
+
+void wasm_run_emit_report(struct wasm_run *run, struct event_bus *bus)
+{
+        wasm_run_poll(run, bus);
+        if (run->events_open)
+                close(run->events_fd);
+        run->events_open = false;
+        if (run->events_path)
+                unlink(run->events_path);
 }
 
 void wasm_run_free(struct wasm_run *run)
 {
+        if (run->events_open)
+                close(run->events_fd);
         wasm_module_info_free(&run->info);
         wasm_build_free(&run->build);
         free(run->module_path);

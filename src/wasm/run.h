@@ -26,6 +26,13 @@ struct wasm_run {
         char *module_path; /* as given (argv[0]) */
         uint64_t module_size;
         char *events_path; /* host file the engine appends to */
+        /* reading it while the module runs (wasm_run_poll) */
+        bool events_open;
+        int events_fd;
+        uint64_t events_read;
+        char line[8192];
+        size_t line_len;
+        bool line_too_long;
 };
 
 /* Is `path` (a command's argv[0], as the caller's cwd sees it) a Wasm
@@ -41,8 +48,14 @@ int wasm_run_prepare(struct wasm_run *run, struct reins_plan *plan, const char *
 /* wasm.start: the module's digest, size, imports and how it was built. */
 void wasm_run_emit_start(const struct wasm_run *run, struct event_bus *bus);
 
-/* After the engine ended: its report (denied paths, exit, trap) as events,
- * and the report file removed. */
+/* What the engine added to its report since the last call, as events
+ * (denied paths, exit, trap): called from the session's loop while the
+ * module runs, so the risk engine acts on a module still running. At most
+ * WASM_EVENTS_LIMIT bytes are read in all; a line longer than 8 KiB is
+ * dropped. */
+void wasm_run_poll(struct wasm_run *run, struct event_bus *bus);
+
+/* After the engine ended: the rest of its report, and the file removed. */
 void wasm_run_emit_report(struct wasm_run *run, struct event_bus *bus);
 
 void wasm_run_free(struct wasm_run *run);

@@ -299,3 +299,32 @@ def test_policy_isolation_wasm(wasm, caller):
     bad = caller.write(d / "bad.yaml", "version: 1\nisolation: wasmtime\n")
     r = caller.sandbox(["/bin/true"], opts=["-p", bad])
     assert r.returncode == 125 and "isolation: unknown value 'wasmtime'" in r.stderr, r.stderr
+
+
+def test_events_reach_the_trail_while_the_module_runs(wasm, caller):
+    """The engine's report is read as it grows: a denied open is an event
+    before the module ends (the risk engine can act on a running module)."""
+    ws = caller.workspace()
+    shutil.copy(wasm.modules["wasi_conformance"], ws / "wasi_conformance.wasm")
+    caller.own(ws / "wasi_conformance.wasm")
+    events = ws.parent / f"{ws.name}.live.jsonl"
+    p = caller.popen(["run", "-q", "--events", events, "-w", ws, "--", "./wasi_conformance.wasm",
+                      "open-sleep", "/etc/shadow", "60000"],
+                     cwd=ws, env={"REINS_WASM_CACHE": _CACHES[caller.name]})
+    try:
+        assert p.stdout.readline() == b"open /etc/shadow: EACCES\n"
+        seen = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and p.poll() is None:
+            if events.exists():
+                seen = [json.loads(x) for x in events.read_text().splitlines() if x.endswith("}")]
+                if any(e.get("type") == "wasm.denied" for e in seen):
+                    break
+            time.sleep(0.1)
+        assert p.poll() is None, "the module ended early"
+        assert any(e.get("type") == "wasm.denied" and e.get("path") == "/etc/shadow"
+                   for e in seen), [e.get("type") for e in seen]
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+        events.unlink(missing_ok=True)

@@ -5,7 +5,7 @@
  *
  *   args | env | clock | random | exit N | files | readonly | memory MIB
  *   open PATH | write PATH | raw-open PATH | preopens | escape | forge
- *   sleep MS */
+ *   sleep MS | open-sleep PATH MS */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -362,6 +362,13 @@ int main(int argc, char **argv)
         if (strcmp(cmd, "raw-open") == 0 && argc > 2) {
                 printf("raw-open %s: %d\n", argv[2], raw_open(argv[2], 0));
                 return 0;
+        }
+        if (strcmp(cmd, "open-sleep") == 0 && argc > 3) {
+                char buf[64];
+                int n = read_file(argv[2], buf, sizeof(buf));
+                printf("open %s: %s\n", argv[2], n >= 0 ? "OK" : ename(errno));
+                argv[2] = argv[3];
+                cmd = "sleep";
         }
         if (strcmp(cmd, "sleep") == 0 && argc > 2) {
                 struct timespec t = {.tv_sec = atol(argv[2]) / 1000,
