@@ -791,8 +791,10 @@ static int session_spawn(struct session *s, struct reins_error *err)
                 return r;
         /* a WASI module: its engine is the command (the deny and protect
          * lists it enforces are final now) */
-        if (s->config.wasm && (r = wasm_run_prepare(&s->wasm, plan, s->config.wasm_cache_dir,
-                                                    s->config.wasm_events_dir, s->id, err)) < 0)
+        if (s->config.wasm &&
+            (r = wasm_run_prepare(&s->wasm, plan, s->config.wasm_cache_dir,
+                                  s->config.wasm_events_dir, s->id, &s->plan_options.extra_ro,
+                                  &s->plan_options.extra_rw, err)) < 0)
                 return r;
         /* and the workspace as it was, to report what the session changed.
          * Joined before the sandbox is forked, as the deny globs' thread:

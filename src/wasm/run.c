@@ -63,10 +63,38 @@ static int push2(struct reins_strv *v, const char *a, const char *b)
         return strv_push(v, a) < 0 || strv_push(v, b) < 0 ? -ENOMEM : 0;
 }
 
+/* --rw/--ro paths the caller wrote relative (wasi-testsuite's
+ * `--dir fs-tests.dir`) are preopened under that name too, as other WASI
+ * runtimes name a directory they are given. */
+static int named_preopens(char *const *written, size_t count, const char *kind,
+                          struct reins_strv *v)
+{
+        for (size_t i = 0; i < count; i++) {
+                const char *w = written[i];
+                if (w[0] == '/' || w[0] == '~')
+                        continue;
+                char *abs = realpath(w, NULL);
+                if (!abs)
+                        continue; /* the plan said what is missing */
+                int r = push2(v, "--name", w);
+                if (r == 0)
+                        r = push2(v, kind, abs);
+                free(abs);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* The engine's options from the plan (engine/engine.c lists them). */
-static int engine_argv(const struct reins_plan *plan, struct reins_strv *v)
+static int engine_argv(const struct reins_plan *plan, const struct reins_strv *extra_ro,
+                       const struct reins_strv *extra_rw, struct reins_strv *v)
 {
         int r = strv_push(v, WASM_ENGINE_DIR "/engine");
+        if (r == 0 && extra_rw)
+                r = named_preopens(extra_rw->items, extra_rw->count, "--rw", v);
+        if (r == 0 && extra_ro)
+                r = named_preopens(extra_ro->items, extra_ro->count, "--ro", v);
         /* the workspace, as ".": relative paths name it */
         if (r == 0)
                 r = push2(v, plan->workspace_readonly ? "--cwd-ro" : "--cwd-rw", plan->cwd);
@@ -121,7 +149,8 @@ static int engine_argv(const struct reins_plan *plan, struct reins_strv *v)
 }
 
 int wasm_run_prepare(struct wasm_run *run, struct reins_plan *plan, const char *cache_dir,
-                     const char *events_dir, const char *session, struct reins_error *err)
+                     const char *events_dir, const char *session, const struct reins_strv *extra_ro,
+                     const struct reins_strv *extra_rw, struct reins_error *err)
 {
         if (!cache_dir || !events_dir)
                 return reins_error_set(err, ENOENT,
@@ -160,7 +189,7 @@ int wasm_run_prepare(struct wasm_run *run, struct reins_plan *plan, const char *
             (r = plan_add_landlock(plan, WASM_EVENTS_PATH, LANDLOCK_RULE_READ_WRITE)) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory");
         struct reins_strv argv = {0};
-        if ((r = engine_argv(plan, &argv)) < 0) {
+        if ((r = engine_argv(plan, extra_ro, extra_rw, &argv)) < 0) {
                 strv_free(&argv);
                 return reins_error_set(err, ENOMEM, "out of memory");
         }

@@ -41,9 +41,12 @@ bool wasm_command_is_module(const char *path);
 
 /* Inspect and build the module plan->argv[0] names, then rewrite the plan
  * to run it (see above). events_dir: a private directory for the report
- * file of this session (named by `session`). */
+ * file of this session (named by `session`). extra_ro/extra_rw: --ro/--rw
+ * as the caller wrote them (relative ones are also preopened by that name;
+ * NULL: none). */
 int wasm_run_prepare(struct wasm_run *run, struct reins_plan *plan, const char *cache_dir,
-                     const char *events_dir, const char *session, struct reins_error *err);
+                     const char *events_dir, const char *session, const struct reins_strv *extra_ro,
+                     const struct reins_strv *extra_rw, struct reins_error *err);
 
 /* wasm.start: the module's digest, size, imports and how it was built. */
 void wasm_run_emit_start(const struct wasm_run *run, struct event_bus *bus);

@@ -328,3 +328,15 @@ def test_events_reach_the_trail_while_the_module_runs(wasm, caller):
         p.kill()
         p.wait(timeout=10)
         events.unlink(missing_ok=True)
+
+
+def test_a_relative_rw_directory_is_preopened_by_its_name(wasm, caller):
+    """`--rw fs-tests.dir` (how wasi-testsuite's adapters name a directory):
+    the module finds a preopen of that name, and its files through it."""
+    ws = caller.workspace()
+    caller.write(ws / "fs-tests.dir" / "f", "named\n")
+    r = wasm("wasi_conformance", "preopens", ws=ws, opts=["--rw", "fs-tests.dir"])
+    pre = [line[8:] for line in r.stdout.splitlines() if line.startswith("preopen ")]
+    assert "fs-tests.dir" in pre, r.stdout + r.stderr
+    r = wasm("wasi_conformance", "open", "fs-tests.dir/f", ws=ws, opts=["--rw", "fs-tests.dir"])
+    assert "content: named" in r.stdout, r.stdout + r.stderr

@@ -2,7 +2,7 @@
  * directories, instantiate the module, run _start, and turn a trap into a
  * message, an event and exit status 134.
  *
- *   ENGINE [--rw DIR | --ro DIR | --cwd-rw DIR | --cwd-ro DIR]...
+ *   ENGINE [[--name NAME] --rw DIR | [--name NAME] --ro DIR | --cwd-rw DIR | --cwd-ro DIR]...
  *          [--deny GLOB]... [--protect PATH]... [--memory BYTES]
  *          [--events FILE] [--symbols FILE] -- ARGV0 ARGS...
  *
@@ -187,6 +187,7 @@ __attribute__((noreturn)) static void engine_fail(const char *what, const char *
 static void parse_options(int argc, char **argv)
 {
         int i = 1;
+        const char *next_name = NULL; /* --name: the next preopen's name for the module */
         for (; i < argc; i++) {
                 const char *opt = argv[i];
                 if (strcmp(opt, "--") == 0) {
@@ -199,12 +200,17 @@ static void parse_options(int argc, char **argv)
                 if (strcmp(opt, "--rw") == 0 || strcmp(opt, "--ro") == 0 ||
                     strcmp(opt, "--cwd-rw") == 0 || strcmp(opt, "--cwd-ro") == 0) {
                         bool writable = strstr(opt, "rw") != NULL;
-                        const char *name = strncmp(opt, "--cwd", 5) == 0 ? "." : value;
+                        const char *name = strncmp(opt, "--cwd", 5) == 0 ? "."
+                                           : next_name                   ? next_name
+                                                                         : value;
+                        next_name = NULL;
                         /* a path the plan binds may be absent here (an
                          * optional read path): it is simply not preopened */
                         int r = engine_add_preopen(value, name, writable);
                         if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -EACCES)
                                 engine_fail("cannot preopen", value);
+                } else if (strcmp(opt, "--name") == 0) {
+                        next_name = value;
                 } else if (strcmp(opt, "--deny") == 0) {
                         if (engine.deny_count >= ENGINE_MAX_RULES)
                                 engine_fail("too many deny rules", NULL);
