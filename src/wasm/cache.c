@@ -224,7 +224,13 @@ int wasm_cache_build(const char *cache_dir, const uint8_t *bytes, size_t length,
                 if (r != 0) {
                         char line[256];
                         log_line(build, line, sizeof(line));
-                        if (r < 0)
+                        if (r == -ENOENT)
+                                reins_error_set(err, ENOENT,
+                                                "isolation wasm needs %s, which is not "
+                                                "installed (Debian: %s)",
+                                                steps[i].argv[0],
+                                                i == 0 ? "wabt" : "build-essential");
+                        else if (r < 0)
                                 reins_error_errno(err, -r, "%s: running %s", steps[i].what,
                                                   steps[i].argv[0]);
                         else
