@@ -158,6 +158,10 @@ static int files(void)
         expect_errno("open_dir_write", open("d", O_WRONLY), EISDIR);
         expect_errno("unlink_dir", unlink("d"), EISDIR);
         expect_errno("open_notdir", open("d/g.txt/x", O_RDONLY), ENOTDIR);
+        expect_errno("unlink_trailing_slash", unlink("d/g.txt/"), ENOTDIR);
+        expect_errno("rename_trailing_slash", rename("d/g.txt/", "d/h.txt"), ENOTDIR);
+        expect("mkdir_trailing_slash", mkdir("d/e/", 0755) == 0 && rmdir("d/e/") == 0,
+               ename(errno));
         unlink("d/b");
         unlink("d/g.txt");
         unlink("d/hard");

@@ -201,29 +201,37 @@ static int path_check_opened(int fd, const char *op, bool write)
 struct parent {
         int fd;
         bool owned;
-        char last[NAME_MAX + 1];
+        char last[NAME_MAX + 2]; /* and a trailing slash when the path had one */
 };
 
 static int parent_open(const struct engine_fd *dir, char *rel, struct parent *out)
 {
-        size_t len = strlen(rel);
-        while (len > 1 && rel[len - 1] == '/')
-                rel[--len] = '\0';
-        char *slash = strrchr(rel, '/');
-        const char *last = slash ? slash + 1 : rel;
-        if (strlen(last) > NAME_MAX)
+        size_t len = strlen(rel), end = len, start;
+        while (end > 1 && rel[end - 1] == '/')
+                end--;
+        for (start = end; start > 0 && rel[start - 1] != '/';)
+                start--;
+        size_t n = end - start;
+        if (n > NAME_MAX)
                 return -WASI_ENAMETOOLONG;
-        if (!last[0] || strcmp(last, ".") == 0 || strcmp(last, "..") == 0)
+        if (n == 0 || (n == 1 && rel[start] == '.') ||
+            (n == 2 && rel[start] == '.' && rel[start + 1] == '.'))
                 return -WASI_EINVAL;
-        snprintf(out->last, sizeof(out->last), "%s", last);
-        if (!slash) {
+        /* a trailing slash stays: the kernel then says ENOTDIR for a file
+         * (unlink("file/"), rename("file/", ...)) as POSIX wants */
+        memcpy(out->last, rel + start, n);
+        if (end < len)
+                out->last[n++] = '/';
+        out->last[n] = '\0';
+        if (start == 0) {
                 out->fd = dir->host;
                 out->owned = false;
                 return 0;
         }
-        *slash = '\0';
-        out->fd = open_beneath(dir->host, slash == rel ? "/" : rel, O_PATH | O_DIRECTORY, 0);
-        *slash = '/';
+        char saved = rel[start];
+        rel[start] = '\0';
+        out->fd = open_beneath(dir->host, rel, O_PATH | O_DIRECTORY, 0);
+        rel[start] = saved;
         if (out->fd < 0)
                 return -(int)engine_errno(errno);
         out->owned = true;
