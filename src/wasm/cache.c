@@ -5,11 +5,13 @@
  * (a malformed module is refused there), and the C it writes is
  * memory-safe by construction (every load and store is checked against
  * the linear memory), so the compiler only ever sees wasm2c's output. No
- * shell: each tool is spawned with an argv. The entry appears whole or not
+ * shell: each tool is run with an argv, bounded by rlimits and confined by
+ * Landlock to writing its build directory (tool_exec). The entry appears whole or not
  * at all (built in a private directory, renamed into place). */
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox/landlock.h"
 #include "util/cleanup.h"
 #include "util/digest.h"
 #include "util/fileio.h"
 #include "util/path.h"
 #include "wasm/cache.h"
-
-extern char **environ;
 
 /* The engine archive compiled into reins (Makefile: build/wasm/engine.a,
  * embedded by src/wasm/engine_blob.S). */
@@ -70,28 +71,84 @@ static int write_file_at(int dirfd, const char *name, const void *bytes, size_t 
         return r;
 }
 
+/* The tool's process, before exec: bounded and confined. The tools read
+ * bytes an agent may have written; should one of them be exploited, it
+ * can write nowhere but the build directory (Landlock, when the kernel has
+ * it) and cannot run away with the machine (rlimits). */
+__attribute__((noreturn)) static void tool_exec(const char *dir, char *const argv[], int out_fd,
+                                                int log_fd)
+{
+        static const struct {
+                int resource;
+                rlim_t limit;
+        } limits[] = {
+            {RLIMIT_CPU, 600},               /* seconds: a huge module compiles in less */
+            {RLIMIT_FSIZE, (rlim_t)4 << 30}, /* no file of 4 GiB */
+            {RLIMIT_AS, (rlim_t)16 << 30},   /* the compiler's memory */
+            {RLIMIT_CORE, 0},
+        };
+        for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+                struct rlimit rl = {limits[i].limit, limits[i].limit};
+                struct rlimit cur;
+                if (getrlimit(limits[i].resource, &cur) == 0 && cur.rlim_max < rl.rlim_max)
+                        rl.rlim_cur = rl.rlim_max = cur.rlim_max; /* only ever lower */
+                setrlimit(limits[i].resource, &rl);
+        }
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(log_fd, 2) < 0 ||
+            chdir(dir) < 0)
+                _exit(127);
+        /* the compiler's temporary files go where it may write */
+        if (setenv("TMPDIR", dir, 1) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                _exit(127);
+        if (landlock_abi_version() > 0) {
+                struct landlock_rule rules[] = {
+                    {(char *)"/", LANDLOCK_RULE_READ_EXEC},
+                    {(char *)dir, LANDLOCK_RULE_READ_WRITE},
+                    {(char *)"/dev", LANDLOCK_RULE_DEVICE},
+                };
+                struct reins_error err = {0};
+                if (landlock_apply(rules, sizeof(rules) / sizeof(rules[0]), &err) < 0) {
+                        dprintf(2, "reins: confining %s: %s\n", argv[0], err.message);
+                        _exit(127);
+                }
+        }
+        execvp(argv[0], argv);
+        _exit(errno == ENOENT ? 126 : 127);
+}
+
 /* Run argv in `dir` with stdout to `out_name` (or the log) and stderr to
- * the log; its exit status, or -errno. */
+ * the log; its exit status, -ENOENT when the tool is not installed, or
+ * -errno. */
 static int run_tool(const char *dir, char *const argv[], const char *out_name)
 {
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
         char log[4096], out[4096];
         snprintf(log, sizeof(log), "%s/build.log", dir);
         snprintf(out, sizeof(out), "%s/%s", dir, out_name ? out_name : "build.log");
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        posix_spawn_file_actions_addchdir_np(&fa, dir);
-        pid_t pid;
-        int r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-                return -r;
+        int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int out_fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (log_fd < 0 || out_fd < 0) {
+                int saved = errno;
+                if (log_fd >= 0)
+                        close(log_fd);
+                if (out_fd >= 0)
+                        close(out_fd);
+                return -saved;
+        }
+        pid_t pid = fork();
+        if (pid == 0)
+                tool_exec(dir, argv, out_fd, log_fd);
+        int saved = errno;
+        close(log_fd);
+        close(out_fd);
+        if (pid < 0)
+                return -saved;
         int status;
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return -errno;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
+                return -ENOENT; /* execvp found no such tool */
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

@@ -340,3 +340,23 @@ def test_a_relative_rw_directory_is_preopened_by_its_name(wasm, caller):
     assert "fs-tests.dir" in pre, r.stdout + r.stderr
     r = wasm("wasi_conformance", "open", "fs-tests.dir/f", ws=ws, opts=["--rw", "fs-tests.dir"])
     assert "content: named" in r.stdout, r.stdout + r.stderr
+
+
+def test_the_compile_step_writes_only_its_build_directory(wasm, caller):
+    """wasm2c and cc read a module an agent may have written: they run
+    confined to their build directory (Landlock). A compiler that tries to
+    write elsewhere (here on purpose: REINS_WASM_CC) cannot, and the module
+    is still built."""
+    import subprocess
+    d = caller.mkdtemp(prefix="reins-wasm-cc-")
+    canary = d / "written-by-the-compiler"
+    cc = caller.write(d / "cc.sh", f"#!/bin/sh\ntouch '{canary}' 2>/dev/null\nexec cc \"$@\"\n",
+                      mode=0o755)
+    cache = caller.mkdtemp(prefix="reins-wasm-cache-cc-")
+    os.chmod(cache, 0o700)
+    landlock = subprocess.run([caller.reins, "doctor"], capture_output=True, text=True)
+    if "landlock" not in landlock.stdout.lower():
+        pytest.skip("no Landlock on this kernel: the compile step is bounded by rlimits only")
+    r = wasm("exit_code", env={"REINS_WASM_CACHE": str(cache), "REINS_WASM_CC": str(cc)})
+    assert r.returncode == 42, r.stderr
+    assert not canary.exists(), "the compiler wrote outside its build directory"
