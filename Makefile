@@ -72,7 +72,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 
 $(BUILD)/engine/%.o: %.c src/wasm/engine/engine.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ENGINE_CFLAGS) $(WARN) -c -o $@ $<
+	$(CC) $(ENGINE_CFLAGS) $(WARN) $(filter -W%,$(CFLAGS)) -c -o $@ $<
 
 # wabt's file, not ours: its own warnings are not errors here
 $(BUILD)/engine/wasm-rt-impl.o: $(WASM_RT_DIR)/wasm-rt-impl.c src/wasm/engine/engine.h
