@@ -96,9 +96,10 @@ uint16_t engine_errno(int e)
                 return WASI_ESPIPE;
         case ETXTBSY:
                 return WASI_ETXTBSY;
-        /* openat2 RESOLVE_BENEATH: the path would leave its preopen */
+        /* openat2 RESOLVE_BENEATH: the path would leave its preopen (EPERM,
+         * as wasmtime and the WASI test suite answer an escape) */
         case EXDEV:
-                return WASI_ENOTCAPABLE;
+                return WASI_EPERM;
         default:
                 return WASI_EIO;
         }

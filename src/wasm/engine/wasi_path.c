@@ -4,7 +4,8 @@
  * descriptors, which descend from a preopen (the workspace, the policy's
  * read and write paths). Three layers keep it there:
  *  1. lexically: absolute paths and `..` that climbs above the preopen
- *     are refused before any system call (ENOTCAPABLE, and an event);
+ *     are refused before any system call (EPERM, as wasmtime and the WASI
+ *     test suite have it, and an event);
  *  2. by the kernel: every lookup is openat2(RESOLVE_BENEATH |
  *     RESOLVE_NO_MAGICLINKS) from the directory, so a symlink (planted by
  *     the module or anyone) that points out of the preopen fails (EXDEV),
@@ -100,13 +101,13 @@ static int path_copy(u32 ptr, u32 len, char out[PATH_MAX])
         if (!at)
                 return -WASI_EFAULT;
         if (memchr(at, '\0', len))
-                return -WASI_EILSEQ;
+                return -WASI_EINVAL;
         memcpy(out, at, len);
         out[len] = '\0';
         return 0;
 }
 
-/* dir's path joined with rel, `.` and `..` folded; -ENOTCAPABLE when it
+/* dir's path joined with rel, `.` and `..` folded; -EPERM when it
  * is absolute or climbs above dir's preopen. */
 static int path_fold(const struct engine_fd *dir, const char *rel, char out[PATH_MAX])
 {
@@ -115,7 +116,7 @@ static int path_fold(const struct engine_fd *dir, const char *rel, char out[PATH
                 return 0;
         }
         if (rel[0] == '/')
-                return -WASI_ENOTCAPABLE;
+                return -WASI_EPERM;
         size_t len = strlen(dir->path);
         if (len >= PATH_MAX)
                 return -WASI_ENAMETOOLONG;
@@ -126,7 +127,7 @@ static int path_fold(const struct engine_fd *dir, const char *rel, char out[PATH
                 if (n == 0 || (n == 1 && p[0] == '.')) {
                 } else if (n == 2 && p[0] == '.' && p[1] == '.') {
                         if (len <= dir->root_len)
-                                return -WASI_ENOTCAPABLE;
+                                return -WASI_EPERM;
                         while (len > dir->root_len && out[len - 1] != '/')
                                 len--;
                         if (len > 1)
@@ -154,7 +155,7 @@ static int path_check(const struct engine_fd *dir, const char *op, const char *r
                       char abs[PATH_MAX])
 {
         int r = path_fold(dir, rel, abs);
-        if (r == -WASI_ENOTCAPABLE) {
+        if (r == -WASI_EPERM) {
                 char shown[PATH_MAX + 64];
                 snprintf(shown, sizeof(shown), "%s + %s", dir->path, rel);
                 engine_event_denied(op, shown, rel[0] == '/' ? "absolute path" : "outside");
@@ -511,7 +512,7 @@ u32 Z_wasi_snapshot_preview1Z_path_symlink(wasi_t *w, u32 old_path, u32 old_len,
          * the host's files */
         if (target[0] == '/') {
                 engine_event_denied("symlink", target, "absolute path");
-                return WASI_ENOTCAPABLE;
+                return WASI_EPERM;
         }
         if ((r = path_begin(fd, new_path, new_len, "symlink", true, rel, abs, &dir)) < 0 ||
             (r = parent_open(dir, rel, &p)) < 0)
