@@ -40,7 +40,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ) $(WASM_BLOB_OBJ)
 WASM_RT_DIR    := /usr/share/wabt/wasm2c
 ENGINE_SRC     := $(sort $(wildcard src/wasm/engine/*.c)) src/util/glob.c
 ENGINE_OBJ     := $(ENGINE_SRC:%.c=$(BUILD)/engine/%.o) $(BUILD)/engine/wasm-rt-impl.o
-ENGINE_CFLAGS  := -std=gnu11 -O2 -g -D_GNU_SOURCE -Isrc -I$(WASM_RT_DIR) $(EXTRA_CPPFLAGS) \
+ENGINE_CFLAGS  := -std=gnu11 -O2 -g -fPIE -D_GNU_SOURCE -Isrc -I$(WASM_RT_DIR) $(EXTRA_CPPFLAGS) \
                   -DWASM_RT_TRAP_HANDLER=engine_on_trap
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

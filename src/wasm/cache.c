@@ -54,6 +54,10 @@ static const char glue_source[] =
     "wasm_rt_memory_t *reins_wasm_module_memory(void) { return Z_mZ_memory(&instance); }\n"
     "void reins_wasm_module_start(void) { Z_mZ__start(&instance); }\n";
 
+/* How a module's engine is built (the tools' argv in wasm_cache_build,
+ * in words): part of the cache's key. */
+#define BUILD_RECIPE "wasm2c -n m; cc -O2 -fPIE; cc -static-pie -lm; nm -n"
+
 static uint64_t now_ms(void)
 {
         struct timespec ts;
@@ -187,8 +191,15 @@ static void remove_tree(const char *dir)
 static int engine_archive(const char *cache_dir, char **path, char tag[17], struct reins_error *err)
 {
         size_t length = (size_t)(reins_wasm_engine_archive_end - reins_wasm_engine_archive);
+        /* the tag names how a module is built as well as what it is linked
+         * with: a change of either builds every module again */
         unsigned char digest[DIGEST_SHA256_BYTES];
-        digest_sha256(reins_wasm_engine_archive, length, digest);
+        struct digest_sha256 ctx;
+        digest_sha256_init(&ctx);
+        digest_sha256_update(&ctx, reins_wasm_engine_archive, length);
+        digest_sha256_update(&ctx, glue_source, sizeof(glue_source));
+        digest_sha256_update(&ctx, BUILD_RECIPE, sizeof(BUILD_RECIPE));
+        digest_sha256_final(&ctx, digest);
         for (int i = 0; i < 8; i++)
                 snprintf(tag + 2 * i, 3, "%02x", digest[i]);
         char name[64];
@@ -259,12 +270,14 @@ int wasm_cache_build(const char *cache_dir, const uint8_t *bytes, size_t length,
         snprintf(imports_define, sizeof(imports_define), "-DREINS_WASM_IMPORTS=%d",
                  info->imports.count > 0);
         char *wasm2c[] = {"wasm2c", "-n", "m", "module.wasm", "-o", "module.c", NULL};
-        char *compile[] = {(char *)cc, "-O2", "-w", "-c", "module.c", "-o", "module.o", NULL};
-        char *glue[] = {(char *)cc, "-O2",    "-w", imports_define, "-c", "glue.c",
-                        "-o",       "glue.o", NULL};
-        /* static: the sandbox needs no loader or library for it */
-        char *link[] = {(char *)cc, "-static", "-o",  "engine", "module.o",
-                        "glue.o",   archive,   "-lm", NULL};
+        char *compile[] = {(char *)cc, "-O2", "-fPIE",    "-w", "-c",
+                           "module.c", "-o",  "module.o", NULL};
+        char *glue[] = {(char *)cc, "-O2",    "-fPIE", "-w",     imports_define,
+                        "-c",       "glue.c", "-o",    "glue.o", NULL};
+        /* static: the sandbox needs no loader or library for it; and
+         * position-independent, so its code is placed at random too */
+        char *link[] = {(char *)cc, "-static-pie", "-o",  "engine", "module.o",
+                        "glue.o",   archive,       "-lm", NULL};
         char *nm[] = {"nm", "-n", "--defined-only", "engine", NULL};
         struct {
                 char *const *argv;

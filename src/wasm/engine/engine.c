@@ -131,7 +131,27 @@ static bool symbol_of(uintptr_t pc, char *out, size_t size)
         FILE *f = fopen(engine.symbols, "re");
         if (!f)
                 return false;
+        /* the executable is position-independent (ASLR for its code too):
+         * the listing's addresses are shifted by where it was loaded,
+         * found from this very function's */
         char line[1024], best[512] = "";
+        uintptr_t shift = 0;
+        bool anchored = false;
+        while (!anchored && fgets(line, sizeof(line), f)) {
+                char kind, name[512];
+                uintmax_t at;
+                if (sscanf(line, "%jx %c %511s", &at, &kind, name) == 3 &&
+                    strcmp(name, "engine_on_trap") == 0) {
+                        shift = (uintptr_t)&engine_on_trap - (uintptr_t)at;
+                        anchored = true;
+                }
+        }
+        if (!anchored) {
+                fclose(f);
+                return false;
+        }
+        pc -= shift;
+        rewind(f);
         while (fgets(line, sizeof(line), f)) {
                 char kind, name[512];
                 uintmax_t at;
