@@ -31,7 +31,9 @@
 #include "sandbox/child.h"
 #include "sandbox/pty.h"
 #include "session/session.h"
+#include "sandbox/cgroup.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/notice.h"
 #include "util/path.h"
 #include "util/text_escape.h"
@@ -823,6 +825,43 @@ static void oci_poststop(const struct oci_state *st)
         json_decref(doc);
 }
 
+/* A killed supervisor (delete --force) removed none of its cgroups: those
+ * of a container's own cgroupsPath are removed here, once the processes in
+ * them are gone (reins' own reins-PID-N ones go with the next start's sweep,
+ * cgroup.c). The path is read again from the bundle, as poststop's hooks. */
+static void oci_remove_cgroups(const struct oci_state *st)
+{
+        cleanup_free char *path = st->bundle ? path_join(st->bundle, "config.json") : NULL;
+        cleanup_free char *bytes = NULL;
+        size_t len = 0;
+        bool truncated = false;
+        struct oci_spec *spec = NULL;
+        struct reins_error err = {0};
+        cleanup_fd int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+        if (fd < 0 || fileio_read_fd(fd, OCI_SPEC_MAX_BYTES, &bytes, &len, &truncated) < 0 ||
+            truncated || oci_spec_parse(bytes, len, st->bundle, false, &spec, &err) < 0)
+                return;
+        const char *cg = spec->root.cgroups_path;
+        cleanup_closedir DIR *top = cg ? opendir("/sys/fs/cgroup") : NULL;
+        struct dirent *e;
+        while (top && (e = readdir(top)) != NULL) {
+                char own[2048], dir[4096];
+                if (e->d_name[0] == '.' || strcmp(e->d_name, "unified") == 0)
+                        continue;
+                if (cg[0] == '/')
+                        snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s", e->d_name, cg);
+                else if (cgroup_own_path(e->d_name, own, sizeof(own)) == 0)
+                        snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s/%s", e->d_name,
+                                 strcmp(own, "/") == 0 ? "" : own, cg);
+                else
+                        continue;
+                /* the sandbox's processes die with its pid 1, a moment later */
+                for (int tries = 0; rmdir(dir) < 0 && errno == EBUSY && tries < 100; tries++)
+                        usleep(10000);
+        }
+        oci_spec_free(spec);
+}
+
 int oci_delete(const char *root, const char *id, bool force, struct reins_error *err)
 {
         struct oci_state st;
@@ -854,6 +893,7 @@ int oci_delete(const char *root, const char *id, bool force, struct reins_error 
         r = oci_state_remove(root, id, err);
         if (r == 0) {
                 snprintf(st.status, sizeof(st.status), "stopped");
+                oci_remove_cgroups(&st);
                 oci_poststop(&st);
         }
         oci_state_clear(&st);

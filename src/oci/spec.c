@@ -607,11 +607,32 @@ static int spec_resources(struct oci_spec *spec, const json_t *linux_, struct re
                 spec->root.pids = (uint64_t)json_integer_value(limit);
         json_t *cpu = json_object_get(res, "cpu");
         json_t *quota = json_object_get(cpu, "quota"), *period = json_object_get(cpu, "period");
-        if (json_is_integer(quota) && json_is_integer(period) && json_integer_value(quota) > 0 &&
-            json_integer_value(period) > 0) {
-                uint64_t milli = (uint64_t)json_integer_value(quota) * 1000 /
-                                 (uint64_t)json_integer_value(period);
+        json_int_t q = json_integer_value(quota), p = json_integer_value(period);
+        if (!json_is_integer(period) || p == 0)
+                p = 100000; /* the kernel's default period, as runc takes it */
+        /* the kernel's bounds: period 1 ms to 1 s, quota at least 1 ms */
+        if (json_is_integer(quota) && q > 0 &&
+            (p < 1000 || p > 1000000 || q < 1000 || q > (1LL << 40)))
+                return SPEC_ERR(err, "linux.resources.cpu: quota needs a period of 1000 to "
+                                     "1000000 microseconds and at least 1000 of quota");
+        if (json_is_integer(quota) && q > 0) {
+                uint64_t milli = (uint64_t)q * 1000 / (uint64_t)p;
                 spec->root.cpus_milli = milli > 0 ? milli : 1;
+                spec->root.cpu_quota_us = (uint64_t)q;
+                spec->root.cpu_period_us = (uint64_t)p;
+        }
+        json_int_t shares = json_integer_value(json_object_get(cpu, "shares"));
+        if (shares < 0 || shares > 262144)
+                return SPEC_ERR(err, "linux.resources.cpu.shares: expected 2 to 262144");
+        spec->root.cpu_shares = (uint64_t)shares;
+        static const char *const sets[] = {"cpus", "mems"};
+        for (size_t i = 0; i < 2; i++) {
+                const char *text = json_string_value(json_object_get(cpu, sets[i]));
+                if (text && (strlen(text) > 256 || strspn(text, "0123456789,-") != strlen(text)))
+                        return SPEC_ERR(err, "linux.resources.cpu.%s: expected a list like 0-3,5",
+                                        sets[i]);
+                if (text && *text)
+                        *(i == 0 ? &spec->root.cpuset_cpus : &spec->root.cpuset_mems) = text;
         }
         return 0;
 }
@@ -678,6 +699,24 @@ static int spec_namespaces(struct oci_spec *spec, const json_t *list, struct rei
         return 0;
 }
 
+/* linux.cgroupsPath, for cgroupfs (a systemd "slice:prefix:name" needs
+ * --systemd-cgroup, which is refused): no "..", no empty component. */
+static int spec_cgroups_path(struct oci_spec *spec, const json_t *linux_, struct reins_error *err)
+{
+        json_t *value = json_object_get(linux_, "cgroupsPath");
+        if (!value)
+                return 0;
+        const char *path = json_string_value(value);
+        if (!path || strlen(path) > 1024 || strchr(path, ':') || strstr(path, "//") ||
+            strcmp(path, "..") == 0 || strncmp(path, "../", 3) == 0 || strstr(path, "/../") ||
+            (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
+                return SPEC_ERR(err, "linux.cgroupsPath: expected a cgroupfs path without '..' "
+                                     "(a systemd slice:prefix:name needs a systemd host)");
+        if (*path && strcmp(path, "/") != 0)
+                spec->root.cgroups_path = path;
+        return 0;
+}
+
 static int spec_linux(struct oci_spec *spec, const json_t *doc, struct reins_error *err)
 {
         json_t *linux_ = json_object_get(doc, "linux");
@@ -691,7 +730,9 @@ static int spec_linux(struct oci_spec *spec, const json_t *doc, struct reins_err
             (r = spec_paths(linux_, "readonlyPaths", &spec->readonly_paths, &readonly, err)) < 0 ||
             (r = spec_id_map(linux_, "uidMappings", &spec->uid_map, err)) < 0 ||
             (r = spec_id_map(linux_, "gidMappings", &spec->gid_map, err)) < 0 ||
-            (r = spec_sysctl(spec, linux_, err)) < 0 || (r = spec_resources(spec, linux_, err)) < 0)
+            (r = spec_sysctl(spec, linux_, err)) < 0 ||
+            (r = spec_resources(spec, linux_, err)) < 0 ||
+            (r = spec_cgroups_path(spec, linux_, err)) < 0)
                 return r;
         spec->root.masked = spec->masked;
         spec->root.masked_count = masked;
@@ -703,6 +744,14 @@ static int spec_linux(struct oci_spec *spec, const json_t *doc, struct reins_err
         spec->root.gid_map = spec->gid_map;
         if ((r = spec_namespaces(spec, json_object_get(linux_, "namespaces"), err)) < 0)
                 return r;
+        /* a device node of the host in the container would be a way past
+         * every rule reins applies to files: none is passed through */
+        json_t *devices = json_object_get(linux_, "devices");
+        if (devices && (!json_is_array(devices) || json_array_size(devices) > 0))
+                return SPEC_ERR(err,
+                                "linux.devices: reins passes no device into a container (it "
+                                "gets reins' /dev: null, zero, full, random, urandom, tty, its "
+                                "own pts, shm and mqueue); remove --device");
         json_t *seccomp = json_object_get(linux_, "seccomp");
         if (seccomp && !json_is_object(seccomp))
                 return SPEC_ERR(err, "linux.seccomp: expected an object");

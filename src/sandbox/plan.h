@@ -50,9 +50,12 @@ struct mount_op {
         /* MOUNT_OP_TMPFS at /tmp and MOUNT_OP_DEV: /tmp and /dev/shm are two
          * directories of one tmpfs of size_bytes, so their sum is capped */
         bool shared_scratch;
-        bool nested; /* planned inside the workspace by plan_protect.c: the deny
-                        walk of the workspace already covers it */
-        bool noexec; /* binds and tmpfs: MOUNT_ATTR_NOEXEC too (an OCI mount's option) */
+        bool nested;      /* planned inside the workspace by plan_protect.c: the deny
+                             walk of the workspace already covers it */
+        bool noexec;      /* binds and tmpfs: MOUNT_ATTR_NOEXEC too (an OCI mount's option) */
+        bool environment; /* part of a declared environment's root (plan_environment.c):
+                             its source is not the host path of its target, so the
+                             host-side deny walk of the target does not apply */
 };
 
 /* Landlock access classes, applied to paths as seen inside the sandbox. */
@@ -72,7 +75,13 @@ struct cgroup_plan {
         uint64_t memory_bytes; /* 0 = none */
         uint64_t pids;         /* 0 = none */
         uint64_t cpus_milli;   /* 0 = none */
-        bool freezer;          /* the risk engine may freeze the sandbox: a freezer cgroup */
+        /* a container's (plan_root): written as given when cpus_milli is
+         * theirs; shares and cpuset only with a cgroup of cpus_milli or
+         * pids or memory; path: where the directories go (NULL: reins') */
+        uint64_t cpu_shares, cpu_period_us, cpu_quota_us;
+        const char *cpuset_cpus, *cpuset_mems;
+        const char *path;
+        bool freezer; /* the risk engine may freeze the sandbox: a freezer cgroup */
 };
 
 struct plan_deny_job; /* plan_deny.c */
@@ -149,6 +158,8 @@ struct reins_plan {
 
         /* a container's own root (reins oci): NULL for reins run */
         const struct plan_root *root;
+        /* a declared environment as the system's root: NULL for the host's */
+        const struct plan_environment *environment;
 
         char policy_sha256[65];
         char *policy_name;
@@ -230,7 +241,36 @@ struct plan_root {
         size_t sysctl_count;
         /* linux.resources: each only ever lowers the policy's limit (0: none) */
         uint64_t memory_bytes, pids, cpus_milli;
+        /* and as config.json wrote them, for the cgroup files (0/NULL: none):
+         * cpu.shares (a weight, no limit), the quota and period behind
+         * cpus_milli, cpuset cpus and mems (they only narrow) */
+        uint64_t cpu_shares, cpu_period_us, cpu_quota_us;
+        const char *cpuset_cpus, *cpuset_mems;
+        /* linux.cgroupsPath: absolute, from each hierarchy's root; relative,
+         * below the runtime's own cgroup. NULL: reins-PID-N below its own */
+        const char *cgroups_path;
 };
+
+/* A declared environment (src/env/) as the sandbox's system root instead of
+ * the host's /usr, /etc ...: each top-level directory of `rootfs` bound
+ * read-only at its place (or, with `upper`, an overlay whose upper layer is
+ * upper/NAME/upper), its top-level symlinks recreated; the workspace, /tmp,
+ * /proc, /dev, caches and write paths as for the host's root. Every pointer
+ * is borrowed. */
+struct plan_environment {
+        const char *rootfs;         /* absolute, symlink-free */
+        const char *passwd, *group; /* bound over /etc/passwd and /etc/group, or NULL */
+        const char *upper;          /* writable: session; NULL: read-only */
+        const char *key;            /* the cache entry's key, for session.start */
+};
+
+/* writable: session kept with an overlay session: the environment's
+ * overlays take their layers from `to` instead of `from`. 0 or -ENOMEM. */
+int plan_environment_move_layers(struct reins_plan *plan, const char *from, const char *to);
+
+/* Is the top-level entry `name` of an environment part of the sandbox's
+ * root? Not the pseudo filesystems, /tmp, homes or boot files. */
+bool plan_environment_uses(const char *name);
 
 /* Inputs from the command line that shape a plan on top of the policy. */
 /* Workspace paths that may be written (a delegation token's `path` sets):
@@ -275,6 +315,8 @@ struct plan_options {
         struct reins_strv hide;
         /* a container's root instead of the host's binds (reins oci) */
         const struct plan_root *root;
+        /* a declared environment instead of the host's system directories */
+        const struct plan_environment *environment;
 };
 
 int plan_build(const struct reins_policy *policy, const struct plan_options *options,

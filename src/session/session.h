@@ -31,6 +31,7 @@
 #include "audit/event.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
+#include "env/env.h"
 #include "sandbox/plan.h"
 #include "sandbox/spawn.h"
 #include "sandbox/supervise.h"
@@ -76,6 +77,9 @@ struct session_config {
          * everything up to the command's execve and parks it there; the
          * command comes later with session_run_command */
         bool pool_member;
+        /* an environment the policy names is built when not cached yet:
+         * its progress goes here (fn NULL: quietly) */
+        struct env_progress env_progress;
         /* an OCI container's id (reins oci): recorded in session.start, so
          * every record of the session (they all carry its id) maps to it */
         const char *container;

@@ -775,6 +775,49 @@ def test_joining_a_mount_or_pid_namespace_is_refused(oci):
                    for line in oci.log_lines()), oci.log_lines()
 
 
+def test_cgroups_path_and_cpu_resources_are_honoured(oci):
+    """linux.cgroupsPath places the container's cgroups (absolute: from each
+    hierarchy's root), with pids, cpu shares, quota and period as written;
+    delete removes them."""
+    if oci.caller.uid != 0 or not os.path.isdir("/sys/fs/cgroup/pids"):
+        pytest.skip("cgroup v1 hierarchies, writable as root only, hold the limits here")
+    path = f"/reins-test-{os.getpid()}-{oci.base.name}"
+
+    def resources(c):
+        c["linux"]["cgroupsPath"] = path
+        c["linux"]["resources"] = {"pids": {"limit": 321},
+                                   "cpu": {"shares": 512, "quota": 20000, "period": 50000}}
+    b = oci.bundle(["/bin/sleep", "30"], mutate=resources)
+    r = oci.drive([["create", "--bundle", str(b), "cg"], ["start", "cg"]])
+    ok(r[0]), ok(r[1])
+    try:
+        pids = Path("/sys/fs/cgroup/pids" + path)
+        cpu = Path("/sys/fs/cgroup/cpu" + path)
+        assert (pids / "pids.max").read_text().strip() == "321"
+        assert (cpu / "cpu.shares").read_text().strip() == "512"
+        assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "20000"
+        assert (cpu / "cpu.cfs_period_us").read_text().strip() == "50000"
+        assert (pids / "tasks").read_text().split(), "the container is in it"
+    finally:
+        ok(oci.drive([["delete", "--force", "cg"]])[0])
+    assert not pids.exists() and not cpu.exists()
+
+
+def test_device_pass_through_is_refused(oci):
+    b = oci.bundle(["/bin/true"], mutate=lambda c: c["linux"].update(devices=[
+        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]))
+    r = oci.drive([["create", "--bundle", str(b), "dv"]])
+    assert r[0]["rc"] != 0
+    assert any("linux.devices" in line.get("msg", "") for line in oci.log_lines())
+
+
+def test_cgroups_path_with_dot_dot_is_refused(oci):
+    b = oci.bundle(["/bin/true"], mutate=lambda c: c["linux"].update(cgroupsPath="/a/../../b"))
+    r = oci.drive([["create", "--bundle", str(b), "cd"]])
+    assert r[0]["rc"] != 0
+    assert any("cgroupsPath" in line.get("msg", "") for line in oci.log_lines())
+
+
 def test_systemd_cgroup_refused_without_systemd(oci):
     if os.path.isdir("/run/systemd/system"):
         pytest.skip("systemd runs here")
