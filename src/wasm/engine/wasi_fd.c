@@ -186,14 +186,15 @@ int engine_add_preopen(const char *host_path, const char *guest_name, bool writa
 
 void engine_init_stdio(void)
 {
+        /* 0-2 are always the module's (a closed one answers EBADF from the
+         * kernel): preopens start at 3 and follow each other, as WASI
+         * programs that look for them expect */
         for (int fd = 0; fd < 3; fd++) {
                 struct stat st;
-                if (fstat(fd, &st) < 0)
-                        continue;
                 struct engine_fd *e = &engine.fds[fd];
                 e->used = true;
                 e->host = fd;
-                e->filetype = filetype_of(st.st_mode);
+                e->filetype = fstat(fd, &st) == 0 ? filetype_of(st.st_mode) : WASI_FILETYPE_UNKNOWN;
                 e->path = NULL;
                 e->rights_base = WASI_RIGHTS_ALL;
                 e->rights_inheriting = 0;
@@ -359,6 +360,8 @@ u32 Z_wasi_snapshot_preview1Z_fd_allocate(wasi_t *w, u32 fd, u64 offset, u64 len
         struct engine_fd *e = engine_fd_get(fd);
         if (!e)
                 return WASI_EBADF;
+        if (e->filetype == WASI_FILETYPE_DIRECTORY)
+                return WASI_EISDIR;
         if (offset > INT64_MAX || len > INT64_MAX)
                 return WASI_EINVAL;
         int r = posix_fallocate(e->host, (off_t)offset, (off_t)len);
@@ -459,6 +462,8 @@ u32 Z_wasi_snapshot_preview1Z_fd_filestat_set_size(wasi_t *w, u32 fd, u64 size)
         struct engine_fd *e = engine_fd_get(fd);
         if (!e)
                 return WASI_EBADF;
+        if (e->filetype == WASI_FILETYPE_DIRECTORY)
+                return WASI_EISDIR;
         if (size > INT64_MAX)
                 return WASI_EINVAL;
         return ftruncate(e->host, (off_t)size) < 0 ? engine_errno(errno) : WASI_ESUCCESS;

@@ -41,6 +41,10 @@
 #define RIGHT_FD_ALLOCATE     (1ULL << 8)
 #define RIGHT_FD_READDIR      (1ULL << 14)
 #define RIGHT_FD_SET_SIZE     (1ULL << 22)
+/* a file's rights when none were asked: all but writing, or all but reading */
+#define RIGHTS_READ_FILE                                                                           \
+        (WASI_RIGHTS_ALL & ~(RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_SET_SIZE))
+#define RIGHTS_WRITE_FILE (WASI_RIGHTS_ALL & ~(RIGHT_FD_READ | RIGHT_FD_READDIR))
 
 static int open_beneath(int dir, const char *path, uint64_t flags, uint64_t mode)
 {
@@ -310,8 +314,17 @@ u32 Z_wasi_snapshot_preview1Z_path_open(wasi_t *w, u32 fd, u32 lookup, u32 path,
         int slot = engine_fd_install(host, type, abs, dir);
         if (slot < 0)
                 return (u32)-slot;
-        engine.fds[slot].rights_base = rights_base & dir->rights_inheriting;
-        engine.fds[slot].rights_inheriting = rights_inheriting & dir->rights_inheriting;
+        /* rights as wasmtime reports them: what was asked for, or, when
+         * nothing was (a directory reopened with rights 0), what its mode
+         * allows. They are informative: what the descriptor may do is what
+         * the host descriptor was opened for (O_RDONLY cannot write). */
+        struct engine_fd *e = &engine.fds[slot];
+        e->rights_base = rights_base;
+        if (!rights_base)
+                e->rights_base = type == WASI_FILETYPE_DIRECTORY ? WASI_RIGHTS_ALL
+                                 : want_write ? (want_read ? WASI_RIGHTS_ALL : RIGHTS_WRITE_FILE)
+                                              : RIGHTS_READ_FILE;
+        e->rights_inheriting = rights_inheriting ? rights_inheriting : WASI_RIGHTS_ALL;
         engine_store_u32(result, (uint32_t)slot);
         return WASI_ESUCCESS;
 }
