@@ -120,6 +120,13 @@ def test_files_conformance(wasm):
     assert sorted(os.listdir(r.ws)) == ["wasi_conformance.wasm"]
 
 
+def test_reopening_the_workspace_as_wasi_programs_do(wasm):
+    """path_open(".") with every right, with none, and O_DIRECTORY with the
+    write right (EISDIR), as the WASI test suite's path_open_preopen."""
+    r = wasm("wasi_conformance", "reopen")
+    assert "reopen done 0" in r.stdout and r.returncode == 0, r.stdout + r.stderr
+
+
 def test_start_event_names_the_module(wasm):
     r = wasm("wasi_conformance", "args")
     assert r.returncode == 0, r.stderr

@@ -5,7 +5,7 @@
  *
  *   args | env | clock | random | exit N | files | readonly | memory MIB
  *   open PATH | write PATH | raw-open PATH | preopens | escape | forge
- *   sleep MS | open-sleep PATH MS */
+ *   sleep MS | open-sleep PATH MS | reopen */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -220,6 +220,27 @@ static void check(const char *name, int escaped, const char *detail)
         printf("CHECK %s %s %s\n", name, escaped ? "escaped" : "blocked", detail);
 }
 
+/* path_open on the workspace's own "." as WASI programs do it */
+static int reopen_dot(void)
+{
+        __wasi_fd_t fd, dot = (__wasi_fd_t)dot_fd();
+        __wasi_rights_t all = (1ULL << 29) - 1;
+        expect("reopen_all_rights",
+               __wasi_path_open(dot, 0, ".", 0, all, all, 0, &fd) == 0 && __wasi_fd_close(fd) == 0,
+               "open . with every right");
+        expect("reopen_no_rights",
+               __wasi_path_open(dot, 0, ".", __WASI_OFLAGS_DIRECTORY, 0, 0, 0, &fd) == 0 &&
+                   __wasi_fd_close(fd) == 0,
+               "open . O_DIRECTORY with no rights");
+        expect("reopen_dir_write",
+               __wasi_path_open(dot, 0, ".", __WASI_OFLAGS_DIRECTORY,
+                                __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE, 0, 0,
+                                &fd) == __WASI_ERRNO_ISDIR,
+               "O_DIRECTORY with the write right must be EISDIR");
+        printf("reopen done %d\n", failures);
+        return failures ? 1 : 0;
+}
+
 static int escape(void)
 {
         static const struct {
@@ -387,6 +408,8 @@ int main(int argc, char **argv)
                 return preopens();
         if (strcmp(cmd, "escape") == 0)
                 return escape();
+        if (strcmp(cmd, "reopen") == 0)
+                return reopen_dot();
         if (strcmp(cmd, "forge") == 0)
                 return forge();
         fprintf(stderr, "usage: wasi_conformance args|env|clock|random|exit N|files|...\n");

@@ -272,13 +272,15 @@ u32 Z_wasi_snapshot_preview1Z_path_open(wasi_t *w, u32 fd, u32 lookup, u32 path,
         (void)w;
         char rel[PATH_MAX], abs[PATH_MAX];
         struct engine_fd *dir;
-        bool want_write =
-            (rights_base & (RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_SET_SIZE)) ||
-            (oflags & (OFLAG_CREAT | OFLAG_TRUNC));
+        bool write_rights =
+            (rights_base & (RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_SET_SIZE)) != 0;
+        bool creating = (oflags & (OFLAG_CREAT | OFLAG_TRUNC)) != 0;
+        bool want_write = (write_rights || creating) && !(oflags & OFLAG_DIRECTORY);
         bool want_read = (rights_base & (RIGHT_FD_READ | RIGHT_FD_READDIR)) != 0;
-        if (oflags & OFLAG_DIRECTORY)
-                want_write = false;
-        int r = path_begin(fd, path, path_len, "open", want_write, rel, abs, &dir);
+        /* creating or truncating changes the tree whatever the target is:
+         * checked before; write rights on what may be a directory (opened
+         * read-only then, as WASI programs expect of ".") after */
+        int r = path_begin(fd, path, path_len, "open", creating, rel, abs, &dir);
         if (r < 0)
                 return (u32)-r;
         if (!engine_mem(result, 4))
@@ -294,10 +296,29 @@ u32 Z_wasi_snapshot_preview1Z_path_open(wasi_t *w, u32 fd, u32 lookup, u32 path,
         flags |= (fdflags & (WASI_FDFLAG_SYNC | WASI_FDFLAG_RSYNC)) ? O_SYNC : 0;
         if (!(lookup & LOOKUP_SYMLINK_FOLLOW))
                 flags |= O_NOFOLLOW;
+        if (want_write && !dir->writable_tree) {
+                /* a read-only preopen: a directory may still be opened */
+                flags = (flags & ~(uint64_t)(O_WRONLY | O_RDWR | O_APPEND)) | O_DIRECTORY;
+        }
         int host = open_beneath(dir->host, rel[0] ? rel : ".", flags, 0666);
+        if (host < 0 && want_write && !dir->writable_tree && errno == ENOTDIR)
+                return WASI_EROFS;
+        if (host < 0 && errno == EISDIR && want_write && want_read && !creating) {
+                /* read and write rights asked of a directory (a program
+                 * reopening "." with the rights it has): it opens for
+                 * reading; a write-only open stays EISDIR, as POSIX says */
+                flags = (flags & ~(uint64_t)(O_WRONLY | O_RDWR | O_APPEND)) | O_DIRECTORY;
+                host = open_beneath(dir->host, rel[0] ? rel : ".", flags, 0666);
+        }
         if (host < 0)
                 return engine_errno(errno);
-        if ((r = path_check_opened(host, "open", want_write)) < 0) {
+        /* O_DIRECTORY with the right to write: no directory can be written */
+        if ((oflags & OFLAG_DIRECTORY) && (rights_base & RIGHT_FD_WRITE)) {
+                close(host);
+                return WASI_EISDIR;
+        }
+        bool wrote = (flags & (O_WRONLY | O_RDWR)) != 0;
+        if ((r = path_check_opened(host, "open", wrote)) < 0) {
                 close(host);
                 return (u32)-r;
         }
