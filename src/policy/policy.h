@@ -111,6 +111,43 @@ struct policy_limits {
         uint64_t trail_rate_bytes;     /* bytes a second of ordinary trail records */
 };
 
+/* `credentials:` (issue 18): a secret the supervisor reads on the host side
+ * and the egress proxy injects into requests to its hosts; the sandbox sees
+ * only a per-session placeholder in `env`. */
+enum policy_credential_source {
+        POLICY_CREDENTIAL_ENV = 0, /* the caller's environment variable `source` */
+        POLICY_CREDENTIAL_FILE,    /* the host file `source` (its whole text, trimmed) */
+        POLICY_CREDENTIAL_COMMAND, /* the standard output of `command` (trimmed) */
+};
+
+enum policy_credential_how {
+        POLICY_CREDENTIAL_BEARER = 0, /* Authorization: Bearer SECRET */
+        POLICY_CREDENTIAL_BASIC,      /* Authorization: Basic base64(SECRET = user:password) */
+        POLICY_CREDENTIAL_HEADER,     /* NAME: SECRET */
+        POLICY_CREDENTIAL_QUERY,      /* ?NAME=SECRET (percent-encoded) */
+};
+
+#define POLICY_CREDENTIAL_NAME_MAX 32
+#define POLICY_CREDENTIALS_MAX     32
+
+struct policy_credential {
+        char *name; /* [A-Za-z0-9_-], at most 32: it is part of the placeholder */
+        enum policy_credential_source source_kind;
+        char *source;              /* ENV: the variable; FILE: the host path */
+        struct reins_strv command; /* COMMAND: argv (argv[0] absolute or found in PATH) */
+        struct reins_strv hosts;   /* host[:port][/path-prefix]; host may be *.domain */
+        enum policy_credential_how how;
+        char *how_name; /* HEADER, QUERY: the header's or parameter's name */
+        char *env;      /* the variable the agent sees, holding the placeholder */
+        bool plaintext; /* may be injected into plain http:// requests too */
+};
+
+/* In the order written; a child's entry of the same name replaces its parent's. */
+struct policy_credentials {
+        struct policy_credential *items;
+        size_t count;
+};
+
 struct reins_policy {
         char *source; /* "FILE" or "preset:NAME": where the top document came from */
         char *name;
@@ -167,6 +204,8 @@ struct reins_policy {
 
         bool canaries; /* plant fake credentials whose use is a critical finding */
 
+        struct policy_credentials credentials;
+
         /* `reins serve` keeps this many sandboxes of this policy built up to
          * the command's exec (its warm pool, serve/pool.c); 0: none. Not a
          * property of the sandbox: it does not enter the policy's hash. */
@@ -217,6 +256,7 @@ const char *policy_approval_default_name(enum policy_approval_default decision);
 const char *policy_approval_unknown_name(enum policy_approval_unknown unknown);
 const char *policy_rule_severity_name(enum policy_rule_severity severity);
 const char *policy_rule_action_name(enum policy_rule_action action);
+const char *policy_credential_how_name(enum policy_credential_how how); /* "bearer".. */
 
 /* The normalized policy as YAML text (stable: same policy, same bytes). Caller frees. */
 char *policy_to_yaml(const struct reins_policy *policy);
