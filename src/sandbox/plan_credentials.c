@@ -1,0 +1,28 @@
+/* Credentials in the plan (issue 18): the agent's environment gets the
+ * placeholders and the variables naming the CA bundle (they win over
+ * --env and the caller's: a real key passed with --env ANTHROPIC_API_KEY
+ * is replaced by its placeholder), and the bundle is a read-only file of
+ * the sandbox's own root. */
+#include <errno.h>
+
+#include "sandbox/plan_internal.h"
+
+int plan_add_credentials(struct reins_plan *plan, const struct plan_credentials *credentials,
+                         struct reins_error *err)
+{
+        if (!credentials)
+                return 0;
+        int r = 0;
+        if (credentials->bundle) {
+                if ((r = plan_add_mount(plan, MOUNT_OP_FILE, credentials->bundle,
+                                        credentials->bundle_target, 0)) < 0 ||
+                    (r = plan_add_landlock(plan, credentials->bundle_target,
+                                           LANDLOCK_RULE_READ_EXEC)) < 0)
+                        return reins_error_set(err, -r, "credentials: the CA bundle: %s",
+                                               r == -ENOMEM ? "out of memory" : "cannot plan it");
+        }
+        for (size_t i = 0; i < credentials->env_count; i++)
+                if ((r = plan_env_put(plan, credentials->env[i])) < 0)
+                        return reins_error_set(err, -r, "out of memory");
+        return 0;
+}

@@ -1,0 +1,33 @@
+/* `credentials:` for one session (issue 18): each secret read on the host
+ * side (the caller's environment, a file, a command's output), a
+ * placeholder drawn for it, the proxy's injection table and TLS terminator
+ * made, and what the sandbox gets: the placeholders in its environment and
+ * a CA bundle (the host's CAs plus the session's) announced to the usual
+ * clients. The secrets never enter the plan, the trail or the sandbox. */
+#ifndef REINS_SESSION_CREDENTIALS_H
+#define REINS_SESSION_CREDENTIALS_H
+
+#include "net/inject.h"
+#include "net/terminate.h"
+#include "policy/policy.h"
+#include "util/error.h"
+#include "util/strv.h"
+
+#define SESSION_CA_BUNDLE "/.reins/ca-bundle.pem" /* inside the sandbox */
+
+struct session_credentials {
+        struct net_inject inject;
+        struct net_terminator *terminator; /* NULL: no credentials */
+        char *bundle;                      /* PEM: the host's CAs, then the session's */
+        struct reins_strv env;             /* NAME=VALUE for the sandbox */
+};
+
+/* Nothing to do (0) when the policy has no credentials. `environ_list` is
+ * the caller's environment (env sources), `home` expands ~. */
+int session_credentials_prepare(struct session_credentials *sc, const struct reins_policy *policy,
+                                char **environ_list, const char *home, const char *label,
+                                struct reins_error *err);
+/* The secrets wiped, the terminator's threads ended. */
+void session_credentials_free(struct session_credentials *sc);
+
+#endif
