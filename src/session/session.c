@@ -203,6 +203,7 @@ static int session_prepare_credentials(struct session *s, struct reins_error *er
                                         s->plan_options.home, s->id, err);
         if (r < 0 || !s->credentials.terminator)
                 return r;
+        s->events.mask_placeholders = true;
         s->plan_options.credentials = (struct plan_credentials){
             .env = s->credentials.env.items,
             .env_count = s->credentials.env.count,
