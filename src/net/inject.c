@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "net/http.h"
+#include "util/weaken.h"
 
 int net_inject_add(struct net_inject *inject, const char *name, const char *placeholder,
                    const char *secret, size_t secret_len, const char *const *hosts,
@@ -486,7 +487,8 @@ int net_inject_rewrite(const struct net_inject *inject, const char *host, uint16
         for (size_t k = 0; k < inject->count; k++) {
                 const struct net_inject_credential *c = &inject->items[k];
                 if ((applies & (1u << k)) ||
-                    !memmem(in, head_len, c->placeholder, c->placeholder_len))
+                    !memmem(in, head_len, c->placeholder, c->placeholder_len) ||
+                    weaken("credential-misuse"))
                         continue;
                 r->misuse = (int)k;
                 return refuse(r, 403,

