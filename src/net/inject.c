@@ -14,7 +14,7 @@
 int net_inject_add(struct net_inject *inject, const char *name, const char *placeholder,
                    const char *secret, size_t secret_len, const char *const *hosts,
                    size_t host_count, enum net_inject_how how, const char *how_name, bool plaintext,
-                   struct reins_error *err)
+                   size_t jwt_prefix, struct reins_error *err)
 {
         if (inject->count >= NET_INJECT_MAX)
                 return reins_error_set(err, E2BIG, "credentials: more than %d", NET_INJECT_MAX);
@@ -62,6 +62,8 @@ int net_inject_add(struct net_inject *inject, const char *name, const char *plac
         memcpy(c->secret, secret, secret_len);
         c->secret[secret_len] = '\0';
         c->secret_len = secret_len;
+        c->swap = c->secret + (jwt_prefix < secret_len ? jwt_prefix : 0);
+        c->swap_len = secret_len - (size_t)(c->swap - c->secret);
         snprintf(c->name, sizeof(c->name), "%s", name);
         snprintf(c->placeholder, sizeof(c->placeholder), "%s", placeholder);
         c->placeholder_len = strlen(c->placeholder);
@@ -71,6 +73,31 @@ int net_inject_add(struct net_inject *inject, const char *name, const char *plac
         c->plaintext = plaintext;
         inject->count++;
         return 0;
+}
+
+static bool is_base64url(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_';
+}
+
+size_t net_inject_jwt_prefix(const char *secret, size_t len)
+{
+        /* "eyJ" is base64url of '{"': a JSON header */
+        if (len < 8 || strncmp(secret, "eyJ", 3) != 0)
+                return 0;
+        size_t dots = 0, second = 0;
+        for (size_t i = 0; i < len; i++) {
+                if (secret[i] == '.') {
+                        if (++dots == 2)
+                                second = i;
+                        if (dots > 2 || i == 0 || secret[i - 1] == '.')
+                                return 0;
+                } else if (!is_base64url(secret[i]) && secret[i] != '=') {
+                        return 0;
+                }
+        }
+        return dots == 2 && second + 1 < len ? second + 1 : 0;
 }
 
 void net_inject_clear(struct net_inject *inject)
@@ -219,9 +246,9 @@ static void out_swapped(struct out_buf *b, const struct net_inject *inject, uint
                                     memcmp(text + i, c->placeholder, c->placeholder_len) != 0)
                                         continue;
                                 if (encode)
-                                        out_pct(b, c->secret, c->secret_len);
+                                        out_pct(b, c->swap, c->swap_len);
                                 else
-                                        out_put(b, c->secret, c->secret_len);
+                                        out_put(b, c->swap, c->swap_len);
                                 i += c->placeholder_len;
                                 swapped = true;
                         }
@@ -274,6 +301,7 @@ static bool is_credential_header(const struct net_inject_credential *c, const ch
         case NET_INJECT_HEADER:
                 return name_is(name, len, c->how_name);
         case NET_INJECT_QUERY:
+        case NET_INJECT_SWAP:
                 return false;
         }
         return false;
@@ -308,6 +336,7 @@ static void out_credential_header(struct out_buf *b, const struct net_inject_cre
                 out_put(b, c->secret, c->secret_len);
                 break;
         case NET_INJECT_QUERY:
+        case NET_INJECT_SWAP:
                 return;
         }
         out_str(b, "\r\n");

@@ -34,6 +34,7 @@ enum net_inject_how {
         NET_INJECT_BASIC,      /* Authorization: Basic base64(SECRET) */
         NET_INJECT_HEADER,     /* NAME: SECRET */
         NET_INJECT_QUERY,      /* ?NAME=SECRET, percent-encoded */
+        NET_INJECT_SWAP,       /* nothing set: only placeholders swapped where they are */
 };
 
 struct net_inject_host {
@@ -47,6 +48,11 @@ struct net_inject_credential {
         size_t placeholder_len;
         char *secret; /* the value sent (BASIC: "user:password", encoded here) */
         size_t secret_len;
+        /* what replaces the placeholder where the client put it: the secret,
+         * or for a masked JWT only its signature (the agent's copy keeps the
+         * real header and claims: "HEADER.CLAIMS.<placeholder>") */
+        const char *swap;
+        size_t swap_len;
         struct net_inject_host hosts[NET_INJECT_HOSTS_MAX];
         size_t host_count;
         enum net_inject_how how;
@@ -60,12 +66,16 @@ struct net_inject {
 };
 
 /* Add one credential; `hosts` are policy patterns host[:port][/path]. The
- * secret is copied (and wiped at net_inject_clear). -EINVAL with err for a
+ * secret is copied (and wiped at net_inject_clear); a JWT's placeholder swaps
+ * for its signature alone (`jwt_prefix`, net_inject_jwt_prefix). -EINVAL with err for a
  * secret holding CR, LF or NUL (it would split the head), a bad pattern. */
 int net_inject_add(struct net_inject *inject, const char *name, const char *placeholder,
                    const char *secret, size_t secret_len, const char *const *hosts,
                    size_t host_count, enum net_inject_how how, const char *how_name, bool plaintext,
-                   struct reins_error *err);
+                   size_t jwt_prefix, struct reins_error *err);
+/* A JWT (three base64url parts, the first a JSON header): the length of
+ * "HEADER.CLAIMS." that may stay readable, else 0. */
+size_t net_inject_jwt_prefix(const char *secret, size_t len);
 /* Wipe the secrets (sodium_memzero) and free them. */
 void net_inject_clear(struct net_inject *inject);
 

@@ -5,6 +5,7 @@
 #include "policy/policy_internal.h"
 
 #include <errno.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +20,28 @@ static bool is_name_char(char c)
 {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                c == '_' || c == '-';
+}
+
+int policy_check_credential_pattern(char *value, const char **why)
+{
+        regex_t re;
+        if (!*value || regcomp(&re, value, REG_EXTENDED) != 0)
+                return invalid(why, "not a POSIX extended regular expression");
+        size_t groups = re.re_nsub;
+        regfree(&re);
+        if (groups < 1)
+                return invalid(why, "needs a group, (...), around the secret");
+        return 0;
+}
+
+int policy_check_json_pointer(char *value, const char **why)
+{
+        if (value[0] != '/')
+                return invalid(why, "a JSON Pointer (RFC 6901) starts with '/': /auths/host/auth");
+        for (const char *c = value; *c; c++)
+                if (*c == '~' && c[1] != '0' && c[1] != '1')
+                        return invalid(why, "'~' is followed by 0 or 1 in a JSON Pointer");
+        return 0;
 }
 
 int policy_check_credential_name(char *value, const char **why)
@@ -77,6 +100,10 @@ int policy_parse_credential_how(const char *text, struct policy_credential *out,
                 out->how = POLICY_CREDENTIAL_BASIC;
                 return 0;
         }
+        if (strcmp(text, "swap") == 0) {
+                out->how = POLICY_CREDENTIAL_SWAP;
+                return 0;
+        }
         const char *name;
         if (strncmp(text, "header ", 7) == 0) {
                 out->how = POLICY_CREDENTIAL_HEADER;
@@ -85,7 +112,7 @@ int policy_parse_credential_how(const char *text, struct policy_credential *out,
                 out->how = POLICY_CREDENTIAL_QUERY;
                 name = text + 6;
         } else {
-                return invalid(why, "expected bearer, basic, 'header NAME' or 'query NAME'");
+                return invalid(why, "expected bearer, basic, swap, 'header NAME' or 'query NAME'");
         }
         if (!*name || strlen(name) > 64)
                 return invalid(why, "the name after header/query is 1 to 64 characters");
@@ -116,6 +143,8 @@ const char *policy_credential_how_name(enum policy_credential_how how)
                 return "header";
         case POLICY_CREDENTIAL_QUERY:
                 return "query";
+        case POLICY_CREDENTIAL_SWAP:
+                return "swap";
         }
         return "bearer";
 }
@@ -128,6 +157,9 @@ void policy_credential_clear(struct policy_credential *c)
         strv_free(&c->hosts);
         free(c->how_name);
         free(c->env);
+        free(c->file);
+        free(c->pattern);
+        free(c->json_pointer);
         memset(c, 0, sizeof(*c));
 }
 
@@ -169,6 +201,9 @@ int policy_credentials_put(struct policy_credentials *credentials,
             copy_string(&copy.source, credential->source) < 0 ||
             copy_string(&copy.how_name, credential->how_name) < 0 ||
             copy_string(&copy.env, credential->env) < 0 ||
+            copy_string(&copy.file, credential->file) < 0 ||
+            copy_string(&copy.pattern, credential->pattern) < 0 ||
+            copy_string(&copy.json_pointer, credential->json_pointer) < 0 ||
             copy_strv(&copy.command, &credential->command) < 0 ||
             copy_strv(&copy.hosts, &credential->hosts) < 0) {
                 policy_credential_clear(&copy);

@@ -279,8 +279,10 @@ static void emit_credentials(FILE *out, const struct policy_credentials *credent
                 const struct policy_credential *c = &credentials->items[i];
                 fputs("  - name: ", out);
                 emit_string(out, c->name);
-                fputs("\n    source:\n", out);
-                switch (c->source_kind) {
+                fputc('\n', out);
+                if (!c->file)
+                        fputs("    source:\n", out);
+                switch (c->file ? (enum policy_credential_source) - 1 : c->source_kind) {
                 case POLICY_CREDENTIAL_ENV:
                         emit_key_string(out, "      ", "env", c->source);
                         break;
@@ -294,6 +296,8 @@ static void emit_credentials(FILE *out, const struct policy_credentials *credent
                                 emit_string(out, c->command.items[j]);
                                 fputc('\n', out);
                         }
+                        break;
+                default:
                         break;
                 }
                 fputs("    hosts:\n", out);
@@ -310,8 +314,15 @@ static void emit_credentials(FILE *out, const struct policy_credentials *credent
                 } else {
                         emit_key_string(out, "    ", "how", policy_credential_how_name(c->how));
                 }
-                emit_key_string(out, "    ", "env", c->env);
+                if (c->env)
+                        emit_key_string(out, "    ", "env", c->env);
                 fprintf(out, "    plaintext: %s\n", c->plaintext ? "true" : "false");
+                if (c->file)
+                        emit_key_string(out, "    ", "file", c->file);
+                if (c->pattern)
+                        emit_key_string(out, "    ", "pattern", c->pattern);
+                if (c->json_pointer)
+                        emit_key_string(out, "    ", "json", c->json_pointer);
         }
 }
 

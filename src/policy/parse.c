@@ -738,8 +738,20 @@ static int parse_credential(struct parse_ctx *ctx, const yaml_node_t *node, cons
                 return fail(ctx, node, key,
                             "expected a mapping (name, source, hosts, how, env), got %s",
                             node_kind(node));
-        static const char *const keys[] = {"name", "source", "hosts", "how", "env", "plaintext"};
-        enum { K_NAME, K_SOURCE, K_HOSTS, K_HOW, K_ENV, K_PLAINTEXT, K_COUNT };
+        static const char *const keys[] = {"name",      "source", "hosts",   "how", "env",
+                                           "plaintext", "file",   "pattern", "json"};
+        enum {
+                K_NAME,
+                K_SOURCE,
+                K_HOSTS,
+                K_HOW,
+                K_ENV,
+                K_PLAINTEXT,
+                K_FILE,
+                K_PATTERN,
+                K_JSON,
+                K_COUNT
+        };
         unsigned long seen[K_COUNT] = {0};
         __attribute__((cleanup(credential_cleanup))) struct policy_credential c = {0};
         for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
@@ -759,7 +771,7 @@ static int parse_credential(struct parse_ctx *ctx, const yaml_node_t *node, cons
                 if (k == K_COUNT)
                         return fail(ctx, key_node, sub,
                                     "unknown key (expected one of: name, source, hosts, how, env, "
-                                    "plaintext)");
+                                    "plaintext, file, pattern, json)");
                 if (seen[k])
                         return fail(ctx, key_node, sub, "duplicate key (first at line %lu)",
                                     seen[k]);
@@ -792,16 +804,42 @@ static int parse_credential(struct parse_ctx *ctx, const yaml_node_t *node, cons
                         r = get_choice(ctx, value, sub, policy_bool_names, &index);
                         c.plaintext = r == 0 && index == 1;
                         break;
+                case K_FILE:
+                        r = get_checked_string(ctx, value, sub, policy_check_host_path, "path",
+                                               &c.file);
+                        break;
+                case K_PATTERN:
+                        r = get_checked_string(ctx, value, sub, policy_check_credential_pattern,
+                                               "pattern", &c.pattern);
+                        break;
+                case K_JSON:
+                        r = get_checked_string(ctx, value, sub, policy_check_json_pointer,
+                                               "JSON Pointer", &c.json_pointer);
+                        break;
                 }
                 if (r < 0)
                         return r;
         }
+        /* a secret named by `source` (and shown in `env`), or spans of a `file` */
+        bool in_file = seen[K_FILE] != 0;
         static const unsigned required[] = {K_NAME, K_SOURCE, K_HOSTS, K_ENV};
         for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
                 char sub[KEY_PATH_MAX];
+                if (in_file && (required[i] == K_SOURCE || required[i] == K_ENV))
+                        continue;
                 if (!seen[required[i]] && key_path(sub, key, keys[required[i]]) == 0)
-                        return fail(ctx, node, sub, "missing");
+                        return fail(ctx, node, sub,
+                                    "missing (a credential has a source and an env, or a file "
+                                    "and a pattern or json)");
         }
+        if (in_file && seen[K_SOURCE])
+                return fail(ctx, node, key, "source and file: one or the other");
+        if (in_file && !seen[K_PATTERN] == !seen[K_JSON])
+                return fail(ctx, node, key, "a file credential has a pattern or a json pointer");
+        if (!in_file && (seen[K_PATTERN] || seen[K_JSON]))
+                return fail(ctx, node, key, "pattern and json go with file");
+        if (in_file && !seen[K_HOW])
+                c.how = POLICY_CREDENTIAL_SWAP; /* the file says where it goes */
         struct policy_credentials *all = &ctx->policy->credentials;
         for (size_t i = 0; i < all->count; i++) {
                 char sub[KEY_PATH_MAX];
@@ -809,7 +847,7 @@ static int parse_credential(struct parse_ctx *ctx, const yaml_node_t *node, cons
                         sub[0] = '\0';
                 if (strcmp(all->items[i].name, c.name) == 0)
                         return fail(ctx, node, sub, "duplicate credential '%s'", c.name);
-                if (strcmp(all->items[i].env, c.env) == 0)
+                if (all->items[i].env && c.env && strcmp(all->items[i].env, c.env) == 0)
                         return fail(ctx, node, sub, "credential '%s' already uses env %s",
                                     all->items[i].name, c.env);
         }

@@ -125,6 +125,7 @@ enum policy_credential_how {
         POLICY_CREDENTIAL_BASIC,      /* Authorization: Basic base64(SECRET = user:password) */
         POLICY_CREDENTIAL_HEADER,     /* NAME: SECRET */
         POLICY_CREDENTIAL_QUERY,      /* ?NAME=SECRET (percent-encoded) */
+        POLICY_CREDENTIAL_SWAP,       /* only the placeholder swapped, where the client put it */
 };
 
 #define POLICY_CREDENTIAL_NAME_MAX 32
@@ -138,8 +139,14 @@ struct policy_credential {
         struct reins_strv hosts;   /* host[:port][/path-prefix]; host may be *.domain */
         enum policy_credential_how how;
         char *how_name; /* HEADER, QUERY: the header's or parameter's name */
-        char *env;      /* the variable the agent sees, holding the placeholder */
+        char *env;      /* the variable the agent sees, holding the placeholder; may be
+                           NULL for a `file` entry */
         bool plaintext; /* may be injected into plain http:// requests too */
+        /* a credential inside a host file: the sandbox sees the file at the
+         * same path with each secret span replaced by its placeholder */
+        char *file;         /* host path (~ allowed); NULL: `source` names the secret */
+        char *pattern;      /* POSIX extended regex: group 1 of each match is a secret */
+        char *json_pointer; /* or an RFC 6901 pointer to a JSON string */
 };
 
 /* In the order written; a child's entry of the same name replaces its parent's. */

@@ -101,6 +101,8 @@ int policy_parse_rule_window(const char *text, struct policy_rule_setting *out, 
 
 /* credentials.c */
 int policy_check_credential_name(char *value, const char **why);
+int policy_check_credential_pattern(char *value, const char **why); /* regex, >= 1 group */
+int policy_check_json_pointer(char *value, const char **why);
 /* host[:port][/path-prefix]: the host part as network.allow's, the path
  * printable without blanks, '?' or '#' */
 int policy_check_credential_host(char *value, const char **why);

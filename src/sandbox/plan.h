@@ -230,6 +230,9 @@ struct plan_credentials {
         size_t env_count;
         const char *bundle;        /* PEM text of the CA bundle; NULL: none */
         const char *bundle_target; /* where it is inside */
+        char *const *file_targets; /* credential files: text file_texts[i] at file_targets[i] */
+        char *const *file_texts;
+        size_t file_count;
 };
 
 struct plan_options {

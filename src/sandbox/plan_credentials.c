@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "sandbox/plan_internal.h"
+#include "util/path.h"
 
 int plan_add_credentials(struct reins_plan *plan, const struct plan_credentials *credentials,
                          struct reins_error *err)
@@ -20,6 +21,26 @@ int plan_add_credentials(struct reins_plan *plan, const struct plan_credentials 
                                            LANDLOCK_RULE_READ_EXEC)) < 0)
                         return reins_error_set(err, -r, "credentials: the CA bundle: %s",
                                                r == -ENOMEM ? "out of memory" : "cannot plan it");
+        }
+        /* a credential file with placeholders, at its host path: only on the
+         * sandbox's own root, never as a mount point made in a host tree */
+        for (size_t i = 0; i < credentials->file_count; i++) {
+                const char *target = credentials->file_targets[i];
+                for (size_t m = 0; m < plan->mount_count; m++) {
+                        enum mount_op_kind k = plan->mounts[m].kind;
+                        if ((k == MOUNT_OP_BIND_RO || k == MOUNT_OP_BIND_RW ||
+                             k == MOUNT_OP_OVERLAY) &&
+                            path_is_under(target, plan->mounts[m].target))
+                                return reins_error_set(
+                                    err, EEXIST,
+                                    "credentials: %s is inside %s, which the sandbox binds from "
+                                    "the host: its copy with placeholders cannot be put there",
+                                    target, plan->mounts[m].target);
+                }
+                if ((r = plan_add_mount(plan, MOUNT_OP_FILE, credentials->file_texts[i], target,
+                                        0)) < 0 ||
+                    (r = plan_add_landlock(plan, target, LANDLOCK_RULE_READ_EXEC)) < 0)
+                        return reins_error_set(err, -r, "credentials: %s: cannot plan it", target);
         }
         for (size_t i = 0; i < credentials->env_count; i++)
                 if ((r = plan_env_put(plan, credentials->env[i])) < 0)

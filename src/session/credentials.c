@@ -2,6 +2,8 @@
 #include "session/credentials.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <regex.h>
 #include <fcntl.h>
 #include <openssl/x509.h>
 #include <sodium.h>
@@ -185,8 +187,183 @@ static enum net_inject_how how_of(enum policy_credential_how how)
                 return NET_INJECT_HEADER;
         case POLICY_CREDENTIAL_QUERY:
                 return NET_INJECT_QUERY;
+        case POLICY_CREDENTIAL_SWAP:
+                return NET_INJECT_SWAP;
         }
         return NET_INJECT_BEARER;
+}
+
+#define CREDENTIAL_FILE_MAX   (1 << 20) /* bytes of a credential file read */
+#define CREDENTIAL_VALUES_MAX 8         /* distinct secrets in one file */
+
+/* One secret: a placeholder drawn, the injection entry added, and what the
+ * agent sees instead (the placeholder; a JWT keeps its header and claims
+ * readable: "HEADER.CLAIMS.<placeholder>"). *masked: caller frees. */
+static int add_secret(struct session_credentials *sc, const struct policy_credential *c,
+                      const char *secret, size_t len, char **masked, struct reins_error *err)
+{
+        /* the name (for people reading a log) and 128 random bits (so no
+         * one can guess another session's) */
+        unsigned char random[16];
+        char hex[33], placeholder[NET_INJECT_PLACEHOLDER_MAX];
+        randombytes_buf(random, sizeof(random));
+        sodium_bin2hex(hex, sizeof(hex), random, sizeof(random));
+        snprintf(placeholder, sizeof(placeholder), "reins-cred-%s-%s", c->name, hex);
+        size_t jwt = net_inject_jwt_prefix(secret, len);
+        int r = net_inject_add(&sc->inject, c->name, placeholder, secret, len,
+                               (const char *const *)c->hosts.items, c->hosts.count, how_of(c->how),
+                               c->how_name, c->plaintext, jwt, err);
+        if (r < 0)
+                return r;
+        if (asprintf(masked, "%.*s%s", (int)jwt, secret, placeholder) < 0)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        return 0;
+}
+
+/* Every occurrence of `from` in *text replaced by `to`. */
+static int replace_all(char **text, const char *from, size_t from_len, const char *to)
+{
+        size_t to_len = strlen(to), count = 0;
+        for (const char *p = strstr(*text, from); p; p = strstr(p + from_len, from))
+                count++;
+        if (!count)
+                return 0;
+        size_t len = strlen(*text);
+        char *out = malloc(len + count * to_len + 1);
+        if (!out)
+                return -ENOMEM;
+        char *w = out;
+        const char *p = *text;
+        for (const char *m = strstr(p, from); m; m = strstr(p, from)) {
+                memcpy(w, p, (size_t)(m - p));
+                w += m - p;
+                memcpy(w, to, to_len);
+                w += to_len;
+                p = m + from_len;
+        }
+        strcpy(w, p);
+        sodium_memzero(*text, len);
+        free(*text);
+        *text = out;
+        return 0;
+}
+
+/* The secrets of a file: group 1 of each match of the pattern, or the
+ * string the JSON Pointer names. Distinct values, at most CREDENTIAL_VALUES_MAX. */
+static int file_secrets(const struct policy_credential *c, const char *text, char **values,
+                        size_t *count, struct reins_error *err)
+{
+        *count = 0;
+        if (c->pattern) {
+                regex_t re;
+                if (regcomp(&re, c->pattern, REG_EXTENDED | REG_NEWLINE) != 0)
+                        return reins_error_set(err, EINVAL, "credentials: '%s': bad pattern",
+                                               c->name);
+                const char *p = text;
+                regmatch_t m[2];
+                int flags = 0;
+                while (*p && regexec(&re, p, 2, m, flags) == 0) {
+                        if (m[1].rm_so >= 0 && m[1].rm_eo > m[1].rm_so) {
+                                size_t n = (size_t)(m[1].rm_eo - m[1].rm_so);
+                                bool seen = false;
+                                for (size_t i = 0; i < *count && !seen; i++)
+                                        seen = strlen(values[i]) == n &&
+                                               memcmp(values[i], p + m[1].rm_so, n) == 0;
+                                if (!seen && *count < CREDENTIAL_VALUES_MAX &&
+                                    !(values[(*count)++] = strndup(p + m[1].rm_so, n))) {
+                                        regfree(&re);
+                                        return reins_error_set(err, ENOMEM, "out of memory");
+                                }
+                        }
+                        p += m[0].rm_eo > 0 ? m[0].rm_eo : 1;
+                        flags = REG_NOTBOL;
+                }
+                regfree(&re);
+                return 0;
+        }
+        json_error_t jerr;
+        json_t *doc = json_loads(text, 0, &jerr);
+        if (!doc)
+                return reins_error_set(err, EINVAL, "credentials: '%s': %s is not JSON (line %d)",
+                                       c->name, c->file, jerr.line);
+        /* RFC 6901: /a/b~1c -> keys "a", "b/c"; array indexes as numbers */
+        json_t *at = doc;
+        const char *p = c->json_pointer;
+        char key[1024];
+        while (at && *p == '/') {
+                size_t k = 0;
+                for (p++; *p && *p != '/' && k + 1 < sizeof(key); p++) {
+                        if (*p == '~' && (p[1] == '0' || p[1] == '1'))
+                                key[k++] = *++p == '0' ? '~' : '/';
+                        else
+                                key[k++] = *p;
+                }
+                key[k] = '\0';
+                if (json_is_array(at)) {
+                        char *end;
+                        unsigned long index = strtoul(key, &end, 10);
+                        at = *key && !*end ? json_array_get(at, index) : NULL;
+                } else {
+                        at = json_object_get(at, key);
+                }
+        }
+        int r = 0;
+        if (json_is_string(at) && json_string_length(at) > 0) {
+                values[0] = strdup(json_string_value(at));
+                *count = values[0] ? 1 : 0;
+                if (!values[0])
+                        r = reins_error_set(err, ENOMEM, "out of memory");
+        }
+        json_decref(doc);
+        return r;
+}
+
+static int prepare_file(struct session_credentials *sc, const struct policy_credential *c,
+                        const char *home, struct reins_error *err)
+{
+        if (sc->file_count >= SESSION_CREDENTIAL_FILES_MAX)
+                return reins_error_set(err, E2BIG, "credentials: more than %d files",
+                                       SESSION_CREDENTIAL_FILES_MAX);
+        char *target;
+        if (asprintf(&target, "%s%s", c->file[0] == '~' ? (home ? home : "") : "",
+                     c->file[0] == '~' ? c->file + 1 : c->file) < 0)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        char *text = malloc(CREDENTIAL_FILE_MAX + 1);
+        size_t len = 0;
+        int r = text ? read_file_source(target, NULL, text, CREDENTIAL_FILE_MAX, &len) : -ENOMEM;
+        if (r < 0) {
+                free(text);
+                free(target);
+                return reins_error_errno(err, -r, "credentials: '%s': reading %s", c->name,
+                                         c->file);
+        }
+        text[len] = '\0';
+        char *values[CREDENTIAL_VALUES_MAX] = {0};
+        size_t count = 0;
+        r = file_secrets(c, text, values, &count, err);
+        if (r == 0 && count == 0)
+                r = reins_error_set(err, ENOENT, "credentials: '%s': no secret found in %s by %s",
+                                    c->name, c->file, c->pattern ? "its pattern" : "its json");
+        for (size_t i = 0; i < count && r == 0; i++) {
+                char *masked = NULL;
+                if ((r = add_secret(sc, c, values[i], strlen(values[i]), &masked, err)) == 0 &&
+                    replace_all(&text, values[i], strlen(values[i]), masked) < 0)
+                        r = reins_error_set(err, ENOMEM, "out of memory");
+                free(masked);
+        }
+        for (size_t i = 0; i < count; i++) {
+                sodium_memzero(values[i], strlen(values[i]));
+                free(values[i]);
+        }
+        if (r < 0) {
+                sodium_memzero(text, strlen(text));
+                free(text);
+                free(target);
+                return r;
+        }
+        sc->file_targets[sc->file_count] = target;
+        sc->file_texts[sc->file_count++] = text;
+        return 0;
 }
 
 int session_credentials_prepare(struct session_credentials *sc, const struct reins_policy *policy,
@@ -202,24 +379,20 @@ int session_credentials_prepare(struct session_credentials *sc, const struct rei
         int r = 0;
         for (size_t i = 0; i < list->count && r == 0; i++) {
                 const struct policy_credential *c = &list->items[i];
+                if (c->file) {
+                        r = prepare_file(sc, c, home, err);
+                        continue;
+                }
                 size_t len = 0;
                 if ((r = read_secret(c, environ_list, home, secret, NET_INJECT_SECRET_MAX + 1, &len,
                                      err)) < 0)
                         break;
-                /* the placeholder: the name (for people reading a log) and
-                 * 128 random bits (so no one can guess another session's) */
-                unsigned char random[16];
-                char hex[33], placeholder[NET_INJECT_PLACEHOLDER_MAX];
-                randombytes_buf(random, sizeof(random));
-                sodium_bin2hex(hex, sizeof(hex), random, sizeof(random));
-                snprintf(placeholder, sizeof(placeholder), "reins-cred-%s-%s", c->name, hex);
-                r = net_inject_add(&sc->inject, c->name, placeholder, secret, len,
-                                   (const char *const *)c->hosts.items, c->hosts.count,
-                                   how_of(c->how), c->how_name, c->plaintext, err);
-                char *entry;
-                if (r == 0 && (asprintf(&entry, "%s=%s", c->env, placeholder) < 0 ||
+                char *masked = NULL, *entry;
+                r = add_secret(sc, c, secret, len, &masked, err);
+                if (r == 0 && (asprintf(&entry, "%s=%s", c->env, masked) < 0 ||
                                strv_push_take(&sc->env, entry) < 0))
                         r = reins_error_set(err, ENOMEM, "out of memory");
+                free(masked);
         }
         sodium_free(secret); /* wiped */
         if (r < 0)
@@ -236,5 +409,10 @@ void session_credentials_free(struct session_credentials *sc)
         net_inject_clear(&sc->inject);
         free(sc->bundle);
         sc->bundle = NULL;
+        for (size_t i = 0; i < sc->file_count; i++) {
+                free(sc->file_targets[i]);
+                free(sc->file_texts[i]);
+        }
+        sc->file_count = 0;
         strv_free(&sc->env);
 }

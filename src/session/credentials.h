@@ -15,8 +15,15 @@
 
 #define SESSION_CA_BUNDLE "/.reins/ca-bundle.pem" /* inside the sandbox */
 
+#define SESSION_CREDENTIAL_FILES_MAX 16
+
 struct session_credentials {
         struct net_inject inject;
+        /* files with their secret spans replaced: written in the sandbox at
+         * their host path */
+        char *file_targets[SESSION_CREDENTIAL_FILES_MAX];
+        char *file_texts[SESSION_CREDENTIAL_FILES_MAX];
+        size_t file_count;
         struct net_terminator *terminator; /* NULL: no credentials */
         char *bundle;                      /* PEM: the host's CAs, then the session's */
         struct reins_strv env;             /* NAME=VALUE for the sandbox */

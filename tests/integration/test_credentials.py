@@ -49,6 +49,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         # what the server saw, the secrets replaced by markers: a real API
         # does not hand its key back, and the agent's output must not hold it
         out = json.dumps(obj).replace(SECRET, "<SECRET>").replace(FILE_SECRET, "<FILE_SECRET>")
+        out = out.replace(NPM_SECRET, "<NPM_SECRET>").replace(JWT_SIGNATURE, "<JWT_SIGNATURE>")
         out = out.encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -124,7 +125,7 @@ def srv():
     shutil.rmtree(root, ignore_errors=True)
 
 
-def policy(s, secret_file):
+def policy(s, secret_file, extra=()):
     p = s.port
     allow = [f"api.test:{p}", f"other.test:{p}", f"wrong.test:{p}", f"plain.test:{s.http_port}"]
     return "\n".join([
@@ -153,6 +154,7 @@ def policy(s, secret_file):
         # a critical finding freezes the sandbox (T3): recorded only here,
         # so that every probe runs
         "rules: {action: {credential-misuse: log}}",
+        *extra,
     ]) + "\n"
 
 
@@ -173,13 +175,13 @@ class Run:
         raise AssertionError(f"no {name} line in {self.stdout!r} / {self.r.stderr!r}")
 
 
-def run_with_credentials(caller, s, script, *, files=(), trust=True):
+def run_with_credentials(caller, s, script, *, files=(), trust=True, extra=()):
     ws = caller.workspace()
     for name, text in files:
         caller.write(ws / name, text)
     d = caller.mkdtemp(prefix="reins-cred-")
     secret_file = caller.write(d / "other.key", FILE_SECRET + "\n", 0o600)
-    pol = caller.write(ws / "policy.yaml", policy(s, secret_file))
+    pol = caller.write(ws / "policy.yaml", policy(s, secret_file, extra))
     trail = d / "trail.jsonl"
     env = {"API_SECRET": SECRET}
     if trust:
@@ -355,3 +357,80 @@ def test_credentials_need_the_proxy_and_their_source(caller, srv, tmp_path):
                    env={"NOPE_UNSET": "v"})
     assert r.returncode == 125
     assert "credentials need network.mode: proxy" in r.stderr, r.stderr
+
+
+def _b64(obj):
+    import base64
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+JWT_SIGNATURE = "c2lnbmF0dXJlLW9mLXRoZS1yZWFsLXRva2Vu"
+JWT = (_b64({"alg": "HS256", "typ": "JWT"}) + "." + _b64({"sub": "agent-7", "exp": 4102444800})
+       + "." + JWT_SIGNATURE)
+NPM_SECRET = "npm_REAL_0123456789"
+
+JWT_CLIENT = """\
+import base64, json, os, urllib.request
+conf = json.load(open(os.path.expanduser("~/.docker/config.json")))
+token = conf["auths"]["api.test"]["auth"]
+claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+print("claims", claims["sub"], claims["exp"])
+req = urllib.request.Request("https://api.test:%d/echo?via=jwt",
+                             headers={"Authorization": "Bearer " + token})
+print("jwt", dict(json.load(urllib.request.urlopen(req, timeout=20))["headers"])["Authorization"])
+"""
+
+
+def test_secrets_inside_files_and_jwt_claims(caller, srv):
+    """A credential may be spans of a host file: the sandbox sees the file at
+    its path with each span a placeholder (the rest intact), a JWT keeps its
+    header and claims readable, and the proxy swaps them back for the file's
+    hosts only."""
+    _Handler.seen.clear()
+    p = srv.port
+    caller.write(caller.home / ".npmrc",
+                 f"registry=https://api.test:{p}/npm/\n//api.test:{p}/npm/:_authToken={NPM_SECRET}\n"
+                 "always-auth=true\n", 0o600)
+    caller.write(caller.home / ".docker" / "config.json",
+                 json.dumps({"auths": {"api.test": {"auth": JWT}}, "credsStore": ""}, indent=2),
+                 0o600)
+    extra = [
+        "  - name: npm",
+        "    file: ~/.npmrc",
+        "    pattern: '_authToken=([^[:space:]]+)'",
+        f"    hosts: [\"api.test:{p}/npm/\"]",
+        "  - name: docker",
+        "    file: ~/.docker/config.json",
+        "    json: /auths/api.test/auth",
+        f"    hosts: [\"api.test:{p}/echo\"]",
+        "    how: bearer",
+    ]
+    # credentials: is a list already: the extra entries go under it
+    script = f"""
+echo "npmrc $(grep -c always-auth ~/.npmrc) $(sed -n 's/.*_authToken=//p' ~/.npmrc)"
+tok=$(sed -n 's/.*_authToken=//p' ~/.npmrc)
+echo "npm $(curl -sS --max-time 20 https://api.test:{p}/npm/echo -H "Authorization: Bearer $tok")"
+python3 jwt_client.py 2>&1
+"""
+    ws = caller.workspace()
+    caller.write(ws / "jwt_client.py", JWT_CLIENT % p)
+    d = caller.mkdtemp(prefix="reins-cred-")
+    secret_file = caller.write(d / "other.key", FILE_SECRET + "\n", 0o600)
+    text = policy(srv, secret_file).replace("rules: {action:", "\n".join(extra) + "\nrules: {action:")
+    pol = caller.write(ws / "policy.yaml", text)
+    trail = d / "trail.jsonl"
+    res = caller.run(["run", "-p", pol, "--audit", trail, "-w", ws, "--", "sh", "-c", script],
+                     cwd=ws, env={"API_SECRET": SECRET, "SSL_CERT_FILE": srv.cert}, timeout=120)
+    r = Run(res, trail)
+    assert res.returncode == 0, res.stderr
+    count, shown = r.out("npmrc").split()
+    assert count == "1" and PLACEHOLDER.fullmatch(shown), r.stdout  # the rest intact
+    seen = json.loads(r.out("npm"))
+    assert dict(seen["headers"])["Authorization"] == "Bearer <NPM_SECRET>", seen
+    assert r.out("claims") == "agent-7 4102444800", r.stdout
+    by_path = {path: dict(h) for host, path, h, body in _Handler.seen}
+    assert by_path["/echo?via=jwt"]["Authorization"] == f"Bearer {JWT}"
+    assert r.out("jwt") == "Bearer " + JWT.rsplit(".", 1)[0] + ".<JWT_SIGNATURE>", r.stdout
+    for text in (r.stdout, r.trail_text):
+        assert NPM_SECRET not in text and JWT_SIGNATURE not in text
+    assert not PLACEHOLDER.search(r.trail_text)

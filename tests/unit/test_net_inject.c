@@ -25,15 +25,15 @@ static void setup_inject(struct net_inject *in)
         struct reins_error err = {0};
         const char *api_hosts[] = {"api.example.com", "api.example.com:8443/v1/"};
         assert_int_equal(net_inject_add(in, "api", PH_API, "sk-SECRET", 9, api_hosts, 2,
-                                        NET_INJECT_HEADER, "x-api-key", false, &err),
+                                        NET_INJECT_HEADER, "x-api-key", false, 0, &err),
                          0);
         const char *gh_hosts[] = {"*.github.com/repos"};
         assert_int_equal(net_inject_add(in, "gh", PH_GH, "ghp_TOKEN", 9, gh_hosts, 1,
-                                        NET_INJECT_BEARER, NULL, true, &err),
+                                        NET_INJECT_BEARER, NULL, true, 0, &err),
                          0);
         const char *q_hosts[] = {"maps.example.org"};
         assert_int_equal(net_inject_add(in, "q", PH_Q, "k&y=1", 5, q_hosts, 1, NET_INJECT_QUERY,
-                                        "key", false, &err),
+                                        "key", false, 0, &err),
                          0);
 }
 
@@ -234,12 +234,12 @@ static void test_add_refuses(void **state)
         struct reins_error err = {0};
         const char *hosts[] = {"x.com"};
         assert_int_equal(net_inject_add(&in, "a", PH_API, "a\r\nEvil: 1", 10, hosts, 1,
-                                        NET_INJECT_BEARER, NULL, false, &err),
+                                        NET_INJECT_BEARER, NULL, false, 0, &err),
                          -EINVAL);
         const char *any[] = {"*"};
-        assert_int_equal(
-            net_inject_add(&in, "a", PH_API, "s", 1, any, 1, NET_INJECT_BEARER, NULL, false, &err),
-            -EINVAL);
+        assert_int_equal(net_inject_add(&in, "a", PH_API, "s", 1, any, 1, NET_INJECT_BEARER, NULL,
+                                        false, 0, &err),
+                         -EINVAL);
         assert_false(net_inject_terminates(&in, "x.com", 443));
 }
 
