@@ -467,7 +467,15 @@ static const struct error_case error_cases[] = {
     {"version: 1\n[a]: b\n", EINVAL, "2: (key): expected a single value, got a list"},
     /* credentials (issue 18) */
     {"version: 1\ncredentials:\n  - name: a\n    source: {env: K}\n    hosts: [x.com]\n", EINVAL,
-     "3: credentials[0].env: missing"},
+     "3: credentials[0].env: missing (a credential has a source and an env, or a file and a "
+     "pattern or json)"},
+    {"version: 1\ncredentials:\n  - name: a\n    file: ~/.npmrc\n    hosts: [x.com]\n", EINVAL,
+     "3: credentials[0]: a file credential has a pattern or a json pointer"},
+    {"version: 1\ncredentials:\n  - pattern: 'a+'\n", EINVAL,
+     "3: credentials[0].pattern: bad pattern 'a+': needs a group, (...), around the secret"},
+    {"version: 1\ncredentials:\n  - json: auths\n", EINVAL,
+     "3: credentials[0].json: bad JSON Pointer 'auths': a JSON Pointer (RFC 6901) starts with "
+     "'/': /auths/host/auth"},
     {"version: 1\ncredentials:\n  - name: a b\n", EINVAL,
      "3: credentials[0].name: bad name 'a b': a credential name has only letters, digits, '_' "
      "and '-' (it is part of the placeholder)"},
@@ -484,7 +492,7 @@ static const struct error_case error_cases[] = {
      EINVAL, "7: credentials[1].name: duplicate credential 'a'"},
     {"version: 1\ncredentials:\n  - name: a\n    colour: red\n", EINVAL,
      "4: credentials[0].colour: unknown key (expected one of: name, source, hosts, how, env, "
-     "plaintext)"},
+     "plaintext, file, pattern, json)"},
     /* extends */
     {"version: 1\nextends: nope\n", EINVAL,
      "2: extends: unknown preset 'nope' (presets: default, offline, readonly; a file needs "
