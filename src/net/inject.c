@@ -11,6 +11,40 @@
 #include "net/http.h"
 #include "util/weaken.h"
 
+static int parse_host(const char *name, const char *pattern, struct net_inject_host *h,
+                      struct reins_error *err)
+{
+        const char *slash = strchr(pattern, '/');
+        size_t host_len = slash ? (size_t)(slash - pattern) : strlen(pattern);
+        char text[NET_HOST_MAX + 16];
+        if (host_len >= sizeof(text) || (slash && strlen(slash) >= NET_INJECT_PATH_MAX))
+                return reins_error_set(err, EINVAL, "%s: host '%s' too long", name, pattern);
+        memcpy(text, pattern, host_len);
+        text[host_len] = '\0';
+        const char *why = NULL;
+        if (net_rule_parse(text, &h->rule, &why) < 0)
+                return reins_error_set(err, EINVAL, "%s: host '%s': %s", name, pattern, why);
+        if (h->rule.kind == NET_RULE_ANY)
+                return reins_error_set(err, EINVAL, "%s: '*' would mean every host", name);
+        snprintf(h->path, sizeof(h->path), "%s", slash ? slash : "");
+        return 0;
+}
+
+int net_inject_add_identity(struct net_inject *inject, const char *const *hosts, size_t count,
+                            struct reins_error *err)
+{
+        if (count > NET_INJECT_HOSTS_MAX)
+                return reins_error_set(err, E2BIG, "identity.hosts: more than %d",
+                                       NET_INJECT_HOSTS_MAX);
+        for (size_t i = 0; i < count; i++) {
+                int r = parse_host("identity.hosts", hosts[i], &inject->identity[i], err);
+                if (r < 0)
+                        return r;
+        }
+        inject->identity_count = count;
+        return 0;
+}
+
 int net_inject_add(struct net_inject *inject, const char *name, const char *placeholder,
                    const char *secret, size_t secret_len, const char *const *hosts,
                    size_t host_count, enum net_inject_how how, const char *how_name, bool plaintext,
@@ -121,6 +155,9 @@ static bool host_matches(const struct net_inject_host *h, const char *host, uint
 
 bool net_inject_terminates(const struct net_inject *inject, const char *host, uint16_t port)
 {
+        for (size_t j = 0; inject && j < inject->identity_count; j++)
+                if (host_matches(&inject->identity[j], host, port, true))
+                        return true;
         for (size_t i = 0; inject && i < inject->count; i++)
                 for (size_t j = 0; j < inject->items[i].host_count; j++)
                         if (host_matches(&inject->items[i].hosts[j], host, port, true))
@@ -528,6 +565,17 @@ int net_inject_rewrite(const struct net_inject *inject, const char *host, uint16
                                   : "credential placeholder sent to a host it is not for");
         }
 
+        /* the agent's identity, signed for this request (TLS only) */
+        bool assert_identity = false;
+        for (size_t j = 0; tls && inject->sign && j < inject->identity_count; j++)
+                assert_identity =
+                    assert_identity || (host_matches(&inject->identity[j], host, port, true) &&
+                                        path_matches(inject->identity[j].path, target, path_len));
+        char assertion[NET_IDENTITY_MAX];
+        if (assert_identity && inject->sign(inject->sign_ctx, host, port, r->method, r->path,
+                                            assertion, sizeof(assertion)) <= 0)
+                return refuse(r, 502, "cannot sign the agent's identity assertion");
+
         struct out_buf b = {0};
         out_put(&b, in, (size_t)(target - in));
         out_swapped(&b, inject, applies, target, path_len, true);
@@ -546,7 +594,7 @@ int net_inject_rewrite(const struct net_inject *inject, const char *host, uint16
                 for (size_t k = 0; k < inject->count && !credential; k++)
                         credential = (applies & (1u << k)) &&
                                      is_credential_header(&inject->items[k], l->name, l->name_len);
-                if (credential)
+                if (credential || name_is(l->name, l->name_len, NET_IDENTITY_HEADER))
                         continue; /* what the agent put there itself never leaves */
                 out_put(&b, l->name, l->name_len);
                 out_str(&b, ": ");
@@ -556,6 +604,12 @@ int net_inject_rewrite(const struct net_inject *inject, const char *host, uint16
         for (size_t k = 0; k < inject->count; k++)
                 if (applies & (1u << k))
                         out_credential_header(&b, &inject->items[k]);
+        if (assert_identity) {
+                out_str(&b, NET_IDENTITY_HEADER ": ");
+                out_str(&b, assertion);
+                out_str(&b, "\r\n");
+                r->asserted = true;
+        }
         if (close)
                 out_str(&b, "Connection: close\r\n");
         out_str(&b, "\r\n");

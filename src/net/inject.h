@@ -60,10 +60,28 @@ struct net_inject_credential {
         bool plaintext;    /* may go into plain http:// requests */
 };
 
+/* The agent's identity for a request to an `identity.hosts` host: writes a
+ * signed assertion (a JWS, text) into out; its length, or <0. Called from
+ * the terminator's threads: must be thread-safe. */
+typedef int (*net_identity_sign_fn)(void *ctx, const char *host, uint16_t port, const char *method,
+                                    const char *path, char *out, size_t out_size);
+
+#define NET_IDENTITY_HEADER "Reins-Agent-Assertion"
+#define NET_IDENTITY_MAX    4096 /* bytes of one assertion */
+
 struct net_inject {
         struct net_inject_credential items[NET_INJECT_MAX];
         size_t count;
+        /* identity.hosts, and who signs for them (NULL: no assertions) */
+        struct net_inject_host identity[NET_INJECT_HOSTS_MAX];
+        size_t identity_count;
+        net_identity_sign_fn sign;
+        void *sign_ctx;
 };
+
+/* identity.hosts patterns (host[:port][/path]). -EINVAL with err. */
+int net_inject_add_identity(struct net_inject *inject, const char *const *hosts, size_t count,
+                            struct reins_error *err);
 
 /* Add one credential; `hosts` are policy patterns host[:port][/path]. The
  * secret is copied (and wiped at net_inject_clear); a JWT's placeholder swaps
@@ -91,6 +109,7 @@ struct net_inject_report {
         const char *why;   /* with status */
         int misuse;        /* a credential whose placeholder was sent where it may not go, or -1 */
         uint32_t injected; /* bit i: credential i was set in this request */
+        bool asserted;     /* the agent's identity assertion was added */
         char method[24];
         char path[NET_INJECT_PATH_MAX]; /* the request's path, cut at NET_INJECT_PATH_MAX-1 */
         size_t head_len;                /* input bytes the head took */

@@ -14,7 +14,7 @@
 
 static bool proxy_injects(const struct proxy *proxy)
 {
-        return proxy->inject && proxy->inject->count > 0;
+        return proxy->inject && (proxy->inject->count > 0 || proxy->inject->identity_count > 0);
 }
 
 bool proxy_conn_terminates(const struct proxy_conn *c)
@@ -149,6 +149,17 @@ static void on_report(struct proxy *proxy, const struct net_terminate_report *r)
         struct proxy_conn *c = find_conn(proxy, r->conn_id);
         switch (r->kind) {
         case NET_TERMINATE_INJECTED:
+                if (!r->credential[0]) { /* the agent's identity assertion */
+                        json_t *fields =
+                            json_pack("{s:I, s:s, s:i}", "connection", (json_int_t)r->conn_id,
+                                      "host", r->host, "port", (int)r->port);
+                        if (fields) {
+                                json_object_set_new(fields, "method", bytes_json_z(r->method));
+                                json_object_set_new(fields, "path", bytes_json_z(r->path));
+                        }
+                        event_emit(proxy->events, "net.identity", fields);
+                        break;
+                }
                 emit_injected(proxy, r->conn_id, r->credential, r->host, r->port, r->method,
                               r->path);
                 break;

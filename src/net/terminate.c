@@ -160,9 +160,14 @@ static X509 *new_cert(const char *common_name, EVP_PKEY *key, long seconds)
 static int ca_constraints(const struct net_inject *inject, char *out, size_t size)
 {
         size_t used = (size_t)snprintf(out, size, "critical");
-        for (size_t i = 0; i < inject->count; i++) {
-                for (size_t j = 0; j < inject->items[i].host_count; j++) {
-                        const struct net_rule *rule = &inject->items[i].hosts[j].rule;
+        for (size_t i = 0; i <= inject->count; i++) {
+                /* the credentials' hosts, then (i == count) identity.hosts */
+                size_t n_hosts =
+                    i < inject->count ? inject->items[i].host_count : inject->identity_count;
+                for (size_t j = 0; j < n_hosts; j++) {
+                        const struct net_rule *rule = i < inject->count
+                                                          ? &inject->items[i].hosts[j].rule
+                                                          : &inject->identity[j].rule;
                         const char *host =
                             rule->kind == NET_RULE_WILDCARD ? rule->host + 1 : rule->host;
                         int n;
@@ -498,6 +503,8 @@ static bool relay_from_client(struct relay *r, const char *bytes, size_t len)
                         if (r->request.injected & (1u << k))
                                 job_report(r->job, NET_TERMINATE_INJECTED, inject->items[k].name,
                                            &r->request, 0, NULL);
+                if (r->request.asserted) /* no credential name: the identity */
+                        job_report(r->job, NET_TERMINATE_INJECTED, NULL, &r->request, 0, NULL);
                 bool sent = ssl_write_all(r->upstream, out, out_len);
                 free(out);
                 if (!sent)

@@ -397,6 +397,10 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         /* only when some: the hash of every policy without them stays what it was */
         if (p->credentials.count)
                 emit_credentials(out, &p->credentials);
+        if (p->identity.hosts.count) { /* likewise */
+                fputs("identity:\n", out);
+                emit_list(out, "hosts", &p->identity.hosts);
+        }
         /* only when set: the hash of every policy without anchors stays what it was */
         if (p->audit.anchor.count) {
                 fputs("audit:\n", out);

@@ -301,6 +301,15 @@ static const struct field audit_fields[] = {
     {0},
 };
 
+static const struct field identity_fields[] = {
+    {.name = "hosts",
+     .kind = FIELD_LIST,
+     .offset = AT(identity.hosts),
+     .check = policy_check_credential_host,
+     .noun = "host"},
+    {0},
+};
+
 static const struct field root_fields[] = {
     {.name = "version", .kind = FIELD_VERSION},
     {.name = "name",
@@ -341,6 +350,7 @@ static const struct field root_fields[] = {
     {.name = "audit", .kind = FIELD_SECTION, .children = audit_fields},
     /* secrets the proxy injects (issue 18): parse_credentials */
     {.name = "credentials", .kind = FIELD_CREDENTIALS},
+    {.name = "identity", .kind = FIELD_SECTION, .children = identity_fields},
     /* sandboxes `reins serve` keeps built ahead (serve/pool.c) */
     {.name = "pool", .kind = FIELD_COUNT, .offset = AT(pool), .max = POLICY_POOL_MAX},
     {0},

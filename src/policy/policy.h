@@ -213,6 +213,12 @@ struct reins_policy {
 
         struct policy_credentials credentials;
 
+        /* identity.hosts: requests to these (host[:port][/path-prefix], TLS)
+         * carry a signed assertion of the agent's identity (issue 18) */
+        struct {
+                struct reins_strv hosts;
+        } identity;
+
         /* `reins serve` keeps this many sandboxes of this policy built up to
          * the command's exec (its warm pool, serve/pool.c); 0: none. Not a
          * property of the sandbox: it does not enter the policy's hash. */

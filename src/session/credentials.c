@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+
+#include "govern/identity.h"
 #include <unistd.h>
 
 #define CREDENTIAL_READ_MAX (64 * 1024) /* bytes of a source file or command output */
@@ -366,13 +369,105 @@ static int prepare_file(struct session_credentials *sc, const struct policy_cred
         return 0;
 }
 
+/* ---- the agent's identity (identity.hosts) ---- */
+
+static char *base64url(const void *bytes, size_t len)
+{
+        size_t size = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        char *out = malloc(size);
+        if (out)
+                sodium_bin2base64(out, size, bytes, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        return out;
+}
+
+/* net_identity_sign_fn: HEADER.PAYLOAD.SIGNATURE (JWS compact, EdDSA), the
+ * payload naming the session, the agent, the user, the policy, the
+ * destination, the method and path, the time and a nonce. */
+static int identity_sign(void *ctx, const char *host, uint16_t port, const char *method,
+                         const char *path, char *out, size_t out_size)
+{
+        const struct session_identity_signer *id = ctx;
+        if (!id->ready)
+                return -EAGAIN;
+        unsigned char nonce[16];
+        char nonce_hex[33], audience[NET_HOST_MAX + 8];
+        randombytes_buf(nonce, sizeof(nonce));
+        sodium_bin2hex(nonce_hex, sizeof(nonce_hex), nonce, sizeof(nonce));
+        snprintf(audience, sizeof(audience), "%s:%u", host, (unsigned)port);
+        json_int_t now = (json_int_t)time(NULL);
+        json_t *claims = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:s}", "iss",
+                                   "reins", "sid", id->session, "agt", id->agent, "usr", id->user,
+                                   "pol", id->policy_sha256, "aud", audience, "htm", method, "htu",
+                                   json_stringn_nocheck(path, strlen(path)), "iat", now, "exp",
+                                   now + 60, "jti", nonce_hex);
+        char *payload = claims ? json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(claims);
+        char *payload_b64 = payload ? base64url(payload, strlen(payload)) : NULL;
+        free(payload);
+        if (!payload_b64)
+                return -ENOMEM;
+        int n = snprintf(out, out_size, "%s.%s", id->header_b64, payload_b64);
+        free(payload_b64);
+        if (n < 0 || (size_t)n + 90 >= out_size)
+                return -ENOSPC;
+        unsigned char signature[crypto_sign_BYTES];
+        crypto_sign_detached(signature, NULL, (const unsigned char *)out, (size_t)n,
+                             id->secret_key);
+        char *signature_b64 = base64url(signature, sizeof(signature));
+        if (!signature_b64)
+                return -ENOMEM;
+        int m = snprintf(out + n, out_size - (size_t)n, ".%s", signature_b64);
+        free(signature_b64);
+        return n + m;
+}
+
+int session_credentials_identity(struct session_credentials *sc,
+                                 const struct audit_session_signer *signer,
+                                 const char *agent_fingerprint, struct reins_error *err)
+{
+        struct session_identity_signer *id = &sc->identity;
+        if (!sc->inject.identity_count)
+                return 0;
+        char kid[2 * crypto_sign_PUBLICKEYBYTES + 1];
+        sodium_bin2hex(kid, sizeof(kid), signer->cert.session_key,
+                       sizeof(signer->cert.session_key));
+        json_t *header =
+            json_pack("{s:s, s:s, s:s, s:o}", "alg", "EdDSA", "typ", "reins-agent+jws", "kid", kid,
+                      "reins_cert", audit_session_cert_to_json(&signer->cert));
+        char *text = header ? json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(header);
+        id->header_b64 = text ? base64url(text, strlen(text)) : NULL;
+        free(text);
+        if (!id->header_b64)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        struct identity_public user;
+        memcpy(user.key, signer->cert.user_key, sizeof(user.key));
+        identity_describe(&user);
+        snprintf(id->user, sizeof(id->user), "%s", user.fingerprint);
+        snprintf(id->agent, sizeof(id->agent), "%s", agent_fingerprint);
+        snprintf(id->session, sizeof(id->session), "%s", signer->cert.session);
+        snprintf(id->policy_sha256, sizeof(id->policy_sha256), "%s", signer->cert.policy_sha256);
+        memcpy(id->secret_key, signer->key.secret_key, sizeof(id->secret_key));
+        id->ready = true; /* before the sandbox runs: no thread reads it yet */
+        return 0;
+}
+
 int session_credentials_prepare(struct session_credentials *sc, const struct reins_policy *policy,
                                 char **environ_list, const char *home, const char *label,
                                 struct reins_error *err)
 {
         const struct policy_credentials *list = &policy->credentials;
-        if (list->count == 0)
+        if (list->count == 0 && policy->identity.hosts.count == 0)
                 return 0;
+        if (policy->identity.hosts.count) {
+                int r = net_inject_add_identity(&sc->inject,
+                                                (const char *const *)policy->identity.hosts.items,
+                                                policy->identity.hosts.count, err);
+                if (r < 0)
+                        return r;
+                sc->inject.sign = identity_sign;
+                sc->inject.sign_ctx = &sc->identity;
+        }
         char *secret = sodium_malloc(NET_INJECT_SECRET_MAX + 1);
         if (!secret)
                 return reins_error_set(err, ENOMEM, "out of memory");
@@ -415,4 +510,8 @@ void session_credentials_free(struct session_credentials *sc)
         }
         sc->file_count = 0;
         strv_free(&sc->env);
+        sodium_memzero(sc->identity.secret_key, sizeof(sc->identity.secret_key));
+        free(sc->identity.header_b64);
+        sc->identity.header_b64 = NULL;
+        sc->identity.ready = false;
 }

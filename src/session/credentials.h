@@ -7,6 +7,9 @@
 #ifndef REINS_SESSION_CREDENTIALS_H
 #define REINS_SESSION_CREDENTIALS_H
 
+#include <sodium.h>
+
+#include "audit/session_key.h"
 #include "net/inject.h"
 #include "net/terminate.h"
 #include "policy/policy.h"
@@ -16,6 +19,17 @@
 #define SESSION_CA_BUNDLE "/.reins/ca-bundle.pem" /* inside the sandbox */
 
 #define SESSION_CREDENTIAL_FILES_MAX 16
+
+/* identity.hosts: who signs the agent's assertions (the session's certified
+ * key), filled once the session is certified (session_credentials_identity). */
+struct session_identity_signer {
+        bool ready;
+        unsigned char secret_key[crypto_sign_SECRETKEYBYTES];
+        char *header_b64; /* the JWS protected header, base64url: alg, kid, reins_cert */
+        char session[128];
+        char agent[32], user[32]; /* fingerprints */
+        char policy_sha256[65];
+};
 
 struct session_credentials {
         struct net_inject inject;
@@ -27,6 +41,7 @@ struct session_credentials {
         struct net_terminator *terminator; /* NULL: no credentials */
         char *bundle;                      /* PEM: the host's CAs, then the session's */
         struct reins_strv env;             /* NAME=VALUE for the sandbox */
+        struct session_identity_signer identity;
 };
 
 /* Nothing to do (0) when the policy has no credentials. `environ_list` is
@@ -34,6 +49,11 @@ struct session_credentials {
 int session_credentials_prepare(struct session_credentials *sc, const struct reins_policy *policy,
                                 char **environ_list, const char *home, const char *label,
                                 struct reins_error *err);
+/* The session is certified: assertions for identity.hosts can be signed with
+ * its key, the certificate (the user's key vouching for it) in their header. */
+int session_credentials_identity(struct session_credentials *sc,
+                                 const struct audit_session_signer *signer,
+                                 const char *agent_fingerprint, struct reins_error *err);
 /* The secrets wiped, the terminator's threads ended. */
 void session_credentials_free(struct session_credentials *sc);
 

@@ -220,7 +220,8 @@ static int session_prepare_credentials(struct session *s, struct reins_error *er
  * with the host's network, the placeholder would go out as it is). */
 static int session_check_credentials(const struct session *s, struct reins_error *err)
 {
-        if (s->policy->credentials.count == 0 || s->plan->proxy)
+        if ((s->policy->credentials.count == 0 && s->policy->identity.hosts.count == 0) ||
+            s->plan->proxy)
                 return 0;
         return reins_error_set(err, EINVAL,
                                "%s: credentials need network.mode: proxy (the egress proxy is "
@@ -846,6 +847,8 @@ int session_start(struct session *s, struct reins_error *err)
         session_changes_begin(s);
         int r;
         if ((r = session_certify(s, err)) < 0 || (r = session_start_parts(s, err)) < 0 ||
+            (r = session_credentials_identity(&s->credentials, &s->signer,
+                                              s->govern.agent_public.fingerprint, err)) < 0 ||
             (r = session_spawn(s, err)) < 0)
                 return r;
         /* no trail, no run: the command has not started yet */

@@ -434,3 +434,57 @@ python3 jwt_client.py 2>&1
     for text in (r.stdout, r.trail_text):
         assert NPM_SECRET not in text and JWT_SIGNATURE not in text
     assert not PLACEHOLDER.search(r.trail_text)
+
+
+def test_identity_assertions_verify_offline(caller, srv):
+    """identity.hosts: each request there carries Reins-Agent-Assertion, a
+    JWS (EdDSA) by the session's key, with the session certificate the
+    user's key signed. `reins identity verify` checks it offline against the
+    user's key; an agent-sent header of that name never leaves; a changed
+    byte, another user's key or another destination fail."""
+    _Handler.seen.clear()
+    p = srv.port
+    extra = ["identity:", f"  hosts: [\"api.test:{p}/v1/\"]"]
+    script = f"""
+echo "code $(curl -sS --max-time 20 -o /dev/null -w '%{{http_code}}' https://api.test:{p}/v1/echo?id=1 -H "Reins-Agent-Assertion: forged")"
+echo "plain $(curl -sS --max-time 20 -o /dev/null -w '%{{http_code}}' https://api.test:{p}/other/echo)"
+"""
+    r = run_with_credentials(caller, srv, script, extra=extra)
+    assert r.r.returncode == 0, r.r.stderr
+    assert r.out("code") == "200" and r.out("plain") == "200", r.stdout
+    by_path = {path: h for host, path, h, body in _Handler.seen}
+    sent = [v for k, v in by_path["/v1/echo?id=1"] if k.lower() == "reins-agent-assertion"]
+    assert len(sent) == 1 and sent[0] != "forged", sent
+    assert not [k for k, v in by_path["/other/echo"] if k.lower() == "reins-agent-assertion"]
+    token = sent[0]
+    ident = json.loads(caller.run(["id", "--json"]).stdout)
+    v = caller.run(["identity", "verify", "--user-key", ident["public_key"], "--host",
+                    f"api.test:{p}", token])
+    assert v.returncode == 0, v.stderr
+    claims = json.loads(v.stdout)
+    start = [e for e in r.events if e.get("type") == "session.start"][0]
+    assert claims["sid"] == start["session"]
+    assert claims["agt"] == start["agent_fingerprint"]
+    assert claims["usr"] == ident["fingerprint"]
+    assert claims["pol"] == start["policy"]["sha256"]
+    # the path without its query
+    assert (claims["htm"], claims["htu"], claims["aud"]) == ("GET", "/v1/echo", f"api.test:{p}")
+    assert [e for e in r.events if e.get("type") == "net.identity"]
+    # the documented offline check, independently: Ed25519 over "HEADER.CLAIMS"
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    import base64
+    h, c, s = token.split(".")
+    header = json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(header["kid"])).verify(
+        base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), f"{h}.{c}".encode())
+    assert header["reins_cert"]["session_key"] == header["kid"]
+    assert header["reins_cert"]["user_key"] == ident["public_key"]
+    # tampered, another user, another destination
+    forged_claims = base64.urlsafe_b64encode(json.dumps(
+        {**claims, "htu": "/v1/admin"}).encode()).rstrip(b"=").decode()
+    for args, why in ((["--user-key", ident["public_key"], f"{h}.{forged_claims}.{s}"],
+                       "signature"),
+                      (["--user-key", "00" * 32, token], "another user"),
+                      (["--host", "evil.test:443", token], "another destination")):
+        bad = caller.run(["identity", "verify", *args])
+        assert bad.returncode == 1 and why in bad.stderr, (args, bad.stderr)
