@@ -196,8 +196,7 @@ static enum net_inject_how how_of(enum policy_credential_how how)
         return NET_INJECT_BEARER;
 }
 
-#define CREDENTIAL_FILE_MAX   (1 << 20) /* bytes of a credential file read */
-#define CREDENTIAL_VALUES_MAX 8         /* distinct secrets in one file */
+#define CREDENTIAL_FILE_MAX (1 << 20) /* bytes of a credential file read */
 
 /* One secret: a placeholder drawn, the injection entry added, and what the
  * agent sees instead (the placeholder; a JWT keeps its header and claims
@@ -224,7 +223,7 @@ static int add_secret(struct session_credentials *sc, const struct policy_creden
 }
 
 /* Every occurrence of `from` in *text replaced by `to`. */
-static int replace_all(char **text, const char *from, size_t from_len, const char *to)
+int session_credentials_replace(char **text, const char *from, size_t from_len, const char *to)
 {
         size_t to_len = strlen(to), count = 0;
         for (const char *p = strstr(*text, from); p; p = strstr(p + from_len, from))
@@ -252,9 +251,9 @@ static int replace_all(char **text, const char *from, size_t from_len, const cha
 }
 
 /* The secrets of a file: group 1 of each match of the pattern, or the
- * string the JSON Pointer names. Distinct values, at most CREDENTIAL_VALUES_MAX. */
-static int file_secrets(const struct policy_credential *c, const char *text, char **values,
-                        size_t *count, struct reins_error *err)
+ * string the JSON Pointer names. Distinct values, at most SESSION_CREDENTIAL_VALUES_MAX. */
+int session_credentials_find(const struct policy_credential *c, const char *text, char **values,
+                             size_t *count, struct reins_error *err)
 {
         *count = 0;
         if (c->pattern) {
@@ -272,7 +271,7 @@ static int file_secrets(const struct policy_credential *c, const char *text, cha
                                 for (size_t i = 0; i < *count && !seen; i++)
                                         seen = strlen(values[i]) == n &&
                                                memcmp(values[i], p + m[1].rm_so, n) == 0;
-                                if (!seen && *count < CREDENTIAL_VALUES_MAX &&
+                                if (!seen && *count < SESSION_CREDENTIAL_VALUES_MAX &&
                                     !(values[(*count)++] = strndup(p + m[1].rm_so, n))) {
                                         regfree(&re);
                                         return reins_error_set(err, ENOMEM, "out of memory");
@@ -341,16 +340,16 @@ static int prepare_file(struct session_credentials *sc, const struct policy_cred
                                          c->file);
         }
         text[len] = '\0';
-        char *values[CREDENTIAL_VALUES_MAX] = {0};
+        char *values[SESSION_CREDENTIAL_VALUES_MAX] = {0};
         size_t count = 0;
-        r = file_secrets(c, text, values, &count, err);
+        r = session_credentials_find(c, text, values, &count, err);
         if (r == 0 && count == 0)
                 r = reins_error_set(err, ENOENT, "credentials: '%s': no secret found in %s by %s",
                                     c->name, c->file, c->pattern ? "its pattern" : "its json");
         for (size_t i = 0; i < count && r == 0; i++) {
                 char *masked = NULL;
                 if ((r = add_secret(sc, c, values[i], strlen(values[i]), &masked, err)) == 0 &&
-                    replace_all(&text, values[i], strlen(values[i]), masked) < 0)
+                    session_credentials_replace(&text, values[i], strlen(values[i]), masked) < 0)
                         r = reins_error_set(err, ENOMEM, "out of memory");
                 free(masked);
         }

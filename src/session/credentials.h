@@ -54,6 +54,14 @@ int session_credentials_prepare(struct session_credentials *sc, const struct rei
 int session_credentials_identity(struct session_credentials *sc,
                                  const struct audit_session_signer *signer,
                                  const char *agent_fingerprint, struct reins_error *err);
+/* Pure helpers of credential files (exposed for the fuzz target): the
+ * distinct secrets `c->pattern` (group 1 of each match) or `c->json_pointer`
+ * finds in `text` (at most SESSION_CREDENTIAL_VALUES_MAX, caller frees), and
+ * every occurrence of `from` in *text replaced by `to` (the old text wiped). */
+#define SESSION_CREDENTIAL_VALUES_MAX 8
+int session_credentials_find(const struct policy_credential *c, const char *text, char **values,
+                             size_t *count, struct reins_error *err);
+int session_credentials_replace(char **text, const char *from, size_t from_len, const char *to);
 /* The secrets wiped, the terminator's threads ended. */
 void session_credentials_free(struct session_credentials *sc);
 
