@@ -654,10 +654,15 @@ static void *job_thread(void *arg)
         struct terminate_job *job = arg;
         job_serve(job);
         ERR_clear_error();
-        job_report(job, NET_TERMINATE_DONE, NULL, NULL, 0, NULL);
+        /* the sockets close now (the agent sees the end at once), under the
+         * lock so that a cut never shuts down an fd number reused since */
         pthread_mutex_lock(&job->t->lock);
+        close(job->client_fd);
+        close(job->upstream_fd);
+        job->client_fd = job->upstream_fd = -1;
         job->finished = true;
         pthread_mutex_unlock(&job->t->lock);
+        job_report(job, NET_TERMINATE_DONE, NULL, NULL, 0, NULL); /* its last touch of job */
         return NULL;
 }
 
@@ -770,8 +775,10 @@ int net_terminator_start(struct net_terminator *t, uint64_t conn_id, int client_
 static void job_free(struct terminate_job *job)
 {
         pthread_join(job->thread, NULL);
-        close(job->client_fd);
-        close(job->upstream_fd);
+        if (job->client_fd >= 0)
+                close(job->client_fd);
+        if (job->upstream_fd >= 0)
+                close(job->upstream_fd);
         free(job->held);
         free(job);
 }
@@ -839,6 +846,8 @@ void net_terminator_free(struct net_terminator *t)
         struct terminate_job *jobs = t->jobs;
         t->jobs = NULL;
         for (struct terminate_job *job = jobs; job; job = job->next) {
+                if (job->finished)
+                        continue;
                 shutdown(job->client_fd, SHUT_RDWR);
                 shutdown(job->upstream_fd, SHUT_RDWR);
         }
