@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "net/http.h"
 #include "util/weaken.h"
@@ -90,7 +92,7 @@ int net_inject_add(struct net_inject *inject, const char *name, const char *plac
                             err, EINVAL, "credential '%s': '*' would send it to every host", name);
                 snprintf(h->path, sizeof(h->path), "%s", slash ? slash : "");
         }
-        c->secret = malloc(secret_len + 1);
+        c->secret = net_secret_alloc(secret_len + 1);
         if (!c->secret)
                 return reins_error_set(err, ENOMEM, "out of memory");
         memcpy(c->secret, secret, secret_len);
@@ -138,13 +140,37 @@ void net_inject_clear(struct net_inject *inject)
 {
         for (size_t i = 0; i < inject->count; i++) {
                 struct net_inject_credential *c = &inject->items[i];
-                if (c->secret) {
-                        sodium_memzero(c->secret, c->secret_len);
-                        free(c->secret);
-                }
+                net_secret_free(c->secret, c->secret_len + 1);
                 c->secret = NULL;
         }
         inject->count = 0;
+}
+
+/* Secrets live in pages of their own, never inherited by a fork
+ * (MADV_DONTFORK: the sandbox's pid 1 and every process it forks get no
+ * copy, whatever else of the supervisor's memory they hold) nor dumped. */
+void *net_secret_alloc(size_t size)
+{
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t length = (size + page - 1) / page * page;
+        void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                return NULL;
+        if (madvise(p, length, MADV_DONTFORK) < 0) { /* fail closed */
+                munmap(p, length);
+                return NULL;
+        }
+        madvise(p, length, MADV_DONTDUMP);
+        return p;
+}
+
+void net_secret_free(void *p, size_t size)
+{
+        if (!p)
+                return;
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        sodium_memzero(p, size);
+        munmap(p, (size + page - 1) / page * page);
 }
 
 static bool host_matches(const struct net_inject_host *h, const char *host, uint16_t port, bool tls)

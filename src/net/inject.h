@@ -94,6 +94,10 @@ int net_inject_add(struct net_inject *inject, const char *name, const char *plac
 /* A JWT (three base64url parts, the first a JSON header): the length of
  * "HEADER.CLAIMS." that may stay readable, else 0. */
 size_t net_inject_jwt_prefix(const char *secret, size_t len);
+/* Memory for a secret: pages of its own, not inherited across fork
+ * (MADV_DONTFORK) nor dumped; net_secret_free wipes and unmaps. */
+void *net_secret_alloc(size_t size);
+void net_secret_free(void *p, size_t size);
 /* Wipe the secrets (sodium_memzero) and free them. */
 void net_inject_clear(struct net_inject *inject);
 

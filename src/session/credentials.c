@@ -446,7 +446,9 @@ int session_credentials_identity(struct session_credentials *sc,
         snprintf(id->agent, sizeof(id->agent), "%s", agent_fingerprint);
         snprintf(id->session, sizeof(id->session), "%s", signer->cert.session);
         snprintf(id->policy_sha256, sizeof(id->policy_sha256), "%s", signer->cert.policy_sha256);
-        memcpy(id->secret_key, signer->key.secret_key, sizeof(id->secret_key));
+        if (!(id->secret_key = net_secret_alloc(crypto_sign_SECRETKEYBYTES)))
+                return reins_error_set(err, ENOMEM, "out of memory");
+        memcpy(id->secret_key, signer->key.secret_key, crypto_sign_SECRETKEYBYTES);
         id->ready = true; /* before the sandbox runs: no thread reads it yet */
         return 0;
 }
@@ -509,7 +511,8 @@ void session_credentials_free(struct session_credentials *sc)
         }
         sc->file_count = 0;
         strv_free(&sc->env);
-        sodium_memzero(sc->identity.secret_key, sizeof(sc->identity.secret_key));
+        net_secret_free(sc->identity.secret_key, crypto_sign_SECRETKEYBYTES);
+        sc->identity.secret_key = NULL;
         free(sc->identity.header_b64);
         sc->identity.header_b64 = NULL;
         sc->identity.ready = false;

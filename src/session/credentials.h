@@ -24,8 +24,8 @@
  * key), filled once the session is certified (session_credentials_identity). */
 struct session_identity_signer {
         bool ready;
-        unsigned char secret_key[crypto_sign_SECRETKEYBYTES];
-        char *header_b64; /* the JWS protected header, base64url: alg, kid, reins_cert */
+        unsigned char *secret_key; /* crypto_sign_SECRETKEYBYTES, net_secret_alloc */
+        char *header_b64;          /* the JWS protected header, base64url: alg, kid, reins_cert */
         char session[128];
         char agent[32], user[32]; /* fingerprints */
         char policy_sha256[65];
