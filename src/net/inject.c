@@ -643,6 +643,7 @@ int net_inject_rewrite(const struct net_inject *inject, const char *host, uint16
                 free(b.data);
                 return -ENOMEM;
         }
+        b.data[b.len] = '\0'; /* out_put kept room: a string too, for whoever prints it */
         r->injected = applies;
         *out = b.data;
         *out_len = b.len;

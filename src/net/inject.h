@@ -125,7 +125,8 @@ struct net_inject_report {
 /* Rewrite the request head at the start of `in` (origin-form, HTTP/1.1)
  * bound for host:port, `tls` saying whether the hop to the agent was TLS.
  * NET_HTTP_INCOMPLETE: need more bytes. 0: report filled; when
- * report->status is 0, *out (caller frees) is the head to send upstream. -ENOMEM. */
+ * report->status is 0, *out (caller frees, NUL-terminated) is the head to send upstream. -ENOMEM.
+ */
 int net_inject_rewrite(const struct net_inject *inject, const char *host, uint16_t port, bool tls,
                        const char *in, size_t len, char **out, size_t *out_len,
                        struct net_inject_report *report);
