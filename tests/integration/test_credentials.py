@@ -147,6 +147,12 @@ def policy(s, secret_file, extra=()):
         f"    hosts: [\"other.test:{p}\"]",
         "    how: header x-api-key",
         "    env: OTHER_KEY",
+        "  - name: plain",
+        "    source: {env: API_SECRET}",
+        f"    hosts: [\"plain.test:{s.http_port}/plain/\"]",
+        "    how: header x-plain",
+        "    env: PLAIN_KEY",
+        "    plaintext: true",
         "  - name: wrong",
         "    source: {env: API_SECRET}",
         f"    hosts: [\"wrong.test:{p}\"]",
@@ -235,6 +241,8 @@ echo "bundle $SSL_CERT_FILE $NODE_EXTRA_CA_CERTS $REQUESTS_CA_BUNDLE $CURL_CA_BU
 echo "curl $(curl -sS --max-time 20 https://api.test:{p}/v1/echo -H "Authorization: Bearer stolen-by-agent")"
 echo "header $(curl -sS --max-time 20 https://other.test:{p}/echo -H "x-api-key: $OTHER_KEY")"
 echo "sse $(curl -sS -N --max-time 20 https://api.test:{p}/v1/stream | tr '\\n' ' ')"
+echo "socks $(curl -sS --max-time 20 --proxy socks5h://127.0.0.1:3128 https://api.test:{p}/v1/echo?via=socks)"
+echo "plainhttp $(curl -sS --max-time 20 http://plain.test:{srv.http_port}/plain/echo)"
 python3 py_client.py 2>&1
 if command -v node >/dev/null; then node node_client.js 2>&1; else echo "node absent"; fi
 git clone -q https://api.test:{p}/repo.git clone 2>&1 && echo "git $(cat clone/README)"
@@ -254,6 +262,11 @@ git clone -q https://api.test:{p}/repo.git clone 2>&1 && echo "git $(cat clone/R
     assert auth == ["Bearer <SECRET>"], seen
     seen = json.loads(r.out("header"))
     assert [v for k, v in seen["headers"] if k.lower() == "x-api-key"] == ["<FILE_SECRET>"]
+    # SOCKS5 is terminated like CONNECT; plaintext: true injects into http://
+    seen = json.loads(r.out("socks"))
+    assert dict(seen["headers"])["Authorization"] == "Bearer <SECRET>", seen
+    seen = json.loads(r.out("plainhttp"))
+    assert dict(seen["headers"])["x-plain"] == "<SECRET>", seen
     # a streamed response passes event by event
     assert r.out("sse").split("data: ") [1:] == ["event 0  ", "event 1  ", "event 2  "], r.stdout
     assert "git cloned through the reins proxy" in r.stdout, r.stdout
