@@ -38,7 +38,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: weak escape-weak all deps check unit integration escape asan-check asan fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
+.PHONY: weak escape-weak all deps check unit integration env-long escape escape-env asan-check asan fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
 
 all: $(BUILD)/reins
 
@@ -84,8 +84,20 @@ INTEGRATION_TESTS ?= tests/integration
 integration: $(BUILD)/reins
 	REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q $(INTEGRATION_TESTS)
 
+# The Debian environment test builds a root with mmdebstrap (a minute or
+# more): here, into build/env-state, whose cache later make check runs reuse.
+env-long: $(BUILD)/reins
+	REINS_ENV_LONG=1 REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q \
+		tests/integration/test_environment.py -k debian
+
 escape: $(BUILD)/reins
 	REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q tests/escape
+
+# The escape probes again with a declared environment (the busybox OCI image)
+# as the sandbox's root instead of the host's /usr.
+escape-env: $(BUILD)/reins
+	REINS_ESCAPE_ENV_POLICY=$$(python3 tests/escape/make_env_policy.py /tmp/reins-escape-env) \
+		REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q tests/escape
 
 # The sanitizer build (ASan + UBSan, any report is fatal). `make check` runs
 # the unit tests and the integration tests of the host-side code that reads

@@ -298,6 +298,14 @@ python3 "$here/serve/pool_bench.py" "${REINS_BENCH_STAMPED:-$reins}" --rounds "$
 /usr/bin/python3 "$here/serve/dashboard_bench.py" "$reins" --sessions "${REINS_BENCH_DASHBOARD_SESSIONS:-500}"
 # --- end of the daemon ------------------------------------------------------------------------
 
+# --- declarative environments (issue 20.5; bench/env/) -----------------------------------------
+# An OCI environment's build, then a cache hit (no build), and `reins run --
+# /bin/true` with the environment as the root against the host's root, in
+# alternating pairs (budget: the environment adds <= 1 ms, median of the
+# per-pair differences). REINS_BENCH_ENV_PAIRS changes the count.
+/usr/bin/python3 "$here/env/env_bench.py" "$reins" --pairs "${REINS_BENCH_ENV_PAIRS:-40}"
+# --- end of the environments -------------------------------------------------------------------
+
 # --- the OCI runtime (issue 17.5; bench/oci/) --------------------------------------------------
 # reins oci against runc, alternating pairs: `podman run --rm --runtime R IMAGE
 # true` (budget: median per-pair ratio reins/runc <= 1.0), and the runtime alone

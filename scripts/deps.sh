@@ -5,12 +5,16 @@ set -euo pipefail
 packages=(build-essential pkg-config clang-format clang libclang-rt-dev libseccomp-dev libsodium-dev libyaml-dev
           libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libssl-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
           iproute2 curl socat git openssl python3-pip python3-venv npm tmux
-          podman conmon containerd runc umoci busybox-static uidmap python3-grpcio)
+          podman conmon containerd runc umoci busybox-static uidmap python3-grpcio
+          skopeo mmdebstrap)
 # podman conmon containerd runc umoci busybox-static uidmap python3-grpcio: test- and
 # bench-only, for the OCI engines (tests/integration/test_oci_engines.py,
 # bench/oci): the engines that drive reins oci, runc as the reference
 # runtime, the offline busybox image and its OCI layout, rootless podman,
 # gRPC for the CRI calls kubelet would make (tests/integration/cri_client.py).
+# skopeo mmdebstrap: declarative environments (src/env/): skopeo copies a
+# docker-archive or containers-storage image into an OCI layout, mmdebstrap
+# builds a Debian root from the host's apt mirror (umoci unpacks both).
 # A package whose command the machine already has from elsewhere counts as
 # present: Node.js from NodeSource bundles npm and conflicts with Debian's.
 declare -A provides=([npm]=npm)

@@ -28,6 +28,7 @@ static const struct {
     {"deny", cli_deny, "refuse a pending request"},
     {"token", cli_token, "mint, attenuate, inspect, verify or revoke delegation tokens"},
     {"serve", cli_serve, "the daemon: sessions through a JSON API on a unix socket"},
+    {"env", cli_env, "build, list or remove declarative environments (roots for the sandbox)"},
     {"oci", cli_oci, "an OCI runtime (create/start/state/kill/delete) for podman, containerd"},
 };
 

@@ -21,6 +21,13 @@ int cli_deny(int argc, char **argv);     /* answer one: no */
 int cli_thaw(int argc, char **argv);     /* let a frozen session go on */
 int cli_serve(int argc, char **argv);    /* the daemon: JSON API on a unix socket */
 int cli_oci(int argc, char **argv);      /* an OCI runtime for podman, containerd, Kubernetes */
+int cli_env(int argc, char **argv);      /* declarative environments: build, ls, show, rm, gc */
+
+/* An environment build's progress on stderr (cli/env.c): a bar on a
+ * terminal, plain lines otherwise; ctx NULL: the shared state. */
+#include <stdint.h>
+void cli_env_progress(void *ctx, const char *line, uint64_t done, uint64_t total);
+void cli_env_progress_end(void);
 
 /* reins serve token: the daemon's API tokens (called by cli_serve) */
 int cli_serve_token(int argc, char **argv);

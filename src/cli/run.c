@@ -465,6 +465,8 @@ int cli_run(int argc, char **argv)
             .on_spawned = run_on_spawned,
             .on_spawned_ctx = &args,
             .pool_member = args.pool_fd >= 0,
+            /* a policy's environment not built yet is built first */
+            .env_progress = {args.quiet ? NULL : cli_env_progress, NULL},
         };
         snprintf(config.id, sizeof(config.id), "%s", args.session);
         if (session_new(&config, &session, &err) < 0) {

@@ -164,18 +164,24 @@ static void emit_key_string(FILE *out, const char *indent, const char *key, cons
         fputc('\n', out);
 }
 
-static void emit_list(FILE *out, const char *key, const struct reins_strv *list)
+static void emit_list_indented(FILE *out, const char *indent, const char *key,
+                               const struct reins_strv *list)
 {
         if (list->count == 0) {
-                fprintf(out, "  %s: []\n", key);
+                fprintf(out, "%s%s: []\n", indent, key);
                 return;
         }
-        fprintf(out, "  %s:\n", key);
+        fprintf(out, "%s%s:\n", indent, key);
         for (size_t i = 0; i < list->count; i++) {
-                fputs("    - ", out);
+                fprintf(out, "%s  - ", indent);
                 emit_string(out, list->items[i]);
                 fputc('\n', out);
         }
+}
+
+static void emit_list(FILE *out, const char *key, const struct reins_strv *list)
+{
+        emit_list_indented(out, "  ", key, list);
 }
 
 /* A list of "KEY=VALUE" as a YAML mapping. */
@@ -405,6 +411,23 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         if (p->audit.anchor.count) {
                 fputs("audit:\n", out);
                 emit_list(out, "anchor", &p->audit.anchor);
+        }
+        /* only when set: a policy on the host's root keeps its hash */
+        if (p->environment.image || p->environment.debian_suite || p->environment.sdks.count ||
+            p->environment.debian_packages.count) {
+                fputs("environment:\n", out);
+                if (p->environment.image)
+                        emit_key_string(out, "  ", "image", p->environment.image);
+                if (p->environment.debian_suite || p->environment.debian_packages.count) {
+                        fputs("  debian:\n", out);
+                        if (p->environment.debian_suite)
+                                emit_key_string(out, "    ", "suite", p->environment.debian_suite);
+                        emit_list_indented(out, "    ", "packages",
+                                           &p->environment.debian_packages);
+                }
+                emit_list(out, "sdks", &p->environment.sdks);
+                emit_key_string(out, "  ", "writable",
+                                p->environment.writable ? p->environment.writable : "none");
         }
         fputs("rules:\n", out);
         emit_list(out, "disable", &p->rules.disable);

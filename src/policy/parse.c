@@ -310,6 +310,41 @@ static const struct field identity_fields[] = {
     {0},
 };
 
+static const char *const environment_writable[] = {"none", "session", NULL};
+
+static const struct field debian_fields[] = {
+    {.name = "suite",
+     .kind = FIELD_STRING,
+     .offset = AT(environment.debian_suite),
+     .check = policy_check_suite,
+     .noun = "suite"},
+    {.name = "packages",
+     .kind = FIELD_LIST,
+     .offset = AT(environment.debian_packages),
+     .check = policy_check_package,
+     .noun = "package"},
+    {0},
+};
+
+static const struct field environment_fields[] = {
+    {.name = "image",
+     .kind = FIELD_STRING,
+     .offset = AT(environment.image),
+     .check = policy_check_image,
+     .noun = "image"},
+    {.name = "debian", .kind = FIELD_SECTION, .children = debian_fields},
+    {.name = "sdks",
+     .kind = FIELD_LIST,
+     .offset = AT(environment.sdks),
+     .check = policy_check_sdk,
+     .noun = "sdk"},
+    {.name = "writable",
+     .kind = FIELD_CHOICE,
+     .offset = AT(environment.writable),
+     .choices = environment_writable},
+    {0},
+};
+
 static const struct field root_fields[] = {
     {.name = "version", .kind = FIELD_VERSION},
     {.name = "name",
@@ -351,12 +386,20 @@ static const struct field root_fields[] = {
     /* secrets the proxy injects (issue 18): parse_credentials */
     {.name = "credentials", .kind = FIELD_CREDENTIALS},
     {.name = "identity", .kind = FIELD_SECTION, .children = identity_fields},
+    /* the root filesystem the agent runs in (src/env/) */
+    {.name = "environment", .kind = FIELD_SECTION, .children = environment_fields},
     /* sandboxes `reins serve` keeps built ahead (serve/pool.c) */
     {.name = "pool", .kind = FIELD_COUNT, .offset = AT(pool), .max = POLICY_POOL_MAX},
     {0},
 };
 
 #define FIELDS_MAX 24 /* the most keys one section has, with room to grow */
+/* parse_section keeps one line per key in an array of FIELDS_MAX: a table
+ * that outgrew it wrote past that array (environment: was key 17 of 16) */
+_Static_assert(sizeof(root_fields) / sizeof(root_fields[0]) - 1 <= FIELDS_MAX,
+               "root_fields has more keys than FIELDS_MAX");
+_Static_assert(sizeof(limits_fields) / sizeof(limits_fields[0]) - 1 <= FIELDS_MAX,
+               "limits_fields has more keys than FIELDS_MAX");
 
 struct parse_ctx {
         yaml_document_t *doc;

@@ -197,6 +197,11 @@ void policy_free(struct reins_policy *policy)
         strv_free(&policy->network.hosts);
         strv_free(&policy->exec.deny);
         strv_free(&policy->audit.anchor);
+        free(policy->environment.image);
+        free(policy->environment.debian_suite);
+        strv_free(&policy->environment.debian_packages);
+        strv_free(&policy->environment.sdks);
+        free(policy->environment.writable);
         strv_free(&policy->env.keep);
         strv_free(&policy->env.set);
         free(policy->syscalls.profile);

@@ -241,6 +241,17 @@ struct reins_policy {
                 struct reins_strv anchor; /* where checkpoints are also sent (audit/anchor.h) */
         } audit;
 
+        /* The root the agent runs in (src/env/): NULL image and suite = the
+         * host's own /usr. One of image ("oci:DIR[:TAG]", "docker-archive:FILE",
+         * "containers-storage:NAME") or debian.suite; sdks on top of either. */
+        struct {
+                char *image;
+                char *debian_suite;
+                struct reins_strv debian_packages;
+                struct reins_strv sdks;
+                char *writable; /* "none" or "session"; NULL: none */
+        } environment;
+
         struct policy_origins *origins; /* private to src/policy */
 };
 

@@ -88,6 +88,10 @@ int policy_check_syscall_name(char *value, const char **why);
 int policy_check_rule_id(char *value, const char **why);       /* rules.* keys */
 int policy_check_counting_rule(char *value, const char **why); /* rules.threshold keys */
 int policy_check_windowed_rule(char *value, const char **why); /* rules.window keys */
+int policy_check_image(char *value, const char **why);         /* environment.image */
+int policy_check_suite(char *value, const char **why);         /* environment.debian.suite */
+int policy_check_package(char *value, const char **why);       /* debian.packages items */
+int policy_check_sdk(char *value, const char **why);           /* environment.sdks items */
 /* The values of the rules.* maps, parsed into `out` (severity, action or
  * number; `written` is left to the caller). 0, or -EINVAL with a reason. */
 typedef int (*policy_rule_value_parse)(const char *text, struct policy_rule_setting *out,

@@ -58,6 +58,16 @@ int plan_add_protect(struct reins_plan *plan, const struct reins_policy *policy,
 int plan_build_root(struct reins_plan *plan, const struct reins_policy *policy,
                     const struct plan_options *options, struct reins_error *err);
 
+/* plan_environment.c */
+/* Is this policy read of a system path left to the environment? */
+bool plan_environment_covers(const struct plan_environment *env, const char *path);
+/* Before the sort: the environment's binds or overlays, symlinks, accounts. */
+int plan_add_environment(struct reins_plan *plan, const struct plan_environment *env,
+                         struct reins_error *err);
+/* After the sort: the policy's absolute deny paths, hidden inside it. */
+int plan_environment_deny(struct reins_plan *plan, const struct reins_policy *policy,
+                          struct reins_error *err);
+
 /* plan_mounts.c */
 int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *policy,
                            const struct plan_options *options, bool readonly,

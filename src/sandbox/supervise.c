@@ -204,6 +204,8 @@ static void loop_on_status(struct supervisor *l)
         if (n <= 0) {
                 loop_unwatch(l, l->sandbox->status_fd);
                 l->status_open = false;
+                if (l->config->on_running)
+                        l->config->on_running(l->config->on_ready_ctx);
                 return;
         }
         switch (report.kind) {

@@ -60,6 +60,10 @@ struct supervise_config {
          * (its seccomp listener arrived): called once. NULL: nothing */
         void (*on_ready)(void *ctx);
         void *on_ready_ctx;
+        /* the command's execve succeeded: the status socket, close-on-exec
+         * in the sandbox, reached its end (as it does when the sandbox dies
+         * first). Called once, with on_ready_ctx. NULL: nothing */
+        void (*on_running)(void *ctx);
 };
 
 /* The signals must already be blocked (supervise_block_signals) so none is

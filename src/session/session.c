@@ -3,6 +3,7 @@
 #include "session/session.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +41,7 @@
 #include "session/risk.h"
 #include "sandbox/seccomp_notify.h"
 #include "session/workspace.h"
+#include "util/path.h"
 #include "util/bytes_json.h"
 #include "util/loop.h"
 #include "util/notice.h"
@@ -80,6 +82,9 @@ struct session {
         bool workspace_started;
         int workspace_copy; /* limits.workspace_size: the copy's tmpfs while it runs, else -1 */
         struct plan_options plan_options;
+        /* the policy's environment, when it names one (env/env.h) */
+        struct env_session environment;
+        struct plan_environment plan_environment;
         /* the sandbox */
         struct seccomp_program seccomp;
         struct cgroup_handle cgroup;
@@ -244,6 +249,42 @@ static int session_check_agent(const struct session *s, struct reins_error *err)
                                s->config.policy, agent, expected);
 }
 
+/* The policy's environment: looked up in the cache (built when missing,
+ * with progress to the caller), the mapped user's accounts and, with
+ * writable: session, the session's own layer; then the plan's root. */
+static int session_prepare_environment(struct session *s, struct reins_error *err)
+{
+        struct env_spec *spec = NULL;
+        int r = env_spec_from_policy(s->policy, &spec, err);
+        if (r < 0 || !spec)
+                return r;
+        if (s->plan_options.root) {
+                /* said, not ignored: a policy key never silently does nothing */
+                env_spec_free(spec);
+                return reins_error_set(err, EINVAL,
+                                       "environment: a container's root is its bundle's rootfs "
+                                       "(reins oci); use a policy without environment:");
+        }
+        char *cache = NULL;
+        struct env_entry entry = {0};
+        bool built = false;
+        if ((r = env_cache_dir(&cache, err)) == 0 &&
+            (r = env_prepare(cache, spec, &s->config.env_progress, &entry, &built, err)) == 0)
+                r = env_session_prepare(cache, &entry, spec->writable, s->id, &s->environment, err);
+        env_entry_free(&entry);
+        env_spec_free(spec);
+        free(cache);
+        if (r < 0)
+                return r;
+        s->plan_environment = (struct plan_environment){.rootfs = s->environment.rootfs,
+                                                        .passwd = s->environment.passwd,
+                                                        .group = s->environment.group,
+                                                        .upper = s->environment.upper,
+                                                        .key = s->environment.key};
+        s->plan_options.environment = &s->plan_environment;
+        return 0;
+}
+
 int session_new(const struct session_config *config, struct session **out, struct reins_error *err)
 {
         struct session *s = calloc(1, sizeof(*s));
@@ -275,6 +316,7 @@ int session_new(const struct session_config *config, struct session **out, struc
         if ((r = policy_load(config->policy, &s->policy, err)) < 0 ||
             (r = session_check_agent(s, err)) < 0 ||
             (r = policy_check_supported(s->policy, err)) < 0 ||
+            (r = session_prepare_environment(s, err)) < 0 ||
             (r = session_plant_canaries(s, err)) < 0 ||
             (r = session_prepare_credentials(s, err)) < 0 ||
             (r = plan_build(s->policy, &s->plan_options, &s->plan, err)) < 0 ||
@@ -621,7 +663,9 @@ static int session_setup_cgroup(struct session *s, struct reins_error *err)
                                        why.message);
         } else {
                 s->in.rlimit_fallback = 1;
-                if (!s->config.quiet)
+                /* a container's supervisor is quiet on its stdio (the
+                 * container's own) but says this in the engine's log */
+                if (!s->config.quiet || s->config.container)
                         notice("note: cgroup limits unavailable (%s); memory, pids and cpus are "
                                "limited with rlimits and cpu affinity instead, and kernel socket "
                                "buffers are not counted (--strict refuses)",
@@ -732,6 +776,38 @@ static json_t *session_compare_changes(const struct reins_plan *plan,
 
 /* Governance, the risk engine, the overlay copy and the protected paths,
  * before anything the sandbox writes is read. */
+/* writable: session with an overlay workspace: the environment's layer is
+ * kept with the copy-on-write session (SESSION/environment), so --resume
+ * goes on with what was installed and `reins discard` removes both. */
+static int session_keep_environment_layer(struct session *s, struct reins_error *err)
+{
+        char *kept = path_join(s->workspace.dir, "environment");
+        if (!kept)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        struct stat st;
+        int r = 0;
+        if (lstat(kept, &st) < 0) {
+                /* a first run: the fresh layer moves into the session */
+                if (rename(s->environment.upper, kept) < 0)
+                        r = reins_error_errno(err, errno, "keeping the environment's layer in %s",
+                                              kept);
+        } else if (!S_ISDIR(st.st_mode)) {
+                r = reins_error_set(err, ENOTDIR, "%s: not a directory", kept);
+        }
+        /* a resumed run keeps the session's layer; the fresh one goes */
+        if (r == 0 && (r = plan_environment_move_layers(s->plan, s->environment.upper, kept)) < 0)
+                r = reins_error_set(err, -r, "out of memory");
+        if (r < 0) {
+                free(kept);
+                return r;
+        }
+        env_session_release_layer(&s->environment); /* removes it when it is still there */
+        s->environment.upper = kept;
+        s->environment.upper_kept = true;
+        s->plan_environment.upper = kept;
+        return 0;
+}
+
 static int session_start_parts(struct session *s, struct reins_error *err)
 {
         struct session_govern_options govern = {
@@ -759,6 +835,8 @@ static int session_start_parts(struct session *s, struct reins_error *err)
                 s->workspace_started = true;
                 s->risk.workspace = &s->workspace;
                 s->risk.workspace_copy = &s->workspace_copy;
+                if (s->environment.upper && (r = session_keep_environment_layer(s, err)) < 0)
+                        return r;
         }
         return session_protect_start(&s->protect, s->plan, s->id, err);
 }
@@ -1242,6 +1320,7 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         config.parked = &s->parked;
         config.on_ready = s->config.on_ready;
         config.on_ready_ctx = s->config.on_ready_ctx;
+        config.on_running = s->config.on_running;
         if (supervise(&s->sandbox, &config, outcome, &err) < 0 && !s->retired)
                 notice("%s", err.message);
         for (size_t i = 0; i < SESSION_LISTENERS_MAX; i++)
@@ -1314,6 +1393,7 @@ void session_status(const struct session *s, struct session_status *out)
 {
         out->state = s->state == SESSION_RUNNING && s->risk.frozen ? SESSION_FROZEN : s->state;
         out->pid = s->pid;
+        out->sandbox_pid = s->spawned && !s->waited ? s->sandbox.pid : 0;
         out->tier = s->risk.applied;
 }
 
@@ -1361,6 +1441,7 @@ void session_free(struct session *s)
         json_decref(s->start_fields);
         plan_free(s->plan);
         policy_free(s->policy);
+        env_session_release(&s->environment); /* the writable layer goes with the session */
         event_bus_fini(&s->events);
         session_govern_finish(&s->govern); /* its control socket was a sink until here */
         session_risk_finish(&s->risk);     /* and so was the engine */

@@ -32,6 +32,9 @@ ROOT = HERE.parents[1]
 REINS = os.environ.get("REINS_BIN") or str(ROOT / "build" / "reins")
 WEAK_MODE = os.environ.get("REINS_WEAK_MODE") == "1"
 NOBODY = 65534
+# `make escape-env`: every probe again with a declared environment (an OCI
+# image) as the sandbox's system root instead of the host's /usr
+ENVIRONMENT_POLICY = os.environ.get("REINS_ESCAPE_ENV_POLICY")
 SETPRIV = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
 
 
@@ -384,6 +387,8 @@ class Sandbox:
 
     def argv(self, command, opts=(), workspace=True):
         head = [*self.user.prefix, REINS, "run"]
+        if ENVIRONMENT_POLICY:
+            head += ["-p", ENVIRONMENT_POLICY]  # a probe's own -p, later, wins
         if workspace:
             head += ["-w", str(self.ws)]
         head += ["--ro", str(self.probes), *opts, "--"]

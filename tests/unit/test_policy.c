@@ -384,7 +384,7 @@ static const struct error_case error_cases[] = {
     {"version: 1\nlimit: {}\n", EINVAL,
      "2: limit: unknown key (expected one of: version, name, extends, agent, filesystem, "
      "network, exec, env, limits, syscalls, rules, canaries, risk, approvals, audit, credentials, "
-     "identity, "
+     "identity, environment, "
      "pool)"},
     {"version: 1\nlimits:\n  memory: 1GiB\n  swap: 0\n", EINVAL,
      "4: limits.swap: unknown key (expected one of: memory, pids, cpus, wall_time, "
