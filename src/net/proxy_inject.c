@@ -183,6 +183,15 @@ static void on_report(struct proxy *proxy, const struct net_terminate_report *r)
                            json_pack("{s:s, s:i, s:s, s:s}", "host", r->host, "port", (int)r->port,
                                      "error", "tls-verify", "detail", r->detail));
                 break;
+        case NET_TERMINATE_PROGRESS:
+                if (c && c->state == CONN_TERMINATED) {
+                        /* may pass the budget: egress off, this one cut */
+                        proxy_conn_account(c, r->bytes_up, r->bytes_down);
+                        c->active_ms = proxy->now_ms;
+                        if (!c->dead)
+                                proxy_conn_progress(c);
+                }
+                break;
         case NET_TERMINATE_DONE:
                 if (c && c->state == CONN_TERMINATED) {
                         proxy_conn_account(c, r->bytes_up, r->bytes_down);

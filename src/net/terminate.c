@@ -49,7 +49,8 @@ struct terminate_job {
         unsigned char *held; /* client bytes read before the hand-over */
         size_t held_len, held_off;
         uint64_t bytes_up, bytes_down;
-        bool replied; /* the proxy answered the agent itself (an error) */
+        uint64_t reported_up, reported_down; /* by PROGRESS reports so far */
+        bool replied;                        /* the proxy answered the agent itself (an error) */
 };
 
 struct report_node {
@@ -109,8 +110,12 @@ static void job_report(struct terminate_job *job, enum net_terminate_report_kind
                 snprintf(r.path, sizeof(r.path), "%s", request->path);
         }
         snprintf(r.detail, sizeof(r.detail), "%s", detail ? detail : "");
-        r.bytes_up = job->bytes_up;
-        r.bytes_down = job->bytes_down;
+        if (kind == NET_TERMINATE_PROGRESS || kind == NET_TERMINATE_DONE) {
+                r.bytes_up = job->bytes_up - job->reported_up;
+                r.bytes_down = job->bytes_down - job->reported_down;
+                job->reported_up = job->bytes_up;
+                job->reported_down = job->bytes_down;
+        }
         post(job->t, &r);
 }
 
@@ -543,10 +548,21 @@ static bool ssl_read(SSL *ssl, char *buf, size_t size, size_t *n)
         return SSL_get_error(ssl, 0) == SSL_ERROR_WANT_READ;
 }
 
+#define TERMINATE_PROGRESS_BYTES (64 * 1024)
+
+/* Bytes moved go to the proxy as they pass 64 KiB: the egress budget and
+ * the net.progress events see a long terminated connection while it runs. */
+static void maybe_progress(struct terminate_job *job)
+{
+        if (job->bytes_up - job->reported_up + job->bytes_down - job->reported_down >=
+            TERMINATE_PROGRESS_BYTES)
+                job_report(job, NET_TERMINATE_PROGRESS, NULL, NULL, 0, NULL);
+}
+
 static void relay_run(struct relay *r)
 {
         char buf[TERMINATE_IO];
-        for (;;) {
+        for (;; maybe_progress(r->job)) {
                 bool client_ready = SSL_pending(r->client) > 0;
                 bool upstream_ready = SSL_pending(r->upstream) > 0;
                 if (!client_ready && !upstream_ready) {

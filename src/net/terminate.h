@@ -36,7 +36,8 @@ enum net_terminate_report_kind {
         NET_TERMINATE_MISUSE,       /* a placeholder sent where it may not go: refused */
         NET_TERMINATE_REFUSED,      /* a request refused (status, detail) */
         NET_TERMINATE_UPSTREAM_TLS, /* the upstream's certificate was not trusted */
-        NET_TERMINATE_DONE,         /* the connection ended: byte counts; the last report */
+        NET_TERMINATE_PROGRESS,     /* bytes moved since the last report (64 KiB or more) */
+        NET_TERMINATE_DONE,         /* the connection ended: the bytes not yet reported; last */
 };
 
 struct net_terminate_report {
@@ -49,7 +50,8 @@ struct net_terminate_report {
         char path[NET_INJECT_PATH_MAX];
         char detail[256];
         int status;
-        uint64_t bytes_up, bytes_down; /* DONE: plaintext bytes each way */
+        uint64_t bytes_up, bytes_down; /* PROGRESS, DONE: plaintext bytes each way since the
+                                          last report */
 };
 
 /* `inject` is borrowed and must outlive the terminator. */

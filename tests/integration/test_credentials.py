@@ -501,3 +501,33 @@ echo "plain $(curl -sS --max-time 20 -o /dev/null -w '%{{http_code}}' https://ap
                       (["--host", "evil.test:443", token], "another destination")):
         bad = caller.run(["identity", "verify", *args])
         assert bad.returncode == 1 and why in bad.stderr, (args, bad.stderr)
+
+
+def test_the_egress_budget_holds_on_terminated_connections(caller, srv):
+    """A terminated connection reports its bytes as they pass 64 KiB: an
+    upload bigger than network.egress_budget through termination is cut
+    while it runs, not counted after it went out."""
+    _Handler.seen.clear()
+    p = srv.port
+    script = f"""
+head -c 4194304 /dev/zero > big
+echo "upload $(curl -sS --max-time 30 -o /dev/null -w '%{{http_code}}' --data-binary @big https://api.test:{p}/v1/echo 2>/dev/null)"
+"""
+    # the policy's network section, with a budget
+    ws = caller.workspace()
+    d = caller.mkdtemp(prefix="reins-cred-")
+    secret_file = caller.write(d / "other.key", FILE_SECRET + "\n", 0o600)
+    text = policy(srv, secret_file).replace("network:\n  mode: proxy\n",
+                                            "network:\n  mode: proxy\n  egress_budget: 512KiB\n")
+    pol = caller.write(ws / "policy.yaml", text)
+    trail = d / "trail.jsonl"
+    res = caller.run(["run", "-p", pol, "--audit", trail, "-w", ws, "--", "sh", "-c", script],
+                     cwd=ws, env={"API_SECRET": SECRET, "SSL_CERT_FILE": srv.cert}, timeout=120)
+    r = Run(res, trail)
+    assert res.returncode == 0, res.stderr
+    assert r.out("upload") != "200", r.stdout
+    got = [len(body) for host, path, h, body in _Handler.seen if path == "/v1/echo"]
+    assert not got or max(got) < 4194304, got
+    assert r.of("net.budget"), [e["type"] for e in r.events]
+    closed = [e for e in r.of("net.close") if e.get("host") == "api.test"]
+    assert closed and sum(e.get("bytes_up", 0) for e in closed) < 2 * 1024 * 1024, closed
