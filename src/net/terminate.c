@@ -175,6 +175,18 @@ static int ca_constraints(const struct net_inject *inject, char *out, size_t siz
                                                           : &inject->identity[j].rule;
                         const char *host =
                             rule->kind == NET_RULE_WILDCARD ? rule->host + 1 : rule->host;
+                        /* one entry per host */
+                        char entry[NET_HOST_MAX + 64];
+                        snprintf(entry, sizeof(entry), ";%s:%s",
+                                 net_host_is_ip_literal(host) ? "IP" : "DNS", host);
+                        bool seen = false;
+                        for (const char *at = strstr(out, entry); at && !seen;
+                             at = strstr(at + 1, entry)) {
+                                char after = at[strlen(entry)];
+                                seen = after == ',' || after == '\0' || after == '/';
+                        }
+                        if (seen)
+                                continue;
                         int n;
                         if (net_host_is_ip_literal(host))
                                 n = snprintf(out + used, size - used, ",permitted;IP:%s/%s", host,

@@ -531,3 +531,21 @@ echo "upload $(curl -sS --max-time 30 -o /dev/null -w '%{{http_code}}' --data-bi
     assert r.of("net.budget"), [e["type"] for e in r.events]
     closed = [e for e in r.of("net.close") if e.get("host") == "api.test"]
     assert closed and sum(e.get("bytes_up", 0) for e in closed) < 2 * 1024 * 1024, closed
+
+
+def test_the_session_ca_is_read_only_and_name_constrained(caller, srv):
+    """The CA the agent must trust can vouch only for the credentials' hosts
+    (X.509 name constraints), and its bundle cannot be changed inside."""
+    script = """
+awk '/BEGIN CERT/{n++} {c[n]=c[n] $0 "\\n"} END{printf "%s", c[n]}' /.reins/ca-bundle.pem > last.crt
+openssl x509 -in last.crt -noout -text | grep -A12 'Name Constraints' | grep -v 'Key Identifier' | grep -v Signature | tr -s ' \\n' ' ' | sed 's/^/nc /'; echo
+openssl x509 -in last.crt -noout -subject | sed 's/^/subject /'
+if echo x >> /.reins/ca-bundle.pem 2>/dev/null; then echo "write ok"; else echo "write refused"; fi
+"""
+    r = run_with_credentials(caller, srv, script)
+    assert r.r.returncode == 0, r.r.stderr
+    assert "reins session CA" in r.out("subject"), r.stdout
+    nc = r.out("nc")
+    assert "Permitted" in nc and f"DNS:api.test" in nc and "DNS:other.test" in nc, nc
+    assert "DNS:example.com" not in nc
+    assert r.out("write") == "refused", r.stdout
