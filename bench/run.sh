@@ -233,7 +233,8 @@ python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}
 	--latency 500 --rounds "${REINS_BENCH_PROXY_ROUNDS:-5}"
 
 # --- credential injection (issue 18; bench/credentials/) ------------------------------
-# TLS handshake p50/p99 through the terminating proxy (budget p50 < 3 ms) and
+# TLS handshake p50/p99 through the terminating proxy (curl, and the handshake alone from
+# Python: budget p50 < 3 ms) and
 # through a plain tunnel; bulk download terminated and tunnelled against direct
 # TLS (budget terminated >= 0.5x). REINS_BENCH_CRED_MIB sets the size (256).
 python3 "$here/credentials/cred_bench.py" "$reins" --mib "${REINS_BENCH_CRED_MIB:-256}" \
