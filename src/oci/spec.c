@@ -744,6 +744,14 @@ static int spec_linux(struct oci_spec *spec, const json_t *doc, struct reins_err
         spec->root.gid_map = spec->gid_map;
         if ((r = spec_namespaces(spec, json_object_get(linux_, "namespaces"), err)) < 0)
                 return r;
+        /* a device node of the host in the container would be a way past
+         * every rule reins applies to files: none is passed through */
+        json_t *devices = json_object_get(linux_, "devices");
+        if (devices && (!json_is_array(devices) || json_array_size(devices) > 0))
+                return SPEC_ERR(err,
+                                "linux.devices: reins passes no device into a container (it "
+                                "gets reins' /dev: null, zero, full, random, urandom, tty, its "
+                                "own pts, shm and mqueue); remove --device");
         json_t *seccomp = json_object_get(linux_, "seccomp");
         if (seccomp && !json_is_object(seccomp))
                 return SPEC_ERR(err, "linux.seccomp: expected an object");

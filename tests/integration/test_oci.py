@@ -803,6 +803,14 @@ def test_cgroups_path_and_cpu_resources_are_honoured(oci):
     assert not pids.exists() and not cpu.exists()
 
 
+def test_device_pass_through_is_refused(oci):
+    b = oci.bundle(["/bin/true"], mutate=lambda c: c["linux"].update(devices=[
+        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]))
+    r = oci.drive([["create", "--bundle", str(b), "dv"]])
+    assert r[0]["rc"] != 0
+    assert any("linux.devices" in line.get("msg", "") for line in oci.log_lines())
+
+
 def test_cgroups_path_with_dot_dot_is_refused(oci):
     b = oci.bundle(["/bin/true"], mutate=lambda c: c["linux"].update(cgroupsPath="/a/../../b"))
     r = oci.drive([["create", "--bundle", str(b), "cd"]])
