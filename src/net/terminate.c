@@ -30,6 +30,7 @@
 #define TERMINATE_IO           (16 * 1024)     /* bytes per read */
 #define TERMINATE_REPORTS_MAX  4096            /* queued; past it reports are dropped */
 #define TERMINATE_CA_DAYS      30
+#define TERMINATE_STACK        (512 * 1024) /* per connection thread */
 #define TERMINATE_LEAF_SECONDS (7L * 24 * 3600)
 
 struct terminate_leaf {
@@ -784,8 +785,13 @@ int net_terminator_start(struct net_terminator *t, uint64_t conn_id, int client_
                 memcpy(job->held, held, held_len);
                 job->held_len = held_len;
         }
+        /* a small stack: up to the proxy's connection cap of these may run */
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, TERMINATE_STACK);
         pthread_mutex_lock(&t->lock);
-        int r = pthread_create(&job->thread, NULL, job_thread, job);
+        int r = pthread_create(&job->thread, &attr, job_thread, job);
+        pthread_attr_destroy(&attr);
         if (r == 0) {
                 job->started = true;
                 job->next = t->jobs;
