@@ -290,6 +290,8 @@ struct plan_credentials {
         size_t env_count;
         const char *bundle;        /* PEM text of the CA bundle; NULL: none */
         const char *bundle_target; /* where it is inside */
+        char *const *drop_env;     /* names removed from the command's environment (env sources) */
+        size_t drop_env_count;
         char *const *file_targets; /* credential files: text file_texts[i] at file_targets[i] */
         char *const *file_texts;
         size_t file_count;

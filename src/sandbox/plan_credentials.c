@@ -4,6 +4,8 @@
  * is replaced by its placeholder), and the bundle is a read-only file of
  * the sandbox's own root. */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "sandbox/plan_internal.h"
 #include "util/path.h"
@@ -41,6 +43,21 @@ int plan_add_credentials(struct reins_plan *plan, const struct plan_credentials 
                                         0)) < 0 ||
                     (r = plan_add_landlock(plan, target, LANDLOCK_RULE_READ_EXEC)) < 0)
                         return reins_error_set(err, -r, "credentials: %s: cannot plan it", target);
+        }
+        /* a credential's source variable: even a kept one stays outside */
+        for (size_t d = 0; d < credentials->drop_env_count; d++) {
+                size_t len = strlen(credentials->drop_env[d]);
+                for (size_t i = 0; i < plan->env.count;) {
+                        if (strncmp(plan->env.items[i], credentials->drop_env[d], len) == 0 &&
+                            plan->env.items[i][len] == '=') {
+                                free(plan->env.items[i]);
+                                memmove(&plan->env.items[i], &plan->env.items[i + 1],
+                                        (plan->env.count - i) * sizeof(char *)); /* and the NULL */
+                                plan->env.count--;
+                        } else {
+                                i++;
+                        }
+                }
         }
         for (size_t i = 0; i < credentials->env_count; i++)
                 if ((r = plan_env_put(plan, credentials->env[i])) < 0)

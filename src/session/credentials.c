@@ -484,6 +484,13 @@ int session_credentials_prepare(struct session_credentials *sc, const struct rei
                                      err)) < 0)
                         break;
                 char *masked = NULL, *entry;
+                /* the source variable never reaches the sandbox, whatever
+                 * env.keep says: its env gets the placeholder instead */
+                if (c->source_kind == POLICY_CREDENTIAL_ENV &&
+                    strv_push(&sc->drop_env, c->source) < 0) {
+                        r = reins_error_set(err, ENOMEM, "out of memory");
+                        break;
+                }
                 r = add_secret(sc, c, secret, len, &masked, err);
                 if (r == 0 && (asprintf(&entry, "%s=%s", c->env, masked) < 0 ||
                                strv_push_take(&sc->env, entry) < 0))
@@ -491,6 +498,19 @@ int session_credentials_prepare(struct session_credentials *sc, const struct rei
                 free(masked);
         }
         sodium_free(secret); /* wiped */
+        /* the env sources' values in reins' own environment are wiped where
+         * they are (once every credential has read them): the sandbox's
+         * pid 1 is a fork of this process and would hold them (its
+         * environment block) for the whole session */
+        for (size_t i = 0; i < sc->drop_env.count; i++) {
+                const char *name = sc->drop_env.items[i];
+                char *entry = (char *)env_lookup(environ_list, name);
+                if (entry)
+                        sodium_memzero(entry + strlen(name) + 1, strlen(entry + strlen(name) + 1));
+                char *own = getenv(name);
+                if (own)
+                        sodium_memzero(own, strlen(own));
+        }
         if (r < 0)
                 return r;
         if ((r = net_terminator_new(&sc->inject, label, &sc->terminator, err)) < 0)
@@ -511,6 +531,7 @@ void session_credentials_free(struct session_credentials *sc)
         }
         sc->file_count = 0;
         strv_free(&sc->env);
+        strv_free(&sc->drop_env);
         net_secret_free(sc->identity.secret_key, crypto_sign_SECRETKEYBYTES);
         sc->identity.secret_key = NULL;
         free(sc->identity.header_b64);

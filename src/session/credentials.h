@@ -41,6 +41,7 @@ struct session_credentials {
         struct net_terminator *terminator; /* NULL: no credentials */
         char *bundle;                      /* PEM: the host's CAs, then the session's */
         struct reins_strv env;             /* NAME=VALUE for the sandbox */
+        struct reins_strv drop_env;        /* env sources: never passed into the sandbox */
         struct session_identity_signer identity;
 };
 

@@ -214,6 +214,8 @@ static int session_prepare_credentials(struct session *s, struct reins_error *er
             .env_count = s->credentials.env.count,
             .bundle = s->credentials.bundle,
             .bundle_target = SESSION_CA_BUNDLE,
+            .drop_env = s->credentials.drop_env.items,
+            .drop_env_count = s->credentials.drop_env.count,
             .file_targets = s->credentials.file_targets,
             .file_texts = s->credentials.file_texts,
             .file_count = s->credentials.file_count,

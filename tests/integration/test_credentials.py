@@ -136,6 +136,8 @@ def policy(s, secret_file, extra=()):
         f"  allow: {json.dumps(allow)}",
         "  hosts: " + json.dumps({n: "127.0.0.1" for n in
                                   ("api.test", "other.test", "wrong.test", "plain.test")}),
+        # the secret's source variable kept on purpose: it must not pass
+        "env: {keep: [API_SECRET]}",
         "credentials:",
         "  - name: api",
         "    source: {env: API_SECRET}",
@@ -236,6 +238,7 @@ def test_clients_reach_the_api_with_the_secret_they_never_hold(caller, srv):
     p = srv.port
     script = f"""
 echo "token $API_TOKEN"
+echo "source ${{API_SECRET:-absent}}"
 echo "other $OTHER_KEY"
 echo "bundle $SSL_CERT_FILE $NODE_EXTRA_CA_CERTS $REQUESTS_CA_BUNDLE $CURL_CA_BUNDLE $GIT_SSL_CAINFO"
 echo "curl $(curl -sS --max-time 20 https://api.test:{p}/v1/echo -H "Authorization: Bearer stolen-by-agent")"
@@ -253,6 +256,7 @@ git clone -q https://api.test:{p}/repo.git clone 2>&1 && echo "git $(cat clone/R
     # inside: only placeholders, and the session CA bundle announced to every client
     assert PLACEHOLDER.fullmatch(r.out("token")), r.stdout
     assert r.out("token").startswith("reins-cred-api-")
+    assert r.out("source") == "absent", r.stdout  # env.keep cannot pass the source variable
     assert PLACEHOLDER.fullmatch(r.out("other"))
     assert r.out("bundle").split() == ["/.reins/ca-bundle.pem"] * 5
     # curl: the agent's own Authorization never left; the secret did
@@ -549,3 +553,73 @@ if echo x >> /.reins/ca-bundle.pem 2>/dev/null; then echo "write ok"; else echo 
     assert "Permitted" in nc and f"DNS:api.test" in nc and "DNS:other.test" in nc, nc
     assert "DNS:example.com" not in nc
     assert r.out("write") == "refused", r.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reads another process's memory: root only")
+def test_the_secret_is_in_the_supervisor_only(caller, srv):
+    """The sandbox's pid 1 is a fork of the supervisor that stays resident:
+    the secret's pages are not inherited (MADV_DONTFORK), so its memory holds
+    no copy, while the supervisor's does (which shows the search works)."""
+    ws = caller.workspace()
+    marker = str(ws)
+    d = caller.mkdtemp(prefix="reins-cred-")
+    secret_file = caller.write(d / "other.key", FILE_SECRET + "\n", 0o600)
+    pol = caller.write(ws / "policy.yaml", policy(srv, secret_file))
+    proc = caller.popen(["run", "-p", pol, "-w", ws, "--", "sleep", "30"], cwd=ws,
+                        env={"API_SECRET": SECRET, "SSL_CERT_FILE": srv.cert})
+    try:
+        deadline = time.monotonic() + 20
+        pids = []
+        while time.monotonic() < deadline:
+            pids = _pids_with(marker.encode())
+            if len(pids) >= 2:
+                break
+            time.sleep(0.1)
+        parents = {p: _ppid(p) for p in pids}
+        supervisor = [p for p in pids if parents[p] not in pids]
+        init = [p for p in pids if parents[p] in pids]
+        assert supervisor and init, parents
+        assert _memory_holds(supervisor[0], SECRET.encode()), "the search finds nothing at all"
+        for pid in init:
+            assert not _memory_holds(pid, SECRET.encode()), "pid 1 holds the secret"
+            assert not _memory_holds(pid, FILE_SECRET.encode())
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _pids_with(marker):
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if marker in f.read() and b"reins" in open(f"/proc/{entry}/comm", "rb").read():
+                    found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
+def _ppid(pid):
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return int(f.read().rsplit(b")", 1)[1].split()[1])
+
+
+def _memory_holds(pid, needle):
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            addresses, perms = line.split()[:2]
+            if not perms.startswith("r"):
+                continue
+            start, end = (int(x, 16) for x in addresses.split("-"))
+            if end - start > 1 << 30:
+                continue
+            try:
+                mem.seek(start)
+                if needle in mem.read(end - start):
+                    return True
+            except (OSError, ValueError, OverflowError):
+                pass
+    return False
