@@ -560,6 +560,11 @@ def test_the_secret_is_in_the_supervisor_only(caller, srv):
     """The sandbox's pid 1 is a fork of the supervisor that stays resident:
     the secret's pages are not inherited (MADV_DONTFORK), so its memory holds
     no copy, while the supervisor's does (which shows the search works)."""
+    with open(caller.reins, "rb") as f:
+        if b"__asan_init" in f.read():
+            # ASan's runtime keeps its own copy of the environment it read
+            # from /proc/self/environ: in every process, pid 1 included
+            pytest.skip("an ASan build: its runtime copies the environment")
     ws = caller.workspace()
     marker = str(ws)
     d = caller.mkdtemp(prefix="reins-cred-")
