@@ -705,6 +705,18 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
                 rule_net_sent(engine, &event);
         } else if (strcmp(type, "net.budget") == 0) {
                 rule_net_budget(engine, &event);
+        } else if (strcmp(type, "net.credential_misuse") == 0) {
+                char detail[384];
+                const char *credential = get_string(json, "credential");
+                const char *method = get_string(json, "method");
+                const char *path = get_string(json, "path");
+                snprintf(detail, sizeof(detail), "credential %s sent to %s%s%s%s%s",
+                         credential ? credential : "?", event.host ? event.host : "?",
+                         method ? " (" : "", method ? method : "", path ? " " : "",
+                         path ? path : "");
+                if (method)
+                        strncat(detail, ")", sizeof(detail) - strlen(detail) - 1);
+                rule_fire(engine, RULE_CREDENTIAL_MISUSE, &event, detail, NULL, 0);
         } else if (strcmp(type, "net.key_material") == 0) {
                 char detail[160];
                 snprintf(detail, sizeof(detail), "%s sent to %s",

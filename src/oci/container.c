@@ -239,13 +239,27 @@ static void oci_start_answer(struct oci_supervisor *sv)
 
 /* A container's ipc or uts namespace joined by path (a pod's): this
  * supervisor enters it before the sandbox is cloned, which then inherits
- * it. setns checks the type. */
+ * it. setns checks the type. Never the host's own (this process's, or
+ * init's): the container would share the host's System V IPC, or set the
+ * host's name. */
 static int oci_join_namespace(const char *path, int type, const char *name, struct reins_error *err)
 {
         cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return reins_error_errno(err, errno, "config.json: linux.namespaces %s path %s",
                                          name, path);
+        struct stat target, host;
+        char own[64];
+        for (int i = 0; i < 2; i++) {
+                snprintf(own, sizeof(own), "/proc/%s/ns/%s", i == 0 ? "self" : "1", name);
+                if (fstat(fd, &target) == 0 && stat(own, &host) == 0 &&
+                    target.st_ino == host.st_ino && target.st_dev == host.st_dev)
+                        return reins_error_set(err, EPERM,
+                                               "config.json: linux.namespaces %s path %s is the "
+                                               "host's own %s namespace: refused (a container of "
+                                               "reins never shares the host's)",
+                                               name, path, name);
+        }
         if (setns(fd, type) < 0)
                 return reins_error_errno(err, errno,
                                          "config.json: linux.namespaces %s path %s: cannot join "

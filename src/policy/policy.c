@@ -214,6 +214,8 @@ void policy_free(struct reins_policy *policy)
         policy_rule_settings_free(&policy->rules.action);
         policy_rule_settings_free(&policy->rules.threshold);
         policy_rule_settings_free(&policy->rules.window);
+        policy_credentials_free(&policy->credentials);
+        strv_free(&policy->identity.hosts);
         policy_origins_free(policy->origins);
         free(policy);
 }

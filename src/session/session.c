@@ -26,6 +26,7 @@
 #include "audit/trail.h"
 #include "audit/trail_internal.h"
 #include "govern/canary.h"
+#include "session/credentials.h"
 #include "govern/gate.h"
 #include "govern/risk.h"
 #include "policy/policy.h"
@@ -76,7 +77,8 @@ struct session {
         /* the parts */
         struct session_govern govern;
         struct session_risk risk;
-        struct canary_set canaries; /* planted when the policy asks */
+        struct canary_set canaries;             /* planted when the policy asks */
+        struct session_credentials credentials; /* the secrets the proxy injects */
         struct session_protect protect;
         struct workspace_session workspace;
         bool workspace_started;
@@ -199,6 +201,43 @@ static int session_plant_canaries(struct session *s, struct reins_error *err)
         return 0;
 }
 
+/* credentials: the secrets read here, on the host side, before the plan: the
+ * sandbox gets their placeholders and the session CA's bundle. */
+static int session_prepare_credentials(struct session *s, struct reins_error *err)
+{
+        int r =
+            session_credentials_prepare(&s->credentials, s->policy, s->plan_options.host_environ,
+                                        s->plan_options.home, s->id, err);
+        if (r < 0 || !s->credentials.terminator)
+                return r;
+        s->events.mask_placeholders = true;
+        s->plan_options.credentials = (struct plan_credentials){
+            .env = s->credentials.env.items,
+            .env_count = s->credentials.env.count,
+            .bundle = s->credentials.bundle,
+            .bundle_target = SESSION_CA_BUNDLE,
+            .drop_env = s->credentials.drop_env.items,
+            .drop_env_count = s->credentials.drop_env.count,
+            .file_targets = s->credentials.file_targets,
+            .file_texts = s->credentials.file_texts,
+            .file_count = s->credentials.file_count,
+        };
+        return 0;
+}
+
+/* Only the proxy injects: without it a credential would reach nothing (or,
+ * with the host's network, the placeholder would go out as it is). */
+static int session_check_credentials(const struct session *s, struct reins_error *err)
+{
+        if ((s->policy->credentials.count == 0 && s->policy->identity.hosts.count == 0) ||
+            s->plan->proxy)
+                return 0;
+        return reins_error_set(err, EINVAL,
+                               "%s: credentials need network.mode: proxy (the egress proxy is "
+                               "what injects them)",
+                               s->policy->source);
+}
+
 /* The daemon that starts a session checks its policy's agent against its
  * configuration (serve/config.h, agents:); the policy is read again here,
  * and must say the same: a file changed in between is refused. */
@@ -283,7 +322,9 @@ int session_new(const struct session_config *config, struct session **out, struc
             (r = policy_check_supported(s->policy, err)) < 0 ||
             (r = session_prepare_environment(s, err)) < 0 ||
             (r = session_plant_canaries(s, err)) < 0 ||
+            (r = session_prepare_credentials(s, err)) < 0 ||
             (r = plan_build(s->policy, &s->plan_options, &s->plan, err)) < 0 ||
+            (r = session_check_credentials(s, err)) < 0 ||
             (r = session_prepare_caches(s->plan, err)) < 0)
                 return r;
         /* isolation: wasm in the policy: the command must be a module (a
@@ -913,6 +954,8 @@ int session_start(struct session *s, struct reins_error *err)
         session_changes_begin(s);
         int r;
         if ((r = session_certify(s, err)) < 0 || (r = session_start_parts(s, err)) < 0 ||
+            (r = session_credentials_identity(&s->credentials, &s->signer,
+                                              s->govern.agent_public.fingerprint, err)) < 0 ||
             (r = session_spawn(s, err)) < 0)
                 return r;
         /* no trail, no run: the command has not started yet */
@@ -1298,7 +1341,11 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
                 s->state = SESSION_ENDED; /* session_close kills the sandbox */
                 return s->status;
         }
-        struct supervise_config config = {.plan = s->plan, .events = &s->events, .loop = loop};
+        struct supervise_config config = {.plan = s->plan,
+                                          .events = &s->events,
+                                          .loop = loop,
+                                          .inject = &s->credentials.inject,
+                                          .terminator = s->credentials.terminator};
         session_govern_configure(&s->govern, &config);
         session_risk_configure(&s->risk, &config);
         if (s->plan->overlay && s->plan->limits.workspace_size_bytes > 0)
@@ -1435,6 +1482,7 @@ void session_free(struct session *s)
         session_govern_finish(&s->govern); /* its control socket was a sink until here */
         session_risk_finish(&s->risk);     /* and so was the engine */
         canary_remove(&s->canaries);
+        session_credentials_free(&s->credentials);
         audit_anchor_free(s->anchor);
         audit_session_signer_wipe(&s->signer);
         runtime_entry_free(s->listing);

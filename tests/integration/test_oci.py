@@ -763,6 +763,22 @@ def test_a_pods_ipc_and_uts_namespaces_are_joined_by_path(oci):
         pod.wait()
 
 
+def test_joining_the_hosts_own_ipc_or_uts_namespace_is_refused(oci):
+    """Not even by path: the container would share the host's System V IPC,
+    or set the host's name."""
+    for ns, proc in (("ipc", "ipc"), ("uts", "uts")):
+        def join(c, ns=ns, proc=proc):
+            c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != ns]
+            c["linux"]["namespaces"].append({"type": ns, "path": f"/proc/1/ns/{proc}"})
+        b = oci.bundle(["/bin/true"], name="h-" + ns, mutate=join)
+        r = oci.drive([["create", "--bundle", str(b), "h-" + ns]])
+        assert r[0]["rc"] != 0
+        assert any(f"host's own {ns} namespace" in line.get("msg", "")
+                   or "Permission denied" in line.get("msg", "")  # nobody: not theirs
+                   for line in oci.log_lines()), oci.log_lines()
+    assert os.uname().nodename != "oci-test"
+
+
 def test_joining_a_mount_or_pid_namespace_is_refused(oci):
     for ns in ("mount", "pid"):
         def join(c, ns=ns):
