@@ -3,10 +3,15 @@
 # only those missing. As root it runs apt-get; otherwise it says what to run.
 set -euo pipefail
 packages=(build-essential pkg-config clang-format clang libclang-rt-dev libseccomp-dev libsodium-dev libyaml-dev
-          libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
+          libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libssl-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
           iproute2 curl socat git openssl python3-pip python3-venv npm tmux
           podman conmon containerd runc umoci busybox-static uidmap python3-grpcio
-          skopeo mmdebstrap scdoc lintian)
+          skopeo mmdebstrap scdoc lintian
+          wabt wasi-libc libclang-rt-14-dev-wasm32 lld)
+# wabt wasi-libc libclang-rt-14-dev-wasm32 lld: isolation wasm. wabt's wasm2c
+# translates a module to C and its runtime (wasm-rt-impl.c) is linked into
+# every module's engine at build and run time; wasi-libc, the wasm32 compiler
+# runtime and lld build the WASI test modules (tests/wasm) and the bench's.
 # podman conmon containerd runc umoci busybox-static uidmap python3-grpcio: test- and
 # bench-only, for the OCI engines (tests/integration/test_oci_engines.py,
 # bench/oci): the engines that drive reins oci, runc as the reference

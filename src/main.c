@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
     {"apply", cli_apply, "merge a copy-on-write session into the workspace"},
     {"discard", cli_discard, "delete a copy-on-write session"},
     {"id", cli_id, "your public key and its fingerprint"},
+    {"identity", cli_identity, "verify an agent identity assertion (identity.hosts)"},
     {"pending", cli_pending, "requests waiting for a human's answer"},
     {"approve", cli_approve, "allow a pending request (or --watch: answer them as they come)"},
     {"deny", cli_deny, "refuse a pending request"},

@@ -276,6 +276,62 @@ static const char *network_mode_name(enum policy_network_mode mode)
         return "none";
 }
 
+/* Each entry's keys in a fixed order; the secret is never here (only where
+ * it comes from). */
+static void emit_credentials(FILE *out, const struct policy_credentials *credentials)
+{
+        fputs("credentials:\n", out);
+        for (size_t i = 0; i < credentials->count; i++) {
+                const struct policy_credential *c = &credentials->items[i];
+                fputs("  - name: ", out);
+                emit_string(out, c->name);
+                fputc('\n', out);
+                if (!c->file)
+                        fputs("    source:\n", out);
+                switch (c->file ? (enum policy_credential_source) - 1 : c->source_kind) {
+                case POLICY_CREDENTIAL_ENV:
+                        emit_key_string(out, "      ", "env", c->source);
+                        break;
+                case POLICY_CREDENTIAL_FILE:
+                        emit_key_string(out, "      ", "file", c->source);
+                        break;
+                case POLICY_CREDENTIAL_COMMAND:
+                        fputs("      command:\n", out);
+                        for (size_t j = 0; j < c->command.count; j++) {
+                                fputs("        - ", out);
+                                emit_string(out, c->command.items[j]);
+                                fputc('\n', out);
+                        }
+                        break;
+                default:
+                        break;
+                }
+                fputs("    hosts:\n", out);
+                for (size_t j = 0; j < c->hosts.count; j++) {
+                        fputs("      - ", out);
+                        emit_string(out, c->hosts.items[j]);
+                        fputc('\n', out);
+                }
+                if (c->how_name) {
+                        char how[96];
+                        snprintf(how, sizeof(how), "%s %s", policy_credential_how_name(c->how),
+                                 c->how_name);
+                        emit_key_string(out, "    ", "how", how);
+                } else {
+                        emit_key_string(out, "    ", "how", policy_credential_how_name(c->how));
+                }
+                if (c->env)
+                        emit_key_string(out, "    ", "env", c->env);
+                fprintf(out, "    plaintext: %s\n", c->plaintext ? "true" : "false");
+                if (c->file)
+                        emit_key_string(out, "    ", "file", c->file);
+                if (c->pattern)
+                        emit_key_string(out, "    ", "pattern", c->pattern);
+                if (c->json_pointer)
+                        emit_key_string(out, "    ", "json", c->json_pointer);
+        }
+}
+
 static void emit_policy(FILE *out, const struct reins_policy *p)
 {
         fputs("version: 1\n", out);
@@ -344,6 +400,16 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_list(out, "deny", &p->syscalls.deny);
 
         fprintf(out, "canaries: %s\n", p->canaries ? "true" : "false");
+        /* only when written: the hash of every other policy stays what it was */
+        if (p->isolation)
+                emit_key_string(out, "", "isolation", p->isolation);
+        /* only when some: the hash of every policy without them stays what it was */
+        if (p->credentials.count)
+                emit_credentials(out, &p->credentials);
+        if (p->identity.hosts.count) { /* likewise */
+                fputs("identity:\n", out);
+                emit_list(out, "hosts", &p->identity.hosts);
+        }
         /* only when set: the hash of every policy without anchors stays what it was */
         if (p->audit.anchor.count) {
                 fputs("audit:\n", out);

@@ -220,7 +220,8 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
             (r = union_list(&p->syscalls.allow, &c->syscalls.allow)) < 0 ||
             (r = union_list(&p->syscalls.deny, &c->syscalls.deny)) < 0)
                 return r;
-        if ((r = union_list(&p->audit.anchor, &c->audit.anchor)) < 0)
+        if ((r = union_list(&p->audit.anchor, &c->audit.anchor)) < 0 ||
+            (r = replace_string(&p->isolation, c->isolation)) < 0)
                 return r;
         if ((r = merge_environment(p, c)) < 0)
                 return r;
@@ -246,6 +247,12 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
         replace_number(&p->risk.tier2, c->risk.tier2);
         replace_number(&p->risk.tier3, c->risk.tier3);
         replace_number(&p->pool, c->pool);
+        if ((r = union_list(&p->identity.hosts, &c->identity.hosts)) < 0)
+                return r;
+        /* a child's credential replaces its parent's of the same name */
+        for (size_t i = 0; i < c->credentials.count; i++)
+                if ((r = policy_credentials_put(&p->credentials, &c->credentials.items[i])) < 0)
+                        return r;
         return merge_approvals(p, c);
 }
 

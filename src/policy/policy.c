@@ -183,6 +183,7 @@ void policy_free(struct reins_policy *policy)
         free(policy->source);
         free(policy->name);
         free(policy->agent);
+        free(policy->isolation);
         free(policy->extends);
         free(policy->filesystem.workspace);
         strv_free(&policy->filesystem.read);
@@ -213,6 +214,8 @@ void policy_free(struct reins_policy *policy)
         policy_rule_settings_free(&policy->rules.action);
         policy_rule_settings_free(&policy->rules.threshold);
         policy_rule_settings_free(&policy->rules.window);
+        policy_credentials_free(&policy->credentials);
+        strv_free(&policy->identity.hosts);
         policy_origins_free(policy->origins);
         free(policy);
 }

@@ -103,6 +103,21 @@ int policy_parse_rule_weight(const char *text, struct policy_rule_setting *out, 
 /* a duration, >= 1 s */
 int policy_parse_rule_window(const char *text, struct policy_rule_setting *out, const char **why);
 
+/* credentials.c */
+int policy_check_credential_name(char *value, const char **why);
+int policy_check_credential_pattern(char *value, const char **why); /* regex, >= 1 group */
+int policy_check_json_pointer(char *value, const char **why);
+/* host[:port][/path-prefix]: the host part as network.allow's, the path
+ * printable without blanks, '?' or '#' */
+int policy_check_credential_host(char *value, const char **why);
+/* "bearer", "basic", "header NAME", "query NAME" */
+int policy_parse_credential_how(const char *text, struct policy_credential *out, const char **why);
+void policy_credential_clear(struct policy_credential *credential);
+void policy_credentials_free(struct policy_credentials *credentials);
+/* A copy of `credential` in place of the entry of the same name, else appended. */
+int policy_credentials_put(struct policy_credentials *credentials,
+                           const struct policy_credential *credential);
+
 /* merge.c */
 /* Merge `child` over `parent`, in place: the child's scalars win, lists are
  * unioned (parent's order first), maps are merged key by key (child wins).

@@ -253,6 +253,7 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
             (r = plan_build_env(plan, policy, options, err)) < 0 ||
             (!plan->deny_job && (r = plan_add_git_settings(plan)) < 0) ||
             (r = plan_add_network(plan, policy, options, err)) < 0 ||
+            (r = plan_add_credentials(plan, &options->credentials, err)) < 0 ||
             (r = strv_copy(&plan->syscall_allow, &policy->syscalls.allow)) < 0 ||
             (r = strv_copy(&plan->syscall_deny, &policy->syscalls.deny)) < 0)
                 goto fail;
@@ -304,6 +305,7 @@ void plan_free(struct reins_plan *plan)
                 free(plan->landlock[i].path);
         free(plan->landlock);
         strv_free(&plan->env);
+        strv_free(&plan->argv_owned);
         strv_free(&plan->env_owned);
         strv_free(&plan->syscall_allow);
         strv_free(&plan->syscall_deny);

@@ -88,7 +88,10 @@ struct plan_deny_job; /* plan_deny.c */
 
 struct reins_plan {
         /* what to run */
-        char **argv;           /* verbatim from after `--` (borrowed from main's argv) */
+        char **argv; /* verbatim from after `--` (borrowed from main's argv) */
+        /* when reins rewrote the command (isolation wasm: the module's
+         * engine, wasm/run.c), argv points here */
+        struct reins_strv argv_owned;
         struct reins_strv env; /* NAME=VALUE, the whole environment of the command */
         /* names the plan itself set after the caller's (the proxy's, git's
          * settings): a caller's --env never overrides them */
@@ -284,6 +287,19 @@ struct plan_canaries {
         size_t count;
 };
 
+/* credentials: (session/credentials.h): what the sandbox gets of them. */
+struct plan_credentials {
+        char *const *env; /* NAME=VALUE: placeholders, the CA variables */
+        size_t env_count;
+        const char *bundle;        /* PEM text of the CA bundle; NULL: none */
+        const char *bundle_target; /* where it is inside */
+        char *const *drop_env;     /* names removed from the command's environment (env sources) */
+        size_t drop_env_count;
+        char *const *file_targets; /* credential files: text file_texts[i] at file_targets[i] */
+        char *const *file_texts;
+        size_t file_count;
+};
+
 struct plan_options {
         const char *workspace;            /* -w; NULL = current directory */
         const char *workspace_mode;       /* --workspace-mode; NULL = policy's */
@@ -306,6 +322,7 @@ struct plan_options {
         bool stdin_is_tty;
         struct plan_write_limit write_limit; /* count 0: the workspace as the mode says */
         struct plan_canaries canaries;       /* count 0: none */
+        struct plan_credentials credentials; /* env_count 0 and no bundle: none */
         /* directories never visible inside, whatever the policy binds, as
          * reins' own state is not: the state of the daemon that started the
          * session (its signing key; reins run --daemon-state) */

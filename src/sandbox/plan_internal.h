@@ -12,6 +12,8 @@ int plan_set_layers(struct reins_plan *plan, enum mount_op_kind kind, const char
                     const char *work);
 int plan_add_landlock(struct reins_plan *plan, const char *path, enum landlock_access access);
 /* Canary files at their home paths (plan_canary.c); before the sort. */
+int plan_add_credentials(struct reins_plan *plan, const struct plan_credentials *credentials,
+                         struct reins_error *err);
 int plan_add_canaries(struct reins_plan *plan, const struct plan_canaries *canaries,
                       struct reins_error *err);
 /* The token's writable paths (plan_writable.c); before the mounts are sorted. */

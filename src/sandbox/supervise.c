@@ -180,6 +180,8 @@ static void loop_on_proxy_listener(struct supervisor *l, int listener)
             .egress_budget_bytes = plan->egress_budget_bytes,
             .events = l->config->events,
             .gate = l->config->gate,
+            .inject = l->config->inject,
+            .terminator = l->config->terminator,
         };
         struct reins_error err = {0};
         if (proxy_create(&options, listener, &l->proxy, &err) < 0 ||

@@ -31,6 +31,9 @@ struct supervise_config {
 
         /* Governance hooks, all optional; each callback gets hooks_ctx. */
         const struct proxy_gate *gate; /* the proxy's last word on destinations */
+        /* credentials the proxy injects (net/inject.h, net/terminate.h); NULL: none */
+        const struct net_inject *inject;
+        struct net_terminator *terminator;
         const struct exec_gate *exec_gate;
         /* the proxy started (or, with NULL, is about to be freed) */
         void (*on_proxy)(void *ctx, struct proxy *proxy);

@@ -26,6 +26,7 @@
 #include "audit/trail.h"
 #include "audit/trail_internal.h"
 #include "govern/canary.h"
+#include "session/credentials.h"
 #include "govern/gate.h"
 #include "govern/risk.h"
 #include "policy/policy.h"
@@ -46,6 +47,7 @@
 #include "util/notice.h"
 #include "util/strv.h"
 #include "util/weaken.h"
+#include "wasm/run.h"
 
 struct session_listener {
         struct session *session;
@@ -60,6 +62,7 @@ struct session {
         struct reins_policy *policy;
         struct reins_plan *plan;
         struct event_bus events;
+        struct wasm_run wasm;
         struct timespec started;
         /* the trail */
         struct audit_trail *trail;
@@ -74,7 +77,8 @@ struct session {
         /* the parts */
         struct session_govern govern;
         struct session_risk risk;
-        struct canary_set canaries; /* planted when the policy asks */
+        struct canary_set canaries;             /* planted when the policy asks */
+        struct session_credentials credentials; /* the secrets the proxy injects */
         struct session_protect protect;
         struct workspace_session workspace;
         bool workspace_started;
@@ -197,6 +201,43 @@ static int session_plant_canaries(struct session *s, struct reins_error *err)
         return 0;
 }
 
+/* credentials: the secrets read here, on the host side, before the plan: the
+ * sandbox gets their placeholders and the session CA's bundle. */
+static int session_prepare_credentials(struct session *s, struct reins_error *err)
+{
+        int r =
+            session_credentials_prepare(&s->credentials, s->policy, s->plan_options.host_environ,
+                                        s->plan_options.home, s->id, err);
+        if (r < 0 || !s->credentials.terminator)
+                return r;
+        s->events.mask_placeholders = true;
+        s->plan_options.credentials = (struct plan_credentials){
+            .env = s->credentials.env.items,
+            .env_count = s->credentials.env.count,
+            .bundle = s->credentials.bundle,
+            .bundle_target = SESSION_CA_BUNDLE,
+            .drop_env = s->credentials.drop_env.items,
+            .drop_env_count = s->credentials.drop_env.count,
+            .file_targets = s->credentials.file_targets,
+            .file_texts = s->credentials.file_texts,
+            .file_count = s->credentials.file_count,
+        };
+        return 0;
+}
+
+/* Only the proxy injects: without it a credential would reach nothing (or,
+ * with the host's network, the placeholder would go out as it is). */
+static int session_check_credentials(const struct session *s, struct reins_error *err)
+{
+        if ((s->policy->credentials.count == 0 && s->policy->identity.hosts.count == 0) ||
+            s->plan->proxy)
+                return 0;
+        return reins_error_set(err, EINVAL,
+                               "%s: credentials need network.mode: proxy (the egress proxy is "
+                               "what injects them)",
+                               s->policy->source);
+}
+
 /* The daemon that starts a session checks its policy's agent against its
  * configuration (serve/config.h, agents:); the policy is read again here,
  * and must say the same: a file changed in between is refused. */
@@ -281,9 +322,21 @@ int session_new(const struct session_config *config, struct session **out, struc
             (r = policy_check_supported(s->policy, err)) < 0 ||
             (r = session_prepare_environment(s, err)) < 0 ||
             (r = session_plant_canaries(s, err)) < 0 ||
+            (r = session_prepare_credentials(s, err)) < 0 ||
             (r = plan_build(s->policy, &s->plan_options, &s->plan, err)) < 0 ||
+            (r = session_check_credentials(s, err)) < 0 ||
             (r = session_prepare_caches(s->plan, err)) < 0)
                 return r;
+        /* isolation: wasm in the policy: the command must be a module (a
+         * module is run as one whatever the policy says: natively it is
+         * not executable at all) */
+        char *const *argv = s->plan_options.argv;
+        if (s->policy->isolation && strcmp(s->policy->isolation, "wasm") == 0 && !config->wasm &&
+            argv && argv[0])
+                return reins_error_set(err, ENOEXEC,
+                                       "isolation wasm: '%s' is not a WebAssembly module (a "
+                                       "WASI preview 1 command)",
+                                       argv[0]);
         return 0;
 }
 
@@ -547,6 +600,14 @@ static void session_list_now(void *ctx)
  * the trail's batch (after them: it writes what they recorded), the
  * registry entry. An idle session has none of these due: it sleeps. */
 static int64_t session_pool_tick(struct session *s);
+
+/* isolation wasm: the engine's report, read as it grows */
+static int64_t session_wasm_tick(void *ctx)
+{
+        struct session *s = ctx;
+        wasm_run_poll(&s->wasm, &s->events);
+        return 200;
+}
 
 static int64_t session_tick(void *ctx)
 {
@@ -847,6 +908,13 @@ static int session_spawn(struct session *s, struct reins_error *err)
         /* the deny globs' matches, collected while the session started */
         if ((r = plan_finish_deny(plan, err)) < 0)
                 return r;
+        /* a WASI module: its engine is the command (the deny and protect
+         * lists it enforces are final now) */
+        if (s->config.wasm &&
+            (r = wasm_run_prepare(&s->wasm, plan, s->config.wasm_cache_dir,
+                                  s->config.wasm_events_dir, s->id, &s->plan_options.extra_ro,
+                                  &s->plan_options.extra_rw, err)) < 0)
+                return r;
         /* and the workspace as it was, to report what the session changed.
          * Joined before the sandbox is forked, as the deny globs' thread:
          * a thread holding malloc's lock at fork leaves the child a lock
@@ -886,6 +954,8 @@ int session_start(struct session *s, struct reins_error *err)
         session_changes_begin(s);
         int r;
         if ((r = session_certify(s, err)) < 0 || (r = session_start_parts(s, err)) < 0 ||
+            (r = session_credentials_identity(&s->credentials, &s->signer,
+                                              s->govern.agent_public.fingerprint, err)) < 0 ||
             (r = session_spawn(s, err)) < 0)
                 return r;
         /* no trail, no run: the command has not started yet */
@@ -916,6 +986,8 @@ int session_start(struct session *s, struct reins_error *err)
         event_bus_release(&s->events);
         session_emit_start(&s->events, s->plan, &s->in, s->config.policy,
                            s->user_key[0] ? s->user_key : NULL, session_identity(s));
+        if (s->config.wasm)
+                wasm_run_emit_start(&s->wasm, &s->events);
         /* session.start is on disk before the command's first instruction:
          * an agent that fills the disk at once cannot leave an empty trail */
         if (audit_trail_sync(s->trail) < 0) {
@@ -1248,6 +1320,8 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         struct loop *loop = NULL;
         int r = loop_new(&loop);
         /* the trail's flush, governance and the engine, when they are due */
+        if (r == 0 && s->config.wasm)
+                r = loop_add_tick(loop, session_wasm_tick, s);
         if (r == 0 && (r = loop_add_tick(loop, session_tick, s)) == 0 &&
             (r = session_govern_watch(&s->govern, loop)) == 0)
                 r = session_risk_watch(&s->risk, loop);
@@ -1267,7 +1341,11 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
                 s->state = SESSION_ENDED; /* session_close kills the sandbox */
                 return s->status;
         }
-        struct supervise_config config = {.plan = s->plan, .events = &s->events, .loop = loop};
+        struct supervise_config config = {.plan = s->plan,
+                                          .events = &s->events,
+                                          .loop = loop,
+                                          .inject = &s->credentials.inject,
+                                          .terminator = s->credentials.terminator};
         session_govern_configure(&s->govern, &config);
         session_risk_configure(&s->risk, &config);
         if (s->plan->overlay && s->plan->limits.workspace_size_bytes > 0)
@@ -1295,6 +1373,8 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         }
         s->waited = true;
         s->pid = 0;
+        if (s->config.wasm)
+                wasm_run_emit_report(&s->wasm, &s->events);
         session_finish(s, outcome);
         s->state = SESSION_ENDED;
         s->status = session_exit_status(s, outcome);
@@ -1394,6 +1474,7 @@ void session_free(struct session *s)
                 return;
         session_close(s);
         json_decref(s->start_fields);
+        wasm_run_free(&s->wasm);
         plan_free(s->plan);
         policy_free(s->policy);
         env_session_release(&s->environment); /* the writable layer goes with the session */
@@ -1401,6 +1482,7 @@ void session_free(struct session *s)
         session_govern_finish(&s->govern); /* its control socket was a sink until here */
         session_risk_finish(&s->risk);     /* and so was the engine */
         canary_remove(&s->canaries);
+        session_credentials_free(&s->credentials);
         audit_anchor_free(s->anchor);
         audit_session_signer_wipe(&s->signer);
         runtime_entry_free(s->listing);

@@ -143,6 +143,10 @@ WEAK = {
     "timeout": Weak("timeout", ("still_running",)),
     "env": Weak("env", ("AWS_SECRET_ACCESS_KEY", "ANTHROPIC_API_KEY", "proc_environ")),
     "io_uring": Weak("seccomp", ("io_uring_setup",)),
+    "wasm_paths": Weak("wasm-beneath", (
+        "absolute_proc_mem", "absolute_events", "dotdot_proc_mem", "dotdot_events",
+        "inner_dotdot", "symlink_root", "symlink_mem", "symlink_relative_out")),
+    "wasm_fds": Weak("wasm-fds", ("forged_fds",)),
     # test_protect.py: "protect" restores the protection from before issue 12
     "protect_rename_git_direct": Weak("protect", ("rename_git_host_code", "rename_git:.git/config")),
     "protect_rename_git_overlay": Weak("protect", (), {
