@@ -6,7 +6,7 @@ packages=(build-essential pkg-config clang-format clang libclang-rt-dev libsecco
           libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libssl-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
           iproute2 curl socat git openssl python3-pip python3-venv npm tmux
           podman conmon containerd runc umoci busybox-static uidmap python3-grpcio
-          skopeo mmdebstrap scdoc lintian
+          skopeo mmdebstrap scdoc lintian zsh fish
           wabt wasi-libc libclang-rt-14-dev-wasm32 lld)
 # wabt wasi-libc libclang-rt-14-dev-wasm32 lld: isolation wasm. wabt's wasm2c
 # translates a module to C and its runtime (wasm-rt-impl.c) is linked into
@@ -18,7 +18,8 @@ packages=(build-essential pkg-config clang-format clang libclang-rt-dev libsecco
 # runtime, the offline busybox image and its OCI layout, rootless podman,
 # gRPC for the CRI calls kubelet would make (tests/integration/cri_client.py).
 # scdoc lintian: the man pages' source format to roff (make man/install/deb),
-# and the check of make deb's package.
+# and the check of make deb's package; zsh fish: test-only, their completion
+# scripts are driven like bash's (tests/integration/test_completion.py).
 # skopeo mmdebstrap: declarative environments (src/env/): skopeo copies a
 # docker-archive or containers-storage image into an OCI layout, mmdebstrap
 # builds a Debian root from the host's apt mirror (umoci unpacks both).

@@ -158,3 +158,30 @@ def test_other_shells_scripts_parse(reins_named, shell, tmp_path):
     r = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True,
                        timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
+
+
+def test_zsh_and_fish_answer_like_bash(reins_named, tmp_path):
+    """The zsh and fish scripts ask the same __complete: a TAB after
+    `reins run --n` and `reins run -p cod` (zsh's compadd stubbed to print
+    what it is given; fish's own `complete -C`)."""
+    if not shutil.which("zsh") or not shutil.which("fish"):
+        pytest.skip("zsh or fish is not installed")
+    bindir = str(tmp_path)
+    for shell, name in (("zsh", "_reins"), ("fish", "reins.fish")):
+        (tmp_path / name).write_text(subprocess.run(
+            [reins_named, "completion", shell], capture_output=True, text=True,
+            timeout=TIMEOUT).stdout)
+    env = {"PATH": f"{bindir}:{reins_named.rsplit('/', 1)[0]}:/usr/bin:/bin"}
+    zsh = subprocess.run(
+        ["zsh", "-f", "-c",
+         'compadd() { shift 2; print -l -- "$@"; }; _files() { print FILES; }; '
+         f'words=(reins run --n); CURRENT=3; source {bindir}/_reins; '
+         f'words=(reins run -p cod); CURRENT=4; source {bindir}/_reins; '
+         f'words=(reins run --ro ""); CURRENT=4; source {bindir}/_reins'],
+        capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert zsh.stdout.split() == ["--net", "coding-agent", "codex", "FILES"], zsh.stderr
+    fish = subprocess.run(
+        ["fish", "-c", f"source {bindir}/reins.fish; complete -C 'reins run --n'; "
+         "complete -C 'reins tok'"],
+        capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert fish.stdout.split() == ["--net", "token"], fish.stderr
