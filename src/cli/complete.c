@@ -338,7 +338,7 @@ static const char completion_bash[] =
     "\tCOMPREPLY=($(compgen -W \"$(\"${COMP_WORDS[0]}\" __complete "
     "\"${COMP_WORDS[@]:1:COMP_CWORD}\" 2>/dev/null)\" -- \"${COMP_WORDS[COMP_CWORD]}\"))\n"
     "}\n"
-    "complete -o default -o bashdefault -F _reins reins build/reins reins-oci\n";
+    "complete -o default -o bashdefault -F _reins reins\n";
 
 static const char completion_zsh[] =
     "#compdef reins\n"

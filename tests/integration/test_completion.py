@@ -12,6 +12,8 @@ import subprocess
 
 import pytest
 
+from test_approvals import web  # noqa: F401 (the stand-in web server fixture)
+
 from conftest import TIMEOUT
 
 OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)(?![\w-])")
@@ -185,3 +187,21 @@ def test_zsh_and_fish_answer_like_bash(reins_named, tmp_path):
          "complete -C 'reins tok'"],
         capture_output=True, text=True, timeout=TIMEOUT, env=env)
     assert fish.stdout.split() == ["--net", "token"], fish.stderr
+
+
+def test_pending_ids_complete_approve_and_deny(caller, web):
+    """A request held for a human is offered to `reins approve` and `deny`."""
+    from test_approvals import Session, pending, policy
+    ws = caller.workspace()
+    pol = policy(caller, ws, web, ask=["ask.test"])
+    s = Session(caller, ws, pol, f"curl -sS --max-time 60 http://ask.test:{web}/hello")
+    req = pending(caller, "ask.test", session=s)
+    try:
+        def as_caller(argv):
+            return subprocess.run(caller.prefix + argv, capture_output=True, text=True,
+                                  timeout=TIMEOUT, env=caller.env(), cwd=caller.home)
+        assert req["id"] in tab(caller.reins, ["approve", req["id"][:4]], runner=as_caller)
+        assert req["id"] in tab(caller.reins, ["deny", ""], runner=as_caller)
+    finally:
+        assert caller.run(["deny", req["id"]]).returncode == 0
+        s.wait()
