@@ -6,8 +6,12 @@
  * `run --pool-fd` stay hidden); subcommand names (`token mint`) and an
  * option's values (`--net none|proxy|host`) come from the --help text; the
  * ids come from `reins ps`, `ls` and `pending` --json. Each of those runs in
- * a child of this process, with its output read back through a pipe, so a
- * command that would act (rather than parse) cannot touch this one's state. */
+ * a child of this process, with its output read back through a pipe.
+ *
+ * What a TAB runs: `reins CMD --help`, and for the option table `reins CMD
+ * [SUB] --help` with getopt_long answering the table and exiting at its first
+ * call. So every subcommand must parse its arguments (and honour --help)
+ * before it acts, as each does today: one that acted first would act on TAB. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -259,8 +263,7 @@ int cli_complete(int argc, char **argv, const struct cli_command *commands, size
                         command = &commands[i];
         if (!command)
                 return 0;
-        /* after `run ... --`, or run's first non-option word: the agent's
-         * command line, which is not ours to complete */
+        /* after `run ... --`: the agent's command line, not ours to complete */
         for (int i = 1; i < argc - 1; i++)
                 if (strcmp(argv[i], "--") == 0)
                         return 0;
@@ -283,6 +286,18 @@ int cli_complete(int argc, char **argv, const struct cli_command *commands, size
         if (table && table[0] != '-') {
                 free(table);
                 table = NULL;
+        }
+
+        /* reins run stops at its first word that is not an option (getopt's
+         * '+'): from there on the words are the agent's command line */
+        for (int i = 1; strcmp(argv[0], "run") == 0 && table && i < argc - 1; i++) {
+                if (argv[i][0] != '-') {
+                        free(help);
+                        free(table);
+                        return 0;
+                }
+                if (!strchr(argv[i], '=') && complete_takes_value(table, argv[i]))
+                        i++; /* its value */
         }
 
         const char *prev = argv[argc - 2];

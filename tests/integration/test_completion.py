@@ -205,3 +205,11 @@ def test_pending_ids_complete_approve_and_deny(caller, web):
     finally:
         assert caller.run(["deny", req["id"]]).returncode == 0
         s.wait()
+
+
+def test_run_stops_at_the_agents_command(reins_named):
+    """getopt's '+': after run's first non-option word (skipping option
+    values), the words are the agent's, and nothing of reins is offered."""
+    assert tab(reins_named, ["run", "-p", "default", "ls", "--"]) == []
+    assert tab(reins_named, ["run", "--memory=1G", "--net", "none", "--t"]) == ["--timeout",
+                                                                                 "--token"]
