@@ -337,6 +337,9 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_list(out, "allow", &p->syscalls.allow);
         emit_list(out, "deny", &p->syscalls.deny);
 
+        /* only when not the default: every container policy keeps its hash */
+        if (p->isolation != POLICY_ISOLATION_CONTAINER)
+                emit_key_string(out, "", "isolation", policy_isolation_name(p->isolation));
         fprintf(out, "canaries: %s\n", p->canaries ? "true" : "false");
         /* only when set: the hash of every policy without anchors stays what it was */
         if (p->audit.anchor.count) {

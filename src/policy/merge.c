@@ -207,6 +207,11 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
             (r = merge_rule_settings(&p->rules.window, &c->rules.window)) < 0 ||
             (r = merge_rule_settings(&p->rules.action, &c->rules.action)) < 0)
                 return r;
+        if (policy_origin_get(c, POLICY_KEY_ISOLATION)) {
+                p->isolation = c->isolation;
+                if ((r = take_origin(p, c, POLICY_KEY_ISOLATION)) < 0)
+                        return r;
+        }
         if (policy_origin_get(c, POLICY_KEY_CANARIES)) {
                 p->canaries = c->canaries;
                 if ((r = take_origin(p, c, POLICY_KEY_CANARIES)) < 0)

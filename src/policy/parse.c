@@ -30,6 +30,7 @@ enum field_kind {
         FIELD_RISK_ENGINE,
         FIELD_APPROVAL_DEFAULT,
         FIELD_APPROVAL_UNKNOWN,
+        FIELD_ISOLATION,
         FIELD_SIZE,     /* uint64_t bytes */
         FIELD_COUNT,    /* uint64_t */
         FIELD_DURATION, /* uint64_t milliseconds */
@@ -325,6 +326,11 @@ static const struct field root_fields[] = {
     {.name = "limits", .kind = FIELD_SECTION, .children = limits_fields},
     {.name = "syscalls", .kind = FIELD_SECTION, .children = syscalls_fields},
     {.name = "rules", .kind = FIELD_SECTION, .children = rules_fields},
+    /* container (default) | vm: the agent behind its own kernel (sandbox/vm.h) */
+    {.name = "isolation",
+     .kind = FIELD_ISOLATION,
+     .choices = policy_isolation_names,
+     .origin = POLICY_KEY_ISOLATION},
     {.name = "canaries",
      .kind = FIELD_BOOL,
      .offset = AT(canaries),
@@ -343,7 +349,7 @@ static const struct field root_fields[] = {
     {0},
 };
 
-#define FIELDS_MAX 16 /* the most keys one section has, with room to grow */
+#define FIELDS_MAX 24 /* the most keys one section has, with room to grow */
 
 struct parse_ctx {
         yaml_document_t *doc;
@@ -704,6 +710,11 @@ static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const cha
                 r = get_choice(ctx, node, key, field->choices, &index);
                 if (r == 0)
                         ctx->policy->network.mode = (enum policy_network_mode)index;
+                break;
+        case FIELD_ISOLATION:
+                r = get_choice(ctx, node, key, field->choices, &index);
+                if (r == 0)
+                        ctx->policy->isolation = (enum policy_isolation)index;
                 break;
         case FIELD_RISK_ENGINE:
                 r = get_choice(ctx, node, key, field->choices, &index);

@@ -66,6 +66,7 @@ const char *const policy_approval_default_names[] = {"deny", "allow", NULL};
 const char *const policy_approval_unknown_names[] = {"deny", "ask", NULL};
 const char *const policy_rule_severity_names[] = {"low", "medium", "high", "critical", NULL};
 const char *const policy_rule_action_names[] = {"log", "score", "T1", "T2", "T3", "kill", NULL};
+const char *const policy_isolation_names[] = {"container", "vm", NULL};
 const char *const policy_bool_names[] = {"false", "true", NULL};
 
 /* names[value], or names[0] for a value outside the table (a policy built
@@ -81,6 +82,21 @@ static const char *name_of(const char *const *names, size_t count, unsigned valu
 const char *policy_risk_engine_name(enum policy_risk_engine engine)
 {
         return NAME_OF(policy_risk_engine_names, engine);
+}
+
+const char *policy_isolation_name(enum policy_isolation isolation)
+{
+        return NAME_OF(policy_isolation_names, isolation);
+}
+
+int policy_isolation_parse(const char *name, enum policy_isolation *out)
+{
+        for (size_t i = 0; policy_isolation_names[i]; i++)
+                if (strcmp(name, policy_isolation_names[i]) == 0) {
+                        *out = (enum policy_isolation)i;
+                        return 0;
+                }
+        return -EINVAL;
 }
 
 const char *policy_approval_default_name(enum policy_approval_default decision)

@@ -31,6 +31,15 @@ enum policy_risk_engine {
         POLICY_RISK_ENGINE_OFF,
 };
 
+/* `isolation`: what stands between the agent and the host kernel. The
+ * container sandbox is the default; `vm` runs that same sandbox inside a
+ * QEMU microvm with its own kernel (sandbox/vm.h). New kinds are added at
+ * the end (their names in policy.c's table). */
+enum policy_isolation {
+        POLICY_ISOLATION_CONTAINER = 0,
+        POLICY_ISOLATION_VM,
+};
+
 /* `approvals.default`: the answer when nobody answers in time. */
 enum policy_approval_default {
         POLICY_APPROVAL_DENY = 0,
@@ -165,6 +174,8 @@ struct reins_policy {
                 struct policy_rule_settings action;    /* .action */
         } rules;
 
+        enum policy_isolation isolation; /* container (default) or vm */
+
         bool canaries; /* plant fake credentials whose use is a critical finding */
 
         /* `reins serve` keeps this many sandboxes of this policy built up to
@@ -213,6 +224,9 @@ policy_rule_setting_find(const struct policy_rule_settings *settings, const char
 /* Names as the policy spells them: "on"/"off", "deny"/"allow", "deny"/"ask",
  * "low".."critical", "log".."kill". */
 const char *policy_risk_engine_name(enum policy_risk_engine engine);
+const char *policy_isolation_name(enum policy_isolation isolation);
+/* "container" or "vm" -> its value; -EINVAL for anything else */
+int policy_isolation_parse(const char *name, enum policy_isolation *out);
 const char *policy_approval_default_name(enum policy_approval_default decision);
 const char *policy_approval_unknown_name(enum policy_approval_unknown unknown);
 const char *policy_rule_severity_name(enum policy_rule_severity severity);

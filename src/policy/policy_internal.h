@@ -27,6 +27,7 @@ enum policy_key {
         POLICY_KEY_APPROVALS_UNKNOWN,
         POLICY_KEY_CANARIES,
         POLICY_KEY_RISK_ENGINE,
+        POLICY_KEY_ISOLATION,
         POLICY_KEY_COUNT
 };
 
@@ -51,6 +52,7 @@ const struct policy_origin *policy_origin_get(const struct reins_policy *policy,
 /* The spellings of each enum, indexed by its value and NULL-terminated:
  * the parser's choices and the emitter's names are the same table. */
 extern const char *const policy_risk_engine_names[];
+extern const char *const policy_isolation_names[];
 extern const char *const policy_approval_default_names[];
 extern const char *const policy_approval_unknown_names[];
 extern const char *const policy_rule_severity_names[];

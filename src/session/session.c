@@ -207,6 +207,21 @@ static int session_check_agent(const struct session *s, struct reins_error *err)
                                s->config.policy, agent, expected);
 }
 
+/* --isolation overrides the policy's `isolation:` before the plan (and the
+ * policy's hash, which names the kind) is made. */
+static int session_apply_isolation(struct session *s, struct reins_error *err)
+{
+        const char *kind = s->plan_options.isolation;
+        if (kind && policy_isolation_parse(kind, &s->policy->isolation) < 0)
+                return reins_error_set(err, EINVAL, "--isolation '%s': expected container or vm",
+                                       kind);
+        if (s->policy->isolation == POLICY_ISOLATION_VM)
+                return reins_error_set(err, EOPNOTSUPP,
+                                       "isolation: vm is not supported yet in this version of "
+                                       "reins");
+        return 0;
+}
+
 int session_new(const struct session_config *config, struct session **out, struct reins_error *err)
 {
         struct session *s = calloc(1, sizeof(*s));
@@ -236,7 +251,7 @@ int session_new(const struct session_config *config, struct session **out, struc
                 return r;
         s->plan_options.write_limit = session_govern_write_limit(&s->govern);
         if ((r = policy_load(config->policy, &s->policy, err)) < 0 ||
-            (r = session_check_agent(s, err)) < 0 ||
+            (r = session_check_agent(s, err)) < 0 || (r = session_apply_isolation(s, err)) < 0 ||
             (r = policy_check_supported(s->policy, err)) < 0 ||
             (r = session_plant_canaries(s, err)) < 0 ||
             (r = plan_build(s->policy, &s->plan_options, &s->plan, err)) < 0 ||
