@@ -5,7 +5,11 @@ set -euo pipefail
 packages=(build-essential pkg-config clang-format clang libclang-rt-dev libseccomp-dev libsodium-dev libyaml-dev
           libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
           iproute2 curl socat git openssl python3-pip python3-venv npm tmux
-          podman conmon containerd runc umoci busybox-static uidmap python3-grpcio)
+          podman conmon containerd runc umoci busybox-static uidmap python3-grpcio
+          qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev)
+# qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev:
+# isolation: vm -- QEMU (microvm) and the guest kernel `make vm-kernel`
+# builds from Debian's source with the tools its build needs.
 # podman conmon containerd runc umoci busybox-static uidmap python3-grpcio: test- and
 # bench-only, for the OCI engines (tests/integration/test_oci_engines.py,
 # bench/oci): the engines that drive reins oci, runc as the reference

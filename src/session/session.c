@@ -39,6 +39,7 @@
 #include "session/risk.h"
 #include "sandbox/seccomp_notify.h"
 #include "session/workspace.h"
+#include "vm/vm.h"
 #include "util/bytes_json.h"
 #include "util/loop.h"
 #include "util/notice.h"
@@ -53,6 +54,7 @@ struct session_listener {
 
 struct session {
         struct session_config config;
+        struct vm_prepared vm; /* isolation: vm: what the rewritten options point into */
         char id[25];
         enum session_state state;
         struct reins_policy *policy;
@@ -215,10 +217,20 @@ static int session_apply_isolation(struct session *s, struct reins_error *err)
         if (kind && policy_isolation_parse(kind, &s->policy->isolation) < 0)
                 return reins_error_set(err, EINVAL, "--isolation '%s': expected container or vm",
                                        kind);
-        if (s->policy->isolation == POLICY_ISOLATION_VM)
+        if (s->policy->isolation != POLICY_ISOLATION_VM)
+                return 0;
+        /* the command becomes `reins vm-host`: QEMU in this sandbox */
+        int r = vm_prepare(s->policy, &s->plan_options, &s->vm, err);
+        if (r < 0)
+                return r;
+        if (s->vm.tcg && s->plan_options.strict)
                 return reins_error_set(err, EOPNOTSUPP,
-                                       "isolation: vm is not supported yet in this version of "
-                                       "reins");
+                                       "isolation: vm: no usable KVM (%s) and --strict refuses "
+                                       "software emulation",
+                                       s->vm.accel_why);
+        if (s->vm.tcg && !s->config.quiet)
+                notice("note: isolation: vm: TCG (software emulation, slower): %s",
+                       s->vm.accel_why);
         return 0;
 }
 
@@ -1340,5 +1352,6 @@ void session_free(struct session *s)
         runtime_entry_free(s->listing);
         free(s->trail_path);
         free(s->trail_dir);
+        vm_prepared_free(&s->vm);
         free(s);
 }
