@@ -277,8 +277,8 @@ int vm_guest_main(int argc, char **argv)
 
         int in_out = vm_guest_open_port("reins.stdio", O_RDWR);
         int err_fd = vm_guest_open_port("reins.stderr", O_WRONLY);
-        int net = strcmp(proxy_port, "0") ? vm_guest_open_port("reins.net", O_RDWR | O_CLOEXEC)
-                                           : -1;
+        int net =
+            strcmp(proxy_port, "0") ? vm_guest_open_port("reins.net", O_RDWR | O_CLOEXEC) : -1;
         int listener = -1;
         if (net >= 0) {
                 /* the proxy's port, on the guest's loopback: HTTP_PROXY and
@@ -312,8 +312,7 @@ int vm_guest_main(int argc, char **argv)
                 if (chdir(workspace) < 0)
                         _exit(125);
                 execve(args[0], args, env);
-                dprintf(2, "reins: vm: cannot run %s in the guest: %s\n", args[0],
-                        strerror(errno));
+                dprintf(2, "reins: vm: cannot run %s in the guest: %s\n", args[0], strerror(errno));
                 _exit(125);
         }
         /* init: reap everything; the run's status is the session's */
@@ -326,8 +325,8 @@ int vm_guest_main(int argc, char **argv)
                 if (pid < 0)
                         break;
                 if (pid == child) {
-                        status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus)
-                                                    : 128 + WTERMSIG(wstatus);
+                        status =
+                            WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
                         break;
                 }
         }

@@ -39,6 +39,7 @@ extern char **environ;
 struct vm_host_args {
         const char *kernel, *initrd, *policy, *accel;
         const char *workspace, *workspace_mode, *timeout;
+        const char *weaken; /* make weak only: REINS_WEAKEN for the guest's reins */
         unsigned long ram_mib, cpus;
         bool debug;
         char **command;
@@ -75,6 +76,8 @@ static int vm_host_parse(int argc, char **argv, struct vm_host_args *a)
                         a->workspace = v;
                 else if (strcmp(o, "--workspace-mode") == 0)
                         a->workspace_mode = v;
+                else if (strcmp(o, "--weaken") == 0)
+                        a->weaken = v;
                 else if (strcmp(o, "--timeout") == 0)
                         a->timeout = v;
                 else if (strcmp(o, "--ram-mib") == 0)
@@ -135,9 +138,9 @@ static int vm_host_write_list(const char *name, char *const *items)
 
 static bool vm_host_is_proxy_variable(const char *entry)
 {
-        static const char *const names[] = {"HTTP_PROXY=", "HTTPS_PROXY=", "ALL_PROXY=",
-                                            "http_proxy=", "https_proxy=", "all_proxy=",
-                                            "NO_PROXY=",   "no_proxy="};
+        static const char *const names[] = {
+            "HTTP_PROXY=",  "HTTPS_PROXY=", "ALL_PROXY=", "http_proxy=",
+            "https_proxy=", "all_proxy=",   "NO_PROXY=",  "no_proxy="};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
                 if (strncmp(entry, names[i], strlen(names[i])) == 0)
                         return true;
@@ -153,10 +156,21 @@ static int vm_host_request(const struct vm_host_args *a, const char *self, unsig
         bool readonly = a->workspace_mode && strcmp(a->workspace_mode, "readonly") == 0;
         struct reins_strv argv = {0}, env = {0};
         int r = 0;
-        const char *fixed[] = {self, "run", "-q", "-p", a->policy, "--isolation", "container",
-                               "-w", a->workspace, "--workspace-mode",
-                               readonly ? "readonly" : "direct", "--net",
-                               proxy_port ? "host" : "none", "--audit", "/run/reins/trail.jsonl"};
+        const char *fixed[] = {self,
+                               "run",
+                               "-q",
+                               "-p",
+                               a->policy,
+                               "--isolation",
+                               "container",
+                               "-w",
+                               a->workspace,
+                               "--workspace-mode",
+                               readonly ? "readonly" : "direct",
+                               "--net",
+                               proxy_port ? "host" : "none",
+                               "--audit",
+                               "/run/reins/trail.jsonl"};
         for (size_t i = 0; r >= 0 && i < sizeof(fixed) / sizeof(fixed[0]); i++)
                 r = strv_push(&argv, fixed[i]);
         for (char **e = environ; r >= 0 && *e; e++) {
@@ -181,6 +195,12 @@ static int vm_host_request(const struct vm_host_args *a, const char *self, unsig
             "XDG_CACHE_HOME=/run/reins/cache", "XDG_RUNTIME_DIR=/run/reins/runtime"};
         for (size_t i = 0; r >= 0 && i < sizeof(state) / sizeof(state[0]); i++)
                 r = strv_push(&env, state[i]);
+        if (r >= 0 && a->weaken) {
+                char *weakened = NULL;
+                r = asprintf(&weakened, "REINS_WEAKEN=%s", a->weaken) < 0
+                        ? -ENOMEM
+                        : strv_push_take(&env, weakened);
+        }
         char port[16];
         snprintf(port, sizeof(port), "%u", proxy_port);
         if (r >= 0)
@@ -219,15 +239,15 @@ static int vm_host_qemu_argv(const struct vm_host_args *a, bool net, struct rein
         const char *base[] = {
             "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
             /* -M microvm: no PCI, no ACPI, virtio-mmio devices given here */
-            "-M", a->debug ? "microvm,x-option-roms=off,rtc=off,isa-serial=on"
-                           : "microvm,x-option-roms=off,rtc=off,isa-serial=off",
-            "-cpu", strcmp(a->accel, "kvm") == 0 ? "host" : "max", "-kernel", a->kernel,
-            "-initrd", a->initrd,
+            "-M",
+            a->debug ? "microvm,x-option-roms=off,rtc=off,isa-serial=on"
+                     : "microvm,x-option-roms=off,rtc=off,isa-serial=off",
+            "-cpu", strcmp(a->accel, "kvm") == 0 ? "host" : "max", "-kernel", a->kernel, "-initrd",
+            a->initrd,
             /* no NIC: the guest's only way out is the reins.net port */
-            "-device", "virtio-serial-device", "-device", "virtio-rng-device",
-            "-chardev", "stdio,id=stdio,signal=off", "-device",
-            "virtserialport,chardev=stdio,name=reins.stdio", "-chardev",
-            "file,id=stderr,path=/proc/self/fd/2,append=on", "-device",
+            "-device", "virtio-serial-device", "-device", "virtio-rng-device", "-chardev",
+            "stdio,id=stdio,signal=off", "-device", "virtserialport,chardev=stdio,name=reins.stdio",
+            "-chardev", "file,id=stderr,path=/proc/self/fd/2,append=on", "-device",
             "virtserialport,chardev=stderr,name=reins.stderr", "-chardev",
             "file,id=status,path=" VM_CTL_DIR "/status", "-device",
             "virtserialport,chardev=status,name=reins.status", "-fsdev",

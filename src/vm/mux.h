@@ -9,7 +9,7 @@
 #ifndef REINS_VM_MUX_H
 #define REINS_VM_MUX_H
 
-#define VM_MUX_FRAME_MAX 65536u
+#define VM_MUX_FRAME_MAX   65536u
 #define VM_MUX_CONNECTIONS 64
 
 /* A listening TCP socket on 127.0.0.1:port; -errno. */

@@ -275,8 +275,8 @@ int vm_initramfs_path(char **out, struct reins_error *err)
          * libraries at the paths it was loaded from */
         struct vm_cpio cpio = {0};
         struct reins_strv made = {0};
-        static const char *const dirs[] = {"dev", "proc", "sys", "run", "mnt", "mnt/root",
-                                           "mnt/ctl", "newroot"};
+        static const char *const dirs[] = {"dev", "proc",     "sys",     "run",
+                                           "mnt", "mnt/root", "mnt/ctl", "newroot"};
         r = 0;
         for (size_t i = 0; r >= 0 && i < sizeof(dirs) / sizeof(dirs[0]); i++)
                 if ((r = strv_push(&made, dirs[i])) >= 0)
@@ -353,8 +353,8 @@ int vm_prepare(const struct reins_policy *policy, struct plan_options *options,
         if (ram_mib < 128)
                 ram_mib = 128;
         snprintf(out->memory, sizeof(out->memory), "%lluMiB", ram_mib + VM_QEMU_RESERVE_MIB);
-        unsigned long long cpus = policy->limits.cpus_milli ? (policy->limits.cpus_milli + 999) / 1000
-                                                           : 1;
+        unsigned long long cpus =
+            policy->limits.cpus_milli ? (policy->limits.cpus_milli + 999) / 1000 : 1;
         if (options->cpus)
                 cpus = strtoull(options->cpus, NULL, 10) ?: 1;
         if (cpus > 8)
@@ -367,8 +367,8 @@ int vm_prepare(const struct reins_policy *policy, struct plan_options *options,
             (r = strv_push(v, "--initrd")) < 0 || (r = strv_push(v, initrd)) < 0 ||
             (r = strv_push(v, "--policy")) < 0 || (r = strv_push(v, policy_file)) < 0 ||
             (r = vm_push_number(v, "--ram-mib", ram_mib)) < 0 ||
-            (r = vm_push_number(v, "--cpus", cpus)) < 0 ||
-            (r = strv_push(v, "--accel")) < 0 || (r = strv_push(v, out->tcg ? "tcg" : "kvm")) < 0)
+            (r = vm_push_number(v, "--cpus", cpus)) < 0 || (r = strv_push(v, "--accel")) < 0 ||
+            (r = strv_push(v, out->tcg ? "tcg" : "kvm")) < 0)
                 goto nomem;
         /* the workspace as the plan resolves it: -w, else the current
          * directory; its mode: --workspace-mode, else the policy's */
@@ -385,12 +385,18 @@ int vm_prepare(const struct reins_policy *policy, struct plan_options *options,
         free(workspace);
         const char *mode = options->workspace_mode;
         if (!mode)
-                mode = policy->filesystem.workspace_mode == POLICY_WORKSPACE_READONLY ? "readonly"
-                       : policy->filesystem.workspace_mode == POLICY_WORKSPACE_OVERLAY
-                           ? "overlay"
-                           : "direct";
+                mode = policy->filesystem.workspace_mode == POLICY_WORKSPACE_READONLY  ? "readonly"
+                       : policy->filesystem.workspace_mode == POLICY_WORKSPACE_OVERLAY ? "overlay"
+                                                                                       : "direct";
         if (r < 0 || (r = strv_push(v, "--workspace-mode")) < 0 || (r = strv_push(v, mode)) < 0)
                 goto nomem;
+#ifdef REINS_WEAKEN_BUILD
+        /* a weakened build (escape probes seen failing) weakens the guest's
+         * sandbox the same way; other builds have no such switch */
+        const char *weakened = getenv("REINS_WEAKEN");
+        if (weakened && ((r = strv_push(v, "--weaken")) < 0 || (r = strv_push(v, weakened)) < 0))
+                goto nomem;
+#endif
         const char *debug = getenv("REINS_VM_DEBUG");
         if (debug && debug[0] == '1' && (r = strv_push(v, "--debug")) < 0)
                 goto nomem;
