@@ -299,9 +299,9 @@ python3 "$here/serve/pool_bench.py" "${REINS_BENCH_STAMPED:-$reins}" --rounds "$
 /usr/bin/python3 "$here/oci/oci_bench.py" "$reins"
 # --- end of the OCI runtime -------------------------------------------------------------------
 
-exit 0
-
 # --- isolation: vm (bench/vm/vm_bench.py) ---------------------------------------------
 # boot-to-exec under TCG beside the container start; the guest kernel's own boot.
 echo
 /usr/bin/python3 "$here/vm/vm_bench.py" "$reins"
+
+exit 0

@@ -40,7 +40,7 @@ def kernel_boot(kernel, initrd, runs):
     status = tempfile.mktemp(prefix="reins-vm-bench-", dir="/tmp")
     for _ in range(runs):
         start = time.monotonic()
-        subprocess.run(["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-nographic",
+        subprocess.run(["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
                         "-no-reboot", "-M", "microvm,x-option-roms=off,rtc=off,isa-serial=off",
                         "-accel", "tcg,tb-size=64", "-cpu", "max", "-m", "256M", "-kernel",
                         kernel, "-initrd", initrd, "-device", "virtio-serial-device",

@@ -45,7 +45,7 @@ static bool vm_accel_probe(const char *status_path)
                 dup2(null, 1);
                 dup2(null, 2);
                 execlp("qemu-system-x86_64", "qemu-system-x86_64", "-nodefaults", "-no-user-config",
-                       "-nographic", "-no-reboot", "-M",
+                       "-display", "none", "-no-reboot", "-M",
                        "microvm,x-option-roms=off,rtc=off,isa-serial=off", "-accel", "kvm", "-cpu",
                        "host", "-m", "128M", "-kernel", kernel, "-initrd", initrd, "-device",
                        "virtio-serial-device", "-chardev", chardev, "-device",

@@ -86,7 +86,7 @@ static void vm_guest_mount(const char *source, const char *target, const char *t
 
 /* The virtio-serial port named `name` (/sys/class/virtio-ports/vportNpM/name):
  * there is no udev to make /dev/virtio-ports/NAME. */
-static int vm_guest_open_port(const char *name, int flags)
+static int vm_guest_find_port(const char *name, int flags)
 {
         DIR *dir = opendir("/sys/class/virtio-ports");
         if (!dir)
@@ -116,6 +116,20 @@ static int vm_guest_open_port(const char *name, int flags)
                 break;
         }
         closedir(dir);
+        return fd;
+}
+
+/* Ports are announced by the device after the driver is up: they may come a
+ * moment after init starts. */
+static int vm_guest_open_port(const char *name, int flags)
+{
+        int fd = -ENOENT;
+        for (int tries = 0; tries < 300; tries++) {
+                fd = vm_guest_find_port(name, flags);
+                if (fd != -ENOENT)
+                        return fd;
+                usleep(10 * 1000);
+        }
         return fd;
 }
 

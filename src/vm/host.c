@@ -236,25 +236,26 @@ static int vm_host_qemu_argv(const struct vm_host_args *a, bool net, struct rein
 {
         bool readonly = a->workspace_mode && strcmp(a->workspace_mode, "readonly") == 0;
         int r = 0;
-        const char *base[] = {
-            "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-            /* -M microvm: no PCI, no ACPI, virtio-mmio devices given here */
-            "-M",
-            a->debug ? "microvm,x-option-roms=off,rtc=off,isa-serial=on"
-                     : "microvm,x-option-roms=off,rtc=off,isa-serial=off",
-            "-cpu", strcmp(a->accel, "kvm") == 0 ? "host" : "max", "-kernel", a->kernel, "-initrd",
-            a->initrd,
-            /* no NIC: the guest's only way out is the reins.net port */
-            "-device", "virtio-serial-device", "-device", "virtio-rng-device", "-chardev",
-            "stdio,id=stdio,signal=off", "-device", "virtserialport,chardev=stdio,name=reins.stdio",
-            "-chardev", "file,id=stderr,path=/proc/self/fd/2,append=on", "-device",
-            "virtserialport,chardev=stderr,name=reins.stderr", "-chardev",
-            "file,id=status,path=" VM_CTL_DIR "/status", "-device",
-            "virtserialport,chardev=status,name=reins.status", "-fsdev",
-            "local,id=root,path=/,security_model=none,readonly=on", "-device",
-            "virtio-9p-device,fsdev=root,mount_tag=root", "-fsdev",
-            "local,id=ctl,path=" VM_CTL_DIR ",security_model=none,readonly=on", "-device",
-            "virtio-9p-device,fsdev=ctl,mount_tag=ctl"};
+        const char *base[] = {"qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display",
+                              "none", "-no-reboot",
+                              /* -M microvm: no PCI, no ACPI, virtio-mmio devices given here */
+                              "-M",
+                              a->debug ? "microvm,x-option-roms=off,rtc=off,isa-serial=on"
+                                       : "microvm,x-option-roms=off,rtc=off,isa-serial=off",
+                              "-cpu", strcmp(a->accel, "kvm") == 0 ? "host" : "max", "-kernel",
+                              a->kernel, "-initrd", a->initrd,
+                              /* no NIC: the guest's only way out is the reins.net port */
+                              "-device", "virtio-serial-device", "-device", "virtio-rng-device",
+                              "-chardev", "stdio,id=stdio,signal=off", "-device",
+                              "virtserialport,chardev=stdio,name=reins.stdio", "-chardev",
+                              "file,id=stderr,path=/proc/self/fd/2,append=on", "-device",
+                              "virtserialport,chardev=stderr,name=reins.stderr", "-chardev",
+                              "file,id=status,path=" VM_CTL_DIR "/status", "-device",
+                              "virtserialport,chardev=status,name=reins.status", "-fsdev",
+                              "local,id=root,path=/,security_model=none,readonly=on", "-device",
+                              "virtio-9p-device,fsdev=root,mount_tag=root", "-fsdev",
+                              "local,id=ctl,path=" VM_CTL_DIR ",security_model=none,readonly=on",
+                              "-device", "virtio-9p-device,fsdev=ctl,mount_tag=ctl"};
         for (size_t i = 0; r >= 0 && i < sizeof(base) / sizeof(base[0]); i++)
                 r = strv_push(q, base[i]);
         if (r >= 0 && (r = strv_push(q, "-accel")) >= 0)
