@@ -41,6 +41,7 @@ struct vm_host_args {
         const char *workspace, *workspace_mode, *timeout;
         const char *weaken; /* make weak only: REINS_WEAKEN for the guest's reins */
         unsigned long ram_mib, cpus;
+        struct reins_strv pass; /* --ro/--rw/--env for the guest's reins run */
         bool debug;
         char **command;
 };
@@ -76,7 +77,11 @@ static int vm_host_parse(int argc, char **argv, struct vm_host_args *a)
                         a->workspace = v;
                 else if (strcmp(o, "--workspace-mode") == 0)
                         a->workspace_mode = v;
-                else if (strcmp(o, "--weaken") == 0)
+                else if (strcmp(o, "--ro") == 0 || strcmp(o, "--rw") == 0 ||
+                         strcmp(o, "--env") == 0) {
+                        if (strv_push(&a->pass, o) < 0 || strv_push(&a->pass, v) < 0)
+                                return -ENOMEM;
+                } else if (strcmp(o, "--weaken") == 0)
                         a->weaken = v;
                 else if (strcmp(o, "--timeout") == 0)
                         a->timeout = v;
@@ -183,6 +188,8 @@ static int vm_host_request(const struct vm_host_args *a, const char *self, unsig
                 if (r >= 0 && strncmp(*e, "XDG_", 4) != 0)
                         r = strv_push(&env, *e);
         }
+        for (size_t i = 0; r >= 0 && i < a->pass.count; i++)
+                r = strv_push(&argv, a->pass.items[i]);
         if (r >= 0 && a->timeout && (r = strv_push(&argv, "--timeout")) >= 0)
                 r = strv_push(&argv, a->timeout);
         if (r >= 0)

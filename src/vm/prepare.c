@@ -400,6 +400,24 @@ int vm_prepare(const struct reins_policy *policy, struct plan_options *options,
         const char *debug = getenv("REINS_VM_DEBUG");
         if (debug && debug[0] == '1' && (r = strv_push(v, "--debug")) < 0)
                 goto nomem;
+        /* the caller's additions hold in the guest's sandbox too (the host's
+         * sandbox binds them for QEMU's view; the guest's reins binds them
+         * for the agent); --env NAME=VALUE reaches the guest by its name */
+        for (size_t i = 0; i < options->extra_ro.count; i++)
+                if ((r = strv_push(v, "--ro")) < 0 ||
+                    (r = strv_push(v, options->extra_ro.items[i])) < 0)
+                        goto nomem;
+        for (size_t i = 0; i < options->extra_rw.count; i++)
+                if ((r = strv_push(v, "--rw")) < 0 ||
+                    (r = strv_push(v, options->extra_rw.items[i])) < 0)
+                        goto nomem;
+        for (size_t i = 0; i < options->extra_env.count; i++) {
+                const char *pair = options->extra_env.items[i];
+                char *env_name = strndup(pair, strcspn(pair, "="));
+                if (!env_name || (r = strv_push(v, "--env")) < 0 ||
+                    (r = strv_push_take(v, env_name)) < 0)
+                        goto nomem;
+        }
         if (options->timeout &&
             ((r = strv_push(v, "--timeout")) < 0 || (r = strv_push(v, options->timeout)) < 0))
                 goto nomem;
