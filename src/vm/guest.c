@@ -219,6 +219,12 @@ static void vm_guest_build_root(const char *workspace, bool workspace_ro)
                        "newinstance,ptmxmode=0666,mode=620");
         mkdir("/newroot/dev/shm", 01777);
         vm_guest_mount("tmpfs", "/newroot/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+        /* the guest reins' own state (XDG_*_HOME, vm/host.c) */
+        static const char *const state[] = {"/newroot/run/reins", "/newroot/run/reins/state",
+                                            "/newroot/run/reins/config", "/newroot/run/reins/cache",
+                                            "/newroot/run/reins/runtime"};
+        for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++)
+                mkdir(state[i], 0700);
         char target[PATH_MAX];
         snprintf(target, sizeof(target), "/newroot%s", workspace);
         vm_guest_mount("ws", target, "9p", workspace_ro ? MS_RDONLY : 0,
