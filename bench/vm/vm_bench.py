@@ -41,7 +41,7 @@ def kernel_boot(kernel, initrd, runs):
     for _ in range(runs):
         start = time.monotonic()
         subprocess.run(["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
-                        "-no-reboot", "-M", "microvm,x-option-roms=off,rtc=off,isa-serial=off",
+                        "-no-reboot", "-M", "microvm,acpi=off,x-option-roms=off,rtc=off,isa-serial=off",
                         "-accel", "tcg,tb-size=64", "-cpu", "max", "-m", "256M", "-kernel",
                         kernel, "-initrd", initrd, "-device", "virtio-serial-device",
                         "-chardev", f"file,id=status,path={status}", "-device",

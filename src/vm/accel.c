@@ -46,9 +46,9 @@ static bool vm_accel_probe(const char *status_path)
                 dup2(null, 2);
                 execlp("qemu-system-x86_64", "qemu-system-x86_64", "-nodefaults", "-no-user-config",
                        "-display", "none", "-no-reboot", "-M",
-                       "microvm,x-option-roms=off,rtc=off,isa-serial=off", "-accel", "kvm", "-cpu",
-                       "host", "-m", "128M", "-kernel", kernel, "-initrd", initrd, "-device",
-                       "virtio-serial-device", "-chardev", chardev, "-device",
+                       "microvm,acpi=off,x-option-roms=off,rtc=off,isa-serial=off", "-accel", "kvm",
+                       "-cpu", "host", "-m", "128M", "-kernel", kernel, "-initrd", initrd,
+                       "-device", "virtio-serial-device", "-chardev", chardev, "-device",
                        "virtserialport,chardev=status,name=reins.status", "-append",
                        "quiet panic=-1 reboot=t rdinit=/init reins.probe=1", (char *)NULL);
                 _exit(127);

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/fileio.h"
@@ -284,9 +285,16 @@ int vm_guest_main(int argc, char **argv)
         char **args = vm_guest_read_list("/mnt/ctl/argv");
         char **env = vm_guest_read_list("/mnt/ctl/env");
         char *proxy_port = vm_guest_read_line("/mnt/ctl/proxy-port");
+        /* no RTC in the guest: the host's clock, as vm-host read it, so the
+         * guest's records and certificates carry the time */
+        struct timespec now = {.tv_sec = strtoll(vm_guest_read_line("/mnt/ctl/time"), NULL, 10)};
+        if (now.tv_sec > 0)
+                clock_settime(CLOCK_REALTIME, &now);
         if (!args[0] || workspace[0] != '/')
                 vm_guest_fail("bad request", EINVAL);
+        vm_guest_say("building the root", 0);
         vm_guest_build_root(workspace, strcmp(mode, "ro") == 0);
+        vm_guest_say("root built", 0);
         umount2("/mnt/ctl", MNT_DETACH);
 
         /* the guest's root becomes /: the initramfs is left behind */
@@ -295,7 +303,8 @@ int vm_guest_main(int argc, char **argv)
                 vm_guest_fail("switching to the guest's root", errno);
         vm_guest_loopback_up();
 
-        int in_out = vm_guest_open_port("reins.stdio", O_RDWR);
+        int in_fd = vm_guest_open_port("reins.stdin", O_RDONLY);
+        int out_fd = vm_guest_open_port("reins.stdout", O_WRONLY);
         int err_fd = vm_guest_open_port("reins.stderr", O_WRONLY);
         int net =
             strcmp(proxy_port, "0") ? vm_guest_open_port("reins.net", O_RDWR | O_CLOEXEC) : -1;
@@ -316,17 +325,20 @@ int vm_guest_main(int argc, char **argv)
                 close(listener);
                 close(net);
         }
+        vm_guest_say("starting reins run", 0);
         pid_t child = fork();
         if (child < 0)
                 vm_guest_fail("fork", errno);
         if (child == 0) {
-                if (in_out < 0 || err_fd < 0)
+                if (in_fd < 0 || out_fd < 0 || err_fd < 0)
                         _exit(125);
-                dup2(in_out, 0);
-                dup2(in_out, 1);
+                dup2(in_fd, 0);
+                dup2(out_fd, 1);
                 dup2(err_fd, 2);
-                if (in_out > 2)
-                        close(in_out);
+                if (in_fd > 2)
+                        close(in_fd);
+                if (out_fd > 2)
+                        close(out_fd);
                 if (err_fd > 2)
                         close(err_fd);
                 if (chdir(workspace) < 0)

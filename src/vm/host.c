@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/fileio.h"
@@ -163,7 +164,7 @@ static int vm_host_request(const struct vm_host_args *a, const char *self, unsig
         int r = 0;
         const char *fixed[] = {self,
                                "run",
-                               "-q",
+                               a->debug ? "-v" : "-q",
                                "-p",
                                a->policy,
                                "--isolation",
@@ -220,6 +221,10 @@ static int vm_host_request(const struct vm_host_args *a, const char *self, unsig
                 r = vm_host_write("workspace-mode", readonly ? "ro" : "rw", 3);
         if (r >= 0)
                 r = vm_host_write("proxy-port", port, strlen(port) + 1);
+        char now[32];
+        snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+        if (r >= 0)
+                r = vm_host_write("time", now, strlen(now) + 1);
         strv_free(&argv);
         strv_free(&env);
         return r;
@@ -243,26 +248,31 @@ static int vm_host_qemu_argv(const struct vm_host_args *a, bool net, struct rein
 {
         bool readonly = a->workspace_mode && strcmp(a->workspace_mode, "readonly") == 0;
         int r = 0;
-        const char *base[] = {"qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display",
-                              "none", "-no-reboot",
-                              /* -M microvm: no PCI, no ACPI, virtio-mmio devices given here */
-                              "-M",
-                              a->debug ? "microvm,x-option-roms=off,rtc=off,isa-serial=on"
-                                       : "microvm,x-option-roms=off,rtc=off,isa-serial=off",
-                              "-cpu", strcmp(a->accel, "kvm") == 0 ? "host" : "max", "-kernel",
-                              a->kernel, "-initrd", a->initrd,
-                              /* no NIC: the guest's only way out is the reins.net port */
-                              "-device", "virtio-serial-device", "-device", "virtio-rng-device",
-                              "-chardev", "stdio,id=stdio,signal=off", "-device",
-                              "virtserialport,chardev=stdio,name=reins.stdio", "-chardev",
-                              "file,id=stderr,path=/proc/self/fd/2,append=on", "-device",
-                              "virtserialport,chardev=stderr,name=reins.stderr", "-chardev",
-                              "file,id=status,path=" VM_CTL_DIR "/status", "-device",
-                              "virtserialport,chardev=status,name=reins.status", "-fsdev",
-                              "local,id=root,path=/,security_model=none,readonly=on", "-device",
-                              "virtio-9p-device,fsdev=root,mount_tag=root", "-fsdev",
-                              "local,id=ctl,path=" VM_CTL_DIR ",security_model=none,readonly=on",
-                              "-device", "virtio-9p-device,fsdev=ctl,mount_tag=ctl"};
+        const char *base[] = {
+            "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
+            "-no-reboot",
+            /* -M microvm: no PCI, no ACPI, virtio-mmio devices given here */
+            "-M",
+            a->debug ? "microvm,acpi=off,x-option-roms=off,rtc=off,isa-serial=on"
+                     : "microvm,acpi=off,x-option-roms=off,rtc=off,isa-serial=off",
+            "-cpu", strcmp(a->accel, "kvm") == 0 ? "host" : "max", "-kernel", a->kernel, "-initrd",
+            a->initrd,
+            /* no NIC: the guest's only way out is the reins.net port */
+            "-device", "virtio-serial-device", "-device", "virtio-rng-device",
+            /* stdin and stdout apart: the end of stdin closes its
+             * port only (the guest reads EOF there) */
+            "-chardev", "stdio,id=stdin,signal=off", "-device",
+            "virtserialport,chardev=stdin,name=reins.stdin", "-chardev",
+            "file,id=stdout,path=/proc/self/fd/1,append=on", "-device",
+            "virtserialport,chardev=stdout,name=reins.stdout", "-chardev",
+            "file,id=stderr,path=/proc/self/fd/2,append=on", "-device",
+            "virtserialport,chardev=stderr,name=reins.stderr", "-chardev",
+            "file,id=status,path=" VM_CTL_DIR "/status", "-device",
+            "virtserialport,chardev=status,name=reins.status", "-fsdev",
+            "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap", "-device",
+            "virtio-9p-device,fsdev=root,mount_tag=root", "-fsdev",
+            "local,id=ctl,path=" VM_CTL_DIR ",security_model=none,readonly=on", "-device",
+            "virtio-9p-device,fsdev=ctl,mount_tag=ctl"};
         for (size_t i = 0; r >= 0 && i < sizeof(base) / sizeof(base[0]); i++)
                 r = strv_push(q, base[i]);
         if (r >= 0 && (r = strv_push(q, "-accel")) >= 0)
@@ -287,8 +297,10 @@ static int vm_host_qemu_argv(const struct vm_host_args *a, bool net, struct rein
         if (r >= 0 && a->debug && (r = strv_push(q, "-serial")) >= 0)
                 r = strv_push(q, "file:/proc/self/fd/2");
         if (r >= 0 && (r = strv_push(q, "-append")) >= 0)
-                r = strv_push(q, a->debug ? "console=ttyS0 panic=-1 reboot=t rdinit=/init"
-                                          : "quiet loglevel=0 panic=-1 reboot=t rdinit=/init");
+                r = strv_push(q, a->debug
+                                     ? "console=ttyS0 tsc=reliable panic=-1 reboot=t rdinit=/init"
+                                     : "quiet loglevel=0 tsc=reliable panic=-1 reboot=t "
+                                       "rdinit=/init");
         return r;
 }
 
