@@ -6,7 +6,7 @@
  *   9p "root"  the sandbox's / read-only (the guest's view of the system)
  *   9p "ws"    the workspace, read-write or read-only
  *   9p "ctl"   the request: the guest's `reins run` line and environment
- *   virtio-serial ports: reins.stdio (stdin and stdout), reins.stderr,
+ *   virtio-serial ports: reins.stdin, reins.stdout, reins.stderr,
  *   reins.status (the exit status), reins.net (connections to the proxy)
  *
  * QEMU dies with vm-host (PR_SET_PDEATHSIG), vm-host with the sandbox's
@@ -36,6 +36,8 @@
 extern char **environ;
 
 #define VM_CTL_DIR "/dev/shm/reins-vm" /* the sandbox's private tmpfs */
+/* QEMU takes no standard stream into an fd set: copies of 1 and 2 there */
+#define VM_STDIO_COPY 20
 
 struct vm_host_args {
         const char *kernel, *initrd, *policy, *accel;
@@ -262,10 +264,8 @@ static int vm_host_qemu_argv(const struct vm_host_args *a, bool net, struct rein
             /* stdin and stdout apart: the end of stdin closes its
              * port only (the guest reads EOF there) */
             "-chardev", "stdio,id=stdin,signal=off", "-device",
-            "virtserialport,chardev=stdin,name=reins.stdin", "-chardev",
-            "file,id=stdout,path=/proc/self/fd/1,append=on", "-device",
-            "virtserialport,chardev=stdout,name=reins.stdout", "-chardev",
-            "file,id=stderr,path=/proc/self/fd/2,append=on", "-device",
+            "virtserialport,chardev=stdin,name=reins.stdin", "-device",
+            "virtserialport,chardev=stdout,name=reins.stdout", "-device",
             "virtserialport,chardev=stderr,name=reins.stderr", "-chardev",
             "file,id=status,path=" VM_CTL_DIR "/status", "-device",
             "virtserialport,chardev=status,name=reins.status", "-fsdev",
@@ -275,6 +275,22 @@ static int vm_host_qemu_argv(const struct vm_host_args *a, bool net, struct rein
             "virtio-9p-device,fsdev=ctl,mount_tag=ctl"};
         for (size_t i = 0; r >= 0 && i < sizeof(base) / sizeof(base[0]); i++)
                 r = strv_push(q, base[i]);
+        /* stdout and stderr: QEMU writes to vm-host's own descriptors (an
+         * fd set, the same open file), or reopens them through /proc when
+         * they are read-write (a terminal: fd sets match the access mode) */
+        for (int fd = 1; r >= 0 && fd <= 2; fd++) {
+                const char *id = fd == 1 ? "stdout" : "stderr";
+                int flags = fcntl(fd, F_GETFL);
+                if (flags >= 0 && (flags & O_ACCMODE) == O_WRONLY) {
+                        if ((r = strv_push(q, "-add-fd")) >= 0)
+                                r = vm_host_push_fmt(q, "fd=%d,set=%d", VM_STDIO_COPY + fd, fd);
+                        if (r >= 0 && (r = strv_push(q, "-chardev")) >= 0)
+                                r = vm_host_push_fmt(q, "file,id=%s,path=/dev/fdset/%d,append=on",
+                                                     id, fd);
+                } else if ((r = strv_push(q, "-chardev")) >= 0)
+                        r = vm_host_push_fmt(q, "file,id=%s,path=/proc/self/fd/%d,append=on", id,
+                                             fd);
+        }
         if (r >= 0 && (r = strv_push(q, "-accel")) >= 0)
                 r = strcmp(a->accel, "kvm") == 0
                         ? strv_push(q, "kvm")
@@ -363,6 +379,8 @@ int vm_host_main(int argc, char **argv)
                 signal(SIGTERM, SIG_DFL);
                 signal(SIGINT, SIG_DFL);
                 signal(SIGHUP, SIG_DFL);
+                dup2(1, VM_STDIO_COPY + 1);
+                dup2(2, VM_STDIO_COPY + 2);
                 execvp(q.items[0], q.items);
                 fprintf(stderr, "reins: vm: cannot run %s: %s\n", q.items[0], strerror(errno));
                 _exit(125);
