@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -290,10 +291,19 @@ int vm_guest_main(int argc, char **argv)
         struct timespec now = {.tv_sec = strtoll(vm_guest_read_line("/mnt/ctl/time"), NULL, 10)};
         if (now.tv_sec > 0)
                 clock_settime(CLOCK_REALTIME, &now);
+        char *ids = vm_guest_read_line("/mnt/ctl/ids");
+        uid_t uid = (uid_t)strtoul(ids, NULL, 10);
+        gid_t gid = (gid_t)strtoul(strchr(ids, ':') ? strchr(ids, ':') + 1 : "0", NULL, 10);
         if (!args[0] || workspace[0] != '/')
                 vm_guest_fail("bad request", EINVAL);
         vm_guest_say("building the root", 0);
         vm_guest_build_root(workspace, strcmp(mode, "ro") == 0);
+        static const char *const state[] = {"/newroot/run/reins", "/newroot/run/reins/state",
+                                            "/newroot/run/reins/config", "/newroot/run/reins/cache",
+                                            "/newroot/run/reins/runtime"};
+        for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++)
+                if (chown(state[i], uid, gid) < 0)
+                        vm_guest_fail(state[i], errno);
         vm_guest_say("root built", 0);
         umount2("/mnt/ctl", MNT_DETACH);
 
@@ -341,6 +351,10 @@ int vm_guest_main(int argc, char **argv)
                         close(out_fd);
                 if (err_fd > 2)
                         close(err_fd);
+                /* the caller's identity, as on the host: an unprivileged
+                 * caller's reins is unprivileged in the guest too */
+                if (uid != 0 && (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0))
+                        _exit(125);
                 if (chdir(workspace) < 0)
                         _exit(125);
                 execve(args[0], args, env);

@@ -223,6 +223,12 @@ static int vm_host_request(const struct vm_host_args *a, const char *self, unsig
                 r = vm_host_write("workspace-mode", readonly ? "ro" : "rw", 3);
         if (r >= 0)
                 r = vm_host_write("proxy-port", port, strlen(port) + 1);
+        /* the guest's reins runs as the caller does on the host (the owner
+         * of the workspace, as the 9p share shows it) */
+        char ids[48];
+        snprintf(ids, sizeof(ids), "%u:%u", (unsigned)getuid(), (unsigned)getgid());
+        if (r >= 0)
+                r = vm_host_write("ids", ids, strlen(ids) + 1);
         char now[32];
         snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
         if (r >= 0)
