@@ -3,7 +3,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := libseccomp libsodium yaml-0.1 libcap jansson libcares nettle zlib
+PKGS     := libseccomp libsodium yaml-0.1 libcap jansson libcares nettle zlib openssl
 # libmicrohttpd (reins serve): its headers at build time; the library itself
 # is opened with dlopen by `reins serve` only (serve/mhd.c). Linked in, its
 # constructor initializes GnuTLS in every process: 6-14 ms (quiet to loaded) more for each
@@ -19,23 +19,39 @@ ALL_CFLAGS = -std=c11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 # The libraries are linked statically: start-up (no relocation of eight
 # shared objects per sandbox) and supervisor memory (PSS) are budgets.
 # nettle's static archive is its fat build: SHA-NI is still chosen at run time.
-LDLIBS   += -Wl,-Bstatic -lseccomp -lsodium -lyaml -lcap -ljansson -lcares -lnettle -lz -Wl,-Bdynamic
+# OpenSSL (libssl, libcrypto): the proxy's TLS termination for credential
+# injection (net/terminate.c), static like the others.
+LDLIBS   += -Wl,-Bstatic -lseccomp -lsodium -lyaml -lcap -ljansson -lcares -lnettle -lz -lssl -lcrypto \
+            -Wl,-Bdynamic -ldl -pthread
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-SRC      := $(shell find src -name '*.c' | sort)
+# src/wasm/engine is not part of reins: it is the Wasm engine's own code,
+# built into an archive that reins carries (ENGINE_* below)
+SRC      := $(shell find src -name '*.c' -not -path 'src/wasm/engine/*' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 # the dashboard's files, compiled in (scripts/embed_web.sh)
 WEB_OBJ  := $(BUILD)/gen/web_assets.o
-OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
+# the Wasm engine's archive, compiled in (src/wasm/engine_blob.S)
+WASM_BLOB_OBJ := $(BUILD)/gen/wasm_engine_blob.o
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ) $(WASM_BLOB_OBJ)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ) $(WASM_BLOB_OBJ)
+# The Wasm engine (isolation: wasm): reins' WASI preview 1 layer, the path
+# globs it shares with reins, and the runtime Debian's wabt ships for
+# wasm2c's output. Built with its own flags (never a sanitizer: every
+# module is linked with it statically) and embedded in reins.
+WASM_RT_DIR    := /usr/share/wabt/wasm2c
+ENGINE_SRC     := $(sort $(wildcard src/wasm/engine/*.c)) src/util/glob.c
+ENGINE_OBJ     := $(ENGINE_SRC:%.c=$(BUILD)/engine/%.o) $(BUILD)/engine/wasm-rt-impl.o
+ENGINE_CFLAGS  := -std=gnu11 -O2 -g -fPIE -D_GNU_SOURCE -Isrc -I$(WASM_RT_DIR) $(EXTRA_CPPFLAGS) \
+                  -DWASM_RT_TRAP_HANDLER=engine_on_trap
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: vm-kernel vm-check weak escape-weak all deps check unit integration escape asan-check asan fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
+.PHONY: vm-kernel vm-check weak escape-weak all deps check unit integration env-long escape escape-env asan-check asan fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
 
 all: $(BUILD)/reins
 
@@ -56,6 +72,23 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "$(CC) ... -fsanitize=fuzzer -o $@ $< (library objects) $(LDLIBS)"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/engine/%.o: %.c src/wasm/engine/engine.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ENGINE_CFLAGS) $(WARN) $(filter -W%,$(CFLAGS)) -c -o $@ $<
+
+# wabt's file, not ours: its own warnings are not errors here
+$(BUILD)/engine/wasm-rt-impl.o: $(WASM_RT_DIR)/wasm-rt-impl.c src/wasm/engine/engine.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ENGINE_CFLAGS) -include src/wasm/engine/engine.h -w -c -o $@ $<
+
+$(BUILD)/wasm/engine.a: $(ENGINE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcsD $@ $^
+
+$(WASM_BLOB_OBJ): src/wasm/engine_blob.S $(BUILD)/wasm/engine.a
+	@mkdir -p $(dir $@)
+	$(CC) -DREINS_WASM_ENGINE_ARCHIVE='"$(BUILD)/wasm/engine.a"' -c -o $@ $<
 
 # the directory too: a file removed from it changes its time
 $(BUILD)/gen/web_assets.c: $(wildcard src/serve/web src/serve/web/*) scripts/embed_web.sh
@@ -81,8 +114,20 @@ INTEGRATION_TESTS ?= tests/integration
 integration: $(BUILD)/reins
 	REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q $(INTEGRATION_TESTS)
 
+# The Debian environment test builds a root with mmdebstrap (a minute or
+# more): here, into build/env-state, whose cache later make check runs reuse.
+env-long: $(BUILD)/reins
+	REINS_ENV_LONG=1 REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q \
+		tests/integration/test_environment.py -k debian
+
 escape: $(BUILD)/reins
 	REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q tests/escape
+
+# The escape probes again with a declared environment (the busybox OCI image)
+# as the sandbox's root instead of the host's /usr.
+escape-env: $(BUILD)/reins
+	REINS_ESCAPE_ENV_POLICY=$$(python3 tests/escape/make_env_policy.py /tmp/reins-escape-env) \
+		REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q tests/escape
 
 # The sanitizer build (ASan + UBSan, any report is fatal). `make check` runs
 # the unit tests and the integration tests of the host-side code that reads
@@ -169,14 +214,14 @@ vm-check: vm-kernel $(BUILD)/reins
 	REINS_BIN=$(abspath $(BUILD)/reins) REINS_VM_LONG=1 $(PYTEST) -q $(VM_ESCAPES)
 
 format:
-	clang-format -i $(SRC) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
+	clang-format -i $(SRC) $(wildcard src/wasm/engine/*.c) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
 
 # no module includes one that comes after it (README "Layout")
 lint:
 	@scripts/layers.sh
 
 format-check:
-	@clang-format --dry-run --Werror $(SRC) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
+	@clang-format --dry-run --Werror $(SRC) $(wildcard src/wasm/engine/*.c) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -232,6 +232,15 @@ fi
 python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}" --parallel 50 \
 	--latency 500 --rounds "${REINS_BENCH_PROXY_ROUNDS:-5}"
 
+# --- credential injection (issue 18; bench/credentials/) ------------------------------
+# TLS handshake p50/p99 through the terminating proxy (curl, and the handshake alone from
+# Python: budget p50 < 3 ms) and
+# through a plain tunnel; bulk download terminated and tunnelled against direct
+# TLS (budget terminated >= 0.5x). REINS_BENCH_CRED_MIB sets the size (256).
+python3 "$here/credentials/cred_bench.py" "$reins" --mib "${REINS_BENCH_CRED_MIB:-256}" \
+	--handshakes 200
+# --- end of credential injection -------------------------------------------------------
+
 # --- copy-on-write workspaces (issue 5; owned by the workspace module) -----------------
 # reins diff on a 100 000-file tree with 100 changes (budget < 1 s), apply of
 # 1 000 changed files, overlay start-up against direct (budget +1 ms).
@@ -290,6 +299,14 @@ python3 "$here/serve/pool_bench.py" "${REINS_BENCH_STAMPED:-$reins}" --rounds "$
 /usr/bin/python3 "$here/serve/dashboard_bench.py" "$reins" --sessions "${REINS_BENCH_DASHBOARD_SESSIONS:-500}"
 # --- end of the daemon ------------------------------------------------------------------------
 
+# --- declarative environments (issue 20.5; bench/env/) -----------------------------------------
+# An OCI environment's build, then a cache hit (no build), and `reins run --
+# /bin/true` with the environment as the root against the host's root, in
+# alternating pairs (budget: the environment adds <= 1 ms, median of the
+# per-pair differences). REINS_BENCH_ENV_PAIRS changes the count.
+/usr/bin/python3 "$here/env/env_bench.py" "$reins" --pairs "${REINS_BENCH_ENV_PAIRS:-40}"
+# --- end of the environments -------------------------------------------------------------------
+
 # --- the OCI runtime (issue 17.5; bench/oci/) --------------------------------------------------
 # reins oci against runc, alternating pairs: `podman run --rm --runtime R IMAGE
 # true` (budget: median per-pair ratio reins/runc <= 1.0), and the runtime alone
@@ -298,6 +315,14 @@ python3 "$here/serve/pool_bench.py" "${REINS_BENCH_STAMPED:-$reins}" --rounds "$
 # REINS_BENCH_OCI_PAIRS / REINS_BENCH_OCI_BUNDLE_PAIRS change the counts.
 /usr/bin/python3 "$here/oci/oci_bench.py" "$reins"
 # --- end of the OCI runtime -------------------------------------------------------------------
+
+# --- isolation: wasm (issue 21.7; bench/wasm/) ------------------------------------------------
+# A cached WASI module's start against the same program native, both under
+# reins run, alternating pairs (budget: <= 10 ms); the first (compiling) run;
+# SHA-256 over 100 MiB compiled to wasm and native (budget: wasm <= 2x) and
+# what wabt's interpreter gives; code sizes. REINS_BENCH_WASM_PAIRS changes the count.
+/usr/bin/python3 "$here/wasm/wasm_bench.py" "$reins" "${REINS_BENCH_WASM_PAIRS:-100}"
+# --- end of isolation: wasm -------------------------------------------------------------------
 
 # --- isolation: vm (bench/vm/vm_bench.py) ---------------------------------------------
 # boot-to-exec under TCG beside the container start; the guest kernel's own boot.

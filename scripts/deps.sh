@@ -3,11 +3,17 @@
 # only those missing. As root it runs apt-get; otherwise it says what to run.
 set -euo pipefail
 packages=(build-essential pkg-config clang-format clang libclang-rt-dev libseccomp-dev libsodium-dev libyaml-dev
-          libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
+          libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libssl-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
           iproute2 curl socat git openssl python3-pip python3-venv npm tmux
           podman conmon containerd runc umoci busybox-static uidmap python3-grpcio
-          qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev)
-# qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev libssl-dev:
+          skopeo mmdebstrap
+          wabt wasi-libc libclang-rt-14-dev-wasm32 lld
+          qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev)
+# wabt wasi-libc libclang-rt-14-dev-wasm32 lld: isolation wasm. wabt's wasm2c
+# translates a module to C and its runtime (wasm-rt-impl.c) is linked into
+# every module's engine at build and run time; wasi-libc, the wasm32 compiler
+# runtime and lld build the WASI test modules (tests/wasm) and the bench's.
+# qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev (and libssl-dev above):
 # isolation: vm -- QEMU (microvm) and the guest kernel `make vm-kernel`
 # builds from Debian's source with the tools its build needs.
 # podman conmon containerd runc umoci busybox-static uidmap python3-grpcio: test- and
@@ -15,6 +21,9 @@ packages=(build-essential pkg-config clang-format clang libclang-rt-dev libsecco
 # bench/oci): the engines that drive reins oci, runc as the reference
 # runtime, the offline busybox image and its OCI layout, rootless podman,
 # gRPC for the CRI calls kubelet would make (tests/integration/cri_client.py).
+# skopeo mmdebstrap: declarative environments (src/env/): skopeo copies a
+# docker-archive or containers-storage image into an OCI layout, mmdebstrap
+# builds a Debian root from the host's apt mirror (umoci unpacks both).
 # A package whose command the machine already has from elsewhere counts as
 # present: Node.js from NodeSource bundles npm and conflicts with Debian's.
 declare -A provides=([npm]=npm)

@@ -23,11 +23,13 @@ static const struct {
     {"apply", cli_apply, "merge a copy-on-write session into the workspace"},
     {"discard", cli_discard, "delete a copy-on-write session"},
     {"id", cli_id, "your public key and its fingerprint"},
+    {"identity", cli_identity, "verify an agent identity assertion (identity.hosts)"},
     {"pending", cli_pending, "requests waiting for a human's answer"},
     {"approve", cli_approve, "allow a pending request (or --watch: answer them as they come)"},
     {"deny", cli_deny, "refuse a pending request"},
     {"token", cli_token, "mint, attenuate, inspect, verify or revoke delegation tokens"},
     {"serve", cli_serve, "the daemon: sessions through a JSON API on a unix socket"},
+    {"env", cli_env, "build, list or remove declarative environments (roots for the sandbox)"},
     {"oci", cli_oci, "an OCI runtime (create/start/state/kill/delete) for podman, containerd"},
 };
 

@@ -70,6 +70,67 @@ json_t *event_time_json(void)
         return json_string(buf);
 }
 
+#define PLACEHOLDER_PREFIX "reins-cred-"
+#define PLACEHOLDER_HEX    32
+
+static bool is_hex(char c)
+{
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* Mask "reins-cred-NAME-<32 hex>" in place: the hex becomes 'x's. NAME is
+ * 1 to 32 of [A-Za-z0-9_-]; the hex run is the first that fits after it. */
+static bool mask_text(char *text, size_t len)
+{
+        const size_t prefix = strlen(PLACEHOLDER_PREFIX);
+        bool masked = false;
+        char *end = text + len;
+        for (char *p = memmem(text, len, PLACEHOLDER_PREFIX, prefix); p;
+             p = memmem(p, (size_t)(end - p), PLACEHOLDER_PREFIX, prefix)) {
+                p += prefix;
+                for (size_t o = 1; o <= 33 && p + o + PLACEHOLDER_HEX < end + 0; o++) {
+                        if (p[o] != '-')
+                                continue;
+                        bool all = true;
+                        for (size_t i = 1; i <= PLACEHOLDER_HEX && all; i++)
+                                all = is_hex(p[o + i]);
+                        if (!all)
+                                continue;
+                        memset(p + o + 1, 'x', PLACEHOLDER_HEX);
+                        masked = true;
+                        break;
+                }
+        }
+        return masked;
+}
+
+static void mask_json(json_t *value, int depth)
+{
+        if (depth > 8)
+                return;
+        if (json_is_string(value)) {
+                size_t len = json_string_length(value);
+                const char *text = json_string_value(value);
+                if (!memmem(text, len, PLACEHOLDER_PREFIX, strlen(PLACEHOLDER_PREFIX)))
+                        return;
+                char *copy = malloc(len + 1);
+                if (!copy)
+                        return;
+                memcpy(copy, text, len + 1);
+                if (mask_text(copy, len))
+                        json_string_setn(value, copy, len);
+                free(copy);
+        } else if (json_is_object(value)) {
+                const char *key;
+                json_t *child;
+                json_object_foreach(value, key, child) mask_json(child, depth + 1);
+        } else if (json_is_array(value)) {
+                size_t i;
+                json_t *child;
+                json_array_foreach(value, i, child) mask_json(child, depth + 1);
+        }
+}
+
 void event_emit(struct event_bus *bus, const char *type, json_t *fields)
 {
         if (!bus || (bus->sink_count == 0 && !bus->held)) {
@@ -89,6 +150,8 @@ void event_emit(struct event_bus *bus, const char *type, json_t *fields)
         if (fields && json_is_object(fields))
                 json_object_update_missing(event, fields);
         json_decref(fields);
+        if (bus->mask_placeholders)
+                mask_json(event, 0);
         if (bus->held)
                 json_array_append(bus->held, event);
         else

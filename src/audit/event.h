@@ -26,6 +26,10 @@ struct event_bus {
         /* while held, events queue here (in order) until event_bus_release:
          * sinks that open late (the audit trail) still get every event */
         json_t *held;
+        /* credentials (issue 18): the random part of every credential
+         * placeholder ("reins-cred-NAME-<32 hex>") in an event's strings is
+         * masked, so the trail holds neither secrets nor placeholders */
+        bool mask_placeholders;
 };
 
 void event_bus_init(struct event_bus *bus, const char *session);

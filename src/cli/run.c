@@ -24,6 +24,7 @@
 #include "util/notice.h"
 #include "util/path.h"
 #include "util/strv.h"
+#include "wasm/run.h"
 
 extern char **environ;
 
@@ -403,6 +404,21 @@ static char *run_private_dir(const char *name, const char *off_variable)
         return dir;
 }
 
+/* The cache of compiled modules: REINS_WASM_CACHE when set (tests share
+ * one between runs; it must be a private directory of the caller's, as
+ * what is in it runs), else reins' state directory's. */
+static char *run_wasm_cache_dir(void)
+{
+        const char *dir = getenv("REINS_WASM_CACHE");
+        if (!dir || !dir[0])
+                return run_private_dir("wasm-cache", NULL);
+        if (audit_dir_check(dir, false, AUDIT_DIR_PRIVATE, NULL) < 0) {
+                notice("REINS_WASM_CACHE=%s: not a private directory of yours: ignored", dir);
+                return run_private_dir("wasm-cache", NULL);
+        }
+        return strdup(dir);
+}
+
 /* Once the sandbox is forked (the deny globs' matches are in the plan by
  * then: they are collected while the session starts): what is hidden but
  * tracked by git, a toolchain the sandbox cannot see; -v: the plan. */
@@ -434,6 +450,7 @@ int cli_run(int argc, char **argv)
         struct reins_error err = {0};
         struct session *session = NULL;
         char *deny_cache_dir = NULL, *changes_cache_dir = NULL, *spare_dir = NULL;
+        char *wasm_cache_dir = NULL, *wasm_events_dir = NULL;
         int status = EXIT_REINS_FAILED;
 
         run_ensure_std_fds();
@@ -457,6 +474,13 @@ int cli_run(int argc, char **argv)
         args.plan.deny_cache_dir = deny_cache_dir;
         spare_dir = run_private_dir("spare-dirs", NULL);
         args.plan.spare_dir = spare_dir;
+        /* `reins run -- tool.wasm ARGS`: a WASI module runs in its engine
+         * (isolation wasm), whatever the policy's isolation says */
+        bool wasm = args.plan.argv && wasm_command_is_module(args.plan.argv[0]);
+        if (wasm) {
+                wasm_cache_dir = run_wasm_cache_dir();
+                wasm_events_dir = run_private_dir("wasm-events", NULL);
+        }
         struct session_config config = {
             .policy = args.policy,
             .plan = args.plan,
@@ -469,9 +493,14 @@ int cli_run(int argc, char **argv)
             .anchor_count = args.anchors.count,
             .quiet = args.quiet,
             .changes_cache_dir = changes_cache_dir,
+            .wasm = wasm,
+            .wasm_cache_dir = wasm_cache_dir,
+            .wasm_events_dir = wasm_events_dir,
             .on_spawned = run_on_spawned,
             .on_spawned_ctx = &args,
             .pool_member = args.pool_fd >= 0,
+            /* a policy's environment not built yet is built first */
+            .env_progress = {args.quiet ? NULL : cli_env_progress, NULL},
         };
         snprintf(config.id, sizeof(config.id), "%s", args.session);
         if (session_new(&config, &session, &err) < 0) {
@@ -524,6 +553,8 @@ out:
         free(deny_cache_dir); /* the plan borrowed them */
         free(spare_dir);
         free(changes_cache_dir); /* and the session this one */
+        free(wasm_cache_dir);
+        free(wasm_events_dir);
         strv_free(&args.plan.extra_ro);
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.hide);

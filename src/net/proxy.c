@@ -131,6 +131,9 @@ void proxy_dispatch(struct proxy *proxy)
                 case HANDLE_RESOLVER:
                         net_resolver_dispatch(proxy->resolver);
                         break;
+                case HANDLE_TERMINATOR:
+                        proxy_on_terminator(proxy);
+                        break;
                 case HANDLE_CLIENT:
                 case HANDLE_UPSTREAM:
                         proxy_conn_on_event(h, events[i].events);
@@ -182,6 +185,9 @@ int proxy_create(const struct proxy_options *options, int listen_fd, struct prox
         proxy->listen = (struct proxy_handle){.kind = HANDLE_LISTEN, .fd = -1};
         proxy->timer = (struct proxy_handle){.kind = HANDLE_TIMER, .fd = -1};
         proxy->resolver_handle = (struct proxy_handle){.kind = HANDLE_RESOLVER, .fd = -1};
+        proxy->terminator_handle = (struct proxy_handle){.kind = HANDLE_TERMINATOR, .fd = -1};
+        proxy->inject = options->inject;
+        proxy->terminator = options->terminator;
         proxy->events = options->events;
         proxy->idle_ms =
             options->idle_timeout_ms ? options->idle_timeout_ms : PROXY_DEFAULT_IDLE_MS;
@@ -193,7 +199,9 @@ int proxy_create(const struct proxy_options *options, int listen_fd, struct prox
                 proxy->has_gate = true;
         }
         int r;
-        if (proxy->has_gate && proxy->gate.scan && !(proxy->scan_buffer = malloc(PROXY_SCAN_MAX))) {
+        bool scans =
+            (proxy->has_gate && proxy->gate.scan) || (proxy->inject && proxy->inject->count);
+        if (scans && !(proxy->scan_buffer = malloc(PROXY_SCAN_MAX))) {
                 proxy_free(proxy);
                 return reins_error_set(err, ENOMEM, "out of memory");
         }
@@ -217,6 +225,10 @@ int proxy_create(const struct proxy_options *options, int listen_fd, struct prox
         /* the resolver's fd is its own epoll: borrowed, never closed here */
         proxy->resolver_handle.fd = net_resolver_poll_fd(proxy->resolver);
         proxy_handle_set(proxy, &proxy->resolver_handle, EPOLLIN);
+        if (proxy->terminator) { /* borrowed, like the resolver's */
+                proxy->terminator_handle.fd = net_terminator_fd(proxy->terminator);
+                proxy_handle_set(proxy, &proxy->terminator_handle, EPOLLIN);
+        }
         proxy_update_accept(proxy);
         if (!proxy->listen.registered || !proxy->timer.registered ||
             !proxy->resolver_handle.registered) {

@@ -17,7 +17,12 @@
  * net.progress gives the bytes moved since the last one ("bytes_up",
  * "bytes_down"), at most once a second and once 64 KiB more went up; a
  * net.close after some says how much of its bytes_up they reported
- * ("bytes_up_reported"). */
+ * ("bytes_up_reported").
+ *
+ * With credentials (options.inject): net.inject for each request a secret
+ * was put into ("credential", "host", "method", "path": never the value),
+ * net.credential_misuse when a placeholder went elsewhere (refused),
+ * net.inject_refused for a request the rewriting refused (status, detail). */
 #ifndef REINS_NET_PROXY_H
 #define REINS_NET_PROXY_H
 
@@ -30,6 +35,8 @@
 #include "util/strv.h"
 
 struct proxy;
+struct net_inject;     /* net/inject.h */
+struct net_terminator; /* net/terminate.h */
 
 #define PROXY_SCAN_MAX (64 * 1024) /* plaintext bytes shown to proxy_gate.scan */
 
@@ -89,6 +96,13 @@ struct proxy_options {
         struct event_bus *events;       /* may be NULL */
         const char *dns_servers;        /* NULL: the system's resolv.conf; else c-ares CSV
                                            ("127.0.0.1:5353"): tests use a fake DNS server */
+        /* credential injection (net/inject.h, net/terminate.h), both
+         * borrowed, NULL: none. A CONNECT or SOCKS5 to a host some credential
+         * names is terminated (terminator), every other stays a tunnel; a
+         * plain HTTP request has its head rewritten; a placeholder sent where
+         * its credential may not go is refused (net.credential_misuse). */
+        const struct net_inject *inject;
+        struct net_terminator *terminator;
 };
 
 /* Take ownership of `listen_fd` (non-blocking, listening). The options'

@@ -129,6 +129,8 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
                 proxy_emit_close(c, why);
         net_resolve_cancel(c->query);
         c->query = NULL;
+        if (c->state == CONN_TERMINATED) /* its thread ends; its DONE finds nothing */
+                net_terminator_cut(proxy->terminator, c->id);
         if (c->tunnel_ready)
                 net_tunnel_destroy(&c->tunnel);
         c->tunnel_ready = false;
@@ -200,6 +202,8 @@ void proxy_conn_update_events(struct proxy_conn *c)
         case CONN_CLOSING:
                 client = EPOLLOUT;
                 break;
+        case CONN_TERMINATED:
+                break; /* no fds of its own any more */
         }
         proxy_handle_set(proxy, &c->client, client);
         proxy_handle_set(proxy, &c->upstream, upstream);
@@ -248,6 +252,8 @@ void proxy_conn_on_event(struct proxy_handle *h, uint32_t events)
                         break;
                 if (!proxy_conn_reply_pending(c))
                         proxy_conn_close(c, "refused");
+                break;
+        case CONN_TERMINATED:
                 break;
         }
 }
@@ -368,6 +374,8 @@ static void conn_timeout(struct proxy_conn *c)
                 break;
         case CONN_CLOSING:
                 proxy_conn_close(c, "refused");
+                break;
+        case CONN_TERMINATED:
                 break;
         }
 }

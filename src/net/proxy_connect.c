@@ -134,6 +134,15 @@ static void conn_connected(struct proxy_conn *c)
         c->deadline_ms = proxy->now_ms + proxy->idle_ms;
         if (proxy_conn_flush_reply(c) < 0)
                 return;
+        if (proxy_conn_terminates(c)) {
+                /* a credential's host: TLS ends in the proxy, which checks
+                 * the server name itself (net/terminate.c) */
+                if (proxy_conn_reply_pending(c))
+                        proxy_conn_close(c, "client-slow");
+                else
+                        proxy_conn_terminate(c);
+                return;
+        }
         if (c->in_len > 0)
                 proxy_conn_check_sni(c);
         else

@@ -172,6 +172,7 @@ void proxy_conn_cut(struct proxy_conn *c, const char *reason)
                 return;
         case CONN_SNI_WAIT:
         case CONN_TUNNEL:
+        case CONN_TERMINATED:
                 proxy_conn_close(c, reason);
                 return;
         case CONN_REQUEST:

@@ -25,6 +25,8 @@
  *   SNI_WAIT   CONNECT/SOCKS: the first client bytes, held until the TLS
  *              ClientHello's server name is known
  *   TUNNEL     splice both ways (after flushing held bytes upstream)
+ *   TERMINATED a credential's host: TLS terminated in a thread of
+ *              net/terminate.c, which owns both sockets until its DONE report
  *   CLOSING    writing a final error reply, then close */
 #ifndef REINS_NET_PROXY_INTERNAL_H
 #define REINS_NET_PROXY_INTERNAL_H
@@ -36,10 +38,12 @@
 #include "net/account.h"
 #include "net/addr.h"
 #include "net/http.h"
+#include "net/inject.h"
 #include "net/proxy.h"
 #include "net/resolve.h"
 #include "net/rules.h"
 #include "net/sni.h"
+#include "net/terminate.h"
 #include "net/socks5.h"
 #include "net/tunnel.h"
 
@@ -86,6 +90,7 @@ enum handle_kind {
         HANDLE_RESOLVER,
         HANDLE_CLIENT,
         HANDLE_UPSTREAM,
+        HANDLE_TERMINATOR, /* reports of the TLS-terminating threads */
 };
 
 struct proxy_conn;
@@ -107,6 +112,7 @@ enum conn_state {
         CONN_SNI_WAIT,
         CONN_TUNNEL,
         CONN_CLOSING,
+        CONN_TERMINATED, /* its sockets handed to the terminator's thread */
 };
 
 enum conn_protocol {
@@ -165,6 +171,10 @@ struct proxy_conn {
         /* forward-proxy request head (kept until connected) */
         char *forward_head;
         size_t forward_head_len;
+        /* credentials injected into this plain request: their placeholders
+         * may appear in its body without being misuse */
+        uint32_t injected;
+        bool misused; /* a placeholder was found in its plaintext: closed for it */
 };
 
 struct proxy {
@@ -185,6 +195,9 @@ struct proxy {
         bool answers_pending;       /* some connection may have answer_pending */
         unsigned char *scan_buffer; /* PROXY_SCAN_MAX, shared: one loop, one user at a time */
         struct net_pins pins;
+        const struct net_inject *inject; /* NULL or empty: no credentials */
+        struct net_terminator *terminator;
+        struct proxy_handle terminator_handle;
         struct net_account account;
         struct event_bus *events;
         uint64_t idle_ms;
@@ -257,6 +270,20 @@ void proxy_conn_start_tunnel(struct proxy_conn *c, bool plaintext);
 void proxy_conn_check_sni(struct proxy_conn *c);
 void proxy_conn_on_sni_wait(struct proxy_conn *c, bool client_ready, bool upstream_ready);
 void proxy_conn_on_tunnel_event(struct proxy_conn *c, struct proxy_handle *h, uint32_t events);
+
+/* proxy_inject.c */
+/* Does this connection go to the terminator (CONNECT/SOCKS5 to a credential's host)? */
+bool proxy_conn_terminates(const struct proxy_conn *c);
+/* Hand the connected sockets over (after the 200 or SOCKS reply). */
+void proxy_conn_terminate(struct proxy_conn *c);
+/* A plain HTTP request's head through the credential rewrite: false when it
+ * was refused (the connection is failing). */
+bool proxy_conn_inject_plain(struct proxy_conn *c);
+/* Plaintext bytes about to leave: a placeholder among them is misuse (the
+ * event is emitted); true when one was found. */
+bool proxy_conn_find_misuse(struct proxy_conn *c, const void *bytes, size_t len);
+/* The terminator's reports: events, byte counts, the end of connections. */
+void proxy_on_terminator(struct proxy *proxy);
 
 /* proxy_reply.c */
 /* Write what is pending for the client. -1: the client is gone (closed). */

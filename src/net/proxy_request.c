@@ -79,6 +79,8 @@ static void conn_http_request(struct proxy_conn *c)
         size_t head_len = req->head_len;
         free(req);
         proxy_conn_consume_in(c, head_len);
+        if (c->protocol == PROTO_HTTP && !proxy_conn_inject_plain(c))
+                return;
         proxy_conn_decide(c);
 }
 

@@ -21,10 +21,17 @@ static bool conn_scan(void *ctx, const void *bytes, size_t len)
         struct proxy *proxy = c->proxy;
         if (len > c->scan_left)
                 len = c->scan_left;
-        if (len == 0 || !proxy->gate.scan)
+        if (len == 0)
                 return true;
         c->scan_left -= len;
-        proxy->gate.scan(proxy->gate.ctx, c->id, c->host, bytes, len);
+        /* a credential's placeholder in plaintext, to any host but the one
+         * it was injected for here: an exfiltration attempt, stopped */
+        if (proxy_conn_find_misuse(c, bytes, len)) {
+                c->misused = true;
+                return false;
+        }
+        if (proxy->gate.scan)
+                proxy->gate.scan(proxy->gate.ctx, c->id, c->host, bytes, len);
         return !proxy->close_all_pending;
 }
 
@@ -45,7 +52,7 @@ static void conn_pump(struct proxy_conn *c, unsigned dirs)
                 return;
         }
         if (r < 0) {
-                proxy_conn_close(c, "reset");
+                proxy_conn_close(c, c->misused ? "credential-misuse" : "reset");
                 return;
         }
         if (r == NET_TUNNEL_DONE) {
@@ -107,9 +114,9 @@ static void conn_tunnel_step(struct proxy_conn *c, unsigned dirs)
 void proxy_conn_start_tunnel(struct proxy_conn *c, bool plaintext)
 {
         struct proxy *proxy = c->proxy;
-        c->scan_left = plaintext && proxy->has_gate && proxy->gate.scan ? PROXY_SCAN_MAX : 0;
+        c->scan_left = plaintext && proxy->scan_buffer ? PROXY_SCAN_MAX : 0;
         if (c->scan_left && c->in_len && !conn_scan(c, c->in, c->in_len)) {
-                proxy_conn_close(c, proxy->close_all_reason);
+                proxy_conn_close(c, c->misused ? "credential-misuse" : proxy->close_all_reason);
                 return;
         }
         /* the held client bytes go first */

@@ -4,13 +4,19 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/nsfs.h>
 #include <pty.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -25,7 +31,9 @@
 #include "sandbox/child.h"
 #include "sandbox/pty.h"
 #include "session/session.h"
+#include "sandbox/cgroup.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/notice.h"
 #include "util/path.h"
 #include "util/text_escape.h"
@@ -122,6 +130,12 @@ struct oci_supervisor {
         struct oci_state state;
         int ready_fd; /* to `create`: "ok" or the error; -1 once said */
         int listen_fd;
+        /* `start`'s connection, answered once the command has run its
+         * execve (the session's on_running), not when it is merely
+         * released: a signal sent right after `start` returns (as engines
+         * and runtime-tools do) then reaches the command, never the reins
+         * code that still prepares its execve. -1: none waits. */
+        int start_fd;
 };
 
 static struct oci_supervisor *oci_current; /* for the notice writer */
@@ -164,7 +178,7 @@ static void oci_on_ready(void *ctx)
         struct oci_supervisor *sv = ctx;
         struct session_status status;
         session_status(sv->session, &status);
-        sv->state.init_pid = status.pid;
+        sv->state.init_pid = status.sandbox_pid;
         oci_write_state(sv, "created");
         /* the sandbox sent the console already: our copy of the socket goes */
         if (sv->spec->root.console && sv->spec->root.console_socket >= 0) {
@@ -212,6 +226,126 @@ static void oci_control_answer(int fd, int r, const struct reins_error *err)
         if (n > 0 && write(fd, line, (size_t)n) < 0) {
                 /* the caller went away */
         }
+}
+
+static void oci_start_answer(struct oci_supervisor *sv)
+{
+        if (sv->start_fd < 0)
+                return;
+        oci_control_answer(sv->start_fd, 0, NULL);
+        close(sv->start_fd);
+        sv->start_fd = -1;
+}
+
+/* A container's ipc or uts namespace joined by path (a pod's): this
+ * supervisor enters it before the sandbox is cloned, which then inherits
+ * it. setns checks the type. Never the host's own (this process's, or
+ * init's): the container would share the host's System V IPC, or set the
+ * host's name. */
+static int oci_join_namespace(const char *path, int type, const char *name, struct reins_error *err)
+{
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return reins_error_errno(err, errno, "config.json: linux.namespaces %s path %s",
+                                         name, path);
+        struct stat target, host;
+        char own[64];
+        for (int i = 0; i < 2; i++) {
+                snprintf(own, sizeof(own), "/proc/%s/ns/%s", i == 0 ? "self" : "1", name);
+                if (fstat(fd, &target) == 0 && stat(own, &host) == 0 &&
+                    target.st_ino == host.st_ino && target.st_dev == host.st_dev)
+                        return reins_error_set(err, EPERM,
+                                               "config.json: linux.namespaces %s path %s is the "
+                                               "host's own %s namespace: refused (a container of "
+                                               "reins never shares the host's)",
+                                               name, path, name);
+        }
+        if (setns(fd, type) < 0)
+                return reins_error_errno(err, errno,
+                                         "config.json: linux.namespaces %s path %s: cannot join "
+                                         "it (not a%s %s namespace, or not this caller's)",
+                                         name, path, name[0] == 'i' ? "n" : "", name);
+        return 0;
+}
+
+/* /dev/mqueue of a joined ipc namespace, made here: the sandbox's own user
+ * namespace does not own that ipc namespace, so it could not mount it. */
+static int oci_premade_mqueue(struct plan_root *root, struct reins_error *err)
+{
+        cleanup_fd int fs = fsopen("mqueue", FSOPEN_CLOEXEC);
+        if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "source", root->mqueue_source, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return reins_error_errno(err, errno, "/dev/mqueue of the joined ipc namespace %s",
+                                         root->join_ipc);
+        int mnt =
+            fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (mnt < 0)
+                return reins_error_errno(err, errno, "/dev/mqueue of the joined ipc namespace %s",
+                                         root->join_ipc);
+        root->mqueue_fd = mnt;
+        root->mqueue_premade = true;
+        return 0;
+}
+
+/* config.json's hostname in a joined uts namespace is set from here, as
+ * runc sets it. */
+static int oci_join_namespaces(struct plan_root *root, struct reins_error *err)
+{
+        int r = 0;
+        if (root->join_ipc &&
+            (r = oci_join_namespace(root->join_ipc, CLONE_NEWIPC, "ipc", err)) == 0 &&
+            root->mqueue_source)
+                r = oci_premade_mqueue(root, err);
+        if (r == 0 && root->join_uts)
+                r = oci_join_namespace(root->join_uts, CLONE_NEWUTS, "uts", err);
+        if (r == 0 && root->join_uts && root->hostname &&
+            sethostname(root->hostname, strlen(root->hostname)) < 0)
+                r = reins_error_errno(err, errno,
+                                      "config.json: hostname in the joined uts namespace %s",
+                                      root->join_uts);
+        return r;
+}
+
+/* process.capabilities that reins does not grant: named in the log. */
+static void oci_notice_withheld_caps(uint64_t withheld)
+{
+        if (!withheld)
+                return;
+        char names[1024] = "";
+        size_t used = 0;
+        for (cap_value_t cap = 0; cap < 64 && used < sizeof(names) - 40; cap++) {
+                if (!((withheld >> cap) & 1))
+                        continue;
+                char *name = cap_to_name(cap);
+                used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+                                         used ? " " : "", name ? name : "?");
+                cap_free(name);
+        }
+        notice("config.json: process.capabilities %s withheld: reins grants a container only "
+               "capabilities that act inside its own namespaces",
+               names);
+}
+
+/* A network namespace path config.json names is not joined, but it must
+ * be one: a wrong path is the engine's error, told as runc tells it. */
+static int oci_check_netns(const char *path, struct reins_error *err)
+{
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return reins_error_errno(err, errno,
+                                         "config.json: linux.namespaces network path %s", path);
+        int type = ioctl(fd, NS_GET_NSTYPE);
+        if (type != CLONE_NEWNET)
+                return reins_error_set(err, EINVAL,
+                                       "config.json: linux.namespaces network path %s: not a "
+                                       "network namespace",
+                                       path);
+        return 0;
+}
+
+static void oci_on_running(void *ctx)
+{
+        oci_start_answer(ctx);
 }
 
 static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
@@ -264,6 +398,8 @@ static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
                 r = session_run_command(sv->session, sv->spec->args, sv->spec->env,
                                         sv->spec->env_count, NULL, NULL, &err);
                 if (r == 0) {
+                        sv->start_fd = fd; /* answered by oci_on_running */
+                        fd = -1;
                         struct session_status status;
                         session_status(sv->session, &status);
                         sv->state.init_pid = status.pid;
@@ -271,6 +407,7 @@ static void oci_control_handle(void *ctx, int listen_fd, uint32_t events)
                         struct reins_error hook_err = {0};
                         if (oci_run_hooks(sv, "poststart", &hook_err) < 0)
                                 notice("%s", hook_err.message);
+                        return;
                 }
         } else if (strcmp(request, "pause") == 0 || strcmp(request, "resume") == 0) {
                 bool pause = request[0] == 'p';
@@ -377,11 +514,21 @@ static int oci_supervise(struct oci_supervisor *sv, struct reins_error *err)
         config.container = o->id;
         config.on_ready = oci_on_ready;
         config.on_ready_ctx = sv;
+        config.on_running = oci_on_running;
         const char *allow_net = oci_annotation(spec, "org.reins.allow-net");
         if (allow_net && oci_split_list(allow_net, &config.plan.allow_net) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory"), SESSION_EXIT_FAILED;
         if ((r = session_new(&config, &sv->session, err)) < 0)
                 return SESSION_EXIT_FAILED;
+        if ((spec->net_path && (r = oci_check_netns(spec->net_path, err)) < 0) ||
+            (r = oci_join_namespaces(&spec->root, err)) < 0)
+                return SESSION_EXIT_FAILED;
+        oci_notice_withheld_caps(spec->caps_withheld);
+        if (spec->net_path)
+                notice("config.json: network namespace %s not joined: the container has a "
+                       "network namespace of its own, reached only as the policy's network.mode "
+                       "allows (none, or reins' proxy)",
+                       spec->net_path);
         snprintf(sv->state.session, sizeof(sv->state.session), "%s", session_id(sv->session));
         sv->listen_fd = oci_control_listen(o->root, o->id, err);
         if (sv->listen_fd < 0 ||
@@ -393,6 +540,7 @@ static int oci_supervise(struct oci_supervisor *sv, struct reins_error *err)
                 oci_on_ready(sv);
         struct supervise_outcome outcome;
         int status = session_wait(sv->session, &outcome);
+        oci_start_answer(sv); /* it ran (and ended) before it was listed */
         if (sv->ready_fd >= 0)
                 reins_error_set(err, EIO, "%s",
                                 outcome.message[0] ? outcome.message
@@ -445,7 +593,7 @@ int oci_create(const struct oci_create_options *o, struct reins_error *err)
                 oci_spec_free(spec);
                 return r;
         }
-        struct oci_supervisor sv = {.options = o, .spec = spec, .listen_fd = -1};
+        struct oci_supervisor sv = {.options = o, .spec = spec, .listen_fd = -1, .start_fd = -1};
         snprintf(sv.state.id, sizeof(sv.state.id), "%s", o->id);
         sv.state.bundle = spec->bundle;
         sv.state.annotations = spec->annotations;
@@ -571,6 +719,72 @@ static bool oci_signal_relayed(int sig)
         return false;
 }
 
+/* The command: pid 1's (reins' init's) first child, 0 when none. */
+static pid_t oci_command_pid(pid_t init)
+{
+        char path[64], text[64];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+        if (n <= 0)
+                return 0;
+        text[n] = '\0';
+        long pid = strtol(text, NULL, 10);
+        return pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0;
+}
+
+/* Does PID catch or ignore SIG (SigCgt, SigIgn of /proc/PID/status)? */
+static bool oci_signal_handled(pid_t pid, int sig)
+{
+        char path[64], status[4096];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, status, sizeof(status) - 1);
+        if (n <= 0)
+                return false;
+        status[n] = '\0';
+        unsigned long long mask = 0;
+        static const char *const keys[] = {"\nSigIgn:", "\nSigCgt:"};
+        for (size_t i = 0; i < 2; i++) {
+                const char *line = strstr(status, keys[i]);
+                if (line)
+                        mask |= strtoull(line + strlen(keys[i]), NULL, 16);
+        }
+        return (mask >> (sig - 1)) & 1;
+}
+
+/* A command that has just started (`start` returns once its execve
+ * succeeded) may not have installed its signal handlers yet: a signal
+ * relayed in that instant (an engine's stop right after start,
+ * runtime-tools' killsig) would take its default action instead of the
+ * handler the command is about to set. So for the first OCI_KILL_YOUNG_MS
+ * of a container's run, a signal waits up to OCI_KILL_GRACE_MS for the
+ * command (reins' init relays to it) to catch or ignore it, then goes
+ * anyway. */
+#define OCI_KILL_YOUNG_MS 1000
+#define OCI_KILL_GRACE_MS 500
+
+static void oci_kill_wait_handler(const char *root, const struct oci_state *st, int sig)
+{
+        if (sig == SIGKILL || st->init_pid <= 0 || strcmp(st->status, "running") != 0)
+                return;
+        cleanup_free char *dir = oci_state_dir(root, st->id);
+        cleanup_free char *path = dir ? path_join(dir, "state.json") : NULL;
+        struct stat info;
+        struct timespec now;
+        if (!path || stat(path, &info) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0)
+                return;
+        long long age_ms = (now.tv_sec - info.st_mtim.tv_sec) * 1000LL +
+                           (now.tv_nsec - info.st_mtim.tv_nsec) / 1000000;
+        if (age_ms > OCI_KILL_YOUNG_MS)
+                return;
+        pid_t command = oci_command_pid(st->init_pid);
+        for (int waited = 0;
+             command > 0 && waited < OCI_KILL_GRACE_MS && !oci_signal_handled(command, sig);
+             waited += 5)
+                usleep(5000);
+}
+
 int oci_kill(const char *root, const char *id, int sig, bool all, struct reins_error *err)
 {
         (void)all; /* the container is one process tree under one pid 1: the same */
@@ -580,6 +794,8 @@ int oci_kill(const char *root, const char *id, int sig, bool all, struct reins_e
                 return r;
         bool stopped = strcmp(st.status, "stopped") == 0;
         int pidfd = stopped ? -ESRCH : oci_state_pidfd(&st);
+        if (pidfd >= 0 && (sig == SIGKILL || oci_signal_relayed(sig)))
+                oci_kill_wait_handler(root, &st, sig);
         oci_state_clear(&st);
         if (pidfd < 0)
                 /* these words exactly: containerd takes them for "already
@@ -623,6 +839,43 @@ static void oci_poststop(const struct oci_state *st)
         json_decref(doc);
 }
 
+/* A killed supervisor (delete --force) removed none of its cgroups: those
+ * of a container's own cgroupsPath are removed here, once the processes in
+ * them are gone (reins' own reins-PID-N ones go with the next start's sweep,
+ * cgroup.c). The path is read again from the bundle, as poststop's hooks. */
+static void oci_remove_cgroups(const struct oci_state *st)
+{
+        cleanup_free char *path = st->bundle ? path_join(st->bundle, "config.json") : NULL;
+        cleanup_free char *bytes = NULL;
+        size_t len = 0;
+        bool truncated = false;
+        struct oci_spec *spec = NULL;
+        struct reins_error err = {0};
+        cleanup_fd int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+        if (fd < 0 || fileio_read_fd(fd, OCI_SPEC_MAX_BYTES, &bytes, &len, &truncated) < 0 ||
+            truncated || oci_spec_parse(bytes, len, st->bundle, false, &spec, &err) < 0)
+                return;
+        const char *cg = spec->root.cgroups_path;
+        cleanup_closedir DIR *top = cg ? opendir("/sys/fs/cgroup") : NULL;
+        struct dirent *e;
+        while (top && (e = readdir(top)) != NULL) {
+                char own[2048], dir[4096];
+                if (e->d_name[0] == '.' || strcmp(e->d_name, "unified") == 0)
+                        continue;
+                if (cg[0] == '/')
+                        snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s", e->d_name, cg);
+                else if (cgroup_own_path(e->d_name, own, sizeof(own)) == 0)
+                        snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s/%s", e->d_name,
+                                 strcmp(own, "/") == 0 ? "" : own, cg);
+                else
+                        continue;
+                /* the sandbox's processes die with its pid 1, a moment later */
+                for (int tries = 0; rmdir(dir) < 0 && errno == EBUSY && tries < 100; tries++)
+                        usleep(10000);
+        }
+        oci_spec_free(spec);
+}
+
 int oci_delete(const char *root, const char *id, bool force, struct reins_error *err)
 {
         struct oci_state st;
@@ -654,6 +907,7 @@ int oci_delete(const char *root, const char *id, bool force, struct reins_error 
         r = oci_state_remove(root, id, err);
         if (r == 0) {
                 snprintf(st.status, sizeof(st.status), "stopped");
+                oci_remove_cgroups(&st);
                 oci_poststop(&st);
         }
         oci_state_clear(&st);

@@ -1,12 +1,15 @@
 /* config.json -> struct oci_spec (see spec.h). Every error names its key. */
 #include "oci/spec.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/capability.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -182,6 +185,76 @@ static int spec_rlimits(struct oci_spec *spec, const json_t *process, struct rei
         return 0;
 }
 
+/* What reins grants a container of process.capabilities: runc's default
+ * set, each of which acts only inside the container's own namespaces (its
+ * user namespace owns its files' ids there, its network namespace has only
+ * loopback and reins' proxy, device nodes are void under nodev), less
+ * CAP_DAC_OVERRIDE: the stand-ins of the files the policy hides have no
+ * permission bit, and must stay unreadable. The rest (SYS_ADMIN,
+ * NET_ADMIN, SYS_PTRACE...) is withheld too, and the log says so. */
+#define CAPBIT(c) (1ULL << (c))
+static const uint64_t OCI_CAPS_GRANTABLE =
+    CAPBIT(CAP_CHOWN) | CAPBIT(CAP_FSETID) | CAPBIT(CAP_FOWNER) | CAPBIT(CAP_MKNOD) |
+    CAPBIT(CAP_NET_RAW) | CAPBIT(CAP_SETGID) | CAPBIT(CAP_SETUID) | CAPBIT(CAP_SETFCAP) |
+    CAPBIT(CAP_SETPCAP) | CAPBIT(CAP_NET_BIND_SERVICE) | CAPBIT(CAP_SYS_CHROOT) | CAPBIT(CAP_KILL) |
+    CAPBIT(CAP_AUDIT_WRITE);
+
+static int spec_cap_set(const json_t *list, const char *set, uint64_t *bits,
+                        struct reins_error *err)
+{
+        *bits = 0;
+        if (!list)
+                return 0;
+        if (!json_is_array(list) || json_array_size(list) > 64)
+                return SPEC_ERR(err, "process.capabilities.%s: expected an array of names", set);
+        for (size_t i = 0; i < json_array_size(list); i++) {
+                const char *name = json_string_value(json_array_get(list, i));
+                char lower[32];
+                size_t n = name ? strlen(name) : 0;
+                if (n < 5 || n >= sizeof(lower) || strncasecmp(name, "CAP_", 4) != 0)
+                        return SPEC_ERR(err, "process.capabilities.%s[%zu]: expected CAP_NAME", set,
+                                        i);
+                for (size_t j = 0; j <= n; j++)
+                        lower[j] = (char)tolower((unsigned char)name[j]);
+                cap_value_t cap;
+                if (cap_from_name(lower, &cap) < 0 || cap < 0 || cap >= 64)
+                        return SPEC_ERR(err,
+                                        "process.capabilities.%s[%zu] '%.31s': unknown to this "
+                                        "system",
+                                        set, i, name);
+                *bits |= 1ULL << cap;
+        }
+        return 0;
+}
+
+static int spec_capabilities(struct oci_spec *spec, const json_t *caps, struct reins_error *err)
+{
+        if (!caps)
+                return 0;
+        if (!json_is_object(caps))
+                return SPEC_ERR(err, "process.capabilities: expected an object");
+        struct plan_root *root = &spec->root;
+        uint64_t asked[5];
+        static const char *const sets[] = {"bounding", "effective", "permitted", "inheritable",
+                                           "ambient"};
+        for (size_t i = 0; i < 5; i++) {
+                int r = spec_cap_set(json_object_get(caps, sets[i]), sets[i], &asked[i], err);
+                if (r < 0)
+                        return r;
+        }
+        uint64_t any = asked[0] | asked[1] | asked[2] | asked[3] | asked[4];
+        spec->caps_withheld = any & ~OCI_CAPS_GRANTABLE;
+        /* the kernel's rules, as runc applies them: nothing beyond the
+         * bounding set is permitted; effective and ambient need permitted */
+        root->cap_bounding = asked[0] & OCI_CAPS_GRANTABLE;
+        root->cap_permitted = asked[2] & root->cap_bounding;
+        root->cap_effective = asked[1] & root->cap_permitted;
+        root->cap_inheritable = asked[3] & root->cap_bounding;
+        root->cap_ambient = asked[4] & root->cap_permitted & root->cap_inheritable;
+        root->caps_given = true;
+        return 0;
+}
+
 static int spec_process(struct oci_spec *spec, const json_t *doc, struct reins_error *err)
 {
         json_t *process = json_object_get(doc, "process");
@@ -223,9 +296,9 @@ static int spec_process(struct oci_spec *spec, const json_t *doc, struct reins_e
         json_t *nnp = json_object_get(process, "noNewPrivileges");
         if (nnp && !json_is_boolean(nnp))
                 return SPEC_ERR(err, "process.noNewPrivileges: expected true or false");
-        /* process.capabilities: reins keeps none in any set (the stricter
-         * answer); apparmorProfile, selinuxLabel: not on this kernel's path */
-        if ((r = spec_process_user(spec, process, err)) < 0)
+        /* apparmorProfile, selinuxLabel: not on this kernel's path */
+        if ((r = spec_capabilities(spec, json_object_get(process, "capabilities"), err)) < 0 ||
+            (r = spec_process_user(spec, process, err)) < 0)
                 return r;
         return spec_rlimits(spec, process, err);
 }
@@ -297,6 +370,45 @@ static uint64_t spec_tmpfs_size(const json_t *options)
         return 0;
 }
 
+#define SPEC_FS_SOURCE_MAX 64
+
+/* The source of a filesystem that is not a bind ("proc", "shm"): only a
+ * name shown in mountinfo, kept short and printable. */
+static bool spec_fs_source_ok(const char *source)
+{
+        size_t n = strlen(source);
+        if (n == 0 || n > SPEC_FS_SOURCE_MAX)
+                return n == 0;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char)source[i] <= ' ' || (unsigned char)source[i] >= 0x7f)
+                        return false;
+        return true;
+}
+
+/* /dev/pts, /dev/shm, /dev/mqueue: made by reins inside its /dev, of the
+ * type config.json names or none. */
+static int spec_dev_mount(struct oci_spec *spec, const char *dest, const char *type,
+                          const char *source, size_t index, struct reins_error *err)
+{
+        static const char *const kinds[][2] = {
+            {"/dev/pts", "devpts"}, {"/dev/shm", "tmpfs"}, {"/dev/mqueue", "mqueue"}};
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                if (strcmp(dest, kinds[i][0]) != 0)
+                        continue;
+                if (type && strcmp(type, kinds[i][1]) != 0 && strcmp(type, "bind") != 0)
+                        return SPEC_ERR(err, "mounts[%zu]: %s is a %s in reins' /dev, not '%.32s'",
+                                        index, dest, kinds[i][1], type);
+                const char *name = source && *source && source[0] != '/' ? source : NULL;
+                if (i == 0)
+                        spec->root.pts_source = name;
+                else if (i == 1)
+                        spec->root.shm_source = name;
+                else
+                        spec->root.mqueue_source = name ? name : "mqueue";
+        }
+        return 1;
+}
+
 /* One entry of config.json's mounts: what reins does with it. Returns 1
  * when it is provided otherwise (devpts, /dev/shm are in reins' /dev) or
  * not given (cgroup, mqueue), 0 when added. */
@@ -325,10 +437,16 @@ static int spec_mount(struct oci_spec *spec, size_t index, const json_t *m, stru
         struct plan_root_mount *out = &spec->mounts[spec->root.mount_count];
         *out = (struct plan_root_mount){
             .target = dest, .noexec = spec_has_option(options, "noexec"), .index = index};
-        /* reins' /dev holds its own pts and shm: nothing else over them */
+        if (!bind && source && !spec_fs_source_ok(source))
+                return SPEC_ERR(err,
+                                "mounts[%zu].source: expected at most %d printable characters "
+                                "without spaces",
+                                index, SPEC_FS_SOURCE_MAX);
+        /* reins' /dev holds its own pts, shm and (when asked) mqueue:
+         * nothing else over them; their sources are shown as written */
         if (strcmp(dest, "/dev/pts") == 0 || strcmp(dest, "/dev/shm") == 0 ||
             strcmp(dest, "/dev/mqueue") == 0)
-                return 1;
+                return spec_dev_mount(spec, dest, type, source, index, err);
         if (bind) {
                 if (!source || source[0] != '/')
                         return SPEC_ERR(err,
@@ -341,17 +459,21 @@ static int spec_mount(struct oci_spec *spec, size_t index, const json_t *m, stru
                 return SPEC_ERR(err, "mounts[%zu].type is missing", index);
         } else if (strcmp(type, "proc") == 0) {
                 out->kind = MOUNT_OP_PROC;
+                out->source = source;
         } else if (strcmp(type, "tmpfs") == 0) {
                 out->kind = strcmp(dest, "/dev") == 0 ? MOUNT_OP_DEV : MOUNT_OP_TMPFS;
                 out->size_bytes = spec_tmpfs_size(options);
+                out->source = source;
         } else if (strcmp(type, "sysfs") == 0) {
                 /* the host's /sys, read-only whatever the options say: a
                  * writable one reaches the cgroup files */
                 out->kind = MOUNT_OP_BIND_RO;
                 out->source = "/sys";
-        } else if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0 ||
-                   strcmp(type, "mqueue") == 0 || strcmp(type, "devpts") == 0) {
-                return 1; /* not given: the container sees no cgroupfs, no mqueue */
+        } else if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
+                return 1; /* not given: the container sees no cgroupfs */
+        } else if (strcmp(type, "mqueue") == 0 || strcmp(type, "devpts") == 0) {
+                return SPEC_ERR(err, "mounts[%zu]: a %s is only given at /dev/%s", index, type,
+                                strcmp(type, "mqueue") == 0 ? "mqueue" : "pts");
         } else {
                 return SPEC_ERR(err, "mounts[%zu].type '%.32s' is not supported by reins", index,
                                 type);
@@ -485,12 +607,113 @@ static int spec_resources(struct oci_spec *spec, const json_t *linux_, struct re
                 spec->root.pids = (uint64_t)json_integer_value(limit);
         json_t *cpu = json_object_get(res, "cpu");
         json_t *quota = json_object_get(cpu, "quota"), *period = json_object_get(cpu, "period");
-        if (json_is_integer(quota) && json_is_integer(period) && json_integer_value(quota) > 0 &&
-            json_integer_value(period) > 0) {
-                uint64_t milli = (uint64_t)json_integer_value(quota) * 1000 /
-                                 (uint64_t)json_integer_value(period);
+        json_int_t q = json_integer_value(quota), p = json_integer_value(period);
+        if (!json_is_integer(period) || p == 0)
+                p = 100000; /* the kernel's default period, as runc takes it */
+        /* the kernel's bounds: period 1 ms to 1 s, quota at least 1 ms */
+        if (json_is_integer(quota) && q > 0 &&
+            (p < 1000 || p > 1000000 || q < 1000 || q > (1LL << 40)))
+                return SPEC_ERR(err, "linux.resources.cpu: quota needs a period of 1000 to "
+                                     "1000000 microseconds and at least 1000 of quota");
+        if (json_is_integer(quota) && q > 0) {
+                uint64_t milli = (uint64_t)q * 1000 / (uint64_t)p;
                 spec->root.cpus_milli = milli > 0 ? milli : 1;
+                spec->root.cpu_quota_us = (uint64_t)q;
+                spec->root.cpu_period_us = (uint64_t)p;
         }
+        json_int_t shares = json_integer_value(json_object_get(cpu, "shares"));
+        if (shares < 0 || shares > 262144)
+                return SPEC_ERR(err, "linux.resources.cpu.shares: expected 2 to 262144");
+        spec->root.cpu_shares = (uint64_t)shares;
+        static const char *const sets[] = {"cpus", "mems"};
+        for (size_t i = 0; i < 2; i++) {
+                const char *text = json_string_value(json_object_get(cpu, sets[i]));
+                if (text && (strlen(text) > 256 || strspn(text, "0123456789,-") != strlen(text)))
+                        return SPEC_ERR(err, "linux.resources.cpu.%s: expected a list like 0-3,5",
+                                        sets[i]);
+                if (text && *text)
+                        *(i == 0 ? &spec->root.cpuset_cpus : &spec->root.cpuset_mems) = text;
+        }
+        return 0;
+}
+
+/* linux.namespaces. A listed namespace without a path is the sandbox's
+ * own, as every namespace of a reins sandbox is (one not listed too:
+ * reins never shares the host's). With a path: an ipc or uts namespace is
+ * joined (a pod's); a network one is not, the policy's network (none, or
+ * reins' proxy) stays the container's, and the supervisor says so in the
+ * log; joining the others would undo what the sandbox is built on, and is
+ * refused. */
+static int spec_namespace_path(struct oci_spec *spec, size_t i, const char *type, const char *path,
+                               struct reins_error *err)
+{
+        if (path[0] != '/' || strlen(path) >= PATH_MAX)
+                return SPEC_ERR(err, "linux.namespaces[%zu].path: expected an absolute path", i);
+        if (strcmp(type, "ipc") == 0)
+                spec->root.join_ipc = path;
+        else if (strcmp(type, "uts") == 0)
+                spec->root.join_uts = path;
+        else if (strcmp(type, "network") == 0)
+                spec->net_path = path;
+        else
+                return SPEC_ERR(err,
+                                "linux.namespaces[%zu]: joining an existing %s namespace (%.200s) "
+                                "is not supported by reins: the sandbox's %s namespace is its own "
+                                "(only ipc and uts namespaces can be joined)",
+                                i, type, path, type);
+        return 0;
+}
+
+static int spec_namespaces(struct oci_spec *spec, const json_t *list, struct reins_error *err)
+{
+        static const char *const types[] = {"pid", "network", "mount",  "ipc",
+                                            "uts", "user",    "cgroup", "time"};
+        if (!list)
+                return 0;
+        if (!json_is_array(list) || json_array_size(list) > 16)
+                return SPEC_ERR(err, "linux.namespaces: expected an array of at most 16 entries");
+        unsigned seen = 0;
+        for (size_t i = 0; i < json_array_size(list); i++) {
+                json_t *e = json_array_get(list, i);
+                char where[40];
+                snprintf(where, sizeof(where), "linux.namespaces[%zu].", i);
+                const char *type = NULL, *path = NULL;
+                int r;
+                if (!json_is_object(e))
+                        return SPEC_ERR(err, "linux.namespaces[%zu]: expected an object", i);
+                if ((r = spec_string(e, "type", where, true, &type, err)) < 0 ||
+                    (r = spec_string(e, "path", where, false, &path, err)) < 0)
+                        return r;
+                size_t t = 0;
+                while (t < sizeof(types) / sizeof(types[0]) && strcmp(types[t], type) != 0)
+                        t++;
+                if (t == sizeof(types) / sizeof(types[0]))
+                        return SPEC_ERR(err, "linux.namespaces[%zu].type '%.32s': unknown", i,
+                                        type);
+                if (seen & (1u << t))
+                        return SPEC_ERR(err, "linux.namespaces: %s is listed twice", type);
+                seen |= 1u << t;
+                if (path && *path && (r = spec_namespace_path(spec, i, type, path, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* linux.cgroupsPath, for cgroupfs (a systemd "slice:prefix:name" needs
+ * --systemd-cgroup, which is refused): no "..", no empty component. */
+static int spec_cgroups_path(struct oci_spec *spec, const json_t *linux_, struct reins_error *err)
+{
+        json_t *value = json_object_get(linux_, "cgroupsPath");
+        if (!value)
+                return 0;
+        const char *path = json_string_value(value);
+        if (!path || strlen(path) > 1024 || strchr(path, ':') || strstr(path, "//") ||
+            strcmp(path, "..") == 0 || strncmp(path, "../", 3) == 0 || strstr(path, "/../") ||
+            (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
+                return SPEC_ERR(err, "linux.cgroupsPath: expected a cgroupfs path without '..' "
+                                     "(a systemd slice:prefix:name needs a systemd host)");
+        if (*path && strcmp(path, "/") != 0)
+                spec->root.cgroups_path = path;
         return 0;
 }
 
@@ -507,7 +730,9 @@ static int spec_linux(struct oci_spec *spec, const json_t *doc, struct reins_err
             (r = spec_paths(linux_, "readonlyPaths", &spec->readonly_paths, &readonly, err)) < 0 ||
             (r = spec_id_map(linux_, "uidMappings", &spec->uid_map, err)) < 0 ||
             (r = spec_id_map(linux_, "gidMappings", &spec->gid_map, err)) < 0 ||
-            (r = spec_sysctl(spec, linux_, err)) < 0 || (r = spec_resources(spec, linux_, err)) < 0)
+            (r = spec_sysctl(spec, linux_, err)) < 0 ||
+            (r = spec_resources(spec, linux_, err)) < 0 ||
+            (r = spec_cgroups_path(spec, linux_, err)) < 0)
                 return r;
         spec->root.masked = spec->masked;
         spec->root.masked_count = masked;
@@ -517,11 +742,16 @@ static int spec_linux(struct oci_spec *spec, const json_t *doc, struct reins_err
                 return SPEC_ERR(err, "linux.uidMappings and linux.gidMappings go together");
         spec->root.uid_map = spec->uid_map;
         spec->root.gid_map = spec->gid_map;
-        json_t *namespaces = json_object_get(linux_, "namespaces");
-        if (namespaces && (!json_is_array(namespaces) || json_array_size(namespaces) > 16))
-                return SPEC_ERR(err, "linux.namespaces: expected an array");
-        /* every namespace is the sandbox's own, whatever is listed (a path
-         * to join is not followed: a container of reins shares none) */
+        if ((r = spec_namespaces(spec, json_object_get(linux_, "namespaces"), err)) < 0)
+                return r;
+        /* a device node of the host in the container would be a way past
+         * every rule reins applies to files: none is passed through */
+        json_t *devices = json_object_get(linux_, "devices");
+        if (devices && (!json_is_array(devices) || json_array_size(devices) > 0))
+                return SPEC_ERR(err,
+                                "linux.devices: reins passes no device into a container (it "
+                                "gets reins' /dev: null, zero, full, random, urandom, tty, its "
+                                "own pts, shm and mqueue); remove --device");
         json_t *seccomp = json_object_get(linux_, "seccomp");
         if (seccomp && !json_is_object(seccomp))
                 return SPEC_ERR(err, "linux.seccomp: expected an object");

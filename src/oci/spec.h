@@ -41,6 +41,8 @@ struct oci_spec {
         json_t *seccomp;                         /* borrowed; NULL when none */
         uint64_t memory_bytes, pids, cpus_milli; /* linux.resources, 0 = none */
         char **sysctl;                           /* "name=value", NULL-terminated */
+        const char *net_path;   /* a network namespace config.json asks to join: not joined */
+        uint64_t caps_withheld; /* process.capabilities reins does not grant (bit N: cap N) */
 
         /* what the plan takes */
         struct plan_root root;

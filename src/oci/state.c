@@ -134,12 +134,17 @@ int oci_state_create_dir(const char *root, const char *id, struct reins_error *e
         return 0;
 }
 
+/* The state's pid is the container's process as the host sees it (the
+ * runtime-spec's word): the sandbox's pid 1, whose /proc/PID/ns are the
+ * container's namespaces. The supervisor's pid, the one engines wait for,
+ * is the pid file's and this directory's own (oci_state_write). */
 json_t *oci_state_json(const struct oci_state *st)
 {
         json_t *annotations = st->annotations ? json_incref(st->annotations) : json_object();
+        pid_t shown = st->init_pid > 0 ? st->init_pid : st->pid;
         json_t *out = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o}", "ociVersion", "1.0.2", "id",
                                 st->id, "status", st->status, "pid",
-                                strcmp(st->status, "stopped") == 0 ? 0 : (int)st->pid, "bundle",
+                                strcmp(st->status, "stopped") == 0 ? 0 : (int)shown, "bundle",
                                 st->bundle ? st->bundle : "", "annotations", annotations);
         return out;
 }

@@ -164,18 +164,24 @@ static void emit_key_string(FILE *out, const char *indent, const char *key, cons
         fputc('\n', out);
 }
 
-static void emit_list(FILE *out, const char *key, const struct reins_strv *list)
+static void emit_list_indented(FILE *out, const char *indent, const char *key,
+                               const struct reins_strv *list)
 {
         if (list->count == 0) {
-                fprintf(out, "  %s: []\n", key);
+                fprintf(out, "%s%s: []\n", indent, key);
                 return;
         }
-        fprintf(out, "  %s:\n", key);
+        fprintf(out, "%s%s:\n", indent, key);
         for (size_t i = 0; i < list->count; i++) {
-                fputs("    - ", out);
+                fprintf(out, "%s  - ", indent);
                 emit_string(out, list->items[i]);
                 fputc('\n', out);
         }
+}
+
+static void emit_list(FILE *out, const char *key, const struct reins_strv *list)
+{
+        emit_list_indented(out, "  ", key, list);
 }
 
 /* A list of "KEY=VALUE" as a YAML mapping. */
@@ -270,6 +276,62 @@ static const char *network_mode_name(enum policy_network_mode mode)
         return "none";
 }
 
+/* Each entry's keys in a fixed order; the secret is never here (only where
+ * it comes from). */
+static void emit_credentials(FILE *out, const struct policy_credentials *credentials)
+{
+        fputs("credentials:\n", out);
+        for (size_t i = 0; i < credentials->count; i++) {
+                const struct policy_credential *c = &credentials->items[i];
+                fputs("  - name: ", out);
+                emit_string(out, c->name);
+                fputc('\n', out);
+                if (!c->file)
+                        fputs("    source:\n", out);
+                switch (c->file ? (enum policy_credential_source) - 1 : c->source_kind) {
+                case POLICY_CREDENTIAL_ENV:
+                        emit_key_string(out, "      ", "env", c->source);
+                        break;
+                case POLICY_CREDENTIAL_FILE:
+                        emit_key_string(out, "      ", "file", c->source);
+                        break;
+                case POLICY_CREDENTIAL_COMMAND:
+                        fputs("      command:\n", out);
+                        for (size_t j = 0; j < c->command.count; j++) {
+                                fputs("        - ", out);
+                                emit_string(out, c->command.items[j]);
+                                fputc('\n', out);
+                        }
+                        break;
+                default:
+                        break;
+                }
+                fputs("    hosts:\n", out);
+                for (size_t j = 0; j < c->hosts.count; j++) {
+                        fputs("      - ", out);
+                        emit_string(out, c->hosts.items[j]);
+                        fputc('\n', out);
+                }
+                if (c->how_name) {
+                        char how[96];
+                        snprintf(how, sizeof(how), "%s %s", policy_credential_how_name(c->how),
+                                 c->how_name);
+                        emit_key_string(out, "    ", "how", how);
+                } else {
+                        emit_key_string(out, "    ", "how", policy_credential_how_name(c->how));
+                }
+                if (c->env)
+                        emit_key_string(out, "    ", "env", c->env);
+                fprintf(out, "    plaintext: %s\n", c->plaintext ? "true" : "false");
+                if (c->file)
+                        emit_key_string(out, "    ", "file", c->file);
+                if (c->pattern)
+                        emit_key_string(out, "    ", "pattern", c->pattern);
+                if (c->json_pointer)
+                        emit_key_string(out, "    ", "json", c->json_pointer);
+        }
+}
+
 static void emit_policy(FILE *out, const struct reins_policy *p)
 {
         fputs("version: 1\n", out);
@@ -337,14 +399,38 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_list(out, "allow", &p->syscalls.allow);
         emit_list(out, "deny", &p->syscalls.deny);
 
-        /* only when not the default: every container policy keeps its hash */
-        if (p->isolation != POLICY_ISOLATION_CONTAINER)
-                emit_key_string(out, "", "isolation", policy_isolation_name(p->isolation));
         fprintf(out, "canaries: %s\n", p->canaries ? "true" : "false");
+        /* only when written: the hash of every other policy stays what it was */
+        if (p->isolation)
+                emit_key_string(out, "", "isolation", p->isolation);
+        /* only when some: the hash of every policy without them stays what it was */
+        if (p->credentials.count)
+                emit_credentials(out, &p->credentials);
+        if (p->identity.hosts.count) { /* likewise */
+                fputs("identity:\n", out);
+                emit_list(out, "hosts", &p->identity.hosts);
+        }
         /* only when set: the hash of every policy without anchors stays what it was */
         if (p->audit.anchor.count) {
                 fputs("audit:\n", out);
                 emit_list(out, "anchor", &p->audit.anchor);
+        }
+        /* only when set: a policy on the host's root keeps its hash */
+        if (p->environment.image || p->environment.debian_suite || p->environment.sdks.count ||
+            p->environment.debian_packages.count) {
+                fputs("environment:\n", out);
+                if (p->environment.image)
+                        emit_key_string(out, "  ", "image", p->environment.image);
+                if (p->environment.debian_suite || p->environment.debian_packages.count) {
+                        fputs("  debian:\n", out);
+                        if (p->environment.debian_suite)
+                                emit_key_string(out, "    ", "suite", p->environment.debian_suite);
+                        emit_list_indented(out, "    ", "packages",
+                                           &p->environment.debian_packages);
+                }
+                emit_list(out, "sdks", &p->environment.sdks);
+                emit_key_string(out, "  ", "writable",
+                                p->environment.writable ? p->environment.writable : "none");
         }
         fputs("rules:\n", out);
         emit_list(out, "disable", &p->rules.disable);

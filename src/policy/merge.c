@@ -170,6 +170,28 @@ static int merge_approvals(struct reins_policy *p, const struct reins_policy *c)
         return take_origin(p, c, POLICY_KEY_APPROVALS);
 }
 
+/* A child naming a base (image or debian suite) replaces the parent's
+ * base whole: an image and a suite never mix. Packages and SDKs add up. */
+static int merge_environment(struct reins_policy *p, const struct reins_policy *c)
+{
+        int r;
+        if (c->environment.image || c->environment.debian_suite) {
+                free(p->environment.image);
+                free(p->environment.debian_suite);
+                p->environment.image = p->environment.debian_suite = NULL;
+                if (!c->environment.debian_suite)
+                        strv_free(&p->environment.debian_packages);
+        }
+        if ((r = replace_string(&p->environment.image, c->environment.image)) < 0 ||
+            (r = replace_string(&p->environment.debian_suite, c->environment.debian_suite)) < 0 ||
+            (r = replace_string(&p->environment.writable, c->environment.writable)) < 0 ||
+            (r = union_list(&p->environment.debian_packages, &c->environment.debian_packages)) <
+                0 ||
+            (r = union_list(&p->environment.sdks, &c->environment.sdks)) < 0)
+                return r;
+        return 0;
+}
+
 int policy_merge(struct reins_policy *p, const struct reins_policy *c)
 {
         int r;
@@ -198,7 +220,10 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
             (r = union_list(&p->syscalls.allow, &c->syscalls.allow)) < 0 ||
             (r = union_list(&p->syscalls.deny, &c->syscalls.deny)) < 0)
                 return r;
-        if ((r = union_list(&p->audit.anchor, &c->audit.anchor)) < 0)
+        if ((r = union_list(&p->audit.anchor, &c->audit.anchor)) < 0 ||
+            (r = replace_string(&p->isolation, c->isolation)) < 0)
+                return r;
+        if ((r = merge_environment(p, c)) < 0)
                 return r;
         if ((r = union_list(&p->rules.disable, &c->rules.disable)) < 0 ||
             (r = merge_rule_settings(&p->rules.severity, &c->rules.severity)) < 0 ||
@@ -207,11 +232,6 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
             (r = merge_rule_settings(&p->rules.window, &c->rules.window)) < 0 ||
             (r = merge_rule_settings(&p->rules.action, &c->rules.action)) < 0)
                 return r;
-        if (policy_origin_get(c, POLICY_KEY_ISOLATION)) {
-                p->isolation = c->isolation;
-                if ((r = take_origin(p, c, POLICY_KEY_ISOLATION)) < 0)
-                        return r;
-        }
         if (policy_origin_get(c, POLICY_KEY_CANARIES)) {
                 p->canaries = c->canaries;
                 if ((r = take_origin(p, c, POLICY_KEY_CANARIES)) < 0)
@@ -227,6 +247,12 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
         replace_number(&p->risk.tier2, c->risk.tier2);
         replace_number(&p->risk.tier3, c->risk.tier3);
         replace_number(&p->pool, c->pool);
+        if ((r = union_list(&p->identity.hosts, &c->identity.hosts)) < 0)
+                return r;
+        /* a child's credential replaces its parent's of the same name */
+        for (size_t i = 0; i < c->credentials.count; i++)
+                if ((r = policy_credentials_put(&p->credentials, &c->credentials.items[i])) < 0)
+                        return r;
         return merge_approvals(p, c);
 }
 

@@ -30,7 +30,6 @@ enum field_kind {
         FIELD_RISK_ENGINE,
         FIELD_APPROVAL_DEFAULT,
         FIELD_APPROVAL_UNKNOWN,
-        FIELD_ISOLATION,
         FIELD_SIZE,     /* uint64_t bytes */
         FIELD_COUNT,    /* uint64_t */
         FIELD_DURATION, /* uint64_t milliseconds */
@@ -39,6 +38,7 @@ enum field_kind {
         FIELD_MAP,      /* struct reins_strv of "KEY=VALUE" */
         FIELD_RULE_MAP, /* struct policy_rule_settings: rule id → value parsed by `parse_rule` */
         FIELD_SECTION,  /* a mapping described by `children` */
+        FIELD_CREDENTIALS, /* struct policy_credentials: a list of mappings */
 };
 
 typedef int (*value_check)(char *value, const char **why);
@@ -67,6 +67,7 @@ struct field {
 static const char *const workspace_modes[] = {"direct", "readonly", "overlay", NULL};
 static const char *const network_modes[] = {"none", "proxy", "host", NULL};
 static const char *const syscall_profiles[] = {"default", NULL};
+static const char *const isolation_kinds[] = {"container", "wasm", "vm", NULL};
 
 static const struct field filesystem_fields[] = {
     {.name = "workspace",
@@ -301,6 +302,50 @@ static const struct field audit_fields[] = {
     {0},
 };
 
+static const struct field identity_fields[] = {
+    {.name = "hosts",
+     .kind = FIELD_LIST,
+     .offset = AT(identity.hosts),
+     .check = policy_check_credential_host,
+     .noun = "host"},
+    {0},
+};
+
+static const char *const environment_writable[] = {"none", "session", NULL};
+
+static const struct field debian_fields[] = {
+    {.name = "suite",
+     .kind = FIELD_STRING,
+     .offset = AT(environment.debian_suite),
+     .check = policy_check_suite,
+     .noun = "suite"},
+    {.name = "packages",
+     .kind = FIELD_LIST,
+     .offset = AT(environment.debian_packages),
+     .check = policy_check_package,
+     .noun = "package"},
+    {0},
+};
+
+static const struct field environment_fields[] = {
+    {.name = "image",
+     .kind = FIELD_STRING,
+     .offset = AT(environment.image),
+     .check = policy_check_image,
+     .noun = "image"},
+    {.name = "debian", .kind = FIELD_SECTION, .children = debian_fields},
+    {.name = "sdks",
+     .kind = FIELD_LIST,
+     .offset = AT(environment.sdks),
+     .check = policy_check_sdk,
+     .noun = "sdk"},
+    {.name = "writable",
+     .kind = FIELD_CHOICE,
+     .offset = AT(environment.writable),
+     .choices = environment_writable},
+    {0},
+};
+
 static const struct field root_fields[] = {
     {.name = "version", .kind = FIELD_VERSION},
     {.name = "name",
@@ -326,16 +371,15 @@ static const struct field root_fields[] = {
     {.name = "limits", .kind = FIELD_SECTION, .children = limits_fields},
     {.name = "syscalls", .kind = FIELD_SECTION, .children = syscalls_fields},
     {.name = "rules", .kind = FIELD_SECTION, .children = rules_fields},
-    /* container (default) | vm: the agent behind its own kernel (sandbox/vm.h) */
-    {.name = "isolation",
-     .kind = FIELD_ISOLATION,
-     .choices = policy_isolation_names,
-     .origin = POLICY_KEY_ISOLATION},
     {.name = "canaries",
      .kind = FIELD_BOOL,
      .offset = AT(canaries),
      .choices = policy_bool_names,
      .origin = POLICY_KEY_CANARIES},
+    {.name = "isolation",
+     .kind = FIELD_CHOICE,
+     .offset = AT(isolation),
+     .choices = isolation_kinds},
     {.name = "risk", .kind = FIELD_SECTION, .children = risk_fields},
     {.name = "approvals",
      .kind = FIELD_SECTION,
@@ -344,12 +388,23 @@ static const struct field root_fields[] = {
      .marks_present = true,
      .origin = POLICY_KEY_APPROVALS},
     {.name = "audit", .kind = FIELD_SECTION, .children = audit_fields},
+    /* secrets the proxy injects (issue 18): parse_credentials */
+    {.name = "credentials", .kind = FIELD_CREDENTIALS},
+    {.name = "identity", .kind = FIELD_SECTION, .children = identity_fields},
+    /* the root filesystem the agent runs in (src/env/) */
+    {.name = "environment", .kind = FIELD_SECTION, .children = environment_fields},
     /* sandboxes `reins serve` keeps built ahead (serve/pool.c) */
     {.name = "pool", .kind = FIELD_COUNT, .offset = AT(pool), .max = POLICY_POOL_MAX},
     {0},
 };
 
 #define FIELDS_MAX 24 /* the most keys one section has, with room to grow */
+/* parse_section keeps one line per key in an array of FIELDS_MAX: a table
+ * that outgrew it wrote past that array (environment: was key 17 of 16) */
+_Static_assert(sizeof(root_fields) / sizeof(root_fields[0]) - 1 <= FIELDS_MAX,
+               "root_fields has more keys than FIELDS_MAX");
+_Static_assert(sizeof(limits_fields) / sizeof(limits_fields[0]) - 1 <= FIELDS_MAX,
+               "limits_fields has more keys than FIELDS_MAX");
 
 struct parse_ctx {
         yaml_document_t *doc;
@@ -667,6 +722,218 @@ static int parse_map(struct parse_ctx *ctx, const yaml_node_t *node, const char 
 static int parse_section(struct parse_ctx *ctx, const yaml_node_t *node, const char *path,
                          const struct field *fields);
 
+/* ---- credentials: a list of mappings, each key checked here ---- */
+
+/* A list of strings under `key`, each checked; an empty list is refused. */
+static int parse_string_list(struct parse_ctx *ctx, const yaml_node_t *node, const char *key,
+                             value_check check, const char *noun, struct reins_strv *out)
+{
+        if (node->type != YAML_SEQUENCE_NODE)
+                return fail(ctx, node, key, "expected a list, got %s", node_kind(node));
+        size_t index = 0;
+        for (yaml_node_item_t *item = node->data.sequence.items.start;
+             item < node->data.sequence.items.top; item++, index++) {
+                char item_key[KEY_PATH_MAX];
+                if (index_path(item_key, key, index) < 0)
+                        return fail(ctx, node, key, "list too long");
+                char *value;
+                int r = get_checked_string(ctx, yaml_document_get_node(ctx->doc, *item), item_key,
+                                           check, noun, &value);
+                if (r < 0)
+                        return r;
+                if (strv_push_take(out, value) < 0)
+                        return fail_nomem(ctx);
+        }
+        if (out->count == 0)
+                return fail(ctx, node, key, "must not be empty");
+        return 0;
+}
+
+/* source: {env: VAR} | {file: PATH} | {command: [ARGV...]}, exactly one. */
+static int parse_credential_source(struct parse_ctx *ctx, const yaml_node_t *node, const char *key,
+                                   struct policy_credential *c)
+{
+        if (node->type != YAML_MAPPING_NODE ||
+            node->data.mapping.pairs.top - node->data.mapping.pairs.start != 1)
+                return fail(ctx, node, key,
+                            "expected one of {env: VARIABLE}, {file: PATH}, {command: [ARGV]}");
+        yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+        const yaml_node_t *key_node = yaml_document_get_node(ctx->doc, pair->key);
+        const yaml_node_t *value = yaml_document_get_node(ctx->doc, pair->value);
+        const char *name;
+        int r = get_scalar(ctx, key_node, key, &name);
+        if (r < 0)
+                return r;
+        char sub[KEY_PATH_MAX];
+        if (key_path(sub, key, name) < 0)
+                return fail(ctx, key_node, key, "key too long");
+        if (strcmp(name, "env") == 0) {
+                c->source_kind = POLICY_CREDENTIAL_ENV;
+                return get_checked_string(ctx, value, sub, policy_check_env_name, "variable name",
+                                          &c->source);
+        }
+        if (strcmp(name, "file") == 0) {
+                c->source_kind = POLICY_CREDENTIAL_FILE;
+                return get_checked_string(ctx, value, sub, policy_check_host_path, "path",
+                                          &c->source);
+        }
+        if (strcmp(name, "command") == 0) {
+                c->source_kind = POLICY_CREDENTIAL_COMMAND;
+                return parse_string_list(ctx, value, sub, policy_check_env_value, "argument",
+                                         &c->command);
+        }
+        return fail(ctx, key_node, sub, "unknown source (expected one of: env, file, command)");
+}
+
+static void credential_cleanup(struct policy_credential *c)
+{
+        policy_credential_clear(c);
+}
+
+static int parse_credential(struct parse_ctx *ctx, const yaml_node_t *node, const char *key)
+{
+        if (node->type != YAML_MAPPING_NODE)
+                return fail(ctx, node, key,
+                            "expected a mapping (name, source, hosts, how, env), got %s",
+                            node_kind(node));
+        static const char *const keys[] = {"name",      "source", "hosts",   "how", "env",
+                                           "plaintext", "file",   "pattern", "json"};
+        enum {
+                K_NAME,
+                K_SOURCE,
+                K_HOSTS,
+                K_HOW,
+                K_ENV,
+                K_PLAINTEXT,
+                K_FILE,
+                K_PATTERN,
+                K_JSON,
+                K_COUNT
+        };
+        unsigned long seen[K_COUNT] = {0};
+        __attribute__((cleanup(credential_cleanup))) struct policy_credential c = {0};
+        for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+             pair < node->data.mapping.pairs.top; pair++) {
+                const yaml_node_t *key_node = yaml_document_get_node(ctx->doc, pair->key);
+                const yaml_node_t *value = yaml_document_get_node(ctx->doc, pair->value);
+                const char *name;
+                int r = get_scalar(ctx, key_node, key, &name);
+                if (r < 0)
+                        return r;
+                char sub[KEY_PATH_MAX];
+                if (key_path(sub, key, name) < 0)
+                        return fail(ctx, key_node, key, "key too long");
+                unsigned k = 0;
+                while (k < K_COUNT && strcmp(keys[k], name) != 0)
+                        k++;
+                if (k == K_COUNT)
+                        return fail(ctx, key_node, sub,
+                                    "unknown key (expected one of: name, source, hosts, how, env, "
+                                    "plaintext, file, pattern, json)");
+                if (seen[k])
+                        return fail(ctx, key_node, sub, "duplicate key (first at line %lu)",
+                                    seen[k]);
+                seen[k] = node_line(key_node);
+                const char *text;
+                const char *why = NULL;
+                unsigned index;
+                switch (k) {
+                case K_NAME:
+                        r = get_checked_string(ctx, value, sub, policy_check_credential_name,
+                                               "name", &c.name);
+                        break;
+                case K_SOURCE:
+                        r = parse_credential_source(ctx, value, sub, &c);
+                        break;
+                case K_HOSTS:
+                        r = parse_string_list(ctx, value, sub, policy_check_credential_host, "host",
+                                              &c.hosts);
+                        break;
+                case K_HOW:
+                        r = get_scalar(ctx, value, sub, &text);
+                        if (r == 0 && policy_parse_credential_how(text, &c, &why) < 0)
+                                r = fail(ctx, value, sub, "bad how '%s': %s", text, why);
+                        break;
+                case K_ENV:
+                        r = get_checked_string(ctx, value, sub, policy_check_env_name,
+                                               "variable name", &c.env);
+                        break;
+                case K_PLAINTEXT:
+                        r = get_choice(ctx, value, sub, policy_bool_names, &index);
+                        c.plaintext = r == 0 && index == 1;
+                        break;
+                case K_FILE:
+                        r = get_checked_string(ctx, value, sub, policy_check_host_path, "path",
+                                               &c.file);
+                        break;
+                case K_PATTERN:
+                        r = get_checked_string(ctx, value, sub, policy_check_credential_pattern,
+                                               "pattern", &c.pattern);
+                        break;
+                case K_JSON:
+                        r = get_checked_string(ctx, value, sub, policy_check_json_pointer,
+                                               "JSON Pointer", &c.json_pointer);
+                        break;
+                }
+                if (r < 0)
+                        return r;
+        }
+        /* a secret named by `source` (and shown in `env`), or spans of a `file` */
+        bool in_file = seen[K_FILE] != 0;
+        static const unsigned required[] = {K_NAME, K_SOURCE, K_HOSTS, K_ENV};
+        for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+                char sub[KEY_PATH_MAX];
+                if (in_file && (required[i] == K_SOURCE || required[i] == K_ENV))
+                        continue;
+                if (!seen[required[i]] && key_path(sub, key, keys[required[i]]) == 0)
+                        return fail(ctx, node, sub,
+                                    "missing (a credential has a source and an env, or a file "
+                                    "and a pattern or json)");
+        }
+        if (in_file && seen[K_SOURCE])
+                return fail(ctx, node, key, "source and file: one or the other");
+        if (in_file && !seen[K_PATTERN] == !seen[K_JSON])
+                return fail(ctx, node, key, "a file credential has a pattern or a json pointer");
+        if (!in_file && (seen[K_PATTERN] || seen[K_JSON]))
+                return fail(ctx, node, key, "pattern and json go with file");
+        if (in_file && !seen[K_HOW])
+                c.how = POLICY_CREDENTIAL_SWAP; /* the file says where it goes */
+        struct policy_credentials *all = &ctx->policy->credentials;
+        for (size_t i = 0; i < all->count; i++) {
+                char sub[KEY_PATH_MAX];
+                if (key_path(sub, key, "name") < 0)
+                        sub[0] = '\0';
+                if (strcmp(all->items[i].name, c.name) == 0)
+                        return fail(ctx, node, sub, "duplicate credential '%s'", c.name);
+                if (all->items[i].env && c.env && strcmp(all->items[i].env, c.env) == 0)
+                        return fail(ctx, node, sub, "credential '%s' already uses env %s",
+                                    all->items[i].name, c.env);
+        }
+        if (all->count >= POLICY_CREDENTIALS_MAX)
+                return fail(ctx, node, key, "more than %d credentials", POLICY_CREDENTIALS_MAX);
+        if (policy_credentials_put(all, &c) < 0)
+                return fail_nomem(ctx);
+        return 0;
+}
+
+static int parse_credentials(struct parse_ctx *ctx, const yaml_node_t *node, const char *key)
+{
+        if (node->type != YAML_SEQUENCE_NODE)
+                return fail(ctx, node, key, "expected a list of credentials, got %s",
+                            node_kind(node));
+        size_t index = 0;
+        for (yaml_node_item_t *item = node->data.sequence.items.start;
+             item < node->data.sequence.items.top; item++, index++) {
+                char item_key[KEY_PATH_MAX];
+                if (index_path(item_key, key, index) < 0)
+                        return fail(ctx, node, key, "list too long");
+                int r = parse_credential(ctx, yaml_document_get_node(ctx->doc, *item), item_key);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const char *key,
                        const struct field *field)
 {
@@ -711,11 +978,6 @@ static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const cha
                 if (r == 0)
                         ctx->policy->network.mode = (enum policy_network_mode)index;
                 break;
-        case FIELD_ISOLATION:
-                r = get_choice(ctx, node, key, field->choices, &index);
-                if (r == 0)
-                        ctx->policy->isolation = (enum policy_isolation)index;
-                break;
         case FIELD_RISK_ENGINE:
                 r = get_choice(ctx, node, key, field->choices, &index);
                 if (r == 0)
@@ -746,6 +1008,9 @@ static int parse_field(struct parse_ctx *ctx, const yaml_node_t *node, const cha
         case FIELD_MAP:
         case FIELD_RULE_MAP:
                 r = parse_map(ctx, node, key, field);
+                break;
+        case FIELD_CREDENTIALS:
+                r = parse_credentials(ctx, node, key);
                 break;
         case FIELD_SECTION:
                 r = parse_section(ctx, node, key, field->children);
@@ -809,6 +1074,8 @@ static int parse_section(struct parse_ctx *ctx, const yaml_node_t *node, const c
                                     expected);
                 }
                 size_t slot = (size_t)(field - fields);
+                if (slot >= FIELDS_MAX)
+                        return fail(ctx, key_node, key, "too many keys in one section");
                 if (seen_at[slot])
                         return fail(ctx, key_node, key, "duplicate key (first at line %lu)",
                                     seen_at[slot]);

@@ -66,7 +66,6 @@ const char *const policy_approval_default_names[] = {"deny", "allow", NULL};
 const char *const policy_approval_unknown_names[] = {"deny", "ask", NULL};
 const char *const policy_rule_severity_names[] = {"low", "medium", "high", "critical", NULL};
 const char *const policy_rule_action_names[] = {"log", "score", "T1", "T2", "T3", "kill", NULL};
-const char *const policy_isolation_names[] = {"container", "vm", NULL};
 const char *const policy_bool_names[] = {"false", "true", NULL};
 
 /* names[value], or names[0] for a value outside the table (a policy built
@@ -82,21 +81,6 @@ static const char *name_of(const char *const *names, size_t count, unsigned valu
 const char *policy_risk_engine_name(enum policy_risk_engine engine)
 {
         return NAME_OF(policy_risk_engine_names, engine);
-}
-
-const char *policy_isolation_name(enum policy_isolation isolation)
-{
-        return NAME_OF(policy_isolation_names, isolation);
-}
-
-int policy_isolation_parse(const char *name, enum policy_isolation *out)
-{
-        for (size_t i = 0; policy_isolation_names[i]; i++)
-                if (strcmp(name, policy_isolation_names[i]) == 0) {
-                        *out = (enum policy_isolation)i;
-                        return 0;
-                }
-        return -EINVAL;
 }
 
 const char *policy_approval_default_name(enum policy_approval_default decision)
@@ -199,6 +183,7 @@ void policy_free(struct reins_policy *policy)
         free(policy->source);
         free(policy->name);
         free(policy->agent);
+        free(policy->isolation);
         free(policy->extends);
         free(policy->filesystem.workspace);
         strv_free(&policy->filesystem.read);
@@ -213,6 +198,11 @@ void policy_free(struct reins_policy *policy)
         strv_free(&policy->network.hosts);
         strv_free(&policy->exec.deny);
         strv_free(&policy->audit.anchor);
+        free(policy->environment.image);
+        free(policy->environment.debian_suite);
+        strv_free(&policy->environment.debian_packages);
+        strv_free(&policy->environment.sdks);
+        free(policy->environment.writable);
         strv_free(&policy->env.keep);
         strv_free(&policy->env.set);
         free(policy->syscalls.profile);
@@ -224,6 +214,8 @@ void policy_free(struct reins_policy *policy)
         policy_rule_settings_free(&policy->rules.action);
         policy_rule_settings_free(&policy->rules.threshold);
         policy_rule_settings_free(&policy->rules.window);
+        policy_credentials_free(&policy->credentials);
+        strv_free(&policy->identity.hosts);
         policy_origins_free(policy->origins);
         free(policy);
 }

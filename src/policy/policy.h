@@ -31,15 +31,6 @@ enum policy_risk_engine {
         POLICY_RISK_ENGINE_OFF,
 };
 
-/* `isolation`: what stands between the agent and the host kernel. The
- * container sandbox is the default; `vm` runs that same sandbox inside a
- * QEMU microvm with its own kernel (sandbox/vm.h). New kinds are added at
- * the end (their names in policy.c's table). */
-enum policy_isolation {
-        POLICY_ISOLATION_CONTAINER = 0,
-        POLICY_ISOLATION_VM,
-};
-
 /* `approvals.default`: the answer when nobody answers in time. */
 enum policy_approval_default {
         POLICY_APPROVAL_DENY = 0,
@@ -120,6 +111,50 @@ struct policy_limits {
         uint64_t trail_rate_bytes;     /* bytes a second of ordinary trail records */
 };
 
+/* `credentials:` (issue 18): a secret the supervisor reads on the host side
+ * and the egress proxy injects into requests to its hosts; the sandbox sees
+ * only a per-session placeholder in `env`. */
+enum policy_credential_source {
+        POLICY_CREDENTIAL_ENV = 0, /* the caller's environment variable `source` */
+        POLICY_CREDENTIAL_FILE,    /* the host file `source` (its whole text, trimmed) */
+        POLICY_CREDENTIAL_COMMAND, /* the standard output of `command` (trimmed) */
+};
+
+enum policy_credential_how {
+        POLICY_CREDENTIAL_BEARER = 0, /* Authorization: Bearer SECRET */
+        POLICY_CREDENTIAL_BASIC,      /* Authorization: Basic base64(SECRET = user:password) */
+        POLICY_CREDENTIAL_HEADER,     /* NAME: SECRET */
+        POLICY_CREDENTIAL_QUERY,      /* ?NAME=SECRET (percent-encoded) */
+        POLICY_CREDENTIAL_SWAP,       /* only the placeholder swapped, where the client put it */
+};
+
+#define POLICY_CREDENTIAL_NAME_MAX 32
+#define POLICY_CREDENTIALS_MAX     32
+
+struct policy_credential {
+        char *name; /* [A-Za-z0-9_-], at most 32: it is part of the placeholder */
+        enum policy_credential_source source_kind;
+        char *source;              /* ENV: the variable; FILE: the host path */
+        struct reins_strv command; /* COMMAND: argv (argv[0] absolute or found in PATH) */
+        struct reins_strv hosts;   /* host[:port][/path-prefix]; host may be *.domain */
+        enum policy_credential_how how;
+        char *how_name; /* HEADER, QUERY: the header's or parameter's name */
+        char *env;      /* the variable the agent sees, holding the placeholder; may be
+                           NULL for a `file` entry */
+        bool plaintext; /* may be injected into plain http:// requests too */
+        /* a credential inside a host file: the sandbox sees the file at the
+         * same path with each secret span replaced by its placeholder */
+        char *file;         /* host path (~ allowed); NULL: `source` names the secret */
+        char *pattern;      /* POSIX extended regex: group 1 of each match is a secret */
+        char *json_pointer; /* or an RFC 6901 pointer to a JSON string */
+};
+
+/* In the order written; a child's entry of the same name replaces its parent's. */
+struct policy_credentials {
+        struct policy_credential *items;
+        size_t count;
+};
+
 struct reins_policy {
         char *source; /* "FILE" or "preset:NAME": where the top document came from */
         char *name;
@@ -174,9 +209,20 @@ struct reins_policy {
                 struct policy_rule_settings action;    /* .action */
         } rules;
 
-        enum policy_isolation isolation; /* container (default) or vm */
-
         bool canaries; /* plant fake credentials whose use is a critical finding */
+
+        /* isolation: "container" (the default, NULL when not written), "vm" or
+         * "wasm" (the command is a WASI module run by its engine inside the
+         * container sandbox, wasm/run.h) */
+        char *isolation;
+
+        struct policy_credentials credentials;
+
+        /* identity.hosts: requests to these (host[:port][/path-prefix], TLS)
+         * carry a signed assertion of the agent's identity (issue 18) */
+        struct {
+                struct reins_strv hosts;
+        } identity;
 
         /* `reins serve` keeps this many sandboxes of this policy built up to
          * the command's exec (its warm pool, serve/pool.c); 0: none. Not a
@@ -199,6 +245,17 @@ struct reins_policy {
         struct {
                 struct reins_strv anchor; /* where checkpoints are also sent (audit/anchor.h) */
         } audit;
+
+        /* The root the agent runs in (src/env/): NULL image and suite = the
+         * host's own /usr. One of image ("oci:DIR[:TAG]", "docker-archive:FILE",
+         * "containers-storage:NAME") or debian.suite; sdks on top of either. */
+        struct {
+                char *image;
+                char *debian_suite;
+                struct reins_strv debian_packages;
+                struct reins_strv sdks;
+                char *writable; /* "none" or "session"; NULL: none */
+        } environment;
 
         struct policy_origins *origins; /* private to src/policy */
 };
@@ -224,13 +281,11 @@ policy_rule_setting_find(const struct policy_rule_settings *settings, const char
 /* Names as the policy spells them: "on"/"off", "deny"/"allow", "deny"/"ask",
  * "low".."critical", "log".."kill". */
 const char *policy_risk_engine_name(enum policy_risk_engine engine);
-const char *policy_isolation_name(enum policy_isolation isolation);
-/* "container" or "vm" -> its value; -EINVAL for anything else */
-int policy_isolation_parse(const char *name, enum policy_isolation *out);
 const char *policy_approval_default_name(enum policy_approval_default decision);
 const char *policy_approval_unknown_name(enum policy_approval_unknown unknown);
 const char *policy_rule_severity_name(enum policy_rule_severity severity);
 const char *policy_rule_action_name(enum policy_rule_action action);
+const char *policy_credential_how_name(enum policy_credential_how how); /* "bearer".. */
 
 /* The normalized policy as YAML text (stable: same policy, same bytes). Caller frees. */
 char *policy_to_yaml(const struct reins_policy *policy);

@@ -27,7 +27,6 @@ enum policy_key {
         POLICY_KEY_APPROVALS_UNKNOWN,
         POLICY_KEY_CANARIES,
         POLICY_KEY_RISK_ENGINE,
-        POLICY_KEY_ISOLATION,
         POLICY_KEY_COUNT
 };
 
@@ -52,7 +51,6 @@ const struct policy_origin *policy_origin_get(const struct reins_policy *policy,
 /* The spellings of each enum, indexed by its value and NULL-terminated:
  * the parser's choices and the emitter's names are the same table. */
 extern const char *const policy_risk_engine_names[];
-extern const char *const policy_isolation_names[];
 extern const char *const policy_approval_default_names[];
 extern const char *const policy_approval_unknown_names[];
 extern const char *const policy_rule_severity_names[];
@@ -90,6 +88,10 @@ int policy_check_syscall_name(char *value, const char **why);
 int policy_check_rule_id(char *value, const char **why);       /* rules.* keys */
 int policy_check_counting_rule(char *value, const char **why); /* rules.threshold keys */
 int policy_check_windowed_rule(char *value, const char **why); /* rules.window keys */
+int policy_check_image(char *value, const char **why);         /* environment.image */
+int policy_check_suite(char *value, const char **why);         /* environment.debian.suite */
+int policy_check_package(char *value, const char **why);       /* debian.packages items */
+int policy_check_sdk(char *value, const char **why);           /* environment.sdks items */
 /* The values of the rules.* maps, parsed into `out` (severity, action or
  * number; `written` is left to the caller). 0, or -EINVAL with a reason. */
 typedef int (*policy_rule_value_parse)(const char *text, struct policy_rule_setting *out,
@@ -100,6 +102,21 @@ int policy_parse_rule_action(const char *text, struct policy_rule_setting *out, 
 int policy_parse_rule_weight(const char *text, struct policy_rule_setting *out, const char **why);
 /* a duration, >= 1 s */
 int policy_parse_rule_window(const char *text, struct policy_rule_setting *out, const char **why);
+
+/* credentials.c */
+int policy_check_credential_name(char *value, const char **why);
+int policy_check_credential_pattern(char *value, const char **why); /* regex, >= 1 group */
+int policy_check_json_pointer(char *value, const char **why);
+/* host[:port][/path-prefix]: the host part as network.allow's, the path
+ * printable without blanks, '?' or '#' */
+int policy_check_credential_host(char *value, const char **why);
+/* "bearer", "basic", "header NAME", "query NAME" */
+int policy_parse_credential_how(const char *text, struct policy_credential *out, const char **why);
+void policy_credential_clear(struct policy_credential *credential);
+void policy_credentials_free(struct policy_credentials *credentials);
+/* A copy of `credential` in place of the entry of the same name, else appended. */
+int policy_credentials_put(struct policy_credentials *credentials,
+                           const struct policy_credential *credential);
 
 /* merge.c */
 /* Merge `child` over `parent`, in place: the child's scalars win, lists are

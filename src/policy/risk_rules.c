@@ -67,6 +67,10 @@ const struct risk_rule_info rule_table[RULE_COUNT] = {
     [RULE_DROP_EXEC] = {"drop-and-execute", RISK_MEDIUM, 15, 0, NULL, 0, "exec",
                         "a file made executable in this session was run from outside the "
                         "workspace (a staging place such as /tmp)"},
+    [RULE_CREDENTIAL_MISUSE] = {"credential-misuse", RISK_CRITICAL, 100, 0, NULL, 0,
+                                "net.credential_misuse",
+                                "a credential's placeholder sent to a host it is not for "
+                                "(the request was refused): an exfiltration attempt"},
 };
 
 const struct risk_rule_info *risk_rule_list(size_t *count)

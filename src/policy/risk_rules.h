@@ -67,6 +67,7 @@ enum rule_id {
         RULE_CANARY_READ,
         RULE_APPROVAL_FLOOD,
         RULE_DROP_EXEC,
+        RULE_CREDENTIAL_MISUSE,
         RULE_COUNT
 };
 

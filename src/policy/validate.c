@@ -277,3 +277,66 @@ int policy_parse_rule_window(const char *text, struct policy_rule_setting *out, 
         out->number = ms;
         return 0;
 }
+
+/* environment.image: a transport and a reference, as skopeo spells them;
+ * only the local transports (no registry is contacted at run time). */
+int policy_check_image(char *value, const char **why)
+{
+        static const char *const transports[] = {
+            "oci:", "docker-archive:", "containers-storage:", NULL};
+        if (has_control_character(value) || has_blank(value))
+                return invalid(why, "control characters and blanks are not allowed");
+        if (strlen(value) > 1024)
+                return invalid(why, "longer than 1024 characters");
+        for (size_t i = 0; transports[i]; i++) {
+                size_t n = strlen(transports[i]);
+                if (strncmp(value, transports[i], n) == 0)
+                        return value[n] ? 0 : invalid(why, "names no image after the transport");
+        }
+        return invalid(why, "expected oci:DIR[:TAG], docker-archive:FILE or "
+                            "containers-storage:NAME");
+}
+
+/* Debian's names: lower-case letters, digits and + - . (Debian Policy 5.6.1). */
+static bool is_debian_name(const char *value, size_t len)
+{
+        if (len < 2 || !((value[0] >= 'a' && value[0] <= 'z') || is_digit(value[0])))
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                char c = value[i];
+                if (!((c >= 'a' && c <= 'z') || is_digit(c) || c == '+' || c == '-' || c == '.'))
+                        return false;
+        }
+        return true;
+}
+
+int policy_check_suite(char *value, const char **why)
+{
+        if (strlen(value) > 64 || !is_debian_name(value, strlen(value)))
+                return invalid(why, "expected a Debian suite or codename such as bookworm");
+        return 0;
+}
+
+/* NAME or NAME=VERSION (a pin, as apt-get spells it). */
+int policy_check_package(char *value, const char **why)
+{
+        const char *equal = strchr(value, '=');
+        size_t name_len = equal ? (size_t)(equal - value) : strlen(value);
+        if (strlen(value) > 256 || !is_debian_name(value, name_len))
+                return invalid(why, "expected a Debian package name (NAME or NAME=VERSION)");
+        if (equal) {
+                const char *v = equal + 1;
+                if (!*v || has_control_character(v) || has_blank(v) || strpbrk(v, "/,="))
+                        return invalid(why, "the version after '=' is not a Debian version");
+        }
+        return 0;
+}
+
+int policy_check_sdk(char *value, const char **why)
+{
+        static const char *const known[] = {"python", "node", "build", NULL};
+        for (size_t i = 0; known[i]; i++)
+                if (strcmp(value, known[i]) == 0)
+                        return 0;
+        return invalid(why, "unknown SDK (known: python, node, build)");
+}

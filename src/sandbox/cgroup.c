@@ -183,7 +183,9 @@ static int cg_add_dir(struct cgroup_handle *h, const char *dir, const char *join
 {
         if (h->count >= CGROUP_MAX_DIRS)
                 return -E2BIG;
-        if (mkdir(dir, 0755) < 0)
+        /* a container's cgroupsPath may name a cgroup the engine made (or a
+         * sibling shares), as runc joins it */
+        if (mkdir(dir, 0755) < 0 && !(errno == EEXIST && h->path))
                 return -errno;
         h->dirs[h->count] = strdup(dir);
         if (!h->dirs[h->count]) {
@@ -217,9 +219,51 @@ static const char *cg_name(struct cgroup_handle *h)
         return h->name;
 }
 
-/* v1: one directory per hierarchy, each under our own cgroup there; joined
- * through `tasks`, which moves one thread (ours: pid 1 of the sandbox is
- * single threaded) without the global threadgroup lock. */
+/* A new cpuset cgroup has no cpus and no mems: nothing could join it.
+ * Its parent's, unless the container names its own. */
+static int cg_cpuset_fill(const char *dir, const char *cpus, const char *mems)
+{
+        char parent[4096], value[1024];
+        snprintf(parent, sizeof(parent), "%s", dir);
+        char *slash = strrchr(parent, '/');
+        if (slash)
+                *slash = '\0';
+        const char *files[] = {"cpuset.cpus", "cpuset.mems"};
+        const char *given[] = {cpus, mems};
+        for (size_t i = 0; i < 2; i++) {
+                int r = given[i] ? 0 : cgroup_file_read(parent, files[i], value, sizeof(value));
+                if (r < 0)
+                        return r;
+                if (!given[i])
+                        value[strcspn(value, "\n")] = '\0';
+                if ((r = cgroup_file_write(dir, files[i], given[i] ? given[i] : value)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The parents of a container's cgroupsPath below `top` (made as needed,
+ * and left when it goes, as runc leaves them). */
+static int cg_make_parents(const char *dir, size_t top_len, bool cpuset)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s", dir);
+        for (char *p = path + top_len + 1; (p = strchr(p, '/')) != NULL; p++) {
+                *p = '\0';
+                if (mkdir(path, 0755) == 0 && cpuset && cg_cpuset_fill(path, NULL, NULL) < 0)
+                        return -errno ? -errno : -EIO;
+                else if (errno != EEXIST && errno != 0)
+                        return -errno;
+                *p = '/';
+                errno = 0;
+        }
+        return 0;
+}
+
+/* v1: one directory per hierarchy, each under our own cgroup there (or
+ * where a container's cgroupsPath says); joined through `tasks`, which
+ * moves one thread (ours: pid 1 of the sandbox is single threaded) without
+ * the global threadgroup lock. */
 static int cg_v1_dir(struct cgroup_handle *h, const char *controller, const char *name, char *dir,
                      size_t size)
 {
@@ -227,10 +271,53 @@ static int cg_v1_dir(struct cgroup_handle *h, const char *controller, const char
         int r = cgroup_own_path(controller, own, sizeof(own));
         if (r < 0)
                 return r;
+        int top = snprintf(dir, size, "/sys/fs/cgroup/%s", controller);
+        if (h->path) {
+                const char *path = h->path;
+                if (path[0] == '/')
+                        snprintf(dir + top, size - (size_t)top, "%s", path);
+                else
+                        snprintf(dir + top, size - (size_t)top, "%s/%s",
+                                 strcmp(own, "/") == 0 ? "" : own, path);
+                size_t len = strlen(dir);
+                while (len > (size_t)top + 1 && dir[len - 1] == '/')
+                        dir[--len] = '\0';
+                errno = 0;
+                if ((r = cg_make_parents(dir, (size_t)top, strcmp(controller, "cpuset") == 0)) < 0)
+                        return r;
+                return cg_add_dir(h, dir, "tasks");
+        }
         snprintf(dir, size, "/sys/fs/cgroup/%s%s", controller, own);
         cg_remove_stale(h, dir);
         snprintf(dir, size, "/sys/fs/cgroup/%s%s/%s", controller, own, name);
         return cg_add_dir(h, dir, "tasks");
+}
+
+/* cpu: the limit as quota over a 100 ms period, or a container's own
+ * quota and period as written; its shares (a weight) */
+static int cg_v1_cpu(const char *dir, const struct cgroup_plan *limits)
+{
+        char period[32], quota[32];
+        int r = 0;
+        if (limits->cpu_shares > 0) {
+                snprintf(quota, sizeof(quota), "%llu", (unsigned long long)limits->cpu_shares);
+                if ((r = cgroup_file_write(dir, "cpu.shares", quota)) < 0)
+                        return r;
+        }
+        if (limits->cpus_milli == 0)
+                return 0;
+        bool own = limits->cpu_quota_us > 0 && limits->cpu_period_us > 0;
+        snprintf(period, sizeof(period), "%llu",
+                 (unsigned long long)(own ? limits->cpu_period_us : 100000));
+        snprintf(quota, sizeof(quota), "%llu",
+                 (unsigned long long)(own ? limits->cpu_quota_us : limits->cpus_milli * 100));
+        /* a period shorter than the current one would first make the old
+         * quota exceed it: quota -1, period, then quota */
+        if ((r = cgroup_file_write(dir, "cpu.cfs_quota_us", "-1")) < 0 ||
+            (r = cgroup_file_write(dir, "cpu.cfs_period_us", period)) < 0 ||
+            (r = cgroup_file_write(dir, "cpu.cfs_quota_us", quota)) < 0)
+                return r;
+        return 0;
 }
 
 static int cg_create_v1(const struct cgroup_plan *limits, struct cgroup_handle *h)
@@ -263,13 +350,15 @@ static int cg_create_v1(const struct cgroup_plan *limits, struct cgroup_handle *
                 if ((r = cgroup_file_write(dir, "pids.max", value)) < 0)
                         return r;
         }
-        if (limits->cpus_milli > 0) {
+        if (limits->cpus_milli > 0 || limits->cpu_shares > 0) {
                 if ((r = cg_v1_dir(h, "cpu", name, dir, sizeof(dir))) < 0)
                         return r;
-                snprintf(value, sizeof(value), "%llu",
-                         (unsigned long long)(limits->cpus_milli * 100));
-                if ((r = cgroup_file_write(dir, "cpu.cfs_period_us", "100000")) < 0 ||
-                    (r = cgroup_file_write(dir, "cpu.cfs_quota_us", value)) < 0)
+                if ((r = cg_v1_cpu(dir, limits)) < 0)
+                        return r;
+        }
+        if (limits->cpuset_cpus || limits->cpuset_mems) {
+                if ((r = cg_v1_dir(h, "cpuset", name, dir, sizeof(dir))) < 0 ||
+                    (r = cg_cpuset_fill(dir, limits->cpuset_cpus, limits->cpuset_mems)) < 0)
                         return r;
         }
         h->mode = CGROUP_V1;
@@ -360,7 +449,9 @@ int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle
                   struct reins_error *err)
 {
         memset(handle, 0, sizeof(*handle));
-        if (!limits->memory_bytes && !limits->pids && !limits->cpus_milli)
+        handle->path = limits->path;
+        if (!limits->memory_bytes && !limits->pids && !limits->cpus_milli && !limits->cpu_shares &&
+            !limits->cpuset_cpus && !limits->cpuset_mems)
                 return 0;
         if (weaken("limits"))
                 return 0;
@@ -368,6 +459,7 @@ int cgroup_create(const struct cgroup_plan *limits, struct cgroup_handle *handle
         if (r == 0)
                 return 0;
         cgroup_destroy(handle);
+        handle->path = limits->path;
         if (geteuid() == 0) {
                 r = cg_create_v1(limits, handle);
                 if (r == 0)

@@ -14,7 +14,7 @@
 
 enum cgroup_mode { CGROUP_NONE = 0, CGROUP_V1, CGROUP_V2 };
 
-#define CGROUP_MAX_DIRS 4 /* v1: memory, pids, cpu and freezer */
+#define CGROUP_MAX_DIRS 6 /* v1: memory, pids, cpu, cpuset and freezer (+ a spare) */
 
 /* How many of the sessions' cgroups one start looks at for a dead
  * supervisor: a start then costs the same beside 1 000 running sessions
@@ -26,6 +26,7 @@ enum cgroup_mode { CGROUP_NONE = 0, CGROUP_V1, CGROUP_V2 };
 struct cgroup_handle {
         enum cgroup_mode mode;       /* where the limits are; CGROUP_NONE: no limits */
         char name[64];               /* reins-PID-N: one name for the sandbox's dirs */
+        const char *path;            /* a container's cgroupsPath instead (cgroup_plan.path) */
         char *dirs[CGROUP_MAX_DIRS]; /* created cgroup directories */
         int count;
         char *memory_dir;   /* the one holding memory accounting (OOM reports) */

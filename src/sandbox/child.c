@@ -159,6 +159,26 @@ static int child_install_seccomp(const struct seccomp_program *program, struct r
         return r < 0 ? reins_error_errno(err, -r, "handing the seccomp listener over") : 0;
 }
 
+/* A container's own maps (linux.uidMappings) may leave the caller's uid
+ * unmapped: the process then has the overflow id inside, which owns
+ * nothing it could create (the staging tmpfs refuses it: EOVERFLOW). Take
+ * the container's root, or failing that its process.user, as runc does;
+ * the capabilities of the new namespace are still all held. */
+static int child_take_mapped_ids(const struct plan_root *root, struct reins_error *err)
+{
+        if (!root || !root->uid_map || (getuid() == 0 && getgid() == 0))
+                return 0;
+        if (setresgid(0, 0, 0) < 0 && setresgid(root->gid, root->gid, root->gid) < 0)
+                return reins_error_errno(err, errno,
+                                         "linux.gidMappings map neither gid 0 nor "
+                                         "process.user.gid");
+        if (setresuid(0, 0, 0) < 0 && setresuid(root->uid, root->uid, root->uid) < 0)
+                return reins_error_errno(err, errno,
+                                         "linux.uidMappings map neither uid 0 nor "
+                                         "process.user.uid");
+        return 0;
+}
+
 void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
 {
         struct reins_error err = {0};
@@ -171,6 +191,8 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
         if (read(maps_fd, &go, 1) != 1)
                 _exit(125); /* the supervisor died or gave up before releasing us */
         close(maps_fd);
+        if (child_take_mapped_ids(in->plan->root, &err) < 0)
+                child_fail(status_fd, &err);
         int workspace_copy = -1;
         if (mounts_build_root(in->plan, &workspace_copy, &err) < 0)
                 child_fail(status_fd, &err);
@@ -183,7 +205,9 @@ void child_main(const struct spawn_inputs *in, int maps_fd, int status_fd)
                 child_fail(status_fd, &err);
         if (in->plan->agent_channel && child_hand_over_agent_channel(status_fd, &err) < 0)
                 child_fail(status_fd, &err);
-        if (sethostname(in->plan->hostname, strlen(in->plan->hostname)) < 0) {
+        /* a joined uts namespace keeps its owner's name */
+        bool own_uts = !in->plan->root || !in->plan->root->join_uts;
+        if (own_uts && sethostname(in->plan->hostname, strlen(in->plan->hostname)) < 0) {
                 reins_error_errno(&err, errno, "sethostname");
                 child_fail(status_fd, &err);
         }

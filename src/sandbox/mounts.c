@@ -152,13 +152,14 @@ static int mounts_bind(const struct mounts_ctx *ctx, const struct mount_op *op,
 }
 
 /* A fresh tmpfs, created detached, then attached at an fd. */
-int mounts_new_tmpfs(const char *mode, uint64_t size_bytes, uint64_t attrs)
+int mounts_new_tmpfs(const char *source, const char *mode, uint64_t size_bytes, uint64_t attrs)
 {
         cleanup_fd int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
         if (fs < 0)
                 return -errno;
         char size[32];
-        if (fsconfig(fs, FSCONFIG_SET_STRING, "mode", mode, 0) < 0)
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "source", source ? source : "tmpfs", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "mode", mode, 0) < 0)
                 return -errno;
         if (size_bytes > 0) {
                 snprintf(size, sizeof(size), "%llu", (unsigned long long)size_bytes);
@@ -218,7 +219,7 @@ static int mounts_tmpfs(const struct mounts_ctx *ctx, const struct mount_op *op,
 {
         cleanup_fd int mnt = op->shared_scratch
                                  ? mounts_scratch_clone(ctx, "tmp")
-                                 : mounts_new_tmpfs("1777", op->size_bytes,
+                                 : mounts_new_tmpfs(op->source, "1777", op->size_bytes,
                                                     MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                                         (op->noexec ? MOUNT_ATTR_NOEXEC : 0));
         if (mnt < 0)
@@ -265,7 +266,7 @@ int mounts_hide_fd(const struct mounts_ctx *ctx, int target, const char *what,
         cleanup_fd int mnt = -1;
         if (S_ISDIR(st.st_mode)) {
                 /* an empty, read-only directory nobody may enter */
-                mnt = mounts_new_tmpfs("000", 4096, attrs);
+                mnt = mounts_new_tmpfs(NULL, "000", 4096, attrs);
         } else if (S_ISREG(st.st_mode)) {
                 /* open() answers EACCES, lstat() is unchanged: git status
                  * inside equals git status outside, and no commit made inside
@@ -478,7 +479,7 @@ static int mounts_execute(const struct mounts_ctx *ctx, const struct mount_op *o
         case MOUNT_OP_TMPFS:
                 return mounts_tmpfs(ctx, op, err);
         case MOUNT_OP_PROC:
-                return mounts_proc(ctx, op->target, err);
+                return mounts_proc(ctx, op, err);
         case MOUNT_OP_DEV:
                 return mounts_dev(ctx, op, err);
         case MOUNT_OP_HIDE:

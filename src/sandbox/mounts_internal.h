@@ -36,11 +36,11 @@ int mounts_open_beneath(int dirfd, const char *path, int flags);
 int mounts_open_target(int rootfd, const char *path, mode_t type);
 int mounts_attach(int tree, int target_fd);
 int mounts_set_attr(int tree, uint64_t set, bool recursive);
-int mounts_new_tmpfs(const char *mode, uint64_t size_bytes, uint64_t attrs);
+int mounts_new_tmpfs(const char *source, const char *mode, uint64_t size_bytes, uint64_t attrs);
 int mounts_hide_fd(const struct mounts_ctx *ctx, int target, const char *what,
                    struct reins_error *err);
 
-int mounts_proc(const struct mounts_ctx *ctx, const char *target, struct reins_error *err);
+int mounts_proc(const struct mounts_ctx *ctx, const struct mount_op *op, struct reins_error *err);
 int mounts_dev(const struct mounts_ctx *ctx, const struct mount_op *op, struct reins_error *err);
 
 #endif

@@ -102,8 +102,9 @@ static int proc_bind_host(const struct mounts_ctx *ctx, int dir, struct reins_er
         return 0;
 }
 
-int mounts_proc(const struct mounts_ctx *ctx, const char *target, struct reins_error *err)
+int mounts_proc(const struct mounts_ctx *ctx, const struct mount_op *op, struct reins_error *err)
 {
+        const char *target = op->target;
         cleanup_fd int dir = mounts_open_target(ctx->newroot, target, S_IFDIR);
         if (dir < 0)
                 return reins_error_errno(err, -dir, "creating %s", target);
@@ -112,7 +113,9 @@ int mounts_proc(const struct mounts_ctx *ctx, const char *target, struct reins_e
         /* a procfs of the new pid namespace: only sandbox pids are visible
          * (CVE-2019-5736: no /proc/<host pid>/exe to overwrite) */
         cleanup_fd int fs = fsopen("proc", FSOPEN_CLOEXEC);
-        if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        if (fs < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "source", op->source ? op->source : "proc", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return reins_error_errno(err, errno,
                                          "mounting /proc (is the host /proc partly covered, "
                                          "as inside some containers?)");
@@ -160,13 +163,15 @@ static int dev_bind_node(const struct mounts_ctx *ctx, int devfd, const char *na
         return r < 0 ? reins_error_errno(err, -r, "binding /dev/%s", name) : 0;
 }
 
-static int dev_mount_pts(int devfd, struct reins_error *err)
+static int dev_mount_pts(const struct mounts_ctx *ctx, int devfd, struct reins_error *err)
 {
+        const char *source = ctx->root && ctx->root->pts_source ? ctx->root->pts_source : "devpts";
         if (mkdirat(devfd, "pts", 0755) < 0)
                 return reins_error_errno(err, errno, "creating /dev/pts");
         /* a private devpts: ptys made inside never reach the host's */
         cleanup_fd int fs = fsopen("devpts", FSOPEN_CLOEXEC);
-        if (fs < 0 || fsconfig(fs, FSCONFIG_SET_FLAG, "newinstance", NULL, 0) < 0 ||
+        if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_FLAG, "newinstance", NULL, 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_STRING, "ptmxmode", "0666", 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0620", 0) < 0 ||
             fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
@@ -185,13 +190,40 @@ static int dev_mount_shm(const struct mounts_ctx *ctx, const struct mount_op *op
 {
         if (mkdirat(devfd, "shm", 01777) < 0)
                 return reins_error_errno(err, errno, "creating /dev/shm");
-        cleanup_fd int mnt =
-            op->shared_scratch
-                ? mounts_scratch_clone(ctx, "shm")
-                : mounts_new_tmpfs("1777", op->size_bytes, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        const char *source = ctx->root && ctx->root->shm_source ? ctx->root->shm_source : "shm";
+        cleanup_fd int mnt = op->shared_scratch
+                                 ? mounts_scratch_clone(ctx, "shm")
+                                 : mounts_new_tmpfs(source, "1777", op->size_bytes,
+                                                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         cleanup_fd int target = mounts_open_beneath(devfd, "shm", O_PATH | O_DIRECTORY);
         if (mnt < 0 || target < 0 || mounts_attach(mnt, target) < 0)
                 return reins_error_errno(err, errno, "mounting /dev/shm");
+        return 0;
+}
+
+/* A container's /dev/mqueue (config.json lists one): the message queues of
+ * the sandbox's own ipc namespace. */
+static int dev_mount_mqueue(const struct plan_root *root, int devfd, struct reins_error *err)
+{
+        if (mkdirat(devfd, "mqueue", 01777) < 0)
+                return reins_error_errno(err, errno, "creating /dev/mqueue");
+        if (root->mqueue_premade) {
+                cleanup_fd int target = mounts_open_beneath(devfd, "mqueue", O_PATH | O_DIRECTORY);
+                if (target < 0 || mounts_attach(root->mqueue_fd, target) < 0)
+                        return reins_error_errno(err, errno, "attaching /dev/mqueue");
+                close(root->mqueue_fd);
+                return 0;
+        }
+        const char *source = root->mqueue_source;
+        cleanup_fd int fs = fsopen("mqueue", FSOPEN_CLOEXEC);
+        if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return reins_error_errno(err, errno, "mounting /dev/mqueue");
+        cleanup_fd int mnt =
+            fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        cleanup_fd int target = mounts_open_beneath(devfd, "mqueue", O_PATH | O_DIRECTORY);
+        if (mnt < 0 || target < 0 || mounts_attach(mnt, target) < 0)
+                return reins_error_errno(err, errno, "attaching /dev/mqueue");
         return 0;
 }
 
@@ -211,7 +243,8 @@ static int dev_links(int devfd, struct reins_error *err)
 int mounts_dev(const struct mounts_ctx *ctx, const struct mount_op *op, struct reins_error *err)
 {
         const char *target = op->target;
-        cleanup_fd int mnt = mounts_new_tmpfs("0755", 65536, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        cleanup_fd int mnt =
+            mounts_new_tmpfs(op->source, "0755", 65536, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (mnt < 0)
                 return reins_error_errno(err, -mnt, "creating /dev");
         cleanup_fd int dir = mounts_open_target(ctx->newroot, target, S_IFDIR);
@@ -224,9 +257,11 @@ int mounts_dev(const struct mounts_ctx *ctx, const struct mount_op *op, struct r
         for (size_t i = 0; r == 0 && i < ARRAY_SIZE(dev_nodes); i++)
                 r = dev_bind_node(ctx, devfd, dev_nodes[i], err);
         if (r == 0)
-                r = dev_mount_pts(devfd, err);
+                r = dev_mount_pts(ctx, devfd, err);
         if (r == 0)
                 r = dev_mount_shm(ctx, op, devfd, err);
+        if (r == 0 && ctx->root && ctx->root->mqueue_source)
+                r = dev_mount_mqueue(ctx->root, devfd, err);
         if (r == 0)
                 r = dev_links(devfd, err);
         if (r < 0)

@@ -235,7 +235,9 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
             (r = plan_check_workspace_size(plan, err)) < 0 ||
             (r = plan_deny_prepare(plan, policy, options->home, err)) < 0 ||
             (r = plan_deny_hide(plan, &options->hide, err)) < 0 ||
-            (r = plan_add_system_mounts(plan, policy, options, readonly, err)) < 0)
+            (r = plan_add_system_mounts(plan, policy, options, readonly, err)) < 0 ||
+            (options->environment &&
+             (r = plan_add_environment(plan, options->environment, err)) < 0))
                 goto fail;
         plan->workspace_readonly = readonly;
         if ((r = plan_limit_writes(plan, &options->write_limit, err)) < 0 ||
@@ -244,12 +246,14 @@ int plan_build(const struct reins_policy *policy, const struct plan_options *opt
             (!readonly && !plan->overlay && (r = plan_add_gitdir(plan, err)) < 0))
                 goto fail;
         plan_sort_mounts(plan);
-        if ((r = plan_add_deny(plan, err)) < 0 ||
+        if ((options->environment && (r = plan_environment_deny(plan, policy, err)) < 0) ||
+            (r = plan_add_deny(plan, err)) < 0 ||
             (r = plan_add_protect(plan, policy, readonly || plan->overlay, err)) < 0 ||
             (r = plan_add_landlock_rules(plan, err)) < 0 ||
             (r = plan_build_env(plan, policy, options, err)) < 0 ||
             (!plan->deny_job && (r = plan_add_git_settings(plan)) < 0) ||
             (r = plan_add_network(plan, policy, options, err)) < 0 ||
+            (r = plan_add_credentials(plan, &options->credentials, err)) < 0 ||
             (r = strv_copy(&plan->syscall_allow, &policy->syscalls.allow)) < 0 ||
             (r = strv_copy(&plan->syscall_deny, &policy->syscalls.deny)) < 0)
                 goto fail;
@@ -268,7 +272,8 @@ int plan_set_layers(struct reins_plan *plan, enum mount_op_kind kind, const char
 {
         for (size_t i = 0; i < plan->mount_count; i++) {
                 struct mount_op *op = &plan->mounts[i];
-                if (op->kind != kind)
+                /* an environment's overlays have their own layers */
+                if (op->kind != kind || op->environment)
                         continue;
                 free(op->upper);
                 free(op->work);
@@ -300,6 +305,7 @@ void plan_free(struct reins_plan *plan)
                 free(plan->landlock[i].path);
         free(plan->landlock);
         strv_free(&plan->env);
+        strv_free(&plan->argv_owned);
         strv_free(&plan->env_owned);
         strv_free(&plan->syscall_allow);
         strv_free(&plan->syscall_deny);

@@ -39,7 +39,8 @@ enum mount_op_kind {
 
 struct mount_op {
         enum mount_op_kind kind;
-        char *source; /* host path, for binds */
+        char *source; /* host path, for binds; for tmpfs, proc and /dev: the name
+                         mountinfo shows as the source (NULL: the type's name) */
         char *target; /* path inside the sandbox (absolute) */
         uint64_t size_bytes;
         bool optional;      /* a missing source is skipped rather than fatal */
@@ -49,9 +50,12 @@ struct mount_op {
         /* MOUNT_OP_TMPFS at /tmp and MOUNT_OP_DEV: /tmp and /dev/shm are two
          * directories of one tmpfs of size_bytes, so their sum is capped */
         bool shared_scratch;
-        bool nested; /* planned inside the workspace by plan_protect.c: the deny
-                        walk of the workspace already covers it */
-        bool noexec; /* binds and tmpfs: MOUNT_ATTR_NOEXEC too (an OCI mount's option) */
+        bool nested;      /* planned inside the workspace by plan_protect.c: the deny
+                             walk of the workspace already covers it */
+        bool noexec;      /* binds and tmpfs: MOUNT_ATTR_NOEXEC too (an OCI mount's option) */
+        bool environment; /* part of a declared environment's root (plan_environment.c):
+                             its source is not the host path of its target, so the
+                             host-side deny walk of the target does not apply */
 };
 
 /* Landlock access classes, applied to paths as seen inside the sandbox. */
@@ -71,14 +75,23 @@ struct cgroup_plan {
         uint64_t memory_bytes; /* 0 = none */
         uint64_t pids;         /* 0 = none */
         uint64_t cpus_milli;   /* 0 = none */
-        bool freezer;          /* the risk engine may freeze the sandbox: a freezer cgroup */
+        /* a container's (plan_root): written as given when cpus_milli is
+         * theirs; shares and cpuset only with a cgroup of cpus_milli or
+         * pids or memory; path: where the directories go (NULL: reins') */
+        uint64_t cpu_shares, cpu_period_us, cpu_quota_us;
+        const char *cpuset_cpus, *cpuset_mems;
+        const char *path;
+        bool freezer; /* the risk engine may freeze the sandbox: a freezer cgroup */
 };
 
 struct plan_deny_job; /* plan_deny.c */
 
 struct reins_plan {
         /* what to run */
-        char **argv;           /* verbatim from after `--` (borrowed from main's argv) */
+        char **argv; /* verbatim from after `--` (borrowed from main's argv) */
+        /* when reins rewrote the command (isolation wasm: the module's
+         * engine, wasm/run.c), argv points here */
+        struct reins_strv argv_owned;
         struct reins_strv env; /* NAME=VALUE, the whole environment of the command */
         /* names the plan itself set after the caller's (the proxy's, git's
          * settings): a caller's --env never overrides them */
@@ -145,6 +158,8 @@ struct reins_plan {
 
         /* a container's own root (reins oci): NULL for reins run */
         const struct plan_root *root;
+        /* a declared environment as the system's root: NULL for the host's */
+        const struct plan_environment *environment;
 
         char policy_sha256[65];
         char *policy_name;
@@ -157,7 +172,7 @@ struct reins_plan {
  * pointer is borrowed and must outlive the plan. */
 struct plan_root_mount {
         enum mount_op_kind kind; /* BIND_RO, BIND_RW, TMPFS, PROC, DEV */
-        const char *source;      /* binds: host path */
+        const char *source;      /* binds: host path; others: the fs source name */
         const char *target;      /* inside the container */
         uint64_t size_bytes;     /* tmpfs: 0 = default */
         bool noexec;
@@ -188,6 +203,25 @@ struct plan_root {
                                           /proc/PID/uid_map; NULL: reins' own */
         const struct plan_root_mount *mounts;
         size_t mount_count;
+        /* config.json's sources of the mounts reins makes in /dev (NULL:
+         * "devpts", "shm"); mqueue: a POSIX message queue fs at /dev/mqueue
+         * when config.json lists one, NULL: none */
+        const char *pts_source, *shm_source, *mqueue_source;
+        /* linux.namespaces paths to join (a pod's ipc and uts namespaces):
+         * the container's supervisor enters them before clone (oci/), the
+         * sandbox then makes no ipc or uts namespace of its own. NULL: its
+         * own */
+        const char *join_ipc, *join_uts;
+        /* with a joined ipc namespace, the supervisor makes /dev/mqueue's
+         * filesystem (the sandbox's user namespace does not own that ipc
+         * namespace): a detached mount the sandbox attaches. */
+        bool mqueue_premade;
+        int mqueue_fd;
+        /* process.capabilities, already narrowed to what reins grants a
+         * container (OCI_CAPS_GRANTABLE): bit N = capability N. Without
+         * caps_given the command keeps none, as under `reins run`. */
+        bool caps_given;
+        uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
         char *const *masked; /* paths made unusable (MOUNT_OP_HIDE) */
         size_t masked_count;
         char *const *readonly_paths; /* re-bound read-only (MOUNT_OP_PROTECT) */
@@ -207,7 +241,36 @@ struct plan_root {
         size_t sysctl_count;
         /* linux.resources: each only ever lowers the policy's limit (0: none) */
         uint64_t memory_bytes, pids, cpus_milli;
+        /* and as config.json wrote them, for the cgroup files (0/NULL: none):
+         * cpu.shares (a weight, no limit), the quota and period behind
+         * cpus_milli, cpuset cpus and mems (they only narrow) */
+        uint64_t cpu_shares, cpu_period_us, cpu_quota_us;
+        const char *cpuset_cpus, *cpuset_mems;
+        /* linux.cgroupsPath: absolute, from each hierarchy's root; relative,
+         * below the runtime's own cgroup. NULL: reins-PID-N below its own */
+        const char *cgroups_path;
 };
+
+/* A declared environment (src/env/) as the sandbox's system root instead of
+ * the host's /usr, /etc ...: each top-level directory of `rootfs` bound
+ * read-only at its place (or, with `upper`, an overlay whose upper layer is
+ * upper/NAME/upper), its top-level symlinks recreated; the workspace, /tmp,
+ * /proc, /dev, caches and write paths as for the host's root. Every pointer
+ * is borrowed. */
+struct plan_environment {
+        const char *rootfs;         /* absolute, symlink-free */
+        const char *passwd, *group; /* bound over /etc/passwd and /etc/group, or NULL */
+        const char *upper;          /* writable: session; NULL: read-only */
+        const char *key;            /* the cache entry's key, for session.start */
+};
+
+/* writable: session kept with an overlay session: the environment's
+ * overlays take their layers from `to` instead of `from`. 0 or -ENOMEM. */
+int plan_environment_move_layers(struct reins_plan *plan, const char *from, const char *to);
+
+/* Is the top-level entry `name` of an environment part of the sandbox's
+ * root? Not the pseudo filesystems, /tmp, homes or boot files. */
+bool plan_environment_uses(const char *name);
 
 /* Inputs from the command line that shape a plan on top of the policy. */
 /* Workspace paths that may be written (a delegation token's `path` sets):
@@ -222,6 +285,19 @@ struct plan_canaries {
         char *const *sources;
         const char *const *targets;
         size_t count;
+};
+
+/* credentials: (session/credentials.h): what the sandbox gets of them. */
+struct plan_credentials {
+        char *const *env; /* NAME=VALUE: placeholders, the CA variables */
+        size_t env_count;
+        const char *bundle;        /* PEM text of the CA bundle; NULL: none */
+        const char *bundle_target; /* where it is inside */
+        char *const *drop_env;     /* names removed from the command's environment (env sources) */
+        size_t drop_env_count;
+        char *const *file_targets; /* credential files: text file_texts[i] at file_targets[i] */
+        char *const *file_texts;
+        size_t file_count;
 };
 
 struct plan_options {
@@ -247,12 +323,15 @@ struct plan_options {
         bool stdin_is_tty;
         struct plan_write_limit write_limit; /* count 0: the workspace as the mode says */
         struct plan_canaries canaries;       /* count 0: none */
+        struct plan_credentials credentials; /* env_count 0 and no bundle: none */
         /* directories never visible inside, whatever the policy binds, as
          * reins' own state is not: the state of the daemon that started the
          * session (its signing key; reins run --daemon-state) */
         struct reins_strv hide;
         /* a container's root instead of the host's binds (reins oci) */
         const struct plan_root *root;
+        /* a declared environment instead of the host's system directories */
+        const struct plan_environment *environment;
 };
 
 int plan_build(const struct reins_policy *policy, const struct plan_options *options,

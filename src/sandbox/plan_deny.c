@@ -343,8 +343,9 @@ int plan_add_deny(struct reins_plan *plan, struct reins_error *err)
         size_t bound = plan->mount_count;
         for (size_t i = 0; r == 0 && i < bound; i++) {
                 const struct mount_op *op = &plan->mounts[i];
-                if (!op->nested && (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
-                                    op->kind == MOUNT_OP_OVERLAY))
+                if (!op->nested && !op->environment &&
+                    (op->kind == MOUNT_OP_BIND_RO || op->kind == MOUNT_OP_BIND_RW ||
+                     op->kind == MOUNT_OP_OVERLAY))
                         r = strv_push(&roots, op->target);
         }
         if (r < 0) {

@@ -12,6 +12,8 @@ int plan_set_layers(struct reins_plan *plan, enum mount_op_kind kind, const char
                     const char *work);
 int plan_add_landlock(struct reins_plan *plan, const char *path, enum landlock_access access);
 /* Canary files at their home paths (plan_canary.c); before the sort. */
+int plan_add_credentials(struct reins_plan *plan, const struct plan_credentials *credentials,
+                         struct reins_error *err);
 int plan_add_canaries(struct reins_plan *plan, const struct plan_canaries *canaries,
                       struct reins_error *err);
 /* The token's writable paths (plan_writable.c); before the mounts are sorted. */
@@ -55,6 +57,16 @@ int plan_add_protect(struct reins_plan *plan, const struct reins_policy *policy,
 /* plan_root.c: the plan of a container's own root (options->root) */
 int plan_build_root(struct reins_plan *plan, const struct reins_policy *policy,
                     const struct plan_options *options, struct reins_error *err);
+
+/* plan_environment.c */
+/* Is this policy read of a system path left to the environment? */
+bool plan_environment_covers(const struct plan_environment *env, const char *path);
+/* Before the sort: the environment's binds or overlays, symlinks, accounts. */
+int plan_add_environment(struct reins_plan *plan, const struct plan_environment *env,
+                         struct reins_error *err);
+/* After the sort: the policy's absolute deny paths, hidden inside it. */
+int plan_environment_deny(struct reins_plan *plan, const struct reins_policy *policy,
+                          struct reins_error *err);
 
 /* plan_mounts.c */
 int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *policy,

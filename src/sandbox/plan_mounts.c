@@ -167,7 +167,9 @@ int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *p
 {
         int r;
         for (size_t i = 0; i < policy->filesystem.read.count; i++)
-                if ((r = plan_add_bind(plan, policy->filesystem.read.items[i], false,
+                if (!plan_environment_covers(options->environment,
+                                             policy->filesystem.read.items[i]) &&
+                    (r = plan_add_bind(plan, policy->filesystem.read.items[i], false,
                                        BIND_FROM_POLICY, err)) < 0)
                         return r;
         for (size_t i = 0; i < policy->filesystem.write.count; i++)
@@ -182,7 +184,8 @@ int plan_add_system_mounts(struct reins_plan *plan, const struct reins_policy *p
                 if ((r = plan_add_bind(plan, options->extra_rw.items[i], true, BIND_FROM_OPTION,
                                        err)) < 0)
                         return r;
-        if (plan_add_usr_merge_links(plan) < 0)
+        /* an environment brings its own /bin -> usr/bin */
+        if (!options->environment && plan_add_usr_merge_links(plan) < 0)
                 return reins_error_set(err, ENOMEM, "out of memory");
         const char *rule = plan_path_denied(plan, plan->workspace);
         if (rule)

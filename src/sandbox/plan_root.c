@@ -117,7 +117,7 @@ static int plan_root_add_mounts(struct reins_plan *plan, const struct plan_root 
                     plan->limits.tmp_size_bytes > 0 &&
                     (size == 0 || size > plan->limits.tmp_size_bytes))
                         size = plan->limits.tmp_size_bytes;
-                if ((r = plan_add_mount(plan, m->kind, NULL, m->target, size)) < 0)
+                if ((r = plan_add_mount(plan, m->kind, m->source, m->target, size)) < 0)
                         return reins_error_set(err, -r, "out of memory");
                 plan->mounts[plan->mount_count - 1].noexec = m->noexec;
         }
@@ -185,8 +185,15 @@ int plan_build_root(struct reins_plan *plan, const struct reins_policy *policy,
         if (root->pids && (plan->limits.pids == 0 || root->pids < plan->limits.pids))
                 plan->limits.pids = plan->cgroup.pids = root->pids;
         if (root->cpus_milli &&
-            (plan->limits.cpus_milli == 0 || root->cpus_milli < plan->limits.cpus_milli))
+            (plan->limits.cpus_milli == 0 || root->cpus_milli <= plan->limits.cpus_milli)) {
                 plan->limits.cpus_milli = plan->cgroup.cpus_milli = root->cpus_milli;
+                plan->cgroup.cpu_quota_us = root->cpu_quota_us;
+                plan->cgroup.cpu_period_us = root->cpu_period_us;
+        }
+        plan->cgroup.cpu_shares = root->cpu_shares;
+        plan->cgroup.cpuset_cpus = root->cpuset_cpus;
+        plan->cgroup.cpuset_mems = root->cpuset_mems;
+        plan->cgroup.path = root->cgroups_path;
         int r;
         /* host-side deny patterns, for the binds: the policy's, anchored as
          * `reins run` anchors them, and reins' own state */

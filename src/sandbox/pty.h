@@ -22,7 +22,7 @@ int pty_create_console(int sock, struct reins_error *err);
  * does (the name "/dev/ptmx", the fd as SCM_RIGHTS). */
 int pty_console_send(int sock, int master, struct reins_error *err);
 
-#define REPORT_MAX_FDS 4
+#define REPORT_MAX_FDS 6
 
 /* Send a report of `kind` (and `code`) carrying fds (SCM_RIGHTS) on the
  * status socket, in either direction. */

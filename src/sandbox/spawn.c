@@ -134,8 +134,11 @@ static int spawn_write_id_maps(pid_t pid, const struct reins_plan *plan, struct 
 
 static unsigned long spawn_clone_flags(const struct reins_plan *plan)
 {
-        unsigned long flags =
-            CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD;
+        unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_PIDFD | SIGCHLD;
+        if (!plan->root || !plan->root->join_ipc)
+                flags |= CLONE_NEWIPC;
+        if (!plan->root || !plan->root->join_uts)
+                flags |= CLONE_NEWUTS;
         if (!plan->host_network)
                 flags |= CLONE_NEWNET;
         if (!weaken("pidns"))

@@ -180,6 +180,8 @@ static void loop_on_proxy_listener(struct supervisor *l, int listener)
             .egress_budget_bytes = plan->egress_budget_bytes,
             .events = l->config->events,
             .gate = l->config->gate,
+            .inject = l->config->inject,
+            .terminator = l->config->terminator,
         };
         struct reins_error err = {0};
         if (proxy_create(&options, listener, &l->proxy, &err) < 0 ||
@@ -202,6 +204,8 @@ static void loop_on_status(struct supervisor *l)
         if (n <= 0) {
                 loop_unwatch(l, l->sandbox->status_fd);
                 l->status_open = false;
+                if (l->config->on_running)
+                        l->config->on_running(l->config->on_ready_ctx);
                 return;
         }
         switch (report.kind) {

@@ -31,6 +31,9 @@ struct supervise_config {
 
         /* Governance hooks, all optional; each callback gets hooks_ctx. */
         const struct proxy_gate *gate; /* the proxy's last word on destinations */
+        /* credentials the proxy injects (net/inject.h, net/terminate.h); NULL: none */
+        const struct net_inject *inject;
+        struct net_terminator *terminator;
         const struct exec_gate *exec_gate;
         /* the proxy started (or, with NULL, is about to be freed) */
         void (*on_proxy)(void *ctx, struct proxy *proxy);
@@ -57,6 +60,10 @@ struct supervise_config {
          * (its seccomp listener arrived): called once. NULL: nothing */
         void (*on_ready)(void *ctx);
         void *on_ready_ctx;
+        /* the command's execve succeeded: the status socket, close-on-exec
+         * in the sandbox, reached its end (as it does when the sandbox dies
+         * first). Called once, with on_ready_ctx. NULL: nothing */
+        void (*on_running)(void *ctx);
 };
 
 /* The signals must already be blocked (supervise_block_signals) so none is

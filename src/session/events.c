@@ -72,6 +72,11 @@ json_t *session_start_fields(const struct reins_plan *plan, const struct spawn_i
             bytes_json_z(plan->workspace));
         if (fields && user_key)
                 json_object_set_new(fields, "user_key", json_string(user_key));
+        /* the root the agent ran in, by its content key (reins env show KEY) */
+        if (fields && plan->environment && plan->environment->key)
+                json_object_set_new(fields, "environment",
+                                    json_pack("{s:s, s:b}", "key", plan->environment->key,
+                                              "writable", plan->environment->upper != NULL));
         if (fields && identity)
                 json_object_update(fields, identity);
         json_decref(identity);

@@ -3,6 +3,7 @@
 #include "session/session.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include "audit/trail.h"
 #include "audit/trail_internal.h"
 #include "govern/canary.h"
+#include "session/credentials.h"
 #include "govern/gate.h"
 #include "govern/risk.h"
 #include "policy/policy.h"
@@ -40,11 +42,13 @@
 #include "sandbox/seccomp_notify.h"
 #include "session/workspace.h"
 #include "vm/vm.h"
+#include "util/path.h"
 #include "util/bytes_json.h"
 #include "util/loop.h"
 #include "util/notice.h"
 #include "util/strv.h"
 #include "util/weaken.h"
+#include "wasm/run.h"
 
 struct session_listener {
         struct session *session;
@@ -60,6 +64,7 @@ struct session {
         struct reins_policy *policy;
         struct reins_plan *plan;
         struct event_bus events;
+        struct wasm_run wasm;
         struct timespec started;
         /* the trail */
         struct audit_trail *trail;
@@ -74,12 +79,16 @@ struct session {
         /* the parts */
         struct session_govern govern;
         struct session_risk risk;
-        struct canary_set canaries; /* planted when the policy asks */
+        struct canary_set canaries;             /* planted when the policy asks */
+        struct session_credentials credentials; /* the secrets the proxy injects */
         struct session_protect protect;
         struct workspace_session workspace;
         bool workspace_started;
         int workspace_copy; /* limits.workspace_size: the copy's tmpfs while it runs, else -1 */
         struct plan_options plan_options;
+        /* the policy's environment, when it names one (env/env.h) */
+        struct env_session environment;
+        struct plan_environment plan_environment;
         /* the sandbox */
         struct seccomp_program seccomp;
         struct cgroup_handle cgroup;
@@ -194,6 +203,43 @@ static int session_plant_canaries(struct session *s, struct reins_error *err)
         return 0;
 }
 
+/* credentials: the secrets read here, on the host side, before the plan: the
+ * sandbox gets their placeholders and the session CA's bundle. */
+static int session_prepare_credentials(struct session *s, struct reins_error *err)
+{
+        int r =
+            session_credentials_prepare(&s->credentials, s->policy, s->plan_options.host_environ,
+                                        s->plan_options.home, s->id, err);
+        if (r < 0 || !s->credentials.terminator)
+                return r;
+        s->events.mask_placeholders = true;
+        s->plan_options.credentials = (struct plan_credentials){
+            .env = s->credentials.env.items,
+            .env_count = s->credentials.env.count,
+            .bundle = s->credentials.bundle,
+            .bundle_target = SESSION_CA_BUNDLE,
+            .drop_env = s->credentials.drop_env.items,
+            .drop_env_count = s->credentials.drop_env.count,
+            .file_targets = s->credentials.file_targets,
+            .file_texts = s->credentials.file_texts,
+            .file_count = s->credentials.file_count,
+        };
+        return 0;
+}
+
+/* Only the proxy injects: without it a credential would reach nothing (or,
+ * with the host's network, the placeholder would go out as it is). */
+static int session_check_credentials(const struct session *s, struct reins_error *err)
+{
+        if ((s->policy->credentials.count == 0 && s->policy->identity.hosts.count == 0) ||
+            s->plan->proxy)
+                return 0;
+        return reins_error_set(err, EINVAL,
+                               "%s: credentials need network.mode: proxy (the egress proxy is "
+                               "what injects them)",
+                               s->policy->source);
+}
+
 /* The daemon that starts a session checks its policy's agent against its
  * configuration (serve/config.h, agents:); the policy is read again here,
  * and must say the same: a file changed in between is refused. */
@@ -214,10 +260,19 @@ static int session_check_agent(const struct session *s, struct reins_error *err)
 static int session_apply_isolation(struct session *s, struct reins_error *err)
 {
         const char *kind = s->plan_options.isolation;
-        if (kind && policy_isolation_parse(kind, &s->policy->isolation) < 0)
-                return reins_error_set(err, EINVAL, "--isolation '%s': expected container or vm",
-                                       kind);
-        if (s->policy->isolation != POLICY_ISOLATION_VM)
+        if (kind) {
+                if (strcmp(kind, "container") != 0 && strcmp(kind, "vm") != 0)
+                        return reins_error_set(err, EINVAL,
+                                               "--isolation '%s': expected container or vm", kind);
+                /* container is the default: unwritten, as in a policy
+                 * without the key (the same hash) */
+                char *copy = NULL;
+                if (strcmp(kind, "vm") == 0 && !(copy = strdup(kind)))
+                        return reins_error_set(err, ENOMEM, "out of memory");
+                free(s->policy->isolation);
+                s->policy->isolation = copy;
+        }
+        if (!s->policy->isolation || strcmp(s->policy->isolation, "vm") != 0)
                 return 0;
         /* the command becomes `reins vm-host`: QEMU in this sandbox */
         int r = vm_prepare(s->policy, &s->plan_options, &s->vm, err);
@@ -231,6 +286,42 @@ static int session_apply_isolation(struct session *s, struct reins_error *err)
         if (s->vm.tcg && !s->config.quiet)
                 notice("note: isolation: vm: TCG (software emulation, slower): %s",
                        s->vm.accel_why);
+        return 0;
+}
+
+/* The policy's environment: looked up in the cache (built when missing,
+ * with progress to the caller), the mapped user's accounts and, with
+ * writable: session, the session's own layer; then the plan's root. */
+static int session_prepare_environment(struct session *s, struct reins_error *err)
+{
+        struct env_spec *spec = NULL;
+        int r = env_spec_from_policy(s->policy, &spec, err);
+        if (r < 0 || !spec)
+                return r;
+        if (s->plan_options.root) {
+                /* said, not ignored: a policy key never silently does nothing */
+                env_spec_free(spec);
+                return reins_error_set(err, EINVAL,
+                                       "environment: a container's root is its bundle's rootfs "
+                                       "(reins oci); use a policy without environment:");
+        }
+        char *cache = NULL;
+        struct env_entry entry = {0};
+        bool built = false;
+        if ((r = env_cache_dir(&cache, err)) == 0 &&
+            (r = env_prepare(cache, spec, &s->config.env_progress, &entry, &built, err)) == 0)
+                r = env_session_prepare(cache, &entry, spec->writable, s->id, &s->environment, err);
+        env_entry_free(&entry);
+        env_spec_free(spec);
+        free(cache);
+        if (r < 0)
+                return r;
+        s->plan_environment = (struct plan_environment){.rootfs = s->environment.rootfs,
+                                                        .passwd = s->environment.passwd,
+                                                        .group = s->environment.group,
+                                                        .upper = s->environment.upper,
+                                                        .key = s->environment.key};
+        s->plan_options.environment = &s->plan_environment;
         return 0;
 }
 
@@ -265,10 +356,23 @@ int session_new(const struct session_config *config, struct session **out, struc
         if ((r = policy_load(config->policy, &s->policy, err)) < 0 ||
             (r = session_check_agent(s, err)) < 0 || (r = session_apply_isolation(s, err)) < 0 ||
             (r = policy_check_supported(s->policy, err)) < 0 ||
+            (r = session_prepare_environment(s, err)) < 0 ||
             (r = session_plant_canaries(s, err)) < 0 ||
+            (r = session_prepare_credentials(s, err)) < 0 ||
             (r = plan_build(s->policy, &s->plan_options, &s->plan, err)) < 0 ||
+            (r = session_check_credentials(s, err)) < 0 ||
             (r = session_prepare_caches(s->plan, err)) < 0)
                 return r;
+        /* isolation: wasm in the policy: the command must be a module (a
+         * module is run as one whatever the policy says: natively it is
+         * not executable at all) */
+        char *const *argv = s->plan_options.argv;
+        if (s->policy->isolation && strcmp(s->policy->isolation, "wasm") == 0 && !config->wasm &&
+            argv && argv[0])
+                return reins_error_set(err, ENOEXEC,
+                                       "isolation wasm: '%s' is not a WebAssembly module (a "
+                                       "WASI preview 1 command)",
+                                       argv[0]);
         return 0;
 }
 
@@ -533,6 +637,14 @@ static void session_list_now(void *ctx)
  * registry entry. An idle session has none of these due: it sleeps. */
 static int64_t session_pool_tick(struct session *s);
 
+/* isolation wasm: the engine's report, read as it grows */
+static int64_t session_wasm_tick(void *ctx)
+{
+        struct session *s = ctx;
+        wasm_run_poll(&s->wasm, &s->events);
+        return 200;
+}
+
 static int64_t session_tick(void *ctx)
 {
         struct session *s = ctx;
@@ -609,7 +721,9 @@ static int session_setup_cgroup(struct session *s, struct reins_error *err)
                                        why.message);
         } else {
                 s->in.rlimit_fallback = 1;
-                if (!s->config.quiet)
+                /* a container's supervisor is quiet on its stdio (the
+                 * container's own) but says this in the engine's log */
+                if (!s->config.quiet || s->config.container)
                         notice("note: cgroup limits unavailable (%s); memory, pids and cpus are "
                                "limited with rlimits and cpu affinity instead, and kernel socket "
                                "buffers are not counted (--strict refuses)",
@@ -720,6 +834,38 @@ static json_t *session_compare_changes(const struct reins_plan *plan,
 
 /* Governance, the risk engine, the overlay copy and the protected paths,
  * before anything the sandbox writes is read. */
+/* writable: session with an overlay workspace: the environment's layer is
+ * kept with the copy-on-write session (SESSION/environment), so --resume
+ * goes on with what was installed and `reins discard` removes both. */
+static int session_keep_environment_layer(struct session *s, struct reins_error *err)
+{
+        char *kept = path_join(s->workspace.dir, "environment");
+        if (!kept)
+                return reins_error_set(err, ENOMEM, "out of memory");
+        struct stat st;
+        int r = 0;
+        if (lstat(kept, &st) < 0) {
+                /* a first run: the fresh layer moves into the session */
+                if (rename(s->environment.upper, kept) < 0)
+                        r = reins_error_errno(err, errno, "keeping the environment's layer in %s",
+                                              kept);
+        } else if (!S_ISDIR(st.st_mode)) {
+                r = reins_error_set(err, ENOTDIR, "%s: not a directory", kept);
+        }
+        /* a resumed run keeps the session's layer; the fresh one goes */
+        if (r == 0 && (r = plan_environment_move_layers(s->plan, s->environment.upper, kept)) < 0)
+                r = reins_error_set(err, -r, "out of memory");
+        if (r < 0) {
+                free(kept);
+                return r;
+        }
+        env_session_release_layer(&s->environment); /* removes it when it is still there */
+        s->environment.upper = kept;
+        s->environment.upper_kept = true;
+        s->plan_environment.upper = kept;
+        return 0;
+}
+
 static int session_start_parts(struct session *s, struct reins_error *err)
 {
         struct session_govern_options govern = {
@@ -747,6 +893,8 @@ static int session_start_parts(struct session *s, struct reins_error *err)
                 s->workspace_started = true;
                 s->risk.workspace = &s->workspace;
                 s->risk.workspace_copy = &s->workspace_copy;
+                if (s->environment.upper && (r = session_keep_environment_layer(s, err)) < 0)
+                        return r;
         }
         return session_protect_start(&s->protect, s->plan, s->id, err);
 }
@@ -796,6 +944,13 @@ static int session_spawn(struct session *s, struct reins_error *err)
         /* the deny globs' matches, collected while the session started */
         if ((r = plan_finish_deny(plan, err)) < 0)
                 return r;
+        /* a WASI module: its engine is the command (the deny and protect
+         * lists it enforces are final now) */
+        if (s->config.wasm &&
+            (r = wasm_run_prepare(&s->wasm, plan, s->config.wasm_cache_dir,
+                                  s->config.wasm_events_dir, s->id, &s->plan_options.extra_ro,
+                                  &s->plan_options.extra_rw, err)) < 0)
+                return r;
         /* and the workspace as it was, to report what the session changed.
          * Joined before the sandbox is forked, as the deny globs' thread:
          * a thread holding malloc's lock at fork leaves the child a lock
@@ -835,6 +990,8 @@ int session_start(struct session *s, struct reins_error *err)
         session_changes_begin(s);
         int r;
         if ((r = session_certify(s, err)) < 0 || (r = session_start_parts(s, err)) < 0 ||
+            (r = session_credentials_identity(&s->credentials, &s->signer,
+                                              s->govern.agent_public.fingerprint, err)) < 0 ||
             (r = session_spawn(s, err)) < 0)
                 return r;
         /* no trail, no run: the command has not started yet */
@@ -865,6 +1022,8 @@ int session_start(struct session *s, struct reins_error *err)
         event_bus_release(&s->events);
         session_emit_start(&s->events, s->plan, &s->in, s->config.policy,
                            s->user_key[0] ? s->user_key : NULL, session_identity(s));
+        if (s->config.wasm)
+                wasm_run_emit_start(&s->wasm, &s->events);
         /* session.start is on disk before the command's first instruction:
          * an agent that fills the disk at once cannot leave an empty trail */
         if (audit_trail_sync(s->trail) < 0) {
@@ -1197,6 +1356,8 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         struct loop *loop = NULL;
         int r = loop_new(&loop);
         /* the trail's flush, governance and the engine, when they are due */
+        if (r == 0 && s->config.wasm)
+                r = loop_add_tick(loop, session_wasm_tick, s);
         if (r == 0 && (r = loop_add_tick(loop, session_tick, s)) == 0 &&
             (r = session_govern_watch(&s->govern, loop)) == 0)
                 r = session_risk_watch(&s->risk, loop);
@@ -1216,7 +1377,11 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
                 s->state = SESSION_ENDED; /* session_close kills the sandbox */
                 return s->status;
         }
-        struct supervise_config config = {.plan = s->plan, .events = &s->events, .loop = loop};
+        struct supervise_config config = {.plan = s->plan,
+                                          .events = &s->events,
+                                          .loop = loop,
+                                          .inject = &s->credentials.inject,
+                                          .terminator = s->credentials.terminator};
         session_govern_configure(&s->govern, &config);
         session_risk_configure(&s->risk, &config);
         if (s->plan->overlay && s->plan->limits.workspace_size_bytes > 0)
@@ -1224,6 +1389,7 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         config.parked = &s->parked;
         config.on_ready = s->config.on_ready;
         config.on_ready_ctx = s->config.on_ready_ctx;
+        config.on_running = s->config.on_running;
         if (supervise(&s->sandbox, &config, outcome, &err) < 0 && !s->retired)
                 notice("%s", err.message);
         for (size_t i = 0; i < SESSION_LISTENERS_MAX; i++)
@@ -1243,6 +1409,8 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         }
         s->waited = true;
         s->pid = 0;
+        if (s->config.wasm)
+                wasm_run_emit_report(&s->wasm, &s->events);
         session_finish(s, outcome);
         s->state = SESSION_ENDED;
         s->status = session_exit_status(s, outcome);
@@ -1296,6 +1464,7 @@ void session_status(const struct session *s, struct session_status *out)
 {
         out->state = s->state == SESSION_RUNNING && s->risk.frozen ? SESSION_FROZEN : s->state;
         out->pid = s->pid;
+        out->sandbox_pid = s->spawned && !s->waited ? s->sandbox.pid : 0;
         out->tier = s->risk.applied;
 }
 
@@ -1341,12 +1510,15 @@ void session_free(struct session *s)
                 return;
         session_close(s);
         json_decref(s->start_fields);
+        wasm_run_free(&s->wasm);
         plan_free(s->plan);
         policy_free(s->policy);
+        env_session_release(&s->environment); /* the writable layer goes with the session */
         event_bus_fini(&s->events);
         session_govern_finish(&s->govern); /* its control socket was a sink until here */
         session_risk_finish(&s->risk);     /* and so was the engine */
         canary_remove(&s->canaries);
+        session_credentials_free(&s->credentials);
         audit_anchor_free(s->anchor);
         audit_session_signer_wipe(&s->signer);
         runtime_entry_free(s->listing);

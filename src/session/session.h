@@ -31,6 +31,7 @@
 #include "audit/event.h"
 #include "policy/policy.h"
 #include "sandbox/cgroup.h"
+#include "env/env.h"
 #include "sandbox/plan.h"
 #include "sandbox/spawn.h"
 #include "sandbox/supervise.h"
@@ -62,6 +63,12 @@ struct session_config {
         /* reins' private directory for the change record's cache (direct
          * mode's files.changed, audit/changes.h); NULL: a walk at the start */
         const char *changes_cache_dir;
+        /* isolation wasm (wasm/run.h): the command is a WASI module, run by
+         * its compiled engine; the cache of engines and the directory of
+         * the engines' reports, both private to the user */
+        bool wasm;
+        const char *wasm_cache_dir;
+        const char *wasm_events_dir;
         /* the sandbox is forked and its cgroups made: a caller that shows
          * the plan does it here (NULL: nothing) */
         void (*on_spawned)(void *ctx, const struct reins_plan *plan, const struct spawn_inputs *in);
@@ -70,6 +77,9 @@ struct session_config {
          * everything up to the command's execve and parks it there; the
          * command comes later with session_run_command */
         bool pool_member;
+        /* an environment the policy names is built when not cached yet:
+         * its progress goes here (fn NULL: quietly) */
+        struct env_progress env_progress;
         /* an OCI container's id (reins oci): recorded in session.start, so
          * every record of the session (they all carry its id) maps to it */
         const char *container;
@@ -77,6 +87,9 @@ struct session_config {
          * parked member: it waits for its command). NULL: nothing */
         void (*on_ready)(void *ctx);
         void *on_ready_ctx;
+        /* the command's execve succeeded (or the sandbox ended before it):
+         * called once, with on_ready_ctx. NULL: nothing */
+        void (*on_running)(void *ctx);
 };
 
 struct session;
@@ -90,8 +103,10 @@ enum session_state {
 
 struct session_status {
         enum session_state state;
-        pid_t pid; /* the sandbox's pid 1 on the host; 0 when none runs */
-        int tier;  /* the risk engine's tier, 0-3 */
+        pid_t pid;         /* the sandbox's pid 1 on the host; 0 when none runs */
+        pid_t sandbox_pid; /* the same, while a parked command waits too (reins oci's
+                              created state); 0 before the spawn and after the end */
+        int tier;          /* the risk engine's tier, 0-3 */
 };
 
 /* Loads the policy and builds the plan; nothing runs yet. */

@@ -32,6 +32,9 @@ ROOT = HERE.parents[1]
 REINS = os.environ.get("REINS_BIN") or str(ROOT / "build" / "reins")
 WEAK_MODE = os.environ.get("REINS_WEAK_MODE") == "1"
 NOBODY = 65534
+# `make escape-env`: every probe again with a declared environment (an OCI
+# image) as the sandbox's system root instead of the host's /usr
+ENVIRONMENT_POLICY = os.environ.get("REINS_ESCAPE_ENV_POLICY")
 SETPRIV = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
 
 
@@ -159,6 +162,10 @@ WEAK = {
     "timeout": Weak("timeout", ("still_running",)),
     "env": Weak("env", ("AWS_SECRET_ACCESS_KEY", "ANTHROPIC_API_KEY", "proc_environ")),
     "io_uring": Weak("seccomp", ("io_uring_setup",)),
+    "wasm_paths": Weak("wasm-beneath", (
+        "absolute_proc_mem", "absolute_events", "dotdot_proc_mem", "dotdot_events",
+        "inner_dotdot", "symlink_root", "symlink_mem", "symlink_relative_out")),
+    "wasm_fds": Weak("wasm-fds", ("forged_fds",)),
     # test_protect.py: "protect" restores the protection from before issue 12
     "protect_rename_git_direct": Weak("protect", ("rename_git_host_code", "rename_git:.git/config")),
     "protect_rename_git_overlay": Weak("protect", (), {
@@ -403,6 +410,8 @@ class Sandbox:
 
     def argv(self, command, opts=(), workspace=True):
         head = [*self.user.prefix, REINS, "run"]
+        if ENVIRONMENT_POLICY:
+            head += ["-p", ENVIRONMENT_POLICY]  # a probe's own -p, later, wins
         if workspace:
             head += ["-w", str(self.ws)]
         head += ["--ro", str(self.probes), *opts, "--"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import judge, new_dir, rm_tree
+from conftest import ENVIRONMENT_POLICY, judge, new_dir, rm_tree
 
 RSS_CAP_KIB = 64 * 1024
 RECORD_CAP = 256 * 1024
@@ -52,6 +52,8 @@ def hwm_library():
 
 
 def test_change_scan_of_a_deep_tree_of_long_names(sandbox, user, ws, hwm_library):
+    if ENVIRONMENT_POLICY:
+        pytest.skip("the agent here is a python3 script: make escape-env's image is busybox")
     script = ws / "agent.py"
     script.write_text(DEEP_TREE)
     os.chmod(script, 0o644)

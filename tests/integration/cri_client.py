@@ -13,6 +13,8 @@ python3-grpcio) carries the bytes.
 SERVICE = "/runtime.v1.RuntimeService/"
 
 # NamespaceMode
+NAMESPACE_POD = 0
+NAMESPACE_CONTAINER = 1
 NAMESPACE_NODE = 2
 # ContainerState
 CONTAINER_STATES = {0: "CREATED", 1: "RUNNING", 2: "EXITED", 3: "UNKNOWN"}
@@ -163,6 +165,13 @@ def create_container(rs, pod_id, config, name, image, command, log_path, annotat
         strings(3, command),
         string_map(10, annotations or {}),
         string(11, log_path),
+        # linux.security_context.namespace_options, as kubelet sends them
+        # for a pod on the host's network without shareProcessNamespace:
+        # the pod's network, a pid namespace of the container's own, the
+        # pod's ipc
+        message(15, message(2, message(3, varint(1, NAMESPACE_NODE),
+                                       varint(2, NAMESPACE_CONTAINER),
+                                       varint(3, NAMESPACE_POD)))),
     ])
     r = rs.call("CreateContainer", string(1, pod_id) + message(2, container) + message(3, config))
     return first(r, 1).decode()

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -204,7 +205,7 @@ def test_lifecycle_create_start_state_delete(oci):
     r = oci.drive([
         ["create", "--bundle", str(b), "--pid-file", str(pid_file), "c1"],
         ["state", "c1"],
-        ["@", "cat", str(pid_file)],
+        ["@", "sh", "-c", f'p=$(cat {pid_file}); echo $p; cat /proc/$p/task/$p/children'],
         ["start", "c1"],
         ["wait", str(pid_file)],
         ["state", "c1"],
@@ -216,7 +217,10 @@ def test_lifecycle_create_start_state_delete(oci):
     created = json.loads(ok(r[1])["out"])
     assert created["status"] == "created"
     assert created["id"] == "c1" and created["bundle"] == str(b)
-    assert created["pid"] == int(r[2]["out"])
+    # the pid file holds the supervisor (engines wait for it); the state
+    # names the container's process, the sandbox's pid 1, its child
+    supervisor, *children = r[2]["out"].split()
+    assert created["pid"] != int(supervisor) and str(created["pid"]) in children, r[2]
     ok(r[3])
     assert r[4]["exit"] == 3  # the supervisor's status is the container's
     stopped = json.loads(ok(r[5])["out"])
@@ -256,6 +260,48 @@ def test_container_sees_its_rootfs_and_config(oci):
     assert "busybox" not in lines and "bin" in lines  # the rootfs's /, not the host's
     assert "usr" not in lines
     assert "image-secret-42" in text and "w" in lines and "xterm" in lines
+
+
+def test_mounts_show_their_config_sources_in_order(oci):
+    """mountinfo names each filesystem as config.json's source (what
+    runtime-tools' runtimetest compares), and /dev/mqueue is given when
+    listed."""
+    def mutate(config):
+        config["mounts"][0]["source"] = "proc-of-c"
+        config["mounts"].insert(3, {"destination": "/dev/shm", "type": "tmpfs",
+                                    "source": "shm"})
+        config["mounts"].insert(4, {"destination": "/dev/mqueue", "type": "mqueue",
+                                    "source": "mqueue"})
+
+    b = oci.bundle(["/bin/sh", "-c", "cat /proc/self/mountinfo"], mutate=mutate)
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "cm"],
+        ["start", "cm"],
+        ["wait", str(pid_file)],
+    ])
+    assert r[2]["exit"] == 0, r
+    seen = []
+    for line in r[0]["out"].splitlines():
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        sep = fields.index("-")
+        seen.append((fields[4], fields[sep + 1], fields[sep + 2]))
+    wanted = [("/proc", "proc", "proc-of-c"), ("/dev", "tmpfs", "tmpfs"),
+              ("/dev/pts", "devpts", "devpts"), ("/dev/shm", "tmpfs", "shm"),
+              ("/dev/mqueue", "mqueue", "mqueue"), ("/tmp", "tmpfs", "tmpfs")]
+    places = [seen.index(w) for w in wanted]  # ValueError: missing or wrong source
+    assert places == sorted(places), seen
+
+
+def test_mqueue_outside_dev_is_refused(oci):
+    b = oci.bundle(["/bin/true"], mutate=lambda c: c["mounts"].append(
+        {"destination": "/mq", "type": "mqueue", "source": "mqueue"}))
+    r = oci.drive([["create", "--bundle", str(b), "cq"]])
+    assert r[0]["rc"] != 0
+    assert any("mqueue is only given at /dev/mqueue" in line.get("msg", "")
+               for line in oci.log_lines()), oci.log_lines()
 
 
 def test_console_socket_gets_a_pty_of_the_container(oci):
@@ -303,6 +349,53 @@ def test_kill_relays_and_status_is_128_plus_signal(oci):
     assert r[4]["exit"] == 128 + 15
     assert r[5]["rc"] != 0 and "not running" in r[5]["err"]
     ok(r[6])
+
+
+def test_signal_right_after_start_reaches_the_handler_being_set(oci):
+    """`start` returns once the command's execve succeeded, and a signal in
+    the container's first instants waits (briefly) for the command to set
+    its handler: runtime-tools' killsig sends one right after start."""
+    b = oci.bundle(["/bin/sh", "-c", "sleep 0.1; trap 'touch /caught; exit 0' USR1; "
+                                     "while :; do sleep 1; done"])
+    pid_file = oci.base / "pid"
+    r = oci.drive([
+        ["create", "--bundle", str(b), "--pid-file", str(pid_file), "ks"],
+        ["start", "ks"],
+        ["kill", "ks", "USR1"],
+        ["wait", str(pid_file)],
+    ])
+    ok(r[1]), ok(r[2])
+    assert r[3]["exit"] == 0, r  # the trap ran: not killed by USR1's default action
+    assert (b / "rootfs" / "caught").exists()
+
+
+def test_capabilities_granted_only_inside_what_reins_allows(oci):
+    """process.capabilities are kept where they act only inside the
+    container's namespaces (runc's default set); the others are withheld and
+    the log names them. Without the key the command keeps none."""
+    def caps(c):
+        names = ["CAP_CHOWN", "CAP_SETUID", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"]
+        c["process"]["capabilities"] = {k: names for k in
+                                        ("bounding", "effective", "permitted", "inheritable")}
+    show = ["/bin/sh", "-c", "grep -E '^Cap(Eff|Bnd|Prm)' /proc/self/status"]
+    with_caps = oci.bundle(show, name="bc", mutate=caps)
+    without = oci.bundle(show, name="bn")
+    r = oci.drive([
+        ["create", "--bundle", str(with_caps), "--pid-file", str(oci.base / "p1"), "cc"],
+        ["start", "cc"], ["wait", str(oci.base / "p1")],
+        ["create", "--bundle", str(without), "--pid-file", str(oci.base / "p2"), "cn"],
+        ["start", "cn"], ["wait", str(oci.base / "p2")],
+    ])
+    assert r[2]["exit"] == 0 and r[5]["exit"] == 0, r
+    granted = (1 << 0) | (1 << 7)  # CAP_CHOWN, CAP_SETUID
+    for line in r[0]["out"].split("\n"):
+        if line.startswith("Cap"):
+            assert int(line.split()[1], 16) == granted, r[0]["out"]
+    for line in r[3]["out"].split("\n"):
+        if line.startswith("Cap"):
+            assert int(line.split()[1], 16) == 0, r[3]["out"]
+    assert any("CAP_SYS_ADMIN" in line.get("msg", "").upper() and "withheld" in line["msg"]
+               for line in oci.log_lines()), oci.log_lines()
 
 
 def test_kill_9_and_delete_force(oci):
@@ -626,6 +719,119 @@ def test_root_of_a_user_namespace_of_its_own(oci):
     ok(r[0]), ok(r[1])
     assert r[2]["exit"] == 0 and "nested-ok" in r[0]["out"], r
     ok(r[3])
+
+
+def test_a_pods_ipc_and_uts_namespaces_are_joined_by_path(oci):
+    """CRI gives a pod's containers the paths of its sandbox's ipc, uts and
+    network namespaces: ipc and uts are joined (the hostname set in the
+    joined one, /dev/mqueue of its queues); the network one is not (the
+    policy's network stays the container's), and the log says so."""
+    if oci.caller.uid != 0:
+        pytest.skip("joining a namespace by path needs CAP_SYS_ADMIN (root)")
+    pod = subprocess.Popen(["unshare", "--ipc", "--uts", "--net", "--fork", "sleep", "60"])
+    try:
+        for _ in range(100):  # until unshare has forked sleep in the new namespaces
+            kids = Path(f"/proc/{pod.pid}/task/{pod.pid}/children").read_text().split()
+            if kids:
+                break
+            time.sleep(0.05)
+        holder = int(kids[0])
+
+        def join(c):
+            c["linux"]["namespaces"] = [
+                {"type": "pid"}, {"type": "mount"},
+                {"type": "ipc", "path": f"/proc/{holder}/ns/ipc"},
+                {"type": "uts", "path": f"/proc/{holder}/ns/uts"},
+                {"type": "network", "path": f"/proc/{holder}/ns/net"}]
+            c["hostname"] = "pod-name"
+            c["mounts"].insert(3, {"destination": "/dev/mqueue", "type": "mqueue",
+                                   "source": "mqueue"})
+        b = oci.bundle(["/bin/sh", "-c", "hostname; ls -d /dev/mqueue; sleep 30"], mutate=join)
+        r = oci.drive([["create", "--bundle", str(b), "j1"], ["start", "j1"], ["state", "j1"]])
+        ok(r[0]), ok(r[1])
+        init = json.loads(r[2]["out"])["pid"]  # the sandbox's pid 1, as the host sees it
+        for ns in ("ipc", "uts"):
+            assert os.readlink(f"/proc/{init}/ns/{ns}") == os.readlink(f"/proc/{holder}/ns/{ns}")
+        assert os.readlink(f"/proc/{init}/ns/net") != os.readlink(f"/proc/{holder}/ns/net")
+        assert subprocess.run(["nsenter", "-t", str(holder), "--uts", "hostname"],
+                              capture_output=True, text=True).stdout.strip() == "pod-name"
+        assert any("network namespace" in line.get("msg", "") and "not joined" in line["msg"]
+                   for line in oci.log_lines()), oci.log_lines()
+        oci.drive([["delete", "--force", "j1"]])
+    finally:
+        pod.kill()
+        pod.wait()
+
+
+def test_joining_the_hosts_own_ipc_or_uts_namespace_is_refused(oci):
+    """Not even by path: the container would share the host's System V IPC,
+    or set the host's name."""
+    for ns, proc in (("ipc", "ipc"), ("uts", "uts")):
+        def join(c, ns=ns, proc=proc):
+            c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != ns]
+            c["linux"]["namespaces"].append({"type": ns, "path": f"/proc/1/ns/{proc}"})
+        b = oci.bundle(["/bin/true"], name="h-" + ns, mutate=join)
+        r = oci.drive([["create", "--bundle", str(b), "h-" + ns]])
+        assert r[0]["rc"] != 0
+        assert any(f"host's own {ns} namespace" in line.get("msg", "")
+                   or "Permission denied" in line.get("msg", "")  # nobody: not theirs
+                   for line in oci.log_lines()), oci.log_lines()
+    assert os.uname().nodename != "oci-test"
+
+
+def test_joining_a_mount_or_pid_namespace_is_refused(oci):
+    for ns in ("mount", "pid"):
+        def join(c, ns=ns):
+            c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != ns]
+            c["linux"]["namespaces"].append({"type": ns, "path": f"/proc/self/ns/{ns[:3]}"})
+        b = oci.bundle(["/bin/true"], name="b-" + ns, mutate=join)
+        r = oci.drive([["create", "--bundle", str(b), "r-" + ns]])
+        assert r[0]["rc"] != 0
+        assert any(f"joining an existing {ns} namespace" in line.get("msg", "")
+                   for line in oci.log_lines()), oci.log_lines()
+
+
+def test_cgroups_path_and_cpu_resources_are_honoured(oci):
+    """linux.cgroupsPath places the container's cgroups (absolute: from each
+    hierarchy's root), with pids, cpu shares, quota and period as written;
+    delete removes them."""
+    if oci.caller.uid != 0 or not os.path.isdir("/sys/fs/cgroup/pids"):
+        pytest.skip("cgroup v1 hierarchies, writable as root only, hold the limits here")
+    path = f"/reins-test-{os.getpid()}-{oci.base.name}"
+
+    def resources(c):
+        c["linux"]["cgroupsPath"] = path
+        c["linux"]["resources"] = {"pids": {"limit": 321},
+                                   "cpu": {"shares": 512, "quota": 20000, "period": 50000}}
+    b = oci.bundle(["/bin/sleep", "30"], mutate=resources)
+    r = oci.drive([["create", "--bundle", str(b), "cg"], ["start", "cg"]])
+    ok(r[0]), ok(r[1])
+    try:
+        pids = Path("/sys/fs/cgroup/pids" + path)
+        cpu = Path("/sys/fs/cgroup/cpu" + path)
+        assert (pids / "pids.max").read_text().strip() == "321"
+        assert (cpu / "cpu.shares").read_text().strip() == "512"
+        assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "20000"
+        assert (cpu / "cpu.cfs_period_us").read_text().strip() == "50000"
+        assert (pids / "tasks").read_text().split(), "the container is in it"
+    finally:
+        ok(oci.drive([["delete", "--force", "cg"]])[0])
+    assert not pids.exists() and not cpu.exists()
+
+
+def test_device_pass_through_is_refused(oci):
+    b = oci.bundle(["/bin/true"], mutate=lambda c: c["linux"].update(devices=[
+        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]))
+    r = oci.drive([["create", "--bundle", str(b), "dv"]])
+    assert r[0]["rc"] != 0
+    assert any("linux.devices" in line.get("msg", "") for line in oci.log_lines())
+
+
+def test_cgroups_path_with_dot_dot_is_refused(oci):
+    b = oci.bundle(["/bin/true"], mutate=lambda c: c["linux"].update(cgroupsPath="/a/../../b"))
+    r = oci.drive([["create", "--bundle", str(b), "cd"]])
+    assert r[0]["rc"] != 0
+    assert any("cgroupsPath" in line.get("msg", "") for line in oci.log_lines())
 
 
 def test_systemd_cgroup_refused_without_systemd(oci):

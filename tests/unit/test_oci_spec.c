@@ -118,6 +118,88 @@ static void test_refuses_and_names_the_key(void **state)
         assert_non_null(strstr(err.message, "SCMP_ACT_TRACE"));
 }
 
+/* A small config.json with `process_extra` in process and `linux` as its
+ * linux object. */
+static struct oci_spec *parse_small(const char *process_extra, const char *linux_,
+                                    struct reins_error *err)
+{
+        char text[2048];
+        snprintf(text, sizeof(text),
+                 "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"a\"],\"cwd\":\"/\"%s},"
+                 "\"root\":{\"path\":\"/tmp\"},\"linux\":%s}",
+                 process_extra, linux_);
+        struct oci_spec *spec = NULL;
+        memset(err, 0, sizeof(*err));
+        return oci_spec_parse(text, strlen(text), "/tmp", true, &spec, err) < 0 ? NULL : spec;
+}
+
+static void test_capabilities_narrowed_to_what_reins_grants(void **state)
+{
+        (void)state;
+        struct reins_error err;
+        struct oci_spec *spec = parse_small(
+            ",\"capabilities\":{\"bounding\":[\"CAP_CHOWN\",\"CAP_SYS_ADMIN\",\"CAP_KILL\"],"
+            "\"permitted\":[\"CAP_CHOWN\",\"CAP_SYS_ADMIN\",\"CAP_SETUID\"],"
+            "\"effective\":[\"CAP_CHOWN\",\"CAP_DAC_OVERRIDE\"],\"ambient\":[\"CAP_CHOWN\"]}",
+            "{}", &err);
+        assert_non_null(spec);
+        assert_true(spec->root.caps_given);
+        /* SYS_ADMIN and DAC_OVERRIDE withheld; SETUID is outside the bounding set */
+        assert_int_equal(spec->root.cap_bounding, (1ULL << 0) | (1ULL << 5));
+        assert_int_equal(spec->root.cap_permitted, 1ULL << 0);
+        assert_int_equal(spec->root.cap_effective, 1ULL << 0);
+        assert_int_equal(spec->root.cap_ambient, 0); /* not inheritable */
+        assert_int_equal(spec->caps_withheld, (1ULL << 21) | (1ULL << 1));
+        oci_spec_free(spec);
+        spec = parse_small("", "{}", &err);
+        assert_non_null(spec);
+        assert_false(spec->root.caps_given); /* none at all, as reins run */
+        oci_spec_free(spec);
+        assert_null(parse_small(",\"capabilities\":{\"bounding\":[\"CAP_NOPE\"]}", "{}", &err));
+        assert_non_null(strstr(err.message, "process.capabilities.bounding[0]"));
+}
+
+static void test_namespaces_cgroups_and_devices(void **state)
+{
+        (void)state;
+        struct reins_error err;
+        struct oci_spec *spec = parse_small(
+            "",
+            "{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\",\"path\":\"/proc/1/ns/ipc\"},"
+            "{\"type\":\"uts\",\"path\":\"/proc/1/ns/uts\"},{\"type\":\"network\",\"path\":"
+            "\"/run/netns/x\"}],\"cgroupsPath\":\"/pods/c1\",\"resources\":{\"cpu\":{\"shares\":"
+            "512,\"quota\":20000,\"period\":50000,\"cpus\":\"0-1\"}}}",
+            &err);
+        assert_non_null(spec);
+        assert_string_equal(spec->root.join_ipc, "/proc/1/ns/ipc");
+        assert_string_equal(spec->root.join_uts, "/proc/1/ns/uts");
+        assert_string_equal(spec->net_path, "/run/netns/x");
+        assert_string_equal(spec->root.cgroups_path, "/pods/c1");
+        assert_int_equal(spec->root.cpus_milli, 400);
+        assert_int_equal(spec->root.cpu_quota_us, 20000);
+        assert_int_equal(spec->root.cpu_period_us, 50000);
+        assert_int_equal(spec->root.cpu_shares, 512);
+        assert_string_equal(spec->root.cpuset_cpus, "0-1");
+        oci_spec_free(spec);
+        static const char *const refused[][2] = {
+            {"{\"namespaces\":[{\"type\":\"mount\",\"path\":\"/proc/1/ns/mnt\"}]}",
+             "joining an existing mount namespace"},
+            {"{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"pid\"}]}", "listed twice"},
+            {"{\"namespaces\":[{\"type\":\"nope\"}]}", "linux.namespaces[0].type"},
+            {"{\"cgroupsPath\":\"/a/../b\"}", "linux.cgroupsPath"},
+            {"{\"cgroupsPath\":\"system.slice:reins:c1\"}", "linux.cgroupsPath"},
+            {"{\"devices\":[{\"path\":\"/dev/fuse\",\"type\":\"c\",\"major\":10,\"minor\":229}]}",
+             "linux.devices"},
+            {"{\"resources\":{\"cpu\":{\"quota\":10,\"period\":100000}}}", "linux.resources.cpu"},
+            {"{\"resources\":{\"cpu\":{\"cpus\":\"0;1\"}}}", "linux.resources.cpu.cpus"},
+        };
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+                assert_null(parse_small("", refused[i][0], &err));
+                if (!strstr(err.message, refused[i][1]))
+                        fail_msg("'%s' does not name '%s'", err.message, refused[i][1]);
+        }
+}
+
 static void test_seccomp_profile_compiles(void **state)
 {
         (void)state;
@@ -179,6 +261,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_takes_what_it_honours),
             cmocka_unit_test(test_refuses_and_names_the_key),
+            cmocka_unit_test(test_capabilities_narrowed_to_what_reins_grants),
+            cmocka_unit_test(test_namespaces_cgroups_and_devices),
             cmocka_unit_test(test_seccomp_profile_compiles),
             cmocka_unit_test(test_plan_root_layers_the_policy),
         };

@@ -383,7 +383,8 @@ static const struct error_case error_cases[] = {
      "write, deny, protect, cache, secrets)"},
     {"version: 1\nlimit: {}\n", EINVAL,
      "2: limit: unknown key (expected one of: version, name, extends, agent, filesystem, "
-     "network, exec, env, limits, syscalls, rules, isolation, canaries, risk, approvals, audit, "
+     "network, exec, env, limits, syscalls, rules, canaries, isolation, risk, approvals, audit, "
+     "credentials, identity, environment, "
      "pool)"},
     {"version: 1\nlimits:\n  memory: 1GiB\n  swap: 0\n", EINVAL,
      "4: limits.swap: unknown key (expected one of: memory, pids, cpus, wall_time, "
@@ -465,6 +466,34 @@ static const struct error_case error_cases[] = {
     {"- version: 1\n", EINVAL,
      "1: policy must be a mapping of keys (version: 1, filesystem: ...), got a list"},
     {"version: 1\n[a]: b\n", EINVAL, "2: (key): expected a single value, got a list"},
+    /* credentials (issue 18) */
+    {"version: 1\ncredentials:\n  - name: a\n    source: {env: K}\n    hosts: [x.com]\n", EINVAL,
+     "3: credentials[0].env: missing (a credential has a source and an env, or a file and a "
+     "pattern or json)"},
+    {"version: 1\ncredentials:\n  - name: a\n    file: ~/.npmrc\n    hosts: [x.com]\n", EINVAL,
+     "3: credentials[0]: a file credential has a pattern or a json pointer"},
+    {"version: 1\ncredentials:\n  - pattern: 'a+'\n", EINVAL,
+     "3: credentials[0].pattern: bad pattern 'a+': needs a group, (...), around the secret"},
+    {"version: 1\ncredentials:\n  - json: auths\n", EINVAL,
+     "3: credentials[0].json: bad JSON Pointer 'auths': a JSON Pointer (RFC 6901) starts with "
+     "'/': /auths/host/auth"},
+    {"version: 1\ncredentials:\n  - name: a b\n", EINVAL,
+     "3: credentials[0].name: bad name 'a b': a credential name has only letters, digits, '_' "
+     "and '-' (it is part of the placeholder)"},
+    {"version: 1\ncredentials:\n  - source: {vault: x}\n", EINVAL,
+     "3: credentials[0].source.vault: unknown source (expected one of: env, file, command)"},
+    {"version: 1\ncredentials:\n  - how: header Content-Length\n", EINVAL,
+     "3: credentials[0].how: bad how 'header Content-Length': that header frames the request: "
+     "it cannot carry a secret"},
+    {"version: 1\ncredentials:\n  - hosts: [\"x.com/a?b\"]\n", EINVAL,
+     "3: credentials[0].hosts[0]: bad host 'x.com/a?b': blanks, control characters, '?', '#' and "
+     "'=' are not allowed (write host[:port][/path-prefix])"},
+    {"version: 1\ncredentials:\n  - name: a\n    source: {env: K}\n    hosts: [x.com]\n"
+     "    env: A\n  - name: a\n    source: {env: K}\n    hosts: [x.com]\n    env: B\n",
+     EINVAL, "7: credentials[1].name: duplicate credential 'a'"},
+    {"version: 1\ncredentials:\n  - name: a\n    colour: red\n", EINVAL,
+     "4: credentials[0].colour: unknown key (expected one of: name, source, hosts, how, env, "
+     "plaintext, file, pattern, json)"},
     /* extends */
     {"version: 1\nextends: nope\n", EINVAL,
      "2: extends: unknown preset 'nope' (presets: default, offline, readonly; a file needs "
@@ -932,6 +961,56 @@ static void test_yaml_round_trip(void **state)
         policy_free(p);
 }
 
+/* credentials: normalized (host lower-cased), merged by name along
+ * extends, and only in the YAML (and so the hash) of policies that have some. */
+static void test_credentials(void **state)
+{
+        (void)state;
+        char *dir = temp_dir();
+        char *parent = join(dir, "parent.yaml");
+        char *child = join(dir, "child.yaml");
+        write_file(parent, "version: 1\ncredentials:\n  - name: api\n    source: {env: K}\n"
+                           "    hosts: [API.Example.com/v1]\n    how: query key\n    env: API\n"
+                           "  - name: other\n    source: {file: ~/tok}\n    hosts: [o.com]\n"
+                           "    env: OTHER\n");
+        write_file(child, "version: 1\nextends: parent.yaml\ncredentials:\n  - name: api\n"
+                          "    source: {command: [/bin/true]}\n    hosts: [b.com:8443]\n"
+                          "    how: basic\n    env: API2\n    plaintext: true\n");
+        struct reins_error err = {0};
+        struct reins_policy *p = NULL;
+        assert_int_equal(policy_load(parent, &p, &err), 0);
+        assert_int_equal(p->credentials.count, 2);
+        assert_string_equal(p->credentials.items[0].hosts.items[0], "api.example.com/v1");
+        assert_int_equal(p->credentials.items[0].how, POLICY_CREDENTIAL_QUERY);
+        assert_string_equal(p->credentials.items[0].how_name, "key");
+        char *yaml = policy_to_yaml(p);
+        assert_non_null(strstr(yaml, "how: \"query key\"\n"));
+        free(yaml);
+        policy_free(p);
+        assert_int_equal(policy_load(child, &p, &err), 0);
+        assert_int_equal(p->credentials.count, 2);
+        const struct policy_credential *c = &p->credentials.items[0];
+        assert_string_equal(c->name, "api");
+        assert_int_equal(c->source_kind, POLICY_CREDENTIAL_COMMAND);
+        assert_string_equal(c->command.items[0], "/bin/true");
+        assert_int_equal(c->how, POLICY_CREDENTIAL_BASIC);
+        assert_true(c->plaintext);
+        assert_string_equal(c->env, "API2");
+        policy_free(p);
+        /* a policy without credentials does not name the key */
+        assert_int_equal(policy_load_text("version: 1\n", "inline", &p, &err), 0);
+        yaml = policy_to_yaml(p);
+        assert_null(strstr(yaml, "credentials"));
+        free(yaml);
+        policy_free(p);
+        unlink(parent);
+        unlink(child);
+        rmdir(dir);
+        free(parent);
+        free(child);
+        free(dir);
+}
+
 static void test_free_null(void **state)
 {
         (void)state;
@@ -948,6 +1027,7 @@ int main(void)
             cmocka_unit_test(test_extends_merge),
             cmocka_unit_test(test_load_spec_resolution),
             cmocka_unit_test(test_error_messages),
+            cmocka_unit_test(test_credentials),
             cmocka_unit_test(test_file_errors),
             cmocka_unit_test(test_extends_errors),
             cmocka_unit_test(test_check_supported),

@@ -5,8 +5,10 @@
  * "@allow HOST", "@deny HOST", "@progress BYTES" (sent on an open
  * connection), "@close BYTES [REPORTED]" (a connection's total, of which
  * REPORTED went out in net.progress events), "@budget", "@canary PATH" (a planted
- * canary was opened), "@denied SYSCALL" (seccomp refused it), "@key HOST" (key material
- * seen in plaintext egress), "@tick MS"). */
+ * canary was opened), "@denied SYSCALL" (seccomp refused it), "@wasm RULE PATH" (a WASI
+ * module's path refused, isolation wasm), "@key HOST" (key material
+ * seen in plaintext egress), "@misuse HOST" (a credential placeholder sent there), "@tick
+ * MS"). */
 
 #include <jansson.h>
 #include <setjmp.h>
@@ -156,6 +158,17 @@ static void feed_line(struct risk_engine *engine, struct recorder *r, const char
                 e = event_net("syscall.denied", NULL, NULL, -1);
                 json_object_set_new(e, "syscall", json_string(line + 8));
                 json_object_set_new(e, "comm", json_string("python3"));
+        } else if (strncmp(line, "@wasm ", 6) == 0) {
+                e = event_net("wasm.denied", NULL, NULL, -1);
+                const char *path = strrchr(line, ' ');
+                json_object_set_new(e, "op", json_string("open"));
+                json_object_set_new(e, "rule", json_stringn(line + 6, (size_t)(path - line - 6)));
+                json_object_set_new(e, "path", json_string(path + 1));
+        } else if (strncmp(line, "@misuse ", 8) == 0) {
+                e = event_net("net.credential_misuse", NULL, line + 8, -1);
+                json_object_set_new(e, "credential", json_string("api"));
+                json_object_set_new(e, "method", json_string("POST"));
+                json_object_set_new(e, "path", json_string("/upload"));
         } else if (strncmp(line, "@key ", 5) == 0) {
                 e = event_net("net.key_material", NULL, line + 5, -1);
                 json_object_set_new(e, "kind", json_string("aws-access-key-id"));
@@ -307,6 +320,10 @@ static const struct rule_case rule_cases[] = {
     {"escape-primitive", LINES("unshare\t-r\tsh"), LINES("mount", "git\tstatus")},
     {"escape-primitive", LINES("nsenter\t-t\t1\t-m\tsh"), LINES("make")},
     {"escape-primitive", LINES("@denied mount"), LINES("@allow registry.npmjs.org")},
+    {"escape-primitive", LINES("@wasm outside /ws/../../proc/self/mem"),
+     LINES("@wasm /ws/**/.env /ws/.env")},
+    {"persistence-write", LINES("@wasm protect /ws/.git/config"),
+     LINES("@wasm /ws/**/*.pem /ws/key.pem")},
     {"persistence-write", LINES("sh\t-c\techo 'ssh-ed25519 AAAA x' >> ~/.ssh/authorized_keys"),
      LINES("sh\t-c\techo 'note' >> notes.txt")},
     {"persistence-write", LINES("crontab\t/tmp/cron.txt"), LINES("crontab\t-l")},
@@ -334,6 +351,7 @@ static const struct rule_case rule_cases[] = {
     {"mass-deletion", LINES("rm\t-rf\t/srv/project"), LINES("rm\t-rf\tbuild\tnode_modules")},
     {"key-material-egress", LINES("@key paste.example"), LINES("@allow paste.example")},
     {"canary-read", LINES("@canary ~/.aws/credentials"), LINES("cat\t/root/.aws/config")},
+    {"credential-misuse", LINES("@misuse gist.example"), LINES("@allow api.example.com")},
     {"drop-and-execute", LINES("chmod\t+x\t/tmp/payload", "/tmp/payload"),
      LINES("chmod\t644\tnotes.txt", "chmod\t+x\tbuild.sh", "sh\t-c\techo hi")},
     {"drop-and-execute", LINES("chmod\t755\t/dev/shm/x", "/dev/shm/x\t--run"),

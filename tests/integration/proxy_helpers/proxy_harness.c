@@ -4,7 +4,7 @@
  * SECONDS (or until SIGTERM/SIGINT), prints events on stderr, then frees
  * everything. Build from the repo with the objects of build/src/net,
  * audit/event.o and the util layer (as an archive), linked with
- * -ljansson -lcares.
+ * -ljansson -lcares -lssl -lcrypto -lsodium.
  *
  * A scripted gate (proxy_options.gate), from the environment:
  *   REINS_HARNESS_GATE="HOST=VERDICT[:ANSWER:MS];..."  per requested host:
