@@ -324,4 +324,9 @@ python3 "$here/serve/pool_bench.py" "${REINS_BENCH_STAMPED:-$reins}" --rounds "$
 /usr/bin/python3 "$here/wasm/wasm_bench.py" "$reins" "${REINS_BENCH_WASM_PAIRS:-100}"
 # --- end of isolation: wasm -------------------------------------------------------------------
 
+# --- isolation: vm (bench/vm/vm_bench.py) ---------------------------------------------
+# boot-to-exec under TCG beside the container start; the guest kernel's own boot.
+echo
+/usr/bin/python3 "$here/vm/vm_bench.py" "$reins"
+
 exit 0

@@ -70,6 +70,7 @@ enum {
         OPT_DAEMON_KEY,
         OPT_EXPECT_AGENT,
         OPT_DAEMON_STATE,
+        OPT_ISOLATION,
 };
 
 static void run_usage(FILE *out)
@@ -89,6 +90,8 @@ static void run_usage(FILE *out)
                 "      --cpus N               cpu limit (e.g. 1.5)\n"
                 "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
                 "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
+                "      --isolation KIND       container (default) | vm: the same sandbox\n"
+                "                             inside a QEMU microvm with its own kernel\n"
                 "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
                 "      --events FD|FILE       stream every event as JSON lines\n"
                 "      --audit PATH           write the audit trail there (default: under\n"
@@ -148,6 +151,7 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"strict", no_argument, NULL, OPT_STRICT},
             {"allow-degraded", no_argument, NULL, OPT_ALLOW_DEGRADED},
             {"net", required_argument, NULL, OPT_NET},
+            {"isolation", required_argument, NULL, OPT_ISOLATION},
             {"allow-net", required_argument, NULL, OPT_ALLOW_NET},
             {"resume", required_argument, NULL, OPT_RESUME},
             {"events", required_argument, NULL, OPT_EVENTS},
@@ -219,6 +223,9 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                         break;
                 case OPT_NET:
                         args->plan.net = optarg;
+                        break;
+                case OPT_ISOLATION:
+                        args->plan.isolation = optarg;
                         break;
                 case OPT_AUDIT:
                         args->audit_path = optarg;

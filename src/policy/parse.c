@@ -67,7 +67,7 @@ struct field {
 static const char *const workspace_modes[] = {"direct", "readonly", "overlay", NULL};
 static const char *const network_modes[] = {"none", "proxy", "host", NULL};
 static const char *const syscall_profiles[] = {"default", NULL};
-static const char *const isolation_kinds[] = {"container", "wasm", NULL};
+static const char *const isolation_kinds[] = {"container", "wasm", "vm", NULL};
 
 static const struct field filesystem_fields[] = {
     {.name = "workspace",

@@ -211,7 +211,7 @@ struct reins_policy {
 
         bool canaries; /* plant fake credentials whose use is a critical finding */
 
-        /* isolation: "container" (the default, NULL when not written) or
+        /* isolation: "container" (the default, NULL when not written), "vm" or
          * "wasm" (the command is a WASI module run by its engine inside the
          * container sandbox, wasm/run.h) */
         char *isolation;

@@ -309,6 +309,7 @@ struct plan_options {
         const char *memory, *pids, *cpus; /* overrides, parsed like the policy */
         const char *timeout;
         const char *net;             /* --net none|proxy|host; NULL = policy's */
+        const char *isolation;       /* --isolation container|vm; NULL = policy's */
         struct reins_strv allow_net; /* --allow-net HOST[:PORT] (implies proxy) */
         bool strict, allow_degraded;
         int verbosity;

@@ -41,6 +41,7 @@
 #include "session/risk.h"
 #include "sandbox/seccomp_notify.h"
 #include "session/workspace.h"
+#include "vm/vm.h"
 #include "util/path.h"
 #include "util/bytes_json.h"
 #include "util/loop.h"
@@ -57,6 +58,7 @@ struct session_listener {
 
 struct session {
         struct session_config config;
+        struct vm_prepared vm; /* isolation: vm: what the rewritten options point into */
         char id[25];
         enum session_state state;
         struct reins_policy *policy;
@@ -253,6 +255,40 @@ static int session_check_agent(const struct session *s, struct reins_error *err)
                                s->config.policy, agent, expected);
 }
 
+/* --isolation overrides the policy's `isolation:` before the plan (and the
+ * policy's hash, which names the kind) is made. */
+static int session_apply_isolation(struct session *s, struct reins_error *err)
+{
+        const char *kind = s->plan_options.isolation;
+        if (kind) {
+                if (strcmp(kind, "container") != 0 && strcmp(kind, "vm") != 0)
+                        return reins_error_set(err, EINVAL,
+                                               "--isolation '%s': expected container or vm", kind);
+                /* container is the default: unwritten, as in a policy
+                 * without the key (the same hash) */
+                char *copy = NULL;
+                if (strcmp(kind, "vm") == 0 && !(copy = strdup(kind)))
+                        return reins_error_set(err, ENOMEM, "out of memory");
+                free(s->policy->isolation);
+                s->policy->isolation = copy;
+        }
+        if (!s->policy->isolation || strcmp(s->policy->isolation, "vm") != 0)
+                return 0;
+        /* the command becomes `reins vm-host`: QEMU in this sandbox */
+        int r = vm_prepare(s->policy, &s->plan_options, &s->vm, err);
+        if (r < 0)
+                return r;
+        if (s->vm.tcg && s->plan_options.strict)
+                return reins_error_set(err, EOPNOTSUPP,
+                                       "isolation: vm: no usable KVM (%s) and --strict refuses "
+                                       "software emulation",
+                                       s->vm.accel_why);
+        if (s->vm.tcg && !s->config.quiet)
+                notice("note: isolation: vm: TCG (software emulation, slower): %s",
+                       s->vm.accel_why);
+        return 0;
+}
+
 /* The policy's environment: looked up in the cache (built when missing,
  * with progress to the caller), the mapped user's accounts and, with
  * writable: session, the session's own layer; then the plan's root. */
@@ -318,7 +354,7 @@ int session_new(const struct session_config *config, struct session **out, struc
                 return r;
         s->plan_options.write_limit = session_govern_write_limit(&s->govern);
         if ((r = policy_load(config->policy, &s->policy, err)) < 0 ||
-            (r = session_check_agent(s, err)) < 0 ||
+            (r = session_check_agent(s, err)) < 0 || (r = session_apply_isolation(s, err)) < 0 ||
             (r = policy_check_supported(s->policy, err)) < 0 ||
             (r = session_prepare_environment(s, err)) < 0 ||
             (r = session_plant_canaries(s, err)) < 0 ||
@@ -1488,5 +1524,6 @@ void session_free(struct session *s)
         runtime_entry_free(s->listing);
         free(s->trail_path);
         free(s->trail_dir);
+        vm_prepared_free(&s->vm);
         free(s);
 }
