@@ -34,7 +34,7 @@ static void print_usage(FILE *out)
 {
         fprintf(out, "usage: reins COMMAND [ARGS...]\n\ncommands:\n");
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-                fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+                fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
         fprintf(out, "\n'reins COMMAND --help' for a command's options.\n");
 }
 
