@@ -64,8 +64,9 @@ static char *complete_capture(const struct cli_command *command, char **argv, in
                 return NULL;
         }
         if (pid == 0) {
-                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0)
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0 ||
+                    dup2(quiet ? null : fds[1], 2) < 0)
                         _exit(1);
                 complete_dump_options = dump;
                 int status = command->run(argc, argv);
@@ -190,7 +191,17 @@ static void complete_option_values(const char *help, const char *option, const c
         }
 }
 
-/* The "id" (or "session") of each entry of `reins WHAT --json`. */
+static void complete_offer_entry(const json_t *entry, const char *prefix)
+{
+        const char *id = json_string_value(json_object_get(entry, "id"));
+        if (!id)
+                id = json_string_value(json_object_get(entry, "session"));
+        if (id)
+                complete_offer(id, strlen(id), prefix);
+}
+
+/* The "id" (or "session") of each entry of `reins WHAT --json`: an array
+ * (ls, pending) or one object a line (ps). */
 static void complete_ids(const struct cli_command *commands, size_t count, const char *what,
                          const char *prefix)
 {
@@ -198,19 +209,26 @@ static void complete_ids(const struct cli_command *commands, size_t count, const
                 if (strcmp(commands[i].name, what) != 0)
                         continue;
                 char *argv[] = {(char *)what, (char *)"--json", NULL};
-                char *out = complete_capture(&commands[i], argv, 2, false);
-                json_t *list = out ? json_loads(out, 0, NULL) : NULL;
-                size_t index;
-                json_t *entry;
-                json_array_foreach(list, index, entry)
-                {
-                        const char *id = json_string_value(json_object_get(entry, "id"));
-                        if (!id)
-                                id = json_string_value(json_object_get(entry, "session"));
-                        if (id)
-                                complete_offer(id, strlen(id), prefix);
+                char *out = complete_capture(&commands[i], argv, 2, false, true);
+                for (const char *p = out; p && *p;) {
+                        json_error_t error;
+                        json_t *value = json_loads(p, JSON_DISABLE_EOF_CHECK, &error);
+                        if (!value || error.position <= 0)
+                                break;
+                        p += error.position;
+                        size_t index;
+                        json_t *entry;
+                        if (json_is_array(value)) {
+                                json_array_foreach(value, index, entry)
+                                {
+                                        complete_offer_entry(entry, prefix);
+                                }
+                        } else {
+                                complete_offer_entry(value, prefix);
+                        }
+                        json_decref(value);
+                        p += strspn(p, " \t\r\n");
                 }
-                json_decref(list);
                 free(out);
         }
 }
@@ -270,7 +288,7 @@ int cli_complete(int argc, char **argv, const struct cli_command *commands, size
 
         /* the command's help, and its subcommand if one was typed */
         char *help_argv[] = {argv[0], (char *)"--help", NULL};
-        char *help = complete_capture(command, help_argv, 2, false);
+        char *help = complete_capture(command, help_argv, 2, false, false);
         char *sub = NULL;
         for (int i = 1; i < argc - 1 && help && !sub; i++) {
                 char lead[160];
@@ -280,7 +298,7 @@ int cli_complete(int argc, char **argv, const struct cli_command *commands, size
         }
         char *table_argv[] = {argv[0], sub ? sub : (char *)"--help", sub ? (char *)"--help" : NULL,
                               NULL};
-        char *table = complete_capture(command, table_argv, sub ? 3 : 2, true);
+        char *table = complete_capture(command, table_argv, sub ? 3 : 2, true, false);
         /* a table starts with an option; anything else is a help text (a
          * command whose parser is not getopt's) */
         if (table && table[0] != '-') {

@@ -9,6 +9,7 @@ source through bash.
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -213,3 +214,23 @@ def test_run_stops_at_the_agents_command(reins_named):
     assert tab(reins_named, ["run", "-p", "default", "ls", "--"]) == []
     assert tab(reins_named, ["run", "--memory=1G", "--net", "none", "--t"]) == ["--timeout",
                                                                                  "--token"]
+
+
+def test_running_session_ids_complete_stop(caller):
+    """A running session (reins ps) is offered to `reins stop`."""
+    from test_approvals import Session
+    ws = caller.workspace()
+    s = Session(caller, ws, "default", "sleep 60")
+    try:
+        def as_caller(argv):
+            return subprocess.run(caller.prefix + argv, capture_output=True, text=True,
+                                  timeout=TIMEOUT, env=caller.env(), cwd=caller.home)
+        for _ in range(100):
+            if s.id in caller.run(["ps", "--json"]).stdout:
+                break
+            time.sleep(0.1)
+        offered = tab(caller.reins, ["stop", s.id[:5]], runner=as_caller)
+        assert s.id in offered and all(i.startswith(s.id[:5]) for i in offered)
+    finally:
+        caller.run(["stop", s.id])
+        s.wait()
