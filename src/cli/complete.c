@@ -49,9 +49,10 @@ int cli_getopt_long(int argc, char *const argv[], const char *shortopts,
         _exit(0);
 }
 
-/* What `run(argc, argv)` prints (stdout and stderr), in a child; with
- * `dump`, its option table instead. NULL when it printed nothing. */
-static char *complete_capture(const struct cli_command *command, char **argv, int argc, bool dump)
+/* What `run(argc, argv)` prints (stdout, and stderr unless `quiet`), in a
+ * child; with `dump`, its option table instead. NULL when it printed nothing. */
+static char *complete_capture(const struct cli_command *command, char **argv, int argc, bool dump,
+                              bool quiet)
 {
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) < 0)
