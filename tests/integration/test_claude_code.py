@@ -171,7 +171,7 @@ export HOME="$PWD/home" ANTHROPIC_BASE_URL=https://api.anthropic.test:{port}
 export DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1
 mkdir -p "$HOME"
 echo "key $ANTHROPIC_API_KEY"
-{claude} -p "say hi" </dev/null 2>&1
+timeout 90 {claude} -p "say hi" </dev/null 2>&1
 echo "rc $?"
 env > env.txt
 """
