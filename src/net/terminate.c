@@ -2,6 +2,8 @@
 #include "net/terminate.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <nghttp2/nghttp2.h>
@@ -1228,17 +1230,31 @@ static nghttp2_session *h2_session(struct h2_relay *rl, bool server)
         return s;
 }
 
-static bool h2_flush(nghttp2_session *session, SSL *ssl)
+/* What a session has to send, gathered into records of up to
+ * TERMINATE_IO bytes: many small frames in one write (no Nagle wait for the
+ * peer's delayed ACK between a HEADERS and its SETTINGS ACK). */
+static bool h2_flush(nghttp2_session *session, SSL *ssl, char *out)
 {
+        size_t used = 0;
         for (;;) {
                 const uint8_t *data;
                 ssize_t n = nghttp2_session_mem_send(session, &data);
                 if (n < 0)
                         return false;
+                if (n == 0 || used + (size_t)n > TERMINATE_IO) {
+                        if (used && !ssl_write_all(ssl, out, used))
+                                return false;
+                        used = 0;
+                }
                 if (n == 0)
                         return true;
-                if (!ssl_write_all(ssl, data, (size_t)n))
-                        return false;
+                if ((size_t)n > TERMINATE_IO) {
+                        if (!ssl_write_all(ssl, data, (size_t)n))
+                                return false;
+                        continue;
+                }
+                memcpy(out + used, data, (size_t)n);
+                used += (size_t)n;
         }
 }
 
@@ -1255,9 +1271,12 @@ static void h2_relay_run(struct terminate_job *job, SSL *client, SSL *upstream)
         struct h2_relay rl = {.job = job, .client = client, .upstream = upstream};
         rl.cs = h2_session(&rl, true);
         rl.us = h2_session(&rl, false);
-        char *buf = malloc(TERMINATE_IO);
-        while (rl.cs && rl.us && buf) {
-                if (!h2_flush(rl.us, upstream) || !h2_flush(rl.cs, client))
+        char *buf = malloc(TERMINATE_IO), *out = malloc(TERMINATE_IO);
+        int one = 1; /* frames go as they are ready: the sessions gather them */
+        setsockopt(job->client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        setsockopt(job->upstream_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        while (rl.cs && rl.us && buf && out) {
+                if (!h2_flush(rl.us, upstream, out) || !h2_flush(rl.cs, client, out))
                         break;
                 maybe_progress(job);
                 if (!nghttp2_session_want_read(rl.cs) && !nghttp2_session_want_write(rl.cs))
@@ -1282,15 +1301,16 @@ static void h2_relay_run(struct terminate_job *job, SSL *client, SSL *upstream)
                 if (client_ready && !h2_feed(rl.cs, client, buf, TERMINATE_IO))
                         break;
         }
-        if (rl.cs) { /* what is still queued for the agent (a refusal, GOAWAY) */
+        if (rl.cs && out) { /* what is still queued for the agent (a refusal, GOAWAY) */
                 nghttp2_session_terminate_session(rl.cs, NGHTTP2_NO_ERROR);
-                h2_flush(rl.cs, client);
+                h2_flush(rl.cs, client, out);
         }
         nghttp2_session_del(rl.cs);
         nghttp2_session_del(rl.us);
         while (rl.streams)
                 h2_stream_free(rl.streams);
         free(buf);
+        free(out);
 }
 
 /* After an error reply: closing a socket with unread bytes (the request we

@@ -100,8 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(m >= 0 || m == -E2BIG || m == -EINVAL);
                 if (m >= 0) {
                         check_fields(back, m);
-                        FUZZ_CHECK(same(find(in, count, ":method"), find(back, (size_t)m,
-                                                                         ":method")));
+                        FUZZ_CHECK(
+                            same(find(in, count, ":method"), find(back, (size_t)m, ":method")));
                         FUZZ_CHECK(same(find(in, count, ":path"), find(back, (size_t)m, ":path")));
                 }
         }
