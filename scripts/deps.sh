@@ -6,14 +6,15 @@ packages=(build-essential pkg-config clang-format clang libclang-rt-dev libsecco
           libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libssl-dev libnghttp2-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
           iproute2 curl socat git openssl python3-pip python3-venv npm tmux
           podman conmon containerd runc umoci busybox-static uidmap python3-grpcio
-          skopeo mmdebstrap nghttp2-server)
+          skopeo mmdebstrap nghttp2-server python3-h2)
 # podman conmon containerd runc umoci busybox-static uidmap python3-grpcio: test- and
 # bench-only, for the OCI engines (tests/integration/test_oci_engines.py,
 # bench/oci): the engines that drive reins oci, runc as the reference
 # runtime, the offline busybox image and its OCI layout, rootless podman,
 # gRPC for the CRI calls kubelet would make (tests/integration/cri_client.py).
-# nghttp2-server: test-only, nghttpd is the HTTP/2 TLS stand-in behind credential
-# injection (tests/integration/test_credentials_h2.py).
+# python3-h2 nghttp2-server: test- and bench-only, HTTP/2 TLS stand-ins behind credential
+# injection (tests/integration/proxy_helpers/h2server.py; nghttpd in
+# bench/credentials/h2_bench.py).
 # skopeo mmdebstrap: declarative environments (src/env/): skopeo copies a
 # docker-archive or containers-storage image into an OCI layout, mmdebstrap
 # builds a Debian root from the host's apt mirror (umoci unpacks both).
