@@ -128,6 +128,11 @@ static int add(struct net_h2_field *out, size_t max, size_t *count, const char *
 
 int net_h2_fields_from_head(char *head, size_t len, struct net_h2_field *out, size_t max)
 {
+        /* CRLF line ends only; no NUL (rewritten heads are so already) */
+        for (size_t i = 0; i < len; i++)
+                if (head[i] == '\0' || (head[i] == '\r' && (i + 1 == len || head[i + 1] != '\n')) ||
+                    (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')))
+                        return -EINVAL;
         char *end = head + len;
         char *eol = memmem(head, len, "\r\n", 2);
         if (!eol)
