@@ -27,19 +27,32 @@ LDLIBS   += -Wl,-Bstatic -lseccomp -lsodium -lyaml -lcap -ljansson -lcares -lnet
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-SRC      := $(shell find src -name '*.c' | sort)
+# src/wasm/engine is not part of reins: it is the Wasm engine's own code,
+# built into an archive that reins carries (ENGINE_* below)
+SRC      := $(shell find src -name '*.c' -not -path 'src/wasm/engine/*' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 # the dashboard's files, compiled in (scripts/embed_web.sh)
 WEB_OBJ  := $(BUILD)/gen/web_assets.o
-OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ)
+# the Wasm engine's archive, compiled in (src/wasm/engine_blob.S)
+WASM_BLOB_OBJ := $(BUILD)/gen/wasm_engine_blob.o
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ) $(WASM_BLOB_OBJ)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(WEB_OBJ) $(WASM_BLOB_OBJ)
+# The Wasm engine (isolation: wasm): reins' WASI preview 1 layer, the path
+# globs it shares with reins, and the runtime Debian's wabt ships for
+# wasm2c's output. Built with its own flags (never a sanitizer: every
+# module is linked with it statically) and embedded in reins.
+WASM_RT_DIR    := /usr/share/wabt/wasm2c
+ENGINE_SRC     := $(sort $(wildcard src/wasm/engine/*.c)) src/util/glob.c
+ENGINE_OBJ     := $(ENGINE_SRC:%.c=$(BUILD)/engine/%.o) $(BUILD)/engine/wasm-rt-impl.o
+ENGINE_CFLAGS  := -std=gnu11 -O2 -g -fPIE -D_GNU_SOURCE -Isrc -I$(WASM_RT_DIR) $(EXTRA_CPPFLAGS) \
+                  -DWASM_RT_TRAP_HANDLER=engine_on_trap
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: weak escape-weak all deps check unit integration env-long escape escape-env asan-check asan fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
+.PHONY: vm-kernel vm-check weak escape-weak all deps check unit integration env-long escape escape-env asan-check asan fuzz fuzz-check fuzz-build fuzz-bins demo bench format format-check lint clean
 
 all: $(BUILD)/reins
 
@@ -60,6 +73,23 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "$(CC) ... -fsanitize=fuzzer -o $@ $< (library objects) $(LDLIBS)"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/engine/%.o: %.c src/wasm/engine/engine.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ENGINE_CFLAGS) $(WARN) $(filter -W%,$(CFLAGS)) -c -o $@ $<
+
+# wabt's file, not ours: its own warnings are not errors here
+$(BUILD)/engine/wasm-rt-impl.o: $(WASM_RT_DIR)/wasm-rt-impl.c src/wasm/engine/engine.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ENGINE_CFLAGS) -include src/wasm/engine/engine.h -w -c -o $@ $<
+
+$(BUILD)/wasm/engine.a: $(ENGINE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcsD $@ $^
+
+$(WASM_BLOB_OBJ): src/wasm/engine_blob.S $(BUILD)/wasm/engine.a
+	@mkdir -p $(dir $@)
+	$(CC) -DREINS_WASM_ENGINE_ARCHIVE='"$(BUILD)/wasm/engine.a"' -c -o $@ $<
 
 # the directory too: a file removed from it changes its time
 $(BUILD)/gen/web_assets.c: $(wildcard src/serve/web src/serve/web/*) scripts/embed_web.sh
@@ -128,6 +158,7 @@ asan:
 
 check: deps
 	$(MAKE) all
+	$(MAKE) vm-kernel
 	$(MAKE) format-check
 	$(MAKE) lint
 	$(MAKE) unit
@@ -169,15 +200,29 @@ bench: deps $(BUILD)/reins
 		build-stamp/reins >/dev/null
 	@REINS_BENCH_STAMPED=$(abspath build-stamp/reins) bench/run.sh $(abspath $(BUILD)/reins)
 
+# isolation: vm. The guest kernel (vm/kernel.config on Debian's
+# linux-source-6.1), built once and cached outside the tree
+# ($$XDG_CACHE_HOME/reins/vm, keyed by the options' hash): a clean clone
+# reuses it. vm-check: the vm-mode integration and escape tests (TCG is slow;
+# make check runs a marked subset of them).
+vm-kernel: deps
+	@scripts/vm-kernel.sh >/dev/null
+
+VM_TESTS := tests/integration/test_vm.py
+VM_ESCAPES := tests/escape/test_vm_guest_kernel.py
+vm-check: vm-kernel $(BUILD)/reins
+	REINS_BIN=$(abspath $(BUILD)/reins) REINS_VM_LONG=1 $(PYTEST) -q $(VM_TESTS)
+	REINS_BIN=$(abspath $(BUILD)/reins) REINS_VM_LONG=1 $(PYTEST) -q $(VM_ESCAPES)
+
 format:
-	clang-format -i $(SRC) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
+	clang-format -i $(SRC) $(wildcard src/wasm/engine/*.c) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
 
 # no module includes one that comes after it (README "Layout")
 lint:
 	@scripts/layers.sh
 
 format-check:
-	@clang-format --dry-run --Werror $(SRC) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
+	@clang-format --dry-run --Werror $(SRC) $(wildcard src/wasm/engine/*.c) $(shell find src tests/unit tests/fuzz -name '*.h' -o -name '*.c' | grep -v '^src/.*\.c$$' | sort)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -320,4 +320,17 @@ python3 "$here/serve/pool_bench.py" "${REINS_BENCH_STAMPED:-$reins}" --rounds "$
 /usr/bin/python3 "$here/oci/oci_bench.py" "$reins"
 # --- end of the OCI runtime -------------------------------------------------------------------
 
+# --- isolation: wasm (issue 21.7; bench/wasm/) ------------------------------------------------
+# A cached WASI module's start against the same program native, both under
+# reins run, alternating pairs (budget: <= 10 ms); the first (compiling) run;
+# SHA-256 over 100 MiB compiled to wasm and native (budget: wasm <= 2x) and
+# what wabt's interpreter gives; code sizes. REINS_BENCH_WASM_PAIRS changes the count.
+/usr/bin/python3 "$here/wasm/wasm_bench.py" "$reins" "${REINS_BENCH_WASM_PAIRS:-100}"
+# --- end of isolation: wasm -------------------------------------------------------------------
+
+# --- isolation: vm (bench/vm/vm_bench.py) ---------------------------------------------
+# boot-to-exec under TCG beside the container start; the guest kernel's own boot.
+echo
+/usr/bin/python3 "$here/vm/vm_bench.py" "$reins"
+
 exit 0

@@ -6,7 +6,16 @@ packages=(build-essential pkg-config clang-format clang libclang-rt-dev libsecco
           libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libssl-dev libnghttp2-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
           iproute2 curl socat git openssl python3-pip python3-venv npm tmux
           podman conmon containerd runc umoci busybox-static uidmap python3-grpcio
-          skopeo mmdebstrap nghttp2-server python3-h2)
+          skopeo mmdebstrap nghttp2-server python3-h2
+          wabt wasi-libc libclang-rt-14-dev-wasm32 lld
+          qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev)
+# wabt wasi-libc libclang-rt-14-dev-wasm32 lld: isolation wasm. wabt's wasm2c
+# translates a module to C and its runtime (wasm-rt-impl.c) is linked into
+# every module's engine at build and run time; wasi-libc, the wasm32 compiler
+# runtime and lld build the WASI test modules (tests/wasm) and the bench's.
+# qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev (and libssl-dev above):
+# isolation: vm -- QEMU (microvm) and the guest kernel `make vm-kernel`
+# builds from Debian's source with the tools its build needs.
 # podman conmon containerd runc umoci busybox-static uidmap python3-grpcio: test- and
 # bench-only, for the OCI engines (tests/integration/test_oci_engines.py,
 # bench/oci): the engines that drive reins oci, runc as the reference

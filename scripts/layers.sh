@@ -4,7 +4,7 @@
 # fails when there is one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-order=(util policy audit net govern workspace sandbox env session serve oci cli)
+order=(util policy audit net govern workspace sandbox vm env wasm session serve oci cli)
 declare -A rank
 for i in "${!order[@]}"; do rank[${order[$i]}]=$i; done
 bad=0

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "vm/vm.h"
 
 static const struct {
         const char *name;
@@ -63,6 +64,11 @@ static bool main_is_oci_call(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+        /* the guest's init (isolation: vm) and its host side: internal */
+        if (vm_is_guest_init(argc, argv))
+                return vm_guest_main(argc, argv);
+        if (argc > 1 && strcmp(argv[1], "vm-host") == 0)
+                return vm_host_main(argc - 1, argv + 1);
         if (argc > 0 && main_is_oci_call(argc, argv))
                 return cli_oci(argc, argv);
         if (argc < 2) {

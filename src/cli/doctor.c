@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vm/vm.h"
 #include "audit/key_lock.h"
 #include "audit/keys.h"
 #include "cli/cli.h"
@@ -443,14 +444,26 @@ static void check_cgroup_v1(struct doctor *d)
 
 /* ---- the rest ---------------------------------------------------------- */
 
-static void check_kvm(struct doctor *d)
+/* isolation: vm: QEMU, the guest kernel, and which accelerator a vm
+ * session would use and why (vm/accel.c: a probe boot, cached per host). */
+static void check_vm(struct doctor *d)
 {
-        const char *action = "microVM backend not available in this version";
-        if (access("/dev/kvm", F_OK) < 0)
-                report(d, "KVM", action, "/dev/kvm absent");
-        else
-                report(d, "KVM", action, "/dev/kvm present (%s for us)",
-                       access("/dev/kvm", R_OK | W_OK) == 0 ? "usable" : "not accessible");
+        const char *action = "isolation: vm";
+        struct reins_error err = {0};
+        char *kernel = NULL;
+        if (access("/usr/bin/qemu-system-x86_64", X_OK) < 0) {
+                report(d, "vm", action, "unavailable: qemu-system-x86_64 is not installed");
+                return;
+        }
+        if (vm_kernel_path(&kernel, &err) < 0) {
+                report(d, "vm", action, "unavailable: %s", err.message);
+                return;
+        }
+        char why[160];
+        bool kvm = vm_accel_is_kvm(why, sizeof(why));
+        report(d, "vm", action, "available (kernel %s); accelerator %s: %s", kernel,
+               kvm ? "kvm" : "tcg (software emulation)", why);
+        free(kernel);
 }
 
 static void check_tiocsti(struct doctor *d)
@@ -612,7 +625,7 @@ static void doctor_collect(struct doctor *d)
         check_seccomp(d);
         check_cgroup_v2(d);
         check_cgroup_v1(d);
-        check_kvm(d);
+        check_vm(d);
         check_tiocsti(d);
         check_user_key(d);
 }

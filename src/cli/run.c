@@ -24,6 +24,7 @@
 #include "util/notice.h"
 #include "util/path.h"
 #include "util/strv.h"
+#include "wasm/run.h"
 
 extern char **environ;
 
@@ -69,6 +70,7 @@ enum {
         OPT_DAEMON_KEY,
         OPT_EXPECT_AGENT,
         OPT_DAEMON_STATE,
+        OPT_ISOLATION,
 };
 
 static void run_usage(FILE *out)
@@ -88,6 +90,8 @@ static void run_usage(FILE *out)
                 "      --cpus N               cpu limit (e.g. 1.5)\n"
                 "      --timeout DURATION     wall-clock limit (e.g. 30s, 10m)\n"
                 "      --net none|proxy|host  network mode (host: no egress control, loud)\n"
+                "      --isolation KIND       container (default) | vm: the same sandbox\n"
+                "                             inside a QEMU microvm with its own kernel\n"
                 "      --allow-net HOST[:PORT] allow a destination through the proxy\n"
                 "      --events FD|FILE       stream every event as JSON lines\n"
                 "      --audit PATH           write the audit trail there (default: under\n"
@@ -147,6 +151,7 @@ static int run_parse(int argc, char **argv, struct run_args *args)
             {"strict", no_argument, NULL, OPT_STRICT},
             {"allow-degraded", no_argument, NULL, OPT_ALLOW_DEGRADED},
             {"net", required_argument, NULL, OPT_NET},
+            {"isolation", required_argument, NULL, OPT_ISOLATION},
             {"allow-net", required_argument, NULL, OPT_ALLOW_NET},
             {"resume", required_argument, NULL, OPT_RESUME},
             {"events", required_argument, NULL, OPT_EVENTS},
@@ -218,6 +223,9 @@ static int run_parse(int argc, char **argv, struct run_args *args)
                         break;
                 case OPT_NET:
                         args->plan.net = optarg;
+                        break;
+                case OPT_ISOLATION:
+                        args->plan.isolation = optarg;
                         break;
                 case OPT_AUDIT:
                         args->audit_path = optarg;
@@ -396,6 +404,21 @@ static char *run_private_dir(const char *name, const char *off_variable)
         return dir;
 }
 
+/* The cache of compiled modules: REINS_WASM_CACHE when set (tests share
+ * one between runs; it must be a private directory of the caller's, as
+ * what is in it runs), else reins' state directory's. */
+static char *run_wasm_cache_dir(void)
+{
+        const char *dir = getenv("REINS_WASM_CACHE");
+        if (!dir || !dir[0])
+                return run_private_dir("wasm-cache", NULL);
+        if (audit_dir_check(dir, false, AUDIT_DIR_PRIVATE, NULL) < 0) {
+                notice("REINS_WASM_CACHE=%s: not a private directory of yours: ignored", dir);
+                return run_private_dir("wasm-cache", NULL);
+        }
+        return strdup(dir);
+}
+
 /* Once the sandbox is forked (the deny globs' matches are in the plan by
  * then: they are collected while the session starts): what is hidden but
  * tracked by git, a toolchain the sandbox cannot see; -v: the plan. */
@@ -427,6 +450,7 @@ int cli_run(int argc, char **argv)
         struct reins_error err = {0};
         struct session *session = NULL;
         char *deny_cache_dir = NULL, *changes_cache_dir = NULL, *spare_dir = NULL;
+        char *wasm_cache_dir = NULL, *wasm_events_dir = NULL;
         int status = EXIT_REINS_FAILED;
 
         run_ensure_std_fds();
@@ -450,6 +474,13 @@ int cli_run(int argc, char **argv)
         args.plan.deny_cache_dir = deny_cache_dir;
         spare_dir = run_private_dir("spare-dirs", NULL);
         args.plan.spare_dir = spare_dir;
+        /* `reins run -- tool.wasm ARGS`: a WASI module runs in its engine
+         * (isolation wasm), whatever the policy's isolation says */
+        bool wasm = args.plan.argv && wasm_command_is_module(args.plan.argv[0]);
+        if (wasm) {
+                wasm_cache_dir = run_wasm_cache_dir();
+                wasm_events_dir = run_private_dir("wasm-events", NULL);
+        }
         struct session_config config = {
             .policy = args.policy,
             .plan = args.plan,
@@ -462,6 +493,9 @@ int cli_run(int argc, char **argv)
             .anchor_count = args.anchors.count,
             .quiet = args.quiet,
             .changes_cache_dir = changes_cache_dir,
+            .wasm = wasm,
+            .wasm_cache_dir = wasm_cache_dir,
+            .wasm_events_dir = wasm_events_dir,
             .on_spawned = run_on_spawned,
             .on_spawned_ctx = &args,
             .pool_member = args.pool_fd >= 0,
@@ -519,6 +553,8 @@ out:
         free(deny_cache_dir); /* the plan borrowed them */
         free(spare_dir);
         free(changes_cache_dir); /* and the session this one */
+        free(wasm_cache_dir);
+        free(wasm_events_dir);
         strv_free(&args.plan.extra_ro);
         strv_free(&args.plan.extra_rw);
         strv_free(&args.plan.hide);

@@ -593,7 +593,10 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
         bool ask = strcmp(type, "approval.request") == 0 || strcmp(type, "approval.refused") == 0;
         bool denied = strcmp(type, "syscall.denied") == 0;
         bool protected_write = strcmp(type, "file.protected_write") == 0;
-        if (!exec && !net && !start && !secret && !canary && !ask && !denied && !protected_write)
+        /* a WASI module's path refused by the engine (isolation wasm) */
+        bool wasm_denied = strcmp(type, "wasm.denied") == 0;
+        if (!exec && !net && !start && !secret && !canary && !ask && !denied && !protected_write &&
+            !wasm_denied)
                 return;
 
         struct rule_event event;
@@ -647,6 +650,23 @@ void risk_engine_observe(struct risk_engine *engine, const json_t *json, int64_t
                 snprintf(detail, sizeof(detail), "%s() refused (%s)", name ? name : "?",
                          comm ? comm : "?");
                 rule_fire(engine, RULE_ESCAPE, &event, detail, NULL, 0);
+                return;
+        }
+        if (wasm_denied) {
+                /* past the preopen (an absolute path, `..`, a symlink out)
+                 * is the module's escape attempt; a protected path is a
+                 * persistence write refused; a deny glob alone is not a
+                 * finding (tools probe for config files) */
+                const char *rule = get_string(json, "rule");
+                const char *path = get_string(json, "path");
+                char detail[160];
+                snprintf(detail, sizeof(detail), "wasm module: %s %s",
+                         get_string(json, "op") ? get_string(json, "op") : "open",
+                         path ? path : "?");
+                if (rule && (strcmp(rule, "absolute path") == 0 || strcmp(rule, "outside") == 0))
+                        rule_fire(engine, RULE_ESCAPE, &event, detail, NULL, 0);
+                else if (rule && strcmp(rule, "protect") == 0)
+                        rule_fire(engine, RULE_PERSISTENCE, &event, detail, NULL, 0);
                 return;
         }
         if (protected_write) { /* a protected path written or created (session/protect.c) */

@@ -400,6 +400,9 @@ static void emit_policy(FILE *out, const struct reins_policy *p)
         emit_list(out, "deny", &p->syscalls.deny);
 
         fprintf(out, "canaries: %s\n", p->canaries ? "true" : "false");
+        /* only when written: the hash of every other policy stays what it was */
+        if (p->isolation)
+                emit_key_string(out, "", "isolation", p->isolation);
         /* only when some: the hash of every policy without them stays what it was */
         if (p->credentials.count)
                 emit_credentials(out, &p->credentials);

@@ -220,7 +220,8 @@ int policy_merge(struct reins_policy *p, const struct reins_policy *c)
             (r = union_list(&p->syscalls.allow, &c->syscalls.allow)) < 0 ||
             (r = union_list(&p->syscalls.deny, &c->syscalls.deny)) < 0)
                 return r;
-        if ((r = union_list(&p->audit.anchor, &c->audit.anchor)) < 0)
+        if ((r = union_list(&p->audit.anchor, &c->audit.anchor)) < 0 ||
+            (r = replace_string(&p->isolation, c->isolation)) < 0)
                 return r;
         if ((r = merge_environment(p, c)) < 0)
                 return r;

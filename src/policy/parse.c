@@ -67,6 +67,7 @@ struct field {
 static const char *const workspace_modes[] = {"direct", "readonly", "overlay", NULL};
 static const char *const network_modes[] = {"none", "proxy", "host", NULL};
 static const char *const syscall_profiles[] = {"default", NULL};
+static const char *const isolation_kinds[] = {"container", "wasm", "vm", NULL};
 
 static const struct field filesystem_fields[] = {
     {.name = "workspace",
@@ -375,6 +376,10 @@ static const struct field root_fields[] = {
      .offset = AT(canaries),
      .choices = policy_bool_names,
      .origin = POLICY_KEY_CANARIES},
+    {.name = "isolation",
+     .kind = FIELD_CHOICE,
+     .offset = AT(isolation),
+     .choices = isolation_kinds},
     {.name = "risk", .kind = FIELD_SECTION, .children = risk_fields},
     {.name = "approvals",
      .kind = FIELD_SECTION,
@@ -1069,6 +1074,8 @@ static int parse_section(struct parse_ctx *ctx, const yaml_node_t *node, const c
                                     expected);
                 }
                 size_t slot = (size_t)(field - fields);
+                if (slot >= FIELDS_MAX)
+                        return fail(ctx, key_node, key, "too many keys in one section");
                 if (seen_at[slot])
                         return fail(ctx, key_node, key, "duplicate key (first at line %lu)",
                                     seen_at[slot]);

@@ -183,6 +183,7 @@ void policy_free(struct reins_policy *policy)
         free(policy->source);
         free(policy->name);
         free(policy->agent);
+        free(policy->isolation);
         free(policy->extends);
         free(policy->filesystem.workspace);
         strv_free(&policy->filesystem.read);

@@ -211,6 +211,11 @@ struct reins_policy {
 
         bool canaries; /* plant fake credentials whose use is a critical finding */
 
+        /* isolation: "container" (the default, NULL when not written), "vm" or
+         * "wasm" (the command is a WASI module run by its engine inside the
+         * container sandbox, wasm/run.h) */
+        char *isolation;
+
         struct policy_credentials credentials;
 
         /* identity.hosts: requests to these (host[:port][/path-prefix], TLS)

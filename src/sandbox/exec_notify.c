@@ -22,6 +22,26 @@
 #define EXEC_MAX_ARGS  4096
 #define EXEC_MAX_BYTES (4u << 20) /* what we read of argv in all */
 
+/* process_vm_readv, or where the kernel lacks it (CONFIG_CROSS_MEMORY_ATTACH
+ * off: reins' own guest kernel, isolation: vm) a read of /proc/PID/mem,
+ * which the same ptrace check guards. */
+static ssize_t exec_read_memory(pid_t pid, void *buf, size_t length, uint64_t address)
+{
+        struct iovec local = {.iov_base = buf, .iov_len = length};
+        struct iovec remote = {.iov_base = (void *)(uintptr_t)address, .iov_len = length};
+        ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (n >= 0 || errno != ENOSYS)
+                return n;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        n = pread(fd, buf, length, (off_t)address);
+        close(fd);
+        return n;
+}
+
 char *exec_notify_read_string(pid_t pid, uint64_t address, size_t *budget, size_t *length)
 {
         size_t capacity = 256, used = 0;
@@ -40,10 +60,7 @@ char *exec_notify_read_string(pid_t pid, uint64_t address, size_t *budget, size_
                 size_t want = capacity - used < page_left ? capacity - used : page_left;
                 if (want > *budget)
                         want = *budget;
-                struct iovec local = {.iov_base = buf + used, .iov_len = want};
-                struct iovec remote = {.iov_base = (void *)(uintptr_t)(address + used),
-                                       .iov_len = want};
-                ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+                ssize_t n = exec_read_memory(pid, buf + used, want, address + used);
                 if (n <= 0)
                         break;
                 char *nul = memchr(buf + used, '\0', (size_t)n);
@@ -63,11 +80,8 @@ static json_t *exec_read_argv(pid_t pid, uint64_t argv_address, size_t *budget)
         json_t *argv = json_array();
         for (int i = 0; argv && i < EXEC_MAX_ARGS; i++) {
                 uint64_t pointer = 0;
-                struct iovec local = {.iov_base = &pointer, .iov_len = sizeof(pointer)};
-                struct iovec remote = {.iov_base =
-                                           (void *)(uintptr_t)(argv_address + 8u * (uint64_t)i),
-                                       .iov_len = sizeof(pointer)};
-                if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != sizeof(pointer) ||
+                if (exec_read_memory(pid, &pointer, sizeof(pointer),
+                                     argv_address + 8u * (uint64_t)i) != sizeof(pointer) ||
                     pointer == 0)
                         break;
                 size_t length = 0;

@@ -305,6 +305,7 @@ void plan_free(struct reins_plan *plan)
                 free(plan->landlock[i].path);
         free(plan->landlock);
         strv_free(&plan->env);
+        strv_free(&plan->argv_owned);
         strv_free(&plan->env_owned);
         strv_free(&plan->syscall_allow);
         strv_free(&plan->syscall_deny);

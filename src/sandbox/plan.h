@@ -88,7 +88,10 @@ struct plan_deny_job; /* plan_deny.c */
 
 struct reins_plan {
         /* what to run */
-        char **argv;           /* verbatim from after `--` (borrowed from main's argv) */
+        char **argv; /* verbatim from after `--` (borrowed from main's argv) */
+        /* when reins rewrote the command (isolation wasm: the module's
+         * engine, wasm/run.c), argv points here */
+        struct reins_strv argv_owned;
         struct reins_strv env; /* NAME=VALUE, the whole environment of the command */
         /* names the plan itself set after the caller's (the proxy's, git's
          * settings): a caller's --env never overrides them */
@@ -306,6 +309,7 @@ struct plan_options {
         const char *memory, *pids, *cpus; /* overrides, parsed like the policy */
         const char *timeout;
         const char *net;             /* --net none|proxy|host; NULL = policy's */
+        const char *isolation;       /* --isolation container|vm; NULL = policy's */
         struct reins_strv allow_net; /* --allow-net HOST[:PORT] (implies proxy) */
         bool strict, allow_degraded;
         int verbosity;

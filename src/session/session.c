@@ -41,12 +41,14 @@
 #include "session/risk.h"
 #include "sandbox/seccomp_notify.h"
 #include "session/workspace.h"
+#include "vm/vm.h"
 #include "util/path.h"
 #include "util/bytes_json.h"
 #include "util/loop.h"
 #include "util/notice.h"
 #include "util/strv.h"
 #include "util/weaken.h"
+#include "wasm/run.h"
 
 struct session_listener {
         struct session *session;
@@ -56,11 +58,13 @@ struct session_listener {
 
 struct session {
         struct session_config config;
+        struct vm_prepared vm; /* isolation: vm: what the rewritten options point into */
         char id[25];
         enum session_state state;
         struct reins_policy *policy;
         struct reins_plan *plan;
         struct event_bus events;
+        struct wasm_run wasm;
         struct timespec started;
         /* the trail */
         struct audit_trail *trail;
@@ -251,6 +255,40 @@ static int session_check_agent(const struct session *s, struct reins_error *err)
                                s->config.policy, agent, expected);
 }
 
+/* --isolation overrides the policy's `isolation:` before the plan (and the
+ * policy's hash, which names the kind) is made. */
+static int session_apply_isolation(struct session *s, struct reins_error *err)
+{
+        const char *kind = s->plan_options.isolation;
+        if (kind) {
+                if (strcmp(kind, "container") != 0 && strcmp(kind, "vm") != 0)
+                        return reins_error_set(err, EINVAL,
+                                               "--isolation '%s': expected container or vm", kind);
+                /* container is the default: unwritten, as in a policy
+                 * without the key (the same hash) */
+                char *copy = NULL;
+                if (strcmp(kind, "vm") == 0 && !(copy = strdup(kind)))
+                        return reins_error_set(err, ENOMEM, "out of memory");
+                free(s->policy->isolation);
+                s->policy->isolation = copy;
+        }
+        if (!s->policy->isolation || strcmp(s->policy->isolation, "vm") != 0)
+                return 0;
+        /* the command becomes `reins vm-host`: QEMU in this sandbox */
+        int r = vm_prepare(s->policy, &s->plan_options, &s->vm, err);
+        if (r < 0)
+                return r;
+        if (s->vm.tcg && s->plan_options.strict)
+                return reins_error_set(err, EOPNOTSUPP,
+                                       "isolation: vm: no usable KVM (%s) and --strict refuses "
+                                       "software emulation",
+                                       s->vm.accel_why);
+        if (s->vm.tcg && !s->config.quiet)
+                notice("note: isolation: vm: TCG (software emulation, slower): %s",
+                       s->vm.accel_why);
+        return 0;
+}
+
 /* The policy's environment: looked up in the cache (built when missing,
  * with progress to the caller), the mapped user's accounts and, with
  * writable: session, the session's own layer; then the plan's root. */
@@ -316,7 +354,7 @@ int session_new(const struct session_config *config, struct session **out, struc
                 return r;
         s->plan_options.write_limit = session_govern_write_limit(&s->govern);
         if ((r = policy_load(config->policy, &s->policy, err)) < 0 ||
-            (r = session_check_agent(s, err)) < 0 ||
+            (r = session_check_agent(s, err)) < 0 || (r = session_apply_isolation(s, err)) < 0 ||
             (r = policy_check_supported(s->policy, err)) < 0 ||
             (r = session_prepare_environment(s, err)) < 0 ||
             (r = session_plant_canaries(s, err)) < 0 ||
@@ -325,6 +363,16 @@ int session_new(const struct session_config *config, struct session **out, struc
             (r = session_check_credentials(s, err)) < 0 ||
             (r = session_prepare_caches(s->plan, err)) < 0)
                 return r;
+        /* isolation: wasm in the policy: the command must be a module (a
+         * module is run as one whatever the policy says: natively it is
+         * not executable at all) */
+        char *const *argv = s->plan_options.argv;
+        if (s->policy->isolation && strcmp(s->policy->isolation, "wasm") == 0 && !config->wasm &&
+            argv && argv[0])
+                return reins_error_set(err, ENOEXEC,
+                                       "isolation wasm: '%s' is not a WebAssembly module (a "
+                                       "WASI preview 1 command)",
+                                       argv[0]);
         return 0;
 }
 
@@ -588,6 +636,14 @@ static void session_list_now(void *ctx)
  * the trail's batch (after them: it writes what they recorded), the
  * registry entry. An idle session has none of these due: it sleeps. */
 static int64_t session_pool_tick(struct session *s);
+
+/* isolation wasm: the engine's report, read as it grows */
+static int64_t session_wasm_tick(void *ctx)
+{
+        struct session *s = ctx;
+        wasm_run_poll(&s->wasm, &s->events);
+        return 200;
+}
 
 static int64_t session_tick(void *ctx)
 {
@@ -888,6 +944,13 @@ static int session_spawn(struct session *s, struct reins_error *err)
         /* the deny globs' matches, collected while the session started */
         if ((r = plan_finish_deny(plan, err)) < 0)
                 return r;
+        /* a WASI module: its engine is the command (the deny and protect
+         * lists it enforces are final now) */
+        if (s->config.wasm &&
+            (r = wasm_run_prepare(&s->wasm, plan, s->config.wasm_cache_dir,
+                                  s->config.wasm_events_dir, s->id, &s->plan_options.extra_ro,
+                                  &s->plan_options.extra_rw, err)) < 0)
+                return r;
         /* and the workspace as it was, to report what the session changed.
          * Joined before the sandbox is forked, as the deny globs' thread:
          * a thread holding malloc's lock at fork leaves the child a lock
@@ -959,6 +1022,8 @@ int session_start(struct session *s, struct reins_error *err)
         event_bus_release(&s->events);
         session_emit_start(&s->events, s->plan, &s->in, s->config.policy,
                            s->user_key[0] ? s->user_key : NULL, session_identity(s));
+        if (s->config.wasm)
+                wasm_run_emit_start(&s->wasm, &s->events);
         /* session.start is on disk before the command's first instruction:
          * an agent that fills the disk at once cannot leave an empty trail */
         if (audit_trail_sync(s->trail) < 0) {
@@ -1291,6 +1356,8 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         struct loop *loop = NULL;
         int r = loop_new(&loop);
         /* the trail's flush, governance and the engine, when they are due */
+        if (r == 0 && s->config.wasm)
+                r = loop_add_tick(loop, session_wasm_tick, s);
         if (r == 0 && (r = loop_add_tick(loop, session_tick, s)) == 0 &&
             (r = session_govern_watch(&s->govern, loop)) == 0)
                 r = session_risk_watch(&s->risk, loop);
@@ -1342,6 +1409,8 @@ int session_wait(struct session *s, struct supervise_outcome *outcome)
         }
         s->waited = true;
         s->pid = 0;
+        if (s->config.wasm)
+                wasm_run_emit_report(&s->wasm, &s->events);
         session_finish(s, outcome);
         s->state = SESSION_ENDED;
         s->status = session_exit_status(s, outcome);
@@ -1441,6 +1510,7 @@ void session_free(struct session *s)
                 return;
         session_close(s);
         json_decref(s->start_fields);
+        wasm_run_free(&s->wasm);
         plan_free(s->plan);
         policy_free(s->policy);
         env_session_release(&s->environment); /* the writable layer goes with the session */
@@ -1454,5 +1524,6 @@ void session_free(struct session *s)
         runtime_entry_free(s->listing);
         free(s->trail_path);
         free(s->trail_dir);
+        vm_prepared_free(&s->vm);
         free(s);
 }

@@ -63,6 +63,12 @@ struct session_config {
         /* reins' private directory for the change record's cache (direct
          * mode's files.changed, audit/changes.h); NULL: a walk at the start */
         const char *changes_cache_dir;
+        /* isolation wasm (wasm/run.h): the command is a WASI module, run by
+         * its compiled engine; the cache of engines and the directory of
+         * the engines' reports, both private to the user */
+        bool wasm;
+        const char *wasm_cache_dir;
+        const char *wasm_events_dir;
         /* the sandbox is forked and its cgroups made: a caller that shows
          * the plan does it here (NULL: nothing) */
         void (*on_spawned)(void *ctx, const struct reins_plan *plan, const struct spawn_inputs *in);

@@ -383,8 +383,8 @@ static const struct error_case error_cases[] = {
      "write, deny, protect, cache, secrets)"},
     {"version: 1\nlimit: {}\n", EINVAL,
      "2: limit: unknown key (expected one of: version, name, extends, agent, filesystem, "
-     "network, exec, env, limits, syscalls, rules, canaries, risk, approvals, audit, credentials, "
-     "identity, environment, "
+     "network, exec, env, limits, syscalls, rules, canaries, isolation, risk, approvals, audit, "
+     "credentials, identity, environment, "
      "pool)"},
     {"version: 1\nlimits:\n  memory: 1GiB\n  swap: 0\n", EINVAL,
      "4: limits.swap: unknown key (expected one of: memory, pids, cpus, wall_time, "

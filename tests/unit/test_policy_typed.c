@@ -388,6 +388,36 @@ static void test_typed_errors(void **state)
         }
 }
 
+/* `isolation: vm` (beside wasm, its other kind): written, inherited along
+ * extends and turned back by a child; anything else is refused. */
+static void test_isolation(void **state)
+{
+        (void)state;
+        char dir[] = "/tmp/reins-test-typed-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        write_in(dir, "vm.yaml", "version: 1\nisolation: vm\n");
+        write_in(dir, "child.yaml", "version: 1\nextends: ./vm.yaml\n");
+        write_in(dir, "back.yaml", "version: 1\nextends: ./vm.yaml\nisolation: container\n");
+        struct reins_policy *p = load_in(dir, "vm.yaml");
+        assert_string_equal(p->isolation, "vm");
+        char *text = policy_to_yaml(p);
+        assert_non_null(strstr(text, "\nisolation: vm\n"));
+        free(text);
+        policy_free(p);
+        p = load_in(dir, "child.yaml");
+        assert_string_equal(p->isolation, "vm");
+        policy_free(p);
+        p = load_in(dir, "back.yaml");
+        assert_string_equal(p->isolation, "container");
+        policy_free(p);
+        struct reins_policy *bad = NULL;
+        struct reins_error err = {0};
+        assert_int_equal(policy_load_text("version: 1\nisolation: jail\n", "pol.yaml", &bad, &err),
+                         -EINVAL);
+        assert_string_equal(err.message, "pol.yaml:2: isolation: unknown value 'jail' (expected "
+                                         "one of: container, wasm, vm)");
+}
+
 /* In an extended file, the error names that file and its line. */
 static void test_typed_error_in_parent(void **state)
 {
@@ -420,6 +450,7 @@ int main(void)
             cmocka_unit_test(test_typed_keys_keep_their_identity),
             cmocka_unit_test(test_typed_values),
             cmocka_unit_test(test_typed_errors),
+            cmocka_unit_test(test_isolation),
             cmocka_unit_test(test_typed_error_in_parent),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

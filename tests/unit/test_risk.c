@@ -5,7 +5,8 @@
  * "@allow HOST", "@deny HOST", "@progress BYTES" (sent on an open
  * connection), "@close BYTES [REPORTED]" (a connection's total, of which
  * REPORTED went out in net.progress events), "@budget", "@canary PATH" (a planted
- * canary was opened), "@denied SYSCALL" (seccomp refused it), "@key HOST" (key material
+ * canary was opened), "@denied SYSCALL" (seccomp refused it), "@wasm RULE PATH" (a WASI
+ * module's path refused, isolation wasm), "@key HOST" (key material
  * seen in plaintext egress), "@misuse HOST" (a credential placeholder sent there), "@tick
  * MS"). */
 
@@ -157,6 +158,12 @@ static void feed_line(struct risk_engine *engine, struct recorder *r, const char
                 e = event_net("syscall.denied", NULL, NULL, -1);
                 json_object_set_new(e, "syscall", json_string(line + 8));
                 json_object_set_new(e, "comm", json_string("python3"));
+        } else if (strncmp(line, "@wasm ", 6) == 0) {
+                e = event_net("wasm.denied", NULL, NULL, -1);
+                const char *path = strrchr(line, ' ');
+                json_object_set_new(e, "op", json_string("open"));
+                json_object_set_new(e, "rule", json_stringn(line + 6, (size_t)(path - line - 6)));
+                json_object_set_new(e, "path", json_string(path + 1));
         } else if (strncmp(line, "@misuse ", 8) == 0) {
                 e = event_net("net.credential_misuse", NULL, line + 8, -1);
                 json_object_set_new(e, "credential", json_string("api"));
@@ -313,6 +320,10 @@ static const struct rule_case rule_cases[] = {
     {"escape-primitive", LINES("unshare\t-r\tsh"), LINES("mount", "git\tstatus")},
     {"escape-primitive", LINES("nsenter\t-t\t1\t-m\tsh"), LINES("make")},
     {"escape-primitive", LINES("@denied mount"), LINES("@allow registry.npmjs.org")},
+    {"escape-primitive", LINES("@wasm outside /ws/../../proc/self/mem"),
+     LINES("@wasm /ws/**/.env /ws/.env")},
+    {"persistence-write", LINES("@wasm protect /ws/.git/config"),
+     LINES("@wasm /ws/**/*.pem /ws/key.pem")},
     {"persistence-write", LINES("sh\t-c\techo 'ssh-ed25519 AAAA x' >> ~/.ssh/authorized_keys"),
      LINES("sh\t-c\techo 'note' >> notes.txt")},
     {"persistence-write", LINES("crontab\t/tmp/cron.txt"), LINES("crontab\t-l")},
