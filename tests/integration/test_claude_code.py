@@ -43,9 +43,13 @@ def _install():
     with open(CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two pytest runs at once install once
         if not claude.exists():
-            r = subprocess.run(["npm", "install", "--prefix", str(CACHE), "--no-audit",
-                                "--no-fund", "--loglevel=error", PACKAGE],
-                               capture_output=True, text=True, timeout=600)
+            try:
+                r = subprocess.run(["npm", "install", "--prefix", str(CACHE), "--no-audit",
+                                    "--no-fund", "--loglevel=error", "--fetch-retries=1",
+                                    "--fetch-timeout=30000", PACKAGE],
+                                   capture_output=True, text=True, timeout=600)
+            except subprocess.TimeoutExpired:
+                return None, "npm's registry is unreachable: npm install timed out"
             if r.returncode != 0:
                 reason = (r.stderr.strip().splitlines() or ["?"])[-1]
                 if re.search(r"ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|network",
