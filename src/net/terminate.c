@@ -677,6 +677,7 @@ static void relay_run(struct relay *r)
 #define H2_CONN_WINDOW   (4 << 20)
 #define H2_STREAMS_MAX   100
 #define H2_FIELD_BYTES   NET_HTTP_HEAD_MAX /* names and values of one header block */
+#define H2_IO            (64 * 1024)       /* bytes per read, and gathered per write */
 
 struct h2_bytes {
         char *data;
@@ -1231,7 +1232,7 @@ static nghttp2_session *h2_session(struct h2_relay *rl, bool server)
 }
 
 /* What a session has to send, gathered into records of up to
- * TERMINATE_IO bytes: many small frames in one write (no Nagle wait for the
+ * H2_IO bytes: many small frames in one write (no Nagle wait for the
  * peer's delayed ACK between a HEADERS and its SETTINGS ACK). */
 static bool h2_flush(nghttp2_session *session, SSL *ssl, char *out)
 {
@@ -1241,14 +1242,14 @@ static bool h2_flush(nghttp2_session *session, SSL *ssl, char *out)
                 ssize_t n = nghttp2_session_mem_send(session, &data);
                 if (n < 0)
                         return false;
-                if (n == 0 || used + (size_t)n > TERMINATE_IO) {
+                if (n == 0 || used + (size_t)n > H2_IO) {
                         if (used && !ssl_write_all(ssl, out, used))
                                 return false;
                         used = 0;
                 }
                 if (n == 0)
                         return true;
-                if ((size_t)n > TERMINATE_IO) {
+                if ((size_t)n > H2_IO) {
                         if (!ssl_write_all(ssl, data, (size_t)n))
                                 return false;
                         continue;
@@ -1271,7 +1272,7 @@ static void h2_relay_run(struct terminate_job *job, SSL *client, SSL *upstream)
         struct h2_relay rl = {.job = job, .client = client, .upstream = upstream};
         rl.cs = h2_session(&rl, true);
         rl.us = h2_session(&rl, false);
-        char *buf = malloc(TERMINATE_IO), *out = malloc(TERMINATE_IO);
+        char *buf = malloc(H2_IO), *out = malloc(H2_IO);
         int one = 1; /* frames go as they are ready: the sessions gather them */
         setsockopt(job->client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         setsockopt(job->upstream_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1296,9 +1297,9 @@ static void h2_relay_run(struct terminate_job *job, SSL *client, SSL *upstream)
                         client_ready = fds[0].revents != 0;
                         upstream_ready = fds[1].revents != 0;
                 }
-                if (upstream_ready && !h2_feed(rl.us, upstream, buf, TERMINATE_IO))
+                if (upstream_ready && !h2_feed(rl.us, upstream, buf, H2_IO))
                         break;
-                if (client_ready && !h2_feed(rl.cs, client, buf, TERMINATE_IO))
+                if (client_ready && !h2_feed(rl.cs, client, buf, H2_IO))
                         break;
         }
         if (rl.cs && out) { /* what is still queued for the agent (a refusal, GOAWAY) */
