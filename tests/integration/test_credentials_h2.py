@@ -130,6 +130,10 @@ echo "two $({CURL} -o /dev/null -o /dev/null -w '%{{http_version}}/%{{num_connec
 echo "post $({CURL} https://api.test:{p}/v1/echo --data-binary @big.txt 2>&1)"
 echo "header $({CURL} https://other.test:{p}/x -H "x-api-key: $OTHER_KEY")"
 echo "sse $({CURL} -N https://api.test:{p}/v1/stream | tr '\\n' ' ')"
+{CURL} -N https://api.test:{p}/v1/paced | while read -r line; do
+  case "$line" in "data: first"|"data: second") {CURL} -o /dev/null https://api.test:{p}/v1/ack;; esac
+  [ -n "$line" ] && echo "paced $line"
+done
 echo "old $({CURL} -w ' %{{http_version}}' https://old.test:{q}/v1/echo)"
 """
     ws_file = ("x" * 1000 + "\n") * 300  # 300 KB: over one stream window of DATA frames
@@ -145,6 +149,10 @@ echo "old $({CURL} -w ' %{{http_version}}' https://old.test:{q}/v1/echo)"
     assert [v for k, v in json.loads(out(r, "header"))["headers"] if k == "x-api-key"] == [
         "<OTHER_SECRET>"]
     assert out(r, "sse").split("data: ")[1:] == ["event 0  ", "event 1  ", "event 2  "], r.stdout
+    # each event reached the agent as it was sent: the first before the stream's end
+    paced = [line for line in r.stdout.splitlines() if line.startswith("paced ")]
+    assert paced == ["paced data: first", "paced data: second", "paced data: after-acks"], \
+        r.stdout
     # an upstream without h2: the agent's h2 offer falls back to HTTP/1.1
     body, version = out(r, "old").rsplit(" ", 1)
     assert version == "1.1", r.stdout

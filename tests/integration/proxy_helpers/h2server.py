@@ -29,6 +29,7 @@ class H2Server:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.alpn = []  # what each connection negotiated
+        self.acked = threading.Event()  # /v1/ack was asked
         threading.Thread(target=self._accept, daemon=True).start()
 
     def close(self):
@@ -81,6 +82,26 @@ class H2Server:
     def _answer(self, s, conn, sid, fields, headers, body):
         path = fields[":path"]
         self.seen.append((path, [list(h) for h in headers], body))
+        if path.startswith("/v1/ack"):
+            self.acked.set()
+        if path.startswith("/v1/paced"):
+            # the second event only once the client has acted on the first
+            # (asked /v1/ack on another connection): a relay that held the
+            # stream's DATA until its end would leave this waiting
+            self.acked.clear()
+            conn.send_headers(sid, [(":status", "200"), ("content-type", "text/event-stream")])
+            s.sendall(conn.data_to_send())
+            for event in (b"first", b"second"):
+                conn.send_data(sid, b"data: %s\n\n" % event)
+                s.sendall(conn.data_to_send())
+                ok = self.acked.wait(15)
+                self.acked.clear()
+                if not ok:
+                    break
+            conn.send_data(sid, b"data: %s\n\n" % (b"after-acks" if ok else b"no-ack"),
+                           end_stream=True)
+            s.sendall(conn.data_to_send())
+            return
         if path.startswith("/v1/stream"):
             conn.send_headers(sid, [(":status", "200"), ("content-type", "text/event-stream")])
             s.sendall(conn.data_to_send())
