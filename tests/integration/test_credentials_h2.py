@@ -74,7 +74,7 @@ def srv():
     shutil.rmtree(root, ignore_errors=True)
 
 
-def run(caller, s, script, files=()):
+def run(caller, s, script, files=(), network_extra=""):
     p, q = s.port, s.h1_port
     ws = caller.workspace()
     for name, text in files:
@@ -84,7 +84,7 @@ def run(caller, s, script, files=()):
         "version: 1",
         "extends: default",
         "network:",
-        "  mode: proxy",
+        "  mode: proxy" + network_extra,
         f"  allow: [\"api.test:{p}\", \"other.test:{p}\", \"old.test:{q}\"]",
         "  hosts: {api.test: 127.0.0.1, other.test: 127.0.0.1, old.test: 127.0.0.1}",
         "credentials:",
@@ -195,3 +195,22 @@ echo "after $({CURL} -o /dev/null -w '%{{http_code}}' https://api.test:{p}/v1/ec
                                                               ("api", "other.test")}, misuse
     assert any(e.get("type") == "finding" and e.get("rule") == "credential-misuse"
                for e in events) or misuse
+
+
+def test_h2_the_egress_budget_cuts_an_upload(caller, srv):
+    """An h2 stream's DATA counts against network.egress_budget as it
+    passes: a 4 MiB upload under a 512 KiB budget is cut while it runs."""
+    srv.seen.clear()
+    p = srv.port
+    script = f"""
+head -c 4194304 /dev/zero > big
+echo "upload $({CURL} -o /dev/null -w '%{{http_code}} %{{http_version}}' --data-binary @big https://api.test:{p}/v1/echo 2>/dev/null)"
+echo "small $({CURL} -o /dev/null -w '%{{http_version}}' https://api.test:{p}/v1/echo)"
+"""
+    r, events = run(caller, srv, script, network_extra="\n  egress_budget: 512KiB")
+    assert r.returncode == 0, r.stderr
+    assert not out(r, "upload").startswith("200"), r.stdout
+    assert [len(b) for path, h, b in srv.seen if path == "/v1/echo" and len(b) >= 4194304] == []
+    assert [e for e in events if e.get("type") == "net.budget"], [e["type"] for e in events]
+    closed = [e for e in events if e.get("type") == "net.close" and e.get("host") == "api.test"]
+    assert closed and sum(e.get("bytes_up", 0) for e in closed) < 2 * 1024 * 1024, closed
