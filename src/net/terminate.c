@@ -711,8 +711,17 @@ struct h2_relay {
         SSL *client, *upstream;
         nghttp2_session *cs, *us; /* towards the agent (server), the upstream (client) */
         struct h2_stream *streams;
-        bool failed;
 };
+
+/* a block passed on (nghttp2 copied it): its memory back at once, so an
+ * open stream holds only its window's bytes */
+static void h2_block_done(struct h2_block *b)
+{
+        free(b->arena);
+        b->arena = NULL;
+        b->count = 0;
+        b->used = 0;
+}
 
 static void h2_block_reset(struct h2_block *b)
 {
@@ -851,6 +860,8 @@ static ssize_t h2_read_down(nghttp2_session *session, int32_t stream_id, uint8_t
                         size_t count = h2_nva(s->trailers.fields, s->trailers.count, nva);
                         if (nghttp2_submit_trailer(session, stream_id, nva, count) == 0)
                                 *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+                        h2_block_done(&s->trailers);
+                        s->have_trailers = false;
                 }
         }
         return (ssize_t)n;
@@ -911,6 +922,7 @@ static void h2_request(struct h2_relay *rl, struct h2_stream *s, bool end_stream
         int len = head ? net_h2_head_from_fields(s->request.fields, s->request.count, head,
                                                  NET_HTTP_HEAD_MAX + 1)
                        : -ENOMEM;
+        h2_block_done(&s->request);
         if (len < 0) {
                 free(head);
                 const char *why = len == -E2BIG ? "request head too large"
@@ -1133,6 +1145,7 @@ static int h2_u_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
                 if (nghttp2_submit_response(rl->cs, s->cid, nva, count, end ? NULL : &prd) != 0)
                         nghttp2_submit_rst_stream(rl->cs, NGHTTP2_FLAG_NONE, s->cid,
                                                   NGHTTP2_INTERNAL_ERROR);
+                h2_block_done(b);
                 return 0;
         }
         if (frame->hd.type == NGHTTP2_HEADERS) /* trailers, with END_STREAM */
