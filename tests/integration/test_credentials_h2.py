@@ -135,6 +135,7 @@ echo "sse $({CURL} -N https://api.test:{p}/v1/stream | tr '\\n' ' ')"
   [ -n "$line" ] && echo "paced $line"
 done
 echo "old $({CURL} -w ' %{{http_version}}' https://old.test:{q}/v1/echo)"
+echo "trailer $({CURL} -D - https://api.test:{p}/v1/trailers | tr -d '\\r' | grep -i '^x-checksum')"
 """
     ws_file = ("x" * 1000 + "\n") * 300  # 300 KB: over one stream window of DATA frames
     r, events = run(caller, srv, script, files=[("big.txt", ws_file)])
@@ -158,6 +159,7 @@ echo "old $({CURL} -w ' %{{http_version}}' https://old.test:{q}/v1/echo)"
     assert version == "1.1", r.stdout
     assert dict(json.loads(body)["headers"])["Authorization"] == "Bearer <SECRET>"
     assert "h2" in srv.alpn
+    assert out(r, "trailer") == "x-checksum: trailer-value", r.stdout  # response trailers pass
     # the real value reached the server; a placeholder never did
     seen = {path: dict(h) for path, h, b in srv.seen}
     assert seen["/v1/echo"]["authorization"] == f"Bearer {SECRET}"

@@ -102,6 +102,12 @@ class H2Server:
                            end_stream=True)
             s.sendall(conn.data_to_send())
             return
+        if path.startswith("/v1/trailers"):  # a response with trailers (as gRPC sends)
+            conn.send_headers(sid, [(":status", "200"), ("content-type", "text/plain")])
+            conn.send_data(sid, b"body\n")
+            conn.send_headers(sid, [("x-checksum", "trailer-value")], end_stream=True)
+            s.sendall(conn.data_to_send())
+            return
         if path.startswith("/v1/stream"):
             conn.send_headers(sid, [(":status", "200"), ("content-type", "text/event-stream")])
             s.sendall(conn.data_to_send())
