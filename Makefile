@@ -3,7 +3,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := libseccomp libsodium yaml-0.1 libcap jansson libcares nettle zlib openssl
+PKGS     := libseccomp libsodium yaml-0.1 libcap jansson libcares nettle zlib openssl libnghttp2
 # libmicrohttpd (reins serve): its headers at build time; the library itself
 # is opened with dlopen by `reins serve` only (serve/mhd.c). Linked in, its
 # constructor initializes GnuTLS in every process: 6-14 ms (quiet to loaded) more for each
@@ -20,8 +20,9 @@ ALL_CFLAGS = -std=c11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 # shared objects per sandbox) and supervisor memory (PSS) are budgets.
 # nettle's static archive is its fat build: SHA-NI is still chosen at run time.
 # OpenSSL (libssl, libcrypto): the proxy's TLS termination for credential
-# injection (net/terminate.c), static like the others.
-LDLIBS   += -Wl,-Bstatic -lseccomp -lsodium -lyaml -lcap -ljansson -lcares -lnettle -lz -lssl -lcrypto \
+# injection (net/terminate.c), static like the others. libnghttp2: HTTP/2 on
+# those terminated connections (net/h2relay.c), static too.
+LDLIBS   += -Wl,-Bstatic -lseccomp -lsodium -lyaml -lcap -ljansson -lcares -lnettle -lz -lssl -lcrypto -lnghttp2 \
             -Wl,-Bdynamic -ldl -pthread
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)

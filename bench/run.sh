@@ -239,6 +239,10 @@ python3 "$here/proxy/proxy_bench.py" "$reins" --gib "${REINS_BENCH_PROXY_GIB:-1}
 # TLS (budget terminated >= 0.5x). REINS_BENCH_CRED_MIB sets the size (256).
 python3 "$here/credentials/cred_bench.py" "$reins" --mib "${REINS_BENCH_CRED_MIB:-256}" \
 	--handshakes 200
+# HTTP/2 through termination against HTTP/1.1 (bulk vs direct, first byte of a new
+# connection); needs nghttpd (nghttp2-server).
+python3 "$here/credentials/h2_bench.py" "$reins" --mib "${REINS_BENCH_CRED_MIB:-256}" \
+	--requests 100
 # --- end of credential injection -------------------------------------------------------
 
 # --- copy-on-write workspaces (issue 5; owned by the workspace module) -----------------

@@ -3,10 +3,10 @@
 # only those missing. As root it runs apt-get; otherwise it says what to run.
 set -euo pipefail
 packages=(build-essential pkg-config clang-format clang libclang-rt-dev libseccomp-dev libsodium-dev libyaml-dev
-          libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libssl-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
+          libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libssl-dev libnghttp2-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
           iproute2 curl socat git openssl python3-pip python3-venv npm tmux
           podman conmon containerd runc umoci busybox-static uidmap python3-grpcio
-          skopeo mmdebstrap scdoc lintian zsh fish
+          skopeo mmdebstrap scdoc lintian zsh fish nghttp2-server python3-h2
           wabt wasi-libc libclang-rt-14-dev-wasm32 lld
           qemu-system-x86 linux-source-6.1 bc flex bison libelf-dev)
 # wabt wasi-libc libclang-rt-14-dev-wasm32 lld: isolation wasm. wabt's wasm2c
@@ -24,6 +24,9 @@ packages=(build-essential pkg-config clang-format clang libclang-rt-dev libsecco
 # scdoc lintian: the man pages' source format to roff (make man/install/deb),
 # and the check of make deb's package; zsh fish: test-only, their completion
 # scripts are driven like bash's (tests/integration/test_completion.py).
+# python3-h2 nghttp2-server: test- and bench-only, HTTP/2 TLS stand-ins behind credential
+# injection (tests/integration/proxy_helpers/h2server.py; nghttpd in
+# bench/credentials/h2_bench.py).
 # skopeo mmdebstrap: declarative environments (src/env/): skopeo copies a
 # docker-archive or containers-storage image into an OCI layout, mmdebstrap
 # builds a Debian root from the host's apt mirror (umoci unpacks both).

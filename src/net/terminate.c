@@ -2,8 +2,11 @@
 #include "net/terminate.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <nghttp2/nghttp2.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -22,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/h2head.h"
 #include "net/http.h"
 #include "util/weaken.h"
 
@@ -52,6 +56,11 @@ struct terminate_job {
         uint64_t bytes_up, bytes_down;
         uint64_t reported_up, reported_down; /* by PROGRESS reports so far */
         bool replied;                        /* the proxy answered the agent itself (an error) */
+        /* connected while the agent's ClientHello is read (hello_cb), so
+         * that ALPN can offer the agent h2 only when the upstream took it */
+        SSL *upstream;
+        bool upstream_tried, upstream_h2;
+        char upstream_error[384];
 };
 
 struct report_node {
@@ -373,35 +382,81 @@ static void set_blocking(int fd)
 }
 
 /* The upstream: TLS to the real host, its certificate verified against the
- * host's trust store and its name. NULL after telling the agent why. */
-static SSL *connect_upstream(struct terminate_job *job, SSL *client)
+ * host's trust store and its name; h2 offered when the agent offered it.
+ * NULL with job->upstream_error said. */
+static SSL *connect_upstream(struct terminate_job *job, bool offer_h2)
 {
         struct net_terminator *t = job->t;
         SSL *ssl = SSL_new(t->client_ctx);
-        if (!ssl)
+        if (!ssl) {
+                snprintf(job->upstream_error, sizeof(job->upstream_error), "out of memory");
                 return NULL;
+        }
+        static const unsigned char h2_http11[] = {2,   'h', '2', 8,   'h', 't',
+                                                  't', 'p', '/', '1', '.', '1'};
         bool ip = net_host_is_ip_literal(job->host);
         bool ok = SSL_set_fd(ssl, job->upstream_fd) == 1;
+        if (ok && offer_h2)
+                ok = SSL_set_alpn_protos(ssl, h2_http11, sizeof(h2_http11)) == 0;
         if (ok && !ip)
                 ok = SSL_set_tlsext_host_name(ssl, job->host) == 1 &&
                      SSL_set1_host(ssl, job->host) == 1;
         else if (ok)
                 ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), job->host) == 1;
-        if (ok && SSL_connect(ssl) == 1)
+        if (ok && SSL_connect(ssl) == 1) {
+                const unsigned char *proto = NULL;
+                unsigned int proto_len = 0;
+                SSL_get0_alpn_selected(ssl, &proto, &proto_len);
+                job->upstream_h2 = proto_len == 2 && memcmp(proto, "h2", 2) == 0;
                 return ssl;
-        char message[384];
+        }
         long verify = SSL_get_verify_result(ssl);
         if (verify != X509_V_OK)
-                snprintf(message, sizeof(message),
+                snprintf(job->upstream_error, sizeof(job->upstream_error),
                          "the certificate of %s:%u is not trusted (%s); refused", job->host,
                          (unsigned)job->port, X509_verify_cert_error_string(verify));
         else
-                snprintf(message, sizeof(message), "TLS to %s:%u failed; refused", job->host,
-                         (unsigned)job->port);
-        job_report(job, NET_TERMINATE_UPSTREAM_TLS, NULL, NULL, 502, message);
-        reply_error(job, client, 502, message);
+                snprintf(job->upstream_error, sizeof(job->upstream_error),
+                         "TLS to %s:%u failed; refused", job->host, (unsigned)job->port);
         SSL_free(ssl);
         return NULL;
+}
+
+/* Does the ALPN list of the agent's ClientHello name h2? */
+static bool hello_offers_h2(SSL *ssl)
+{
+        const unsigned char *p = NULL;
+        size_t len = 0;
+        if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &p,
+                                      &len) != 1 ||
+            len < 2)
+                return false;
+        size_t list = ((size_t)p[0] << 8) | p[1];
+        if (list != len - 2)
+                return false;
+        for (size_t i = 2; i < len;) {
+                size_t n = p[i];
+                if (n == 0 || i + 1 + n > len)
+                        return false;
+                if (n == 2 && memcmp(p + i + 1, "h2", 2) == 0)
+                        return true;
+                i += 1 + n;
+        }
+        return false;
+}
+
+/* The agent's ClientHello is in: connect the upstream now (once), so the
+ * ALPN answer to the agent can follow what the upstream chose. */
+static int hello_cb(SSL *ssl, int *alert, void *arg)
+{
+        (void)alert;
+        (void)arg;
+        struct terminate_job *job = SSL_get_app_data(ssl);
+        if (job && !job->upstream_tried) {
+                job->upstream_tried = true;
+                job->upstream = connect_upstream(job, hello_offers_h2(ssl));
+        }
+        return SSL_CLIENT_HELLO_SUCCESS;
 }
 
 /* Scan body bytes for placeholders of credentials that do not go into this
@@ -608,6 +663,670 @@ static void relay_run(struct relay *r)
         }
 }
 
+/* ---- HTTP/2: both sides negotiated h2 ----
+ *
+ * Two nghttp2 sessions: a server towards the agent, a client towards the
+ * upstream. Each request's HEADERS become an HTTP/1.1 head (net/h2head.c),
+ * go through net_inject_rewrite (the same rules as a head on HTTP/1.1) and
+ * the result is sent upstream as a new stream. DATA frames are passed on as
+ * they come both ways: no automatic WINDOW_UPDATE, a stream's window is
+ * given back only once its bytes left on the other side, so what is held
+ * is bounded by the windows advertised (H2_STREAM_WINDOW, H2_CONN_WINDOW). */
+
+#define H2_STREAM_WINDOW (1 << 20)
+#define H2_CONN_WINDOW   (4 << 20)
+#define H2_STREAMS_MAX   100
+#define H2_FIELD_BYTES   NET_HTTP_HEAD_MAX /* names and values of one header block */
+#define H2_IO            (64 * 1024)       /* bytes per read, and gathered per write */
+
+struct h2_bytes {
+        char *data;
+        size_t len, off;
+};
+
+struct h2_block { /* a header block being received */
+        struct net_h2_field fields[NET_H2_FIELDS_MAX];
+        size_t count;
+        char *arena; /* H2_FIELD_BYTES */
+        size_t used;
+        bool too_big;
+};
+
+struct h2_stream {
+        struct h2_relay *rl;
+        struct h2_stream *prev, *next;
+        int32_t cid, uid; /* the agent's stream, the upstream's (0: none yet) */
+        bool client_closed, upstream_closed;
+        struct h2_block request, response, trailers;
+        bool responded, have_trailers;
+        bool refused;             /* the proxy answered it: the upstream's end is not passed on */
+        struct h2_bytes up, down; /* bytes waiting for the upstream, for the agent */
+        bool up_eof, down_eof;
+        struct net_inject_report report;
+        struct body_scan scan;
+};
+
+struct h2_relay {
+        struct terminate_job *job;
+        SSL *client, *upstream;
+        nghttp2_session *cs, *us; /* towards the agent (server), the upstream (client) */
+        struct h2_stream *streams;
+};
+
+/* a block passed on (nghttp2 copied it): its memory back at once, so an
+ * open stream holds only its window's bytes */
+static void h2_block_done(struct h2_block *b)
+{
+        free(b->arena);
+        b->arena = NULL;
+        b->count = 0;
+        b->used = 0;
+}
+
+static void h2_block_reset(struct h2_block *b)
+{
+        b->count = 0;
+        b->used = 0;
+        b->too_big = false;
+}
+
+static int h2_block_add(struct h2_block *b, const uint8_t *name, size_t name_len,
+                        const uint8_t *value, size_t value_len)
+{
+        if (!b->arena && !(b->arena = malloc(H2_FIELD_BYTES)))
+                return -ENOMEM;
+        if (b->count >= NET_H2_FIELDS_MAX || H2_FIELD_BYTES - b->used < name_len + value_len) {
+                b->too_big = true;
+                return -E2BIG;
+        }
+        char *n = b->arena + b->used;
+        memcpy(n, name, name_len);
+        memcpy(n + name_len, value, value_len);
+        b->used += name_len + value_len;
+        b->fields[b->count++] = (struct net_h2_field){.name = (const uint8_t *)n,
+                                                      .name_len = name_len,
+                                                      .value = (const uint8_t *)n + name_len,
+                                                      .value_len = value_len};
+        return 0;
+}
+
+/* fields for nghttp2 (it copies them at submission) */
+static size_t h2_nva(const struct net_h2_field *fields, size_t count, nghttp2_nv *nva)
+{
+        for (size_t i = 0; i < count; i++)
+                nva[i] = (nghttp2_nv){.name = (uint8_t *)fields[i].name,
+                                      .value = (uint8_t *)fields[i].value,
+                                      .namelen = fields[i].name_len,
+                                      .valuelen = fields[i].value_len,
+                                      .flags = NGHTTP2_NV_FLAG_NONE};
+        return count;
+}
+
+static int h2_bytes_add(struct h2_bytes *b, const uint8_t *data, size_t len)
+{
+        if (b->off == b->len)
+                b->off = b->len = 0;
+        if (b->off > 0 && b->len + len > H2_STREAM_WINDOW) { /* compact */
+                memmove(b->data, b->data + b->off, b->len - b->off);
+                b->len -= b->off;
+                b->off = 0;
+        }
+        char *grown = realloc(b->data, b->len + len);
+        if (!grown)
+                return -ENOMEM;
+        b->data = grown;
+        memcpy(b->data + b->len, data, len);
+        b->len += len;
+        return 0;
+}
+
+static void h2_stream_free(struct h2_stream *s)
+{
+        struct h2_relay *rl = s->rl;
+        if (s->prev)
+                s->prev->next = s->next;
+        else
+                rl->streams = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
+        free(s->request.arena);
+        free(s->response.arena);
+        free(s->trailers.arena);
+        free(s->up.data);
+        free(s->down.data);
+        free(s);
+}
+
+static void h2_maybe_free(struct h2_stream *s)
+{
+        if (s->client_closed && (s->upstream_closed || s->uid <= 0)) {
+                if (s->cid > 0)
+                        nghttp2_session_set_stream_user_data(s->rl->cs, s->cid, NULL);
+                if (s->uid > 0)
+                        nghttp2_session_set_stream_user_data(s->rl->us, s->uid, NULL);
+                h2_stream_free(s);
+        }
+}
+
+/* the request body, towards the upstream */
+static ssize_t h2_read_up(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+                          uint32_t *flags, nghttp2_data_source *source, void *user)
+{
+        (void)session;
+        (void)stream_id;
+        struct h2_relay *rl = user;
+        struct h2_stream *s = source->ptr;
+        size_t avail = s->up.len - s->up.off;
+        if (avail == 0) {
+                if (!s->up_eof)
+                        return NGHTTP2_ERR_DEFERRED;
+                *flags |= NGHTTP2_DATA_FLAG_EOF;
+                return 0;
+        }
+        size_t n = avail < length ? avail : length;
+        memcpy(buf, s->up.data + s->up.off, n);
+        s->up.off += n;
+        if (s->up.off == s->up.len && s->up_eof)
+                *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (!s->client_closed)
+                nghttp2_session_consume(rl->cs, s->cid, n);
+        else
+                nghttp2_session_consume_connection(rl->cs, n);
+        return (ssize_t)n;
+}
+
+/* the response body (or the proxy's own refusal), towards the agent */
+static ssize_t h2_read_down(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                            size_t length, uint32_t *flags, nghttp2_data_source *source, void *user)
+{
+        struct h2_relay *rl = user;
+        struct h2_stream *s = source->ptr;
+        size_t avail = s->down.len - s->down.off;
+        if (avail == 0 && !s->down_eof)
+                return NGHTTP2_ERR_DEFERRED;
+        size_t n = avail < length ? avail : length;
+        memcpy(buf, s->down.data + s->down.off, n);
+        s->down.off += n;
+        if (n && s->uid > 0) {
+                if (!s->upstream_closed)
+                        nghttp2_session_consume(rl->us, s->uid, n);
+                else
+                        nghttp2_session_consume_connection(rl->us, n);
+        }
+        if (s->down.off == s->down.len && s->down_eof) {
+                *flags |= NGHTTP2_DATA_FLAG_EOF;
+                if (s->have_trailers) {
+                        nghttp2_nv nva[NET_H2_FIELDS_MAX];
+                        size_t count = h2_nva(s->trailers.fields, s->trailers.count, nva);
+                        if (nghttp2_submit_trailer(session, stream_id, nva, count) == 0)
+                                *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+                        h2_block_done(&s->trailers);
+                        s->have_trailers = false;
+                }
+        }
+        return (ssize_t)n;
+}
+
+/* The proxy answers a stream itself: status and a one-line body. */
+static void h2_refuse(struct h2_stream *s, int status, const char *why)
+{
+        struct h2_relay *rl = s->rl;
+        rl->job->replied = true;
+        s->refused = true;
+        if (s->responded || s->client_closed) {
+                nghttp2_submit_rst_stream(rl->cs, NGHTTP2_FLAG_NONE, s->cid,
+                                          NGHTTP2_REFUSED_STREAM);
+                return;
+        }
+        char line[320], code[8];
+        int n = snprintf(line, sizeof(line), "reins: %s\n", why);
+        snprintf(code, sizeof(code), "%d", status);
+        s->down.off = s->down.len = 0;
+        if (h2_bytes_add(&s->down, (const uint8_t *)line,
+                         n > 0 ? ((size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) : 0) <
+            0) {
+                nghttp2_submit_rst_stream(rl->cs, NGHTTP2_FLAG_NONE, s->cid,
+                                          NGHTTP2_INTERNAL_ERROR);
+                return;
+        }
+        s->down_eof = true;
+        s->have_trailers = false;
+        s->responded = true;
+        nghttp2_nv nva[] = {
+            {(uint8_t *)":status", (uint8_t *)code, 7, strlen(code), NGHTTP2_NV_FLAG_NONE},
+            {(uint8_t *)"content-type", (uint8_t *)"text/plain", 12, 10, NGHTTP2_NV_FLAG_NONE},
+        };
+        nghttp2_data_provider prd = {.source.ptr = s, .read_callback = h2_read_down};
+        if (nghttp2_submit_response(rl->cs, s->cid, nva, 2, &prd) != 0)
+                nghttp2_submit_rst_stream(rl->cs, NGHTTP2_FLAG_NONE, s->cid,
+                                          NGHTTP2_INTERNAL_ERROR);
+}
+
+static void h2_cancel_upstream(struct h2_stream *s)
+{
+        if (s->uid > 0 && !s->upstream_closed)
+                nghttp2_submit_rst_stream(s->rl->us, NGHTTP2_FLAG_NONE, s->uid, NGHTTP2_CANCEL);
+}
+
+/* A request's header block is complete: the rules, then upstream. */
+static void h2_request(struct h2_relay *rl, struct h2_stream *s, bool end_stream)
+{
+        struct terminate_job *job = rl->job;
+        const struct net_inject *inject = job->t->inject;
+        if (s->request.too_big) {
+                job_report(job, NET_TERMINATE_REFUSED, NULL, NULL, 431, "request head too large");
+                h2_refuse(s, 431, "request head too large");
+                return;
+        }
+        char *head = malloc(NET_HTTP_HEAD_MAX + 1);
+        int len = head ? net_h2_head_from_fields(s->request.fields, s->request.count, head,
+                                                 NET_HTTP_HEAD_MAX + 1)
+                       : -ENOMEM;
+        h2_block_done(&s->request);
+        if (len < 0) {
+                free(head);
+                const char *why = len == -E2BIG ? "request head too large"
+                                                : "an HTTP/2 request reins does not relay";
+                job_report(job, NET_TERMINATE_REFUSED, NULL, NULL, len == -E2BIG ? 431 : 400, why);
+                h2_refuse(s, len == -E2BIG ? 431 : 400, why);
+                return;
+        }
+        char *out = NULL;
+        size_t out_len = 0;
+        int rc = net_inject_rewrite(inject, job->host, job->port, true, head, (size_t)len, &out,
+                                    &out_len, &s->report);
+        free(head);
+        if (rc < 0 || rc == NET_HTTP_INCOMPLETE) {
+                free(out);
+                job_report(job, NET_TERMINATE_REFUSED, NULL, NULL, 400, "malformed request head");
+                h2_refuse(s, 400, "malformed request head");
+                return;
+        }
+        if (s->report.status) {
+                int misuse = s->report.misuse;
+                job_report(job, misuse >= 0 ? NET_TERMINATE_MISUSE : NET_TERMINATE_REFUSED,
+                           misuse >= 0 ? inject->items[misuse].name : NULL, &s->report,
+                           s->report.status, s->report.why);
+                h2_refuse(s, s->report.status, s->report.why);
+                free(out);
+                return;
+        }
+        struct net_h2_field fields[NET_H2_FIELDS_MAX];
+        int count = net_h2_fields_from_head(out, out_len, fields, NET_H2_FIELDS_MAX);
+        if (count < 0) {
+                free(out);
+                job_report(job, NET_TERMINATE_REFUSED, NULL, &s->report, 431,
+                           "request head too large");
+                h2_refuse(s, 431, "request head too large");
+                return;
+        }
+        for (size_t k = 0; k < inject->count; k++)
+                if (s->report.injected & (1u << k))
+                        job_report(job, NET_TERMINATE_INJECTED, inject->items[k].name, &s->report,
+                                   0, NULL);
+        if (s->report.asserted)
+                job_report(job, NET_TERMINATE_INJECTED, NULL, &s->report, 0, NULL);
+        nghttp2_nv nva[NET_H2_FIELDS_MAX];
+        h2_nva(fields, (size_t)count, nva);
+        nghttp2_data_provider prd = {.source.ptr = s, .read_callback = h2_read_up};
+        s->up_eof = end_stream;
+        int32_t uid =
+            nghttp2_submit_request(rl->us, NULL, nva, (size_t)count, end_stream ? NULL : &prd, s);
+        free(out);
+        if (uid < 0) {
+                job_report(job, NET_TERMINATE_REFUSED, NULL, &s->report, 502,
+                           "the upstream refused a new stream");
+                h2_refuse(s, 502, "the upstream refused a new stream");
+                return;
+        }
+        s->uid = uid;
+        job->bytes_up += (uint64_t)s->report.head_len;
+}
+
+static struct h2_stream *h2_client_stream(struct h2_relay *rl, int32_t id)
+{
+        return nghttp2_session_get_stream_user_data(rl->cs, id);
+}
+
+static struct h2_stream *h2_upstream_stream(struct h2_relay *rl, int32_t id)
+{
+        return nghttp2_session_get_stream_user_data(rl->us, id);
+}
+
+/* -- the agent's side -- */
+
+static int h2_c_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+        struct h2_relay *rl = user;
+        if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+                return 0;
+        struct h2_stream *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+        s->rl = rl;
+        s->cid = frame->hd.stream_id;
+        s->next = rl->streams;
+        if (rl->streams)
+                rl->streams->prev = s;
+        rl->streams = s;
+        nghttp2_session_set_stream_user_data(session, s->cid, s);
+        return 0;
+}
+
+static int h2_c_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                       size_t name_len, const uint8_t *value, size_t value_len, uint8_t flags,
+                       void *user)
+{
+        (void)session;
+        (void)flags;
+        struct h2_stream *s = h2_client_stream(user, frame->hd.stream_id);
+        if (!s || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+                return 0; /* request trailers: not relayed */
+        if (h2_block_add(&s->request, name, name_len, value, value_len) == -ENOMEM)
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+}
+
+static int h2_c_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+        (void)session;
+        struct h2_relay *rl = user;
+        struct h2_stream *s = h2_client_stream(rl, frame->hd.stream_id);
+        if (!s)
+                return 0;
+        bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+        if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+                h2_request(rl, s, end);
+                return 0;
+        }
+        if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && end) {
+                s->up_eof = true;
+                if (s->uid > 0 && !s->upstream_closed)
+                        nghttp2_session_resume_data(rl->us, s->uid);
+        }
+        return 0;
+}
+
+static int h2_c_data(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                     const uint8_t *data, size_t len, void *user)
+{
+        (void)flags;
+        struct h2_relay *rl = user;
+        struct h2_stream *s = h2_client_stream(rl, stream_id);
+        if (!s || s->uid <= 0 || s->upstream_closed) {
+                /* refused or gone: dropped, its window given back */
+                nghttp2_session_consume(session, stream_id, len);
+                return 0;
+        }
+        const struct net_inject *inject = rl->job->t->inject;
+        int misuse = weaken("credential-misuse")
+                         ? -1
+                         : scan_body(inject, s->report.injected, &s->scan, (const char *)data, len);
+        if (misuse >= 0) {
+                job_report(rl->job, NET_TERMINATE_MISUSE, inject->items[misuse].name, &s->report,
+                           403, "placeholder in a request body");
+                h2_cancel_upstream(s);
+                s->upstream_closed = true; /* nothing more of it goes up */
+                nghttp2_session_consume(session, stream_id, len);
+                h2_refuse(s, 403,
+                          "a credential placeholder was sent to a host it is not for; refused");
+                return 0;
+        }
+        if (h2_bytes_add(&s->up, data, len) < 0)
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+        rl->job->bytes_up += len;
+        nghttp2_session_resume_data(rl->us, s->uid);
+        return 0;
+}
+
+static int h2_c_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code, void *user)
+{
+        (void)session;
+        struct h2_stream *s = h2_client_stream(user, stream_id);
+        if (!s)
+                return 0;
+        s->client_closed = true;
+        if (error_code != NGHTTP2_NO_ERROR)
+                h2_cancel_upstream(s);
+        h2_maybe_free(s);
+        return 0;
+}
+
+/* -- the upstream's side -- */
+
+static int h2_u_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+        (void)session;
+        struct h2_stream *s = h2_upstream_stream(user, frame->hd.stream_id);
+        if (s && frame->hd.type == NGHTTP2_HEADERS)
+                h2_block_reset(frame->headers.cat == NGHTTP2_HCAT_HEADERS && s->responded
+                                   ? &s->trailers
+                                   : &s->response);
+        return 0;
+}
+
+static int h2_u_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                       size_t name_len, const uint8_t *value, size_t value_len, uint8_t flags,
+                       void *user)
+{
+        (void)session;
+        (void)flags;
+        struct h2_stream *s = h2_upstream_stream(user, frame->hd.stream_id);
+        if (!s || frame->hd.type != NGHTTP2_HEADERS)
+                return 0;
+        struct h2_block *b = s->responded ? &s->trailers : &s->response;
+        if (h2_block_add(b, name, name_len, value, value_len) == -ENOMEM)
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+}
+
+static int h2_u_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+        (void)session;
+        struct h2_relay *rl = user;
+        struct h2_stream *s = h2_upstream_stream(rl, frame->hd.stream_id);
+        if (!s || s->client_closed)
+                return 0;
+        bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+        if (frame->hd.type == NGHTTP2_HEADERS && !s->responded) {
+                struct h2_block *b = &s->response;
+                if (b->count && b->fields[0].value_len == 3 && b->fields[0].value[0] == '1')
+                        return 0; /* 1xx: the agent's client does not need it */
+                if (b->too_big) {
+                        h2_cancel_upstream(s);
+                        h2_refuse(s, 502, "response head too large");
+                        return 0;
+                }
+                s->responded = true;
+                s->down_eof = end;
+                nghttp2_nv nva[NET_H2_FIELDS_MAX];
+                size_t count = h2_nva(b->fields, b->count, nva);
+                nghttp2_data_provider prd = {.source.ptr = s, .read_callback = h2_read_down};
+                if (nghttp2_submit_response(rl->cs, s->cid, nva, count, end ? NULL : &prd) != 0)
+                        nghttp2_submit_rst_stream(rl->cs, NGHTTP2_FLAG_NONE, s->cid,
+                                                  NGHTTP2_INTERNAL_ERROR);
+                h2_block_done(b);
+                return 0;
+        }
+        if (frame->hd.type == NGHTTP2_HEADERS) /* trailers, with END_STREAM */
+                s->have_trailers = !s->trailers.too_big;
+        if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && end) {
+                s->down_eof = true;
+                nghttp2_session_resume_data(rl->cs, s->cid);
+        }
+        return 0;
+}
+
+static int h2_u_data(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                     const uint8_t *data, size_t len, void *user)
+{
+        (void)flags;
+        struct h2_relay *rl = user;
+        struct h2_stream *s = h2_upstream_stream(rl, stream_id);
+        if (!s || s->client_closed || !s->responded) {
+                nghttp2_session_consume(session, stream_id, len);
+                return 0;
+        }
+        if (h2_bytes_add(&s->down, data, len) < 0)
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+        rl->job->bytes_down += len;
+        nghttp2_session_resume_data(rl->cs, s->cid);
+        return 0;
+}
+
+static int h2_u_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code, void *user)
+{
+        (void)session;
+        struct h2_relay *rl = user;
+        struct h2_stream *s = h2_upstream_stream(rl, stream_id);
+        if (!s)
+                return 0;
+        s->upstream_closed = true;
+        if (s->refused) {
+                /* the proxy's own answer stands */
+        } else if (!s->client_closed && error_code != NGHTTP2_NO_ERROR) {
+                if (!s->responded)
+                        h2_refuse(s, 502, "the upstream reset the stream");
+                else
+                        nghttp2_submit_rst_stream(rl->cs, NGHTTP2_FLAG_NONE, s->cid, error_code);
+        } else if (!s->client_closed && !s->down_eof) {
+                s->down_eof = true; /* closed without END_STREAM seen: end it for the agent */
+                nghttp2_session_resume_data(rl->cs, s->cid);
+        }
+        h2_maybe_free(s);
+        return 0;
+}
+
+static nghttp2_session *h2_session(struct h2_relay *rl, bool server)
+{
+        nghttp2_session_callbacks *cb;
+        nghttp2_option *opt;
+        if (nghttp2_session_callbacks_new(&cb) != 0)
+                return NULL;
+        if (nghttp2_option_new(&opt) != 0) {
+                nghttp2_session_callbacks_del(cb);
+                return NULL;
+        }
+        nghttp2_option_set_no_auto_window_update(opt, 1);
+        nghttp2_option_set_max_send_header_block_length(opt, NET_HTTP_HEAD_MAX * 2);
+        nghttp2_session_callbacks_set_on_begin_headers_callback(cb, server ? h2_c_begin_headers
+                                                                           : h2_u_begin_headers);
+        nghttp2_session_callbacks_set_on_header_callback(cb, server ? h2_c_header : h2_u_header);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, server ? h2_c_frame_recv
+                                                                        : h2_u_frame_recv);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
+                                                                  server ? h2_c_data : h2_u_data);
+        nghttp2_session_callbacks_set_on_stream_close_callback(cb,
+                                                               server ? h2_c_close : h2_u_close);
+        nghttp2_session *s = NULL;
+        int rc = server ? nghttp2_session_server_new2(&s, cb, rl, opt)
+                        : nghttp2_session_client_new2(&s, cb, rl, opt);
+        nghttp2_session_callbacks_del(cb);
+        nghttp2_option_del(opt);
+        if (rc != 0)
+                return NULL;
+        nghttp2_settings_entry server_settings[] = {
+            {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_STREAMS_MAX},
+            {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
+            {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, NET_HTTP_HEAD_MAX},
+        };
+        nghttp2_settings_entry client_settings[] = {
+            {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+            {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
+            {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, NET_HTTP_HEAD_MAX},
+        };
+        if (nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE,
+                                    server ? server_settings : client_settings, 3) != 0 ||
+            nghttp2_session_set_local_window_size(s, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW) != 0) {
+                nghttp2_session_del(s);
+                return NULL;
+        }
+        return s;
+}
+
+/* What a session has to send, gathered into records of up to
+ * H2_IO bytes: many small frames in one write (no Nagle wait for the
+ * peer's delayed ACK between a HEADERS and its SETTINGS ACK). */
+static bool h2_flush(nghttp2_session *session, SSL *ssl, char *out)
+{
+        size_t used = 0;
+        for (;;) {
+                const uint8_t *data;
+                ssize_t n = nghttp2_session_mem_send(session, &data);
+                if (n < 0)
+                        return false;
+                if (n == 0 || used + (size_t)n > H2_IO) {
+                        if (used && !ssl_write_all(ssl, out, used))
+                                return false;
+                        used = 0;
+                }
+                if (n == 0)
+                        return true;
+                if ((size_t)n > H2_IO) {
+                        if (!ssl_write_all(ssl, data, (size_t)n))
+                                return false;
+                        continue;
+                }
+                memcpy(out + used, data, (size_t)n);
+                used += (size_t)n;
+        }
+}
+
+static bool h2_feed(nghttp2_session *session, SSL *ssl, char *buf, size_t size)
+{
+        size_t n = 0;
+        if (!ssl_read(ssl, buf, size, &n))
+                return false;
+        return n == 0 || nghttp2_session_mem_recv(session, (const uint8_t *)buf, n) == (ssize_t)n;
+}
+
+static void h2_relay_run(struct terminate_job *job, SSL *client, SSL *upstream)
+{
+        struct h2_relay rl = {.job = job, .client = client, .upstream = upstream};
+        rl.cs = h2_session(&rl, true);
+        rl.us = h2_session(&rl, false);
+        char *buf = malloc(H2_IO), *out = malloc(H2_IO);
+        int one = 1; /* frames go as they are ready: the sessions gather them */
+        setsockopt(job->client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        setsockopt(job->upstream_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        while (rl.cs && rl.us && buf && out) {
+                if (!h2_flush(rl.us, upstream, out) || !h2_flush(rl.cs, client, out))
+                        break;
+                maybe_progress(job);
+                if (!nghttp2_session_want_read(rl.cs) && !nghttp2_session_want_write(rl.cs))
+                        break; /* the agent's side is over (GOAWAY both ways) */
+                if (!nghttp2_session_want_read(rl.us) && !nghttp2_session_want_write(rl.us))
+                        break; /* the upstream's */
+                bool client_ready = SSL_pending(client) > 0;
+                bool upstream_ready = SSL_pending(upstream) > 0;
+                if (!client_ready && !upstream_ready) {
+                        struct pollfd fds[2] = {{.fd = job->client_fd, .events = POLLIN},
+                                                {.fd = job->upstream_fd, .events = POLLIN}};
+                        int n = poll(fds, 2, TERMINATE_IDLE_MS);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                break;
+                        client_ready = fds[0].revents != 0;
+                        upstream_ready = fds[1].revents != 0;
+                }
+                if (upstream_ready && !h2_feed(rl.us, upstream, buf, H2_IO))
+                        break;
+                if (client_ready && !h2_feed(rl.cs, client, buf, H2_IO))
+                        break;
+        }
+        if (rl.cs && out) { /* what is still queued for the agent (a refusal, GOAWAY) */
+                nghttp2_session_terminate_session(rl.cs, NGHTTP2_NO_ERROR);
+                h2_flush(rl.cs, client, out);
+        }
+        nghttp2_session_del(rl.cs);
+        nghttp2_session_del(rl.us);
+        while (rl.streams)
+                h2_stream_free(rl.streams);
+        free(buf);
+        free(out);
+}
+
 /* After an error reply: closing a socket with unread bytes (the request we
  * refused) sends a reset, which can reach the agent before the reply does.
  * So stop writing, and read what is left for a moment. */
@@ -643,6 +1362,7 @@ static void job_serve(struct terminate_job *job)
         }
         BIO_set_data(bio, job);
         SSL_set_bio(client, bio, bio);
+        SSL_set_app_data(client, job);
         bool ok =
             SSL_use_certificate(client, leaf) == 1 && SSL_use_PrivateKey(client, t->leaf_key) == 1;
         X509_free(leaf);
@@ -650,6 +1370,9 @@ static void job_serve(struct terminate_job *job)
                 job_report(job, NET_TERMINATE_REFUSED, NULL, NULL, 0,
                            "the agent's TLS handshake failed (does it trust the session CA?)");
                 SSL_free(client);
+                if (job->upstream)
+                        SSL_free(job->upstream);
+                job->upstream = NULL;
                 return;
         }
         /* the name the agent's TLS asked for is the host it CONNECTed to */
@@ -659,16 +1382,33 @@ static void job_serve(struct terminate_job *job)
                            "TLS server name differs from the CONNECT host");
                 reply_error(job, client, 421, "TLS server name differs from the CONNECT host");
                 SSL_free(client);
+                if (job->upstream)
+                        SSL_free(job->upstream);
+                job->upstream = NULL;
                 linger(job->client_fd);
                 return;
         }
-        SSL *upstream = connect_upstream(job, client);
-        if (upstream) {
+        if (!job->upstream_tried) /* no ClientHello callback ran */
+                job->upstream = connect_upstream(job, false);
+        SSL *upstream = job->upstream;
+        job->upstream = NULL;
+        const unsigned char *proto = NULL;
+        unsigned int proto_len = 0;
+        SSL_get0_alpn_selected(client, &proto, &proto_len);
+        bool h2 = proto_len == 2 && memcmp(proto, "h2", 2) == 0;
+        if (!upstream) {
+                job_report(job, NET_TERMINATE_UPSTREAM_TLS, NULL, NULL, 502, job->upstream_error);
+                reply_error(job, client, 502, job->upstream_error);
+        } else if (h2) {
+                h2_relay_run(job, client, upstream);
+        } else {
                 struct relay r = {.job = job, .client = client, .upstream = upstream};
                 r.head = malloc(NET_HTTP_HEAD_MAX);
                 if (r.head)
                         relay_run(&r);
                 free(r.head);
+        }
+        if (upstream) {
                 SSL_shutdown(upstream);
                 SSL_free(upstream);
         }
@@ -700,12 +1440,21 @@ static void *job_thread(void *arg)
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *out_len,
                        const unsigned char *in, unsigned int in_len, void *arg)
 {
-        (void)ssl;
         (void)arg;
-        /* HTTP/1.1 only (no HTTP/2 yet): an agent offering h2 and http/1.1
-         * gets http/1.1; one offering h2 alone gets no ALPN and HTTP/1.1 */
+        /* h2 when the agent and the upstream both speak it (hello_cb
+         * connected the upstream already), else http/1.1; an agent offering
+         * h2 alone towards an HTTP/1.1 upstream gets no ALPN and HTTP/1.1 */
+        struct terminate_job *job = SSL_get_app_data(ssl);
+        static const unsigned char h2[] = {2, 'h', '2'};
         static const unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
         unsigned char *selected = NULL;
+        if (job && job->upstream && job->upstream_h2 &&
+            SSL_select_next_proto(&selected, out_len, h2, sizeof(h2), in, in_len) ==
+                OPENSSL_NPN_NEGOTIATED &&
+            *out_len == 2) {
+                *out = selected;
+                return SSL_TLSEXT_ERR_OK;
+        }
         if (SSL_select_next_proto(&selected, out_len, http11, sizeof(http11), in, in_len) ==
                 OPENSSL_NPN_NEGOTIATED &&
             *out_len == 8) {
@@ -742,6 +1491,7 @@ int net_terminator_new(const struct net_inject *inject, const char *label,
         }
         SSL_CTX_set_verify(t->client_ctx, SSL_VERIFY_PEER, NULL);
         SSL_CTX_set_alpn_select_cb(t->server_ctx, alpn_select, NULL);
+        SSL_CTX_set_client_hello_cb(t->server_ctx, hello_cb, NULL);
         /* no SSL_MODE_AUTO_RETRY: a read must never block on one side for
          * a record that carried no data (ssl_read) */
         SSL_CTX_clear_mode(t->server_ctx, SSL_MODE_AUTO_RETRY);

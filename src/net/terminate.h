@@ -17,9 +17,12 @@
  * misused, a refusal, the end with byte counts) is queued as reports, and
  * an eventfd wakes the proxy's loop to emit them as events there.
  *
- * ALPN: only http/1.1 is offered to the agent and upstream (no HTTP/2 yet):
- * clients that would speak h2 fall back to HTTP/1.1. Responses are relayed
- * as they arrive, never buffered (server-sent events stream). */
+ * ALPN: the upstream is connected while the agent's ClientHello is read
+ * and offered h2 when the agent offered it; the agent gets h2 only when the
+ * upstream took it, else http/1.1 both ways. On h2, two nghttp2 sessions
+ * (server towards the agent, client towards the upstream) and each
+ * stream's HEADERS go through net_inject_rewrite (net/h2head.h). Responses
+ * are relayed as they arrive, never buffered (server-sent events stream). */
 #ifndef REINS_NET_TERMINATE_H
 #define REINS_NET_TERMINATE_H
 
