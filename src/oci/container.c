@@ -173,12 +173,40 @@ static int oci_run_hooks(struct oci_supervisor *sv, const char *kind, struct rei
         return r;
 }
 
+/* Engines take a pod's namespaces from the pid file's process (containerd
+ * gives a pod's other containers /proc/PID/ns/ipc and uts of its sandbox
+ * container): this supervisor enters the sandbox's own ipc and uts
+ * namespaces, so those paths name the container's, never the host's. Root
+ * only (setns needs CAP_SYS_ADMIN in its own namespace too); a failure is
+ * said in the log. */
+static void oci_enter_container_namespaces(const struct plan_root *root, pid_t sandbox)
+{
+        static const struct {
+                const char *name;
+                int type;
+        } kinds[] = {{"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}};
+        if (geteuid() != 0 || sandbox <= 0)
+                return;
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                if ((i == 0 && root->join_ipc) || (i == 1 && root->join_uts))
+                        continue; /* this supervisor is in it already */
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)sandbox, kinds[i].name);
+                cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0 || setns(fd, kinds[i].type) < 0)
+                        notice("the container's %s namespace: %s (a pod's other containers "
+                               "cannot join it through the pid file's process)",
+                               kinds[i].name, strerror(errno));
+        }
+}
+
 static void oci_on_ready(void *ctx)
 {
         struct oci_supervisor *sv = ctx;
         struct session_status status;
         session_status(sv->session, &status);
         sv->state.init_pid = status.sandbox_pid;
+        oci_enter_container_namespaces(&sv->spec->root, status.sandbox_pid);
         oci_write_state(sv, "created");
         /* the sandbox sent the console already: our copy of the socket goes */
         if (sv->spec->root.console && sv->spec->root.console_socket >= 0) {
