@@ -184,8 +184,15 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 INTEGRATION_TESTS ?= tests/integration
+# Test files run in PYTEST_JOBS parallel workers (python3-pytest-xdist), each
+# file whole in one worker (its module fixtures: servers, daemons, images);
+# most tests wait on sandboxes, timers and servers, not on the CPU: the
+# integration suite takes about a third of its sequential time on 2 cores.
+# PYTEST_JOBS=0 runs it in one process.
+PYTEST_JOBS ?= 2
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_JOBS)),,-n $(PYTEST_JOBS) --dist loadfile)
 integration: $(BUILD)/reins
-	REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q $(INTEGRATION_TESTS)
+	REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q $(PYTEST_PARALLEL) $(INTEGRATION_TESTS)
 
 # The Debian environment test builds a root with mmdebstrap (a minute or
 # more): here, into build/env-state, whose cache later make check runs reuse.
@@ -194,7 +201,7 @@ env-long: $(BUILD)/reins
 		tests/integration/test_environment.py -k debian
 
 escape: $(BUILD)/reins
-	REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q tests/escape
+	REINS_BIN=$(abspath $(BUILD)/reins) $(PYTEST) -q $(PYTEST_PARALLEL) tests/escape
 
 # The escape probes again with a declared environment (the busybox OCI image)
 # as the sandbox's root instead of the host's /usr.
@@ -305,4 +312,4 @@ weak:
 	$(MAKE) BUILD=build-weak EXTRA_CPPFLAGS=-DREINS_WEAKEN_BUILD all
 
 escape-weak: weak
-	REINS_BIN=$(abspath build-weak/reins) REINS_WEAK_MODE=1 $(PYTEST) -q tests/escape
+	REINS_BIN=$(abspath build-weak/reins) REINS_WEAK_MODE=1 $(PYTEST) -q $(PYTEST_PARALLEL) tests/escape

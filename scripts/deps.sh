@@ -3,7 +3,7 @@
 # only those missing. As root it runs apt-get; otherwise it says what to run.
 set -euo pipefail
 packages=(build-essential pkg-config clang-format clang libclang-rt-dev libseccomp-dev libsodium-dev libyaml-dev
-          libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libssl-dev libnghttp2-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
+          libcap-dev libjansson-dev libc-ares-dev nettle-dev zlib1g-dev libssl-dev libnghttp2-dev libmicrohttpd-dev libgnutls28-dev libcmocka-dev python3 python3-pytest python3-pytest-xdist python3-cryptography python3-selenium chromium chromium-driver bubblewrap util-linux procps
           iproute2 curl socat git openssl python3-pip python3-venv npm tmux
           podman conmon containerd runc umoci busybox-static uidmap python3-grpcio
           skopeo mmdebstrap scdoc lintian zsh fish nghttp2-server python3-h2

@@ -574,9 +574,14 @@ void serve_api_session_stop(const struct serve_request *request, struct serve_re
         unsigned long long ticks =
             (unsigned long long)json_integer_value(json_object_get(entry, "pid_start"));
         cleanup_fd int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+        /* a session whose end is recorded (its exit status known) has
+         * ended, even while its supervisor finishes exiting */
+        json_t *serve = json_object_get(entry, "serve");
+        bool ended = json_is_false(json_object_get(entry, "alive")) ||
+                     json_is_integer(json_object_get(serve, "exit_status"));
         /* the pidfd pins the process; the start time, read after opening it,
          * proves it is still the session's supervisor and no reused pid */
-        if (pidfd < 0 || !runtime_pid_matches(pid, ticks)) {
+        if (ended || pidfd < 0 || !runtime_pid_matches(pid, ticks)) {
                 serve_reply_error(reply, 409, "session %s is not running", request->id);
                 return;
         }

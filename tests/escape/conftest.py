@@ -325,11 +325,31 @@ def host_baseline(probes):
     return HOST_REFUSES
 
 
+# The skips reach the summary through each test's report: with parallel
+# workers (pytest-xdist) a worker's SKIPPED is not the controller's, but the
+# reports are, in both modes.
+REPORTED_SKIPS = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    while SKIPPED:
+        report.user_properties.append(("reins_skipped_check", list(SKIPPED.pop(0))))
+
+
+def pytest_runtest_logreport(report):
+    for name, value in getattr(report, "user_properties", ()):
+        if name == "reins_skipped_check":
+            REPORTED_SKIPS.append(tuple(value))
+
+
 def pytest_terminal_summary(terminalreporter):
-    if not SKIPPED:
+    if not REPORTED_SKIPS:
         return
-    terminalreporter.section(f"escape probe checks skipped: {len(SKIPPED)}")
-    for key, who, name, why in SKIPPED:
+    terminalreporter.section(f"escape probe checks skipped: {len(REPORTED_SKIPS)}")
+    for key, who, name, why in REPORTED_SKIPS:
         terminalreporter.write_line(f"{key} [{who}] {name}: {why}")
 
 

@@ -124,12 +124,13 @@ def images():
         if want_oci:
             _make_oci_layout(rootfs, work, work / "busybox-oci.tar")
         os.chmod(work, 0o755)
-        if final.exists():
-            shutil.rmtree(final, ignore_errors=True)
         try:
-            os.rename(work, final)
+            os.rename(work, final)  # never over another's: it may be in use
         except OSError:
-            pass  # another session won the race: its copy is as good
+            if not (final / "rootfs.tar").exists():  # a stale, incomplete one
+                shutil.rmtree(final, ignore_errors=True)
+                os.rename(work, final)
+            # else another run (a parallel worker) won the race: its copy is as good
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-PKGS = ["jansson", "libcares", "openssl", "libsodium"]  # openssl, libsodium: net/terminate.c, net/inject.c
+PKGS = ["jansson", "libcares", "openssl", "libsodium", "libnghttp2"]  # openssl, libsodium, nghttp2: net/terminate.c, net/inject.c
 OTHER_OBJECTS = ["audit/event.o"]
 
 
