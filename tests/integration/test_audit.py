@@ -7,8 +7,10 @@ names the right record."""
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,14 +26,17 @@ INTACT, ALTERED, DELETED, REORDERED, APPENDED, UNSEALED, SIGNATURE = 0, 1, 3, 4,
 def env(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
-    return {
+    # short: a control socket's path must fit sun_path (108 bytes), and
+    # parallel workers' tmp_path is longer (.../popen-gw0/...)
+    runtime = Path(tempfile.mkdtemp(prefix="rr-", dir="/tmp"))
+    os.chmod(runtime, 0o700)
+    yield {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "XDG_RUNTIME_DIR": str(runtime),
     }
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 def reins(reins_bin, env, *args, **kw):
@@ -304,10 +309,12 @@ def test_stale_entry_swept_never_shown_gone(reins_bin, env, tmp_path):
     p = subprocess.Popen([reins_bin, "run", "-q", "-w", str(ws), "--", "/bin/sleep", "60"],
                          env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, cwd=ws)
-    deadline = time.monotonic() + 60  # a loaded machine (parallel test workers)
-    while b"sleep 60" not in reins(reins_bin, env, "ps").stdout and time.monotonic() < deadline:
-        time.sleep(0.05)
     runtime = Path(env["XDG_RUNTIME_DIR"])
+    deadline = time.monotonic() + 60  # a loaded machine (parallel test workers)
+    # listed, and its control socket made (a moment after the listing)
+    while time.monotonic() < deadline and not (
+            b"sleep 60" in reins(reins_bin, env, "ps").stdout and list(runtime.rglob("*.sock"))):
+        time.sleep(0.05)
     sockets = list(runtime.rglob("*.sock"))
     assert sockets, "no control socket while the session runs"
     os.kill(p.pid, signal.SIGKILL)
